@@ -1,0 +1,80 @@
+/* io_json.h — a small strict JSON parser (RFC 8259) for file headers such as safetensors'.
+ *
+ *     io_json_doc doc;
+ *     size_t at; const char *why;
+ *     if (io_json_parse(text, len, NULL, &doc, &at, &why) != 0)
+ *         return wb_err(err, WB_E_DATA, path, "at byte %zu: %s", base + at, why);
+ *     const io_json_node *root = &doc.nodes[0];
+ *     for (int32_t c = root->first; c >= 0; c = doc.nodes[c].next) ... doc.nodes[c].key ...
+ *     io_json_free(&doc);
+ *
+ * Strict: one value with optional surrounding whitespace, no comments, no trailing commas, no
+ * duplicate object keys, strings must be valid UTF-8 (escapes decoded, surrogates paired),
+ * nesting and node counts bounded. Everything lives in the doc; io_json_free releases it.
+ */
+#ifndef IO_JSON_H
+#define IO_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    IO_JSON_NULL = 0,
+    IO_JSON_FALSE,
+    IO_JSON_TRUE,
+    IO_JSON_NUMBER,
+    IO_JSON_STRING,
+    IO_JSON_ARRAY,
+    IO_JSON_OBJECT
+} io_json_type;
+
+typedef struct io_json_node {
+    io_json_type type;
+    const char *key;   /* member name inside an object (NUL-terminated, in the doc), else NULL */
+    size_t key_len;    /* may contain \u0000, so compare with key_len */
+    const char *str;   /* IO_JSON_STRING: decoded UTF-8, NUL-terminated */
+    size_t str_len;
+    double num;        /* IO_JSON_NUMBER */
+    int is_int;        /* the literal had no fraction or exponent and fits in int64 */
+    int64_t i;         /* its value if is_int */
+    size_t count;      /* children of an array or object */
+    int32_t first;     /* index of the first child, -1 if none */
+    int32_t next;      /* index of the next sibling, -1 if none */
+    size_t offset;     /* byte offset of the value in the text */
+} io_json_node;
+
+typedef struct io_json_doc {
+    io_json_node *nodes; /* nodes[0] is the root */
+    size_t n, cap;
+    char *pool;          /* decoded strings */
+} io_json_doc;
+
+typedef struct io_json_limits {
+    int max_depth;       /* default 64 */
+    size_t max_nodes;    /* default 10,000,000 */
+} io_json_limits;
+
+/* Parses text[0..len). On success fills *doc (free with io_json_free). On failure returns
+ * -1, *doc is empty, *err_at is the byte offset of the problem and *err_msg a static
+ * description. lim may be NULL for the defaults. */
+int io_json_parse(const char *text, size_t len, const io_json_limits *lim, io_json_doc *doc,
+                  size_t *err_at, const char **err_msg);
+
+/* Frees everything in doc; safe on an empty or failed doc. */
+void io_json_free(io_json_doc *doc);
+
+/* The member of object node obj named key (exact bytes), or NULL. */
+const io_json_node *io_json_get(const io_json_doc *doc, const io_json_node *obj,
+                                const char *key);
+
+/* 1 if s[0..n) is valid UTF-8 (no overlongs, no surrogates), else 0. */
+int io_json_utf8_valid(const char *s, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,369 @@
+/* io_tensor.c — the named-tensor list, dtype conversion, and the file helpers the weight
+ * readers and writers share (whole-file read with a cap, atomic write). */
+#include "io_tensor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void io_tensor_list_init(io_tensor_list *l)
+{
+    l->items = NULL;
+    l->n = 0;
+    l->cap = 0;
+}
+
+void io_tensor_list_free(io_tensor_list *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->items[i].name);
+        free(l->items[i].data);
+    }
+    free(l->items);
+    io_tensor_list_init(l);
+}
+
+const io_tensor *io_tensor_list_find(const io_tensor_list *l, const char *name)
+{
+    if (!l || !name)
+        return NULL;
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->items[i].name, name) == 0)
+            return &l->items[i];
+    return NULL;
+}
+
+size_t io_tensor_numel(const io_tensor *t)
+{
+    size_t n = 1;
+    for (int i = 0; i < t->ndim; i++)
+        n *= (size_t)t->shape[i];
+    return n;
+}
+
+const char *io_dtype_name(io_dtype dt)
+{
+    static const char *const names[IO_DT_COUNT_] = {
+        [IO_DT_F32] = "float32", [IO_DT_F64] = "float64", [IO_DT_F16] = "float16",
+        [IO_DT_BF16] = "bfloat16", [IO_DT_I64] = "int64", [IO_DT_I32] = "int32",
+        [IO_DT_I16] = "int16", [IO_DT_I8] = "int8", [IO_DT_U8] = "uint8",
+        [IO_DT_BOOL] = "bool",
+    };
+    if ((int)dt < 0 || dt >= IO_DT_COUNT_)
+        return "invalid";
+    return names[dt];
+}
+
+size_t io_dtype_size(io_dtype dt)
+{
+    switch (dt) {
+    case IO_DT_F64: case IO_DT_I64: return 8;
+    case IO_DT_F32: case IO_DT_I32: return 4;
+    case IO_DT_F16: case IO_DT_BF16: case IO_DT_I16: return 2;
+    case IO_DT_I8: case IO_DT_U8: case IO_DT_BOOL: return 1;
+    default: return 0;
+    }
+}
+
+static uint64_t load_le(const unsigned char *p, int nbytes)
+{
+    uint64_t v = 0;
+    for (int i = nbytes - 1; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static float half_to_float(uint16_t h)
+{
+    int sign = (h >> 15) & 1, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+    float v;
+    if (exp == 0)
+        v = ldexpf((float)mant, -24);                  /* zero and subnormals */
+    else if (exp == 31)
+        v = mant ? NAN : INFINITY;
+    else
+        v = ldexpf((float)(mant | 0x400), exp - 25);
+    return sign ? -v : v;
+}
+
+void io_dtype_to_f32(io_dtype dt, const void *src, size_t n, float *dst)
+{
+    const unsigned char *p = src;
+    size_t es = io_dtype_size(dt);
+    for (size_t i = 0; i < n; i++, p += es) {
+        uint64_t u = load_le(p, (int)es);
+        switch (dt) {
+        case IO_DT_F32: {
+            uint32_t b = (uint32_t)u;
+            memcpy(&dst[i], &b, 4);
+            break;
+        }
+        case IO_DT_F64: {
+            double d;
+            memcpy(&d, &u, 8);
+            dst[i] = (float)d;
+            break;
+        }
+        case IO_DT_F16: dst[i] = half_to_float((uint16_t)u); break;
+        case IO_DT_BF16: {
+            uint32_t b = (uint32_t)u << 16;
+            memcpy(&dst[i], &b, 4);
+            break;
+        }
+        case IO_DT_I64: dst[i] = (float)(int64_t)u; break;
+        case IO_DT_I32: dst[i] = (float)(int32_t)(uint32_t)u; break;
+        case IO_DT_I16: dst[i] = (float)(int16_t)(uint16_t)u; break;
+        case IO_DT_I8: dst[i] = (float)(int8_t)(uint8_t)u; break;
+        case IO_DT_U8: dst[i] = (float)(uint8_t)u; break;
+        case IO_DT_BOOL: dst[i] = u ? 1.0f : 0.0f; break;
+        default: dst[i] = 0.0f; break;
+        }
+    }
+}
+
+int io_shape_numel(int ndim, const int64_t *shape, int64_t *numel)
+{
+    if (ndim < 0 || ndim > IO_TENSOR_MAX_DIMS)
+        return -1;
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0 || shape[i] > IO_TENSOR_MAX_NUMEL)
+            return -1;
+        if (shape[i] != 0 && n > IO_TENSOR_MAX_NUMEL / shape[i])
+            return -1;
+        n *= shape[i];
+    }
+    *numel = n;
+    return 0;
+}
+
+io_tensor *io_tensor_list_push(io_tensor_list *l, const char *name, int ndim,
+                               const int64_t *shape, io_dtype file_dtype, wb_error *err)
+{
+    size_t len = name ? strlen(name) : 0;
+    if (len == 0 || len > IO_TENSOR_MAX_NAME) {
+        wb_err(err, WB_E_DATA, NULL, "tensor name is empty or longer than %d bytes",
+               IO_TENSOR_MAX_NAME);
+        return NULL;
+    }
+    int64_t numel;
+    if (io_shape_numel(ndim, shape, &numel) != 0) {
+        wb_err(err, WB_E_DATA, NULL,
+               "tensor '%s': %d dimensions or shape out of range (at most %d dims, %lld elements)",
+               name, ndim, IO_TENSOR_MAX_DIMS, (long long)IO_TENSOR_MAX_NUMEL);
+        return NULL;
+    }
+    if (l->n >= IO_TENSOR_MAX_COUNT) {
+        wb_err(err, WB_E_DATA, NULL, "more than %d tensors", IO_TENSOR_MAX_COUNT);
+        return NULL;
+    }
+    if (io_tensor_list_find(l, name)) {
+        wb_err(err, WB_E_DATA, NULL, "duplicate tensor name '%s'", name);
+        return NULL;
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        io_tensor *items = realloc(l->items, cap * sizeof *items);
+        if (!items) {
+            wb_err(err, WB_E_NOMEM, NULL, "out of memory growing the tensor list");
+            return NULL;
+        }
+        l->items = items;
+        l->cap = cap;
+    }
+    io_tensor *t = &l->items[l->n];
+    memset(t, 0, sizeof *t);
+    t->name = malloc(len + 1);
+    /* calloc(0) may return NULL: allocate at least one element for scalars/empties */
+    t->data = calloc(numel ? (size_t)numel : 1, sizeof(float));
+    if (!t->name || !t->data) {
+        free(t->name);
+        free(t->data);
+        wb_err(err, WB_E_NOMEM, NULL, "out of memory for tensor '%s' (%lld elements)", name,
+               (long long)numel);
+        return NULL;
+    }
+    memcpy(t->name, name, len + 1);
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++)
+        t->shape[i] = shape[i];
+    t->file_dtype = file_dtype;
+    l->n++;
+    return t;
+}
+
+void io_tensor_free(io_tensor *t)
+{
+    if (!t)
+        return;
+    free(t->name);
+    free(t->data);
+    memset(t, 0, sizeof *t);
+}
+
+void io_tensor_list_pop(io_tensor_list *l)
+{
+    if (!l || l->n == 0)
+        return;
+    l->n--;
+    free(l->items[l->n].name);
+    free(l->items[l->n].data);
+    memset(&l->items[l->n], 0, sizeof l->items[l->n]);
+}
+
+int io_tensor_list_add(io_tensor_list *l, const char *name, int ndim, const int64_t *shape,
+                       const float *data, wb_error *err)
+{
+    io_tensor *t = io_tensor_list_push(l, name, ndim, shape, IO_DT_F32, err);
+    if (!t)
+        return -1;
+    if (data)
+        memcpy(t->data, data, io_tensor_numel(t) * sizeof(float));
+    return 0;
+}
+
+/* ---- files ---- */
+
+int io_file_read_all(const char *path, size_t max_bytes, unsigned char **out, size_t *n,
+                     wb_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return wb_err(err, WB_E_IO, path, "cannot open: %s", strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return wb_err(err, WB_E_IO, path, "not a regular file");
+    }
+    if (st.st_size < 0 || (uint64_t)st.st_size > max_bytes) {
+        fclose(f);
+        return wb_err(err, WB_E_DATA, path, "file is %lld bytes, more than the limit of %zu",
+                      (long long)st.st_size, max_bytes);
+    }
+    size_t size = (size_t)st.st_size;
+    unsigned char *buf = malloc(size ? size : 1);
+    if (!buf) {
+        fclose(f);
+        return wb_err(err, WB_E_NOMEM, path, "out of memory reading %zu bytes", size);
+    }
+    size_t got = size ? fread(buf, 1, size, f) : 0;
+    int ferr = ferror(f);
+    fclose(f);
+    if (got != size || ferr) {
+        free(buf);
+        return wb_err(err, WB_E_IO, path, "read %zu of %zu bytes (file changed or I/O error)",
+                      got, size);
+    }
+    *out = buf;
+    *n = size;
+    return 0;
+}
+
+int io_atomic_open(io_atomic_file *af, const char *path, wb_error *err)
+{
+    af->f = NULL;
+    af->tmp_path = NULL;
+    af->path = NULL;
+    size_t len = strlen(path);
+    af->path = malloc(len + 1);
+    af->tmp_path = malloc(len + 16);
+    if (!af->path || !af->tmp_path) {
+        free(af->path);
+        free(af->tmp_path);
+        af->path = af->tmp_path = NULL;
+        return wb_err(err, WB_E_NOMEM, path, "out of memory");
+    }
+    memcpy(af->path, path, len + 1);
+    snprintf(af->tmp_path, len + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(af->tmp_path);
+    if (fd < 0) {
+        int e = errno;
+        free(af->path);
+        free(af->tmp_path);
+        af->path = af->tmp_path = NULL;
+        return wb_err(err, WB_E_WRITE, path, "cannot create a temporary file beside it: %s",
+                      strerror(e));
+    }
+    (void)fchmod(fd, 0644); /* mkstemp makes it 0600; outputs are ordinary files */
+    af->f = fdopen(fd, "wb");
+    if (!af->f) {
+        int e = errno;
+        close(fd);
+        unlink(af->tmp_path);
+        free(af->path);
+        free(af->tmp_path);
+        af->path = af->tmp_path = NULL;
+        return wb_err(err, WB_E_WRITE, path, "fdopen: %s", strerror(e));
+    }
+    return 0;
+}
+
+void io_atomic_abort(io_atomic_file *af)
+{
+    if (af->f)
+        fclose(af->f);
+    if (af->tmp_path)
+        unlink(af->tmp_path);
+    free(af->tmp_path);
+    free(af->path);
+    af->f = NULL;
+    af->tmp_path = af->path = NULL;
+}
+
+static void fsync_parent_dir(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        strcpy(dir, ".");
+    } else {
+        size_t n = (size_t)(slash - path);
+        if (n == 0)
+            n = 1; /* "/file" */
+        if (n >= sizeof dir)
+            return;
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    int fd = open(dir, O_RDONLY);
+    if (fd >= 0) {
+        (void)fsync(fd); /* best effort: some file systems refuse fsync on directories */
+        close(fd);
+    }
+}
+
+int io_atomic_commit(io_atomic_file *af, wb_error *err)
+{
+    int rc = 0, e = 0;
+    const char *what = "";
+    if (fflush(af->f) != 0 || ferror(af->f)) {
+        e = errno, what = "write", rc = -1;
+    } else if (fsync(fileno(af->f)) != 0) {
+        e = errno, what = "fsync", rc = -1;
+    }
+    if (fclose(af->f) != 0 && rc == 0)
+        e = errno, what = "close", rc = -1;
+    af->f = NULL;
+    if (rc == 0 && rename(af->tmp_path, af->path) != 0)
+        e = errno, what = "rename", rc = -1;
+    if (rc != 0) {
+        wb_err(err, WB_E_WRITE, af->path, "%s failed: %s (nothing was replaced)", what,
+               strerror(e));
+        io_atomic_abort(af);
+        return -1;
+    }
+    fsync_parent_dir(af->path);
+    free(af->tmp_path);
+    free(af->path);
+    af->tmp_path = af->path = NULL;
+    return 0;
+}
