@@ -70,7 +70,7 @@ const char *io_dtype_name(io_dtype dt);
 /* Caps every reader applies before allocating. */
 #define IO_TENSOR_MAX_NAME 1024              /* bytes of a tensor name, without the NUL */
 #define IO_TENSOR_MAX_NUMEL ((int64_t)1 << 32) /* elements of one tensor */
-#define IO_TENSOR_MAX_COUNT 1000000          /* tensors in one file */
+#define IO_TENSOR_MAX_COUNT 100000           /* tensors in one file */
 
 /* Bytes per element of dt in its file (BOOL: 1). 0 for an invalid dtype. */
 size_t io_dtype_size(io_dtype dt);
