@@ -1,0 +1,709 @@
+// io_dicom_shim.cpp — the DCMTK side of io_dicom.h. The only C++ in the DICOM path: it parses
+// and decompresses with DCMTK, then hands stored values to plain loops that apply the
+// Modality LUT, the VOI LUT and the MONOCHROME1 inversion. No exception crosses the C API.
+
+#include "io_dicom.h"
+
+#include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmdata/dctk.h"
+#include "dcmtk/dcmdata/dcpath.h"
+#include "dcmtk/dcmdata/dcrledrg.h"
+#include "dcmtk/dcmdata/dcrleerg.h"
+#include "dcmtk/dcmjpeg/djdecode.h"
+#include "dcmtk/dcmjpeg/djencode.h"
+#include "dcmtk/dcmjpeg/djrplol.h"
+#include "dcmtk/dcmjpls/djdecode.h"
+#include "dcmtk/dcmjpls/djencode.h"
+#include "dcmtk/dcmjpls/djrparam.h"
+#include "dcmtk/oflog/oflog.h"
+
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <string>
+#include <vector>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace {
+
+std::once_flag g_codecs_once;
+
+// Registers every codec Debian's DCMTK has, once per process, and silences DCMTK's own
+// logger: our errors carry the reason instead.
+void register_codecs()
+{
+    std::call_once(g_codecs_once, [] {
+        OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
+        DJDecoderRegistration::registerCodecs();
+        DJEncoderRegistration::registerCodecs();
+        DJLSDecoderRegistration::registerCodecs();
+        DJLSEncoderRegistration::registerCodecs();
+        DcmRLEDecoderRegistration::registerCodecs();
+        DcmRLEEncoderRegistration::registerCodecs();
+    });
+}
+
+void copy_str(char *dst, const std::string &s)
+{
+    size_t n = s.size() < IO_DICOM_STR - 1 ? s.size() : IO_DICOM_STR - 1;
+    memcpy(dst, s.data(), n);
+    dst[n] = '\0';
+}
+
+std::string get_str(DcmItem *item, const DcmTagKey &tag)
+{
+    OFString v;
+    if (item->findAndGetOFString(tag, v).good())
+        return std::string(v.c_str());
+    return std::string();
+}
+
+bool get_long(DcmItem *item, const DcmTagKey &tag, long *out, unsigned long pos = 0)
+{
+    DcmElement *el = nullptr;
+    if (item->findAndGetElement(tag, el).bad() || !el || el->getVM() <= pos)
+        return false;
+    switch (el->ident()) {
+    case EVR_US: {
+        Uint16 v;
+        if (el->getUint16(v, pos).bad()) return false;
+        *out = v;
+        return true;
+    }
+    case EVR_SS: {
+        Sint16 v;
+        if (el->getSint16(v, pos).bad()) return false;
+        *out = v;
+        return true;
+    }
+    case EVR_UL: {
+        Uint32 v;
+        if (el->getUint32(v, pos).bad()) return false;
+        *out = (long)v;
+        return true;
+    }
+    case EVR_SL: {
+        Sint32 v;
+        if (el->getSint32(v, pos).bad()) return false;
+        *out = v;
+        return true;
+    }
+    case EVR_IS: {
+        Sint32 v;
+        if (el->getSint32(v, pos).bad()) return false;
+        *out = v;
+        return true;
+    }
+    default: return false;
+    }
+}
+
+bool get_double(DcmItem *item, const DcmTagKey &tag, double *out, unsigned long pos = 0)
+{
+    Float64 v;
+    if (item->findAndGetFloat64(tag, v, pos).bad() || !std::isfinite(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+unsigned long get_vm(DcmItem *item, const DcmTagKey &tag)
+{
+    DcmElement *el = nullptr;
+    if (item->findAndGetElement(tag, el).bad() || !el)
+        return 0;
+    return el->getVM();
+}
+
+// "(0028,0100) Bits Allocated": the tag and its name as the standard writes it, made from
+// DCMTK's keyword ("BitsAllocated", "SamplesPerPixel" -> "Samples per Pixel").
+const char *tag_label(const DcmTagKey &tag, char *buf, size_t n)
+{
+    DcmTag t(tag);
+    const std::string kw = t.getTagName();
+    std::string name;
+    for (size_t i = 0; i < kw.size(); i++) {
+        const bool up = isupper((unsigned char)kw[i]);
+        const bool prev_low = i > 0 && islower((unsigned char)kw[i - 1]);
+        const bool acronym_end = i > 0 && isupper((unsigned char)kw[i - 1]) && i + 1 < kw.size() &&
+                                 islower((unsigned char)kw[i + 1]);
+        if (up && (prev_low || acronym_end)) name += ' ';
+        name += kw[i];
+    }
+    static const char *const small[] = {" Of ", " Per ", " In ", " To ", " And ", " For ", " On "};
+    for (const char *w : small) {
+        for (size_t p = name.find(w); p != std::string::npos; p = name.find(w, p + 1))
+            name[p + 1] = (char)tolower((unsigned char)name[p + 1]);
+    }
+    snprintf(buf, n, "(%04X,%04X) %s", tag.getGroup(), tag.getElement(), name.c_str());
+    return buf;
+}
+
+int err_tag(wb_error *err, const char *path, const DcmTagKey &tag, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int err_tag(wb_error *err, const char *path, const DcmTagKey &tag, const char *fmt, ...)
+{
+    char key[160];
+    tag_label(tag, key, sizeof key);
+    va_list ap;
+    va_start(ap, fmt);
+    wb_err_v(err, WB_E_DATA, path, 0, 0, key, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+// A LUT from a Modality or VOI LUT Sequence item: descriptor (entries, first mapped, bits).
+struct Lut {
+    long first = 0;
+    int bits = 16;
+    std::vector<double> data;
+    double lookup(double v) const
+    {
+        double idx = std::floor(v) - (double)first;
+        if (idx < 0) idx = 0;
+        if (idx > (double)(data.size() - 1)) idx = (double)(data.size() - 1);
+        return data[(size_t)idx];
+    }
+};
+
+int read_lut(DcmItem *item, const char *path, const DcmTagKey &seq, Lut *lut, wb_error *err)
+{
+    long n = 0, first = 0, bits = 0;
+    if (!get_long(item, DCM_LUTDescriptor, &n, 0) || !get_long(item, DCM_LUTDescriptor, &first, 1) ||
+        !get_long(item, DCM_LUTDescriptor, &bits, 2))
+        return err_tag(err, path, seq, "item 1 has no valid (0028,3002) LUT Descriptor");
+    // Entries are unsigned (0 means 65536); first mapped follows the pixel sign (SS or US).
+    if (n <= 0) n += 65536;
+    if (bits < 1 || bits > 16)
+        return err_tag(err, path, DCM_LUTDescriptor, "bits per entry is %ld, expected 1 to 16", bits);
+    const Uint16 *d = nullptr;
+    unsigned long count = 0;
+    if (item->findAndGetUint16Array(DCM_LUTData, d, &count).bad() || !d)
+        return err_tag(err, path, DCM_LUTData, "missing or unreadable in the %s item",
+                       DcmTag(seq).getTagName());
+    if ((long)count < n)
+        return err_tag(err, path, DCM_LUTData, "has %lu entries, the LUT Descriptor says %ld",
+                       count, n);
+    lut->first = first;
+    lut->bits = (int)bits;
+    lut->data.assign(d, d + n);
+    unsigned mask = bits >= 16 ? 0xFFFFu : ((1u << bits) - 1u);
+    for (double &x : lut->data) x = (double)((unsigned)x & mask);
+    return 0;
+}
+
+bool is_jpeg2000(const char *uid)
+{
+    static const char *const j2k[] = {"1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91",
+                                      "1.2.840.10008.1.2.4.92", "1.2.840.10008.1.2.4.93",
+                                      "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.202",
+                                      "1.2.840.10008.1.2.4.203"};
+    for (const char *u : j2k)
+        if (strcmp(uid, u) == 0) return true;
+    return false;
+}
+
+// Does the file start like DICOM? "DICM" at 128, or (no preamble) a first group 0002/0008.
+bool looks_like_dicom(const char *path, long *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    unsigned char b[132];
+    size_t got = fread(b, 1, sizeof b, f);
+    fseek(f, 0, SEEK_END);
+    *size = ftell(f);
+    fclose(f);
+    if (got == 132 && memcmp(b + 128, "DICM", 4) == 0) return true;
+    if (got >= 8) {
+        unsigned g = b[0] | (b[1] << 8);
+        unsigned e = b[2] | (b[3] << 8);
+        // A raw dataset without the Part 10 header: little-endian group 0008 first.
+        if ((g == 0x0008 || g == 0x0002) && e < 0x0100) return true;
+    }
+    return false;
+}
+
+struct Header {
+    DcmFileFormat ff;
+    DcmDataset *ds = nullptr;
+};
+
+// Opens the file and reads the dataset; large elements (the pixels) are loaded lazily.
+int open_file(const char *path, Header *h, wb_error *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return wb_err(err, WB_E_IO, path, "cannot open: %s", strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return wb_err(err, WB_E_IO, path, "is a directory, expected a DICOM file");
+    if (access(path, R_OK) != 0)
+        return wb_err(err, WB_E_IO, path, "cannot read: %s", strerror(errno));
+    long size = 0;
+    if (!looks_like_dicom(path, &size))
+        return wb_err(err, WB_E_DATA, path,
+                      "not a DICOM file (no 'DICM' marker at byte 128 and no DICOM dataset "
+                      "at the start; %ld bytes)", size);
+    register_codecs();
+    OFCondition c = h->ff.loadFile(OFFilename(path), EXS_Unknown, EGL_noChange, 4096,
+                                   ERM_autoDetect);
+    if (c.bad()) {
+        if (c == EC_StreamNotifyClient || c == EC_InvalidStream || c == EC_ItemEnd ||
+            c == EC_SequEnd || strstr(c.text(), "Premature") || strstr(c.text(), "premature"))
+            return wb_err(err, WB_E_DATA, path,
+                          "truncated or corrupt DICOM file (%s); the file has %ld bytes",
+                          c.text(), size);
+        return wb_err(err, WB_E_DATA, path, "unreadable DICOM: %s", c.text());
+    }
+    h->ds = h->ff.getDataset();
+    if (!h->ds)
+        return wb_err(err, WB_E_DATA, path, "no dataset in the file");
+    return 0;
+}
+
+void fill_meta(DcmDataset *ds, DcmItem *meta_info, io_dicom_meta *m)
+{
+    memset(m, 0, sizeof *m);
+    copy_str(m->patient_id, get_str(ds, DCM_PatientID));
+    copy_str(m->study_uid, get_str(ds, DCM_StudyInstanceUID));
+    copy_str(m->series_uid, get_str(ds, DCM_SeriesInstanceUID));
+    copy_str(m->sop_uid, get_str(ds, DCM_SOPInstanceUID));
+    copy_str(m->sop_class_uid, get_str(ds, DCM_SOPClassUID));
+    copy_str(m->modality, get_str(ds, DCM_Modality));
+    std::string lat = get_str(ds, DCM_ImageLaterality);
+    if (!lat.empty()) {
+        copy_str(m->laterality_source, "ImageLaterality");
+    } else {
+        lat = get_str(ds, DCM_Laterality);
+        if (!lat.empty()) copy_str(m->laterality_source, "Laterality");
+    }
+    copy_str(m->laterality, lat);
+    copy_str(m->view_position, get_str(ds, DCM_ViewPosition));
+    copy_str(m->manufacturer, get_str(ds, DCM_Manufacturer));
+    copy_str(m->model, get_str(ds, DCM_ManufacturerModelName));
+    copy_str(m->photometric, get_str(ds, DCM_PhotometricInterpretation));
+    copy_str(m->presentation_intent, get_str(ds, DCM_PresentationIntentType));
+    copy_str(m->implant, get_str(ds, DCM_BreastImplantPresent));
+    copy_str(m->patient_age, get_str(ds, DCM_PatientAge));
+    long v;
+    if (get_long(ds, DCM_Rows, &v)) m->rows = (int)v;
+    if (get_long(ds, DCM_Columns, &v)) m->cols = (int)v;
+    if (get_long(ds, DCM_BitsAllocated, &v)) m->bits_allocated = (int)v;
+    if (get_long(ds, DCM_BitsStored, &v)) m->bits_stored = (int)v;
+    if (get_long(ds, DCM_HighBit, &v)) m->high_bit = (int)v;
+    else m->high_bit = m->bits_stored - 1;
+    if (get_long(ds, DCM_PixelRepresentation, &v)) m->pixel_representation = (int)v;
+    double a, b;
+    if (get_double(ds, DCM_PixelSpacing, &a, 0) && get_double(ds, DCM_PixelSpacing, &b, 1)) {
+        m->has_pixel_spacing = 1;
+        m->pixel_spacing[0] = a;
+        m->pixel_spacing[1] = b;
+        copy_str(m->pixel_spacing_source, "PixelSpacing");
+    } else if (get_double(ds, DCM_ImagerPixelSpacing, &a, 0) &&
+               get_double(ds, DCM_ImagerPixelSpacing, &b, 1)) {
+        m->has_pixel_spacing = 1;
+        m->pixel_spacing[0] = a;
+        m->pixel_spacing[1] = b;
+        copy_str(m->pixel_spacing_source, "ImagerPixelSpacing");
+    }
+    m->n_windows = (int)std::min(get_vm(ds, DCM_WindowCenter), get_vm(ds, DCM_WindowWidth));
+    E_TransferSyntax xfer = ds->getOriginalXfer();
+    std::string ts_uid = meta_info ? get_str(meta_info, DCM_TransferSyntaxUID) : std::string();
+    DcmXfer x(xfer);
+    if (ts_uid.empty() && xfer != EXS_Unknown) ts_uid = x.getXferID();
+    copy_str(m->transfer_syntax, ts_uid);
+    if (!ts_uid.empty()) {
+        DcmXfer named(ts_uid.c_str());
+        copy_str(m->transfer_syntax_name, named.getXfer() != EXS_Unknown
+                                              ? named.getXferName()
+                                              : (is_jpeg2000(ts_uid.c_str()) ? "JPEG 2000"
+                                                                             : "unknown"));
+    }
+}
+
+// Checks everything about the header that decides whether the pixels can be used.
+int check_header(const char *path, DcmDataset *ds, const io_dicom_meta *m,
+                 const io_dicom_options *opt, wb_error *err)
+{
+    const char *ts = m->transfer_syntax;
+    if (ts[0] && is_jpeg2000(ts))
+        return wb_err(err, WB_E_DATA, path,
+                      "transfer syntax %s (JPEG 2000) is not supported: Debian's DCMTK has no "
+                      "JPEG 2000 decoder; convert the file first (e.g. with gdcmconv --raw)", ts);
+    if (ts[0]) {
+        DcmXfer x(ts);
+        if (x.getXfer() == EXS_Unknown)
+            return wb_err(err, WB_E_DATA, path, "unknown transfer syntax %s", ts);
+    }
+    if (!ds->tagExists(DCM_PixelData))
+        return err_tag(err, path, DCM_PixelData, "no Pixel Data in the file (not an image?)");
+    long v;
+    if (!get_long(ds, DCM_Rows, &v))
+        return err_tag(err, path, DCM_Rows, "missing");
+    if (v <= 0) return err_tag(err, path, DCM_Rows, "is 0: the image is empty");
+    if (!get_long(ds, DCM_Columns, &v))
+        return err_tag(err, path, DCM_Columns, "missing");
+    if (v <= 0) return err_tag(err, path, DCM_Columns, "is 0: the image is empty");
+    if (m->rows > opt->max_dim || m->cols > opt->max_dim ||
+        (size_t)m->rows * (size_t)m->cols > opt->max_pixels)
+        return err_tag(err, path, m->rows > opt->max_dim ? DCM_Rows : DCM_Columns,
+                       "image too large: %d x %d pixels, the limit is %d per side and %zu in all",
+                       m->rows, m->cols, opt->max_dim, opt->max_pixels);
+    long spp = 1;
+    if (get_long(ds, DCM_SamplesPerPixel, &spp) && spp != 1)
+        return err_tag(err, path, DCM_SamplesPerPixel,
+                       "is %ld: colour images are not supported, only grayscale (1 sample)", spp);
+    if (strcmp(m->photometric, "MONOCHROME1") != 0 && strcmp(m->photometric, "MONOCHROME2") != 0)
+        return err_tag(err, path, DCM_PhotometricInterpretation,
+                       "is '%s': only MONOCHROME1 and MONOCHROME2 are supported", m->photometric);
+    long frames = 1;
+    if (ds->tagExists(DCM_NumberOfFrames)) {
+        if (!get_long(ds, DCM_NumberOfFrames, &frames))
+            return err_tag(err, path, DCM_NumberOfFrames, "unreadable value");
+        if (frames != 1)
+            return err_tag(err, path, DCM_NumberOfFrames,
+                           "%ld frames: only single-frame images are supported", frames);
+    }
+    if (m->bits_allocated != 8 && m->bits_allocated != 16)
+        return err_tag(err, path, DCM_BitsAllocated, "is %d: only 8 and 16 are supported",
+                       m->bits_allocated);
+    if (m->bits_stored < 1 || m->bits_stored > m->bits_allocated)
+        return err_tag(err, path, DCM_BitsStored, "is %d with Bits Allocated %d",
+                       m->bits_stored, m->bits_allocated);
+    if (m->high_bit < m->bits_stored - 1 || m->high_bit >= m->bits_allocated)
+        return err_tag(err, path, DCM_HighBit, "is %d with Bits Stored %d and Bits Allocated %d",
+                       m->high_bit, m->bits_stored, m->bits_allocated);
+    if (m->pixel_representation != 0 && m->pixel_representation != 1)
+        return err_tag(err, path, DCM_PixelRepresentation, "is %d, expected 0 or 1",
+                       m->pixel_representation);
+    return 0;
+}
+
+// Stored values, masked to Bits Stored and sign-extended, as doubles.
+int read_stored(const char *path, DcmDataset *ds, const io_dicom_meta *m, std::vector<double> *out,
+                wb_error *err)
+{
+    OFCondition c = ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
+    if (c.bad() || !ds->canWriteXfer(EXS_LittleEndianExplicit))
+        return wb_err(err, WB_E_DATA, path, "cannot decode pixel data in transfer syntax %s (%s): %s",
+                      m->transfer_syntax, m->transfer_syntax_name,
+                      c.bad() ? c.text() : "no decoder");
+    DcmElement *el = nullptr;
+    if (ds->findAndGetElement(DCM_PixelData, el).bad() || !el)
+        return err_tag(err, path, DCM_PixelData, "no Pixel Data in the file");
+    c = el->loadAllDataIntoMemory();
+    if (c.bad())
+        return err_tag(err, path, DCM_PixelData, "pixel data truncated or unreadable: %s", c.text());
+    const size_t n = (size_t)m->rows * (size_t)m->cols;
+    const size_t bytes_per = m->bits_allocated / 8;
+    const Uint32 len = el->getLength();
+    if ((size_t)len < n * bytes_per)
+        return err_tag(err, path, DCM_PixelData,
+                       "pixel data too short: %lu bytes for %d x %d pixels of %d bits",
+                       (unsigned long)len, m->rows, m->cols, m->bits_allocated);
+    out->resize(n);
+    const int shift = m->high_bit + 1 - m->bits_stored;
+    const unsigned mask = m->bits_stored >= 16 ? 0xFFFFu : ((1u << m->bits_stored) - 1u);
+    const unsigned sign = 1u << (m->bits_stored - 1);
+    auto decode = [&](unsigned raw) {
+        unsigned u = (raw >> shift) & mask;
+        if (m->pixel_representation == 1 && (u & sign)) return (double)((long)u - (long)(mask + 1));
+        return (double)u;
+    };
+    if (bytes_per == 2) {
+        Uint16 *p = nullptr;
+        if (el->getUint16Array(p).bad() || !p) {
+            Uint8 *b = nullptr; // OB-encoded 16-bit data
+            if (el->getUint8Array(b).bad() || !b)
+                return err_tag(err, path, DCM_PixelData, "pixel data unreadable");
+            for (size_t i = 0; i < n; i++) (*out)[i] = decode(b[2 * i] | (b[2 * i + 1] << 8));
+        } else {
+            for (size_t i = 0; i < n; i++) (*out)[i] = decode(p[i]);
+        }
+    } else {
+        Uint8 *b = nullptr;
+        if (el->getUint8Array(b).bad() || !b)
+            return err_tag(err, path, DCM_PixelData, "pixel data unreadable");
+        for (size_t i = 0; i < n; i++) (*out)[i] = decode(b[i]);
+    }
+    return 0;
+}
+
+int transform(const char *path, DcmDataset *ds, const io_dicom_options *opt, io_dicom_meta *m,
+              std::vector<double> &v, io_dicom_image *img, wb_error *err)
+{
+    const size_t n = v.size();
+    const int b = m->bits_stored;
+    double smin = m->pixel_representation ? -std::ldexp(1.0, b - 1) : 0.0;
+    double smax = m->pixel_representation ? std::ldexp(1.0, b - 1) - 1 : std::ldexp(1.0, b) - 1;
+
+    // Padding is decided on stored values, before any LUT.
+    std::vector<unsigned char> pad;
+    long pv;
+    if (get_long(ds, DCM_PixelPaddingValue, &pv)) {
+        long lim = pv;
+        get_long(ds, DCM_PixelPaddingRangeLimit, &lim);
+        double lo = (double)std::min(pv, lim), hi = (double)std::max(pv, lim);
+        pad.assign(n, 0);
+        for (size_t i = 0; i < n; i++)
+            if (v[i] >= lo && v[i] <= hi) { pad[i] = 1; m->n_padding++; }
+    }
+
+    // Modality LUT.
+    double mod_lo, mod_hi;
+    DcmItem *mlut_item = nullptr;
+    if (ds->findAndGetSequenceItem(DCM_ModalityLUTSequence, mlut_item, 0).good() && mlut_item) {
+        Lut lut;
+        if (read_lut(mlut_item, path, DCM_ModalityLUTSequence, &lut, err) != 0) return -1;
+        mod_lo = mod_hi = lut.data[0];
+        for (double x : lut.data) { mod_lo = std::min(mod_lo, x); mod_hi = std::max(mod_hi, x); }
+        for (double &x : v) x = lut.lookup(x);
+    } else {
+        double slope = 1.0, intercept = 0.0;
+        if (ds->tagExists(DCM_RescaleSlope) && !get_double(ds, DCM_RescaleSlope, &slope))
+            return err_tag(err, path, DCM_RescaleSlope, "unreadable value");
+        if (ds->tagExists(DCM_RescaleIntercept) && !get_double(ds, DCM_RescaleIntercept, &intercept))
+            return err_tag(err, path, DCM_RescaleIntercept, "unreadable value");
+        if (slope == 0.0) return err_tag(err, path, DCM_RescaleSlope, "is 0");
+        double a = smin * slope + intercept, c = smax * slope + intercept;
+        mod_lo = std::min(a, c);
+        mod_hi = std::max(a, c);
+        if (slope != 1.0 || intercept != 0.0)
+            for (double &x : v) x = x * slope + intercept;
+    }
+    const bool mono1 = strcmp(m->photometric, "MONOCHROME1") == 0;
+    float lo_out, hi_out;
+
+    if (opt->voi == IO_VOI_IGNORE) {
+        copy_str(m->voi_source, "ignored");
+        if (mono1)
+            for (double &x : v) x = (mod_lo + mod_hi) - x;
+        lo_out = (float)mod_lo;
+        hi_out = (float)mod_hi;
+    } else {
+        DcmItem *voi_item = nullptr;
+        const bool has_window = m->n_windows > 0;
+        if (has_window) {
+            int idx = opt->window_index < m->n_windows ? opt->window_index : 0;
+            double c = 0, w = 0;
+            if (!get_double(ds, DCM_WindowCenter, &c, (unsigned long)idx))
+                return err_tag(err, path, DCM_WindowCenter, "unreadable value %d", idx + 1);
+            if (!get_double(ds, DCM_WindowWidth, &w, (unsigned long)idx))
+                return err_tag(err, path, DCM_WindowWidth, "unreadable value %d", idx + 1);
+            std::string fn = get_str(ds, DCM_VOILUTFunction);
+            if (fn.empty()) fn = "LINEAR";
+            copy_str(m->voi_function, fn);
+            m->window_center = c;
+            m->window_width = w;
+            // Output range of the window: the stored range through the rescale, as pydicom does.
+            const double y_min = mod_lo, y_range = mod_hi - mod_lo;
+            if (fn == "LINEAR" || fn == "LINEAR_EXACT") {
+                if (fn == "LINEAR") {
+                    if (w < 1) return err_tag(err, path, DCM_WindowWidth, "is %g: LINEAR needs >= 1", w);
+                    c -= 0.5;
+                    w -= 1;
+                } else if (w <= 0) {
+                    return err_tag(err, path, DCM_WindowWidth, "is %g: LINEAR_EXACT needs > 0", w);
+                }
+                for (double &x : v) {
+                    double y;
+                    if (x <= c - w / 2) y = y_min;
+                    else if (x > c + w / 2) y = y_min + y_range;
+                    else y = ((x - c) / w + 0.5) * y_range + y_min;
+                    x = (y - y_min) / y_range;
+                }
+            } else if (fn == "SIGMOID") {
+                if (w <= 0) return err_tag(err, path, DCM_WindowWidth, "is %g: SIGMOID needs > 0", w);
+                for (double &x : v) x = 1.0 / (1.0 + std::exp(-4.0 * (x - c) / w));
+            } else {
+                return err_tag(err, path, DCM_VOILUTFunction,
+                               "is '%s': expected LINEAR, LINEAR_EXACT or SIGMOID", fn.c_str());
+            }
+            copy_str(m->voi_source, "window");
+        } else if (ds->findAndGetSequenceItem(DCM_VOILUTSequence, voi_item, 0).good() && voi_item) {
+            Lut lut;
+            if (read_lut(voi_item, path, DCM_VOILUTSequence, &lut, err) != 0) return -1;
+            const double scale = std::ldexp(1.0, lut.bits) - 1;
+            for (double &x : v) x = lut.lookup(x) / scale;
+            copy_str(m->voi_source, "voi_lut_sequence");
+        } else {
+            const double r = mod_hi > mod_lo ? mod_hi - mod_lo : 1.0;
+            for (double &x : v) x = (x - mod_lo) / r;
+            copy_str(m->voi_source, "none");
+        }
+        if (mono1)
+            for (double &x : v) x = 1.0 - x;
+        lo_out = 0.0f;
+        hi_out = 1.0f;
+    }
+
+    float *px = (float *)malloc(n * sizeof(float));
+    if (!px) return wb_err(err, WB_E_NOMEM, path, "out of memory for %zu pixels", n);
+    for (size_t i = 0; i < n; i++) px[i] = pad.empty() || !pad[i] ? (float)v[i] : lo_out;
+    img->pixels = px;
+    img->rows = m->rows;
+    img->cols = m->cols;
+    img->range_lo = lo_out;
+    img->range_hi = hi_out;
+    return 0;
+}
+
+int read_impl(const char *path, const io_dicom_options *opt, io_dicom_image *img, bool pixels,
+              io_dicom_meta *meta_out, wb_error *err)
+{
+    Header h;
+    if (open_file(path, &h, err) != 0) return -1;
+    io_dicom_meta m;
+    fill_meta(h.ds, h.ff.getMetaInfo(), &m);
+    if (!pixels) {
+        *meta_out = m;
+        return 0;
+    }
+    if (check_header(path, h.ds, &m, opt, err) != 0) return -1;
+    std::vector<double> v;
+    if (read_stored(path, h.ds, &m, &v, err) != 0) return -1;
+    if (transform(path, h.ds, opt, &m, v, img, err) != 0) return -1;
+    img->meta = m;
+    return 0;
+}
+
+} // namespace
+
+extern "C" {
+
+void io_dicom_options_default(io_dicom_options *opt)
+{
+    opt->voi = IO_VOI_APPLY;
+    opt->window_index = 0;
+    opt->max_dim = 16384;
+    opt->max_pixels = (size_t)1 << 27;
+}
+
+int io_dicom_read(const char *path, const io_dicom_options *opt, io_dicom_image *img, wb_error *err)
+{
+    memset(img, 0, sizeof *img);
+    io_dicom_options def;
+    if (!opt) {
+        io_dicom_options_default(&def);
+        opt = &def;
+    }
+    try {
+        if (read_impl(path, opt, img, true, nullptr, err) == 0) return 0;
+    } catch (const std::bad_alloc &) {
+        wb_err(err, WB_E_NOMEM, path, "out of memory while decoding");
+    } catch (const std::exception &e) {
+        wb_err(err, WB_E_DATA, path, "decoding failed: %s", e.what());
+    } catch (...) {
+        wb_err(err, WB_E_DATA, path, "decoding failed (unknown exception in DCMTK)");
+    }
+    io_dicom_image_free(img);
+    return -1;
+}
+
+int io_dicom_read_meta(const char *path, io_dicom_meta *meta, wb_error *err)
+{
+    memset(meta, 0, sizeof *meta);
+    try {
+        return read_impl(path, nullptr, nullptr, false, meta, err);
+    } catch (...) {
+        return wb_err(err, WB_E_DATA, path, "reading the header failed (exception in DCMTK)");
+    }
+}
+
+void io_dicom_image_free(io_dicom_image *img)
+{
+    if (!img) return;
+    free(img->pixels);
+    memset(img, 0, sizeof *img);
+}
+
+int io_dicom_write(const char *path, const char *const *attrs, size_t n_attrs,
+                   const uint16_t *pixels, int rows, int cols, int bits_stored, io_dicom_ts ts,
+                   wb_error *err)
+{
+    if (rows <= 0 || cols <= 0 || rows > 65535 || cols > 65535 || bits_stored < 8 || bits_stored > 16)
+        return wb_err(err, WB_E_INTERNAL, path, "io_dicom_write: bad geometry %dx%d, %d bits",
+                      rows, cols, bits_stored);
+    try {
+        register_codecs();
+        DcmFileFormat ff;
+        DcmDataset *ds = ff.getDataset();
+        for (size_t i = 0; i < n_attrs; i++) {
+            std::string a(attrs[i]);
+            size_t eq = a.find('=');
+            std::string p = a.substr(0, eq);
+            DcmPathProcessor proc;
+            OFCondition c = proc.findOrCreatePath(ds, p.c_str(), OFTrue);
+            if (c.bad())
+                return wb_err(err, WB_E_INTERNAL, path, "io_dicom_write: attribute '%s': %s",
+                              attrs[i], c.text());
+            if (eq == std::string::npos) continue;
+            OFList<DcmPath *> results;
+            proc.getResults(results);
+            if (results.empty())
+                return wb_err(err, WB_E_INTERNAL, path, "io_dicom_write: no element for '%s'", attrs[i]);
+            DcmObject *obj = results.front()->back()->m_obj;
+            if (!obj || !obj->isLeaf())
+                return wb_err(err, WB_E_INTERNAL, path, "io_dicom_write: '%s' is not an element", attrs[i]);
+            c = static_cast<DcmElement *>(obj)->putString(a.substr(eq + 1).c_str());
+            if (c.bad())
+                return wb_err(err, WB_E_INTERNAL, path, "io_dicom_write: value of '%s': %s", attrs[i],
+                              c.text());
+        }
+        ds->putAndInsertUint16(DCM_SamplesPerPixel, 1);
+        ds->putAndInsertUint16(DCM_Rows, (Uint16)rows);
+        ds->putAndInsertUint16(DCM_Columns, (Uint16)cols);
+        ds->putAndInsertUint16(DCM_BitsAllocated, 16);
+        ds->putAndInsertUint16(DCM_BitsStored, (Uint16)bits_stored);
+        ds->putAndInsertUint16(DCM_HighBit, (Uint16)(bits_stored - 1));
+        ds->putAndInsertUint16(DCM_PixelRepresentation, 0);
+        OFCondition c = ds->putAndInsertUint16Array(DCM_PixelData, pixels,
+                                                    (unsigned long)rows * (unsigned long)cols);
+        if (c.bad()) return wb_err(err, WB_E_INTERNAL, path, "io_dicom_write: pixel data: %s", c.text());
+
+        E_TransferSyntax xfer = EXS_LittleEndianExplicit;
+        if (ts == IO_DICOM_TS_JPEG_LOSSLESS_SV1) {
+            DJ_RPLossless rp(1, 0);
+            xfer = EXS_JPEGProcess14SV1;
+            c = ds->chooseRepresentation(xfer, &rp);
+        } else if (ts == IO_DICOM_TS_JPEGLS_LOSSLESS) {
+            DJLSRepresentationParameter rp(2, OFTrue);
+            xfer = EXS_JPEGLSLossless;
+            c = ds->chooseRepresentation(xfer, &rp);
+        } else if (ts == IO_DICOM_TS_RLE) {
+            xfer = EXS_RLELossless;
+            c = ds->chooseRepresentation(xfer, nullptr);
+        }
+        if (c.bad() || !ds->canWriteXfer(xfer))
+            return wb_err(err, WB_E_INTERNAL, path, "io_dicom_write: cannot encode as %s: %s",
+                          DcmXfer(xfer).getXferName(), c.bad() ? c.text() : "no encoder");
+
+        std::string tmp = std::string(path) + ".tmp";
+        c = ff.saveFile(tmp.c_str(), xfer, EET_ExplicitLength, EGL_recalcGL, EPD_noChange, 0, 0,
+                        EWM_fileformat);
+        if (c.bad()) {
+            unlink(tmp.c_str());
+            return wb_err(err, WB_E_WRITE, path, "cannot write: %s", c.text());
+        }
+        if (rename(tmp.c_str(), path) != 0) {
+            int e = errno;
+            unlink(tmp.c_str());
+            return wb_err(err, WB_E_WRITE, path, "cannot rename the temporary file into place: %s",
+                          strerror(e));
+        }
+        return 0;
+    } catch (const std::bad_alloc &) {
+        return wb_err(err, WB_E_NOMEM, path, "out of memory while writing");
+    } catch (...) {
+        return wb_err(err, WB_E_INTERNAL, path, "exception in DCMTK while writing");
+    }
+}
+
+const char *io_dicom_dcmtk_version(void) { return OFFIS_DCMTK_VERSION_STRING; }
+
+} // extern "C"

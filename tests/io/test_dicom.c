@@ -1,0 +1,302 @@
+/* The DICOM reader against pixel values from pydicom (tests/io/make_dicom_fixtures.py), the
+ * metadata against the values the script wrote, every bad input against its message, and
+ * the writer by a round trip through every transfer syntax it writes. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io_dicom.h"
+#include "io_fs.h"
+#include "wb_test.h"
+
+static const char *g_data, *g_tmp;
+
+static float *read_f32(const char *path, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    float *v = malloc(n * sizeof *v);
+    size_t got = v ? fread(v, sizeof *v, n, f) : 0;
+    int extra = fgetc(f);
+    fclose(f);
+    if (got != n || extra != EOF) {
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+static void compare(const char *name, const char *mode, io_voi_mode voi)
+{
+    char path[1024], exp_path[1024];
+    snprintf(path, sizeof path, "%s/%s.dcm", g_data, name);
+    snprintf(exp_path, sizeof exp_path, "%s/%s.%s.f32", g_data, name, mode);
+    io_dicom_options opt;
+    io_dicom_options_default(&opt);
+    opt.voi = voi;
+    io_dicom_image img;
+    wb_error err;
+    wb_error_clear(&err);
+    int rc = io_dicom_read(path, &opt, &img, &err);
+    CHECK(rc == 0, "%s: read failed: %s", name, err.msg);
+    if (rc) return;
+    size_t n = (size_t)img.rows * img.cols;
+    float *want = read_f32(exp_path, n);
+    CHECK(want != NULL, "%s: cannot read %s with %zu floats", name, exp_path, n);
+    if (want) {
+        int bad = 0;
+        for (size_t i = 0; i < n && bad < 3; i++) {
+            double tol = 1e-5 * (fabs(want[i]) > 1 ? fabs(want[i]) : 1);
+            if (!(fabs(img.pixels[i] - want[i]) <= tol)) {
+                bad++;
+                CHECK_CLOSE(img.pixels[i], want[i], tol, "%s (%s) pixel %zu (row %zu col %zu)",
+                            name, mode, i, i / img.cols, i % img.cols);
+            }
+        }
+        CHECK(bad == 0, "%s (%s): pixels differ from pydicom", name, mode);
+        wb_test_checks++;
+    }
+    free(want);
+    io_dicom_image_free(&img);
+}
+
+static void check_good_files(void)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/index.txt", g_data);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL, "cannot open %s", path);
+    if (!f) return;
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        char name[256], photometric[64], ts[128];
+        int rows, cols, bits;
+        if (sscanf(line, "%255s %d %d %d %63s %127s", name, &rows, &cols, &bits, photometric, ts) != 6)
+            continue;
+        n++;
+        compare(name, "apply", IO_VOI_APPLY);
+        compare(name, "ignore", IO_VOI_IGNORE);
+        /* geometry and transfer syntax as the index says */
+        io_dicom_image img;
+        wb_error err;
+        snprintf(path, sizeof path, "%s/%s.dcm", g_data, name);
+        if (io_dicom_read(path, NULL, &img, &err) == 0) {
+            CHECK_EQ_INT(img.rows, rows, name);
+            CHECK_EQ_INT(img.cols, cols, name);
+            CHECK_EQ_INT(img.meta.bits_stored, bits, name);
+            CHECK_STR(img.meta.photometric, photometric, name);
+            CHECK_STR(img.meta.transfer_syntax, ts, name);
+            CHECK(img.meta.transfer_syntax_name[0] != '\0', "%s: no transfer syntax name", name);
+            if (!strcmp(name, "padding"))
+                CHECK_EQ_INT(img.meta.n_padding, 25, "padding pixels");
+            if (!strcmp(name, "multiwin")) {
+                CHECK_EQ_INT(img.meta.n_windows, 2, "multiwin windows");
+                CHECK_CLOSE(img.meta.window_center, 1500, 0, "multiwin first window");
+            }
+            io_dicom_image_free(&img);
+        }
+    }
+    fclose(f);
+    CHECK(n >= 20, "index.txt lists only %d files", n);
+}
+
+/* The second window of multiwin, computed here from the stored values (LINEAR, 2500/3000). */
+static void check_second_window(void)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/multiwin.dcm", g_data);
+    io_dicom_options opt;
+    io_dicom_options_default(&opt);
+    io_dicom_image raw, w2;
+    wb_error err;
+    opt.voi = IO_VOI_IGNORE;
+    int rc = io_dicom_read(path, &opt, &raw, &err);
+    opt.voi = IO_VOI_APPLY;
+    opt.window_index = 1;
+    rc |= io_dicom_read(path, &opt, &w2, &err);
+    CHECK(rc == 0, "multiwin: %s", err.msg);
+    if (rc) return;
+    CHECK_CLOSE(w2.meta.window_center, 2500, 0, "second window centre");
+    for (int i = 0; i < raw.rows * raw.cols; i++) {
+        double x = raw.pixels[i], c = 2500 - 0.5, w = 3000 - 1, y;
+        if (x <= c - w / 2) y = 0;
+        else if (x > c + w / 2) y = 1;
+        else y = (x - c) / w + 0.5;
+        CHECK_CLOSE(w2.pixels[i], y, 1e-6, "multiwin window 2 pixel %d", i);
+    }
+    io_dicom_image_free(&raw);
+    io_dicom_image_free(&w2);
+}
+
+static void check_meta(const char *name)
+{
+    char path[1024], mpath[1024];
+    snprintf(path, sizeof path, "%s/%s.dcm", g_data, name);
+    snprintf(mpath, sizeof mpath, "%s/%s.meta.txt", g_data, name);
+    io_dicom_image img;
+    wb_error err;
+    int rc = io_dicom_read(path, NULL, &img, &err);
+    CHECK(rc == 0, "%s: %s", name, err.msg);
+    if (rc) return;
+    const io_dicom_meta *m = &img.meta;
+    FILE *f = fopen(mpath, "r");
+    CHECK(f != NULL, "cannot open %s", mpath);
+    char line[512];
+    int n = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        char *eq = strchr(line, '=');
+        if (!eq) continue;
+        *eq = '\0';
+        const char *k = line, *v = eq + 1;
+        n++;
+        struct { const char *key; const char *got; } s[] = {
+            {"PatientID", m->patient_id}, {"PatientAge", m->patient_age},
+            {"StudyInstanceUID", m->study_uid}, {"SeriesInstanceUID", m->series_uid},
+            {"SOPInstanceUID", m->sop_uid}, {"SOPClassUID", m->sop_class_uid},
+            {"Modality", m->modality}, {"ImageLaterality", m->laterality},
+            {"Laterality", m->laterality}, {"ViewPosition", m->view_position},
+            {"Manufacturer", m->manufacturer}, {"ManufacturerModelName", m->model},
+            {"PresentationIntentType", m->presentation_intent},
+            {"BreastImplantPresent", m->implant}};
+        int found = 0;
+        for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
+            if (!strcmp(k, s[i].key)) {
+                CHECK_STR(s[i].got, v, k);
+                found = 1;
+            }
+        if (!strcmp(k, "PixelSpacing") || !strcmp(k, "ImagerPixelSpacing")) {
+            double a, b;
+            CHECK(sscanf(v, "%lf\\%lf", &a, &b) == 2, "bad spacing line %s", v);
+            CHECK_STR(m->pixel_spacing_source, k, "pixel spacing source");
+            CHECK_CLOSE(m->pixel_spacing[0], a, 1e-9, "%s row", k);
+            CHECK_CLOSE(m->pixel_spacing[1], b, 1e-9, "%s col", k);
+            found = 1;
+        }
+        if (!strcmp(k, "ImageLaterality") || !strcmp(k, "Laterality"))
+            CHECK_STR(m->laterality_source, k, "laterality source");
+        CHECK(found, "%s: key %s not checked", name, k);
+    }
+    if (f) fclose(f);
+    CHECK(n >= 8, "%s: only %d metadata lines", name, n);
+    /* PatientName (DOE^JANE) must not be anywhere in what the reader hands back. */
+    const char *bytes = (const char *)m;
+    int leaked = 0;
+    for (size_t i = 0; i + 3 <= sizeof *m; i++)
+        if (!memcmp(bytes + i, "DOE", 3)) leaked = 1;
+    CHECK(!leaked, "%s: PatientName found in the metadata", name);
+    io_dicom_image_free(&img);
+}
+
+static void check_bad_files(void)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/bad.txt", g_data);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL, "cannot open %s", path);
+    if (!f) return;
+    char line[512];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        char *sp = strchr(line, ' ');
+        if (!sp) continue;
+        *sp = '\0';
+        const char *file = line, *want = sp + 1;
+        snprintf(path, sizeof path, "%s/%s", g_data, file);
+        io_dicom_image img;
+        wb_error err;
+        wb_error_clear(&err);
+        int rc = io_dicom_read(path, NULL, &img, &err);
+        CHECK(rc != 0, "%s: read succeeded, expected '%s'", file, want);
+        CHECK(img.pixels == NULL, "%s: pixels left behind after an error", file);
+        char msg[2400];
+        wb_error_format(&err, msg, sizeof msg);
+        CHECK_CONTAINS(msg, want, file);
+        CHECK_CONTAINS(msg, file, "the message names the file");
+        CHECK_EQ_INT(err.code, WB_E_DATA, file);
+        n++;
+    }
+    fclose(f);
+    CHECK(n >= 13, "bad.txt lists only %d files", n);
+
+    /* A file that is not there, a directory, an empty directory. */
+    io_dicom_image img;
+    wb_error err;
+    snprintf(path, sizeof path, "%s/no-such-file.dcm", g_data);
+    CHECK(io_dicom_read(path, NULL, &img, &err) != 0, "missing file read");
+    CHECK_EQ_INT(err.code, WB_E_IO, "missing file code");
+    CHECK_CONTAINS(err.msg, "cannot open", "missing file");
+    CHECK(io_dicom_read(g_data, NULL, &img, &err) != 0, "directory read");
+    CHECK_CONTAINS(err.msg, "is a directory", "directory");
+    snprintf(path, sizeof path, "%s/empty-dir", g_tmp);
+    mkdir(path, 0777);
+    io_path_list l;
+    io_path_list_init(&l);
+    CHECK(io_fs_collect(path, &l, &err) != 0, "empty directory accepted");
+    CHECK_CONTAINS(err.msg, "no files", "empty directory");
+    CHECK_STR(err.file, path, "empty directory names itself");
+    io_path_list_free(&l);
+
+    /* The cap is checked before anything is allocated. */
+    io_dicom_options opt;
+    io_dicom_options_default(&opt);
+    opt.max_dim = 20;
+    snprintf(path, sizeof path, "%s/u8.dcm", g_data);
+    CHECK(io_dicom_read(path, &opt, &img, &err) != 0, "cap not enforced");
+    CHECK_CONTAINS(err.msg, "too large", "cap");
+}
+
+static void check_writer_round_trip(void)
+{
+    const int rows = 37, cols = 29;
+    uint16_t px[37 * 29];
+    for (int i = 0; i < rows * cols; i++) px[i] = (uint16_t)((i * 2654435761u) >> 18); /* 14 bits */
+    const char *attrs[] = {"(0008,0016)=1.2.840.10008.5.1.4.1.1.1.2", "(0008,0018)=2.25.1234",
+                           "(0008,0060)=MG", "(0028,0004)=MONOCHROME2", "(0010,0020)=X1",
+                           "(0054,0220)[0].(0008,0100)=399162004", "(0040,0555)"};
+    static const char *const ts_uid[] = {"1.2.840.10008.1.2.1", "1.2.840.10008.1.2.4.70",
+                                         "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.5"};
+    for (int ts = 0; ts < IO_DICOM_TS_COUNT_; ts++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/rt%d.dcm", g_tmp, ts);
+        wb_error err;
+        int rc = io_dicom_write(path, attrs, sizeof attrs / sizeof attrs[0], px, rows, cols, 14,
+                                (io_dicom_ts)ts, &err);
+        CHECK(rc == 0, "write ts %d: %s", ts, err.msg);
+        io_dicom_options opt;
+        io_dicom_options_default(&opt);
+        opt.voi = IO_VOI_IGNORE;
+        io_dicom_image img;
+        rc = io_dicom_read(path, &opt, &img, &err);
+        CHECK(rc == 0, "read back ts %d: %s", ts, err.msg);
+        if (rc) continue;
+        CHECK_STR(img.meta.transfer_syntax, ts_uid[ts], "written transfer syntax");
+        CHECK_STR(img.meta.patient_id, "X1", "written patient id");
+        int same = img.rows == rows && img.cols == cols;
+        for (int i = 0; same && i < rows * cols; i++) same = img.pixels[i] == (float)px[i];
+        CHECK(same, "ts %d: pixels changed in the round trip", ts);
+        io_dicom_image_free(&img);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: test_dicom DATA_DIR TMP_DIR\n");
+        return 2;
+    }
+    g_data = argv[1];
+    g_tmp = argv[2];
+    check_good_files();
+    check_second_window();
+    check_meta("mammo_full");
+    check_meta("mammo_laterality");
+    check_bad_files();
+    check_writer_round_trip();
+    return wb_test_finish("test_dicom");
+}

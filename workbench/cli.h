@@ -1,0 +1,31 @@
+/* cli.h — the sub-command table and small helpers for parsing "--key value" options. */
+#ifndef WB_CLI_H
+#define WB_CLI_H
+
+#include "wb_error.h"
+
+typedef struct wb_command {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the command name; returns an exit code */
+    const char *summary;
+    const char *usage; /* full --help text */
+} wb_command;
+
+/* Each sub-command lives in its own cmd_<name>.c. */
+extern const wb_command wb_cmd_inspect;
+extern const wb_command wb_cmd_synth;
+
+/* Prints the command's usage to stdout. */
+void cli_print_usage(const wb_command *cmd);
+/* True if argv[i] is "--name" or "--name=..."; sets *value to the value (from "=" or the
+ * next argument, advancing *i). Fills err and returns -1 via *bad when the value is missing. */
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **value, int *bad,
+            wb_error *err);
+/* Parses an integer in [lo, hi] for option name. */
+int cli_parse_int(const char *name, const char *s, long lo, long hi, long *out, wb_error *err);
+int cli_parse_double(const char *name, const char *s, double lo, double hi, double *out,
+                     wb_error *err);
+/* Prints the error and returns its exit code. */
+int cli_fail(const wb_error *err);
+
+#endif
