@@ -89,6 +89,11 @@ int io_dicom_read(const char *path, const io_dicom_options *opt, io_dicom_image 
 int io_dicom_read_meta(const char *path, io_dicom_meta *meta, wb_error *err);
 void io_dicom_image_free(io_dicom_image *img);
 
+/* True when a file found in a directory walk should be read as DICOM: it has the Part 10
+ * "DICM" marker at byte 128 or its name ends in .dcm / .dicom (any case). Files named on
+ * the command line are always read. */
+int io_dicom_is_candidate(const char *path);
+
 /* ---- writing (for synthetic data) ---- */
 
 typedef enum {

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -702,6 +703,21 @@ int io_dicom_write(const char *path, const char *const *attrs, size_t n_attrs,
     } catch (...) {
         return wb_err(err, WB_E_INTERNAL, path, "exception in DCMTK while writing");
     }
+}
+
+int io_dicom_is_candidate(const char *path)
+{
+    long size = 0;
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        unsigned char b[132];
+        size_t got = fread(b, 1, sizeof b, f);
+        fclose(f);
+        if (got == 132 && memcmp(b + 128, "DICM", 4) == 0) return 1;
+    }
+    (void)size;
+    const char *dot = strrchr(path, '.');
+    return dot && (strcasecmp(dot, ".dcm") == 0 || strcasecmp(dot, ".dicom") == 0);
 }
 
 const char *io_dicom_dcmtk_version(void) { return OFFIS_DCMTK_VERSION_STRING; }

@@ -7,6 +7,16 @@
 #include "io_dicom.h"
 #include "io_fs.h"
 #include "json_out.h"
+#include "wb_log.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
 
 static void print_meta(json_out *j, const io_dicom_meta *m)
 {
@@ -95,6 +105,7 @@ static int run(int argc, char **argv)
     io_path_list files;
     io_path_list_init(&files);
     int n_paths = 0, n_bad = 0, bad = 0;
+    size_t n_skipped = 0;
     const char *v;
     for (int i = 1; i < argc; i++) {
         if (cli_opt(argc, argv, &i, "--voi", &v, &bad, &err)) {
@@ -120,7 +131,25 @@ static int run(int argc, char **argv)
             n_paths++;
             wb_error e;
             wb_error_clear(&e);
-            if (io_fs_collect(argv[i], &files, &e) != 0) {
+            size_t before = files.n;
+            int rc = io_fs_collect(argv[i], &files, &e);
+            if (rc == 0 && is_dir(argv[i])) {
+                /* In a directory, read only what looks like DICOM (labels.csv stays out). */
+                size_t keep = before;
+                for (size_t k = before; k < files.n; k++) {
+                    if (io_dicom_is_candidate(files.paths[k]))
+                        files.paths[keep++] = files.paths[k];
+                    else {
+                        free(files.paths[k]);
+                        n_skipped++;
+                    }
+                }
+                files.n = keep;
+                if (keep == before)
+                    rc = wb_err(&e, WB_E_IO, argv[i], "directory has no DICOM files (no .dcm "
+                                "name or 'DICM' marker in %zu file(s))", n_skipped);
+            }
+            if (rc != 0) {
                 /* Report the path as a failed entry and go on with the others. */
                 char buf[2400];
                 json_out j;
@@ -141,6 +170,9 @@ static int run(int argc, char **argv)
         wb_err(&err, WB_E_USAGE, NULL, "inspect: no file or directory given");
         goto usage;
     }
+    if (n_skipped)
+        wb_log(WB_LOG_INFO, "inspect: skipped %zu file(s) in directories that are not DICOM "
+               "(no .dcm name, no 'DICM' marker)", n_skipped);
     for (size_t i = 0; i < files.n; i++)
         if (inspect_file(files.paths[i], &opt) != 0)
             n_bad++;

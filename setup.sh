@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages the workbench needs (only those missing; as root directly,
+# otherwise through sudo), then configures and builds into build/.
+#   ./setup.sh          install + build (build/)
+#   ./setup.sh --asan   also build with AddressSanitizer + UBSan (build-asan/)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+pkgs=(build-essential cmake pkg-config libdcmtk-dev dcmtk libinsighttoolkit5-dev
+      libopenblas-dev libyaml-dev libsqlite3-dev libhdf5-dev dicom3tools)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+if [ "${1:-}" = "--asan" ]; then
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DWB_SANITIZE=ON >/dev/null
+  cmake --build build-asan -j"$jobs"
+fi
