@@ -1,0 +1,294 @@
+/* nn_bind.c — weights in and out by name (io_tensor_list), with a report. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "io_tensor.h"
+#include "nn_internal.h"
+
+nn_bind_opts nn_bind_opts_default(void)
+{
+    nn_bind_opts o = {1, 1};
+    return o;
+}
+
+void nn_bind_report_init(nn_bind_report *r)
+{
+    memset(r, 0, sizeof *r);
+}
+
+static void free_strs(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void nn_bind_report_free(nn_bind_report *r)
+{
+    if (!r)
+        return;
+    free_strs(r->missing, r->n_missing);
+    free_strs(r->unexpected, r->n_unexpected);
+    free_strs(r->misshaped, r->n_misshaped);
+    free_strs(r->skipped, r->n_skipped);
+    nn_bind_report_init(r);
+}
+
+static int push(char ***v, size_t *n, const char *s, wb_error *err)
+{
+    char **p = realloc(*v, sizeof *p * (*n + 1));
+    if (!p)
+        return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+    *v = p;
+    size_t len = strlen(s);
+    p[*n] = malloc(len + 1);
+    if (!p[*n])
+        return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+    memcpy(p[*n], s, len + 1);
+    (*n)++;
+    return 0;
+}
+
+/* The tensor's shape as its home framework stores it. */
+static int file_shape(const nn_tensor *t, int64_t *shape)
+{
+    switch (t->layout) {
+    case NN_LAYOUT_HWIO: /* OIHW -> HWIO */
+        shape[0] = t->shape[2], shape[1] = t->shape[3], shape[2] = t->shape[1],
+        shape[3] = t->shape[0];
+        return 4;
+    case NN_LAYOUT_HWCM: /* [C, 1, KH, KW] -> [KH, KW, C, 1] */
+        shape[0] = t->shape[2], shape[1] = t->shape[3], shape[2] = t->shape[0], shape[3] = 1;
+        return 4;
+    case NN_LAYOUT_NATIVE:
+        break;
+    }
+    for (int i = 0; i < t->ndim; i++)
+        shape[i] = t->shape[i];
+    return t->ndim;
+}
+
+static void fmt_shape(char *buf, size_t n, int ndim, const int64_t *shape)
+{
+    size_t off = 0;
+    off += (size_t)snprintf(buf + off, n - off, "[");
+    for (int i = 0; i < ndim && off < n; i++)
+        off += (size_t)snprintf(buf + off, n - off, "%s%lld", i ? "," : "", (long long)shape[i]);
+    if (off < n)
+        snprintf(buf + off, n - off, "]");
+}
+
+/* 0: same shape; 1: a first conv with c file input channels to sum into 1; -1: differs. */
+static int shape_match(const nn_tensor *t, const io_tensor *f)
+{
+    int64_t s[4];
+    int nd = file_shape(t, s);
+    if (f->ndim != nd)
+        return -1;
+    int same = 1;
+    for (int i = 0; i < nd; i++)
+        if (f->shape[i] != s[i])
+            same = 0;
+    if (same)
+        return 0;
+    if (t->is_first_conv && t->shape[1] == 1 && nd == 4) {
+        int cin = t->layout == NN_LAYOUT_HWIO ? 2 : 1;
+        for (int i = 0; i < 4; i++)
+            if (i != cin && f->shape[i] != s[i])
+                return -1;
+        return f->shape[cin] >= 1 ? 1 : -1;
+    }
+    return -1;
+}
+
+/* Copies file data into t, converting layout and summing input channels if asked. */
+static void copy_in(nn_tensor *t, const io_tensor *f, int sum_cin)
+{
+    const int O = t->shape[0], I = t->shape[1];
+    if (t->layout == NN_LAYOUT_NATIVE) {
+        if (!sum_cin) {
+            memcpy(t->data, f->data, sizeof(float) * t->numel);
+            return;
+        }
+        const int C = (int)f->shape[1], K = t->shape[2] * t->shape[3];
+        for (int o = 0; o < O; o++)
+            for (int k = 0; k < K; k++) {
+                double s = 0;
+                for (int c = 0; c < C; c++)
+                    s += f->data[((size_t)o * C + c) * K + k];
+                t->data[(size_t)o * K + k] = (float)s;
+            }
+        return;
+    }
+    const int KH = t->shape[2], KW = t->shape[3];
+    if (t->layout == NN_LAYOUT_HWCM) { /* [KH, KW, C, 1] */
+        for (int c = 0; c < O; c++)
+            for (int i = 0; i < KH; i++)
+                for (int j = 0; j < KW; j++)
+                    t->data[((size_t)c * KH + i) * KW + j] = f->data[((size_t)i * KW + j) * O + c];
+        return;
+    }
+    /* HWIO [KH, KW, C, O] */
+    const int C = (int)f->shape[2];
+    for (int o = 0; o < O; o++)
+        for (int i = 0; i < KH; i++)
+            for (int j = 0; j < KW; j++) {
+                double s = 0;
+                for (int c = 0; c < C; c++) {
+                    float v = f->data[(((size_t)i * KW + j) * C + c) * O + o];
+                    if (!sum_cin) {
+                        t->data[(((size_t)o * I + c) * KH + i) * KW + j] = v;
+                    } else {
+                        s += v;
+                    }
+                }
+                if (sum_cin)
+                    t->data[((size_t)o * KH + i) * KW + j] = (float)s;
+            }
+}
+
+static const char *strip_module(const char *name)
+{
+    return strncmp(name, "module.", 7) == 0 ? name + 7 : name;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+int nn_net_bind(nn_net *net, const io_tensor_list *list, const nn_bind_opts *opts,
+                nn_bind_report *report, wb_error *err)
+{
+    nn_bind_opts def = nn_bind_opts_default();
+    nn_bind_report local;
+    if (!opts)
+        opts = &def;
+    if (!report) {
+        nn_bind_report_init(&local);
+        report = &local;
+    }
+    const size_t NT = net->n_tensors;
+    long *match = malloc(sizeof(long) * (NT ? NT : 1));     /* list index per net tensor */
+    int *mode = malloc(sizeof(int) * (NT ? NT : 1));        /* shape_match result */
+    if (!match || !mode) {
+        free(match);
+        free(mode);
+        return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+    }
+    int rc = 0;
+    char first[512] = "";
+    for (size_t i = 0; i < NT; i++)
+        match[i] = -1;
+    for (size_t k = 0; k < list->n && rc == 0; k++) {
+        const io_tensor *f = &list->items[k];
+        const char *name = strip_module(f->name);
+        if (ends_with(name, "num_batches_tracked"))
+            continue;
+        long ti = nn_net_tensor_find(net, name);
+        if (ti < 0) {
+            rc = push(&report->unexpected, &report->n_unexpected, name, err);
+            if (!first[0])
+                snprintf(first, sizeof first, "unexpected tensor '%s' (%s has no such parameter)",
+                         name, net->arch);
+            continue;
+        }
+        match[ti] = (long)k;
+    }
+    for (size_t i = 0; i < NT && rc == 0; i++) {
+        nn_tensor *t = &net->tensors[i];
+        if (t->is_head && opts->skip_head == 2) {
+            rc = push(&report->skipped, &report->n_skipped, t->name, err);
+            match[i] = -1;
+            continue;
+        }
+        if (match[i] < 0) {
+            rc = push(&report->missing, &report->n_missing, t->name, err);
+            if (!first[0])
+                snprintf(first, sizeof first, "missing tensor '%s'", t->name);
+            continue;
+        }
+        const io_tensor *f = &list->items[match[i]];
+        mode[i] = shape_match(t, f);
+        if (mode[i] < 0) {
+            int64_t s[4];
+            int nd = file_shape(t, s);
+            char a[128], b[128], line[400];
+            fmt_shape(a, sizeof a, f->ndim, f->shape);
+            fmt_shape(b, sizeof b, nd, s);
+            snprintf(line, sizeof line, "%s: file %s vs network %s", t->name, a, b);
+            if (t->is_head && opts->skip_head == 1) {
+                rc = push(&report->skipped, &report->n_skipped, line, err);
+                match[i] = -1;
+                continue;
+            }
+            rc = push(&report->misshaped, &report->n_misshaped, line, err);
+            if (!first[0])
+                snprintf(first, sizeof first, "mis-shaped tensor %s", line);
+            match[i] = -1;
+        }
+    }
+    if (rc == 0 && opts->strict && first[0]) {
+        rc = wb_err(err, WB_E_DATA, NULL,
+                    "%s: %s (%zu missing, %zu unexpected, %zu mis-shaped)", net->arch, first,
+                    report->n_missing, report->n_unexpected, report->n_misshaped);
+    }
+    if (rc == 0)
+        for (size_t i = 0; i < NT; i++)
+            if (match[i] >= 0) {
+                copy_in(&net->tensors[i], &list->items[match[i]], mode[i] == 1);
+                report->n_bound++;
+            }
+    free(match);
+    free(mode);
+    if (report == &local)
+        nn_bind_report_free(&local);
+    return rc;
+}
+
+/* Appends src (t's values or gradient, engine layout) to list in the home layout. */
+static int export_one(const nn_tensor *t, const float *src, io_tensor_list *list, wb_error *err)
+{
+    int64_t s[4];
+    int nd = file_shape(t, s);
+    float *tmp = NULL;
+    if (t->layout != NN_LAYOUT_NATIVE) {
+        tmp = malloc(sizeof(float) * t->numel);
+        if (!tmp)
+            return wb_err(err, WB_E_NOMEM, NULL, "out of memory exporting %s", t->name);
+        const int O = t->shape[0], I = t->shape[1], KH = t->shape[2], KW = t->shape[3];
+        for (int o = 0; o < O; o++)
+            for (int c = 0; c < I; c++)
+                for (int a = 0; a < KH; a++)
+                    for (int b = 0; b < KW; b++) {
+                        float v = src[(((size_t)o * I + c) * KH + a) * KW + b];
+                        if (t->layout == NN_LAYOUT_HWCM)
+                            tmp[((size_t)a * KW + b) * O + o] = v;
+                        else
+                            tmp[(((size_t)a * KW + b) * I + c) * O + o] = v;
+                    }
+        src = tmp;
+    }
+    int rc = io_tensor_list_add(list, t->name, nd, s, src, err);
+    free(tmp);
+    return rc;
+}
+
+int nn_net_export(const nn_net *net, io_tensor_list *list, wb_error *err)
+{
+    for (size_t i = 0; i < net->n_tensors; i++)
+        if (export_one(&net->tensors[i], net->tensors[i].data, list, err) != 0)
+            return -1;
+    return 0;
+}
+
+int nn_net_export_grads(const nn_net *net, io_tensor_list *list, wb_error *err)
+{
+    for (size_t i = 0; i < net->n_tensors; i++) {
+        const nn_tensor *t = &net->tensors[i];
+        if (t->trainable && t->grad && export_one(t, t->grad, list, err) != 0)
+            return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,194 @@
+/* nn_internal.h — private to nets/ (and its tests): the graph, the ops and their kernels.
+ *
+ * A network is a list of nodes in topological order. Node 0 is the input. Each node has at
+ * most two inputs (earlier nodes), an op, hyper-parameters, and indices into the tensor
+ * table (parameters and BN buffers). Stages are contiguous node ranges; a stage's nodes
+ * read only nodes of the same stage and the last node of the previous stage.
+ */
+#ifndef NN_INTERNAL_H
+#define NN_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nn.h"
+
+#define NN_NAME_MAX 96
+#define NN_MAX_STAGES 16
+#define NN_NONE ((size_t)-1)
+
+typedef enum {
+    NN_OP_INPUT = 0,
+    NN_OP_CONV2D,     /* weight OIHW [oc, ic/groups, kh, kw], optional bias [oc] */
+    NN_OP_BATCHNORM,  /* weight, bias, running_mean, running_var [c] */
+    NN_OP_RELU,
+    NN_OP_RELU6,
+    NN_OP_MAXPOOL,    /* PyTorch semantics: -inf padding, floor mode */
+    NN_OP_AVGPOOL,    /* count_include_pad = True */
+    NN_OP_GAP,        /* global average pool -> [n, c, 1, 1] */
+    NN_OP_LINEAR,     /* weight [out, in], bias [out]; input flattened */
+    NN_OP_DROPOUT,
+    NN_OP_ADD,        /* residual add of in[0] and in[1] */
+    NN_OP_PAD,        /* zero padding top/bottom/left/right */
+    NN_OP_SHORTCUT_A, /* x[:, :, ::s, ::s] with zero channels before/after (CIFAR option A) */
+    NN_OP_COUNT
+} nn_op;
+
+const char *nn_op_name(nn_op op);
+
+typedef enum {
+    NN_T_WEIGHT = 0,  /* conv / linear weight */
+    NN_T_BIAS,
+    NN_T_BN_WEIGHT,
+    NN_T_BN_BIAS,
+    NN_T_BN_MEAN,     /* buffer */
+    NN_T_BN_VAR       /* buffer */
+} nn_tensor_kind;
+
+typedef enum {
+    NN_LAYOUT_NATIVE = 0, /* as PyTorch: OIHW / [out, in] / [c] */
+    NN_LAYOUT_HWIO,       /* Keras Conv2D kernel [kh, kw, in, out] */
+    NN_LAYOUT_HWCM        /* Keras DepthwiseConv2D kernel [kh, kw, c, mult] */
+} nn_layout;
+
+typedef struct nn_tensor {
+    char name[NN_NAME_MAX];
+    int ndim;
+    int shape[4];
+    size_t numel;
+    nn_tensor_kind kind;
+    nn_layout layout;
+    int stage, node;
+    int trainable;
+    int is_head;          /* belongs to the classification head (may be skipped on binding) */
+    int is_first_conv;    /* conv1's weight: summed over input channels for 1-channel nets */
+    float *data;
+    float *grad;          /* NULL unless trainable */
+} nn_tensor;
+
+typedef struct nn_node {
+    nn_op op;
+    int in[2];            /* input nodes, -1 if none */
+    int stage;
+    char name[NN_NAME_MAX];
+    /* conv / pool geometry */
+    int oc, kh, kw, sh, sw, ph, pw, groups;
+    /* pad: top, bottom, left, right; shortcut A: pt = channels before, pb = after */
+    int pt, pb, pl, pr;
+    float eps, momentum, p;
+    int bn_batch_stats;   /* set by nn_net_unfreeze */
+    int t[4];             /* tensor indices: conv/linear w, b; bn w, b, mean, var; -1 none */
+    /* per input shape */
+    int c, h, w;          /* output shape per sample */
+    size_t off_out, off_grad, off_aux; /* arena offsets in floats, NN_NONE if absent */
+    int dep;              /* output depends on a trainable parameter */
+    int keep;             /* the run keeps this node's backward inputs */
+    double flops;
+} nn_node;
+
+typedef struct nn_stage {
+    char name[32];
+    int begin, end;       /* node range [begin, end) */
+} nn_stage;
+
+struct nn_net {
+    char arch[32];
+    nn_net_opts opts;
+    nn_node *nodes;
+    int n_nodes, cap_nodes;
+    nn_tensor *tensors;
+    size_t n_tensors, cap_tensors;
+    nn_stage stages[NN_MAX_STAGES];
+    int n_stages;
+    int first_train_stage;
+    int feature_node;     /* GAP output feeding the head */
+    nn_rng drop_rng;
+    /* current plan */
+    int plan_n, plan_h, plan_w, plan_train, plan_begin, plan_end, planned;
+    float *arena;
+    size_t arena_cap;     /* floats */
+    size_t arena_used;    /* floats */
+    size_t off_col, col_size;  /* scratch: im2col and its gradient */
+    int fwd_train_done;   /* a training forward ran and backward may follow */
+    int run_begin, run_end, run_n;
+};
+
+/* ---- graph building (nn_net.c) */
+nn_net *nn_net_alloc(const char *arch, const nn_net_opts *opts, wb_error *err);
+int nn_net_begin_stage(nn_net *net, const char *name, wb_error *err);
+void nn_net_end_stage(nn_net *net);
+/* Appends a node; returns its index or -1. name is the module prefix. */
+int nn_net_add_node(nn_net *net, nn_op op, int in0, int in1, const char *name, wb_error *err);
+/* Adds a tensor "<node name><suffix>" to node's slot; returns its index or -1. */
+long nn_net_add_tensor(nn_net *net, int node, int slot, const char *full_name,
+                       nn_tensor_kind kind, int ndim, const int *shape, wb_error *err);
+/* conv node with weight (and bias if has_bias); names "<name>.weight"/"<name>.bias"
+ * unless wname/bname given. */
+int nn_add_conv(nn_net *net, int in, const char *name, int ic, int oc, int k, int s, int p,
+                int groups, int has_bias, const char *wname, const char *bname, wb_error *err);
+int nn_add_bn(nn_net *net, int in, const char *name, int c, float eps, float momentum,
+              const char *const names[4], wb_error *err);
+int nn_add_simple(nn_net *net, nn_op op, int in, const char *name, wb_error *err);
+int nn_net_finish(nn_net *net, wb_error *err);  /* init params, default freezing */
+nn_net *nn_net_create_mobilenet_v1(const nn_net_opts *opts, wb_error *err);
+
+/* ---- kernels (nn_ops.c). Gradients are accumulated (+=) into dx/dw/db. */
+typedef struct nn_conv_geom {
+    int n, ic, h, w, oc, kh, kw, sh, sw, ph, pw, groups, oh, ow;
+} nn_conv_geom;
+
+/* Floats of im2col scratch one conv needs (0 when it goes straight to GEMM or depthwise). */
+size_t nn_conv2d_col_size(const nn_conv_geom *g);
+/* y [n, oc, oh, ow] = conv(x [n, ic, h, w], w [oc, ic/g, kh, kw]) + b; col: scratch. */
+void nn_conv2d_forward(const nn_conv_geom *g, const float *x, const float *wt, const float *b,
+                       float *y, float *col);
+/* dx (may be NULL), dw (may be NULL, then x may be NULL), db (may be NULL). */
+void nn_conv2d_backward(const nn_conv_geom *g, const float *x, const float *wt,
+                        const float *dy, float *dx, float *dw, float *db, float *col,
+                        float *dcol);
+
+void nn_bn_forward_train(int n, int c, int hw, const float *x, const float *gamma,
+                         const float *beta, float eps, float momentum, float *rmean,
+                         float *rvar, float *y, float *save_mean, float *save_invstd);
+void nn_bn_forward_eval(int n, int c, int hw, const float *x, const float *gamma,
+                        const float *beta, float eps, const float *rmean, const float *rvar,
+                        float *y);
+/* batch_stats: 1 = gradient through the batch statistics (mean/invstd saved by the
+ * training forward), 0 = eval-mode BN (mean/invstd computed from running stats). */
+void nn_bn_backward(int n, int c, int hw, int batch_stats, const float *x,
+                    const float *gamma, const float *mean, const float *invstd,
+                    const float *dy, float *dx, float *dgamma, float *dbeta);
+
+void nn_relu_forward(size_t n, const float *x, float *y, float cap); /* cap <= 0: none */
+void nn_relu_backward(size_t n, const float *y, const float *dy, float *dx, float cap);
+
+void nn_maxpool_forward(const nn_conv_geom *g, const float *x, float *y);
+void nn_maxpool_backward(const nn_conv_geom *g, const float *x, const float *dy, float *dx);
+void nn_avgpool_forward(const nn_conv_geom *g, const float *x, float *y);
+void nn_avgpool_backward(const nn_conv_geom *g, const float *dy, float *dx);
+void nn_gap_forward(int n, int c, int hw, const float *x, float *y);
+void nn_gap_backward(int n, int c, int hw, const float *dy, float *dx);
+
+/* y [n, out] = x [n, in] W^T + b */
+void nn_linear_forward(int n, int in, int out, const float *x, const float *wt, const float *b,
+                       float *y);
+void nn_linear_backward(int n, int in, int out, const float *x, const float *wt,
+                        const float *dy, float *dx, float *dw, float *db);
+
+/* mask receives 0 or 1/(1-p); y = x * mask. */
+void nn_dropout_forward(size_t n, const float *x, float p, nn_rng *rng, float *mask, float *y);
+void nn_dropout_backward(size_t n, const float *mask, const float *dy, float *dx);
+
+void nn_add_forward(size_t n, const float *a, const float *b, float *y);
+
+void nn_pad_forward(int n, int c, int h, int w, int pt, int pb, int pl, int pr,
+                    const float *x, float *y);
+void nn_pad_backward(int n, int c, int h, int w, int pt, int pb, int pl, int pr,
+                     const float *dy, float *dx);
+
+void nn_shortcut_a_forward(int n, int c, int h, int w, int s, int cb, int ca, const float *x,
+                           float *y);
+void nn_shortcut_a_backward(int n, int c, int h, int w, int s, int cb, int ca,
+                            const float *dy, float *dx);
+
+#endif

@@ -1,0 +1,1049 @@
+/* nn_net.c — the graph: building, shapes, the memory plan, forward and backward, freezing. */
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn_internal.h"
+
+_Static_assert(NN_OP_COUNT == 13, "add the new op to op_names, infer_shapes, run_forward, "
+                                 "run_backward, needs_input and needs_output");
+
+static const char *const op_names[NN_OP_COUNT] = {
+    "input", "conv2d", "batchnorm", "relu", "relu6", "maxpool", "avgpool",
+    "gap", "linear", "dropout", "add", "pad", "shortcut_a",
+};
+
+const char *nn_op_name(nn_op op)
+{
+    return (unsigned)op < NN_OP_COUNT ? op_names[op] : "?";
+}
+
+static void copy_name(char *dst, size_t n, const char *src)
+{
+    size_t len = strlen(src);
+    if (len >= n)
+        len = n - 1;
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+/* ------------------------------------------------------------------ building */
+
+nn_net_opts nn_net_opts_default(void)
+{
+    nn_net_opts o;
+    memset(&o, 0, sizeof o);
+    o.in_channels = 3;
+    o.num_classes = 1000;
+    o.seed = 0;
+    o.width = 1.0f;
+    o.dropout = 1e-3f;
+    return o;
+}
+
+nn_net *nn_net_alloc(const char *arch, const nn_net_opts *opts, wb_error *err)
+{
+    if (opts->in_channels < 1 || opts->in_channels > 4096) {
+        wb_err(err, WB_E_USAGE, NULL, "%s: in_channels must be from 1 to 4096, got %d", arch,
+               opts->in_channels);
+        return NULL;
+    }
+    if (opts->num_classes < 1 || opts->num_classes > 1000000) {
+        wb_err(err, WB_E_USAGE, NULL, "%s: num_classes must be from 1 to 1000000, got %d", arch,
+               opts->num_classes);
+        return NULL;
+    }
+    nn_net *net = calloc(1, sizeof *net);
+    if (!net) {
+        wb_err(err, WB_E_NOMEM, NULL, "out of memory creating %s", arch);
+        return NULL;
+    }
+    copy_name(net->arch, sizeof net->arch, arch);
+    net->opts = *opts;
+    net->feature_node = -1;
+    nn_rng_seed(&net->drop_rng, opts->seed ^ 0xD50F0D50F0ull);
+    if (nn_net_add_node(net, NN_OP_INPUT, -1, -1, "input", err) < 0) {
+        nn_net_free(net);
+        return NULL;
+    }
+    net->nodes[0].stage = -1;
+    return net;
+}
+
+void nn_net_free(nn_net *net)
+{
+    if (!net)
+        return;
+    for (size_t i = 0; i < net->n_tensors; i++) {
+        free(net->tensors[i].data);
+        free(net->tensors[i].grad);
+    }
+    free(net->tensors);
+    free(net->nodes);
+    free(net->arena);
+    free(net);
+}
+
+int nn_net_begin_stage(nn_net *net, const char *name, wb_error *err)
+{
+    if (net->n_stages >= NN_MAX_STAGES)
+        return wb_err(err, WB_E_INTERNAL, NULL, "%s: more than %d stages", net->arch,
+                      NN_MAX_STAGES);
+    nn_stage *s = &net->stages[net->n_stages];
+    copy_name(s->name, sizeof s->name, name);
+    s->begin = s->end = net->n_nodes;
+    net->n_stages++;
+    return 0;
+}
+
+void nn_net_end_stage(nn_net *net)
+{
+    net->stages[net->n_stages - 1].end = net->n_nodes;
+}
+
+int nn_net_add_node(nn_net *net, nn_op op, int in0, int in1, const char *name, wb_error *err)
+{
+    if (net->n_nodes == net->cap_nodes) {
+        int cap = net->cap_nodes ? net->cap_nodes * 2 : 64;
+        nn_node *p = realloc(net->nodes, sizeof *p * (size_t)cap);
+        if (!p)
+            return wb_err(err, WB_E_NOMEM, NULL, "out of memory building %s", net->arch);
+        net->nodes = p;
+        net->cap_nodes = cap;
+    }
+    nn_node *nd = &net->nodes[net->n_nodes];
+    memset(nd, 0, sizeof *nd);
+    nd->op = op;
+    nd->in[0] = in0;
+    nd->in[1] = in1;
+    nd->stage = net->n_stages - 1;
+    copy_name(nd->name, sizeof nd->name, name);
+    nd->sh = nd->sw = 1;
+    nd->groups = 1;
+    for (int i = 0; i < 4; i++)
+        nd->t[i] = -1;
+    nd->off_out = nd->off_grad = nd->off_aux = NN_NONE;
+    return net->n_nodes++;
+}
+
+long nn_net_add_tensor(nn_net *net, int node, int slot, const char *full_name,
+                       nn_tensor_kind kind, int ndim, const int *shape, wb_error *err)
+{
+    if (net->n_tensors == net->cap_tensors) {
+        size_t cap = net->cap_tensors ? net->cap_tensors * 2 : 64;
+        nn_tensor *p = realloc(net->tensors, sizeof *p * cap);
+        if (!p)
+            return wb_err(err, WB_E_NOMEM, NULL, "out of memory building %s", net->arch);
+        net->tensors = p;
+        net->cap_tensors = cap;
+    }
+    nn_tensor *t = &net->tensors[net->n_tensors];
+    memset(t, 0, sizeof *t);
+    copy_name(t->name, sizeof t->name, full_name);
+    t->ndim = ndim;
+    t->numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        t->shape[i] = shape[i];
+        t->numel *= (size_t)shape[i];
+    }
+    t->kind = kind;
+    t->node = node;
+    t->stage = net->nodes[node].stage;
+    t->data = calloc(t->numel ? t->numel : 1, sizeof(float));
+    if (!t->data)
+        return wb_err(err, WB_E_NOMEM, NULL, "out of memory for %s", full_name);
+    net->nodes[node].t[slot] = (int)net->n_tensors;
+    return (long)net->n_tensors++;
+}
+
+int nn_add_conv(nn_net *net, int in, const char *name, int ic, int oc, int k, int s, int p,
+                int groups, int has_bias, const char *wname, const char *bname, wb_error *err)
+{
+    int id = nn_net_add_node(net, NN_OP_CONV2D, in, -1, name, err);
+    if (id < 0)
+        return -1;
+    nn_node *nd = &net->nodes[id];
+    nd->oc = oc;
+    nd->kh = nd->kw = k;
+    nd->sh = nd->sw = s;
+    nd->ph = nd->pw = p;
+    nd->groups = groups;
+    char buf[NN_NAME_MAX + 16];
+    int shape[4] = {oc, ic / groups, k, k};
+    snprintf(buf, sizeof buf, "%s.weight", name);
+    if (nn_net_add_tensor(net, id, 0, wname ? wname : buf, NN_T_WEIGHT, 4, shape, err) < 0)
+        return -1;
+    if (has_bias) {
+        snprintf(buf, sizeof buf, "%s.bias", name);
+        if (nn_net_add_tensor(net, id, 1, bname ? bname : buf, NN_T_BIAS, 1, &oc, err) < 0)
+            return -1;
+    }
+    return id;
+}
+
+int nn_add_bn(nn_net *net, int in, const char *name, int c, float eps, float momentum,
+              const char *const names[4], wb_error *err)
+{
+    int id = nn_net_add_node(net, NN_OP_BATCHNORM, in, -1, name, err);
+    if (id < 0)
+        return -1;
+    net->nodes[id].eps = eps;
+    net->nodes[id].momentum = momentum;
+    static const char *const suffix[4] = {"weight", "bias", "running_mean", "running_var"};
+    static const nn_tensor_kind kinds[4] = {NN_T_BN_WEIGHT, NN_T_BN_BIAS, NN_T_BN_MEAN,
+                                            NN_T_BN_VAR};
+    for (int i = 0; i < 4; i++) {
+        char buf[NN_NAME_MAX + 16];
+        if (names)
+            snprintf(buf, sizeof buf, "%s", names[i]);
+        else
+            snprintf(buf, sizeof buf, "%s.%s", name, suffix[i]);
+        if (nn_net_add_tensor(net, id, i, buf, kinds[i], 1, &c, err) < 0)
+            return -1;
+    }
+    return id;
+}
+
+int nn_add_simple(nn_net *net, nn_op op, int in, const char *name, wb_error *err)
+{
+    return nn_net_add_node(net, op, in, -1, name, err);
+}
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* PyTorch-style initialisation, one RNG stream per tensor (seed ^ hash(name)), so a
+ * tensor's init does not depend on what else the network holds. */
+static void init_tensor(const nn_net *net, nn_tensor *t)
+{
+    nn_rng r;
+    nn_rng_seed(&r, net->opts.seed ^ fnv1a(t->name));
+    switch (t->kind) {
+    case NN_T_WEIGHT:
+        if (t->is_head || t->ndim == 2) {
+            /* nn.Linear / head default: kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)) */
+            size_t fan_in = t->numel / (size_t)t->shape[0];
+            float b = (float)(1.0 / sqrt((double)fan_in));
+            for (size_t i = 0; i < t->numel; i++)
+                t->data[i] = (2.0f * nn_rng_uniform(&r) - 1.0f) * b;
+        } else {
+            /* torchvision ResNet: kaiming_normal_(mode="fan_out", nonlinearity="relu") */
+            size_t fan_out = t->numel / (size_t)t->shape[1];
+            double sd = sqrt(2.0 / (double)fan_out);
+            for (size_t i = 0; i < t->numel; i++)
+                t->data[i] = (float)(nn_rng_normal(&r) * sd);
+        }
+        break;
+    case NN_T_BIAS: {
+        const nn_tensor *w = &net->tensors[net->nodes[t->node].t[0]];
+        size_t fan_in = w->numel / (size_t)w->shape[0];
+        float b = (float)(1.0 / sqrt((double)fan_in));
+        for (size_t i = 0; i < t->numel; i++)
+            t->data[i] = (2.0f * nn_rng_uniform(&r) - 1.0f) * b;
+        break;
+    }
+    case NN_T_BN_WEIGHT:
+    case NN_T_BN_VAR:
+        for (size_t i = 0; i < t->numel; i++)
+            t->data[i] = 1.0f;
+        break;
+    case NN_T_BN_BIAS:
+    case NN_T_BN_MEAN:
+        memset(t->data, 0, t->numel * sizeof(float));
+        break;
+    }
+}
+
+int nn_net_finish(nn_net *net, wb_error *err)
+{
+    for (size_t i = 0; i < net->n_tensors; i++)
+        init_tensor(net, &net->tensors[i]);
+    return nn_net_unfreeze(net, "all", NN_BN_TRAIN, 1, err);
+}
+
+/* ------------------------------------------------------------------ queries */
+
+const char *nn_net_arch(const nn_net *net) { return net->arch; }
+int nn_net_in_channels(const nn_net *net) { return net->opts.in_channels; }
+int nn_net_num_classes(const nn_net *net) { return net->opts.num_classes; }
+int nn_net_num_stages(const nn_net *net) { return net->n_stages; }
+size_t nn_net_num_tensors(const nn_net *net) { return net->n_tensors; }
+int nn_net_first_trainable_stage(const nn_net *net) { return net->first_train_stage; }
+
+const char *nn_net_stage_name(const nn_net *net, int stage)
+{
+    return stage >= 0 && stage < net->n_stages ? net->stages[stage].name : NULL;
+}
+
+int nn_net_stage_find(const nn_net *net, const char *name)
+{
+    for (int s = 0; s < net->n_stages; s++)
+        if (strcmp(net->stages[s].name, name) == 0)
+            return s;
+    return -1;
+}
+
+int nn_net_tensor(const nn_net *net, size_t i, nn_param_view *out)
+{
+    if (i >= net->n_tensors)
+        return -1;
+    const nn_tensor *t = &net->tensors[i];
+    out->name = t->name;
+    out->ndim = t->ndim;
+    out->shape = t->shape;
+    out->numel = t->numel;
+    out->stage = t->stage;
+    out->is_buffer = t->kind == NN_T_BN_MEAN || t->kind == NN_T_BN_VAR;
+    out->trainable = t->trainable;
+    out->data = t->data;
+    out->grad = t->grad;
+    return 0;
+}
+
+long nn_net_tensor_find(const nn_net *net, const char *name)
+{
+    for (size_t i = 0; i < net->n_tensors; i++)
+        if (strcmp(net->tensors[i].name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+static int is_buffer(const nn_tensor *t)
+{
+    return t->kind == NN_T_BN_MEAN || t->kind == NN_T_BN_VAR;
+}
+
+size_t nn_net_num_params(const nn_net *net, int stage, int trainable_only)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < net->n_tensors; i++) {
+        const nn_tensor *t = &net->tensors[i];
+        if (is_buffer(t) || (stage >= 0 && t->stage != stage) || (trainable_only && !t->trainable))
+            continue;
+        n += t->numel;
+    }
+    return n;
+}
+
+int nn_net_feature_dim(const nn_net *net)
+{
+    if (net->feature_node < 0)
+        return 0;
+    /* the head's first tensor is [k, features] (linear) or [k, features, 1, 1] (1x1 conv) */
+    for (size_t i = 0; i < net->n_tensors; i++)
+        if (net->tensors[i].is_head && net->tensors[i].kind == NN_T_WEIGHT)
+            return net->tensors[i].shape[1];
+    return 0;
+}
+
+/* ------------------------------------------------------------------ freezing */
+
+int nn_net_unfreeze(nn_net *net, const char *spec, nn_bn_policy bn, int bn_affine,
+                    wb_error *err)
+{
+    int train[NN_MAX_STAGES] = {0};
+    if (!spec || strcmp(spec, "none") == 0 || spec[0] == '\0') {
+        /* head only */
+    } else if (strcmp(spec, "all") == 0) {
+        for (int s = 0; s < net->n_stages; s++)
+            train[s] = 1;
+    } else {
+        const char *p = spec;
+        while (*p) {
+            const char *q = strchr(p, ',');
+            size_t len = q ? (size_t)(q - p) : strlen(p);
+            while (len && *p == ' ') {
+                p++;
+                len--;
+            }
+            while (len && p[len - 1] == ' ')
+                len--;
+            char name[32];
+            if (len == 0 || len >= sizeof name)
+                return wb_err(err, WB_E_USAGE, NULL, "unfreeze: bad stage list '%s'", spec);
+            memcpy(name, p, len);
+            name[len] = '\0';
+            int s = nn_net_stage_find(net, name);
+            if (s < 0) {
+                char all[256] = "";
+                for (int k = 0; k < net->n_stages; k++) {
+                    strncat(all, net->stages[k].name, sizeof all - strlen(all) - 1);
+                    if (k + 1 < net->n_stages)
+                        strncat(all, ", ", sizeof all - strlen(all) - 1);
+                }
+                return wb_err(err, WB_E_USAGE, NULL,
+                              "unfreeze: %s has no stage '%s' (stages: %s; or all, none)",
+                              net->arch, name, all);
+            }
+            train[s] = 1;
+            if (!q)
+                break;
+            p = q + 1;
+        }
+    }
+    train[net->n_stages - 1] = 1; /* the head always trains */
+
+    for (size_t i = 0; i < net->n_tensors; i++) {
+        nn_tensor *t = &net->tensors[i];
+        int tr = train[t->stage] && !is_buffer(t);
+        if (tr && bn == NN_BN_FROZEN && !bn_affine &&
+            (t->kind == NN_T_BN_WEIGHT || t->kind == NN_T_BN_BIAS))
+            tr = 0;
+        t->trainable = tr;
+        if (tr && !t->grad) {
+            t->grad = calloc(t->numel, sizeof(float));
+            if (!t->grad)
+                return wb_err(err, WB_E_NOMEM, NULL, "out of memory for the gradient of %s",
+                              t->name);
+        } else if (!tr && t->grad) {
+            free(t->grad);
+            t->grad = NULL;
+        }
+    }
+    net->first_train_stage = net->n_stages - 1;
+    for (int s = net->n_stages - 1; s >= 0; s--)
+        if (train[s])
+            net->first_train_stage = s;
+    for (int i = 0; i < net->n_nodes; i++) {
+        nn_node *nd = &net->nodes[i];
+        int dep = 0;
+        for (int k = 0; k < 4; k++)
+            if (nd->t[k] >= 0 && net->tensors[nd->t[k]].trainable)
+                dep = 1;
+        for (int k = 0; k < 2; k++)
+            if (nd->in[k] >= 0 && net->nodes[nd->in[k]].dep)
+                dep = 1;
+        nd->dep = dep;
+        nd->bn_batch_stats = nd->op == NN_OP_BATCHNORM && nd->stage >= 0 && train[nd->stage] &&
+                             bn == NN_BN_TRAIN;
+    }
+    net->planned = 0;
+    net->fwd_train_done = 0;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ shapes */
+
+static void geom_of(const nn_net *net, const nn_node *nd, int n, nn_conv_geom *g)
+{
+    const nn_node *x = &net->nodes[nd->in[0]];
+    g->n = n;
+    g->ic = x->c;
+    g->h = x->h;
+    g->w = x->w;
+    g->oc = nd->op == NN_OP_CONV2D ? nd->oc : x->c;
+    g->kh = nd->kh;
+    g->kw = nd->kw;
+    g->sh = nd->sh;
+    g->sw = nd->sw;
+    g->ph = nd->ph;
+    g->pw = nd->pw;
+    g->groups = nd->op == NN_OP_CONV2D ? nd->groups : 1;
+    g->oh = nd->c ? nd->h : 0;
+    g->ow = nd->c ? nd->w : 0;
+}
+
+/* Computes every node's output shape for input [.., in_channels, h, w]. */
+static int infer_shapes(nn_net *net, int h, int w, wb_error *err)
+{
+    for (int i = 0; i < net->n_nodes; i++) {
+        nn_node *nd = &net->nodes[i];
+        const nn_node *x = nd->in[0] >= 0 ? &net->nodes[nd->in[0]] : NULL;
+        switch (nd->op) {
+        case NN_OP_INPUT:
+            nd->c = net->opts.in_channels;
+            nd->h = h;
+            nd->w = w;
+            nd->flops = 0;
+            break;
+        case NN_OP_CONV2D:
+        case NN_OP_MAXPOOL:
+        case NN_OP_AVGPOOL: {
+            int ih = x->h + 2 * nd->ph, iw = x->w + 2 * nd->pw;
+            if (ih < nd->kh || iw < nd->kw)
+                return wb_err(err, WB_E_USAGE, NULL,
+                              "%s: input %dx%d is too small: %s '%s' sees %dx%d (padded), "
+                              "needs at least %dx%d",
+                              net->arch, h, w, op_names[nd->op], nd->name, ih, iw, nd->kh,
+                              nd->kw);
+            nd->h = (ih - nd->kh) / nd->sh + 1;
+            nd->w = (iw - nd->kw) / nd->sw + 1;
+            if (nd->op == NN_OP_CONV2D) {
+                const nn_tensor *wt = &net->tensors[nd->t[0]];
+                if (wt->shape[1] * nd->groups != x->c)
+                    return wb_err(err, WB_E_INTERNAL, NULL, "%s: %s expects %d channels, gets %d",
+                                  net->arch, nd->name, wt->shape[1] * nd->groups, x->c);
+                nd->c = nd->oc;
+                nd->flops = 2.0 * nd->h * nd->w * (double)wt->numel;
+            } else {
+                nd->c = x->c;
+                nd->flops = (double)nd->h * nd->w * nd->c * nd->kh * nd->kw;
+            }
+            break;
+        }
+        case NN_OP_BATCHNORM:
+            if (net->tensors[nd->t[0]].numel != (size_t)x->c)
+                return wb_err(err, WB_E_INTERNAL, NULL, "%s: %s has %zu channels, gets %d",
+                              net->arch, nd->name, net->tensors[nd->t[0]].numel, x->c);
+            /* fallthrough */
+        case NN_OP_RELU:
+        case NN_OP_RELU6:
+        case NN_OP_DROPOUT:
+            nd->c = x->c;
+            nd->h = x->h;
+            nd->w = x->w;
+            nd->flops = 2.0 * nd->c * nd->h * nd->w;
+            break;
+        case NN_OP_GAP:
+            nd->c = x->c;
+            nd->h = nd->w = 1;
+            nd->flops = (double)x->c * x->h * x->w;
+            break;
+        case NN_OP_LINEAR: {
+            const nn_tensor *wt = &net->tensors[nd->t[0]];
+            if ((size_t)wt->shape[1] != (size_t)x->c * x->h * x->w)
+                return wb_err(err, WB_E_USAGE, NULL,
+                              "%s: %s expects %d inputs, gets %dx%dx%d (input %dx%d)", net->arch,
+                              nd->name, wt->shape[1], x->c, x->h, x->w, h, w);
+            nd->c = wt->shape[0];
+            nd->h = nd->w = 1;
+            nd->flops = 2.0 * (double)wt->numel;
+            break;
+        }
+        case NN_OP_ADD: {
+            const nn_node *y = &net->nodes[nd->in[1]];
+            if (x->c != y->c || x->h != y->h || x->w != y->w)
+                return wb_err(err, WB_E_USAGE, NULL,
+                              "%s: %s adds %dx%dx%d and %dx%dx%d (input %dx%d)", net->arch,
+                              nd->name, x->c, x->h, x->w, y->c, y->h, y->w, h, w);
+            nd->c = x->c;
+            nd->h = x->h;
+            nd->w = x->w;
+            nd->flops = (double)nd->c * nd->h * nd->w;
+            break;
+        }
+        case NN_OP_PAD:
+            nd->c = x->c;
+            nd->h = x->h + nd->pt + nd->pb;
+            nd->w = x->w + nd->pl + nd->pr;
+            nd->flops = 0;
+            break;
+        case NN_OP_SHORTCUT_A:
+            nd->c = x->c + nd->pt + nd->pb;
+            nd->h = (x->h + nd->sh - 1) / nd->sh;
+            nd->w = (x->w + nd->sw - 1) / nd->sw;
+            nd->flops = 0;
+            break;
+        case NN_OP_COUNT:
+            return wb_err(err, WB_E_INTERNAL, NULL, "bad op");
+        }
+        if ((double)nd->c * nd->h * nd->w > (double)INT_MAX)
+            return wb_err(err, WB_E_USAGE, NULL, "%s: input %dx%d is too large", net->arch, h, w);
+    }
+    return 0;
+}
+
+double nn_net_flops(const nn_net *net, int h, int w, wb_error *err)
+{
+    if (h < 1 || w < 1 || h > 65536 || w > 65536) {
+        wb_err(err, WB_E_USAGE, NULL, "input size %dx%d is out of range", h, w);
+        return 0.0;
+    }
+    nn_net *mut = (nn_net *)net; /* shapes are scratch fields; the plan is invalidated */
+    if (infer_shapes(mut, h, w, err) != 0)
+        return 0.0;
+    mut->planned = 0;
+    double f = 0.0;
+    for (int i = 0; i < net->n_nodes; i++)
+        f += net->nodes[i].flops;
+    return f;
+}
+
+/* ------------------------------------------------------------------ memory plan */
+
+/* Does node j's backward read its input (in[0])? */
+static int needs_input(const nn_net *net, const nn_node *nd)
+{
+    switch (nd->op) {
+    case NN_OP_CONV2D:
+    case NN_OP_LINEAR:
+        return net->tensors[nd->t[0]].trainable;
+    case NN_OP_BATCHNORM:
+        return nd->bn_batch_stats || net->tensors[nd->t[0]].trainable;
+    case NN_OP_MAXPOOL:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int needs_output(const nn_node *nd)
+{
+    return nd->op == NN_OP_RELU || nd->op == NN_OP_RELU6;
+}
+
+typedef struct {
+    size_t size, off;
+    int t0, t1;
+    size_t *dst;
+} buf_req;
+
+static int cmp_size_desc(const void *a, const void *b)
+{
+    const buf_req *x = a, *y = b;
+    return x->size < y->size ? 1 : x->size > y->size ? -1 : (x->t0 > y->t0) - (x->t0 < y->t0);
+}
+
+static int cmp_off(const void *a, const void *b)
+{
+    const buf_req *const *x = a, *const *y = b;
+    return ((*x)->off > (*y)->off) - ((*x)->off < (*y)->off);
+}
+
+/* Greedy offset assignment: largest first, each at the lowest offset that does not overlap
+ * a placed buffer whose lifetime overlaps. Returns the total floats. */
+static size_t place_buffers(buf_req *r, size_t n, buf_req **tmp)
+{
+    qsort(r, n, sizeof *r, cmp_size_desc);
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        for (size_t j = 0; j < i; j++)
+            if (r[j].t0 <= r[i].t1 && r[i].t0 <= r[j].t1)
+                tmp[k++] = &r[j];
+        qsort(tmp, k, sizeof *tmp, cmp_off);
+        size_t off = 0;
+        for (size_t j = 0; j < k; j++) {
+            if (tmp[j]->off >= off + r[i].size)
+                break;
+            if (tmp[j]->off + tmp[j]->size > off)
+                off = tmp[j]->off + tmp[j]->size;
+        }
+        r[i].off = off;
+        if (off + r[i].size > total)
+            total = off + r[i].size;
+    }
+    return total;
+}
+
+static size_t round16(size_t n)
+{
+    return (n + 15) & ~(size_t)15;
+}
+
+/* Plans the arena for running nodes [begin, end) on n images of h x w, the input of the
+ * run being node begin-1's output. train keeps what backward needs. */
+static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end, wb_error *err)
+{
+    if (net->planned && net->plan_n == n && net->plan_h == h && net->plan_w == w &&
+        net->plan_train == train && net->plan_begin == begin && net->plan_end == end)
+        return 0;
+    net->planned = 0;
+    net->fwd_train_done = 0;
+    if (infer_shapes(net, h, w, err) != 0)
+        return -1;
+    const int N = net->n_nodes;
+    const int tend = 2 * N + 1;
+    int *lastc = malloc(sizeof(int) * (size_t)N);
+    buf_req *req = malloc(sizeof *req * (size_t)N * 3);
+    buf_req **tmp = malloc(sizeof *tmp * (size_t)N * 3);
+    if (!lastc || !req || !tmp) {
+        free(lastc);
+        free(req);
+        free(tmp);
+        return wb_err(err, WB_E_NOMEM, NULL, "out of memory planning %s", net->arch);
+    }
+    for (int i = 0; i < N; i++) {
+        lastc[i] = -1;
+        net->nodes[i].off_out = net->nodes[i].off_grad = net->nodes[i].off_aux = NN_NONE;
+        net->nodes[i].keep = 0;
+    }
+    for (int j = begin; j < end; j++)
+        for (int k = 0; k < 2; k++)
+            if (net->nodes[j].in[k] >= 0 && j > lastc[net->nodes[j].in[k]])
+                lastc[net->nodes[j].in[k]] = j;
+#define TB(j) (2 * N - 1 - (j))
+    size_t nr = 0, col = 0;
+    for (int i = begin - 1; i < end; i++) {
+        nn_node *nd = &net->nodes[i];
+        size_t sz = round16((size_t)n * nd->c * nd->h * nd->w);
+        int back = train && nd->dep && i >= begin;
+        int t1 = i;
+        if (lastc[i] > t1)
+            t1 = lastc[i];
+        if (i == end - 1)
+            t1 = tend;
+        if (train)
+            for (int j = i + 1; j < end; j++) {
+                const nn_node *c = &net->nodes[j];
+                if ((c->in[0] == i || c->in[1] == i) && c->dep && needs_input(net, c) &&
+                    TB(j) > t1)
+                    t1 = TB(j);
+            }
+        if (back && needs_output(nd) && TB(i) > t1)
+            t1 = TB(i);
+        req[nr++] = (buf_req){sz, 0, i, t1, &nd->off_out};
+        if (back) {
+            int t0 = lastc[i] >= 0 ? TB(lastc[i]) : TB(i);
+            req[nr++] = (buf_req){sz, 0, t0, TB(i), &nd->off_grad};
+        }
+        if (i >= begin && nd->op == NN_OP_BATCHNORM && back)
+            req[nr++] = (buf_req){round16(2 * (size_t)nd->c), 0, i, TB(i), &nd->off_aux};
+        if (i >= begin && nd->op == NN_OP_DROPOUT && train)
+            req[nr++] = (buf_req){sz, 0, i, back ? TB(i) : i, &nd->off_aux};
+        if (i >= begin && nd->op == NN_OP_CONV2D) {
+            nn_conv_geom g;
+            geom_of(net, nd, n, &g);
+            size_t cs = nn_conv2d_col_size(&g);
+            if (cs > col)
+                col = cs;
+        }
+    }
+#undef TB
+    size_t total = place_buffers(req, nr, tmp);
+    for (size_t i = 0; i < nr; i++)
+        *req[i].dst = req[i].off;
+    free(lastc);
+    free(req);
+    free(tmp);
+    net->off_col = total;
+    net->col_size = round16(col);
+    total += net->col_size * (train ? 2 : 1);
+    if (total > net->arena_cap) {
+        free(net->arena);
+        net->arena = malloc(sizeof(float) * (total ? total : 1));
+        if (!net->arena) {
+            net->arena_cap = 0;
+            return wb_err(err, WB_E_NOMEM, NULL,
+                          "%s: out of memory for %zu MB of activations (batch %d, %dx%d)",
+                          net->arch, total * sizeof(float) >> 20, n, h, w);
+        }
+        net->arena_cap = total;
+    }
+    net->arena_used = total;
+    net->plan_n = n;
+    net->plan_h = h;
+    net->plan_w = w;
+    net->plan_train = train;
+    net->plan_begin = begin;
+    net->plan_end = end;
+    net->planned = 1;
+    return 0;
+}
+
+size_t nn_net_arena_bytes(const nn_net *net)
+{
+    return net->planned ? net->arena_used * sizeof(float) : 0;
+}
+
+/* ------------------------------------------------------------------ running */
+
+static float *T(const nn_net *net, int idx)
+{
+    return idx >= 0 ? net->tensors[idx].data : NULL;
+}
+
+static float *G(const nn_net *net, int idx)
+{
+    return idx >= 0 ? net->tensors[idx].grad : NULL;
+}
+
+static void run_forward(nn_net *net, int i, int n, int train)
+{
+    nn_node *nd = &net->nodes[i];
+    float *A = net->arena;
+    float *y = A + nd->off_out;
+    const nn_node *xn = nd->in[0] >= 0 ? &net->nodes[nd->in[0]] : NULL;
+    const float *x = xn ? A + xn->off_out : NULL;
+    const size_t numel = (size_t)n * nd->c * nd->h * nd->w;
+    nn_conv_geom g;
+    switch (nd->op) {
+    case NN_OP_INPUT:
+        break;
+    case NN_OP_CONV2D:
+        geom_of(net, nd, n, &g);
+        nn_conv2d_forward(&g, x, T(net, nd->t[0]), T(net, nd->t[1]), y, A + net->off_col);
+        break;
+    case NN_OP_BATCHNORM: {
+        const int hw = nd->h * nd->w;
+        float *aux = nd->off_aux != NN_NONE ? A + nd->off_aux : NULL;
+        float *rm = T(net, nd->t[2]), *rv = T(net, nd->t[3]);
+        if (train && nd->bn_batch_stats) {
+            nn_bn_forward_train(n, nd->c, hw, x, T(net, nd->t[0]), T(net, nd->t[1]), nd->eps,
+                                nd->momentum, rm, rv, y, aux, aux + nd->c);
+        } else {
+            nn_bn_forward_eval(n, nd->c, hw, x, T(net, nd->t[0]), T(net, nd->t[1]), nd->eps, rm,
+                               rv, y);
+            if (aux)
+                for (int c = 0; c < nd->c; c++) {
+                    aux[c] = rm[c];
+                    aux[nd->c + c] = (float)(1.0 / sqrt((double)rv[c] + nd->eps));
+                }
+        }
+        break;
+    }
+    case NN_OP_RELU:
+        nn_relu_forward(numel, x, y, 0.0f);
+        break;
+    case NN_OP_RELU6:
+        nn_relu_forward(numel, x, y, 6.0f);
+        break;
+    case NN_OP_MAXPOOL:
+        geom_of(net, nd, n, &g);
+        nn_maxpool_forward(&g, x, y);
+        break;
+    case NN_OP_AVGPOOL:
+        geom_of(net, nd, n, &g);
+        nn_avgpool_forward(&g, x, y);
+        break;
+    case NN_OP_GAP:
+        nn_gap_forward(n, xn->c, xn->h * xn->w, x, y);
+        break;
+    case NN_OP_LINEAR:
+        nn_linear_forward(n, xn->c * xn->h * xn->w, nd->c, x, T(net, nd->t[0]), T(net, nd->t[1]),
+                          y);
+        break;
+    case NN_OP_DROPOUT:
+        if (train && nd->p > 0.0f)
+            nn_dropout_forward(numel, x, nd->p, &net->drop_rng, A + nd->off_aux, y);
+        else {
+            memcpy(y, x, numel * sizeof(float));
+            if (train)
+                for (size_t k = 0; k < numel; k++)
+                    A[nd->off_aux + k] = 1.0f;
+        }
+        break;
+    case NN_OP_ADD:
+        nn_add_forward(numel, x, A + net->nodes[nd->in[1]].off_out, y);
+        break;
+    case NN_OP_PAD:
+        nn_pad_forward(n, xn->c, xn->h, xn->w, nd->pt, nd->pb, nd->pl, nd->pr, x, y);
+        break;
+    case NN_OP_SHORTCUT_A:
+        nn_shortcut_a_forward(n, xn->c, xn->h, xn->w, nd->sh, nd->pt, nd->pb, x, y);
+        break;
+    case NN_OP_COUNT:
+        break;
+    }
+}
+
+/* Backward of node i: dy = its gradient; accumulates into its inputs' gradients (zeroed
+ * here by their last consumer, which runs first) and into its trainable tensors' grads. */
+static void run_backward(nn_net *net, int i, int n, const int *lastc)
+{
+    nn_node *nd = &net->nodes[i];
+    float *A = net->arena;
+    const float *dy = A + nd->off_grad;
+    float *dx[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++) {
+        int j = nd->in[k];
+        if (j < 0 || !net->nodes[j].dep || net->nodes[j].off_grad == NN_NONE)
+            continue;
+        nn_node *xn = &net->nodes[j];
+        dx[k] = A + xn->off_grad;
+        if (lastc[j] == i)
+            memset(dx[k], 0, sizeof(float) * (size_t)n * xn->c * xn->h * xn->w);
+    }
+    const nn_node *xn = nd->in[0] >= 0 ? &net->nodes[nd->in[0]] : NULL;
+    const float *x = xn && xn->off_out != NN_NONE ? A + xn->off_out : NULL;
+    const size_t numel = (size_t)n * nd->c * nd->h * nd->w;
+    nn_conv_geom g;
+    switch (nd->op) {
+    case NN_OP_INPUT:
+        break;
+    case NN_OP_CONV2D:
+        geom_of(net, nd, n, &g);
+        nn_conv2d_backward(&g, x, T(net, nd->t[0]), dy, dx[0], G(net, nd->t[0]),
+                           G(net, nd->t[1]), A + net->off_col, A + net->off_col + net->col_size);
+        break;
+    case NN_OP_BATCHNORM: {
+        const float *aux = A + nd->off_aux;
+        nn_bn_backward(n, nd->c, nd->h * nd->w, nd->bn_batch_stats, x, T(net, nd->t[0]), aux,
+                       aux + nd->c, dy, dx[0], G(net, nd->t[0]), G(net, nd->t[1]));
+        break;
+    }
+    case NN_OP_RELU:
+    case NN_OP_RELU6:
+        if (dx[0])
+            nn_relu_backward(numel, A + nd->off_out, dy, dx[0],
+                             nd->op == NN_OP_RELU6 ? 6.0f : 0.0f);
+        break;
+    case NN_OP_MAXPOOL:
+        geom_of(net, nd, n, &g);
+        if (dx[0])
+            nn_maxpool_backward(&g, x, dy, dx[0]);
+        break;
+    case NN_OP_AVGPOOL:
+        geom_of(net, nd, n, &g);
+        if (dx[0])
+            nn_avgpool_backward(&g, dy, dx[0]);
+        break;
+    case NN_OP_GAP:
+        if (dx[0])
+            nn_gap_backward(n, xn->c, xn->h * xn->w, dy, dx[0]);
+        break;
+    case NN_OP_LINEAR:
+        nn_linear_backward(n, xn->c * xn->h * xn->w, nd->c, x, T(net, nd->t[0]), dy, dx[0],
+                           G(net, nd->t[0]), G(net, nd->t[1]));
+        break;
+    case NN_OP_DROPOUT:
+        if (dx[0])
+            nn_dropout_backward(numel, A + nd->off_aux, dy, dx[0]);
+        break;
+    case NN_OP_ADD:
+        for (int k = 0; k < 2; k++)
+            if (dx[k])
+                for (size_t e = 0; e < numel; e++)
+                    dx[k][e] += dy[e];
+        break;
+    case NN_OP_PAD:
+        if (dx[0])
+            nn_pad_backward(n, xn->c, xn->h, xn->w, nd->pt, nd->pb, nd->pl, nd->pr, dy, dx[0]);
+        break;
+    case NN_OP_SHORTCUT_A:
+        if (dx[0])
+            nn_shortcut_a_backward(n, xn->c, xn->h, xn->w, nd->sh, nd->pt, nd->pb, dy, dx[0]);
+        break;
+    case NN_OP_COUNT:
+        break;
+    }
+}
+
+static int check_input(const nn_net *net, int n, int h, int w, wb_error *err)
+{
+    if (n < 1 || n > 1 << 20 || h < 1 || w < 1 || h > 65536 || w > 65536)
+        return wb_err(err, WB_E_USAGE, NULL, "%s: input shape [%d, %d, %d, %d] is out of range",
+                      net->arch, n, net->opts.in_channels, h, w);
+    return 0;
+}
+
+/* Runs nodes [begin, end) with node begin-1's output set from src. */
+static int run(nn_net *net, const float *src, int n, int h, int w, int train, int begin, int end,
+               wb_error *err)
+{
+    if (plan(net, n, h, w, train, begin, end, err) != 0)
+        return -1;
+    const nn_node *in = &net->nodes[begin - 1];
+    memcpy(net->arena + in->off_out, src, sizeof(float) * (size_t)n * in->c * in->h * in->w);
+    for (int i = begin; i < end; i++)
+        run_forward(net, i, n, train && net->nodes[i].dep);
+    net->fwd_train_done = train;
+    net->run_begin = begin;
+    net->run_end = end;
+    net->run_n = n;
+    return 0;
+}
+
+static int head_end(const nn_net *net)
+{
+    return net->n_nodes;
+}
+
+static int prefix_begin(const nn_net *net)
+{
+    return net->stages[net->first_train_stage].begin;
+}
+
+int nn_net_forward(nn_net *net, const float *x, int n, int h, int w, int train, float *logits,
+                   wb_error *err)
+{
+    if (check_input(net, n, h, w, err) != 0 ||
+        run(net, x, n, h, w, train ? 1 : 0, 1, head_end(net), err) != 0)
+        return -1;
+    const nn_node *o = &net->nodes[net->n_nodes - 1];
+    memcpy(logits, net->arena + o->off_out, sizeof(float) * (size_t)n * o->c);
+    return 0;
+}
+
+int nn_net_features(nn_net *net, const float *x, int n, int h, int w, float *features,
+                    wb_error *err)
+{
+    if (net->feature_node < 0)
+        return wb_err(err, WB_E_INTERNAL, NULL, "%s has no feature node", net->arch);
+    if (check_input(net, n, h, w, err) != 0 ||
+        run(net, x, n, h, w, 0, 1, net->feature_node + 1, err) != 0)
+        return -1;
+    const nn_node *o = &net->nodes[net->feature_node];
+    memcpy(features, net->arena + o->off_out, sizeof(float) * (size_t)n * o->c * o->h * o->w);
+    return 0;
+}
+
+int nn_net_prefix_shape(nn_net *net, int n, int h, int w, int shape[4], wb_error *err)
+{
+    if (check_input(net, n, h, w, err) != 0 || infer_shapes(net, h, w, err) != 0)
+        return -1;
+    net->planned = 0;
+    const nn_node *o = &net->nodes[prefix_begin(net) - 1];
+    shape[0] = n;
+    shape[1] = o->c;
+    shape[2] = o->h;
+    shape[3] = o->w;
+    return 0;
+}
+
+int nn_net_forward_prefix(nn_net *net, const float *x, int n, int h, int w, float *out,
+                          wb_error *err)
+{
+    int b = prefix_begin(net);
+    if (check_input(net, n, h, w, err) != 0)
+        return -1;
+    const nn_node *o = &net->nodes[b - 1];
+    if (b > 1 && run(net, x, n, h, w, 0, 1, b, err) != 0)
+        return -1;
+    if (b == 1) {
+        if (infer_shapes(net, h, w, err) != 0)
+            return -1;
+        net->planned = 0;
+        memcpy(out, x, sizeof(float) * (size_t)n * o->c * o->h * o->w);
+        return 0;
+    }
+    memcpy(out, net->arena + o->off_out, sizeof(float) * (size_t)n * o->c * o->h * o->w);
+    return 0;
+}
+
+int nn_net_forward_from_prefix(nn_net *net, const float *prefix, int n, int h, int w,
+                               int train, float *logits, wb_error *err)
+{
+    if (check_input(net, n, h, w, err) != 0 ||
+        run(net, prefix, n, h, w, train ? 1 : 0, prefix_begin(net), head_end(net), err) != 0)
+        return -1;
+    const nn_node *o = &net->nodes[net->n_nodes - 1];
+    memcpy(logits, net->arena + o->off_out, sizeof(float) * (size_t)n * o->c);
+    return 0;
+}
+
+int nn_net_backward(nn_net *net, const float *dlogits, wb_error *err)
+{
+    if (!net->fwd_train_done || !net->planned)
+        return wb_err(err, WB_E_INTERNAL, NULL,
+                      "%s: nn_net_backward needs a training forward first", net->arch);
+    const int N = net->n_nodes, n = net->run_n;
+    int *lastc = malloc(sizeof(int) * (size_t)N);
+    if (!lastc)
+        return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+    for (int i = 0; i < N; i++)
+        lastc[i] = -1;
+    for (int j = net->run_begin; j < net->run_end; j++)
+        for (int k = 0; k < 2; k++)
+            if (net->nodes[j].in[k] >= 0 && j > lastc[net->nodes[j].in[k]])
+                lastc[net->nodes[j].in[k]] = j;
+    for (size_t t = 0; t < net->n_tensors; t++)
+        if (net->tensors[t].grad)
+            memset(net->tensors[t].grad, 0, sizeof(float) * net->tensors[t].numel);
+    nn_node *o = &net->nodes[net->run_end - 1];
+    memcpy(net->arena + o->off_grad, dlogits, sizeof(float) * (size_t)n * o->c * o->h * o->w);
+    for (int i = net->run_end - 1; i >= net->run_begin; i--)
+        if (net->nodes[i].dep)
+            run_backward(net, i, n, lastc);
+    free(lastc);
+    net->fwd_train_done = 0;
+    return 0;
+}
