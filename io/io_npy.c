@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "io_fs.h"
+
 #define NPY_MAX_HEADER (1u << 20) /* numpy itself refuses headers over 10 kB by default */
 
 typedef struct {

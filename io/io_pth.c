@@ -467,11 +467,15 @@ static pv *persistent_load(unpickler *u, size_t at, const pv *pid)
     if (!pid || pid->type != PV_TUPLE || pid->n < 5 || pid->n > 6 ||
         !pv_is_str(pid->items[0], "storage") || pid->items[1]->type != PV_GLOBAL ||
         pid->items[1]->i < G_STORAGE_FIRST || pid->items[2]->type != PV_STR ||
-        int_arg(pid->items[4], &numel) != 0 || numel < 0 || numel > IO_TENSOR_MAX_NUMEL ||
-        (pid->n == 6 && !u->legacy)) {
+        int_arg(pid->items[4], &numel) != 0 || numel < 0 || (pid->n == 6 && !u->legacy)) {
         ufail(u, at,
               "persistent id is not ('storage', torch.<Type>Storage, key, location, numel%s)",
               u->legacy ? ", view" : "");
+        return NULL;
+    }
+    if (numel > IO_TENSOR_MAX_NUMEL) {
+        ufail(u, at, "storage declares %lld elements, over the limit of %lld", (long long)numel,
+              (long long)IO_TENSOR_MAX_NUMEL);
         return NULL;
     }
     const pv *key = pid->items[2];
@@ -481,7 +485,7 @@ static pv *persistent_load(unpickler *u, size_t at, const pv *pid)
         return NULL;
     }
     io_dtype dt = (io_dtype)(pid->items[1]->i - G_STORAGE_FIRST);
-    size_t idx;
+    size_t idx = 0;
     if (storage_register(u, at, key, dt, numel, &idx) != 0)
         return NULL;
     pv *s = pv_new(u->L, PV_STORAGE);

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "io_fs.h"
+
 #include "io_json.h"
 
 typedef struct {

@@ -3,13 +3,10 @@
 #include "io_tensor.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 void io_tensor_list_init(io_tensor_list *l)
 {
@@ -265,105 +262,5 @@ int io_file_read_all(const char *path, size_t max_bytes, unsigned char **out, si
     }
     *out = buf;
     *n = size;
-    return 0;
-}
-
-int io_atomic_open(io_atomic_file *af, const char *path, wb_error *err)
-{
-    af->f = NULL;
-    af->tmp_path = NULL;
-    af->path = NULL;
-    size_t len = strlen(path);
-    af->path = malloc(len + 1);
-    af->tmp_path = malloc(len + 16);
-    if (!af->path || !af->tmp_path) {
-        free(af->path);
-        free(af->tmp_path);
-        af->path = af->tmp_path = NULL;
-        return wb_err(err, WB_E_NOMEM, path, "out of memory");
-    }
-    memcpy(af->path, path, len + 1);
-    snprintf(af->tmp_path, len + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(af->tmp_path);
-    if (fd < 0) {
-        int e = errno;
-        free(af->path);
-        free(af->tmp_path);
-        af->path = af->tmp_path = NULL;
-        return wb_err(err, WB_E_WRITE, path, "cannot create a temporary file beside it: %s",
-                      strerror(e));
-    }
-    (void)fchmod(fd, 0644); /* mkstemp makes it 0600; outputs are ordinary files */
-    af->f = fdopen(fd, "wb");
-    if (!af->f) {
-        int e = errno;
-        close(fd);
-        unlink(af->tmp_path);
-        free(af->path);
-        free(af->tmp_path);
-        af->path = af->tmp_path = NULL;
-        return wb_err(err, WB_E_WRITE, path, "fdopen: %s", strerror(e));
-    }
-    return 0;
-}
-
-void io_atomic_abort(io_atomic_file *af)
-{
-    if (af->f)
-        fclose(af->f);
-    if (af->tmp_path)
-        unlink(af->tmp_path);
-    free(af->tmp_path);
-    free(af->path);
-    af->f = NULL;
-    af->tmp_path = af->path = NULL;
-}
-
-static void fsync_parent_dir(const char *path)
-{
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    if (!slash) {
-        strcpy(dir, ".");
-    } else {
-        size_t n = (size_t)(slash - path);
-        if (n == 0)
-            n = 1; /* "/file" */
-        if (n >= sizeof dir)
-            return;
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    int fd = open(dir, O_RDONLY);
-    if (fd >= 0) {
-        (void)fsync(fd); /* best effort: some file systems refuse fsync on directories */
-        close(fd);
-    }
-}
-
-int io_atomic_commit(io_atomic_file *af, wb_error *err)
-{
-    int rc = 0, e = 0;
-    const char *what = "";
-    if (fflush(af->f) != 0 || ferror(af->f)) {
-        e = errno, what = "write", rc = -1;
-    } else if (fsync(fileno(af->f)) != 0) {
-        e = errno, what = "fsync", rc = -1;
-    }
-    if (fclose(af->f) != 0 && rc == 0)
-        e = errno, what = "close", rc = -1;
-    af->f = NULL;
-    if (rc == 0 && rename(af->tmp_path, af->path) != 0)
-        e = errno, what = "rename", rc = -1;
-    if (rc != 0) {
-        wb_err(err, WB_E_WRITE, af->path, "%s failed: %s (nothing was replaced)", what,
-               strerror(e));
-        io_atomic_abort(af);
-        return -1;
-    }
-    fsync_parent_dir(af->path);
-    free(af->tmp_path);
-    free(af->path);
-    af->tmp_path = af->path = NULL;
     return 0;
 }

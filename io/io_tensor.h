@@ -65,7 +65,7 @@ size_t io_tensor_numel(const io_tensor *t);
 const char *io_dtype_name(io_dtype dt);
 
 /* ---- Additions used by the file readers and writers (io_npy, io_safetensors, io_pth,
- * io_h5, io_weights). ---- */
+ * io_h5, io_weights). Atomic output is io_fs.h's io_atomic_*. ---- */
 
 /* Caps every reader applies before allocating. */
 #define IO_TENSOR_MAX_NAME 1024              /* bytes of a tensor name, without the NUL */
@@ -101,18 +101,6 @@ void io_tensor_list_pop(io_tensor_list *l);
  * NULL on failure). Fails with WB_E_DATA if the file is larger than max_bytes. */
 int io_file_read_all(const char *path, size_t max_bytes, unsigned char **out, size_t *n,
                      wb_error *err);
-
-/* Atomic output: write to a temporary file in the destination's directory, then
- * io_atomic_commit() flushes, fsyncs and renames it over path; io_atomic_abort() removes
- * it. Exactly one of commit/abort must follow a successful open. */
-typedef struct io_atomic_file {
-    FILE *f;
-    char *tmp_path;  /* owned */
-    char *path;      /* owned */
-} io_atomic_file;
-int io_atomic_open(io_atomic_file *af, const char *path, wb_error *err);
-int io_atomic_commit(io_atomic_file *af, wb_error *err);
-void io_atomic_abort(io_atomic_file *af);
 
 #ifdef __cplusplus
 }
