@@ -257,6 +257,8 @@ typedef struct view_geom {
     double pect_w, pect_h;   /* pectoral triangle on MLO */
 } view_geom;
 
+static double sq(double x) { return x * x; }
+
 static double smoothstep(double e0, double e1, double x)
 {
     double t = (x - e0) / (e1 - e0);
@@ -429,10 +431,10 @@ static int render_view(const exp_synth_options *o, const patient *p, int side, i
                 int ix1 = ix + 1 < n ? ix + 1 : ix, iy1 = iy + 1 < n ? iy + 1 : iy;
                 double tv = (1 - fy) * ((1 - fx) * tex[(size_t)iy * n + ix] + fx * tex[(size_t)iy * n + ix1]) +
                             fy * ((1 - fx) * tex[(size_t)iy1 * n + ix] + fx * tex[(size_t)iy1 * n + ix1]);
-                double env = exp(-pow((nx - 0.45) / 0.4, 2) - pow(ny / 0.65, 2));
+                double env = exp(-sq((nx - 0.45) / 0.4) - sq(ny / 0.65));
                 double gl = 1 / (1 + exp(-2.2 * (tv + bias + 1.6 * env - 0.9)));
                 val = t * (fat + gland_c * gl) + air * (1 - t);
-                double skin = exp(-pow((rho - 0.985) * g.depth / 1.6, 2));
+                double skin = exp(-sq((rho - 0.985) * g.depth / 1.6));
                 val += 0.06 * skin;
             }
             if (mlo) { /* pectoral muscle: the upper chest-wall corner */
