@@ -1,0 +1,319 @@
+#!/usr/bin/python3
+"""Makes the PyTorch fixtures the nets tests compare against (run with /usr/bin/python3;
+needs Debian's python3-torch and python3-torchvision).
+
+    /usr/bin/python3 tests/nets/make_fixtures.py            # writes tests/nets/fixtures/
+
+Weights are not stored: both this script and the C test generate them from a counter-based
+hash (splitmix64 keyed by FNV-1a of the tensor name), so a full ResNet-18/50 costs nothing
+to commit. Stored per network, as raw little-endian float32 in <net>.bin with a text index
+<net>.txt ("name count" per record, records in file order):
+
+    meta            n c h w classes
+    x, labels       the input batch and its labels (labels as floats)
+    logits_eval     inference-mode logits
+    <cfg>:loss, <cfg>:logits           training forward, mean cross-entropy
+    <cfg>:grad:<param>                 gradient at sampled positions (all if numel <= 256)
+    <cfg>:gradnorm:<param>             L2 norm of the whole gradient tensor
+    <cfg>:stat:<buffer>                BN running stats after the forward (sampled)
+
+    <cfg>:f32err:<param>               PyTorch's own float32 error on those samples
+    <cfg>:f32err_logits                and on the logits (max abs diff / max |ref|)
+
+cfg is all_frozen, all_train, last_frozen, last_train: unfreeze all stages or only the last
+stage (plus the head), BN frozen (eval-mode BN, affine trainable) or train (batch stats).
+Frozen stages are in eval mode, as the engine runs them. References (logits, loss, grads,
+stats) come from a float64 copy of the model; float32 PyTorch is measured against them.
+
+resnet20_real: the published CIFAR-10 ResNet-20 (../shared/weights/resnet20-12fca82f.th) on
+four images made here (smooth random colour fields, CIFAR-normalised): x and logits_eval.
+"""
+import copy
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+
+M64 = (1 << 64) - 1
+GOLDEN = 0x9E3779B97F4A7C15
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "fixtures")
+SEED = 2024
+NSAMPLE = 256
+
+
+def fnv1a(s):
+    h = 0xcbf29ce484222325
+    for b in s.encode():
+        h ^= b
+        h = (h * 0x100000001b3) & M64
+    return h
+
+
+def splitmix(key, n):
+    """The first n outputs of nn_rng seeded with key (nets/nn_ops.c)."""
+    with np.errstate(over="ignore"):
+        i = np.arange(1, n + 1, dtype=np.uint64)
+        z = np.uint64(key) + i * np.uint64(GOLDEN)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def gen_spec(name, shape):
+    """(scale, offset) of a fixture tensor; the C test has the same rule."""
+    if name.endswith("running_mean"):
+        return 0.2, 0.0
+    if name.endswith("running_var"):
+        return 0.5, 1.0
+    if len(shape) == 4:
+        return math.sqrt(6.0 / (shape[1] * shape[2] * shape[3])), 0.0
+    if len(shape) == 2:
+        return 1.0 / math.sqrt(shape[1]), 0.0
+    if name.startswith("fc.") or name.startswith("linear."):
+        return 0.1, 0.0
+    if name.endswith(".weight"):
+        return 0.5, 1.0
+    return 0.2, 0.0
+
+
+def gen_tensor(name, shape):
+    n = int(np.prod(shape))
+    u = (splitmix(fnv1a(name) ^ SEED, n) >> np.uint64(40)).astype(np.float32) * np.float32(
+        1.0 / 16777216.0)
+    scale, off = gen_spec(name, shape)
+    v = (np.float32(2.0) * u - np.float32(1.0)) * np.float32(scale)
+    if off != 0.0:
+        v = v + np.float32(off)
+    return v.astype(np.float32).reshape(shape)
+
+
+def sample_positions(name, numel):
+    if numel <= NSAMPLE:
+        return np.arange(numel)
+    return (splitmix(fnv1a(name) ^ 0x5EED, NSAMPLE) % np.uint64(numel)).astype(np.int64)
+
+
+# ---- akamaster/pytorch_resnet_cifar10 resnet.py (option A), as published
+
+
+class LambdaLayer(nn.Module):
+    def __init__(self, lambd):
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, x):
+        return self.lambd(x)
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, in_planes, planes, stride=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or in_planes != planes:
+            self.shortcut = LambdaLayer(lambda x: F.pad(
+                x[:, :, ::2, ::2], (0, 0, 0, 0, planes // 4, planes // 4), "constant", 0))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        out += self.shortcut(x)
+        return F.relu(out)
+
+
+class CifarResNet(nn.Module):
+    def __init__(self, num_blocks, num_classes=10):
+        super().__init__()
+        self.in_planes = 16
+        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.layer1 = self._make_layer(16, num_blocks[0], 1)
+        self.layer2 = self._make_layer(32, num_blocks[1], 2)
+        self.layer3 = self._make_layer(64, num_blocks[2], 2)
+        self.linear = nn.Linear(64, num_classes)
+
+    def _make_layer(self, planes, num_blocks, stride):
+        layers = []
+        for s in [stride] + [1] * (num_blocks - 1):
+            layers.append(BasicBlock(self.in_planes, planes, s))
+            self.in_planes = planes
+        return nn.Sequential(*layers)
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.layer3(self.layer2(self.layer1(out)))
+        out = F.avg_pool2d(out, out.size()[3])
+        return self.linear(out.view(out.size(0), -1))
+
+
+# ---- writing
+
+
+class Writer:
+    def __init__(self, name):
+        self.name = name
+        self.index = []
+        self.chunks = []
+
+    def add(self, key, arr):
+        a = np.ascontiguousarray(np.asarray(arr, dtype="<f4").ravel())
+        self.index.append(f"{key} {a.size}")
+        self.chunks.append(a.tobytes())
+
+    def close(self):
+        os.makedirs(OUT, exist_ok=True)
+        with open(os.path.join(OUT, self.name + ".bin"), "wb") as f:
+            for c in self.chunks:
+                f.write(c)
+        with open(os.path.join(OUT, self.name + ".txt"), "w") as f:
+            f.write("\n".join(self.index) + "\n")
+
+
+def load_generated(model):
+    sd = {}
+    for k, v in model.state_dict().items():
+        if k.endswith("num_batches_tracked"):
+            sd[k] = v
+        else:
+            sd[k] = torch.from_numpy(gen_tensor(k, tuple(v.shape)))
+    model.load_state_dict(sd)
+
+
+def stage_modules(model, last):
+    return [getattr(model, last)] + [getattr(model, "fc" if hasattr(model, "fc") else "linear")]
+
+
+def run_config_once(model, x, y, last, unfreeze, bn):
+    """One training forward + backward; returns loss, logits, grads, changed BN stats."""
+    fresh = {k: v.clone() for k, v in model.state_dict().items()}
+    trainable = list(model.modules()) if unfreeze == "all" else []
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(unfreeze == "all")
+        p.grad = None
+    if unfreeze == "last":
+        for m in stage_modules(model, last):
+            for p in m.parameters():
+                p.requires_grad_(True)
+            trainable += list(m.modules())
+    if bn == "train":
+        for m in trainable:
+            if isinstance(m, nn.BatchNorm2d):
+                m.train()
+    logits = model(x)
+    loss = F.cross_entropy(logits, y)
+    loss.backward()
+    grads = {k: p.grad.detach().double().numpy().ravel().copy()
+             for k, p in model.named_parameters() if p.requires_grad}
+    stats = {}
+    for k, v in model.state_dict().items():
+        if (k.endswith("running_mean") or k.endswith("running_var")) and not torch.equal(
+                v, fresh[k]):
+            stats[k] = v.double().numpy().ravel().copy()
+    model.load_state_dict(fresh)
+    return loss.item(), logits.detach().double().numpy(), grads, stats
+
+
+def rel_l2(a, b):
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300))
+
+
+def run_config(model, x, y, last, unfreeze, bn, w, cfg):
+    """References from a float64 copy of the model; PyTorch's own float32 error against
+    them is stored too (<cfg>:f32err:<param>), so the C test can tell an ill-conditioned
+    gradient (float32 cannot do better) from a wrong one."""
+    m64 = copy.deepcopy(model).double()
+    loss, logits, grads, stats = run_config_once(m64, x.double(), y, last, unfreeze, bn)
+    _, logits32, grads32, _ = run_config_once(model, x, y, last, unfreeze, bn)
+    w.add(f"{cfg}:loss", [loss])
+    w.add(f"{cfg}:logits", logits)
+    w.add(f"{cfg}:f32err_logits", [float(np.abs(logits32 - logits).max() / np.abs(logits).max())])
+    for k, g in grads.items():
+        pos = sample_positions(k, g.size)
+        w.add(f"{cfg}:grad:{k}", g[pos])
+        w.add(f"{cfg}:gradnorm:{k}", [float(np.linalg.norm(g))])
+        w.add(f"{cfg}:f32err:{k}", [rel_l2(grads32[k][pos], g[pos])])
+    for k, v in stats.items():
+        w.add(f"{cfg}:stat:{k}", v[sample_positions(k, v.size)])
+
+
+def make(name, model, x, classes, last, one_channel=None):
+    torch.manual_seed(0)
+    load_generated(model)
+    y = torch.arange(x.shape[0]) % classes
+    w = Writer(name)
+    n, c, h, wd = x.shape
+    w.add("meta", [n, c, h, wd, classes])
+    w.add("x", x.numpy())
+    w.add("labels", y.numpy())
+    model.eval()
+    with torch.no_grad():
+        w.add("logits_eval", copy.deepcopy(model).double()(x.double()).numpy())
+    for unfreeze in ("all", "last"):
+        for bn in ("frozen", "train"):
+            run_config(model, x, y, last, unfreeze, bn, w, f"{unfreeze}_{bn}")
+    if one_channel is not None:
+        # one-channel input: conv1 summed over its input channels
+        x1 = one_channel
+        with torch.no_grad():
+            wsum = model.conv1.weight.sum(dim=1, keepdim=True)
+            conv = nn.Conv2d(1, wsum.shape[0], 7, 2, 3, bias=False)
+            conv.weight.copy_(wsum)
+            model.conv1 = conv
+            model.eval()
+            w.add("x1", x1.numpy())
+            w.add("logits1_eval", copy.deepcopy(model).double()(x1.double()).numpy())
+    w.close()
+
+
+def make_real_resnet20():
+    path = os.path.join(HERE, "..", "..", "..", "shared", "weights", "resnet20-12fca82f.th")
+    ck = torch.load(path, map_location="cpu")
+    sd = {k[len("module."):]: v for k, v in ck["state_dict"].items()}
+    model = CifarResNet([3, 3, 3])
+    model.load_state_dict(sd)
+    model.eval()
+    # Four 32x32 RGB images: smooth random colour fields in [0, 1] (4x4 noise upsampled
+    # bilinearly), normalised with the CIFAR mean/std the model was trained with.
+    g = torch.Generator().manual_seed(5)
+    img = F.interpolate(torch.rand(4, 3, 4, 4, generator=g), size=(32, 32), mode="bilinear",
+                        align_corners=False)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    x = (img - mean) / std
+    w = Writer("resnet20_real")
+    w.add("meta", [4, 3, 32, 32, 10])
+    w.add("x", x.numpy())
+    with torch.no_grad():
+        w.add("logits_eval", model(x).numpy())
+    w.close()
+
+
+def main():
+    torch.set_num_threads(1)
+    g = torch.Generator().manual_seed(1)
+    make("resnet20", CifarResNet([3, 3, 3], 10), torch.randn(2, 3, 32, 32, generator=g), 10,
+         "layer3")
+    make("resnet18", torchvision.models.resnet18(num_classes=5),
+         torch.randn(2, 3, 64, 64, generator=g), 5, "layer4",
+         one_channel=torch.randn(2, 1, 64, 48, generator=g))
+    make("resnet50", torchvision.models.resnet50(num_classes=3),
+         torch.randn(2, 3, 64, 64, generator=g), 3, "layer4")
+    make_real_resnet20()
+    total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
+    print(f"wrote {OUT}: {total / 1e6:.2f} MB", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
