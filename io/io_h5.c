@@ -1,0 +1,394 @@
+/* io_h5.c — Keras .h5 weights through libhdf5's C API. */
+#include "io_h5.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef WB_HAVE_HDF5
+
+int io_h5_available(void)
+{
+    return 0;
+}
+
+int io_h5_read(const char *path, io_tensor_list *out, wb_error *err)
+{
+    (void)out;
+    return wb_err(err, WB_E_DATA, path,
+                  "this build cannot read HDF5 (.h5) files: libhdf5 was not found when it was "
+                  "built (install libhdf5-dev and rebuild)");
+}
+
+#else
+
+#include <sys/stat.h>
+
+#include <hdf5.h>
+
+#define H5_MAX_NAMES 100000
+#define H5_MAX_STR 4096
+
+int io_h5_available(void)
+{
+    return 1;
+}
+
+/* A list of strings read from one or more attributes. */
+typedef struct {
+    char **s;
+    size_t n, cap;
+} strlist;
+
+static void strlist_free(strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->s[i]);
+    free(l->s);
+    l->s = NULL;
+    l->n = l->cap = 0;
+}
+
+static int strlist_add(strlist *l, const char *s, size_t len)
+{
+    if (l->n >= H5_MAX_NAMES)
+        return -1;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        char **p = realloc(l->s, cap * sizeof *p);
+        if (!p)
+            return -1;
+        l->s = p;
+        l->cap = cap;
+    }
+    /* fixed-length strings may be NUL-padded */
+    size_t k = 0;
+    while (k < len && s[k])
+        k++;
+    char *c = malloc(k + 1);
+    if (!c)
+        return -1;
+    memcpy(c, s, k);
+    c[k] = '\0';
+    l->s[l->n++] = c;
+    return 0;
+}
+
+/* Appends the strings of attribute `name` on object obj (a 1-D or scalar string array). */
+static int read_str_attr(const char *path, hid_t obj, const char *name, strlist *out,
+                         wb_error *err)
+{
+    int rc = -1;
+    hid_t a = -1, type = -1, space = -1, mem = -1;
+    char *buf = NULL;
+    char **vbuf = NULL;
+    a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0)
+        return wb_err(err, WB_E_DATA, path, "cannot open attribute '%s'", name);
+    type = H5Aget_type(a);
+    space = H5Aget_space(a);
+    if (type < 0 || space < 0) {
+        wb_err(err, WB_E_DATA, path, "cannot inspect attribute '%s'", name);
+        goto done;
+    }
+    int nd = H5Sget_simple_extent_ndims(space);
+    hssize_t n = H5Sget_simple_extent_npoints(space);
+    if (nd < 0 || nd > 1 || n < 0 || n > H5_MAX_NAMES) {
+        wb_err(err, WB_E_DATA, path, "attribute '%s' is not a 1-D array of at most %d strings",
+               name, H5_MAX_NAMES);
+        goto done;
+    }
+    if (n == 0) { /* Keras writes an empty float array for layers without weights */
+        rc = 0;
+        goto done;
+    }
+    if (H5Tget_class(type) != H5T_STRING) {
+        wb_err(err, WB_E_DATA, path, "attribute '%s' is not a string array", name);
+        goto done;
+    }
+    htri_t var = H5Tis_variable_str(type);
+    if (var < 0)
+        goto h5fail;
+    mem = H5Tcopy(H5T_C_S1);
+    if (mem < 0)
+        goto h5fail;
+    if (var) {
+        if (H5Tset_size(mem, H5T_VARIABLE) < 0)
+            goto h5fail;
+        vbuf = calloc((size_t)n, sizeof *vbuf);
+        if (!vbuf)
+            goto nomem;
+        if (H5Aread(a, mem, vbuf) < 0)
+            goto h5fail;
+        for (hssize_t i = 0; i < n; i++) {
+            const char *s = vbuf[i] ? vbuf[i] : "";
+            size_t len = strlen(s);
+            if (len > H5_MAX_STR || strlist_add(out, s, len) != 0) {
+                H5Dvlen_reclaim(mem, space, H5P_DEFAULT, vbuf);
+                wb_err(err, WB_E_DATA, path, "attribute '%s': string too long or too many",
+                       name);
+                goto done;
+            }
+        }
+        H5Dvlen_reclaim(mem, space, H5P_DEFAULT, vbuf);
+    } else {
+        size_t sz = H5Tget_size(type);
+        if (sz == 0 || sz > H5_MAX_STR) {
+            wb_err(err, WB_E_DATA, path, "attribute '%s': string size %zu out of range", name,
+                   sz);
+            goto done;
+        }
+        if (H5Tset_size(mem, sz) < 0 || H5Tset_strpad(mem, H5T_STR_NULLPAD) < 0)
+            goto h5fail;
+        buf = malloc((size_t)n * sz);
+        if (!buf)
+            goto nomem;
+        if (H5Aread(a, mem, buf) < 0)
+            goto h5fail;
+        for (hssize_t i = 0; i < n; i++)
+            if (strlist_add(out, buf + (size_t)i * sz, sz) != 0) {
+                wb_err(err, WB_E_DATA, path, "attribute '%s': too many strings", name);
+                goto done;
+            }
+    }
+    rc = 0;
+    goto done;
+nomem:
+    wb_err(err, WB_E_NOMEM, path, "out of memory reading attribute '%s'", name);
+    goto done;
+h5fail:
+    wb_err(err, WB_E_DATA, path, "cannot read attribute '%s' (libhdf5 error)", name);
+done:
+    free(buf);
+    free(vbuf);
+    if (mem >= 0)
+        H5Tclose(mem);
+    if (space >= 0)
+        H5Sclose(space);
+    if (type >= 0)
+        H5Tclose(type);
+    H5Aclose(a);
+    return rc;
+}
+
+/* Keras' save_attributes_to_hdf5_group splits big attributes into name0, name1, ... */
+static int read_names(const char *path, hid_t obj, const char *name, strlist *out,
+                      wb_error *err)
+{
+    htri_t ex = H5Aexists(obj, name);
+    if (ex > 0)
+        return read_str_attr(path, obj, name, out, err);
+    char chunk[64];
+    int k = 0;
+    for (;; k++) {
+        snprintf(chunk, sizeof chunk, "%s%d", name, k);
+        if (H5Aexists(obj, chunk) <= 0)
+            break;
+        if (read_str_attr(path, obj, chunk, out, err) != 0)
+            return -1;
+    }
+    if (k == 0)
+        return 1; /* absent */
+    return 0;
+}
+
+static io_dtype h5_dtype(hid_t type)
+{
+    H5T_class_t c = H5Tget_class(type);
+    size_t sz = H5Tget_size(type);
+    if (c == H5T_FLOAT)
+        return sz == 8 ? IO_DT_F64 : sz == 2 ? IO_DT_F16 : IO_DT_F32;
+    if (c == H5T_INTEGER) {
+        int sgn = H5Tget_sign(type) == H5T_SGN_2;
+        switch (sz) {
+        case 8: return IO_DT_I64;
+        case 4: return IO_DT_I32;
+        case 2: return IO_DT_I16;
+        default: return sgn ? IO_DT_I8 : IO_DT_U8;
+        }
+    }
+    return IO_DT_COUNT_;
+}
+
+/* "conv1/kernel:0" -> "kernel": the last path component without a ":<digits>" suffix. */
+static void weight_short_name(const char *wn, char *buf, size_t n)
+{
+    const char *s = strrchr(wn, '/');
+    s = s ? s + 1 : wn;
+    snprintf(buf, n, "%s", s);
+    char *colon = strrchr(buf, ':');
+    if (colon && colon[1]) {
+        char *d = colon + 1;
+        while (*d >= '0' && *d <= '9')
+            d++;
+        if (*d == '\0')
+            *colon = '\0';
+    }
+}
+
+static int read_dataset(const char *path, hid_t layer, const char *lname, const char *wn,
+                        uint64_t fsize, io_tensor_list *out, wb_error *err)
+{
+    char short_name[512], tname[IO_TENSOR_MAX_NAME + 1];
+    weight_short_name(wn, short_name, sizeof short_name);
+    int tl = snprintf(tname, sizeof tname, "%s/%s", lname, short_name);
+    if (tl < 0 || (size_t)tl >= sizeof tname || !short_name[0])
+        return wb_err(err, WB_E_DATA, path, "layer '%s': weight name '%s' is empty or too long",
+                      lname, wn);
+    int rc = -1;
+    hid_t d = -1, type = -1, space = -1, dcpl = -1;
+    if (H5Lexists(layer, wn, H5P_DEFAULT) <= 0 ||
+        (d = H5Dopen2(layer, wn, H5P_DEFAULT)) < 0)
+        return wb_err(err, WB_E_DATA, path,
+                      "tensor '%s': layer '%s' lists weight '%s' but has no such dataset",
+                      tname, lname, wn);
+    type = H5Dget_type(d);
+    space = H5Dget_space(d);
+    dcpl = H5Dget_create_plist(d);
+    if (type < 0 || space < 0 || dcpl < 0)
+        goto h5fail;
+    io_dtype dt = h5_dtype(type);
+    if (dt == IO_DT_COUNT_) {
+        wb_err(err, WB_E_DATA, path, "tensor '%s': dataset is not numeric", tname);
+        goto done;
+    }
+    int nd = H5Sget_simple_extent_ndims(space);
+    if (nd < 0 || nd > IO_TENSOR_MAX_DIMS) {
+        wb_err(err, WB_E_DATA, path, "tensor '%s': %d dimensions (at most %d)", tname, nd,
+               IO_TENSOR_MAX_DIMS);
+        goto done;
+    }
+    hsize_t dims[IO_TENSOR_MAX_DIMS];
+    int64_t shape[IO_TENSOR_MAX_DIMS], numel;
+    if (nd > 0 && H5Sget_simple_extent_dims(space, dims, NULL) != nd)
+        goto h5fail;
+    for (int k = 0; k < nd; k++)
+        shape[k] = dims[k] > (hsize_t)IO_TENSOR_MAX_NUMEL ? -1 : (int64_t)dims[k];
+    if (io_shape_numel(nd, shape, &numel) != 0) {
+        wb_err(err, WB_E_DATA, path, "tensor '%s': shape out of range (more than %lld elements)",
+               tname, (long long)IO_TENSOR_MAX_NUMEL);
+        goto done;
+    }
+    /* a hostile header must not make us allocate more than the file can back */
+    uint64_t need = (uint64_t)numel * io_dtype_size(dt);
+    uint64_t have = H5Dget_storage_size(d);
+    int filtered = H5Pget_nfilters(dcpl) > 0;
+    if (have > fsize || (!filtered && have < need) || (filtered && need / 1024 > have)) {
+        wb_err(err, WB_E_DATA, path,
+               "tensor '%s': dataset declares %lld elements (%llu bytes) but stores %llu bytes "
+               "(truncated file?)",
+               tname, (long long)numel, (unsigned long long)need, (unsigned long long)have);
+        goto done;
+    }
+    io_tensor *t = io_tensor_list_push(out, tname, nd, shape, dt, err);
+    if (!t) {
+        if (err)
+            snprintf(err->file, sizeof err->file, "%s", path);
+        goto done;
+    }
+    if (numel > 0 && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data) < 0) {
+        io_tensor_list_pop(out);
+        wb_err(err, WB_E_DATA, path, "tensor '%s': cannot read dataset '%s' (libhdf5 error)",
+               tname, wn);
+        goto done;
+    }
+    rc = 0;
+    goto done;
+h5fail:
+    wb_err(err, WB_E_DATA, path, "tensor '%s': cannot inspect dataset '%s' (libhdf5 error)",
+           tname, wn);
+done:
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (space >= 0)
+        H5Sclose(space);
+    if (type >= 0)
+        H5Tclose(type);
+    H5Dclose(d);
+    return rc;
+}
+
+int io_h5_read(const char *path, io_tensor_list *out, wb_error *err)
+{
+    size_t n0 = out->n;
+    int rc = -1;
+    hid_t f = -1, root = -1;
+    strlist layers = {0}, weights = {0};
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return wb_err(err, WB_E_IO, path, "cannot open: not a readable regular file");
+    uint64_t fsize = (uint64_t)st.st_size;
+
+    /* libhdf5 prints its error stack to stderr by default: silence it while we work */
+    H5E_auto2_t old_fn = NULL;
+    void *old_data = NULL;
+    H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+
+    htri_t is = H5Fis_hdf5(path);
+    if (is <= 0) {
+        wb_err(err, WB_E_DATA, path, "at byte 0: not an HDF5 file (no HDF5 signature)");
+        goto done;
+    }
+    f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        wb_err(err, WB_E_DATA, path, "libhdf5 cannot open the file (truncated or corrupted?)");
+        goto done;
+    }
+    const char *where = "model_weights";
+    if (H5Lexists(f, "model_weights", H5P_DEFAULT) > 0) {
+        root = H5Gopen2(f, "model_weights", H5P_DEFAULT);
+    } else {
+        where = "/";
+        root = H5Gopen2(f, "/", H5P_DEFAULT);
+    }
+    if (root < 0) {
+        wb_err(err, WB_E_DATA, path, "cannot open group '%s'", where);
+        goto done;
+    }
+    int r = read_names(path, root, "layer_names", &layers, err);
+    if (r < 0)
+        goto done;
+    if (r > 0) {
+        wb_err(err, WB_E_DATA, path,
+               "no 'layer_names' attribute on '%s': not a Keras weights file", where);
+        goto done;
+    }
+    for (size_t i = 0; i < layers.n; i++) {
+        const char *lname = layers.s[i];
+        hid_t lg = -1;
+        if (!lname[0] || H5Lexists(root, lname, H5P_DEFAULT) <= 0 ||
+            (lg = H5Gopen2(root, lname, H5P_DEFAULT)) < 0) {
+            wb_err(err, WB_E_DATA, path, "layer '%s' is listed in layer_names but missing",
+                   lname);
+            goto done;
+        }
+        strlist_free(&weights);
+        r = read_names(path, lg, "weight_names", &weights, err);
+        if (r > 0) {
+            H5Gclose(lg);
+            wb_err(err, WB_E_DATA, path, "layer '%s' has no 'weight_names' attribute", lname);
+            goto done;
+        }
+        for (size_t k = 0; r == 0 && k < weights.n; k++)
+            if (read_dataset(path, lg, lname, weights.s[k], fsize, out, err) != 0)
+                r = -1;
+        H5Gclose(lg);
+        if (r != 0)
+            goto done;
+    }
+    rc = 0;
+done:
+    if (rc != 0)
+        while (out->n > n0)
+            io_tensor_list_pop(out);
+    strlist_free(&layers);
+    strlist_free(&weights);
+    if (root >= 0)
+        H5Gclose(root);
+    if (f >= 0)
+        H5Fclose(f);
+    H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
+    return rc;
+}
+
+#endif

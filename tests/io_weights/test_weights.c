@@ -1,0 +1,753 @@
+/* test_weights.c — tests of the weight and array readers/writers in io/.
+ *
+ *     test_weights <group> <data_dir> <shared_weights_dir> <tmp_dir>
+ *
+ * group: json npy safetensors pth h5 detect resnet20 mobilenet. Expected values come from
+ * make_fixtures.py (expected_*.txt: float32 values as hex floats, compared bit-exactly; sums
+ * compared to 1e-9 of the sum of magnitudes). Every malformed fixture must fail with a
+ * message containing a given phrase, leave the output list as it was, and not crash or leak
+ * (the `file` label runs these under ASan too).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io_h5.h"
+#include "io_json.h"
+#include "io_npy.h"
+#include "io_pth.h"
+#include "io_safetensors.h"
+#include "io_tensor.h"
+#include "io_weights.h"
+
+/* ---- assertions: print both values and the line, keep going ---- */
+static int g_checks, g_fails;
+
+#define T_CHECK(cond, ...)                                                                 \
+    do {                                                                                   \
+        g_checks++;                                                                        \
+        if (!(cond)) {                                                                     \
+            g_fails++;                                                                     \
+            fprintf(stderr, "%s:%d: FAILED %s: ", __FILE__, __LINE__, #cond);              \
+            fprintf(stderr, __VA_ARGS__);                                                  \
+            fputc('\n', stderr);                                                           \
+        }                                                                                  \
+    } while (0)
+#define T_EQ_INT(a, b, what)                                                               \
+    T_CHECK((long long)(a) == (long long)(b), "%s: got %lld, expected %lld", what,         \
+            (long long)(a), (long long)(b))
+#define T_EQ_STR(a, b, what)                                                               \
+    T_CHECK(strcmp((a), (b)) == 0, "%s: got '%s', expected '%s'", what, (a), (b))
+#define T_NEAR(a, b, tol, what)                                                            \
+    T_CHECK(fabs((double)(a) - (double)(b)) <= (tol), "%s: got %.17g, expected %.17g (tol %g)", \
+            what, (double)(a), (double)(b), (double)(tol))
+
+static const char *g_data, *g_weights, *g_tmp;
+
+static char *path_in(const char *dir, const char *name)
+{
+    static char buf[4][4096];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+static const char *fmt_err(const wb_error *e)
+{
+    static char buf[2400];
+    return wb_error_format(e, buf, sizeof buf);
+}
+
+/* ---- expected_*.txt ---- */
+typedef struct {
+    char name[512];
+    int ndim;
+    int64_t shape[IO_TENSOR_MAX_DIMS];
+    int64_t numel;
+    double sum, sumabs;
+    int nvals;
+    float *vals;
+} expect_rec;
+
+typedef struct {
+    expect_rec *r;
+    size_t n;
+} expect_list;
+
+static void expect_free(expect_list *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        free(e->r[i].vals);
+    free(e->r);
+    e->r = NULL;
+    e->n = 0;
+}
+
+static int expect_load(const char *path, expect_list *e)
+{
+    e->r = NULL;
+    e->n = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "cannot open %s (run tests/io_weights/make_fixtures.py)\n", path);
+        return -1;
+    }
+    static char line[1 << 17];
+    size_t cap = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#' || line[0] == '\n')
+            continue;
+        if (e->n == cap) {
+            cap = cap ? cap * 2 : 64;
+            e->r = realloc(e->r, cap * sizeof *e->r);
+        }
+        expect_rec *r = &e->r[e->n++];
+        memset(r, 0, sizeof *r);
+        char *save = NULL, *tok = strtok_r(line, " \n", &save);
+        snprintf(r->name, sizeof r->name, "%s", tok);
+        r->ndim = atoi(strtok_r(NULL, " \n", &save));
+        for (int d = 0; d < r->ndim; d++)
+            r->shape[d] = strtoll(strtok_r(NULL, " \n", &save), NULL, 10);
+        r->numel = strtoll(strtok_r(NULL, " \n", &save), NULL, 10);
+        r->sum = strtod(strtok_r(NULL, " \n", &save), NULL);
+        r->sumabs = strtod(strtok_r(NULL, " \n", &save), NULL);
+        r->nvals = atoi(strtok_r(NULL, " \n", &save));
+        r->vals = calloc((size_t)r->nvals + 1, sizeof(float));
+        for (int k = 0; k < r->nvals; k++)
+            r->vals[k] = strtof(strtok_r(NULL, " \n", &save), NULL);
+    }
+    fclose(f);
+    return 0;
+}
+
+/* The tensor matches the record: shape, first values bit-exact, sums. */
+static void check_tensor(const io_tensor *t, const expect_rec *r)
+{
+    char what[700];
+    snprintf(what, sizeof what, "%s ndim", r->name);
+    T_EQ_INT(t->ndim, r->ndim, what);
+    for (int d = 0; d < r->ndim && d < t->ndim; d++) {
+        snprintf(what, sizeof what, "%s shape[%d]", r->name, d);
+        T_EQ_INT(t->shape[d], r->shape[d], what);
+    }
+    if (t->ndim != r->ndim || (int64_t)io_tensor_numel(t) != r->numel)
+        return;
+    for (int k = 0; k < r->nvals; k++) {
+        uint32_t a, b;
+        memcpy(&a, &t->data[k], 4);
+        memcpy(&b, &r->vals[k], 4);
+        T_CHECK(a == b, "%s[%d]: got %a (0x%08x), expected %a (0x%08x)", r->name, k,
+                (double)t->data[k], a, (double)r->vals[k], b);
+    }
+    double s = 0, sa = 0;
+    for (int64_t k = 0; k < r->numel; k++) {
+        s += t->data[k];
+        sa += fabs(t->data[k]);
+    }
+    snprintf(what, sizeof what, "%s sum", r->name);
+    T_NEAR(s, r->sum, 1e-9 * r->sumabs + 1e-12, what);
+    snprintf(what, sizeof what, "%s sumabs", r->name);
+    T_NEAR(sa, r->sumabs, 1e-9 * r->sumabs + 1e-12, what);
+}
+
+/* The whole list matches the file, in order. */
+static void check_list(const io_tensor_list *l, const char *expected_name)
+{
+    expect_list e;
+    if (expect_load(path_in(g_data, expected_name), &e) != 0) {
+        T_CHECK(0, "missing %s", expected_name);
+        return;
+    }
+    T_EQ_INT(l->n, e.n, expected_name);
+    for (size_t i = 0; i < e.n && i < l->n; i++) {
+        T_EQ_STR(l->items[i].name, e.r[i].name, "tensor name (in order)");
+        check_tensor(&l->items[i], &e.r[i]);
+    }
+    expect_free(&e);
+}
+
+typedef int (*list_reader)(const char *, io_tensor_list *, wb_error *);
+
+/* Reads a good file and compares with an expected list. */
+static void check_good(list_reader rd, const char *file, const char *expected)
+{
+    io_tensor_list l;
+    io_tensor_list_init(&l);
+    wb_error err = {0};
+    int rc = rd(path_in(g_data, file), &l, &err);
+    T_CHECK(rc == 0, "%s: %s", file, fmt_err(&err));
+    if (rc == 0)
+        check_list(&l, expected);
+    io_tensor_list_free(&l);
+}
+
+/* A malformed file fails with `phrase` in the message, names the file, appends nothing. */
+static void check_bad(list_reader rd, const char *file, const char *phrase)
+{
+    io_tensor_list l;
+    io_tensor_list_init(&l);
+    wb_error err = {0};
+    int64_t one = 1;
+    io_tensor_list_add(&l, "sentinel", 1, &one, NULL, &err);
+    int rc = rd(path_in(g_data, file), &l, &err);
+    T_CHECK(rc != 0, "%s: expected failure, got %zu tensors", file, l.n);
+    T_EQ_INT(l.n, 1, file);
+    const char *msg = fmt_err(&err);
+    T_CHECK(strstr(msg, phrase) != NULL, "%s: message '%s' lacks '%s'", file, msg, phrase);
+    T_CHECK(strstr(err.file, file) != NULL, "%s: error names file '%s'", file, err.file);
+    T_CHECK(err.code == WB_E_DATA || err.code == WB_E_IO, "%s: code %d", file, (int)err.code);
+    io_tensor_list_free(&l);
+}
+
+static unsigned char *slurp(const char *path, size_t *n)
+{
+    unsigned char *b = NULL;
+    wb_error err = {0};
+    if (io_file_read_all(path, (size_t)1 << 30, &b, n, &err) != 0) {
+        fprintf(stderr, "%s\n", fmt_err(&err));
+        return NULL;
+    }
+    return b;
+}
+
+static void check_same_bytes(const char *a, const char *b)
+{
+    size_t na = 0, nb = 0;
+    unsigned char *x = slurp(a, &na), *y = slurp(b, &nb);
+    T_CHECK(x && y && na == nb && memcmp(x, y, na) == 0,
+            "%s (%zu bytes) differs from %s (%zu bytes)", a, na, b, nb);
+    if (x && y && na == nb)
+        for (size_t i = 0; i < na; i++)
+            if (x[i] != y[i]) {
+                fprintf(stderr, "  first difference at byte %zu: 0x%02x vs 0x%02x\n", i, x[i],
+                        y[i]);
+                break;
+            }
+    free(x);
+    free(y);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static int json_ok(const char *s)
+{
+    io_json_doc d;
+    size_t at;
+    const char *why;
+    int rc = io_json_parse(s, strlen(s), NULL, &d, &at, &why);
+    io_json_free(&d);
+    return rc == 0;
+}
+
+static void test_json(void)
+{
+    static const char *good[] = {
+        "{}", "[]", " {\"a\" : [1, -2.5e3, true, false, null, \"x\\u00e9\\ud83d\\ude00\"]} ",
+        "0", "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"", "{\"a\":{\"b\":{\"c\":[]}}}", "-0", "1E+2",
+    };
+    static const char *bad[] = {
+        "",          "{",           "{\"a\":1,}",    "[1,]",      "01",        "1.",
+        ".5",        "+1",          "\"\\x\"",       "\"\\ud800\"", "\"\\udc00\"", "\"a\nb\"",
+        "{\"a\":1 \"b\":2}", "{\"a\":1,\"a\":2}", "[1] x",    "tru",       "1e999",
+        "{1:2}",     "\"\xff\"",    "\"\xc0\xaf\"",  "NaN",       "[\"\\u12\"]",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        T_CHECK(json_ok(good[i]), "should parse: %s", good[i]);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        T_CHECK(!json_ok(bad[i]), "should fail: %s", bad[i]);
+
+    /* depth bound */
+    char deep[300];
+    memset(deep, '[', 100);
+    memset(deep + 100, ']', 100);
+    deep[200] = '\0';
+    T_CHECK(!json_ok(deep), "100-deep nesting should exceed the default depth of 64");
+    memset(deep, '[', 50);
+    memset(deep + 50, ']', 50);
+    deep[100] = '\0';
+    T_CHECK(json_ok(deep), "50-deep nesting should parse");
+
+    /* values and lookup */
+    const char *s = "{\"n\": 12345678901, \"f\": 0.5, \"s\": \"h\\u00e9\", \"a\": [1, 2]}";
+    io_json_doc d;
+    size_t at;
+    const char *why;
+    T_CHECK(io_json_parse(s, strlen(s), NULL, &d, &at, &why) == 0, "parse: %s", why);
+    const io_json_node *root = &d.nodes[0];
+    const io_json_node *n = io_json_get(&d, root, "n"), *f = io_json_get(&d, root, "f"),
+                       *st = io_json_get(&d, root, "s"), *a = io_json_get(&d, root, "a");
+    T_CHECK(n && n->is_int && n->i == 12345678901LL, "n");
+    T_CHECK(f && !f->is_int && f->num == 0.5, "f");
+    T_CHECK(st && st->type == IO_JSON_STRING && strcmp(st->str, "h\xc3\xa9") == 0, "s");
+    T_CHECK(a && a->type == IO_JSON_ARRAY && a->count == 2, "a");
+    T_CHECK(io_json_get(&d, root, "zz") == NULL, "absent key");
+    io_json_free(&d);
+
+    /* error offset points at the problem */
+    const char *e = "{\"a\": [1, 2,, 3]}";
+    T_CHECK(io_json_parse(e, strlen(e), NULL, &d, &at, &why) != 0, "should fail");
+    T_EQ_INT(at, 12, "error offset");
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static int npy_as_list(const char *path, io_tensor_list *out, wb_error *err)
+{
+    io_tensor t;
+    if (io_npy_read(path, &t, err) != 0)
+        return -1;
+    int rc = io_tensor_list_add(out, t.name, t.ndim, t.shape, t.data, err);
+    io_tensor_free(&t);
+    return rc;
+}
+
+static void test_npy(void)
+{
+    expect_list e;
+    if (expect_load(path_in(g_data, "expected_npy.txt"), &e) != 0) {
+        T_CHECK(0, "expected_npy.txt missing");
+        return;
+    }
+    for (size_t i = 0; i < e.n; i++) {
+        char file[600];
+        snprintf(file, sizeof file, "%s.npy", e.r[i].name);
+        io_tensor t;
+        wb_error err = {0};
+        int rc = io_npy_read(path_in(g_data, file), &t, &err);
+        T_CHECK(rc == 0, "%s: %s", file, fmt_err(&err));
+        if (rc != 0)
+            continue;
+        T_EQ_STR(t.name, e.r[i].name, "npy tensor name is the base name");
+        check_tensor(&t, &e.r[i]);
+        io_tensor_free(&t);
+    }
+    /* file dtypes recorded */
+    io_tensor t;
+    wb_error err = {0};
+    if (io_npy_read(path_in(g_data, "npy_i8.npy"), &t, &err) == 0) {
+        T_EQ_INT(t.file_dtype, IO_DT_I64, "npy_i8 file dtype");
+        io_tensor_free(&t);
+    }
+    /* format versions 2 and 3 hold the same array as npy_f4 */
+    for (int v = 2; v <= 3; v++) {
+        char file[32];
+        snprintf(file, sizeof file, "npy_v%d.npy", v);
+        if (io_npy_read(path_in(g_data, file), &t, &err) == 0) {
+            for (size_t i = 0; i < e.n; i++)
+                if (strcmp(e.r[i].name, "npy_f4") == 0)
+                    check_tensor(&t, &e.r[i]);
+            io_tensor_free(&t);
+        } else {
+            T_CHECK(0, "%s: %s", file, fmt_err(&err));
+        }
+    }
+    expect_free(&e);
+
+    /* the writer produces exactly what np.save writes for <f4 arrays */
+    static const char *same[] = {"npy_f4.npy", "npy_scalar.npy", "npy_empty.npy"};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        if (io_npy_read(path_in(g_data, same[i]), &t, &err) != 0) {
+            T_CHECK(0, "%s: %s", same[i], fmt_err(&err));
+            continue;
+        }
+        char out[64];
+        snprintf(out, sizeof out, "written_%s", same[i]);
+        T_CHECK(io_npy_write(path_in(g_tmp, out), &t, &err) == 0, "write: %s", fmt_err(&err));
+        check_same_bytes(path_in(g_tmp, out), path_in(g_data, same[i]));
+        io_tensor_free(&t);
+    }
+    /* a 1-D array written from a converted dtype round-trips */
+    if (io_npy_read(path_in(g_data, "npy_i4.npy"), &t, &err) == 0) {
+        T_CHECK(io_npy_write(path_in(g_tmp, "written_i4.npy"), &t, &err) == 0, "write");
+        io_tensor u;
+        T_CHECK(io_npy_read(path_in(g_tmp, "written_i4.npy"), &u, &err) == 0, "reread");
+        T_EQ_INT(u.ndim, 1, "ndim");
+        T_EQ_INT(u.shape[0], 3, "shape");
+        T_CHECK(u.data[2] == 1048576.0f, "value %g", (double)u.data[2]);
+        T_EQ_INT(u.file_dtype, IO_DT_F32, "written dtype");
+        io_tensor_free(&u);
+        io_tensor_free(&t);
+    }
+    /* writing to a directory that does not exist fails cleanly */
+    int64_t s1 = 1;
+    float one = 1;
+    io_tensor w = {.name = "x", .ndim = 1, .shape = {1}, .data = &one};
+    (void)s1;
+    T_CHECK(io_npy_write(path_in(g_tmp, "no/such/dir/x.npy"), &w, &err) != 0, "bad dir");
+    T_EQ_INT(err.code, WB_E_WRITE, "bad dir code");
+
+    check_bad(npy_as_list, "npy_bad_fortran.npy", "Fortran-order");
+    check_bad(npy_as_list, "npy_bad_bigendian.npy", "big-endian");
+    check_bad(npy_as_list, "npy_bad_structured.npy", "structured");
+    check_bad(npy_as_list, "npy_bad_object.npy", "unsupported dtype");
+    check_bad(npy_as_list, "npy_bad_truncated.npy", "truncated");
+    check_bad(npy_as_list, "npy_bad_trailing.npy", "trailing bytes");
+    check_bad(npy_as_list, "npy_bad_magic.npy", "not an .npy file");
+    check_bad(npy_as_list, "npy_bad_hlen.npy", "past the end");
+    check_bad(npy_as_list, "npy_bad_huge_shape.npy", "more than");
+    check_bad(npy_as_list, "npy_bad_ndim.npy", "more than 8 dimensions");
+    check_bad(npy_as_list, "npy_bad_nokey.npy", "lacks");
+    check_bad(npy_as_list, "npy_bad_dict.npy", "expected ',' or '}'");
+    check_bad(npy_as_list, "does_not_exist.npy", "cannot open");
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static void test_safetensors(void)
+{
+    check_good(io_safetensors_read, "st_f32.safetensors", "expected_st_f32.txt");
+    check_good(io_safetensors_read, "st_mixed.safetensors", "expected_st_mixed.txt");
+
+    /* the writer reproduces the reference layout byte for byte */
+    io_tensor_list l;
+    io_tensor_list_init(&l);
+    wb_error err = {0};
+    if (io_safetensors_read(path_in(g_data, "st_f32.safetensors"), &l, &err) == 0) {
+        static const char *const meta[] = {"format", "pt"};
+        const char *out = path_in(g_tmp, "written.safetensors");
+        T_CHECK(io_safetensors_write(out, &l, meta, 1, &err) == 0, "write: %s", fmt_err(&err));
+        check_same_bytes(out, path_in(g_data, "st_f32.safetensors"));
+        io_tensor_list l2;
+        io_tensor_list_init(&l2);
+        T_CHECK(io_safetensors_read(out, &l2, &err) == 0, "reread: %s", fmt_err(&err));
+        check_list(&l2, "expected_st_f32.txt");
+        io_tensor_list_free(&l2);
+    } else {
+        T_CHECK(0, "%s", fmt_err(&err));
+    }
+    io_tensor_list_free(&l);
+
+    /* a converted mixed file written back as F32, in name order, without metadata */
+    io_tensor_list_init(&l);
+    if (io_safetensors_read(path_in(g_data, "st_mixed.safetensors"), &l, &err) == 0) {
+        const char *out = path_in(g_tmp, "written_mixed.safetensors");
+        T_CHECK(io_safetensors_write(out, &l, NULL, 0, &err) == 0, "write: %s", fmt_err(&err));
+        io_tensor_list l2;
+        io_tensor_list_init(&l2);
+        T_CHECK(io_safetensors_read(out, &l2, &err) == 0, "reread: %s", fmt_err(&err));
+        T_EQ_INT(l2.n, l.n, "count");
+        for (size_t i = 1; i < l2.n; i++)
+            T_CHECK(strcmp(l2.items[i - 1].name, l2.items[i].name) < 0, "sorted: %s %s",
+                    l2.items[i - 1].name, l2.items[i].name);
+        for (size_t i = 0; i < l2.n; i++) {
+            const io_tensor *a = &l2.items[i], *b = io_tensor_list_find(&l, a->name);
+            T_CHECK(b && a->file_dtype == IO_DT_F32 &&
+                        memcmp(a->data, b->data, io_tensor_numel(a) * 4) == 0,
+                    "%s round trip", a->name);
+        }
+        io_tensor_list_free(&l2);
+    }
+    io_tensor_list_free(&l);
+
+    check_bad(io_safetensors_read, "st_huge_header.safetensors", "header length");
+    check_bad(io_safetensors_read, "st_header_past_end.safetensors", "exceeds the file");
+    check_bad(io_safetensors_read, "st_bad_json.safetensors", "bad JSON header");
+    check_bad(io_safetensors_read, "st_dup_key.safetensors", "duplicate key");
+    check_bad(io_safetensors_read, "st_deep_json.safetensors", "nested too deeply");
+    check_bad(io_safetensors_read, "st_bad_utf8.safetensors", "UTF-8");
+    check_bad(io_safetensors_read, "st_bad_dtype.safetensors", "unsupported dtype 'F8_E4M3'");
+    check_bad(io_safetensors_read, "st_u16.safetensors", "unsupported dtype 'U16'");
+    check_bad(io_safetensors_read, "st_offsets_mismatch.safetensors", "need 24");
+    check_bad(io_safetensors_read, "st_offsets_past_end.safetensors", "past the 20-byte");
+    check_bad(io_safetensors_read, "st_overlap.safetensors", "gap or overlap");
+    check_bad(io_safetensors_read, "st_gap.safetensors", "gap or overlap");
+    check_bad(io_safetensors_read, "st_trailing.safetensors", "after the last tensor");
+    check_bad(io_safetensors_read, "st_ndim9.safetensors", "at most 8");
+    check_bad(io_safetensors_read, "st_neg_shape.safetensors", "non-negative");
+    check_bad(io_safetensors_read, "st_huge_shape.safetensors", "more than");
+    check_bad(io_safetensors_read, "st_float_shape.safetensors", "non-negative integers");
+    check_bad(io_safetensors_read, "st_extra_key.safetensors", "exactly the keys");
+    check_bad(io_safetensors_read, "st_bad_metadata.safetensors", "__metadata__ values");
+    check_bad(io_safetensors_read, "st_truncated.safetensors", "truncated");
+    check_bad(io_safetensors_read, "st_short.safetensors", "too short");
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+/* Every prefix and every single-byte corruption of a valid file must be handled: an error or
+ * a result, never a crash (ASan/UBSan watch). Returns how many prefixes loaded. */
+static size_t hammer(const char *file)
+{
+    size_t n = 0, loaded = 0;
+    unsigned char *b = slurp(path_in(g_data, file), &n);
+    if (!b) {
+        T_CHECK(0, "cannot read %s", file);
+        return 0;
+    }
+    unsigned char *c = malloc(n);
+    for (size_t k = 0; k < n; k++) {
+        io_tensor_list l;
+        io_tensor_list_init(&l);
+        wb_error err = {0};
+        memcpy(c, b, k);
+        if (io_pth_read_mem(c, k, file, &l, &err) == 0)
+            loaded++;
+        T_CHECK(l.n == 0 || err.msg[0] == '\0', "%s prefix %zu: tensors left after error", file,
+                k);
+        io_tensor_list_free(&l);
+    }
+    T_EQ_INT(loaded, 0, "prefixes that loaded");
+    memcpy(c, b, n);
+    for (size_t k = 0; k < n; k++) {
+        io_tensor_list l;
+        io_tensor_list_init(&l);
+        wb_error err = {0};
+        c[k] ^= 0xff;
+        (void)io_pth_read_mem(c, n, file, &l, &err);
+        c[k] ^= 0xff;
+        io_tensor_list_free(&l);
+    }
+    free(c);
+    free(b);
+    return loaded;
+}
+
+static void test_pth(void)
+{
+    check_good(io_pth_read, "sd_zip.pth", "expected_small.txt");
+    check_good(io_pth_read, "sd_legacy.th", "expected_small.txt");
+    check_good(io_pth_read, "ckpt_model.pth", "expected_small.txt");
+    check_good(io_pth_read, "strided_ok.pth", "expected_strided.txt");
+
+    io_tensor_list l;
+    io_tensor_list_init(&l);
+    wb_error err = {0};
+    if (io_pth_read(path_in(g_data, "sd_legacy.th"), &l, &err) == 0) {
+        const io_tensor *t = io_tensor_list_find(&l, "bn1.num_batches_tracked");
+        T_CHECK(t && t->file_dtype == IO_DT_I64 && t->ndim == 0 && t->data[0] == 1.0f,
+                "num_batches_tracked: int64 scalar 1");
+        t = io_tensor_list_find(&l, "extra.f16");
+        T_CHECK(t && t->file_dtype == IO_DT_F16, "extra.f16 file dtype");
+        T_CHECK(io_tensor_list_find(&l, "module.conv1.weight") == NULL, "module. stripped");
+    }
+    io_tensor_list_free(&l);
+
+    /* hostile pickles: refused by name, nothing run */
+    check_bad(io_pth_read, "evil_system.pth", "refusing global 'posix.system'");
+    check_bad(io_pth_read, "evil_eval.pth", "refusing global 'builtins.eval'");
+    check_bad(io_pth_read, "evil_class.pth", "refusing global '__main__.SomeClass'");
+    check_bad(io_pth_read, "evil_getattr.pth", "refusing global 'builtins.getattr'");
+    check_bad(io_pth_read, "evil_system.pth", "at byte 2");
+    check_bad(io_pth_read, "evil_eval.pth", "weight files may only reference tensor types");
+    /* pickle machine abuse */
+    check_bad(io_pth_read, "bad_memo.pth", "memo entry 5 was never stored");
+    check_bad(io_pth_read, "bad_setitem.pth", "SETITEM needs a dict");
+    check_bad(io_pth_read, "bad_opcode.pth", "unsupported pickle opcode 0x69");
+    check_bad(io_pth_read, "bad_nostop.pth", "no STOP");
+    check_bad(io_pth_read, "bad_marks.pth", "marks on the stack");
+    check_bad(io_pth_read, "bad_strlen.pth", "runs past the end of the pickle");
+    /* containers */
+    check_bad(io_pth_read, "compressed.pth", "compressed (method 8, deflate)");
+    check_bad(io_pth_read, "bad_crc.pth", "CRC mismatch");
+    check_bad(io_pth_read, "trunc_sd_zip_pth_at100.pth", "end-of-central-directory");
+    check_bad(io_pth_read, "trunc_sd_zip_pth_half.pth", "end-of-central-directory");
+    check_bad(io_pth_read, "trunc_sd_zip_pth_minus1.pth", "end-of-central-directory");
+    check_bad(io_pth_read, "trunc_sd_zip_pth_minus22.pth", "end-of-central-directory");
+    check_bad(io_pth_read, "trunc_sd_legacy_th_at40.pth", "runs past the end");
+    check_bad(io_pth_read, "trunc_sd_legacy_th_at300.pth", "truncated");
+    check_bad(io_pth_read, "trunc_sd_legacy_th_half.pth", "no STOP");
+    check_bad(io_pth_read, "trunc_sd_legacy_th_minus1.pth", "file truncated in storage");
+    check_bad(io_pth_read, "no_state_dict.pth", "top-level keys: 'epoch', 'net'");
+    /* tensor metadata against storages */
+    check_bad(io_pth_read, "oob_shape.pth", "tensor 'w': offset 0 with its shape and strides "
+                                            "reaches past the end of storage '0'");
+    check_bad(io_pth_read, "oob_offset.pth", "reaches past the end");
+    check_bad(io_pth_read, "oob_stride.pth", "reaches past the end");
+    check_bad(io_pth_read, "huge_shape.pth", "more than 4294967296 elements");
+    check_bad(io_pth_read, "huge_dims.pth", "more than 4294967296 elements");
+    check_bad(io_pth_read, "ndim9.pth", "at most 8");
+    check_bad(io_pth_read, "neg_stride.pth", "non-negative");
+    check_bad(io_pth_read, "huge_storage.pth", "over the limit");
+    check_bad(io_pth_read, "short_storage.pth", "has 40 bytes but storage '0' needs 4000");
+    check_bad(io_pth_read, "bad_key.pth", "storage key");
+    check_bad(io_pth_read, "missing_storage.pth", "has no entry archive/data/7");
+    check_bad(io_pth_read, "npy_f4.npy", "not a PyTorch file");
+    check_bad(io_pth_read, "does_not_exist.pth", "cannot open");
+
+    hammer("sd_legacy.th");
+    hammer("sd_zip.pth");
+    hammer("strided_ok.pth");
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static void test_h5(void)
+{
+    if (!io_h5_available()) {
+        wb_error err = {0};
+        io_tensor_list l;
+        io_tensor_list_init(&l);
+        T_CHECK(io_h5_read(path_in(g_data, "keras_small.h5"), &l, &err) != 0, "no hdf5");
+        T_CHECK(strstr(err.msg, "libhdf5") != NULL, "message: %s", err.msg);
+        fprintf(stderr, "note: built without libhdf5; only the stub was tested\n");
+        return;
+    }
+    check_good(io_h5_read, "keras_small.h5", "expected_keras_small.txt");
+    check_good(io_h5_read, "keras_weights_only.h5", "expected_keras_weights_only.txt");
+    io_tensor_list l;
+    io_tensor_list_init(&l);
+    wb_error err = {0};
+    if (io_h5_read(path_in(g_data, "keras_small.h5"), &l, &err) == 0) {
+        const io_tensor *t = io_tensor_list_find(&l, "dense/kernel");
+        T_CHECK(t && t->file_dtype == IO_DT_F64, "dense/kernel was float64 in the file");
+        t = io_tensor_list_find(&l, "conv1/kernel");
+        T_CHECK(t && t->ndim == 4 && t->shape[0] == 3 && t->shape[3] == 4, "HWIO kept");
+    }
+    io_tensor_list_free(&l);
+    check_bad(io_h5_read, "keras_truncated.h5", "libhdf5 cannot open");
+    check_bad(io_h5_read, "keras_missing.h5", "lists weight 'conv1/kernel:0' but has no such");
+    check_bad(io_h5_read, "npy_f4.npy", "not an HDF5 file");
+    check_bad(io_h5_read, "sd_zip.pth", "not an HDF5 file");
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static void test_detect(void)
+{
+    static const struct {
+        const char *file;
+        io_weights_format f;
+        const char *expected;
+    } cases[] = {
+        {"sd_zip.pth", IO_WEIGHTS_PTH_ZIP, "expected_small.txt"},
+        {"sd_legacy.th", IO_WEIGHTS_PTH_LEGACY, "expected_small.txt"},
+        {"st_f32.safetensors", IO_WEIGHTS_SAFETENSORS, "expected_st_f32.txt"},
+        {"keras_small.h5", IO_WEIGHTS_H5, "expected_keras_small.txt"},
+        {"npy_f4.npy", IO_WEIGHTS_NPY, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        wb_error err = {0};
+        io_weights_format f = io_weights_detect(path_in(g_data, cases[i].file), &err);
+        T_EQ_STR(io_weights_format_name(f), io_weights_format_name(cases[i].f), cases[i].file);
+        if (cases[i].expected && (cases[i].f != IO_WEIGHTS_H5 || io_h5_available()))
+            check_good(io_weights_read, cases[i].file, cases[i].expected);
+    }
+    io_tensor_list l;
+    io_tensor_list_init(&l);
+    wb_error err = {0};
+    T_CHECK(io_weights_read(path_in(g_data, "npy_f4.npy"), &l, &err) == 0, "npy via dispatch");
+    T_CHECK(l.n == 1 && strcmp(l.items[0].name, "npy_f4") == 0, "npy tensor named by file");
+    io_tensor_list_free(&l);
+    check_bad(io_weights_read, "expected_npy.txt", "not a weight file");
+    check_bad(io_weights_read, "evil_system.pth", "refusing global");
+    check_bad(io_weights_read, "st_gap.safetensors", "gap or overlap");
+    check_bad(io_weights_read, "does_not_exist.bin", "cannot open");
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static int shared_file(const char *name, const char *source)
+{
+    struct stat st;
+    const char *p = path_in(g_weights, name);
+    if (stat(p, &st) != 0) {
+        fprintf(stderr,
+                "missing %s: the shared pretrained weights belong in %s (%s; see its "
+                "README.md)\n",
+                p, g_weights, source);
+        T_CHECK(0, "shared weights file %s present", name);
+        return -1;
+    }
+    return 0;
+}
+
+static void test_resnet20(void)
+{
+    if (shared_file("resnet20-12fca82f.th",
+                    "akamaster/pytorch_resnet_cifar10, pretrained_models/") != 0)
+        return;
+    io_tensor_list l;
+    io_tensor_list_init(&l);
+    wb_error err = {0};
+    int rc = io_weights_read(path_in(g_weights, "resnet20-12fca82f.th"), &l, &err);
+    T_CHECK(rc == 0, "%s", fmt_err(&err));
+    if (rc == 0) {
+        T_EQ_INT(l.n, 97, "resnet20 tensor count");
+        const io_tensor *t = io_tensor_list_find(&l, "conv1.weight");
+        T_CHECK(t && t->ndim == 4 && t->shape[0] == 16 && t->shape[1] == 3 &&
+                    t->shape[2] == 3 && t->shape[3] == 3,
+                "conv1.weight is 16x3x3x3");
+        t = io_tensor_list_find(&l, "linear.weight");
+        T_CHECK(t && t->ndim == 2 && t->shape[0] == 10 && t->shape[1] == 64,
+                "linear.weight is 10x64");
+        t = io_tensor_list_find(&l, "layer3.2.bn2.running_var");
+        T_CHECK(t && t->ndim == 1 && t->shape[0] == 64, "layer3.2.bn2.running_var is 64");
+        check_list(&l, "expected_resnet20.txt");
+    }
+    io_tensor_list_free(&l);
+}
+
+static void test_mobilenet(void)
+{
+    if (shared_file("mobilenet_v1_0.25_224.h5",
+                    "Keras applications MobileNet v1 0.25/224, via the STM32 model zoo") != 0)
+        return;
+    if (!io_h5_available()) {
+        T_CHECK(0, "built without libhdf5: cannot read the MobileNet .h5");
+        return;
+    }
+    io_tensor_list l;
+    io_tensor_list_init(&l);
+    wb_error err = {0};
+    int rc = io_weights_read(path_in(g_weights, "mobilenet_v1_0.25_224.h5"), &l, &err);
+    T_CHECK(rc == 0, "%s", fmt_err(&err));
+    if (rc == 0) {
+        T_EQ_INT(l.n, 137, "mobilenet tensor count");
+        /* layers with weights: distinct "<layer>/" prefixes */
+        size_t layers = 0;
+        for (size_t i = 0; i < l.n; i++) {
+            size_t pl = (size_t)(strchr(l.items[i].name, '/') - l.items[i].name);
+            if (i == 0 || strncmp(l.items[i].name, l.items[i - 1].name, pl + 1) != 0)
+                layers++;
+        }
+        T_EQ_INT(layers, 55, "mobilenet layers with weights");
+        const io_tensor *t = io_tensor_list_find(&l, "conv1/kernel");
+        T_CHECK(t && t->ndim == 4 && t->shape[0] == 3 && t->shape[1] == 3 &&
+                    t->shape[2] == 3 && t->shape[3] == 8,
+                "conv1/kernel is HWIO 3x3x3x8");
+        t = io_tensor_list_find(&l, "conv_dw_1/depthwise_kernel");
+        T_CHECK(t && t->ndim == 4 && t->shape[2] == 8 && t->shape[3] == 1,
+                "depthwise kernel is H,W,C,1");
+        T_CHECK(io_tensor_list_find(&l, "conv1_bn/moving_variance") != NULL, "bn names");
+        check_list(&l, "expected_mobilenet.txt");
+    }
+    io_tensor_list_free(&l);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 5) {
+        fprintf(stderr, "usage: %s <group> <data_dir> <shared_weights_dir> <tmp_dir>\n",
+                argv[0]);
+        return 2;
+    }
+    g_data = argv[2];
+    g_weights = argv[3];
+    g_tmp = argv[4];
+    const char *g = argv[1];
+    if (strcmp(g, "json") == 0)
+        test_json();
+    else if (strcmp(g, "npy") == 0)
+        test_npy();
+    else if (strcmp(g, "safetensors") == 0)
+        test_safetensors();
+    else if (strcmp(g, "pth") == 0)
+        test_pth();
+    else if (strcmp(g, "h5") == 0)
+        test_h5();
+    else if (strcmp(g, "detect") == 0)
+        test_detect();
+    else if (strcmp(g, "resnet20") == 0)
+        test_resnet20();
+    else if (strcmp(g, "mobilenet") == 0)
+        test_mobilenet();
+    else {
+        fprintf(stderr, "unknown group '%s'\n", g);
+        return 2;
+    }
+    printf("%s: %d checks, %d failed\n", g, g_checks, g_fails);
+    return g_fails ? 1 : 0;
+}
