@@ -132,6 +132,29 @@ static void fft1(double *re, double *im, int n, int stride, int inverse)
     }
 }
 
+/* In-place transpose of an n x n matrix. */
+static void transpose(double *a, int n)
+{
+    for (int y = 0; y < n; y++)
+        for (int x = y + 1; x < n; x++) {
+            double t = a[(size_t)y * n + x];
+            a[(size_t)y * n + x] = a[(size_t)x * n + y];
+            a[(size_t)x * n + y] = t;
+        }
+}
+
+/* 2-D FFT of an n x n complex array: rows, then columns as rows of the transpose (strided
+ * column passes are several times slower at these sizes). */
+static void fft2(double *re, double *im, int n, int inverse)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        for (int y = 0; y < n; y++)
+            fft1(re + (size_t)y * n, im + (size_t)y * n, n, 1, inverse);
+        transpose(re, n);
+        transpose(im, n);
+    }
+}
+
 /* n x n field with power spectrum ~ 1/f^beta, zero mean, unit variance. */
 static int powerlaw_field(int n, double beta, rng *r, double *out)
 {
@@ -143,10 +166,7 @@ static int powerlaw_field(int n, double beta, rng *r, double *out)
     }
     for (size_t i = 0; i < (size_t)n * n; i++)
         re[i] = rng_normal(r);
-    for (int y = 0; y < n; y++)
-        fft1(re + (size_t)y * n, im + (size_t)y * n, n, 1, 0);
-    for (int x = 0; x < n; x++)
-        fft1(re + x, im + x, n, n, 0);
+    fft2(re, im, n, 0);
     for (int y = 0; y < n; y++) {
         int fy = y <= n / 2 ? y : n - y;
         for (int x = 0; x < n; x++) {
@@ -157,10 +177,7 @@ static int powerlaw_field(int n, double beta, rng *r, double *out)
             im[(size_t)y * n + x] *= a;
         }
     }
-    for (int y = 0; y < n; y++)
-        fft1(re + (size_t)y * n, im + (size_t)y * n, n, 1, 1);
-    for (int x = 0; x < n; x++)
-        fft1(re + x, im + x, n, n, 1);
+    fft2(re, im, n, 1);
     double s = 0, s2 = 0;
     size_t nn = (size_t)n * n;
     for (size_t i = 0; i < nn; i++) {
@@ -386,10 +403,12 @@ static int render_view(const exp_synth_options *o, const patient *p, int side, i
     g.yc = mlo ? H * 0.47 : H * 0.5;
     g.pect_w = mlo ? W * rng_range(&r, 0.22, 0.36) : 0;
     g.pect_h = mlo ? H * rng_range(&r, 0.38, 0.6) : 0;
-    double wob_a[4], wob_p[4];
+    double wob_a[4], wob_c[4], wob_s[4];
     for (int k = 0; k < 4; k++) {
         wob_a[k] = rng_range(&r, 0, 0.025);
-        wob_p[k] = rng_range(&r, 0, 2 * M_PI);
+        double ph = rng_range(&r, 0, 2 * M_PI);
+        wob_c[k] = cos(ph);
+        wob_s[k] = sin(ph);
     }
 
     /* Texture at half resolution (the spectrum is dominated by low frequencies), upsampled. */
@@ -414,9 +433,17 @@ static int render_view(const exp_synth_options *o, const patient *p, int side, i
         for (int x = 0; x < W; x++) {
             size_t i = (size_t)y * W + x;
             double ny = (y - g.yc) / g.halfh;
-            double phi = atan2(ny, (double)x / g.depth);
+            /* outline wobble: sum of a_k cos((k+2) phi + p_k), by rotating (cos phi, sin phi) */
+            double r0 = sqrt(sq((double)x / g.depth) + ny * ny);
+            double c1 = r0 > 0 ? (x / g.depth) / r0 : 1, s1 = r0 > 0 ? ny / r0 : 0;
+            double ck = c1 * c1 - s1 * s1, sk = 2 * s1 * c1; /* k = 2 */
             double wob = 1;
-            for (int k = 0; k < 4; k++) wob += wob_a[k] * cos((k + 2) * phi + wob_p[k]);
+            for (int k = 0; k < 4; k++) {
+                wob += wob_a[k] * (ck * wob_c[k] - sk * wob_s[k]);
+                double t = ck * c1 - sk * s1;
+                sk = sk * c1 + ck * s1;
+                ck = t;
+            }
             double nx = x / (g.depth * wob);
             double rho = sqrt(nx * nx + ny * ny);
             double val = air;
