@@ -87,7 +87,7 @@ typedef enum { NN_BLOCK_BASIC = 0, NN_BLOCK_BOTTLENECK, NN_BLOCK_CIFAR } nn_bloc
 
 /* A ResNet with any block counts (torchvision: 4 stages, BASIC or BOTTLENECK; CIFAR: 3
  * stages). nn_net_create("resnet18") is nn_net_create_resnet(NN_BLOCK_BASIC, {2,2,2,2}).
- * Names follow the home framework exactly. */
+ * Names follow the home framework exactly. opts NULL: defaults (also for nn_net_create). */
 nn_net *nn_net_create_resnet(nn_block_kind kind, const int *blocks, int n_stages,
                              const nn_net_opts *opts, wb_error *err);
 
@@ -130,11 +130,11 @@ long nn_net_tensor_find(const nn_net *net, const char *name);
  * trainable_only counts only those that currently get gradients. */
 size_t nn_net_num_params(const nn_net *net, int stage, int trainable_only);
 
-/* Forward multiply-adds x2 for one image of size h x w (0 and err if the size is too small). */
+/* Forward FLOPs (2 x multiply-adds) for one image of h x w; 0 and err if the size is out of
+ * range. */
 double nn_net_flops(const nn_net *net, int h, int w, wb_error *err);
 
-/* Shape [n, k] of the output for an input [n, in_channels, h, w]: fills out[2] with
- * {n, num_classes}; and the pooled feature width (the head's input). */
+/* Width of the pooled features (the head's input), e.g. 512 for resnet18. */
 int nn_net_feature_dim(const nn_net *net);
 
 /* ---------------------------------------------------------------- freezing */

@@ -106,7 +106,10 @@ nn_net *nn_net_create_resnet(nn_block_kind kind, const int *blocks, int n_stages
                              const nn_net_opts *opts, wb_error *err)
 {
     const int cifar = kind == NN_BLOCK_CIFAR;
-    if (n_stages != (cifar ? 3 : 4)) {
+    nn_net_opts def = nn_net_opts_default();
+    if (!opts)
+        opts = &def;
+    if (!blocks || n_stages != (cifar ? 3 : 4)) {
         wb_err(err, WB_E_USAGE, NULL, "a %s ResNet has %d stages, not %d",
                cifar ? "CIFAR" : "torchvision", cifar ? 3 : 4, n_stages);
         return NULL;
