@@ -209,10 +209,42 @@ def craft_zip(path, obj, storages, compress=False, data_pkl=None, prefix="archiv
         data_pkl = buf.getvalue()
     method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
     with zipfile.ZipFile(path, "w", method) as z:
-        z.writestr(prefix + "/data.pkl", data_pkl)
+        zip_put(z, prefix + "/data.pkl", data_pkl, method)
         for s in storages:
-            z.writestr(prefix + "/data/" + s.key, s.data)
-        z.writestr(prefix + "/version", b"3\n")
+            zip_put(z, prefix + "/data/" + s.key, s.data, method)
+        zip_put(z, prefix + "/version", b"3\n", method)
+
+
+def zip_put(z, name, data, method):
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # reproducible bytes
+    info.compress_type = method
+    z.writestr(info, data)
+
+
+class LegacyPickler(pickle.Pickler):
+    """Persistent ids of the legacy format: 6-tuples with optional view metadata."""
+
+    def persistent_id(self, obj):
+        if isinstance(obj, FakeStorage):
+            return ("storage", obj.stype, obj.key, "cpu", obj.numel, getattr(obj, "view", None))
+        return None
+
+
+def craft_legacy(path, obj, storages, keys=None):
+    """The legacy container by hand: magic, protocol, sys_info, data, keys, raw storages."""
+    buf = io.BytesIO()
+    for v in (0x1950a86a20f9469cfc6c, 1001,
+              {"protocol_version": 1001, "little_endian": True,
+               "type_sizes": {"short": 2, "int": 4, "long": 4}}):
+        pickle.dump(v, buf, protocol=2)
+    LegacyPickler(buf, protocol=2).dump(obj)
+    keys = [s.key for s in storages] if keys is None else keys
+    pickle.dump(keys, buf, protocol=2)
+    for s in storages:
+        buf.write(struct.pack("<q", s.numel))
+        buf.write(s.data)
+    with open(path, "wb") as f:
+        f.write(buf.getvalue())
 
 
 def f32_bytes(vals):
@@ -272,7 +304,7 @@ def make_pth(out):
     src = zipfile.ZipFile(os.path.join(out, "sd_zip.pth"))
     with zipfile.ZipFile(os.path.join(out, "compressed.pth"), "w", zipfile.ZIP_DEFLATED) as z:
         for i in src.infolist():
-            z.writestr(i.filename, src.read(i.filename))
+            zip_put(z, i.filename, src.read(i.filename), zipfile.ZIP_DEFLATED)
 
     # hostile pickles
     with open(os.path.join(out, "evil_system.pth"), "wb") as f:
@@ -281,6 +313,8 @@ def make_pth(out):
               data_pkl=pickle.dumps(EvilEval(), protocol=4))  # STACK_GLOBAL builtins eval
     craft_zip(os.path.join(out, "evil_class.pth"), None, [],
               data_pkl=pickle.dumps({"w": SomeClass()}, protocol=2))  # copyreg._reconstructor
+    craft_zip(os.path.join(out, "evil_os_system.pth"), None, [],
+              data_pkl=b"\x80\x02cos\nsystem\nX\x02\x00\x00\x00ls\x85R.")
     craft_zip(os.path.join(out, "evil_getattr.pth"), None, [],
               data_pkl=b"\x80\x02cbuiltins\ngetattr\nq\x00.")
     # pickle machine abuse
@@ -323,6 +357,29 @@ def make_pth(out):
         ("tail", FakeTensor(s12, 9, (3,), (1,))),        # ends at the last element
     ])
     craft_zip(os.path.join(out, "strided_ok.pth"), good, [s12])
+    # legacy storage views: (view_key, offset, size) into a root storage
+    root = FakeStorage("0", 12, data=f32_bytes([float(i) for i in range(12)]))
+    view = FakeStorage("0", 12)
+    view.view = ("v0", 4, 6)                           # elements 4..9 of the root
+    craft_legacy(os.path.join(out, "legacy_view.th"),
+                 collections.OrderedDict([("v", FakeTensor(view, 1, (5,), (1,))),
+                                          ("r", FakeTensor(root, 0, (12,), (1,)))]), [root])
+    write_expected(os.path.join(out, "expected_legacy_view.txt"), [
+        ("v", np.arange(5, 10, dtype=np.float32)),
+        ("r", np.arange(12, dtype=np.float32))])
+    bad_view = FakeStorage("0", 12)
+    bad_view.view = ("v0", 10, 6)
+    craft_legacy(os.path.join(out, "legacy_bad_view.th"),
+                 {"v": FakeTensor(bad_view, 0, (6,), (1,))}, [root])
+    over = FakeStorage("0", 12)
+    over.view = ("v0", 4, 6)
+    craft_legacy(os.path.join(out, "legacy_view_oob.th"),
+                 {"v": FakeTensor(over, 2, (5,), (1,))}, [root])   # 4+2+5 > 4+6
+    craft_legacy(os.path.join(out, "legacy_unknown_key.th"),
+                 {"r": FakeTensor(root, 0, (12,), (1,))}, [root], keys=["0", "9"])
+    craft_legacy(os.path.join(out, "legacy_count_mismatch.th"),
+                 {"r": FakeTensor(FakeStorage("0", 11), 0, (11,), (1,))}, [root])
+
     base = torch.arange(12, dtype=torch.float32)
     write_expected(os.path.join(out, "expected_strided.txt"), [
         ("t", base.as_strided((3, 2), (1, 3), 0).numpy()),

@@ -230,6 +230,48 @@ static void check_same_bytes(const char *a, const char *b)
     free(y);
 }
 
+/* Every proper prefix and every single-byte corruption of a valid file must give an error
+ * or a result, never a crash (ASan/UBSan watch). Each variant is written to the tmp dir. */
+static void hammer_file(list_reader rd, const char *file)
+{
+    size_t n = 0;
+    unsigned char *b = slurp(path_in(g_data, file), &n);
+    if (!b) {
+        T_CHECK(0, "cannot read %s", file);
+        return;
+    }
+    const char *tmp = path_in(g_tmp, "hammer.bin");
+    size_t loaded = 0;
+    for (size_t pass = 0; pass < 2; pass++) {
+        for (size_t k = 0; k < n; k++) {
+            FILE *f = fopen(tmp, "wb");
+            if (!f) {
+                T_CHECK(0, "cannot write %s", tmp);
+                break;
+            }
+            if (pass == 0) {
+                fwrite(b, 1, k, f); /* every proper prefix */
+            } else {
+                b[k] ^= 0xff;       /* every single-byte corruption */
+                fwrite(b, 1, n, f);
+                b[k] ^= 0xff;
+            }
+            fclose(f);
+            io_tensor_list l;
+            io_tensor_list_init(&l);
+            wb_error err = {0};
+            if (rd(tmp, &l, &err) == 0 && pass == 0)
+                loaded++;
+            else if (pass == 0 || err.msg[0])
+                T_CHECK(l.n == 0, "%s variant %zu/%zu: tensors left after error", file, pass, k);
+            io_tensor_list_free(&l);
+        }
+    }
+    T_EQ_INT(loaded, 0, "prefixes that loaded");
+    remove(tmp);
+    free(b);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 static int json_ok(const char *s)
@@ -392,6 +434,9 @@ static void test_npy(void)
     check_bad(npy_as_list, "npy_bad_nokey.npy", "lacks");
     check_bad(npy_as_list, "npy_bad_dict.npy", "expected ',' or '}'");
     check_bad(npy_as_list, "does_not_exist.npy", "cannot open");
+
+    hammer_file(npy_as_list, "npy_f8.npy");
+    hammer_file(npy_as_list, "npy_b1.npy");
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -463,12 +508,14 @@ static void test_safetensors(void)
     check_bad(io_safetensors_read, "st_bad_metadata.safetensors", "__metadata__ values");
     check_bad(io_safetensors_read, "st_truncated.safetensors", "truncated");
     check_bad(io_safetensors_read, "st_short.safetensors", "too short");
+
+    hammer_file(io_safetensors_read, "st_mixed.safetensors");
+    hammer_file(io_safetensors_read, "st_f32.safetensors");
 }
 
 /* ------------------------------------------------------------------------------------------ */
 
-/* Every prefix and every single-byte corruption of a valid file must be handled: an error or
- * a result, never a crash (ASan/UBSan watch). Returns how many prefixes loaded. */
+/* hammer_file for io_pth_read_mem, without the file round trip. */
 static size_t hammer(const char *file)
 {
     size_t n = 0, loaded = 0;
@@ -511,6 +558,12 @@ static void test_pth(void)
     check_good(io_pth_read, "sd_legacy.th", "expected_small.txt");
     check_good(io_pth_read, "ckpt_model.pth", "expected_small.txt");
     check_good(io_pth_read, "strided_ok.pth", "expected_strided.txt");
+    check_good(io_pth_read, "legacy_view.th", "expected_legacy_view.txt");
+    check_bad(io_pth_read, "legacy_bad_view.th", "storage view (key, offset, size) lies outside");
+    check_bad(io_pth_read, "legacy_view_oob.th", "reaches past the end of storage '0' (6 elements)");
+    check_bad(io_pth_read, "legacy_unknown_key.th", "storage key 1 is not used");
+    check_bad(io_pth_read, "legacy_count_mismatch.th", "holds 12 elements but the pickle "
+                                                       "declares 11");
 
     io_tensor_list l;
     io_tensor_list_init(&l);
@@ -530,6 +583,7 @@ static void test_pth(void)
     check_bad(io_pth_read, "evil_eval.pth", "refusing global 'builtins.eval'");
     check_bad(io_pth_read, "evil_class.pth", "refusing global '__main__.SomeClass'");
     check_bad(io_pth_read, "evil_getattr.pth", "refusing global 'builtins.getattr'");
+    check_bad(io_pth_read, "evil_os_system.pth", "refusing global 'os.system'");
     check_bad(io_pth_read, "evil_system.pth", "at byte 2");
     check_bad(io_pth_read, "evil_eval.pth", "weight files may only reference tensor types");
     /* pickle machine abuse */
@@ -570,6 +624,7 @@ static void test_pth(void)
     hammer("sd_legacy.th");
     hammer("sd_zip.pth");
     hammer("strided_ok.pth");
+    hammer("legacy_view.th");
 }
 
 /* ------------------------------------------------------------------------------------------ */
