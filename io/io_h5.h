@@ -20,6 +20,9 @@
  * at most 8 dimensions, IO_TENSOR_MAX_NUMEL elements, and uncompressed datasets must have
  * their bytes in the file.
  *
+ * Not thread-safe: Debian's libhdf5 is the serial build, and io_h5_read silences libhdf5's
+ * error printing (process-wide) while it runs.
+ *
  * Built without libhdf5 (CMake did not find it), io_h5_read fails with a message saying so.
  */
 #ifndef IO_H5_H

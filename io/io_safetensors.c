@@ -159,7 +159,10 @@ int io_safetensors_read(const char *path, io_tensor_list *out, wb_error *err)
     }
     size_t jat;
     const char *jwhy;
-    if (io_json_parse(hdr, hlen, NULL, &doc, &jat, &jwhy) != 0) {
+    /* about 8 JSON values per tensor: bound the node array by the tensor cap, so a header
+     * of a hundred million tiny values cannot make us allocate gigabytes */
+    io_json_limits lim = {.max_depth = 16, .max_nodes = 16 * (size_t)IO_TENSOR_MAX_COUNT};
+    if (io_json_parse(hdr, hlen, &lim, &doc, &jat, &jwhy) != 0) {
         wb_err(err, WB_E_DATA, path, "at byte %llu: bad JSON header: %s",
                (unsigned long long)(8 + jat), jwhy);
         goto fail;

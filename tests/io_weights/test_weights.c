@@ -312,6 +312,20 @@ static void test_json(void)
     deep[100] = '\0';
     T_CHECK(json_ok(deep), "50-deep nesting should parse");
 
+    /* node bound */
+    {
+        io_json_doc d3;
+        size_t at3;
+        const char *why3 = NULL;
+        io_json_limits lim = {.max_depth = 4, .max_nodes = 3};
+        T_CHECK(io_json_parse("[1,2,3]", 7, &lim, &d3, &at3, &why3) != 0 && why3 &&
+                    strstr(why3, "too many") != NULL,
+                "4 values over a bound of 3: %s", why3 ? why3 : "(parsed)");
+        lim.max_nodes = 4;
+        T_CHECK(io_json_parse("[1,2,3]", 7, &lim, &d3, &at3, &why3) == 0, "4 values, bound 4");
+        io_json_free(&d3);
+    }
+
     /* values and lookup */
     const char *s = "{\"n\": 12345678901, \"f\": 0.5, \"s\": \"h\\u00e9\", \"a\": [1, 2]}";
     io_json_doc d;
