@@ -199,8 +199,8 @@ static const char *global_name(int id, char *buf, size_t n)
 /* Prints a possibly binary name for a message. */
 static void printable(const char *s, size_t len, char *buf, size_t n)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < len && k + 5 < n; i++) {
+    size_t k = 0, i = 0;
+    for (; i < len && k + 8 < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c < 0x7f && c != '\'') {
             buf[k++] = (char)c;
@@ -209,8 +209,10 @@ static void printable(const char *s, size_t len, char *buf, size_t n)
             k += 4;
         }
     }
-    if (k + 5 >= n && n > 4)
-        memcpy(buf + n - 4, "...", 4), k = n - 1;
+    if (i < len) { /* cut short: say so */
+        memcpy(buf + k, "...", 3);
+        k += 3;
+    }
     buf[k] = '\0';
 }
 
