@@ -147,9 +147,23 @@ static void copy_in(nn_tensor *t, const io_tensor *f, int sum_cin)
             }
 }
 
-static const char *strip_module(const char *name)
+/* Strips "module." (DataParallel) and "model_weights/", and collapses the HDF5 path
+ * "<layer>/<layer>/<weight>" of Keras files to "<layer>/<weight>". buf: NN_NAME_MAX+. */
+static const char *strip_module(const char *name, char *buf, size_t n)
 {
-    return strncmp(name, "module.", 7) == 0 ? name + 7 : name;
+    if (strncmp(name, "module.", 7) == 0)
+        name += 7;
+    if (strncmp(name, "model_weights/", 14) == 0)
+        name += 14;
+    const char *s1 = strchr(name, '/');
+    if (s1) {
+        size_t l = (size_t)(s1 - name);
+        if (strncmp(s1 + 1, name, l) == 0 && s1[1 + l] == '/' && strlen(s1 + 1) < n) {
+            snprintf(buf, n, "%s", s1 + 1);
+            return buf;
+        }
+    }
+    return name;
 }
 
 static int ends_with(const char *s, const char *suffix)
@@ -183,7 +197,8 @@ int nn_net_bind(nn_net *net, const io_tensor_list *list, const nn_bind_opts *opt
         match[i] = -1;
     for (size_t k = 0; k < list->n && rc == 0; k++) {
         const io_tensor *f = &list->items[k];
-        const char *name = strip_module(f->name);
+        char nbuf[512];
+        const char *name = strip_module(f->name, nbuf, sizeof nbuf);
         if (ends_with(name, "num_batches_tracked"))
             continue;
         long ti = nn_net_tensor_find(net, name);

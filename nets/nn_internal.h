@@ -73,7 +73,8 @@ typedef struct nn_node {
     char name[NN_NAME_MAX];
     /* conv / pool geometry */
     int oc, kh, kw, sh, sw, ph, pw, groups;
-    /* pad: top, bottom, left, right; shortcut A: pt = channels before, pb = after */
+    /* pad: top, bottom, left, right (kh/sh > 0: TF "same" for a kh x kh stride-sh layer,
+     * computed per input size); shortcut A: pt = channels before, pb = after */
     int pt, pb, pl, pr;
     float eps, momentum, p;
     int bn_batch_stats;   /* set by nn_net_unfreeze */

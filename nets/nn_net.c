@@ -531,6 +531,13 @@ static int infer_shapes(nn_net *net, int h, int w, wb_error *err)
             break;
         }
         case NN_OP_PAD:
+            if (nd->kh > 0) { /* TF "same" for a following k x k stride-s layer */
+                int th = ((x->h + nd->sh - 1) / nd->sh - 1) * nd->sh + nd->kh - x->h;
+                int tw = ((x->w + nd->sw - 1) / nd->sw - 1) * nd->sw + nd->kw - x->w;
+                th = th > 0 ? th : 0;
+                tw = tw > 0 ? tw : 0;
+                nd->pt = th / 2, nd->pb = th - th / 2, nd->pl = tw / 2, nd->pr = tw - tw / 2;
+            }
             nd->c = x->c;
             nd->h = x->h + nd->pt + nd->pb;
             nd->w = x->w + nd->pl + nd->pr;

@@ -300,6 +300,68 @@ def make_real_resnet20():
     w.close()
 
 
+def mobilenet_numpy(wts, x, alpha=0.25):
+    """An independent float64 NumPy forward of Keras' MobileNet v1 (NHWC, TF padding)."""
+    def bn(h, name):
+        g, b = wts[name + "/gamma:0"], wts[name + "/beta:0"]
+        m, v = wts[name + "/moving_mean:0"], wts[name + "/moving_variance:0"]
+        return (h - m) / np.sqrt(v + 1e-3) * g + b
+
+    def conv(h, k, stride, depthwise=False):
+        kh, kw = k.shape[:2]
+        n, hh, ww, _ = h.shape
+        oh, ow = (hh - kh) // stride + 1, (ww - kw) // stride + 1
+        out = 0
+        for i in range(kh):
+            for j in range(kw):
+                patch = h[:, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride, :]
+                out = out + (patch * k[i, j, :, 0] if depthwise else patch @ k[i, j])
+        return out
+
+    def same_pad(h, k, s):
+        def tot(n):
+            return max((-(-n // s) - 1) * s + k - n, 0)
+        th, tw = tot(h.shape[1]), tot(h.shape[2])
+        return np.pad(h, ((0, 0), (th // 2, th - th // 2), (tw // 2, tw - tw // 2), (0, 0)))
+
+    relu6 = lambda h: np.clip(h, 0.0, 6.0)
+    h = x.transpose(0, 2, 3, 1).astype(np.float64)
+    h = relu6(bn(conv(same_pad(h, 3, 2), wts["conv1/kernel:0"], 2), "conv1_bn"))
+    for b in range(1, 14):
+        s = 2 if b in (2, 4, 6, 12) else 1
+        h = np.pad(h, ((0, 0), (0, 1), (0, 1), (0, 0))) if s == 2 else same_pad(h, 3, 1)
+        h = relu6(bn(conv(h, wts[f"conv_dw_{b}/depthwise_kernel:0"], s, True), f"conv_dw_{b}_bn"))
+        h = relu6(bn(conv(h, wts[f"conv_pw_{b}/kernel:0"], 1), f"conv_pw_{b}_bn"))
+    h = h.mean(axis=(1, 2))
+    return h @ wts["conv_preds/kernel:0"][0, 0] + wts["conv_preds/bias:0"]
+
+
+def make_mobilenet():
+    """mobilenet_v1_0.25_224.h5 (Keras, ImageNet): its weights (so the C test needs no HDF5
+    reader; record w:<layer>/<weight>:0 with shape:<...>) and NumPy logits on two batches:
+    2x96x80 (even: stride-2 "same" pads bottom/right) and 1x65x71 (odd)."""
+    import h5py
+    path = os.path.join(HERE, "..", "..", "..", "shared", "weights", "mobilenet_v1_0.25_224.h5")
+    wts = {}
+    with h5py.File(path, "r") as f:
+        mw = f["model_weights"]
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                wts[name.split("/", 1)[1]] = np.array(obj, dtype=np.float64)
+        mw.visititems(visit)
+    w = Writer("mobilenet_v1")
+    for k in sorted(wts):
+        w.add("shape:" + k, list(wts[k].shape))
+        w.add("w:" + k, wts[k])
+    g = torch.Generator().manual_seed(9)
+    for i, (n, h, wd) in enumerate(((2, 96, 80), (1, 65, 71))):
+        x = (torch.rand(n, 3, h, wd, generator=g) * 2 - 1).numpy()
+        w.add(f"x{i}", x)
+        w.add(f"meta{i}", [n, 3, h, wd, 1000])
+        w.add(f"logits{i}", mobilenet_numpy(wts, x))
+    w.close()
+
+
 def main():
     torch.set_num_threads(1)
     g = torch.Generator().manual_seed(1)
@@ -311,6 +373,7 @@ def main():
     make("resnet50", torchvision.models.resnet50(num_classes=3),
          torch.randn(2, 3, 64, 64, generator=g), 3, "layer4")
     make_real_resnet20()
+    make_mobilenet()
     total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
     print(f"wrote {OUT}: {total / 1e6:.2f} MB", file=sys.stderr)
 
