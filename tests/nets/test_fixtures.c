@@ -7,8 +7,12 @@
  * the inference logits, and for unfreeze all / last stage x BN frozen / train the training
  * logits, loss, sampled gradients of every trainable parameter, their norms and the updated
  * BN running statistics are compared. The last-stage configurations also run through the
- * cached-prefix path. Tolerances: logits 1e-4 (max abs diff / max |ref|), gradients 1e-3
- * (relative L2 over the sampled entries and relative error of the full norm).
+ * cached-prefix path. References are PyTorch in float64. Tolerances: logits 1e-4 (max abs
+ * diff / max |ref|), gradients 1e-3 (relative L2 over the sampled entries, and relative
+ * error of the full tensor's norm) -- except where PyTorch's own float32 result is further
+ * than that from float64 (only ResNet-50, all stages, BN train: up to 4e-2, an ill-conditioned
+ * deep BN-train net at 64x64, batch 2); there the bound is 4x PyTorch's float32 error.
+ * The summary line prints how many tensors needed the looser bound.
  */
 #include <stdlib.h>
 #include <string.h>
