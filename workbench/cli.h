@@ -14,6 +14,7 @@ typedef struct wb_command {
 /* Each sub-command lives in its own cmd_<name>.c. */
 extern const wb_command wb_cmd_inspect;
 extern const wb_command wb_cmd_synth;
+extern const wb_command wb_cmd_validate;
 
 /* Prints the command's usage to stdout. */
 void cli_print_usage(const wb_command *cmd);

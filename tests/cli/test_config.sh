@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# workbench validate: every config in configs/ validates (against a small synthetic dataset),
+# and each kind of bad config gets exit 2 and its file:line:col: key: message.
+# Args: WORKBENCH CONFIGS_DIR OUT_DIR
+set -euo pipefail
+wb=$1 configs=$2 out=$3
+rm -rf "$out"; mkdir -p "$out"
+. "$(dirname "$0")/lib.sh"
+
+"$wb" -q synth --out "$out/data" --patients 3 --seed 1 --size 128x160
+for c in "$configs"/*.yaml; do
+  expect_exit 0 "$wb" validate "$c" --set data.dicom_dir="$out/data" --set data.labels="$out/data/labels.csv"
+  expect_grep ': ok: ' "$out/stdout"
+  # the resolved config is itself a valid config
+  expect_exit 0 "$wb" validate "$c" --print --set data.dicom_dir="$out/data" --set data.labels="$out/data/labels.csv"
+  cp "$out/stdout" "$out/resolved.yaml"
+  expect_exit 0 "$wb" validate "$out/resolved.yaml"
+done
+
+good() {
+  cat <<YAML
+name: t
+data:
+  dicom_dir: data
+  labels: data/labels.csv
+backbone:
+  arch: resnet20
+variants:
+  - name: baseline
+    type: baseline
+  - name: last
+    type: backbone
+    unfreeze: [layer3]
+YAML
+}
+# case NAME EXPECTED-REGEX, config on stdin; written next to the data so relative paths resolve
+case_() {
+  mkdir -p "$out/data"; cat >"$out/$1.yaml"
+  expect_exit 2 "$wb" validate "$out/$1.yaml"
+  expect_grep "$2" "$out/stderr"
+}
+good >"$out/good.yaml"
+expect_exit 0 "$wb" validate "$out/good.yaml"
+expect_exit 0 "$wb" validate "$out/good.yaml" --print
+expect_grep '^  folds: 5$' "$out/stdout"
+expect_grep 'labels: ".*/data/labels.csv"' "$out/stdout"
+expect_exit 0 "$wb" validate "$out/good.yaml" --set cv.folds=3 --print
+expect_grep '^  folds: 3$' "$out/stdout"
+expect_grep '^# --set cv.folds=3$' "$out/stdout"
+# relative paths resolve against the config's directory, from any working directory
+(cd / && expect_exit 0 "$wb" validate "$out/good.yaml")
+
+good | sed 's/^name: t/name: t\ncv:\n  folds: ten/' | case_ folds 'folds.yaml:3:10: cv.folds: expected an integer from 2 to 20, got .ten.'
+good | sed 's/^name: t/name: t\ncv:\n  fodls: 3/' | case_ typo "typo.yaml:3:3: cv.fodls: unknown key; did you mean 'folds'\?"
+good | sed 's/^name: t/name: t\ntrian:\n  epochs: 3/' | case_ section "section.yaml:2:1: trian: unknown key; did you mean 'train'\?"
+good | sed 's/unfreeze: \[layer3\]/unfreeze: [layer4]/' | case_ stage "stage.yaml:12:15: variants\[1\].unfreeze: resnet20 has no stage 'layer4' \(stages: stem, layer1, layer2, layer3, head\)"
+good | sed 's/labels: data\/labels.csv/labels: data\/nope.csv/' | case_ missing "missing.yaml:4:11: data.labels: 'data/nope.csv' \(resolved to .*nope.csv\): No such file or directory"
+good | sed 's/^name: t/name: t\nseed: 1\nseed: 2/' | case_ dup "dup.yaml:3:1: seed: duplicate key \(first at line 2\)"
+good | sed '/^name: t/d' | case_ noname "noname.yaml: name: required key is missing"
+good | sed 's/    type: baseline/    type: baseline\n    unfreeze: all/' | case_ wrongtype "wrongtype.yaml:10:15: variants\[0\].unfreeze: applies only to variants of type backbone"
+good | sed 's/- name: last/- name: baseline/' | case_ samename "samename.yaml:10:11: variants\[1\].name: name 'baseline' is used by variants\[0\] too"
+good | sed 's/^name: t/name: t\nmetrics:\n  reference: nothere/' | case_ ref "ref.yaml:3:14: metrics.reference: no variant is named 'nothere'"
+good | sed 's/^name: t/name: t\ntrain:\n  nesterov: yes/' | case_ bool "bool.yaml:3:13: train.nesterov: expected true or false, got 'yes'"
+good | sed 's/  arch: resnet20/  arch: resnet21/' | case_ arch "arch.yaml:6:9: backbone.arch: expected one of resnet18\|.*, got 'resnet21'"
+printf 'name: [unclosed\n' | case_ syntax "syntax.yaml:2:1: YAML syntax: "
+printf -- '- a\n- b\n' | case_ notmap "notmap.yaml:1:1: expected a mapping of sections"
+: >"$out/empty.yaml"; expect_exit 2 "$wb" validate "$out/empty.yaml"; expect_grep 'empty.yaml: the config is empty' "$out/stderr"
+expect_exit 3 "$wb" validate "$out/none.yaml"; expect_grep 'none.yaml: cannot open config' "$out/stderr"
+# an alias bomb is refused, not expanded
+{ echo 'name: t'; echo 'x0: &a0 [1,1,1,1,1,1,1,1,1,1]'; for i in $(seq 1 9); do echo "x$i: &a$i [*a$((i-1)),*a$((i-1)),*a$((i-1)),*a$((i-1)),*a$((i-1)),*a$((i-1)),*a$((i-1)),*a$((i-1)),*a$((i-1)),*a$((i-1))]"; done; } | case_ bomb "bomb.yaml:2:1: x0: unknown key"
+expect_exit 2 "$wb" validate "$out/good.yaml" --set cv.fold=3
+expect_grep "\-\-set: cv.fold: unknown key; did you mean 'cv.folds'\?" "$out/stderr"
+expect_exit 2 "$wb" validate "$out/good.yaml" --set cv.folds=1
+expect_grep '\-\-set: cv.folds: expected an integer from 2 to 20, got .1.' "$out/stderr"
+expect_exit 0 "$wb" validate --schema
+expect_grep '^cv.folds	integer	5	2..20	' "$out/stdout"
+# every key of the schema is documented in docs/config.md
+docs="$(dirname "$0")/../../docs/config.md"
+for k in $(tail -n +2 "$out/stdout" | cut -f1); do
+  leaf=${k##*.}
+  checks=$((checks + 1))
+  grep -qF "\`$leaf\`" "$docs" || { fails=$((fails + 1)); echo "FAIL: $k is not in docs/config.md" >&2; }
+done
+finish
