@@ -160,7 +160,15 @@ static const char *strip_module(const char *name, char *buf, size_t n)
         size_t l = (size_t)(s1 - name);
         if (strncmp(s1 + 1, name, l) == 0 && s1[1 + l] == '/' && strlen(s1 + 1) < n) {
             snprintf(buf, n, "%s", s1 + 1);
-            return buf;
+            name = buf;
+        }
+        /* io_h5 names Keras weights "<layer>/<weight>" without TensorFlow's ":0" suffix */
+        const char *colon = strrchr(name, ':');
+        if ((!colon || colon < strrchr(name, '/')) && strlen(name) + 3 <= n) {
+            if (name != buf)
+                snprintf(buf, n, "%s", name);
+            strcat(buf, ":0");
+            name = buf;
         }
     }
     return name;

@@ -15,6 +15,7 @@ static const wb_command *const commands[] = {
     &wb_cmd_synth,
     &wb_cmd_inspect,
     &wb_cmd_validate,
+    &wb_cmd_net,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
