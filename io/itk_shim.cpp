@@ -1,0 +1,355 @@
+// itk_shim.cpp — the ITK filters behind io_itk.h. The only translation unit that includes ITK
+// (it compiles slowly). Every entry point catches every exception and returns -1 with err
+// filled; nothing C++ crosses the C API.
+#include "io_itk.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <string>
+
+// GCC 12 reports a false -Warray-bounds inside itkSize.h when it inlines
+// NeighborhoodOperator::FillCenteredDirectional (the Gaussian kernel): silence it for ITK only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Warray-bounds"
+#include <itkAdaptiveHistogramEqualizationImageFilter.h>
+#include <itkBinaryFillholeImageFilter.h>
+#include <itkConfigure.h>
+#include <itkConnectedComponentImageFilter.h>
+#include <itkDiscreteGaussianImageFilter.h>
+#include <itkFlipImageFilter.h>
+#include <itkIdentityTransform.h>
+#include <itkImage.h>
+#include <itkLinearInterpolateImageFunction.h>
+#include <itkOtsuThresholdImageFilter.h>
+#include <itkRelabelComponentImageFilter.h>
+#include <itkResampleImageFilter.h>
+#include <itkScalarImageToTextureFeaturesFilter.h>
+#pragma GCC diagnostic pop
+
+namespace {
+
+using FloatImage = itk::Image<float, 2>;
+using MaskImage = itk::Image<unsigned char, 2>;
+using LabelImage = itk::Image<unsigned int, 2>;
+
+int check_size(int rows, int cols, wb_error *err, const char *what)
+{
+    if (rows <= 0 || cols <= 0 || rows > IO_ITK_MAX_DIM || cols > IO_ITK_MAX_DIM ||
+        (size_t)rows * (size_t)cols > IO_ITK_MAX_PIXELS)
+        return wb_err(err, WB_E_USAGE, NULL, "%s: image size %dx%d out of range (1..%d per side, "
+                      "at most %zu pixels)", what, rows, cols, IO_ITK_MAX_DIM, IO_ITK_MAX_PIXELS);
+    return 0;
+}
+
+// ITK's index 0 is x (the column), index 1 is y (the row): row-major buffers map directly.
+template <typename TImage>
+typename TImage::Pointer make_image(int rows, int cols)
+{
+    auto im = TImage::New();
+    typename TImage::RegionType region;
+    typename TImage::SizeType size;
+    size[0] = (itk::SizeValueType)cols;
+    size[1] = (itk::SizeValueType)rows;
+    region.SetSize(size);
+    im->SetRegions(region);
+    im->Allocate();
+    return im;
+}
+
+template <typename TImage, typename T>
+typename TImage::Pointer import_image(const T *px, int rows, int cols)
+{
+    auto im = make_image<TImage>(rows, cols);
+    auto *dst = im->GetBufferPointer();
+    size_t n = (size_t)rows * (size_t)cols;
+    for (size_t i = 0; i < n; i++)
+        dst[i] = (typename TImage::PixelType)px[i];
+    return im;
+}
+
+int fail_exception(wb_error *err, const char *what, const char *text)
+{
+    return wb_err(err, WB_E_INTERNAL, NULL, "%s: ITK failed: %s", what, text);
+}
+
+// Runs f and turns any exception into an error record.
+template <typename F>
+int guarded(wb_error *err, const char *what, F f)
+{
+    try {
+        return f();
+    } catch (const std::bad_alloc &) {
+        return wb_err(err, WB_E_NOMEM, NULL, "%s: out of memory", what);
+    } catch (const itk::ExceptionObject &e) {
+        return fail_exception(err, what, e.GetDescription());
+    } catch (const std::exception &e) {
+        return fail_exception(err, what, e.what());
+    } catch (...) {
+        return fail_exception(err, what, "unknown exception");
+    }
+}
+
+} // namespace
+
+extern "C" int io_itk_otsu_threshold(const float *img, int rows, int cols, int bins, float *thr,
+                                     wb_error *err)
+{
+    if (check_size(rows, cols, err, "otsu threshold"))
+        return -1;
+    if (bins < 2 || bins > 65536)
+        return wb_err(err, WB_E_USAGE, NULL, "otsu threshold: bins must be 2..65536, got %d", bins);
+    return guarded(err, "otsu threshold", [&]() {
+        auto im = import_image<FloatImage>(img, rows, cols);
+        using Otsu = itk::OtsuThresholdImageFilter<FloatImage, MaskImage>;
+        auto f = Otsu::New();
+        f->SetInput(im);
+        f->SetNumberOfHistogramBins((unsigned)bins);
+        f->Update();
+        *thr = (float)f->GetThreshold();
+        return 0;
+    });
+}
+
+extern "C" int io_itk_largest_component(uint8_t *mask, int rows, int cols, int fully_connected,
+                                        size_t *area, wb_error *err)
+{
+    if (check_size(rows, cols, err, "largest component"))
+        return -1;
+    return guarded(err, "largest component", [&]() {
+        auto im = import_image<MaskImage>(mask, rows, cols);
+        auto cc = itk::ConnectedComponentImageFilter<MaskImage, LabelImage>::New();
+        cc->SetInput(im);
+        cc->SetFullyConnected(fully_connected != 0);
+        cc->SetBackgroundValue(0);
+        auto rl = itk::RelabelComponentImageFilter<LabelImage, LabelImage>::New();
+        rl->SetInput(cc->GetOutput());
+        rl->Update();
+        const unsigned *lab = rl->GetOutput()->GetBufferPointer();
+        size_t n = (size_t)rows * (size_t)cols, count = 0;
+        // Relabelling sorts by size, largest first; ties keep the scan order.
+        for (size_t i = 0; i < n; i++) {
+            mask[i] = lab[i] == 1;
+            count += mask[i];
+        }
+        if (area)
+            *area = count;
+        return 0;
+    });
+}
+
+extern "C" int io_itk_fill_holes(uint8_t *mask, int rows, int cols, int fully_connected,
+                                 wb_error *err)
+{
+    if (check_size(rows, cols, err, "fill holes"))
+        return -1;
+    return guarded(err, "fill holes", [&]() {
+        auto im = import_image<MaskImage>(mask, rows, cols);
+        auto f = itk::BinaryFillholeImageFilter<MaskImage>::New();
+        f->SetInput(im);
+        f->SetForegroundValue(1);
+        f->SetFullyConnected(fully_connected != 0);
+        f->Update();
+        const unsigned char *o = f->GetOutput()->GetBufferPointer();
+        size_t n = (size_t)rows * (size_t)cols;
+        for (size_t i = 0; i < n; i++)
+            mask[i] = o[i] ? 1 : 0;
+        return 0;
+    });
+}
+
+extern "C" int io_itk_mask_bbox(const uint8_t *mask, int rows, int cols, int box[4],
+                                wb_error *err)
+{
+    if (check_size(rows, cols, err, "mask bounding box"))
+        return -1;
+    int r0 = rows, r1 = -1, c0 = cols, c1 = -1;
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *m = mask + (size_t)r * (size_t)cols;
+        for (int c = 0; c < cols; c++) {
+            if (!m[c])
+                continue;
+            r0 = std::min(r0, r);
+            r1 = r;
+            c0 = std::min(c0, c);
+            c1 = std::max(c1, c);
+        }
+    }
+    if (r1 < 0)
+        return wb_err(err, WB_E_DATA, NULL, "mask bounding box: the mask is empty");
+    box[0] = r0;
+    box[1] = c0;
+    box[2] = r1 + 1;
+    box[3] = c1 + 1;
+    return 0;
+}
+
+extern "C" int io_itk_flip_horizontal(float *img, int rows, int cols, wb_error *err)
+{
+    if (check_size(rows, cols, err, "flip"))
+        return -1;
+    return guarded(err, "flip", [&]() {
+        auto im = import_image<FloatImage>(img, rows, cols);
+        auto f = itk::FlipImageFilter<FloatImage>::New();
+        f->SetInput(im);
+        itk::FlipImageFilter<FloatImage>::FlipAxesArrayType axes;
+        axes[0] = true; // x: columns
+        axes[1] = false;
+        f->SetFlipAxes(axes);
+        f->Update();
+        std::memcpy(img, f->GetOutput()->GetBufferPointer(),
+                    (size_t)rows * (size_t)cols * sizeof(float));
+        return 0;
+    });
+}
+
+extern "C" int io_itk_resample(const float *src, int rows, int cols, float *dst, int out_rows,
+                               int out_cols, int antialias, wb_error *err)
+{
+    if (check_size(rows, cols, err, "resample") || check_size(out_rows, out_cols, err, "resample"))
+        return -1;
+    return guarded(err, "resample", [&]() {
+        FloatImage::Pointer im = import_image<FloatImage>(src, rows, cols);
+        const double s[2] = {(double)cols / out_cols, (double)rows / out_rows}; // x, y
+        if (antialias && (s[0] > 1 || s[1] > 1)) {
+            using Gauss = itk::DiscreteGaussianImageFilter<FloatImage, FloatImage>;
+            auto g = Gauss::New();
+            g->SetInput(im);
+            Gauss::ArrayType var, maxerr;
+            for (int d = 0; d < 2; d++) {
+                double sigma = s[d] > 1 ? (s[d] - 1) / 2 : 0;
+                var[d] = sigma * sigma;
+                maxerr[d] = 0.001;
+            }
+            g->SetVariance(var);
+            g->SetMaximumError(maxerr);
+            g->SetMaximumKernelWidth(256);
+            g->SetUseImageSpacing(false);
+            g->Update();
+            im = g->GetOutput();
+            im->DisconnectPipeline();
+        }
+        using Resample = itk::ResampleImageFilter<FloatImage, FloatImage>;
+        auto r = Resample::New();
+        r->SetInput(im);
+        r->SetTransform(itk::IdentityTransform<double, 2>::New());
+        r->SetInterpolator(itk::LinearInterpolateImageFunction<FloatImage, double>::New());
+        FloatImage::SpacingType sp;
+        FloatImage::PointType org;
+        FloatImage::SizeType sz;
+        for (int d = 0; d < 2; d++) {
+            sp[d] = s[d];
+            org[d] = 0.5 * s[d] - 0.5; // pixel areas aligned with the input's
+        }
+        sz[0] = (itk::SizeValueType)out_cols;
+        sz[1] = (itk::SizeValueType)out_rows;
+        r->SetOutputSpacing(sp);
+        r->SetOutputOrigin(org);
+        r->SetSize(sz);
+        r->SetDefaultPixelValue(0);
+        r->Update();
+        std::memcpy(dst, r->GetOutput()->GetBufferPointer(),
+                    (size_t)out_rows * (size_t)out_cols * sizeof(float));
+        return 0;
+    });
+}
+
+extern "C" int io_itk_clahe(float *img, int rows, int cols, int radius, double alpha, double beta,
+                            wb_error *err)
+{
+    if (check_size(rows, cols, err, "CLAHE"))
+        return -1;
+    if (radius < 1 || radius > 4096)
+        return wb_err(err, WB_E_USAGE, NULL, "CLAHE: radius must be 1..4096, got %d", radius);
+    if (!(alpha >= 0 && alpha <= 1) || !(beta >= 0 && beta <= 1))
+        return wb_err(err, WB_E_USAGE, NULL, "CLAHE: alpha and beta must be in [0,1], got %g, %g",
+                      alpha, beta);
+    return guarded(err, "CLAHE", [&]() {
+        auto im = import_image<FloatImage>(img, rows, cols);
+        using Clahe = itk::AdaptiveHistogramEqualizationImageFilter<FloatImage>;
+        auto f = Clahe::New();
+        f->SetInput(im);
+        f->SetAlpha((float)alpha);
+        f->SetBeta((float)beta);
+        Clahe::ImageSizeType rad;
+        rad.Fill((itk::SizeValueType)radius);
+        f->SetRadius(rad);
+        f->Update();
+        std::memcpy(img, f->GetOutput()->GetBufferPointer(),
+                    (size_t)rows * (size_t)cols * sizeof(float));
+        return 0;
+    });
+}
+
+extern "C" int io_itk_glcm_features(const float *img, const uint8_t *mask, int rows, int cols,
+                                    int levels, double out[IO_ITK_GLCM_COUNT],
+                                    double sd[IO_ITK_GLCM_COUNT], wb_error *err)
+{
+    if (check_size(rows, cols, err, "GLCM features"))
+        return -1;
+    if (levels < 2 || levels > 1024)
+        return wb_err(err, WB_E_USAGE, NULL, "GLCM features: levels must be 2..1024, got %d",
+                      levels);
+    // Is there any pair of 8-neighbours inside the mask? (Else ITK divides by zero.)
+    int has_pair = 0;
+    for (int r = 0; r < rows && !has_pair; r++)
+        for (int c = 0; c < cols && !has_pair; c++) {
+            if (!mask[(size_t)r * cols + c])
+                continue;
+            static const int off[4][2] = {{-1, -1}, {-1, 0}, {-1, 1}, {0, -1}};
+            for (int k = 0; k < 4; k++) {
+                int rr = r + off[k][0], cc = c + off[k][1];
+                if (rr >= 0 && cc >= 0 && cc < cols && mask[(size_t)rr * cols + cc])
+                    has_pair = 1;
+            }
+        }
+    if (!has_pair)
+        return wb_err(err, WB_E_DATA, NULL, "GLCM features: the mask has no two neighbouring "
+                      "pixels");
+    return guarded(err, "GLCM features", [&]() {
+        // Quantise here, so that ITK's histogram (bins of width (max + 1 - min) / levels over
+        // [min, max + 1]) gets integer levels 0..levels-1 and one bin per level.
+        auto im = make_image<FloatImage>(rows, cols);
+        auto mk = make_image<FloatImage>(rows, cols);
+        float *q = im->GetBufferPointer(), *m = mk->GetBufferPointer();
+        size_t n = (size_t)rows * (size_t)cols;
+        for (size_t i = 0; i < n; i++) {
+            float v = img[i];
+            int l = v > 0 ? (int)std::floor((double)v * levels) : 0; // NaN -> 0
+            q[i] = (float)std::min(l, levels - 1);
+            m[i] = mask[i] ? 1.0f : 0.0f;
+        }
+        using Tex = itk::Statistics::ScalarImageToTextureFeaturesFilter<FloatImage>;
+        using Feat = itk::Statistics::HistogramToTextureFeaturesFilterEnums::TextureFeature;
+        auto f = Tex::New();
+        f->SetInput(im);
+        f->SetMaskImage(mk);
+        f->SetInsidePixelValue(1.0f);
+        f->SetNumberOfBinsPerAxis((unsigned)levels);
+        f->SetPixelValueMinMax(0.0f, (float)(levels - 1));
+        auto req = Tex::FeatureNameVector::New();
+        const Feat order[IO_ITK_GLCM_COUNT] = {
+            Feat::Energy,  Feat::Entropy,      Feat::Correlation,       Feat::InverseDifferenceMoment,
+            Feat::Inertia, Feat::ClusterShade, Feat::ClusterProminence, Feat::HaralickCorrelation};
+        for (int k = 0; k < IO_ITK_GLCM_COUNT; k++)
+            req->push_back(static_cast<uint8_t>(order[k]));
+        f->SetRequestedFeatures(req);
+        f->SetFastCalculations(false);
+        f->Update();
+        auto means = f->GetFeatureMeans();
+        auto devs = f->GetFeatureStandardDeviations();
+        for (int k = 0; k < IO_ITK_GLCM_COUNT; k++) {
+            out[k] = means->GetElement((unsigned)k);
+            if (sd)
+                sd[k] = devs->GetElement((unsigned)k);
+        }
+        return 0;
+    });
+}
+
+extern "C" const char *io_itk_version(void)
+{
+    return ITK_VERSION_STRING;
+}

@@ -1,0 +1,418 @@
+/* test_preprocess — the ITK wrapper (io_itk.h), SHA-256 (io_sha256.h) and the preprocessing
+ * pipeline (preprocess.h) on synthetic images of known geometry and on fixtures made by
+ * make_fixtures.py. Usage: test_preprocess DATA_DIR */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io_itk.h"
+#include "io_npy.h"
+#include "io_sha256.h"
+#include "preprocess.h"
+#include "wb_test.h"
+
+static const char *data_dir;
+
+static int load(const char *name, io_tensor *t, int *rows, int *cols)
+{
+    char path[4096];
+    wb_error err;
+    snprintf(path, sizeof path, "%s/%s.npy", data_dir, name);
+    if (io_npy_read(path, t, &err) != 0) {
+        CHECK(0, "cannot read %s: %s", path, err.msg);
+        return -1;
+    }
+    *rows = (int)t->shape[0];
+    *cols = (int)t->shape[1];
+    return 0;
+}
+
+/* ---- SHA-256 ---- */
+
+static void test_sha256(void)
+{
+    uint8_t d[32];
+    char hex[65];
+    io_sha256_buf("abc", 3, d);
+    io_sha256_hex(d, hex);
+    CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "abc");
+    io_sha256_buf(NULL, 0, d);
+    io_sha256_hex(d, hex);
+    CHECK_STR(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "empty");
+    const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    io_sha256_buf(two, strlen(two), d);
+    io_sha256_hex(d, hex);
+    CHECK_STR(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1", "448 bits");
+    /* A million 'a', fed in uneven pieces to exercise the block buffering. */
+    io_sha256 h;
+    io_sha256_init(&h);
+    char a[997];
+    memset(a, 'a', sizeof a);
+    size_t left = 1000000, step = 1;
+    while (left) {
+        size_t k = step < left ? step : left;
+        io_sha256_update(&h, a, k);
+        left -= k;
+        step = step % 997 + 1;
+    }
+    io_sha256_final(&h, d);
+    io_sha256_hex(d, hex);
+    CHECK_STR(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0",
+              "million a");
+    wb_error err;
+    CHECK(io_sha256_file("/nonexistent/x", d, &err) == -1 && err.code == WB_E_IO,
+          "missing file is an error");
+}
+
+/* ---- ITK wrapper ---- */
+
+static void fill_disk(float *img, int rows, int cols, double cy, double cx, double rad, float v)
+{
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            if ((r - cy) * (r - cy) + (c - cx) * (c - cx) <= rad * rad)
+                img[(size_t)r * cols + c] = v;
+}
+
+static void test_mask_ops(void)
+{
+    enum { R = 60, C = 80 };
+    static float img[R * C];
+    static uint8_t m[R * C];
+    wb_error err;
+    for (size_t i = 0; i < R * C; i++)
+        img[i] = 0.05f;
+    fill_disk(img, R, C, 30, 25, 15, 0.8f); /* big blob */
+    fill_disk(img, R, C, 10, 70, 4, 0.9f);  /* small blob */
+    fill_disk(img, R, C, 30, 25, 3, 0.0f);  /* a hole in the big one */
+    float thr = -1;
+    CHECK(io_itk_otsu_threshold(img, R, C, 256, &thr, &err) == 0, "otsu: %s", err.msg);
+    CHECK(thr > 0.05f && thr < 0.8f, "otsu threshold %g between the classes", (double)thr);
+    for (size_t i = 0; i < R * C; i++)
+        m[i] = img[i] > thr;
+    size_t area = 0;
+    CHECK(io_itk_largest_component(m, R, C, 1, &area, &err) == 0, "cc: %s", err.msg);
+    CHECK_EQ_INT(m[10 * C + 70], 0, "small blob removed");
+    CHECK_EQ_INT(m[30 * C + 35], 1, "big blob kept");
+    CHECK_EQ_INT(m[30 * C + 25], 0, "hole still there");
+    size_t before = area;
+    CHECK(io_itk_fill_holes(m, R, C, 1, &err) == 0, "fill: %s", err.msg);
+    CHECK_EQ_INT(m[30 * C + 25], 1, "hole filled");
+    size_t after = 0;
+    for (size_t i = 0; i < R * C; i++)
+        after += m[i];
+    CHECK(after > before && after - before <= 29 + 4, "fill added %zu pixels", after - before);
+    int box[4];
+    CHECK(io_itk_mask_bbox(m, R, C, box, &err) == 0, "bbox");
+    CHECK(box[0] == 15 && box[1] == 10 && box[2] == 46 && box[3] == 41,
+          "bbox %d %d %d %d", box[0], box[1], box[2], box[3]);
+    memset(m, 0, sizeof m);
+    CHECK(io_itk_mask_bbox(m, R, C, box, &err) == -1 && err.code == WB_E_DATA, "empty bbox");
+    CHECK(io_itk_largest_component(m, R, C, 1, &area, &err) == 0 && area == 0, "empty cc");
+
+    /* flip */
+    float f[2 * 3] = {1, 2, 3, 4, 5, 6};
+    CHECK(io_itk_flip_horizontal(f, 2, 3, &err) == 0, "flip");
+    CHECK(f[0] == 3 && f[1] == 2 && f[2] == 1 && f[3] == 6 && f[5] == 4, "flip values");
+    CHECK(io_itk_flip_horizontal(f, 0, 3, &err) == -1 && err.code == WB_E_USAGE, "bad size");
+}
+
+static double max_abs_diff(const float *a, const float *b, size_t n, int rows, int cols,
+                           int border)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        int r = (int)(i / (size_t)cols), c = (int)(i % (size_t)cols);
+        if (r < border || c < border || r >= rows - border || c >= cols - border)
+            continue;
+        double d = fabs((double)a[i] - b[i]);
+        m = d > m ? d : m;
+    }
+    return m;
+}
+
+static void test_resample(void)
+{
+    wb_error err;
+    /* A constant stays constant, down and up, with and without anti-aliasing. */
+    enum { R = 77, C = 91 };
+    static float k[R * C], out[300 * 300];
+    for (size_t i = 0; i < R * C; i++)
+        k[i] = 0.375f;
+    const int sizes[4][2] = {{20, 30}, {77, 91}, {150, 41}, {300, 300}};
+    for (int s = 0; s < 4; s++)
+        for (int aa = 0; aa < 2; aa++) {
+            int orow = sizes[s][0], ocol = sizes[s][1];
+            CHECK(io_itk_resample(k, R, C, out, orow, ocol, aa, &err) == 0, "resample: %s",
+                  err.msg);
+            double dev = 0;
+            for (int i = 0; i < orow * ocol; i++)
+                dev = fmax(dev, fabs(out[i] - 0.375));
+            CHECK(dev < 1e-6, "constant to %dx%d aa=%d deviates by %g", orow, ocol, aa, dev);
+        }
+    /* The known pattern against scikit-image's resize (order 1, mode edge). */
+    io_tensor pat = {0}, ref = {0};
+    int pr, pc, rr, rc;
+    if (load("pattern", &pat, &pr, &pc))
+        return;
+    struct {
+        const char *name;
+        int aa;
+        double tol;
+        int border;
+    } cases[] = {{"resize_lin_40x50", 0, 2e-6, 0},
+                 {"resize_lin_150x200", 0, 2e-6, 1},
+                 /* ITK's discrete Gaussian (Lindeberg's Bessel kernel) vs scipy's sampled
+                  * Gaussian: a few 1e-3 on a 0.75-range pattern, against ~5e-2 for no
+                  * smoothing at all (checked below). */
+                 {"resize_aa_40x50", 1, 6e-3, 2},
+                 {"resize_aa_25x33", 1, 6e-3, 3}};
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        if (load(cases[t].name, &ref, &rr, &rc))
+            continue;
+        float *o = malloc((size_t)rr * rc * sizeof *o);
+        CHECK(io_itk_resample(pat.data, pr, pc, o, rr, rc, cases[t].aa, &err) == 0,
+              "resample %s: %s", cases[t].name, err.msg);
+        double d = max_abs_diff(o, ref.data, (size_t)rr * rc, rr, rc, cases[t].border);
+        printf("resample %-20s max |ITK - skimage| = %.3g (border %d excluded)\n",
+               cases[t].name, d, cases[t].border);
+        CHECK(d <= cases[t].tol, "%s: max abs diff %g > %g", cases[t].name, d, cases[t].tol);
+        if (cases[t].aa) { /* the smoothing matters: without it the error is much larger */
+            CHECK(io_itk_resample(pat.data, pr, pc, o, rr, rc, 0, &err) == 0, "no aa");
+            double d0 = max_abs_diff(o, ref.data, (size_t)rr * rc, rr, rc, cases[t].border);
+            CHECK(d0 > 5 * d, "%s: without anti-aliasing %g, with %g", cases[t].name, d0, d);
+        }
+        free(o);
+        io_tensor_free(&ref);
+    }
+    io_tensor_free(&pat);
+}
+
+static void test_clahe(void)
+{
+    wb_error err;
+    enum { R = 64, C = 64 };
+    static float img[R * C];
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++)
+            img[r * C + c] = 0.4f + 0.2f * (float)c / C; /* low contrast ramp */
+    CHECK(io_itk_clahe(img, R, C, 8, 0.3, 0.3, &err) == 0, "clahe: %s", err.msg);
+    float lo = 1, hi = 0;
+    for (int i = 0; i < R * C; i++) {
+        lo = fminf(lo, img[i]);
+        hi = fmaxf(hi, img[i]);
+    }
+    CHECK(lo >= 0.4f - 1e-5f && hi <= 0.6f + 1e-5f, "CLAHE keeps the range: %g..%g",
+          (double)lo, (double)hi);
+    CHECK(img[32 * C + 40] > img[32 * C + 20], "CLAHE keeps the order");
+    CHECK(io_itk_clahe(img, R, C, 0, 0.3, 0.3, &err) == -1 && err.code == WB_E_USAGE,
+          "radius 0 refused");
+}
+
+/* "tex L16 glcm_energy 0.0084..." lines. */
+static int fixture_value(const char *level, const char *name, double *v)
+{
+    char path[4096], line[256], a[32], b[32], c[64];
+    snprintf(path, sizeof path, "%s/features.txt", data_dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int found = -1;
+    while (fgets(line, sizeof line, f))
+        if (line[0] != '#' && sscanf(line, "%31s %31s %63s %lf", a, b, c, v) == 4 &&
+            !strcmp(b, level) && !strcmp(c, name)) {
+            found = 0;
+            break;
+        }
+    fclose(f);
+    return found;
+}
+
+static void test_features(void)
+{
+    io_tensor tex = {0}, tm = {0};
+    int r, c, r2, c2;
+    wb_error err;
+    if (load("tex", &tex, &r, &c) || load("tex_mask", &tm, &r2, &c2))
+        return;
+    size_t n = (size_t)r * c;
+    uint8_t *m = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        m[i] = tm.data[i] > 0.5f;
+    const int levels[2] = {16, 64};
+    for (int l = 0; l < 2; l++) {
+        double g[IO_ITK_GLCM_COUNT], sd[IO_ITK_GLCM_COUNT];
+        CHECK(io_itk_glcm_features(tex.data, m, r, c, levels[l], g, sd, &err) == 0, "glcm: %s",
+              err.msg);
+        char lv[16];
+        snprintf(lv, sizeof lv, "L%d", levels[l]);
+        for (int k = 0; k < IO_ITK_GLCM_COUNT; k++) {
+            const char *name = exp_pre_feature_name(EXP_PRE_F_GLCM_ENERGY + k);
+            double ref;
+            if (fixture_value(lv, name, &ref)) {
+                CHECK(0, "no fixture for %s %s", lv, name);
+                continue;
+            }
+            CHECK_CLOSE(g[k], ref, 1e-9 * fmax(1, fabs(ref)), "%s %s", lv, name);
+        }
+    }
+    double fo[EXP_PRE_N_FIRST_ORDER];
+    CHECK(exp_pre_first_order(tex.data, m, n, 64, fo, &err) == 0, "first order");
+    for (int k = 0; k < EXP_PRE_N_FIRST_ORDER; k++) {
+        double ref;
+        const char *name = exp_pre_feature_name(k);
+        if (fixture_value("B64", name, &ref)) {
+            CHECK(0, "no fixture for %s", name);
+            continue;
+        }
+        /* float32 pixels summed in double: 1e-9 relative */
+        CHECK_CLOSE(fo[k], ref, 1e-9 * fmax(1, fabs(ref)), "%s", name);
+    }
+    memset(m, 0, n);
+    m[5 * c + 5] = 1; /* a single pixel: no pair */
+    double g[IO_ITK_GLCM_COUNT];
+    CHECK(io_itk_glcm_features(tex.data, m, r, c, 16, g, NULL, &err) == -1 &&
+              err.code == WB_E_DATA, "GLCM of a single pixel refused");
+    m[5 * c + 5] = 0;
+    CHECK(exp_pre_first_order(tex.data, m, n, 64, fo, &err) == -1 && err.code == WB_E_DATA,
+          "first order of an empty mask refused");
+    free(m);
+    io_tensor_free(&tex);
+    io_tensor_free(&tm);
+}
+
+/* ---- pipeline on synthetic breasts ---- */
+
+/* A half-ellipse "breast" with its chest wall on the left (side 0) or right (1), a label
+ * blob in a corner that the largest-component step must remove, and a hole. */
+static float *make_breast(int rows, int cols, int side)
+{
+    float *img = calloc((size_t)rows * cols, sizeof *img);
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) {
+            double x = side ? (cols - 1 - c) : c; /* depth from the chest wall */
+            double y = (r - rows / 2.0) / (rows * 0.4);
+            double u = x / (cols * 0.6);
+            if (u * u + y * y <= 1)
+                img[(size_t)r * cols + c] = (float)(0.5 + 0.3 * (1 - u));
+        }
+    for (int r = 2; r < 10; r++) /* label, away from the breast */
+        for (int c = 0; c < 12; c++)
+            img[(size_t)r * cols + (side ? c : cols - 1 - c)] = 1.0f;
+    return img;
+}
+
+static int mean_col(const exp_pre_result *res)
+{
+    double s = 0, n = 0;
+    for (int r = 0; r < res->rows; r++)
+        for (int c = 0; c < res->cols; c++)
+            if (res->mask[(size_t)r * res->cols + c]) {
+                s += c;
+                n++;
+            }
+    return n ? (int)(s / n) : -1;
+}
+
+static void test_pipeline(void)
+{
+    enum { R = 200, C = 160 };
+    wb_error err;
+    exp_pre_params p;
+    exp_pre_params_default(&p);
+    p.out_rows = 64;
+    p.out_cols = 64;
+    struct {
+        int side;
+        const char *lat;
+        int flipped;
+        const char *source;
+    } cases[] = {{0, "L", 0, "laterality"}, {1, "R", 1, "laterality"},
+                 {0, NULL, 0, "mass"},      {1, "", 1, "mass"}};
+    for (size_t t = 0; t < 4; t++) {
+        float *img = make_breast(R, C, cases[t].side);
+        exp_pre_result res;
+        int rc = exp_pre_run(img, R, C, cases[t].lat, &p, &res, &err);
+        CHECK(rc == 0, "case %zu: %s", t, err.msg);
+        if (rc == 0) {
+            CHECK_EQ_INT(res.flipped, cases[t].flipped, "flipped");
+            CHECK_STR(res.chest_wall_source, cases[t].source, "chest wall source");
+            CHECK(mean_col(&res) < res.cols / 2, "case %zu: mass on the left (col %d)", t,
+                  mean_col(&res));
+            /* Crop: the breast is rows 20..180 (0.4 * 200 around the centre) and 96 columns
+             * deep; the label must not be in the box. */
+            int *b = res.crop_box;
+            CHECK(b[0] == 20 - 8 && b[2] == 181 + 8, "case %zu rows %d..%d", t, b[0], b[2]);
+            int depth = b[3] - b[1];
+            CHECK(depth >= 96 && depth <= 96 + 8 + 1, "case %zu depth %d", t, depth);
+            /* Keep aspect: (161+16) x ~104 into 64x64 -> 64 rows, ~38 columns, at column 0. */
+            CHECK_EQ_INT(res.mask[32 * 64 + 0], 1, "chest wall at column 0");
+            CHECK_EQ_INT(res.mask[32 * 64 + 63], 0, "padding on the right");
+            CHECK(res.features[EXP_PRE_F_SHAPE_EXTENT] > 0.7 &&
+                      res.features[EXP_PRE_F_SHAPE_EXTENT] < 0.8,
+                  "extent of a half ellipse ~ pi/4: %g", res.features[EXP_PRE_F_SHAPE_EXTENT]);
+            CHECK(res.features[EXP_PRE_F_FO_MEAN] > 0.5 && res.features[EXP_PRE_F_FO_MEAN] < 0.8,
+                  "mean %g", res.features[EXP_PRE_F_FO_MEAN]);
+        }
+        exp_pre_result_free(&res);
+        free(img);
+    }
+    /* Stretch instead of pad; z-score; percentile window; CLAHE. */
+    float *img = make_breast(R, C, 0);
+    p.keep_aspect = 0;
+    p.scale = EXP_PRE_SCALE_ZSCORE;
+    p.window = EXP_PRE_WINDOW_PERCENTILE;
+    p.clahe = 1;
+    p.clahe_radius = 8;
+    exp_pre_result res;
+    CHECK(exp_pre_run(img, R, C, "L", &p, &res, &err) == 0, "variant: %s", err.msg);
+    if (res.image) {
+        CHECK_EQ_INT(res.mask[32 * 64 + 40], 1, "stretched fills the width");
+        double s = 0, s2 = 0, n = 0;
+        for (int i = 0; i < 64 * 64; i++)
+            if (res.mask[i]) {
+                s += res.image[i];
+                s2 += (double)res.image[i] * res.image[i];
+                n++;
+            }
+        CHECK_CLOSE(s / n, 0, 1e-5, "z-score mean inside the mask");
+        CHECK_CLOSE(sqrt(s2 / n), 1, 1e-4, "z-score std inside the mask");
+    }
+    exp_pre_result_free(&res);
+    /* A blank image: no breast, an error, nothing to free. */
+    memset(img, 0, (size_t)R * C * sizeof *img);
+    p.clahe = 0;
+    CHECK(exp_pre_run(img, R, C, "L", &p, &res, &err) == -1 && err.code == WB_E_DATA,
+          "blank image refused");
+    CHECK_CONTAINS(err.msg, "no breast", "blank message");
+    CHECK(res.image == NULL, "nothing allocated");
+    free(img);
+    /* Bad params. */
+    exp_pre_params_default(&p);
+    p.out_rows = 3;
+    CHECK(exp_pre_params_check(&p, &err) == -1 && err.code == WB_E_CONFIG, "out_rows 3");
+    CHECK_STR(err.key, "preprocess.out_rows", "key");
+    /* Names are stable and distinct. */
+    CHECK_STR(exp_pre_feature_name(0), "fo_mean", "name 0");
+    CHECK_STR(exp_pre_feature_name(EXP_PRE_F_GLCM_ENERGY), "glcm_energy", "glcm name");
+    CHECK_STR(exp_pre_feature_name(EXP_PRE_N_FEATURES - 1), "shape_extent", "last name");
+    CHECK(exp_pre_feature_name(EXP_PRE_N_FEATURES) == NULL, "past the end");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_preprocess DATA_DIR\n");
+        return 2;
+    }
+    data_dir = argv[1];
+    test_sha256();
+    test_mask_ops();
+    test_resample();
+    test_clahe();
+    test_features();
+    test_pipeline();
+    return wb_test_finish("test_preprocess");
+}
