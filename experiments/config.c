@@ -62,7 +62,7 @@ static const key_def schema[] = {
     {"preprocess.height", T_INT, "224", 32, 2048, NULL, NULL, "network input height in pixels"},
     {"preprocess.width", T_INT, "224", 32, 2048, NULL, NULL, "network input width in pixels"},
     {"preprocess.keep_aspect", T_BOOL, "true", 0, 0, NULL, NULL, "pad to keep the breast's aspect ratio instead of stretching"},
-    {"preprocess.margin", T_FLOAT, "0.02", 0, 0.5, NULL, NULL, "margin around the breast's bounding box, as a fraction of its size"},
+    {"preprocess.margin", T_INT, "8", 0, 4096, NULL, NULL, "pixels (of the decoded image) added around the breast's bounding box"},
     {"preprocess.flip", T_BOOL, "true", 0, 0, NULL, NULL, "mirror so every breast has its chest wall on the same side"},
     {"preprocess.voi", T_ENUM, "apply", 0, 0, "apply|ignore", NULL, "apply the DICOM VOI LUT (window) or keep modality values"},
     {"preprocess.intensity", T_ENUM, "voi", 0, 0, "voi|percentile", NULL, "intensity range: the VOI result, or percentiles inside the breast"},
