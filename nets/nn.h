@@ -134,6 +134,12 @@ size_t nn_net_num_params(const nn_net *net, int stage, int trainable_only);
  * range. */
 double nn_net_flops(const nn_net *net, int h, int w, wb_error *err);
 
+/* FLOPs of one training step (forward, then backward under the current freezing) for one
+ * image of h x w: the forward FLOPs plus, for conv and linear layers, the dW GEMM of trainable
+ * weights and the dx GEMM where the input needs a gradient, and the backward of the other
+ * layers that need one. 0 and err if the size is out of range. */
+double nn_net_train_flops(const nn_net *net, int h, int w, wb_error *err);
+
 /* Width of the pooled features (the head's input), e.g. 512 for resnet18. */
 int nn_net_feature_dim(const nn_net *net);
 

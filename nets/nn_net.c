@@ -574,6 +574,28 @@ double nn_net_flops(const nn_net *net, int h, int w, wb_error *err)
     return f;
 }
 
+double nn_net_train_flops(const nn_net *net, int h, int w, wb_error *err)
+{
+    double f = nn_net_flops(net, h, w, err);
+    if (f <= 0.0)
+        return 0.0;
+    for (int i = 0; i < net->n_nodes; i++) {
+        const nn_node *nd = &net->nodes[i];
+        if (!nd->dep)
+            continue;
+        int in_dep = nd->in[0] >= 0 && net->nodes[nd->in[0]].dep;
+        if (nd->op == NN_OP_CONV2D || nd->op == NN_OP_LINEAR) {
+            if (net->tensors[nd->t[0]].trainable)
+                f += nd->flops; /* dW */
+            if (in_dep)
+                f += nd->flops; /* dx */
+        } else if (in_dep || nd->op == NN_OP_BATCHNORM) {
+            f += nd->flops;
+        }
+    }
+    return f;
+}
+
 /* ------------------------------------------------------------------ memory plan */
 
 /* Does node j's backward read its input (in[0])? */

@@ -1,0 +1,249 @@
+/* bench_nets.c — the engine's side of bench/run.sh: forward and training-step throughput of
+ * a backbone at one input shape, and the machine's sgemm peak, on a given thread count.
+ *
+ *     bench_nets --threads 2 --config resnet18:3x224 [--quick] [--rows fwd1,fwd,head,layer4,all]
+ *     bench_nets --threads 2 --peak
+ *
+ * Prints one tab-separated line per row on stdout (the fields of bench_torch.py's ROW_FIELDS:
+ * who model input mode batch img_s gflops mem_mb maxrss_mb reps). Rows: fwd1 = inference at
+ * batch 1, fwd = inference at --batch, head / layer4 / all = an SGD training step (training
+ * forward, cross-entropy, backward, momentum update) with the head only, the last stage and
+ * the head, or everything trainable; BN trains in trained stages and is frozen elsewhere, as
+ * bench_torch.py sets PyTorch's train()/eval(). GFLOP/s counts 2 x multiply-adds of conv and
+ * linear layers (forward, plus dW of trained layers and dx where it is needed). mem_mb is the
+ * engine's own memory: arena + parameters and buffers (+ gradients and momentum of what
+ * trains); maxrss_mb is the process's peak RSS so far (rows run in order of growing memory).
+ * Each row: one warm-up, then the best of up to 3 repetitions (stopping after 2 s; --quick:
+ * one). Not a test: nothing here asserts on time.
+ */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "nn.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double maxrss_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0; /* KiB on Linux */
+}
+
+static float frand(unsigned long long *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((*s >> 40) & 0xFFFFFF) / 16777216.0f * 2.0f - 1.0f;
+}
+
+/* Best GFLOP/s of an m = n = k = 2048 sgemm on the current OpenBLAS thread count. */
+static double sgemm_peak(int quick)
+{
+    const int d = 2048;
+    float *a = malloc(sizeof(float) * d * d), *b = malloc(sizeof(float) * d * d),
+          *c = malloc(sizeof(float) * d * d);
+    if (!a || !b || !c) {
+        free(a), free(b), free(c);
+        return 0.0;
+    }
+    unsigned long long s = 1;
+    for (size_t i = 0; i < (size_t)d * d; i++) {
+        a[i] = frand(&s);
+        b[i] = frand(&s);
+    }
+    double best = 1e30;
+    for (int r = 0; r < (quick ? 3 : 6); r++) {
+        double t0 = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d, d, d, 1.0f, a, d, b, d, 0.0f,
+                    c, d);
+        double dt = now() - t0;
+        if (r > 0 && dt < best)
+            best = dt;
+    }
+    free(a), free(b), free(c);
+    return 2.0 * d * d * (double)d / best / 1e9;
+}
+
+typedef struct row_ctx {
+    nn_net *net;
+    nn_opt *opt;
+    float *x, *logits, *dlogits;
+    int *labels;
+    int n, h, w, k, train;
+} row_ctx;
+
+static int step(row_ctx *c, wb_error *err)
+{
+    if (nn_net_forward(c->net, c->x, c->n, c->h, c->w, c->train, c->logits, err))
+        return -1;
+    if (!c->train)
+        return 0;
+    double loss;
+    if (nn_loss_softmax_ce(c->logits, c->labels, NULL, c->n, c->k, &loss, c->dlogits, err) ||
+        nn_net_backward(c->net, c->dlogits, err) || nn_opt_step(c->opt, -1.0f, NULL, err))
+        return -1;
+    return 0;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: bench_nets --threads N (--peak | --config ARCH:CxS) [--quick] "
+                    "[--batch B] [--classes K] [--rows fwd1,fwd,head,layer4,all]\n");
+}
+
+static int run_row(const char *arch, int in_ch, int size, const char *row, int batch,
+                   int classes, int quick, wb_error *err)
+{
+    int rc = -1;
+    row_ctx c;
+    memset(&c, 0, sizeof c);
+    nn_net_opts o = nn_net_opts_default();
+    o.in_channels = in_ch;
+    o.num_classes = classes;
+    o.seed = 1;
+    c.net = nn_net_create(arch, &o, err);
+    if (!c.net)
+        return -1;
+    c.n = strcmp(row, "fwd1") == 0 ? 1 : batch;
+    c.h = c.w = size;
+    c.k = classes;
+    c.train = strncmp(row, "fwd", 3) != 0;
+    const char *spec = strcmp(row, "head") == 0 ? "none" : row;
+    if (c.train) {
+        const char *last = nn_net_stage_name(c.net, nn_net_num_stages(c.net) - 2);
+        if (strcmp(row, "layer4") == 0)
+            spec = last; /* the last stage before the head */
+        if (nn_net_unfreeze(c.net, spec, NN_BN_TRAIN, 1, err))
+            goto out;
+    }
+    double flops = c.train ? nn_net_train_flops(c.net, c.h, c.w, err)
+                           : nn_net_flops(c.net, c.h, c.w, err);
+    if (flops <= 0.0)
+        goto out;
+    size_t nx = (size_t)c.n * in_ch * size * size;
+    c.x = malloc(sizeof(float) * nx);
+    c.logits = malloc(sizeof(float) * (size_t)c.n * classes);
+    c.dlogits = malloc(sizeof(float) * (size_t)c.n * classes);
+    c.labels = malloc(sizeof(int) * (size_t)c.n);
+    if (!c.x || !c.logits || !c.dlogits || !c.labels) {
+        wb_err(err, WB_E_NOMEM, NULL, "out of memory for the batch");
+        goto out;
+    }
+    unsigned long long s = 7;
+    for (size_t i = 0; i < nx; i++)
+        c.x[i] = frand(&s);
+    for (int i = 0; i < c.n; i++)
+        c.labels[i] = i % classes;
+    if (c.train) {
+        nn_opt_cfg oc = nn_opt_cfg_default(NN_OPT_SGD);
+        oc.lr = 1e-3f;
+        oc.momentum = 0.9f;
+        c.opt = nn_opt_create(c.net, &oc, err);
+        if (!c.opt)
+            goto out;
+    }
+    if (step(&c, err)) /* warm-up: plans the arena */
+        goto out;
+    const double min_time = quick ? 0.0 : 2.0;
+    const int max_reps = quick ? 1 : 3;
+    double best = 1e30, total = 0.0;
+    int reps = 0;
+    while (reps < max_reps && (reps == 0 || total < min_time)) {
+        double t0 = now();
+        if (step(&c, err))
+            goto out;
+        double dt = now() - t0;
+        total += dt;
+        best = dt < best ? dt : best;
+        reps++;
+    }
+    size_t params = nn_net_num_params(c.net, -1, 0), trainable = 0, buffers = 0;
+    for (size_t i = 0; i < nn_net_num_tensors(c.net); i++) {
+        nn_param_view p;
+        nn_net_tensor(c.net, i, &p);
+        if (p.is_buffer)
+            buffers += p.numel;
+    }
+    if (c.train)
+        trainable = nn_net_num_params(c.net, -1, 1);
+    double mem = (double)nn_net_arena_bytes(c.net) +
+                 4.0 * (double)(params + buffers + 2 * trainable);
+    printf("ours\t%s\t%dx%dx%d\t%s\t%d\t%.3f\t%.2f\t%.0f\t%.0f\t%d\n", arch, in_ch, size, size,
+           row, c.n, c.n / best, flops * c.n / best / 1e9, mem / (1 << 20), maxrss_mb(), reps);
+    fflush(stdout);
+    rc = 0;
+out:
+    nn_opt_free(c.opt);
+    nn_net_free(c.net);
+    free(c.x);
+    free(c.logits);
+    free(c.dlogits);
+    free(c.labels);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    int threads = 1, quick = 0, peak = 0, batch = 16, classes = 2;
+    const char *config = NULL, *rows = "fwd1,fwd,head,layer4,all";
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            config = argv[++i];
+        else if (!strcmp(argv[i], "--rows") && i + 1 < argc)
+            rows = argv[++i];
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
+            batch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--classes") && i + 1 < argc)
+            classes = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--quick"))
+            quick = 1;
+        else if (!strcmp(argv[i], "--peak"))
+            peak = 1;
+        else {
+            usage();
+            return 2;
+        }
+    }
+    if (threads < 1 || batch < 1 || classes < 1 || (!peak && !config)) {
+        usage();
+        return 2;
+    }
+    nn_set_threads(threads);
+    if (peak) {
+        double gf = sgemm_peak(quick);
+        printf("peak\tsgemm\t2048^3\t-\t-\t-\t%.2f\t-\t%.0f\t-\n", gf, maxrss_mb());
+        return 0;
+    }
+    char arch[32];
+    int in_ch = 0, size = 0;
+    const char *colon = strchr(config, ':');
+    if (!colon || (size_t)(colon - config) >= sizeof arch ||
+        sscanf(colon + 1, "%dx%d", &in_ch, &size) != 2 || in_ch < 1 || size < 1) {
+        usage();
+        return 2;
+    }
+    memcpy(arch, config, (size_t)(colon - config));
+    arch[colon - config] = '\0';
+    char list[128];
+    snprintf(list, sizeof list, "%s", rows);
+    for (char *r = strtok(list, ","); r; r = strtok(NULL, ",")) {
+        wb_error err;
+        memset(&err, 0, sizeof err);
+        if (run_row(arch, in_ch, size, r, batch, classes, quick, &err)) {
+            fprintf(stderr, "bench_nets: %s %s: %s\n", config, r, err.msg);
+            return 1;
+        }
+    }
+    return 0;
+}

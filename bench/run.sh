@@ -1,0 +1,54 @@
+#!/bin/sh
+# bench/run.sh — the engine against PyTorch CPU and the sgemm peak, same thread count, same run.
+#
+#   bench/run.sh [--quick] [--threads N] [--build DIR] [--configs "resnet18:3x224 ..."]
+#
+# For each config (arch:CxS) runs bench_nets (ours) and then bench_torch.py (PyTorch, Debian's
+# /usr/bin/python3), one process each, so max RSS is per config; prints the Markdown table of
+# docs/performance.md and keeps the raw rows in $BUILD/bench-results.tsv. Not a test.
+# bench_nets comes from the build dir ($BUILD/bench/bench_nets when the top level has
+# add_subdirectory(bench)); otherwise it is compiled here against $BUILD's libraries.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+build="$root/build-bench"
+threads=$(nproc)
+quick=""
+configs="resnet18:3x224 resnet50:3x224 resnet18:1x512 resnet50:1x512"
+py=/usr/bin/python3
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --quick) quick=--quick ;;
+    --threads) threads=$2; shift ;;
+    --build) build=$2; shift ;;
+    --configs) configs=$2; shift ;;
+    *) echo "usage: $0 [--quick] [--threads N] [--build DIR] [--configs LIST]" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+bin="$build/bench/bench_nets"
+if [ ! -x "$bin" ]; then
+    for lib in nets/libwb_nets.a io/libwb_io.a workbench/libwb_base.a; do
+        [ -f "$build/$lib" ] || { echo "run.sh: $build/$lib missing: build wb_nets first" >&2; exit 2; }
+    done
+    bin="$build/bench_nets"
+    cc -std=c11 -O2 -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE -Wall -Wextra \
+        -I"$root/nets" -I"$root/workbench" -I"$root/io" $(pkg-config --cflags openblas) \
+        "$here/bench_nets.c" "$build/nets/libwb_nets.a" "$build/io/libwb_io.a" \
+        "$build/workbench/libwb_base.a" $(pkg-config --libs openblas) -lpthread -lm -o "$bin"
+fi
+
+export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
+out="$build/bench-results.tsv"
+: > "$out"
+echo "# threads $threads; $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+"$bin" --threads "$threads" --peak $quick >> "$out"
+for c in $configs; do
+    echo "# $c: ours" >&2
+    "$bin" --threads "$threads" --config "$c" $quick >> "$out"
+    echo "# $c: PyTorch" >&2
+    "$py" "$here/bench_torch.py" --threads "$threads" --config "$c" $quick >> "$out"
+done
+"$py" "$here/table.py" "$out"
+echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

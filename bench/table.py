@@ -1,0 +1,45 @@
+#!/usr/bin/python3
+"""table.py — joins the rows of bench_nets and bench_torch (tab-separated, from run.sh) into
+the Markdown table of docs/performance.md. Reads the results file named on the command line."""
+import sys
+
+MODES = {"fwd1": "forward", "fwd": "forward", "head": "train head", "layer4": "train last stage",
+         "all": "train all"}
+
+
+def main():
+    rows, peak = {}, None
+    order = []
+    for line in open(sys.argv[1]):
+        f = line.rstrip("\n").split("\t")
+        if len(f) != 10:
+            continue
+        if f[0] == "peak":
+            peak = float(f[6])
+            continue
+        key = (f[1], f[2], f[3], f[4])
+        if key not in rows:
+            rows[key] = {}
+            order.append(key)
+        rows[key][f[0]] = f
+    print("sgemm peak (2048^3, same threads): %s GFLOP/s\n" % ("%.1f" % peak if peak else "?"))
+    print("| model | input | step | batch | ours img/s | PyTorch img/s | ours/PyTorch "
+          "| ours GFLOP/s | of sgemm peak | ours arena+params MB | ours max RSS MB "
+          "| PyTorch max RSS MB |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for key in order:
+        o, t = rows[key].get("ours"), rows[key].get("torch")
+        ours = float(o[5]) if o else None
+        torch = float(t[5]) if t else None
+        ratio = "%.2f" % (ours / torch) if ours and torch else "-"
+        gf = float(o[6]) if o else None
+        frac = "%.0f%%" % (100 * gf / peak) if gf and peak else "-"
+        print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            key[0], key[1], MODES.get(key[2], key[2]), key[3],
+            "%.1f" % ours if ours else "-", "%.1f" % torch if torch else "-", ratio,
+            "%.0f" % gf if gf else "-", frac, o[7] if o else "-", o[8] if o else "-",
+            t[8] if t else "-"))
+
+
+if __name__ == "__main__":
+    main()
