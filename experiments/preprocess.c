@@ -33,6 +33,7 @@ void exp_pre_params_default(exp_pre_params *p)
     p->out_cols = 512;
     p->keep_aspect = 1;
     p->antialias = 1;
+    p->mask_threshold = EXP_PRE_MASK_TRIANGLE;
     p->otsu_bins = 256;
     p->fully_connected = 1;
     p->fill_holes = 1;
@@ -68,6 +69,7 @@ int exp_pre_params_check(const exp_pre_params *p, wb_error *err)
     RANGE_I(out_cols, 8, 4096)
     RANGE_I(keep_aspect, 0, 1)
     RANGE_I(antialias, 0, 1)
+    RANGE_I(mask_threshold, 0, 1)
     RANGE_I(otsu_bins, 2, 65536)
     RANGE_I(fully_connected, 0, 1)
     RANGE_I(fill_holes, 0, 1)
@@ -96,12 +98,12 @@ int exp_pre_params_text(const exp_pre_params *p, char *buf, size_t n)
     /* %.17g round-trips doubles: equal texts <=> equal parameters. */
     return snprintf(buf, n,
                     "preprocess_version=%d\nout_rows=%d\nout_cols=%d\nkeep_aspect=%d\n"
-                    "antialias=%d\notsu_bins=%d\nfully_connected=%d\nfill_holes=%d\n"
+                    "antialias=%d\nmask_threshold=%d\notsu_bins=%d\nfully_connected=%d\nfill_holes=%d\n"
                     "mask_background=%d\ncrop=%d\ncrop_margin=%d\nflip=%d\nwindow=%d\n"
                     "p_lo=%.17g\np_hi=%.17g\nclahe=%d\nclahe_radius=%d\nclahe_alpha=%.17g\n"
                     "clahe_beta=%.17g\nscale=%d\nfo_bins=%d\nglcm_levels=%d\n",
                     EXP_PRE_VERSION, p->out_rows, p->out_cols, p->keep_aspect, p->antialias,
-                    p->otsu_bins, p->fully_connected, p->fill_holes, p->mask_background, p->crop,
+                    (int)p->mask_threshold, p->otsu_bins, p->fully_connected, p->fill_holes, p->mask_background, p->crop,
                     p->crop_margin, (int)p->flip, (int)p->window, p->p_lo, p->p_hi, p->clahe,
                     p->clahe_radius, p->clahe_alpha, p->clahe_beta, (int)p->scale, p->fo_bins,
                     p->glcm_levels);
@@ -295,7 +297,9 @@ int exp_pre_run(const float *img, int rows, int cols, const char *laterality,
 
     /* 1. mask */
     float thr;
-    if (io_itk_otsu_threshold(work, rows, cols, p->otsu_bins, &thr, err))
+    if (p->mask_threshold == EXP_PRE_MASK_OTSU
+            ? io_itk_otsu_threshold(work, rows, cols, p->otsu_bins, &thr, err)
+            : io_itk_triangle_threshold(work, rows, cols, p->otsu_bins, &thr, err))
         goto done;
     for (size_t i = 0; i < n; i++)
         mask[i] = work[i] > thr;
@@ -303,7 +307,7 @@ int exp_pre_run(const float *img, int rows, int cols, const char *laterality,
     if (io_itk_largest_component(mask, rows, cols, p->fully_connected, &area, err))
         goto done;
     if (area == 0) {
-        wb_err(err, WB_E_DATA, NULL, "no breast found: nothing above the Otsu threshold %g "
+        wb_err(err, WB_E_DATA, NULL, "no breast found: nothing above the mask threshold %g "
                "(a blank image?)", (double)thr);
         goto done;
     }

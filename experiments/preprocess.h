@@ -8,7 +8,8 @@
  *     exp_pre_result_free(&r);
  *
  * Steps, in order (docs/preprocess.md says more):
- *   1. breast mask: pixels above Otsu's threshold, largest connected component, holes filled;
+ *   1. breast mask: pixels above a threshold (triangle or Otsu), largest connected component,
+ *      holes filled;
  *   2. shape features from that mask (area fraction, extent);
  *   3. intensity window: the DICOM VOI result as read, or the p_lo..p_hi percentiles inside
  *      the mask mapped to 0..1 (clamped); outside the mask set to 0 when mask_background;
@@ -40,6 +41,11 @@ typedef enum {
 } exp_pre_flip_mode;
 
 typedef enum {
+    EXP_PRE_MASK_TRIANGLE = 0, /* triangle threshold: the foot of the background peak (default) */
+    EXP_PRE_MASK_OTSU          /* Otsu's threshold: tends to cut fatty tissue out */
+} exp_pre_mask_mode;
+
+typedef enum {
     EXP_PRE_WINDOW_VOI = 0,    /* keep the DICOM VOI result (already 0..1) (default) */
     EXP_PRE_WINDOW_PERCENTILE  /* p_lo..p_hi percentiles inside the mask -> 0..1 */
 } exp_pre_window_mode;
@@ -54,7 +60,8 @@ typedef struct exp_pre_params {
     int out_rows, out_cols;   /* network input size in pixels (default 512 x 512), 8..4096 */
     int keep_aspect;          /* 1: fit and pad (default); 0: stretch to out_rows x out_cols */
     int antialias;            /* Gaussian smoothing before downsampling (default 1) */
-    int otsu_bins;            /* Otsu histogram bins (default 256) */
+    exp_pre_mask_mode mask_threshold; /* default TRIANGLE */
+    int otsu_bins;            /* histogram bins of the threshold (either method; default 256) */
     int fully_connected;      /* 8-connectivity for the components and holes (default 1) */
     int fill_holes;           /* default 1 */
     int mask_background;      /* set pixels outside the mask to 0 (default 1: no labels) */
@@ -119,7 +126,7 @@ typedef struct exp_pre_result {
     int flipped;       /* 1 when the image was mirrored */
     char chest_wall_source[16]; /* "laterality", "mass" or "none" (no flip decision made) */
     int crop_box[4];   /* r0, c0, r1, c1 (half-open) in input pixels, before the flip */
-    float threshold;   /* Otsu's threshold on the input values */
+    float threshold;   /* the mask threshold on the input values */
 } exp_pre_result;
 
 /* Runs the pipeline on img (rows x cols, row-major, values 0..1 with bright = dense, e.g. from

@@ -35,6 +35,13 @@ extern "C" {
 int io_itk_otsu_threshold(const float *img, int rows, int cols, int bins, float *thr,
                           wb_error *err);
 
+/* The triangle threshold of the whole image (itk::TriangleThresholdImageFilter, `bins` bins):
+ * the foot of the histogram's main peak. Better than Otsu when a flat background peak
+ * dominates and the tissue spreads over a wide range (windowed mammograms). Pixels strictly
+ * above *thr are foreground. */
+int io_itk_triangle_threshold(const float *img, int rows, int cols, int bins, float *thr,
+                              wb_error *err);
+
 /* Keeps only the largest connected component of mask, in place
  * (itk::ConnectedComponentImageFilter + RelabelComponentImageFilter). fully_connected: 1 for
  * 8-connectivity, 0 for 4. *area (may be NULL) gets its pixel count (0 for an empty mask). */

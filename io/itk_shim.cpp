@@ -27,6 +27,7 @@
 #include <itkRelabelComponentImageFilter.h>
 #include <itkResampleImageFilter.h>
 #include <itkScalarImageToTextureFeaturesFilter.h>
+#include <itkTriangleThresholdImageFilter.h>
 #pragma GCC diagnostic pop
 
 namespace {
@@ -105,6 +106,25 @@ extern "C" int io_itk_otsu_threshold(const float *img, int rows, int cols, int b
         auto im = import_image<FloatImage>(img, rows, cols);
         using Otsu = itk::OtsuThresholdImageFilter<FloatImage, MaskImage>;
         auto f = Otsu::New();
+        f->SetInput(im);
+        f->SetNumberOfHistogramBins((unsigned)bins);
+        f->Update();
+        *thr = (float)f->GetThreshold();
+        return 0;
+    });
+}
+
+extern "C" int io_itk_triangle_threshold(const float *img, int rows, int cols, int bins,
+                                         float *thr, wb_error *err)
+{
+    if (check_size(rows, cols, err, "triangle threshold"))
+        return -1;
+    if (bins < 2 || bins > 65536)
+        return wb_err(err, WB_E_USAGE, NULL, "triangle threshold: bins must be 2..65536, got %d",
+                      bins);
+    return guarded(err, "triangle threshold", [&]() {
+        auto im = import_image<FloatImage>(img, rows, cols);
+        auto f = itk::TriangleThresholdImageFilter<FloatImage, MaskImage>::New();
         f->SetInput(im);
         f->SetNumberOfHistogramBins((unsigned)bins);
         f->Update();

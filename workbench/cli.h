@@ -16,6 +16,8 @@ extern const wb_command wb_cmd_inspect;
 extern const wb_command wb_cmd_synth;
 extern const wb_command wb_cmd_validate;
 extern const wb_command wb_cmd_net;
+extern const wb_command wb_cmd_preview;
+extern const wb_command wb_cmd_cache;
 
 /* Prints the command's usage to stdout. */
 void cli_print_usage(const wb_command *cmd);

@@ -16,6 +16,8 @@ static const wb_command *const commands[] = {
     &wb_cmd_inspect,
     &wb_cmd_validate,
     &wb_cmd_net,
+    &wb_cmd_preview,
+    &wb_cmd_cache,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

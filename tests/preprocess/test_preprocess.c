@@ -9,6 +9,7 @@
 
 #include "io_itk.h"
 #include "io_npy.h"
+#include "io_png.h"
 #include "io_sha256.h"
 #include "preprocess.h"
 #include "wb_test.h"
@@ -64,6 +65,9 @@ static void test_sha256(void)
     wb_error err;
     CHECK(io_sha256_file("/nonexistent/x", d, &err) == -1 && err.code == WB_E_IO,
           "missing file is an error");
+    /* PNG's CRC-32 of the IEND chunk type, as every PNG file ends with it. */
+    CHECK(io_png_crc32(0, "IEND", 4) == 0xae426082u, "crc32(IEND) = %08x",
+          (unsigned)io_png_crc32(0, "IEND", 4));
 }
 
 /* ---- ITK wrapper ---- */
