@@ -32,13 +32,13 @@ typedef struct fx_file {
     fx_case *c;
 } fx_file;
 
-static void fx_die(const char *path, const char *what)
+static inline void fx_die(const char *path, const char *what)
 {
     fprintf(stderr, "fixture %s: %s\n", path, what);
     exit(2);
 }
 
-static void *fx_grow(void *p, size_t n, size_t size)
+static inline void *fx_grow(void *p, size_t n, size_t size)
 {
     void *q = realloc(p, n * size);
     if (!q) {
@@ -48,7 +48,7 @@ static void *fx_grow(void *p, size_t n, size_t size)
     return q;
 }
 
-static fx_file fx_load(const char *dir, const char *name)
+static inline fx_file fx_load(const char *dir, const char *name)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -92,7 +92,7 @@ static fx_file fx_load(const char *dir, const char *name)
     return F;
 }
 
-static void fx_free(fx_file *F)
+static inline void fx_free(fx_file *F)
 {
     for (size_t i = 0; i < F->n; i++) {
         for (size_t j = 0; j < F->c[i].n; j++)
@@ -104,7 +104,7 @@ static void fx_free(fx_file *F)
     F->n = 0;
 }
 
-static const fx_case *fx_case_get(const fx_file *F, const char *name)
+static inline const fx_case *fx_case_get(const fx_file *F, const char *name)
 {
     for (size_t i = 0; i < F->n; i++)
         if (strcmp(F->c[i].name, name) == 0)
@@ -113,7 +113,7 @@ static const fx_case *fx_case_get(const fx_file *F, const char *name)
     exit(2);
 }
 
-static const fx_entry *fx_get(const fx_case *c, const char *key)
+static inline const fx_entry *fx_get(const fx_case *c, const char *key)
 {
     for (size_t i = 0; i < c->n; i++)
         if (strcmp(c->e[i].key, key) == 0)
@@ -122,7 +122,7 @@ static const fx_entry *fx_get(const fx_case *c, const char *key)
 }
 
 /* The entry's values as ints (caller frees). */
-static int *fx_ints(const fx_entry *e)
+static inline int *fx_ints(const fx_entry *e)
 {
     int *r = fx_grow(NULL, e->n ? e->n : 1, sizeof *r);
     for (size_t i = 0; i < e->n; i++)

@@ -1,0 +1,399 @@
+/* logreg.c — see logreg.h. */
+#include "logreg.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------------ scaler */
+
+void exp_scaler_init(exp_scaler *s)
+{
+    if (s)
+        memset(s, 0, sizeof *s);
+}
+
+void exp_scaler_free(exp_scaler *s)
+{
+    if (!s)
+        return;
+    free(s->mean);
+    free(s->scale);
+    memset(s, 0, sizeof *s);
+}
+
+static int check_matrix(const double *X, size_t n, size_t d, const char *who, wb_error *err)
+{
+    if (!X && n > 0)
+        return wb_err(err, WB_E_USAGE, NULL, "%s: no data", who);
+    if (d == 0)
+        return wb_err(err, WB_E_USAGE, NULL, "%s: no features", who);
+    if (n > SIZE_MAX / sizeof(double) / d)
+        return wb_err(err, WB_E_NOMEM, NULL, "%s: %zu x %zu is too large", who, n, d);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            if (!isfinite(X[i * d + j]))
+                return wb_err(err, WB_E_DATA, NULL,
+                              "%s: feature %zu of row %zu is not finite", who, j, i);
+    return 0;
+}
+
+int exp_scaler_fit(exp_scaler *s, const double *X, size_t n, size_t d, wb_error *err)
+{
+    if (!s)
+        return wb_err(err, WB_E_USAGE, NULL, "scaler: no output");
+    exp_scaler_free(s);
+    if (n == 0)
+        return wb_err(err, WB_E_DATA, NULL, "scaler: no training rows");
+    if (check_matrix(X, n, d, "scaler", err) != 0)
+        return -1;
+    s->mean = calloc(d, sizeof *s->mean);
+    s->scale = calloc(d, sizeof *s->scale);
+    if (!s->mean || !s->scale) {
+        exp_scaler_free(s);
+        return wb_err(err, WB_E_NOMEM, NULL, "scaler: out of memory for %zu features", d);
+    }
+    s->d = d;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            s->mean[j] += X[i * d + j];
+    for (size_t j = 0; j < d; j++)
+        s->mean[j] /= (double)n;
+    /* two passes: the variance of centred values, with the compensation term of
+     * Chan, Golub & LeVeque for the rounding in the mean */
+    for (size_t j = 0; j < d; j++) {
+        double ss = 0.0, corr = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            double e = X[i * d + j] - s->mean[j];
+            ss += e * e;
+            corr += e;
+        }
+        double var = (ss - corr * corr / (double)n) / (double)n;
+        if (var < 0.0)
+            var = 0.0;
+        double nn = (double)n, m = s->mean[j];
+        int constant = var <= nn * DBL_EPSILON * var + (nn * m * DBL_EPSILON) * (nn * m * DBL_EPSILON);
+        s->scale[j] = constant ? 1.0 : sqrt(var);
+    }
+    return 0;
+}
+
+int exp_scaler_transform(const exp_scaler *s, const double *X, size_t n, size_t d, double *out,
+                         wb_error *err)
+{
+    if (!s || !s->mean)
+        return wb_err(err, WB_E_USAGE, NULL, "scaler: not fitted");
+    if (d != s->d)
+        return wb_err(err, WB_E_DATA, NULL, "scaler: fitted on %zu features, given %zu", s->d,
+                      d);
+    if (!out && n > 0)
+        return wb_err(err, WB_E_USAGE, NULL, "scaler: no output");
+    if (check_matrix(X, n, d, "scaler", err) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            out[i * d + j] = (X[i * d + j] - s->mean[j]) / s->scale[j];
+    return 0;
+}
+
+/* ------------------------------------------------------------------- logistic regression */
+
+void exp_logreg_options_default(exp_logreg_options *o)
+{
+    o->C = 1.0;
+    o->class_weight = EXP_LOGREG_CW_NONE;
+    o->max_iter = 100;
+    o->tol = 1e-12;
+}
+
+void exp_logreg_init(exp_logreg *m)
+{
+    if (m)
+        memset(m, 0, sizeof *m);
+}
+
+void exp_logreg_free(exp_logreg *m)
+{
+    if (!m)
+        return;
+    free(m->coef);
+    memset(m, 0, sizeof *m);
+}
+
+/* log(1 + exp(-t)) without overflow or loss for large |t| */
+static double log1pexp_neg(double t)
+{
+    return t > 0.0 ? log1p(exp(-t)) : -t + log1p(exp(t));
+}
+
+static double sigmoid(double t)
+{
+    if (t >= 0.0)
+        return 1.0 / (1.0 + exp(-t));
+    double e = exp(t);
+    return e / (1.0 + e);
+}
+
+/* theta = [coef(d), intercept] */
+static double margin(const double *x, const double *theta, size_t d)
+{
+    double z = theta[d];
+    for (size_t j = 0; j < d; j++)
+        z += x[j] * theta[j];
+    return z;
+}
+
+static double objective(const double *X, const int *y, const double *s, size_t n, size_t d,
+                        double C, const double *theta)
+{
+    double reg = 0.0, loss = 0.0;
+    for (size_t j = 0; j < d; j++)
+        reg += theta[j] * theta[j];
+    for (size_t i = 0; i < n; i++) {
+        double z = margin(X + i * d, theta, d);
+        loss += s[i] * log1pexp_neg(y[i] ? z : -z);
+    }
+    return 0.5 * reg + C * loss;
+}
+
+/* In-place Cholesky of the k x k matrix A (lower triangle used); 0 on success. */
+static int cholesky(double *A, size_t k)
+{
+    for (size_t j = 0; j < k; j++) {
+        double dsum = A[j * k + j];
+        for (size_t q = 0; q < j; q++)
+            dsum -= A[j * k + q] * A[j * k + q];
+        if (!(dsum > 0.0))
+            return -1;
+        double l = sqrt(dsum);
+        A[j * k + j] = l;
+        for (size_t i = j + 1; i < k; i++) {
+            double v = A[i * k + j];
+            for (size_t q = 0; q < j; q++)
+                v -= A[i * k + q] * A[j * k + q];
+            A[i * k + j] = v / l;
+        }
+    }
+    return 0;
+}
+
+/* Solves L L^T x = b in place in b. */
+static void chol_solve(const double *L, size_t k, double *b)
+{
+    for (size_t i = 0; i < k; i++) {
+        double v = b[i];
+        for (size_t q = 0; q < i; q++)
+            v -= L[i * k + q] * b[q];
+        b[i] = v / L[i * k + i];
+    }
+    for (size_t i = k; i-- > 0;) {
+        double v = b[i];
+        for (size_t q = i + 1; q < k; q++)
+            v -= L[q * k + i] * b[q];
+        b[i] = v / L[i * k + i];
+    }
+}
+
+int exp_logreg_fit(exp_logreg *m, const double *X, const int *y, const double *w, size_t n,
+                   size_t d, const exp_logreg_options *o, wb_error *err)
+{
+    exp_logreg_options def;
+    if (!o) {
+        exp_logreg_options_default(&def);
+        o = &def;
+    }
+    if (!m)
+        return wb_err(err, WB_E_USAGE, NULL, "logistic regression: no output");
+    exp_logreg_free(m);
+    if (!(o->C > 0.0) || isinf(o->C))
+        return wb_err(err, WB_E_USAGE, NULL, "logistic regression: C is %g, expected > 0", o->C);
+    if (o->max_iter < 1 || !(o->tol > 0.0))
+        return wb_err(err, WB_E_USAGE, NULL,
+                      "logistic regression: max_iter %d and tol %g must be positive",
+                      o->max_iter, o->tol);
+    if (d > EXP_LOGREG_MAX_FEATURES)
+        return wb_err(err, WB_E_USAGE, NULL,
+                      "logistic regression: %zu features, at most %d are supported", d,
+                      EXP_LOGREG_MAX_FEATURES);
+    if (n == 0 || !y)
+        return wb_err(err, WB_E_DATA, NULL, "logistic regression: no training samples");
+    if (check_matrix(X, n, d, "logistic regression", err) != 0)
+        return -1;
+    size_t cnt[2] = {0, 0};
+    for (size_t i = 0; i < n; i++) {
+        if (y[i] != 0 && y[i] != 1)
+            return wb_err(err, WB_E_DATA, NULL,
+                          "logistic regression: label %d at index %zu, expected 0 or 1", y[i],
+                          i);
+        if (w && (!isfinite(w[i]) || w[i] < 0.0))
+            return wb_err(err, WB_E_DATA, NULL,
+                          "logistic regression: weight at index %zu is negative or not finite",
+                          i);
+        cnt[y[i]]++;
+    }
+    if (cnt[0] == 0 || cnt[1] == 0)
+        return wb_err(err, WB_E_DATA, NULL,
+                      "logistic regression needs both classes in the training data, got only "
+                      "%s",
+                      cnt[0] ? "negatives" : "positives");
+
+    size_t k = d + 1;
+    double *s = malloc(n * sizeof *s), *theta = calloc(k, sizeof *theta);
+    double *g = malloc(k * sizeof *g), *step = malloc(k * sizeof *step);
+    double *trial = malloc(k * sizeof *trial), *H = malloc(k * k * sizeof *H);
+    int rc = -1;
+    if (!s || !theta || !g || !step || !trial || !H) {
+        wb_err(err, WB_E_NOMEM, NULL, "logistic regression: out of memory for %zu features", d);
+        goto done;
+    }
+    double cw[2] = {1.0, 1.0}, sw[2] = {0.0, 0.0};
+    if (o->class_weight == EXP_LOGREG_CW_BALANCED) {
+        cw[0] = (double)n / (2.0 * (double)cnt[0]);
+        cw[1] = (double)n / (2.0 * (double)cnt[1]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        s[i] = (w ? w[i] : 1.0) * cw[y[i]];
+        sw[y[i]] += s[i];
+    }
+    if (!(sw[0] > 0.0) || !(sw[1] > 0.0)) {
+        wb_err(err, WB_E_DATA, NULL,
+               "logistic regression: the %s have zero total weight", sw[0] > 0 ? "positives"
+                                                                              : "negatives");
+        goto done;
+    }
+    const double C = o->C, gtol = o->tol * (1.0 + C * (sw[0] + sw[1]));
+    /* start from the prior log-odds: the optimum's intercept for coef = 0 */
+    theta[d] = log(sw[1] / sw[0]);
+    double f = objective(X, y, s, n, d, C, theta), gmax = INFINITY;
+    int it;
+    for (it = 0; it < o->max_iter; it++) {
+        /* gradient and Hessian (lower triangle) */
+        for (size_t j = 0; j < d; j++)
+            g[j] = theta[j];
+        g[d] = 0.0;
+        memset(H, 0, k * k * sizeof *H);
+        for (size_t j = 0; j < d; j++)
+            H[j * k + j] = 1.0;
+        for (size_t i = 0; i < n; i++) {
+            const double *x = X + i * d;
+            double pi = sigmoid(margin(x, theta, d));
+            double r = C * s[i] * (pi - y[i]), h = C * s[i] * pi * (1.0 - pi);
+            for (size_t a = 0; a < d; a++) {
+                g[a] += r * x[a];
+                double hx = h * x[a];
+                double *row = H + a * k;
+                for (size_t b = 0; b <= a; b++)
+                    row[b] += hx * x[b];
+                H[d * k + a] += hx;
+            }
+            g[d] += r;
+            H[d * k + d] += h;
+        }
+        gmax = 0.0;
+        for (size_t j = 0; j < k; j++)
+            gmax = fmax(gmax, fabs(g[j]));
+        if (gmax <= gtol)
+            break;
+        if (!(H[d * k + d] > 0.0))
+            H[d * k + d] = DBL_MIN; /* saturated probabilities: keep the system solvable */
+        if (cholesky(H, k) != 0) {
+            wb_err(err, WB_E_FAILED, NULL,
+                   "logistic regression: the Hessian is not positive definite (iteration %d)",
+                   it);
+            goto done;
+        }
+        for (size_t j = 0; j < k; j++)
+            step[j] = -g[j];
+        chol_solve(H, k, step);
+        double slope = 0.0;
+        for (size_t j = 0; j < k; j++)
+            slope += g[j] * step[j];
+        /* Backtracking (Armijo). Near the optimum the predicted decrease -slope falls below
+         * what the objective's rounding can resolve; there the full Newton step is taken
+         * without a test (the quadratic model is exact enough), so convergence stays
+         * quadratic instead of stalling on noise. */
+        double t = 1.0, ft = f;
+        int accepted = 0;
+        if (-slope <= 1e-13 * (1.0 + fabs(f))) {
+            for (size_t j = 0; j < k; j++)
+                trial[j] = theta[j] + step[j];
+            ft = objective(X, y, s, n, d, C, trial);
+            accepted = 1;
+        }
+        for (int ls = 0; ls < 60 && !accepted; ls++) {
+            for (size_t j = 0; j < k; j++)
+                trial[j] = theta[j] + t * step[j];
+            ft = objective(X, y, s, n, d, C, trial);
+            if (ft <= f + 1e-4 * t * slope) {
+                accepted = 1;
+                break;
+            }
+            t *= 0.5;
+        }
+        if (!accepted) {
+            wb_err(err, WB_E_FAILED, NULL,
+                   "logistic regression: the line search failed with gradient %g", gmax);
+            goto done;
+        }
+        memcpy(theta, trial, k * sizeof *theta);
+        f = ft;
+    }
+    if (it == o->max_iter) {
+        wb_err(err, WB_E_FAILED, NULL,
+               "logistic regression did not converge in %d Newton iterations (gradient %g)",
+               o->max_iter, gmax);
+        goto done;
+    }
+    m->coef = malloc(d * sizeof *m->coef);
+    if (!m->coef) {
+        wb_err(err, WB_E_NOMEM, NULL, "logistic regression: out of memory");
+        goto done;
+    }
+    memcpy(m->coef, theta, d * sizeof *m->coef);
+    m->intercept = theta[d];
+    m->d = d;
+    m->iterations = it;
+    m->grad_norm = gmax;
+    rc = 0;
+done:
+    free(s);
+    free(theta);
+    free(g);
+    free(step);
+    free(trial);
+    free(H);
+    return rc;
+}
+
+int exp_logreg_decision(const exp_logreg *m, const double *X, size_t n, size_t d, double *out,
+                        wb_error *err)
+{
+    if (!m || !m->coef)
+        return wb_err(err, WB_E_USAGE, NULL, "logistic regression: the model is not fitted");
+    if (d != m->d)
+        return wb_err(err, WB_E_DATA, NULL,
+                      "logistic regression: fitted on %zu features, given %zu", m->d, d);
+    if (!out && n > 0)
+        return wb_err(err, WB_E_USAGE, NULL, "logistic regression: no output");
+    if (check_matrix(X, n, d, "logistic regression", err) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        double z = m->intercept;
+        for (size_t j = 0; j < d; j++)
+            z += X[i * d + j] * m->coef[j];
+        out[i] = z;
+    }
+    return 0;
+}
+
+int exp_logreg_predict_proba(const exp_logreg *m, const double *X, size_t n, size_t d,
+                             double *p, wb_error *err)
+{
+    if (exp_logreg_decision(m, X, n, d, p, err) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        p[i] = sigmoid(p[i]);
+    return 0;
+}
