@@ -1,0 +1,799 @@
+/* run.c — the experiment loop: data, folds, variants, metrics, run directory. See run.h. */
+#include "run.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "config.h"
+#include "cv.h"
+#include "dataset.h"
+#include "io_dicom.h"
+#include "io_fs.h"
+#include "io_sha256.h"
+#include "io_weights.h"
+#include "baseline.h"
+#include "metrics.h"
+#include "train.h"
+#include "wb_log.h"
+
+#ifndef WB_GIT_REVISION
+#define WB_GIT_REVISION "unknown"
+#endif
+
+/* ---- small output helpers ---- */
+
+/* A growing text buffer, written to a file atomically at the end. */
+typedef struct sbuf {
+    char *s;
+    size_t n, cap;
+    int oom;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    if (b->oom) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) return;
+        if (b->s && b->n + (size_t)k < b->cap) {
+            b->n += (size_t)k;
+            return;
+        }
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap <= b->n + (size_t)k) cap *= 2;
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            b->oom = 1;
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+}
+
+/* JSON number: shortest round-trip form, null for non-finite. */
+static void sb_num(sbuf *b, double v)
+{
+    if (isfinite(v)) sb_printf(b, "%.17g", v);
+    else sb_printf(b, "null");
+}
+
+static void sb_jstr(sbuf *b, const char *s)
+{
+    sb_printf(b, "\"");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') sb_printf(b, "\\%c", c);
+        else if (c < 0x20) sb_printf(b, "\\u%04x", c);
+        else sb_printf(b, "%c", c);
+    }
+    sb_printf(b, "\"");
+}
+
+/* CSV field, quoted when needed. */
+static void sb_csv(sbuf *b, const char *s)
+{
+    if (!strpbrk(s, ",\"\n\r")) {
+        sb_printf(b, "%s", s);
+        return;
+    }
+    sb_printf(b, "\"");
+    for (; *s; s++) sb_printf(b, *s == '"' ? "\"\"" : "%c", *s);
+    sb_printf(b, "\"");
+}
+
+static int write_file(const char *dir, const char *name, const sbuf *b, wb_error *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (b->oom) return wb_err(err, WB_E_NOMEM, path, "out of memory");
+    io_atomic_file af;
+    if (io_atomic_open(&af, path, err) != 0) return -1;
+    if (b->n) fwrite(b->s, 1, b->n, af.f);
+    return io_atomic_commit(&af, err);
+}
+
+/* ---- the pseudonym key: 32 random bytes, once per runs directory ---- */
+
+static int load_key(const char *runs_dir, uint8_t key[32], wb_error *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/.pseudonym-key", runs_dir);
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        char hex[65] = {0};
+        size_t got = fread(hex, 1, 64, f);
+        fclose(f);
+        for (int i = 0; got == 64 && i < 32; i++) {
+            unsigned v;
+            if (sscanf(hex + 2 * i, "%2x", &v) != 1) got = 0;
+            key[i] = (uint8_t)v;
+        }
+        if (got != 64) return wb_err(err, WB_E_DATA, path, "damaged pseudonym key (expected 64 hex digits); "
+                                     "remove it to start a new one (pseudonyms will change)");
+        return 0;
+    }
+    int fd = open("/dev/urandom", O_RDONLY);
+    if (fd < 0 || read(fd, key, 32) != 32) {
+        if (fd >= 0) close(fd);
+        return wb_err(err, WB_E_INTERNAL, "/dev/urandom", "cannot read random bytes for the pseudonym key");
+    }
+    close(fd);
+    sbuf b = {0};
+    for (int i = 0; i < 32; i++) sb_printf(&b, "%02x", key[i]);
+    sb_printf(&b, "\n");
+    int rc = write_file(runs_dir, ".pseudonym-key", &b, err);
+    free(b.s);
+    if (rc == 0) chmod(path, 0600);
+    return rc;
+}
+
+/* ---- breast-level aggregation ---- */
+
+typedef struct agg_in {
+    const exp_dataset *ds;
+    const size_t *idx;
+} agg_in;
+
+static const exp_dataset *g_sort_ds; /* qsort has no context argument */
+
+static int cmp_breast(const void *a, const void *b)
+{
+    const exp_item *x = &g_sort_ds->items[*(const size_t *)a], *y = &g_sort_ds->items[*(const size_t *)b];
+    int c = strcmp(x->pseudonym, y->pseudonym);
+    if (!c) c = strcmp(x->laterality, y->laterality);
+    if (!c) c = (*(const size_t *)a > *(const size_t *)b) - (*(const size_t *)a < *(const size_t *)b);
+    return c;
+}
+
+/* Aggregates image scores (score[j] for item idx[j]) to breasts (patient + laterality):
+ * label = max, score = mean or max. Outputs are caller-allocated with n entries; returns the
+ * number of breasts. Deterministic order: by pseudonym, laterality. */
+static size_t to_breasts(const exp_dataset *ds, const size_t *idx, const double *score, size_t n, int use_max,
+                         int *by, double *bs, size_t *order)
+{
+    for (size_t j = 0; j < n; j++) order[j] = j;
+    /* sort positions j by the item they point to */
+    size_t *items = malloc((n ? n : 1) * sizeof *items);
+    if (!items) return 0;
+    for (size_t j = 0; j < n; j++) items[j] = idx[j];
+    g_sort_ds = ds;
+    /* sort item indices, then map back through a search (n is small: one fold) */
+    qsort(items, n, sizeof *items, cmp_breast);
+    size_t nb = 0;
+    for (size_t j = 0; j < n;) {
+        size_t k = j;
+        int y = 0;
+        double s = use_max ? -INFINITY : 0;
+        size_t cnt = 0;
+        while (k < n && !strcmp(ds->items[items[k]].pseudonym, ds->items[items[j]].pseudonym) &&
+               !strcmp(ds->items[items[k]].laterality, ds->items[items[j]].laterality)) {
+            size_t pos = 0;
+            while (idx[pos] != items[k]) pos++;
+            double v = score[pos];
+            s = use_max ? (v > s ? v : s) : s + v;
+            y = ds->items[items[k]].label > y ? ds->items[items[k]].label : y;
+            cnt++;
+            k++;
+        }
+        by[nb] = y;
+        bs[nb] = use_max ? s : s / (double)cnt;
+        nb++;
+        j = k;
+    }
+    free(items);
+    return nb;
+}
+
+/* ---- metrics of one set of predictions ---- */
+
+enum { M_AUC, M_AUC_LO, M_AUC_HI, M_AP, M_ACC, M_BACC, M_SENS, M_SPEC, M_SENS_AT_SPEC, M_F1, M_BRIER, M_ECE, M_THRESH, M_N, M_NPOS, M_COUNT };
+static const char *const metric_names[M_COUNT] = {"auc", "auc_ci_low", "auc_ci_high", "average_precision", "accuracy",
+                                                  "balanced_accuracy", "sensitivity", "specificity",
+                                                  "sensitivity_at_specificity", "f1", "brier", "ece", "threshold", "n", "n_positive"};
+
+/* y, score, n; thr: the decision threshold (chosen on validation data). */
+static void compute(const int *y, const double *score, size_t n, double thr, double spec, double m[M_COUNT])
+{
+    wb_error e;
+    for (int i = 0; i < M_COUNT; i++) m[i] = NAN;
+    size_t npos = 0;
+    for (size_t i = 0; i < n; i++) npos += (size_t)y[i];
+    m[M_N] = (double)n;
+    m[M_NPOS] = (double)npos;
+    m[M_THRESH] = thr;
+    exp_delong d;
+    if (exp_metrics_delong(y, score, n, &d, &e) == 0) {
+        m[M_AUC] = d.auc;
+        m[M_AUC_LO] = d.ci_lo;
+        m[M_AUC_HI] = d.ci_hi;
+    }
+    exp_metrics_average_precision(y, score, NULL, n, &m[M_AP], &e);
+    exp_metrics_brier(y, score, NULL, n, &m[M_BRIER], &e);
+    exp_metrics_ece(y, score, NULL, n, 10, &m[M_ECE], &e);
+    exp_metrics_sens_at_spec(y, score, NULL, n, spec, &m[M_SENS_AT_SPEC], NULL, &e);
+    exp_confusion c;
+    if (exp_metrics_confusion(y, score, NULL, n, thr, &c, &e) == 0) {
+        m[M_ACC] = exp_confusion_accuracy(&c);
+        m[M_BACC] = exp_confusion_balanced_accuracy(&c);
+        m[M_SENS] = exp_confusion_sensitivity(&c);
+        m[M_SPEC] = exp_confusion_specificity(&c);
+        m[M_F1] = exp_confusion_f1(&c);
+    }
+}
+
+/* A threshold from validation data (Youden's J, or the target specificity); 0.5 when the
+ * validation set lacks a class. */
+static double choose_threshold(const int *y, const double *s, size_t n, const char *how, double spec)
+{
+    wb_error e;
+    double t = 0.5;
+    if (!strcmp(how, "specificity")) {
+        if (exp_metrics_threshold_for_specificity(y, s, NULL, n, spec, &t, &e) != 0) t = 0.5;
+    } else if (exp_metrics_threshold_youden(y, s, NULL, n, &t, &e) != 0) {
+        t = 0.5;
+    }
+    return t;
+}
+
+/* ---- the run ---- */
+
+typedef struct pred {
+    double score;   /* positive-class probability, out of fold */
+    double thr;     /* the fold's validation threshold (image level) */
+    double bthr;    /* breast level */
+} pred;
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct prog_ctx {
+    int repeat, repeats, fold, folds, epochs;
+    const char *variant;
+    double t0;
+    double done_units, total_units;
+} prog_ctx;
+
+static void on_epoch(void *ctxp, int epoch, const exp_epoch_log *lg)
+{
+    prog_ctx *p = ctxp;
+    p->done_units += 1;
+    double el = now_seconds() - p->t0, eta = p->done_units > 0 ? el / p->done_units * (p->total_units - p->done_units) : 0;
+    wb_log(WB_LOG_INFO, "repeat %d/%d fold %d/%d %s: epoch %d/%d loss %.4f val AUC %.3f lr %.3g (elapsed %.0fs, ETA %.0fs)",
+           p->repeat + 1, p->repeats, p->fold + 1, p->folds, p->variant, epoch + 1, p->epochs, lg->train_loss, lg->val_auc,
+           lg->lr, el, eta > 0 ? eta : 0);
+}
+
+static void env_json(sbuf *b, const exp_config *cfg, const exp_run_options *o, const char *weights_sha)
+{
+    char cpu[256] = "unknown";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "model name", 10)) {
+            char *c = strchr(line, ':');
+            if (c) {
+                c += 2;
+                c[strcspn(c, "\n")] = '\0';
+                snprintf(cpu, sizeof cpu, "%s", c);
+            }
+            break;
+        }
+    if (f) fclose(f);
+    sb_printf(b, "{\n  \"workbench\": ");
+    sb_jstr(b, o->version ? o->version : "unknown");
+    sb_printf(b, ",\n  \"git_revision\": ");
+    sb_jstr(b, WB_GIT_REVISION);
+    sb_printf(b, ",\n  \"dcmtk\": ");
+    sb_jstr(b, io_dicom_dcmtk_version());
+    sb_printf(b, ",\n  \"openblas\": ");
+    sb_jstr(b, openblas_get_config());
+    sb_printf(b, ",\n  \"libyaml\": ");
+    sb_jstr(b, yaml_get_version_string());
+    sb_printf(b, ",\n  \"cpu\": ");
+    sb_jstr(b, cpu);
+    sb_printf(b, ",\n  \"cores_online\": %ld,\n  \"threads\": %ld,\n  \"seed\": %ld,\n  \"weights\": ",
+              sysconf(_SC_NPROCESSORS_ONLN), exp_config_int(cfg, "threads"), exp_config_int(cfg, "seed"));
+    sb_jstr(b, exp_config_str(cfg, "backbone.weights"));
+    sb_printf(b, ",\n  \"weights_sha256\": ");
+    sb_jstr(b, weights_sha);
+    sb_printf(b, "\n}\n");
+}
+
+int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
+{
+    exp_config *cfg = NULL;
+    if (exp_config_load(o->config, o->sets, o->n_sets, &cfg, err) != 0) return -1;
+    const char *runs_dir = o->runs_dir ? o->runs_dir : "runs";
+    exp_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    io_tensor_list weights;
+    io_tensor_list_init(&weights);
+    exp_cv_folds cv;
+    exp_cv_folds_init(&cv);
+    sbuf b = {0};
+    pred *preds = NULL;
+    int *role = NULL, *ybuf = NULL, *by = NULL;
+    size_t *group = NULL, *tr = NULL, *va = NULL, *te = NULL, *order = NULL;
+    double *sval = NULL, *stest = NULL, *bs = NULL, *trainable = NULL, *fold_auc = NULL;
+    const char **ids = NULL;
+    sbuf curves = {0}, log = {0};
+    int rc = -1;
+    nn_set_threads((int)exp_config_int(cfg, "threads"));
+
+    /* run directory: <name>-<UTC time>-<hash of the resolved config> */
+    if (io_fs_mkdirs(runs_dir, err) != 0) goto done;
+    char *resolved = NULL;
+    size_t resolved_n = 0;
+    FILE *mf = open_memstream(&resolved, &resolved_n);
+    if (!mf) {
+        wb_err(err, WB_E_NOMEM, o->config, "out of memory");
+        goto done;
+    }
+    exp_config_write_resolved(cfg, mf);
+    fclose(mf);
+    uint8_t h[32];
+    io_sha256_buf(resolved, resolved_n, h);
+    char stamp[32];
+    if (o->timestamp) {
+        snprintf(stamp, sizeof stamp, "%s", o->timestamp);
+    } else {
+        time_t t = time(NULL);
+        struct tm tmv;
+        gmtime_r(&t, &tmv);
+        strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tmv);
+    }
+    snprintf(dir, dir_n, "%s/%s-%s-%02x%02x%02x%02x", runs_dir, exp_config_str(cfg, "name"), stamp, h[0], h[1], h[2], h[3]);
+    struct stat st;
+    if (stat(dir, &st) == 0) {
+        free(resolved);
+        wb_err(err, WB_E_WRITE, dir, "run directory exists already (same config in the same second)");
+        goto done;
+    }
+    if (io_fs_mkdirs(dir, err) != 0) {
+        free(resolved);
+        goto done;
+    }
+    b.s = resolved;
+    b.n = resolved_n;
+    b.cap = resolved_n + 1;
+    if (write_file(dir, "config.yaml", &b, err) != 0) goto done;
+    free(b.s);
+    memset(&b, 0, sizeof b);
+
+    uint8_t key[32];
+    if (load_key(runs_dir, key, err) != 0) goto done;
+    const char *wpath = exp_config_str(cfg, "backbone.weights");
+    char wsha[65] = "";
+    size_t nv = exp_config_num_variants(cfg);
+    int any_backbone = 0;
+    for (size_t v = 0; v < nv; v++) {
+        char k[64];
+        snprintf(k, sizeof k, "variants[%zu].type", v);
+        any_backbone |= !strcmp(exp_config_str(cfg, k), "backbone");
+    }
+    if (wpath && wpath[0] && any_backbone) {
+        uint8_t wd[32];
+        if (io_sha256_file(wpath, wd, err) != 0 || io_weights_read(wpath, &weights, err) != 0) goto done;
+        io_sha256_hex(wd, wsha);
+    }
+    env_json(&b, cfg, o, wsha);
+    if (write_file(dir, "environment.json", &b, err) != 0) goto done;
+    free(b.s);
+    memset(&b, 0, sizeof b);
+
+    /* data */
+    double t_start = now_seconds();
+    if (exp_dataset_load(cfg, key, o->progress, &ds, err) != 0) goto done;
+    sb_printf(&b, "file,sop_instance_uid,sha256,label,patient,laterality,view\n");
+    for (size_t i = 0; i < ds.n; i++) {
+        const exp_item *it = &ds.items[i];
+        sb_csv(&b, it->file);
+        sb_printf(&b, ",%s,%s,%d,%s,%s,%s\n", it->sop_uid, it->sha256, it->label, it->pseudonym, it->laterality, it->view);
+    }
+    if (write_file(dir, "manifest.csv", &b, err) != 0) goto done;
+    free(b.s);
+    memset(&b, 0, sizeof b);
+    sb_printf(&b, "file,reason\n");
+    for (size_t i = 0; i < ds.n_excluded; i++) {
+        sb_csv(&b, ds.excluded[i].file);
+        sb_printf(&b, ",");
+        sb_csv(&b, ds.excluded[i].reason);
+        sb_printf(&b, "\n");
+    }
+    if (write_file(dir, "excluded.csv", &b, err) != 0) goto done;
+    free(b.s);
+    memset(&b, 0, sizeof b);
+
+    /* folds: stratified by the patient's label, grouped by patient */
+    const size_t n = ds.n;
+    const int folds = (int)exp_config_int(cfg, "cv.folds"), repeats = (int)exp_config_int(cfg, "cv.repeats");
+    const uint64_t seed = (uint64_t)exp_config_int(cfg, "seed");
+    group = malloc(n * sizeof *group);
+    ids = malloc(n * sizeof *ids);
+    ybuf = malloc(n * sizeof *ybuf);
+    role = malloc(n * sizeof *role);
+    tr = malloc(n * sizeof *tr);
+    va = malloc(n * sizeof *va);
+    te = malloc(n * sizeof *te);
+    order = malloc(n * sizeof *order);
+    sval = malloc(n * sizeof *sval);
+    stest = malloc(n * sizeof *stest);
+    by = malloc(n * sizeof *by);
+    bs = malloc(n * sizeof *bs);
+    preds = calloc(n * (size_t)repeats * nv, sizeof *preds);
+    trainable = calloc(nv, sizeof *trainable);
+    fold_auc = calloc(nv * (size_t)repeats * (size_t)folds * 2, sizeof *fold_auc);
+    if (!group || !ids || !ybuf || !role || !tr || !va || !te || !order || !sval || !stest || !by || !bs || !preds ||
+        !trainable || !fold_auc) {
+        wb_err(err, WB_E_NOMEM, o->config, "out of memory");
+        goto done;
+    }
+    size_t n_groups;
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = ds.items[i].group;
+        ybuf[i] = ds.items[i].label;
+    }
+    if (exp_cv_groups_from_strings(ids, n, group, &n_groups, err) != 0) goto done;
+    if (exp_cv_split(group, ybuf, n, folds, repeats, seed, &cv, err) != 0 || exp_cv_check(&cv, group, n, err) != 0) {
+        snprintf(err->file, sizeof err->file, "%s", o->config);
+        snprintf(err->key, sizeof err->key, "cv.folds");
+        goto done;
+    }
+    sb_printf(&b, "repeat,fold,sop_instance_uid,patient\n");
+    for (int r = 0; r < repeats; r++)
+        for (size_t i = 0; i < n; i++)
+            sb_printf(&b, "%d,%d,%s,%s\n", r, cv.fold[(size_t)r * n + i], ds.items[i].sop_uid, ds.items[i].pseudonym);
+    if (write_file(dir, "folds.csv", &b, err) != 0) goto done;
+    free(b.s);
+    memset(&b, 0, sizeof b);
+
+    const double val_fraction = exp_config_double(cfg, "train.val_fraction");
+    const double spec = exp_config_double(cfg, "metrics.specificity");
+    const char *thr_how = exp_config_str(cfg, "metrics.threshold");
+    const int agg_max = !strcmp(exp_config_str(cfg, "metrics.breast_aggregate"), "max");
+    const int epochs = (int)exp_config_int(cfg, "train.epochs");
+    prog_ctx pc = {0, repeats, 0, folds, epochs, NULL, now_seconds(), 0, 0};
+    for (size_t v = 0; v < nv; v++) {
+        char k[64];
+        snprintf(k, sizeof k, "variants[%zu].type", v);
+        pc.total_units += (double)repeats * folds * (!strcmp(exp_config_str(cfg, k), "backbone") ? epochs : 1);
+    }
+    sb_printf(&curves, "repeat,fold,variant,epoch,train_loss,val_auc,lr,best\n");
+    double n_train_sum = 0, n_test_sum = 0;
+    for (int r = 0; r < repeats; r++) {
+        for (int f = 0; f < folds; f++) {
+            if (exp_cv_roles(&cv, r, f, val_fraction, role, err) != 0 || exp_cv_check_roles(role, group, n, err) != 0) goto done;
+            size_t ntr = 0, nva = 0, nte = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (role[i] == EXP_CV_TRAIN) tr[ntr++] = i;
+                else if (role[i] == EXP_CV_VAL) va[nva++] = i;
+                else te[nte++] = i;
+            }
+            n_train_sum += (double)(ntr + nva);
+            n_test_sum += (double)nte;
+            for (size_t v = 0; v < nv; v++) {
+                char k[64];
+                snprintf(k, sizeof k, "variants[%zu].name", v);
+                const char *vname = exp_config_str(cfg, k);
+                snprintf(k, sizeof k, "variants[%zu].type", v);
+                const int is_base = !strcmp(exp_config_str(cfg, k), "baseline");
+                pc.repeat = r;
+                pc.fold = f;
+                pc.variant = vname;
+                if (is_base) {
+                    char ck[64];
+                    snprintf(ck, sizeof ck, "variants[%zu].C", v);
+                    exp_baseline_cfg bc;
+                    exp_baseline_cfg_from_config(cfg, v, &bc);
+                    if (exp_baseline_fit_predict(&ds, tr, ntr, va, nva, te, nte, &bc, sval, stest, err) != 0) goto done;
+                    trainable[v] = (double)bc.n_features + 1;
+                    pc.done_units += 1;
+                    wb_log(WB_LOG_INFO, "repeat %d/%d fold %d/%d %s: logistic regression on %d features done",
+                           r + 1, repeats, f + 1, folds, vname, bc.n_features);
+                } else {
+                    exp_train_cfg tc;
+                    if (exp_train_cfg_from_config(cfg, v, &tc, err) != 0) goto done;
+                    tc.seed = exp_rng_derive(exp_rng_derive(seed, (uint64_t)r), (uint64_t)f);
+                    exp_split sp = {tr, va, te, ntr, nva, nte};
+                    exp_train_result res;
+                    if (exp_train_backbone(&ds, &sp, &tc, weights.n ? &weights : NULL, o->progress ? on_epoch : NULL, &pc, &res, err) != 0)
+                        goto done;
+                    pc.done_units += epochs - res.n_epochs; /* early stop: those epochs are not coming */
+                    memcpy(sval, res.val_scores, nva * sizeof *sval);
+                    memcpy(stest, res.test_scores, nte * sizeof *stest);
+                    trainable[v] = (double)res.trainable_params;
+                    for (int e = 0; e < res.n_epochs; e++) {
+                        sb_printf(&curves, "%d,%d,%s,%d,", r, f, vname, e + 1);
+                        sb_num(&curves, res.curve[e].train_loss);
+                        sb_printf(&curves, ",");
+                        sb_num(&curves, res.curve[e].val_auc);
+                        sb_printf(&curves, ",");
+                        sb_num(&curves, res.curve[e].lr);
+                        sb_printf(&curves, ",%d\n", e == res.best_epoch);
+                    }
+                    exp_train_result_free(&res);
+                }
+                /* thresholds on validation data only, image and breast level */
+                int *yv = by; /* scratch: labels of val items */
+                for (size_t j = 0; j < nva; j++) yv[j] = ds.items[va[j]].label;
+                double thr = choose_threshold(yv, sval, nva, thr_how, spec);
+                size_t nbv = to_breasts(&ds, va, sval, nva, agg_max, by, bs, order);
+                double bthr = choose_threshold(by, bs, nbv, thr_how, spec);
+                for (size_t j = 0; j < nte; j++) {
+                    pred *p = &preds[((size_t)r * nv + v) * n + te[j]];
+                    p->score = stest[j];
+                    p->thr = thr;
+                    p->bthr = bthr;
+                }
+                /* per-fold AUCs for the corrected t-test */
+                for (size_t j = 0; j < nte; j++) ybuf[j] = ds.items[te[j]].label;
+                wb_error e2;
+                double a = NAN;
+                exp_metrics_auc(ybuf, stest, NULL, nte, &a, &e2);
+                fold_auc[((v * (size_t)repeats + (size_t)r) * (size_t)folds + (size_t)f) * 2] = a;
+                size_t nbt = to_breasts(&ds, te, stest, nte, agg_max, by, bs, order);
+                a = NAN;
+                exp_metrics_auc(by, bs, NULL, nbt, &a, &e2);
+                fold_auc[((v * (size_t)repeats + (size_t)r) * (size_t)folds + (size_t)f) * 2 + 1] = a;
+            }
+        }
+    }
+    if (write_file(dir, "curves.csv", &curves, err) != 0) goto done;
+
+    /* predictions.csv: out-of-fold scores, patients pseudonymised */
+    sb_printf(&b, "repeat,fold,variant,sop_instance_uid,patient,laterality,view,label,score,threshold\n");
+    for (int r = 0; r < repeats; r++)
+        for (size_t v = 0; v < nv; v++) {
+            char k[64];
+            snprintf(k, sizeof k, "variants[%zu].name", v);
+            const char *vname = exp_config_str(cfg, k);
+            for (size_t i = 0; i < n; i++) {
+                const pred *p = &preds[((size_t)r * nv + v) * n + i];
+                const exp_item *it = &ds.items[i];
+                sb_printf(&b, "%d,%d,%s,%s,%s,%s,%s,%d,", r, cv.fold[(size_t)r * n + i], vname, it->sop_uid, it->pseudonym,
+                          it->laterality, it->view, it->label);
+                sb_num(&b, p->score);
+                sb_printf(&b, ",");
+                sb_num(&b, p->thr);
+                sb_printf(&b, "\n");
+            }
+        }
+    if (write_file(dir, "predictions.csv", &b, err) != 0) goto done;
+    free(b.s);
+    memset(&b, 0, sizeof b);
+
+    /* metrics: pooled out-of-fold per repeat, image and breast level; per fold; vs reference */
+    const char *ref = exp_config_str(cfg, "metrics.reference");
+    size_t ref_v = 0;
+    for (size_t v = 0; v < nv; v++) {
+        char k[64];
+        snprintf(k, sizeof k, "variants[%zu].name", v);
+        if (!strcmp(exp_config_str(cfg, k), ref)) ref_v = v;
+    }
+    size_t n_pos = 0;
+    for (size_t i = 0; i < n; i++) n_pos += (size_t)ds.items[i].label;
+    sbuf mcsv = {0};
+    sb_printf(&mcsv, "repeat,fold,variant,level,metric,value,ci_low,ci_high\n");
+    sb_printf(&b, "{\n  \"schema_version\": 1,\n  \"name\": ");
+    sb_jstr(&b, exp_config_str(cfg, "name"));
+    sb_printf(&b, ",\n  \"data\": {\"images\": %zu, \"patients\": %zu, \"positive_images\": %zu, \"excluded\": %zu},\n", n,
+              n_groups, n_pos, ds.n_excluded);
+    sb_printf(&b, "  \"cv\": {\"folds\": %d, \"repeats\": %d, \"seed\": %llu},\n  \"reference\": ", folds, repeats,
+              (unsigned long long)seed);
+    sb_jstr(&b, ref);
+    sb_printf(&b, ",\n  \"variants\": [\n");
+    double *ref_scores = malloc(n * sizeof *ref_scores), *scores = malloc(n * sizeof *scores);
+    double *ref_b = malloc(n * sizeof *ref_b);
+    int *yall = malloc(n * sizeof *yall), *ball = malloc(n * sizeof *ball);
+    size_t *all = malloc(n * sizeof *all);
+    if (!ref_scores || !scores || !ref_b || !yall || !ball || !all) {
+        free(ref_scores), free(scores), free(ref_b), free(yall), free(ball), free(all), free(mcsv.s);
+        wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        all[i] = i;
+        yall[i] = ds.items[i].label;
+    }
+    for (size_t v = 0; v < nv; v++) {
+        char k[64];
+        snprintf(k, sizeof k, "variants[%zu].name", v);
+        const char *vname = exp_config_str(cfg, k);
+        snprintf(k, sizeof k, "variants[%zu].type", v);
+        sb_printf(&b, "    {\"name\": ");
+        sb_jstr(&b, vname);
+        sb_printf(&b, ", \"type\": ");
+        sb_jstr(&b, exp_config_str(cfg, k));
+        sb_printf(&b, ", \"trainable_params\": %.0f,\n     \"repeats\": [\n", trainable[v]);
+        for (int r = 0; r < repeats; r++) {
+            for (size_t i = 0; i < n; i++) {
+                scores[i] = preds[((size_t)r * nv + v) * n + i].score;
+                ref_scores[i] = preds[((size_t)r * nv + ref_v) * n + i].score;
+            }
+            sb_printf(&b, "      {\"repeat\": %d", r);
+            for (int level = 0; level < 2; level++) {
+                const char *lname = level ? "breast" : "image";
+                double m[M_COUNT];
+                /* pooled confusion: each fold's own validation threshold on its test images */
+                double thr_sum_tp = 0, tp = 0, fp = 0, tn = 0, fn = 0;
+                (void)thr_sum_tp;
+                size_t ne = n;
+                const int *yy = yall;
+                const double *ss = scores, *rs = ref_scores;
+                if (level == 1) {
+                    ne = to_breasts(&ds, all, scores, n, agg_max, ball, bs, order);
+                    to_breasts(&ds, all, ref_scores, n, agg_max, ball, ref_b, order);
+                    yy = ball;
+                    ss = bs;
+                    rs = ref_b;
+                }
+                compute(yy, ss, ne, 0.5, spec, m);
+                for (int f = 0; f < folds; f++) {
+                    size_t nf = 0;
+                    for (size_t i = 0; i < n; i++)
+                        if (cv.fold[(size_t)r * n + i] == f) te[nf++] = i;
+                    if (!nf) continue;
+                    const pred *p0 = &preds[((size_t)r * nv + v) * n + te[0]];
+                    double t = level ? p0->bthr : p0->thr;
+                    for (size_t j = 0; j < nf; j++) stest[j] = preds[((size_t)r * nv + v) * n + te[j]].score;
+                    size_t nn = nf;
+                    const int *fy;
+                    const double *fs = stest;
+                    if (level == 1) {
+                        nn = to_breasts(&ds, te, stest, nf, agg_max, by, sval, order);
+                        fy = by;
+                        fs = sval;
+                    } else {
+                        for (size_t j = 0; j < nf; j++) by[j] = ds.items[te[j]].label;
+                        fy = by;
+                    }
+                    double fm[M_COUNT];
+                    compute(fy, fs, nn, t, spec, fm);
+                    for (size_t j = 0; j < nn; j++) {
+                        int pos = fs[j] >= t;
+                        tp += pos && fy[j];
+                        fp += pos && !fy[j];
+                        tn += !pos && !fy[j];
+                        fn += !pos && fy[j];
+                    }
+                    for (int q = 0; q < M_COUNT; q++) {
+                        if (q == M_AUC_LO || q == M_AUC_HI) continue;
+                        sb_printf(&mcsv, "%d,%d,%s,%s,%s,", r, f, vname, lname, metric_names[q]);
+                        sb_num(&mcsv, fm[q]);
+                        if (q == M_AUC) {
+                            sb_printf(&mcsv, ",");
+                            sb_num(&mcsv, fm[M_AUC_LO]);
+                            sb_printf(&mcsv, ",");
+                            sb_num(&mcsv, fm[M_AUC_HI]);
+                            sb_printf(&mcsv, "\n");
+                        } else {
+                            sb_printf(&mcsv, ",,\n");
+                        }
+                    }
+                }
+                exp_confusion c = {tp, fp, tn, fn};
+                m[M_ACC] = exp_confusion_accuracy(&c);
+                m[M_BACC] = exp_confusion_balanced_accuracy(&c);
+                m[M_SENS] = exp_confusion_sensitivity(&c);
+                m[M_SPEC] = exp_confusion_specificity(&c);
+                m[M_F1] = exp_confusion_f1(&c);
+                m[M_THRESH] = NAN; /* one per fold, in predictions.csv */
+                sb_printf(&b, ",\n       \"%s\": {", lname);
+                for (int q = 0; q < M_COUNT; q++) {
+                    if (q == M_THRESH) continue;
+                    sb_printf(&b, "%s\"%s\": ", q ? ", " : "", metric_names[q]);
+                    sb_num(&b, m[q]);
+                    if (q != M_AUC_LO && q != M_AUC_HI) {
+                        sb_printf(&mcsv, "%d,pooled,%s,%s,%s,", r, vname, lname, metric_names[q]);
+                        sb_num(&mcsv, m[q]);
+                        if (q == M_AUC) {
+                            sb_printf(&mcsv, ",");
+                            sb_num(&mcsv, m[M_AUC_LO]);
+                            sb_printf(&mcsv, ",");
+                            sb_num(&mcsv, m[M_AUC_HI]);
+                            sb_printf(&mcsv, "\n");
+                        } else {
+                            sb_printf(&mcsv, ",,\n");
+                        }
+                    }
+                }
+                /* against the reference: paired DeLong on pooled scores, corrected t-test on fold AUCs */
+                if (v != ref_v) {
+                    exp_delong_paired dp;
+                    wb_error e2;
+                    sb_printf(&b, ",\n         \"vs_reference\": {");
+                    if (exp_metrics_delong_paired(yy, ss, rs, ne, &dp, &e2) == 0) {
+                        sb_printf(&b, "\"delta_auc\": ");
+                        sb_num(&b, dp.diff);
+                        sb_printf(&b, ", \"delta_ci_low\": ");
+                        sb_num(&b, dp.diff_ci_lo);
+                        sb_printf(&b, ", \"delta_ci_high\": ");
+                        sb_num(&b, dp.diff_ci_hi);
+                        sb_printf(&b, ", \"delong_z\": ");
+                        sb_num(&b, dp.z);
+                        sb_printf(&b, ", \"delong_p\": ");
+                        sb_num(&b, dp.p);
+                    } else {
+                        sb_printf(&b, "\"delta_auc\": null");
+                    }
+                    double fa[EXP_CV_MAX_FOLDS], fb[EXP_CV_MAX_FOLDS];
+                    for (int f = 0; f < folds; f++) {
+                        fa[f] = fold_auc[((v * (size_t)repeats + (size_t)r) * (size_t)folds + (size_t)f) * 2 + (size_t)level];
+                        fb[f] = fold_auc[((ref_v * (size_t)repeats + (size_t)r) * (size_t)folds + (size_t)f) * 2 + (size_t)level];
+                    }
+                    exp_ttest tt;
+                    if (exp_metrics_ttest_corrected(fa, fb, (size_t)folds, n_train_sum / (repeats * folds),
+                                                    n_test_sum / (repeats * folds), &tt, &e2) == 0) {
+                        sb_printf(&b, ", \"ttest_mean_diff\": ");
+                        sb_num(&b, tt.mean_diff);
+                        sb_printf(&b, ", \"ttest_t\": ");
+                        sb_num(&b, tt.t);
+                        sb_printf(&b, ", \"ttest_p\": ");
+                        sb_num(&b, tt.p);
+                    }
+                    sb_printf(&b, "}");
+                }
+                sb_printf(&b, "}");
+            }
+            sb_printf(&b, "}%s\n", r + 1 < repeats ? "," : "");
+        }
+        sb_printf(&b, "     ]}%s\n", v + 1 < nv ? "," : "");
+    }
+    sb_printf(&b, "  ]\n}\n");
+    free(ref_scores), free(scores), free(ref_b), free(yall), free(ball), free(all);
+    if (write_file(dir, "metrics.json", &b, err) != 0 || write_file(dir, "metrics.csv", &mcsv, err) != 0) {
+        free(mcsv.s);
+        goto done;
+    }
+    free(mcsv.s);
+    sb_printf(&log, "run %s\nconfig %s\nimages %zu (excluded %zu), patients %zu\nwall time %.1f s\n", dir, o->config, n,
+              ds.n_excluded, n_groups, now_seconds() - t_start);
+    if (write_file(dir, "run.log", &log, err) != 0) goto done;
+    rc = 0;
+done:
+    free(b.s);
+    free(curves.s);
+    free(log.s);
+    free(preds);
+    free(role);
+    free(ybuf);
+    free(by);
+    free(group);
+    free(tr);
+    free(va);
+    free(te);
+    free(order);
+    free(sval);
+    free(stest);
+    free(bs);
+    free(trainable);
+    free(fold_auc);
+    free(ids);
+    exp_cv_folds_free(&cv);
+    io_tensor_list_free(&weights);
+    exp_dataset_free(&ds);
+    exp_config_free(cfg);
+    return rc;
+}

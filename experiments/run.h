@@ -1,0 +1,34 @@
+/* run.h — `workbench run`: one experiment from a config to a run directory.
+ *
+ *     exp_run_options o = {.config = "configs/demo.yaml", .runs_dir = "runs", .progress = 1};
+ *     char dir[4096];
+ *     if (exp_run(&o, dir, sizeof dir, &err) != 0) ...;   // exit code from err.code
+ *     printf("report in %s\n", dir);
+ *
+ * The run directory runs/<name>-<UTC time>-<config hash>/ gets config.yaml (resolved),
+ * environment.json, manifest.csv, excluded.csv, folds.csv, predictions.csv, curves.csv,
+ * metrics.json, metrics.csv and run.log; every file is written atomically. docs/runs.md
+ * describes each file.
+ */
+#ifndef EXP_RUN_H
+#define EXP_RUN_H
+
+#include <stddef.h>
+
+#include "wb_error.h"
+
+typedef struct exp_run_options {
+    const char *config;
+    const char *runs_dir;          /* default "runs" */
+    const char *const *sets;       /* --set key=value overrides */
+    size_t n_sets;
+    int progress;                  /* progress lines on stderr */
+    const char *version;           /* the workbench version, for environment.json */
+    const char *timestamp;         /* fixed UTC time "YYYYmmddTHHMMSSZ" (tests), or NULL: now */
+} exp_run_options;
+
+/* Runs the experiment; on success dir holds the run directory's path. Errors: WB_E_CONFIG
+ * (bad config), WB_E_DATA (bad data), WB_E_FAILED (on_error: fail hit a bad file), WB_E_WRITE. */
+int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err);
+
+#endif
