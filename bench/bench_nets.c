@@ -219,8 +219,9 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
-    nn_set_threads(threads);
     if (peak) {
+        /* OpenBLAS's own threads: the machine's sgemm peak on this many cores */
+        openblas_set_num_threads(threads);
         double gf = sgemm_peak(quick);
         printf("peak\tsgemm\t2048^3\t-\t-\t-\t%.2f\t-\t%.0f\t-\n", gf, maxrss_mb());
         return 0;
@@ -233,6 +234,7 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
+    nn_set_threads(threads); /* the engine's threads; OpenBLAS single-threaded inside them */
     memcpy(arch, config, (size_t)(colon - config));
     arch[colon - config] = '\0';
     char list[128];

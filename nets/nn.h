@@ -58,8 +58,10 @@ typedef struct nn_net nn_net;
 
 /* ---------------------------------------------------------------- threads */
 
-/* Sets the number of threads OpenBLAS uses (our own loops are single-threaded).
- * n < 1 is taken as 1. Returns the count now in effect. */
+/* Sets the number of threads the engine uses (n < 1 is taken as 1, at most 64). The engine
+ * owns them: OpenBLAS is set to one thread and every GEMM and loop is split over the engine's
+ * threads, so the two never oversubscribe the cores. Results are bit-identical for the same
+ * count and agree across counts to float rounding. Returns the count now in effect. */
 int nn_set_threads(int n);
 int nn_get_threads(void);
 

@@ -82,6 +82,7 @@ typedef struct nn_node {
     /* per input shape */
     int c, h, w;          /* output shape per sample */
     size_t off_out, off_grad, off_aux; /* arena offsets in floats, NN_NONE if absent */
+    int conv_batch;       /* conv: images per GEMM, chosen by the plan */
     int dep;              /* output depends on a trainable parameter */
     int keep;             /* the run keeps this node's backward inputs */
     double flops;
@@ -133,12 +134,27 @@ int nn_add_simple(nn_net *net, nn_op op, int in, const char *name, wb_error *err
 int nn_net_finish(nn_net *net, wb_error *err);  /* init params, default freezing */
 nn_net *nn_net_create_mobilenet_v1(const nn_net_opts *opts, wb_error *err);
 
-/* ---- kernels (nn_ops.c). Gradients are accumulated (+=) into dx/dw/db. */
+/* ---- threads (nn_thread.c). The engine owns the cores: OpenBLAS is single-threaded and
+ * parallel kernels split fixed index ranges by ith/nth over nn_get_threads() threads. */
+typedef void (*nn_par_fn)(void *ctx, int ith, int nth);
+/* Runs fn(ctx, ith, nth) for ith = 0 .. nth-1 (in parallel when the pool is free; the caller
+ * runs slice 0) and returns when all are done. */
+void nn_par_run(nn_par_fn fn, void *ctx);
+/* Slice ith of nth of [0, n) in blocks of align elements: [*begin, *end). */
+void nn_par_range(size_t n, int ith, int nth, size_t align, size_t *begin, size_t *end);
+
+/* ---- kernels (nn_ops.c). Gradients are accumulated (+=) into dx/dw/db. Kernels run on
+ * the engine's threads; results depend on the thread count only through GEMM slicing. */
 typedef struct nn_conv_geom {
     int n, ic, h, w, oc, kh, kw, sh, sw, ph, pw, groups, oh, ow;
+    int batch; /* images per GEMM (late layers have few pixels); 0: nn_conv2d_batch_wanted */
 } nn_conv_geom;
 
-/* Floats of im2col scratch one conv needs (0 when it goes straight to GEMM or depthwise). */
+/* Images per GEMM that give it about 1024 columns (1 for grouped convs). */
+int nn_conv2d_batch_wanted(const nn_conv_geom *g);
+
+/* Floats of scratch one conv needs (0 when it goes straight to GEMM or depthwise): im2col of
+ * a few images side by side and their GEMM output. Backward takes two such buffers. */
 size_t nn_conv2d_col_size(const nn_conv_geom *g);
 /* y [n, oc, oh, ow] = conv(x [n, ic, h, w], w [oc, ic/g, kh, kw]) + b; col: scratch. */
 void nn_conv2d_forward(const nn_conv_geom *g, const float *x, const float *wt, const float *b,
@@ -181,6 +197,7 @@ void nn_dropout_forward(size_t n, const float *x, float p, nn_rng *rng, float *m
 void nn_dropout_backward(size_t n, const float *mask, const float *dy, float *dx);
 
 void nn_add_forward(size_t n, const float *a, const float *b, float *y);
+void nn_add_acc(size_t n, const float *dy, float *dx); /* dx += dy */
 
 void nn_pad_forward(int n, int c, int h, int w, int pt, int pb, int pl, int pr,
                     const float *x, float *y);

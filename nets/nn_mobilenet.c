@@ -17,7 +17,8 @@ static int bn_keras(nn_net *net, int x, const char *layer, int c, wb_error *err)
     char n[4][NN_NAME_MAX];
     static const char *const w[4] = {"gamma", "beta", "moving_mean", "moving_variance"};
     for (int i = 0; i < 4; i++)
-        snprintf(n[i], sizeof n[i], "%s/%s:0", layer, w[i]);
+        if (snprintf(n[i], sizeof n[i], "%s/%s:0", layer, w[i]) >= (int)sizeof n[i])
+            return wb_err(err, WB_E_INTERNAL, NULL, "layer name '%s' is too long", layer);
     const char *const names[4] = {n[0], n[1], n[2], n[3]};
     return nn_add_bn(net, x, layer, c, MB_EPS, MB_MOM, names, err);
 }
@@ -26,7 +27,9 @@ static int conv_keras(nn_net *net, int x, const char *layer, int ic, int oc, int
                       int depthwise, wb_error *err)
 {
     char wn[NN_NAME_MAX];
-    snprintf(wn, sizeof wn, "%s/%s:0", layer, depthwise ? "depthwise_kernel" : "kernel");
+    if (snprintf(wn, sizeof wn, "%s/%s:0", layer, depthwise ? "depthwise_kernel" : "kernel") >=
+        (int)sizeof wn)
+        return wb_err(err, WB_E_INTERNAL, NULL, "layer name '%s' is too long", layer);
     int id = nn_add_conv(net, x, layer, ic, oc, k, s, p, depthwise ? ic : 1, 0, wn, NULL, err);
     if (id >= 0)
         net->tensors[net->nodes[id].t[0]].layout = depthwise ? NN_LAYOUT_HWCM : NN_LAYOUT_HWIO;

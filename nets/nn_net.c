@@ -449,6 +449,7 @@ static void geom_of(const nn_net *net, const nn_node *nd, int n, nn_conv_geom *g
     g->groups = nd->op == NN_OP_CONV2D ? nd->groups : 1;
     g->oh = nd->c ? nd->h : 0;
     g->ow = nd->c ? nd->w : 0;
+    g->batch = nd->op == NN_OP_CONV2D && nd->conv_batch > 0 ? nd->conv_batch : 1;
 }
 
 /* Computes every node's output shape for input [.., in_channels, h, w]. */
@@ -699,8 +700,38 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
         for (int k = 0; k < 2; k++)
             if (net->nodes[j].in[k] >= 0 && j > lastc[net->nodes[j].in[k]])
                 lastc[net->nodes[j].in[k]] = j;
+    /* Convs batch several images into one GEMM (late layers have few pixels per image), but
+     * only as far as the im2col scratch stays within what the network's largest
+     * single-image im2col needs anyway. The choice depends on the whole network and the
+     * input shape, not on the run's range, so that a cached prefix gives the same bits. */
+    size_t cap = 0, col = 0;
+    for (int i = 1; i < N; i++)
+        if (net->nodes[i].op == NN_OP_CONV2D) {
+            nn_conv_geom g;
+            net->nodes[i].conv_batch = 1;
+            geom_of(net, &net->nodes[i], n, &g);
+            size_t cs = nn_conv2d_col_size(&g);
+            cap = cs > cap ? cs : cap;
+        }
+    for (int i = 1; i < N; i++)
+        if (net->nodes[i].op == NN_OP_CONV2D) {
+            nn_conv_geom g;
+            nn_node *nd = &net->nodes[i];
+            geom_of(net, nd, n, &g);
+            int b = nn_conv2d_batch_wanted(&g);
+            for (; b > 1; b--) {
+                g.batch = b;
+                if (nn_conv2d_col_size(&g) <= cap)
+                    break;
+            }
+            nd->conv_batch = b;
+            g.batch = b;
+            size_t cs = nn_conv2d_col_size(&g);
+            if (i >= begin && i < end && cs > col)
+                col = cs;
+        }
 #define TB(j) (2 * N - 1 - (j))
-    size_t nr = 0, col = 0;
+    size_t nr = 0;
     for (int i = begin - 1; i < end; i++) {
         nn_node *nd = &net->nodes[i];
         size_t sz = round16((size_t)n * nd->c * nd->h * nd->w);
@@ -728,13 +759,6 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
             req[nr++] = (buf_req){round16(2 * (size_t)nd->c), 0, i, TB(i), &nd->off_aux};
         if (i >= begin && nd->op == NN_OP_DROPOUT && train)
             req[nr++] = (buf_req){sz, 0, i, back ? TB(i) : i, &nd->off_aux};
-        if (i >= begin && nd->op == NN_OP_CONV2D) {
-            nn_conv_geom g;
-            geom_of(net, nd, n, &g);
-            size_t cs = nn_conv2d_col_size(&g);
-            if (cs > col)
-                col = cs;
-        }
     }
 #undef TB
     size_t total = place_buffers(req, nr, tmp);
@@ -930,8 +954,7 @@ static void run_backward(nn_net *net, int i, int n, const int *lastc)
     case NN_OP_ADD:
         for (int k = 0; k < 2; k++)
             if (dx[k])
-                for (size_t e = 0; e < numel; e++)
-                    dx[k][e] += dy[e];
+                nn_add_acc(numel, dy, dx[k]);
         break;
     case NN_OP_PAD:
         if (dx[0])

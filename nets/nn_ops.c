@@ -6,7 +6,62 @@
 
 #include "nn_internal.h"
 
+/* Element-wise kernels are split into ranges of whole cache lines. */
+typedef struct ew_job {
+    size_t n;
+    const float *a, *b;
+    float *y;
+    float cap;
+} ew_job;
+
+/* ------------------------------------------------------------------ parallel GEMM */
+
+/* C [M, N] = op(A) op(B) + beta C, row-major, sliced over the engine's threads: by columns
+ * when N >= M, else by rows; each slice is one single-threaded cblas_sgemm. */
+typedef struct gemm_job {
+    CBLAS_TRANSPOSE ta, tb;
+    int M, N, K, lda, ldb, ldc;
+    const float *A, *B;
+    float beta;
+    float *C;
+} gemm_job;
+
+static void gemm_slice(void *vp, int ith, int nth)
+{
+    const gemm_job *j = vp;
+    size_t b, e;
+    if (j->N >= j->M) {
+        nn_par_range((size_t)j->N, ith, nth, 16, &b, &e);
+        if (e <= b)
+            return;
+        const float *B = j->tb == CblasNoTrans ? j->B + b : j->B + b * (size_t)j->ldb;
+        cblas_sgemm(CblasRowMajor, j->ta, j->tb, j->M, (int)(e - b), j->K, 1.0f, j->A, j->lda, B,
+                    j->ldb, j->beta, j->C + b, j->ldc);
+    } else {
+        nn_par_range((size_t)j->M, ith, nth, 16, &b, &e);
+        if (e <= b)
+            return;
+        const float *A = j->ta == CblasNoTrans ? j->A + b * (size_t)j->lda : j->A + b;
+        cblas_sgemm(CblasRowMajor, j->ta, j->tb, (int)(e - b), j->N, j->K, 1.0f, A, j->lda, j->B,
+                    j->ldb, j->beta, j->C + b * (size_t)j->ldc, j->ldc);
+    }
+}
+
+static void gemm_par(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K,
+                     const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                     int ldc)
+{
+    gemm_job j = {ta, tb, M, N, K, lda, ldb, ldc, A, B, beta, C};
+    if (M <= 0 || N <= 0)
+        return;
+    nn_par_run(gemm_slice, &j);
+}
+
 /* ------------------------------------------------------------------ conv2d */
+
+/* GEMM columns to aim for: late layers have few pixels per image (7x7 at 224), so several
+ * images share one im2col matrix and one GEMM. */
+#define NN_CONV_COLS 1024
 
 static int conv_is_gemm(const nn_conv_geom *g)
 {
@@ -19,99 +74,255 @@ static int conv_is_depthwise(const nn_conv_geom *g)
     return g->groups > 1 && g->groups == g->ic && g->groups == g->oc;
 }
 
+int nn_conv2d_batch_wanted(const nn_conv_geom *g)
+{
+    if (g->groups > 1)
+        return 1;
+    int ohw = g->oh * g->ow > 0 ? g->oh * g->ow : 1;
+    int b = (NN_CONV_COLS + ohw - 1) / ohw;
+    return b < 1 ? 1 : b > g->n ? g->n : b;
+}
+
+/* Images per GEMM: g->batch if set (the plan's choice), else as many as wanted. */
+static int conv_batch(const nn_conv_geom *g)
+{
+    if (g->groups > 1)
+        return 1;
+    int b = g->batch > 0 ? g->batch : nn_conv2d_batch_wanted(g);
+    return b > g->n ? g->n : b;
+}
+
 size_t nn_conv2d_col_size(const nn_conv_geom *g)
 {
-    if (conv_is_gemm(g) || conv_is_depthwise(g))
+    if (conv_is_depthwise(g))
         return 0;
-    return (size_t)g->ic * g->kh * g->kw * g->oh * g->ow;
+    const size_t ohw = (size_t)g->oh * g->ow, kk = (size_t)g->ic * g->kh * g->kw;
+    const int b = conv_batch(g);
+    if (b == 1)
+        return conv_is_gemm(g) ? 0 : kk * ohw;
+    /* im2col [K, B*OHW]; forward reuses it to reorder the GEMM output [OC, B*OHW], backward
+     * needs a second one for dy [OC, B*OHW] while the first holds col, then dcol */
+    return (kk > (size_t)g->oc ? kk : (size_t)g->oc) * ohw * (size_t)b;
 }
 
-/* col [IC*KH*KW, OH*OW] from one image x [IC, H, W] */
-static void im2col(const nn_conv_geom *g, const float *x, float *col)
+typedef struct conv_job {
+    const nn_conv_geom *g;
+    const float *x, *b;
+    float *y, *col, *out;
+    int n0, nb;
+    const float *dy;
+    float *dx, *db;
+} conv_job;
+
+/* Fills col rows [r0, r1) of images n0 .. n0+nb-1: col [IC*KH*KW, nb*OH*OW] */
+static void im2col_rows(const nn_conv_geom *g, const float *x, int n0, int nb, float *col,
+                        size_t r0, size_t r1)
 {
-    const int ohw = g->oh * g->ow;
-    for (int c = 0; c < g->ic; c++)
+    const size_t ohw = (size_t)g->oh * g->ow, cols = ohw * (size_t)nb;
+    for (size_t r = r0; r < r1; r++) {
+        const int c = (int)(r / ((size_t)g->kh * g->kw)), kk = (int)(r % ((size_t)g->kh * g->kw));
+        const int ki = kk / g->kw, kj = kk % g->kw;
+        /* output columns whose input column ix = ox*sw - pw + kj is inside the image */
+        int lo = 0, hi = g->ow;
+        while (lo < g->ow && lo * g->sw - g->pw + kj < 0)
+            lo++;
+        while (hi > lo && (hi - 1) * g->sw - g->pw + kj >= g->w)
+            hi--;
+        for (int j = 0; j < nb; j++) {
+            const float *xc = x + ((size_t)(n0 + j) * g->ic + c) * g->h * g->w;
+            float *row = col + r * cols + (size_t)j * ohw;
+            for (int oy = 0; oy < g->oh; oy++) {
+                const int iy = oy * g->sh - g->ph + ki;
+                float *o = row + (size_t)oy * g->ow;
+                if (iy < 0 || iy >= g->h) {
+                    memset(o, 0, sizeof(float) * (size_t)g->ow);
+                    continue;
+                }
+                const float *xr = xc + (size_t)iy * g->w - g->pw + kj;
+                for (int ox = 0; ox < lo; ox++)
+                    o[ox] = 0.0f;
+                if (g->sw == 1)
+                    memcpy(o + lo, xr + lo, sizeof(float) * (size_t)(hi - lo));
+                else
+                    for (int ox = lo; ox < hi; ox++)
+                        o[ox] = xr[(size_t)ox * g->sw];
+                for (int ox = hi; ox < g->ow; ox++)
+                    o[ox] = 0.0f;
+            }
+        }
+    }
+}
+
+static void im2col_slice(void *vp, int ith, int nth)
+{
+    const conv_job *j = vp;
+    size_t r0, r1;
+    nn_par_range((size_t)j->g->ic * j->g->kh * j->g->kw, ith, nth, 1, &r0, &r1);
+    im2col_rows(j->g, j->x, j->n0, j->nb, j->col, r0, r1);
+}
+
+/* dx [images n0.., IC, H, W] += col2im(dcol [IC*KH*KW, nb*OH*OW]), channels [c0, c1) */
+static void col2im_slice(void *vp, int ith, int nth)
+{
+    const conv_job *j = vp;
+    const nn_conv_geom *g = j->g;
+    const size_t ohw = (size_t)g->oh * g->ow, cols = ohw * (size_t)j->nb;
+    size_t c0, c1;
+    nn_par_range((size_t)g->ic, ith, nth, 1, &c0, &c1);
+    for (size_t c = c0; c < c1; c++)
         for (int ki = 0; ki < g->kh; ki++)
             for (int kj = 0; kj < g->kw; kj++) {
-                float *row = col + ((size_t)(c * g->kh + ki) * g->kw + kj) * ohw;
-                const float *xc = x + (size_t)c * g->h * g->w;
-                for (int oy = 0; oy < g->oh; oy++) {
-                    int iy = oy * g->sh - g->ph + ki;
-                    float *r = row + (size_t)oy * g->ow;
-                    if (iy < 0 || iy >= g->h) {
-                        memset(r, 0, sizeof(float) * (size_t)g->ow);
-                        continue;
-                    }
-                    const float *xr = xc + (size_t)iy * g->w;
-                    for (int ox = 0; ox < g->ow; ox++) {
-                        int ix = ox * g->sw - g->pw + kj;
-                        r[ox] = (ix >= 0 && ix < g->w) ? xr[ix] : 0.0f;
-                    }
-                }
-            }
-}
-
-/* dx [IC, H, W] += col2im(dcol [IC*KH*KW, OH*OW]) */
-static void col2im_add(const nn_conv_geom *g, const float *dcol, float *dx)
-{
-    const int ohw = g->oh * g->ow;
-    for (int c = 0; c < g->ic; c++)
-        for (int ki = 0; ki < g->kh; ki++)
-            for (int kj = 0; kj < g->kw; kj++) {
-                const float *row = dcol + ((size_t)(c * g->kh + ki) * g->kw + kj) * ohw;
-                float *xc = dx + (size_t)c * g->h * g->w;
-                for (int oy = 0; oy < g->oh; oy++) {
-                    int iy = oy * g->sh - g->ph + ki;
-                    if (iy < 0 || iy >= g->h)
-                        continue;
-                    const float *r = row + (size_t)oy * g->ow;
-                    float *xr = xc + (size_t)iy * g->w;
-                    for (int ox = 0; ox < g->ow; ox++) {
-                        int ix = ox * g->sw - g->pw + kj;
-                        if (ix >= 0 && ix < g->w)
-                            xr[ix] += r[ox];
-                    }
-                }
-            }
-}
-
-static void depthwise_forward(const nn_conv_geom *g, const float *x, const float *wt,
-                              const float *b, float *y)
-{
-    for (int n = 0; n < g->n; n++)
-        for (int c = 0; c < g->ic; c++) {
-            const float *xc = x + ((size_t)n * g->ic + c) * g->h * g->w;
-            const float *k = wt + (size_t)c * g->kh * g->kw;
-            float *yc = y + ((size_t)n * g->oc + c) * g->oh * g->ow;
-            float bias = b ? b[c] : 0.0f;
-            for (int oy = 0; oy < g->oh; oy++)
-                for (int ox = 0; ox < g->ow; ox++) {
-                    float s = 0.0f;
-                    for (int ki = 0; ki < g->kh; ki++) {
+                const float *row = j->col + ((c * g->kh + ki) * g->kw + kj) * cols;
+                for (int im = 0; im < j->nb; im++) {
+                    float *xc = j->dx + ((size_t)(j->n0 + im) * g->ic + c) * g->h * g->w;
+                    const float *ri = row + (size_t)im * ohw;
+                    for (int oy = 0; oy < g->oh; oy++) {
                         int iy = oy * g->sh - g->ph + ki;
                         if (iy < 0 || iy >= g->h)
                             continue;
-                        for (int kj = 0; kj < g->kw; kj++) {
+                        const float *r = ri + (size_t)oy * g->ow;
+                        float *xr = xc + (size_t)iy * g->w;
+                        for (int ox = 0; ox < g->ow; ox++) {
                             int ix = ox * g->sw - g->pw + kj;
                             if (ix >= 0 && ix < g->w)
-                                s += xc[(size_t)iy * g->w + ix] * k[ki * g->kw + kj];
+                                xr[ix] += r[ox];
                         }
                     }
-                    yc[(size_t)oy * g->ow + ox] = s + bias;
                 }
+            }
+}
+
+static void copy_slice(void *vp, int ith, int nth)
+{
+    const ew_job *j = vp;
+    size_t i0, i1;
+    nn_par_range(j->n, ith, nth, 16, &i0, &i1);
+    if (i1 > i0)
+        memcpy(j->y + i0, j->a + i0, sizeof(float) * (i1 - i0));
+}
+
+/* y [images n0.., OC, OHW] = out [OC, nb*OHW] (+ b), channels sliced */
+static void scatter_slice(void *vp, int ith, int nth)
+{
+    const conv_job *j = vp;
+    const nn_conv_geom *g = j->g;
+    const size_t ohw = (size_t)g->oh * g->ow, cols = ohw * (size_t)j->nb;
+    size_t o0, o1;
+    nn_par_range((size_t)g->oc, ith, nth, 1, &o0, &o1);
+    for (int im = 0; im < j->nb; im++)
+        for (size_t o = o0; o < o1; o++) {
+            float *yo = j->y + ((size_t)(j->n0 + im) * g->oc + o) * ohw;
+            const float *src = j->out ? j->out + o * cols + (size_t)im * ohw : yo;
+            const float bias = j->b ? j->b[o] : 0.0f;
+            if (j->b)
+                for (size_t i = 0; i < ohw; i++)
+                    yo[i] = src[i] + bias;
+            else if (src != yo)
+                memcpy(yo, src, sizeof(float) * ohw);
         }
 }
 
-static void depthwise_backward(const nn_conv_geom *g, const float *x, const float *wt,
-                               const float *dy, float *dx, float *dw)
+/* out [OC, nb*OHW] = dy of images n0.. (gather), channels sliced */
+static void gather_dy_slice(void *vp, int ith, int nth)
 {
+    const conv_job *j = vp;
+    const nn_conv_geom *g = j->g;
+    const size_t ohw = (size_t)g->oh * g->ow, cols = ohw * (size_t)j->nb;
+    size_t o0, o1;
+    nn_par_range((size_t)g->oc, ith, nth, 1, &o0, &o1);
+    for (int im = 0; im < j->nb; im++)
+        for (size_t o = o0; o < o1; o++)
+            memcpy(j->out + o * cols + (size_t)im * ohw,
+                   j->dy + ((size_t)(j->n0 + im) * g->oc + o) * ohw, sizeof(float) * ohw);
+}
+
+/* 1x1 stride 1: dx [images n0.., IC, HW] += dcol [IC, nb*HW], channels sliced */
+static void scatter_add_slice(void *vp, int ith, int nth)
+{
+    const conv_job *j = vp;
+    const nn_conv_geom *g = j->g;
+    const size_t hw = (size_t)g->h * g->w, cols = hw * (size_t)j->nb;
+    size_t c0, c1;
+    nn_par_range((size_t)g->ic, ith, nth, 1, &c0, &c1);
+    for (int im = 0; im < j->nb; im++)
+        for (size_t c = c0; c < c1; c++) {
+            float *d = j->dx + ((size_t)(j->n0 + im) * g->ic + c) * hw;
+            const float *s = j->col + c * cols + (size_t)im * hw;
+            for (size_t i = 0; i < hw; i++)
+                d[i] += s[i];
+        }
+}
+
+/* db [OC] += sum of dy over images and pixels, channels sliced */
+static void conv_db_slice(void *vp, int ith, int nth)
+{
+    const conv_job *j = vp;
+    const nn_conv_geom *g = j->g;
+    const size_t ohw = (size_t)g->oh * g->ow;
+    size_t o0, o1;
+    nn_par_range((size_t)g->oc, ith, nth, 1, &o0, &o1);
+    for (size_t o = o0; o < o1; o++) {
+        double s = 0.0;
+        for (int n = 0; n < g->n; n++) {
+            const float *d = j->dy + ((size_t)n * g->oc + o) * ohw;
+            for (size_t i = 0; i < ohw; i++)
+                s += d[i];
+        }
+        j->db[o] += (float)s;
+    }
+}
+
+typedef struct dw_job {
+    const nn_conv_geom *g;
+    const float *x, *wt, *b, *dy;
+    float *y, *dx, *dw;
+} dw_job;
+
+/* depthwise forward, (image, channel) planes sliced */
+static void depthwise_forward_slice(void *vp, int ith, int nth)
+{
+    const dw_job *j = vp;
+    const nn_conv_geom *g = j->g;
+    size_t p0, p1;
+    nn_par_range((size_t)g->n * g->ic, ith, nth, 1, &p0, &p1);
+    for (size_t p = p0; p < p1; p++) {
+        const int c = (int)(p % (size_t)g->ic);
+        const float *xc = j->x + p * g->h * g->w;
+        const float *k = j->wt + (size_t)c * g->kh * g->kw;
+        float *yc = j->y + p * g->oh * g->ow;
+        float bias = j->b ? j->b[c] : 0.0f;
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                float s = 0.0f;
+                for (int ki = 0; ki < g->kh; ki++) {
+                    int iy = oy * g->sh - g->ph + ki;
+                    if (iy < 0 || iy >= g->h)
+                        continue;
+                    for (int kj = 0; kj < g->kw; kj++) {
+                        int ix = ox * g->sw - g->pw + kj;
+                        if (ix >= 0 && ix < g->w)
+                            s += xc[(size_t)iy * g->w + ix] * k[ki * g->kw + kj];
+                    }
+                }
+                yc[(size_t)oy * g->ow + ox] = s + bias;
+            }
+    }
+}
+
+/* depthwise backward, channels sliced (each channel's kernel gradient sums over images) */
+static void depthwise_backward_slice(void *vp, int ith, int nth)
+{
+    const dw_job *j = vp;
+    const nn_conv_geom *g = j->g;
+    size_t c0, c1;
+    nn_par_range((size_t)g->ic, ith, nth, 1, &c0, &c1);
     for (int n = 0; n < g->n; n++)
-        for (int c = 0; c < g->ic; c++) {
-            const float *xc = x ? x + ((size_t)n * g->ic + c) * g->h * g->w : NULL;
-            float *dxc = dx ? dx + ((size_t)n * g->ic + c) * g->h * g->w : NULL;
-            const float *k = wt + (size_t)c * g->kh * g->kw;
-            float *dk = dw ? dw + (size_t)c * g->kh * g->kw : NULL;
-            const float *dyc = dy + ((size_t)n * g->oc + c) * g->oh * g->ow;
+        for (size_t c = c0; c < c1; c++) {
+            const float *xc = j->x ? j->x + ((size_t)n * g->ic + c) * g->h * g->w : NULL;
+            float *dxc = j->dx ? j->dx + ((size_t)n * g->ic + c) * g->h * g->w : NULL;
+            const float *k = j->wt + c * g->kh * g->kw;
+            float *dk = j->dw ? j->dw + c * g->kh * g->kw : NULL;
+            const float *dyc = j->dy + ((size_t)n * g->oc + c) * g->oh * g->ow;
             for (int oy = 0; oy < g->oh; oy++)
                 for (int ox = 0; ox < g->ow; ox++) {
                     float d = dyc[(size_t)oy * g->ow + ox];
@@ -138,31 +349,35 @@ void nn_conv2d_forward(const nn_conv_geom *g, const float *x, const float *wt, c
                        float *y, float *col)
 {
     if (conv_is_depthwise(g)) {
-        depthwise_forward(g, x, wt, b, y);
+        dw_job d = {g, x, wt, b, NULL, y, NULL, NULL};
+        nn_par_run(depthwise_forward_slice, &d);
         return;
     }
     const int G = g->groups, ocg = g->oc / G, icg = g->ic / G;
-    const int K = icg * g->kh * g->kw, ohw = g->oh * g->ow;
-    for (int n = 0; n < g->n; n++) {
-        const float *xn = x + (size_t)n * g->ic * g->h * g->w;
-        float *yn = y + (size_t)n * g->oc * ohw;
-        const float *cn = xn; /* 1x1 stride 1: the image is already [IC, H*W] */
-        if (!conv_is_gemm(g)) {
-            im2col(g, xn, col); /* [IC*KH*KW, OH*OW] */
+    const int K = icg * g->kh * g->kw, ohw = g->oh * g->ow, B = conv_batch(g);
+    const int gemm = conv_is_gemm(g);
+    for (int n0 = 0; n0 < g->n; n0 += B) {
+        const int nb = g->n - n0 < B ? g->n - n0 : B, cols = nb * ohw;
+        conv_job j = {g, x, b, y, col, NULL, n0, nb, NULL, NULL, NULL};
+        const float *cn = x + (size_t)n0 * g->ic * g->h * g->w; /* 1x1 stride 1, one image */
+        if (!gemm || nb > 1) {
+            nn_par_run(im2col_slice, &j); /* [IC*KH*KW, nb*OH*OW] */
             cn = col;
         }
-        for (int gi = 0; gi < G; gi++) {
-            /* [OCg, OH*OW] = [OCg, ICg*KH*KW] x [ICg*KH*KW, OH*OW] */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ocg, ohw, K, 1.0f,
-                        wt + (size_t)gi * ocg * K, K, cn + (size_t)gi * K * ohw, ohw, 0.0f,
-                        yn + (size_t)gi * ocg * ohw, ohw);
+        /* straight into y's images as [OC, nb*OH*OW]; reordered below when nb > 1 */
+        float *out = y + (size_t)n0 * g->oc * ohw;
+        for (int gi = 0; gi < G; gi++)
+            /* [OCg, nb*OH*OW] = [OCg, ICg*KH*KW] x [ICg*KH*KW, nb*OH*OW] */
+            gemm_par(CblasNoTrans, CblasNoTrans, ocg, cols, K, wt + (size_t)gi * ocg * K, K,
+                     cn + (size_t)gi * K * cols, cols, 0.0f, out + (size_t)gi * ocg * cols,
+                     cols);
+        if (nb > 1) { /* col is free again: [OC, nb*OHW] -> col -> [nb, OC, OHW] */
+            ew_job cp = {(size_t)g->oc * cols, out, NULL, col, 0.0f};
+            nn_par_run(copy_slice, &cp);
+            j.out = col;
         }
-        if (b)
-            for (int o = 0; o < g->oc; o++) {
-                float *yo = yn + (size_t)o * ohw;
-                for (int i = 0; i < ohw; i++)
-                    yo[i] += b[o];
-            }
+        if (nb > 1 || b)
+            nn_par_run(scatter_slice, &j);
     }
 }
 
@@ -171,90 +386,132 @@ void nn_conv2d_backward(const nn_conv_geom *g, const float *x, const float *wt,
                         float *dcol)
 {
     const int ohw = g->oh * g->ow;
-    if (db)
-        for (int n = 0; n < g->n; n++)
-            for (int o = 0; o < g->oc; o++) {
-                const float *d = dy + ((size_t)n * g->oc + o) * ohw;
-                double s = 0.0;
-                for (int i = 0; i < ohw; i++)
-                    s += d[i];
-                db[o] += (float)s;
-            }
+    if (db) {
+        conv_job j = {g, NULL, NULL, NULL, NULL, NULL, 0, g->n, dy, NULL, db};
+        nn_par_run(conv_db_slice, &j);
+    }
     if (conv_is_depthwise(g)) {
-        depthwise_backward(g, x, wt, dy, dx, dw);
+        dw_job d = {g, x, wt, NULL, dy, NULL, dx, dw};
+        nn_par_run(depthwise_backward_slice, &d);
         return;
     }
     const int G = g->groups, ocg = g->oc / G, icg = g->ic / G;
-    const int K = icg * g->kh * g->kw;
+    const int K = icg * g->kh * g->kw, B = conv_batch(g);
     const int gemm = conv_is_gemm(g);
-    for (int n = 0; n < g->n; n++) {
-        const float *dyn = dy + (size_t)n * g->oc * ohw;
+    for (int n0 = 0; n0 < g->n; n0 += B) {
+        const int nb = g->n - n0 < B ? g->n - n0 : B, cols = nb * ohw;
+        conv_job j = {g, x, NULL, NULL, col, NULL, n0, nb, dy, dx, NULL};
+        const float *dyn = dy + (size_t)n0 * g->oc * ohw;
+        if (nb > 1) { /* dy of the images side by side in dcol: [OC, nb*OH*OW] */
+            j.out = dcol;
+            nn_par_run(gather_dy_slice, &j);
+            dyn = dcol;
+        }
         if (dw) {
-            const float *xn = x + (size_t)n * g->ic * g->h * g->w;
-            const float *cn = xn;
-            if (!gemm) {
-                im2col(g, xn, col); /* [IC*KH*KW, OH*OW] */
+            const float *cn = x + (size_t)n0 * g->ic * g->h * g->w;
+            if (!gemm || nb > 1) {
+                nn_par_run(im2col_slice, &j); /* [IC*KH*KW, nb*OH*OW] */
                 cn = col;
             }
             for (int gi = 0; gi < G; gi++)
-                /* dW_g [OCg, ICg*KH*KW] += dy_g [OCg, OH*OW] x col_g^T [OH*OW, ICg*KH*KW] */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ocg, K, ohw, 1.0f,
-                            dyn + (size_t)gi * ocg * ohw, ohw, cn + (size_t)gi * K * ohw, ohw,
-                            1.0f, dw + (size_t)gi * ocg * K, K);
+                /* dW_g [OCg, ICg*KH*KW] += dy_g [OCg, nb*OH*OW] x col_g^T */
+                gemm_par(CblasNoTrans, CblasTrans, ocg, K, cols, dyn + (size_t)gi * ocg * cols, cols,
+                         cn + (size_t)gi * K * cols, cols, 1.0f, dw + (size_t)gi * ocg * K,
+                         K);
         }
         if (dx) {
-            float *dxn = dx + (size_t)n * g->ic * g->h * g->w;
-            /* 1x1 stride 1: accumulate straight into dx [IC, H*W] */
-            float *dc = gemm ? dxn : dcol;
+            /* one 1x1 stride-1 image: accumulate straight into dx [IC, H*W] */
+            const int direct = gemm && nb == 1;
+            float *dc = direct ? dx + (size_t)n0 * g->ic * g->h * g->w : col; /* col is free */
             for (int gi = 0; gi < G; gi++)
-                /* dcol_g [ICg*KH*KW, OH*OW] = W_g^T [ICg*KH*KW, OCg] x dy_g [OCg, OH*OW] */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, ohw, ocg, 1.0f,
-                            wt + (size_t)gi * ocg * K, K, dyn + (size_t)gi * ocg * ohw, ohw,
-                            gemm ? 1.0f : 0.0f, dc + (size_t)gi * K * ohw, ohw);
-            if (!gemm)
-                col2im_add(g, dcol, dxn);
+                /* dcol_g [ICg*KH*KW, nb*OH*OW] = W_g^T [ICg*KH*KW, OCg] x dy_g [OCg, ..] */
+                gemm_par(CblasTrans, CblasNoTrans, K, cols, ocg, wt + (size_t)gi * ocg * K, K,
+                         dyn + (size_t)gi * ocg * cols, cols, direct ? 1.0f : 0.0f,
+                         dc + (size_t)gi * K * cols, cols);
+            if (!direct)
+                nn_par_run(gemm ? scatter_add_slice : col2im_slice, &j);
         }
     }
 }
 
 /* ------------------------------------------------------------------ batch norm */
 
-void nn_bn_forward_train(int n, int c, int hw, const float *x, const float *gamma,
-                         const float *beta, float eps, float momentum, float *rmean,
-                         float *rvar, float *y, float *save_mean, float *save_invstd)
+/* Every BN kernel is split over channels: a channel's statistics are summed by one thread in
+ * a fixed order, so results do not depend on the thread count. */
+typedef struct bn_job {
+    int n, c, hw, batch_stats;
+    const float *x, *gamma, *beta, *rmean_c, *rvar_c, *mean, *invstd, *dy;
+    float eps, momentum;
+    float *rmean, *rvar, *y, *save_mean, *save_invstd, *dx, *dgamma, *dbeta;
+} bn_job;
+
+static void bn_train_slice(void *vp, int ith, int nth)
 {
+    const bn_job *j = vp;
+    const int n = j->n, c = j->c, hw = j->hw;
     const double m = (double)n * hw;
-    for (int ch = 0; ch < c; ch++) {
+    size_t c0, c1;
+    nn_par_range((size_t)c, ith, nth, 1, &c0, &c1);
+    for (int ch = (int)c0; ch < (int)c1; ch++) {
         double s = 0.0;
         for (int i = 0; i < n; i++) {
-            const float *xc = x + ((size_t)i * c + ch) * hw;
-            for (int j = 0; j < hw; j++)
-                s += xc[j];
+            const float *xc = j->x + ((size_t)i * c + ch) * hw;
+            for (int k = 0; k < hw; k++)
+                s += xc[k];
         }
         double mean = s / m, ss = 0.0;
         for (int i = 0; i < n; i++) {
-            const float *xc = x + ((size_t)i * c + ch) * hw;
-            for (int j = 0; j < hw; j++) {
-                double d = xc[j] - mean;
+            const float *xc = j->x + ((size_t)i * c + ch) * hw;
+            for (int k = 0; k < hw; k++) {
+                double d = xc[k] - mean;
                 ss += d * d;
             }
         }
         double var = ss / m;
-        double invstd = 1.0 / sqrt(var + eps);
-        save_mean[ch] = (float)mean;
-        save_invstd[ch] = (float)invstd;
-        if (rmean && rvar) {
+        double invstd = 1.0 / sqrt(var + j->eps);
+        j->save_mean[ch] = (float)mean;
+        j->save_invstd[ch] = (float)invstd;
+        if (j->rmean && j->rvar) {
             double unbiased = m > 1 ? ss / (m - 1) : var;
-            rmean[ch] = (float)((1.0 - momentum) * rmean[ch] + momentum * mean);
-            rvar[ch] = (float)((1.0 - momentum) * rvar[ch] + momentum * unbiased);
+            j->rmean[ch] = (float)((1.0 - j->momentum) * j->rmean[ch] + j->momentum * mean);
+            j->rvar[ch] = (float)((1.0 - j->momentum) * j->rvar[ch] + j->momentum * unbiased);
         }
-        float a = (float)(gamma[ch] * invstd), b = (float)(beta[ch] - gamma[ch] * invstd * mean);
+        float a = (float)(j->gamma[ch] * invstd);
+        float b = (float)(j->beta[ch] - j->gamma[ch] * invstd * mean);
         for (int i = 0; i < n; i++) {
-            const float *xc = x + ((size_t)i * c + ch) * hw;
-            float *yc = y + ((size_t)i * c + ch) * hw;
-            for (int j = 0; j < hw; j++)
-                yc[j] = xc[j] * a + b;
+            const float *xc = j->x + ((size_t)i * c + ch) * hw;
+            float *yc = j->y + ((size_t)i * c + ch) * hw;
+            for (int k = 0; k < hw; k++)
+                yc[k] = xc[k] * a + b;
         }
+    }
+}
+
+void nn_bn_forward_train(int n, int c, int hw, const float *x, const float *gamma,
+                         const float *beta, float eps, float momentum, float *rmean,
+                         float *rvar, float *y, float *save_mean, float *save_invstd)
+{
+    bn_job j = {.n = n, .c = c, .hw = hw, .x = x, .gamma = gamma, .beta = beta, .eps = eps,
+                .momentum = momentum, .rmean = rmean, .rvar = rvar, .y = y,
+                .save_mean = save_mean, .save_invstd = save_invstd};
+    nn_par_run(bn_train_slice, &j);
+}
+
+static void bn_eval_slice(void *vp, int ith, int nth)
+{
+    const bn_job *j = vp;
+    const int c = j->c, hw = j->hw;
+    size_t p0, p1; /* (image, channel) planes */
+    nn_par_range((size_t)j->n * c, ith, nth, 1, &p0, &p1);
+    for (size_t p = p0; p < p1; p++) {
+        const int ch = (int)(p % (size_t)c);
+        double invstd = 1.0 / sqrt((double)j->rvar_c[ch] + j->eps);
+        float a = (float)(j->gamma[ch] * invstd);
+        float b = (float)(j->beta[ch] - j->gamma[ch] * invstd * j->rmean_c[ch]);
+        const float *xc = j->x + p * hw;
+        float *yc = j->y + p * hw;
+        for (int k = 0; k < hw; k++)
+            yc[k] = xc[k] * a + b;
     }
 }
 
@@ -262,15 +519,61 @@ void nn_bn_forward_eval(int n, int c, int hw, const float *x, const float *gamma
                         const float *beta, float eps, const float *rmean, const float *rvar,
                         float *y)
 {
-    for (int ch = 0; ch < c; ch++) {
-        double invstd = 1.0 / sqrt((double)rvar[ch] + eps);
-        float a = (float)(gamma[ch] * invstd);
-        float b = (float)(beta[ch] - gamma[ch] * invstd * rmean[ch]);
+    bn_job j = {.n = n, .c = c, .hw = hw, .x = x, .gamma = gamma, .beta = beta, .eps = eps,
+                .rmean_c = rmean, .rvar_c = rvar, .y = y};
+    nn_par_run(bn_eval_slice, &j);
+}
+
+static void bn_backward_slice(void *vp, int ith, int nth)
+{
+    const bn_job *j = vp;
+    const int n = j->n, c = j->c, hw = j->hw;
+    const double m = (double)n * hw;
+    const int need_x = j->batch_stats || j->dgamma;
+    size_t c0, c1;
+    nn_par_range((size_t)c, ith, nth, 1, &c0, &c1);
+    for (int ch = (int)c0; ch < (int)c1; ch++) {
+        double sdy = 0.0, sdyx = 0.0;
+        const double mu = j->mean[ch], is = j->invstd[ch];
         for (int i = 0; i < n; i++) {
-            const float *xc = x + ((size_t)i * c + ch) * hw;
-            float *yc = y + ((size_t)i * c + ch) * hw;
-            for (int j = 0; j < hw; j++)
-                yc[j] = xc[j] * a + b;
+            const float *dyc = j->dy + ((size_t)i * c + ch) * hw;
+            if (need_x) {
+                const float *xc = j->x + ((size_t)i * c + ch) * hw;
+                for (int k = 0; k < hw; k++) {
+                    sdy += dyc[k];
+                    sdyx += dyc[k] * ((xc[k] - mu) * is);
+                }
+            } else {
+                for (int k = 0; k < hw; k++)
+                    sdy += dyc[k];
+            }
+        }
+        if (j->dgamma)
+            j->dgamma[ch] += (float)sdyx;
+        if (j->dbeta)
+            j->dbeta[ch] += (float)sdy;
+        if (!j->dx)
+            continue;
+        const double k = j->gamma[ch] * is;
+        if (!j->batch_stats) { /* statistics are constants: dx = gamma * invstd * dy */
+            for (int i = 0; i < n; i++) {
+                const float *dyc = j->dy + ((size_t)i * c + ch) * hw;
+                float *dxc = j->dx + ((size_t)i * c + ch) * hw;
+                for (int e = 0; e < hw; e++)
+                    dxc[e] += (float)(k * dyc[e]);
+            }
+            continue;
+        }
+        /* dx = gamma*invstd/m * (m*dy - sum(dy) - xhat*sum(dy*xhat)) */
+        const double a = sdy / m, b = sdyx / m;
+        for (int i = 0; i < n; i++) {
+            const float *xc = j->x + ((size_t)i * c + ch) * hw;
+            const float *dyc = j->dy + ((size_t)i * c + ch) * hw;
+            float *dxc = j->dx + ((size_t)i * c + ch) * hw;
+            for (int e = 0; e < hw; e++) {
+                double xh = (xc[e] - mu) * is;
+                dxc[e] += (float)(k * (dyc[e] - a - xh * b));
+            }
         }
     }
 }
@@ -279,79 +582,59 @@ void nn_bn_backward(int n, int c, int hw, int batch_stats, const float *x,
                     const float *gamma, const float *mean, const float *invstd,
                     const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    const double m = (double)n * hw;
-    const int need_x = batch_stats || dgamma;
-    for (int ch = 0; ch < c; ch++) {
-        double sdy = 0.0, sdyx = 0.0;
-        const double mu = mean[ch], is = invstd[ch];
-        for (int i = 0; i < n; i++) {
-            const float *dyc = dy + ((size_t)i * c + ch) * hw;
-            if (need_x) {
-                const float *xc = x + ((size_t)i * c + ch) * hw;
-                for (int j = 0; j < hw; j++) {
-                    sdy += dyc[j];
-                    sdyx += dyc[j] * ((xc[j] - mu) * is);
-                }
-            } else {
-                for (int j = 0; j < hw; j++)
-                    sdy += dyc[j];
-            }
-        }
-        if (dgamma)
-            dgamma[ch] += (float)sdyx;
-        if (dbeta)
-            dbeta[ch] += (float)sdy;
-        if (!dx)
-            continue;
-        const double k = gamma[ch] * is;
-        if (!batch_stats) { /* statistics are constants: dx = gamma * invstd * dy */
-            for (int i = 0; i < n; i++) {
-                const float *dyc = dy + ((size_t)i * c + ch) * hw;
-                float *dxc = dx + ((size_t)i * c + ch) * hw;
-                for (int j = 0; j < hw; j++)
-                    dxc[j] += (float)(k * dyc[j]);
-            }
-            continue;
-        }
-        /* dx = gamma*invstd/m * (m*dy - sum(dy) - xhat*sum(dy*xhat)) */
-        const double a = sdy / m, b = sdyx / m;
-        for (int i = 0; i < n; i++) {
-            const float *xc = x + ((size_t)i * c + ch) * hw;
-            const float *dyc = dy + ((size_t)i * c + ch) * hw;
-            float *dxc = dx + ((size_t)i * c + ch) * hw;
-            for (int j = 0; j < hw; j++) {
-                double xh = (xc[j] - mu) * is;
-                dxc[j] += (float)(k * (dyc[j] - a - xh * b));
-            }
-        }
-    }
+    bn_job j = {.n = n, .c = c, .hw = hw, .batch_stats = batch_stats, .x = x, .gamma = gamma,
+                .mean = mean, .invstd = invstd, .dy = dy, .dx = dx, .dgamma = dgamma,
+                .dbeta = dbeta};
+    nn_par_run(bn_backward_slice, &j);
 }
 
 /* ------------------------------------------------------------------ activations */
 
-void nn_relu_forward(size_t n, const float *x, float *y, float cap)
+static void relu_fwd_slice(void *vp, int ith, int nth)
 {
-    if (cap > 0.0f) {
-        for (size_t i = 0; i < n; i++)
-            y[i] = x[i] > 0.0f ? (x[i] < cap ? x[i] : cap) : 0.0f;
+    const ew_job *j = vp;
+    size_t i0, i1;
+    nn_par_range(j->n, ith, nth, 16, &i0, &i1);
+    const float *x = j->a;
+    float *y = j->y;
+    if (j->cap > 0.0f) {
+        for (size_t i = i0; i < i1; i++)
+            y[i] = x[i] > 0.0f ? (x[i] < j->cap ? x[i] : j->cap) : 0.0f;
     } else {
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = i0; i < i1; i++)
             y[i] = x[i] > 0.0f ? x[i] : 0.0f;
     }
 }
 
-/* From the output: relu passes where y > 0; relu6 where 0 < y < 6 (PyTorch's hardtanh). */
-void nn_relu_backward(size_t n, const float *y, const float *dy, float *dx, float cap)
+void nn_relu_forward(size_t n, const float *x, float *y, float cap)
 {
-    if (cap > 0.0f) {
-        for (size_t i = 0; i < n; i++)
-            if (y[i] > 0.0f && y[i] < cap)
+    ew_job j = {n, x, NULL, y, cap};
+    nn_par_run(relu_fwd_slice, &j);
+}
+
+/* From the output: relu passes where y > 0; relu6 where 0 < y < 6 (PyTorch's hardtanh). */
+static void relu_bwd_slice(void *vp, int ith, int nth)
+{
+    const ew_job *j = vp;
+    size_t i0, i1;
+    nn_par_range(j->n, ith, nth, 16, &i0, &i1);
+    const float *y = j->a, *dy = j->b;
+    float *dx = j->y;
+    if (j->cap > 0.0f) {
+        for (size_t i = i0; i < i1; i++)
+            if (y[i] > 0.0f && y[i] < j->cap)
                 dx[i] += dy[i];
     } else {
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = i0; i < i1; i++)
             if (y[i] > 0.0f)
                 dx[i] += dy[i];
     }
+}
+
+void nn_relu_backward(size_t n, const float *y, const float *dy, float *dx, float cap)
+{
+    ew_job j = {n, y, dy, dx, cap};
+    nn_par_run(relu_bwd_slice, &j);
 }
 
 /* ------------------------------------------------------------------ pooling */
@@ -381,9 +664,22 @@ static long pool_argmax(const nn_conv_geom *g, const float *xc, int oy, int ox)
     return best;
 }
 
-void nn_maxpool_forward(const nn_conv_geom *g, const float *x, float *y)
+/* Pooling kernels are split over (image, channel) planes. */
+typedef struct pool_job {
+    const nn_conv_geom *g;
+    const float *x, *dy;
+    float *y, *dx;
+} pool_job;
+
+static void maxpool_fwd_slice(void *vp, int ith, int nth)
 {
-    for (int p = 0; p < g->n * g->ic; p++) {
+    const pool_job *j = vp;
+    const nn_conv_geom *g = j->g;
+    const float *x = j->x;
+    float *y = j->y;
+    size_t p0, p1;
+    nn_par_range((size_t)g->n * g->ic, ith, nth, 1, &p0, &p1);
+    for (size_t p = p0; p < p1; p++) {
         const float *xc = x + (size_t)p * g->h * g->w;
         float *yc = y + (size_t)p * g->oh * g->ow;
         for (int oy = 0; oy < g->oh; oy++)
@@ -394,9 +690,21 @@ void nn_maxpool_forward(const nn_conv_geom *g, const float *x, float *y)
     }
 }
 
-void nn_maxpool_backward(const nn_conv_geom *g, const float *x, const float *dy, float *dx)
+void nn_maxpool_forward(const nn_conv_geom *g, const float *x, float *y)
 {
-    for (int p = 0; p < g->n * g->ic; p++) {
+    pool_job j = {g, x, NULL, y, NULL};
+    nn_par_run(maxpool_fwd_slice, &j);
+}
+
+static void maxpool_bwd_slice(void *vp, int ith, int nth)
+{
+    const pool_job *j = vp;
+    const nn_conv_geom *g = j->g;
+    const float *x = j->x, *dy = j->dy;
+    float *dx = j->dx;
+    size_t p0, p1;
+    nn_par_range((size_t)g->n * g->ic, ith, nth, 1, &p0, &p1);
+    for (size_t p = p0; p < p1; p++) {
         const float *xc = x + (size_t)p * g->h * g->w;
         float *dxc = dx + (size_t)p * g->h * g->w;
         const float *dyc = dy + (size_t)p * g->oh * g->ow;
@@ -407,6 +715,12 @@ void nn_maxpool_backward(const nn_conv_geom *g, const float *x, const float *dy,
                     dxc[i] += dyc[oy * g->ow + ox];
             }
     }
+}
+
+void nn_maxpool_backward(const nn_conv_geom *g, const float *x, const float *dy, float *dx)
+{
+    pool_job j = {g, x, dy, NULL, dx};
+    nn_par_run(maxpool_bwd_slice, &j);
 }
 
 void nn_avgpool_forward(const nn_conv_geom *g, const float *x, float *y)
@@ -526,10 +840,29 @@ void nn_dropout_backward(size_t n, const float *mask, const float *dy, float *dx
         dx[i] += dy[i] * mask[i];
 }
 
+static void add_slice(void *vp, int ith, int nth)
+{
+    const ew_job *j = vp;
+    size_t i0, i1;
+    nn_par_range(j->n, ith, nth, 16, &i0, &i1);
+    if (j->b)
+        for (size_t i = i0; i < i1; i++)
+            j->y[i] = j->a[i] + j->b[i];
+    else
+        for (size_t i = i0; i < i1; i++)
+            j->y[i] += j->a[i];
+}
+
 void nn_add_forward(size_t n, const float *a, const float *b, float *y)
 {
-    for (size_t i = 0; i < n; i++)
-        y[i] = a[i] + b[i];
+    ew_job j = {n, a, b, y, 0.0f};
+    nn_par_run(add_slice, &j);
+}
+
+void nn_add_acc(size_t n, const float *dy, float *dx)
+{
+    ew_job j = {n, dy, NULL, dx, 0.0f};
+    nn_par_run(add_slice, &j);
 }
 
 void nn_pad_forward(int n, int c, int h, int w, int pt, int pb, int pl, int pr,
@@ -655,19 +988,4 @@ double nn_rng_normal(nn_rng *r)
     double u1 = ((double)(nn_rng_u64(r) >> 11) + 1.0) * (1.0 / 9007199254740992.0);
     double u2 = (double)(nn_rng_u64(r) >> 11) * (1.0 / 9007199254740992.0);
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-}
-
-/* ------------------------------------------------------------------ threads */
-
-int nn_set_threads(int n)
-{
-    if (n < 1)
-        n = 1;
-    openblas_set_num_threads(n);
-    return openblas_get_num_threads();
-}
-
-int nn_get_threads(void)
-{
-    return openblas_get_num_threads();
 }

@@ -155,7 +155,7 @@ static void test_conv(const char *name, int n, int ic, int h, int w, int oc, int
     lt t = {0};
     t.name = name;
     nn_conv_geom *g = &t.g;
-    *g = (nn_conv_geom){n, ic, h, w, oc, kh, kw, s, s, p, p, groups, 0, 0};
+    *g = (nn_conv_geom){n, ic, h, w, oc, kh, kw, s, s, p, p, groups, 0, 0, 0};
     g->oh = (h + 2 * p - kh) / s + 1;
     g->ow = (w + 2 * p - kw) / s + 1;
     t.nin = bias ? 3 : 2;
@@ -336,7 +336,7 @@ static void test_pool(const char *name, int is_max, int k, int s, int p)
     lt t = {0};
     t.name = name;
     t.cap = is_max;
-    t.g = (nn_conv_geom){2, 3, 9, 8, 3, k, k, s, s, p, p, 1, 0, 0};
+    t.g = (nn_conv_geom){2, 3, 9, 8, 3, k, k, s, s, p, p, 1, 0, 0, 0};
     t.g.oh = (9 + 2 * p - k) / s + 1;
     t.g.ow = (8 + 2 * p - k) / s + 1;
     t.nin = 1;
