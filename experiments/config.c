@@ -778,7 +778,7 @@ int exp_config_load(const char *path, const char *const *sets, size_t n_sets, ex
 {
     *out = NULL;
     FILE *f = fopen(path, "rb");
-    if (!f) return wb_err(err, WB_E_IO, path, "cannot open config: %s", strerror(errno));
+    if (!f) return wb_err(err, WB_E_CONFIG, path, "cannot open config: %s", strerror(errno));
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
         fclose(f);

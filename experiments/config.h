@@ -28,7 +28,7 @@ typedef struct exp_config exp_config;
 
 /* Loads and validates path, applying "key.path=value" overrides (recorded in the resolved
  * config). On success *out is a config the caller frees with exp_config_free; on failure
- * *out is NULL and err says where and why (code WB_E_CONFIG, or WB_E_IO if unreadable). */
+ * *out is NULL and err says where and why (code WB_E_CONFIG, also when it cannot be opened). */
 int exp_config_load(const char *path, const char *const *sets, size_t n_sets, exp_config **out,
                     wb_error *err);
 void exp_config_free(exp_config *cfg);

@@ -222,7 +222,8 @@ typedef struct breast {
 
 typedef struct patient {
     int index;
-    char id[32];
+    char id[32];        /* PatientID: "SYN" + 8 hex digits from the seed, like a hospital number */
+    char dir[16];       /* directory name: P0001, ... (not the PatientID, so paths carry no id) */
     int density;        /* 0..3 = BI-RADS a..d */
     int age;
     const vendor *v;
@@ -236,7 +237,8 @@ static void plan_patient(const exp_synth_options *o, int i, patient *p)
     rng_init(&r, hash3(o->seed, 0x50A71E27ull, (uint64_t)i));
     memset(p, 0, sizeof *p);
     p->index = i;
-    snprintf(p->id, sizeof p->id, "P%04d", i + 1);
+    snprintf(p->dir, sizeof p->dir, "P%04d", i + 1);
+    snprintf(p->id, sizeof p->id, "SYN%08llX", (unsigned long long)(hash3(o->seed, 0x1D5ull, (uint64_t)i) >> 32));
     p->seed = hash3(o->seed, 0xB1A5ull, (uint64_t)i);
     static const double density_cdf[] = {0.1, 0.5, 0.9, 1.0};
     double u = rng_unif(&r);
@@ -632,7 +634,7 @@ int exp_synth_run(const exp_synth_options *o, wb_error *err)
         char study_uid[64], series_uid[64], dir[3800];
         make_uid(study_uid, sizeof study_uid, o->seed, "study", (uint64_t)i, 0);
         make_uid(series_uid, sizeof series_uid, o->seed, "series", (uint64_t)i, 0);
-        snprintf(dir, sizeof dir, "%s/%s", o->out_dir, p.id);
+        snprintf(dir, sizeof dir, "%s/%s", o->out_dir, p.dir);
         if ((rc = io_fs_mkdirs(dir, err)) != 0) break;
         for (int side = 0; side < 2 && rc == 0; side++) {
             for (int mlo = 0; mlo < 2 && rc == 0; mlo++) {
@@ -656,11 +658,11 @@ int exp_synth_run(const exp_synth_options *o, wb_error *err)
                 int k;
                 if (bk->label)
                     k = snprintf(line, sizeof line, "%s/%s,%s,%s,%c,%s,%s,%s,%d,%d,%d,%d,%c,%s,%s\n",
-                                 p.id, name, sop, p.id, side ? 'R' : 'L', mlo ? "MLO" : "CC",
+                                 p.dir, name, sop, p.id, side ? 'R' : 'L', mlo ? "MLO" : "CC",
                                  label_names[bk->label], lesion_names[bk->lesion], bx, box[1],
                                  box[2], box[3], 'a' + p.density, p.v->manufacturer, ts_name);
                 else
-                    k = snprintf(line, sizeof line, "%s/%s,%s,%s,%c,%s,normal,,,,,,%c,%s,%s\n", p.id,
+                    k = snprintf(line, sizeof line, "%s/%s,%s,%s,%c,%s,normal,,,,,,%c,%s,%s\n", p.dir,
                                  name, sop, p.id, side ? 'R' : 'L', mlo ? "MLO" : "CC",
                                  'a' + p.density, p.v->manufacturer, ts_name);
                 if (len + (size_t)k + 1 > cap) {

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# workbench run end to end on a small synthetic cohort: the run directory's files, byte-for-byte
+# reproducibility at a fixed thread count, pseudonymised patients, and the exit codes of bad
+# configs and bad data. Args: WORKBENCH WEIGHTS_DIR OUT_DIR
+set -euo pipefail
+wb=$1 weights=$2 out=$3
+rm -rf "$out"; mkdir -p "$out"
+. "$(dirname "$0")/lib.sh"
+[ -f "$weights/resnet20-12fca82f.th" ] || { echo "missing $weights/resnet20-12fca82f.th (the CIFAR ResNet-20 of akamaster/pytorch_resnet_cifar10, kept in ../shared/weights)" >&2; exit 1; }
+
+"$wb" -q synth --out "$out/data" --patients 16 --seed 5 --size 160x200 --prevalence 0.5
+cat >"$out/t.yaml" <<YAML
+name: small
+seed: 3
+threads: 2
+data:
+  dicom_dir: data
+  labels: data/labels.csv
+preprocess:
+  height: 40
+  width: 32
+backbone:
+  arch: resnet20
+  weights: $weights/resnet20-12fca82f.th
+variants:
+  - name: baseline
+    type: baseline
+  - name: frozen
+    type: backbone
+  - name: last
+    type: backbone
+    unfreeze: [layer3]
+train:
+  epochs: 2
+  batch_size: 8
+cv:
+  folds: 2
+YAML
+expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000000Z
+run=$(cat "$out/stdout")
+expect_eq "$run" "$out/runs/small-20260101T000000Z-$(basename "$run" | sed 's/.*-//')" "run directory name"
+for f in config.yaml environment.json manifest.csv excluded.csv folds.csv curves.csv predictions.csv metrics.json metrics.csv run.log; do
+  checks=$((checks + 1)); [ -s "$run/$f" ] || { fails=$((fails + 1)); echo "FAIL: $f missing or empty" >&2; }
+done
+expect_grep 'repeat 1/1 fold 2/2 last: epoch 2/2 loss [0-9.]+ val AUC' "$out/stderr"
+expect_eq "$(tail -n +2 "$run/predictions.csv" | wc -l)" $((64 * 3)) "one prediction per image and variant"
+expect_eq "$(tail -n +2 "$run/manifest.csv" | wc -l)" 64 "manifest rows"
+expect_grep '"data": \{"images": 64, "patients": 16, "positive_images": [0-9]+, "excluded": 0\}' "$run/metrics.json"
+expect_grep '"name": "last", "type": "backbone", "trainable_params": 203650' "$run/metrics.json"
+expect_grep '"vs_reference": \{"delta_auc": ' "$run/metrics.json"
+expect_grep '^0,pooled,frozen,breast,auc,[0-9.]+,[0-9.]+,[0-9.]+$' "$run/metrics.csv"
+# no raw patient ids or names anywhere in the run directory
+ids=$(tail -n +2 "$out/data/labels.csv" | cut -d, -f3 | sort -u | paste -sd'|')
+expect_eq "$(echo "$ids" | tr '|' '\n' | wc -l)" 16 "patient ids in labels.csv"
+checks=$((checks + 1))
+if cat "$run"/* | grep -qE "$ids|SYNTHETIC"; then fails=$((fails + 1)); echo "FAIL: a patient id or name is in the run directory" >&2; fi
+# every patient's images share one fold
+checks=$((checks + 1))
+if [ -n "$(tail -n +2 "$run/folds.csv" | awk -F, '{k=$4; if (k in f && f[k]!=$2) print k; f[k]=$2}')" ]; then
+  fails=$((fails + 1)); echo "FAIL: a patient is in two folds" >&2
+fi
+# the same config, data, seed and threads: byte-identical metrics and predictions
+expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000001Z
+run2=$(cat "$out/stdout")
+for f in metrics.json predictions.csv metrics.csv curves.csv folds.csv; do
+  checks=$((checks + 1)); cmp -s "$run/$f" "$run2/$f" || { fails=$((fails + 1)); echo "FAIL: $f differs between two runs" >&2; }
+done
+# a --set is recorded and changes the run's hash
+expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000000Z --set variants[2].unfreeze=none --set train.epochs=1
+run3=$(cat "$out/stdout")
+expect_grep '^# --set train.epochs=1$' "$run3/config.yaml"
+checks=$((checks + 1)); [ "$run3" != "$run" ] || { fails=$((fails + 1)); echo "FAIL: --set kept the same run directory" >&2; }
+
+# bad config: exit 2, nothing run
+expect_exit 2 "$wb" run "$out/t.yaml" --out "$out/runs" --set cv.folds=1
+expect_exit 2 "$wb" run "$out/nope.yaml"
+# bad data: a broken file is excluded (skip) or fails the run (exit 1)
+mkdir -p "$out/data2"; cp -r "$out/data/"* "$out/data2/"
+head -c 300 "$out/data/P0001/L_CC.dcm" >"$out/data2/P0001/L_CC.dcm"
+sed 's#data/labels.csv#data2/labels.csv#; s#dicom_dir: data#dicom_dir: data2#; /^  - name: frozen/,$d' "$out/t.yaml" >"$out/t2.yaml"
+expect_exit 0 "$wb" run "$out/t2.yaml" --out "$out/runs"
+run4=$(cat "$out/stdout")
+expect_grep '^P0001/L_CC.dcm,.*P0001/L_CC.dcm: truncated or corrupt' "$run4/excluded.csv"
+expect_grep '"excluded": 1' "$run4/metrics.json"
+expect_exit 1 "$wb" run "$out/t2.yaml" --out "$out/runs" --set data.on_error=fail
+expect_grep 'labels.csv:2: .*L_CC.dcm: truncated or corrupt .*\(data.on_error is fail\)' "$out/stderr"
+# a labels file without the label column: exit 3 naming the file and the columns
+sed 's/^file,sop_instance_uid,patient_id,laterality,view,label,/file,sop_instance_uid,patient_id,laterality,view,diagnosis,/' "$out/data/labels.csv" >"$out/data2/labels.csv"
+expect_exit 3 "$wb" run "$out/t2.yaml" --out "$out/runs"
+expect_grep "labels.csv:1: no column 'label' \(the header has: file, sop_instance_uid" "$out/stderr"
+finish
