@@ -620,14 +620,13 @@ static void relu_bwd_slice(void *vp, int ith, int nth)
     nn_par_range(j->n, ith, nth, 16, &i0, &i1);
     const float *y = j->a, *dy = j->b;
     float *dx = j->y;
+    /* branch-free so that it vectorises */
     if (j->cap > 0.0f) {
         for (size_t i = i0; i < i1; i++)
-            if (y[i] > 0.0f && y[i] < j->cap)
-                dx[i] += dy[i];
+            dx[i] += (y[i] > 0.0f && y[i] < j->cap) ? dy[i] : 0.0f;
     } else {
         for (size_t i = i0; i < i1; i++)
-            if (y[i] > 0.0f)
-                dx[i] += dy[i];
+            dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
     }
 }
 
@@ -645,18 +644,16 @@ static long pool_argmax(const nn_conv_geom *g, const float *xc, int oy, int ox)
 {
     long best = -1;
     float bv = -FLT_MAX;
-    for (int ki = 0; ki < g->kh; ki++) {
-        int iy = oy * g->sh - g->ph + ki;
-        if (iy < 0 || iy >= g->h)
-            continue;
-        for (int kj = 0; kj < g->kw; kj++) {
-            int ix = ox * g->sw - g->pw + kj;
-            if (ix < 0 || ix >= g->w)
-                continue;
-            long idx = (long)iy * g->w + ix;
-            float v = xc[idx];
+    /* the window clipped to the image once, then visited in the same order */
+    const int y0 = oy * g->sh - g->ph, x0 = ox * g->sw - g->pw;
+    const int ki0 = y0 < 0 ? -y0 : 0, ki1 = g->h - y0 < g->kh ? g->h - y0 : g->kh;
+    const int kj0 = x0 < 0 ? -x0 : 0, kj1 = g->w - x0 < g->kw ? g->w - x0 : g->kw;
+    for (int ki = ki0; ki < ki1; ki++) {
+        const long row = (long)(y0 + ki) * g->w + x0;
+        for (int kj = kj0; kj < kj1; kj++) {
+            float v = xc[row + kj];
             if (best < 0 || v > bv || isnan(v)) {
-                best = idx;
+                best = row + kj;
                 bv = v;
             }
         }
