@@ -70,7 +70,7 @@ static const key_def schema[] = {
     {"preprocess.percentile_high", T_FLOAT, "99.5", 50, 100, NULL, NULL, "upper percentile when intensity is percentile"},
     {"preprocess.normalize", T_ENUM, "unit", 0, 0, "unit|zscore|imagenet", NULL, "scaling: [0,1], z-score inside the breast, or ImageNet mean/std"},
     {"preprocess.clahe", T_BOOL, "false", 0, 0, NULL, NULL, "adaptive histogram equalisation (ITK)"},
-    {"preprocess.cache_dir", T_OUTDIR, "cache", 0, 0, NULL, NULL, "preprocessed-image cache (created if missing)"},
+    {"preprocess.cache_dir", T_OUTDIR, "", 0, 0, NULL, NULL, "preprocessed-image cache (created if missing); empty: RUNS_DIR/cache"},
     {"backbone.arch", T_ENUM, "resnet18", 0, 0, ARCHS, NULL, "backbone architecture"},
     {"backbone.weights", T_FILE, "", 0, 0, NULL, NULL, "pretrained weights (.pth, .th, .safetensors, .h5); empty = random initialisation"},
     {"backbone.in_channels", T_INT, "1", 1, 3, NULL, NULL, "1 (conv1 weights summed over RGB) or 3 (grey replicated)"},

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
 #include "io_csv.h"
 #include "io_dicom.h"
 #include "io_sha256.h"
@@ -116,8 +117,8 @@ static int load_one(const char *path, const exp_pre_params *p, io_voi_mode voi, 
     return rc;
 }
 
-int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], int progress, exp_dataset *ds,
-                     wb_error *err)
+int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *cache_dir, int progress,
+                     exp_dataset *ds, wb_error *err)
 {
     memset(ds, 0, sizeof *ds);
     const char *labels = exp_config_str(cfg, "data.labels");
@@ -150,6 +151,13 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], int progress,
     }
     const io_voi_mode voi = !strcmp(exp_config_str(cfg, "preprocess.voi"), "ignore") ? IO_VOI_IGNORE : IO_VOI_APPLY;
     const size_t px = (size_t)p.out_rows * p.out_cols;
+    exp_cache cache;
+    size_t n_hits = 0;
+    const int use_cache = cache_dir && cache_dir[0];
+    if (use_cache && exp_cache_open(&cache, cache_dir, &p, err) != 0) {
+        io_csv_free(&csv);
+        return -1;
+    }
     ds->rows = p.out_rows;
     ds->cols = p.out_cols;
     ds->n_features = EXP_PRE_N_FEATURES;
@@ -200,7 +208,34 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], int progress,
         int bad = io_sha256_file(it->path, digest, &e);
         if (!bad) {
             io_sha256_hex(digest, it->sha256);
-            bad = load_one(it->path, &p, voi, it, &res, &e);
+            int status = EXP_CACHE_MISS;
+            uint8_t ckey[IO_SHA256_SIZE];
+            if (use_cache) { /* key: the file's bytes, and the VOI mode (not in exp_pre_params) */
+                io_sha256 hc;
+                io_sha256_init(&hc);
+                io_sha256_update(&hc, digest, sizeof digest);
+                io_sha256_update(&hc, voi == IO_VOI_IGNORE ? "voi=ignore" : "voi=apply", voi == IO_VOI_IGNORE ? 10 : 9);
+                io_sha256_final(&hc, ckey);
+                char why[256];
+                if (exp_cache_load(&cache, ckey, &res, &status, why, sizeof why, &e) != 0) status = EXP_CACHE_MISS;
+                else if (status == EXP_CACHE_DAMAGED) wb_warn("cache entry for %s is damaged (%s): recomputed", file, why);
+            }
+            if (status == EXP_CACHE_HIT) {
+                n_hits++;
+                if (!it->sop_uid[0] || !it->laterality[0] || !it->view[0]) { /* header only */
+                    io_dicom_meta m;
+                    if (io_dicom_read_meta(it->path, &m, &e) == 0) {
+                        if (!it->sop_uid[0]) copy(it->sop_uid, sizeof it->sop_uid, m.sop_uid);
+                        if (!it->laterality[0]) copy(it->laterality, sizeof it->laterality, m.laterality);
+                        if (!it->view[0]) copy(it->view, sizeof it->view, m.view_position);
+                    }
+                }
+            } else {
+                bad = load_one(it->path, &p, voi, it, &res, &e);
+                wb_error se;
+                if (!bad && use_cache && exp_cache_store(&cache, ckey, &res, &se) != 0)
+                    wb_warn("cannot store %s in the cache: %s", file, se.msg);
+            }
         }
         if (bad) {
             char msg[2400];
@@ -236,6 +271,8 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], int progress,
             wb_log(WB_LOG_INFO, "data: %zu/%zu images read and preprocessed", r + 1, csv.n_rows);
     }
     io_csv_free(&csv);
+    if (use_cache && progress)
+        wb_log(WB_LOG_INFO, "data: %zu of %zu images from the cache in %s", n_hits, ds->n + ds->n_excluded, cache_dir);
     if (rc == 0 && ds->n == 0) rc = wb_err(err, WB_E_DATA, labels, "no usable image (%zu excluded)", ds->n_excluded);
     if (rc == 0 && (ds->n_positive == 0 || ds->n_positive == ds->n))
         rc = wb_err(err, WB_E_DATA, labels, "all %zu usable images are %s: both classes are needed (data.positive is '%s')",

@@ -53,11 +53,11 @@ typedef struct exp_dataset {
 void exp_dataset_pre_params(const exp_config *cfg, exp_pre_params *p);
 
 /* Reads data.labels, resolves each file against data.dicom_dir, decodes and preprocesses
- * it. Unusable images are listed in ds->excluded with the reason when data.on_error is skip
+ * it, through the preprocessed-image cache in cache_dir (NULL or "": no cache). Unusable images are listed in ds->excluded with the reason when data.on_error is skip
  * (code WB_E_FAILED and the first reason when it is fail). progress: print a line every
  * so often on stderr. On failure *ds is empty. */
-int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], int progress, exp_dataset *ds,
-                     wb_error *err);
+int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *cache_dir, int progress,
+                     exp_dataset *ds, wb_error *err);
 void exp_dataset_free(exp_dataset *ds);
 
 /* HMAC-SHA256(key, msg) as 16 hex digits (64 bits) into out[17]. */

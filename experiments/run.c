@@ -405,7 +405,11 @@ int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
 
     /* data */
     double t_start = now_seconds();
-    if (exp_dataset_load(cfg, key, o->progress, &ds, err) != 0) goto done;
+    char cache_dir[4200];
+    const char *cd = exp_config_str(cfg, "preprocess.cache_dir");
+    if (cd && cd[0]) snprintf(cache_dir, sizeof cache_dir, "%s", cd);
+    else snprintf(cache_dir, sizeof cache_dir, "%s/cache", runs_dir);
+    if (exp_dataset_load(cfg, key, cache_dir, o->progress, &ds, err) != 0) goto done;
     sb_printf(&b, "file,sop_instance_uid,sha256,label,patient,laterality,view\n");
     for (size_t i = 0; i < ds.n; i++) {
         const exp_item *it = &ds.items[i];

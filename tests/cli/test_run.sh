@@ -62,6 +62,7 @@ fi
 # the same config, data, seed and threads: byte-identical metrics and predictions
 expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000001Z
 run2=$(cat "$out/stdout")
+expect_grep 'data: 64 of 64 images from the cache in .*/runs/cache' "$out/stderr"
 for f in metrics.json predictions.csv metrics.csv curves.csv folds.csv; do
   checks=$((checks + 1)); cmp -s "$run/$f" "$run2/$f" || { fails=$((fails + 1)); echo "FAIL: $f differs between two runs" >&2; }
 done
