@@ -35,8 +35,9 @@ extern "C" {
 int io_itk_otsu_threshold(const float *img, int rows, int cols, int bins, float *thr,
                           wb_error *err);
 
-/* The triangle threshold of the whole image (itk::TriangleThresholdImageFilter, `bins` bins):
- * the foot of the histogram's main peak. Better than Otsu when a flat background peak
+/* Zack's triangle threshold of the whole image (`bins` bins over its min..max; computed in the
+ * shim, since ITK 5.2's TriangleThresholdCalculator reads past its histogram): the foot of the
+ * histogram's main peak. Better than Otsu when a flat background peak
  * dominates and the tissue spreads over a wide range (windowed mammograms). Pixels strictly
  * above *thr are foreground. */
 int io_itk_triangle_threshold(const float *img, int rows, int cols, int bins, float *thr,

@@ -9,6 +9,7 @@
 #include <exception>
 #include <new>
 #include <string>
+#include <vector>
 
 // GCC 12 reports a false -Warray-bounds inside itkSize.h when it inlines
 // NeighborhoodOperator::FillCenteredDirectional (the Gaussian kernel): silence it for ITK only.
@@ -27,7 +28,6 @@
 #include <itkRelabelComponentImageFilter.h>
 #include <itkResampleImageFilter.h>
 #include <itkScalarImageToTextureFeaturesFilter.h>
-#include <itkTriangleThresholdImageFilter.h>
 #pragma GCC diagnostic pop
 
 namespace {
@@ -122,13 +122,49 @@ extern "C" int io_itk_triangle_threshold(const float *img, int rows, int cols, i
     if (bins < 2 || bins > 65536)
         return wb_err(err, WB_E_USAGE, NULL, "triangle threshold: bins must be 2..65536, got %d",
                       bins);
+    // Computed here rather than with itk::TriangleThresholdCalculator: ITK 5.2's reads one bin
+    // past its histogram when the threshold falls in the last bin (AddressSanitizer finds it on
+    // a blank image).
     return guarded(err, "triangle threshold", [&]() {
-        auto im = import_image<FloatImage>(img, rows, cols);
-        auto f = itk::TriangleThresholdImageFilter<FloatImage, MaskImage>::New();
-        f->SetInput(im);
-        f->SetNumberOfHistogramBins((unsigned)bins);
-        f->Update();
-        *thr = (float)f->GetThreshold();
+        size_t n = (size_t)rows * (size_t)cols;
+        float lo = INFINITY, hi = -INFINITY;
+        for (size_t i = 0; i < n; i++)
+            if (img[i] == img[i]) { // NaN never counts
+                lo = std::min(lo, img[i]);
+                hi = std::max(hi, img[i]);
+            }
+        if (!(hi > lo)) { // constant (or all NaN): nothing is above
+            *thr = hi == hi ? hi : 0.0f;
+            return 0;
+        }
+        std::vector<double> h((size_t)bins, 0.0);
+        const double w = ((double)hi - lo) / bins;
+        for (size_t i = 0; i < n; i++)
+            if (img[i] == img[i])
+                h[std::min((size_t)((img[i] - lo) / w), (size_t)bins - 1)] += 1;
+        // Zack's triangle: the line from the peak to the far end of the histogram; the bin
+        // farthest below it is the threshold.
+        int peak = (int)(std::max_element(h.begin(), h.end()) - h.begin());
+        int first = 0, last = bins - 1;
+        while (h[first] == 0)
+            first++;
+        while (h[last] == 0)
+            last--;
+        int end = (last - peak) >= (peak - first) ? last : first;
+        int best = peak;
+        double best_d = 0, dx = end - peak, dy = -h[peak];
+        for (int k = std::min(peak, end); k <= std::max(peak, end); k++) {
+            // distance (up to a constant factor) of (k, h[k]) below the line
+            double d = dx * (h[k] - h[peak]) - dy * (k - peak);
+            d = end > peak ? -d : d;
+            if (d > best_d) {
+                best_d = d;
+                best = k;
+            }
+        }
+        // Foreground: the side of the threshold away from the peak (bright tissue on a dark
+        // background puts the peak low and end high). Pixels above the bin's upper edge.
+        *thr = (float)(lo + (best + 1) * w);
         return 0;
     });
 }

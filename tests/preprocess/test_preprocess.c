@@ -94,6 +94,9 @@ static void test_mask_ops(void)
     float thr = -1;
     CHECK(io_itk_otsu_threshold(img, R, C, 256, &thr, &err) == 0, "otsu: %s", err.msg);
     CHECK(thr > 0.05f && thr < 0.8f, "otsu threshold %g between the classes", (double)thr);
+    float tri = -1;
+    CHECK(io_itk_triangle_threshold(img, R, C, 256, &tri, &err) == 0, "triangle: %s", err.msg);
+    CHECK(tri > 0.05f && tri < 0.8f, "triangle threshold %g between the classes", (double)tri);
     for (size_t i = 0; i < R * C; i++)
         m[i] = img[i] > thr;
     size_t area = 0;
@@ -115,6 +118,13 @@ static void test_mask_ops(void)
     memset(m, 0, sizeof m);
     CHECK(io_itk_mask_bbox(m, R, C, box, &err) == -1 && err.code == WB_E_DATA, "empty bbox");
     CHECK(io_itk_largest_component(m, R, C, 1, &area, &err) == 0 && area == 0, "empty cc");
+
+    /* a constant image: nothing above either threshold */
+    static float flat[R * C];
+    for (size_t i = 0; i < R * C; i++)
+        flat[i] = 0.25f;
+    CHECK(io_itk_triangle_threshold(flat, R, C, 256, &tri, &err) == 0 && tri == 0.25f,
+          "triangle of a constant: %g", (double)tri);
 
     /* flip */
     float f[2 * 3] = {1, 2, 3, 4, 5, 6};
