@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cv.h"
 #include "io_dicom.h"
 #include "io_fs.h"
 #include "wb_log.h"
@@ -38,52 +39,19 @@ void exp_synth_options_default(exp_synth_options *o)
     o->difficulty = 0.5;
 }
 
-/* ---- random numbers: splitmix64 to seed, xoshiro256** to draw ---- */
+/* ---- random numbers: the experiments' seeded xoshiro256** (cv.h) ---- */
 
-typedef struct rng {
-    uint64_t s[4];
-} rng;
+typedef exp_rng rng;
 
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
+/* A stream for (a, b, c): independent, reproducible seeds for every patient and view. */
 static uint64_t hash3(uint64_t a, uint64_t b, uint64_t c)
 {
-    uint64_t x = a;
-    uint64_t h = splitmix64(&x);
-    x = h ^ b;
-    h = splitmix64(&x);
-    x = h ^ c;
-    return splitmix64(&x);
+    return exp_rng_derive(exp_rng_derive(a, b), c);
 }
 
-static void rng_init(rng *r, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&seed);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t rng_next(rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return out;
-}
-
-static double rng_unif(rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
+static void rng_init(rng *r, uint64_t seed) { exp_rng_seed(r, seed); }
+static uint64_t rng_next(rng *r) { return exp_rng_next(r); }
+static double rng_unif(rng *r) { return exp_rng_uniform(r); }
 static double rng_range(rng *r, double lo, double hi) { return lo + (hi - lo) * rng_unif(r); }
 
 static double rng_normal(rng *r)
