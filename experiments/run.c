@@ -239,6 +239,24 @@ static void compute(const int *y, const double *score, size_t n, double thr, dou
     }
 }
 
+/* One metrics.csv row (the AUC carries its DeLong CI; the CI bounds get no rows of their own). */
+static void csv_metric(sbuf *b, int repeat, const char *fold, const char *variant, const char *level, int q,
+                       const double m[M_COUNT])
+{
+    if (q == M_AUC_LO || q == M_AUC_HI) return;
+    sb_printf(b, "%d,%s,%s,%s,%s,", repeat, fold, variant, level, metric_names[q]);
+    sb_num(b, m[q]);
+    sb_printf(b, ",");
+    if (q == M_AUC) {
+        sb_num(b, m[M_AUC_LO]);
+        sb_printf(b, ",");
+        sb_num(b, m[M_AUC_HI]);
+    } else {
+        sb_printf(b, ",");
+    }
+    sb_printf(b, "\n");
+}
+
 /* A threshold from validation data (Youden's J, or the target specificity); 0.5 when the
  * validation set lacks a class. */
 static double choose_threshold(const int *y, const double *s, size_t n, const char *how, double spec)
@@ -682,20 +700,9 @@ int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
                         tn += !pos && !fy[j];
                         fn += !pos && fy[j];
                     }
-                    for (int q = 0; q < M_COUNT; q++) {
-                        if (q == M_AUC_LO || q == M_AUC_HI) continue;
-                        sb_printf(&mcsv, "%d,%d,%s,%s,%s,", r, f, vname, lname, metric_names[q]);
-                        sb_num(&mcsv, fm[q]);
-                        if (q == M_AUC) {
-                            sb_printf(&mcsv, ",");
-                            sb_num(&mcsv, fm[M_AUC_LO]);
-                            sb_printf(&mcsv, ",");
-                            sb_num(&mcsv, fm[M_AUC_HI]);
-                            sb_printf(&mcsv, "\n");
-                        } else {
-                            sb_printf(&mcsv, ",,\n");
-                        }
-                    }
+                    char fold_s[16];
+                    snprintf(fold_s, sizeof fold_s, "%d", f);
+                    for (int q = 0; q < M_COUNT; q++) csv_metric(&mcsv, r, fold_s, vname, lname, q, fm);
                 }
                 exp_confusion c = {tp, fp, tn, fn};
                 m[M_ACC] = exp_confusion_accuracy(&c);
@@ -709,19 +716,7 @@ int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
                     if (q == M_THRESH) continue;
                     sb_printf(&b, "%s\"%s\": ", q ? ", " : "", metric_names[q]);
                     sb_num(&b, m[q]);
-                    if (q != M_AUC_LO && q != M_AUC_HI) {
-                        sb_printf(&mcsv, "%d,pooled,%s,%s,%s,", r, vname, lname, metric_names[q]);
-                        sb_num(&mcsv, m[q]);
-                        if (q == M_AUC) {
-                            sb_printf(&mcsv, ",");
-                            sb_num(&mcsv, m[M_AUC_LO]);
-                            sb_printf(&mcsv, ",");
-                            sb_num(&mcsv, m[M_AUC_HI]);
-                            sb_printf(&mcsv, "\n");
-                        } else {
-                            sb_printf(&mcsv, ",,\n");
-                        }
-                    }
+                    csv_metric(&mcsv, r, "pooled", vname, lname, q, m);
                 }
                 /* against the reference: paired DeLong on pooled scores, corrected t-test on fold AUCs */
                 if (v != ref_v) {

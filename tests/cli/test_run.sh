@@ -79,6 +79,7 @@ expect_exit 2 "$wb" run "$out/nope.yaml"
 mkdir -p "$out/data2"; cp -r "$out/data/"* "$out/data2/"
 head -c 300 "$out/data/P0001/L_CC.dcm" >"$out/data2/P0001/L_CC.dcm"
 sed 's#data/labels.csv#data2/labels.csv#; s#dicom_dir: data#dicom_dir: data2#; /^  - name: frozen/,$d' "$out/t.yaml" >"$out/t2.yaml"
+printf 'cv:\n  folds: 2\n' >>"$out/t2.yaml"
 expect_exit 0 "$wb" run "$out/t2.yaml" --out "$out/runs"
 run4=$(cat "$out/stdout")
 expect_grep '^P0001/L_CC.dcm,.*P0001/L_CC.dcm: truncated or corrupt' "$run4/excluded.csv"
