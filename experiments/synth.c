@@ -228,10 +228,10 @@ static void plan_patient(const exp_synth_options *o, int i, patient *p)
         double scale = o->width / 512.0;
         if (b->label == 1) {
             b->lesion = rng_unif(&r) < 0.5 ? LES_MASS_OVAL : LES_CALC_SCATTERED;
-            b->size = (b->lesion == LES_MASS_OVAL ? rng_range(&r, 9, 16) : rng_range(&r, 30, 50)) * scale;
+            b->size = (b->lesion == LES_MASS_OVAL ? rng_range(&r, 14, 26) : rng_range(&r, 30, 50)) * scale;
         } else if (b->label == 2) {
             b->lesion = rng_unif(&r) < 0.6 ? LES_MASS_SPICULATED : LES_CALC_CLUSTER;
-            b->size = (b->lesion == LES_MASS_SPICULATED ? rng_range(&r, 9, 16) : rng_range(&r, 8, 14)) * scale;
+            b->size = (b->lesion == LES_MASS_SPICULATED ? rng_range(&r, 14, 26) : rng_range(&r, 8, 14)) * scale;
         } else {
             (void)rng_unif(&r); /* keep the stream the same length for every label */
         }
@@ -454,8 +454,8 @@ static int render_view(const exp_synth_options *o, const patient *p, int side, i
         double cx = bk->u * g.depth, cy = g.yc + wv * g.halfh * 0.8;
         rng rl;
         rng_init(&rl, bk->lesion_seed + (uint64_t)mlo);
-        const double conspicuity = 1.0 - 0.85 * o->difficulty; /* 0.5 -> 0.575 */
-        const double contrast = (bk->lesion == LES_MASS_OVAL || bk->lesion == LES_MASS_SPICULATED ? 0.16 : 0.12) * conspicuity;
+        const double conspicuity = 1.0 - 0.8 * o->difficulty; /* 0.5 -> 0.6 */
+        const double contrast = (bk->lesion == LES_MASS_OVAL || bk->lesion == LES_MASS_SPICULATED ? 0.22 : 0.15) * conspicuity;
         draw_lesion(b, thick, W, H, bk, cx, cy, contrast, &rl, box);
     }
     /* quantum noise, a little stronger in the thin edge */
