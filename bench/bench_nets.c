@@ -223,7 +223,8 @@ int main(int argc, char **argv)
         /* OpenBLAS's own threads: the machine's sgemm peak on this many cores */
         openblas_set_num_threads(threads);
         double gf = sgemm_peak(quick);
-        printf("peak\tsgemm\t2048^3\t-\t-\t-\t%.2f\t-\t%.0f\t-\n", gf, maxrss_mb());
+        printf("peak\tsgemm\t%s\t-\t-\t-\t%.2f\t-\t%.0f\t-\n", openblas_get_corename(), gf,
+               maxrss_mb());
         return 0;
     }
     char arch[32];

@@ -2,6 +2,12 @@
 # bench/run.sh — the engine against PyTorch CPU and the sgemm peak, same thread count, same run.
 #
 #   bench/run.sh [--quick] [--threads N] [--build DIR] [--configs "resnet18:3x224 ..."]
+#                [--coretype NAME]
+#
+# --coretype sets OPENBLAS_CORETYPE for our process only; "auto" removes it, so that OpenBLAS
+# detects the CPU itself. Without the option the environment is left as it is: check the
+# core name in the output (a shell with OPENBLAS_CORETYPE=Haswell on an AVX-512 CPU halves
+# the sgemm speed). PyTorch does its convolutions in oneDNN, not OpenBLAS.
 #
 # For each config (arch:CxS) runs bench_nets (ours) and then bench_torch.py (PyTorch, Debian's
 # /usr/bin/python3), one process each, so max RSS is per config; prints the Markdown table of
@@ -16,12 +22,14 @@ threads=$(nproc)
 quick=""
 configs="resnet18:3x224 resnet50:3x224 resnet18:1x512 resnet50:1x512"
 py=/usr/bin/python3
+coretype=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) quick=--quick ;;
     --threads) threads=$2; shift ;;
     --build) build=$2; shift ;;
     --configs) configs=$2; shift ;;
+    --coretype) coretype=$2; shift ;;
     *) echo "usage: $0 [--quick] [--threads N] [--build DIR] [--configs LIST]" >&2; exit 2 ;;
     esac
     shift
@@ -43,10 +51,18 @@ export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$t
 out="$build/bench-results.tsv"
 : > "$out"
 echo "# threads $threads; $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-"$bin" --threads "$threads" --peak $quick >> "$out"
+ours() {
+    case "$coretype" in
+    "") "$bin" "$@" ;;
+    auto) env -u OPENBLAS_CORETYPE "$bin" "$@" ;;
+    *) OPENBLAS_CORETYPE=$coretype "$bin" "$@" ;;
+    esac
+}
+echo "# OpenBLAS core type: ${coretype:-${OPENBLAS_CORETYPE:-detected}}" >&2
+ours --threads "$threads" --peak $quick >> "$out"
 for c in $configs; do
     echo "# $c: ours" >&2
-    "$bin" --threads "$threads" --config "$c" $quick >> "$out"
+    ours --threads "$threads" --config "$c" $quick >> "$out"
     echo "# $c: PyTorch" >&2
     "$py" "$here/bench_torch.py" --threads "$threads" --config "$c" $quick >> "$out"
 done

@@ -8,21 +8,22 @@ MODES = {"fwd1": "forward", "fwd": "forward", "head": "train head", "layer4": "t
 
 
 def main():
-    rows, peak = {}, None
+    rows, peak, core = {}, None, "?"
     order = []
     for line in open(sys.argv[1]):
         f = line.rstrip("\n").split("\t")
         if len(f) != 10:
             continue
         if f[0] == "peak":
-            peak = float(f[6])
+            peak, core = float(f[6]), f[2]
             continue
         key = (f[1], f[2], f[3], f[4])
         if key not in rows:
             rows[key] = {}
             order.append(key)
         rows[key][f[0]] = f
-    print("sgemm peak (2048^3, same threads): %s GFLOP/s\n" % ("%.1f" % peak if peak else "?"))
+    print("sgemm peak (2048^3, OpenBLAS %s kernels, same threads): %s GFLOP/s\n"
+          % (core, "%.1f" % peak if peak else "?"))
     print("| model | input | step | batch | ours img/s | PyTorch img/s | ours/PyTorch "
           "| ours GFLOP/s | of sgemm peak | ours arena+params MB | ours max RSS MB "
           "| PyTorch max RSS MB |")

@@ -138,14 +138,15 @@ static void im2col_rows(const nn_conv_geom *g, const float *x, int n0, int nb, f
                     memset(o, 0, sizeof(float) * (size_t)g->ow);
                     continue;
                 }
-                const float *xr = xc + (size_t)iy * g->w - g->pw + kj;
+                const float *xr = xc + (size_t)iy * g->w;
+                const int off = kj - g->pw; /* ix = ox * sw + off */
                 for (int ox = 0; ox < lo; ox++)
                     o[ox] = 0.0f;
                 if (g->sw == 1)
-                    memcpy(o + lo, xr + lo, sizeof(float) * (size_t)(hi - lo));
+                    memcpy(o + lo, xr + lo + off, sizeof(float) * (size_t)(hi - lo));
                 else
                     for (int ox = lo; ox < hi; ox++)
-                        o[ox] = xr[(size_t)ox * g->sw];
+                        o[ox] = xr[ox * g->sw + off];
                 for (int ox = hi; ox < g->ow; ox++)
                     o[ox] = 0.0f;
             }
@@ -173,6 +174,12 @@ static void col2im_slice(void *vp, int ith, int nth)
         for (int ki = 0; ki < g->kh; ki++)
             for (int kj = 0; kj < g->kw; kj++) {
                 const float *row = j->col + ((c * g->kh + ki) * g->kw + kj) * cols;
+                /* output columns whose input column is inside the image, as in im2col */
+                int lo = 0, hi = g->ow;
+                while (lo < g->ow && lo * g->sw - g->pw + kj < 0)
+                    lo++;
+                while (hi > lo && (hi - 1) * g->sw - g->pw + kj >= g->w)
+                    hi--;
                 for (int im = 0; im < j->nb; im++) {
                     float *xc = j->dx + ((size_t)(j->n0 + im) * g->ic + c) * g->h * g->w;
                     const float *ri = row + (size_t)im * ohw;
@@ -182,11 +189,13 @@ static void col2im_slice(void *vp, int ith, int nth)
                             continue;
                         const float *r = ri + (size_t)oy * g->ow;
                         float *xr = xc + (size_t)iy * g->w;
-                        for (int ox = 0; ox < g->ow; ox++) {
-                            int ix = ox * g->sw - g->pw + kj;
-                            if (ix >= 0 && ix < g->w)
-                                xr[ix] += r[ox];
-                        }
+                        const int off = kj - g->pw; /* ix = ox * sw + off */
+                        if (g->sw == 1)
+                            for (int ox = lo; ox < hi; ox++)
+                                xr[ox + off] += r[ox];
+                        else
+                            for (int ox = lo; ox < hi; ox++)
+                                xr[ox * g->sw + off] += r[ox];
                     }
                 }
             }
