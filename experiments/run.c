@@ -147,58 +147,49 @@ static int load_key(const char *runs_dir, uint8_t key[32], wb_error *err)
 
 /* ---- breast-level aggregation ---- */
 
-typedef struct agg_in {
-    const exp_dataset *ds;
-    const size_t *idx;
-} agg_in;
+/* qsort has no context argument: the dataset and item list of the current sort. */
+static const exp_dataset *g_sort_ds;
+static const size_t *g_sort_idx;
 
-static const exp_dataset *g_sort_ds; /* qsort has no context argument */
-
+/* Orders positions j (into g_sort_idx) by patient pseudonym, laterality, then item. */
 static int cmp_breast(const void *a, const void *b)
 {
-    const exp_item *x = &g_sort_ds->items[*(const size_t *)a], *y = &g_sort_ds->items[*(const size_t *)b];
+    size_t ia = g_sort_idx[*(const size_t *)a], ib = g_sort_idx[*(const size_t *)b];
+    const exp_item *x = &g_sort_ds->items[ia], *y = &g_sort_ds->items[ib];
     int c = strcmp(x->pseudonym, y->pseudonym);
     if (!c) c = strcmp(x->laterality, y->laterality);
-    if (!c) c = (*(const size_t *)a > *(const size_t *)b) - (*(const size_t *)a < *(const size_t *)b);
+    if (!c) c = (ia > ib) - (ia < ib);
     return c;
 }
 
 /* Aggregates image scores (score[j] for item idx[j]) to breasts (patient + laterality):
- * label = max, score = mean or max. Outputs are caller-allocated with n entries; returns the
- * number of breasts. Deterministic order: by pseudonym, laterality. */
+ * label = max, score = mean or max. by, bs and order are caller-allocated with n entries;
+ * returns the number of breasts, in the order of pseudonym and laterality. */
 static size_t to_breasts(const exp_dataset *ds, const size_t *idx, const double *score, size_t n, int use_max,
                          int *by, double *bs, size_t *order)
 {
     for (size_t j = 0; j < n; j++) order[j] = j;
-    /* sort positions j by the item they point to */
-    size_t *items = malloc((n ? n : 1) * sizeof *items);
-    if (!items) return 0;
-    for (size_t j = 0; j < n; j++) items[j] = idx[j];
     g_sort_ds = ds;
-    /* sort item indices, then map back through a search (n is small: one fold) */
-    qsort(items, n, sizeof *items, cmp_breast);
+    g_sort_idx = idx;
+    qsort(order, n, sizeof *order, cmp_breast);
     size_t nb = 0;
     for (size_t j = 0; j < n;) {
-        size_t k = j;
+        const exp_item *first = &ds->items[idx[order[j]]];
         int y = 0;
         double s = use_max ? -INFINITY : 0;
-        size_t cnt = 0;
-        while (k < n && !strcmp(ds->items[items[k]].pseudonym, ds->items[items[j]].pseudonym) &&
-               !strcmp(ds->items[items[k]].laterality, ds->items[items[j]].laterality)) {
-            size_t pos = 0;
-            while (idx[pos] != items[k]) pos++;
-            double v = score[pos];
+        size_t k = j;
+        for (; k < n; k++) {
+            const exp_item *it = &ds->items[idx[order[k]]];
+            if (strcmp(it->pseudonym, first->pseudonym) || strcmp(it->laterality, first->laterality)) break;
+            double v = score[order[k]];
             s = use_max ? (v > s ? v : s) : s + v;
-            y = ds->items[items[k]].label > y ? ds->items[items[k]].label : y;
-            cnt++;
-            k++;
+            y = it->label > y ? it->label : y;
         }
         by[nb] = y;
-        bs[nb] = use_max ? s : s / (double)cnt;
+        bs[nb] = use_max ? s : s / (double)(k - j);
         nb++;
         j = k;
     }
-    free(items);
     return nb;
 }
 
