@@ -83,7 +83,7 @@ static const key_def schema[] = {
     {"variants[].bn_affine", T_BOOL, "true", 0, 0, NULL, "backbone", "with bn: frozen, whether BN's scale and shift still train"},
     {"variants[].lr_scale", T_STAGEMAP, "", 0, 1000, NULL, "backbone", "learning-rate factor per stage, e.g. {layer3: 0.1}"},
     {"train.epochs", T_INT, "10", 1, 1000, NULL, NULL, "maximum epochs per fold"},
-    {"train.batch_size", T_INT, "16", 1, 1024, NULL, NULL, "images per step"},
+    {"train.batch_size", T_INT, "16", 1, 256, NULL, NULL, "images per step"},
     {"train.optimizer", T_ENUM, "sgd", 0, 0, "sgd|adamw", NULL, "optimizer"},
     {"train.lr", T_FLOAT, "0.01", 1e-8, 10, NULL, NULL, "base learning rate"},
     {"train.momentum", T_FLOAT, "0.9", 0, 0.999, NULL, NULL, "SGD momentum (AdamW: beta1)"},

@@ -193,8 +193,9 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
 {
     memset(out, 0, sizeof *out);
     const int C = tc->in_channels, H = ds->rows, W = ds->cols;
-    const int B = tc->batch_size > 256 ? 256 : tc->batch_size;
+    const int B = tc->batch_size;
     const size_t px = (size_t)H * W;
+    if (B < 1 || B > 256) return wb_err(err, WB_E_USAGE, NULL, "batch size %d: expected 1 to 256", B);
     nn_net_opts o = nn_net_opts_default();
     o.in_channels = C;
     o.num_classes = 2;
