@@ -337,9 +337,9 @@ def mobilenet_numpy(wts, x, alpha=0.25):
 
 
 def make_mobilenet():
-    """mobilenet_v1_0.25_224.h5 (Keras, ImageNet): its weights (so the C test needs no HDF5
-    reader; record w:<layer>/<weight>:0 with shape:<...>) and NumPy logits on two batches:
-    2x96x80 (even: stride-2 "same" pads bottom/right) and 1x65x71 (odd)."""
+    """mobilenet_v1_0.25_224.h5 (Keras, ImageNet): NumPy logits on two batches, 2x96x80 (even:
+    stride-2 "same" pads bottom/right) and 1x65x71 (odd). The C test reads the weights from
+    ../shared/weights itself (io_h5); they are not copied here."""
     import h5py
     path = os.path.join(HERE, "..", "..", "..", "shared", "weights", "mobilenet_v1_0.25_224.h5")
     wts = {}
@@ -350,9 +350,6 @@ def make_mobilenet():
                 wts[name.split("/", 1)[1]] = np.array(obj, dtype=np.float64)
         mw.visititems(visit)
     w = Writer("mobilenet_v1")
-    for k in sorted(wts):
-        w.add("shape:" + k, list(wts[k].shape))
-        w.add("w:" + k, wts[k])
     g = torch.Generator().manual_seed(9)
     for i, (n, h, wd) in enumerate(((2, 96, 80), (1, 65, 71))):
         x = (torch.rand(n, 3, h, wd, generator=g) * 2 - 1).numpy()

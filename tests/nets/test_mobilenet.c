@@ -1,14 +1,15 @@
-/* test_mobilenet.c — Keras MobileNet v1 (width 0.25, ImageNet weights from
- * ../shared/weights/mobilenet_v1_0.25_224.h5, copied into fixtures/mobilenet_v1.* by
- * make_fixtures.py) against an independent float64 NumPy forward pass, on an even-sized and
- * an odd-sized batch (TF "same" padding differs between them). Also: binding HWIO kernels
- * and exporting them back gives the file's tensors bit for bit.
+/* test_mobilenet.c — Keras MobileNet v1 (width 0.25, ImageNet weights read through io_weights
+ * from ../shared/weights/mobilenet_v1_0.25_224.h5) against an independent float64 NumPy
+ * forward pass (inputs and logits in fixtures/mobilenet_v1.*, made by make_fixtures.py), on an
+ * even-sized and an odd-sized batch (TF "same" padding differs between them). Also: binding
+ * HWIO kernels and exporting them back gives the file's tensors bit for bit.
  *
- *     test_nets_mobilenet <fixtures dir>
+ *     test_nets_mobilenet <fixtures dir> <weights dir>
  */
 #include <string.h>
 
 #include "io_tensor.h"
+#include "io_weights.h"
 #include "nn.h"
 #include "test_util.h"
 
@@ -63,7 +64,7 @@ static const rec *find(const rec *r, size_t n, const char *name)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2)
+    if (argc < 3)
         return 2;
     nn_set_threads(1);
     size_t nr = 0;
@@ -75,21 +76,13 @@ int main(int argc, char **argv)
     wb_error err = {0};
     io_tensor_list w;
     io_tensor_list_init(&w);
-    for (size_t i = 0; i < nr; i++) {
-        if (strncmp(r[i].name, "w:", 2) != 0)
-            continue;
-        char key[220];
-        snprintf(key, sizeof key, "shape:%s", r[i].name + 2);
-        const rec *s = find(r, nr, key);
-        int64_t shape[4];
-        for (size_t k = 0; k < s->n; k++)
-            shape[k] = (int64_t)s->v[k];
-        /* as the HDF5 file names them: model_weights/<layer>/<layer>/<weight>:0 */
-        char full[400], layer[200];
-        snprintf(layer, sizeof layer, "%s", r[i].name + 2);
-        *strchr(layer, '/') = '\0';
-        snprintf(full, sizeof full, "%s/%s", layer, r[i].name + 2);
-        io_tensor_list_add(&w, full, (int)s->n, shape, r[i].v, &err);
+    char h5[1024];
+    snprintf(h5, sizeof h5, "%s/mobilenet_v1_0.25_224.h5", argv[2]);
+    if (io_weights_read(h5, &w, &err) != 0) {
+        fprintf(stderr, "%s: %s (the Keras MobileNet v1 0.25 ImageNet weights, kept in "
+                        "../shared/weights beside the repository)\n", h5, err.msg);
+        CHECK(0, "cannot read %s", h5);
+        TEST_END();
     }
     nn_net_opts o = nn_net_opts_default();
     o.width = 0.25f;
@@ -148,11 +141,15 @@ int main(int argc, char **argv)
     CHECK(nn_net_export(net, &e, &err) == 0, "%s", err.msg);
     size_t same = 0;
     for (size_t i = 0; i < e.n; i++) {
+        /* export names carry TensorFlow's ":0"; io_h5 names "<layer>/<weight>" without it */
         char key[220];
-        snprintf(key, sizeof key, "w:%s", e.items[i].name);
-        const rec *s = find(r, nr, key);
-        if (s && s->n == io_tensor_numel(&e.items[i]) &&
-            memcmp(s->v, e.items[i].data, sizeof(float) * s->n) == 0)
+        snprintf(key, sizeof key, "%s", e.items[i].name);
+        char *colon = strrchr(key, ':');
+        if (colon)
+            *colon = '\0';
+        const io_tensor *t = io_tensor_list_find(&w, key);
+        if (t && io_tensor_numel(t) == io_tensor_numel(&e.items[i]) &&
+            memcmp(t->data, e.items[i].data, sizeof(float) * io_tensor_numel(t)) == 0)
             same++;
     }
     CHECK(same == 137, "export gives the file's tensors back: %zu of 137", same);
