@@ -670,6 +670,31 @@ static long pool_argmax(const nn_conv_geom *g, const float *xc, int oy, int ox)
     return best;
 }
 
+/* The value pool_argmax points at, without the index: the last NaN of the window if there is
+ * one, else its maximum; 0 if the window is all padding. */
+static inline float pool_max(const nn_conv_geom *g, const float *xc, int oy, int ox)
+{
+    const int y0 = oy * g->sh - g->ph, x0 = ox * g->sw - g->pw;
+    const int ki0 = y0 < 0 ? -y0 : 0, ki1 = g->h - y0 < g->kh ? g->h - y0 : g->kh;
+    const int kj0 = x0 < 0 ? -x0 : 0, kj1 = g->w - x0 < g->kw ? g->w - x0 : g->kw;
+    if (ki0 >= ki1 || kj0 >= kj1)
+        return 0.0f;
+    float m = xc[(long)(y0 + ki0) * g->w + x0 + kj0], nanv = 0.0f;
+    int has_nan = 0;
+    for (int ki = ki0; ki < ki1; ki++) {
+        const float *r = xc + (long)(y0 + ki) * g->w + x0;
+        for (int kj = kj0; kj < kj1; kj++) {
+            float v = r[kj];
+            m = v > m ? v : m;
+            if (isnan(v)) {
+                nanv = v;
+                has_nan = 1;
+            }
+        }
+    }
+    return has_nan ? nanv : m;
+}
+
 /* Pooling kernels are split over (image, channel) planes. */
 typedef struct pool_job {
     const nn_conv_geom *g;
@@ -689,10 +714,8 @@ static void maxpool_fwd_slice(void *vp, int ith, int nth)
         const float *xc = x + (size_t)p * g->h * g->w;
         float *yc = y + (size_t)p * g->oh * g->ow;
         for (int oy = 0; oy < g->oh; oy++)
-            for (int ox = 0; ox < g->ow; ox++) {
-                long i = pool_argmax(g, xc, oy, ox);
-                yc[oy * g->ow + ox] = i >= 0 ? xc[i] : 0.0f;
-            }
+            for (int ox = 0; ox < g->ow; ox++)
+                yc[oy * g->ow + ox] = pool_max(g, xc, oy, ox);
     }
 }
 
