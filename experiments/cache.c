@@ -110,7 +110,10 @@ int exp_cache_open(exp_cache *c, const char *dir, const exp_pre_params *params, 
         return -1;
     if (strlen(dir) >= sizeof c->dir - 200)
         return wb_err(err, WB_E_USAGE, dir, "cache directory path too long");
-    if (is_dir(dir) && !has_marker(dir) && !dir_is_empty(dir))
+    /* Emptiness before the marker: a concurrent opener writes the marker before anything else,
+     * so once the directory holds more than marker files the marker is there (checking the
+     * marker first races: it may appear, with the set directory, between the two checks). */
+    if (is_dir(dir) && !dir_is_empty(dir) && !has_marker(dir))
         return wb_err(err, WB_E_USAGE, dir, "exists and is not a workbench cache (no %s file): "
                       "choose an empty or new directory", MARKER);
     snprintf(c->dir, sizeof c->dir, "%s", dir);
