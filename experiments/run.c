@@ -373,16 +373,18 @@ int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
         gmtime_r(&t, &tmv);
         strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tmv);
     }
-    snprintf(dir, dir_n, "%s/%s-%s-%02x%02x%02x%02x", runs_dir, exp_config_str(cfg, "name"), stamp, h[0], h[1], h[2], h[3]);
-    struct stat st;
-    if (stat(dir, &st) == 0) {
-        free(resolved);
-        wb_err(err, WB_E_WRITE, dir, "run directory exists already (same config in the same second)");
-        goto done;
-    }
-    if (io_fs_mkdirs(dir, err) != 0) {
-        free(resolved);
-        goto done;
+    /* claimed with mkdir, so two runs of one config in the same second get -2, -3, ... */
+    for (int k = 1;; k++) {
+        char sfx[16] = "";
+        if (k > 1) snprintf(sfx, sizeof sfx, "-%d", k);
+        snprintf(dir, dir_n, "%s/%s-%s-%02x%02x%02x%02x%s", runs_dir, exp_config_str(cfg, "name"), stamp, h[0], h[1],
+                 h[2], h[3], sfx);
+        if (mkdir(dir, 0777) == 0) break;
+        if (errno != EEXIST || k == 1000) {
+            free(resolved);
+            wb_err(err, WB_E_WRITE, dir, "cannot create the run directory: %s", strerror(errno));
+            goto done;
+        }
     }
     b.s = resolved;
     b.n = resolved_n;

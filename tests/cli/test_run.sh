@@ -66,6 +66,9 @@ expect_grep 'data: 64 of 64 images from the cache in .*/runs/cache' "$out/stderr
 for f in metrics.json predictions.csv metrics.csv curves.csv folds.csv; do
   checks=$((checks + 1)); cmp -s "$run/$f" "$run2/$f" || { fails=$((fails + 1)); echo "FAIL: $f differs between two runs" >&2; }
 done
+# the same config in the same second: a new directory with -2
+expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000001Z
+expect_eq "$(cat "$out/stdout")" "$run2-2" "second run in the same second"
 # a --set is recorded and changes the run's hash
 expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000000Z --set variants[2].unfreeze=none --set train.epochs=1
 run3=$(cat "$out/stdout")
