@@ -171,6 +171,7 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
         return wb_err(err, WB_E_NOMEM, labels, "out of memory for %zu images of %dx%d", csv.n_rows, p.out_rows, p.out_cols);
     }
     int rc = 0;
+    const double t0 = wb_now();
     for (size_t r = 0; r < csv.n_rows && rc == 0; r++) {
         exp_item *it = &ds->items[ds->n];
         memset(it, 0, sizeof *it);
@@ -260,6 +261,7 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
             free(it->group);
             free(it->path);
             memset(it, 0, sizeof *it);
+            if (progress) wb_progress("data: images read and preprocessed", r + 1, csv.n_rows, t0);
             continue;
         }
         memcpy(ds->images + ds->n * px, res.image, px * sizeof *ds->images);
@@ -267,8 +269,7 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
         exp_pre_result_free(&res);
         ds->n_positive += (size_t)it->label;
         ds->n++;
-        if (progress && (ds->n % 50 == 0 || r + 1 == csv.n_rows))
-            wb_log(WB_LOG_INFO, "data: %zu/%zu images read and preprocessed", r + 1, csv.n_rows);
+        if (progress) wb_progress("data: images read and preprocessed", r + 1, csv.n_rows, t0);
     }
     io_csv_free(&csv);
     if (use_cache && progress)

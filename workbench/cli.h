@@ -16,6 +16,7 @@ extern const wb_command wb_cmd_inspect;
 extern const wb_command wb_cmd_synth;
 extern const wb_command wb_cmd_validate;
 extern const wb_command wb_cmd_run;
+extern const wb_command wb_cmd_preprocess;
 extern const wb_command wb_cmd_net;
 extern const wb_command wb_cmd_preview;
 extern const wb_command wb_cmd_cache;

@@ -16,6 +16,7 @@ static const wb_command *const commands[] = {
     &wb_cmd_inspect,
     &wb_cmd_validate,
     &wb_cmd_run,
+    &wb_cmd_preprocess,
     &wb_cmd_net,
     &wb_cmd_preview,
     &wb_cmd_cache,

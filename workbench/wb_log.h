@@ -2,6 +2,8 @@
 #ifndef WB_LOG_H
 #define WB_LOG_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -22,6 +24,14 @@ void wb_warn(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
+
+/* Progress of a counted job on stderr: on a terminal a bar redrawn in place ("\r", at most
+ * ~10 times a second) with count, rate and ETA; otherwise a plain line at every 10%. t0 is
+ * the job's start from wb_now(). The last call (done == total) ends the line. Quiet level:
+ * nothing. */
+void wb_progress(const char *what, size_t done, size_t total, double t0);
+/* Monotonic seconds. */
+double wb_now(void);
 
 #ifdef __cplusplus
 }

@@ -36,7 +36,12 @@ train:
 cv:
   folds: 2
 YAML
+# preprocess fills the cache that run then reads
+expect_exit 0 "$wb" preprocess "$out/t.yaml" --out "$out/runs"
+expect_grep '^64 images preprocessed into .*/runs/cache in [0-9.]+ s; 0 excluded$' "$out/stdout"
+expect_grep 'data: images read and preprocessed 64/64' "$out/stderr"
 expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000000Z
+expect_grep 'data: 64 of 64 images from the cache' "$out/stderr"
 run=$(cat "$out/stdout")
 expect_eq "$run" "$out/runs/small-20260101T000000Z-$(basename "$run" | sed 's/.*-//')" "run directory name"
 for f in config.yaml environment.json manifest.csv excluded.csv folds.csv curves.csv predictions.csv metrics.json metrics.csv run.log; do
