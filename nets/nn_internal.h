@@ -83,6 +83,7 @@ typedef struct nn_node {
     int c, h, w;          /* output shape per sample */
     size_t off_out, off_grad, off_aux; /* arena offsets in floats, NN_NONE if absent */
     int conv_batch;       /* conv: images per GEMM, chosen by the plan */
+    int fuse_relu;        /* BN whose only consumer is the next node, a ReLU: one pass */
     int dep;              /* output depends on a trainable parameter */
     int keep;             /* the run keeps this node's backward inputs */
     double flops;
@@ -170,6 +171,15 @@ void nn_bn_forward_train(int n, int c, int hw, const float *x, const float *gamm
 void nn_bn_forward_eval(int n, int c, int hw, const float *x, const float *gamma,
                         const float *beta, float eps, const float *rmean, const float *rvar,
                         float *y);
+/* The same, followed by ReLU in the same pass when relu is 1 (y is then the ReLU's output;
+ * the values are those of the two layers run apart). */
+void nn_bn_relu_forward_train(int n, int c, int hw, const float *x, const float *gamma,
+                              const float *beta, float eps, float momentum, float *rmean,
+                              float *rvar, float *y, float *save_mean, float *save_invstd,
+                              int relu);
+void nn_bn_relu_forward_eval(int n, int c, int hw, const float *x, const float *gamma,
+                             const float *beta, float eps, const float *rmean, const float *rvar,
+                             float *y, int relu);
 /* batch_stats: 1 = gradient through the batch statistics (mean/invstd saved by the
  * training forward), 0 = eval-mode BN (mean/invstd computed from running stats). */
 void nn_bn_backward(int n, int c, int hw, int batch_stats, const float *x,

@@ -730,6 +730,14 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
             if (i >= begin && i < end && cs > col)
                 col = cs;
         }
+    /* BN + ReLU in one pass when the ReLU is the BN output's only reader: backward needs
+     * neither the BN's output (BN reads its input, ReLU its own output) */
+    for (int i = 0; i < N; i++) {
+        nn_node *nd = &net->nodes[i];
+        nd->fuse_relu = nd->op == NN_OP_BATCHNORM && i >= begin && i + 1 < end &&
+                        net->nodes[i + 1].op == NN_OP_RELU && net->nodes[i + 1].in[0] == i &&
+                        lastc[i] == i + 1;
+    }
 #define TB(j) (2 * N - 1 - (j))
     size_t nr = 0;
     for (int i = begin - 1; i < end; i++) {
@@ -750,7 +758,10 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
             }
         if (back && needs_output(nd) && TB(i) > t1)
             t1 = TB(i);
-        req[nr++] = (buf_req){sz, 0, i, t1, &nd->off_out};
+        /* a ReLU fused into the BN before it is written while the BN's input is still
+         * read: its buffer lives from the BN's step on, so the two never share memory */
+        int born = i > 0 && net->nodes[i - 1].fuse_relu ? i - 1 : i;
+        req[nr++] = (buf_req){sz, 0, born, t1, &nd->off_out};
         if (back) {
             int t0 = lastc[i] >= 0 ? TB(lastc[i]) : TB(i);
             req[nr++] = (buf_req){sz, 0, t0, TB(i), &nd->off_grad};
@@ -829,12 +840,15 @@ static void run_forward(nn_net *net, int i, int n, int train)
         const int hw = nd->h * nd->w;
         float *aux = nd->off_aux != NN_NONE ? A + nd->off_aux : NULL;
         float *rm = T(net, nd->t[2]), *rv = T(net, nd->t[3]);
+        if (nd->fuse_relu) /* straight into the ReLU's output; run() skips the ReLU */
+            y = A + net->nodes[i + 1].off_out;
         if (train && nd->bn_batch_stats) {
-            nn_bn_forward_train(n, nd->c, hw, x, T(net, nd->t[0]), T(net, nd->t[1]), nd->eps,
-                                nd->momentum, rm, rv, y, aux, aux + nd->c);
+            nn_bn_relu_forward_train(n, nd->c, hw, x, T(net, nd->t[0]), T(net, nd->t[1]),
+                                     nd->eps, nd->momentum, rm, rv, y, aux, aux + nd->c,
+                                     nd->fuse_relu);
         } else {
-            nn_bn_forward_eval(n, nd->c, hw, x, T(net, nd->t[0]), T(net, nd->t[1]), nd->eps, rm,
-                               rv, y);
+            nn_bn_relu_forward_eval(n, nd->c, hw, x, T(net, nd->t[0]), T(net, nd->t[1]), nd->eps,
+                                    rm, rv, y, nd->fuse_relu);
             if (aux)
                 for (int c = 0; c < nd->c; c++) {
                     aux[c] = rm[c];
@@ -985,8 +999,11 @@ static int run(nn_net *net, const float *src, int n, int h, int w, int train, in
         return -1;
     const nn_node *in = &net->nodes[begin - 1];
     memcpy(net->arena + in->off_out, src, sizeof(float) * (size_t)n * in->c * in->h * in->w);
-    for (int i = begin; i < end; i++)
+    for (int i = begin; i < end; i++) {
         run_forward(net, i, n, train && net->nodes[i].dep);
+        if (net->nodes[i].fuse_relu)
+            i++; /* the ReLU ran inside the BN */
+    }
     net->fwd_train_done = train;
     net->run_begin = begin;
     net->run_end = end;

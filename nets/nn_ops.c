@@ -448,11 +448,24 @@ void nn_conv2d_backward(const nn_conv_geom *g, const float *x, const float *wt,
 /* Every BN kernel is split over channels: a channel's statistics are summed by one thread in
  * a fixed order, so results do not depend on the thread count. */
 typedef struct bn_job {
-    int n, c, hw, batch_stats;
+    int n, c, hw, batch_stats, relu;
     const float *x, *gamma, *beta, *rmean_c, *rvar_c, *mean, *invstd, *dy;
     float eps, momentum;
     float *rmean, *rvar, *y, *save_mean, *save_invstd, *dx, *dgamma, *dbeta;
 } bn_job;
+
+/* y = x * a + b, then ReLU if asked (the same float values as BN and ReLU run apart) */
+static void bn_apply(const float *x, float *y, int hw, float a, float b, int relu)
+{
+    if (relu)
+        for (int k = 0; k < hw; k++) {
+            float v = x[k] * a + b;
+            y[k] = v > 0.0f ? v : 0.0f;
+        }
+    else
+        for (int k = 0; k < hw; k++)
+            y[k] = x[k] * a + b;
+}
 
 static void bn_train_slice(void *vp, int ith, int nth)
 {
@@ -487,23 +500,29 @@ static void bn_train_slice(void *vp, int ith, int nth)
         }
         float a = (float)(j->gamma[ch] * invstd);
         float b = (float)(j->beta[ch] - j->gamma[ch] * invstd * mean);
-        for (int i = 0; i < n; i++) {
-            const float *xc = j->x + ((size_t)i * c + ch) * hw;
-            float *yc = j->y + ((size_t)i * c + ch) * hw;
-            for (int k = 0; k < hw; k++)
-                yc[k] = xc[k] * a + b;
-        }
+        for (int i = 0; i < n; i++)
+            bn_apply(j->x + ((size_t)i * c + ch) * hw, j->y + ((size_t)i * c + ch) * hw, hw, a,
+                     b, j->relu);
     }
+}
+
+void nn_bn_relu_forward_train(int n, int c, int hw, const float *x, const float *gamma,
+                              const float *beta, float eps, float momentum, float *rmean,
+                              float *rvar, float *y, float *save_mean, float *save_invstd,
+                              int relu)
+{
+    bn_job j = {.n = n, .c = c, .hw = hw, .x = x, .gamma = gamma, .beta = beta, .eps = eps,
+                .momentum = momentum, .rmean = rmean, .rvar = rvar, .y = y,
+                .save_mean = save_mean, .save_invstd = save_invstd, .relu = relu};
+    nn_par_run(bn_train_slice, &j);
 }
 
 void nn_bn_forward_train(int n, int c, int hw, const float *x, const float *gamma,
                          const float *beta, float eps, float momentum, float *rmean,
                          float *rvar, float *y, float *save_mean, float *save_invstd)
 {
-    bn_job j = {.n = n, .c = c, .hw = hw, .x = x, .gamma = gamma, .beta = beta, .eps = eps,
-                .momentum = momentum, .rmean = rmean, .rvar = rvar, .y = y,
-                .save_mean = save_mean, .save_invstd = save_invstd};
-    nn_par_run(bn_train_slice, &j);
+    nn_bn_relu_forward_train(n, c, hw, x, gamma, beta, eps, momentum, rmean, rvar, y,
+                             save_mean, save_invstd, 0);
 }
 
 static void bn_eval_slice(void *vp, int ith, int nth)
@@ -517,20 +536,24 @@ static void bn_eval_slice(void *vp, int ith, int nth)
         double invstd = 1.0 / sqrt((double)j->rvar_c[ch] + j->eps);
         float a = (float)(j->gamma[ch] * invstd);
         float b = (float)(j->beta[ch] - j->gamma[ch] * invstd * j->rmean_c[ch]);
-        const float *xc = j->x + p * hw;
-        float *yc = j->y + p * hw;
-        for (int k = 0; k < hw; k++)
-            yc[k] = xc[k] * a + b;
+        bn_apply(j->x + p * hw, j->y + p * hw, hw, a, b, j->relu);
     }
+}
+
+void nn_bn_relu_forward_eval(int n, int c, int hw, const float *x, const float *gamma,
+                             const float *beta, float eps, const float *rmean, const float *rvar,
+                             float *y, int relu)
+{
+    bn_job j = {.n = n, .c = c, .hw = hw, .x = x, .gamma = gamma, .beta = beta, .eps = eps,
+                .rmean_c = rmean, .rvar_c = rvar, .y = y, .relu = relu};
+    nn_par_run(bn_eval_slice, &j);
 }
 
 void nn_bn_forward_eval(int n, int c, int hw, const float *x, const float *gamma,
                         const float *beta, float eps, const float *rmean, const float *rvar,
                         float *y)
 {
-    bn_job j = {.n = n, .c = c, .hw = hw, .x = x, .gamma = gamma, .beta = beta, .eps = eps,
-                .rmean_c = rmean, .rvar_c = rvar, .y = y};
-    nn_par_run(bn_eval_slice, &j);
+    nn_bn_relu_forward_eval(n, c, hw, x, gamma, beta, eps, rmean, rvar, y, 0);
 }
 
 static void bn_backward_slice(void *vp, int ith, int nth)
