@@ -798,6 +798,15 @@ int exp_config_load(const char *path, const char *const *sets, size_t n_sets, ex
         memcpy(cfg->dir, path, n);
         cfg->dir[n] = '\0';
     }
+    /* Absolute, so that resolved paths still hold from another directory (a resumed run reads
+     * the resolved config from its run directory). */
+    if (cfg->dir) {
+        char *abs = realpath(cfg->dir[0] ? cfg->dir : ".", NULL);
+        if (abs) {
+            free(cfg->dir);
+            cfg->dir = abs;
+        }
+    }
     yaml_parser_t parser;
     yaml_document_t doc;
     int have_doc = 0, rc = -1;

@@ -114,7 +114,7 @@ static int write_file(const char *dir, const char *name, const sbuf *b, wb_error
 
 static int load_key(const char *runs_dir, uint8_t key[32], wb_error *err)
 {
-    char path[4200];
+    char path[4400];
     snprintf(path, sizeof path, "%s/.pseudonym-key", runs_dir);
     FILE *f = fopen(path, "rb");
     if (f) {
@@ -262,6 +262,53 @@ static double choose_threshold(const int *y, const double *s, size_t n, const ch
     return t;
 }
 
+/* ---- finished (repeat, fold, variant) parts, for --resume ---- */
+
+/* parts/r<R>_f<F>_v<V>.txt: the variant's validation and test scores on that fold, its
+ * trainable-parameter count and its learning-curve rows, written when it finishes. */
+static void part_path(const char *dir, int r, int f, size_t v, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s/parts/r%d_f%d_v%zu.txt", dir, r, f, v);
+}
+
+static int part_write(const char *dir, int r, int f, size_t v, double trainable, const double *sval, size_t nva,
+                      const double *stest, size_t nte, const char *curve, size_t curve_n, wb_error *err)
+{
+    sbuf b = {0};
+    sb_printf(&b, "workbench part 1\ntrainable %.0f\nval %zu\n", trainable, nva);
+    for (size_t j = 0; j < nva; j++) sb_printf(&b, "%.17g\n", sval[j]);
+    sb_printf(&b, "test %zu\n", nte);
+    for (size_t j = 0; j < nte; j++) sb_printf(&b, "%.17g\n", stest[j]);
+    sb_printf(&b, "curve\n%.*s", (int)curve_n, curve);
+    char name[64];
+    snprintf(name, sizeof name, "parts/r%d_f%d_v%zu.txt", r, f, v);
+    int rc = write_file(dir, name, &b, err);
+    free(b.s);
+    return rc;
+}
+
+/* Reads a part written by part_write; 0 when it matches the fold's sizes, -1 otherwise (the
+ * part is then recomputed). The curve rows are appended to curves. */
+static int part_read(const char *path, size_t nva, size_t nte, double *trainable, double *sval, double *stest,
+                     sbuf *curves)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    char line[1024];
+    size_t a = 0, b = 0;
+    int ok = fgets(line, sizeof line, f) && !strcmp(line, "workbench part 1\n") &&
+             fscanf(f, "trainable %lf\nval %zu\n", trainable, &a) == 2 && a == nva;
+    for (size_t j = 0; ok && j < nva; j++) ok = fscanf(f, "%lf\n", &sval[j]) == 1;
+    ok = ok && fscanf(f, "test %zu\n", &b) == 1 && b == nte;
+    for (size_t j = 0; ok && j < nte; j++) ok = fscanf(f, "%lf\n", &stest[j]) == 1;
+    ok = ok && fgets(line, sizeof line, f) && !strcmp(line, "curve\n");
+    size_t mark = curves->n;
+    while (ok && fgets(line, sizeof line, f)) sb_printf(curves, "%s", line);
+    fclose(f);
+    if (!ok) curves->n = mark;
+    return ok ? 0 : -1;
+}
+
 /* ---- the run ---- */
 
 typedef struct pred {
@@ -333,8 +380,20 @@ static void env_json(sbuf *b, const exp_config *cfg, const exp_run_options *o, c
 int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
 {
     exp_config *cfg = NULL;
-    if (exp_config_load(o->config, o->sets, o->n_sets, &cfg, err) != 0) return -1;
+    /* A resumed run reads its own resolved config and keeps its directory. */
+    char resume_cfg[4200], resume_runs[4200];
     const char *runs_dir = o->runs_dir ? o->runs_dir : "runs";
+    if (o->resume_dir) {
+        snprintf(resume_cfg, sizeof resume_cfg, "%s/config.yaml", o->resume_dir);
+        snprintf(resume_runs, sizeof resume_runs, "%s", o->resume_dir);
+        char *slash = strrchr(resume_runs, '/');
+        if (slash && slash != resume_runs) *slash = '\0';
+        else snprintf(resume_runs, sizeof resume_runs, ".");
+        runs_dir = resume_runs;
+        if (exp_config_load(resume_cfg, NULL, 0, &cfg, err) != 0) return -1;
+    } else if (exp_config_load(o->config, o->sets, o->n_sets, &cfg, err) != 0) {
+        return -1;
+    }
     exp_dataset ds;
     memset(&ds, 0, sizeof ds);
     io_tensor_list weights;
@@ -353,6 +412,10 @@ int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
 
     /* run directory: <name>-<UTC time>-<hash of the resolved config> */
     if (io_fs_mkdirs(runs_dir, err) != 0) goto done;
+    if (o->resume_dir) {
+        snprintf(dir, dir_n, "%s", o->resume_dir);
+        goto have_dir;
+    }
     char *resolved = NULL;
     size_t resolved_n = 0;
     FILE *mf = open_memstream(&resolved, &resolved_n);
@@ -392,6 +455,10 @@ int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
     if (write_file(dir, "config.yaml", &b, err) != 0) goto done;
     free(b.s);
     memset(&b, 0, sizeof b);
+have_dir:;
+    char parts[4300];
+    snprintf(parts, sizeof parts, "%s/parts", dir);
+    if (io_fs_mkdirs(parts, err) != 0) goto done;
 
     uint8_t key[32];
     if (load_key(runs_dir, key, err) != 0) goto done;
@@ -416,7 +483,7 @@ int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
 
     /* data */
     double t_start = now_seconds();
-    char cache_dir[4200];
+    char cache_dir[4400];
     const char *cd = exp_config_str(cfg, "preprocess.cache_dir");
     if (cd && cd[0]) snprintf(cache_dir, sizeof cache_dir, "%s", cd);
     else snprintf(cache_dir, sizeof cache_dir, "%s/cache", runs_dir);
@@ -517,7 +584,14 @@ int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
                 pc.repeat = r;
                 pc.fold = f;
                 pc.variant = vname;
-                if (is_base) {
+                char ppath[4400];
+                part_path(dir, r, f, v, ppath, sizeof ppath);
+                size_t curve_mark = curves.n;
+                if (o->resume_dir && part_read(ppath, nva, nte, &trainable[v], sval, stest, &curves) == 0) {
+                    pc.done_units += is_base ? 1 : epochs;
+                    wb_log(WB_LOG_INFO, "repeat %d/%d fold %d/%d %s: finished before, read from %s", r + 1, repeats,
+                           f + 1, folds, vname, ppath);
+                } else if (is_base) {
                     char ck[64];
                     snprintf(ck, sizeof ck, "variants[%zu].C", v);
                     exp_baseline_cfg bc;
@@ -550,6 +624,9 @@ int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
                     }
                     exp_train_result_free(&res);
                 }
+                if (part_write(dir, r, f, v, trainable[v], sval, nva, stest, nte, curves.s ? curves.s + curve_mark : "",
+                               curves.n - curve_mark, err) != 0)
+                    goto done;
                 /* thresholds on validation data only, image and breast level */
                 int *yv = by; /* scratch: labels of val items */
                 for (size_t j = 0; j < nva; j++) yv[j] = ds.items[va[j]].label;

@@ -8,7 +8,9 @@
  * The run directory runs/<name>-<UTC time>-<config hash>/ gets config.yaml (resolved),
  * environment.json, manifest.csv, excluded.csv, folds.csv, predictions.csv, curves.csv,
  * metrics.json, metrics.csv and run.log; every file is written atomically. docs/runs.md
- * describes each file.
+ * describes each file. Each finished (repeat, fold, variant) is kept in parts/ as soon as it
+ * is done, so an interrupted run continued with resume_dir computes only what is missing and
+ * ends with the same files as an uninterrupted one.
  */
 #ifndef EXP_RUN_H
 #define EXP_RUN_H
@@ -25,6 +27,7 @@ typedef struct exp_run_options {
     int progress;                  /* progress lines on stderr */
     const char *version;           /* the workbench version, for environment.json */
     const char *timestamp;         /* fixed UTC time "YYYYmmddTHHMMSSZ" (tests), or NULL: now */
+    const char *resume_dir;        /* continue this run: its config.yaml, its finished parts */
 } exp_run_options;
 
 /* Runs the experiment; on success dir holds the run directory's path. Errors: WB_E_CONFIG

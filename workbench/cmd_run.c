@@ -26,6 +26,9 @@ static int run(int argc, char **argv)
                 goto usage;
             }
             sets[o.n_sets++] = v;
+        } else if (cli_opt(argc, argv, &i, "--resume", &v, &bad, &err)) {
+            if (bad) goto usage;
+            o.resume_dir = v;
         } else if (cli_opt(argc, argv, &i, "--timestamp", &v, &bad, &err)) {
             if (bad) goto usage;
             o.timestamp = v;
@@ -36,7 +39,12 @@ static int run(int argc, char **argv)
             o.config = argv[i];
         }
     }
-    if (!o.config) {
+    if (o.resume_dir && (o.config || o.n_sets)) {
+        wb_err(&err, WB_E_USAGE, NULL, "run --resume RUN_DIR takes no config and no --set: it continues the run "
+               "with the config.yaml it recorded");
+        goto usage;
+    }
+    if (!o.config && !o.resume_dir) {
         wb_err(&err, WB_E_USAGE, NULL, "run: no config file given");
         goto usage;
     }
@@ -54,6 +62,7 @@ usage:
 const wb_command wb_cmd_run = {
     "run", run, "run an experiment: cross-validated baseline vs frozen vs fine-tuned backbones",
     "usage: workbench run CONFIG [--out RUNS_DIR] [--set key.path=value]... [--timestamp T]\n"
+    "       workbench run --resume RUN_DIR\n"
     "\n"
     "Reads CONFIG (see docs/config.md), decodes and preprocesses the images, splits the\n"
     "patients into stratified folds, trains and scores every variant on every fold, and\n"
@@ -64,6 +73,8 @@ const wb_command wb_cmd_run = {
     "\n"
     "  --set k=v       override a config key (recorded in config.yaml)\n"
     "  --timestamp T   use T (YYYYmmddTHHMMSSZ) instead of the current time in the name\n"
+    "  --resume DIR    continue an interrupted run: every finished fold x variant (DIR/parts/)\n"
+    "                  is reused; the files come out as an uninterrupted run's would\n"
     "\n"
     "Exit status: 0 done, 1 a file failed under data.on_error: fail, 2 bad config,\n"
     "3 bad data, 4 cannot write the run directory.\n"};

@@ -58,7 +58,7 @@ expect_grep '^0,pooled,frozen,breast,auc,[0-9.]+,[0-9.]+,[0-9.]+$' "$run/metrics
 ids=$(tail -n +2 "$out/data/labels.csv" | cut -d, -f3 | sort -u | paste -sd'|')
 expect_eq "$(echo "$ids" | tr '|' '\n' | wc -l)" 16 "patient ids in labels.csv"
 checks=$((checks + 1))
-if cat "$run"/* | grep -qE "$ids|SYNTHETIC"; then fails=$((fails + 1)); echo "FAIL: a patient id or name is in the run directory" >&2; fi
+if find "$run" -type f -exec cat {} + | grep -qE "$ids|SYNTHETIC"; then fails=$((fails + 1)); echo "FAIL: a patient id or name is in the run directory" >&2; fi
 # every patient's images share one fold
 checks=$((checks + 1))
 if [ -n "$(tail -n +2 "$run/folds.csv" | awk -F, '{k=$4; if (k in f && f[k]!=$2) print k; f[k]=$2}')" ]; then
@@ -74,6 +74,30 @@ done
 # the same config in the same second: a new directory with -2
 expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000001Z
 expect_eq "$(cat "$out/stdout")" "$run2-2" "second run in the same second"
+# kill a run in the middle (after some parts, at several points), resume it: the same files
+for kill_after in 2 4; do
+  "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 2026010${kill_after}T000000Z >"$out/k.out" 2>"$out/k.err" &
+  pid=$!
+  part_dir=""
+  for _ in $(seq 1 600); do
+    part_dir=$(ls -d "$out/runs/small-2026010${kill_after}T000000Z-"*/parts 2>/dev/null | head -1 || true)
+    n_parts=$( (ls "$part_dir" 2>/dev/null || true) | grep -c '^r0' || true)
+    [ -n "$part_dir" ] && [ "$n_parts" -ge "$kill_after" ] && break
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  killed=$(dirname "$part_dir")
+  checks=$((checks + 1)); [ ! -f "$killed/metrics.json" ] || { fails=$((fails + 1)); echo "FAIL: the run finished before the kill" >&2; }
+  expect_exit 0 "$wb" run --resume "$killed"
+  expect_eq "$(cat "$out/stdout")" "$killed" "resumed run directory"
+  expect_grep 'finished before, read from' "$out/stderr"
+  for f in metrics.json predictions.csv metrics.csv curves.csv folds.csv manifest.csv; do
+    checks=$((checks + 1)); cmp -s "$run/$f" "$killed/$f" || { fails=$((fails + 1)); echo "FAIL: resumed $f differs from the uninterrupted run's (kill after $kill_after parts)" >&2; }
+  done
+done
+expect_exit 2 "$wb" run "$out/t.yaml" --resume "$run"
+expect_grep 'takes no config and no --set' "$out/stderr"
 # a --set is recorded and changes the run's hash
 expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000000Z --set variants[2].unfreeze=none --set train.epochs=1
 run3=$(cat "$out/stdout")
