@@ -761,7 +761,8 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
         /* a ReLU fused into the BN before it is written while the BN's input is still
          * read: its buffer lives from the BN's step on, so the two never share memory */
         int born = i > 0 && net->nodes[i - 1].fuse_relu ? i - 1 : i;
-        req[nr++] = (buf_req){sz, 0, born, t1, &nd->off_out};
+        /* and the fused BN's own output is never written: no room for it */
+        req[nr++] = (buf_req){nd->fuse_relu ? 0 : sz, 0, born, t1, &nd->off_out};
         if (back) {
             int t0 = lastc[i] >= 0 ? TB(lastc[i]) : TB(i);
             req[nr++] = (buf_req){sz, 0, t0, TB(i), &nd->off_grad};
