@@ -51,6 +51,13 @@ void exp_dataset_pre_params(const exp_config *cfg, exp_pre_params *p)
                                         : EXP_PRE_SCALE_IMAGENET;
 }
 
+void exp_dataset_cache_dir(const exp_config *cfg, const char *runs_dir, char *buf, size_t n)
+{
+    const char *cd = exp_config_str(cfg, "preprocess.cache_dir");
+    if (cd && cd[0]) snprintf(buf, n, "%s", cd);
+    else snprintf(buf, n, "%s/cache", runs_dir);
+}
+
 void exp_dataset_free(exp_dataset *ds)
 {
     if (!ds) return;

@@ -60,6 +60,9 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
                      exp_dataset *ds, wb_error *err);
 void exp_dataset_free(exp_dataset *ds);
 
+/* The preprocessed-image cache a config uses: preprocess.cache_dir, or RUNS_DIR/cache. */
+void exp_dataset_cache_dir(const exp_config *cfg, const char *runs_dir, char *buf, size_t n);
+
 /* HMAC-SHA256(key, msg) as 16 hex digits (64 bits) into out[17]. */
 void exp_pseudonym(const uint8_t key[32], const char *msg, char out[17]);
 

@@ -317,13 +317,6 @@ typedef struct pred {
     double bthr;    /* breast level */
 } pred;
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 typedef struct prog_ctx {
     int repeat, repeats, fold, folds, epochs;
     const char *variant;
@@ -335,7 +328,7 @@ static void on_epoch(void *ctxp, int epoch, const exp_epoch_log *lg)
 {
     prog_ctx *p = ctxp;
     p->done_units += 1;
-    double el = now_seconds() - p->t0, eta = p->done_units > 0 ? el / p->done_units * (p->total_units - p->done_units) : 0;
+    double el = wb_now() - p->t0, eta = p->done_units > 0 ? el / p->done_units * (p->total_units - p->done_units) : 0;
     wb_log(WB_LOG_INFO, "repeat %d/%d fold %d/%d %s: epoch %d/%d loss %.4f val AUC %.3f lr %.3g (elapsed %.0fs, ETA %.0fs)",
            p->repeat + 1, p->repeats, p->fold + 1, p->folds, p->variant, epoch + 1, p->epochs, lg->train_loss, lg->val_auc,
            lg->lr, el, eta > 0 ? eta : 0);
@@ -482,11 +475,9 @@ have_dir:;
     memset(&b, 0, sizeof b);
 
     /* data */
-    double t_start = now_seconds();
+    double t_start = wb_now();
     char cache_dir[4400];
-    const char *cd = exp_config_str(cfg, "preprocess.cache_dir");
-    if (cd && cd[0]) snprintf(cache_dir, sizeof cache_dir, "%s", cd);
-    else snprintf(cache_dir, sizeof cache_dir, "%s/cache", runs_dir);
+    exp_dataset_cache_dir(cfg, runs_dir, cache_dir, sizeof cache_dir);
     if (exp_dataset_load(cfg, key, cache_dir, o->progress, &ds, err) != 0) goto done;
     sb_printf(&b, "file,sop_instance_uid,sha256,label,patient,laterality,view\n");
     for (size_t i = 0; i < ds.n; i++) {
@@ -556,7 +547,7 @@ have_dir:;
     const char *thr_how = exp_config_str(cfg, "metrics.threshold");
     const int agg_max = !strcmp(exp_config_str(cfg, "metrics.breast_aggregate"), "max");
     const int epochs = (int)exp_config_int(cfg, "train.epochs");
-    prog_ctx pc = {0, repeats, 0, folds, epochs, NULL, now_seconds(), 0, 0};
+    prog_ctx pc = {0, repeats, 0, folds, epochs, NULL, wb_now(), 0, 0};
     for (size_t v = 0; v < nv; v++) {
         char k[64];
         snprintf(k, sizeof k, "variants[%zu].type", v);
@@ -838,7 +829,7 @@ have_dir:;
     }
     free(mcsv.s);
     sb_printf(&log, "run %s\nconfig %s\nimages %zu (excluded %zu), patients %zu\nwall time %.1f s\n", dir, o->config, n,
-              ds.n_excluded, n_groups, now_seconds() - t_start);
+              ds.n_excluded, n_groups, wb_now() - t_start);
     if (write_file(dir, "run.log", &log, err) != 0) goto done;
     rc = 0;
 done:

@@ -2,6 +2,8 @@
 #ifndef WB_CLI_H
 #define WB_CLI_H
 
+#include <stddef.h>
+
 #include "wb_error.h"
 
 typedef struct wb_command {
@@ -27,6 +29,10 @@ void cli_print_usage(const wb_command *cmd);
  * next argument, advancing *i). Fills err and returns -1 via *bad when the value is missing. */
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **value, int *bad,
             wb_error *err);
+/* "--set key=value": true if argv[i] is one; appends the value to sets (at most cap entries,
+ * an error past that) and advances *i. Same *bad / err convention as cli_opt. */
+int cli_opt_set(int argc, char **argv, int *i, const char **sets, size_t *n_sets, size_t cap, int *bad,
+                wb_error *err);
 /* Parses an integer in [lo, hi] for option name. */
 int cli_parse_int(const char *name, const char *s, long lo, long hi, long *out, wb_error *err);
 int cli_parse_double(const char *name, const char *s, double lo, double hi, double *out,

@@ -18,13 +18,8 @@ static int run(int argc, char **argv)
         if (cli_opt(argc, argv, &i, "--out", &v, &bad, &err)) {
             if (bad) goto usage;
             runs_dir = v;
-        } else if (cli_opt(argc, argv, &i, "--set", &v, &bad, &err)) {
+        } else if (cli_opt_set(argc, argv, &i, sets, &n_sets, sizeof sets / sizeof sets[0], &bad, &err)) {
             if (bad) goto usage;
-            if (n_sets == sizeof sets / sizeof sets[0]) {
-                wb_err(&err, WB_E_USAGE, NULL, "at most 64 --set options");
-                goto usage;
-            }
-            sets[n_sets++] = v;
         } else if (argv[i][0] == '-' || path) {
             wb_err(&err, WB_E_USAGE, NULL, "preprocess: unexpected argument '%s'", argv[i]);
             goto usage;
@@ -39,9 +34,7 @@ static int run(int argc, char **argv)
     exp_config *cfg;
     if (exp_config_load(path, sets, n_sets, &cfg, &err) != 0) return cli_fail(&err);
     char cache_dir[4200];
-    const char *cd = exp_config_str(cfg, "preprocess.cache_dir");
-    if (cd && cd[0]) snprintf(cache_dir, sizeof cache_dir, "%s", cd);
-    else snprintf(cache_dir, sizeof cache_dir, "%s/cache", runs_dir);
+    exp_dataset_cache_dir(cfg, runs_dir, cache_dir, sizeof cache_dir);
     /* Pseudonyms are not written anywhere here: any key will do. */
     const uint8_t key[32] = {0};
     exp_dataset ds;

@@ -19,13 +19,8 @@ static int run(int argc, char **argv)
         if (cli_opt(argc, argv, &i, "--out", &v, &bad, &err)) {
             if (bad) goto usage;
             o.runs_dir = v;
-        } else if (cli_opt(argc, argv, &i, "--set", &v, &bad, &err)) {
+        } else if (cli_opt_set(argc, argv, &i, sets, &o.n_sets, sizeof sets / sizeof sets[0], &bad, &err)) {
             if (bad) goto usage;
-            if (o.n_sets == sizeof sets / sizeof sets[0]) {
-                wb_err(&err, WB_E_USAGE, NULL, "at most 64 --set options");
-                goto usage;
-            }
-            sets[o.n_sets++] = v;
         } else if (cli_opt(argc, argv, &i, "--resume", &v, &bad, &err)) {
             if (bad) goto usage;
             o.resume_dir = v;

@@ -9,7 +9,7 @@ static int run(int argc, char **argv)
 {
     wb_error err;
     wb_error_clear(&err);
-    const char *path = NULL, *v;
+    const char *path = NULL;
     const char *sets[64];
     size_t n_sets = 0;
     int print = 0, bad = 0;
@@ -19,13 +19,8 @@ static int run(int argc, char **argv)
             return WB_EXIT_OK;
         } else if (!strcmp(argv[i], "--print")) {
             print = 1;
-        } else if (cli_opt(argc, argv, &i, "--set", &v, &bad, &err)) {
+        } else if (cli_opt_set(argc, argv, &i, sets, &n_sets, sizeof sets / sizeof sets[0], &bad, &err)) {
             if (bad) goto usage;
-            if (n_sets == sizeof sets / sizeof sets[0]) {
-                wb_err(&err, WB_E_USAGE, NULL, "at most 64 --set options");
-                goto usage;
-            }
-            sets[n_sets++] = v;
         } else if (argv[i][0] == '-' || path) {
             wb_err(&err, WB_E_USAGE, NULL, "validate: unexpected argument '%s'", argv[i]);
             goto usage;

@@ -68,6 +68,23 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **value,
     return 1;
 }
 
+int cli_opt_set(int argc, char **argv, int *i, const char **sets, size_t *n_sets, size_t cap, int *bad,
+                wb_error *err)
+{
+    const char *v;
+    if (!cli_opt(argc, argv, i, "--set", &v, bad, err))
+        return 0;
+    if (*bad)
+        return 1;
+    if (*n_sets == cap) {
+        *bad = 1;
+        wb_err(err, WB_E_USAGE, NULL, "at most %zu --set options", cap);
+        return 1;
+    }
+    sets[(*n_sets)++] = v;
+    return 1;
+}
+
 int cli_parse_int(const char *name, const char *s, long lo, long hi, long *out, wb_error *err)
 {
     char *end;
