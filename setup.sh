@@ -3,11 +3,23 @@
 # otherwise through sudo), then configures and builds into build/.
 #   ./setup.sh          install + build (build/)
 #   ./setup.sh --asan   also build with AddressSanitizer + UBSan (build-asan/)
+#   ./setup.sh --fuzz   also install clang + libFuzzer and build the fuzz targets (build-fuzz/,
+#                       clang, ASan + UBSan; tests/fuzz/run.sh runs them)
+# The flags combine: ./setup.sh --asan --fuzz
 set -euo pipefail
 cd "$(dirname "$0")"
+asan=0 fuzz=0
+for a in "$@"; do
+  case $a in
+    --asan) asan=1 ;;
+    --fuzz) fuzz=1 ;;
+    *) echo "setup: unknown option '$a' (use --asan, --fuzz)" >&2; exit 2 ;;
+  esac
+done
 
 pkgs=(build-essential cmake pkg-config libdcmtk-dev dcmtk libinsighttoolkit5-dev
       libopenblas-dev libyaml-dev libsqlite3-dev libhdf5-dev dicom3tools)
+[ $fuzz -eq 0 ] || pkgs+=(clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -23,7 +35,13 @@ fi
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
-if [ "${1:-}" = "--asan" ]; then
+if [ $asan -eq 1 ]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DWB_SANITIZE=ON >/dev/null
   cmake --build build-asan -j"$jobs"
+fi
+if [ $fuzz -eq 1 ]; then
+  # Only the fuzz targets and the libraries they link (the CLI and tests stay gcc-built).
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWB_FUZZ=ON \
+    -DWB_TESTS=OFF >/dev/null
+  cmake --build build-fuzz -j"$jobs" --target wb_fuzz
 fi
