@@ -1,11 +1,130 @@
+/* fopencookie (glibc) for the write-failure injection stream */
+#define _GNU_SOURCE
 #include "io_fs.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* ---- test-only write-failure injection (io_fs.h) ---- */
+
+static atomic_int g_fault_mode = -1; /* -1: environment not read yet, 0: off, 1: on */
+static atomic_long g_fault_count;
+static long g_fault_n;
+static int g_fault_sticky, g_fault_trace;
+
+static void fault_init(void)
+{
+    /* Reading the environment twice from two threads gives the same values: no lock. */
+    const char *w = getenv("WB_FAULT_WRITE"), *t = getenv("WB_FAULT_TRACE");
+    char *end = NULL;
+    long n = w && *w ? strtol(w, &end, 10) : 0;
+    g_fault_n = n > 0 ? n : 0;
+    g_fault_sticky = g_fault_n && end && *end == '+';
+    g_fault_trace = t && *t && strcmp(t, "0") != 0;
+    atomic_store(&g_fault_mode, g_fault_n || g_fault_trace);
+}
+
+int io_fs_fault_point(const char *op, const char *path)
+{
+    int mode = atomic_load_explicit(&g_fault_mode, memory_order_relaxed);
+    if (mode < 0) {
+        fault_init();
+        mode = atomic_load(&g_fault_mode);
+    }
+    if (!mode)
+        return 0;
+    long k = atomic_fetch_add(&g_fault_count, 1) + 1;
+    int fail = g_fault_n && (k == g_fault_n || (g_fault_sticky && k > g_fault_n));
+    if (g_fault_trace)
+        fprintf(stderr, "workbench: fault point %ld: %s %s%s\n", k, op, path,
+                fail ? " (injected ENOSPC)" : "");
+    if (fail) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return 0;
+}
+
+static int fault_on(void)
+{
+    if (atomic_load_explicit(&g_fault_mode, memory_order_relaxed) < 0)
+        fault_init();
+    return atomic_load_explicit(&g_fault_mode, memory_order_relaxed) > 0;
+}
+
+/* The stream io_atomic_open hands out while injection is on: every write(2) is a fault point. */
+typedef struct fault_stream {
+    int fd;
+    int err; /* errno of the first failed write */
+    char path[4200];
+} fault_stream;
+
+static ssize_t fault_write(void *c, const char *buf, size_t n)
+{
+    fault_stream *s = c;
+    if (io_fs_fault_point("write", s->path) != 0) {
+        /* as a disk filling up mid-write: part of the bytes land, then ENOSPC */
+        if (n / 2 && write(s->fd, buf, n / 2) < 0) {
+            /* nothing to add: the write fails either way */
+        }
+        s->err = ENOSPC;
+        errno = ENOSPC;
+        return -1;
+    }
+    size_t done = 0;
+    while (done < n) {
+        ssize_t k = write(s->fd, buf + done, n - done);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            s->err = errno;
+            return done ? (ssize_t)done : -1;
+        }
+        done += (size_t)k;
+    }
+    return (ssize_t)n;
+}
+
+static int fault_close(void *c)
+{
+    fault_stream *s = c;
+    int rc = close(s->fd);
+    free(s);
+    return rc;
+}
+
+static FILE *fault_open(const char *tmp, io_atomic_file *af)
+{
+    fault_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (s->fd < 0) {
+        int e = errno;
+        free(s);
+        errno = e;
+        return NULL;
+    }
+    snprintf(s->path, sizeof s->path, "%s", tmp);
+    cookie_io_functions_t fns = {NULL, fault_write, NULL, fault_close};
+    FILE *f = fopencookie(s, "w", fns);
+    if (!f) {
+        close(s->fd);
+        free(s);
+        unlink(tmp);
+        errno = ENOMEM;
+        return NULL;
+    }
+    af->fd = s->fd;
+    af->fault = s;
+    return f;
+}
 
 void io_path_list_init(io_path_list *l) { memset(l, 0, sizeof *l); }
 
@@ -107,14 +226,18 @@ int io_fs_mkdirs(const char *dir, wb_error *err)
     if (len == 0 || len >= sizeof buf)
         return wb_err(err, WB_E_WRITE, dir, "bad directory name");
     memcpy(buf, dir, len + 1);
+    const int faults = fault_on();
     for (size_t i = 1; i <= len; i++) {
         if (buf[i] != '/' && buf[i] != '\0')
             continue;
         char c = buf[i];
         buf[i] = '\0';
+        struct stat st;
+        /* injection counts only directories that are to be made */
+        if (faults && stat(buf, &st) != 0 && io_fs_fault_point("mkdir", buf) != 0)
+            return wb_err(err, WB_E_WRITE, buf, "cannot create directory: %s", strerror(errno));
         if (mkdir(buf, 0777) != 0 && errno != EEXIST)
             return wb_err(err, WB_E_WRITE, buf, "cannot create directory: %s", strerror(errno));
-        struct stat st;
         if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
             return wb_err(err, WB_E_WRITE, buf, "exists and is not a directory");
         buf[i] = c;
@@ -125,33 +248,47 @@ int io_fs_mkdirs(const char *dir, wb_error *err)
 int io_atomic_open(io_atomic_file *af, const char *path, wb_error *err)
 {
     memset(af, 0, sizeof *af);
+    af->fd = -1;
     if (strlen(path) >= sizeof af->path)
         return wb_err(err, WB_E_WRITE, path, "path too long");
     snprintf(af->path, sizeof af->path, "%s", path);
     snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld", path, (long)getpid());
-    af->f = fopen(af->tmp, "wb");
-    if (!af->f)
-        return wb_err(err, WB_E_WRITE, path, "cannot create: %s", strerror(errno));
+    if (fault_on()) {
+        if (io_fs_fault_point("create", af->tmp) == 0)
+            af->f = fault_open(af->tmp, af);
+    } else {
+        af->f = fopen(af->tmp, "wb");
+        if (af->f)
+            af->fd = fileno(af->f);
+    }
+    if (!af->f) {
+        int e = errno;
+        af->tmp[0] = '\0'; /* nothing was created (or fault_open removed it) */
+        return wb_err(err, WB_E_WRITE, path, "cannot create: %s", strerror(e));
+    }
     return 0;
 }
 
 int io_atomic_commit(io_atomic_file *af, wb_error *err)
 {
-    int bad = ferror(af->f);
-    if (fflush(af->f) != 0 || fsync(fileno(af->f)) != 0)
-        bad = 1;
-    int e = errno;
-    if (fclose(af->f) != 0)
-        bad = 1;
+    fault_stream *fs = af->fault;
+    int e = 0;
+    if (ferror(af->f) || fflush(af->f) != 0)
+        e = fs && fs->err ? fs->err : errno ? errno : EIO;
+    else if (io_fs_fault_point("fsync", af->path) != 0 || fsync(af->fd) != 0)
+        e = errno ? errno : EIO;
+    if (fclose(af->f) != 0 && !e) /* frees fs */
+        e = errno ? errno : EIO;
     af->f = NULL;
-    if (bad) {
-        unlink(af->tmp);
-        return wb_err(err, WB_E_WRITE, af->path, "write failed: %s", strerror(e ? e : EIO));
+    af->fault = NULL;
+    const char *what = "write failed";
+    if (!e && (io_fs_fault_point("rename", af->path) != 0 || rename(af->tmp, af->path) != 0)) {
+        e = errno ? errno : EIO;
+        what = "cannot move into place";
     }
-    if (rename(af->tmp, af->path) != 0) {
-        e = errno;
+    if (e) {
         unlink(af->tmp);
-        return wb_err(err, WB_E_WRITE, af->path, "cannot move into place: %s", strerror(e));
+        return wb_err(err, WB_E_WRITE, af->path, "%s: %s", what, strerror(e));
     }
     return 0;
 }
@@ -161,6 +298,26 @@ void io_atomic_abort(io_atomic_file *af)
     if (af->f)
         fclose(af->f);
     af->f = NULL;
+    af->fault = NULL;
     if (af->tmp[0])
         unlink(af->tmp);
+}
+
+int io_fs_publish(const char *tmp, const char *path, wb_error *err)
+{
+    const char *what = "write failed";
+    int fd = open(tmp, O_RDONLY | O_CLOEXEC), e = 0;
+    if (fd < 0 || io_fs_fault_point("fsync", path) != 0 || fsync(fd) != 0)
+        e = errno ? errno : EIO;
+    if (fd >= 0)
+        close(fd);
+    if (!e && (io_fs_fault_point("rename", path) != 0 || rename(tmp, path) != 0)) {
+        e = errno ? errno : EIO;
+        what = "cannot move into place";
+    }
+    if (e) {
+        unlink(tmp);
+        return wb_err(err, WB_E_WRITE, path, "%s: %s", what, strerror(e));
+    }
+    return 0;
 }

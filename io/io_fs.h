@@ -30,9 +30,12 @@ int io_fs_mkdirs(const char *dir, wb_error *err);
 
 /* Atomic file writing: io_atomic_open returns a FILE on "path.tmp.<pid>"; io_atomic_commit
  * flushes, fsyncs, closes and renames it onto path; io_atomic_abort closes and removes it.
- * Either commit or abort must be called exactly once. */
+ * Either commit or abort must be called exactly once. On any failure the temporary file is
+ * removed and path is left as it was; the error names path and the reason (WB_E_WRITE). */
 typedef struct io_atomic_file {
     FILE *f;
+    int fd;          /* f's descriptor (for fsync) */
+    void *fault;     /* private: the write-failure injection stream, NULL normally */
     char path[4096];
     char tmp[4200];
 } io_atomic_file;
@@ -40,6 +43,23 @@ typedef struct io_atomic_file {
 int io_atomic_open(io_atomic_file *af, const char *path, wb_error *err);
 int io_atomic_commit(io_atomic_file *af, wb_error *err);
 void io_atomic_abort(io_atomic_file *af);
+
+/* For writers whose library writes the temporary file itself (DCMTK's saveFile, ...): fsyncs
+ * tmp and renames it onto path, removing tmp on failure. Counts as fsync and rename for the
+ * write-failure injection below. */
+int io_fs_publish(const char *tmp, const char *path, wb_error *err);
+
+/* Test-only write-failure injection (docs/runs.md, "Faults"). Every output operation of this
+ * module is numbered from 1 in the order the process makes it: create (of a temporary file),
+ * write (each write(2) of its stream), fsync, rename, mkdir (of a directory that does not
+ * exist yet). With the environment variable
+ *     WB_FAULT_WRITE=N     operation N fails with ENOSPC (a failing write writes half its bytes);
+ *     WB_FAULT_WRITE=N+    operation N and every later one fail (the disk stays full);
+ *     WB_FAULT_TRACE=1     every operation is printed to stderr: "workbench: fault point N: op path".
+ * Unset, the cost is one load of a cached flag per operation. io_fs_fault_point lets a writer
+ * outside this module take part: it returns 0, or sets errno to ENOSPC and returns -1 when
+ * this operation is to fail. */
+int io_fs_fault_point(const char *op, const char *path);
 
 #ifdef __cplusplus
 }

@@ -36,12 +36,12 @@ void nn_bind_report_free(nn_bind_report *r)
 
 static int push(char ***v, size_t *n, const char *s, wb_error *err)
 {
-    char **p = realloc(*v, sizeof *p * (*n + 1));
+    char **p = nn_realloc(*v, sizeof *p * (*n + 1));
     if (!p)
         return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
     *v = p;
     size_t len = strlen(s);
-    p[*n] = malloc(len + 1);
+    p[*n] = nn_malloc(len + 1);
     if (!p[*n])
         return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
     memcpy(p[*n], s, len + 1);
@@ -192,8 +192,8 @@ int nn_net_bind(nn_net *net, const io_tensor_list *list, const nn_bind_opts *opt
         report = &local;
     }
     const size_t NT = net->n_tensors;
-    long *match = malloc(sizeof(long) * (NT ? NT : 1));     /* list index per net tensor */
-    int *mode = malloc(sizeof(int) * (NT ? NT : 1));        /* shape_match result */
+    long *match = nn_malloc(sizeof(long) * (NT ? NT : 1));     /* list index per net tensor */
+    int *mode = nn_malloc(sizeof(int) * (NT ? NT : 1));        /* shape_match result */
     if (!match || !mode) {
         free(match);
         free(mode);
@@ -277,7 +277,7 @@ static int export_one(const nn_tensor *t, const float *src, io_tensor_list *list
     int nd = file_shape(t, s);
     float *tmp = NULL;
     if (t->layout != NN_LAYOUT_NATIVE) {
-        tmp = malloc(sizeof(float) * t->numel);
+        tmp = nn_malloc(sizeof(float) * t->numel);
         if (!tmp)
             return wb_err(err, WB_E_NOMEM, NULL, "out of memory exporting %s", t->name);
         const int O = t->shape[0], I = t->shape[1], KH = t->shape[2], KW = t->shape[3];

@@ -116,6 +116,17 @@ struct nn_net {
     int run_begin, run_end, run_n;
 };
 
+/* ---- allocation (nn_alloc.c): every malloc/calloc/realloc of the engine, so that a test can
+ * fail the N-th one. Memory is released with free(). */
+void *nn_malloc(size_t n);
+void *nn_calloc(size_t n, size_t size);
+void *nn_realloc(void *p, size_t n);
+/* Test-only: from now on the n-th engine allocation (counted from 1, n <= 0: none) returns NULL;
+ * set from WB_FAULT_ALLOC=n at the first allocation otherwise. nn_fault_alloc_count: how many
+ * allocations were counted since (counting runs only while a failure point is set). */
+void nn_fault_alloc_set(long n);
+long nn_fault_alloc_count(void);
+
 /* ---- graph building (nn_net.c) */
 nn_net *nn_net_alloc(const char *arch, const nn_net_opts *opts, wb_error *err);
 int nn_net_begin_stage(nn_net *net, const char *name, wb_error *err);

@@ -54,7 +54,7 @@ nn_net *nn_net_alloc(const char *arch, const nn_net_opts *opts, wb_error *err)
                opts->num_classes);
         return NULL;
     }
-    nn_net *net = calloc(1, sizeof *net);
+    nn_net *net = nn_calloc(1, sizeof *net);
     if (!net) {
         wb_err(err, WB_E_NOMEM, NULL, "out of memory creating %s", arch);
         return NULL;
@@ -106,7 +106,7 @@ int nn_net_add_node(nn_net *net, nn_op op, int in0, int in1, const char *name, w
 {
     if (net->n_nodes == net->cap_nodes) {
         int cap = net->cap_nodes ? net->cap_nodes * 2 : 64;
-        nn_node *p = realloc(net->nodes, sizeof *p * (size_t)cap);
+        nn_node *p = nn_realloc(net->nodes, sizeof *p * (size_t)cap);
         if (!p)
             return wb_err(err, WB_E_NOMEM, NULL, "out of memory building %s", net->arch);
         net->nodes = p;
@@ -132,7 +132,7 @@ long nn_net_add_tensor(nn_net *net, int node, int slot, const char *full_name,
 {
     if (net->n_tensors == net->cap_tensors) {
         size_t cap = net->cap_tensors ? net->cap_tensors * 2 : 64;
-        nn_tensor *p = realloc(net->tensors, sizeof *p * cap);
+        nn_tensor *p = nn_realloc(net->tensors, sizeof *p * cap);
         if (!p)
             return wb_err(err, WB_E_NOMEM, NULL, "out of memory building %s", net->arch);
         net->tensors = p;
@@ -150,7 +150,7 @@ long nn_net_add_tensor(nn_net *net, int node, int slot, const char *full_name,
     t->kind = kind;
     t->node = node;
     t->stage = net->nodes[node].stage;
-    t->data = calloc(t->numel ? t->numel : 1, sizeof(float));
+    t->data = nn_calloc(t->numel ? t->numel : 1, sizeof(float));
     if (!t->data)
         return wb_err(err, WB_E_NOMEM, NULL, "out of memory for %s", full_name);
     net->nodes[node].t[slot] = (int)net->n_tensors;
@@ -346,6 +346,15 @@ int nn_net_feature_dim(const nn_net *net)
 
 /* ------------------------------------------------------------------ freezing */
 
+static int will_train(const nn_tensor *t, const int *train, nn_bn_policy bn, int bn_affine)
+{
+    int tr = train[t->stage] && !is_buffer(t);
+    if (tr && bn == NN_BN_FROZEN && !bn_affine &&
+        (t->kind == NN_T_BN_WEIGHT || t->kind == NN_T_BN_BIAS))
+        tr = 0;
+    return tr;
+}
+
 int nn_net_unfreeze(nn_net *net, const char *spec, nn_bn_policy bn, int bn_affine,
                     wb_error *err)
 {
@@ -391,19 +400,27 @@ int nn_net_unfreeze(nn_net *net, const char *spec, nn_bn_policy bn, int bn_affin
     }
     train[net->n_stages - 1] = 1; /* the head always trains */
 
+    /* Gradients first: out of memory leaves the previous freezing as it was (a tensor has a
+     * gradient exactly when it is trainable, so the ones made here are those of frozen ones). */
     for (size_t i = 0; i < net->n_tensors; i++) {
         nn_tensor *t = &net->tensors[i];
-        int tr = train[t->stage] && !is_buffer(t);
-        if (tr && bn == NN_BN_FROZEN && !bn_affine &&
-            (t->kind == NN_T_BN_WEIGHT || t->kind == NN_T_BN_BIAS))
-            tr = 0;
-        t->trainable = tr;
-        if (tr && !t->grad) {
-            t->grad = calloc(t->numel, sizeof(float));
-            if (!t->grad)
-                return wb_err(err, WB_E_NOMEM, NULL, "out of memory for the gradient of %s",
-                              t->name);
-        } else if (!tr && t->grad) {
+        if (!will_train(t, train, bn, bn_affine) || t->grad)
+            continue;
+        t->grad = nn_calloc(t->numel, sizeof(float));
+        if (!t->grad) {
+            for (size_t j = 0; j < i; j++)
+                if (!net->tensors[j].trainable && net->tensors[j].grad) {
+                    free(net->tensors[j].grad);
+                    net->tensors[j].grad = NULL;
+                }
+            return wb_err(err, WB_E_NOMEM, NULL, "out of memory for the gradient of %s",
+                          t->name);
+        }
+    }
+    for (size_t i = 0; i < net->n_tensors; i++) {
+        nn_tensor *t = &net->tensors[i];
+        t->trainable = will_train(t, train, bn, bn_affine);
+        if (!t->trainable && t->grad) {
             free(t->grad);
             t->grad = NULL;
         }
@@ -682,9 +699,9 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
         return -1;
     const int N = net->n_nodes;
     const int tend = 2 * N + 1;
-    int *lastc = malloc(sizeof(int) * (size_t)N);
-    buf_req *req = malloc(sizeof *req * (size_t)N * 3);
-    buf_req **tmp = malloc(sizeof *tmp * (size_t)N * 3);
+    int *lastc = nn_malloc(sizeof(int) * (size_t)N);
+    buf_req *req = nn_malloc(sizeof *req * (size_t)N * 3);
+    buf_req **tmp = nn_malloc(sizeof *tmp * (size_t)N * 3);
     if (!lastc || !req || !tmp) {
         free(lastc);
         free(req);
@@ -784,7 +801,7 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
     total += net->col_size * (train ? 2 : 1);
     if (total > net->arena_cap) {
         free(net->arena);
-        net->arena = malloc(sizeof(float) * (total ? total : 1));
+        net->arena = nn_malloc(sizeof(float) * (total ? total : 1));
         if (!net->arena) {
             net->arena_cap = 0;
             return wb_err(err, WB_E_NOMEM, NULL,
@@ -1096,7 +1113,7 @@ int nn_net_backward(nn_net *net, const float *dlogits, wb_error *err)
         return wb_err(err, WB_E_INTERNAL, NULL,
                       "%s: nn_net_backward needs a training forward first", net->arch);
     const int N = net->n_nodes, n = net->run_n;
-    int *lastc = malloc(sizeof(int) * (size_t)N);
+    int *lastc = nn_malloc(sizeof(int) * (size_t)N);
     if (!lastc)
         return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
     for (int i = 0; i < N; i++)

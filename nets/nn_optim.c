@@ -70,7 +70,7 @@ nn_opt *nn_opt_create(nn_net *net, const nn_opt_cfg *cfg, wb_error *err)
                cfg->beta1, cfg->beta2, cfg->eps);
         return NULL;
     }
-    nn_opt *o = calloc(1, sizeof *o);
+    nn_opt *o = nn_calloc(1, sizeof *o);
     if (!o)
         goto nomem;
     o->cfg = *cfg;
@@ -78,7 +78,7 @@ nn_opt *nn_opt_create(nn_net *net, const nn_opt_cfg *cfg, wb_error *err)
     size_t n = 0;
     for (size_t i = 0; i < net->n_tensors; i++)
         n += net->tensors[i].trainable;
-    o->slots = calloc(n ? n : 1, sizeof *o->slots);
+    o->slots = nn_calloc(n ? n : 1, sizeof *o->slots);
     if (!o->slots)
         goto nomem;
     for (size_t i = 0; i < net->n_tensors; i++) {
@@ -90,9 +90,9 @@ nn_opt *nn_opt_create(nn_net *net, const nn_opt_cfg *cfg, wb_error *err)
         float sc = t->stage >= 0 && t->stage < 16 ? cfg->stage_lr_scale[t->stage] : 0.0f;
         s->lr_scale = sc > 0 ? sc : 1.0f;
         int need_m = cfg->kind == NN_OPT_ADAMW || cfg->momentum > 0;
-        if (need_m && !(s->m = calloc(t->numel, sizeof(float))))
+        if (need_m && !(s->m = nn_calloc(t->numel, sizeof(float))))
             goto nomem;
-        if (cfg->kind == NN_OPT_ADAMW && !(s->v = calloc(t->numel, sizeof(float))))
+        if (cfg->kind == NN_OPT_ADAMW && !(s->v = nn_calloc(t->numel, sizeof(float))))
             goto nomem;
     }
     return o;
