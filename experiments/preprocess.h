@@ -31,7 +31,9 @@
 #include "wb_error.h"
 
 /* Bumped whenever a change to the code changes its output: part of every cache key. */
-#define EXP_PRE_VERSION 1
+#define EXP_PRE_VERSION 2
+/* 2: anti-aliasing by scipy's sampled Gaussian (truncate 4) in C instead of ITK's discrete
+ *    Gaussian; mask components and holes labelled in C (same masks as ITK's filters). */
 
 typedef enum {
     EXP_PRE_FLIP_AUTO = 0, /* laterality tag, else the mask's mass (default) */
@@ -141,6 +143,32 @@ int exp_pre_run(const float *img, int rows, int cols, const char *laterality,
  * mini-MIAS) when the file starts with "P5". Errors name the file. */
 int exp_pre_file(const char *path, const exp_pre_params *p, exp_pre_result *out,
                  wb_error *err);
+
+/* Threads the hot loops of exp_pre_run (and of the functions below) split rows over: a
+ * process-wide setting, 1..EXP_PRE_MAX_THREADS (clamped), default 1. The output does not depend
+ * on it. Run one image per core instead (threads 1) when several images are processed at once,
+ * so that the cores are not oversubscribed. */
+#define EXP_PRE_MAX_THREADS 16
+void exp_pre_set_threads(int n);
+int exp_pre_threads(void);
+
+/* Resamples src (rows x cols) into dst (out_rows x out_cols, caller-allocated) by linear
+ * interpolation with pixel areas aligned (output centre (i + 0.5) * s - 0.5 input pixels, s =
+ * in/out per axis; edges clamped) — what io_itk_resample's ResampleImageFilter computes
+ * without antialias (equal, or one float rounding apart where ITK steps its index along a row). antialias: before shrinking an axis by s > 1, a sampled Gaussian of
+ * sigma (s - 1) / 2 input pixels truncated at 4 sigma, edge pixels repeated (scikit-image's
+ * resize with anti_aliasing, i.e. scipy.ndimage.gaussian_filter, mode 'nearest'); computed
+ * only at the input points the interpolation reads. */
+int exp_pre_resize(const float *src, int rows, int cols, float *dst, int out_rows,
+                   int out_cols, int antialias, wb_error *err);
+
+/* The mask steps of exp_pre_run on a whole mask (1 inside, 0 outside), in place, by run-length
+ * union-find in C: the same results as io_itk_largest_component (ties: the component met first
+ * in raster order) and io_itk_fill_holes (holes 4-connected, 8-connected when fully_connected),
+ * which the tests check. *area (may be NULL) gets the component's pixel count. */
+int exp_pre_largest_component(uint8_t *mask, int rows, int cols, int fully_connected,
+                              size_t *area, wb_error *err);
+int exp_pre_fill_holes(uint8_t *mask, int rows, int cols, int fully_connected, wb_error *err);
 
 /* Frees the buffers and zeroes *r; NULL is a no-op. */
 void exp_pre_result_free(exp_pre_result *r);

@@ -225,6 +225,123 @@ static void test_clahe(void)
           "radius 0 refused");
 }
 
+/* ---- the C mask steps and resampling against ITK ---- */
+
+static uint32_t rng_next(uint32_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 17;
+    *s ^= *s << 5;
+    return *s;
+}
+
+/* Random blobs, speckle, rings with holes, and two equal squares (a tie). */
+static void random_mask(uint8_t *m, int rows, int cols, uint32_t seed, int ties)
+{
+    uint32_t s = seed;
+    memset(m, 0, (size_t)rows * cols);
+    int nb = 3 + (int)(rng_next(&s) % 6);
+    for (int k = 0; k < nb; k++) {
+        double cy = rng_next(&s) % rows, cx = rng_next(&s) % cols;
+        double ro = 3 + rng_next(&s) % (rows / 3 + 1), ri = ro * (rng_next(&s) % 60) / 100.0;
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++) {
+                double d2 = (r - cy) * (r - cy) + (c - cx) * (c - cx);
+                if (d2 <= ro * ro && d2 >= ri * ri)
+                    m[(size_t)r * cols + c] = 1;
+            }
+    }
+    for (size_t i = 0; i < (size_t)rows * cols; i++) /* speckle both ways */
+        if (rng_next(&s) % 100 < 4)
+            m[i] ^= 1;
+    if (ties && rows >= 20 && cols >= 20) {
+        memset(m, 0, (size_t)rows * cols);
+        for (int r = 2; r < 8; r++)
+            for (int c = 2; c < 8; c++) {
+                m[(size_t)r * cols + c] = 1;
+                m[(size_t)(r + 10) * cols + c + 12] = 1;
+            }
+    }
+}
+
+static void test_mask_c_vs_itk(void)
+{
+    wb_error err;
+    const int sizes[4][2] = {{1, 1}, {7, 5}, {60, 80}, {129, 97}};
+    int same_cc = 0, same_fill = 0, cases = 0;
+    for (int z = 0; z < 4; z++)
+        for (uint32_t seed = 1; seed <= 12; seed++)
+            for (int conn = 0; conn < 2; conn++) {
+                int R = sizes[z][0], C = sizes[z][1];
+                size_t n = (size_t)R * C;
+                uint8_t *a = malloc(n), *b = malloc(n);
+                random_mask(a, R, C, seed * 7919u + (uint32_t)z, seed == 12);
+                memcpy(b, a, n);
+                size_t ar = 0, br = 0;
+                CHECK(exp_pre_largest_component(a, R, C, conn, &ar, &err) == 0, "C cc: %s", err.msg);
+                CHECK(io_itk_largest_component(b, R, C, conn, &br, &err) == 0, "ITK cc: %s", err.msg);
+                same_cc += ar == br && memcmp(a, b, n) == 0;
+                /* holes of the raw random mask (many touch the border) */
+                random_mask(a, R, C, seed * 104729u + (uint32_t)z, 0);
+                memcpy(b, a, n);
+                CHECK(exp_pre_fill_holes(a, R, C, conn, &err) == 0, "C fill: %s", err.msg);
+                CHECK(io_itk_fill_holes(b, R, C, conn, &err) == 0, "ITK fill: %s", err.msg);
+                same_fill += memcmp(a, b, n) == 0;
+                cases++;
+                free(a);
+                free(b);
+            }
+    CHECK_EQ_INT(same_cc, cases, "largest component: C equal to ITK on every random mask");
+    CHECK_EQ_INT(same_fill, cases, "fill holes: C equal to ITK on every random mask");
+}
+
+static void test_resize_c(void)
+{
+    wb_error err;
+    enum { R = 77, C = 91 };
+    static float k[R * C], out[300 * 300], ref[300 * 300];
+    for (size_t i = 0; i < R * C; i++)
+        k[i] = 0.375f;
+    const int sizes[4][2] = {{20, 30}, {77, 91}, {150, 41}, {300, 300}};
+    for (int s = 0; s < 4; s++)
+        for (int aa = 0; aa < 2; aa++) {
+            int orow = sizes[s][0], ocol = sizes[s][1];
+            CHECK(exp_pre_resize(k, R, C, out, orow, ocol, aa, &err) == 0, "resize: %s", err.msg);
+            double dev = 0;
+            for (int i = 0; i < orow * ocol; i++)
+                dev = fmax(dev, fabs(out[i] - 0.375));
+            CHECK(dev < 1e-6, "C resize: constant to %dx%d aa=%d deviates by %g", orow, ocol, aa,
+                  dev);
+        }
+    io_tensor pat = {0}, fx = {0};
+    int pr, pc, rr, rc;
+    if (load("pattern", &pat, &pr, &pc))
+        return;
+    /* Without smoothing: ITK's ResampleImageFilter to the bit, down and up. */
+    const int lin[5][2] = {{40, 50}, {150, 200}, {101, 131}, {13, 260}, {300, 7}};
+    for (int t = 0; t < 5; t++) {
+        int orow = lin[t][0], ocol = lin[t][1];
+        CHECK(exp_pre_resize(pat.data, pr, pc, out, orow, ocol, 0, &err) == 0, "resize");
+        CHECK(io_itk_resample(pat.data, pr, pc, ref, orow, ocol, 0, &err) == 0, "ITK resample");
+        double d = max_abs_diff(out, ref, (size_t)orow * ocol, orow, ocol, 0);
+        printf("C resize to %dx%d: max |C - ITK| = %.3g\n", orow, ocol, d);
+        CHECK(d <= 1e-6, "C resize to %dx%d without smoothing: %g from ITK's", orow, ocol, d);
+    }
+    /* With smoothing: scipy's sampled Gaussian, so scikit-image's resize within float32
+     * rounding (ITK's discrete Gaussian was 6e-3 off). */
+    const char *aa[2] = {"resize_aa_40x50", "resize_aa_25x33"};
+    for (int t = 0; t < 2; t++) {
+        if (load(aa[t], &fx, &rr, &rc))
+            continue;
+        CHECK(exp_pre_resize(pat.data, pr, pc, out, rr, rc, 1, &err) == 0, "resize aa");
+        double d = max_abs_diff(out, fx.data, (size_t)rr * rc, rr, rc, 0);
+        printf("C resize %-20s max |C - skimage| = %.3g (no border excluded)\n", aa[t], d);
+        CHECK(d <= 2e-6, "%s: max abs diff %g", aa[t], d);
+        io_tensor_free(&fx);
+    }
+    io_tensor_free(&pat);
+}
+
 /* "tex L16 glcm_energy 0.0084..." lines. */
 static int fixture_value(const char *level, const char *name, double *v)
 {
@@ -415,6 +532,84 @@ static void test_pipeline(void)
     CHECK(exp_pre_feature_name(EXP_PRE_N_FEATURES) == NULL, "past the end");
 }
 
+/* The pipeline's mask against ITK's filters on the whole image, and its output against the
+ * thread count. */
+static float *make_noisy_breast(int rows, int cols, uint32_t seed)
+{
+    float *img = make_breast(rows, cols, 1);
+    uint32_t s = seed;
+    for (size_t i = 0; i < (size_t)rows * cols; i++) {
+        float v = img[i] + 0.02f * (float)(rng_next(&s) % 1000) / 1000.0f;
+        img[i] = v;
+    }
+    /* a hole, and a bay reaching the bounding box's edge */
+    fill_disk(img, rows, cols, rows / 2.0, cols * 0.8, rows / 20.0, 0.0f);
+    for (int r = rows / 2 - 3; r < rows / 2 + 3; r++)
+        for (int c = cols / 3; c < cols; c++)
+            img[(size_t)r * cols + c] = 0.0f;
+    return img;
+}
+
+static void test_pipeline_threads(void)
+{
+    enum { R = 613, C = 487 };
+    wb_error err;
+    float *img = make_noisy_breast(R, C, 99);
+    exp_pre_params p;
+    exp_pre_params_default(&p);
+    p.out_rows = 128;
+    p.out_cols = 96;
+    p.window = EXP_PRE_WINDOW_PERCENTILE;
+    exp_pre_result r1, r2;
+    int old = exp_pre_threads();
+    exp_pre_set_threads(1);
+    CHECK(exp_pre_run(img, R, C, NULL, &p, &r1, &err) == 0, "1 thread: %s", err.msg);
+    /* the mask: threshold, largest component and holes as ITK computes them on the whole image */
+    float thr;
+    uint8_t *m = malloc((size_t)R * C);
+    CHECK(io_itk_triangle_threshold(img, R, C, p.otsu_bins, &thr, &err) == 0, "triangle");
+    CHECK(thr == r1.threshold, "threshold %.9g, ITK shim's %.9g", (double)r1.threshold,
+          (double)thr);
+    for (size_t i = 0; i < (size_t)R * C; i++)
+        m[i] = img[i] > thr;
+    size_t area = 0;
+    CHECK(io_itk_largest_component(m, R, C, 1, &area, &err) == 0, "ITK cc");
+    CHECK(io_itk_fill_holes(m, R, C, 1, &err) == 0, "ITK fill");
+    area = 0;
+    for (size_t i = 0; i < (size_t)R * C; i++)
+        area += m[i];
+    CHECK(r1.features[EXP_PRE_F_SHAPE_AREA_FRACTION] == (double)area / ((double)R * C),
+          "mask area %.9g, ITK's %.9g", r1.features[EXP_PRE_F_SHAPE_AREA_FRACTION],
+          (double)area / ((double)R * C));
+    int box[4];
+    CHECK(io_itk_mask_bbox(m, R, C, box, &err) == 0, "bbox");
+    CHECK(r1.crop_box[0] == box[0] - 8 && r1.crop_box[2] == box[2] + 8 &&
+              r1.crop_box[1] == (box[1] > 8 ? box[1] - 8 : 0) &&
+              r1.crop_box[3] == (box[3] + 8 < C ? box[3] + 8 : C),
+          "crop box %d %d %d %d from ITK's box %d %d %d %d", r1.crop_box[0], r1.crop_box[1],
+          r1.crop_box[2], r1.crop_box[3], box[0], box[1], box[2], box[3]);
+    free(m);
+    for (int t = 2; t <= 3; t++) {
+        exp_pre_set_threads(t);
+        CHECK(exp_pre_run(img, R, C, NULL, &p, &r2, &err) == 0, "%d threads: %s", t, err.msg);
+        if (r1.image && r2.image) {
+            size_t on = (size_t)r1.rows * r1.cols;
+            CHECK(memcmp(r1.image, r2.image, on * sizeof *r1.image) == 0,
+                  "image with %d threads differs from 1 thread", t);
+            CHECK(memcmp(r1.mask, r2.mask, on) == 0, "mask with %d threads differs", t);
+            CHECK(memcmp(r1.features, r2.features, sizeof r1.features) == 0,
+                  "features with %d threads differ", t);
+            CHECK(r1.threshold == r2.threshold && r1.flipped == r2.flipped &&
+                      memcmp(r1.crop_box, r2.crop_box, sizeof r1.crop_box) == 0,
+                  "threshold/flip/crop with %d threads differ", t);
+        }
+        exp_pre_result_free(&r2);
+    }
+    exp_pre_set_threads(old);
+    exp_pre_result_free(&r1);
+    free(img);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -427,6 +622,9 @@ int main(int argc, char **argv)
     test_resample();
     test_clahe();
     test_features();
+    test_mask_c_vs_itk();
+    test_resize_c();
     test_pipeline();
+    test_pipeline_threads();
     return wb_test_finish("test_preprocess");
 }
