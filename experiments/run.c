@@ -23,92 +23,14 @@
 #include "baseline.h"
 #include "metrics.h"
 #include "train.h"
+#include "registry.h"
+#include "report.h"
+#include "sbuf.h"
 #include "wb_log.h"
 
 #ifndef WB_GIT_REVISION
 #define WB_GIT_REVISION "unknown"
 #endif
-
-/* ---- small output helpers ---- */
-
-/* A growing text buffer, written to a file atomically at the end. */
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) return;
-        if (b->s && b->n + (size_t)k < b->cap) {
-            b->n += (size_t)k;
-            return;
-        }
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap <= b->n + (size_t)k) cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->oom = 1;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
-}
-
-/* JSON number: shortest round-trip form, null for non-finite. */
-static void sb_num(sbuf *b, double v)
-{
-    if (isfinite(v)) sb_printf(b, "%.17g", v);
-    else sb_printf(b, "null");
-}
-
-static void sb_jstr(sbuf *b, const char *s)
-{
-    sb_printf(b, "\"");
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') sb_printf(b, "\\%c", c);
-        else if (c < 0x20) sb_printf(b, "\\u%04x", c);
-        else sb_printf(b, "%c", c);
-    }
-    sb_printf(b, "\"");
-}
-
-/* CSV field, quoted when needed. */
-static void sb_csv(sbuf *b, const char *s)
-{
-    if (!strpbrk(s, ",\"\n\r")) {
-        sb_printf(b, "%s", s);
-        return;
-    }
-    sb_printf(b, "\"");
-    for (; *s; s++) sb_printf(b, *s == '"' ? "\"\"" : "%c", *s);
-    sb_printf(b, "\"");
-}
-
-static int write_file(const char *dir, const char *name, const sbuf *b, wb_error *err)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (b->oom) return wb_err(err, WB_E_NOMEM, path, "out of memory");
-    io_atomic_file af;
-    if (io_atomic_open(&af, path, err) != 0) return -1;
-    if (b->n) fwrite(b->s, 1, b->n, af.f);
-    return io_atomic_commit(&af, err);
-}
 
 /* ---- the pseudonym key: 32 random bytes, once per runs directory ---- */
 
@@ -139,7 +61,7 @@ static int load_key(const char *runs_dir, uint8_t key[32], wb_error *err)
     sbuf b = {0};
     for (int i = 0; i < 32; i++) sb_printf(&b, "%02x", key[i]);
     sb_printf(&b, "\n");
-    int rc = write_file(runs_dir, ".pseudonym-key", &b, err);
+    int rc = sb_write(&b, runs_dir, ".pseudonym-key", err);
     free(b.s);
     if (rc == 0) chmod(path, 0600);
     return rc;
@@ -271,33 +193,33 @@ static void part_path(const char *dir, int r, int f, size_t v, char *buf, size_t
     snprintf(buf, n, "%s/parts/r%d_f%d_v%zu.txt", dir, r, f, v);
 }
 
-static int part_write(const char *dir, int r, int f, size_t v, double trainable, const double *sval, size_t nva,
-                      const double *stest, size_t nte, const char *curve, size_t curve_n, wb_error *err)
+static int part_write(const char *dir, int r, int f, size_t v, double trainable, double seconds, const double *sval,
+                      size_t nva, const double *stest, size_t nte, const char *curve, size_t curve_n, wb_error *err)
 {
     sbuf b = {0};
-    sb_printf(&b, "workbench part 1\ntrainable %.0f\nval %zu\n", trainable, nva);
+    sb_printf(&b, "workbench part 2\ntrainable %.0f\nseconds %.3f\nval %zu\n", trainable, seconds, nva);
     for (size_t j = 0; j < nva; j++) sb_printf(&b, "%.17g\n", sval[j]);
     sb_printf(&b, "test %zu\n", nte);
     for (size_t j = 0; j < nte; j++) sb_printf(&b, "%.17g\n", stest[j]);
     sb_printf(&b, "curve\n%.*s", (int)curve_n, curve);
     char name[64];
     snprintf(name, sizeof name, "parts/r%d_f%d_v%zu.txt", r, f, v);
-    int rc = write_file(dir, name, &b, err);
+    int rc = sb_write(&b, dir, name, err);
     free(b.s);
     return rc;
 }
 
 /* Reads a part written by part_write; 0 when it matches the fold's sizes, -1 otherwise (the
  * part is then recomputed). The curve rows are appended to curves. */
-static int part_read(const char *path, size_t nva, size_t nte, double *trainable, double *sval, double *stest,
-                     sbuf *curves)
+static int part_read(const char *path, size_t nva, size_t nte, double *trainable, double *seconds, double *sval,
+                     double *stest, sbuf *curves)
 {
     FILE *f = fopen(path, "r");
     if (!f) return -1;
     char line[1024];
     size_t a = 0, b = 0;
-    int ok = fgets(line, sizeof line, f) && !strcmp(line, "workbench part 1\n") &&
-             fscanf(f, "trainable %lf\nval %zu\n", trainable, &a) == 2 && a == nva;
+    int ok = fgets(line, sizeof line, f) && !strcmp(line, "workbench part 2\n") &&
+             fscanf(f, "trainable %lf\nseconds %lf\nval %zu\n", trainable, seconds, &a) == 3 && a == nva;
     for (size_t j = 0; ok && j < nva; j++) ok = fscanf(f, "%lf\n", &sval[j]) == 1;
     ok = ok && fscanf(f, "test %zu\n", &b) == 1 && b == nte;
     for (size_t j = 0; ok && j < nte; j++) ok = fscanf(f, "%lf\n", &stest[j]) == 1;
@@ -397,19 +319,37 @@ int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
     pred *preds = NULL;
     int *role = NULL, *ybuf = NULL, *by = NULL;
     size_t *group = NULL, *tr = NULL, *va = NULL, *te = NULL, *order = NULL;
-    double *sval = NULL, *stest = NULL, *bs = NULL, *trainable = NULL, *fold_auc = NULL;
+    double *sval = NULL, *stest = NULL, *bs = NULL, *trainable = NULL, *fold_auc = NULL, *secs = NULL;
     const char **ids = NULL;
     sbuf curves = {0}, log = {0};
     int rc = -1;
+    exp_registry *reg = NULL;
+    long long reg_id = 0;
+    char wsha[65] = "";
     nn_set_threads((int)exp_config_int(cfg, "threads"));
+
+    /* the weights first: a missing or damaged file stops the run before it has a directory */
+    const char *wpath = exp_config_str(cfg, "backbone.weights");
+    size_t nv = exp_config_num_variants(cfg);
+    int any_backbone = 0;
+    for (size_t v = 0; v < nv; v++) {
+        char k[64];
+        snprintf(k, sizeof k, "variants[%zu].type", v);
+        any_backbone |= !strcmp(exp_config_str(cfg, k), "backbone");
+    }
+    if (wpath && wpath[0] && any_backbone) {
+        uint8_t wd[32];
+        if (io_sha256_file(wpath, wd, err) != 0 || io_weights_read(wpath, &weights, err) != 0) goto done;
+        io_sha256_hex(wd, wsha);
+    }
 
     /* run directory: <name>-<UTC time>-<hash of the resolved config> */
     if (io_fs_mkdirs(runs_dir, err) != 0) goto done;
+    char *resolved = NULL;
     if (o->resume_dir) {
         snprintf(dir, dir_n, "%s", o->resume_dir);
         goto have_dir;
     }
-    char *resolved = NULL;
     size_t resolved_n = 0;
     FILE *mf = open_memstream(&resolved, &resolved_n);
     if (!mf) {
@@ -445,32 +385,37 @@ int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
     b.s = resolved;
     b.n = resolved_n;
     b.cap = resolved_n + 1;
-    if (write_file(dir, "config.yaml", &b, err) != 0) goto done;
-    free(b.s);
-    memset(&b, 0, sizeof b);
+    resolved = NULL;
+    if (sb_write(&b, dir, "config.yaml", err) != 0) goto done;
+    sb_free(&b);
 have_dir:;
+    /* the registry: this run is "running" from here; failures below mark it failed */
+    if (!o->registry || strcmp(o->registry, "none")) {
+        char rpath[4400], cpath[4400], chex[65];
+        if (o->registry) snprintf(rpath, sizeof rpath, "%s", o->registry);
+        else snprintf(rpath, sizeof rpath, "%s/registry.sqlite", runs_dir);
+        snprintf(cpath, sizeof cpath, "%s/config.yaml", dir);
+        unsigned char *ctext = NULL;
+        size_t cn = 0;
+        uint8_t ch[32];
+        if (io_file_read_all(cpath, 16 << 20, &ctext, &cn, err) != 0) goto done;
+        io_sha256_buf(ctext, cn, ch);
+        io_sha256_hex(ch, chex);
+        char *ctz = realloc(ctext, cn + 1);
+        if (ctz) ctz[cn] = '\0';
+        exp_registry_run rr = {dir, exp_config_str(cfg, "name"), chex, wsha, WB_GIT_REVISION, ctz ? ctz : ""};
+        int rrc = exp_registry_open(rpath, &reg, err) != 0 || exp_registry_start(reg, &rr, &reg_id, err) != 0;
+        free(ctz ? ctz : (char *)ctext);
+        if (rrc) goto done;
+    }
     char parts[4300];
     snprintf(parts, sizeof parts, "%s/parts", dir);
     if (io_fs_mkdirs(parts, err) != 0) goto done;
 
     uint8_t key[32];
     if (load_key(runs_dir, key, err) != 0) goto done;
-    const char *wpath = exp_config_str(cfg, "backbone.weights");
-    char wsha[65] = "";
-    size_t nv = exp_config_num_variants(cfg);
-    int any_backbone = 0;
-    for (size_t v = 0; v < nv; v++) {
-        char k[64];
-        snprintf(k, sizeof k, "variants[%zu].type", v);
-        any_backbone |= !strcmp(exp_config_str(cfg, k), "backbone");
-    }
-    if (wpath && wpath[0] && any_backbone) {
-        uint8_t wd[32];
-        if (io_sha256_file(wpath, wd, err) != 0 || io_weights_read(wpath, &weights, err) != 0) goto done;
-        io_sha256_hex(wd, wsha);
-    }
     env_json(&b, cfg, o, wsha);
-    if (write_file(dir, "environment.json", &b, err) != 0) goto done;
+    if (sb_write(&b, dir, "environment.json", err) != 0) goto done;
     free(b.s);
     memset(&b, 0, sizeof b);
 
@@ -485,7 +430,7 @@ have_dir:;
         sb_csv(&b, it->file);
         sb_printf(&b, ",%s,%s,%d,%s,%s,%s\n", it->sop_uid, it->sha256, it->label, it->pseudonym, it->laterality, it->view);
     }
-    if (write_file(dir, "manifest.csv", &b, err) != 0) goto done;
+    if (sb_write(&b, dir, "manifest.csv", err) != 0) goto done;
     free(b.s);
     memset(&b, 0, sizeof b);
     sb_printf(&b, "file,reason\n");
@@ -495,7 +440,7 @@ have_dir:;
         sb_csv(&b, ds.excluded[i].reason);
         sb_printf(&b, "\n");
     }
-    if (write_file(dir, "excluded.csv", &b, err) != 0) goto done;
+    if (sb_write(&b, dir, "excluded.csv", err) != 0) goto done;
     free(b.s);
     memset(&b, 0, sizeof b);
 
@@ -518,8 +463,9 @@ have_dir:;
     preds = calloc(n * (size_t)repeats * nv, sizeof *preds);
     trainable = calloc(nv, sizeof *trainable);
     fold_auc = calloc(nv * (size_t)repeats * (size_t)folds * 2, sizeof *fold_auc);
+    secs = calloc(nv * (size_t)repeats * (size_t)folds, sizeof *secs);
     if (!group || !ids || !ybuf || !role || !tr || !va || !te || !order || !sval || !stest || !by || !bs || !preds ||
-        !trainable || !fold_auc) {
+        !trainable || !fold_auc || !secs) {
         wb_err(err, WB_E_NOMEM, o->config, "out of memory");
         goto done;
     }
@@ -538,7 +484,7 @@ have_dir:;
     for (int r = 0; r < repeats; r++)
         for (size_t i = 0; i < n; i++)
             sb_printf(&b, "%d,%d,%s,%s\n", r, cv.fold[(size_t)r * n + i], ds.items[i].sop_uid, ds.items[i].pseudonym);
-    if (write_file(dir, "folds.csv", &b, err) != 0) goto done;
+    if (sb_write(&b, dir, "folds.csv", err) != 0) goto done;
     free(b.s);
     memset(&b, 0, sizeof b);
 
@@ -578,7 +524,10 @@ have_dir:;
                 char ppath[4400];
                 part_path(dir, r, f, v, ppath, sizeof ppath);
                 size_t curve_mark = curves.n;
-                if (o->resume_dir && part_read(ppath, nva, nte, &trainable[v], sval, stest, &curves) == 0) {
+                double *sec = &secs[((size_t)r * (size_t)folds + (size_t)f) * nv + v], t_part = wb_now();
+                int reused = 0;
+                if (o->resume_dir && part_read(ppath, nva, nte, &trainable[v], sec, sval, stest, &curves) == 0) {
+                    reused = 1;
                     pc.done_units += is_base ? 1 : epochs;
                     wb_log(WB_LOG_INFO, "repeat %d/%d fold %d/%d %s: finished before, read from %s", r + 1, repeats,
                            f + 1, folds, vname, ppath);
@@ -615,8 +564,9 @@ have_dir:;
                     }
                     exp_train_result_free(&res);
                 }
-                if (part_write(dir, r, f, v, trainable[v], sval, nva, stest, nte, curves.s ? curves.s + curve_mark : "",
-                               curves.n - curve_mark, err) != 0)
+                if (!reused) *sec = wb_now() - t_part;
+                if (part_write(dir, r, f, v, trainable[v], *sec, sval, nva, stest, nte,
+                               curves.s ? curves.s + curve_mark : "", curves.n - curve_mark, err) != 0)
                     goto done;
                 /* thresholds on validation data only, image and breast level */
                 int *yv = by; /* scratch: labels of val items */
@@ -643,7 +593,21 @@ have_dir:;
             }
         }
     }
-    if (write_file(dir, "curves.csv", &curves, err) != 0) goto done;
+    if (sb_write(&curves, dir, "curves.csv", err) != 0) goto done;
+
+    /* timing.csv: wall seconds of each (repeat, fold, variant); kept apart from the metrics,
+     * which must not depend on the machine's speed */
+    sb_printf(&b, "repeat,fold,variant,seconds\n");
+    for (int r = 0; r < repeats; r++)
+        for (int f = 0; f < folds; f++)
+            for (size_t v = 0; v < nv; v++) {
+                char k[64];
+                snprintf(k, sizeof k, "variants[%zu].name", v);
+                sb_printf(&b, "%d,%d,%s,%.3f\n", r, f, exp_config_str(cfg, k),
+                          secs[((size_t)r * (size_t)folds + (size_t)f) * nv + v]);
+            }
+    if (sb_write(&b, dir, "timing.csv", err) != 0) goto done;
+    sb_free(&b);
 
     /* predictions.csv: out-of-fold scores, patients pseudonymised */
     sb_printf(&b, "repeat,fold,variant,sop_instance_uid,patient,laterality,view,label,score,threshold\n");
@@ -663,7 +627,7 @@ have_dir:;
                 sb_printf(&b, "\n");
             }
         }
-    if (write_file(dir, "predictions.csv", &b, err) != 0) goto done;
+    if (sb_write(&b, dir, "predictions.csv", err) != 0) goto done;
     free(b.s);
     memset(&b, 0, sizeof b);
 
@@ -823,16 +787,28 @@ have_dir:;
     }
     sb_printf(&b, "  ]\n}\n");
     free(ref_scores), free(scores), free(ref_b), free(yall), free(ball), free(all);
-    if (write_file(dir, "metrics.json", &b, err) != 0 || write_file(dir, "metrics.csv", &mcsv, err) != 0) {
+    if (sb_write(&b, dir, "metrics.json", err) != 0 || sb_write(&mcsv, dir, "metrics.csv", err) != 0) {
         free(mcsv.s);
         goto done;
     }
     free(mcsv.s);
     sb_printf(&log, "run %s\nconfig %s\nimages %zu (excluded %zu), patients %zu\nwall time %.1f s\n", dir, o->config, n,
               ds.n_excluded, n_groups, wb_now() - t_start);
-    if (write_file(dir, "run.log", &log, err) != 0) goto done;
+    if (sb_write(&log, dir, "run.log", err) != 0) goto done;
+    if (exp_report_write(dir, err) != 0) goto done;
     rc = 0;
 done:
+    if (reg) {
+        /* the run's outcome; a registry that cannot take it is reported, the run files stay */
+        char msg[sizeof err->file + sizeof err->msg + 4];
+        if (rc != 0) snprintf(msg, sizeof msg, "%s%s%s", err->file[0] ? err->file : "", err->file[0] ? ": " : "", err->msg);
+        wb_error e2;
+        wb_error_clear(&e2);
+        if (exp_registry_finish(reg, reg_id, dir, rc == 0 ? NULL : msg, &e2) != 0) {
+            wb_warn("the run registry was not updated: %s: %s", e2.file, e2.msg);
+        }
+        exp_registry_close(reg);
+    }
     free(b.s);
     free(curves.s);
     free(log.s);
@@ -850,6 +826,7 @@ done:
     free(bs);
     free(trainable);
     free(fold_auc);
+    free(secs);
     free(ids);
     exp_cv_folds_free(&cv);
     io_tensor_list_free(&weights);

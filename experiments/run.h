@@ -7,7 +7,9 @@
  *
  * The run directory runs/<name>-<UTC time>-<config hash>/ gets config.yaml (resolved),
  * environment.json, manifest.csv, excluded.csv, folds.csv, predictions.csv, curves.csv,
- * metrics.json, metrics.csv and run.log; every file is written atomically. docs/runs.md
+ * metrics.json, metrics.csv, timing.csv, run.log and the reports (report.h); every file is
+ * written atomically. The run is recorded in the registry (registry.h) as running, then
+ * finished or failed. docs/runs.md
  * describes each file. Each finished (repeat, fold, variant) is kept in parts/ as soon as it
  * is done, so an interrupted run continued with resume_dir computes only what is missing and
  * ends with the same files as an uninterrupted one.
@@ -28,6 +30,8 @@ typedef struct exp_run_options {
     const char *version;           /* the workbench version, for environment.json */
     const char *timestamp;         /* fixed UTC time "YYYYmmddTHHMMSSZ" (tests), or NULL: now */
     const char *resume_dir;        /* continue this run: its config.yaml, its finished parts */
+    const char *registry;          /* the run registry (SQLite): NULL = RUNS_DIR/registry.sqlite,
+                                    * "none" = do not record the run */
 } exp_run_options;
 
 /* Runs the experiment; on success dir holds the run directory's path. Errors: WB_E_CONFIG

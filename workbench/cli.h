@@ -22,6 +22,8 @@ extern const wb_command wb_cmd_preprocess;
 extern const wb_command wb_cmd_net;
 extern const wb_command wb_cmd_preview;
 extern const wb_command wb_cmd_cache;
+extern const wb_command wb_cmd_report;
+extern const wb_command wb_cmd_runs;
 
 /* Prints the command's usage to stdout. */
 void cli_print_usage(const wb_command *cmd);

@@ -24,6 +24,9 @@ static int run(int argc, char **argv)
         } else if (cli_opt(argc, argv, &i, "--resume", &v, &bad, &err)) {
             if (bad) goto usage;
             o.resume_dir = v;
+        } else if (cli_opt(argc, argv, &i, "--registry", &v, &bad, &err)) {
+            if (bad) goto usage;
+            o.registry = v;
         } else if (cli_opt(argc, argv, &i, "--timestamp", &v, &bad, &err)) {
             if (bad) goto usage;
             o.timestamp = v;
@@ -46,7 +49,7 @@ static int run(int argc, char **argv)
     o.sets = sets;
     char dir[4096];
     if (exp_run(&o, dir, sizeof dir, &err) != 0) return cli_fail(&err);
-    fprintf(stderr, "workbench: run finished: %s (metrics.json, predictions.csv, metrics.csv)\n", dir);
+    fprintf(stderr, "workbench: run finished: %s (report.html, metrics.json, predictions.csv)\n", dir);
     printf("%s\n", dir);
     return WB_EXIT_OK;
 usage:
@@ -56,17 +59,21 @@ usage:
 
 const wb_command wb_cmd_run = {
     "run", run, "run an experiment: cross-validated baseline vs frozen vs fine-tuned backbones",
-    "usage: workbench run CONFIG [--out RUNS_DIR] [--set key.path=value]... [--timestamp T]\n"
-    "       workbench run --resume RUN_DIR\n"
+    "usage: workbench run CONFIG [--out RUNS_DIR] [--set key.path=value]... [--registry DB]\n"
+    "                           [--timestamp T]\n"
+    "       workbench run --resume RUN_DIR [--registry DB]\n"
     "\n"
     "Reads CONFIG (see docs/config.md), decodes and preprocesses the images, splits the\n"
     "patients into stratified folds, trains and scores every variant on every fold, and\n"
     "writes RUNS_DIR/<name>-<UTC time>-<config hash>/ (default RUNS_DIR: runs): config.yaml,\n"
     "environment.json, manifest.csv, excluded.csv, folds.csv, curves.csv, predictions.csv,\n"
-    "metrics.json, metrics.csv, run.log (docs/runs.md). Prints the run directory on stdout;\n"
+    "metrics.json, metrics.csv, timing.csv, run.log, and the reports report.html, report.md,\n"
+    "table.tex (docs/runs.md, docs/reports.md). Prints the run directory on stdout;\n"
     "progress (fold, variant, epoch, loss, ETA) on stderr.\n"
     "\n"
     "  --set k=v       override a config key (recorded in config.yaml)\n"
+    "  --registry DB   record the run in the SQLite registry DB (default RUNS_DIR/registry.sqlite;\n"
+    "                  'none': not at all); see workbench runs\n"
     "  --timestamp T   use T (YYYYmmddTHHMMSSZ) instead of the current time in the name\n"
     "  --resume DIR    continue an interrupted run: every finished fold x variant (DIR/parts/)\n"
     "                  is reused; the files come out as an uninterrupted run's would\n"

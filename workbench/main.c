@@ -20,6 +20,8 @@ static const wb_command *const commands[] = {
     &wb_cmd_net,
     &wb_cmd_preview,
     &wb_cmd_cache,
+    &wb_cmd_report,
+    &wb_cmd_runs,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
