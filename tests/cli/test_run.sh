@@ -44,7 +44,7 @@ expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000
 expect_grep 'data: 64 of 64 images from the cache' "$out/stderr"
 run=$(cat "$out/stdout")
 expect_eq "$run" "$out/runs/small-20260101T000000Z-$(basename "$run" | sed 's/.*-//')" "run directory name"
-for f in config.yaml environment.json manifest.csv excluded.csv folds.csv curves.csv predictions.csv metrics.json metrics.csv run.log; do
+for f in config.yaml environment.json manifest.csv excluded.csv folds.csv curves.csv predictions.csv metrics.json metrics.csv timing.csv run.log report.html report.md table.tex; do
   checks=$((checks + 1)); [ -s "$run/$f" ] || { fails=$((fails + 1)); echo "FAIL: $f missing or empty" >&2; }
 done
 expect_grep 'repeat 1/1 fold 2/2 last: epoch 2/2 loss [0-9.]+ val AUC' "$out/stderr"
@@ -59,6 +59,24 @@ ids=$(tail -n +2 "$out/data/labels.csv" | cut -d, -f3 | sort -u | paste -sd'|')
 expect_eq "$(echo "$ids" | tr '|' '\n' | wc -l)" 16 "patient ids in labels.csv"
 checks=$((checks + 1))
 if find "$run" -type f -exec cat {} + | grep -qE "$ids|SYNTHETIC"; then fails=$((fails + 1)); echo "FAIL: a patient id or name is in the run directory" >&2; fi
+checks=$((checks + 1))
+if grep -aqE "$ids|SYNTHETIC" "$out/runs/registry.sqlite"*; then fails=$((fails + 1)); echo "FAIL: a patient id or name is in the registry" >&2; fi
+# the reports: regenerating them from the finished run gives the same files
+for f in report.html report.md table.tex; do cp "$run/$f" "$out/$f.first"; done
+expect_exit 0 "$wb" report "$run"
+expect_eq "$(cat "$out/stdout")" "$run/report.html" "report prints the page"
+for f in report.html report.md table.tex; do
+  checks=$((checks + 1)); cmp -s "$run/$f" "$out/$f.first" || { fails=$((fails + 1)); echo "FAIL: regenerated $f differs" >&2; }
+done
+expect_grep '^\| last \| 203650 \| 0\.[0-9]{3} \[0\.[0-9]{3}, [01]\.[0-9]{3}\] \| [-+]0\.[0-9]{3} \[' "$run/report.md"
+expect_exit 3 "$wb" report "$out/nope"
+expect_grep "nope/metrics.json: cannot open" "$out/stderr"
+# the registry has the run, finished, with its pooled metrics
+expect_exit 0 "$wb" runs list --out "$out/runs"
+expect_grep "^1 +finished +[0-9T:-]+Z .* small +$(basename "$run") +baseline 0\.[0-9]{3}, frozen 0\.[0-9]{3}, last 0\.[0-9]{3}$" "$out/stdout"
+expect_exit 0 "$wb" runs show "$(basename "$run")" --out "$out/runs"
+expect_grep "^status +finished$" "$out/stdout"
+expect_grep "^last +1 +image +203650 +0\.[0-9]{3} " "$out/stdout"
 # every patient's images share one fold
 checks=$((checks + 1))
 if [ -n "$(tail -n +2 "$run/folds.csv" | awk -F, '{k=$4; if (k in f && f[k]!=$2) print k; f[k]=$2}')" ]; then
@@ -89,12 +107,17 @@ for kill_after in 2 4; do
   wait "$pid" 2>/dev/null || true
   killed=$(dirname "$part_dir")
   checks=$((checks + 1)); [ ! -f "$killed/metrics.json" ] || { fails=$((fails + 1)); echo "FAIL: the run finished before the kill" >&2; }
+  # the killed run's process is gone: the registry lists it as failed
+  expect_exit 0 "$wb" runs list --out "$out/runs" --status failed
+  expect_grep " failed .* $(basename "$killed") " "$out/stdout"
   expect_exit 0 "$wb" run --resume "$killed"
   expect_eq "$(cat "$out/stdout")" "$killed" "resumed run directory"
   expect_grep 'finished before, read from' "$out/stderr"
   for f in metrics.json predictions.csv metrics.csv curves.csv folds.csv manifest.csv; do
     checks=$((checks + 1)); cmp -s "$run/$f" "$killed/$f" || { fails=$((fails + 1)); echo "FAIL: resumed $f differs from the uninterrupted run's (kill after $kill_after parts)" >&2; }
   done
+  expect_exit 0 "$wb" runs show "$(basename "$killed")" --out "$out/runs"
+  expect_grep "^status +finished$" "$out/stdout"
 done
 expect_exit 2 "$wb" run "$out/t.yaml" --resume "$run"
 expect_grep 'takes no config and no --set' "$out/stderr"
@@ -103,6 +126,14 @@ expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000
 run3=$(cat "$out/stdout")
 expect_grep '^# --set train.epochs=1$' "$run3/config.yaml"
 checks=$((checks + 1)); [ "$run3" != "$run" ] || { fails=$((fails + 1)); echo "FAIL: --set kept the same run directory" >&2; }
+# compare: metrics side by side, and exactly the keys that differ
+expect_exit 0 "$wb" runs compare "$(basename "$run")" "$(basename "$run3")" --out "$out/runs"
+expect_grep "^frozen +image +AUC +0\.[0-9]{3} +0\.[0-9]{3}$" "$out/stdout"
+expect_eq "$(sed -n '/^config differences:/,$p' "$out/stdout" | grep '^  [a-z]' | tr -d ' ' | paste -sd,)" "variants[2].unfreeze,train.epochs" "config differences"
+expect_exit 2 "$wb" runs show 999 --out "$out/runs"
+expect_grep "no run '999' in the registry" "$out/stderr"
+expect_exit 3 "$wb" runs list --out "$out/nowhere"
+expect_grep "nowhere/registry.sqlite: no run registry here" "$out/stderr"
 
 # bad config: exit 2, nothing run
 expect_exit 2 "$wb" run "$out/t.yaml" --out "$out/runs" --set cv.folds=1
@@ -118,6 +149,10 @@ expect_grep '^P0001/L_CC.dcm,.*P0001/L_CC.dcm: truncated or corrupt' "$run4/excl
 expect_grep '"excluded": 1' "$run4/metrics.json"
 expect_exit 1 "$wb" run "$out/t2.yaml" --out "$out/runs" --set data.on_error=fail
 expect_grep 'labels.csv:2: .*L_CC.dcm: truncated or corrupt .*\(data.on_error is fail\)' "$out/stderr"
+failed_run=$(ls -td "$out/runs"/small-* | head -1)
+expect_exit 0 "$wb" runs show "$(basename "$failed_run")" --out "$out/runs"
+expect_grep "^status +failed$" "$out/stdout"
+expect_grep "^error +.*L_CC.dcm: truncated or corrupt" "$out/stdout"
 # a labels file without the label column: exit 3 naming the file and the columns
 sed 's/^file,sop_instance_uid,patient_id,laterality,view,label,/file,sop_instance_uid,patient_id,laterality,view,diagnosis,/' "$out/data/labels.csv" >"$out/data2/labels.csv"
 expect_exit 3 "$wb" run "$out/t2.yaml" --out "$out/runs"
