@@ -326,6 +326,7 @@ static void tex_text(sbuf *b, const char *s)
         switch (*s) {
         case '_': case '%': case '&': case '#': case '$': case '{': case '}': sb_printf(b, "\\%c", *s); break;
         case '<': sb_printf(b, "$<$"); break;
+        case '>': sb_printf(b, "$>$"); break;
         case '~': sb_printf(b, "\\textasciitilde{}"); break;
         case '^': sb_printf(b, "\\textasciicircum{}"); break;
         case '\\': sb_printf(b, "\\textbackslash{}"); break;
