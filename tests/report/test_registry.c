@@ -1,0 +1,297 @@
+/* test_registry.c — the SQLite run registry: a run recorded and finished with the pooled
+ * metrics of a real metrics.json (values exact), list/show/compare output, several processes
+ * writing at once, a writer killed inside a transaction, a run whose process died reaped as
+ * failed, and a file that is not a registry.
+ * Args: FIXTURE_RUN_DIR WORK_DIR */
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "io_json.h"
+#include "io_tensor.h"
+#include "registry.h"
+#include "sbuf.h"
+#include "wb_test.h"
+
+static char g_fix[4096], g_work[4096];
+
+/* A run directory with the fixture's metrics.json and a manifest.csv. */
+static void make_run_dir(const char *dir)
+{
+    mkdir(dir, 0777);
+    char src[4200];
+    snprintf(src, sizeof src, "%s/metrics.json", g_fix);
+    unsigned char *t = NULL;
+    size_t n = 0;
+    wb_error e;
+    if (io_file_read_all(src, 1 << 24, &t, &n, &e) != 0) return;
+    sbuf b = {0};
+    sb_printf(&b, "%.*s", (int)n, (const char *)t);
+    sb_write(&b, dir, "metrics.json", &e);
+    sb_free(&b);
+    free(t);
+    sb_printf(&b, "file,sop_instance_uid\nP0001/L_CC.dcm,1.2.3\n");
+    sb_write(&b, dir, "manifest.csv", &e);
+    sb_free(&b);
+}
+
+static long long count(const char *db_path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    long long v = -1;
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return v;
+}
+
+static char *capture(int (*fn)(exp_registry *, const char *, FILE *, wb_error *), exp_registry *reg, const char *arg)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    wb_error e;
+    int rc = fn(reg, arg, f, &e);
+    fclose(f);
+    CHECK(rc >= 0, "registry call failed: %s", e.msg);
+    return buf;
+}
+
+static int list_all(exp_registry *reg, const char *glob, FILE *f, wb_error *e)
+{
+    return exp_registry_list(reg, glob, NULL, f, e);
+}
+
+static void test_record(const char *db)
+{
+    exp_registry *reg;
+    wb_error e;
+    CHECK(exp_registry_open(db, &reg, &e) == 0, "open: %s", e.msg);
+    if (!reg) return;
+    char dir[4300];
+    snprintf(dir, sizeof dir, "%s/exp-20260101T000000Z-abcdef01", g_work);
+    make_run_dir(dir);
+    exp_registry_run rr = {dir, "exp", "c0ffee", "beef", "abc123", "name: exp\ntrain:\n  epochs: 3\n"};
+    long long id = 0;
+    CHECK(exp_registry_start(reg, &rr, &id, &e) == 0 && id == 1, "start: %s", e.msg);
+    CHECK(exp_registry_finish(reg, id, dir, NULL, &e) == 0, "finish: %s", e.msg);
+    /* every number of metrics.json's pooled results, exactly */
+    unsigned char *t = NULL;
+    size_t n = 0, at;
+    const char *why;
+    char mp[4400];
+    snprintf(mp, sizeof mp, "%s/metrics.json", dir);
+    io_json_doc d;
+    CHECK(io_file_read_all(mp, 1 << 24, &t, &n, &e) == 0 && io_json_parse((char *)t, n, NULL, &d, &at, &why) == 0, "json");
+    free(t);
+    const io_json_node *vars = io_json_get(&d, &d.nodes[0], "variants");
+    long long expected = 0;
+    sqlite3 *raw;
+    sqlite3_open_v2(db, &raw, SQLITE_OPEN_READONLY, NULL);
+    for (int32_t v = vars->first; v >= 0; v = d.nodes[v].next) {
+        const char *name = io_json_get(&d, &d.nodes[v], "name")->str;
+        expected++; /* trainable_params */
+        const io_json_node *reps = io_json_get(&d, &d.nodes[v], "repeats");
+        for (int32_t r = reps->first; r >= 0; r = d.nodes[r].next)
+            for (int l = 0; l < 2; l++) {
+                const io_json_node *m = io_json_get(&d, &d.nodes[r], l ? "breast" : "image");
+                for (int32_t c = m->first; c >= 0; c = d.nodes[c].next) {
+                    const io_json_node *k = &d.nodes[c];
+                    if (k->type == IO_JSON_OBJECT) expected += (long long)k->count;
+                    if (k->type != IO_JSON_NUMBER && k->type != IO_JSON_NULL) continue;
+                    expected++;
+                    if (k->type != IO_JSON_NUMBER) continue;
+                    sqlite3_stmt *st;
+                    sqlite3_prepare_v2(raw, "SELECT value FROM metrics WHERE run_id=1 AND variant=?1 AND repeat=?2 AND "
+                                            "level=?3 AND metric=?4", -1, &st, NULL);
+                    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+                    sqlite3_bind_int64(st, 2, (long long)io_json_get(&d, &d.nodes[r], "repeat")->num);
+                    sqlite3_bind_text(st, 3, l ? "breast" : "image", -1, SQLITE_STATIC);
+                    sqlite3_bind_text(st, 4, k->key, -1, SQLITE_STATIC);
+                    int ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_double(st, 0) == k->num;
+                    CHECK(ok, "metric %s/%s/%s stored exactly", name, l ? "breast" : "image", k->key);
+                    sqlite3_finalize(st);
+                }
+            }
+    }
+    sqlite3_close(raw);
+    io_json_free(&d);
+    CHECK_EQ_INT(count(db, "SELECT COUNT(*) FROM metrics WHERE run_id = 1"), expected, "metric rows");
+    char *out = capture(list_all, reg, NULL);
+    CHECK_CONTAINS(out, "finished", "list");
+    CHECK_CONTAINS(out, "exp-20260101T000000Z-abcdef01", "list names the run");
+    free(out);
+    out = capture(exp_registry_show, reg, "exp-20260101T000000Z-abcdef01");
+    CHECK_CONTAINS(out, "config SHA-256    c0ffee", "show");
+    CHECK_CONTAINS(out, "git revision      abc123", "show");
+    free(out);
+    /* a second, failed run of a changed config; compare shows the changed key */
+    snprintf(dir, sizeof dir, "%s/exp-20260101T000001Z-abcdef02", g_work);
+    make_run_dir(dir);
+    exp_registry_run r2 = {dir, "exp", "c0ffef", "beef", "abc123", "name: exp\ntrain:\n  epochs: 5\n"};
+    CHECK(exp_registry_start(reg, &r2, &id, &e) == 0 && id == 2, "start 2");
+    CHECK(exp_registry_finish(reg, id, dir, "labels.csv:3: no such file", &e) == 0, "finish failed");
+    out = capture(exp_registry_show, reg, "2");
+    CHECK_CONTAINS(out, "status            failed", "failed status");
+    CHECK_CONTAINS(out, "error             labels.csv:3: no such file", "error kept");
+    free(out);
+    char *buf = NULL;
+    size_t bn = 0;
+    FILE *f = open_memstream(&buf, &bn);
+    const char *ids[] = {"1", "2"};
+    CHECK(exp_registry_compare(reg, ids, 2, f, &e) == 0, "compare");
+    fclose(f);
+    CHECK_CONTAINS(buf, "config differences:\n  train.epochs\n    1          3\n    2          5\n", "compare config");
+    free(buf);
+    f = open_memstream(&buf, &bn);
+    CHECK(exp_registry_list(reg, "ex?", "failed", f, &e) == 0, "list filtered");
+    fclose(f);
+    CHECK(strstr(buf, "exp-20260101T000001Z-abcdef02") && !strstr(buf, "abcdef01"), "status filter: %s", buf);
+    free(buf);
+    exp_registry_close(reg);
+}
+
+/* N processes, each recording K runs start to finish at the same time. */
+static void test_concurrent(const char *db)
+{
+    enum { N = 4, K = 15 };
+    pid_t pids[N];
+    for (int p = 0; p < N; p++) {
+        pids[p] = fork();
+        if (pids[p] == 0) {
+            exp_registry *reg;
+            wb_error e;
+            if (exp_registry_open(db, &reg, &e) != 0) _exit(10);
+            for (int k = 0; k < K; k++) {
+                char dir[4300];
+                snprintf(dir, sizeof dir, "%s/conc-p%d-k%d", g_work, p, k);
+                make_run_dir(dir);
+                exp_registry_run rr = {dir, "conc", "h", "w", "g", "name: conc\n"};
+                long long id;
+                if (exp_registry_start(reg, &rr, &id, &e) != 0 || exp_registry_finish(reg, id, dir, NULL, &e) != 0) {
+                    fprintf(stderr, "child %d: %s\n", p, e.msg);
+                    _exit(11);
+                }
+            }
+            exp_registry_close(reg);
+            _exit(0);
+        }
+    }
+    for (int p = 0; p < N; p++) {
+        int st = 0;
+        waitpid(pids[p], &st, 0);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "writer %d exited %d", p, WEXITSTATUS(st));
+    }
+    CHECK_EQ_INT(count(db, "SELECT COUNT(*) FROM runs WHERE name = 'conc' AND status = 'finished'"), N * K,
+                 "every concurrent run recorded");
+    CHECK_EQ_INT(count(db, "SELECT COUNT(DISTINCT run_id) FROM metrics WHERE run_id IN (SELECT id FROM runs WHERE name='conc')"),
+                 N * K, "with its metrics");
+}
+
+/* A writer killed inside a transaction: nothing of it is visible, the database is intact,
+ * and its run (started, never finished) is reaped as failed. */
+static void test_killed(const char *db)
+{
+    int fd[2];
+    if (pipe(fd) != 0) return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fd[0]);
+        exp_registry *reg;
+        wb_error e;
+        char dir[4300];
+        snprintf(dir, sizeof dir, "%s/killed-run", g_work);
+        make_run_dir(dir);
+        exp_registry_run rr = {dir, "killed", "h", "w", "g", "name: killed\n"};
+        long long id;
+        if (exp_registry_open(db, &reg, &e) != 0 || exp_registry_start(reg, &rr, &id, &e) != 0) _exit(10);
+        sqlite3 *raw;
+        sqlite3_open(db, &raw);
+        sqlite3_busy_timeout(raw, 30000);
+        sqlite3_exec(raw, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        for (int i = 0; i < 2000; i++) {
+            char sql[200];
+            snprintf(sql, sizeof sql, "INSERT INTO metrics VALUES(%lld, 'v', 0, 'image', 'm%d', %d)", id, i, i);
+            sqlite3_exec(raw, sql, NULL, NULL, NULL);
+        }
+        if (write(fd[1], "x", 1) != 1) _exit(12);
+        sleep(60);
+        _exit(0);
+    }
+    close(fd[1]);
+    char c;
+    CHECK(read(fd[0], &c, 1) == 1, "the writer is inside its transaction");
+    close(fd[0]);
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+    CHECK(WIFSIGNALED(st), "the writer was killed");
+    CHECK_EQ_INT(count(db, "SELECT COUNT(*) FROM metrics WHERE run_id = (SELECT id FROM runs WHERE run='killed-run')"), 0,
+                 "the killed transaction left nothing");
+    sqlite3 *raw;
+    sqlite3_stmt *q;
+    sqlite3_open(db, &raw);
+    sqlite3_prepare_v2(raw, "PRAGMA integrity_check", -1, &q, NULL);
+    CHECK(sqlite3_step(q) == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(q, 0), "ok"), "integrity_check");
+    sqlite3_finalize(q);
+    sqlite3_close(raw);
+    exp_registry *reg;
+    wb_error e;
+    CHECK(exp_registry_open(db, &reg, &e) == 0, "reopen after the kill: %s", e.msg);
+    if (!reg) return;
+    CHECK_EQ_INT(exp_registry_reap(reg, &e), 1, "the dead run is reaped");
+    CHECK_EQ_INT(count(db, "SELECT COUNT(*) FROM runs WHERE run='killed-run' AND status='failed' AND error LIKE '%ended without finishing%'"),
+                 1, "and recorded as failed");
+    CHECK_EQ_INT(exp_registry_reap(reg, &e), 0, "only once");
+    exp_registry_close(reg);
+}
+
+static void test_bad_file(void)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/not-a-db.sqlite", g_work);
+    FILE *f = fopen(path, "w");
+    fputs("this is not an SQLite database, just a text file that is long enough to have a header page\n", f);
+    fclose(f);
+    exp_registry *reg = NULL;
+    wb_error e;
+    CHECK(exp_registry_open(path, &reg, &e) != 0 && reg == NULL, "a text file is refused");
+    CHECK_CONTAINS(e.file, "not-a-db.sqlite", "names the file");
+    CHECK_CONTAINS(e.msg, "not a database", "says why");
+    snprintf(path, sizeof path, "%s/no/such/dir/registry.sqlite", g_work);
+    CHECK(exp_registry_open(path, &reg, &e) != 0, "a missing directory is refused");
+    CHECK_CONTAINS(e.msg, "cannot open the run registry", "says why");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s FIXTURE_RUN_DIR WORK_DIR\n", argv[0]);
+        return 2;
+    }
+    snprintf(g_fix, sizeof g_fix, "%s", argv[1]);
+    snprintf(g_work, sizeof g_work, "%s", argv[2]);
+    mkdir(g_work, 0777);
+    char db[4300];
+    snprintf(db, sizeof db, "%s/registry.sqlite", g_work);
+    remove(db);
+    char side[4400];
+    snprintf(side, sizeof side, "%s-wal", db);
+    remove(side);
+    snprintf(side, sizeof side, "%s-shm", db);
+    remove(side);
+    test_record(db);
+    test_concurrent(db);
+    test_killed(db);
+    test_bad_file();
+    return wb_test_finish("registry");
+}
