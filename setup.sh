@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages the workbench needs (only those missing; as root directly,
 # otherwise through sudo), then configures and builds into build/.
 #   ./setup.sh          install + build (build/)
-#   ./setup.sh --asan   also build with AddressSanitizer + UBSan (build-asan/)
+#   ./setup.sh --asan   also build with AddressSanitizer + UBSan (build-asan/), and install the
+#                       test tools (xmllint, Chromium for the report's browser test)
 #   ./setup.sh --fuzz   also install clang + libFuzzer and build the fuzz targets (build-fuzz/,
 #                       clang, ASan + UBSan; tests/fuzz/run.sh runs them)
 # The flags combine: ./setup.sh --asan --fuzz
@@ -20,6 +21,8 @@ done
 pkgs=(build-essential cmake pkg-config libdcmtk-dev dcmtk libinsighttoolkit5-dev
       libopenblas-dev libyaml-dev libsqlite3-dev libhdf5-dev dicom3tools)
 [ $fuzz -eq 0 ] || pkgs+=(clang libclang-rt-14-dev)
+# the test command (--asan) also checks the HTML report: xmllint and headless Chromium
+[ $asan -eq 0 ] || pkgs+=(libxml2-utils chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
