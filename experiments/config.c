@@ -101,6 +101,7 @@ static const key_def schema[] = {
     {"train.augment.intensity", T_FLOAT, "0", 0, 0.5, NULL, NULL, "random brightness/contrast jitter up to this fraction"},
     {"train.val_fraction", T_FLOAT, "0.2", 0.05, 0.5, NULL, NULL, "share of each training fold's patients held out for early stopping and the threshold"},
     {"train.patience", T_INT, "3", 0, 1000, NULL, NULL, "early stopping: epochs without validation AUC gain (0 = off)"},
+    {"train.save_weights", T_BOOL, "false", 0, 0, NULL, NULL, "save each fold's fine-tuned network (kept epoch) as models/r<R>_f<F>_<variant>.safetensors"},
     {"cv.folds", T_INT, "5", 2, 20, NULL, NULL, "folds of the stratified group k-fold"},
     {"cv.repeats", T_INT, "1", 1, 100, NULL, NULL, "repeats of the whole CV with derived seeds"},
     {"cv.stratify", T_BOOL, "true", 0, 0, NULL, NULL, "stratify folds by the patient's label"},

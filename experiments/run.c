@@ -18,6 +18,7 @@
 #include "dataset.h"
 #include "io_dicom.h"
 #include "io_fs.h"
+#include "io_safetensors.h"
 #include "io_sha256.h"
 #include "io_weights.h"
 #include "baseline.h"
@@ -553,6 +554,19 @@ have_dir:;
                     memcpy(sval, res.val_scores, nva * sizeof *sval);
                     memcpy(stest, res.test_scores, nte * sizeof *stest);
                     trainable[v] = (double)res.trainable_params;
+                    if (tc.save_weights) {
+                        /* the fold's network as safetensors under the home framework's names */
+                        char mdir[4400], mpath[4600], meta_fold[48];
+                        snprintf(mdir, sizeof mdir, "%s/models", dir);
+                        snprintf(mpath, sizeof mpath, "%s/r%d_f%d_%s.safetensors", mdir, r, f, vname);
+                        snprintf(meta_fold, sizeof meta_fold, "repeat %d fold %d", r, f);
+                        const char *meta[] = {"workbench_arch", tc.arch, "workbench_variant", vname, "workbench_fold",
+                                              meta_fold, "workbench_weights_sha256", wsha};
+                        if (io_fs_mkdirs(mdir, err) != 0 || io_safetensors_write(mpath, &res.weights, meta, 4, err) != 0) {
+                            exp_train_result_free(&res);
+                            goto done;
+                        }
+                    }
                     for (int e = 0; e < res.n_epochs; e++) {
                         sb_printf(&curves, "%d,%d,%s,%d,", r, f, vname, e + 1);
                         sb_num(&curves, res.curve[e].train_loss);

@@ -33,6 +33,7 @@ int exp_train_cfg_from_config(const exp_config *cfg, size_t v, exp_train_cfg *tc
     tc->epochs = (int)exp_config_int(cfg, "train.epochs");
     tc->batch_size = (int)exp_config_int(cfg, "train.batch_size");
     tc->patience = (int)exp_config_int(cfg, "train.patience");
+    tc->save_weights = exp_config_bool(cfg, "train.save_weights");
     tc->optimizer = opt_kind(exp_config_str(cfg, "train.optimizer"));
     tc->lr = (float)exp_config_double(cfg, "train.lr");
     tc->momentum = (float)exp_config_double(cfg, "train.momentum");
@@ -78,6 +79,7 @@ void exp_train_result_free(exp_train_result *r)
     free(r->val_scores);
     free(r->test_scores);
     free(r->curve);
+    io_tensor_list_free(&r->weights);
     memset(r, 0, sizeof *r);
 }
 
@@ -192,6 +194,7 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
                        exp_train_result *out, wb_error *err)
 {
     memset(out, 0, sizeof *out);
+    io_tensor_list_init(&out->weights);
     const int C = tc->in_channels, H = ds->rows, W = ds->cols;
     const int B = tc->batch_size;
     const size_t px = (size_t)H * W;
@@ -347,6 +350,7 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
     else out->best_epoch = out->n_epochs - 1;
     if (sp->n_val && score(net, ds, sp->val, sp->n_val, C, B, pre_val, prefix_len, xbuf, out->val_scores, err)) goto done;
     if (score(net, ds, sp->test, sp->n_test, C, B, pre_test, prefix_len, xbuf, out->test_scores, err)) goto done;
+    if (tc->save_weights && nn_net_export(net, &out->weights, err) != 0) goto done;
     rc = 0;
 done:
     snapshot_free(&snap);

@@ -39,6 +39,7 @@ typedef struct exp_train_cfg {
     int aug_flip;
     float aug_rotate_deg, aug_scale, aug_intensity;
     uint64_t seed;
+    int save_weights;       /* export the kept epoch's weights into the result */
 } exp_train_cfg;
 
 /* The train section plus variant v's keys. Stage names are checked by the config already. */
@@ -62,6 +63,8 @@ typedef struct exp_train_result {
     exp_epoch_log *curve; /* one per epoch run */
     int n_epochs, best_epoch;
     size_t trainable_params;
+    io_tensor_list weights; /* tc->save_weights: every parameter and buffer of the kept epoch,
+                             * under the home framework's names (empty otherwise) */
 } exp_train_result;
 
 /* Trains from the pretrained weights (NULL: seeded random init) and scores val and test.

@@ -122,14 +122,18 @@ done
 expect_exit 2 "$wb" run "$out/t.yaml" --resume "$run"
 expect_grep 'takes no config and no --set' "$out/stderr"
 # a --set is recorded and changes the run's hash
-expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000000Z --set variants[2].unfreeze=none --set train.epochs=1
+expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000000Z --set variants[2].unfreeze=none --set train.epochs=1 --set train.save_weights=true
 run3=$(cat "$out/stdout")
+# train.save_weights: each fold's network as safetensors that bind strictly to the architecture
+expect_eq "$(ls "$run3/models" | paste -sd' ')" "r0_f0_frozen.safetensors r0_f0_last.safetensors r0_f1_frozen.safetensors r0_f1_last.safetensors" "saved models"
+expect_exit 0 "$wb" net info --arch resnet20 --weights "$run3/models/r0_f1_last.safetensors" --in-channels 1 --classes 2
+expect_grep 'bound 97 tensors from .*r0_f1_last.safetensors' "$out/stderr"
 expect_grep '^# --set train.epochs=1$' "$run3/config.yaml"
 checks=$((checks + 1)); [ "$run3" != "$run" ] || { fails=$((fails + 1)); echo "FAIL: --set kept the same run directory" >&2; }
 # compare: metrics side by side, and exactly the keys that differ
 expect_exit 0 "$wb" runs compare "$(basename "$run")" "$(basename "$run3")" --out "$out/runs"
 expect_grep "^frozen +image +AUC +0\.[0-9]{3} +0\.[0-9]{3}$" "$out/stdout"
-expect_eq "$(sed -n '/^config differences:/,$p' "$out/stdout" | grep '^  [a-z]' | tr -d ' ' | paste -sd,)" "variants[2].unfreeze,train.epochs" "config differences"
+expect_eq "$(sed -n '/^config differences:/,$p' "$out/stdout" | grep '^  [a-z]' | tr -d ' ' | paste -sd,)" "variants[2].unfreeze,train.epochs,train.save_weights" "config differences"
 expect_exit 2 "$wb" runs show 999 --out "$out/runs"
 expect_grep "no run '999' in the registry" "$out/stderr"
 expect_exit 3 "$wb" runs list --out "$out/nowhere"
