@@ -138,10 +138,10 @@ extern "C" int io_itk_triangle_threshold(const float *img, int rows, int cols, i
             return 0;
         }
         std::vector<double> h((size_t)bins, 0.0);
-        const double w = ((double)hi - lo) / bins;
+        const double w = ((double)hi - lo) / bins, inv_w = bins / ((double)hi - lo);
         for (size_t i = 0; i < n; i++)
             if (img[i] == img[i])
-                h[std::min((size_t)((img[i] - lo) / w), (size_t)bins - 1)] += 1;
+                h[std::min((size_t)((double)(img[i] - lo) * inv_w), (size_t)bins - 1)] += 1;
         // Zack's triangle: the line from the peak to the far end of the histogram; the bin
         // farthest below it is the threshold.
         int peak = (int)(std::max_element(h.begin(), h.end()) - h.begin());

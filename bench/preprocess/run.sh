@@ -37,7 +37,10 @@ echo "$C2"
 P=$(/usr/bin/python3 bench/preprocess/bench_preprocess.py --reps "$REPS" $FILES)
 echo "$P"
 rate() { echo "$1" | sed 's/.*images_per_s=\([0-9.]*\).*/\1/'; }
+cpu() { echo "$1" | sed 's/.*cpu_s_per_image=\([0-9.]*\).*/\1/'; }
 p=$(rate "$P")
+echo "CPU seconds per image: ours $(cpu "$C1"), python $(cpu "$P"), python / ours" \
+     "$(echo "$(cpu "$P") $(cpu "$C1")" | awk '{printf "%.2f", $1/$2}')"
 for c in "$C1" "$C2"; do
     t=$(echo "$c" | sed 's/.*threads=\([0-9]*\).*/\1/')
     echo "ours ($t thread(s), one image per thread) $(rate "$c") images/s, python $p images/s," \

@@ -401,6 +401,15 @@ static void test_features(void)
         /* float32 pixels summed in double: 1e-9 relative */
         CHECK_CLOSE(fo[k], ref, 1e-9 * fmax(1, fabs(ref)), "%s", name);
     }
+    { /* percentiles of negative and positive values (the sort is a radix sort on float bits) */
+        const float v[6] = {-0.5f, 2.0f, 0.25f, -3.0f, 1.0f, 7.0f};
+        const uint8_t vm[6] = {1, 1, 1, 1, 1, 0};
+        double f[EXP_PRE_N_FIRST_ORDER];
+        CHECK(exp_pre_first_order(v, vm, 6, 64, f, &err) == 0, "first order of signed values");
+        CHECK_CLOSE(f[EXP_PRE_F_FO_P10], -2.0, 1e-12, "p10 of -3 -0.5 0.25 1 2");
+        CHECK_CLOSE(f[EXP_PRE_F_FO_P50], 0.25, 1e-12, "p50");
+        CHECK_CLOSE(f[EXP_PRE_F_FO_P90], 1.6, 1e-12, "p90");
+    }
     memset(m, 0, n);
     m[5 * c + 5] = 1; /* a single pixel: no pair */
     double g[IO_ITK_GLCM_COUNT];
