@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,19 +16,21 @@
 
 static atomic_int g_fault_mode = -1; /* -1: environment not read yet, 0: off, 1: on */
 static atomic_long g_fault_count;
-static long g_fault_n;
+static long g_fault_n, g_kill_n;
 static int g_fault_sticky, g_fault_trace;
 
 static void fault_init(void)
 {
     /* Reading the environment twice from two threads gives the same values: no lock. */
-    const char *w = getenv("WB_FAULT_WRITE"), *t = getenv("WB_FAULT_TRACE");
+    const char *w = getenv("WB_FAULT_WRITE"), *t = getenv("WB_FAULT_TRACE"), *kl = getenv("WB_FAULT_KILL");
     char *end = NULL;
     long n = w && *w ? strtol(w, &end, 10) : 0;
     g_fault_n = n > 0 ? n : 0;
     g_fault_sticky = g_fault_n && end && *end == '+';
     g_fault_trace = t && *t && strcmp(t, "0") != 0;
-    atomic_store(&g_fault_mode, g_fault_n || g_fault_trace);
+    n = kl && *kl ? strtol(kl, NULL, 10) : 0;
+    g_kill_n = n > 0 ? n : 0;
+    atomic_store(&g_fault_mode, g_fault_n || g_fault_trace || g_kill_n);
 }
 
 int io_fs_fault_point(const char *op, const char *path)
@@ -43,7 +46,9 @@ int io_fs_fault_point(const char *op, const char *path)
     int fail = g_fault_n && (k == g_fault_n || (g_fault_sticky && k > g_fault_n));
     if (g_fault_trace)
         fprintf(stderr, "workbench: fault point %ld: %s %s%s\n", k, op, path,
-                fail ? " (injected ENOSPC)" : "");
+                fail ? " (injected ENOSPC)" : k == g_kill_n ? " (killed)" : "");
+    if (k == g_kill_n)
+        raise(SIGKILL); /* as kill -9 from outside, at exactly this point: nothing is cleaned up */
     if (fail) {
         errno = ENOSPC;
         return -1;

@@ -55,6 +55,7 @@ int io_fs_publish(const char *tmp, const char *path, wb_error *err);
  * exist yet). With the environment variable
  *     WB_FAULT_WRITE=N     operation N fails with ENOSPC (a failing write writes half its bytes);
  *     WB_FAULT_WRITE=N+    operation N and every later one fail (the disk stays full);
+ *     WB_FAULT_KILL=N      the process kills itself (SIGKILL) just before operation N;
  *     WB_FAULT_TRACE=1     every operation is printed to stderr: "workbench: fault point N: op path".
  * Unset, the cost is one load of a cached flag per operation. io_fs_fault_point lets a writer
  * outside this module take part: it returns 0, or sets errno to ENOSPC and returns -1 when

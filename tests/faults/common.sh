@@ -48,7 +48,7 @@ no_temp() {
   if [ -n "$left" ]; then fails=$((fails + 1)); echo "FAIL: temporary files left ($2): $left" >&2; fi
 }
 
-# complete DIR REF WHAT: every file below DIR is whole — JSON parses, every CSV line has the
+# complete DIR REF WHAT: every file below DIR (temporary files aside) is whole — JSON parses, every CSV line has the
 # header's field count and the file ends in a newline — and those of $deterministic_files that
 # REF also has are byte-identical to REF's.
 complete() {
@@ -68,7 +68,7 @@ complete() {
     if [ -f "$ref/$rel" ] && ! cmp -s "$f" "$ref/$rel"; then
       fails=$((fails + 1)); echo "FAIL: $what: $rel differs from the clean run's" >&2
     fi
-  done < <(find "$dir" -type f | sort)
+  done < <(find "$dir" -type f ! -name '*.tmp.*' | sort)
 }
 
 # snapshot DIR...: one line per file below the DIRs: checksum and path.
