@@ -1,5 +1,7 @@
-/* preprocess.c — the preprocessing pipeline of preprocess.h: ITK filters through io_itk.h,
- * the rest (windowing, crop, flip decision, scaling, first-order features) in C. */
+/* preprocess.c — the preprocessing pipeline of preprocess.h. The full-resolution steps (triangle
+ * threshold, mask components and holes on runs, window/crop/flip, anti-aliased resampling) are
+ * C, with rows split over exp_pre_set_threads threads; Otsu's threshold, CLAHE and the GLCM
+ * features are ITK's through io_itk.h. docs/preprocess.md says why. */
 #include "preprocess.h"
 
 #include <errno.h>
