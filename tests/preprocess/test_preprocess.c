@@ -614,6 +614,34 @@ static void test_pipeline_threads(void)
         }
         exp_pre_result_free(&r2);
     }
+    /* no crop, background kept, stretched, no smoothing, up-sampled rows, CLAHE */
+    exp_pre_result_free(&r1);
+    p.crop = 0;
+    p.mask_background = 0;
+    p.keep_aspect = 0;
+    p.antialias = 0;
+    p.out_rows = 700;
+    p.clahe = 1;
+    exp_pre_set_threads(1);
+    CHECK(exp_pre_run(img, R, C, "R", &p, &r1, &err) == 0, "variant, 1 thread: %s", err.msg);
+    CHECK(r1.crop_box[0] == 0 && r1.crop_box[2] == R && r1.crop_box[3] == C && r1.flipped == 1,
+          "no crop, flipped");
+    for (int t = 2; t <= 3; t++) {
+        exp_pre_set_threads(t);
+        CHECK(exp_pre_run(img, R, C, "R", &p, &r2, &err) == 0, "variant, %d threads: %s", t, err.msg);
+        if (r1.image && r2.image) {
+            size_t on = (size_t)r1.rows * r1.cols;
+            CHECK(memcmp(r1.image, r2.image, on * sizeof *r1.image) == 0,
+                  "image with %d threads differs from 1 thread", t);
+            CHECK(memcmp(r1.mask, r2.mask, on) == 0, "mask with %d threads differs", t);
+            CHECK(memcmp(r1.features, r2.features, sizeof r1.features) == 0,
+                  "features with %d threads differ", t);
+            CHECK(r1.threshold == r2.threshold && r1.flipped == r2.flipped &&
+                      memcmp(r1.crop_box, r2.crop_box, sizeof r1.crop_box) == 0,
+                  "threshold/flip/crop with %d threads differ", t);
+        }
+        exp_pre_result_free(&r2);
+    }
     exp_pre_set_threads(old);
     exp_pre_result_free(&r1);
     free(img);
