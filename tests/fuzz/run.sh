@@ -11,6 +11,9 @@ cd "$(dirname "$0")/../.."
 root=$(pwd)
 secs=${1:-30}
 [ $# -gt 0 ] && shift
+case $secs in
+  ''|*[!0-9]*) echo "fuzz: SECONDS must be a whole number, got '$secs'" >&2; exit 2 ;;
+esac
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(dicom config safetensors pth npy csv)
 build=$(cd "${BUILD:-build-fuzz}" 2>/dev/null && pwd) || {
@@ -43,7 +46,7 @@ run_one() {
   local stats
   stats=$(grep -E '^stat::number_of_executed_units' "$d/log" | awk '{print $2}')
   if [ $rc -ne 0 ] || [ -n "$(ls -A "$d/artifacts")" ]; then
-    mkdir -p "$out/$t"
+    rm -rf "$out/$t" && mkdir -p "$out/$t"
     cp "$d/artifacts/"* "$out/$t/" 2>/dev/null
     cp "$d/log" "$out/$t/log"
     echo "fuzz: $t FAILED (exit $rc) after $((SECONDS - start)) s; inputs and log in $out/$t/:" >&2
