@@ -326,3 +326,42 @@ int io_fs_publish(const char *tmp, const char *path, wb_error *err)
     }
     return 0;
 }
+
+int io_atomic_chmod(io_atomic_file *af, unsigned mode, wb_error *err)
+{
+    if (!af->f || fchmod(af->fd, (mode_t)mode) != 0)
+        return wb_err(err, WB_E_WRITE, af->path, "cannot set permissions: %s",
+                      strerror(af->f ? errno : EBADF));
+    return 0;
+}
+
+long io_fs_remove_stale_tmp(const char *dir, wb_error *err)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return wb_err(err, WB_E_IO, dir, "cannot read directory: %s", strerror(errno));
+    long removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *t = strstr(e->d_name, ".tmp.");
+        if (!t || t == e->d_name)
+            continue;
+        /* the last ".tmp." is followed by the writer's pid and nothing else */
+        for (const char *u; (u = strstr(t + 1, ".tmp.")) != NULL;)
+            t = u;
+        char *end = NULL;
+        errno = 0;
+        long pid = strtol(t + 5, &end, 10);
+        if (errno || end == t + 5 || *end || pid <= 0 || (pid_t)pid != pid)
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* alive (or not ours to judge): its writer may still rename it */
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && unlink(path) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
+}

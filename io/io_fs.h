@@ -44,6 +44,16 @@ int io_atomic_open(io_atomic_file *af, const char *path, wb_error *err);
 int io_atomic_commit(io_atomic_file *af, wb_error *err);
 void io_atomic_abort(io_atomic_file *af);
 
+/* Sets the permission bits of the file being written (before anything sensitive is written
+ * into it, e.g. 0600 for a key); the file keeps them when it is renamed into place. */
+int io_atomic_chmod(io_atomic_file *af, unsigned mode, wb_error *err);
+
+/* Removes the temporary files ("NAME.tmp.<pid>") that killed processes left directly in dir:
+ * those whose pid is not a live process. Other files, and the temporary files of live
+ * processes (a concurrent writer), are left alone. Returns the number removed, or -1 with err
+ * if dir cannot be read. For `run --resume` and cache maintenance. */
+long io_fs_remove_stale_tmp(const char *dir, wb_error *err);
+
 /* For writers whose library writes the temporary file itself (DCMTK's saveFile, ...): fsyncs
  * tmp and renames it onto path, removing tmp on failure. Counts as fsync and rename for the
  * write-failure injection below. */
