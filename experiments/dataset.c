@@ -152,6 +152,9 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
 
     exp_pre_params p;
     exp_dataset_pre_params(cfg, &p);
+    /* the config's threads split each image's full-size loops (the output does not depend
+     * on the count: tests/preprocess checks 1, 2 and 3) */
+    exp_pre_set_threads((int)exp_config_int(cfg, "threads"));
     if (exp_pre_params_check(&p, err) != 0) {
         io_csv_free(&csv);
         return -1;
