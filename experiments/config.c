@@ -676,6 +676,10 @@ static int finish(ctx *c)
         wb_error e2;
         net = nn_net_create(exp_config_str(cfg, "backbone.arch"), &o, &e2);
         if (!net) {
+            if (e2.code == WB_E_NOMEM) { /* not the config's fault */
+                *c->err = e2;
+                return -1;
+            }
             entry *a = find_entry(cfg, "backbone.arch");
             return fail_at(c, a ? a->line : 0, a ? a->col : 0, "backbone.arch", "%s", e2.msg);
         }

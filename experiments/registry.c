@@ -41,16 +41,35 @@ static const char *const SCHEMA =
     " variant TEXT NOT NULL, repeat INTEGER NOT NULL, level TEXT NOT NULL, metric TEXT NOT NULL, value REAL,"
     " PRIMARY KEY(run_id, variant, repeat, level, metric));";
 
+/* A full or read-only disk is an output problem (exit 4), with the system's reason. */
+static wb_code db_code(sqlite3 *db)
+{
+    switch (sqlite3_errcode(db) & 0xff) {
+    case SQLITE_FULL: case SQLITE_READONLY: case SQLITE_CANTOPEN: case SQLITE_IOERR: case SQLITE_PERM: return WB_E_WRITE;
+    case SQLITE_NOMEM: return WB_E_NOMEM;
+    default: return WB_E_IO;
+    }
+}
+
+static int db_err(exp_registry *reg, wb_error *err, const char *what, const char *msg)
+{
+    int se = sqlite3_system_errno(reg->db);
+    wb_code c = db_code(reg->db);
+    if (se && c == WB_E_WRITE)
+        return wb_err(err, c, reg->path, "%s%s%s (%s)", what, what[0] ? ": " : "", msg, strerror(se));
+    return wb_err(err, c, reg->path, "%s%s%s", what, what[0] ? ": " : "", msg);
+}
+
 static int db_fail(exp_registry *reg, wb_error *err, const char *what)
 {
-    return wb_err(err, WB_E_IO, reg->path, "%s: %s", what, sqlite3_errmsg(reg->db));
+    return db_err(reg, err, what, sqlite3_errmsg(reg->db));
 }
 
 static int exec(exp_registry *reg, const char *sql, wb_error *err)
 {
     char *msg = NULL;
     if (sqlite3_exec(reg->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        wb_err(err, WB_E_IO, reg->path, "%s", msg ? msg : sqlite3_errmsg(reg->db));
+        db_err(reg, err, "", msg ? msg : sqlite3_errmsg(reg->db));
         sqlite3_free(msg);
         return -1;
     }
@@ -64,8 +83,8 @@ int exp_registry_open(const char *path, exp_registry **out, wb_error *err)
     if (!reg) return wb_err(err, WB_E_NOMEM, path, "out of memory");
     snprintf(reg->path, sizeof reg->path, "%s", path);
     if (sqlite3_open_v2(path, &reg->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-        wb_err(err, WB_E_IO, path, "cannot open the run registry: %s",
-               reg->db ? sqlite3_errmsg(reg->db) : "out of memory");
+        if (reg->db) db_fail(reg, err, "cannot open the run registry");
+        else wb_err(err, WB_E_NOMEM, path, "cannot open the run registry: out of memory");
         exp_registry_close(reg);
         return -1;
     }

@@ -59,13 +59,16 @@ static int load_key(const char *runs_dir, uint8_t key[32], wb_error *err)
         return wb_err(err, WB_E_INTERNAL, "/dev/urandom", "cannot read random bytes for the pseudonym key");
     }
     close(fd);
-    sbuf b = {0};
-    for (int i = 0; i < 32; i++) sb_printf(&b, "%02x", key[i]);
-    sb_printf(&b, "\n");
-    int rc = sb_write(&b, runs_dir, ".pseudonym-key", err);
-    free(b.s);
-    if (rc == 0) chmod(path, 0600);
-    return rc;
+    /* mode 0600 before a byte of the key is written */
+    io_atomic_file af;
+    if (io_atomic_open(&af, path, err) != 0) return -1;
+    if (io_atomic_chmod(&af, 0600, err) != 0) {
+        io_atomic_abort(&af);
+        return -1;
+    }
+    for (int i = 0; i < 32; i++) fprintf(af.f, "%02x", key[i]);
+    fprintf(af.f, "\n");
+    return io_atomic_commit(&af, err);
 }
 
 /* ---- breast-level aggregation ---- */
@@ -306,6 +309,9 @@ int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
         if (slash && slash != resume_runs) *slash = '\0';
         else snprintf(resume_runs, sizeof resume_runs, ".");
         runs_dir = resume_runs;
+        if (access(resume_cfg, F_OK) != 0)
+            return wb_err(err, WB_E_USAGE, o->resume_dir, "nothing to resume: the run was stopped before its "
+                          "config.yaml was written; run the config again");
         if (exp_config_load(resume_cfg, NULL, 0, &cfg, err) != 0) return -1;
     } else if (exp_config_load(o->config, o->sets, o->n_sets, &cfg, err) != 0) {
         return -1;
@@ -376,6 +382,11 @@ int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
         if (k > 1) snprintf(sfx, sizeof sfx, "-%d", k);
         snprintf(dir, dir_n, "%s/%s-%s-%02x%02x%02x%02x%s", runs_dir, exp_config_str(cfg, "name"), stamp, h[0], h[1],
                  h[2], h[3], sfx);
+        if (io_fs_fault_point("mkdir", dir) != 0) {
+            free(resolved);
+            wb_err(err, WB_E_WRITE, dir, "cannot create the run directory: %s", strerror(errno));
+            goto done;
+        }
         if (mkdir(dir, 0777) == 0) break;
         if (errno != EEXIST || k == 1000) {
             free(resolved);
@@ -390,6 +401,13 @@ int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
     if (sb_write(&b, dir, "config.yaml", err) != 0) goto done;
     sb_free(&b);
 have_dir:;
+    if (o->resume_dir) {
+        /* temporary files of the killed process */
+        char pd[4300];
+        snprintf(pd, sizeof pd, "%s/parts", dir);
+        io_fs_remove_stale_tmp(dir, NULL);
+        io_fs_remove_stale_tmp(pd, NULL);
+    }
     /* the registry: this run is "running" from here; failures below mark it failed */
     if (!o->registry || strcmp(o->registry, "none")) {
         char rpath[4400], cpath[4400], chex[65];

@@ -1,6 +1,7 @@
 /* sbuf.c — see sbuf.h. */
 #include "sbuf.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -89,8 +90,9 @@ int sb_write(const sbuf *b, const char *dir, const char *name, wb_error *err)
     io_atomic_file af;
     if (io_atomic_open(&af, path, err) != 0) return -1;
     if (b->n && fwrite(b->s, 1, b->n, af.f) != b->n) {
+        int e = errno;
         io_atomic_abort(&af);
-        return wb_err(err, WB_E_WRITE, path, "write failed");
+        return wb_err(err, WB_E_WRITE, path, "write failed: %s", strerror(e ? e : EIO));
     }
     return io_atomic_commit(&af, err);
 }

@@ -3,6 +3,7 @@
 // Modality LUT, the VOI LUT and the MONOCHROME1 inversion. No exception crosses the C API.
 
 #include "io_dicom.h"
+#include "io_fs.h"
 
 #include <sys/mman.h>
 
@@ -726,20 +727,17 @@ int io_dicom_write(const char *path, const char *const *attrs, size_t n_attrs,
             return wb_err(err, WB_E_INTERNAL, path, "io_dicom_write: cannot encode as %s: %s",
                           DcmXfer(xfer).getXferName(), c.bad() ? c.text() : "no encoder");
 
-        std::string tmp = std::string(path) + ".tmp";
+        // a temporary file of this process, fsynced and renamed into place (io_fs_publish)
+        std::string tmp = std::string(path) + ".tmp." + std::to_string((long)getpid());
+        if (io_fs_fault_point("create", tmp.c_str()) != 0)
+            return wb_err(err, WB_E_WRITE, path, "cannot create: %s", strerror(errno));
         c = ff.saveFile(tmp.c_str(), xfer, EET_ExplicitLength, EGL_recalcGL, EPD_noChange, 0, 0,
                         EWM_fileformat);
         if (c.bad()) {
             unlink(tmp.c_str());
             return wb_err(err, WB_E_WRITE, path, "cannot write: %s", c.text());
         }
-        if (rename(tmp.c_str(), path) != 0) {
-            int e = errno;
-            unlink(tmp.c_str());
-            return wb_err(err, WB_E_WRITE, path, "cannot rename the temporary file into place: %s",
-                          strerror(e));
-        }
-        return 0;
+        return io_fs_publish(tmp.c_str(), path, err);
     } catch (const std::bad_alloc &) {
         return wb_err(err, WB_E_NOMEM, path, "out of memory while writing");
     } catch (...) {

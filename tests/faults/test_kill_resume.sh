@@ -61,7 +61,7 @@ kill_at() {
   if [ ! -f "$dir/config.yaml" ]; then
     # killed between claiming the directory and writing its config: nothing to resume
     expect_exit 2 "$wb" run --resume "$dir"
-    expect_grep "$dir/config.yaml" "$out/stderr"
+    expect_grep "$dir: nothing to resume: the run was stopped before its config.yaml was written" "$out/stderr"
     return
   fi
   expect_exit 0 "$wb" run --resume "$dir"

@@ -14,7 +14,7 @@ unset WB_FAULT_WRITE WB_FAULT_TRACE WB_FAULT_ALLOC
 # ---- synth: every output operation of a 3-patient cohort fails in turn
 WB_FAULT_TRACE=1 "$wb" -q synth --out "$out/s_ref" --patients 3 --seed 5 --size 160x200 2>"$out/s_trace"
 n_ops=$(grep -c 'fault point' "$out/s_trace")
-expect_eq "$n_ops" 8 "synth output operations (mkdir x4, labels.csv create/write/fsync/rename)"
+expect_eq "$n_ops" 44 "synth output operations (mkdir x4, 12 DICOM files create/fsync/rename, labels.csv create/write/fsync/rename)"
 for n in $(seq 1 "$n_ops") 5+; do
   s="$out/s_${n%+}${n//[0-9]/}"; s=${s/+/_on}
   path=$(grep -E "fault point ${n%+}: " "$out/s_trace" | sed -E 's/.*: [a-z]+ //; s/\.tmp\.[0-9]+$//' | sed "s#^$out/s_ref#$s#")
@@ -24,9 +24,9 @@ for n in $(seq 1 "$n_ops") 5+; do
   [ ! -d "$s" ] || complete "$s" "$out/s_ref" "synth, operation $n failing"
 done
 # a finished cohort written again with labels.csv's rename failing (its directories exist, so
-# that is operation 4): nothing in it changes
+# that is operation 36 + 4): nothing in it changes (the same seed rewrites the same DICOM bytes)
 before=$(snapshot "$out/s_ref")
-expect_exit 4 env WB_FAULT_WRITE=4 "$wb" -q synth --out "$out/s_ref" --patients 3 --seed 5 --size 160x200
+expect_exit 4 env WB_FAULT_WRITE=40 "$wb" -q synth --out "$out/s_ref" --patients 3 --seed 5 --size 160x200
 expect_grep "s_ref/labels.csv: cannot move into place: No space left on device" "$out/stderr"
 expect_eq "$(snapshot "$out/s_ref")" "$before" "finished cohort after a failed rewrite"
 
