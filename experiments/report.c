@@ -486,7 +486,7 @@ static void plot_roc_pr(sbuf *b, const series *s, size_t nv, int kind)
         free(y);
         if (nl < 16) names[nl] = s[v].name, colors[nl++] = svg_color(v);
     }
-    svg_legend(b, &p, names, colors, nl);
+    svg_legend(b, &p, names, colors, nl, kind ? SVG_TOP_RIGHT : SVG_BOTTOM_RIGHT);
     svg_end(b);
     figure_close(b, kind ? "Precision-recall curves of the pooled out-of-fold predictions (image level, repeat 1); "
                            "dashed: the prevalence."
@@ -527,7 +527,7 @@ static void plot_reliability(sbuf *b, const series *s, size_t nv)
         }
         if (nl < 16) names[nl] = s[v].name, colors[nl++] = svg_color(v);
     }
-    svg_legend(b, &p, names, colors, nl);
+    svg_legend(b, &p, names, colors, nl, SVG_TOP_LEFT);
     svg_end(b);
     figure_close(b, "Reliability diagram: images in 10 equal-width bins of the predicted probability (image level, "
                     "repeat 1); dashed: perfect calibration.");
@@ -643,7 +643,7 @@ static int plot_learning(sbuf *b, const run_files *rf, const series *s, size_t n
             if (!seen && nl < 16 && v < nv) lnames[nl] = s[v].name, lcolors[nl++] = svg_color(v);
             i = j;
         }
-        if (!which) svg_legend(b, &p, lnames, lcolors, nl);
+        if (!which) svg_legend(b, &p, lnames, lcolors, nl, SVG_TOP_RIGHT);
         svg_end(b);
         figure_close(b, which ? "Validation AUC by epoch, one line per fold (the inner validation patients of the "
                                 "training folds: it chose the epoch kept)."

@@ -133,13 +133,20 @@ void svg_hbar(sbuf *b, const svg_plot *p, double x, double y, double half_width,
               px(p, x - half_width), py(p, y), px(p, x + half_width), py(p, y), color);
 }
 
-void svg_legend(sbuf *b, const svg_plot *p, const char *const *names, const char *const *colors, size_t n)
+void svg_legend(sbuf *b, const svg_plot *p, const char *const *names, const char *const *colors, size_t n,
+                svg_corner corner)
 {
-    double x = p->w - MR - 8, y = p->h - MB - 10.0 - 14.0 * (double)(n - 1);
+    if (!n) return;
+    /* right-aligned: swatch at the right edge, name before it; left: swatch first */
+    const int left = corner == SVG_TOP_LEFT;
+    double x = left ? ML + 8 : p->w - MR - 8;
+    double y = corner == SVG_BOTTOM_RIGHT ? p->h - MB - 10.0 - 14.0 * (double)(n - 1) : MT + 16.0;
     for (size_t i = 0; i < n; i++, y += 14) {
-        sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2.5\"/>", x - 18, y - 3.5,
-                  x, y - 3.5, colors[i]);
-        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"lg\" text-anchor=\"end\">", x - 22, y);
+        double x1 = left ? x : x - 18, x2 = left ? x + 18 : x;
+        sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2.5\"/>", x1, y - 3.5,
+                  x2, y - 3.5, colors[i]);
+        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"lg\" text-anchor=\"%s\">", left ? x + 22 : x - 22, y,
+                  left ? "start" : "end");
         sb_xml(b, names[i]);
         sb_printf(b, "</text>");
     }

@@ -39,7 +39,10 @@ void svg_line(sbuf *b, const svg_plot *p, const double *x, const double *y, size
 void svg_dot(sbuf *b, const svg_plot *p, double x, double y, double r, const char *color, const char *tip);
 /* A short horizontal bar centred at x (a pooled value in a strip plot). */
 void svg_hbar(sbuf *b, const svg_plot *p, double x, double y, double half_width, const char *color);
-void svg_legend(sbuf *b, const svg_plot *p, const char *const *names, const char *const *colors, size_t n);
+/* The legend in a corner of the plot area, where the data leave room. */
+typedef enum { SVG_BOTTOM_RIGHT, SVG_TOP_RIGHT, SVG_TOP_LEFT } svg_corner;
+void svg_legend(sbuf *b, const svg_plot *p, const char *const *names, const char *const *colors, size_t n,
+                svg_corner corner);
 void svg_end(sbuf *b);
 
 #endif
