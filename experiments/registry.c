@@ -523,10 +523,18 @@ int exp_registry_compare(exp_registry *reg, const char *const *ids, int n, FILE 
     if (sql.oom || in.oom || sqlite3_prepare_v2(reg->db, sql.s, -1, &m, NULL) != SQLITE_OK) rc = db_fail(reg, err, "cannot read the registry");
     while (!rc && sqlite3_step(m) == SQLITE_ROW)
         for (int k = 0; k < N_SHOWN; k++) {
+            /* a metric no run has (the reference's own ΔAUC and p-values) gets no row */
+            double vals[MAXC];
+            int any = 0;
+            for (int i = 0; i < n; i++) {
+                vals[i] = metric(reg, id[i], col(m, 0), 0, col(m, 1), SHOWN[k].name);
+                any |= !isnan(vals[i]);
+            }
+            if (!any) continue;
             fprintf(out, "%-16s %-6s %-9s", col(m, 0), col(m, 1), SHOWN[k].label);
             for (int i = 0; i < n; i++) {
                 char v[32];
-                exp_report_fmt(v, sizeof v, metric(reg, id[i], col(m, 0), 0, col(m, 1), SHOWN[k].name), SHOWN[k].kind);
+                exp_report_fmt(v, sizeof v, vals[i], SHOWN[k].kind);
                 fprintf(out, " %10s", v);
             }
             fprintf(out, "\n");
