@@ -2,6 +2,7 @@
 #include "registry.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -28,8 +29,8 @@ static const char *const SCHEMA =
     "INSERT OR IGNORE INTO meta VALUES('schema_version', '1');"
     "CREATE TABLE IF NOT EXISTS runs("
     " id INTEGER PRIMARY KEY,"
-    " run TEXT NOT NULL UNIQUE,"          /* the run directory's name */
-    " dir TEXT NOT NULL,"
+    " run TEXT NOT NULL,"                 /* the run directory's name */
+    " dir TEXT NOT NULL UNIQUE,"          /* its absolute path: the run's identity */
     " name TEXT NOT NULL,"
     " status TEXT NOT NULL CHECK(status IN ('running','finished','failed')),"
     " started_utc TEXT NOT NULL, ended_utc TEXT,"
@@ -150,6 +151,9 @@ int exp_registry_start(exp_registry *reg, const exp_registry_run *run, long long
     double t;
     utc_now(now, sizeof now, &t);
     gethostname(host, sizeof host - 1);
+    /* the absolute path identifies the run: two runs directories may hold equal names */
+    char abs_dir[PATH_MAX];
+    if (!realpath(run->dir, abs_dir)) snprintf(abs_dir, sizeof abs_dir, "%s", run->dir);
     char run_name[1024];
     snprintf(run_name, sizeof run_name, "%s", base_name(run->dir));
     size_t rl = strlen(run_name);
@@ -158,12 +162,12 @@ int exp_registry_start(exp_registry *reg, const exp_registry_run *run, long long
     /* a resumed run keeps its row (and id): running again, the old end and error cleared */
     const char *sql = "INSERT INTO runs(run, dir, name, status, started_utc, t_start, config_hash, weights_hash, "
                       "git_revision, host, pid, config) VALUES(?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
-                      "ON CONFLICT(run) DO UPDATE SET status='running', ended_utc=NULL, seconds=NULL, error=NULL, t_start=?5, "
+                      "ON CONFLICT(dir) DO UPDATE SET status='running', ended_utc=NULL, seconds=NULL, error=NULL, t_start=?5, "
                       "host=?9, pid=?10 "
                       "RETURNING id";
     if (sqlite3_prepare_v2(reg->db, sql, -1, &st, NULL) != SQLITE_OK) return db_fail(reg, err, "cannot record the run");
     sqlite3_bind_text(st, 1, run_name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, run->dir, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, abs_dir, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 3, run->name ? run->name : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 4, now, -1, SQLITE_TRANSIENT);
     sqlite3_bind_double(st, 5, t);
@@ -309,16 +313,35 @@ int exp_registry_reap(exp_registry *reg, wb_error *err)
     if (sqlite3_prepare_v2(reg->db, "SELECT id, pid FROM runs WHERE status = 'running' AND host = ?1", -1, &st, NULL) != SQLITE_OK)
         return db_fail(reg, err, "cannot read the registry");
     sqlite3_bind_text(st, 1, host, -1, SQLITE_TRANSIENT);
-    long long gone[256];
+    long long gone[256][2];
     int n = 0;
     while (n < 256 && sqlite3_step(st) == SQLITE_ROW)
-        if (!pid_alive(sqlite3_column_int64(st, 1)) || sqlite3_column_int64(st, 1) == (long long)getpid())
-            gone[n++] = sqlite3_column_int64(st, 0);
+        if (!pid_alive(sqlite3_column_int64(st, 1)) || sqlite3_column_int64(st, 1) == (long long)getpid()) {
+            gone[n][0] = sqlite3_column_int64(st, 0);
+            gone[n++][1] = sqlite3_column_int64(st, 1);
+        }
     sqlite3_finalize(st);
-    for (int i = 0; i < n; i++)
-        if (exp_registry_finish(reg, gone[i], "", "the process ended without finishing (killed or crashed)", err) != 0)
-            return -1;
-    return n;
+    /* only if it is still that process's run: a resume may have taken it over meanwhile */
+    char now[32];
+    double t;
+    utc_now(now, sizeof now, &t);
+    int reaped = 0;
+    for (int i = 0; i < n; i++) {
+        if (sqlite3_prepare_v2(reg->db,
+                               "UPDATE runs SET status = 'failed', ended_utc = ?3, seconds = NULL, "
+                               "error = 'the process ended without finishing (killed or crashed)' "
+                               "WHERE id = ?1 AND pid = ?2 AND status = 'running'",
+                               -1, &st, NULL) != SQLITE_OK)
+            return db_fail(reg, err, "cannot update the registry");
+        sqlite3_bind_int64(st, 1, gone[i][0]);
+        sqlite3_bind_int64(st, 2, gone[i][1]);
+        sqlite3_bind_text(st, 3, now, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) return db_fail(reg, err, "cannot update the registry");
+        reaped += sqlite3_changes(reg->db) > 0;
+    }
+    return reaped;
 }
 
 /* ---- list, show, compare ---- */
@@ -385,7 +408,7 @@ static long long resolve(exp_registry *reg, const char *id)
     long long r = 0;
     char *end = NULL;
     long long num = strtoll(id, &end, 10);
-    const char *sql = *id && end && *end == '\0' ? "SELECT id FROM runs WHERE id = ?1" : "SELECT id FROM runs WHERE run = ?2";
+    const char *sql = *id && end && *end == '\0' ? "SELECT id FROM runs WHERE id = ?1" : "SELECT id FROM runs WHERE run = ?2 ORDER BY id DESC LIMIT 1";
     if (sqlite3_prepare_v2(reg->db, sql, -1, &st, NULL) != SQLITE_OK) return 0;
     if (*id && end && *end == '\0') sqlite3_bind_int64(st, 1, num);
     else sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);

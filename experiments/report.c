@@ -219,7 +219,8 @@ static int table_build(const run_files *rf, const char *level, table *t)
             if (m && m->type != IO_JSON_OBJECT) m = NULL;
             const io_json_node *vs = m ? io_json_get(d, m, "vs_reference") : NULL;
             char(*c)[CELL] = t->cell[t->rows];
-            long repeat = (long)jnum(d, rn, "repeat");
+            double rep_num = jnum(d, rn, "repeat");
+            long repeat = isfinite(rep_num) && fabs(rep_num) < 1e6 ? (long)rep_num : 0;
             int is_ref = !strcmp(name, ref);
             t->is_ref[t->rows] = is_ref;
             if (reps->count > 1) snprintf(c[C_VARIANT], CELL, "%s (repeat %ld)", name, repeat + 1);
@@ -318,8 +319,9 @@ static void table_md(sbuf *b, const run_files *rf, const table *t)
 
 static void tex_text(sbuf *b, const char *s)
 {
+    const char *start = s;
     for (; *s; s++) {
-        if (*s == '-' && s[1] >= '0' && s[1] <= '9') { /* a minus sign, not a hyphen */
+        if (*s == '-' && s[1] >= '0' && s[1] <= '9' && (s == start || s[-1] == ' ' || s[-1] == '[')) { /* a minus sign */
             sb_printf(b, "$-$");
             continue;
         }
@@ -363,7 +365,7 @@ static int cmp_ys_desc(const void *a, const void *b)
 }
 
 typedef struct series {
-    char name[64];
+    const char *name; /* in metrics.json's doc, which outlives the series */
     ys *v;
     size_t n, cap;
 } series;
@@ -384,7 +386,7 @@ static int load_series(const run_files *rf, series **out, size_t *n_out, wb_erro
     if (!s) return wb_err(err, WB_E_NOMEM, rf->dir, "out of memory");
     size_t k = 0;
     for (int32_t v = rf->variants->first; v >= 0; v = d->nodes[v].next, k++)
-        snprintf(s[k].name, sizeof s[k].name, "%s", jstr(d, &d->nodes[v], "name"));
+        s[k].name = jstr(d, &d->nodes[v], "name");
     static const char *const names[] = {"repeat", "variant", "label", "score"};
     long c[4];
     if (columns(&rf->pred, names, c, 4, err) != 0) {
@@ -395,7 +397,7 @@ static int load_series(const run_files *rf, series **out, size_t *n_out, wb_erro
         if (strcmp(io_csv_cell(&rf->pred, i, c[0]), "0")) continue;
         const char *vn = io_csv_cell(&rf->pred, i, c[1]);
         double sc = atof(io_csv_cell(&rf->pred, i, c[3]));
-        if (!strcmp(io_csv_cell(&rf->pred, i, c[3]), "null")) continue;
+        if (!strcmp(io_csv_cell(&rf->pred, i, c[3]), "null") || !isfinite(sc)) continue;
         for (size_t j = 0; j < nv; j++) {
             if (strcmp(s[j].name, vn)) continue;
             if (s[j].n == s[j].cap) {
@@ -609,9 +611,10 @@ static int plot_learning(sbuf *b, const run_files *rf, const series *s, size_t n
         for (size_t i = 0; i < n; i++) {
             const char *t = io_csv_cell(cv, i, c[4 + which]);
             double e = atof(io_csv_cell(cv, i, c[3]));
-            emax = e > emax ? e : emax;
+            if (isfinite(e) && e < 1e6) emax = e > emax ? e : emax;
             if (!strcmp(t, "null")) continue;
             double a = atof(t);
+            if (!isfinite(a)) continue;
             lo = a < lo ? a : lo;
             hi = a > hi ? a : hi;
         }
@@ -948,8 +951,12 @@ static int wants(const run_files *rf, const char *fmt)
     return 0;
 }
 
-int exp_report_write(const char *run_dir, wb_error *err)
+int exp_report_write(const char *run_dir_in, wb_error *err)
 {
+    /* "runs/x/" and "runs/x" are the same run and give the same files */
+    char run_dir[4096];
+    snprintf(run_dir, sizeof run_dir, "%s", run_dir_in);
+    for (size_t k = strlen(run_dir); k > 1 && run_dir[k - 1] == '/'; k--) run_dir[k - 1] = '\0';
     run_files rf;
     table ti = {0}, tb = {0};
     int rc = -1;

@@ -64,9 +64,37 @@ void sb_csv(sbuf *b, const char *s)
     sb_printf(b, "\"");
 }
 
+/* Length of the valid UTF-8 sequence at s that XML allows (no surrogates, overlongs,
+ * U+FFFE/U+FFFF), or 0. */
+static int utf8_len(const unsigned char *s)
+{
+    unsigned c = s[0], cp;
+    int n;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) n = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF) n = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4) n = 4, cp = c & 0x07;
+    else return 0;
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF) ||
+        cp == 0xFFFE || cp == 0xFFFF)
+        return 0;
+    return n;
+}
+
 void sb_xml(sbuf *b, const char *s)
 {
     for (; *s; s++) {
+        if ((unsigned char)*s >= 0x80) {
+            /* well-formed output from any bytes: a broken sequence becomes U+FFFD */
+            int n = utf8_len((const unsigned char *)s);
+            if (n) sb_printf(b, "%.*s", n, s), s += n - 1;
+            else sb_printf(b, "&#xFFFD;");
+            continue;
+        }
         switch (*s) {
         case '&': sb_printf(b, "&amp;"); break;
         case '<': sb_printf(b, "&lt;"); break;

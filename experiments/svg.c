@@ -22,8 +22,9 @@ static double nice_step(double span, int target)
 
 void svg_nice_range(double lo, double hi, double *out_lo, double *out_hi)
 {
-    if (!isfinite(lo) || !isfinite(hi)) lo = 0, hi = 1;
-    if (hi <= lo) hi = lo + 1;
+    /* non-finite, huge (a diverged loss) or empty ranges get a usable one */
+    if (!isfinite(lo) || !isfinite(hi) || !isfinite(hi - lo) || fabs(lo) > 1e12 || fabs(hi) > 1e12) lo = 0, hi = 1;
+    if (!(hi > lo)) hi = lo + fmax(1, fabs(lo) * 1e-6);
     double s = nice_step(hi - lo, 5);
     *out_lo = floor(lo / s) * s;
     *out_hi = ceil(hi / s) * s;
@@ -64,7 +65,10 @@ void svg_begin(sbuf *b, const svg_plot *p)
     sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" class=\"frame\"/>", x0, y1, x1 - x0, y0 - y1);
     char lab[32];
     double ys = nice_step(p->y1 - p->y0, 5);
-    for (double v = ceil(p->y0 / ys - 1e-9) * ys; v <= p->y1 + ys * 1e-9; v += ys) {
+    /* at most 50 ticks, counted: a step too small for the values' magnitude cannot loop */
+    for (int t = 0; t <= 50; t++) {
+        double v = ceil(p->y0 / ys - 1e-9) * ys + t * ys;
+        if (!(v <= p->y1 + ys * 1e-9)) break;
         double y = py(p, v);
         tick_label(lab, sizeof lab, v, ys);
         sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>", x0, y, x1, y);
@@ -79,7 +83,9 @@ void svg_begin(sbuf *b, const svg_plot *p)
     } else {
         double xs = nice_step(p->x1 - p->x0, 5);
         if (p->x_integer && xs < 1) xs = 1;
-        for (double v = ceil(p->x0 / xs - 1e-9) * xs; v <= p->x1 + xs * 1e-9; v += xs) {
+        for (int t = 0; t <= 50; t++) {
+            double v = ceil(p->x0 / xs - 1e-9) * xs + t * xs;
+            if (!(v <= p->x1 + xs * 1e-9)) break;
             double x = px(p, v);
             tick_label(lab, sizeof lab, v, xs);
             sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>", x, y0, x, y1);

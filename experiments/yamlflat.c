@@ -9,10 +9,11 @@
 #include "io_tensor.h"
 #include "sbuf.h"
 
-enum { FLAT_MAX_BYTES = 16 << 20, FLAT_MAX_DEPTH = 32, FLAT_KEY_MAX = 1024 };
+enum { FLAT_MAX_BYTES = 16 << 20, FLAT_MAX_DEPTH = 32, FLAT_KEY_MAX = 1024, FLAT_MAX_ENTRIES = 65536 };
 
 static int add(exp_flat *fl, const char *key, const char *value)
 {
+    if (fl->n >= FLAT_MAX_ENTRIES) return -2; /* e.g. aliases expanding exponentially */
     if (fl->n == fl->cap) {
         size_t cap = fl->cap ? fl->cap * 2 : 64;
         char **k = realloc(fl->keys, cap * sizeof *k);
@@ -110,8 +111,10 @@ int exp_flat_parse(const char *text, size_t n, const char *name, exp_flat *out, 
     if (rc) {
         exp_flat_free(out);
         return rc == -1 ? wb_err(err, WB_E_NOMEM, name, "out of memory")
-                        : wb_err(err, WB_E_DATA, name, "nested too deeply or a key path longer than %d bytes",
-                                 FLAT_KEY_MAX - 1);
+                        : wb_err(err, WB_E_DATA, name,
+                                 "more than %d values (aliases expanding?), nesting deeper than %d or a key path "
+                                 "longer than %d bytes",
+                                 FLAT_MAX_ENTRIES, FLAT_MAX_DEPTH, FLAT_KEY_MAX - 1);
     }
     return 0;
 }

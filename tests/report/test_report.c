@@ -280,6 +280,82 @@ static void check_errors(const char *fix, const char *work)
     CHECK_CONTAINS(e.file, "/nonexistent/run/metrics.json", "names the file");
 }
 
+/* Replaces every occurrence of from by to in dir/name. */
+static void replace_in(const char *dir, const char *name, const char *from, const char *to)
+{
+    size_t n;
+    char *t = slurp(dir, name, &n);
+    if (!t) return;
+    sbuf b = {0};
+    const char *p = t, *q;
+    while ((q = strstr(p, from))) {
+        sb_printf(&b, "%.*s%s", (int)(q - p), p, to);
+        p = q + strlen(from);
+    }
+    sb_printf(&b, "%s", p);
+    put(dir, name, b.s, b.n);
+    sb_free(&b);
+    free(t);
+}
+
+static size_t count_of(const char *hay, const char *needle)
+{
+    size_t k = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p++) k++;
+    return k;
+}
+
+/* Inputs found by review: each once made the report hang, lose a variant, or write text that
+ * is not XML. */
+static void check_hostile(const char *fix, const char *work)
+{
+    char dir[4200];
+    wb_error e;
+    /* the longest name the config allows (64) is in every plot's legend */
+    const char *longname = "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv";
+    snprintf(dir, sizeof dir, "%s/longname", work);
+    copy_run(fix, dir);
+    for (int i = 0; i < N_FILES; i++) replace_in(dir, FILES[i], "frozen", longname);
+    CHECK(exp_report_write(dir, &e) == 0, "long name: %s", e.msg);
+    char *html = slurp(dir, "report.html", NULL), want[128];
+    snprintf(want, sizeof want, ">%s</text>", longname);
+    CHECK(html && count_of(html, want) >= 3, "the 64-character name is in the ROC, PR and reliability legends");
+    free(html);
+    /* a diverged loss (1e17) and an infinite epoch: the report still ends */
+    snprintf(dir, sizeof dir, "%s/diverged", work);
+    copy_run(fix, dir);
+    const char *curves = "repeat,fold,variant,epoch,train_loss,val_auc,lr,best\n"
+                         "0,0,frozen,1,1e17,0.5,0.01,0\n0,0,frozen,2,2e17,0.6,0.01,1\n0,0,frozen,inf,nan,inf,0.01,0\n";
+    put(dir, "curves.csv", curves, strlen(curves));
+    CHECK(exp_report_write(dir, &e) == 0, "diverged curves: %s", e.msg);
+    /* bytes that are not UTF-8 (a Latin-1 file name in excluded.csv) become U+FFFD */
+    snprintf(dir, sizeof dir, "%s/latin1", work);
+    copy_run(fix, dir);
+    const char *ex = "file,reason\nP0002/M\xfcller.dcm,cannot read\n";
+    put(dir, "excluded.csv", ex, strlen(ex));
+    CHECK(exp_report_write(dir, &e) == 0, "latin-1: %s", e.msg);
+    html = slurp(dir, "report.html", NULL);
+    CHECK(html && strstr(html, "P0002/M&#xFFFD;ller.dcm") != NULL, "invalid UTF-8 replaced");
+    /* the same directory with a trailing slash gives the same bytes */
+    char slash[4300];
+    snprintf(slash, sizeof slash, "%s/", dir);
+    CHECK(exp_report_write(slash, &e) == 0, "trailing slash");
+    char *again = slurp(dir, "report.html", NULL);
+    CHECK(html && again && !strcmp(html, again), "DIR/ and DIR give the same report.html");
+    free(html);
+    free(again);
+    /* YAML aliases that expand exponentially in config.yaml: refused, quickly */
+    snprintf(dir, sizeof dir, "%s/bomb", work);
+    copy_run(fix, dir);
+    sbuf y = {0};
+    sb_printf(&y, "x0: &x0 {a: 1, b: 2}\n");
+    for (int i = 1; i <= 30; i++) sb_printf(&y, "x%d: &x%d {a: *x%d, b: *x%d}\n", i, i, i - 1, i - 1);
+    put(dir, "config.yaml", y.s, y.n);
+    sb_free(&y);
+    CHECK(exp_report_write(dir, &e) != 0, "an alias bomb is refused");
+    CHECK_CONTAINS(e.msg, "aliases", "says why");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -309,5 +385,6 @@ int main(int argc, char **argv)
     }
     check_fmt();
     check_errors(fix, work);
+    check_hostile(fix, work);
     return wb_test_finish("report");
 }
