@@ -31,3 +31,38 @@ finish() {
   echo "$(basename "$0"): $checks checks, $fails failed"
   [ "$fails" -eq 0 ]
 }
+
+# make_cohort (needs $wb, $weights, $out) makes $out/data (16 synthetic patients) and $out/t.yaml,
+# the small 3-variant, 2-fold run that cli.run and the fault tests share.
+make_cohort() {
+  [ -f "$weights/resnet20-12fca82f.th" ] || { echo "missing $weights/resnet20-12fca82f.th (the CIFAR ResNet-20 of akamaster/pytorch_resnet_cifar10, kept in ../shared/weights)" >&2; exit 1; }
+  "$wb" -q synth --out "$out/data" --patients 16 --seed 5 --size 160x200 --prevalence 0.5
+  cat >"$out/t.yaml" <<YAML
+name: small
+seed: 3
+threads: 2
+data:
+  dicom_dir: data
+  labels: data/labels.csv
+preprocess:
+  height: 40
+  width: 32
+backbone:
+  arch: resnet20
+  weights: $weights/resnet20-12fca82f.th
+variants:
+  - name: baseline
+    type: baseline
+  - name: frozen
+    type: backbone
+  - name: last
+    type: backbone
+    unfreeze: [layer3]
+train:
+  epochs: 2
+  batch_size: 8
+cv:
+  folds: 2
+YAML
+}
+

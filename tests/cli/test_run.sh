@@ -6,36 +6,7 @@ set -euo pipefail
 wb=$1 weights=$2 out=$3
 rm -rf "$out"; mkdir -p "$out"
 . "$(dirname "$0")/lib.sh"
-[ -f "$weights/resnet20-12fca82f.th" ] || { echo "missing $weights/resnet20-12fca82f.th (the CIFAR ResNet-20 of akamaster/pytorch_resnet_cifar10, kept in ../shared/weights)" >&2; exit 1; }
-
-"$wb" -q synth --out "$out/data" --patients 16 --seed 5 --size 160x200 --prevalence 0.5
-cat >"$out/t.yaml" <<YAML
-name: small
-seed: 3
-threads: 2
-data:
-  dicom_dir: data
-  labels: data/labels.csv
-preprocess:
-  height: 40
-  width: 32
-backbone:
-  arch: resnet20
-  weights: $weights/resnet20-12fca82f.th
-variants:
-  - name: baseline
-    type: baseline
-  - name: frozen
-    type: backbone
-  - name: last
-    type: backbone
-    unfreeze: [layer3]
-train:
-  epochs: 2
-  batch_size: 8
-cv:
-  folds: 2
-YAML
+make_cohort
 # preprocess fills the cache that run then reads
 expect_exit 0 "$wb" preprocess "$out/t.yaml" --out "$out/runs"
 expect_grep '^64 images preprocessed into .*/runs/cache in [0-9.]+ s; 0 excluded$' "$out/stdout"

@@ -1,37 +1,4 @@
-# Shared by the fault tests (sourced after ../cli/lib.sh; needs $wb, $weights, $out):
-# make_cohort makes $out/data (16 patients) and $out/t.yaml, the small run of tests/cli/test_run.sh.
-make_cohort() {
-  [ -f "$weights/resnet20-12fca82f.th" ] || { echo "missing $weights/resnet20-12fca82f.th (kept in ../shared/weights)" >&2; exit 1; }
-  "$wb" -q synth --out "$out/data" --patients 16 --seed 5 --size 160x200 --prevalence 0.5
-  cat >"$out/t.yaml" <<YAML
-name: small
-seed: 3
-threads: 2
-data:
-  dicom_dir: data
-  labels: data/labels.csv
-preprocess:
-  height: 40
-  width: 32
-backbone:
-  arch: resnet20
-  weights: $weights/resnet20-12fca82f.th
-variants:
-  - name: baseline
-    type: baseline
-  - name: frozen
-    type: backbone
-  - name: last
-    type: backbone
-    unfreeze: [layer3]
-train:
-  epochs: 2
-  batch_size: 8
-cv:
-  folds: 2
-YAML
-}
-
+# Shared by the fault tests (sourced after ../cli/lib.sh, which has make_cohort).
 # The files of a run that the same config, data, seed and threads make byte-identical.
 deterministic_files="config.yaml environment.json manifest.csv excluded.csv folds.csv curves.csv predictions.csv metrics.json metrics.csv"
 
