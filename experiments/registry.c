@@ -377,8 +377,8 @@ int exp_registry_list(exp_registry *reg, const char *name_glob, const char *stat
     if (status) sqlite3_bind_text(st, 2, status, -1, SQLITE_TRANSIENT);
     fprintf(out, "%-5s %-9s %-20s %-14s %-16s %-40s %s\n", "ID", "STATUS", "STARTED (UTC)", "TIME", "NAME", "RUN",
             "IMAGE AUC (pooled, repeat 1)");
-    int rows = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    int rows = 0, step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         char dur[32];
         fmt_duration(dur, sizeof dur, st, 3);
         fprintf(out, "%-5lld %-9s %-20s %-14s %-16s %-40s ", sqlite3_column_int64(st, 0), col(st, 1), col(st, 2), dur,
@@ -394,6 +394,12 @@ int exp_registry_list(exp_registry *reg, const char *name_glob, const char *stat
         }
         fprintf(out, "%s\n", k ? "" : "-");
         rows++;
+    }
+    if (step != SQLITE_DONE) { /* a read error ends the listing: say so, not exit 0 */
+        db_fail(reg, err, "cannot read the registry");
+        sqlite3_finalize(st);
+        sqlite3_finalize(m);
+        return -1;
     }
     sqlite3_finalize(st);
     sqlite3_finalize(m);
@@ -484,8 +490,8 @@ int exp_registry_show(exp_registry *reg, const char *idstr, FILE *out, wb_error 
                            -1, &m, NULL) != SQLITE_OK)
         return db_fail(reg, err, "cannot read the registry");
     sqlite3_bind_int64(m, 1, id);
-    int rows = 0;
-    while (sqlite3_step(m) == SQLITE_ROW) {
+    int rows = 0, step;
+    while ((step = sqlite3_step(m)) == SQLITE_ROW) {
         if (!rows++) {
             fprintf(out, "\n%-16s %-6s %-6s %8s", "VARIANT", "REPEAT", "LEVEL", "PARAMS");
             for (int k = 0; k < N_SHOWN; k++) fprintf(out, " %9s", SHOWN[k].label);
@@ -500,6 +506,11 @@ int exp_registry_show(exp_registry *reg, const char *idstr, FILE *out, wb_error 
             fprintf(out, " %9s", v);
         }
         fprintf(out, "\n");
+    }
+    if (step != SQLITE_DONE) {
+        db_fail(reg, err, "cannot read the registry");
+        sqlite3_finalize(m);
+        return -1;
     }
     sqlite3_finalize(m);
     if (!rows) fprintf(out, "\n(no metrics: the run did not finish)\n");
