@@ -559,6 +559,30 @@ static float *make_noisy_breast(int rows, int cols, uint32_t seed)
     return img;
 }
 
+/* Preprocesses img with 2 and 3 threads and checks every output equals r1 (made with 1). */
+static void same_with_threads(const float *img, int R, int C, const char *lat, const exp_pre_params *p,
+                              const exp_pre_result *r1, const char *what)
+{
+    wb_error err;
+    exp_pre_result r2;
+    for (int t = 2; t <= 3; t++) {
+        exp_pre_set_threads(t);
+        CHECK(exp_pre_run(img, R, C, lat, p, &r2, &err) == 0, "%s, %d threads: %s", what, t, err.msg);
+        if (r1->image && r2.image) {
+            size_t on = (size_t)r1->rows * r1->cols;
+            CHECK(memcmp(r1->image, r2.image, on * sizeof *r1->image) == 0,
+                  "%s: image with %d threads differs from 1 thread", what, t);
+            CHECK(memcmp(r1->mask, r2.mask, on) == 0, "%s: mask with %d threads differs", what, t);
+            CHECK(memcmp(r1->features, r2.features, sizeof r1->features) == 0,
+                  "%s: features with %d threads differ", what, t);
+            CHECK(r1->threshold == r2.threshold && r1->flipped == r2.flipped &&
+                      memcmp(r1->crop_box, r2.crop_box, sizeof r1->crop_box) == 0,
+                  "%s: threshold/flip/crop with %d threads differ", what, t);
+        }
+        exp_pre_result_free(&r2);
+    }
+}
+
 static void test_pipeline_threads(void)
 {
     enum { R = 613, C = 487 };
@@ -569,7 +593,7 @@ static void test_pipeline_threads(void)
     p.out_rows = 128;
     p.out_cols = 96;
     p.window = EXP_PRE_WINDOW_PERCENTILE;
-    exp_pre_result r1, r2;
+    exp_pre_result r1;
     int old = exp_pre_threads();
     exp_pre_set_threads(1);
     CHECK(exp_pre_run(img, R, C, NULL, &p, &r1, &err) == 0, "1 thread: %s", err.msg);
@@ -598,22 +622,7 @@ static void test_pipeline_threads(void)
           "crop box %d %d %d %d from ITK's box %d %d %d %d", r1.crop_box[0], r1.crop_box[1],
           r1.crop_box[2], r1.crop_box[3], box[0], box[1], box[2], box[3]);
     free(m);
-    for (int t = 2; t <= 3; t++) {
-        exp_pre_set_threads(t);
-        CHECK(exp_pre_run(img, R, C, NULL, &p, &r2, &err) == 0, "%d threads: %s", t, err.msg);
-        if (r1.image && r2.image) {
-            size_t on = (size_t)r1.rows * r1.cols;
-            CHECK(memcmp(r1.image, r2.image, on * sizeof *r1.image) == 0,
-                  "image with %d threads differs from 1 thread", t);
-            CHECK(memcmp(r1.mask, r2.mask, on) == 0, "mask with %d threads differs", t);
-            CHECK(memcmp(r1.features, r2.features, sizeof r1.features) == 0,
-                  "features with %d threads differ", t);
-            CHECK(r1.threshold == r2.threshold && r1.flipped == r2.flipped &&
-                      memcmp(r1.crop_box, r2.crop_box, sizeof r1.crop_box) == 0,
-                  "threshold/flip/crop with %d threads differ", t);
-        }
-        exp_pre_result_free(&r2);
-    }
+    same_with_threads(img, R, C, NULL, &p, &r1, "default");
     /* no crop, background kept, stretched, no smoothing, up-sampled rows, CLAHE */
     exp_pre_result_free(&r1);
     p.crop = 0;
@@ -626,22 +635,7 @@ static void test_pipeline_threads(void)
     CHECK(exp_pre_run(img, R, C, "R", &p, &r1, &err) == 0, "variant, 1 thread: %s", err.msg);
     CHECK(r1.crop_box[0] == 0 && r1.crop_box[2] == R && r1.crop_box[3] == C && r1.flipped == 1,
           "no crop, flipped");
-    for (int t = 2; t <= 3; t++) {
-        exp_pre_set_threads(t);
-        CHECK(exp_pre_run(img, R, C, "R", &p, &r2, &err) == 0, "variant, %d threads: %s", t, err.msg);
-        if (r1.image && r2.image) {
-            size_t on = (size_t)r1.rows * r1.cols;
-            CHECK(memcmp(r1.image, r2.image, on * sizeof *r1.image) == 0,
-                  "image with %d threads differs from 1 thread", t);
-            CHECK(memcmp(r1.mask, r2.mask, on) == 0, "mask with %d threads differs", t);
-            CHECK(memcmp(r1.features, r2.features, sizeof r1.features) == 0,
-                  "features with %d threads differ", t);
-            CHECK(r1.threshold == r2.threshold && r1.flipped == r2.flipped &&
-                      memcmp(r1.crop_box, r2.crop_box, sizeof r1.crop_box) == 0,
-                  "threshold/flip/crop with %d threads differ", t);
-        }
-        exp_pre_result_free(&r2);
-    }
+    same_with_threads(img, R, C, "R", &p, &r1, "variant");
     exp_pre_set_threads(old);
     exp_pre_result_free(&r1);
     free(img);
