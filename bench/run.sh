@@ -2,7 +2,12 @@
 # bench/run.sh — the engine against PyTorch CPU and the sgemm peak, same thread count, same run.
 #
 #   bench/run.sh [--quick] [--threads N] [--build DIR] [--configs "resnet18:3x224 ..."]
-#                [--coretype NAME]
+#                [--coretype NAME] [--rt]
+#
+# --rt runs both sides (ours and PyTorch, one after the other as always) under the real-time
+# FIFO scheduler (chrt -f 50, needs root), so that other processes on a shared machine cannot
+# take their cores mid-step; they still share caches and memory bandwidth. The kernel's RT
+# throttling (sched_rt_runtime_us, 95% by default) keeps the machine responsive.
 #
 # --coretype sets OPENBLAS_CORETYPE for our process only; "auto" removes it, so that OpenBLAS
 # detects the CPU itself. Without the option the environment is left as it is: check the
@@ -23,6 +28,7 @@ quick=""
 configs="resnet18:3x224 resnet50:3x224 resnet18:1x512 resnet50:1x512"
 py=/usr/bin/python3
 coretype=""
+rt=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) quick=--quick ;;
@@ -30,7 +36,8 @@ while [ $# -gt 0 ]; do
     --build) build=$2; shift ;;
     --configs) configs=$2; shift ;;
     --coretype) coretype=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--threads N] [--build DIR] [--configs LIST]" >&2; exit 2 ;;
+    --rt) rt="chrt -f 50" ;;
+    *) echo "usage: $0 [--quick] [--threads N] [--build DIR] [--configs LIST] [--coretype NAME] [--rt]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -53,18 +60,18 @@ out="$build/bench-results.tsv"
 echo "# threads $threads; $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 ours() {
     case "$coretype" in
-    "") "$bin" "$@" ;;
-    auto) env -u OPENBLAS_CORETYPE "$bin" "$@" ;;
-    *) OPENBLAS_CORETYPE=$coretype "$bin" "$@" ;;
+    "") $rt "$bin" "$@" ;;
+    auto) $rt env -u OPENBLAS_CORETYPE "$bin" "$@" ;;
+    *) OPENBLAS_CORETYPE=$coretype $rt "$bin" "$@" ;;
     esac
 }
-echo "# OpenBLAS core type: ${coretype:-${OPENBLAS_CORETYPE:-detected}}" >&2
+echo "# OpenBLAS core type: ${coretype:-${OPENBLAS_CORETYPE:-detected}}${rt:+; both sides under $rt}" >&2
 ours --threads "$threads" --peak $quick >> "$out"
 for c in $configs; do
     echo "# $c: ours" >&2
     ours --threads "$threads" --config "$c" $quick >> "$out"
     echo "# $c: PyTorch" >&2
-    "$py" "$here/bench_torch.py" --threads "$threads" --config "$c" $quick >> "$out"
+    $rt "$py" "$here/bench_torch.py" --threads "$threads" --config "$c" $quick >> "$out"
 done
 "$py" "$here/table.py" "$out"
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
