@@ -9,8 +9,9 @@ hash (splitmix64 keyed by FNV-1a of the tensor name), so a full ResNet-18/50 cos
 to commit. Stored per network, as raw little-endian float32 in <net>.bin with a text index
 <net>.txt ("name count" per record, records in file order):
 
-    meta            n c h w classes
-    x, labels       the input batch and its labels (labels as floats)
+    meta            n c h w classes [nsample, when not 256]
+    x, labels       the input batch (absent: generated, see mobilenet_v1_grad) and its
+                    labels (labels as floats)
     logits_eval     inference-mode logits
     <cfg>:loss, <cfg>:logits           training forward, mean cross-entropy
     <cfg>:grad:<param>                 gradient at sampled positions (all if numel <= 256)
@@ -24,6 +25,13 @@ cfg is all_frozen, all_train, last_frozen, last_train: unfreeze all stages or on
 stage (plus the head), BN frozen (eval-mode BN, affine trainable) or train (batch stats).
 Frozen stages are in eval mode, as the engine runs them. References (logits, loss, grads,
 stats) come from a float64 copy of the model; float32 PyTorch is measured against them.
+
+mobilenet_v1_grad: Keras MobileNet v1, width 0.25, 5-class conv_preds head, generated weights
+(Keras names; BN moving stats like running stats, gamma like .weight), dropout 0, on 2x3x67x54:
+the odd height makes conv1's "same" padding symmetric (1, 1), the even width asymmetric (0, 1),
+and the stride-2 blocks' ZeroPadding2D pads bottom/right only (padding top/left instead moves
+the logits by 52%, conv1's width padding on the left by 11%); last stage = block13. 64 sampled positions per tensor (meta's 6th value). The
+input is not stored either: uniform in [-1, 1) from the same hash under the name "input".
 
 resnet20_real: the published CIFAR-10 ResNet-20 (../shared/weights/resnet20-12fca82f.th) on
 four images made here (smooth random colour fields, CIFAR-normalised): x and logits_eval.
@@ -67,9 +75,9 @@ def splitmix(key, n):
 
 def gen_spec(name, shape):
     """(scale, offset) of a fixture tensor; the C test has the same rule."""
-    if name.endswith("running_mean"):
+    if name.endswith("running_mean") or name.endswith("/moving_mean:0"):
         return 0.2, 0.0
-    if name.endswith("running_var"):
+    if name.endswith("running_var") or name.endswith("/moving_variance:0"):
         return 0.5, 1.0
     if len(shape) == 4:
         return math.sqrt(6.0 / (shape[1] * shape[2] * shape[3])), 0.0
@@ -77,26 +85,26 @@ def gen_spec(name, shape):
         return 1.0 / math.sqrt(shape[1]), 0.0
     if name.startswith("fc.") or name.startswith("linear."):
         return 0.1, 0.0
-    if name.endswith(".weight"):
+    if name.endswith(".weight") or name.endswith("/gamma:0"):
         return 0.5, 1.0
     return 0.2, 0.0
 
 
-def gen_tensor(name, shape):
+def gen_tensor(name, shape, spec=None):
     n = int(np.prod(shape))
     u = (splitmix(fnv1a(name) ^ SEED, n) >> np.uint64(40)).astype(np.float32) * np.float32(
         1.0 / 16777216.0)
-    scale, off = gen_spec(name, shape)
+    scale, off = spec if spec else gen_spec(name, shape)
     v = (np.float32(2.0) * u - np.float32(1.0)) * np.float32(scale)
     if off != 0.0:
         v = v + np.float32(off)
     return v.astype(np.float32).reshape(shape)
 
 
-def sample_positions(name, numel):
-    if numel <= NSAMPLE:
+def sample_positions(name, numel, nsample=NSAMPLE):
+    if numel <= nsample:
         return np.arange(numel)
-    return (splitmix(fnv1a(name) ^ 0x5EED, NSAMPLE) % np.uint64(numel)).astype(np.int64)
+    return (splitmix(fnv1a(name) ^ 0x5EED, nsample) % np.uint64(numel)).astype(np.int64)
 
 
 # ---- akamaster/pytorch_resnet_cifar10 resnet.py (option A), as published
@@ -157,6 +165,84 @@ class CifarResNet(nn.Module):
         return self.linear(out.view(out.size(0), -1))
 
 
+# ---- Keras MobileNet v1 (keras.applications.mobilenet 2.x) in PyTorch, for gradients
+
+
+def tf_same_pad(x, k, s):
+    """TensorFlow "same" padding: total max((ceil(n/s)-1)*s + k - n, 0), the extra row and
+    column at the bottom/right."""
+    def tot(n):
+        return max((-(-n // s) - 1) * s + k - n, 0)
+    th, tw = tot(x.shape[2]), tot(x.shape[3])
+    return F.pad(x, (tw // 2, tw - tw // 2, th // 2, th - th // 2))
+
+
+class KerasDwBlock(nn.Module):
+    def __init__(self, c, oc, stride):
+        super().__init__()
+        self.stride = stride
+        self.dw = nn.Conv2d(c, c, 3, stride, 0, groups=c, bias=False)
+        self.dw_bn = nn.BatchNorm2d(c, eps=1e-3, momentum=0.01)
+        self.pw = nn.Conv2d(c, oc, 1, bias=False)
+        self.pw_bn = nn.BatchNorm2d(oc, eps=1e-3, momentum=0.01)
+
+    def forward(self, x):
+        # stride 2: ZeroPadding2D(((0, 1), (0, 1))) + "valid"; stride 1: "same" (1 each side)
+        x = F.pad(x, (0, 1, 0, 1)) if self.stride == 2 else tf_same_pad(x, 3, 1)
+        x = torch.clamp(self.dw_bn(self.dw(x)), 0.0, 6.0)
+        return torch.clamp(self.pw_bn(self.pw(x)), 0.0, 6.0)
+
+
+class KerasMobileNetV1(nn.Module):
+    """MobileNet v1 as Keras builds it, as nets/nn_mobilenet.c does: conv1 (3x3/2, "same"),
+    13 depthwise-separable blocks (stride-2 blocks pad bottom/right then "valid"), BN eps 1e-3
+    and Keras momentum 0.99 (PyTorch momentum 0.01), ReLU6, global average pooling, dropout
+    (p = 0 here: the engine and PyTorch cannot share dropout masks), conv_preds (1x1, bias).
+    Parameters are OIHW as in the engine; home_name() gives their Keras names."""
+    PW = (64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024)
+    ST = (1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1)
+
+    def __init__(self, alpha, num_classes):
+        super().__init__()
+        c = int(32 * alpha)
+        self.conv1 = nn.Conv2d(3, c, 3, 2, 0, bias=False)
+        self.conv1_bn = nn.BatchNorm2d(c, eps=1e-3, momentum=0.01)
+        for b in range(1, 14):
+            oc = int(self.PW[b - 1] * alpha)
+            setattr(self, f"block{b}", KerasDwBlock(c, oc, self.ST[b - 1]))
+            c = oc
+        self.conv_preds = nn.Conv2d(c, num_classes, 1, bias=True)
+
+    def forward(self, x):
+        x = torch.clamp(self.conv1_bn(self.conv1(tf_same_pad(x, 3, 2))), 0.0, 6.0)
+        for b in range(1, 14):
+            x = getattr(self, f"block{b}")(x)
+        x = x.mean(dim=(2, 3), keepdim=True)
+        return self.conv_preds(x).flatten(1)
+
+    @staticmethod
+    def home_name(k):
+        bn = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean",
+              "running_var": "moving_variance"}
+        mod, _, w = k.rpartition(".")
+        if mod.startswith("block"):
+            b, part = mod[len("block"):].split(".")
+            layer = {"dw": f"conv_dw_{b}", "dw_bn": f"conv_dw_{b}_bn", "pw": f"conv_pw_{b}",
+                     "pw_bn": f"conv_pw_{b}_bn"}[part]
+        else:
+            layer = mod
+        if layer.endswith("_bn"):
+            return f"{layer}/{bn[w]}:0"
+        if w == "bias":
+            return f"{layer}/bias:0"
+        return f"{layer}/{'depthwise_kernel' if layer.startswith('conv_dw') else 'kernel'}:0"
+
+
+def home_name(model, k):
+    f = getattr(model, "home_name", None)
+    return f(k) if f else k
+
+
 # ---- writing
 
 
@@ -186,12 +272,13 @@ def load_generated(model):
         if k.endswith("num_batches_tracked"):
             sd[k] = v
         else:
-            sd[k] = torch.from_numpy(gen_tensor(k, tuple(v.shape)))
+            sd[k] = torch.from_numpy(gen_tensor(home_name(model, k), tuple(v.shape)))
     model.load_state_dict(sd)
 
 
 def stage_modules(model, last):
-    return [getattr(model, last)] + [getattr(model, "fc" if hasattr(model, "fc") else "linear")]
+    head = next(h for h in ("fc", "linear", "conv_preds") if hasattr(model, h))
+    return [getattr(model, last), getattr(model, head)]
 
 
 def run_config_once(model, x, y, last, unfreeze, bn):
@@ -214,13 +301,13 @@ def run_config_once(model, x, y, last, unfreeze, bn):
     logits = model(x)
     loss = F.cross_entropy(logits, y)
     loss.backward()
-    grads = {k: p.grad.detach().double().numpy().ravel().copy()
+    grads = {home_name(model, k): p.grad.detach().double().numpy().ravel().copy()
              for k, p in model.named_parameters() if p.requires_grad}
     stats = {}
     for k, v in model.state_dict().items():
         if (k.endswith("running_mean") or k.endswith("running_var")) and not torch.equal(
                 v, fresh[k]):
-            stats[k] = v.double().numpy().ravel().copy()
+            stats[home_name(model, k)] = v.double().numpy().ravel().copy()
     model.load_state_dict(fresh)
     return loss.item(), logits.detach().double().numpy(), grads, stats
 
@@ -229,7 +316,7 @@ def rel_l2(a, b):
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300))
 
 
-def run_config(model, x, y, last, unfreeze, bn, w, cfg):
+def run_config(model, x, y, last, unfreeze, bn, w, cfg, nsample):
     """References from a float64 copy of the model; PyTorch's own float32 error against
     them is stored too (<cfg>:f32err:<param>), so the C test can tell an ill-conditioned
     gradient (float32 cannot do better) from a wrong one."""
@@ -240,29 +327,33 @@ def run_config(model, x, y, last, unfreeze, bn, w, cfg):
     w.add(f"{cfg}:logits", logits)
     w.add(f"{cfg}:f32err_logits", [float(np.abs(logits32 - logits).max() / np.abs(logits).max())])
     for k, g in grads.items():
-        pos = sample_positions(k, g.size)
+        pos = sample_positions(k, g.size, nsample)
         w.add(f"{cfg}:grad:{k}", g[pos])
         w.add(f"{cfg}:gradnorm:{k}", [float(np.linalg.norm(g))])
         w.add(f"{cfg}:f32err:{k}", [rel_l2(grads32[k][pos], g[pos])])
     for k, v in stats.items():
-        w.add(f"{cfg}:stat:{k}", v[sample_positions(k, v.size)])
+        w.add(f"{cfg}:stat:{k}", v[sample_positions(k, v.size, nsample)])
 
 
-def make(name, model, x, classes, last, one_channel=None):
+def make(name, model, x, classes, last, one_channel=None, nsample=NSAMPLE, x_generated=False):
     torch.manual_seed(0)
     load_generated(model)
     y = torch.arange(x.shape[0]) % classes
     w = Writer(name)
     n, c, h, wd = x.shape
-    w.add("meta", [n, c, h, wd, classes])
-    w.add("x", x.numpy())
+    # a sample count other than 256 goes into meta (6th value) to keep the fixture small
+    w.add("meta", [n, c, h, wd, classes] + ([nsample] if nsample != NSAMPLE else []))
+    if x_generated:  # not stored: uniform in [-1, 1) from the hash, named "input"
+        assert torch.equal(x, torch.from_numpy(gen_tensor("input", tuple(x.shape), (1.0, 0.0))))
+    else:
+        w.add("x", x.numpy())
     w.add("labels", y.numpy())
     model.eval()
     with torch.no_grad():
         w.add("logits_eval", copy.deepcopy(model).double()(x.double()).numpy())
     for unfreeze in ("all", "last"):
         for bn in ("frozen", "train"):
-            run_config(model, x, y, last, unfreeze, bn, w, f"{unfreeze}_{bn}")
+            run_config(model, x, y, last, unfreeze, bn, w, f"{unfreeze}_{bn}", nsample)
     if one_channel is not None:
         # one-channel input: conv1 summed over its input channels
         x1 = one_channel
@@ -356,7 +447,31 @@ def make_mobilenet():
         w.add(f"x{i}", x)
         w.add(f"meta{i}", [n, 3, h, wd, 1000])
         w.add(f"logits{i}", mobilenet_numpy(wts, x))
+        check_keras_mobilenet(wts, x)
     w.close()
+
+
+def check_keras_mobilenet(wts, x):
+    """The PyTorch KerasMobileNetV1 (the gradient reference) with the .h5 weights gives the
+    NumPy forward's logits: the two implementations are independent, so the gradient fixture's
+    model is the architecture the NumPy check pins down."""
+    m = KerasMobileNetV1(0.25, 1000).double().eval()
+    sd = {}
+    for k, v in m.state_dict().items():
+        if k.endswith("num_batches_tracked"):
+            sd[k] = v
+            continue
+        a = wts[home_name(m, k)[:-len(":0")] + ":0"]
+        if a.ndim == 4:  # HWIO -> OIHW; depthwise [KH, KW, C, 1] -> [C, 1, KH, KW]
+            a = a.transpose(2, 3, 0, 1) if "depthwise" in home_name(m, k) else a.transpose(3, 2, 0, 1)
+        sd[k] = torch.from_numpy(np.ascontiguousarray(a)).reshape(v.shape)
+    m.load_state_dict(sd)
+    with torch.no_grad():
+        ours = m(torch.from_numpy(x).double()).numpy()
+    ref = mobilenet_numpy(wts, x)
+    err = np.abs(ours - ref).max() / np.abs(ref).max()
+    assert err < 1e-10, f"KerasMobileNetV1 vs NumPy forward: {err:.2e}"
+    print(f"KerasMobileNetV1 (PyTorch) vs NumPy forward on {x.shape}: {err:.1e}", file=sys.stderr)
 
 
 def main():
@@ -369,6 +484,9 @@ def main():
          one_channel=torch.randn(2, 1, 64, 48, generator=g))
     make("resnet50", torchvision.models.resnet50(num_classes=3),
          torch.randn(2, 3, 64, 64, generator=g), 3, "layer4")
+    make("mobilenet_v1_grad", KerasMobileNetV1(0.25, 5),
+         torch.from_numpy(gen_tensor("input", (2, 3, 67, 54), (1.0, 0.0))), 5, "block13",
+         nsample=64, x_generated=True)
     make_real_resnet20()
     make_mobilenet()
     total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
