@@ -748,10 +748,12 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
                 col = cs;
         }
     /* BN + ReLU in one pass when the ReLU is the BN output's only reader: backward needs
-     * neither the BN's output (BN reads its input, ReLU its own output) */
+     * neither the BN's output (BN reads its input, ReLU its own output). The same bits as
+     * two passes; WB_NN_NOFUSE=1 runs them apart (tests/nets/test_threads.c compares). */
+    const int fuse = getenv("WB_NN_NOFUSE") == NULL;
     for (int i = 0; i < N; i++) {
         nn_node *nd = &net->nodes[i];
-        nd->fuse_relu = nd->op == NN_OP_BATCHNORM && i >= begin && i + 1 < end &&
+        nd->fuse_relu = fuse && nd->op == NN_OP_BATCHNORM && i >= begin && i + 1 < end &&
                         net->nodes[i + 1].op == NN_OP_RELU && net->nodes[i + 1].in[0] == i &&
                         lastc[i] == i + 1;
     }

@@ -1,7 +1,8 @@
 /* test_threads.c — determinism of the engine's threads: a training forward and backward on 2
  * threads twice gives bit-identical logits, gradients and BN running statistics; on 1 thread
  * it agrees within 1e-5 (relative L2 per tensor: GEMM slices round differently). Covers
- * batched im2col (3x3 and 1x1 bottleneck convs), depthwise convs, BN train and frozen. */
+ * batched im2col (3x3 and 1x1 bottleneck convs), depthwise convs, BN train and frozen. BN and
+ * ReLU fused into one pass against WB_NN_NOFUSE=1 (two passes): bit-identical. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,10 +76,21 @@ static int run(const char *arch, const int *blocks, const char *unfreeze, nn_bn_
 
 static void check_case(const char *arch, const int *blocks, const char *unfreeze, nn_bn_policy bn)
 {
-    result a = {0}, b = {0}, c = {0};
+    result a = {0}, b = {0}, c = {0}, d = {0};
     if (run(arch, blocks, unfreeze, bn, 2, &a) || run(arch, blocks, unfreeze, bn, 2, &b) ||
         run(arch, blocks, unfreeze, bn, 1, &c))
         goto out;
+    /* BN and ReLU fused in one pass give the same bits as two passes */
+    setenv("WB_NN_NOFUSE", "1", 1);
+    int rc = run(arch, blocks, unfreeze, bn, 2, &d);
+    unsetenv("WB_NN_NOFUSE");
+    if (rc)
+        goto out;
+    CHECK(d.len == a.len, "%s: tensor lengths without fusion", arch);
+    CHECK(memcmp(a.logits, d.logits, sizeof a.logits) == 0 &&
+              memcmp(a.infer, d.infer, sizeof a.infer) == 0 &&
+              memcmp(a.tensors, d.tensors, sizeof(float) * a.len) == 0,
+          "%s %s: fused and separate passes differ", arch, unfreeze);
     CHECK(a.len == b.len && a.len == c.len, "%s: tensor lengths", arch);
     CHECK(memcmp(a.logits, b.logits, sizeof a.logits) == 0, "%s %s: 2 threads, logits differ",
           arch, unfreeze);
@@ -97,6 +109,7 @@ out:
     free(a.tensors);
     free(b.tensors);
     free(c.tensors);
+    free(d.tensors);
 }
 
 int main(void)
