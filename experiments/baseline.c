@@ -26,6 +26,8 @@ void exp_baseline_cfg_from_config(const exp_config *cfg, size_t v, exp_baseline_
     snprintf(k, sizeof k, "variants[%zu].C", v);
     bc->C = exp_config_double(cfg, k);
     bc->balanced = !strcmp(exp_config_str(cfg, "train.class_weight"), "balanced");
+    size_t K = exp_config_num_classes(cfg);
+    bc->n_classes = K > 2 ? (int)K : 2;
 }
 
 /* The used features of items idx[0..n) as rows of X [n, d]. */
@@ -51,8 +53,11 @@ int exp_baseline_fit_predict(const exp_dataset *ds, const size_t *train, size_t 
     int *y = malloc((n_train ? n_train : 1) * sizeof *y);
     exp_scaler sc;
     exp_logreg m;
+    exp_logreg_mn mm;
+    const int K = bc->n_classes;
     exp_scaler_init(&sc);
     exp_logreg_init(&m);
+    exp_logreg_mn_init(&mm);
     int rc = -1;
     if (!X || !Z || !y) {
         wb_err(err, WB_E_NOMEM, NULL, "out of memory");
@@ -66,20 +71,24 @@ int exp_baseline_fit_predict(const exp_dataset *ds, const size_t *train, size_t 
     exp_logreg_options_default(&lo);
     lo.C = bc->C;
     lo.class_weight = bc->balanced ? EXP_LOGREG_CW_BALANCED : EXP_LOGREG_CW_NONE;
-    if (exp_logreg_fit(&m, Z, y, NULL, n_train, d, &lo, err)) goto done;
+    if (K > 2 ? exp_logreg_mn_fit(&mm, Z, y, NULL, n_train, d, K, &lo, err) : exp_logreg_fit(&m, Z, y, NULL, n_train, d, &lo, err))
+        goto done;
     const size_t *sets[2] = {val, test};
     size_t ns[2] = {n_val, n_test};
     double *outs[2] = {val_scores, test_scores};
     for (int s = 0; s < 2; s++) {
         if (!ns[s]) continue;
         gather(ds, bc, sets[s], ns[s], X);
-        if (exp_scaler_transform(&sc, X, ns[s], d, Z, err) || exp_logreg_predict_proba(&m, Z, ns[s], d, outs[s], err))
+        if (exp_scaler_transform(&sc, X, ns[s], d, Z, err) ||
+            (K > 2 ? exp_logreg_mn_predict_proba(&mm, Z, ns[s], d, outs[s], err)
+                   : exp_logreg_predict_proba(&m, Z, ns[s], d, outs[s], err)))
             goto done;
     }
     rc = 0;
 done:
     exp_scaler_free(&sc);
     exp_logreg_free(&m);
+    exp_logreg_mn_free(&mm);
     free(X);
     free(Z);
     free(y);

@@ -29,12 +29,13 @@ typedef enum {
     T_OUTDIR,  /* a directory path that need not exist yet */
     T_SUBSET,  /* a list of distinct values from vals */
     T_STAGES,  /* none | all | a list of stage names of the backbone */
-    T_STAGEMAP /* a mapping stage name -> number (lr_scale) */
+    T_STAGEMAP, /* a mapping stage name -> number (lr_scale) */
+    T_LABELS   /* a list of distinct names (label values), free values */
 } key_type;
 
 static const char *const type_names[] = {"string", "name", "integer", "number", "boolean", "enum",
                                          "file", "directory", "directory", "list", "stages",
-                                         "map stage: number"};
+                                         "map stage: number", "list of names"};
 
 typedef struct key_def {
     const char *key; /* "train.lr"; variant keys as "variants[].unfreeze" */
@@ -57,6 +58,7 @@ static const key_def schema[] = {
     {"data.file_column", T_STR, "file", 0, 0, NULL, NULL, "CSV column with the DICOM path"},
     {"data.label_column", T_STR, "label", 0, 0, NULL, NULL, "CSV column with the label"},
     {"data.positive", T_STR, "malignant", 0, 0, NULL, NULL, "label value of the positive class"},
+    {"data.classes", T_LABELS, "", 0, 0, NULL, NULL, "multi-class: the label values, in class order (the class index is the position); empty: binary, data.positive against the rest"},
     {"data.group_column", T_STR, "patient_id", 0, 0, NULL, NULL, "CSV column that groups images (patient): no group spans two folds"},
     {"data.on_error", T_ENUM, "skip", 0, 0, "skip|fail", NULL, "unreadable images: skip (listed as excluded) or fail the run (exit 1)"},
     {"preprocess.height", T_INT, "224", 32, 2048, NULL, NULL, "network input height in pixels"},
@@ -358,6 +360,25 @@ static char *resolve_path(const exp_config *cfg, const char *p)
     return r;
 }
 
+static int is_name(const char *v)
+{
+    size_t n = strlen(v);
+    return n > 0 && n <= 64 && strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+}
+
+/* Adds one label value to a T_LABELS list: a name, not listed before, at most EXP_CONFIG_MAX_CLASSES. */
+static int add_label(ctx *c, entry *e, const char *v, int line, int col)
+{
+    if (!is_name(v))
+        return fail_at(c, line, col, e->key, "expected label values of 1 to 64 letters, digits, '_', '.' or '-', got '%s'", v);
+    for (size_t j = 0; j < e->n_items; j++)
+        if (!strcmp(e->items[j], v)) return fail_at(c, line, col, e->key, "'%s' is listed twice", v);
+    if (e->n_items >= EXP_CONFIG_MAX_CLASSES)
+        return fail_at(c, line, col, e->key, "at most %d classes", EXP_CONFIG_MAX_CLASSES);
+    if (add_item(e, v) != 0) return wb_err(c->err, WB_E_NOMEM, c->file, "out of memory");
+    return 0;
+}
+
 /* Checks a scalar against its definition; stores it (resolved for paths) in e->text. */
 static int check_scalar(ctx *c, entry *e, const char *v, int line, int col)
 {
@@ -370,8 +391,7 @@ static int check_scalar(ctx *c, entry *e, const char *v, int line, int col)
         if (!v[0] && d->def && d->def[0]) return fail_at(c, line, col, k, "must not be empty");
         break;
     case T_NAME: {
-        size_t n = strlen(v);
-        if (n == 0 || n > 64 || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n)
+        if (!is_name(v))
             return fail_at(c, line, col, k, "expected a name of 1 to 64 letters, digits, '_', '.' or '-', got '%s'", v);
         break;
     }
@@ -515,10 +535,13 @@ static int walk_value(ctx *c, const char *path, yaml_node_t *n)
             e->text = xstrdup(v);
             return e->text ? 0 : wb_err(c->err, WB_E_NOMEM, c->file, "out of memory");
         }
-        if (d->type == T_STAGEMAP || d->type == T_SUBSET) {
-            if (d->type == T_SUBSET && !v[0]) return 0; /* an empty list */
+        if (d->type == T_STAGEMAP || d->type == T_SUBSET || d->type == T_LABELS) {
+            if ((d->type == T_SUBSET || d->type == T_LABELS) && !v[0]) return 0; /* an empty list */
             return fail_at(c, e->line, e->col, path, "expected a %s, got '%s'",
-                           d->type == T_SUBSET ? "list such as [a, b]" : "mapping such as {layer3: 0.1}", v);
+                           d->type == T_SUBSET   ? "list such as [a, b]"
+                           : d->type == T_LABELS ? "list of label values such as [normal, benign, malignant]"
+                                                 : "mapping such as {layer3: 0.1}",
+                           v);
         }
         if (overridden(c, path)) { /* --set replaces it: do not check what will not be used */
             e->text = xstrdup(v);
@@ -537,6 +560,15 @@ static int walk_value(ctx *c, const char *path, yaml_node_t *n)
             for (size_t j = 0; j < e->n_items; j++)
                 if (!strcmp(e->items[j], v)) return fail_at(c, node_line(in), node_col(in), path, "'%s' is listed twice", v);
             if (add_item(e, v) != 0) return wb_err(c->err, WB_E_NOMEM, c->file, "out of memory");
+        }
+        return 0;
+    }
+    if (n->type == YAML_SEQUENCE_NODE && d->type == T_LABELS) {
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+            yaml_node_t *in = get_node(c, *it);
+            if (!in || in->type != YAML_SCALAR_NODE)
+                return fail_at(c, in ? node_line(in) : e->line, in ? node_col(in) : e->col, path, "list items must be single values");
+            if (add_label(c, e, scalar(in), node_line(in), node_col(in)) != 0) return -1;
         }
         return 0;
     }
@@ -599,7 +631,21 @@ static int apply_set(ctx *c, const char *set)
     const char *saved = c->file;
     c->file = "--set";
     int rc = 0;
-    if (d->type == T_SUBSET || (d->type == T_STAGES && v[0] == '[')) {
+    if (d->type == T_LABELS) {
+        const char *p = v[0] == '[' ? v + 1 : v;
+        char item[128];
+        while (*p && *p != ']' && rc == 0) {
+            size_t m = strcspn(p, ",]");
+            while (m && p[m - 1] == ' ') m--;
+            if (m >= sizeof item) m = sizeof item - 1;
+            memcpy(item, p, m);
+            item[m] = '\0';
+            rc = add_label(c, e, item, 0, 0);
+            p += strcspn(p, ",]");
+            if (*p == ',') p++;
+            while (*p == ' ') p++;
+        }
+    } else if (d->type == T_SUBSET || (d->type == T_STAGES && v[0] == '[')) {
         const char *p = v[0] == '[' ? v + 1 : v;
         char item[128];
         while (*p && *p != ']' && rc == 0) {
@@ -653,10 +699,26 @@ static int finish(ctx *c)
             }
         } else if (d->type == T_FILE || d->type == T_DIR || d->type == T_OUTDIR) {
             e->text = d->def[0] ? resolve_path(cfg, d->def) : xstrdup("");
-        } else if (d->type != T_STAGEMAP) {
+        } else if (d->type != T_STAGEMAP && d->type != T_LABELS) {
             e->text = xstrdup(d->def);
         }
-        if ((d->type != T_SUBSET && d->type != T_STAGEMAP) && !e->text) return wb_err(c->err, WB_E_NOMEM, NULL, "out of memory");
+        if ((d->type != T_SUBSET && d->type != T_STAGEMAP && d->type != T_LABELS) && !e->text)
+            return wb_err(c->err, WB_E_NOMEM, NULL, "out of memory");
+    }
+    /* Multi-class labels: at least two, and not together with data.positive (which only
+     * means something for binary labels). */
+    entry *cls = find_entry(cfg, "data.classes"), *pos = find_entry(cfg, "data.positive");
+    if (cls && cls->n_items == 1) {
+        if (cls->from_set) c->file = "--set";
+        return fail_at(c, cls->line, cls->col, "data.classes",
+                       "needs at least 2 label values (got only '%s'); leave it out for binary labels with data.positive",
+                       cls->items[0]);
+    }
+    if (cls && cls->n_items >= 2 && pos && (pos->line || pos->from_set)) {
+        if (pos->from_set) c->file = "--set";
+        return fail_at(c, pos->line, pos->col, "data.positive",
+                       "not used with data.classes (the class index is the position in data.classes; with two "
+                       "classes the second is the positive one): remove one of the two keys");
     }
     if (cfg->n_variants == 0) return fail_at(c, 0, 0, "variants", "required key is missing: list at least one variant");
 
@@ -901,6 +963,8 @@ const char *exp_config_list_item(const exp_config *cfg, const char *key, size_t 
 
 size_t exp_config_num_variants(const exp_config *cfg) { return cfg->n_variants; }
 
+size_t exp_config_num_classes(const exp_config *cfg) { return exp_config_list_len(cfg, "data.classes"); }
+
 /* ---- output ---- */
 
 static void yaml_quoted(FILE *f, const char *s)
@@ -916,7 +980,7 @@ static void yaml_quoted(FILE *f, const char *s)
 static void write_value(FILE *f, const entry *e)
 {
     const key_def *d = e->def;
-    if (d->type == T_SUBSET || (d->type == T_STAGES && !e->text)) {
+    if (d->type == T_SUBSET || d->type == T_LABELS || (d->type == T_STAGES && !e->text)) {
         fputc('[', f);
         for (size_t i = 0; i < e->n_items; i++) {
             if (i) fputs(", ", f);
@@ -947,6 +1011,10 @@ void exp_config_write_resolved(const exp_config *cfg, FILE *f)
         if (!strncmp(d->key, "variants[]", 10)) continue;
         const entry *e = find_entry(cfg, d->key);
         if (!e) continue;
+        /* exactly one of data.classes (multi-class) and data.positive (binary) is written, so a
+         * binary config resolves as it did before data.classes existed */
+        if (!strcmp(d->key, "data.classes") && e->n_items == 0) continue;
+        if (!strcmp(d->key, "data.positive") && exp_config_num_classes(cfg) > 0) continue;
         /* sections: "train.augment.flip" -> "train:" then "  augment:" */
         const char *dot1 = strchr(d->key, '.');
         const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;

@@ -43,6 +43,11 @@ int exp_config_bool(const exp_config *cfg, const char *key);
 /* List values (features, unfreeze stages, ...): the number of items, and item i. */
 size_t exp_config_list_len(const exp_config *cfg, const char *key);
 const char *exp_config_list_item(const exp_config *cfg, const char *key, size_t i);
+/* data.classes: the number of label values listed (0 when the key is absent or empty: binary
+ * labels, data.positive against the rest; otherwise >= 2, class i is
+ * exp_config_list_item(cfg, "data.classes", i)). */
+enum { EXP_CONFIG_MAX_CLASSES = 64 };
+size_t exp_config_num_classes(const exp_config *cfg);
 /* Number of entries of the variants list. */
 size_t exp_config_num_variants(const exp_config *cfg);
 

@@ -225,6 +225,45 @@ static int cmp_stratum_size(const void *ctx, size_t x, size_t y)
     return (g->size[x] < g->size[y]) - (g->size[x] > g->size[y]);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* More than two label values: a group's stratum is the label, among its items' labels, that
+ * the fewest groups have (ties: the larger label), so every rare class is spread over the
+ * folds. glabel[g] (already the max label) is overwritten for every group with items. */
+static int rarest_strata(const size_t *group, const int *label, size_t n, int S, int *glabel, wb_error *err)
+{
+    uint64_t *pair = malloc(n * sizeof *pair);
+    size_t *have = calloc((size_t)S, sizeof *have);
+    if (!pair || !have) {
+        free(pair);
+        free(have);
+        return wb_err(err, WB_E_NOMEM, NULL, "cv: out of memory for %zu items", n);
+    }
+    for (size_t i = 0; i < n; i++)
+        pair[i] = (uint64_t)group[i] * (uint64_t)S + (uint64_t)label[i];
+    qsort(pair, n, sizeof *pair, cmp_u64);
+    size_t u = 0; /* distinct (group, label) pairs */
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || pair[i] != pair[u - 1])
+            pair[u++] = pair[i];
+    for (size_t i = 0; i < u; i++)
+        have[pair[i] % (uint64_t)S]++;
+    for (size_t i = 0; i < u; i++) {
+        size_t g = (size_t)(pair[i] / (uint64_t)S);
+        int c = (int)(pair[i] % (uint64_t)S);
+        int first = i == 0 || pair[i - 1] / (uint64_t)S != g;
+        if (first || have[c] < have[glabel[g]] || (have[c] == have[glabel[g]] && c > glabel[g]))
+            glabel[g] = c;
+    }
+    free(pair);
+    free(have);
+    return 0;
+}
+
 int exp_cv_split(const size_t *group, const int *label, size_t n, int folds, int repeats,
                  uint64_t seed, exp_cv_folds *out, wb_error *err)
 {
@@ -282,6 +321,8 @@ int exp_cv_split(const size_t *group, const int *label, size_t n, int folds, int
         if (label[i] > glabel[group[i]])
             glabel[group[i]] = label[i];
     }
+    if (max_label > 1 && rarest_strata(group, label, n, S, glabel, err) != 0)
+        goto done;
     for (size_t g = 0; g < G; g++) {
         if (gsize[g] == 0) {
             wb_err(err, WB_E_DATA, NULL,

@@ -14,7 +14,9 @@
  *
  * Items are images; groups are patients. No group is ever split across folds, or across the
  * train / validation / test roles. A group's stratum is the largest label of its items
- * (binary: a patient is positive if any image is). Everything is a pure function of the inputs
+ * (binary: a patient is positive if any image is); with more than two label values (some
+ * label > 1), the label of its items that the fewest groups have (ties: the larger label),
+ * so that each rare class is spread evenly over the folds. Everything is a pure function of the inputs
  * and the seed, through our own xoshiro256** generator (never rand()), so the same data and
  * seed give the same folds on every machine. docs/metrics.md describes the algorithm.
  */

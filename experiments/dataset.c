@@ -124,6 +124,29 @@ static int load_one(const char *path, const exp_pre_params *p, io_voi_mode voi, 
     return rc;
 }
 
+/* The wall time of the radiomic features of one preprocessed image: measured by exp_pre_run,
+ * or, for an entry read from the cache, by computing them again on the cached image brought
+ * back to the 0..1 values they were computed on (the result is not used). */
+static double feature_time(const exp_pre_result *r, const exp_pre_params *p, int from_cache)
+{
+    if (!from_cache) return r->feature_seconds;
+    size_t n = (size_t)r->rows * (size_t)r->cols;
+    float *img = malloc(n * sizeof *img);
+    if (!img) return 0;
+    double mu = r->features[EXP_PRE_F_FO_MEAN], sd = r->features[EXP_PRE_F_FO_STD];
+    if (!(sd > 1e-12)) sd = 1;
+    for (size_t i = 0; i < n; i++)
+        img[i] = p->scale == EXP_PRE_SCALE_ZSCORE     ? (float)(r->image[i] * sd + mu)
+                 : p->scale == EXP_PRE_SCALE_IMAGENET ? r->image[i] * 0.226f + 0.449f
+                                                      : r->image[i];
+    double f[EXP_PRE_N_FEATURES], t0 = wb_now();
+    wb_error e;
+    exp_pre_features(img, r->mask, r->rows, r->cols, p, f, &e);
+    double t = wb_now() - t0;
+    free(img);
+    return t;
+}
+
 int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *cache_dir, int progress,
                      exp_dataset *ds, wb_error *err)
 {
@@ -131,6 +154,13 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
     const char *labels = exp_config_str(cfg, "data.labels");
     const char *dir = exp_config_str(cfg, "data.dicom_dir");
     const char *positive = exp_config_str(cfg, "data.positive");
+    const size_t n_cls = exp_config_num_classes(cfg); /* 0: binary */
+    int time_features = 0; /* a baseline's wall time includes its features */
+    for (size_t v = 0; v < exp_config_num_variants(cfg); v++) {
+        char k[64];
+        snprintf(k, sizeof k, "variants[%zu].type", v);
+        time_features |= !strcmp(exp_config_str(cfg, k), "baseline");
+    }
     const int fail_fast = !strcmp(exp_config_str(cfg, "data.on_error"), "fail");
     io_csv csv;
     if (io_csv_read(labels, &csv, err) != 0) return -1;
@@ -205,7 +235,49 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
         }
         if (file[0] == '/') snprintf(it->path, need, "%s", file);
         else snprintf(it->path, need, "%s/%s", dir, file);
-        it->label = !strcmp(io_csv_cell(&csv, r, c_label), positive);
+        const char *lv = io_csv_cell(&csv, r, c_label);
+        int bad_label = 0;
+        if (n_cls == 0) {
+            it->label = !strcmp(lv, positive);
+        } else {
+            it->label = -1;
+            for (size_t k = 0; k < n_cls && it->label < 0; k++)
+                if (!strcmp(lv, exp_config_list_item(cfg, "data.classes", k))) it->label = (int)k;
+            bad_label = it->label < 0;
+        }
+        if (bad_label) {
+            /* checked before the image is decoded: a row with an unknown label is never used */
+            char msg[1024], list[600] = "";
+            for (size_t k = 0; k < n_cls; k++) {
+                size_t l = strlen(list);
+                snprintf(list + l, sizeof list - l, "%s%s", k ? ", " : "", exp_config_list_item(cfg, "data.classes", k));
+            }
+            snprintf(msg, sizeof msg, "%s '%.200s' is not one of data.classes [%s]", exp_config_str(cfg, "data.label_column"),
+                     lv, list);
+            if (fail_fast) {
+                rc = wb_err_at(err, WB_E_DATA, labels, csv.lines[r], 0, NULL, "%s (data.on_error is fail)", msg);
+            } else {
+                exp_excluded *x = &ds->excluded[ds->n_excluded];
+                char reason[1400];
+                snprintf(reason, sizeof reason, "%s:%d: %s", labels, csv.lines[r], msg);
+                x->file = dup_str(file);
+                x->reason = dup_str(reason);
+                if (!x->file || !x->reason) {
+                    free(x->file);
+                    free(x->reason);
+                    rc = wb_err(err, WB_E_NOMEM, labels, "out of memory");
+                } else {
+                    ds->n_excluded++;
+                    wb_warn("excluded %s: %s", file, reason);
+                }
+            }
+            free(it->file);
+            free(it->group);
+            free(it->path);
+            memset(it, 0, sizeof *it);
+            if (progress) wb_progress("data: images read and preprocessed", r + 1, csv.n_rows, t0);
+            continue;
+        }
         if (c_sop >= 0) copy(it->sop_uid, sizeof it->sop_uid, io_csv_cell(&csv, r, c_sop));
         if (c_lat >= 0) copy(it->laterality, sizeof it->laterality, io_csv_cell(&csv, r, c_lat));
         if (c_view >= 0) copy(it->view, sizeof it->view, io_csv_cell(&csv, r, c_view));
@@ -216,6 +288,7 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
         uint8_t digest[IO_SHA256_SIZE];
         exp_pre_result res;
         memset(&res, 0, sizeof res);
+        int status_hit = 0;
         int bad = io_sha256_file(it->path, digest, &e);
         if (!bad) {
             io_sha256_hex(digest, it->sha256);
@@ -233,6 +306,7 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
             }
             if (status == EXP_CACHE_HIT) {
                 n_hits++;
+                status_hit = 1;
                 if (!it->sop_uid[0] || !it->laterality[0] || !it->view[0]) { /* header only */
                     io_dicom_meta m;
                     if (io_dicom_read_meta(it->path, &m, &e) == 0) {
@@ -274,10 +348,12 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
             if (progress) wb_progress("data: images read and preprocessed", r + 1, csv.n_rows, t0);
             continue;
         }
+        if (time_features) ds->feature_seconds += feature_time(&res, &p, status_hit);
         memcpy(ds->images + ds->n * px, res.image, px * sizeof *ds->images);
         memcpy(ds->features + ds->n * EXP_PRE_N_FEATURES, res.features, sizeof res.features);
         exp_pre_result_free(&res);
-        ds->n_positive += (size_t)it->label;
+        ds->n_positive += it->label == 1;
+        ds->class_n[it->label]++;
         ds->n++;
         if (progress) wb_progress("data: images read and preprocessed", r + 1, csv.n_rows, t0);
     }
@@ -285,7 +361,12 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
     if (use_cache && progress)
         wb_log(WB_LOG_INFO, "data: %zu of %zu images from the cache in %s", n_hits, ds->n + ds->n_excluded, cache_dir);
     if (rc == 0 && ds->n == 0) rc = wb_err(err, WB_E_DATA, labels, "no usable image (%zu excluded)", ds->n_excluded);
-    if (rc == 0 && (ds->n_positive == 0 || ds->n_positive == ds->n))
+    ds->n_classes = n_cls ? (int)n_cls : 2;
+    for (size_t k = 0; rc == 0 && n_cls && k < n_cls; k++)
+        if (ds->class_n[k] == 0)
+            rc = wb_err(err, WB_E_DATA, labels, "no usable image of class '%s' (data.classes[%zu]); every listed class needs images",
+                        exp_config_list_item(cfg, "data.classes", k), k);
+    if (rc == 0 && !n_cls && (ds->n_positive == 0 || ds->n_positive == ds->n))
         rc = wb_err(err, WB_E_DATA, labels, "all %zu usable images are %s: both classes are needed (data.positive is '%s')",
                     ds->n, ds->n_positive ? "positive" : "negative", positive);
     if (rc) exp_dataset_free(ds);

@@ -28,7 +28,8 @@ typedef struct exp_item {
     char laterality[8];    /* from the CSV's laterality column, else the DICOM header */
     char view[16];         /* from the CSV's view column, else ViewPosition */
     char sha256[65];       /* of the file's bytes */
-    int label;             /* 1 = data.positive, 0 = anything else */
+    int label;             /* binary: 1 = data.positive, 0 = anything else; with data.classes:
+                            * the class index (position of the value in data.classes) */
     int csv_line;
 } exp_item;
 
@@ -46,7 +47,12 @@ typedef struct exp_dataset {
     double *features;      /* n * n_features */
     exp_excluded *excluded;
     size_t n_excluded;
-    size_t n_positive;
+    size_t n_positive;     /* images with label 1 (binary; with data.classes: of class 1) */
+    int n_classes;         /* 2 for binary labels; the length of data.classes otherwise */
+    double feature_seconds; /* wall time of the radiomic features of all usable images (when a
+                             * baseline variant is configured; measured again on the cached
+                             * image for an image read from the cache) */
+    size_t class_n[EXP_CONFIG_MAX_CLASSES]; /* images per class */
 } exp_dataset;
 
 /* Preprocessing parameters from the config's preprocess section. */
@@ -54,8 +60,11 @@ void exp_dataset_pre_params(const exp_config *cfg, exp_pre_params *p);
 
 /* Reads data.labels, resolves each file against data.dicom_dir, decodes and preprocesses
  * it, through the preprocessed-image cache in cache_dir (NULL or "": no cache). Unusable images are listed in ds->excluded with the reason when data.on_error is skip
- * (code WB_E_FAILED and the first reason when it is fail). progress: print a line every
- * so often on stderr. On failure *ds is empty. */
+ * (code WB_E_FAILED and the first reason when it is fail). With data.classes, a row whose
+ * label is not one of the listed values is excluded likewise under skip, and is an error
+ * (WB_E_DATA, naming the labels file, its line and the value) under fail; every listed class
+ * needs at least one usable image. progress: print a line every so often on stderr. On
+ * failure *ds is empty. */
 int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *cache_dir, int progress,
                      exp_dataset *ds, wb_error *err);
 void exp_dataset_free(exp_dataset *ds);

@@ -397,3 +397,278 @@ int exp_logreg_predict_proba(const exp_logreg *m, const double *X, size_t n, siz
         p[i] = sigmoid(p[i]);
     return 0;
 }
+
+/* ------------------------------------------------------- multinomial logistic regression */
+
+void exp_logreg_mn_init(exp_logreg_mn *m)
+{
+    if (m)
+        memset(m, 0, sizeof *m);
+}
+
+void exp_logreg_mn_free(exp_logreg_mn *m)
+{
+    if (!m)
+        return;
+    free(m->coef);
+    free(m->intercept);
+    memset(m, 0, sizeof *m);
+}
+
+/* Softmax of the K scores of row x under theta ([K][d+1], intercept last) into p; returns
+ * log-sum-exp of the scores. z is scratch of K. */
+static double mn_softmax(const double *x, const double *theta, size_t d, int K, double *z, double *p)
+{
+    size_t k = d + 1;
+    double zmax = -INFINITY;
+    for (int c = 0; c < K; c++) {
+        z[c] = margin(x, theta + (size_t)c * k, d);
+        zmax = fmax(zmax, z[c]);
+    }
+    double sum = 0.0;
+    for (int c = 0; c < K; c++) {
+        p[c] = exp(z[c] - zmax);
+        sum += p[c];
+    }
+    for (int c = 0; c < K; c++)
+        p[c] /= sum;
+    return zmax + log(sum);
+}
+
+/* The objective plus MN_SHIFT * (sum of intercepts)^2: the data term and the penalty do not
+ * change when every intercept moves by the same amount, so the extra term only picks the
+ * optimum whose intercepts sum to 0 (where it is 0), the one scikit-learn's lbfgs, started
+ * from zeros, reaches; it also makes the Hessian positive definite. */
+#define MN_SHIFT 1.0
+
+static double mn_objective(const double *X, const int *y, const double *s, size_t n, size_t d, int K,
+                           double C, const double *theta, double *z, double *p)
+{
+    size_t k = d + 1;
+    double reg = 0.0, loss = 0.0, bsum = 0.0;
+    for (int c = 0; c < K; c++) {
+        for (size_t j = 0; j < d; j++)
+            reg += theta[(size_t)c * k + j] * theta[(size_t)c * k + j];
+        bsum += theta[(size_t)c * k + d];
+    }
+    for (size_t i = 0; i < n; i++) {
+        double lse = mn_softmax(X + i * d, theta, d, K, z, p);
+        loss += s[i] * (lse - z[y[i]]);
+    }
+    return 0.5 * reg + C * loss + MN_SHIFT * bsum * bsum;
+}
+
+int exp_logreg_mn_fit(exp_logreg_mn *m, const double *X, const int *y, const double *w, size_t n,
+                      size_t d, int K, const exp_logreg_options *o, wb_error *err)
+{
+    exp_logreg_options def;
+    if (!o) {
+        exp_logreg_options_default(&def);
+        o = &def;
+    }
+    if (!m)
+        return wb_err(err, WB_E_USAGE, NULL, "logistic regression: no output");
+    exp_logreg_mn_free(m);
+    if (!(o->C > 0.0) || isinf(o->C))
+        return wb_err(err, WB_E_USAGE, NULL, "logistic regression: C is %g, expected > 0", o->C);
+    if (o->max_iter < 1 || !(o->tol > 0.0))
+        return wb_err(err, WB_E_USAGE, NULL,
+                      "logistic regression: max_iter %d and tol %g must be positive",
+                      o->max_iter, o->tol);
+    if (K < 2 || K > EXP_LOGREG_MAX_CLASSES)
+        return wb_err(err, WB_E_USAGE, NULL, "logistic regression: %d classes, expected 2 .. %d", K,
+                      EXP_LOGREG_MAX_CLASSES);
+    if (d == 0 || (d + 1) * (size_t)K > EXP_LOGREG_MN_MAX_PARAMS)
+        return wb_err(err, WB_E_USAGE, NULL,
+                      "logistic regression: %zu features x %d classes, at most %d parameters are supported",
+                      d, K, EXP_LOGREG_MN_MAX_PARAMS);
+    if (n == 0 || !y)
+        return wb_err(err, WB_E_DATA, NULL, "logistic regression: no training samples");
+    if (check_matrix(X, n, d, "logistic regression", err) != 0)
+        return -1;
+    size_t cnt[EXP_LOGREG_MAX_CLASSES] = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (y[i] < 0 || y[i] >= K)
+            return wb_err(err, WB_E_DATA, NULL, "logistic regression: label %d at index %zu, expected 0 .. %d",
+                          y[i], i, K - 1);
+        if (w && (!isfinite(w[i]) || w[i] < 0.0))
+            return wb_err(err, WB_E_DATA, NULL,
+                          "logistic regression: weight at index %zu is negative or not finite", i);
+        cnt[y[i]]++;
+    }
+    for (int c = 0; c < K; c++)
+        if (cnt[c] == 0)
+            return wb_err(err, WB_E_DATA, NULL,
+                          "logistic regression needs every class in the training data; class %d has no sample", c);
+
+    const size_t k = d + 1, P = (size_t)K * k;
+    double *s = malloc(n * sizeof *s), *theta = calloc(P, sizeof *theta);
+    double *g = malloc(P * sizeof *g), *step = malloc(P * sizeof *step);
+    double *trial = malloc(P * sizeof *trial), *H = malloc(P * P * sizeof *H);
+    double z[EXP_LOGREG_MAX_CLASSES], p[EXP_LOGREG_MAX_CLASSES], sw[EXP_LOGREG_MAX_CLASSES] = {0};
+    int rc = -1;
+    if (!s || !theta || !g || !step || !trial || !H) {
+        wb_err(err, WB_E_NOMEM, NULL, "logistic regression: out of memory for %zu features", d);
+        goto done;
+    }
+    double swsum = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double cw = o->class_weight == EXP_LOGREG_CW_BALANCED ? (double)n / ((double)K * (double)cnt[y[i]]) : 1.0;
+        s[i] = (w ? w[i] : 1.0) * cw;
+        sw[y[i]] += s[i];
+        swsum += s[i];
+    }
+    for (int c = 0; c < K; c++)
+        if (!(sw[c] > 0.0)) {
+            wb_err(err, WB_E_DATA, NULL, "logistic regression: class %d has zero total weight", c);
+            goto done;
+        }
+    const double C = o->C, gtol = o->tol * (1.0 + C * swsum);
+    /* start from the class priors (log shares, centred): the optimum for coef = 0 */
+    double lmean = 0.0;
+    for (int c = 0; c < K; c++)
+        lmean += log(sw[c]) / K;
+    for (int c = 0; c < K; c++)
+        theta[(size_t)c * k + d] = log(sw[c]) - lmean;
+    double f = mn_objective(X, y, s, n, d, K, C, theta, z, p), gmax = INFINITY;
+    int it;
+    for (it = 0; it < o->max_iter; it++) {
+        /* gradient and Hessian (lower triangle); parameter (c, a) is at c * k + a */
+        double bsum = 0.0;
+        for (int c = 0; c < K; c++) {
+            for (size_t a = 0; a < d; a++)
+                g[(size_t)c * k + a] = theta[(size_t)c * k + a];
+            g[(size_t)c * k + d] = 0.0;
+            bsum += theta[(size_t)c * k + d];
+        }
+        memset(H, 0, P * P * sizeof *H);
+        for (int c = 0; c < K; c++) {
+            for (size_t a = 0; a < d; a++)
+                H[((size_t)c * k + a) * P + (size_t)c * k + a] = 1.0;
+            g[(size_t)c * k + d] += 2.0 * MN_SHIFT * bsum;
+            for (int c2 = 0; c2 <= c; c2++)
+                H[((size_t)c * k + d) * P + (size_t)c2 * k + d] += 2.0 * MN_SHIFT;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const double *x = X + i * d;
+            mn_softmax(x, theta, d, K, z, p);
+            for (int c = 0; c < K; c++) {
+                double r = C * s[i] * (p[c] - (y[i] == c));
+                for (size_t a = 0; a < d; a++)
+                    g[(size_t)c * k + a] += r * x[a];
+                g[(size_t)c * k + d] += r;
+                for (int c2 = 0; c2 <= c; c2++) {
+                    double h = C * s[i] * ((c == c2 ? p[c] : 0.0) - p[c] * p[c2]);
+                    for (size_t a = 0; a < k; a++) {
+                        double ha = h * (a < d ? x[a] : 1.0);
+                        double *row = H + ((size_t)c * k + a) * P + (size_t)c2 * k;
+                        size_t bmax = c2 == c ? a : d; /* lower triangle only */
+                        for (size_t b = 0; b <= bmax; b++)
+                            row[b] += ha * (b < d ? x[b] : 1.0);
+                    }
+                }
+            }
+        }
+        gmax = 0.0;
+        for (size_t j = 0; j < P; j++)
+            gmax = fmax(gmax, fabs(g[j]));
+        if (gmax <= gtol)
+            break;
+        if (cholesky(H, P) != 0) {
+            wb_err(err, WB_E_FAILED, NULL,
+                   "logistic regression: the Hessian is not positive definite (iteration %d)", it);
+            goto done;
+        }
+        for (size_t j = 0; j < P; j++)
+            step[j] = -g[j];
+        chol_solve(H, P, step);
+        double slope = 0.0;
+        for (size_t j = 0; j < P; j++)
+            slope += g[j] * step[j];
+        /* Armijo backtracking, the full step near the optimum (as in exp_logreg_fit) */
+        double t = 1.0, ft = f;
+        int accepted = 0;
+        if (-slope <= 1e-13 * (1.0 + fabs(f))) {
+            for (size_t j = 0; j < P; j++)
+                trial[j] = theta[j] + step[j];
+            ft = mn_objective(X, y, s, n, d, K, C, trial, z, p);
+            accepted = 1;
+        }
+        for (int ls = 0; ls < 60 && !accepted; ls++) {
+            for (size_t j = 0; j < P; j++)
+                trial[j] = theta[j] + t * step[j];
+            ft = mn_objective(X, y, s, n, d, K, C, trial, z, p);
+            if (ft <= f + 1e-4 * t * slope) {
+                accepted = 1;
+                break;
+            }
+            t *= 0.5;
+        }
+        if (!accepted) {
+            wb_err(err, WB_E_FAILED, NULL, "logistic regression: the line search failed with gradient %g", gmax);
+            goto done;
+        }
+        memcpy(theta, trial, P * sizeof *theta);
+        f = ft;
+    }
+    if (it == o->max_iter) {
+        wb_err(err, WB_E_FAILED, NULL,
+               "logistic regression did not converge in %d Newton iterations (gradient %g)", o->max_iter, gmax);
+        goto done;
+    }
+    m->coef = malloc((size_t)K * d * sizeof *m->coef);
+    m->intercept = malloc((size_t)K * sizeof *m->intercept);
+    if (!m->coef || !m->intercept) {
+        exp_logreg_mn_free(m);
+        wb_err(err, WB_E_NOMEM, NULL, "logistic regression: out of memory");
+        goto done;
+    }
+    for (int c = 0; c < K; c++) {
+        memcpy(m->coef + (size_t)c * d, theta + (size_t)c * k, d * sizeof *m->coef);
+        m->intercept[c] = theta[(size_t)c * k + d];
+    }
+    m->d = d;
+    m->K = K;
+    m->iterations = it;
+    m->grad_norm = gmax;
+    rc = 0;
+done:
+    free(s);
+    free(theta);
+    free(g);
+    free(step);
+    free(trial);
+    free(H);
+    return rc;
+}
+
+int exp_logreg_mn_predict_proba(const exp_logreg_mn *m, const double *X, size_t n, size_t d, double *P,
+                                wb_error *err)
+{
+    if (!m || !m->coef)
+        return wb_err(err, WB_E_USAGE, NULL, "logistic regression: the model is not fitted");
+    if (d != m->d)
+        return wb_err(err, WB_E_DATA, NULL, "logistic regression: fitted on %zu features, given %zu", m->d, d);
+    if (!P && n > 0)
+        return wb_err(err, WB_E_USAGE, NULL, "logistic regression: no output");
+    if (check_matrix(X, n, d, "logistic regression", err) != 0)
+        return -1;
+    const int K = m->K;
+    for (size_t i = 0; i < n; i++) {
+        double *row = P + i * (size_t)K, zmax = -INFINITY, sum = 0.0;
+        for (int c = 0; c < K; c++) {
+            double zc = m->intercept[c];
+            for (size_t j = 0; j < d; j++)
+                zc += X[i * d + j] * m->coef[(size_t)c * d + j];
+            row[c] = zc;
+            zmax = fmax(zmax, zc);
+        }
+        for (int c = 0; c < K; c++) {
+            row[c] = exp(row[c] - zmax);
+            sum += row[c];
+        }
+        for (int c = 0; c < K; c++)
+            row[c] /= sum;
+    }
+    return 0;
+}

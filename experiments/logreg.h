@@ -97,4 +97,37 @@ int exp_logreg_decision(const exp_logreg *m, const double *X, size_t n, size_t d
 int exp_logreg_predict_proba(const exp_logreg *m, const double *X, size_t n, size_t d,
                              double *p, wb_error *err);
 
+/* ----------------------------------------------------- multinomial logistic regression */
+
+enum { EXP_LOGREG_MAX_CLASSES = 64, EXP_LOGREG_MN_MAX_PARAMS = 4096 };
+
+/* A fitted multinomial (softmax) model: P(y = c | x) = softmax_c(x . coef[c] + intercept[c]).
+ * Caller-owned: _init, _fit fills it (freeing what it held), _free. */
+typedef struct exp_logreg_mn {
+    size_t d;
+    int K;
+    double *coef;      /* [K][d], row-major */
+    double *intercept; /* [K], summing to 0 */
+    int iterations;
+    double grad_norm;
+} exp_logreg_mn;
+
+void exp_logreg_mn_init(exp_logreg_mn *m);
+void exp_logreg_mn_free(exp_logreg_mn *m); /* NULL is a no-op; leaves m initialised */
+
+/* Fits on X (n x d), labels y[i] in 0..K-1, optional sample weights w, minimising
+ *     0.5 * ||coef||_F^2 + C * sum_i s_i * -log softmax(x_i coef^T + intercept)[y_i]
+ * (s_i = sample weight x class weight, 'balanced' = n / (K n_c); intercepts not penalised):
+ * scikit-learn's LogisticRegression(multi_class='multinomial', penalty='l2', C). The
+ * objective does not change when all intercepts move together; the solution returned has
+ * intercepts summing to 0, as scikit-learn's lbfgs (started from zeros) returns them. Newton's
+ * method on the K (d+1) parameters, so K (d+1) <= EXP_LOGREG_MN_MAX_PARAMS. Fails (WB_E_DATA)
+ * if a class has no sample; otherwise as exp_logreg_fit. */
+int exp_logreg_mn_fit(exp_logreg_mn *m, const double *X, const int *y, const double *w, size_t n,
+                      size_t d, int K, const exp_logreg_options *o, wb_error *err);
+
+/* P[i*K + c] = P(y = c | x_i) for the n rows of X (n x d). */
+int exp_logreg_mn_predict_proba(const exp_logreg_mn *m, const double *X, size_t n, size_t d, double *P,
+                                wb_error *err);
+
 #endif

@@ -323,6 +323,134 @@ int exp_metrics_auc_ovr(const int *y, const double *score, const double *w, size
     return rc;
 }
 
+/* --------------------------------------------------------------------- multi-class (K >= 2) */
+
+static int mc_check(const int *y, const int *pred, size_t n, int K, const char *what, wb_error *err)
+{
+    if (!y || !pred)
+        return wb_err(err, WB_E_USAGE, NULL, "%s: labels and predictions must not be NULL", what);
+    if (K < 2 || K > 100000)
+        return wb_err(err, WB_E_USAGE, NULL, "%s: %d classes, expected 2 .. 100000", what, K);
+    if (n == 0)
+        return wb_err(err, WB_E_DATA, NULL, "%s: no samples", what);
+    for (size_t i = 0; i < n; i++)
+        if (y[i] < 0 || y[i] >= K || pred[i] < 0 || pred[i] >= K)
+            return wb_err(err, WB_E_DATA, NULL, "%s: label %d / prediction %d at index %zu is outside 0 .. %d",
+                          what, y[i], pred[i], i, K - 1);
+    return 0;
+}
+
+int exp_metrics_argmax(const double *P, size_t n, int K, int *pred, wb_error *err)
+{
+    if (!P || !pred || K < 1)
+        return wb_err(err, WB_E_USAGE, NULL, "argmax: bad arguments");
+    for (size_t i = 0; i < n; i++) {
+        const double *row = P + i * (size_t)K;
+        int best = 0;
+        for (int c = 0; c < K; c++) {
+            if (!isfinite(row[c]))
+                return wb_err(err, WB_E_DATA, NULL, "argmax: non-finite score at row %zu, class %d", i, c);
+            if (row[c] > row[best])
+                best = c;
+        }
+        pred[i] = best;
+    }
+    return 0;
+}
+
+int exp_metrics_mc_accuracy(const int *y, const int *pred, size_t n, int K, double *acc, wb_error *err)
+{
+    if (mc_check(y, pred, n, K, "accuracy", err) != 0)
+        return -1;
+    size_t ok = 0;
+    for (size_t i = 0; i < n; i++)
+        ok += y[i] == pred[i];
+    *acc = (double)ok / (double)n;
+    return 0;
+}
+
+/* Per-class counts: true[c], predicted[c], correct[c]. */
+static int mc_counts(const int *y, const int *pred, size_t n, int K, size_t **cnt, wb_error *err)
+{
+    *cnt = calloc(3 * (size_t)K, sizeof **cnt);
+    if (!*cnt)
+        return wb_err(err, WB_E_NOMEM, NULL, "metrics: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        (*cnt)[y[i]]++;
+        (*cnt)[(size_t)K + (size_t)pred[i]]++;
+        (*cnt)[2 * (size_t)K + (size_t)y[i]] += y[i] == pred[i];
+    }
+    return 0;
+}
+
+int exp_metrics_mc_balanced_accuracy(const int *y, const int *pred, size_t n, int K, double *bacc,
+                                     wb_error *err)
+{
+    size_t *c;
+    if (mc_check(y, pred, n, K, "balanced accuracy", err) != 0 || mc_counts(y, pred, n, K, &c, err) != 0)
+        return -1;
+    double sum = 0;
+    int present = 0;
+    for (int k = 0; k < K; k++)
+        if (c[k]) {
+            sum += (double)c[2 * (size_t)K + (size_t)k] / (double)c[k];
+            present++;
+        }
+    free(c);
+    *bacc = sum / present; /* n > 0, so some class is present */
+    return 0;
+}
+
+int exp_metrics_mc_f1_macro(const int *y, const int *pred, size_t n, int K, double *f1, wb_error *err)
+{
+    size_t *c;
+    if (mc_check(y, pred, n, K, "macro F1", err) != 0 || mc_counts(y, pred, n, K, &c, err) != 0)
+        return -1;
+    double sum = 0;
+    int used = 0;
+    for (int k = 0; k < K; k++) {
+        size_t t = c[k], p = c[(size_t)K + (size_t)k], tp = c[2 * (size_t)K + (size_t)k];
+        if (!t && !p)
+            continue;
+        /* 2TP / (2TP + FP + FN) = 2TP / (true + predicted) */
+        sum += 2.0 * (double)tp / (double)(t + p);
+        used++;
+    }
+    free(c);
+    *f1 = sum / used;
+    return 0;
+}
+
+int exp_metrics_log_loss(const int *y, const double *P, size_t n, int K, double *loss, wb_error *err)
+{
+    if (!y || !P)
+        return wb_err(err, WB_E_USAGE, NULL, "log loss: labels and scores must not be NULL");
+    if (K < 2 || K > 100000)
+        return wb_err(err, WB_E_USAGE, NULL, "log loss: %d classes, expected 2 .. 100000", K);
+    if (n == 0)
+        return wb_err(err, WB_E_DATA, NULL, "log loss: no samples");
+    const double eps = DBL_EPSILON;
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (y[i] < 0 || y[i] >= K)
+            return wb_err(err, WB_E_DATA, NULL, "log loss: label %d at index %zu is outside 0 .. %d", y[i], i, K - 1);
+        const double *row = P + i * (size_t)K;
+        double rs = 0, py = 0;
+        for (int c = 0; c < K; c++) {
+            if (!isfinite(row[c]) || row[c] < 0 || row[c] > 1)
+                return wb_err(err, WB_E_DATA, NULL, "log loss: score %g at row %zu, class %d is not a probability",
+                              row[c], i, c);
+            double v = row[c] < eps ? eps : row[c] > 1 - eps ? 1 - eps : row[c];
+            rs += v;
+            if (c == y[i])
+                py = v;
+        }
+        sum += -log(py / rs);
+    }
+    *loss = sum / (double)n;
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------- curves */
 
 void exp_curve_init(exp_curve *c)

@@ -62,6 +62,29 @@ int exp_metrics_ece(const int *y, const double *score, const double *w, size_t n
 int exp_metrics_auc_ovr(const int *y, const double *score, const double *w, size_t n, int K,
                         double *macro_auc, double *per_class, wb_error *err);
 
+/* --------------------------------------------------------------------- multi-class (K >= 2) */
+
+/* The predicted class of each of n rows of P (n x K, row-major): the index of the row's
+ * largest value, the first one on ties (numpy.argmax). pred has n entries, caller-allocated.
+ * Fails (WB_E_DATA) on a non-finite value. */
+int exp_metrics_argmax(const double *P, size_t n, int K, int *pred, wb_error *err);
+
+/* Unweighted multi-class metrics of labels y[i] and predicted classes pred[i], both in 0..K-1:
+ * - accuracy: share of pred == y (accuracy_score);
+ * - balanced accuracy: mean over the classes present in y of their recall
+ *   (balanced_accuracy_score, which ignores classes only predicted);
+ * - macro F1: mean over the classes present in y or in pred of 2TP/(2TP+FP+FN)
+ *   (f1_score(average='macro'), whose labels are the union of both). */
+int exp_metrics_mc_accuracy(const int *y, const int *pred, size_t n, int K, double *acc, wb_error *err);
+int exp_metrics_mc_balanced_accuracy(const int *y, const int *pred, size_t n, int K, double *bacc,
+                                     wb_error *err);
+int exp_metrics_mc_f1_macro(const int *y, const int *pred, size_t n, int K, double *f1, wb_error *err);
+
+/* Multi-class log loss (cross-entropy), like sklearn.metrics.log_loss(y, P, labels=range(K))
+ * in scikit-learn 1.2: P clipped to [eps, 1 - eps] with eps = DBL_EPSILON, each row divided
+ * by its sum, then the mean of -log P[i, y[i]]. P is n x K; rows need not sum to 1 exactly. */
+int exp_metrics_log_loss(const int *y, const double *P, size_t n, int K, double *loss, wb_error *err);
+
 /* ------------------------------------------------------------------------------- curves */
 
 /* A curve of npoints points; x, y, thr each hold npoints values. Caller-owned: zero it with

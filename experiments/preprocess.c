@@ -14,6 +14,7 @@
 #include "io_dicom.h"
 #include "io_itk.h"
 #include "io_sha256.h"
+#include "wb_log.h"
 
 static const char *const feature_names[EXP_PRE_N_FEATURES] = {
     "fo_mean",          "fo_std",          "fo_skewness",
@@ -1051,6 +1052,19 @@ static int mask_percentiles(const float *img, int cols, const uint8_t *mask, int
     return 0;
 }
 
+int exp_pre_features(const float *img, const uint8_t *mask, int rows, int cols, const exp_pre_params *p,
+                     double features[EXP_PRE_N_FEATURES], wb_error *err)
+{
+    if (exp_pre_first_order(img, mask, (size_t)rows * (size_t)cols, p->fo_bins, features, err))
+        return -1;
+    double g[IO_ITK_GLCM_COUNT];
+    if (io_itk_glcm_features(img, mask, rows, cols, p->glcm_levels, g, NULL, err))
+        return -1;
+    for (int k = 0; k < IO_ITK_GLCM_COUNT; k++)
+        features[EXP_PRE_F_GLCM_ENERGY + k] = g[k];
+    return 0;
+}
+
 int exp_pre_run(const float *img, int rows, int cols, const char *laterality,
                 const exp_pre_params *p, exp_pre_result *out, wb_error *err)
 {
@@ -1219,14 +1233,10 @@ int exp_pre_run(const float *img, int rows, int cols, const char *laterality,
     }
 
     /* 8. features */
-    if (exp_pre_first_order(oimg, omask, on, p->fo_bins, out->features, err))
+    double tf = wb_now();
+    if (exp_pre_features(oimg, omask, p->out_rows, p->out_cols, p, out->features, err))
         goto done;
-    double g[IO_ITK_GLCM_COUNT];
-    if (io_itk_glcm_features(oimg, omask, p->out_rows, p->out_cols, p->glcm_levels, g, NULL,
-                             err))
-        goto done;
-    for (int k = 0; k < IO_ITK_GLCM_COUNT; k++)
-        out->features[EXP_PRE_F_GLCM_ENERGY + k] = g[k];
+    out->feature_seconds = wb_now() - tf;
 
     /* 9. scaling */
     if (p->scale == EXP_PRE_SCALE_ZSCORE) {

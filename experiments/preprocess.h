@@ -129,6 +129,8 @@ typedef struct exp_pre_result {
     char chest_wall_source[16]; /* "laterality", "mass" or "none" (no flip decision made) */
     int crop_box[4];   /* r0, c0, r1, c1 (half-open) in input pixels, before the flip */
     float threshold;   /* the mask threshold on the input values */
+    double feature_seconds; /* wall time of the first-order and GLCM features (step 8); not
+                             * stored in the cache (0 for an entry read from it) */
 } exp_pre_result;
 
 /* Runs the pipeline on img (rows x cols, row-major, values 0..1 with bright = dense, e.g. from
@@ -137,6 +139,12 @@ typedef struct exp_pre_result {
  * when no breast is found (empty mask), WB_E_CONFIG for bad params, WB_E_NOMEM. */
 int exp_pre_run(const float *img, int rows, int cols, const char *laterality,
                 const exp_pre_params *p, exp_pre_result *out, wb_error *err);
+
+/* Step 8 alone: the first-order and GLCM features of img (rows x cols, values 0..1, as
+ * before the scaling of step 9) inside mask, into their places of features[] (the shape
+ * features are left as they are). */
+int exp_pre_features(const float *img, const uint8_t *mask, int rows, int cols, const exp_pre_params *p,
+                     double features[EXP_PRE_N_FEATURES], wb_error *err);
 
 /* Reads path and runs the pipeline: DICOM through io_dicom_read (VOI applied, laterality from
  * ImageLaterality/Laterality), or binary PGM (P5, 8 or 16 bit, scaled to 0..1, no laterality:

@@ -442,18 +442,25 @@ static double metric(exp_registry *reg, long long id, const char *variant, long 
     return v;
 }
 
+/* which: 0 binary runs only, 1 both, 2 multi-class runs only (data.classes; their "auc" is
+ * the one-vs-rest macro AUC) */
 static const struct {
     const char *name, *label;
     exp_fmt_kind kind;
-} SHOWN[] = {{"auc", "AUC", EXP_FMT_METRIC},
-             {"average_precision", "AP", EXP_FMT_METRIC},
-             {"sensitivity", "sens", EXP_FMT_METRIC},
-             {"specificity", "spec", EXP_FMT_METRIC},
-             {"brier", "Brier", EXP_FMT_METRIC},
-             {"ece", "ECE", EXP_FMT_METRIC},
-             {"delta_auc", "dAUC", EXP_FMT_DELTA},
-             {"delong_p", "p DeLong", EXP_FMT_P},
-             {"ttest_p", "p t-test", EXP_FMT_P}};
+    int which;
+} SHOWN[] = {{"auc", "AUC", EXP_FMT_METRIC, 1},
+             {"average_precision", "AP", EXP_FMT_METRIC, 0},
+             {"sensitivity", "sens", EXP_FMT_METRIC, 0},
+             {"specificity", "spec", EXP_FMT_METRIC, 0},
+             {"brier", "Brier", EXP_FMT_METRIC, 0},
+             {"ece", "ECE", EXP_FMT_METRIC, 0},
+             {"delta_auc", "dAUC", EXP_FMT_DELTA, 1},
+             {"delong_p", "p DeLong", EXP_FMT_P, 0},
+             {"ttest_p", "p t-test", EXP_FMT_P, 1},
+             {"accuracy", "acc", EXP_FMT_METRIC, 2},
+             {"balanced_accuracy", "bal. acc", EXP_FMT_METRIC, 2},
+             {"f1_macro", "macro F1", EXP_FMT_METRIC, 2},
+             {"log_loss", "log loss", EXP_FMT_METRIC, 2}};
 enum { N_SHOWN = sizeof SHOWN / sizeof SHOWN[0] };
 
 int exp_registry_show(exp_registry *reg, const char *idstr, FILE *out, wb_error *err)
@@ -491,16 +498,27 @@ int exp_registry_show(exp_registry *reg, const char *idstr, FILE *out, wb_error 
         return db_fail(reg, err, "cannot read the registry");
     sqlite3_bind_int64(m, 1, id);
     int rows = 0, step;
+    /* a multi-class run shows its own columns */
+    int skip = 2;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(reg->db, "SELECT 1 FROM metrics WHERE run_id = ?1 AND metric = 'f1_macro' LIMIT 1", -1, &q,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, id);
+        if (sqlite3_step(q) == SQLITE_ROW) skip = 0;
+    }
+    sqlite3_finalize(q);
     while ((step = sqlite3_step(m)) == SQLITE_ROW) {
         if (!rows++) {
             fprintf(out, "\n%-16s %-6s %-6s %8s", "VARIANT", "REPEAT", "LEVEL", "PARAMS");
-            for (int k = 0; k < N_SHOWN; k++) fprintf(out, " %9s", SHOWN[k].label);
+            for (int k = 0; k < N_SHOWN; k++)
+                if (SHOWN[k].which != skip) fprintf(out, " %9s", SHOWN[k].label);
             fprintf(out, "\n");
         }
         char v[32];
         exp_report_fmt(v, sizeof v, metric(reg, id, col(m, 0), 0, "model", "trainable_params"), EXP_FMT_COUNT);
         fprintf(out, "%-16s %-6lld %-6s %8s", col(m, 0), sqlite3_column_int64(m, 1) + 1, col(m, 2), v);
         for (int k = 0; k < N_SHOWN; k++) {
+            if (SHOWN[k].which == skip) continue;
             exp_report_fmt(v, sizeof v, metric(reg, id, col(m, 0), (long)sqlite3_column_int64(m, 1), col(m, 2), SHOWN[k].name),
                            SHOWN[k].kind);
             fprintf(out, " %9s", v);

@@ -46,6 +46,8 @@ typedef struct run_files {
     char *mtext, *etext;
     io_json_doc m, e;          /* metrics.json, environment.json */
     const io_json_node *variants, *env;
+    const io_json_node *classes; /* multi-class runs: metrics.json's "classes" (NULL for binary) */
+    int K;                     /* number of classes when classes is set */
     io_csv pred, mcsv, curves, timing, excluded;
     int have_curves, have_timing, have_excluded, have_env;
     exp_flat cfg;              /* config.yaml */
@@ -120,6 +122,14 @@ static int run_files_load(const char *dir, run_files *rf, wb_error *err)
         return wb_err(err, WB_E_DATA, mpath, "schema_version: expected 1 (a run of another workbench version?)");
     if (!rf->variants || rf->variants->type != IO_JSON_ARRAY)
         return wb_err(err, WB_E_DATA, mpath, "variants: expected an array");
+    rf->classes = io_json_get(&rf->m, root, "classes");
+    if (rf->classes) {
+        if (rf->classes->type != IO_JSON_ARRAY || rf->classes->count < 3 || rf->classes->count > 64)
+            return wb_err(err, WB_E_DATA, mpath, "classes: expected an array of 3 to 64 class names");
+        for (int32_t c = rf->classes->first; c >= 0; c = rf->m.nodes[c].next)
+            if (rf->m.nodes[c].type != IO_JSON_STRING) return wb_err(err, WB_E_DATA, mpath, "classes: expected strings");
+        rf->K = (int)rf->classes->count;
+    }
     snprintf(rf->cfg_path, sizeof rf->cfg_path, "%s/config.yaml", dir);
     if (io_file_read_all(rf->cfg_path, 16 << 20, (unsigned char **)&rf->cfg_text, &rf->cfg_n, err) != 0 ||
         exp_flat_parse(rf->cfg_text, rf->cfg_n, rf->cfg_path, &rf->cfg, err) != 0)
@@ -161,7 +171,20 @@ static const char *cfg(const run_files *rf, const char *key)
 
 /* ---- the comparison table: cells once, rendered as HTML, Markdown and LaTeX ---- */
 
-enum { C_VARIANT, C_PARAMS, C_AUC, C_DELTA, C_PDL, C_PT, C_AP, C_SENS, C_SPEC, C_SAS, C_F1, C_BRIER, C_ECE, C_TIME, NCOL };
+enum { C_VARIANT, C_PARAMS, C_AUC, C_DELTA, C_PDL, C_PT, C_AP, C_SENS, C_SPEC, C_SAS, C_F1, C_BRIER, C_ECE, C_TIME,
+       C_ACC, C_BACC, C_F1M, C_LOGLOSS, NCOL };
+
+/* The columns shown, in order: binary runs, and multi-class runs (macro AUC, no DeLong, no
+ * threshold metrics; the predicted class is the most probable one). */
+static const int bin_cols[] = {C_VARIANT, C_PARAMS, C_AUC, C_DELTA, C_PDL, C_PT, C_AP, C_SENS, C_SPEC, C_SAS, C_F1,
+                               C_BRIER, C_ECE, C_TIME};
+static const int mc_cols[] = {C_VARIANT, C_PARAMS, C_AUC, C_DELTA, C_PT, C_ACC, C_BACC, C_F1M, C_LOGLOSS, C_TIME};
+
+static const int *show_cols(const struct run_files *rf, int *n)
+{
+    *n = rf->classes ? (int)(sizeof mc_cols / sizeof mc_cols[0]) : (int)(sizeof bin_cols / sizeof bin_cols[0]);
+    return rf->classes ? mc_cols : bin_cols;
+}
 
 typedef struct table {
     size_t rows;
@@ -226,11 +249,15 @@ static int table_build(const run_files *rf, const char *level, table *t)
             if (reps->count > 1) snprintf(c[C_VARIANT], CELL, "%s (repeat %ld)", name, repeat + 1);
             else snprintf(c[C_VARIANT], CELL, "%s", name);
             exp_report_fmt(c[C_PARAMS], CELL, jnum(d, vn, "trainable_params"), EXP_FMT_COUNT);
-            ci_cell(c[C_AUC], jnum(d, m, "auc"), jnum(d, m, "auc_ci_low"), jnum(d, m, "auc_ci_high"), EXP_FMT_METRIC);
+            if (rf->classes) exp_report_fmt(c[C_AUC], CELL, jnum(d, m, "auc"), EXP_FMT_METRIC);
+            else ci_cell(c[C_AUC], jnum(d, m, "auc"), jnum(d, m, "auc_ci_low"), jnum(d, m, "auc_ci_high"), EXP_FMT_METRIC);
             if (is_ref) {
                 snprintf(c[C_DELTA], CELL, "reference");
                 snprintf(c[C_PDL], CELL, "-");
                 snprintf(c[C_PT], CELL, "-");
+            } else if (rf->classes) {
+                exp_report_fmt(c[C_DELTA], CELL, jnum(d, vs, "delta_auc"), EXP_FMT_DELTA);
+                exp_report_fmt(c[C_PT], CELL, jnum(d, vs, "ttest_p"), EXP_FMT_P);
             } else {
                 ci_cell(c[C_DELTA], jnum(d, vs, "delta_auc"), jnum(d, vs, "delta_ci_low"), jnum(d, vs, "delta_ci_high"),
                         EXP_FMT_DELTA);
@@ -241,7 +268,9 @@ static int table_build(const run_files *rf, const char *level, table *t)
                 int col;
                 const char *key;
             } plain[] = {{C_AP, "average_precision"}, {C_SENS, "sensitivity"}, {C_SPEC, "specificity"},
-                         {C_SAS, "sensitivity_at_specificity"}, {C_F1, "f1"}, {C_BRIER, "brier"}, {C_ECE, "ece"}};
+                         {C_SAS, "sensitivity_at_specificity"}, {C_F1, "f1"}, {C_BRIER, "brier"}, {C_ECE, "ece"},
+                         {C_ACC, "accuracy"}, {C_BACC, "balanced_accuracy"}, {C_F1M, "f1_macro"},
+                         {C_LOGLOSS, "log_loss"}};
             for (size_t k = 0; k < sizeof plain / sizeof plain[0]; k++)
                 exp_report_fmt(c[plain[k].col], CELL, jnum(d, m, plain[k].key), EXP_FMT_METRIC);
             exp_report_fmt(c[C_TIME], CELL, variant_seconds(rf, name, repeat), EXP_FMT_SECONDS);
@@ -262,8 +291,12 @@ static void col_names(const run_files *rf, const char *names[NCOL], char *sas, s
     snprintf(sas, sas_n, "Sens. at spec. %s", cfg(rf, "metrics.specificity"));
     const char *n[NCOL] = {"Variant", "Trainable params", "AUC [95% CI]", "\xce\x94" "AUC vs reference [95% CI]",
                            "p (DeLong)", "p (corrected t)", "Average precision", "Sensitivity", "Specificity", sas,
-                           "F1", "Brier", "ECE", "Wall time"};
+                           "F1", "Brier", "ECE", "Wall time", "Accuracy", "Balanced accuracy", "Macro F1", "Log loss"};
     memcpy(names, n, sizeof n);
+    if (rf->classes) {
+        names[C_AUC] = "Macro AUC (one-vs-rest)";
+        names[C_DELTA] = "\xce\x94" "macro AUC vs reference";
+    }
 }
 
 static void table_html(sbuf *b, const run_files *rf, const table *t, const char *caption)
@@ -274,15 +307,18 @@ static void table_html(sbuf *b, const run_files *rf, const table *t, const char 
     sb_printf(b, "<table class=\"cmp\"><caption>");
     sb_xml(b, caption);
     sb_printf(b, "</caption>\n<thead><tr>");
-    for (int c = 0; c < NCOL; c++) {
+    int ncols;
+    const int *cols = show_cols(rf, &ncols);
+    for (int k = 0; k < ncols; k++) {
         sb_printf(b, "<th scope=\"col\">");
-        sb_xml(b, names[c]);
+        sb_xml(b, names[cols[k]]);
         sb_printf(b, "</th>");
     }
     sb_printf(b, "</tr></thead>\n<tbody>\n");
     for (size_t r = 0; r < t->rows; r++) {
         sb_printf(b, "<tr%s>", t->is_ref[r] ? " class=\"ref\"" : "");
-        for (int c = 0; c < NCOL; c++) {
+        for (int k = 0; k < ncols; k++) {
+            int c = cols[k];
             sb_printf(b, c == C_VARIANT ? "<th scope=\"row\">" : "<td>");
             sb_xml(b, t->cell[r][c]);
             sb_printf(b, c == C_VARIANT ? "</th>" : "</td>");
@@ -305,14 +341,16 @@ static void table_md(sbuf *b, const run_files *rf, const table *t)
     const char *names[NCOL];
     char sas[64];
     col_names(rf, names, sas, sizeof sas);
+    int ncols;
+    const int *cols = show_cols(rf, &ncols);
     sb_printf(b, "|");
-    for (int c = 0; c < NCOL; c++) md_cell(b, names[c]);
+    for (int k = 0; k < ncols; k++) md_cell(b, names[cols[k]]);
     sb_printf(b, "\n|");
-    for (int c = 0; c < NCOL; c++) sb_printf(b, c == C_VARIANT ? "---|" : "--:|");
+    for (int k = 0; k < ncols; k++) sb_printf(b, cols[k] == C_VARIANT ? "---|" : "--:|");
     sb_printf(b, "\n");
     for (size_t r = 0; r < t->rows; r++) {
         sb_printf(b, "|");
-        for (int c = 0; c < NCOL; c++) md_cell(b, t->cell[r][c]);
+        for (int k = 0; k < ncols; k++) md_cell(b, t->cell[r][cols[k]]);
         sb_printf(b, "\n");
     }
 }
@@ -337,13 +375,14 @@ static void tex_text(sbuf *b, const char *s)
     }
 }
 
-static const int tex_cols[] = {C_VARIANT, C_PARAMS, C_AUC, C_DELTA, C_PDL, C_PT, C_SENS, C_SPEC, C_BRIER, C_ECE};
-enum { TEX_NCOL = sizeof tex_cols / sizeof tex_cols[0] };
+static const int tex_bin_cols[] = {C_VARIANT, C_PARAMS, C_AUC, C_DELTA, C_PDL, C_PT, C_SENS, C_SPEC, C_BRIER, C_ECE};
+static const int tex_mc_cols[] = {C_VARIANT, C_PARAMS, C_AUC, C_DELTA, C_PT, C_ACC, C_BACC, C_F1M, C_LOGLOSS};
+enum { TEX_BIN_NCOL = sizeof tex_bin_cols / sizeof tex_bin_cols[0], TEX_MC_NCOL = sizeof tex_mc_cols / sizeof tex_mc_cols[0] };
 
-static void table_tex_rows(sbuf *b, const table *t)
+static void table_tex_rows(sbuf *b, const table *t, const int *tex_cols, int tex_ncol)
 {
     for (size_t r = 0; r < t->rows; r++) {
-        for (int k = 0; k < TEX_NCOL; k++) {
+        for (int k = 0; k < tex_ncol; k++) {
             if (k) sb_printf(b, " & ");
             tex_text(b, t->cell[r][tex_cols[k]]);
         }
@@ -555,7 +594,7 @@ static int plot_strip(sbuf *b, const run_files *rf, const series *s, size_t nv, 
     }
     if (hi < lo) lo = 0, hi = 1;
     svg_plot p = {.w = 120 + 90 * (int)nv, .h = 320, .x0 = -0.6, .x1 = (double)nv - 0.4, .title = "AUC per fold",
-                  .ylabel = "ROC AUC (test fold)", .xcats = cats, .n_xcats = nv};
+                  .ylabel = rf->classes ? "macro AUC (test fold)" : "ROC AUC (test fold)", .xcats = cats, .n_xcats = nv};
     svg_nice_range(lo < 0.5 ? lo : 0.5, hi, &p.y0, &p.y1);
     if (p.y1 > 1) p.y1 = 1;
     figure_open(b, "folds");
@@ -586,7 +625,9 @@ static int plot_strip(sbuf *b, const run_files *rf, const series *s, size_t nv, 
     }
     svg_end(b);
     free(cats);
-    figure_close(b, "ROC AUC of each test fold (dots; all repeats) and of the pooled out-of-fold predictions (bar), "
+    figure_close(b, rf->classes ? "One-vs-rest macro AUC of each test fold (dots; all repeats) and of the pooled out-of-fold "
+                                  "predictions (bar), image level; dashed: chance." :
+                    "ROC AUC of each test fold (dots; all repeats) and of the pooled out-of-fold predictions (bar), "
                     "image level; dashed: chance.");
     return 0;
 }
@@ -674,10 +715,26 @@ static void summarize(const run_files *rf, summary *s)
     s->patients = jnum(d, data, "patients");
     s->pos = jnum(d, data, "positive_images");
     s->excluded = jnum(d, data, "excluded");
-    snprintf(s->data, sizeof s->data,
-             "%.0f images of %.0f patients; %.0f positive images (%s = %s; prevalence %.1f%%); %.0f files excluded",
-             s->images, s->patients, s->pos, cfg(rf, "data.label_column"), cfg(rf, "data.positive"),
-             s->images > 0 ? 100 * s->pos / s->images : 0, s->excluded);
+    if (rf->classes) {
+        /* multi-class: images per class; the smallest class stands in for "positives" in the
+         * limitations' note on wide intervals */
+        const io_json_node *ci = io_json_get(d, data, "class_images");
+        char per[300] = "";
+        s->pos = INFINITY;
+        for (int32_t c = rf->classes->first; c >= 0; c = d->nodes[c].next) {
+            double k = jnum(d, ci, d->nodes[c].str);
+            size_t l = strlen(per);
+            snprintf(per + l, sizeof per - l, "%s%s %.0f", l ? ", " : "", d->nodes[c].str, k);
+            if (!(k >= s->pos)) s->pos = k;
+        }
+        snprintf(s->data, sizeof s->data, "%.0f images of %.0f patients; %d classes of %s (%s); %.0f files excluded",
+                 s->images, s->patients, rf->K, cfg(rf, "data.label_column"), per, s->excluded);
+    } else {
+        snprintf(s->data, sizeof s->data,
+                 "%.0f images of %.0f patients; %.0f positive images (%s = %s; prevalence %.1f%%); %.0f files excluded",
+                 s->images, s->patients, s->pos, cfg(rf, "data.label_column"), cfg(rf, "data.positive"),
+                 s->images > 0 ? 100 * s->pos / s->images : 0, s->excluded);
+    }
     const char *sha = rf->have_env ? jstr(&rf->e, rf->env, "weights_sha256") : "";
     const char *w = cfg(rf, "backbone.weights"), *base = strrchr(w, '/');
     snprintf(s->backbone, sizeof s->backbone, "%s, %s input channel(s), pretrained weights %s (SHA-256 %s)",
@@ -688,6 +745,13 @@ static void summarize(const run_files *rf, summary *s)
              "breast level = %s of the views of one breast",
              jnum(d, cvn, "folds"), jnum(d, cvn, "repeats"), jnum(d, cvn, "seed"), 100 * atof(cfg(rf, "train.val_fraction")),
              cfg(rf, "train.patience"), cfg(rf, "metrics.threshold"), cfg(rf, "metrics.breast_aggregate"));
+    if (rf->classes)
+        snprintf(s->cv, sizeof s->cv,
+                 "%.0f-fold stratified group k-fold by patient, %.0f repeat(s), seed %.0f; inside each training fold %.0f%% of "
+                 "the patients form the validation set for early stopping on the one-vs-rest macro AUC (patience %s); the "
+                 "predicted class is the most probable one; breast level = %s of the views' class probabilities",
+                 jnum(d, cvn, "folds"), jnum(d, cvn, "repeats"), jnum(d, cvn, "seed"),
+                 100 * atof(cfg(rf, "train.val_fraction")), cfg(rf, "train.patience"), cfg(rf, "metrics.breast_aggregate"));
     snprintf(s->ref, sizeof s->ref, "%s", jstr(d, root, "reference"));
 }
 
@@ -722,14 +786,93 @@ static void model_card_md(sbuf *b, const summary *s, const run_files *rf)
                  "Not a medical device; not for screening, diagnosis or any decision about a patient.\n");
     sb_printf(b, "- **Data:** %s. Images from `%s`, labels from `%s`.\n", s->data, cfg(rf, "data.dicom_dir"),
               cfg(rf, "data.labels"));
-    sb_printf(b, "- **Evaluation:** %s. Metrics on pooled out-of-fold predictions; AUC confidence intervals by "
-                 "DeLong; differences against `%s` by the paired DeLong test and the corrected resampled t-test.\n",
-              s->cv, s->ref);
+    if (rf->classes)
+        sb_printf(b, "- **Evaluation:** %s. Metrics on pooled out-of-fold predictions; macro AUC = mean of the one-vs-rest "
+                     "AUCs; differences against `%s` by the corrected resampled t-test on the fold macro AUCs (DeLong's "
+                     "test is for binary labels).\n",
+                  s->cv, s->ref);
+    else
+        sb_printf(b, "- **Evaluation:** %s. Metrics on pooled out-of-fold predictions; AUC confidence intervals by "
+                     "DeLong; differences against `%s` by the paired DeLong test and the corrected resampled t-test.\n",
+                  s->cv, s->ref);
     sb_printf(b, "- **Limitations:** internal cross-validation on one data source, no external test set; models are "
                  "refitted per fold, so the numbers describe the training procedure, not one deployable model; "
-                 "thresholds were chosen on small validation splits");
-    if (s->pos < 100) sb_printf(b, "; with %.0f positive images the confidence intervals are wide", s->pos);
+                 "%s were chosen on small validation splits", rf->classes ? "the epochs kept" : "thresholds");
+    if (s->pos < 100)
+        sb_printf(b, rf->classes ? "; with %.0f images in the smallest class the estimates are uncertain"
+                                 : "; with %.0f positive images the confidence intervals are wide",
+                  s->pos);
     sb_printf(b, "; p-values are not corrected for comparing several variants.\n\n");
+}
+
+/* ---- multi-class: one-vs-rest AUC of each class ---- */
+
+/* Rows: variants (and repeats); columns: classes; cells: metrics.json's auc_ovr_<class> at the
+ * level. html != 0: an HTML table with caption, else a Markdown table. */
+static void per_class_table(sbuf *b, const run_files *rf, const char *level, int html, const char *caption)
+{
+    const io_json_doc *d = &rf->m;
+    const char *ref = jstr(d, &d->nodes[0], "reference");
+    if (html) {
+        sb_printf(b, "<table class=\"cmp\"><caption>");
+        sb_xml(b, caption);
+        sb_printf(b, "</caption>\n<thead><tr><th scope=\"col\">Variant</th>");
+    } else {
+        sb_printf(b, "| Variant |");
+    }
+    for (int32_t c = rf->classes->first; c >= 0; c = d->nodes[c].next) {
+        char h[128];
+        snprintf(h, sizeof h, "AUC %s vs rest", d->nodes[c].str);
+        if (html) {
+            sb_printf(b, "<th scope=\"col\">");
+            sb_xml(b, h);
+            sb_printf(b, "</th>");
+        } else {
+            md_cell(b, h);
+        }
+    }
+    if (html) {
+        sb_printf(b, "</tr></thead>\n<tbody>\n");
+    } else {
+        sb_printf(b, "\n|---|");
+        for (int k = 0; k < rf->K; k++) sb_printf(b, "--:|");
+        sb_printf(b, "\n");
+    }
+    for (int32_t v = rf->variants->first; v >= 0; v = d->nodes[v].next) {
+        const io_json_node *vn = &d->nodes[v], *reps = io_json_get(d, vn, "repeats");
+        if (!reps || reps->type != IO_JSON_ARRAY) continue;
+        const char *name = jstr(d, vn, "name");
+        for (int32_t r = reps->first; r >= 0; r = d->nodes[r].next) {
+            const io_json_node *rn = &d->nodes[r], *m = io_json_get(d, rn, level);
+            if (m && m->type != IO_JSON_OBJECT) m = NULL;
+            char label[CELL];
+            double rep_num = jnum(d, rn, "repeat");
+            if (reps->count > 1) snprintf(label, sizeof label, "%s (repeat %ld)", name, isfinite(rep_num) && fabs(rep_num) < 1e6 ? (long)rep_num + 1 : 1);
+            else snprintf(label, sizeof label, "%s", name);
+            if (html) {
+                sb_printf(b, "<tr%s><th scope=\"row\">", !strcmp(name, ref) ? " class=\"ref\"" : "");
+                sb_xml(b, label);
+                sb_printf(b, "</th>");
+            } else {
+                sb_printf(b, "|");
+                md_cell(b, label);
+            }
+            for (int32_t c = rf->classes->first; c >= 0; c = d->nodes[c].next) {
+                char key[128], cell[CELL];
+                snprintf(key, sizeof key, "auc_ovr_%s", d->nodes[c].str);
+                exp_report_fmt(cell, sizeof cell, jnum(d, m, key), EXP_FMT_METRIC);
+                if (html) {
+                    sb_printf(b, "<td>");
+                    sb_xml(b, cell);
+                    sb_printf(b, "</td>");
+                } else {
+                    md_cell(b, cell);
+                }
+            }
+            sb_printf(b, html ? "</tr>\n" : "\n");
+        }
+    }
+    if (html) sb_printf(b, "</tbody></table>\n");
 }
 
 /* ---- the files ---- */
@@ -751,12 +894,24 @@ static int write_md(const run_files *rf, const summary *s, const table *ti, cons
         variant_line(rf, v, line, sizeof line);
         sb_printf(&b, "  - `%s`: %s\n", jstr(d, &d->nodes[vn], "name"), line);
     }
-    sb_printf(&b, "\n## Comparison, image level\n\nReference: `%s`. Pooled out-of-fold predictions; sensitivity, "
-                  "specificity and F1 at each fold's validation-chosen threshold.\n\n", s->ref);
+    if (rf->classes)
+        sb_printf(&b, "\n## Comparison, image level\n\nReference: `%s`. Pooled out-of-fold predictions of %d classes; "
+                      "macro AUC = mean of the one-vs-rest AUCs; accuracy, balanced accuracy and macro F1 of the most "
+                      "probable class.\n\n", s->ref, rf->K);
+    else
+        sb_printf(&b, "\n## Comparison, image level\n\nReference: `%s`. Pooled out-of-fold predictions; sensitivity, "
+                      "specificity and F1 at each fold's validation-chosen threshold.\n\n", s->ref);
     table_md(&b, rf, ti);
     sb_printf(&b, "\n## Comparison, breast level\n\n");
     table_md(&b, rf, tb);
     sb_printf(&b, "\n");
+    if (rf->classes) {
+        sb_printf(&b, "## One-vs-rest AUC per class, image level\n\n");
+        per_class_table(&b, rf, "image", 0, NULL);
+        sb_printf(&b, "\n## One-vs-rest AUC per class, breast level\n\n");
+        per_class_table(&b, rf, "breast", 0, NULL);
+        sb_printf(&b, "\n");
+    }
     model_card_md(&b, s, rf);
     int rc = sb_write(&b, rf->dir, "report.md", err);
     sb_free(&b);
@@ -774,22 +929,28 @@ static int write_tex(const run_files *rf, const summary *s, const table *ti, con
     tex_text(&b, s->title);
     sb_printf(&b, ": pooled out-of-fold results (%.0f images, %.0f patients). $\\Delta$AUC against ", s->images, s->patients);
     tex_text(&b, s->ref);
-    sb_printf(&b, " with 95\\%% CI; $p$: paired DeLong test and corrected resampled $t$-test.}\n\\label{tab:");
+    if (rf->classes)
+        sb_printf(&b, " (one-vs-rest macro AUC over %d classes); $p$: corrected resampled $t$-test on the fold macro AUCs.}\n\\label{tab:",
+                  rf->K);
+    else
+        sb_printf(&b, " with 95\\%% CI; $p$: paired DeLong test and corrected resampled $t$-test.}\n\\label{tab:");
     for (const char *p = s->title; *p; p++) sb_printf(&b, "%c", (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ? *p : '-');
+    const int *tex_cols = rf->classes ? tex_mc_cols : tex_bin_cols;
+    const int TEX_NCOL = rf->classes ? TEX_MC_NCOL : TEX_BIN_NCOL;
     sb_printf(&b, "}\n\\begin{tabular}{l");
     for (int k = 1; k < TEX_NCOL; k++) sb_printf(&b, "r");
     sb_printf(&b, "}\n\\toprule\n");
     for (int k = 0; k < TEX_NCOL; k++) {
         sb_printf(&b, "%s", k ? " & " : "");
-        if (tex_cols[k] == C_DELTA) sb_printf(&b, "$\\Delta$AUC [95\\%% CI]");
+        if (tex_cols[k] == C_DELTA) sb_printf(&b, rf->classes ? "$\\Delta$macro AUC" : "$\\Delta$AUC [95\\%% CI]");
         else if (tex_cols[k] == C_PDL) sb_printf(&b, "$p$ (DeLong)");
         else if (tex_cols[k] == C_PT) sb_printf(&b, "$p$ ($t$)");
         else tex_text(&b, names[tex_cols[k]]);
     }
     sb_printf(&b, " \\\\\n\\midrule\n\\multicolumn{%d}{l}{\\emph{Image level}} \\\\\n", TEX_NCOL);
-    table_tex_rows(&b, ti);
+    table_tex_rows(&b, ti, tex_cols, TEX_NCOL);
     sb_printf(&b, "\\midrule\n\\multicolumn{%d}{l}{\\emph{Breast level}} \\\\\n", TEX_NCOL);
-    table_tex_rows(&b, tb);
+    table_tex_rows(&b, tb, tex_cols, TEX_NCOL);
     sb_printf(&b, "\\bottomrule\n\\end{tabular}\n\\end{table}\n");
     int rc = sb_write(&b, rf->dir, "table.tex", err);
     sb_free(&b);
@@ -873,19 +1034,40 @@ static int write_html(const run_files *rf, const summary *s, const table *ti, co
     }
 
     sb_printf(&b, "<h2>Comparison</h2>\n<div class=\"wide\">\n");
-    char cap[256];
-    snprintf(cap, sizeof cap, "Image level (reference: %s). Sensitivity, specificity and F1 at each fold's "
-                              "validation-chosen threshold.", s->ref);
+    char cap[512];
+    if (rf->classes)
+        snprintf(cap, sizeof cap, "Image level (reference: %s). Macro AUC = mean of the one-vs-rest AUCs; accuracy, "
+                                  "balanced accuracy and macro F1 of the most probable class.", s->ref);
+    else
+        snprintf(cap, sizeof cap, "Image level (reference: %s). Sensitivity, specificity and F1 at each fold's "
+                                  "validation-chosen threshold.", s->ref);
     table_html(&b, rf, ti, cap);
     table_html(&b, rf, tb, "Breast level (the views of one breast aggregated).");
+    if (rf->classes) {
+        per_class_table(&b, rf, "image", 1, "One-vs-rest AUC of each class, image level.");
+        per_class_table(&b, rf, "breast", 1, "One-vs-rest AUC of each class, breast level.");
+    }
     sb_printf(&b, "</div>\n<h2>Curves</h2>\n<div class=\"figs\">\n");
     series *se = NULL;
     size_t nv = 0;
     int rc = -1;
-    if (load_series(rf, &se, &nv, err) != 0) goto out;
-    plot_roc_pr(&b, se, nv, 0);
-    plot_roc_pr(&b, se, nv, 1);
-    plot_reliability(&b, se, nv);
+    if (rf->classes) {
+        /* multi-class: the variants' names only (for the per-fold and learning-curve plots) */
+        nv = rf->variants->count;
+        if (!(se = calloc(nv ? nv : 1, sizeof *se))) {
+            wb_err(err, WB_E_NOMEM, rf->dir, "out of memory");
+            goto out;
+        }
+        size_t k = 0;
+        for (int32_t vv = rf->variants->first; vv >= 0; vv = d->nodes[vv].next, k++) se[k].name = jstr(d, &d->nodes[vv], "name");
+        sb_printf(&b, "<p class=\"sub\">ROC, precision-recall and reliability plots are drawn for binary labels only; "
+                      "the one-vs-rest AUC of each class is in the tables above.</p>\n");
+    } else {
+        if (load_series(rf, &se, &nv, err) != 0) goto out;
+        plot_roc_pr(&b, se, nv, 0);
+        plot_roc_pr(&b, se, nv, 1);
+        plot_reliability(&b, se, nv);
+    }
     if (plot_strip(&b, rf, se, nv, err) != 0) goto out;
     sb_printf(&b, "</div>\n<h2>Learning curves</h2>\n<div class=\"figs\">\n");
     if (plot_learning(&b, rf, se, nv, err) != 0) goto out;
@@ -899,13 +1081,23 @@ static int write_html(const run_files *rf, const summary *s, const table *ti, co
     sb_xml(&b, cfg(rf, "data.dicom_dir"));
     sb_printf(&b, "</code>.</li>\n<li><strong>Evaluation:</strong> ");
     sb_xml(&b, s->cv);
-    sb_printf(&b, ". AUC confidence intervals by DeLong; differences against ");
-    sb_xml(&b, s->ref);
-    sb_printf(&b, " by the paired DeLong test and the corrected resampled t-test.</li>\n<li><strong>Limitations:</strong> "
+    if (rf->classes) {
+        sb_printf(&b, ". Macro AUC = mean of the one-vs-rest AUCs; differences against ");
+        sb_xml(&b, s->ref);
+        sb_printf(&b, " by the corrected resampled t-test on the fold macro AUCs (DeLong's test is for binary labels).");
+    } else {
+        sb_printf(&b, ". AUC confidence intervals by DeLong; differences against ");
+        sb_xml(&b, s->ref);
+        sb_printf(&b, " by the paired DeLong test and the corrected resampled t-test.");
+    }
+    sb_printf(&b, "</li>\n<li><strong>Limitations:</strong> "
                   "internal cross-validation on one data source, no external test set; models are refitted per fold, so "
-                  "the numbers describe the training procedure, not one deployable model; thresholds were chosen on small "
-                  "validation splits");
-    if (s->pos < 100) sb_printf(&b, "; with %.0f positive images the confidence intervals are wide", s->pos);
+                  "the numbers describe the training procedure, not one deployable model; %s were chosen on small "
+                  "validation splits", rf->classes ? "the epochs kept" : "thresholds");
+    if (s->pos < 100)
+        sb_printf(&b, rf->classes ? "; with %.0f images in the smallest class the estimates are uncertain"
+                                  : "; with %.0f positive images the confidence intervals are wide",
+                  s->pos);
     sb_printf(&b, "; p-values are not corrected for comparing several variants.</li>\n</ul>\n");
 
     sb_printf(&b, "<h2>Resolved config</h2>\n<pre>");

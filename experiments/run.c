@@ -119,6 +119,109 @@ static size_t to_breasts(const exp_dataset *ds, const size_t *idx, const double 
     return nb;
 }
 
+/* Multi-class: like to_breasts for n x K probability rows P (bP gets nb x K rows, the mean or
+ * the per-class max of the views); a breast's label is the largest class index of its views. */
+static size_t to_breasts_mc(const exp_dataset *ds, const size_t *idx, const double *P, size_t n, int K, int use_max,
+                            int *by, double *bP, size_t *order)
+{
+    for (size_t j = 0; j < n; j++) order[j] = j;
+    g_sort_ds = ds;
+    g_sort_idx = idx;
+    qsort(order, n, sizeof *order, cmp_breast);
+    size_t nb = 0;
+    for (size_t j = 0; j < n;) {
+        const exp_item *first = &ds->items[idx[order[j]]];
+        int y = 0;
+        double *row = bP + nb * (size_t)K;
+        for (int c = 0; c < K; c++) row[c] = use_max ? -INFINITY : 0;
+        size_t k = j;
+        for (; k < n; k++) {
+            const exp_item *it = &ds->items[idx[order[k]]];
+            if (strcmp(it->pseudonym, first->pseudonym) || strcmp(it->laterality, first->laterality)) break;
+            const double *v = P + order[k] * (size_t)K;
+            for (int c = 0; c < K; c++) row[c] = use_max ? (v[c] > row[c] ? v[c] : row[c]) : row[c] + v[c];
+            y = it->label > y ? it->label : y;
+        }
+        if (!use_max)
+            for (int c = 0; c < K; c++) row[c] /= (double)(k - j);
+        by[nb++] = y;
+        j = k;
+    }
+    return nb;
+}
+
+/* The multi-class metrics of one set of predictions (y, P n x K), in output order:
+ * auc (one-vs-rest macro), auc_ovr_<class> per class, accuracy, balanced_accuracy, f1_macro,
+ * log_loss (argmax decides the predicted class), n, n_class_<class>. NaN where undefined. */
+enum { MC_AUC = 0, MC_ACC = 1, MC_BACC = 2, MC_F1 = 3, MC_LOGLOSS = 4, MC_N = 5, MC_FIXED = 6 };
+static const char *const mc_fixed_names[MC_FIXED] = {"auc", "accuracy", "balanced_accuracy", "f1_macro", "log_loss", "n"};
+typedef struct mc_metrics {
+    double v[MC_FIXED];
+    double auc_c[EXP_CONFIG_MAX_CLASSES];
+    double n_c[EXP_CONFIG_MAX_CLASSES];
+} mc_metrics;
+
+static void mc_compute(const int *y, const double *P, size_t n, int K, int *pred, mc_metrics *m)
+{
+    wb_error e;
+    for (int i = 0; i < MC_FIXED; i++) m->v[i] = NAN;
+    for (int c = 0; c < K; c++) {
+        m->auc_c[c] = NAN;
+        m->n_c[c] = 0;
+    }
+    m->v[MC_N] = (double)n;
+    for (size_t i = 0; i < n; i++) m->n_c[y[i]] += 1;
+    if (!n) return;
+    exp_metrics_auc_ovr(y, P, NULL, n, K, &m->v[MC_AUC], NULL, &e);
+    int *yc = malloc(n * sizeof *yc);
+    double *sc = malloc(n * sizeof *sc);
+    for (int c = 0; yc && sc && c < K; c++) {
+        for (size_t i = 0; i < n; i++) {
+            yc[i] = y[i] == c;
+            sc[i] = P[i * (size_t)K + (size_t)c];
+        }
+        if (exp_metrics_auc(yc, sc, NULL, n, &m->auc_c[c], &e) != 0) m->auc_c[c] = NAN;
+    }
+    free(yc);
+    free(sc);
+    if (exp_metrics_argmax(P, n, K, pred, &e) == 0) {
+        exp_metrics_mc_accuracy(y, pred, n, K, &m->v[MC_ACC], &e);
+        exp_metrics_mc_balanced_accuracy(y, pred, n, K, &m->v[MC_BACC], &e);
+        exp_metrics_mc_f1_macro(y, pred, n, K, &m->v[MC_F1], &e);
+    }
+    exp_metrics_log_loss(y, P, n, K, &m->v[MC_LOGLOSS], &e);
+}
+
+/* Writes m as JSON members ("auc": ..., ...) and as metrics.csv rows. */
+static void mc_emit(sbuf *json, sbuf *csv, int repeat, const char *fold, const char *variant, const char *level,
+                    const mc_metrics *m, const exp_config *cfg, int K)
+{
+    for (int q = 0; q <= MC_N + K * 2; q++) {
+        char name[128];
+        double v;
+        if (q == 0) {
+            snprintf(name, sizeof name, "auc");
+            v = m->v[MC_AUC];
+        } else if (q <= K) {
+            snprintf(name, sizeof name, "auc_ovr_%s", exp_config_list_item(cfg, "data.classes", (size_t)q - 1));
+            v = m->auc_c[q - 1];
+        } else if (q < K + MC_FIXED) {
+            snprintf(name, sizeof name, "%s", mc_fixed_names[q - K]);
+            v = m->v[q - K];
+        } else {
+            snprintf(name, sizeof name, "n_class_%s", exp_config_list_item(cfg, "data.classes", (size_t)(q - K - MC_FIXED)));
+            v = m->n_c[q - K - MC_FIXED];
+        }
+        if (json) {
+            sb_printf(json, "%s\"%s\": ", q ? ", " : "", name);
+            sb_num(json, v);
+        }
+        sb_printf(csv, "%d,%s,%s,%s,%s,", repeat, fold, variant, level, name);
+        sb_num(csv, v);
+        sb_printf(csv, ",,\n");
+    }
+}
+
 /* ---- metrics of one set of predictions ---- */
 
 enum { M_AUC, M_AUC_LO, M_AUC_HI, M_AP, M_ACC, M_BACC, M_SENS, M_SPEC, M_SENS_AT_SPEC, M_F1, M_BRIER, M_ECE, M_THRESH, M_N, M_NPOS, M_COUNT };
@@ -197,14 +300,22 @@ static void part_path(const char *dir, int r, int f, size_t v, char *buf, size_t
     snprintf(buf, n, "%s/parts/r%d_f%d_v%zu.txt", dir, r, f, v);
 }
 
+/* S scores per item (1 for binary, K for multi-class), one item per line. */
+static void part_scores(sbuf *b, const double *s, size_t n, size_t S)
+{
+    for (size_t j = 0; j < n; j++)
+        for (size_t c = 0; c < S; c++) sb_printf(b, "%.17g%c", s[j * S + c], c + 1 < S ? ' ' : '\n');
+}
+
 static int part_write(const char *dir, int r, int f, size_t v, double trainable, double seconds, const double *sval,
-                      size_t nva, const double *stest, size_t nte, const char *curve, size_t curve_n, wb_error *err)
+                      size_t nva, const double *stest, size_t nte, size_t S, const char *curve, size_t curve_n,
+                      wb_error *err)
 {
     sbuf b = {0};
     sb_printf(&b, "workbench part 2\ntrainable %.0f\nseconds %.3f\nval %zu\n", trainable, seconds, nva);
-    for (size_t j = 0; j < nva; j++) sb_printf(&b, "%.17g\n", sval[j]);
+    part_scores(&b, sval, nva, S);
     sb_printf(&b, "test %zu\n", nte);
-    for (size_t j = 0; j < nte; j++) sb_printf(&b, "%.17g\n", stest[j]);
+    part_scores(&b, stest, nte, S);
     sb_printf(&b, "curve\n%.*s", (int)curve_n, curve);
     char name[64];
     snprintf(name, sizeof name, "parts/r%d_f%d_v%zu.txt", r, f, v);
@@ -215,8 +326,8 @@ static int part_write(const char *dir, int r, int f, size_t v, double trainable,
 
 /* Reads a part written by part_write; 0 when it matches the fold's sizes, -1 otherwise (the
  * part is then recomputed). The curve rows are appended to curves. */
-static int part_read(const char *path, size_t nva, size_t nte, double *trainable, double *seconds, double *sval,
-                     double *stest, sbuf *curves)
+static int part_read(const char *path, size_t nva, size_t nte, size_t S, double *trainable, double *seconds,
+                     double *sval, double *stest, sbuf *curves)
 {
     FILE *f = fopen(path, "r");
     if (!f) return -1;
@@ -224,15 +335,195 @@ static int part_read(const char *path, size_t nva, size_t nte, double *trainable
     size_t a = 0, b = 0;
     int ok = fgets(line, sizeof line, f) && !strcmp(line, "workbench part 2\n") &&
              fscanf(f, "trainable %lf\nseconds %lf\nval %zu\n", trainable, seconds, &a) == 3 && a == nva;
-    for (size_t j = 0; ok && j < nva; j++) ok = fscanf(f, "%lf\n", &sval[j]) == 1;
+    for (size_t j = 0; ok && j < nva * S; j++) ok = fscanf(f, "%lf\n", &sval[j]) == 1;
     ok = ok && fscanf(f, "test %zu\n", &b) == 1 && b == nte;
-    for (size_t j = 0; ok && j < nte; j++) ok = fscanf(f, "%lf\n", &stest[j]) == 1;
+    for (size_t j = 0; ok && j < nte * S; j++) ok = fscanf(f, "%lf\n", &stest[j]) == 1;
     ok = ok && fgets(line, sizeof line, f) && !strcmp(line, "curve\n");
     size_t mark = curves->n;
     while (ok && fgets(line, sizeof line, f)) sb_printf(curves, "%s", line);
     fclose(f);
     if (!ok) curves->n = mark;
     return ok ? 0 : -1;
+}
+
+/* ---- multi-class results: predictions.csv, metrics.json, metrics.csv ---- */
+
+/* P: [repeat][variant][item][class] out-of-fold probabilities; fold_auc as in exp_run (macro
+ * AUC per variant, repeat, fold and level). */
+static int mc_write_results(const exp_config *cfg, const exp_dataset *ds, const exp_cv_folds *cv, const char *dir,
+                            int K, int repeats, int folds, size_t nv, uint64_t seed, const double *P, int *pred,
+                            const double *fold_auc, const double *trainable, size_t n_groups, double n_train,
+                            double n_test, int agg_max, wb_error *err)
+{
+    const size_t n = ds->n, Kz = (size_t)K;
+    sbuf b = {0}, mcsv = {0};
+    int rc = -1;
+    int *y = malloc(n * sizeof *y), *by = malloc(n * sizeof *by);
+    size_t *idx = malloc(n * sizeof *idx), *order = malloc(n * sizeof *order);
+    double *fp = malloc(n * Kz * sizeof *fp), *bp = malloc(n * Kz * sizeof *bp);
+    double *refb = malloc(n * Kz * sizeof *refb);
+    if (!y || !by || !idx || !order || !fp || !bp || !refb) {
+        wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+        goto done;
+    }
+#define CLASS(c) exp_config_list_item(cfg, "data.classes", (size_t)(c))
+    /* predictions.csv: one probability column per class, then the most probable class */
+    sb_printf(&b, "repeat,fold,variant,sop_instance_uid,patient,laterality,view,label");
+    for (int c = 0; c < K; c++) sb_printf(&b, ",score_%s", CLASS(c));
+    sb_printf(&b, ",predicted\n");
+    for (int r = 0; r < repeats; r++)
+        for (size_t v = 0; v < nv; v++) {
+            char k[64];
+            snprintf(k, sizeof k, "variants[%zu].name", v);
+            const char *vname = exp_config_str(cfg, k);
+            const double *Pv = P + ((size_t)r * nv + v) * n * Kz;
+            wb_error e2;
+            if (exp_metrics_argmax(Pv, n, K, pred, &e2) != 0) {
+                wb_err(err, WB_E_INTERNAL, NULL, "%s: %s", vname, e2.msg);
+                goto done;
+            }
+            for (size_t i = 0; i < n; i++) {
+                const exp_item *it = &ds->items[i];
+                sb_printf(&b, "%d,%d,%s,%s,%s,%s,%s,%s", r, cv->fold[(size_t)r * n + i], vname, it->sop_uid,
+                          it->pseudonym, it->laterality, it->view, CLASS(it->label));
+                for (int c = 0; c < K; c++) {
+                    sb_printf(&b, ",");
+                    sb_num(&b, Pv[i * Kz + (size_t)c]);
+                }
+                sb_printf(&b, ",%s\n", CLASS(pred[i]));
+            }
+        }
+    if (sb_write(&b, dir, "predictions.csv", err) != 0) goto done;
+    sb_free(&b);
+
+    const char *ref = exp_config_str(cfg, "metrics.reference");
+    size_t ref_v = 0;
+    for (size_t v = 0; v < nv; v++) {
+        char k[64];
+        snprintf(k, sizeof k, "variants[%zu].name", v);
+        if (!strcmp(exp_config_str(cfg, k), ref)) ref_v = v;
+    }
+    for (size_t i = 0; i < n; i++) {
+        y[i] = ds->items[i].label;
+        idx[i] = i;
+    }
+    sb_printf(&mcsv, "repeat,fold,variant,level,metric,value,ci_low,ci_high\n");
+    sb_printf(&b, "{\n  \"schema_version\": 1,\n  \"name\": ");
+    sb_jstr(&b, exp_config_str(cfg, "name"));
+    sb_printf(&b, ",\n  \"classes\": [");
+    for (int c = 0; c < K; c++) {
+        sb_printf(&b, "%s", c ? ", " : "");
+        sb_jstr(&b, CLASS(c));
+    }
+    sb_printf(&b, "],\n  \"data\": {\"images\": %zu, \"patients\": %zu, \"class_images\": {", n, n_groups);
+    for (int c = 0; c < K; c++) {
+        sb_printf(&b, "%s", c ? ", " : "");
+        sb_jstr(&b, CLASS(c));
+        sb_printf(&b, ": %zu", ds->class_n[c]);
+    }
+    sb_printf(&b, "}, \"excluded\": %zu},\n", ds->n_excluded);
+    sb_printf(&b, "  \"cv\": {\"folds\": %d, \"repeats\": %d, \"seed\": %llu},\n  \"reference\": ", folds, repeats,
+              (unsigned long long)seed);
+    sb_jstr(&b, ref);
+    sb_printf(&b, ",\n  \"variants\": [\n");
+    for (size_t v = 0; v < nv; v++) {
+        char k[64];
+        snprintf(k, sizeof k, "variants[%zu].name", v);
+        const char *vname = exp_config_str(cfg, k);
+        snprintf(k, sizeof k, "variants[%zu].type", v);
+        sb_printf(&b, "    {\"name\": ");
+        sb_jstr(&b, vname);
+        sb_printf(&b, ", \"type\": ");
+        sb_jstr(&b, exp_config_str(cfg, k));
+        sb_printf(&b, ", \"trainable_params\": %.0f,\n     \"repeats\": [\n", trainable[v]);
+        for (int r = 0; r < repeats; r++) {
+            const double *Pv = P + ((size_t)r * nv + v) * n * Kz, *Pr = P + ((size_t)r * nv + ref_v) * n * Kz;
+            sb_printf(&b, "      {\"repeat\": %d", r);
+            for (int level = 0; level < 2; level++) {
+                const char *lname = level ? "breast" : "image";
+                /* per fold */
+                for (int f = 0; f < folds; f++) {
+                    size_t nf = 0;
+                    for (size_t i = 0; i < n; i++)
+                        if (cv->fold[(size_t)r * n + i] == f) idx[nf++] = i;
+                    if (!nf) continue;
+                    for (size_t j = 0; j < nf; j++) {
+                        memcpy(fp + j * Kz, Pv + idx[j] * Kz, Kz * sizeof *fp);
+                        by[j] = y[idx[j]];
+                    }
+                    size_t nn = nf;
+                    const double *pp = fp;
+                    if (level) {
+                        nn = to_breasts_mc(ds, idx, fp, nf, K, agg_max, by, bp, order);
+                        pp = bp;
+                    }
+                    mc_metrics fm;
+                    mc_compute(by, pp, nn, K, pred, &fm);
+                    char fold_s[16];
+                    snprintf(fold_s, sizeof fold_s, "%d", f);
+                    mc_emit(NULL, &mcsv, r, fold_s, vname, lname, &fm, cfg, K);
+                }
+                for (size_t i = 0; i < n; i++) idx[i] = i;
+                /* pooled out of fold */
+                size_t ne = n;
+                const int *yy = y;
+                const double *pp = Pv, *pr = Pr;
+                if (level) {
+                    ne = to_breasts_mc(ds, idx, Pv, n, K, agg_max, by, bp, order);
+                    to_breasts_mc(ds, idx, Pr, n, K, agg_max, by, refb, order);
+                    yy = by;
+                    pp = bp;
+                    pr = refb;
+                }
+                mc_metrics m;
+                mc_compute(yy, pp, ne, K, pred, &m);
+                sb_printf(&b, ",\n       \"%s\": {", lname);
+                mc_emit(&b, &mcsv, r, "pooled", vname, lname, &m, cfg, K);
+                if (v != ref_v) {
+                    /* macro AUC against the reference: the pooled difference, and the corrected
+                     * resampled t-test on the fold macro AUCs (DeLong's test is for binary labels) */
+                    mc_metrics mr;
+                    mc_compute(yy, pr, ne, K, pred, &mr);
+                    sb_printf(&b, ",\n         \"vs_reference\": {\"delta_auc\": ");
+                    sb_num(&b, m.v[MC_AUC] - mr.v[MC_AUC]);
+                    double fa[EXP_CV_MAX_FOLDS], fb[EXP_CV_MAX_FOLDS];
+                    for (int f = 0; f < folds; f++) {
+                        fa[f] = fold_auc[((v * (size_t)repeats + (size_t)r) * (size_t)folds + (size_t)f) * 2 + (size_t)level];
+                        fb[f] = fold_auc[((ref_v * (size_t)repeats + (size_t)r) * (size_t)folds + (size_t)f) * 2 + (size_t)level];
+                    }
+                    exp_ttest tt;
+                    wb_error e2;
+                    if (exp_metrics_ttest_corrected(fa, fb, (size_t)folds, n_train, n_test, &tt, &e2) == 0) {
+                        sb_printf(&b, ", \"ttest_mean_diff\": ");
+                        sb_num(&b, tt.mean_diff);
+                        sb_printf(&b, ", \"ttest_t\": ");
+                        sb_num(&b, tt.t);
+                        sb_printf(&b, ", \"ttest_p\": ");
+                        sb_num(&b, tt.p);
+                    }
+                    sb_printf(&b, "}");
+                }
+                sb_printf(&b, "}");
+            }
+            sb_printf(&b, "}%s\n", r + 1 < repeats ? "," : "");
+        }
+        sb_printf(&b, "     ]}%s\n", v + 1 < nv ? "," : "");
+    }
+    sb_printf(&b, "  ]\n}\n");
+#undef CLASS
+    if (sb_write(&b, dir, "metrics.json", err) != 0 || sb_write(&mcsv, dir, "metrics.csv", err) != 0) goto done;
+    rc = 0;
+done:
+    free(b.s);
+    free(mcsv.s);
+    free(y);
+    free(by);
+    free(idx);
+    free(order);
+    free(fp);
+    free(bp);
+    free(refb);
+    return rc;
 }
 
 /* ---- the run ---- */
@@ -327,6 +618,8 @@ int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
     int *role = NULL, *ybuf = NULL, *by = NULL;
     size_t *group = NULL, *tr = NULL, *va = NULL, *te = NULL, *order = NULL;
     double *sval = NULL, *stest = NULL, *bs = NULL, *trainable = NULL, *fold_auc = NULL, *secs = NULL;
+    double *mcp = NULL; /* multi-class: out-of-fold probabilities [repeat][variant][item][class] */
+    int *mcpred = NULL;
     const char **ids = NULL;
     sbuf curves = {0}, log = {0};
     int rc = -1;
@@ -443,11 +736,18 @@ have_dir:;
     char cache_dir[4400];
     exp_dataset_cache_dir(cfg, runs_dir, cache_dir, sizeof cache_dir);
     if (exp_dataset_load(cfg, key, cache_dir, o->progress, &ds, err) != 0) goto done;
+    /* multi-class (more than two classes in data.classes): S scores per item */
+    const int K = ds.n_classes, mc = K > 2;
+    const size_t S = mc ? (size_t)K : 1;
     sb_printf(&b, "file,sop_instance_uid,sha256,label,patient,laterality,view\n");
     for (size_t i = 0; i < ds.n; i++) {
         const exp_item *it = &ds.items[i];
         sb_csv(&b, it->file);
-        sb_printf(&b, ",%s,%s,%d,%s,%s,%s\n", it->sop_uid, it->sha256, it->label, it->pseudonym, it->laterality, it->view);
+        if (mc)
+            sb_printf(&b, ",%s,%s,%s,%s,%s,%s\n", it->sop_uid, it->sha256, exp_config_list_item(cfg, "data.classes", (size_t)it->label),
+                      it->pseudonym, it->laterality, it->view);
+        else
+            sb_printf(&b, ",%s,%s,%d,%s,%s,%s\n", it->sop_uid, it->sha256, it->label, it->pseudonym, it->laterality, it->view);
     }
     if (sb_write(&b, dir, "manifest.csv", err) != 0) goto done;
     free(b.s);
@@ -475,10 +775,18 @@ have_dir:;
     va = malloc(n * sizeof *va);
     te = malloc(n * sizeof *te);
     order = malloc(n * sizeof *order);
-    sval = malloc(n * sizeof *sval);
-    stest = malloc(n * sizeof *stest);
+    sval = malloc(n * S * sizeof *sval);
+    stest = malloc(n * S * sizeof *stest);
     by = malloc(n * sizeof *by);
-    bs = malloc(n * sizeof *bs);
+    bs = malloc(n * S * sizeof *bs);
+    if (mc) {
+        mcp = calloc(n * (size_t)repeats * nv * S, sizeof *mcp);
+        mcpred = malloc(n * sizeof *mcpred);
+        if (!mcp || !mcpred) {
+            wb_err(err, WB_E_NOMEM, o->config, "out of memory");
+            goto done;
+        }
+    }
     preds = calloc(n * (size_t)repeats * nv, sizeof *preds);
     trainable = calloc(nv, sizeof *trainable);
     fold_auc = calloc(nv * (size_t)repeats * (size_t)folds * 2, sizeof *fold_auc);
@@ -545,7 +853,7 @@ have_dir:;
                 size_t curve_mark = curves.n;
                 double *sec = &secs[((size_t)r * (size_t)folds + (size_t)f) * nv + v], t_part = wb_now();
                 int reused = 0;
-                if (o->resume_dir && part_read(ppath, nva, nte, &trainable[v], sec, sval, stest, &curves) == 0) {
+                if (o->resume_dir && part_read(ppath, nva, nte, S, &trainable[v], sec, sval, stest, &curves) == 0) {
                     reused = 1;
                     pc.done_units += is_base ? 1 : epochs;
                     wb_log(WB_LOG_INFO, "repeat %d/%d fold %d/%d %s: finished before, read from %s", r + 1, repeats,
@@ -569,8 +877,8 @@ have_dir:;
                     if (exp_train_backbone(&ds, &sp, &tc, weights.n ? &weights : NULL, o->progress ? on_epoch : NULL, &pc, &res, err) != 0)
                         goto done;
                     pc.done_units += epochs - res.n_epochs; /* early stop: those epochs are not coming */
-                    memcpy(sval, res.val_scores, nva * sizeof *sval);
-                    memcpy(stest, res.test_scores, nte * sizeof *stest);
+                    memcpy(sval, res.val_scores, nva * S * sizeof *sval);
+                    memcpy(stest, res.test_scores, nte * S * sizeof *stest);
                     trainable[v] = (double)res.trainable_params;
                     if (tc.save_weights) {
                         /* the fold's network as safetensors under the home framework's names */
@@ -596,10 +904,30 @@ have_dir:;
                     }
                     exp_train_result_free(&res);
                 }
-                if (!reused) *sec = wb_now() - t_part;
-                if (part_write(dir, r, f, v, trainable[v], *sec, sval, nva, stest, nte,
+                /* a baseline's time includes its radiomic features (all of the fold's images,
+                 * computed once while the data loaded), as a frozen variant's includes its
+                 * backbone features */
+                if (!reused) *sec = wb_now() - t_part + (is_base ? ds.feature_seconds : 0);
+                if (part_write(dir, r, f, v, trainable[v], *sec, sval, nva, stest, nte, S,
                                curves.s ? curves.s + curve_mark : "", curves.n - curve_mark, err) != 0)
                     goto done;
+                if (mc) {
+                    /* no thresholds (the predicted class is the most probable one); the fold's
+                     * macro AUCs for the corrected t-test */
+                    for (size_t j = 0; j < nte; j++) {
+                        memcpy(&mcp[(((size_t)r * nv + v) * n + te[j]) * S], &stest[j * S], S * sizeof *stest);
+                        ybuf[j] = ds.items[te[j]].label;
+                    }
+                    wb_error e2;
+                    double a = NAN;
+                    if (exp_metrics_auc_ovr(ybuf, stest, NULL, nte, K, &a, NULL, &e2) != 0) a = NAN;
+                    fold_auc[((v * (size_t)repeats + (size_t)r) * (size_t)folds + (size_t)f) * 2] = a;
+                    size_t nbt = to_breasts_mc(&ds, te, stest, nte, K, agg_max, by, bs, order);
+                    a = NAN;
+                    if (exp_metrics_auc_ovr(by, bs, NULL, nbt, K, &a, NULL, &e2) != 0) a = NAN;
+                    fold_auc[((v * (size_t)repeats + (size_t)r) * (size_t)folds + (size_t)f) * 2 + 1] = a;
+                    continue;
+                }
                 /* thresholds on validation data only, image and breast level */
                 int *yv = by; /* scratch: labels of val items */
                 for (size_t j = 0; j < nva; j++) yv[j] = ds.items[va[j]].label;
@@ -641,6 +969,12 @@ have_dir:;
     if (sb_write(&b, dir, "timing.csv", err) != 0) goto done;
     sb_free(&b);
 
+    if (mc) {
+        if (mc_write_results(cfg, &ds, &cv, dir, K, repeats, folds, nv, seed, mcp, mcpred, fold_auc, trainable,
+                             n_groups, n_train_sum / (repeats * folds), n_test_sum / (repeats * folds), agg_max, err) != 0)
+            goto done;
+        goto write_log;
+    }
     /* predictions.csv: out-of-fold scores, patients pseudonymised */
     sb_printf(&b, "repeat,fold,variant,sop_instance_uid,patient,laterality,view,label,score,threshold\n");
     for (int r = 0; r < repeats; r++)
@@ -824,6 +1158,7 @@ have_dir:;
         goto done;
     }
     free(mcsv.s);
+write_log:
     sb_printf(&log, "run %s\nconfig %s\nimages %zu (excluded %zu), patients %zu\nwall time %.1f s\n", dir, o->config, n,
               ds.n_excluded, n_groups, wb_now() - t_start);
     if (sb_write(&log, dir, "run.log", err) != 0) goto done;
@@ -859,6 +1194,8 @@ done:
     free(trainable);
     free(fold_auc);
     free(secs);
+    free(mcp);
+    free(mcpred);
     free(ids);
     exp_cv_folds_free(&cv);
     io_tensor_list_free(&weights);

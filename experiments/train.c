@@ -46,6 +46,8 @@ int exp_train_cfg_from_config(const exp_config *cfg, size_t v, exp_train_cfg *tc
     tc->step_gamma = (float)exp_config_double(cfg, "train.step_gamma");
     tc->warmup_epochs = (int)exp_config_int(cfg, "train.warmup_epochs");
     tc->balanced = !strcmp(exp_config_str(cfg, "train.class_weight"), "balanced");
+    size_t K = exp_config_num_classes(cfg);
+    tc->n_classes = K > 2 ? (int)K : 2;
     tc->aug_flip = exp_config_bool(cfg, "train.augment.flip");
     tc->aug_rotate_deg = (float)exp_config_double(cfg, "train.augment.rotate_deg");
     tc->aug_scale = (float)exp_config_double(cfg, "train.augment.scale");
@@ -163,12 +165,12 @@ static void snapshot_free(snapshot *s)
     free(s->data);
 }
 
-/* Positive-class probabilities of items idx[0..n) in inference mode, from the prefix cache
- * (prefix != NULL, rows of prefix_len floats indexed like idx) or from the images. */
-static int score(nn_net *net, const exp_dataset *ds, const size_t *idx, size_t n, int C, int B,
-                 const float *prefix, size_t prefix_len, float *xbuf, double *out, wb_error *err)
+/* Positive-class probabilities of items idx[0..n) in inference mode (K > 2: the K softmax
+ * probabilities of each, row-major), from the prefix cache (prefix != NULL, rows of
+ * prefix_len floats indexed like idx) or from the images. logits is scratch of B x K. */
+static int score(nn_net *net, const exp_dataset *ds, const size_t *idx, size_t n, int C, int B, int K,
+                 const float *prefix, size_t prefix_len, float *xbuf, float *logits, double *out, wb_error *err)
 {
-    float logits[2 * 256];
     for (size_t s = 0; s < n; s += (size_t)B) {
         int b = (int)(n - s < (size_t)B ? n - s : (size_t)B);
         int rc;
@@ -181,8 +183,16 @@ static int score(nn_net *net, const exp_dataset *ds, const size_t *idx, size_t n
         }
         if (rc) return -1;
         for (int i = 0; i < b; i++) {
-            double z0 = logits[2 * i], z1 = logits[2 * i + 1];
-            out[s + i] = 1.0 / (1.0 + exp(z0 - z1));
+            if (K == 2) {
+                double z0 = logits[2 * i], z1 = logits[2 * i + 1];
+                out[s + i] = 1.0 / (1.0 + exp(z0 - z1));
+                continue;
+            }
+            const float *z = logits + (size_t)i * K;
+            double *p = out + (s + i) * (size_t)K, zmax = -INFINITY, sum = 0;
+            for (int c = 0; c < K; c++) zmax = fmax(zmax, (double)z[c]);
+            for (int c = 0; c < K; c++) sum += p[c] = exp((double)z[c] - zmax);
+            for (int c = 0; c < K; c++) p[c] /= sum;
         }
     }
     return 0;
@@ -201,12 +211,13 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
     if (B < 1 || B > 256) return wb_err(err, WB_E_USAGE, NULL, "batch size %d: expected 1 to 256", B);
     nn_net_opts o = nn_net_opts_default();
     o.in_channels = C;
-    o.num_classes = 2;
+    const int K = tc->n_classes >= 2 ? tc->n_classes : 2;
+    o.num_classes = K;
     o.seed = tc->seed;
     nn_net *net = nn_net_create(tc->arch, &o, err);
     if (!net) return -1;
     nn_opt *opt = NULL;
-    float *xbuf = NULL, *dlogits = NULL, *pre_train = NULL, *pre_val = NULL, *pre_test = NULL;
+    float *xbuf = NULL, *dlogits = NULL, *logits = NULL, *pre_train = NULL, *pre_val = NULL, *pre_test = NULL;
     int *labels = NULL, *yval = NULL;
     size_t *order = NULL;
     snapshot snap = {0};
@@ -238,14 +249,16 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
     const size_t prefix_len = use_prefix ? (size_t)ps[1] * ps[2] * ps[3] : 0;
     const size_t in_len = (size_t)C * px;
     xbuf = malloc((size_t)B * (in_len > prefix_len ? in_len : prefix_len) * sizeof *xbuf);
-    dlogits = malloc((size_t)B * 2 * sizeof *dlogits);
+    dlogits = malloc((size_t)B * (size_t)K * sizeof *dlogits);
+    logits = malloc((size_t)B * (size_t)K * sizeof *logits);
     labels = malloc((size_t)B * sizeof *labels);
     order = malloc((sp->n_train ? sp->n_train : 1) * sizeof *order);
     yval = malloc((sp->n_val ? sp->n_val : 1) * sizeof *yval);
-    out->val_scores = calloc(sp->n_val ? sp->n_val : 1, sizeof *out->val_scores);
-    out->test_scores = calloc(sp->n_test ? sp->n_test : 1, sizeof *out->test_scores);
+    const size_t S = K > 2 ? (size_t)K : 1; /* scores per item */
+    out->val_scores = calloc((sp->n_val ? sp->n_val : 1) * S, sizeof *out->val_scores);
+    out->test_scores = calloc((sp->n_test ? sp->n_test : 1) * S, sizeof *out->test_scores);
     out->curve = calloc((size_t)tc->epochs, sizeof *out->curve);
-    if (!xbuf || !dlogits || !labels || !order || !yval || !out->val_scores || !out->test_scores || !out->curve) {
+    if (!xbuf || !dlogits || !logits || !labels || !order || !yval || !out->val_scores || !out->test_scores || !out->curve) {
         wb_err(err, WB_E_NOMEM, NULL, "out of memory for training");
         goto done;
     }
@@ -265,14 +278,15 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
             }
         }
     }
-    float class_w[2] = {1, 1};
+    float class_w[EXP_CONFIG_MAX_CLASSES];
+    for (int c = 0; c < K; c++) class_w[c] = 1;
     if (tc->balanced) {
-        size_t npos = 0;
-        for (size_t i = 0; i < sp->n_train; i++) npos += (size_t)ds->items[sp->train[i]].label;
-        if (npos && npos < sp->n_train) {
-            class_w[0] = (float)((double)sp->n_train / (2.0 * (double)(sp->n_train - npos)));
-            class_w[1] = (float)((double)sp->n_train / (2.0 * (double)npos));
-        }
+        /* n / (K n_c) over the training images; left at 1 if a class has none */
+        size_t cnt[EXP_CONFIG_MAX_CLASSES] = {0};
+        for (size_t i = 0; i < sp->n_train; i++) cnt[ds->items[sp->train[i]].label]++;
+        int all = 1;
+        for (int c = 0; c < K; c++) all &= cnt[c] > 0;
+        for (int c = 0; all && c < K; c++) class_w[c] = (float)((double)sp->n_train / ((double)K * (double)cnt[c]));
     }
     for (size_t i = 0; i < sp->n_val; i++) yval[i] = ds->items[sp->val[i]].label;
     const int spe = (int)((sp->n_train + (size_t)B - 1) / (size_t)B);
@@ -294,7 +308,6 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
         float lr = 0;
         for (size_t s = 0; s < sp->n_train; s += (size_t)B) {
             int b = (int)(sp->n_train - s < (size_t)B ? sp->n_train - s : (size_t)B);
-            float logits[2 * 256];
             size_t idx[256];
             for (int i = 0; i < b; i++) {
                 idx[i] = sp->train[order[s + i]];
@@ -310,7 +323,7 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
                 r2 = nn_net_forward(net, xbuf, b, H, W, 1, logits, err);
             }
             double loss;
-            if (r2 || nn_loss_softmax_ce(logits, labels, class_w, b, 2, &loss, dlogits, err) ||
+            if (r2 || nn_loss_softmax_ce(logits, labels, class_w, b, K, &loss, dlogits, err) ||
                 nn_net_backward(net, dlogits, err))
                 goto done;
             lr = nn_sched_lr(&sched, step++);
@@ -325,10 +338,12 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
         lg->lr = lr;
         lg->val_auc = NAN;
         if (sp->n_val) {
-            if (score(net, ds, sp->val, sp->n_val, C, B, pre_val, prefix_len, xbuf, out->val_scores, err)) goto done;
+            if (score(net, ds, sp->val, sp->n_val, C, B, K, pre_val, prefix_len, xbuf, logits, out->val_scores, err)) goto done;
             double auc;
             wb_error e2;
-            if (exp_metrics_auc(yval, out->val_scores, NULL, sp->n_val, &auc, &e2) == 0) lg->val_auc = auc;
+            if ((K > 2 ? exp_metrics_auc_ovr(yval, out->val_scores, NULL, sp->n_val, K, &auc, NULL, &e2)
+                       : exp_metrics_auc(yval, out->val_scores, NULL, sp->n_val, &auc, &e2)) == 0)
+                lg->val_auc = auc;
         }
         out->n_epochs = ep + 1;
         if (progress) progress(ctx, ep, lg);
@@ -348,8 +363,8 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
     }
     if (tc->patience > 0 && snap.data) snapshot_restore(net, &snap);
     else out->best_epoch = out->n_epochs - 1;
-    if (sp->n_val && score(net, ds, sp->val, sp->n_val, C, B, pre_val, prefix_len, xbuf, out->val_scores, err)) goto done;
-    if (score(net, ds, sp->test, sp->n_test, C, B, pre_test, prefix_len, xbuf, out->test_scores, err)) goto done;
+    if (sp->n_val && score(net, ds, sp->val, sp->n_val, C, B, K, pre_val, prefix_len, xbuf, logits, out->val_scores, err)) goto done;
+    if (score(net, ds, sp->test, sp->n_test, C, B, K, pre_test, prefix_len, xbuf, logits, out->test_scores, err)) goto done;
     if (tc->save_weights && nn_net_export(net, &out->weights, err) != 0) goto done;
     rc = 0;
 done:
@@ -358,6 +373,7 @@ done:
     nn_net_free(net);
     free(xbuf);
     free(dlogits);
+    free(logits);
     free(labels);
     free(order);
     free(yval);

@@ -35,7 +35,8 @@ typedef struct exp_train_cfg {
     nn_sched_kind schedule;
     int step_epochs, warmup_epochs;
     float step_gamma;
-    int balanced;           /* class weights n / (2 n_c) */
+    int balanced;           /* class weights n / (K n_c) */
+    int n_classes;          /* K of the new head: 2 (binary) or the length of data.classes */
     int aug_flip;
     float aug_rotate_deg, aug_scale, aug_intensity;
     uint64_t seed;
@@ -53,13 +54,14 @@ typedef struct exp_split {
 
 typedef struct exp_epoch_log {
     double train_loss; /* mean weighted cross-entropy over the epoch's batches */
-    double val_auc;    /* NaN when the validation set has one class */
+    double val_auc;    /* NaN when the validation set lacks a class; K > 2: one-vs-rest macro AUC */
     double lr;
 } exp_epoch_log;
 
 typedef struct exp_train_result {
-    double *val_scores;   /* n_val probabilities of the positive class (best epoch) */
-    double *test_scores;  /* n_test */
+    double *val_scores;   /* n_val probabilities of the positive class (best epoch);
+                           * K > 2: n_val x K class probabilities (softmax), row-major */
+    double *test_scores;  /* n_test (x K) */
     exp_epoch_log *curve; /* one per epoch run */
     int n_epochs, best_epoch;
     size_t trainable_params;

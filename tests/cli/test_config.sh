@@ -72,6 +72,30 @@ expect_exit 2 "$wb" validate "$out/good.yaml" --set cv.fold=3
 expect_grep "\-\-set: cv.fold: unknown key; did you mean 'cv.folds'\?" "$out/stderr"
 expect_exit 2 "$wb" validate "$out/good.yaml" --set cv.folds=1
 expect_grep '\-\-set: cv.folds: expected an integer from 2 to 20, got .1.' "$out/stderr"
+# data.classes: multi-class labels
+cls() { good | sed "s/  labels: data\/labels.csv/  labels: data\/labels.csv\n$1/"; }
+cls '  classes: [malignant]' | case_ cls1 "cls1.yaml:5:12: data.classes: needs at least 2 label values \(got only 'malignant'\)"
+cls '  classes: [normal, benign, normal]' | case_ clsdup "clsdup.yaml:5:30: data.classes: 'normal' is listed twice"
+cls '  classes: [normal, malignant]\n  positive: malignant' | case_ clspos "clspos.yaml:6:13: data.positive: not used with data.classes"
+cls '  classes: normal' | case_ clsscalar "clsscalar.yaml:5:12: data.classes: expected a list of label values such as \[normal, benign, malignant\], got 'normal'"
+cls '  classes: [normal, "BI RADS 4"]' | case_ clsname "clsname.yaml:5:21: data.classes: expected label values of 1 to 64 letters, digits, '_', '.' or '-', got 'BI RADS 4'"
+cls '  classes: [[a, b], c]' | case_ clsnest "clsnest.yaml:5:13: data.classes: list items must be single values"
+expect_exit 2 "$wb" validate "$out/good.yaml" --set 'data.classes=[normal]'
+expect_grep '\-\-set: data.classes: needs at least 2 label values' "$out/stderr"
+expect_exit 2 "$wb" validate "$out/good.yaml" --set 'data.classes=[a,b]' --set data.positive=b
+expect_grep 'data.positive: not used with data.classes' "$out/stderr"
+# the resolved config has classes (and no positive) only when they are set; it validates again
+cls '  classes: [normal, benign, malignant]' >"$out/cls.yaml"
+expect_exit 0 "$wb" validate "$out/cls.yaml" --print
+expect_grep '^  classes: \[normal, benign, malignant\]$' "$out/stdout"
+expect_no_grep 'positive:' "$out/stdout"
+cp "$out/stdout" "$out/cls-resolved.yaml"
+expect_exit 0 "$wb" validate "$out/cls-resolved.yaml"
+expect_exit 0 "$wb" validate "$out/good.yaml" --print
+expect_no_grep 'classes:' "$out/stdout"
+expect_grep '^  positive: "malignant"$' "$out/stdout"
+expect_exit 0 "$wb" validate "$out/cls.yaml" --set 'data.classes=[]' --print
+expect_no_grep 'classes:' "$out/stdout"
 expect_exit 0 "$wb" validate --schema
 expect_grep '^cv.folds	integer	5	2..20	' "$out/stdout"
 # every key of the schema is documented in docs/config.md

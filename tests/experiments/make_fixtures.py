@@ -18,7 +18,13 @@ Sources of truth:
   rating data with its published AUC 0.893 and standard error 0.032;
 - scipy.stats.t for the t distribution and the corrected resampled t-test;
 - sklearn's LogisticRegression(lbfgs, tol=1e-10) for the coefficients, both as one fit
-  returns them and continued with warm_start to sklearn's own optimum (see make_logreg).
+  returns them and continued with warm_start to sklearn's own optimum (see make_logreg);
+- for multi-class labels (multiclass.txt): accuracy_score, balanced_accuracy_score,
+  f1_score(average='macro'), log_loss(labels=range(K)), roc_auc_score(multi_class='ovr') on
+  synthetic probabilities, and LogisticRegression(multi_class='multinomial');
+- for the runner (run_mc.txt): the same sklearn metrics recomputed from the committed
+  multi-class run's predictions.csv (tests/report/data/fixture-run-mc/), per fold and pooled,
+  image and breast level, the breast level aggregated here in NumPy (see make_run_mc).
 """
 import os
 import sys
@@ -28,7 +34,7 @@ import scipy.stats
 import sklearn
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (accuracy_score, average_precision_score, balanced_accuracy_score,
-                             brier_score_loss, f1_score, precision_recall_curve,
+                             brier_score_loss, f1_score, log_loss, precision_recall_curve,
                              precision_score, recall_score, roc_auc_score, roc_curve)
 from sklearn.preprocessing import StandardScaler
 
@@ -323,11 +329,126 @@ def make_logreg(rng):
     W.close()
 
 
+# ------------------------------------------------------------------------------ multi-class
+
+def mc_put_metrics(W, y, p, K):
+    """What the runner reports for n x K probabilities p: the predicted class is argmax."""
+    pred = np.argmax(p, axis=1)
+    W.put("pred", pred)
+    W.put("accuracy", accuracy_score(y, pred))
+    W.put("balanced_accuracy", balanced_accuracy_score(y, pred))
+    W.put("f1_macro", f1_score(y, pred, average="macro", zero_division=0))
+    W.put("log_loss", log_loss(y, p, labels=list(range(K))))
+    if len(np.unique(y)) == K:
+        W.put("macro_auc", roc_auc_score(y, p, multi_class="ovr",
+                                         average="macro", labels=list(range(K))))
+        W.put("per_class_auc", [roc_auc_score(y == c, p[:, c]) for c in range(K)])
+
+
+def make_multiclass(rng):
+    W = Writer("multiclass.txt")
+    for K, nm in ((3, 120), (5, 200)):
+        y = rng.integers(0, K, size=nm)
+        z = np.round(rng.normal(size=(nm, K)) + 1.2 * np.eye(K)[y], 1)
+        p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+        W.case("mc_k%d" % K)
+        W.put("K", K)
+        W.put("y", y)
+        W.put("p", p)
+        mc_put_metrics(W, y, p, K)
+        W.end()
+    # a class never true but predicted, another never predicted; one probability exactly 0
+    # (log loss clips it) and rows that do not sum to 1 (log loss renormalises them)
+    K = 4
+    y = np.array([0, 0, 1, 1, 1, 2, 2, 0, 1, 2, 0, 1])
+    p = rng.uniform(0.05, 1.0, size=(len(y), K))
+    p[2, 3] = 1.0
+    p[5, 3] = 0.99
+    p[0, 0] = 0.0
+    W.case("mc_missing")
+    W.put("K", K)
+    W.put("y", y)
+    W.put("p", p)
+    mc_put_metrics(W, y, p, K)
+    W.end()
+    # multinomial logistic regression on standardised features
+    n, d, K = 240, 5, 3
+    X = rng.normal(size=(n, d)) * [1, 4, 0.5, 2, 10] + [0, 3, -1, 0, 50]
+    B = rng.normal(size=(K, d)) * [1.5, 0.3, 2.0, 0.5, 0.1]
+    logits = (X - X.mean(0)) @ B.T + [0.5, 0.0, -0.8] + rng.normal(size=(n, K))
+    y = np.argmax(logits, axis=1)
+    Z = StandardScaler().fit_transform(X)
+    W.case("logreg_mn")
+    W.put("shape", [n, d, K])
+    W.put("Z", Z)
+    W.put("y", y)
+    for C, cw in ((1.0, None), (0.1, "balanced"), (50.0, None)):
+        kw = dict(penalty="l2", C=C, solver="lbfgs", tol=1e-10, max_iter=10000, class_weight=cw,
+                  multi_class="multinomial")
+        m = LogisticRegression(**kw).fit(Z, y)
+        ws = LogisticRegression(warm_start=True, **kw).fit(Z, y)
+        for _ in range(100):  # continued to sklearn's own optimum, as in make_logreg
+            prev = np.r_[ws.coef_.ravel(), ws.intercept_]
+            ws.fit(Z, y)
+            if np.abs(np.r_[ws.coef_.ravel(), ws.intercept_] - prev).max() < 1e-13:
+                break
+        W.put("fit", [C, 1 if cw == "balanced" else 0])
+        W.put("coef", m.coef_)
+        W.put("intercept", m.intercept_)
+        W.put("proba", m.predict_proba(Z[:20]))
+        W.put("coef_ws", ws.coef_)
+        W.put("intercept_ws", ws.intercept_)
+        W.put("proba_ws", ws.predict_proba(Z[:20]))
+    W.end()
+    W.close()
+
+
+def make_run_mc():
+    """sklearn's numbers on the committed multi-class run's out-of-fold predictions.
+
+    Breast level as the runner defines it (docs/metrics.md): the views of one breast (patient
+    pseudonym + laterality) averaged per class ('mean', the run's metrics.breast_aggregate),
+    label = the largest class index of the views, breasts ordered by pseudonym, laterality."""
+    import csv
+    import json
+    run = os.path.join(HERE, "..", "report", "data", "fixture-run-mc")
+    with open(os.path.join(run, "metrics.json")) as f:
+        classes = json.load(f)["classes"]
+    K = len(classes)
+    with open(os.path.join(run, "predictions.csv")) as f:
+        rows = list(csv.DictReader(f))
+    W = Writer("run_mc.txt")
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    for v in variants:
+        vr = [r for r in rows if r["variant"] == v and r["repeat"] == "0"]
+        y = np.array([classes.index(r["label"]) for r in vr])
+        p = np.array([[float(r["score_" + c]) for c in classes] for r in vr])
+        fold = np.array([int(r["fold"]) for r in vr])
+        key = [(r["patient"], r["laterality"]) for r in vr]
+        for level in ("image", "breast"):
+            for f in ["pooled"] + sorted(set(fold.tolist())):
+                m = np.ones(len(y), bool) if f == "pooled" else fold == f
+                yy, pp = y[m], p[m]
+                if level == "breast":
+                    ks = [key[i] for i in np.nonzero(m)[0]]
+                    groups = sorted(set(ks))
+                    yy = np.array([max(yy[j] for j in range(len(ks)) if ks[j] == g) for g in groups])
+                    pp = np.array([pp[[j for j in range(len(ks)) if ks[j] == g]].mean(axis=0) for g in groups])
+                W.case("%s/%s/%s" % (v, level, f))
+                mc_put_metrics(W, yy, pp, K)
+                W.put("n", len(yy))
+                W.end()
+    W.close()
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     make_metrics(np.random.default_rng(20240501))
     make_ttest(np.random.default_rng(20240502))
     make_logreg(np.random.default_rng(20240503))
+    make_multiclass(np.random.default_rng(20240504))
+    if os.path.exists(os.path.join(HERE, "..", "report", "data", "fixture-run-mc", "predictions.csv")):
+        make_run_mc()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../wb_test.h"
 #include "cv.h"
@@ -302,11 +303,66 @@ static void test_roles(void)
     exp_cv_folds_free(&f);
 }
 
+/* Three classes, as a screening cohort has them: every patient has normal images, some also a
+ * benign or a malignant breast (2 views each). The stratum is the patient's rarest class, so
+ * each fold gets the same number of malignant, benign and normal-only patients (within one),
+ * every test fold has every class, and the split is deterministic and leak-free. */
+static void test_multiclass(void)
+{
+    enum { P = 90, FOLDS = 5 };
+    size_t group[P * 4];
+    int label[P * 4], kind[P];
+    size_t n = 0;
+    exp_rng r;
+    exp_rng_seed(&r, 99);
+    for (size_t p = 0; p < P; p++) {
+        /* 0 normal only (60%), 1 benign (25%), 2 malignant (15%) */
+        double u = exp_rng_uniform(&r);
+        kind[p] = u < 0.15 ? 2 : u < 0.40 ? 1 : 0;
+        for (int j = 0; j < 4; j++) {
+            group[n] = p;
+            label[n++] = j < 2 ? kind[p] : 0; /* views of the other breast are normal */
+        }
+    }
+    exp_cv_folds f, g;
+    exp_cv_folds_init(&f);
+    exp_cv_folds_init(&g);
+    wb_error err = {0};
+    CHECK(exp_cv_split(group, label, n, FOLDS, 3, 11, &f, &err) == 0, "3-class split: %s", err.msg);
+    CHECK(exp_cv_check(&f, group, n, &err) == 0, "3-class leak check: %s", err.msg);
+    for (size_t p = 0; p < P; p++) CHECK_EQ_INT(f.group_label[p], kind[p], "stratum = the patient's rarest class");
+    for (int rep = 0; rep < 3; rep++) {
+        size_t cnt[FOLDS][3] = {{0}}, tot[3] = {0};
+        int seen[FOLDS][3] = {{0}};
+        for (size_t i = 0; i < n; i++) seen[f.fold[(size_t)rep * n + i]][label[i]] = 1;
+        for (size_t p = 0; p < P; p++) {
+            cnt[f.fold[(size_t)rep * n + p * 4]][kind[p]]++;
+            tot[kind[p]]++;
+        }
+        for (int k = 0; k < FOLDS; k++)
+            for (int c = 0; c < 3; c++) {
+                CHECK(cnt[k][c] * FOLDS + FOLDS >= tot[c] && cnt[k][c] * FOLDS <= tot[c] + FOLDS,
+                      "repeat %d fold %d class %d: %zu of %zu patients", rep, k, c, cnt[k][c], tot[c]);
+                CHECK(seen[k][c], "repeat %d fold %d has class %d", rep, k, c);
+            }
+    }
+    CHECK(exp_cv_split(group, label, n, FOLDS, 3, 11, &g, &err) == 0, "again: %s", err.msg);
+    CHECK(!memcmp(f.fold, g.fold, 3 * n * sizeof *f.fold), "the same seed gives the same folds");
+    /* a class on fewer patients than folds is refused */
+    for (size_t i = 0; i < n; i++)
+        if (label[i] == 2 && group[i] > 10) label[i] = 1;
+    CHECK(exp_cv_split(group, label, n, FOLDS, 1, 11, &g, &err) == -1, "too few patients of class 2");
+    CHECK_CONTAINS(err.msg, "have label 2", "message names the class");
+    exp_cv_folds_free(&f);
+    exp_cv_folds_free(&g);
+}
+
 int main(void)
 {
     test_rng();
     test_groups();
     test_split();
     test_roles();
+    test_multiclass();
     return wb_test_finish("exp_cv");
 }

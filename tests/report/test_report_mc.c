@@ -1,0 +1,189 @@
+/* test_report_mc.c — workbench report on the committed multi-class run (tests/report/data/
+ * fixture-run-mc, made by `workbench run` with data.classes [normal, benign, malignant], the
+ * cohort and config of tests/cli/test_multiclass.sh): every row of both comparison tables and
+ * of both per-class AUC tables, in report.md and report.html, equals metrics.json's values as
+ * exp_report_fmt prints them (read here independently of the report code); no binary-only
+ * columns or plots; byte-identical regeneration; a malformed "classes" is an error naming
+ * metrics.json. Args: FIXTURE_RUN_DIR WORK_DIR */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io_csv.h"
+#include "io_json.h"
+#include "io_tensor.h"
+#include "report.h"
+#include "sbuf.h"
+#include "wb_test.h"
+
+static const char *const FILES[] = {"config.yaml", "curves.csv", "environment.json", "excluded.csv",
+                                    "metrics.csv", "metrics.json", "predictions.csv", "timing.csv"};
+static const char *const CLASSES[] = {"normal", "benign", "malignant"};
+
+static char *slurp(const char *dir, const char *name, size_t *n)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    unsigned char *t = NULL;
+    size_t k = 0;
+    wb_error e;
+    if (io_file_read_all(path, 64 << 20, &t, &k, &e) != 0) return NULL;
+    char *z = realloc(t, k + 1);
+    if (!z) {
+        free(t);
+        return NULL;
+    }
+    z[k] = '\0';
+    if (n) *n = k;
+    return z;
+}
+
+static void copy_run(const char *fix, const char *dst)
+{
+    mkdir(dst, 0777);
+    for (size_t i = 0; i < sizeof FILES / sizeof FILES[0]; i++) {
+        size_t n = 0;
+        char *t = slurp(fix, FILES[i], &n);
+        sbuf b = {0};
+        if (t) sb_printf(&b, "%.*s", (int)n, t);
+        wb_error e;
+        if (t && sb_write(&b, dst, FILES[i], &e) != 0) fprintf(stderr, "%s\n", e.msg);
+        sb_free(&b);
+        free(t);
+    }
+}
+
+static double num(const io_json_doc *d, const io_json_node *o, const char *k)
+{
+    const io_json_node *n = o ? io_json_get(d, o, k) : NULL;
+    return n && n->type == IO_JSON_NUMBER ? n->num : NAN;
+}
+
+static double seconds(const char *dir, const char *variant)
+{
+    char path[4400];
+    snprintf(path, sizeof path, "%s/timing.csv", dir);
+    io_csv c;
+    wb_error e;
+    double s = 0;
+    if (io_csv_read(path, &c, &e) != 0) return NAN;
+    for (size_t i = 0; i < c.n_rows; i++)
+        if (!strcmp(io_csv_cell(&c, i, 2), variant)) s += atof(io_csv_cell(&c, i, 3));
+    io_csv_free(&c);
+    return s;
+}
+
+static void check_tables(const char *dir)
+{
+    char *md = slurp(dir, "report.md", NULL), *html = slurp(dir, "report.html", NULL), *js = slurp(dir, "metrics.json", NULL);
+    CHECK(md && html && js, "report files");
+    if (!md || !html || !js) return;
+    io_json_doc d = {0};
+    size_t at;
+    const char *why;
+    CHECK(io_json_parse(js, strlen(js), NULL, &d, &at, &why) == 0, "metrics.json");
+    const io_json_node *vars = io_json_get(&d, &d.nodes[0], "variants");
+    int rows = 0;
+    for (int32_t v = vars->first; v >= 0; v = d.nodes[v].next) {
+        const io_json_node *vn = &d.nodes[v], *rep = &d.nodes[io_json_get(&d, vn, "repeats")->first];
+        const char *name = io_json_get(&d, vn, "name")->str;
+        for (int level = 0; level < 2; level++) {
+            const io_json_node *m = io_json_get(&d, rep, level ? "breast" : "image");
+            const io_json_node *vs = io_json_get(&d, m, "vs_reference");
+            char c[10][32], row[512], hrow[1024];
+            exp_report_fmt(c[0], 32, num(&d, vn, "trainable_params"), EXP_FMT_COUNT);
+            exp_report_fmt(c[1], 32, num(&d, m, "auc"), EXP_FMT_METRIC);
+            if (vs) {
+                exp_report_fmt(c[2], 32, num(&d, vs, "delta_auc"), EXP_FMT_DELTA);
+                exp_report_fmt(c[3], 32, num(&d, vs, "ttest_p"), EXP_FMT_P);
+            } else {
+                snprintf(c[2], 32, "reference");
+                snprintf(c[3], 32, "-");
+            }
+            exp_report_fmt(c[4], 32, num(&d, m, "accuracy"), EXP_FMT_METRIC);
+            exp_report_fmt(c[5], 32, num(&d, m, "balanced_accuracy"), EXP_FMT_METRIC);
+            exp_report_fmt(c[6], 32, num(&d, m, "f1_macro"), EXP_FMT_METRIC);
+            exp_report_fmt(c[7], 32, num(&d, m, "log_loss"), EXP_FMT_METRIC);
+            exp_report_fmt(c[8], 32, seconds(dir, name), EXP_FMT_SECONDS);
+            snprintf(row, sizeof row, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, c[0], c[1], c[2], c[3],
+                     c[4], c[5], c[6], c[7], c[8]);
+            CHECK(strstr(md, row) != NULL, "report.md row: %s", row);
+            snprintf(hrow, sizeof hrow, "<th scope=\"row\">%s</th><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
+                     "<td>%s</td><td>%s</td><td>%s</td></tr>", name, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]);
+            CHECK(strstr(html, hrow) != NULL, "report.html row: %s", hrow);
+            /* the per-class table */
+            char pr[512] = "", ph[1024] = "";
+            snprintf(pr, sizeof pr, "| %s |", name);
+            snprintf(ph, sizeof ph, "<th scope=\"row\">%s</th>", name);
+            for (int k = 0; k < 3; k++) {
+                char key[64], cell[32];
+                snprintf(key, sizeof key, "auc_ovr_%s", CLASSES[k]);
+                exp_report_fmt(cell, sizeof cell, num(&d, m, key), EXP_FMT_METRIC);
+                size_t l = strlen(pr), lh = strlen(ph);
+                snprintf(pr + l, sizeof pr - l, " %s |", cell);
+                snprintf(ph + lh, sizeof ph - lh, "<td>%s</td>", cell);
+            }
+            strcat(pr, "\n");
+            strcat(ph, "</tr>");
+            CHECK(strstr(md, pr) != NULL, "report.md per-class row: %s", pr);
+            CHECK(strstr(html, ph) != NULL, "report.html per-class row: %s", ph);
+            rows++;
+        }
+    }
+    CHECK_EQ_INT(rows, 6, "rows checked");
+    CHECK(strstr(md, "| Variant | Trainable params | Macro AUC (one-vs-rest) |") != NULL, "multi-class header");
+    CHECK(strstr(md, "| Variant | AUC normal vs rest | AUC benign vs rest | AUC malignant vs rest |") != NULL, "per-class header");
+    CHECK(!strstr(md, "Sensitivity") && !strstr(md, "DeLong)"), "no binary-only columns");
+    CHECK(!strstr(html, "id=\"roc\"") && strstr(html, "drawn for binary labels only"), "no ROC plot, and a note");
+    CHECK(strstr(md, "3 classes of label (normal ") != NULL, "data line with the classes");
+    char *tex = slurp(dir, "table.tex", NULL);
+    CHECK(tex && strstr(tex, "$\\Delta$macro AUC") && strstr(tex, "one-vs-rest macro AUC over 3 classes"), "table.tex");
+    free(tex);
+    io_json_free(&d);
+    free(md);
+    free(html);
+    free(js);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s FIXTURE_RUN_DIR WORK_DIR\n", argv[0]);
+        return 2;
+    }
+    const char *fix = argv[1], *work = argv[2];
+    mkdir(work, 0777);
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/run", work);
+    copy_run(fix, dir);
+    wb_error e;
+    CHECK(exp_report_write(dir, &e) == 0, "report: %s: %s", e.file, e.msg);
+    check_tables(dir);
+    size_t n1, n2;
+    char *a = slurp(dir, "report.html", &n1);
+    CHECK(exp_report_write(dir, &e) == 0, "second report");
+    char *b = slurp(dir, "report.html", &n2);
+    CHECK(a && b && n1 == n2 && !memcmp(a, b, n1), "report.html differs when regenerated");
+    free(a);
+    free(b);
+    /* a malformed classes member */
+    char *js = slurp(dir, "metrics.json", &n1);
+    char *p = js ? strstr(js, "\"classes\": [") : NULL;
+    char *q = p ? strchr(p, ']') : NULL;
+    if (p && q) {
+        /* "classes": [ ... ]  ->  "classes": 7  (padded with spaces) */
+        memset(p, ' ', (size_t)(q - p) + 1);
+        memcpy(p, "\"classes\": 7", 12);
+        sbuf sb = {0};
+        sb_printf(&sb, "%s", js);
+        sb_write(&sb, dir, "metrics.json", &e);
+        sb_free(&sb);
+        CHECK(exp_report_write(dir, &e) == -1, "malformed classes must fail");
+        CHECK_CONTAINS(e.msg, "classes: expected an array", "message");
+        CHECK_CONTAINS(e.file, "metrics.json", "names the file");
+    }
+    free(js);
+    return wb_test_finish("report_mc");
+}
