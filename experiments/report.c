@@ -730,9 +730,17 @@ static void summarize(const run_files *rf, summary *s)
         snprintf(s->data, sizeof s->data, "%.0f images of %.0f patients; %d classes of %s (%s); %.0f files excluded",
                  s->images, s->patients, rf->K, cfg(rf, "data.label_column"), per, s->excluded);
     } else {
+        /* the positive value: data.positive, or the second of two data.classes */
+        char pos[128];
+        snprintf(pos, sizeof pos, "%s", cfg(rf, "data.positive"));
+        const char *cl = cfg(rf, "data.classes"), *comma = strrchr(cl, ',');
+        if (!pos[0] && comma) {
+            while (*++comma == ' ') {}
+            snprintf(pos, sizeof pos, "%.*s", (int)strcspn(comma, "]"), comma);
+        }
         snprintf(s->data, sizeof s->data,
                  "%.0f images of %.0f patients; %.0f positive images (%s = %s; prevalence %.1f%%); %.0f files excluded",
-                 s->images, s->patients, s->pos, cfg(rf, "data.label_column"), cfg(rf, "data.positive"),
+                 s->images, s->patients, s->pos, cfg(rf, "data.label_column"), pos,
                  s->images > 0 ? 100 * s->pos / s->images : 0, s->excluded);
     }
     const char *sha = rf->have_env ? jstr(&rf->e, rf->env, "weights_sha256") : "";

@@ -114,6 +114,12 @@ expect_grep ":$line: label 'atypical' is not one of data.classes \[normal, benig
 expect_grep '"excluded": 1' "$(cat "$out/stdout")/metrics.json"
 expect_exit 3 "$wb" run "$out/bad.yaml" --out "$out/runs" --set data.on_error=fail
 expect_grep "bad.csv:$line: label 'atypical' is not one of data.classes \[normal, benign, malignant\] \(data.on_error is fail\)" "$out/stderr"
+# two classes: a binary run (the second class positive), other label values excluded
+expect_exit 0 "$wb" run "$out/bad.yaml" --out "$out/runs" --set 'data.classes=[normal,malignant]'
+k2=$(cat "$out/stdout")
+expect_eq "$(head -1 "$k2/predictions.csv")" "repeat,fold,variant,sop_instance_uid,patient,laterality,view,label,score,threshold" "two classes: binary predictions"
+expect_grep 'positive images \(label = malignant; ' "$k2/report.md"
+expect_grep "label 'benign' is not one of data.classes \[normal, malignant\]" "$k2/excluded.csv"
 # a listed class without images
 expect_exit 3 "$wb" run "$out/mc.yaml" --out "$out/runs" --set 'data.classes=[normal,benign,malignant,atypical]'
 expect_grep "labels.csv: no usable image of class 'atypical' \(data.classes\[3\]\)" "$out/stderr"
