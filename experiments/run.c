@@ -77,12 +77,14 @@ static int load_key(const char *runs_dir, uint8_t key[32], wb_error *err)
 static const exp_dataset *g_sort_ds;
 static const size_t *g_sort_idx;
 
-/* Orders positions j (into g_sort_idx) by patient pseudonym, laterality, then item. */
+/* Orders positions j (into g_sort_idx) by patient id, laterality, then item. The raw id, not
+ * the pseudonym: pseudonyms depend on the runs directory's key, and so would the order of the
+ * breast-level sums and their last bits. The order itself is never written out. */
 static int cmp_breast(const void *a, const void *b)
 {
     size_t ia = g_sort_idx[*(const size_t *)a], ib = g_sort_idx[*(const size_t *)b];
     const exp_item *x = &g_sort_ds->items[ia], *y = &g_sort_ds->items[ib];
-    int c = strcmp(x->pseudonym, y->pseudonym);
+    int c = strcmp(x->group, y->group);
     if (!c) c = strcmp(x->laterality, y->laterality);
     if (!c) c = (ia > ib) - (ia < ib);
     return c;
@@ -90,7 +92,7 @@ static int cmp_breast(const void *a, const void *b)
 
 /* Aggregates image scores (score[j] for item idx[j]) to breasts (patient + laterality):
  * label = max, score = mean or max. by, bs and order are caller-allocated with n entries;
- * returns the number of breasts, in the order of pseudonym and laterality. */
+ * returns the number of breasts, in the order of patient id and laterality. */
 static size_t to_breasts(const exp_dataset *ds, const size_t *idx, const double *score, size_t n, int use_max,
                          int *by, double *bs, size_t *order)
 {
@@ -106,7 +108,7 @@ static size_t to_breasts(const exp_dataset *ds, const size_t *idx, const double 
         size_t k = j;
         for (; k < n; k++) {
             const exp_item *it = &ds->items[idx[order[k]]];
-            if (strcmp(it->pseudonym, first->pseudonym) || strcmp(it->laterality, first->laterality)) break;
+            if (strcmp(it->group, first->group) || strcmp(it->laterality, first->laterality)) break;
             double v = score[order[k]];
             s = use_max ? (v > s ? v : s) : s + v;
             y = it->label > y ? it->label : y;
@@ -137,7 +139,7 @@ static size_t to_breasts_mc(const exp_dataset *ds, const size_t *idx, const doub
         size_t k = j;
         for (; k < n; k++) {
             const exp_item *it = &ds->items[idx[order[k]]];
-            if (strcmp(it->pseudonym, first->pseudonym) || strcmp(it->laterality, first->laterality)) break;
+            if (strcmp(it->group, first->group) || strcmp(it->laterality, first->laterality)) break;
             const double *v = P + order[k] * (size_t)K;
             for (int c = 0; c < K; c++) row[c] = use_max ? (v[c] > row[c] ? v[c] : row[c]) : row[c] + v[c];
             y = it->label > y ? it->label : y;

@@ -60,6 +60,12 @@ expect_grep 'data: 64 of 64 images from the cache in .*/runs/cache' "$out/stderr
 for f in metrics.json predictions.csv metrics.csv curves.csv folds.csv; do
   checks=$((checks + 1)); cmp -s "$run/$f" "$run2/$f" || { fails=$((fails + 1)); echo "FAIL: $f differs between two runs" >&2; }
 done
+# another runs directory (its own pseudonym key, its own cache): the same metrics, bit for bit
+expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs_other" --registry none --timestamp 20260101T000001Z
+run_other=$(cat "$out/stdout")
+for f in metrics.json metrics.csv curves.csv; do
+  checks=$((checks + 1)); cmp -s "$run/$f" "$run_other/$f" || { fails=$((fails + 1)); echo "FAIL: $f differs in another runs directory" >&2; }
+done
 # the same config in the same second: a new directory with -2
 expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000001Z
 expect_eq "$(cat "$out/stdout")" "$run2-2" "second run in the same second"
