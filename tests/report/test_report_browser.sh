@@ -3,9 +3,9 @@
 # headless Chromium with no console message at all (the page has no scripts; a blocked
 # fetch or a parse problem would log one), a screenshot and a printed PDF produced.
 # A control page with a console error must be caught, so the check itself can fail.
-# Args: WORKBENCH FIXTURE_RUN_DIR OUT_DIR
+# Args: WORKBENCH FIXTURE_RUN_DIR OUT_DIR [SVG_PLOTS (default 6: a binary run's)]
 set -euo pipefail
-wb=$1 fix=$2 out=$3
+wb=$1 fix=$2 out=$3 want_svg=${4:-6}
 rm -rf "$out"; mkdir -p "$out/run"
 . "$(dirname "$0")/../cli/lib.sh"
 for tool in xmllint chromium; do
@@ -18,7 +18,7 @@ xmllint --noout "$out/run/report.html" 2>"$out/xmllint.err" || { fails=$((fails 
 # each SVG on its own, as a standalone document
 grep -o '<svg .*</svg>' "$out/run/report.html" | awk -v d="$out" '{f = sprintf("%s/plot%d.svg", d, NR); print > f; close(f)}'
 n_svg=$(ls "$out"/plot*.svg | wc -l)
-expect_eq "$n_svg" 6 "SVG plots"
+expect_eq "$n_svg" "$want_svg" "SVG plots"
 for s in "$out"/plot*.svg; do
   checks=$((checks + 1)); xmllint --noout "$s" 2>/dev/null || { fails=$((fails + 1)); echo "FAIL: $s does not parse" >&2; }
 done
