@@ -90,41 +90,13 @@ static int cmp_breast(const void *a, const void *b)
     return c;
 }
 
-/* Aggregates image scores (score[j] for item idx[j]) to breasts (patient + laterality):
- * label = max, score = mean or max. by, bs and order are caller-allocated with n entries;
- * returns the number of breasts, in the order of patient id and laterality. */
-static size_t to_breasts(const exp_dataset *ds, const size_t *idx, const double *score, size_t n, int use_max,
-                         int *by, double *bs, size_t *order)
-{
-    for (size_t j = 0; j < n; j++) order[j] = j;
-    g_sort_ds = ds;
-    g_sort_idx = idx;
-    qsort(order, n, sizeof *order, cmp_breast);
-    size_t nb = 0;
-    for (size_t j = 0; j < n;) {
-        const exp_item *first = &ds->items[idx[order[j]]];
-        int y = 0;
-        double s = use_max ? -INFINITY : 0;
-        size_t k = j;
-        for (; k < n; k++) {
-            const exp_item *it = &ds->items[idx[order[k]]];
-            if (strcmp(it->group, first->group) || strcmp(it->laterality, first->laterality)) break;
-            double v = score[order[k]];
-            s = use_max ? (v > s ? v : s) : s + v;
-            y = it->label > y ? it->label : y;
-        }
-        by[nb] = y;
-        bs[nb] = use_max ? s : s / (double)(k - j);
-        nb++;
-        j = k;
-    }
-    return nb;
-}
-
-/* Multi-class: like to_breasts for n x K probability rows P (bP gets nb x K rows, the mean or
- * the per-class max of the views); a breast's label is the largest class index of its views. */
-static size_t to_breasts_mc(const exp_dataset *ds, const size_t *idx, const double *P, size_t n, int K, int use_max,
-                            int *by, double *bP, size_t *order)
+/* Aggregates image scores to breasts (patient + laterality): P holds K scores per image (row j
+ * for item idx[j]; K = 1 for binary, one probability per class for multi-class), bP gets nb
+ * rows of K, the mean or the per-score max of the views; a breast's label is the largest label
+ * of its views. by, bP and order are caller-allocated (n, n x K, n entries); returns nb, the
+ * breasts in the order of patient id and laterality. */
+static size_t to_breasts(const exp_dataset *ds, const size_t *idx, const double *P, size_t n, int K, int use_max,
+                         int *by, double *bP, size_t *order)
 {
     for (size_t j = 0; j < n; j++) order[j] = j;
     g_sort_ds = ds;
@@ -348,6 +320,93 @@ static int part_read(const char *path, size_t nva, size_t nte, size_t S, double 
     return ok ? 0 : -1;
 }
 
+/* ---- metrics.json pieces shared by binary and multi-class runs ---- */
+
+/* Index into fold_auc: [variant][repeat][fold][level], level 0 image, 1 breast. */
+static size_t fold_auc_at(size_t v, int r, int f, int level, int repeats, int folds)
+{
+    return ((v * (size_t)repeats + (size_t)r) * (size_t)folds + (size_t)f) * 2 + (size_t)level;
+}
+
+/* AUC of one fold's test scores, NaN where undefined: S scores per item, 1 for binary (AUC),
+ * K for multi-class (one-vs-rest macro AUC). */
+static double fold_auc_of(const int *y, const double *s, size_t n, size_t S, int K)
+{
+    wb_error e;
+    double a = NAN;
+    if (S == 1 ? exp_metrics_auc(y, s, NULL, n, &a, &e) != 0 : exp_metrics_auc_ovr(y, s, NULL, n, K, &a, NULL, &e) != 0)
+        a = NAN;
+    return a;
+}
+
+/* The index of metrics.reference among the variants (0 when no variant has that name). */
+static size_t reference_variant(const exp_config *cfg, size_t nv)
+{
+    const char *ref = exp_config_str(cfg, "metrics.reference");
+    size_t ref_v = 0;
+    for (size_t v = 0; v < nv; v++) {
+        char k[64];
+        snprintf(k, sizeof k, "variants[%zu].name", v);
+        if (!strcmp(exp_config_str(cfg, k), ref)) ref_v = v;
+    }
+    return ref_v;
+}
+
+/* Opens metrics.json ({"schema_version", "name"); the caller goes on with ",\n  \"..."). */
+static void json_metrics_open(sbuf *b, const exp_config *cfg)
+{
+    sb_printf(b, "{\n  \"schema_version\": 1,\n  \"name\": ");
+    sb_jstr(b, exp_config_str(cfg, "name"));
+}
+
+/* The "cv" and "reference" members of metrics.json, and the start of its "variants" array. */
+static void json_cv_reference(sbuf *b, const exp_config *cfg, int folds, int repeats, uint64_t seed)
+{
+    sb_printf(b, "  \"cv\": {\"folds\": %d, \"repeats\": %d, \"seed\": %llu},\n  \"reference\": ", folds, repeats,
+              (unsigned long long)seed);
+    sb_jstr(b, exp_config_str(cfg, "metrics.reference"));
+    sb_printf(b, ",\n  \"variants\": [\n");
+}
+
+/* Opens variant v's object in metrics.json (name, type, trainable parameters, "repeats": [);
+ * returns its name (owned by cfg). */
+static const char *json_variant_open(sbuf *b, const exp_config *cfg, size_t v, double trainable)
+{
+    char k[64];
+    snprintf(k, sizeof k, "variants[%zu].name", v);
+    const char *vname = exp_config_str(cfg, k);
+    snprintf(k, sizeof k, "variants[%zu].type", v);
+    sb_printf(b, "    {\"name\": ");
+    sb_jstr(b, vname);
+    sb_printf(b, ", \"type\": ");
+    sb_jstr(b, exp_config_str(cfg, k));
+    sb_printf(b, ", \"trainable_params\": %.0f,\n     \"repeats\": [\n", trainable);
+    return vname;
+}
+
+/* The corrected resampled t-test of variant v against ref_v on the fold AUCs of repeat r at
+ * one level, as vs_reference members (nothing when the test is undefined). n_train, n_test:
+ * the mean training and test set sizes. */
+static void json_ttest(sbuf *b, const double *fold_auc, size_t v, size_t ref_v, int r, int level, int repeats,
+                       int folds, double n_train, double n_test)
+{
+    double fa[EXP_CV_MAX_FOLDS], fb[EXP_CV_MAX_FOLDS];
+    for (int f = 0; f < folds; f++) {
+        fa[f] = fold_auc[fold_auc_at(v, r, f, level, repeats, folds)];
+        fb[f] = fold_auc[fold_auc_at(ref_v, r, f, level, repeats, folds)];
+    }
+    exp_ttest tt;
+    wb_error e;
+    if (exp_metrics_ttest_corrected(fa, fb, (size_t)folds, n_train, n_test, &tt, &e) == 0) {
+        sb_printf(b, ", \"ttest_mean_diff\": ");
+        sb_num(b, tt.mean_diff);
+        sb_printf(b, ", \"ttest_t\": ");
+        sb_num(b, tt.t);
+        sb_printf(b, ", \"ttest_p\": ");
+        sb_num(b, tt.p);
+    }
+}
+
 /* ---- multi-class results: predictions.csv, metrics.json, metrics.csv ---- */
 
 /* P: [repeat][variant][item][class] out-of-fold probabilities; fold_auc as in exp_run (macro
@@ -398,20 +457,13 @@ static int mc_write_results(const exp_config *cfg, const exp_dataset *ds, const 
     if (sb_write(&b, dir, "predictions.csv", err) != 0) goto done;
     sb_free(&b);
 
-    const char *ref = exp_config_str(cfg, "metrics.reference");
-    size_t ref_v = 0;
-    for (size_t v = 0; v < nv; v++) {
-        char k[64];
-        snprintf(k, sizeof k, "variants[%zu].name", v);
-        if (!strcmp(exp_config_str(cfg, k), ref)) ref_v = v;
-    }
+    const size_t ref_v = reference_variant(cfg, nv);
     for (size_t i = 0; i < n; i++) {
         y[i] = ds->items[i].label;
         idx[i] = i;
     }
     sb_printf(&mcsv, "repeat,fold,variant,level,metric,value,ci_low,ci_high\n");
-    sb_printf(&b, "{\n  \"schema_version\": 1,\n  \"name\": ");
-    sb_jstr(&b, exp_config_str(cfg, "name"));
+    json_metrics_open(&b, cfg);
     sb_printf(&b, ",\n  \"classes\": [");
     for (int c = 0; c < K; c++) {
         sb_printf(&b, "%s", c ? ", " : "");
@@ -424,20 +476,9 @@ static int mc_write_results(const exp_config *cfg, const exp_dataset *ds, const 
         sb_printf(&b, ": %zu", ds->class_n[c]);
     }
     sb_printf(&b, "}, \"excluded\": %zu},\n", ds->n_excluded);
-    sb_printf(&b, "  \"cv\": {\"folds\": %d, \"repeats\": %d, \"seed\": %llu},\n  \"reference\": ", folds, repeats,
-              (unsigned long long)seed);
-    sb_jstr(&b, ref);
-    sb_printf(&b, ",\n  \"variants\": [\n");
+    json_cv_reference(&b, cfg, folds, repeats, seed);
     for (size_t v = 0; v < nv; v++) {
-        char k[64];
-        snprintf(k, sizeof k, "variants[%zu].name", v);
-        const char *vname = exp_config_str(cfg, k);
-        snprintf(k, sizeof k, "variants[%zu].type", v);
-        sb_printf(&b, "    {\"name\": ");
-        sb_jstr(&b, vname);
-        sb_printf(&b, ", \"type\": ");
-        sb_jstr(&b, exp_config_str(cfg, k));
-        sb_printf(&b, ", \"trainable_params\": %.0f,\n     \"repeats\": [\n", trainable[v]);
+        const char *vname = json_variant_open(&b, cfg, v, trainable[v]);
         for (int r = 0; r < repeats; r++) {
             const double *Pv = P + ((size_t)r * nv + v) * n * Kz, *Pr = P + ((size_t)r * nv + ref_v) * n * Kz;
             sb_printf(&b, "      {\"repeat\": %d", r);
@@ -456,7 +497,7 @@ static int mc_write_results(const exp_config *cfg, const exp_dataset *ds, const 
                     size_t nn = nf;
                     const double *pp = fp;
                     if (level) {
-                        nn = to_breasts_mc(ds, idx, fp, nf, K, agg_max, by, bp, order);
+                        nn = to_breasts(ds, idx, fp, nf, K, agg_max, by, bp, order);
                         pp = bp;
                     }
                     mc_metrics fm;
@@ -471,8 +512,8 @@ static int mc_write_results(const exp_config *cfg, const exp_dataset *ds, const 
                 const int *yy = y;
                 const double *pp = Pv, *pr = Pr;
                 if (level) {
-                    ne = to_breasts_mc(ds, idx, Pv, n, K, agg_max, by, bp, order);
-                    to_breasts_mc(ds, idx, Pr, n, K, agg_max, by, refb, order);
+                    ne = to_breasts(ds, idx, Pv, n, K, agg_max, by, bp, order);
+                    to_breasts(ds, idx, Pr, n, K, agg_max, by, refb, order);
                     yy = by;
                     pp = bp;
                     pr = refb;
@@ -488,21 +529,7 @@ static int mc_write_results(const exp_config *cfg, const exp_dataset *ds, const 
                     mc_compute(yy, pr, ne, K, pred, &mr);
                     sb_printf(&b, ",\n         \"vs_reference\": {\"delta_auc\": ");
                     sb_num(&b, m.v[MC_AUC] - mr.v[MC_AUC]);
-                    double fa[EXP_CV_MAX_FOLDS], fb[EXP_CV_MAX_FOLDS];
-                    for (int f = 0; f < folds; f++) {
-                        fa[f] = fold_auc[((v * (size_t)repeats + (size_t)r) * (size_t)folds + (size_t)f) * 2 + (size_t)level];
-                        fb[f] = fold_auc[((ref_v * (size_t)repeats + (size_t)r) * (size_t)folds + (size_t)f) * 2 + (size_t)level];
-                    }
-                    exp_ttest tt;
-                    wb_error e2;
-                    if (exp_metrics_ttest_corrected(fa, fb, (size_t)folds, n_train, n_test, &tt, &e2) == 0) {
-                        sb_printf(&b, ", \"ttest_mean_diff\": ");
-                        sb_num(&b, tt.mean_diff);
-                        sb_printf(&b, ", \"ttest_t\": ");
-                        sb_num(&b, tt.t);
-                        sb_printf(&b, ", \"ttest_p\": ");
-                        sb_num(&b, tt.p);
-                    }
+                    json_ttest(&b, fold_auc, v, ref_v, r, level, repeats, folds, n_train, n_test);
                     sb_printf(&b, "}");
                 }
                 sb_printf(&b, "}");
@@ -914,44 +941,28 @@ have_dir:;
                                curves.s ? curves.s + curve_mark : "", curves.n - curve_mark, err) != 0)
                     goto done;
                 if (mc) {
-                    /* no thresholds (the predicted class is the most probable one); the fold's
-                     * macro AUCs for the corrected t-test */
-                    for (size_t j = 0; j < nte; j++) {
+                    /* no thresholds: the predicted class is the most probable one */
+                    for (size_t j = 0; j < nte; j++)
                         memcpy(&mcp[(((size_t)r * nv + v) * n + te[j]) * S], &stest[j * S], S * sizeof *stest);
-                        ybuf[j] = ds.items[te[j]].label;
+                } else {
+                    /* thresholds on validation data only, image and breast level */
+                    int *yv = by; /* scratch: labels of val items */
+                    for (size_t j = 0; j < nva; j++) yv[j] = ds.items[va[j]].label;
+                    double thr = choose_threshold(yv, sval, nva, thr_how, spec);
+                    size_t nbv = to_breasts(&ds, va, sval, nva, 1, agg_max, by, bs, order);
+                    double bthr = choose_threshold(by, bs, nbv, thr_how, spec);
+                    for (size_t j = 0; j < nte; j++) {
+                        pred *p = &preds[((size_t)r * nv + v) * n + te[j]];
+                        p->score = stest[j];
+                        p->thr = thr;
+                        p->bthr = bthr;
                     }
-                    wb_error e2;
-                    double a = NAN;
-                    if (exp_metrics_auc_ovr(ybuf, stest, NULL, nte, K, &a, NULL, &e2) != 0) a = NAN;
-                    fold_auc[((v * (size_t)repeats + (size_t)r) * (size_t)folds + (size_t)f) * 2] = a;
-                    size_t nbt = to_breasts_mc(&ds, te, stest, nte, K, agg_max, by, bs, order);
-                    a = NAN;
-                    if (exp_metrics_auc_ovr(by, bs, NULL, nbt, K, &a, NULL, &e2) != 0) a = NAN;
-                    fold_auc[((v * (size_t)repeats + (size_t)r) * (size_t)folds + (size_t)f) * 2 + 1] = a;
-                    continue;
                 }
-                /* thresholds on validation data only, image and breast level */
-                int *yv = by; /* scratch: labels of val items */
-                for (size_t j = 0; j < nva; j++) yv[j] = ds.items[va[j]].label;
-                double thr = choose_threshold(yv, sval, nva, thr_how, spec);
-                size_t nbv = to_breasts(&ds, va, sval, nva, agg_max, by, bs, order);
-                double bthr = choose_threshold(by, bs, nbv, thr_how, spec);
-                for (size_t j = 0; j < nte; j++) {
-                    pred *p = &preds[((size_t)r * nv + v) * n + te[j]];
-                    p->score = stest[j];
-                    p->thr = thr;
-                    p->bthr = bthr;
-                }
-                /* per-fold AUCs for the corrected t-test */
+                /* per-fold AUCs (macro AUCs for multi-class) for the corrected t-test */
                 for (size_t j = 0; j < nte; j++) ybuf[j] = ds.items[te[j]].label;
-                wb_error e2;
-                double a = NAN;
-                exp_metrics_auc(ybuf, stest, NULL, nte, &a, &e2);
-                fold_auc[((v * (size_t)repeats + (size_t)r) * (size_t)folds + (size_t)f) * 2] = a;
-                size_t nbt = to_breasts(&ds, te, stest, nte, agg_max, by, bs, order);
-                a = NAN;
-                exp_metrics_auc(by, bs, NULL, nbt, &a, &e2);
-                fold_auc[((v * (size_t)repeats + (size_t)r) * (size_t)folds + (size_t)f) * 2 + 1] = a;
+                fold_auc[fold_auc_at(v, r, f, 0, repeats, folds)] = fold_auc_of(ybuf, stest, nte, S, K);
+                size_t nbt = to_breasts(&ds, te, stest, nte, (int)S, agg_max, by, bs, order);
+                fold_auc[fold_auc_at(v, r, f, 1, repeats, folds)] = fold_auc_of(by, bs, nbt, S, K);
             }
         }
     }
@@ -1000,25 +1011,15 @@ have_dir:;
     memset(&b, 0, sizeof b);
 
     /* metrics: pooled out-of-fold per repeat, image and breast level; per fold; vs reference */
-    const char *ref = exp_config_str(cfg, "metrics.reference");
-    size_t ref_v = 0;
-    for (size_t v = 0; v < nv; v++) {
-        char k[64];
-        snprintf(k, sizeof k, "variants[%zu].name", v);
-        if (!strcmp(exp_config_str(cfg, k), ref)) ref_v = v;
-    }
+    const size_t ref_v = reference_variant(cfg, nv);
     size_t n_pos = 0;
     for (size_t i = 0; i < n; i++) n_pos += (size_t)ds.items[i].label;
     sbuf mcsv = {0};
     sb_printf(&mcsv, "repeat,fold,variant,level,metric,value,ci_low,ci_high\n");
-    sb_printf(&b, "{\n  \"schema_version\": 1,\n  \"name\": ");
-    sb_jstr(&b, exp_config_str(cfg, "name"));
+    json_metrics_open(&b, cfg);
     sb_printf(&b, ",\n  \"data\": {\"images\": %zu, \"patients\": %zu, \"positive_images\": %zu, \"excluded\": %zu},\n", n,
               n_groups, n_pos, ds.n_excluded);
-    sb_printf(&b, "  \"cv\": {\"folds\": %d, \"repeats\": %d, \"seed\": %llu},\n  \"reference\": ", folds, repeats,
-              (unsigned long long)seed);
-    sb_jstr(&b, ref);
-    sb_printf(&b, ",\n  \"variants\": [\n");
+    json_cv_reference(&b, cfg, folds, repeats, seed);
     double *ref_scores = malloc(n * sizeof *ref_scores), *scores = malloc(n * sizeof *scores);
     double *ref_b = malloc(n * sizeof *ref_b);
     int *yall = malloc(n * sizeof *yall), *ball = malloc(n * sizeof *ball);
@@ -1033,15 +1034,7 @@ have_dir:;
         yall[i] = ds.items[i].label;
     }
     for (size_t v = 0; v < nv; v++) {
-        char k[64];
-        snprintf(k, sizeof k, "variants[%zu].name", v);
-        const char *vname = exp_config_str(cfg, k);
-        snprintf(k, sizeof k, "variants[%zu].type", v);
-        sb_printf(&b, "    {\"name\": ");
-        sb_jstr(&b, vname);
-        sb_printf(&b, ", \"type\": ");
-        sb_jstr(&b, exp_config_str(cfg, k));
-        sb_printf(&b, ", \"trainable_params\": %.0f,\n     \"repeats\": [\n", trainable[v]);
+        const char *vname = json_variant_open(&b, cfg, v, trainable[v]);
         for (int r = 0; r < repeats; r++) {
             for (size_t i = 0; i < n; i++) {
                 scores[i] = preds[((size_t)r * nv + v) * n + i].score;
@@ -1058,8 +1051,8 @@ have_dir:;
                 const int *yy = yall;
                 const double *ss = scores, *rs = ref_scores;
                 if (level == 1) {
-                    ne = to_breasts(&ds, all, scores, n, agg_max, ball, bs, order);
-                    to_breasts(&ds, all, ref_scores, n, agg_max, ball, ref_b, order);
+                    ne = to_breasts(&ds, all, scores, n, 1, agg_max, ball, bs, order);
+                    to_breasts(&ds, all, ref_scores, n, 1, agg_max, ball, ref_b, order);
                     yy = ball;
                     ss = bs;
                     rs = ref_b;
@@ -1077,7 +1070,7 @@ have_dir:;
                     const int *fy;
                     const double *fs = stest;
                     if (level == 1) {
-                        nn = to_breasts(&ds, te, stest, nf, agg_max, by, sval, order);
+                        nn = to_breasts(&ds, te, stest, nf, 1, agg_max, by, sval, order);
                         fy = by;
                         fs = sval;
                     } else {
@@ -1130,21 +1123,8 @@ have_dir:;
                     } else {
                         sb_printf(&b, "\"delta_auc\": null");
                     }
-                    double fa[EXP_CV_MAX_FOLDS], fb[EXP_CV_MAX_FOLDS];
-                    for (int f = 0; f < folds; f++) {
-                        fa[f] = fold_auc[((v * (size_t)repeats + (size_t)r) * (size_t)folds + (size_t)f) * 2 + (size_t)level];
-                        fb[f] = fold_auc[((ref_v * (size_t)repeats + (size_t)r) * (size_t)folds + (size_t)f) * 2 + (size_t)level];
-                    }
-                    exp_ttest tt;
-                    if (exp_metrics_ttest_corrected(fa, fb, (size_t)folds, n_train_sum / (repeats * folds),
-                                                    n_test_sum / (repeats * folds), &tt, &e2) == 0) {
-                        sb_printf(&b, ", \"ttest_mean_diff\": ");
-                        sb_num(&b, tt.mean_diff);
-                        sb_printf(&b, ", \"ttest_t\": ");
-                        sb_num(&b, tt.t);
-                        sb_printf(&b, ", \"ttest_p\": ");
-                        sb_num(&b, tt.p);
-                    }
+                    json_ttest(&b, fold_auc, v, ref_v, r, level, repeats, folds, n_train_sum / (repeats * folds),
+                               n_test_sum / (repeats * folds));
                     sb_printf(&b, "}");
                 }
                 sb_printf(&b, "}");
