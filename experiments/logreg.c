@@ -196,6 +196,78 @@ static void chol_solve(const double *L, size_t k, double *b)
     }
 }
 
+static int check_options(const exp_logreg_options *o, wb_error *err)
+{
+    if (!(o->C > 0.0) || isinf(o->C))
+        return wb_err(err, WB_E_USAGE, NULL, "logistic regression: C is %g, expected > 0", o->C);
+    if (o->max_iter < 1 || !(o->tol > 0.0))
+        return wb_err(err, WB_E_USAGE, NULL,
+                      "logistic regression: max_iter %d and tol %g must be positive",
+                      o->max_iter, o->tol);
+    return 0;
+}
+
+/* What the Newton iterations of a fit need to evaluate its objective at a trial theta. */
+typedef struct fit_problem {
+    const double *X;
+    const int *y;
+    const double *s; /* sample weights times class weights */
+    size_t n, d;
+    int K;           /* classes (multinomial) */
+    double C;
+    double *z, *p;   /* scratch of K (multinomial) */
+    double (*objective)(const struct fit_problem *fp, const double *theta);
+} fit_problem;
+
+/* One damped Newton step on the P parameters theta: factors the Hessian H (lower triangle,
+ * in place), solves for the step against the gradient g and backtracks (Armijo). Near the
+ * optimum the predicted decrease -slope falls below what the objective's rounding can
+ * resolve; there the full Newton step is taken without a test (the quadratic model is exact
+ * enough), so convergence stays quadratic instead of stalling on noise. On success theta and
+ * *f are the accepted point and its objective; step and trial are scratch of P. it and gmax
+ * (the iteration and the gradient's max norm) go into the messages. */
+static int newton_step(const fit_problem *fp, double *H, const double *g, size_t P, int it, double gmax,
+                       double *theta, double *f, double *step, double *trial, wb_error *err)
+{
+    if (cholesky(H, P) != 0)
+        return wb_err(err, WB_E_FAILED, NULL,
+                      "logistic regression: the Hessian is not positive definite (iteration %d)", it);
+    for (size_t j = 0; j < P; j++)
+        step[j] = -g[j];
+    chol_solve(H, P, step);
+    double slope = 0.0;
+    for (size_t j = 0; j < P; j++)
+        slope += g[j] * step[j];
+    double t = 1.0, ft = *f;
+    int accepted = 0;
+    if (-slope <= 1e-13 * (1.0 + fabs(*f))) {
+        for (size_t j = 0; j < P; j++)
+            trial[j] = theta[j] + step[j];
+        ft = fp->objective(fp, trial);
+        accepted = 1;
+    }
+    for (int ls = 0; ls < 60 && !accepted; ls++) {
+        for (size_t j = 0; j < P; j++)
+            trial[j] = theta[j] + t * step[j];
+        ft = fp->objective(fp, trial);
+        if (ft <= *f + 1e-4 * t * slope) {
+            accepted = 1;
+            break;
+        }
+        t *= 0.5;
+    }
+    if (!accepted)
+        return wb_err(err, WB_E_FAILED, NULL, "logistic regression: the line search failed with gradient %g", gmax);
+    memcpy(theta, trial, P * sizeof *theta);
+    *f = ft;
+    return 0;
+}
+
+static double bin_objective(const fit_problem *fp, const double *theta)
+{
+    return objective(fp->X, fp->y, fp->s, fp->n, fp->d, fp->C, theta);
+}
+
 int exp_logreg_fit(exp_logreg *m, const double *X, const int *y, const double *w, size_t n,
                    size_t d, const exp_logreg_options *o, wb_error *err)
 {
@@ -207,12 +279,8 @@ int exp_logreg_fit(exp_logreg *m, const double *X, const int *y, const double *w
     if (!m)
         return wb_err(err, WB_E_USAGE, NULL, "logistic regression: no output");
     exp_logreg_free(m);
-    if (!(o->C > 0.0) || isinf(o->C))
-        return wb_err(err, WB_E_USAGE, NULL, "logistic regression: C is %g, expected > 0", o->C);
-    if (o->max_iter < 1 || !(o->tol > 0.0))
-        return wb_err(err, WB_E_USAGE, NULL,
-                      "logistic regression: max_iter %d and tol %g must be positive",
-                      o->max_iter, o->tol);
+    if (check_options(o, err) != 0)
+        return -1;
     if (d > EXP_LOGREG_MAX_FEATURES)
         return wb_err(err, WB_E_USAGE, NULL,
                       "logistic regression: %zu features, at most %d are supported", d,
@@ -266,7 +334,8 @@ int exp_logreg_fit(exp_logreg *m, const double *X, const int *y, const double *w
     const double C = o->C, gtol = o->tol * (1.0 + C * (sw[0] + sw[1]));
     /* start from the prior log-odds: the optimum's intercept for coef = 0 */
     theta[d] = log(sw[1] / sw[0]);
-    double f = objective(X, y, s, n, d, C, theta), gmax = INFINITY;
+    const fit_problem fp = {X, y, s, n, d, 0, C, NULL, NULL, bin_objective};
+    double f = fp.objective(&fp, theta), gmax = INFINITY;
     int it;
     for (it = 0; it < o->max_iter; it++) {
         /* gradient and Hessian (lower triangle) */
@@ -298,47 +367,8 @@ int exp_logreg_fit(exp_logreg *m, const double *X, const int *y, const double *w
             break;
         if (!(H[d * k + d] > 0.0))
             H[d * k + d] = DBL_MIN; /* saturated probabilities: keep the system solvable */
-        if (cholesky(H, k) != 0) {
-            wb_err(err, WB_E_FAILED, NULL,
-                   "logistic regression: the Hessian is not positive definite (iteration %d)",
-                   it);
+        if (newton_step(&fp, H, g, k, it, gmax, theta, &f, step, trial, err) != 0)
             goto done;
-        }
-        for (size_t j = 0; j < k; j++)
-            step[j] = -g[j];
-        chol_solve(H, k, step);
-        double slope = 0.0;
-        for (size_t j = 0; j < k; j++)
-            slope += g[j] * step[j];
-        /* Backtracking (Armijo). Near the optimum the predicted decrease -slope falls below
-         * what the objective's rounding can resolve; there the full Newton step is taken
-         * without a test (the quadratic model is exact enough), so convergence stays
-         * quadratic instead of stalling on noise. */
-        double t = 1.0, ft = f;
-        int accepted = 0;
-        if (-slope <= 1e-13 * (1.0 + fabs(f))) {
-            for (size_t j = 0; j < k; j++)
-                trial[j] = theta[j] + step[j];
-            ft = objective(X, y, s, n, d, C, trial);
-            accepted = 1;
-        }
-        for (int ls = 0; ls < 60 && !accepted; ls++) {
-            for (size_t j = 0; j < k; j++)
-                trial[j] = theta[j] + t * step[j];
-            ft = objective(X, y, s, n, d, C, trial);
-            if (ft <= f + 1e-4 * t * slope) {
-                accepted = 1;
-                break;
-            }
-            t *= 0.5;
-        }
-        if (!accepted) {
-            wb_err(err, WB_E_FAILED, NULL,
-                   "logistic regression: the line search failed with gradient %g", gmax);
-            goto done;
-        }
-        memcpy(theta, trial, k * sizeof *theta);
-        f = ft;
     }
     if (it == o->max_iter) {
         wb_err(err, WB_E_FAILED, NULL,
@@ -458,6 +488,11 @@ static double mn_objective(const double *X, const int *y, const double *s, size_
     return 0.5 * reg + C * loss + MN_SHIFT * bsum * bsum;
 }
 
+static double mn_fit_objective(const fit_problem *fp, const double *theta)
+{
+    return mn_objective(fp->X, fp->y, fp->s, fp->n, fp->d, fp->K, fp->C, theta, fp->z, fp->p);
+}
+
 int exp_logreg_mn_fit(exp_logreg_mn *m, const double *X, const int *y, const double *w, size_t n,
                       size_t d, int K, const exp_logreg_options *o, wb_error *err)
 {
@@ -469,12 +504,8 @@ int exp_logreg_mn_fit(exp_logreg_mn *m, const double *X, const int *y, const dou
     if (!m)
         return wb_err(err, WB_E_USAGE, NULL, "logistic regression: no output");
     exp_logreg_mn_free(m);
-    if (!(o->C > 0.0) || isinf(o->C))
-        return wb_err(err, WB_E_USAGE, NULL, "logistic regression: C is %g, expected > 0", o->C);
-    if (o->max_iter < 1 || !(o->tol > 0.0))
-        return wb_err(err, WB_E_USAGE, NULL,
-                      "logistic regression: max_iter %d and tol %g must be positive",
-                      o->max_iter, o->tol);
+    if (check_options(o, err) != 0)
+        return -1;
     if (K < 2 || K > EXP_LOGREG_MAX_CLASSES)
         return wb_err(err, WB_E_USAGE, NULL, "logistic regression: %d classes, expected 2 .. %d", K,
                       EXP_LOGREG_MAX_CLASSES);
@@ -530,7 +561,8 @@ int exp_logreg_mn_fit(exp_logreg_mn *m, const double *X, const int *y, const dou
         lmean += log(sw[c]) / K;
     for (int c = 0; c < K; c++)
         theta[(size_t)c * k + d] = log(sw[c]) - lmean;
-    double f = mn_objective(X, y, s, n, d, K, C, theta, z, p), gmax = INFINITY;
+    const fit_problem fp = {X, y, s, n, d, K, C, z, p, mn_fit_objective};
+    double f = fp.objective(&fp, theta), gmax = INFINITY;
     int it;
     for (it = 0; it < o->max_iter; it++) {
         /* gradient and Hessian (lower triangle); parameter (c, a) is at c * k + a */
@@ -574,42 +606,8 @@ int exp_logreg_mn_fit(exp_logreg_mn *m, const double *X, const int *y, const dou
             gmax = fmax(gmax, fabs(g[j]));
         if (gmax <= gtol)
             break;
-        if (cholesky(H, P) != 0) {
-            wb_err(err, WB_E_FAILED, NULL,
-                   "logistic regression: the Hessian is not positive definite (iteration %d)", it);
+        if (newton_step(&fp, H, g, P, it, gmax, theta, &f, step, trial, err) != 0)
             goto done;
-        }
-        for (size_t j = 0; j < P; j++)
-            step[j] = -g[j];
-        chol_solve(H, P, step);
-        double slope = 0.0;
-        for (size_t j = 0; j < P; j++)
-            slope += g[j] * step[j];
-        /* Armijo backtracking, the full step near the optimum (as in exp_logreg_fit) */
-        double t = 1.0, ft = f;
-        int accepted = 0;
-        if (-slope <= 1e-13 * (1.0 + fabs(f))) {
-            for (size_t j = 0; j < P; j++)
-                trial[j] = theta[j] + step[j];
-            ft = mn_objective(X, y, s, n, d, K, C, trial, z, p);
-            accepted = 1;
-        }
-        for (int ls = 0; ls < 60 && !accepted; ls++) {
-            for (size_t j = 0; j < P; j++)
-                trial[j] = theta[j] + t * step[j];
-            ft = mn_objective(X, y, s, n, d, K, C, trial, z, p);
-            if (ft <= f + 1e-4 * t * slope) {
-                accepted = 1;
-                break;
-            }
-            t *= 0.5;
-        }
-        if (!accepted) {
-            wb_err(err, WB_E_FAILED, NULL, "logistic regression: the line search failed with gradient %g", gmax);
-            goto done;
-        }
-        memcpy(theta, trial, P * sizeof *theta);
-        f = ft;
     }
     if (it == o->max_iter) {
         wb_err(err, WB_E_FAILED, NULL,
