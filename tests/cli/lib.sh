@@ -32,19 +32,27 @@ finish() {
   [ "$fails" -eq 0 ]
 }
 
-# make_cohort (needs $wb, $weights, $out) makes $out/data (16 synthetic patients) and $out/t.yaml,
-# the small 3-variant, 2-fold run that cli.run and the fault tests share.
+# make_cohort [classes] (needs $wb, $weights, $out) makes $out/data (16 synthetic patients) and
+# $out/t.yaml, the small 3-variant, 2-fold run that cli.run and the fault tests share. With
+# "classes": the multi-class cohort of cli.multiclass instead, $out/data (24 patients: normal,
+# benign, malignant) and $out/mc.yaml (data.classes, 3 folds), the cohort and config of
+# tests/report/data/fixture-run-mc.
 make_cohort() {
   [ -f "$weights/resnet20-12fca82f.th" ] || { echo "missing $weights/resnet20-12fca82f.th (the CIFAR ResNet-20 of akamaster/pytorch_resnet_cifar10, kept in ../shared/weights)" >&2; exit 1; }
-  "$wb" -q synth --out "$out/data" --patients 16 --seed 5 --size 160x200 --prevalence 0.5
-  cat >"$out/t.yaml" <<YAML
-name: small
+  local yaml=t.yaml name=small classes="" folds=2 patients=16 rates=(--prevalence 0.5)
+  if [ "${1:-}" = classes ]; then
+    yaml=mc.yaml name=mc folds=3 patients=24 rates=(--prevalence 0.35 --benign-rate 0.35)
+    classes=$'  classes: [normal, benign, malignant]\n'
+  fi
+  "$wb" -q synth --out "$out/data" --patients "$patients" --seed 5 --size 160x200 "${rates[@]}"
+  cat >"$out/$yaml" <<YAML
+name: $name
 seed: 3
 threads: 2
 data:
   dicom_dir: data
   labels: data/labels.csv
-preprocess:
+${classes}preprocess:
   height: 40
   width: 32
 backbone:
@@ -62,7 +70,7 @@ train:
   epochs: 2
   batch_size: 8
 cv:
-  folds: 2
+  folds: $folds
 YAML
 }
 

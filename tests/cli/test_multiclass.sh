@@ -8,37 +8,8 @@ set -euo pipefail
 wb=$1 weights=$2 fixture=$3 out=$4
 rm -rf "$out"; mkdir -p "$out"
 . "$(dirname "$0")/lib.sh"
-[ -f "$weights/resnet20-12fca82f.th" ] || { echo "missing $weights/resnet20-12fca82f.th" >&2; exit 1; }
 # the cohort and config of tests/report/data/fixture-run-mc (made by this command and config)
-"$wb" -q synth --out "$out/data" --patients 24 --seed 5 --size 160x200 --prevalence 0.35 --benign-rate 0.35
-cat >"$out/mc.yaml" <<YAML
-name: mc
-seed: 3
-threads: 2
-data:
-  dicom_dir: data
-  labels: data/labels.csv
-  classes: [normal, benign, malignant]
-preprocess:
-  height: 40
-  width: 32
-backbone:
-  arch: resnet20
-  weights: $weights/resnet20-12fca82f.th
-variants:
-  - name: baseline
-    type: baseline
-  - name: frozen
-    type: backbone
-  - name: last
-    type: backbone
-    unfreeze: [layer3]
-train:
-  epochs: 2
-  batch_size: 8
-cv:
-  folds: 3
-YAML
+make_cohort classes
 expect_exit 0 "$wb" run "$out/mc.yaml" --out "$out/runs" --timestamp 20260101T000000Z
 run=$(cat "$out/stdout")
 expect_grep 'fold 3/3 last: epoch 2/2 loss [0-9.]+ val AUC [0-9.]+' "$out/stderr"
