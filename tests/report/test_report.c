@@ -17,56 +17,8 @@
 #include "io_tensor.h"
 #include "report.h"
 #include "sbuf.h"
+#include "report_test.h"
 #include "wb_test.h"
-
-static const char *const FILES[] = {"config.yaml", "curves.csv", "environment.json", "excluded.csv",
-                                    "metrics.csv", "metrics.json", "predictions.csv", "timing.csv"};
-enum { N_FILES = sizeof FILES / sizeof FILES[0] };
-
-static char *slurp(const char *dir, const char *name, size_t *n)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    unsigned char *t = NULL;
-    size_t k = 0;
-    wb_error e;
-    if (io_file_read_all(path, 64 << 20, &t, &k, &e) != 0) return NULL;
-    char *z = realloc(t, k + 1);
-    if (!z) {
-        free(t);
-        return NULL;
-    }
-    z[k] = '\0';
-    if (n) *n = k;
-    return z;
-}
-
-static void put(const char *dir, const char *name, const char *text, size_t n)
-{
-    sbuf b = {0};
-    sb_printf(&b, "%.*s", (int)n, text);
-    wb_error e;
-    if (sb_write(&b, dir, name, &e) != 0) fprintf(stderr, "cannot write %s/%s: %s\n", dir, name, e.msg);
-    sb_free(&b);
-}
-
-/* A fresh copy of the fixture run in work/sub. */
-static void copy_run(const char *fix, const char *dst)
-{
-    mkdir(dst, 0777);
-    for (int i = 0; i < N_FILES; i++) {
-        size_t n = 0;
-        char *t = slurp(fix, FILES[i], &n);
-        if (t) put(dst, FILES[i], t, n);
-        free(t);
-    }
-}
-
-static double num(const io_json_doc *d, const io_json_node *o, const char *k)
-{
-    const io_json_node *n = o ? io_json_get(d, o, k) : NULL;
-    return n && n->type == IO_JSON_NUMBER ? n->num : NAN;
-}
 
 static void cell3(char *out, size_t n, const io_json_doc *d, const io_json_node *o, const char *v, const char *lo,
                   const char *hi, exp_fmt_kind k)
@@ -76,21 +28,6 @@ static void cell3(char *out, size_t n, const io_json_doc *d, const io_json_node 
     exp_report_fmt(b, sizeof b, num(d, o, lo), k);
     exp_report_fmt(c, sizeof c, num(d, o, hi), k);
     snprintf(out, n, "%s [%s, %s]", a, b, c);
-}
-
-/* Sum of timing.csv seconds of (variant, repeat). */
-static double seconds(const char *dir, const char *variant, int repeat)
-{
-    char path[4400];
-    snprintf(path, sizeof path, "%s/timing.csv", dir);
-    io_csv c;
-    wb_error e;
-    double s = 0;
-    if (io_csv_read(path, &c, &e) != 0) return NAN;
-    for (size_t i = 0; i < c.n_rows; i++)
-        if (atoi(io_csv_cell(&c, i, 0)) == repeat && !strcmp(io_csv_cell(&c, i, 2), variant)) s += atof(io_csv_cell(&c, i, 3));
-    io_csv_free(&c);
-    return s;
 }
 
 /* The section of text between two markers (or to the end). */

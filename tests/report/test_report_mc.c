@@ -16,64 +16,10 @@
 #include "io_tensor.h"
 #include "report.h"
 #include "sbuf.h"
+#include "report_test.h"
 #include "wb_test.h"
 
-static const char *const FILES[] = {"config.yaml", "curves.csv", "environment.json", "excluded.csv",
-                                    "metrics.csv", "metrics.json", "predictions.csv", "timing.csv"};
 static const char *const CLASSES[] = {"normal", "benign", "malignant"};
-
-static char *slurp(const char *dir, const char *name, size_t *n)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    unsigned char *t = NULL;
-    size_t k = 0;
-    wb_error e;
-    if (io_file_read_all(path, 64 << 20, &t, &k, &e) != 0) return NULL;
-    char *z = realloc(t, k + 1);
-    if (!z) {
-        free(t);
-        return NULL;
-    }
-    z[k] = '\0';
-    if (n) *n = k;
-    return z;
-}
-
-static void copy_run(const char *fix, const char *dst)
-{
-    mkdir(dst, 0777);
-    for (size_t i = 0; i < sizeof FILES / sizeof FILES[0]; i++) {
-        size_t n = 0;
-        char *t = slurp(fix, FILES[i], &n);
-        sbuf b = {0};
-        if (t) sb_printf(&b, "%.*s", (int)n, t);
-        wb_error e;
-        if (t && sb_write(&b, dst, FILES[i], &e) != 0) fprintf(stderr, "%s\n", e.msg);
-        sb_free(&b);
-        free(t);
-    }
-}
-
-static double num(const io_json_doc *d, const io_json_node *o, const char *k)
-{
-    const io_json_node *n = o ? io_json_get(d, o, k) : NULL;
-    return n && n->type == IO_JSON_NUMBER ? n->num : NAN;
-}
-
-static double seconds(const char *dir, const char *variant)
-{
-    char path[4400];
-    snprintf(path, sizeof path, "%s/timing.csv", dir);
-    io_csv c;
-    wb_error e;
-    double s = 0;
-    if (io_csv_read(path, &c, &e) != 0) return NAN;
-    for (size_t i = 0; i < c.n_rows; i++)
-        if (!strcmp(io_csv_cell(&c, i, 2), variant)) s += atof(io_csv_cell(&c, i, 3));
-    io_csv_free(&c);
-    return s;
-}
 
 static void check_tables(const char *dir)
 {
@@ -106,7 +52,7 @@ static void check_tables(const char *dir)
             exp_report_fmt(c[5], 32, num(&d, m, "balanced_accuracy"), EXP_FMT_METRIC);
             exp_report_fmt(c[6], 32, num(&d, m, "f1_macro"), EXP_FMT_METRIC);
             exp_report_fmt(c[7], 32, num(&d, m, "log_loss"), EXP_FMT_METRIC);
-            exp_report_fmt(c[8], 32, seconds(dir, name), EXP_FMT_SECONDS);
+            exp_report_fmt(c[8], 32, seconds(dir, name, -1), EXP_FMT_SECONDS);
             snprintf(row, sizeof row, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, c[0], c[1], c[2], c[3],
                      c[4], c[5], c[6], c[7], c[8]);
             CHECK(strstr(md, row) != NULL, "report.md row: %s", row);

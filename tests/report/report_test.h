@@ -1,0 +1,89 @@
+/* report_test.h — helpers shared by the report tests (test_report.c, test_report_mc.c): the
+ * files of a run directory, reading and writing them, a fresh copy of a fixture run, and
+ * values read from metrics.json and timing.csv independently of the report code. */
+#ifndef REPORT_TEST_H
+#define REPORT_TEST_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io_csv.h"
+#include "io_json.h"
+#include "io_tensor.h"
+#include "sbuf.h"
+
+/* The files a run directory holds before its reports are written. */
+static const char *const FILES[] = {"config.yaml", "curves.csv", "environment.json", "excluded.csv",
+                                    "metrics.csv", "metrics.json", "predictions.csv", "timing.csv"};
+enum { N_FILES = sizeof FILES / sizeof FILES[0] };
+
+/* dir/name's contents, NUL-terminated (its length in *n when n is given); NULL when it cannot
+ * be read. The caller frees. */
+static inline char *slurp(const char *dir, const char *name, size_t *n)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    unsigned char *t = NULL;
+    size_t k = 0;
+    wb_error e;
+    if (io_file_read_all(path, 64 << 20, &t, &k, &e) != 0) return NULL;
+    char *z = realloc(t, k + 1);
+    if (!z) {
+        free(t);
+        return NULL;
+    }
+    z[k] = '\0';
+    if (n) *n = k;
+    return z;
+}
+
+/* Writes n bytes of text to dir/name (a message on stderr when it cannot). */
+static inline void put(const char *dir, const char *name, const char *text, size_t n)
+{
+    sbuf b = {0};
+    sb_printf(&b, "%.*s", (int)n, text);
+    wb_error e;
+    if (sb_write(&b, dir, name, &e) != 0) fprintf(stderr, "cannot write %s/%s: %s\n", dir, name, e.msg);
+    sb_free(&b);
+}
+
+/* A fresh copy of the fixture run's FILES in dst. */
+static inline void copy_run(const char *fix, const char *dst)
+{
+    mkdir(dst, 0777);
+    for (int i = 0; i < N_FILES; i++) {
+        size_t n = 0;
+        char *t = slurp(fix, FILES[i], &n);
+        if (t) put(dst, FILES[i], t, n);
+        free(t);
+    }
+}
+
+/* The number member k of object o, NaN when o has none. */
+static inline double num(const io_json_doc *d, const io_json_node *o, const char *k)
+{
+    const io_json_node *n = o ? io_json_get(d, o, k) : NULL;
+    return n && n->type == IO_JSON_NUMBER ? n->num : NAN;
+}
+
+/* Sum of timing.csv seconds of variant in repeat (every repeat when repeat < 0); NaN when
+ * timing.csv cannot be read. */
+static inline double seconds(const char *dir, const char *variant, int repeat)
+{
+    char path[4400];
+    snprintf(path, sizeof path, "%s/timing.csv", dir);
+    io_csv c;
+    wb_error e;
+    double s = 0;
+    if (io_csv_read(path, &c, &e) != 0) return NAN;
+    for (size_t i = 0; i < c.n_rows; i++)
+        if ((repeat < 0 || atoi(io_csv_cell(&c, i, 0)) == repeat) && !strcmp(io_csv_cell(&c, i, 2), variant))
+            s += atof(io_csv_cell(&c, i, 3));
+    io_csv_free(&c);
+    return s;
+}
+
+#endif
