@@ -147,6 +147,32 @@ static double feature_time(const exp_pre_result *r, const exp_pre_params *p, int
     return t;
 }
 
+/* Lists file as excluded for reason, with a warning; -1 (err set, labels named) only when out
+ * of memory. ds->excluded has room for every row. */
+static int exclude_file(exp_dataset *ds, const char *file, const char *reason, const char *labels, wb_error *err)
+{
+    exp_excluded *x = &ds->excluded[ds->n_excluded];
+    x->file = dup_str(file);
+    x->reason = dup_str(reason);
+    if (!x->file || !x->reason) {
+        free(x->file);
+        free(x->reason);
+        return wb_err(err, WB_E_NOMEM, labels, "out of memory");
+    }
+    ds->n_excluded++;
+    wb_warn("excluded %s: %s", file, reason);
+    return 0;
+}
+
+/* Frees what a row that is not kept holds and clears its item for the next row. */
+static void item_drop(exp_item *it)
+{
+    free(it->file);
+    free(it->group);
+    free(it->path);
+    memset(it, 0, sizeof *it);
+}
+
 int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *cache_dir, int progress,
                      exp_dataset *ds, wb_error *err)
 {
@@ -227,9 +253,7 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
         it->group = dup_str(group);
         it->path = malloc(need);
         if (!it->file || !it->group || !it->path) {
-            free(it->file);
-            free(it->group);
-            free(it->path);
+            item_drop(it);
             rc = wb_err(err, WB_E_NOMEM, labels, "out of memory");
             break;
         }
@@ -257,24 +281,11 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
             if (fail_fast) {
                 rc = wb_err_at(err, WB_E_DATA, labels, csv.lines[r], 0, NULL, "%s (data.on_error is fail)", msg);
             } else {
-                exp_excluded *x = &ds->excluded[ds->n_excluded];
                 char reason[1400];
                 snprintf(reason, sizeof reason, "%s:%d: %s", labels, csv.lines[r], msg);
-                x->file = dup_str(file);
-                x->reason = dup_str(reason);
-                if (!x->file || !x->reason) {
-                    free(x->file);
-                    free(x->reason);
-                    rc = wb_err(err, WB_E_NOMEM, labels, "out of memory");
-                } else {
-                    ds->n_excluded++;
-                    wb_warn("excluded %s: %s", file, reason);
-                }
+                rc = exclude_file(ds, file, reason, labels, err);
             }
-            free(it->file);
-            free(it->group);
-            free(it->path);
-            memset(it, 0, sizeof *it);
+            item_drop(it);
             if (progress) wb_progress("data: images read and preprocessed", r + 1, csv.n_rows, t0);
             continue;
         }
@@ -329,22 +340,9 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
                 rc = wb_err_at(err, e.code == WB_E_NOMEM ? WB_E_NOMEM : WB_E_FAILED, labels, csv.lines[r], 0, NULL,
                                "%s (data.on_error is fail)", msg);
             } else {
-                exp_excluded *x = &ds->excluded[ds->n_excluded];
-                x->file = dup_str(file);
-                x->reason = dup_str(msg);
-                if (!x->file || !x->reason) {
-                    free(x->file);
-                    free(x->reason);
-                    rc = wb_err(err, WB_E_NOMEM, labels, "out of memory");
-                } else {
-                    ds->n_excluded++;
-                    wb_warn("excluded %s: %s", file, msg);
-                }
+                rc = exclude_file(ds, file, msg, labels, err);
             }
-            free(it->file);
-            free(it->group);
-            free(it->path);
-            memset(it, 0, sizeof *it);
+            item_drop(it);
             if (progress) wb_progress("data: images read and preprocessed", r + 1, csv.n_rows, t0);
             continue;
         }
