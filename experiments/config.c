@@ -631,7 +631,8 @@ static int apply_set(ctx *c, const char *set)
     const char *saved = c->file;
     c->file = "--set";
     int rc = 0;
-    if (d->type == T_LABELS) {
+    if (d->type == T_LABELS || d->type == T_SUBSET || (d->type == T_STAGES && v[0] == '[')) {
+        /* a list: [a, b] or a,b */
         const char *p = v[0] == '[' ? v + 1 : v;
         char item[128];
         while (*p && *p != ']' && rc == 0) {
@@ -640,21 +641,9 @@ static int apply_set(ctx *c, const char *set)
             if (m >= sizeof item) m = sizeof item - 1;
             memcpy(item, p, m);
             item[m] = '\0';
-            rc = add_label(c, e, item, 0, 0);
-            p += strcspn(p, ",]");
-            if (*p == ',') p++;
-            while (*p == ' ') p++;
-        }
-    } else if (d->type == T_SUBSET || (d->type == T_STAGES && v[0] == '[')) {
-        const char *p = v[0] == '[' ? v + 1 : v;
-        char item[128];
-        while (*p && *p != ']' && rc == 0) {
-            size_t m = strcspn(p, ",]");
-            while (m && p[m - 1] == ' ') m--;
-            if (m >= sizeof item) m = sizeof item - 1;
-            memcpy(item, p, m);
-            item[m] = '\0';
-            if (d->type == T_SUBSET && !in_vals(d->vals, item))
+            if (d->type == T_LABELS)
+                rc = add_label(c, e, item, 0, 0);
+            else if (d->type == T_SUBSET && !in_vals(d->vals, item))
                 rc = fail_at(c, 0, 0, key, "expected values from %s, got '%s'", d->vals, item);
             else if (m && add_item(e, item) != 0)
                 rc = wb_err(c->err, WB_E_NOMEM, NULL, "out of memory");
