@@ -202,6 +202,21 @@ static void ci_cell(char *out, double v, double lo, double hi, exp_fmt_kind k)
     else snprintf(out, CELL, "%s [%s, %s]", a, b, c);
 }
 
+/* The "repeat" of a repeat object in metrics.json; 0 when missing or out of range. */
+static long json_repeat(const io_json_doc *d, const io_json_node *rn)
+{
+    double rep_num = jnum(d, rn, "repeat");
+    return isfinite(rep_num) && fabs(rep_num) < 1e6 ? (long)rep_num : 0;
+}
+
+/* A table row's label: the variant's name, and its repeat (counted from 1) when the run has
+ * more than one. */
+static void row_label(char *out, size_t n, const char *name, long repeat, int many_repeats)
+{
+    if (many_repeats) snprintf(out, n, "%s (repeat %ld)", name, repeat + 1);
+    else snprintf(out, n, "%s", name);
+}
+
 /* Seconds spent on variant (in repeat r) over its folds, from timing.csv; NAN if unknown. */
 static double variant_seconds(const run_files *rf, const char *variant, long repeat)
 {
@@ -242,12 +257,10 @@ static int table_build(const run_files *rf, const char *level, table *t)
             if (m && m->type != IO_JSON_OBJECT) m = NULL;
             const io_json_node *vs = m ? io_json_get(d, m, "vs_reference") : NULL;
             char(*c)[CELL] = t->cell[t->rows];
-            double rep_num = jnum(d, rn, "repeat");
-            long repeat = isfinite(rep_num) && fabs(rep_num) < 1e6 ? (long)rep_num : 0;
+            long repeat = json_repeat(d, rn);
             int is_ref = !strcmp(name, ref);
             t->is_ref[t->rows] = is_ref;
-            if (reps->count > 1) snprintf(c[C_VARIANT], CELL, "%s (repeat %ld)", name, repeat + 1);
-            else snprintf(c[C_VARIANT], CELL, "%s", name);
+            row_label(c[C_VARIANT], CELL, name, repeat, reps->count > 1);
             exp_report_fmt(c[C_PARAMS], CELL, jnum(d, vn, "trainable_params"), EXP_FMT_COUNT);
             if (rf->classes) exp_report_fmt(c[C_AUC], CELL, jnum(d, m, "auc"), EXP_FMT_METRIC);
             else ci_cell(c[C_AUC], jnum(d, m, "auc"), jnum(d, m, "auc_ci_low"), jnum(d, m, "auc_ci_high"), EXP_FMT_METRIC);
@@ -854,9 +867,7 @@ static void per_class_table(sbuf *b, const run_files *rf, const char *level, int
             const io_json_node *rn = &d->nodes[r], *m = io_json_get(d, rn, level);
             if (m && m->type != IO_JSON_OBJECT) m = NULL;
             char label[CELL];
-            double rep_num = jnum(d, rn, "repeat");
-            if (reps->count > 1) snprintf(label, sizeof label, "%s (repeat %ld)", name, isfinite(rep_num) && fabs(rep_num) < 1e6 ? (long)rep_num + 1 : 1);
-            else snprintf(label, sizeof label, "%s", name);
+            row_label(label, sizeof label, name, json_repeat(d, rn), reps->count > 1);
             if (html) {
                 sb_printf(b, "<tr%s><th scope=\"row\">", !strcmp(name, ref) ? " class=\"ref\"" : "");
                 sb_xml(b, label);
