@@ -207,6 +207,38 @@ static int check_options(const exp_logreg_options *o, wb_error *err)
     return 0;
 }
 
+/* The arrays of a Newton fit with n samples and P parameters: s (n, the sample weights),
+ * theta (P, zeros), g, step, trial (P) and H (P x P). */
+typedef struct fit_scratch {
+    double *s, *theta, *g, *step, *trial, *H;
+} fit_scratch;
+
+static void fit_scratch_free(fit_scratch *w)
+{
+    free(w->s);
+    free(w->theta);
+    free(w->g);
+    free(w->step);
+    free(w->trial);
+    free(w->H);
+}
+
+/* 0, or -1 with err set (d, the feature count, named) and nothing left allocated. */
+static int fit_scratch_alloc(fit_scratch *w, size_t n, size_t P, size_t d, wb_error *err)
+{
+    w->s = malloc(n * sizeof *w->s);
+    w->theta = calloc(P, sizeof *w->theta);
+    w->g = malloc(P * sizeof *w->g);
+    w->step = malloc(P * sizeof *w->step);
+    w->trial = malloc(P * sizeof *w->trial);
+    w->H = malloc(P * P * sizeof *w->H);
+    if (!w->s || !w->theta || !w->g || !w->step || !w->trial || !w->H) {
+        fit_scratch_free(w);
+        return wb_err(err, WB_E_NOMEM, NULL, "logistic regression: out of memory for %zu features", d);
+    }
+    return 0;
+}
+
 /* What the Newton iterations of a fit need to evaluate its objective at a trial theta. */
 typedef struct fit_problem {
     const double *X;
@@ -308,14 +340,11 @@ int exp_logreg_fit(exp_logreg *m, const double *X, const int *y, const double *w
                       cnt[0] ? "negatives" : "positives");
 
     size_t k = d + 1;
-    double *s = malloc(n * sizeof *s), *theta = calloc(k, sizeof *theta);
-    double *g = malloc(k * sizeof *g), *step = malloc(k * sizeof *step);
-    double *trial = malloc(k * sizeof *trial), *H = malloc(k * k * sizeof *H);
+    fit_scratch ws;
+    if (fit_scratch_alloc(&ws, n, k, d, err) != 0)
+        return -1;
+    double *s = ws.s, *theta = ws.theta, *g = ws.g, *step = ws.step, *trial = ws.trial, *H = ws.H;
     int rc = -1;
-    if (!s || !theta || !g || !step || !trial || !H) {
-        wb_err(err, WB_E_NOMEM, NULL, "logistic regression: out of memory for %zu features", d);
-        goto done;
-    }
     double cw[2] = {1.0, 1.0}, sw[2] = {0.0, 0.0};
     if (o->class_weight == EXP_LOGREG_CW_BALANCED) {
         cw[0] = (double)n / (2.0 * (double)cnt[0]);
@@ -388,12 +417,7 @@ int exp_logreg_fit(exp_logreg *m, const double *X, const int *y, const double *w
     m->grad_norm = gmax;
     rc = 0;
 done:
-    free(s);
-    free(theta);
-    free(g);
-    free(step);
-    free(trial);
-    free(H);
+    fit_scratch_free(&ws);
     return rc;
 }
 
@@ -533,15 +557,12 @@ int exp_logreg_mn_fit(exp_logreg_mn *m, const double *X, const int *y, const dou
                           "logistic regression needs every class in the training data; class %d has no sample", c);
 
     const size_t k = d + 1, P = (size_t)K * k;
-    double *s = malloc(n * sizeof *s), *theta = calloc(P, sizeof *theta);
-    double *g = malloc(P * sizeof *g), *step = malloc(P * sizeof *step);
-    double *trial = malloc(P * sizeof *trial), *H = malloc(P * P * sizeof *H);
+    fit_scratch ws;
+    if (fit_scratch_alloc(&ws, n, P, d, err) != 0)
+        return -1;
+    double *s = ws.s, *theta = ws.theta, *g = ws.g, *step = ws.step, *trial = ws.trial, *H = ws.H;
     double z[EXP_LOGREG_MAX_CLASSES], p[EXP_LOGREG_MAX_CLASSES], sw[EXP_LOGREG_MAX_CLASSES] = {0};
     int rc = -1;
-    if (!s || !theta || !g || !step || !trial || !H) {
-        wb_err(err, WB_E_NOMEM, NULL, "logistic regression: out of memory for %zu features", d);
-        goto done;
-    }
     double swsum = 0.0;
     for (size_t i = 0; i < n; i++) {
         double cw = o->class_weight == EXP_LOGREG_CW_BALANCED ? (double)n / ((double)K * (double)cnt[y[i]]) : 1.0;
@@ -631,12 +652,7 @@ int exp_logreg_mn_fit(exp_logreg_mn *m, const double *X, const int *y, const dou
     m->grad_norm = gmax;
     rc = 0;
 done:
-    free(s);
-    free(theta);
-    free(g);
-    free(step);
-    free(trial);
-    free(H);
+    fit_scratch_free(&ws);
     return rc;
 }
 

@@ -13,7 +13,9 @@
 #include "io_csv.h"
 #include "io_json.h"
 #include "io_tensor.h"
+#include "report.h"
 #include "sbuf.h"
+#include "wb_test.h"
 
 /* The files a run directory holds before its reports are written. */
 static const char *const FILES[] = {"config.yaml", "curves.csv", "environment.json", "excluded.csv",
@@ -25,7 +27,8 @@ enum { N_FILES = sizeof FILES / sizeof FILES[0] };
 static inline char *slurp(const char *dir, const char *name, size_t *n)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int w = snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (w < 0 || (size_t)w >= sizeof path) return NULL;
     unsigned char *t = NULL;
     size_t k = 0;
     wb_error e;
@@ -84,6 +87,41 @@ static inline double seconds(const char *dir, const char *variant, int repeat)
             s += atof(io_csv_cell(&c, i, 3));
     io_csv_free(&c);
     return s;
+}
+
+/* The start of a report test's main: argv is FIXTURE_RUN_DIR WORK_DIR; copies the fixture run
+ * to WORK_DIR/run (its path in dir, of dir_n bytes) and writes its reports (a failed check when
+ * it cannot). 0, or 2 after a usage message. */
+static inline int report_test_start(int argc, char **argv, char *dir, size_t dir_n)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s FIXTURE_RUN_DIR WORK_DIR\n", argv[0]);
+        return 2;
+    }
+    mkdir(argv[2], 0777);
+    snprintf(dir, dir_n, "%s/run", argv[2]);
+    copy_run(argv[1], dir);
+    wb_error e;
+    CHECK(exp_report_write(dir, &e) == 0, "report: %s: %s", e.file, e.msg);
+    return 0;
+}
+
+/* Writes dir's reports again and checks that each of the n files outs[] has the same bytes. */
+static inline void check_regenerated(const char *dir, const char *const *outs, int n)
+{
+    char *first[8];
+    size_t n1[8];
+    if (n > 8) n = 8;
+    for (int i = 0; i < n; i++) first[i] = slurp(dir, outs[i], &n1[i]);
+    wb_error e;
+    CHECK(exp_report_write(dir, &e) == 0, "second report");
+    for (int i = 0; i < n; i++) {
+        size_t n2;
+        char *again = slurp(dir, outs[i], &n2);
+        CHECK(first[i] && again && n1[i] == n2 && !memcmp(first[i], again, n2), "%s differs when regenerated", outs[i]);
+        free(first[i]);
+        free(again);
+    }
 }
 
 #endif

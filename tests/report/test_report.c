@@ -295,31 +295,13 @@ static void check_hostile(const char *fix, const char *work)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s FIXTURE_RUN_DIR WORK_DIR\n", argv[0]);
-        return 2;
-    }
-    const char *fix = argv[1], *work = argv[2];
-    mkdir(work, 0777);
     char dir[4200];
-    snprintf(dir, sizeof dir, "%s/run", work);
-    copy_run(fix, dir);
-    wb_error e;
-    CHECK(exp_report_write(dir, &e) == 0, "report: %s: %s", e.file, e.msg);
+    if (report_test_start(argc, argv, dir, sizeof dir) != 0) return 2;
+    const char *fix = argv[1], *work = argv[2];
     check_tables(dir);
     /* regenerating gives the same bytes */
-    const char *outs[] = {"report.html", "report.md", "table.tex"};
-    char *first[3];
-    size_t n1[3];
-    for (int i = 0; i < 3; i++) first[i] = slurp(dir, outs[i], &n1[i]);
-    CHECK(exp_report_write(dir, &e) == 0, "second report");
-    for (int i = 0; i < 3; i++) {
-        size_t n2;
-        char *again = slurp(dir, outs[i], &n2);
-        CHECK(first[i] && again && n1[i] == n2 && !memcmp(first[i], again, n2), "%s differs when regenerated", outs[i]);
-        free(first[i]);
-        free(again);
-    }
+    static const char *const outs[] = {"report.html", "report.md", "table.tex"};
+    check_regenerated(dir, outs, 3);
     check_fmt();
     check_errors(fix, work);
     check_hostile(fix, work);
