@@ -421,17 +421,25 @@ done:
     return rc;
 }
 
+/* The checks before predicting with a model of fitted coefficients coef (NULL: not fitted) on
+ * fitted_d features: X [n, d] finite with d == fitted_d, and somewhere to write. */
+static int check_predict(const double *coef, size_t fitted_d, const double *X, size_t n, size_t d,
+                         const double *out, wb_error *err)
+{
+    if (!coef)
+        return wb_err(err, WB_E_USAGE, NULL, "logistic regression: the model is not fitted");
+    if (d != fitted_d)
+        return wb_err(err, WB_E_DATA, NULL,
+                      "logistic regression: fitted on %zu features, given %zu", fitted_d, d);
+    if (!out && n > 0)
+        return wb_err(err, WB_E_USAGE, NULL, "logistic regression: no output");
+    return check_matrix(X, n, d, "logistic regression", err) != 0 ? -1 : 0;
+}
+
 int exp_logreg_decision(const exp_logreg *m, const double *X, size_t n, size_t d, double *out,
                         wb_error *err)
 {
-    if (!m || !m->coef)
-        return wb_err(err, WB_E_USAGE, NULL, "logistic regression: the model is not fitted");
-    if (d != m->d)
-        return wb_err(err, WB_E_DATA, NULL,
-                      "logistic regression: fitted on %zu features, given %zu", m->d, d);
-    if (!out && n > 0)
-        return wb_err(err, WB_E_USAGE, NULL, "logistic regression: no output");
-    if (check_matrix(X, n, d, "logistic regression", err) != 0)
+    if (check_predict(m ? m->coef : NULL, m ? m->d : 0, X, n, d, out, err) != 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
         double z = m->intercept;
@@ -659,13 +667,7 @@ done:
 int exp_logreg_mn_predict_proba(const exp_logreg_mn *m, const double *X, size_t n, size_t d, double *P,
                                 wb_error *err)
 {
-    if (!m || !m->coef)
-        return wb_err(err, WB_E_USAGE, NULL, "logistic regression: the model is not fitted");
-    if (d != m->d)
-        return wb_err(err, WB_E_DATA, NULL, "logistic regression: fitted on %zu features, given %zu", m->d, d);
-    if (!P && n > 0)
-        return wb_err(err, WB_E_USAGE, NULL, "logistic regression: no output");
-    if (check_matrix(X, n, d, "logistic regression", err) != 0)
+    if (check_predict(m ? m->coef : NULL, m ? m->d : 0, X, n, d, P, err) != 0)
         return -1;
     const int K = m->K;
     for (size_t i = 0; i < n; i++) {

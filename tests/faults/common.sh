@@ -1,4 +1,15 @@
-# Shared by the fault tests (sourced after ../cli/lib.sh, which has make_cohort).
+# Shared by the fault tests (sourced after ../cli/lib.sh, which has make_cohort, with $out,
+# $wb and $weights set). No fault is injected unless a test asks for one.
+unset WB_FAULT_WRITE WB_FAULT_TRACE WB_FAULT_ALLOC
+
+# reference_run [RUN ARGS...]: the cohort (make_cohort) and its clean run in $out/runs, with
+# any extra arguments; the run directory in $ref. Prefix variables (WB_FAULT_TRACE=1
+# reference_run) reach the run.
+reference_run() {
+  make_cohort
+  expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000000Z "$@"
+  ref=$(cat "$out/stdout")
+}
 # The files of a run that the same config, data, seed and threads make byte-identical.
 deterministic_files="config.yaml environment.json manifest.csv excluded.csv folds.csv curves.csv predictions.csv metrics.json metrics.csv"
 

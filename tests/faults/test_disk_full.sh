@@ -15,14 +15,11 @@ cleanup
 rm -rf "$out"; mkdir -p "$out"
 . "$(dirname "$0")/../cli/lib.sh"
 . "$(dirname "$0")/common.sh"
-unset WB_FAULT_WRITE WB_FAULT_TRACE WB_FAULT_ALLOC
 
-make_cohort
 # the reference run: cache outside the runs directory, so the small file system below holds
 # only what a run writes into its own directory
 cache="$out/cache"
-expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000000Z --set preprocess.cache_dir="$cache"
-ref=$(cat "$out/stdout")
+reference_run --set preprocess.cache_dir="$cache"
 
 # ---- the output's parent is a regular file
 : >"$out/afile"

@@ -13,11 +13,8 @@ wb=$1 weights=$2 out=$3 json_check=$4
 rm -rf "$out"; mkdir -p "$out"
 . "$(dirname "$0")/../cli/lib.sh"
 . "$(dirname "$0")/common.sh"
-unset WB_FAULT_WRITE WB_FAULT_TRACE WB_FAULT_ALLOC
 
-make_cohort
-expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000000Z
-ref=$(cat "$out/stdout")
+reference_run
 # the numbering of a run's output operations (the cache and key exist from here on)
 expect_exit 0 env WB_FAULT_TRACE=1 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000001Z
 cp "$out/stderr" "$out/trace"

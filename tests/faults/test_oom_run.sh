@@ -8,11 +8,8 @@ wb=$1 weights=$2 out=$3 json_check=$4
 rm -rf "$out"; mkdir -p "$out"
 . "$(dirname "$0")/../cli/lib.sh"
 . "$(dirname "$0")/common.sh"
-unset WB_FAULT_WRITE WB_FAULT_TRACE WB_FAULT_ALLOC
 
-make_cohort
-expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000000Z
-ref=$(cat "$out/stdout")
+reference_run
 before=$(snapshot "$ref")
 # The config check builds the network once (about 230 engine allocations for ResNet-20), each
 # of the 4 backbone trainings builds and trains its own (about 750 more in all): these points

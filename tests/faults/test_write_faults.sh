@@ -9,7 +9,6 @@ wb=$1 weights=$2 out=$3 json_check=$4
 rm -rf "$out"; mkdir -p "$out"
 . "$(dirname "$0")/../cli/lib.sh"
 . "$(dirname "$0")/common.sh"
-unset WB_FAULT_WRITE WB_FAULT_TRACE WB_FAULT_ALLOC
 
 # ---- synth: every output operation of a 3-patient cohort fails in turn
 WB_FAULT_TRACE=1 "$wb" -q synth --out "$out/s_ref" --patients 3 --seed 5 --size 160x200 2>"$out/s_trace"
@@ -31,10 +30,8 @@ expect_grep "s_ref/labels.csv: cannot move into place: No space left on device" 
 expect_eq "$(snapshot "$out/s_ref")" "$before" "finished cohort after a failed rewrite"
 
 # ---- run
-make_cohort
 # A: the clean reference, made with an empty runs directory (its trace numbers the key and cache writes)
-expect_exit 0 env WB_FAULT_TRACE=1 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000000Z
-ref=$(cat "$out/stdout")
+WB_FAULT_TRACE=1 reference_run
 cp "$out/stderr" "$out/trace_cold"
 # B: the same with the cache and key in place — the numbering every faulted run below sees
 expect_exit 0 env WB_FAULT_TRACE=1 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000001Z
