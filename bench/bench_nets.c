@@ -23,7 +23,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "nn.h"
+#include "nets/nn.h"
 
 static double now(void)
 {

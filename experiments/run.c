@@ -1,5 +1,5 @@
 /* run.c — the experiment loop: data, folds, variants, metrics, run directory. See run.h. */
-#include "run.h"
+#include "experiments/run.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -13,21 +13,21 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#include "config.h"
-#include "cv.h"
-#include "dataset.h"
-#include "io_dicom.h"
-#include "io_fs.h"
-#include "io_safetensors.h"
-#include "io_sha256.h"
-#include "io_weights.h"
-#include "baseline.h"
-#include "metrics.h"
-#include "train.h"
-#include "registry.h"
-#include "report.h"
-#include "sbuf.h"
-#include "wb_log.h"
+#include "experiments/config/config.h"
+#include "experiments/eval/cv.h"
+#include "experiments/data/dataset.h"
+#include "io/io_dicom.h"
+#include "io/io_fs.h"
+#include "io/io_safetensors.h"
+#include "io/io_sha256.h"
+#include "io/io_weights.h"
+#include "experiments/model/baseline.h"
+#include "experiments/eval/metrics.h"
+#include "experiments/model/train.h"
+#include "experiments/report/registry.h"
+#include "experiments/report/report.h"
+#include "io/io_sbuf.h"
+#include "base/wb_log.h"
 
 #ifndef WB_GIT_REVISION
 #define WB_GIT_REVISION "unknown"
@@ -638,8 +638,8 @@ int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
     }
     exp_dataset ds;
     memset(&ds, 0, sizeof ds);
-    io_tensor_list weights;
-    io_tensor_list_init(&weights);
+    wb_tensor_list weights;
+    wb_tensor_list_init(&weights);
     exp_cv_folds cv;
     exp_cv_folds_init(&cv);
     sbuf b = {0};
@@ -900,7 +900,7 @@ have_dir:;
                 } else {
                     exp_train_cfg tc;
                     if (exp_train_cfg_from_config(cfg, v, &tc, err) != 0) goto done;
-                    tc.seed = exp_rng_derive(exp_rng_derive(seed, (uint64_t)r), (uint64_t)f);
+                    tc.seed = wb_rng_derive(wb_rng_derive(seed, (uint64_t)r), (uint64_t)f);
                     exp_split sp = {tr, va, te, ntr, nva, nte};
                     exp_train_result res;
                     if (exp_train_backbone(&ds, &sp, &tc, weights.n ? &weights : NULL, o->progress ? on_epoch : NULL, &pc, &res, err) != 0)
@@ -1180,7 +1180,7 @@ done:
     free(mcpred);
     free(ids);
     exp_cv_folds_free(&cv);
-    io_tensor_list_free(&weights);
+    wb_tensor_list_free(&weights);
     exp_dataset_free(&ds);
     exp_config_free(cfg);
     return rc;

@@ -19,7 +19,7 @@
 
 #include <stddef.h>
 
-#include "wb_error.h"
+#include "base/wb_error.h"
 
 typedef struct exp_run_options {
     const char *config;

@@ -1,4 +1,4 @@
-#include "io_csv.h"
+#include "io/io_csv.h"
 
 #include <errno.h>
 #include <stdio.h>

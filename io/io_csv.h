@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-#include "wb_error.h"
+#include "base/wb_error.h"
 
 #ifdef __cplusplus
 extern "C" {

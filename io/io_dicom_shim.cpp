@@ -2,8 +2,8 @@
 // and decompresses with DCMTK, then hands stored values to plain loops that apply the
 // Modality LUT, the VOI LUT and the MONOCHROME1 inversion. No exception crosses the C API.
 
-#include "io_dicom.h"
-#include "io_fs.h"
+#include "io/io_dicom.h"
+#include "io/io_fs.h"
 
 #include <sys/mman.h>
 

@@ -1,12 +1,14 @@
 /* fopencookie (glibc) for the write-failure injection stream */
 #define _GNU_SOURCE
-#include "io_fs.h"
+#include "io/io_fs.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -364,4 +366,41 @@ long io_fs_remove_stale_tmp(const char *dir, wb_error *err)
     }
     closedir(d);
     return removed;
+}
+
+int io_file_read_all(const char *path, size_t max_bytes, unsigned char **out, size_t *n,
+                     wb_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return wb_err(err, WB_E_IO, path, "cannot open: %s", strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return wb_err(err, WB_E_IO, path, "not a regular file");
+    }
+    if (st.st_size < 0 || (uint64_t)st.st_size > max_bytes) {
+        fclose(f);
+        return wb_err(err, WB_E_DATA, path, "file is %lld bytes, more than the limit of %zu",
+                      (long long)st.st_size, max_bytes);
+    }
+    size_t size = (size_t)st.st_size;
+    unsigned char *buf = malloc(size ? size : 1);
+    if (!buf) {
+        fclose(f);
+        return wb_err(err, WB_E_NOMEM, path, "out of memory reading %zu bytes", size);
+    }
+    size_t got = size ? fread(buf, 1, size, f) : 0;
+    int ferr = ferror(f);
+    fclose(f);
+    if (got != size || ferr) {
+        free(buf);
+        return wb_err(err, WB_E_IO, path, "read %zu of %zu bytes (file changed or I/O error)",
+                      got, size);
+    }
+    *out = buf;
+    *n = size;
+    return 0;
 }

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "wb_error.h"
+#include "base/wb_error.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -71,6 +71,11 @@ int io_fs_publish(const char *tmp, const char *path, wb_error *err);
  * outside this module take part: it returns 0, or sets errno to ENOSPC and returns -1 when
  * this operation is to fail. */
 int io_fs_fault_point(const char *op, const char *path);
+
+/* Reads a whole file into a malloc'd buffer (*out, freed by the caller with free();
+ * NULL on failure). Fails with WB_E_DATA if the file is larger than max_bytes. */
+int io_file_read_all(const char *path, size_t max_bytes, unsigned char **out, size_t *n,
+                     wb_error *err);
 
 #ifdef __cplusplus
 }

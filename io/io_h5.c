@@ -1,5 +1,5 @@
 /* io_h5.c — Keras .h5 weights through libhdf5's C API. */
-#include "io_h5.h"
+#include "io/io_h5.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +11,7 @@ int io_h5_available(void)
     return 0;
 }
 
-int io_h5_read(const char *path, io_tensor_list *out, wb_error *err)
+int io_h5_read(const char *path, wb_tensor_list *out, wb_error *err)
 {
     (void)out;
     return wb_err(err, WB_E_DATA, path,
@@ -191,22 +191,22 @@ static int read_names(const char *path, hid_t obj, const char *name, strlist *ou
     return 0;
 }
 
-static io_dtype h5_dtype(hid_t type)
+static wb_dtype h5_dtype(hid_t type)
 {
     H5T_class_t c = H5Tget_class(type);
     size_t sz = H5Tget_size(type);
     if (c == H5T_FLOAT)
-        return sz == 8 ? IO_DT_F64 : sz == 2 ? IO_DT_F16 : IO_DT_F32;
+        return sz == 8 ? WB_DT_F64 : sz == 2 ? WB_DT_F16 : WB_DT_F32;
     if (c == H5T_INTEGER) {
         int sgn = H5Tget_sign(type) == H5T_SGN_2;
         switch (sz) {
-        case 8: return IO_DT_I64;
-        case 4: return IO_DT_I32;
-        case 2: return IO_DT_I16;
-        default: return sgn ? IO_DT_I8 : IO_DT_U8;
+        case 8: return WB_DT_I64;
+        case 4: return WB_DT_I32;
+        case 2: return WB_DT_I16;
+        default: return sgn ? WB_DT_I8 : WB_DT_U8;
         }
     }
-    return IO_DT_COUNT_;
+    return WB_DT_COUNT_;
 }
 
 /* "conv1/kernel:0" -> "kernel": the last path component without a ":<digits>" suffix. */
@@ -226,9 +226,9 @@ static void weight_short_name(const char *wn, char *buf, size_t n)
 }
 
 static int read_dataset(const char *path, hid_t layer, const char *lname, const char *wn,
-                        uint64_t fsize, io_tensor_list *out, wb_error *err)
+                        uint64_t fsize, wb_tensor_list *out, wb_error *err)
 {
-    char short_name[512], tname[IO_TENSOR_MAX_NAME + 1];
+    char short_name[512], tname[WB_TENSOR_MAX_NAME + 1];
     weight_short_name(wn, short_name, sizeof short_name);
     int tl = snprintf(tname, sizeof tname, "%s/%s", lname, short_name);
     if (tl < 0 || (size_t)tl >= sizeof tname || !short_name[0])
@@ -246,30 +246,30 @@ static int read_dataset(const char *path, hid_t layer, const char *lname, const 
     dcpl = H5Dget_create_plist(d);
     if (type < 0 || space < 0 || dcpl < 0)
         goto h5fail;
-    io_dtype dt = h5_dtype(type);
-    if (dt == IO_DT_COUNT_) {
+    wb_dtype dt = h5_dtype(type);
+    if (dt == WB_DT_COUNT_) {
         wb_err(err, WB_E_DATA, path, "tensor '%s': dataset is not numeric", tname);
         goto done;
     }
     int nd = H5Sget_simple_extent_ndims(space);
-    if (nd < 0 || nd > IO_TENSOR_MAX_DIMS) {
+    if (nd < 0 || nd > WB_TENSOR_MAX_DIMS) {
         wb_err(err, WB_E_DATA, path, "tensor '%s': %d dimensions (at most %d)", tname, nd,
-               IO_TENSOR_MAX_DIMS);
+               WB_TENSOR_MAX_DIMS);
         goto done;
     }
-    hsize_t dims[IO_TENSOR_MAX_DIMS];
-    int64_t shape[IO_TENSOR_MAX_DIMS], numel;
+    hsize_t dims[WB_TENSOR_MAX_DIMS];
+    int64_t shape[WB_TENSOR_MAX_DIMS], numel;
     if (nd > 0 && H5Sget_simple_extent_dims(space, dims, NULL) != nd)
         goto h5fail;
     for (int k = 0; k < nd; k++)
-        shape[k] = dims[k] > (hsize_t)IO_TENSOR_MAX_NUMEL ? -1 : (int64_t)dims[k];
-    if (io_shape_numel(nd, shape, &numel) != 0) {
+        shape[k] = dims[k] > (hsize_t)WB_TENSOR_MAX_NUMEL ? -1 : (int64_t)dims[k];
+    if (wb_shape_numel(nd, shape, &numel) != 0) {
         wb_err(err, WB_E_DATA, path, "tensor '%s': shape out of range (more than %lld elements)",
-               tname, (long long)IO_TENSOR_MAX_NUMEL);
+               tname, (long long)WB_TENSOR_MAX_NUMEL);
         goto done;
     }
     /* a hostile header must not make us allocate more than the file can back */
-    uint64_t need = (uint64_t)numel * io_dtype_size(dt);
+    uint64_t need = (uint64_t)numel * wb_dtype_size(dt);
     uint64_t have = H5Dget_storage_size(d);
     int filtered = H5Pget_nfilters(dcpl) > 0;
     if (have > fsize || (!filtered && have < need) || (filtered && need / 1024 > have)) {
@@ -279,14 +279,14 @@ static int read_dataset(const char *path, hid_t layer, const char *lname, const 
                tname, (long long)numel, (unsigned long long)need, (unsigned long long)have);
         goto done;
     }
-    io_tensor *t = io_tensor_list_push(out, tname, nd, shape, dt, err);
+    wb_tensor *t = wb_tensor_list_push(out, tname, nd, shape, dt, err);
     if (!t) {
         if (err)
             snprintf(err->file, sizeof err->file, "%s", path);
         goto done;
     }
     if (numel > 0 && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data) < 0) {
-        io_tensor_list_pop(out);
+        wb_tensor_list_pop(out);
         wb_err(err, WB_E_DATA, path, "tensor '%s': cannot read dataset '%s' (libhdf5 error)",
                tname, wn);
         goto done;
@@ -307,7 +307,7 @@ done:
     return rc;
 }
 
-int io_h5_read(const char *path, io_tensor_list *out, wb_error *err)
+int io_h5_read(const char *path, wb_tensor_list *out, wb_error *err)
 {
     size_t n0 = out->n;
     int rc = -1;
@@ -380,7 +380,7 @@ int io_h5_read(const char *path, io_tensor_list *out, wb_error *err)
 done:
     if (rc != 0)
         while (out->n > n0)
-            io_tensor_list_pop(out);
+            wb_tensor_list_pop(out);
     strlist_free(&layers);
     strlist_free(&weights);
     if (root >= 0)

@@ -1,5 +1,5 @@
 /* io_json.c — strict JSON parser (recursive descent with an explicit depth bound). */
-#include "io_json.h"
+#include "io/io_json.h"
 
 #include <math.h>
 #include <stdlib.h>

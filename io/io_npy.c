@@ -1,13 +1,13 @@
 /* io_npy.c — .npy reader and writer. The header is a Python dict literal, parsed strictly:
  * exactly the keys 'descr', 'fortran_order', 'shape', each once. */
-#include "io_npy.h"
+#include "io/io_npy.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "io_fs.h"
+#include "io/io_fs.h"
 
 #define NPY_MAX_HEADER (1u << 20) /* numpy itself refuses headers over 10 kB by default */
 
@@ -82,7 +82,7 @@ static int hdr_int(hdr_cursor *c, int64_t *v)
     return 0;
 }
 
-static int descr_dtype(const char *d, io_dtype *dt, const char **why)
+static int descr_dtype(const char *d, wb_dtype *dt, const char **why)
 {
     *why = NULL;
     if (strlen(d) < 2) {
@@ -99,15 +99,15 @@ static int descr_dtype(const char *d, io_dtype *dt, const char **why)
         *why = "unknown byte order";
         return -1;
     }
-    static const struct { const char *code; io_dtype dt; } map[] = {
-        {"f4", IO_DT_F32}, {"f8", IO_DT_F64}, {"f2", IO_DT_F16}, {"i8", IO_DT_I64},
-        {"i4", IO_DT_I32}, {"i2", IO_DT_I16}, {"i1", IO_DT_I8},  {"u1", IO_DT_U8},
-        {"b1", IO_DT_BOOL},
+    static const struct { const char *code; wb_dtype dt; } map[] = {
+        {"f4", WB_DT_F32}, {"f8", WB_DT_F64}, {"f2", WB_DT_F16}, {"i8", WB_DT_I64},
+        {"i4", WB_DT_I32}, {"i2", WB_DT_I16}, {"i1", WB_DT_I8},  {"u1", WB_DT_U8},
+        {"b1", WB_DT_BOOL},
     };
     for (size_t k = 0; k < sizeof map / sizeof map[0]; k++) {
         if (strcmp(code, map[k].code) == 0) {
             /* multi-byte types need a stated byte order */
-            if (order == '|' && io_dtype_size(map[k].dt) > 1) {
+            if (order == '|' && wb_dtype_size(map[k].dt) > 1) {
                 *why = "multi-byte dtype without byte order";
                 return -1;
             }
@@ -120,7 +120,7 @@ static int descr_dtype(const char *d, io_dtype *dt, const char **why)
 }
 
 /* Parses the header dict. Returns 0 or -1 with *why and *at (offset in the header). */
-static int parse_header(const char *s, size_t n, io_dtype *dt, int *ndim, int64_t *shape,
+static int parse_header(const char *s, size_t n, wb_dtype *dt, int *ndim, int64_t *shape,
                         const char **why, size_t *at, char *descr, size_t descr_cap)
 {
     hdr_cursor c = {s, n, 0};
@@ -164,7 +164,7 @@ static int parse_header(const char *s, size_t n, io_dtype *dt, int *ndim, int64_
                 if (hdr_char(&c, ')'))
                     break;
                 *why = "more than 8 dimensions";
-                if (*ndim >= IO_TENSOR_MAX_DIMS)
+                if (*ndim >= WB_TENSOR_MAX_DIMS)
                     goto fail;
                 *why = "bad dimension in shape";
                 if (hdr_int(&c, &shape[*ndim]) != 0)
@@ -208,7 +208,7 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
-int io_npy_read(const char *path, io_tensor *out, wb_error *err)
+int io_npy_read(const char *path, wb_tensor *out, wb_error *err)
 {
     memset(out, 0, sizeof *out);
     unsigned char pre[12];
@@ -273,9 +273,9 @@ int io_npy_read(const char *path, io_tensor *out, wb_error *err)
                (unsigned long long)hstart);
         goto fail;
     }
-    io_dtype dt = IO_DT_F32;
+    wb_dtype dt = WB_DT_F32;
     int ndim = 0;
-    int64_t shape[IO_TENSOR_MAX_DIMS];
+    int64_t shape[WB_TENSOR_MAX_DIMS];
     const char *why = NULL;
     size_t at = 0;
     char descr[32];
@@ -285,12 +285,12 @@ int io_npy_read(const char *path, io_tensor *out, wb_error *err)
         goto fail;
     }
     int64_t numel;
-    if (io_shape_numel(ndim, shape, &numel) != 0) {
+    if (wb_shape_numel(ndim, shape, &numel) != 0) {
         wb_err(err, WB_E_DATA, path, "at byte %llu: shape has more than %lld elements",
-               (unsigned long long)hstart, (long long)IO_TENSOR_MAX_NUMEL);
+               (unsigned long long)hstart, (long long)WB_TENSOR_MAX_NUMEL);
         goto fail;
     }
-    size_t es = io_dtype_size(dt);
+    size_t es = wb_dtype_size(dt);
     uint64_t dstart = hstart + hlen;
     uint64_t need = (uint64_t)numel * es; /* numel <= 2^32, es <= 8: no overflow */
     if (fsize - dstart != need) {
@@ -321,7 +321,7 @@ int io_npy_read(const char *path, io_tensor *out, wb_error *err)
                    (unsigned long long)(dstart + done * es));
             goto fail;
         }
-        io_dtype_to_f32(dt, chunk, k, out->data + done);
+        wb_dtype_to_f32(dt, chunk, k, out->data + done);
         done += k;
     }
     out->ndim = ndim;
@@ -336,7 +336,7 @@ fail:
     free(chunk);
     free(hdr);
     fclose(f);
-    io_tensor_free(out);
+    wb_tensor_free(out);
     return -1;
 }
 
@@ -352,10 +352,10 @@ static void put_f32_le(unsigned char *dst, const float *src, size_t n)
     }
 }
 
-int io_npy_write(const char *path, const io_tensor *t, wb_error *err)
+int io_npy_write(const char *path, const wb_tensor *t, wb_error *err)
 {
     int64_t numel;
-    if (io_shape_numel(t->ndim, t->shape, &numel) != 0)
+    if (wb_shape_numel(t->ndim, t->shape, &numel) != 0)
         return wb_err(err, WB_E_INTERNAL, path, "tensor '%s' has a bad shape",
                       t->name ? t->name : "");
     char dict[512];

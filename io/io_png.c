@@ -1,12 +1,12 @@
 /* io_png.c — PNG writer with stored (uncompressed) deflate blocks. */
-#include "io_png.h"
+#include "io/io_png.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "io_fs.h"
+#include "io/io_fs.h"
 
 uint32_t io_png_crc32(uint32_t crc, const void *data, size_t n)
 {

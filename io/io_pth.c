@@ -5,7 +5,8 @@
  * end, so shared references (BINGET, DUP) need no counting. All sizes and counts are bounded
  * by the input: each opcode creates at most one value, each memo index must be below the
  * byte position, so a hostile file cannot make us allocate much more than its own size. */
-#include "io_pth.h"
+#include "io/io_pth.h"
+#include "io/io_fs.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -45,13 +46,13 @@ typedef struct pv {
     struct pv *storage;
     int64_t offset;
     int ndim;
-    int64_t shape[IO_TENSOR_MAX_DIMS], stride[IO_TENSOR_MAX_DIMS];
+    int64_t shape[WB_TENSOR_MAX_DIMS], stride[WB_TENSOR_MAX_DIMS];
     struct pv *next_alloc;
 } pv;
 
 typedef struct {
     char *key;             /* owned */
-    io_dtype dt;
+    wb_dtype dt;
     int64_t numel;         /* declared in the pickle */
     const unsigned char *data; /* into the file buffer, NULL until found */
     uint64_t data_at;      /* file offset of data, for messages */
@@ -157,7 +158,7 @@ enum {
     G_REBUILD_FROM_TYPE_V2,
     G_TYPE_TENSOR,
     G_TYPE_PARAMETER,
-    G_STORAGE_FIRST /* + io_dtype */
+    G_STORAGE_FIRST /* + wb_dtype */
 };
 
 static const struct {
@@ -173,16 +174,16 @@ static const struct {
     {"torch._tensor", "Tensor", G_TYPE_TENSOR},
     {"torch", "Tensor", G_TYPE_TENSOR},
     {"torch.nn.parameter", "Parameter", G_TYPE_PARAMETER},
-    {"torch", "FloatStorage", G_STORAGE_FIRST + IO_DT_F32},
-    {"torch", "DoubleStorage", G_STORAGE_FIRST + IO_DT_F64},
-    {"torch", "HalfStorage", G_STORAGE_FIRST + IO_DT_F16},
-    {"torch", "BFloat16Storage", G_STORAGE_FIRST + IO_DT_BF16},
-    {"torch", "LongStorage", G_STORAGE_FIRST + IO_DT_I64},
-    {"torch", "IntStorage", G_STORAGE_FIRST + IO_DT_I32},
-    {"torch", "ShortStorage", G_STORAGE_FIRST + IO_DT_I16},
-    {"torch", "CharStorage", G_STORAGE_FIRST + IO_DT_I8},
-    {"torch", "ByteStorage", G_STORAGE_FIRST + IO_DT_U8},
-    {"torch", "BoolStorage", G_STORAGE_FIRST + IO_DT_BOOL},
+    {"torch", "FloatStorage", G_STORAGE_FIRST + WB_DT_F32},
+    {"torch", "DoubleStorage", G_STORAGE_FIRST + WB_DT_F64},
+    {"torch", "HalfStorage", G_STORAGE_FIRST + WB_DT_F16},
+    {"torch", "BFloat16Storage", G_STORAGE_FIRST + WB_DT_BF16},
+    {"torch", "LongStorage", G_STORAGE_FIRST + WB_DT_I64},
+    {"torch", "IntStorage", G_STORAGE_FIRST + WB_DT_I32},
+    {"torch", "ShortStorage", G_STORAGE_FIRST + WB_DT_I16},
+    {"torch", "CharStorage", G_STORAGE_FIRST + WB_DT_I8},
+    {"torch", "ByteStorage", G_STORAGE_FIRST + WB_DT_U8},
+    {"torch", "BoolStorage", G_STORAGE_FIRST + WB_DT_BOOL},
 };
 
 static const char *global_name(int id, char *buf, size_t n)
@@ -342,7 +343,7 @@ static int int_arg(const pv *v, int64_t *out)
 /* A tuple (or list) of at most 8 non-negative ints. */
 static int dims_arg(const pv *v, int *ndim, int64_t *d)
 {
-    if (!v || (v->type != PV_TUPLE && v->type != PV_LIST) || v->n > IO_TENSOR_MAX_DIMS)
+    if (!v || (v->type != PV_TUPLE && v->type != PV_LIST) || v->n > WB_TENSOR_MAX_DIMS)
         return -1;
     for (size_t k = 0; k < v->n; k++)
         if (int_arg(v->items[k], &d[k]) != 0 || d[k] < 0)
@@ -392,7 +393,7 @@ static pv *call_global(unpickler *u, size_t at, int id, pv *args, int depth)
             ufail(u, at,
                   "%s: expected (storage, offset >= 0, size, stride) with at most %d "
                   "non-negative dimensions and as many strides",
-                  global_name(id, gname, sizeof gname), IO_TENSOR_MAX_DIMS);
+                  global_name(id, gname, sizeof gname), WB_TENSOR_MAX_DIMS);
             return NULL;
         }
         t->storage = args->items[0];
@@ -426,7 +427,7 @@ static pv *call_global(unpickler *u, size_t at, int id, pv *args, int depth)
     }
 }
 
-static int storage_register(unpickler *u, size_t at, const pv *key, io_dtype dt,
+static int storage_register(unpickler *u, size_t at, const pv *key, wb_dtype dt,
                             int64_t numel, size_t *idx)
 {
     loader *L = u->L;
@@ -440,8 +441,8 @@ static int storage_register(unpickler *u, size_t at, const pv *key, io_dtype dt,
             return 0;
         }
     }
-    if (L->nst >= IO_TENSOR_MAX_COUNT)
-        return ufail(u, at, "more than %d storages", IO_TENSOR_MAX_COUNT);
+    if (L->nst >= WB_TENSOR_MAX_COUNT)
+        return ufail(u, at, "more than %d storages", WB_TENSOR_MAX_COUNT);
     if (L->nst == L->stcap) {
         size_t cap = L->stcap ? L->stcap * 2 : 16;
         storage_rec *s = realloc(L->st, cap * sizeof *s);
@@ -475,9 +476,9 @@ static pv *persistent_load(unpickler *u, size_t at, const pv *pid)
               u->legacy ? ", view" : "");
         return NULL;
     }
-    if (numel > IO_TENSOR_MAX_NUMEL) {
+    if (numel > WB_TENSOR_MAX_NUMEL) {
         ufail(u, at, "storage declares %lld elements, over the limit of %lld", (long long)numel,
-              (long long)IO_TENSOR_MAX_NUMEL);
+              (long long)WB_TENSOR_MAX_NUMEL);
         return NULL;
     }
     const pv *key = pid->items[2];
@@ -486,7 +487,7 @@ static pv *persistent_load(unpickler *u, size_t at, const pv *pid)
         ufail(u, at, "storage key is empty, longer than 64 bytes or contains '/' or NUL");
         return NULL;
     }
-    io_dtype dt = (io_dtype)(pid->items[1]->i - G_STORAGE_FIRST);
+    wb_dtype dt = (wb_dtype)(pid->items[1]->i - G_STORAGE_FIRST);
     size_t idx = 0;
     if (storage_register(u, at, key, dt, numel, &idx) != 0)
         return NULL;
@@ -970,7 +971,7 @@ static int zip_read(loader *L, zip_entry **out, size_t *nout)
         cd_size = rd_le(f + z + 40, 8);
         cd_off = rd_le(f + z + 48, 8);
     }
-    if (cd_off > n || cd_size > n - cd_off || count > IO_TENSOR_MAX_COUNT * 4u ||
+    if (cd_off > n || cd_size > n - cd_off || count > WB_TENSOR_MAX_COUNT * 4u ||
         count > cd_size / 46)
         return lfail(L, eocd, NULL,
                      "zip central directory (%llu entries, %llu bytes at %llu) lies outside the "
@@ -1086,7 +1087,7 @@ static int mul_add_ok(uint64_t a, uint64_t b, uint64_t c, uint64_t *r)
     return 1;
 }
 
-static int materialize(loader *L, const char *name, const pv *t, io_tensor_list *out)
+static int materialize(loader *L, const char *name, const pv *t, wb_tensor_list *out)
 {
     const pv *s = t->storage;
     const storage_rec *r = &L->st[s->i];
@@ -1094,10 +1095,10 @@ static int materialize(loader *L, const char *name, const pv *t, io_tensor_list 
         return wb_err(L->err, WB_E_DATA, L->path, "tensor '%s': storage '%s' has no data",
                       name, r->key);
     int64_t numel;
-    if (io_shape_numel(t->ndim, t->shape, &numel) != 0)
+    if (wb_shape_numel(t->ndim, t->shape, &numel) != 0)
         return wb_err(L->err, WB_E_DATA, L->path,
                       "tensor '%s': shape has more than %lld elements", name,
-                      (long long)IO_TENSOR_MAX_NUMEL);
+                      (long long)WB_TENSOR_MAX_NUMEL);
     /* the last element reached: offset + sum((shape-1) * stride), overflow-checked */
     uint64_t last = (uint64_t)t->offset + (uint64_t)s->view_off;
     int contiguous = 1;
@@ -1113,7 +1114,7 @@ static int materialize(loader *L, const char *name, const pv *t, io_tensor_list 
     if (numel > 0 && (last >= (uint64_t)s->view_off + (uint64_t)s->view_numel ||
                       (uint64_t)t->offset >= (uint64_t)s->view_numel))
         goto out_of_range;
-    io_tensor *x = io_tensor_list_push(out, name, t->ndim, t->shape, r->dt, L->err);
+    wb_tensor *x = wb_tensor_list_push(out, name, t->ndim, t->shape, r->dt, L->err);
     if (!x) {
         if (L->err)
             snprintf(L->err->file, sizeof L->err->file, "%s", L->path);
@@ -1121,18 +1122,18 @@ static int materialize(loader *L, const char *name, const pv *t, io_tensor_list 
     }
     if (numel == 0)
         return 0;
-    size_t es = io_dtype_size(r->dt);
+    size_t es = wb_dtype_size(r->dt);
     const unsigned char *base = r->data + ((size_t)s->view_off + (size_t)t->offset) * es;
     if (contiguous) {
-        io_dtype_to_f32(r->dt, base, (size_t)numel, x->data);
+        wb_dtype_to_f32(r->dt, base, (size_t)numel, x->data);
         return 0;
     }
-    int64_t idx[IO_TENSOR_MAX_DIMS] = {0};
+    int64_t idx[WB_TENSOR_MAX_DIMS] = {0};
     for (int64_t k = 0; k < numel; k++) {
         uint64_t off = 0;
         for (int d = 0; d < t->ndim; d++)
             off += (uint64_t)idx[d] * (uint64_t)t->stride[d];
-        io_dtype_to_f32(r->dt, base + off * es, 1, &x->data[k]);
+        wb_dtype_to_f32(r->dt, base + off * es, 1, &x->data[k]);
         for (int d = t->ndim - 1; d >= 0; d--) {
             if (++idx[d] < t->shape[d])
                 break;
@@ -1156,7 +1157,7 @@ static const pv *dict_get(const pv *d, const char *key)
 }
 
 /* Finds the state dict in root and appends its tensors to out. */
-static int collect(loader *L, const pv *root, io_tensor_list *out)
+static int collect(loader *L, const pv *root, wb_tensor_list *out)
 {
     if (root->type != PV_DICT)
         return wb_err(L->err, WB_E_DATA, L->path,
@@ -1208,7 +1209,7 @@ static int collect(loader *L, const pv *root, io_tensor_list *out)
     return 0;
 fail:
     while (out->n > n0)
-        io_tensor_list_pop(out);
+        wb_tensor_list_pop(out);
     return -1;
 }
 
@@ -1216,7 +1217,7 @@ fail:
  * The two containers
  * ---------------------------------------------------------------------------------------- */
 
-static int read_zip(loader *L, io_tensor_list *out)
+static int read_zip(loader *L, wb_tensor_list *out)
 {
     zip_entry *e = NULL;
     size_t ne = 0;
@@ -1263,7 +1264,7 @@ static int read_zip(loader *L, io_tensor_list *out)
         char rest[80];
         snprintf(rest, sizeof rest, "data/%s", r->key);
         const zip_entry *d = zip_find(e, ne, pkl->name, plen, rest);
-        uint64_t need_bytes = (uint64_t)r->numel * io_dtype_size(r->dt);
+        uint64_t need_bytes = (uint64_t)r->numel * wb_dtype_size(r->dt);
         if (!d) {
             lfail(L, pkl->data_at, where, "storage '%s' has no entry %s%s in the archive",
                   r->key, prefix, rest);
@@ -1273,7 +1274,7 @@ static int read_zip(loader *L, io_tensor_list *out)
             lfail(L, d->data_at, NULL,
                   "entry %s%s has %llu bytes but storage '%s' needs %llu (%lld x %s)", prefix,
                   rest, (unsigned long long)d->size, r->key, (unsigned long long)need_bytes,
-                  (long long)r->numel, io_dtype_name(r->dt));
+                  (long long)r->numel, wb_dtype_name(r->dt));
             goto done;
         }
         r->data = d->data;
@@ -1285,7 +1286,7 @@ done:
     return rc;
 }
 
-static int read_legacy(loader *L, io_tensor_list *out)
+static int read_legacy(loader *L, wb_tensor_list *out)
 {
     static const unsigned char magic[10] = {0x6c, 0xfc, 0x9c, 0x46, 0xf9,
                                             0x20, 0x6a, 0xa8, 0x50, 0x19};
@@ -1337,7 +1338,7 @@ static int read_legacy(loader *L, io_tensor_list *out)
                          "storage '%s' holds %llu elements but the pickle declares %lld",
                          r->key, (unsigned long long)cnt, (long long)r->numel);
         pos += 8;
-        uint64_t bytes = cnt * io_dtype_size(r->dt); /* cnt <= 2^32 */
+        uint64_t bytes = cnt * wb_dtype_size(r->dt); /* cnt <= 2^32 */
         if (bytes > n - pos)
             return lfail(L, pos, NULL,
                          "file truncated in storage '%s': needs %llu bytes, %zu left", r->key,
@@ -1349,7 +1350,7 @@ static int read_legacy(loader *L, io_tensor_list *out)
     return collect(L, root, out);
 }
 
-int io_pth_read_mem(const unsigned char *buf, size_t n, const char *name, io_tensor_list *out,
+int io_pth_read_mem(const unsigned char *buf, size_t n, const char *name, wb_tensor_list *out,
                     wb_error *err)
 {
     loader L = {0};
@@ -1369,7 +1370,7 @@ int io_pth_read_mem(const unsigned char *buf, size_t n, const char *name, io_ten
     return rc;
 }
 
-int io_pth_read(const char *path, io_tensor_list *out, wb_error *err)
+int io_pth_read(const char *path, wb_tensor_list *out, wb_error *err)
 {
     unsigned char *buf;
     size_t n;

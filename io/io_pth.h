@@ -1,6 +1,6 @@
 /* io_pth.h — PyTorch torch.save files, read without running any code.
  *
- *     io_tensor_list w; io_tensor_list_init(&w);
+ *     wb_tensor_list w; wb_tensor_list_init(&w);
  *     if (io_pth_read("resnet18-f37072fd.pth", &w, &err) != 0) {
  *         // "x.pth: at byte 211 (archive/data.pkl): refusing global 'posix.system': ..."
  *     }
@@ -28,7 +28,7 @@
 #ifndef IO_PTH_H
 #define IO_PTH_H
 
-#include "io_tensor.h"
+#include "base/wb_tensor.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,11 +39,11 @@ extern "C" {
 /* Appends the state dict's tensors to out (initialised and freed by the caller), in the
  * dict's order. On failure nothing is appended and err names the file, the byte offset and
  * the zip entry or tensor involved. */
-int io_pth_read(const char *path, io_tensor_list *out, wb_error *err);
+int io_pth_read(const char *path, wb_tensor_list *out, wb_error *err);
 
 /* The same on a file already in memory (buf[0..n) is not modified or kept); name is used in
  * messages. For tests and fuzzing. */
-int io_pth_read_mem(const unsigned char *buf, size_t n, const char *name, io_tensor_list *out,
+int io_pth_read_mem(const unsigned char *buf, size_t n, const char *name, wb_tensor_list *out,
                     wb_error *err);
 
 #ifdef __cplusplus

@@ -1,30 +1,30 @@
 /* io_safetensors.c — safetensors reader and writer on top of io_json. */
-#include "io_safetensors.h"
+#include "io/io_safetensors.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "io_fs.h"
+#include "io/io_fs.h"
 
-#include "io_json.h"
+#include "io/io_json.h"
 
 typedef struct {
     const io_json_node *node;
     const char *name;
-    io_dtype dt;
+    wb_dtype dt;
     int ndim;
-    int64_t shape[IO_TENSOR_MAX_DIMS];
+    int64_t shape[WB_TENSOR_MAX_DIMS];
     uint64_t begin, end;
 } st_entry;
 
-static int dtype_from_string(const char *s, io_dtype *dt)
+static int dtype_from_string(const char *s, wb_dtype *dt)
 {
-    static const struct { const char *s; io_dtype dt; } map[] = {
-        {"F64", IO_DT_F64}, {"F32", IO_DT_F32}, {"F16", IO_DT_F16}, {"BF16", IO_DT_BF16},
-        {"I64", IO_DT_I64}, {"I32", IO_DT_I32}, {"I16", IO_DT_I16}, {"I8", IO_DT_I8},
-        {"U8", IO_DT_U8},   {"BOOL", IO_DT_BOOL},
+    static const struct { const char *s; wb_dtype dt; } map[] = {
+        {"F64", WB_DT_F64}, {"F32", WB_DT_F32}, {"F16", WB_DT_F16}, {"BF16", WB_DT_BF16},
+        {"I64", WB_DT_I64}, {"I32", WB_DT_I32}, {"I16", WB_DT_I16}, {"I8", WB_DT_I8},
+        {"U8", WB_DT_U8},   {"BOOL", WB_DT_BOOL},
     };
     for (size_t k = 0; k < sizeof map / sizeof map[0]; k++)
         if (strcmp(s, map[k].s) == 0) {
@@ -49,10 +49,10 @@ static int parse_entry(const char *path, const io_json_doc *doc, const io_json_n
     e->node = m;
     e->name = m->key;
     unsigned long long at = (unsigned long long)(hbase + m->offset);
-    if (m->key_len == 0 || m->key_len > IO_TENSOR_MAX_NAME || strlen(m->key) != m->key_len)
+    if (m->key_len == 0 || m->key_len > WB_TENSOR_MAX_NAME || strlen(m->key) != m->key_len)
         return wb_err(err, WB_E_DATA, path,
                       "at byte %llu: tensor name empty, longer than %d bytes or containing NUL",
-                      at, IO_TENSOR_MAX_NAME);
+                      at, WB_TENSOR_MAX_NAME);
     if (m->type != IO_JSON_OBJECT)
         return wb_err(err, WB_E_DATA, path, "at byte %llu: tensor '%s': expected an object", at,
                       m->key);
@@ -72,10 +72,10 @@ static int parse_entry(const char *path, const io_json_doc *doc, const io_json_n
                       dt->type == IO_JSON_STRING ? "'" : "",
                       dt->type == IO_JSON_STRING ? dt->str : "(not a string)",
                       dt->type == IO_JSON_STRING ? "'" : "");
-    if (sh->type != IO_JSON_ARRAY || sh->count > IO_TENSOR_MAX_DIMS)
+    if (sh->type != IO_JSON_ARRAY || sh->count > WB_TENSOR_MAX_DIMS)
         return wb_err(err, WB_E_DATA, path,
                       "at byte %llu: tensor '%s': shape must be an array of at most %d integers",
-                      (unsigned long long)(hbase + sh->offset), m->key, IO_TENSOR_MAX_DIMS);
+                      (unsigned long long)(hbase + sh->offset), m->key, WB_TENSOR_MAX_DIMS);
     e->ndim = 0;
     for (int32_t c = sh->first; c >= 0; c = doc->nodes[c].next) {
         const io_json_node *d = &doc->nodes[c];
@@ -100,12 +100,12 @@ static int parse_entry(const char *path, const io_json_doc *doc, const io_json_n
     e->begin = (uint64_t)b->i;
     e->end = (uint64_t)en->i;
     int64_t numel;
-    if (io_shape_numel(e->ndim, e->shape, &numel) != 0)
+    if (wb_shape_numel(e->ndim, e->shape, &numel) != 0)
         return wb_err(err, WB_E_DATA, path,
                       "at byte %llu: tensor '%s': shape has more than %lld elements",
                       (unsigned long long)(hbase + sh->offset), m->key,
-                      (long long)IO_TENSOR_MAX_NUMEL);
-    uint64_t nbytes = (uint64_t)numel * io_dtype_size(e->dt);
+                      (long long)WB_TENSOR_MAX_NUMEL);
+    uint64_t nbytes = (uint64_t)numel * wb_dtype_size(e->dt);
     if (e->end - e->begin != nbytes)
         return wb_err(err, WB_E_DATA, path,
                       "at byte %llu: tensor '%s': data_offsets [%llu, %llu] span %llu bytes "
@@ -116,7 +116,7 @@ static int parse_entry(const char *path, const io_json_doc *doc, const io_json_n
     return 0;
 }
 
-int io_safetensors_read(const char *path, io_tensor_list *out, wb_error *err)
+int io_safetensors_read(const char *path, wb_tensor_list *out, wb_error *err)
 {
     size_t n0 = out->n;
     char *hdr = NULL;
@@ -161,7 +161,7 @@ int io_safetensors_read(const char *path, io_tensor_list *out, wb_error *err)
     const char *jwhy;
     /* about 8 JSON values per tensor: bound the node array by the tensor cap, so a header
      * of a hundred million tiny values cannot make us allocate gigabytes */
-    io_json_limits lim = {.max_depth = 16, .max_nodes = 16 * (size_t)IO_TENSOR_MAX_COUNT};
+    io_json_limits lim = {.max_depth = 16, .max_nodes = 16 * (size_t)WB_TENSOR_MAX_COUNT};
     if (io_json_parse(hdr, hlen, &lim, &doc, &jat, &jwhy) != 0) {
         wb_err(err, WB_E_DATA, path, "at byte %llu: bad JSON header: %s",
                (unsigned long long)(8 + jat), jwhy);
@@ -195,8 +195,8 @@ int io_safetensors_read(const char *path, io_tensor_list *out, wb_error *err)
                 }
             continue;
         }
-        if (nt >= IO_TENSOR_MAX_COUNT) {
-            wb_err(err, WB_E_DATA, path, "more than %d tensors", IO_TENSOR_MAX_COUNT);
+        if (nt >= WB_TENSOR_MAX_COUNT) {
+            wb_err(err, WB_E_DATA, path, "more than %d tensors", WB_TENSOR_MAX_COUNT);
             goto fail;
         }
         if (parse_entry(path, &doc, m, 8, &ents[nt], err) != 0)
@@ -238,13 +238,13 @@ int io_safetensors_read(const char *path, io_tensor_list *out, wb_error *err)
     }
     for (size_t k = 0; k < nt; k++) {
         const st_entry *e = &ents[k];
-        io_tensor *t = io_tensor_list_push(out, e->name, e->ndim, e->shape, e->dt, err);
+        wb_tensor *t = wb_tensor_list_push(out, e->name, e->ndim, e->shape, e->dt, err);
         if (!t) {
             if (err)
                 snprintf(err->file, sizeof err->file, "%s", path);
             goto fail;
         }
-        size_t es = io_dtype_size(e->dt);
+        size_t es = wb_dtype_size(e->dt);
         uint64_t nel = (e->end - e->begin) / es;
         if (nel && fseeko(f, (off_t)(dbase + e->begin), SEEK_SET) != 0) {
             wb_err(err, WB_E_IO, path, "tensor '%s': cannot seek to byte %llu", e->name,
@@ -259,7 +259,7 @@ int io_safetensors_read(const char *path, io_tensor_list *out, wb_error *err)
                        e->name, (unsigned long long)(dbase + e->begin + done * es));
                 goto fail;
             }
-            io_dtype_to_f32(e->dt, chunk, k2, t->data + done);
+            wb_dtype_to_f32(e->dt, chunk, k2, t->data + done);
             done += k2;
         }
     }
@@ -271,7 +271,7 @@ int io_safetensors_read(const char *path, io_tensor_list *out, wb_error *err)
     return 0;
 fail:
     while (out->n > n0)
-        io_tensor_list_pop(out);
+        wb_tensor_list_pop(out);
     free(chunk);
     free(ents);
     io_json_free(&doc);
@@ -343,7 +343,7 @@ static void sb_json_string(sbuf *b, const char *s)
 
 static int cmp_name_idx(const void *a, const void *b)
 {
-    const io_tensor *x = *(const io_tensor *const *)a, *y = *(const io_tensor *const *)b;
+    const wb_tensor *x = *(const wb_tensor *const *)a, *y = *(const wb_tensor *const *)b;
     return strcmp(x->name, y->name);
 }
 
@@ -359,18 +359,18 @@ static void put_f32_le(unsigned char *dst, const float *src, size_t n)
     }
 }
 
-int io_safetensors_write(const char *path, const io_tensor_list *l,
+int io_safetensors_write(const char *path, const wb_tensor_list *l,
                          const char *const *meta_kv, size_t n_meta, wb_error *err)
 {
-    const io_tensor **order = malloc((l->n ? l->n : 1) * sizeof *order);
+    const wb_tensor **order = malloc((l->n ? l->n : 1) * sizeof *order);
     if (!order)
         return wb_err(err, WB_E_NOMEM, path, "out of memory");
     for (size_t i = 0; i < l->n; i++) {
-        const io_tensor *t = &l->items[i];
+        const wb_tensor *t = &l->items[i];
         int64_t numel;
         if (!t->name || !t->name[0] || !io_json_utf8_valid(t->name, strlen(t->name)) ||
             strcmp(t->name, "__metadata__") == 0 ||
-            io_shape_numel(t->ndim, t->shape, &numel) != 0) {
+            wb_shape_numel(t->ndim, t->shape, &numel) != 0) {
             free(order);
             return wb_err(err, WB_E_INTERNAL, path,
                           "tensor %zu ('%s'): name empty, reserved or not UTF-8, or bad shape",
@@ -408,7 +408,7 @@ int io_safetensors_write(const char *path, const io_tensor_list *l,
     }
     uint64_t off = 0;
     for (size_t i = 0; i < l->n; i++) {
-        const io_tensor *t = order[i];
+        const wb_tensor *t = order[i];
         if (i || n_meta)
             sb_str(&b, ",");
         sb_json_string(&b, t->name);
@@ -417,7 +417,7 @@ int io_safetensors_write(const char *path, const io_tensor_list *l,
             snprintf(num, sizeof num, d ? ",%lld" : "%lld", (long long)t->shape[d]);
             sb_str(&b, num);
         }
-        uint64_t nbytes = (uint64_t)io_tensor_numel(t) * 4;
+        uint64_t nbytes = (uint64_t)wb_tensor_numel(t) * 4;
         snprintf(num, sizeof num, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
                  (unsigned long long)(off + nbytes));
         sb_str(&b, num);
@@ -444,8 +444,8 @@ int io_safetensors_write(const char *path, const io_tensor_list *l,
     int ok = fwrite(len8, 1, 8, af.f) == 8 && fwrite(b.s, 1, b.n, af.f) == b.n;
     unsigned char buf[4096 * 4];
     for (size_t i = 0; ok && i < l->n; i++) {
-        const io_tensor *t = order[i];
-        size_t numel = io_tensor_numel(t);
+        const wb_tensor *t = order[i];
+        size_t numel = wb_tensor_numel(t);
         for (size_t done = 0; ok && done < numel;) {
             size_t n = numel - done < 4096 ? numel - done : 4096;
             put_f32_le(buf, t->data + done, n);

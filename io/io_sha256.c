@@ -1,5 +1,5 @@
 /* io_sha256.c — SHA-256 after FIPS 180-4, section 6.2. */
-#include "io_sha256.h"
+#include "io/io_sha256.h"
 
 #include <errno.h>
 #include <stdio.h>

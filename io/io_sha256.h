@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "wb_error.h"
+#include "base/wb_error.h"
 
 #ifdef __cplusplus
 extern "C" {

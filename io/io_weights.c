@@ -1,14 +1,14 @@
 /* io_weights.c — weight file format detection and dispatch. */
-#include "io_weights.h"
+#include "io/io_weights.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "io_h5.h"
-#include "io_npy.h"
-#include "io_pth.h"
-#include "io_safetensors.h"
+#include "io/io_h5.h"
+#include "io/io_npy.h"
+#include "io/io_pth.h"
+#include "io/io_safetensors.h"
 
 static const unsigned char k_hdf5_sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
 
@@ -73,7 +73,7 @@ io_weights_format io_weights_detect(const char *path, wb_error *err)
     return fmt;
 }
 
-int io_weights_read(const char *path, io_tensor_list *out, wb_error *err)
+int io_weights_read(const char *path, wb_tensor_list *out, wb_error *err)
 {
     switch (io_weights_detect(path, err)) {
     case IO_WEIGHTS_PTH_ZIP:
@@ -84,15 +84,15 @@ int io_weights_read(const char *path, io_tensor_list *out, wb_error *err)
     case IO_WEIGHTS_H5:
         return io_h5_read(path, out, err);
     case IO_WEIGHTS_NPY: {
-        io_tensor t;
+        wb_tensor t;
         if (io_npy_read(path, &t, err) != 0)
             return -1;
-        io_tensor *x = io_tensor_list_push(out, t.name, t.ndim, t.shape, t.file_dtype, err);
+        wb_tensor *x = wb_tensor_list_push(out, t.name, t.ndim, t.shape, t.file_dtype, err);
         if (x)
-            memcpy(x->data, t.data, io_tensor_numel(&t) * sizeof(float));
+            memcpy(x->data, t.data, wb_tensor_numel(&t) * sizeof(float));
         else if (err)
             snprintf(err->file, sizeof err->file, "%s", path);
-        io_tensor_free(&t);
+        wb_tensor_free(&t);
         return x ? 0 : -1;
     }
     default:

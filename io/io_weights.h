@@ -1,9 +1,9 @@
 /* io_weights.h — read any supported weight file into named float32 tensors.
  *
- *     io_tensor_list w; io_tensor_list_init(&w);
+ *     wb_tensor_list w; wb_tensor_list_init(&w);
  *     if (io_weights_read(path, &w, &err) != 0) { wb_error_print(&err, stderr); ... }
  *     ... nn_net_bind(net, &w, ...) ...
- *     io_tensor_list_free(&w);
+ *     wb_tensor_list_free(&w);
  *
  * The reader is picked by content, never by extension:
  *   "PK\3\4"                    -> torch.save zip archive (io_pth)
@@ -17,7 +17,7 @@
 #ifndef IO_WEIGHTS_H
 #define IO_WEIGHTS_H
 
-#include "io_tensor.h"
+#include "base/wb_tensor.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,7 +41,7 @@ const char *io_weights_format_name(io_weights_format f);
 
 /* Appends every tensor of the weight file at path to out (initialised and freed by the
  * caller). On failure nothing is appended and err names the file and where it went wrong. */
-int io_weights_read(const char *path, io_tensor_list *out, wb_error *err);
+int io_weights_read(const char *path, wb_tensor_list *out, wb_error *err);
 
 #ifdef __cplusplus
 }

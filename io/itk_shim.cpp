@@ -1,7 +1,7 @@
 // itk_shim.cpp — the ITK filters behind io_itk.h. The only translation unit that includes ITK
 // (it compiles slowly). Every entry point catches every exception and returns -1 with err
 // filled; nothing C++ crosses the C API.
-#include "io_itk.h"
+#include "io/io_itk.h"
 
 #include <algorithm>
 #include <cmath>

@@ -9,12 +9,12 @@
  *     o.in_channels = 1; o.num_classes = 2; o.seed = 7;
  *     nn_net *net = nn_net_create("resnet18", &o, &err);          // NULL + err on failure
  *
- *     io_tensor_list w; io_tensor_list_init(&w);
+ *     wb_tensor_list w; wb_tensor_list_init(&w);
  *     io_weights_read("resnet18.pth", &w, &err);                  // io/, not nets/
  *     nn_bind_opts bo = nn_bind_opts_default();    // strict; head skipped if class count differs
  *     nn_bind_report rep; nn_bind_report_init(&rep);
  *     if (nn_net_bind(net, &w, &bo, &rep, &err) != 0) { ...rep lists missing / mis-shaped... }
- *     nn_bind_report_free(&rep); io_tensor_list_free(&w);
+ *     nn_bind_report_free(&rep); wb_tensor_list_free(&w);
  *
  *     nn_net_unfreeze(net, "layer4", NN_BN_FROZEN, 1, &err);      // layer4 + head train
  *     nn_opt_cfg oc = nn_opt_cfg_default(NN_OPT_SGD);  oc.lr = 0.01f; oc.momentum = 0.9f;
@@ -46,13 +46,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "wb_error.h"
+#include "base/wb_error.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-struct io_tensor_list; /* io/io_tensor.h */
+struct wb_tensor_list; /* io/wb_tensor.h */
 
 typedef struct nn_net nn_net;
 
@@ -240,15 +240,15 @@ void nn_bind_report_free(nn_bind_report *r); /* frees the strings; NULL is a no-
  * HWIO kernels are transposed to OIHW. report (may be NULL) lists what did not match.
  * Strict: returns -1 (WB_E_DATA) if anything is missing, unexpected or mis-shaped, with
  * the first problem in err; nothing is copied then. */
-int nn_net_bind(nn_net *net, const struct io_tensor_list *list, const nn_bind_opts *opts,
+int nn_net_bind(nn_net *net, const struct wb_tensor_list *list, const nn_bind_opts *opts,
                 nn_bind_report *report, wb_error *err);
 
 /* Appends every parameter and buffer to list under the network's names, in the home
  * framework's layout (Keras kernels back to HWIO). list is caller-initialised and owned. */
-int nn_net_export(const nn_net *net, struct io_tensor_list *list, wb_error *err);
+int nn_net_export(const nn_net *net, struct wb_tensor_list *list, wb_error *err);
 
 /* Appends the gradient of every trainable parameter to list under the parameter's name. */
-int nn_net_export_grads(const nn_net *net, struct io_tensor_list *list, wb_error *err);
+int nn_net_export_grads(const nn_net *net, struct wb_tensor_list *list, wb_error *err);
 
 /* ---------------------------------------------------------------- optimizers */
 

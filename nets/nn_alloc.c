@@ -3,7 +3,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "nn_internal.h"
+#include "nets/nn_internal.h"
 
 static atomic_long g_fail_at = -1; /* -1: the environment has not been read; 0: off */
 static atomic_long g_count;

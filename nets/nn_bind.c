@@ -1,9 +1,9 @@
-/* nn_bind.c — weights in and out by name (io_tensor_list), with a report. */
+/* nn_bind.c — weights in and out by name (wb_tensor_list), with a report. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "io_tensor.h"
-#include "nn_internal.h"
+#include "base/wb_tensor.h"
+#include "nets/nn_internal.h"
 
 nn_bind_opts nn_bind_opts_default(void)
 {
@@ -79,7 +79,7 @@ static void fmt_shape(char *buf, size_t n, int ndim, const int64_t *shape)
 }
 
 /* 0: same shape; 1: a first conv with c file input channels to sum into 1; -1: differs. */
-static int shape_match(const nn_tensor *t, const io_tensor *f)
+static int shape_match(const nn_tensor *t, const wb_tensor *f)
 {
     int64_t s[4];
     int nd = file_shape(t, s);
@@ -102,7 +102,7 @@ static int shape_match(const nn_tensor *t, const io_tensor *f)
 }
 
 /* Copies file data into t, converting layout and summing input channels if asked. */
-static void copy_in(nn_tensor *t, const io_tensor *f, int sum_cin)
+static void copy_in(nn_tensor *t, const wb_tensor *f, int sum_cin)
 {
     const int O = t->shape[0], I = t->shape[1];
     if (t->layout == NN_LAYOUT_NATIVE) {
@@ -180,7 +180,7 @@ static int ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-int nn_net_bind(nn_net *net, const io_tensor_list *list, const nn_bind_opts *opts,
+int nn_net_bind(nn_net *net, const wb_tensor_list *list, const nn_bind_opts *opts,
                 nn_bind_report *report, wb_error *err)
 {
     nn_bind_opts def = nn_bind_opts_default();
@@ -204,7 +204,7 @@ int nn_net_bind(nn_net *net, const io_tensor_list *list, const nn_bind_opts *opt
     for (size_t i = 0; i < NT; i++)
         match[i] = -1;
     for (size_t k = 0; k < list->n && rc == 0; k++) {
-        const io_tensor *f = &list->items[k];
+        const wb_tensor *f = &list->items[k];
         char nbuf[512];
         const char *name = strip_module(f->name, nbuf, sizeof nbuf);
         if (ends_with(name, "num_batches_tracked"))
@@ -232,7 +232,7 @@ int nn_net_bind(nn_net *net, const io_tensor_list *list, const nn_bind_opts *opt
                 snprintf(first, sizeof first, "missing tensor '%s'", t->name);
             continue;
         }
-        const io_tensor *f = &list->items[match[i]];
+        const wb_tensor *f = &list->items[match[i]];
         mode[i] = shape_match(t, f);
         if (mode[i] < 0) {
             int64_t s[4];
@@ -271,7 +271,7 @@ int nn_net_bind(nn_net *net, const io_tensor_list *list, const nn_bind_opts *opt
 }
 
 /* Appends src (t's values or gradient, engine layout) to list in the home layout. */
-static int export_one(const nn_tensor *t, const float *src, io_tensor_list *list, wb_error *err)
+static int export_one(const nn_tensor *t, const float *src, wb_tensor_list *list, wb_error *err)
 {
     int64_t s[4];
     int nd = file_shape(t, s);
@@ -293,12 +293,12 @@ static int export_one(const nn_tensor *t, const float *src, io_tensor_list *list
                     }
         src = tmp;
     }
-    int rc = io_tensor_list_add(list, t->name, nd, s, src, err);
+    int rc = wb_tensor_list_add(list, t->name, nd, s, src, err);
     free(tmp);
     return rc;
 }
 
-int nn_net_export(const nn_net *net, io_tensor_list *list, wb_error *err)
+int nn_net_export(const nn_net *net, wb_tensor_list *list, wb_error *err)
 {
     for (size_t i = 0; i < net->n_tensors; i++)
         if (export_one(&net->tensors[i], net->tensors[i].data, list, err) != 0)
@@ -306,7 +306,7 @@ int nn_net_export(const nn_net *net, io_tensor_list *list, wb_error *err)
     return 0;
 }
 
-int nn_net_export_grads(const nn_net *net, io_tensor_list *list, wb_error *err)
+int nn_net_export_grads(const nn_net *net, wb_tensor_list *list, wb_error *err)
 {
     for (size_t i = 0; i < net->n_tensors; i++) {
         const nn_tensor *t = &net->tensors[i];

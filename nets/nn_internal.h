@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nn.h"
+#include "nets/nn.h"
 
 #define NN_NAME_MAX 96
 #define NN_MAX_STAGES 16

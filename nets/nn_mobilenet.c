@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "nn_internal.h"
+#include "nets/nn_internal.h"
 
 #define MB_EPS 1e-3f
 #define MB_MOM 0.01f

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn_internal.h"
+#include "nets/nn_internal.h"
 
 _Static_assert(NN_OP_COUNT == 13, "add the new op to op_names, infer_shapes, run_forward, "
                                  "run_backward, needs_input and needs_output");

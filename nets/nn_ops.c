@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "nn_internal.h"
+#include "nets/nn_internal.h"
 
 /* Element-wise kernels are split into ranges of whole cache lines. */
 typedef struct ew_job {

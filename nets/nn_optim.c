@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn_internal.h"
+#include "nets/nn_internal.h"
 
 typedef struct {
     nn_tensor *t;

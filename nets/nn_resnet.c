@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "nn_internal.h"
+#include "nets/nn_internal.h"
 
 #define BN_EPS 1e-5f
 #define BN_MOM 0.1f

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "nn_internal.h"
+#include "nets/nn_internal.h"
 
 #define NN_MAX_THREADS 64
 /* Busy-wait this long (wall time) for the next job, or for the workers to finish, before

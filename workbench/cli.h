@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "wb_error.h"
+#include "base/wb_error.h"
 
 typedef struct wb_command {
     const char *name;

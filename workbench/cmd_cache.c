@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cache.h"
-#include "cli.h"
-#include "wb_log.h"
+#include "experiments/data/cache.h"
+#include "workbench/cli.h"
+#include "base/wb_log.h"
 
 static int run(int argc, char **argv)
 {

@@ -3,11 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
-#include "io_dicom.h"
-#include "io_fs.h"
-#include "json_out.h"
-#include "wb_log.h"
+#include "workbench/cli.h"
+#include "io/io_dicom.h"
+#include "io/io_fs.h"
+#include "workbench/json_out.h"
+#include "base/wb_log.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>

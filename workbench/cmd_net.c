@@ -3,12 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "io_npy.h"
-#include "io_safetensors.h"
-#include "io_tensor.h"
-#include "io_weights.h"
-#include "nn.h"
+#include "workbench/cli.h"
+#include "io/io_npy.h"
+#include "io/io_safetensors.h"
+#include "base/wb_tensor.h"
+#include "io/io_weights.h"
+#include "nets/nn.h"
 
 typedef struct net_args {
     const char *arch, *weights, *input, *labels, *output, *unfreeze, *bn;
@@ -57,7 +57,7 @@ static int parse(int argc, char **argv, net_args *a, wb_error *err)
 }
 
 /* The class count of the head in a weight list, found through a network's head tensors. */
-static long head_classes(const char *arch, const io_tensor_list *w)
+static long head_classes(const char *arch, const wb_tensor_list *w)
 {
     wb_error e;
     nn_net_opts o = nn_net_opts_default();
@@ -70,7 +70,7 @@ static long head_classes(const char *arch, const io_tensor_list *w)
         nn_param_view p;
         if (nn_net_tensor(probe, i, &p) || p.stage != head || p.ndim < 2) continue;
         for (size_t j = 0; j < w->n && !k; j++) {
-            const io_tensor *t = &w->items[j];
+            const wb_tensor *t = &w->items[j];
             /* the name in the file may carry a prefix ("module.", Keras' "layer/layer/") */
             size_t ln = strlen(t->name), lp = strlen(p.name);
             const char *tail = ln >= lp ? t->name + ln - lp : NULL;
@@ -91,8 +91,8 @@ static int ends_with(const char *s, const char *suffix)
 /* Creates the network with the given (or the weights') class count and binds the weights. */
 static nn_net *make_net(const net_args *a, int in_channels, wb_error *err)
 {
-    io_tensor_list w;
-    io_tensor_list_init(&w);
+    wb_tensor_list w;
+    wb_tensor_list_init(&w);
     if (a->weights && io_weights_read(a->weights, &w, err) != 0) return NULL;
     nn_net_opts o = nn_net_opts_default();
     o.in_channels = in_channels;
@@ -100,7 +100,7 @@ static nn_net *make_net(const net_args *a, int in_channels, wb_error *err)
     if (o.num_classes <= 0) o.num_classes = 1000;
     if (!strcmp(a->arch, "mobilenet_v1")) { /* width multiplier from conv1: 32 * width filters */
         for (size_t i = 0; i < w.n; i++) {
-            const io_tensor *t = &w.items[i];
+            const wb_tensor *t = &w.items[i];
             if (t->ndim == 4 && (ends_with(t->name, "conv1/kernel") || ends_with(t->name, "conv1/kernel:0")))
                 o.width = (float)t->shape[3] / 32.0f;
         }
@@ -121,16 +121,16 @@ static nn_net *make_net(const net_args *a, int in_channels, wb_error *err)
         }
         nn_bind_report_free(&rep);
     }
-    io_tensor_list_free(&w);
+    wb_tensor_list_free(&w);
     return net;
 }
 
-static int read_input(const char *path, io_tensor *x, wb_error *err)
+static int read_input(const char *path, wb_tensor *x, wb_error *err)
 {
     if (!path) return wb_err(err, WB_E_USAGE, NULL, "--input X.npy is required");
     if (io_npy_read(path, x, err) != 0) return -1;
     if (x->ndim != 4 || x->shape[0] < 1 || x->shape[1] < 1 || x->shape[1] > 3) {
-        io_tensor_free(x);
+        wb_tensor_free(x);
         return wb_err(err, WB_E_DATA, path, "expected a float32 NCHW array with 1 to 3 channels");
     }
     return 0;
@@ -161,7 +161,7 @@ static int cmd_info(const net_args *a, wb_error *err)
 static int cmd_forward(const net_args *a, wb_error *err)
 {
     if (!a->output) return wb_err(err, WB_E_USAGE, NULL, "--output Y.npy is required");
-    io_tensor x;
+    wb_tensor x;
     if (read_input(a->input, &x, err)) return -1;
     int n = (int)x.shape[0], c = (int)x.shape[1], h = (int)x.shape[2], w = (int)x.shape[3];
     nn_net *net = make_net(a, c, err);
@@ -177,13 +177,13 @@ static int cmd_forward(const net_args *a, wb_error *err)
     if ((a->features ? nn_net_features(net, x.data, n, h, w, out, err)
                      : nn_net_forward(net, x.data, n, h, w, 0, out, err)) != 0)
         goto done;
-    io_tensor y = {.name = (char *)"y", .ndim = 2, .shape = {n, k}, .file_dtype = IO_DT_F32, .data = out};
+    wb_tensor y = {.name = (char *)"y", .ndim = 2, .shape = {n, k}, .file_dtype = WB_DT_F32, .data = out};
     rc = io_npy_write(a->output, &y, err);
     if (rc == 0) fprintf(stderr, "workbench: net: wrote %s [%d, %d]\n", a->output, n, k);
 done:
     free(out);
     nn_net_free(net);
-    io_tensor_free(&x);
+    wb_tensor_free(&x);
     return rc;
 }
 
@@ -191,18 +191,18 @@ static int cmd_grad(const net_args *a, wb_error *err)
 {
     if (!a->output) return wb_err(err, WB_E_USAGE, NULL, "--output G.safetensors is required");
     if (!a->labels) return wb_err(err, WB_E_USAGE, NULL, "--labels T.npy is required");
-    io_tensor x, t;
+    wb_tensor x, t;
     memset(&t, 0, sizeof t);
     if (read_input(a->input, &x, err)) return -1;
     int n = (int)x.shape[0], c = (int)x.shape[1], h = (int)x.shape[2], w = (int)x.shape[3];
     nn_net *net = NULL;
     float *logits = NULL, *dlogits = NULL;
     int *labels = NULL, rc = -1;
-    io_tensor_list g;
-    io_tensor_list_init(&g);
+    wb_tensor_list g;
+    wb_tensor_list_init(&g);
     if (io_npy_read(a->labels, &t, err)) goto done;
-    if (io_tensor_numel(&t) != (size_t)n) {
-        wb_err(err, WB_E_DATA, a->labels, "has %zu labels for %d images", io_tensor_numel(&t), n);
+    if (wb_tensor_numel(&t) != (size_t)n) {
+        wb_err(err, WB_E_DATA, a->labels, "has %zu labels for %d images", wb_tensor_numel(&t), n);
         goto done;
     }
     if (!(net = make_net(a, c, err))) goto done;
@@ -229,13 +229,13 @@ static int cmd_grad(const net_args *a, wb_error *err)
     if ((rc = io_safetensors_write(a->output, &g, meta, 4, err)) == 0)
         printf("loss %.9g\n%zu gradient tensors written to %s\n", loss, g.n, a->output);
 done:
-    io_tensor_list_free(&g);
+    wb_tensor_list_free(&g);
     free(labels);
     free(logits);
     free(dlogits);
     nn_net_free(net);
-    io_tensor_free(&x);
-    io_tensor_free(&t);
+    wb_tensor_free(&x);
+    wb_tensor_free(&t);
     return rc;
 }
 

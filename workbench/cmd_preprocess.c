@@ -2,10 +2,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
-#include "config.h"
-#include "dataset.h"
-#include "wb_log.h"
+#include "workbench/cli.h"
+#include "experiments/config/config.h"
+#include "experiments/data/dataset.h"
+#include "base/wb_log.h"
 
 static int run(int argc, char **argv)
 {

@@ -6,13 +6,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli.h"
-#include "io_csv.h"
-#include "io_dicom.h"
-#include "io_fs.h"
-#include "io_png.h"
-#include "preprocess.h"
-#include "wb_log.h"
+#include "workbench/cli.h"
+#include "io/io_csv.h"
+#include "io/io_dicom.h"
+#include "io/io_fs.h"
+#include "io/io_png.h"
+#include "experiments/data/preprocess.h"
+#include "base/wb_log.h"
 
 /* 6x11 glyphs for ASCII 32..126, one byte per row (bit 5 = leftmost pixel), rendered from
  * Pillow's built-in default bitmap font (ImageFont.load_default). */

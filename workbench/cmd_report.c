@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
-#include "report.h"
+#include "workbench/cli.h"
+#include "experiments/report/report.h"
 
 static int run(int argc, char **argv)
 {

@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
-#include "run.h"
+#include "workbench/cli.h"
+#include "experiments/run.h"
 
 static int run(int argc, char **argv)
 {

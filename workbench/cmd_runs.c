@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
-#include "registry.h"
+#include "workbench/cli.h"
+#include "experiments/report/registry.h"
 
 static int run(int argc, char **argv)
 {

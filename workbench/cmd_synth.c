@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
-#include "synth.h"
-#include "wb_log.h"
+#include "workbench/cli.h"
+#include "experiments/data/synth.h"
+#include "base/wb_log.h"
 
 static int run(int argc, char **argv)
 {

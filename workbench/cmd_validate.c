@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
-#include "config.h"
+#include "workbench/cli.h"
+#include "experiments/config/config.h"
 
 static int run(int argc, char **argv)
 {

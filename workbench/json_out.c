@@ -1,4 +1,4 @@
-#include "json_out.h"
+#include "workbench/json_out.h"
 
 #include <math.h>
 

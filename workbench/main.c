@@ -7,9 +7,9 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "cli.h"
-#include "io_dicom.h"
-#include "wb_log.h"
+#include "workbench/cli.h"
+#include "io/io_dicom.h"
+#include "base/wb_log.h"
 
 static const wb_command *const commands[] = {
     &wb_cmd_synth,

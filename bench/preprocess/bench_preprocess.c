@@ -18,9 +18,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "io_dicom.h"
-#include "preprocess.h"
-#include "wb_error.h"
+#include "io/io_dicom.h"
+#include "experiments/data/preprocess.h"
+#include "base/wb_error.h"
 
 static double now_s(void) {
     struct timespec ts;

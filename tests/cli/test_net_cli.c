@@ -7,9 +7,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "io_npy.h"
-#include "io_safetensors.h"
-#include "io_tensor.h"
+#include "io/io_npy.h"
+#include "io/io_safetensors.h"
+#include "base/wb_tensor.h"
 #include "wb_test.h"
 
 static const char *wb, *data, *weights, *tmp;
@@ -51,7 +51,7 @@ int main(int argc, char **argv)
     /* forward: logits within 1e-4 relative of PyTorch's */
     snprintf(args, sizeof args, "net forward --arch resnet20 --weights '%s' --input '%s/x.npy' --output '%s/y.npy'", w20, data, tmp);
     CHECK_EQ_INT(run(args), 0, "net forward exit");
-    io_tensor y, want;
+    wb_tensor y, want;
     wb_error err;
     snprintf(path, sizeof path, "%s/y.npy", tmp);
     int rc = io_npy_read(path, &y, &err);
@@ -60,23 +60,23 @@ int main(int argc, char **argv)
     rc |= io_npy_read(path, &want, &err);
     CHECK(rc == 0, "read logits: %s", err.msg);
     if (rc == 0) {
-        CHECK_EQ_INT(io_tensor_numel(&y), io_tensor_numel(&want), "logit count");
+        CHECK_EQ_INT(wb_tensor_numel(&y), wb_tensor_numel(&want), "logit count");
         double num = 0, den = 0;
-        for (size_t i = 0; i < io_tensor_numel(&want) && i < io_tensor_numel(&y); i++) {
+        for (size_t i = 0; i < wb_tensor_numel(&want) && i < wb_tensor_numel(&y); i++) {
             num += (y.data[i] - want.data[i]) * (double)(y.data[i] - want.data[i]);
             den += want.data[i] * (double)want.data[i];
         }
         CHECK(sqrt(num / den) < 1e-4, "logits relative L2 error %.3g", sqrt(num / den));
-        io_tensor_free(&y);
-        io_tensor_free(&want);
+        wb_tensor_free(&y);
+        wb_tensor_free(&want);
     }
 
     /* grad: loss and every trainable gradient's norm within 1e-3 relative */
     snprintf(args, sizeof args, "net grad --arch resnet20 --weights '%s' --input '%s/x.npy' --labels '%s/t.npy' "
              "--unfreeze layer3 --bn frozen --output '%s/g.safetensors'", w20, data, data, tmp);
     CHECK_EQ_INT(run(args), 0, "net grad exit");
-    io_tensor_list g;
-    io_tensor_list_init(&g);
+    wb_tensor_list g;
+    wb_tensor_list_init(&g);
     snprintf(path, sizeof path, "%s/g.safetensors", tmp);
     rc = io_safetensors_read(path, &g, &err);
     CHECK(rc == 0, "read gradients: %s", err.msg);
@@ -97,16 +97,16 @@ int main(int argc, char **argv)
             continue;
         }
         n_expected++;
-        const io_tensor *t = io_tensor_list_find(&g, name);
+        const wb_tensor *t = wb_tensor_list_find(&g, name);
         CHECK(t != NULL, "gradient %s missing", name);
         if (!t) continue;
         double s = 0;
-        for (size_t i = 0; i < io_tensor_numel(t); i++) s += (double)t->data[i] * t->data[i];
+        for (size_t i = 0; i < wb_tensor_numel(t); i++) s += (double)t->data[i] * t->data[i];
         CHECK_CLOSE(sqrt(s), v, 1e-3 * v, "gradient norm of %s", name);
     }
     if (f) fclose(f);
     CHECK_EQ_INT(g.n, n_expected, "number of gradient tensors (frozen stages have none)");
-    io_tensor_list_free(&g);
+    wb_tensor_list_free(&g);
 
     /* bad input: exit 3 (data) or 2 (usage), with the file named */
     snprintf(args, sizeof args, "net forward --arch resnet32 --weights '%s' --input '%s/x.npy' --output '%s/z.npy'", w20, data, tmp);

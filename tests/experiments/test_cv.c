@@ -7,29 +7,29 @@
 #include <string.h>
 
 #include "../wb_test.h"
-#include "cv.h"
+#include "experiments/eval/cv.h"
 
 static void test_rng(void)
 {
     /* xoshiro256** from state {1,2,3,4}, and splitmix64 from 0: the reference implementations'
      * first outputs (prng.di.unimi.it) */
-    exp_rng r = {{1, 2, 3, 4}};
-    CHECK(exp_rng_next(&r) == 11520u, "xoshiro256** output 1");
-    CHECK(exp_rng_next(&r) == 0u, "xoshiro256** output 2");
-    CHECK(exp_rng_next(&r) == 1509978240u, "xoshiro256** output 3");
-    exp_rng_seed(&r, 0);
+    wb_rng r = {{1, 2, 3, 4}};
+    CHECK(wb_rng_next(&r) == 11520u, "xoshiro256** output 1");
+    CHECK(wb_rng_next(&r) == 0u, "xoshiro256** output 2");
+    CHECK(wb_rng_next(&r) == 1509978240u, "xoshiro256** output 3");
+    wb_rng_seed(&r, 0);
     CHECK(r.s[0] == 0xe220a8397b1dcdafULL && r.s[1] == 0x6e789e6aa1b965f4ULL,
           "splitmix64 seeding");
 
-    exp_rng_seed(&r, 42);
+    wb_rng_seed(&r, 42);
     int hist[10] = {0};
     double mean = 0.0;
     for (int i = 0; i < 100000; i++) {
-        uint64_t k = exp_rng_below(&r, 10);
+        uint64_t k = wb_rng_below(&r, 10);
         CHECK(k < 10, "below(10) = %llu", (unsigned long long)k);
         if (k < 10)
             hist[k]++;
-        double u = exp_rng_uniform(&r);
+        double u = wb_rng_uniform(&r);
         CHECK(u >= 0.0 && u < 1.0, "uniform %g", u);
         mean += u;
     }
@@ -38,10 +38,10 @@ static void test_rng(void)
         chi2 += (hist[k] - 10000.0) * (hist[k] - 10000.0) / 10000.0;
     CHECK(chi2 < 30.0, "below(10) chi-square %g with 9 df (p < 0.0005 to fail)", chi2);
     CHECK_CLOSE(mean / 100000, 0.5, 0.005, "uniform mean");
-    CHECK(exp_rng_below(&r, 0) == 0 && exp_rng_below(&r, 1) == 0, "below(0), below(1)");
-    CHECK(exp_rng_derive(7, 0) != exp_rng_derive(7, 1) &&
-              exp_rng_derive(7, 0) != exp_rng_derive(8, 0) &&
-              exp_rng_derive(7, 3) == exp_rng_derive(7, 3),
+    CHECK(wb_rng_below(&r, 0) == 0 && wb_rng_below(&r, 1) == 0, "below(0), below(1)");
+    CHECK(wb_rng_derive(7, 0) != wb_rng_derive(7, 1) &&
+              wb_rng_derive(7, 0) != wb_rng_derive(8, 0) &&
+              wb_rng_derive(7, 3) == wb_rng_derive(7, 3),
           "derived seeds");
 }
 
@@ -73,16 +73,16 @@ typedef struct cohort {
 static cohort make_cohort(size_t P, int min_img, int max_img, double prev, uint64_t seed)
 {
     cohort c = {0, P, NULL, NULL};
-    exp_rng r;
-    exp_rng_seed(&r, seed);
+    wb_rng r;
+    wb_rng_seed(&r, seed);
     size_t cap = P * (size_t)max_img;
     c.group = malloc(cap * sizeof *c.group);
     c.label = malloc(cap * sizeof *c.label);
     size_t npos = (size_t)floor(prev * (double)P + 0.5);
     for (size_t p = 0; p < P; p++) {
-        int k = min_img + (int)exp_rng_below(&r, (uint64_t)(max_img - min_img + 1));
+        int k = min_img + (int)wb_rng_below(&r, (uint64_t)(max_img - min_img + 1));
         int positive = p % (P / npos) == 0 && p / (P / npos) < npos;
-        int npos_img = positive ? 1 + (int)exp_rng_below(&r, (uint64_t)k) : 0;
+        int npos_img = positive ? 1 + (int)wb_rng_below(&r, (uint64_t)k) : 0;
         for (int j = 0; j < k; j++) {
             c.group[c.n] = p;
             c.label[c.n] = j < npos_img;
@@ -313,11 +313,11 @@ static void test_multiclass(void)
     size_t group[P * 4];
     int label[P * 4], kind[P];
     size_t n = 0;
-    exp_rng r;
-    exp_rng_seed(&r, 99);
+    wb_rng r;
+    wb_rng_seed(&r, 99);
     for (size_t p = 0; p < P; p++) {
         /* 0 normal only (60%), 1 benign (25%), 2 malignant (15%) */
-        double u = exp_rng_uniform(&r);
+        double u = wb_rng_uniform(&r);
         kind[p] = u < 0.15 ? 2 : u < 0.40 ? 1 : 0;
         for (int j = 0; j < 4; j++) {
             group[n] = p;

@@ -10,7 +10,7 @@
 
 #include "../wb_test.h"
 #include "fixture.h"
-#include "logreg.h"
+#include "experiments/model/logreg.h"
 
 #define COEF_TOL 1e-7  /* sklearn's optimum (warm-started to convergence): the brief asks 1e-5 */
 #define COEF1_TOL 1e-4 /* one sklearn fit stops early (L-BFGS-B's ftol): within 1e-4 */

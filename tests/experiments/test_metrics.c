@@ -9,7 +9,7 @@
 
 #include "../wb_test.h"
 #include "fixture.h"
-#include "metrics.h"
+#include "experiments/eval/metrics.h"
 
 #define TOL 1e-12 /* sums of up to a few hundred terms in a different order */
 

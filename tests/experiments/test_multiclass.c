@@ -18,9 +18,9 @@
 
 #include "../wb_test.h"
 #include "fixture.h"
-#include "io_csv.h"
-#include "logreg.h"
-#include "metrics.h"
+#include "io/io_csv.h"
+#include "experiments/model/logreg.h"
+#include "experiments/eval/metrics.h"
 
 #define TOL 1e-12
 

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io_tensor.h"
-#include "nn.h"
-#include "nn_internal.h"
+#include "base/wb_tensor.h"
+#include "nets/nn.h"
+#include "nets/nn_internal.h"
 #include "wb_test.h"
 
 enum { N = 2, K = 2, HW_MAX = 32 * 32 };
@@ -95,9 +95,9 @@ static int step(session *s, int g, wb_error *err)
         return nn_net_forward(s->net, x2, 3, H + 8, W + 8, 0, lg, err);
     }
     case 6: { /* weights out and back in by name */
-        io_tensor_list l, gl;
-        io_tensor_list_init(&l);
-        io_tensor_list_init(&gl);
+        wb_tensor_list l, gl;
+        wb_tensor_list_init(&l);
+        wb_tensor_list_init(&gl);
         nn_bind_report rep;
         nn_bind_report_init(&rep);
         int rc = nn_net_export(s->net, &l, err);
@@ -106,8 +106,8 @@ static int step(session *s, int g, wb_error *err)
         if (rc == 0)
             rc = nn_net_export_grads(s->net, &gl, err);
         nn_bind_report_free(&rep);
-        io_tensor_list_free(&l);
-        io_tensor_list_free(&gl);
+        wb_tensor_list_free(&l);
+        wb_tensor_list_free(&gl);
         return rc;
     }
     case 7: /* everything trains now: new gradients and optimizer state */

@@ -7,7 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "io_fs.h"
+#include "io/io_fs.h"
 #include "wb_test.h"
 
 static void touch(const char *dir, const char *name)

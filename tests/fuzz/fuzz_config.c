@@ -1,7 +1,7 @@
 /* fuzz_config.c — exp_config_load on arbitrary YAML. The scratch directory holds the files
  * a config may name (labels.csv, dicom/, weights.safetensors) so that inputs get past the
  * path checks into the rest of the validation; the resolved config is written out too. */
-#include "config.h"
+#include "experiments/config/config.h"
 #include "fuzz_common.h"
 
 static void setup_files(void)

@@ -1,7 +1,7 @@
 /* fuzz_csv.c — io_csv_read on arbitrary bytes (through a scratch file), then the column
  * lookup (with its nearest-name suggestion) and every cell. */
 #include "fuzz_common.h"
-#include "io_csv.h"
+#include "io/io_csv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

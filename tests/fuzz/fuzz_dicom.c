@@ -8,7 +8,7 @@
  * touched: 0.5 s, 25 MB), but ASan poisons the whole block and takes ~40 s, which would bury
  * the fuzzer in false timeouts. docs/security.md says so. */
 #include "fuzz_common.h"
-#include "io_dicom.h"
+#include "io/io_dicom.h"
 
 static int names_deflate(const uint8_t *data, size_t size)
 {

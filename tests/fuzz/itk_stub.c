@@ -2,7 +2,7 @@
  * every compiler but GCC ("Unsupported compiler" in itk_compiler_detection.h), and the fuzz
  * build is clang; no fuzz target reaches ITK, so wb_io gets these failing stand-ins instead
  * of io/itk_shim.cpp there (root CMakeLists.txt). */
-#include "io_itk.h"
+#include "io/io_itk.h"
 
 #define ITK_ABSENT(err) \
     wb_err(err, WB_E_INTERNAL, NULL, "ITK is not part of the fuzz build (tests/fuzz/itk_stub.c)")

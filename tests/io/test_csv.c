@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io_csv.h"
+#include "io/io_csv.h"
 #include "wb_test.h"
 
 static const char *g_tmp;

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "io_dicom.h"
-#include "io_fs.h"
+#include "io/io_dicom.h"
+#include "io/io_fs.h"
 #include "wb_test.h"
 
 static const char *g_data, *g_tmp;

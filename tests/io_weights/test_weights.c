@@ -14,13 +14,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "io_h5.h"
-#include "io_json.h"
-#include "io_npy.h"
-#include "io_pth.h"
-#include "io_safetensors.h"
-#include "io_tensor.h"
-#include "io_weights.h"
+#include "io/io_h5.h"
+#include "io/io_json.h"
+#include "io/io_npy.h"
+#include "io/io_pth.h"
+#include "io/io_safetensors.h"
+#include "base/wb_tensor.h"
+#include "io/io_fs.h"
+#include "io/io_weights.h"
 
 /* ---- assertions: print both values and the line, keep going ---- */
 static int g_checks, g_fails;
@@ -65,7 +66,7 @@ static const char *fmt_err(const wb_error *e)
 typedef struct {
     char name[512];
     int ndim;
-    int64_t shape[IO_TENSOR_MAX_DIMS];
+    int64_t shape[WB_TENSOR_MAX_DIMS];
     int64_t numel;
     double sum, sumabs;
     int nvals;
@@ -124,7 +125,7 @@ static int expect_load(const char *path, expect_list *e)
 }
 
 /* The tensor matches the record: shape, first values bit-exact, sums. */
-static void check_tensor(const io_tensor *t, const expect_rec *r)
+static void check_tensor(const wb_tensor *t, const expect_rec *r)
 {
     char what[700];
     snprintf(what, sizeof what, "%s ndim", r->name);
@@ -133,7 +134,7 @@ static void check_tensor(const io_tensor *t, const expect_rec *r)
         snprintf(what, sizeof what, "%s shape[%d]", r->name, d);
         T_EQ_INT(t->shape[d], r->shape[d], what);
     }
-    if (t->ndim != r->ndim || (int64_t)io_tensor_numel(t) != r->numel)
+    if (t->ndim != r->ndim || (int64_t)wb_tensor_numel(t) != r->numel)
         return;
     for (int k = 0; k < r->nvals; k++) {
         uint32_t a, b;
@@ -154,7 +155,7 @@ static void check_tensor(const io_tensor *t, const expect_rec *r)
 }
 
 /* The whole list matches the file, in order. */
-static void check_list(const io_tensor_list *l, const char *expected_name)
+static void check_list(const wb_tensor_list *l, const char *expected_name)
 {
     expect_list e;
     if (expect_load(path_in(g_data, expected_name), &e) != 0) {
@@ -169,29 +170,29 @@ static void check_list(const io_tensor_list *l, const char *expected_name)
     expect_free(&e);
 }
 
-typedef int (*list_reader)(const char *, io_tensor_list *, wb_error *);
+typedef int (*list_reader)(const char *, wb_tensor_list *, wb_error *);
 
 /* Reads a good file and compares with an expected list. */
 static void check_good(list_reader rd, const char *file, const char *expected)
 {
-    io_tensor_list l;
-    io_tensor_list_init(&l);
+    wb_tensor_list l;
+    wb_tensor_list_init(&l);
     wb_error err = {0};
     int rc = rd(path_in(g_data, file), &l, &err);
     T_CHECK(rc == 0, "%s: %s", file, fmt_err(&err));
     if (rc == 0)
         check_list(&l, expected);
-    io_tensor_list_free(&l);
+    wb_tensor_list_free(&l);
 }
 
 /* A malformed file fails with `phrase` in the message, names the file, appends nothing. */
 static void check_bad(list_reader rd, const char *file, const char *phrase)
 {
-    io_tensor_list l;
-    io_tensor_list_init(&l);
+    wb_tensor_list l;
+    wb_tensor_list_init(&l);
     wb_error err = {0};
     int64_t one = 1;
-    io_tensor_list_add(&l, "sentinel", 1, &one, NULL, &err);
+    wb_tensor_list_add(&l, "sentinel", 1, &one, NULL, &err);
     int rc = rd(path_in(g_data, file), &l, &err);
     T_CHECK(rc != 0, "%s: expected failure, got %zu tensors", file, l.n);
     T_EQ_INT(l.n, 1, file);
@@ -199,7 +200,7 @@ static void check_bad(list_reader rd, const char *file, const char *phrase)
     T_CHECK(strstr(msg, phrase) != NULL, "%s: message '%s' lacks '%s'", file, msg, phrase);
     T_CHECK(strstr(err.file, file) != NULL, "%s: error names file '%s'", file, err.file);
     T_CHECK(err.code == WB_E_DATA || err.code == WB_E_IO, "%s: code %d", file, (int)err.code);
-    io_tensor_list_free(&l);
+    wb_tensor_list_free(&l);
 }
 
 static unsigned char *slurp(const char *path, size_t *n)
@@ -257,14 +258,14 @@ static void hammer_file(list_reader rd, const char *file)
                 b[k] ^= 0xff;
             }
             fclose(f);
-            io_tensor_list l;
-            io_tensor_list_init(&l);
+            wb_tensor_list l;
+            wb_tensor_list_init(&l);
             wb_error err = {0};
             if (rd(tmp, &l, &err) == 0 && pass == 0)
                 loaded++;
             else if (pass == 0 || err.msg[0])
                 T_CHECK(l.n == 0, "%s variant %zu/%zu: tensors left after error", file, pass, k);
-            io_tensor_list_free(&l);
+            wb_tensor_list_free(&l);
         }
     }
     T_EQ_INT(loaded, 0, "prefixes that loaded");
@@ -350,13 +351,13 @@ static void test_json(void)
 
 /* ------------------------------------------------------------------------------------------ */
 
-static int npy_as_list(const char *path, io_tensor_list *out, wb_error *err)
+static int npy_as_list(const char *path, wb_tensor_list *out, wb_error *err)
 {
-    io_tensor t;
+    wb_tensor t;
     if (io_npy_read(path, &t, err) != 0)
         return -1;
-    int rc = io_tensor_list_add(out, t.name, t.ndim, t.shape, t.data, err);
-    io_tensor_free(&t);
+    int rc = wb_tensor_list_add(out, t.name, t.ndim, t.shape, t.data, err);
+    wb_tensor_free(&t);
     return rc;
 }
 
@@ -370,7 +371,7 @@ static void test_npy(void)
     for (size_t i = 0; i < e.n; i++) {
         char file[600];
         snprintf(file, sizeof file, "%s.npy", e.r[i].name);
-        io_tensor t;
+        wb_tensor t;
         wb_error err = {0};
         int rc = io_npy_read(path_in(g_data, file), &t, &err);
         T_CHECK(rc == 0, "%s: %s", file, fmt_err(&err));
@@ -378,14 +379,14 @@ static void test_npy(void)
             continue;
         T_EQ_STR(t.name, e.r[i].name, "npy tensor name is the base name");
         check_tensor(&t, &e.r[i]);
-        io_tensor_free(&t);
+        wb_tensor_free(&t);
     }
     /* file dtypes recorded */
-    io_tensor t;
+    wb_tensor t;
     wb_error err = {0};
     if (io_npy_read(path_in(g_data, "npy_i8.npy"), &t, &err) == 0) {
-        T_EQ_INT(t.file_dtype, IO_DT_I64, "npy_i8 file dtype");
-        io_tensor_free(&t);
+        T_EQ_INT(t.file_dtype, WB_DT_I64, "npy_i8 file dtype");
+        wb_tensor_free(&t);
     }
     /* format versions 2 and 3 hold the same array as npy_f4 */
     for (int v = 2; v <= 3; v++) {
@@ -395,7 +396,7 @@ static void test_npy(void)
             for (size_t i = 0; i < e.n; i++)
                 if (strcmp(e.r[i].name, "npy_f4") == 0)
                     check_tensor(&t, &e.r[i]);
-            io_tensor_free(&t);
+            wb_tensor_free(&t);
         } else {
             T_CHECK(0, "%s: %s", file, fmt_err(&err));
         }
@@ -413,24 +414,24 @@ static void test_npy(void)
         snprintf(out, sizeof out, "written_%s", same[i]);
         T_CHECK(io_npy_write(path_in(g_tmp, out), &t, &err) == 0, "write: %s", fmt_err(&err));
         check_same_bytes(path_in(g_tmp, out), path_in(g_data, same[i]));
-        io_tensor_free(&t);
+        wb_tensor_free(&t);
     }
     /* a 1-D array written from a converted dtype round-trips */
     if (io_npy_read(path_in(g_data, "npy_i4.npy"), &t, &err) == 0) {
         T_CHECK(io_npy_write(path_in(g_tmp, "written_i4.npy"), &t, &err) == 0, "write");
-        io_tensor u;
+        wb_tensor u;
         T_CHECK(io_npy_read(path_in(g_tmp, "written_i4.npy"), &u, &err) == 0, "reread");
         T_EQ_INT(u.ndim, 1, "ndim");
         T_EQ_INT(u.shape[0], 3, "shape");
         T_CHECK(u.data[2] == 1048576.0f, "value %g", (double)u.data[2]);
-        T_EQ_INT(u.file_dtype, IO_DT_F32, "written dtype");
-        io_tensor_free(&u);
-        io_tensor_free(&t);
+        T_EQ_INT(u.file_dtype, WB_DT_F32, "written dtype");
+        wb_tensor_free(&u);
+        wb_tensor_free(&t);
     }
     /* writing to a directory that does not exist fails cleanly */
     int64_t s1 = 1;
     float one = 1;
-    io_tensor w = {.name = "x", .ndim = 1, .shape = {1}, .data = &one};
+    wb_tensor w = {.name = "x", .ndim = 1, .shape = {1}, .data = &one};
     (void)s1;
     T_CHECK(io_npy_write(path_in(g_tmp, "no/such/dir/x.npy"), &w, &err) != 0, "bad dir");
     T_EQ_INT(err.code, WB_E_WRITE, "bad dir code");
@@ -461,45 +462,45 @@ static void test_safetensors(void)
     check_good(io_safetensors_read, "st_mixed.safetensors", "expected_st_mixed.txt");
 
     /* the writer reproduces the reference layout byte for byte */
-    io_tensor_list l;
-    io_tensor_list_init(&l);
+    wb_tensor_list l;
+    wb_tensor_list_init(&l);
     wb_error err = {0};
     if (io_safetensors_read(path_in(g_data, "st_f32.safetensors"), &l, &err) == 0) {
         static const char *const meta[] = {"format", "pt"};
         const char *out = path_in(g_tmp, "written.safetensors");
         T_CHECK(io_safetensors_write(out, &l, meta, 1, &err) == 0, "write: %s", fmt_err(&err));
         check_same_bytes(out, path_in(g_data, "st_f32.safetensors"));
-        io_tensor_list l2;
-        io_tensor_list_init(&l2);
+        wb_tensor_list l2;
+        wb_tensor_list_init(&l2);
         T_CHECK(io_safetensors_read(out, &l2, &err) == 0, "reread: %s", fmt_err(&err));
         check_list(&l2, "expected_st_f32.txt");
-        io_tensor_list_free(&l2);
+        wb_tensor_list_free(&l2);
     } else {
         T_CHECK(0, "%s", fmt_err(&err));
     }
-    io_tensor_list_free(&l);
+    wb_tensor_list_free(&l);
 
     /* a converted mixed file written back as F32, in name order, without metadata */
-    io_tensor_list_init(&l);
+    wb_tensor_list_init(&l);
     if (io_safetensors_read(path_in(g_data, "st_mixed.safetensors"), &l, &err) == 0) {
         const char *out = path_in(g_tmp, "written_mixed.safetensors");
         T_CHECK(io_safetensors_write(out, &l, NULL, 0, &err) == 0, "write: %s", fmt_err(&err));
-        io_tensor_list l2;
-        io_tensor_list_init(&l2);
+        wb_tensor_list l2;
+        wb_tensor_list_init(&l2);
         T_CHECK(io_safetensors_read(out, &l2, &err) == 0, "reread: %s", fmt_err(&err));
         T_EQ_INT(l2.n, l.n, "count");
         for (size_t i = 1; i < l2.n; i++)
             T_CHECK(strcmp(l2.items[i - 1].name, l2.items[i].name) < 0, "sorted: %s %s",
                     l2.items[i - 1].name, l2.items[i].name);
         for (size_t i = 0; i < l2.n; i++) {
-            const io_tensor *a = &l2.items[i], *b = io_tensor_list_find(&l, a->name);
-            T_CHECK(b && a->file_dtype == IO_DT_F32 &&
-                        memcmp(a->data, b->data, io_tensor_numel(a) * 4) == 0,
+            const wb_tensor *a = &l2.items[i], *b = wb_tensor_list_find(&l, a->name);
+            T_CHECK(b && a->file_dtype == WB_DT_F32 &&
+                        memcmp(a->data, b->data, wb_tensor_numel(a) * 4) == 0,
                     "%s round trip", a->name);
         }
-        io_tensor_list_free(&l2);
+        wb_tensor_list_free(&l2);
     }
-    io_tensor_list_free(&l);
+    wb_tensor_list_free(&l);
 
     check_bad(io_safetensors_read, "st_huge_header.safetensors", "header length");
     check_bad(io_safetensors_read, "st_header_past_end.safetensors", "exceeds the file");
@@ -540,26 +541,26 @@ static size_t hammer(const char *file)
     }
     unsigned char *c = malloc(n);
     for (size_t k = 0; k < n; k++) {
-        io_tensor_list l;
-        io_tensor_list_init(&l);
+        wb_tensor_list l;
+        wb_tensor_list_init(&l);
         wb_error err = {0};
         memcpy(c, b, k);
         if (io_pth_read_mem(c, k, file, &l, &err) == 0)
             loaded++;
         T_CHECK(l.n == 0 || err.msg[0] == '\0', "%s prefix %zu: tensors left after error", file,
                 k);
-        io_tensor_list_free(&l);
+        wb_tensor_list_free(&l);
     }
     T_EQ_INT(loaded, 0, "prefixes that loaded");
     memcpy(c, b, n);
     for (size_t k = 0; k < n; k++) {
-        io_tensor_list l;
-        io_tensor_list_init(&l);
+        wb_tensor_list l;
+        wb_tensor_list_init(&l);
         wb_error err = {0};
         c[k] ^= 0xff;
         (void)io_pth_read_mem(c, n, file, &l, &err);
         c[k] ^= 0xff;
-        io_tensor_list_free(&l);
+        wb_tensor_list_free(&l);
     }
     free(c);
     free(b);
@@ -579,18 +580,18 @@ static void test_pth(void)
     check_bad(io_pth_read, "legacy_count_mismatch.th", "holds 12 elements but the pickle "
                                                        "declares 11");
 
-    io_tensor_list l;
-    io_tensor_list_init(&l);
+    wb_tensor_list l;
+    wb_tensor_list_init(&l);
     wb_error err = {0};
     if (io_pth_read(path_in(g_data, "sd_legacy.th"), &l, &err) == 0) {
-        const io_tensor *t = io_tensor_list_find(&l, "bn1.num_batches_tracked");
-        T_CHECK(t && t->file_dtype == IO_DT_I64 && t->ndim == 0 && t->data[0] == 1.0f,
+        const wb_tensor *t = wb_tensor_list_find(&l, "bn1.num_batches_tracked");
+        T_CHECK(t && t->file_dtype == WB_DT_I64 && t->ndim == 0 && t->data[0] == 1.0f,
                 "num_batches_tracked: int64 scalar 1");
-        t = io_tensor_list_find(&l, "extra.f16");
-        T_CHECK(t && t->file_dtype == IO_DT_F16, "extra.f16 file dtype");
-        T_CHECK(io_tensor_list_find(&l, "module.conv1.weight") == NULL, "module. stripped");
+        t = wb_tensor_list_find(&l, "extra.f16");
+        T_CHECK(t && t->file_dtype == WB_DT_F16, "extra.f16 file dtype");
+        T_CHECK(wb_tensor_list_find(&l, "module.conv1.weight") == NULL, "module. stripped");
     }
-    io_tensor_list_free(&l);
+    wb_tensor_list_free(&l);
 
     /* hostile pickles: refused by name, nothing run */
     check_bad(io_pth_read, "evil_system.pth", "refusing global 'posix.system'");
@@ -647,8 +648,8 @@ static void test_h5(void)
 {
     if (!io_h5_available()) {
         wb_error err = {0};
-        io_tensor_list l;
-        io_tensor_list_init(&l);
+        wb_tensor_list l;
+        wb_tensor_list_init(&l);
         T_CHECK(io_h5_read(path_in(g_data, "keras_small.h5"), &l, &err) != 0, "no hdf5");
         T_CHECK(strstr(err.msg, "libhdf5") != NULL, "message: %s", err.msg);
         fprintf(stderr, "note: built without libhdf5; only the stub was tested\n");
@@ -656,16 +657,16 @@ static void test_h5(void)
     }
     check_good(io_h5_read, "keras_small.h5", "expected_keras_small.txt");
     check_good(io_h5_read, "keras_weights_only.h5", "expected_keras_weights_only.txt");
-    io_tensor_list l;
-    io_tensor_list_init(&l);
+    wb_tensor_list l;
+    wb_tensor_list_init(&l);
     wb_error err = {0};
     if (io_h5_read(path_in(g_data, "keras_small.h5"), &l, &err) == 0) {
-        const io_tensor *t = io_tensor_list_find(&l, "dense/kernel");
-        T_CHECK(t && t->file_dtype == IO_DT_F64, "dense/kernel was float64 in the file");
-        t = io_tensor_list_find(&l, "conv1/kernel");
+        const wb_tensor *t = wb_tensor_list_find(&l, "dense/kernel");
+        T_CHECK(t && t->file_dtype == WB_DT_F64, "dense/kernel was float64 in the file");
+        t = wb_tensor_list_find(&l, "conv1/kernel");
         T_CHECK(t && t->ndim == 4 && t->shape[0] == 3 && t->shape[3] == 4, "HWIO kept");
     }
-    io_tensor_list_free(&l);
+    wb_tensor_list_free(&l);
     check_bad(io_h5_read, "keras_truncated.h5", "libhdf5 cannot open");
     check_bad(io_h5_read, "keras_missing.h5", "lists weight 'conv1/kernel:0' but has no such");
     check_bad(io_h5_read, "npy_f4.npy", "not an HDF5 file");
@@ -694,12 +695,12 @@ static void test_detect(void)
         if (cases[i].expected && (cases[i].f != IO_WEIGHTS_H5 || io_h5_available()))
             check_good(io_weights_read, cases[i].file, cases[i].expected);
     }
-    io_tensor_list l;
-    io_tensor_list_init(&l);
+    wb_tensor_list l;
+    wb_tensor_list_init(&l);
     wb_error err = {0};
     T_CHECK(io_weights_read(path_in(g_data, "npy_f4.npy"), &l, &err) == 0, "npy via dispatch");
     T_CHECK(l.n == 1 && strcmp(l.items[0].name, "npy_f4") == 0, "npy tensor named by file");
-    io_tensor_list_free(&l);
+    wb_tensor_list_free(&l);
     check_bad(io_weights_read, "expected_npy.txt", "not a weight file");
     check_bad(io_weights_read, "evil_system.pth", "refusing global");
     check_bad(io_weights_read, "st_gap.safetensors", "gap or overlap");
@@ -728,25 +729,25 @@ static void test_resnet20(void)
     if (shared_file("resnet20-12fca82f.th",
                     "akamaster/pytorch_resnet_cifar10, pretrained_models/") != 0)
         return;
-    io_tensor_list l;
-    io_tensor_list_init(&l);
+    wb_tensor_list l;
+    wb_tensor_list_init(&l);
     wb_error err = {0};
     int rc = io_weights_read(path_in(g_weights, "resnet20-12fca82f.th"), &l, &err);
     T_CHECK(rc == 0, "%s", fmt_err(&err));
     if (rc == 0) {
         T_EQ_INT(l.n, 97, "resnet20 tensor count");
-        const io_tensor *t = io_tensor_list_find(&l, "conv1.weight");
+        const wb_tensor *t = wb_tensor_list_find(&l, "conv1.weight");
         T_CHECK(t && t->ndim == 4 && t->shape[0] == 16 && t->shape[1] == 3 &&
                     t->shape[2] == 3 && t->shape[3] == 3,
                 "conv1.weight is 16x3x3x3");
-        t = io_tensor_list_find(&l, "linear.weight");
+        t = wb_tensor_list_find(&l, "linear.weight");
         T_CHECK(t && t->ndim == 2 && t->shape[0] == 10 && t->shape[1] == 64,
                 "linear.weight is 10x64");
-        t = io_tensor_list_find(&l, "layer3.2.bn2.running_var");
+        t = wb_tensor_list_find(&l, "layer3.2.bn2.running_var");
         T_CHECK(t && t->ndim == 1 && t->shape[0] == 64, "layer3.2.bn2.running_var is 64");
         check_list(&l, "expected_resnet20.txt");
     }
-    io_tensor_list_free(&l);
+    wb_tensor_list_free(&l);
 }
 
 static void test_mobilenet(void)
@@ -758,8 +759,8 @@ static void test_mobilenet(void)
         T_CHECK(0, "built without libhdf5: cannot read the MobileNet .h5");
         return;
     }
-    io_tensor_list l;
-    io_tensor_list_init(&l);
+    wb_tensor_list l;
+    wb_tensor_list_init(&l);
     wb_error err = {0};
     int rc = io_weights_read(path_in(g_weights, "mobilenet_v1_0.25_224.h5"), &l, &err);
     T_CHECK(rc == 0, "%s", fmt_err(&err));
@@ -773,17 +774,17 @@ static void test_mobilenet(void)
                 layers++;
         }
         T_EQ_INT(layers, 55, "mobilenet layers with weights");
-        const io_tensor *t = io_tensor_list_find(&l, "conv1/kernel");
+        const wb_tensor *t = wb_tensor_list_find(&l, "conv1/kernel");
         T_CHECK(t && t->ndim == 4 && t->shape[0] == 3 && t->shape[1] == 3 &&
                     t->shape[2] == 3 && t->shape[3] == 8,
                 "conv1/kernel is HWIO 3x3x3x8");
-        t = io_tensor_list_find(&l, "conv_dw_1/depthwise_kernel");
+        t = wb_tensor_list_find(&l, "conv_dw_1/depthwise_kernel");
         T_CHECK(t && t->ndim == 4 && t->shape[2] == 8 && t->shape[3] == 1,
                 "depthwise kernel is H,W,C,1");
-        T_CHECK(io_tensor_list_find(&l, "conv1_bn/moving_variance") != NULL, "bn names");
+        T_CHECK(wb_tensor_list_find(&l, "conv1_bn/moving_variance") != NULL, "bn names");
         check_list(&l, "expected_mobilenet.txt");
     }
-    io_tensor_list_free(&l);
+    wb_tensor_list_free(&l);
 }
 
 int main(int argc, char **argv)

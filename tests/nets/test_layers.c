@@ -3,7 +3,7 @@
 #include <float.h>
 #include <string.h>
 
-#include "nn_internal.h"
+#include "nets/nn_internal.h"
 #include "test_util.h"
 
 typedef struct lt lt;

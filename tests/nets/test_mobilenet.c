@@ -8,9 +8,9 @@
  */
 #include <string.h>
 
-#include "io_tensor.h"
-#include "io_weights.h"
-#include "nn.h"
+#include "base/wb_tensor.h"
+#include "io/io_weights.h"
+#include "nets/nn.h"
 #include "test_util.h"
 
 typedef struct {
@@ -74,8 +74,8 @@ int main(int argc, char **argv)
     if (!r)
         TEST_END();
     wb_error err = {0};
-    io_tensor_list w;
-    io_tensor_list_init(&w);
+    wb_tensor_list w;
+    wb_tensor_list_init(&w);
     char h5[1024];
     snprintf(h5, sizeof h5, "%s/mobilenet_v1_0.25_224.h5", argv[2]);
     if (io_weights_read(h5, &w, &err) != 0) {
@@ -125,16 +125,16 @@ int main(int argc, char **argv)
         CHECK(nn_net_forward(net, x, 1, 65, 71, 1, out, &err) == 0, "%s", err.msg);
         nn_loss_softmax_ce(out, &lab, NULL, 1, 1000, &loss, dl, &err);
         CHECK(nn_net_backward(net, dl, &err) == 0, "%s", err.msg);
-        io_tensor_list g;
-        io_tensor_list_init(&g);
+        wb_tensor_list g;
+        wb_tensor_list_init(&g);
         CHECK(nn_net_export_grads(net, &g, &err) == 0, "%s", err.msg);
-        const io_tensor *gk = io_tensor_list_find(&g, "conv_dw_3/depthwise_kernel:0");
+        const wb_tensor *gk = wb_tensor_list_find(&g, "conv_dw_3/depthwise_kernel:0");
         CHECK(gk && gk->ndim == 4 && gk->shape[0] == 3 && gk->shape[3] == 1,
               "depthwise grad exported HWCM");
-        io_tensor_list_free(&g);
+        wb_tensor_list_free(&g);
     }
-    io_tensor_list e;
-    io_tensor_list_init(&e);
+    wb_tensor_list e;
+    wb_tensor_list_init(&e);
     nn_net_free(net);
     net = nn_net_create("mobilenet_v1", &o, &err);
     nn_net_bind(net, &w, NULL, NULL, &err);
@@ -147,14 +147,14 @@ int main(int argc, char **argv)
         char *colon = strrchr(key, ':');
         if (colon)
             *colon = '\0';
-        const io_tensor *t = io_tensor_list_find(&w, key);
-        if (t && io_tensor_numel(t) == io_tensor_numel(&e.items[i]) &&
-            memcmp(t->data, e.items[i].data, sizeof(float) * io_tensor_numel(t)) == 0)
+        const wb_tensor *t = wb_tensor_list_find(&w, key);
+        if (t && wb_tensor_numel(t) == wb_tensor_numel(&e.items[i]) &&
+            memcmp(t->data, e.items[i].data, sizeof(float) * wb_tensor_numel(t)) == 0)
             same++;
     }
     CHECK(same == 137, "export gives the file's tensors back: %zu of 137", same);
-    io_tensor_list_free(&e);
-    io_tensor_list_free(&w);
+    wb_tensor_list_free(&e);
+    wb_tensor_list_free(&w);
     nn_net_free(net);
     free(r);
     free(blob);

@@ -3,8 +3,8 @@
  * PyTorch's update rules, schedules, clipping, and errors on bad input. */
 #include <string.h>
 
-#include "io_tensor.h"
-#include "nn.h"
+#include "base/wb_tensor.h"
+#include "nets/nn.h"
 #include "test_util.h"
 
 static nn_net *small_net(int classes, int in_channels)
@@ -106,8 +106,8 @@ static void test_bind_export(void)
 {
     wb_error err = {0};
     nn_net *a = small_net(4, 3), *b = small_net(4, 3);
-    io_tensor_list l;
-    io_tensor_list_init(&l);
+    wb_tensor_list l;
+    wb_tensor_list_init(&l);
     CHECK(nn_net_export(a, &l, &err) == 0, "%s", err.msg);
     CHECK(l.n == nn_net_num_tensors(a), "exported %zu", l.n);
     nn_bind_report rep;
@@ -122,8 +122,8 @@ static void test_bind_export(void)
     CHECK(memcmp(la, lb, sizeof la) == 0, "export -> bind round trip");
 
     /* mis-shaped and unexpected tensors; module. prefix; num_batches_tracked ignored */
-    io_tensor_list m;
-    io_tensor_list_init(&m);
+    wb_tensor_list m;
+    wb_tensor_list_init(&m);
     for (size_t i = 0; i < l.n; i++) {
         char name[256];
         snprintf(name, sizeof name, "module.%s", l.items[i].name);
@@ -131,11 +131,11 @@ static void test_bind_export(void)
         memcpy(shape, l.items[i].shape, sizeof shape);
         if (strcmp(l.items[i].name, "layer2.0.conv1.weight") == 0)
             shape[0] = 31;
-        io_tensor_list_add(&m, name, l.items[i].ndim, shape, NULL, &err);
+        wb_tensor_list_add(&m, name, l.items[i].ndim, shape, NULL, &err);
     }
     int64_t one = 1;
-    io_tensor_list_add(&m, "module.bn1.num_batches_tracked", 0, &one, NULL, &err);
-    io_tensor_list_add(&m, "module.extra.weight", 1, &one, NULL, &err);
+    wb_tensor_list_add(&m, "module.bn1.num_batches_tracked", 0, &one, NULL, &err);
+    wb_tensor_list_add(&m, "module.extra.weight", 1, &one, NULL, &err);
     nn_bind_report_init(&rep);
     CHECK(nn_net_bind(b, &m, NULL, &rep, &err) == -1 && err.code == WB_E_DATA, "strict fails");
     CHECK(strstr(err.msg, "unexpected tensor 'extra.weight'") != NULL, "message: %s", err.msg);
@@ -152,8 +152,8 @@ static void test_bind_export(void)
     CHECK(nn_net_bind(b, &m, &lax, &rep, &err) == 0, "non-strict: %s", err.msg);
     CHECK(rep.n_bound == nn_net_num_tensors(b) - 1, "bound %zu", rep.n_bound);
     nn_bind_report_free(&rep);
-    io_tensor_list_free(&m);
-    io_tensor_list_free(&l);
+    wb_tensor_list_free(&m);
+    wb_tensor_list_free(&l);
     nn_net_free(a);
     nn_net_free(b);
 }

@@ -12,8 +12,8 @@
  */
 #include <string.h>
 
-#include "io_pth.h"
-#include "nn.h"
+#include "io/io_pth.h"
+#include "nets/nn.h"
 #include "test_util.h"
 
 static float *read_records(const char *dir, float **x, float **logits)
@@ -168,8 +168,8 @@ int main(int argc, char **argv)
     char path[1024];
     snprintf(path, sizeof path, "%s/resnet20-12fca82f.th", argv[2]);
     wb_error err = {0};
-    io_tensor_list w;
-    io_tensor_list_init(&w);
+    wb_tensor_list w;
+    wb_tensor_list_init(&w);
     CHECK(io_pth_read(path, &w, &err) == 0, "%s", err.msg);
     nn_net_opts o = nn_net_opts_default();
     o.num_classes = 10;
@@ -230,6 +230,6 @@ int main(int argc, char **argv)
     nn_net_free(net2);
     free(blob);
     nn_net_free(net);
-    io_tensor_list_free(&w);
+    wb_tensor_list_free(&w);
     TEST_END();
 }

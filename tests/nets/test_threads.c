@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn.h"
+#include "nets/nn.h"
 #include "test_util.h"
 
 enum { N = 4, H = 64, W = 64, K = 3 };

@@ -9,9 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cache.h"
-#include "io_sha256.h"
-#include "wb_log.h"
+#include "experiments/data/cache.h"
+#include "io/io_sha256.h"
+#include "base/wb_log.h"
 #include "wb_test.h"
 
 static char work[2048];

@@ -7,16 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io_itk.h"
-#include "io_npy.h"
-#include "io_png.h"
-#include "io_sha256.h"
-#include "preprocess.h"
+#include "io/io_itk.h"
+#include "io/io_npy.h"
+#include "io/io_png.h"
+#include "io/io_sha256.h"
+#include "experiments/data/preprocess.h"
 #include "wb_test.h"
 
 static const char *data_dir;
 
-static int load(const char *name, io_tensor *t, int *rows, int *cols)
+static int load(const char *name, wb_tensor *t, int *rows, int *cols)
 {
     char path[4096];
     wb_error err;
@@ -167,7 +167,7 @@ static void test_resample(void)
             CHECK(dev < 1e-6, "constant to %dx%d aa=%d deviates by %g", orow, ocol, aa, dev);
         }
     /* The known pattern against scikit-image's resize (order 1, mode edge). */
-    io_tensor pat = {0}, ref = {0};
+    wb_tensor pat = {0}, ref = {0};
     int pr, pc, rr, rc;
     if (load("pattern", &pat, &pr, &pc))
         return;
@@ -199,9 +199,9 @@ static void test_resample(void)
             CHECK(d0 > 5 * d, "%s: without anti-aliasing %g, with %g", cases[t].name, d0, d);
         }
         free(o);
-        io_tensor_free(&ref);
+        wb_tensor_free(&ref);
     }
-    io_tensor_free(&pat);
+    wb_tensor_free(&pat);
 }
 
 static void test_clahe(void)
@@ -313,7 +313,7 @@ static void test_resize_c(void)
             CHECK(dev < 1e-6, "C resize: constant to %dx%d aa=%d deviates by %g", orow, ocol, aa,
                   dev);
         }
-    io_tensor pat = {0}, fx = {0};
+    wb_tensor pat = {0}, fx = {0};
     int pr, pc, rr, rc;
     if (load("pattern", &pat, &pr, &pc))
         return;
@@ -337,9 +337,9 @@ static void test_resize_c(void)
         double d = max_abs_diff(out, fx.data, (size_t)rr * rc, rr, rc, 0);
         printf("C resize %-20s max |C - skimage| = %.3g (no border excluded)\n", aa[t], d);
         CHECK(d <= 2e-6, "%s: max abs diff %g", aa[t], d);
-        io_tensor_free(&fx);
+        wb_tensor_free(&fx);
     }
-    io_tensor_free(&pat);
+    wb_tensor_free(&pat);
 }
 
 /* "tex L16 glcm_energy 0.0084..." lines. */
@@ -363,7 +363,7 @@ static int fixture_value(const char *level, const char *name, double *v)
 
 static void test_features(void)
 {
-    io_tensor tex = {0}, tm = {0};
+    wb_tensor tex = {0}, tm = {0};
     int r, c, r2, c2;
     wb_error err;
     if (load("tex", &tex, &r, &c) || load("tex_mask", &tm, &r2, &c2))
@@ -419,8 +419,8 @@ static void test_features(void)
     CHECK(exp_pre_first_order(tex.data, m, n, 64, fo, &err) == -1 && err.code == WB_E_DATA,
           "first order of an empty mask refused");
     free(m);
-    io_tensor_free(&tex);
-    io_tensor_free(&tm);
+    wb_tensor_free(&tex);
+    wb_tensor_free(&tm);
 }
 
 /* ---- pipeline on synthetic breasts ---- */

@@ -12,10 +12,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "io_json.h"
-#include "io_tensor.h"
-#include "registry.h"
-#include "sbuf.h"
+#include "io/io_json.h"
+#include "base/wb_tensor.h"
+#include "io/io_fs.h"
+#include "experiments/report/registry.h"
+#include "io/io_sbuf.h"
 #include "wb_test.h"
 
 static char g_fix[4096], g_work[4096];

@@ -11,11 +11,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "io_csv.h"
-#include "io_json.h"
-#include "io_tensor.h"
-#include "report.h"
-#include "sbuf.h"
+#include "io/io_csv.h"
+#include "io/io_json.h"
+#include "base/wb_tensor.h"
+#include "experiments/report/report.h"
+#include "io/io_sbuf.h"
 #include "report_test.h"
 #include "wb_test.h"
 

@@ -1,0 +1,1055 @@
+/* config.c — strict, schema-driven experiment config over libyaml. See config.h.
+ *
+ * The YAML document is walked once; each scalar or list lands in a flat table of entries
+ * keyed by its full path ("train.lr", "variants[1].unfreeze") with its line and column.
+ * Defaults fill the keys the file does not set; cross-key checks (variant names, stage
+ * names against the backbone, the reference variant) run last.
+ */
+#include "experiments/config/config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+#include "nets/nn.h"
+
+typedef enum {
+    T_STR = 0, /* any non-empty string */
+    T_NAME,    /* [A-Za-z0-9_.-]+, at most 64 characters */
+    T_INT,
+    T_FLOAT,
+    T_BOOL,
+    T_ENUM,    /* one of vals */
+    T_FILE,    /* path of an existing file, resolved against the config's directory */
+    T_DIR,     /* path of an existing directory, likewise */
+    T_OUTDIR,  /* a directory path that need not exist yet */
+    T_SUBSET,  /* a list of distinct values from vals */
+    T_STAGES,  /* none | all | a list of stage names of the backbone */
+    T_STAGEMAP, /* a mapping stage name -> number (lr_scale) */
+    T_LABELS   /* a list of distinct names (label values), free values */
+} key_type;
+
+static const char *const type_names[] = {"string", "name", "integer", "number", "boolean", "enum",
+                                         "file", "directory", "directory", "list", "stages",
+                                         "map stage: number", "list of names"};
+
+typedef struct key_def {
+    const char *key; /* "train.lr"; variant keys as "variants[].unfreeze" */
+    key_type type;
+    const char *def; /* default as text; NULL = required; "" = empty (none) */
+    double lo, hi;   /* for T_INT / T_FLOAT (and the values of T_STAGEMAP) */
+    const char *vals; /* for T_ENUM / T_SUBSET: "a|b|c" */
+    const char *variant_type; /* variant keys only for this type ("baseline"/"backbone"), or NULL */
+    const char *doc;
+} key_def;
+
+#define ARCHS "resnet18|resnet34|resnet50|resnet20|resnet32|resnet44|resnet56|mobilenet_v1"
+
+static const key_def schema[] = {
+    {"name", T_NAME, NULL, 0, 0, NULL, NULL, "experiment name, used in the run directory name"},
+    {"seed", T_INT, "0", 0, 2147483647.0, NULL, NULL, "seed of every random choice (folds, init, augmentation)"},
+    {"threads", T_INT, "2", 1, 256, NULL, NULL, "threads for OpenBLAS and our loops; part of the reproducibility key"},
+    {"data.dicom_dir", T_DIR, NULL, 0, 0, NULL, NULL, "directory the labels' file column is relative to"},
+    {"data.labels", T_FILE, NULL, 0, 0, NULL, NULL, "labels CSV, one row per image"},
+    {"data.file_column", T_STR, "file", 0, 0, NULL, NULL, "CSV column with the DICOM path"},
+    {"data.label_column", T_STR, "label", 0, 0, NULL, NULL, "CSV column with the label"},
+    {"data.positive", T_STR, "malignant", 0, 0, NULL, NULL, "label value of the positive class"},
+    {"data.classes", T_LABELS, "", 0, 0, NULL, NULL, "multi-class: the label values, in class order (the class index is the position); empty: binary, data.positive against the rest"},
+    {"data.group_column", T_STR, "patient_id", 0, 0, NULL, NULL, "CSV column that groups images (patient): no group spans two folds"},
+    {"data.on_error", T_ENUM, "skip", 0, 0, "skip|fail", NULL, "unreadable images: skip (listed as excluded) or fail the run (exit 1)"},
+    {"preprocess.height", T_INT, "224", 32, 2048, NULL, NULL, "network input height in pixels"},
+    {"preprocess.width", T_INT, "224", 32, 2048, NULL, NULL, "network input width in pixels"},
+    {"preprocess.keep_aspect", T_BOOL, "true", 0, 0, NULL, NULL, "pad to keep the breast's aspect ratio instead of stretching"},
+    {"preprocess.margin", T_INT, "8", 0, 4096, NULL, NULL, "pixels (of the decoded image) added around the breast's bounding box"},
+    {"preprocess.flip", T_BOOL, "true", 0, 0, NULL, NULL, "mirror so every breast has its chest wall on the same side"},
+    {"preprocess.voi", T_ENUM, "apply", 0, 0, "apply|ignore", NULL, "apply the DICOM VOI LUT (window) or keep modality values"},
+    {"preprocess.intensity", T_ENUM, "voi", 0, 0, "voi|percentile", NULL, "intensity range: the VOI result, or percentiles inside the breast"},
+    {"preprocess.percentile_low", T_FLOAT, "0.5", 0, 50, NULL, NULL, "lower percentile when intensity is percentile"},
+    {"preprocess.percentile_high", T_FLOAT, "99.5", 50, 100, NULL, NULL, "upper percentile when intensity is percentile"},
+    {"preprocess.normalize", T_ENUM, "unit", 0, 0, "unit|zscore|imagenet", NULL, "scaling: [0,1], z-score inside the breast, or ImageNet mean/std"},
+    {"preprocess.clahe", T_BOOL, "false", 0, 0, NULL, NULL, "adaptive histogram equalisation (ITK)"},
+    {"preprocess.cache_dir", T_OUTDIR, "", 0, 0, NULL, NULL, "preprocessed-image cache (created if missing); empty: RUNS_DIR/cache"},
+    {"backbone.arch", T_ENUM, "resnet18", 0, 0, ARCHS, NULL, "backbone architecture"},
+    {"backbone.weights", T_FILE, "", 0, 0, NULL, NULL, "pretrained weights (.pth, .th, .safetensors, .h5); empty = random initialisation"},
+    {"backbone.in_channels", T_INT, "1", 1, 3, NULL, NULL, "1 (conv1 weights summed over RGB) or 3 (grey replicated)"},
+    {"variants[].name", T_NAME, NULL, 0, 0, NULL, NULL, "variant name, unique"},
+    {"variants[].type", T_ENUM, NULL, 0, 0, "baseline|backbone", NULL, "baseline (radiomic features + logistic regression) or backbone"},
+    {"variants[].features", T_SUBSET, "first_order,glcm,shape", 0, 0, "first_order|glcm|shape", "baseline", "feature groups of the baseline"},
+    {"variants[].C", T_FLOAT, "1.0", 1e-6, 1e6, NULL, "baseline", "inverse L2 strength of the logistic regression (as scikit-learn's C)"},
+    {"variants[].unfreeze", T_STAGES, "none", 0, 0, NULL, "backbone", "stages that train: none (linear head on frozen features), a list, or all"},
+    {"variants[].bn", T_ENUM, "frozen", 0, 0, "frozen|train", "backbone", "batch norm in trained stages: running statistics frozen, or updated"},
+    {"variants[].bn_affine", T_BOOL, "true", 0, 0, NULL, "backbone", "with bn: frozen, whether BN's scale and shift still train"},
+    {"variants[].lr_scale", T_STAGEMAP, "", 0, 1000, NULL, "backbone", "learning-rate factor per stage, e.g. {layer3: 0.1}"},
+    {"train.epochs", T_INT, "10", 1, 1000, NULL, NULL, "maximum epochs per fold"},
+    {"train.batch_size", T_INT, "16", 1, 256, NULL, NULL, "images per step"},
+    {"train.optimizer", T_ENUM, "sgd", 0, 0, "sgd|adamw", NULL, "optimizer"},
+    {"train.lr", T_FLOAT, "0.01", 1e-8, 10, NULL, NULL, "base learning rate"},
+    {"train.momentum", T_FLOAT, "0.9", 0, 0.999, NULL, NULL, "SGD momentum (AdamW: beta1)"},
+    {"train.nesterov", T_BOOL, "false", 0, 0, NULL, NULL, "Nesterov momentum (SGD)"},
+    {"train.weight_decay", T_FLOAT, "0.0001", 0, 1, NULL, NULL, "weight decay (decoupled for AdamW)"},
+    {"train.schedule", T_ENUM, "cosine", 0, 0, "constant|cosine|step", NULL, "learning-rate schedule over the epochs"},
+    {"train.step_epochs", T_INT, "5", 1, 1000, NULL, NULL, "step schedule: epochs between decays"},
+    {"train.step_gamma", T_FLOAT, "0.1", 1e-6, 1, NULL, NULL, "step schedule: decay factor"},
+    {"train.warmup_epochs", T_INT, "0", 0, 100, NULL, NULL, "linear warm-up epochs"},
+    {"train.grad_clip", T_FLOAT, "0", 0, 1e6, NULL, NULL, "clip the global gradient norm to this (0 = off)"},
+    {"train.class_weight", T_ENUM, "balanced", 0, 0, "none|balanced", NULL, "loss weights per class (balanced: n / (k * n_class))"},
+    {"train.augment.flip", T_BOOL, "false", 0, 0, NULL, NULL, "random vertical flips"},
+    {"train.augment.rotate_deg", T_FLOAT, "0", 0, 45, NULL, NULL, "random rotation up to this many degrees"},
+    {"train.augment.scale", T_FLOAT, "0", 0, 0.5, NULL, NULL, "random scaling up to this fraction"},
+    {"train.augment.intensity", T_FLOAT, "0", 0, 0.5, NULL, NULL, "random brightness/contrast jitter up to this fraction"},
+    {"train.val_fraction", T_FLOAT, "0.2", 0.05, 0.5, NULL, NULL, "share of each training fold's patients held out for early stopping and the threshold"},
+    {"train.patience", T_INT, "3", 0, 1000, NULL, NULL, "early stopping: epochs without validation AUC gain (0 = off)"},
+    {"train.save_weights", T_BOOL, "false", 0, 0, NULL, NULL, "save each fold's fine-tuned network (kept epoch) as models/r<R>_f<F>_<variant>.safetensors"},
+    {"cv.folds", T_INT, "5", 2, 20, NULL, NULL, "folds of the stratified group k-fold"},
+    {"cv.repeats", T_INT, "1", 1, 100, NULL, NULL, "repeats of the whole CV with derived seeds"},
+    {"cv.stratify", T_BOOL, "true", 0, 0, NULL, NULL, "stratify folds by the patient's label"},
+    {"metrics.levels", T_SUBSET, "image,breast", 0, 0, "image|breast", NULL, "levels metrics are computed at"},
+    {"metrics.breast_aggregate", T_ENUM, "mean", 0, 0, "mean|max", NULL, "how a breast's view scores combine"},
+    {"metrics.specificity", T_FLOAT, "0.9", 0.01, 0.99, NULL, NULL, "report sensitivity at this specificity"},
+    {"metrics.threshold", T_ENUM, "youden", 0, 0, "youden|specificity", NULL, "decision threshold chosen on validation data"},
+    {"metrics.reference", T_STR, "baseline", 0, 0, NULL, NULL, "variant the others are compared with (ΔAUC, DeLong); default the first if none is named baseline"},
+    {"report.formats", T_SUBSET, "html,md,csv,tex", 0, 0, "html|md|csv|tex", NULL, "report files written besides metrics.json"},
+    {"report.title", T_STR, "", 0, 0, NULL, NULL, "report title (default: the experiment name)"},
+};
+#define N_KEYS (sizeof schema / sizeof schema[0])
+
+/* ---- the entry table ---- */
+
+typedef struct entry {
+    char *key;            /* full path, "variants[1].unfreeze" */
+    const key_def *def;
+    char *text;           /* scalar value (resolved path for files); NULL for lists */
+    char **items;         /* list values */
+    size_t n_items;
+    int line, col;        /* where it was set; 0 for defaults */
+    int from_set;         /* set on the command line */
+} entry;
+
+struct exp_config {
+    char *path, *dir;
+    entry *e;
+    size_t n, cap;
+    size_t n_variants;
+    char **sets;
+    size_t n_sets;
+};
+
+static char *xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+static void entry_free(entry *e)
+{
+    free(e->key);
+    free(e->text);
+    for (size_t i = 0; i < e->n_items; i++) free(e->items[i]);
+    free(e->items);
+}
+
+void exp_config_free(exp_config *cfg)
+{
+    if (!cfg) return;
+    for (size_t i = 0; i < cfg->n; i++) entry_free(&cfg->e[i]);
+    for (size_t i = 0; i < cfg->n_sets; i++) free(cfg->sets[i]);
+    free(cfg->sets);
+    free(cfg->e);
+    free(cfg->path);
+    free(cfg->dir);
+    free(cfg);
+}
+
+static entry *find_entry(const exp_config *cfg, const char *key)
+{
+    for (size_t i = 0; i < cfg->n; i++)
+        if (!strcmp(cfg->e[i].key, key)) return &cfg->e[i];
+    return NULL;
+}
+
+static entry *add_entry(exp_config *cfg, const char *key, const key_def *def, wb_error *err)
+{
+    if (cfg->n == cfg->cap) {
+        size_t cap = cfg->cap ? cfg->cap * 2 : 64;
+        entry *e = realloc(cfg->e, cap * sizeof *e);
+        if (!e) {
+            wb_err(err, WB_E_NOMEM, cfg->path, "out of memory");
+            return NULL;
+        }
+        cfg->e = e;
+        cfg->cap = cap;
+    }
+    entry *e = &cfg->e[cfg->n];
+    memset(e, 0, sizeof *e);
+    e->key = xstrdup(key);
+    if (!e->key) {
+        wb_err(err, WB_E_NOMEM, cfg->path, "out of memory");
+        return NULL;
+    }
+    e->def = def;
+    cfg->n++;
+    return e;
+}
+
+static int add_item(entry *e, const char *s)
+{
+    char **it = realloc(e->items, (e->n_items + 1) * sizeof *it);
+    if (!it) return -1;
+    e->items = it;
+    if (!(it[e->n_items] = xstrdup(s))) return -1;
+    e->n_items++;
+    return 0;
+}
+
+/* Schema key of a full path: "variants[3].bn" -> "variants[].bn". */
+static void schema_key(const char *path, char *out, size_t n)
+{
+    size_t j = 0;
+    for (size_t i = 0; path[i] && j + 1 < n; i++) {
+        out[j++] = path[i];
+        if (path[i] == '[') {
+            while (path[i + 1] && path[i + 1] != ']') i++;
+        }
+    }
+    out[j] = '\0';
+}
+
+static const key_def *lookup(const char *path)
+{
+    char k[256];
+    schema_key(path, k, sizeof k);
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (!strcmp(schema[i].key, k)) return &schema[i];
+    return NULL;
+}
+
+/* Is prefix ("train", "train.augment", "variants[]") a section of the schema? */
+static int is_section(const char *prefix)
+{
+    size_t n = strlen(prefix);
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (!strncmp(schema[i].key, prefix, n) && schema[i].key[n] == '.') return 1;
+    return 0;
+}
+
+static size_t levenshtein(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 99;
+    size_t d[64][64];
+    for (size_t i = 0; i <= la; i++) d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
+            d[i][j] = c;
+        }
+    return d[la][lb];
+}
+
+/* The closest valid key name under prefix for a misspelt one, or NULL. */
+static const char *suggest(const char *prefix, const char *name, char *buf, size_t n)
+{
+    char sk[256];
+    schema_key(prefix, sk, sizeof sk);
+    size_t pl = strlen(sk), best = 99;
+    buf[0] = '\0';
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const char *k = schema[i].key;
+        if (pl) {
+            if (strncmp(k, sk, pl) || k[pl] != '.') continue;
+            k += pl + 1;
+        }
+        char part[128];
+        size_t m = strcspn(k, ".[");
+        if (m >= sizeof part) continue;
+        memcpy(part, k, m);
+        part[m] = '\0';
+        size_t d = levenshtein(name, part);
+        if (d < best) {
+            best = d;
+            snprintf(buf, n, "%s", part);
+        }
+    }
+    size_t len = strlen(name);
+    return best <= (len < 5 ? 1u : 3u) ? buf : NULL;
+}
+
+/* ---- value checks ---- */
+
+static int in_vals(const char *vals, const char *v)
+{
+    size_t n = strlen(v);
+    for (const char *p = vals; *p;) {
+        size_t m = strcspn(p, "|");
+        if (m == n && !strncmp(p, v, n)) return 1;
+        p += m;
+        if (*p == '|') p++;
+    }
+    return 0;
+}
+
+static int parse_long(const char *s, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end) return 0;
+    *out = v;
+    return 1;
+}
+
+static int parse_dbl(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v)) return 0;
+    *out = v;
+    return 1;
+}
+
+typedef struct ctx {
+    exp_config *cfg;
+    const char *file; /* for messages: the config path, or "--set" */
+    wb_error *err;
+    yaml_document_t *doc;
+    size_t visits;
+    const char *const *sets;
+    size_t n_sets;
+} ctx;
+
+/* Is key overridden by a --set? */
+static int overridden(const ctx *c, const char *key)
+{
+    size_t n = strlen(key);
+    for (size_t i = 0; i < c->n_sets; i++)
+        if (!strncmp(c->sets[i], key, n) && c->sets[i][n] == '=') return 1;
+    return 0;
+}
+
+static int fail_at(ctx *c, int line, int col, const char *key, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+static int fail_at(ctx *c, int line, int col, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    wb_err_v(c->err, WB_E_CONFIG, c->file, line, col, key, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Resolves a relative path against the config's directory; returns a malloc'd string. */
+static char *resolve_path(const exp_config *cfg, const char *p)
+{
+    if (p[0] == '/' || !cfg->dir[0]) return xstrdup(p);
+    size_t n = strlen(cfg->dir) + strlen(p) + 2;
+    char *r = malloc(n);
+    if (r) snprintf(r, n, "%s/%s", cfg->dir, p);
+    return r;
+}
+
+static int is_name(const char *v)
+{
+    size_t n = strlen(v);
+    return n > 0 && n <= 64 && strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+}
+
+/* Adds one label value to a T_LABELS list: a name, not listed before, at most EXP_CONFIG_MAX_CLASSES. */
+static int add_label(ctx *c, entry *e, const char *v, int line, int col)
+{
+    if (!is_name(v))
+        return fail_at(c, line, col, e->key, "expected label values of 1 to 64 letters, digits, '_', '.' or '-', got '%s'", v);
+    for (size_t j = 0; j < e->n_items; j++)
+        if (!strcmp(e->items[j], v)) return fail_at(c, line, col, e->key, "'%s' is listed twice", v);
+    if (e->n_items >= EXP_CONFIG_MAX_CLASSES)
+        return fail_at(c, line, col, e->key, "at most %d classes", EXP_CONFIG_MAX_CLASSES);
+    if (add_item(e, v) != 0) return wb_err(c->err, WB_E_NOMEM, c->file, "out of memory");
+    return 0;
+}
+
+/* Checks a scalar against its definition; stores it (resolved for paths) in e->text. */
+static int check_scalar(ctx *c, entry *e, const char *v, int line, int col)
+{
+    const key_def *d = e->def;
+    const char *k = e->key;
+    long iv;
+    double dv;
+    switch (d->type) {
+    case T_STR:
+        if (!v[0] && d->def && d->def[0]) return fail_at(c, line, col, k, "must not be empty");
+        break;
+    case T_NAME: {
+        if (!is_name(v))
+            return fail_at(c, line, col, k, "expected a name of 1 to 64 letters, digits, '_', '.' or '-', got '%s'", v);
+        break;
+    }
+    case T_INT:
+        if (!parse_long(v, &iv) || iv < d->lo || iv > d->hi)
+            return fail_at(c, line, col, k, "expected an integer from %.0f to %.0f, got '%s'", d->lo, d->hi, v);
+        break;
+    case T_FLOAT:
+        if (!parse_dbl(v, &dv) || dv < d->lo || dv > d->hi)
+            return fail_at(c, line, col, k, "expected a number from %g to %g, got '%s'", d->lo, d->hi, v);
+        break;
+    case T_BOOL:
+        if (strcmp(v, "true") && strcmp(v, "false"))
+            return fail_at(c, line, col, k, "expected true or false, got '%s'", v);
+        break;
+    case T_ENUM:
+        if (!in_vals(d->vals, v)) return fail_at(c, line, col, k, "expected one of %s, got '%s'", d->vals, v);
+        break;
+    case T_FILE:
+    case T_DIR:
+    case T_OUTDIR: {
+        if (!v[0]) {
+            if (d->def && !d->def[0]) break; /* optional path left empty */
+            return fail_at(c, line, col, k, "expected a path, got an empty value");
+        }
+        char *r = resolve_path(c->cfg, v);
+        if (!r) return wb_err(c->err, WB_E_NOMEM, c->file, "out of memory");
+        struct stat st;
+        int rc = 0;
+        if (d->type != T_OUTDIR) {
+            if (stat(r, &st) != 0)
+                rc = fail_at(c, line, col, k, "'%s' (resolved to %s): %s", v, r, strerror(errno));
+            else if (d->type == T_FILE && !S_ISREG(st.st_mode))
+                rc = fail_at(c, line, col, k, "'%s' (resolved to %s) is not a file", v, r);
+            else if (d->type == T_DIR && !S_ISDIR(st.st_mode))
+                rc = fail_at(c, line, col, k, "'%s' (resolved to %s) is not a directory", v, r);
+        }
+        if (rc) {
+            free(r);
+            return -1;
+        }
+        free(e->text);
+        e->text = r;
+        return 0;
+    }
+    default:
+        return fail_at(c, line, col, k, "expected a %s, got a single value '%s'", type_names[d->type], v);
+    }
+    free(e->text);
+    e->text = xstrdup(v);
+    return e->text ? 0 : wb_err(c->err, WB_E_NOMEM, c->file, "out of memory");
+}
+
+static int node_line(const yaml_node_t *n) { return (int)n->start_mark.line + 1; }
+static int node_col(const yaml_node_t *n) { return (int)n->start_mark.column + 1; }
+static const char *scalar(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+
+static yaml_node_t *get_node(ctx *c, int id)
+{
+    if (++c->visits > 100000) return NULL; /* alias expansion bombs */
+    return yaml_document_get_node(c->doc, id);
+}
+
+static int walk_value(ctx *c, const char *path, yaml_node_t *n);
+
+static int walk_mapping(ctx *c, const char *prefix, yaml_node_t *n)
+{
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = get_node(c, p->key), *vn = get_node(c, p->value);
+        if (!kn || !vn) return fail_at(c, node_line(n), node_col(n), prefix, "document too large (aliases?)");
+        if (kn->type != YAML_SCALAR_NODE)
+            return fail_at(c, node_line(kn), node_col(kn), prefix, "keys must be plain names");
+        const char *name = scalar(kn);
+        char path[256];
+        if (snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", name) >= (int)sizeof path)
+            return fail_at(c, node_line(kn), node_col(kn), prefix, "key too long");
+        for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++) {
+            yaml_node_t *prev = yaml_document_get_node(c->doc, q->key);
+            if (prev && prev->type == YAML_SCALAR_NODE && !strcmp(scalar(prev), name))
+                return fail_at(c, node_line(kn), node_col(kn), path, "duplicate key (first at line %d)", node_line(prev));
+        }
+        char sk[256];
+        schema_key(path, sk, sizeof sk);
+        if (!lookup(path) && !is_section(sk) && strcmp(path, "variants")) {
+            char buf[128];
+            const char *s = suggest(prefix, name, buf, sizeof buf);
+            if (s) return fail_at(c, node_line(kn), node_col(kn), path, "unknown key; did you mean '%s'?", s);
+            return fail_at(c, node_line(kn), node_col(kn), path, "unknown key (see docs/config.md)");
+        }
+        if (walk_value(c, path, vn) != 0) return -1;
+    }
+    return 0;
+}
+
+static int walk_value(ctx *c, const char *path, yaml_node_t *n)
+{
+    const key_def *d = lookup(path);
+    char sk[256];
+    schema_key(path, sk, sizeof sk);
+    if (!d) { /* a section */
+        if (!strcmp(path, "variants")) {
+            if (n->type != YAML_SEQUENCE_NODE)
+                return fail_at(c, node_line(n), node_col(n), path, "expected a list of variants");
+            size_t i = 0;
+            for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
+                yaml_node_t *vn = get_node(c, *it);
+                char vp[64];
+                snprintf(vp, sizeof vp, "variants[%zu]", i);
+                if (!vn || vn->type != YAML_MAPPING_NODE)
+                    return fail_at(c, vn ? node_line(vn) : 0, vn ? node_col(vn) : 0, vp, "expected a mapping (name:, type:, ...)");
+                if (i >= 64) return fail_at(c, node_line(vn), node_col(vn), vp, "at most 64 variants");
+                if (walk_mapping(c, vp, vn) != 0) return -1;
+                /* remember where the variant starts, for "missing key" messages */
+                char kp[80];
+                snprintf(kp, sizeof kp, "%s.@", vp);
+                entry *e = add_entry(c->cfg, kp, NULL, c->err);
+                if (!e) return -1;
+                e->line = node_line(vn);
+                e->col = node_col(vn);
+            }
+            c->cfg->n_variants = i;
+            if (i == 0) return fail_at(c, node_line(n), node_col(n), path, "needs at least one variant");
+            return 0;
+        }
+        if (n->type != YAML_MAPPING_NODE)
+            return fail_at(c, node_line(n), node_col(n), path, "expected a section (a mapping of keys)");
+        return walk_mapping(c, path, n);
+    }
+    if (d->variant_type) {
+        /* the variant's type decides which keys apply: checked after the walk */
+    }
+    entry *e = add_entry(c->cfg, path, d, c->err);
+    if (!e) return -1;
+    e->line = node_line(n);
+    e->col = node_col(n);
+    if (n->type == YAML_SCALAR_NODE) {
+        const char *v = scalar(n);
+        if (d->type == T_STAGES) {
+            if (strcmp(v, "none") && strcmp(v, "all"))
+                return fail_at(c, e->line, e->col, path, "expected none, all or a list of stage names, got '%s'", v);
+            e->text = xstrdup(v);
+            return e->text ? 0 : wb_err(c->err, WB_E_NOMEM, c->file, "out of memory");
+        }
+        if (d->type == T_STAGEMAP || d->type == T_SUBSET || d->type == T_LABELS) {
+            if ((d->type == T_SUBSET || d->type == T_LABELS) && !v[0]) return 0; /* an empty list */
+            return fail_at(c, e->line, e->col, path, "expected a %s, got '%s'",
+                           d->type == T_SUBSET   ? "list such as [a, b]"
+                           : d->type == T_LABELS ? "list of label values such as [normal, benign, malignant]"
+                                                 : "mapping such as {layer3: 0.1}",
+                           v);
+        }
+        if (overridden(c, path)) { /* --set replaces it: do not check what will not be used */
+            e->text = xstrdup(v);
+            return e->text ? 0 : wb_err(c->err, WB_E_NOMEM, c->file, "out of memory");
+        }
+        return check_scalar(c, e, v, e->line, e->col);
+    }
+    if (n->type == YAML_SEQUENCE_NODE && (d->type == T_SUBSET || d->type == T_STAGES)) {
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+            yaml_node_t *in = get_node(c, *it);
+            if (!in || in->type != YAML_SCALAR_NODE)
+                return fail_at(c, in ? node_line(in) : e->line, in ? node_col(in) : e->col, path, "list items must be single values");
+            const char *v = scalar(in);
+            if (d->type == T_SUBSET && !in_vals(d->vals, v))
+                return fail_at(c, node_line(in), node_col(in), path, "expected values from %s, got '%s'", d->vals, v);
+            for (size_t j = 0; j < e->n_items; j++)
+                if (!strcmp(e->items[j], v)) return fail_at(c, node_line(in), node_col(in), path, "'%s' is listed twice", v);
+            if (add_item(e, v) != 0) return wb_err(c->err, WB_E_NOMEM, c->file, "out of memory");
+        }
+        return 0;
+    }
+    if (n->type == YAML_SEQUENCE_NODE && d->type == T_LABELS) {
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+            yaml_node_t *in = get_node(c, *it);
+            if (!in || in->type != YAML_SCALAR_NODE)
+                return fail_at(c, in ? node_line(in) : e->line, in ? node_col(in) : e->col, path, "list items must be single values");
+            if (add_label(c, e, scalar(in), node_line(in), node_col(in)) != 0) return -1;
+        }
+        return 0;
+    }
+    if (n->type == YAML_MAPPING_NODE && d->type == T_STAGEMAP) {
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+            yaml_node_t *kn = get_node(c, p->key), *vn = get_node(c, p->value);
+            if (!kn || !vn || kn->type != YAML_SCALAR_NODE || vn->type != YAML_SCALAR_NODE)
+                return fail_at(c, e->line, e->col, path, "expected stage: number pairs");
+            double f;
+            if (!parse_dbl(scalar(vn), &f) || f < d->lo || f > d->hi)
+                return fail_at(c, node_line(vn), node_col(vn), path, "expected a number from %g to %g for stage '%s', got '%s'",
+                               d->lo, d->hi, scalar(kn), scalar(vn));
+            char item[160];
+            snprintf(item, sizeof item, "%s=%s", scalar(kn), scalar(vn));
+            if (add_item(e, item) != 0) return wb_err(c->err, WB_E_NOMEM, c->file, "out of memory");
+        }
+        return 0;
+    }
+    return fail_at(c, e->line, e->col, path, "expected a %s", type_names[d->type]);
+}
+
+/* Applies one "key.path=value" override. Lists are written [a,b]. */
+static int apply_set(ctx *c, const char *set)
+{
+    const char *eq = strchr(set, '=');
+    char key[256];
+    if (!eq || eq == set || (size_t)(eq - set) >= sizeof key)
+        return wb_err(c->err, WB_E_USAGE, NULL, "--set '%s': expected key.path=value", set);
+    memcpy(key, set, (size_t)(eq - set));
+    key[eq - set] = '\0';
+    const char *v = eq + 1;
+    const key_def *d = lookup(key);
+    if (!d || d->type == T_STAGEMAP) {
+        char buf[128];
+        const char *dot = strrchr(key, '.');
+        char prefix[256] = "";
+        if (dot) {
+            memcpy(prefix, key, (size_t)(dot - key));
+            prefix[dot - key] = '\0';
+        }
+        const char *s = suggest(prefix, dot ? dot + 1 : key, buf, sizeof buf);
+        if (s) return wb_err_at(c->err, WB_E_USAGE, "--set", 0, 0, key, "unknown key; did you mean '%s%s%s'?", prefix, prefix[0] ? "." : "", s);
+        return wb_err_at(c->err, WB_E_USAGE, "--set", 0, 0, key, "unknown key (or not settable from the command line)");
+    }
+    char sk[256];
+    schema_key(key, sk, sizeof sk);
+    if (strcmp(sk, key)) { /* a variant key: the variant must exist */
+        size_t idx = strtoul(key + strlen("variants["), NULL, 10);
+        if (idx >= c->cfg->n_variants)
+            return wb_err_at(c->err, WB_E_USAGE, "--set", 0, 0, key, "the config has %zu variant(s)", c->cfg->n_variants);
+    }
+    entry *e = find_entry(c->cfg, key);
+    if (!e && !(e = add_entry(c->cfg, key, d, c->err))) return -1;
+    free(e->text);
+    e->text = NULL;
+    for (size_t i = 0; i < e->n_items; i++) free(e->items[i]);
+    e->n_items = 0;
+    e->from_set = 1;
+    e->line = e->col = 0;
+    const char *saved = c->file;
+    c->file = "--set";
+    int rc = 0;
+    if (d->type == T_LABELS || d->type == T_SUBSET || (d->type == T_STAGES && v[0] == '[')) {
+        /* a list: [a, b] or a,b */
+        const char *p = v[0] == '[' ? v + 1 : v;
+        char item[128];
+        while (*p && *p != ']' && rc == 0) {
+            size_t m = strcspn(p, ",]");
+            while (m && p[m - 1] == ' ') m--;
+            if (m >= sizeof item) m = sizeof item - 1;
+            memcpy(item, p, m);
+            item[m] = '\0';
+            if (d->type == T_LABELS)
+                rc = add_label(c, e, item, 0, 0);
+            else if (d->type == T_SUBSET && !in_vals(d->vals, item))
+                rc = fail_at(c, 0, 0, key, "expected values from %s, got '%s'", d->vals, item);
+            else if (m && add_item(e, item) != 0)
+                rc = wb_err(c->err, WB_E_NOMEM, NULL, "out of memory");
+            p += strcspn(p, ",]");
+            if (*p == ',') p++;
+            while (*p == ' ') p++;
+        }
+    } else if (d->type == T_STAGES) {
+        if (strcmp(v, "none") && strcmp(v, "all"))
+            rc = fail_at(c, 0, 0, key, "expected none, all or [stage, ...], got '%s'", v);
+        else if (!(e->text = xstrdup(v)))
+            rc = wb_err(c->err, WB_E_NOMEM, NULL, "out of memory");
+    } else {
+        rc = check_scalar(c, e, v, 0, 0);
+    }
+    c->file = saved;
+    return rc;
+}
+
+/* Fills defaults and checks required keys, per-variant applicability and cross-references. */
+static int finish(ctx *c)
+{
+    exp_config *cfg = c->cfg;
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const key_def *d = &schema[i];
+        if (!strncmp(d->key, "variants[]", 10)) continue;
+        if (find_entry(cfg, d->key)) continue;
+        if (!d->def) {
+            const char *dot = strrchr(d->key, '.');
+            return fail_at(c, 0, 0, d->key, "required key is missing%s", dot ? " (in its section)" : "");
+        }
+        entry *e = add_entry(cfg, d->key, d, c->err);
+        if (!e) return -1;
+        if (d->type == T_SUBSET) {
+            for (const char *p = d->def; *p;) {
+                char item[64];
+                size_t m = strcspn(p, ",");
+                snprintf(item, sizeof item, "%.*s", (int)m, p);
+                if (add_item(e, item) != 0) return wb_err(c->err, WB_E_NOMEM, NULL, "out of memory");
+                p += m;
+                if (*p == ',') p++;
+            }
+        } else if (d->type == T_FILE || d->type == T_DIR || d->type == T_OUTDIR) {
+            e->text = d->def[0] ? resolve_path(cfg, d->def) : xstrdup("");
+        } else if (d->type != T_STAGEMAP && d->type != T_LABELS) {
+            e->text = xstrdup(d->def);
+        }
+        if ((d->type != T_SUBSET && d->type != T_STAGEMAP && d->type != T_LABELS) && !e->text)
+            return wb_err(c->err, WB_E_NOMEM, NULL, "out of memory");
+    }
+    /* Multi-class labels: at least two, and not together with data.positive (which only
+     * means something for binary labels). */
+    entry *cls = find_entry(cfg, "data.classes"), *pos = find_entry(cfg, "data.positive");
+    if (cls && cls->n_items == 1) {
+        if (cls->from_set) c->file = "--set";
+        return fail_at(c, cls->line, cls->col, "data.classes",
+                       "needs at least 2 label values (got only '%s'); leave it out for binary labels with data.positive",
+                       cls->items[0]);
+    }
+    if (cls && cls->n_items >= 2 && pos && (pos->line || pos->from_set)) {
+        if (pos->from_set) c->file = "--set";
+        return fail_at(c, pos->line, pos->col, "data.positive",
+                       "not used with data.classes (the class index is the position in data.classes; with two "
+                       "classes the second is the positive one): remove one of the two keys");
+    }
+    if (cfg->n_variants == 0) return fail_at(c, 0, 0, "variants", "required key is missing: list at least one variant");
+
+    /* The backbone, to check stage names. */
+    nn_net *net = NULL;
+    int need_net = 0;
+    for (size_t v = 0; v < cfg->n_variants; v++) {
+        char k[80];
+        snprintf(k, sizeof k, "variants[%zu].type", v);
+        entry *t = find_entry(cfg, k);
+        if (t && t->text && !strcmp(t->text, "backbone")) need_net = 1;
+    }
+    if (need_net) {
+        nn_net_opts o = nn_net_opts_default();
+        o.num_classes = 2;
+        o.in_channels = (int)exp_config_int(cfg, "backbone.in_channels");
+        wb_error e2;
+        net = nn_net_create(exp_config_str(cfg, "backbone.arch"), &o, &e2);
+        if (!net) {
+            if (e2.code == WB_E_NOMEM) { /* not the config's fault */
+                *c->err = e2;
+                return -1;
+            }
+            entry *a = find_entry(cfg, "backbone.arch");
+            return fail_at(c, a ? a->line : 0, a ? a->col : 0, "backbone.arch", "%s", e2.msg);
+        }
+    }
+    int rc = 0;
+    for (size_t v = 0; v < cfg->n_variants && rc == 0; v++) {
+        char at[80], k[128];
+        snprintf(at, sizeof at, "variants[%zu].@", v);
+        entry *start = find_entry(cfg, at);
+        int vl = start ? start->line : 0, vc = start ? start->col : 0;
+        snprintf(k, sizeof k, "variants[%zu].type", v);
+        entry *t = find_entry(cfg, k);
+        const char *type = t && t->text ? t->text : NULL;
+        for (size_t i = 0; i < N_KEYS && rc == 0; i++) {
+            const key_def *d = &schema[i];
+            if (strncmp(d->key, "variants[].", 11)) continue;
+            snprintf(k, sizeof k, "variants[%zu].%s", v, d->key + 11);
+            entry *e = find_entry(cfg, k);
+            if (e && d->variant_type && type && strcmp(d->variant_type, type)) {
+                rc = fail_at(c, e->line, e->col, k, "applies only to variants of type %s (this one is %s)", d->variant_type, type);
+                break;
+            }
+            if (e) continue;
+            if (!d->def) {
+                rc = fail_at(c, vl, vc, k, "required key is missing");
+                break;
+            }
+            if (d->variant_type && type && strcmp(d->variant_type, type)) continue;
+            if (!(e = add_entry(cfg, k, d, c->err))) { rc = -1; break; }
+            if (d->type == T_SUBSET) {
+                for (const char *p = d->def; *p;) {
+                    char item[64];
+                    size_t m = strcspn(p, ",");
+                    snprintf(item, sizeof item, "%.*s", (int)m, p);
+                    if (add_item(e, item) != 0) { rc = wb_err(c->err, WB_E_NOMEM, NULL, "out of memory"); break; }
+                    p += m;
+                    if (*p == ',') p++;
+                }
+            } else if (d->type != T_STAGEMAP && !(e->text = xstrdup(d->def))) {
+                rc = wb_err(c->err, WB_E_NOMEM, NULL, "out of memory");
+            }
+        }
+        if (rc) break;
+        /* unique names */
+        snprintf(k, sizeof k, "variants[%zu].name", v);
+        entry *nm = find_entry(cfg, k);
+        for (size_t w = 0; w < v && nm; w++) {
+            char k2[80];
+            snprintf(k2, sizeof k2, "variants[%zu].name", w);
+            entry *o = find_entry(cfg, k2);
+            if (o && !strcmp(o->text, nm->text)) {
+                rc = fail_at(c, nm->line, nm->col, k, "name '%s' is used by variants[%zu] too", nm->text, w);
+                break;
+            }
+        }
+        if (rc || !net) continue;
+        /* stage names exist in the backbone */
+        const char *sk[] = {"unfreeze", "lr_scale"};
+        for (int s = 0; s < 2 && rc == 0; s++) {
+            snprintf(k, sizeof k, "variants[%zu].%s", v, sk[s]);
+            entry *e = find_entry(cfg, k);
+            for (size_t j = 0; e && j < e->n_items; j++) {
+                char stage[128];
+                snprintf(stage, sizeof stage, "%.*s", (int)strcspn(e->items[j], "="), e->items[j]);
+                if (nn_net_stage_find(net, stage) < 0) {
+                    char names[512] = "";
+                    for (int q = 0; q < nn_net_num_stages(net); q++) {
+                        size_t l = strlen(names);
+                        snprintf(names + l, sizeof names - l, "%s%s", q ? ", " : "", nn_net_stage_name(net, q));
+                    }
+                    rc = fail_at(c, e->line, e->col, k, "%s has no stage '%s' (stages: %s)",
+                                 exp_config_str(cfg, "backbone.arch"), stage, names);
+                    break;
+                }
+            }
+        }
+    }
+    nn_net_free(net);
+    if (rc) return -1;
+
+    /* The reference variant. */
+    entry *ref = find_entry(cfg, "metrics.reference");
+    int found = 0;
+    for (size_t v = 0; v < cfg->n_variants && !found; v++) {
+        char k[80];
+        snprintf(k, sizeof k, "variants[%zu].name", v);
+        found = !strcmp(exp_config_str(cfg, k), ref->text);
+    }
+    if (!found) {
+        if (ref->line || ref->from_set)
+            return fail_at(c, ref->line, ref->col, "metrics.reference", "no variant is named '%s'", ref->text);
+        free(ref->text);
+        if (!(ref->text = xstrdup(exp_config_str(cfg, "variants[0].name"))))
+            return wb_err(c->err, WB_E_NOMEM, NULL, "out of memory");
+    }
+    return 0;
+}
+
+int exp_config_load(const char *path, const char *const *sets, size_t n_sets, exp_config **out,
+                    wb_error *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return wb_err(err, WB_E_CONFIG, path, "cannot open config: %s", strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
+        fclose(f);
+        return wb_err(err, WB_E_CONFIG, path, "not a regular file of at most 1 MiB");
+    }
+    exp_config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg) {
+        fclose(f);
+        return wb_err(err, WB_E_NOMEM, path, "out of memory");
+    }
+    cfg->path = xstrdup(path);
+    const char *slash = strrchr(path, '/');
+    cfg->dir = slash ? malloc((size_t)(slash - path) + 2) : xstrdup("");
+    if (cfg->dir && slash) {
+        size_t n = (size_t)(slash - path);
+        if (n == 0) n = 1; /* "/x.yaml" */
+        memcpy(cfg->dir, path, n);
+        cfg->dir[n] = '\0';
+    }
+    /* Absolute, so that resolved paths still hold from another directory (a resumed run reads
+     * the resolved config from its run directory). */
+    if (cfg->dir) {
+        char *abs = realpath(cfg->dir[0] ? cfg->dir : ".", NULL);
+        if (abs) {
+            free(cfg->dir);
+            cfg->dir = abs;
+        }
+    }
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    int have_doc = 0, rc = -1;
+    if (!cfg->path || !cfg->dir || !yaml_parser_initialize(&parser)) {
+        fclose(f);
+        exp_config_free(cfg);
+        return wb_err(err, WB_E_NOMEM, path, "out of memory");
+    }
+    yaml_parser_set_input_file(&parser, f);
+    ctx c = {cfg, path, err, &doc, 0, sets, n_sets};
+    if (!yaml_parser_load(&parser, &doc)) {
+        wb_err_at(err, WB_E_CONFIG, path, (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
+                  NULL, "YAML syntax: %s%s%s", parser.problem ? parser.problem : "error",
+                  parser.context ? " " : "", parser.context ? parser.context : "");
+        goto done;
+    }
+    have_doc = 1;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root) {
+        wb_err(err, WB_E_CONFIG, path, "the config is empty");
+        goto done;
+    }
+    if (root->type != YAML_MAPPING_NODE) {
+        fail_at(&c, node_line(root), node_col(root), NULL, "expected a mapping of sections (name:, data:, ...)");
+        goto done;
+    }
+    if (walk_mapping(&c, "", root) != 0) goto done;
+    for (size_t i = 0; i < n_sets; i++) {
+        if (apply_set(&c, sets[i]) != 0) goto done;
+        char **s = realloc(cfg->sets, (cfg->n_sets + 1) * sizeof *s);
+        if (!s || !(s[cfg->n_sets] = xstrdup(sets[i]))) {
+            if (s) cfg->sets = s;
+            wb_err(err, WB_E_NOMEM, path, "out of memory");
+            goto done;
+        }
+        cfg->sets = s;
+        cfg->n_sets++;
+    }
+    if (finish(&c) != 0) goto done;
+    rc = 0;
+done:
+    if (have_doc) yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    fclose(f);
+    if (rc) exp_config_free(cfg);
+    else *out = cfg;
+    return rc;
+}
+
+/* ---- accessors ---- */
+
+const char *exp_config_str(const exp_config *cfg, const char *key)
+{
+    entry *e = find_entry(cfg, key);
+    return e ? e->text : NULL;
+}
+
+long exp_config_int(const exp_config *cfg, const char *key)
+{
+    const char *s = exp_config_str(cfg, key);
+    return s ? strtol(s, NULL, 10) : 0;
+}
+
+double exp_config_double(const exp_config *cfg, const char *key)
+{
+    const char *s = exp_config_str(cfg, key);
+    return s ? strtod(s, NULL) : 0;
+}
+
+int exp_config_bool(const exp_config *cfg, const char *key)
+{
+    const char *s = exp_config_str(cfg, key);
+    return s && !strcmp(s, "true");
+}
+
+size_t exp_config_list_len(const exp_config *cfg, const char *key)
+{
+    entry *e = find_entry(cfg, key);
+    return e ? e->n_items : 0;
+}
+
+const char *exp_config_list_item(const exp_config *cfg, const char *key, size_t i)
+{
+    entry *e = find_entry(cfg, key);
+    return e && i < e->n_items ? e->items[i] : NULL;
+}
+
+size_t exp_config_num_variants(const exp_config *cfg) { return cfg->n_variants; }
+
+size_t exp_config_num_classes(const exp_config *cfg) { return exp_config_list_len(cfg, "data.classes"); }
+
+/* ---- output ---- */
+
+static void yaml_quoted(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fputc('\\', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void write_value(FILE *f, const entry *e)
+{
+    const key_def *d = e->def;
+    if (d->type == T_SUBSET || d->type == T_LABELS || (d->type == T_STAGES && !e->text)) {
+        fputc('[', f);
+        for (size_t i = 0; i < e->n_items; i++) {
+            if (i) fputs(", ", f);
+            fputs(e->items[i], f);
+        }
+        fputc(']', f);
+    } else if (d->type == T_STAGEMAP) {
+        fputc('{', f);
+        for (size_t i = 0; i < e->n_items; i++) {
+            const char *eq = strchr(e->items[i], '=');
+            fprintf(f, "%s%.*s: %s", i ? ", " : "", (int)(eq - e->items[i]), e->items[i], eq + 1);
+        }
+        fputc('}', f);
+    } else if (d->type == T_STR || d->type == T_FILE || d->type == T_DIR || d->type == T_OUTDIR) {
+        yaml_quoted(f, e->text ? e->text : "");
+    } else {
+        fputs(e->text ? e->text : "", f);
+    }
+}
+
+void exp_config_write_resolved(const exp_config *cfg, FILE *f)
+{
+    fprintf(f, "# resolved from %s: every default filled in, paths resolved\n", cfg->path);
+    for (size_t i = 0; i < cfg->n_sets; i++) fprintf(f, "# --set %s\n", cfg->sets[i]);
+    char section[64] = "";
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const key_def *d = &schema[i];
+        if (!strncmp(d->key, "variants[]", 10)) continue;
+        const entry *e = find_entry(cfg, d->key);
+        if (!e) continue;
+        /* exactly one of data.classes (multi-class) and data.positive (binary) is written, so a
+         * binary config resolves as it did before data.classes existed */
+        if (!strcmp(d->key, "data.classes") && e->n_items == 0) continue;
+        if (!strcmp(d->key, "data.positive") && exp_config_num_classes(cfg) > 0) continue;
+        /* sections: "train.augment.flip" -> "train:" then "  augment:" */
+        const char *dot1 = strchr(d->key, '.');
+        const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+        char sec[64];
+        snprintf(sec, sizeof sec, "%.*s", dot2 ? (int)(dot2 - d->key) : dot1 ? (int)(dot1 - d->key) : 0, d->key);
+        if (strcmp(sec, section)) {
+            if (dot1 && strncmp(sec, section, (size_t)(dot1 - d->key)) != 0) fprintf(f, "%.*s:\n", (int)(dot1 - d->key), d->key);
+            if (dot2) fprintf(f, "  %.*s:\n", (int)(dot2 - dot1 - 1), dot1 + 1);
+            snprintf(section, sizeof section, "%s", sec);
+        }
+        const char *leaf = strrchr(d->key, '.');
+        fprintf(f, "%*s%s: ", dot2 ? 4 : dot1 ? 2 : 0, "", leaf ? leaf + 1 : d->key);
+        write_value(f, e);
+        fputc('\n', f);
+        if (!strcmp(d->key, "backbone.in_channels")) {
+            fputs("variants:\n", f);
+            for (size_t v = 0; v < cfg->n_variants; v++) {
+                int first = 1;
+                for (size_t j = 0; j < N_KEYS; j++) {
+                    if (strncmp(schema[j].key, "variants[].", 11)) continue;
+                    char k[128];
+                    snprintf(k, sizeof k, "variants[%zu].%s", v, schema[j].key + 11);
+                    const entry *ve = find_entry(cfg, k);
+                    if (!ve) continue;
+                    fprintf(f, "  %s %s: ", first ? "-" : " ", schema[j].key + 11);
+                    write_value(f, ve);
+                    fputc('\n', f);
+                    first = 0;
+                }
+            }
+            snprintf(section, sizeof section, "variants");
+        }
+    }
+}
+
+void exp_config_write_schema(FILE *f)
+{
+    fputs("key\ttype\tdefault\tvalues\tdescription\n", f);
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const key_def *d = &schema[i];
+        char vals[128] = "";
+        if (d->type == T_INT) snprintf(vals, sizeof vals, "%.0f..%.0f", d->lo, d->hi);
+        else if (d->type == T_FLOAT) snprintf(vals, sizeof vals, "%g..%g", d->lo, d->hi);
+        else if (d->vals) snprintf(vals, sizeof vals, "%s", d->vals);
+        fprintf(f, "%s\t%s\t%s\t%s\t%s%s%s\n", d->key, d->type == T_ENUM ? "enum" : type_names[d->type],
+                d->def ? (d->def[0] ? d->def : "(none)") : "(required)", vals,
+                d->variant_type ? d->variant_type : "", d->variant_type ? " variants: " : "", d->doc);
+    }
+}

@@ -1,0 +1,78 @@
+/* dataset.h — the images an experiment uses: labels CSV + DICOM files, preprocessed into the
+ * network's input and the baseline's features, with what had to be left out and why.
+ *
+ *     exp_dataset ds;
+ *     if (exp_dataset_load(cfg, key, &ds, &err) != 0) ...;   // exit 3 (bad data) or 1 (on_error: fail)
+ *     ... ds.items[i].label, ds.images + i * ds.rows * ds.cols, ds.features + i * ds.n_features
+ *     exp_dataset_free(&ds);
+ *
+ * Patients are named in outputs only by a pseudonym: HMAC-SHA256(key, patient id), 16 hex
+ * digits. The raw patient id stays in memory (for grouping) and is never written.
+ */
+#ifndef EXP_DATASET_H
+#define EXP_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "experiments/config/config.h"
+#include "experiments/data/preprocess.h"
+#include "base/wb_error.h"
+
+typedef struct exp_item {
+    char *file;            /* as written in the labels CSV */
+    char *path;            /* resolved against data.dicom_dir */
+    char *group;           /* patient id (raw; never written out) */
+    char pseudonym[17];    /* HMAC-SHA256(key, group), 16 hex digits */
+    char sop_uid[80];      /* from the CSV's sop_instance_uid column, else the DICOM header */
+    char laterality[8];    /* from the CSV's laterality column, else the DICOM header */
+    char view[16];         /* from the CSV's view column, else ViewPosition */
+    char sha256[65];       /* of the file's bytes */
+    int label;             /* binary: 1 = data.positive, 0 = anything else; with data.classes:
+                            * the class index (position of the value in data.classes) */
+    int csv_line;
+} exp_item;
+
+typedef struct exp_excluded {
+    char *file;
+    char *reason;
+} exp_excluded;
+
+typedef struct exp_dataset {
+    exp_item *items;
+    size_t n;
+    int rows, cols;        /* preprocessed image size */
+    float *images;         /* n * rows * cols, as the network sees them */
+    int n_features;        /* EXP_PRE_N_FEATURES */
+    double *features;      /* n * n_features */
+    exp_excluded *excluded;
+    size_t n_excluded;
+    size_t n_positive;     /* images with label 1 (binary; with data.classes: of class 1) */
+    int n_classes;         /* 2 for binary labels; the length of data.classes otherwise */
+    double feature_seconds; /* wall time of the radiomic features of all usable images (when a
+                             * baseline variant is configured; measured again on the cached
+                             * image for an image read from the cache) */
+    size_t class_n[EXP_CONFIG_MAX_CLASSES]; /* images per class */
+} exp_dataset;
+
+/* Preprocessing parameters from the config's preprocess section. */
+void exp_dataset_pre_params(const exp_config *cfg, exp_pre_params *p);
+
+/* Reads data.labels, resolves each file against data.dicom_dir, decodes and preprocesses
+ * it, through the preprocessed-image cache in cache_dir (NULL or "": no cache). Unusable images are listed in ds->excluded with the reason when data.on_error is skip
+ * (code WB_E_FAILED and the first reason when it is fail). With data.classes, a row whose
+ * label is not one of the listed values is excluded likewise under skip, and is an error
+ * (WB_E_DATA, naming the labels file, its line and the value) under fail; every listed class
+ * needs at least one usable image. progress: print a line every so often on stderr. On
+ * failure *ds is empty. */
+int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *cache_dir, int progress,
+                     exp_dataset *ds, wb_error *err);
+void exp_dataset_free(exp_dataset *ds);
+
+/* The preprocessed-image cache a config uses: preprocess.cache_dir, or RUNS_DIR/cache. */
+void exp_dataset_cache_dir(const exp_config *cfg, const char *runs_dir, char *buf, size_t n);
+
+/* HMAC-SHA256(key, msg) as 16 hex digits (64 bits) into out[17]. */
+void exp_pseudonym(const uint8_t key[32], const char *msg, char out[17]);
+
+#endif

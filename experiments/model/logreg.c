@@ -1,0 +1,690 @@
+/* logreg.c — see logreg.h. */
+#include "experiments/model/logreg.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------------ scaler */
+
+void exp_scaler_init(exp_scaler *s)
+{
+    if (s)
+        memset(s, 0, sizeof *s);
+}
+
+void exp_scaler_free(exp_scaler *s)
+{
+    if (!s)
+        return;
+    free(s->mean);
+    free(s->scale);
+    memset(s, 0, sizeof *s);
+}
+
+static int check_matrix(const double *X, size_t n, size_t d, const char *who, wb_error *err)
+{
+    if (!X && n > 0)
+        return wb_err(err, WB_E_USAGE, NULL, "%s: no data", who);
+    if (d == 0)
+        return wb_err(err, WB_E_USAGE, NULL, "%s: no features", who);
+    if (n > SIZE_MAX / sizeof(double) / d)
+        return wb_err(err, WB_E_NOMEM, NULL, "%s: %zu x %zu is too large", who, n, d);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            if (!isfinite(X[i * d + j]))
+                return wb_err(err, WB_E_DATA, NULL,
+                              "%s: feature %zu of row %zu is not finite", who, j, i);
+    return 0;
+}
+
+int exp_scaler_fit(exp_scaler *s, const double *X, size_t n, size_t d, wb_error *err)
+{
+    if (!s)
+        return wb_err(err, WB_E_USAGE, NULL, "scaler: no output");
+    exp_scaler_free(s);
+    if (n == 0)
+        return wb_err(err, WB_E_DATA, NULL, "scaler: no training rows");
+    if (check_matrix(X, n, d, "scaler", err) != 0)
+        return -1;
+    s->mean = calloc(d, sizeof *s->mean);
+    s->scale = calloc(d, sizeof *s->scale);
+    if (!s->mean || !s->scale) {
+        exp_scaler_free(s);
+        return wb_err(err, WB_E_NOMEM, NULL, "scaler: out of memory for %zu features", d);
+    }
+    s->d = d;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            s->mean[j] += X[i * d + j];
+    for (size_t j = 0; j < d; j++)
+        s->mean[j] /= (double)n;
+    /* two passes: the variance of centred values, with the compensation term of
+     * Chan, Golub & LeVeque for the rounding in the mean */
+    for (size_t j = 0; j < d; j++) {
+        double ss = 0.0, corr = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            double e = X[i * d + j] - s->mean[j];
+            ss += e * e;
+            corr += e;
+        }
+        double var = (ss - corr * corr / (double)n) / (double)n;
+        if (var < 0.0)
+            var = 0.0;
+        double nn = (double)n, m = s->mean[j];
+        int constant = var <= nn * DBL_EPSILON * var + (nn * m * DBL_EPSILON) * (nn * m * DBL_EPSILON);
+        s->scale[j] = constant ? 1.0 : sqrt(var);
+    }
+    return 0;
+}
+
+int exp_scaler_transform(const exp_scaler *s, const double *X, size_t n, size_t d, double *out,
+                         wb_error *err)
+{
+    if (!s || !s->mean)
+        return wb_err(err, WB_E_USAGE, NULL, "scaler: not fitted");
+    if (d != s->d)
+        return wb_err(err, WB_E_DATA, NULL, "scaler: fitted on %zu features, given %zu", s->d,
+                      d);
+    if (!out && n > 0)
+        return wb_err(err, WB_E_USAGE, NULL, "scaler: no output");
+    if (check_matrix(X, n, d, "scaler", err) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            out[i * d + j] = (X[i * d + j] - s->mean[j]) / s->scale[j];
+    return 0;
+}
+
+/* ------------------------------------------------------------------- logistic regression */
+
+void exp_logreg_options_default(exp_logreg_options *o)
+{
+    o->C = 1.0;
+    o->class_weight = EXP_LOGREG_CW_NONE;
+    o->max_iter = 100;
+    o->tol = 1e-12;
+}
+
+void exp_logreg_init(exp_logreg *m)
+{
+    if (m)
+        memset(m, 0, sizeof *m);
+}
+
+void exp_logreg_free(exp_logreg *m)
+{
+    if (!m)
+        return;
+    free(m->coef);
+    memset(m, 0, sizeof *m);
+}
+
+/* log(1 + exp(-t)) without overflow or loss for large |t| */
+static double log1pexp_neg(double t)
+{
+    return t > 0.0 ? log1p(exp(-t)) : -t + log1p(exp(t));
+}
+
+static double sigmoid(double t)
+{
+    if (t >= 0.0)
+        return 1.0 / (1.0 + exp(-t));
+    double e = exp(t);
+    return e / (1.0 + e);
+}
+
+/* theta = [coef(d), intercept] */
+static double margin(const double *x, const double *theta, size_t d)
+{
+    double z = theta[d];
+    for (size_t j = 0; j < d; j++)
+        z += x[j] * theta[j];
+    return z;
+}
+
+static double objective(const double *X, const int *y, const double *s, size_t n, size_t d,
+                        double C, const double *theta)
+{
+    double reg = 0.0, loss = 0.0;
+    for (size_t j = 0; j < d; j++)
+        reg += theta[j] * theta[j];
+    for (size_t i = 0; i < n; i++) {
+        double z = margin(X + i * d, theta, d);
+        loss += s[i] * log1pexp_neg(y[i] ? z : -z);
+    }
+    return 0.5 * reg + C * loss;
+}
+
+/* In-place Cholesky of the k x k matrix A (lower triangle used); 0 on success. */
+static int cholesky(double *A, size_t k)
+{
+    for (size_t j = 0; j < k; j++) {
+        double dsum = A[j * k + j];
+        for (size_t q = 0; q < j; q++)
+            dsum -= A[j * k + q] * A[j * k + q];
+        if (!(dsum > 0.0))
+            return -1;
+        double l = sqrt(dsum);
+        A[j * k + j] = l;
+        for (size_t i = j + 1; i < k; i++) {
+            double v = A[i * k + j];
+            for (size_t q = 0; q < j; q++)
+                v -= A[i * k + q] * A[j * k + q];
+            A[i * k + j] = v / l;
+        }
+    }
+    return 0;
+}
+
+/* Solves L L^T x = b in place in b. */
+static void chol_solve(const double *L, size_t k, double *b)
+{
+    for (size_t i = 0; i < k; i++) {
+        double v = b[i];
+        for (size_t q = 0; q < i; q++)
+            v -= L[i * k + q] * b[q];
+        b[i] = v / L[i * k + i];
+    }
+    for (size_t i = k; i-- > 0;) {
+        double v = b[i];
+        for (size_t q = i + 1; q < k; q++)
+            v -= L[q * k + i] * b[q];
+        b[i] = v / L[i * k + i];
+    }
+}
+
+static int check_options(const exp_logreg_options *o, wb_error *err)
+{
+    if (!(o->C > 0.0) || isinf(o->C))
+        return wb_err(err, WB_E_USAGE, NULL, "logistic regression: C is %g, expected > 0", o->C);
+    if (o->max_iter < 1 || !(o->tol > 0.0))
+        return wb_err(err, WB_E_USAGE, NULL,
+                      "logistic regression: max_iter %d and tol %g must be positive",
+                      o->max_iter, o->tol);
+    return 0;
+}
+
+/* The arrays of a Newton fit with n samples and P parameters: s (n, the sample weights),
+ * theta (P, zeros), g, step, trial (P) and H (P x P). */
+typedef struct fit_scratch {
+    double *s, *theta, *g, *step, *trial, *H;
+} fit_scratch;
+
+static void fit_scratch_free(fit_scratch *w)
+{
+    free(w->s);
+    free(w->theta);
+    free(w->g);
+    free(w->step);
+    free(w->trial);
+    free(w->H);
+}
+
+/* 0, or -1 with err set (d, the feature count, named) and nothing left allocated. */
+static int fit_scratch_alloc(fit_scratch *w, size_t n, size_t P, size_t d, wb_error *err)
+{
+    w->s = malloc(n * sizeof *w->s);
+    w->theta = calloc(P, sizeof *w->theta);
+    w->g = malloc(P * sizeof *w->g);
+    w->step = malloc(P * sizeof *w->step);
+    w->trial = malloc(P * sizeof *w->trial);
+    w->H = malloc(P * P * sizeof *w->H);
+    if (!w->s || !w->theta || !w->g || !w->step || !w->trial || !w->H) {
+        fit_scratch_free(w);
+        return wb_err(err, WB_E_NOMEM, NULL, "logistic regression: out of memory for %zu features", d);
+    }
+    return 0;
+}
+
+/* What the Newton iterations of a fit need to evaluate its objective at a trial theta. */
+typedef struct fit_problem {
+    const double *X;
+    const int *y;
+    const double *s; /* sample weights times class weights */
+    size_t n, d;
+    int K;           /* classes (multinomial) */
+    double C;
+    double *z, *p;   /* scratch of K (multinomial) */
+    double (*objective)(const struct fit_problem *fp, const double *theta);
+} fit_problem;
+
+/* One damped Newton step on the P parameters theta: factors the Hessian H (lower triangle,
+ * in place), solves for the step against the gradient g and backtracks (Armijo). Near the
+ * optimum the predicted decrease -slope falls below what the objective's rounding can
+ * resolve; there the full Newton step is taken without a test (the quadratic model is exact
+ * enough), so convergence stays quadratic instead of stalling on noise. On success theta and
+ * *f are the accepted point and its objective; step and trial are scratch of P. it and gmax
+ * (the iteration and the gradient's max norm) go into the messages. */
+static int newton_step(const fit_problem *fp, double *H, const double *g, size_t P, int it, double gmax,
+                       double *theta, double *f, double *step, double *trial, wb_error *err)
+{
+    if (cholesky(H, P) != 0)
+        return wb_err(err, WB_E_FAILED, NULL,
+                      "logistic regression: the Hessian is not positive definite (iteration %d)", it);
+    for (size_t j = 0; j < P; j++)
+        step[j] = -g[j];
+    chol_solve(H, P, step);
+    double slope = 0.0;
+    for (size_t j = 0; j < P; j++)
+        slope += g[j] * step[j];
+    double t = 1.0, ft = *f;
+    int accepted = 0;
+    if (-slope <= 1e-13 * (1.0 + fabs(*f))) {
+        for (size_t j = 0; j < P; j++)
+            trial[j] = theta[j] + step[j];
+        ft = fp->objective(fp, trial);
+        accepted = 1;
+    }
+    for (int ls = 0; ls < 60 && !accepted; ls++) {
+        for (size_t j = 0; j < P; j++)
+            trial[j] = theta[j] + t * step[j];
+        ft = fp->objective(fp, trial);
+        if (ft <= *f + 1e-4 * t * slope) {
+            accepted = 1;
+            break;
+        }
+        t *= 0.5;
+    }
+    if (!accepted)
+        return wb_err(err, WB_E_FAILED, NULL, "logistic regression: the line search failed with gradient %g", gmax);
+    memcpy(theta, trial, P * sizeof *theta);
+    *f = ft;
+    return 0;
+}
+
+static double bin_objective(const fit_problem *fp, const double *theta)
+{
+    return objective(fp->X, fp->y, fp->s, fp->n, fp->d, fp->C, theta);
+}
+
+int exp_logreg_fit(exp_logreg *m, const double *X, const int *y, const double *w, size_t n,
+                   size_t d, const exp_logreg_options *o, wb_error *err)
+{
+    exp_logreg_options def;
+    if (!o) {
+        exp_logreg_options_default(&def);
+        o = &def;
+    }
+    if (!m)
+        return wb_err(err, WB_E_USAGE, NULL, "logistic regression: no output");
+    exp_logreg_free(m);
+    if (check_options(o, err) != 0)
+        return -1;
+    if (d > EXP_LOGREG_MAX_FEATURES)
+        return wb_err(err, WB_E_USAGE, NULL,
+                      "logistic regression: %zu features, at most %d are supported", d,
+                      EXP_LOGREG_MAX_FEATURES);
+    if (n == 0 || !y)
+        return wb_err(err, WB_E_DATA, NULL, "logistic regression: no training samples");
+    if (check_matrix(X, n, d, "logistic regression", err) != 0)
+        return -1;
+    size_t cnt[2] = {0, 0};
+    for (size_t i = 0; i < n; i++) {
+        if (y[i] != 0 && y[i] != 1)
+            return wb_err(err, WB_E_DATA, NULL,
+                          "logistic regression: label %d at index %zu, expected 0 or 1", y[i],
+                          i);
+        if (w && (!isfinite(w[i]) || w[i] < 0.0))
+            return wb_err(err, WB_E_DATA, NULL,
+                          "logistic regression: weight at index %zu is negative or not finite",
+                          i);
+        cnt[y[i]]++;
+    }
+    if (cnt[0] == 0 || cnt[1] == 0)
+        return wb_err(err, WB_E_DATA, NULL,
+                      "logistic regression needs both classes in the training data, got only "
+                      "%s",
+                      cnt[0] ? "negatives" : "positives");
+
+    size_t k = d + 1;
+    fit_scratch ws;
+    if (fit_scratch_alloc(&ws, n, k, d, err) != 0)
+        return -1;
+    double *s = ws.s, *theta = ws.theta, *g = ws.g, *step = ws.step, *trial = ws.trial, *H = ws.H;
+    int rc = -1;
+    double cw[2] = {1.0, 1.0}, sw[2] = {0.0, 0.0};
+    if (o->class_weight == EXP_LOGREG_CW_BALANCED) {
+        cw[0] = (double)n / (2.0 * (double)cnt[0]);
+        cw[1] = (double)n / (2.0 * (double)cnt[1]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        s[i] = (w ? w[i] : 1.0) * cw[y[i]];
+        sw[y[i]] += s[i];
+    }
+    if (!(sw[0] > 0.0) || !(sw[1] > 0.0)) {
+        wb_err(err, WB_E_DATA, NULL,
+               "logistic regression: the %s have zero total weight", sw[0] > 0 ? "positives"
+                                                                              : "negatives");
+        goto done;
+    }
+    const double C = o->C, gtol = o->tol * (1.0 + C * (sw[0] + sw[1]));
+    /* start from the prior log-odds: the optimum's intercept for coef = 0 */
+    theta[d] = log(sw[1] / sw[0]);
+    const fit_problem fp = {X, y, s, n, d, 0, C, NULL, NULL, bin_objective};
+    double f = fp.objective(&fp, theta), gmax = INFINITY;
+    int it;
+    for (it = 0; it < o->max_iter; it++) {
+        /* gradient and Hessian (lower triangle) */
+        for (size_t j = 0; j < d; j++)
+            g[j] = theta[j];
+        g[d] = 0.0;
+        memset(H, 0, k * k * sizeof *H);
+        for (size_t j = 0; j < d; j++)
+            H[j * k + j] = 1.0;
+        for (size_t i = 0; i < n; i++) {
+            const double *x = X + i * d;
+            double pi = sigmoid(margin(x, theta, d));
+            double r = C * s[i] * (pi - y[i]), h = C * s[i] * pi * (1.0 - pi);
+            for (size_t a = 0; a < d; a++) {
+                g[a] += r * x[a];
+                double hx = h * x[a];
+                double *row = H + a * k;
+                for (size_t b = 0; b <= a; b++)
+                    row[b] += hx * x[b];
+                H[d * k + a] += hx;
+            }
+            g[d] += r;
+            H[d * k + d] += h;
+        }
+        gmax = 0.0;
+        for (size_t j = 0; j < k; j++)
+            gmax = fmax(gmax, fabs(g[j]));
+        if (gmax <= gtol)
+            break;
+        if (!(H[d * k + d] > 0.0))
+            H[d * k + d] = DBL_MIN; /* saturated probabilities: keep the system solvable */
+        if (newton_step(&fp, H, g, k, it, gmax, theta, &f, step, trial, err) != 0)
+            goto done;
+    }
+    if (it == o->max_iter) {
+        wb_err(err, WB_E_FAILED, NULL,
+               "logistic regression did not converge in %d Newton iterations (gradient %g)",
+               o->max_iter, gmax);
+        goto done;
+    }
+    m->coef = malloc(d * sizeof *m->coef);
+    if (!m->coef) {
+        wb_err(err, WB_E_NOMEM, NULL, "logistic regression: out of memory");
+        goto done;
+    }
+    memcpy(m->coef, theta, d * sizeof *m->coef);
+    m->intercept = theta[d];
+    m->d = d;
+    m->iterations = it;
+    m->grad_norm = gmax;
+    rc = 0;
+done:
+    fit_scratch_free(&ws);
+    return rc;
+}
+
+/* The checks before predicting with a model of fitted coefficients coef (NULL: not fitted) on
+ * fitted_d features: X [n, d] finite with d == fitted_d, and somewhere to write. */
+static int check_predict(const double *coef, size_t fitted_d, const double *X, size_t n, size_t d,
+                         const double *out, wb_error *err)
+{
+    if (!coef)
+        return wb_err(err, WB_E_USAGE, NULL, "logistic regression: the model is not fitted");
+    if (d != fitted_d)
+        return wb_err(err, WB_E_DATA, NULL,
+                      "logistic regression: fitted on %zu features, given %zu", fitted_d, d);
+    if (!out && n > 0)
+        return wb_err(err, WB_E_USAGE, NULL, "logistic regression: no output");
+    return check_matrix(X, n, d, "logistic regression", err) != 0 ? -1 : 0;
+}
+
+int exp_logreg_decision(const exp_logreg *m, const double *X, size_t n, size_t d, double *out,
+                        wb_error *err)
+{
+    if (check_predict(m ? m->coef : NULL, m ? m->d : 0, X, n, d, out, err) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        double z = m->intercept;
+        for (size_t j = 0; j < d; j++)
+            z += X[i * d + j] * m->coef[j];
+        out[i] = z;
+    }
+    return 0;
+}
+
+int exp_logreg_predict_proba(const exp_logreg *m, const double *X, size_t n, size_t d,
+                             double *p, wb_error *err)
+{
+    if (exp_logreg_decision(m, X, n, d, p, err) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        p[i] = sigmoid(p[i]);
+    return 0;
+}
+
+/* ------------------------------------------------------- multinomial logistic regression */
+
+void exp_logreg_mn_init(exp_logreg_mn *m)
+{
+    if (m)
+        memset(m, 0, sizeof *m);
+}
+
+void exp_logreg_mn_free(exp_logreg_mn *m)
+{
+    if (!m)
+        return;
+    free(m->coef);
+    free(m->intercept);
+    memset(m, 0, sizeof *m);
+}
+
+/* Softmax of the K scores of row x under theta ([K][d+1], intercept last) into p; returns
+ * log-sum-exp of the scores. z is scratch of K. */
+static double mn_softmax(const double *x, const double *theta, size_t d, int K, double *z, double *p)
+{
+    size_t k = d + 1;
+    double zmax = -INFINITY;
+    for (int c = 0; c < K; c++) {
+        z[c] = margin(x, theta + (size_t)c * k, d);
+        zmax = fmax(zmax, z[c]);
+    }
+    double sum = 0.0;
+    for (int c = 0; c < K; c++) {
+        p[c] = exp(z[c] - zmax);
+        sum += p[c];
+    }
+    for (int c = 0; c < K; c++)
+        p[c] /= sum;
+    return zmax + log(sum);
+}
+
+/* The objective plus MN_SHIFT * (sum of intercepts)^2: the data term and the penalty do not
+ * change when every intercept moves by the same amount, so the extra term only picks the
+ * optimum whose intercepts sum to 0 (where it is 0), the one scikit-learn's lbfgs, started
+ * from zeros, reaches; it also makes the Hessian positive definite. */
+#define MN_SHIFT 1.0
+
+static double mn_objective(const double *X, const int *y, const double *s, size_t n, size_t d, int K,
+                           double C, const double *theta, double *z, double *p)
+{
+    size_t k = d + 1;
+    double reg = 0.0, loss = 0.0, bsum = 0.0;
+    for (int c = 0; c < K; c++) {
+        for (size_t j = 0; j < d; j++)
+            reg += theta[(size_t)c * k + j] * theta[(size_t)c * k + j];
+        bsum += theta[(size_t)c * k + d];
+    }
+    for (size_t i = 0; i < n; i++) {
+        double lse = mn_softmax(X + i * d, theta, d, K, z, p);
+        loss += s[i] * (lse - z[y[i]]);
+    }
+    return 0.5 * reg + C * loss + MN_SHIFT * bsum * bsum;
+}
+
+static double mn_fit_objective(const fit_problem *fp, const double *theta)
+{
+    return mn_objective(fp->X, fp->y, fp->s, fp->n, fp->d, fp->K, fp->C, theta, fp->z, fp->p);
+}
+
+int exp_logreg_mn_fit(exp_logreg_mn *m, const double *X, const int *y, const double *w, size_t n,
+                      size_t d, int K, const exp_logreg_options *o, wb_error *err)
+{
+    exp_logreg_options def;
+    if (!o) {
+        exp_logreg_options_default(&def);
+        o = &def;
+    }
+    if (!m)
+        return wb_err(err, WB_E_USAGE, NULL, "logistic regression: no output");
+    exp_logreg_mn_free(m);
+    if (check_options(o, err) != 0)
+        return -1;
+    if (K < 2 || K > EXP_LOGREG_MAX_CLASSES)
+        return wb_err(err, WB_E_USAGE, NULL, "logistic regression: %d classes, expected 2 .. %d", K,
+                      EXP_LOGREG_MAX_CLASSES);
+    if (d == 0 || (d + 1) * (size_t)K > EXP_LOGREG_MN_MAX_PARAMS)
+        return wb_err(err, WB_E_USAGE, NULL,
+                      "logistic regression: %zu features x %d classes, at most %d parameters are supported",
+                      d, K, EXP_LOGREG_MN_MAX_PARAMS);
+    if (n == 0 || !y)
+        return wb_err(err, WB_E_DATA, NULL, "logistic regression: no training samples");
+    if (check_matrix(X, n, d, "logistic regression", err) != 0)
+        return -1;
+    size_t cnt[EXP_LOGREG_MAX_CLASSES] = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (y[i] < 0 || y[i] >= K)
+            return wb_err(err, WB_E_DATA, NULL, "logistic regression: label %d at index %zu, expected 0 .. %d",
+                          y[i], i, K - 1);
+        if (w && (!isfinite(w[i]) || w[i] < 0.0))
+            return wb_err(err, WB_E_DATA, NULL,
+                          "logistic regression: weight at index %zu is negative or not finite", i);
+        cnt[y[i]]++;
+    }
+    for (int c = 0; c < K; c++)
+        if (cnt[c] == 0)
+            return wb_err(err, WB_E_DATA, NULL,
+                          "logistic regression needs every class in the training data; class %d has no sample", c);
+
+    const size_t k = d + 1, P = (size_t)K * k;
+    fit_scratch ws;
+    if (fit_scratch_alloc(&ws, n, P, d, err) != 0)
+        return -1;
+    double *s = ws.s, *theta = ws.theta, *g = ws.g, *step = ws.step, *trial = ws.trial, *H = ws.H;
+    double z[EXP_LOGREG_MAX_CLASSES], p[EXP_LOGREG_MAX_CLASSES], sw[EXP_LOGREG_MAX_CLASSES] = {0};
+    int rc = -1;
+    double swsum = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double cw = o->class_weight == EXP_LOGREG_CW_BALANCED ? (double)n / ((double)K * (double)cnt[y[i]]) : 1.0;
+        s[i] = (w ? w[i] : 1.0) * cw;
+        sw[y[i]] += s[i];
+        swsum += s[i];
+    }
+    for (int c = 0; c < K; c++)
+        if (!(sw[c] > 0.0)) {
+            wb_err(err, WB_E_DATA, NULL, "logistic regression: class %d has zero total weight", c);
+            goto done;
+        }
+    const double C = o->C, gtol = o->tol * (1.0 + C * swsum);
+    /* start from the class priors (log shares, centred): the optimum for coef = 0 */
+    double lmean = 0.0;
+    for (int c = 0; c < K; c++)
+        lmean += log(sw[c]) / K;
+    for (int c = 0; c < K; c++)
+        theta[(size_t)c * k + d] = log(sw[c]) - lmean;
+    const fit_problem fp = {X, y, s, n, d, K, C, z, p, mn_fit_objective};
+    double f = fp.objective(&fp, theta), gmax = INFINITY;
+    int it;
+    for (it = 0; it < o->max_iter; it++) {
+        /* gradient and Hessian (lower triangle); parameter (c, a) is at c * k + a */
+        double bsum = 0.0;
+        for (int c = 0; c < K; c++) {
+            for (size_t a = 0; a < d; a++)
+                g[(size_t)c * k + a] = theta[(size_t)c * k + a];
+            g[(size_t)c * k + d] = 0.0;
+            bsum += theta[(size_t)c * k + d];
+        }
+        memset(H, 0, P * P * sizeof *H);
+        for (int c = 0; c < K; c++) {
+            for (size_t a = 0; a < d; a++)
+                H[((size_t)c * k + a) * P + (size_t)c * k + a] = 1.0;
+            g[(size_t)c * k + d] += 2.0 * MN_SHIFT * bsum;
+            for (int c2 = 0; c2 <= c; c2++)
+                H[((size_t)c * k + d) * P + (size_t)c2 * k + d] += 2.0 * MN_SHIFT;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const double *x = X + i * d;
+            mn_softmax(x, theta, d, K, z, p);
+            for (int c = 0; c < K; c++) {
+                double r = C * s[i] * (p[c] - (y[i] == c));
+                for (size_t a = 0; a < d; a++)
+                    g[(size_t)c * k + a] += r * x[a];
+                g[(size_t)c * k + d] += r;
+                for (int c2 = 0; c2 <= c; c2++) {
+                    double h = C * s[i] * ((c == c2 ? p[c] : 0.0) - p[c] * p[c2]);
+                    for (size_t a = 0; a < k; a++) {
+                        double ha = h * (a < d ? x[a] : 1.0);
+                        double *row = H + ((size_t)c * k + a) * P + (size_t)c2 * k;
+                        size_t bmax = c2 == c ? a : d; /* lower triangle only */
+                        for (size_t b = 0; b <= bmax; b++)
+                            row[b] += ha * (b < d ? x[b] : 1.0);
+                    }
+                }
+            }
+        }
+        gmax = 0.0;
+        for (size_t j = 0; j < P; j++)
+            gmax = fmax(gmax, fabs(g[j]));
+        if (gmax <= gtol)
+            break;
+        if (newton_step(&fp, H, g, P, it, gmax, theta, &f, step, trial, err) != 0)
+            goto done;
+    }
+    if (it == o->max_iter) {
+        wb_err(err, WB_E_FAILED, NULL,
+               "logistic regression did not converge in %d Newton iterations (gradient %g)", o->max_iter, gmax);
+        goto done;
+    }
+    m->coef = malloc((size_t)K * d * sizeof *m->coef);
+    m->intercept = malloc((size_t)K * sizeof *m->intercept);
+    if (!m->coef || !m->intercept) {
+        exp_logreg_mn_free(m);
+        wb_err(err, WB_E_NOMEM, NULL, "logistic regression: out of memory");
+        goto done;
+    }
+    for (int c = 0; c < K; c++) {
+        memcpy(m->coef + (size_t)c * d, theta + (size_t)c * k, d * sizeof *m->coef);
+        m->intercept[c] = theta[(size_t)c * k + d];
+    }
+    m->d = d;
+    m->K = K;
+    m->iterations = it;
+    m->grad_norm = gmax;
+    rc = 0;
+done:
+    fit_scratch_free(&ws);
+    return rc;
+}
+
+int exp_logreg_mn_predict_proba(const exp_logreg_mn *m, const double *X, size_t n, size_t d, double *P,
+                                wb_error *err)
+{
+    if (check_predict(m ? m->coef : NULL, m ? m->d : 0, X, n, d, P, err) != 0)
+        return -1;
+    const int K = m->K;
+    for (size_t i = 0; i < n; i++) {
+        double *row = P + i * (size_t)K, zmax = -INFINITY, sum = 0.0;
+        for (int c = 0; c < K; c++) {
+            double zc = m->intercept[c];
+            for (size_t j = 0; j < d; j++)
+                zc += X[i * d + j] * m->coef[(size_t)c * d + j];
+            row[c] = zc;
+            zmax = fmax(zmax, zc);
+        }
+        for (int c = 0; c < K; c++) {
+            row[c] = exp(row[c] - zmax);
+            sum += row[c];
+        }
+        for (int c = 0; c < K; c++)
+            row[c] /= sum;
+    }
+    return 0;
+}

@@ -1,0 +1,385 @@
+/* train.c — one backbone variant on one fold. See train.h. */
+#include "experiments/model/train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "experiments/eval/metrics.h"
+
+static nn_opt_kind opt_kind(const char *s) { return s && !strcmp(s, "adamw") ? NN_OPT_ADAMW : NN_OPT_SGD; }
+
+int exp_train_cfg_from_config(const exp_config *cfg, size_t v, exp_train_cfg *tc, wb_error *err)
+{
+    memset(tc, 0, sizeof *tc);
+    char k[128];
+    tc->arch = exp_config_str(cfg, "backbone.arch");
+    tc->in_channels = (int)exp_config_int(cfg, "backbone.in_channels");
+    snprintf(k, sizeof k, "variants[%zu].unfreeze", v);
+    size_t n = exp_config_list_len(cfg, k);
+    if (n == 0) {
+        const char *s = exp_config_str(cfg, k);
+        snprintf(tc->unfreeze, sizeof tc->unfreeze, "%s", s ? s : "none");
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            size_t l = strlen(tc->unfreeze);
+            snprintf(tc->unfreeze + l, sizeof tc->unfreeze - l, "%s%s", i ? "," : "", exp_config_list_item(cfg, k, i));
+        }
+    }
+    snprintf(k, sizeof k, "variants[%zu].bn", v);
+    tc->bn = !strcmp(exp_config_str(cfg, k), "train") ? NN_BN_TRAIN : NN_BN_FROZEN;
+    snprintf(k, sizeof k, "variants[%zu].bn_affine", v);
+    tc->bn_affine = exp_config_bool(cfg, k);
+    tc->epochs = (int)exp_config_int(cfg, "train.epochs");
+    tc->batch_size = (int)exp_config_int(cfg, "train.batch_size");
+    tc->patience = (int)exp_config_int(cfg, "train.patience");
+    tc->save_weights = exp_config_bool(cfg, "train.save_weights");
+    tc->optimizer = opt_kind(exp_config_str(cfg, "train.optimizer"));
+    tc->lr = (float)exp_config_double(cfg, "train.lr");
+    tc->momentum = (float)exp_config_double(cfg, "train.momentum");
+    tc->nesterov = exp_config_bool(cfg, "train.nesterov");
+    tc->weight_decay = (float)exp_config_double(cfg, "train.weight_decay");
+    tc->grad_clip = (float)exp_config_double(cfg, "train.grad_clip");
+    const char *s = exp_config_str(cfg, "train.schedule");
+    tc->schedule = !strcmp(s, "cosine") ? NN_SCHED_COSINE : !strcmp(s, "step") ? NN_SCHED_STEP : NN_SCHED_CONSTANT;
+    tc->step_epochs = (int)exp_config_int(cfg, "train.step_epochs");
+    tc->step_gamma = (float)exp_config_double(cfg, "train.step_gamma");
+    tc->warmup_epochs = (int)exp_config_int(cfg, "train.warmup_epochs");
+    tc->balanced = !strcmp(exp_config_str(cfg, "train.class_weight"), "balanced");
+    size_t K = exp_config_num_classes(cfg);
+    tc->n_classes = K > 2 ? (int)K : 2;
+    tc->aug_flip = exp_config_bool(cfg, "train.augment.flip");
+    tc->aug_rotate_deg = (float)exp_config_double(cfg, "train.augment.rotate_deg");
+    tc->aug_scale = (float)exp_config_double(cfg, "train.augment.scale");
+    tc->aug_intensity = (float)exp_config_double(cfg, "train.augment.intensity");
+    tc->seed = (uint64_t)exp_config_int(cfg, "seed");
+    /* per-stage learning-rate scales: resolved to stage indices through the network */
+    snprintf(k, sizeof k, "variants[%zu].lr_scale", v);
+    size_t ns = exp_config_list_len(cfg, k);
+    if (ns) {
+        nn_net_opts o = nn_net_opts_default();
+        o.num_classes = 2;
+        o.in_channels = tc->in_channels;
+        nn_net *net = nn_net_create(tc->arch, &o, err);
+        if (!net) return -1;
+        for (size_t i = 0; i < ns; i++) {
+            const char *item = exp_config_list_item(cfg, k, i);
+            const char *eq = strchr(item, '=');
+            char stage[128];
+            snprintf(stage, sizeof stage, "%.*s", (int)(eq - item), item);
+            int si = nn_net_stage_find(net, stage);
+            if (si >= 0 && si < 16) tc->stage_lr_scale[si] = (float)strtod(eq + 1, NULL);
+        }
+        nn_net_free(net);
+    }
+    return 0;
+}
+
+void exp_train_result_free(exp_train_result *r)
+{
+    if (!r) return;
+    free(r->val_scores);
+    free(r->test_scores);
+    free(r->curve);
+    wb_tensor_list_free(&r->weights);
+    memset(r, 0, sizeof *r);
+}
+
+/* Copies dataset images idx[0..n) into x [n, C, H, W], replicating grey into C channels,
+ * with augmentation when rng is not NULL. */
+static void gather(const exp_dataset *ds, const size_t *idx, size_t n, int C, const exp_train_cfg *tc,
+                   nn_rng *rng, float *x)
+{
+    const int H = ds->rows, W = ds->cols;
+    const size_t px = (size_t)H * W;
+    for (size_t b = 0; b < n; b++) {
+        const float *src = ds->images + idx[b] * px;
+        float *dst = x + b * C * px;
+        if (!rng) {
+            memcpy(dst, src, px * sizeof *dst);
+        } else {
+            int flip = tc->aug_flip && nn_rng_uniform(rng) < 0.5f;
+            double ang = tc->aug_rotate_deg * (2.0 * nn_rng_uniform(rng) - 1.0) * M_PI / 180.0;
+            double sc = 1.0 + tc->aug_scale * (2.0 * nn_rng_uniform(rng) - 1.0);
+            double gain = 1.0 + tc->aug_intensity * (2.0 * nn_rng_uniform(rng) - 1.0);
+            double bias = tc->aug_intensity * (2.0 * nn_rng_uniform(rng) - 1.0);
+            double ca = cos(ang) / sc, sa = sin(ang) / sc, cy = (H - 1) / 2.0, cx = (W - 1) / 2.0;
+            for (int y = 0; y < H; y++) {
+                for (int xx = 0; xx < W; xx++) {
+                    /* inverse map: output pixel -> source position (bilinear, zero outside) */
+                    double dy = y - cy, dx = xx - cx;
+                    double sy = cy + ca * dy - sa * dx, sx = cx + sa * dy + ca * dx;
+                    if (flip) sy = (H - 1) - sy;
+                    int y0 = (int)floor(sy), x0 = (int)floor(sx);
+                    double fy = sy - y0, fx = sx - x0, v = 0;
+                    for (int a = 0; a < 2; a++)
+                        for (int c = 0; c < 2; c++) {
+                            int yy = y0 + a, xc = x0 + c;
+                            if (yy < 0 || yy >= H || xc < 0 || xc >= W) continue;
+                            v += (a ? fy : 1 - fy) * (c ? fx : 1 - fx) * src[(size_t)yy * W + xc];
+                        }
+                    dst[(size_t)y * W + xx] = (float)(v * gain + bias);
+                }
+            }
+        }
+        for (int c = 1; c < C; c++) memcpy(dst + c * px, dst, px * sizeof *dst);
+    }
+}
+
+/* Copies of every trainable parameter and BN buffer, to restore the best epoch. */
+typedef struct snapshot {
+    float **data;
+    size_t n;
+} snapshot;
+
+static int snapshot_take(nn_net *net, snapshot *s)
+{
+    size_t n = nn_net_num_tensors(net);
+    if (!s->data) {
+        s->data = calloc(n, sizeof *s->data);
+        if (!s->data) return -1;
+        s->n = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        nn_param_view p;
+        nn_net_tensor(net, i, &p);
+        if (!p.trainable && !p.is_buffer) continue;
+        if (!s->data[i] && !(s->data[i] = malloc(p.numel * sizeof(float)))) return -1;
+        memcpy(s->data[i], p.data, p.numel * sizeof(float));
+    }
+    return 0;
+}
+
+static void snapshot_restore(nn_net *net, const snapshot *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        nn_param_view p;
+        nn_net_tensor(net, i, &p);
+        if (s->data[i]) memcpy(p.data, s->data[i], p.numel * sizeof(float));
+    }
+}
+
+static void snapshot_free(snapshot *s)
+{
+    for (size_t i = 0; i < s->n; i++) free(s->data[i]);
+    free(s->data);
+}
+
+/* Positive-class probabilities of items idx[0..n) in inference mode (K > 2: the K softmax
+ * probabilities of each, row-major), from the prefix cache (prefix != NULL, rows of
+ * prefix_len floats indexed like idx) or from the images. logits is scratch of B x K. */
+static int score(nn_net *net, const exp_dataset *ds, const size_t *idx, size_t n, int C, int B, int K,
+                 const float *prefix, size_t prefix_len, float *xbuf, float *logits, double *out, wb_error *err)
+{
+    for (size_t s = 0; s < n; s += (size_t)B) {
+        int b = (int)(n - s < (size_t)B ? n - s : (size_t)B);
+        int rc;
+        if (prefix) {
+            for (int i = 0; i < b; i++) memcpy(xbuf + (size_t)i * prefix_len, prefix + (s + i) * prefix_len, prefix_len * sizeof *xbuf);
+            rc = nn_net_forward_from_prefix(net, xbuf, b, ds->rows, ds->cols, 0, logits, err);
+        } else {
+            gather(ds, idx + s, (size_t)b, C, NULL, NULL, xbuf);
+            rc = nn_net_forward(net, xbuf, b, ds->rows, ds->cols, 0, logits, err);
+        }
+        if (rc) return -1;
+        for (int i = 0; i < b; i++) {
+            if (K == 2) {
+                double z0 = logits[2 * i], z1 = logits[2 * i + 1];
+                out[s + i] = 1.0 / (1.0 + exp(z0 - z1));
+                continue;
+            }
+            const float *z = logits + (size_t)i * K;
+            double *p = out + (s + i) * (size_t)K, zmax = -INFINITY, sum = 0;
+            for (int c = 0; c < K; c++) zmax = fmax(zmax, (double)z[c]);
+            for (int c = 0; c < K; c++) sum += p[c] = exp((double)z[c] - zmax);
+            for (int c = 0; c < K; c++) p[c] /= sum;
+        }
+    }
+    return 0;
+}
+
+int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_train_cfg *tc,
+                       const wb_tensor_list *weights,
+                       void (*progress)(void *ctx, int epoch, const exp_epoch_log *log), void *ctx,
+                       exp_train_result *out, wb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    wb_tensor_list_init(&out->weights);
+    const int C = tc->in_channels, H = ds->rows, W = ds->cols;
+    const int B = tc->batch_size;
+    const size_t px = (size_t)H * W;
+    if (B < 1 || B > 256) return wb_err(err, WB_E_USAGE, NULL, "batch size %d: expected 1 to 256", B);
+    nn_net_opts o = nn_net_opts_default();
+    o.in_channels = C;
+    const int K = tc->n_classes >= 2 ? tc->n_classes : 2;
+    o.num_classes = K;
+    o.seed = tc->seed;
+    nn_net *net = nn_net_create(tc->arch, &o, err);
+    if (!net) return -1;
+    nn_opt *opt = NULL;
+    float *xbuf = NULL, *dlogits = NULL, *logits = NULL, *pre_train = NULL, *pre_val = NULL, *pre_test = NULL;
+    int *labels = NULL, *yval = NULL;
+    size_t *order = NULL;
+    snapshot snap = {0};
+    int rc = -1;
+    if (weights) {
+        nn_bind_opts bo = nn_bind_opts_default();
+        if (nn_net_bind(net, weights, &bo, NULL, err) != 0) goto done;
+    }
+    if (nn_net_unfreeze(net, tc->unfreeze, tc->bn, tc->bn_affine, err) != 0) goto done;
+    out->trainable_params = nn_net_num_params(net, -1, 1);
+    nn_opt_cfg oc = nn_opt_cfg_default(tc->optimizer);
+    oc.lr = tc->lr;
+    if (tc->optimizer == NN_OPT_SGD) {
+        oc.momentum = tc->momentum;
+        oc.nesterov = tc->nesterov;
+    } else {
+        oc.beta1 = tc->momentum;
+    }
+    oc.weight_decay = tc->weight_decay;
+    oc.clip_norm = tc->grad_clip;
+    memcpy(oc.stage_lr_scale, tc->stage_lr_scale, sizeof oc.stage_lr_scale);
+    if (!(opt = nn_opt_create(net, &oc, err))) goto done;
+
+    /* A frozen prefix is computed once when nothing changes the inputs between epochs. */
+    const int augment = tc->aug_flip || tc->aug_rotate_deg > 0 || tc->aug_scale > 0 || tc->aug_intensity > 0;
+    const int use_prefix = !augment && nn_net_first_trainable_stage(net) > 0;
+    int ps[4] = {0, C, H, W};
+    if (use_prefix && nn_net_prefix_shape(net, 1, H, W, ps, err) != 0) goto done;
+    const size_t prefix_len = use_prefix ? (size_t)ps[1] * ps[2] * ps[3] : 0;
+    const size_t in_len = (size_t)C * px;
+    xbuf = malloc((size_t)B * (in_len > prefix_len ? in_len : prefix_len) * sizeof *xbuf);
+    dlogits = malloc((size_t)B * (size_t)K * sizeof *dlogits);
+    logits = malloc((size_t)B * (size_t)K * sizeof *logits);
+    labels = malloc((size_t)B * sizeof *labels);
+    order = malloc((sp->n_train ? sp->n_train : 1) * sizeof *order);
+    yval = malloc((sp->n_val ? sp->n_val : 1) * sizeof *yval);
+    const size_t S = K > 2 ? (size_t)K : 1; /* scores per item */
+    out->val_scores = calloc((sp->n_val ? sp->n_val : 1) * S, sizeof *out->val_scores);
+    out->test_scores = calloc((sp->n_test ? sp->n_test : 1) * S, sizeof *out->test_scores);
+    out->curve = calloc((size_t)tc->epochs, sizeof *out->curve);
+    if (!xbuf || !dlogits || !logits || !labels || !order || !yval || !out->val_scores || !out->test_scores || !out->curve) {
+        wb_err(err, WB_E_NOMEM, NULL, "out of memory for training");
+        goto done;
+    }
+    if (use_prefix) {
+        const size_t *sets[3] = {sp->train, sp->val, sp->test};
+        size_t ns[3] = {sp->n_train, sp->n_val, sp->n_test};
+        float **dst[3] = {&pre_train, &pre_val, &pre_test};
+        for (int k = 0; k < 3; k++) {
+            if (!(*dst[k] = malloc((ns[k] ? ns[k] : 1) * prefix_len * sizeof(float)))) {
+                wb_err(err, WB_E_NOMEM, NULL, "out of memory for the cached prefix");
+                goto done;
+            }
+            for (size_t s = 0; s < ns[k]; s += (size_t)B) {
+                int b = (int)(ns[k] - s < (size_t)B ? ns[k] - s : (size_t)B);
+                gather(ds, sets[k] + s, (size_t)b, C, tc, NULL, xbuf);
+                if (nn_net_forward_prefix(net, xbuf, b, H, W, *dst[k] + s * prefix_len, err) != 0) goto done;
+            }
+        }
+    }
+    float class_w[EXP_CONFIG_MAX_CLASSES];
+    for (int c = 0; c < K; c++) class_w[c] = 1;
+    if (tc->balanced) {
+        /* n / (K n_c) over the training images; left at 1 if a class has none */
+        size_t cnt[EXP_CONFIG_MAX_CLASSES] = {0};
+        for (size_t i = 0; i < sp->n_train; i++) cnt[ds->items[sp->train[i]].label]++;
+        int all = 1;
+        for (int c = 0; c < K; c++) all &= cnt[c] > 0;
+        for (int c = 0; all && c < K; c++) class_w[c] = (float)((double)sp->n_train / ((double)K * (double)cnt[c]));
+    }
+    for (size_t i = 0; i < sp->n_val; i++) yval[i] = ds->items[sp->val[i]].label;
+    const int spe = (int)((sp->n_train + (size_t)B - 1) / (size_t)B);
+    nn_sched sched = {.kind = tc->schedule, .lr = tc->lr, .lr_min = 0, .warmup = tc->warmup_epochs * spe,
+                      .warmup_start = 0.1f, .total = tc->epochs * spe, .step_size = tc->step_epochs * spe,
+                      .gamma = tc->step_gamma};
+    nn_rng rng;
+    nn_rng_seed(&rng, tc->seed ^ 0x7A11ull);
+    double best = -1;
+    int since_best = 0, step = 0;
+    for (size_t i = 0; i < sp->n_train; i++) order[i] = i;
+    for (int ep = 0; ep < tc->epochs; ep++) {
+        for (size_t i = sp->n_train; i > 1; i--) { /* Fisher-Yates, seeded */
+            size_t j = (size_t)(nn_rng_u64(&rng) % i), t = order[i - 1];
+            order[i - 1] = order[j];
+            order[j] = t;
+        }
+        double loss_sum = 0, w_sum = 0;
+        float lr = 0;
+        for (size_t s = 0; s < sp->n_train; s += (size_t)B) {
+            int b = (int)(sp->n_train - s < (size_t)B ? sp->n_train - s : (size_t)B);
+            size_t idx[256];
+            for (int i = 0; i < b; i++) {
+                idx[i] = sp->train[order[s + i]];
+                labels[i] = ds->items[idx[i]].label;
+            }
+            int r2;
+            if (use_prefix) {
+                for (int i = 0; i < b; i++)
+                    memcpy(xbuf + (size_t)i * prefix_len, pre_train + order[s + i] * prefix_len, prefix_len * sizeof *xbuf);
+                r2 = nn_net_forward_from_prefix(net, xbuf, b, H, W, 1, logits, err);
+            } else {
+                gather(ds, idx, (size_t)b, C, tc, augment ? &rng : NULL, xbuf);
+                r2 = nn_net_forward(net, xbuf, b, H, W, 1, logits, err);
+            }
+            double loss;
+            if (r2 || nn_loss_softmax_ce(logits, labels, class_w, b, K, &loss, dlogits, err) ||
+                nn_net_backward(net, dlogits, err))
+                goto done;
+            lr = nn_sched_lr(&sched, step++);
+            if (nn_opt_step(opt, lr, NULL, err) != 0) goto done;
+            double wb = 0;
+            for (int i = 0; i < b; i++) wb += class_w[labels[i]];
+            loss_sum += loss * wb;
+            w_sum += wb;
+        }
+        exp_epoch_log *lg = &out->curve[ep];
+        lg->train_loss = w_sum > 0 ? loss_sum / w_sum : NAN;
+        lg->lr = lr;
+        lg->val_auc = NAN;
+        if (sp->n_val) {
+            if (score(net, ds, sp->val, sp->n_val, C, B, K, pre_val, prefix_len, xbuf, logits, out->val_scores, err)) goto done;
+            double auc;
+            wb_error e2;
+            if ((K > 2 ? exp_metrics_auc_ovr(yval, out->val_scores, NULL, sp->n_val, K, &auc, NULL, &e2)
+                       : exp_metrics_auc(yval, out->val_scores, NULL, sp->n_val, &auc, &e2)) == 0)
+                lg->val_auc = auc;
+        }
+        out->n_epochs = ep + 1;
+        if (progress) progress(ctx, ep, lg);
+        /* early stopping on validation AUC; without a usable one, the last epoch is kept */
+        double crit = isnan(lg->val_auc) ? -1 : lg->val_auc;
+        if (crit > best || best < 0) {
+            best = crit;
+            out->best_epoch = ep;
+            since_best = 0;
+            if (tc->patience > 0 && snapshot_take(net, &snap) != 0) {
+                wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+                goto done;
+            }
+        } else if (tc->patience > 0 && ++since_best >= tc->patience) {
+            break;
+        }
+    }
+    if (tc->patience > 0 && snap.data) snapshot_restore(net, &snap);
+    else out->best_epoch = out->n_epochs - 1;
+    if (sp->n_val && score(net, ds, sp->val, sp->n_val, C, B, K, pre_val, prefix_len, xbuf, logits, out->val_scores, err)) goto done;
+    if (score(net, ds, sp->test, sp->n_test, C, B, K, pre_test, prefix_len, xbuf, logits, out->test_scores, err)) goto done;
+    if (tc->save_weights && nn_net_export(net, &out->weights, err) != 0) goto done;
+    rc = 0;
+done:
+    snapshot_free(&snap);
+    nn_opt_free(opt);
+    nn_net_free(net);
+    free(xbuf);
+    free(dlogits);
+    free(logits);
+    free(labels);
+    free(order);
+    free(yval);
+    free(pre_train);
+    free(pre_val);
+    free(pre_test);
+    if (rc) exp_train_result_free(out);
+    return rc;
+}

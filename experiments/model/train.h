@@ -1,0 +1,80 @@
+/* train.h — fine-tuning a backbone variant on one training fold, with early stopping on an
+ * inner validation split, and scoring held-out images.
+ *
+ *     exp_train_cfg tc; exp_train_cfg_from_config(cfg, v, &tc);   // variant v of the config
+ *     exp_train_result tr;
+ *     exp_train_backbone(ds, &split, &tc, weights, &tr, &err);     // tr.test_scores[i], tr.curve
+ *     exp_train_result_free(&tr);
+ *
+ * Deterministic: the same data, config, seed and thread count give the same scores bit for
+ * bit (batches come from a seeded shuffle; the engine reduces in a fixed order).
+ */
+#ifndef EXP_TRAIN_H
+#define EXP_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "experiments/config/config.h"
+#include "experiments/data/dataset.h"
+#include "base/wb_tensor.h"
+#include "nets/nn.h"
+#include "base/wb_error.h"
+
+typedef struct exp_train_cfg {
+    const char *arch;
+    int in_channels;
+    char unfreeze[256];     /* "none", "all" or "layer2,layer3" */
+    nn_bn_policy bn;
+    int bn_affine;
+    float stage_lr_scale[16]; /* by stage index; 0 = 1 */
+    int epochs, batch_size, patience;
+    nn_opt_kind optimizer;
+    float lr, momentum, weight_decay, grad_clip;
+    int nesterov;
+    nn_sched_kind schedule;
+    int step_epochs, warmup_epochs;
+    float step_gamma;
+    int balanced;           /* class weights n / (K n_c) */
+    int n_classes;          /* K of the new head: 2 (binary) or the length of data.classes */
+    int aug_flip;
+    float aug_rotate_deg, aug_scale, aug_intensity;
+    uint64_t seed;
+    int save_weights;       /* export the kept epoch's weights into the result */
+} exp_train_cfg;
+
+/* The train section plus variant v's keys. Stage names are checked by the config already. */
+int exp_train_cfg_from_config(const exp_config *cfg, size_t v, exp_train_cfg *tc, wb_error *err);
+
+/* Which dataset items train, validate (early stopping, threshold) and are scored. */
+typedef struct exp_split {
+    const size_t *train, *val, *test;
+    size_t n_train, n_val, n_test;
+} exp_split;
+
+typedef struct exp_epoch_log {
+    double train_loss; /* mean weighted cross-entropy over the epoch's batches */
+    double val_auc;    /* NaN when the validation set lacks a class; K > 2: one-vs-rest macro AUC */
+    double lr;
+} exp_epoch_log;
+
+typedef struct exp_train_result {
+    double *val_scores;   /* n_val probabilities of the positive class (best epoch);
+                           * K > 2: n_val x K class probabilities (softmax), row-major */
+    double *test_scores;  /* n_test (x K) */
+    exp_epoch_log *curve; /* one per epoch run */
+    int n_epochs, best_epoch;
+    size_t trainable_params;
+    wb_tensor_list weights; /* tc->save_weights: every parameter and buffer of the kept epoch,
+                             * under the home framework's names (empty otherwise) */
+} exp_train_result;
+
+/* Trains from the pretrained weights (NULL: seeded random init) and scores val and test.
+ * progress (may be NULL) is called after each epoch. */
+int exp_train_backbone(const exp_dataset *ds, const exp_split *split, const exp_train_cfg *tc,
+                       const wb_tensor_list *weights,
+                       void (*progress)(void *ctx, int epoch, const exp_epoch_log *log), void *ctx,
+                       exp_train_result *out, wb_error *err);
+void exp_train_result_free(exp_train_result *r);
+
+#endif

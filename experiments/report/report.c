@@ -1,0 +1,1191 @@
+/* report.c — report.html, report.md and table.tex from a run directory. See report.h. */
+#include "experiments/report/report.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/io_csv.h"
+#include "io/io_json.h"
+#include "base/wb_tensor.h"
+#include "io/io_fs.h"
+#include "io/io_sbuf.h"
+#include "experiments/report/svg.h"
+#include "experiments/config/yamlflat.h"
+
+enum { JSON_MAX = 64 << 20, CELL = 96 };
+
+/* ---- number formatting (the one place; tests compare through it) ---- */
+
+void exp_report_fmt(char *buf, size_t n, double v, exp_fmt_kind kind)
+{
+    if (!isfinite(v)) {
+        snprintf(buf, n, "n/a");
+        return;
+    }
+    switch (kind) {
+    case EXP_FMT_METRIC: snprintf(buf, n, "%.3f", v); break;
+    case EXP_FMT_DELTA: snprintf(buf, n, "%+.3f", fabs(v) < 0.0005 ? 0.0 : v); break;
+    case EXP_FMT_P:
+        if (v < 0.001) snprintf(buf, n, "<0.001");
+        else snprintf(buf, n, "%.3f", v);
+        break;
+    case EXP_FMT_COUNT: snprintf(buf, n, "%.0f", v); break;
+    case EXP_FMT_SECONDS:
+        if (v < 60) snprintf(buf, n, "%.1f s", v);
+        else if (v < 3600) snprintf(buf, n, "%d min %02d s", (int)(v / 60), (int)fmod(v, 60));
+        else snprintf(buf, n, "%d h %02d min", (int)(v / 3600), (int)fmod(v / 60, 60));
+        break;
+    }
+}
+
+/* ---- the run's files ---- */
+
+typedef struct run_files {
+    const char *dir;
+    char *mtext, *etext;
+    io_json_doc m, e;          /* metrics.json, environment.json */
+    const io_json_node *variants, *env;
+    const io_json_node *classes; /* multi-class runs: metrics.json's "classes" (NULL for binary) */
+    int K;                     /* number of classes when classes is set */
+    io_csv pred, mcsv, curves, timing, excluded;
+    int have_curves, have_timing, have_excluded, have_env;
+    exp_flat cfg;              /* config.yaml */
+    char cfg_path[4200];
+    char *cfg_text;
+    size_t cfg_n;
+} run_files;
+
+static int load_json(const char *dir, const char *name, char **text, io_json_doc *doc, wb_error *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    size_t n = 0;
+    if (io_file_read_all(path, JSON_MAX, (unsigned char **)text, &n, err) != 0) return -1;
+    size_t at = 0;
+    const char *why = NULL;
+    if (io_json_parse(*text, n, NULL, doc, &at, &why) != 0)
+        return wb_err(err, WB_E_DATA, path, "at byte %zu: %s", at, why);
+    if (doc->nodes[0].type != IO_JSON_OBJECT) return wb_err(err, WB_E_DATA, path, "expected a JSON object");
+    return 0;
+}
+
+/* Reads dir/name as CSV; a missing optional file gives *have = 0. */
+static int load_csv(const char *dir, const char *name, io_csv *csv, int *have, wb_error *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f && have) {
+        *have = 0;
+        return 0;
+    }
+    if (f) fclose(f);
+    if (io_csv_read(path, csv, err) != 0) return -1;
+    if (have) *have = 1;
+    return 0;
+}
+
+static void run_files_free(run_files *rf)
+{
+    io_json_free(&rf->m);
+    io_json_free(&rf->e);
+    free(rf->mtext);
+    free(rf->etext);
+    free(rf->cfg_text);
+    io_csv_free(&rf->pred);
+    io_csv_free(&rf->mcsv);
+    io_csv_free(&rf->curves);
+    io_csv_free(&rf->timing);
+    io_csv_free(&rf->excluded);
+    exp_flat_free(&rf->cfg);
+}
+
+/* Column indexes of a CSV, all required. */
+static int columns(const io_csv *csv, const char *const *names, long *idx, size_t n, wb_error *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((idx[i] = io_csv_column(csv, names[i], err)) < 0) return -1;
+    return 0;
+}
+
+static int run_files_load(const char *dir, run_files *rf, wb_error *err)
+{
+    memset(rf, 0, sizeof *rf);
+    rf->dir = dir;
+    if (load_json(dir, "metrics.json", &rf->mtext, &rf->m, err) != 0) return -1;
+    const io_json_node *root = &rf->m.nodes[0], *sv = io_json_get(&rf->m, root, "schema_version");
+    rf->variants = io_json_get(&rf->m, root, "variants");
+    char mpath[4200];
+    snprintf(mpath, sizeof mpath, "%s/metrics.json", dir);
+    if (!sv || sv->type != IO_JSON_NUMBER || sv->num != 1)
+        return wb_err(err, WB_E_DATA, mpath, "schema_version: expected 1 (a run of another workbench version?)");
+    if (!rf->variants || rf->variants->type != IO_JSON_ARRAY)
+        return wb_err(err, WB_E_DATA, mpath, "variants: expected an array");
+    rf->classes = io_json_get(&rf->m, root, "classes");
+    if (rf->classes) {
+        if (rf->classes->type != IO_JSON_ARRAY || rf->classes->count < 3 || rf->classes->count > 64)
+            return wb_err(err, WB_E_DATA, mpath, "classes: expected an array of 3 to 64 class names");
+        for (int32_t c = rf->classes->first; c >= 0; c = rf->m.nodes[c].next)
+            if (rf->m.nodes[c].type != IO_JSON_STRING) return wb_err(err, WB_E_DATA, mpath, "classes: expected strings");
+        rf->K = (int)rf->classes->count;
+    }
+    snprintf(rf->cfg_path, sizeof rf->cfg_path, "%s/config.yaml", dir);
+    if (io_file_read_all(rf->cfg_path, 16 << 20, (unsigned char **)&rf->cfg_text, &rf->cfg_n, err) != 0 ||
+        exp_flat_parse(rf->cfg_text, rf->cfg_n, rf->cfg_path, &rf->cfg, err) != 0)
+        return -1;
+    char epath[4200];
+    snprintf(epath, sizeof epath, "%s/environment.json", dir);
+    FILE *f = fopen(epath, "rb");
+    if (f) {
+        fclose(f);
+        if (load_json(dir, "environment.json", &rf->etext, &rf->e, err) != 0) return -1;
+        rf->env = &rf->e.nodes[0];
+        rf->have_env = 1;
+    }
+    return load_csv(dir, "predictions.csv", &rf->pred, NULL, err) || load_csv(dir, "metrics.csv", &rf->mcsv, NULL, err) ||
+                   load_csv(dir, "curves.csv", &rf->curves, &rf->have_curves, err) ||
+                   load_csv(dir, "timing.csv", &rf->timing, &rf->have_timing, err) ||
+                   load_csv(dir, "excluded.csv", &rf->excluded, &rf->have_excluded, err)
+               ? -1
+               : 0;
+}
+
+static double jnum(const io_json_doc *d, const io_json_node *obj, const char *key)
+{
+    const io_json_node *n = obj ? io_json_get(d, obj, key) : NULL;
+    return n && n->type == IO_JSON_NUMBER ? n->num : NAN;
+}
+
+static const char *jstr(const io_json_doc *d, const io_json_node *obj, const char *key)
+{
+    const io_json_node *n = obj ? io_json_get(d, obj, key) : NULL;
+    return n && n->type == IO_JSON_STRING ? n->str : "";
+}
+
+static const char *cfg(const run_files *rf, const char *key)
+{
+    const char *v = exp_flat_get(&rf->cfg, key);
+    return v ? v : "";
+}
+
+/* ---- the comparison table: cells once, rendered as HTML, Markdown and LaTeX ---- */
+
+enum { C_VARIANT, C_PARAMS, C_AUC, C_DELTA, C_PDL, C_PT, C_AP, C_SENS, C_SPEC, C_SAS, C_F1, C_BRIER, C_ECE, C_TIME,
+       C_ACC, C_BACC, C_F1M, C_LOGLOSS, NCOL };
+
+/* The columns shown, in order: binary runs, and multi-class runs (macro AUC, no DeLong, no
+ * threshold metrics; the predicted class is the most probable one). */
+static const int bin_cols[] = {C_VARIANT, C_PARAMS, C_AUC, C_DELTA, C_PDL, C_PT, C_AP, C_SENS, C_SPEC, C_SAS, C_F1,
+                               C_BRIER, C_ECE, C_TIME};
+static const int mc_cols[] = {C_VARIANT, C_PARAMS, C_AUC, C_DELTA, C_PT, C_ACC, C_BACC, C_F1M, C_LOGLOSS, C_TIME};
+
+static const int *show_cols(const struct run_files *rf, int *n)
+{
+    *n = rf->classes ? (int)(sizeof mc_cols / sizeof mc_cols[0]) : (int)(sizeof bin_cols / sizeof bin_cols[0]);
+    return rf->classes ? mc_cols : bin_cols;
+}
+
+typedef struct table {
+    size_t rows;
+    char (*cell)[NCOL][CELL];
+    int *is_ref;
+} table;
+
+static void ci_cell(char *out, double v, double lo, double hi, exp_fmt_kind k)
+{
+    char a[24], b[24], c[24];
+    exp_report_fmt(a, sizeof a, v, k);
+    exp_report_fmt(b, sizeof b, lo, k);
+    exp_report_fmt(c, sizeof c, hi, k);
+    if (!isfinite(v)) snprintf(out, CELL, "n/a");
+    else snprintf(out, CELL, "%s [%s, %s]", a, b, c);
+}
+
+/* The "repeat" of a repeat object in metrics.json; 0 when missing or out of range. */
+static long json_repeat(const io_json_doc *d, const io_json_node *rn)
+{
+    double rep_num = jnum(d, rn, "repeat");
+    return isfinite(rep_num) && fabs(rep_num) < 1e6 ? (long)rep_num : 0;
+}
+
+/* A table row's label: the variant's name, and its repeat (counted from 1) when the run has
+ * more than one. */
+static void row_label(char *out, size_t n, const char *name, long repeat, int many_repeats)
+{
+    if (many_repeats) snprintf(out, n, "%s (repeat %ld)", name, repeat + 1);
+    else snprintf(out, n, "%s", name);
+}
+
+/* Seconds spent on variant (in repeat r) over its folds, from timing.csv; NAN if unknown. */
+static double variant_seconds(const run_files *rf, const char *variant, long repeat)
+{
+    if (!rf->have_timing) return NAN;
+    static const char *const names[] = {"repeat", "variant", "seconds"};
+    long c[3];
+    wb_error e;
+    if (columns(&rf->timing, names, c, 3, &e) != 0) return NAN;
+    double s = 0;
+    int any = 0;
+    for (size_t i = 0; i < rf->timing.n_rows; i++)
+        if (atol(io_csv_cell(&rf->timing, i, c[0])) == repeat && !strcmp(io_csv_cell(&rf->timing, i, c[1]), variant)) {
+            s += atof(io_csv_cell(&rf->timing, i, c[2]));
+            any = 1;
+        }
+    return any ? s : NAN;
+}
+
+static int table_build(const run_files *rf, const char *level, table *t)
+{
+    const io_json_doc *d = &rf->m;
+    const char *ref = jstr(d, &d->nodes[0], "reference");
+    size_t rows = 0;
+    for (int32_t v = rf->variants->first; v >= 0; v = d->nodes[v].next) {
+        const io_json_node *reps = io_json_get(d, &d->nodes[v], "repeats");
+        rows += reps && reps->type == IO_JSON_ARRAY ? reps->count : 0;
+    }
+    t->rows = 0;
+    t->cell = calloc(rows ? rows : 1, sizeof *t->cell);
+    t->is_ref = calloc(rows ? rows : 1, sizeof *t->is_ref);
+    if (!t->cell || !t->is_ref) return -1;
+    for (int32_t v = rf->variants->first; v >= 0; v = d->nodes[v].next) {
+        const io_json_node *vn = &d->nodes[v], *reps = io_json_get(d, vn, "repeats");
+        if (!reps || reps->type != IO_JSON_ARRAY) continue;
+        const char *name = jstr(d, vn, "name");
+        for (int32_t r = reps->first; r >= 0; r = d->nodes[r].next) {
+            const io_json_node *rn = &d->nodes[r], *m = io_json_get(d, rn, level);
+            if (m && m->type != IO_JSON_OBJECT) m = NULL;
+            const io_json_node *vs = m ? io_json_get(d, m, "vs_reference") : NULL;
+            char(*c)[CELL] = t->cell[t->rows];
+            long repeat = json_repeat(d, rn);
+            int is_ref = !strcmp(name, ref);
+            t->is_ref[t->rows] = is_ref;
+            row_label(c[C_VARIANT], CELL, name, repeat, reps->count > 1);
+            exp_report_fmt(c[C_PARAMS], CELL, jnum(d, vn, "trainable_params"), EXP_FMT_COUNT);
+            if (rf->classes) exp_report_fmt(c[C_AUC], CELL, jnum(d, m, "auc"), EXP_FMT_METRIC);
+            else ci_cell(c[C_AUC], jnum(d, m, "auc"), jnum(d, m, "auc_ci_low"), jnum(d, m, "auc_ci_high"), EXP_FMT_METRIC);
+            if (is_ref) {
+                snprintf(c[C_DELTA], CELL, "reference");
+                snprintf(c[C_PDL], CELL, "-");
+                snprintf(c[C_PT], CELL, "-");
+            } else if (rf->classes) {
+                exp_report_fmt(c[C_DELTA], CELL, jnum(d, vs, "delta_auc"), EXP_FMT_DELTA);
+                exp_report_fmt(c[C_PT], CELL, jnum(d, vs, "ttest_p"), EXP_FMT_P);
+            } else {
+                ci_cell(c[C_DELTA], jnum(d, vs, "delta_auc"), jnum(d, vs, "delta_ci_low"), jnum(d, vs, "delta_ci_high"),
+                        EXP_FMT_DELTA);
+                exp_report_fmt(c[C_PDL], CELL, jnum(d, vs, "delong_p"), EXP_FMT_P);
+                exp_report_fmt(c[C_PT], CELL, jnum(d, vs, "ttest_p"), EXP_FMT_P);
+            }
+            static const struct {
+                int col;
+                const char *key;
+            } plain[] = {{C_AP, "average_precision"}, {C_SENS, "sensitivity"}, {C_SPEC, "specificity"},
+                         {C_SAS, "sensitivity_at_specificity"}, {C_F1, "f1"}, {C_BRIER, "brier"}, {C_ECE, "ece"},
+                         {C_ACC, "accuracy"}, {C_BACC, "balanced_accuracy"}, {C_F1M, "f1_macro"},
+                         {C_LOGLOSS, "log_loss"}};
+            for (size_t k = 0; k < sizeof plain / sizeof plain[0]; k++)
+                exp_report_fmt(c[plain[k].col], CELL, jnum(d, m, plain[k].key), EXP_FMT_METRIC);
+            exp_report_fmt(c[C_TIME], CELL, variant_seconds(rf, name, repeat), EXP_FMT_SECONDS);
+            t->rows++;
+        }
+    }
+    return 0;
+}
+
+static void table_free(table *t)
+{
+    free(t->cell);
+    free(t->is_ref);
+}
+
+static void col_names(const run_files *rf, const char *names[NCOL], char *sas, size_t sas_n)
+{
+    snprintf(sas, sas_n, "Sens. at spec. %s", cfg(rf, "metrics.specificity"));
+    const char *n[NCOL] = {"Variant", "Trainable params", "AUC [95% CI]", "\xce\x94" "AUC vs reference [95% CI]",
+                           "p (DeLong)", "p (corrected t)", "Average precision", "Sensitivity", "Specificity", sas,
+                           "F1", "Brier", "ECE", "Wall time", "Accuracy", "Balanced accuracy", "Macro F1", "Log loss"};
+    memcpy(names, n, sizeof n);
+    if (rf->classes) {
+        names[C_AUC] = "Macro AUC (one-vs-rest)";
+        names[C_DELTA] = "\xce\x94" "macro AUC vs reference";
+    }
+}
+
+static void table_html(sbuf *b, const run_files *rf, const table *t, const char *caption)
+{
+    const char *names[NCOL];
+    char sas[64];
+    col_names(rf, names, sas, sizeof sas);
+    sb_printf(b, "<table class=\"cmp\"><caption>");
+    sb_xml(b, caption);
+    sb_printf(b, "</caption>\n<thead><tr>");
+    int ncols;
+    const int *cols = show_cols(rf, &ncols);
+    for (int k = 0; k < ncols; k++) {
+        sb_printf(b, "<th scope=\"col\">");
+        sb_xml(b, names[cols[k]]);
+        sb_printf(b, "</th>");
+    }
+    sb_printf(b, "</tr></thead>\n<tbody>\n");
+    for (size_t r = 0; r < t->rows; r++) {
+        sb_printf(b, "<tr%s>", t->is_ref[r] ? " class=\"ref\"" : "");
+        for (int k = 0; k < ncols; k++) {
+            int c = cols[k];
+            sb_printf(b, c == C_VARIANT ? "<th scope=\"row\">" : "<td>");
+            sb_xml(b, t->cell[r][c]);
+            sb_printf(b, c == C_VARIANT ? "</th>" : "</td>");
+        }
+        sb_printf(b, "</tr>\n");
+    }
+    sb_printf(b, "</tbody></table>\n");
+}
+
+/* Markdown: pipes in cells escaped. */
+static void md_cell(sbuf *b, const char *s)
+{
+    sb_printf(b, " ");
+    for (; *s; s++) sb_printf(b, *s == '|' ? "\\|" : "%c", *s);
+    sb_printf(b, " |");
+}
+
+static void table_md(sbuf *b, const run_files *rf, const table *t)
+{
+    const char *names[NCOL];
+    char sas[64];
+    col_names(rf, names, sas, sizeof sas);
+    int ncols;
+    const int *cols = show_cols(rf, &ncols);
+    sb_printf(b, "|");
+    for (int k = 0; k < ncols; k++) md_cell(b, names[cols[k]]);
+    sb_printf(b, "\n|");
+    for (int k = 0; k < ncols; k++) sb_printf(b, cols[k] == C_VARIANT ? "---|" : "--:|");
+    sb_printf(b, "\n");
+    for (size_t r = 0; r < t->rows; r++) {
+        sb_printf(b, "|");
+        for (int k = 0; k < ncols; k++) md_cell(b, t->cell[r][cols[k]]);
+        sb_printf(b, "\n");
+    }
+}
+
+static void tex_text(sbuf *b, const char *s)
+{
+    const char *start = s;
+    for (; *s; s++) {
+        if (*s == '-' && s[1] >= '0' && s[1] <= '9' && (s == start || s[-1] == ' ' || s[-1] == '[')) { /* a minus sign */
+            sb_printf(b, "$-$");
+            continue;
+        }
+        switch (*s) {
+        case '_': case '%': case '&': case '#': case '$': case '{': case '}': sb_printf(b, "\\%c", *s); break;
+        case '<': sb_printf(b, "$<$"); break;
+        case '>': sb_printf(b, "$>$"); break;
+        case '~': sb_printf(b, "\\textasciitilde{}"); break;
+        case '^': sb_printf(b, "\\textasciicircum{}"); break;
+        case '\\': sb_printf(b, "\\textbackslash{}"); break;
+        default: sb_printf(b, "%c", *s);
+        }
+    }
+}
+
+static const int tex_bin_cols[] = {C_VARIANT, C_PARAMS, C_AUC, C_DELTA, C_PDL, C_PT, C_SENS, C_SPEC, C_BRIER, C_ECE};
+static const int tex_mc_cols[] = {C_VARIANT, C_PARAMS, C_AUC, C_DELTA, C_PT, C_ACC, C_BACC, C_F1M, C_LOGLOSS};
+enum { TEX_BIN_NCOL = sizeof tex_bin_cols / sizeof tex_bin_cols[0], TEX_MC_NCOL = sizeof tex_mc_cols / sizeof tex_mc_cols[0] };
+
+static void table_tex_rows(sbuf *b, const table *t, const int *tex_cols, int tex_ncol)
+{
+    for (size_t r = 0; r < t->rows; r++) {
+        for (int k = 0; k < tex_ncol; k++) {
+            if (k) sb_printf(b, " & ");
+            tex_text(b, t->cell[r][tex_cols[k]]);
+        }
+        sb_printf(b, " \\\\\n");
+    }
+}
+
+/* ---- plots (repeat 0, image level, out-of-fold predictions) ---- */
+
+typedef struct ys {
+    double s;
+    int y;
+} ys;
+
+static int cmp_ys_desc(const void *a, const void *b)
+{
+    double x = ((const ys *)a)->s, y = ((const ys *)b)->s;
+    return (x < y) - (x > y);
+}
+
+typedef struct series {
+    const char *name; /* in metrics.json's doc, which outlives the series */
+    ys *v;
+    size_t n, cap;
+} series;
+
+static void series_free(series *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(s[i].v);
+    free(s);
+}
+
+/* One series per variant (in metrics.json's order) from predictions.csv, repeat 0, sorted
+ * by score, highest first. */
+static int load_series(const run_files *rf, series **out, size_t *n_out, wb_error *err)
+{
+    const io_json_doc *d = &rf->m;
+    size_t nv = rf->variants->count;
+    series *s = calloc(nv ? nv : 1, sizeof *s);
+    if (!s) return wb_err(err, WB_E_NOMEM, rf->dir, "out of memory");
+    size_t k = 0;
+    for (int32_t v = rf->variants->first; v >= 0; v = d->nodes[v].next, k++)
+        s[k].name = jstr(d, &d->nodes[v], "name");
+    static const char *const names[] = {"repeat", "variant", "label", "score"};
+    long c[4];
+    if (columns(&rf->pred, names, c, 4, err) != 0) {
+        series_free(s, nv);
+        return -1;
+    }
+    for (size_t i = 0; i < rf->pred.n_rows; i++) {
+        if (strcmp(io_csv_cell(&rf->pred, i, c[0]), "0")) continue;
+        const char *vn = io_csv_cell(&rf->pred, i, c[1]);
+        double sc = atof(io_csv_cell(&rf->pred, i, c[3]));
+        if (!strcmp(io_csv_cell(&rf->pred, i, c[3]), "null") || !isfinite(sc)) continue;
+        for (size_t j = 0; j < nv; j++) {
+            if (strcmp(s[j].name, vn)) continue;
+            if (s[j].n == s[j].cap) {
+                size_t cap = s[j].cap ? 2 * s[j].cap : 256;
+                ys *p = realloc(s[j].v, cap * sizeof *p);
+                if (!p) {
+                    series_free(s, nv);
+                    return wb_err(err, WB_E_NOMEM, rf->dir, "out of memory");
+                }
+                s[j].v = p;
+                s[j].cap = cap;
+            }
+            s[j].v[s[j].n].s = sc;
+            s[j].v[s[j].n].y = atoi(io_csv_cell(&rf->pred, i, c[2])) > 0;
+            s[j].n++;
+            break;
+        }
+    }
+    for (size_t j = 0; j < nv; j++)
+        if (s[j].n) qsort(s[j].v, s[j].n, sizeof *s[j].v, cmp_ys_desc);
+    *out = s;
+    *n_out = nv;
+    return 0;
+}
+
+/* ROC (kind 0: x = FPR, y = TPR) or PR (kind 1: x = recall, y = precision) points at every
+ * distinct threshold of a sorted series. x and y hold n + 1 entries; returns the count. */
+static size_t curve_points(const series *s, int kind, double *x, double *y)
+{
+    double P = 0, N = 0, tp = 0, fp = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        P += s->v[i].y;
+        N += !s->v[i].y;
+    }
+    size_t k = 0;
+    if (kind == 0) x[k] = 0, y[k++] = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        tp += s->v[i].y;
+        fp += !s->v[i].y;
+        if (i + 1 < s->n && s->v[i + 1].s == s->v[i].s) continue;
+        if (kind == 0) {
+            x[k] = N > 0 ? fp / N : NAN;
+            y[k++] = P > 0 ? tp / P : NAN;
+        } else {
+            x[k] = P > 0 ? tp / P : NAN;
+            y[k++] = tp / (tp + fp);
+        }
+    }
+    return k;
+}
+
+static void figure_open(sbuf *b, const char *caption_id)
+{
+    sb_printf(b, "<figure class=\"fig\" id=\"%s\">", caption_id);
+}
+
+static void figure_close(sbuf *b, const char *caption)
+{
+    sb_printf(b, "<figcaption>");
+    sb_xml(b, caption);
+    sb_printf(b, "</figcaption></figure>\n");
+}
+
+static void plot_roc_pr(sbuf *b, const series *s, size_t nv, int kind)
+{
+    svg_plot p = {.w = 400, .h = 340, .x0 = 0, .x1 = 1, .y0 = 0, .y1 = 1};
+    p.title = kind ? "Precision-recall" : "ROC";
+    p.xlabel = kind ? "recall (sensitivity)" : "1 - specificity";
+    p.ylabel = kind ? "precision" : "sensitivity";
+    figure_open(b, kind ? "pr" : "roc");
+    svg_begin(b, &p);
+    if (kind == 0) {
+        double d[2] = {0, 1};
+        svg_line(b, &p, d, d, 2, "#999999", 1, "4 3");
+    } else if (nv && s[0].n) {
+        double P = 0;
+        for (size_t i = 0; i < s[0].n; i++) P += s[0].v[i].y;
+        double px[2] = {0, 1}, py[2] = {P / (double)s[0].n, P / (double)s[0].n};
+        svg_line(b, &p, px, py, 2, "#999999", 1, "4 3"); /* prevalence: a random classifier */
+    }
+    const char *names[16], *colors[16];
+    size_t nl = 0;
+    for (size_t v = 0; v < nv; v++) {
+        if (!s[v].n) continue;
+        double *x = malloc((s[v].n + 2) * sizeof *x), *y = malloc((s[v].n + 2) * sizeof *y);
+        if (x && y) svg_line(b, &p, x, y, curve_points(&s[v], kind, x, y), svg_color(v), 2, NULL);
+        free(x);
+        free(y);
+        if (nl < 16) names[nl] = s[v].name, colors[nl++] = svg_color(v);
+    }
+    svg_legend(b, &p, names, colors, nl, kind ? SVG_TOP_RIGHT : SVG_BOTTOM_RIGHT);
+    svg_end(b);
+    figure_close(b, kind ? "Precision-recall curves of the pooled out-of-fold predictions (image level, repeat 1); "
+                           "dashed: the prevalence."
+                         : "ROC curves of the pooled out-of-fold predictions (image level, repeat 1); dashed: chance.");
+}
+
+static void plot_reliability(sbuf *b, const series *s, size_t nv)
+{
+    enum { BINS = 10 };
+    svg_plot p = {.w = 400, .h = 340, .x0 = 0, .x1 = 1, .y0 = 0, .y1 = 1, .title = "Reliability",
+                  .xlabel = "mean predicted probability", .ylabel = "observed fraction positive"};
+    figure_open(b, "reliability");
+    svg_begin(b, &p);
+    double d[2] = {0, 1};
+    svg_line(b, &p, d, d, 2, "#999999", 1, "4 3");
+    const char *names[16], *colors[16];
+    size_t nl = 0;
+    for (size_t v = 0; v < nv; v++) {
+        if (!s[v].n) continue;
+        double sum[BINS] = {0}, pos[BINS] = {0}, cnt[BINS] = {0}, x[BINS], y[BINS];
+        for (size_t i = 0; i < s[v].n; i++) {
+            int k = (int)(s[v].v[i].s * BINS);
+            k = k < 0 ? 0 : k >= BINS ? BINS - 1 : k;
+            sum[k] += s[v].v[i].s;
+            pos[k] += s[v].v[i].y;
+            cnt[k] += 1;
+        }
+        size_t m = 0;
+        for (int k = 0; k < BINS; k++)
+            if (cnt[k] > 0) x[m] = sum[k] / cnt[k], y[m++] = pos[k] / cnt[k];
+        svg_line(b, &p, x, y, m, svg_color(v), 1.5, NULL);
+        for (size_t k = 0, j = 0; k < BINS; k++) {
+            if (!(cnt[k] > 0)) continue;
+            char tip[128];
+            snprintf(tip, sizeof tip, "%s: %.0f images, mean score %.3f, %.3f positive", s[v].name, cnt[k], x[j], y[j]);
+            svg_dot(b, &p, x[j], y[j], 3, svg_color(v), tip);
+            j++;
+        }
+        if (nl < 16) names[nl] = s[v].name, colors[nl++] = svg_color(v);
+    }
+    svg_legend(b, &p, names, colors, nl, SVG_TOP_LEFT);
+    svg_end(b);
+    figure_close(b, "Reliability diagram: images in 10 equal-width bins of the predicted probability (image level, "
+                    "repeat 1); dashed: perfect calibration.");
+}
+
+/* Per-fold AUCs (image level, every repeat) as dots, the pooled AUC as a bar. */
+static int plot_strip(sbuf *b, const run_files *rf, const series *s, size_t nv, wb_error *err)
+{
+    static const char *const names[] = {"repeat", "fold", "variant", "level", "metric", "value"};
+    long c[6];
+    if (columns(&rf->mcsv, names, c, 6, err) != 0) return -1;
+    const char **cats = calloc(nv ? nv : 1, sizeof *cats);
+    if (!cats) return wb_err(err, WB_E_NOMEM, rf->dir, "out of memory");
+    for (size_t v = 0; v < nv; v++) cats[v] = s[v].name;
+    double lo = 1, hi = 0;
+    for (size_t i = 0; i < rf->mcsv.n_rows; i++) {
+        if (strcmp(io_csv_cell(&rf->mcsv, i, c[3]), "image") || strcmp(io_csv_cell(&rf->mcsv, i, c[4]), "auc") ||
+            !strcmp(io_csv_cell(&rf->mcsv, i, c[1]), "pooled") || !strcmp(io_csv_cell(&rf->mcsv, i, c[5]), "null"))
+            continue;
+        double a = atof(io_csv_cell(&rf->mcsv, i, c[5]));
+        lo = a < lo ? a : lo;
+        hi = a > hi ? a : hi;
+    }
+    if (hi < lo) lo = 0, hi = 1;
+    svg_plot p = {.w = 120 + 90 * (int)nv, .h = 320, .x0 = -0.6, .x1 = (double)nv - 0.4, .title = "AUC per fold",
+                  .ylabel = rf->classes ? "macro AUC (test fold)" : "ROC AUC (test fold)", .xcats = cats, .n_xcats = nv};
+    svg_nice_range(lo < 0.5 ? lo : 0.5, hi, &p.y0, &p.y1);
+    if (p.y1 > 1) p.y1 = 1;
+    figure_open(b, "folds");
+    svg_begin(b, &p);
+    double half[2] = {-0.6, (double)nv - 0.4}, h[2] = {0.5, 0.5};
+    if (p.y0 <= 0.5) svg_line(b, &p, half, h, 2, "#999999", 1, "4 3");
+    const io_json_doc *d = &rf->m;
+    size_t v = 0;
+    for (int32_t vn = rf->variants->first; vn >= 0; vn = d->nodes[vn].next, v++) {
+        const io_json_node *reps = io_json_get(d, &d->nodes[vn], "repeats");
+        const io_json_node *r0 = reps && reps->type == IO_JSON_ARRAY && reps->first >= 0 ? &d->nodes[reps->first] : NULL;
+        const io_json_node *im = r0 ? io_json_get(d, r0, "image") : NULL;
+        svg_hbar(b, &p, (double)v, jnum(d, im, "auc"), 0.3, svg_color(v));
+    }
+    for (size_t i = 0; i < rf->mcsv.n_rows; i++) {
+        if (strcmp(io_csv_cell(&rf->mcsv, i, c[3]), "image") || strcmp(io_csv_cell(&rf->mcsv, i, c[4]), "auc") ||
+            !strcmp(io_csv_cell(&rf->mcsv, i, c[1]), "pooled") || !strcmp(io_csv_cell(&rf->mcsv, i, c[5]), "null"))
+            continue;
+        for (size_t j = 0; j < nv; j++) {
+            if (strcmp(io_csv_cell(&rf->mcsv, i, c[2]), s[j].name)) continue;
+            int fold = atoi(io_csv_cell(&rf->mcsv, i, c[1])), rep = atoi(io_csv_cell(&rf->mcsv, i, c[0]));
+            double jitter = ((fold * 7 + rep * 3) % 9 - 4) * 0.045;
+            char tip[160];
+            snprintf(tip, sizeof tip, "%s, repeat %d, fold %d: AUC %s", s[j].name, rep + 1, fold + 1,
+                     io_csv_cell(&rf->mcsv, i, c[5]));
+            svg_dot(b, &p, (double)j + jitter, atof(io_csv_cell(&rf->mcsv, i, c[5])), 3.5, svg_color(j), tip);
+        }
+    }
+    svg_end(b);
+    free(cats);
+    figure_close(b, rf->classes ? "One-vs-rest macro AUC of each test fold (dots; all repeats) and of the pooled out-of-fold "
+                                  "predictions (bar), image level; dashed: chance." :
+                    "ROC AUC of each test fold (dots; all repeats) and of the pooled out-of-fold predictions (bar), "
+                    "image level; dashed: chance.");
+    return 0;
+}
+
+/* Training loss and validation AUC by epoch: one line per (repeat, fold), coloured by variant. */
+static int plot_learning(sbuf *b, const run_files *rf, const series *s, size_t nv, wb_error *err)
+{
+    if (!rf->have_curves || rf->curves.n_rows == 0) return 0;
+    static const char *const names[] = {"repeat", "fold", "variant", "epoch", "train_loss", "val_auc"};
+    long c[6];
+    if (columns(&rf->curves, names, c, 6, err) != 0) return -1;
+    const io_csv *cv = &rf->curves;
+    size_t n = cv->n_rows;
+    double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    if (!x || !y) {
+        free(x);
+        free(y);
+        return wb_err(err, WB_E_NOMEM, rf->dir, "out of memory");
+    }
+    for (int which = 0; which < 2; which++) {
+        double lo = INFINITY, hi = -INFINITY, emax = 1;
+        for (size_t i = 0; i < n; i++) {
+            const char *t = io_csv_cell(cv, i, c[4 + which]);
+            double e = atof(io_csv_cell(cv, i, c[3]));
+            if (isfinite(e) && e < 1e6) emax = e > emax ? e : emax;
+            if (!strcmp(t, "null")) continue;
+            double a = atof(t);
+            if (!isfinite(a)) continue;
+            lo = a < lo ? a : lo;
+            hi = a > hi ? a : hi;
+        }
+        svg_plot p = {.w = 400, .h = 320, .x0 = 1, .x1 = emax > 1 ? emax : 2, .xlabel = "epoch", .x_integer = 1,
+                      .title = which ? "Validation AUC" : "Training loss",
+                      .ylabel = which ? "ROC AUC (inner validation)" : "cross-entropy"};
+        svg_nice_range(which && lo > 0.5 ? 0.5 : lo, hi, &p.y0, &p.y1);
+        if (which && p.y1 > 1) p.y1 = 1;
+        figure_open(b, which ? "val-auc" : "train-loss");
+        svg_begin(b, &p);
+        const char *lnames[16], *lcolors[16];
+        size_t nl = 0;
+        for (size_t i = 0; i < n;) {
+            size_t j = i, m = 0;
+            const char *vn = io_csv_cell(cv, i, c[2]);
+            while (j < n && !strcmp(io_csv_cell(cv, j, c[2]), vn) &&
+                   !strcmp(io_csv_cell(cv, j, c[1]), io_csv_cell(cv, i, c[1])) &&
+                   !strcmp(io_csv_cell(cv, j, c[0]), io_csv_cell(cv, i, c[0]))) {
+                const char *t = io_csv_cell(cv, j, c[4 + which]);
+                x[m] = atof(io_csv_cell(cv, j, c[3]));
+                y[m++] = strcmp(t, "null") ? atof(t) : NAN;
+                j++;
+            }
+            size_t v = 0;
+            while (v < nv && strcmp(s[v].name, vn)) v++;
+            svg_line(b, &p, x, y, m, svg_color(v), 1.3, NULL);
+            int seen = 0;
+            for (size_t k = 0; k < nl; k++) seen |= !strcmp(lnames[k], vn);
+            if (!seen && nl < 16 && v < nv) lnames[nl] = s[v].name, lcolors[nl++] = svg_color(v);
+            i = j;
+        }
+        if (!which) svg_legend(b, &p, lnames, lcolors, nl, SVG_TOP_RIGHT);
+        svg_end(b);
+        figure_close(b, which ? "Validation AUC by epoch, one line per fold (the inner validation patients of the "
+                                "training folds: it chose the epoch kept)."
+                              : "Training loss by epoch, one line per fold and variant.");
+    }
+    free(x);
+    free(y);
+    return 0;
+}
+
+/* ---- summary text shared by HTML and Markdown ---- */
+
+typedef struct summary {
+    char title[256], data[512], backbone[512], cv[768], ref[128];
+    double images, patients, pos, excluded;
+} summary;
+
+static void summarize(const run_files *rf, summary *s)
+{
+    const io_json_doc *d = &rf->m;
+    const io_json_node *root = &d->nodes[0], *data = io_json_get(d, root, "data"), *cvn = io_json_get(d, root, "cv");
+    const char *t = cfg(rf, "report.title");
+    snprintf(s->title, sizeof s->title, "%s", t[0] ? t : jstr(d, root, "name"));
+    s->images = jnum(d, data, "images");
+    s->patients = jnum(d, data, "patients");
+    s->pos = jnum(d, data, "positive_images");
+    s->excluded = jnum(d, data, "excluded");
+    if (rf->classes) {
+        /* multi-class: images per class; the smallest class stands in for "positives" in the
+         * limitations' note on wide intervals */
+        const io_json_node *ci = io_json_get(d, data, "class_images");
+        char per[300] = "";
+        s->pos = INFINITY;
+        for (int32_t c = rf->classes->first; c >= 0; c = d->nodes[c].next) {
+            double k = jnum(d, ci, d->nodes[c].str);
+            size_t l = strlen(per);
+            snprintf(per + l, sizeof per - l, "%s%s %.0f", l ? ", " : "", d->nodes[c].str, k);
+            if (!(k >= s->pos)) s->pos = k;
+        }
+        snprintf(s->data, sizeof s->data, "%.0f images of %.0f patients; %d classes of %s (%s); %.0f files excluded",
+                 s->images, s->patients, rf->K, cfg(rf, "data.label_column"), per, s->excluded);
+    } else {
+        /* the positive value: data.positive, or the second of two data.classes */
+        char pos[128];
+        snprintf(pos, sizeof pos, "%s", cfg(rf, "data.positive"));
+        const char *cl = cfg(rf, "data.classes"), *comma = strrchr(cl, ',');
+        if (!pos[0] && comma) {
+            while (*++comma == ' ') {}
+            snprintf(pos, sizeof pos, "%.*s", (int)strcspn(comma, "]"), comma);
+        }
+        snprintf(s->data, sizeof s->data,
+                 "%.0f images of %.0f patients; %.0f positive images (%s = %s; prevalence %.1f%%); %.0f files excluded",
+                 s->images, s->patients, s->pos, cfg(rf, "data.label_column"), pos,
+                 s->images > 0 ? 100 * s->pos / s->images : 0, s->excluded);
+    }
+    const char *sha = rf->have_env ? jstr(&rf->e, rf->env, "weights_sha256") : "";
+    const char *w = cfg(rf, "backbone.weights"), *base = strrchr(w, '/');
+    snprintf(s->backbone, sizeof s->backbone, "%s, %s input channel(s), pretrained weights %s (SHA-256 %s)",
+             cfg(rf, "backbone.arch"), cfg(rf, "backbone.in_channels"), base ? base + 1 : w, sha[0] ? sha : "not recorded");
+    snprintf(s->cv, sizeof s->cv,
+             "%.0f-fold stratified group k-fold by patient, %.0f repeat(s), seed %.0f; inside each training fold %.0f%% of "
+             "the patients form the validation set for early stopping (patience %s) and the decision threshold (%s); "
+             "breast level = %s of the views of one breast",
+             jnum(d, cvn, "folds"), jnum(d, cvn, "repeats"), jnum(d, cvn, "seed"), 100 * atof(cfg(rf, "train.val_fraction")),
+             cfg(rf, "train.patience"), cfg(rf, "metrics.threshold"), cfg(rf, "metrics.breast_aggregate"));
+    if (rf->classes)
+        snprintf(s->cv, sizeof s->cv,
+                 "%.0f-fold stratified group k-fold by patient, %.0f repeat(s), seed %.0f; inside each training fold %.0f%% of "
+                 "the patients form the validation set for early stopping on the one-vs-rest macro AUC (patience %s); the "
+                 "predicted class is the most probable one; breast level = %s of the views' class probabilities",
+                 jnum(d, cvn, "folds"), jnum(d, cvn, "repeats"), jnum(d, cvn, "seed"),
+                 100 * atof(cfg(rf, "train.val_fraction")), cfg(rf, "train.patience"), cfg(rf, "metrics.breast_aggregate"));
+    snprintf(s->ref, sizeof s->ref, "%s", jstr(d, root, "reference"));
+}
+
+/* What each variant trains, from the resolved config. */
+static void variant_line(const run_files *rf, size_t v, char *out, size_t n)
+{
+    char k[96];
+    snprintf(k, sizeof k, "variants[%zu].type", v);
+    if (!strcmp(cfg(rf, k), "baseline")) {
+        char kf[96], kc[96];
+        snprintf(kf, sizeof kf, "variants[%zu].features", v);
+        snprintf(kc, sizeof kc, "variants[%zu].C", v);
+        snprintf(out, n, "radiomic features %s, standardised on the training images; L2 logistic regression, C = %s",
+                 cfg(rf, kf), cfg(rf, kc));
+        return;
+    }
+    char ku[96], kb[96], kl[96];
+    snprintf(ku, sizeof ku, "variants[%zu].unfreeze", v);
+    snprintf(kb, sizeof kb, "variants[%zu].bn", v);
+    snprintf(kl, sizeof kl, "variants[%zu].lr_scale", v);
+    const char *u = cfg(rf, ku), *lr = cfg(rf, kl);
+    snprintf(out, n, "%s%s%s, new head; batch norm %s%s%s; %s, lr %s, %s epochs (best by validation AUC)",
+             !strcmp(u, "none") ? "backbone frozen" : !strcmp(u, "all") ? "whole backbone fine-tuned" : "fine-tuned stages",
+             !strcmp(u, "none") || !strcmp(u, "all") ? "" : " ", !strcmp(u, "none") || !strcmp(u, "all") ? "" : u, cfg(rf, kb), strcmp(lr, "{}") && lr[0] ? ", lr scales " : "",
+             strcmp(lr, "{}") ? lr : "", cfg(rf, "train.optimizer"), cfg(rf, "train.lr"), cfg(rf, "train.epochs"));
+}
+
+static void model_card_md(sbuf *b, const summary *s, const run_files *rf)
+{
+    sb_printf(b, "## Model card\n\n");
+    sb_printf(b, "- **Intended use:** research only: comparing transfer-learning strategies on retrospective data. "
+                 "Not a medical device; not for screening, diagnosis or any decision about a patient.\n");
+    sb_printf(b, "- **Data:** %s. Images from `%s`, labels from `%s`.\n", s->data, cfg(rf, "data.dicom_dir"),
+              cfg(rf, "data.labels"));
+    if (rf->classes)
+        sb_printf(b, "- **Evaluation:** %s. Metrics on pooled out-of-fold predictions; macro AUC = mean of the one-vs-rest "
+                     "AUCs; differences against `%s` by the corrected resampled t-test on the fold macro AUCs (DeLong's "
+                     "test is for binary labels).\n",
+                  s->cv, s->ref);
+    else
+        sb_printf(b, "- **Evaluation:** %s. Metrics on pooled out-of-fold predictions; AUC confidence intervals by "
+                     "DeLong; differences against `%s` by the paired DeLong test and the corrected resampled t-test.\n",
+                  s->cv, s->ref);
+    sb_printf(b, "- **Limitations:** internal cross-validation on one data source, no external test set; models are "
+                 "refitted per fold, so the numbers describe the training procedure, not one deployable model; "
+                 "%s were chosen on small validation splits", rf->classes ? "the epochs kept" : "thresholds");
+    if (s->pos < 100)
+        sb_printf(b, rf->classes ? "; with %.0f images in the smallest class the estimates are uncertain"
+                                 : "; with %.0f positive images the confidence intervals are wide",
+                  s->pos);
+    sb_printf(b, "; p-values are not corrected for comparing several variants.\n\n");
+}
+
+/* ---- multi-class: one-vs-rest AUC of each class ---- */
+
+/* Rows: variants (and repeats); columns: classes; cells: metrics.json's auc_ovr_<class> at the
+ * level. html != 0: an HTML table with caption, else a Markdown table. */
+static void per_class_table(sbuf *b, const run_files *rf, const char *level, int html, const char *caption)
+{
+    const io_json_doc *d = &rf->m;
+    const char *ref = jstr(d, &d->nodes[0], "reference");
+    if (html) {
+        sb_printf(b, "<table class=\"cmp\"><caption>");
+        sb_xml(b, caption);
+        sb_printf(b, "</caption>\n<thead><tr><th scope=\"col\">Variant</th>");
+    } else {
+        sb_printf(b, "| Variant |");
+    }
+    for (int32_t c = rf->classes->first; c >= 0; c = d->nodes[c].next) {
+        char h[128];
+        snprintf(h, sizeof h, "AUC %s vs rest", d->nodes[c].str);
+        if (html) {
+            sb_printf(b, "<th scope=\"col\">");
+            sb_xml(b, h);
+            sb_printf(b, "</th>");
+        } else {
+            md_cell(b, h);
+        }
+    }
+    if (html) {
+        sb_printf(b, "</tr></thead>\n<tbody>\n");
+    } else {
+        sb_printf(b, "\n|---|");
+        for (int k = 0; k < rf->K; k++) sb_printf(b, "--:|");
+        sb_printf(b, "\n");
+    }
+    for (int32_t v = rf->variants->first; v >= 0; v = d->nodes[v].next) {
+        const io_json_node *vn = &d->nodes[v], *reps = io_json_get(d, vn, "repeats");
+        if (!reps || reps->type != IO_JSON_ARRAY) continue;
+        const char *name = jstr(d, vn, "name");
+        for (int32_t r = reps->first; r >= 0; r = d->nodes[r].next) {
+            const io_json_node *rn = &d->nodes[r], *m = io_json_get(d, rn, level);
+            if (m && m->type != IO_JSON_OBJECT) m = NULL;
+            char label[CELL];
+            row_label(label, sizeof label, name, json_repeat(d, rn), reps->count > 1);
+            if (html) {
+                sb_printf(b, "<tr%s><th scope=\"row\">", !strcmp(name, ref) ? " class=\"ref\"" : "");
+                sb_xml(b, label);
+                sb_printf(b, "</th>");
+            } else {
+                sb_printf(b, "|");
+                md_cell(b, label);
+            }
+            for (int32_t c = rf->classes->first; c >= 0; c = d->nodes[c].next) {
+                char key[128], cell[CELL];
+                snprintf(key, sizeof key, "auc_ovr_%s", d->nodes[c].str);
+                exp_report_fmt(cell, sizeof cell, jnum(d, m, key), EXP_FMT_METRIC);
+                if (html) {
+                    sb_printf(b, "<td>");
+                    sb_xml(b, cell);
+                    sb_printf(b, "</td>");
+                } else {
+                    md_cell(b, cell);
+                }
+            }
+            sb_printf(b, html ? "</tr>\n" : "\n");
+        }
+    }
+    if (html) sb_printf(b, "</tbody></table>\n");
+}
+
+/* ---- the files ---- */
+
+static int write_md(const run_files *rf, const summary *s, const table *ti, const table *tb, wb_error *err)
+{
+    sbuf b = {0};
+    const char *dn = strrchr(rf->dir, '/');
+    sb_printf(&b, "# %s\n\nRun `%s`", s->title, dn ? dn + 1 : rf->dir);
+    if (rf->have_env)
+        sb_printf(&b, " · workbench %s (git %s)", jstr(&rf->e, rf->env, "workbench"), jstr(&rf->e, rf->env, "git_revision"));
+    sb_printf(&b, "\n\n## Data and scheme\n\n- **Data:** %s\n- **Backbone:** %s\n- **Cross-validation:** %s\n", s->data,
+              s->backbone, s->cv);
+    sb_printf(&b, "- **Variants:**\n");
+    const io_json_doc *d = &rf->m;
+    size_t v = 0;
+    for (int32_t vn = rf->variants->first; vn >= 0; vn = d->nodes[vn].next, v++) {
+        char line[600];
+        variant_line(rf, v, line, sizeof line);
+        sb_printf(&b, "  - `%s`: %s\n", jstr(d, &d->nodes[vn], "name"), line);
+    }
+    if (rf->classes)
+        sb_printf(&b, "\n## Comparison, image level\n\nReference: `%s`. Pooled out-of-fold predictions of %d classes; "
+                      "macro AUC = mean of the one-vs-rest AUCs; accuracy, balanced accuracy and macro F1 of the most "
+                      "probable class.\n\n", s->ref, rf->K);
+    else
+        sb_printf(&b, "\n## Comparison, image level\n\nReference: `%s`. Pooled out-of-fold predictions; sensitivity, "
+                      "specificity and F1 at each fold's validation-chosen threshold.\n\n", s->ref);
+    table_md(&b, rf, ti);
+    sb_printf(&b, "\n## Comparison, breast level\n\n");
+    table_md(&b, rf, tb);
+    sb_printf(&b, "\n");
+    if (rf->classes) {
+        sb_printf(&b, "## One-vs-rest AUC per class, image level\n\n");
+        per_class_table(&b, rf, "image", 0, NULL);
+        sb_printf(&b, "\n## One-vs-rest AUC per class, breast level\n\n");
+        per_class_table(&b, rf, "breast", 0, NULL);
+        sb_printf(&b, "\n");
+    }
+    model_card_md(&b, s, rf);
+    int rc = sb_write(&b, rf->dir, "report.md", err);
+    sb_free(&b);
+    return rc;
+}
+
+static int write_tex(const run_files *rf, const summary *s, const table *ti, const table *tb, wb_error *err)
+{
+    sbuf b = {0};
+    const char *names[NCOL];
+    char sas[64];
+    col_names(rf, names, sas, sizeof sas);
+    sb_printf(&b, "%% Made by `workbench report` from metrics.json; needs \\usepackage{booktabs}.\n");
+    sb_printf(&b, "\\begin{table}[tbp]\n\\centering\n\\small\n\\caption{");
+    tex_text(&b, s->title);
+    sb_printf(&b, ": pooled out-of-fold results (%.0f images, %.0f patients). $\\Delta$AUC against ", s->images, s->patients);
+    tex_text(&b, s->ref);
+    if (rf->classes)
+        sb_printf(&b, " (one-vs-rest macro AUC over %d classes); $p$: corrected resampled $t$-test on the fold macro AUCs.}\n\\label{tab:",
+                  rf->K);
+    else
+        sb_printf(&b, " with 95\\%% CI; $p$: paired DeLong test and corrected resampled $t$-test.}\n\\label{tab:");
+    for (const char *p = s->title; *p; p++) sb_printf(&b, "%c", (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ? *p : '-');
+    const int *tex_cols = rf->classes ? tex_mc_cols : tex_bin_cols;
+    const int TEX_NCOL = rf->classes ? TEX_MC_NCOL : TEX_BIN_NCOL;
+    sb_printf(&b, "}\n\\begin{tabular}{l");
+    for (int k = 1; k < TEX_NCOL; k++) sb_printf(&b, "r");
+    sb_printf(&b, "}\n\\toprule\n");
+    for (int k = 0; k < TEX_NCOL; k++) {
+        sb_printf(&b, "%s", k ? " & " : "");
+        if (tex_cols[k] == C_DELTA) sb_printf(&b, rf->classes ? "$\\Delta$macro AUC" : "$\\Delta$AUC [95\\%% CI]");
+        else if (tex_cols[k] == C_PDL) sb_printf(&b, "$p$ (DeLong)");
+        else if (tex_cols[k] == C_PT) sb_printf(&b, "$p$ ($t$)");
+        else tex_text(&b, names[tex_cols[k]]);
+    }
+    sb_printf(&b, " \\\\\n\\midrule\n\\multicolumn{%d}{l}{\\emph{Image level}} \\\\\n", TEX_NCOL);
+    table_tex_rows(&b, ti, tex_cols, TEX_NCOL);
+    sb_printf(&b, "\\midrule\n\\multicolumn{%d}{l}{\\emph{Breast level}} \\\\\n", TEX_NCOL);
+    table_tex_rows(&b, tb, tex_cols, TEX_NCOL);
+    sb_printf(&b, "\\bottomrule\n\\end{tabular}\n\\end{table}\n");
+    int rc = sb_write(&b, rf->dir, "table.tex", err);
+    sb_free(&b);
+    return rc;
+}
+
+static const char *const CSS =
+    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;color:#1a1a1a;max-width:1320px;"
+    "margin:1.5em auto;padding:0 1em;line-height:1.45}"
+    "h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.25em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}"
+    ".sub{color:#555;margin-top:0}dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:.25em 1em}dl.kv dt{font-weight:600}"
+    "dl.kv dd{margin:0}table{border-collapse:collapse;font-size:.8em;margin:.6em 0}caption{text-align:left;font-weight:600;padding:.3em 0}"
+    "th,td{padding:.28em .4em;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}"
+    "thead th{border-bottom:2px solid #333;vertical-align:bottom;white-space:normal}tbody th{text-align:left}"
+    "tr.ref{background:#f3f3f3}.figs{display:flex;flex-wrap:wrap;gap:1em}figure{margin:0;max-width:420px}"
+    "figcaption{font-size:.82em;color:#444}svg.plot{background:#fff}svg .frame{fill:none;stroke:#333;stroke-width:1}"
+    "svg .grid{stroke:#e5e5e5;stroke-width:1}svg .tk{font-size:10px;fill:#333}svg .al{font-size:11px;fill:#222}"
+    "svg .pt{font-size:12px;font-weight:600;fill:#111}svg .lg{font-size:10.5px;fill:#222}"
+    "pre{background:#f7f7f7;border:1px solid #ddd;padding:.6em;font-size:.8em;overflow-x:auto}"
+    ".card li{margin:.25em 0}.wide{overflow-x:auto}"
+    "@media print{body{max-width:none;margin:0}.wide{overflow:visible}figure,table{break-inside:avoid}"
+    "h2{break-after:avoid}pre{white-space:pre-wrap}}@page{size:A4 landscape;margin:12mm}";
+
+static void kv(sbuf *b, const char *k, const char *v)
+{
+    sb_printf(b, "<dt>");
+    sb_xml(b, k);
+    sb_printf(b, "</dt><dd>");
+    sb_xml(b, v);
+    sb_printf(b, "</dd>\n");
+}
+
+static int write_html(const run_files *rf, const summary *s, const table *ti, const table *tb, wb_error *err)
+{
+    sbuf b = {0};
+    const char *dn = strrchr(rf->dir, '/');
+    dn = dn ? dn + 1 : rf->dir;
+    sb_printf(&b, "<!DOCTYPE html>\n<html lang=\"en\" xmlns=\"http://www.w3.org/1999/xhtml\">\n<head>\n<meta charset=\"utf-8\"/>\n"
+                  "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\"/>\n"
+                  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n<title>");
+    sb_xml(&b, s->title);
+    sb_printf(&b, " - workbench report</title>\n<style>%s</style>\n</head>\n<body>\n<h1>", CSS);
+    sb_xml(&b, s->title);
+    sb_printf(&b, "</h1>\n<p class=\"sub\">Run <code>");
+    sb_xml(&b, dn);
+    sb_printf(&b, "</code>");
+    if (rf->have_env) {
+        sb_printf(&b, " · workbench ");
+        sb_xml(&b, jstr(&rf->e, rf->env, "workbench"));
+        sb_printf(&b, " (git ");
+        sb_xml(&b, jstr(&rf->e, rf->env, "git_revision"));
+        sb_printf(&b, ")");
+    }
+    sb_printf(&b, " · research use only</p>\n");
+
+    sb_printf(&b, "<h2>Data and scheme</h2>\n<dl class=\"kv\">\n");
+    kv(&b, "Data", s->data);
+    kv(&b, "Backbone", s->backbone);
+    kv(&b, "Cross-validation", s->cv);
+    kv(&b, "Reference", s->ref);
+    const io_json_doc *d = &rf->m;
+    size_t v = 0;
+    for (int32_t vn = rf->variants->first; vn >= 0; vn = d->nodes[vn].next, v++) {
+        char line[600], k[96];
+        variant_line(rf, v, line, sizeof line);
+        snprintf(k, sizeof k, "Variant %s", jstr(d, &d->nodes[vn], "name"));
+        kv(&b, k, line);
+    }
+    sb_printf(&b, "</dl>\n");
+    if (rf->have_excluded && rf->excluded.n_rows) {
+        sb_printf(&b, "<details><summary>%zu excluded file(s) and why</summary>\n<table><thead><tr><th>file</th><th>reason</th>"
+                      "</tr></thead><tbody>\n", rf->excluded.n_rows);
+        for (size_t i = 0; i < rf->excluded.n_rows; i++) {
+            sb_printf(&b, "<tr><td style=\"text-align:left\">");
+            sb_xml(&b, io_csv_cell(&rf->excluded, i, 0));
+            sb_printf(&b, "</td><td style=\"text-align:left;white-space:normal\">");
+            sb_xml(&b, rf->excluded.n_cols > 1 ? io_csv_cell(&rf->excluded, i, 1) : "");
+            sb_printf(&b, "</td></tr>\n");
+        }
+        sb_printf(&b, "</tbody></table></details>\n");
+    }
+
+    sb_printf(&b, "<h2>Comparison</h2>\n<div class=\"wide\">\n");
+    char cap[512];
+    if (rf->classes)
+        snprintf(cap, sizeof cap, "Image level (reference: %s). Macro AUC = mean of the one-vs-rest AUCs; accuracy, "
+                                  "balanced accuracy and macro F1 of the most probable class.", s->ref);
+    else
+        snprintf(cap, sizeof cap, "Image level (reference: %s). Sensitivity, specificity and F1 at each fold's "
+                                  "validation-chosen threshold.", s->ref);
+    table_html(&b, rf, ti, cap);
+    table_html(&b, rf, tb, "Breast level (the views of one breast aggregated).");
+    if (rf->classes) {
+        per_class_table(&b, rf, "image", 1, "One-vs-rest AUC of each class, image level.");
+        per_class_table(&b, rf, "breast", 1, "One-vs-rest AUC of each class, breast level.");
+    }
+    sb_printf(&b, "</div>\n<h2>Curves</h2>\n<div class=\"figs\">\n");
+    series *se = NULL;
+    size_t nv = 0;
+    int rc = -1;
+    if (rf->classes) {
+        /* multi-class: the variants' names only (for the per-fold and learning-curve plots) */
+        nv = rf->variants->count;
+        if (!(se = calloc(nv ? nv : 1, sizeof *se))) {
+            wb_err(err, WB_E_NOMEM, rf->dir, "out of memory");
+            goto out;
+        }
+        size_t k = 0;
+        for (int32_t vv = rf->variants->first; vv >= 0; vv = d->nodes[vv].next, k++) se[k].name = jstr(d, &d->nodes[vv], "name");
+        sb_printf(&b, "<p class=\"sub\">ROC, precision-recall and reliability plots are drawn for binary labels only; "
+                      "the one-vs-rest AUC of each class is in the tables above.</p>\n");
+    } else {
+        if (load_series(rf, &se, &nv, err) != 0) goto out;
+        plot_roc_pr(&b, se, nv, 0);
+        plot_roc_pr(&b, se, nv, 1);
+        plot_reliability(&b, se, nv);
+    }
+    if (plot_strip(&b, rf, se, nv, err) != 0) goto out;
+    sb_printf(&b, "</div>\n<h2>Learning curves</h2>\n<div class=\"figs\">\n");
+    if (plot_learning(&b, rf, se, nv, err) != 0) goto out;
+    sb_printf(&b, "</div>\n");
+
+    sb_printf(&b, "<h2>Model card</h2>\n<ul class=\"card\">\n<li><strong>Intended use:</strong> research only: comparing "
+                  "transfer-learning strategies on retrospective data. Not a medical device; not for screening, diagnosis "
+                  "or any decision about a patient.</li>\n<li><strong>Data:</strong> ");
+    sb_xml(&b, s->data);
+    sb_printf(&b, ". Images from <code>");
+    sb_xml(&b, cfg(rf, "data.dicom_dir"));
+    sb_printf(&b, "</code>.</li>\n<li><strong>Evaluation:</strong> ");
+    sb_xml(&b, s->cv);
+    if (rf->classes) {
+        sb_printf(&b, ". Macro AUC = mean of the one-vs-rest AUCs; differences against ");
+        sb_xml(&b, s->ref);
+        sb_printf(&b, " by the corrected resampled t-test on the fold macro AUCs (DeLong's test is for binary labels).");
+    } else {
+        sb_printf(&b, ". AUC confidence intervals by DeLong; differences against ");
+        sb_xml(&b, s->ref);
+        sb_printf(&b, " by the paired DeLong test and the corrected resampled t-test.");
+    }
+    sb_printf(&b, "</li>\n<li><strong>Limitations:</strong> "
+                  "internal cross-validation on one data source, no external test set; models are refitted per fold, so "
+                  "the numbers describe the training procedure, not one deployable model; %s were chosen on small "
+                  "validation splits", rf->classes ? "the epochs kept" : "thresholds");
+    if (s->pos < 100)
+        sb_printf(&b, rf->classes ? "; with %.0f images in the smallest class the estimates are uncertain"
+                                  : "; with %.0f positive images the confidence intervals are wide",
+                  s->pos);
+    sb_printf(&b, "; p-values are not corrected for comparing several variants.</li>\n</ul>\n");
+
+    sb_printf(&b, "<h2>Resolved config</h2>\n<pre>");
+    sb_printf(&b, "%s", ""); /* keep the order of the file, escaped */
+    {
+        char *t = malloc(rf->cfg_n + 1);
+        if (t) {
+            memcpy(t, rf->cfg_text, rf->cfg_n);
+            t[rf->cfg_n] = '\0';
+            sb_xml(&b, t);
+            free(t);
+        } else {
+            b.oom = 1;
+        }
+    }
+    sb_printf(&b, "</pre>\n<h2>Environment</h2>\n<dl class=\"kv\">\n");
+    if (rf->have_env)
+        for (int32_t c = rf->env->first; c >= 0; c = rf->e.nodes[c].next) {
+            const io_json_node *n = &rf->e.nodes[c];
+            char val[512];
+            if (n->type == IO_JSON_STRING) snprintf(val, sizeof val, "%s", n->str);
+            else if (n->type == IO_JSON_NUMBER) snprintf(val, sizeof val, "%.17g", n->num);
+            else snprintf(val, sizeof val, "(%s)", n->type == IO_JSON_NULL ? "null" : "structured");
+            kv(&b, n->key, val);
+        }
+    sb_printf(&b, "</dl>\n<p class=\"sub\">Made by <code>workbench report</code> from the run directory's files; every "
+                  "number in the tables is metrics.json's.</p>\n</body>\n</html>\n");
+    rc = sb_write(&b, rf->dir, "report.html", err);
+out:
+    if (se) series_free(se, nv);
+    sb_free(&b);
+    return rc;
+}
+
+static int wants(const run_files *rf, const char *fmt)
+{
+    const char *f = exp_flat_get(&rf->cfg, "report.formats");
+    if (!f) return 1;
+    size_t n = strlen(fmt);
+    for (const char *p = f; (p = strstr(p, fmt)); p += n)
+        if ((p == f || p[-1] == '[' || p[-1] == ' ' || p[-1] == ',') && (p[n] == ']' || p[n] == ',' || p[n] == '\0'))
+            return 1;
+    return 0;
+}
+
+int exp_report_write(const char *run_dir_in, wb_error *err)
+{
+    /* "runs/x/" and "runs/x" are the same run and give the same files */
+    char run_dir[4096];
+    snprintf(run_dir, sizeof run_dir, "%s", run_dir_in);
+    for (size_t k = strlen(run_dir); k > 1 && run_dir[k - 1] == '/'; k--) run_dir[k - 1] = '\0';
+    run_files rf;
+    table ti = {0}, tb = {0};
+    int rc = -1;
+    if (run_files_load(run_dir, &rf, err) != 0) goto out;
+    if (table_build(&rf, "image", &ti) != 0 || table_build(&rf, "breast", &tb) != 0) {
+        wb_err(err, WB_E_NOMEM, run_dir, "out of memory");
+        goto out;
+    }
+    summary s;
+    summarize(&rf, &s);
+    if (wants(&rf, "md") && write_md(&rf, &s, &ti, &tb, err) != 0) goto out;
+    if (wants(&rf, "tex") && write_tex(&rf, &s, &ti, &tb, err) != 0) goto out;
+    if (wants(&rf, "html") && write_html(&rf, &s, &ti, &tb, err) != 0) goto out;
+    rc = 0;
+out:
+    table_free(&ti);
+    table_free(&tb);
+    run_files_free(&rf);
+    return rc;
+}

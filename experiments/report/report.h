@@ -1,0 +1,35 @@
+/* report.h — `workbench report RUN_DIR`: readable reports of a finished run.
+ *
+ *     if (exp_report_write("runs/demo-20261127T101500Z-3a75fcf6", &err) != 0) ...;
+ *
+ * Reads only the run directory's own files (metrics.json, predictions.csv, metrics.csv,
+ * curves.csv, timing.csv, excluded.csv, environment.json, config.yaml) and writes, as the
+ * config's report.formats ask: report.html (one self-contained page: inline SVG and CSS, no
+ * scripts, nothing fetched), report.md (the same tables in Markdown) and table.tex (a
+ * booktabs table of the comparison). Every number in them is metrics.json's, formatted by
+ * exp_report_fmt; the same run directory always gives the same files. docs/reports.md
+ * describes them.
+ */
+#ifndef EXP_REPORT_H
+#define EXP_REPORT_H
+
+#include <stddef.h>
+
+#include "base/wb_error.h"
+
+typedef enum {
+    EXP_FMT_METRIC,  /* 0.712 */
+    EXP_FMT_DELTA,   /* +0.012 / -0.034 */
+    EXP_FMT_P,       /* 0.042, <0.001 */
+    EXP_FMT_COUNT,   /* 203650 */
+    EXP_FMT_SECONDS  /* 12.3 s, 4 min 05 s, 1 h 02 min */
+} exp_fmt_kind;
+
+/* How the reports print a number; "n/a" when it is not finite. */
+void exp_report_fmt(char *buf, size_t n, double v, exp_fmt_kind kind);
+
+/* Writes the reports into run_dir. Errors: WB_E_IO / WB_E_DATA naming the run file that is
+ * missing or malformed, WB_E_WRITE. */
+int exp_report_write(const char *run_dir, wb_error *err);
+
+#endif

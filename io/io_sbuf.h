@@ -1,0 +1,42 @@
+/* sbuf.h — a growing text buffer for output files, written atomically at the end.
+ *
+ *     sbuf b = {0};
+ *     sb_printf(&b, "variant,auc\n");
+ *     sb_csv(&b, name); sb_printf(&b, ","); sb_num(&b, auc); sb_printf(&b, "\n");
+ *     int rc = sb_write(&b, dir, "table.csv", &err);   // dir/table.csv, temp + rename
+ *     sb_free(&b);
+ *
+ * An allocation failure is remembered (oom) and reported by sb_write, so callers format
+ * without checking every call.
+ */
+#ifndef EXP_SBUF_H
+#define EXP_SBUF_H
+
+#include <stddef.h>
+
+#include "base/wb_error.h"
+
+typedef struct sbuf {
+    char *s;       /* NUL-terminated when n > 0 */
+    size_t n, cap;
+    int oom;
+} sbuf;
+
+void sb_printf(sbuf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* JSON number: 17 significant digits (round-trips), null for non-finite. */
+void sb_num(sbuf *b, double v);
+/* JSON string with quotes and escapes. */
+void sb_jstr(sbuf *b, const char *s);
+/* CSV field, quoted when it holds a comma, quote or line break. */
+void sb_csv(sbuf *b, const char *s);
+/* Text for HTML/XML content or attribute values: & < > " ' escaped. */
+void sb_xml(sbuf *b, const char *s);
+/* Writes the buffer to dir/name atomically (dir may be NULL: name is the path). */
+int sb_write(const sbuf *b, const char *dir, const char *name, wb_error *err);
+void sb_free(sbuf *b);
+
+#endif
