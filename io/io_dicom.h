@@ -17,6 +17,8 @@
  *   - IO_VOI_IGNORE: the values stay in modality units;
  *   - MONOCHROME1 is inverted so that bright (high) always means dense tissue: 1 - v for
  *     APPLY, (lo + hi) - v for IGNORE, lo/hi being the modality range;
+ *   - JPEG 2000 (and High-Throughput JPEG 2000) frames are decoded by OpenJPEG and must match
+ *     Rows, Columns, Samples per Pixel and Bits Allocated; then the same rules apply;
  *   - pixels equal to Pixel Padding Value (up to Pixel Padding Range Limit) are set to the
  *     lowest value of the output range and counted in meta.n_padding.
  * The C++ behind this header (io_dicom_shim.cpp) lets no exception out.
@@ -101,6 +103,7 @@ typedef enum {
     IO_DICOM_TS_JPEG_LOSSLESS_SV1, /* 1.2.840.10008.1.2.4.70 */
     IO_DICOM_TS_JPEGLS_LOSSLESS,   /* 1.2.840.10008.1.2.4.80 */
     IO_DICOM_TS_RLE,               /* 1.2.840.10008.1.2.5 */
+    IO_DICOM_TS_JPEG2000_LOSSLESS, /* 1.2.840.10008.1.2.4.90, through OpenJPEG (io_j2k.h) */
     IO_DICOM_TS_COUNT_
 } io_dicom_ts;
 
@@ -116,6 +119,7 @@ int io_dicom_write(const char *path, const char *const *attrs, size_t n_attrs,
 
 /* Library versions for `workbench --version`. */
 const char *io_dicom_dcmtk_version(void);
+const char *io_dicom_openjpeg_version(void);
 
 #ifdef __cplusplus
 }

@@ -4,12 +4,16 @@
 
 #include "io/io_dicom.h"
 #include "io/io_fs.h"
+#include "io/io_j2k.h"
 
 #include <sys/mman.h>
 
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dctk.h"
 #include "dcmtk/dcmdata/dcpath.h"
+#include "dcmtk/dcmdata/dcpixel.h"
+#include "dcmtk/dcmdata/dcpixseq.h"
+#include "dcmtk/dcmdata/dcpxitem.h"
 #include "dcmtk/dcmdata/dcrledrg.h"
 #include "dcmtk/dcmdata/dcrleerg.h"
 #include "dcmtk/dcmjpeg/djdecode.h"
@@ -25,6 +29,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <string>
@@ -202,15 +207,27 @@ int read_lut(DcmItem *item, const char *path, const DcmTagKey &seq, Lut *lut, wb
     return 0;
 }
 
-bool is_jpeg2000(const char *uid)
+// JPEG 2000 transfer syntaxes: decoded here through OpenJPEG (io_j2k.h), not by DCMTK.
+// Debian's DCMTK 3.6.7 does not know the High-Throughput UIDs, hence the names.
+struct J2kSyntax {
+    const char *uid, *name;
+    bool decoded; // false: Part 2 multi-component, refused
+};
+const J2kSyntax kJ2k[] = {
+    {"1.2.840.10008.1.2.4.90", "JPEG 2000 (Lossless only)", true},
+    {"1.2.840.10008.1.2.4.91", "JPEG 2000 (Lossless or Lossy)", true},
+    {"1.2.840.10008.1.2.4.92", "JPEG 2000 Part 2 Multi-component (Lossless only)", false},
+    {"1.2.840.10008.1.2.4.93", "JPEG 2000 Part 2 Multi-component (Lossless or Lossy)", false},
+    {"1.2.840.10008.1.2.4.201", "High-Throughput JPEG 2000 (Lossless Only)", true},
+    {"1.2.840.10008.1.2.4.202", "High-Throughput JPEG 2000 with RPCL Options (Lossless Only)", true},
+    {"1.2.840.10008.1.2.4.203", "High-Throughput JPEG 2000", true},
+};
+
+const J2kSyntax *jpeg2000(const char *uid)
 {
-    static const char *const j2k[] = {"1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91",
-                                      "1.2.840.10008.1.2.4.92", "1.2.840.10008.1.2.4.93",
-                                      "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.202",
-                                      "1.2.840.10008.1.2.4.203"};
-    for (const char *u : j2k)
-        if (strcmp(uid, u) == 0) return true;
-    return false;
+    for (const J2kSyntax &j : kJ2k)
+        if (strcmp(uid, j.uid) == 0) return &j;
+    return nullptr;
 }
 
 // Does the file start like DICOM? "DICM" at 128, or (no preamble) a first group 0002/0008.
@@ -323,10 +340,10 @@ void fill_meta(DcmDataset *ds, DcmItem *meta_info, io_dicom_meta *m)
     copy_str(m->transfer_syntax, ts_uid);
     if (!ts_uid.empty()) {
         DcmXfer named(ts_uid.c_str());
-        copy_str(m->transfer_syntax_name, named.getXfer() != EXS_Unknown
-                                              ? named.getXferName()
-                                              : (is_jpeg2000(ts_uid.c_str()) ? "JPEG 2000"
-                                                                             : "unknown"));
+        const J2kSyntax *j = jpeg2000(ts_uid.c_str());
+        copy_str(m->transfer_syntax_name, j ? j->name
+                                            : named.getXfer() != EXS_Unknown ? named.getXferName()
+                                                                             : "unknown");
     }
 }
 
@@ -335,11 +352,12 @@ int check_header(const char *path, DcmDataset *ds, const io_dicom_meta *m,
                  const io_dicom_options *opt, wb_error *err)
 {
     const char *ts = m->transfer_syntax;
-    if (ts[0] && is_jpeg2000(ts))
+    const J2kSyntax *j2k = ts[0] ? jpeg2000(ts) : nullptr;
+    if (j2k && !j2k->decoded)
         return wb_err(err, WB_E_DATA, path,
-                      "transfer syntax %s (JPEG 2000) is not supported: Debian's DCMTK has no "
-                      "JPEG 2000 decoder; convert the file first (e.g. with gdcmconv --raw)", ts);
-    if (ts[0]) {
+                      "transfer syntax %s (%s) is not supported: only JPEG 2000 Part 1 and "
+                      "High-Throughput JPEG 2000 are decoded", ts, j2k->name);
+    if (ts[0] && !j2k) {
         DcmXfer x(ts);
         if (x.getXfer() == EXS_Unknown)
             return wb_err(err, WB_E_DATA, path, "unknown transfer syntax %s", ts);
@@ -398,6 +416,7 @@ struct Stored {
     int shift = 0;
     unsigned mask = 0;
     size_t n = 0;
+    std::vector<Uint16> owned; // decoded here (JPEG 2000): p16 points into it
     unsigned code(size_t i) const
     {
         unsigned raw = p16 ? p16[i] : ob16 ? (unsigned)(p8[2 * i] | (p8[2 * i + 1] << 8)) : p8[i];
@@ -405,8 +424,100 @@ struct Stored {
     }
 };
 
-int read_stored(const char *path, DcmDataset *ds, const io_dicom_meta *m, Stored *st,
-                std::vector<double> *out, wb_error *err)
+// The encapsulated frame of a single-frame image: its fragments (after the Basic Offset
+// Table item) joined. DCMTK has parsed the items; their lengths are bounded by the file.
+int frame_bytes(const char *path, DcmDataset *ds, std::vector<Uint8> *out, wb_error *err)
+{
+    DcmElement *el = nullptr;
+    if (ds->findAndGetElement(DCM_PixelData, el).bad() || !el)
+        return err_tag(err, path, DCM_PixelData, "no Pixel Data in the file");
+    DcmPixelData *pd = dynamic_cast<DcmPixelData *>(el);
+    if (!pd) return err_tag(err, path, DCM_PixelData, "not encapsulated pixel data");
+    OFCondition c = pd->loadAllDataIntoMemory();
+    if (c.bad())
+        return err_tag(err, path, DCM_PixelData, "pixel data truncated or unreadable: %s", c.text());
+    E_TransferSyntax rep = EXS_Unknown;
+    const DcmRepresentationParameter *param = nullptr;
+    pd->getOriginalRepresentationKey(rep, param);
+    DcmPixelSequence *seq = nullptr;
+    c = pd->getEncapsulatedRepresentation(rep, param, seq);
+    if (c.bad() || !seq)
+        return err_tag(err, path, DCM_PixelData,
+                       "the transfer syntax is JPEG 2000 but the pixel data is not encapsulated "
+                       "(no sequence of fragments)");
+    const unsigned long items = seq->card();
+    if (items < 2)
+        return err_tag(err, path, DCM_PixelData, "no JPEG 2000 fragment after the offset table");
+    for (unsigned long k = 1; k < items; k++) {
+        DcmPixelItem *it = nullptr;
+        if (seq->getItem(it, k).bad() || !it)
+            return err_tag(err, path, DCM_PixelData, "fragment %lu unreadable", k);
+        Uint8 *b = nullptr;
+        const Uint32 len = it->getLength();
+        if (len == 0) continue;
+        if (it->getUint8Array(b).bad() || !b)
+            return err_tag(err, path, DCM_PixelData, "fragment %lu unreadable", k);
+        out->insert(out->end(), b, b + len);
+    }
+    return 0;
+}
+
+// JPEG 2000 (io_j2k.h): the codestream is checked against Rows, Columns, Samples per Pixel and
+// Bits Allocated before decoding; every decoded value must then be a stored value that Bits
+// Stored and Pixel Representation allow. Unsigned JPEG 2000 data in a file that says Pixel
+// Representation 1 is read as Bits Stored two's complement, as pydicom and GDCM do. Lossy
+// codestreams of a higher precision than Bits Stored (GDCM writes 16-bit ones for 12-bit
+// data) overshoot the range by a little at edges: under the syntaxes that allow lossy
+// coding those values are clamped to the Bits Stored range; in a lossless one they are an error.
+int read_j2k(const char *path, DcmDataset *ds, const io_dicom_meta *m, Stored *st, wb_error *err)
+{
+    std::vector<Uint8> cs;
+    if (frame_bytes(path, ds, &cs, err) != 0) return -1;
+    io_j2k_expect want = {m->cols, m->rows, 1, m->bits_allocated};
+    io_j2k_image j;
+    if (io_j2k_decode(path, cs.data(), cs.size(), &want, &j, err) != 0) return -1;
+    struct Guard {
+        io_j2k_image *j;
+        ~Guard() { io_j2k_image_free(j); }
+    } guard{&j};
+    const int bs = m->bits_stored;
+    if (j.sgnd && m->pixel_representation == 0)
+        return err_tag(err, path, DCM_PixelRepresentation,
+                       "is 0 (unsigned) but the JPEG 2000 codestream holds signed samples");
+    if (!j.sgnd && m->pixel_representation == 1 && j.prec > bs)
+        return err_tag(err, path, DCM_BitsStored,
+                       "is %d but the JPEG 2000 codestream holds unsigned %d-bit samples "
+                       "(and Pixel Representation is 1)", bs, j.prec);
+    const size_t n = (size_t)m->rows * (size_t)m->cols;
+    const unsigned mask = bs >= 16 ? 0xFFFFu : ((1u << bs) - 1u);
+    long lo = 0, hi = (long)mask;
+    if (j.sgnd) {
+        lo = -(1L << (bs - 1));
+        hi = (1L << (bs - 1)) - 1;
+    }
+    const char *ts = m->transfer_syntax;
+    const bool lossy = !strcmp(ts, "1.2.840.10008.1.2.4.91") || !strcmp(ts, "1.2.840.10008.1.2.4.203");
+    st->owned.resize(n);
+    for (size_t i = 0; i < n; i++) {
+        long v = j.samples[i];
+        if (lossy && j.prec > bs) v = v < lo ? lo : v > hi ? hi : v;
+        if (v < lo || v > hi)
+            return err_tag(err, path, DCM_BitsStored,
+                           "is %d but the JPEG 2000 data (%s %d-bit) has the value %ld at row %zu, "
+                           "column %zu", bs, j.sgnd ? "signed" : "unsigned", j.prec, v,
+                           i / (size_t)m->cols, i % (size_t)m->cols);
+        st->owned[i] = (Uint16)((unsigned long)v & mask);
+    }
+    st->p16 = st->owned.data();
+    st->shift = 0;
+    st->mask = mask;
+    st->n = n;
+    return 0;
+}
+
+// The uncompressed (or DCMTK-decompressed) pixel data, read in place.
+int read_native(const char *path, DcmDataset *ds, const io_dicom_meta *m, Stored *st,
+                wb_error *err)
 {
     OFCondition c = ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
     if (c.bad() || !ds->canWriteXfer(EXS_LittleEndianExplicit))
@@ -429,7 +540,6 @@ int read_stored(const char *path, DcmDataset *ds, const io_dicom_meta *m, Stored
     st->n = n;
     st->shift = m->high_bit + 1 - m->bits_stored;
     st->mask = m->bits_stored >= 16 ? 0xFFFFu : ((1u << m->bits_stored) - 1u);
-    const unsigned sign = 1u << (m->bits_stored - 1);
     if (bytes_per == 2) {
         Uint16 *p = nullptr;
         if (el->getUint16Array(p).bad() || !p) {
@@ -447,7 +557,17 @@ int read_stored(const char *path, DcmDataset *ds, const io_dicom_meta *m, Stored
             return err_tag(err, path, DCM_PixelData, "pixel data unreadable");
         st->p8 = b;
     }
-    // The value of every possible code.
+    return 0;
+}
+
+// The stored values, whatever the transfer syntax, and the value of every possible code.
+int read_stored(const char *path, DcmDataset *ds, const io_dicom_meta *m, Stored *st,
+                std::vector<double> *out, wb_error *err)
+{
+    const int rc = jpeg2000(m->transfer_syntax) ? read_j2k(path, ds, m, st, err)
+                                                : read_native(path, ds, m, st, err);
+    if (rc != 0) return -1;
+    const unsigned sign = 1u << (m->bits_stored - 1);
     out->resize((size_t)st->mask + 1);
     for (unsigned u = 0; u <= st->mask; u++)
         (*out)[u] = m->pixel_representation == 1 && (u & sign) ? (double)((long)u - (long)(st->mask + 1))
@@ -722,6 +842,32 @@ int io_dicom_write(const char *path, const char *const *attrs, size_t n_attrs,
         } else if (ts == IO_DICOM_TS_RLE) {
             xfer = EXS_RLELossless;
             c = ds->chooseRepresentation(xfer, nullptr);
+        } else if (ts == IO_DICOM_TS_JPEG2000_LOSSLESS) {
+            // DCMTK has no JPEG 2000 encoder: OpenJPEG makes the codestream, DCMTK wraps it
+            // as one fragment after an empty Basic Offset Table.
+            uint8_t *cs = nullptr;
+            size_t cs_len = 0;
+            if (io_j2k_encode_lossless(path, pixels, cols, rows, bits_stored, &cs, &cs_len, err) != 0)
+                return -1;
+            std::unique_ptr<uint8_t, decltype(&free)> cs_owner(cs, &free);
+            if (cs_len > 0xFFFFFFF0u)
+                return wb_err(err, WB_E_INTERNAL, path, "io_dicom_write: codestream too large");
+            xfer = EXS_JPEG2000LosslessOnly;
+            DcmPixelSequence *seq = new DcmPixelSequence(DcmTag(DCM_PixelSequenceTag, EVR_OB));
+            seq->insert(new DcmPixelItem(DcmTag(DCM_Item, EVR_OB)));
+            DcmOffsetList offsets;
+            c = seq->storeCompressedFrame(offsets, cs, (Uint32)cs_len, 0);
+            DcmElement *el = nullptr;
+            DcmPixelData *pd = nullptr;
+            if (c.good() && ds->findAndGetElement(DCM_PixelData, el).good())
+                pd = dynamic_cast<DcmPixelData *>(el);
+            if (!pd) {
+                delete seq;
+                return wb_err(err, WB_E_INTERNAL, path, "io_dicom_write: cannot store the JPEG 2000 "
+                              "frame: %s", c.bad() ? c.text() : "no pixel data element");
+            }
+            pd->putOriginalRepresentation(xfer, nullptr, seq); // pd owns seq now
+            ds->putAndInsertString(DCM_LossyImageCompression, "00");
         }
         if (c.bad() || !ds->canWriteXfer(xfer))
             return wb_err(err, WB_E_INTERNAL, path, "io_dicom_write: cannot encode as %s: %s",
@@ -761,5 +907,7 @@ int io_dicom_is_candidate(const char *path)
 }
 
 const char *io_dicom_dcmtk_version(void) { return OFFIS_DCMTK_VERSION_STRING; }
+
+const char *io_dicom_openjpeg_version(void) { return io_j2k_openjpeg_version(); }
 
 } // extern "C"

@@ -42,6 +42,7 @@ static void print_version(void)
 {
     printf("workbench %s\n", WB_VERSION);
     printf("DCMTK %s\n", io_dicom_dcmtk_version());
+    printf("OpenJPEG %s\n", io_dicom_openjpeg_version());
     printf("ITK %s\n", WB_ITK_VERSION);
     printf("OpenBLAS %s\n", openblas_get_config());
     printf("libyaml %s\n", yaml_get_version_string());

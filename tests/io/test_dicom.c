@@ -260,7 +260,9 @@ static void check_writer_round_trip(void)
                            "(0008,0060)=MG", "(0028,0004)=MONOCHROME2", "(0010,0020)=X1",
                            "(0054,0220)[0].(0008,0100)=399162004", "(0040,0555)"};
     static const char *const ts_uid[] = {"1.2.840.10008.1.2.1", "1.2.840.10008.1.2.4.70",
-                                         "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.5"};
+                                         "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.5",
+                                         "1.2.840.10008.1.2.4.90"};
+    _Static_assert(sizeof ts_uid / sizeof ts_uid[0] == IO_DICOM_TS_COUNT_, "one UID per syntax");
     for (int ts = 0; ts < IO_DICOM_TS_COUNT_; ts++) {
         char path[1024];
         snprintf(path, sizeof path, "%s/rt%d.dcm", g_tmp, ts);
