@@ -41,6 +41,35 @@ Stored values: pydicom 2.3.1 does NOT mask bits above High Bit (checked:
 b10_garbage), so the script masks them (and sign-extends signed data) before
 computing the expected values; DCMTK masks them too.
 
+JPEG 2000 copies (made with GDCM's gdcmconv, Debian package libgdcm-tools; pydicom
+decodes them through Pillow's OpenJPEG plugin, python3-pil):
+  SRC_j2k          gdcmconv --j2k (1.2.840.10008.1.2.4.90, lossless) of mg12_rescale,
+                   u8, signed16 and mono1_14; pydicom's decode must equal the source's
+                   stored values, so the expected values are the source's.
+  mg12_rescale_j2k_lossy   gdcmconv --j2k --lossy -q 80 (.91). GDCM writes a 16-bit
+                   codestream for the 12-bit data and the lossy decode overshoots 4095 at
+                   a few pixels: expected values come from pydicom's decode clamped to the
+                   Bits Stored range (the reader's documented rule for lossy JPEG 2000);
+                   the note gives the largest difference from the source (the C test
+                   bounds it).
+  j2k_bs14_prec16  signed 14-bit values in a 16-bit JPEG 2000 codestream whose header
+                   then says Bits Stored 14 (like pydicom's 693_J2KI.dcm).
+  j2k_pixrep1_unsigned  an unsigned 12-bit codestream of mg12_rescale's values made with
+                   OpenJPEG's opj_compress (libopenjp2-tools) under Pixel Representation 1
+                   (like pydicom's J2K_pixelrep_mismatch.dcm): read as 12-bit two's
+                   complement, as pydicom's J2K corrections do (the script checks that).
+  mg12_rescale_j2k_as_htj2k  mg12_rescale_j2k relabelled as High-Throughput JPEG 2000
+                   Lossless (1.2.840.10008.1.2.4.201) by editing the meta header bytes:
+                   the codestream is Part 1, so this checks the transfer syntax handling
+                   only (Debian 12 has no HTJ2K encoder).
+  pydicom_MR_small_jp2klossless, and pydicom_JPEG2000 (in j2k_ref.txt only: 1024x256 is too
+                   large for .f32 files): copies of python3-pydicom's test files
+                   (pydicom/data/test_files, MIT/Expat; the images come from the NEMA WG04
+                   sample set, see data/README-pydicom.txt). j2k_ref.txt line:
+                   FILE SHA256 APPLY_SUM R,C,V...: SHA-256 of the little-endian float32
+                   modality values (VOI ignored; exact, the values are integers), the sum
+                   of the VOI-applied values, and a few VOI-applied pixels.
+
 Compressed / re-encoded copies (JPEG lossless SV1, JPEG baseline for u8 only,
 JPEG-LS lossless, RLE, deflated, big endian, and implicit VR little endian)
 of mg12_rescale and u8 are made with the DCMTK
@@ -52,7 +81,9 @@ lossy JPEG baseline copy, whose expected values come from DCMTK's own decode
 """
 
 import copy
+import hashlib
 import os
+import shutil
 import re
 import subprocess
 import tempfile
@@ -70,12 +101,14 @@ from pydicom.sequence import Sequence
 from pydicom.uid import (
     ExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian,
     DeflatedExplicitVRLittleEndian, JPEGLosslessSV1, JPEGBaseline8Bit,
-    JPEGLSLossless, RLELossless, JPEG2000Lossless)
+    JPEGLSLossless, RLELossless, JPEG2000Lossless, JPEG2000)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "data")
 ROWS, COLS = 23, 19
 MG_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
+PYDICOM_FILES = "/usr/lib/python3/dist-packages/pydicom/data/test_files"
+HTJ2K_LOSSLESS = "1.2.840.10008.1.2.4.201"
 UID_NS = uuid.UUID("6b1f4c2e-7d0a-4f51-9a3e-2c8d5e0b7a11")
 
 
@@ -170,12 +203,17 @@ def lut_item(descriptor, data):
 
 # ---------------------------------------------------------------- expected
 
-def stored_values(ds):
+def stored_values(ds, clamp=False):
     """pydicom's pixel_array, plus masking of unused high bits.
 
+    clamp: first clamp to the Bits Stored range (lossy JPEG 2000 overshoot).
     Returns (values, note) where note says if pydicom did not mask.
     """
-    arr = ds.pixel_array.astype(np.int64)
+    with warnings.catch_warnings():  # J2K precision != Bits Stored
+        warnings.simplefilter("ignore")
+        arr = ds.pixel_array.astype(np.int64)
+    if clamp:
+        arr = np.clip(arr, *stored_range(ds))
     bs = int(ds.BitsStored)
     mask = (1 << bs) - 1
     masked = arr & mask
@@ -225,12 +263,12 @@ def pydicom_window_yrange(ds):
     return float(y_min), float(y_max)
 
 
-def expected(ds):
+def expected(ds, clamp=False):
     """(ignore, apply, notes) for a dataset read back by pydicom."""
     with warnings.catch_warnings():  # deepcopy of a deflated file's dataset
         warnings.simplefilter("ignore")
         ds = copy.deepcopy(ds)  # pydicom's LUT functions modify ds
-    stored, note = stored_values(ds)
+    stored, note = stored_values(ds, clamp)
     notes = [note] if note else []
     # integer input keeps apply_voi happy; values are identical
     src = stored.astype(np.int32 if ds.PixelRepresentation else np.uint16)
@@ -451,6 +489,115 @@ def dcmtk_ts(path):
     return m.group(1)
 
 
+# ---------------------------------------------------------------- JPEG 2000
+
+def relabel_ts(src, dst, old_uid, new_uid):
+    """Copy a Part 10 file with another Transfer Syntax UID (pydicom 2.3 refuses UIDs it
+    does not know): edits the (0002,0010) element and the group length in place."""
+    b = bytearray(open(src, "rb").read())
+    def elem(u):
+        v = u.encode() + (b"\0" if len(u) % 2 else b"")
+        return b"\x02\x00\x10\x00UI" + len(v).to_bytes(2, "little") + v
+    old, new = elem(old_uid), elem(new_uid)
+    i = b.index(old)
+    b[i:i + len(old)] = new
+    g = b.index(b"\x02\x00\x00\x00UL\x04\x00")
+    gl = int.from_bytes(b[g + 8:g + 12], "little") + len(new) - len(old)
+    b[g + 8:g + 12] = gl.to_bytes(4, "little")
+    open(dst, "wb").write(bytes(b))
+
+
+def j2k_frame(path):
+    """The codestream of a single-frame encapsulated file."""
+    from pydicom.encaps import defragment_data
+    return defragment_data(pydicom.dcmread(path).PixelData)
+
+
+def j2k_cases(sources, tmp):
+    """Yield (name, path, notes, clamp, src_name or None) for the JPEG 2000 good files."""
+    for src_name in ("mg12_rescale", "u8", "signed16", "mono1_14"):
+        path = os.path.join(OUT, src_name + "_j2k.dcm")
+        run(["gdcmconv", "--j2k", sources[src_name][0], path])
+        yield (src_name + "_j2k", path,
+               ["jpeg2000 lossless copy of %s made with 'gdcmconv --j2k'" % src_name], False,
+               src_name)
+    path = os.path.join(OUT, "mg12_rescale_j2k_lossy.dcm")
+    run(["gdcmconv", "--j2k", "--lossy", "-q", "80", sources["mg12_rescale"][0], path])
+    d = pydicom.dcmread(path)  # GDCM gives a lossy copy a new, random SOP Instance UID
+    d.SOPInstanceUID = d.file_meta.MediaStorageSOPInstanceUID = uid("mg12_rescale_j2k_lossy.sop")
+    d.save_as(path)
+    yield ("mg12_rescale_j2k_lossy", path,
+           ["LOSSY jpeg2000 copy of mg12_rescale made with 'gdcmconv --j2k --lossy -q 80'; "
+            "expected values from pydicom's decode clamped to the Bits Stored range"], True, None)
+
+    # signed 14-bit values in a 16-bit codestream, header then says Bits Stored 14
+    px = pattern(-8192, 8191, 20)
+    ds = base_dataset("j2k_bs14_prec16", ROWS, COLS, 16, 16, 1, "MONOCHROME2", px)
+    set_rescale(ds, "1", "-1024")
+    set_window(ds, ["40"], ["6000"])
+    src = os.path.join(tmp, "bs14_src.dcm")
+    dcmwrite(src, ds, write_like_original=False)
+    enc = os.path.join(tmp, "bs14_enc.dcm")
+    run(["gdcmconv", "--j2k", src, enc])
+    d = pydicom.dcmread(enc)
+    d.BitsStored = 14
+    d.HighBit = 13
+    path = os.path.join(OUT, "j2k_bs14_prec16.dcm")
+    d.save_as(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert np.array_equal(pydicom.dcmread(path).pixel_array, px)
+    yield ("j2k_bs14_prec16", path,
+           ["signed 14-bit values in a 16-bit JPEG 2000 codestream (gdcmconv --j2k), header "
+            "edited to Bits Stored 14 / High Bit 13"], False, None)
+
+    # unsigned 12-bit codestream (OpenJPEG's opj_compress; gdcmconv writes 16-bit ones)
+    # under Pixel Representation 1
+    src_stored, _ = stored_values(sources["mg12_rescale"][1])
+    pgm, j2c = os.path.join(tmp, "mg12.pgm"), os.path.join(tmp, "mg12.j2k")
+    with open(pgm, "wb") as f:
+        f.write(b"P5\n%d %d\n4095\n" % (COLS, ROWS) + src_stored.astype(">u2").tobytes())
+    run(["opj_compress", "-i", pgm, "-o", j2c, "-n", "4"])
+    d = pydicom.dcmread(os.path.join(OUT, "mg12_rescale_j2k.dcm"))
+    d.PixelRepresentation = 1
+    d.PixelData = encapsulate([open(j2c, "rb").read()])
+    d["PixelData"].is_undefined_length = True
+    path = os.path.join(OUT, "j2k_pixrep1_unsigned.dcm")
+    d.save_as(path)
+    twos = np.where(src_stored >= 2048, src_stored - 4096, src_stored)
+    got, _ = stored_values(pydicom.dcmread(path))
+    assert np.array_equal(got, twos), "pydicom reads the pixrep mismatch differently"
+    yield ("j2k_pixrep1_unsigned", path,
+           ["unsigned 12-bit codestream (opj_compress) of mg12_rescale with Pixel Representation 1: "
+            "12-bit two's complement, as pydicom's J2K corrections read it"], False, None)
+
+    path = os.path.join(OUT, "mg12_rescale_j2k_as_htj2k.dcm")
+    relabel_ts(os.path.join(OUT, "mg12_rescale_j2k.dcm"), path, JPEG2000Lossless, HTJ2K_LOSSLESS)
+    yield ("mg12_rescale_j2k_as_htj2k", path,
+           ["mg12_rescale_j2k relabelled %s (HTJ2K lossless); Part 1 codestream: checks the "
+            "transfer syntax handling only" % HTJ2K_LOSSLESS], False, "mg12_rescale")
+
+    path = os.path.join(OUT, "pydicom_MR_small_jp2klossless.dcm")
+    shutil.copyfile(os.path.join(PYDICOM_FILES, "MR_small_jp2klossless.dcm"), path)
+    yield ("pydicom_MR_small_jp2klossless", path,
+           ["python3-pydicom's MR_small_jp2klossless.dcm (MIT); expected values from pydicom's decode"],
+           False, None)
+
+
+def j2k_reference(name, ds):
+    """One j2k_ref.txt line for a file too large for .f32 files."""
+    ignore, apply, _ = expected(ds)
+    digest = hashlib.sha256(ignore.astype("<f4").tobytes()).hexdigest()
+    assert np.array_equal(ignore.astype("<f4").astype(np.float64), ignore), "not exact in float32"
+    rows, cols = apply.shape
+    rng = np.random.default_rng(99)
+    pts = [(0, 0), (rows - 1, cols - 1), (rows // 2, cols // 2)]
+    pts += [(int(r), int(c)) for r, c in zip(rng.integers(0, rows, 13), rng.integers(0, cols, 13))]
+    samples = " ".join("%d,%d,%.9g" % (r, c, apply[r, c]) for r, c in pts)
+    return "%s.dcm %s %.9g %s" % (name, digest, float(apply.astype("<f4").astype(np.float64).sum()),
+                                  samples)
+
+
 # ---------------------------------------------------------------- bad files
 
 def bad_files(good_path):
@@ -532,24 +679,42 @@ def bad_files(good_path):
     variant("frames3", "frames3.dcm", "(0028,0008) Number of Frames", nframes,
             pixels=frames)
 
-    # JPEG 2000 (lossless, 8-bit) codestream made with Pillow/OpenJPEG if
-    # available, else a stub codestream that starts with SOC + SIZ markers.
-    px8 = pattern(0, 255, 106).astype(np.uint8)
-    try:
-        import io
-        from PIL import Image
-        bio = io.BytesIO()
-        Image.fromarray(px8).save(bio, format="JPEG2000", no_jp2=True)
-        j2k = bio.getvalue()
-    except Exception:  # pragma: no cover
-        j2k = (b"\xff\x4f\xff\x51\x00\x29\x00\x00" + b"\x00" * 64 + b"\xff\xd9")
+    # JPEG 2000: codestreams of the good files (gdcmconv) in files that do not fit them
+    cs12 = j2k_frame(os.path.join(OUT, "mg12_rescale_j2k.dcm"))
+    cs16s = j2k_frame(os.path.join(OUT, "signed16_j2k.dcm"))
 
-    def to_j2k(ds):
-        ds.file_meta.TransferSyntaxUID = JPEG2000Lossless
-        ds.add_new(0x7FE00010, "OB", encapsulate([j2k]))
-        ds["PixelData"].is_undefined_length = True
-    variant("j2k", "j2k.dcm", "JPEG 2000", to_j2k, bits_alloc=8, bits_stored=8,
-            pixels=px8)
+    def j2k(codestream, ts=JPEG2000Lossless, **changes):
+        def mutate(ds):
+            ds.file_meta.TransferSyntaxUID = ts
+            ds.add_new(0x7FE00010, "OB", encapsulate([codestream]))
+            ds["PixelData"].is_undefined_length = True
+            for k, v in changes.items():
+                setattr(ds, k, v)
+        return mutate
+
+    variant("j2k_truncated", "j2k_truncated.dcm", "truncated or corrupt JPEG 2000 codestream",
+            j2k(cs12[:len(cs12) * 6 // 10]))
+    variant("j2k_not_codestream", "j2k_not_codestream.dcm", "not a JPEG 2000 codestream",
+            j2k(bytes(range(64))))
+    variant("j2k_rows_mismatch", "j2k_rows_mismatch.dcm", "(0028,0010) Rows",
+            j2k(cs12, Rows=ROWS - 1))
+    variant("j2k_bits_mismatch", "j2k_bits_mismatch.dcm", "(0028,0100) Bits Allocated",
+            j2k(cs12, BitsAllocated=8, BitsStored=8, HighBit=7))
+    variant("j2k_signed_pixrep0", "j2k_signed_pixrep0.dcm", "(0028,0103) Pixel Representation",
+            j2k(cs16s, BitsStored=16, HighBit=15))
+    # unsigned 16-bit codestream (gdcmconv's) under Pixel Representation 1: ambiguous, refused
+    variant("j2k_pixrep1_prec16", "j2k_pixrep1_prec16.dcm", "(0028,0101) Bits Stored",
+            j2k(cs12, PixelRepresentation=1))
+    # lossless syntax, values that Bits Stored 14 cannot hold: no clamping
+    variant("j2k_overflow", "j2k_overflow.dcm", "(0028,0101) Bits Stored",
+            j2k(cs16s, BitsStored=14, HighBit=13, PixelRepresentation=1))
+    # the file cut inside the codestream fragment
+    src2 = open(os.path.join(OUT, "mg12_rescale_j2k.dcm"), "rb").read()
+    w("j2k_truncated_file.dcm", src2[:len(src2) - 300])
+    bad.append(("j2k_truncated_file.dcm", "truncated"))
+    relabel_ts(os.path.join(OUT, "mg12_rescale_j2k.dcm"), os.path.join(OUT, "j2k_part2.dcm"),
+               JPEG2000Lossless, "1.2.840.10008.1.2.4.92")
+    bad.append(("j2k_part2.dcm", "JPEG 2000 Part 2 Multi-component (Lossless only)) is not supported"))
 
     def palette(ds):
         ds.PhotometricInterpretation = "PALETTE COLOR"
@@ -630,6 +795,36 @@ def main():
                 write_f32(os.path.join(OUT, name + ".ignore.f32"), ignore)
                 write_f32(os.path.join(OUT, name + ".apply.f32"), apply)
                 index.append((name, rd, notes))
+
+        for name, path, notes, clamp, src_name in j2k_cases(sources, tmp):
+            rd = pydicom.dcmread(path)
+            # pydicom 2.3 cannot decode under the HTJ2K UID: the identical .90 file instead
+            dd = pydicom.dcmread(os.path.join(OUT, "mg12_rescale_j2k.dcm")) \
+                if rd.file_meta.TransferSyntaxUID == HTJ2K_LOSSLESS else rd
+            ignore, apply, more = expected(dd, clamp)
+            if src_name:  # lossless: pydicom's decode equals the source
+                src_stored, _ = stored_values(sources[src_name][1])
+                if not np.array_equal(stored_values(dd)[0], src_stored):
+                    raise RuntimeError("%s decodes differently from its source" % name)
+                assert np.array_equal(ignore.astype("<f4"), sources[src_name][2].astype("<f4"))
+                assert np.array_equal(apply.astype("<f4"), sources[src_name][3].astype("<f4"))
+                notes.append("expected values identical to %s" % src_name)
+            if clamp:
+                src_stored, _ = stored_values(sources["mg12_rescale"][1])
+                clamped, _ = stored_values(rd, clamp=True)
+                notes.append("%d pixels clamped; max abs difference from source stored values %d"
+                             % (int((np.asarray(rd.pixel_array) > 4095).sum()),
+                                int(np.abs(clamped - src_stored).max())))
+            write_f32(os.path.join(OUT, name + ".ignore.f32"), ignore)
+            write_f32(os.path.join(OUT, name + ".apply.f32"), apply)
+            index.append((name, rd, notes + more))
+
+    # large pydicom test file: checksum and samples only
+    shutil.copyfile(os.path.join(PYDICOM_FILES, "JPEG2000.dcm"),
+                    os.path.join(OUT, "pydicom_JPEG2000.dcm"))
+    with open(os.path.join(OUT, "j2k_ref.txt"), "w") as f:
+        f.write(j2k_reference("pydicom_JPEG2000",
+                              pydicom.dcmread(os.path.join(OUT, "pydicom_JPEG2000.dcm"))) + "\n")
 
     bad = bad_files(sources["mg12_rescale"][0])
 

@@ -10,6 +10,7 @@
 
 #include "io/io_dicom.h"
 #include "io/io_fs.h"
+#include "io/io_sha256.h"
 #include "wb_test.h"
 
 static const char *g_data, *g_tmp;
@@ -130,6 +131,94 @@ static void check_second_window(void)
     }
     io_dicom_image_free(&raw);
     io_dicom_image_free(&w2);
+}
+
+/* Files too large for .f32 references (j2k_ref.txt): SHA-256 of the float32 modality values
+ * (exact: they are integers), the sum of the VOI-applied values and a few of them. */
+static void check_j2k_ref(void)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/j2k_ref.txt", g_data);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL, "cannot open %s", path);
+    if (!f) return;
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        char name[256], sha[65];
+        double want_sum;
+        int off = 0;
+        if (sscanf(line, "%255s %64s %lf%n", name, sha, &want_sum, &off) != 3) continue;
+        snprintf(path, sizeof path, "%s/%s", g_data, name);
+        io_dicom_options opt;
+        io_dicom_options_default(&opt);
+        opt.voi = IO_VOI_IGNORE;
+        io_dicom_image ig, ap;
+        wb_error err;
+        int rc = io_dicom_read(path, &opt, &ig, &err);
+        CHECK(rc == 0, "%s: %s", name, err.msg);
+        if (rc) continue;
+        opt.voi = IO_VOI_APPLY;
+        rc = io_dicom_read(path, &opt, &ap, &err);
+        CHECK(rc == 0, "%s: %s", name, err.msg);
+        if (rc) {
+            io_dicom_image_free(&ig);
+            continue;
+        }
+        const size_t np = (size_t)ig.rows * ig.cols;
+        uint8_t d[IO_SHA256_SIZE];
+        io_sha256_buf(ig.pixels, np * sizeof(float), d); /* little-endian host */
+        char hex[2 * IO_SHA256_SIZE + 1];
+        for (int i = 0; i < IO_SHA256_SIZE; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        CHECK_STR(hex, sha, name);
+        double sum = 0;
+        for (size_t i = 0; i < np; i++) sum += ap.pixels[i];
+        CHECK_CLOSE(sum, want_sum, 1e-6 * want_sum, "%s: sum of VOI-applied pixels", name);
+        const char *p = line + off;
+        int r, c, k = 0, used = 0;
+        double v;
+        while (sscanf(p, " %d,%d,%lf%n", &r, &c, &v, &used) == 3) {
+            CHECK(r >= 0 && r < ap.rows && c >= 0 && c < ap.cols, "%s: sample %d,%d", name, r, c);
+            if (r >= 0 && r < ap.rows && c >= 0 && c < ap.cols)
+                CHECK_CLOSE(ap.pixels[(size_t)r * ap.cols + c], v, 1e-5, "%s pixel %d,%d", name, r, c);
+            p += used;
+            k++;
+        }
+        CHECK(k >= 10, "%s: only %d samples", name, k);
+        io_dicom_image_free(&ig);
+        io_dicom_image_free(&ap);
+        n++;
+    }
+    fclose(f);
+    CHECK(n >= 1, "j2k_ref.txt lists no file");
+}
+
+/* Lossy JPEG 2000: within a bound of the uncompressed source (modality units, slope 0.5). */
+static void check_j2k_lossy_bound(void)
+{
+    char a[1024], b[1024];
+    snprintf(a, sizeof a, "%s/mg12_rescale.dcm", g_data);
+    snprintf(b, sizeof b, "%s/mg12_rescale_j2k_lossy.dcm", g_data);
+    io_dicom_options opt;
+    io_dicom_options_default(&opt);
+    opt.voi = IO_VOI_IGNORE;
+    io_dicom_image src, lossy;
+    wb_error err;
+    int rc = io_dicom_read(a, &opt, &src, &err);
+    rc |= io_dicom_read(b, &opt, &lossy, &err);
+    CHECK(rc == 0, "lossy pair: %s", err.msg);
+    if (rc) return;
+    double worst = 0;
+    for (int i = 0; i < src.rows * src.cols; i++) {
+        double d = fabs(src.pixels[i] - lossy.pixels[i]);
+        if (d > worst) worst = d;
+    }
+    CHECK(worst > 0, "the lossy copy decodes exactly: not lossy?");
+    CHECK(worst <= 16.0, "lossy JPEG 2000 differs from its source by %g (bound 16 = 32 stored codes)",
+          worst);
+    CHECK(lossy.range_lo == src.range_lo && lossy.range_hi == src.range_hi, "lossy range");
+    io_dicom_image_free(&src);
+    io_dicom_image_free(&lossy);
 }
 
 static void check_meta(const char *name)
@@ -296,6 +385,8 @@ int main(int argc, char **argv)
     g_tmp = argv[2];
     check_good_files();
     check_second_window();
+    check_j2k_ref();
+    check_j2k_lossy_bound();
     check_meta("mammo_full");
     check_meta("mammo_laterality");
     check_bad_files();
