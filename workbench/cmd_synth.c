@@ -32,6 +32,8 @@ static int run(int argc, char **argv)
             if (bad || cli_parse_double("--benign-rate", v, 0, 1, &o.benign_rate, &err)) goto usage;
         } else if (cli_opt(argc, argv, &i, "--difficulty", &v, &bad, &err)) {
             if (bad || cli_parse_double("--difficulty", v, 0, 1, &o.difficulty, &err)) goto usage;
+        } else if (cli_opt(argc, argv, &i, "--transfer-syntax", &v, &bad, &err)) {
+            if (bad || exp_synth_parse_ts(v, &o, &err)) goto usage;
         } else if (cli_opt(argc, argv, &i, "--size", &v, &bad, &err)) {
             int w = 0, h = 0;
             char tail;
@@ -68,7 +70,7 @@ usage:
 const wb_command wb_cmd_synth = {
     "synth", run, "write a synthetic screening cohort (DICOM MG + labels.csv)",
     "usage: workbench synth --out DIR --patients N --seed S [--prevalence P] [--benign-rate B]\n"
-    "                       [--size WxH] [--difficulty D]\n"
+    "                       [--size WxH] [--difficulty D] [--transfer-syntax LIST]\n"
     "\n"
     "Writes 4 views per patient (L/R x CC/MLO) as Digital Mammography X-Ray Image Storage -\n"
     "For Presentation files DIR/<patient>/<L|R>_<CC|MLO>.dcm, and DIR/labels.csv with one row\n"
@@ -80,4 +82,7 @@ const wb_command wb_cmd_synth = {
     "  --prevalence P   fraction of patients with a malignant breast (default 0.25)\n"
     "  --benign-rate B  fraction of patients with a benign finding (default 0.2)\n"
     "  --size WxH       image size in pixels (default 512x640)\n"
-    "  --difficulty D   0 = conspicuous lesions .. 1 = barely visible (default 0.5)\n"};
+    "  --difficulty D   0 = conspicuous lesions .. 1 = barely visible (default 0.5)\n"
+    "  --transfer-syntax LIST  mix (default: 70% explicit_le, 15% jpeg_lossless, 15% jpeg_ls),\n"
+    "                   or a comma-separated list picked from uniformly per file: explicit_le,\n"
+    "                   jpeg_lossless, jpeg_ls, rle, j2k (JPEG 2000 lossless)\n"};

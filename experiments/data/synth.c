@@ -39,6 +39,30 @@ void exp_synth_options_default(exp_synth_options *o)
     o->difficulty = 0.5;
 }
 
+/* labels.csv names of io_dicom_ts values */
+static const char *const TS_NAMES[IO_DICOM_TS_COUNT_] = {"explicit_le", "jpeg_lossless", "jpeg_ls",
+                                                         "rle", "j2k"};
+
+int exp_synth_parse_ts(const char *list, exp_synth_options *o, wb_error *err)
+{
+    o->n_ts = 0;
+    if (!strcmp(list, "mix")) return 0;
+    const char *p = list;
+    for (;;) {
+        size_t k = strcspn(p, ",");
+        int found = -1;
+        for (int t = 0; t < IO_DICOM_TS_COUNT_; t++)
+            if (strlen(TS_NAMES[t]) == k && !strncmp(p, TS_NAMES[t], k)) found = t;
+        if (found < 0 || o->n_ts >= (int)(sizeof o->ts / sizeof o->ts[0]))
+            return wb_err(err, WB_E_USAGE, NULL,
+                          "--transfer-syntax: '%.*s' is not one of mix, explicit_le, jpeg_lossless, "
+                          "jpeg_ls, rle, j2k (a comma-separated list)", (int)k, p);
+        o->ts[o->n_ts++] = found;
+        if (!p[k]) return 0;
+        p += k + 1;
+    }
+}
+
 /* ---- random numbers: the experiments' seeded xoshiro256** (cv.h) ---- */
 
 typedef wb_rng rng;
@@ -499,8 +523,11 @@ static int write_view(const exp_synth_options *o, const patient *p, int side, in
     rng_init(&r, hash3(p->seed, (uint64_t)side, (uint64_t)mlo + 77));
     double u = rng_unif(&r);
     io_dicom_ts ts = u < 0.7 ? IO_DICOM_TS_EXPLICIT_LE : u < 0.85 ? IO_DICOM_TS_JPEG_LOSSLESS_SV1 : IO_DICOM_TS_JPEGLS_LOSSLESS;
-    static const char *const ts_names[] = {"explicit_le", "jpeg_lossless", "jpeg_ls"};
-    *ts_name = ts_names[ts];
+    if (o->n_ts > 0) {
+        int k = (int)(u * o->n_ts);
+        ts = (io_dicom_ts)o->ts[k < o->n_ts ? k : o->n_ts - 1];
+    }
+    *ts_name = TS_NAMES[ts];
 
     make_uid(sop_uid, sop_n, o->seed, "sop", (uint64_t)p->index, (uint64_t)(side * 2 + mlo));
     char a[64][160];

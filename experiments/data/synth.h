@@ -26,9 +26,16 @@ typedef struct exp_synth_options {
     int width, height; /* image size in pixels (default 512 x 640) */
     double difficulty; /* 0 (conspicuous lesions) .. 1 (barely visible); default 0.5 */
     int progress;      /* print progress lines on stderr */
+    /* Transfer syntaxes (io_dicom_ts values) each file picks from, uniformly; n_ts 0 = the
+     * default mix: 70% explicit VR little endian, 15% JPEG lossless SV1, 15% JPEG-LS. */
+    int ts[8], n_ts;
 } exp_synth_options;
 
 void exp_synth_options_default(exp_synth_options *o);
+
+/* Parses "--transfer-syntax LIST": "mix", or names from explicit_le, jpeg_lossless,
+ * jpeg_ls, rle, j2k separated by commas (the names labels.csv uses). WB_E_USAGE if bad. */
+int exp_synth_parse_ts(const char *list, exp_synth_options *o, wb_error *err);
 
 /* Writes the dataset. Files are written atomically; labels.csv last, so a dataset with a
  * labels.csv is complete. */

@@ -52,4 +52,23 @@ if [ "$(grep -o '"sop_instance_uid":"[^"]*"' "$j" | cut -d'"' -f4 | sort)" != "$
 fi
 # one study per patient
 expect_eq "$(grep -o '"study_instance_uid":"[^"]*"' "$j" | sort -u | wc -l)" 12 "studies"
+
+# --transfer-syntax: the same cohort as JPEG 2000 lossless and as explicit VR little endian
+# reads the same (pixel statistics and all metadata but the syntax); bad names are usage errors
+small=(--patients 2 --seed 11 --size 128x160)
+expect_exit 0 "$wb" synth --out "$out/j2k" "${small[@]}" --transfer-syntax j2k
+expect_exit 0 "$wb" synth --out "$out/le" "${small[@]}" --transfer-syntax explicit_le
+expect_eq "$(tail -n +2 "$out/j2k/labels.csv" | cut -d, -f14 | sort -u)" "j2k" "labels say j2k"
+expect_exit 0 "$wb" inspect "$out/j2k"
+expect_eq "$(grep -c '"transfer_syntax_uid":"1.2.840.10008.1.2.4.90"' "$out/stdout")" 8 "j2k files"
+sed -e 's/"path":"[^"]*"//' -e 's/"transfer_syntax_[a-z]*":"[^"]*"//g' "$out/stdout" >"$out/j2k.txt"
+expect_exit 0 "$wb" inspect "$out/le"
+sed -e 's/"path":"[^"]*"//' -e 's/"transfer_syntax_[a-z]*":"[^"]*"//g' "$out/stdout" >"$out/le.txt"
+checks=$((checks + 1))
+if ! cmp -s "$out/j2k.txt" "$out/le.txt"; then fails=$((fails + 1)); echo "FAIL: j2k and explicit_le cohorts read differently" >&2; diff "$out/j2k.txt" "$out/le.txt" | head -4 >&2; fi
+expect_grep '"pixel_mean":' "$out/j2k.txt"
+expect_exit 0 "$wb" synth --out "$out/mixed" "${small[@]}" --transfer-syntax explicit_le,j2k,rle
+expect_grep ',j2k$' "$out/mixed/labels.csv"
+expect_exit 2 "$wb" synth --out "$out/bad" "${small[@]}" --transfer-syntax explicit_le,jpeg2000
+expect_grep "'jpeg2000' is not one of" "$out/stderr"
 finish
