@@ -425,8 +425,10 @@ struct Stored {
 };
 
 // The encapsulated frame of a single-frame image: its fragments (after the Basic Offset
-// Table item) joined. DCMTK has parsed the items; their lengths are bounded by the file.
-int frame_bytes(const char *path, DcmDataset *ds, std::vector<Uint8> *out, wb_error *err)
+// Table item); one fragment is used in place, several are joined into *joined. DCMTK has
+// parsed the items; their lengths are bounded by the file.
+int frame_bytes(const char *path, DcmDataset *ds, const Uint8 **data, size_t *size,
+                std::vector<Uint8> *joined, wb_error *err)
 {
     DcmElement *el = nullptr;
     if (ds->findAndGetElement(DCM_PixelData, el).bad() || !el)
@@ -448,6 +450,8 @@ int frame_bytes(const char *path, DcmDataset *ds, std::vector<Uint8> *out, wb_er
     const unsigned long items = seq->card();
     if (items < 2)
         return err_tag(err, path, DCM_PixelData, "no JPEG 2000 fragment after the offset table");
+    *data = nullptr;
+    *size = 0;
     for (unsigned long k = 1; k < items; k++) {
         DcmPixelItem *it = nullptr;
         if (seq->getItem(it, k).bad() || !it)
@@ -457,7 +461,15 @@ int frame_bytes(const char *path, DcmDataset *ds, std::vector<Uint8> *out, wb_er
         if (len == 0) continue;
         if (it->getUint8Array(b).bad() || !b)
             return err_tag(err, path, DCM_PixelData, "fragment %lu unreadable", k);
-        out->insert(out->end(), b, b + len);
+        if (!*data) {
+            *data = b;
+            *size = len;
+            continue;
+        }
+        if (joined->empty()) joined->assign(*data, *data + *size);
+        joined->insert(joined->end(), b, b + len);
+        *data = joined->data();
+        *size = joined->size();
     }
     return 0;
 }
@@ -471,11 +483,14 @@ int frame_bytes(const char *path, DcmDataset *ds, std::vector<Uint8> *out, wb_er
 // coding those values are clamped to the Bits Stored range; in a lossless one they are an error.
 int read_j2k(const char *path, DcmDataset *ds, const io_dicom_meta *m, Stored *st, wb_error *err)
 {
-    std::vector<Uint8> cs;
-    if (frame_bytes(path, ds, &cs, err) != 0) return -1;
+    std::vector<Uint8> joined;
+    const Uint8 *cs = nullptr;
+    size_t cs_len = 0;
+    if (frame_bytes(path, ds, &cs, &cs_len, &joined, err) != 0) return -1;
+    if (!cs) return err_tag(err, path, DCM_PixelData, "the JPEG 2000 fragments are empty");
     io_j2k_expect want = {m->cols, m->rows, 1, m->bits_allocated};
     io_j2k_image j;
-    if (io_j2k_decode(path, cs.data(), cs.size(), &want, &j, err) != 0) return -1;
+    if (io_j2k_decode(path, cs, cs_len, &want, &j, err) != 0) return -1;
     struct Guard {
         io_j2k_image *j;
         ~Guard() { io_j2k_image_free(j); }

@@ -222,13 +222,9 @@ int io_j2k_decode(const char *path, const uint8_t *data, size_t size, const io_j
                   "JPEG 2000 decoding gave %u x %u samples, expected %u x %u", c0->w, c0->h, w, h);
         goto done;
     }
-    const size_t n = (size_t)w * h;
-    img->samples = malloc(n * sizeof *img->samples);
-    if (!img->samples) {
-        wb_err(err, WB_E_NOMEM, path, "out of memory for %zu JPEG 2000 samples", n);
-        goto done;
-    }
-    memcpy(img->samples, c0->data, n * sizeof *img->samples);
+    /* the decoder's buffer is handed over, not copied (io_j2k_image_free frees it) */
+    img->samples = c0->data;
+    im->comps[0].data = NULL;
     img->width = (int)w;
     img->height = (int)h;
     img->ncomps = (int)im->numcomps;
@@ -246,7 +242,7 @@ done:
 void io_j2k_image_free(io_j2k_image *img)
 {
     if (!img) return;
-    free(img->samples);
+    opj_image_data_free(img->samples);
     memset(img, 0, sizeof *img);
 }
 

@@ -34,7 +34,8 @@ typedef struct io_j2k_image {
     int width, height, ncomps;
     int prec, sgnd;   /* of component 0: bits per sample, 1 when signed */
     int htj2k;        /* 1 when the codestream uses the HT block coder (15444-15) */
-    int32_t *samples; /* component 0, width*height row-major; owned, io_j2k_image_free */
+    int32_t *samples; /* component 0, width*height row-major; OpenJPEG's buffer, owned:
+                         io_j2k_image_free frees it */
 } io_j2k_image;
 
 /* Decodes component 0 of one frame. Errors (WB_E_DATA, naming `path` and the DICOM tag a

@@ -58,6 +58,7 @@ decodes them through Pillow's OpenJPEG plugin, python3-pil):
                    OpenJPEG's opj_compress (libopenjp2-tools) under Pixel Representation 1
                    (like pydicom's J2K_pixelrep_mismatch.dcm): read as 12-bit two's
                    complement, as pydicom's J2K corrections do (the script checks that).
+  mg12_rescale_j2k_fragments  mg12_rescale_j2k's codestream in 3 fragments.
   mg12_rescale_j2k_as_htj2k  mg12_rescale_j2k relabelled as High-Throughput JPEG 2000
                    Lossless (1.2.840.10008.1.2.4.201) by editing the meta header bytes:
                    the codestream is Part 1, so this checks the transfer syntax handling
@@ -570,6 +571,17 @@ def j2k_cases(sources, tmp):
     yield ("j2k_pixrep1_unsigned", path,
            ["unsigned 12-bit codestream (opj_compress) of mg12_rescale with Pixel Representation 1: "
             "12-bit two's complement, as pydicom's J2K corrections read it"], False, None)
+
+    # the same codestream split into 3 fragments
+    d = pydicom.dcmread(os.path.join(OUT, "mg12_rescale_j2k.dcm"))
+    d.PixelData = encapsulate([j2k_frame(os.path.join(OUT, "mg12_rescale_j2k.dcm"))],
+                              fragments_per_frame=3)
+    d["PixelData"].is_undefined_length = True
+    path = os.path.join(OUT, "mg12_rescale_j2k_fragments.dcm")
+    d.save_as(path)
+    yield ("mg12_rescale_j2k_fragments", path,
+           ["mg12_rescale_j2k's codestream in 3 fragments (pydicom encapsulate)"], False,
+           "mg12_rescale")
 
     path = os.path.join(OUT, "mg12_rescale_j2k_as_htj2k.dcm")
     relabel_ts(os.path.join(OUT, "mg12_rescale_j2k.dcm"), path, JPEG2000Lossless, HTJ2K_LOSSLESS)
