@@ -995,7 +995,7 @@ int exp_normalize_resolve(const char *normalize, const char *arch, const char *w
                      "as %s's weights expect, in conv1", arch);
         return 1;
     }
-    if (!normalize || !strcmp(normalize, "auto") || !strcmp(normalize, "unit"))
+    if (!normalize || !normalize[0] || !strcmp(normalize, "auto") || !strcmp(normalize, "unit"))
         snprintf(desc, n, "%s[0, 1]%s", normalize && !strcmp(normalize, "auto") ? "unit: " : "",
                  normalize && !strcmp(normalize, "auto") ? " (no pretrained weights)" : "");
     else if (!strcmp(normalize, "zscore"))
