@@ -193,6 +193,71 @@ static void run_family(const char *name, const char *arch, const wb_tensor_list 
     fixture_free(&f);
 }
 
+/* What the weights decide, and the errors of the input normalisation. */
+static void test_errors(void)
+{
+    wb_error err = {0};
+    wb_tensor_list l;
+    wb_tensor_list_init(&l);
+    const int64_t k12[4] = {3, 3, 3, 12}, k16[4] = {3, 3, 3, 16}, head[4] = {1, 1, 256, 7};
+    wb_tensor_list_add(&l, "model_weights/conv1/conv1/kernel:0", 4, k12, NULL, &err);
+    nn_net_opts o = nn_net_opts_default();
+    CHECK(nn_net_opts_from_weights("mobilenet_v1", &l, &o, &err) == -1 && err.code == WB_E_DATA &&
+              strstr(err.msg, "conv1/kernel:0 has 12 filters"),
+          "width 12/32 refused, the tensor named: %s", err.msg);
+    wb_tensor_list_free(&l);
+    wb_tensor_list_init(&l);
+    wb_tensor_list_add(&l, "conv1/kernel:0", 4, k16, NULL, &err);
+    wb_tensor_list_add(&l, "conv_preds/kernel:0", 4, head, NULL, &err);
+    o = nn_net_opts_default();
+    CHECK(nn_net_opts_from_weights("mobilenet_v1", &l, &o, &err) == 0 && o.width == 0.5f &&
+              o.num_classes == 7 && o.in_norm == 0,
+          "width 0.5, 7 classes from the file (got %g, %d)", (double)o.width, o.num_classes);
+    wb_tensor_list_free(&l);
+    CHECK(nn_net_opts_from_weights("vgg16", &l, &o, &err) == -1 && err.code == WB_E_USAGE, "unknown arch");
+    CHECK(nn_arch_input_norm("vgg16", NULL, NULL) == NULL, "no family for vgg16");
+    float m[3], sd[3];
+    CHECK(!strcmp(nn_arch_input_norm("resnet56", m, sd), "imagenet") && m[1] == 0.456f && sd[2] == 0.225f,
+          "resnet56: ImageNet mean/std");
+    CHECK(!strcmp(nn_arch_input_norm("mobilenet_v1", m, sd), "keras") && m[0] == 0.5f && sd[0] == 0.5f,
+          "mobilenet_v1: [-1, 1]");
+
+    /* a bad std is refused; a conv1 without 3 RGB channels cannot be folded */
+    o = nn_net_opts_default();
+    o.in_norm = 1;
+    o.in_channels = 1;
+    o.num_classes = 10;
+    o.in_std[1] = 0.0f;
+    nn_net *net = nn_net_create("resnet20", &o, &err);
+    CHECK(net == NULL && err.code == WB_E_USAGE && strstr(err.msg, "positive standard deviations"),
+          "std 0 refused: %s", err.msg);
+    nn_arch_input_norm("resnet20", o.in_mean, o.in_std);
+    net = nn_net_create("resnet20", &o, &err);
+    CHECK(net != NULL, "%s", err.msg);
+    if (net) {
+        CHECK(nn_net_tensor_find(net, "conv1.input_offset") >= 0, "conv1.input_offset exists");
+        nn_net_opts p = nn_net_opts_default();
+        p.in_channels = 1;
+        p.num_classes = 10;
+        nn_net *one = nn_net_create("resnet20", &p, &err); /* a 1-channel conv1 to export */
+        CHECK(nn_net_num_params(net, -1, 0) == nn_net_num_params(one, -1, 0) &&
+                  nn_net_num_tensors(net) == nn_net_num_tensors(one) + 1,
+              "the offset is a buffer, not a parameter");
+        wb_tensor_list_init(&l);
+        nn_net_export(one, &l, &err);
+        nn_net_free(one);
+        nn_bind_report rep;
+        nn_bind_report_init(&rep);
+        CHECK(nn_net_bind(net, &l, NULL, &rep, &err) == -1 && err.code == WB_E_DATA &&
+                  strstr(err.msg, "conv1.weight: file [16,1,3,3] vs network [16,1,3,3] (the input "
+                                  "normalisation folds 3 RGB input channels)"),
+              "a 1-channel conv1 is not folded: %s", err.msg);
+        nn_bind_report_free(&rep);
+        wb_tensor_list_free(&l);
+    }
+    nn_net_free(net);
+}
+
 static int read_shared(const char *file, wb_tensor_list *l)
 {
     char path[1024];
@@ -216,6 +281,7 @@ int main(int argc, char **argv)
     g_fix = argv[1];
     g_weights = argv[2];
     nn_set_threads(1);
+    test_errors();
     wb_tensor_list l;
 
     wb_tensor_list_init(&l);
