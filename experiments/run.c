@@ -21,6 +21,7 @@
 #include "io/io_safetensors.h"
 #include "io/io_sha256.h"
 #include "io/io_weights.h"
+#include "experiments/model/backbone.h"
 #include "experiments/model/baseline.h"
 #include "experiments/eval/metrics.h"
 #include "experiments/model/train.h"
@@ -669,6 +670,8 @@ int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
     if (wpath && wpath[0] && any_backbone) {
         uint8_t wd[32];
         if (io_sha256_file(wpath, wd, err) != 0 || io_weights_read(wpath, &weights, err) != 0) goto done;
+        /* and they fit the backbone (as workbench validate checks): refused before any work */
+        if (exp_backbone_check(cfg, &weights, err) != 0) goto done;
         io_sha256_hex(wd, wsha);
     }
 

@@ -73,10 +73,33 @@ typedef struct nn_net_opts {
     uint64_t seed;     /* initialisation of every parameter (and dropout masks) */
     float width;       /* MobileNet width multiplier (0.25, 0.5, 0.75, 1.0); ignored otherwise */
     float dropout;     /* MobileNet dropout before conv_preds (Keras default 1e-3) */
+    int in_norm;       /* 1: the input is in [0, 1] (grey, or grey replicated into 3 channels)
+                          and the network applies the RGB normalisation its pretrained weights
+                          expect, x_c -> (x_c - in_mean[c]) / in_std[c], inside conv1 (folded
+                          in by nn_net_bind, see there); 0: the input is fed as it is */
+    float in_mean[3], in_std[3];
 } nn_net_opts;
 
-/* Defaults: in_channels 3, num_classes 1000, seed 0, width 1, dropout 1e-3. */
+/* Defaults: in_channels 3, num_classes 1000, seed 0, width 1, dropout 1e-3, no in_norm. */
 nn_net_opts nn_net_opts_default(void);
+
+/* The input convention of an architecture's pretrained weights, for an input in [0, 1]:
+ * "keras" for mobilenet_v1 (x * 2 - 1, i.e. Keras' x / 127.5 - 1 of 8-bit: mean 0.5, std 0.5
+ * for every channel), "imagenet" for the torchvision and akamaster CIFAR ResNets (mean
+ * (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225)). Returns the family's name (static) and
+ * fills mean/std (either may be NULL); NULL for an unknown architecture. */
+const char *nn_arch_input_norm(const char *arch, float mean[3], float std[3]);
+
+/* What the weights decide about the network, read from a weight list (as io_weights_read
+ * gives it) once, for every caller: the MobileNet width multiplier (conv1's filters / 32)
+ * and the class count of the file's head (0 if the list has no head tensor). Fills
+ * o->width (mobilenet_v1 only) and o->num_classes (when the head is found); the other
+ * fields are left alone; a list that holds conv1's input_offset (an export of a network with
+ * in_norm, see nn_net_bind) also sets in_norm with the architecture's convention. Returns -1
+ * (WB_E_DATA, naming the tensor) when a value is not one
+ * the architecture supports, e.g. a width other than 0.25, 0.5, 0.75, 1. */
+int nn_net_opts_from_weights(const char *arch, const struct wb_tensor_list *list, nn_net_opts *o,
+                             wb_error *err);
 
 /* Builds a network by architecture name: "resnet18", "resnet34", "resnet50" (torchvision),
  * "resnet20", "resnet32", "resnet44", "resnet56" (akamaster CIFAR ResNets, option-A
@@ -238,6 +261,14 @@ void nn_bind_report_free(nn_bind_report *r); /* frees the strings; NULL is a no-
 /* Copies tensors from list into the network by name. A "module." prefix is stripped.
  * 3-channel conv1 weights are summed over input channels for a 1-channel network; Keras
  * HWIO kernels are transposed to OIHW. report (may be NULL) lists what did not match.
+ * With opts.in_norm the file's 3-channel conv1 weights W_c are folded: conv1 gets W_c / s_c
+ * (1 channel: summed over c) and a buffer "<conv1>.input_offset" ("conv1/input_offset:0" for
+ * Keras) gets B = -sum_c W_c m_c / s_c [oc, 1, kh, kw]; the forward adds B convolved with
+ * the input's extent (1 inside the image, 0 in the padding), a bias that differs only at
+ * the border. The result equals the RGB network fed (x - m_c) / s_c with zero padding,
+ * border included, to float rounding. A list that already holds input_offset (an export of
+ * such a network) is copied as it is. The offset is a fixed buffer: when conv1 trains, its
+ * weights change and the offset stays that of the pretrained weights.
  * Strict: returns -1 (WB_E_DATA) if anything is missing, unexpected or mis-shaped, with
  * the first problem in err; nothing is copied then. */
 int nn_net_bind(nn_net *net, const struct wb_tensor_list *list, const nn_bind_opts *opts,

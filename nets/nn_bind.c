@@ -147,6 +147,38 @@ static void copy_in(nn_tensor *t, const wb_tensor *f, int sum_cin)
             }
 }
 
+/* The file's conv1 weight element [o, c, i, j] (OIHW index), whatever its layout. */
+static float file_w(const nn_tensor *t, const wb_tensor *f, int o, int c, int i, int j)
+{
+    const int KH = t->shape[2], KW = t->shape[3];
+    if (t->layout == NN_LAYOUT_HWIO) /* [KH, KW, C, O] */
+        return f->data[(((size_t)i * KW + j) * f->shape[2] + c) * f->shape[3] + o];
+    return f->data[(((size_t)o * f->shape[1] + c) * KH + i) * KW + j];
+}
+
+/* opts.in_norm: conv1 <- W_c / s_c (summed over c for one input channel), offset <-
+ * -sum_c W_c m_c / s_c, from the file's 3-channel weights W. */
+static void copy_in_folded(const nn_net *net, nn_tensor *t, nn_tensor *off, const wb_tensor *f)
+{
+    const int O = t->shape[0], I = t->shape[1], KH = t->shape[2], KW = t->shape[3];
+    const float *m = net->opts.in_mean, *sd = net->opts.in_std;
+    for (int o = 0; o < O; o++)
+        for (int i = 0; i < KH; i++)
+            for (int j = 0; j < KW; j++) {
+                double sum = 0, b = 0;
+                for (int c = 0; c < 3; c++) {
+                    double v = file_w(t, f, o, c, i, j);
+                    sum += v / sd[c];
+                    b -= v * m[c] / sd[c];
+                    if (I == 3)
+                        t->data[(((size_t)o * 3 + c) * KH + i) * KW + j] = (float)(v / sd[c]);
+                }
+                if (I == 1)
+                    t->data[((size_t)o * KH + i) * KW + j] = (float)sum;
+                off->data[((size_t)o * KH + i) * KW + j] = (float)b;
+            }
+}
+
 /* Strips "module." (DataParallel) and "model_weights/", and collapses the HDF5 path
  * "<layer>/<layer>/<weight>" of Keras files to "<layer>/<weight>". buf: NN_NAME_MAX+. */
 static const char *strip_module(const char *name, char *buf, size_t n)
@@ -203,6 +235,10 @@ int nn_net_bind(nn_net *net, const wb_tensor_list *list, const nn_bind_opts *opt
     char first[512] = "";
     for (size_t i = 0; i < NT; i++)
         match[i] = -1;
+    /* in_norm: the offset is derived from conv1 unless the list has it (an exported net) */
+    long off_i = -1;
+    if (net->in_node >= 0)
+        off_i = net->nodes[net->in_node].t[2];
     for (size_t k = 0; k < list->n && rc == 0; k++) {
         const wb_tensor *f = &list->items[k];
         char nbuf[512];
@@ -226,6 +262,8 @@ int nn_net_bind(nn_net *net, const wb_tensor_list *list, const nn_bind_opts *opt
             match[i] = -1;
             continue;
         }
+        if (match[i] < 0 && (long)i == off_i)
+            continue; /* folded from conv1 below */
         if (match[i] < 0) {
             rc = push(&report->missing, &report->n_missing, t->name, err);
             if (!first[0])
@@ -234,13 +272,20 @@ int nn_net_bind(nn_net *net, const wb_tensor_list *list, const nn_bind_opts *opt
         }
         const wb_tensor *f = &list->items[match[i]];
         mode[i] = shape_match(t, f);
+        /* fold the input normalisation: the file's conv1 must have the 3 RGB channels */
+        if (t->is_first_conv && off_i >= 0 && match[off_i] < 0 && mode[i] >= 0) {
+            int cin = t->layout == NN_LAYOUT_HWIO ? 2 : 1;
+            mode[i] = f->shape[cin] == 3 ? 2 : -1;
+        }
         if (mode[i] < 0) {
             int64_t s[4];
             int nd = file_shape(t, s);
-            char a[128], b[128], line[400];
+            char a[64], b[64], line[440];
             fmt_shape(a, sizeof a, f->ndim, f->shape);
             fmt_shape(b, sizeof b, nd, s);
-            snprintf(line, sizeof line, "%s: file %s vs network %s", t->name, a, b);
+            snprintf(line, sizeof line, "%s: file %s vs network %s%s", t->name, a, b,
+                     t->is_first_conv && off_i >= 0 && match[off_i] < 0
+                         ? " (the input normalisation folds 3 RGB input channels)" : "");
             if (t->is_head && opts->skip_head == 1) {
                 rc = push(&report->skipped, &report->n_skipped, line, err);
                 match[i] = -1;
@@ -257,12 +302,17 @@ int nn_net_bind(nn_net *net, const wb_tensor_list *list, const nn_bind_opts *opt
                     "%s: %s (%zu missing, %zu unexpected, %zu mis-shaped)", net->arch, first,
                     report->n_missing, report->n_unexpected, report->n_misshaped);
     }
-    if (rc == 0)
+    if (rc == 0) {
         for (size_t i = 0; i < NT; i++)
             if (match[i] >= 0) {
-                copy_in(&net->tensors[i], &list->items[match[i]], mode[i] == 1);
+                if (mode[i] == 2)
+                    copy_in_folded(net, &net->tensors[i], &net->tensors[off_i], &list->items[match[i]]);
+                else
+                    copy_in(&net->tensors[i], &list->items[match[i]], mode[i] == 1);
                 report->n_bound++;
             }
+        net->in_map_ok = 0;
+    }
     free(match);
     free(mode);
     if (report == &local)
@@ -312,6 +362,55 @@ int nn_net_export_grads(const nn_net *net, wb_tensor_list *list, wb_error *err)
         const nn_tensor *t = &net->tensors[i];
         if (t->trainable && t->grad && export_one(t, t->grad, list, err) != 0)
             return -1;
+    }
+    return 0;
+}
+
+/* The head's weight by architecture family (the tensor whose first or last dimension is the
+ * class count). */
+static const char *head_weight(const char *arch)
+{
+    if (strcmp(arch, "mobilenet_v1") == 0)
+        return "conv_preds/kernel:0"; /* HWIO [1, 1, F, K] */
+    if (strcmp(arch, "resnet18") == 0 || strcmp(arch, "resnet34") == 0 ||
+        strcmp(arch, "resnet50") == 0)
+        return "fc.weight"; /* [K, F] */
+    return "linear.weight";  /* CIFAR ResNets [K, F] */
+}
+
+int nn_net_opts_from_weights(const char *arch, const wb_tensor_list *list, nn_net_opts *o,
+                             wb_error *err)
+{
+    if (!nn_arch_input_norm(arch, NULL, NULL))
+        return wb_err(err, WB_E_USAGE, NULL, "unknown architecture '%s'", arch ? arch : "(null)");
+    const char *head = head_weight(arch);
+    int mobilenet = strcmp(arch, "mobilenet_v1") == 0;
+    for (size_t k = 0; k < list->n; k++) {
+        const wb_tensor *f = &list->items[k];
+        char buf[512];
+        const char *name = strip_module(f->name, buf, sizeof buf);
+        if (strcmp(name, head) == 0 && f->ndim == (mobilenet ? 4 : 2)) {
+            int64_t kc = mobilenet ? f->shape[3] : f->shape[0];
+            if (kc < 1 || kc > 1000000)
+                return wb_err(err, WB_E_DATA, NULL, "%s: %s has %lld classes: expected 1 to 1000000",
+                              arch, name, (long long)kc);
+            o->num_classes = (int)kc;
+        }
+        if (mobilenet && strcmp(name, "conv1/kernel:0") == 0 && f->ndim == 4) {
+            /* conv1 has 32 * width filters (HWIO: the last dimension) */
+            int64_t oc = f->shape[3];
+            if (oc != 8 && oc != 16 && oc != 24 && oc != 32)
+                return wb_err(err, WB_E_DATA, NULL,
+                              "mobilenet_v1: conv1/kernel:0 has %lld filters: width %g is not one "
+                              "of 0.25, 0.5, 0.75, 1 (8, 16, 24 or 32 filters)",
+                              (long long)oc, (double)oc / 32.0);
+            o->width = (float)oc / 32.0f;
+        }
+        /* an export of a network with the input normalisation folded into conv1 */
+        if (ends_with(name, ".input_offset") || ends_with(name, "/input_offset:0")) {
+            o->in_norm = 1;
+            nn_arch_input_norm(arch, o->in_mean, o->in_std);
+        }
     }
     return 0;
 }

@@ -42,7 +42,8 @@ typedef enum {
     NN_T_BN_WEIGHT,
     NN_T_BN_BIAS,
     NN_T_BN_MEAN,     /* buffer */
-    NN_T_BN_VAR       /* buffer */
+    NN_T_BN_VAR,      /* buffer */
+    NN_T_INPUT_OFFSET /* buffer: conv1's folded input normalisation (opts.in_norm), slot 2 */
 } nn_tensor_kind;
 
 typedef enum {
@@ -113,6 +114,11 @@ struct nn_net {
     size_t arena_used;    /* floats */
     size_t off_col, col_size;  /* scratch: im2col and its gradient */
     int fwd_train_done;   /* a training forward ran and backward may follow */
+    /* opts.in_norm: conv1's input offset convolved with the input's extent, [oc, oh, ow],
+     * for an input of in_map_h x in_map_w (recomputed when the size or the offset changes) */
+    int in_node;          /* conv node with the input_offset tensor, -1 if none */
+    float *in_map;
+    int in_map_h, in_map_w, in_map_ok;
     int run_begin, run_end, run_n;
 };
 

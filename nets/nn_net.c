@@ -39,7 +39,33 @@ nn_net_opts nn_net_opts_default(void)
     o.seed = 0;
     o.width = 1.0f;
     o.dropout = 1e-3f;
+    for (int c = 0; c < 3; c++)
+        o.in_std[c] = 1.0f;
     return o;
+}
+
+const char *nn_arch_input_norm(const char *arch, float mean[3], float std[3])
+{
+    static const float im_mean[3] = {0.485f, 0.456f, 0.406f}, im_std[3] = {0.229f, 0.224f, 0.225f};
+    static const float k_mean[3] = {0.5f, 0.5f, 0.5f}, k_std[3] = {0.5f, 0.5f, 0.5f};
+    static const char *const resnets[] = {"resnet18", "resnet34", "resnet50", "resnet20",
+                                          "resnet32", "resnet44", "resnet56"};
+    const float *m = NULL, *sd = NULL;
+    const char *family = NULL;
+    if (arch && strcmp(arch, "mobilenet_v1") == 0) {
+        m = k_mean, sd = k_std, family = "keras";
+    } else {
+        for (size_t i = 0; arch && i < sizeof resnets / sizeof resnets[0]; i++)
+            if (strcmp(arch, resnets[i]) == 0)
+                m = im_mean, sd = im_std, family = "imagenet";
+    }
+    for (int c = 0; family && c < 3; c++) {
+        if (mean)
+            mean[c] = m[c];
+        if (std)
+            std[c] = sd[c];
+    }
+    return family;
 }
 
 nn_net *nn_net_alloc(const char *arch, const nn_net_opts *opts, wb_error *err)
@@ -54,11 +80,24 @@ nn_net *nn_net_alloc(const char *arch, const nn_net_opts *opts, wb_error *err)
                opts->num_classes);
         return NULL;
     }
+    for (int c = 0; opts->in_norm && c < 3; c++)
+        if (!(opts->in_std[c] > 0.0f && opts->in_std[c] < 1e6f) || !isfinite(opts->in_mean[c])) {
+            wb_err(err, WB_E_USAGE, NULL, "%s: input normalisation needs finite means and "
+                   "positive standard deviations (channel %d: mean %g, std %g)", arch, c,
+                   (double)opts->in_mean[c], (double)opts->in_std[c]);
+            return NULL;
+        }
+    if (opts->in_norm && opts->in_channels != 1 && opts->in_channels != 3) {
+        wb_err(err, WB_E_USAGE, NULL, "%s: input normalisation needs 1 or 3 input channels, got %d",
+               arch, opts->in_channels);
+        return NULL;
+    }
     nn_net *net = nn_calloc(1, sizeof *net);
     if (!net) {
         wb_err(err, WB_E_NOMEM, NULL, "out of memory creating %s", arch);
         return NULL;
     }
+    net->in_node = -1;
     copy_name(net->arch, sizeof net->arch, arch);
     net->opts = *opts;
     net->feature_node = -1;
@@ -82,6 +121,7 @@ void nn_net_free(nn_net *net)
     free(net->tensors);
     free(net->nodes);
     free(net->arena);
+    free(net->in_map);
     free(net);
 }
 
@@ -257,13 +297,45 @@ static void init_tensor(const nn_net *net, nn_tensor *t)
         break;
     case NN_T_BN_BIAS:
     case NN_T_BN_MEAN:
+    case NN_T_INPUT_OFFSET: /* no offset until weights are folded in (nn_net_bind) */
         memset(t->data, 0, t->numel * sizeof(float));
         break;
     }
 }
 
+/* With opts.in_norm: the input_offset buffer beside conv1's weight, in the conv's slot 2,
+ * named as the weight ("conv1.weight" -> "conv1.input_offset", "conv1/kernel:0" ->
+ * "conv1/input_offset:0"). */
+static int add_input_offset(nn_net *net, wb_error *err)
+{
+    size_t n = net->n_tensors;
+    for (size_t i = 0; i < n; i++) {
+        const nn_tensor *t = &net->tensors[i];
+        if (!t->is_first_conv)
+            continue;
+        char name[NN_NAME_MAX];
+        const char *slash = strrchr(t->name, '/'), *dot = strrchr(t->name, '.');
+        int keras = slash != NULL;
+        const char *cut = keras ? slash : dot;
+        int len = cut ? (int)(cut - t->name) : (int)strlen(t->name);
+        if (snprintf(name, sizeof name, "%.*s%s", len, t->name,
+                     keras ? "/input_offset:0" : ".input_offset") >= (int)sizeof name)
+            return wb_err(err, WB_E_INTERNAL, NULL, "name '%s' is too long", t->name);
+        int node = t->node;
+        int shape[4] = {t->shape[0], 1, t->shape[2], t->shape[3]};
+        if (nn_net_add_tensor(net, node, 2, name, NN_T_INPUT_OFFSET, 4, shape, err) < 0)
+            return -1;
+        net->in_node = node;
+        return 0;
+    }
+    return wb_err(err, WB_E_INTERNAL, NULL, "%s: no first convolution to normalise the input in",
+                  net->arch);
+}
+
 int nn_net_finish(nn_net *net, wb_error *err)
 {
+    if (net->opts.in_norm && add_input_offset(net, err) != 0)
+        return -1;
     for (size_t i = 0; i < net->n_tensors; i++)
         init_tensor(net, &net->tensors[i]);
     return nn_net_unfreeze(net, "all", NN_BN_TRAIN, 1, err);
@@ -301,7 +373,7 @@ int nn_net_tensor(const nn_net *net, size_t i, nn_param_view *out)
     out->shape = t->shape;
     out->numel = t->numel;
     out->stage = t->stage;
-    out->is_buffer = t->kind == NN_T_BN_MEAN || t->kind == NN_T_BN_VAR;
+    out->is_buffer = t->kind == NN_T_BN_MEAN || t->kind == NN_T_BN_VAR || t->kind == NN_T_INPUT_OFFSET;
     out->trainable = t->trainable;
     out->data = t->data;
     out->grad = t->grad;
@@ -318,7 +390,7 @@ long nn_net_tensor_find(const nn_net *net, const char *name)
 
 static int is_buffer(const nn_tensor *t)
 {
-    return t->kind == NN_T_BN_MEAN || t->kind == NN_T_BN_VAR;
+    return t->kind == NN_T_BN_MEAN || t->kind == NN_T_BN_VAR || t->kind == NN_T_INPUT_OFFSET;
 }
 
 size_t nn_net_num_params(const nn_net *net, int stage, int trainable_only)
@@ -855,6 +927,11 @@ static void run_forward(nn_net *net, int i, int n, int train)
     case NN_OP_CONV2D:
         geom_of(net, nd, n, &g);
         nn_conv2d_forward(&g, x, T(net, nd->t[0]), T(net, nd->t[1]), y, A + net->off_col);
+        if (i == net->in_node) { /* the folded input normalisation: a bias per position */
+            const size_t m = (size_t)nd->c * nd->h * nd->w;
+            for (int b = 0; b < n; b++)
+                nn_add_forward(m, y + (size_t)b * m, net->in_map, y + (size_t)b * m);
+        }
         break;
     case NN_OP_BATCHNORM: {
         const int hw = nd->h * nd->w;
@@ -1011,11 +1088,56 @@ static int check_input(const nn_net *net, int n, int h, int w, wb_error *err)
     return 0;
 }
 
+/* opts.in_norm: conv1's input offset B [oc, 1, kh, kw] convolved with the input's extent (1
+ * on the h x w image, 0 in every padding before and in conv1), [oc, oh, ow]: what the RGB
+ * network's zero-padded, normalised input adds beyond conv1's folded weights. */
+static int make_in_map(nn_net *net, int h, int w, wb_error *err)
+{
+    if (net->in_map_ok && net->in_map_h == h && net->in_map_w == w)
+        return 0;
+    const nn_node *nd = &net->nodes[net->in_node];
+    const float *B = net->tensors[nd->t[2]].data;
+    int top = nd->ph, left = nd->pw;
+    const nn_node *x = &net->nodes[nd->in[0]];
+    while (x->op == NN_OP_PAD) { /* MobileNet: TF "same" padding as its own node */
+        top += x->pt;
+        left += x->pl;
+        x = &net->nodes[x->in[0]];
+    }
+    const size_t m = (size_t)nd->c * nd->h * nd->w;
+    float *map = nn_realloc(net->in_map, sizeof(float) * (m ? m : 1));
+    if (!map)
+        return wb_err(err, WB_E_NOMEM, NULL, "out of memory for %s's input offset", net->arch);
+    net->in_map = map;
+    for (int o = 0; o < nd->c; o++)
+        for (int oy = 0; oy < nd->h; oy++)
+            for (int ox = 0; ox < nd->w; ox++) {
+                double s = 0;
+                for (int i = 0; i < nd->kh; i++) {
+                    int iy = oy * nd->sh - top + i;
+                    if (iy < 0 || iy >= h)
+                        continue;
+                    for (int j = 0; j < nd->kw; j++) {
+                        int ix = ox * nd->sw - left + j;
+                        if (ix >= 0 && ix < w)
+                            s += B[((size_t)o * nd->kh + i) * nd->kw + j];
+                    }
+                }
+                map[((size_t)o * nd->h + oy) * nd->w + ox] = (float)s;
+            }
+    net->in_map_h = h;
+    net->in_map_w = w;
+    net->in_map_ok = 1;
+    return 0;
+}
+
 /* Runs nodes [begin, end) with node begin-1's output set from src. */
 static int run(nn_net *net, const float *src, int n, int h, int w, int train, int begin, int end,
                wb_error *err)
 {
     if (plan(net, n, h, w, train, begin, end, err) != 0)
+        return -1;
+    if (net->in_node >= begin && net->in_node < end && make_in_map(net, h, w, err) != 0)
         return -1;
     const nn_node *in = &net->nodes[begin - 1];
     memcpy(net->arena + in->off_out, src, sizeof(float) * (size_t)n * in->c * in->h * in->w);

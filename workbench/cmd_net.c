@@ -56,38 +56,6 @@ static int parse(int argc, char **argv, net_args *a, wb_error *err)
     return 0;
 }
 
-/* The class count of the head in a weight list, found through a network's head tensors. */
-static long head_classes(const char *arch, const wb_tensor_list *w)
-{
-    wb_error e;
-    nn_net_opts o = nn_net_opts_default();
-    o.num_classes = 2;
-    nn_net *probe = nn_net_create(arch, &o, &e);
-    if (!probe) return 0;
-    long k = 0;
-    int head = nn_net_num_stages(probe) - 1;
-    for (size_t i = 0; i < nn_net_num_tensors(probe) && !k; i++) {
-        nn_param_view p;
-        if (nn_net_tensor(probe, i, &p) || p.stage != head || p.ndim < 2) continue;
-        for (size_t j = 0; j < w->n && !k; j++) {
-            const wb_tensor *t = &w->items[j];
-            /* the name in the file may carry a prefix ("module.", Keras' "layer/layer/") */
-            size_t ln = strlen(t->name), lp = strlen(p.name);
-            const char *tail = ln >= lp ? t->name + ln - lp : NULL;
-            if (!tail || strcmp(tail, p.name) || t->ndim < 2) continue;
-            k = t->ndim == 4 ? (long)t->shape[3] : (long)t->shape[0]; /* Keras HWIO vs OI */
-        }
-    }
-    nn_net_free(probe);
-    return k;
-}
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && !strcmp(s + a - b, suffix);
-}
-
 /* Creates the network with the given (or the weights') class count and binds the weights. */
 static nn_net *make_net(const net_args *a, int in_channels, wb_error *err)
 {
@@ -96,15 +64,13 @@ static nn_net *make_net(const net_args *a, int in_channels, wb_error *err)
     if (a->weights && io_weights_read(a->weights, &w, err) != 0) return NULL;
     nn_net_opts o = nn_net_opts_default();
     o.in_channels = in_channels;
-    o.num_classes = (int)(a->classes ? a->classes : a->weights ? head_classes(a->arch, &w) : 0);
-    if (o.num_classes <= 0) o.num_classes = 1000;
-    if (!strcmp(a->arch, "mobilenet_v1")) { /* width multiplier from conv1: 32 * width filters */
-        for (size_t i = 0; i < w.n; i++) {
-            const wb_tensor *t = &w.items[i];
-            if (t->ndim == 4 && (ends_with(t->name, "conv1/kernel") || ends_with(t->name, "conv1/kernel:0")))
-                o.width = (float)t->shape[3] / 32.0f;
-        }
+    /* the MobileNet width and the head's class count (1000 if the file has none) */
+    if (a->weights && nn_net_opts_from_weights(a->arch, &w, &o, err) != 0) {
+        if (!err->file[0]) snprintf(err->file, sizeof err->file, "%s", a->weights);
+        wb_tensor_list_free(&w);
+        return NULL;
     }
+    if (a->classes) o.num_classes = (int)a->classes;
     nn_net *net = nn_net_create(a->arch, &o, err);
     if (net && a->weights) {
         nn_bind_opts bo = nn_bind_opts_default();
@@ -271,7 +237,11 @@ const wb_command wb_cmd_net = {
     "resnet56 (CIFAR, option A), mobilenet_v1 (Keras). Weights: torchvision .pth, legacy .th,\n"
     "safetensors, Keras .h5, bound by parameter name (strict: missing, unexpected and\n"
     "mis-shaped tensors are errors; the head is left at its seeded init when --classes\n"
-    "differs from the file's). One input channel sums conv1's weights over RGB.\n"
+    "differs from the file's). What the file decides is read from it: the MobileNet width\n"
+    "(conv1's filters / 32) and the class count of its head (default 1000 without weights).\n"
+    "One input channel sums conv1's weights over RGB; the input is fed as given (no\n"
+    "normalisation), except for weights a run exported with conv1.input_offset\n"
+    "(preprocess.normalize: auto), which take inputs in [0, 1] as the run did.\n"
     "\n"
     "  info      stages, parameters per stage, trainable parameters for --unfreeze, FLOPs\n"
     "  forward   inference; X is float32 NCHW; writes logits [N, K] (or pooled features)\n"

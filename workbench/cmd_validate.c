@@ -4,6 +4,7 @@
 
 #include "workbench/cli.h"
 #include "experiments/config/config.h"
+#include "experiments/model/backbone.h"
 
 static int run(int argc, char **argv)
 {
@@ -34,6 +35,11 @@ static int run(int argc, char **argv)
     }
     exp_config *cfg;
     if (exp_config_load(path, sets, n_sets, &cfg, &err) != 0) return cli_fail(&err);
+    /* the weights are read and bound (shapes only): a config that cannot run fails here */
+    if (exp_backbone_validate(cfg, &err) != 0) {
+        exp_config_free(cfg);
+        return cli_fail(&err);
+    }
     if (print)
         exp_config_write_resolved(cfg, stdout);
     else
@@ -55,10 +61,13 @@ const wb_command wb_cmd_validate = {
     "Reads CONFIG (YAML) against the schema in docs/config.md: unknown keys (with the nearest\n"
     "valid one suggested), wrong types, values out of range, duplicate keys, missing files\n"
     "and stage names the backbone does not have are errors at FILE:LINE:COL with the key.\n"
-    "Relative paths resolve against the config file's directory.\n"
+    "Relative paths resolve against the config file's directory. backbone.weights is read and\n"
+    "bound to the backbone (shapes only, nothing trains): a missing, unexpected or mis-shaped\n"
+    "tensor is an error naming the file and the tensor (exit 3).\n"
     "\n"
     "  --set k=v   override a key (lists as [a,b]); the run records overrides\n"
     "  --print     print the resolved config: every default filled in\n"
     "  --schema    print every key with its type, default, allowed values and meaning\n"
     "\n"
-    "Exit status: 0 valid, 2 invalid (the message says where and why).\n"};
+    "Exit status: 0 valid, 2 invalid (the message says where and why), 3 the weights do\n"
+    "not fit the backbone or cannot be read.\n"};

@@ -70,7 +70,7 @@ static const key_def schema[] = {
     {"preprocess.intensity", T_ENUM, "voi", 0, 0, "voi|percentile", NULL, "intensity range: the VOI result, or percentiles inside the breast"},
     {"preprocess.percentile_low", T_FLOAT, "0.5", 0, 50, NULL, NULL, "lower percentile when intensity is percentile"},
     {"preprocess.percentile_high", T_FLOAT, "99.5", 50, 100, NULL, NULL, "upper percentile when intensity is percentile"},
-    {"preprocess.normalize", T_ENUM, "unit", 0, 0, "unit|zscore|imagenet", NULL, "scaling: [0,1], z-score inside the breast, or ImageNet mean/std"},
+    {"preprocess.normalize", T_ENUM, "auto", 0, 0, "auto|unit|zscore|imagenet", NULL, "scaling: auto (the convention of the backbone's pretrained weights, applied in conv1; [0,1] without weights), [0,1], z-score inside the breast, or ImageNet mean/std averaged over RGB"},
     {"preprocess.clahe", T_BOOL, "false", 0, 0, NULL, NULL, "adaptive histogram equalisation (ITK)"},
     {"preprocess.cache_dir", T_OUTDIR, "", 0, 0, NULL, NULL, "preprocessed-image cache (created if missing); empty: RUNS_DIR/cache"},
     {"backbone.arch", T_ENUM, "resnet18", 0, 0, ARCHS, NULL, "backbone architecture"},
@@ -360,6 +360,28 @@ static char *resolve_path(const exp_config *cfg, const char *p)
     return r;
 }
 
+/* Where to get a missing weight file: the README beside it when there is one (the shared
+ * weights' README lists each file's source), else what the key accepts. */
+static const char *weights_hint(const char *resolved)
+{
+    static char buf[4300];
+    const char *slash = strrchr(resolved, '/');
+    struct stat st;
+    if (slash) {
+        char readme[4200];
+        snprintf(readme, sizeof readme, "%.*s/README.md", (int)(slash - resolved), resolved);
+        if (stat(readme, &st) == 0) {
+            snprintf(buf, sizeof buf, "%s says where to get each weight file", readme);
+            return buf;
+        }
+        snprintf(buf, sizeof buf, "%.*s", (int)(slash - resolved), resolved);
+        if (strstr(buf, "shared/weights"))
+            return "the shared pretrained weights and where to get them are listed in ../shared/weights/README.md";
+    }
+    return "give a torchvision .pth, akamaster .th, timm .safetensors or Keras .h5 file, or leave "
+           "backbone.weights empty for a random initialisation";
+}
+
 static int is_name(const char *v)
 {
     size_t n = strlen(v);
@@ -422,7 +444,9 @@ static int check_scalar(ctx *c, entry *e, const char *v, int line, int col)
         struct stat st;
         int rc = 0;
         if (d->type != T_OUTDIR) {
-            if (stat(r, &st) != 0)
+            if (stat(r, &st) != 0 && !strcmp(k, "backbone.weights"))
+                rc = fail_at(c, line, col, k, "'%s' (resolved to %s): %s; %s", v, r, strerror(errno), weights_hint(r));
+            else if (stat(r, &st) != 0)
                 rc = fail_at(c, line, col, k, "'%s' (resolved to %s): %s", v, r, strerror(errno));
             else if (d->type == T_FILE && !S_ISREG(st.st_mode))
                 rc = fail_at(c, line, col, k, "'%s' (resolved to %s) is not a file", v, r);
@@ -954,6 +978,33 @@ size_t exp_config_num_variants(const exp_config *cfg) { return cfg->n_variants; 
 
 size_t exp_config_num_classes(const exp_config *cfg) { return exp_config_list_len(cfg, "data.classes"); }
 
+int exp_normalize_resolve(const char *normalize, const char *arch, const char *weights, float mean[3],
+                          float std[3], char *desc, size_t n)
+{
+    float m[3], sd[3];
+    const char *family = nn_arch_input_norm(arch, m, sd);
+    if (normalize && !strcmp(normalize, "auto") && weights && weights[0] && family) {
+        for (int c = 0; c < 3; c++) {
+            if (mean) mean[c] = m[c];
+            if (std) std[c] = sd[c];
+        }
+        if (!strcmp(family, "keras"))
+            snprintf(desc, n, "keras: [-1, 1] (2x - 1 of [0, 1], Keras' x / 127.5 - 1) as %s's weights expect, in conv1", arch);
+        else
+            snprintf(desc, n, "imagenet: per-channel mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225) of [0, 1] "
+                     "as %s's weights expect, in conv1", arch);
+        return 1;
+    }
+    if (!normalize || !normalize[0] || !strcmp(normalize, "auto") || !strcmp(normalize, "unit"))
+        snprintf(desc, n, "%s[0, 1]%s", normalize && !strcmp(normalize, "auto") ? "unit: " : "",
+                 normalize && !strcmp(normalize, "auto") ? " (no pretrained weights)" : "");
+    else if (!strcmp(normalize, "zscore"))
+        snprintf(desc, n, "z-score inside the breast");
+    else
+        snprintf(desc, n, "grey (x - 0.449) / 0.226 (ImageNet's mean and std averaged over RGB)");
+    return 0;
+}
+
 /* ---- output ---- */
 
 static void yaml_quoted(FILE *f, const char *s)
@@ -1017,6 +1068,12 @@ void exp_config_write_resolved(const exp_config *cfg, FILE *f)
         const char *leaf = strrchr(d->key, '.');
         fprintf(f, "%*s%s: ", dot2 ? 4 : dot1 ? 2 : 0, "", leaf ? leaf + 1 : d->key);
         write_value(f, e);
+        if (!strcmp(d->key, "preprocess.normalize") && e->text && !strcmp(e->text, "auto")) {
+            char desc[256];
+            exp_normalize_resolve(e->text, exp_config_str(cfg, "backbone.arch"),
+                                  exp_config_str(cfg, "backbone.weights"), NULL, NULL, desc, sizeof desc);
+            fprintf(f, "  # %s", desc);
+        }
         fputc('\n', f);
         if (!strcmp(d->key, "backbone.in_channels")) {
             fputs("variants:\n", f);

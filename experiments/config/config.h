@@ -51,6 +51,14 @@ size_t exp_config_num_classes(const exp_config *cfg);
 /* Number of entries of the variants list. */
 size_t exp_config_num_variants(const exp_config *cfg);
 
+/* What preprocess.normalize resolves to. auto with pretrained weights: the convention of the
+ * architecture's weights (nn_arch_input_norm), applied inside the network's first convolution
+ * to an image in [0, 1]: returns 1 and fills mean/std (either may be NULL). Otherwise 0: auto
+ * without weights is unit; unit, zscore, imagenet are done by preprocessing. desc[n] gets the
+ * convention in words (for the resolved config and the report). */
+int exp_normalize_resolve(const char *normalize, const char *arch, const char *weights, float mean[3],
+                          float std[3], char *desc, size_t n);
+
 /* Writes the resolved config (every key, defaults filled in, paths resolved, overrides
  * applied) as YAML. */
 void exp_config_write_resolved(const exp_config *cfg, FILE *f);

@@ -46,7 +46,8 @@ void exp_dataset_pre_params(const exp_config *cfg, exp_pre_params *p)
     p->p_hi = exp_config_double(cfg, "preprocess.percentile_high");
     p->clahe = exp_config_bool(cfg, "preprocess.clahe");
     const char *s = exp_config_str(cfg, "preprocess.normalize");
-    p->scale = !s || !strcmp(s, "unit") ? EXP_PRE_SCALE_UNIT
+    /* auto: [0, 1] here; the weights' convention is applied inside the network's conv1 */
+    p->scale = !s || !strcmp(s, "unit") || !strcmp(s, "auto") ? EXP_PRE_SCALE_UNIT
                : !strcmp(s, "zscore")   ? EXP_PRE_SCALE_ZSCORE
                                         : EXP_PRE_SCALE_IMAGENET;
 }

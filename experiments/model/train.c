@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "experiments/eval/metrics.h"
+#include "experiments/model/backbone.h"
 
 static nn_opt_kind opt_kind(const char *s) { return s && !strcmp(s, "adamw") ? NN_OPT_ADAMW : NN_OPT_SGD; }
 
@@ -15,6 +16,7 @@ int exp_train_cfg_from_config(const exp_config *cfg, size_t v, exp_train_cfg *tc
     char k[128];
     tc->arch = exp_config_str(cfg, "backbone.arch");
     tc->in_channels = (int)exp_config_int(cfg, "backbone.in_channels");
+    exp_backbone_opts(cfg, &tc->net);
     snprintf(k, sizeof k, "variants[%zu].unfreeze", v);
     size_t n = exp_config_list_len(cfg, k);
     if (n == 0) {
@@ -209,7 +211,8 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
     const int B = tc->batch_size;
     const size_t px = (size_t)H * W;
     if (B < 1 || B > 256) return wb_err(err, WB_E_USAGE, NULL, "batch size %d: expected 1 to 256", B);
-    nn_net_opts o = nn_net_opts_default();
+    nn_net_opts o = tc->net;
+    if (weights && nn_net_opts_from_weights(tc->arch, weights, &o, err) != 0) return -1;
     o.in_channels = C;
     const int K = tc->n_classes >= 2 ? tc->n_classes : 2;
     o.num_classes = K;

@@ -24,6 +24,8 @@
 typedef struct exp_train_cfg {
     const char *arch;
     int in_channels;
+    nn_net_opts net;        /* the backbone's options from the config (exp_backbone_opts); the
+                             * weights add what they decide (nn_net_opts_from_weights) */
     char unfreeze[256];     /* "none", "all" or "layer2,layer3" */
     nn_bn_policy bn;
     int bn_affine;

@@ -12,6 +12,7 @@
 #include "io/io_fs.h"
 #include "io/io_sbuf.h"
 #include "experiments/report/svg.h"
+#include "experiments/config/config.h"
 #include "experiments/config/yamlflat.h"
 
 enum { JSON_MAX = 64 << 20, CELL = 96 };
@@ -715,7 +716,7 @@ static int plot_learning(sbuf *b, const run_files *rf, const series *s, size_t n
 /* ---- summary text shared by HTML and Markdown ---- */
 
 typedef struct summary {
-    char title[256], data[512], backbone[512], cv[768], ref[128];
+    char title[256], data[512], backbone[1024], cv[768], ref[128];
     double images, patients, pos, excluded;
 } summary;
 
@@ -759,8 +760,13 @@ static void summarize(const run_files *rf, summary *s)
     }
     const char *sha = rf->have_env ? jstr(&rf->e, rf->env, "weights_sha256") : "";
     const char *w = cfg(rf, "backbone.weights"), *base = strrchr(w, '/');
-    snprintf(s->backbone, sizeof s->backbone, "%s, %s input channel(s), pretrained weights %s (SHA-256 %s)",
-             cfg(rf, "backbone.arch"), cfg(rf, "backbone.in_channels"), base ? base + 1 : w, sha[0] ? sha : "not recorded");
+    /* the input normalisation applied: preprocess.normalize, auto resolved for the weights */
+    char norm[256];
+    exp_normalize_resolve(cfg(rf, "preprocess.normalize"), cfg(rf, "backbone.arch"), w, NULL, NULL, norm, sizeof norm);
+    snprintf(s->backbone, sizeof s->backbone,
+             "%s, %s input channel(s), pretrained weights %s (SHA-256 %s); input normalisation %s (preprocess.normalize: %s)",
+             cfg(rf, "backbone.arch"), cfg(rf, "backbone.in_channels"), base ? base + 1 : w, sha[0] ? sha : "not recorded",
+             norm, cfg(rf, "preprocess.normalize"));
     snprintf(s->cv, sizeof s->cv,
              "%.0f-fold stratified group k-fold by patient, %.0f repeat(s), seed %.0f; inside each training fold %.0f%% of "
              "the patients form the validation set for early stopping (patience %s) and the decision threshold (%s); "

@@ -104,7 +104,8 @@ run3=$(cat "$out/stdout")
 # train.save_weights: each fold's network as safetensors that bind strictly to the architecture
 expect_eq "$(ls "$run3/models" | paste -sd' ')" "r0_f0_frozen.safetensors r0_f0_last.safetensors r0_f1_frozen.safetensors r0_f1_last.safetensors" "saved models"
 expect_exit 0 "$wb" net info --arch resnet20 --weights "$run3/models/r0_f1_last.safetensors" --in-channels 1 --classes 2
-expect_grep 'bound 97 tensors from .*r0_f1_last.safetensors' "$out/stderr"
+# 97 of the network + conv1.input_offset (normalize: auto folds ImageNet's mean/std into conv1)
+expect_grep 'bound 98 tensors from .*r0_f1_last.safetensors' "$out/stderr"
 expect_grep '^# --set train.epochs=1$' "$run3/config.yaml"
 checks=$((checks + 1)); [ "$run3" != "$run" ] || { fails=$((fails + 1)); echo "FAIL: --set kept the same run directory" >&2; }
 # compare: metrics side by side, and exactly the keys that differ
