@@ -831,6 +831,8 @@ have_dir:;
         ybuf[i] = ds.items[i].label;
     }
     if (exp_cv_groups_from_strings(ids, n, group, &n_groups, err) != 0) goto done;
+    if (!exp_config_bool(cfg, "cv.stratify")) /* one stratum: folds balanced by size only */
+        for (size_t i = 0; i < n; i++) ybuf[i] = 0;
     if (exp_cv_split(group, ybuf, n, folds, repeats, seed, &cv, err) != 0 || exp_cv_check(&cv, group, n, err) != 0) {
         snprintf(err->file, sizeof err->file, "%s", o->config);
         snprintf(err->key, sizeof err->key, "cv.folds");
