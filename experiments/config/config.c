@@ -113,7 +113,7 @@ static const key_def schema[] = {
     {"metrics.specificity", T_FLOAT, "0.9", 0.01, 0.99, NULL, NULL, "report sensitivity at this specificity"},
     {"metrics.threshold", T_ENUM, "youden", 0, 0, "youden|specificity", NULL, "decision threshold chosen on validation data"},
     {"metrics.reference", T_STR, "baseline", 0, 0, NULL, NULL, "variant the others are compared with (ΔAUC, DeLong); default the first if none is named baseline"},
-    {"report.formats", T_SUBSET, "html,md,csv,tex", 0, 0, "html|md|csv|tex", NULL, "report files written besides metrics.json"},
+    {"report.formats", T_SUBSET, "html,md,csv,tex", 0, 0, "html|md|csv|tex", NULL, "report files written besides metrics.json (metrics.csv is always written: csv changes nothing)"},
     {"report.title", T_STR, "", 0, 0, NULL, NULL, "report title (default: the experiment name)"},
 };
 #define N_KEYS (sizeof schema / sizeof schema[0])
