@@ -33,44 +33,6 @@
 #define WB_GIT_REVISION "unknown"
 #endif
 
-/* ---- the pseudonym key: 32 random bytes, once per runs directory ---- */
-
-static int load_key(const char *runs_dir, uint8_t key[32], wb_error *err)
-{
-    char path[4400];
-    snprintf(path, sizeof path, "%s/.pseudonym-key", runs_dir);
-    FILE *f = fopen(path, "rb");
-    if (f) {
-        char hex[65] = {0};
-        size_t got = fread(hex, 1, 64, f);
-        fclose(f);
-        for (int i = 0; got == 64 && i < 32; i++) {
-            unsigned v;
-            if (sscanf(hex + 2 * i, "%2x", &v) != 1) got = 0;
-            key[i] = (uint8_t)v;
-        }
-        if (got != 64) return wb_err(err, WB_E_DATA, path, "damaged pseudonym key (expected 64 hex digits); "
-                                     "remove it to start a new one (pseudonyms will change)");
-        return 0;
-    }
-    int fd = open("/dev/urandom", O_RDONLY);
-    if (fd < 0 || read(fd, key, 32) != 32) {
-        if (fd >= 0) close(fd);
-        return wb_err(err, WB_E_INTERNAL, "/dev/urandom", "cannot read random bytes for the pseudonym key");
-    }
-    close(fd);
-    /* mode 0600 before a byte of the key is written */
-    io_atomic_file af;
-    if (io_atomic_open(&af, path, err) != 0) return -1;
-    if (io_atomic_chmod(&af, 0600, err) != 0) {
-        io_atomic_abort(&af);
-        return -1;
-    }
-    for (int i = 0; i < 32; i++) fprintf(af.f, "%02x", key[i]);
-    fprintf(af.f, "\n");
-    return io_atomic_commit(&af, err);
-}
-
 /* ---- breast-level aggregation ---- */
 
 /* qsort has no context argument: the dataset and item list of the current sort. */
@@ -754,7 +716,7 @@ have_dir:;
     if (io_fs_mkdirs(parts, err) != 0) goto done;
 
     uint8_t key[32];
-    if (load_key(runs_dir, key, err) != 0) goto done;
+    if (exp_pseudonym_key(runs_dir, key, err) != 0) goto done;
     env_json(&b, cfg, o, wsha);
     if (sb_write(&b, dir, "environment.json", err) != 0) goto done;
     free(b.s);

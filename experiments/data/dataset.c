@@ -1,13 +1,17 @@
 /* dataset.c — labels CSV + DICOM -> preprocessed images and features. See dataset.h. */
 #include "experiments/data/dataset.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "experiments/data/cache.h"
 #include "io/io_csv.h"
 #include "io/io_dicom.h"
+#include "io/io_fs.h"
 #include "io/io_sha256.h"
 #include "base/wb_log.h"
 
@@ -30,6 +34,62 @@ void exp_pseudonym(const uint8_t key[32], const char *msg, char out[17])
     io_sha256_update(&h, inner, sizeof inner);
     io_sha256_final(&h, mac);
     for (int i = 0; i < 8; i++) snprintf(out + 2 * i, 3, "%02x", mac[i]);
+}
+
+/* Reads the 64 hex digits of the key file at path: 0, 1 (no such file) or -1 (err set). */
+static int read_key(const char *path, uint8_t key[32], wb_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno == ENOENT) return 1;
+        return wb_err(err, WB_E_IO, path, "cannot read the pseudonym key: %s", strerror(errno));
+    }
+    char hex[65] = {0};
+    size_t got = fread(hex, 1, 64, f);
+    fclose(f);
+    for (int i = 0; got == 64 && i < 32; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1) got = 0;
+        key[i] = (uint8_t)v;
+    }
+    if (got != 64) return wb_err(err, WB_E_DATA, path, "damaged pseudonym key (expected 64 hex digits); "
+                                 "remove it to start a new one (pseudonyms will change)");
+    return 0;
+}
+
+int exp_pseudonym_key(const char *runs_dir, uint8_t key[32], wb_error *err)
+{
+    char path[4400], mine[4500];
+    snprintf(path, sizeof path, "%s/.pseudonym-key", runs_dir);
+    int rc = read_key(path, key, err);
+    if (rc <= 0) return rc;
+    /* None yet: a new key, complete in a file of this process (mode 0600 before a byte of the
+     * key is written), then published with link(2), which fails if the name exists. Of several
+     * runs starting together exactly one link succeeds, and every one of them then reads that
+     * file, so one patient never gets two pseudonyms. */
+    int fd = open("/dev/urandom", O_RDONLY);
+    if (fd < 0 || read(fd, key, 32) != 32) {
+        if (fd >= 0) close(fd);
+        return wb_err(err, WB_E_INTERNAL, "/dev/urandom", "cannot read random bytes for the pseudonym key");
+    }
+    close(fd);
+    snprintf(mine, sizeof mine, "%s/.pseudonym-key.new.%ld", runs_dir, (long)getpid());
+    io_atomic_file af;
+    if (io_atomic_open(&af, mine, err) != 0) return -1;
+    if (io_atomic_chmod(&af, 0600, err) != 0) {
+        io_atomic_abort(&af);
+        return -1;
+    }
+    for (int i = 0; i < 32; i++) fprintf(af.f, "%02x", key[i]);
+    fprintf(af.f, "\n");
+    if (io_atomic_commit(&af, err) != 0) return -1;
+    int linked = link(mine, path) == 0 ? 0 : errno;
+    unlink(mine);
+    if (linked && linked != EEXIST)
+        return wb_err(err, WB_E_WRITE, path, "cannot create the pseudonym key: %s", strerror(linked));
+    memset(key, 0, 32);
+    rc = read_key(path, key, err);
+    return rc == 1 ? wb_err(err, WB_E_WRITE, path, "the pseudonym key vanished while it was being created") : rc;
 }
 
 void exp_dataset_pre_params(const exp_config *cfg, exp_pre_params *p)

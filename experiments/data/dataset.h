@@ -72,6 +72,12 @@ void exp_dataset_free(exp_dataset *ds);
 /* The preprocessed-image cache a config uses: preprocess.cache_dir, or RUNS_DIR/cache. */
 void exp_dataset_cache_dir(const exp_config *cfg, const char *runs_dir, char *buf, size_t n);
 
+/* The pseudonym key of a runs directory: 32 random bytes kept as 64 hex digits in
+ * RUNS_DIR/.pseudonym-key (mode 0600), made by the first run. Runs that start together agree
+ * on one key (created with an exclusive link, then read back). Errors: a damaged key file
+ * (WB_E_DATA), a directory that cannot take it (WB_E_WRITE). */
+int exp_pseudonym_key(const char *runs_dir, uint8_t key[32], wb_error *err);
+
 /* HMAC-SHA256(key, msg) as 16 hex digits (64 bits) into out[17]. */
 void exp_pseudonym(const uint8_t key[32], const char *msg, char out[17]);
 
