@@ -733,7 +733,14 @@ have_dir:;
     sb_printf(&b, "file,sop_instance_uid,sha256,label,patient,laterality,view\n");
     for (size_t i = 0; i < ds.n; i++) {
         const exp_item *it = &ds.items[i];
-        sb_csv(&b, it->file);
+        /* never the raw path: directories are often named by patient id (data.output_paths) */
+        char *shown = exp_dataset_out_file(&ds, it->file, it->group, it->pseudonym);
+        if (!shown) {
+            wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+            goto done;
+        }
+        sb_csv(&b, shown);
+        free(shown);
         if (mc)
             sb_printf(&b, ",%s,%s,%s,%s,%s,%s\n", it->sop_uid, it->sha256, exp_config_list_item(cfg, "data.classes", (size_t)it->label),
                       it->pseudonym, it->laterality, it->view);
@@ -745,10 +752,22 @@ have_dir:;
     memset(&b, 0, sizeof b);
     sb_printf(&b, "file,reason\n");
     for (size_t i = 0; i < ds.n_excluded; i++) {
-        sb_csv(&b, ds.excluded[i].file);
+        const exp_excluded *x = &ds.excluded[i];
+        char *shown = exp_dataset_out_file(&ds, x->file, x->group, x->pseudonym);
+        char *why = exp_dataset_out_text(&ds, x->reason, x->file, x->path, x->csv_line, x->group, x->pseudonym);
+        if (!shown || !why) {
+            free(shown);
+            free(why);
+            wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+            goto done;
+        }
+        if (ds.paths == EXP_PATHS_NONE) sb_printf(&b, "line %d", x->csv_line); /* of the labels CSV */
+        else sb_csv(&b, shown);
         sb_printf(&b, ",");
-        sb_csv(&b, ds.excluded[i].reason);
+        sb_csv(&b, why);
         sb_printf(&b, "\n");
+        free(shown);
+        free(why);
     }
     if (sb_write(&b, dir, "excluded.csv", err) != 0) goto done;
     free(b.s);

@@ -61,6 +61,7 @@ static const key_def schema[] = {
     {"data.positive", T_STR, "malignant", 0, 0, NULL, NULL, "label value of the positive class"},
     {"data.classes", T_LABELS, "", 0, 0, NULL, NULL, "multi-class: the label values, in class order (the class index is the position); empty: binary, data.positive against the rest"},
     {"data.group_column", T_STR, "patient_id", 0, 0, NULL, NULL, "CSV column that groups images (patient): no group spans two folds"},
+    {"data.output_paths", T_ENUM, "pseudonymised", 0, 0, "pseudonymised|none", NULL, "what manifest.csv, excluded.csv and errors show of a file: its path relative to dicom_dir with the patient id replaced by the pseudonym, or none (SOP UID and SHA-256 only)"},
     {"data.on_error", T_ENUM, "skip", 0, 0, "skip|fail", NULL, "unreadable images: skip (listed as excluded) or fail the run (exit 1)"},
     {"preprocess.height", T_INT, "224", 32, 2048, NULL, NULL, "network input height in pixels"},
     {"preprocess.width", T_INT, "224", 32, 2048, NULL, NULL, "network input width in pixels"},
