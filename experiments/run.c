@@ -34,44 +34,6 @@
 #define WB_GIT_REVISION "unknown"
 #endif
 
-/* ---- the pseudonym key: 32 random bytes, once per runs directory ---- */
-
-static int load_key(const char *runs_dir, uint8_t key[32], wb_error *err)
-{
-    char path[4400];
-    snprintf(path, sizeof path, "%s/.pseudonym-key", runs_dir);
-    FILE *f = fopen(path, "rb");
-    if (f) {
-        char hex[65] = {0};
-        size_t got = fread(hex, 1, 64, f);
-        fclose(f);
-        for (int i = 0; got == 64 && i < 32; i++) {
-            unsigned v;
-            if (sscanf(hex + 2 * i, "%2x", &v) != 1) got = 0;
-            key[i] = (uint8_t)v;
-        }
-        if (got != 64) return wb_err(err, WB_E_DATA, path, "damaged pseudonym key (expected 64 hex digits); "
-                                     "remove it to start a new one (pseudonyms will change)");
-        return 0;
-    }
-    int fd = open("/dev/urandom", O_RDONLY);
-    if (fd < 0 || read(fd, key, 32) != 32) {
-        if (fd >= 0) close(fd);
-        return wb_err(err, WB_E_INTERNAL, "/dev/urandom", "cannot read random bytes for the pseudonym key");
-    }
-    close(fd);
-    /* mode 0600 before a byte of the key is written */
-    io_atomic_file af;
-    if (io_atomic_open(&af, path, err) != 0) return -1;
-    if (io_atomic_chmod(&af, 0600, err) != 0) {
-        io_atomic_abort(&af);
-        return -1;
-    }
-    for (int i = 0; i < 32; i++) fprintf(af.f, "%02x", key[i]);
-    fprintf(af.f, "\n");
-    return io_atomic_commit(&af, err);
-}
-
 /* ---- breast-level aggregation ---- */
 
 /* qsort has no context argument: the dataset and item list of the current sort. */
@@ -757,7 +719,7 @@ have_dir:;
     if (io_fs_mkdirs(parts, err) != 0) goto done;
 
     uint8_t key[32];
-    if (load_key(runs_dir, key, err) != 0) goto done;
+    if (exp_pseudonym_key(runs_dir, key, err) != 0) goto done;
     env_json(&b, cfg, o, wsha);
     if (sb_write(&b, dir, "environment.json", err) != 0) goto done;
     free(b.s);
@@ -774,7 +736,14 @@ have_dir:;
     sb_printf(&b, "file,sop_instance_uid,sha256,label,patient,laterality,view\n");
     for (size_t i = 0; i < ds.n; i++) {
         const exp_item *it = &ds.items[i];
-        sb_csv(&b, it->file);
+        /* never the raw path: directories are often named by patient id (data.output_paths) */
+        char *shown = exp_dataset_out_file(&ds, it->file, it->group, it->pseudonym);
+        if (!shown) {
+            wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+            goto done;
+        }
+        sb_csv(&b, shown);
+        free(shown);
         if (mc)
             sb_printf(&b, ",%s,%s,%s,%s,%s,%s\n", it->sop_uid, it->sha256, exp_config_list_item(cfg, "data.classes", (size_t)it->label),
                       it->pseudonym, it->laterality, it->view);
@@ -786,10 +755,22 @@ have_dir:;
     memset(&b, 0, sizeof b);
     sb_printf(&b, "file,reason\n");
     for (size_t i = 0; i < ds.n_excluded; i++) {
-        sb_csv(&b, ds.excluded[i].file);
+        const exp_excluded *x = &ds.excluded[i];
+        char *shown = exp_dataset_out_file(&ds, x->file, x->group, x->pseudonym);
+        char *why = exp_dataset_out_text(&ds, x->reason, x->file, x->path, x->csv_line, x->group, x->pseudonym);
+        if (!shown || !why) {
+            free(shown);
+            free(why);
+            wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+            goto done;
+        }
+        if (ds.paths == EXP_PATHS_NONE) sb_printf(&b, "line %d", x->csv_line); /* of the labels CSV */
+        else sb_csv(&b, shown);
         sb_printf(&b, ",");
-        sb_csv(&b, ds.excluded[i].reason);
+        sb_csv(&b, why);
         sb_printf(&b, "\n");
+        free(shown);
+        free(why);
     }
     if (sb_write(&b, dir, "excluded.csv", err) != 0) goto done;
     free(b.s);
@@ -834,6 +815,8 @@ have_dir:;
         ybuf[i] = ds.items[i].label;
     }
     if (exp_cv_groups_from_strings(ids, n, group, &n_groups, err) != 0) goto done;
+    if (!exp_config_bool(cfg, "cv.stratify")) /* one stratum: folds balanced by size only */
+        for (size_t i = 0; i < n; i++) ybuf[i] = 0;
     if (exp_cv_split(group, ybuf, n, folds, repeats, seed, &cv, err) != 0 || exp_cv_check(&cv, group, n, err) != 0) {
         snprintf(err->file, sizeof err->file, "%s", o->config);
         snprintf(err->key, sizeof err->key, "cv.folds");

@@ -27,6 +27,16 @@ typedef struct fields {
     size_t n, cap;
 } fields;
 
+/* A NUL byte would cut the cell short when it is read as a C string: refused at its line and
+ * column (counted from the last line break, also inside a quoted field). */
+static int nul_byte(const char *src, size_t i, int line, const char *path, wb_error *err)
+{
+    size_t c = i;
+    while (c > 0 && src[c - 1] != '\n') c--;
+    return wb_err_at(err, WB_E_DATA, path, line, (int)(i - c + 1), NULL,
+                     "NUL byte in a field (is this a text CSV file?)");
+}
+
 static int push_field(fields *f, char *s)
 {
     if (f->n == f->cap) {
@@ -110,6 +120,10 @@ int io_csv_read(const char *path, io_csv *out, wb_error *err)
                             break;
                         }
                     } else {
+                        if (src[i] == '\0') {
+                            nul_byte(src, i, line, path, err);
+                            goto done;
+                        }
                         if (src[i] == '\n') line++;
                         buf[o++] = src[i++];
                     }
@@ -128,6 +142,10 @@ int io_csv_read(const char *path, io_csv *out, wb_error *err)
                     if (src[i] == '"') {
                         wb_err_at(err, WB_E_DATA, path, line, (int)(i - line_start + 1), NULL,
                                   "quote inside an unquoted field (quote the whole field and double the quote)");
+                        goto done;
+                    }
+                    if (src[i] == '\0') {
+                        nul_byte(src, i, line, path, err);
                         goto done;
                     }
                     buf[o++] = src[i++];

@@ -18,8 +18,12 @@ static int run(int argc, char **argv)
         }
     }
     for (int i = 1; i < argc; i++) {
-        if (exp_report_write(argv[i], &err) != 0) return cli_fail(&err);
-        printf("%s/report.html\n", argv[i]);
+        char names[128];
+        if (exp_report_write(argv[i], &err) != 0 || exp_report_names(argv[i], names, sizeof names, &err) != 0)
+            return cli_fail(&err);
+        /* the main report written: report.html, else the first report.formats asked for */
+        if (names[0]) printf("%s/%.*s\n", argv[i], (int)strcspn(names, ","), names);
+        else fprintf(stderr, "workbench: %s: report.formats asks for no report (metrics.json and metrics.csv hold the results)\n", argv[i]);
         n_done++;
     }
     if (!n_done) {
@@ -43,5 +47,5 @@ const wb_command wb_cmd_report = {
     "  report.md    the same tables in Markdown\n"
     "  table.tex    a booktabs table of the comparison\n"
     "`workbench run` writes them at its end; running report again gives the same files.\n"
-    "Prints the path of each report.html. Exit codes: 0 ok, 2 usage, 3 a run file missing or\n"
-    "malformed, 4 cannot write.\n"};
+    "Prints the path of each run's main report (report.html, else the first one written).\n"
+    "Exit codes: 0 ok, 2 usage, 3 a run file missing or malformed, 4 cannot write.\n"};

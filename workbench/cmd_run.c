@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "workbench/cli.h"
+#include "experiments/report/report.h"
 #include "experiments/run.h"
 
 static int run(int argc, char **argv)
@@ -49,7 +50,11 @@ static int run(int argc, char **argv)
     o.sets = sets;
     char dir[4096];
     if (exp_run(&o, dir, sizeof dir, &err) != 0) return cli_fail(&err);
-    fprintf(stderr, "workbench: run finished: %s (report.html, metrics.json, predictions.csv)\n", dir);
+    /* name the reports report.formats asked for, not a fixed list */
+    char reports[128];
+    wb_error e2;
+    if (exp_report_names(dir, reports, sizeof reports, &e2) != 0) reports[0] = '\0';
+    fprintf(stderr, "workbench: run finished: %s (%s%smetrics.json, predictions.csv)\n", dir, reports, reports[0] ? ", " : "");
     printf("%s\n", dir);
     return WB_EXIT_OK;
 usage:

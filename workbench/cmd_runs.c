@@ -59,7 +59,7 @@ static int run(int argc, char **argv)
     }
     fclose(probe);
     exp_registry *reg;
-    if (exp_registry_open(path, &reg, &err) != 0) return cli_fail(&err);
+    if (exp_registry_open_read(path, &reg, &err) != 0) return cli_fail(&err);
     int rc;
     if (!strcmp(sub, "list")) rc = exp_registry_list(reg, glob, status, stdout, &err);
     else if (!strcmp(sub, "show")) rc = exp_registry_show(reg, ids[0], stdout, &err);

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "experiments/config/yamlflat.h"
 #include "nets/nn.h"
 
 typedef enum {
@@ -60,6 +61,7 @@ static const key_def schema[] = {
     {"data.positive", T_STR, "malignant", 0, 0, NULL, NULL, "label value of the positive class"},
     {"data.classes", T_LABELS, "", 0, 0, NULL, NULL, "multi-class: the label values, in class order (the class index is the position); empty: binary, data.positive against the rest"},
     {"data.group_column", T_STR, "patient_id", 0, 0, NULL, NULL, "CSV column that groups images (patient): no group spans two folds"},
+    {"data.output_paths", T_ENUM, "pseudonymised", 0, 0, "pseudonymised|none", NULL, "what manifest.csv, excluded.csv and errors show of a file: its path relative to dicom_dir with the patient id replaced by the pseudonym, or none (SOP UID and SHA-256 only)"},
     {"data.on_error", T_ENUM, "skip", 0, 0, "skip|fail", NULL, "unreadable images: skip (listed as excluded) or fail the run (exit 1)"},
     {"preprocess.height", T_INT, "224", 32, 2048, NULL, NULL, "network input height in pixels"},
     {"preprocess.width", T_INT, "224", 32, 2048, NULL, NULL, "network input width in pixels"},
@@ -106,13 +108,13 @@ static const key_def schema[] = {
     {"train.save_weights", T_BOOL, "false", 0, 0, NULL, NULL, "save each fold's fine-tuned network (kept epoch) as models/r<R>_f<F>_<variant>.safetensors"},
     {"cv.folds", T_INT, "5", 2, 20, NULL, NULL, "folds of the stratified group k-fold"},
     {"cv.repeats", T_INT, "1", 1, 100, NULL, NULL, "repeats of the whole CV with derived seeds"},
-    {"cv.stratify", T_BOOL, "true", 0, 0, NULL, NULL, "stratify folds by the patient's label"},
-    {"metrics.levels", T_SUBSET, "image,breast", 0, 0, "image|breast", NULL, "levels metrics are computed at"},
+    {"cv.stratify", T_BOOL, "true", 0, 0, NULL, NULL, "stratify folds (and each training fold's validation split) by the patient's label; false: balance sizes only, so a fold may miss a class"},
+    {"metrics.levels", T_SUBSET, "image,breast", 0, 0, "image|breast", NULL, "levels metrics are computed at: both, always (a list without one of them is refused)"},
     {"metrics.breast_aggregate", T_ENUM, "mean", 0, 0, "mean|max", NULL, "how a breast's view scores combine"},
     {"metrics.specificity", T_FLOAT, "0.9", 0.01, 0.99, NULL, NULL, "report sensitivity at this specificity"},
     {"metrics.threshold", T_ENUM, "youden", 0, 0, "youden|specificity", NULL, "decision threshold chosen on validation data"},
     {"metrics.reference", T_STR, "baseline", 0, 0, NULL, NULL, "variant the others are compared with (ΔAUC, DeLong); default the first if none is named baseline"},
-    {"report.formats", T_SUBSET, "html,md,csv,tex", 0, 0, "html|md|csv|tex", NULL, "report files written besides metrics.json"},
+    {"report.formats", T_SUBSET, "html,md,csv,tex", 0, 0, "html|md|csv|tex", NULL, "report files written besides metrics.json (metrics.csv is always written: csv changes nothing)"},
     {"report.title", T_STR, "", 0, 0, NULL, NULL, "report title (default: the experiment name)"},
 };
 #define N_KEYS (sizeof schema / sizeof schema[0])
@@ -605,6 +607,14 @@ static int walk_value(ctx *c, const char *path, yaml_node_t *n)
             if (!parse_dbl(scalar(vn), &f) || f < d->lo || f > d->hi)
                 return fail_at(c, node_line(vn), node_col(vn), path, "expected a number from %g to %g for stage '%s', got '%s'",
                                d->lo, d->hi, scalar(kn), scalar(vn));
+            /* a stage named twice would keep one factor silently; a backbone has few stages */
+            if (e->n_items >= 64) return fail_at(c, node_line(kn), node_col(kn), path, "at most 64 stages");
+            for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++) {
+                yaml_node_t *prev = yaml_document_get_node(c->doc, q->key);
+                if (prev && prev->type == YAML_SCALAR_NODE && !strcmp(scalar(prev), scalar(kn)))
+                    return fail_at(c, node_line(kn), node_col(kn), path, "stage '%s' is listed twice (first at line %d)",
+                                   scalar(kn), node_line(prev));
+            }
             char item[160];
             snprintf(item, sizeof item, "%s=%s", scalar(kn), scalar(vn));
             if (add_item(e, item) != 0) return wb_err(c->err, WB_E_NOMEM, c->file, "out of memory");
@@ -625,7 +635,19 @@ static int apply_set(ctx *c, const char *set)
     key[eq - set] = '\0';
     const char *v = eq + 1;
     const key_def *d = lookup(key);
-    if (!d || d->type == T_STAGEMAP) {
+    char ks[256];
+    schema_key(key, ks, sizeof ks);
+    /* a whole section or a mapping value: not a single value, and not a misspelling of itself */
+    if (!d && !strcmp(ks, "variants"))
+        return wb_err_at(c->err, WB_E_USAGE, "--set", 0, 0, key,
+                         "is the list of variants, not a single value: --set variants[I].KEY=VALUE");
+    if (!d && (is_section(ks) || !strcmp(ks, "variants[]")))
+        return wb_err_at(c->err, WB_E_USAGE, "--set", 0, 0, key,
+                         "is a section, not a single value: --set one of its keys (%s.KEY=VALUE; see docs/config.md)", key);
+    if (d && d->type == T_STAGEMAP)
+        return wb_err_at(c->err, WB_E_USAGE, "--set", 0, 0, key,
+                         "is a mapping (stage: factor), which --set cannot give: set it in the config file");
+    if (!d) {
         char buf[128];
         const char *dot = strrchr(key, '.');
         char prefix[256] = "";
@@ -732,6 +754,16 @@ static int finish(ctx *c)
         return fail_at(c, pos->line, pos->col, "data.positive",
                        "not used with data.classes (the class index is the position in data.classes; with two "
                        "classes the second is the positive one): remove one of the two keys");
+    }
+    /* Both levels are always computed and written (the report's tables and the registry read
+     * both): a list that leaves one out would be silently ignored, so it is refused. */
+    entry *lv = find_entry(cfg, "metrics.levels");
+    if (lv && lv->n_items != 2) {
+        if (lv->from_set) c->file = "--set";
+        return fail_at(c, lv->line, lv->col, "metrics.levels",
+                       "only [image, breast] is supported: every run computes and reports both levels (got %s%s); "
+                       "leave the key out",
+                       lv->n_items ? "only " : "an empty list", lv->n_items ? lv->items[0] : "");
     }
     if (cfg->n_variants == 0) return fail_at(c, 0, 0, "variants", "required key is missing: list at least one variant");
 
@@ -887,16 +919,29 @@ int exp_config_load(const char *path, const char *const *sets, size_t n_sets, ex
             cfg->dir = abs;
         }
     }
+    /* the whole file in memory: checked (one document, nesting depth) before it is loaded */
+    size_t text_n = (size_t)st.st_size;
+    char *text = malloc(text_n + 1);
+    if (text && fread(text, 1, text_n, f) != text_n) {
+        const char *why = ferror(f) ? strerror(errno) : "the file shrank while being read";
+        wb_err(err, WB_E_CONFIG, path, "cannot read config: %s", why);
+        free(text);
+        fclose(f);
+        exp_config_free(cfg);
+        return -1;
+    }
+    fclose(f);
     yaml_parser_t parser;
     yaml_document_t doc;
     int have_doc = 0, rc = -1;
-    if (!cfg->path || !cfg->dir || !yaml_parser_initialize(&parser)) {
-        fclose(f);
+    if (!text || !cfg->path || !cfg->dir || !yaml_parser_initialize(&parser)) {
+        free(text);
         exp_config_free(cfg);
         return wb_err(err, WB_E_NOMEM, path, "out of memory");
     }
-    yaml_parser_set_input_file(&parser, f);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, text_n);
     ctx c = {cfg, path, err, &doc, 0, sets, n_sets};
+    if (exp_yaml_check(text, text_n, path, EXP_YAML_MAX_DEPTH, WB_E_CONFIG, err) != 0) goto done;
     if (!yaml_parser_load(&parser, &doc)) {
         wb_err_at(err, WB_E_CONFIG, path, (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
                   NULL, "YAML syntax: %s%s%s", parser.problem ? parser.problem : "error",
@@ -930,7 +975,7 @@ int exp_config_load(const char *path, const char *const *sets, size_t n_sets, ex
 done:
     if (have_doc) yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
-    fclose(f);
+    free(text);
     if (rc) exp_config_free(cfg);
     else *out = cfg;
     return rc;

@@ -10,7 +10,7 @@
 #include "io/io_fs.h"
 #include "io/io_sbuf.h"
 
-enum { FLAT_MAX_BYTES = 16 << 20, FLAT_MAX_DEPTH = 32, FLAT_KEY_MAX = 1024, FLAT_MAX_ENTRIES = 65536 };
+enum { FLAT_MAX_BYTES = 16 << 20, FLAT_MAX_DEPTH = EXP_YAML_MAX_DEPTH, FLAT_KEY_MAX = 1024, FLAT_MAX_ENTRIES = 65536 };
 
 static int add(exp_flat *fl, const char *key, const char *value)
 {
@@ -90,9 +90,47 @@ static int walk(exp_flat *fl, yaml_document_t *doc, yaml_node_t *node, char *key
     return 0;
 }
 
+int exp_yaml_check(const char *text, size_t n, const char *name, int max_depth, int code, wb_error *err)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) return wb_err(err, WB_E_NOMEM, name, "out of memory");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, n);
+    int depth = 0, docs = 0, rc = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            rc = wb_err_at(err, (wb_code)code, name, (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
+                           NULL, "YAML syntax: %s%s%s", parser.problem ? parser.problem : "error",
+                           parser.context ? " " : "", parser.context ? parser.context : "");
+            break;
+        }
+        const int line = (int)ev.start_mark.line + 1, col = (int)ev.start_mark.column + 1;
+        const yaml_event_type_t t = ev.type;
+        yaml_event_delete(&ev);
+        if (t == YAML_STREAM_END_EVENT) break;
+        if (t == YAML_DOCUMENT_START_EVENT && ++docs > 1) {
+            rc = wb_err_at(err, (wb_code)code, name, line, col, NULL,
+                           "a second YAML document ('---'): the file must hold exactly one");
+            break;
+        }
+        if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+            if (++depth > max_depth) {
+                rc = wb_err_at(err, (wb_code)code, name, line, col, NULL,
+                               "mappings and lists nested more than %d levels deep", max_depth);
+                break;
+            }
+        } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+    }
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
 int exp_flat_parse(const char *text, size_t n, const char *name, exp_flat *out, wb_error *err)
 {
     memset(out, 0, sizeof *out);
+    if (exp_yaml_check(text, n, name, FLAT_MAX_DEPTH, WB_E_DATA, err) != 0) return -1;
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) return wb_err(err, WB_E_NOMEM, name, "out of memory");

@@ -21,6 +21,14 @@ typedef struct exp_flat {
     size_t n, cap;
 } exp_flat;
 
+/* Checks YAML text before it is loaded into a document: valid syntax, exactly one document
+ * (a second one after '---' is refused, not ignored) and at most max_depth nested mappings and
+ * lists. Errors (code, e.g. WB_E_CONFIG) name `name`, the line and the column. Linear in n: it
+ * stops at the first level too deep, so libyaml's scanner, whose work per token grows with the
+ * nesting depth, never sees the rest of a deeply nested file. */
+enum { EXP_YAML_MAX_DEPTH = 64 };
+int exp_yaml_check(const char *text, size_t n, const char *name, int max_depth, int code, wb_error *err);
+
 /* Reads and flattens a YAML file (at most 16 MiB); errors name the file, line and column. */
 int exp_flat_read(const char *path, exp_flat *out, wb_error *err);
 /* The same for text in memory; name is used in messages. */

@@ -1,13 +1,18 @@
 /* dataset.c — labels CSV + DICOM -> preprocessed images and features. See dataset.h. */
 #include "experiments/data/dataset.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "experiments/data/cache.h"
 #include "io/io_csv.h"
 #include "io/io_dicom.h"
+#include "io/io_fs.h"
 #include "io/io_sha256.h"
 #include "base/wb_log.h"
 
@@ -30,6 +35,62 @@ void exp_pseudonym(const uint8_t key[32], const char *msg, char out[17])
     io_sha256_update(&h, inner, sizeof inner);
     io_sha256_final(&h, mac);
     for (int i = 0; i < 8; i++) snprintf(out + 2 * i, 3, "%02x", mac[i]);
+}
+
+/* Reads the 64 hex digits of the key file at path: 0, 1 (no such file) or -1 (err set). */
+static int read_key(const char *path, uint8_t key[32], wb_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno == ENOENT) return 1;
+        return wb_err(err, WB_E_IO, path, "cannot read the pseudonym key: %s", strerror(errno));
+    }
+    char hex[65] = {0};
+    size_t got = fread(hex, 1, 64, f);
+    fclose(f);
+    for (int i = 0; got == 64 && i < 32; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1) got = 0;
+        key[i] = (uint8_t)v;
+    }
+    if (got != 64) return wb_err(err, WB_E_DATA, path, "damaged pseudonym key (expected 64 hex digits); "
+                                 "remove it to start a new one (pseudonyms will change)");
+    return 0;
+}
+
+int exp_pseudonym_key(const char *runs_dir, uint8_t key[32], wb_error *err)
+{
+    char path[4400], mine[4500];
+    snprintf(path, sizeof path, "%s/.pseudonym-key", runs_dir);
+    int rc = read_key(path, key, err);
+    if (rc <= 0) return rc;
+    /* None yet: a new key, complete in a file of this process (mode 0600 before a byte of the
+     * key is written), then published with link(2), which fails if the name exists. Of several
+     * runs starting together exactly one link succeeds, and every one of them then reads that
+     * file, so one patient never gets two pseudonyms. */
+    int fd = open("/dev/urandom", O_RDONLY);
+    if (fd < 0 || read(fd, key, 32) != 32) {
+        if (fd >= 0) close(fd);
+        return wb_err(err, WB_E_INTERNAL, "/dev/urandom", "cannot read random bytes for the pseudonym key");
+    }
+    close(fd);
+    snprintf(mine, sizeof mine, "%s/.pseudonym-key.new.%ld", runs_dir, (long)getpid());
+    io_atomic_file af;
+    if (io_atomic_open(&af, mine, err) != 0) return -1;
+    if (io_atomic_chmod(&af, 0600, err) != 0) {
+        io_atomic_abort(&af);
+        return -1;
+    }
+    for (int i = 0; i < 32; i++) fprintf(af.f, "%02x", key[i]);
+    fprintf(af.f, "\n");
+    if (io_atomic_commit(&af, err) != 0) return -1;
+    int linked = link(mine, path) == 0 ? 0 : errno;
+    unlink(mine);
+    if (linked && linked != EEXIST)
+        return wb_err(err, WB_E_WRITE, path, "cannot create the pseudonym key: %s", strerror(linked));
+    memset(key, 0, 32);
+    rc = read_key(path, key, err);
+    return rc == 1 ? wb_err(err, WB_E_WRITE, path, "the pseudonym key vanished while it was being created") : rc;
 }
 
 void exp_dataset_pre_params(const exp_config *cfg, exp_pre_params *p)
@@ -70,7 +131,10 @@ void exp_dataset_free(exp_dataset *ds)
     for (size_t i = 0; i < ds->n_excluded; i++) {
         free(ds->excluded[i].file);
         free(ds->excluded[i].reason);
+        free(ds->excluded[i].path);
+        free(ds->excluded[i].group);
     }
+    free(ds->dicom_dir);
     free(ds->items);
     free(ds->excluded);
     free(ds->images);
@@ -93,6 +157,59 @@ static void copy(char *dst, size_t n, const char *src)
     if (l >= n) l = n - 1;
     if (l) memcpy(dst, src, l);
     dst[l] = '\0';
+}
+
+/* text with every occurrence of needle (ASCII case ignored) replaced by repl; malloc'd, NULL
+ * when out of memory. An empty needle replaces nothing. */
+static char *replace_ci(const char *text, const char *needle, const char *repl)
+{
+    size_t nl = strlen(needle), rl = strlen(repl), tl = strlen(text), hits = 0;
+    for (size_t i = 0; nl && i + nl <= tl; i++)
+        if (!strncasecmp(text + i, needle, nl)) hits++, i += nl - 1;
+    char *out = malloc(tl + hits * rl + 1), *o = out;
+    if (!out) return NULL;
+    for (size_t i = 0; i < tl;) {
+        if (nl && i + nl <= tl && !strncasecmp(text + i, needle, nl)) {
+            memcpy(o, repl, rl);
+            o += rl;
+            i += nl;
+        } else {
+            *o++ = text[i++];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+char *exp_dataset_out_file(const exp_dataset *ds, const char *file, const char *group, const char *pseudonym)
+{
+    if (ds->paths == EXP_PATHS_NONE) return dup_str("");
+    /* relative to data.dicom_dir when it lies under it */
+    size_t dl = strlen(ds->dicom_dir);
+    if (file[0] == '/' && dl && !strncmp(file, ds->dicom_dir, dl) && file[dl] == '/') file += dl + 1;
+    return replace_ci(file, group, pseudonym);
+}
+
+char *exp_dataset_out_text(const exp_dataset *ds, const char *text, const char *file, const char *path, int line,
+                           const char *group, const char *pseudonym)
+{
+    char where[64], *shown = NULL, *a = NULL, *b = NULL, *c = NULL;
+    snprintf(where, sizeof where, "(the file of line %d)", line);
+    shown = ds->paths == EXP_PATHS_NONE ? dup_str(where) : exp_dataset_out_file(ds, file, group, pseudonym);
+    if (shown && (a = replace_ci(text, path, shown)) && (b = replace_ci(a, file, shown))) c = replace_ci(b, group, pseudonym);
+    free(shown);
+    free(a);
+    free(b);
+    return c;
+}
+
+/* err's message with the row's file and patient id as exp_dataset_out_text shows them (an
+ * error ends up in the run registry); left as it is when out of memory. */
+static void err_out_text(const exp_dataset *ds, wb_error *err, const exp_item *it)
+{
+    char *t = exp_dataset_out_text(ds, err->msg, it->file, it->path, it->csv_line, it->group, it->pseudonym);
+    if (t) snprintf(err->msg, sizeof err->msg, "%s", t);
+    free(t);
 }
 
 /* Decodes one file (DICOM, or PGM for film data) and preprocesses it. */
@@ -150,18 +267,25 @@ static double feature_time(const exp_pre_result *r, const exp_pre_params *p, int
 
 /* Lists file as excluded for reason, with a warning; -1 (err set, labels named) only when out
  * of memory. ds->excluded has room for every row. */
-static int exclude_file(exp_dataset *ds, const char *file, const char *reason, const char *labels, wb_error *err)
+static int exclude_file(exp_dataset *ds, const exp_item *it, const char *reason, const char *labels, wb_error *err)
 {
     exp_excluded *x = &ds->excluded[ds->n_excluded];
-    x->file = dup_str(file);
+    memset(x, 0, sizeof *x);
+    x->file = dup_str(it->file);
     x->reason = dup_str(reason);
-    if (!x->file || !x->reason) {
+    x->path = dup_str(it->path);
+    x->group = dup_str(it->group);
+    if (!x->file || !x->reason || !x->path || !x->group) {
         free(x->file);
         free(x->reason);
+        free(x->path);
+        free(x->group);
         return wb_err(err, WB_E_NOMEM, labels, "out of memory");
     }
+    memcpy(x->pseudonym, it->pseudonym, sizeof x->pseudonym);
+    x->csv_line = it->csv_line;
     ds->n_excluded++;
-    wb_warn("excluded %s: %s", file, reason);
+    wb_warn("excluded %s: %s", it->file, reason);
     return 0;
 }
 
@@ -172,6 +296,102 @@ static void item_drop(exp_item *it)
     free(it->group);
     free(it->path);
     memset(it, 0, sizeof *it);
+}
+
+/* ---- the same image listed twice ---- */
+
+typedef struct dup_key {
+    const char *key;
+    size_t i;
+} dup_key;
+
+static int cmp_dup_key(const void *a, const void *b)
+{
+    const dup_key *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Rows that name one image, by the file (its path, symbolic links and "./" resolved), its
+ * content (SHA-256) or its SOP Instance UID: when they agree on everything else (patient,
+ * label, laterality, view) the later ones are dropped with a warning; otherwise the image
+ * would be in two folds or carry two labels, which is an error (WB_E_DATA) naming both lines.
+ * Sorting makes it O(n log n). */
+static int check_duplicates(exp_dataset *ds, const char *labels, wb_error *err)
+{
+    const size_t n = ds->n;
+    if (n < 2) return 0;
+    dup_key *k = malloc(n * sizeof *k);
+    char **real = calloc(n, sizeof *real);
+    unsigned char *drop = calloc(n, 1);
+    int rc = 0;
+    if (!k || !real || !drop) {
+        rc = wb_err(err, WB_E_NOMEM, labels, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) real[i] = realpath(ds->items[i].path, NULL);
+    static const char *const what[3] = {"names the same file as", "has the same content (SHA-256) as",
+                                        "has the same SOP Instance UID as"};
+    for (int kind = 0; kind < 3 && rc == 0; kind++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            const exp_item *it = &ds->items[i];
+            const char *key = kind == 0 ? (real[i] ? real[i] : it->path) : kind == 1 ? it->sha256 : it->sop_uid;
+            if (key[0]) k[m++] = (dup_key){key, i};
+        }
+        qsort(k, m, sizeof *k, cmp_dup_key);
+        for (size_t a = 0; a < m && rc == 0;) {
+            size_t b = a + 1;
+            for (; b < m && !strcmp(k[a].key, k[b].key); b++) {
+                const exp_item *x = &ds->items[k[a].i], *y = &ds->items[k[b].i];
+                const char *diff = strcmp(x->group, y->group) ? "under another patient (the image would be in two folds)"
+                                   : x->label != y->label      ? "with another label"
+                                   : strcmp(x->laterality, y->laterality) || strcmp(x->view, y->view)
+                                       ? "with another laterality or view"
+                                       : NULL;
+                if (diff) {
+                    rc = wb_err_at(err, WB_E_DATA, labels, y->csv_line, 0, NULL,
+                                   "%.400s %s line %d (%.400s%s%s) %s: list each image once", y->file, what[kind],
+                                   x->csv_line, x->file, kind == 2 ? ", " : "", kind == 2 ? x->sop_uid : "", diff);
+                    err_out_text(ds, err, y);
+                    err_out_text(ds, err, x);
+                    break;
+                }
+                if (!drop[k[b].i])
+                    wb_warn("%s:%d: %s %s line %d with the same patient and label: the row is used once", labels,
+                            y->csv_line, y->file, what[kind], x->csv_line);
+                drop[k[b].i] = 1;
+            }
+            a = b;
+        }
+    }
+    if (rc == 0) { /* keep the first row of each image, in order */
+        const size_t px = (size_t)ds->rows * (size_t)ds->cols, nf = (size_t)ds->n_features;
+        size_t w = 0;
+        for (size_t i = 0; i < n; i++) {
+            exp_item *it = &ds->items[i];
+            if (drop[i]) {
+                ds->n_positive -= it->label == 1;
+                ds->class_n[it->label]--;
+                item_drop(it);
+                continue;
+            }
+            if (w != i) {
+                ds->items[w] = *it;
+                memset(it, 0, sizeof *it);
+                memmove(ds->images + w * px, ds->images + i * px, px * sizeof *ds->images);
+                memmove(ds->features + w * nf, ds->features + i * nf, nf * sizeof *ds->features);
+            }
+            w++;
+        }
+        ds->n = w;
+    }
+out:
+    for (size_t i = 0; real && i < n; i++) free(real[i]);
+    free(real);
+    free(k);
+    free(drop);
+    return rc;
 }
 
 int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *cache_dir, int progress,
@@ -227,12 +447,14 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
     }
     ds->rows = p.out_rows;
     ds->cols = p.out_cols;
+    ds->paths = !strcmp(exp_config_str(cfg, "data.output_paths"), "none") ? EXP_PATHS_NONE : EXP_PATHS_PSEUDONYMISED;
+    ds->dicom_dir = dup_str(dir);
     ds->n_features = EXP_PRE_N_FEATURES;
     ds->items = calloc(csv.n_rows, sizeof *ds->items);
     ds->excluded = calloc(csv.n_rows, sizeof *ds->excluded);
     ds->images = malloc(csv.n_rows * px * sizeof *ds->images);
     ds->features = malloc(csv.n_rows * EXP_PRE_N_FEATURES * sizeof *ds->features);
-    if (!ds->items || !ds->excluded || !ds->images || !ds->features) {
+    if (!ds->items || !ds->excluded || !ds->images || !ds->features || !ds->dicom_dir) {
         io_csv_free(&csv);
         exp_dataset_free(ds);
         return wb_err(err, WB_E_NOMEM, labels, "out of memory for %zu images of %dx%d", csv.n_rows, p.out_rows, p.out_cols);
@@ -260,6 +482,7 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
         }
         if (file[0] == '/') snprintf(it->path, need, "%s", file);
         else snprintf(it->path, need, "%s/%s", dir, file);
+        exp_pseudonym(key, group, it->pseudonym);
         const char *lv = io_csv_cell(&csv, r, c_label);
         int bad_label = 0;
         if (n_cls == 0) {
@@ -284,7 +507,7 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
             } else {
                 char reason[1400];
                 snprintf(reason, sizeof reason, "%s:%d: %s", labels, csv.lines[r], msg);
-                rc = exclude_file(ds, file, reason, labels, err);
+                rc = exclude_file(ds, it, reason, labels, err);
             }
             item_drop(it);
             if (progress) wb_progress("data: images read and preprocessed", r + 1, csv.n_rows, t0);
@@ -293,7 +516,6 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
         if (c_sop >= 0) copy(it->sop_uid, sizeof it->sop_uid, io_csv_cell(&csv, r, c_sop));
         if (c_lat >= 0) copy(it->laterality, sizeof it->laterality, io_csv_cell(&csv, r, c_lat));
         if (c_view >= 0) copy(it->view, sizeof it->view, io_csv_cell(&csv, r, c_view));
-        exp_pseudonym(key, group, it->pseudonym);
 
         wb_error e;
         wb_error_clear(&e);
@@ -340,8 +562,9 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
             if (fail_fast || e.code == WB_E_NOMEM) {
                 rc = wb_err_at(err, e.code == WB_E_NOMEM ? WB_E_NOMEM : WB_E_FAILED, labels, csv.lines[r], 0, NULL,
                                "%s (data.on_error is fail)", msg);
+                err_out_text(ds, err, it);
             } else {
-                rc = exclude_file(ds, file, msg, labels, err);
+                rc = exclude_file(ds, it, msg, labels, err);
             }
             item_drop(it);
             if (progress) wb_progress("data: images read and preprocessed", r + 1, csv.n_rows, t0);
@@ -357,6 +580,7 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
         if (progress) wb_progress("data: images read and preprocessed", r + 1, csv.n_rows, t0);
     }
     io_csv_free(&csv);
+    if (rc == 0) rc = check_duplicates(ds, labels, err);
     if (use_cache && progress)
         wb_log(WB_LOG_INFO, "data: %zu of %zu images from the cache in %s", n_hits, ds->n + ds->n_excluded, cache_dir);
     if (rc == 0 && ds->n == 0) rc = wb_err(err, WB_E_DATA, labels, "no usable image (%zu excluded)", ds->n_excluded);

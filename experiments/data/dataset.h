@@ -34,9 +34,19 @@ typedef struct exp_item {
 } exp_item;
 
 typedef struct exp_excluded {
-    char *file;
+    char *file;            /* as written in the labels CSV */
     char *reason;
+    char *path;            /* resolved */
+    char *group;           /* patient id (raw; never written out) */
+    char pseudonym[17];
+    int csv_line;
 } exp_excluded;
+
+/* What outputs show of a row's file (data.output_paths). */
+typedef enum {
+    EXP_PATHS_PSEUDONYMISED = 0, /* relative to data.dicom_dir, the patient id replaced by the pseudonym */
+    EXP_PATHS_NONE               /* nothing: rows are named by SOP Instance UID and SHA-256 */
+} exp_paths_mode;
 
 typedef struct exp_dataset {
     exp_item *items;
@@ -53,7 +63,20 @@ typedef struct exp_dataset {
                              * baseline variant is configured; measured again on the cached
                              * image for an image read from the cache) */
     size_t class_n[EXP_CONFIG_MAX_CLASSES]; /* images per class */
+    exp_paths_mode paths;  /* data.output_paths */
+    char *dicom_dir;       /* data.dicom_dir */
 } exp_dataset;
+
+/* A row's file as outputs (manifest.csv, excluded.csv) show it, malloc'd (NULL: out of
+ * memory): per data.output_paths, relative to data.dicom_dir with every occurrence of the
+ * patient id (case ignored; directories of exported archives are often named by PatientID)
+ * replaced by the pseudonym, or "". */
+char *exp_dataset_out_file(const exp_dataset *ds, const char *file, const char *group, const char *pseudonym);
+/* text (an exclusion reason, an error) with the row's resolved path and file shown as above
+ * (with output_paths none: "(the file of line N)") and the patient id replaced by the
+ * pseudonym; malloc'd, NULL when out of memory. */
+char *exp_dataset_out_text(const exp_dataset *ds, const char *text, const char *file, const char *path, int line,
+                           const char *group, const char *pseudonym);
 
 /* Preprocessing parameters from the config's preprocess section. */
 void exp_dataset_pre_params(const exp_config *cfg, exp_pre_params *p);
@@ -71,6 +94,12 @@ void exp_dataset_free(exp_dataset *ds);
 
 /* The preprocessed-image cache a config uses: preprocess.cache_dir, or RUNS_DIR/cache. */
 void exp_dataset_cache_dir(const exp_config *cfg, const char *runs_dir, char *buf, size_t n);
+
+/* The pseudonym key of a runs directory: 32 random bytes kept as 64 hex digits in
+ * RUNS_DIR/.pseudonym-key (mode 0600), made by the first run. Runs that start together agree
+ * on one key (created with an exclusive link, then read back). Errors: a damaged key file
+ * (WB_E_DATA), a directory that cannot take it (WB_E_WRITE). */
+int exp_pseudonym_key(const char *runs_dir, uint8_t key[32], wb_error *err);
 
 /* HMAC-SHA256(key, msg) as 16 hex digits (64 bits) into out[17]. */
 void exp_pseudonym(const uint8_t key[32], const char *msg, char out[17]);

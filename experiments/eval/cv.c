@@ -278,10 +278,17 @@ int exp_cv_split(const size_t *group, const int *label, size_t n, int folds, int
     }
     for (int c = 0; c < S; c++)
         if (strat_groups[c] > 0 && strat_groups[c] < (size_t)folds) {
-            wb_err(err, WB_E_DATA, NULL,
-                   "cv: only %zu patients have label %d, fewer than the %d folds, so some test "
-                   "folds would have none; use at most %zu folds",
-                   strat_groups[c], c, folds, strat_groups[c] < 2 ? (size_t)2 : strat_groups[c]);
+            /* the advice must be something the user can do: fewer folds only helps down to 2 */
+            if (strat_groups[c] >= 2)
+                wb_err(err, WB_E_DATA, NULL,
+                       "cv: only %zu patients have label %d, fewer than the %d folds, so some test "
+                       "folds would have none; use at most %zu folds",
+                       strat_groups[c], c, folds, strat_groups[c]);
+            else
+                wb_err(err, WB_E_DATA, NULL,
+                       "cv: only 1 patient has label %d, so a test fold would have none even with 2 folds; "
+                       "stratified cross-validation needs at least 2 patients of each label",
+                       c);
             goto done;
         }
 

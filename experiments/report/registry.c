@@ -23,6 +23,7 @@
 struct exp_registry {
     sqlite3 *db;
     char path[4096];
+    int readonly; /* opened by exp_registry_open_read on a file this process cannot write */
 };
 
 static const char *const SCHEMA =
@@ -113,6 +114,92 @@ int exp_registry_open(const char *path, exp_registry **out, wb_error *err)
         return -1;
     }
     if (exec(reg, "COMMIT;", err) != 0) {
+        exp_registry_close(reg);
+        return -1;
+    }
+    *out = reg;
+    return 0;
+}
+
+/* path as an SQLite URI with immutable=1 ("%", "?", "#" and bytes outside printable ASCII
+ * percent-encoded), or NULL when out of memory. */
+static char *immutable_uri(const char *path)
+{
+    sbuf b = {0};
+    sb_printf(&b, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (*p == '%' || *p == '?' || *p == '#' || *p <= ' ' || *p >= 0x7f) sb_printf(&b, "%%%02X", *p);
+        else sb_printf(&b, "%c", *p);
+    }
+    sb_printf(&b, "?immutable=1");
+    if (b.oom) {
+        sb_free(&b);
+        return NULL;
+    }
+    return b.s;
+}
+
+/* 0 if the registry's schema version is ours; else the sqlite3 result code (or -1: another version). */
+static int check_version(exp_registry *reg)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(reg->db, "SELECT value FROM meta WHERE key='schema_version'", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        rc = rc == SQLITE_ROW ? (strcmp((const char *)sqlite3_column_text(st, 0), "1") ? -1 : 0) : rc == SQLITE_DONE ? -1 : rc;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int exp_registry_open_read(const char *path, exp_registry **out, wb_error *err)
+{
+    *out = NULL;
+    exp_registry *reg = calloc(1, sizeof *reg);
+    if (!reg) return wb_err(err, WB_E_NOMEM, path, "out of memory");
+    snprintf(reg->path, sizeof reg->path, "%s", path);
+    /* Writable (the file, and its directory for the WAL's side files): read-write without
+     * creating anything, so that list can mark dead runs as failed. Otherwise read-only; a WAL
+     * database whose -shm file cannot be created (read-only file system, another user's
+     * directory) is read as immutable: nobody can be writing it there. */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *(slash == dir ? slash + 1 : slash) = '\0';
+    else snprintf(dir, sizeof dir, ".");
+    reg->readonly = access(path, W_OK) != 0 || access(dir, W_OK) != 0;
+    int rc = sqlite3_open_v2(path, &reg->db, reg->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(reg->db, 30000);
+        rc = check_version(reg);
+    }
+    if (reg->readonly && rc != SQLITE_OK && rc != -1 && reg->db && ((sqlite3_errcode(reg->db) & 0xff) == SQLITE_CANTOPEN || (sqlite3_errcode(reg->db) & 0xff) == SQLITE_READONLY)) {
+        sqlite3_close(reg->db);
+        reg->db = NULL;
+        char *uri = immutable_uri(path);
+        if (!uri) {
+            exp_registry_close(reg);
+            return wb_err(err, WB_E_NOMEM, path, "out of memory");
+        }
+        rc = sqlite3_open_v2(uri, &reg->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+        free(uri);
+        if (rc == SQLITE_OK) rc = check_version(reg);
+    }
+    if (rc == -1) {
+        wb_err(err, WB_E_DATA, path, "not a run registry of this workbench version (schema_version is not 1)");
+    } else if (rc != SQLITE_OK) {
+        if (reg->db) {
+            wb_code c = db_code(reg->db);
+            wb_err(err, c == WB_E_WRITE ? WB_E_IO : c, path, "cannot read the run registry: %s", sqlite3_errmsg(reg->db));
+        } else {
+            wb_err(err, WB_E_NOMEM, path, "cannot open the run registry: out of memory");
+        }
+    }
+    if (rc != SQLITE_OK) {
+        exp_registry_close(reg);
+        return -1;
+    }
+    if (!reg->readonly && exec(reg, "PRAGMA foreign_keys=ON;", err) != 0) {
         exp_registry_close(reg);
         return -1;
     }
@@ -308,6 +395,7 @@ static int pid_alive(long long pid)
 
 int exp_registry_reap(exp_registry *reg, wb_error *err)
 {
+    if (reg->readonly) return 0; /* a registry we may only read: its dead runs stay "running" */
     char host[256] = "";
     gethostname(host, sizeof host - 1);
     sqlite3_stmt *st = NULL;

@@ -37,6 +37,11 @@ typedef struct exp_registry_run {
 
 /* Opens (creating if needed) the database at path; its directory must exist. */
 int exp_registry_open(const char *path, exp_registry **out, wb_error *err);
+/* Opens an existing registry for list/show/compare: nothing is created and no schema is
+ * written, so it works on a read-only file system or in another user's runs directory (then
+ * read-only, and exp_registry_reap does nothing). Errors: WB_E_IO (cannot read), WB_E_DATA
+ * (not a registry). */
+int exp_registry_open_read(const char *path, exp_registry **out, wb_error *err);
 void exp_registry_close(exp_registry *reg);
 
 /* Records a started run (status running), or a resumed one again; *id is its registry id. */

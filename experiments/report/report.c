@@ -1158,14 +1158,35 @@ out:
     return rc;
 }
 
-static int wants(const run_files *rf, const char *fmt)
+static int wants_fmt(const exp_flat *cfg, const char *fmt)
 {
-    const char *f = exp_flat_get(&rf->cfg, "report.formats");
+    const char *f = exp_flat_get(cfg, "report.formats");
     if (!f) return 1;
     size_t n = strlen(fmt);
     for (const char *p = f; (p = strstr(p, fmt)); p += n)
         if ((p == f || p[-1] == '[' || p[-1] == ' ' || p[-1] == ',') && (p[n] == ']' || p[n] == ',' || p[n] == '\0'))
             return 1;
+    return 0;
+}
+
+static int wants(const run_files *rf, const char *fmt) { return wants_fmt(&rf->cfg, fmt); }
+
+/* The report files and the formats that ask for them, in the order they are announced. */
+static const char *const report_files[][2] = {{"html", "report.html"}, {"md", "report.md"}, {"tex", "table.tex"}};
+
+int exp_report_names(const char *run_dir, char *buf, size_t n, wb_error *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.yaml", run_dir);
+    exp_flat cfg;
+    if (n) buf[0] = '\0';
+    if (exp_flat_read(path, &cfg, err) != 0) return -1;
+    for (size_t i = 0; i < sizeof report_files / sizeof report_files[0]; i++) {
+        size_t l = strlen(buf);
+        if (wants_fmt(&cfg, report_files[i][0]) && l < n)
+            snprintf(buf + l, n - l, "%s%s", l ? ", " : "", report_files[i][1]);
+    }
+    exp_flat_free(&cfg);
     return 0;
 }
 

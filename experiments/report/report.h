@@ -32,4 +32,9 @@ void exp_report_fmt(char *buf, size_t n, double v, exp_fmt_kind kind);
  * missing or malformed, WB_E_WRITE. */
 int exp_report_write(const char *run_dir, wb_error *err);
 
+/* The report files run_dir's config (report.formats) asks for, as "report.html, report.md,
+ * table.tex" into buf[n] ("" when it asks for none; metrics.csv is always written). Errors:
+ * config.yaml missing or malformed. */
+int exp_report_names(const char *run_dir, char *buf, size_t n, wb_error *err);
+
 #endif

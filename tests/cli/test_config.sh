@@ -3,6 +3,7 @@
 # and each kind of bad config gets exit 2 and its file:line:col: key: message.
 # Args: WORKBENCH CONFIGS_DIR OUT_DIR
 set -euo pipefail
+shopt -s lastpipe  # case_ at the end of a pipeline runs in this shell, so its checks count
 wb=$1 configs=$2 out=$3
 rm -rf "$out"; mkdir -p "$out"
 . "$(dirname "$0")/lib.sh"
@@ -75,7 +76,7 @@ expect_grep '\-\-set: cv.folds: expected an integer from 2 to 20, got .1.' "$out
 # data.classes: multi-class labels
 cls() { good | sed "s/  labels: data\/labels.csv/  labels: data\/labels.csv\n$1/"; }
 cls '  classes: [malignant]' | case_ cls1 "cls1.yaml:5:12: data.classes: needs at least 2 label values \(got only 'malignant'\)"
-cls '  classes: [normal, benign, normal]' | case_ clsdup "clsdup.yaml:5:30: data.classes: 'normal' is listed twice"
+cls '  classes: [normal, benign, normal]' | case_ clsdup "clsdup.yaml:5:29: data.classes: 'normal' is listed twice"
 cls '  classes: [normal, malignant]\n  positive: malignant' | case_ clspos "clspos.yaml:6:13: data.positive: not used with data.classes"
 cls '  classes: normal' | case_ clsscalar "clsscalar.yaml:5:12: data.classes: expected a list of label values such as \[normal, benign, malignant\], got 'normal'"
 cls '  classes: [normal, "BI RADS 4"]' | case_ clsname "clsname.yaml:5:21: data.classes: expected label values of 1 to 64 letters, digits, '_', '.' or '-', got 'BI RADS 4'"
@@ -96,6 +97,39 @@ expect_no_grep 'classes:' "$out/stdout"
 expect_grep '^  positive: "malignant"$' "$out/stdout"
 expect_exit 0 "$wb" validate "$out/cls.yaml" --set 'data.classes=[]' --print
 expect_no_grep 'classes:' "$out/stdout"
+# issue 15: deep nesting is refused at the level past the cap (64), whatever the file's size:
+# 200,000 flow levels (400 kB) used to take minutes in libyaml's scanner
+deep_yaml() { local d=$1 o=$2; { printf 'name: t\nreport:\n  title: '; head -c "$d" /dev/zero | tr '\0' '['; head -c "$d" /dev/zero | tr '\0' ']'; echo; } >"$o"; }
+deep_yaml 200000 "$out/deep.yaml"
+expect_exit 2 "$wb" validate "$out/deep.yaml"
+expect_grep '^workbench: error: .*deep.yaml:3:72: mappings and lists nested more than 64 levels deep$' "$out/stderr"
+deep_yaml 62 "$out/deep64.yaml"   # 64 levels with the two mappings: read, refused for its type only
+expect_exit 2 "$wb" validate "$out/deep64.yaml"
+expect_grep 'deep64.yaml:3:10: report.title: expected a string' "$out/stderr"
+# ... and in a run's config.yaml read back by report / runs compare (exp_flat)
+# a second YAML document is refused, not ignored (even when it is not YAML at all)
+{ good; printf -- '---\nfoo: [\n'; } | case_ multidoc 'multidoc.yaml:13:1: a second YAML document'
+{ good; printf -- '---\n'; } | case_ multidoc2 'multidoc2.yaml:13:1: a second YAML document'
+{ printf -- '---\n'; good; printf -- '...\n'; } >"$out/onedoc.yaml"; expect_exit 0 "$wb" validate "$out/onedoc.yaml"
+# metrics.levels without one of the levels used to be ignored: refused
+good | sed 's/^name: t/name: t\nmetrics:\n  levels: [breast]/' | case_ levels "levels.yaml:3:11: metrics.levels: only \[image, breast\] is supported"
+good | sed 's/^name: t/name: t\nmetrics:\n  levels: [breast, image]/' >"$out/levels2.yaml"; expect_exit 0 "$wb" validate "$out/levels2.yaml"
+expect_exit 2 "$wb" validate "$out/good.yaml" --set 'metrics.levels=[image]'
+expect_grep '^workbench: error: --set: metrics.levels: only \[image, breast\] is supported' "$out/stderr"
+# a stage named twice in lr_scale would keep one factor silently
+good | sed 's/    unfreeze: \[layer3\]/    unfreeze: [layer3]\n    lr_scale: {layer3: 0.1, layer3: 1}/' | case_ stagedup "stagedup.yaml:13:29: variants\[1\].lr_scale: stage 'layer3' is listed twice \(first at line 13\)"
+# --set of a section or a mapping: its own message, not "did you mean" the same name
+expect_exit 2 "$wb" validate "$out/good.yaml" --set data=1
+expect_grep '^workbench: error: --set: data: is a section, not a single value: --set one of its keys' "$out/stderr"
+expect_no_grep 'did you mean' "$out/stderr"
+expect_exit 2 "$wb" validate "$out/good.yaml" --set train.augment=1
+expect_grep '\-\-set: train.augment: is a section' "$out/stderr"
+expect_exit 2 "$wb" validate "$out/good.yaml" --set variants=1
+expect_grep '\-\-set: variants: is the list of variants, not a single value: --set variants\[I\].KEY=VALUE' "$out/stderr"
+expect_exit 2 "$wb" validate "$out/good.yaml" --set 'variants[1].lr_scale=1'
+expect_grep '\-\-set: variants\[1\].lr_scale: is a mapping \(stage: factor\), which --set cannot give' "$out/stderr"
+expect_exit 2 "$wb" validate "$out/good.yaml" --set dat=1
+expect_grep "\-\-set: dat: unknown key; did you mean 'data'\?" "$out/stderr"
 expect_exit 0 "$wb" validate --schema
 expect_grep '^cv.folds	integer	5	2..20	' "$out/stdout"
 # every key of the schema is documented in docs/config.md

@@ -229,6 +229,11 @@ static void test_split(void)
     const int l4[] = {0, 1, 0, 0, 1, 0, 0, 0};
     CHECK(exp_cv_split(g4, l4, 8, 3, 1, 1, &f, &err) == -1, "too few positive patients");
     CHECK_CONTAINS(err.msg, "only 2 patients have label", "stratum message");
+    CHECK_CONTAINS(err.msg, "use at most 2 folds", "stratum advice");
+    /* one positive patient: fewer folds cannot help (it used to advise "at most 2 folds" for 2) */
+    const int l1[] = {0, 1, 0, 0, 0, 0, 0, 0};
+    CHECK(exp_cv_split(g4, l1, 8, 2, 1, 1, &f, &err) == -1, "one positive patient");
+    CHECK_CONTAINS(err.msg, "only 1 patient has label 1, so a test fold would have none even with 2 folds", "one-patient message");
     CHECK(f.fold == NULL, "failed split leaves the output empty");
     CHECK(exp_cv_split(g4, l4, 8, 5, 1, 1, &f, &err) == -1, "fewer patients than folds");
     CHECK_CONTAINS(err.msg, "4 patients cannot fill 5 folds", "groups message");
@@ -352,7 +357,7 @@ static void test_multiclass(void)
     for (size_t i = 0; i < n; i++)
         if (label[i] == 2 && group[i] > 10) label[i] = 1;
     CHECK(exp_cv_split(group, label, n, FOLDS, 1, 11, &g, &err) == -1, "too few patients of class 2");
-    CHECK_CONTAINS(err.msg, "have label 2", "message names the class");
+    CHECK_CONTAINS(err.msg, "label 2,", "message names the class");
     exp_cv_folds_free(&f);
     exp_cv_folds_free(&g);
 }

@@ -18,9 +18,9 @@ static const char *write_tmp(const char *name, const char *text, size_t n)
     return path;
 }
 
-static void bad(const char *name, const char *text, const char *want)
+static void bad_n(const char *name, const char *text, size_t n, const char *want)
 {
-    const char *p = write_tmp(name, text, strlen(text));
+    const char *p = write_tmp(name, text, n);
     io_csv c;
     wb_error err;
     wb_error_clear(&err);
@@ -31,6 +31,8 @@ static void bad(const char *name, const char *text, const char *want)
     CHECK_CONTAINS(msg, name, "names the file");
     CHECK(c.cells == NULL && c.n_rows == 0, "%s: output left behind", name);
 }
+
+static void bad(const char *name, const char *text, const char *want) { bad_n(name, text, strlen(text), want); }
 
 int main(int argc, char **argv)
 {
@@ -70,6 +72,10 @@ int main(int argc, char **argv)
     bad("inner.csv", "a,b\nx\"y,2\n", "inner.csv:2:2: quote inside an unquoted field");
     bad("empty.csv", "", "empty.csv: empty file");
     bad("dup.csv", "a,a\n1,2\n", "dup.csv:1: column 'a' appears twice");
+    /* a NUL byte used to end the cell silently ("x\0y" read as "x"): refused where it is */
+    bad_n("nul.csv", "a,b\nx\0y,2\n", 10, "nul.csv:2:2: NUL byte in a field");
+    bad_n("nulq.csv", "a,b\n1,\"x\ny\0z\"\n", 14, "nulq.csv:3:2: NUL byte in a field");
+    bad_n("nulh.csv", "a\0,b\n1,2\n", 9, "nulh.csv:1:2: NUL byte in a field");
     io_csv none;
     CHECK(io_csv_read("/nonexistent/x.csv", &none, &err) != 0 && err.code == WB_E_IO, "missing file");
     io_csv_free(NULL);

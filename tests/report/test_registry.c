@@ -270,6 +270,72 @@ static void test_killed(const char *db)
     exp_registry_close(reg);
 }
 
+/* Reading a registry this process may not write (issue 15: `runs list` used to fail with
+ * "attempt to write a readonly database"): a copy of db in a directory of its own, made
+ * unwritable, read by a child as another user (root: setuid nobody, since chmod does not stop
+ * root) or after chmod a-w (not root). list, show and compare work, and the file is unchanged
+ * and has no WAL side files. (tests/cli/test_hardening.sh also reads one on a read-only mount.) */
+static void test_read_only(const char *db)
+{
+    char dir[4300], copy[4400], side[4500];
+    snprintf(dir, sizeof dir, "%s/ro", g_work);
+    snprintf(copy, sizeof copy, "%s/registry.sqlite", dir);
+    mkdir(dir, 0777);
+    chmod(dir, 0777);
+    remove(copy);
+    unsigned char *t = NULL, *t2 = NULL;
+    size_t n = 0, n2 = 0;
+    wb_error e;
+    CHECK(io_file_read_all(db, 1 << 26, &t, &n, &e) == 0, "read the registry: %s", e.msg);
+    FILE *f = fopen(copy, "wb");
+    CHECK(f && fwrite(t, 1, n, f) == n && fclose(f) == 0, "copy the registry");
+    const int root = geteuid() == 0;
+    chmod(copy, root ? 0644 : 0444);
+    chmod(dir, root ? 0755 : 0555);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (root && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(77);
+        exp_registry *reg = NULL;
+        if (exp_registry_open_read(copy, &reg, &e) != 0) {
+            fprintf(stderr, "open_read: %s: %s\n", e.file, e.msg);
+            _exit(10);
+        }
+        char *buf = NULL;
+        size_t bn = 0;
+        FILE *o = open_memstream(&buf, &bn);
+        const char *ids[] = {"1", "3"};
+        int rc = exp_registry_list(reg, NULL, NULL, o, &e) < 0 ? 11
+                 : exp_registry_show(reg, "1", o, &e) != 0      ? 12
+                 : exp_registry_compare(reg, ids, 2, o, &e) != 0 ? 13
+                                                                 : 0;
+        fclose(o);
+        if (rc) fprintf(stderr, "read-only registry: %s\n", e.msg);
+        else if (!strstr(buf, "exp-20260101T000000Z-abcdef01") || !strstr(buf, "config SHA-256    c0ffee") ||
+                 !strstr(buf, "config differences:"))
+            rc = 14;
+        free(buf);
+        exp_registry_close(reg);
+        _exit(rc);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+        fprintf(stderr, "registry: read-only test skipped (cannot become nobody)\n");
+    } else {
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "list, show and compare of a read-only registry (child status %d)",
+              WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    }
+    CHECK(io_file_read_all(copy, 1 << 26, &t2, &n2, &e) == 0 && n2 == n && !memcmp(t, t2, n), "the registry is unchanged");
+    snprintf(side, sizeof side, "%s-wal", copy);
+    CHECK(access(side, F_OK) != 0, "no -wal file");
+    snprintf(side, sizeof side, "%s-shm", copy);
+    CHECK(access(side, F_OK) != 0, "no -shm file");
+    free(t);
+    free(t2);
+    chmod(dir, 0777);
+    chmod(copy, 0666);
+}
+
 static void test_bad_file(void)
 {
     char path[4300];
@@ -306,6 +372,7 @@ int main(int argc, char **argv)
     remove(side);
     test_record(db);
     test_concurrent(db);
+    test_read_only(db);
     test_killed(db);
     test_bad_file();
     return wb_test_finish("registry");
