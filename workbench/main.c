@@ -9,6 +9,7 @@
 
 #include "workbench/cli.h"
 #include "io/io_dicom.h"
+#include "io/io_image.h"
 #include "base/wb_log.h"
 
 static const wb_command *const commands[] = {
@@ -43,6 +44,7 @@ static void print_version(void)
     printf("workbench %s\n", WB_VERSION);
     printf("DCMTK %s\n", io_dicom_dcmtk_version());
     printf("ITK %s\n", WB_ITK_VERSION);
+    printf("%s\n", io_image_versions());
     printf("OpenBLAS %s\n", openblas_get_config());
     printf("libyaml %s\n", yaml_get_version_string());
     printf("SQLite %s\n", sqlite3_libversion());
