@@ -280,7 +280,7 @@ static int decode_png(const unsigned char *b, size_t n, const char *path, const 
         return wb_err(err, WB_E_DATA, path, "PNG %s: %s", stage ? "data" : "header", ctx.msg);
     }
     png_set_read_fn(png, &ctx, png_read_mem);
-    png_set_user_limits(png, (png_uint_32)opt->max_dim, (png_uint_32)opt->max_dim);
+    /* libpng's own limit (1,000,000 per side) stays; check_dims applies ours with a clear message */
     png_set_chunk_malloc_max(png, (png_alloc_size_t)64 << 20);
     png_read_info(png, info);
     png_uint_32 w, h;
