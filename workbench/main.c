@@ -14,6 +14,7 @@
 
 static const wb_command *const commands[] = {
     &wb_cmd_synth,
+    &wb_cmd_import,
     &wb_cmd_inspect,
     &wb_cmd_validate,
     &wb_cmd_run,
