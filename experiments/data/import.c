@@ -755,9 +755,11 @@ static int import_vindr(const exp_import_options *o, imp_table *t, exp_import_su
         }
         if (have == 0) continue;
         for (int k = 0; k < 4 && rc == 0; k++)
-            if (parse_double(v[k], &d[k]) || d[k] < 0 || d[k] > 1e6)
+            if (parse_double(v[k], &d[k]) || d[k] < -1e5 || d[k] > 1e6)
                 rc = wb_err_at(err, WB_E_DATA, fpath, line, (int)c_box[k] + 1, bn[k], "expected a pixel coordinate, got '%s'", v[k]);
         if (rc) break;
+        for (int k = 0; k < 4; k++) /* a few published boxes start a little outside the image */
+            if (d[k] < 0) d[k] = 0;
         if (d[2] <= d[0] || d[3] <= d[1]) {
             rc = wb_err_at(err, WB_E_DATA, fpath, line, (int)c_box[2] + 1, "xmax",
                            "box (%g, %g)-(%g, %g) is empty: xmax/ymax must exceed xmin/ymin", d[0], d[1], d[2], d[3]);
