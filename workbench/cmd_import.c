@@ -55,7 +55,7 @@ static int run(int argc, char **argv)
     o.format = pos[0];
     o.source = pos[1];
     if (!exp_import_format_known(o.format)) {
-        wb_err(&err, WB_E_USAGE, NULL, "import: unknown format '%s' (expected mini-mias, cbis-ddsm, vindr or rsna)", o.format);
+        wb_err(&err, WB_E_USAGE, NULL, "import: unknown format '%s' (expected mini-mias, cbis-ddsm, vindr, rsna or inbreast)", o.format);
         goto usage;
     }
     if (!o.out) {
@@ -99,9 +99,10 @@ const wb_command wb_cmd_import = {
     "  cbis-ddsm   the four *_case_description_{train,test}_set.csv sheets + the images\n"
     "  vindr       breast-level_annotations.csv (+ finding_annotations.csv) + images/\n"
     "  rsna        train.csv + train_images/ (RSNA Screening Mammography 2023)\n"
+    "  inbreast    INbreast.csv (semicolon-separated) + AllDICOMs/\n"
     "\n"
     "  --out FILE                 the labels CSV (written atomically)\n"
-    "  --birads-min N             vindr: breast BI-RADS >= N is malignant, 1 normal, else benign (default 4)\n"
+    "  --birads-min N             vindr, inbreast: BI-RADS >= N is malignant, 1 normal, else benign (default 4)\n"
     "  --benign-without-callback  cbis-ddsm: BENIGN_WITHOUT_CALLBACK counts as benign (default) or normal\n"
     "  --views LIST               keep only these views (comma list, e.g. CC,MLO)\n"
     "  --sites LIST               rsna: keep only these site_id values\n"

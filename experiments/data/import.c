@@ -1,4 +1,4 @@
-/* import.c — dataset importers: mini-MIAS, CBIS-DDSM, VinDr-Mammo, RSNA 2023. See import.h and
+/* import.c — dataset importers: mini-MIAS, CBIS-DDSM, VinDr-Mammo, RSNA 2023, INbreast. See import.h and
  * docs/datasets.md. */
 #include "experiments/data/import.h"
 
@@ -25,7 +25,7 @@ void exp_import_options_default(exp_import_options *o)
     o->birads_min = 4;
 }
 
-static const char *const formats[] = {"mini-mias", "cbis-ddsm", "vindr", "rsna"};
+static const char *const formats[] = {"mini-mias", "cbis-ddsm", "vindr", "rsna", "inbreast"};
 
 int exp_import_format_known(const char *name)
 {
@@ -38,7 +38,7 @@ int exp_import_format_known(const char *name)
 
 typedef struct imp_row {
     char *file;       /* relative to the source directory */
-    char sop[80], patient[80], lat[4], view[16];
+    char sop[80], patient[80], lat[8], view[16];
     int label;        /* LBL_* */
     char lesion[96];
     int box[4], has_box, box_rank;
@@ -269,7 +269,7 @@ static int birads_value(const char *s)
     if (*s >= '0' && *s <= '6') {
         int v = *s - '0';
         s++;
-        while (isalpha((unsigned char)*s)) s++; /* 4A, 4B, 4C */
+        if (v == 4 && *s && strchr("abcABC", *s)) s++; /* 4A, 4B, 4C */
         while (isspace((unsigned char)*s)) s++;
         if (!*s) return v;
     }
@@ -850,6 +850,156 @@ static int import_rsna(const exp_import_options *o, imp_table *t, exp_import_sum
     return rc;
 }
 
+/* ---- INbreast: INbreast.csv (semicolon-separated) + AllDICOMs/ ---- */
+
+/* Splits a line at ';' into at most max fields (in place); returns the count. */
+static int split_semicolons(char *line, char **f, int max)
+{
+    int n = 0;
+    for (char *p = line; n < max;) {
+        f[n++] = p;
+        char *q = strchr(p, ';');
+        if (!q) break;
+        *q = '\0';
+        p = q + 1;
+    }
+    return n;
+}
+
+static int import_inbreast(const exp_import_options *o, imp_table *t, exp_import_summary *s, wb_error *err)
+{
+    io_path_list files;
+    io_path_list_init(&files);
+    imp_table byname; /* "File Name" (the number before the first '_') -> the DICOM file */
+    memset(&byname, 0, sizeof byname);
+    int rc = io_fs_collect(o->source, &files, err);
+    const char *sheet = NULL;
+    const size_t root = strlen(o->source);
+    for (size_t i = 0; i < files.n && rc == 0; i++) {
+        const char *b = strrchr(files.paths[i], '/');
+        b = b ? b + 1 : files.paths[i];
+        if (!strcasecmp(b, "INbreast.csv")) sheet = files.paths[i];
+        const char *d = strrchr(b, '.');
+        if (!d || strcasecmp(d, ".dcm")) continue;
+        char key[64];
+        size_t k = strcspn(b, "_");
+        if (k == 0 || k >= sizeof key || !b[k]) continue;
+        memcpy(key, b, k);
+        key[k] = '\0';
+        int added;
+        long j = table_get(&byname, key, &added, err);
+        if (j < 0) rc = -1;
+        else if (added) {
+            const char *rel = files.paths[i] + root;
+            while (*rel == '/') rel++;
+            rc = set_file(&byname.rows[j], rel, err);
+            /* <File Name>_<patient>_MG_<side>_<view>_ANON.dcm: the second part is the woman */
+            const char *pp = b + k + 1;
+            size_t pl = strcspn(pp, "_");
+            if (pl < sizeof byname.rows[j].patient) {
+                memcpy(byname.rows[j].patient, pp, pl);
+                byname.rows[j].patient[pl] = '\0';
+            }
+        }
+    }
+    if (rc == 0 && !sheet) rc = wb_err(err, WB_E_IO, o->source, "no INbreast.csv under this directory (the release's sheet, saved as semicolon-separated CSV)");
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    if (rc == 0) rc = io_file_read_all(sheet, (size_t)16 << 20, &buf, &n, err);
+    static const char *const need[8] = {"Patient ID", "Patient age", "Laterality", "View", "Acquisition date", "File Name", "ACR", "Bi-Rads"};
+    int line = 0, header = 1;
+    for (size_t pos = 0; rc == 0 && pos < n;) {
+        size_t end = pos;
+        while (end < n && buf[end] != '\n') end++;
+        line++;
+        char text[1024];
+        size_t len = end - pos < sizeof text - 1 ? end - pos : sizeof text - 1;
+        memcpy(text, buf + pos, len);
+        text[len] = '\0';
+        pos = end + 1;
+        if (len && text[len - 1] == '\r') text[--len] = '\0';
+        char tmp[1024];
+        if (!trim(text, tmp, sizeof tmp)[0]) continue;
+        char *f[9];
+        int nf = split_semicolons(text, f, 9);
+        if (header) {
+            const char *h0 = f[0];
+            if ((unsigned char)h0[0] == 0xEF && (unsigned char)h0[1] == 0xBB && (unsigned char)h0[2] == 0xBF) h0 += 3;
+            for (int k = 0; k < 8 && rc == 0; k++) {
+                char a[128];
+                trim(k == 0 ? h0 : k < nf ? f[k] : "", a, sizeof a);
+                if (k >= nf || strcasecmp(a, need[k]))
+                    rc = wb_err_at(err, WB_E_DATA, sheet, line, k + 1, NULL,
+                                   "expected the INbreast header 'Patient ID;Patient age;Laterality;View;Acquisition date;File Name;ACR;Bi-Rads', field %d is '%s'",
+                                   k + 1, k < nf ? a : "");
+            }
+            header = 0;
+            continue;
+        }
+        s->rows_read++;
+        if (nf < 8) {
+            rc = wb_err_at(err, WB_E_DATA, sheet, line, nf, NULL, "expected 8 fields separated by ';', got %d", nf);
+            break;
+        }
+        char lat[8], view[16], name[64], acr[16], bir[16];
+        trim(f[2], lat, sizeof lat);
+        trim(f[3], view, sizeof view);
+        trim(f[5], name, sizeof name);
+        trim(f[6], acr, sizeof acr);
+        trim(f[7], bir, sizeof bir);
+        if (strcmp(lat, "L") && strcmp(lat, "R")) {
+            rc = wb_err_at(err, WB_E_DATA, sheet, line, 3, "Laterality", "expected L or R, got '%s'", lat);
+            break;
+        }
+        long num;
+        if (parse_long(name, 0, 999999999L, &num)) {
+            rc = wb_err_at(err, WB_E_DATA, sheet, line, 6, "File Name", "expected the image number, got '%s'", name);
+            break;
+        }
+        int b = birads_value(bir);
+        if (b < 1 || b > 6) {
+            rc = wb_err_at(err, WB_E_DATA, sheet, line, 8, "Bi-Rads", "expected 1 to 6 (4a, 4b, 4c too), got '%s'", bir);
+            break;
+        }
+        long dv = 0;
+        if (acr[0] && parse_long(acr, 1, 4, &dv)) {
+            rc = wb_err_at(err, WB_E_DATA, sheet, line, 7, "ACR", "expected a density 1 to 4 or empty, got '%s'", acr);
+            break;
+        }
+        if (!in_list(o->views, view)) {
+            s->filtered++;
+            continue;
+        }
+        long j = table_find(&byname, name);
+        int added;
+        long i = table_get(t, name, &added, err);
+        if (i < 0) {
+            rc = -1;
+            break;
+        }
+        if (!added) {
+            rc = wb_err_at(err, WB_E_DATA, sheet, line, 6, "File Name", "image %s is listed twice", name);
+            break;
+        }
+        imp_row *row = &t->rows[i];
+        char miss[96];
+        snprintf(miss, sizeof miss, "AllDICOMs/%s_*.dcm", name);
+        if ((rc = set_file(row, j >= 0 ? byname.rows[j].file : miss, err))) break;
+        row->unresolved = j < 0;
+        if (j >= 0 && byname.rows[j].patient[0]) copy(row->patient, sizeof row->patient, byname.rows[j].patient);
+        else snprintf(row->patient, sizeof row->patient, "inbreast-%s", name);
+        copy(row->lat, sizeof row->lat, lat);
+        copy(row->view, sizeof row->view, view);
+        if (dv) snprintf(row->density, sizeof row->density, "%c", (char)('a' + dv - 1));
+        row->label = b >= o->birads_min ? LBL_MALIGNANT : b == 1 ? LBL_NORMAL : LBL_BENIGN;
+        snprintf(row->source_label, sizeof row->source_label, "Bi-Rads %s", bir);
+    }
+    free(buf);
+    table_free(&byname);
+    io_path_list_free(&files);
+    return rc;
+}
+
 /* ---- writing ---- */
 
 static void csv_field(FILE *f, const char *s)
@@ -944,7 +1094,7 @@ int exp_import_run(const exp_import_options *o, exp_import_summary *s, wb_error 
 {
     memset(s, 0, sizeof *s);
     if (!o->format || !exp_import_format_known(o->format))
-        return wb_err(err, WB_E_USAGE, NULL, "import: unknown format '%s' (expected mini-mias, cbis-ddsm, vindr or rsna)",
+        return wb_err(err, WB_E_USAGE, NULL, "import: unknown format '%s' (expected mini-mias, cbis-ddsm, vindr, rsna or inbreast)",
                       o->format ? o->format : "");
     if (!o->source || !is_dir(o->source))
         return wb_err(err, WB_E_IO, o->source, "not a directory (the dataset as downloaded)");
@@ -957,7 +1107,8 @@ int exp_import_run(const exp_import_options *o, exp_import_summary *s, wb_error 
     if (!strcmp(o->format, "mini-mias")) rc = import_mias(o, &t, s, err);
     else if (!strcmp(o->format, "cbis-ddsm")) rc = import_cbis(o, &t, s, err);
     else if (!strcmp(o->format, "vindr")) rc = import_vindr(o, &t, s, err);
-    else rc = import_rsna(o, &t, s, err);
+    else if (!strcmp(o->format, "rsna")) rc = import_rsna(o, &t, s, err);
+    else rc = import_inbreast(o, &t, s, err);
     if (rc == 0) rc = write_labels(o, &t, s, err);
     table_free(&t);
     return rc;

@@ -23,10 +23,10 @@
 #include "base/wb_error.h"
 
 typedef struct exp_import_options {
-    const char *format;  /* "mini-mias", "cbis-ddsm", "vindr", "rsna" */
+    const char *format;  /* "mini-mias", "cbis-ddsm", "vindr", "rsna", "inbreast" */
     const char *source;  /* the dataset's directory as downloaded */
     const char *out;     /* the labels CSV to write */
-    int birads_min;      /* vindr: breast BI-RADS >= this is malignant, 1 normal, else benign (4) */
+    int birads_min;      /* vindr, inbreast: BI-RADS >= this is malignant, 1 normal, else benign (4) */
     int bwc_normal;      /* cbis-ddsm: BENIGN_WITHOUT_CALLBACK counts as normal (1) or benign (0) */
     const char *views;   /* comma list of views to keep (e.g. "CC,MLO"); NULL or "": all */
     const char *sites;   /* rsna: comma list of site_id values to keep; NULL or "": all */

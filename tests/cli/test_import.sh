@@ -97,6 +97,22 @@ for b in tissue:3:8:'background tissue: expected F, G or D' severity:1:15:'sever
   expect_grep "Info.txt:$line:$col: $msg" "$out/stderr"
 done
 
+# ---- INbreast: INbreast.csv (semicolons, CRLF, padded ACR) + AllDICOMs/<File Name>_<patient>_MG_<side>_<view>_ANON.dcm
+s=$out/inbreast; mkdir -p "$s/AllDICOMs"; cp "$fx/inbreast/INbreast.csv" "$s/"
+for f in 22678622_6b1f64a2a0e0fd3a_MG_R_CC_ANON 22678646_6b1f64a2a0e0fd3a_MG_R_ML_ANON 22678670_6b1f64a2a0e0fd3a_MG_L_CC_ANON \
+         22678694_6b1f64a2a0e0fd3a_MG_L_ML_ANON 20586908_6c613a14b80a8591_MG_R_CC_ANON; do : >"$s/AllDICOMs/$f.dcm"; done
+expect_exit 0 "$wb" import inbreast "$s" --out "$out/inbreast.csv"
+expect_eq "$(tail -n +2 "$out/inbreast.csv" | cut -d, -f1-6,12,15 | paste -sd' ')" "AllDICOMs/22678622_6b1f64a2a0e0fd3a_MG_R_CC_ANON.dcm,,6b1f64a2a0e0fd3a,R,CC,normal,d,Bi-Rads 1 AllDICOMs/22678646_6b1f64a2a0e0fd3a_MG_R_ML_ANON.dcm,,6b1f64a2a0e0fd3a,R,MLO,normal,d,Bi-Rads 1 AllDICOMs/22678670_6b1f64a2a0e0fd3a_MG_L_CC_ANON.dcm,,6b1f64a2a0e0fd3a,L,CC,malignant,,Bi-Rads 4c AllDICOMs/22678694_6b1f64a2a0e0fd3a_MG_L_ML_ANON.dcm,,6b1f64a2a0e0fd3a,L,MLO,malignant,,Bi-Rads 5 AllDICOMs/20586908_6c613a14b80a8591_MG_R_CC_ANON.dcm,,6c613a14b80a8591,R,CC,benign,b,Bi-Rads 2" "inbreast rows: the patient from the file name, 4c is 4"
+expect_grep '5 images of 2 patients .* 1 not found' "$out/stderr"
+expect_exit 0 "$wb" import inbreast "$s" --out "$out/inbreast5.csv" --birads-min 5
+expect_eq "$(tail -n +2 "$out/inbreast5.csv" | cut -d, -f6 | paste -sd' ')" "normal normal benign malignant benign" "inbreast: --birads-min 5"
+sed '4s/;4c/;4x/' "$fx/inbreast/INbreast.csv" >"$s/INbreast.csv"
+expect_exit 3 "$wb" import inbreast "$s" --out "$out/bad.csv"
+expect_grep 'INbreast.csv:4:8: Bi-Rads: expected 1 to 6 \(4a, 4b, 4c too\), got .4x.' "$out/stderr"
+sed '1s/;Bi-Rads/;BIRADS/' "$fx/inbreast/INbreast.csv" >"$s/INbreast.csv"
+expect_exit 3 "$wb" import inbreast "$s" --out "$out/bad.csv"
+expect_grep "INbreast.csv:1:8: expected the INbreast header" "$out/stderr"
+
 # ---- usage
 expect_exit 2 "$wb" import nope "$s" --out "$out/x.csv"
 expect_grep "unknown format 'nope'" "$out/stderr"
