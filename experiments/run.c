@@ -40,6 +40,30 @@
 static const exp_dataset *g_sort_ds;
 static const size_t *g_sort_idx;
 
+/* The data object's image formats: ", \"non_dicom_images\": K, \"formats\": {\"dicom\": N, ...}"
+ * (formats in a fixed order, those with no image left out). Non-DICOM images (PNG, JPEG, PGM)
+ * had no DICOM metadata: the report says so. */
+static void json_formats(sbuf *b, const exp_dataset *ds)
+{
+    static const char *const names[] = {"dicom", "png", "jpeg", "pgm"};
+    size_t cnt[4] = {0}, other = 0;
+    for (size_t i = 0; i < ds->n; i++) {
+        size_t k = 0;
+        while (k < 4 && strcmp(ds->items[i].format, names[k])) k++;
+        if (k < 4) cnt[k]++;
+        else other++;
+    }
+    sb_printf(b, ", \"non_dicom_images\": %zu, \"formats\": {", ds->n - cnt[0]);
+    int first = 1;
+    for (size_t k = 0; k < 4; k++)
+        if (cnt[k]) {
+            sb_printf(b, "%s\"%s\": %zu", first ? "" : ", ", names[k], cnt[k]);
+            first = 0;
+        }
+    if (other) sb_printf(b, "%s\"unknown\": %zu", first ? "" : ", ", other);
+    sb_printf(b, "}");
+}
+
 /* Orders positions j (into g_sort_idx) by patient id, laterality, then item. The raw id, not
  * the pseudonym: pseudonyms depend on the runs directory's key, and so would the order of the
  * breast-level sums and their last bits. The order itself is never written out. */
@@ -438,7 +462,9 @@ static int mc_write_results(const exp_config *cfg, const exp_dataset *ds, const 
         sb_jstr(&b, CLASS(c));
         sb_printf(&b, ": %zu", ds->class_n[c]);
     }
-    sb_printf(&b, "}, \"excluded\": %zu},\n", ds->n_excluded);
+    sb_printf(&b, "}, \"excluded\": %zu", ds->n_excluded);
+    json_formats(&b, ds);
+    sb_printf(&b, "},\n");
     json_cv_reference(&b, cfg, folds, repeats, seed);
     for (size_t v = 0; v < nv; v++) {
         const char *vname = json_variant_open(&b, cfg, v, trainable[v]);
@@ -733,7 +759,7 @@ have_dir:;
     /* multi-class (more than two classes in data.classes): S scores per item */
     const int K = ds.n_classes, mc = K > 2;
     const size_t S = mc ? (size_t)K : 1;
-    sb_printf(&b, "file,sop_instance_uid,sha256,label,patient,laterality,view\n");
+    sb_printf(&b, "file,sop_instance_uid,sha256,label,patient,laterality,view,format\n");
     for (size_t i = 0; i < ds.n; i++) {
         const exp_item *it = &ds.items[i];
         /* never the raw path: directories are often named by patient id (data.output_paths) */
@@ -745,10 +771,11 @@ have_dir:;
         sb_csv(&b, shown);
         free(shown);
         if (mc)
-            sb_printf(&b, ",%s,%s,%s,%s,%s,%s\n", it->sop_uid, it->sha256, exp_config_list_item(cfg, "data.classes", (size_t)it->label),
-                      it->pseudonym, it->laterality, it->view);
+            sb_printf(&b, ",%s,%s,%s,%s,%s,%s,%s\n", it->sop_uid, it->sha256, exp_config_list_item(cfg, "data.classes", (size_t)it->label),
+                      it->pseudonym, it->laterality, it->view, it->format);
         else
-            sb_printf(&b, ",%s,%s,%d,%s,%s,%s\n", it->sop_uid, it->sha256, it->label, it->pseudonym, it->laterality, it->view);
+            sb_printf(&b, ",%s,%s,%d,%s,%s,%s,%s\n", it->sop_uid, it->sha256, it->label, it->pseudonym, it->laterality, it->view,
+                      it->format);
     }
     if (sb_write(&b, dir, "manifest.csv", err) != 0) goto done;
     free(b.s);
@@ -1003,8 +1030,10 @@ have_dir:;
     sbuf mcsv = {0};
     sb_printf(&mcsv, "repeat,fold,variant,level,metric,value,ci_low,ci_high\n");
     json_metrics_open(&b, cfg);
-    sb_printf(&b, ",\n  \"data\": {\"images\": %zu, \"patients\": %zu, \"positive_images\": %zu, \"excluded\": %zu},\n", n,
+    sb_printf(&b, ",\n  \"data\": {\"images\": %zu, \"patients\": %zu, \"positive_images\": %zu, \"excluded\": %zu", n,
               n_groups, n_pos, ds.n_excluded);
+    json_formats(&b, &ds);
+    sb_printf(&b, "},\n");
     json_cv_reference(&b, cfg, folds, repeats, seed);
     double *ref_scores = malloc(n * sizeof *ref_scores), *scores = malloc(n * sizeof *scores);
     double *ref_b = malloc(n * sizeof *ref_b);

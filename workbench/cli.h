@@ -16,6 +16,7 @@ typedef struct wb_command {
 /* Each sub-command lives in its own cmd_<name>.c. */
 extern const wb_command wb_cmd_inspect;
 extern const wb_command wb_cmd_synth;
+extern const wb_command wb_cmd_import;
 extern const wb_command wb_cmd_validate;
 extern const wb_command wb_cmd_run;
 extern const wb_command wb_cmd_preprocess;

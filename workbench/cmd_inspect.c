@@ -6,6 +6,7 @@
 #include "workbench/cli.h"
 #include "io/io_dicom.h"
 #include "io/io_fs.h"
+#include "io/io_image.h"
 #include "workbench/json_out.h"
 #include "base/wb_log.h"
 
@@ -57,20 +58,26 @@ static int inspect_file(const char *path, const io_dicom_options *opt)
     json_out j;
     json_begin(&j, stdout);
     json_str(&j, "path", path);
-    if (io_dicom_read(path, opt, &img, &err) != 0) {
+    io_image_format fmt;
+    if (io_image_read(path, opt, &img, &fmt, &err) != 0) {
         char buf[2400];
         json_bool(&j, "ok", 0);
         json_str(&j, "error", wb_error_format(&err, buf, sizeof buf));
+        if (fmt != IO_IMAGE_UNKNOWN)
+            json_str(&j, "format", io_image_format_name(fmt));
         /* What the header says, when it can be read, helps to see why. */
         io_dicom_meta m;
         wb_error e2;
-        if (err.code == WB_E_DATA && io_dicom_read_meta(path, &m, &e2) == 0)
+        if (fmt == IO_IMAGE_DICOM && err.code == WB_E_DATA && io_dicom_read_meta(path, &m, &e2) == 0)
             print_meta(&j, &m);
         json_end(&j);
         return -1;
     }
     json_bool(&j, "ok", 1);
     json_str(&j, "error", NULL);
+    json_str(&j, "format", io_image_format_name(fmt));
+    /* PNG, JPEG and PGM files have no DICOM header: their metadata fields print as null */
+    json_bool(&j, "dicom_metadata", fmt == IO_IMAGE_DICOM);
     print_meta(&j, &img.meta);
     size_t n = (size_t)img.rows * (size_t)img.cols;
     double lo = INFINITY, hi = -INFINITY, sum = 0;
@@ -134,10 +141,10 @@ static int run(int argc, char **argv)
             size_t before = files.n;
             int rc = io_fs_collect(argv[i], &files, &e);
             if (rc == 0 && is_dir(argv[i])) {
-                /* In a directory, read only what looks like DICOM (labels.csv stays out). */
+                /* In a directory, read only what looks like an image (labels.csv stays out). */
                 size_t keep = before;
                 for (size_t k = before; k < files.n; k++) {
-                    if (io_dicom_is_candidate(files.paths[k]))
+                    if (io_image_is_candidate(files.paths[k]))
                         files.paths[keep++] = files.paths[k];
                     else {
                         free(files.paths[k]);
@@ -146,8 +153,8 @@ static int run(int argc, char **argv)
                 }
                 files.n = keep;
                 if (keep == before)
-                    rc = wb_err(&e, WB_E_IO, argv[i], "directory has no DICOM files (no .dcm "
-                                "name or 'DICM' marker in %zu file(s))", n_skipped);
+                    rc = wb_err(&e, WB_E_IO, argv[i], "directory has no image files (no .dcm "
+                                "name, 'DICM' marker, PNG, JPEG or PGM signature in %zu file(s))", n_skipped);
             }
             if (rc != 0) {
                 /* Report the path as a failed entry and go on with the others. */
@@ -171,8 +178,8 @@ static int run(int argc, char **argv)
         goto usage;
     }
     if (n_skipped)
-        wb_log(WB_LOG_INFO, "inspect: skipped %zu file(s) in directories that are not DICOM "
-               "(no .dcm name, no 'DICM' marker)", n_skipped);
+        wb_log(WB_LOG_INFO, "inspect: skipped %zu file(s) in directories that are not images "
+               "(no .dcm name, no 'DICM' marker, no PNG, JPEG or PGM signature)", n_skipped);
     for (size_t i = 0; i < files.n; i++)
         if (inspect_file(files.paths[i], &opt) != 0)
             n_bad++;
@@ -192,11 +199,11 @@ usage:
 }
 
 const wb_command wb_cmd_inspect = {
-    "inspect", run, "metadata and pixel statistics of DICOM files, one JSON object per file",
+    "inspect", run, "metadata and pixel statistics of DICOM (or PNG/JPEG/PGM) files, one JSON object per file",
     "usage: workbench inspect [--voi apply|ignore] [--window N] PATH...\n"
     "\n"
     "Reads each DICOM file (directories are searched recursively, hidden files skipped)\n"
-    "and prints one JSON object per file on stdout: path, ok, error, the metadata\n"
+    "and prints one JSON object per file on stdout: path, ok, error, format, the metadata\n"
     "(patient/study/series/SOP UIDs, laterality, view, manufacturer, geometry, pixel spacing,\n"
     "presentation intent, implant, age, transfer syntax) and min/max/mean of the decoded\n"
     "pixels. PatientName is never read.\n"
@@ -206,4 +213,6 @@ const wb_command wb_cmd_inspect = {
     "  --window N     use the N-th window when a file has several (default 1)\n"
     "\n"
     "MONOCHROME1 images are inverted so that bright is always dense tissue.\n"
+    "PNG, JPEG and binary PGM files (chosen by their first bytes) print their size and\n"
+    "bit depth with \"dicom_metadata\": false; patient, laterality and view are null.\n"
     "Exit status: 0 if every file was read, 3 if any could not be (the others still print).\n"};

@@ -10,6 +10,7 @@
 #include "io/io_csv.h"
 #include "io/io_dicom.h"
 #include "io/io_fs.h"
+#include "io/io_image.h"
 #include "io/io_png.h"
 #include "experiments/data/preprocess.h"
 #include "base/wb_log.h"
@@ -122,12 +123,6 @@ static int is_dir(const char *p)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int is_pgm_name(const char *p)
-{
-    size_t n = strlen(p);
-    return n > 4 && !strcmp(p + n - 4, ".pgm");
-}
-
 /* Draws text at (x, y) in colour rgb, clipped to max_w pixels. */
 static void draw_text(uint8_t *canvas, int cw, int chh, int x, int y, int max_w, const char *s,
                       const uint8_t rgb[3])
@@ -226,10 +221,10 @@ static int run(int argc, char **argv)
                 io_path_list_free(&files);
                 return cli_fail(&err);
             }
-            if (is_dir(argv[i])) { /* keep DICOM and PGM files only (labels.csv stays out) */
+            if (is_dir(argv[i])) { /* keep image files only (labels.csv stays out) */
                 size_t keep = before;
                 for (size_t k = before; k < files.n; k++) {
-                    if (io_dicom_is_candidate(files.paths[k]) || is_pgm_name(files.paths[k]))
+                    if (io_image_is_candidate(files.paths[k]))
                         files.paths[keep++] = files.paths[k];
                     else
                         free(files.paths[k]);
@@ -247,7 +242,7 @@ static int run(int argc, char **argv)
         goto usage;
     }
     if (files.n == 0) {
-        wb_err(&err, WB_E_IO, NULL, "preview: no DICOM or PGM files found");
+        wb_err(&err, WB_E_IO, NULL, "preview: no DICOM, PNG, JPEG or PGM files found");
         io_path_list_free(&files);
         return cli_fail(&err);
     }
@@ -343,11 +338,11 @@ const wb_command wb_cmd_preview = {
     "usage: workbench preview PATH... --out FILE.png [--n N] [--size S] [--cols K]\n"
     "                         [--labels labels.csv] [--clahe]\n"
     "\n"
-    "Preprocesses each DICOM (or binary PGM) file with the default parameters\n"
+    "Preprocesses each DICOM (or PNG, JPEG, binary PGM) file with the default parameters\n"
     "(docs/preprocess.md: Otsu mask, crop, chest wall to the left, anti-aliased resize with\n"
     "padding) and lays the results out in a grid: the image in gray, the breast mask's\n"
     "outline in red, the file name below and, with --labels, its label (column 'label' of\n"
-    "the row whose 'file' matches). Directories are searched recursively for DICOM and .pgm.\n"
+    "the row whose 'file' matches). Directories are searched recursively for DICOM and images.\n"
     "\n"
     "  --out FILE.png  the contact sheet (written atomically)\n"
     "  --n N           at most N images, in path order (default 16)\n"

@@ -9,10 +9,12 @@
 
 #include "workbench/cli.h"
 #include "io/io_dicom.h"
+#include "io/io_image.h"
 #include "base/wb_log.h"
 
 static const wb_command *const commands[] = {
     &wb_cmd_synth,
+    &wb_cmd_import,
     &wb_cmd_inspect,
     &wb_cmd_validate,
     &wb_cmd_run,
@@ -44,6 +46,7 @@ static void print_version(void)
     printf("DCMTK %s\n", io_dicom_dcmtk_version());
     printf("OpenJPEG %s\n", io_dicom_openjpeg_version());
     printf("ITK %s\n", WB_ITK_VERSION);
+    printf("%s\n", io_image_versions());
     printf("OpenBLAS %s\n", openblas_get_config());
     printf("libyaml %s\n", yaml_get_version_string());
     printf("SQLite %s\n", sqlite3_libversion());

@@ -13,6 +13,7 @@
 #include "io/io_csv.h"
 #include "io/io_dicom.h"
 #include "io/io_fs.h"
+#include "io/io_image.h"
 #include "io/io_sha256.h"
 #include "base/wb_log.h"
 
@@ -212,22 +213,18 @@ static void err_out_text(const exp_dataset *ds, wb_error *err, const exp_item *i
     free(t);
 }
 
-/* Decodes one file (DICOM, or PGM for film data) and preprocesses it. */
+/* Decodes one file (DICOM, or PNG/JPEG/PGM for film data: io_image_read) and preprocesses it.
+ * The CSV's laterality/view/SOP UID win; a DICOM header fills what the CSV leaves empty. */
 static int load_one(const char *path, const exp_pre_params *p, io_voi_mode voi, exp_item *it,
                     exp_pre_result *r, wb_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    char magic[2] = {0, 0};
-    if (f) {
-        if (fread(magic, 1, 2, f) != 2) magic[0] = 0;
-        fclose(f);
-    }
-    if (magic[0] == 'P' && magic[1] == '5') return exp_pre_file(path, p, r, err);
     io_dicom_options o;
     io_dicom_options_default(&o);
     o.voi = voi;
     io_dicom_image img;
-    if (io_dicom_read(path, &o, &img, err) != 0) return -1;
+    io_image_format fmt;
+    if (io_image_read(path, &o, &img, &fmt, err) != 0) return -1;
+    copy(it->format, sizeof it->format, io_image_format_name(fmt));
     if (!it->sop_uid[0]) copy(it->sop_uid, sizeof it->sop_uid, img.meta.sop_uid);
     if (!it->laterality[0]) copy(it->laterality, sizeof it->laterality, img.meta.laterality);
     if (!it->view[0]) copy(it->view, sizeof it->view, img.meta.view_position);
@@ -541,7 +538,10 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
             if (status == EXP_CACHE_HIT) {
                 n_hits++;
                 status_hit = 1;
-                if (!it->sop_uid[0] || !it->laterality[0] || !it->view[0]) { /* header only */
+                io_image_format fmt = IO_IMAGE_DICOM;
+                if (io_image_sniff(it->path, &fmt, &e) != 0) fmt = IO_IMAGE_DICOM;
+                copy(it->format, sizeof it->format, io_image_format_name(fmt));
+                if (fmt == IO_IMAGE_DICOM && (!it->sop_uid[0] || !it->laterality[0] || !it->view[0])) { /* header only */
                     io_dicom_meta m;
                     if (io_dicom_read_meta(it->path, &m, &e) == 0) {
                         if (!it->sop_uid[0]) copy(it->sop_uid, sizeof it->sop_uid, m.sop_uid);

@@ -1,4 +1,4 @@
-/* dataset.h — the images an experiment uses: labels CSV + DICOM files, preprocessed into the
+/* dataset.h — the images an experiment uses: labels CSV + DICOM (or PNG/JPEG/PGM) files, preprocessed into the
  * network's input and the baseline's features, with what had to be left out and why.
  *
  *     exp_dataset ds;
@@ -28,6 +28,8 @@ typedef struct exp_item {
     char laterality[8];    /* from the CSV's laterality column, else the DICOM header */
     char view[16];         /* from the CSV's view column, else ViewPosition */
     char sha256[65];       /* of the file's bytes */
+    char format[8];        /* io_image_format_name: "dicom", "png", "jpeg", "pgm" (no DICOM
+                            * metadata for the last three: laterality/view from the CSV only) */
     int label;             /* binary: 1 = data.positive, 0 = anything else; with data.classes:
                             * the class index (position of the value in data.classes) */
     int csv_line;

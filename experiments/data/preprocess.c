@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "io/io_dicom.h"
+#include "io/io_image.h"
 #include "io/io_itk.h"
 #include "io/io_sha256.h"
 #include "base/wb_log.h"
@@ -1277,112 +1278,18 @@ done:
 
 /* ---- inputs ---- */
 
-static int pgm_token(FILE *f, long *v)
-{
-    int ch;
-    for (;;) {
-        ch = fgetc(f);
-        if (ch == '#')
-            while (ch != '\n' && ch != EOF)
-                ch = fgetc(f);
-        if (ch == EOF)
-            return -1;
-        if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r')
-            break;
-    }
-    long x = 0;
-    int digits = 0;
-    while (ch >= '0' && ch <= '9') {
-        if (x > 1000000)
-            return -1;
-        x = x * 10 + (ch - '0');
-        digits++;
-        ch = fgetc(f);
-    }
-    if (!digits)
-        return -1;
-    *v = x; /* ch is the single whitespace after the number */
-    return 0;
-}
-
-int exp_pre_read_pgm(const char *path, float **px, int *rows, int *cols, wb_error *err)
-{
-    *px = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return wb_err(err, WB_E_IO, path, "cannot open: %s", strerror(errno));
-    long w, h, maxv;
-    char magic[2];
-    if (fread(magic, 1, 2, f) != 2 || magic[0] != 'P' || magic[1] != '5' ||
-        pgm_token(f, &w) || pgm_token(f, &h) || pgm_token(f, &maxv)) {
-        fclose(f);
-        return wb_err(err, WB_E_DATA, path, "not a binary PGM (P5) file");
-    }
-    if (w < 1 || h < 1 || w > IO_ITK_MAX_DIM || h > IO_ITK_MAX_DIM ||
-        (size_t)w * (size_t)h > IO_ITK_MAX_PIXELS || maxv < 1 || maxv > 65535) {
-        fclose(f);
-        return wb_err(err, WB_E_DATA, path, "PGM header out of range: %ldx%ld, maxval %ld", w, h,
-                      maxv);
-    }
-    size_t n = (size_t)w * (size_t)h, bpp = maxv > 255 ? 2 : 1;
-    unsigned char *raw = malloc(n * bpp);
-    float *img = malloc(n * sizeof *img);
-    if (!raw || !img) {
-        free(raw);
-        free(img);
-        fclose(f);
-        return wb_err(err, WB_E_NOMEM, path, "out of memory for a %ldx%ld image", w, h);
-    }
-    size_t got = fread(raw, bpp, n, f);
-    fclose(f);
-    if (got != n) {
-        free(raw);
-        free(img);
-        return wb_err(err, WB_E_DATA, path, "truncated PGM: %zu of %zu pixels", got, n);
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned v = bpp == 2 ? (unsigned)raw[2 * i] << 8 | raw[2 * i + 1] : raw[i];
-        img[i] = (float)((double)(v > (unsigned)maxv ? (unsigned)maxv : v) / (double)maxv);
-    }
-    free(raw);
-    *px = img;
-    *rows = (int)h;
-    *cols = (int)w;
-    return 0;
-}
-
-static int starts_with_p5(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    char m[2] = {0, 0};
-    size_t k = fread(m, 1, 2, f);
-    fclose(f);
-    return k == 2 && m[0] == 'P' && m[1] == '5';
-}
-
 int exp_pre_file(const char *path, const exp_pre_params *p, exp_pre_result *out,
                  wb_error *err)
 {
     memset(out, 0, sizeof *out);
-    int rc;
-    if (starts_with_p5(path)) {
-        float *px;
-        int rows, cols;
-        if (exp_pre_read_pgm(path, &px, &rows, &cols, err))
-            return -1;
-        rc = exp_pre_run(px, rows, cols, NULL, p, out, err);
-        free(px);
-    } else {
-        io_dicom_options opt;
-        io_dicom_options_default(&opt);
-        io_dicom_image img;
-        if (io_dicom_read(path, &opt, &img, err))
-            return -1;
-        rc = exp_pre_run(img.pixels, img.rows, img.cols, img.meta.laterality, p, out, err);
-        io_dicom_image_free(&img);
-    }
+    io_dicom_options opt;
+    io_dicom_options_default(&opt);
+    io_dicom_image img;
+    if (io_image_read(path, &opt, &img, NULL, err))
+        return -1;
+    /* non-DICOM files have no laterality: "" lets the breast's mass decide */
+    int rc = exp_pre_run(img.pixels, img.rows, img.cols, img.meta.laterality, p, out, err);
+    io_dicom_image_free(&img);
     if (rc && err && !err->file[0])
         snprintf(err->file, sizeof err->file, "%s", path);
     return rc;

@@ -146,9 +146,9 @@ int exp_pre_run(const float *img, int rows, int cols, const char *laterality,
 int exp_pre_features(const float *img, const uint8_t *mask, int rows, int cols, const exp_pre_params *p,
                      double features[EXP_PRE_N_FEATURES], wb_error *err);
 
-/* Reads path and runs the pipeline: DICOM through io_dicom_read (VOI applied, laterality from
- * ImageLaterality/Laterality), or binary PGM (P5, 8 or 16 bit, scaled to 0..1, no laterality:
- * mini-MIAS) when the file starts with "P5". Errors name the file. */
+/* Reads path through io_image_read and runs the pipeline: DICOM (VOI applied, laterality from
+ * ImageLaterality/Laterality), or PNG, JPEG or binary PGM (chosen by the first bytes; scaled
+ * to 0..1 by their maxval; no laterality, so the breast's mass decides). Errors name the file. */
 int exp_pre_file(const char *path, const exp_pre_params *p, exp_pre_result *out,
                  wb_error *err);
 
@@ -187,7 +187,5 @@ void exp_pre_result_free(exp_pre_result *r);
 int exp_pre_first_order(const float *img, const uint8_t *mask, size_t n, int bins,
                         double out[EXP_PRE_N_FIRST_ORDER], wb_error *err);
 
-/* Reads a binary PGM (P5) into a malloc'd float image scaled by 1/maxval. *px NULL on error. */
-int exp_pre_read_pgm(const char *path, float **px, int *rows, int *cols, wb_error *err);
 
 #endif

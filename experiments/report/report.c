@@ -716,7 +716,7 @@ static int plot_learning(sbuf *b, const run_files *rf, const series *s, size_t n
 /* ---- summary text shared by HTML and Markdown ---- */
 
 typedef struct summary {
-    char title[256], data[512], backbone[1024], cv[768], ref[128];
+    char title[256], data[768], backbone[1024], cv[768], ref[128];
     double images, patients, pos, excluded;
 } summary;
 
@@ -757,6 +757,23 @@ static void summarize(const run_files *rf, summary *s)
                  "%.0f images of %.0f patients; %.0f positive images (%s = %s; prevalence %.1f%%); %.0f files excluded",
                  s->images, s->patients, s->pos, cfg(rf, "data.label_column"), pos,
                  s->images > 0 ? 100 * s->pos / s->images : 0, s->excluded);
+    }
+    /* PNG, JPEG and PGM inputs carry no DICOM header: say so (absent in older runs) */
+    double non_dicom = jnum(d, data, "non_dicom_images");
+    if (non_dicom > 0) {
+        const io_json_node *fm = io_json_get(d, data, "formats");
+        char per[160] = "";
+        for (int32_t c = fm && fm->type == IO_JSON_OBJECT ? fm->first : -1; c >= 0; c = d->nodes[c].next) {
+            const io_json_node *k = &d->nodes[c];
+            if (!k->key || !strcmp(k->key, "dicom") || k->type != IO_JSON_NUMBER) continue;
+            size_t l = strlen(per);
+            snprintf(per + l, sizeof per - l, "%s%.0f %s", l ? ", " : "", k->num, k->key);
+        }
+        size_t l = strlen(s->data);
+        snprintf(s->data + l, sizeof s->data - l,
+                 "; %.0f of the images are not DICOM (%s): no DICOM metadata was available for them, so laterality and "
+                 "view come from the labels CSV only (laterality inferred from the image where the CSV leaves it empty)",
+                 non_dicom, per);
     }
     const char *sha = rf->have_env ? jstr(&rf->e, rf->env, "weights_sha256") : "";
     const char *w = cfg(rf, "backbone.weights"), *base = strrchr(w, '/');

@@ -29,7 +29,7 @@ expect_eq "$(tail -n +2 "$run/predictions.csv" | awk -F, '
 expect_eq "$(tail -n +2 "$run/manifest.csv" | cut -d, -f4 | sort -u | paste -sd' ')" "benign malignant normal" "manifest labels are class names"
 # metrics.json: the multi-class members, no binary-only ones
 expect_grep '^  "classes": \["normal", "benign", "malignant"\],$' "$run/metrics.json"
-expect_grep '"data": \{"images": 96, "patients": 24, "class_images": \{"normal": [0-9]+, "benign": [0-9]+, "malignant": [0-9]+\}, "excluded": 0\}' "$run/metrics.json"
+expect_grep '"data": \{"images": 96, "patients": 24, "class_images": \{"normal": [0-9]+, "benign": [0-9]+, "malignant": [0-9]+\}, "excluded": 0, "non_dicom_images": 0, "formats": \{"dicom": 96\}\}' "$run/metrics.json"
 expect_grep '"image": \{"auc": [0-9.]+, "auc_ovr_normal": [0-9.]+, "auc_ovr_benign": [0-9.]+, "auc_ovr_malignant": [0-9.]+, "accuracy": [0-9.]+, "balanced_accuracy": [0-9.]+, "f1_macro": [0-9.]+, "log_loss": [0-9.]+, "n": 96, "n_class_normal"' "$run/metrics.json"
 expect_grep '"vs_reference": \{"delta_auc": -?[0-9.]+, "ttest_mean_diff": -?[0-9.]+, "ttest_t": -?[0-9.]+, "ttest_p": [0-9.]+\}' "$run/metrics.json"
 expect_no_grep 'auc_ci_low|delong|sensitivity|brier' "$run/metrics.json"

@@ -21,7 +21,7 @@ done
 expect_grep 'repeat 1/1 fold 2/2 last: epoch 2/2 loss [0-9.]+ val AUC' "$out/stderr"
 expect_eq "$(tail -n +2 "$run/predictions.csv" | wc -l)" $((64 * 3)) "one prediction per image and variant"
 expect_eq "$(tail -n +2 "$run/manifest.csv" | wc -l)" 64 "manifest rows"
-expect_grep '"data": \{"images": 64, "patients": 16, "positive_images": [0-9]+, "excluded": 0\}' "$run/metrics.json"
+expect_grep '"data": \{"images": 64, "patients": 16, "positive_images": [0-9]+, "excluded": 0, "non_dicom_images": 0, "formats": \{"dicom": 64\}\}' "$run/metrics.json"
 expect_grep '"name": "last", "type": "backbone", "trainable_params": 203650' "$run/metrics.json"
 expect_grep '"vs_reference": \{"delta_auc": ' "$run/metrics.json"
 expect_grep '^0,pooled,frozen,breast,auc,[0-9.]+,[0-9.]+,[0-9.]+$' "$run/metrics.csv"

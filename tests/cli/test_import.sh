@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# workbench import on small annotation files with each dataset's exact header rows (made-up
+# values, tests/cli/data/import/): the labels CSV each format gives, the options, and errors
+# that name the file, line and column. The image files the rows point to are made here
+# (empty: import only checks that they exist). Args: WORKBENCH FIXTURE_DIR OUT_DIR
+set -euo pipefail
+wb=$1 fx=$2 out=$3
+rm -rf "$out"; mkdir -p "$out"
+. "$(dirname "$0")/lib.sh"
+H='file,sop_instance_uid,patient_id,laterality,view,label,lesion_type,bbox_x,bbox_y,bbox_w,bbox_h,density,pixel_spacing_mm,split,source_label,n_findings,extra_boxes'
+row() { sed -n "$(($1 + 1))p" "$2"; }
+
+# ---- CBIS-DDSM: the TCIA download's folders, one file at the sheet's own path, the Kaggle JPEG copy
+s=$out/cbis; mkdir -p "$s/csv"
+cp "$fx/cbis/"*.csv "$s/csv/"
+t() { mkdir -p "$(dirname "$s/$1")"; : >"$s/$1"; }
+t "CBIS-DDSM/Mass-Training_P_00001_LEFT_CC/07-20-2016-DDSM-74994/1.000000-full mammogram images-24515/1-1.dcm"
+t "CBIS-DDSM/Mass-Training_P_00001_LEFT_CC_1/07-21-2016-DDSM-30278/1.000000-ROI mask images-39457/1-1.dcm"
+t "CBIS-DDSM/Mass-Training_P_00001_LEFT_CC_1/07-21-2016-DDSM-30278/1.000000-ROI mask images-39457/1-2.dcm"
+t "CBIS-DDSM/Mass-Training_P_00001_LEFT_MLO/07-20-2016-DDSM-90988/1.000000-full mammogram images-80834/1-1.dcm"
+t "Mass-Training_P_00004_RIGHT_MLO/1.3.6.1.4.1.9590.100.1.2.1021/1.3.6.1.4.1.9590.100.1.2.1022/000000.dcm"
+t "CBIS-DDSM/Mass-Test_P_00017_RIGHT_CC/10-04-2016-DDSM-29383/1.000000-full mammogram images-22301/1-1.dcm"
+t "jpeg/1.3.6.1.4.1.9590.100.1.2.2012/1-263.jpg"
+t "CBIS-DDSM/Calc-Test_P_00038_LEFT_MLO/08-29-2017-DDSM-96628/1.000000-full mammogram images-24031/1-1.dcm"
+expect_exit 0 "$wb" import cbis-ddsm "$s" --out "$out/cbis.csv"
+expect_eq "$(row 0 "$out/cbis.csv")" "$H" "header"
+expect_eq "$(tail -n +2 "$out/cbis.csv" | wc -l)" 6 "cbis: one row per film found"
+expect_eq "$(row 1 "$out/cbis.csv")" "CBIS-DDSM/Mass-Training_P_00001_LEFT_CC/07-20-2016-DDSM-74994/1.000000-full mammogram images-24515/1-1.dcm,,P_00001,L,CC,malignant,mass+calcification,,,,,c,,train,MALIGNANT+BENIGN,2," "cbis: the mass and calc sheets' film is one row, malignant if any finding is"
+expect_eq "$(row 3 "$out/cbis.csv")" "Mass-Training_P_00004_RIGHT_MLO/1.3.6.1.4.1.9590.100.1.2.1021/1.3.6.1.4.1.9590.100.1.2.1022/000000.dcm,,P_00004,R,MLO,malignant,mass,,,,,a,,train,BENIGN+MALIGNANT,2," "cbis: two findings on one film"
+expect_eq "$(row 4 "$out/cbis.csv")" "CBIS-DDSM/Mass-Test_P_00017_RIGHT_CC/10-04-2016-DDSM-29383/1.000000-full mammogram images-22301/1-1.dcm,,P_00017,R,CC,malignant,mass,,,,,d,,test,MALIGNANT,1," "cbis: test split"
+expect_eq "$(row 5 "$out/cbis.csv")" "jpeg/1.3.6.1.4.1.9590.100.1.2.2012/1-263.jpg,,P_00005,R,CC,malignant,calcification,,,,,c,,train,MALIGNANT,1," "cbis: the JPEG copy, path with a trailing newline"
+expect_grep 'Mass-Test_P_00016_LEFT_CC/.*not found; the row is left out' "$out/stderr"
+expect_grep '6 images of 5 patients .* \(normal 0, benign 1, malignant 5; 0 with a box\) from 9 annotation rows; 1 not found, 0 filtered out' "$out/stderr"
+# BENIGN_WITHOUT_CALLBACK as the user chooses; --keep-missing; --views
+expect_exit 0 "$wb" import cbis-ddsm "$s" --out "$out/cbis2.csv" --keep-missing --benign-without-callback normal --views CC
+expect_eq "$(tail -n +2 "$out/cbis2.csv" | cut -d, -f3-6 | paste -sd' ')" "P_00001,L,CC,malignant P_00016,L,CC,normal P_00017,R,CC,malignant P_00005,R,CC,malignant" "cbis: BWC normal, CC only, missing kept"
+expect_exit 0 "$wb" import cbis-ddsm "$s" --out "$out/cbis3.csv" --keep-missing
+expect_grep '^Mass-Test_P_00016_LEFT_CC/[^,]*,,P_00016,L,CC,benign,mass,,,,,b,,test,BENIGN_WITHOUT_CALLBACK,1,$' "$out/cbis3.csv"
+# errors name the sheet, line and column
+sed 's/^P_00004,1,RIGHT,MLO,2/P_00004,1,RIGTH,MLO,2/' "$fx/cbis/mass_case_description_train_set.csv" >"$s/csv/mass_case_description_train_set.csv"
+expect_exit 3 "$wb" import cbis-ddsm "$s" --out "$out/bad.csv"
+expect_grep 'mass_case_description_train_set.csv:5:3: left or right breast: expected LEFT or RIGHT, got .RIGTH.' "$out/stderr"
+sed 's/,MALIGNANT,4,Mass-Training_P_00001_LEFT_MLO/,MALIGN,4,Mass-Training_P_00001_LEFT_MLO/' "$fx/cbis/mass_case_description_train_set.csv" >"$s/csv/mass_case_description_train_set.csv"
+expect_exit 3 "$wb" import cbis-ddsm "$s" --out "$out/bad.csv"
+expect_grep 'mass_case_description_train_set.csv:3:10: pathology: expected MALIGNANT, BENIGN or BENIGN_WITHOUT_CALLBACK, got .MALIGN.' "$out/stderr"
+sed '1s/left or right breast/side/' "$fx/cbis/mass_case_description_train_set.csv" >"$s/csv/mass_case_description_train_set.csv"
+expect_exit 3 "$wb" import cbis-ddsm "$s" --out "$out/bad.csv"
+expect_grep "mass_case_description_train_set.csv:1: no column 'left or right breast'" "$out/stderr"
+checks=$((checks + 1)); [ ! -e "$out/bad.csv" ] || { fails=$((fails + 1)); echo "FAIL: bad.csv written after an error" >&2; }
+expect_exit 3 "$wb" import cbis-ddsm "$fx/rsna" --out "$out/bad.csv"
+expect_grep 'none of the CBIS-DDSM case-description sheets' "$out/stderr"
+
+# ---- VinDr-Mammo
+s=$out/vindr; mkdir -p "$s"; cp "$fx/vindr/"*.csv "$s/"
+tail -n +2 "$s/breast-level_annotations.csv" | while IFS=, read -r st se im rest; do mkdir -p "$s/images/$st"; : >"$s/images/$st/$im.dicom"; done
+expect_exit 0 "$wb" import vindr "$s" --out "$out/vindr.csv"
+expect_eq "$(tail -n +2 "$out/vindr.csv" | wc -l)" 8 "vindr rows"
+expect_eq "$(row 1 "$out/vindr.csv")" "images/a1f0c2d3e4b5a6978d0e1f2a3b4c5d6e/c0ffee00112233445566778899aabb01.dicom,,a1f0c2d3e4b5a6978d0e1f2a3b4c5d6e,L,CC,normal,,,,,,c,,training,BI-RADS 1,0," "vindr: BI-RADS 1, no finding"
+expect_eq "$(row 3 "$out/vindr.csv" | cut -d, -f6)" "benign" "vindr: BI-RADS 2 is benign"
+expect_eq "$(row 5 "$out/vindr.csv")" "images/f9e8d7c6b5a4938271605f4e3d2c1b0a/d00d00112233445566778899aabbcc01.dicom,,f9e8d7c6b5a4938271605f4e3d2c1b0a,L,CC,malignant,mass,1520,981,193,209,b,,test,BI-RADS 4,1," "vindr: box from xmin..ymax, rounded"
+expect_eq "$(row 6 "$out/vindr.csv")" "images/f9e8d7c6b5a4938271605f4e3d2c1b0a/d00d00112233445566778899aabbcc02.dicom,,f9e8d7c6b5a4938271605f4e3d2c1b0a,L,MLO,malignant,mass+suspicious_calcification,1402,1633,208,218,b,,test,BI-RADS 4,2,900 700 60 70" "vindr: the higher BI-RADS finding's box first, the other in extra_boxes"
+expect_exit 0 "$wb" import vindr "$s" --out "$out/vindr3.csv" --birads-min 3
+expect_eq "$(tail -n +2 "$out/vindr3.csv" | cut -d, -f6 | paste -sd' ')" "normal normal benign benign malignant malignant malignant malignant" "vindr: --birads-min 3"
+sed '4s/BI-RADS 2,DENSITY C/BI-RADS 7,DENSITY C/' "$fx/vindr/breast-level_annotations.csv" >"$s/breast-level_annotations.csv"
+expect_exit 3 "$wb" import vindr "$s" --out "$out/bad.csv"
+expect_grep 'breast-level_annotations.csv:4:8: breast_birads: expected BI-RADS 1 to 5, got .BI-RADS 7.' "$out/stderr"
+cp "$fx/vindr/breast-level_annotations.csv" "$s/"
+sed '6s/,1520.25,/,15x0,/' "$fx/vindr/finding_annotations.csv" >"$s/finding_annotations.csv"
+expect_exit 3 "$wb" import vindr "$s" --out "$out/bad.csv"
+expect_grep 'finding_annotations.csv:6:12: xmin: expected a pixel coordinate, got .15x0.' "$out/stderr"
+
+# ---- RSNA 2023
+s=$out/rsna; mkdir -p "$s"; cp "$fx/rsna/train.csv" "$s/"
+tail -n +2 "$s/train.csv" | while IFS=, read -r site pid iid rest; do mkdir -p "$s/train_images/$pid"; : >"$s/train_images/$pid/$iid.dcm"; done
+expect_exit 0 "$wb" import rsna "$s" --out "$out/rsna.csv"
+expect_eq "$(tail -n +2 "$out/rsna.csv" | wc -l)" 9 "rsna rows"
+expect_eq "$(row 5 "$out/rsna.csv")" "train_images/10011/220375232.dcm,,10011,L,CC,benign,,,,,,b,,train,cancer=0 biopsy=1 invasive=0 BIRADS=0 site=1,1," "rsna: biopsied, no cancer: benign"
+expect_eq "$(tail -n +2 "$out/rsna.csv" | cut -d, -f6 | paste -sd' ')" "normal normal normal normal benign benign malignant malignant malignant" "rsna labels"
+expect_exit 0 "$wb" import rsna "$s" --out "$out/rsna2.csv" --sites 1 --views CC,MLO
+expect_eq "$(tail -n +2 "$out/rsna2.csv" | cut -d, -f1 | paste -sd' ')" "train_images/10011/220375232.dcm train_images/10011/270344397.dcm train_images/10011/541722628.dcm train_images/10011/1031443799.dcm" "rsna: --sites 1 --views CC,MLO"
+expect_grep '4 images of 1 patients .* 5 filtered out' "$out/stderr"
+sed '3s/,0,0,0,,0,,29,/,2,0,0,,0,,29,/' "$fx/rsna/train.csv" >"$s/train.csv"
+expect_exit 3 "$wb" import rsna "$s" --out "$out/bad.csv"
+expect_grep 'train.csv:3:7: cancer: expected 0 or 1, got .2.' "$out/stderr"
+
+# ---- mini-MIAS (annotations only; the real films are in cli.import_mias)
+s=$out/mias; mkdir -p "$s"; cp "$fx/mias/Info.txt" "$s/"
+for n in 001 002 003 004; do : >"$s/mdb$n.pgm"; done
+expect_exit 0 "$wb" import mini-mias "$s" --out "$out/mias.csv"
+expect_eq "$(row 1 "$out/mias.csv")" "mdb001.pgm,,mias001,R,MLO,benign,circumscribed_mass,338,402,394,394,fatty-glandular,0.2,,CIRC+B,1," "mias: box from centre/radius, bottom-left origin"
+expect_eq "$(row 2 "$out/mias.csv")" "mdb002.pgm,,mias001,L,MLO,normal,,,,,,fatty-glandular,0.2,,NORM,0," "mias: even number is the left film of the same woman"
+expect_eq "$(row 3 "$out/mias.csv")" "mdb003.pgm,,mias002,R,MLO,malignant,calcification,280,804,40,40,dense-glandular,0.2,,CALC+M,2," "mias: a line without centre and one with"
+for b in tissue:3:8:'background tissue: expected F, G or D' severity:1:15:'severity: expected B or M after class CIRC' y:1:21:'y: expected a whole number of pixels'; do
+  IFS=: read -r name line col msg <<<"$b"
+  cp "$fx/mias/Info.bad-$name.txt" "$s/Info.txt"
+  expect_exit 3 "$wb" import mini-mias "$s" --out "$out/bad.csv"
+  expect_grep "Info.txt:$line:$col: $msg" "$out/stderr"
+done
+
+# ---- INbreast: INbreast.csv (semicolons, CRLF, padded ACR) + AllDICOMs/<File Name>_<patient>_MG_<side>_<view>_ANON.dcm
+s=$out/inbreast; mkdir -p "$s/AllDICOMs"; cp "$fx/inbreast/INbreast.csv" "$s/"
+for f in 22678622_6b1f64a2a0e0fd3a_MG_R_CC_ANON 22678646_6b1f64a2a0e0fd3a_MG_R_ML_ANON 22678670_6b1f64a2a0e0fd3a_MG_L_CC_ANON \
+         22678694_6b1f64a2a0e0fd3a_MG_L_ML_ANON 20586908_6c613a14b80a8591_MG_R_CC_ANON; do : >"$s/AllDICOMs/$f.dcm"; done
+expect_exit 0 "$wb" import inbreast "$s" --out "$out/inbreast.csv"
+expect_eq "$(tail -n +2 "$out/inbreast.csv" | cut -d, -f1-6,12,15 | paste -sd' ')" "AllDICOMs/22678622_6b1f64a2a0e0fd3a_MG_R_CC_ANON.dcm,,6b1f64a2a0e0fd3a,R,CC,normal,d,Bi-Rads 1 AllDICOMs/22678646_6b1f64a2a0e0fd3a_MG_R_ML_ANON.dcm,,6b1f64a2a0e0fd3a,R,MLO,normal,d,Bi-Rads 1 AllDICOMs/22678670_6b1f64a2a0e0fd3a_MG_L_CC_ANON.dcm,,6b1f64a2a0e0fd3a,L,CC,malignant,,Bi-Rads 4c AllDICOMs/22678694_6b1f64a2a0e0fd3a_MG_L_ML_ANON.dcm,,6b1f64a2a0e0fd3a,L,MLO,malignant,,Bi-Rads 5 AllDICOMs/20586908_6c613a14b80a8591_MG_R_CC_ANON.dcm,,6c613a14b80a8591,R,CC,benign,b,Bi-Rads 2" "inbreast rows: the patient from the file name, 4c is 4"
+expect_grep '5 images of 2 patients .* 1 not found' "$out/stderr"
+expect_exit 0 "$wb" import inbreast "$s" --out "$out/inbreast5.csv" --birads-min 5
+expect_eq "$(tail -n +2 "$out/inbreast5.csv" | cut -d, -f6 | paste -sd' ')" "normal normal benign malignant benign" "inbreast: --birads-min 5"
+sed '4s/;4c/;4x/' "$fx/inbreast/INbreast.csv" >"$s/INbreast.csv"
+expect_exit 3 "$wb" import inbreast "$s" --out "$out/bad.csv"
+expect_grep 'INbreast.csv:4:8: Bi-Rads: expected 1 to 6 \(4a, 4b, 4c too\), got .4x.' "$out/stderr"
+sed '1s/;Bi-Rads/;BIRADS/' "$fx/inbreast/INbreast.csv" >"$s/INbreast.csv"
+expect_exit 3 "$wb" import inbreast "$s" --out "$out/bad.csv"
+expect_grep "INbreast.csv:1:8: expected the INbreast header" "$out/stderr"
+
+# ---- usage
+expect_exit 2 "$wb" import nope "$s" --out "$out/x.csv"
+expect_grep "unknown format 'nope'" "$out/stderr"
+expect_exit 2 "$wb" import mini-mias "$s"
+expect_grep 'out FILE is required' "$out/stderr"
+expect_exit 2 "$wb" import vindr "$s" --out "$out/x.csv" --birads-min 7
+expect_exit 2 "$wb" import vindr "$s" --out "$out/x.csv" --sites 1
+expect_exit 3 "$wb" import mini-mias "$out/nowhere" --out "$out/x.csv"
+expect_grep 'nowhere: not a directory' "$out/stderr"
+finish

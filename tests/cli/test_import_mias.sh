@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Real film mammograms as downloaded: `workbench import mini-mias` on the 16 mini-MIAS films of
+# shared/data (read-only, not copied), then a tiny config over that import validates and runs
+# (baseline and a frozen backbone, 2 folds, 40x32 inputs). Skipped (77) when the films are absent.
+# Args: WORKBENCH MIAS_DIR WEIGHTS_DIR OUT_DIR
+set -euo pipefail
+wb=$1 mias=$2 weights=$3 out=$4
+rm -rf "$out"; mkdir -p "$out"
+. "$(dirname "$0")/lib.sh"
+for f in Info.txt mdb001.pgm mdb254.pgm; do
+  [ -f "$mias/$f" ] || { echo "SKIP: $mias/$f is absent (the mini-MIAS sample of shared/data/mini-mias-sample, from the MIAS MiniMammographic Database)"; exit 77; }
+done
+[ -f "$weights/resnet20-12fca82f.th" ] || { echo "missing $weights/resnet20-12fca82f.th (the CIFAR ResNet-20 of akamaster/pytorch_resnet_cifar10, kept in ../shared/weights)" >&2; exit 1; }
+expect_exit 0 "$wb" import mini-mias "$mias" --out "$out/labels.csv"
+expect_eq "$(tail -n +2 "$out/labels.csv" | wc -l)" 16 "one row per film"
+expect_grep '16 images of 8 patients .* \(normal 8, benign 3, malignant 5; 8 with a box\) from 18 annotation rows' "$out/stderr"
+# mdb249: two calcification clusters on one film (Info.txt lines 249 x2), the first one's box in bbox_*
+expect_grep '^mdb249.pgm,,mias125,R,MLO,malignant,calcification,496,468,96,96,dense-glandular,0.2,,CALC\+M,2,511 321 128 128$' "$out/labels.csv"
+# inspect on a PGM says what it knows and that there is no DICOM header
+expect_exit 0 "$wb" inspect "$mias/mdb001.pgm"
+expect_grep '"format":"pgm","dicom_metadata":false,"patient_id":null,.*"laterality":null,.*"rows":1024,"columns":1024,"bits_allocated":8,"bits_stored":8' "$out/stdout"
+cat >"$out/mias.yaml" <<YAML
+name: mias
+seed: 3
+threads: 2
+data:
+  dicom_dir: $mias
+  labels: $out/labels.csv
+  group_column: patient_id
+  positive: malignant
+preprocess:
+  height: 40
+  width: 32
+backbone:
+  arch: resnet20
+  weights: $weights/resnet20-12fca82f.th
+variants:
+  - name: baseline
+    type: baseline
+  - name: frozen
+    type: backbone
+train:
+  epochs: 2
+  batch_size: 8
+cv:
+  folds: 2
+YAML
+expect_exit 0 "$wb" validate "$out/mias.yaml"
+expect_exit 0 "$wb" run "$out/mias.yaml" --out "$out/runs" --timestamp 20260101T000000Z
+run=$(cat "$out/stdout")
+expect_grep '"data": \{"images": 16, "patients": 8, "positive_images": 5, "excluded": 0, "non_dicom_images": 16, "formats": \{"pgm": 16\}\}' "$run/metrics.json"
+expect_eq "$(head -1 "$run/manifest.csv")" "file,sop_instance_uid,sha256,label,patient,laterality,view,format" "manifest header"
+expect_eq "$(tail -n +2 "$run/manifest.csv" | cut -d, -f6-8 | sort | uniq -c | awk '{print $1, $2}' | paste -sd' ')" "8 L,MLO,pgm 8 R,MLO,pgm" "laterality and view from the labels CSV, format pgm"
+expect_grep '16 of the images are not DICOM \(16 pgm\): no DICOM metadata was available for them' "$run/report.md"
+expect_grep 'no DICOM metadata was available' "$run/report.html"
+expect_grep '^0,pooled,frozen,image,auc,[0-9.]+,' "$run/metrics.csv"
+finish
