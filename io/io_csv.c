@@ -1,4 +1,5 @@
 #include "io/io_csv.h"
+#include "io/io_fs.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -43,8 +44,8 @@ static int push_field(fields *f, char *s)
 int io_csv_read(const char *path, io_csv *out, wb_error *err)
 {
     memset(out, 0, sizeof *out);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return wb_err(err, WB_E_IO, path, "cannot open: %s", strerror(errno));
+    FILE *fp = io_fs_fopen_input(path, 0, NULL, err); /* regular files only: no FIFO hang */
+    if (!fp) return -1;
     struct stat st;
     if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(fp);

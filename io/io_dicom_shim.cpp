@@ -4,6 +4,7 @@
 
 #include "io/io_dicom.h"
 #include "io/io_fs.h"
+#include "io/io_dicom_scan.h"
 
 #include <sys/mman.h>
 
@@ -214,15 +215,10 @@ bool is_jpeg2000(const char *uid)
 }
 
 // Does the file start like DICOM? "DICM" at 128, or (no preamble) a first group 0002/0008.
-bool looks_like_dicom(const char *path, long *size)
+bool looks_like_dicom(int fd)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return false;
     unsigned char b[132];
-    size_t got = fread(b, 1, sizeof b, f);
-    fseek(f, 0, SEEK_END);
-    *size = ftell(f);
-    fclose(f);
+    long long got = io_fs_read_full(fd, b, sizeof b);
     if (got == 132 && memcmp(b + 128, "DICM", 4) == 0) return true;
     if (got >= 8) {
         unsigned g = b[0] | (b[1] << 8);
@@ -233,35 +229,50 @@ bool looks_like_dicom(const char *path, long *size)
     return false;
 }
 
+// The data dictionary's answer for the pre-scan (io_dicom_scan.h): is this tag a sequence?
+int dict_is_sq(uint16_t g, uint16_t e)
+{
+    return DcmTag(DcmTagKey(g, e)).getEVR() == EVR_SQ;
+}
+
 struct Header {
     DcmFileFormat ff;
     DcmDataset *ds = nullptr;
+    int fd = -1; // the checked file, open while DCMTK may still load from it (lazily)
+    Header() = default;
+    Header(const Header &) = delete;
+    Header &operator=(const Header &) = delete;
+    ~Header()
+    {
+        if (fd >= 0) close(fd);
+    }
 };
 
 // Opens the file and reads the dataset; large elements (the pixels) are loaded lazily.
+// The file is opened once (io_fs_open_input: regular files only, so a FIFO or /dev/zero is an
+// error, not a hang), pre-scanned for nesting depth (io_dicom_scan), and DCMTK reads that same
+// file through /proc/self/fd/N.
 int open_file(const char *path, Header *h, wb_error *err)
 {
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return wb_err(err, WB_E_IO, path, "cannot open: %s", strerror(errno));
-    if (S_ISDIR(st.st_mode))
-        return wb_err(err, WB_E_IO, path, "is a directory, expected a DICOM file");
-    if (access(path, R_OK) != 0)
-        return wb_err(err, WB_E_IO, path, "cannot read: %s", strerror(errno));
-    long size = 0;
-    if (!looks_like_dicom(path, &size))
+    uint64_t size = 0;
+    h->fd = io_fs_open_input(path, 0, &size, err);
+    if (h->fd < 0) return -1;
+    if (!looks_like_dicom(h->fd))
         return wb_err(err, WB_E_DATA, path,
                       "not a DICOM file (no 'DICM' marker at byte 128 and no DICOM dataset "
-                      "at the start; %ld bytes)", size);
+                      "at the start; %llu bytes)", (unsigned long long)size);
     register_codecs();
-    OFCondition c = h->ff.loadFile(OFFilename(path), EXS_Unknown, EGL_noChange, 4096,
+    if (io_dicom_scan(h->fd, size, IO_DICOM_MAX_DEPTH, dict_is_sq, path, err) != 0) return -1;
+    char name[64];
+    const char *open_as = io_fs_fd_name(h->fd, path, name, sizeof name);
+    OFCondition c = h->ff.loadFile(OFFilename(open_as), EXS_Unknown, EGL_noChange, 4096,
                                    ERM_autoDetect);
     if (c.bad()) {
         if (c == EC_StreamNotifyClient || c == EC_InvalidStream || c == EC_ItemEnd ||
             c == EC_SequEnd || strstr(c.text(), "Premature") || strstr(c.text(), "premature"))
             return wb_err(err, WB_E_DATA, path,
-                          "truncated or corrupt DICOM file (%s); the file has %ld bytes",
-                          c.text(), size);
+                          "truncated or corrupt DICOM file (%s); the file has %llu bytes",
+                          c.text(), (unsigned long long)size);
         return wb_err(err, WB_E_DATA, path, "unreadable DICOM: %s", c.text());
     }
     h->ds = h->ff.getDataset();
@@ -747,15 +758,13 @@ int io_dicom_write(const char *path, const char *const *attrs, size_t n_attrs,
 
 int io_dicom_is_candidate(const char *path)
 {
-    long size = 0;
-    FILE *f = fopen(path, "rb");
-    if (f) {
+    int fd = io_fs_open_input(path, 0, nullptr, nullptr); // regular files only
+    if (fd >= 0) {
         unsigned char b[132];
-        size_t got = fread(b, 1, sizeof b, f);
-        fclose(f);
+        long long got = io_fs_read_full(fd, b, sizeof b);
+        close(fd);
         if (got == 132 && memcmp(b + 128, "DICM", 4) == 0) return 1;
     }
-    (void)size;
     const char *dot = strrchr(path, '.');
     return dot && (strcasecmp(dot, ".dcm") == 0 || strcasecmp(dot, ".dicom") == 0);
 }

@@ -503,7 +503,8 @@ static void test_safetensors(void)
     wb_tensor_list_free(&l);
 
     check_bad(io_safetensors_read, "st_huge_header.safetensors", "header length");
-    check_bad(io_safetensors_read, "st_header_past_end.safetensors", "exceeds the file");
+    check_bad(io_safetensors_read, "st_header_past_end.safetensors",
+              "header length 4096 runs past the end of the file (10 bytes)");
     check_bad(io_safetensors_read, "st_bad_json.safetensors", "bad JSON header");
     check_bad(io_safetensors_read, "st_dup_key.safetensors", "duplicate key");
     check_bad(io_safetensors_read, "st_deep_json.safetensors", "nested too deeply");
@@ -671,6 +672,29 @@ static void test_h5(void)
     check_bad(io_h5_read, "keras_missing.h5", "lists weight 'conv1/kernel:0' but has no such");
     check_bad(io_h5_read, "npy_f4.npy", "not an HDF5 file");
     check_bad(io_h5_read, "sd_zip.pth", "not an HDF5 file");
+    /* issue 15: a dataset's values must be inside the file (make_hostile_fixtures.py) */
+    check_bad(io_h5_read, "h5_external_passwd.h5",
+              "tensor 'dense/kernel': refusing external storage: the dataset's values are in "
+              "another file ('/etc/passwd')");
+    check_bad(io_h5_read, "h5_external_zero.h5", "another file ('/dev/zero')");
+    check_bad(io_h5_read, "h5_extlink.h5",
+              "refusing the external link '/dense/dense/kernel:0': it points outside this file");
+    check_bad(io_h5_read, "h5_extlink_group.h5", "refusing the external link '/dense'");
+    check_bad(io_h5_read, "h5_softlink_ext.h5", "refusing the external link '/ext'");
+    check_bad(io_h5_read, "h5_virtual.h5", "refusing a virtual (a mapping onto other files)");
+    check_bad(io_h5_read, "h5_unknown_filter.h5", "filter 32001 is not one this program reads");
+    {
+        /* a soft link inside the file is a path in it: read */
+        wb_tensor_list sl;
+        wb_tensor_list_init(&sl);
+        wb_error serr = {0};
+        int rc = io_h5_read(path_in(g_data, "h5_softlink_ok.h5"), &sl, &serr);
+        T_CHECK(rc == 0, "h5_softlink_ok.h5: %s", fmt_err(&serr));
+        T_CHECK(rc != 0 || (sl.n == 1 && !strcmp(sl.items[0].name, "dense/kernel") &&
+                            sl.items[0].data[3] == 3.0f),
+                "h5_softlink_ok.h5: one tensor dense/kernel = 0..3");
+        wb_tensor_list_free(&sl);
+    }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -705,6 +729,9 @@ static void test_detect(void)
     check_bad(io_weights_read, "evil_system.pth", "refusing global");
     check_bad(io_weights_read, "st_gap.safetensors", "gap or overlap");
     check_bad(io_weights_read, "does_not_exist.bin", "cannot open");
+    /* issue 15: an absurd safetensors header length is named, not "not a weight file" */
+    check_bad(io_weights_read, "st_len_2pow63.safetensors",
+              "header length 9223372036854775808 is over the 100000000-byte limit");
 }
 
 /* ------------------------------------------------------------------------------------------ */
