@@ -303,7 +303,7 @@ static int part_write(const char *dir, int r, int f, size_t v, double trainable,
 static int part_read(const char *path, size_t nva, size_t nte, size_t S, double *trainable, double *seconds,
                      double *sval, double *stest, sbuf *curves)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f = io_fs_fopen_input(path, 0, NULL, NULL); /* regular files only */
     if (!f) return -1;
     char line[1024];
     size_t a = 0, b = 0;

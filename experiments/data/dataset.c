@@ -1,5 +1,6 @@
 /* dataset.c — labels CSV + DICOM -> preprocessed images and features. See dataset.h. */
 #include "experiments/data/dataset.h"
+#include "io/io_fs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,12 +99,11 @@ static void copy(char *dst, size_t n, const char *src)
 static int load_one(const char *path, const exp_pre_params *p, io_voi_mode voi, exp_item *it,
                     exp_pre_result *r, wb_error *err)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = io_fs_fopen_input(path, 0, NULL, err); /* regular files only: no FIFO hang */
     char magic[2] = {0, 0};
-    if (f) {
-        if (fread(magic, 1, 2, f) != 2) magic[0] = 0;
-        fclose(f);
-    }
+    if (!f) return -1;
+    if (fread(magic, 1, 2, f) != 2) magic[0] = 0;
+    fclose(f);
     if (magic[0] == 'P' && magic[1] == '5') return exp_pre_file(path, p, r, err);
     io_dicom_options o;
     io_dicom_options_default(&o);

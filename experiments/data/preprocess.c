@@ -3,6 +3,7 @@
  * C, with rows split over exp_pre_set_threads threads; Otsu's threshold, CLAHE and the GLCM
  * features are ITK's through io_itk.h. docs/preprocess.md says why. */
 #include "experiments/data/preprocess.h"
+#include "io/io_fs.h"
 
 #include <errno.h>
 #include <math.h>
@@ -1308,9 +1309,9 @@ static int pgm_token(FILE *f, long *v)
 int exp_pre_read_pgm(const char *path, float **px, int *rows, int *cols, wb_error *err)
 {
     *px = NULL;
-    FILE *f = fopen(path, "rb");
+    FILE *f = io_fs_fopen_input(path, 0, NULL, err); /* regular files only */
     if (!f)
-        return wb_err(err, WB_E_IO, path, "cannot open: %s", strerror(errno));
+        return -1;
     long w, h, maxv;
     char magic[2];
     if (fread(magic, 1, 2, f) != 2 || magic[0] != 'P' || magic[1] != '5' ||
@@ -1353,7 +1354,7 @@ int exp_pre_read_pgm(const char *path, float **px, int *rows, int *cols, wb_erro
 
 static int starts_with_p5(const char *path)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = io_fs_fopen_input(path, 0, NULL, NULL);
     if (!f)
         return 0;
     char m[2] = {0, 0};
