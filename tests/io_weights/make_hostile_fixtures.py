@@ -15,7 +15,12 @@ Keras .h5 files whose datasets are not stored inside the file, each in the weigh
   h5_unknown_filter.h5   the weight is chunked through filter 32001 (Blosc, not in libhdf5)
   h5_softlink_ok.h5      the weight is a soft link to a dataset in the same file (readable)
 and a safetensors file whose header length is 2^63 (st_len_2pow63.safetensors).
+
+Seeds for fuzz_pth (tests/fuzz/corpus/pth): small versions of the pickle memory bomb of issue
+15, a legacy torch.save header followed by "]a" pairs (evil_list_bomb.th), and the pairs where
+the magic number belongs (evil_list_magic.th). The full-size bombs are built by test_weights.
 """
+import pickle
 import os
 import struct
 
@@ -77,6 +82,15 @@ def main():
         f.create_group("store").create_dataset("k", data=K)
         g.create_group("dense")["kernel:0"] = h5py.SoftLink("/store/k")
     keras("h5_softlink_ok.h5", softlink_ok)
+
+    fuzz = os.path.join(os.path.dirname(DATA), "..", "fuzz", "corpus", "pth")
+    head = (pickle.dumps(0x1950a86a20f9469cfc6c, protocol=2) + pickle.dumps(1001, protocol=2) +
+            pickle.dumps({"protocol_version": 1001, "little_endian": True}, protocol=2))
+    bomb = b"\x80\x02]" + b"]a" * 1000 + b"."
+    with open(os.path.join(fuzz, "evil_list_bomb.th"), "wb") as f:
+        f.write(head + bomb)
+    with open(os.path.join(fuzz, "evil_list_magic.th"), "wb") as f:
+        f.write(bomb)
 
     header = b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
     with open(os.path.join(DATA, "st_len_2pow63.safetensors"), "wb") as f:

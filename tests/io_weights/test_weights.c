@@ -568,8 +568,60 @@ static size_t hammer(const char *file)
     return loaded;
 }
 
+/* Issue 15: a pickle of "]a" pairs (an empty list appended to a list, 2 bytes for a value of
+ * ~250) made the unpickler hold 130 times the file's size. Built here, in memory: the legacy
+ * header of sd_legacy.th (magic, protocol, sys_info) followed by such a data pickle, and the
+ * same pairs in place of the magic number. */
+static void check_pickle_bombs(void)
+{
+    size_t hn = 0;
+    unsigned char *legacy = slurp(path_in(g_data, "sd_legacy.th"), &hn);
+    T_CHECK(legacy != NULL, "read sd_legacy.th");
+    if (!legacy)
+        return;
+    /* the header ends where the data pickle's PROTO 2 follows sys_info's STOP */
+    size_t h = 0;
+    for (size_t i = 20; i + 1 < hn && !h; i++)
+        if (legacy[i] == '.' && legacy[i + 1] == 0x80 && i > 40)
+            h = i + 1;
+    T_CHECK(h > 0, "found the end of sd_legacy.th's header");
+    const size_t pairs = (size_t)1 << 20, n = h + 3 + 2 * pairs + 1;
+    unsigned char *b = malloc(n);
+    T_CHECK(b != NULL, "malloc");
+    if (!b || !h) {
+        free(b);
+        free(legacy);
+        return;
+    }
+    memcpy(b, legacy, h);
+    memcpy(b + h, "\x80\x02]", 3);
+    for (size_t i = 0; i < pairs; i++)
+        memcpy(b + h + 3 + 2 * i, "]a", 2);
+    b[n - 1] = '.';
+    io_tensor_list l;
+    io_tensor_list_init(&l);
+    wb_error err = {0};
+    T_CHECK(io_pth_read_mem(b, n, "bomb.th", &l, &err) != 0, "list bomb accepted");
+    char want[200];
+    snprintf(want, sizeof want, "the limit for a %zu-byte file (32 MiB + 4 x the file size)", n);
+    T_CHECK(strstr(fmt_err(&err), "(data pickle): the pickle needs more than") &&
+                strstr(fmt_err(&err), want),
+            "list bomb: message '%s' lacks the budget '%s'", fmt_err(&err), want);
+    T_EQ_INT(l.n, 0, "nothing appended after the list bomb");
+    /* the same pairs where the magic number belongs: refused before any is unpickled */
+    memmove(b, b + h, n - h);
+    T_CHECK(io_pth_read_mem(b, n - h, "bomb_magic.th", &l, &err) != 0, "magic bomb accepted");
+    T_CHECK(strstr(fmt_err(&err), "bomb_magic.th: at byte 0: not a torch.save file (wrong magic "
+                                  "number)") != NULL,
+            "magic bomb: '%s'", fmt_err(&err));
+    io_tensor_list_free(&l);
+    free(b);
+    free(legacy);
+}
+
 static void test_pth(void)
 {
+    check_pickle_bombs();
     check_good(io_pth_read, "sd_zip.pth", "expected_small.txt");
     check_good(io_pth_read, "sd_legacy.th", "expected_small.txt");
     check_good(io_pth_read, "ckpt_model.pth", "expected_small.txt");
