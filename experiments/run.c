@@ -187,7 +187,9 @@ static void mc_emit(sbuf *json, sbuf *csv, int repeat, const char *fold, const c
             v = m->n_c[q - K - MC_FIXED];
         }
         if (json) {
-            sb_printf(json, "%s\"%s\": ", q ? ", " : "", name);
+            sb_printf(json, "%s", q ? ", " : "");
+            sb_jstr(json, name); /* a class name from the config: escaped like every JSON string */
+            sb_printf(json, ": ");
             sb_num(json, v);
         }
         sb_printf(csv, "%d,%s,%s,%s,%s,", repeat, fold, variant, level, name);

@@ -125,6 +125,7 @@ int io_csv_read(const char *path, io_csv *out, wb_error *err)
                     goto done;
                 }
             } else {
+                const size_t fcol = i - line_start + 1; /* where this field starts */
                 while (i < size && src[i] != ',' && src[i] != '\n' && !(src[i] == '\r' && (i + 1 >= size || src[i + 1] == '\n'))) {
                     if (src[i] == '"') {
                         wb_err_at(err, WB_E_DATA, path, line, (int)(i - line_start + 1), NULL,
@@ -133,7 +134,7 @@ int io_csv_read(const char *path, io_csv *out, wb_error *err)
                     }
                     buf[o++] = src[i++];
                     if (++flen > CSV_MAX_FIELD) {
-                        wb_err_at(err, WB_E_DATA, path, line, 1, NULL, "field longer than 1 MiB");
+                        wb_err_at(err, WB_E_DATA, path, line, (int)fcol, NULL, "field longer than 1 MiB");
                         goto done;
                     }
                 }

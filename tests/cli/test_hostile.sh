@@ -63,4 +63,27 @@ expect_grep '^P0001/L_CC.dcm,.*sequences nested more than 64 deep' "$run/exclude
 expect_grep '^P0002/L_CC.dcm,.*is a FIFO \(named pipe\), not a regular file' "$run/excluded.csv"
 expect_grep '^P0003/L_CC.dcm,.*is a character device, not a regular file' "$run/excluded.csv"
 expect_grep '"excluded": 3' "$run/metrics.json"
+
+# 4. text that is not UTF-8 (Latin-1 with and without (0008,0005), Latin-2, Cyrillic ISO_IR 144)
+# and a file name with the Latin-1 byte 0xE9: inspect's JSON stays valid UTF-8
+mkdir -p "$out/text"
+cp "$data"/text_*.dcm "$out/text/"
+cp "$data/u8.dcm" "$out/text/caf$(printf '\xe9').dcm"
+expect_exit 0 t "$wb" inspect "$out/text"
+expect_eq "$(wc -l <"$out/stdout")" 6 "inspect lines of the text files"
+cp "$out/stdout" "$out/text.jsonl"
+mkdir -p "$out/lines"; split -l 1 "$out/text.jsonl" "$out/lines/l"
+expect_exit 0 "$json_check" "$out/lines/"l*
+expect_grep '"manufacturer":"Siemens Médical"' "$out/text.jsonl"
+expect_grep '"patient_id":"JOS�"' "$out/text.jsonl"
+expect_grep '"manufacturer":"Сименс Медицина","manufacturer_model_name":"Маммограф №5"' "$out/text.jsonl"
+expect_grep '"patient_id":"ŁÓDŹ-Ž"' "$out/text.jsonl"
+expect_grep '"path":"[^"]*/text/caf�.dcm","ok":true' "$out/text.jsonl"
+
+# 5. a file name with a newline and a terminal escape goes to stderr escaped, on one line
+evil="$out/evil"$'\n'"name"$'\e'"[31m.yaml"
+expect_exit 2 t "$wb" validate "$evil"
+expect_eq "$(wc -l <"$out/stderr")" 1 "error lines"
+expect_grep 'evil\\nname\\x1b\[31m\.yaml: cannot open config' "$out/stderr"
+expect_no_grep $'\e' "$out/stderr"
 finish

@@ -401,6 +401,43 @@ static void check_deep_nesting(void)
     }
 }
 
+/* Text in 8-bit character sets comes out as UTF-8 (tests/io/make_text_fixtures.py). */
+static void check_text(void)
+{
+    char path[1024], line[1024];
+    snprintf(path, sizeof path, "%s/text_expected.txt", g_data);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL, "cannot open %s", path);
+    if (!f) return;
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        char file[256], key[64], hex[512];
+        if (sscanf(line, "%255s %63s %511s", file, key, hex) != 3) continue;
+        char want[256];
+        size_t k = 0;
+        for (; hex[2 * k] && hex[2 * k + 1] && k + 1 < sizeof want; k++) {
+            unsigned v;
+            sscanf(hex + 2 * k, "%2x", &v);
+            want[k] = (char)v;
+        }
+        want[k] = '\0';
+        snprintf(path, sizeof path, "%s/%s", g_data, file);
+        io_dicom_image img;
+        wb_error err;
+        int rc = io_dicom_read(path, NULL, &img, &err);
+        CHECK(rc == 0, "%s: %s", file, err.msg);
+        if (rc) continue;
+        const char *got = !strcmp(key, "patient_id")     ? img.meta.patient_id
+                          : !strcmp(key, "manufacturer") ? img.meta.manufacturer
+                                                         : img.meta.model;
+        CHECK_STR(got, want, file);
+        io_dicom_image_free(&img);
+        n++;
+    }
+    fclose(f);
+    CHECK(n >= 10, "text_expected.txt lists only %d values", n);
+}
+
 static void check_writer_round_trip(void)
 {
     const int rows = 37, cols = 29;
@@ -449,5 +486,6 @@ int main(int argc, char **argv)
     check_bad_files();
     check_writer_round_trip();
     check_deep_nesting();
+    check_text();
     return wb_test_finish("test_dicom");
 }

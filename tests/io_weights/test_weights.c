@@ -285,8 +285,59 @@ static int json_ok(const char *s)
     return rc == 0;
 }
 
+/* The one JSON string writer (io_json_write_string): valid JSON from any bytes. */
+typedef struct {
+    char buf[512];
+    size_t n;
+} wbuf;
+
+static void wbuf_put(void *ctx, const char *b, size_t n)
+{
+    wbuf *w = ctx;
+    if (w->n + n < sizeof w->buf) memcpy(w->buf + w->n, b, n), w->n += n;
+    w->buf[w->n] = '\0';
+}
+
+static void check_json_writer(void)
+{
+    static const struct {
+        const char *in;
+        int flags;
+        const char *out;
+    } cases[] = {
+        /* valid UTF-8 passes unchanged; the two styles differ only in \n \r \t and DEL */
+        {"caf\xc3\xa9 \xe5\x8c\xbb \xf0\x9f\x98\x80", 0, "\"caf\xc3\xa9 \xe5\x8c\xbb \xf0\x9f\x98\x80\""},
+        {"a\"b\\c\n\t\x01\x7f", 0, "\"a\\\"b\\\\c\\u000a\\u0009\\u0001\x7f\""},
+        {"a\"b\\c\n\t\x01\x7f", IO_JSON_ESC_SHORT | IO_JSON_ESC_DEL,
+         "\"a\\\"b\\\\c\\n\\t\\u0001\\u007f\""},
+        /* Latin-1 0xE9, a lone continuation byte, a truncated sequence, an overlong '/', a
+         * surrogate (CESU), a code point above U+10FFFF: each bad byte is U+FFFD */
+        {"Jos\xe9", 0, "\"Jos\xef\xbf\xbd\""},
+        {"\x80x", 0, "\"\xef\xbf\xbdx\""},
+        {"\xe5\x8c", 0, "\"\xef\xbf\xbd\xef\xbf\xbd\""},
+        {"\xc0\xaf", 0, "\"\xef\xbf\xbd\xef\xbf\xbd\""},
+        {"\xed\xa0\x80", 0, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""},
+        {"\xf4\x90\x80\x80", 0, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""},
+        {"", 0, "\"\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        wbuf w = {.n = 0};
+        io_json_write_string(cases[i].in, cases[i].flags, wbuf_put, &w);
+        T_CHECK(!strcmp(w.buf, cases[i].out), "json writer case %zu: got '%s', want '%s'", i, w.buf,
+                cases[i].out);
+        /* and the strict reader (valid UTF-8 required) takes it */
+        io_json_doc doc;
+        size_t at;
+        const char *why;
+        T_CHECK(io_json_parse(w.buf, w.n, NULL, &doc, &at, &why) == 0,
+                "json writer case %zu: output not valid JSON (%s at %zu)", i, why, at);
+        io_json_free(&doc);
+    }
+}
+
 static void test_json(void)
 {
+    check_json_writer();
     static const char *good[] = {
         "{}", "[]", " {\"a\" : [1, -2.5e3, true, false, null, \"x\\u00e9\\ud83d\\ude00\"]} ",
         "0", "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"", "{\"a\":{\"b\":{\"c\":[]}}}", "-0", "1E+2",
@@ -598,8 +649,8 @@ static void check_pickle_bombs(void)
     for (size_t i = 0; i < pairs; i++)
         memcpy(b + h + 3 + 2 * i, "]a", 2);
     b[n - 1] = '.';
-    io_tensor_list l;
-    io_tensor_list_init(&l);
+    wb_tensor_list l;
+    wb_tensor_list_init(&l);
     wb_error err = {0};
     T_CHECK(io_pth_read_mem(b, n, "bomb.th", &l, &err) != 0, "list bomb accepted");
     char want[200];
@@ -614,7 +665,7 @@ static void check_pickle_bombs(void)
     T_CHECK(strstr(fmt_err(&err), "bomb_magic.th: at byte 0: not a torch.save file (wrong magic "
                                   "number)") != NULL,
             "magic bomb: '%s'", fmt_err(&err));
-    io_tensor_list_free(&l);
+    wb_tensor_list_free(&l);
     free(b);
     free(legacy);
 }
