@@ -299,6 +299,7 @@ typedef H5L_info_t wb_h5_linfo;
 #endif
 
 #define H5_MAX_LINKS 1000000L
+#define H5_MAX_DEPTH 64
 
 static herr_t check_link(hid_t g, const char *name, const wb_h5_linfo *info, void *data)
 {
@@ -306,6 +307,16 @@ static herr_t check_link(hid_t g, const char *name, const wb_h5_linfo *info, voi
     link_walk *w = data;
     if (++w->n > H5_MAX_LINKS) {
         wb_err(w->err, WB_E_DATA, w->path, "more than %ld links in the file", H5_MAX_LINKS);
+        w->refused = 1;
+        return -1;
+    }
+    /* H5Lvisit descends recursively (inside libhdf5): stop before groups nest deep enough
+     * to matter; the callback sees a group's name before anything below it */
+    int depth = 1;
+    for (const char *c = name; *c; c++)
+        depth += *c == '/';
+    if (depth > H5_MAX_DEPTH) {
+        wb_err(w->err, WB_E_DATA, w->path, "groups nested more than %d deep", H5_MAX_DEPTH);
         w->refused = 1;
         return -1;
     }
@@ -371,11 +382,15 @@ static int read_dataset(const char *path, hid_t layer, const char *lname, const 
     uint64_t need = (uint64_t)numel * wb_dtype_size(dt);
     uint64_t have = H5Dget_storage_size(d);
     int filtered = H5Pget_nfilters(dcpl) > 0;
-    if (have > fsize || (!filtered && have < need) || (filtered && need / 1024 > have)) {
+    /* filtered (compressed) data may expand, but at most 64 times: a few kB of deflated zeros
+     * must not become gigabytes of tensor (real weights compress by less than 2) */
+    if (have > fsize || (!filtered && have < need) || (filtered && need / 64 > have)) {
         wb_err(err, WB_E_DATA, path,
                "tensor '%s': dataset declares %lld elements (%llu bytes) but stores %llu bytes "
-               "(truncated file?)",
-               tname, (long long)numel, (unsigned long long)need, (unsigned long long)have);
+               "%s",
+               tname, (long long)numel, (unsigned long long)need, (unsigned long long)have,
+               filtered && have <= fsize ? "(compressed more than 64 times: refused)"
+                                         : "(truncated file?)");
         goto done;
     }
     wb_tensor *t = wb_tensor_list_push(out, tname, nd, shape, dt, err);

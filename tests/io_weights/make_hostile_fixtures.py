@@ -14,6 +14,8 @@ Keras .h5 files whose datasets are not stored inside the file, each in the weigh
   h5_virtual.h5          the weight is a virtual dataset mapped onto another file
   h5_unknown_filter.h5   the weight is chunked through filter 32001 (Blosc, not in libhdf5)
   h5_softlink_ok.h5      the weight is a soft link to a dataset in the same file (readable)
+  h5_deep_groups.h5      a valid weight beside 100 nested groups (libhdf5's visit recurses)
+  h5_zeros_bomb.h5       a 2048 x 2048 float32 weight of deflated zeros: 16 MiB from ~20 kB
 and a safetensors file whose header length is 2^63 (st_len_2pow63.safetensors).
 
 Seeds for fuzz_pth (tests/fuzz/corpus/pth): small versions of the pickle memory bomb of issue
@@ -91,6 +93,19 @@ def main():
         f.write(head + bomb)
     with open(os.path.join(fuzz, "evil_list_magic.th"), "wb") as f:
         f.write(bomb)
+
+    def deep(f, g):
+        g.create_group("dense").create_dataset("kernel:0", data=K)
+        x = f
+        for _ in range(100):
+            x = x.create_group("g")
+    keras("h5_deep_groups.h5", deep)
+
+    def zeros(f, g):
+        g.create_group("dense").create_dataset("kernel:0", data=np.zeros((2048, 2048), "<f4"),
+                                               chunks=(1024, 1024), compression="gzip",
+                                               compression_opts=9)
+    keras("h5_zeros_bomb.h5", zeros)
 
     header = b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
     with open(os.path.join(DATA, "st_len_2pow63.safetensors"), "wb") as f:

@@ -786,6 +786,10 @@ static void test_h5(void)
     check_bad(io_h5_read, "h5_softlink_ext.h5", "refusing the external link '/ext'");
     check_bad(io_h5_read, "h5_virtual.h5", "refusing a virtual (a mapping onto other files)");
     check_bad(io_h5_read, "h5_unknown_filter.h5", "filter 32001 is not one this program reads");
+    check_bad(io_h5_read, "h5_deep_groups.h5", "groups nested more than 64 deep");
+    check_bad(io_h5_read, "h5_zeros_bomb.h5",
+              "dataset declares 4194304 elements (16777216 bytes) but stores");
+    check_bad(io_h5_read, "h5_zeros_bomb.h5", "(compressed more than 64 times: refused)");
     {
         /* a soft link inside the file is a path in it: read */
         wb_tensor_list sl;
