@@ -76,7 +76,7 @@ int io_json_utf8_valid(const char *s, size_t n);
 
 /* ---- writing ----
  * The one JSON string writer: every JSON the workbench writes (inspect's lines through
- * workbench/json_out.c, run and report files through sb_jstr in experiments/sbuf.c) escapes
+ * workbench/json_out.c, run and report files through sb_jstr in io/io_sbuf.c) escapes
  * its strings here, so that the output is valid JSON (RFC 8259, UTF-8) whatever bytes come in:
  *   - '"' and '\' are escaped, control bytes (< 0x20) become \u00XX (or \n \r \t with
  *     IO_JSON_ESC_SHORT), DEL (0x7F) becomes \u007f with IO_JSON_ESC_DEL and stays raw otherwise;
