@@ -836,6 +836,33 @@ static void test_detect(void)
     check_bad(io_weights_read, "evil_system.pth", "refusing global");
     check_bad(io_weights_read, "st_gap.safetensors", "gap or overlap");
     check_bad(io_weights_read, "does_not_exist.bin", "cannot open");
+    /* issue 15: special files are refused without being read (a FIFO would block) */
+    {
+        const char *fifo = path_in(g_tmp, "weights.fifo");
+        char fifo_path[1024];
+        snprintf(fifo_path, sizeof fifo_path, "%s", fifo);
+        remove(fifo_path);
+        T_CHECK(mkfifo(fifo_path, 0600) == 0, "mkfifo %s", fifo_path);
+        const char *paths[] = {fifo_path, "/dev/zero", "/dev/urandom"};
+        const char *want[] = {"is a FIFO (named pipe), not a regular file",
+                              "is a character device, not a regular file",
+                              "is a character device, not a regular file"};
+        list_reader readers[] = {io_weights_read, io_pth_read, io_safetensors_read, io_h5_read};
+        for (size_t i = 0; i < 3; i++)
+            for (size_t k = 0; k < sizeof readers / sizeof readers[0]; k++) {
+                wb_tensor_list sl;
+                wb_tensor_list_init(&sl);
+                wb_error serr = {0};
+                T_CHECK(readers[k](paths[i], &sl, &serr) != 0, "%s accepted", paths[i]);
+                T_CHECK(strstr(fmt_err(&serr), want[i]) != NULL, "%s (reader %zu): '%s'", paths[i],
+                        k, fmt_err(&serr));
+                wb_tensor_list_free(&sl);
+            }
+        wb_tensor t;
+        wb_error nerr = {0};
+        T_CHECK(io_npy_read(fifo_path, &t, &nerr) != 0 && strstr(nerr.msg, "is a FIFO"),
+                "npy FIFO: '%s'", nerr.msg);
+    }
     /* issue 15: an absurd safetensors header length is named, not "not a weight file" */
     check_bad(io_weights_read, "st_len_2pow63.safetensors",
               "header length 9223372036854775808 is over the 100000000-byte limit");
