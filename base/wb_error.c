@@ -80,10 +80,28 @@ const char *wb_error_format(const wb_error *err, char *buf, size_t n)
     return buf;
 }
 
+void wb_fputs_escaped(const char *s, FILE *f)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p >= 0x20 && *p != 0x7f)
+            fputc(*p, f);
+        else if (*p == '\n')
+            fputs("\\n", f);
+        else if (*p == '\r')
+            fputs("\\r", f);
+        else if (*p == '\t')
+            fputs("\\t", f);
+        else
+            fprintf(f, "\\x%02x", *p);
+    }
+}
+
 void wb_error_print(const wb_error *err, FILE *f)
 {
     char buf[2400];
-    fprintf(f, "workbench: error: %s\n", wb_error_format(err, buf, sizeof buf));
+    fputs("workbench: error: ", f);
+    wb_fputs_escaped(wb_error_format(err, buf, sizeof buf), f);
+    fputc('\n', f);
 }
 
 int wb_exit_code(wb_code code)

@@ -71,7 +71,12 @@ int wb_err_v(wb_error *err, wb_code code, const char *file, int line, int col,
 
 /* "file:line:col: key: message" with the empty parts left out. Returns buf. */
 const char *wb_error_format(const wb_error *err, char *buf, size_t n);
-/* Prints "workbench: error: <formatted>\n" to f. */
+/* Writes s to f with control bytes escaped (\n, \r, \t, other bytes below 0x20 and DEL as
+ * \xNN, a backslash stays one), so that a file name with a newline or a terminal escape
+ * sequence in it cannot forge log lines or drive the terminal. wb_error_print, wb_log and
+ * wb_warn write their messages through it. */
+void wb_fputs_escaped(const char *s, FILE *f);
+/* Prints "workbench: error: <formatted>\n" to f (the message escaped: wb_fputs_escaped). */
 void wb_error_print(const wb_error *err, FILE *f);
 /* Maps an error code to the process exit code. */
 int wb_exit_code(wb_code code);

@@ -1,4 +1,5 @@
 #include "base/wb_log.h"
+#include "base/wb_error.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,20 +17,24 @@ void wb_log(wb_log_level level, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    fputs("workbench: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    char buf[4096];
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    fputs("workbench: ", stderr);
+    wb_fputs_escaped(buf, stderr); /* file names may hold newlines or escape sequences */
+    fputc('\n', stderr);
 }
 
 void wb_warn(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("workbench: warning: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    char buf[4096];
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    fputs("workbench: warning: ", stderr);
+    wb_fputs_escaped(buf, stderr);
+    fputc('\n', stderr);
 }
 
 double wb_now(void)

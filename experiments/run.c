@@ -174,7 +174,9 @@ static void mc_emit(sbuf *json, sbuf *csv, int repeat, const char *fold, const c
             v = m->n_c[q - K - MC_FIXED];
         }
         if (json) {
-            sb_printf(json, "%s\"%s\": ", q ? ", " : "", name);
+            sb_printf(json, "%s", q ? ", " : "");
+            sb_jstr(json, name); /* a class name from the config: escaped like every JSON string */
+            sb_printf(json, ": ");
             sb_num(json, v);
         }
         sb_printf(csv, "%d,%s,%s,%s,%s,", repeat, fold, variant, level, name);
@@ -290,7 +292,7 @@ static int part_write(const char *dir, int r, int f, size_t v, double trainable,
 static int part_read(const char *path, size_t nva, size_t nte, size_t S, double *trainable, double *seconds,
                      double *sval, double *stest, sbuf *curves)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f = io_fs_fopen_input(path, 0, NULL, NULL); /* regular files only */
     if (!f) return -1;
     char line[1024];
     size_t a = 0, b = 0;

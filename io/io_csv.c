@@ -1,4 +1,5 @@
 #include "io/io_csv.h"
+#include "io/io_fs.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -53,8 +54,8 @@ static int push_field(fields *f, char *s)
 int io_csv_read(const char *path, io_csv *out, wb_error *err)
 {
     memset(out, 0, sizeof *out);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return wb_err(err, WB_E_IO, path, "cannot open: %s", strerror(errno));
+    FILE *fp = io_fs_fopen_input(path, 0, NULL, err); /* regular files only: no FIFO hang */
+    if (!fp) return -1;
     struct stat st;
     if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(fp);
@@ -138,6 +139,7 @@ int io_csv_read(const char *path, io_csv *out, wb_error *err)
                     goto done;
                 }
             } else {
+                const size_t fcol = i - line_start + 1; /* where this field starts */
                 while (i < size && src[i] != ',' && src[i] != '\n' && !(src[i] == '\r' && (i + 1 >= size || src[i + 1] == '\n'))) {
                     if (src[i] == '"') {
                         wb_err_at(err, WB_E_DATA, path, line, (int)(i - line_start + 1), NULL,
@@ -150,7 +152,7 @@ int io_csv_read(const char *path, io_csv *out, wb_error *err)
                     }
                     buf[o++] = src[i++];
                     if (++flen > CSV_MAX_FIELD) {
-                        wb_err_at(err, WB_E_DATA, path, line, 1, NULL, "field longer than 1 MiB");
+                        wb_err_at(err, WB_E_DATA, path, line, (int)fcol, NULL, "field longer than 1 MiB");
                         goto done;
                     }
                 }

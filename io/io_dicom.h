@@ -46,7 +46,7 @@ typedef struct io_dicom_options {
 
 void io_dicom_options_default(io_dicom_options *opt);
 
-#define IO_DICOM_STR 80
+#define IO_DICOM_STR 256 /* bytes of UTF-8: a 64-character LO value can need 192 */
 
 /* Metadata. PatientName, birth date and other identifying data are never read.
  * Strings are "" when the tag is absent; numbers are 0 (and has_* 0). */

@@ -5,6 +5,7 @@
 #include "io/io_dicom.h"
 #include "io/io_fs.h"
 #include "io/io_j2k.h"
+#include "io/io_dicom_scan.h"
 
 #include <sys/mman.h>
 
@@ -36,6 +37,8 @@
 #include <vector>
 
 #include <strings.h>
+#include <iconv.h>
+#include <cerrno>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,11 +61,108 @@ void register_codecs()
     });
 }
 
+// Copies s (UTF-8) into a meta field, cut at a character boundary when it is too long.
 void copy_str(char *dst, const std::string &s)
 {
     size_t n = s.size() < IO_DICOM_STR - 1 ? s.size() : IO_DICOM_STR - 1;
+    if (n < s.size())
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
     memcpy(dst, s.data(), n);
     dst[n] = '\0';
+}
+
+const char k_replacement[] = "\xEF\xBF\xBD"; // U+FFFD
+
+// Length of the valid UTF-8 sequence at p (at most n bytes), 0 if there is none.
+size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0], cp;
+    size_t k;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) k = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF) k = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4) k = 4, cp = c & 0x07;
+    else return 0;
+    if (n < k) return 0;
+    for (size_t i = 1; i < k; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return k;
+}
+
+// UTF-8 as it is, each byte that is not part of a valid sequence replaced by U+FFFD.
+std::string utf8_clean(const std::string &raw)
+{
+    std::string out;
+    const unsigned char *p = (const unsigned char *)raw.data();
+    for (size_t i = 0, n = raw.size(); i < n;) {
+        size_t k = utf8_seq(p + i, n - i);
+        if (k) out.append(raw, i, k), i += k;
+        else out += k_replacement, i++;
+    }
+    return out;
+}
+
+// The iconv name of a Specific Character Set (0008,0005) defined term (PS3.3 C.12.1.1.2),
+// "" for the default repertoire (ASCII), "UTF-8" for ISO_IR 192, NULL if unknown. The ISO 2022
+// terms map to their G1 set (escape sequences are not interpreted).
+const char *charset_iconv(const std::string &term)
+{
+    static const struct { const char *dicom, *iconv; } k[] = {
+        {"", ""}, {"ISO_IR 6", ""}, {"ISO 2022 IR 6", ""},
+        {"ISO_IR 100", "ISO-8859-1"}, {"ISO 2022 IR 100", "ISO-8859-1"},
+        {"ISO_IR 101", "ISO-8859-2"}, {"ISO 2022 IR 101", "ISO-8859-2"},
+        {"ISO_IR 109", "ISO-8859-3"}, {"ISO 2022 IR 109", "ISO-8859-3"},
+        {"ISO_IR 110", "ISO-8859-4"}, {"ISO 2022 IR 110", "ISO-8859-4"},
+        {"ISO_IR 144", "ISO-8859-5"}, {"ISO 2022 IR 144", "ISO-8859-5"},
+        {"ISO_IR 127", "ISO-8859-6"}, {"ISO 2022 IR 127", "ISO-8859-6"},
+        {"ISO_IR 126", "ISO-8859-7"}, {"ISO 2022 IR 126", "ISO-8859-7"},
+        {"ISO_IR 138", "ISO-8859-8"}, {"ISO 2022 IR 138", "ISO-8859-8"},
+        {"ISO_IR 148", "ISO-8859-9"}, {"ISO 2022 IR 148", "ISO-8859-9"},
+        {"ISO_IR 203", "ISO-8859-15"}, {"ISO 2022 IR 203", "ISO-8859-15"},
+        {"ISO_IR 166", "TIS-620"}, {"ISO 2022 IR 166", "TIS-620"},
+        {"ISO_IR 192", "UTF-8"}, {"GB18030", "GB18030"}, {"GBK", "GBK"},
+    };
+    for (const auto &e : k)
+        if (term == e.dicom) return e.iconv;
+    return nullptr;
+}
+
+// A text value's bytes as UTF-8: decoded by the data set's Specific Character Set; what cannot
+// be decoded becomes U+FFFD. With the default repertoire (no (0008,0005)) bytes above 0x7F are
+// not ASCII: they are kept only where they form valid UTF-8 (files that write UTF-8 without
+// saying so), otherwise replaced. An unknown character set is treated the same way.
+std::string to_utf8(const std::string &raw, const std::string &term)
+{
+    bool ascii = true;
+    for (unsigned char c : raw) ascii = ascii && c < 0x80;
+    if (ascii) return raw;
+    const char *cs = charset_iconv(term);
+    if (!cs || !cs[0] || !strcmp(cs, "UTF-8")) return utf8_clean(raw);
+    iconv_t cd = iconv_open("UTF-8", cs);
+    if (cd == (iconv_t)-1) return utf8_clean(raw);
+    std::string out;
+    std::vector<char> buf(raw.size() * 4 + 16);
+    char *in = const_cast<char *>(raw.data());
+    size_t in_left = raw.size();
+    while (in_left > 0) {
+        char *o = buf.data();
+        size_t o_left = buf.size();
+        size_t r = iconv(cd, &in, &in_left, &o, &o_left);
+        out.append(buf.data(), (size_t)(o - buf.data()));
+        if (r == (size_t)-1) {
+            if (errno == E2BIG) continue;
+            out += k_replacement; // EILSEQ or EINVAL: one undecodable byte
+            in++;
+            in_left--;
+        }
+    }
+    iconv_close(cd);
+    return utf8_clean(out); // iconv's output is UTF-8; this only guards against surprises
 }
 
 std::string get_str(DcmItem *item, const DcmTagKey &tag)
@@ -231,15 +331,10 @@ const J2kSyntax *jpeg2000(const char *uid)
 }
 
 // Does the file start like DICOM? "DICM" at 128, or (no preamble) a first group 0002/0008.
-bool looks_like_dicom(const char *path, long *size)
+bool looks_like_dicom(int fd)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return false;
     unsigned char b[132];
-    size_t got = fread(b, 1, sizeof b, f);
-    fseek(f, 0, SEEK_END);
-    *size = ftell(f);
-    fclose(f);
+    long long got = io_fs_read_full(fd, b, sizeof b);
     if (got == 132 && memcmp(b + 128, "DICM", 4) == 0) return true;
     if (got >= 8) {
         unsigned g = b[0] | (b[1] << 8);
@@ -250,35 +345,50 @@ bool looks_like_dicom(const char *path, long *size)
     return false;
 }
 
+// The data dictionary's answer for the pre-scan (io_dicom_scan.h): is this tag a sequence?
+int dict_is_sq(uint16_t g, uint16_t e)
+{
+    return DcmTag(DcmTagKey(g, e)).getEVR() == EVR_SQ;
+}
+
 struct Header {
     DcmFileFormat ff;
     DcmDataset *ds = nullptr;
+    int fd = -1; // the checked file, open while DCMTK may still load from it (lazily)
+    Header() = default;
+    Header(const Header &) = delete;
+    Header &operator=(const Header &) = delete;
+    ~Header()
+    {
+        if (fd >= 0) close(fd);
+    }
 };
 
 // Opens the file and reads the dataset; large elements (the pixels) are loaded lazily.
+// The file is opened once (io_fs_open_input: regular files only, so a FIFO or /dev/zero is an
+// error, not a hang), pre-scanned for nesting depth (io_dicom_scan), and DCMTK reads that same
+// file through /proc/self/fd/N.
 int open_file(const char *path, Header *h, wb_error *err)
 {
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return wb_err(err, WB_E_IO, path, "cannot open: %s", strerror(errno));
-    if (S_ISDIR(st.st_mode))
-        return wb_err(err, WB_E_IO, path, "is a directory, expected a DICOM file");
-    if (access(path, R_OK) != 0)
-        return wb_err(err, WB_E_IO, path, "cannot read: %s", strerror(errno));
-    long size = 0;
-    if (!looks_like_dicom(path, &size))
+    uint64_t size = 0;
+    h->fd = io_fs_open_input(path, 0, &size, err);
+    if (h->fd < 0) return -1;
+    if (!looks_like_dicom(h->fd))
         return wb_err(err, WB_E_DATA, path,
                       "not a DICOM file (no 'DICM' marker at byte 128 and no DICOM dataset "
-                      "at the start; %ld bytes)", size);
+                      "at the start; %llu bytes)", (unsigned long long)size);
     register_codecs();
-    OFCondition c = h->ff.loadFile(OFFilename(path), EXS_Unknown, EGL_noChange, 4096,
+    if (io_dicom_scan(h->fd, size, IO_DICOM_MAX_DEPTH, dict_is_sq, path, err) != 0) return -1;
+    char name[64];
+    const char *open_as = io_fs_fd_name(h->fd, path, name, sizeof name);
+    OFCondition c = h->ff.loadFile(OFFilename(open_as), EXS_Unknown, EGL_noChange, 4096,
                                    ERM_autoDetect);
     if (c.bad()) {
         if (c == EC_StreamNotifyClient || c == EC_InvalidStream || c == EC_ItemEnd ||
             c == EC_SequEnd || strstr(c.text(), "Premature") || strstr(c.text(), "premature"))
             return wb_err(err, WB_E_DATA, path,
-                          "truncated or corrupt DICOM file (%s); the file has %ld bytes",
-                          c.text(), size);
+                          "truncated or corrupt DICOM file (%s); the file has %llu bytes",
+                          c.text(), (unsigned long long)size);
         return wb_err(err, WB_E_DATA, path, "unreadable DICOM: %s", c.text());
     }
     h->ds = h->ff.getDataset();
@@ -290,27 +400,32 @@ int open_file(const char *path, Header *h, wb_error *err)
 void fill_meta(DcmDataset *ds, DcmItem *meta_info, io_dicom_meta *m)
 {
     memset(m, 0, sizeof *m);
-    copy_str(m->patient_id, get_str(ds, DCM_PatientID));
-    copy_str(m->study_uid, get_str(ds, DCM_StudyInstanceUID));
-    copy_str(m->series_uid, get_str(ds, DCM_SeriesInstanceUID));
-    copy_str(m->sop_uid, get_str(ds, DCM_SOPInstanceUID));
-    copy_str(m->sop_class_uid, get_str(ds, DCM_SOPClassUID));
-    copy_str(m->modality, get_str(ds, DCM_Modality));
-    std::string lat = get_str(ds, DCM_ImageLaterality);
+    // Text as UTF-8 (to_utf8): the first value of Specific Character Set decides.
+    std::string scs = get_str(ds, DCM_SpecificCharacterSet);
+    while (!scs.empty() && scs.back() == ' ') scs.pop_back();
+    while (!scs.empty() && scs.front() == ' ') scs.erase(0, 1);
+    auto text = [&](DcmItem *item, const DcmTagKey &tag) { return to_utf8(get_str(item, tag), scs); };
+    copy_str(m->patient_id, text(ds, DCM_PatientID));
+    copy_str(m->study_uid, text(ds, DCM_StudyInstanceUID));
+    copy_str(m->series_uid, text(ds, DCM_SeriesInstanceUID));
+    copy_str(m->sop_uid, text(ds, DCM_SOPInstanceUID));
+    copy_str(m->sop_class_uid, text(ds, DCM_SOPClassUID));
+    copy_str(m->modality, text(ds, DCM_Modality));
+    std::string lat = text(ds, DCM_ImageLaterality);
     if (!lat.empty()) {
         copy_str(m->laterality_source, "ImageLaterality");
     } else {
-        lat = get_str(ds, DCM_Laterality);
+        lat = text(ds, DCM_Laterality);
         if (!lat.empty()) copy_str(m->laterality_source, "Laterality");
     }
     copy_str(m->laterality, lat);
-    copy_str(m->view_position, get_str(ds, DCM_ViewPosition));
-    copy_str(m->manufacturer, get_str(ds, DCM_Manufacturer));
-    copy_str(m->model, get_str(ds, DCM_ManufacturerModelName));
-    copy_str(m->photometric, get_str(ds, DCM_PhotometricInterpretation));
-    copy_str(m->presentation_intent, get_str(ds, DCM_PresentationIntentType));
-    copy_str(m->implant, get_str(ds, DCM_BreastImplantPresent));
-    copy_str(m->patient_age, get_str(ds, DCM_PatientAge));
+    copy_str(m->view_position, text(ds, DCM_ViewPosition));
+    copy_str(m->manufacturer, text(ds, DCM_Manufacturer));
+    copy_str(m->model, text(ds, DCM_ManufacturerModelName));
+    copy_str(m->photometric, text(ds, DCM_PhotometricInterpretation));
+    copy_str(m->presentation_intent, text(ds, DCM_PresentationIntentType));
+    copy_str(m->implant, text(ds, DCM_BreastImplantPresent));
+    copy_str(m->patient_age, text(ds, DCM_PatientAge));
     long v;
     if (get_long(ds, DCM_Rows, &v)) m->rows = (int)v;
     if (get_long(ds, DCM_Columns, &v)) m->cols = (int)v;
@@ -613,6 +728,7 @@ int transform(const char *path, DcmDataset *ds, const io_dicom_options *opt, io_
 
     // Modality LUT.
     double mod_lo, mod_hi;
+    double slope = 1.0, intercept = 0.0;
     DcmItem *mlut_item = nullptr;
     if (ds->findAndGetSequenceItem(DCM_ModalityLUTSequence, mlut_item, 0).good() && mlut_item) {
         Lut lut;
@@ -621,7 +737,6 @@ int transform(const char *path, DcmDataset *ds, const io_dicom_options *opt, io_
         for (double x : lut.data) { mod_lo = std::min(mod_lo, x); mod_hi = std::max(mod_hi, x); }
         for (double &x : v) x = lut.lookup(x);
     } else {
-        double slope = 1.0, intercept = 0.0;
         if (ds->tagExists(DCM_RescaleSlope) && !get_double(ds, DCM_RescaleSlope, &slope))
             return err_tag(err, path, DCM_RescaleSlope, "unreadable value");
         if (ds->tagExists(DCM_RescaleIntercept) && !get_double(ds, DCM_RescaleIntercept, &intercept))
@@ -701,6 +816,17 @@ int transform(const char *path, DcmDataset *ds, const io_dicom_options *opt, io_
 
     std::vector<float> table(ncode);
     for (size_t k = 0; k < ncode; k++) table[k] = pad.empty() || !pad[k] ? (float)v[k] : lo_out;
+    // A huge Rescale Slope or Intercept (1e308) overflows: refuse it rather than hand out
+    // infinities (statistics would be null, training NaN).
+    bool finite = std::isfinite(lo_out) && std::isfinite(hi_out) && std::isfinite(mod_hi - mod_lo);
+    for (size_t k = 0; finite && k < ncode; k++) finite = std::isfinite(table[k]);
+    if (!finite) {
+        const bool by_intercept = slope == 1.0 || std::fabs(intercept) > 3.4e38;
+        return err_tag(err, path, by_intercept ? DCM_RescaleIntercept : DCM_RescaleSlope,
+                       "is %g (Rescale Slope %g, Rescale Intercept %g): the pixel values after "
+                       "the modality transform are not finite (beyond 32-bit float range)",
+                       by_intercept ? intercept : slope, slope, intercept);
+    }
     // A full-size mammogram is 50 MB of floats: ask for transparent huge pages (2 MB each) so
     // that writing it takes ~25 page faults instead of ~13000 (THP is "madvise" on Debian).
     const size_t bytes = n * sizeof(float), huge = (size_t)1 << 21;
@@ -908,15 +1034,13 @@ int io_dicom_write(const char *path, const char *const *attrs, size_t n_attrs,
 
 int io_dicom_is_candidate(const char *path)
 {
-    long size = 0;
-    FILE *f = fopen(path, "rb");
-    if (f) {
+    int fd = io_fs_open_input(path, 0, nullptr, nullptr); // regular files only
+    if (fd >= 0) {
         unsigned char b[132];
-        size_t got = fread(b, 1, sizeof b, f);
-        fclose(f);
+        long long got = io_fs_read_full(fd, b, sizeof b);
+        close(fd);
         if (got == 132 && memcmp(b + 128, "DICM", 4) == 0) return 1;
     }
-    (void)size;
     const char *dot = strrchr(path, '.');
     return dot && (strcasecmp(dot, ".dcm") == 0 || strcasecmp(dot, ".dicom") == 0);
 }

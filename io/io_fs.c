@@ -368,39 +368,138 @@ long io_fs_remove_stale_tmp(const char *dir, wb_error *err)
     return removed;
 }
 
-int io_file_read_all(const char *path, size_t max_bytes, unsigned char **out, size_t *n,
-                     wb_error *err)
+/* ---- opening input files (io_fs.h) ---- */
+
+static const char *file_kind(mode_t m)
+{
+    if (S_ISDIR(m)) return "a directory";
+    if (S_ISFIFO(m)) return "a FIFO (named pipe)";
+    if (S_ISCHR(m)) return "a character device";
+    if (S_ISBLK(m)) return "a block device";
+    if (S_ISSOCK(m)) return "a socket";
+    return "not a regular file";
+}
+
+int io_fs_open_input(const char *path, uint64_t max_bytes, uint64_t *size, wb_error *err)
+{
+    if (size)
+        *size = 0;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        if (errno == EISDIR) /* not reached on Linux for O_RDONLY, kept for other systems */
+            return wb_err(err, WB_E_IO, path, "is a directory, not a regular file");
+        return wb_err(err, WB_E_IO, path, "cannot open: %s", strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return wb_err(err, WB_E_IO, path, "cannot open: %s", strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        const char *kind = file_kind(st.st_mode);
+        if (!strcmp(kind, "not a regular file"))
+            return wb_err(err, WB_E_IO, path, "not a regular file");
+        return wb_err(err, WB_E_IO, path, "is %s, not a regular file", kind);
+    }
+    if (max_bytes && (uint64_t)st.st_size > max_bytes) {
+        close(fd);
+        return wb_err(err, WB_E_DATA, path, "file is %lld bytes, more than the limit of %llu",
+                      (long long)st.st_size, (unsigned long long)max_bytes);
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        int e = errno;
+        close(fd);
+        return wb_err(err, WB_E_IO, path, "cannot open: %s", strerror(e));
+    }
+    if (size)
+        *size = (uint64_t)st.st_size;
+    return fd;
+}
+
+FILE *io_fs_fopen_input(const char *path, uint64_t max_bytes, uint64_t *size, wb_error *err)
+{
+    int fd = io_fs_open_input(path, max_bytes, size, err);
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        wb_err(err, WB_E_IO, path, "cannot open: %s", strerror(e));
+    }
+    return f;
+}
+
+long long io_fs_read_full(int fd, void *buf, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t k = read(fd, (char *)buf + done, n - done);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (k == 0)
+            break;
+        done += (size_t)k;
+    }
+    return (long long)done;
+}
+
+int io_fs_read_all(const char *path, size_t max_bytes, unsigned char **out, size_t *n,
+                   wb_error *err)
 {
     *out = NULL;
     *n = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return wb_err(err, WB_E_IO, path, "cannot open: %s", strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return wb_err(err, WB_E_IO, path, "not a regular file");
+    uint64_t size64 = 0;
+    int fd = io_fs_open_input(path, max_bytes, &size64, err);
+    if (fd < 0)
+        return -1;
+    if (size64 >= SIZE_MAX) {
+        close(fd);
+        return wb_err(err, WB_E_DATA, path, "file too large for this machine");
     }
-    if (st.st_size < 0 || (uint64_t)st.st_size > max_bytes) {
-        fclose(f);
-        return wb_err(err, WB_E_DATA, path, "file is %lld bytes, more than the limit of %zu",
-                      (long long)st.st_size, max_bytes);
-    }
-    size_t size = (size_t)st.st_size;
-    unsigned char *buf = malloc(size ? size : 1);
+    size_t size = (size_t)size64;
+    unsigned char *buf = malloc(size + 1);
     if (!buf) {
-        fclose(f);
+        close(fd);
         return wb_err(err, WB_E_NOMEM, path, "out of memory reading %zu bytes", size);
     }
-    size_t got = size ? fread(buf, 1, size, f) : 0;
-    int ferr = ferror(f);
-    fclose(f);
-    if (got != size || ferr) {
+    long long got = io_fs_read_full(fd, buf, size);
+    int e = errno;
+    /* one more byte: a file that grew since fstat is as suspect as one that shrank */
+    unsigned char extra;
+    long long more = got == (long long)size ? io_fs_read_full(fd, &extra, 1) : 0;
+    close(fd);
+    if (got != (long long)size || more != 0) {
         free(buf);
-        return wb_err(err, WB_E_IO, path, "read %zu of %zu bytes (file changed or I/O error)",
+        if (got < 0)
+            return wb_err(err, WB_E_IO, path, "cannot read: %s", strerror(e));
+        return wb_err(err, WB_E_IO, path, "read %lld of %zu bytes (file changed or I/O error)",
                       got, size);
     }
+    buf[size] = '\0';
     *out = buf;
     *n = size;
     return 0;
+}
+
+const char *io_fs_fd_name(int fd, const char *path, char *buf, size_t n)
+{
+    struct stat a, b;
+    snprintf(buf, n, "/proc/self/fd/%d", fd);
+    /* the same file behind both names, or /proc is not there: use the path */
+    if (stat(buf, &a) != 0 || fstat(fd, &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+        return path;
+    return buf;
+}
+
+int io_file_read_all(const char *path, size_t max_bytes, unsigned char **out, size_t *n,
+                     wb_error *err)
+{
+    return io_fs_read_all(path, max_bytes, out, n, err);
 }

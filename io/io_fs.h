@@ -3,6 +3,7 @@
 #define IO_FS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "base/wb_error.h"
@@ -24,6 +25,35 @@ int io_path_list_add(io_path_list *l, const char *path, wb_error *err);
  * files and directories skipped) if it is a directory. An unreadable path or a directory
  * with no files is an error naming it. */
 int io_fs_collect(const char *path, io_path_list *out, wb_error *err);
+
+/* ---- opening input files ----
+ * Every reader of a file the workbench did not write (DICOM, CSV, YAML, weights, cache and
+ * run files) opens it here, so that a FIFO, /dev/zero, /dev/urandom, a socket or a directory
+ * named where a file is expected is an error instead of a hang or an endless read:
+ *   - the path is opened O_RDONLY | O_NONBLOCK | O_CLOEXEC (opening a FIFO that has no writer
+ *     does not block), then fstat'ed on the descriptor (no stat-then-open race), and refused
+ *     with WB_E_IO unless it is a regular file ("is a FIFO (named pipe), not a regular file");
+ *     O_NONBLOCK is then cleared;
+ *   - max_bytes (0: no limit) refuses a larger file with WB_E_DATA before anything is read;
+ *   - *size (may be NULL) is the file's size: readers read at most that many bytes.
+ * io_fs_open_input returns the descriptor (the caller closes it) or -1; io_fs_fopen_input
+ * wraps it in a FILE ("rb") or returns NULL. The error names the path. */
+int io_fs_open_input(const char *path, uint64_t max_bytes, uint64_t *size, wb_error *err);
+FILE *io_fs_fopen_input(const char *path, uint64_t max_bytes, uint64_t *size, wb_error *err);
+
+/* Reads the whole regular file at path (through io_fs_open_input) into a malloc'd buffer
+ * with a terminating NUL byte after the n bytes (not counted); exactly the fstat size is
+ * read, so a file that changes while it is read is an error. *out is NULL on failure. */
+int io_fs_read_all(const char *path, size_t max_bytes, unsigned char **out, size_t *n,
+                   wb_error *err);
+
+/* read(2) until n bytes or end of file (EINTR retried); the bytes read, or -1 on error. */
+long long io_fs_read_full(int fd, void *buf, size_t n);
+
+/* A name by which a library that opens files by name (DCMTK, libhdf5) reopens exactly the
+ * file behind fd, checked by io_fs_open_input: "/proc/self/fd/N" where /proc is mounted,
+ * else path itself. Returns buf or path. */
+const char *io_fs_fd_name(int fd, const char *path, char *buf, size_t n);
 
 /* Creates dir and its parents (mode 0777 & ~umask). Existing directories are fine. */
 int io_fs_mkdirs(const char *dir, wb_error *err);

@@ -21,9 +21,11 @@ int io_h5_read(const char *path, wb_tensor_list *out, wb_error *err)
 
 #else
 
-#include <sys/stat.h>
+#include <unistd.h>
 
 #include <hdf5.h>
+
+#include "io/io_fs.h"
 
 #define H5_MAX_NAMES 100000
 #define H5_MAX_STR 4096
@@ -225,6 +227,112 @@ static void weight_short_name(const char *wn, char *buf, size_t n)
     }
 }
 
+/* The dataset's values must be in this file: contiguous, compact or chunked storage, no
+ * external raw-data files (H5Pset_external: a dataset can name /etc/passwd or /dev/zero as its
+ * storage), no virtual layout (a mapping onto other files), and only filters this libhdf5
+ * knows and has. */
+static int check_storage(const char *path, const char *tname, hid_t dcpl, wb_error *err)
+{
+    H5D_layout_t layout = H5Pget_layout(dcpl);
+    if (layout != H5D_CONTIGUOUS && layout != H5D_COMPACT && layout != H5D_CHUNKED)
+        return wb_err(err, WB_E_DATA, path,
+                      "tensor '%s': refusing a %s dataset: only contiguous, compact or chunked "
+                      "storage inside the file is read",
+                      tname, layout == H5D_VIRTUAL ? "virtual (a mapping onto other files)"
+                                                   : "dataset of unknown layout");
+    int next = H5Pget_external_count(dcpl);
+    if (next != 0) {
+        char name[256] = "";
+        off_t off = 0;
+        hsize_t size = 0;
+        if (next < 0 || H5Pget_external(dcpl, 0, sizeof name, name, &off, &size) < 0)
+            snprintf(name, sizeof name, "?");
+        name[sizeof name - 1] = '\0';
+        char shown[256];
+        size_t k = 0;
+        for (const char *c = name; *c && k + 1 < sizeof shown; c++)
+            shown[k++] = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
+        shown[k] = '\0';
+        return wb_err(err, WB_E_DATA, path,
+                      "tensor '%s': refusing external storage: the dataset's values are in "
+                      "another file ('%s'%s), not in this one",
+                      tname, shown, next > 1 ? " and others" : "");
+    }
+    int nf = H5Pget_nfilters(dcpl);
+    if (nf < 0)
+        return wb_err(err, WB_E_DATA, path, "tensor '%s': cannot list its filters", tname);
+    for (int i = 0; i < nf; i++) {
+        unsigned flags = 0, cd[8];
+        size_t ncd = 8;
+        char fname[64] = "";
+        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, cd, sizeof fname,
+                                         fname, NULL);
+        fname[sizeof fname - 1] = '\0';
+        int known = id == H5Z_FILTER_DEFLATE || id == H5Z_FILTER_SHUFFLE ||
+                    id == H5Z_FILTER_FLETCHER32 || id == H5Z_FILTER_NBIT ||
+                    id == H5Z_FILTER_SCALEOFFSET || id == H5Z_FILTER_SZIP;
+        if (!known || H5Zfilter_avail(id) <= 0)
+            return wb_err(err, WB_E_DATA, path,
+                          "tensor '%s': filter %d is not one this program reads (deflate, "
+                          "shuffle, fletcher32, nbit, scaleoffset, szip)",
+                          tname, (int)id);
+    }
+    return 0;
+}
+
+/* Every link of the file, checked before anything is opened through one: external links
+ * (to other files) and user-defined links are refused; soft links are paths inside this file
+ * and can leave it only through an external link, which is refused wherever it is. */
+typedef struct {
+    const char *path;
+    wb_error *err;
+    long n;
+    int refused;
+} link_walk;
+
+#if H5_VERSION_GE(1, 12, 0)
+typedef H5L_info2_t wb_h5_linfo;
+#define WB_H5_LVISIT H5Lvisit2
+#else
+typedef H5L_info_t wb_h5_linfo;
+#define WB_H5_LVISIT H5Lvisit
+#endif
+
+#define H5_MAX_LINKS 1000000L
+#define H5_MAX_DEPTH 64
+
+static herr_t check_link(hid_t g, const char *name, const wb_h5_linfo *info, void *data)
+{
+    (void)g;
+    link_walk *w = data;
+    if (++w->n > H5_MAX_LINKS) {
+        wb_err(w->err, WB_E_DATA, w->path, "more than %ld links in the file", H5_MAX_LINKS);
+        w->refused = 1;
+        return -1;
+    }
+    /* H5Lvisit descends recursively (inside libhdf5): stop before groups nest deep enough
+     * to matter; the callback sees a group's name before anything below it */
+    int depth = 1;
+    for (const char *c = name; *c; c++)
+        depth += *c == '/';
+    if (depth > H5_MAX_DEPTH) {
+        wb_err(w->err, WB_E_DATA, w->path, "groups nested more than %d deep", H5_MAX_DEPTH);
+        w->refused = 1;
+        return -1;
+    }
+    if (info->type == H5L_TYPE_HARD || info->type == H5L_TYPE_SOFT)
+        return 0;
+    char shown[300];
+    size_t k = 0;
+    for (const char *c = name; *c && k + 1 < sizeof shown; c++)
+        shown[k++] = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
+    shown[k] = '\0';
+    wb_err(w->err, WB_E_DATA, w->path, "refusing the %s '/%s': it points outside this file",
+           info->type == H5L_TYPE_EXTERNAL ? "external link" : "user-defined link", shown);
+    w->refused = 1;
+    return -1;
+}
+
 static int read_dataset(const char *path, hid_t layer, const char *lname, const char *wn,
                         uint64_t fsize, wb_tensor_list *out, wb_error *err)
 {
@@ -246,6 +354,8 @@ static int read_dataset(const char *path, hid_t layer, const char *lname, const 
     dcpl = H5Dget_create_plist(d);
     if (type < 0 || space < 0 || dcpl < 0)
         goto h5fail;
+    if (check_storage(path, tname, dcpl, err) != 0)
+        goto done;
     wb_dtype dt = h5_dtype(type);
     if (dt == WB_DT_COUNT_) {
         wb_err(err, WB_E_DATA, path, "tensor '%s': dataset is not numeric", tname);
@@ -272,11 +382,15 @@ static int read_dataset(const char *path, hid_t layer, const char *lname, const 
     uint64_t need = (uint64_t)numel * wb_dtype_size(dt);
     uint64_t have = H5Dget_storage_size(d);
     int filtered = H5Pget_nfilters(dcpl) > 0;
-    if (have > fsize || (!filtered && have < need) || (filtered && need / 1024 > have)) {
+    /* filtered (compressed) data may expand, but at most 64 times: a few kB of deflated zeros
+     * must not become gigabytes of tensor (real weights compress by less than 2) */
+    if (have > fsize || (!filtered && have < need) || (filtered && need / 64 > have)) {
         wb_err(err, WB_E_DATA, path,
                "tensor '%s': dataset declares %lld elements (%llu bytes) but stores %llu bytes "
-               "(truncated file?)",
-               tname, (long long)numel, (unsigned long long)need, (unsigned long long)have);
+               "%s",
+               tname, (long long)numel, (unsigned long long)need, (unsigned long long)have,
+               filtered && have <= fsize ? "(compressed more than 64 times: refused)"
+                                         : "(truncated file?)");
         goto done;
     }
     wb_tensor *t = wb_tensor_list_push(out, tname, nd, shape, dt, err);
@@ -313,10 +427,12 @@ int io_h5_read(const char *path, wb_tensor_list *out, wb_error *err)
     int rc = -1;
     hid_t f = -1, root = -1;
     strlist layers = {0}, weights = {0};
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-        return wb_err(err, WB_E_IO, path, "cannot open: not a readable regular file");
-    uint64_t fsize = (uint64_t)st.st_size;
+    uint64_t fsize = 0;
+    int fd = io_fs_open_input(path, 0, &fsize, err); /* regular files only */
+    if (fd < 0)
+        return -1;
+    char fdname[64];
+    const char *open_as = io_fs_fd_name(fd, path, fdname, sizeof fdname);
 
     /* libhdf5 prints its error stack to stderr by default: silence it while we work */
     H5E_auto2_t old_fn = NULL;
@@ -324,14 +440,20 @@ int io_h5_read(const char *path, wb_tensor_list *out, wb_error *err)
     H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 
-    htri_t is = H5Fis_hdf5(path);
+    htri_t is = H5Fis_hdf5(open_as);
     if (is <= 0) {
         wb_err(err, WB_E_DATA, path, "at byte 0: not an HDF5 file (no HDF5 signature)");
         goto done;
     }
-    f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    f = H5Fopen(open_as, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
         wb_err(err, WB_E_DATA, path, "libhdf5 cannot open the file (truncated or corrupted?)");
+        goto done;
+    }
+    link_walk lw = {path, err, 0, 0};
+    if (WB_H5_LVISIT(f, H5_INDEX_NAME, H5_ITER_NATIVE, check_link, &lw) < 0) {
+        if (!lw.refused)
+            wb_err(err, WB_E_DATA, path, "cannot walk the file's links (libhdf5 error)");
         goto done;
     }
     const char *where = "model_weights";
@@ -388,6 +510,7 @@ done:
     if (f >= 0)
         H5Fclose(f);
     H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
+    close(fd);
     return rc;
 }
 

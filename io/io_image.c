@@ -54,8 +54,8 @@ static io_image_format by_name(const char *path)
 
 static int head_bytes(const char *path, unsigned char *b, size_t cap, size_t *n, wb_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return wb_err(err, WB_E_IO, path, "cannot open: %s", strerror(errno));
+    FILE *f = io_fs_fopen_input(path, 0, NULL, err); /* regular files only: no FIFO hang */
+    if (!f) return -1;
     *n = fread(b, 1, cap, f);
     fclose(f);
     return 0;

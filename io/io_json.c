@@ -460,3 +460,74 @@ const io_json_node *io_json_get(const io_json_doc *doc, const io_json_node *obj,
             return &doc->nodes[c];
     return NULL;
 }
+
+/* ---- writing (io_json.h) ---- */
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if there is none. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        len = 3, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        len = 4, cp = c & 0x07;
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    for (size_t k = 1; k < len; k++) {
+        if ((s[k] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[k] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+void io_json_write_string(const char *str, int flags, io_json_sink put, void *ctx)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t n = strlen(str), run = 0; /* s[run..i) is copied as it is */
+    put(ctx, "\"", 1);
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        char esc[8];
+        const char *rep = NULL;
+        size_t rep_n = 0, adv = 1;
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\', esc[1] = (char)c, rep = esc, rep_n = 2;
+        } else if (c < 0x20 || (c == 0x7f && (flags & IO_JSON_ESC_DEL))) {
+            if ((flags & IO_JSON_ESC_SHORT) && (c == '\n' || c == '\r' || c == '\t')) {
+                esc[0] = '\\', esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+                rep = esc, rep_n = 2;
+            } else {
+                static const char hex[] = "0123456789abcdef";
+                memcpy(esc, "\\u00", 4);
+                esc[4] = hex[c >> 4], esc[5] = hex[c & 15];
+                rep = esc, rep_n = 6;
+            }
+        } else if (c >= 0x80) {
+            adv = utf8_seq_len(s + i, n - i);
+            if (!adv)
+                rep = "\xEF\xBF\xBD", rep_n = 3, adv = 1; /* U+FFFD */
+        }
+        if (rep) {
+            if (i > run)
+                put(ctx, (const char *)s + run, i - run);
+            put(ctx, rep, rep_n);
+            run = i + adv;
+        }
+        i += adv;
+    }
+    if (n > run)
+        put(ctx, (const char *)s + run, n - run);
+    put(ctx, "\"", 1);
+}

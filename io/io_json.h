@@ -74,6 +74,20 @@ const io_json_node *io_json_get(const io_json_doc *doc, const io_json_node *obj,
 /* 1 if s[0..n) is valid UTF-8 (no overlongs, no surrogates), else 0. */
 int io_json_utf8_valid(const char *s, size_t n);
 
+/* ---- writing ----
+ * The one JSON string writer: every JSON the workbench writes (inspect's lines through
+ * workbench/json_out.c, run and report files through sb_jstr in io/io_sbuf.c) escapes
+ * its strings here, so that the output is valid JSON (RFC 8259, UTF-8) whatever bytes come in:
+ *   - '"' and '\' are escaped, control bytes (< 0x20) become \u00XX (or \n \r \t with
+ *     IO_JSON_ESC_SHORT), DEL (0x7F) becomes \u007f with IO_JSON_ESC_DEL and stays raw otherwise;
+ *   - valid UTF-8 is copied as it is; every byte that is not part of a valid UTF-8 sequence
+ *     (a Latin-1 0xE9 in a file name, a truncated sequence, an overlong form, a surrogate)
+ *     becomes U+FFFD.
+ * The quotes are written too. put(ctx, bytes, n) receives the output in pieces. */
+enum { IO_JSON_ESC_SHORT = 1, IO_JSON_ESC_DEL = 2 };
+typedef void (*io_json_sink)(void *ctx, const char *bytes, size_t n);
+void io_json_write_string(const char *s, int flags, io_json_sink put, void *ctx);
+
 #ifdef __cplusplus
 }
 #endif

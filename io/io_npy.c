@@ -214,15 +214,10 @@ int io_npy_read(const char *path, wb_tensor *out, wb_error *err)
     unsigned char pre[12];
     char *hdr = NULL;
     unsigned char *chunk = NULL;
-    FILE *f = fopen(path, "rb");
+    uint64_t fsize = 0;
+    FILE *f = io_fs_fopen_input(path, 0, &fsize, err);
     if (!f)
-        return wb_err(err, WB_E_IO, path, "cannot open: %s", strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return wb_err(err, WB_E_IO, path, "not a regular file");
-    }
-    uint64_t fsize = (uint64_t)st.st_size;
+        return -1;
     if (fsize < 10 || fread(pre, 1, 10, f) != 10) {
         wb_err(err, WB_E_DATA, path, "at byte 0: file too short for an .npy header (%llu bytes)",
                (unsigned long long)fsize);

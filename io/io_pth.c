@@ -67,11 +67,42 @@ typedef struct {
     size_t nalloc;
     storage_rec *st;
     size_t nst, stcap;
+    size_t mem, mem_cap; /* bytes the unpickler holds, and its budget (mem_budget) */
+    int over;            /* the budget was exceeded */
 } loader;
 
 #define MAX_VALUES ((size_t)1 << 26)
 #define MAX_STACK ((size_t)1 << 24)
 #define MAX_STR ((size_t)1 << 20) /* strings in a state-dict pickle are names */
+
+/* The unpickler's memory is bounded by the size of the file it reads: MEM_BASE plus MEM_FACTOR
+ * times the file's bytes (values, containers, strings, stack, marks and memo). A state dict's
+ * pickle is a small part of its file (the tensor data is the rest), so real files stay far
+ * below it, while a pickle of 2-byte opcodes that each make a ~250-byte value (an 8 MB file of
+ * "]a" pairs held 1 GB before this) is refused once it has used the budget. */
+#define MEM_BASE ((size_t)32 << 20)
+#define MEM_FACTOR 4
+
+static size_t mem_budget(size_t file_n)
+{
+    return file_n > (SIZE_MAX - MEM_BASE) / MEM_FACTOR ? SIZE_MAX : MEM_BASE + MEM_FACTOR * file_n;
+}
+
+/* Counts `bytes` against the budget; -1 (and L->over) when they do not fit. */
+static int charge(loader *L, size_t bytes)
+{
+    if (bytes > L->mem_cap - L->mem) {
+        L->over = 1;
+        return -1;
+    }
+    L->mem += bytes;
+    return 0;
+}
+
+static void uncharge(loader *L, size_t bytes)
+{
+    L->mem = bytes < L->mem ? L->mem - bytes : 0;
+}
 
 static int lfail(loader *L, uint64_t at, const char *where, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -94,7 +125,7 @@ static int lfail(loader *L, uint64_t at, const char *where, const char *fmt, ...
 
 static pv *pv_new(loader *L, pv_type type)
 {
-    if (L->nalloc >= MAX_VALUES)
+    if (L->nalloc >= MAX_VALUES || charge(L, sizeof(pv) + 16) != 0)
         return NULL;
     pv *v = calloc(1, sizeof *v);
     if (!v)
@@ -124,11 +155,11 @@ static void loader_free(loader *L)
     L->nst = L->stcap = 0;
 }
 
-static int pv_append(pv *c, pv *x)
+static int pv_append(loader *L, pv *c, pv *x)
 {
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 4;
-        if (cap > MAX_STACK)
+        if (cap > MAX_STACK || charge(L, (cap - c->cap) * sizeof *c->items) != 0)
             return -1;
         pv **items = realloc(c->items, cap * sizeof *items);
         if (!items)
@@ -248,6 +279,11 @@ static int ufail(unpickler *u, size_t at, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (u->L->over) /* whatever failed, the budget is why */
+        snprintf(msg, sizeof msg,
+                 "the pickle needs more than %zu bytes of memory, the limit for a %zu-byte "
+                 "file (%zu MiB + %d x the file size): refused",
+                 u->L->mem_cap, u->L->file_n, MEM_BASE >> 20, MEM_FACTOR);
     return lfail(u->L, u->base + at, u->where, "%s", msg);
 }
 
@@ -257,7 +293,7 @@ static int push(unpickler *u, pv *v)
         return -1;
     if (u->sp == u->scap) {
         size_t cap = u->scap ? u->scap * 2 : 64;
-        if (cap > MAX_STACK)
+        if (cap > MAX_STACK || charge(u->L, (cap - u->scap) * sizeof *u->stack) != 0)
             return -1;
         pv **s = realloc(u->stack, cap * sizeof *s);
         if (!s)
@@ -573,7 +609,9 @@ static int unpickle(loader *L, const unsigned char *buf, size_t n, uint64_t base
         case '(': /* MARK */
             if (u->nmarks == u->mcap) {
                 size_t cap = u->mcap ? u->mcap * 2 : 16;
-                size_t *m = cap <= MAX_STACK ? realloc(u->marks, cap * sizeof *m) : NULL;
+                size_t *m = cap <= MAX_STACK && charge(L, (cap - u->mcap) * sizeof *m) == 0
+                                ? realloc(u->marks, cap * sizeof *m)
+                                : NULL;
                 if (!m) {
                     ufail(u, at, "too many nested marks");
                     goto done;
@@ -617,7 +655,7 @@ static int unpickle(loader *L, const unsigned char *buf, size_t n, uint64_t base
                 if ((v = pv_new(L, PV_INT)))
                     v->i = (int64_t)x;
             } else if ((v = pv_new(L, PV_BIGINT))) {
-                v->s = malloc(k + 1);
+                v->s = charge(L, k + 1) == 0 ? malloc(k + 1) : NULL;
                 if (v->s) {
                     memcpy(v->s, buf + u->pos, k);
                     v->s[k] = '\0';
@@ -664,7 +702,7 @@ static int unpickle(loader *L, const unsigned char *buf, size_t n, uint64_t base
             }
             int is_bytes = op == 'B' || op == 'C' || op == 0x8e;
             if ((v = pv_new(L, is_bytes ? PV_BYTES : PV_STR))) {
-                v->s = malloc((size_t)len + 1);
+                v->s = charge(L, (size_t)len + 1) == 0 ? malloc((size_t)len + 1) : NULL;
                 if (v->s) {
                     memcpy(v->s, buf + u->pos, (size_t)len);
                     v->s[len] = '\0';
@@ -727,7 +765,9 @@ static int unpickle(loader *L, const unsigned char *buf, size_t n, uint64_t base
                 size_t cap = u->memo_cap ? u->memo_cap : 64;
                 while (cap <= idx)
                     cap *= 2;
-                pv **m = realloc(u->memo, cap * sizeof *m);
+                pv **m = charge(L, (cap - u->memo_cap) * sizeof *m) == 0
+                             ? realloc(u->memo, cap * sizeof *m)
+                             : NULL;
                 if (!m) {
                     ufail(u, at, "out of memory");
                     goto done;
@@ -768,7 +808,7 @@ static int unpickle(loader *L, const unsigned char *buf, size_t n, uint64_t base
             if (!v)
                 break;
             for (size_t k = m; k < u->sp; k++)
-                if (pv_append(v, u->stack[k]) != 0) {
+                if (pv_append(L, v, u->stack[k]) != 0) {
                     ufail(u, at, "out of memory");
                     goto done;
                 }
@@ -786,7 +826,7 @@ static int unpickle(loader *L, const unsigned char *buf, size_t n, uint64_t base
             if (!v)
                 break;
             for (size_t j = u->sp - k; j < u->sp; j++)
-                if (pv_append(v, u->stack[j]) != 0) {
+                if (pv_append(L, v, u->stack[j]) != 0) {
                     ufail(u, at, "out of memory");
                     goto done;
                 }
@@ -801,7 +841,7 @@ static int unpickle(loader *L, const unsigned char *buf, size_t n, uint64_t base
                 ufail(u, at, "SETITEM needs a dict, a key and a value");
                 goto done;
             }
-            if (pv_append(v, a) != 0 || pv_append(v, b) != 0) {
+            if (pv_append(L, v, a) != 0 || pv_append(L, v, b) != 0) {
                 ufail(u, at, "out of memory or dict too large");
                 goto done;
             }
@@ -821,7 +861,7 @@ static int unpickle(loader *L, const unsigned char *buf, size_t n, uint64_t base
                 goto done;
             }
             for (size_t k = m; k < u->sp; k++)
-                if (pv_append(c, u->stack[k]) != 0) {
+                if (pv_append(L, c, u->stack[k]) != 0) {
                     ufail(u, at, "out of memory or container too large");
                     goto done;
                 }
@@ -835,7 +875,7 @@ static int unpickle(loader *L, const unsigned char *buf, size_t n, uint64_t base
                 ufail(u, at, "APPEND needs a list and a value");
                 goto done;
             }
-            if (pv_append(v, a) != 0) {
+            if (pv_append(L, v, a) != 0) {
                 ufail(u, at, "out of memory or list too large");
                 goto done;
             }
@@ -908,6 +948,8 @@ done:
     free(u->stack);
     free(u->marks);
     free(u->memo);
+    uncharge(L, u->scap * sizeof *u->stack + u->mcap * sizeof *u->marks +
+                    u->memo_cap * sizeof *u->memo);
     return rc;
 }
 
@@ -1293,8 +1335,14 @@ static int read_legacy(loader *L, wb_tensor_list *out)
     const unsigned char *f = L->file;
     size_t n = L->file_n, pos = 0, used;
     pv *v = NULL;
-    if (unpickle(L, f, n, 0, "magic number", 1, &v, &used) != 0)
-        return -1;
+    /* The magic number's pickle (PROTO, LONG1 of 10 bytes, STOP: 15 bytes, or 24 with a
+     * FRAME) is unpickled from a 64-byte window, so a file that is not a torch.save file is
+     * refused before it can build anything large; a global in it is still refused by name. */
+    if (unpickle(L, f, n < 64 ? n : 64, 0, "magic number", 1, &v, &used) != 0) {
+        if (L->err && strstr(L->err->msg, "refusing global"))
+            return -1;
+        return lfail(L, 0, NULL, "not a torch.save file (wrong magic number)");
+    }
     if (v->type != PV_BIGINT || v->len != 10 || memcmp(v->s, magic, 10) != 0)
         return lfail(L, 0, NULL, "not a torch.save file (wrong magic number)");
     pos += used;
@@ -1358,6 +1406,7 @@ int io_pth_read_mem(const unsigned char *buf, size_t n, const char *name, wb_ten
     L.file = buf;
     L.file_n = n;
     L.err = err;
+    L.mem_cap = mem_budget(n);
     int rc;
     if (n >= 4 && memcmp(buf, "PK\x03\x04", 4) == 0)
         rc = read_zip(&L, out);

@@ -123,15 +123,10 @@ int io_safetensors_read(const char *path, wb_tensor_list *out, wb_error *err)
     st_entry *ents = NULL;
     unsigned char *chunk = NULL;
     io_json_doc doc = {0};
-    FILE *f = fopen(path, "rb");
+    uint64_t fsize = 0;
+    FILE *f = io_fs_fopen_input(path, 0, &fsize, err);
     if (!f)
-        return wb_err(err, WB_E_IO, path, "cannot open: %s", strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return wb_err(err, WB_E_IO, path, "not a regular file");
-    }
-    uint64_t fsize = (uint64_t)st.st_size;
+        return -1;
     unsigned char len8[8];
     if (fsize < 8 || fread(len8, 1, 8, f) != 8) {
         wb_err(err, WB_E_DATA, path, "at byte 0: file too short for a safetensors header");
@@ -140,11 +135,17 @@ int io_safetensors_read(const char *path, wb_tensor_list *out, wb_error *err)
     uint64_t hlen = 0;
     for (int k = 7; k >= 0; k--)
         hlen = (hlen << 8) | len8[k];
-    if (hlen > IO_SAFETENSORS_MAX_HEADER || hlen > fsize - 8) {
+    if (hlen > IO_SAFETENSORS_MAX_HEADER) {
         wb_err(err, WB_E_DATA, path,
-               "at byte 0: header length %llu exceeds the file (%llu bytes) or the %u-byte "
-               "limit",
-               (unsigned long long)hlen, (unsigned long long)fsize, IO_SAFETENSORS_MAX_HEADER);
+               "at byte 0: header length %llu is over the %u-byte limit (the file has %llu "
+               "bytes)",
+               (unsigned long long)hlen, IO_SAFETENSORS_MAX_HEADER, (unsigned long long)fsize);
+        goto fail;
+    }
+    if (hlen > fsize - 8) {
+        wb_err(err, WB_E_DATA, path,
+               "at byte 0: header length %llu runs past the end of the file (%llu bytes)",
+               (unsigned long long)hlen, (unsigned long long)fsize);
         goto fail;
     }
     hdr = malloc(hlen ? hlen : 1);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "io/io_fs.h"
+#include "io/io_json.h"
 
 void sb_printf(sbuf *b, const char *fmt, ...)
 {
@@ -41,16 +42,13 @@ void sb_num(sbuf *b, double v)
     else sb_printf(b, "null");
 }
 
+static void sb_sink(void *ctx, const char *bytes, size_t n) { sb_printf(ctx, "%.*s", (int)n, bytes); }
+
 void sb_jstr(sbuf *b, const char *s)
 {
-    sb_printf(b, "\"");
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') sb_printf(b, "\\%c", c);
-        else if (c < 0x20) sb_printf(b, "\\u%04x", c);
-        else sb_printf(b, "%c", c);
-    }
-    sb_printf(b, "\"");
+    /* io/io_json.c writes every JSON string of the workbench; this style: \u00XX for all
+     * control bytes, DEL raw */
+    io_json_write_string(s, 0, sb_sink, b);
 }
 
 void sb_csv(sbuf *b, const char *s)

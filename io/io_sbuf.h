@@ -29,7 +29,8 @@ void sb_printf(sbuf *b, const char *fmt, ...)
     ;
 /* JSON number: 17 significant digits (round-trips), null for non-finite. */
 void sb_num(sbuf *b, double v);
-/* JSON string with quotes and escapes. */
+/* JSON string with quotes and escapes (io_json_write_string: bytes that are not UTF-8 become
+ * U+FFFD). */
 void sb_jstr(sbuf *b, const char *s);
 /* CSV field, quoted when it holds a comma, quote or line break. */
 void sb_csv(sbuf *b, const char *s);

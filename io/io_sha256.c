@@ -1,5 +1,8 @@
 /* io_sha256.c — SHA-256 after FIPS 180-4, section 6.2. */
 #include "io/io_sha256.h"
+#include "io/io_fs.h"
+
+#include <unistd.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -125,19 +128,27 @@ void io_sha256_hex(const uint8_t d[IO_SHA256_SIZE], char hex[2 * IO_SHA256_SIZE 
 
 int io_sha256_file(const char *path, uint8_t out[IO_SHA256_SIZE], wb_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return wb_err(err, WB_E_IO, path, "cannot open: %s", strerror(errno));
+    uint64_t size = 0, left;
+    int fd = io_fs_open_input(path, 0, &size, err); /* regular files only: /dev/zero never ends */
+    if (fd < 0)
+        return -1;
     io_sha256 h;
     io_sha256_init(&h);
     uint8_t buf[1 << 16];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        io_sha256_update(&h, buf, n);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad)
-        return wb_err(err, WB_E_IO, path, "cannot read: %s", strerror(errno));
+    long long n = 0;
+    for (left = size; left > 0; left -= (uint64_t)n) {
+        n = io_fs_read_full(fd, buf, left < sizeof buf ? (size_t)left : sizeof buf);
+        if (n <= 0)
+            break;
+        io_sha256_update(&h, buf, (size_t)n);
+    }
+    int e = errno;
+    close(fd);
+    if (n < 0)
+        return wb_err(err, WB_E_IO, path, "cannot read: %s", strerror(e));
+    if (left > 0)
+        return wb_err(err, WB_E_IO, path, "file shrank while it was read (%llu of %llu bytes)",
+                      (unsigned long long)(size - left), (unsigned long long)size);
     io_sha256_final(&h, out);
     return 0;
 }

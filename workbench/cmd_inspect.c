@@ -111,7 +111,7 @@ static int run(int argc, char **argv)
     wb_error_clear(&err);
     io_path_list files;
     io_path_list_init(&files);
-    int n_paths = 0, n_bad = 0, bad = 0;
+    int n_paths = 0, n_bad = 0, n_bad_paths = 0, bad = 0;
     size_t n_skipped = 0;
     const char *v;
     for (int i = 1; i < argc; i++) {
@@ -166,6 +166,7 @@ static int run(int argc, char **argv)
                 json_str(&j, "error", wb_error_format(&e, buf, sizeof buf));
                 json_end(&j);
                 n_bad++;
+                n_bad_paths++; /* an input of its own: it added no file to the list */
                 if (e.code == WB_E_NOMEM) {
                     io_path_list_free(&files);
                     return cli_fail(&e);
@@ -184,7 +185,7 @@ static int run(int argc, char **argv)
         if (inspect_file(files.paths[i], &opt) != 0)
             n_bad++;
     fflush(stdout);
-    size_t n_inputs = files.n + (size_t)n_bad;
+    size_t n_inputs = files.n + (size_t)n_bad_paths;
     io_path_list_free(&files);
     if (n_bad) {
         fprintf(stderr, "workbench: %d of %zu input(s) could not be read (see \"error\" above)\n",

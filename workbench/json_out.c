@@ -1,25 +1,15 @@
 #include "workbench/json_out.h"
 
+#include "io/io_json.h"
+
 #include <math.h>
+
+static void file_sink(void *ctx, const char *bytes, size_t n) { fwrite(bytes, 1, n, (FILE *)ctx); }
 
 void json_write_string(FILE *f, const char *s)
 {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"': fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\r': fputs("\\r", f); break;
-        case '\t': fputs("\\t", f); break;
-        default:
-            if (*p < 0x20 || *p == 0x7f)
-                fprintf(f, "\\u%04x", *p);
-            else
-                fputc(*p, f);
-        }
-    }
-    fputc('"', f);
+    /* io/io_json.c writes every JSON string of the workbench; this style: \n \r \t, DEL escaped */
+    io_json_write_string(s, IO_JSON_ESC_SHORT | IO_JSON_ESC_DEL, file_sink, f);
 }
 
 static void key(json_out *j, const char *k)

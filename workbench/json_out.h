@@ -17,7 +17,8 @@ void json_int(json_out *j, const char *key, long long value);
 void json_num(json_out *j, const char *key, double value); /* non-finite -> null */
 void json_bool(json_out *j, const char *key, int value);
 void json_num_pair(json_out *j, const char *key, double a, double b);
-/* Writes s as a JSON string literal (quotes included), escaping as RFC 8259 requires. */
+/* Writes s as a JSON string literal (quotes included) through io_json_write_string: escaped as
+ * RFC 8259 requires, bytes that are not UTF-8 replaced by U+FFFD. */
 void json_write_string(FILE *f, const char *s);
 
 #endif

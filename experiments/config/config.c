@@ -6,6 +6,7 @@
  * names against the backbone, the reference variant) run last.
  */
 #include "experiments/config/config.h"
+#include "io/io_fs.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -889,10 +890,21 @@ int exp_config_load(const char *path, const char *const *sets, size_t n_sets, ex
                     wb_error *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return wb_err(err, WB_E_CONFIG, path, "cannot open config: %s", strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
+    /* regular files only (a FIFO would block, /dev/zero never end): io_fs_open_input */
+    uint64_t fsize = 0;
+    FILE *f = io_fs_fopen_input(path, 0, &fsize, err);
+    if (!f) {
+        if (err) {
+            err->code = WB_E_CONFIG;
+            if (!strncmp(err->msg, "cannot open: ", 13)) {
+                char m[sizeof err->msg];
+                snprintf(m, sizeof m, "cannot open config: %s", err->msg + 13);
+                memcpy(err->msg, m, sizeof m);
+            }
+        }
+        return -1;
+    }
+    if (fsize > (1 << 20)) {
         fclose(f);
         return wb_err(err, WB_E_CONFIG, path, "not a regular file of at most 1 MiB");
     }

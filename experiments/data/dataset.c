@@ -1,5 +1,6 @@
 /* dataset.c — labels CSV + DICOM -> preprocessed images and features. See dataset.h. */
 #include "experiments/data/dataset.h"
+#include "io/io_fs.h"
 
 #include <errno.h>
 #include <fcntl.h>

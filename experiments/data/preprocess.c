@@ -3,6 +3,7 @@
  * C, with rows split over exp_pre_set_threads threads; Otsu's threshold, CLAHE and the GLCM
  * features are ITK's through io_itk.h. docs/preprocess.md says why. */
 #include "experiments/data/preprocess.h"
+#include "io/io_fs.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,6 +1,7 @@
 /* json_check.c — exits 0 if every file named on the command line is one complete JSON value
  * (RFC 8259, whitespace around it allowed), 1 otherwise, naming the file and the byte offset.
- * The fault tests use it to show that no JSON output is ever half-written (no Python there). */
+ * The fault tests use it to show that no JSON output is ever half-written (no Python there);
+ * strings must be valid UTF-8 (inspect's output of 8-bit DICOM text, cli.hostile). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,25 @@ static int number(parser *p)
     return 0;
 }
 
+/* Length of the valid UTF-8 sequence at s (n bytes left; RFC 8259 text is UTF-8), 0 if none. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0], cp;
+    size_t k;
+    if (c >= 0xc2 && c <= 0xdf) k = 2, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef) k = 3, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4) k = 4, cp = c & 0x07;
+    else return 0;
+    if (n < k) return 0;
+    for (size_t j = 1; j < k; j++) {
+        if ((s[j] & 0xc0) != 0x80) return 0;
+        cp = (cp << 6) | (s[j] & 0x3f);
+    }
+    if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return k;
+}
+
 static int string(parser *p)
 {
     if (p->i >= p->n || p->s[p->i] != '"')
@@ -69,6 +89,13 @@ static int string(parser *p)
         }
         if (c < 0x20)
             return -1;
+        if (c >= 0x80) { /* a string must be valid UTF-8 */
+            size_t k = utf8_len((const unsigned char *)p->s + p->i, p->n - p->i);
+            if (!k)
+                return -1;
+            p->i += k - 1;
+            continue;
+        }
         if (c == '\\') {
             if (++p->i >= p->n)
                 return -1;

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "io/io_csv.h"
 #include "wb_test.h"
@@ -78,6 +79,28 @@ int main(int argc, char **argv)
     bad_n("nulh.csv", "a\0,b\n1,2\n", 9, "nulh.csv:1:2: NUL byte in a field");
     io_csv none;
     CHECK(io_csv_read("/nonexistent/x.csv", &none, &err) != 0 && err.code == WB_E_IO, "missing file");
+    {
+        /* issue 15: an over-long field is reported where it starts (it said column 1) */
+        size_t n = 40 + ((size_t)1 << 20);
+        char *t = malloc(n + 1);
+        CHECK(t != NULL, "malloc");
+        if (t) {
+            int k = snprintf(t, n + 1, "file,label,note\na.dcm,x,");
+            memset(t + k, 'a', n - (size_t)k);
+            t[n] = '\0';
+            bad("long.csv", t, "long.csv:2:9: field longer than 1 MiB");
+            free(t);
+        }
+        /* special files: refused at once, never read (a FIFO would block, /dev/zero never end) */
+        char fifo[1024];
+        snprintf(fifo, sizeof fifo, "%s/fifo.csv", g_tmp);
+        remove(fifo);
+        CHECK(mkfifo(fifo, 0600) == 0, "mkfifo %s", fifo);
+        CHECK(io_csv_read(fifo, &none, &err) != 0 && err.code == WB_E_IO, "FIFO accepted");
+        CHECK_CONTAINS(err.msg, "is a FIFO (named pipe), not a regular file", "FIFO");
+        CHECK(io_csv_read("/dev/zero", &none, &err) != 0 && err.code == WB_E_IO, "/dev/zero");
+        CHECK_CONTAINS(err.msg, "is a character device, not a regular file", "/dev/zero");
+    }
     io_csv_free(NULL);
     return wb_test_finish("test_csv");
 }

@@ -11,6 +11,9 @@
 #include "io/io_dicom.h"
 #include "io/io_fs.h"
 #include "io/io_sha256.h"
+#include <zlib.h>
+
+#include "io/io_dicom_scan.h"
 #include "wb_test.h"
 
 static const char *g_data, *g_tmp;
@@ -340,6 +343,190 @@ static void check_bad_files(void)
     CHECK_CONTAINS(err.msg, "too large", "cap");
 }
 
+/* ---- deeply nested sequences (issue 15): refused before DCMTK recurses ---- */
+
+typedef struct {
+    unsigned char *p;
+    size_t n, cap;
+} bytes;
+
+static void put(bytes *b, const void *s, size_t n)
+{
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->n + n) cap *= 2;
+        unsigned char *q = realloc(b->p, cap);
+        if (!q) abort();
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+}
+
+static void put16(bytes *b, unsigned v, int be)
+{
+    unsigned char c[2] = {(unsigned char)(be ? v >> 8 : v), (unsigned char)(be ? v : v >> 8)};
+    put(b, c, 2);
+}
+
+static void put32(bytes *b, uint32_t v, int be)
+{
+    put16(b, be ? v >> 16 : v & 0xFFFF, be);
+    put16(b, be ? v & 0xFFFF : v >> 16, be);
+}
+
+static void put_tag(bytes *b, unsigned g, unsigned e, int be)
+{
+    put16(b, g, be);
+    put16(b, e, be);
+}
+
+enum { NEST_EXPLICIT_UNDEF, NEST_EXPLICIT_DEF, NEST_IMPLICIT_DEF, NEST_UN_UNDEF, NEST_BIG_ENDIAN,
+       NEST_DEFLATED };
+
+/* A Part 10 file whose data set is Modality MG followed by `levels` nested Acquisition
+ * Context Sequences (0040,0555), each with one item. */
+static bytes nested_file(int levels, int mode)
+{
+    static const char *const ts[] = {"1.2.840.10008.1.2.1", "1.2.840.10008.1.2.1",
+                                     "1.2.840.10008.1.2", "1.2.840.10008.1.2.1",
+                                     "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"};
+    const int be = mode == NEST_BIG_ENDIAN, impl = mode == NEST_IMPLICIT_DEF;
+    bytes f = {0}, d = {0};
+    unsigned char zero[128] = {0};
+    put(&f, zero, 128);
+    put(&f, "DICM", 4);
+    size_t tl = strlen(ts[mode]) + (strlen(ts[mode]) & 1);
+    put_tag(&f, 0x0002, 0x0010, 0);
+    put(&f, "UI", 2);
+    put16(&f, (unsigned)tl, 0);
+    put(&f, ts[mode], strlen(ts[mode]));
+    if (strlen(ts[mode]) & 1) put(&f, "", 1);
+    put_tag(&d, 0x0008, 0x0060, be);
+    if (!impl) put(&d, "CS", 2), put16(&d, 2, be);
+    else put32(&d, 2, 0);
+    put(&d, "MG", 2);
+    const uint32_t U = 0xFFFFFFFFu;
+    for (int i = 0; i < levels; i++) {
+        uint32_t inner = (uint32_t)(levels - 1 - i) * (impl ? 16u : 20u); /* item content */
+        int def = mode == NEST_EXPLICIT_DEF || impl;
+        if (mode == NEST_UN_UNDEF) {
+            /* the first level is explicit UN; inside it everything is implicit VR */
+            put_tag(&d, 0x0009, 0x1010, 0);
+            if (i == 0) put(&d, "UN", 2), put16(&d, 0, 0);
+            put32(&d, U, 0);
+        } else {
+            put_tag(&d, 0x0040, 0x0555, be);
+            if (!impl) put(&d, "SQ", 2), put16(&d, 0, be);
+            put32(&d, def ? inner + 8 : U, be);
+        }
+        put_tag(&d, 0xFFFE, 0xE000, be);
+        put32(&d, def ? inner : U, be);
+    }
+    for (int i = 0; i < levels && mode != NEST_EXPLICIT_DEF && !impl; i++) {
+        put_tag(&d, 0xFFFE, 0xE00D, be), put32(&d, 0, be);
+        put_tag(&d, 0xFFFE, 0xE0DD, be), put32(&d, 0, be);
+    }
+    if (mode == NEST_DEFLATED) {
+        z_stream z;
+        memset(&z, 0, sizeof z);
+        if (deflateInit2(&z, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY) != Z_OK) abort();
+        uLong bound = deflateBound(&z, (uLong)d.n);
+        unsigned char *out = malloc(bound);
+        if (!out) abort();
+        z.next_in = d.p;
+        z.avail_in = (uInt)d.n;
+        z.next_out = out;
+        z.avail_out = (uInt)bound;
+        if (deflate(&z, Z_FINISH) != Z_STREAM_END) abort();
+        put(&f, out, bound - z.avail_out);
+        deflateEnd(&z);
+        free(out);
+    } else {
+        put(&f, d.p, d.n);
+    }
+    free(d.p);
+    return f;
+}
+
+static void write_bytes(const char *path, const bytes *b)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK(f && fwrite(b->p, 1, b->n, f) == b->n && fclose(f) == 0, "cannot write %s", path);
+}
+
+static void check_deep_nesting(void)
+{
+    static const char *const names[] = {"explicit_undef", "explicit_def", "implicit_def",
+                                        "un_undef", "big_endian", "deflated"};
+    for (int mode = 0; mode <= NEST_DEFLATED; mode++) {
+        const int levels[] = {20000, 65, 64};
+        for (int k = 0; k < 3; k++) {
+            char path[1024];
+            snprintf(path, sizeof path, "%s/deep_%s_%d.dcm", g_tmp, names[mode], levels[k]);
+            bytes b = nested_file(levels[k], mode);
+            write_bytes(path, &b);
+            free(b.p);
+            io_dicom_image img;
+            wb_error err;
+            wb_error_clear(&err);
+            int rc = io_dicom_read(path, NULL, &img, &err);
+            char msg[2400];
+            wb_error_format(&err, msg, sizeof msg);
+            CHECK(rc != 0, "%s: read succeeded", path);
+            if (levels[k] > IO_DICOM_MAX_DEPTH) {
+                CHECK_CONTAINS(msg, "sequences nested more than 64 deep", path);
+                CHECK_CONTAINS(msg, path, "the message names the file");
+                CHECK_EQ_INT(err.code, WB_E_DATA, path);
+            } else {
+                /* at the cap the file parses; it is refused for what it lacks */
+                CHECK_CONTAINS(msg, "no Pixel Data", path);
+            }
+            io_dicom_meta m;
+            CHECK(io_dicom_read_meta(path, &m, &err) == (levels[k] > IO_DICOM_MAX_DEPTH ? -1 : 0),
+                  "%s: read_meta", path);
+        }
+    }
+}
+
+/* Text in 8-bit character sets comes out as UTF-8 (tests/io/make_text_fixtures.py). */
+static void check_text(void)
+{
+    char path[1024], line[1024];
+    snprintf(path, sizeof path, "%s/text_expected.txt", g_data);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL, "cannot open %s", path);
+    if (!f) return;
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        char file[256], key[64], hex[512];
+        if (sscanf(line, "%255s %63s %511s", file, key, hex) != 3) continue;
+        char want[256];
+        size_t k = 0;
+        for (; hex[2 * k] && hex[2 * k + 1] && k + 1 < sizeof want; k++) {
+            unsigned v;
+            sscanf(hex + 2 * k, "%2x", &v);
+            want[k] = (char)v;
+        }
+        want[k] = '\0';
+        snprintf(path, sizeof path, "%s/%s", g_data, file);
+        io_dicom_image img;
+        wb_error err;
+        int rc = io_dicom_read(path, NULL, &img, &err);
+        CHECK(rc == 0, "%s: %s", file, err.msg);
+        if (rc) continue;
+        const char *got = !strcmp(key, "patient_id")     ? img.meta.patient_id
+                          : !strcmp(key, "manufacturer") ? img.meta.manufacturer
+                                                         : img.meta.model;
+        CHECK_STR(got, want, file);
+        io_dicom_image_free(&img);
+        n++;
+    }
+    fclose(f);
+    CHECK(n >= 10, "text_expected.txt lists only %d values", n);
+}
+
 static void check_writer_round_trip(void)
 {
     const int rows = 37, cols = 29;
@@ -391,5 +578,7 @@ int main(int argc, char **argv)
     check_meta("mammo_laterality");
     check_bad_files();
     check_writer_round_trip();
+    check_deep_nesting();
+    check_text();
     return wb_test_finish("test_dicom");
 }

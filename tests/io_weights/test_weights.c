@@ -285,8 +285,59 @@ static int json_ok(const char *s)
     return rc == 0;
 }
 
+/* The one JSON string writer (io_json_write_string): valid JSON from any bytes. */
+typedef struct {
+    char buf[512];
+    size_t n;
+} wbuf;
+
+static void wbuf_put(void *ctx, const char *b, size_t n)
+{
+    wbuf *w = ctx;
+    if (w->n + n < sizeof w->buf) memcpy(w->buf + w->n, b, n), w->n += n;
+    w->buf[w->n] = '\0';
+}
+
+static void check_json_writer(void)
+{
+    static const struct {
+        const char *in;
+        int flags;
+        const char *out;
+    } cases[] = {
+        /* valid UTF-8 passes unchanged; the two styles differ only in \n \r \t and DEL */
+        {"caf\xc3\xa9 \xe5\x8c\xbb \xf0\x9f\x98\x80", 0, "\"caf\xc3\xa9 \xe5\x8c\xbb \xf0\x9f\x98\x80\""},
+        {"a\"b\\c\n\t\x01\x7f", 0, "\"a\\\"b\\\\c\\u000a\\u0009\\u0001\x7f\""},
+        {"a\"b\\c\n\t\x01\x7f", IO_JSON_ESC_SHORT | IO_JSON_ESC_DEL,
+         "\"a\\\"b\\\\c\\n\\t\\u0001\\u007f\""},
+        /* Latin-1 0xE9, a lone continuation byte, a truncated sequence, an overlong '/', a
+         * surrogate (CESU), a code point above U+10FFFF: each bad byte is U+FFFD */
+        {"Jos\xe9", 0, "\"Jos\xef\xbf\xbd\""},
+        {"\x80x", 0, "\"\xef\xbf\xbdx\""},
+        {"\xe5\x8c", 0, "\"\xef\xbf\xbd\xef\xbf\xbd\""},
+        {"\xc0\xaf", 0, "\"\xef\xbf\xbd\xef\xbf\xbd\""},
+        {"\xed\xa0\x80", 0, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""},
+        {"\xf4\x90\x80\x80", 0, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""},
+        {"", 0, "\"\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        wbuf w = {.n = 0};
+        io_json_write_string(cases[i].in, cases[i].flags, wbuf_put, &w);
+        T_CHECK(!strcmp(w.buf, cases[i].out), "json writer case %zu: got '%s', want '%s'", i, w.buf,
+                cases[i].out);
+        /* and the strict reader (valid UTF-8 required) takes it */
+        io_json_doc doc;
+        size_t at;
+        const char *why;
+        T_CHECK(io_json_parse(w.buf, w.n, NULL, &doc, &at, &why) == 0,
+                "json writer case %zu: output not valid JSON (%s at %zu)", i, why, at);
+        io_json_free(&doc);
+    }
+}
+
 static void test_json(void)
 {
+    check_json_writer();
     static const char *good[] = {
         "{}", "[]", " {\"a\" : [1, -2.5e3, true, false, null, \"x\\u00e9\\ud83d\\ude00\"]} ",
         "0", "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"", "{\"a\":{\"b\":{\"c\":[]}}}", "-0", "1E+2",
@@ -503,7 +554,8 @@ static void test_safetensors(void)
     wb_tensor_list_free(&l);
 
     check_bad(io_safetensors_read, "st_huge_header.safetensors", "header length");
-    check_bad(io_safetensors_read, "st_header_past_end.safetensors", "exceeds the file");
+    check_bad(io_safetensors_read, "st_header_past_end.safetensors",
+              "header length 4096 runs past the end of the file (10 bytes)");
     check_bad(io_safetensors_read, "st_bad_json.safetensors", "bad JSON header");
     check_bad(io_safetensors_read, "st_dup_key.safetensors", "duplicate key");
     check_bad(io_safetensors_read, "st_deep_json.safetensors", "nested too deeply");
@@ -567,8 +619,60 @@ static size_t hammer(const char *file)
     return loaded;
 }
 
+/* Issue 15: a pickle of "]a" pairs (an empty list appended to a list, 2 bytes for a value of
+ * ~250) made the unpickler hold 130 times the file's size. Built here, in memory: the legacy
+ * header of sd_legacy.th (magic, protocol, sys_info) followed by such a data pickle, and the
+ * same pairs in place of the magic number. */
+static void check_pickle_bombs(void)
+{
+    size_t hn = 0;
+    unsigned char *legacy = slurp(path_in(g_data, "sd_legacy.th"), &hn);
+    T_CHECK(legacy != NULL, "read sd_legacy.th");
+    if (!legacy)
+        return;
+    /* the header ends where the data pickle's PROTO 2 follows sys_info's STOP */
+    size_t h = 0;
+    for (size_t i = 20; i + 1 < hn && !h; i++)
+        if (legacy[i] == '.' && legacy[i + 1] == 0x80 && i > 40)
+            h = i + 1;
+    T_CHECK(h > 0, "found the end of sd_legacy.th's header");
+    const size_t pairs = (size_t)1 << 20, n = h + 3 + 2 * pairs + 1;
+    unsigned char *b = malloc(n);
+    T_CHECK(b != NULL, "malloc");
+    if (!b || !h) {
+        free(b);
+        free(legacy);
+        return;
+    }
+    memcpy(b, legacy, h);
+    memcpy(b + h, "\x80\x02]", 3);
+    for (size_t i = 0; i < pairs; i++)
+        memcpy(b + h + 3 + 2 * i, "]a", 2);
+    b[n - 1] = '.';
+    wb_tensor_list l;
+    wb_tensor_list_init(&l);
+    wb_error err = {0};
+    T_CHECK(io_pth_read_mem(b, n, "bomb.th", &l, &err) != 0, "list bomb accepted");
+    char want[200];
+    snprintf(want, sizeof want, "the limit for a %zu-byte file (32 MiB + 4 x the file size)", n);
+    T_CHECK(strstr(fmt_err(&err), "(data pickle): the pickle needs more than") &&
+                strstr(fmt_err(&err), want),
+            "list bomb: message '%s' lacks the budget '%s'", fmt_err(&err), want);
+    T_EQ_INT(l.n, 0, "nothing appended after the list bomb");
+    /* the same pairs where the magic number belongs: refused before any is unpickled */
+    memmove(b, b + h, n - h);
+    T_CHECK(io_pth_read_mem(b, n - h, "bomb_magic.th", &l, &err) != 0, "magic bomb accepted");
+    T_CHECK(strstr(fmt_err(&err), "bomb_magic.th: at byte 0: not a torch.save file (wrong magic "
+                                  "number)") != NULL,
+            "magic bomb: '%s'", fmt_err(&err));
+    wb_tensor_list_free(&l);
+    free(b);
+    free(legacy);
+}
+
 static void test_pth(void)
 {
+    check_pickle_bombs();
     check_good(io_pth_read, "sd_zip.pth", "expected_small.txt");
     check_good(io_pth_read, "sd_legacy.th", "expected_small.txt");
     check_good(io_pth_read, "ckpt_model.pth", "expected_small.txt");
@@ -671,6 +775,33 @@ static void test_h5(void)
     check_bad(io_h5_read, "keras_missing.h5", "lists weight 'conv1/kernel:0' but has no such");
     check_bad(io_h5_read, "npy_f4.npy", "not an HDF5 file");
     check_bad(io_h5_read, "sd_zip.pth", "not an HDF5 file");
+    /* issue 15: a dataset's values must be inside the file (make_hostile_fixtures.py) */
+    check_bad(io_h5_read, "h5_external_passwd.h5",
+              "tensor 'dense/kernel': refusing external storage: the dataset's values are in "
+              "another file ('/etc/passwd')");
+    check_bad(io_h5_read, "h5_external_zero.h5", "another file ('/dev/zero')");
+    check_bad(io_h5_read, "h5_extlink.h5",
+              "refusing the external link '/dense/dense/kernel:0': it points outside this file");
+    check_bad(io_h5_read, "h5_extlink_group.h5", "refusing the external link '/dense'");
+    check_bad(io_h5_read, "h5_softlink_ext.h5", "refusing the external link '/ext'");
+    check_bad(io_h5_read, "h5_virtual.h5", "refusing a virtual (a mapping onto other files)");
+    check_bad(io_h5_read, "h5_unknown_filter.h5", "filter 32001 is not one this program reads");
+    check_bad(io_h5_read, "h5_deep_groups.h5", "groups nested more than 64 deep");
+    check_bad(io_h5_read, "h5_zeros_bomb.h5",
+              "dataset declares 4194304 elements (16777216 bytes) but stores");
+    check_bad(io_h5_read, "h5_zeros_bomb.h5", "(compressed more than 64 times: refused)");
+    {
+        /* a soft link inside the file is a path in it: read */
+        wb_tensor_list sl;
+        wb_tensor_list_init(&sl);
+        wb_error serr = {0};
+        int rc = io_h5_read(path_in(g_data, "h5_softlink_ok.h5"), &sl, &serr);
+        T_CHECK(rc == 0, "h5_softlink_ok.h5: %s", fmt_err(&serr));
+        T_CHECK(rc != 0 || (sl.n == 1 && !strcmp(sl.items[0].name, "dense/kernel") &&
+                            sl.items[0].data[3] == 3.0f),
+                "h5_softlink_ok.h5: one tensor dense/kernel = 0..3");
+        wb_tensor_list_free(&sl);
+    }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -705,6 +836,36 @@ static void test_detect(void)
     check_bad(io_weights_read, "evil_system.pth", "refusing global");
     check_bad(io_weights_read, "st_gap.safetensors", "gap or overlap");
     check_bad(io_weights_read, "does_not_exist.bin", "cannot open");
+    /* issue 15: special files are refused without being read (a FIFO would block) */
+    {
+        const char *fifo = path_in(g_tmp, "weights.fifo");
+        char fifo_path[1024];
+        snprintf(fifo_path, sizeof fifo_path, "%s", fifo);
+        remove(fifo_path);
+        T_CHECK(mkfifo(fifo_path, 0600) == 0, "mkfifo %s", fifo_path);
+        const char *paths[] = {fifo_path, "/dev/zero", "/dev/urandom"};
+        const char *want[] = {"is a FIFO (named pipe), not a regular file",
+                              "is a character device, not a regular file",
+                              "is a character device, not a regular file"};
+        list_reader readers[] = {io_weights_read, io_pth_read, io_safetensors_read, io_h5_read};
+        for (size_t i = 0; i < 3; i++)
+            for (size_t k = 0; k < sizeof readers / sizeof readers[0]; k++) {
+                wb_tensor_list sl;
+                wb_tensor_list_init(&sl);
+                wb_error serr = {0};
+                T_CHECK(readers[k](paths[i], &sl, &serr) != 0, "%s accepted", paths[i]);
+                T_CHECK(strstr(fmt_err(&serr), want[i]) != NULL, "%s (reader %zu): '%s'", paths[i],
+                        k, fmt_err(&serr));
+                wb_tensor_list_free(&sl);
+            }
+        wb_tensor t;
+        wb_error nerr = {0};
+        T_CHECK(io_npy_read(fifo_path, &t, &nerr) != 0 && strstr(nerr.msg, "is a FIFO"),
+                "npy FIFO: '%s'", nerr.msg);
+    }
+    /* issue 15: an absurd safetensors header length is named, not "not a weight file" */
+    check_bad(io_weights_read, "st_len_2pow63.safetensors",
+              "header length 9223372036854775808 is over the 100000000-byte limit");
 }
 
 /* ------------------------------------------------------------------------------------------ */
