@@ -932,7 +932,7 @@ int exp_config_load(const char *path, const char *const *sets, size_t n_sets, ex
         }
     }
     /* the whole file in memory: checked (one document, nesting depth) before it is loaded */
-    size_t text_n = (size_t)st.st_size;
+    size_t text_n = (size_t)fsize;
     char *text = malloc(text_n + 1);
     if (text && fread(text, 1, text_n, f) != text_n) {
         const char *why = ferror(f) ? strerror(errno) : "the file shrank while being read";
