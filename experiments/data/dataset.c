@@ -78,14 +78,20 @@ int exp_pseudonym_key(const char *runs_dir, uint8_t key[32], wb_error *err)
     close(fd);
     snprintf(mine, sizeof mine, "%s/.pseudonym-key.new.%ld", runs_dir, (long)getpid());
     io_atomic_file af;
-    if (io_atomic_open(&af, mine, err) != 0) return -1;
-    if (io_atomic_chmod(&af, 0600, err) != 0) {
+    int failed = io_atomic_open(&af, mine, err) != 0;
+    if (!failed && io_atomic_chmod(&af, 0600, err) != 0) {
         io_atomic_abort(&af);
+        failed = 1;
+    }
+    if (!failed) {
+        for (int i = 0; i < 32; i++) fprintf(af.f, "%02x", key[i]);
+        fprintf(af.f, "\n");
+        failed = io_atomic_commit(&af, err) != 0;
+    }
+    if (failed) { /* the message names the key, not the name it was written under */
+        snprintf(err->file, sizeof err->file, "%.*s", (int)sizeof err->file - 1, path);
         return -1;
     }
-    for (int i = 0; i < 32; i++) fprintf(af.f, "%02x", key[i]);
-    fprintf(af.f, "\n");
-    if (io_atomic_commit(&af, err) != 0) return -1;
     int linked = link(mine, path) == 0 ? 0 : errno;
     unlink(mine);
     if (linked && linked != EEXIST)
