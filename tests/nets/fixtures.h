@@ -46,6 +46,8 @@ static inline void gen_spec(const char *name, int ndim, const int64_t *shape, fl
         *scale = (float)(1.0 / sqrt((double)shape[1]));
     else if (starts_with(name, "fc.") || starts_with(name, "linear."))
         *scale = 0.1f;
+    else if (ends_with(name, ".bn3.weight")) /* ResNet-50: each bottleneck's last BN */
+        *scale = 0.05f, *off = 0.1f;
     else if (ends_with(name, ".weight") || ends_with(name, "/gamma:0"))
         *scale = 0.5f, *off = 1.0f;
     else
