@@ -1037,7 +1037,7 @@ static int finish(ctx *c)
                          "use sweep_stages to choose the stages swept over)");
             break;
         }
-        if (!sweeping && ss && (ss->line || ss->from_set)) {
+        if (!sweeping && ss && (ss->line || ss->from_set) && !(ss->text && !strcmp(ss->text, "all"))) {
             if (ss->from_set) c->file = "--set";
             rc = fail_at(c, ss->line, ss->col, k, "applies only with sweep: unfreeze");
             break;
