@@ -716,6 +716,7 @@ int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
     int *mcpred = NULL;
     const char **ids = NULL;
     sbuf curves = {0}, log = {0}, probe_rows = {0};
+    exp_feature_cache feature_cache = {0}; /* the pretrained backbone's features, shared by the probes */
     int rc = -1;
     exp_registry *reg = NULL;
     long long reg_id = 0;
@@ -1001,6 +1002,7 @@ have_dir:;
                 } else {
                     exp_train_cfg tc;
                     if (exp_train_cfg_from_config(cfg, v, &tc, err) != 0) goto done;
+                    tc.features = &feature_cache;
                     tc.seed = wb_rng_derive(wb_rng_derive(seed, (uint64_t)r), (uint64_t)f);
                     exp_split sp = {tr, va, te, ntr, nva, nte};
                     exp_train_result res;
@@ -1285,6 +1287,7 @@ done:
     free(log.s);
     free(stages);
     free(chosen_c);
+    exp_feature_cache_free(&feature_cache);
     free(preds);
     free(role);
     free(ybuf);

@@ -212,12 +212,45 @@ static int score(nn_net *net, const exp_dataset *ds, const size_t *idx, size_t n
     return 0;
 }
 
+void exp_feature_cache_free(exp_feature_cache *c)
+{
+    if (!c) return;
+    free(c->f);
+    memset(c, 0, sizeof *c);
+}
+
 /* Pooled backbone features (inference mode) of items idx[0..n) as rows of out [n, F]; xbuf
- * holds B input images, fbuf B x F floats. */
+ * holds B input images, fbuf B x F floats. With a cache (tc->features, pretrained weights),
+ * from it, filling it first with every item's features. */
 static int pooled_features(nn_net *net, const exp_dataset *ds, const size_t *idx, size_t n, int C, int B,
-                           const exp_train_cfg *tc, float *xbuf, float *fbuf, double *out, wb_error *err)
+                           const exp_train_cfg *tc, int pretrained, float *xbuf, float *fbuf, double *out, wb_error *err)
 {
     const size_t F = (size_t)nn_net_feature_dim(net);
+    exp_feature_cache *fc = pretrained ? tc->features : NULL;
+    if (fc && !fc->f) {
+        size_t *all = malloc((ds->n ? ds->n : 1) * sizeof *all);
+        double *f = malloc((ds->n ? ds->n : 1) * F * sizeof *f);
+        if (!all || !f) {
+            free(all);
+            free(f);
+            return wb_err(err, WB_E_NOMEM, NULL, "out of memory for the features of %zu images", ds->n);
+        }
+        for (size_t i = 0; i < ds->n; i++) all[i] = i;
+        int rc = pooled_features(net, ds, all, ds->n, C, B, tc, 0, xbuf, fbuf, f, err);
+        free(all);
+        if (rc) {
+            free(f);
+            return -1;
+        }
+        fc->f = f;
+        fc->n = ds->n;
+        fc->dim = F;
+    }
+    if (fc) {
+        if (fc->n != ds->n || fc->dim != F) return wb_err(err, WB_E_INTERNAL, NULL, "the feature cache is for another dataset");
+        for (size_t i = 0; i < n; i++) memcpy(out + i * F, fc->f + idx[i] * F, F * sizeof *out);
+        return 0;
+    }
     for (size_t s = 0; s < n; s += (size_t)B) {
         int b = (int)(n - s < (size_t)B ? n - s : (size_t)B);
         gather(ds, idx + s, (size_t)b, C, tc, NULL, xbuf);
@@ -247,7 +280,7 @@ static int head_tensors(nn_net *net, int K, size_t F, nn_param_view *w, nn_param
  * items) and loads it into the network's head. frozen (unfreeze none): the probe is the model,
  * and its probabilities of the validation and test items go into out's scores. */
 static int probe_into_head(nn_net *net, const exp_dataset *ds, const exp_split *sp, const exp_train_cfg *tc, int frozen,
-                           float *xbuf, exp_train_result *out, wb_error *err)
+                           int pretrained, float *xbuf, exp_train_result *out, wb_error *err)
 {
     const int C = tc->in_channels, B = tc->batch_size, K = tc->n_classes >= 2 ? tc->n_classes : 2;
     const size_t F = (size_t)nn_net_feature_dim(net), nmax = sp->n_train > sp->n_val ? sp->n_train : sp->n_val;
@@ -265,8 +298,8 @@ static int probe_into_head(nn_net *net, const exp_dataset *ds, const exp_split *
     }
     for (size_t i = 0; i < sp->n_train; i++) ytr[i] = ds->items[sp->train[i]].label;
     for (size_t i = 0; i < sp->n_val; i++) yva[i] = ds->items[sp->val[i]].label;
-    if (pooled_features(net, ds, sp->train, sp->n_train, C, B, tc, xbuf, fbuf, Xtr, err) != 0 ||
-        pooled_features(net, ds, sp->val, sp->n_val, C, B, tc, xbuf, fbuf, X, err) != 0 ||
+    if (pooled_features(net, ds, sp->train, sp->n_train, C, B, tc, pretrained, xbuf, fbuf, Xtr, err) != 0 ||
+        pooled_features(net, ds, sp->val, sp->n_val, C, B, tc, pretrained, xbuf, fbuf, X, err) != 0 ||
         exp_probe_fit(&pr, Xtr, ytr, sp->n_train, X, yva, sp->n_val, F, &tc->probe, err) != 0)
         goto done;
     exp_probe_log *lg = &out->probe;
@@ -282,7 +315,7 @@ static int probe_into_head(nn_net *net, const exp_dataset *ds, const exp_split *
     for (int c = 0; c < K; c++) hb.data[c] = (float)bias[c];
     if (frozen) {
         if (exp_probe_predict(&pr, X, sp->n_val, F, out->val_scores, err) != 0 ||
-            pooled_features(net, ds, sp->test, sp->n_test, C, B, tc, xbuf, fbuf, X, err) != 0 ||
+            pooled_features(net, ds, sp->test, sp->n_test, C, B, tc, pretrained, xbuf, fbuf, X, err) != 0 ||
             exp_probe_predict(&pr, X, sp->n_test, F, out->test_scores, err) != 0)
             goto done;
     }
@@ -357,7 +390,7 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
         goto done;
     }
     /* linear probing, then (not frozen) fine-tuning from the probe's head (Kumar et al. 2022) */
-    if ((frozen || tc->head_init_probe) && probe_into_head(net, ds, sp, tc, frozen, xbuf, out, err) != 0) goto done;
+    if ((frozen || tc->head_init_probe) && probe_into_head(net, ds, sp, tc, frozen, weights != NULL, xbuf, out, err) != 0) goto done;
     if (frozen) {
         if (tc->save_weights && nn_net_export(net, &out->weights, err) != 0) goto done;
         rc = 0;

@@ -22,6 +22,20 @@
 #include "nets/nn.h"
 #include "base/wb_error.h"
 
+/* The pretrained backbone's pooled features of every dataset item (inference mode,
+ * unaugmented), computed once on first use in a fixed order (items 0..n-1 in batches) and
+ * shared by every fold and variant of a run: the linear probe's input. Valid only for one
+ * dataset, architecture, input channel count and set of pretrained weights; not used without
+ * pretrained weights (a random backbone differs per fold). Caller-owned: zero it, then
+ * exp_feature_cache_free. */
+typedef struct exp_feature_cache {
+    size_t n;  /* items; 0 until first use */
+    size_t dim;
+    double *f; /* [n, dim] */
+} exp_feature_cache;
+
+void exp_feature_cache_free(exp_feature_cache *c);
+
 typedef struct exp_train_cfg {
     const char *arch;
     int in_channels;
@@ -46,6 +60,7 @@ typedef struct exp_train_cfg {
     int save_weights;       /* export the kept epoch's weights into the result */
     int head_init_probe;    /* fine-tuned variants: start the head from the linear probe (else random) */
     exp_probe_cfg probe;    /* the probe's C grid, class weighting and class count */
+    exp_feature_cache *features; /* shared frozen features (NULL: computed per call) */
 } exp_train_cfg;
 
 /* The train section plus variant v's keys. Stage names are checked by the config already. */
