@@ -4,8 +4,8 @@
     /usr/bin/python3 bench/probe_vs_sklearn.py RUN_DIR CACHE_DIR WORKBENCH [VARIANT]
 
 Reads the run's manifest.csv, folds.csv, predictions.csv and config.yaml; takes each image's
-network input from the preprocessed cache (CACHE_DIR/<params>/<xx>/<sha256>.wbpre, the format
-of docs/preprocess.md); computes the pooled backbone features with `WORKBENCH net forward
+network input from the preprocessed cache (CACHE_DIR/<params>/<xx>/<key>.wbpre, the format of
+docs/preprocess.md); computes the pooled backbone features with `WORKBENCH net forward
 --features` (the run's arch, weights and in_channels); then, per outer fold, fits
 StandardScaler + LogisticRegression (lbfgs, tol 1e-10, the run's class weighting) on the
 fold's training images (training + validation patients: the inner split is not in the run
@@ -68,10 +68,15 @@ def main():
     uids = [r["sop_instance_uid"] for r in pred]
     y = np.array([int(r["label"]) for r in pred])
     run_scores = np.array([float(r["score"]) for r in pred])
-    sets = [d for d in os.listdir(cache) if os.path.isdir(os.path.join(cache, d))]
+    # the parameter set of this run's input size (a cache holds one set per parameter text)
+    sets = [d for d in os.listdir(cache) if os.path.isdir(os.path.join(cache, d))
+            and "out_rows=%s\n" % cfg["preprocess.height"] in open(os.path.join(cache, d, "params.txt")).read()
+            and "out_cols=%s\n" % cfg["preprocess.width"] in open(os.path.join(cache, d, "params.txt")).read()]
     imgs = []
     for u in uids:
-        sha = man[u]["sha256"]
+        # the cache key: SHA-256 of the file's digest and the VOI mode (experiments/data/dataset.c)
+        voi = "voi=ignore" if cfg.get("preprocess.voi") == "ignore" else "voi=apply"
+        sha = hashlib.sha256(bytes.fromhex(man[u]["sha256"]) + voi.encode()).hexdigest()
         hits = [os.path.join(cache, s, sha[:2], sha + ".wbpre") for s in sets
                 if os.path.exists(os.path.join(cache, s, sha[:2], sha + ".wbpre"))]
         imgs.append(read_entry(hits[0]))

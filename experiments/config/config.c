@@ -103,7 +103,7 @@ static const key_def schema[] = {
     {"train.step_epochs", T_INT, "5", 1, 1000, NULL, NULL, "step schedule: epochs between decays"},
     {"train.step_gamma", T_FLOAT, "0.1", 1e-6, 1, NULL, NULL, "step schedule: decay factor"},
     {"train.warmup_epochs", T_INT, "0", 0, 100, NULL, NULL, "linear warm-up epochs"},
-    {"train.grad_clip", T_FLOAT, "0", 0, 1e6, NULL, NULL, "clip the global gradient norm to this (0 = off)"},
+    {"train.grad_clip", T_FLOAT, "0", 0, 1e6, NULL, NULL, "clip the global gradient norm to this (0 = off; a variant whose head starts from the linear probe then clips at 1)"},
     {"train.class_weight", T_ENUM, "balanced", 0, 0, "none|balanced", NULL, "loss weights per class (balanced: n / (k * n_class))"},
     {"train.augment.flip", T_BOOL, "false", 0, 0, NULL, NULL, "random vertical flips"},
     {"train.augment.rotate_deg", T_FLOAT, "0", 0, 45, NULL, NULL, "random rotation up to this many degrees"},

@@ -405,7 +405,9 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
         oc.beta1 = tc->momentum;
     }
     oc.weight_decay = tc->weight_decay;
-    oc.clip_norm = tc->grad_clip;
+    /* a head started from the probe can carry large weights (w / sigma on features of small
+     * spread): its first steps are clipped unless the config sets a clip */
+    oc.clip_norm = tc->grad_clip > 0 ? tc->grad_clip : tc->head_init_probe ? EXP_PROBE_HEAD_CLIP : 0;
     memcpy(oc.stage_lr_scale, tc->stage_lr_scale, sizeof oc.stage_lr_scale);
     if (!(opt = nn_opt_create(net, &oc, err))) goto done;
     if (use_prefix) {
@@ -477,9 +479,10 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
             if (nn_opt_step(opt, lr, NULL, err) != 0) {
                 if (err->code == WB_E_FAILED) /* a non-finite gradient: the step size, not the data */
                     wb_err(err, WB_E_FAILED, NULL, "training diverged at epoch %d, step %d (batch loss %g): lower train.lr "
-                           "or set train.grad_clip (e.g. 1)%s", ep + 1, step, loss,
-                           tc->head_init_probe ? "; a head started from the linear probe can have large weights on "
-                                                 "features of small spread (or use head_init: random)" : "");
+                           "or set train.grad_clip%s", ep + 1, step, loss,
+                           tc->head_init_probe ? " (lower than the probe head's default of 1); a head started from the "
+                                                 "linear probe can have large weights on features of small spread (or use "
+                                                 "head_init: random)" : " (e.g. 1)");
                 goto done;
             }
             double wb = 0;

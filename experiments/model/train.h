@@ -36,6 +36,10 @@ typedef struct exp_feature_cache {
 
 void exp_feature_cache_free(exp_feature_cache *c);
 
+/* The global gradient-norm clip of a fine-tuned variant whose head starts from the probe,
+ * when train.grad_clip is 0 (off). */
+#define EXP_PROBE_HEAD_CLIP 1.0f
+
 typedef struct exp_train_cfg {
     const char *arch;
     int in_channels;
