@@ -257,7 +257,8 @@ static double choose_threshold(const int *y, const double *s, size_t n, const ch
 /* ---- finished (repeat, fold, variant) parts, for --resume ---- */
 
 /* parts/r<R>_f<F>_v<V>.txt: the variant's validation and test scores on that fold, its
- * trainable-parameter count and its learning-curve rows, written when it finishes. */
+ * trainable-parameter and trainable-stage counts, the probe's C, its probe.csv rows and its
+ * learning-curve rows, written when it finishes. */
 static void part_path(const char *dir, int r, int f, size_t v, char *buf, size_t n)
 {
     snprintf(buf, n, "%s/parts/r%d_f%d_v%zu.txt", dir, r, f, v);
@@ -270,15 +271,31 @@ static void part_scores(sbuf *b, const double *s, size_t n, size_t S)
         for (size_t c = 0; c < S; c++) sb_printf(b, "%.17g%c", s[j * S + c], c + 1 < S ? ' ' : '\n');
 }
 
-static int part_write(const char *dir, int r, int f, size_t v, double trainable, double seconds, const double *sval,
-                      size_t nva, const double *stest, size_t nte, size_t S, const char *curve, size_t curve_n,
-                      wb_error *err)
+/* One part's facts besides its scores. */
+typedef struct part_facts {
+    double trainable, seconds, chosen_c; /* chosen_c: NaN without a probe */
+    int stages;
+} part_facts;
+
+/* Lines in s[0..n). */
+static size_t count_lines(const char *s, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) k += s[i] == '\n';
+    return k;
+}
+
+static int part_write(const char *dir, int r, int f, size_t v, const part_facts *pf, const double *sval, size_t nva,
+                      const double *stest, size_t nte, size_t S, const char *probe, size_t probe_n, const char *curve,
+                      size_t curve_n, wb_error *err)
 {
     sbuf b = {0};
-    sb_printf(&b, "workbench part 2\ntrainable %.0f\nseconds %.3f\nval %zu\n", trainable, seconds, nva);
+    sb_printf(&b, "workbench part 3\ntrainable %.0f\nstages %d\nchosen_C %.17g\nseconds %.3f\nval %zu\n", pf->trainable,
+              pf->stages, pf->chosen_c, pf->seconds, nva);
     part_scores(&b, sval, nva, S);
     sb_printf(&b, "test %zu\n", nte);
     part_scores(&b, stest, nte, S);
+    sb_printf(&b, "probe %zu\n%.*s", count_lines(probe, probe_n), (int)probe_n, probe);
     sb_printf(&b, "curve\n%.*s", (int)curve_n, curve);
     char name[64];
     snprintf(name, sizeof name, "parts/r%d_f%d_v%zu.txt", r, f, v);
@@ -288,24 +305,32 @@ static int part_write(const char *dir, int r, int f, size_t v, double trainable,
 }
 
 /* Reads a part written by part_write; 0 when it matches the fold's sizes, -1 otherwise (the
- * part is then recomputed). The curve rows are appended to curves. */
-static int part_read(const char *path, size_t nva, size_t nte, size_t S, double *trainable, double *seconds,
-                     double *sval, double *stest, sbuf *curves)
+ * part is then recomputed; a part of an older format is recomputed too). The probe and curve
+ * rows are appended to probe and curves. */
+static int part_read(const char *path, size_t nva, size_t nte, size_t S, part_facts *pf, double *sval, double *stest,
+                     sbuf *probe, sbuf *curves)
 {
     FILE *f = io_fs_fopen_input(path, 0, NULL, NULL); /* regular files only */
     if (!f) return -1;
     char line[1024];
-    size_t a = 0, b = 0;
-    int ok = fgets(line, sizeof line, f) && !strcmp(line, "workbench part 2\n") &&
-             fscanf(f, "trainable %lf\nseconds %lf\nval %zu\n", trainable, seconds, &a) == 3 && a == nva;
+    size_t a = 0, b = 0, np = 0;
+    int ok = fgets(line, sizeof line, f) && !strcmp(line, "workbench part 3\n") &&
+             fscanf(f, "trainable %lf\nstages %d\nchosen_C %lf\nseconds %lf\nval %zu\n", &pf->trainable, &pf->stages,
+                    &pf->chosen_c, &pf->seconds, &a) == 5 &&
+             a == nva;
     for (size_t j = 0; ok && j < nva * S; j++) ok = fscanf(f, "%lf\n", &sval[j]) == 1;
     ok = ok && fscanf(f, "test %zu\n", &b) == 1 && b == nte;
     for (size_t j = 0; ok && j < nte * S; j++) ok = fscanf(f, "%lf\n", &stest[j]) == 1;
+    ok = ok && fscanf(f, "probe %zu\n", &np) == 1 && np <= 1000;
+    size_t pmark = probe->n, mark = curves->n;
+    for (size_t j = 0; ok && j < np; j++) {
+        ok = fgets(line, sizeof line, f) != NULL;
+        if (ok) sb_printf(probe, "%s", line);
+    }
     ok = ok && fgets(line, sizeof line, f) && !strcmp(line, "curve\n");
-    size_t mark = curves->n;
     while (ok && fgets(line, sizeof line, f)) sb_printf(curves, "%s", line);
     fclose(f);
-    if (!ok) curves->n = mark;
+    if (!ok) curves->n = mark, probe->n = pmark;
     return ok ? 0 : -1;
 }
 
@@ -357,9 +382,25 @@ static void json_cv_reference(sbuf *b, const exp_config *cfg, int folds, int rep
     sb_printf(b, ",\n  \"variants\": [\n");
 }
 
-/* Opens variant v's object in metrics.json (name, type, trainable parameters, "repeats": [);
- * returns its name (owned by cfg). */
-static const char *json_variant_open(sbuf *b, const exp_config *cfg, size_t v, double trainable)
+/* What metrics.json says of each variant besides its metrics. */
+typedef struct variant_facts {
+    double *trainable; /* [variant] trainable parameters */
+    int *stages;       /* [variant] backbone stages with trainable parameters; -1: the baseline */
+    double *chosen_c;  /* [repeat][fold][variant] the linear probe's C; NaN: no probe */
+    size_t nv;
+    int repeats, folds;
+} variant_facts;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Opens variant v's object in metrics.json (name, type, trainable parameters; backbone
+ * variants: trainable stages, the sweep group, the probe's C grid and the C chosen in each
+ * repeat and fold; then "repeats": [); returns its name (owned by cfg). */
+static const char *json_variant_open(sbuf *b, const exp_config *cfg, size_t v, const variant_facts *vf)
 {
     char k[64];
     snprintf(k, sizeof k, "variants[%zu].name", v);
@@ -369,7 +410,41 @@ static const char *json_variant_open(sbuf *b, const exp_config *cfg, size_t v, d
     sb_jstr(b, vname);
     sb_printf(b, ", \"type\": ");
     sb_jstr(b, exp_config_str(cfg, k));
-    sb_printf(b, ", \"trainable_params\": %.0f,\n     \"repeats\": [\n", trainable);
+    sb_printf(b, ", \"trainable_params\": %.0f", vf->trainable[v]);
+    if (vf->stages[v] >= 0) {
+        sb_printf(b, ", \"trainable_stages\": %d", vf->stages[v]);
+        snprintf(k, sizeof k, "variants[%zu].sweep_group", v);
+        const char *g = exp_config_str(cfg, k);
+        if (g && g[0]) {
+            sb_printf(b, ", \"sweep_group\": ");
+            sb_jstr(b, g);
+        }
+        int any = 0;
+        for (size_t i = 0; i < (size_t)vf->repeats * (size_t)vf->folds; i++) any |= !isnan(vf->chosen_c[i * vf->nv + v]);
+        snprintf(k, sizeof k, "variants[%zu].probe_C", v);
+        size_t ng = exp_config_list_len(cfg, k);
+        if (any && ng <= EXP_CONFIG_MAX_NUMBERS) {
+            double grid[EXP_CONFIG_MAX_NUMBERS];
+            for (size_t i = 0; i < ng; i++) grid[i] = strtod(exp_config_list_item(cfg, k, i), NULL);
+            qsort(grid, ng, sizeof *grid, cmp_double);
+            sb_printf(b, ",\n     \"probe\": {\"C_grid\": [");
+            for (size_t i = 0; i < ng; i++) {
+                sb_printf(b, "%s", i ? ", " : "");
+                sb_num(b, grid[i]);
+            }
+            sb_printf(b, "], \"chosen_C\": [");
+            for (int r = 0; r < vf->repeats; r++) {
+                sb_printf(b, "%s[", r ? ", " : "");
+                for (int f = 0; f < vf->folds; f++) {
+                    sb_printf(b, "%s", f ? ", " : "");
+                    sb_num(b, vf->chosen_c[((size_t)r * (size_t)vf->folds + (size_t)f) * vf->nv + v]);
+                }
+                sb_printf(b, "]");
+            }
+            sb_printf(b, "]}");
+        }
+    }
+    sb_printf(b, ",\n     \"repeats\": [\n");
     return vname;
 }
 
@@ -402,7 +477,7 @@ static void json_ttest(sbuf *b, const double *fold_auc, size_t v, size_t ref_v, 
  * AUC per variant, repeat, fold and level). */
 static int mc_write_results(const exp_config *cfg, const exp_dataset *ds, const exp_cv_folds *cv, const char *dir,
                             int K, int repeats, int folds, size_t nv, uint64_t seed, const double *P, int *pred,
-                            const double *fold_auc, const double *trainable, size_t n_groups, double n_train,
+                            const double *fold_auc, const variant_facts *vf, size_t n_groups, double n_train,
                             double n_test, int agg_max, wb_error *err)
 {
     const size_t n = ds->n, Kz = (size_t)K;
@@ -469,7 +544,7 @@ static int mc_write_results(const exp_config *cfg, const exp_dataset *ds, const 
     sb_printf(&b, "},\n");
     json_cv_reference(&b, cfg, folds, repeats, seed);
     for (size_t v = 0; v < nv; v++) {
-        const char *vname = json_variant_open(&b, cfg, v, trainable[v]);
+        const char *vname = json_variant_open(&b, cfg, v, vf);
         for (int r = 0; r < repeats; r++) {
             const double *Pv = P + ((size_t)r * nv + v) * n * Kz, *Pr = P + ((size_t)r * nv + ref_v) * n * Kz;
             sb_printf(&b, "      {\"repeat\": %d", r);
@@ -637,11 +712,13 @@ int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
     pred *preds = NULL;
     int *role = NULL, *ybuf = NULL, *by = NULL;
     size_t *group = NULL, *tr = NULL, *va = NULL, *te = NULL, *order = NULL;
-    double *sval = NULL, *stest = NULL, *bs = NULL, *trainable = NULL, *fold_auc = NULL, *secs = NULL;
+    double *sval = NULL, *stest = NULL, *bs = NULL, *trainable = NULL, *fold_auc = NULL, *secs = NULL, *chosen_c = NULL;
+    int *stages = NULL;
     double *mcp = NULL; /* multi-class: out-of-fold probabilities [repeat][variant][item][class] */
     int *mcpred = NULL;
     const char **ids = NULL;
-    sbuf curves = {0}, log = {0};
+    sbuf curves = {0}, log = {0}, probe_rows = {0};
+    exp_feature_cache feature_cache = {0}; /* the pretrained backbone's features, shared by the probes */
     int rc = -1;
     exp_registry *reg = NULL;
     long long reg_id = 0;
@@ -831,13 +908,18 @@ have_dir:;
     }
     preds = calloc(n * (size_t)repeats * nv, sizeof *preds);
     trainable = calloc(nv, sizeof *trainable);
+    stages = malloc(nv * sizeof *stages);
+    chosen_c = malloc(nv * (size_t)repeats * (size_t)folds * sizeof *chosen_c);
     fold_auc = calloc(nv * (size_t)repeats * (size_t)folds * 2, sizeof *fold_auc);
     secs = calloc(nv * (size_t)repeats * (size_t)folds, sizeof *secs);
     if (!group || !ids || !ybuf || !role || !tr || !va || !te || !order || !sval || !stest || !by || !bs || !preds ||
-        !trainable || !fold_auc || !secs) {
+        !trainable || !fold_auc || !secs || !stages || !chosen_c) {
         wb_err(err, WB_E_NOMEM, o->config, "out of memory");
         goto done;
     }
+    for (size_t v = 0; v < nv; v++) stages[v] = -1;
+    for (size_t i = 0; i < nv * (size_t)repeats * (size_t)folds; i++) chosen_c[i] = NAN;
+    const variant_facts vfacts = {trainable, stages, chosen_c, nv, repeats, folds};
     size_t n_groups;
     for (size_t i = 0; i < n; i++) {
         ids[i] = ds.items[i].group;
@@ -871,6 +953,7 @@ have_dir:;
         pc.total_units += (double)repeats * folds * (!strcmp(exp_config_str(cfg, k), "backbone") ? epochs : 1);
     }
     sb_printf(&curves, "repeat,fold,variant,epoch,train_loss,val_auc,lr,best\n");
+    sb_printf(&probe_rows, "repeat,fold,variant,C,val_log_loss,val_auc,chosen\n");
     double n_train_sum = 0, n_test_sum = 0;
     for (int r = 0; r < repeats; r++) {
         for (int f = 0; f < folds; f++) {
@@ -894,11 +977,17 @@ have_dir:;
                 pc.variant = vname;
                 char ppath[4400];
                 part_path(dir, r, f, v, ppath, sizeof ppath);
-                size_t curve_mark = curves.n;
-                double *sec = &secs[((size_t)r * (size_t)folds + (size_t)f) * nv + v], t_part = wb_now();
+                size_t curve_mark = curves.n, probe_mark = probe_rows.n;
+                const size_t rfv = ((size_t)r * (size_t)folds + (size_t)f) * nv + v;
+                double *sec = &secs[rfv], t_part = wb_now();
                 int reused = 0;
-                if (o->resume_dir && part_read(ppath, nva, nte, S, &trainable[v], sec, sval, stest, &curves) == 0) {
+                part_facts pf = {0, 0, NAN, -1};
+                if (o->resume_dir && part_read(ppath, nva, nte, S, &pf, sval, stest, &probe_rows, &curves) == 0) {
                     reused = 1;
+                    trainable[v] = pf.trainable;
+                    stages[v] = pf.stages;
+                    chosen_c[rfv] = pf.chosen_c;
+                    *sec = pf.seconds;
                     pc.done_units += is_base ? 1 : epochs;
                     wb_log(WB_LOG_INFO, "repeat %d/%d fold %d/%d %s: finished before, read from %s", r + 1, repeats,
                            f + 1, folds, vname, ppath);
@@ -915,6 +1004,7 @@ have_dir:;
                 } else {
                     exp_train_cfg tc;
                     if (exp_train_cfg_from_config(cfg, v, &tc, err) != 0) goto done;
+                    tc.features = &feature_cache;
                     tc.seed = wb_rng_derive(wb_rng_derive(seed, (uint64_t)r), (uint64_t)f);
                     exp_split sp = {tr, va, te, ntr, nva, nte};
                     exp_train_result res;
@@ -924,6 +1014,22 @@ have_dir:;
                     memcpy(sval, res.val_scores, nva * S * sizeof *sval);
                     memcpy(stest, res.test_scores, nte * S * sizeof *stest);
                     trainable[v] = (double)res.trainable_params;
+                    stages[v] = res.trainable_stages;
+                    if (res.probe.n_C) {
+                        const exp_probe_log *pl = &res.probe;
+                        chosen_c[rfv] = pl->C[pl->chosen];
+                        for (size_t q = 0; q < pl->n_C; q++) {
+                            sb_printf(&probe_rows, "%d,%d,%s,", r, f, vname);
+                            sb_num(&probe_rows, pl->C[q]);
+                            sb_printf(&probe_rows, ",");
+                            sb_num(&probe_rows, pl->val_loss[q]);
+                            sb_printf(&probe_rows, ",");
+                            sb_num(&probe_rows, pl->val_auc[q]);
+                            sb_printf(&probe_rows, ",%d\n", (int)q == pl->chosen);
+                        }
+                        wb_log(WB_LOG_INFO, "repeat %d/%d fold %d/%d %s: linear probe on %s features, C = %g chosen by validation log loss",
+                               r + 1, repeats, f + 1, folds, vname, res.n_epochs ? "the starting" : "frozen", chosen_c[rfv]);
+                    }
                     if (tc.save_weights) {
                         /* the fold's network as safetensors under the home framework's names */
                         char mdir[4400], mpath[4600], meta_fold[48];
@@ -952,8 +1058,10 @@ have_dir:;
                  * computed once while the data loaded), as a frozen variant's includes its
                  * backbone features */
                 if (!reused) *sec = wb_now() - t_part + (is_base ? ds.feature_seconds : 0);
-                if (part_write(dir, r, f, v, trainable[v], *sec, sval, nva, stest, nte, S,
-                               curves.s ? curves.s + curve_mark : "", curves.n - curve_mark, err) != 0)
+                pf = (part_facts){trainable[v], *sec, chosen_c[rfv], stages[v]};
+                if (part_write(dir, r, f, v, &pf, sval, nva, stest, nte, S, probe_rows.s ? probe_rows.s + probe_mark : "",
+                               probe_rows.n - probe_mark, curves.s ? curves.s + curve_mark : "", curves.n - curve_mark,
+                               err) != 0)
                     goto done;
                 if (mc) {
                     /* no thresholds: the predicted class is the most probable one */
@@ -981,7 +1089,7 @@ have_dir:;
             }
         }
     }
-    if (sb_write(&curves, dir, "curves.csv", err) != 0) goto done;
+    if (sb_write(&curves, dir, "curves.csv", err) != 0 || sb_write(&probe_rows, dir, "probe.csv", err) != 0) goto done;
 
     /* timing.csv: wall seconds of each (repeat, fold, variant); kept apart from the metrics,
      * which must not depend on the machine's speed */
@@ -998,7 +1106,7 @@ have_dir:;
     sb_free(&b);
 
     if (mc) {
-        if (mc_write_results(cfg, &ds, &cv, dir, K, repeats, folds, nv, seed, mcp, mcpred, fold_auc, trainable,
+        if (mc_write_results(cfg, &ds, &cv, dir, K, repeats, folds, nv, seed, mcp, mcpred, fold_auc, &vfacts,
                              n_groups, n_train_sum / (repeats * folds), n_test_sum / (repeats * folds), agg_max, err) != 0)
             goto done;
         goto write_log;
@@ -1051,7 +1159,7 @@ have_dir:;
         yall[i] = ds.items[i].label;
     }
     for (size_t v = 0; v < nv; v++) {
-        const char *vname = json_variant_open(&b, cfg, v, trainable[v]);
+        const char *vname = json_variant_open(&b, cfg, v, &vfacts);
         for (int r = 0; r < repeats; r++) {
             for (size_t i = 0; i < n; i++) {
                 scores[i] = preds[((size_t)r * nv + v) * n + i].score;
@@ -1177,7 +1285,11 @@ done:
     }
     free(b.s);
     free(curves.s);
+    free(probe_rows.s);
     free(log.s);
+    free(stages);
+    free(chosen_c);
+    exp_feature_cache_free(&feature_cache);
     free(preds);
     free(role);
     free(ybuf);

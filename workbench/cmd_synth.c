@@ -34,6 +34,13 @@ static int run(int argc, char **argv)
             if (bad || cli_parse_double("--difficulty", v, 0, 1, &o.difficulty, &err)) goto usage;
         } else if (cli_opt(argc, argv, &i, "--transfer-syntax", &v, &bad, &err)) {
             if (bad || exp_synth_parse_ts(v, &o, &err)) goto usage;
+        } else if (cli_opt(argc, argv, &i, "--lesion", &v, &bad, &err)) {
+            if (bad) goto usage;
+            if (strcmp(v, "realistic") && strcmp(v, "disk")) {
+                wb_err(&err, WB_E_USAGE, NULL, "--lesion: expected realistic or disk, got '%s'", v);
+                goto usage;
+            }
+            o.disk = !strcmp(v, "disk");
         } else if (cli_opt(argc, argv, &i, "--size", &v, &bad, &err)) {
             int w = 0, h = 0;
             char tail;
@@ -71,6 +78,7 @@ const wb_command wb_cmd_synth = {
     "synth", run, "write a synthetic screening cohort (DICOM MG + labels.csv)",
     "usage: workbench synth --out DIR --patients N --seed S [--prevalence P] [--benign-rate B]\n"
     "                       [--size WxH] [--difficulty D] [--transfer-syntax LIST]\n"
+    "                       [--lesion realistic|disk]\n"
     "\n"
     "Writes 4 views per patient (L/R x CC/MLO) as Digital Mammography X-Ray Image Storage -\n"
     "For Presentation files DIR/<patient>/<L|R>_<CC|MLO>.dcm, and DIR/labels.csv with one row\n"
@@ -85,4 +93,6 @@ const wb_command wb_cmd_synth = {
     "  --difficulty D   0 = conspicuous lesions .. 1 = barely visible (default 0.5)\n"
     "  --transfer-syntax LIST  mix (default: 70% explicit_le, 15% jpeg_lossless, 15% jpeg_ls),\n"
     "                   or a comma-separated list picked from uniformly per file: explicit_le,\n"
-    "                   jpeg_lossless, jpeg_ls, rle, j2k (JPEG 2000 lossless)\n"};
+    "                   jpeg_lossless, jpeg_ls, rle, j2k (JPEG 2000 lossless)\n"
+    "  --lesion L       realistic (default) or disk: every malignant lesion is a uniform bright\n"
+    "                   disk (a known-answer cohort for checking a pipeline)\n"};

@@ -32,12 +32,13 @@ typedef enum {
     T_SUBSET,  /* a list of distinct values from vals */
     T_STAGES,  /* none | all | a list of stage names of the backbone */
     T_STAGEMAP, /* a mapping stage name -> number (lr_scale) */
-    T_LABELS   /* a list of distinct names (label values), free values */
+    T_LABELS,  /* a list of distinct names (label values), free values */
+    T_NUMBERS  /* a list of distinct numbers in [lo, hi] (a single number is a list of one) */
 } key_type;
 
 static const char *const type_names[] = {"string", "name", "integer", "number", "boolean", "enum",
                                          "file", "directory", "directory", "list", "stages",
-                                         "map stage: number", "list of names"};
+                                         "map stage: number", "list of names", "list of numbers"};
 
 typedef struct key_def {
     const char *key; /* "train.lr"; variant keys as "variants[].unfreeze" */
@@ -87,6 +88,11 @@ static const key_def schema[] = {
     {"variants[].bn", T_ENUM, "frozen", 0, 0, "frozen|train", "backbone", "batch norm in trained stages: running statistics frozen, or updated"},
     {"variants[].bn_affine", T_BOOL, "true", 0, 0, NULL, "backbone", "with bn: frozen, whether BN's scale and shift still train"},
     {"variants[].lr_scale", T_STAGEMAP, "", 0, 1000, NULL, "backbone", "learning-rate factor per stage, e.g. {layer3: 0.1}"},
+    {"variants[].head_init", T_ENUM, "probe", 0, 0, "probe|random", "backbone", "fine-tuned variants: the head starts from the linear probe fitted on the fold's frozen features (linear probing, then fine-tuning), or from a seeded random init; unfreeze: none is the probe itself"},
+    {"variants[].probe_C", T_NUMBERS, "0.0001,0.0003,0.001,0.003,0.01,0.03,0.1,0.3,1,3,10,30,100", 1e-8, 1e8, NULL, "backbone", "the linear probe's grid of C (inverse L2 strength, as scikit-learn's), chosen by validation log loss"},
+    {"variants[].sweep", T_ENUM, "none", 0, 0, "none|unfreeze", "backbone", "unfreeze: the variant expands into <name>_0 .. <name>_K, training the deepest 0 .. K of sweep_stages (0: the frozen probe), on the same folds"},
+    {"variants[].sweep_stages", T_STAGES, "all", 0, 0, NULL, "backbone", "with sweep: unfreeze, the backbone stages swept over (all: every stage but the head)"},
+    {"variants[].sweep_group", T_NAME, "", 0, 0, NULL, "backbone", "variants of one group are plotted against their number of trainable stages (set by sweep: to the sweep variant's name)"},
     {"train.epochs", T_INT, "10", 1, 1000, NULL, NULL, "maximum epochs per fold"},
     {"train.batch_size", T_INT, "16", 1, 256, NULL, NULL, "images per step"},
     {"train.optimizer", T_ENUM, "sgd", 0, 0, "sgd|adamw", NULL, "optimizer"},
@@ -98,7 +104,7 @@ static const key_def schema[] = {
     {"train.step_epochs", T_INT, "5", 1, 1000, NULL, NULL, "step schedule: epochs between decays"},
     {"train.step_gamma", T_FLOAT, "0.1", 1e-6, 1, NULL, NULL, "step schedule: decay factor"},
     {"train.warmup_epochs", T_INT, "0", 0, 100, NULL, NULL, "linear warm-up epochs"},
-    {"train.grad_clip", T_FLOAT, "0", 0, 1e6, NULL, NULL, "clip the global gradient norm to this (0 = off)"},
+    {"train.grad_clip", T_FLOAT, "0", 0, 1e6, NULL, NULL, "clip the global gradient norm to this (0 = off; a variant whose head starts from the linear probe then clips at 1)"},
     {"train.class_weight", T_ENUM, "balanced", 0, 0, "none|balanced", NULL, "loss weights per class (balanced: n / (k * n_class))"},
     {"train.augment.flip", T_BOOL, "false", 0, 0, NULL, NULL, "random vertical flips"},
     {"train.augment.rotate_deg", T_FLOAT, "0", 0, 45, NULL, NULL, "random rotation up to this many degrees"},
@@ -404,6 +410,20 @@ static int add_label(ctx *c, entry *e, const char *v, int line, int col)
     return 0;
 }
 
+/* Adds one number to a T_NUMBERS list: in range, not listed before, at most EXP_CONFIG_MAX_NUMBERS. */
+static int add_number(ctx *c, entry *e, const char *v, int line, int col)
+{
+    double x, y;
+    if (!parse_dbl(v, &x) || x < e->def->lo || x > e->def->hi)
+        return fail_at(c, line, col, e->key, "expected numbers from %g to %g, got '%s'", e->def->lo, e->def->hi, v);
+    for (size_t j = 0; j < e->n_items; j++)
+        if (parse_dbl(e->items[j], &y) && y == x) return fail_at(c, line, col, e->key, "'%s' is listed twice", v);
+    if (e->n_items >= EXP_CONFIG_MAX_NUMBERS)
+        return fail_at(c, line, col, e->key, "at most %d values", EXP_CONFIG_MAX_NUMBERS);
+    if (add_item(e, v) != 0) return wb_err(c->err, WB_E_NOMEM, c->file, "out of memory");
+    return 0;
+}
+
 /* Checks a scalar against its definition; stores it (resolved for paths) in e->text. */
 static int check_scalar(ctx *c, entry *e, const char *v, int line, int col)
 {
@@ -562,6 +582,7 @@ static int walk_value(ctx *c, const char *path, yaml_node_t *n)
             e->text = xstrdup(v);
             return e->text ? 0 : wb_err(c->err, WB_E_NOMEM, c->file, "out of memory");
         }
+        if (d->type == T_NUMBERS) return add_number(c, e, v, e->line, e->col);
         if (d->type == T_STAGEMAP || d->type == T_SUBSET || d->type == T_LABELS) {
             if ((d->type == T_SUBSET || d->type == T_LABELS) && !v[0]) return 0; /* an empty list */
             return fail_at(c, e->line, e->col, path, "expected a %s, got '%s'",
@@ -588,6 +609,16 @@ static int walk_value(ctx *c, const char *path, yaml_node_t *n)
                 if (!strcmp(e->items[j], v)) return fail_at(c, node_line(in), node_col(in), path, "'%s' is listed twice", v);
             if (add_item(e, v) != 0) return wb_err(c->err, WB_E_NOMEM, c->file, "out of memory");
         }
+        return 0;
+    }
+    if (n->type == YAML_SEQUENCE_NODE && d->type == T_NUMBERS) {
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+            yaml_node_t *in = get_node(c, *it);
+            if (!in || in->type != YAML_SCALAR_NODE)
+                return fail_at(c, in ? node_line(in) : e->line, in ? node_col(in) : e->col, path, "list items must be single values");
+            if (add_number(c, e, scalar(in), node_line(in), node_col(in)) != 0) return -1;
+        }
+        if (e->n_items == 0) return fail_at(c, e->line, e->col, path, "needs at least one value");
         return 0;
     }
     if (n->type == YAML_SEQUENCE_NODE && d->type == T_LABELS) {
@@ -678,7 +709,7 @@ static int apply_set(ctx *c, const char *set)
     const char *saved = c->file;
     c->file = "--set";
     int rc = 0;
-    if (d->type == T_LABELS || d->type == T_SUBSET || (d->type == T_STAGES && v[0] == '[')) {
+    if (d->type == T_LABELS || d->type == T_SUBSET || d->type == T_NUMBERS || (d->type == T_STAGES && v[0] == '[')) {
         /* a list: [a, b] or a,b */
         const char *p = v[0] == '[' ? v + 1 : v;
         char item[128];
@@ -690,6 +721,8 @@ static int apply_set(ctx *c, const char *set)
             item[m] = '\0';
             if (d->type == T_LABELS)
                 rc = add_label(c, e, item, 0, 0);
+            else if (d->type == T_NUMBERS)
+                rc = add_number(c, e, item, 0, 0);
             else if (d->type == T_SUBSET && !in_vals(d->vals, item))
                 rc = fail_at(c, 0, 0, key, "expected values from %s, got '%s'", d->vals, item);
             else if (m && add_item(e, item) != 0)
@@ -698,6 +731,7 @@ static int apply_set(ctx *c, const char *set)
             if (*p == ',') p++;
             while (*p == ' ') p++;
         }
+        if (rc == 0 && d->type == T_NUMBERS && e->n_items == 0) rc = fail_at(c, 0, 0, key, "needs at least one value");
     } else if (d->type == T_STAGES) {
         if (strcmp(v, "none") && strcmp(v, "all"))
             rc = fail_at(c, 0, 0, key, "expected none, all or [stage, ...], got '%s'", v);
@@ -708,6 +742,152 @@ static int apply_set(ctx *c, const char *set)
     }
     c->file = saved;
     return rc;
+}
+
+/* "variants[7].bn" -> 7 and ".bn"; 0 if key is not a variant key. */
+static int variant_key(const char *key, size_t *v, const char **rest)
+{
+    if (strncmp(key, "variants[", 9)) return 0;
+    char *end;
+    unsigned long x = strtoul(key + 9, &end, 10);
+    if (end == key + 9 || *end != ']') return 0;
+    *v = x;
+    *rest = end + 1;
+    return 1;
+}
+
+static int set_key(entry *e, size_t v, const char *rest)
+{
+    char k[256];
+    snprintf(k, sizeof k, "variants[%zu]%s", v, rest);
+    char *n = xstrdup(k);
+    if (!n) return -1;
+    free(e->key);
+    e->key = n;
+    return 0;
+}
+
+/* A deep copy of entry i under variant v (same suffix, line and column). */
+static int entry_dup(exp_config *cfg, size_t i, size_t v, wb_error *err)
+{
+    size_t w;
+    const char *rest;
+    char k[256];
+    if (!variant_key(cfg->e[i].key, &w, &rest)) return 0;
+    snprintf(k, sizeof k, "variants[%zu]%s", v, rest);
+    entry *e = add_entry(cfg, k, cfg->e[i].def, err);
+    if (!e) return -1;
+    const entry *src = &cfg->e[i]; /* add_entry may have moved the table */
+    e->line = src->line;
+    e->col = src->col;
+    e->from_set = src->from_set;
+    if (src->text && !(e->text = xstrdup(src->text))) return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+    for (size_t j = 0; j < src->n_items; j++)
+        if (add_item(e, src->items[j]) != 0) return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+    return 0;
+}
+
+static int set_text(entry *e, const char *text)
+{
+    for (size_t j = 0; j < e->n_items; j++) free(e->items[j]);
+    e->n_items = 0;
+    free(e->text);
+    e->text = text ? xstrdup(text) : NULL;
+    return text && !e->text ? -1 : 0;
+}
+
+/* Expands every variant with sweep: unfreeze into <name>_0 .. <name>_K in its place: variant
+ * <name>_k trains the deepest k of its sweep_stages (k = 0: unfreeze none, the probe; all of
+ * them: unfreeze all when sweep_stages is all), with the sweep variant's other keys, sweep
+ * none and sweep_group <name>. The resolved config lists the expanded variants. */
+static int expand_sweeps(ctx *c, nn_net *net)
+{
+    exp_config *cfg = c->cfg;
+    for (size_t v = 0; v < cfg->n_variants; v++) {
+        char k[128];
+        snprintf(k, sizeof k, "variants[%zu].sweep", v);
+        entry *sw = find_entry(cfg, k);
+        if (!sw || !sw->text || strcmp(sw->text, "unfreeze")) continue;
+        const int sl = sw->line, sc = sw->col;
+        if (sw->from_set) c->file = "--set";
+        snprintf(k, sizeof k, "variants[%zu].sweep_stages", v);
+        entry *ss = find_entry(cfg, k);
+        const int all = !ss || (ss->text && !strcmp(ss->text, "all"));
+        int idx[64];
+        size_t ns = 0;
+        for (int st = 0; st < nn_net_num_stages(net) && ns < 64; st++) {
+            const char *nm = nn_net_stage_name(net, st);
+            int use = all && strcmp(nm, "head");
+            for (size_t j = 0; ss && j < ss->n_items; j++) use |= !strcmp(ss->items[j], nm);
+            if (use) idx[ns++] = st;
+        }
+        snprintf(k, sizeof k, "variants[%zu].name", v);
+        char base[80];
+        snprintf(base, sizeof base, "%s", exp_config_str(cfg, k));
+        if (strlen(base) + 1 + (ns >= 10 ? 2 : 1) > 64)
+            return fail_at(c, sl, sc, k, "the sweep's variant names %s_0 .. %s_%zu would be longer than 64 characters", base,
+                           base, ns);
+        if (cfg->n_variants + ns > 64)
+            return fail_at(c, sl, sc, k, "the sweep expands into %zu variants: at most 64 variants in all", ns + 1);
+        /* make room: variants after v move up by ns */
+        const size_t n0 = cfg->n;
+        for (size_t i = 0; i < n0; i++) {
+            size_t w;
+            const char *rest;
+            if (variant_key(cfg->e[i].key, &w, &rest) && w > v) {
+                char r[128];
+                snprintf(r, sizeof r, "%s", rest);
+                if (set_key(&cfg->e[i], w + ns, r) != 0) return wb_err(c->err, WB_E_NOMEM, NULL, "out of memory");
+            }
+        }
+        for (size_t d = 1; d <= ns; d++)
+            for (size_t i = 0; i < n0; i++) {
+                size_t w;
+                const char *rest;
+                if (variant_key(cfg->e[i].key, &w, &rest) && w == v && entry_dup(cfg, i, v + d, c->err) != 0) return -1;
+            }
+        for (size_t d = 0; d <= ns; d++) {
+            char name[96], key[128];
+            snprintf(name, sizeof name, "%s_%zu", base, d);
+            static const char *const keys[] = {"name", "sweep", "sweep_group", "unfreeze", "sweep_stages"};
+            for (int q = 0; q < 5; q++) {
+                snprintf(key, sizeof key, "variants[%zu].%s", v + d, keys[q]);
+                entry *e = find_entry(cfg, key);
+                if (!e && q < 4) {
+                    if (!(e = add_entry(cfg, key, lookup(key), c->err))) return -1;
+                    e->line = sl;
+                    e->col = sc;
+                }
+                int bad = 0;
+                if (q == 0) bad = set_text(e, name);
+                else if (q == 1) bad = set_text(e, "none");
+                else if (q == 2) bad = set_text(e, base);
+                else if (q == 3) {
+                    bad = set_text(e, d == 0 ? "none" : d == ns && all ? "all" : NULL);
+                    for (size_t j = ns - d; !bad && d > 0 && !(d == ns && all) && j < ns; j++)
+                        bad = add_item(e, nn_net_stage_name(net, idx[j]));
+                } else if (e) { /* sweep_stages: dropped (its default on reading the resolved config) */
+                    entry_free(e);
+                    *e = cfg->e[--cfg->n];
+                }
+                if (bad) return wb_err(c->err, WB_E_NOMEM, NULL, "out of memory");
+            }
+        }
+        cfg->n_variants += ns;
+        v += ns;
+    }
+    /* unique names after the expansion */
+    for (size_t v = 0; v < cfg->n_variants; v++)
+        for (size_t w = 0; w < v; w++) {
+            char k1[64], k2[64];
+            snprintf(k1, sizeof k1, "variants[%zu].name", v);
+            snprintf(k2, sizeof k2, "variants[%zu].name", w);
+            entry *a = find_entry(cfg, k1);
+            if (a && !strcmp(a->text, exp_config_str(cfg, k2)))
+                return fail_at(c, a->line, a->col, k1, "name '%s' is used by variants[%zu] too (sweeps name their variants "
+                               "<name>_0 .. <name>_K)", a->text, w);
+        }
+    return 0;
 }
 
 /* Fills defaults and checks required keys, per-variant applicability and cross-references. */
@@ -724,7 +904,7 @@ static int finish(ctx *c)
         }
         entry *e = add_entry(cfg, d->key, d, c->err);
         if (!e) return -1;
-        if (d->type == T_SUBSET) {
+        if (d->type == T_SUBSET || d->type == T_NUMBERS) {
             for (const char *p = d->def; *p;) {
                 char item[64];
                 size_t m = strcspn(p, ",");
@@ -738,7 +918,7 @@ static int finish(ctx *c)
         } else if (d->type != T_STAGEMAP && d->type != T_LABELS) {
             e->text = xstrdup(d->def);
         }
-        if ((d->type != T_SUBSET && d->type != T_STAGEMAP && d->type != T_LABELS) && !e->text)
+        if ((d->type != T_SUBSET && d->type != T_NUMBERS && d->type != T_STAGEMAP && d->type != T_LABELS) && !e->text)
             return wb_err(c->err, WB_E_NOMEM, NULL, "out of memory");
     }
     /* Multi-class labels: at least two, and not together with data.positive (which only
@@ -817,7 +997,7 @@ static int finish(ctx *c)
             }
             if (d->variant_type && type && strcmp(d->variant_type, type)) continue;
             if (!(e = add_entry(cfg, k, d, c->err))) { rc = -1; break; }
-            if (d->type == T_SUBSET) {
+            if (d->type == T_SUBSET || d->type == T_NUMBERS) {
                 for (const char *p = d->def; *p;) {
                     char item[64];
                     size_t m = strcspn(p, ",");
@@ -843,10 +1023,40 @@ static int finish(ctx *c)
                 break;
             }
         }
+        if (rc) break;
+        /* sweep: unfreeze sets unfreeze itself; sweep_stages needs it; the head always trains */
+        snprintf(k, sizeof k, "variants[%zu].sweep", v);
+        entry *sw = find_entry(cfg, k);
+        int sweeping = sw && sw->text && !strcmp(sw->text, "unfreeze");
+        snprintf(k, sizeof k, "variants[%zu].unfreeze", v);
+        entry *uf = find_entry(cfg, k);
+        snprintf(k, sizeof k, "variants[%zu].sweep_stages", v);
+        entry *ss = find_entry(cfg, k);
+        if (sweeping && uf && (uf->line || uf->from_set)) {
+            if (uf->from_set) c->file = "--set";
+            rc = fail_at(c, uf->line, uf->col, uf->key, "not used with sweep: unfreeze (the sweep sets each variant's stages; "
+                         "use sweep_stages to choose the stages swept over)");
+            break;
+        }
+        if (!sweeping && ss && (ss->line || ss->from_set) && !(ss->text && !strcmp(ss->text, "all"))) {
+            if (ss->from_set) c->file = "--set";
+            rc = fail_at(c, ss->line, ss->col, k, "applies only with sweep: unfreeze");
+            break;
+        }
+        for (size_t j = 0; ss && j < ss->n_items; j++)
+            if (!strcmp(ss->items[j], "head")) {
+                if (ss->from_set) c->file = "--set";
+                rc = fail_at(c, ss->line, ss->col, k, "the head always trains: list backbone stages only");
+                break;
+            }
+        if (ss && ss->text && !strcmp(ss->text, "none")) {
+            if (ss->from_set) c->file = "--set";
+            rc = fail_at(c, ss->line, ss->col, k, "none leaves nothing to sweep: all or a list of stages");
+        }
         if (rc || !net) continue;
         /* stage names exist in the backbone */
-        const char *sk[] = {"unfreeze", "lr_scale"};
-        for (int s = 0; s < 2 && rc == 0; s++) {
+        const char *sk[] = {"unfreeze", "lr_scale", "sweep_stages"};
+        for (int s = 0; s < 3 && rc == 0; s++) {
             snprintf(k, sizeof k, "variants[%zu].%s", v, sk[s]);
             entry *e = find_entry(cfg, k);
             for (size_t j = 0; e && j < e->n_items; j++) {
@@ -858,6 +1068,7 @@ static int finish(ctx *c)
                         size_t l = strlen(names);
                         snprintf(names + l, sizeof names - l, "%s%s", q ? ", " : "", nn_net_stage_name(net, q));
                     }
+                    if (e->from_set) c->file = "--set";
                     rc = fail_at(c, e->line, e->col, k, "%s has no stage '%s' (stages: %s)",
                                  exp_config_str(cfg, "backbone.arch"), stage, names);
                     break;
@@ -865,6 +1076,7 @@ static int finish(ctx *c)
             }
         }
     }
+    if (rc == 0 && net) rc = expand_sweeps(c, net);
     nn_net_free(net);
     if (rc) return -1;
 
@@ -1077,7 +1289,7 @@ static void yaml_quoted(FILE *f, const char *s)
 static void write_value(FILE *f, const entry *e)
 {
     const key_def *d = e->def;
-    if (d->type == T_SUBSET || d->type == T_LABELS || (d->type == T_STAGES && !e->text)) {
+    if (d->type == T_SUBSET || d->type == T_LABELS || d->type == T_NUMBERS || (d->type == T_STAGES && !e->text)) {
         fputc('[', f);
         for (size_t i = 0; i < e->n_items; i++) {
             if (i) fputs(", ", f);
@@ -1141,7 +1353,7 @@ void exp_config_write_resolved(const exp_config *cfg, FILE *f)
                     char k[128];
                     snprintf(k, sizeof k, "variants[%zu].%s", v, schema[j].key + 11);
                     const entry *ve = find_entry(cfg, k);
-                    if (!ve) continue;
+                    if (!ve || (ve->def->type == T_NAME && ve->text && !ve->text[0])) continue; /* sweep_group unset */
                     fprintf(f, "  %s %s: ", first ? "-" : " ", schema[j].key + 11);
                     write_value(f, ve);
                     fputc('\n', f);
@@ -1160,7 +1372,7 @@ void exp_config_write_schema(FILE *f)
         const key_def *d = &schema[i];
         char vals[128] = "";
         if (d->type == T_INT) snprintf(vals, sizeof vals, "%.0f..%.0f", d->lo, d->hi);
-        else if (d->type == T_FLOAT) snprintf(vals, sizeof vals, "%g..%g", d->lo, d->hi);
+        else if (d->type == T_FLOAT || d->type == T_NUMBERS) snprintf(vals, sizeof vals, "%g..%g", d->lo, d->hi);
         else if (d->vals) snprintf(vals, sizeof vals, "%s", d->vals);
         fprintf(f, "%s\t%s\t%s\t%s\t%s%s%s\n", d->key, d->type == T_ENUM ? "enum" : type_names[d->type],
                 d->def ? (d->def[0] ? d->def : "(none)") : "(required)", vals,

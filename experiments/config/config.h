@@ -46,7 +46,7 @@ const char *exp_config_list_item(const exp_config *cfg, const char *key, size_t 
 /* data.classes: the number of label values listed (0 when the key is absent or empty: binary
  * labels, data.positive against the rest; otherwise >= 2, class i is
  * exp_config_list_item(cfg, "data.classes", i)). */
-enum { EXP_CONFIG_MAX_CLASSES = 64 };
+enum { EXP_CONFIG_MAX_CLASSES = 64, EXP_CONFIG_MAX_NUMBERS = 32 /* values of a list of numbers (probe_C) */ };
 size_t exp_config_num_classes(const exp_config *cfg);
 /* Number of entries of the variants list. */
 size_t exp_config_num_variants(const exp_config *cfg);

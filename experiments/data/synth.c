@@ -186,9 +186,9 @@ static int powerlaw_field(int n, double beta, rng *r, double *out)
 
 /* ---- the cohort ---- */
 
-typedef enum { LES_NONE = 0, LES_MASS_OVAL, LES_CALC_SCATTERED, LES_MASS_SPICULATED, LES_CALC_CLUSTER } lesion_kind;
+typedef enum { LES_NONE = 0, LES_MASS_OVAL, LES_CALC_SCATTERED, LES_MASS_SPICULATED, LES_CALC_CLUSTER, LES_DISK } lesion_kind;
 static const char *const lesion_names[] = {"", "circumscribed_mass", "scattered_calcifications",
-                                           "spiculated_mass", "clustered_calcifications"};
+                                           "spiculated_mass", "clustered_calcifications", "disk"};
 static const char *const label_names[] = {"normal", "benign", "malignant"};
 
 typedef struct vendor {
@@ -253,6 +253,10 @@ static void plan_patient(const exp_synth_options *o, int i, patient *p)
         if (b->label == 1) {
             b->lesion = rng_unif(&r) < 0.5 ? LES_MASS_OVAL : LES_CALC_SCATTERED;
             b->size = (b->lesion == LES_MASS_OVAL ? rng_range(&r, 14, 26) : rng_range(&r, 30, 50)) * scale;
+        } else if (b->label == 2 && o->disk) {
+            (void)rng_unif(&r); /* the same draws as a realistic lesion */
+            b->lesion = LES_DISK;
+            b->size = rng_range(&r, 40, 60) * scale;
         } else if (b->label == 2) {
             b->lesion = rng_unif(&r) < 0.6 ? LES_MASS_SPICULATED : LES_CALC_CLUSTER;
             b->size = (b->lesion == LES_MASS_SPICULATED ? rng_range(&r, 14, 26) : rng_range(&r, 8, 14)) * scale;
@@ -290,7 +294,19 @@ static void draw_lesion(double *img, const double *thick, int W, int H, const br
         if ((Y) > y1) y1 = (Y);                                                                    \
     } while (0)
     const double R = bk->size;
-    if (bk->lesion == LES_MASS_OVAL || bk->lesion == LES_MASS_SPICULATED) {
+    if (bk->lesion == LES_DISK) { /* a uniform bright disk with a 1-pixel soft edge */
+        for (int y = (int)(cy - R - 2); y <= (int)(cy + R + 2); y++) {
+            if (y < 0 || y >= H) continue;
+            for (int x = (int)(cx - R - 2); x <= (int)(cx + R + 2); x++) {
+                if (x < 0 || x >= W) continue;
+                size_t i = (size_t)y * W + x;
+                double v = 1.0 - smoothstep(-1.0, 1.0, sqrt(sq(x - cx) + sq(y - cy)) - R);
+                if (thick[i] <= 0 || v <= 0.02) continue;
+                img[i] += contrast * v * thick[i];
+                MARK(x, y);
+            }
+        }
+    } else if (bk->lesion == LES_MASS_OVAL || bk->lesion == LES_MASS_SPICULATED) {
         const int spic = bk->lesion == LES_MASS_SPICULATED;
         double ax = R * rng_range(r, 0.9, 1.3), ay = R * rng_range(r, 0.7, 1.0);
         double th = rng_range(r, 0, M_PI);
@@ -479,7 +495,8 @@ static int render_view(const exp_synth_options *o, const patient *p, int side, i
         rng rl;
         rng_init(&rl, bk->lesion_seed + (uint64_t)mlo);
         const double conspicuity = 1.0 - 0.8 * o->difficulty; /* 0.5 -> 0.6 */
-        const double contrast = (bk->lesion == LES_MASS_OVAL || bk->lesion == LES_MASS_SPICULATED ? 0.22 : 0.15) * conspicuity;
+        const double contrast = (bk->lesion == LES_DISK ? 0.4
+                                 : bk->lesion == LES_MASS_OVAL || bk->lesion == LES_MASS_SPICULATED ? 0.22 : 0.15) * conspicuity;
         draw_lesion(b, thick, W, H, bk, cx, cy, contrast, &rl, box);
     }
     /* quantum noise, a little stronger in the thin edge */

@@ -25,6 +25,7 @@ typedef struct exp_synth_options {
     double benign_rate; /* fraction of patients with a benign finding (default 0.2) */
     int width, height; /* image size in pixels (default 512 x 640) */
     double difficulty; /* 0 (conspicuous lesions) .. 1 (barely visible); default 0.5 */
+    int disk;          /* malignant lesions are uniform bright disks (a known-answer cohort) */
     int progress;      /* print progress lines on stderr */
     /* Transfer syntaxes (io_dicom_ts values) each file picks from, uniformly; n_ts 0 = the
      * default mix: 70% explicit VR little endian, 15% JPEG lossless SV1, 15% JPEG-LS. */

@@ -55,6 +55,18 @@ int exp_train_cfg_from_config(const exp_config *cfg, size_t v, exp_train_cfg *tc
     tc->aug_scale = (float)exp_config_double(cfg, "train.augment.scale");
     tc->aug_intensity = (float)exp_config_double(cfg, "train.augment.intensity");
     tc->seed = (uint64_t)exp_config_int(cfg, "seed");
+    snprintf(k, sizeof k, "variants[%zu].head_init", v);
+    s = exp_config_str(cfg, k);
+    tc->head_init_probe = !s || !strcmp(s, "probe");
+    exp_probe_cfg_default(&tc->probe);
+    snprintf(k, sizeof k, "variants[%zu].probe_C", v);
+    size_t nc = exp_config_list_len(cfg, k);
+    if (nc) {
+        tc->probe.n_C = 0;
+        for (size_t i = 0; i < nc && i < EXP_PROBE_MAX_C; i++) tc->probe.C[tc->probe.n_C++] = strtod(exp_config_list_item(cfg, k, i), NULL);
+    }
+    tc->probe.balanced = tc->balanced;
+    tc->probe.n_classes = tc->n_classes;
     /* per-stage learning-rate scales: resolved to stage indices through the network */
     snprintf(k, sizeof k, "variants[%zu].lr_scale", v);
     size_t ns = exp_config_list_len(cfg, k);
@@ -200,6 +212,125 @@ static int score(nn_net *net, const exp_dataset *ds, const size_t *idx, size_t n
     return 0;
 }
 
+void exp_feature_cache_free(exp_feature_cache *c)
+{
+    if (!c) return;
+    free(c->f);
+    memset(c, 0, sizeof *c);
+}
+
+/* Pooled backbone features (inference mode) of items idx[0..n) as rows of out [n, F]; xbuf
+ * holds B input images, fbuf B x F floats. With a cache (tc->features, pretrained weights),
+ * from it, filling it first with every item's features. */
+static int pooled_features(nn_net *net, const exp_dataset *ds, const size_t *idx, size_t n, int C, int B,
+                           const exp_train_cfg *tc, int pretrained, float *xbuf, float *fbuf, double *out, wb_error *err)
+{
+    const size_t F = (size_t)nn_net_feature_dim(net);
+    exp_feature_cache *fc = pretrained ? tc->features : NULL;
+    if (fc && !fc->f) {
+        size_t *all = malloc((ds->n ? ds->n : 1) * sizeof *all);
+        double *f = malloc((ds->n ? ds->n : 1) * F * sizeof *f);
+        if (!all || !f) {
+            free(all);
+            free(f);
+            return wb_err(err, WB_E_NOMEM, NULL, "out of memory for the features of %zu images", ds->n);
+        }
+        for (size_t i = 0; i < ds->n; i++) all[i] = i;
+        int rc = pooled_features(net, ds, all, ds->n, C, B, tc, 0, xbuf, fbuf, f, err);
+        free(all);
+        if (rc) {
+            free(f);
+            return -1;
+        }
+        fc->f = f;
+        fc->n = ds->n;
+        fc->dim = F;
+    }
+    if (fc) {
+        if (fc->n != ds->n || fc->dim != F) return wb_err(err, WB_E_INTERNAL, NULL, "the feature cache is for another dataset");
+        for (size_t i = 0; i < n; i++) memcpy(out + i * F, fc->f + idx[i] * F, F * sizeof *out);
+        return 0;
+    }
+    for (size_t s = 0; s < n; s += (size_t)B) {
+        int b = (int)(n - s < (size_t)B ? n - s : (size_t)B);
+        gather(ds, idx + s, (size_t)b, C, tc, NULL, xbuf);
+        if (nn_net_features(net, xbuf, b, ds->rows, ds->cols, fbuf, err) != 0) return -1;
+        for (size_t i = 0; i < (size_t)b * F; i++) out[s * F + i] = fbuf[i];
+    }
+    return 0;
+}
+
+/* The head's weight [K, F] (a linear layer, or a 1x1 convolution stored OIHW) and bias [K]. */
+static int head_tensors(nn_net *net, int K, size_t F, nn_param_view *w, nn_param_view *b, wb_error *err)
+{
+    int hs = nn_net_stage_find(net, "head"), have_w = 0, have_b = 0;
+    for (size_t i = 0; hs >= 0 && i < nn_net_num_tensors(net); i++) {
+        nn_param_view p;
+        nn_net_tensor(net, i, &p);
+        if (p.stage != hs || p.is_buffer) continue;
+        if (p.ndim >= 2 && p.numel == (size_t)K * F) *w = p, have_w = 1;
+        else if (p.ndim == 1 && p.numel == (size_t)K) *b = p, have_b = 1;
+    }
+    if (!have_w || !have_b)
+        return wb_err(err, WB_E_INTERNAL, NULL, "%s: no linear head of %d x %zu found for the probe", nn_net_arch(net), K, F);
+    return 0;
+}
+
+/* Fits the linear probe on the training items' frozen features (C chosen on the validation
+ * items) and loads it into the network's head. frozen (unfreeze none): the probe is the model,
+ * and its probabilities of the validation and test items go into out's scores. */
+static int probe_into_head(nn_net *net, const exp_dataset *ds, const exp_split *sp, const exp_train_cfg *tc, int frozen,
+                           int pretrained, float *xbuf, exp_train_result *out, wb_error *err)
+{
+    const int C = tc->in_channels, B = tc->batch_size, K = tc->n_classes >= 2 ? tc->n_classes : 2;
+    const size_t F = (size_t)nn_net_feature_dim(net), nmax = sp->n_train > sp->n_val ? sp->n_train : sp->n_val;
+    const size_t nx = frozen && sp->n_test > nmax ? sp->n_test : nmax;
+    float *fbuf = malloc((size_t)B * F * sizeof *fbuf);
+    double *Xtr = malloc((sp->n_train ? sp->n_train : 1) * F * sizeof *Xtr);
+    double *X = malloc((nx ? nx : 1) * F * sizeof *X), *W = malloc((size_t)K * F * sizeof *W), bias[EXP_CONFIG_MAX_CLASSES];
+    int *ytr = malloc((sp->n_train ? sp->n_train : 1) * sizeof *ytr), *yva = malloc((sp->n_val ? sp->n_val : 1) * sizeof *yva);
+    exp_probe pr;
+    exp_probe_init(&pr);
+    int rc = -1;
+    if (!fbuf || !Xtr || !X || !W || !ytr || !yva) {
+        wb_err(err, WB_E_NOMEM, NULL, "out of memory for the probe's features");
+        goto done;
+    }
+    for (size_t i = 0; i < sp->n_train; i++) ytr[i] = ds->items[sp->train[i]].label;
+    for (size_t i = 0; i < sp->n_val; i++) yva[i] = ds->items[sp->val[i]].label;
+    if (pooled_features(net, ds, sp->train, sp->n_train, C, B, tc, pretrained, xbuf, fbuf, Xtr, err) != 0 ||
+        pooled_features(net, ds, sp->val, sp->n_val, C, B, tc, pretrained, xbuf, fbuf, X, err) != 0 ||
+        exp_probe_fit(&pr, Xtr, ytr, sp->n_train, X, yva, sp->n_val, F, &tc->probe, err) != 0)
+        goto done;
+    exp_probe_log *lg = &out->probe;
+    lg->n_C = pr.n_C;
+    memcpy(lg->C, pr.C, sizeof lg->C);
+    memcpy(lg->val_loss, pr.val_loss, sizeof lg->val_loss);
+    memcpy(lg->val_auc, pr.val_auc, sizeof lg->val_auc);
+    lg->chosen = pr.chosen;
+    nn_param_view hw = {0}, hb = {0};
+    if (head_tensors(net, K, F, &hw, &hb, err) != 0) goto done;
+    exp_probe_head(&pr, W, bias);
+    for (size_t i = 0; i < (size_t)K * F; i++) hw.data[i] = (float)W[i];
+    for (int c = 0; c < K; c++) hb.data[c] = (float)bias[c];
+    if (frozen) {
+        if (exp_probe_predict(&pr, X, sp->n_val, F, out->val_scores, err) != 0 ||
+            pooled_features(net, ds, sp->test, sp->n_test, C, B, tc, pretrained, xbuf, fbuf, X, err) != 0 ||
+            exp_probe_predict(&pr, X, sp->n_test, F, out->test_scores, err) != 0)
+            goto done;
+    }
+    rc = 0;
+done:
+    exp_probe_free(&pr);
+    free(fbuf);
+    free(Xtr);
+    free(X);
+    free(W);
+    free(ytr);
+    free(yva);
+    return rc;
+}
+
 int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_train_cfg *tc,
                        const wb_tensor_list *weights,
                        void (*progress)(void *ctx, int epoch, const exp_epoch_log *log), void *ctx,
@@ -231,22 +362,14 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
     }
     if (nn_net_unfreeze(net, tc->unfreeze, tc->bn, tc->bn_affine, err) != 0) goto done;
     out->trainable_params = nn_net_num_params(net, -1, 1);
-    nn_opt_cfg oc = nn_opt_cfg_default(tc->optimizer);
-    oc.lr = tc->lr;
-    if (tc->optimizer == NN_OPT_SGD) {
-        oc.momentum = tc->momentum;
-        oc.nesterov = tc->nesterov;
-    } else {
-        oc.beta1 = tc->momentum;
-    }
-    oc.weight_decay = tc->weight_decay;
-    oc.clip_norm = tc->grad_clip;
-    memcpy(oc.stage_lr_scale, tc->stage_lr_scale, sizeof oc.stage_lr_scale);
-    if (!(opt = nn_opt_create(net, &oc, err))) goto done;
+    for (int st = 0; st < nn_net_num_stages(net); st++)
+        if (strcmp(nn_net_stage_name(net, st), "head") && nn_net_num_params(net, st, 1) > 0) out->trainable_stages++;
+    /* nothing of the backbone trains: the linear probe is the model */
+    const int frozen = out->trainable_stages == 0;
 
     /* A frozen prefix is computed once when nothing changes the inputs between epochs. */
     const int augment = tc->aug_flip || tc->aug_rotate_deg > 0 || tc->aug_scale > 0 || tc->aug_intensity > 0;
-    const int use_prefix = !augment && nn_net_first_trainable_stage(net) > 0;
+    const int use_prefix = !frozen && !augment && nn_net_first_trainable_stage(net) > 0;
     int ps[4] = {0, C, H, W};
     if (use_prefix && nn_net_prefix_shape(net, 1, H, W, ps, err) != 0) goto done;
     const size_t prefix_len = use_prefix ? (size_t)ps[1] * ps[2] * ps[3] : 0;
@@ -260,11 +383,33 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
     const size_t S = K > 2 ? (size_t)K : 1; /* scores per item */
     out->val_scores = calloc((sp->n_val ? sp->n_val : 1) * S, sizeof *out->val_scores);
     out->test_scores = calloc((sp->n_test ? sp->n_test : 1) * S, sizeof *out->test_scores);
-    out->curve = calloc((size_t)tc->epochs, sizeof *out->curve);
-    if (!xbuf || !dlogits || !logits || !labels || !order || !yval || !out->val_scores || !out->test_scores || !out->curve) {
+    if (!frozen) out->curve = calloc((size_t)tc->epochs, sizeof *out->curve);
+    if (!xbuf || !dlogits || !logits || !labels || !order || !yval || !out->val_scores || !out->test_scores ||
+        (!frozen && !out->curve)) {
         wb_err(err, WB_E_NOMEM, NULL, "out of memory for training");
         goto done;
     }
+    /* linear probing, then (not frozen) fine-tuning from the probe's head (Kumar et al. 2022) */
+    if ((frozen || tc->head_init_probe) && probe_into_head(net, ds, sp, tc, frozen, weights != NULL, xbuf, out, err) != 0) goto done;
+    if (frozen) {
+        if (tc->save_weights && nn_net_export(net, &out->weights, err) != 0) goto done;
+        rc = 0;
+        goto done;
+    }
+    nn_opt_cfg oc = nn_opt_cfg_default(tc->optimizer);
+    oc.lr = tc->lr;
+    if (tc->optimizer == NN_OPT_SGD) {
+        oc.momentum = tc->momentum;
+        oc.nesterov = tc->nesterov;
+    } else {
+        oc.beta1 = tc->momentum;
+    }
+    oc.weight_decay = tc->weight_decay;
+    /* a head started from the probe can carry large weights (w / sigma on features of small
+     * spread): its first steps are clipped unless the config sets a clip */
+    oc.clip_norm = tc->grad_clip > 0 ? tc->grad_clip : tc->head_init_probe ? EXP_PROBE_HEAD_CLIP : 0;
+    memcpy(oc.stage_lr_scale, tc->stage_lr_scale, sizeof oc.stage_lr_scale);
+    if (!(opt = nn_opt_create(net, &oc, err))) goto done;
     if (use_prefix) {
         const size_t *sets[3] = {sp->train, sp->val, sp->test};
         size_t ns[3] = {sp->n_train, sp->n_val, sp->n_test};
@@ -330,7 +475,16 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
                 nn_net_backward(net, dlogits, err))
                 goto done;
             lr = nn_sched_lr(&sched, step++);
-            if (nn_opt_step(opt, lr, NULL, err) != 0) goto done;
+
+            if (nn_opt_step(opt, lr, NULL, err) != 0) {
+                if (err->code == WB_E_FAILED) /* a non-finite gradient: the step size, not the data */
+                    wb_err(err, WB_E_FAILED, NULL, "training diverged at epoch %d, step %d (batch loss %g): lower train.lr "
+                           "or set train.grad_clip%s", ep + 1, step, loss,
+                           tc->head_init_probe ? " (lower than the probe head's default of 1); a head started from the "
+                                                 "linear probe can have large weights on features of small spread (or use "
+                                                 "head_init: random)" : " (e.g. 1)");
+                goto done;
+            }
             double wb = 0;
             for (int i = 0; i < b; i++) wb += class_w[labels[i]];
             loss_sum += loss * wb;

@@ -17,9 +17,28 @@
 
 #include "experiments/config/config.h"
 #include "experiments/data/dataset.h"
+#include "experiments/model/probe.h"
 #include "base/wb_tensor.h"
 #include "nets/nn.h"
 #include "base/wb_error.h"
+
+/* The pretrained backbone's pooled features of every dataset item (inference mode,
+ * unaugmented), computed once on first use in a fixed order (items 0..n-1 in batches) and
+ * shared by every fold and variant of a run: the linear probe's input. Valid only for one
+ * dataset, architecture, input channel count and set of pretrained weights; not used without
+ * pretrained weights (a random backbone differs per fold). Caller-owned: zero it, then
+ * exp_feature_cache_free. */
+typedef struct exp_feature_cache {
+    size_t n;  /* items; 0 until first use */
+    size_t dim;
+    double *f; /* [n, dim] */
+} exp_feature_cache;
+
+void exp_feature_cache_free(exp_feature_cache *c);
+
+/* The global gradient-norm clip of a fine-tuned variant whose head starts from the probe,
+ * when train.grad_clip is 0 (off). */
+#define EXP_PROBE_HEAD_CLIP 1.0f
 
 typedef struct exp_train_cfg {
     const char *arch;
@@ -43,6 +62,9 @@ typedef struct exp_train_cfg {
     float aug_rotate_deg, aug_scale, aug_intensity;
     uint64_t seed;
     int save_weights;       /* export the kept epoch's weights into the result */
+    int head_init_probe;    /* fine-tuned variants: start the head from the linear probe (else random) */
+    exp_probe_cfg probe;    /* the probe's C grid, class weighting and class count */
+    exp_feature_cache *features; /* shared frozen features (NULL: computed per call) */
 } exp_train_cfg;
 
 /* The train section plus variant v's keys. Stage names are checked by the config already. */
@@ -60,18 +82,33 @@ typedef struct exp_epoch_log {
     double lr;
 } exp_epoch_log;
 
+/* The linear probe of a fold: the C grid with each value's validation log loss and AUC, and
+ * the C kept (unfreeze none: the model; fine-tuned variants with head_init probe: the start). */
+typedef struct exp_probe_log {
+    size_t n_C; /* 0: no probe was fitted */
+    double C[EXP_PROBE_MAX_C], val_loss[EXP_PROBE_MAX_C], val_auc[EXP_PROBE_MAX_C];
+    int chosen;
+} exp_probe_log;
+
 typedef struct exp_train_result {
     double *val_scores;   /* n_val probabilities of the positive class (best epoch);
                            * K > 2: n_val x K class probabilities (softmax), row-major */
     double *test_scores;  /* n_test (x K) */
-    exp_epoch_log *curve; /* one per epoch run */
+    exp_epoch_log *curve; /* one per epoch run (none for unfreeze none: the probe is fitted, not trained) */
     int n_epochs, best_epoch;
     size_t trainable_params;
+    int trainable_stages;   /* backbone stages (the head not counted) with trainable parameters */
+    exp_probe_log probe;
     wb_tensor_list weights; /* tc->save_weights: every parameter and buffer of the kept epoch,
                              * under the home framework's names (empty otherwise) */
 } exp_train_result;
 
 /* Trains from the pretrained weights (NULL: seeded random init) and scores val and test.
+ * unfreeze "none": the linear probe (probe.h) on the frozen backbone's pooled features of the
+ * unaugmented images, fitted to convergence with C chosen on the validation items; its
+ * probabilities are the scores (double precision) and it is loaded into the network's head.
+ * Other variants with head_init_probe: the same probe on the training and validation items'
+ * features at the start, loaded into the head, then fine-tuning as configured.
  * progress (may be NULL) is called after each epoch. */
 int exp_train_backbone(const exp_dataset *ds, const exp_split *split, const exp_train_cfg *tc,
                        const wb_tensor_list *weights,

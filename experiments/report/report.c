@@ -404,6 +404,222 @@ static void table_tex_rows(sbuf *b, const table *t, const int *tex_cols, int tex
     }
 }
 
+static void figure_open(sbuf *b, const char *caption_id)
+{
+    sb_printf(b, "<figure class=\"fig\" id=\"%s\">", caption_id);
+}
+
+static void figure_close(sbuf *b, const char *caption)
+{
+    sb_printf(b, "<figcaption>");
+    sb_xml(b, caption);
+    sb_printf(b, "</figcaption></figure>\n");
+}
+
+/* ---- unfreezing depth: the variants of a sweep group against their trainable stages ---- */
+
+enum { MAX_GROUPS = 16, MAX_DEPTH = 64 };
+
+/* The distinct "sweep_group" values of metrics.json's variants, in order of appearance. */
+static size_t sweep_groups(const run_files *rf, const char **g)
+{
+    const io_json_doc *d = &rf->m;
+    size_t n = 0;
+    for (int32_t v = rf->variants->first; v >= 0; v = d->nodes[v].next) {
+        const char *s = jstr(d, &d->nodes[v], "sweep_group");
+        if (!s[0]) continue;
+        size_t k = 0;
+        while (k < n && strcmp(g[k], s)) k++;
+        if (k == n && n < MAX_GROUPS) g[n++] = s;
+    }
+    return n;
+}
+
+/* The variants of group g, sorted by their trainable stages (stable). */
+static size_t sweep_members(const run_files *rf, const char *g, const io_json_node **out)
+{
+    const io_json_doc *d = &rf->m;
+    size_t n = 0;
+    for (int32_t v = rf->variants->first; v >= 0 && n < MAX_DEPTH; v = d->nodes[v].next)
+        if (!strcmp(jstr(d, &d->nodes[v], "sweep_group"), g)) out[n++] = &d->nodes[v];
+    for (size_t i = 1; i < n; i++) /* insertion sort: a handful of variants */
+        for (size_t j = i; j > 0 && jnum(d, out[j - 1], "trainable_stages") > jnum(d, out[j], "trainable_stages"); j--) {
+            const io_json_node *t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    return n;
+}
+
+/* A level's metrics object of a variant's first repeat (NULL if missing). */
+static const io_json_node *first_repeat_level(const io_json_doc *d, const io_json_node *vn, const char *level)
+{
+    const io_json_node *reps = io_json_get(d, vn, "repeats");
+    const io_json_node *r0 = reps && reps->type == IO_JSON_ARRAY && reps->first >= 0 ? &d->nodes[reps->first] : NULL;
+    const io_json_node *m = r0 ? io_json_get(d, r0, level) : NULL;
+    return m && m->type == IO_JSON_OBJECT ? m : NULL;
+}
+
+/* The variant the depth plot draws as a horizontal line: the first of type baseline, else the
+ * reference; NULL if neither is outside the group. */
+static const io_json_node *depth_baseline(const run_files *rf, const char *g)
+{
+    const io_json_doc *d = &rf->m;
+    const char *ref = jstr(d, &d->nodes[0], "reference");
+    const io_json_node *refn = NULL;
+    for (int32_t v = rf->variants->first; v >= 0; v = d->nodes[v].next) {
+        const io_json_node *vn = &d->nodes[v];
+        if (!strcmp(jstr(d, vn, "sweep_group"), g)) continue;
+        if (!strcmp(jstr(d, vn, "type"), "baseline")) return vn;
+        if (!strcmp(jstr(d, vn, "name"), ref)) refn = vn;
+    }
+    return refn;
+}
+
+/* 130, 4.7k, 270k, 11.2M */
+static void fmt_params(char *out, size_t n, double v)
+{
+    if (!isfinite(v)) snprintf(out, n, "n/a");
+    else if (v < 1000) snprintf(out, n, "%.0f", v);
+    else if (v < 1e6) snprintf(out, n, v < 1e4 ? "%.1fk" : "%.0fk", v / 1e3);
+    else snprintf(out, n, "%.1fM", v / 1e6);
+}
+
+/* Pooled AUC (binary: with its DeLong CI; multi-class: macro AUC) of repeat 1, image level,
+ * against the number of trainable backbone stages; the baseline as a dashed line. */
+static void plot_depth(sbuf *b, const run_files *rf, const char *g)
+{
+    const io_json_doc *d = &rf->m;
+    const io_json_node *mem[MAX_DEPTH];
+    size_t n = sweep_members(rf, g, mem);
+    if (!n) return;
+    const io_json_node *base = depth_baseline(rf, g), *bm = base ? first_repeat_level(d, base, "image") : NULL;
+    double x[MAX_DEPTH], y[MAX_DEPTH], lo = 0.5, hi = 0.5, xmax = 1;
+    for (size_t i = 0; i < n; i++) {
+        const io_json_node *m = first_repeat_level(d, mem[i], "image");
+        x[i] = jnum(d, mem[i], "trainable_stages");
+        y[i] = jnum(d, m, "auc");
+        double a = rf->classes ? y[i] : jnum(d, m, "auc_ci_low"), c = rf->classes ? y[i] : jnum(d, m, "auc_ci_high");
+        if (isfinite(a)) lo = fmin(lo, a);
+        if (isfinite(c)) hi = fmax(hi, c);
+        if (isfinite(y[i])) lo = fmin(lo, y[i]), hi = fmax(hi, y[i]);
+        if (isfinite(x[i]) && x[i] < 1e6) xmax = fmax(xmax, x[i]);
+    }
+    double bauc = jnum(d, bm, "auc");
+    if (isfinite(bauc)) lo = fmin(lo, bauc), hi = fmax(hi, bauc);
+    char title[160], id[160];
+    snprintf(title, sizeof title, "Unfreezing depth: %s", g);
+    snprintf(id, sizeof id, "depth-");
+    for (size_t k = 0; g[k] && k + 7 < sizeof id; k++) id[6 + k] = (char)((g[k] >= 'a' && g[k] <= 'z') || (g[k] >= '0' && g[k] <= '9') ? g[k] : '-'), id[7 + k] = '\0';
+    svg_plot p = {.w = 400, .h = 320, .x0 = -0.5, .x1 = xmax + 0.5, .x_integer = 1, .title = title,
+                  .xlabel = "trainable backbone stages (labels: trainable parameters)",
+                  .ylabel = rf->classes ? "macro AUC (pooled, image level)" : "ROC AUC (pooled, image level)"};
+    svg_nice_range(lo, hi, &p.y0, &p.y1);
+    if (p.y1 > 1) p.y1 = 1;
+    figure_open(b, id);
+    svg_begin(b, &p);
+    const char *names[2], *colors[2];
+    size_t nl = 0;
+    if (isfinite(bauc)) {
+        double bx[2] = {p.x0, p.x1}, by[2] = {bauc, bauc};
+        svg_line(b, &p, bx, by, 2, "#999999", 1.5, "5 3");
+        names[nl] = jstr(d, base, "name"), colors[nl++] = "#999999";
+    }
+    svg_line(b, &p, x, y, n, svg_color(2), 2, NULL);
+    names[nl] = g, colors[nl++] = svg_color(2);
+    for (size_t i = 0; i < n; i++) {
+        const io_json_node *m = first_repeat_level(d, mem[i], "image");
+        char tip[256], cnt[32];
+        fmt_params(cnt, sizeof cnt, jnum(d, mem[i], "trainable_params"));
+        if (!rf->classes) svg_vbar(b, &p, x[i], jnum(d, m, "auc_ci_low"), jnum(d, m, "auc_ci_high"), svg_color(2));
+        snprintf(tip, sizeof tip, "%s: %.0f trainable stage(s), %s trainable parameters, AUC %.3f", jstr(d, mem[i], "name"),
+                 x[i], cnt, y[i]);
+        svg_dot(b, &p, x[i], y[i], 4, svg_color(2), tip);
+        svg_text(b, &p, x[i], p.y0, -6, cnt);
+    }
+    svg_legend(b, &p, names, colors, nl, SVG_BOTTOM_RIGHT);
+    svg_end(b);
+    char cap[512];
+    snprintf(cap, sizeof cap, "%s of the pooled out-of-fold predictions (image level, repeat 1) of the variants of sweep %s "
+                              "against the number of backbone stages they train (0: the linear probe on frozen features); "
+                              "labels: trainable parameters%s%s%s.",
+             rf->classes ? "Macro AUC (one-vs-rest; no confidence interval for multi-class labels)" : "ROC AUC with its DeLong 95% CI",
+             g, isfinite(bauc) ? "; dashed: " : "", isfinite(bauc) ? jstr(d, base, "name") : "", isfinite(bauc) ? "" : "");
+    figure_close(b, cap);
+}
+
+/* One sweep group's rows (every repeat), image level: variant, trainable stages, trainable
+ * parameters, AUC [CI], ΔAUC vs the reference [CI], p. fmt 0: HTML, 1: Markdown, 2: LaTeX rows. */
+static void depth_table(sbuf *b, const run_files *rf, const char *g, int fmt)
+{
+    const io_json_doc *d = &rf->m;
+    const char *ref = jstr(d, &d->nodes[0], "reference");
+    const io_json_node *mem[MAX_DEPTH];
+    size_t n = sweep_members(rf, g, mem);
+    const char *head[6] = {"Variant", "Trainable stages", "Trainable params", rf->classes ? "Macro AUC" : "AUC [95% CI]",
+                           rf->classes ? "\xce\x94" "macro AUC vs reference" : "\xce\x94" "AUC vs reference [95% CI]",
+                           rf->classes ? "p (corrected t)" : "p (DeLong)"};
+    if (fmt == 0) {
+        sb_printf(b, "<table class=\"cmp\"><caption>");
+        char cap[256];
+        snprintf(cap, sizeof cap, "Unfreezing depth, sweep %s (image level; reference: %s).", g, ref);
+        sb_xml(b, cap);
+        sb_printf(b, "</caption>\n<thead><tr>");
+        for (int k = 0; k < 6; k++) {
+            sb_printf(b, "<th scope=\"col\">");
+            sb_xml(b, head[k]);
+            sb_printf(b, "</th>");
+        }
+        sb_printf(b, "</tr></thead>\n<tbody>\n");
+    } else if (fmt == 1) {
+        sb_printf(b, "|");
+        for (int k = 0; k < 6; k++) md_cell(b, head[k]);
+        sb_printf(b, "\n|---|--:|--:|--:|--:|--:|\n");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const io_json_node *reps = io_json_get(d, mem[i], "repeats");
+        if (!reps || reps->type != IO_JSON_ARRAY) continue;
+        const char *name = jstr(d, mem[i], "name");
+        for (int32_t r = reps->first; r >= 0; r = d->nodes[r].next) {
+            const io_json_node *m = io_json_get(d, &d->nodes[r], "image");
+            if (m && m->type != IO_JSON_OBJECT) m = NULL;
+            const io_json_node *vs = m ? io_json_get(d, m, "vs_reference") : NULL;
+            char c[6][CELL];
+            row_label(c[0], CELL, name, json_repeat(d, &d->nodes[r]), reps->count > 1);
+            exp_report_fmt(c[1], CELL, jnum(d, mem[i], "trainable_stages"), EXP_FMT_COUNT);
+            exp_report_fmt(c[2], CELL, jnum(d, mem[i], "trainable_params"), EXP_FMT_COUNT);
+            if (rf->classes) exp_report_fmt(c[3], CELL, jnum(d, m, "auc"), EXP_FMT_METRIC);
+            else ci_cell(c[3], jnum(d, m, "auc"), jnum(d, m, "auc_ci_low"), jnum(d, m, "auc_ci_high"), EXP_FMT_METRIC);
+            if (!strcmp(name, ref)) {
+                snprintf(c[4], CELL, "reference");
+                snprintf(c[5], CELL, "-");
+            } else if (rf->classes) {
+                exp_report_fmt(c[4], CELL, jnum(d, vs, "delta_auc"), EXP_FMT_DELTA);
+                exp_report_fmt(c[5], CELL, jnum(d, vs, "ttest_p"), EXP_FMT_P);
+            } else {
+                ci_cell(c[4], jnum(d, vs, "delta_auc"), jnum(d, vs, "delta_ci_low"), jnum(d, vs, "delta_ci_high"), EXP_FMT_DELTA);
+                exp_report_fmt(c[5], CELL, jnum(d, vs, "delong_p"), EXP_FMT_P);
+            }
+            if (fmt == 0) sb_printf(b, "<tr>");
+            else if (fmt == 1) sb_printf(b, "|");
+            for (int k = 0; k < 6; k++) {
+                if (fmt == 0) {
+                    sb_printf(b, k ? "<td>" : "<th scope=\"row\">");
+                    sb_xml(b, c[k]);
+                    sb_printf(b, k ? "</td>" : "</th>");
+                } else if (fmt == 1) {
+                    md_cell(b, c[k]);
+                } else {
+                    if (k) sb_printf(b, " & ");
+                    tex_text(b, c[k]);
+                }
+            }
+            sb_printf(b, fmt == 0 ? "</tr>\n" : fmt == 1 ? "\n" : " \\\\\n");
+        }
+    }
+    if (fmt == 0) sb_printf(b, "</tbody></table>\n");
+}
+
 /* ---- plots (repeat 0, image level, out-of-fold predictions) ---- */
 
 typedef struct ys {
@@ -500,18 +716,6 @@ static size_t curve_points(const series *s, int kind, double *x, double *y)
         }
     }
     return k;
-}
-
-static void figure_open(sbuf *b, const char *caption_id)
-{
-    sb_printf(b, "<figure class=\"fig\" id=\"%s\">", caption_id);
-}
-
-static void figure_close(sbuf *b, const char *caption)
-{
-    sb_printf(b, "<figcaption>");
-    sb_xml(b, caption);
-    sb_printf(b, "</figcaption></figure>\n");
 }
 
 static void plot_roc_pr(sbuf *b, const series *s, size_t nv, int kind)
@@ -812,14 +1016,24 @@ static void variant_line(const run_files *rf, size_t v, char *out, size_t n)
                  cfg(rf, kf), cfg(rf, kc));
         return;
     }
-    char ku[96], kb[96], kl[96];
+    char ku[96], kb[96], kl[96], kp[96], kh[96];
     snprintf(ku, sizeof ku, "variants[%zu].unfreeze", v);
     snprintf(kb, sizeof kb, "variants[%zu].bn", v);
     snprintf(kl, sizeof kl, "variants[%zu].lr_scale", v);
-    const char *u = cfg(rf, ku), *lr = cfg(rf, kl);
-    snprintf(out, n, "%s%s%s, new head; batch norm %s%s%s; %s, lr %s, %s epochs (best by validation AUC)",
+    snprintf(kp, sizeof kp, "variants[%zu].probe_C", v);
+    snprintf(kh, sizeof kh, "variants[%zu].head_init", v);
+    const char *u = cfg(rf, ku), *lr = cfg(rf, kl), *grid = cfg(rf, kp);
+    /* runs before the linear probe (no probe_C in their config) trained a new head by SGD */
+    if (!strcmp(u, "none") && grid[0]) {
+        snprintf(out, n, "backbone frozen; linear probe: L2 logistic regression on the pooled features (standardised on "
+                         "the training images), fitted to convergence, C from %s chosen by validation log loss", grid);
+        return;
+    }
+    snprintf(out, n, "%s%s%s, %s; batch norm %s%s%s; %s, lr %s, %s epochs (best by validation AUC)",
              !strcmp(u, "none") ? "backbone frozen" : !strcmp(u, "all") ? "whole backbone fine-tuned" : "fine-tuned stages",
-             !strcmp(u, "none") || !strcmp(u, "all") ? "" : " ", !strcmp(u, "none") || !strcmp(u, "all") ? "" : u, cfg(rf, kb), strcmp(lr, "{}") && lr[0] ? ", lr scales " : "",
+             !strcmp(u, "none") || !strcmp(u, "all") ? "" : " ", !strcmp(u, "none") || !strcmp(u, "all") ? "" : u,
+             !strcmp(cfg(rf, kh), "probe") ? "head started from the linear probe (C by validation log loss)" : "new head",
+             cfg(rf, kb), strcmp(lr, "{}") && lr[0] ? ", lr scales " : "",
              strcmp(lr, "{}") ? lr : "", cfg(rf, "train.optimizer"), cfg(rf, "train.lr"), cfg(rf, "train.epochs"));
 }
 
@@ -954,6 +1168,14 @@ static int write_md(const run_files *rf, const summary *s, const table *ti, cons
         per_class_table(&b, rf, "breast", 0, NULL);
         sb_printf(&b, "\n");
     }
+    const char *groups[MAX_GROUPS];
+    size_t ng = sweep_groups(rf, groups);
+    for (size_t g = 0; g < ng; g++) {
+        sb_printf(&b, "## Unfreezing depth: %s, image level\n\nThe variants of sweep `%s` by the number of backbone stages "
+                      "they train (0: the linear probe on frozen features). Reference: `%s`.\n\n", groups[g], groups[g], s->ref);
+        depth_table(&b, rf, groups[g], 1);
+        sb_printf(&b, "\n");
+    }
     model_card_md(&b, s, rf);
     int rc = sb_write(&b, rf->dir, "report.md", err);
     sb_free(&b);
@@ -994,6 +1216,26 @@ static int write_tex(const run_files *rf, const summary *s, const table *ti, con
     sb_printf(&b, "\\midrule\n\\multicolumn{%d}{l}{\\emph{Breast level}} \\\\\n", TEX_NCOL);
     table_tex_rows(&b, tb, tex_cols, TEX_NCOL);
     sb_printf(&b, "\\bottomrule\n\\end{tabular}\n\\end{table}\n");
+    const char *groups[MAX_GROUPS];
+    size_t ng = sweep_groups(rf, groups);
+    for (size_t g = 0; g < ng; g++) {
+        sb_printf(&b, "\n\\begin{table}[tbp]\n\\centering\n\\small\n\\caption{");
+        tex_text(&b, s->title);
+        sb_printf(&b, ": unfreezing depth, sweep ");
+        tex_text(&b, groups[g]);
+        sb_printf(&b, " (pooled out-of-fold, image level; 0 trainable stages: the linear probe). $\\Delta$ against ");
+        tex_text(&b, s->ref);
+        sb_printf(&b, ".}\n\\label{tab:");
+        for (const char *p = s->title; *p; p++) sb_printf(&b, "%c", (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ? *p : '-');
+        sb_printf(&b, "-depth-");
+        for (const char *p = groups[g]; *p; p++) sb_printf(&b, "%c", (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ? *p : '-');
+        sb_printf(&b, "}\n\\begin{tabular}{lrrrrr}\n\\toprule\nVariant & Trainable stages & Trainable params & %s & %s & %s \\\\\n"
+                      "\\midrule\n",
+                  rf->classes ? "Macro AUC" : "AUC [95\\%% CI]", rf->classes ? "$\\Delta$macro AUC" : "$\\Delta$AUC [95\\%% CI]",
+                  rf->classes ? "$p$ ($t$)" : "$p$ (DeLong)");
+        depth_table(&b, rf, groups[g], 2);
+        sb_printf(&b, "\\bottomrule\n\\end{tabular}\n\\end{table}\n");
+    }
     int rc = sb_write(&b, rf->dir, "table.tex", err);
     sb_free(&b);
     return rc;
@@ -1089,7 +1331,17 @@ static int write_html(const run_files *rf, const summary *s, const table *ti, co
         per_class_table(&b, rf, "image", 1, "One-vs-rest AUC of each class, image level.");
         per_class_table(&b, rf, "breast", 1, "One-vs-rest AUC of each class, breast level.");
     }
-    sb_printf(&b, "</div>\n<h2>Curves</h2>\n<div class=\"figs\">\n");
+    sb_printf(&b, "</div>\n");
+    const char *groups[MAX_GROUPS];
+    size_t ng = sweep_groups(rf, groups);
+    if (ng) {
+        sb_printf(&b, "<h2>Unfreezing depth</h2>\n<div class=\"wide\">\n");
+        for (size_t g = 0; g < ng; g++) depth_table(&b, rf, groups[g], 0);
+        sb_printf(&b, "</div>\n<div class=\"figs\">\n");
+        for (size_t g = 0; g < ng; g++) plot_depth(&b, rf, groups[g]);
+        sb_printf(&b, "</div>\n");
+    }
+    sb_printf(&b, "<h2>Curves</h2>\n<div class=\"figs\">\n");
     series *se = NULL;
     size_t nv = 0;
     int rc = -1;
@@ -1112,6 +1364,9 @@ static int write_html(const run_files *rf, const summary *s, const table *ti, co
     }
     if (plot_strip(&b, rf, se, nv, err) != 0) goto out;
     sb_printf(&b, "</div>\n<h2>Learning curves</h2>\n<div class=\"figs\">\n");
+    if (!rf->have_curves || rf->curves.n_rows == 0)
+        sb_printf(&b, "<p class=\"sub\">No variant was trained by epochs: a frozen backbone's linear probe is fitted to "
+                      "convergence (its validation log loss over the C grid is in probe.csv).</p>\n");
     if (plot_learning(&b, rf, se, nv, err) != 0) goto out;
     sb_printf(&b, "</div>\n");
 

@@ -139,6 +139,22 @@ void svg_hbar(sbuf *b, const svg_plot *p, double x, double y, double half_width,
               px(p, x - half_width), py(p, y), px(p, x + half_width), py(p, y), color);
 }
 
+void svg_text(sbuf *b, const svg_plot *p, double x, double y, double dy, const char *text)
+{
+    if (!isfinite(x) || !isfinite(y)) return;
+    sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"tk\" text-anchor=\"middle\">", px(p, x), py(p, y) + dy);
+    sb_xml(b, text);
+    sb_printf(b, "</text>");
+}
+
+void svg_vbar(sbuf *b, const svg_plot *p, double x, double y0, double y1, const char *color)
+{
+    if (!isfinite(x) || !isfinite(y0) || !isfinite(y1)) return;
+    double X = px(p, x), a = py(p, y0), c = py(p, y1);
+    sb_printf(b, "<path d=\"M%.1f %.1fV%.1fM%.1f %.1fH%.1fM%.1f %.1fH%.1f\" stroke=\"%s\" stroke-width=\"1.5\" fill=\"none\"/>", X, a,
+              c, X - 4, a, X + 4, X - 4, c, X + 4, color);
+}
+
 void svg_legend(sbuf *b, const svg_plot *p, const char *const *names, const char *const *colors, size_t n,
                 svg_corner corner)
 {

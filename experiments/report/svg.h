@@ -39,6 +39,10 @@ void svg_line(sbuf *b, const svg_plot *p, const double *x, const double *y, size
 void svg_dot(sbuf *b, const svg_plot *p, double x, double y, double r, const char *color, const char *tip);
 /* A short horizontal bar centred at x (a pooled value in a strip plot). */
 void svg_hbar(sbuf *b, const svg_plot *p, double x, double y, double half_width, const char *color);
+/* Text centred at data (x, y), dy pixels below (negative: above); skipped at non-finite x, y. */
+void svg_text(sbuf *b, const svg_plot *p, double x, double y, double dy, const char *text);
+/* A vertical segment at x from y0 to y1 (an error bar), with short caps. */
+void svg_vbar(sbuf *b, const svg_plot *p, double x, double y0, double y1, const char *color);
 /* The legend in a corner of the plot area, where the data leave room. */
 typedef enum { SVG_BOTTOM_RIGHT, SVG_TOP_RIGHT, SVG_TOP_LEFT } svg_corner;
 void svg_legend(sbuf *b, const svg_plot *p, const char *const *names, const char *const *colors, size_t n,

@@ -130,6 +130,33 @@ expect_exit 2 "$wb" validate "$out/good.yaml" --set 'variants[1].lr_scale=1'
 expect_grep '\-\-set: variants\[1\].lr_scale: is a mapping \(stage: factor\), which --set cannot give' "$out/stderr"
 expect_exit 2 "$wb" validate "$out/good.yaml" --set dat=1
 expect_grep "\-\-set: dat: unknown key; did you mean 'data'\?" "$out/stderr"
+# sweep: unfreeze expands into <name>_0 .. <name>_K over the backbone's stages; errors at file:line:col
+sweep() { good | sed "s/    unfreeze: \[layer3\]/    sweep: unfreeze$1/;s/- name: last/- name: depth/"; }
+sweep '' >"$out/sweep.yaml"
+expect_exit 0 "$wb" validate "$out/sweep.yaml"
+expect_grep ': ok: 6 variant\(s\)' "$out/stdout"
+expect_exit 0 "$wb" validate "$out/sweep.yaml" --print
+cp "$out/stdout" "$out/sweep-resolved.yaml"
+for k in 0 1 2 3 4; do expect_grep "^  - name: depth_$k$" "$out/sweep-resolved.yaml"; done
+expect_grep '^    unfreeze: \[layer2, layer3\]$' "$out/sweep-resolved.yaml"
+expect_eq "$(grep -c '^    sweep_group: depth$' "$out/sweep-resolved.yaml")" 5 "sweep_group on every expanded variant"
+expect_eq "$(grep -c '^    unfreeze: none$' "$out/sweep-resolved.yaml")" 1 "depth_0 is the probe"
+expect_eq "$(grep -c '^    unfreeze: all$' "$out/sweep-resolved.yaml")" 1 "depth_4 trains everything"
+expect_exit 0 "$wb" validate "$out/sweep-resolved.yaml"
+expect_grep ': ok: 6 variant\(s\)' "$out/stdout"
+sweep '\n    sweep_stages: [layer3, layer4]' | case_ sweepstage "sweepstage.yaml:13:19: variants\[1\].sweep_stages: resnet20 has no stage 'layer4' \(stages: stem, layer1, layer2, layer3, head\)"
+sweep '\n    sweep_stages: [head]' | case_ sweephead "sweephead.yaml:13:19: variants\[1\].sweep_stages: the head always trains"
+sweep '\n    unfreeze: all' | case_ sweepunfreeze "sweepunfreeze.yaml:13:15: variants\[1\].unfreeze: not used with sweep: unfreeze"
+good | sed 's/    unfreeze: \[layer3\]/    sweep_stages: [layer3]/' | case_ sweepnosweep "sweepnosweep.yaml:12:19: variants\[1\].sweep_stages: applies only with sweep: unfreeze"
+sweep '' | sed 's/- name: baseline/- name: depth_2/' | case_ sweepname "sweepname.yaml:10:11: variants\[3\].name: name 'depth_2' is used by variants\[0\] too"
+expect_exit 2 "$wb" validate "$out/sweep.yaml" --set 'variants[1].sweep_stages=[layer9]'
+expect_grep "^workbench: error: --set: variants\[1\].sweep_stages: resnet20 has no stage 'layer9'" "$out/stderr"
+# probe_C: a list of distinct numbers (a single number is a list of one)
+good | sed 's/    unfreeze: \[layer3\]/    unfreeze: none\n    probe_C: [0.1, 0.1]/' | case_ probedup "probedup.yaml:13:20: variants\[1\].probe_C: '0.1' is listed twice"
+good | sed 's/    unfreeze: \[layer3\]/    unfreeze: none\n    probe_C: [0.1, -1]/' | case_ probeneg "probeneg.yaml:13:20: variants\[1\].probe_C: expected numbers from 1e-08 to 1e\+08, got '-1'"
+good | sed 's/    unfreeze: \[layer3\]/    unfreeze: none\n    probe_C: []/' | case_ probeempty "probeempty.yaml:13:14: variants\[1\].probe_C: needs at least one value"
+expect_exit 0 "$wb" validate "$out/good.yaml" --set 'variants[1].probe_C=[1,10]' --print
+expect_grep '^    probe_C: \[1, 10\]$' "$out/stdout"
 expect_exit 0 "$wb" validate --schema
 expect_grep '^cv.folds	integer	5	2..20	' "$out/stdout"
 # every key of the schema is documented in docs/config.md

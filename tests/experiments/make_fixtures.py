@@ -3,7 +3,7 @@
 
 Run with Debian's interpreter (it has scikit-learn 1.2, NumPy, SciPy):
 
-    /usr/bin/python3 tests/experiments/make_fixtures.py
+    /usr/bin/python3 tests/experiments/make_fixtures.py [probe]
 
 and commit the text files it writes to tests/experiments/fixtures/. The format is one record
 per line, `name count v1 v2 ...`, grouped into blocks that open with `case NAME` and close
@@ -22,12 +22,17 @@ Sources of truth:
 - for multi-class labels (multiclass.txt): accuracy_score, balanced_accuracy_score,
   f1_score(average='macro'), log_loss(labels=range(K)), roc_auc_score(multi_class='ovr') on
   synthetic probabilities, and LogisticRegression(multi_class='multinomial');
+- for the linear probe (probe.txt): StandardScaler + LogisticRegression(newton-cg, tol 1e-14)
+  at each C of a grid, log_loss on validation rows (class-balanced sample weights when
+  class_weight is balanced) to choose C, and predict_proba of test rows at the chosen C,
+  binary and multinomial (see make_probe);
 - for the runner (run_mc.txt): the same sklearn metrics recomputed from the committed
   multi-class run's predictions.csv (tests/report/data/fixture-run-mc/), per fold and pooled,
   image and breast level, the breast level aggregated here in NumPy (see make_run_mc).
 """
 import os
 import sys
+import warnings
 
 import numpy as np
 import scipy.stats
@@ -441,12 +446,81 @@ def make_run_mc():
     W.close()
 
 
+def make_probe(rng):
+    """The linear probe on a small feature matrix like pooled ReLU features (non-negative,
+    scales from 0.01 to 10, one column constant): per C of the grid the validation log loss,
+    the C chosen (lowest loss; ties: the smaller C), and the test probabilities at that C."""
+    W = Writer("probe.txt")
+    grid = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0, 3.0, 10.0, 30.0, 100.0]
+    d = 10
+    scales = np.array([1, 0.01, 5, 0.3, 10, 1, 2, 0.05, 1, 1.0])
+    for name, K, cw, ntr, nva, nte in [("binary", 2, None, 60, 24, 30), ("binary_balanced", 2, "balanced", 60, 24, 30),
+                                       ("multinomial", 3, "balanced", 90, 30, 30)]:
+        n = ntr + nva + nte
+        y = np.arange(n) % K if K > 2 else (rng.random(n) < 0.3).astype(int)
+        centres = rng.normal(size=(K, d)) * 0.6
+        X = np.maximum(0.0, (rng.normal(size=(n, d)) + centres[y] + 0.5)) * scales
+        X[:, 5] = 0.25  # a channel that is always zero after ReLU, here a constant
+        Xtr, ytr = X[:ntr], y[:ntr]
+        Xva, yva = X[ntr:ntr + nva], y[ntr:ntr + nva]
+        Xte = X[ntr + nva:]
+        sc = StandardScaler().fit(Xtr)
+        Ztr, Zva, Zte = sc.transform(Xtr), sc.transform(Xva), sc.transform(Xte)
+        if cw == "balanced":
+            cnt = np.bincount(yva, minlength=K)
+            sw = 1.0 / cnt[yva]
+        else:
+            sw = np.ones(nva)
+        losses, models = [], []
+        for C in grid:
+            # newton-cg converges quadratically; its own stopping test may not pass a tight tol
+            # in floating point (hence the warnings filter), so convergence is checked here on
+            # the gradient of the objective 0.5 |W|^2 + C sum s_i (-log p_i(y_i))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                m = LogisticRegression(penalty="l2", C=C, solver="newton-cg", tol=1e-12, max_iter=200,
+                                       class_weight=cw, multi_class="multinomial" if K > 2 else "auto").fit(Ztr, ytr)
+            s_tr = np.ones(ntr) if cw is None else (ntr / (K * np.bincount(ytr, minlength=K)))[ytr]
+            if K == 2:
+                r = C * s_tr * (m.predict_proba(Ztr)[:, 1] - ytr)
+                g = np.r_[m.coef_[0] + Ztr.T @ r, r.sum()]
+            else:
+                R = C * s_tr[:, None] * (m.predict_proba(Ztr) - np.eye(K)[ytr])
+                g = np.r_[(m.coef_ + R.T @ Ztr).ravel(), R.sum(0)]
+            assert np.abs(g).max() < 1e-9 * (1 + C * s_tr.sum()), (name, C, np.abs(g).max())
+            losses.append(log_loss(yva, m.predict_proba(Zva), sample_weight=sw, labels=list(range(K))))
+            models.append(m)
+        losses = np.array(losses)
+        best = int(np.argmin(losses))
+        gap = np.sort(losses)[1] - losses[best]
+        assert gap > 1e-6, (name, gap)  # no near-tie: the choice is not a rounding question
+        assert 0 < best < len(grid) - 1, (name, best)  # an interior optimum
+        P = models[best].predict_proba(Zte)
+        W.case(name)
+        W.put("shape", [ntr, nva, nte, d, K, 1 if cw == "balanced" else 0])
+        W.put("grid", grid)
+        W.put("Xtr", Xtr)
+        W.put("ytr", ytr)
+        W.put("Xva", Xva)
+        W.put("yva", yva)
+        W.put("Xte", Xte)
+        W.put("val_loss", losses)
+        W.put("chosen", best)
+        W.put("proba", P[:, 1] if K == 2 else P)
+        W.end()
+    W.close()
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    if sys.argv[1:] == ["probe"]:  # only probe.txt: the others stay as committed
+        make_probe(np.random.default_rng(20240505))
+        return
     make_metrics(np.random.default_rng(20240501))
     make_ttest(np.random.default_rng(20240502))
     make_logreg(np.random.default_rng(20240503))
     make_multiclass(np.random.default_rng(20240504))
+    make_probe(np.random.default_rng(20240505))
     if os.path.exists(os.path.join(HERE, "..", "report", "data", "fixture-run-mc", "predictions.csv")):
         make_run_mc()
 

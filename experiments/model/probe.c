@@ -1,0 +1,185 @@
+/* probe.c — see probe.h. */
+#include "experiments/model/probe.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "experiments/eval/metrics.h"
+
+void exp_probe_cfg_default(exp_probe_cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    for (int e = -4; e <= 2; e++) {
+        c->C[c->n_C++] = pow(10.0, e);
+        if (e < 2) c->C[c->n_C++] = 3.0 * pow(10.0, e);
+    }
+    c->n_classes = 2;
+}
+
+void exp_probe_init(exp_probe *p)
+{
+    if (!p) return;
+    memset(p, 0, sizeof *p);
+    exp_scaler_init(&p->sc);
+    exp_logreg_init(&p->bin);
+    exp_logreg_mn_init(&p->mn);
+}
+
+void exp_probe_free(exp_probe *p)
+{
+    if (!p) return;
+    exp_scaler_free(&p->sc);
+    exp_logreg_free(&p->bin);
+    exp_logreg_mn_free(&p->mn);
+    exp_probe_init(p);
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Mean -log p(true class) of n rows (P: K == 2 the positive-class probability, else n x K),
+ * each class weighted equally when balanced. */
+static double val_log_loss(const double *P, const int *y, size_t n, int K, int balanced)
+{
+    size_t cnt[EXP_LOGREG_MAX_CLASSES] = {0};
+    for (size_t i = 0; i < n; i++) cnt[y[i]]++;
+    double sum = 0, wsum = 0;
+    for (size_t i = 0; i < n; i++) {
+        double p = K == 2 ? (y[i] ? P[i] : 1.0 - P[i]) : P[i * (size_t)K + y[i]];
+        p = fmin(fmax(p, 1e-15), 1.0 - 1e-15);
+        double w = balanced ? 1.0 / (double)cnt[y[i]] : 1.0;
+        sum -= w * log(p);
+        wsum += w;
+    }
+    return wsum > 0 ? sum / wsum : NAN;
+}
+
+int exp_probe_fit(exp_probe *p, const double *Xtr, const int *ytr, size_t ntr, const double *Xva, const int *yva,
+                  size_t nva, size_t d, const exp_probe_cfg *c, wb_error *err)
+{
+    if (!p) return wb_err(err, WB_E_USAGE, NULL, "probe: no output");
+    exp_probe_free(p);
+    if (c->n_C == 0 || c->n_C > EXP_PROBE_MAX_C)
+        return wb_err(err, WB_E_USAGE, NULL, "probe: %zu values of C, expected 1 to %d", c->n_C, EXP_PROBE_MAX_C);
+    const int K = c->n_classes > 2 ? c->n_classes : 2;
+    if (K > EXP_LOGREG_MAX_CLASSES) return wb_err(err, WB_E_USAGE, NULL, "probe: %d classes, at most %d", K, EXP_LOGREG_MAX_CLASSES);
+    for (size_t i = 0; i < nva; i++)
+        if (yva[i] < 0 || yva[i] >= K)
+            return wb_err(err, WB_E_DATA, NULL, "probe: validation label %d at index %zu, expected 0 .. %d", yva[i], i, K - 1);
+    p->d = d;
+    p->K = K;
+    p->n_C = c->n_C;
+    memcpy(p->C, c->C, c->n_C * sizeof *p->C);
+    qsort(p->C, p->n_C, sizeof *p->C, cmp_dbl);
+    for (size_t k = 0; k < p->n_C; k++) p->val_loss[k] = p->val_auc[k] = NAN;
+    const size_t S = K > 2 ? (size_t)K : 1, nz = ntr > nva ? ntr : nva;
+    double *Z = malloc((nz ? nz : 1) * d * sizeof *Z), *Zv = malloc((nva ? nva : 1) * d * sizeof *Zv);
+    double *Pv = malloc((nva ? nva : 1) * S * sizeof *Pv);
+    exp_logreg tb;
+    exp_logreg_mn tm;
+    exp_logreg_init(&tb);
+    exp_logreg_mn_init(&tm);
+    int rc = -1, kept = -1;
+    wb_error last;
+    memset(&last, 0, sizeof last);
+    if (!Z || !Zv || !Pv) {
+        wb_err(err, WB_E_NOMEM, NULL, "probe: out of memory for %zu x %zu features", nz, d);
+        goto done;
+    }
+    if (exp_scaler_fit(&p->sc, Xtr, ntr, d, err) || exp_scaler_transform(&p->sc, Xtr, ntr, d, Z, err) ||
+        (nva && exp_scaler_transform(&p->sc, Xva, nva, d, Zv, err)))
+        goto done;
+    /* without validation rows: only the grid value nearest to C = 1 */
+    size_t only = 0;
+    for (size_t k = 1; k < p->n_C; k++)
+        if (fabs(log(p->C[k])) < fabs(log(p->C[only]))) only = k;
+    exp_logreg_options lo;
+    exp_logreg_options_default(&lo);
+    lo.class_weight = c->balanced ? EXP_LOGREG_CW_BALANCED : EXP_LOGREG_CW_NONE;
+    double best = INFINITY;
+    for (size_t k = 0; k < p->n_C; k++) {
+        if (!nva && k != only) continue;
+        lo.C = p->C[k];
+        wb_error e2;
+        int frc = K > 2 ? exp_logreg_mn_fit(&tm, Z, ytr, NULL, ntr, d, K, &lo, &e2)
+                        : exp_logreg_fit(&tb, Z, ytr, NULL, ntr, d, &lo, &e2);
+        if (frc != 0) {
+            if (e2.code != WB_E_FAILED) { /* bad data, not this C's convergence */
+                *err = e2;
+                goto done;
+            }
+            last = e2;
+            continue;
+        }
+        double loss = -INFINITY;
+        if (nva) {
+            if ((K > 2 ? exp_logreg_mn_predict_proba(&tm, Zv, nva, d, Pv, err)
+                       : exp_logreg_predict_proba(&tb, Zv, nva, d, Pv, err)) != 0)
+                goto done;
+            loss = p->val_loss[k] = val_log_loss(Pv, yva, nva, K, c->balanced);
+            double auc;
+            if ((K > 2 ? exp_metrics_auc_ovr(yva, Pv, NULL, nva, K, &auc, NULL, &e2)
+                       : exp_metrics_auc(yva, Pv, NULL, nva, &auc, &e2)) == 0)
+                p->val_auc[k] = auc;
+        }
+        if (kept < 0 || loss < best) { /* ascending C: a tie keeps the smaller one */
+            best = loss;
+            kept = (int)k;
+            exp_logreg tsb = p->bin;
+            p->bin = tb;
+            tb = tsb;
+            exp_logreg_mn tsm = p->mn;
+            p->mn = tm;
+            tm = tsm;
+        }
+    }
+    if (kept < 0) {
+        wb_err(err, WB_E_FAILED, NULL, "probe: the logistic regression failed at every C of the grid (last: %s)", last.msg);
+        goto done;
+    }
+    p->chosen = kept;
+    rc = 0;
+done:
+    exp_logreg_free(&tb);
+    exp_logreg_mn_free(&tm);
+    free(Z);
+    free(Zv);
+    free(Pv);
+    if (rc) exp_probe_free(p);
+    return rc;
+}
+
+int exp_probe_predict(const exp_probe *p, const double *X, size_t n, size_t d, double *out, wb_error *err)
+{
+    if (!p || !p->sc.mean) return wb_err(err, WB_E_USAGE, NULL, "probe: not fitted");
+    if (n == 0) return 0;
+    double *Z = malloc(n * d * sizeof *Z);
+    if (!Z) return wb_err(err, WB_E_NOMEM, NULL, "probe: out of memory");
+    int rc = exp_scaler_transform(&p->sc, X, n, d, Z, err);
+    if (rc == 0)
+        rc = p->K > 2 ? exp_logreg_mn_predict_proba(&p->mn, Z, n, d, out, err)
+                      : exp_logreg_predict_proba(&p->bin, Z, n, d, out, err);
+    free(Z);
+    return rc;
+}
+
+void exp_probe_head(const exp_probe *p, double *W, double *b)
+{
+    const size_t d = p->d;
+    const int K = p->K;
+    for (int c = 0; c < K; c++) {
+        /* binary: one decision f, split as logits (-f/2, f/2) */
+        const double *w = K > 2 ? p->mn.coef + (size_t)c * d : p->bin.coef;
+        double sign = K > 2 ? 1.0 : (c ? 0.5 : -0.5), bias = K > 2 ? p->mn.intercept[c] : p->bin.intercept;
+        double *row = W + (size_t)c * d;
+        for (size_t j = 0; j < d; j++) {
+            row[j] = sign * w[j] / p->sc.scale[j];
+            bias -= w[j] * p->sc.mean[j] / p->sc.scale[j];
+        }
+        b[c] = sign * bias;
+    }
+}
