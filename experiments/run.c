@@ -16,6 +16,8 @@
 #include "experiments/config/config.h"
 #include "experiments/eval/cv.h"
 #include "experiments/data/dataset.h"
+#include "experiments/data/patch.h"
+#include "experiments/run_patch.h"
 #include "io/io_dicom.h"
 #include "io/io_fs.h"
 #include "io/io_safetensors.h"
@@ -654,6 +656,7 @@ int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
     int rc = -1;
     exp_registry *reg = NULL;
     long long reg_id = 0;
+    exp_wi *wi = NULL; /* a patch run's whole-image scoring (NULL otherwise) */
     char wsha[65] = "";
     nn_set_threads((int)exp_config_int(cfg, "threads"));
 
@@ -793,7 +796,7 @@ have_dir:;
     memset(&b, 0, sizeof b);
 
     /* folds: stratified by the patient's label, grouped by patient */
-    const size_t n = ds.n;
+    const size_t n = ds.n, nwin = ds.patch ? ds.patch->n_windows : 0; /* windows live past n */
     const int folds = (int)exp_config_int(cfg, "cv.folds"), repeats = (int)exp_config_int(cfg, "cv.repeats");
     const uint64_t seed = (uint64_t)exp_config_int(cfg, "seed");
     group = malloc(n * sizeof *group);
@@ -802,10 +805,10 @@ have_dir:;
     role = malloc(n * sizeof *role);
     tr = malloc(n * sizeof *tr);
     va = malloc(n * sizeof *va);
-    te = malloc(n * sizeof *te);
+    te = malloc((n + nwin) * sizeof *te);
     order = malloc(n * sizeof *order);
     sval = malloc(n * S * sizeof *sval);
-    stest = malloc(n * S * sizeof *stest);
+    stest = malloc((n + nwin) * S * sizeof *stest);
     by = malloc(n * sizeof *by);
     bs = malloc(n * S * sizeof *bs);
     if (mc) {
@@ -831,6 +834,7 @@ have_dir:;
         ybuf[i] = ds.items[i].label;
     }
     if (exp_cv_groups_from_strings(ids, n, group, &n_groups, err) != 0) goto done;
+    if (exp_wi_init(&wi, &ds, cfg, repeats, nv, err) != 0) goto done;
     if (exp_cv_split(group, ybuf, n, folds, repeats, seed, &cv, err) != 0 || exp_cv_check(&cv, group, n, err) != 0) {
         snprintf(err->file, sizeof err->file, "%s", o->config);
         snprintf(err->key, sizeof err->key, "cv.folds");
@@ -841,6 +845,7 @@ have_dir:;
         for (size_t i = 0; i < n; i++)
             sb_printf(&b, "%d,%d,%s,%s\n", r, cv.fold[(size_t)r * n + i], ds.items[i].sop_uid, ds.items[i].pseudonym);
     if (sb_write(&b, dir, "folds.csv", err) != 0) goto done;
+    if (exp_wi_write_patches(&ds, &cv, dir, err) != 0 || exp_wi_write_contact(&ds, dir, err) != 0) goto done;
     free(b.s);
     memset(&b, 0, sizeof b);
 
@@ -866,6 +871,8 @@ have_dir:;
                 else if (role[i] == EXP_CV_VAL) va[nva++] = i;
                 else te[nte++] = i;
             }
+            /* a patch run also scores the windows of the fold's held-out and validation images */
+            const size_t nte_x = nte + exp_wi_fold_windows(wi, role, te + nte);
             n_train_sum += (double)(ntr + nva);
             n_test_sum += (double)nte;
             for (size_t v = 0; v < nv; v++) {
@@ -882,7 +889,7 @@ have_dir:;
                 size_t curve_mark = curves.n;
                 double *sec = &secs[((size_t)r * (size_t)folds + (size_t)f) * nv + v], t_part = wb_now();
                 int reused = 0;
-                if (o->resume_dir && part_read(ppath, nva, nte, S, &trainable[v], sec, sval, stest, &curves) == 0) {
+                if (o->resume_dir && part_read(ppath, nva, nte_x, S, &trainable[v], sec, sval, stest, &curves) == 0) {
                     reused = 1;
                     pc.done_units += is_base ? 1 : epochs;
                     wb_log(WB_LOG_INFO, "repeat %d/%d fold %d/%d %s: finished before, read from %s", r + 1, repeats,
@@ -892,7 +899,7 @@ have_dir:;
                     snprintf(ck, sizeof ck, "variants[%zu].C", v);
                     exp_baseline_cfg bc;
                     exp_baseline_cfg_from_config(cfg, v, &bc);
-                    if (exp_baseline_fit_predict(&ds, tr, ntr, va, nva, te, nte, &bc, sval, stest, err) != 0) goto done;
+                    if (exp_baseline_fit_predict(&ds, tr, ntr, va, nva, te, nte_x, &bc, sval, stest, err) != 0) goto done;
                     trainable[v] = (double)bc.n_features + 1;
                     pc.done_units += 1;
                     wb_log(WB_LOG_INFO, "repeat %d/%d fold %d/%d %s: logistic regression on %d features done",
@@ -901,13 +908,13 @@ have_dir:;
                     exp_train_cfg tc;
                     if (exp_train_cfg_from_config(cfg, v, &tc, err) != 0) goto done;
                     tc.seed = wb_rng_derive(wb_rng_derive(seed, (uint64_t)r), (uint64_t)f);
-                    exp_split sp = {tr, va, te, ntr, nva, nte};
+                    exp_split sp = {tr, va, te, ntr, nva, nte_x};
                     exp_train_result res;
                     if (exp_train_backbone(&ds, &sp, &tc, weights.n ? &weights : NULL, o->progress ? on_epoch : NULL, &pc, &res, err) != 0)
                         goto done;
                     pc.done_units += epochs - res.n_epochs; /* early stop: those epochs are not coming */
                     memcpy(sval, res.val_scores, nva * S * sizeof *sval);
-                    memcpy(stest, res.test_scores, nte * S * sizeof *stest);
+                    memcpy(stest, res.test_scores, nte_x * S * sizeof *stest);
                     trainable[v] = (double)res.trainable_params;
                     if (tc.save_weights) {
                         /* the fold's network as safetensors under the home framework's names */
@@ -937,7 +944,7 @@ have_dir:;
                  * computed once while the data loaded), as a frozen variant's includes its
                  * backbone features */
                 if (!reused) *sec = wb_now() - t_part + (is_base ? ds.feature_seconds : 0);
-                if (part_write(dir, r, f, v, trainable[v], *sec, sval, nva, stest, nte, S,
+                if (part_write(dir, r, f, v, trainable[v], *sec, sval, nva, stest, nte_x, S,
                                curves.s ? curves.s + curve_mark : "", curves.n - curve_mark, err) != 0)
                     goto done;
                 if (mc) {
@@ -958,6 +965,7 @@ have_dir:;
                         p->bthr = bthr;
                     }
                 }
+                exp_wi_fold_scores(wi, r, f, v, role, te + nte, stest + nte, nte_x - nte);
                 /* per-fold AUCs (macro AUCs for multi-class) for the corrected t-test */
                 for (size_t j = 0; j < nte; j++) ybuf[j] = ds.items[te[j]].label;
                 fold_auc[fold_auc_at(v, r, f, 0, repeats, folds)] = fold_auc_of(ybuf, stest, nte, S, K);
@@ -1017,8 +1025,12 @@ have_dir:;
     sbuf mcsv = {0};
     sb_printf(&mcsv, "repeat,fold,variant,level,metric,value,ci_low,ci_high\n");
     json_metrics_open(&b, cfg);
-    sb_printf(&b, ",\n  \"data\": {\"images\": %zu, \"patients\": %zu, \"positive_images\": %zu, \"excluded\": %zu},\n", n,
+    sb_printf(&b, ",\n  \"data\": {\"images\": %zu, \"patients\": %zu, \"positive_images\": %zu, \"excluded\": %zu", n,
               n_groups, n_pos, ds.n_excluded);
+    if (ds.patch) /* a patch run: its items are patches */
+        sb_printf(&b, ", \"task\": \"patch\", \"lesion_patches\": %zu, \"background_patches\": %zu, \"source_images\": %zu",
+                  ds.patch->n_lesion, ds.patch->n_background, ds.patch->n_images);
+    sb_printf(&b, "},\n");
     json_cv_reference(&b, cfg, folds, repeats, seed);
     double *ref_scores = malloc(n * sizeof *ref_scores), *scores = malloc(n * sizeof *scores);
     double *ref_b = malloc(n * sizeof *ref_b);
@@ -1133,7 +1145,12 @@ have_dir:;
         }
         sb_printf(&b, "     ]}%s\n", v + 1 < nv ? "," : "");
     }
-    sb_printf(&b, "  ]\n}\n");
+    sb_printf(&b, "  ]");
+    if (exp_wi_write(wi, cfg, dir, &b, err) != 0) {
+        free(ref_scores), free(scores), free(ref_b), free(yall), free(ball), free(all), free(mcsv.s);
+        goto done;
+    }
+    sb_printf(&b, "\n}\n");
     free(ref_scores), free(scores), free(ref_b), free(yall), free(ball), free(all);
     if (sb_write(&b, dir, "metrics.json", err) != 0 || sb_write(&mcsv, dir, "metrics.csv", err) != 0) {
         free(mcsv.s);
@@ -1180,6 +1197,7 @@ done:
     free(mcpred);
     free(ids);
     exp_cv_folds_free(&cv);
+    exp_wi_free(wi);
     wb_tensor_list_free(&weights);
     exp_dataset_free(&ds);
     exp_config_free(cfg);

@@ -53,6 +53,8 @@ typedef struct exp_dataset {
                              * baseline variant is configured; measured again on the cached
                              * image for an image read from the cache) */
     size_t class_n[EXP_CONFIG_MAX_CLASSES]; /* images per class */
+    struct exp_patch_set *patch; /* data.task: patch (patch.h): items are patches, and the
+                                  * sliding windows follow them in images and features */
 } exp_dataset;
 
 /* Preprocessing parameters from the config's preprocess section. */
