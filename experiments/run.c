@@ -16,6 +16,8 @@
 #include "experiments/config/config.h"
 #include "experiments/eval/cv.h"
 #include "experiments/data/dataset.h"
+#include "experiments/data/patch.h"
+#include "experiments/run_patch.h"
 #include "io/io_dicom.h"
 #include "io/io_fs.h"
 #include "io/io_safetensors.h"
@@ -722,6 +724,7 @@ int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
     int rc = -1;
     exp_registry *reg = NULL;
     long long reg_id = 0;
+    exp_wi *wi = NULL; /* a patch run's whole-image scoring (NULL otherwise) */
     char wsha[65] = "";
     nn_set_threads((int)exp_config_int(cfg, "threads"));
 
@@ -883,7 +886,7 @@ have_dir:;
     memset(&b, 0, sizeof b);
 
     /* folds: stratified by the patient's label, grouped by patient */
-    const size_t n = ds.n;
+    const size_t n = ds.n, nwin = ds.patch ? ds.patch->n_windows : 0; /* windows live past n */
     const int folds = (int)exp_config_int(cfg, "cv.folds"), repeats = (int)exp_config_int(cfg, "cv.repeats");
     const uint64_t seed = (uint64_t)exp_config_int(cfg, "seed");
     group = malloc(n * sizeof *group);
@@ -892,10 +895,10 @@ have_dir:;
     role = malloc(n * sizeof *role);
     tr = malloc(n * sizeof *tr);
     va = malloc(n * sizeof *va);
-    te = malloc(n * sizeof *te);
+    te = malloc((n + nwin) * sizeof *te);
     order = malloc(n * sizeof *order);
     sval = malloc(n * S * sizeof *sval);
-    stest = malloc(n * S * sizeof *stest);
+    stest = malloc((n + nwin) * S * sizeof *stest);
     by = malloc(n * sizeof *by);
     bs = malloc(n * S * sizeof *bs);
     if (mc) {
@@ -928,6 +931,7 @@ have_dir:;
     if (exp_cv_groups_from_strings(ids, n, group, &n_groups, err) != 0) goto done;
     if (!exp_config_bool(cfg, "cv.stratify")) /* one stratum: folds balanced by size only */
         for (size_t i = 0; i < n; i++) ybuf[i] = 0;
+    if (exp_wi_init(&wi, &ds, cfg, repeats, nv, err) != 0) goto done;
     if (exp_cv_split(group, ybuf, n, folds, repeats, seed, &cv, err) != 0 || exp_cv_check(&cv, group, n, err) != 0) {
         snprintf(err->file, sizeof err->file, "%s", o->config);
         snprintf(err->key, sizeof err->key, "cv.folds");
@@ -938,6 +942,7 @@ have_dir:;
         for (size_t i = 0; i < n; i++)
             sb_printf(&b, "%d,%d,%s,%s\n", r, cv.fold[(size_t)r * n + i], ds.items[i].sop_uid, ds.items[i].pseudonym);
     if (sb_write(&b, dir, "folds.csv", err) != 0) goto done;
+    if (exp_wi_write_patches(&ds, &cv, dir, err) != 0 || exp_wi_write_contact(&ds, dir, err) != 0) goto done;
     free(b.s);
     memset(&b, 0, sizeof b);
 
@@ -964,6 +969,8 @@ have_dir:;
                 else if (role[i] == EXP_CV_VAL) va[nva++] = i;
                 else te[nte++] = i;
             }
+            /* a patch run also scores the windows of the fold's held-out and validation images */
+            const size_t nte_x = nte + exp_wi_fold_windows(wi, role, te + nte);
             n_train_sum += (double)(ntr + nva);
             n_test_sum += (double)nte;
             for (size_t v = 0; v < nv; v++) {
@@ -982,7 +989,7 @@ have_dir:;
                 double *sec = &secs[rfv], t_part = wb_now();
                 int reused = 0;
                 part_facts pf = {0, 0, NAN, -1};
-                if (o->resume_dir && part_read(ppath, nva, nte, S, &pf, sval, stest, &probe_rows, &curves) == 0) {
+                if (o->resume_dir && part_read(ppath, nva, nte_x, S, &pf, sval, stest, &probe_rows, &curves) == 0) {
                     reused = 1;
                     trainable[v] = pf.trainable;
                     stages[v] = pf.stages;
@@ -996,7 +1003,7 @@ have_dir:;
                     snprintf(ck, sizeof ck, "variants[%zu].C", v);
                     exp_baseline_cfg bc;
                     exp_baseline_cfg_from_config(cfg, v, &bc);
-                    if (exp_baseline_fit_predict(&ds, tr, ntr, va, nva, te, nte, &bc, sval, stest, err) != 0) goto done;
+                    if (exp_baseline_fit_predict(&ds, tr, ntr, va, nva, te, nte_x, &bc, sval, stest, err) != 0) goto done;
                     trainable[v] = (double)bc.n_features + 1;
                     pc.done_units += 1;
                     wb_log(WB_LOG_INFO, "repeat %d/%d fold %d/%d %s: logistic regression on %d features done",
@@ -1006,13 +1013,13 @@ have_dir:;
                     if (exp_train_cfg_from_config(cfg, v, &tc, err) != 0) goto done;
                     tc.features = &feature_cache;
                     tc.seed = wb_rng_derive(wb_rng_derive(seed, (uint64_t)r), (uint64_t)f);
-                    exp_split sp = {tr, va, te, ntr, nva, nte};
+                    exp_split sp = {tr, va, te, ntr, nva, nte_x};
                     exp_train_result res;
                     if (exp_train_backbone(&ds, &sp, &tc, weights.n ? &weights : NULL, o->progress ? on_epoch : NULL, &pc, &res, err) != 0)
                         goto done;
                     pc.done_units += epochs - res.n_epochs; /* early stop: those epochs are not coming */
                     memcpy(sval, res.val_scores, nva * S * sizeof *sval);
-                    memcpy(stest, res.test_scores, nte * S * sizeof *stest);
+                    memcpy(stest, res.test_scores, nte_x * S * sizeof *stest);
                     trainable[v] = (double)res.trainable_params;
                     stages[v] = res.trainable_stages;
                     if (res.probe.n_C) {
@@ -1059,7 +1066,7 @@ have_dir:;
                  * backbone features */
                 if (!reused) *sec = wb_now() - t_part + (is_base ? ds.feature_seconds : 0);
                 pf = (part_facts){trainable[v], *sec, chosen_c[rfv], stages[v]};
-                if (part_write(dir, r, f, v, &pf, sval, nva, stest, nte, S, probe_rows.s ? probe_rows.s + probe_mark : "",
+                if (part_write(dir, r, f, v, &pf, sval, nva, stest, nte_x, S, probe_rows.s ? probe_rows.s + probe_mark : "",
                                probe_rows.n - probe_mark, curves.s ? curves.s + curve_mark : "", curves.n - curve_mark,
                                err) != 0)
                     goto done;
@@ -1081,6 +1088,7 @@ have_dir:;
                         p->bthr = bthr;
                     }
                 }
+                exp_wi_fold_scores(wi, r, f, v, role, te + nte, stest + nte, nte_x - nte);
                 /* per-fold AUCs (macro AUCs for multi-class) for the corrected t-test */
                 for (size_t j = 0; j < nte; j++) ybuf[j] = ds.items[te[j]].label;
                 fold_auc[fold_auc_at(v, r, f, 0, repeats, folds)] = fold_auc_of(ybuf, stest, nte, S, K);
@@ -1143,6 +1151,9 @@ have_dir:;
     sb_printf(&b, ",\n  \"data\": {\"images\": %zu, \"patients\": %zu, \"positive_images\": %zu, \"excluded\": %zu", n,
               n_groups, n_pos, ds.n_excluded);
     json_formats(&b, &ds);
+    if (ds.patch) /* a patch run: its items are patches */
+        sb_printf(&b, ", \"task\": \"patch\", \"lesion_patches\": %zu, \"background_patches\": %zu, \"source_images\": %zu",
+                  ds.patch->n_lesion, ds.patch->n_background, ds.patch->n_images);
     sb_printf(&b, "},\n");
     json_cv_reference(&b, cfg, folds, repeats, seed);
     double *ref_scores = malloc(n * sizeof *ref_scores), *scores = malloc(n * sizeof *scores);
@@ -1258,7 +1269,12 @@ have_dir:;
         }
         sb_printf(&b, "     ]}%s\n", v + 1 < nv ? "," : "");
     }
-    sb_printf(&b, "  ]\n}\n");
+    sb_printf(&b, "  ]");
+    if (exp_wi_write(wi, cfg, dir, &b, err) != 0) {
+        free(ref_scores), free(scores), free(ref_b), free(yall), free(ball), free(all), free(mcsv.s);
+        goto done;
+    }
+    sb_printf(&b, "\n}\n");
     free(ref_scores), free(scores), free(ref_b), free(yall), free(ball), free(all);
     if (sb_write(&b, dir, "metrics.json", err) != 0 || sb_write(&mcsv, dir, "metrics.csv", err) != 0) {
         free(mcsv.s);
@@ -1309,6 +1325,7 @@ done:
     free(mcpred);
     free(ids);
     exp_cv_folds_free(&cv);
+    exp_wi_free(wi);
     wb_tensor_list_free(&weights);
     exp_dataset_free(&ds);
     exp_config_free(cfg);

@@ -33,12 +33,14 @@ typedef enum {
     T_STAGES,  /* none | all | a list of stage names of the backbone */
     T_STAGEMAP, /* a mapping stage name -> number (lr_scale) */
     T_LABELS,  /* a list of distinct names (label values), free values */
-    T_NUMBERS  /* a list of distinct numbers in [lo, hi] (a single number is a list of one) */
+    T_NUMBERS, /* a list of distinct numbers in [lo, hi] (a single number is a list of one) */
+    T_BOXMAP   /* a mapping of box fields (vals) -> CSV column names (data.patch.box) */
 } key_type;
 
 static const char *const type_names[] = {"string", "name", "integer", "number", "boolean", "enum",
                                          "file", "directory", "directory", "list", "stages",
-                                         "map stage: number", "list of names", "list of numbers"};
+                                         "map stage: number", "list of names", "list of numbers",
+                                         "map field: column"};
 
 typedef struct key_def {
     const char *key; /* "train.lr"; variant keys as "variants[].unfreeze" */
@@ -65,6 +67,16 @@ static const key_def schema[] = {
     {"data.group_column", T_STR, "patient_id", 0, 0, NULL, NULL, "CSV column that groups images (patient): no group spans two folds"},
     {"data.output_paths", T_ENUM, "pseudonymised", 0, 0, "pseudonymised|none", NULL, "what manifest.csv, excluded.csv and errors show of a file: its path relative to dicom_dir with the patient id replaced by the pseudonym, or none (SOP UID and SHA-256 only)"},
     {"data.on_error", T_ENUM, "skip", 0, 0, "skip|fail", NULL, "unreadable images: skip (listed as excluded) or fail the run (exit 1)"},
+    {"data.task", T_ENUM, "image", 0, 0, "image|patch", NULL, "image: whole mammograms; patch: lesion-centred and background patches (data.patch), then the patch classifier slid over whole images"},
+    {"data.patch.box", T_BOXMAP, "", 0, 0, "x|y|w|h|cx|cy|r|y_origin", NULL, "lesion box columns: {x: bbox_x, y: bbox_y, w: bbox_w, h: bbox_h} (corner and size) or {cx: X, cy: Y, r: RADIUS} (centre and radius), pixels of the stored image; y_origin: bottom when y counts up from the last row (mini-MIAS)"},
+    {"data.patch.unit", T_ENUM, "px", 0, 0, "px|mm", NULL, "unit of size, jitter and stride: stored-image pixels, or mm through the pixel spacing"},
+    {"data.patch.size", T_FLOAT, "64", 1, 4096, NULL, NULL, "patch side (a box larger than the patch gets a patch of the box plus box_margin)"},
+    {"data.patch.jitter", T_FLOAT, "0", 0, 4096, NULL, NULL, "seeded uniform shift of a lesion patch's centre, up to this much along each axis"},
+    {"data.patch.box_margin", T_FLOAT, "0.1", 0, 2, NULL, NULL, "a box larger than the patch: the patch is the box's longer side times 1 + 2 box_margin"},
+    {"data.patch.background", T_INT, "2", 0, 1000, NULL, NULL, "background patches sampled from the breast of each image without a box (seeded)"},
+    {"data.patch.min_tissue", T_FLOAT, "0.5", 0.01, 1, NULL, NULL, "share of a background patch or scored window inside the breast mask"},
+    {"data.patch.stride", T_FLOAT, "0", 0, 4096, NULL, NULL, "sliding-window step over whole images (0: half the patch size)"},
+    {"data.patch.whole_image", T_BOOL, "true", 0, 0, NULL, NULL, "score each held-out image with the fold's patch classifier as a sliding window (max over the heat map)"},
     {"preprocess.height", T_INT, "224", 32, 2048, NULL, NULL, "network input height in pixels"},
     {"preprocess.width", T_INT, "224", 32, 2048, NULL, NULL, "network input width in pixels"},
     {"preprocess.keep_aspect", T_BOOL, "true", 0, 0, NULL, NULL, "pad to keep the breast's aspect ratio instead of stretching"},
@@ -583,11 +595,12 @@ static int walk_value(ctx *c, const char *path, yaml_node_t *n)
             return e->text ? 0 : wb_err(c->err, WB_E_NOMEM, c->file, "out of memory");
         }
         if (d->type == T_NUMBERS) return add_number(c, e, v, e->line, e->col);
-        if (d->type == T_STAGEMAP || d->type == T_SUBSET || d->type == T_LABELS) {
+        if (d->type == T_STAGEMAP || d->type == T_SUBSET || d->type == T_LABELS || d->type == T_BOXMAP) {
             if ((d->type == T_SUBSET || d->type == T_LABELS) && !v[0]) return 0; /* an empty list */
             return fail_at(c, e->line, e->col, path, "expected a %s, got '%s'",
                            d->type == T_SUBSET   ? "list such as [a, b]"
                            : d->type == T_LABELS ? "list of label values such as [normal, benign, malignant]"
+                           : d->type == T_BOXMAP ? "mapping such as {x: bbox_x, y: bbox_y, w: bbox_w, h: bbox_h}"
                                                  : "mapping such as {layer3: 0.1}",
                            v);
         }
@@ -653,6 +666,28 @@ static int walk_value(ctx *c, const char *path, yaml_node_t *n)
         }
         return 0;
     }
+    if (n->type == YAML_MAPPING_NODE && d->type == T_BOXMAP) {
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+            yaml_node_t *kn = get_node(c, p->key), *vn = get_node(c, p->value);
+            if (!kn || !vn || kn->type != YAML_SCALAR_NODE || vn->type != YAML_SCALAR_NODE)
+                return fail_at(c, e->line, e->col, path, "expected field: column pairs");
+            const char *f = scalar(kn), *v = scalar(vn);
+            if (!in_vals(d->vals, f))
+                return fail_at(c, node_line(kn), node_col(kn), path, "unknown box field '%s' (fields: x, y, w, h or cx, cy, r; "
+                               "y_origin)", f);
+            if (!v[0]) return fail_at(c, node_line(vn), node_col(vn), path, "box field '%s': empty column name", f);
+            if (!strcmp(f, "y_origin") && strcmp(v, "top") && strcmp(v, "bottom"))
+                return fail_at(c, node_line(vn), node_col(vn), path, "y_origin: expected top or bottom, got '%s'", v);
+            size_t fl = strlen(f);
+            for (size_t j = 0; j < e->n_items; j++)
+                if (!strncmp(e->items[j], f, fl) && e->items[j][fl] == '=')
+                    return fail_at(c, node_line(kn), node_col(kn), path, "box field '%s' is given twice", f);
+            char item[300];
+            snprintf(item, sizeof item, "%s=%s", f, v);
+            if (add_item(e, item) != 0) return wb_err(c->err, WB_E_NOMEM, c->file, "out of memory");
+        }
+        return 0;
+    }
     return fail_at(c, e->line, e->col, path, "expected a %s", type_names[d->type]);
 }
 
@@ -676,9 +711,9 @@ static int apply_set(ctx *c, const char *set)
     if (!d && (is_section(ks) || !strcmp(ks, "variants[]")))
         return wb_err_at(c->err, WB_E_USAGE, "--set", 0, 0, key,
                          "is a section, not a single value: --set one of its keys (%s.KEY=VALUE; see docs/config.md)", key);
-    if (d && d->type == T_STAGEMAP)
+    if (d && (d->type == T_STAGEMAP || d->type == T_BOXMAP))
         return wb_err_at(c->err, WB_E_USAGE, "--set", 0, 0, key,
-                         "is a mapping (stage: factor), which --set cannot give: set it in the config file");
+                         "is a mapping, which --set cannot give: set it in the config file");
     if (!d) {
         char buf[128];
         const char *dot = strrchr(key, '.');
@@ -890,6 +925,54 @@ static int expand_sweeps(ctx *c, nn_net *net)
     return 0;
 }
 
+/* data.task and data.patch: the patch keys only with task: patch, where a box is required in
+ * exactly one of its two forms, and binary labels. */
+static int check_patch(ctx *c)
+{
+    exp_config *cfg = c->cfg;
+    entry *task = find_entry(cfg, "data.task");
+    const int patch = task && task->text && !strcmp(task->text, "patch");
+    for (size_t i = 0; i < cfg->n && !patch; i++) {
+        entry *e = &cfg->e[i];
+        if (strncmp(e->key, "data.patch.", 11) || !(e->line || e->from_set)) continue;
+        if (e->from_set) c->file = "--set";
+        return fail_at(c, e->line, e->col, e->key, "applies only with data.task: patch (data.task is image)");
+    }
+    if (!patch) return 0;
+    const char *file0 = c->file;
+    entry *box = find_entry(cfg, "data.patch.box");
+    if (task->from_set) c->file = "--set";
+    if (!box || box->n_items == 0)
+        return fail_at(c, task->line, task->col, "data.task", "task: patch needs data.patch.box, the CSV columns of the lesion boxes: "
+                       "{x: bbox_x, y: bbox_y, w: bbox_w, h: bbox_h} or {cx: X, cy: Y, r: RADIUS}");
+    c->file = file0;
+    int have[8] = {0};
+    const char *fields[8] = {"x", "y", "w", "h", "cx", "cy", "r", "y_origin"};
+    for (size_t j = 0; j < box->n_items; j++)
+        for (int f = 0; f < 8; f++) {
+            size_t fl = strlen(fields[f]);
+            if (!strncmp(box->items[j], fields[f], fl) && box->items[j][fl] == '=') have[f] = 1;
+        }
+    const int corner = have[0] || have[1] || have[2] || have[3], centre = have[4] || have[5] || have[6];
+    if (corner && centre)
+        return fail_at(c, box->line, box->col, "data.patch.box", "give either x, y, w, h (corner and size) or cx, cy, r "
+                       "(centre and radius), not fields of both");
+    if (corner && !(have[0] && have[1] && have[2] && have[3]))
+        return fail_at(c, box->line, box->col, "data.patch.box", "a corner box needs all of x, y, w and h (missing %s)",
+                       !have[0] ? "x" : !have[1] ? "y" : !have[2] ? "w" : "h");
+    if (centre && !(have[4] && have[5] && have[6]))
+        return fail_at(c, box->line, box->col, "data.patch.box", "a centre box needs all of cx, cy and r (missing %s)",
+                       !have[4] ? "cx" : !have[5] ? "cy" : "r");
+    if (!corner && !centre)
+        return fail_at(c, box->line, box->col, "data.patch.box", "no box columns: give x, y, w, h or cx, cy, r");
+    entry *cls = find_entry(cfg, "data.classes");
+    if (cls && cls->n_items > 0) {
+        if (cls->from_set) c->file = "--set";
+        return fail_at(c, cls->line, cls->col, "data.classes", "data.task: patch takes binary labels (data.positive) only");
+    }
+    return 0;
+}
+
 /* Fills defaults and checks required keys, per-variant applicability and cross-references. */
 static int finish(ctx *c)
 {
@@ -915,10 +998,11 @@ static int finish(ctx *c)
             }
         } else if (d->type == T_FILE || d->type == T_DIR || d->type == T_OUTDIR) {
             e->text = d->def[0] ? resolve_path(cfg, d->def) : xstrdup("");
-        } else if (d->type != T_STAGEMAP && d->type != T_LABELS) {
+        } else if (d->type != T_STAGEMAP && d->type != T_LABELS && d->type != T_BOXMAP) {
             e->text = xstrdup(d->def);
         }
-        if ((d->type != T_SUBSET && d->type != T_NUMBERS && d->type != T_STAGEMAP && d->type != T_LABELS) && !e->text)
+        if ((d->type != T_SUBSET && d->type != T_NUMBERS && d->type != T_STAGEMAP && d->type != T_LABELS &&
+             d->type != T_BOXMAP) && !e->text)
             return wb_err(c->err, WB_E_NOMEM, NULL, "out of memory");
     }
     /* Multi-class labels: at least two, and not together with data.positive (which only
@@ -947,6 +1031,7 @@ static int finish(ctx *c)
                        lv->n_items ? "only " : "an empty list", lv->n_items ? lv->items[0] : "");
     }
     if (cfg->n_variants == 0) return fail_at(c, 0, 0, "variants", "required key is missing: list at least one variant");
+    if (check_patch(c) != 0) return -1;
 
     /* The backbone, to check stage names. */
     nn_net *net = NULL;
@@ -1207,6 +1292,15 @@ done:
 
 /* ---- accessors ---- */
 
+int exp_config_where(const exp_config *cfg, const char *key, const char **file, int *line, int *col)
+{
+    entry *e = find_entry(cfg, key);
+    *file = e && e->from_set ? "--set" : cfg->path;
+    *line = e ? e->line : 0;
+    *col = e ? e->col : 0;
+    return e && (e->line || e->from_set);
+}
+
 const char *exp_config_str(const exp_config *cfg, const char *key)
 {
     entry *e = find_entry(cfg, key);
@@ -1296,7 +1390,7 @@ static void write_value(FILE *f, const entry *e)
             fputs(e->items[i], f);
         }
         fputc(']', f);
-    } else if (d->type == T_STAGEMAP) {
+    } else if (d->type == T_STAGEMAP || d->type == T_BOXMAP) {
         fputc('{', f);
         for (size_t i = 0; i < e->n_items; i++) {
             const char *eq = strchr(e->items[i], '=');
@@ -1324,6 +1418,10 @@ void exp_config_write_resolved(const exp_config *cfg, FILE *f)
          * binary config resolves as it did before data.classes existed */
         if (!strcmp(d->key, "data.classes") && e->n_items == 0) continue;
         if (!strcmp(d->key, "data.positive") && exp_config_num_classes(cfg) > 0) continue;
+        /* the task and its patch keys only for patch runs: an image run resolves as before */
+        if ((!strcmp(d->key, "data.task") || !strncmp(d->key, "data.patch.", 11)) &&
+            strcmp(exp_config_str(cfg, "data.task"), "patch"))
+            continue;
         /* sections: "train.augment.flip" -> "train:" then "  augment:" */
         const char *dot1 = strchr(d->key, '.');
         const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;

@@ -48,6 +48,9 @@ const char *exp_config_list_item(const exp_config *cfg, const char *key, size_t 
  * exp_config_list_item(cfg, "data.classes", i)). */
 enum { EXP_CONFIG_MAX_CLASSES = 64, EXP_CONFIG_MAX_NUMBERS = 32 /* values of a list of numbers (probe_C) */ };
 size_t exp_config_num_classes(const exp_config *cfg);
+/* Where key was set, for errors found after loading: *file the config's path (or "--set"),
+ * *line and *col its position (0 for a default). Returns 1 when the file or --set gave it. */
+int exp_config_where(const exp_config *cfg, const char *key, const char **file, int *line, int *col);
 /* Number of entries of the variants list. */
 size_t exp_config_num_variants(const exp_config *cfg);
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "experiments/data/cache.h"
+#include "experiments/data/patch.h"
 #include "io/io_csv.h"
 #include "io/io_dicom.h"
 #include "io/io_fs.h"
@@ -147,6 +148,8 @@ void exp_dataset_free(exp_dataset *ds)
     free(ds->excluded);
     free(ds->images);
     free(ds->features);
+    exp_patch_set_free(ds->patch);
+    free(ds->patch);
     memset(ds, 0, sizeof *ds);
 }
 
@@ -402,6 +405,7 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
                      exp_dataset *ds, wb_error *err)
 {
     memset(ds, 0, sizeof *ds);
+    if (!strcmp(exp_config_str(cfg, "data.task"), "patch")) return exp_patch_load(cfg, key, cache_dir, progress, ds, err);
     const char *labels = exp_config_str(cfg, "data.labels");
     const char *dir = exp_config_str(cfg, "data.dicom_dir");
     const char *positive = exp_config_str(cfg, "data.positive");

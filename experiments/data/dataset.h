@@ -67,6 +67,8 @@ typedef struct exp_dataset {
     size_t class_n[EXP_CONFIG_MAX_CLASSES]; /* images per class */
     exp_paths_mode paths;  /* data.output_paths */
     char *dicom_dir;       /* data.dicom_dir */
+    struct exp_patch_set *patch; /* data.task: patch (patch.h): items are patches, and the
+                                  * sliding windows follow them in images and features */
 } exp_dataset;
 
 /* A row's file as outputs (manifest.csv, excluded.csv) show it, malloc'd (NULL: out of

@@ -352,6 +352,8 @@ static void tri_hist(void *vc, int ith, size_t a, size_t b)
 static int triangle_threshold(const float *img, size_t n, int bins, int nth, float *thr,
                               wb_error *err)
 {
+    if (bins < 2)
+        return wb_err(err, WB_E_CONFIG, NULL, "threshold bins %d: expected at least 2", bins);
     tri_ctx c = {.img = img, .bins = bins};
     for (int t = 0; t < EXP_PRE_MAX_THREADS; t++) {
         c.lo[t] = INFINITY;
@@ -1293,5 +1295,133 @@ int exp_pre_file(const char *path, const exp_pre_params *p, exp_pre_result *out,
     io_dicom_image_free(&img);
     if (rc && err && !err->file[0])
         snprintf(err->file, sizeof err->file, "%s", path);
+    return rc;
+}
+
+/* ---- the frame: steps 1, 3 and 5 at the input's own resolution (for patches) ---- */
+
+void exp_pre_frame_free(exp_pre_frame *f)
+{
+    if (!f)
+        return;
+    free(f->mask);
+    memset(f, 0, sizeof *f);
+}
+
+int exp_pre_frame_run(const float *img, int rows, int cols, const char *laterality,
+                      const exp_pre_params *p, exp_pre_frame *out, wb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (exp_pre_params_check(p, err))
+        return -1;
+    if (rows <= 0 || cols <= 0 || rows > IO_ITK_MAX_DIM || cols > IO_ITK_MAX_DIM ||
+        (size_t)rows * (size_t)cols > IO_ITK_MAX_PIXELS)
+        return wb_err(err, WB_E_DATA, NULL, "image size %dx%d out of range", rows, cols);
+    const int nth = g_threads;
+    const size_t n = (size_t)rows * (size_t)cols;
+    run_vec runs = {0};
+    uint32_t *root = NULL;
+    uint64_t *csize = NULL;
+    uint8_t *bmask = NULL, *mask = calloc(n, 1);
+    int rc = -1;
+    if (!mask)
+        goto nomem;
+    /* step 1 exactly as exp_pre_run takes it */
+    float thr;
+    if (p->mask_threshold == EXP_PRE_MASK_OTSU
+            ? io_itk_otsu_threshold(img, rows, cols, p->otsu_bins, &thr, err)
+            : triangle_threshold(img, n, p->otsu_bins, nth, &thr, err))
+        goto done;
+    if (runs_extract(img, thr, NULL, 0, rows, cols, nth, &runs, err))
+        goto done;
+    root = malloc((runs.n ? runs.n : 1) * sizeof *root);
+    csize = malloc((runs.n ? runs.n : 1) * sizeof *csize);
+    if (!root || !csize)
+        goto nomem;
+    runs_label(runs.r, runs.n, p->fully_connected, root);
+    size_t area = 0;
+    long best = runs_largest(runs.r, runs.n, root, csize, &area);
+    if (best < 0) {
+        wb_err(err, WB_E_DATA, NULL, "no breast found: nothing above the mask threshold %g "
+               "(a blank image?)", (double)thr);
+        goto done;
+    }
+    int box[4] = {rows, cols, -1, -1};
+    for (size_t i = 0; i < runs.n; i++)
+        if (root[i] == (uint32_t)best) {
+            const pre_run *q = &runs.r[i];
+            box[0] = q->row < box[0] ? q->row : box[0];
+            box[2] = q->row + 1 > box[2] ? q->row + 1 : box[2];
+            box[1] = q->c0 < box[1] ? q->c0 : box[1];
+            box[3] = q->c1 > box[3] ? q->c1 : box[3];
+        }
+    const int bh = box[2] - box[0], bw = box[3] - box[1];
+    bmask = calloc((size_t)bh * (size_t)bw, 1);
+    if (!bmask)
+        goto nomem;
+    for (size_t i = 0; i < runs.n; i++)
+        if (root[i] == (uint32_t)best) {
+            const pre_run *q = &runs.r[i];
+            memset(bmask + (size_t)(q->row - box[0]) * (size_t)bw + (size_t)(q->c0 - box[1]), 1,
+                   (size_t)(q->c1 - q->c0));
+        }
+    if (p->fill_holes && fill_holes_runs(bmask, bh, bw, p->fully_connected, nth, err))
+        goto done;
+    area = 0;
+    for (int r = 0; r < bh; r++) {
+        memcpy(mask + (size_t)(r + box[0]) * (size_t)cols + (size_t)box[1], bmask + (size_t)r * (size_t)bw,
+               (size_t)bw);
+        for (int c = 0; c < bw; c++)
+            area += bmask[(size_t)r * (size_t)bw + (size_t)c];
+    }
+    /* step 3: the window */
+    out->lo = 0;
+    out->span = 1;
+    if (p->window == EXP_PRE_WINDOW_PERCENTILE) {
+        float lo = 0, hi = 1;
+        if (mask_percentiles(img, cols, bmask, box[0], box[1], bh, bw, p->p_lo, p->p_hi, &lo, &hi,
+                             err))
+            goto done;
+        out->lo = lo;
+        out->span = hi > lo ? hi - lo : 1;
+    }
+    /* step 5: the flip decision, on the crop box of step 4 */
+    int b[4] = {0, 0, rows, cols};
+    if (p->crop) {
+        b[1] = box[1] - p->crop_margin > 0 ? box[1] - p->crop_margin : 0;
+        b[3] = box[3] + p->crop_margin < cols ? box[3] + p->crop_margin : cols;
+    }
+    const int cc = b[3] - b[1];
+    int lat_l = laterality && (laterality[0] == 'L' || laterality[0] == 'l') && !laterality[1];
+    int lat_r = laterality && (laterality[0] == 'R' || laterality[0] == 'r') && !laterality[1];
+    int right = 0;
+    if ((p->flip == EXP_PRE_FLIP_AUTO || p->flip == EXP_PRE_FLIP_TAG) && (lat_l || lat_r)) {
+        right = lat_r;
+    } else if (p->flip == EXP_PRE_FLIP_AUTO || p->flip == EXP_PRE_FLIP_MASS) {
+        uint64_t sc = 0;
+        for (int r = 0; r < bh; r++)
+            for (int c = 0; c < bw; c++)
+                if (bmask[(size_t)r * (size_t)bw + (size_t)c])
+                    sc += (uint64_t)(c + box[1] - b[1]);
+        right = area > 0 && (double)sc / (double)area > (cc - 1) / 2.0;
+    }
+    out->rows = rows;
+    out->cols = cols;
+    out->mask = mask;
+    out->area = area;
+    memcpy(out->box, box, sizeof box);
+    out->flipped = right;
+    out->threshold = thr;
+    mask = NULL;
+    rc = 0;
+    goto done;
+nomem:
+    wb_err(err, WB_E_NOMEM, NULL, "preprocess: out of memory for a %dx%d image", rows, cols);
+done:
+    free(runs.r);
+    free(root);
+    free(csize);
+    free(bmask);
+    free(mask);
     return rc;
 }

@@ -188,4 +188,25 @@ int exp_pre_first_order(const float *img, const uint8_t *mask, size_t n, int bin
                         double out[EXP_PRE_N_FIRST_ORDER], wb_error *err);
 
 
+/* The frame of an image at its own resolution, for taking patches out of it
+ * (experiments/data/patch.c): the breast mask of step 1 (the same pixels exp_pre_run finds,
+ * before cropping and resampling), the window of step 3 (lo, span: a value v maps to
+ * (v - lo) / span, clamped to 0..1; 0 and 1 for the VOI window) and the flip decision of
+ * step 5. */
+typedef struct exp_pre_frame {
+    int rows, cols;
+    uint8_t *mask;     /* rows*cols, 1 = breast; owned */
+    size_t area;       /* pixels of the mask */
+    int box[4];        /* the mask's bounding box r0, c0, r1, c1 (half-open) */
+    int flipped;       /* 1 when exp_pre_run would mirror the image */
+    float lo, span;
+    float threshold;
+} exp_pre_frame;
+
+/* Steps 1, 3 and 5 of exp_pre_run on img; the same errors. *out owns its mask
+ * (exp_pre_frame_free; NULL is a no-op); zeroed on failure. */
+int exp_pre_frame_run(const float *img, int rows, int cols, const char *laterality,
+                      const exp_pre_params *p, exp_pre_frame *out, wb_error *err);
+void exp_pre_frame_free(exp_pre_frame *f);
+
 #endif

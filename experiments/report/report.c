@@ -12,6 +12,7 @@
 #include "base/wb_tensor.h"
 #include "io/io_fs.h"
 #include "io/io_sbuf.h"
+#include "experiments/report/report_patch.h"
 #include "experiments/report/svg.h"
 #include "experiments/config/config.h"
 #include "experiments/config/yamlflat.h"
@@ -53,6 +54,7 @@ typedef struct run_files {
     int K;                     /* number of classes when classes is set */
     io_csv pred, mcsv, curves, timing, excluded;
     int have_curves, have_timing, have_excluded, have_env;
+    int patch;                 /* a patch run (data.task: patch): its items are patches */
     exp_flat cfg;              /* config.yaml */
     char cfg_path[4200];
     char *cfg_text;
@@ -132,6 +134,7 @@ static int run_files_load(const char *dir, run_files *rf, wb_error *err)
             if (rf->m.nodes[c].type != IO_JSON_STRING) return wb_err(err, WB_E_DATA, mpath, "classes: expected strings");
         rf->K = (int)rf->classes->count;
     }
+    rf->patch = exp_report_is_patch(&rf->m);
     snprintf(rf->cfg_path, sizeof rf->cfg_path, "%s/config.yaml", dir);
     if (io_file_read_all(rf->cfg_path, 16 << 20, (unsigned char **)&rf->cfg_text, &rf->cfg_n, err) != 0 ||
         exp_flat_parse(rf->cfg_text, rf->cfg_n, rf->cfg_path, &rf->cfg, err) != 0)
@@ -956,10 +959,17 @@ static void summarize(const run_files *rf, summary *s)
             while (*++comma == ' ') {}
             snprintf(pos, sizeof pos, "%.*s", (int)strcspn(comma, "]"), comma);
         }
-        snprintf(s->data, sizeof s->data,
-                 "%.0f images of %.0f patients; %.0f positive images (%s = %s; prevalence %.1f%%); %.0f files excluded",
-                 s->images, s->patients, s->pos, cfg(rf, "data.label_column"), pos,
-                 s->images > 0 ? 100 * s->pos / s->images : 0, s->excluded);
+        if (rf->patch)
+            snprintf(s->data, sizeof s->data,
+                     "patch level: %.0f patches (%.0f lesion-centred, %.0f background) from %.0f images of %.0f patients; "
+                     "%.0f positive patches (%s = %s); %.0f files or boxes excluded",
+                     s->images, jnum(d, data, "lesion_patches"), jnum(d, data, "background_patches"),
+                     jnum(d, data, "source_images"), s->patients, s->pos, cfg(rf, "data.label_column"), pos, s->excluded);
+        else
+            snprintf(s->data, sizeof s->data,
+                     "%.0f images of %.0f patients; %.0f positive images (%s = %s; prevalence %.1f%%); %.0f files excluded",
+                     s->images, s->patients, s->pos, cfg(rf, "data.label_column"), pos,
+                     s->images > 0 ? 100 * s->pos / s->images : 0, s->excluded);
     }
     /* PNG, JPEG and PGM inputs carry no DICOM header: say so (absent in older runs) */
     double non_dicom = jnum(d, data, "non_dicom_images");
@@ -1155,12 +1165,14 @@ static int write_md(const run_files *rf, const summary *s, const table *ti, cons
                       "macro AUC = mean of the one-vs-rest AUCs; accuracy, balanced accuracy and macro F1 of the most "
                       "probable class.\n\n", s->ref, rf->K);
     else
-        sb_printf(&b, "\n## Comparison, image level\n\nReference: `%s`. Pooled out-of-fold predictions; sensitivity, "
-                      "specificity and F1 at each fold's validation-chosen threshold.\n\n", s->ref);
+        sb_printf(&b, "\n## Comparison, %s level\n\nReference: `%s`. Pooled out-of-fold predictions; sensitivity, "
+                      "specificity and F1 at each fold's validation-chosen threshold.\n\n", rf->patch ? "patch" : "image", s->ref);
     table_md(&b, rf, ti);
-    sb_printf(&b, "\n## Comparison, breast level\n\n");
+    sb_printf(&b, rf->patch ? "\n## Comparison, breast level (the patches of one breast aggregated)\n\n"
+                            : "\n## Comparison, breast level\n\n");
     table_md(&b, rf, tb);
     sb_printf(&b, "\n");
+    if (rf->patch) exp_report_patch_md(&b, &rf->m, rf->dir);
     if (rf->classes) {
         sb_printf(&b, "## One-vs-rest AUC per class, image level\n\n");
         per_class_table(&b, rf, "image", 0, NULL);
@@ -1273,8 +1285,10 @@ static int write_html(const run_files *rf, const summary *s, const table *ti, co
     const char *dn = strrchr(rf->dir, '/');
     dn = dn ? dn + 1 : rf->dir;
     sb_printf(&b, "<!DOCTYPE html>\n<html lang=\"en\" xmlns=\"http://www.w3.org/1999/xhtml\">\n<head>\n<meta charset=\"utf-8\"/>\n"
-                  "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\"/>\n"
-                  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n<title>");
+                  "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'%s\"/>\n"
+                  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n<title>",
+              /* a patch run embeds its contact sheet as a data: URI; nothing else is loaded */
+              rf->patch && exp_report_patch_has_sheet(rf->dir) ? "; img-src data:" : "");
     sb_xml(&b, s->title);
     sb_printf(&b, " - workbench report</title>\n<style>%s</style>\n</head>\n<body>\n<h1>", CSS);
     sb_xml(&b, s->title);
@@ -1323,10 +1337,11 @@ static int write_html(const run_files *rf, const summary *s, const table *ti, co
         snprintf(cap, sizeof cap, "Image level (reference: %s). Macro AUC = mean of the one-vs-rest AUCs; accuracy, "
                                   "balanced accuracy and macro F1 of the most probable class.", s->ref);
     else
-        snprintf(cap, sizeof cap, "Image level (reference: %s). Sensitivity, specificity and F1 at each fold's "
-                                  "validation-chosen threshold.", s->ref);
+        snprintf(cap, sizeof cap, "%s level (reference: %s). Sensitivity, specificity and F1 at each fold's "
+                                  "validation-chosen threshold.", rf->patch ? "Patch" : "Image", s->ref);
     table_html(&b, rf, ti, cap);
-    table_html(&b, rf, tb, "Breast level (the views of one breast aggregated).");
+    table_html(&b, rf, tb, rf->patch ? "Breast level (the patches of one breast aggregated)."
+                                     : "Breast level (the views of one breast aggregated).");
     if (rf->classes) {
         per_class_table(&b, rf, "image", 1, "One-vs-rest AUC of each class, image level.");
         per_class_table(&b, rf, "breast", 1, "One-vs-rest AUC of each class, breast level.");
@@ -1341,10 +1356,11 @@ static int write_html(const run_files *rf, const summary *s, const table *ti, co
         for (size_t g = 0; g < ng; g++) plot_depth(&b, rf, groups[g]);
         sb_printf(&b, "</div>\n");
     }
-    sb_printf(&b, "<h2>Curves</h2>\n<div class=\"figs\">\n");
     series *se = NULL;
     size_t nv = 0;
     int rc = -1;
+    if (rf->patch && exp_report_patch_html(&b, &rf->m, rf->dir, err) != 0) goto out;
+    sb_printf(&b, "<h2>Curves</h2>\n<div class=\"figs\">\n");
     if (rf->classes) {
         /* multi-class: the variants' names only (for the per-fold and learning-curve plots) */
         nv = rf->variants->count;
