@@ -713,7 +713,8 @@ static int apply_set(ctx *c, const char *set)
                          "is a section, not a single value: --set one of its keys (%s.KEY=VALUE; see docs/config.md)", key);
     if (d && (d->type == T_STAGEMAP || d->type == T_BOXMAP))
         return wb_err_at(c->err, WB_E_USAGE, "--set", 0, 0, key,
-                         "is a mapping, which --set cannot give: set it in the config file");
+                         d->type == T_STAGEMAP ? "is a mapping (stage: factor), which --set cannot give: set it in the config file"
+                                                  : "is a mapping (field: column), which --set cannot give: set it in the config file");
     if (!d) {
         char buf[128];
         const char *dot = strrchr(key, '.');

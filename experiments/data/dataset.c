@@ -405,7 +405,16 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
                      exp_dataset *ds, wb_error *err)
 {
     memset(ds, 0, sizeof *ds);
-    if (!strcmp(exp_config_str(cfg, "data.task"), "patch")) return exp_patch_load(cfg, key, cache_dir, progress, ds, err);
+    if (!strcmp(exp_config_str(cfg, "data.task"), "patch")) {
+        if (exp_patch_load(cfg, key, cache_dir, progress, ds, err) != 0) return -1;
+        /* how outputs show a file (data.output_paths), as for whole images */
+        ds->paths = !strcmp(exp_config_str(cfg, "data.output_paths"), "none") ? EXP_PATHS_NONE : EXP_PATHS_PSEUDONYMISED;
+        if (!(ds->dicom_dir = dup_str(exp_config_str(cfg, "data.dicom_dir")))) {
+            exp_dataset_free(ds);
+            return wb_err(err, WB_E_NOMEM, exp_config_str(cfg, "data.labels"), "out of memory");
+        }
+        return 0;
+    }
     const char *labels = exp_config_str(cfg, "data.labels");
     const char *dir = exp_config_str(cfg, "data.dicom_dir");
     const char *positive = exp_config_str(cfg, "data.positive");

@@ -222,6 +222,8 @@ static void grow_free(grow *g)
     for (size_t i = 0; i < g->n_excl; i++) {
         free(g->excl[i].file);
         free(g->excl[i].reason);
+        free(g->excl[i].path);
+        free(g->excl[i].group);
     }
     for (size_t i = 0; i < g->n_images; i++) {
         free(g->images[i].file);
@@ -239,22 +241,31 @@ static void grow_free(grow *g)
     memset(g, 0, sizeof *g);
 }
 
-static int exclude(grow *g, const char *file, const char *reason, wb_error *err)
+/* Lists image im as excluded with the reason; outputs show it as exp_dataset_out_file does
+ * (the patient id pseudonymised), so the record carries the image's patient and CSV line. */
+static int exclude(grow *g, const exp_patch_image *im, const char *reason, wb_error *err)
 {
     size_t cap = g->excl_cap;
     if (grow_to((void **)&g->excl, &cap, g->n_excl + 1, sizeof *g->excl) != 0)
         return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
     g->excl_cap = cap;
     exp_excluded *x = &g->excl[g->n_excl];
-    x->file = dup_str(file);
+    memset(x, 0, sizeof *x);
+    x->file = dup_str(im->file);
     x->reason = dup_str(reason);
-    if (!x->file || !x->reason) {
+    x->path = dup_str(im->file);
+    x->group = dup_str(im->group ? im->group : "");
+    memcpy(x->pseudonym, im->pseudonym, sizeof x->pseudonym);
+    x->csv_line = im->csv_line;
+    if (!x->file || !x->reason || !x->path || !x->group) {
         free(x->file);
         free(x->reason);
+        free(x->path);
+        free(x->group);
         return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
     }
     g->n_excl++;
-    wb_warn("excluded %s: %s", file, reason);
+    wb_warn("excluded %s: %s", im->file, reason);
     return 0;
 }
 
@@ -608,7 +619,7 @@ static int load_image(loader *L, const io_csv *csv, const box_cols *bc, const si
             }
             char reason[1400];
             snprintf(reason, sizeof reason, "%s:%d: %s", L->labels, csv->lines[r], why);
-            if (exclude(&L->g, im->file, reason, err) != 0) {
+            if (exclude(&L->g, im, reason, err) != 0) {
                 rc = -1;
                 goto done;
             }
@@ -652,7 +663,7 @@ static int load_image(loader *L, const io_csv *csv, const box_cols *bc, const si
                 rc = wb_err(err, WB_E_DATA, L->labels, "%s (data.on_error is fail)", msg);
                 goto done;
             }
-            if (exclude(&L->g, im->file, msg, err) != 0) rc = -1;
+            if (exclude(&L->g, im, msg, err) != 0) rc = -1;
             goto windows;
         }
         size_t taken[1000];
@@ -696,7 +707,7 @@ bad_image:
     if (L->fail_fast) {
         rc = wb_err_at(err, WB_E_FAILED, L->labels, im->csv_line, 0, NULL, "%s (data.on_error is fail)", msg);
     } else {
-        rc = exclude(&L->g, im->file, msg, err);
+        rc = exclude(&L->g, im, msg, err);
         im->rows = 0; /* not usable for whole-image scoring either */
     }
 done:
