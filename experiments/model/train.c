@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "experiments/data/patch.h"
 #include "experiments/eval/metrics.h"
 #include "experiments/model/backbone.h"
 
@@ -227,27 +228,29 @@ static int pooled_features(nn_net *net, const exp_dataset *ds, const size_t *idx
 {
     const size_t F = (size_t)nn_net_feature_dim(net);
     exp_feature_cache *fc = pretrained ? tc->features : NULL;
+    /* a patch run's sliding windows follow its ds->n patches in the images (patch.h) */
+    const size_t nall = ds->n + (ds->patch ? ds->patch->n_windows : 0);
     if (fc && !fc->f) {
-        size_t *all = malloc((ds->n ? ds->n : 1) * sizeof *all);
-        double *f = malloc((ds->n ? ds->n : 1) * F * sizeof *f);
+        size_t *all = malloc((nall ? nall : 1) * sizeof *all);
+        double *f = malloc((nall ? nall : 1) * F * sizeof *f);
         if (!all || !f) {
             free(all);
             free(f);
-            return wb_err(err, WB_E_NOMEM, NULL, "out of memory for the features of %zu images", ds->n);
+            return wb_err(err, WB_E_NOMEM, NULL, "out of memory for the features of %zu images", nall);
         }
-        for (size_t i = 0; i < ds->n; i++) all[i] = i;
-        int rc = pooled_features(net, ds, all, ds->n, C, B, tc, 0, xbuf, fbuf, f, err);
+        for (size_t i = 0; i < nall; i++) all[i] = i;
+        int rc = pooled_features(net, ds, all, nall, C, B, tc, 0, xbuf, fbuf, f, err);
         free(all);
         if (rc) {
             free(f);
             return -1;
         }
         fc->f = f;
-        fc->n = ds->n;
+        fc->n = nall;
         fc->dim = F;
     }
     if (fc) {
-        if (fc->n != ds->n || fc->dim != F) return wb_err(err, WB_E_INTERNAL, NULL, "the feature cache is for another dataset");
+        if (fc->n != nall || fc->dim != F) return wb_err(err, WB_E_INTERNAL, NULL, "the feature cache is for another dataset");
         for (size_t i = 0; i < n; i++) memcpy(out + i * F, fc->f + idx[i] * F, F * sizeof *out);
         return 0;
     }
