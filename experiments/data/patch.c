@@ -362,6 +362,7 @@ static int decode(const char *path, io_voi_mode voi, float **px, int *rows, int 
     io_dicom_image img;
     io_image_format fmt;
     if (io_image_read(path, &o, &img, &fmt, err) != 0) return -1;
+    copy(im->format, sizeof im->format, io_image_format_name(fmt));
     if (!im->sop_uid[0]) copy(im->sop_uid, sizeof im->sop_uid, img.meta.sop_uid);
     if (!im->laterality[0]) copy(im->laterality, sizeof im->laterality, img.meta.laterality);
     if (!im->view[0]) copy(im->view, sizeof im->view, img.meta.view_position);
@@ -451,6 +452,7 @@ static int add_patch(loader *L, const float *img, const exp_pre_frame *fr, const
              kind == EXP_PATCH_LESION ? 'L' : 'B', k + 1);
     copy(it->laterality, sizeof it->laterality, im->laterality);
     copy(it->view, sizeof it->view, im->view);
+    copy(it->format, sizeof it->format, im->format); /* the file it was cut from */
     copy(it->sha256, sizeof it->sha256, sha_hex);
     it->label = label;
     it->csv_line = csv_line;

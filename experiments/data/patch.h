@@ -49,6 +49,7 @@ typedef struct exp_patch_image {
     char *group;              /* patient id (raw; never written) */
     char pseudonym[17];
     char sop_uid[80], laterality[8], view[16];
+    char format[8];           /* io_image_format_name of the file: "dicom", "png", ... */
     int label;                /* 1 when any of its rows is data.positive */
     int csv_line;             /* its first row */
     int rows, cols;           /* stored image */

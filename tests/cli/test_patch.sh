@@ -98,6 +98,8 @@ for f in patches.csv predictions_image.csv heatmaps.csv metrics.json report.html
   expect_eq "$([ -s "$run/$f" ] && echo yes)" yes "$f written"
 done
 expect_grep '"task": "patch"' "$run/metrics.json"
+# patches carry the format of the file they were cut from (DICOM here: no "not DICOM" note)
+expect_grep '"non_dicom_images": 0, "formats": \{"dicom": ' "$run/metrics.json"
 expect_grep '"whole_image": \{"images": 48, "scored": 48' "$run/metrics.json"
 expect_grep 'patch level' "$run/report.md"
 expect_grep 'Whole images' "$run/report.md"
