@@ -12,7 +12,7 @@ Writes into tests/io/data/image/:
   - broken fixtures the reader must refuse: PNG/JPEG/PGM cut short, a PNG whose IDAT CRC is
     wrong, a PNG whose IHDR claims 100000 x 100000 pixels (valid CRC), a PGM with a pixel above
     maxval, a text file named .png;
-  - mias.ref: for each real mini-MIAS film in /work/shared/data/mini-mias-sample (read-only,
+  - mias.ref: for each real mini-MIAS film in ../shared/data/mini-mias-sample (read-only,
     not copied): name rows cols sum-of-pixels and the values at 8 fixed positions, as
     scikit-image (skimage.io.imread) and PIL decode them (the script checks they agree).
 """
@@ -29,7 +29,7 @@ import skimage.io
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "data", "image")
-MIAS = "/work/shared/data/mini-mias-sample"
+MIAS = os.path.join(HERE, "..", "..", "..", "shared", "data", "mini-mias-sample")
 os.makedirs(OUT, exist_ok=True)
 rng = np.random.default_rng(20261206)
 

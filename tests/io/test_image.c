@@ -189,7 +189,7 @@ static int run_mias(const char *ref, const char *dir)
 {
     struct stat st;
     if (stat(dir, &st) != 0) {
-        printf("SKIP: %s is absent (the 16 mini-MIAS films of /work/shared/data/mini-mias-sample, "
+        printf("SKIP: %s is absent (the 16 mini-MIAS films of ../shared/data/mini-mias-sample, "
                "from the MIAS MiniMammographic Database; see its README.md)\n", dir);
         return 77;
     }
@@ -209,7 +209,7 @@ static int run_mias(const char *ref, const char *dir)
         char path[4200];
         snprintf(path, sizeof path, "%s/%s", dir, name);
         if (stat(path, &st) != 0) {
-            printf("SKIP: %s is absent (mini-MIAS film %s; /work/shared/data/mini-mias-sample has all 16)\n", path, name);
+            printf("SKIP: %s is absent (mini-MIAS film %s; ../shared/data/mini-mias-sample has all 16)\n", path, name);
             fclose(f);
             return 77;
         }
