@@ -1000,6 +1000,91 @@ static void resize_mask(const crop_ctx *c, int rows, int cols, uint8_t *dst, int
 
 /* ---- the pipeline ---- */
 
+/* Step 1 of exp_pre_run (and of exp_pre_frame_run): the threshold, the largest component
+ * (on runs, never a full-size label image), its bounding box box = {r0, c0, r1, c1} and its
+ * mask *bmask inside that box (malloc'd, (r1-r0) x (c1-c0), holes filled), and its area. */
+static int breast_mask(const float *img, int rows, int cols, const exp_pre_params *p, int nth,
+                       float *thr_out, int box[4], uint8_t **bmask_out, size_t *area_out,
+                       wb_error *err)
+{
+    const size_t n = (size_t)rows * (size_t)cols;
+    run_vec runs = {0};
+    uint32_t *root = NULL;
+    uint64_t *csize = NULL;
+    uint8_t *bmask = NULL;
+    int rc = -1;
+    *bmask_out = NULL;
+    float thr;
+    if (p->mask_threshold == EXP_PRE_MASK_OTSU
+            ? io_itk_otsu_threshold(img, rows, cols, p->otsu_bins, &thr, err)
+            : triangle_threshold(img, n, p->otsu_bins, nth, &thr, err))
+        goto done;
+    if (runs_extract(img, thr, NULL, 0, rows, cols, nth, &runs, err))
+        goto done;
+    root = malloc((runs.n ? runs.n : 1) * sizeof *root);
+    csize = malloc((runs.n ? runs.n : 1) * sizeof *csize);
+    if (!root || !csize)
+        goto nomem;
+    runs_label(runs.r, runs.n, p->fully_connected, root);
+    size_t area = 0;
+    long best = runs_largest(runs.r, runs.n, root, csize, &area);
+    if (best < 0) {
+        wb_err(err, WB_E_DATA, NULL, "no breast found: nothing above the mask threshold %g "
+               "(a blank image?)", (double)thr);
+        goto done;
+    }
+    box[0] = rows;
+    box[1] = cols;
+    box[2] = -1;
+    box[3] = -1;
+    for (size_t i = 0; i < runs.n; i++)
+        if (root[i] == (uint32_t)best) {
+            const pre_run *q = &runs.r[i];
+            box[0] = q->row < box[0] ? q->row : box[0];
+            box[2] = q->row + 1 > box[2] ? q->row + 1 : box[2];
+            box[1] = q->c0 < box[1] ? q->c0 : box[1];
+            box[3] = q->c1 > box[3] ? q->c1 : box[3];
+        }
+    const int bh = box[2] - box[0], bw = box[3] - box[1];
+    bmask = calloc((size_t)bh * (size_t)bw, 1);
+    if (!bmask)
+        goto nomem;
+    for (size_t i = 0; i < runs.n; i++)
+        if (root[i] == (uint32_t)best) {
+            const pre_run *q = &runs.r[i];
+            memset(bmask + (size_t)(q->row - box[0]) * (size_t)bw + (size_t)(q->c0 - box[1]), 1,
+                   (size_t)(q->c1 - q->c0));
+        }
+    free(runs.r);
+    runs.r = NULL;
+    free(root);
+    root = NULL;
+    free(csize);
+    csize = NULL;
+    /* Every background pixel outside the bounding box reaches the image border through
+     * background, and so does every one on the box's edge: the holes of the whole mask are
+     * exactly those of the box's mask, its own edge taken as the border. */
+    if (p->fill_holes && fill_holes_runs(bmask, bh, bw, p->fully_connected, nth, err))
+        goto done;
+    area = 0;
+    for (size_t i = 0; i < (size_t)bh * (size_t)bw; i++)
+        area += bmask[i];
+    *thr_out = thr;
+    *area_out = area;
+    *bmask_out = bmask;
+    bmask = NULL;
+    rc = 0;
+    goto done;
+nomem:
+    wb_err(err, WB_E_NOMEM, NULL, "preprocess: out of memory for a %dx%d image", rows, cols);
+done:
+    free(runs.r);
+    free(root);
+    free(csize);
+    free(bmask);
+    return rc;
+}
+
 /* Percentiles lo/hi of img inside the box's mask (box rows r0.., columns c0.., mask bh x bw)
  * from a 65536-bin histogram over the masked range: exact to 1/65536 of that range, without
  * sorting millions of pixels. */
@@ -1081,9 +1166,6 @@ int exp_pre_run(const float *img, int rows, int cols, const char *laterality,
     const int nth = g_threads;
     const size_t n = (size_t)rows * (size_t)cols;
     const size_t on = (size_t)p->out_rows * (size_t)p->out_cols;
-    run_vec runs = {0};
-    uint32_t *root = NULL;
-    uint64_t *csize = NULL;
     uint8_t *bmask = NULL;
     float *small = NULL;
     lin_tap *ty = NULL, *tx = NULL;
@@ -1093,60 +1175,13 @@ int exp_pre_run(const float *img, int rows, int cols, const char *laterality,
     if (!oimg || !omask)
         goto nomem;
 
-    /* 1. mask: threshold, the largest component (on runs, never a full-size label image),
-     * holes filled inside its bounding box */
+    /* 1. mask: threshold, the largest component, holes filled inside its bounding box */
     float thr;
-    if (p->mask_threshold == EXP_PRE_MASK_OTSU
-            ? io_itk_otsu_threshold(img, rows, cols, p->otsu_bins, &thr, err)
-            : triangle_threshold(img, n, p->otsu_bins, nth, &thr, err))
+    int box[4];
+    size_t area;
+    if (breast_mask(img, rows, cols, p, nth, &thr, box, &bmask, &area, err))
         goto done;
-    if (runs_extract(img, thr, NULL, 0, rows, cols, nth, &runs, err))
-        goto done;
-    root = malloc((runs.n ? runs.n : 1) * sizeof *root);
-    csize = malloc((runs.n ? runs.n : 1) * sizeof *csize);
-    if (!root || !csize)
-        goto nomem;
-    runs_label(runs.r, runs.n, p->fully_connected, root);
-    size_t area = 0;
-    long best = runs_largest(runs.r, runs.n, root, csize, &area);
-    if (best < 0) {
-        wb_err(err, WB_E_DATA, NULL, "no breast found: nothing above the mask threshold %g "
-               "(a blank image?)", (double)thr);
-        goto done;
-    }
-    int box[4] = {rows, cols, -1, -1};
-    for (size_t i = 0; i < runs.n; i++)
-        if (root[i] == (uint32_t)best) {
-            const pre_run *q = &runs.r[i];
-            box[0] = q->row < box[0] ? q->row : box[0];
-            box[2] = q->row + 1 > box[2] ? q->row + 1 : box[2];
-            box[1] = q->c0 < box[1] ? q->c0 : box[1];
-            box[3] = q->c1 > box[3] ? q->c1 : box[3];
-        }
     const int bh = box[2] - box[0], bw = box[3] - box[1];
-    bmask = calloc((size_t)bh * (size_t)bw, 1);
-    if (!bmask)
-        goto nomem;
-    for (size_t i = 0; i < runs.n; i++)
-        if (root[i] == (uint32_t)best) {
-            const pre_run *q = &runs.r[i];
-            memset(bmask + (size_t)(q->row - box[0]) * (size_t)bw + (size_t)(q->c0 - box[1]), 1,
-                   (size_t)(q->c1 - q->c0));
-        }
-    free(runs.r);
-    runs.r = NULL;
-    free(root);
-    root = NULL;
-    free(csize);
-    csize = NULL;
-    /* Every background pixel outside the bounding box reaches the image border through
-     * background, and so does every one on the box's edge: the holes of the whole mask are
-     * exactly those of the box's mask, its own edge taken as the border. */
-    if (p->fill_holes && fill_holes_runs(bmask, bh, bw, p->fully_connected, nth, err))
-        goto done;
-    area = 0;
-    for (size_t i = 0; i < (size_t)bh * (size_t)bw; i++)
-        area += bmask[i];
 
     /* 2. shape */
     out->features[EXP_PRE_F_SHAPE_AREA_FRACTION] = (double)area / (double)n;
@@ -1265,9 +1300,6 @@ int exp_pre_run(const float *img, int rows, int cols, const char *laterality,
 nomem:
     wb_err(err, WB_E_NOMEM, NULL, "preprocess: out of memory for a %dx%d image", rows, cols);
 done:
-    free(runs.r);
-    free(root);
-    free(csize);
     free(bmask);
     free(small);
     free(ty);
@@ -1319,61 +1351,20 @@ int exp_pre_frame_run(const float *img, int rows, int cols, const char *laterali
         return wb_err(err, WB_E_DATA, NULL, "image size %dx%d out of range", rows, cols);
     const int nth = g_threads;
     const size_t n = (size_t)rows * (size_t)cols;
-    run_vec runs = {0};
-    uint32_t *root = NULL;
-    uint64_t *csize = NULL;
     uint8_t *bmask = NULL, *mask = calloc(n, 1);
     int rc = -1;
     if (!mask)
         goto nomem;
     /* step 1 exactly as exp_pre_run takes it */
     float thr;
-    if (p->mask_threshold == EXP_PRE_MASK_OTSU
-            ? io_itk_otsu_threshold(img, rows, cols, p->otsu_bins, &thr, err)
-            : triangle_threshold(img, n, p->otsu_bins, nth, &thr, err))
+    int box[4];
+    size_t area;
+    if (breast_mask(img, rows, cols, p, nth, &thr, box, &bmask, &area, err))
         goto done;
-    if (runs_extract(img, thr, NULL, 0, rows, cols, nth, &runs, err))
-        goto done;
-    root = malloc((runs.n ? runs.n : 1) * sizeof *root);
-    csize = malloc((runs.n ? runs.n : 1) * sizeof *csize);
-    if (!root || !csize)
-        goto nomem;
-    runs_label(runs.r, runs.n, p->fully_connected, root);
-    size_t area = 0;
-    long best = runs_largest(runs.r, runs.n, root, csize, &area);
-    if (best < 0) {
-        wb_err(err, WB_E_DATA, NULL, "no breast found: nothing above the mask threshold %g "
-               "(a blank image?)", (double)thr);
-        goto done;
-    }
-    int box[4] = {rows, cols, -1, -1};
-    for (size_t i = 0; i < runs.n; i++)
-        if (root[i] == (uint32_t)best) {
-            const pre_run *q = &runs.r[i];
-            box[0] = q->row < box[0] ? q->row : box[0];
-            box[2] = q->row + 1 > box[2] ? q->row + 1 : box[2];
-            box[1] = q->c0 < box[1] ? q->c0 : box[1];
-            box[3] = q->c1 > box[3] ? q->c1 : box[3];
-        }
     const int bh = box[2] - box[0], bw = box[3] - box[1];
-    bmask = calloc((size_t)bh * (size_t)bw, 1);
-    if (!bmask)
-        goto nomem;
-    for (size_t i = 0; i < runs.n; i++)
-        if (root[i] == (uint32_t)best) {
-            const pre_run *q = &runs.r[i];
-            memset(bmask + (size_t)(q->row - box[0]) * (size_t)bw + (size_t)(q->c0 - box[1]), 1,
-                   (size_t)(q->c1 - q->c0));
-        }
-    if (p->fill_holes && fill_holes_runs(bmask, bh, bw, p->fully_connected, nth, err))
-        goto done;
-    area = 0;
-    for (int r = 0; r < bh; r++) {
+    for (int r = 0; r < bh; r++)
         memcpy(mask + (size_t)(r + box[0]) * (size_t)cols + (size_t)box[1], bmask + (size_t)r * (size_t)bw,
                (size_t)bw);
-        for (int c = 0; c < bw; c++)
-            area += bmask[(size_t)r * (size_t)bw + (size_t)c];
-    }
     /* step 3: the window */
     out->lo = 0;
     out->span = 1;
@@ -1418,9 +1409,6 @@ int exp_pre_frame_run(const float *img, int rows, int cols, const char *laterali
 nomem:
     wb_err(err, WB_E_NOMEM, NULL, "preprocess: out of memory for a %dx%d image", rows, cols);
 done:
-    free(runs.r);
-    free(root);
-    free(csize);
     free(bmask);
     free(mask);
     return rc;
