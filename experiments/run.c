@@ -26,6 +26,7 @@
 #include "experiments/model/backbone.h"
 #include "experiments/model/baseline.h"
 #include "experiments/eval/metrics.h"
+#include "experiments/eval/summary.h"
 #include "experiments/model/train.h"
 #include "experiments/report/registry.h"
 #include "experiments/report/report.h"
@@ -37,10 +38,6 @@
 #endif
 
 /* ---- breast-level aggregation ---- */
-
-/* qsort has no context argument: the dataset and item list of the current sort. */
-static const exp_dataset *g_sort_ds;
-static const size_t *g_sort_idx;
 
 /* The data object's image formats: ", \"non_dicom_images\": K, \"formats\": {\"dicom\": N, ...}"
  * (formats in a fixed order, those with no image left out). Non-DICOM images (PNG, JPEG, PGM)
@@ -66,114 +63,25 @@ static void json_formats(sbuf *b, const exp_dataset *ds)
     sb_printf(b, "}");
 }
 
-/* Orders positions j (into g_sort_idx) by patient id, laterality, then item. The raw id, not
- * the pseudonym: pseudonyms depend on the runs directory's key, and so would the order of the
- * breast-level sums and their last bits. The order itself is never written out. */
-static int cmp_breast(const void *a, const void *b)
-{
-    size_t ia = g_sort_idx[*(const size_t *)a], ib = g_sort_idx[*(const size_t *)b];
-    const exp_item *x = &g_sort_ds->items[ia], *y = &g_sort_ds->items[ib];
-    int c = strcmp(x->group, y->group);
-    if (!c) c = strcmp(x->laterality, y->laterality);
-    if (!c) c = (ia > ib) - (ia < ib);
-    return c;
-}
-
-/* Aggregates image scores to breasts (patient + laterality): P holds K scores per image (row j
- * for item idx[j]; K = 1 for binary, one probability per class for multi-class), bP gets nb
- * rows of K, the mean or the per-score max of the views; a breast's label is the largest label
- * of its views. by, bP and order are caller-allocated (n, n x K, n entries); returns nb, the
- * breasts in the order of patient id and laterality. */
-static size_t to_breasts(const exp_dataset *ds, const size_t *idx, const double *P, size_t n, int K, int use_max,
-                         int *by, double *bP, size_t *order)
-{
-    for (size_t j = 0; j < n; j++) order[j] = j;
-    g_sort_ds = ds;
-    g_sort_idx = idx;
-    qsort(order, n, sizeof *order, cmp_breast);
-    size_t nb = 0;
-    for (size_t j = 0; j < n;) {
-        const exp_item *first = &ds->items[idx[order[j]]];
-        int y = 0;
-        double *row = bP + nb * (size_t)K;
-        for (int c = 0; c < K; c++) row[c] = use_max ? -INFINITY : 0;
-        size_t k = j;
-        for (; k < n; k++) {
-            const exp_item *it = &ds->items[idx[order[k]]];
-            if (strcmp(it->group, first->group) || strcmp(it->laterality, first->laterality)) break;
-            const double *v = P + order[k] * (size_t)K;
-            for (int c = 0; c < K; c++) row[c] = use_max ? (v[c] > row[c] ? v[c] : row[c]) : row[c] + v[c];
-            y = it->label > y ? it->label : y;
-        }
-        if (!use_max)
-            for (int c = 0; c < K; c++) row[c] /= (double)(k - j);
-        by[nb++] = y;
-        j = k;
-    }
-    return nb;
-}
-
-/* The multi-class metrics of one set of predictions (y, P n x K), in output order:
- * auc (one-vs-rest macro), auc_ovr_<class> per class, accuracy, balanced_accuracy, f1_macro,
- * log_loss (argmax decides the predicted class), n, n_class_<class>. NaN where undefined. */
-enum { MC_AUC = 0, MC_ACC = 1, MC_BACC = 2, MC_F1 = 3, MC_LOGLOSS = 4, MC_N = 5, MC_FIXED = 6 };
-static const char *const mc_fixed_names[MC_FIXED] = {"auc", "accuracy", "balanced_accuracy", "f1_macro", "log_loss", "n"};
-typedef struct mc_metrics {
-    double v[MC_FIXED];
-    double auc_c[EXP_CONFIG_MAX_CLASSES];
-    double n_c[EXP_CONFIG_MAX_CLASSES];
-} mc_metrics;
-
-static void mc_compute(const int *y, const double *P, size_t n, int K, int *pred, mc_metrics *m)
-{
-    wb_error e;
-    for (int i = 0; i < MC_FIXED; i++) m->v[i] = NAN;
-    for (int c = 0; c < K; c++) {
-        m->auc_c[c] = NAN;
-        m->n_c[c] = 0;
-    }
-    m->v[MC_N] = (double)n;
-    for (size_t i = 0; i < n; i++) m->n_c[y[i]] += 1;
-    if (!n) return;
-    exp_metrics_auc_ovr(y, P, NULL, n, K, &m->v[MC_AUC], NULL, &e);
-    int *yc = malloc(n * sizeof *yc);
-    double *sc = malloc(n * sizeof *sc);
-    for (int c = 0; yc && sc && c < K; c++) {
-        for (size_t i = 0; i < n; i++) {
-            yc[i] = y[i] == c;
-            sc[i] = P[i * (size_t)K + (size_t)c];
-        }
-        if (exp_metrics_auc(yc, sc, NULL, n, &m->auc_c[c], &e) != 0) m->auc_c[c] = NAN;
-    }
-    free(yc);
-    free(sc);
-    if (exp_metrics_argmax(P, n, K, pred, &e) == 0) {
-        exp_metrics_mc_accuracy(y, pred, n, K, &m->v[MC_ACC], &e);
-        exp_metrics_mc_balanced_accuracy(y, pred, n, K, &m->v[MC_BACC], &e);
-        exp_metrics_mc_f1_macro(y, pred, n, K, &m->v[MC_F1], &e);
-    }
-    exp_metrics_log_loss(y, P, n, K, &m->v[MC_LOGLOSS], &e);
-}
-
 /* Writes m as JSON members ("auc": ..., ...) and as metrics.csv rows. */
 static void mc_emit(sbuf *json, sbuf *csv, int repeat, const char *fold, const char *variant, const char *level,
-                    const mc_metrics *m, const exp_config *cfg, int K)
+                    const exp_mc_metrics *m, const exp_config *cfg, int K)
 {
-    for (int q = 0; q <= MC_N + K * 2; q++) {
+    for (int q = 0; q <= EXP_MC_N + K * 2; q++) {
         char name[128];
         double v;
         if (q == 0) {
             snprintf(name, sizeof name, "auc");
-            v = m->v[MC_AUC];
+            v = m->v[EXP_MC_AUC];
         } else if (q <= K) {
             snprintf(name, sizeof name, "auc_ovr_%s", exp_config_list_item(cfg, "data.classes", (size_t)q - 1));
             v = m->auc_c[q - 1];
-        } else if (q < K + MC_FIXED) {
-            snprintf(name, sizeof name, "%s", mc_fixed_names[q - K]);
+        } else if (q < K + EXP_MC_FIXED) {
+            snprintf(name, sizeof name, "%s", exp_mc_fixed_names[q - K]);
             v = m->v[q - K];
         } else {
-            snprintf(name, sizeof name, "n_class_%s", exp_config_list_item(cfg, "data.classes", (size_t)(q - K - MC_FIXED)));
-            v = m->n_c[q - K - MC_FIXED];
+            snprintf(name, sizeof name, "n_class_%s", exp_config_list_item(cfg, "data.classes", (size_t)(q - K - EXP_MC_FIXED)));
+            v = m->n_c[q - K - EXP_MC_FIXED];
         }
         if (json) {
             sb_printf(json, "%s", q ? ", " : "");
@@ -189,71 +97,22 @@ static void mc_emit(sbuf *json, sbuf *csv, int repeat, const char *fold, const c
 
 /* ---- metrics of one set of predictions ---- */
 
-enum { M_AUC, M_AUC_LO, M_AUC_HI, M_AP, M_ACC, M_BACC, M_SENS, M_SPEC, M_SENS_AT_SPEC, M_F1, M_BRIER, M_ECE, M_THRESH, M_N, M_NPOS, M_COUNT };
-static const char *const metric_names[M_COUNT] = {"auc", "auc_ci_low", "auc_ci_high", "average_precision", "accuracy",
-                                                  "balanced_accuracy", "sensitivity", "specificity",
-                                                  "sensitivity_at_specificity", "f1", "brier", "ece", "threshold", "n", "n_positive"};
-
-/* y, score, n; thr: the decision threshold (chosen on validation data). */
-static void compute(const int *y, const double *score, size_t n, double thr, double spec, double m[M_COUNT])
-{
-    wb_error e;
-    for (int i = 0; i < M_COUNT; i++) m[i] = NAN;
-    size_t npos = 0;
-    for (size_t i = 0; i < n; i++) npos += (size_t)y[i];
-    m[M_N] = (double)n;
-    m[M_NPOS] = (double)npos;
-    m[M_THRESH] = thr;
-    exp_delong d;
-    if (exp_metrics_delong(y, score, n, &d, &e) == 0) {
-        m[M_AUC] = d.auc;
-        m[M_AUC_LO] = d.ci_lo;
-        m[M_AUC_HI] = d.ci_hi;
-    }
-    exp_metrics_average_precision(y, score, NULL, n, &m[M_AP], &e);
-    exp_metrics_brier(y, score, NULL, n, &m[M_BRIER], &e);
-    exp_metrics_ece(y, score, NULL, n, 10, &m[M_ECE], &e);
-    exp_metrics_sens_at_spec(y, score, NULL, n, spec, &m[M_SENS_AT_SPEC], NULL, &e);
-    exp_confusion c;
-    if (exp_metrics_confusion(y, score, NULL, n, thr, &c, &e) == 0) {
-        m[M_ACC] = exp_confusion_accuracy(&c);
-        m[M_BACC] = exp_confusion_balanced_accuracy(&c);
-        m[M_SENS] = exp_confusion_sensitivity(&c);
-        m[M_SPEC] = exp_confusion_specificity(&c);
-        m[M_F1] = exp_confusion_f1(&c);
-    }
-}
-
 /* One metrics.csv row (the AUC carries its DeLong CI; the CI bounds get no rows of their own). */
 static void csv_metric(sbuf *b, int repeat, const char *fold, const char *variant, const char *level, int q,
-                       const double m[M_COUNT])
+                       const double m[EXP_M_COUNT])
 {
-    if (q == M_AUC_LO || q == M_AUC_HI) return;
-    sb_printf(b, "%d,%s,%s,%s,%s,", repeat, fold, variant, level, metric_names[q]);
+    if (q == EXP_M_AUC_LO || q == EXP_M_AUC_HI) return;
+    sb_printf(b, "%d,%s,%s,%s,%s,", repeat, fold, variant, level, exp_metric_names[q]);
     sb_num(b, m[q]);
     sb_printf(b, ",");
-    if (q == M_AUC) {
-        sb_num(b, m[M_AUC_LO]);
+    if (q == EXP_M_AUC) {
+        sb_num(b, m[EXP_M_AUC_LO]);
         sb_printf(b, ",");
-        sb_num(b, m[M_AUC_HI]);
+        sb_num(b, m[EXP_M_AUC_HI]);
     } else {
         sb_printf(b, ",");
     }
     sb_printf(b, "\n");
-}
-
-/* A threshold from validation data (Youden's J, or the target specificity); 0.5 when the
- * validation set lacks a class. */
-static double choose_threshold(const int *y, const double *s, size_t n, const char *how, double spec)
-{
-    wb_error e;
-    double t = 0.5;
-    if (!strcmp(how, "specificity")) {
-        if (exp_metrics_threshold_for_specificity(y, s, NULL, n, spec, &t, &e) != 0) t = 0.5;
-    } else if (exp_metrics_threshold_youden(y, s, NULL, n, &t, &e) != 0) {
-        t = 0.5;
-    }
-    return t;
 }
 
 /* ---- finished (repeat, fold, variant) parts, for --resume ---- */
@@ -287,13 +146,13 @@ static size_t count_lines(const char *s, size_t n)
     return k;
 }
 
-static int part_write(const char *dir, int r, int f, size_t v, const part_facts *pf, const double *sval, size_t nva,
-                      const double *stest, size_t nte, size_t S, const char *probe, size_t probe_n, const char *curve,
-                      size_t curve_n, wb_error *err)
+static int part_write(const char *dir, const char *run_id, int r, int f, size_t v, const part_facts *pf,
+                      const double *sval, size_t nva, const double *stest, size_t nte, size_t S, const char *probe,
+                      size_t probe_n, const char *curve, size_t curve_n, wb_error *err)
 {
     sbuf b = {0};
-    sb_printf(&b, "workbench part 3\ntrainable %.0f\nstages %d\nchosen_C %.17g\nseconds %.3f\nval %zu\n", pf->trainable,
-              pf->stages, pf->chosen_c, pf->seconds, nva);
+    sb_printf(&b, "workbench part 4\nrun %s\ntrainable %.0f\nstages %d\nchosen_C %.17g\nseconds %.3f\nval %zu\n", run_id,
+              pf->trainable, pf->stages, pf->chosen_c, pf->seconds, nva);
     part_scores(&b, sval, nva, S);
     sb_printf(&b, "test %zu\n", nte);
     part_scores(&b, stest, nte, S);
@@ -306,17 +165,22 @@ static int part_write(const char *dir, int r, int f, size_t v, const part_facts 
     return rc;
 }
 
-/* Reads a part written by part_write; 0 when it matches the fold's sizes, -1 otherwise (the
- * part is then recomputed; a part of an older format is recomputed too). The probe and curve
- * rows are appended to probe and curves. */
-static int part_read(const char *path, size_t nva, size_t nte, size_t S, part_facts *pf, double *sval, double *stest,
-                     sbuf *probe, sbuf *curves)
+/* Reads a part written by part_write: 0 when it is this run's (run_id: the hash of its
+ * config.yaml, manifest.csv and folds.csv) and matches the fold's sizes; PART_ABSENT when there
+ * is no such file; PART_FOREIGN when it was made by another run, another format or is damaged
+ * (a resumed run computes it again; the finish step refuses it). The probe and curve rows are
+ * appended to probe and curves. */
+enum { PART_ABSENT = -1, PART_FOREIGN = -2 };
+static int part_read(const char *path, const char *run_id, size_t nva, size_t nte, size_t S, part_facts *pf,
+                     double *sval, double *stest, sbuf *probe, sbuf *curves)
 {
     FILE *f = io_fs_fopen_input(path, 0, NULL, NULL); /* regular files only */
-    if (!f) return -1;
-    char line[1024];
+    if (!f) return access(path, F_OK) == 0 ? PART_FOREIGN : PART_ABSENT;
+    char line[1024], want[128];
     size_t a = 0, b = 0, np = 0;
-    int ok = fgets(line, sizeof line, f) && !strcmp(line, "workbench part 3\n") &&
+    snprintf(want, sizeof want, "run %s\n", run_id);
+    int ok = fgets(line, sizeof line, f) && !strcmp(line, "workbench part 4\n") && fgets(line, sizeof line, f) &&
+             !strcmp(line, want) &&
              fscanf(f, "trainable %lf\nstages %d\nchosen_C %lf\nseconds %lf\nval %zu\n", &pf->trainable, &pf->stages,
                     &pf->chosen_c, &pf->seconds, &a) == 5 &&
              a == nva;
@@ -333,7 +197,7 @@ static int part_read(const char *path, size_t nva, size_t nte, size_t S, part_fa
     while (ok && fgets(line, sizeof line, f)) sb_printf(curves, "%s", line);
     fclose(f);
     if (!ok) curves->n = mark, probe->n = pmark;
-    return ok ? 0 : -1;
+    return ok ? 0 : PART_FOREIGN;
 }
 
 /* ---- metrics.json pieces shared by binary and multi-class runs ---- */
@@ -342,17 +206,6 @@ static int part_read(const char *path, size_t nva, size_t nte, size_t S, part_fa
 static size_t fold_auc_at(size_t v, int r, int f, int level, int repeats, int folds)
 {
     return ((v * (size_t)repeats + (size_t)r) * (size_t)folds + (size_t)f) * 2 + (size_t)level;
-}
-
-/* AUC of one fold's test scores, NaN where undefined: S scores per item, 1 for binary (AUC),
- * K for multi-class (one-vs-rest macro AUC). */
-static double fold_auc_of(const int *y, const double *s, size_t n, size_t S, int K)
-{
-    wb_error e;
-    double a = NAN;
-    if (S == 1 ? exp_metrics_auc(y, s, NULL, n, &a, &e) != 0 : exp_metrics_auc_ovr(y, s, NULL, n, K, &a, NULL, &e) != 0)
-        a = NAN;
-    return a;
 }
 
 /* The index of metrics.reference among the variants (0 when no variant has that name). */
@@ -565,11 +418,11 @@ static int mc_write_results(const exp_config *cfg, const exp_dataset *ds, const 
                     size_t nn = nf;
                     const double *pp = fp;
                     if (level) {
-                        nn = to_breasts(ds, idx, fp, nf, K, agg_max, by, bp, order);
+                        nn = exp_summary_breasts(ds, idx, fp, nf, K, agg_max, by, bp, order);
                         pp = bp;
                     }
-                    mc_metrics fm;
-                    mc_compute(by, pp, nn, K, pred, &fm);
+                    exp_mc_metrics fm;
+                    exp_summary_multiclass(by, pp, nn, K, pred, &fm);
                     char fold_s[16];
                     snprintf(fold_s, sizeof fold_s, "%d", f);
                     mc_emit(NULL, &mcsv, r, fold_s, vname, lname, &fm, cfg, K);
@@ -580,23 +433,23 @@ static int mc_write_results(const exp_config *cfg, const exp_dataset *ds, const 
                 const int *yy = y;
                 const double *pp = Pv, *pr = Pr;
                 if (level) {
-                    ne = to_breasts(ds, idx, Pv, n, K, agg_max, by, bp, order);
-                    to_breasts(ds, idx, Pr, n, K, agg_max, by, refb, order);
+                    ne = exp_summary_breasts(ds, idx, Pv, n, K, agg_max, by, bp, order);
+                    exp_summary_breasts(ds, idx, Pr, n, K, agg_max, by, refb, order);
                     yy = by;
                     pp = bp;
                     pr = refb;
                 }
-                mc_metrics m;
-                mc_compute(yy, pp, ne, K, pred, &m);
+                exp_mc_metrics m;
+                exp_summary_multiclass(yy, pp, ne, K, pred, &m);
                 sb_printf(&b, ",\n       \"%s\": {", lname);
                 mc_emit(&b, &mcsv, r, "pooled", vname, lname, &m, cfg, K);
                 if (v != ref_v) {
                     /* macro AUC against the reference: the pooled difference, and the corrected
                      * resampled t-test on the fold macro AUCs (DeLong's test is for binary labels) */
-                    mc_metrics mr;
-                    mc_compute(yy, pr, ne, K, pred, &mr);
+                    exp_mc_metrics mr;
+                    exp_summary_multiclass(yy, pr, ne, K, pred, &mr);
                     sb_printf(&b, ",\n         \"vs_reference\": {\"delta_auc\": ");
-                    sb_num(&b, m.v[MC_AUC] - mr.v[MC_AUC]);
+                    sb_num(&b, m.v[EXP_MC_AUC] - mr.v[EXP_MC_AUC]);
                     json_ttest(&b, fold_auc, v, ref_v, r, level, repeats, folds, n_train, n_test);
                     sb_printf(&b, "}");
                 }
@@ -684,196 +537,230 @@ static void env_json(sbuf *b, const exp_config *cfg, const exp_run_options *o, c
     sb_printf(b, "\n}\n");
 }
 
-int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
+/* ---- the run, in steps: open, prepare, units, merge, outputs (docs/architecture.md) ---- */
+
+/* One run's state, shared by the steps. */
+typedef struct run_ctx {
+    const exp_run_options *o;
+    exp_config *cfg;
+    char *dir;
+    size_t dir_n;
+    const char *runs_dir;
+    char runs_buf[4200];
+    int writes_setup;  /* this step writes config.yaml .. folds.csv (not units, not finish) */
+    wb_tensor_list weights;
+    char wsha[65];
+    exp_registry *reg;
+    long long reg_id;
+    exp_dataset ds;
+    exp_cv_folds cv;
+    exp_wi *wi;        /* a patch run's whole-image scoring (NULL otherwise) */
+    io_sha256 run_hash;
+    char run_id[65];   /* SHA-256 of config.yaml, manifest.csv, folds.csv: whose parts are whose */
+    int K, mc;
+    size_t S, n, nwin, nv, n_groups;
+    int folds, repeats;
+    uint64_t seed;
+    size_t *group;
+    /* one fold's split and scratch */
+    int *role, *ybuf, *by;
+    size_t *tr, *va, *te, *order, ntr, nva, nte, nte_x;
+    double *sval, *stest, *bs;
+    /* the merged results */
+    pred *preds;
+    double *mcp;       /* multi-class: out-of-fold probabilities [repeat][variant][item][class] */
+    int *mcpred;
+    double *trainable, *fold_auc, *secs, *chosen_c;
+    int *stages;
+    double n_train_sum, n_test_sum;
+    sbuf curves, probe_rows;
+    exp_feature_cache feature_cache; /* the pretrained backbone's features, shared by the probes */
+    prog_ctx pc;
+    double t_start;
+} run_ctx;
+
+static const char *variant_str(const exp_config *cfg, size_t v, const char *field)
 {
-    exp_config *cfg = NULL;
-    /* A resumed run reads its own resolved config and keeps its directory. */
-    char resume_cfg[4200], resume_runs[4200];
-    const char *runs_dir = o->runs_dir ? o->runs_dir : "runs";
-    if (o->resume_dir) {
-        snprintf(resume_cfg, sizeof resume_cfg, "%s/config.yaml", o->resume_dir);
-        snprintf(resume_runs, sizeof resume_runs, "%s", o->resume_dir);
-        char *slash = strrchr(resume_runs, '/');
-        if (slash && slash != resume_runs) *slash = '\0';
-        else snprintf(resume_runs, sizeof resume_runs, ".");
-        runs_dir = resume_runs;
-        if (access(resume_cfg, F_OK) != 0)
-            return wb_err(err, WB_E_USAGE, o->resume_dir, "nothing to resume: the run was stopped before its "
-                          "config.yaml was written; run the config again");
-        if (exp_config_load(resume_cfg, NULL, 0, &cfg, err) != 0) return -1;
-    } else if (exp_config_load(o->config, o->sets, o->n_sets, &cfg, err) != 0) {
+    char k[96];
+    snprintf(k, sizeof k, "variants[%zu].%s", v, field);
+    return exp_config_str(cfg, k);
+}
+
+/* Writes b as dir/name in the steps that lay out the run (and adds it to the run id); the unit
+ * and finish steps instead check that the file on disk has these bytes: the data or the
+ * program changed since prepare otherwise. */
+static int setup_file(run_ctx *c, sbuf *b, const char *name, wb_error *err)
+{
+    io_sha256_update(&c->run_hash, name, strlen(name) + 1);
+    io_sha256_update(&c->run_hash, b->s ? b->s : "", b->n);
+    int rc = 0;
+    if (c->writes_setup) {
+        rc = sb_write(b, c->dir, name, err);
+    } else {
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", c->dir, name);
+        unsigned char *disk = NULL;
+        size_t dn = 0;
+        if (io_file_read_all(path, (size_t)1 << 31, &disk, &dn, err) != 0) {
+            rc = -1;
+        } else if (dn != b->n || (dn && memcmp(disk, b->s, dn))) {
+            rc = wb_err(err, WB_E_DATA, path, "differs from what the data give now: the images, the labels or the "
+                        "workbench changed since the run was prepared; prepare a new run");
+        }
+        free(disk);
+    }
+    sb_free(b);
+    return rc;
+}
+
+/* Step 1, open: the config (a prepared or resumed run's own config.yaml), the weights (a
+ * missing or damaged file stops the run before it has a directory), the run directory. */
+static int run_open(run_ctx *c, wb_error *err)
+{
+    const exp_run_options *o = c->o;
+    const char *existing = o->resume_dir ? o->resume_dir : (o->step == EXP_RUN_UNITS || o->step == EXP_RUN_FINISH) ? o->run_dir : NULL;
+    c->runs_dir = o->runs_dir ? o->runs_dir : "runs";
+    c->writes_setup = o->step == EXP_RUN_ALL || o->step == EXP_RUN_PREPARE;
+    if (existing) {
+        char cpath[4200];
+        snprintf(cpath, sizeof cpath, "%s/config.yaml", existing);
+        snprintf(c->runs_buf, sizeof c->runs_buf, "%s", existing);
+        char *slash = strrchr(c->runs_buf, '/');
+        if (slash && slash != c->runs_buf) *slash = '\0';
+        else snprintf(c->runs_buf, sizeof c->runs_buf, ".");
+        c->runs_dir = c->runs_buf;
+        if (access(cpath, F_OK) != 0)
+            return wb_err(err, WB_E_USAGE, existing, o->resume_dir ? "nothing to resume: the run was stopped before "
+                          "its config.yaml was written; run the config again" : "not a prepared run directory (no "
+                          "config.yaml): make one with workbench run CONFIG --prepare");
+        if (exp_config_load(cpath, NULL, 0, &c->cfg, err) != 0) return -1;
+    } else if (exp_config_load(o->config, o->sets, o->n_sets, &c->cfg, err) != 0) {
         return -1;
     }
-    exp_dataset ds;
-    memset(&ds, 0, sizeof ds);
-    wb_tensor_list weights;
-    wb_tensor_list_init(&weights);
-    exp_cv_folds cv;
-    exp_cv_folds_init(&cv);
-    sbuf b = {0};
-    pred *preds = NULL;
-    int *role = NULL, *ybuf = NULL, *by = NULL;
-    size_t *group = NULL, *tr = NULL, *va = NULL, *te = NULL, *order = NULL;
-    double *sval = NULL, *stest = NULL, *bs = NULL, *trainable = NULL, *fold_auc = NULL, *secs = NULL, *chosen_c = NULL;
-    int *stages = NULL;
-    double *mcp = NULL; /* multi-class: out-of-fold probabilities [repeat][variant][item][class] */
-    int *mcpred = NULL;
-    const char **ids = NULL;
-    sbuf curves = {0}, log = {0}, probe_rows = {0};
-    exp_feature_cache feature_cache = {0}; /* the pretrained backbone's features, shared by the probes */
-    int rc = -1;
-    exp_registry *reg = NULL;
-    long long reg_id = 0;
-    exp_wi *wi = NULL; /* a patch run's whole-image scoring (NULL otherwise) */
-    char wsha[65] = "";
-    nn_set_threads((int)exp_config_int(cfg, "threads"));
-
-    /* the weights first: a missing or damaged file stops the run before it has a directory */
-    const char *wpath = exp_config_str(cfg, "backbone.weights");
-    size_t nv = exp_config_num_variants(cfg);
+    exp_config *cfg = c->cfg;
+    nn_set_threads(o->threads > 0 ? o->threads : (int)exp_config_int(cfg, "threads"));
+    c->nv = exp_config_num_variants(cfg);
     int any_backbone = 0;
-    for (size_t v = 0; v < nv; v++) {
-        char k[64];
-        snprintf(k, sizeof k, "variants[%zu].type", v);
-        any_backbone |= !strcmp(exp_config_str(cfg, k), "backbone");
-    }
+    for (size_t v = 0; v < c->nv; v++) any_backbone |= !strcmp(variant_str(cfg, v, "type"), "backbone");
+    const char *wpath = exp_config_str(cfg, "backbone.weights");
     if (wpath && wpath[0] && any_backbone) {
         uint8_t wd[32];
-        if (io_sha256_file(wpath, wd, err) != 0 || io_weights_read(wpath, &weights, err) != 0) goto done;
+        if (io_sha256_file(wpath, wd, err) != 0 || io_weights_read(wpath, &c->weights, err) != 0) return -1;
         /* and they fit the backbone (as workbench validate checks): refused before any work */
-        if (exp_backbone_check(cfg, &weights, err) != 0) goto done;
-        io_sha256_hex(wd, wsha);
+        if (exp_backbone_check(cfg, &c->weights, err) != 0) return -1;
+        io_sha256_hex(wd, c->wsha);
     }
-
-    /* run directory: <name>-<UTC time>-<hash of the resolved config> */
-    if (io_fs_mkdirs(runs_dir, err) != 0) goto done;
+    if (existing) {
+        snprintf(c->dir, c->dir_n, "%s", existing);
+        return 0;
+    }
+    if (io_fs_mkdirs(c->runs_dir, err) != 0) return -1;
+    /* run directory: <name>-<UTC time>-<hash of the resolved config>, or the one asked for */
+    sbuf b = {0};
     char *resolved = NULL;
-    if (o->resume_dir) {
-        snprintf(dir, dir_n, "%s", o->resume_dir);
-        goto have_dir;
-    }
     size_t resolved_n = 0;
     FILE *mf = open_memstream(&resolved, &resolved_n);
-    if (!mf) {
-        wb_err(err, WB_E_NOMEM, o->config, "out of memory");
-        goto done;
-    }
+    if (!mf) return wb_err(err, WB_E_NOMEM, o->config, "out of memory");
     exp_config_write_resolved(cfg, mf);
     fclose(mf);
-    uint8_t h[32];
-    io_sha256_buf(resolved, resolved_n, h);
-    char stamp[32];
-    if (o->timestamp) {
-        snprintf(stamp, sizeof stamp, "%s", o->timestamp);
-    } else {
-        time_t t = time(NULL);
-        struct tm tmv;
-        gmtime_r(&t, &tmv);
-        strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tmv);
-    }
-    /* claimed with mkdir, so two runs of one config in the same second get -2, -3, ... */
-    for (int k = 1;; k++) {
-        char sfx[16] = "";
-        if (k > 1) snprintf(sfx, sizeof sfx, "-%d", k);
-        snprintf(dir, dir_n, "%s/%s-%s-%02x%02x%02x%02x%s", runs_dir, exp_config_str(cfg, "name"), stamp, h[0], h[1],
-                 h[2], h[3], sfx);
-        if (io_fs_fault_point("mkdir", dir) != 0) {
-            free(resolved);
-            wb_err(err, WB_E_WRITE, dir, "cannot create the run directory: %s", strerror(errno));
-            goto done;
-        }
-        if (mkdir(dir, 0777) == 0) break;
-        if (errno != EEXIST || k == 1000) {
-            free(resolved);
-            wb_err(err, WB_E_WRITE, dir, "cannot create the run directory: %s", strerror(errno));
-            goto done;
-        }
-    }
     b.s = resolved;
     b.n = resolved_n;
     b.cap = resolved_n + 1;
-    resolved = NULL;
-    if (sb_write(&b, dir, "config.yaml", err) != 0) goto done;
+    if (o->run_dir) {
+        snprintf(c->dir, c->dir_n, "%s", o->run_dir);
+        if (io_fs_fault_point("mkdir", c->dir) != 0 || mkdir(c->dir, 0777) != 0) {
+            sb_free(&b);
+            return wb_err(err, WB_E_WRITE, c->dir, "cannot create the run directory: %s%s", strerror(errno),
+                          errno == EEXIST ? " (a run directory is made once: choose a new name)" : "");
+        }
+    } else {
+        uint8_t h[32];
+        io_sha256_buf(resolved, resolved_n, h);
+        char stamp[32];
+        exp_run_stamp(o->timestamp, stamp);
+        /* claimed with mkdir, so two runs of one config in the same second get -2, -3, ... */
+        for (int k = 1;; k++) {
+            char sfx[16] = "";
+            if (k > 1) snprintf(sfx, sizeof sfx, "-%d", k);
+            snprintf(c->dir, c->dir_n, "%s/%s-%s-%02x%02x%02x%02x%s", c->runs_dir, exp_config_str(cfg, "name"), stamp,
+                     h[0], h[1], h[2], h[3], sfx);
+            int fault = io_fs_fault_point("mkdir", c->dir) != 0;
+            if (!fault && mkdir(c->dir, 0777) == 0) break;
+            if (fault || errno != EEXIST || k == 1000) {
+                sb_free(&b);
+                return wb_err(err, WB_E_WRITE, c->dir, "cannot create the run directory: %s", strerror(errno));
+            }
+        }
+    }
+    int rc = sb_write(&b, c->dir, "config.yaml", err);
     sb_free(&b);
-have_dir:;
-    if (o->resume_dir) {
-        /* temporary files of the killed process */
-        char pd[4300];
-        snprintf(pd, sizeof pd, "%s/parts", dir);
-        io_fs_remove_stale_tmp(dir, NULL);
-        io_fs_remove_stale_tmp(pd, NULL);
-    }
-    /* the registry: this run is "running" from here; failures below mark it failed */
-    if (!o->registry || strcmp(o->registry, "none")) {
-        char rpath[4400], cpath[4400], chex[65];
-        if (o->registry) snprintf(rpath, sizeof rpath, "%s", o->registry);
-        else snprintf(rpath, sizeof rpath, "%s/registry.sqlite", runs_dir);
-        snprintf(cpath, sizeof cpath, "%s/config.yaml", dir);
-        unsigned char *ctext = NULL;
-        size_t cn = 0;
-        uint8_t ch[32];
-        if (io_file_read_all(cpath, 16 << 20, &ctext, &cn, err) != 0) goto done;
-        io_sha256_buf(ctext, cn, ch);
-        io_sha256_hex(ch, chex);
-        char *ctz = realloc(ctext, cn + 1);
-        if (ctz) ctz[cn] = '\0';
-        exp_registry_run rr = {dir, exp_config_str(cfg, "name"), chex, wsha, WB_GIT_REVISION, ctz ? ctz : ""};
-        int rrc = exp_registry_open(rpath, &reg, err) != 0 || exp_registry_start(reg, &rr, &reg_id, err) != 0;
-        free(ctz ? ctz : (char *)ctext);
-        if (rrc) goto done;
-    }
-    char parts[4300];
-    snprintf(parts, sizeof parts, "%s/parts", dir);
-    if (io_fs_mkdirs(parts, err) != 0) goto done;
+    return rc;
+}
 
-    uint8_t key[32];
-    if (exp_pseudonym_key(runs_dir, key, err) != 0) goto done;
-    env_json(&b, cfg, o, wsha);
-    if (sb_write(&b, dir, "environment.json", err) != 0) goto done;
-    free(b.s);
-    memset(&b, 0, sizeof b);
+/* The registry: the run is "running" from here (a prepared run: without a process of its own,
+ * until its finish step); units never write it (SQLite over NFS is not safe). */
+static int run_register(run_ctx *c, wb_error *err)
+{
+    const exp_run_options *o = c->o;
+    if (o->step == EXP_RUN_UNITS || (o->registry && !strcmp(o->registry, "none"))) return 0;
+    char rpath[4400], cpath[4400], chex[65];
+    if (o->registry) snprintf(rpath, sizeof rpath, "%s", o->registry);
+    else snprintf(rpath, sizeof rpath, "%s/registry.sqlite", c->runs_dir);
+    if (exp_registry_open(rpath, &c->reg, err) != 0) return -1;
+    if (o->step == EXP_RUN_FINISH) return exp_registry_find(c->reg, c->dir, &c->reg_id, err);
+    snprintf(cpath, sizeof cpath, "%s/config.yaml", c->dir);
+    unsigned char *ctext = NULL;
+    size_t cn = 0;
+    uint8_t ch[32];
+    if (io_file_read_all(cpath, 16 << 20, &ctext, &cn, err) != 0) return -1;
+    io_sha256_buf(ctext, cn, ch);
+    io_sha256_hex(ch, chex);
+    char *ctz = realloc(ctext, cn + 1);
+    if (ctz) ctz[cn] = '\0';
+    exp_registry_run rr = {c->dir, exp_config_str(c->cfg, "name"), chex, c->wsha, WB_GIT_REVISION, ctz ? ctz : "",
+                           o->step == EXP_RUN_PREPARE && !o->keep_registry_pid};
+    int rc = exp_registry_start(c->reg, &rr, &c->reg_id, err);
+    free(ctz ? ctz : (char *)ctext);
+    return rc;
+}
 
-    /* data */
-    double t_start = wb_now();
-    char cache_dir[4400];
-    exp_dataset_cache_dir(cfg, runs_dir, cache_dir, sizeof cache_dir);
-    if (exp_dataset_load(cfg, key, cache_dir, o->progress, &ds, err) != 0) goto done;
-    /* multi-class (more than two classes in data.classes): S scores per item */
-    const int K = ds.n_classes, mc = K > 2;
-    const size_t S = mc ? (size_t)K : 1;
+/* The manifest (manifest.csv) and the excluded files (excluded.csv). */
+static int run_manifest(run_ctx *c, wb_error *err)
+{
+    const exp_dataset *ds = &c->ds;
+    sbuf b = {0};
     sb_printf(&b, "file,sop_instance_uid,sha256,label,patient,laterality,view,format\n");
-    for (size_t i = 0; i < ds.n; i++) {
-        const exp_item *it = &ds.items[i];
+    for (size_t i = 0; i < ds->n; i++) {
+        const exp_item *it = &ds->items[i];
         /* never the raw path: directories are often named by patient id (data.output_paths) */
-        char *shown = exp_dataset_out_file(&ds, it->file, it->group, it->pseudonym);
+        char *shown = exp_dataset_out_file(ds, it->file, it->group, it->pseudonym);
         if (!shown) {
-            wb_err(err, WB_E_NOMEM, NULL, "out of memory");
-            goto done;
+            sb_free(&b);
+            return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
         }
         sb_csv(&b, shown);
         free(shown);
-        if (mc)
-            sb_printf(&b, ",%s,%s,%s,%s,%s,%s,%s\n", it->sop_uid, it->sha256, exp_config_list_item(cfg, "data.classes", (size_t)it->label),
-                      it->pseudonym, it->laterality, it->view, it->format);
+        if (c->mc)
+            sb_printf(&b, ",%s,%s,%s,%s,%s,%s,%s\n", it->sop_uid, it->sha256,
+                      exp_config_list_item(c->cfg, "data.classes", (size_t)it->label), it->pseudonym, it->laterality,
+                      it->view, it->format);
         else
-            sb_printf(&b, ",%s,%s,%d,%s,%s,%s,%s\n", it->sop_uid, it->sha256, it->label, it->pseudonym, it->laterality, it->view,
-                      it->format);
+            sb_printf(&b, ",%s,%s,%d,%s,%s,%s,%s\n", it->sop_uid, it->sha256, it->label, it->pseudonym, it->laterality,
+                      it->view, it->format);
     }
-    if (sb_write(&b, dir, "manifest.csv", err) != 0) goto done;
-    free(b.s);
-    memset(&b, 0, sizeof b);
+    if (setup_file(c, &b, "manifest.csv", err) != 0) return -1;
     sb_printf(&b, "file,reason\n");
-    for (size_t i = 0; i < ds.n_excluded; i++) {
-        const exp_excluded *x = &ds.excluded[i];
-        char *shown = exp_dataset_out_file(&ds, x->file, x->group, x->pseudonym);
-        char *why = exp_dataset_out_text(&ds, x->reason, x->file, x->path, x->csv_line, x->group, x->pseudonym);
+    for (size_t i = 0; i < ds->n_excluded; i++) {
+        const exp_excluded *x = &ds->excluded[i];
+        char *shown = exp_dataset_out_file(ds, x->file, x->group, x->pseudonym);
+        char *why = exp_dataset_out_text(ds, x->reason, x->file, x->path, x->csv_line, x->group, x->pseudonym);
         if (!shown || !why) {
             free(shown);
             free(why);
-            wb_err(err, WB_E_NOMEM, NULL, "out of memory");
-            goto done;
+            sb_free(&b);
+            return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
         }
-        if (ds.paths == EXP_PATHS_NONE) sb_printf(&b, "line %d", x->csv_line); /* of the labels CSV */
+        if (ds->paths == EXP_PATHS_NONE) sb_printf(&b, "line %d", x->csv_line); /* of the labels CSV */
         else sb_csv(&b, shown);
         sb_printf(&b, ",");
         sb_csv(&b, why);
@@ -881,255 +768,392 @@ have_dir:;
         free(shown);
         free(why);
     }
-    if (sb_write(&b, dir, "excluded.csv", err) != 0) goto done;
-    free(b.s);
-    memset(&b, 0, sizeof b);
+    return setup_file(c, &b, "excluded.csv", err);
+}
 
-    /* folds: stratified by the patient's label, grouped by patient */
-    const size_t n = ds.n, nwin = ds.patch ? ds.patch->n_windows : 0; /* windows live past n */
-    const int folds = (int)exp_config_int(cfg, "cv.folds"), repeats = (int)exp_config_int(cfg, "cv.repeats");
-    const uint64_t seed = (uint64_t)exp_config_int(cfg, "seed");
-    group = malloc(n * sizeof *group);
-    ids = malloc(n * sizeof *ids);
-    ybuf = malloc(n * sizeof *ybuf);
-    role = malloc(n * sizeof *role);
-    tr = malloc(n * sizeof *tr);
-    va = malloc(n * sizeof *va);
-    te = malloc((n + nwin) * sizeof *te);
-    order = malloc(n * sizeof *order);
-    sval = malloc(n * S * sizeof *sval);
-    stest = malloc((n + nwin) * S * sizeof *stest);
-    by = malloc(n * sizeof *by);
-    bs = malloc(n * S * sizeof *bs);
-    if (mc) {
-        mcp = calloc(n * (size_t)repeats * nv * S, sizeof *mcp);
-        mcpred = malloc(n * sizeof *mcpred);
-        if (!mcp || !mcpred) {
-            wb_err(err, WB_E_NOMEM, o->config, "out of memory");
-            goto done;
-        }
+/* The buffers of the fold loop and of the merged results. */
+static int run_alloc(run_ctx *c, wb_error *err)
+{
+    const size_t n = c->n, nv = c->nv, S = c->S, rfv = nv * (size_t)c->repeats * (size_t)c->folds;
+    c->group = malloc(n * sizeof *c->group);
+    c->ybuf = malloc(n * sizeof *c->ybuf);
+    c->role = malloc(n * sizeof *c->role);
+    c->tr = malloc(n * sizeof *c->tr);
+    c->va = malloc(n * sizeof *c->va);
+    c->te = malloc((n + c->nwin) * sizeof *c->te);
+    c->order = malloc(n * sizeof *c->order);
+    c->sval = malloc(n * S * sizeof *c->sval);
+    c->stest = malloc((n + c->nwin) * S * sizeof *c->stest);
+    c->by = malloc(n * sizeof *c->by);
+    c->bs = malloc(n * S * sizeof *c->bs);
+    if (c->mc) {
+        c->mcp = calloc(n * (size_t)c->repeats * nv * S, sizeof *c->mcp);
+        c->mcpred = malloc(n * sizeof *c->mcpred);
+        if (!c->mcp || !c->mcpred) return wb_err(err, WB_E_NOMEM, c->o->config, "out of memory");
     }
-    preds = calloc(n * (size_t)repeats * nv, sizeof *preds);
-    trainable = calloc(nv, sizeof *trainable);
-    stages = malloc(nv * sizeof *stages);
-    chosen_c = malloc(nv * (size_t)repeats * (size_t)folds * sizeof *chosen_c);
-    fold_auc = calloc(nv * (size_t)repeats * (size_t)folds * 2, sizeof *fold_auc);
-    secs = calloc(nv * (size_t)repeats * (size_t)folds, sizeof *secs);
-    if (!group || !ids || !ybuf || !role || !tr || !va || !te || !order || !sval || !stest || !by || !bs || !preds ||
-        !trainable || !fold_auc || !secs || !stages || !chosen_c) {
-        wb_err(err, WB_E_NOMEM, o->config, "out of memory");
-        goto done;
+    c->preds = calloc(n * (size_t)c->repeats * nv, sizeof *c->preds);
+    c->trainable = calloc(nv, sizeof *c->trainable);
+    c->stages = malloc(nv * sizeof *c->stages);
+    c->chosen_c = malloc(rfv * sizeof *c->chosen_c);
+    c->fold_auc = calloc(rfv * 2, sizeof *c->fold_auc);
+    c->secs = calloc(rfv, sizeof *c->secs);
+    if (!c->group || !c->ybuf || !c->role || !c->tr || !c->va || !c->te || !c->order || !c->sval || !c->stest ||
+        !c->by || !c->bs || !c->preds || !c->trainable || !c->fold_auc || !c->secs || !c->stages || !c->chosen_c)
+        return wb_err(err, WB_E_NOMEM, c->o->config, "out of memory");
+    for (size_t v = 0; v < nv; v++) c->stages[v] = -1;
+    for (size_t i = 0; i < rfv; i++) c->chosen_c[i] = NAN;
+    return 0;
+}
+
+/* Step 2, prepare: environment.json, the data (filling the preprocessing cache), the manifest,
+ * the folds (stratified by the patient's label, grouped by patient) and folds.csv. The unit
+ * and finish steps do the same from the run's config.yaml and check the files instead of
+ * writing them. */
+static int run_prepare(run_ctx *c, wb_error *err)
+{
+    const exp_run_options *o = c->o;
+    exp_config *cfg = c->cfg;
+    sbuf b = {0};
+    char parts[4300];
+    snprintf(parts, sizeof parts, "%s/parts", c->dir);
+    if (o->resume_dir) { /* temporary files of the killed process */
+        io_fs_remove_stale_tmp(c->dir, NULL);
+        io_fs_remove_stale_tmp(parts, NULL);
     }
-    for (size_t v = 0; v < nv; v++) stages[v] = -1;
-    for (size_t i = 0; i < nv * (size_t)repeats * (size_t)folds; i++) chosen_c[i] = NAN;
-    const variant_facts vfacts = {trainable, stages, chosen_c, nv, repeats, folds};
-    size_t n_groups;
+    if (io_fs_mkdirs(parts, err) != 0) return -1;
+    uint8_t key[32];
+    if (exp_pseudonym_key(c->runs_dir, key, err) != 0) return -1;
+    if (c->writes_setup || o->resume_dir) {
+        env_json(&b, cfg, o, c->wsha);
+        int rc = sb_write(&b, c->dir, "environment.json", err);
+        sb_free(&b);
+        if (rc != 0) return -1;
+    }
+    c->t_start = wb_now();
+    char cache_dir[4400];
+    exp_dataset_cache_dir(cfg, c->runs_dir, cache_dir, sizeof cache_dir);
+    if (exp_dataset_load(cfg, key, cache_dir, o->progress, &c->ds, err) != 0) return -1;
+    /* multi-class (more than two classes in data.classes): S scores per item */
+    c->K = c->ds.n_classes;
+    c->mc = c->K > 2;
+    c->S = c->mc ? (size_t)c->K : 1;
+    c->n = c->ds.n;
+    c->nwin = c->ds.patch ? c->ds.patch->n_windows : 0; /* windows live past n */
+    c->folds = (int)exp_config_int(cfg, "cv.folds");
+    c->repeats = (int)exp_config_int(cfg, "cv.repeats");
+    c->seed = (uint64_t)exp_config_int(cfg, "seed");
+    io_sha256_init(&c->run_hash);
+    {
+        char cpath[4400];
+        snprintf(cpath, sizeof cpath, "%s/config.yaml", c->dir);
+        unsigned char *ctext = NULL;
+        size_t cn = 0;
+        if (io_file_read_all(cpath, 16 << 20, &ctext, &cn, err) != 0) return -1;
+        io_sha256_update(&c->run_hash, ctext, cn);
+        free(ctext);
+    }
+    if (run_manifest(c, err) != 0 || run_alloc(c, err) != 0) return -1;
+    const size_t n = c->n;
+    const char **ids = malloc((n ? n : 1) * sizeof *ids);
+    if (!ids) return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        ids[i] = ds.items[i].group;
-        ybuf[i] = ds.items[i].label;
+        ids[i] = c->ds.items[i].group;
+        c->ybuf[i] = c->ds.items[i].label;
     }
-    if (exp_cv_groups_from_strings(ids, n, group, &n_groups, err) != 0) goto done;
+    int rc = exp_cv_groups_from_strings(ids, n, c->group, &c->n_groups, err);
+    free(ids);
+    if (rc != 0) return -1;
     if (!exp_config_bool(cfg, "cv.stratify")) /* one stratum: folds balanced by size only */
-        for (size_t i = 0; i < n; i++) ybuf[i] = 0;
-    if (exp_wi_init(&wi, &ds, cfg, repeats, nv, err) != 0) goto done;
-    if (exp_cv_split(group, ybuf, n, folds, repeats, seed, &cv, err) != 0 || exp_cv_check(&cv, group, n, err) != 0) {
-        snprintf(err->file, sizeof err->file, "%s", o->config);
+        for (size_t i = 0; i < n; i++) c->ybuf[i] = 0;
+    if (exp_wi_init(&c->wi, &c->ds, cfg, c->repeats, c->nv, err) != 0) return -1;
+    if (exp_cv_split(c->group, c->ybuf, n, c->folds, c->repeats, c->seed, &c->cv, err) != 0 ||
+        exp_cv_check(&c->cv, c->group, n, err) != 0) {
+        snprintf(err->file, sizeof err->file, "%s", o->config ? o->config : "config.yaml");
         snprintf(err->key, sizeof err->key, "cv.folds");
-        goto done;
+        return -1;
     }
     sb_printf(&b, "repeat,fold,sop_instance_uid,patient\n");
-    for (int r = 0; r < repeats; r++)
+    for (int r = 0; r < c->repeats; r++)
         for (size_t i = 0; i < n; i++)
-            sb_printf(&b, "%d,%d,%s,%s\n", r, cv.fold[(size_t)r * n + i], ds.items[i].sop_uid, ds.items[i].pseudonym);
-    if (sb_write(&b, dir, "folds.csv", err) != 0) goto done;
-    if (exp_wi_write_patches(&ds, &cv, dir, err) != 0 || exp_wi_write_contact(&ds, dir, err) != 0) goto done;
-    free(b.s);
-    memset(&b, 0, sizeof b);
+            sb_printf(&b, "%d,%d,%s,%s\n", r, c->cv.fold[(size_t)r * n + i], c->ds.items[i].sop_uid,
+                      c->ds.items[i].pseudonym);
+    if (setup_file(c, &b, "folds.csv", err) != 0) return -1;
+    uint8_t h[32];
+    io_sha256_final(&c->run_hash, h);
+    io_sha256_hex(h, c->run_id);
+    if (c->writes_setup &&
+        (exp_wi_write_patches(&c->ds, &c->cv, c->dir, err) != 0 || exp_wi_write_contact(&c->ds, c->dir, err) != 0))
+        return -1;
+    const int epochs = (int)exp_config_int(cfg, "train.epochs");
+    c->pc = (prog_ctx){0, c->repeats, 0, c->folds, epochs, NULL, wb_now(), 0, 0};
+    for (size_t v = 0; v < c->nv; v++)
+        c->pc.total_units += (double)c->repeats * c->folds * (!strcmp(variant_str(cfg, v, "type"), "backbone") ? epochs : 1);
+    return 0;
+}
 
-    const double val_fraction = exp_config_double(cfg, "train.val_fraction");
+/* Step 3, folds: the roles of repeat r, fold f, and the train, validation and test lists
+ * (test followed by the windows a patch run scores on the fold's held-out images). */
+static int run_fold(run_ctx *c, int r, int f, wb_error *err)
+{
+    const double val_fraction = exp_config_double(c->cfg, "train.val_fraction");
+    if (exp_cv_roles(&c->cv, r, f, val_fraction, c->role, err) != 0 || exp_cv_check_roles(c->role, c->group, c->n, err) != 0)
+        return -1;
+    c->ntr = c->nva = c->nte = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->role[i] == EXP_CV_TRAIN) c->tr[c->ntr++] = i;
+        else if (c->role[i] == EXP_CV_VAL) c->va[c->nva++] = i;
+        else c->te[c->nte++] = i;
+    }
+    c->nte_x = c->nte + exp_wi_fold_windows(c->wi, c->role, c->te + c->nte);
+    return 0;
+}
+
+/* Trains (or fits) variant v on the current fold into sval/stest; its probe and curve rows go
+ * to probe_rows and curves. */
+static int run_fit(run_ctx *c, int r, int f, size_t v, part_facts *pf, wb_error *err)
+{
+    exp_config *cfg = c->cfg;
+    const char *vname = variant_str(cfg, v, "name");
+    const size_t rfv = ((size_t)r * (size_t)c->folds + (size_t)f) * c->nv + v;
+    if (!strcmp(variant_str(cfg, v, "type"), "baseline")) {
+        exp_baseline_cfg bc;
+        exp_baseline_cfg_from_config(cfg, v, &bc);
+        if (exp_baseline_fit_predict(&c->ds, c->tr, c->ntr, c->va, c->nva, c->te, c->nte_x, &bc, c->sval, c->stest, err) != 0)
+            return -1;
+        pf->trainable = (double)bc.n_features + 1;
+        c->pc.done_units += 1;
+        wb_log(WB_LOG_INFO, "repeat %d/%d fold %d/%d %s: logistic regression on %d features done", r + 1, c->repeats,
+               f + 1, c->folds, vname, bc.n_features);
+        return 0;
+    }
+    exp_train_cfg tc;
+    if (exp_train_cfg_from_config(cfg, v, &tc, err) != 0) return -1;
+    tc.features = &c->feature_cache;
+    tc.seed = wb_rng_derive(wb_rng_derive(c->seed, (uint64_t)r), (uint64_t)f);
+    exp_split sp = {c->tr, c->va, c->te, c->ntr, c->nva, c->nte_x};
+    exp_train_result res;
+    if (exp_train_backbone(&c->ds, &sp, &tc, c->weights.n ? &c->weights : NULL, c->o->progress ? on_epoch : NULL,
+                           &c->pc, &res, err) != 0)
+        return -1;
+    c->pc.done_units += c->pc.epochs - res.n_epochs; /* early stop: those epochs are not coming */
+    memcpy(c->sval, res.val_scores, c->nva * c->S * sizeof *c->sval);
+    memcpy(c->stest, res.test_scores, c->nte_x * c->S * sizeof *c->stest);
+    pf->trainable = (double)res.trainable_params;
+    pf->stages = res.trainable_stages;
+    if (res.probe.n_C) {
+        const exp_probe_log *pl = &res.probe;
+        pf->chosen_c = pl->C[pl->chosen];
+        for (size_t q = 0; q < pl->n_C; q++) {
+            sb_printf(&c->probe_rows, "%d,%d,%s,", r, f, vname);
+            sb_num(&c->probe_rows, pl->C[q]);
+            sb_printf(&c->probe_rows, ",");
+            sb_num(&c->probe_rows, pl->val_loss[q]);
+            sb_printf(&c->probe_rows, ",");
+            sb_num(&c->probe_rows, pl->val_auc[q]);
+            sb_printf(&c->probe_rows, ",%d\n", (int)q == pl->chosen);
+        }
+        wb_log(WB_LOG_INFO, "repeat %d/%d fold %d/%d %s: linear probe on %s features, C = %g chosen by validation log loss",
+               r + 1, c->repeats, f + 1, c->folds, vname, res.n_epochs ? "the starting" : "frozen", pf->chosen_c);
+    }
+    int rc = 0;
+    if (tc.save_weights) {
+        /* the fold's network as safetensors under the home framework's names */
+        char mdir[4400], mpath[4600], meta_fold[48];
+        snprintf(mdir, sizeof mdir, "%s/models", c->dir);
+        snprintf(mpath, sizeof mpath, "%s/r%d_f%d_%s.safetensors", mdir, r, f, vname);
+        snprintf(meta_fold, sizeof meta_fold, "repeat %d fold %d", r, f);
+        const char *meta[] = {"workbench_arch", tc.arch, "workbench_variant", vname, "workbench_fold", meta_fold,
+                              "workbench_weights_sha256", c->wsha};
+        rc = io_fs_mkdirs(mdir, err) != 0 || io_safetensors_write(mpath, &res.weights, meta, 4, err) != 0 ? -1 : 0;
+    }
+    for (int e = 0; rc == 0 && e < res.n_epochs; e++) {
+        sb_printf(&c->curves, "%d,%d,%s,%d,", r, f, vname, e + 1);
+        sb_num(&c->curves, res.curve[e].train_loss);
+        sb_printf(&c->curves, ",");
+        sb_num(&c->curves, res.curve[e].val_auc);
+        sb_printf(&c->curves, ",");
+        sb_num(&c->curves, res.curve[e].lr);
+        sb_printf(&c->curves, ",%d\n", e == res.best_epoch);
+    }
+    exp_train_result_free(&res);
+    (void)rfv;
+    return rc;
+}
+
+size_t exp_run_unit_index(int r, int f, size_t v, int folds, size_t nv)
+{
+    return ((size_t)r * (size_t)folds + (size_t)f) * nv + v;
+}
+
+/* Step 4, a unit: repeat r, fold f, variant v, computed and written to parts/ (atomically);
+ * a part this run already has (a resumed run, a unit run again) is kept. The fold must be
+ * current (run_fold). */
+static int run_unit(run_ctx *c, int r, int f, size_t v, wb_error *err)
+{
+    char ppath[4400];
+    part_path(c->dir, r, f, v, ppath, sizeof ppath);
+    const char *vname = variant_str(c->cfg, v, "name");
+    const int is_base = !strcmp(variant_str(c->cfg, v, "type"), "baseline");
+    c->pc.repeat = r;
+    c->pc.fold = f;
+    c->pc.variant = vname;
+    part_facts pf = {0, 0, NAN, -1};
+    sbuf scratch_p = {0}, scratch_c = {0};
+    if (c->o->step != EXP_RUN_ALL || c->o->resume_dir) {
+        int pr = part_read(ppath, c->run_id, c->nva, c->nte_x, c->S, &pf, c->sval, c->stest, &scratch_p, &scratch_c);
+        sb_free(&scratch_p);
+        sb_free(&scratch_c);
+        if (pr == 0) {
+            c->pc.done_units += is_base ? 1 : c->pc.epochs;
+            wb_log(WB_LOG_INFO, "repeat %d/%d fold %d/%d %s: finished before, read from %s", r + 1, c->repeats, f + 1,
+                   c->folds, vname, ppath);
+            return 0;
+        }
+    }
+    double t_part = wb_now();
+    size_t curve_mark = c->curves.n, probe_mark = c->probe_rows.n;
+    if (run_fit(c, r, f, v, &pf, err) != 0) return -1;
+    /* a baseline's time includes its radiomic features (all of the fold's images, computed
+     * once while the data loaded), as a frozen variant's includes its backbone features */
+    pf.seconds = wb_now() - t_part + (is_base ? c->ds.feature_seconds : 0);
+    int rc = part_write(c->dir, c->run_id, r, f, v, &pf, c->sval, c->nva, c->stest, c->nte_x, c->S,
+                        c->probe_rows.s ? c->probe_rows.s + probe_mark : "", c->probe_rows.n - probe_mark,
+                        c->curves.s ? c->curves.s + curve_mark : "", c->curves.n - curve_mark, err);
+    c->curves.n = curve_mark; /* the merge step reads them back from the part */
+    c->probe_rows.n = probe_mark;
+    return rc;
+}
+
+/* The units to do: all of them, or the listed ones (checked against the plan). */
+static int run_units(run_ctx *c, wb_error *err)
+{
+    const size_t total = (size_t)c->repeats * (size_t)c->folds * c->nv;
+    for (size_t k = 0; k < c->o->n_units; k++)
+        if (c->o->units[k] >= total)
+            return wb_err(err, WB_E_USAGE, c->dir, "unit %zu does not exist: this run has units 0..%zu (workbench run "
+                          "CONFIG --plan lists them)", c->o->units[k], total - 1);
+    for (int r = 0; r < c->repeats; r++)
+        for (int f = 0; f < c->folds; f++) {
+            int fold_ready = 0;
+            for (size_t v = 0; v < c->nv; v++) {
+                size_t u = exp_run_unit_index(r, f, v, c->folds, c->nv);
+                int wanted = c->o->step != EXP_RUN_UNITS;
+                for (size_t k = 0; !wanted && k < c->o->n_units; k++) wanted = c->o->units[k] == u;
+                if (!wanted) continue;
+                if (!fold_ready && run_fold(c, r, f, err) != 0) return -1;
+                fold_ready = 1;
+                if (run_unit(c, r, f, v, err) != 0) return -1;
+            }
+        }
+    return 0;
+}
+
+/* Step 5, merge: every part back (all must be there and be this run's), the thresholds chosen
+ * on validation data, the per-fold AUCs of the corrected t-test. */
+static int run_merge(run_ctx *c, wb_error *err)
+{
+    exp_config *cfg = c->cfg;
+    const size_t n = c->n, nv = c->nv, S = c->S;
     const double spec = exp_config_double(cfg, "metrics.specificity");
     const char *thr_how = exp_config_str(cfg, "metrics.threshold");
     const int agg_max = !strcmp(exp_config_str(cfg, "metrics.breast_aggregate"), "max");
-    const int epochs = (int)exp_config_int(cfg, "train.epochs");
-    prog_ctx pc = {0, repeats, 0, folds, epochs, NULL, wb_now(), 0, 0};
-    for (size_t v = 0; v < nv; v++) {
-        char k[64];
-        snprintf(k, sizeof k, "variants[%zu].type", v);
-        pc.total_units += (double)repeats * folds * (!strcmp(exp_config_str(cfg, k), "backbone") ? epochs : 1);
-    }
-    sb_printf(&curves, "repeat,fold,variant,epoch,train_loss,val_auc,lr,best\n");
-    sb_printf(&probe_rows, "repeat,fold,variant,C,val_log_loss,val_auc,chosen\n");
-    double n_train_sum = 0, n_test_sum = 0;
-    for (int r = 0; r < repeats; r++) {
-        for (int f = 0; f < folds; f++) {
-            if (exp_cv_roles(&cv, r, f, val_fraction, role, err) != 0 || exp_cv_check_roles(role, group, n, err) != 0) goto done;
-            size_t ntr = 0, nva = 0, nte = 0;
-            for (size_t i = 0; i < n; i++) {
-                if (role[i] == EXP_CV_TRAIN) tr[ntr++] = i;
-                else if (role[i] == EXP_CV_VAL) va[nva++] = i;
-                else te[nte++] = i;
-            }
-            /* a patch run also scores the windows of the fold's held-out and validation images */
-            const size_t nte_x = nte + exp_wi_fold_windows(wi, role, te + nte);
-            n_train_sum += (double)(ntr + nva);
-            n_test_sum += (double)nte;
+    sbuf missing = {0}, foreign = {0};
+    size_t n_missing = 0, n_foreign = 0;
+    sb_printf(&c->curves, "repeat,fold,variant,epoch,train_loss,val_auc,lr,best\n");
+    sb_printf(&c->probe_rows, "repeat,fold,variant,C,val_log_loss,val_auc,chosen\n");
+    c->n_train_sum = c->n_test_sum = 0;
+    for (int r = 0; r < c->repeats; r++)
+        for (int f = 0; f < c->folds; f++) {
+            if (run_fold(c, r, f, err) != 0) goto fail;
+            const size_t nva = c->nva, nte = c->nte, nte_x = c->nte_x;
+            const size_t *va = c->va, *te = c->te;
+            c->n_train_sum += (double)(c->ntr + nva);
+            c->n_test_sum += (double)nte;
             for (size_t v = 0; v < nv; v++) {
-                char k[64];
-                snprintf(k, sizeof k, "variants[%zu].name", v);
-                const char *vname = exp_config_str(cfg, k);
-                snprintf(k, sizeof k, "variants[%zu].type", v);
-                const int is_base = !strcmp(exp_config_str(cfg, k), "baseline");
-                pc.repeat = r;
-                pc.fold = f;
-                pc.variant = vname;
+                const size_t u = exp_run_unit_index(r, f, v, c->folds, nv);
                 char ppath[4400];
-                part_path(dir, r, f, v, ppath, sizeof ppath);
-                size_t curve_mark = curves.n, probe_mark = probe_rows.n;
-                const size_t rfv = ((size_t)r * (size_t)folds + (size_t)f) * nv + v;
-                double *sec = &secs[rfv], t_part = wb_now();
-                int reused = 0;
+                part_path(c->dir, r, f, v, ppath, sizeof ppath);
                 part_facts pf = {0, 0, NAN, -1};
-                if (o->resume_dir && part_read(ppath, nva, nte_x, S, &pf, sval, stest, &probe_rows, &curves) == 0) {
-                    reused = 1;
-                    trainable[v] = pf.trainable;
-                    stages[v] = pf.stages;
-                    chosen_c[rfv] = pf.chosen_c;
-                    *sec = pf.seconds;
-                    pc.done_units += is_base ? 1 : epochs;
-                    wb_log(WB_LOG_INFO, "repeat %d/%d fold %d/%d %s: finished before, read from %s", r + 1, repeats,
-                           f + 1, folds, vname, ppath);
-                } else if (is_base) {
-                    char ck[64];
-                    snprintf(ck, sizeof ck, "variants[%zu].C", v);
-                    exp_baseline_cfg bc;
-                    exp_baseline_cfg_from_config(cfg, v, &bc);
-                    if (exp_baseline_fit_predict(&ds, tr, ntr, va, nva, te, nte_x, &bc, sval, stest, err) != 0) goto done;
-                    trainable[v] = (double)bc.n_features + 1;
-                    pc.done_units += 1;
-                    wb_log(WB_LOG_INFO, "repeat %d/%d fold %d/%d %s: logistic regression on %d features done",
-                           r + 1, repeats, f + 1, folds, vname, bc.n_features);
-                } else {
-                    exp_train_cfg tc;
-                    if (exp_train_cfg_from_config(cfg, v, &tc, err) != 0) goto done;
-                    tc.features = &feature_cache;
-                    tc.seed = wb_rng_derive(wb_rng_derive(seed, (uint64_t)r), (uint64_t)f);
-                    exp_split sp = {tr, va, te, ntr, nva, nte_x};
-                    exp_train_result res;
-                    if (exp_train_backbone(&ds, &sp, &tc, weights.n ? &weights : NULL, o->progress ? on_epoch : NULL, &pc, &res, err) != 0)
-                        goto done;
-                    pc.done_units += epochs - res.n_epochs; /* early stop: those epochs are not coming */
-                    memcpy(sval, res.val_scores, nva * S * sizeof *sval);
-                    memcpy(stest, res.test_scores, nte_x * S * sizeof *stest);
-                    trainable[v] = (double)res.trainable_params;
-                    stages[v] = res.trainable_stages;
-                    if (res.probe.n_C) {
-                        const exp_probe_log *pl = &res.probe;
-                        chosen_c[rfv] = pl->C[pl->chosen];
-                        for (size_t q = 0; q < pl->n_C; q++) {
-                            sb_printf(&probe_rows, "%d,%d,%s,", r, f, vname);
-                            sb_num(&probe_rows, pl->C[q]);
-                            sb_printf(&probe_rows, ",");
-                            sb_num(&probe_rows, pl->val_loss[q]);
-                            sb_printf(&probe_rows, ",");
-                            sb_num(&probe_rows, pl->val_auc[q]);
-                            sb_printf(&probe_rows, ",%d\n", (int)q == pl->chosen);
-                        }
-                        wb_log(WB_LOG_INFO, "repeat %d/%d fold %d/%d %s: linear probe on %s features, C = %g chosen by validation log loss",
-                               r + 1, repeats, f + 1, folds, vname, res.n_epochs ? "the starting" : "frozen", chosen_c[rfv]);
-                    }
-                    if (tc.save_weights) {
-                        /* the fold's network as safetensors under the home framework's names */
-                        char mdir[4400], mpath[4600], meta_fold[48];
-                        snprintf(mdir, sizeof mdir, "%s/models", dir);
-                        snprintf(mpath, sizeof mpath, "%s/r%d_f%d_%s.safetensors", mdir, r, f, vname);
-                        snprintf(meta_fold, sizeof meta_fold, "repeat %d fold %d", r, f);
-                        const char *meta[] = {"workbench_arch", tc.arch, "workbench_variant", vname, "workbench_fold",
-                                              meta_fold, "workbench_weights_sha256", wsha};
-                        if (io_fs_mkdirs(mdir, err) != 0 || io_safetensors_write(mpath, &res.weights, meta, 4, err) != 0) {
-                            exp_train_result_free(&res);
-                            goto done;
-                        }
-                    }
-                    for (int e = 0; e < res.n_epochs; e++) {
-                        sb_printf(&curves, "%d,%d,%s,%d,", r, f, vname, e + 1);
-                        sb_num(&curves, res.curve[e].train_loss);
-                        sb_printf(&curves, ",");
-                        sb_num(&curves, res.curve[e].val_auc);
-                        sb_printf(&curves, ",");
-                        sb_num(&curves, res.curve[e].lr);
-                        sb_printf(&curves, ",%d\n", e == res.best_epoch);
-                    }
-                    exp_train_result_free(&res);
+                int pr = part_read(ppath, c->run_id, nva, nte_x, S, &pf, c->sval, c->stest, &c->probe_rows, &c->curves);
+                if (pr != 0) {
+                    sbuf *l = pr == PART_ABSENT ? &missing : &foreign;
+                    size_t *cnt = pr == PART_ABSENT ? &n_missing : &n_foreign;
+                    if (*cnt < 20) sb_printf(l, "%s%zu (repeat %d fold %d %s)", *cnt ? ", " : "", u, r, f, variant_str(cfg, v, "name"));
+                    else if (*cnt == 20) sb_printf(l, ", ...");
+                    (*cnt)++;
+                    continue;
                 }
-                /* a baseline's time includes its radiomic features (all of the fold's images,
-                 * computed once while the data loaded), as a frozen variant's includes its
-                 * backbone features */
-                if (!reused) *sec = wb_now() - t_part + (is_base ? ds.feature_seconds : 0);
-                pf = (part_facts){trainable[v], *sec, chosen_c[rfv], stages[v]};
-                if (part_write(dir, r, f, v, &pf, sval, nva, stest, nte_x, S, probe_rows.s ? probe_rows.s + probe_mark : "",
-                               probe_rows.n - probe_mark, curves.s ? curves.s + curve_mark : "", curves.n - curve_mark,
-                               err) != 0)
-                    goto done;
-                if (mc) {
+                c->trainable[v] = pf.trainable;
+                c->stages[v] = pf.stages;
+                c->chosen_c[u] = pf.chosen_c;
+                c->secs[u] = pf.seconds;
+                if (c->mc) {
                     /* no thresholds: the predicted class is the most probable one */
                     for (size_t j = 0; j < nte; j++)
-                        memcpy(&mcp[(((size_t)r * nv + v) * n + te[j]) * S], &stest[j * S], S * sizeof *stest);
+                        memcpy(&c->mcp[(((size_t)r * nv + v) * n + te[j]) * S], &c->stest[j * S], S * sizeof *c->stest);
                 } else {
                     /* thresholds on validation data only, image and breast level */
-                    int *yv = by; /* scratch: labels of val items */
-                    for (size_t j = 0; j < nva; j++) yv[j] = ds.items[va[j]].label;
-                    double thr = choose_threshold(yv, sval, nva, thr_how, spec);
-                    size_t nbv = to_breasts(&ds, va, sval, nva, 1, agg_max, by, bs, order);
-                    double bthr = choose_threshold(by, bs, nbv, thr_how, spec);
+                    int *yv = c->by; /* scratch: labels of val items */
+                    for (size_t j = 0; j < nva; j++) yv[j] = c->ds.items[va[j]].label;
+                    double thr = exp_summary_threshold(yv, c->sval, nva, thr_how, spec);
+                    size_t nbv = exp_summary_breasts(&c->ds, va, c->sval, nva, 1, agg_max, c->by, c->bs, c->order);
+                    double bthr = exp_summary_threshold(c->by, c->bs, nbv, thr_how, spec);
                     for (size_t j = 0; j < nte; j++) {
-                        pred *p = &preds[((size_t)r * nv + v) * n + te[j]];
-                        p->score = stest[j];
+                        pred *p = &c->preds[((size_t)r * nv + v) * n + te[j]];
+                        p->score = c->stest[j];
                         p->thr = thr;
                         p->bthr = bthr;
                     }
                 }
-                exp_wi_fold_scores(wi, r, f, v, role, te + nte, stest + nte, nte_x - nte);
+                exp_wi_fold_scores(c->wi, r, f, v, c->role, te + nte, c->stest + nte, nte_x - nte);
                 /* per-fold AUCs (macro AUCs for multi-class) for the corrected t-test */
-                for (size_t j = 0; j < nte; j++) ybuf[j] = ds.items[te[j]].label;
-                fold_auc[fold_auc_at(v, r, f, 0, repeats, folds)] = fold_auc_of(ybuf, stest, nte, S, K);
-                size_t nbt = to_breasts(&ds, te, stest, nte, (int)S, agg_max, by, bs, order);
-                fold_auc[fold_auc_at(v, r, f, 1, repeats, folds)] = fold_auc_of(by, bs, nbt, S, K);
+                for (size_t j = 0; j < nte; j++) c->ybuf[j] = c->ds.items[te[j]].label;
+                c->fold_auc[fold_auc_at(v, r, f, 0, c->repeats, c->folds)] = exp_summary_auc(c->ybuf, c->stest, nte, S, c->K);
+                size_t nbt = exp_summary_breasts(&c->ds, te, c->stest, nte, (int)S, agg_max, c->by, c->bs, c->order);
+                c->fold_auc[fold_auc_at(v, r, f, 1, c->repeats, c->folds)] = exp_summary_auc(c->by, c->bs, nbt, S, c->K);
             }
         }
+    if (n_foreign) {
+        wb_err(err, WB_E_DATA, c->dir, "%zu unit part%s in parts/ %s not made by this run (another config, manifest or "
+               "version, or damaged): %s; remove %s and run %s again", n_foreign, n_foreign > 1 ? "s" : "",
+               n_foreign > 1 ? "were" : "was", foreign.s, n_foreign > 1 ? "them" : "it", n_foreign > 1 ? "those units" : "that unit");
+        goto fail;
     }
-    if (sb_write(&curves, dir, "curves.csv", err) != 0 || sb_write(&probe_rows, dir, "probe.csv", err) != 0) goto done;
-
-    /* timing.csv: wall seconds of each (repeat, fold, variant); kept apart from the metrics,
-     * which must not depend on the machine's speed */
-    sb_printf(&b, "repeat,fold,variant,seconds\n");
-    for (int r = 0; r < repeats; r++)
-        for (int f = 0; f < folds; f++)
-            for (size_t v = 0; v < nv; v++) {
-                char k[64];
-                snprintf(k, sizeof k, "variants[%zu].name", v);
-                sb_printf(&b, "%d,%d,%s,%.3f\n", r, f, exp_config_str(cfg, k),
-                          secs[((size_t)r * (size_t)folds + (size_t)f) * nv + v]);
-            }
-    if (sb_write(&b, dir, "timing.csv", err) != 0) goto done;
-    sb_free(&b);
-
-    if (mc) {
-        if (mc_write_results(cfg, &ds, &cv, dir, K, repeats, folds, nv, seed, mcp, mcpred, fold_auc, &vfacts,
-                             n_groups, n_train_sum / (repeats * folds), n_test_sum / (repeats * folds), agg_max, err) != 0)
-            goto done;
-        goto write_log;
+    if (n_missing) {
+        wb_err(err, WB_E_USAGE, c->dir, "%zu of %zu units not finished: %s; run them (workbench run --unit K %s) "
+               "before the finish step", n_missing, (size_t)c->repeats * c->folds * nv, missing.s, c->dir);
+        goto fail;
     }
+    sb_free(&missing);
+    sb_free(&foreign);
+    return 0;
+fail:
+    sb_free(&missing);
+    sb_free(&foreign);
+    return -1;
+}
+
+/* predictions.csv and metrics.json / metrics.csv of a binary run: pooled out-of-fold per
+ * repeat, image and breast level, per fold, and against the reference variant. */
+static int bin_write_results(run_ctx *c, wb_error *err)
+{
+    const exp_config *cfg = c->cfg;
+    const size_t n = c->n, nv = c->nv;
+    const double spec = exp_config_double(cfg, "metrics.specificity");
+    const int agg_max = !strcmp(exp_config_str(cfg, "metrics.breast_aggregate"), "max");
+    const variant_facts vfacts = {c->trainable, c->stages, c->chosen_c, nv, c->repeats, c->folds};
+    sbuf b = {0};
     /* predictions.csv: out-of-fold scores, patients pseudonymised */
     sb_printf(&b, "repeat,fold,variant,sop_instance_uid,patient,laterality,view,label,score,threshold\n");
-    for (int r = 0; r < repeats; r++)
+    for (int r = 0; r < c->repeats; r++)
         for (size_t v = 0; v < nv; v++) {
             char k[64];
             snprintf(k, sizeof k, "variants[%zu].name", v);
             const char *vname = exp_config_str(cfg, k);
             for (size_t i = 0; i < n; i++) {
-                const pred *p = &preds[((size_t)r * nv + v) * n + i];
-                const exp_item *it = &ds.items[i];
-                sb_printf(&b, "%d,%d,%s,%s,%s,%s,%s,%d,", r, cv.fold[(size_t)r * n + i], vname, it->sop_uid, it->pseudonym,
+                const pred *p = &c->preds[((size_t)r * nv + v) * n + i];
+                const exp_item *it = &c->ds.items[i];
+                sb_printf(&b, "%d,%d,%s,%s,%s,%s,%s,%d,", r, c->cv.fold[(size_t)r * n + i], vname, it->sop_uid, it->pseudonym,
                           it->laterality, it->view, it->label);
                 sb_num(&b, p->score);
                 sb_printf(&b, ",");
@@ -1137,25 +1161,25 @@ have_dir:;
                 sb_printf(&b, "\n");
             }
         }
-    if (sb_write(&b, dir, "predictions.csv", err) != 0) goto done;
+    if (sb_write(&b, c->dir, "predictions.csv", err) != 0) goto fail;
     free(b.s);
     memset(&b, 0, sizeof b);
 
     /* metrics: pooled out-of-fold per repeat, image and breast level; per fold; vs reference */
     const size_t ref_v = reference_variant(cfg, nv);
     size_t n_pos = 0;
-    for (size_t i = 0; i < n; i++) n_pos += (size_t)ds.items[i].label;
+    for (size_t i = 0; i < n; i++) n_pos += (size_t)c->ds.items[i].label;
     sbuf mcsv = {0};
     sb_printf(&mcsv, "repeat,fold,variant,level,metric,value,ci_low,ci_high\n");
     json_metrics_open(&b, cfg);
     sb_printf(&b, ",\n  \"data\": {\"images\": %zu, \"patients\": %zu, \"positive_images\": %zu, \"excluded\": %zu", n,
-              n_groups, n_pos, ds.n_excluded);
-    json_formats(&b, &ds);
-    if (ds.patch) /* a patch run: its items are patches */
+              c->n_groups, n_pos, c->ds.n_excluded);
+    json_formats(&b, &c->ds);
+    if (c->ds.patch) /* a patch run: its items are patches */
         sb_printf(&b, ", \"task\": \"patch\", \"lesion_patches\": %zu, \"background_patches\": %zu, \"source_images\": %zu",
-                  ds.patch->n_lesion, ds.patch->n_background, ds.patch->n_images);
+                  c->ds.patch->n_lesion, c->ds.patch->n_background, c->ds.patch->n_images);
     sb_printf(&b, "},\n");
-    json_cv_reference(&b, cfg, folds, repeats, seed);
+    json_cv_reference(&b, cfg, c->folds, c->repeats, c->seed);
     double *ref_scores = malloc(n * sizeof *ref_scores), *scores = malloc(n * sizeof *scores);
     double *ref_b = malloc(n * sizeof *ref_b);
     int *yall = malloc(n * sizeof *yall), *ball = malloc(n * sizeof *ball);
@@ -1163,23 +1187,23 @@ have_dir:;
     if (!ref_scores || !scores || !ref_b || !yall || !ball || !all) {
         free(ref_scores), free(scores), free(ref_b), free(yall), free(ball), free(all), free(mcsv.s);
         wb_err(err, WB_E_NOMEM, NULL, "out of memory");
-        goto done;
+        goto fail;
     }
     for (size_t i = 0; i < n; i++) {
         all[i] = i;
-        yall[i] = ds.items[i].label;
+        yall[i] = c->ds.items[i].label;
     }
     for (size_t v = 0; v < nv; v++) {
         const char *vname = json_variant_open(&b, cfg, v, &vfacts);
-        for (int r = 0; r < repeats; r++) {
+        for (int r = 0; r < c->repeats; r++) {
             for (size_t i = 0; i < n; i++) {
-                scores[i] = preds[((size_t)r * nv + v) * n + i].score;
-                ref_scores[i] = preds[((size_t)r * nv + ref_v) * n + i].score;
+                scores[i] = c->preds[((size_t)r * nv + v) * n + i].score;
+                ref_scores[i] = c->preds[((size_t)r * nv + ref_v) * n + i].score;
             }
             sb_printf(&b, "      {\"repeat\": %d", r);
             for (int level = 0; level < 2; level++) {
                 const char *lname = level ? "breast" : "image";
-                double m[M_COUNT];
+                double m[EXP_M_COUNT];
                 /* pooled confusion: each fold's own validation threshold on its test images */
                 double thr_sum_tp = 0, tp = 0, fp = 0, tn = 0, fn = 0;
                 (void)thr_sum_tp;
@@ -1187,34 +1211,34 @@ have_dir:;
                 const int *yy = yall;
                 const double *ss = scores, *rs = ref_scores;
                 if (level == 1) {
-                    ne = to_breasts(&ds, all, scores, n, 1, agg_max, ball, bs, order);
-                    to_breasts(&ds, all, ref_scores, n, 1, agg_max, ball, ref_b, order);
+                    ne = exp_summary_breasts(&c->ds, all, scores, n, 1, agg_max, ball, c->bs, c->order);
+                    exp_summary_breasts(&c->ds, all, ref_scores, n, 1, agg_max, ball, ref_b, c->order);
                     yy = ball;
-                    ss = bs;
+                    ss = c->bs;
                     rs = ref_b;
                 }
-                compute(yy, ss, ne, 0.5, spec, m);
-                for (int f = 0; f < folds; f++) {
+                exp_summary_binary(yy, ss, ne, 0.5, spec, m);
+                for (int f = 0; f < c->folds; f++) {
                     size_t nf = 0;
                     for (size_t i = 0; i < n; i++)
-                        if (cv.fold[(size_t)r * n + i] == f) te[nf++] = i;
+                        if (c->cv.fold[(size_t)r * n + i] == f) c->te[nf++] = i;
                     if (!nf) continue;
-                    const pred *p0 = &preds[((size_t)r * nv + v) * n + te[0]];
+                    const pred *p0 = &c->preds[((size_t)r * nv + v) * n + c->te[0]];
                     double t = level ? p0->bthr : p0->thr;
-                    for (size_t j = 0; j < nf; j++) stest[j] = preds[((size_t)r * nv + v) * n + te[j]].score;
+                    for (size_t j = 0; j < nf; j++) c->stest[j] = c->preds[((size_t)r * nv + v) * n + c->te[j]].score;
                     size_t nn = nf;
                     const int *fy;
-                    const double *fs = stest;
+                    const double *fs = c->stest;
                     if (level == 1) {
-                        nn = to_breasts(&ds, te, stest, nf, 1, agg_max, by, sval, order);
-                        fy = by;
-                        fs = sval;
+                        nn = exp_summary_breasts(&c->ds, c->te, c->stest, nf, 1, agg_max, c->by, c->sval, c->order);
+                        fy = c->by;
+                        fs = c->sval;
                     } else {
-                        for (size_t j = 0; j < nf; j++) by[j] = ds.items[te[j]].label;
-                        fy = by;
+                        for (size_t j = 0; j < nf; j++) c->by[j] = c->ds.items[c->te[j]].label;
+                        fy = c->by;
                     }
-                    double fm[M_COUNT];
-                    compute(fy, fs, nn, t, spec, fm);
+                    double fm[EXP_M_COUNT];
+                    exp_summary_binary(fy, fs, nn, t, spec, fm);
                     for (size_t j = 0; j < nn; j++) {
                         int pos = fs[j] >= t;
                         tp += pos && fy[j];
@@ -1224,19 +1248,19 @@ have_dir:;
                     }
                     char fold_s[16];
                     snprintf(fold_s, sizeof fold_s, "%d", f);
-                    for (int q = 0; q < M_COUNT; q++) csv_metric(&mcsv, r, fold_s, vname, lname, q, fm);
+                    for (int q = 0; q < EXP_M_COUNT; q++) csv_metric(&mcsv, r, fold_s, vname, lname, q, fm);
                 }
-                exp_confusion c = {tp, fp, tn, fn};
-                m[M_ACC] = exp_confusion_accuracy(&c);
-                m[M_BACC] = exp_confusion_balanced_accuracy(&c);
-                m[M_SENS] = exp_confusion_sensitivity(&c);
-                m[M_SPEC] = exp_confusion_specificity(&c);
-                m[M_F1] = exp_confusion_f1(&c);
-                m[M_THRESH] = NAN; /* one per fold, in predictions.csv */
+                exp_confusion cf = {tp, fp, tn, fn};
+                m[EXP_M_ACC] = exp_confusion_accuracy(&cf);
+                m[EXP_M_BACC] = exp_confusion_balanced_accuracy(&cf);
+                m[EXP_M_SENS] = exp_confusion_sensitivity(&cf);
+                m[EXP_M_SPEC] = exp_confusion_specificity(&cf);
+                m[EXP_M_F1] = exp_confusion_f1(&cf);
+                m[EXP_M_THRESH] = NAN; /* one per fold, in predictions.csv */
                 sb_printf(&b, ",\n       \"%s\": {", lname);
-                for (int q = 0; q < M_COUNT; q++) {
-                    if (q == M_THRESH) continue;
-                    sb_printf(&b, "%s\"%s\": ", q ? ", " : "", metric_names[q]);
+                for (int q = 0; q < EXP_M_COUNT; q++) {
+                    if (q == EXP_M_THRESH) continue;
+                    sb_printf(&b, "%s\"%s\": ", q ? ", " : "", exp_metric_names[q]);
                     sb_num(&b, m[q]);
                     csv_metric(&mcsv, r, "pooled", vname, lname, q, m);
                 }
@@ -1259,75 +1283,239 @@ have_dir:;
                     } else {
                         sb_printf(&b, "\"delta_auc\": null");
                     }
-                    json_ttest(&b, fold_auc, v, ref_v, r, level, repeats, folds, n_train_sum / (repeats * folds),
-                               n_test_sum / (repeats * folds));
+                    json_ttest(&b, c->fold_auc, v, ref_v, r, level, c->repeats, c->folds, c->n_train_sum / (c->repeats * c->folds),
+                               c->n_test_sum / (c->repeats * c->folds));
                     sb_printf(&b, "}");
                 }
                 sb_printf(&b, "}");
             }
-            sb_printf(&b, "}%s\n", r + 1 < repeats ? "," : "");
+            sb_printf(&b, "}%s\n", r + 1 < c->repeats ? "," : "");
         }
         sb_printf(&b, "     ]}%s\n", v + 1 < nv ? "," : "");
     }
     sb_printf(&b, "  ]");
-    if (exp_wi_write(wi, cfg, dir, &b, err) != 0) {
+    if (exp_wi_write(c->wi, cfg, c->dir, &b, err) != 0) {
         free(ref_scores), free(scores), free(ref_b), free(yall), free(ball), free(all), free(mcsv.s);
-        goto done;
+        goto fail;
     }
     sb_printf(&b, "\n}\n");
     free(ref_scores), free(scores), free(ref_b), free(yall), free(ball), free(all);
-    if (sb_write(&b, dir, "metrics.json", err) != 0 || sb_write(&mcsv, dir, "metrics.csv", err) != 0) {
+    if (sb_write(&b, c->dir, "metrics.json", err) != 0 || sb_write(&mcsv, c->dir, "metrics.csv", err) != 0) {
         free(mcsv.s);
-        goto done;
+        goto fail;
     }
+
     free(mcsv.s);
-write_log:
-    sb_printf(&log, "run %s\nconfig %s\nimages %zu (excluded %zu), patients %zu\nwall time %.1f s\n", dir, o->config, n,
-              ds.n_excluded, n_groups, wb_now() - t_start);
-    if (sb_write(&log, dir, "run.log", err) != 0) goto done;
-    if (exp_report_write(dir, err) != 0) goto done;
-    rc = 0;
-done:
-    if (reg) {
-        /* the run's outcome; a registry that cannot take it is reported, the run files stay */
+    return 0;
+fail:
+    free(b.s);
+    return -1;
+}
+
+/* Step 6, outputs: curves.csv, probe.csv, timing.csv, the results, run.log, the reports. */
+static int run_outputs(run_ctx *c, wb_error *err)
+{
+    exp_config *cfg = c->cfg;
+    if (sb_write(&c->curves, c->dir, "curves.csv", err) != 0 || sb_write(&c->probe_rows, c->dir, "probe.csv", err) != 0)
+        return -1;
+    /* timing.csv: wall seconds of each (repeat, fold, variant); kept apart from the metrics,
+     * which must not depend on the machine's speed */
+    sbuf b = {0};
+    sb_printf(&b, "repeat,fold,variant,seconds\n");
+    for (int r = 0; r < c->repeats; r++)
+        for (int f = 0; f < c->folds; f++)
+            for (size_t v = 0; v < c->nv; v++)
+                sb_printf(&b, "%d,%d,%s,%.3f\n", r, f, variant_str(cfg, v, "name"),
+                          c->secs[exp_run_unit_index(r, f, v, c->folds, c->nv)]);
+    int rc = sb_write(&b, c->dir, "timing.csv", err);
+    sb_free(&b);
+    if (rc != 0) return -1;
+    if (c->mc) {
+        const variant_facts vfacts = {c->trainable, c->stages, c->chosen_c, c->nv, c->repeats, c->folds};
+        const int agg_max = !strcmp(exp_config_str(cfg, "metrics.breast_aggregate"), "max");
+        if (mc_write_results(cfg, &c->ds, &c->cv, c->dir, c->K, c->repeats, c->folds, c->nv, c->seed, c->mcp, c->mcpred,
+                             c->fold_auc, &vfacts, c->n_groups, c->n_train_sum / (c->repeats * c->folds),
+                             c->n_test_sum / (c->repeats * c->folds), agg_max, err) != 0)
+            return -1;
+    } else if (bin_write_results(c, err) != 0) {
+        return -1;
+    }
+    sb_printf(&b, "run %s\nconfig %s\nimages %zu (excluded %zu), patients %zu\nwall time %.1f s\n", c->dir,
+              c->o->config ? c->o->config : "config.yaml", c->n, c->ds.n_excluded, c->n_groups, wb_now() - c->t_start);
+    rc = sb_write(&b, c->dir, "run.log", err);
+    sb_free(&b);
+    if (rc != 0) return -1;
+    return exp_report_write(c->dir, err);
+}
+
+/* The registry gets the run's outcome (a registry that cannot take it is reported, the run
+ * files stay); everything is freed. */
+static void run_close(run_ctx *c, int rc, wb_error *err)
+{
+    if (c->reg) {
         char msg[sizeof err->file + sizeof err->msg + 4];
         if (rc != 0) snprintf(msg, sizeof msg, "%s%s%s", err->file[0] ? err->file : "", err->file[0] ? ": " : "", err->msg);
         wb_error e2;
         wb_error_clear(&e2);
-        if (exp_registry_finish(reg, reg_id, dir, rc == 0 ? NULL : msg, &e2) != 0) {
+        /* a prepared run stays "running" until its finish step; a failed prepare is failed */
+        if ((c->o->step != EXP_RUN_PREPARE || rc != 0) &&
+            exp_registry_finish(c->reg, c->reg_id, c->dir, rc == 0 ? NULL : msg, &e2) != 0)
             wb_warn("the run registry was not updated: %s: %s", e2.file, e2.msg);
-        }
-        exp_registry_close(reg);
+        exp_registry_close(c->reg);
     }
-    free(b.s);
-    free(curves.s);
-    free(probe_rows.s);
-    free(log.s);
-    free(stages);
-    free(chosen_c);
-    exp_feature_cache_free(&feature_cache);
-    free(preds);
-    free(role);
-    free(ybuf);
-    free(by);
-    free(group);
-    free(tr);
-    free(va);
-    free(te);
-    free(order);
-    free(sval);
-    free(stest);
-    free(bs);
-    free(trainable);
-    free(fold_auc);
-    free(secs);
-    free(mcp);
-    free(mcpred);
-    free(ids);
-    exp_cv_folds_free(&cv);
-    exp_wi_free(wi);
-    wb_tensor_list_free(&weights);
-    exp_dataset_free(&ds);
-    exp_config_free(cfg);
+    free(c->curves.s);
+    free(c->probe_rows.s);
+    free(c->stages);
+    free(c->chosen_c);
+    exp_feature_cache_free(&c->feature_cache);
+    free(c->preds);
+    free(c->role);
+    free(c->ybuf);
+    free(c->by);
+    free(c->group);
+    free(c->tr);
+    free(c->va);
+    free(c->te);
+    free(c->order);
+    free(c->sval);
+    free(c->stest);
+    free(c->bs);
+    free(c->trainable);
+    free(c->fold_auc);
+    free(c->secs);
+    free(c->mcp);
+    free(c->mcpred);
+    exp_cv_folds_free(&c->cv);
+    exp_wi_free(c->wi);
+    wb_tensor_list_free(&c->weights);
+    exp_dataset_free(&c->ds);
+    exp_config_free(c->cfg);
+}
+
+void exp_run_stamp(const char *fixed, char out[32])
+{
+    if (fixed) {
+        snprintf(out, 32, "%s", fixed);
+        return;
+    }
+    time_t t = time(NULL);
+    struct tm tmv;
+    gmtime_r(&t, &tmv);
+    strftime(out, 32, "%Y%m%dT%H%M%SZ", &tmv);
+}
+
+int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
+{
+    if ((o->step == EXP_RUN_UNITS || o->step == EXP_RUN_FINISH) && !o->run_dir)
+        return wb_err(err, WB_E_USAGE, NULL, "the unit and finish steps need the prepared run directory");
+    run_ctx c;
+    memset(&c, 0, sizeof c);
+    c.o = o;
+    c.dir = dir;
+    c.dir_n = dir_n;
+    wb_tensor_list_init(&c.weights);
+    exp_cv_folds_init(&c.cv);
+    int rc = -1;
+    if (run_open(&c, err) != 0 || run_register(&c, err) != 0 || run_prepare(&c, err) != 0) goto done;
+    if (o->step != EXP_RUN_PREPARE && o->step != EXP_RUN_FINISH && run_units(&c, err) != 0) goto done;
+    if ((o->step == EXP_RUN_ALL || o->step == EXP_RUN_FINISH) && (run_merge(&c, err) != 0 || run_outputs(&c, err) != 0))
+        goto done;
+    rc = 0;
+done:
+    run_close(&c, rc, err);
     return rc;
+}
+
+/* Calls each(unit, r, f, v, cost, ctx) for every unit of cfg in index order; cost is the
+ * relative estimate exp_run_plan prints. */
+static void plan_units(const exp_config *cfg, void (*each)(size_t, int, int, size_t, double, void *), void *ctx)
+{
+    const int folds = (int)exp_config_int(cfg, "cv.folds"), repeats = (int)exp_config_int(cfg, "cv.repeats");
+    const int epochs = (int)exp_config_int(cfg, "train.epochs");
+    const size_t nv = exp_config_num_variants(cfg);
+    for (int r = 0; r < repeats; r++)
+        for (int f = 0; f < folds; f++)
+            for (size_t v = 0; v < nv; v++) {
+                /* a baseline 1; a linear probe on frozen features 2 (features, then the fit);
+                 * a trained variant 1 + its epochs */
+                const char *unf = variant_str(cfg, v, "unfreeze");
+                double cost = strcmp(variant_str(cfg, v, "type"), "backbone") ? 1
+                              : (unf && !strcmp(unf, "none"))                ? 2
+                                                                              : 1 + (double)epochs;
+                each(exp_run_unit_index(r, f, v, folds, nv), r, f, v, cost, ctx);
+            }
+}
+
+static int plan_config(const exp_run_options *o, exp_config **cfg, wb_error *err)
+{
+    if (o->run_dir) {
+        char cpath[4200];
+        snprintf(cpath, sizeof cpath, "%s/config.yaml", o->run_dir);
+        return exp_config_load(cpath, NULL, 0, cfg, err);
+    }
+    return exp_config_load(o->config, o->sets, o->n_sets, cfg, err);
+}
+
+typedef struct plan_print {
+    const exp_config *cfg;
+    FILE *out;
+} plan_print;
+
+static void plan_print_one(size_t u, int r, int f, size_t v, double cost, void *ctx)
+{
+    plan_print *p = ctx;
+    sbuf b = {0};
+    sb_printf(&b, "{\"unit\": %zu, \"repeat\": %d, \"fold\": %d, \"variant\": ", u, r, f);
+    sb_jstr(&b, variant_str(p->cfg, v, "name"));
+    sb_printf(&b, ", \"type\": ");
+    sb_jstr(&b, variant_str(p->cfg, v, "type"));
+    sb_printf(&b, ", \"cost\": %g}\n", cost);
+    fwrite(b.s, 1, b.n, p->out);
+    sb_free(&b);
+}
+
+int exp_run_plan(const exp_run_options *o, FILE *out, wb_error *err)
+{
+    exp_config *cfg = NULL;
+    if (plan_config(o, &cfg, err) != 0) return -1;
+    plan_print p = {cfg, out};
+    plan_units(cfg, plan_print_one, &p);
+    exp_config_free(cfg);
+    return 0;
+}
+
+typedef struct plan_pending {
+    const char *dir;
+    exp_run_unit *units;
+    size_t n;
+} plan_pending;
+
+static void plan_pending_one(size_t u, int r, int f, size_t v, double cost, void *ctx)
+{
+    plan_pending *p = ctx;
+    char path[4400];
+    part_path(p->dir, r, f, v, path, sizeof path);
+    if (access(path, F_OK) != 0) p->units[p->n++] = (exp_run_unit){u, r, f, v, cost};
+}
+
+int exp_run_pending(const char *run_dir, exp_run_unit **units, size_t *n, wb_error *err)
+{
+    exp_run_options o = {0};
+    o.run_dir = run_dir;
+    exp_config *cfg = NULL;
+    *units = NULL;
+    *n = 0;
+    if (plan_config(&o, &cfg, err) != 0) return -1;
+    size_t total = (size_t)exp_config_int(cfg, "cv.folds") * (size_t)exp_config_int(cfg, "cv.repeats") *
+                   exp_config_num_variants(cfg);
+    plan_pending p = {run_dir, malloc((total ? total : 1) * sizeof *p.units), 0};
+    if (!p.units) {
+        exp_config_free(cfg);
+        return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+    }
+    plan_units(cfg, plan_pending_one, &p);
+    exp_config_free(cfg);
+    *units = p.units;
+    *n = p.n;
+    return 0;
 }

@@ -263,7 +263,8 @@ int exp_registry_start(exp_registry *reg, const exp_registry_run *run, long long
     sqlite3_bind_text(st, 7, run->weights_hash ? run->weights_hash : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 8, run->git_revision ? run->git_revision : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 9, host, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 10, (sqlite3_int64)getpid());
+    if (run->detached) sqlite3_bind_null(st, 10);
+    else sqlite3_bind_int64(st, 10, (sqlite3_int64)getpid());
     sqlite3_bind_text(st, 11, run->config_text ? run->config_text : "", -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) *id = sqlite3_column_int64(st, 0);
@@ -343,6 +344,23 @@ static int store_metrics(exp_registry *reg, long long id, const char *dir, wb_er
     return rc;
 }
 
+int exp_registry_find(exp_registry *reg, const char *dir, long long *id, wb_error *err)
+{
+    char abs_dir[PATH_MAX];
+    if (!realpath(dir, abs_dir)) snprintf(abs_dir, sizeof abs_dir, "%s", dir);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(reg->db, "SELECT id FROM runs WHERE dir = ?1", -1, &st, NULL) != SQLITE_OK)
+        return db_fail(reg, err, "cannot read the registry");
+    sqlite3_bind_text(st, 1, abs_dir, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return wb_err(err, WB_E_DATA, dir, "this run is not in the registry %s (prepared with another --registry?)",
+                      sqlite3_db_filename(reg->db, "main"));
+    return 0;
+}
+
 int exp_registry_finish(exp_registry *reg, long long id, const char *dir, const char *error, wb_error *err)
 {
     char now[32], mhash[65] = "";
@@ -399,7 +417,7 @@ int exp_registry_reap(exp_registry *reg, wb_error *err)
     char host[256] = "";
     gethostname(host, sizeof host - 1);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(reg->db, "SELECT id, pid FROM runs WHERE status = 'running' AND host = ?1", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(reg->db, "SELECT id, pid FROM runs WHERE status = 'running' AND host = ?1 AND pid IS NOT NULL", -1, &st, NULL) != SQLITE_OK)
         return db_fail(reg, err, "cannot read the registry");
     sqlite3_bind_text(st, 1, host, -1, SQLITE_TRANSIENT);
     long long gone[256][2];

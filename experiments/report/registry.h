@@ -33,6 +33,8 @@ typedef struct exp_registry_run {
     const char *weights_hash; /* SHA-256 hex of the weights file, or "" */
     const char *git_revision;
     const char *config_text;  /* the resolved config (for compare) */
+    int detached;             /* no process owns the run until it finishes (a prepared run whose
+                               * units run elsewhere): recorded without a pid, never reaped */
 } exp_registry_run;
 
 /* Opens (creating if needed) the database at path; its directory must exist. */
@@ -46,6 +48,8 @@ void exp_registry_close(exp_registry *reg);
 
 /* Records a started run (status running), or a resumed one again; *id is its registry id. */
 int exp_registry_start(exp_registry *reg, const exp_registry_run *run, long long *id, wb_error *err);
+/* The id of the run in directory dir; WB_E_DATA naming dir when the registry has none. */
+int exp_registry_find(exp_registry *reg, const char *dir, long long *id, wb_error *err);
 /* Ends run id: with error == NULL as finished, storing the pooled metrics of dir/metrics.json
  * and the SHA-256 of dir/manifest.csv; otherwise as failed with the error text. */
 int exp_registry_finish(exp_registry *reg, long long id, const char *dir, const char *error, wb_error *err);
