@@ -30,6 +30,7 @@
 #include "experiments/model/train.h"
 #include "experiments/report/registry.h"
 #include "experiments/report/report.h"
+#include "experiments/report/rundir.h"
 #include "io/io_sbuf.h"
 #include "base/wb_log.h"
 
@@ -224,7 +225,7 @@ static size_t reference_variant(const exp_config *cfg, size_t nv)
 /* Opens metrics.json ({"schema_version", "name"); the caller goes on with ",\n  \"..."). */
 static void json_metrics_open(sbuf *b, const exp_config *cfg)
 {
-    sb_printf(b, "{\n  \"schema_version\": 1,\n  \"name\": ");
+    sb_printf(b, "{\n  \"schema_version\": %d,\n  \"name\": ", EXP_RD_SCHEMA_VERSION);
     sb_jstr(b, exp_config_str(cfg, "name"));
 }
 
@@ -373,7 +374,7 @@ static int mc_write_results(const exp_config *cfg, const exp_dataset *ds, const 
                 sb_printf(&b, ",%s\n", CLASS(pred[i]));
             }
         }
-    if (sb_write(&b, dir, "predictions.csv", err) != 0) goto done;
+    if (sb_write(&b, dir, EXP_RD_PREDICTIONS, err) != 0) goto done;
     sb_free(&b);
 
     const size_t ref_v = reference_variant(cfg, nv);
@@ -461,7 +462,7 @@ static int mc_write_results(const exp_config *cfg, const exp_dataset *ds, const 
     }
     sb_printf(&b, "  ]\n}\n");
 #undef CLASS
-    if (sb_write(&b, dir, "metrics.json", err) != 0 || sb_write(&mcsv, dir, "metrics.csv", err) != 0) goto done;
+    if (sb_write(&b, dir, EXP_RD_METRICS_JSON, err) != 0 || sb_write(&mcsv, dir, EXP_RD_METRICS_CSV, err) != 0) goto done;
     rc = 0;
 done:
     free(b.s);
@@ -623,7 +624,7 @@ static int run_open(run_ctx *c, wb_error *err)
     c->writes_setup = o->step == EXP_RUN_ALL || o->step == EXP_RUN_PREPARE;
     if (existing) {
         char cpath[4200];
-        snprintf(cpath, sizeof cpath, "%s/config.yaml", existing);
+        snprintf(cpath, sizeof cpath, "%s/" EXP_RD_CONFIG, existing);
         snprintf(c->runs_buf, sizeof c->runs_buf, "%s", existing);
         char *slash = strrchr(c->runs_buf, '/');
         if (slash && slash != c->runs_buf) *slash = '\0';
@@ -692,7 +693,7 @@ static int run_open(run_ctx *c, wb_error *err)
             }
         }
     }
-    int rc = sb_write(&b, c->dir, "config.yaml", err);
+    int rc = sb_write(&b, c->dir, EXP_RD_CONFIG, err);
     sb_free(&b);
     return rc;
 }
@@ -708,7 +709,7 @@ static int run_register(run_ctx *c, wb_error *err)
     else snprintf(rpath, sizeof rpath, "%s/registry.sqlite", c->runs_dir);
     if (exp_registry_open(rpath, &c->reg, err) != 0) return -1;
     if (o->step == EXP_RUN_FINISH) return exp_registry_find(c->reg, c->dir, &c->reg_id, err);
-    snprintf(cpath, sizeof cpath, "%s/config.yaml", c->dir);
+    snprintf(cpath, sizeof cpath, "%s/" EXP_RD_CONFIG, c->dir);
     unsigned char *ctext = NULL;
     size_t cn = 0;
     uint8_t ch[32];
@@ -748,7 +749,7 @@ static int run_manifest(run_ctx *c, wb_error *err)
             sb_printf(&b, ",%s,%s,%d,%s,%s,%s,%s\n", it->sop_uid, it->sha256, it->label, it->pseudonym, it->laterality,
                       it->view, it->format);
     }
-    if (setup_file(c, &b, "manifest.csv", err) != 0) return -1;
+    if (setup_file(c, &b, EXP_RD_MANIFEST, err) != 0) return -1;
     sb_printf(&b, "file,reason\n");
     for (size_t i = 0; i < ds->n_excluded; i++) {
         const exp_excluded *x = &ds->excluded[i];
@@ -768,7 +769,7 @@ static int run_manifest(run_ctx *c, wb_error *err)
         free(shown);
         free(why);
     }
-    return setup_file(c, &b, "excluded.csv", err);
+    return setup_file(c, &b, EXP_RD_EXCLUDED, err);
 }
 
 /* The buffers of the fold loop and of the merged results. */
@@ -815,7 +816,7 @@ static int run_prepare(run_ctx *c, wb_error *err)
     exp_config *cfg = c->cfg;
     sbuf b = {0};
     char parts[4300];
-    snprintf(parts, sizeof parts, "%s/parts", c->dir);
+    snprintf(parts, sizeof parts, "%s/" EXP_RD_PARTS, c->dir);
     if (o->resume_dir) { /* temporary files of the killed process */
         io_fs_remove_stale_tmp(c->dir, NULL);
         io_fs_remove_stale_tmp(parts, NULL);
@@ -825,7 +826,7 @@ static int run_prepare(run_ctx *c, wb_error *err)
     if (exp_pseudonym_key(c->runs_dir, key, err) != 0) return -1;
     if (c->writes_setup || o->resume_dir) {
         env_json(&b, cfg, o, c->wsha);
-        int rc = sb_write(&b, c->dir, "environment.json", err);
+        int rc = sb_write(&b, c->dir, EXP_RD_ENVIRONMENT, err);
         sb_free(&b);
         if (rc != 0) return -1;
     }
@@ -845,7 +846,7 @@ static int run_prepare(run_ctx *c, wb_error *err)
     io_sha256_init(&c->run_hash);
     {
         char cpath[4400];
-        snprintf(cpath, sizeof cpath, "%s/config.yaml", c->dir);
+        snprintf(cpath, sizeof cpath, "%s/" EXP_RD_CONFIG, c->dir);
         unsigned char *ctext = NULL;
         size_t cn = 0;
         if (io_file_read_all(cpath, 16 << 20, &ctext, &cn, err) != 0) return -1;
@@ -877,7 +878,7 @@ static int run_prepare(run_ctx *c, wb_error *err)
         for (size_t i = 0; i < n; i++)
             sb_printf(&b, "%d,%d,%s,%s\n", r, c->cv.fold[(size_t)r * n + i], c->ds.items[i].sop_uid,
                       c->ds.items[i].pseudonym);
-    if (setup_file(c, &b, "folds.csv", err) != 0) return -1;
+    if (setup_file(c, &b, EXP_RD_FOLDS, err) != 0) return -1;
     uint8_t h[32];
     io_sha256_final(&c->run_hash, h);
     io_sha256_hex(h, c->run_id);
@@ -1161,7 +1162,7 @@ static int bin_write_results(run_ctx *c, wb_error *err)
                 sb_printf(&b, "\n");
             }
         }
-    if (sb_write(&b, c->dir, "predictions.csv", err) != 0) goto fail;
+    if (sb_write(&b, c->dir, EXP_RD_PREDICTIONS, err) != 0) goto fail;
     free(b.s);
     memset(&b, 0, sizeof b);
 
@@ -1300,12 +1301,13 @@ static int bin_write_results(run_ctx *c, wb_error *err)
     }
     sb_printf(&b, "\n}\n");
     free(ref_scores), free(scores), free(ref_b), free(yall), free(ball), free(all);
-    if (sb_write(&b, c->dir, "metrics.json", err) != 0 || sb_write(&mcsv, c->dir, "metrics.csv", err) != 0) {
+    if (sb_write(&b, c->dir, EXP_RD_METRICS_JSON, err) != 0 || sb_write(&mcsv, c->dir, EXP_RD_METRICS_CSV, err) != 0) {
         free(mcsv.s);
         goto fail;
     }
 
     free(mcsv.s);
+    free(b.s);
     return 0;
 fail:
     free(b.s);
@@ -1316,7 +1318,7 @@ fail:
 static int run_outputs(run_ctx *c, wb_error *err)
 {
     exp_config *cfg = c->cfg;
-    if (sb_write(&c->curves, c->dir, "curves.csv", err) != 0 || sb_write(&c->probe_rows, c->dir, "probe.csv", err) != 0)
+    if (sb_write(&c->curves, c->dir, EXP_RD_CURVES, err) != 0 || sb_write(&c->probe_rows, c->dir, EXP_RD_PROBE, err) != 0)
         return -1;
     /* timing.csv: wall seconds of each (repeat, fold, variant); kept apart from the metrics,
      * which must not depend on the machine's speed */
@@ -1327,7 +1329,7 @@ static int run_outputs(run_ctx *c, wb_error *err)
             for (size_t v = 0; v < c->nv; v++)
                 sb_printf(&b, "%d,%d,%s,%.3f\n", r, f, variant_str(cfg, v, "name"),
                           c->secs[exp_run_unit_index(r, f, v, c->folds, c->nv)]);
-    int rc = sb_write(&b, c->dir, "timing.csv", err);
+    int rc = sb_write(&b, c->dir, EXP_RD_TIMING, err);
     sb_free(&b);
     if (rc != 0) return -1;
     if (c->mc) {
@@ -1342,7 +1344,7 @@ static int run_outputs(run_ctx *c, wb_error *err)
     }
     sb_printf(&b, "run %s\nconfig %s\nimages %zu (excluded %zu), patients %zu\nwall time %.1f s\n", c->dir,
               c->o->config ? c->o->config : "config.yaml", c->n, c->ds.n_excluded, c->n_groups, wb_now() - c->t_start);
-    rc = sb_write(&b, c->dir, "run.log", err);
+    rc = sb_write(&b, c->dir, EXP_RD_LOG, err);
     sb_free(&b);
     if (rc != 0) return -1;
     return exp_report_write(c->dir, err);
@@ -1450,7 +1452,7 @@ static int plan_config(const exp_run_options *o, exp_config **cfg, wb_error *err
 {
     if (o->run_dir) {
         char cpath[4200];
-        snprintf(cpath, sizeof cpath, "%s/config.yaml", o->run_dir);
+        snprintf(cpath, sizeof cpath, "%s/" EXP_RD_CONFIG, o->run_dir);
         return exp_config_load(cpath, NULL, 0, cfg, err);
     }
     return exp_config_load(o->config, o->sets, o->n_sets, cfg, err);

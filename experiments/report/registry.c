@@ -1,5 +1,6 @@
 /* registry.c — see registry.h. */
 #include "experiments/report/registry.h"
+#include "experiments/report/rundir.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -300,7 +301,7 @@ static int insert_level(exp_registry *reg, sqlite3_stmt *ins, long long id, cons
 static int store_metrics(exp_registry *reg, long long id, const char *dir, wb_error *err)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/metrics.json", dir);
+    snprintf(path, sizeof path, "%s/" EXP_RD_METRICS_JSON, dir);
     unsigned char *text = NULL;
     size_t n = 0, at = 0;
     const char *why = NULL;
@@ -311,6 +312,10 @@ static int store_metrics(exp_registry *reg, long long id, const char *dir, wb_er
         return wb_err(err, WB_E_DATA, path, "at byte %zu: %s", at, why);
     }
     free(text);
+    if (exp_rundir_check_metrics(&d, path, err) != 0) {
+        io_json_free(&d);
+        return -1;
+    }
     const io_json_node *vars = io_json_get(&d, &d.nodes[0], "variants");
     sqlite3_stmt *ins = NULL;
     int rc = 0;

@@ -1,5 +1,6 @@
 /* report.c — report.html, report.md and table.tex from a run directory. See report.h. */
 #include "experiments/report/report.h"
+#include "experiments/report/rundir.h"
 
 #include <sys/stat.h>
 #include <math.h>
@@ -117,15 +118,12 @@ static int run_files_load(const char *dir, run_files *rf, wb_error *err)
 {
     memset(rf, 0, sizeof *rf);
     rf->dir = dir;
-    if (load_json(dir, "metrics.json", &rf->mtext, &rf->m, err) != 0) return -1;
-    const io_json_node *root = &rf->m.nodes[0], *sv = io_json_get(&rf->m, root, "schema_version");
-    rf->variants = io_json_get(&rf->m, root, "variants");
+    if (load_json(dir, EXP_RD_METRICS_JSON, &rf->mtext, &rf->m, err) != 0) return -1;
+    const io_json_node *root = &rf->m.nodes[0];
     char mpath[4200];
-    snprintf(mpath, sizeof mpath, "%s/metrics.json", dir);
-    if (!sv || sv->type != IO_JSON_NUMBER || sv->num != 1)
-        return wb_err(err, WB_E_DATA, mpath, "schema_version: expected 1 (a run of another workbench version?)");
-    if (!rf->variants || rf->variants->type != IO_JSON_ARRAY)
-        return wb_err(err, WB_E_DATA, mpath, "variants: expected an array");
+    snprintf(mpath, sizeof mpath, "%s/" EXP_RD_METRICS_JSON, dir);
+    if (exp_rundir_check_metrics(&rf->m, mpath, err) != 0) return -1;
+    rf->variants = io_json_get(&rf->m, root, "variants");
     rf->classes = io_json_get(&rf->m, root, "classes");
     if (rf->classes) {
         if (rf->classes->type != IO_JSON_ARRAY || rf->classes->count < 3 || rf->classes->count > 64)
@@ -135,22 +133,22 @@ static int run_files_load(const char *dir, run_files *rf, wb_error *err)
         rf->K = (int)rf->classes->count;
     }
     rf->patch = exp_report_is_patch(&rf->m);
-    snprintf(rf->cfg_path, sizeof rf->cfg_path, "%s/config.yaml", dir);
+    snprintf(rf->cfg_path, sizeof rf->cfg_path, "%s/" EXP_RD_CONFIG, dir);
     if (io_file_read_all(rf->cfg_path, 16 << 20, (unsigned char **)&rf->cfg_text, &rf->cfg_n, err) != 0 ||
         exp_flat_parse(rf->cfg_text, rf->cfg_n, rf->cfg_path, &rf->cfg, err) != 0)
         return -1;
     char epath[4200];
-    snprintf(epath, sizeof epath, "%s/environment.json", dir);
+    snprintf(epath, sizeof epath, "%s/" EXP_RD_ENVIRONMENT, dir);
     struct stat est;
     if (stat(epath, &est) == 0) {
-        if (load_json(dir, "environment.json", &rf->etext, &rf->e, err) != 0) return -1;
+        if (load_json(dir, EXP_RD_ENVIRONMENT, &rf->etext, &rf->e, err) != 0) return -1;
         rf->env = &rf->e.nodes[0];
         rf->have_env = 1;
     }
-    return load_csv(dir, "predictions.csv", &rf->pred, NULL, err) || load_csv(dir, "metrics.csv", &rf->mcsv, NULL, err) ||
-                   load_csv(dir, "curves.csv", &rf->curves, &rf->have_curves, err) ||
-                   load_csv(dir, "timing.csv", &rf->timing, &rf->have_timing, err) ||
-                   load_csv(dir, "excluded.csv", &rf->excluded, &rf->have_excluded, err)
+    return load_csv(dir, EXP_RD_PREDICTIONS, &rf->pred, NULL, err) || load_csv(dir, EXP_RD_METRICS_CSV, &rf->mcsv, NULL, err) ||
+                   load_csv(dir, EXP_RD_CURVES, &rf->curves, &rf->have_curves, err) ||
+                   load_csv(dir, EXP_RD_TIMING, &rf->timing, &rf->have_timing, err) ||
+                   load_csv(dir, EXP_RD_EXCLUDED, &rf->excluded, &rf->have_excluded, err)
                ? -1
                : 0;
 }

@@ -1,0 +1,90 @@
+/* rundir.c — the run directory's schema check. See rundir.h. */
+#include "experiments/report/rundir.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "experiments/eval/summary.h"
+
+/* member key of obj with one of the types in the mask (1 << IO_JSON_*); err names key. */
+static const io_json_node *need(const io_json_doc *d, const io_json_node *obj, const char *where, const char *key,
+                                unsigned types, const char *path, wb_error *err)
+{
+    const io_json_node *n = io_json_get(d, obj, key);
+    char full[200];
+    snprintf(full, sizeof full, "%s%s%s", where, where[0] ? "." : "", key);
+    if (!n || !((1u << n->type) & types)) {
+        wb_err(err, WB_E_DATA, path, "%s (a run directory of another workbench version, or an edited file?)",
+               n ? "has the wrong type" : "missing");
+        snprintf(err->key, sizeof err->key, "%s", full);
+        return NULL;
+    }
+    return n;
+}
+
+#define T_NUM (1u << IO_JSON_NUMBER)
+#define T_NUMNULL ((1u << IO_JSON_NUMBER) | (1u << IO_JSON_NULL))
+#define T_STR (1u << IO_JSON_STRING)
+#define T_ARR (1u << IO_JSON_ARRAY)
+#define T_OBJ (1u << IO_JSON_OBJECT)
+
+int exp_rundir_check_metrics(const io_json_doc *d, const char *path, wb_error *err)
+{
+    if (!d->n || d->nodes[0].type != IO_JSON_OBJECT)
+        return wb_err(err, WB_E_DATA, path, "expected a JSON object");
+    const io_json_node *root = &d->nodes[0], *sv, *data, *cv, *vars;
+    if (!(sv = need(d, root, "", "schema_version", T_NUM, path, err))) return -1;
+    if (sv->num != EXP_RD_SCHEMA_VERSION)
+        return wb_err(err, WB_E_DATA, path, "schema_version: expected %d, found %g (a run of another workbench "
+                      "version?)", EXP_RD_SCHEMA_VERSION, sv->num);
+    if (!need(d, root, "", "name", T_STR, path, err) || !(data = need(d, root, "", "data", T_OBJ, path, err)) ||
+        !need(d, data, "data", "images", T_NUM, path, err) || !need(d, data, "data", "patients", T_NUM, path, err) ||
+        !(cv = need(d, root, "", "cv", T_OBJ, path, err)) || !need(d, cv, "cv", "folds", T_NUM, path, err) ||
+        !need(d, cv, "cv", "repeats", T_NUM, path, err) || !need(d, root, "", "reference", T_STR, path, err) ||
+        !(vars = need(d, root, "", "variants", T_ARR, path, err)))
+        return -1;
+    const int mc = io_json_get(d, root, "classes") != NULL;
+    int vi = 0;
+    for (int32_t v = vars->first; v >= 0; v = d->nodes[v].next, vi++) {
+        char where[96];
+        snprintf(where, sizeof where, "variants[%d]", vi);
+        const io_json_node *vn = &d->nodes[v], *reps;
+        if (vn->type != IO_JSON_OBJECT) {
+            wb_err(err, WB_E_DATA, path, "expected an object");
+            snprintf(err->key, sizeof err->key, "%s", where);
+            return -1;
+        }
+        if (!need(d, vn, where, "name", T_STR, path, err) || !need(d, vn, where, "type", T_STR, path, err) ||
+            !need(d, vn, where, "trainable_params", T_NUM, path, err) ||
+            !(reps = need(d, vn, where, "repeats", T_ARR, path, err)))
+            return -1;
+        int ri = 0;
+        for (int32_t r = reps->first; r >= 0; r = d->nodes[r].next, ri++) {
+            char rw[128];
+            snprintf(rw, sizeof rw, "%s.repeats[%d]", where, ri);
+            const io_json_node *rn = &d->nodes[r];
+            if (rn->type != IO_JSON_OBJECT || !need(d, rn, rw, "repeat", T_NUM, path, err)) {
+                if (rn->type != IO_JSON_OBJECT) {
+                    wb_err(err, WB_E_DATA, path, "expected an object");
+                    snprintf(err->key, sizeof err->key, "%s", rw);
+                }
+                return -1;
+            }
+            for (int level = 0; level < 2; level++) {
+                const char *lname = level ? "breast" : "image";
+                const io_json_node *m = need(d, rn, rw, lname, T_OBJ, path, err);
+                if (!m) return -1;
+                char lw[160];
+                snprintf(lw, sizeof lw, "%s.%s", rw, lname);
+                if (mc) {
+                    for (int q = 0; q < EXP_MC_FIXED; q++)
+                        if (!need(d, m, lw, exp_mc_fixed_names[q], T_NUMNULL, path, err)) return -1;
+                } else {
+                    for (int q = 0; q < EXP_M_COUNT; q++)
+                        if (q != EXP_M_THRESH && !need(d, m, lw, exp_metric_names[q], T_NUMNULL, path, err)) return -1;
+                }
+            }
+        }
+    }
+    return 0;
+}
