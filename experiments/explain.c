@@ -284,6 +284,11 @@ static nn_net *load_net(const exp_config *cfg, const wb_tensor_list *w, const ch
             return NULL;
         }
     }
+    /* nothing trains: the maps' backward computes no weight gradients but the head's */
+    if (nn_net_unfreeze(net, "none", NN_BN_FROZEN, 0, err) != 0) {
+        nn_net_free(net);
+        return NULL;
+    }
     return net;
 }
 
