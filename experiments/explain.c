@@ -466,7 +466,8 @@ int exp_explain_run(const exp_explain_opts *o, exp_explain_summary *sum, wb_erro
         float *logits = malloc((size_t)K * sizeof *logits);
         int cls = o->cls;
         double logit = NAN, prob = NAN, rs = NAN;
-        int bad = !logits || nn_net_forward(net, x, 1, r.rows, r.cols, 0, logits, err) != 0;
+        int bad = !logits ? wb_err(err, WB_E_NOMEM, NULL, "out of memory") != 0
+                          : nn_net_forward(net, x, 1, r.rows, r.cols, 0, logits, err) != 0;
         if (!bad) {
             if (cls < 0) {
                 cls = 1;
