@@ -16,6 +16,8 @@
 #include "experiments/data/dataset.h"
 #include "experiments/model/backbone.h"
 #include "experiments/model/saliency.h"
+#include "experiments/report/report.h"
+#include "io/io_dicom.h"
 #include "io/io_csv.h"
 #include "io/io_fs.h"
 #include "io/io_png.h"
@@ -164,7 +166,7 @@ typedef struct label_row {
 typedef struct labels {
     io_csv csv;
     char **real; /* resolved path of each row, NULL when it does not resolve */
-    long c_label, c_lat, c_bx, c_by, c_bw, c_bh;
+    long c_label, c_lat, c_bx, c_by, c_bw, c_bh, c_sop, c_lesion;
     int ok;
 } labels;
 
@@ -193,6 +195,8 @@ static void labels_load(const exp_config *cfg, labels *l)
     l->c_by = io_csv_column(&l->csv, "bbox_y", &ignore);
     l->c_bw = io_csv_column(&l->csv, "bbox_w", &ignore);
     l->c_bh = io_csv_column(&l->csv, "bbox_h", &ignore);
+    l->c_sop = io_csv_column(&l->csv, "sop_instance_uid", &ignore);
+    l->c_lesion = io_csv_column(&l->csv, "lesion_type", &ignore);
     l->real = calloc(l->csv.n_rows ? l->csv.n_rows : 1, sizeof *l->real);
     if (c_file < 0 || !l->real) {
         free(l->real);
@@ -571,6 +575,220 @@ done:
     nn_net_free(net);
     nn_net_free(rnd);
     wb_tensor_list_free(&w);
+    exp_config_free(cfg);
+    return rc;
+}
+
+/* ---- the case gallery ---- */
+
+typedef struct gcase {
+    size_t row;   /* predictions.csv row */
+    double score;
+    const char *sop;
+} gcase;
+
+static int cmp_desc(const void *a, const void *b)
+{
+    const gcase *x = a, *y = b;
+    return x->score > y->score ? -1 : x->score < y->score ? 1 : strcmp(x->sop, y->sop);
+}
+
+static int cmp_asc(const void *a, const void *b)
+{
+    const gcase *x = a, *y = b;
+    return x->score < y->score ? -1 : x->score > y->score ? 1 : strcmp(x->sop, y->sop);
+}
+
+/* The labels row of a SOP Instance UID: the CSV's column, else the DICOM header (read once). */
+static long labels_row_of_sop(labels *l, char ***hdr_sop, const char *sop)
+{
+    if (!l->ok) return -1;
+    for (size_t r = 0; r < l->csv.n_rows; r++)
+        if (l->c_sop >= 0 && !strcmp(io_csv_cell(&l->csv, r, l->c_sop), sop)) return (long)r;
+    if (!*hdr_sop && !(*hdr_sop = calloc(l->csv.n_rows ? l->csv.n_rows : 1, sizeof **hdr_sop))) return -1;
+    for (size_t r = 0; r < l->csv.n_rows; r++) {
+        if (l->c_sop >= 0 && io_csv_cell(&l->csv, r, l->c_sop)[0]) continue; /* the CSV's value counts */
+        if (!(*hdr_sop)[r] && l->real[r]) {
+            io_dicom_meta m;
+            wb_error e;
+            (*hdr_sop)[r] = strdup(io_dicom_read_meta(l->real[r], &m, &e) == 0 ? m.sop_uid : "");
+        }
+        if ((*hdr_sop)[r] && !strcmp((*hdr_sop)[r], sop)) return (long)r;
+    }
+    return -1;
+}
+
+static void safe_name(const char *s, char *out, size_t n)
+{
+    size_t k = 0;
+    for (; *s && k + 1 < n; s++)
+        out[k++] = ((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-') ? *s : '_';
+    out[k] = '\0';
+}
+
+int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int max_size, size_t *shown, wb_error *err)
+{
+    *shown = 0;
+    struct stat st;
+    char cpath[PATH_MAX + 32], gdir[PATH_MAX + 32], ppath[PATH_MAX + 32];
+    if (n < 1 || n > 50) return wb_err(err, WB_E_USAGE, NULL, "explain --gallery %d: expected 1 to 50 cases of each kind", n);
+    if (max_size < 64 || max_size > 16384) return wb_err(err, WB_E_USAGE, NULL, "explain: --max-size %d: expected 64 to 16384", max_size);
+    if (!run_dir || stat(run_dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return wb_err(err, WB_E_IO, run_dir, "not a run directory: %s", run_dir && stat(run_dir, &st) != 0 ? strerror(errno) : "not a directory");
+    snprintf(cpath, sizeof cpath, "%s/config.yaml", run_dir);
+    if (stat(cpath, &st) != 0) return wb_err(err, WB_E_IO, cpath, "not a run directory (no resolved config.yaml): %s", strerror(errno));
+    exp_config *cfg = NULL;
+    if (exp_config_load(cpath, NULL, 0, &cfg, err) != 0) return -1;
+    io_csv pred;
+    memset(&pred, 0, sizeof pred);
+    labels lab;
+    memset(&lab, 0, sizeof lab);
+    char **hdr_sop = NULL;
+    gcase *cs = NULL;
+    sbuf csv = {0};
+    float *x = NULL, *map = NULL;
+    wb_tensor_list w;
+    wb_tensor_list_init(&w);
+    nn_net *net = NULL;
+    int rc = -1;
+    if (!strcmp(exp_config_str(cfg, "data.task"), "patch")) {
+        wb_err(err, WB_E_USAGE, run_dir, "the gallery shows whole-image networks; this is a patch run (data.task: patch)");
+        goto done;
+    }
+    if (exp_config_num_classes(cfg) > 2) {
+        wb_err(err, WB_E_USAGE, run_dir, "the gallery is for binary runs (true/false positives); this run has data.classes");
+        goto done;
+    }
+    if (!exp_config_bool(cfg, "train.save_weights")) {
+        wb_err(err, WB_E_IO, cpath, "the run kept no fold networks (train.save_weights is false): run it again with --set "
+               "train.save_weights=true for a gallery");
+        goto done;
+    }
+    snprintf(ppath, sizeof ppath, "%s/predictions.csv", run_dir);
+    if (io_csv_read(ppath, &pred, err) != 0) goto done;
+    long c_rep = io_csv_column(&pred, "repeat", err), c_fold = c_rep < 0 ? -1 : io_csv_column(&pred, "fold", err);
+    long c_var = c_fold < 0 ? -1 : io_csv_column(&pred, "variant", err);
+    long c_sop = c_var < 0 ? -1 : io_csv_column(&pred, "sop_instance_uid", err);
+    long c_pat = c_sop < 0 ? -1 : io_csv_column(&pred, "patient", err);
+    long c_lab = c_pat < 0 ? -1 : io_csv_column(&pred, "label", err);
+    long c_score = c_lab < 0 ? -1 : io_csv_column(&pred, "score", err);
+    long c_thr = c_score < 0 ? -1 : io_csv_column(&pred, "threshold", err);
+    if (c_thr < 0) goto done;
+    labels_load(cfg, &lab);
+    if (!lab.ok) {
+        wb_err(err, WB_E_IO, exp_config_str(cfg, "data.labels"), "the labels CSV is needed to find the gallery's files");
+        goto done;
+    }
+    snprintf(gdir, sizeof gdir, "%s/gallery", run_dir);
+    if (io_fs_mkdirs(gdir, err) != 0) goto done;
+    nn_set_threads((int)exp_config_int(cfg, "threads"));
+    exp_pre_set_threads((int)exp_config_int(cfg, "threads"));
+    exp_pre_params pp;
+    exp_dataset_pre_params(cfg, &pp);
+    const size_t px = (size_t)pp.out_rows * pp.out_cols;
+    const int C = (int)exp_config_int(cfg, "backbone.in_channels");
+    x = malloc((size_t)C * px * sizeof *x);
+    map = malloc(px * sizeof *map);
+    cs = malloc((pred.n_rows ? pred.n_rows : 1) * sizeof *cs);
+    if (!x || !map || !cs) {
+        wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+        goto done;
+    }
+    sb_printf(&csv, "variant,kind,rank,repeat,fold,patient,score,threshold,lesion_type,stage,png\n");
+    char k[96];
+    for (size_t v = 0; v < exp_config_num_variants(cfg); v++) {
+        snprintf(k, sizeof k, "variants[%zu].type", v);
+        if (!strcmp(exp_config_str(cfg, k), "baseline")) continue;
+        snprintf(k, sizeof k, "variants[%zu].name", v);
+        const char *vname = exp_config_str(cfg, k);
+        static const char *const kinds[3] = {"tp", "fp", "fn"};
+        for (int kind = 0; kind < 3; kind++) {
+            size_t m = 0;
+            for (size_t r = 0; r < pred.n_rows; r++) {
+                if (strcmp(io_csv_cell(&pred, r, c_var), vname)) continue;
+                const int pos = !strcmp(io_csv_cell(&pred, r, c_lab), "1");
+                const double sc = strtod(io_csv_cell(&pred, r, c_score), NULL), th = strtod(io_csv_cell(&pred, r, c_thr), NULL);
+                const int above = sc >= th;
+                if ((kind == 0 && pos && above) || (kind == 1 && !pos && above) || (kind == 2 && pos && !above))
+                    cs[m++] = (gcase){r, sc, io_csv_cell(&pred, r, c_sop)};
+            }
+            qsort(cs, m, sizeof *cs, kind == 2 ? cmp_asc : cmp_desc);
+            int rank = 0;
+            for (size_t i = 0; i < m && rank < n; i++) {
+                const size_t r = cs[i].row;
+                long lr_i = labels_row_of_sop(&lab, &hdr_sop, cs[i].sop);
+                if (lr_i < 0 || !lab.real[lr_i]) {
+                    wb_warn("gallery: no file in the labels CSV for SOP Instance UID %s: left out", cs[i].sop);
+                    continue;
+                }
+                const int rep = atoi(io_csv_cell(&pred, r, c_rep)), fold = atoi(io_csv_cell(&pred, r, c_fold));
+                char wpath[PATH_MAX + 64];
+                snprintf(wpath, sizeof wpath, "%s/models/r%d_f%d_%s.safetensors", run_dir, rep, fold, vname);
+                wb_tensor_list_free(&w);
+                wb_tensor_list_init(&w);
+                nn_net_free(net);
+                net = NULL;
+                if (stat(wpath, &st) != 0) {
+                    wb_err(err, WB_E_IO, wpath, "no saved network for variant %s, repeat %d, fold %d: %s", vname, rep, fold,
+                           strerror(errno));
+                    goto done;
+                }
+                if (io_weights_read(wpath, &w, err) != 0 || !(net = load_net(cfg, &w, wpath, 0, 1, err))) goto done;
+                int stage = exp_saliency_stage(net, stage_name, err);
+                if (stage < 0) goto done;
+                label_row lr;
+                labels_find(&lab, lab.real[lr_i], &lr);
+                io_dicom_image img;
+                exp_pre_result pr;
+                if (exp_dataset_preprocess_file(cfg, lab.real[lr_i], lr.laterality, &img, &pr, err) != 0) goto done;
+                for (int c = 0; c < C; c++) memcpy(x + (size_t)c * px, pr.image, px * sizeof *x);
+                int dh = img.rows, dw = img.cols;
+                if (dh > max_size || dw > max_size) {
+                    double f = (double)(dh > dw ? dh : dw) / max_size;
+                    dh = (int)lround(dh / f) > 0 ? (int)lround(dh / f) : 1;
+                    dw = (int)lround(dw / f) > 0 ? (int)lround(dw / f) : 1;
+                }
+                float *grey = malloc((size_t)dh * dw * sizeof *grey);
+                double peak[2];
+                int in_box;
+                char vsafe[64], name[160];
+                safe_name(vname, vsafe, sizeof vsafe);
+                snprintf(name, sizeof name, "%s_%s_%d.png", vsafe, kinds[kind], rank + 1);
+                int bad = !grey ? wb_err(err, WB_E_NOMEM, NULL, "out of memory") != 0
+                                : exp_gradcam(net, x, pr.rows, pr.cols, stage, 1, map, NULL, NULL, err) != 0;
+                if (!bad) {
+                    shrink(img.pixels, img.rows, img.cols, grey, dh, dw);
+                    peak_of(map, &pp, &pr, &lr, peak, &in_box);
+                    bad = overlay(gdir, name, map, &pp, &pr, &img, grey, dh, dw, &lr, peak, err) != 0;
+                }
+                free(grey);
+                io_dicom_image_free(&img);
+                exp_pre_result_free(&pr);
+                if (bad) goto done;
+                rank++;
+                sb_csv(&csv, vname);
+                sb_printf(&csv, ",%s,%d,%d,%d,", kinds[kind], rank, rep, fold);
+                sb_csv(&csv, io_csv_cell(&pred, r, c_pat));
+                sb_printf(&csv, ",%s,%s,", io_csv_cell(&pred, r, c_score), io_csv_cell(&pred, r, c_thr));
+                sb_csv(&csv, lab.c_lesion >= 0 ? io_csv_cell(&lab.csv, (size_t)lr_i, lab.c_lesion) : "");
+                sb_printf(&csv, ",%s,%s\n", nn_net_stage_name(net, stage), name);
+                ++*shown;
+            }
+        }
+    }
+    if (sb_write(&csv, gdir, "gallery.csv", err) != 0 || exp_report_write(run_dir, err) != 0) goto done;
+    rc = 0;
+done:
+    for (size_t r = 0; hdr_sop && r < lab.csv.n_rows; r++) free(hdr_sop[r]);
+    free(hdr_sop);
+    free(cs);
+    free(x);
+    free(map);
+    sb_free(&csv);
+    nn_net_free(net);
+    wb_tensor_list_free(&w);
+    labels_free(&lab);
+    io_csv_free(&pred);
     exp_config_free(cfg);
     return rc;
 }

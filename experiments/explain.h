@@ -54,4 +54,16 @@ typedef struct exp_explain_summary {
  * do not fit the config's network), WB_E_WRITE. */
 int exp_explain_run(const exp_explain_opts *o, exp_explain_summary *sum, wb_error *err);
 
+/* The case gallery (experiments/report/report_gallery.h) of a binary whole-image run made with
+ * train.save_weights: for each backbone variant, the n most confident true positives (highest
+ * scores of positives at or above their fold's threshold), false positives (highest scores of
+ * negatives at or above it) and false negatives (lowest scores of positives below it) of
+ * predictions.csv, every repeat (ties: the SOP Instance UID), each explained by its own
+ * out-of-fold network at `stage` (NULL: the last before the head) as a thumbnail of max_size
+ * pixels, into RUN_DIR/gallery/ (<variant>_<kind>_<rank>.png, gallery.csv); then the run's
+ * reports are written again (exp_report_write), now with the gallery. Files are found through
+ * the labels CSV (its sop_instance_uid column, else the DICOM header). n 1..50. Errors as
+ * exp_explain_run, and WB_E_USAGE for a multi-class run. *shown receives the number of cases. */
+int exp_explain_gallery(const char *run_dir, int n, const char *stage, int max_size, size_t *shown, wb_error *err);
+
 #endif

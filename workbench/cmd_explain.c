@@ -17,7 +17,7 @@ static int run(int argc, char **argv)
         wb_err(&err, WB_E_NOMEM, NULL, "out of memory");
         return cli_fail(&err);
     }
-    int bad = 0;
+    int bad = 0, gallery = 0, max_set = 0;
     long n;
     for (int i = 1; i < argc; i++) {
         if (cli_opt(argc, argv, &i, "--variant", &v, &bad, &err)) {
@@ -52,11 +52,15 @@ static int run(int argc, char **argv)
                 if (cli_parse_int("--occlusion stride", comma + 1, 1, n, &n, &err)) goto usage;
                 o.occ_stride = (int)n;
             }
+        } else if (cli_opt(argc, argv, &i, "--gallery", &v, &bad, &err)) {
+            if (bad || cli_parse_int("--gallery", v, 1, 50, &n, &err)) goto usage;
+            gallery = (int)n;
         } else if (!strcmp(argv[i], "--sanity")) {
             o.sanity = 1;
         } else if (cli_opt(argc, argv, &i, "--max-size", &v, &bad, &err)) {
             if (bad || cli_parse_int("--max-size", v, 64, 16384, &n, &err)) goto usage;
             o.max_size = (int)n;
+            max_set = 1;
         } else if (argv[i][0] == '-') {
             wb_err(&err, WB_E_USAGE, NULL, "explain: unknown option '%s'", argv[i]);
             goto usage;
@@ -69,6 +73,20 @@ static int run(int argc, char **argv)
     if (!o.run_dir) {
         wb_err(&err, WB_E_USAGE, NULL, "explain: no run directory given");
         goto usage;
+    }
+    if (gallery) {
+        if (o.n_files || o.out_dir || o.variant || o.occ_patch || o.sanity || o.cls >= 0) {
+            wb_err(&err, WB_E_USAGE, NULL, "explain --gallery takes a run directory and at most --stage and --max-size: "
+                   "it picks its cases from the run's predictions and writes into RUN_DIR/gallery/");
+            goto usage;
+        }
+        size_t shown = 0;
+        int grc = exp_explain_gallery(o.run_dir, gallery, o.stage, max_set ? o.max_size : 256, &shown, &err);
+        free(files);
+        if (grc != 0) return cli_fail(&err);
+        fprintf(stderr, "workbench: explain: %zu case(s) in the gallery; reports written again\n", shown);
+        printf("%s/gallery/gallery.csv\n", o.run_dir);
+        return WB_EXIT_OK;
     }
     if (!o.n_files) {
         wb_err(&err, WB_E_USAGE, NULL, "explain: no image files given");
@@ -102,6 +120,7 @@ const wb_command wb_cmd_explain = {
     "usage: workbench explain RUN_DIR [--variant V] [--fold F] [--repeat R] FILES... --out DIR\n"
     "                         [--stage NAME] [--class K] [--occlusion PATCH[,STRIDE]] [--sanity]\n"
     "                         [--max-size N]\n"
+    "       workbench explain RUN_DIR --gallery N [--stage NAME] [--max-size N]\n"
     "\n"
     "Loads the network a run saved for one fold (RUN_DIR/models/r<R>_f<F>_<V>.safetensors: the\n"
     "run needs train.save_weights: true), preprocesses each file as the run did (its\n"
@@ -123,7 +142,12 @@ const wb_command wb_cmd_explain = {
     "  --stage NAME    the stage the map is taken at (default: the last before the head)\n"
     "  --class K       the class explained (default: the positive class; with data.classes the\n"
     "                  predicted one)\n"
-    "  --max-size N    longest side of the PNGs in pixels (default 1024)\n"
+    "  --max-size N    longest side of the PNGs in pixels (default 1024; 256 for --gallery)\n"
+    "  --gallery N     the case gallery of a binary run instead: for each backbone variant the N\n"
+    "                  most confident true positives, false positives and false negatives of\n"
+    "                  predictions.csv, each by its own out-of-fold network, into\n"
+    "                  RUN_DIR/gallery/ (PNGs + gallery.csv); then the reports are written again\n"
+    "                  with the gallery (report.html embeds it, report.md links it)\n"
     "\n"
     "Prints DIR/explain.csv. Exit codes: 0 ok, 1 some files could not be explained (the others\n"
     "are written), 2 usage (unknown variant, fold or stage), 3 no run directory or no saved\n"

@@ -10,6 +10,8 @@
 #     below 0.5; printed)
 #   - the PNGs are PNGs of the stored image's size (+ the colour bar panel), the same bytes on
 #     a second run, and explain.csv's probability equals the run's out-of-fold score
+#   - the case gallery (--gallery): gallery.csv, its PNGs embedded in report.html (CSP img-src
+#     data:) and linked from report.md, pseudonyms only, the report byte-reproducible
 #   - bad inputs: no run directory (3), no saved network (3, naming the file and
 #     train.save_weights), unknown variant or the baseline (2), fold or stage out of range (2),
 #     an unreadable image among good ones (1, the good ones written)
@@ -101,10 +103,34 @@ expect_exit 0 test -s "$out/occ/$(basename "$(dirname "$first")")_$(basename "$f
 expect_exit 0 "$wb" explain "$run" --fold 1 "$first" --out "$out/st" --stage layer2
 expect_grep ',probe,0,1,layer2,' "$out/st/explain.csv"
 
+cp -r "$run" "$out/noweights" && rm -rf "$out/noweights/models"
+# the case gallery (part 2): the run's most confident TP, FP, FN per variant into RUN_DIR/gallery/,
+# the reports written again with it
+expect_exit 0 "$wb" explain "$run" --gallery 2
+expect_grep 'explain: [0-9]+ case\(s\) in the gallery' "$out/stderr"
+g=$run/gallery/gallery.csv
+expect_eq "$(head -1 "$g")" "variant,kind,rank,repeat,fold,patient,score,threshold,lesion_type,stage,png" "gallery.csv header"
+expect_eq "$(awk -F, '$2 == "tp"' "$g" | wc -l)" 2 "two true positives"
+expect_eq "$(awk -F, 'NR > 1 && ($2 == "tp" || $2 == "fn") && $9 != "disk"' "$g" | wc -l)" 0 "positives carry their lesion type"
+expect_eq "$(awk -F, 'NR > 1 && (($2 == "tp" || $2 == "fp") && $7 + 0 < $8 + 0 || $2 == "fn" && $7 + 0 >= $8 + 0)' "$g" | wc -l)" 0 "kinds agree with score and threshold"
+rows=$(awk 'END { print NR - 1 }' "$g")
+expect_eq "$(awk -F, 'NR > 1 { print $11 }' "$g" | while read -r p; do [ -s "$run/gallery/$p" ] && echo ok; done | wc -l)" "$rows" "every PNG of gallery.csv exists"
+expect_grep '<h2>Case gallery</h2>' "$run/report.html"
+expect_eq "$(grep -o 'src="data:image/png;base64,iVBORw0KGgo' "$run/report.html" | wc -l)" "$rows" "each case embedded in report.html"
+expect_grep "Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\"" "$run/report.html"
+expect_eq "$(grep -c '](gallery/probe_[a-z]*_[0-9]*.png)' "$run/report.md")" "$rows" "report.md links each PNG"
+expect_eq "$(cat "$g" "$run/report.html" "$run/report.md" | grep -c 'SYN[0-9A-F]' || true)" 0 "no patient ID, pseudonyms only"
+cp "$run/report.html" "$out/report1.html"
+expect_exit 0 "$wb" report "$run"
+expect_exit 0 cmp "$out/report1.html" "$run/report.html"
+expect_exit 2 "$wb" explain "$run" --gallery 2 "$first"
+expect_exit 3 "$wb" explain "$out/noweights" --gallery 1
+expect_grep 'models/r[0-9]_f[0-9]_probe.safetensors' "$out/stderr"
+rm -rf "$out/gallery-run" && cp -r "$run" "$out/gallery-run" # for report.browser_gallery
+
 # bad inputs
 expect_exit 3 "$wb" explain "$out/no-such-run" "$first" --out "$out/bad"
 expect_grep 'no-such-run.*not a run directory' "$out/stderr"
-cp -r "$run" "$out/noweights" && rm -rf "$out/noweights/models"
 expect_exit 3 "$wb" explain "$out/noweights" "$first" --out "$out/bad"
 expect_grep 'models/r0_f0_probe.safetensors.*train.save_weights' "$out/stderr"
 expect_exit 2 "$wb" explain "$run" --variant nope "$first" --out "$out/bad"
