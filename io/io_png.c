@@ -80,8 +80,10 @@ int io_png_write(const char *path, const uint8_t *px, int width, int height, int
         io_atomic_abort(&af);
         if (!strncmp(ctx.msg, "out of memory", 13))
             return wb_err(err, WB_E_NOMEM, path, "PNG: %s", ctx.msg);
-        return wb_err(err, WB_E_WRITE, path, "cannot write the PNG: %s",
-                      ctx.msg[0] ? ctx.msg : e ? strerror(e) : "write error");
+        /* libpng reports a failed fwrite as "Write Error": the system's reason says more */
+        if (e && (!ctx.msg[0] || !strcmp(ctx.msg, "Write Error")))
+            return wb_err(err, WB_E_WRITE, path, "cannot write the PNG: %s", strerror(e));
+        return wb_err(err, WB_E_WRITE, path, "cannot write the PNG: %s", ctx.msg[0] ? ctx.msg : "write error");
     }
     return io_atomic_commit(&af, err);
 }
