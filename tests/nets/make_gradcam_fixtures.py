@@ -17,6 +17,8 @@ F.interpolate(mode="bilinear", align_corners=False). Stored per network, as in m
     logits              eval-mode logits [n, classes]
     cam:<stage>         [n, h', w'] before upsampling
     up:<stage>          [n, h, w] after upsampling
+    grad:<stage>        d logit_cls / dA of the first image [c, h', w'] (some stages): the
+                        gradient itself, position by position, which the maps only average
 """
 import os
 import sys
@@ -38,6 +40,7 @@ def gradcam(model, module, x, cls):
     alpha = g.mean(dim=(2, 3), keepdim=True)
     cam = F.relu((alpha * a).sum(dim=1, keepdim=True))
     up = F.interpolate(cam, size=tuple(x.shape[2:]), mode="bilinear", align_corners=False)
+    gradcam.last_grad = g.detach()[0]
     return out.detach(), cam.detach()[0, 0], up.detach()[0, 0]
 
 
@@ -51,7 +54,7 @@ def first_class_with_maps(model, x, classes, stages):
     raise SystemExit("no class has non-zero maps everywhere")
 
 
-def make(name, model, x, classes, stages, x_generated=False):
+def make(name, model, x, classes, stages, x_generated=False, grad_stages=()):
     torch.manual_seed(0)
     mf.load_generated(model)
     model = model.double().eval()
@@ -62,17 +65,22 @@ def make(name, model, x, classes, stages, x_generated=False):
     if not x_generated:
         w.add("x", x.numpy())
     logits, cams, ups = [], {s: [] for s in stages}, {s: [] for s in stages}
+    grads = {}
     for i in range(n):
         xi = x[i:i + 1].double().clone().requires_grad_(False)
         for s in stages:
             out, cam, up = gradcam(model, getattr(model, s), xi, cls)
             cams[s].append(cam.numpy())
             ups[s].append(up.numpy())
+            if i == 0:
+                grads[s] = gradcam.last_grad.numpy()
         logits.append(out[0].numpy())
     w.add("logits", logits)
     for s in stages:
         w.add(f"cam:{s}", cams[s])
         w.add(f"up:{s}", ups[s])
+        if grad_stages and s in grad_stages:
+            w.add(f"grad:{s}", grads[s])
         mx = max(float(u.max()) for u in ups[s])
         print(f"{name} class {cls} {s}: cam {cams[s][0].shape}, max {mx:.4g}", file=sys.stderr)
     w.close()
@@ -85,10 +93,11 @@ def main():
     # ResNet, whose published forward pools with a kernel of the width (a non-square map would
     # be pooled over its top square only)
     make("gradcam_resnet20", mf.CifarResNet([3, 3, 3], 10), torch.randn(2, 3, 30, 30, generator=g),
-         10, ["layer3", "layer2", "layer1"])
+         10, ["layer3", "layer2", "layer1"], grad_stages=("layer2", "layer1"))
     # non-square, odd sizes on both axes of the stages
     make("gradcam_resnet18", torchvision.models.resnet18(num_classes=5),
-         torch.randn(2, 3, 72, 56, generator=g), 5, ["layer4", "layer3"])
+         torch.randn(2, 3, 72, 56, generator=g), 5, ["layer4", "layer3"],
+         grad_stages=("layer3",))
     make("gradcam_mobilenet", mf.KerasMobileNetV1(0.25, 5),
          torch.from_numpy(mf.gen_tensor("input", (2, 3, 67, 54), (1.0, 0.0))), 5,
          ["block13", "block11"], x_generated=True)

@@ -1,7 +1,8 @@
 /* test_gradcam.c — Grad-CAM (experiments/model/saliency.h on nn_net_stage_grad) against
  * PyTorch autograd (make_gradcam_fixtures.py: float64, eval mode) for the CIFAR ResNet-20,
  * torchvision ResNet-18 and Keras MobileNet v1 (width 0.25) at two or three stages each, on
- * odd non-square inputs: the upsampled maps agree to 1e-4 of their largest value. Also:
+ * odd non-square inputs: the upsampled maps agree to 1e-4 of their largest value, and the
+ * gradient at three stages (nn_net_stage_grad) to 1e-4 relative L2, position by position. Also:
  * the map does not depend on the freezing or BN policy (Grad-CAM is an inference-mode
  * quantity), the network's training state is left as it was, occlusion sensitivity equals
  * the probability drops computed one occluded image at a time, the rank correlation's known
@@ -69,6 +70,30 @@ static void check_net(const char *dir, const char *fx, const char *arch, float w
             int st = exp_saliency_stage(net, stages[s], &err);
             CHECK(up && cam && st >= 0, "%s %s: records and stage", fx, stages[s]);
             if (!up || !cam || st < 0) continue;
+            snprintf(key, sizeof key, "grad:%s", stages[s]);
+            const rec *gr = find(&f, key);
+            if (gr) { /* the gradient itself, position by position (the maps only average it) */
+                int sh[4];
+                CHECK(nn_net_stage_shape(net, st, 1, h, w, sh, &err) == 0, "stage shape: %s", err.msg);
+                size_t m = (size_t)sh[1] * sh[2] * sh[3];
+                CHECK_EQ_INT(m, gr->n, "gradient size");
+                float *dl = calloc((size_t)K, sizeof *dl), *dact = malloc(m * sizeof *dact);
+                dl[cls] = 1.0f;
+                if (m == gr->n && nn_net_stage_grad(net, x, 1, h, w, st, dl, NULL, dact, &err) == 0) {
+                    double num = 0, den = 0;
+                    for (size_t k = 0; k < m; k++) {
+                        num += (dact[k] - gr->v[k]) * (double)(dact[k] - gr->v[k]);
+                        den += (double)gr->v[k] * gr->v[k];
+                    }
+                    double rel = sqrt(num / (den > 0 ? den : 1));
+                    CHECK(den > 0 && rel <= 1e-4, "%s %s: d logit / d stage output vs PyTorch: relative L2 %.3g", fx, stages[s], rel);
+                    if (pass == 0) printf("%s %s: gradient at the stage, relative L2 vs PyTorch %.2e\n", fx, stages[s], rel);
+                } else {
+                    CHECK(0, "nn_net_stage_grad: %s", err.msg);
+                }
+                free(dl);
+                free(dact);
+            }
             for (int i = 0; i < n; i++) {
                 double score = 0;
                 int grid[2] = {0, 0};
