@@ -1,54 +1,66 @@
-/* io_png.c — PNG writer with stored (uncompressed) deflate blocks. */
+/* io_png.c — PNG writer through libpng. See io_png.h. */
 #include "io/io_png.h"
 
 #include <errno.h>
+#include <png.h>
+#include <setjmp.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "io/io_fs.h"
 
 uint32_t io_png_crc32(uint32_t crc, const void *data, size_t n)
 {
-    static uint32_t table[256];
-    static int ready = 0;
-    if (!ready) { /* idempotent: concurrent first calls write the same values */
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++)
-                c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
-        ready = 1;
+    return (uint32_t)crc32_z(crc, data, (z_size_t)n);
+}
+
+typedef struct png_wctx {
+    char msg[200];
+} png_wctx;
+
+static void png_wfail(png_structp png, png_const_charp msg)
+{
+    png_wctx *c = png_get_error_ptr(png);
+    snprintf(c->msg, sizeof c->msg, "%s", msg);
+    png_longjmp(png, 1);
+}
+
+static void png_wwarn(png_structp png, png_const_charp msg)
+{
+    (void)png;
+    (void)msg;
+}
+
+/* The libpng part, apart so that its setjmp frame holds no variable the caller needs after
+ * a longjmp. Returns 0, or -1 with ctx->msg set. */
+static int encode(FILE *f, const uint8_t *px, int width, int height, int channels, png_wctx *ctx)
+{
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, ctx, png_wfail, png_wwarn);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info) {
+        png_destroy_write_struct(&png, &info);
+        snprintf(ctx->msg, sizeof ctx->msg, "out of memory for the PNG encoder");
+        return -1;
     }
-    const uint8_t *p = data;
-    crc = ~crc;
-    for (size_t i = 0; i < n; i++)
-        crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-    return ~crc;
-}
-
-static void be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static int chunk(FILE *f, const char *type, const uint8_t *data, size_t n)
-{
-    uint8_t h[8];
-    be32(h, (uint32_t)n);
-    memcpy(h + 4, type, 4);
-    uint32_t crc = io_png_crc32(0, type, 4);
-    crc = io_png_crc32(crc, data, n);
-    uint8_t t[4];
-    be32(t, crc);
-    return fwrite(h, 1, 8, f) == 8 && (n == 0 || fwrite(data, 1, n, f) == n) &&
-                   fwrite(t, 1, 4, f) == 4
-               ? 0
-               : -1;
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        return -1;
+    }
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8,
+                 channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_compression_level(png, IO_PNG_ZLIB_LEVEL);
+    png_set_compression_strategy(png, Z_DEFAULT_STRATEGY);
+    png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_ALL_FILTERS);
+    png_write_info(png, info); /* no tIME, tEXt or gAMA: only IHDR, IDAT, IEND */
+    const size_t stride = (size_t)width * (size_t)channels;
+    for (int y = 0; y < height; y++)
+        png_write_row(png, (png_const_bytep)(px + (size_t)y * stride));
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    return 0;
 }
 
 int io_png_write(const char *path, const uint8_t *px, int width, int height, int channels,
@@ -58,61 +70,20 @@ int io_png_write(const char *path, const uint8_t *px, int width, int height, int
         (channels != 1 && channels != 3))
         return wb_err(err, WB_E_USAGE, path, "PNG: bad size %dx%d or channels %d", width,
                       height, channels);
-    size_t stride = (size_t)width * (size_t)channels + 1; /* filter byte + pixels */
-    size_t raw_n = stride * (size_t)height;
-    size_t n_blocks = (raw_n + 65534) / 65535;
-    size_t z_n = 2 + raw_n + 5 * n_blocks + 4;
-    if (z_n > 0x7fffffffu)
-        return wb_err(err, WB_E_USAGE, path, "PNG: image too large for one IDAT chunk");
-    uint8_t *z = malloc(z_n);
-    if (!z)
-        return wb_err(err, WB_E_NOMEM, path, "PNG: out of memory");
-    /* zlib stream: header, stored blocks over the filtered rows, Adler-32. */
-    uint8_t *o = z;
-    *o++ = 0x78;
-    *o++ = 0x01;
-    uint32_t s1 = 1, s2 = 0;
-    size_t done = 0;
-    size_t row = 0, col = 0; /* position in the virtual filtered stream */
-    while (done < raw_n) {
-        size_t len = raw_n - done < 65535 ? raw_n - done : 65535;
-        *o++ = done + len == raw_n ? 1 : 0;
-        *o++ = (uint8_t)len;
-        *o++ = (uint8_t)(len >> 8);
-        *o++ = (uint8_t)~len;
-        *o++ = (uint8_t)(~len >> 8);
-        for (size_t i = 0; i < len; i++) {
-            uint8_t b = col == 0 ? 0 : px[row * (stride - 1) + col - 1];
-            if (++col == stride) {
-                col = 0;
-                row++;
-            }
-            *o++ = b;
-            s1 = (s1 + b) % 65521;
-            s2 = (s2 + s1) % 65521;
-        }
-        done += len;
-    }
-    be32(o, s2 << 16 | s1);
-    o += 4;
-    uint8_t ihdr[13];
-    be32(ihdr, (uint32_t)width);
-    be32(ihdr + 4, (uint32_t)height);
-    ihdr[8] = 8;                          /* bit depth */
-    ihdr[9] = channels == 3 ? 2 : 0;      /* truecolour or grayscale */
-    ihdr[10] = ihdr[11] = ihdr[12] = 0;   /* deflate, adaptive filtering, no interlace */
     io_atomic_file af;
-    if (io_atomic_open(&af, path, err)) {
-        free(z);
+    if (io_atomic_open(&af, path, err))
         return -1;
-    }
-    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-    int bad = fwrite(sig, 1, 8, af.f) != 8 || chunk(af.f, "IHDR", ihdr, 13) ||
-              chunk(af.f, "IDAT", z, (size_t)(o - z)) || chunk(af.f, "IEND", NULL, 0);
-    free(z);
-    if (bad) {
+    png_wctx ctx = {""};
+    errno = 0;
+    if (encode(af.f, px, width, height, channels, &ctx) != 0 || ferror(af.f)) {
+        int e = errno;
         io_atomic_abort(&af);
-        return wb_err(err, WB_E_WRITE, path, "cannot write: %s", strerror(errno));
+        if (!strncmp(ctx.msg, "out of memory", 13))
+            return wb_err(err, WB_E_NOMEM, path, "PNG: %s", ctx.msg);
+        /* libpng reports a failed fwrite as "Write Error": the system's reason says more */
+        if (e && (!ctx.msg[0] || !strcmp(ctx.msg, "Write Error")))
+            return wb_err(err, WB_E_WRITE, path, "cannot write the PNG: %s", strerror(e));
+        return wb_err(err, WB_E_WRITE, path, "cannot write the PNG: %s", ctx.msg[0] ? ctx.msg : "write error");
     }
     return io_atomic_commit(&af, err);
 }

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 /* ------------------------------------------------------------------------------------------
  * Loader context and errors
@@ -964,25 +965,6 @@ typedef struct {
     uint64_t size, data_at;
 } zip_entry;
 
-static void crc32_table(uint32_t table[256])
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-        table[i] = c;
-    }
-}
-
-static uint32_t crc32_update(const uint32_t table[256], uint32_t crc, const unsigned char *p,
-                             size_t n)
-{
-    crc = ~crc;
-    for (size_t i = 0; i < n; i++)
-        crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-    return ~crc;
-}
-
 static int zip_read(loader *L, zip_entry **out, size_t *nout)
 {
     const unsigned char *f = L->file;
@@ -1023,8 +1005,6 @@ static int zip_read(loader *L, zip_entry **out, size_t *nout)
     zip_entry *e = calloc(count ? count : 1, sizeof *e);
     if (!e)
         return lfail(L, cd_off, NULL, "out of memory");
-    uint32_t crc_tab[256];
-    crc32_table(crc_tab);
     uint64_t p = cd_off, cd_end = cd_off + cd_size;
     for (uint64_t i = 0; i < count; i++) {
         if (cd_end - p < 46 || memcmp(f + p, "PK\x01\x02", 4) != 0) {
@@ -1090,7 +1070,7 @@ static int zip_read(loader *L, zip_entry **out, size_t *nout)
                          "file (truncated?)",
                          (unsigned long long)usize, (unsigned long long)dat, n);
         }
-        if (crc32_update(crc_tab, 0, f + dat, (size_t)usize) != crc) {
+        if ((uint32_t)crc32_z(0, f + dat, (z_size_t)usize) != crc) {
             free(e);
             return lfail(L, dat, pname, "zip entry CRC mismatch (corrupted file)");
         }

@@ -219,6 +219,19 @@ int nn_net_forward_from_prefix(nn_net *net, const float *prefix, int n, int h, i
  * gradient of every trainable parameter (nn_param_view.grad). */
 int nn_net_backward(nn_net *net, const float *dlogits, wb_error *err);
 
+/* The output shape of stage `stage` (0 .. nn_net_num_stages - 2: a stage before the head) for
+ * an input [n, in_channels, h, w], into shape[4] (NCHW). */
+int nn_net_stage_shape(nn_net *net, int stage, int n, int h, int w, int shape[4], wb_error *err);
+
+/* For Grad-CAM and other gradient maps: runs x [n, in_channels, h, w] forward in inference
+ * mode (BN running statistics, no dropout, whatever the freezing says) and back-propagates
+ * dlogits [n, num_classes] to the output of stage `stage` (as nn_net_stage_shape). act
+ * receives that output, dact d(sum dlogits * logits)/d(output) (either may be NULL; shape from
+ * nn_net_stage_shape, caller-owned). The freezing is left as it was; the gradients of
+ * trainable parameters after the stage are overwritten as by nn_net_backward. */
+int nn_net_stage_grad(nn_net *net, const float *x, int n, int h, int w, int stage,
+                      const float *dlogits, float *act, float *dact, wb_error *err);
+
 /* Bytes of the arena for the last planned shape (activations + scratch). */
 size_t nn_net_arena_bytes(const nn_net *net);
 

@@ -120,6 +120,8 @@ struct nn_net {
     float *in_map;
     int in_map_h, in_map_w, in_map_ok;
     int run_begin, run_end, run_n;
+    int grad_node;        /* nn_net_stage_grad: the node whose output and gradient the plan
+                           * keeps to the end (0: none) */
 };
 
 /* ---- allocation (nn_alloc.c): every malloc/calloc/realloc of the engine, so that a test can

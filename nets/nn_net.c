@@ -849,6 +849,8 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
             }
         if (back && needs_output(nd) && TB(i) > t1)
             t1 = TB(i);
+        if (i == net->grad_node && i > 0)
+            t1 = tend; /* nn_net_stage_grad reads it after the backward */
         /* a ReLU fused into the BN before it is written while the BN's input is still
          * read: its buffer lives from the BN's step on, so the two never share memory */
         int born = i > 0 && net->nodes[i - 1].fuse_relu ? i - 1 : i;
@@ -856,7 +858,7 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
         req[nr++] = (buf_req){nd->fuse_relu ? 0 : sz, 0, born, t1, &nd->off_out};
         if (back) {
             int t0 = lastc[i] >= 0 ? TB(lastc[i]) : TB(i);
-            req[nr++] = (buf_req){sz, 0, t0, TB(i), &nd->off_grad};
+            req[nr++] = (buf_req){sz, 0, t0, i == net->grad_node && i > 0 ? tend : TB(i), &nd->off_grad};
         }
         if (i >= begin && nd->op == NN_OP_BATCHNORM && back)
             req[nr++] = (buf_req){round16(2 * (size_t)nd->c), 0, i, TB(i), &nd->off_aux};
@@ -1257,4 +1259,78 @@ int nn_net_backward(nn_net *net, const float *dlogits, wb_error *err)
     free(lastc);
     net->fwd_train_done = 0;
     return 0;
+}
+
+/* ------------------------------------------------------------------ stage gradients */
+
+int nn_net_stage_shape(nn_net *net, int stage, int n, int h, int w, int shape[4], wb_error *err)
+{
+    if (stage < 0 || stage >= net->n_stages - 1)
+        return wb_err(err, WB_E_USAGE, NULL, "%s: stage %d is not a stage before the head (0 to %d)",
+                      net->arch, stage, net->n_stages - 2);
+    if (check_input(net, n, h, w, err) != 0 || infer_shapes(net, h, w, err) != 0)
+        return -1;
+    net->planned = 0;
+    const nn_node *o = &net->nodes[net->stages[stage].end - 1];
+    shape[0] = n;
+    shape[1] = o->c;
+    shape[2] = o->h;
+    shape[3] = o->w;
+    return 0;
+}
+
+int nn_net_stage_grad(nn_net *net, const float *x, int n, int h, int w, int stage,
+                      const float *dlogits, float *act, float *dact, wb_error *err)
+{
+    int shape[4];
+    if (nn_net_stage_shape(net, stage, n, h, w, shape, err) != 0)
+        return -1;
+    const int N = net->n_nodes, g = net->stages[stage].end - 1;
+    int *saved = nn_malloc(sizeof(int) * 2 * (size_t)N);
+    float *saved_p = nn_malloc(sizeof(float) * (size_t)N);
+    if (!saved || !saved_p) {
+        free(saved);
+        free(saved_p);
+        return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+    }
+    /* Inference semantics with what backward needs kept from node g on: every node that reads
+     * g (directly or not) gets a gradient, BN uses its running statistics, dropout is off. */
+    for (int i = 0; i < N; i++) {
+        nn_node *nd = &net->nodes[i];
+        saved[i] = nd->dep;
+        saved[N + i] = nd->bn_batch_stats;
+        saved_p[i] = nd->p;
+        nd->bn_batch_stats = 0;
+        if (nd->op == NN_OP_DROPOUT)
+            nd->p = 0.0f;
+        int dep = i == g;
+        for (int k = 0; k < 2 && i > g; k++)
+            if (nd->in[k] >= 0 && net->nodes[nd->in[k]].dep)
+                dep = 1;
+        nd->dep = dep;
+    }
+    net->grad_node = g;
+    net->planned = 0;
+    int rc = run(net, x, n, h, w, 1, 1, head_end(net), err);
+    if (rc == 0)
+        rc = nn_net_backward(net, dlogits, err);
+    if (rc == 0) {
+        const nn_node *o = &net->nodes[g];
+        const size_t m = (size_t)n * o->c * o->h * o->w;
+        if (act)
+            memcpy(act, net->arena + o->off_out, m * sizeof(float));
+        if (dact)
+            memcpy(dact, net->arena + o->off_grad, m * sizeof(float));
+    }
+    for (int i = 0; i < N; i++) {
+        net->nodes[i].dep = saved[i];
+        net->nodes[i].bn_batch_stats = saved[N + i];
+        net->nodes[i].p = saved_p[i];
+    }
+    free(saved);
+    free(saved_p);
+    net->grad_node = 0;
+    net->planned = 0;
+    net->fwd_train_done = 0;
+    return rc;
 }

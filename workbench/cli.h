@@ -25,6 +25,7 @@ extern const wb_command wb_cmd_preview;
 extern const wb_command wb_cmd_cache;
 extern const wb_command wb_cmd_report;
 extern const wb_command wb_cmd_runs;
+extern const wb_command wb_cmd_explain;
 
 /* Prints the command's usage to stdout. */
 void cli_print_usage(const wb_command *cmd);

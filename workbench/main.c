@@ -24,6 +24,7 @@ static const wb_command *const commands[] = {
     &wb_cmd_cache,
     &wb_cmd_report,
     &wb_cmd_runs,
+    &wb_cmd_explain,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

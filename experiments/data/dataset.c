@@ -223,30 +223,57 @@ static void err_out_text(const exp_dataset *ds, wb_error *err, const exp_item *i
     free(t);
 }
 
-/* Decodes one file (DICOM, or PNG/JPEG/PGM for film data: io_image_read) and preprocesses it.
- * The CSV's laterality/view/SOP UID win; a DICOM header fills what the CSV leaves empty. */
-static int load_one(const char *path, const exp_pre_params *p, io_voi_mode voi, exp_item *it,
-                    exp_pre_result *r, wb_error *err)
+/* Decodes one file (DICOM, or PNG/JPEG/PGM for film data: io_image_read) into values 0..1 as
+ * preprocessing takes them: the VOI result, or under preprocess.voi ignore the modality values
+ * scaled over the modality range. */
+static int decode_one(const char *path, io_voi_mode voi, io_dicom_image *img, io_image_format *fmt, wb_error *err)
 {
     io_dicom_options o;
     io_dicom_options_default(&o);
     o.voi = voi;
+    if (io_image_read(path, &o, img, fmt, err) != 0) return -1;
+    size_t n = (size_t)img->rows * img->cols;
+    if (voi == IO_VOI_IGNORE) { /* modality values -> 0..1 over the modality range */
+        double lo = img->range_lo, span = img->range_hi > img->range_lo ? img->range_hi - img->range_lo : 1;
+        for (size_t i = 0; i < n; i++) img->pixels[i] = (float)((img->pixels[i] - lo) / span);
+    }
+    return 0;
+}
+
+/* Decodes one file and preprocesses it.
+ * The CSV's laterality/view/SOP UID win; a DICOM header fills what the CSV leaves empty. */
+static int load_one(const char *path, const exp_pre_params *p, io_voi_mode voi, exp_item *it,
+                    exp_pre_result *r, wb_error *err)
+{
     io_dicom_image img;
     io_image_format fmt;
-    if (io_image_read(path, &o, &img, &fmt, err) != 0) return -1;
+    if (decode_one(path, voi, &img, &fmt, err) != 0) return -1;
     copy(it->format, sizeof it->format, io_image_format_name(fmt));
     if (!it->sop_uid[0]) copy(it->sop_uid, sizeof it->sop_uid, img.meta.sop_uid);
     if (!it->laterality[0]) copy(it->laterality, sizeof it->laterality, img.meta.laterality);
     if (!it->view[0]) copy(it->view, sizeof it->view, img.meta.view_position);
-    size_t n = (size_t)img.rows * img.cols;
-    if (voi == IO_VOI_IGNORE) { /* modality values -> 0..1 over the modality range */
-        double lo = img.range_lo, span = img.range_hi > img.range_lo ? img.range_hi - img.range_lo : 1;
-        for (size_t i = 0; i < n; i++) img.pixels[i] = (float)((img.pixels[i] - lo) / span);
-    }
     int rc = exp_pre_run(img.pixels, img.rows, img.cols, it->laterality, p, r, err);
     if (rc && !err->file[0]) copy(err->file, sizeof err->file, path);
     io_dicom_image_free(&img);
     return rc;
+}
+
+int exp_dataset_preprocess_file(const exp_config *cfg, const char *path, const char *laterality, io_dicom_image *img,
+                                exp_pre_result *r, wb_error *err)
+{
+    memset(r, 0, sizeof *r);
+    exp_pre_params p;
+    exp_dataset_pre_params(cfg, &p);
+    if (exp_pre_params_check(&p, err) != 0) return -1;
+    const io_voi_mode voi = !strcmp(exp_config_str(cfg, "preprocess.voi"), "ignore") ? IO_VOI_IGNORE : IO_VOI_APPLY;
+    if (decode_one(path, voi, img, NULL, err) != 0) return -1;
+    const char *lat = laterality && laterality[0] ? laterality : img->meta.laterality;
+    if (exp_pre_run(img->pixels, img->rows, img->cols, lat, &p, r, err) != 0) {
+        if (!err->file[0]) copy(err->file, sizeof err->file, path);
+        io_dicom_image_free(img);
+        return -1;
+    }
+    return 0;
 }
 
 /* The wall time of the radiomic features of one preprocessed image: measured by exp_pre_run,

@@ -17,6 +17,7 @@
 
 #include "experiments/config/config.h"
 #include "experiments/data/preprocess.h"
+#include "io/io_dicom.h"
 #include "base/wb_error.h"
 
 typedef struct exp_item {
@@ -95,6 +96,15 @@ void exp_dataset_pre_params(const exp_config *cfg, exp_pre_params *p);
 int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *cache_dir, int progress,
                      exp_dataset *ds, wb_error *err);
 void exp_dataset_free(exp_dataset *ds);
+
+/* One file preprocessed as exp_dataset_load does for cfg (the preprocess section and
+ * preprocess.voi), with laterality (NULL or "": the file's header's) deciding the flip as a
+ * labels CSV's laterality column does: for looking at one image after a run (workbench
+ * explain). *img receives the decoded image in the values preprocessing took (0..1) and *r
+ * the result; the caller frees both (io_dicom_image_free, exp_pre_result_free). On failure
+ * nothing is left to free and err names the file. */
+int exp_dataset_preprocess_file(const exp_config *cfg, const char *path, const char *laterality,
+                                io_dicom_image *img, exp_pre_result *r, wb_error *err);
 
 /* The preprocessed-image cache a config uses: preprocess.cache_dir, or RUNS_DIR/cache. */
 void exp_dataset_cache_dir(const exp_config *cfg, const char *runs_dir, char *buf, size_t n);

@@ -1154,6 +1154,71 @@ int exp_pre_features(const float *img, const uint8_t *mask, int rows, int cols, 
     return 0;
 }
 
+void exp_pre_placement(const exp_pre_params *p, const int crop_box[4], int *top, int *rows, int *cols)
+{
+    const int cr = crop_box[2] - crop_box[0], cc = crop_box[3] - crop_box[1];
+    int rr = p->out_rows, rc = p->out_cols, t = 0;
+    if (p->keep_aspect) {
+        double s = fmax((double)cr / p->out_rows, (double)cc / p->out_cols);
+        rr = (int)lround(cr / s);
+        rc = (int)lround(cc / s);
+        rr = rr < 1 ? 1 : rr > p->out_rows ? p->out_rows : rr;
+        rc = rc < 1 ? 1 : rc > p->out_cols ? p->out_cols : rc;
+        t = (p->out_rows - rr) / 2;
+    }
+    *top = t;
+    *rows = rr;
+    *cols = rc;
+}
+
+int exp_pre_canvas_to_input(const exp_pre_params *p, const exp_pre_result *r, double y, double x, double *row,
+                            double *col)
+{
+    int top, rr, rc;
+    exp_pre_placement(p, r->crop_box, &top, &rr, &rc);
+    const int cr = r->crop_box[2] - r->crop_box[0], cc = r->crop_box[3] - r->crop_box[1];
+    const double by = y - top, bx = x;
+    const double cy = (by + 0.5) * cr / rr - 0.5;
+    double cx = (bx + 0.5) * cc / rc - 0.5;
+    if (r->flipped)
+        cx = cc - 1 - cx;
+    *row = r->crop_box[0] + cy;
+    *col = r->crop_box[1] + cx;
+    return by >= -0.5 && by <= rr - 0.5 && bx >= -0.5 && bx <= rc - 0.5 ? 0 : -1;
+}
+
+void exp_pre_unmap(const exp_pre_params *p, const exp_pre_result *r, const float *map, int rows, int cols, int dh,
+                   int dw, float outside, float *out)
+{
+    int top, rr, rc;
+    exp_pre_placement(p, r->crop_box, &top, &rr, &rc);
+    const int cr = r->crop_box[2] - r->crop_box[0], cc = r->crop_box[3] - r->crop_box[1];
+    const int W = r->cols;
+    for (int i = 0; i < dh; i++) {
+        const double row = (i + 0.5) * rows / dh - 0.5, cy = row - r->crop_box[0];
+        for (int j = 0; j < dw; j++) {
+            const double col = (j + 0.5) * cols / dw - 0.5;
+            double cx = col - r->crop_box[1];
+            float *o = out + (size_t)i * dw + j;
+            if (cy < -0.5 || cy > cr - 0.5 || cx < -0.5 || cx > cc - 0.5) { /* cropped away */
+                *o = outside;
+                continue;
+            }
+            if (r->flipped)
+                cx = cc - 1 - cx;
+            /* the forward resampling's centres inverted: crop c -> block (c + 0.5) * n / m - 0.5 */
+            double by = (cy + 0.5) * rr / cr - 0.5, bx = (cx + 0.5) * rc / cc - 0.5;
+            by = by < 0 ? 0 : by > rr - 1 ? rr - 1 : by;
+            bx = bx < 0 ? 0 : bx > rc - 1 ? rc - 1 : bx;
+            int y0 = (int)by, x0 = (int)bx;
+            int y1 = y0 + 1 < rr ? y0 + 1 : y0, x1 = x0 + 1 < rc ? x0 + 1 : x0;
+            double fy = by - y0, fx = bx - x0;
+            const float *m0 = map + (size_t)(top + y0) * W, *m1 = map + (size_t)(top + y1) * W;
+            *o = (float)((1 - fy) * ((1 - fx) * m0[x0] + fx * m0[x1]) + fy * ((1 - fx) * m1[x0] + fx * m1[x1]));
+        }
+    }
+}
+
 int exp_pre_run(const float *img, int rows, int cols, const char *laterality,
                 const exp_pre_params *p, exp_pre_result *out, wb_error *err)
 {
@@ -1232,15 +1297,8 @@ int exp_pre_run(const float *img, int rows, int cols, const char *laterality,
     }
 
     /* 6. resample into the output canvas */
-    int rr = p->out_rows, rc2 = p->out_cols, top = 0;
-    if (p->keep_aspect) {
-        double s = fmax((double)cr / p->out_rows, (double)cc / p->out_cols);
-        rr = (int)lround(cr / s);
-        rc2 = (int)lround(cc / s);
-        rr = rr < 1 ? 1 : rr > p->out_rows ? p->out_rows : rr;
-        rc2 = rc2 < 1 ? 1 : rc2 > p->out_cols ? p->out_cols : rc2;
-        top = (p->out_rows - rr) / 2;
-    }
+    int rr, rc2, top;
+    exp_pre_placement(p, b, &top, &rr, &rc2);
     small = malloc((size_t)rr * (size_t)rc2 * sizeof *small);
     ty = malloc((size_t)rr * sizeof *ty);
     tx = malloc((size_t)rc2 * sizeof *tx);

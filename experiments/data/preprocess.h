@@ -181,6 +181,30 @@ int exp_pre_fill_holes(uint8_t *mask, int rows, int cols, int fully_connected, w
 /* Frees the buffers and zeroes *r; NULL is a no-op. */
 void exp_pre_result_free(exp_pre_result *r);
 
+/* ---- the geometry of a result, for putting a map over the preprocessed image back on the
+ * input image (workbench explain). Steps 4-6 are invertible from what the result records
+ * (crop_box, flipped) and the parameters (the placement below); the intensity steps are not
+ * needed. */
+
+/* Where the resampled crop sits in the out_rows x out_cols canvas (step 6): its top row, rows
+ * and columns (it starts at column 0; without keep_aspect it fills the canvas). */
+void exp_pre_placement(const exp_pre_params *p, const int crop_box[4], int *top, int *rows, int *cols);
+
+/* The input-image position (row, col; pixel centres at integers) of the canvas position (y,
+ * x) of result r made with p: the inverse of the crop, the flip and the resampling (output
+ * centre i maps to (i + 0.5) * in / out - 0.5). Returns 0 when (y, x) lies on the resampled
+ * block, -1 when it is in the canvas' padding (row, col then extrapolate). */
+int exp_pre_canvas_to_input(const exp_pre_params *p, const exp_pre_result *r, double y, double x, double *row,
+                            double *col);
+
+/* A map over r's canvas (r->rows x r->cols floats) back on the input image (rows x cols, the
+ * image r was made from), sampled on a dh x dw grid covering it (dh = rows, dw = cols: pixel
+ * for pixel; smaller for a display): each grid point takes the canvas' value at its position
+ * (bilinear, clamped to the resampled block); points outside the crop box, which the network
+ * never saw, get `outside`. out has dh x dw floats, caller-owned. */
+void exp_pre_unmap(const exp_pre_params *p, const exp_pre_result *r, const float *map, int rows, int cols, int dh,
+                   int dw, float outside, float *out);
+
 /* First-order features of img inside mask (see docs/preprocess.md for the definitions): out
  * gets mean, std, skewness, kurtosis, entropy (`bins` bins over [0,1], log2), p10, p25, p50,
  * p75, p90. -1 with WB_E_DATA when the mask is empty. */

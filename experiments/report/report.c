@@ -14,6 +14,7 @@
 #include "io/io_fs.h"
 #include "io/io_sbuf.h"
 #include "experiments/report/report_patch.h"
+#include "experiments/report/report_gallery.h"
 #include "experiments/report/svg.h"
 #include "experiments/config/config.h"
 #include "experiments/config/yamlflat.h"
@@ -1171,6 +1172,10 @@ static int write_md(const run_files *rf, const summary *s, const table *ti, cons
     table_md(&b, rf, tb);
     sb_printf(&b, "\n");
     if (rf->patch) exp_report_patch_md(&b, &rf->m, rf->dir);
+    if (exp_report_gallery_has(rf->dir) && exp_report_gallery_md(&b, rf->dir, err) != 0) {
+        sb_free(&b);
+        return -1;
+    }
     if (rf->classes) {
         sb_printf(&b, "## One-vs-rest AUC per class, image level\n\n");
         per_class_table(&b, rf, "image", 0, NULL);
@@ -1285,8 +1290,9 @@ static int write_html(const run_files *rf, const summary *s, const table *ti, co
     sb_printf(&b, "<!DOCTYPE html>\n<html lang=\"en\" xmlns=\"http://www.w3.org/1999/xhtml\">\n<head>\n<meta charset=\"utf-8\"/>\n"
                   "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'%s\"/>\n"
                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n<title>",
-              /* a patch run embeds its contact sheet as a data: URI; nothing else is loaded */
-              rf->patch && exp_report_patch_has_sheet(rf->dir) ? "; img-src data:" : "");
+              /* a patch run's contact sheet and the case gallery are embedded as data: URIs; nothing
+               * else is loaded */
+              (rf->patch && exp_report_patch_has_sheet(rf->dir)) || exp_report_gallery_has(rf->dir) ? "; img-src data:" : "");
     sb_xml(&b, s->title);
     sb_printf(&b, " - workbench report</title>\n<style>%s</style>\n</head>\n<body>\n<h1>", CSS);
     sb_xml(&b, s->title);
@@ -1358,6 +1364,7 @@ static int write_html(const run_files *rf, const summary *s, const table *ti, co
     size_t nv = 0;
     int rc = -1;
     if (rf->patch && exp_report_patch_html(&b, &rf->m, rf->dir, err) != 0) goto out;
+    if (exp_report_gallery_has(rf->dir) && exp_report_gallery_html(&b, rf->dir, err) != 0) goto out;
     sb_printf(&b, "<h2>Curves</h2>\n<div class=\"figs\">\n");
     if (rf->classes) {
         /* multi-class: the variants' names only (for the per-fold and learning-curve plots) */

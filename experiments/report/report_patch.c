@@ -2,6 +2,7 @@
  * whole-image results of the sliding window and the contact sheet of example patches. See
  * report_patch.h. */
 #include "experiments/report/report_patch.h"
+#include "experiments/report/report_gallery.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -135,20 +136,6 @@ int exp_report_patch_has_sheet(const char *dir)
     return io_fs_exists(p);
 }
 
-static void base64(sbuf *b, const unsigned char *s, size_t n)
-{
-    static const char T[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char q[5] = {0};
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)s[i] << 16 | (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0) | (i + 2 < n ? s[i + 2] : 0);
-        q[0] = T[v >> 18 & 63];
-        q[1] = T[v >> 12 & 63];
-        q[2] = i + 1 < n ? T[v >> 6 & 63] : '=';
-        q[3] = i + 2 < n ? T[v & 63] : '=';
-        sb_printf(b, "%s", q);
-    }
-}
-
 int exp_report_patch_html(sbuf *b, const io_json_doc *m, const char *dir, wb_error *err)
 {
     const io_json_node *wi = io_json_get(m, &m->nodes[0], "whole_image");
@@ -169,7 +156,7 @@ int exp_report_patch_html(sbuf *b, const io_json_doc *m, const char *dir, wb_err
     size_t n = 0;
     if (io_file_read_all(p, 64 << 20, &png, &n, err) != 0) return -1;
     sb_printf(b, "<h2>Example patches</h2>\n<figure style=\"max-width:none\"><img alt=\"example patches\" src=\"data:image/png;base64,");
-    base64(b, png, n);
+    exp_report_base64(b, png, n);
     sb_printf(b, "\"/><figcaption>Rows: positive lesion patches, negative lesion patches, background patches (the first "
                  "eight of each), as the network sees them, each stretched over its own range (patches.png).</figcaption>"
                  "</figure>\n");

@@ -11,7 +11,7 @@ rm -rf "$out"; mkdir -p "$out/run"
 for tool in xmllint chromium; do
   command -v "$tool" >/dev/null || { echo "missing $tool: ./setup.sh --asan installs libxml2-utils and chromium" >&2; exit 1; }
 done
-cp "$fix"/* "$out/run/"
+cp -r "$fix"/. "$out/run/"
 expect_exit 0 "$wb" report "$out/run"
 checks=$((checks + 1))
 xmllint --noout "$out/run/report.html" 2>"$out/xmllint.err" || { fails=$((fails + 1)); echo "FAIL: report.html is not well-formed XML:" >&2; head -20 "$out/xmllint.err" >&2; }
