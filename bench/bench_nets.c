@@ -3,6 +3,7 @@
  *
  *     bench_nets --threads 2 --config resnet18:3x224 [--quick] [--rows fwd1,fwd,head,layer4,all]
  *     bench_nets --threads 2 --peak
+ *     bench_nets --threads 2 --conv IC,OC,H,W,S [--batch B]
  *
  * Prints one tab-separated line per row on stdout (the fields of bench_torch.py's ROW_FIELDS:
  * who model input mode batch img_s gflops mem_mb maxrss_mb reps). Rows: fwd1 = inference at
@@ -15,6 +16,11 @@
  * trains); maxrss_mb is the process's peak RSS so far (rows run in order of growing memory).
  * Each row: one warm-up, then the best of up to 3 repetitions (stopping after 2 s; --quick:
  * one). Not a test: nothing here asserts on time.
+ *
+ * --conv times one 3x3 convolution (padding 1, stride S, batch B) through im2col + GEMM and
+ * through the direct kernels, each pass apart (forward, dx, dW; best of 5 after a warm-up),
+ * and prints "conv IC OC HxW sS pass gemm_ms direct_ms GFLOP/s-direct" lines: the data
+ * behind nn_conv_direct_use's rule.
  */
 #include <cblas.h>
 #include <stdio.h>
@@ -24,6 +30,7 @@
 #include <time.h>
 
 #include "nets/nn.h"
+#include "nets/nn_internal.h"
 
 static double now(void)
 {
@@ -73,6 +80,71 @@ static double sgemm_peak(int quick)
     return 2.0 * d * d * (double)d / best / 1e9;
 }
 
+/* Best of 5 (after one warm-up) of one conv pass, in seconds. */
+static double conv_time(const nn_conv_geom *g, int pass, const float *x, const float *w,
+                        float *y, float *dy, float *dx, float *dw, float *col, float *dcol)
+{
+    double best = 1e30;
+    for (int r = 0; r < 6; r++) {
+        double t0 = now();
+        if (pass == 0)
+            nn_conv2d_forward(g, x, w, NULL, y, col);
+        else
+            nn_conv2d_backward(g, x, w, dy, pass == 1 ? dx : NULL, pass == 2 ? dw : NULL, NULL,
+                               col, dcol);
+        double dt = now() - t0;
+        if (r > 0 && dt < best)
+            best = dt;
+    }
+    return best;
+}
+
+static int conv_bench(const char *spec, int batch)
+{
+    int ic, oc, h, w, s;
+    if (sscanf(spec, "%d,%d,%d,%d,%d", &ic, &oc, &h, &w, &s) != 5 || ic < 1 || oc < 1 ||
+        h < 3 || w < 3 || s < 1 || s > 2)
+        return -1;
+    nn_conv_geom g = {batch, ic, h, w, oc, 3, 3, s, s, 1, 1, 1, 0, 0, 0};
+    g.oh = (h + 2 - 3) / s + 1;
+    g.ow = (w + 2 - 3) / s + 1;
+    g.batch = nn_conv2d_batch_wanted(&g);
+    const size_t nx = (size_t)batch * ic * h * w, ny = (size_t)batch * oc * g.oh * g.ow;
+    const size_t nw = (size_t)oc * ic * 9, cs = nn_conv2d_col_size(&g);
+    float *x = malloc(sizeof(float) * nx), *dx = malloc(sizeof(float) * nx);
+    float *y = malloc(sizeof(float) * ny), *dy = malloc(sizeof(float) * ny);
+    float *wt = malloc(sizeof(float) * nw), *dw = malloc(sizeof(float) * nw);
+    float *col = malloc(sizeof(float) * cs), *dcol = malloc(sizeof(float) * cs);
+    int rc = -1;
+    if (!x || !dx || !y || !dy || !wt || !dw || !col || !dcol)
+        goto out;
+    unsigned long long r = 3;
+    for (size_t i = 0; i < nx; i++)
+        x[i] = frand(&r), dx[i] = 0.0f;
+    for (size_t i = 0; i < ny; i++)
+        dy[i] = frand(&r);
+    for (size_t i = 0; i < nw; i++)
+        wt[i] = frand(&r), dw[i] = 0.0f;
+    static const char *names[3] = {"fwd", "dx", "dw"};
+    const double flops = 2.0 * (double)ny * ic * 9;
+    for (int pass = 0; pass < 3; pass++) {
+        nn_conv_set_algo(NN_CONV_GEMM);
+        double tg = conv_time(&g, pass, x, wt, y, dy, dx, dw, col, dcol);
+        nn_conv_set_algo(NN_CONV_DIRECT);
+        int used = nn_conv_direct_use(&g, pass);
+        double td = used ? conv_time(&g, pass, x, wt, y, dy, dx, dw, col, dcol) : 0.0;
+        nn_conv_set_algo(NN_CONV_AUTO);
+        printf("conv\t%d\t%d\t%dx%d\ts%d\t%s\t%.3f\t%s\t%.1f\t%.1f\t%s\n", ic, oc, h, w, s,
+               names[pass], 1e3 * tg, used ? "" : "-", used ? 1e3 * td : 0.0,
+               used ? flops / td / 1e9 : 0.0, nn_conv_direct_use(&g, pass) ? "auto:direct" : "auto:gemm");
+    }
+    fflush(stdout);
+    rc = 0;
+out:
+    free(x), free(dx), free(y), free(dy), free(wt), free(dw), free(col), free(dcol);
+    return rc;
+}
+
 typedef struct row_ctx {
     nn_net *net;
     nn_opt *opt;
@@ -97,7 +169,8 @@ static int step(row_ctx *c, wb_error *err)
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_nets --threads N (--peak | --config ARCH:CxS) [--quick] "
-                    "[--batch B] [--classes K] [--rows fwd1,fwd,head,layer4,all]\n");
+                    "[--batch B] [--classes K] [--rows fwd1,fwd,head,layer4,all]\n"
+                    "       bench_nets --threads N --conv IC,OC,H,W,S [--batch B]\n");
 }
 
 static int run_row(const char *arch, int in_ch, int size, const char *row, int batch,
@@ -194,7 +267,7 @@ out:
 int main(int argc, char **argv)
 {
     int threads = 1, quick = 0, peak = 0, batch = 16, classes = 2;
-    const char *config = NULL, *rows = "fwd1,fwd,head,layer4,all";
+    const char *config = NULL, *rows = "fwd1,fwd,head,layer4,all", *conv = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
@@ -206,6 +279,8 @@ int main(int argc, char **argv)
             batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--classes") && i + 1 < argc)
             classes = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--conv") && i + 1 < argc)
+            conv = argv[++i];
         else if (!strcmp(argv[i], "--quick"))
             quick = 1;
         else if (!strcmp(argv[i], "--peak"))
@@ -215,7 +290,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (threads < 1 || batch < 1 || classes < 1 || (!peak && !config)) {
+    if (threads < 1 || batch < 1 || classes < 1 || (!peak && !config && !conv)) {
         usage();
         return 2;
     }
@@ -225,6 +300,14 @@ int main(int argc, char **argv)
         double gf = sgemm_peak(quick);
         printf("peak\tsgemm\t%s\t-\t-\t-\t%.2f\t-\t%.0f\t-\n", openblas_get_corename(), gf,
                maxrss_mb());
+        return 0;
+    }
+    if (conv) {
+        nn_set_threads(threads);
+        if (conv_bench(conv, batch)) {
+            usage();
+            return 2;
+        }
         return 0;
     }
     char arch[32];

@@ -184,6 +184,37 @@ void nn_conv2d_backward(const nn_conv_geom *g, const float *x, const float *wt,
                         const float *dy, float *dx, float *dw, float *db, float *col,
                         float *dcol);
 
+/* ---- direct 3x3 convolutions (nn_conv_direct.c): stride 1 and 2, groups 1, padding <= 2,
+ * for the layers where im2col + GEMM is slow (few channels, large images). nn_conv2d_forward
+ * and nn_conv2d_backward call them per pass when nn_conv_direct_use says so; scratch is the
+ * conv's usual scratch (nn_conv2d_col_size floats). Every instruction set and every thread
+ * count gives the same bits. */
+typedef enum { NN_CONV_AUTO = 0, NN_CONV_GEMM, NN_CONV_DIRECT } nn_conv_algo;
+typedef enum { NN_ISA_C = 0, NN_ISA_AVX2, NN_ISA_AVX512 } nn_isa;
+enum { NN_PASS_FWD = 0, NN_PASS_DX, NN_PASS_DW };
+/* Which algorithm: AUTO (the measured rule), GEMM everywhere, or DIRECT wherever the shape
+ * allows. Default from WB_NN_CONV=auto|gemm|direct, read at first use. */
+void nn_conv_set_algo(nn_conv_algo a);
+nn_conv_algo nn_conv_algo_get(void);
+/* Instruction set of the direct kernels: the best the CPU has (cpuid), or lower when asked
+ * (WB_NN_ISA=c|avx2, read at first use, or this call, which clamps to what the CPU has and
+ * returns the set in effect). */
+nn_isa nn_conv_set_isa(nn_isa isa);
+nn_isa nn_conv_isa(void);
+const char *nn_isa_name(nn_isa isa);
+/* 1 if pass (NN_PASS_*) of conv g runs the direct kernel. */
+int nn_conv_direct_use(const nn_conv_geom *g, int pass);
+/* Calls of each direct pass so far (forward, dx, dw); reset to 0 if reset. */
+void nn_conv_direct_counts(long counts[3], int reset);
+void nn_conv_direct_forward(const nn_conv_geom *g, const float *x, const float *wt,
+                            const float *b, float *y, float *scratch);
+/* dx += input gradient (stride 1 only) */
+void nn_conv_direct_dx(const nn_conv_geom *g, const float *wt, const float *dy, float *dx,
+                       float *scratch);
+/* dw += weight gradient */
+void nn_conv_direct_dw(const nn_conv_geom *g, const float *x, const float *dy, float *dw,
+                       float *scratch);
+
 void nn_bn_forward_train(int n, int c, int hw, const float *x, const float *gamma,
                          const float *beta, float eps, float momentum, float *rmean,
                          float *rvar, float *y, float *save_mean, float *save_invstd);

@@ -357,6 +357,10 @@ static void depthwise_backward_slice(void *vp, int ith, int nth)
 void nn_conv2d_forward(const nn_conv_geom *g, const float *x, const float *wt, const float *b,
                        float *y, float *col)
 {
+    if (nn_conv_direct_use(g, NN_PASS_FWD)) {
+        nn_conv_direct_forward(g, x, wt, b, y, col);
+        return;
+    }
     if (conv_is_depthwise(g)) {
         dw_job d = {g, x, wt, b, NULL, y, NULL, NULL};
         nn_par_run(depthwise_forward_slice, &d);
@@ -404,6 +408,17 @@ void nn_conv2d_backward(const nn_conv_geom *g, const float *x, const float *wt,
         nn_par_run(depthwise_backward_slice, &d);
         return;
     }
+    /* the direct kernels first: they leave col and dcol free for the GEMM passes */
+    if (dw && nn_conv_direct_use(g, NN_PASS_DW)) {
+        nn_conv_direct_dw(g, x, dy, dw, col);
+        dw = NULL;
+    }
+    if (dx && nn_conv_direct_use(g, NN_PASS_DX)) {
+        nn_conv_direct_dx(g, wt, dy, dx, dcol);
+        dx = NULL;
+    }
+    if (!dw && !dx)
+        return;
     const int G = g->groups, ocg = g->oc / G, icg = g->ic / G;
     const int K = icg * g->kh * g->kw, B = conv_batch(g);
     const int gemm = conv_is_gemm(g);

@@ -98,6 +98,7 @@ static pool g_pool = {
 
 typedef struct worker_arg {
     int ith;
+    unsigned gen0; /* the pool's generation when the worker was started */
 } worker_arg;
 
 static worker_arg g_args[NN_MAX_THREADS];
@@ -106,7 +107,9 @@ static void *worker(void *arg)
 {
     const int ith = ((worker_arg *)arg)->ith;
     pool *p = &g_pool;
-    unsigned seen = atomic_load(&p->gen);
+    /* not atomic_load(&p->gen) here: a job posted between pthread_create and this line
+     * would look old, and the caller would wait for this worker forever */
+    unsigned seen = ((worker_arg *)arg)->gen0;
     for (;;) {
         unsigned g = spin_while_equal(&p->gen, seen);
         if (g == seen) {
@@ -158,6 +161,7 @@ int nn_set_threads(int n)
         int started = 0;
         for (int i = 1; i < n; i++) {
             g_args[i].ith = i;
+            g_args[i].gen0 = atomic_load(&p->gen);
             if (pthread_create(&p->tid[i - 1], NULL, worker, &g_args[i]) != 0)
                 break;
             started++;

@@ -18,7 +18,9 @@
  * than that from float64; there the bound is 4x PyTorch's float32 error. No fixture needs
  * that now: ResNet-50's (bottleneck's last BN weight small, input chosen by the script) is
  * well-conditioned, see docs/engine-checks.md. The summary line prints how many tensors
- * needed the looser bound.
+ * needed the looser bound. Everything runs twice: with the direct 3x3 kernels wherever they
+ * apply (nn_conv_set_algo(NN_CONV_DIRECT), checked through nn_conv_direct_counts), then with
+ * im2col + GEMM everywhere.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -297,13 +299,31 @@ int main(int argc, char **argv)
         return 2;
     }
     nn_set_threads(1);
-    run_net(argv[1], "resnet20", "resnet20", "layer3", 1.0f);
-    summary("resnet20");
-    run_net(argv[1], "resnet18", "resnet18", "layer4", 1.0f);
-    summary("resnet18");
-    run_net(argv[1], "resnet50", "resnet50", "layer4", 1.0f);
-    summary("resnet50");
-    run_net(argv[1], "mobilenet_v1_grad", "mobilenet_v1", "block13", 0.25f);
-    summary("mobilenet_v1");
+    /* Twice: every 3x3 conv the direct kernels take (stride 1 and 2, groups 1) through them,
+     * then every conv through im2col + GEMM. The default rule picks one of the two per
+     * layer and pass, so both are what users run. */
+    static const nn_conv_algo algos[2] = {NN_CONV_DIRECT, NN_CONV_GEMM};
+    for (int a = 0; a < 2; a++) {
+        nn_conv_set_algo(algos[a]);
+        long cnt[3];
+        nn_conv_direct_counts(cnt, 1);
+        printf("--- convolutions: %s (%s)\n", a == 0 ? "direct where possible" : "GEMM",
+               nn_isa_name(nn_conv_isa()));
+        run_net(argv[1], "resnet20", "resnet20", "layer3", 1.0f);
+        summary("resnet20");
+        run_net(argv[1], "resnet18", "resnet18", "layer4", 1.0f);
+        summary("resnet18");
+        run_net(argv[1], "resnet50", "resnet50", "layer4", 1.0f);
+        summary("resnet50");
+        run_net(argv[1], "mobilenet_v1_grad", "mobilenet_v1", "block13", 0.25f);
+        summary("mobilenet_v1");
+        nn_conv_direct_counts(cnt, 1);
+        printf("direct kernel calls: forward %ld, dx %ld, dW %ld\n", cnt[0], cnt[1], cnt[2]);
+        if (a == 0)
+            CHECK(cnt[0] > 0 && cnt[1] > 0 && cnt[2] > 0, "the direct kernels did not run");
+        else
+            CHECK(cnt[0] + cnt[1] + cnt[2] == 0, "a direct kernel ran under GEMM");
+    }
+    nn_conv_set_algo(NN_CONV_AUTO);
     TEST_END();
 }

@@ -1,0 +1,485 @@
+/* nn_conv_direct.c — direct 3x3 convolutions (stride 1 and 2, groups 1) for the layers where
+ * im2col + GEMM is slow: few channels on large images (CIFAR ResNets at 96-256 pixels), where
+ * the GEMM has M = 16..64 rows and im2col copies every input nine times.
+ *
+ * Layout. The input of a chunk of images is copied once into a zero-padded buffer: per
+ * (image, channel) a plane of hp = (oh-1)*s + 3 rows; each row holds the s column phases of
+ * the padded row one after the other (stride 2: even columns, then odd ones), each phase
+ * owv + 2/s floats long (owv = ow rounded up to 16), so that tap (ki, kj) of output pixel
+ * (oy, ox) is row oy*s + ki, float coloff[kj] + ox: contiguous vector loads for both
+ * strides, no bounds test in the inner loops.
+ *
+ * Kernels (nn_conv_direct_tmpl.h, once per instruction set): forward = a register tile of
+ * output channels x pixels of one output row, input channel by channel; input gradient
+ * (stride 1) = the forward kernel on the padded dy with the kernel flipped and transposed,
+ * added to dx; weight gradient = per (input channel, output channels) the 9 taps as vector
+ * accumulators over pixels. AVX-512 and AVX2+FMA paths are compiled with per-function
+ * target attributes and chosen at run time (__builtin_cpu_supports); the portable path is C
+ * with fmaf. All paths and all thread counts give the same bits (see the template).
+ *
+ * Scratch: the caller's conv scratch (nn_conv2d_col_size floats, what the GEMM path would
+ * use for im2col); images are processed in chunks that fit it.
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nets/nn_internal.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define NN_X86 1
+#else
+#define NN_X86 0
+#endif
+
+typedef struct dconv {
+    int n, ic, oc, oh, ow, s;   /* images of the chunk; channels of xp (ic) and of y / dy (oc) */
+    size_t plane, wrow;
+    int coloff[3];
+    const float *xp, *w, *b, *dy;
+    float *y, *dw;
+    int accumulate;             /* forward: y += conv (bias ignored) instead of y = conv + b */
+} dconv;
+
+typedef struct dlayout {
+    int owv, wph, hp;
+    size_t wrow, plane;
+    int coloff[3];
+} dlayout;
+
+static void layout_of(int oh, int ow, int s, dlayout *L)
+{
+    L->owv = (ow + 15) & ~15;
+    L->wph = L->owv + 2 / s;
+    L->wrow = (size_t)s * L->wph;
+    L->hp = (oh - 1) * s + 3;
+    L->plane = (size_t)L->hp * L->wrow;
+    for (int kj = 0; kj < 3; kj++)
+        L->coloff[kj] = (kj % s) * L->wph + kj / s;
+}
+
+/* ------------------------------------------------------------------ instruction sets */
+
+#define SFX(name) name##_c
+#define VEC float
+#define VL 1
+#define VZERO() 0.0f
+#define VSET1(s) (s)
+#define VLOAD(p) (*(p))
+#define VADD(a, b) ((a) + (b))
+#define VFMA(a, b, c) fmaf((a), (b), (c))
+#define VSTORE(p, v) (*(p) = (v))
+#define VLOADN(p, n) ((n) > 0 ? *(p) : 0.0f)
+#define VSTOREN(p, v, n) (*(p) = (v))
+#define FWD_OCB 4
+#define FWD_NV 4
+#define FWD_CASES FT(4, 1) FT(4, 2) FT(4, 3) FT(4, 4) FT(2, 1) FT(2, 2) FT(2, 3) FT(2, 4) \
+    FT(1, 1) FT(1, 2) FT(1, 3) FT(1, 4)
+#define DW_OCB 1
+#define DW_KIB 1
+#define DW_CASES DT(1, 1)
+#include "nets/nn_conv_direct_tmpl.h"
+#undef SFX
+#undef VEC
+#undef VL
+#undef VZERO
+#undef VSET1
+#undef VLOAD
+#undef VADD
+#undef VFMA
+#undef VSTORE
+#undef VLOADN
+#undef VSTOREN
+#undef FWD_OCB
+#undef FWD_NV
+#undef FWD_CASES
+#undef DW_OCB
+#undef DW_KIB
+#undef DW_CASES
+
+#if NN_X86
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+static inline __m256i avx2_mask(int n)
+{
+    n = n < 0 ? 0 : n > 8 ? 8 : n;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+#define SFX(name) name##_avx2
+#define VEC __m256
+#define VL 8
+#define VZERO() _mm256_setzero_ps()
+#define VSET1(s) _mm256_set1_ps(s)
+#define VLOAD(p) _mm256_loadu_ps(p)
+#define VADD(a, b) _mm256_add_ps((a), (b))
+#define VFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define VSTORE(p, v) _mm256_storeu_ps((p), (v))
+#define VLOADN(p, n) _mm256_maskload_ps((p), avx2_mask(n))
+#define VSTOREN(p, v, n) _mm256_maskstore_ps((p), avx2_mask(n), (v))
+#define FWD_OCB 4
+#define FWD_NV 3
+#define FWD_CASES FT(4, 1) FT(4, 2) FT(4, 3) FT(2, 1) FT(2, 2) FT(2, 3) FT(1, 1) FT(1, 2) \
+    FT(1, 3)
+#define DW_OCB 2
+#define DW_KIB 1
+#define DW_CASES DT(2, 1) DT(1, 1)
+#include "nets/nn_conv_direct_tmpl.h"
+#undef SFX
+#undef VEC
+#undef VL
+#undef VZERO
+#undef VSET1
+#undef VLOAD
+#undef VADD
+#undef VFMA
+#undef VSTORE
+#undef VLOADN
+#undef VSTOREN
+#undef FWD_OCB
+#undef FWD_NV
+#undef FWD_CASES
+#undef DW_OCB
+#undef DW_KIB
+#undef DW_CASES
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,fma")
+static inline __mmask16 avx512_mask(int n)
+{
+    n = n < 0 ? 0 : n > 16 ? 16 : n;
+    return (__mmask16)((1u << n) - 1u);
+}
+#define SFX(name) name##_avx512
+#define VEC __m512
+#define VL 16
+#define VZERO() _mm512_setzero_ps()
+#define VSET1(s) _mm512_set1_ps(s)
+#define VLOAD(p) _mm512_loadu_ps(p)
+#define VADD(a, b) _mm512_add_ps((a), (b))
+#define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define VSTORE(p, v) _mm512_storeu_ps((p), (v))
+#define VLOADN(p, n) _mm512_maskz_loadu_ps(avx512_mask(n), (p))
+#define VSTOREN(p, v, n) _mm512_mask_storeu_ps((p), avx512_mask(n), (v))
+#define FWD_OCB 8
+#define FWD_NV 3
+#define FWD_CASES FT(8, 1) FT(8, 2) FT(8, 3) FT(4, 1) FT(4, 2) FT(4, 3) FT(2, 1) FT(2, 2) \
+    FT(2, 3) FT(1, 1) FT(1, 2) FT(1, 3)
+#define DW_OCB 2
+#define DW_KIB 3
+#define DW_CASES DT(2, 3) DT(1, 3)
+#include "nets/nn_conv_direct_tmpl.h"
+#undef SFX
+#undef VEC
+#undef VL
+#undef VZERO
+#undef VSET1
+#undef VLOAD
+#undef VADD
+#undef VFMA
+#undef VSTORE
+#undef VLOADN
+#undef VSTOREN
+#undef FWD_OCB
+#undef FWD_NV
+#undef FWD_CASES
+#undef DW_OCB
+#undef DW_KIB
+#undef DW_CASES
+#pragma GCC pop_options
+#endif
+
+/* ------------------------------------------------------------------ choice */
+
+static atomic_int g_algo = -1; /* nn_conv_algo, -1: not read from WB_NN_CONV yet */
+static atomic_int g_isa = -1;  /* nn_isa, -1: not chosen yet */
+static atomic_long g_counts[3];
+
+static nn_isa isa_best(void)
+{
+#if NN_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"))
+        return NN_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return NN_ISA_AVX2;
+#endif
+    return NN_ISA_C;
+}
+
+const char *nn_isa_name(nn_isa isa)
+{
+    return isa == NN_ISA_AVX512 ? "avx512" : isa == NN_ISA_AVX2 ? "avx2" : "c";
+}
+
+nn_isa nn_conv_set_isa(nn_isa isa)
+{
+    nn_isa best = isa_best();
+    if ((int)isa > (int)best)
+        isa = best;
+    atomic_store(&g_isa, (int)isa);
+    return isa;
+}
+
+nn_isa nn_conv_isa(void)
+{
+    int v = atomic_load(&g_isa);
+    if (v >= 0)
+        return (nn_isa)v;
+    nn_isa isa = isa_best();
+    const char *e = getenv("WB_NN_ISA");
+    if (e && strcmp(e, "c") == 0)
+        isa = NN_ISA_C;
+    else if (e && strcmp(e, "avx2") == 0 && isa > NN_ISA_AVX2)
+        isa = NN_ISA_AVX2;
+    atomic_store(&g_isa, (int)isa);
+    return isa;
+}
+
+void nn_conv_set_algo(nn_conv_algo a)
+{
+    atomic_store(&g_algo, (int)a);
+}
+
+nn_conv_algo nn_conv_algo_get(void)
+{
+    int v = atomic_load(&g_algo);
+    if (v >= 0)
+        return (nn_conv_algo)v;
+    nn_conv_algo a = NN_CONV_AUTO;
+    const char *e = getenv("WB_NN_CONV");
+    if (e && strcmp(e, "gemm") == 0)
+        a = NN_CONV_GEMM;
+    else if (e && strcmp(e, "direct") == 0)
+        a = NN_CONV_DIRECT;
+    atomic_store(&g_algo, (int)a);
+    return a;
+}
+
+void nn_conv_direct_counts(long counts[3], int reset)
+{
+    for (int i = 0; i < 3; i++)
+        counts[i] = reset ? atomic_exchange(&g_counts[i], 0) : atomic_load(&g_counts[i]);
+}
+
+/* Images of a chunk that fit the scratch (0: not even one). */
+static int chunk_images(const nn_conv_geom *g, int pass)
+{
+    const size_t avail = nn_conv2d_col_size(g);
+    dlayout L;
+    size_t per, fixed = 0;
+    if (pass == NN_PASS_DX) {
+        layout_of(g->h, g->w, 1, &L);
+        per = (size_t)g->oc * L.plane;
+        fixed = ((size_t)g->ic * g->oc * 9 + 15) & ~(size_t)15;
+    } else {
+        layout_of(g->oh, g->ow, g->sh, &L);
+        per = (size_t)g->ic * L.plane;
+    }
+    if (avail < fixed + per)
+        return 0;
+    size_t c = (avail - fixed) / per;
+    return c > (size_t)g->n ? g->n : (int)c;
+}
+
+int nn_conv_direct_use(const nn_conv_geom *g, int pass)
+{
+    if (g->groups != 1 || g->kh != 3 || g->kw != 3 || g->sh != g->sw ||
+        (g->sh != 1 && g->sh != 2) || g->ph < 0 || g->ph > 2 || g->pw < 0 || g->pw > 2 ||
+        g->oh < 1 || g->ow < 1 || g->n < 1)
+        return 0;
+    if (pass == NN_PASS_DX && g->sh != 1)
+        return 0; /* stride-2 input gradient: GEMM + col2im */
+    const nn_conv_algo a = nn_conv_algo_get();
+    if (a == NN_CONV_GEMM)
+        return 0;
+    if (chunk_images(g, pass) < 1)
+        return 0;
+    if (a == NN_CONV_DIRECT)
+        return 1;
+    /* measured rule, see docs/performance.md ("Direct 3x3 convolutions") */
+    return g->ow >= 16 && g->ic <= 64 && g->oc <= 64;
+}
+
+/* ------------------------------------------------------------------ jobs */
+
+typedef struct pad_job {
+    const float *x;   /* first image of the chunk */
+    int c, h, w, ph, pw, s, planes;
+    dlayout L;
+    float *xp;
+} pad_job;
+
+static void pad_slice(void *vp, int ith, int nth)
+{
+    const pad_job *j = vp;
+    const dlayout *L = &j->L;
+    size_t p0, p1;
+    nn_par_range((size_t)j->planes, ith, nth, 1, &p0, &p1);
+    for (size_t p = p0; p < p1; p++) {
+        const float *xc = j->x + p * (size_t)j->h * j->w;
+        float *o = j->xp + p * L->plane;
+        for (int r = 0; r < L->hp; r++) {
+            float *orow = o + (size_t)r * L->wrow;
+            const int iy = r - j->ph;
+            if (iy < 0 || iy >= j->h) {
+                memset(orow, 0, sizeof(float) * L->wrow);
+                continue;
+            }
+            const float *xr = xc + (size_t)iy * j->w;
+            if (j->s == 1) {
+                /* padded column pc holds ix = pc - pw; all of [0, w) fits (wrow >= w + 2 pw) */
+                memset(orow, 0, sizeof(float) * (size_t)j->pw);
+                memcpy(orow + j->pw, xr, sizeof(float) * (size_t)j->w);
+                memset(orow + j->pw + j->w, 0, sizeof(float) * (L->wrow - j->pw - j->w));
+            } else {
+                for (int ph = 0; ph < j->s; ph++) {
+                    float *q = orow + (size_t)ph * L->wph;
+                    for (int i = 0; i < L->wph; i++) {
+                        const int ix = i * j->s + ph - j->pw;
+                        q[i] = ix >= 0 && ix < j->w ? xr[ix] : 0.0f;
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void pad_run(const float *x, int planes, int c, int h, int w, int ph, int pw, int s,
+                    const dlayout *L, float *xp)
+{
+    pad_job j = {x, c, h, w, ph, pw, s, planes, *L, xp};
+    nn_par_run(pad_slice, &j);
+}
+
+typedef void (*items_fn)(const dconv *p, size_t i0, size_t i1);
+
+typedef struct items_job {
+    const dconv *p;
+    items_fn fn;
+    size_t n;
+} items_job;
+
+static void items_slice(void *vp, int ith, int nth)
+{
+    const items_job *j = vp;
+    size_t i0, i1;
+    nn_par_range(j->n, ith, nth, 1, &i0, &i1);
+    if (i1 > i0)
+        j->fn(j->p, i0, i1);
+}
+
+static items_fn fwd_fn(int *ocb)
+{
+    switch (nn_conv_isa()) {
+#if NN_X86
+    case NN_ISA_AVX512:
+        *ocb = 8;
+        return fwd_items_avx512;
+    case NN_ISA_AVX2:
+        *ocb = 4;
+        return fwd_items_avx2;
+#endif
+    default:
+        *ocb = 4;
+        return fwd_items_c;
+    }
+}
+
+static items_fn dw_fn(int *ocb)
+{
+    switch (nn_conv_isa()) {
+#if NN_X86
+    case NN_ISA_AVX512:
+        *ocb = 2;
+        return dw_items_avx512;
+    case NN_ISA_AVX2:
+        *ocb = 2;
+        return dw_items_avx2;
+#endif
+    default:
+        *ocb = 1;
+        return dw_items_c;
+    }
+}
+
+/* the forward kernel over p (xp padded, n images), items (image, channel block, row) */
+static void fwd_run(dconv *p)
+{
+    int ocb;
+    items_fn fn = fwd_fn(&ocb);
+    items_job j = {p, fn, (size_t)p->n * ((p->oc + ocb - 1) / ocb) * p->oh};
+    nn_par_run(items_slice, &j);
+}
+
+/* ------------------------------------------------------------------ passes */
+
+void nn_conv_direct_forward(const nn_conv_geom *g, const float *x, const float *wt,
+                            const float *b, float *y, float *scratch)
+{
+    atomic_fetch_add(&g_counts[NN_PASS_FWD], 1);
+    dlayout L;
+    layout_of(g->oh, g->ow, g->sh, &L);
+    const int chunk = chunk_images(g, NN_PASS_FWD);
+    for (int n0 = 0; n0 < g->n; n0 += chunk) {
+        const int nb = g->n - n0 < chunk ? g->n - n0 : chunk;
+        pad_run(x + (size_t)n0 * g->ic * g->h * g->w, nb * g->ic, g->ic, g->h, g->w, g->ph,
+                g->pw, g->sh, &L, scratch);
+        dconv p = {.n = nb, .ic = g->ic, .oc = g->oc, .oh = g->oh, .ow = g->ow, .s = g->sh,
+                   .plane = L.plane, .wrow = L.wrow, .xp = scratch, .w = wt, .b = b,
+                   .y = y + (size_t)n0 * g->oc * g->oh * g->ow};
+        memcpy(p.coloff, L.coloff, sizeof p.coloff);
+        fwd_run(&p);
+    }
+}
+
+void nn_conv_direct_dx(const nn_conv_geom *g, const float *wt, const float *dy, float *dx,
+                       float *scratch)
+{
+    atomic_fetch_add(&g_counts[NN_PASS_DX], 1);
+    /* dx = conv(dy padded by 2 - p, W'), W'[i][o][ki][kj] = W[o][i][2-ki][2-kj], stride 1 */
+    float *wf = scratch;
+    const size_t ws = ((size_t)g->ic * g->oc * 9 + 15) & ~(size_t)15;
+    for (int o = 0; o < g->oc; o++)
+        for (int i = 0; i < g->ic; i++)
+            for (int k = 0; k < 9; k++)
+                wf[((size_t)i * g->oc + o) * 9 + k] = wt[((size_t)o * g->ic + i) * 9 + (8 - k)];
+    dlayout L;
+    layout_of(g->h, g->w, 1, &L);
+    const int chunk = chunk_images(g, NN_PASS_DX);
+    float *dyp = scratch + ws;
+    for (int n0 = 0; n0 < g->n; n0 += chunk) {
+        const int nb = g->n - n0 < chunk ? g->n - n0 : chunk;
+        pad_run(dy + (size_t)n0 * g->oc * g->oh * g->ow, nb * g->oc, g->oc, g->oh, g->ow,
+                2 - g->ph, 2 - g->pw, 1, &L, dyp);
+        dconv p = {.n = nb, .ic = g->oc, .oc = g->ic, .oh = g->h, .ow = g->w, .s = 1,
+                   .plane = L.plane, .wrow = L.wrow, .xp = dyp, .w = wf, .accumulate = 1,
+                   .y = dx + (size_t)n0 * g->ic * g->h * g->w};
+        memcpy(p.coloff, L.coloff, sizeof p.coloff);
+        fwd_run(&p);
+    }
+}
+
+void nn_conv_direct_dw(const nn_conv_geom *g, const float *x, const float *dy, float *dw,
+                       float *scratch)
+{
+    atomic_fetch_add(&g_counts[NN_PASS_DW], 1);
+    dlayout L;
+    layout_of(g->oh, g->ow, g->sh, &L);
+    const int chunk = chunk_images(g, NN_PASS_DW);
+    int ocb;
+    items_fn fn = dw_fn(&ocb);
+    for (int n0 = 0; n0 < g->n; n0 += chunk) {
+        const int nb = g->n - n0 < chunk ? g->n - n0 : chunk;
+        pad_run(x + (size_t)n0 * g->ic * g->h * g->w, nb * g->ic, g->ic, g->h, g->w, g->ph,
+                g->pw, g->sh, &L, scratch);
+        dconv p = {.n = nb, .ic = g->ic, .oc = g->oc, .oh = g->oh, .ow = g->ow, .s = g->sh,
+                   .plane = L.plane, .wrow = L.wrow, .xp = scratch,
+                   .dy = dy + (size_t)n0 * g->oc * g->oh * g->ow, .dw = dw};
+        memcpy(p.coloff, L.coloff, sizeof p.coloff);
+        items_job j = {&p, fn, (size_t)g->ic * ((g->oc + ocb - 1) / ocb)};
+        nn_par_run(items_slice, &j);
+    }
+}

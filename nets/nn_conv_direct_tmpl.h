@@ -1,0 +1,193 @@
+/* nn_conv_direct_tmpl.h — the inner loops of the direct 3x3 convolutions, included once per
+ * instruction set by nn_conv_direct.c (no include guard on purpose). The includer defines:
+ *
+ *   SFX(name)            the function name with the instruction set's suffix
+ *   VEC, VL              the vector type and its width in floats
+ *   VZERO() VSET1(s) VLOAD(p) VADD(a, b) VFMA(a, b, c) = a * b + c fused, VSTORE(p, v)
+ *   VLOADN(p, n)         n (<= VL, may be <= 0) floats from p, zeros after them
+ *   VSTOREN(p, v, n)     the first n (1..VL) floats of v to p
+ *   FWD_OCB, FWD_NV      forward tile: output channels x vectors of pixels (compile time)
+ *   FWD_CASES            one FT(ocb, nv) per tile the dispatcher may ask for
+ *   DW_OCB, DW_KIB       weight-gradient tile: output channels x kernel rows per pass
+ *   DW_CASES             one DT(ocb, kib) per tile
+ *
+ * Every output element is one chain of fused multiply-adds in a fixed order (forward and
+ * input gradient: input channel, kernel row, kernel column; weight gradient: 16 lanes over
+ * pixels, each lane over image, row, 16-pixel chunk, then the lanes summed 0..15 in order),
+ * whatever the vector width, the tile or the thread: every instruction set and thread count
+ * gives the same bits.
+ */
+
+#define DW_LANES 16
+#define DW_NL (DW_LANES / VL)
+
+/* Output row oy of OCB channels (y and w point at the block's first channel), NV vectors of
+ * pixels from x0. */
+static inline __attribute__((always_inline)) void SFX(fwd_tile)(const dconv *p, const float *xpn,
+                                                                const float *w, float *y,
+                                                                const float *bias, int oy, int x0,
+                                                                const int OCB, const int NV)
+{
+    VEC acc[FWD_OCB][FWD_NV];
+    _Pragma("GCC unroll 8") for (int o = 0; o < OCB; o++)
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[o][v] = VZERO();
+    const size_t K = (size_t)p->ic * 9, wrow = p->wrow;
+    const float *xr0 = xpn + (size_t)oy * p->s * wrow + x0;
+    const int c0 = p->coloff[0], c1 = p->coloff[1], c2 = p->coloff[2];
+    for (int c = 0; c < p->ic; c++) {
+        const float *xc = xr0 + (size_t)c * p->plane;
+        const float *wc = w + (size_t)c * 9;
+        _Pragma("GCC unroll 3") for (int ki = 0; ki < 3; ki++)
+            _Pragma("GCC unroll 3") for (int kj = 0; kj < 3; kj++)
+        {
+            const float *xs = xc + ki * wrow + (kj == 0 ? c0 : kj == 1 ? c1 : c2);
+            VEC xv[FWD_NV];
+            _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) xv[v] = VLOAD(xs + v * VL);
+            _Pragma("GCC unroll 8") for (int o = 0; o < OCB; o++)
+            {
+                const VEC wv = VSET1(wc[(size_t)o * K + ki * 3 + kj]);
+                _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)
+                    acc[o][v] = VFMA(xv[v], wv, acc[o][v]);
+            }
+        }
+    }
+    const int nvalid = p->ow - x0;
+    const size_t ohw = (size_t)p->oh * p->ow;
+    _Pragma("GCC unroll 8") for (int o = 0; o < OCB; o++)
+    {
+        float *yo = y + (size_t)o * ohw + (size_t)oy * p->ow + x0;
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)
+        {
+            int n = nvalid - v * VL;
+            if (n <= 0)
+                break;
+            n = n > VL ? VL : n;
+            VEC r = acc[o][v];
+            if (p->accumulate)
+                r = VADD(VLOADN(yo + v * VL, n), r);
+            else if (bias)
+                r = VADD(r, VSET1(bias[o]));
+            VSTOREN(yo + v * VL, r, n);
+        }
+    }
+}
+
+static void SFX(fwd_items)(const dconv *p, size_t i0, size_t i1)
+{
+    const int nob = (p->oc + FWD_OCB - 1) / FWD_OCB;
+    const size_t K = (size_t)p->ic * 9, ohw = (size_t)p->oh * p->ow;
+    for (size_t it = i0; it < i1; it++) {
+        const int oy = (int)(it % (size_t)p->oh);
+        const size_t r = it / (size_t)p->oh;
+        const int ob = (int)(r % (size_t)nob), n = (int)(r / (size_t)nob);
+        const float *xpn = p->xp + (size_t)n * p->ic * p->plane;
+        float *yn = p->y + (size_t)n * p->oc * ohw;
+        int o = ob * FWD_OCB, left = p->oc - o < FWD_OCB ? p->oc - o : FWD_OCB;
+        while (left > 0) {
+            const int b = left >= FWD_OCB ? FWD_OCB : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+            for (int x0 = 0; x0 < p->ow; x0 += FWD_NV * VL) {
+                int nv = (p->ow - x0 + VL - 1) / VL;
+                nv = nv > FWD_NV ? FWD_NV : nv;
+                const float *w = p->w + (size_t)o * K, *bias = p->b ? p->b + o : NULL;
+                float *y = yn + (size_t)o * ohw;
+#define FT(B, N)                                                                           \
+    case (B) * 16 + (N):                                                                   \
+        SFX(fwd_tile)(p, xpn, w, y, bias, oy, x0, B, N);                                   \
+        break;
+                switch (b * 16 + nv) {
+                    FWD_CASES
+                default:
+                    break;
+                }
+#undef FT
+            }
+            o += b;
+            left -= b;
+        }
+    }
+}
+
+/* dW of OCB output channels from o0, input channel c, kernel rows ki0 .. ki0+KIB-1, over the
+ * images of the job; added to p->dw. */
+static inline __attribute__((always_inline)) void SFX(dw_tile)(const dconv *p, int c, int o0,
+                                                               int ki0, const int OCB,
+                                                               const int KIB)
+{
+    VEC acc[DW_OCB][DW_KIB][3][DW_NL];
+    _Pragma("GCC unroll 4") for (int o = 0; o < OCB; o++)
+        _Pragma("GCC unroll 3") for (int ki = 0; ki < KIB; ki++)
+            _Pragma("GCC unroll 3") for (int kj = 0; kj < 3; kj++)
+                _Pragma("GCC unroll 16") for (int l = 0; l < DW_NL; l++)
+                    acc[o][ki][kj][l] = VZERO();
+    const size_t ohw = (size_t)p->oh * p->ow, wrow = p->wrow;
+    const int c0 = p->coloff[0], c1 = p->coloff[1], c2 = p->coloff[2];
+    for (int n = 0; n < p->n; n++) {
+        const float *xc = p->xp + ((size_t)n * p->ic + c) * p->plane + (size_t)ki0 * wrow;
+        const float *dyn = p->dy + ((size_t)n * p->oc + o0) * ohw;
+        for (int oy = 0; oy < p->oh; oy++) {
+            const float *xr = xc + (size_t)oy * p->s * wrow;
+            const float *dr = dyn + (size_t)oy * p->ow;
+            for (int x0 = 0; x0 < p->ow; x0 += DW_LANES) {
+                const int nvalid = p->ow - x0;
+                VEC d[DW_OCB][DW_NL];
+                _Pragma("GCC unroll 4") for (int o = 0; o < OCB; o++)
+                    _Pragma("GCC unroll 16") for (int l = 0; l < DW_NL; l++)
+                        d[o][l] = VLOADN(dr + (size_t)o * ohw + x0 + l * VL, nvalid - l * VL);
+                _Pragma("GCC unroll 3") for (int ki = 0; ki < KIB; ki++)
+                    _Pragma("GCC unroll 3") for (int kj = 0; kj < 3; kj++)
+                {
+                    const float *xs = xr + ki * wrow + (kj == 0 ? c0 : kj == 1 ? c1 : c2) + x0;
+                    _Pragma("GCC unroll 16") for (int l = 0; l < DW_NL; l++)
+                    {
+                        const VEC xv = VLOAD(xs + l * VL);
+                        _Pragma("GCC unroll 4") for (int o = 0; o < OCB; o++)
+                            acc[o][ki][kj][l] = VFMA(d[o][l], xv, acc[o][ki][kj][l]);
+                    }
+                }
+            }
+        }
+    }
+    /* unrolled, so that acc stays in registers (an indexed acc lives in memory) */
+    _Pragma("GCC unroll 4") for (int o = 0; o < OCB; o++)
+        _Pragma("GCC unroll 3") for (int ki = 0; ki < KIB; ki++)
+            _Pragma("GCC unroll 3") for (int kj = 0; kj < 3; kj++)
+    {
+                float t[DW_LANES];
+                _Pragma("GCC unroll 16") for (int l = 0; l < DW_NL; l++)
+                    VSTORE(t + l * VL, acc[o][ki][kj][l]);
+                float s = t[0];
+                for (int q = 1; q < DW_LANES; q++)
+                    s += t[q];
+                p->dw[((size_t)(o0 + o) * p->ic + c) * 9 + (size_t)(ki0 + ki) * 3 + kj] += s;
+            }
+}
+
+/* items: (input channel, block of DW_OCB output channels), input channel major */
+static void SFX(dw_items)(const dconv *p, size_t i0, size_t i1)
+{
+    const int nob = (p->oc + DW_OCB - 1) / DW_OCB;
+    for (size_t it = i0; it < i1; it++) {
+        const int c = (int)(it / (size_t)nob), ob = (int)(it % (size_t)nob);
+        int o = ob * DW_OCB, left = p->oc - o < DW_OCB ? p->oc - o : DW_OCB;
+        while (left > 0) {
+            const int b = left >= DW_OCB ? DW_OCB : left >= 2 ? 2 : 1;
+            for (int ki0 = 0; ki0 < 3; ki0 += DW_KIB) {
+#define DT(B, KB)                                                                          \
+    case (B) * 16 + (KB):                                                                  \
+        SFX(dw_tile)(p, c, o, ki0, B, KB);                                                 \
+        break;
+                switch (b * 16 + DW_KIB) {
+                    DW_CASES
+                default:
+                    break;
+                }
+#undef DT
+            }
+            o += b;
+            left -= b;
+        }
+    }
+}
+
+#undef DW_NL
+#undef DW_LANES

@@ -1,0 +1,225 @@
+/* test_conv_direct.c — the direct 3x3 convolution kernels (nets/nn_conv_direct.c) on odd
+ * shapes (channels not a multiple of 8, odd sizes, stride 2, padding 0..2, one input
+ * channel, widths below and above one vector):
+ *
+ *  - forward against a double-precision naive convolution (NMSE <= 1e-10), and against the
+ *    im2col + GEMM path (relative L2 <= 1e-5), forward, dx and dW;
+ *  - dx and dW against central differences of L = sum(r * y) (y from the direct forward),
+ *    relative error <= 2e-3 of the largest gradient, on sampled entries;
+ *  - every instruction set the CPU has (C with fmaf, AVX2+FMA, AVX-512) gives the same bits;
+ *  - 1, 2 and 3 threads give the same bits;
+ *  - the kernels really ran (nn_conv_direct_counts), depthwise and grouped convs never take
+ *    them, and under WB_NN_ISA=c (ctest nets.conv_direct_c) the C path is the one in effect.
+ */
+#include <string.h>
+
+#include "nets/nn_internal.h"
+#include "test_util.h"
+
+static nn_rng g_rng;
+
+static float *rnd(size_t n)
+{
+    float *p = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++)
+        p[i] = 2.0f * nn_rng_uniform(&g_rng) - 1.0f;
+    return p;
+}
+
+typedef struct out3 {
+    float *y, *dx, *dw, *db;
+} out3;
+
+static void out3_free(out3 *o)
+{
+    free(o->y), free(o->dx), free(o->dw), free(o->db);
+}
+
+typedef struct shape {
+    int n, ic, oc, h, w, s, p, bias;
+} shape;
+
+/* forward (y), then backward of dy = r into zeroed dx, dw, db */
+static void run(const nn_conv_geom *g, const float *x, const float *wt, const float *b,
+                const float *r, out3 *o)
+{
+    const size_t nx = (size_t)g->n * g->ic * g->h * g->w, ny = (size_t)g->n * g->oc * g->oh * g->ow;
+    const size_t nw = (size_t)g->oc * g->ic * 9, cs = nn_conv2d_col_size(g);
+    float *col = malloc(sizeof(float) * cs), *dcol = malloc(sizeof(float) * cs);
+    o->y = malloc(sizeof(float) * ny);
+    o->dx = calloc(nx, sizeof(float));
+    o->dw = calloc(nw, sizeof(float));
+    o->db = calloc((size_t)g->oc, sizeof(float));
+    nn_conv2d_forward(g, x, wt, b, o->y, col);
+    nn_conv2d_backward(g, x, wt, r, o->dx, o->dw, o->db, col, dcol);
+    free(col);
+    free(dcol);
+}
+
+static double loss(const nn_conv_geom *g, const float *x, const float *wt, const float *b,
+                   const float *r)
+{
+    const size_t ny = (size_t)g->n * g->oc * g->oh * g->ow;
+    float *y = malloc(sizeof(float) * ny), *col = malloc(sizeof(float) * nn_conv2d_col_size(g));
+    nn_conv2d_forward(g, x, wt, b, y, col);
+    double s = 0;
+    for (size_t i = 0; i < ny; i++)
+        s += (double)r[i] * y[i];
+    free(y);
+    free(col);
+    return s;
+}
+
+static int same(const float *a, const float *b, size_t n)
+{
+    return memcmp(a, b, sizeof(float) * n) == 0;
+}
+
+static void check_shape(const shape *sh)
+{
+    nn_conv_geom g = {sh->n, sh->ic, sh->h, sh->w, sh->oc, 3, 3, sh->s, sh->s, sh->p, sh->p, 1,
+                      0, 0, 0};
+    g.oh = (sh->h + 2 * sh->p - 3) / sh->s + 1;
+    g.ow = (sh->w + 2 * sh->p - 3) / sh->s + 1;
+    g.batch = nn_conv2d_batch_wanted(&g);
+    char name[96];
+    snprintf(name, sizeof name, "n%d %d->%d %dx%d s%d p%d%s", sh->n, sh->ic, sh->oc, sh->h,
+             sh->w, sh->s, sh->p, sh->bias ? " +b" : "");
+    const size_t nx = (size_t)g.n * g.ic * g.h * g.w, ny = (size_t)g.n * g.oc * g.oh * g.ow;
+    const size_t nw = (size_t)g.oc * g.ic * 9;
+    float *x = rnd(nx), *wt = rnd(nw), *b = sh->bias ? rnd((size_t)g.oc) : NULL, *r = rnd(ny);
+
+    nn_conv_set_algo(NN_CONV_DIRECT);
+    /* dx: stride 1 only, and only when the padded dy fits the scratch (not for 1 -> 16) */
+    const int want_dx = nn_conv_direct_use(&g, NN_PASS_DX);
+    CHECK(nn_conv_direct_use(&g, NN_PASS_FWD) && nn_conv_direct_use(&g, NN_PASS_DW) &&
+              want_dx == (sh->s == 1 && sh->ic > 1),
+          "%s: direct kernels not chosen when forced", name);
+
+    /* the reference: im2col + GEMM */
+    out3 ref = {0};
+    nn_conv_set_algo(NN_CONV_GEMM);
+    long cnt[3];
+    nn_conv_direct_counts(cnt, 1);
+    run(&g, x, wt, b, r, &ref);
+    nn_conv_direct_counts(cnt, 1);
+    CHECK(cnt[0] == 0 && cnt[1] == 0 && cnt[2] == 0, "%s: direct kernel ran under GEMM", name);
+
+
+    nn_conv_set_algo(NN_CONV_DIRECT);
+    out3 first = {0};
+    const nn_isa best = nn_conv_set_isa(NN_ISA_AVX512);
+    double e_fwd = 0, e_dx = 0, e_dw = 0, e_db = 0, nmse;
+    for (int isa = (int)best; isa >= (int)NN_ISA_C; isa--) {
+        nn_conv_set_isa((nn_isa)isa);
+        for (int threads = 1; threads <= 3; threads++) {
+            nn_set_threads(threads);
+            out3 d = {0};
+            nn_conv_direct_counts(cnt, 1);
+            run(&g, x, wt, b, r, &d);
+            nn_conv_direct_counts(cnt, 1);
+            CHECK(cnt[0] == 1 && cnt[2] == 1 && cnt[1] == want_dx,
+                  "%s %s: direct calls fwd %ld dx %ld dw %ld", name, nn_isa_name((nn_isa)isa),
+                  cnt[0], cnt[1], cnt[2]);
+            if (!first.y) {
+                first = d;
+                e_fwd = rel_l2(d.y, ref.y, ny);
+                e_dx = rel_l2(d.dx, ref.dx, nx);
+                e_dw = rel_l2(d.dw, ref.dw, nw);
+                e_db = rel_l2(d.db, ref.db, (size_t)g.oc);
+                continue;
+            }
+            CHECK(same(d.y, first.y, ny) && same(d.dx, first.dx, nx) &&
+                      same(d.dw, first.dw, nw) && same(d.db, first.db, (size_t)g.oc),
+                  "%s: %s on %d thread(s) differs from %s on 1 thread", name,
+                  nn_isa_name((nn_isa)isa), threads, nn_isa_name(best));
+            out3_free(&d);
+        }
+    }
+    nn_set_threads(1);
+    nn_conv_set_isa(best);
+    CHECK_LE(e_fwd, 1e-5, "%s: forward, direct vs GEMM", name);
+    CHECK_LE(e_dx, 1e-5, "%s: dx, direct vs GEMM", name);
+    CHECK_LE(e_dw, 1e-5, "%s: dW, direct vs GEMM", name);
+    CHECK_LE(e_db, 1e-6, "%s: db, direct vs GEMM", name);
+
+    /* forward against double precision (NMSE) */
+    double num = 0, den = 0;
+    for (int n = 0; n < g.n; n++)
+        for (int o = 0; o < g.oc; o++)
+            for (int oy = 0; oy < g.oh; oy++)
+                for (int ox = 0; ox < g.ow; ox++) {
+                    double s = b ? b[o] : 0.0;
+                    for (int c = 0; c < g.ic; c++)
+                        for (int ki = 0; ki < 3; ki++)
+                            for (int kj = 0; kj < 3; kj++) {
+                                int iy = oy * g.sh - g.ph + ki, ix = ox * g.sw - g.pw + kj;
+                                if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w)
+                                    s += (double)x[(((size_t)n * g.ic + c) * g.h + iy) * g.w + ix] *
+                                         wt[((size_t)o * g.ic + c) * 9 + ki * 3 + kj];
+                            }
+                    double d = first.y[(((size_t)n * g.oc + o) * g.oh + oy) * g.ow + ox] - s;
+                    num += d * d;
+                    den += s * s;
+                }
+    nmse = num / den;
+    CHECK_LE(nmse, 1e-10, "%s: forward NMSE against double precision", name);
+
+    /* central differences of L = sum(r * y) through the direct forward */
+    const float eps = 1e-2f;
+    double gmax_x = max_abs(first.dx, nx), gmax_w = max_abs(first.dw, nw), e_fd = 0;
+    for (int k = 0; k < 24; k++) {
+        const int on_w = k & 1;
+        float *v = on_w ? wt : x;
+        const size_t i = nn_rng_u64(&g_rng) % (on_w ? nw : nx);
+        const float v0 = v[i];
+        v[i] = v0 + eps;
+        double lp = loss(&g, x, wt, b, r);
+        v[i] = v0 - eps;
+        double lm = loss(&g, x, wt, b, r);
+        v[i] = v0;
+        const double fd = (lp - lm) / (2.0 * eps), an = on_w ? first.dw[i] : first.dx[i];
+        const double e = fabs(fd - an) / fmax(on_w ? gmax_w : gmax_x, 1e-30);
+        e_fd = fmax(e_fd, e);
+        CHECK_LE(e, 2e-3, "%s: d%s[%zu] %g vs central difference %g", name, on_w ? "W" : "x", i,
+                 an, fd);
+    }
+    printf("%-28s fwd NMSE %.1e; vs GEMM fwd %.1e dx %.1e dW %.1e; vs central diff %.1e; "
+           "dx %s; c..%s x 1-3 threads bit-identical\n",
+           name, nmse, e_fwd, e_dx, e_dw, e_fd, want_dx ? "direct" : "GEMM", nn_isa_name(best));
+    nn_conv_set_algo(NN_CONV_AUTO);
+    out3_free(&first);
+    out3_free(&ref);
+    free(x), free(wt), free(b), free(r);
+}
+
+int main(void)
+{
+    const char *env = getenv("WB_NN_ISA");
+    if (env && strcmp(env, "c") == 0)
+        CHECK(nn_conv_isa() == NN_ISA_C, "WB_NN_ISA=c: %s in effect", nn_isa_name(nn_conv_isa()));
+    printf("instruction set in effect: %s\n", nn_isa_name(nn_conv_isa()));
+    nn_rng_seed(&g_rng, 77);
+    static const shape shapes[] = {
+        {2, 3, 5, 9, 7, 1, 1, 0},      /* tiny: one vector, most of it masked */
+        {2, 13, 11, 17, 23, 2, 1, 1},  /* stride 2, odd everything, bias */
+        {1, 7, 9, 20, 33, 1, 0, 0},    /* no padding, width just over two vectors */
+        {3, 5, 3, 11, 10, 2, 0, 1},    /* stride 2 without padding */
+        {2, 10, 17, 15, 40, 1, 2, 0},  /* padding 2 (output larger than the input) */
+        {1, 1, 16, 31, 37, 1, 1, 1},   /* one input channel, as conv1 of a grey network */
+        {2, 9, 20, 18, 51, 2, 1, 0},   /* stride 2, width over three vectors */
+        {2, 16, 16, 34, 34, 1, 1, 0},  /* a CIFAR ResNet layer */
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        check_shape(&shapes[i]);
+
+    /* depthwise and grouped convs never take the direct kernels, even when forced */
+    nn_conv_set_algo(NN_CONV_DIRECT);
+    nn_conv_geom dwg = {2, 8, 16, 16, 8, 3, 3, 1, 1, 1, 1, 8, 16, 16, 0};
+    nn_conv_geom grp = {2, 8, 16, 16, 8, 3, 3, 1, 1, 1, 1, 2, 16, 16, 0};
+    for (int pass = 0; pass < 3; pass++)
+        CHECK(!nn_conv_direct_use(&dwg, pass) && !nn_conv_direct_use(&grp, pass),
+              "pass %d: a grouped conv would run the direct kernel", pass);
+    nn_conv_set_algo(NN_CONV_AUTO);
+    TEST_END();
+}
