@@ -73,6 +73,7 @@ static void layout_of(int oh, int ow, int s, dlayout *L)
 #define VSTORE(p, v) (*(p) = (v))
 #define VLOADN(p, n) ((n) > 0 ? *(p) : 0.0f)
 #define VSTOREN(p, v, n) (*(p) = (v))
+#define VKEEP(v) ((void)0)
 #define FWD_OCB 4
 #define FWD_NV 4
 #define FWD_CASES FT(4, 1) FT(4, 2) FT(4, 3) FT(4, 4) FT(2, 1) FT(2, 2) FT(2, 3) FT(2, 4) \
@@ -92,6 +93,7 @@ static void layout_of(int oh, int ow, int s, dlayout *L)
 #undef VSTORE
 #undef VLOADN
 #undef VSTOREN
+#undef VKEEP
 #undef FWD_OCB
 #undef FWD_NV
 #undef FWD_CASES
@@ -118,6 +120,7 @@ static inline __m256i avx2_mask(int n)
 #define VSTORE(p, v) _mm256_storeu_ps((p), (v))
 #define VLOADN(p, n) _mm256_maskload_ps((p), avx2_mask(n))
 #define VSTOREN(p, v, n) _mm256_maskstore_ps((p), avx2_mask(n), (v))
+#define VKEEP(v) __asm__("" : "+x"(v))
 #define FWD_OCB 4
 #define FWD_NV 3
 #define FWD_CASES FT(4, 1) FT(4, 2) FT(4, 3) FT(2, 1) FT(2, 2) FT(2, 3) FT(1, 1) FT(1, 2) \
@@ -137,6 +140,7 @@ static inline __m256i avx2_mask(int n)
 #undef VSTORE
 #undef VLOADN
 #undef VSTOREN
+#undef VKEEP
 #undef FWD_OCB
 #undef FWD_NV
 #undef FWD_CASES
@@ -163,13 +167,14 @@ static inline __mmask16 avx512_mask(int n)
 #define VSTORE(p, v) _mm512_storeu_ps((p), (v))
 #define VLOADN(p, n) _mm512_maskz_loadu_ps(avx512_mask(n), (p))
 #define VSTOREN(p, v, n) _mm512_mask_storeu_ps((p), avx512_mask(n), (v))
+#define VKEEP(v) __asm__("" : "+v"(v))
 #define FWD_OCB 8
 #define FWD_NV 3
 #define FWD_CASES FT(8, 1) FT(8, 2) FT(8, 3) FT(4, 1) FT(4, 2) FT(4, 3) FT(2, 1) FT(2, 2) \
     FT(2, 3) FT(1, 1) FT(1, 2) FT(1, 3)
-#define DW_OCB 2
+#define DW_OCB 3
 #define DW_KIB 3
-#define DW_CASES DT(2, 3) DT(1, 3)
+#define DW_CASES DT(3, 3) DT(2, 3) DT(1, 3)
 #include "nets/nn_conv_direct_tmpl.h"
 #undef SFX
 #undef VEC
@@ -182,6 +187,7 @@ static inline __mmask16 avx512_mask(int n)
 #undef VSTORE
 #undef VLOADN
 #undef VSTOREN
+#undef VKEEP
 #undef FWD_OCB
 #undef FWD_NV
 #undef FWD_CASES
@@ -299,8 +305,19 @@ int nn_conv_direct_use(const nn_conv_geom *g, int pass)
         return 0;
     if (a == NN_CONV_DIRECT)
         return 1;
-    /* measured rule, see docs/performance.md ("Direct 3x3 convolutions") */
-    return g->ow >= 16 && g->ic <= 64 && g->oc <= 64;
+    /* The measured rule (bench_nets --conv, batch 16, see docs/performance.md, "Direct 3x3
+     * convolutions"): the direct kernels win where the GEMM has few rows (few channels) and
+     * im2col is large (many pixels); from 128 channels, or on 8-pixel-wide maps with 64,
+     * OpenBLAS wins. The weight gradient kernel is the weakest of the three. */
+    const int c = g->ic > g->oc ? g->ic : g->oc;
+    switch (pass) {
+    case NN_PASS_FWD:
+        return c <= 32 || (c <= 64 && g->ow >= 16);
+    case NN_PASS_DX:
+        return c <= 32 || (c <= 128 && g->ow >= 16);
+    default:
+        return g->ic <= 32 && g->oc <= 64 && g->ow >= 16;
+    }
 }
 
 /* ------------------------------------------------------------------ jobs */
@@ -393,7 +410,7 @@ static items_fn dw_fn(int *ocb)
     switch (nn_conv_isa()) {
 #if NN_X86
     case NN_ISA_AVX512:
-        *ocb = 2;
+        *ocb = 3;
         return dw_items_avx512;
     case NN_ISA_AVX2:
         *ocb = 2;

@@ -5,6 +5,7 @@
  *   VEC, VL              the vector type and its width in floats
  *   VZERO() VSET1(s) VLOAD(p) VADD(a, b) VFMA(a, b, c) = a * b + c fused, VSTORE(p, v)
  *   VLOADN(p, n)         n (<= VL, may be <= 0) floats from p, zeros after them
+ *   VKEEP(v)             keeps v in a register (an empty asm), or nothing
  *   VSTOREN(p, v, n)     the first n (1..VL) floats of v to p
  *   FWD_OCB, FWD_NV      forward tile: output channels x vectors of pixels (compile time)
  *   FWD_CASES            one FT(ocb, nv) per tile the dispatcher may ask for
@@ -139,7 +140,8 @@ static inline __attribute__((always_inline)) void SFX(dw_tile)(const dconv *p, i
                     const float *xs = xr + ki * wrow + (kj == 0 ? c0 : kj == 1 ? c1 : c2) + x0;
                     _Pragma("GCC unroll 16") for (int l = 0; l < DW_NL; l++)
                     {
-                        const VEC xv = VLOAD(xs + l * VL);
+                        VEC xv = VLOAD(xs + l * VL);
+                        VKEEP(xv); /* one load for OCB FMAs, not one folded into each */
                         _Pragma("GCC unroll 4") for (int o = 0; o < OCB; o++)
                             acc[o][ki][kj][l] = VFMA(d[o][l], xv, acc[o][ki][kj][l]);
                     }
