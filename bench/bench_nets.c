@@ -2,6 +2,7 @@
  * a backbone at one input shape, and the machine's sgemm peak, on a given thread count.
  *
  *     bench_nets --threads 2 --config resnet18:3x224 [--quick] [--rows fwd1,fwd,head,layer4,all]
+ *     bench_nets --threads 2 --config mobilenet_v1@0.25:1x224   (ARCH[@WIDTH]:C x H [x W])
  *     bench_nets --threads 2 --peak
  *     bench_nets --threads 2 --conv IC,OC,H,W,S [--batch B]
  *
@@ -168,13 +169,13 @@ static int step(row_ctx *c, wb_error *err)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench_nets --threads N (--peak | --config ARCH:CxS) [--quick] "
+    fprintf(stderr, "usage: bench_nets --threads N (--peak | --config ARCH[@WIDTH]:CxH[xW]) [--quick] "
                     "[--batch B] [--classes K] [--rows fwd1,fwd,head,layer4,all]\n"
                     "       bench_nets --threads N --conv IC,OC,H,W,S [--batch B]\n");
 }
 
-static int run_row(const char *arch, int in_ch, int size, const char *row, int batch,
-                   int classes, int quick, wb_error *err)
+static int run_row(const char *arch, float width, const char *model, int in_ch, int h, int w,
+                   const char *row, int batch, int classes, int quick, wb_error *err)
 {
     int rc = -1;
     row_ctx c;
@@ -183,11 +184,14 @@ static int run_row(const char *arch, int in_ch, int size, const char *row, int b
     o.in_channels = in_ch;
     o.num_classes = classes;
     o.seed = 1;
+    if (width > 0.0f)
+        o.width = width;
     c.net = nn_net_create(arch, &o, err);
     if (!c.net)
         return -1;
     c.n = strcmp(row, "fwd1") == 0 ? 1 : batch;
-    c.h = c.w = size;
+    c.h = h;
+    c.w = w;
     c.k = classes;
     c.train = strncmp(row, "fwd", 3) != 0;
     const char *spec = strcmp(row, "head") == 0 ? "none" : row;
@@ -202,7 +206,7 @@ static int run_row(const char *arch, int in_ch, int size, const char *row, int b
                            : nn_net_flops(c.net, c.h, c.w, err);
     if (flops <= 0.0)
         goto out;
-    size_t nx = (size_t)c.n * in_ch * size * size;
+    size_t nx = (size_t)c.n * in_ch * h * w;
     c.x = malloc(sizeof(float) * nx);
     c.logits = malloc(sizeof(float) * (size_t)c.n * classes);
     c.dlogits = malloc(sizeof(float) * (size_t)c.n * classes);
@@ -250,8 +254,7 @@ static int run_row(const char *arch, int in_ch, int size, const char *row, int b
         trainable = nn_net_num_params(c.net, -1, 1);
     double mem = (double)nn_net_arena_bytes(c.net) +
                  4.0 * (double)(params + buffers + 2 * trainable);
-    printf("ours\t%s\t%dx%dx%d\t%s\t%d\t%.3f\t%.2f\t%.0f\t%.0f\t%d\n", arch, in_ch, size, size,
-           row, c.n, c.n / best, flops * c.n / best / 1e9, mem / (1 << 20), maxrss_mb(), reps);
+    printf("ours\t%s\t%dx%dx%d\t%s\t%d\t%.3f\t%.2f\t%.0f\t%.0f\t%d\n", model, in_ch, h, w, row, c.n, c.n / best, flops * c.n / best / 1e9, mem / (1 << 20), maxrss_mb(), reps);
     fflush(stdout);
     rc = 0;
 out:
@@ -310,23 +313,34 @@ int main(int argc, char **argv)
         }
         return 0;
     }
-    char arch[32];
-    int in_ch = 0, size = 0;
+    /* ARCH[@WIDTH]:C x H [x W], e.g. resnet20:1x128, resnet18:1x96x72, mobilenet_v1@0.25:1x224 */
+    char model[32], arch[32];
+    int in_ch = 0, h = 0, w = 0;
+    float width = 0.0f;
     const char *colon = strchr(config, ':');
-    if (!colon || (size_t)(colon - config) >= sizeof arch ||
-        sscanf(colon + 1, "%dx%d", &in_ch, &size) != 2 || in_ch < 1 || size < 1) {
+    int nf = colon ? sscanf(colon + 1, "%dx%dx%d", &in_ch, &h, &w) : 0;
+    if (nf == 2)
+        w = h;
+    if (!colon || (size_t)(colon - config) >= sizeof model || nf < 2 || in_ch < 1 || h < 1 ||
+        w < 1) {
         usage();
         return 2;
     }
     nn_set_threads(threads); /* the engine's threads; OpenBLAS single-threaded inside them */
-    memcpy(arch, config, (size_t)(colon - config));
-    arch[colon - config] = '\0';
+    memcpy(model, config, (size_t)(colon - config));
+    model[colon - config] = '\0';
+    memcpy(arch, model, sizeof arch);
+    char *at = strchr(arch, '@');
+    if (at) {
+        *at = '\0';
+        width = strtof(at + 1, NULL);
+    }
     char list[128];
     snprintf(list, sizeof list, "%s", rows);
     for (char *r = strtok(list, ","); r; r = strtok(NULL, ",")) {
         wb_error err;
         memset(&err, 0, sizeof err);
-        if (run_row(arch, in_ch, size, r, batch, classes, quick, &err)) {
+        if (run_row(arch, width, model, in_ch, h, w, r, batch, classes, quick, &err)) {
             fprintf(stderr, "bench_nets: %s %s: %s\n", config, r, err.msg);
             return 1;
         }

@@ -2,6 +2,7 @@
 # bench/run.sh — the engine against PyTorch CPU and the sgemm peak, same thread count, same run.
 #
 #   bench/run.sh [--quick] [--threads N] [--build DIR] [--configs "resnet18:3x224 ..."]
+#                [--issue16]
 #                [--coretype NAME] [--rt]
 #
 # --rt runs both sides (ours and PyTorch, one after the other as always) under the real-time
@@ -14,7 +15,10 @@
 # core name in the output (a shell with OPENBLAS_CORETYPE=Haswell on an AVX-512 CPU halves
 # the sgemm speed). PyTorch does its convolutions in oneDNN, not OpenBLAS.
 #
-# For each config (arch:CxS) runs bench_nets (ours) and then bench_torch.py (PyTorch, Debian's
+# Configs are ARCH[@WIDTH]:C x H [x W] (resnet20:1x128, resnet18:1x96x72,
+# mobilenet_v1@0.25:1x224). --issue16 adds the shapes the experiments run (CIFAR ResNet-20/56
+# at 32, 96x72, 128, 256; MobileNet v1 0.25 and 1.0 at 224; ResNet-18 at 96x72, one channel).
+# For each config runs bench_nets (ours) and then bench_torch.py (PyTorch, Debian's
 # /usr/bin/python3), one process each, so max RSS is per config; prints the Markdown table of
 # docs/performance.md and keeps the raw rows in $BUILD/bench-results.tsv. Not a test.
 # bench_nets comes from the build dir ($BUILD/bench/bench_nets when the top level has
@@ -37,21 +41,23 @@ while [ $# -gt 0 ]; do
     --configs) configs=$2; shift ;;
     --coretype) coretype=$2; shift ;;
     --rt) rt="chrt -f 50" ;;
-    *) echo "usage: $0 [--quick] [--threads N] [--build DIR] [--configs LIST] [--coretype NAME] [--rt]" >&2; exit 2 ;;
+    --issue16) configs="resnet20:1x32 resnet20:1x96x72 resnet20:1x128 resnet20:1x256 resnet56:1x32 resnet56:1x96x72 resnet56:1x128 resnet56:1x256 mobilenet_v1@0.25:1x224 mobilenet_v1@1.0:1x224 resnet18:1x96x72" ;;
+    *) echo "usage: $0 [--quick] [--threads N] [--build DIR] [--configs LIST] [--issue16] [--coretype NAME] [--rt]" >&2; exit 2 ;;
     esac
     shift
 done
 
 bin="$build/bench/bench_nets"
 if [ ! -x "$bin" ]; then
-    for lib in nets/libwb_nets.a io/libwb_io.a workbench/libwb_base.a; do
+    for lib in nets/libwb_nets.a base/libwb_base.a; do
         [ -f "$build/$lib" ] || { echo "run.sh: $build/$lib missing: build wb_nets first" >&2; exit 2; }
     done
     bin="$build/bench_nets"
+    # includes are repo-root-relative ("nets/nn.h"); bench_nets needs nets/ and base/ only
     cc -std=c11 -O2 -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE -Wall -Wextra \
-        -I"$root/nets" -I"$root/workbench" -I"$root/io" $(pkg-config --cflags openblas) \
-        "$here/bench_nets.c" "$build/nets/libwb_nets.a" "$build/io/libwb_io.a" \
-        "$build/workbench/libwb_base.a" $(pkg-config --libs openblas) -lpthread -lm -o "$bin"
+        -I"$root" $(pkg-config --cflags openblas) \
+        "$here/bench_nets.c" "$build/nets/libwb_nets.a" "$build/base/libwb_base.a" \
+        $(pkg-config --libs openblas) -lpthread -lm -o "$bin"
 fi
 
 export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
@@ -67,10 +73,15 @@ ours() {
 }
 echo "# OpenBLAS core type: ${coretype:-${OPENBLAS_CORETYPE:-detected}}${rt:+; both sides under $rt}" >&2
 ours --threads "$threads" --peak $quick >> "$out"
+# the load average (1 min) before each side of each config goes into the table
+load1() { cut -d' ' -f1 /proc/loadavg; }
 for c in $configs; do
-    echo "# $c: ours" >&2
+    model=${c%%:*}
+    echo "# $c: ours (load $(load1))" >&2
+    printf 'load\t%s\tours\t%s\n' "$c" "$(load1)" >> "$out"
     ours --threads "$threads" --config "$c" $quick >> "$out"
-    echo "# $c: PyTorch" >&2
+    echo "# $c: PyTorch (load $(load1))" >&2
+    printf 'load\t%s\ttorch\t%s\n' "$c" "$(load1)" >> "$out"
     $rt "$py" "$here/bench_torch.py" --threads "$threads" --config "$c" $quick >> "$out"
 done
 "$py" "$here/table.py" "$out"
