@@ -41,6 +41,8 @@ typedef struct dconv {
     const float *xp, *w, *b, *dy;
     float *y, *dw;
     int accumulate;             /* forward: y += conv (bias ignored) instead of y = conv + b */
+    const float *post_a, *post_b; /* forward: then y = y * a[o] + b[o] (eval-mode BN) */
+    int relu;                   /* and then max(y, 0) */
 } dconv;
 
 typedef struct dlayout {
@@ -69,6 +71,8 @@ static void layout_of(int oh, int ow, int s, dlayout *L)
 #define VSET1(s) (s)
 #define VLOAD(p) (*(p))
 #define VADD(a, b) ((a) + (b))
+#define VMUL(a, b) ((a) * (b))
+#define VRELU(v) ((v) > 0.0f ? (v) : 0.0f)
 #define VFMA(a, b, c) fmaf((a), (b), (c))
 #define VSTORE(p, v) (*(p) = (v))
 #define VLOADN(p, n) ((n) > 0 ? *(p) : 0.0f)
@@ -89,6 +93,8 @@ static void layout_of(int oh, int ow, int s, dlayout *L)
 #undef VSET1
 #undef VLOAD
 #undef VADD
+#undef VMUL
+#undef VRELU
 #undef VFMA
 #undef VSTORE
 #undef VLOADN
@@ -116,6 +122,8 @@ static inline __m256i avx2_mask(int n)
 #define VSET1(s) _mm256_set1_ps(s)
 #define VLOAD(p) _mm256_loadu_ps(p)
 #define VADD(a, b) _mm256_add_ps((a), (b))
+#define VMUL(a, b) _mm256_mul_ps((a), (b))
+#define VRELU(v) _mm256_max_ps((v), _mm256_setzero_ps()) /* NaN, -0: the second, +0 */
 #define VFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define VSTORE(p, v) _mm256_storeu_ps((p), (v))
 #define VLOADN(p, n) _mm256_maskload_ps((p), avx2_mask(n))
@@ -136,6 +144,8 @@ static inline __m256i avx2_mask(int n)
 #undef VSET1
 #undef VLOAD
 #undef VADD
+#undef VMUL
+#undef VRELU
 #undef VFMA
 #undef VSTORE
 #undef VLOADN
@@ -163,6 +173,8 @@ static inline __mmask16 avx512_mask(int n)
 #define VSET1(s) _mm512_set1_ps(s)
 #define VLOAD(p) _mm512_loadu_ps(p)
 #define VADD(a, b) _mm512_add_ps((a), (b))
+#define VMUL(a, b) _mm512_mul_ps((a), (b))
+#define VRELU(v) _mm512_max_ps((v), _mm512_setzero_ps()) /* NaN, -0: the second, +0 */
 #define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define VSTORE(p, v) _mm512_storeu_ps((p), (v))
 #define VLOADN(p, n) _mm512_maskz_loadu_ps(avx512_mask(n), (p))
@@ -183,6 +195,8 @@ static inline __mmask16 avx512_mask(int n)
 #undef VSET1
 #undef VLOAD
 #undef VADD
+#undef VMUL
+#undef VRELU
 #undef VFMA
 #undef VSTORE
 #undef VLOADN
@@ -436,6 +450,13 @@ static void fwd_run(dconv *p)
 void nn_conv_direct_forward(const nn_conv_geom *g, const float *x, const float *wt,
                             const float *b, float *y, float *scratch)
 {
+    nn_conv_direct_forward_post(g, x, wt, b, NULL, NULL, 0, y, scratch);
+}
+
+void nn_conv_direct_forward_post(const nn_conv_geom *g, const float *x, const float *wt,
+                                 const float *b, const float *post_a, const float *post_b,
+                                 int relu, float *y, float *scratch)
+{
     atomic_fetch_add(&g_counts[NN_PASS_FWD], 1);
     dlayout L;
     layout_of(g->oh, g->ow, g->sh, &L);
@@ -446,7 +467,8 @@ void nn_conv_direct_forward(const nn_conv_geom *g, const float *x, const float *
                 g->pw, g->sh, &L, scratch);
         dconv p = {.n = nb, .ic = g->ic, .oc = g->oc, .oh = g->oh, .ow = g->ow, .s = g->sh,
                    .plane = L.plane, .wrow = L.wrow, .xp = scratch, .w = wt, .b = b,
-                   .y = y + (size_t)n0 * g->oc * g->oh * g->ow};
+                   .y = y + (size_t)n0 * g->oc * g->oh * g->ow, .post_a = post_a,
+                   .post_b = post_b, .relu = relu};
         memcpy(p.coloff, L.coloff, sizeof p.coloff);
         fwd_run(&p);
     }

@@ -3,7 +3,8 @@
  *
  *   SFX(name)            the function name with the instruction set's suffix
  *   VEC, VL              the vector type and its width in floats
- *   VZERO() VSET1(s) VLOAD(p) VADD(a, b) VFMA(a, b, c) = a * b + c fused, VSTORE(p, v)
+ *   VZERO() VSET1(s) VLOAD(p) VADD(a, b) VMUL(a, b) VFMA(a, b, c) = a * b + c fused,
+ *   VSTORE(p, v), VRELU(v) = v > 0 ? v : 0 (NaN and -0 give +0)
  *   VLOADN(p, n)         n (<= VL, may be <= 0) floats from p, zeros after them
  *   VKEEP(v)             keeps v in a register (an empty asm), or nothing
  *   VSTOREN(p, v, n)     the first n (1..VL) floats of v to p
@@ -26,8 +27,8 @@
  * pixels from x0. */
 static inline __attribute__((always_inline)) void SFX(fwd_tile)(const dconv *p, const float *xpn,
                                                                 const float *w, float *y,
-                                                                const float *bias, int oy, int x0,
-                                                                const int OCB, const int NV)
+                                                                const float *bias, int o0, int oy,
+                                                                int x0, const int OCB, const int NV)
 {
     VEC acc[FWD_OCB][FWD_NV];
     _Pragma("GCC unroll 8") for (int o = 0; o < OCB; o++)
@@ -68,6 +69,11 @@ static inline __attribute__((always_inline)) void SFX(fwd_tile)(const dconv *p, 
                 r = VADD(VLOADN(yo + v * VL, n), r);
             else if (bias)
                 r = VADD(r, VSET1(bias[o]));
+            if (p->post_a) { /* eval-mode BN (+ ReLU) of this channel */
+                r = VADD(VMUL(r, VSET1(p->post_a[o0 + o])), VSET1(p->post_b[o0 + o]));
+                if (p->relu)
+                    r = VRELU(r);
+            }
             VSTOREN(yo + v * VL, r, n);
         }
     }
@@ -93,7 +99,7 @@ static void SFX(fwd_items)(const dconv *p, size_t i0, size_t i1)
                 float *y = yn + (size_t)o * ohw;
 #define FT(B, N)                                                                           \
     case (B) * 16 + (N):                                                                   \
-        SFX(fwd_tile)(p, xpn, w, y, bias, oy, x0, B, N);                                   \
+        SFX(fwd_tile)(p, xpn, w, y, bias, o, oy, x0, B, N);                                   \
         break;
                 switch (b * 16 + nv) {
                     FWD_CASES

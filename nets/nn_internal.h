@@ -85,6 +85,9 @@ typedef struct nn_node {
     size_t off_out, off_grad, off_aux; /* arena offsets in floats, NN_NONE if absent */
     int conv_batch;       /* conv: images per GEMM, chosen by the plan */
     int fuse_relu;        /* BN whose only consumer is the next node, a ReLU: one pass */
+    int fuse_bn;          /* conv (direct kernel) whose only consumer is the next node, a BN in
+                             eval mode with no backward: the BN (and its fused ReLU) run in
+                             the conv's store, straight into their output */
     int dep;              /* output depends on a trainable parameter */
     int keep;             /* the run keeps this node's backward inputs */
     double flops;
@@ -208,6 +211,11 @@ int nn_conv_direct_use(const nn_conv_geom *g, int pass);
 void nn_conv_direct_counts(long counts[3], int reset);
 void nn_conv_direct_forward(const nn_conv_geom *g, const float *x, const float *wt,
                             const float *b, float *y, float *scratch);
+/* The same, each output then v * post_a[oc] + post_b[oc] (float multiply, then add: eval-mode
+ * BN's arithmetic) and ReLU'd if relu: the bits of the conv, BN and ReLU run apart. */
+void nn_conv_direct_forward_post(const nn_conv_geom *g, const float *x, const float *wt,
+                                 const float *b, const float *post_a, const float *post_b,
+                                 int relu, float *y, float *scratch);
 /* dx += input gradient (stride 1 only) */
 void nn_conv_direct_dx(const nn_conv_geom *g, const float *wt, const float *dy, float *dx,
                        float *scratch);

@@ -758,6 +758,9 @@ static size_t round16(size_t n)
     return (n + 15) & ~(size_t)15;
 }
 
+/* Channels of a BN run inside the conv before it (its scale and shift live on the stack). */
+#define NN_FUSE_BN_MAXC 1024
+
 /* Plans the arena for running nodes [begin, end) on n images of h x w, the input of the
  * run being node begin-1's output. train keeps what backward needs. */
 static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end, wb_error *err)
@@ -829,6 +832,23 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
                         net->nodes[i + 1].op == NN_OP_RELU && net->nodes[i + 1].in[0] == i &&
                         lastc[i] == i + 1;
     }
+    /* A direct-kernel conv followed by its only reader, an eval-mode BN that needs no
+     * backward (inference, or a frozen stage): the BN (and its fused ReLU) run in the conv's
+     * store, the same bits as apart; the conv's own output gets no arena room. */
+    for (int i = 0; i < N; i++) {
+        nn_node *nd = &net->nodes[i];
+        nd->fuse_bn = 0;
+        if (!fuse || nd->op != NN_OP_CONV2D || i < begin || i + 1 >= end || i == net->in_node ||
+            lastc[i] != i + 1)
+            continue;
+        const nn_node *bn = &net->nodes[i + 1];
+        if (bn->op != NN_OP_BATCHNORM || bn->in[0] != i || (train && bn->dep) ||
+            bn->c > NN_FUSE_BN_MAXC)
+            continue;
+        nn_conv_geom g;
+        geom_of(net, nd, n, &g);
+        nd->fuse_bn = nn_conv_direct_use(&g, NN_PASS_FWD);
+    }
 #define TB(j) (2 * N - 1 - (j))
     size_t nr = 0;
     for (int i = begin - 1; i < end; i++) {
@@ -854,8 +874,11 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
         /* a ReLU fused into the BN before it is written while the BN's input is still
          * read: its buffer lives from the BN's step on, so the two never share memory */
         int born = i > 0 && net->nodes[i - 1].fuse_relu ? i - 1 : i;
-        /* and the fused BN's own output is never written: no room for it */
-        req[nr++] = (buf_req){nd->fuse_relu ? 0 : sz, 0, born, t1, &nd->off_out};
+        /* likewise a BN (or its ReLU) run in the conv before it, from the conv's step on */
+        if (born > 0 && net->nodes[born - 1].fuse_bn)
+            born--;
+        /* and the fused BN's (conv's) own output is never written: no room for it */
+        req[nr++] = (buf_req){nd->fuse_relu || nd->fuse_bn ? 0 : sz, 0, born, t1, &nd->off_out};
         if (back) {
             int t0 = lastc[i] >= 0 ? TB(lastc[i]) : TB(i);
             req[nr++] = (buf_req){sz, 0, t0, i == net->grad_node && i > 0 ? tend : TB(i), &nd->off_grad};
@@ -928,6 +951,29 @@ static void run_forward(nn_net *net, int i, int n, int train)
         break;
     case NN_OP_CONV2D:
         geom_of(net, nd, n, &g);
+        if (nd->fuse_bn) { /* conv + eval-mode BN (+ ReLU) into the last one's output */
+            const nn_node *bn = &net->nodes[i + 1];
+            const int relu = bn->fuse_relu;
+            y = A + net->nodes[i + 1 + relu].off_out;
+            const float *gm = T(net, bn->t[0]), *bt = T(net, bn->t[1]);
+            const float *rm = T(net, bn->t[2]), *rv = T(net, bn->t[3]);
+            if (!nn_conv_direct_use(&g, NN_PASS_FWD)) {
+                /* the algorithm changed since the plan: the two passes, same bits */
+                nn_conv2d_forward(&g, x, T(net, nd->t[0]), T(net, nd->t[1]), y, A + net->off_col);
+                nn_bn_relu_forward_eval(n, bn->c, bn->h * bn->w, y, gm, bt, bn->eps, rm, rv, y,
+                                        relu);
+                break;
+            }
+            float ab[2 * NN_FUSE_BN_MAXC]; /* on the stack: no allocation per forward */
+            for (int c = 0; c < bn->c; c++) { /* as nn_bn_relu_forward_eval computes them */
+                double invstd = 1.0 / sqrt((double)rv[c] + bn->eps);
+                ab[c] = (float)(gm[c] * invstd);
+                ab[bn->c + c] = (float)(bt[c] - gm[c] * invstd * rm[c]);
+            }
+            nn_conv_direct_forward_post(&g, x, T(net, nd->t[0]), T(net, nd->t[1]), ab, ab + bn->c,
+                                        relu, y, A + net->off_col);
+            break;
+        }
         nn_conv2d_forward(&g, x, T(net, nd->t[0]), T(net, nd->t[1]), y, A + net->off_col);
         if (i == net->in_node) { /* the folded input normalisation: a bias per position */
             const size_t m = (size_t)nd->c * nd->h * nd->w;
@@ -1145,6 +1191,8 @@ static int run(nn_net *net, const float *src, int n, int h, int w, int train, in
     memcpy(net->arena + in->off_out, src, sizeof(float) * (size_t)n * in->c * in->h * in->w);
     for (int i = begin; i < end; i++) {
         run_forward(net, i, n, train && net->nodes[i].dep);
+        if (net->nodes[i].fuse_bn)
+            i++; /* the BN ran inside the conv (and its ReLU, skipped below) */
         if (net->nodes[i].fuse_relu)
             i++; /* the ReLU ran inside the BN */
     }

@@ -2,7 +2,9 @@
  * threads twice gives bit-identical logits, gradients and BN running statistics; on 1 thread
  * it agrees within 1e-5 (relative L2 per tensor: GEMM slices round differently). Covers
  * batched im2col (3x3 and 1x1 bottleneck convs), depthwise convs, BN train and frozen. BN and
- * ReLU fused into one pass against WB_NN_NOFUSE=1 (two passes): bit-identical. */
+ * ReLU fused into one pass, and in inference a direct-kernel conv with its eval-mode BN (and
+ * ReLU) in one pass (ResNet-18's layer1 at 64x64), against WB_NN_NOFUSE=1 (separate passes):
+ * bit-identical. */
 #include <stdlib.h>
 #include <string.h>
 
