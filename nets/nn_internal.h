@@ -84,7 +84,8 @@ typedef struct nn_node {
     int c, h, w;          /* output shape per sample */
     size_t off_out, off_grad, off_aux; /* arena offsets in floats, NN_NONE if absent */
     int conv_batch;       /* conv: images per GEMM, chosen by the plan */
-    int fuse_relu;        /* BN whose only consumer is the next node, a ReLU: one pass */
+    int fuse_relu;        /* BN or residual add whose only consumer is the next node, a ReLU:
+                             one pass */
     int fuse_bn;          /* conv (direct kernel) whose only consumer is the next node, a BN in
                              eval mode with no backward: the BN (and its fused ReLU) run in
                              the conv's store, straight into their output */
@@ -265,6 +266,8 @@ void nn_dropout_forward(size_t n, const float *x, float p, nn_rng *rng, float *m
 void nn_dropout_backward(size_t n, const float *mask, const float *dy, float *dx);
 
 void nn_add_forward(size_t n, const float *a, const float *b, float *y);
+/* y = max(a + b, 0): a residual add and the ReLU after it in one pass (the same bits). */
+void nn_add_relu_forward(size_t n, const float *a, const float *b, float *y);
 void nn_add_acc(size_t n, const float *dy, float *dx); /* dx += dy */
 
 void nn_pad_forward(int n, int c, int h, int w, int pt, int pb, int pl, int pr,

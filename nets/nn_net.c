@@ -822,13 +822,15 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
             if (i >= begin && i < end && cs > col)
                 col = cs;
         }
-    /* BN + ReLU in one pass when the ReLU is the BN output's only reader: backward needs
-     * neither the BN's output (BN reads its input, ReLU its own output). The same bits as
-     * two passes; WB_NN_NOFUSE=1 runs them apart (tests/nets/test_threads.c compares). */
+    /* BN + ReLU (and residual add + ReLU) in one pass when the ReLU is the BN's (add's)
+     * output's only reader: backward needs neither the BN's output (BN reads its input, ReLU
+     * its own output) nor the add's. The same bits as two passes; WB_NN_NOFUSE=1 runs them
+     * apart (tests/nets/test_threads.c compares). */
     const int fuse = getenv("WB_NN_NOFUSE") == NULL;
     for (int i = 0; i < N; i++) {
         nn_node *nd = &net->nodes[i];
-        nd->fuse_relu = fuse && nd->op == NN_OP_BATCHNORM && i >= begin && i + 1 < end &&
+        nd->fuse_relu = fuse && (nd->op == NN_OP_BATCHNORM || nd->op == NN_OP_ADD) &&
+                        i >= begin && i + 1 < end &&
                         net->nodes[i + 1].op == NN_OP_RELU && net->nodes[i + 1].in[0] == i &&
                         lastc[i] == i + 1;
     }
@@ -1034,7 +1036,11 @@ static void run_forward(nn_net *net, int i, int n, int train)
         }
         break;
     case NN_OP_ADD:
-        nn_add_forward(numel, x, A + net->nodes[nd->in[1]].off_out, y);
+        if (nd->fuse_relu) /* straight into the ReLU's output; run() skips the ReLU */
+            nn_add_relu_forward(numel, x, A + net->nodes[nd->in[1]].off_out,
+                                A + net->nodes[i + 1].off_out);
+        else
+            nn_add_forward(numel, x, A + net->nodes[nd->in[1]].off_out, y);
         break;
     case NN_OP_PAD:
         nn_pad_forward(n, xn->c, xn->h, xn->w, nd->pt, nd->pb, nd->pl, nd->pr, x, y);

@@ -920,6 +920,23 @@ static void add_slice(void *vp, int ith, int nth)
             j->y[i] += j->a[i];
 }
 
+static void add_relu_slice(void *vp, int ith, int nth)
+{
+    const ew_job *j = vp;
+    size_t i0, i1;
+    nn_par_range(j->n, ith, nth, 16, &i0, &i1);
+    for (size_t i = i0; i < i1; i++) {
+        const float v = j->a[i] + j->b[i];
+        j->y[i] = v > 0.0f ? v : 0.0f;
+    }
+}
+
+void nn_add_relu_forward(size_t n, const float *a, const float *b, float *y)
+{
+    ew_job j = {n, a, b, y, 0.0f};
+    nn_par_run(add_relu_slice, &j);
+}
+
 void nn_add_forward(size_t n, const float *a, const float *b, float *y)
 {
     ew_job j = {n, a, b, y, 0.0f};
