@@ -482,6 +482,19 @@ static void bn_apply(const float *x, float *y, int hw, float a, float b, int rel
             y[k] = x[k] * a + b;
 }
 
+/* Channel sums in double are 8 partial sums (element k of a plane goes to lane k mod 8, the
+ * lanes carried across the planes, then added in lane order): eight independent chains
+ * instead of one long one, the same order whatever the thread count. */
+#define BN_LANES 8
+
+static double lanes_total(const double *l)
+{
+    double t = l[0];
+    for (int q = 1; q < BN_LANES; q++)
+        t += l[q];
+    return t;
+}
+
 static void bn_train_slice(void *vp, int ith, int nth)
 {
     const bn_job *j = vp;
@@ -490,20 +503,30 @@ static void bn_train_slice(void *vp, int ith, int nth)
     size_t c0, c1;
     nn_par_range((size_t)c, ith, nth, 1, &c0, &c1);
     for (int ch = (int)c0; ch < (int)c1; ch++) {
-        double s = 0.0;
+        double sl[BN_LANES] = {0}, ssl[BN_LANES] = {0};
+        const int hw8 = hw - hw % BN_LANES;
         for (int i = 0; i < n; i++) {
             const float *xc = j->x + ((size_t)i * c + ch) * hw;
-            for (int k = 0; k < hw; k++)
-                s += xc[k];
+            for (int k = 0; k < hw8; k += BN_LANES)
+                for (int q = 0; q < BN_LANES; q++)
+                    sl[q] += xc[k + q];
+            for (int k = hw8; k < hw; k++)
+                sl[k - hw8] += xc[k];
         }
-        double mean = s / m, ss = 0.0;
+        double mean = lanes_total(sl) / m;
         for (int i = 0; i < n; i++) {
             const float *xc = j->x + ((size_t)i * c + ch) * hw;
-            for (int k = 0; k < hw; k++) {
+            for (int k = 0; k < hw8; k += BN_LANES)
+                for (int q = 0; q < BN_LANES; q++) {
+                    double d = xc[k + q] - mean;
+                    ssl[q] += d * d;
+                }
+            for (int k = hw8; k < hw; k++) {
                 double d = xc[k] - mean;
-                ss += d * d;
+                ssl[k - hw8] += d * d;
             }
         }
+        const double ss = lanes_total(ssl);
         double var = ss / m;
         double invstd = 1.0 / sqrt(var + j->eps);
         j->save_mean[ch] = (float)mean;
@@ -580,21 +603,31 @@ static void bn_backward_slice(void *vp, int ith, int nth)
     size_t c0, c1;
     nn_par_range((size_t)c, ith, nth, 1, &c0, &c1);
     for (int ch = (int)c0; ch < (int)c1; ch++) {
-        double sdy = 0.0, sdyx = 0.0;
+        double sl[BN_LANES] = {0}, sxl[BN_LANES] = {0};
         const double mu = j->mean[ch], is = j->invstd[ch];
+        const int hw8 = hw - hw % BN_LANES;
         for (int i = 0; i < n; i++) {
             const float *dyc = j->dy + ((size_t)i * c + ch) * hw;
             if (need_x) {
                 const float *xc = j->x + ((size_t)i * c + ch) * hw;
-                for (int k = 0; k < hw; k++) {
-                    sdy += dyc[k];
-                    sdyx += dyc[k] * ((xc[k] - mu) * is);
+                for (int k = 0; k < hw8; k += BN_LANES)
+                    for (int q = 0; q < BN_LANES; q++) {
+                        sl[q] += dyc[k + q];
+                        sxl[q] += dyc[k + q] * ((xc[k + q] - mu) * is);
+                    }
+                for (int k = hw8; k < hw; k++) {
+                    sl[k - hw8] += dyc[k];
+                    sxl[k - hw8] += dyc[k] * ((xc[k] - mu) * is);
                 }
             } else {
-                for (int k = 0; k < hw; k++)
-                    sdy += dyc[k];
+                for (int k = 0; k < hw8; k += BN_LANES)
+                    for (int q = 0; q < BN_LANES; q++)
+                        sl[q] += dyc[k + q];
+                for (int k = hw8; k < hw; k++)
+                    sl[k - hw8] += dyc[k];
             }
         }
+        const double sdy = lanes_total(sl), sdyx = lanes_total(sxl);
         if (j->dgamma)
             j->dgamma[ch] += (float)sdyx;
         if (j->dbeta)
