@@ -14,8 +14,8 @@
  * (stride 1) = the forward kernel on the padded dy with the kernel flipped and transposed,
  * added to dx; weight gradient = per (input channel, output channels) the 9 taps as vector
  * accumulators over pixels. AVX-512 and AVX2+FMA paths are compiled with per-function
- * target attributes and chosen at run time (__builtin_cpu_supports); the portable path is C
- * with fmaf. All paths and all thread counts give the same bits (see the template).
+ * target attributes (GCC: #pragma GCC target; clang: #pragma clang attribute) and chosen at
+ * run time (__builtin_cpu_supports); the portable path is C with fmaf. All paths and all thread counts give the same bits (see the template).
  *
  * Scratch: the caller's conv scratch (nn_conv2d_col_size floats, what the GEMM path would
  * use for im2col); images are processed in chunks that fit it.
@@ -108,8 +108,12 @@ static void layout_of(int oh, int ow, int s, dlayout *L)
 #undef DW_CASES
 
 #if NN_X86
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+#endif
 static inline __m256i avx2_mask(int n)
 {
     n = n < 0 ? 0 : n > 8 ? 8 : n;
@@ -157,10 +161,18 @@ static inline __m256i avx2_mask(int n)
 #undef DW_OCB
 #undef DW_KIB
 #undef DW_CASES
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f,fma")
+#endif
 static inline __mmask16 avx512_mask(int n)
 {
     n = n < 0 ? 0 : n > 16 ? 16 : n;
@@ -208,7 +220,11 @@ static inline __mmask16 avx512_mask(int n)
 #undef DW_OCB
 #undef DW_KIB
 #undef DW_CASES
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 #endif
 
 /* ------------------------------------------------------------------ choice */
