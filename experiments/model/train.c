@@ -414,6 +414,8 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
     if (!net) return -1;
     nn_opt *opt = NULL;
     float *xbuf = NULL, *dlogits = NULL, *logits = NULL, *pre_train = NULL, *pre_val = NULL, *pre_test = NULL;
+    float *pre_tmp = NULL;
+    unsigned char *have = NULL; /* which training prefixes pre_train holds */
     int *labels = NULL, *yval = NULL;
     size_t *order = NULL;
     snapshot snap = {0};
@@ -479,40 +481,32 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
     memcpy(oc.stage_lr_scale, tc->stage_lr_scale, sizeof oc.stage_lr_scale);
     if (!(opt = nn_opt_create(net, &oc, err))) goto done;
     if (use_prefix) {
-        /* training images: rows [i * n_var + v] for image i (in split order) and variant v;
-         * with flips, variant v is the warp of draw {flip v, no rotation, scale 1, gain 1,
-         * bias 0}, the very pixels the uncached path builds for that draw */
-        const size_t *sets[3] = {sp->train, sp->val, sp->test};
-        size_t ns[3] = {sp->n_train, sp->n_val, sp->n_test};
-        float **dst[3] = {&pre_train, &pre_val, &pre_test};
-        for (int k = 0; k < 3; k++) {
-            const int nv = k == 0 ? n_var : 1;
-            size_t rows = (ns[k] ? ns[k] : 1) * (size_t)nv;
-            if (rows > SIZE_MAX / sizeof(float) / prefix_len || !(*dst[k] = malloc(rows * prefix_len * sizeof(float)))) {
-                wb_err(err, WB_E_NOMEM, NULL, "out of memory for the cached prefix (%zu images of %zu floats)", rows, prefix_len);
-                goto done;
-            }
-            float *tmp = NULL;
-            if (nv > 1 && !(tmp = malloc((size_t)B * prefix_len * sizeof *tmp))) {
+        /* validation and test images: once, in split order. Training images: rows
+         * [i * n_var + v] for image i (in split order) and variant v, each computed the first
+         * time a step's draw asks for it (have[]), so that no more prefixes are computed than
+         * the uncached path would (epochs x images) nor than images x variants. Variant v is
+         * the warp of the draw {flip v, no rotation, scale 1, gain 1, bias 0}: the very pixels
+         * the uncached path builds for that draw. */
+        const size_t *sets[2] = {sp->val, sp->test};
+        size_t ns[2] = {sp->n_val, sp->n_test};
+        float **dst[2] = {&pre_val, &pre_test};
+        size_t rows = (sp->n_train ? sp->n_train : 1) * (size_t)n_var;
+        if (rows > SIZE_MAX / sizeof(float) / prefix_len || !(pre_train = malloc(rows * prefix_len * sizeof(float))) ||
+            !(have = calloc(rows, 1)) || !(pre_tmp = malloc((size_t)B * prefix_len * sizeof *pre_tmp))) {
+            wb_err(err, WB_E_NOMEM, NULL, "out of memory for the cached prefix (%zu images of %zu floats)", rows, prefix_len);
+            goto done;
+        }
+        for (int k = 0; k < 2; k++) {
+            if (!(*dst[k] = malloc((ns[k] ? ns[k] : 1) * prefix_len * sizeof(float)))) {
                 wb_err(err, WB_E_NOMEM, NULL, "out of memory for the cached prefix");
                 goto done;
             }
             for (size_t s = 0; s < ns[k]; s += (size_t)B) {
                 int b = (int)(ns[k] - s < (size_t)B ? ns[k] - s : (size_t)B);
-                for (int v = 0; v < nv; v++) {
-                    aug_draw d = {v, 0, 1, 1, 0};
-                    gather(ds, sets[k] + s, (size_t)b, C, tc, NULL, k == 0 && tc->aug_flip ? &d : NULL, xbuf);
-                    float *po = nv > 1 ? tmp : *dst[k] + s * prefix_len;
-                    if (nn_net_forward_prefix(net, xbuf, b, H, W, po, err) != 0) {
-                        free(tmp);
-                        goto done;
-                    }
-                    out->prefix_images += (size_t)b;
-                    for (int i = 0; nv > 1 && i < b; i++)
-                        memcpy(*dst[k] + ((s + i) * nv + v) * prefix_len, tmp + (size_t)i * prefix_len, prefix_len * sizeof *tmp);
-                }
+                gather(ds, sets[k] + s, (size_t)b, C, tc, NULL, NULL, xbuf);
+                if (nn_net_forward_prefix(net, xbuf, b, H, W, *dst[k] + s * prefix_len, err) != 0) goto done;
+                out->prefix_images += (size_t)b;
             }
-            free(tmp);
         }
     }
     float class_w[EXP_CONFIG_MAX_CLASSES];
@@ -552,12 +546,30 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
             }
             int r2;
             if (use_prefix) {
-                for (int i = 0; i < b; i++) {
-                    /* the uncached path's draws for this image, in its order */
-                    int v = augment ? aug_sample(tc, &rng).flip : 0;
-                    memcpy(xbuf + (size_t)i * prefix_len, pre_train + (order[s + i] * n_var + v) * prefix_len,
-                           prefix_len * sizeof *xbuf);
+                /* the uncached path's draws for these images, in its order; then the prefixes
+                 * not cached yet, as one batch per variant */
+                size_t row[256];
+                for (int i = 0; i < b; i++) row[i] = order[s + i] * n_var + (augment ? aug_sample(tc, &rng).flip : 0);
+                for (int v = 0; v < n_var; v++) {
+                    size_t miss[256];
+                    int nm = 0;
+                    for (int i = 0; i < b; i++)
+                        if (row[i] % n_var == (size_t)v && !have[row[i]]) miss[nm++] = order[s + i]; /* a batch holds each image once */
+                    if (!nm) continue;
+                    size_t mi[256];
+                    for (int j = 0; j < nm; j++) mi[j] = sp->train[miss[j]];
+                    aug_draw d = {v, 0, 1, 1, 0};
+                    gather(ds, mi, (size_t)nm, C, tc, NULL, tc->aug_flip ? &d : NULL, xbuf);
+                    if (nn_net_forward_prefix(net, xbuf, nm, H, W, pre_tmp, err) != 0) goto done;
+                    out->prefix_images += (size_t)nm;
+                    for (int j = 0; j < nm; j++) {
+                        memcpy(pre_train + (miss[j] * n_var + v) * prefix_len, pre_tmp + (size_t)j * prefix_len,
+                               prefix_len * sizeof *pre_tmp);
+                        have[miss[j] * n_var + v] = 1;
+                    }
                 }
+                for (int i = 0; i < b; i++)
+                    memcpy(xbuf + (size_t)i * prefix_len, pre_train + row[i] * prefix_len, prefix_len * sizeof *xbuf);
                 r2 = nn_net_forward_from_prefix(net, xbuf, b, H, W, 1, logits, err);
             } else {
                 gather(ds, idx, (size_t)b, C, tc, augment ? &rng : NULL, NULL, xbuf);
@@ -630,6 +642,8 @@ done:
     free(order);
     free(yval);
     free(pre_train);
+    free(pre_tmp);
+    free(have);
     free(pre_val);
     free(pre_test);
     if (rc) exp_train_result_free(out);

@@ -1,9 +1,10 @@
 /* train.h — fine-tuning a backbone variant on one training fold, with early stopping on an
  * inner validation split, and scoring held-out images.
  *
- *     exp_train_cfg tc; exp_train_cfg_from_config(cfg, v, &tc);   // variant v of the config
+ *     // given: const exp_config *cfg; size_t v; const exp_dataset *ds; exp_split split; const wb_tensor_list *weights;
+ *     exp_train_cfg tc; exp_train_cfg_from_config(cfg, v, &tc, &err);   // variant v of the config
  *     exp_train_result tr;
- *     exp_train_backbone(ds, &split, &tc, weights, &tr, &err);     // tr.test_scores[i], tr.curve
+ *     exp_train_backbone(ds, &split, &tc, weights, NULL, NULL, &tr, &err); // tr.test_scores[i], tr.curve
  *     exp_train_result_free(&tr);
  *
  * Deterministic: the same data, config, seed and thread count give the same scores bit for

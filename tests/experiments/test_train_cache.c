@@ -4,10 +4,12 @@
  * fold: through the cache (the prefix of each training image and of its flipped copy, each
  * step reading the variant its draw asks for) and through the uncached path (the whole
  * network on the augmented batch at every step). Every validation and test score and every
- * epoch's loss and validation AUC must agree bit for bit, and the cached run must run the
- * prefix on exactly n_train x 2 + n_val + n_test images, the uncached one on
- * epochs x n_train + (epochs + 1) x n_val + n_test. Without augmentation the cache holds one
- * variant; with a rotation (continuous) nothing is cached.
+ * epoch's loss and validation AUC must agree bit for bit. The cached run must run the prefix
+ * on n_val + n_test images plus each (training image, flip) pair the draws asked for once
+ * (at most n_train x 2; counted here by replaying train.c's seeded shuffle and draws), the
+ * uncached one on epochs x n_train + (epochs + 1) x n_val + n_test. Without augmentation the
+ * cache holds one variant (n_train + n_val + n_test); with a rotation (continuous) nothing is
+ * cached.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,30 @@ static void base_cfg(exp_train_cfg *tc)
     tc->probe.n_classes = 2;
 }
 
+/* The distinct (training image, flip) pairs the draws of exp_train_backbone ask for: its
+ * seeded Fisher-Yates shuffle per epoch, then per image the flip draw and the four others. */
+static size_t replay_pairs(const exp_train_cfg *tc, size_t ntr)
+{
+    nn_rng rng;
+    nn_rng_seed(&rng, tc->seed ^ 0x7A11ull);
+    size_t order[64], n = 0;
+    unsigned char have[128] = {0};
+    for (size_t i = 0; i < ntr; i++) order[i] = i;
+    for (int ep = 0; ep < tc->epochs; ep++) {
+        for (size_t i = ntr; i > 1; i--) {
+            size_t j = (size_t)(nn_rng_u64(&rng) % i), t = order[i - 1];
+            order[i - 1] = order[j];
+            order[j] = t;
+        }
+        for (size_t i = 0; i < ntr; i++) {
+            int flip = nn_rng_uniform(&rng) < 0.5f;
+            for (int k = 0; k < 4; k++) nn_rng_uniform(&rng);
+            if (!have[order[i] * 2 + flip]) have[order[i] * 2 + flip] = 1, n++;
+        }
+    }
+    return n;
+}
+
 static int same_bits(const void *a, const void *b, size_t n) { return memcmp(a, b, n) == 0; }
 
 static void run_pair(const char *name, const exp_dataset *ds, const exp_split *sp, exp_train_cfg *tc,
@@ -115,15 +141,26 @@ int main(void)
     const size_t uncached = EPOCHS * 24 + (EPOCHS + 1) * 8 + 8;
     exp_train_cfg tc;
 
-    base_cfg(&tc); /* flips, layer3 trains, random head (the batch of 8 leaves a last one of 0) */
-    run_pair("flip, layer3", &ds, &sp, &tc, 24 * 2 + 8 + 8, uncached);
+    base_cfg(&tc); /* flips, layer3 trains, random head */
+    size_t pairs = replay_pairs(&tc, 24);
+    CHECK(pairs > 24 && pairs <= 48, "pairs drawn: %zu", pairs);
+    run_pair("flip, layer3", &ds, &sp, &tc, pairs + 8 + 8, uncached);
 
     base_cfg(&tc); /* flips, layer2 and layer3 train with batch statistics, head from the probe */
     snprintf(tc.unfreeze, sizeof tc.unfreeze, "layer2,layer3");
     tc.bn = NN_BN_TRAIN;
     tc.head_init_probe = 1;
     tc.batch_size = 5; /* 24 = 4 x 5 + 4: a short last batch */
-    run_pair("flip, layer2+3, bn train, probe head", &ds, &sp, &tc, 24 * 2 + 8 + 8, uncached);
+    run_pair("flip, layer2+3, bn train, probe head", &ds, &sp, &tc, pairs + 8 + 8, uncached);
+
+    base_cfg(&tc); /* more epochs than variants: every pair is drawn, each computed once */
+    tc.epochs = 8;
+    CHECK_EQ_INT(replay_pairs(&tc, 24), 48, "pairs drawn in 8 epochs");
+    exp_train_result r8;
+    wb_error e8 = {0};
+    CHECK(exp_train_backbone(&ds, &sp, &tc, NULL, NULL, NULL, &r8, &e8) == 0, "8 epochs: %s", e8.msg);
+    CHECK_EQ_INT(r8.prefix_images, 48 + 8 + 8, "prefix images (8 epochs, cached)");
+    exp_train_result_free(&r8);
 
     base_cfg(&tc); /* no augmentation: one variant */
     tc.aug_flip = 0;
