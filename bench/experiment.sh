@@ -86,6 +86,7 @@ backbone:
 variants:
 EOF
     echo "$variants" | tr ',' '\n' | while IFS=: read -r name unf; do
+        case "$unf" in none|all) ;; *) unf="[$unf]" ;; esac
         echo "  - {name: $name, type: backbone, unfreeze: $unf}"
     done
     cat <<EOF
