@@ -112,7 +112,7 @@ void exp_train_cfg_warn(const exp_train_cfg *tc, const char *variant)
                 "unaugmented images' features; augmenting a frozen backbone would only cost time", variant);
     else if (cont && strcmp(tc->unfreeze, "all"))
         wb_log(WB_LOG_INFO, "variant %s: train.augment rotate_deg/scale/intensity change every image at every step, so the "
-               "frozen stages before '%s' are recomputed at every step (flips alone are cached)", variant, tc->unfreeze);
+               "frozen stages before the first of '%s' (if any) are recomputed at every step (flips alone are cached)", variant, tc->unfreeze);
 }
 
 void exp_train_result_free(exp_train_result *r)
