@@ -14,7 +14,7 @@
 #   - err (a wb_error) is always given;
 #   - "// given: DECLS" declares what the example takes from its surroundings (file-scope
 #     statics, so zero-initialised: the examples are linked, never run);
-#   - a line starting with "..." stands for code left out and is dropped;
+#   - a line starting with "..." stands for code left out: an empty block;
 #   - "..." elsewhere in code (outside a // comment), and "... anything ..." from one to the
 #     next on the line, is an empty block ("if (rc) ...", "{ ...err names the file... }").
 set -eu
@@ -44,7 +44,7 @@ shift 4
         if (line ~ /^ \*     / && prev != "prose") {
             prev = "code"
             code = substr(line, 8)
-            if (code ~ /^[ \t]*\.\.\./) { if (end) exit; next }
+            if (code ~ /^[ \t]*\.\.\./) code = "{}"
             if (code ~ /^[ \t]*\/\/ given: /) {
                 sub(/^[ \t]*\/\/ given: /, "", code)
                 printf "#line %d \"%s\"\n", NR, path
