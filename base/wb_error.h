@@ -4,6 +4,7 @@
  * wb_error. The top level (workbench/main.c) prints it as one line and exits with
  * wb_exit_code(err->code). Library code never calls exit().
  *
+ *     // given: const char *path; io_dicom_options opt; io_dicom_image img;
  *     wb_error err = {0};
  *     if (io_dicom_read(path, &opt, &img, &err) != 0) {
  *         wb_error_print(&err, stderr);      // "x.dcm: (0028,0010) Rows: is 0"

@@ -1,5 +1,6 @@
 /* wb_rng.h — the seeded random generator every experiment step uses (never rand()).
  *
+ *     // given: uint64_t seed; int repeat;
  *     wb_rng r;
  *     wb_rng_seed(&r, wb_rng_derive(seed, repeat));   // an independent stream per repeat
  *     uint64_t k = wb_rng_below(&r, 10);              // uniform in 0..9

@@ -929,6 +929,7 @@ static int run_fit(run_ctx *c, int r, int f, size_t v, part_facts *pf, wb_error 
     }
     exp_train_cfg tc;
     if (exp_train_cfg_from_config(cfg, v, &tc, err) != 0) return -1;
+    if (r == 0 && f == 0) exp_train_cfg_warn(&tc, vname);
     tc.features = &c->feature_cache;
     tc.seed = wb_rng_derive(wb_rng_derive(c->seed, (uint64_t)r), (uint64_t)f);
     exp_split sp = {c->tr, c->va, c->te, c->ntr, c->nva, c->nte_x};

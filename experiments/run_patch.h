@@ -2,6 +2,7 @@
  * classifier scores the sliding windows of that fold's held-out images (and of its validation
  * images, for the image-level threshold); an image's score is the maximum of its heat map.
  *
+ *     // given: exp_dataset ds; const exp_config *cfg; int repeats, r, f; size_t nv, v, nte, nte_x, *te; const int *role; double *stest; const char *dir; sbuf metrics_json;
  *     exp_wi *w = NULL;
  *     exp_wi_init(&w, &ds, cfg, repeats, nv, &err);            // w stays NULL for image runs
  *     nte_x = nte + exp_wi_fold_windows(w, role, te + nte);     // per fold: windows to score

@@ -1,10 +1,11 @@
 /* io_itk.h — the image filters the preprocessing needs, through ITK, behind a plain C API.
  *
+ *     // given: const float *img; int rows, cols; size_t n, area; uint8_t *mask;
  *     float thr;  wb_error err;
  *     if (io_itk_otsu_threshold(img, rows, cols, 256, &thr, &err) != 0) ...;
  *     for (size_t i = 0; i < n; i++) mask[i] = img[i] > thr;
  *     io_itk_largest_component(mask, rows, cols, 1, &area, &err);
- *     io_itk_fill_holes(mask, rows, cols, &err);
+ *     io_itk_fill_holes(mask, rows, cols, 0, &err);
  *
  * Images are float32, `rows` x `cols`, row-major (pixel (r, c) at [r * cols + c]); masks are
  * uint8 with 1 inside and 0 outside, same layout. Pixel spacing is taken as 1 (all sizes are

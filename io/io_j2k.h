@@ -1,6 +1,7 @@
 /* io_j2k.h — JPEG 2000 codestreams (ISO 15444-1, and High-Throughput JPEG 2000, 15444-15)
  * through OpenJPEG: the pixel data of one DICOM frame in, integer samples out, and back.
  *
+ *     // given: int rows, cols; const char *path; const uint8_t *frame; size_t frame_len;
  *     io_j2k_expect want = {.width = cols, .height = rows, .ncomps = 1, .max_prec = 16};
  *     io_j2k_image j;
  *     if (io_j2k_decode(path, frame, frame_len, &want, &j, &err) != 0) return -1;

@@ -1,11 +1,12 @@
 /* io_json.h — a small strict JSON parser (RFC 8259) for file headers such as safetensors'.
  *
+ *     // given: const char *text, *path; size_t len, base;
  *     io_json_doc doc;
  *     size_t at; const char *why;
  *     if (io_json_parse(text, len, NULL, &doc, &at, &why) != 0)
- *         return wb_err(err, WB_E_DATA, path, "at byte %zu: %s", base + at, why);
+ *         return wb_err(&err, WB_E_DATA, path, "at byte %zu: %s", base + at, why);
  *     const io_json_node *root = &doc.nodes[0];
- *     for (int32_t c = root->first; c >= 0; c = doc.nodes[c].next) ... doc.nodes[c].key ...
+ *     for (int32_t c = root->first; c >= 0; c = doc.nodes[c].next) puts(doc.nodes[c].key);
  *     io_json_free(&doc);
  *
  * Strict: one value with optional surrounding whitespace, no comments, no trailing commas, no

@@ -2,6 +2,7 @@
  * compressed with zlib at a fixed level and filter choice and without a time chunk, so the
  * same pixels give the same bytes (for a given libpng and zlib).
  *
+ *     // given: const uint8_t *rgb; int width, height;
  *     if (io_png_write("montage.png", rgb, width, height, 3, &err) != 0) ...;
  *
  * PNG files are read back by io_image_read (io_image.h), also through libpng.

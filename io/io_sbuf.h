@@ -1,5 +1,6 @@
 /* sbuf.h — a growing text buffer for output files, written atomically at the end.
  *
+ *     // given: const char *name, *dir; double auc;
  *     sbuf b = {0};
  *     sb_printf(&b, "variant,auc\n");
  *     sb_csv(&b, name); sb_printf(&b, ","); sb_num(&b, auc); sb_printf(&b, "\n");

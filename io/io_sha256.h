@@ -1,5 +1,6 @@
 /* io_sha256.h — SHA-256 (FIPS 180-4), streaming and one-shot, plus a whole-file digest.
  *
+ *     // given: const void *buf; size_t n;
  *     io_sha256 h; io_sha256_init(&h);
  *     io_sha256_update(&h, buf, n);  ...
  *     uint8_t d[32]; io_sha256_final(&h, d);

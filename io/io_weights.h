@@ -1,5 +1,6 @@
 /* io_weights.h — read any supported weight file into named float32 tensors.
  *
+ *     // given: const char *path;
  *     wb_tensor_list w; wb_tensor_list_init(&w);
  *     if (io_weights_read(path, &w, &err) != 0) { wb_error_print(&err, stderr); ... }
  *     ... nn_net_bind(net, &w, ...) ...

@@ -9,22 +9,24 @@
  *     o.in_channels = 1; o.num_classes = 2; o.seed = 7;
  *     nn_net *net = nn_net_create("resnet18", &o, &err);          // NULL + err on failure
  *
- *     wb_tensor_list w; wb_tensor_list_init(&w);
- *     io_weights_read("resnet18.pth", &w, &err);                  // io/, not nets/
+ *     wb_tensor_list weights; wb_tensor_list_init(&weights);
+ *     io_weights_read("resnet18.pth", &weights, &err);            // io/, not nets/
  *     nn_bind_opts bo = nn_bind_opts_default();    // strict; head skipped if class count differs
  *     nn_bind_report rep; nn_bind_report_init(&rep);
- *     if (nn_net_bind(net, &w, &bo, &rep, &err) != 0) { ...rep lists missing / mis-shaped... }
- *     nn_bind_report_free(&rep); wb_tensor_list_free(&w);
+ *     if (nn_net_bind(net, &weights, &bo, &rep, &err) != 0) { ...rep lists missing / mis-shaped... }
+ *     nn_bind_report_free(&rep); wb_tensor_list_free(&weights);
  *
  *     nn_net_unfreeze(net, "layer4", NN_BN_FROZEN, 1, &err);      // layer4 + head train
  *     nn_opt_cfg oc = nn_opt_cfg_default(NN_OPT_SGD);  oc.lr = 0.01f; oc.momentum = 0.9f;
  *     nn_opt *opt = nn_opt_create(net, &oc, &err);
  *
+ *     // given: const float *x; const int *labels; float *logits, *dlogits; int n, h, w, step;
+ *     // given: double loss; nn_sched sched;
  *     // x: [n, 1, h, w] floats, labels: n ints, logits: [n, 2] floats (caller-owned)
  *     nn_net_forward(net, x, n, h, w, 1, logits, &err);            // 1 = training forward
- *     nn_loss_softmax_ce(logits, labels, NULL, n, 2, &loss, dlogits);
+ *     nn_loss_softmax_ce(logits, labels, NULL, n, 2, &loss, dlogits, &err);
  *     nn_net_backward(net, dlogits, &err);                         // fills trainable grads
- *     nn_opt_step(opt, nn_sched_lr(&sched, step), &err);
+ *     nn_opt_step(opt, nn_sched_lr(&sched, step), NULL, &err);     // NULL: no grad norm out
  *
  *     nn_opt_free(opt); nn_net_free(net);
  *
@@ -32,8 +34,10 @@
  * (bad shapes, names and options are errors, never asserts). Arrays passed in are
  * caller-owned and only read unless the comment says otherwise. nets/ does no file I/O.
  *
- * Caching a frozen prefix (features computed once per image when there is no augmentation):
+ * Caching a frozen prefix (computed once per image, or per image and flip when flips are the
+ * only augmentation: experiments/model/train.c):
  *
+ *     // given: nn_net *net; float *cache;
  *     int s[4]; nn_net_prefix_shape(net, n, h, w, s, &err);        // [n, c, h', w']
  *     nn_net_forward_prefix(net, x, n, h, w, cache, &err);         // inference, no activations
  *     ... each epoch:

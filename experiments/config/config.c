@@ -118,7 +118,7 @@ static const key_def schema[] = {
     {"train.warmup_epochs", T_INT, "0", 0, 100, NULL, NULL, "linear warm-up epochs"},
     {"train.grad_clip", T_FLOAT, "0", 0, 1e6, NULL, NULL, "clip the global gradient norm to this (0 = off; a variant whose head starts from the linear probe then clips at 1)"},
     {"train.class_weight", T_ENUM, "balanced", 0, 0, "none|balanced", NULL, "loss weights per class (balanced: n / (k * n_class))"},
-    {"train.augment.flip", T_BOOL, "false", 0, 0, NULL, NULL, "random vertical flips"},
+    {"train.augment.flip", T_BOOL, "false", 0, 0, NULL, NULL, "random vertical flips (a frozen prefix is cached for each image and its flipped copy)"},
     {"train.augment.rotate_deg", T_FLOAT, "0", 0, 45, NULL, NULL, "random rotation up to this many degrees"},
     {"train.augment.scale", T_FLOAT, "0", 0, 0.5, NULL, NULL, "random scaling up to this fraction"},
     {"train.augment.intensity", T_FLOAT, "0", 0, 0.5, NULL, NULL, "random brightness/contrast jitter up to this fraction"},

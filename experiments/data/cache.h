@@ -1,5 +1,6 @@
 /* cache.h — preprocessed images and features on disk, keyed by content and parameters.
  *
+ *     // given: exp_pre_params params;
  *     exp_cache c; wb_error err;
  *     if (exp_cache_open(&c, "cache", &params, &err) != 0) ...;
  *     exp_pre_result r; int status;

@@ -1,8 +1,9 @@
 /* dataset.h — the images an experiment uses: labels CSV + DICOM (or PNG/JPEG/PGM) files, preprocessed into the
  * network's input and the baseline's features, with what had to be left out and why.
  *
+ *     // given: const exp_config *cfg; uint8_t key[32]; const char *cache_dir;
  *     exp_dataset ds;
- *     if (exp_dataset_load(cfg, key, &ds, &err) != 0) ...;   // exit 3 (bad data) or 1 (on_error: fail)
+ *     if (exp_dataset_load(cfg, key, cache_dir, 1, &ds, &err) != 0) ...;   // exit 3 (bad data) or 1 (on_error: fail)
  *     ... ds.items[i].label, ds.images + i * ds.rows * ds.cols, ds.features + i * ds.n_features
  *     exp_dataset_free(&ds);
  *

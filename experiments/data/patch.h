@@ -1,12 +1,13 @@
 /* patch.h — data.task: patch: lesion-centred and background patches as dataset items, and the
  * sliding windows that score whole images with a patch classifier.
  *
+ *     // given: const exp_config *cfg; uint8_t key[32]; const char *cache;
  *     exp_dataset ds;                                   // exp_dataset_load calls exp_patch_load
  *     if (exp_dataset_load(cfg, key, cache, 1, &ds, &err) != 0) ...;
  *     const exp_patch_set *ps = ds.patch;               // NULL for data.task: image
- *     ds.items[0..ds.n)                                 // lesion and background patches
- *     ds.images + (ds.n + w) * px                       // window w of ps->n_windows (past ds.n)
- *     ps->images[k].w0 .. w0 + nw                       // image k's windows (dataset indices)
+ *     // ds.items[0 .. ds.n): lesion and background patches
+ *     // ds.images + (ds.n + w) * px: window w of ps->n_windows (past ds.n)
+ *     // ps->images[k].w0 .. w0 + nw: image k's windows (dataset indices)
  *
  * A patch is a square of side s stored-image pixels (data.patch.size, in pixels or in mm
  * through the pixel spacing), centred on the box plus a seeded jitter, moved inside the image

@@ -2,6 +2,7 @@
  * validation split, and a leak check
  * (their random numbers come from base/wb_rng.h).
  *
+ *     // given: size_t n; const char *const *patient_ids; const int *label; uint64_t seed;
  *     size_t *group = malloc(n * sizeof *group), n_groups;
  *     exp_cv_groups_from_strings(patient_ids, n, group, &n_groups, &err);  // dense 0..G-1
  *     exp_cv_folds cv;

@@ -1,6 +1,7 @@
 /* metrics.h — binary and one-vs-rest classification metrics, DeLong's AUC variance and test,
  * and the corrected resampled t-test. Pure computation: no I/O, no global state.
  *
+ *     // given: const int *y, *yval, *ytest; const double *score, *sval, *stest; size_t n, nval, ntest;
  *     wb_error err = {0};
  *     double auc;
  *     if (exp_metrics_auc(y, score, NULL, n, &auc, &err) != 0)   // y[i] in {0,1}

@@ -3,11 +3,14 @@
  * average precision, thresholded counts, calibration), the multi-class table, the decision
  * threshold chosen on validation data. Built on metrics.h; no I/O.
  *
+ *     // given: const int *yval, *ytest; const double *sval, *stest; size_t nval, ntest;
  *     double m[EXP_M_COUNT];
  *     double t = exp_summary_threshold(yval, sval, nval, "youden", 0.9);
  *     exp_summary_binary(ytest, stest, ntest, t, 0.9, m);      // m[EXP_M_AUC], m[EXP_M_F1], ...
  *     printf("%s = %g\n", exp_metric_names[EXP_M_AUC], m[EXP_M_AUC]);
  *
+ *     // given: const exp_dataset *ds; const size_t *idx; const double *scores; size_t n;
+ *     // given: int *by; double *bs; size_t *order;
  *     size_t nb = exp_summary_breasts(ds, idx, scores, n, 1, 0, by, bs, order); // mean of views
  */
 #ifndef EXP_SUMMARY_H

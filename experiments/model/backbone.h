@@ -1,5 +1,6 @@
 /* backbone.h — the backbone network a config describes, and whether its weights fit it.
  *
+ *     // given: const exp_config *cfg; const char *arch; wb_tensor_list weights;
  *     nn_net_opts o;
  *     exp_backbone_opts(cfg, &o);                        // in_channels, classes, seed, in_norm
  *     nn_net_opts_from_weights(arch, &weights, &o, &err); // what the file decides (nets/)

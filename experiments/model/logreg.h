@@ -1,6 +1,7 @@
 /* logreg.h — feature standardisation and L2-regularised binary logistic regression (the
  * classical baseline's classifier), solved to tight convergence in double precision.
  *
+ *     // given: const double *Xtrain, *Xtest; double *Ztrain, *Ztest, *ptest; const int *ytrain; size_t ntrain, ntest, d;
  *     exp_scaler sc;  exp_scaler_init(&sc);
  *     exp_scaler_fit(&sc, Xtrain, ntrain, d, &err);            // training fold only
  *     exp_scaler_transform(&sc, Xtrain, ntrain, d, Ztrain, &err);

@@ -1,6 +1,7 @@
 /* probe.h — the linear probe: L2 logistic regression on frozen backbone features, fitted to
  * convergence (the Newton solver of logreg.h), its strength C chosen on validation rows.
  *
+ *     // given: const double *Xtr, *Xva, *Xte; const int *ytr, *yva; size_t ntr, nva, nte, d; double *prob, *W, *b;
  *     exp_probe_cfg pc;  exp_probe_cfg_default(&pc);        // C grid 1e-4 .. 1e2, binary
  *     exp_probe p;  exp_probe_init(&p);
  *     if (exp_probe_fit(&p, Xtr, ytr, ntr, Xva, yva, nva, d, &pc, &err) != 0) ...;

@@ -1,10 +1,11 @@
 /* saliency.h — where a network looked: Grad-CAM (Selvaraju et al. 2017) at a chosen stage and
  * occlusion sensitivity (Zeiler & Fergus 2014), on one preprocessed image.
  *
+ *     // given: nn_net *net; const float *x; int h, w; float *map2;
  *     int st = exp_saliency_stage(net, NULL, &err);          // the last stage before the head
  *     float *map = malloc(h * w * sizeof *map);              // the input's size
  *     double score;
- *     exp_gradcam(net, x, h, w, st, 1, map, &score, &err);   // class 1's logit
+ *     exp_gradcam(net, x, h, w, st, 1, map, &score, NULL, &err); // class 1's logit
  *     exp_occlusion(net, x, h, w, 16, 8, 0.0f, 1, map2, NULL, &err);
  *
  * x is one image [in_channels, h, w] as the network takes it. Maps are h x w, row-major,

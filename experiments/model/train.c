@@ -8,6 +8,7 @@
 #include "experiments/data/patch.h"
 #include "experiments/eval/metrics.h"
 #include "experiments/model/backbone.h"
+#include "base/wb_log.h"
 
 static nn_opt_kind opt_kind(const char *s) { return s && !strcmp(s, "adamw") ? NN_OPT_ADAMW : NN_OPT_SGD; }
 
@@ -90,6 +91,30 @@ int exp_train_cfg_from_config(const exp_config *cfg, size_t v, exp_train_cfg *tc
     return 0;
 }
 
+/* Does the spec leave the whole backbone frozen ("none", or only the head listed)? */
+static int unfreeze_is_none(const char *spec)
+{
+    if (!strcmp(spec, "none")) return 1;
+    for (const char *p = spec; *p;) {
+        size_t l = strcspn(p, ",");
+        if (l != 4 || strncmp(p, "head", 4)) return 0;
+        p += l + (p[l] == ',');
+    }
+    return 1;
+}
+
+void exp_train_cfg_warn(const exp_train_cfg *tc, const char *variant)
+{
+    const int cont = tc->aug_rotate_deg > 0 || tc->aug_scale > 0 || tc->aug_intensity > 0;
+    if (!cont && !tc->aug_flip) return;
+    if (unfreeze_is_none(tc->unfreeze))
+        wb_warn("variant %s (unfreeze: none): train.augment does not apply to the linear probe, which is fitted on the "
+                "unaugmented images' features; augmenting a frozen backbone would only cost time", variant);
+    else if (cont && strcmp(tc->unfreeze, "all"))
+        wb_log(WB_LOG_INFO, "variant %s: train.augment rotate_deg/scale/intensity change every image at every step, so the "
+               "frozen stages before the first of '%s' (if any) are recomputed at every step (flips alone are cached)", variant, tc->unfreeze);
+}
+
 void exp_train_result_free(exp_train_result *r)
 {
     if (!r) return;
@@ -100,42 +125,74 @@ void exp_train_result_free(exp_train_result *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Copies dataset images idx[0..n) into x [n, C, H, W], replicating grey into C channels,
- * with augmentation when rng is not NULL. */
+/* One training image's augmentation: the draws, always in this order and this number (the
+ * flip's only when flips are on), so that a run's random sequence does not depend on which
+ * images are read from a cache. */
+typedef struct aug_draw {
+    int flip;
+    double ang, sc, gain, bias;
+} aug_draw;
+
+static aug_draw aug_sample(const exp_train_cfg *tc, nn_rng *rng)
+{
+    aug_draw d;
+    d.flip = tc->aug_flip && nn_rng_uniform(rng) < 0.5f;
+    d.ang = tc->aug_rotate_deg * (2.0 * nn_rng_uniform(rng) - 1.0) * M_PI / 180.0;
+    d.sc = 1.0 + tc->aug_scale * (2.0 * nn_rng_uniform(rng) - 1.0);
+    d.gain = 1.0 + tc->aug_intensity * (2.0 * nn_rng_uniform(rng) - 1.0);
+    d.bias = tc->aug_intensity * (2.0 * nn_rng_uniform(rng) - 1.0);
+    return d;
+}
+
+/* Does the augmentation change anything but the flip? (Then it cannot be cached.) */
+static int aug_continuous(const exp_train_cfg *tc)
+{
+    return tc->aug_rotate_deg > 0 || tc->aug_scale > 0 || tc->aug_intensity > 0;
+}
+
+/* src [H, W] warped by d into dst [H, W]: rotation and scaling about the centre, the flip
+ * (rows reversed), then gain and bias. With only a flip drawn (angle and bias 0 or -0, scale
+ * and gain 1) every output is a source pixel exactly (a zero comes out as +0). */
+static void aug_warp(const float *src, float *dst, int H, int W, const aug_draw *d)
+{
+    double ca = cos(d->ang) / d->sc, sa = sin(d->ang) / d->sc, cy = (H - 1) / 2.0, cx = (W - 1) / 2.0;
+    for (int y = 0; y < H; y++) {
+        for (int xx = 0; xx < W; xx++) {
+            /* inverse map: output pixel -> source position (bilinear, zero outside) */
+            double dy = y - cy, dx = xx - cx;
+            double sy = cy + ca * dy - sa * dx, sx = cx + sa * dy + ca * dx;
+            if (d->flip) sy = (H - 1) - sy;
+            int y0 = (int)floor(sy), x0 = (int)floor(sx);
+            double fy = sy - y0, fx = sx - x0, v = 0;
+            for (int a = 0; a < 2; a++)
+                for (int c = 0; c < 2; c++) {
+                    int yy = y0 + a, xc = x0 + c;
+                    if (yy < 0 || yy >= H || xc < 0 || xc >= W) continue;
+                    v += (a ? fy : 1 - fy) * (c ? fx : 1 - fx) * src[(size_t)yy * W + xc];
+                }
+            dst[(size_t)y * W + xx] = (float)(v * d->gain + d->bias);
+        }
+    }
+}
+
+/* Copies dataset images idx[0..n) into x [n, C, H, W], replicating grey into C channels:
+ * as they are (rng and fixed NULL), augmented by draws from rng, or warped by the one fixed
+ * draw (a cached augmentation variant). */
 static void gather(const exp_dataset *ds, const size_t *idx, size_t n, int C, const exp_train_cfg *tc,
-                   nn_rng *rng, float *x)
+                   nn_rng *rng, const aug_draw *fixed, float *x)
 {
     const int H = ds->rows, W = ds->cols;
     const size_t px = (size_t)H * W;
     for (size_t b = 0; b < n; b++) {
         const float *src = ds->images + idx[b] * px;
         float *dst = x + b * C * px;
-        if (!rng) {
-            memcpy(dst, src, px * sizeof *dst);
+        if (rng) {
+            aug_draw d = aug_sample(tc, rng);
+            aug_warp(src, dst, H, W, &d);
+        } else if (fixed) {
+            aug_warp(src, dst, H, W, fixed);
         } else {
-            int flip = tc->aug_flip && nn_rng_uniform(rng) < 0.5f;
-            double ang = tc->aug_rotate_deg * (2.0 * nn_rng_uniform(rng) - 1.0) * M_PI / 180.0;
-            double sc = 1.0 + tc->aug_scale * (2.0 * nn_rng_uniform(rng) - 1.0);
-            double gain = 1.0 + tc->aug_intensity * (2.0 * nn_rng_uniform(rng) - 1.0);
-            double bias = tc->aug_intensity * (2.0 * nn_rng_uniform(rng) - 1.0);
-            double ca = cos(ang) / sc, sa = sin(ang) / sc, cy = (H - 1) / 2.0, cx = (W - 1) / 2.0;
-            for (int y = 0; y < H; y++) {
-                for (int xx = 0; xx < W; xx++) {
-                    /* inverse map: output pixel -> source position (bilinear, zero outside) */
-                    double dy = y - cy, dx = xx - cx;
-                    double sy = cy + ca * dy - sa * dx, sx = cx + sa * dy + ca * dx;
-                    if (flip) sy = (H - 1) - sy;
-                    int y0 = (int)floor(sy), x0 = (int)floor(sx);
-                    double fy = sy - y0, fx = sx - x0, v = 0;
-                    for (int a = 0; a < 2; a++)
-                        for (int c = 0; c < 2; c++) {
-                            int yy = y0 + a, xc = x0 + c;
-                            if (yy < 0 || yy >= H || xc < 0 || xc >= W) continue;
-                            v += (a ? fy : 1 - fy) * (c ? fx : 1 - fx) * src[(size_t)yy * W + xc];
-                        }
-                    dst[(size_t)y * W + xx] = (float)(v * gain + bias);
-                }
-            }
+            memcpy(dst, src, px * sizeof *dst);
         }
         for (int c = 1; c < C; c++) memcpy(dst + c * px, dst, px * sizeof *dst);
     }
@@ -184,7 +241,8 @@ static void snapshot_free(snapshot *s)
  * probabilities of each, row-major), from the prefix cache (prefix != NULL, rows of
  * prefix_len floats indexed like idx) or from the images. logits is scratch of B x K. */
 static int score(nn_net *net, const exp_dataset *ds, const size_t *idx, size_t n, int C, int B, int K,
-                 const float *prefix, size_t prefix_len, float *xbuf, float *logits, double *out, wb_error *err)
+                 const float *prefix, size_t prefix_len, float *xbuf, float *logits, double *out, size_t *n_full,
+                 wb_error *err)
 {
     for (size_t s = 0; s < n; s += (size_t)B) {
         int b = (int)(n - s < (size_t)B ? n - s : (size_t)B);
@@ -193,8 +251,9 @@ static int score(nn_net *net, const exp_dataset *ds, const size_t *idx, size_t n
             for (int i = 0; i < b; i++) memcpy(xbuf + (size_t)i * prefix_len, prefix + (s + i) * prefix_len, prefix_len * sizeof *xbuf);
             rc = nn_net_forward_from_prefix(net, xbuf, b, ds->rows, ds->cols, 0, logits, err);
         } else {
-            gather(ds, idx + s, (size_t)b, C, NULL, NULL, xbuf);
+            gather(ds, idx + s, (size_t)b, C, NULL, NULL, NULL, xbuf);
             rc = nn_net_forward(net, xbuf, b, ds->rows, ds->cols, 0, logits, err);
+            *n_full += (size_t)b;
         }
         if (rc) return -1;
         for (int i = 0; i < b; i++) {
@@ -256,7 +315,7 @@ static int pooled_features(nn_net *net, const exp_dataset *ds, const size_t *idx
     }
     for (size_t s = 0; s < n; s += (size_t)B) {
         int b = (int)(n - s < (size_t)B ? n - s : (size_t)B);
-        gather(ds, idx + s, (size_t)b, C, tc, NULL, xbuf);
+        gather(ds, idx + s, (size_t)b, C, tc, NULL, NULL, xbuf);
         if (nn_net_features(net, xbuf, b, ds->rows, ds->cols, fbuf, err) != 0) return -1;
         for (size_t i = 0; i < (size_t)b * F; i++) out[s * F + i] = fbuf[i];
     }
@@ -355,9 +414,12 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
     if (!net) return -1;
     nn_opt *opt = NULL;
     float *xbuf = NULL, *dlogits = NULL, *logits = NULL, *pre_train = NULL, *pre_val = NULL, *pre_test = NULL;
+    float *pre_tmp = NULL;
+    unsigned char *have = NULL; /* which training prefixes pre_train holds */
     int *labels = NULL, *yval = NULL;
     size_t *order = NULL;
     snapshot snap = {0};
+    size_t n_scored = 0; /* images scored through the whole network */
     int rc = -1;
     if (weights) {
         nn_bind_opts bo = nn_bind_opts_default();
@@ -370,9 +432,14 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
     /* nothing of the backbone trains: the linear probe is the model */
     const int frozen = out->trainable_stages == 0;
 
-    /* A frozen prefix is computed once when nothing changes the inputs between epochs. */
-    const int augment = tc->aug_flip || tc->aug_rotate_deg > 0 || tc->aug_scale > 0 || tc->aug_intensity > 0;
-    const int use_prefix = !frozen && !augment && nn_net_first_trainable_stage(net) > 0;
+    /* A frozen prefix is computed once per image and augmentation variant when the
+     * augmentation is a finite set (none, or flips: the image and its flipped copy); each step
+     * then reads the variant the same draws as the uncached path ask for. Continuous
+     * augmentation (rotation, scaling, intensity) recomputes it every step. */
+    const int augment = tc->aug_flip || aug_continuous(tc);
+    const int has_prefix = nn_net_first_trainable_stage(net) > 0;
+    const int use_prefix = !frozen && !aug_continuous(tc) && has_prefix && !tc->no_prefix_cache;
+    const int n_var = use_prefix && tc->aug_flip ? 2 : 1; /* cached variants of each training image */
     int ps[4] = {0, C, H, W};
     if (use_prefix && nn_net_prefix_shape(net, 1, H, W, ps, err) != 0) goto done;
     const size_t prefix_len = use_prefix ? (size_t)ps[1] * ps[2] * ps[3] : 0;
@@ -414,18 +481,31 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
     memcpy(oc.stage_lr_scale, tc->stage_lr_scale, sizeof oc.stage_lr_scale);
     if (!(opt = nn_opt_create(net, &oc, err))) goto done;
     if (use_prefix) {
-        const size_t *sets[3] = {sp->train, sp->val, sp->test};
-        size_t ns[3] = {sp->n_train, sp->n_val, sp->n_test};
-        float **dst[3] = {&pre_train, &pre_val, &pre_test};
-        for (int k = 0; k < 3; k++) {
+        /* validation and test images: once, in split order. Training images: rows
+         * [i * n_var + v] for image i (in split order) and variant v, each computed the first
+         * time a step's draw asks for it (have[]), so that no more prefixes are computed than
+         * the uncached path would (epochs x images) nor than images x variants. Variant v is
+         * the warp of the draw {flip v, no rotation, scale 1, gain 1, bias 0}: the very pixels
+         * the uncached path builds for that draw. */
+        const size_t *sets[2] = {sp->val, sp->test};
+        size_t ns[2] = {sp->n_val, sp->n_test};
+        float **dst[2] = {&pre_val, &pre_test};
+        size_t rows = (sp->n_train ? sp->n_train : 1) * (size_t)n_var;
+        if (rows > SIZE_MAX / sizeof(float) / prefix_len || !(pre_train = malloc(rows * prefix_len * sizeof(float))) ||
+            !(have = calloc(rows, 1)) || !(pre_tmp = malloc((size_t)B * prefix_len * sizeof *pre_tmp))) {
+            wb_err(err, WB_E_NOMEM, NULL, "out of memory for the cached prefix (%zu images of %zu floats)", rows, prefix_len);
+            goto done;
+        }
+        for (int k = 0; k < 2; k++) {
             if (!(*dst[k] = malloc((ns[k] ? ns[k] : 1) * prefix_len * sizeof(float)))) {
                 wb_err(err, WB_E_NOMEM, NULL, "out of memory for the cached prefix");
                 goto done;
             }
             for (size_t s = 0; s < ns[k]; s += (size_t)B) {
                 int b = (int)(ns[k] - s < (size_t)B ? ns[k] - s : (size_t)B);
-                gather(ds, sets[k] + s, (size_t)b, C, tc, NULL, xbuf);
+                gather(ds, sets[k] + s, (size_t)b, C, tc, NULL, NULL, xbuf);
                 if (nn_net_forward_prefix(net, xbuf, b, H, W, *dst[k] + s * prefix_len, err) != 0) goto done;
+                out->prefix_images += (size_t)b;
             }
         }
     }
@@ -466,12 +546,35 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
             }
             int r2;
             if (use_prefix) {
+                /* the uncached path's draws for these images, in its order; then the prefixes
+                 * not cached yet, as one batch per variant */
+                size_t row[256];
+                for (int i = 0; i < b; i++) row[i] = order[s + i] * n_var + (augment ? aug_sample(tc, &rng).flip : 0);
+                for (int v = 0; v < n_var; v++) {
+                    size_t miss[256];
+                    int nm = 0;
+                    for (int i = 0; i < b; i++)
+                        if (row[i] % n_var == (size_t)v && !have[row[i]]) miss[nm++] = order[s + i]; /* a batch holds each image once */
+                    if (!nm) continue;
+                    size_t mi[256];
+                    for (int j = 0; j < nm; j++) mi[j] = sp->train[miss[j]];
+                    aug_draw d = {v, 0, 1, 1, 0};
+                    gather(ds, mi, (size_t)nm, C, tc, NULL, tc->aug_flip ? &d : NULL, xbuf);
+                    if (nn_net_forward_prefix(net, xbuf, nm, H, W, pre_tmp, err) != 0) goto done;
+                    out->prefix_images += (size_t)nm;
+                    for (int j = 0; j < nm; j++) {
+                        memcpy(pre_train + (miss[j] * n_var + v) * prefix_len, pre_tmp + (size_t)j * prefix_len,
+                               prefix_len * sizeof *pre_tmp);
+                        have[miss[j] * n_var + v] = 1;
+                    }
+                }
                 for (int i = 0; i < b; i++)
-                    memcpy(xbuf + (size_t)i * prefix_len, pre_train + order[s + i] * prefix_len, prefix_len * sizeof *xbuf);
+                    memcpy(xbuf + (size_t)i * prefix_len, pre_train + row[i] * prefix_len, prefix_len * sizeof *xbuf);
                 r2 = nn_net_forward_from_prefix(net, xbuf, b, H, W, 1, logits, err);
             } else {
-                gather(ds, idx, (size_t)b, C, tc, augment ? &rng : NULL, xbuf);
+                gather(ds, idx, (size_t)b, C, tc, augment ? &rng : NULL, NULL, xbuf);
                 r2 = nn_net_forward(net, xbuf, b, H, W, 1, logits, err);
+                if (has_prefix) out->prefix_images += (size_t)b;
             }
             double loss;
             if (r2 || nn_loss_softmax_ce(logits, labels, class_w, b, K, &loss, dlogits, err) ||
@@ -498,7 +601,7 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
         lg->lr = lr;
         lg->val_auc = NAN;
         if (sp->n_val) {
-            if (score(net, ds, sp->val, sp->n_val, C, B, K, pre_val, prefix_len, xbuf, logits, out->val_scores, err)) goto done;
+            if (score(net, ds, sp->val, sp->n_val, C, B, K, pre_val, prefix_len, xbuf, logits, out->val_scores, &n_scored, err)) goto done;
             double auc;
             wb_error e2;
             if ((K > 2 ? exp_metrics_auc_ovr(yval, out->val_scores, NULL, sp->n_val, K, &auc, NULL, &e2)
@@ -523,9 +626,10 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
     }
     if (tc->patience > 0 && snap.data) snapshot_restore(net, &snap);
     else out->best_epoch = out->n_epochs - 1;
-    if (sp->n_val && score(net, ds, sp->val, sp->n_val, C, B, K, pre_val, prefix_len, xbuf, logits, out->val_scores, err)) goto done;
-    if (score(net, ds, sp->test, sp->n_test, C, B, K, pre_test, prefix_len, xbuf, logits, out->test_scores, err)) goto done;
+    if (sp->n_val && score(net, ds, sp->val, sp->n_val, C, B, K, pre_val, prefix_len, xbuf, logits, out->val_scores, &n_scored, err)) goto done;
+    if (score(net, ds, sp->test, sp->n_test, C, B, K, pre_test, prefix_len, xbuf, logits, out->test_scores, &n_scored, err)) goto done;
     if (tc->save_weights && nn_net_export(net, &out->weights, err) != 0) goto done;
+    if (has_prefix) out->prefix_images += n_scored;
     rc = 0;
 done:
     snapshot_free(&snap);
@@ -538,6 +642,8 @@ done:
     free(order);
     free(yval);
     free(pre_train);
+    free(pre_tmp);
+    free(have);
     free(pre_val);
     free(pre_test);
     if (rc) exp_train_result_free(out);

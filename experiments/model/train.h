@@ -1,9 +1,10 @@
 /* train.h — fine-tuning a backbone variant on one training fold, with early stopping on an
  * inner validation split, and scoring held-out images.
  *
- *     exp_train_cfg tc; exp_train_cfg_from_config(cfg, v, &tc);   // variant v of the config
+ *     // given: const exp_config *cfg; size_t v; const exp_dataset *ds; exp_split split; const wb_tensor_list *weights;
+ *     exp_train_cfg tc; exp_train_cfg_from_config(cfg, v, &tc, &err);   // variant v of the config
  *     exp_train_result tr;
- *     exp_train_backbone(ds, &split, &tc, weights, &tr, &err);     // tr.test_scores[i], tr.curve
+ *     exp_train_backbone(ds, &split, &tc, weights, NULL, NULL, &tr, &err); // tr.test_scores[i], tr.curve
  *     exp_train_result_free(&tr);
  *
  * Deterministic: the same data, config, seed and thread count give the same scores bit for
@@ -65,10 +66,19 @@ typedef struct exp_train_cfg {
     int head_init_probe;    /* fine-tuned variants: start the head from the linear probe (else random) */
     exp_probe_cfg probe;    /* the probe's C grid, class weighting and class count */
     exp_feature_cache *features; /* shared frozen features (NULL: computed per call) */
+    int no_prefix_cache;    /* 1: recompute the frozen prefix at every step (the path continuous
+                             * augmentation takes; tests compare it with the cache). Zeroed by
+                             * exp_train_cfg_from_config. */
 } exp_train_cfg;
 
 /* The train section plus variant v's keys. Stage names are checked by the config already. */
 int exp_train_cfg_from_config(const exp_config *cfg, size_t v, exp_train_cfg *tc, wb_error *err);
+
+/* Says once per variant what train.augment does to it: a warning when the variant is the
+ * linear probe (unfreeze none: augmentation does not apply), an info line when continuous
+ * augmentation (rotation, scaling, intensity) makes the frozen prefix be recomputed at every
+ * step. Flips alone need no message: they are cached (exp_train_backbone). */
+void exp_train_cfg_warn(const exp_train_cfg *tc, const char *variant);
 
 /* Which dataset items train, validate (early stopping, threshold) and are scored. */
 typedef struct exp_split {
@@ -99,6 +109,9 @@ typedef struct exp_train_result {
     size_t trainable_params;
     int trainable_stages;   /* backbone stages (the head not counted) with trainable parameters */
     exp_probe_log probe;
+    size_t prefix_images;   /* images the frozen prefix was run on by training and scoring
+                             * (as a prefix or inside a whole forward; the probe's pooled
+                             * features not counted); 0 when stage 0 trains or unfreeze none */
     wb_tensor_list weights; /* tc->save_weights: every parameter and buffer of the kept epoch,
                              * under the home framework's names (empty otherwise) */
 } exp_train_result;

@@ -1,9 +1,10 @@
 /* registry.h — every run recorded in an SQLite database (default RUNS_DIR/registry.sqlite).
  *
+ *     // given: const char *dir;
  *     exp_registry *reg;
  *     if (exp_registry_open("runs/registry.sqlite", &reg, &err) != 0) ...;
  *     long long id;
- *     exp_registry_start(reg, &(exp_registry_run){.dir = dir, .name = "demo", ...}, &id, &err);
+ *     exp_registry_start(reg, &(exp_registry_run){.dir = dir, .name = "demo"}, &id, &err);
  *     ...                                                   // the run
  *     exp_registry_finish(reg, id, dir, NULL, &err);        // reads dir's metrics.json
  *     // or exp_registry_finish(reg, id, dir, "cannot read labels.csv: ...", &err) -> failed

@@ -1,11 +1,12 @@
 /* svg.h — small line/point plots as inline SVG for the HTML report (no scripts, no fonts
  * fetched: text uses the page's font stack).
  *
+ *     // given: sbuf b; const double *x, *y; size_t n, k; const char *const *names, *const *colors;
  *     svg_plot p = {.w = 420, .h = 320, .x0 = 0, .x1 = 1, .y0 = 0, .y1 = 1,
  *                   .title = "ROC", .xlabel = "1 - specificity", .ylabel = "sensitivity"};
  *     svg_begin(&b, &p);
  *     svg_line(&b, &p, x, y, n, svg_color(0), 2, NULL);
- *     svg_legend(&b, &p, names, colors, k);
+ *     svg_legend(&b, &p, names, colors, k, SVG_BOTTOM_RIGHT);
  *     svg_end(&b);
  *
  * Output is well-formed XML (checked by the report test with xmllint).

@@ -1,0 +1,182 @@
+/* test_train_cache.c — experiments/model/train: the frozen prefix cached per augmentation
+ * variant. A CIFAR ResNet-20 (seeded random init, 1 x 16 x 16 inputs) with layer3 (or layer2
+ * and layer3) training and train.augment.flip on is trained twice on the same synthetic
+ * fold: through the cache (the prefix of each training image and of its flipped copy, each
+ * step reading the variant its draw asks for) and through the uncached path (the whole
+ * network on the augmented batch at every step). Every validation and test score and every
+ * epoch's loss and validation AUC must agree bit for bit. The cached run must run the prefix
+ * on n_val + n_test images plus each (training image, flip) pair the draws asked for once
+ * (at most n_train x 2; counted here by replaying train.c's seeded shuffle and draws), the
+ * uncached one on epochs x n_train + (epochs + 1) x n_val + n_test. Without augmentation the
+ * cache holds one variant (n_train + n_val + n_test); with a rotation (continuous) nothing is
+ * cached.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../wb_test.h"
+#include "experiments/model/train.h"
+
+enum { N = 40, H = 16, W = 16, EPOCHS = 3 };
+
+static void make_dataset(exp_dataset *ds, exp_item *items, float *images)
+{
+    memset(ds, 0, sizeof *ds);
+    nn_rng r;
+    nn_rng_seed(&r, 1234);
+    for (size_t i = 0; i < N; i++) {
+        memset(&items[i], 0, sizeof items[i]);
+        items[i].label = (int)(i % 3 == 0);
+        float *im = images + i * H * W;
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                /* the positives have a bright blob in the upper half (so flips matter); some
+                 * exact zeros of both signs (the warp writes +0 for both) */
+                float v = nn_rng_uniform(&r) - 0.5f;
+                if (items[i].label && y < H / 2 && x > 4 && x < 10) v += 1.5f;
+                if ((x + y + (int)i) % 7 == 0) v = (x & 1) ? -0.0f : 0.0f;
+                im[y * W + x] = v;
+            }
+    }
+    ds->items = items;
+    ds->n = N;
+    ds->rows = H;
+    ds->cols = W;
+    ds->images = images;
+    ds->n_classes = 2;
+}
+
+static void base_cfg(exp_train_cfg *tc)
+{
+    memset(tc, 0, sizeof *tc);
+    tc->arch = "resnet20";
+    tc->in_channels = 1;
+    tc->net = nn_net_opts_default();
+    snprintf(tc->unfreeze, sizeof tc->unfreeze, "layer3");
+    tc->bn = NN_BN_FROZEN;
+    tc->epochs = EPOCHS;
+    tc->batch_size = 8;
+    tc->optimizer = NN_OPT_SGD;
+    tc->lr = 0.05f;
+    tc->momentum = 0.9f;
+    tc->schedule = NN_SCHED_CONSTANT;
+    tc->n_classes = 2;
+    tc->aug_flip = 1;
+    tc->seed = 99;
+    exp_probe_cfg_default(&tc->probe);
+    tc->probe.n_classes = 2;
+}
+
+/* The distinct (training image, flip) pairs the draws of exp_train_backbone ask for: its
+ * seeded Fisher-Yates shuffle per epoch, then per image the flip draw and the four others. */
+static size_t replay_pairs(const exp_train_cfg *tc, size_t ntr)
+{
+    nn_rng rng;
+    nn_rng_seed(&rng, tc->seed ^ 0x7A11ull);
+    size_t order[64], n = 0;
+    unsigned char have[128] = {0};
+    for (size_t i = 0; i < ntr; i++) order[i] = i;
+    for (int ep = 0; ep < tc->epochs; ep++) {
+        for (size_t i = ntr; i > 1; i--) {
+            size_t j = (size_t)(nn_rng_u64(&rng) % i), t = order[i - 1];
+            order[i - 1] = order[j];
+            order[j] = t;
+        }
+        for (size_t i = 0; i < ntr; i++) {
+            int flip = nn_rng_uniform(&rng) < 0.5f;
+            for (int k = 0; k < 4; k++) nn_rng_uniform(&rng);
+            if (!have[order[i] * 2 + flip]) have[order[i] * 2 + flip] = 1, n++;
+        }
+    }
+    return n;
+}
+
+static int same_bits(const void *a, const void *b, size_t n) { return memcmp(a, b, n) == 0; }
+
+static void run_pair(const char *name, const exp_dataset *ds, const exp_split *sp, exp_train_cfg *tc,
+                     size_t want_cached, size_t want_uncached)
+{
+    exp_train_result rc_, ru;
+    wb_error e1 = {0}, e2 = {0};
+    tc->no_prefix_cache = 0;
+    int a = exp_train_backbone(ds, sp, tc, NULL, NULL, NULL, &rc_, &e1);
+    tc->no_prefix_cache = 1;
+    int b = exp_train_backbone(ds, sp, tc, NULL, NULL, NULL, &ru, &e2);
+    CHECK(a == 0, "%s: cached run failed: %s", name, e1.msg);
+    CHECK(b == 0, "%s: uncached run failed: %s", name, e2.msg);
+    if (a || b) return;
+    CHECK_EQ_INT(rc_.n_epochs, EPOCHS, "epochs run (cached)");
+    CHECK_EQ_INT(ru.n_epochs, EPOCHS, "epochs run (uncached)");
+    CHECK(same_bits(rc_.val_scores, ru.val_scores, sp->n_val * sizeof(double)), "%s: validation scores differ", name);
+    CHECK(same_bits(rc_.test_scores, ru.test_scores, sp->n_test * sizeof(double)), "%s: test scores differ", name);
+    for (int e = 0; e < EPOCHS; e++) {
+        CHECK(same_bits(&rc_.curve[e].train_loss, &ru.curve[e].train_loss, sizeof(double)),
+              "%s: epoch %d loss %.17g (cached) vs %.17g", name, e + 1, rc_.curve[e].train_loss, ru.curve[e].train_loss);
+        CHECK(same_bits(&rc_.curve[e].val_auc, &ru.curve[e].val_auc, sizeof(double)) ||
+                  (isnan(rc_.curve[e].val_auc) && isnan(ru.curve[e].val_auc)),
+              "%s: epoch %d val AUC %.17g (cached) vs %.17g", name, e + 1, rc_.curve[e].val_auc, ru.curve[e].val_auc);
+    }
+    /* the training moved the scores away from a constant (so the comparison means something) */
+    double lo = 1, hi = 0;
+    for (size_t i = 0; i < sp->n_test; i++) lo = fmin(lo, rc_.test_scores[i]), hi = fmax(hi, rc_.test_scores[i]);
+    CHECK(hi - lo > 1e-4, "%s: test scores all about %g", name, lo);
+    CHECK_EQ_INT(rc_.prefix_images, want_cached, "prefix images (cached)");
+    CHECK_EQ_INT(ru.prefix_images, want_uncached, "prefix images (uncached)");
+    printf("%s: prefix run on %zu images cached, %zu uncached; test score[0] %.17g\n", name, rc_.prefix_images,
+           ru.prefix_images, rc_.test_scores[0]);
+    exp_train_result_free(&rc_);
+    exp_train_result_free(&ru);
+}
+
+int main(void)
+{
+    static exp_item items[N];
+    static float images[N * H * W];
+    exp_dataset ds;
+    make_dataset(&ds, items, images);
+    size_t tr[24], va[8], te[8];
+    for (size_t i = 0; i < 24; i++) tr[i] = i;
+    for (size_t i = 0; i < 8; i++) va[i] = 24 + i, te[i] = 32 + i;
+    exp_split sp = {tr, va, te, 24, 8, 8};
+    const size_t uncached = EPOCHS * 24 + (EPOCHS + 1) * 8 + 8;
+    exp_train_cfg tc;
+
+    base_cfg(&tc); /* flips, layer3 trains, random head */
+    size_t pairs = replay_pairs(&tc, 24);
+    CHECK(pairs > 24 && pairs <= 48, "pairs drawn: %zu", pairs);
+    run_pair("flip, layer3", &ds, &sp, &tc, pairs + 8 + 8, uncached);
+
+    base_cfg(&tc); /* flips, layer2 and layer3 train with batch statistics, head from the probe */
+    snprintf(tc.unfreeze, sizeof tc.unfreeze, "layer2,layer3");
+    tc.bn = NN_BN_TRAIN;
+    tc.head_init_probe = 1;
+    tc.batch_size = 5; /* 24 = 4 x 5 + 4: a short last batch */
+    run_pair("flip, layer2+3, bn train, probe head", &ds, &sp, &tc, pairs + 8 + 8, uncached);
+
+    base_cfg(&tc); /* more epochs than variants: every pair is drawn, each computed once */
+    tc.epochs = 8;
+    CHECK_EQ_INT(replay_pairs(&tc, 24), 48, "pairs drawn in 8 epochs");
+    exp_train_result r8;
+    wb_error e8 = {0};
+    CHECK(exp_train_backbone(&ds, &sp, &tc, NULL, NULL, NULL, &r8, &e8) == 0, "8 epochs: %s", e8.msg);
+    CHECK_EQ_INT(r8.prefix_images, 48 + 8 + 8, "prefix images (8 epochs, cached)");
+    exp_train_result_free(&r8);
+
+    base_cfg(&tc); /* no augmentation: one variant */
+    tc.aug_flip = 0;
+    run_pair("no augmentation", &ds, &sp, &tc, 24 + 8 + 8, uncached);
+
+    base_cfg(&tc); /* a rotation: continuous, nothing cached (both runs take the uncached path) */
+    tc.aug_rotate_deg = 10;
+    run_pair("flip + rotation", &ds, &sp, &tc, uncached, uncached);
+
+    /* unfreeze all: no prefix, nothing counted */
+    base_cfg(&tc);
+    snprintf(tc.unfreeze, sizeof tc.unfreeze, "all");
+    exp_train_result r;
+    wb_error e = {0};
+    CHECK(exp_train_backbone(&ds, &sp, &tc, NULL, NULL, NULL, &r, &e) == 0, "unfreeze all: %s", e.msg);
+    CHECK_EQ_INT(r.prefix_images, 0, "prefix images (unfreeze all)");
+    exp_train_result_free(&r);
+    return wb_test_finish("experiments.train_cache");
+}
