@@ -537,9 +537,9 @@ int exp_predict_run(const char *bundle_dir, const char *data, const char *out_di
     s->auc = m[EXP_M_AUC];
     s->auc_lo = m[EXP_M_AUC_LO];
     s->auc_hi = m[EXP_M_AUC_HI];
-    char bname[256], dname[256];
+    char bname[256];
+    const char *dname = data;
     base_name(bundle_dir, bname, sizeof bname);
-    base_name(data, dname, sizeof dname);
     char title[1024];
     snprintf(title, sizeof title, "External validation of %s (variant %s, the mean of %d fold networks) on %s",
              s->b.source_run, s->b.variant, F, dname);
