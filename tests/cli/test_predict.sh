@@ -13,7 +13,8 @@
 #   - the same cohort given as a config's data section gives the same predictions.csv
 #   - refused: a flipped byte in a bundle file (3, naming it), a missing bundle file (3), the
 #     baseline or an unknown variant (2), a run without saved networks (3, train.save_weights),
-#     an existing --out (2), a cohort whose images cannot be read at all (3)
+#     an existing --out (2), a cohort whose images cannot be read at all (3), a failed write (4,
+#     nothing left behind)
 # Usage: test_predict.sh WORKBENCH WEIGHTS_DIR FIXTURE_DIR OUT_DIR
 set -euo pipefail
 wb=$1 weights=$2 fixdir=$3 out=$4
@@ -128,6 +129,11 @@ cp -r "$run" "$out/noweights" && rm -rf "$out/noweights/models"
 expect_exit 3 "$wb" bundle "$out/noweights" --out "$out/b3"
 expect_grep 'models/r0_f0_probe.safetensors.*train.save_weights' "$out/stderr"
 expect_exit 1 test -e "$out/b3"
+# a failed write (WB_FAULT_WRITE, io/io_fs.h: operation 3 is the first network's temporary file):
+# exit 4 naming it, neither the bundle nor its temporary directory left
+expect_exit 4 env WB_FAULT_WRITE=3 "$wb" bundle "$run" --out "$out/b4"
+expect_grep 'b4.tmp.[0-9]+/models/f0.safetensors' "$out/stderr"
+expect_eq "$(ls "$out" | grep -c '^b4' || true)" 0 "no bundle and no temporary directory after a failed write"
 mkdir -p "$out/junk" && printf 'not an image' >"$out/junk/x.dcm"
 printf 'file,patient_id,label\nx.dcm,P1,malignant\n' >"$out/junk/labels.csv"
 expect_exit 3 "$wb" predict "$b" "$out/junk/labels.csv" --out "$out/bad4"
