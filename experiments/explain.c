@@ -14,7 +14,7 @@
 #include "base/wb_tensor.h"
 #include "experiments/config/config.h"
 #include "experiments/data/dataset.h"
-#include "experiments/model/backbone.h"
+#include "experiments/model/foldnet.h"
 #include "experiments/model/saliency.h"
 #include "experiments/report/report.h"
 #include "io/io_dicom.h"
@@ -261,41 +261,6 @@ static void stem_of(const char *file, char *out, size_t n)
     if (!out[0]) snprintf(out, n, "image");
 }
 
-/* The fold network: config's backbone with what the saved weights decide, bound strictly. */
-static nn_net *load_net(const exp_config *cfg, const wb_tensor_list *w, const char *wpath, uint64_t seed, int bind,
-                        wb_error *err)
-{
-    const char *arch = exp_config_str(cfg, "backbone.arch");
-    nn_net_opts o;
-    exp_backbone_opts(cfg, &o);
-    if (nn_net_opts_from_weights(arch, w, &o, err) != 0) {
-        if (!err->file[0]) snprintf(err->file, sizeof err->file, "%s", wpath);
-        return NULL;
-    }
-    o.in_channels = (int)exp_config_int(cfg, "backbone.in_channels");
-    size_t K = exp_config_num_classes(cfg);
-    o.num_classes = K > 2 ? (int)K : 2;
-    o.seed = seed;
-    o.dropout = 0;
-    nn_net *net = nn_net_create(arch, &o, err);
-    if (!net) return NULL;
-    if (bind) {
-        nn_bind_opts bo = nn_bind_opts_default();
-        bo.skip_head = 0;
-        if (nn_net_bind(net, w, &bo, NULL, err) != 0) {
-            snprintf(err->file, sizeof err->file, "%s", wpath);
-            nn_net_free(net);
-            return NULL;
-        }
-    }
-    /* nothing trains: the maps' backward computes no weight gradients but the head's */
-    if (nn_net_unfreeze(net, "none", NN_BN_FROZEN, 0, err) != 0) {
-        nn_net_free(net);
-        return NULL;
-    }
-    return net;
-}
-
 /* Canvas argmax, mapped back to the input; in_box: 1 inside the labels' box, 0 outside, -1 no box. */
 static void peak_of(const float *map, const exp_pre_params *p, const exp_pre_result *r, const label_row *lr,
                     double at[2], int *in_box)
@@ -377,38 +342,12 @@ int exp_explain_run(const exp_explain_opts *o, exp_explain_summary *sum, wb_erro
     sbuf csv = {0};
     float *x = NULL, *map = NULL, *rmap = NULL, *omap = NULL;
     int rc = -1;
-    char k[96];
     if (!strcmp(exp_config_str(cfg, "data.task"), "patch")) {
         wb_err(err, WB_E_USAGE, o->run_dir, "explain shows whole-image networks; this is a patch run (data.task: patch)");
         goto done;
     }
-    /* the variant */
-    const size_t nv = exp_config_num_variants(cfg);
     const char *vname = NULL;
-    char names[512] = "";
-    for (size_t v = 0; v < nv; v++) {
-        snprintf(k, sizeof k, "variants[%zu].name", v);
-        const char *nm = exp_config_str(cfg, k);
-        snprintf(k, sizeof k, "variants[%zu].type", v);
-        const int is_base = !strcmp(exp_config_str(cfg, k), "baseline");
-        if (!is_base) {
-            size_t l = strlen(names);
-            snprintf(names + l, sizeof names - l, "%s%s", l ? ", " : "", nm);
-        }
-        if (o->variant ? !strcmp(nm, o->variant) : !is_base && !vname) {
-            if (is_base) {
-                wb_err(err, WB_E_USAGE, cpath, "variant '%s' is the radiomics baseline, which has no network to explain "
-                       "(backbone variants: %s)", nm, names[0] ? names : "none");
-                goto done;
-            }
-            vname = nm;
-        }
-    }
-    if (!vname) {
-        if (o->variant) wb_err(err, WB_E_USAGE, cpath, "the run has no variant '%s' (backbone variants: %s)", o->variant, names[0] ? names : "none");
-        else wb_err(err, WB_E_USAGE, cpath, "the run has no backbone variant (only baselines): nothing to explain");
-        goto done;
-    }
+    if (exp_foldnet_variant(cfg, cpath, o->variant, "explain", &vname, err) != 0) goto done;
     snprintf(sum->variant, sizeof sum->variant, "%s", vname);
     const long folds = exp_config_int(cfg, "cv.folds"), repeats = exp_config_int(cfg, "cv.repeats");
     if (o->fold < 0 || o->fold >= folds || o->repeat < 0 || o->repeat >= (repeats > 0 ? repeats : 1)) {
@@ -417,7 +356,7 @@ int exp_explain_run(const exp_explain_opts *o, exp_explain_summary *sum, wb_erro
         goto done;
     }
     /* the fold's saved network */
-    snprintf(sum->weights, sizeof sum->weights, "%s/models/r%d_f%d_%s.safetensors", o->run_dir, o->repeat, o->fold, vname);
+    exp_foldnet_path(o->run_dir, o->repeat, o->fold, vname, sum->weights, sizeof sum->weights);
     if (stat(sum->weights, &st) != 0) {
         wb_err(err, WB_E_IO, sum->weights, "no saved network for variant %s, repeat %d, fold %d: %s; the run keeps its fold "
                "networks only with train.save_weights: true (run it again with --set train.save_weights=true)", vname,
@@ -427,11 +366,11 @@ int exp_explain_run(const exp_explain_opts *o, exp_explain_summary *sum, wb_erro
     if (io_weights_read(sum->weights, &w, err) != 0) goto done;
     nn_set_threads((int)exp_config_int(cfg, "threads"));
     exp_pre_set_threads((int)exp_config_int(cfg, "threads"));
-    if (!(net = load_net(cfg, &w, sum->weights, 0, 1, err))) goto done;
+    if (!(net = exp_foldnet_load(cfg, &w, sum->weights, 0, 1, err))) goto done;
     int stage = exp_saliency_stage(net, o->stage, err);
     if (stage < 0) goto done;
     snprintf(sum->stage, sizeof sum->stage, "%s", nn_net_stage_name(net, stage));
-    if (o->sanity && !(rnd = load_net(cfg, &w, sum->weights, 0x5A17CE11ull, 0, err))) goto done;
+    if (o->sanity && !(rnd = exp_foldnet_load(cfg, &w, sum->weights, 0x5A17CE11ull, 0, err))) goto done;
     const int K = nn_net_num_classes(net), C = nn_net_in_channels(net);
     if (o->cls >= K) {
         wb_err(err, WB_E_USAGE, NULL, "explain: class %d of a %d-class network", o->cls, K);
@@ -467,24 +406,9 @@ int exp_explain_run(const exp_explain_opts *o, exp_explain_summary *sum, wb_erro
             continue;
         }
         for (int c = 0; c < C; c++) memcpy(x + (size_t)c * px, r.image, px * sizeof *x);
-        float *logits = malloc((size_t)K * sizeof *logits);
         int cls = o->cls;
         double logit = NAN, prob = NAN, rs = NAN;
-        int bad = !logits ? wb_err(err, WB_E_NOMEM, NULL, "out of memory") != 0
-                          : nn_net_forward(net, x, 1, r.rows, r.cols, 0, logits, err) != 0;
-        if (!bad) {
-            if (cls < 0) {
-                cls = 1;
-                if (K > 2)
-                    for (int j = 0; j < K; j++)
-                        if (logits[j] > logits[cls]) cls = j;
-            }
-            double mx = -INFINITY, s = 0;
-            for (int j = 0; j < K; j++) mx = fmax(mx, logits[j]);
-            for (int j = 0; j < K; j++) s += exp(logits[j] - mx);
-            prob = exp(logits[cls] - mx) / s;
-        }
-        free(logits);
+        int bad = exp_foldnet_prob(net, x, r.rows, r.cols, o->cls, &prob, &cls, err) != 0;
         bad = bad || exp_gradcam(net, x, r.rows, r.cols, stage, cls, map, &logit, NULL, err) != 0;
         if (!bad && rnd) {
             bad = exp_gradcam(rnd, x, r.rows, r.cols, stage, cls, rmap, NULL, NULL, err) != 0;
@@ -723,7 +647,7 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
                 }
                 const int rep = atoi(io_csv_cell(&pred, r, c_rep)), fold = atoi(io_csv_cell(&pred, r, c_fold));
                 char wpath[PATH_MAX + 64];
-                snprintf(wpath, sizeof wpath, "%s/models/r%d_f%d_%s.safetensors", run_dir, rep, fold, vname);
+                exp_foldnet_path(run_dir, rep, fold, vname, wpath, sizeof wpath);
                 wb_tensor_list_free(&w);
                 wb_tensor_list_init(&w);
                 nn_net_free(net);
@@ -733,7 +657,7 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
                            strerror(errno));
                     goto done;
                 }
-                if (io_weights_read(wpath, &w, err) != 0 || !(net = load_net(cfg, &w, wpath, 0, 1, err))) goto done;
+                if (io_weights_read(wpath, &w, err) != 0 || !(net = exp_foldnet_load(cfg, &w, wpath, 0, 1, err))) goto done;
                 int stage = exp_saliency_stage(net, stage_name, err);
                 if (stage < 0) goto done;
                 label_row lr;

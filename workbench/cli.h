@@ -26,6 +26,8 @@ extern const wb_command wb_cmd_cache;
 extern const wb_command wb_cmd_report;
 extern const wb_command wb_cmd_runs;
 extern const wb_command wb_cmd_explain;
+extern const wb_command wb_cmd_bundle;
+extern const wb_command wb_cmd_predict;
 
 /* Prints the command's usage to stdout. */
 void cli_print_usage(const wb_command *cmd);

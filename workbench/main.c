@@ -25,6 +25,8 @@ static const wb_command *const commands[] = {
     &wb_cmd_report,
     &wb_cmd_runs,
     &wb_cmd_explain,
+    &wb_cmd_bundle,
+    &wb_cmd_predict,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,581 @@
+/* bundle.c — `workbench bundle` and `workbench predict`. See bundle.h and docs/predict.md. */
+#include "experiments/bundle.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/wb_tensor.h"
+#include "experiments/config/config.h"
+#include "experiments/data/dataset.h"
+#include "experiments/eval/summary.h"
+#include "experiments/model/foldnet.h"
+#include "io/io_csv.h"
+#include "io/io_fs.h"
+#include "io/io_json.h"
+#include "io/io_sbuf.h"
+#include "io/io_sha256.h"
+#include "io/io_weights.h"
+#include "nets/nn.h"
+
+enum { MAX_FOLDS = 64 };
+#define MAX_FILE_BYTES ((size_t)4 << 30)
+
+static const char *base_name(const char *path, char *buf, size_t n)
+{
+    size_t l = strlen(path);
+    while (l > 1 && path[l - 1] == '/') l--;
+    size_t a = l;
+    while (a > 0 && path[a - 1] != '/') a--;
+    snprintf(buf, n, "%.*s", (int)(l - a), path + a);
+    return buf;
+}
+
+/* Copies src to dst (atomically) and gives its SHA-256. */
+static int copy_file(const char *src, const char *dst, char hex[65], wb_error *err)
+{
+    unsigned char *b = NULL;
+    size_t n = 0;
+    if (io_file_read_all(src, MAX_FILE_BYTES, &b, &n, err) != 0) return -1;
+    uint8_t d[IO_SHA256_SIZE];
+    io_sha256_buf(b, n, d);
+    io_sha256_hex(d, hex);
+    io_atomic_file af;
+    int rc = io_atomic_open(&af, dst, err);
+    if (rc == 0) {
+        if (n && fwrite(b, 1, n, af.f) != n) {
+            io_atomic_abort(&af);
+            rc = wb_err(err, WB_E_WRITE, dst, "cannot write: %s", strerror(errno));
+        } else {
+            rc = io_atomic_commit(&af, err);
+        }
+    }
+    free(b);
+    return rc;
+}
+
+static int hash_written(const sbuf *b, char hex[65])
+{
+    uint8_t d[IO_SHA256_SIZE];
+    io_sha256_buf(b->s ? b->s : "", b->n, d);
+    io_sha256_hex(d, hex);
+    return 0;
+}
+
+/* Removes a half-made bundle directory (only the files a bundle has). */
+static void remove_tmp(const char *tmp, int folds)
+{
+    char p[PATH_MAX + 64];
+    for (int f = 0; f < folds; f++) {
+        snprintf(p, sizeof p, "%s/models/f%d.safetensors", tmp, f);
+        unlink(p);
+    }
+    snprintf(p, sizeof p, "%s/models", tmp);
+    rmdir(p);
+    static const char *const names[] = {"config.yaml", "thresholds.csv", "manifest.json"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", tmp, names[i]);
+        unlink(p);
+    }
+    rmdir(tmp);
+}
+
+int exp_bundle_make(const char *run_dir, const char *variant, const char *out_dir, exp_bundle_info *info, wb_error *err)
+{
+    memset(info, 0, sizeof *info);
+    struct stat st;
+    char cpath[PATH_MAX + 32], ppath[PATH_MAX + 32];
+    if (!out_dir || !out_dir[0]) return wb_err(err, WB_E_USAGE, NULL, "bundle: no output directory (--out DIR)");
+    if (!run_dir || stat(run_dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return wb_err(err, WB_E_IO, run_dir, "not a run directory: %s",
+                      run_dir && stat(run_dir, &st) != 0 ? strerror(errno) : "not a directory");
+    snprintf(cpath, sizeof cpath, "%s/config.yaml", run_dir);
+    if (stat(cpath, &st) != 0) return wb_err(err, WB_E_IO, cpath, "not a run directory (no resolved config.yaml): %s", strerror(errno));
+    if (lstat(out_dir, &st) == 0)
+        return wb_err(err, WB_E_USAGE, out_dir, "bundle: the output directory exists already (a bundle is written once; "
+                      "choose another --out or remove it)");
+    exp_config *cfg = NULL;
+    if (exp_config_load(cpath, NULL, 0, &cfg, err) != 0) return -1;
+    io_csv pred;
+    memset(&pred, 0, sizeof pred);
+    sbuf thr = {0}, man = {0};
+    char tmp[PATH_MAX + 32] = "", dir[PATH_MAX + 64];
+    int rc = -1, folds = 0;
+    char *thr_text[MAX_FOLDS] = {0};
+    char hex[MAX_FOLDS + 2][65];
+    const char *vname = NULL;
+    if (!strcmp(exp_config_str(cfg, "data.task"), "patch")) {
+        wb_err(err, WB_E_USAGE, run_dir, "bundle: this is a patch run (data.task: patch); bundles hold whole-image "
+               "networks only for now");
+        goto done;
+    }
+    if (exp_config_num_classes(cfg) > 2) {
+        wb_err(err, WB_E_USAGE, run_dir, "bundle: this is a multi-class run (data.classes); bundles hold binary "
+               "networks (one decision threshold) only for now");
+        goto done;
+    }
+    if (exp_foldnet_variant(cfg, cpath, variant, "bundle", &vname, err) != 0) goto done;
+    if (!exp_config_bool(cfg, "train.save_weights")) {
+        wb_err(err, WB_E_IO, cpath, "the run kept no fold networks (train.save_weights is false): run it again with "
+               "--set train.save_weights=true to bundle it");
+        goto done;
+    }
+    folds = (int)exp_config_int(cfg, "cv.folds");
+    if (folds < 1 || folds > MAX_FOLDS) {
+        wb_err(err, WB_E_CONFIG, cpath, "cv.folds %d: a bundle takes 1 to %d folds", folds, MAX_FOLDS);
+        goto done;
+    }
+    for (int f = 0; f < folds; f++) {
+        char wp[PATH_MAX + 64];
+        exp_foldnet_path(run_dir, 0, f, vname, wp, sizeof wp);
+        if (stat(wp, &st) != 0) {
+            wb_err(err, WB_E_IO, wp, "no saved network for variant %s, repeat 0, fold %d: %s; the run keeps its fold "
+                   "networks only with train.save_weights: true (run it again with --set train.save_weights=true)",
+                   vname, f, strerror(errno));
+            goto done;
+        }
+    }
+    /* the folds' thresholds: predictions.csv, repeat 0, this variant */
+    snprintf(ppath, sizeof ppath, "%s/predictions.csv", run_dir);
+    if (io_csv_read(ppath, &pred, err) != 0) goto done;
+    long c_rep = io_csv_column(&pred, "repeat", err), c_fold = c_rep < 0 ? -1 : io_csv_column(&pred, "fold", err);
+    long c_var = c_fold < 0 ? -1 : io_csv_column(&pred, "variant", err);
+    long c_thr = c_var < 0 ? -1 : io_csv_column(&pred, "threshold", err);
+    if (c_thr < 0) goto done;
+    for (size_t r = 0; r < pred.n_rows; r++) {
+        if (strcmp(io_csv_cell(&pred, r, c_rep), "0") || strcmp(io_csv_cell(&pred, r, c_var), vname)) continue;
+        char *end;
+        long f = strtol(io_csv_cell(&pred, r, c_fold), &end, 10);
+        const char *t = io_csv_cell(&pred, r, c_thr);
+        char *tend;
+        double tv = strtod(t, &tend);
+        if (*end || f < 0 || f >= folds || !t[0] || *tend || !isfinite(tv)) {
+            wb_err(err, WB_E_DATA, ppath, "row %zu: fold '%s', threshold '%s': expected a fold 0 to %d and a number", r + 2,
+                   io_csv_cell(&pred, r, c_fold), t, folds - 1);
+            goto done;
+        }
+        if (!thr_text[f] && !(thr_text[f] = strdup(t))) {
+            wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+            goto done;
+        }
+    }
+    double tsum = 0;
+    for (int f = 0; f < folds; f++) {
+        if (!thr_text[f]) {
+            wb_err(err, WB_E_DATA, ppath, "no prediction of variant %s in repeat 0, fold %d: no threshold for it", vname, f);
+            goto done;
+        }
+        tsum += strtod(thr_text[f], NULL);
+    }
+    /* write into the temporary directory, then rename */
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out_dir, (long)getpid());
+    snprintf(dir, sizeof dir, "%s/models", tmp);
+    if (io_fs_mkdirs(dir, err) != 0) goto done;
+    for (int f = 0; f < folds; f++) {
+        char wp[PATH_MAX + 64], dst[PATH_MAX + 64];
+        exp_foldnet_path(run_dir, 0, f, vname, wp, sizeof wp);
+        snprintf(dst, sizeof dst, "%s/models/f%d.safetensors", tmp, f);
+        if (copy_file(wp, dst, hex[f], err) != 0) goto done;
+    }
+    char dst[PATH_MAX + 64];
+    snprintf(dst, sizeof dst, "%s/config.yaml", tmp);
+    if (copy_file(cpath, dst, hex[folds], err) != 0) goto done;
+    sb_printf(&thr, "fold,threshold\n");
+    for (int f = 0; f < folds; f++) sb_printf(&thr, "%d,%s\n", f, thr_text[f]);
+    hash_written(&thr, hex[folds + 1]);
+    if (sb_write(&thr, tmp, "thresholds.csv", err) != 0) goto done;
+    char conv[512];
+    exp_normalize_resolve(exp_config_str(cfg, "preprocess.normalize"), exp_config_str(cfg, "backbone.arch"),
+                          exp_config_str(cfg, "backbone.weights"), NULL, NULL, conv, sizeof conv);
+    snprintf(info->variant, sizeof info->variant, "%s", vname);
+    snprintf(info->arch, sizeof info->arch, "%s", exp_config_str(cfg, "backbone.arch"));
+    char rpath[PATH_MAX];
+    base_name(realpath(run_dir, rpath) ? rpath : run_dir, info->source_run, sizeof info->source_run);
+    info->folds = folds;
+    info->threshold = tsum / folds;
+    sb_printf(&man, "{\n  \"format\": \"%s\",\n  \"source_run\": ", EXP_BUNDLE_FORMAT);
+    sb_jstr(&man, info->source_run);
+    sb_printf(&man, ",\n  \"variant\": ");
+    sb_jstr(&man, vname);
+    sb_printf(&man, ",\n  \"arch\": ");
+    sb_jstr(&man, info->arch);
+    sb_printf(&man, ",\n  \"in_channels\": %ld,\n  \"input_height\": %ld,\n  \"input_width\": %ld,\n  \"input_convention\": ",
+              exp_config_int(cfg, "backbone.in_channels"), exp_config_int(cfg, "preprocess.height"),
+              exp_config_int(cfg, "preprocess.width"));
+    sb_jstr(&man, conv);
+    sb_printf(&man, ",\n  \"repeat\": 0,\n  \"folds\": %d,\n  \"ensemble\": \"mean\",\n  \"threshold\": ", folds);
+    sb_num(&man, info->threshold);
+    sb_printf(&man, ",\n  \"files\": [\n");
+    for (int f = 0; f <= folds + 1; f++) {
+        char name[64];
+        if (f < folds) snprintf(name, sizeof name, "models/f%d.safetensors", f);
+        else snprintf(name, sizeof name, "%s", f == folds ? "config.yaml" : "thresholds.csv");
+        sb_printf(&man, "    {\"path\": \"%s\", \"sha256\": \"%s\"}%s\n", name, hex[f], f <= folds ? "," : "");
+    }
+    sb_printf(&man, "  ]\n}\n");
+    if (sb_write(&man, tmp, "manifest.json", err) != 0) goto done;
+    if (io_fs_fault_point("rename", out_dir) != 0 || rename(tmp, out_dir) != 0) {
+        wb_err(err, WB_E_WRITE, out_dir, "cannot move the bundle into place: %s", strerror(errno));
+        goto done;
+    }
+    tmp[0] = '\0';
+    rc = 0;
+done:
+    if (tmp[0]) remove_tmp(tmp, folds);
+    for (int f = 0; f < MAX_FOLDS; f++) free(thr_text[f]);
+    sb_free(&thr);
+    sb_free(&man);
+    io_csv_free(&pred);
+    exp_config_free(cfg);
+    return rc;
+}
+
+/* ---- predict ---- */
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcmp(s + a - b, suf);
+}
+
+static const io_json_node *jget(const io_json_doc *d, const io_json_node *o, const char *key, io_json_type t)
+{
+    const io_json_node *n = io_json_get(d, o, key);
+    return n && n->type == t ? n : NULL;
+}
+
+/* Reads and checks the manifest: every listed file's SHA-256, and that the files the bundle
+ * uses are listed. */
+static int manifest_check(const char *bdir, exp_bundle_info *bi, long *in_ch, long *h, long *w, wb_error *err)
+{
+    char mpath[PATH_MAX + 32];
+    snprintf(mpath, sizeof mpath, "%s/manifest.json", bdir);
+    struct stat st;
+    if (stat(bdir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return wb_err(err, WB_E_IO, bdir, "not a bundle directory: %s", stat(bdir, &st) != 0 ? strerror(errno) : "not a directory");
+    unsigned char *text = NULL;
+    size_t n = 0;
+    if (io_file_read_all(mpath, 1 << 20, &text, &n, err) != 0) return -1;
+    io_json_doc d;
+    size_t at;
+    const char *why;
+    int rc = -1;
+    if (io_json_parse((const char *)text, n, NULL, &d, &at, &why) != 0) {
+        free(text);
+        return wb_err(err, WB_E_DATA, mpath, "at byte %zu: %s", at, why);
+    }
+    const io_json_node *root = &d.nodes[0], *fmt = jget(&d, root, "format", IO_JSON_STRING),
+                       *src = jget(&d, root, "source_run", IO_JSON_STRING), *var = jget(&d, root, "variant", IO_JSON_STRING),
+                       *arch = jget(&d, root, "arch", IO_JSON_STRING), *folds = jget(&d, root, "folds", IO_JSON_NUMBER),
+                       *thr = jget(&d, root, "threshold", IO_JSON_NUMBER), *ic = jget(&d, root, "in_channels", IO_JSON_NUMBER),
+                       *ih = jget(&d, root, "input_height", IO_JSON_NUMBER), *iw = jget(&d, root, "input_width", IO_JSON_NUMBER),
+                       *files = jget(&d, root, "files", IO_JSON_ARRAY);
+    if (root->type != IO_JSON_OBJECT || !fmt || strcmp(fmt->str, EXP_BUNDLE_FORMAT) || !src || !var || !arch || !folds ||
+        !folds->is_int || folds->i < 1 || folds->i > MAX_FOLDS || !thr || !ic || !ih || !iw || !files) {
+        wb_err(err, WB_E_DATA, mpath, "not a bundle manifest of format %s (format, source_run, variant, arch, folds, "
+               "threshold, in_channels, input_height, input_width, files)", EXP_BUNDLE_FORMAT);
+        goto done;
+    }
+    snprintf(bi->source_run, sizeof bi->source_run, "%s", src->str);
+    snprintf(bi->variant, sizeof bi->variant, "%s", var->str);
+    snprintf(bi->arch, sizeof bi->arch, "%s", arch->str);
+    bi->folds = (int)folds->i;
+    bi->threshold = thr->num;
+    *in_ch = (long)ic->num;
+    *h = (long)ih->num;
+    *w = (long)iw->num;
+    int listed[MAX_FOLDS + 2] = {0};
+    for (int32_t c = files->first; c >= 0; c = d.nodes[c].next) {
+        const io_json_node *e = &d.nodes[c], *p = jget(&d, e, "path", IO_JSON_STRING), *hs = jget(&d, e, "sha256", IO_JSON_STRING);
+        if (e->type != IO_JSON_OBJECT || !p || !hs || p->str[0] == '/' || strstr(p->str, "..")) {
+            wb_err(err, WB_E_DATA, mpath, "files: each entry needs a relative path inside the bundle and a sha256");
+            goto done;
+        }
+        char fp[PATH_MAX + 64], hex[65];
+        snprintf(fp, sizeof fp, "%s/%s", bdir, p->str);
+        if (stat(fp, &st) != 0) {
+            wb_err(err, WB_E_IO, fp, "a file of the bundle's manifest is missing: %s", strerror(errno));
+            goto done;
+        }
+        uint8_t dg[IO_SHA256_SIZE];
+        if (io_sha256_file(fp, dg, err) != 0) goto done;
+        io_sha256_hex(dg, hex);
+        if (strcmp(hex, hs->str)) {
+            wb_err(err, WB_E_DATA, fp, "SHA-256 %s differs from the manifest's %.64s: the bundle file was changed or "
+                   "damaged; refusing to use the bundle", hex, hs->str);
+            goto done;
+        }
+        int f;
+        char tail;
+        if (sscanf(p->str, "models/f%d.safetensor%c", &f, &tail) == 2 && tail == 's' && f >= 0 && f < bi->folds) listed[f] = 1;
+        if (!strcmp(p->str, "config.yaml")) listed[MAX_FOLDS] = 1;
+        if (!strcmp(p->str, "thresholds.csv")) listed[MAX_FOLDS + 1] = 1;
+    }
+    for (int f = 0; f < bi->folds; f++)
+        if (!listed[f]) {
+            wb_err(err, WB_E_DATA, mpath, "files: models/f%d.safetensors is not listed (the manifest says %d folds)", f, bi->folds);
+            goto done;
+        }
+    if (!listed[MAX_FOLDS] || !listed[MAX_FOLDS + 1]) {
+        wb_err(err, WB_E_DATA, mpath, "files: config.yaml and thresholds.csv must be listed");
+        goto done;
+    }
+    rc = 0;
+done:
+    io_json_free(&d);
+    free(text);
+    return rc;
+}
+
+/* The --set overrides that point the bundle's config at the new cohort. */
+typedef struct data_sets {
+    char *v[12];
+    size_t n;
+} data_sets;
+
+static int add_set(data_sets *s, const char *key, const char *val, wb_error *err)
+{
+    size_t l = strlen(key) + strlen(val) + 2;
+    if (!(s->v[s->n] = malloc(l))) return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+    snprintf(s->v[s->n++], l, "%s=%s", key, val);
+    return 0;
+}
+
+static int data_overrides(const char *data, data_sets *s, wb_error *err)
+{
+    char *rp = realpath(data, NULL);
+    if (!rp) return wb_err(err, WB_E_IO, data, "cannot open the cohort's labels CSV or config: %s", strerror(errno));
+    int rc = -1;
+    if (!ends_with(data, ".yaml") && !ends_with(data, ".yml")) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", rp);
+        char *slash = strrchr(dir, '/');
+        if (slash == dir) dir[1] = '\0';
+        else if (slash) *slash = '\0';
+        rc = add_set(s, "data.labels", rp, err) || add_set(s, "data.dicom_dir", dir, err) ? -1 : 0;
+        free(rp);
+        return rc;
+    }
+    exp_config *dc = NULL;
+    if (exp_config_load(rp, NULL, 0, &dc, err) != 0) {
+        free(rp);
+        return -1;
+    }
+    if (!strcmp(exp_config_str(dc, "data.task"), "patch") || exp_config_num_classes(dc) > 2) {
+        wb_err(err, WB_E_USAGE, data, "predict: the cohort's data section is a patch task or multi-class (data.task, "
+               "data.classes); bundles are binary whole-image models");
+        goto out;
+    }
+    const char *lab = exp_config_str(dc, "data.labels");
+    if (!lab || !lab[0]) {
+        wb_err(err, WB_E_CONFIG, data, "predict: the config has no data.labels");
+        goto out;
+    }
+    static const char *const keys[] = {"data.labels", "data.dicom_dir", "data.file_column", "data.label_column",
+                                       "data.positive", "data.group_column", "data.output_paths", "data.on_error"};
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+        const char *v = exp_config_str(dc, keys[k]);
+        if (v && v[0] && add_set(s, keys[k], v, err) != 0) goto out;
+    }
+    rc = 0;
+out:
+    exp_config_free(dc);
+    free(rp);
+    return rc;
+}
+
+static void csv_num(sbuf *b, double v)
+{
+    if (isfinite(v)) sb_num(b, v);
+}
+
+int exp_predict_run(const char *bundle_dir, const char *data, const char *out_dir, exp_predict_summary *s, wb_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->auc = s->auc_lo = s->auc_hi = NAN;
+    if (!out_dir || !out_dir[0]) return wb_err(err, WB_E_USAGE, NULL, "predict: no output directory (--out DIR)");
+    if (!data || !data[0]) return wb_err(err, WB_E_USAGE, NULL, "predict: no cohort (a labels CSV or a config)");
+    long in_ch = 0, in_h = 0, in_w = 0;
+    if (!bundle_dir || manifest_check(bundle_dir, &s->b, &in_ch, &in_h, &in_w, err) != 0) {
+        if (!bundle_dir) wb_err(err, WB_E_USAGE, NULL, "predict: no bundle directory");
+        return -1;
+    }
+    data_sets sets = {{0}, 0};
+    exp_config *cfg = NULL;
+    exp_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    int ds_loaded = 0, rc = -1;
+    const int F = s->b.folds;
+    nn_net *net[MAX_FOLDS] = {0};
+    double *score = NULL, *fs = NULL;
+    int *y = NULL;
+    float *x = NULL;
+    sbuf pc = {0}, mj = {0}, ex = {0};
+    char cpath[PATH_MAX + 32];
+    snprintf(cpath, sizeof cpath, "%s/config.yaml", bundle_dir);
+    if (data_overrides(data, &sets, err) != 0) goto done;
+    if (exp_config_load(cpath, (const char *const *)sets.v, sets.n, &cfg, err) != 0) goto done;
+    const char *vname = NULL;
+    if (exp_foldnet_variant(cfg, cpath, s->b.variant, "predict with", &vname, err) != 0) goto done;
+    if (strcmp(exp_config_str(cfg, "backbone.arch"), s->b.arch) || exp_config_int(cfg, "backbone.in_channels") != in_ch ||
+        exp_config_int(cfg, "preprocess.height") != in_h || exp_config_int(cfg, "preprocess.width") != in_w) {
+        wb_err(err, WB_E_DATA, cpath, "the bundle's config does not agree with its manifest (arch, in_channels, input size)");
+        goto done;
+    }
+    nn_set_threads((int)exp_config_int(cfg, "threads"));
+    exp_pre_set_threads((int)exp_config_int(cfg, "threads"));
+    /* the fold networks */
+    for (int f = 0; f < F; f++) {
+        char wp[PATH_MAX + 64];
+        snprintf(wp, sizeof wp, "%s/models/f%d.safetensors", bundle_dir, f);
+        wb_tensor_list w;
+        wb_tensor_list_init(&w);
+        if (io_weights_read(wp, &w, err) != 0) goto done;
+        net[f] = exp_foldnet_load(cfg, &w, wp, 0, 1, err);
+        wb_tensor_list_free(&w);
+        if (!net[f]) goto done;
+        if (nn_net_in_channels(net[f]) != in_ch) {
+            wb_err(err, WB_E_DATA, wp, "the network takes %d channels; the bundle's input has %ld", nn_net_in_channels(net[f]), in_ch);
+            goto done;
+        }
+    }
+    /* the cohort, preprocessed as the bundle's config says */
+    if (io_fs_mkdirs(out_dir, err) != 0) goto done;
+    char keydir[PATH_MAX + 8];
+    snprintf(keydir, sizeof keydir, "%s/..", out_dir);
+    uint8_t key[32];
+    if (exp_pseudonym_key(keydir, key, err) != 0) goto done;
+    if (exp_dataset_load(cfg, key, NULL, 0, &ds, err) != 0) goto done;
+    ds_loaded = 1;
+    if (ds.n == 0) {
+        wb_err(err, WB_E_DATA, data, "no image of the cohort could be preprocessed to the bundle's input (%ldx%ld, %ld "
+               "channel(s))%s%s", in_h, in_w, in_ch, ds.n_excluded ? ": the first: " : "", ds.n_excluded ? ds.excluded[0].reason : "");
+        goto done;
+    }
+    if (ds.rows != in_h || ds.cols != in_w) {
+        wb_err(err, WB_E_DATA, data, "the cohort's images were preprocessed to %dx%d; the bundle's networks take %ldx%ld",
+               ds.rows, ds.cols, in_h, in_w);
+        goto done;
+    }
+    const size_t px = (size_t)ds.rows * ds.cols;
+    x = malloc((size_t)in_ch * px * sizeof *x);
+    score = malloc(ds.n * sizeof *score);
+    fs = malloc(ds.n * (size_t)F * sizeof *fs);
+    y = malloc(ds.n * sizeof *y);
+    if (!x || !score || !fs || !y) {
+        wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < ds.n; i++) {
+        for (long c = 0; c < in_ch; c++) memcpy(x + (size_t)c * px, ds.images + i * px, px * sizeof *x);
+        double sum = 0;
+        for (int f = 0; f < F; f++) {
+            if (exp_foldnet_prob(net[f], x, ds.rows, ds.cols, 1, &fs[i * F + f], NULL, err) != 0) goto done;
+            sum += fs[i * F + f];
+        }
+        score[i] = sum / F;
+        y[i] = ds.items[i].label;
+        s->n_positive += y[i] == 1;
+    }
+    s->n = ds.n;
+    s->n_excluded = ds.n_excluded;
+    /* predictions.csv */
+    const double thr = s->b.threshold;
+    sb_printf(&pc, "file,sop_instance_uid,patient,laterality,view,label,score");
+    for (int f = 0; f < F; f++) sb_printf(&pc, ",score_f%d", f);
+    sb_printf(&pc, ",threshold,decision\n");
+    for (size_t i = 0; i < ds.n; i++) {
+        const exp_item *it = &ds.items[i];
+        char *shown = exp_dataset_out_file(&ds, it->file, it->group, it->pseudonym);
+        if (!shown) {
+            wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+            goto done;
+        }
+        sb_csv(&pc, shown);
+        free(shown);
+        sb_printf(&pc, ",");
+        sb_csv(&pc, it->sop_uid);
+        sb_printf(&pc, ",%s,", it->pseudonym);
+        sb_csv(&pc, it->laterality);
+        sb_printf(&pc, ",");
+        sb_csv(&pc, it->view);
+        sb_printf(&pc, ",%d,", it->label);
+        csv_num(&pc, score[i]);
+        for (int f = 0; f < F; f++) {
+            sb_printf(&pc, ",");
+            csv_num(&pc, fs[i * F + f]);
+        }
+        sb_printf(&pc, ",");
+        csv_num(&pc, thr);
+        sb_printf(&pc, ",%d\n", score[i] >= thr);
+    }
+    if (sb_write(&pc, out_dir, "predictions.csv", err) != 0) goto done;
+    if (ds.n_excluded) {
+        sb_printf(&ex, "file,reason\n");
+        for (size_t i = 0; i < ds.n_excluded; i++) {
+            const exp_excluded *e = &ds.excluded[i];
+            char *f = exp_dataset_out_file(&ds, e->file, e->group, e->pseudonym);
+            char *r = exp_dataset_out_text(&ds, e->reason, e->file, e->path, e->csv_line, e->group, e->pseudonym);
+            sb_csv(&ex, f ? f : "");
+            sb_printf(&ex, ",");
+            sb_csv(&ex, r ? r : "");
+            sb_printf(&ex, "\n");
+            free(f);
+            free(r);
+        }
+        if (sb_write(&ex, out_dir, "excluded.csv", err) != 0) goto done;
+    }
+    /* metrics.json: an external validation of the source run */
+    double m[EXP_M_COUNT];
+    exp_summary_binary(y, score, ds.n, thr, exp_config_double(cfg, "metrics.specificity"), m);
+    s->auc = m[EXP_M_AUC];
+    s->auc_lo = m[EXP_M_AUC_LO];
+    s->auc_hi = m[EXP_M_AUC_HI];
+    char bname[256];
+    const char *dname = data;
+    base_name(bundle_dir, bname, sizeof bname);
+    char title[1024];
+    snprintf(title, sizeof title, "External validation of %s (variant %s, the mean of %d fold networks) on %s",
+             s->b.source_run, s->b.variant, F, dname);
+    sb_printf(&mj, "{\n  \"title\": ");
+    sb_jstr(&mj, title);
+    sb_printf(&mj, ",\n  \"kind\": \"external_validation\",\n  \"source_run\": ");
+    sb_jstr(&mj, s->b.source_run);
+    sb_printf(&mj, ",\n  \"bundle\": ");
+    sb_jstr(&mj, bname);
+    sb_printf(&mj, ",\n  \"variant\": ");
+    sb_jstr(&mj, s->b.variant);
+    sb_printf(&mj, ",\n  \"cohort\": ");
+    sb_jstr(&mj, dname);
+    sb_printf(&mj, ",\n  \"folds\": %d,\n  \"ensemble\": \"mean\",\n  \"n_images\": %zu,\n  \"n_excluded\": %zu,\n"
+                   "  \"metrics\": {\n", F, ds.n, ds.n_excluded);
+    for (int q = 0; q < EXP_M_COUNT; q++) {
+        sb_printf(&mj, "    ");
+        sb_jstr(&mj, exp_metric_names[q]);
+        sb_printf(&mj, ": ");
+        sb_num(&mj, m[q]);
+        sb_printf(&mj, "%s\n", q + 1 < EXP_M_COUNT ? "," : "");
+    }
+    sb_printf(&mj, "  }\n}\n");
+    if (sb_write(&mj, out_dir, "metrics.json", err) != 0) goto done;
+    rc = 0;
+done:
+    for (size_t i = 0; i < sets.n; i++) free(sets.v[i]);
+    for (int f = 0; f < MAX_FOLDS; f++) nn_net_free(net[f]);
+    if (ds_loaded) exp_dataset_free(&ds);
+    free(x);
+    free(score);
+    free(fs);
+    free(y);
+    sb_free(&pc);
+    sb_free(&mj);
+    sb_free(&ex);
+    exp_config_free(cfg);
+    return rc;
+}

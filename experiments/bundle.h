@@ -1,0 +1,60 @@
+/* bundle.h — a trained model as one directory (`workbench bundle`), and that model applied to
+ * another cohort (`workbench predict`).
+ *
+ *     exp_bundle_info bi;
+ *     if (exp_bundle_make("runs/demo-...", "last2", "bundles/demo-last2", &bi, &err) != 0) ...;
+ *     exp_predict_summary ps;
+ *     if (exp_predict_run("bundles/demo-last2", "other/labels.csv", "ext", &ps, &err) != 0) ...;
+ *
+ * A bundle (docs/predict.md): models/f<F>.safetensors (the fold networks of repeat 0 of one
+ * backbone variant, as the run saved them with train.save_weights: true), config.yaml (the
+ * run's resolved config: preprocessing, network, data.positive), thresholds.csv (fold,
+ * threshold: each fold's decision threshold from its validation images, as predictions.csv
+ * has it) and manifest.json (format, source run, variant, arch, in_channels, input size, the
+ * weights' input convention, folds, the mean threshold, and every other file with its SHA-256).
+ * Binary whole-image runs only.
+ */
+#ifndef EXP_BUNDLE_H
+#define EXP_BUNDLE_H
+
+#include <stddef.h>
+
+#include "base/wb_error.h"
+
+#define EXP_BUNDLE_FORMAT "workbench-bundle-1"
+
+typedef struct exp_bundle_info {
+    char variant[64], arch[64], source_run[256];
+    int folds;
+    double threshold;   /* mean of the folds' thresholds */
+} exp_bundle_info;
+
+/* Writes the bundle of variant (NULL: the run's first backbone variant) of the run in run_dir
+ * into out_dir, which must not exist: everything goes into out_dir.tmp.<pid> first, which is
+ * renamed into place at the end (removed on failure). Errors: WB_E_IO (no run directory, a
+ * missing saved network: names the file and train.save_weights; no predictions.csv),
+ * WB_E_USAGE (unknown or baseline variant, a multi-class or patch run, out_dir exists),
+ * WB_E_DATA (predictions.csv without a fold's threshold), WB_E_WRITE. */
+int exp_bundle_make(const char *run_dir, const char *variant, const char *out_dir, exp_bundle_info *info, wb_error *err);
+
+typedef struct exp_predict_summary {
+    exp_bundle_info b;
+    size_t n, n_excluded, n_positive;
+    double auc, auc_lo, auc_hi;
+} exp_predict_summary;
+
+/* Applies the bundle to the images of data: a labels CSV (its directory is the images'
+ * directory; the bundle's data.file_column, label_column, positive, group_column apply) or a
+ * config (.yaml/.yml) whose data section is used (labels, dicom_dir, the columns, positive,
+ * output_paths, on_error; its other sections are ignored: the bundle's preprocessing and
+ * network decide). First every file of the manifest is checked against its SHA-256 (a missing
+ * file: WB_E_IO, a changed one: WB_E_DATA, each naming the file). Each image is preprocessed
+ * as the bundle's config says and scored by every fold network; the score is the mean of the
+ * fold probabilities, the decision score >= the mean fold threshold. Writes out_dir/
+ * predictions.csv, metrics.json (an external validation of the source run) and, when images
+ * had to be left out, excluded.csv. Patients are named by the pseudonym key of the directory
+ * holding out_dir (as a run's by its runs directory's). WB_E_DATA also when no image could be
+ * preprocessed to the bundle's input or the networks do not take it (channels, size). */
+int exp_predict_run(const char *bundle_dir, const char *data, const char *out_dir, exp_predict_summary *s, wb_error *err);
+
+#endif
