@@ -2,7 +2,7 @@
  * another cohort (`workbench predict`).
  *
  *     exp_bundle_info bi;
- *     if (exp_bundle_make("runs/demo-...", "last2", "bundles/demo-last2", &bi, &err) != 0) ...;
+ *     if (exp_bundle_make("runs/demo-20261206T120000Z-0a1b2c3d", "last2", "bundles/demo-last2", &bi, &err) != 0) ...;
  *     exp_predict_summary ps;
  *     if (exp_predict_run("bundles/demo-last2", "other/labels.csv", "ext", &ps, &err) != 0) ...;
  *

@@ -1,8 +1,10 @@
 /* foldnet.h — a run's saved fold networks (train.save_weights: true), for looking at or
  * applying a trained model after the run: `workbench explain`, `bundle`, `predict`.
  *
+ *     // given: const exp_config *cfg; const char *cfg_path, *want, *run_dir; int fold;
+ *     // given: const wb_tensor_list weights; const float *x; int rows, cols;
  *     const char *v;
- *     if (exp_foldnet_variant(cfg, cfg_path, want, &v, &err) != 0) ...;   // WB_E_USAGE
+ *     if (exp_foldnet_variant(cfg, cfg_path, want, "explain", &v, &err) != 0) ...;   // WB_E_USAGE
  *     char wp[4200];
  *     exp_foldnet_path(run_dir, 0, fold, v, wp, sizeof wp);
  *     nn_net *net = exp_foldnet_load(cfg, &weights, wp, 0, 1, &err);
