@@ -107,18 +107,29 @@ static void array_spec(sbuf *b, const size_t *units, size_t n)
     }
 }
 
+/* Appends s with every % doubled. */
+static void pct_escape(sbuf *b, const char *s)
+{
+    for (; *s; s++) sb_printf(b, *s == '%' ? "%%%%" : "%c", *s);
+}
+
 /* The script: a prepare job (unless resuming), the array of units (if any), finish, clean-up. */
 static void write_script(sbuf *b, const slurm_opts *so, const char *config, const char *const *sets, size_t n_sets,
                          const size_t *units, size_t n_units, size_t total)
 {
     const int resume = config == NULL;
-    char logs[PATH_MAX + 64], prep_log[PATH_N], clean_log[PATH_N], unit_log[PATH_N], fin_log[PATH_N], marker[PATH_N];
-    snprintf(logs, sizeof logs, "%s/logs", so->run_dir);
-    snprintf(prep_log, sizeof prep_log, "%s/%s.prepare.log", so->runs_dir, so->base);
-    snprintf(clean_log, sizeof clean_log, "%s/%s.cleanup.log", so->runs_dir, so->base);
-    snprintf(unit_log, sizeof unit_log, "%s/unit-%%a.log", logs);
-    snprintf(fin_log, sizeof fin_log, "%s/finish.log", logs);
-    snprintf(marker, sizeof marker, "%s/finish-", logs);
+    /* sbatch --output reads %x patterns: a % of a path is written %% there */
+    sbuf logs = {0}, prep_log = {0}, clean_log = {0}, unit_log = {0}, fin_log = {0}, marker = {0};
+    sb_printf(&logs, "%s/logs", so->run_dir);
+    pct_escape(&prep_log, so->runs_dir);
+    sb_printf(&prep_log, "/%s.prepare.log", so->base);
+    pct_escape(&clean_log, so->runs_dir);
+    sb_printf(&clean_log, "/%s.cleanup.log", so->base);
+    pct_escape(&unit_log, logs.s);
+    sb_printf(&unit_log, "/unit-%%a.log");
+    pct_escape(&fin_log, logs.s);
+    sb_printf(&fin_log, "/finish.log");
+    sb_printf(&marker, "%s/finish-", logs.s);
     sb_printf(b, "#!/bin/sh\n"
                  "# Slurm jobs for one workbench run, written by workbench slurm (docs/cluster.md).\n"
                  "#   run directory: %s\n", so->run_dir);
@@ -129,7 +140,7 @@ static void write_script(sbuf *b, const slurm_opts *so, const char *config, cons
                  "# every node sees; only the prepare, finish and clean-up jobs write the registry.\n", so->runs_dir);
     if (!resume)
         sb_printf(b, "#   prepare  makes the run directory (manifest, folds, preprocessing cache) and records\n"
-                     "#            the run as running; log %s\n", prep_log);
+                     "#            the run as running; log %s\n", prep_log.s);
     sb_printf(b, "#   units    a job array: task K computes unit K into parts/; logs %s\n"
                  "#   finish   when every unit succeeded: merges the parts into the results and\n"
                  "#            reports, records the run as finished; log %s\n"
@@ -137,13 +148,13 @@ static void write_script(sbuf *b, const slurm_opts *so, const char *config, cons
                  "#            runs it, so that the registry records the run as failed with the missing\n"
                  "#            units; log %s\n"
                  "# Re-submit the units that are missing then: workbench slurm --resume %s --submit\n",
-              unit_log, fin_log, clean_log, so->run_dir);
+              unit_log.s, fin_log.s, clean_log.s, so->run_dir);
     sb_printf(b, "set -eu\n"
                  "cancel() { echo \"workbench slurm: sbatch failed%s\" >&2; [ -z \"$*\" ] || scancel \"$@\"; exit 1; }\n",
               " (jobs already submitted are cancelled)");
     if (resume) {
         sb_printf(b, "mkdir -p ");
-        sh_word(b, logs);
+        sh_word(b, logs.s);
         sb_printf(b, "\n");
     }
     char threads[32];
@@ -164,9 +175,9 @@ static void write_script(sbuf *b, const slurm_opts *so, const char *config, cons
         w[k] = NULL;
         sh_cmd(&cmd, w);
         sb_printf(&cmd, " && mkdir -p ");
-        sh_word(&cmd, logs);
+        sh_word(&cmd, logs.s);
         sb_printf(b, "prepare=$(");
-        sbatch_head(b, so, "prepare", prep_log);
+        sbatch_head(b, so, "prepare", prep_log.s);
         sbatch_wrap(b, cmd.s);
         sb_printf(b, ") || cancel\nprepare=${prepare%%%%;*}\n");
         sb_free(&cmd);
@@ -179,7 +190,7 @@ static void write_script(sbuf *b, const slurm_opts *so, const char *config, cons
         sb_printf(&cmd, " \"$SLURM_ARRAY_TASK_ID\" "); /* for the job's shell */
         sh_cmd(&cmd, w2);
         sb_printf(b, "units=$(");
-        sbatch_head(b, so, "unit", unit_log);
+        sbatch_head(b, so, "unit", unit_log.s);
         sb_printf(b, " \\\n    --array=");
         array_spec(b, units, n_units);
         if (so->array_limit > 0) sb_printf(b, "%%%ld", so->array_limit);
@@ -196,26 +207,34 @@ static void write_script(sbuf *b, const slurm_opts *so, const char *config, cons
         const char *w[] = {so->wb, "run", "--finish", so->run_dir, NULL};
         sh_cmd(&cmd, w);
         sb_printf(&cmd, " && touch ");
-        sh_word(&cmd, marker);
+        sh_word(&cmd, marker.s);
         sb_printf(&cmd, "\"$SLURM_JOB_ID\".done");
         sb_printf(b, "finish=$(");
-        sbatch_head(b, so, "finish", fin_log);
+        sbatch_head(b, so, "finish", fin_log.s);
         if (prev) sb_printf(b, " \\\n    --dependency=afterok:$%s --kill-on-invalid-dep=yes", prev);
         sbatch_wrap(b, cmd.s);
         sb_printf(b, ") || cancel %s\nfinish=${finish%%%%;*}\n", submitted);
         sb_free(&cmd);
     }
-    /* clean-up: the marker's name holds the finish job's id, known when this is submitted:
+    /* clean-up: the marker name holds the finish job's id, known when this is submitted:
      * the --wrap word is '<text up to the id>'"$finish"'<the rest>' */
     {
         sbuf rest = {0};
         sb_printf(&cmd, "test -e ");
-        sh_word(&cmd, marker);
+        sh_word(&cmd, marker.s);
         sb_printf(&rest, ".done || ");
         const char *w[] = {so->wb, "run", "--finish", so->run_dir, NULL};
         sh_cmd(&rest, w);
+        sbuf msg = {0};
+        sb_printf(&msg, "workbench: re-submit the missing units with: ");
+        const char *w2[] = {so->wb, "slurm", "--resume", so->run_dir, "--submit", NULL};
+        sh_cmd(&msg, w2);
+        sb_printf(&rest, " || { echo ");
+        sh_word(&rest, msg.s);
+        sb_printf(&rest, " >&2; exit 1; }");
+        sb_free(&msg);
         sb_printf(b, "cleanup=$(");
-        sbatch_head(b, so, "cleanup", clean_log);
+        sbatch_head(b, so, "cleanup", clean_log.s);
         sb_printf(b, " \\\n    --dependency=afterany:%s$finish", n_units ? "$units:" : "");
         sb_printf(b, " \\\n    --wrap=");
         sh_word(b, cmd.s);
@@ -411,6 +430,12 @@ static int run(int argc, char **argv)
     if (n_units && units[n_units - 1] > 1000)
         wb_warn("unit ids go up to %zu: Slurm's default MaxArraySize (1001) only takes array indices up to 1000; "
                 "ask the cluster's admins (scontrol show config | grep MaxArraySize)", units[n_units - 1]);
+    /* the script names them in comments too: a line break would end a comment */
+    for (const char *const *p = (const char *const[]){wb, run_dir, resume ? "" : config, NULL}; *p; p++)
+        if (strchr(*p, '\n')) {
+            wb_err(&err, WB_E_USAGE, *p, "a path with a line break cannot go into a batch script: rename it");
+            goto done;
+        }
     so.wb = wb;
     so.run_dir = run_dir;
     so.runs_dir = runs_dir;
