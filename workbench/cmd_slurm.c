@@ -344,8 +344,8 @@ static int run(int argc, char **argv)
             pos = argv[i];
         }
     }
-    if (resume && (pos || n_sets || out_given || stamp_fixed)) {
-        wb_err(&err, WB_E_USAGE, NULL, "slurm --resume RUN_DIR takes no config, --set, --out or --timestamp: the run "
+    if (resume && (pos || n_sets || out_given)) {
+        wb_err(&err, WB_E_USAGE, NULL, "slurm --resume RUN_DIR takes no config, --set or --out: the run "
                "goes on with what it recorded");
         goto usage;
     }
@@ -475,7 +475,7 @@ const wb_command wb_cmd_slurm = {
     "                       [--time T] [--cpus C] [--mem M] [--array-limit K] [--timestamp T]\n"
     "                       [--submit]\n"
     "       workbench slurm --resume RUN_DIR [--partition P] [--time T] [--cpus C] [--mem M]\n"
-    "                       [--array-limit K] [--submit]\n"
+    "                       [--array-limit K] [--timestamp T] [--submit]\n"
     "\n"
     "Checks CONFIG (as workbench validate does), fixes its run directory\n"
     "RUNS_DIR/<name>-<UTC time>-<config hash> and writes RUNS_DIR/<that name>.slurm.sh, a\n"
