@@ -17,6 +17,7 @@
 #include "base/wb_log.h"
 #include "experiments/config/config.h"
 #include "experiments/model/backbone.h"
+#include "experiments/report/rundir.h"
 #include "experiments/run.h"
 #include "io/io_fs.h"
 #include "io/io_sbuf.h"
@@ -379,7 +380,7 @@ static int run(int argc, char **argv)
     if (resume) {
         if (abs_path(resume, run_dir, &err) != 0) return cli_fail(&err);
         char cpath[PATH_N];
-        snprintf(cpath, sizeof cpath, "%s/config.yaml", run_dir);
+        snprintf(cpath, sizeof cpath, "%s/" EXP_RD_CONFIG, run_dir);
         if (access(cpath, F_OK) != 0) {
             wb_err(&err, WB_E_USAGE, run_dir, "not a prepared run directory (no config.yaml): submit the config with "
                    "workbench slurm CONFIG --out RUNS_DIR");
