@@ -197,7 +197,7 @@ static void write_script(sbuf *b, const slurm_opts *so, const char *config, cons
         if (so->array_limit > 0) sb_printf(b, "%%%ld", so->array_limit);
         if (prev) sb_printf(b, " --dependency=afterok:$%s --kill-on-invalid-dep=yes", prev);
         sbatch_wrap(b, cmd.s);
-        sb_printf(b, ") || cancel %s\nunits=${units%%%%;*}\n", submitted);
+        sb_printf(b, ") || cancel%s%s\nunits=${units%%%%;*}\n", submitted[0] ? " " : "", submitted);
         sb_free(&cmd);
         prev = "units";
         submitted = resume ? "\"$units\"" : "\"$prepare\" \"$units\"";
@@ -214,7 +214,7 @@ static void write_script(sbuf *b, const slurm_opts *so, const char *config, cons
         sbatch_head(b, so, "finish", fin_log.s);
         if (prev) sb_printf(b, " \\\n    --dependency=afterok:$%s --kill-on-invalid-dep=yes", prev);
         sbatch_wrap(b, cmd.s);
-        sb_printf(b, ") || cancel %s\nfinish=${finish%%%%;*}\n", submitted);
+        sb_printf(b, ") || cancel%s%s\nfinish=${finish%%%%;*}\n", submitted[0] ? " " : "", submitted);
         sb_free(&cmd);
     }
     /* clean-up: the marker name holds the finish job's id, known when this is submitted:
