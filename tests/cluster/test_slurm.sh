@@ -44,6 +44,7 @@ stop_daemons() {
   exit $rc
 }
 trap stop_daemons EXIT
+trap 'exit 143' TERM INT
 
 # munge: a fresh key, our own socket
 dd if=/dev/urandom of="$t/munge/munge.key" bs=1024 count=1 status=none
