@@ -248,6 +248,12 @@ static void write_script(sbuf *b, const slurm_opts *so, const char *config, cons
     if (!resume) sb_printf(b, "echo \"prepare $prepare\"\n");
     if (n_units) sb_printf(b, "echo \"units $units\"\n");
     sb_printf(b, "echo \"finish $finish\"\necho \"cleanup $cleanup\"\n");
+    sb_free(&logs);
+    sb_free(&prep_log);
+    sb_free(&clean_log);
+    sb_free(&unit_log);
+    sb_free(&fin_log);
+    sb_free(&marker);
 }
 
 /* An absolute, canonical path for an existing path. */
