@@ -3,7 +3,8 @@
 # otherwise through sudo), then configures and builds into build/.
 #   ./setup.sh          install + build (build/)
 #   ./setup.sh --asan   also build with AddressSanitizer + UBSan (build-asan/), and install the
-#                       test tools (xmllint, Chromium for the report's browser test)
+#                       test tools (xmllint, Chromium for the report's browser test, Slurm and
+#                       munge for tests/cluster)
 #   ./setup.sh --fuzz   also install clang + libFuzzer and build the fuzz targets (build-fuzz/,
 #                       clang, ASan + UBSan; tests/fuzz/run.sh runs them)
 # The flags combine: ./setup.sh --asan --fuzz
@@ -22,8 +23,9 @@ pkgs=(build-essential cmake pkg-config libdcmtk-dev dcmtk libinsighttoolkit5-dev
       libopenblas-dev libyaml-dev libsqlite3-dev libhdf5-dev zlib1g-dev dicom3tools libopenjp2-7-dev
       libpng-dev libjpeg62-turbo-dev)
 [ $fuzz -eq 0 ] || pkgs+=(clang libclang-rt-14-dev)
-# the test command (--asan) also checks the HTML report: xmllint and headless Chromium
-[ $asan -eq 0 ] || pkgs+=(libxml2-utils chromium)
+# the test command (--asan) also checks the HTML report: xmllint and headless Chromium; and
+# submits a run to a single-node Slurm it starts (tests/cluster): slurm-wlm and munge
+[ $asan -eq 0 ] || pkgs+=(libxml2-utils chromium slurm-wlm munge)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

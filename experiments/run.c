@@ -614,6 +614,27 @@ static int setup_file(run_ctx *c, sbuf *b, const char *name, wb_error *err)
     return rc;
 }
 
+static void run_dir_name(const exp_config *cfg, const char *runs_dir, const char *stamp, const char *resolved,
+                         size_t resolved_n, char *out, size_t n)
+{
+    uint8_t h[32];
+    io_sha256_buf(resolved, resolved_n, h);
+    snprintf(out, n, "%s/%s-%s-%02x%02x%02x%02x", runs_dir, exp_config_str(cfg, "name"), stamp, h[0], h[1], h[2], h[3]);
+}
+
+int exp_run_dir_name(const exp_config *cfg, const char *runs_dir, const char *stamp, char *out, size_t n, wb_error *err)
+{
+    char *resolved = NULL;
+    size_t resolved_n = 0;
+    FILE *mf = open_memstream(&resolved, &resolved_n);
+    if (!mf) return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+    exp_config_write_resolved(cfg, mf);
+    fclose(mf);
+    run_dir_name(cfg, runs_dir, stamp, resolved, resolved_n, out, n);
+    free(resolved);
+    return 0;
+}
+
 /* Step 1, open: the config (a prepared or resumed run's own config.yaml), the weights (a
  * missing or damaged file stops the run before it has a directory), the run directory. */
 static int run_open(run_ctx *c, wb_error *err)
@@ -622,14 +643,19 @@ static int run_open(run_ctx *c, wb_error *err)
     const char *existing = o->resume_dir ? o->resume_dir : (o->step == EXP_RUN_UNITS || o->step == EXP_RUN_FINISH) ? o->run_dir : NULL;
     c->runs_dir = o->runs_dir ? o->runs_dir : "runs";
     c->writes_setup = o->step == EXP_RUN_ALL || o->step == EXP_RUN_PREPARE;
+    /* a given run directory's parent holds the pseudonym key, the cache and the registry, as
+     * for the unit and finish steps that find them from the directory alone */
+    const char *named = existing ? existing : o->step == EXP_RUN_PREPARE ? o->run_dir : NULL;
+    if (named) {
+        snprintf(c->runs_buf, sizeof c->runs_buf, "%s", named);
+        char *slash = strrchr(c->runs_buf, '/');
+        if (slash && slash != c->runs_buf) *slash = '\0';
+        else snprintf(c->runs_buf, sizeof c->runs_buf, slash ? "/" : ".");
+        c->runs_dir = c->runs_buf;
+    }
     if (existing) {
         char cpath[4200];
         snprintf(cpath, sizeof cpath, "%s/" EXP_RD_CONFIG, existing);
-        snprintf(c->runs_buf, sizeof c->runs_buf, "%s", existing);
-        char *slash = strrchr(c->runs_buf, '/');
-        if (slash && slash != c->runs_buf) *slash = '\0';
-        else snprintf(c->runs_buf, sizeof c->runs_buf, ".");
-        c->runs_dir = c->runs_buf;
         if (access(cpath, F_OK) != 0)
             return wb_err(err, WB_E_USAGE, existing, o->resume_dir ? "nothing to resume: the run was stopped before "
                           "its config.yaml was written; run the config again" : "not a prepared run directory (no "
@@ -675,16 +701,14 @@ static int run_open(run_ctx *c, wb_error *err)
                           errno == EEXIST ? " (a run directory is made once: choose a new name)" : "");
         }
     } else {
-        uint8_t h[32];
-        io_sha256_buf(resolved, resolved_n, h);
-        char stamp[32];
+        char stamp[32], base[4200];
         exp_run_stamp(o->timestamp, stamp);
+        run_dir_name(cfg, c->runs_dir, stamp, resolved, resolved_n, base, sizeof base);
         /* claimed with mkdir, so two runs of one config in the same second get -2, -3, ... */
         for (int k = 1;; k++) {
             char sfx[16] = "";
             if (k > 1) snprintf(sfx, sizeof sfx, "-%d", k);
-            snprintf(c->dir, c->dir_n, "%s/%s-%s-%02x%02x%02x%02x%s", c->runs_dir, exp_config_str(cfg, "name"), stamp,
-                     h[0], h[1], h[2], h[3], sfx);
+            snprintf(c->dir, c->dir_n, "%s%s", base, sfx);
             int fault = io_fs_fault_point("mkdir", c->dir) != 0;
             if (!fault && mkdir(c->dir, 0777) == 0) break;
             if (fault || errno != EEXIST || k == 1000) {

@@ -72,6 +72,13 @@ int exp_run_pending(const char *run_dir, exp_run_unit **units, size_t *n, wb_err
 /* Unit K of (repeat r, fold f, variant v): (r * folds + f) * n_variants + v. */
 size_t exp_run_unit_index(int r, int f, size_t v, int folds, size_t n_variants);
 
+/* The run directory a run of cfg started at stamp gets: RUNS_DIR/<name>-<stamp>-<the first 4
+ * bytes of the resolved config's SHA-256, hex> (a run started in the same second as another
+ * of the same config gets -2, -3, ... on top). */
+struct exp_config;
+int exp_run_dir_name(const struct exp_config *cfg, const char *runs_dir, const char *stamp, char *out, size_t n,
+                     wb_error *err);
+
 /* "YYYYmmddTHHMMSSZ": fixed if not NULL, otherwise the current UTC time. */
 void exp_run_stamp(const char *fixed, char out[32]);
 

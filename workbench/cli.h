@@ -28,6 +28,7 @@ extern const wb_command wb_cmd_runs;
 extern const wb_command wb_cmd_explain;
 extern const wb_command wb_cmd_bundle;
 extern const wb_command wb_cmd_predict;
+extern const wb_command wb_cmd_slurm;
 
 /* Prints the command's usage to stdout. */
 void cli_print_usage(const wb_command *cmd);

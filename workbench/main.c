@@ -27,6 +27,7 @@ static const wb_command *const commands[] = {
     &wb_cmd_explain,
     &wb_cmd_bundle,
     &wb_cmd_predict,
+    &wb_cmd_slurm,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
