@@ -85,27 +85,7 @@ static void layout_of(int oh, int ow, int s, dlayout *L)
 #define DW_OCB 1
 #define DW_KIB 1
 #define DW_CASES DT(1, 1)
-#include "nets/nn_conv_direct_tmpl.h"
-#undef SFX
-#undef VEC
-#undef VL
-#undef VZERO
-#undef VSET1
-#undef VLOAD
-#undef VADD
-#undef VMUL
-#undef VRELU
-#undef VFMA
-#undef VSTORE
-#undef VLOADN
-#undef VSTOREN
-#undef VKEEP
-#undef FWD_OCB
-#undef FWD_NV
-#undef FWD_CASES
-#undef DW_OCB
-#undef DW_KIB
-#undef DW_CASES
+#include "nets/nn_conv_direct_tmpl.h" /* which #undefs its parameters */
 
 #if NN_X86
 #if defined(__clang__)
@@ -140,27 +120,7 @@ static inline __m256i avx2_mask(int n)
 #define DW_OCB 2
 #define DW_KIB 1
 #define DW_CASES DT(2, 1) DT(1, 1)
-#include "nets/nn_conv_direct_tmpl.h"
-#undef SFX
-#undef VEC
-#undef VL
-#undef VZERO
-#undef VSET1
-#undef VLOAD
-#undef VADD
-#undef VMUL
-#undef VRELU
-#undef VFMA
-#undef VSTORE
-#undef VLOADN
-#undef VSTOREN
-#undef VKEEP
-#undef FWD_OCB
-#undef FWD_NV
-#undef FWD_CASES
-#undef DW_OCB
-#undef DW_KIB
-#undef DW_CASES
+#include "nets/nn_conv_direct_tmpl.h" /* which #undefs its parameters */
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
@@ -199,27 +159,7 @@ static inline __mmask16 avx512_mask(int n)
 #define DW_OCB 3
 #define DW_KIB 3
 #define DW_CASES DT(3, 3) DT(2, 3) DT(1, 3)
-#include "nets/nn_conv_direct_tmpl.h"
-#undef SFX
-#undef VEC
-#undef VL
-#undef VZERO
-#undef VSET1
-#undef VLOAD
-#undef VADD
-#undef VMUL
-#undef VRELU
-#undef VFMA
-#undef VSTORE
-#undef VLOADN
-#undef VSTOREN
-#undef VKEEP
-#undef FWD_OCB
-#undef FWD_NV
-#undef FWD_CASES
-#undef DW_OCB
-#undef DW_KIB
-#undef DW_CASES
+#include "nets/nn_conv_direct_tmpl.h" /* which #undefs its parameters */
 #if defined(__clang__)
 #pragma clang attribute pop
 #else

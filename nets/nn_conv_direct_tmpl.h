@@ -1,5 +1,6 @@
 /* nn_conv_direct_tmpl.h — the inner loops of the direct 3x3 convolutions, included once per
- * instruction set by nn_conv_direct.c (no include guard on purpose). The includer defines:
+ * instruction set by nn_conv_direct.c (no include guard on purpose; it #undefs its parameters
+ * at the end). The includer defines:
  *
  *   SFX(name)            the function name with the instruction set's suffix
  *   VEC, VL              the vector type and its width in floats
@@ -199,3 +200,25 @@ static void SFX(dw_items)(const dconv *p, size_t i0, size_t i1)
 
 #undef DW_NL
 #undef DW_LANES
+
+/* the parameters, for the next instruction set */
+#undef SFX
+#undef VEC
+#undef VL
+#undef VZERO
+#undef VSET1
+#undef VLOAD
+#undef VADD
+#undef VMUL
+#undef VRELU
+#undef VFMA
+#undef VSTORE
+#undef VLOADN
+#undef VSTOREN
+#undef VKEEP
+#undef FWD_OCB
+#undef FWD_NV
+#undef FWD_CASES
+#undef DW_OCB
+#undef DW_KIB
+#undef DW_CASES
