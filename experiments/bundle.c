@@ -105,7 +105,7 @@ int exp_bundle_make(const char *run_dir, const char *variant, const char *out_di
     io_csv pred;
     memset(&pred, 0, sizeof pred);
     sbuf thr = {0}, man = {0};
-    char tmp[PATH_MAX + 32] = "", dir[PATH_MAX + 64];
+    char tmp[PATH_MAX + 96] = "", dir[PATH_MAX + 64];
     int rc = -1, folds = 0;
     char *thr_text[MAX_FOLDS] = {0};
     char hex[MAX_FOLDS + 2][65];
@@ -174,7 +174,10 @@ int exp_bundle_make(const char *run_dir, const char *variant, const char *out_di
         tsum += strtod(thr_text[f], NULL);
     }
     /* write into the temporary directory, then rename */
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out_dir, (long)getpid());
+    if (!io_fs_tmp_name(out_dir, tmp, sizeof tmp)) {
+        wb_err(err, WB_E_USAGE, out_dir, "path too long");
+        goto done;
+    }
     snprintf(dir, sizeof dir, "%s/models", tmp);
     if (io_fs_mkdirs(dir, err) != 0) goto done;
     for (int f = 0; f < folds; f++) {

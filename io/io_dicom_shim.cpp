@@ -1015,7 +1015,10 @@ int io_dicom_write(const char *path, const char *const *attrs, size_t n_attrs,
                           DcmXfer(xfer).getXferName(), c.bad() ? c.text() : "no encoder");
 
         // a temporary file of this process, fsynced and renamed into place (io_fs_publish)
-        std::string tmp = std::string(path) + ".tmp." + std::to_string((long)getpid());
+        std::vector<char> tmpbuf(std::strlen(path) + 128);
+        if (!io_fs_tmp_name(path, tmpbuf.data(), tmpbuf.size()))
+            return wb_err(err, WB_E_WRITE, path, "path too long");
+        std::string tmp(tmpbuf.data());
         if (io_fs_fault_point("create", tmp.c_str()) != 0)
             return wb_err(err, WB_E_WRITE, path, "cannot create: %s", strerror(errno));
         c = ff.saveFile(tmp.c_str(), xfer, EET_ExplicitLength, EGL_recalcGL, EPD_noChange, 0, 0,

@@ -252,6 +252,36 @@ int io_fs_mkdirs(const char *dir, wb_error *err)
     return 0;
 }
 
+/* This machine's name as it goes into temporary file names: at most 64 characters of
+ * [A-Za-z0-9.-], others replaced by '_' ("localhost" if it has none). Cached. */
+static const char *host_tag(void)
+{
+    static char tag[65];
+    if (!tag[0]) {
+        char h[256] = "";
+        if (gethostname(h, sizeof h - 1) != 0 || !h[0])
+            snprintf(h, sizeof h, "localhost");
+        size_t i = 0;
+        for (; h[i] && i < sizeof tag - 1; i++) {
+            char c = h[i];
+            int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+            tag[i] = ok ? c : '_';
+        }
+        tag[i] = '\0';
+    }
+    return tag;
+}
+
+const char *io_fs_tmp_name(const char *path, char *buf, size_t n)
+{
+    int k = snprintf(buf, n, "%s.tmp.%ld@%s", path, (long)getpid(), host_tag());
+    if (k >= 0 && (size_t)k < n)
+        return buf;
+    if (n)
+        buf[0] = '\0'; /* never a truncated name that someone might remove */
+    return NULL;
+}
+
 int io_atomic_open(io_atomic_file *af, const char *path, wb_error *err)
 {
     memset(af, 0, sizeof *af);
@@ -259,7 +289,7 @@ int io_atomic_open(io_atomic_file *af, const char *path, wb_error *err)
     if (strlen(path) >= sizeof af->path)
         return wb_err(err, WB_E_WRITE, path, "path too long");
     snprintf(af->path, sizeof af->path, "%s", path);
-    snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld", path, (long)getpid());
+    io_fs_tmp_name(path, af->tmp, sizeof af->tmp); /* fits: path is shorter than af->path */
     if (fault_on()) {
         if (io_fs_fault_point("create", af->tmp) == 0)
             af->f = fault_open(af->tmp, af);
@@ -348,13 +378,17 @@ long io_fs_remove_stale_tmp(const char *dir, wb_error *err)
         const char *t = strstr(e->d_name, ".tmp.");
         if (!t || t == e->d_name)
             continue;
-        /* the last ".tmp." is followed by the writer's pid and nothing else */
+        /* the last ".tmp." is followed by the writer's pid and "@host" (or, from older
+         * versions, nothing): a writer on another machine sharing the directory (a cluster's
+         * NFS) cannot be judged by its pid here, so only this machine's files are removed */
         for (const char *u; (u = strstr(t + 1, ".tmp.")) != NULL;)
             t = u;
         char *end = NULL;
         errno = 0;
         long pid = strtol(t + 5, &end, 10);
-        if (errno || end == t + 5 || *end || pid <= 0 || (pid_t)pid != pid)
+        if (errno || end == t + 5 || pid <= 0 || (pid_t)pid != pid)
+            continue;
+        if (*end && (*end != '@' || strcmp(end + 1, host_tag()) != 0))
             continue;
         if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
             continue; /* alive (or not ours to judge): its writer may still rename it */

@@ -58,10 +58,16 @@ const char *io_fs_fd_name(int fd, const char *path, char *buf, size_t n);
 /* Creates dir and its parents (mode 0777 & ~umask). Existing directories are fine. */
 int io_fs_mkdirs(const char *dir, wb_error *err);
 
-/* Atomic file writing: io_atomic_open returns a FILE on "path.tmp.<pid>"; io_atomic_commit
+/* Atomic file writing: io_atomic_open returns a FILE on "path.tmp.<pid>@<host>" (host: this
+ * machine's name, so that writers on several machines sharing a directory never collide, nor
+ * judge each other's files stale); io_atomic_commit
  * flushes, fsyncs, closes and renames it onto path; io_atomic_abort closes and removes it.
  * Either commit or abort must be called exactly once. On any failure the temporary file is
  * removed and path is left as it was; the error names path and the reason (WB_E_WRITE). */
+/* The temporary name this process writes path under: "path.tmp.<pid>@<host>" into buf[n].
+ * Returns buf, or NULL (and buf emptied) when it does not fit. */
+const char *io_fs_tmp_name(const char *path, char *buf, size_t n);
+
 typedef struct io_atomic_file {
     FILE *f;
     int fd;          /* f's descriptor (for fsync) */
@@ -78,9 +84,10 @@ void io_atomic_abort(io_atomic_file *af);
  * into it, e.g. 0600 for a key); the file keeps them when it is renamed into place. */
 int io_atomic_chmod(io_atomic_file *af, unsigned mode, wb_error *err);
 
-/* Removes the temporary files ("NAME.tmp.<pid>") that killed processes left directly in dir:
- * those whose pid is not a live process. Other files, and the temporary files of live
- * processes (a concurrent writer), are left alone. Returns the number removed, or -1 with err
+/* Removes the temporary files ("NAME.tmp.<pid>@<host>", or "NAME.tmp.<pid>" as older versions
+ * wrote them) that killed processes of this machine left directly in dir: those whose pid is
+ * not a live process here. Other files, the temporary files of live processes (a concurrent
+ * writer) and those written on another host are left alone. Returns the number removed, or -1 with err
  * if dir cannot be read. For `run --resume` and cache maintenance. */
 long io_fs_remove_stale_tmp(const char *dir, wb_error *err);
 

@@ -52,7 +52,7 @@ const wb_command wb_cmd_bundle = {
     "bundle", run, "a run's fold networks of one variant as a model bundle (for predict)",
     "usage: workbench bundle RUN_DIR [--variant V] --out BUNDLE_DIR\n"
     "\n"
-    "Writes BUNDLE_DIR (which must not exist; written into BUNDLE_DIR.tmp.<pid>, then renamed):\n"
+    "Writes BUNDLE_DIR (which must not exist; written into BUNDLE_DIR.tmp.<pid>@<host>, then renamed):\n"
     "  models/f<F>.safetensors  the fold networks of variant V of repeat 0 (the run needs\n"
     "                           train.save_weights: true; other repeats are not bundled)\n"
     "  config.yaml              the run's resolved config (preprocessing, network)\n"

@@ -43,19 +43,30 @@ int main(int argc, char **argv)
     if (child == 0)
         _exit(0);
     waitpid(child, NULL, 0);
-    char dead[64], live[64], dead2[80];
-    snprintf(dead, sizeof dead, "metrics.json.tmp.%ld", (long)child);
-    snprintf(dead2, sizeof dead2, "a.tmp.b.tmp.%ld", (long)child);
-    snprintf(live, sizeof live, "predictions.csv.tmp.%ld", (long)getpid());
+    char host[256] = "";
+    CHECK(gethostname(host, sizeof host - 1) == 0 && host[0], "gethostname");
+    host[64] = '\0';
+    for (char *h = host; *h; h++)
+        if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') || (*h >= '0' && *h <= '9') || *h == '.' || *h == '-'))
+            *h = '_';
+    char dead[400], live[400], dead2[400], dead3[400], other[400];
+    snprintf(dead, sizeof dead, "metrics.json.tmp.%ld", (long)child); /* the older format */
+    snprintf(dead2, sizeof dead2, "a.tmp.b.tmp.%ld@%s", (long)child, host);
+    snprintf(dead3, sizeof dead3, "folds.csv.tmp.%ld@%s", (long)child, host);
+    snprintf(live, sizeof live, "predictions.csv.tmp.%ld@%s", (long)getpid(), host);
+    snprintf(other, sizeof other, "unit-3.part.tmp.%ld@%s-elsewhere", (long)child, host);
     touch(dir, dead);
     touch(dir, dead2);
+    touch(dir, dead3);
     touch(dir, live);
+    touch(dir, other);
     touch(dir, "metrics.json");
     touch(dir, "notes.tmp.txt");
     touch(dir, "x.tmp.12ab");
-    CHECK_EQ_INT(io_fs_remove_stale_tmp(dir, &err), 2, "stale temporary files removed");
-    CHECK(!exists(dir, dead) && !exists(dir, dead2), "a dead writer's temporary files are gone");
+    CHECK_EQ_INT(io_fs_remove_stale_tmp(dir, &err), 3, "stale temporary files removed");
+    CHECK(!exists(dir, dead) && !exists(dir, dead2) && !exists(dir, dead3), "a dead writer's temporary files are gone");
     CHECK(exists(dir, live), "a live writer's temporary file is kept");
+    CHECK(exists(dir, other), "another host's temporary file is kept");
     CHECK(exists(dir, "metrics.json") && exists(dir, "notes.tmp.txt") && exists(dir, "x.tmp.12ab"),
           "other files are kept");
     CHECK(io_fs_remove_stale_tmp("/nonexistent/dir", &err) == -1 && err.code == WB_E_IO, "missing dir: %s",

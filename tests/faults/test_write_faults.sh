@@ -16,7 +16,7 @@ n_ops=$(grep -c 'fault point' "$out/s_trace")
 expect_eq "$n_ops" 44 "synth output operations (mkdir x4, 12 DICOM files create/fsync/rename, labels.csv create/write/fsync/rename)"
 for n in $(seq 1 "$n_ops") 5+; do
   s="$out/s_${n%+}${n//[0-9]/}"; s=${s/+/_on}
-  path=$(grep -E "fault point ${n%+}: " "$out/s_trace" | sed -E 's/.*: [a-z]+ //; s/\.tmp\.[0-9]+$//' | sed "s#^$out/s_ref#$s#")
+  path=$(grep -E "fault point ${n%+}: " "$out/s_trace" | sed -E 's/.*: [a-z]+ //; s/\.tmp\.[0-9]+(@[A-Za-z0-9._-]+)?$//' | sed "s#^$out/s_ref#$s#")
   expect_exit 4 env WB_FAULT_WRITE=$n "$wb" -q synth --out "$s" --patients 3 --seed 5 --size 160x200
   expect_grep "^workbench: error: $path: .*No space left on device$" "$out/stderr"
   no_temp "$out" "synth, operation $n failing"
@@ -43,7 +43,7 @@ for spec in 'create .*/config\.yaml' 'mkdir .*/parts' 'fsync .*/manifest\.csv' '
   k=$((k + 1))
   n=$(point "$spec" "$out/trace")
   checks=$((checks + 1)); [ -n "$n" ] || { fails=$((fails + 1)); echo "FAIL: no '$spec' in the trace" >&2; continue; }
-  file=$(grep -E "fault point $n: " "$out/trace" | sed -E 's/.*\/(small-[^/]*\/)?//; s/\.tmp\.[0-9]+$//')
+  file=$(grep -E "fault point $n: " "$out/trace" | sed -E 's/.*\/(small-[^/]*\/)?//; s/\.tmp\.[0-9]+(@[A-Za-z0-9._-]+)?$//')
   ts=202601${k}T000000Z
   expect_exit 4 env WB_FAULT_WRITE=$n "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp $ts
   expect_grep "^workbench: error: $out/runs/small-$ts-[0-9a-f]{8}(/parts)?/$file: .*No space left on device$" "$out/stderr"
