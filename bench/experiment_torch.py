@@ -191,7 +191,8 @@ def safe_auc(y, s):
     return roc_auc_score(y, s) if 0 < y.sum() < len(y) else float("nan")
 
 
-def finetune(base, Ffeat, unfreeze, X, y, tr, va, te, a, gen):
+def finetune(base, Ffeat, unfreeze, X, y, tr, va, a, gen):
+    """The fine-tuned network (its best epoch by validation AUC)."""
     model = copy.deepcopy(base)
     stages = ["conv1", "layer1", "layer2", "layer3"]
     train_from = 0 if unfreeze == "all" else stages.index(unfreeze)
@@ -233,7 +234,7 @@ def finetune(base, Ffeat, unfreeze, X, y, tr, va, te, a, gen):
         if crit > best or best < 0:
             best, best_state = crit, copy.deepcopy(model.state_dict())
     model.load_state_dict(best_state)
-    return scores(model, X[te], a.batch)
+    return model
 
 
 def blas_line():
@@ -289,7 +290,7 @@ def main():
                 sc, m = fit_probe(Ffeat[tr], y[tr], Ffeat[va], y[va])
                 s[te] = m.predict_proba(sc.transform(Ffeat[te]))[:, 1]
             else:
-                s[te] = finetune(base, Ffeat, unfreeze, X, y, tr, va, te, a, gen)
+                s[te] = scores(finetune(base, Ffeat, unfreeze, X, y, tr, va, a, gen), X[te], a.batch)
         print("%s\t%.3f\t%.4f" % (name, time.perf_counter() - t0, safe_auc(y, s)), flush=True)
 
 
