@@ -105,7 +105,7 @@ int exp_bundle_make(const char *run_dir, const char *variant, const char *out_di
     io_csv pred;
     memset(&pred, 0, sizeof pred);
     sbuf thr = {0}, man = {0};
-    char tmp[PATH_MAX + 96] = "", dir[PATH_MAX + 64];
+    char tmp[PATH_MAX + 96] = "", dir[PATH_MAX + 160];
     int rc = -1, folds = 0;
     char *thr_text[MAX_FOLDS] = {0};
     char hex[MAX_FOLDS + 2][65];
@@ -181,12 +181,12 @@ int exp_bundle_make(const char *run_dir, const char *variant, const char *out_di
     snprintf(dir, sizeof dir, "%s/models", tmp);
     if (io_fs_mkdirs(dir, err) != 0) goto done;
     for (int f = 0; f < folds; f++) {
-        char wp[PATH_MAX + 64], dst[PATH_MAX + 64];
+        char wp[PATH_MAX + 64], dst[PATH_MAX + 160];
         exp_foldnet_path(run_dir, 0, f, vname, wp, sizeof wp);
         snprintf(dst, sizeof dst, "%s/models/f%d.safetensors", tmp, f);
         if (copy_file(wp, dst, hex[f], err) != 0) goto done;
     }
-    char dst[PATH_MAX + 64];
+    char dst[PATH_MAX + 160];
     snprintf(dst, sizeof dst, "%s/config.yaml", tmp);
     if (copy_file(cpath, dst, hex[folds], err) != 0) goto done;
     sb_printf(&thr, "fold,threshold\n");

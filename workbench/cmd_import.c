@@ -38,6 +38,8 @@ static int run(int argc, char **argv)
             o.sites = v;
         } else if (!strcmp(argv[i], "--keep-missing")) {
             o.keep_missing = 1;
+        } else if (!strcmp(argv[i], "--no-roi-boxes")) {
+            o.roi_boxes = 0;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             wb_err(&err, WB_E_USAGE, NULL, "import: unknown option '%s'", argv[i]);
             goto usage;
@@ -73,6 +75,9 @@ static int run(int argc, char **argv)
            "box) from %zu annotation rows; %zu not found%s, %zu filtered out",
            o.format, s.images, s.patients, o.out, s.by_label[0], s.by_label[1], s.by_label[2], s.with_box, s.rows_read,
            s.missing, o.keep_missing ? " (kept)" : "", s.filtered);
+    if (!strcmp(o.format, "cbis-ddsm") && o.roi_boxes)
+        wb_log(WB_LOG_INFO, "import: ROI masks: %zu boxes read, %zu masks not under SOURCE, %zu not the film's size",
+               s.masks_read, s.masks_missing, s.masks_mismatched);
     wb_log(WB_LOG_INFO, "import: use it with data.dicom_dir: %s, data.labels: %s, data.group_column: patient_id, "
            "data.positive: malignant (or data.classes: [normal, benign, malignant])", o.source, o.out);
     return WB_EXIT_OK;
@@ -85,7 +90,7 @@ const wb_command wb_cmd_import = {
     "import", run, "a public mammography dataset, as downloaded, to a labels CSV",
     "usage: workbench import FORMAT SOURCE --out labels.csv [--birads-min N]\n"
     "                        [--benign-without-callback benign|normal] [--views CC,MLO]\n"
-    "                        [--sites 1,2] [--keep-missing]\n"
+    "                        [--sites 1,2] [--keep-missing] [--no-roi-boxes]\n"
     "\n"
     "Reads a dataset's own annotation files under SOURCE (the directory as downloaded) and\n"
     "writes one labels CSV row per image: file (relative to SOURCE), sop_instance_uid,\n"
@@ -107,6 +112,7 @@ const wb_command wb_cmd_import = {
     "  --views LIST               keep only these views (comma list, e.g. CC,MLO)\n"
     "  --sites LIST               rsna: keep only these site_id values\n"
     "  --keep-missing             write rows whose image file is not under SOURCE too\n"
+    "  --no-roi-boxes             cbis-ddsm: do not read the ROI mask images (no boxes; faster)\n"
     "\n"
     "Exit status: 0 written, 2 bad usage, 3 unreadable or malformed annotation files (the\n"
     "message names the file, line and column), 4 the output could not be written.\n"};

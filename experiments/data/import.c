@@ -23,6 +23,7 @@ void exp_import_options_default(exp_import_options *o)
 {
     memset(o, 0, sizeof *o);
     o->birads_min = 4;
+    o->roi_boxes = 1;
 }
 
 static const char *const formats[] = {"mini-mias", "cbis-ddsm", "vindr", "rsna", "inbreast"};
@@ -504,6 +505,119 @@ static const char *cbis_resolve(const dir_index *x, const char *source, const ch
     return NULL;
 }
 
+/* ---- CBIS-DDSM ROI masks -> boxes ----
+ * A finding's `ROI mask file path` names a folder that, as downloaded from TCIA, holds the
+ * binary mask (the full film's size, 0 and 255) and often also the cropped lesion image (grey,
+ * small), in either order (1-1.dcm, 1-2.dcm); the Kaggle JPEG copy holds both as JPEGs, whose
+ * compression blurs the mask's edge. So the mask is found by what it is, not by its name. */
+
+enum { MASK_NONE = 0, MASK_BOX, MASK_MISMATCH };
+
+/* 1 when img is a binary mask: both ends of its range present and at least 99% of its pixels
+ * within 10% of the range of one end (JPEG blur stays near the ends; a grey crop does not). */
+static int is_binary_mask(const io_dicom_image *img)
+{
+    const size_t n = (size_t)img->rows * (size_t)img->cols;
+    if (!n) return 0;
+    float lo = img->pixels[0], hi = lo;
+    for (size_t i = 1; i < n; i++) {
+        lo = img->pixels[i] < lo ? img->pixels[i] : lo;
+        hi = img->pixels[i] > hi ? img->pixels[i] : hi;
+    }
+    if (!(hi > lo)) return 0;
+    const float band = 0.1f * (hi - lo);
+    size_t near = 0, high = 0;
+    for (size_t i = 0; i < n; i++) {
+        const float v = img->pixels[i];
+        near += v <= lo + band || v >= hi - band;
+        high += v >= hi - band;
+    }
+    return near >= n - n / 100 && high > 0 && high < n;
+}
+
+/* The bounding box of the mask's pixels above the middle of its range. */
+static void mask_box(const io_dicom_image *img, int box[4])
+{
+    const size_t n = (size_t)img->rows * (size_t)img->cols;
+    float lo = img->pixels[0], hi = lo;
+    for (size_t i = 1; i < n; i++) {
+        lo = img->pixels[i] < lo ? img->pixels[i] : lo;
+        hi = img->pixels[i] > hi ? img->pixels[i] : hi;
+    }
+    const float mid = 0.5f * (lo + hi);
+    int r0 = img->rows, c0 = img->cols, r1 = -1, c1 = -1;
+    for (int r = 0; r < img->rows; r++)
+        for (int c = 0; c < img->cols; c++)
+            if (img->pixels[(size_t)r * (size_t)img->cols + (size_t)c] > mid) {
+                r0 = r < r0 ? r : r0;
+                r1 = r > r1 ? r : r1;
+                c0 = c < c0 ? c : c0;
+                c1 = c > c1 ? c : c1;
+            }
+    box[0] = c0, box[1] = r0, box[2] = c1 - c0 + 1, box[3] = r1 - r0 + 1;
+}
+
+/* 1 if dir (a folder name) is a folder of rel. */
+static int has_folder(const char *rel, const char *dir)
+{
+    const size_t k = strlen(dir);
+    for (const char *p = rel; (p = strstr(p, dir)) != NULL; p++)
+        if ((p == rel || p[-1] == '/') && p[k] == '/') return 1;
+    return 0;
+}
+
+/* The box of the finding whose mask path is mpath: MASK_BOX with box[] filled, MASK_NONE when
+ * no mask is there (not downloaded: no box), MASK_MISMATCH when the mask's size differs from
+ * the film's (film_rows/cols, 0 when unknown); -1 with err when a candidate cannot be read. */
+static int cbis_mask(const io_path_list *files, size_t root_len, const dir_index *x, const char *source,
+                     const char *mpath, int film_rows, int film_cols, int box[4], char *used, size_t nused,
+                     wb_error *err)
+{
+    char full[4400];
+    const char *only = NULL; /* the sheet's path itself, when it exists */
+    if (path_join(full, sizeof full, source, mpath) == 0 && is_file(full)) only = full;
+    char comp[256] = "";
+    if (!only) { /* the deepest folder of the path that the download has */
+        for (const char *p = mpath; *p;) {
+            size_t k = strcspn(p, "/\\");
+            if (!p[k]) break;
+            if (k && k < sizeof comp) {
+                char c[256];
+                memcpy(c, p, k);
+                c[k] = '\0';
+                if (table_find(&x->names, c) >= 0) memcpy(comp, c, k + 1);
+            }
+            p += k + 1;
+        }
+        if (!comp[0]) return MASK_NONE;
+    }
+    io_dicom_options opt;
+    io_dicom_options_default(&opt);
+    opt.voi = IO_VOI_IGNORE;
+    int found = MASK_NONE;
+    size_t best_area = 0;
+    for (size_t i = 0; i < files->n; i++) {
+        const char *path = files->paths[i], *rel = path + root_len;
+        while (*rel == '/') rel++;
+        if (only ? strcmp(path, only) != 0 : (!image_ext(rel) || !has_folder(rel, comp))) continue;
+        io_dicom_image img;
+        if (io_image_read(path, &opt, &img, NULL, err) != 0) return -1;
+        const size_t area = (size_t)img.rows * (size_t)img.cols;
+        if (is_binary_mask(&img) && area > best_area) {
+            best_area = area;
+            if (film_rows && (img.rows != film_rows || img.cols != film_cols)) {
+                found = MASK_MISMATCH;
+            } else {
+                mask_box(&img, box);
+                found = MASK_BOX;
+            }
+            snprintf(used, nused, "%s", rel);
+        }
+        io_dicom_image_free(&img);
+    }
+    return found;
+}
+
 static const char *const cbis_sheets[4] = {
     "mass_case_description_train_set.csv", "mass_case_description_test_set.csv",
     "calc_case_description_train_set.csv", "calc_case_description_test_set.csv"};
@@ -535,6 +649,8 @@ static int import_cbis(const exp_import_options *o, imp_table *t, exp_import_sum
         long c_type = c_aid < 0 ? -1 : col(&c, "abnormality type", err);
         long c_path = c_type < 0 ? -1 : col(&c, "pathology", err);
         long c_img = c_path < 0 ? -1 : col(&c, "image file path", err);
+        wb_error no_roi;
+        const long c_roi = io_csv_column(&c, "ROI mask file path", &no_roi); /* optional: no boxes */
         if (c_img < 0) {
             io_csv_free(&c);
             rc = -1;
@@ -617,6 +733,36 @@ static int import_cbis(const exp_import_options *o, imp_table *t, exp_import_sum
             row->n_findings++;
             add_word(row->lesion, sizeof row->lesion, type);
             add_word(row->source_label, sizeof row->source_label, path);
+            char roi[1024];
+            trim(c_roi >= 0 ? io_csv_cell(&c, r, c_roi) : "", roi, sizeof roi);
+            if (!o->roi_boxes || !roi[0]) continue;
+            /* the film's size, to check the mask against (DICOM header; 0 when unknown) */
+            int fr = 0, fc = 0;
+            char fpath[4400];
+            io_dicom_meta meta;
+            wb_error ignore;
+            if (!row->unresolved && path_join(fpath, sizeof fpath, o->source, row->file) == 0 &&
+                io_dicom_read_meta(fpath, &meta, &ignore) == 0)
+                fr = meta.rows, fc = meta.cols;
+            int box[4];
+            char used[1024] = "";
+            int m = cbis_mask(&files, strlen(o->source), &x, o->source, roi, fr, fc, box, used, sizeof used, err);
+            if (m < 0) {
+                const wb_error e = *err;
+                rc = wb_err_at(err, e.code, sheet, line, (int)c_roi + 1, "ROI mask file path", "%s: %s",
+                               e.file[0] ? e.file : roi, e.msg);
+                break;
+            }
+            if (m == MASK_NONE) {
+                s->masks_missing++;
+            } else if (m == MASK_MISMATCH) {
+                s->masks_mismatched++;
+                wb_warn("%s:%d: the ROI mask %s is not the size of the film %s (%dx%d): no box from it", sheet, line,
+                        used, row->file, fc, fr);
+            } else {
+                s->masks_read++;
+                add_box(row, lbl, box[0], box[1], box[2], box[3]);
+            }
         }
         io_csv_free(&c);
     }

@@ -31,6 +31,7 @@ typedef struct exp_import_options {
     const char *views;   /* comma list of views to keep (e.g. "CC,MLO"); NULL or "": all */
     const char *sites;   /* rsna: comma list of site_id values to keep; NULL or "": all */
     int keep_missing;    /* write rows whose image file is missing too */
+    int roi_boxes;       /* cbis-ddsm: boxes from the ROI mask images when they are there (1) */
 } exp_import_options;
 
 typedef struct exp_import_summary {
@@ -41,6 +42,9 @@ typedef struct exp_import_summary {
     size_t missing;      /* images not found under source (left out unless keep_missing) */
     size_t filtered;     /* left out by views/sites */
     size_t patients;     /* distinct patient_id values written */
+    size_t masks_read;       /* cbis-ddsm: findings whose box came from their ROI mask */
+    size_t masks_missing;    /* cbis-ddsm: findings whose ROI mask is not under source */
+    size_t masks_mismatched; /* cbis-ddsm: masks not the size of their film (no box) */
 } exp_import_summary;
 
 void exp_import_options_default(exp_import_options *o);

@@ -14,10 +14,18 @@ row() { sed -n "$(($1 + 1))p" "$2"; }
 s=$out/cbis; mkdir -p "$s/csv"
 cp "$fx/cbis/"*.csv "$s/csv/"
 t() { mkdir -p "$(dirname "$s/$1")"; : >"$s/$1"; }
-t "CBIS-DDSM/Mass-Training_P_00001_LEFT_CC/07-20-2016-DDSM-74994/1.000000-full mammogram images-24515/1-1.dcm"
-t "CBIS-DDSM/Mass-Training_P_00001_LEFT_CC_1/07-21-2016-DDSM-30278/1.000000-ROI mask images-39457/1-1.dcm"
-t "CBIS-DDSM/Mass-Training_P_00001_LEFT_CC_1/07-21-2016-DDSM-30278/1.000000-ROI mask images-39457/1-2.dcm"
-t "CBIS-DDSM/Mass-Training_P_00001_LEFT_MLO/07-20-2016-DDSM-90988/1.000000-full mammogram images-80834/1-1.dcm"
+# real files where the ROI masks are read (tests/cli/data/import/cbis_roi/make_fixtures.py): the
+# crop and the mask share the ROI folder, mask second; the MLO film's mask is of another size;
+# the JPEG copy's mask is blurred by its compression
+roi=$fx/cbis_roi
+c() { mkdir -p "$(dirname "$s/$2")"; cp "$roi/$1" "$s/$2"; }
+c film.dcm "CBIS-DDSM/Mass-Training_P_00001_LEFT_CC/07-20-2016-DDSM-74994/1.000000-full mammogram images-24515/1-1.dcm"
+c crop.dcm "CBIS-DDSM/Mass-Training_P_00001_LEFT_CC_1/07-21-2016-DDSM-30278/1.000000-ROI mask images-39457/1-1.dcm"
+c mask.dcm "CBIS-DDSM/Mass-Training_P_00001_LEFT_CC_1/07-21-2016-DDSM-30278/1.000000-ROI mask images-39457/1-2.dcm"
+c film.dcm "CBIS-DDSM/Mass-Training_P_00001_LEFT_MLO/07-20-2016-DDSM-90988/1.000000-full mammogram images-80834/1-1.dcm"
+c mask_small.dcm "CBIS-DDSM/Mass-Training_P_00001_LEFT_MLO_1/07-21-2016-DDSM-30279/1.000000-ROI mask images-39458/1-1.dcm"
+c crop.jpg "jpeg/1.3.6.1.4.1.9590.100.1.2.2014/1-1.jpg"
+c mask.jpg "jpeg/1.3.6.1.4.1.9590.100.1.2.2014/2-1.jpg"
 t "Mass-Training_P_00004_RIGHT_MLO/1.3.6.1.4.1.9590.100.1.2.1021/1.3.6.1.4.1.9590.100.1.2.1022/000000.dcm"
 t "CBIS-DDSM/Mass-Test_P_00017_RIGHT_CC/10-04-2016-DDSM-29383/1.000000-full mammogram images-22301/1-1.dcm"
 t "jpeg/1.3.6.1.4.1.9590.100.1.2.2012/1-263.jpg"
@@ -25,12 +33,23 @@ t "CBIS-DDSM/Calc-Test_P_00038_LEFT_MLO/08-29-2017-DDSM-96628/1.000000-full mamm
 expect_exit 0 "$wb" import cbis-ddsm "$s" --out "$out/cbis.csv"
 expect_eq "$(row 0 "$out/cbis.csv")" "$H" "header"
 expect_eq "$(tail -n +2 "$out/cbis.csv" | wc -l)" 6 "cbis: one row per film found"
-expect_eq "$(row 1 "$out/cbis.csv")" "CBIS-DDSM/Mass-Training_P_00001_LEFT_CC/07-20-2016-DDSM-74994/1.000000-full mammogram images-24515/1-1.dcm,,P_00001,L,CC,malignant,mass+calcification,,,,,c,,train,MALIGNANT+BENIGN,2," "cbis: the mass and calc sheets' film is one row, malignant if any finding is"
+expect_eq "$(row 1 "$out/cbis.csv")" "CBIS-DDSM/Mass-Training_P_00001_LEFT_CC/07-20-2016-DDSM-74994/1.000000-full mammogram images-24515/1-1.dcm,,P_00001,L,CC,malignant,mass+calcification,5,10,12,10,c,,train,MALIGNANT+BENIGN,2," "cbis: the mass and calc sheets' film is one row, malignant if any finding is; the box from the mass's ROI mask (the calc's mask is not there)"
 expect_eq "$(row 3 "$out/cbis.csv")" "Mass-Training_P_00004_RIGHT_MLO/1.3.6.1.4.1.9590.100.1.2.1021/1.3.6.1.4.1.9590.100.1.2.1022/000000.dcm,,P_00004,R,MLO,malignant,mass,,,,,a,,train,BENIGN+MALIGNANT,2," "cbis: two findings on one film"
 expect_eq "$(row 4 "$out/cbis.csv")" "CBIS-DDSM/Mass-Test_P_00017_RIGHT_CC/10-04-2016-DDSM-29383/1.000000-full mammogram images-22301/1-1.dcm,,P_00017,R,CC,malignant,mass,,,,,d,,test,MALIGNANT,1," "cbis: test split"
-expect_eq "$(row 5 "$out/cbis.csv")" "jpeg/1.3.6.1.4.1.9590.100.1.2.2012/1-263.jpg,,P_00005,R,CC,malignant,calcification,,,,,c,,train,MALIGNANT,1," "cbis: the JPEG copy, path with a trailing newline"
+expect_eq "$(row 5 "$out/cbis.csv")" "jpeg/1.3.6.1.4.1.9590.100.1.2.2012/1-263.jpg,,P_00005,R,CC,malignant,calcification,5,10,12,10,c,,train,MALIGNANT,1," "cbis: the JPEG copy, path with a trailing newline; the box from its blurred JPEG mask"
 expect_grep 'Mass-Test_P_00016_LEFT_CC/.*not found; the row is left out' "$out/stderr"
-expect_grep '6 images of 5 patients .* \(normal 0, benign 1, malignant 5; 0 with a box\) from 9 annotation rows; 1 not found, 0 filtered out' "$out/stderr"
+expect_grep '6 images of 5 patients .* \(normal 0, benign 1, malignant 5; 2 with a box\) from 9 annotation rows; 1 not found, 0 filtered out' "$out/stderr"
+expect_grep 'ROI masks: 2 boxes read, 6 masks not under SOURCE, 1 not the film.s size' "$out/stderr"
+expect_grep 'mass_case_description_train_set.csv:3: the ROI mask CBIS-DDSM/Mass-Training_P_00001_LEFT_MLO_1/.*/1-1.dcm is not the size of the film .* \(40x48\): no box from it' "$out/stderr"
+expect_eq "$(row 2 "$out/cbis.csv" | cut -d, -f8-11)" ",,," "cbis: no box from a mask of another size"
+expect_exit 0 "$wb" import cbis-ddsm "$s" --out "$out/cbis_nobox.csv" --no-roi-boxes
+expect_eq "$(tail -n +2 "$out/cbis_nobox.csv" | cut -d, -f8-11 | sort -u)" ",,," "cbis: --no-roi-boxes reads no mask"
+# an ROI mask file that cannot be read: the sheet's line and column, and the file
+: >"$s/jpeg/1.3.6.1.4.1.9590.100.1.2.2014/3-1.jpg"
+expect_exit 3 "$wb" import cbis-ddsm "$s" --out "$out/bad.csv"
+expect_grep 'calc_case_description_train_set.csv:4:14: ROI mask file path: .*/jpeg/1.3.6.1.4.1.9590.100.1.2.2014/3-1.jpg: ' "$out/stderr"
+expect_eq "$(test -e "$out/bad.csv" && echo written || echo absent)" absent "no labels CSV after the error"
+rm "$s/jpeg/1.3.6.1.4.1.9590.100.1.2.2014/3-1.jpg"
 # BENIGN_WITHOUT_CALLBACK as the user chooses; --keep-missing; --views
 expect_exit 0 "$wb" import cbis-ddsm "$s" --out "$out/cbis2.csv" --keep-missing --benign-without-callback normal --views CC
 expect_eq "$(tail -n +2 "$out/cbis2.csv" | cut -d, -f3-6 | paste -sd' ')" "P_00001,L,CC,malignant P_00016,L,CC,normal P_00017,R,CC,malignant P_00005,R,CC,malignant" "cbis: BWC normal, CC only, missing kept"
