@@ -20,7 +20,7 @@ for a in "$@"; do
 done
 
 pkgs=(build-essential cmake pkg-config libdcmtk-dev dcmtk libinsighttoolkit5-dev
-      libopenblas-dev libyaml-dev libsqlite3-dev libhdf5-dev zlib1g-dev dicom3tools libopenjp2-7-dev
+      libopenblas-dev libyaml-dev libsqlite3-dev libhdf5-dev zlib1g-dev dicom3tools libopenjp2-7-dev libexpat1-dev
       libpng-dev libjpeg62-turbo-dev)
 [ $fuzz -eq 0 ] || pkgs+=(clang libclang-rt-14-dev)
 # the test command (--asan) also checks the HTML report: xmllint and headless Chromium; and

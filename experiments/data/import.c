@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "io/io_csv.h"
 #include "io/io_fs.h"
 #include "io/io_image.h"
+#include "io/io_roi.h"
 
 enum { LBL_NORMAL = 0, LBL_BENIGN = 1, LBL_MALIGNANT = 2 };
 static const char *const label_names[3] = {"normal", "benign", "malignant"};
@@ -1012,12 +1014,66 @@ static int split_semicolons(char *line, char **f, int max)
     return n;
 }
 
+/* INbreast's lesion outlines (AllXML/<File Name>.xml, OsiriX ROIs): one box per mass (rank 3)
+ * and per cluster, spiculated region, distortion or asymmetry (2); the individual calcification
+ * ROIs (often dozens, many of one point) as one box around all of them (1); others (0). The
+ * pectoral muscle outline is not a finding. Returns the number of boxes added. */
+static int inbreast_rank(const char *name)
+{
+    static const char *const two[] = {"Cluster", "Spiculated Region", "Distortion", "Architectural Distortion",
+                                      "Asymmetry"};
+    if (!strcasecmp(name, "Mass")) return 3;
+    for (size_t i = 0; i < sizeof two / sizeof *two; i++)
+        if (!strcasecmp(name, two[i])) return 2;
+    if (!strcasecmp(name, "Calcification") || !strcasecmp(name, "Calcifications")) return 1;
+    if (!strncasecmp(name, "Pectoral", 8)) return -1;
+    return 0;
+}
+
+static void roi_box(imp_row *row, int rank, double x0, double y0, double x1, double y1, const char *word)
+{
+    x0 = x0 > 0 ? floor(x0) : 0, y0 = y0 > 0 ? floor(y0) : 0;
+    x1 = x1 > 0 ? floor(x1) : 0, y1 = y1 > 0 ? floor(y1) : 0;
+    add_box(row, rank, (int)x0, (int)y0, (int)(x1 - x0) + 1, (int)(y1 - y0) + 1);
+    char w[64];
+    size_t k = 0;
+    for (; word[k] && k < sizeof w - 1; k++) w[k] = word[k] == ' ' ? '_' : (char)tolower((unsigned char)word[k]);
+    w[k] = '\0';
+    add_word(row->lesion, sizeof row->lesion, w);
+    row->n_findings++;
+}
+
+static int inbreast_boxes(const char *xml, imp_row *row, wb_error *err)
+{
+    io_roi_list rl;
+    if (io_roi_read(xml, &rl, err) != 0) return -1;
+    int calc = 0;
+    double c0 = 0, r0 = 0, c1 = 0, r1 = 0;
+    for (size_t i = 0; i < rl.n; i++) {
+        const io_roi *q = &rl.rois[i];
+        const int rank = inbreast_rank(q->name);
+        if (!q->n_points || rank < 0) continue;
+        if (rank == 1) {
+            c0 = calc && c0 < q->x0 ? c0 : q->x0, r0 = calc && r0 < q->y0 ? r0 : q->y0;
+            c1 = calc && c1 > q->x1 ? c1 : q->x1, r1 = calc && r1 > q->y1 ? r1 : q->y1;
+            calc++;
+            continue;
+        }
+        roi_box(row, rank, q->x0, q->y0, q->x1, q->y1, q->name[0] ? q->name : "finding");
+    }
+    if (calc) roi_box(row, 1, c0, r0, c1, r1, "calcification");
+    io_roi_list_free(&rl);
+    return 0;
+}
+
 static int import_inbreast(const exp_import_options *o, imp_table *t, exp_import_summary *s, wb_error *err)
 {
     io_path_list files;
     io_path_list_init(&files);
     imp_table byname; /* "File Name" (the number before the first '_') -> the DICOM file */
     memset(&byname, 0, sizeof byname);
+    imp_table xmls; /* "File Name" -> its AllXML/<File Name>.xml */
+    memset(&xmls, 0, sizeof xmls);
     int rc = io_fs_collect(o->source, &files, err);
     const char *sheet = NULL;
     const size_t root = strlen(o->source);
@@ -1026,6 +1082,16 @@ static int import_inbreast(const exp_import_options *o, imp_table *t, exp_import
         b = b ? b + 1 : files.paths[i];
         if (!strcasecmp(b, "INbreast.csv")) sheet = files.paths[i];
         const char *d = strrchr(b, '.');
+        if (d && !strcasecmp(d, ".xml") && d > b && (size_t)(d - b) < 64) {
+            char key[64];
+            memcpy(key, b, (size_t)(d - b));
+            key[d - b] = '\0';
+            int added;
+            long j = table_get(&xmls, key, &added, err);
+            if (j < 0) rc = -1;
+            else if (added) rc = set_file(&xmls.rows[j], files.paths[i], err);
+            continue;
+        }
         if (!d || strcasecmp(d, ".dcm")) continue;
         char key[64];
         size_t k = strcspn(b, "_");
@@ -1139,9 +1205,12 @@ static int import_inbreast(const exp_import_options *o, imp_table *t, exp_import
         if (dv) snprintf(row->density, sizeof row->density, "%c", (char)('a' + dv - 1));
         row->label = b >= o->birads_min ? LBL_MALIGNANT : b == 1 ? LBL_NORMAL : LBL_BENIGN;
         snprintf(row->source_label, sizeof row->source_label, "Bi-Rads %s", bir);
+        const long xi = table_find(&xmls, name);
+        if (xi >= 0 && (rc = inbreast_boxes(xmls.rows[xi].file, row, err)) != 0) break;
     }
     free(buf);
     table_free(&byname);
+    table_free(&xmls);
     io_path_list_free(&files);
     return rc;
 }

@@ -117,12 +117,29 @@ for b in tissue:3:8:'background tissue: expected F, G or D' severity:1:15:'sever
 done
 
 # ---- INbreast: INbreast.csv (semicolons, CRLF, padded ACR) + AllDICOMs/<File Name>_<patient>_MG_<side>_<view>_ANON.dcm
-s=$out/inbreast; mkdir -p "$s/AllDICOMs"; cp "$fx/inbreast/INbreast.csv" "$s/"
+s=$out/inbreast; mkdir -p "$s/AllDICOMs"; cp "$fx/inbreast/INbreast.csv" "$s/"; cp -r "$fx/inbreast/AllXML" "$s/"
 for f in 22678622_6b1f64a2a0e0fd3a_MG_R_CC_ANON 22678646_6b1f64a2a0e0fd3a_MG_R_ML_ANON 22678670_6b1f64a2a0e0fd3a_MG_L_CC_ANON \
          22678694_6b1f64a2a0e0fd3a_MG_L_ML_ANON 20586908_6c613a14b80a8591_MG_R_CC_ANON; do : >"$s/AllDICOMs/$f.dcm"; done
 expect_exit 0 "$wb" import inbreast "$s" --out "$out/inbreast.csv"
 expect_eq "$(tail -n +2 "$out/inbreast.csv" | cut -d, -f1-6,12,15 | paste -sd' ')" "AllDICOMs/22678622_6b1f64a2a0e0fd3a_MG_R_CC_ANON.dcm,,6b1f64a2a0e0fd3a,R,CC,normal,d,Bi-Rads 1 AllDICOMs/22678646_6b1f64a2a0e0fd3a_MG_R_ML_ANON.dcm,,6b1f64a2a0e0fd3a,R,MLO,normal,d,Bi-Rads 1 AllDICOMs/22678670_6b1f64a2a0e0fd3a_MG_L_CC_ANON.dcm,,6b1f64a2a0e0fd3a,L,CC,malignant,,Bi-Rads 4c AllDICOMs/22678694_6b1f64a2a0e0fd3a_MG_L_ML_ANON.dcm,,6b1f64a2a0e0fd3a,L,MLO,malignant,,Bi-Rads 5 AllDICOMs/20586908_6c613a14b80a8591_MG_R_CC_ANON.dcm,,6c613a14b80a8591,R,CC,benign,b,Bi-Rads 2" "inbreast rows: the patient from the file name, 4c is 4"
 expect_grep '5 images of 2 patients .* 1 not found' "$out/stderr"
+# the XML outlines: a mass (the box), calcification ROIs as one box (extra), the pectoral muscle
+# left out; a spiculated region starting left of the image (clamped to column 0)
+expect_eq "$(row 3 "$out/inbreast.csv" | cut -d, -f7-11,16,17)" "mass+calcification,1500,1990,81,91,2,1200 1700 35 15" "inbreast: boxes from AllXML/22678670.xml"
+expect_eq "$(row 4 "$out/inbreast.csv" | cut -d, -f7-11,16,17)" "spiculated_region,0,300,41,51,1," "inbreast: boxes from AllXML/22678694.xml"
+expect_eq "$(row 1 "$out/inbreast.csv" | cut -d, -f7-11,16)" ",,,,,0" "inbreast: no XML, no box"
+expect_grep '\(normal 2, benign 1, malignant 2; 2 with a box\)' "$out/stderr"
+# a damaged outline: the XML file, its line and column
+sed 's/(1560.000000, 1990.100000)/(1560.000000, x)/' "$fx/inbreast/AllXML/22678670.xml" >"$s/AllXML/22678670.xml"
+expect_exit 3 "$wb" import inbreast "$s" --out "$out/bad.csv"
+expect_grep 'AllXML/22678670.xml:46:[0-9]+: Point_px: expected "\(x, y\)" \(two numbers\), got .\(1560.000000, x\).' "$out/stderr"
+printf '<?xml version="1.0"?>\n<!DOCTYPE plist [<!ENTITY a "aaaaaaaaaa">]>\n<plist><dict/></plist>\n' >"$s/AllXML/22678670.xml"
+expect_exit 3 "$wb" import inbreast "$s" --out "$out/bad.csv"
+expect_grep 'AllXML/22678670.xml:2:[0-9]+: .*not accepted' "$out/stderr"
+head -c 700 "$fx/inbreast/AllXML/22678670.xml" >"$s/AllXML/22678670.xml"
+expect_exit 3 "$wb" import inbreast "$s" --out "$out/bad.csv"
+expect_grep 'AllXML/22678670.xml:[0-9]+:[0-9]+: not well-formed XML' "$out/stderr"
+cp "$fx/inbreast/AllXML/22678670.xml" "$s/AllXML/"
 expect_exit 0 "$wb" import inbreast "$s" --out "$out/inbreast5.csv" --birads-min 5
 expect_eq "$(tail -n +2 "$out/inbreast5.csv" | cut -d, -f6 | paste -sd' ')" "normal normal benign malignant benign" "inbreast: --birads-min 5"
 sed '4s/;4c/;4x/' "$fx/inbreast/INbreast.csv" >"$s/INbreast.csv"

@@ -1,0 +1,237 @@
+/* io_roi.c — OsiriX ROI property lists through expat. See io_roi.h. */
+#include "io/io_roi.h"
+
+#include <expat.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/io_fs.h"
+
+enum { K_OTHER = 0, K_DICT, K_ARRAY };
+
+typedef struct frame {
+    int kind;
+    char key[32];   /* the dict key this element is the value of ("" if none) */
+    long roi;       /* >= 0: this dict is that ROI */
+    char pending[32]; /* a dict's key waiting for its value */
+} frame;
+
+typedef struct parse_state {
+    XML_Parser p;
+    const char *name;
+    wb_error *err;
+    int failed;
+    frame st[IO_ROI_MAX_DEPTH + 1];
+    int depth; /* frames in st */
+    int capture;
+    char text[256];
+    size_t tlen;
+    int truncated;
+    io_roi_list *out;
+    size_t cap;
+} parse_state;
+
+static void fail(parse_state *s, const char *key, const char *fmt, const char *what)
+{
+    if (s->failed) return;
+    s->failed = 1;
+    wb_err_at(s->err, WB_E_DATA, s->name, (int)XML_GetCurrentLineNumber(s->p),
+              (int)XML_GetCurrentColumnNumber(s->p) + 1, key, fmt, what);
+    XML_StopParser(s->p, XML_FALSE);
+}
+
+static int kind_of(const char *el)
+{
+    return !strcmp(el, "dict") ? K_DICT : !strcmp(el, "array") ? K_ARRAY : K_OTHER;
+}
+
+static void XMLCALL on_start(void *ud, const XML_Char *el, const XML_Char **attr)
+{
+    (void)attr;
+    parse_state *s = ud;
+    if (s->failed) return;
+    if (s->depth >= IO_ROI_MAX_DEPTH) {
+        fail(s, NULL, "%s", "elements nested deeper than 64");
+        return;
+    }
+    frame *parent = s->depth ? &s->st[s->depth - 1] : NULL;
+    frame *f = &s->st[s->depth++];
+    memset(f, 0, sizeof *f);
+    f->kind = kind_of(el);
+    f->roi = -1;
+    const int is_key = !strcmp(el, "key");
+    if (parent && parent->kind == K_DICT && !is_key) {
+        memcpy(f->key, parent->pending, sizeof f->key);
+        parent->pending[0] = '\0';
+    }
+    if (f->kind == K_DICT && parent && parent->kind == K_ARRAY && !strcmp(parent->key, "ROIs")) {
+        if (s->out->n >= IO_ROI_MAX_ROIS) {
+            fail(s, NULL, "more than %s ROIs", "100000");
+            return;
+        }
+        if (s->out->n == s->cap) {
+            size_t nc = s->cap ? 2 * s->cap : 16;
+            io_roi *r = realloc(s->out->rois, nc * sizeof *r);
+            if (!r) {
+                fail(s, NULL, "%s", "out of memory");
+                return;
+            }
+            s->out->rois = r;
+            s->cap = nc;
+        }
+        io_roi *r = &s->out->rois[s->out->n];
+        memset(r, 0, sizeof *r);
+        f->roi = (long)s->out->n++;
+    }
+    s->capture = is_key || !strcmp(el, "string");
+    s->tlen = 0;
+    s->truncated = 0;
+    s->text[0] = '\0';
+}
+
+static void XMLCALL on_text(void *ud, const XML_Char *t, int len)
+{
+    parse_state *s = ud;
+    if (!s->capture || s->failed || len <= 0) return;
+    size_t room = sizeof s->text - 1 - s->tlen, k = (size_t)len;
+    if (k > room) {
+        k = room;
+        s->truncated = 1;
+    }
+    memcpy(s->text + s->tlen, t, k);
+    s->tlen += k;
+    s->text[s->tlen] = '\0';
+}
+
+/* "(x, y)" with optional white space: two finite numbers. */
+static int parse_point(const char *t, double *x, double *y)
+{
+    while (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r') t++;
+    if (*t++ != '(') return -1;
+    char *e;
+    *x = strtod(t, &e);
+    if (e == t) return -1;
+    t = e;
+    while (*t == ' ') t++;
+    if (*t++ != ',') return -1;
+    *y = strtod(t, &e);
+    if (e == t) return -1;
+    t = e;
+    while (*t == ' ') t++;
+    if (*t++ != ')') return -1;
+    while (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r') t++;
+    return *t || !isfinite(*x) || !isfinite(*y) ? -1 : 0;
+}
+
+/* Copies src into dst[n], cut to fit (names and keys longer than the field are cut). */
+static void copy_cut(char *dst, size_t n, const char *src)
+{
+    size_t k = strlen(src);
+    if (k >= n) k = n - 1;
+    memcpy(dst, src, k);
+    dst[k] = '\0';
+}
+
+static void XMLCALL on_end(void *ud, const XML_Char *el)
+{
+    parse_state *s = ud;
+    if (s->failed || !s->depth) return;
+    frame *f = &s->st[s->depth - 1];
+    frame *parent = s->depth >= 2 ? &s->st[s->depth - 2] : NULL;
+    frame *grand = s->depth >= 3 ? &s->st[s->depth - 3] : NULL;
+    if (s->capture && !strcmp(el, "key") && parent && parent->kind == K_DICT) {
+        copy_cut(parent->pending, sizeof parent->pending, s->text);
+    } else if (s->capture && !strcmp(el, "string") && parent) {
+        if (parent->kind == K_DICT && parent->roi >= 0 && !strcmp(f->key, "Name")) {
+            copy_cut(s->out->rois[parent->roi].name, sizeof s->out->rois[parent->roi].name, s->text);
+        } else if (parent->kind == K_ARRAY && !strcmp(parent->key, "Point_px") && grand && grand->roi >= 0) {
+            double x, y;
+            if (s->truncated || parse_point(s->text, &x, &y) != 0) {
+                fail(s, "Point_px", "expected \"(x, y)\" (two numbers), got '%s'", s->text);
+                return;
+            }
+            io_roi *r = &s->out->rois[grand->roi];
+            if (!r->n_points) {
+                r->x0 = r->x1 = x;
+                r->y0 = r->y1 = y;
+            } else {
+                r->x0 = x < r->x0 ? x : r->x0;
+                r->x1 = x > r->x1 ? x : r->x1;
+                r->y0 = y < r->y0 ? y : r->y0;
+                r->y1 = y > r->y1 ? y : r->y1;
+            }
+            r->n_points++;
+        }
+    }
+    s->capture = 0;
+    s->depth--;
+}
+
+/* No DTDs or external entities: a property list needs neither. */
+static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid, const XML_Char *pubid,
+                               int has_internal)
+{
+    (void)name, (void)sysid, (void)pubid;
+    if (has_internal) fail(ud, NULL, "%s", "an internal DTD subset (entity declarations are not accepted)");
+}
+
+static void XMLCALL on_entity_decl(void *ud, const XML_Char *name, int is_param, const XML_Char *value, int vlen,
+                                   const XML_Char *base, const XML_Char *sysid, const XML_Char *pubid,
+                                   const XML_Char *notation)
+{
+    (void)name, (void)is_param, (void)value, (void)vlen, (void)base, (void)sysid, (void)pubid, (void)notation;
+    fail(ud, NULL, "%s", "an entity declaration (not accepted)");
+}
+
+void io_roi_list_free(io_roi_list *l)
+{
+    if (!l) return;
+    free(l->rois);
+    memset(l, 0, sizeof *l);
+}
+
+int io_roi_parse(const char *buf, size_t n, const char *name, io_roi_list *out, wb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (n > IO_ROI_MAX_BYTES)
+        return wb_err(err, WB_E_DATA, name, "larger than %zu bytes: not a ROI file", IO_ROI_MAX_BYTES);
+    parse_state *s = calloc(1, sizeof *s);
+    if (!s) return wb_err(err, WB_E_NOMEM, name, "out of memory");
+    s->p = XML_ParserCreate(NULL);
+    if (!s->p) {
+        free(s);
+        return wb_err(err, WB_E_NOMEM, name, "out of memory");
+    }
+    s->name = name;
+    s->err = err;
+    s->out = out;
+    XML_SetUserData(s->p, s);
+    XML_SetElementHandler(s->p, on_start, on_end);
+    XML_SetCharacterDataHandler(s->p, on_text);
+    XML_SetStartDoctypeDeclHandler(s->p, on_doctype);
+    XML_SetEntityDeclHandler(s->p, on_entity_decl);
+    XML_SetParamEntityParsing(s->p, XML_PARAM_ENTITY_PARSING_NEVER);
+    int rc = 0;
+    if (XML_Parse(s->p, buf, (int)n, XML_TRUE) == XML_STATUS_ERROR && !s->failed) {
+        wb_err_at(err, WB_E_DATA, name, (int)XML_GetCurrentLineNumber(s->p), (int)XML_GetCurrentColumnNumber(s->p) + 1,
+                  NULL, "not well-formed XML: %s", XML_ErrorString(XML_GetErrorCode(s->p)));
+        rc = -1;
+    }
+    if (s->failed) rc = -1;
+    XML_ParserFree(s->p);
+    free(s);
+    if (rc) io_roi_list_free(out);
+    return rc;
+}
+
+int io_roi_read(const char *path, io_roi_list *out, wb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    if (io_file_read_all(path, IO_ROI_MAX_BYTES, &buf, &n, err) != 0) return -1;
+    int rc = io_roi_parse((const char *)buf, n, path, out, err);
+    free(buf);
+    return rc;
+}
