@@ -40,6 +40,13 @@ static int run(int argc, char **argv)
             o.keep_missing = 1;
         } else if (!strcmp(argv[i], "--no-roi-boxes")) {
             o.roi_boxes = 0;
+        } else if (!strcmp(argv[i], "--other-breast") && i + 1 < argc) {
+            const char *ob = argv[++i];
+            if (strcmp(ob, "normal") && strcmp(ob, "skip")) {
+                wb_err(&err, WB_E_USAGE, NULL, "import: --other-breast must be normal or skip, got '%s'", ob);
+                goto usage;
+            }
+            o.other_breast_normal = !strcmp(ob, "normal");
         } else if (argv[i][0] == '-' && argv[i][1]) {
             wb_err(&err, WB_E_USAGE, NULL, "import: unknown option '%s'", argv[i]);
             goto usage;
@@ -91,6 +98,7 @@ const wb_command wb_cmd_import = {
     "usage: workbench import FORMAT SOURCE --out labels.csv [--birads-min N]\n"
     "                        [--benign-without-callback benign|normal] [--views CC,MLO]\n"
     "                        [--sites 1,2] [--keep-missing] [--no-roi-boxes]\n"
+    "                        [--other-breast skip|normal]\n"
     "\n"
     "Reads a dataset's own annotation files under SOURCE (the directory as downloaded) and\n"
     "writes one labels CSV row per image: file (relative to SOURCE), sop_instance_uid,\n"
@@ -104,7 +112,8 @@ const wb_command wb_cmd_import = {
     "  cbis-ddsm   the four *_case_description_{train,test}_set.csv sheets + the images\n"
     "  vindr       breast-level_annotations.csv (+ finding_annotations.csv) + images/\n"
     "  rsna        train.csv + train_images/ (RSNA Screening Mammography 2023)\n"
-    "  inbreast    INbreast.csv (semicolon-separated) + AllDICOMs/\n"
+    "  inbreast    INbreast.csv (semicolon-separated) + AllDICOMs/ (+ AllXML/ outlines)\n"
+    "  cmmd        CMMD_clinicaldata_revision.csv (the .xlsx saved as CSV) + CMMD/<ID1>/.../*.dcm\n"
     "\n"
     "  --out FILE                 the labels CSV (written atomically)\n"
     "  --birads-min N             vindr, inbreast: BI-RADS >= N is malignant, 1 normal, else benign (default 4)\n"
@@ -113,6 +122,8 @@ const wb_command wb_cmd_import = {
     "  --sites LIST               rsna: keep only these site_id values\n"
     "  --keep-missing             write rows whose image file is not under SOURCE too\n"
     "  --no-roi-boxes             cbis-ddsm: do not read the ROI mask images (no boxes; faster)\n"
+    "  --other-breast             cmmd: images of a breast the clinical table does not list are\n"
+    "                             left out (skip, default) or labelled normal\n"
     "\n"
     "Exit status: 0 written, 2 bad usage, 3 unreadable or malformed annotation files (the\n"
     "message names the file, line and column), 4 the output could not be written.\n"};

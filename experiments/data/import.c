@@ -28,7 +28,7 @@ void exp_import_options_default(exp_import_options *o)
     o->roi_boxes = 1;
 }
 
-static const char *const formats[] = {"mini-mias", "cbis-ddsm", "vindr", "rsna", "inbreast"};
+static const char *const formats[] = {"mini-mias", "cbis-ddsm", "vindr", "rsna", "inbreast", "cmmd"};
 
 int exp_import_format_known(const char *name)
 {
@@ -131,9 +131,13 @@ static long table_get(imp_table *t, const char *key, int *added, wb_error *err)
     return (long)t->n++;
 }
 
+/* src into dst[n], cut to fit. */
 static void copy(char *dst, size_t n, const char *src)
 {
-    snprintf(dst, n, "%s", src ? src : "");
+    size_t k = src ? strlen(src) : 0;
+    if (k >= n) k = n - 1;
+    if (k) memcpy(dst, src, k);
+    dst[k] = '\0';
 }
 
 static int set_file(imp_row *r, const char *file, wb_error *err)
@@ -1215,6 +1219,159 @@ static int import_inbreast(const exp_import_options *o, imp_table *t, exp_import
     return rc;
 }
 
+/* ---- CMMD: one clinical row per breast, matched to images through their DICOM laterality ---- */
+
+static int import_cmmd(const exp_import_options *o, imp_table *t, exp_import_summary *s, wb_error *err)
+{
+    io_path_list files;
+    io_path_list_init(&files);
+    int rc = io_fs_collect(o->source, &files, err);
+    const char *sheet = NULL, *xlsx = NULL;
+    for (size_t i = 0; i < files.n && rc == 0; i++) {
+        const char *b = strrchr(files.paths[i], '/');
+        b = b ? b + 1 : files.paths[i];
+        if (!strcasecmp(b, "CMMD_clinicaldata_revision.csv")) sheet = files.paths[i];
+        if (!strcasecmp(b, "CMMD_clinicaldata_revision.xlsx")) xlsx = files.paths[i];
+    }
+    if (rc == 0 && !sheet)
+        rc = xlsx ? wb_err(err, WB_E_IO, xlsx,
+                           "the clinical table is an Excel file: save it as comma-separated "
+                           "CMMD_clinicaldata_revision.csv beside it (same columns) and import again")
+                  : wb_err(err, WB_E_IO, o->source, "no CMMD_clinicaldata_revision.csv under this directory (the "
+                           "clinical table, saved as comma-separated CSV)");
+    /* the clinical rows: breast "ID1|L" -> label, abnormality, classification */
+    imp_table breasts;
+    memset(&breasts, 0, sizeof breasts);
+    io_csv c;
+    memset(&c, 0, sizeof c);
+    if (rc == 0) rc = io_csv_read(sheet, &c, err);
+    static const char *const need[] = {"ID1", "LeftRight", "abnormality", "classification"};
+    long k[4] = {-1, -1, -1, -1};
+    for (int j = 0; j < 4 && rc == 0; j++)
+        if ((k[j] = col(&c, need[j], err)) < 0) rc = -1;
+    wb_error ignore;
+    const long c_sub = rc ? -1 : io_csv_column(&c, "subtype", &ignore);
+    for (size_t r = 0; r < c.n_rows && rc == 0; r++) {
+        const int line = c.lines[r];
+        s->rows_read++;
+        char id[64], lr[8], ab[64], cl[32];
+        trim(io_csv_cell(&c, r, k[0]), id, sizeof id);
+        trim(io_csv_cell(&c, r, k[1]), lr, sizeof lr);
+        trim(io_csv_cell(&c, r, k[2]), ab, sizeof ab);
+        trim(io_csv_cell(&c, r, k[3]), cl, sizeof cl);
+        if (!id[0] || strchr(id, '/') || strchr(id, '|')) {
+            rc = wb_err_at(err, WB_E_DATA, sheet, line, (int)k[0] + 1, "ID1", "expected a patient id (e.g. D1-0001), got '%s'", id);
+            break;
+        }
+        if (strcmp(lr, "L") && strcmp(lr, "R")) {
+            rc = wb_err_at(err, WB_E_DATA, sheet, line, (int)k[1] + 1, "LeftRight", "expected L or R, got '%s'", lr);
+            break;
+        }
+        int lbl;
+        if (!strcasecmp(cl, "Malignant")) lbl = LBL_MALIGNANT;
+        else if (!strcasecmp(cl, "Benign")) lbl = LBL_BENIGN;
+        else {
+            rc = wb_err_at(err, WB_E_DATA, sheet, line, (int)k[3] + 1, "classification", "expected Benign or Malignant, got '%s'", cl);
+            break;
+        }
+        char key[80];
+        snprintf(key, sizeof key, "%s|%s", id, lr);
+        int added;
+        long i = table_get(&breasts, key, &added, err);
+        if (i < 0) {
+            rc = -1;
+            break;
+        }
+        if (!added) {
+            rc = wb_err_at(err, WB_E_DATA, sheet, line, (int)k[0] + 1, "ID1", "breast %s %s is listed twice", id, lr);
+            break;
+        }
+        imp_row *b = &breasts.rows[i];
+        b->label = lbl;
+        /* abnormality: calcification, mass or both */
+        if (!strcasecmp(ab, "both")) snprintf(b->lesion, sizeof b->lesion, "mass+calcification");
+        else for (size_t q = 0; ab[q] && q < sizeof b->lesion - 1; q++) b->lesion[q] = (char)tolower((unsigned char)ab[q]);
+        const char *sub = c_sub >= 0 ? io_csv_cell(&c, r, c_sub) : "";
+        snprintf(b->source_label, sizeof b->source_label, "%s%s%s", cl, sub[0] ? " " : "", sub);
+    }
+    /* the images: every DICOM below a folder named like a patient of the table */
+    const size_t root = strlen(o->source);
+    size_t no_lat = 0, other = 0, shown = 0;
+    for (size_t i = 0; i < files.n && rc == 0; i++) {
+        const char *rel = files.paths[i] + root;
+        while (*rel == '/') rel++;
+        const char *d = strrchr(rel, '.');
+        if (!d || (strcasecmp(d, ".dcm") && strcasecmp(d, ".dicom"))) continue;
+        /* the patient: the first folder of the path that is an ID1 of the table (CMMD/D1-0001/...) */
+        char id[64] = "";
+        for (const char *p = rel; *p && !id[0];) {
+            size_t q = strcspn(p, "/");
+            if (!p[q]) break;
+            if (q < sizeof id) {
+                char cand[64];
+                memcpy(cand, p, q);
+                cand[q] = '\0';
+                char kl[80], kr[80];
+                snprintf(kl, sizeof kl, "%s|L", cand);
+                snprintf(kr, sizeof kr, "%s|R", cand);
+                if (table_find(&breasts, kl) >= 0 || table_find(&breasts, kr) >= 0) memcpy(id, cand, q + 1);
+            }
+            p += q + 1;
+        }
+        if (!id[0]) continue; /* not a patient of the table */
+        io_dicom_meta meta;
+        if (io_dicom_read_meta(files.paths[i], &meta, err) != 0) {
+            rc = -1;
+            break;
+        }
+        const char *lat = meta.laterality;
+        if (strcmp(lat, "L") && strcmp(lat, "R")) {
+            no_lat++;
+            if (shown++ < 5) wb_warn("import: %s: no ImageLaterality/Laterality L or R: left out", files.paths[i]);
+            continue;
+        }
+        char key[80];
+        snprintf(key, sizeof key, "%s|%c", id, lat[0]);
+        const long bi = table_find(&breasts, key);
+        if (bi < 0 && !o->other_breast_normal) {
+            other++;
+            continue;
+        }
+        if (!in_list(o->views, meta.view_position)) {
+            s->filtered++;
+            continue;
+        }
+        int added;
+        long j = table_get(t, rel, &added, err);
+        if (j < 0 || (rc = set_file(&t->rows[j], rel, err)) != 0) {
+            rc = -1;
+            break;
+        }
+        imp_row *row = &t->rows[j];
+        copy(row->sop, sizeof row->sop, meta.sop_uid);
+        copy(row->patient, sizeof row->patient, id);
+        copy(row->lat, sizeof row->lat, lat);
+        copy(row->view, sizeof row->view, meta.view_position);
+        if (bi >= 0) {
+            const imp_row *b = &breasts.rows[bi];
+            row->label = b->label;
+            copy(row->lesion, sizeof row->lesion, b->lesion);
+            copy(row->source_label, sizeof row->source_label, b->source_label);
+            row->n_findings = 1;
+        } else {
+            row->label = LBL_NORMAL;
+            copy(row->source_label, sizeof row->source_label, "not in the clinical table");
+        }
+    }
+    if (rc == 0 && no_lat) wb_warn("import: %zu image(s) without a laterality left out", no_lat);
+    if (rc == 0 && other)
+        wb_log(WB_LOG_INFO, "import: %zu image(s) of breasts the clinical table does not list left out (--other-breast normal keeps them as normal)", other);
+    io_csv_free(&c);
+    table_free(&breasts);
+    io_path_list_free(&files);
+    return rc;
+}
+
 /* ---- writing ---- */
 
 static void csv_field(FILE *f, const char *s)
@@ -1309,7 +1466,7 @@ int exp_import_run(const exp_import_options *o, exp_import_summary *s, wb_error 
 {
     memset(s, 0, sizeof *s);
     if (!o->format || !exp_import_format_known(o->format))
-        return wb_err(err, WB_E_USAGE, NULL, "import: unknown format '%s' (expected mini-mias, cbis-ddsm, vindr, rsna or inbreast)",
+        return wb_err(err, WB_E_USAGE, NULL, "import: unknown format '%s' (expected mini-mias, cbis-ddsm, vindr, rsna, inbreast or cmmd)",
                       o->format ? o->format : "");
     if (!o->source || !is_dir(o->source))
         return wb_err(err, WB_E_IO, o->source, "not a directory (the dataset as downloaded)");
@@ -1323,7 +1480,8 @@ int exp_import_run(const exp_import_options *o, exp_import_summary *s, wb_error 
     else if (!strcmp(o->format, "cbis-ddsm")) rc = import_cbis(o, &t, s, err);
     else if (!strcmp(o->format, "vindr")) rc = import_vindr(o, &t, s, err);
     else if (!strcmp(o->format, "rsna")) rc = import_rsna(o, &t, s, err);
-    else rc = import_inbreast(o, &t, s, err);
+    else if (!strcmp(o->format, "inbreast")) rc = import_inbreast(o, &t, s, err);
+    else rc = import_cmmd(o, &t, s, err);
     if (rc == 0) rc = write_labels(o, &t, s, err);
     table_free(&t);
     return rc;

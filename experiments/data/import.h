@@ -23,7 +23,7 @@
 #include "base/wb_error.h"
 
 typedef struct exp_import_options {
-    const char *format;  /* "mini-mias", "cbis-ddsm", "vindr", "rsna", "inbreast" */
+    const char *format;  /* "mini-mias", "cbis-ddsm", "vindr", "rsna", "inbreast", "cmmd" */
     const char *source;  /* the dataset's directory as downloaded */
     const char *out;     /* the labels CSV to write */
     int birads_min;      /* vindr, inbreast: BI-RADS >= this is malignant, 1 normal, else benign (4) */
@@ -32,6 +32,7 @@ typedef struct exp_import_options {
     const char *sites;   /* rsna: comma list of site_id values to keep; NULL or "": all */
     int keep_missing;    /* write rows whose image file is missing too */
     int roi_boxes;       /* cbis-ddsm: boxes from the ROI mask images when they are there (1) */
+    int other_breast_normal; /* cmmd: images of breasts the clinical table does not list are normal (1) or left out (0) */
 } exp_import_options;
 
 typedef struct exp_import_summary {

@@ -149,6 +149,34 @@ sed '1s/;Bi-Rads/;BIRADS/' "$fx/inbreast/INbreast.csv" >"$s/INbreast.csv"
 expect_exit 3 "$wb" import inbreast "$s" --out "$out/bad.csv"
 expect_grep "INbreast.csv:1:8: expected the INbreast header" "$out/stderr"
 
+# ---- CMMD: one clinical row per breast; the images' own laterality (DICOM) decides their breast
+s=$out/cmmd; mkdir -p "$s"; cp "$fx/cmmd/CMMD_clinicaldata_revision.csv" "$s/"
+"$wb" --quiet synth --out "$out/cmmd_synth" --patients 4 --seed 3 --size 64x80 --transfer-syntax explicit_le >/dev/null
+n=0
+for id in D1-0001 D1-0002 D2-0001 D2-0002; do
+  n=$((n + 1)); d="$s/CMMD/$id/07-18-2010-NA-NA-7918$n/1.000000-NA-7051$n"; mkdir -p "$d"
+  k=0; for v in L_CC L_MLO R_CC R_MLO; do k=$((k + 1)); cp "$out/cmmd_synth/P000$n/$v.dcm" "$d/1-$k.dcm"; done
+done
+expect_exit 0 "$wb" import cmmd "$s" --out "$out/cmmd.csv"
+expect_eq "$(tail -n +2 "$out/cmmd.csv" | cut -d, -f3-7,15,16 | paste -sd' ')" "D1-0001,R,CC,benign,calcification,Benign,1 D1-0001,R,MLO,benign,calcification,Benign,1 D1-0002,L,CC,benign,calcification,Benign,1 D1-0002,L,MLO,benign,calcification,Benign,1 D2-0001,L,CC,malignant,mass+calcification,Malignant Luminal B,1 D2-0001,L,MLO,malignant,mass+calcification,Malignant Luminal B,1 D2-0001,R,CC,malignant,mass,Malignant Luminal A,1 D2-0001,R,MLO,malignant,mass,Malignant Luminal A,1 D2-0002,R,CC,malignant,mass,Malignant HER2-enriched,1 D2-0002,R,MLO,malignant,mass,Malignant HER2-enriched,1" "cmmd: each image labelled by its breast's row (laterality from the DICOM)"
+expect_eq "$(sed -n 2p "$out/cmmd.csv" | cut -d, -f1,2)" "CMMD/D1-0001/07-18-2010-NA-NA-79181/1.000000-NA-70511/1-3.dcm,$(cut -d, -f2 "$out/cmmd_synth/labels.csv" | sed -n 4p)" "cmmd: file and SOP UID"
+expect_grep '10 images of 4 patients' "$out/stderr"
+expect_grep '6 image\(s\) of breasts the clinical table does not list left out' "$out/stderr"
+expect_exit 0 "$wb" import cmmd "$s" --out "$out/cmmd_all.csv" --other-breast normal --views CC
+expect_eq "$(tail -n +2 "$out/cmmd_all.csv" | cut -d, -f3-6,15 | paste -sd' ')" "D1-0001,L,CC,normal,not in the clinical table D1-0001,R,CC,benign,Benign D1-0002,L,CC,benign,Benign D1-0002,R,CC,normal,not in the clinical table D2-0001,L,CC,malignant,Malignant Luminal B D2-0001,R,CC,malignant,Malignant Luminal A D2-0002,L,CC,normal,not in the clinical table D2-0002,R,CC,malignant,Malignant HER2-enriched" "cmmd: --other-breast normal, --views CC"
+sed '3s/,L,40,/,X,40,/' "$fx/cmmd/CMMD_clinicaldata_revision.csv" >"$s/CMMD_clinicaldata_revision.csv"
+expect_exit 3 "$wb" import cmmd "$s" --out "$out/bad.csv"
+expect_grep 'CMMD_clinicaldata_revision.csv:3:2: LeftRight: expected L or R, got .X.' "$out/stderr"
+sed '5s/,Malignant,/,Malign,/' "$fx/cmmd/CMMD_clinicaldata_revision.csv" >"$s/CMMD_clinicaldata_revision.csv"
+expect_exit 3 "$wb" import cmmd "$s" --out "$out/bad.csv"
+expect_grep 'CMMD_clinicaldata_revision.csv:5:6: classification: expected Benign or Malignant' "$out/stderr"
+sed '5s/,R,57,2,/,L,57,2,/' "$fx/cmmd/CMMD_clinicaldata_revision.csv" >"$s/CMMD_clinicaldata_revision.csv"
+expect_exit 3 "$wb" import cmmd "$s" --out "$out/bad.csv"
+expect_grep 'CMMD_clinicaldata_revision.csv:5:1: ID1: breast D2-0001 L is listed twice' "$out/stderr"
+rm "$s/CMMD_clinicaldata_revision.csv"; : >"$s/CMMD_clinicaldata_revision.xlsx"
+expect_exit 3 "$wb" import cmmd "$s" --out "$out/bad.csv"
+expect_grep 'CMMD_clinicaldata_revision.xlsx: the clinical table is an Excel file: save it as comma-separated' "$out/stderr"
+
 # ---- usage
 expect_exit 2 "$wb" import nope "$s" --out "$out/x.csv"
 expect_grep "unknown format 'nope'" "$out/stderr"
