@@ -81,7 +81,7 @@ static void test_record(const char *db)
     char dir[4300];
     snprintf(dir, sizeof dir, "%s/exp-20260101T000000Z-abcdef01", g_work);
     make_run_dir(dir);
-    exp_registry_run rr = {dir, "exp", "c0ffee", "beef", "abc123", "name: exp\ntrain:\n  epochs: 3\n", 0};
+    exp_registry_run rr = {dir, "exp", "c0ffee", "beef", "abc123", "name: exp\ntrain:\n  epochs: 3\n", 0, NULL, NULL, NULL};
     long long id = 0;
     CHECK(exp_registry_start(reg, &rr, &id, &e) == 0 && id == 1, "start: %s", e.msg);
     CHECK(exp_registry_finish(reg, id, dir, NULL, &e) == 0, "finish: %s", e.msg);
@@ -133,7 +133,7 @@ static void test_record(const char *db)
     mkdir(other, 0777);
     snprintf(other, sizeof other, "%s/elsewhere/exp-20260101T000000Z-abcdef01", g_work);
     make_run_dir(other);
-    exp_registry_run ro = {other, "exp", "other", "beef", "abc123", "name: exp\n", 0};
+    exp_registry_run ro = {other, "exp", "other", "beef", "abc123", "name: exp\n", 0, NULL, NULL, NULL};
     long long id_other = 0;
     CHECK(exp_registry_start(reg, &ro, &id_other, &e) == 0 && id_other == 2, "same name elsewhere: new id %lld", id_other);
     CHECK(exp_registry_finish(reg, id_other, other, NULL, &e) == 0, "finish other");
@@ -152,7 +152,7 @@ static void test_record(const char *db)
     /* a second, failed run of a changed config; compare shows the changed key */
     snprintf(dir, sizeof dir, "%s/exp-20260101T000001Z-abcdef02", g_work);
     make_run_dir(dir);
-    exp_registry_run r2 = {dir, "exp", "c0ffef", "beef", "abc123", "name: exp\ntrain:\n  epochs: 5\n", 0};
+    exp_registry_run r2 = {dir, "exp", "c0ffef", "beef", "abc123", "name: exp\ntrain:\n  epochs: 5\n", 0, NULL, NULL, NULL};
     CHECK(exp_registry_start(reg, &r2, &id, &e) == 0 && id == 3, "start 3");
     CHECK(exp_registry_finish(reg, id, dir, "labels.csv:3: no such file", &e) == 0, "finish failed");
     out = capture(exp_registry_show, reg, "3");
@@ -190,7 +190,7 @@ static void test_concurrent(const char *db)
                 char dir[4300];
                 snprintf(dir, sizeof dir, "%s/conc-p%d-k%d", g_work, p, k);
                 make_run_dir(dir);
-                exp_registry_run rr = {dir, "conc", "h", "w", "g", "name: conc\n", 0};
+                exp_registry_run rr = {dir, "conc", "h", "w", "g", "name: conc\n", 0, NULL, NULL, NULL};
                 long long id;
                 if (exp_registry_start(reg, &rr, &id, &e) != 0 || exp_registry_finish(reg, id, dir, NULL, &e) != 0) {
                     fprintf(stderr, "child %d: %s\n", p, e.msg);
@@ -226,7 +226,7 @@ static void test_killed(const char *db)
         char dir[4300];
         snprintf(dir, sizeof dir, "%s/killed-run", g_work);
         make_run_dir(dir);
-        exp_registry_run rr = {dir, "killed", "h", "w", "g", "name: killed\n", 0};
+        exp_registry_run rr = {dir, "killed", "h", "w", "g", "name: killed\n", 0, NULL, NULL, NULL};
         long long id;
         if (exp_registry_open(db, &reg, &e) != 0 || exp_registry_start(reg, &rr, &id, &e) != 0) _exit(10);
         sqlite3 *raw;
