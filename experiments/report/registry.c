@@ -848,9 +848,9 @@ static int compare_external(exp_registry *reg, const long long *id, int n, FILE 
     }
     sqlite3_finalize(st);
     fprintf(out, "%-16s %-13s", "", "");
-    for (int i = 0; i < n; i++) fprintf(out, " %-22.22s", head[i][0]);
+    for (int i = 0; i < n; i++) fprintf(out, " %-30.30s", head[i][0]);
     fprintf(out, "\n%-16s %-13s", "VARIANT", "METRIC");
-    for (int i = 0; i < n; i++) fprintf(out, " %-22.22s", head[i][1]);
+    for (int i = 0; i < n; i++) fprintf(out, " %-30.30s", head[i][1]);
     fprintf(out, "\n");
     /* the variants the external rows measured, in their order */
     sbuf in = {0}, sql = {0};
@@ -881,7 +881,7 @@ static int compare_external(exp_registry *reg, const long long *id, int n, FILE 
             }
             if (!any) continue;
             fprintf(out, "%-16s %-13s", vn, ROWS[k].label);
-            for (int i = 0; i < n; i++) fprintf(out, " %-22s", cell[i]);
+            for (int i = 0; i < n; i++) fprintf(out, " %-30s", cell[i]);
             fprintf(out, "\n");
         }
     }
