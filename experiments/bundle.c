@@ -14,14 +14,19 @@
 #include "base/wb_tensor.h"
 #include "experiments/config/config.h"
 #include "experiments/data/dataset.h"
+#include "experiments/eval/metrics.h"
 #include "experiments/eval/summary.h"
+#include "experiments/model/baseline.h"
 #include "experiments/model/foldnet.h"
+#include "experiments/report/registry.h"
+#include "experiments/report/report.h"
 #include "io/io_csv.h"
 #include "io/io_fs.h"
 #include "io/io_json.h"
 #include "io/io_sbuf.h"
 #include "io/io_sha256.h"
 #include "io/io_weights.h"
+#include "base/wb_log.h"
 #include "nets/nn.h"
 
 enum { MAX_FOLDS = 64 };
@@ -78,12 +83,86 @@ static void remove_tmp(const char *tmp, int folds)
     }
     snprintf(p, sizeof p, "%s/models", tmp);
     rmdir(p);
+    for (int f = 0; f < folds; f++) {
+        snprintf(p, sizeof p, "%s/reference/f%d.json", tmp, f);
+        unlink(p);
+    }
+    snprintf(p, sizeof p, "%s/reference/thresholds.csv", tmp);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/reference", tmp);
+    rmdir(p);
     static const char *const names[] = {"config.yaml", "thresholds.csv", "manifest.json"};
     for (int i = 0; i < 3; i++) {
         snprintf(p, sizeof p, "%s/%s", tmp, names[i]);
         unlink(p);
     }
     rmdir(tmp);
+}
+
+/* Each fold's threshold of variant vname (repeat 0) from the run's predictions.csv, as text,
+ * into thr_text[folds] (malloc'd), and their sum. */
+static int fold_thresholds(const io_csv *pred, const char *ppath, const char *vname, int folds, char **thr_text,
+                           double *sum, wb_error *err)
+{
+    long c_rep = io_csv_column(pred, "repeat", err), c_fold = c_rep < 0 ? -1 : io_csv_column(pred, "fold", err);
+    long c_var = c_fold < 0 ? -1 : io_csv_column(pred, "variant", err);
+    long c_thr = c_var < 0 ? -1 : io_csv_column(pred, "threshold", err);
+    if (c_thr < 0) return -1;
+    for (size_t r = 0; r < pred->n_rows; r++) {
+        if (strcmp(io_csv_cell(pred, r, c_rep), "0") || strcmp(io_csv_cell(pred, r, c_var), vname)) continue;
+        char *end;
+        long f = strtol(io_csv_cell(pred, r, c_fold), &end, 10);
+        const char *t = io_csv_cell(pred, r, c_thr);
+        char *tend;
+        double tv = strtod(t, &tend);
+        if (*end || f < 0 || f >= folds || !t[0] || *tend || !isfinite(tv))
+            return wb_err(err, WB_E_DATA, ppath, "row %zu: fold '%s', threshold '%s': expected a fold 0 to %d and a number",
+                          r + 2, io_csv_cell(pred, r, c_fold), t, folds - 1);
+        if (!thr_text[f] && !(thr_text[f] = strdup(t))) return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+    }
+    *sum = 0;
+    for (int f = 0; f < folds; f++) {
+        if (!thr_text[f])
+            return wb_err(err, WB_E_DATA, ppath, "no prediction of variant %s in repeat 0, fold %d: no threshold for it",
+                          vname, f);
+        *sum += strtod(thr_text[f], NULL);
+    }
+    return 0;
+}
+
+/* The run's reference variant (metrics.reference) when it is a radiomics baseline, else NULL:
+ * the one config read of the bundle's reference. */
+static const char *reference_baseline(const exp_config *cfg)
+{
+    const char *ref = exp_config_str(cfg, "metrics.reference");
+    for (size_t v = 0; ref && v < exp_config_num_variants(cfg); v++) {
+        char k[64];
+        snprintf(k, sizeof k, "variants[%zu].name", v);
+        if (strcmp(exp_config_str(cfg, k), ref)) continue;
+        snprintf(k, sizeof k, "variants[%zu].type", v);
+        return strcmp(exp_config_str(cfg, k), "baseline") ? NULL : ref;
+    }
+    return NULL;
+}
+
+/* Whether the run kept the reference baseline's fitted models of repeat 0 (runs made before
+ * they were kept did not): if not, a warning and *ref = NULL (the bundle has no reference). */
+static int ref_models(const char *run_dir, const char *vname, int folds, const char **ref)
+{
+    struct stat st;
+    for (int f = 0; f < folds; f++) {
+        char name[256], p[PATH_MAX + 300];
+        exp_baseline_model_name(0, f, vname, name, sizeof name);
+        snprintf(p, sizeof p, "%s/models/%s", run_dir, name);
+        if (stat(p, &st) != 0) {
+            wb_warn("bundle: %s: %s; the bundle will not carry the reference baseline %s (a run keeps its fitted "
+                    "baselines with train.save_weights: true since workbench-bundle-1 bundles carry them)",
+                    p, strerror(errno), vname);
+            *ref = NULL;
+            return 0;
+        }
+    }
+    return 0;
 }
 
 int exp_bundle_make(const char *run_dir, const char *variant, const char *out_dir, exp_bundle_info *info, wb_error *err)
@@ -107,9 +186,10 @@ int exp_bundle_make(const char *run_dir, const char *variant, const char *out_di
     sbuf thr = {0}, man = {0};
     char tmp[PATH_MAX + 96] = "", dir[PATH_MAX + 160];
     int rc = -1, folds = 0;
-    char *thr_text[MAX_FOLDS] = {0};
-    char hex[MAX_FOLDS + 2][65];
-    const char *vname = NULL;
+    char *thr_text[MAX_FOLDS] = {0}, *ref_thr[MAX_FOLDS] = {0};
+    char hex[2 * MAX_FOLDS + 3][65];
+    const char *vname = NULL, *ref = reference_baseline(cfg);
+    sbuf rthr = {0};
     if (!strcmp(exp_config_str(cfg, "data.task"), "patch")) {
         wb_err(err, WB_E_USAGE, run_dir, "bundle: this is a patch run (data.task: patch); bundles hold whole-image "
                "networks only for now");
@@ -141,38 +221,13 @@ int exp_bundle_make(const char *run_dir, const char *variant, const char *out_di
             goto done;
         }
     }
-    /* the folds' thresholds: predictions.csv, repeat 0, this variant */
+    /* the folds' thresholds: predictions.csv, repeat 0, this variant (and the reference's) */
     snprintf(ppath, sizeof ppath, "%s/predictions.csv", run_dir);
     if (io_csv_read(ppath, &pred, err) != 0) goto done;
-    long c_rep = io_csv_column(&pred, "repeat", err), c_fold = c_rep < 0 ? -1 : io_csv_column(&pred, "fold", err);
-    long c_var = c_fold < 0 ? -1 : io_csv_column(&pred, "variant", err);
-    long c_thr = c_var < 0 ? -1 : io_csv_column(&pred, "threshold", err);
-    if (c_thr < 0) goto done;
-    for (size_t r = 0; r < pred.n_rows; r++) {
-        if (strcmp(io_csv_cell(&pred, r, c_rep), "0") || strcmp(io_csv_cell(&pred, r, c_var), vname)) continue;
-        char *end;
-        long f = strtol(io_csv_cell(&pred, r, c_fold), &end, 10);
-        const char *t = io_csv_cell(&pred, r, c_thr);
-        char *tend;
-        double tv = strtod(t, &tend);
-        if (*end || f < 0 || f >= folds || !t[0] || *tend || !isfinite(tv)) {
-            wb_err(err, WB_E_DATA, ppath, "row %zu: fold '%s', threshold '%s': expected a fold 0 to %d and a number", r + 2,
-                   io_csv_cell(&pred, r, c_fold), t, folds - 1);
-            goto done;
-        }
-        if (!thr_text[f] && !(thr_text[f] = strdup(t))) {
-            wb_err(err, WB_E_NOMEM, NULL, "out of memory");
-            goto done;
-        }
-    }
-    double tsum = 0;
-    for (int f = 0; f < folds; f++) {
-        if (!thr_text[f]) {
-            wb_err(err, WB_E_DATA, ppath, "no prediction of variant %s in repeat 0, fold %d: no threshold for it", vname, f);
-            goto done;
-        }
-        tsum += strtod(thr_text[f], NULL);
-    }
+    double tsum = 0, rsum = 0;
+    if (fold_thresholds(&pred, ppath, vname, folds, thr_text, &tsum, err) != 0) goto done;
+    if (ref && (fold_thresholds(&pred, ppath, ref, folds, ref_thr, &rsum, err) != 0 || ref_models(run_dir, ref, folds, &ref) != 0))
+        goto done;
     /* write into the temporary directory, then rename */
     if (!io_fs_tmp_name(out_dir, tmp, sizeof tmp)) {
         wb_err(err, WB_E_USAGE, out_dir, "path too long");
@@ -193,15 +248,33 @@ int exp_bundle_make(const char *run_dir, const char *variant, const char *out_di
     for (int f = 0; f < folds; f++) sb_printf(&thr, "%d,%s\n", f, thr_text[f]);
     hash_written(&thr, hex[folds + 1]);
     if (sb_write(&thr, tmp, "thresholds.csv", err) != 0) goto done;
+    if (ref) {
+        /* the reference baseline: each fold's fitted model (byte for byte) and threshold */
+        snprintf(dir, sizeof dir, "%s/reference", tmp);
+        if (io_fs_mkdirs(dir, err) != 0) goto done;
+        for (int f = 0; f < folds; f++) {
+            char name[256], src[PATH_MAX + 300];
+            exp_baseline_model_name(0, f, ref, name, sizeof name);
+            snprintf(src, sizeof src, "%s/models/%s", run_dir, name);
+            snprintf(dst, sizeof dst, "%s/reference/f%d.json", tmp, f);
+            if (copy_file(src, dst, hex[folds + 2 + f], err) != 0) goto done;
+        }
+        sb_printf(&rthr, "fold,threshold\n");
+        for (int f = 0; f < folds; f++) sb_printf(&rthr, "%d,%s\n", f, ref_thr[f]);
+        hash_written(&rthr, hex[2 * folds + 2]);
+        if (sb_write(&rthr, tmp, "reference/thresholds.csv", err) != 0) goto done;
+    }
     char conv[512];
     exp_normalize_resolve(exp_config_str(cfg, "preprocess.normalize"), exp_config_str(cfg, "backbone.arch"),
                           exp_config_str(cfg, "backbone.weights"), NULL, NULL, conv, sizeof conv);
     snprintf(info->variant, sizeof info->variant, "%s", vname);
     snprintf(info->arch, sizeof info->arch, "%s", exp_config_str(cfg, "backbone.arch"));
+    snprintf(info->reference, sizeof info->reference, "%s", ref ? ref : "");
     char rpath[PATH_MAX];
     base_name(realpath(run_dir, rpath) ? rpath : run_dir, info->source_run, sizeof info->source_run);
     info->folds = folds;
     info->threshold = tsum / folds;
+    info->ref_threshold = ref ? rsum / folds : NAN;
     sb_printf(&man, "{\n  \"format\": \"%s\",\n  \"source_run\": ", EXP_BUNDLE_FORMAT);
     sb_jstr(&man, info->source_run);
     sb_printf(&man, ",\n  \"variant\": ");
@@ -214,12 +287,25 @@ int exp_bundle_make(const char *run_dir, const char *variant, const char *out_di
     sb_jstr(&man, conv);
     sb_printf(&man, ",\n  \"repeat\": 0,\n  \"folds\": %d,\n  \"ensemble\": \"mean\",\n  \"threshold\": ", folds);
     sb_num(&man, info->threshold);
+    sb_printf(&man, ",\n  \"reference\": ");
+    if (ref) {
+        sb_printf(&man, "{\"variant\": ");
+        sb_jstr(&man, ref);
+        sb_printf(&man, ", \"type\": \"baseline\", \"folds\": %d, \"ensemble\": \"mean\", \"threshold\": ", folds);
+        sb_num(&man, info->ref_threshold);
+        sb_printf(&man, "}");
+    } else {
+        sb_printf(&man, "null");
+    }
     sb_printf(&man, ",\n  \"files\": [\n");
-    for (int f = 0; f <= folds + 1; f++) {
+    const int nfiles = ref ? 2 * folds + 3 : folds + 2;
+    for (int f = 0; f < nfiles; f++) {
         char name[64];
         if (f < folds) snprintf(name, sizeof name, "models/f%d.safetensors", f);
-        else snprintf(name, sizeof name, "%s", f == folds ? "config.yaml" : "thresholds.csv");
-        sb_printf(&man, "    {\"path\": \"%s\", \"sha256\": \"%s\"}%s\n", name, hex[f], f <= folds ? "," : "");
+        else if (f < folds + 2) snprintf(name, sizeof name, "%s", f == folds ? "config.yaml" : "thresholds.csv");
+        else if (f < 2 * folds + 2) snprintf(name, sizeof name, "reference/f%d.json", f - folds - 2);
+        else snprintf(name, sizeof name, "reference/thresholds.csv");
+        sb_printf(&man, "    {\"path\": \"%s\", \"sha256\": \"%s\"}%s\n", name, hex[f], f + 1 < nfiles ? "," : "");
     }
     sb_printf(&man, "  ]\n}\n");
     if (sb_write(&man, tmp, "manifest.json", err) != 0) goto done;
@@ -231,8 +317,9 @@ int exp_bundle_make(const char *run_dir, const char *variant, const char *out_di
     rc = 0;
 done:
     if (tmp[0]) remove_tmp(tmp, folds);
-    for (int f = 0; f < MAX_FOLDS; f++) free(thr_text[f]);
+    for (int f = 0; f < MAX_FOLDS; f++) free(thr_text[f]), free(ref_thr[f]);
     sb_free(&thr);
+    sb_free(&rthr);
     sb_free(&man);
     io_csv_free(&pred);
     exp_config_free(cfg);
@@ -293,7 +380,23 @@ static int manifest_check(const char *bdir, exp_bundle_info *bi, long *in_ch, lo
     *in_ch = (long)ic->num;
     *h = (long)ih->num;
     *w = (long)iw->num;
-    int listed[MAX_FOLDS + 2] = {0};
+    /* the reference baseline: absent or null in bundles without one */
+    const io_json_node *ref = io_json_get(&d, root, "reference");
+    bi->ref_threshold = NAN;
+    if (ref && ref->type == IO_JSON_OBJECT) {
+        const io_json_node *rv = jget(&d, ref, "variant", IO_JSON_STRING), *rt = jget(&d, ref, "threshold", IO_JSON_NUMBER),
+                           *rty = jget(&d, ref, "type", IO_JSON_STRING);
+        if (!rv || !rv->str[0] || !rt || !rty || strcmp(rty->str, "baseline")) {
+            wb_err(err, WB_E_DATA, mpath, "reference: expected {\"variant\", \"type\": \"baseline\", \"threshold\"} or null");
+            goto done;
+        }
+        snprintf(bi->reference, sizeof bi->reference, "%s", rv->str);
+        bi->ref_threshold = rt->num;
+    } else if (ref && ref->type != IO_JSON_NULL) {
+        wb_err(err, WB_E_DATA, mpath, "reference: expected an object or null");
+        goto done;
+    }
+    int listed[2 * MAX_FOLDS + 3] = {0};
     for (int32_t c = files->first; c >= 0; c = d.nodes[c].next) {
         const io_json_node *e = &d.nodes[c], *p = jget(&d, e, "path", IO_JSON_STRING), *hs = jget(&d, e, "sha256", IO_JSON_STRING);
         if (e->type != IO_JSON_OBJECT || !p || !hs || p->str[0] == '/' || strstr(p->str, "..")) {
@@ -319,6 +422,18 @@ static int manifest_check(const char *bdir, exp_bundle_info *bi, long *in_ch, lo
         if (sscanf(p->str, "models/f%d.safetensor%c", &f, &tail) == 2 && tail == 's' && f >= 0 && f < bi->folds) listed[f] = 1;
         if (!strcmp(p->str, "config.yaml")) listed[MAX_FOLDS] = 1;
         if (!strcmp(p->str, "thresholds.csv")) listed[MAX_FOLDS + 1] = 1;
+        if (sscanf(p->str, "reference/f%d.jso%c", &f, &tail) == 2 && tail == 'n' && f >= 0 && f < bi->folds)
+            listed[MAX_FOLDS + 2 + f] = 1;
+        if (!strcmp(p->str, "reference/thresholds.csv")) listed[2 * MAX_FOLDS + 2] = 1;
+    }
+    for (int f = 0; bi->reference[0] && f < bi->folds; f++)
+        if (!listed[MAX_FOLDS + 2 + f]) {
+            wb_err(err, WB_E_DATA, mpath, "files: reference/f%d.json is not listed (the manifest names a reference)", f);
+            goto done;
+        }
+    if (bi->reference[0] && !listed[2 * MAX_FOLDS + 2]) {
+        wb_err(err, WB_E_DATA, mpath, "files: reference/thresholds.csv is not listed (the manifest names a reference)");
+        goto done;
     }
     for (int f = 0; f < bi->folds; f++)
         if (!listed[f]) {
@@ -398,26 +513,71 @@ static void csv_num(sbuf *b, double v)
     if (isfinite(v)) sb_num(b, v);
 }
 
-int exp_predict_run(const char *bundle_dir, const char *data, const char *out_dir, exp_predict_summary *s, wb_error *err)
+/* Whether the cohort's labels CSV has the label column (an unlabeled cohort has none). */
+static int cohort_labeled(const exp_config *cfg, int *labeled, wb_error *err)
 {
-    memset(s, 0, sizeof *s);
-    s->auc = s->auc_lo = s->auc_hi = NAN;
-    if (!out_dir || !out_dir[0]) return wb_err(err, WB_E_USAGE, NULL, "predict: no output directory (--out DIR)");
-    if (!data || !data[0]) return wb_err(err, WB_E_USAGE, NULL, "predict: no cohort (a labels CSV or a config)");
-    long in_ch = 0, in_h = 0, in_w = 0;
-    if (!bundle_dir || manifest_check(bundle_dir, &s->b, &in_ch, &in_h, &in_w, err) != 0) {
-        if (!bundle_dir) wb_err(err, WB_E_USAGE, NULL, "predict: no bundle directory");
-        return -1;
+    io_csv csv;
+    if (io_csv_read(exp_config_str(cfg, "data.labels"), &csv, err) != 0) return -1;
+    wb_error ignore;
+    *labeled = io_csv_column(&csv, exp_config_str(cfg, "data.label_column"), &ignore) >= 0;
+    io_csv_free(&csv);
+    return 0;
+}
+
+/* The fold models of the bundle's reference baseline. */
+static int load_reference(const char *bundle_dir, int F, exp_baseline_model *bm, wb_error *err)
+{
+    for (int f = 0; f < F; f++) {
+        char p[PATH_MAX + 64];
+        snprintf(p, sizeof p, "%s/reference/f%d.json", bundle_dir, f);
+        if (exp_baseline_model_read(p, &bm[f], err) != 0) return -1;
     }
+    return 0;
+}
+
+/* The metric table as a JSON object's members (indent: spaces before each). */
+static void json_metrics(sbuf *b, const double *m, const char *indent)
+{
+    for (int q = 0; q < EXP_M_COUNT; q++) {
+        sb_printf(b, "%s", indent);
+        sb_jstr(b, exp_metric_names[q]);
+        sb_printf(b, ": ");
+        sb_num(b, m[q]);
+        sb_printf(b, "%s\n", q + 1 < EXP_M_COUNT ? "," : "");
+    }
+}
+
+/* One ensemble's columns of predictions.csv for item i: score, the fold scores, threshold,
+ * decision. */
+static void csv_ensemble(sbuf *b, double score, const double *fs, int F, double thr)
+{
+    sb_printf(b, ",");
+    csv_num(b, score);
+    for (int f = 0; f < F; f++) {
+        sb_printf(b, ",");
+        csv_num(b, fs[f]);
+    }
+    sb_printf(b, ",");
+    csv_num(b, thr);
+    sb_printf(b, ",%d", score >= thr);
+}
+
+/* The work of predict (everything but the registry): see exp_predict_run. */
+static int predict_work(const char *bundle_dir, const char *data, const char *out_dir, long in_ch, long in_h, long in_w,
+                        exp_predict_summary *s, wb_error *err)
+{
     data_sets sets = {{0}, 0};
     exp_config *cfg = NULL;
     exp_dataset ds;
     memset(&ds, 0, sizeof ds);
-    int ds_loaded = 0, rc = -1;
-    const int F = s->b.folds;
+    int ds_loaded = 0, rc = -1, labeled = 1;
+    const int F = s->b.folds, has_ref = s->b.reference[0] != '\0';
     nn_net *net[MAX_FOLDS] = {0};
-    double *score = NULL, *fs = NULL;
+    exp_baseline_model bm[MAX_FOLDS];
+    for (int f = 0; f < MAX_FOLDS; f++) exp_baseline_model_init(&bm[f]);
+    double *score = NULL, *fs = NULL, *rscore = NULL, *rfs = NULL, *col = NULL;
     int *y = NULL;
+    size_t *idx = NULL;
     float *x = NULL;
     sbuf pc = {0}, mj = {0}, ex = {0};
     char cpath[PATH_MAX + 32];
@@ -431,9 +591,14 @@ int exp_predict_run(const char *bundle_dir, const char *data, const char *out_di
         wb_err(err, WB_E_DATA, cpath, "the bundle's config does not agree with its manifest (arch, in_channels, input size)");
         goto done;
     }
+    if (cohort_labeled(cfg, &labeled, err) != 0) goto done;
+    s->labeled = labeled;
+    if (!labeled)
+        wb_warn("predict: %s has no label column '%s': an unlabeled cohort; writing scores and decisions only, no metrics",
+                exp_config_str(cfg, "data.labels"), exp_config_str(cfg, "data.label_column"));
     nn_set_threads((int)exp_config_int(cfg, "threads"));
     exp_pre_set_threads((int)exp_config_int(cfg, "threads"));
-    /* the fold networks */
+    /* the fold networks, and the reference's fold baselines */
     for (int f = 0; f < F; f++) {
         char wp[PATH_MAX + 64];
         snprintf(wp, sizeof wp, "%s/models/f%d.safetensors", bundle_dir, f);
@@ -448,13 +613,13 @@ int exp_predict_run(const char *bundle_dir, const char *data, const char *out_di
             goto done;
         }
     }
+    if (has_ref && load_reference(bundle_dir, F, bm, err) != 0) goto done;
     /* the cohort, preprocessed as the bundle's config says */
-    if (io_fs_mkdirs(out_dir, err) != 0) goto done;
     char keydir[PATH_MAX + 8];
     snprintf(keydir, sizeof keydir, "%s/..", out_dir);
     uint8_t key[32];
     if (exp_pseudonym_key(keydir, key, err) != 0) goto done;
-    if (exp_dataset_load(cfg, key, NULL, 0, &ds, err) != 0) goto done;
+    if (exp_dataset_load_ex(cfg, key, NULL, 0, labeled ? 0 : EXP_DATASET_NO_LABELS, &ds, err) != 0) goto done;
     ds_loaded = 1;
     if (ds.n == 0) {
         wb_err(err, WB_E_DATA, data, "no image of the cohort could be preprocessed to the bundle's input (%ldx%ld, %ld "
@@ -470,8 +635,12 @@ int exp_predict_run(const char *bundle_dir, const char *data, const char *out_di
     x = malloc((size_t)in_ch * px * sizeof *x);
     score = malloc(ds.n * sizeof *score);
     fs = malloc(ds.n * (size_t)F * sizeof *fs);
+    rscore = malloc(ds.n * sizeof *rscore);
+    rfs = malloc(ds.n * (size_t)F * sizeof *rfs);
+    col = malloc(ds.n * sizeof *col);
+    idx = malloc(ds.n * sizeof *idx);
     y = malloc(ds.n * sizeof *y);
-    if (!x || !score || !fs || !y) {
+    if (!x || !score || !fs || !rscore || !rfs || !col || !idx || !y) {
         wb_err(err, WB_E_NOMEM, NULL, "out of memory");
         goto done;
     }
@@ -484,15 +653,29 @@ int exp_predict_run(const char *bundle_dir, const char *data, const char *out_di
         }
         score[i] = sum / F;
         y[i] = ds.items[i].label;
-        s->n_positive += y[i] == 1;
+        s->n_positive += labeled && y[i] == 1;
+        idx[i] = i;
+        rscore[i] = 0;
     }
+    /* the reference: each fold's baseline on the cohort's radiomic features, then the mean */
+    for (int f = 0; has_ref && f < F; f++) {
+        if (exp_baseline_model_predict(&bm[f], &ds, idx, ds.n, col, err) != 0) goto done;
+        for (size_t i = 0; i < ds.n; i++) rfs[i * F + f] = col[i], rscore[i] += col[i];
+    }
+    for (size_t i = 0; has_ref && i < ds.n; i++) rscore[i] /= F;
     s->n = ds.n;
     s->n_excluded = ds.n_excluded;
     /* predictions.csv */
-    const double thr = s->b.threshold;
+    const double thr = s->b.threshold, rthr = s->b.ref_threshold;
     sb_printf(&pc, "file,sop_instance_uid,patient,laterality,view,label,score");
     for (int f = 0; f < F; f++) sb_printf(&pc, ",score_f%d", f);
-    sb_printf(&pc, ",threshold,decision\n");
+    sb_printf(&pc, ",threshold,decision");
+    if (has_ref) {
+        sb_printf(&pc, ",reference_score");
+        for (int f = 0; f < F; f++) sb_printf(&pc, ",reference_score_f%d", f);
+        sb_printf(&pc, ",reference_threshold,reference_decision");
+    }
+    sb_printf(&pc, "\n");
     for (size_t i = 0; i < ds.n; i++) {
         const exp_item *it = &ds.items[i];
         char *shown = exp_dataset_out_file(&ds, it->file, it->group, it->pseudonym);
@@ -508,15 +691,11 @@ int exp_predict_run(const char *bundle_dir, const char *data, const char *out_di
         sb_csv(&pc, it->laterality);
         sb_printf(&pc, ",");
         sb_csv(&pc, it->view);
-        sb_printf(&pc, ",%d,", it->label);
-        csv_num(&pc, score[i]);
-        for (int f = 0; f < F; f++) {
-            sb_printf(&pc, ",");
-            csv_num(&pc, fs[i * F + f]);
-        }
-        sb_printf(&pc, ",");
-        csv_num(&pc, thr);
-        sb_printf(&pc, ",%d\n", score[i] >= thr);
+        if (labeled) sb_printf(&pc, ",%d", it->label);
+        else sb_printf(&pc, ",");
+        csv_ensemble(&pc, score[i], fs + i * F, F, thr);
+        if (has_ref) csv_ensemble(&pc, rscore[i], rfs + i * F, F, rthr);
+        sb_printf(&pc, "\n");
     }
     if (sb_write(&pc, out_dir, "predictions.csv", err) != 0) goto done;
     if (ds.n_excluded) {
@@ -535,17 +714,19 @@ int exp_predict_run(const char *bundle_dir, const char *data, const char *out_di
         if (sb_write(&ex, out_dir, "excluded.csv", err) != 0) goto done;
     }
     /* metrics.json: an external validation of the source run */
-    double m[EXP_M_COUNT];
-    exp_summary_binary(y, score, ds.n, thr, exp_config_double(cfg, "metrics.specificity"), m);
-    s->auc = m[EXP_M_AUC];
-    s->auc_lo = m[EXP_M_AUC_LO];
-    s->auc_hi = m[EXP_M_AUC_HI];
+    const double spec = exp_config_double(cfg, "metrics.specificity");
+    double m[EXP_M_COUNT], rm[EXP_M_COUNT];
+    if (labeled) {
+        exp_summary_binary(y, score, ds.n, thr, spec, m);
+        s->auc = m[EXP_M_AUC];
+        s->auc_lo = m[EXP_M_AUC_LO];
+        s->auc_hi = m[EXP_M_AUC_HI];
+    }
     char bname[256];
-    const char *dname = data;
     base_name(bundle_dir, bname, sizeof bname);
     char title[1024];
     snprintf(title, sizeof title, "External validation of %s (variant %s, the mean of %d fold networks) on %s",
-             s->b.source_run, s->b.variant, F, dname);
+             s->b.source_run, s->b.variant, F, data);
     sb_printf(&mj, "{\n  \"title\": ");
     sb_jstr(&mj, title);
     sb_printf(&mj, ",\n  \"kind\": \"external_validation\",\n  \"source_run\": ");
@@ -554,31 +735,125 @@ int exp_predict_run(const char *bundle_dir, const char *data, const char *out_di
     sb_jstr(&mj, bname);
     sb_printf(&mj, ",\n  \"variant\": ");
     sb_jstr(&mj, s->b.variant);
+    sb_printf(&mj, ",\n  \"arch\": ");
+    sb_jstr(&mj, s->b.arch);
     sb_printf(&mj, ",\n  \"cohort\": ");
-    sb_jstr(&mj, dname);
+    sb_jstr(&mj, data);
     sb_printf(&mj, ",\n  \"folds\": %d,\n  \"ensemble\": \"mean\",\n  \"n_images\": %zu,\n  \"n_excluded\": %zu,\n"
-                   "  \"metrics\": {\n", F, ds.n, ds.n_excluded);
-    for (int q = 0; q < EXP_M_COUNT; q++) {
-        sb_printf(&mj, "    ");
-        sb_jstr(&mj, exp_metric_names[q]);
-        sb_printf(&mj, ": ");
-        sb_num(&mj, m[q]);
-        sb_printf(&mj, "%s\n", q + 1 < EXP_M_COUNT ? "," : "");
+                   "  \"labeled\": %s,\n  \"metrics\": ", F, ds.n, ds.n_excluded, labeled ? "true" : "false");
+    if (labeled) {
+        sb_printf(&mj, "{\n");
+        json_metrics(&mj, m, "    ");
+        sb_printf(&mj, "  }");
+    } else {
+        sb_printf(&mj, "null");
     }
-    sb_printf(&mj, "  }\n}\n");
+    sb_printf(&mj, ",\n  \"reference\": ");
+    if (has_ref) {
+        sb_printf(&mj, "{\n    \"variant\": ");
+        sb_jstr(&mj, s->b.reference);
+        sb_printf(&mj, ",\n    \"type\": \"baseline\",\n    \"ensemble\": \"mean\",\n    \"metrics\": ");
+        if (labeled) {
+            exp_summary_binary(y, rscore, ds.n, rthr, spec, rm);
+            s->ref_auc = rm[EXP_M_AUC];
+            sb_printf(&mj, "{\n");
+            json_metrics(&mj, rm, "      ");
+            sb_printf(&mj, "    }");
+        } else {
+            sb_printf(&mj, "null");
+        }
+        sb_printf(&mj, "\n  }");
+    } else {
+        sb_printf(&mj, "null");
+    }
+    /* the paired DeLong test on these images: the network ensemble against the reference */
+    sb_printf(&mj, ",\n  \"vs_reference\": ");
+    exp_delong_paired dp;
+    wb_error e2;
+    if (has_ref && labeled && exp_metrics_delong_paired(y, score, rscore, ds.n, &dp, &e2) == 0) {
+        s->delta_auc = dp.diff;
+        s->delong_p = dp.p;
+        sb_printf(&mj, "{\"delta_auc\": ");
+        sb_num(&mj, dp.diff);
+        sb_printf(&mj, ", \"delta_ci_low\": ");
+        sb_num(&mj, dp.diff_ci_lo);
+        sb_printf(&mj, ", \"delta_ci_high\": ");
+        sb_num(&mj, dp.diff_ci_hi);
+        sb_printf(&mj, ", \"delong_z\": ");
+        sb_num(&mj, dp.z);
+        sb_printf(&mj, ", \"delong_p\": ");
+        sb_num(&mj, dp.p);
+        sb_printf(&mj, "}");
+    } else {
+        sb_printf(&mj, "null");
+    }
+    sb_printf(&mj, "\n}\n");
     if (sb_write(&mj, out_dir, "metrics.json", err) != 0) goto done;
+    if (exp_report_external_write(out_dir, err) != 0) goto done;
     rc = 0;
 done:
     for (size_t i = 0; i < sets.n; i++) free(sets.v[i]);
-    for (int f = 0; f < MAX_FOLDS; f++) nn_net_free(net[f]);
+    for (int f = 0; f < MAX_FOLDS; f++) nn_net_free(net[f]), exp_baseline_model_free(&bm[f]);
     if (ds_loaded) exp_dataset_free(&ds);
     free(x);
     free(score);
     free(fs);
+    free(rscore);
+    free(rfs);
+    free(col);
+    free(idx);
     free(y);
     sb_free(&pc);
     sb_free(&mj);
     sb_free(&ex);
     exp_config_free(cfg);
+    return rc;
+}
+
+int exp_predict_run(const char *bundle_dir, const char *data, const char *out_dir, const char *registry,
+                    exp_predict_summary *s, wb_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->auc = s->auc_lo = s->auc_hi = s->ref_auc = s->delta_auc = s->delong_p = NAN;
+    s->registry_id = -1;
+    if (!out_dir || !out_dir[0]) return wb_err(err, WB_E_USAGE, NULL, "predict: no output directory (--out DIR)");
+    if (!data || !data[0]) return wb_err(err, WB_E_USAGE, NULL, "predict: no cohort (a labels CSV or a config)");
+    long in_ch = 0, in_h = 0, in_w = 0;
+    if (!bundle_dir || manifest_check(bundle_dir, &s->b, &in_ch, &in_h, &in_w, err) != 0) {
+        if (!bundle_dir) wb_err(err, WB_E_USAGE, NULL, "predict: no bundle directory");
+        return -1;
+    }
+    if (io_fs_mkdirs(out_dir, err) != 0) return -1;
+    /* the registry: the directory holding out_dir's (as a run's is its runs directory's) */
+    exp_registry *reg = NULL;
+    long long id = -1;
+    if (!registry || strcmp(registry, "none")) {
+        char rpath[PATH_MAX + 32];
+        if (registry) snprintf(rpath, sizeof rpath, "%s", registry);
+        else snprintf(rpath, sizeof rpath, "%s/../registry.sqlite", out_dir);
+        char bname[256];
+        exp_registry_run rr = {0};
+        rr.dir = out_dir;
+        rr.name = base_name(bundle_dir, bname, sizeof bname);
+        rr.kind = "external_validation";
+        rr.source_run = s->b.source_run;
+        rr.cohort = data;
+        if (exp_registry_open(rpath, &reg, err) != 0 || exp_registry_start(reg, &rr, &id, err) != 0) {
+            exp_registry_close(reg);
+            return -1;
+        }
+        s->registry_id = id;
+        s->linked = exp_registry_source(reg, id) > 0;
+    }
+    int rc = predict_work(bundle_dir, data, out_dir, in_ch, in_h, in_w, s, err);
+    if (reg) {
+        char msg[sizeof err->file + sizeof err->msg + 4];
+        if (rc != 0) snprintf(msg, sizeof msg, "%s%s%s", err->file[0] ? err->file : "", err->file[0] ? ": " : "", err->msg);
+        wb_error e2;
+        wb_error_clear(&e2);
+        if (exp_registry_finish(reg, id, out_dir, rc == 0 ? NULL : msg, &e2) != 0)
+            wb_warn("the run registry was not updated: %s: %s", e2.file, e2.msg);
+        exp_registry_close(reg);
+    }
     return rc;
 }

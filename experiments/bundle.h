@@ -4,7 +4,7 @@
  *     exp_bundle_info bi;
  *     if (exp_bundle_make("runs/demo-20261206T120000Z-0a1b2c3d", "last2", "bundles/demo-last2", &bi, &err) != 0) ...;
  *     exp_predict_summary ps;
- *     if (exp_predict_run("bundles/demo-last2", "other/labels.csv", "ext", &ps, &err) != 0) ...;
+ *     if (exp_predict_run("bundles/demo-last2", "other/labels.csv", "ext", NULL, &ps, &err) != 0) ...;
  *
  * A bundle (docs/predict.md): models/f<F>.safetensors (the fold networks of repeat 0 of one
  * backbone variant, as the run saved them with train.save_weights: true), config.yaml (the
@@ -25,8 +25,10 @@
 
 typedef struct exp_bundle_info {
     char variant[64], arch[64], source_run[256];
+    char reference[64]; /* the reference baseline's variant ("" when the bundle has none) */
     int folds;
     double threshold;   /* mean of the folds' thresholds */
+    double ref_threshold; /* the reference's (NaN when none) */
 } exp_bundle_info;
 
 /* Writes the bundle of variant (NULL: the run's first backbone variant) of the run in run_dir
@@ -39,8 +41,13 @@ int exp_bundle_make(const char *run_dir, const char *variant, const char *out_di
 
 typedef struct exp_predict_summary {
     exp_bundle_info b;
+    int labeled;                    /* the cohort has labels (else no metrics) */
     size_t n, n_excluded, n_positive;
-    double auc, auc_lo, auc_hi;
+    double auc, auc_lo, auc_hi;     /* NaN without labels */
+    double ref_auc;                 /* the reference baseline's (NaN: none or no labels) */
+    double delta_auc, delong_p;     /* paired DeLong, network ensemble - reference */
+    long long registry_id;          /* the predict's row in the registry, -1: not recorded */
+    int linked;                     /* the row is linked to the source run's row */
 } exp_predict_summary;
 
 /* Applies the bundle to the images of data: a labels CSV (its directory is the images'
@@ -50,11 +57,20 @@ typedef struct exp_predict_summary {
  * network decide). First every file of the manifest is checked against its SHA-256 (a missing
  * file: WB_E_IO, a changed one: WB_E_DATA, each naming the file). Each image is preprocessed
  * as the bundle's config says and scored by every fold network; the score is the mean of the
- * fold probabilities, the decision score >= the mean fold threshold. Writes out_dir/
- * predictions.csv, metrics.json (an external validation of the source run) and, when images
- * had to be left out, excluded.csv. Patients are named by the pseudonym key of the directory
- * holding out_dir (as a run's by its runs directory's). WB_E_DATA also when no image could be
- * preprocessed to the bundle's input or the networks do not take it (channels, size). */
-int exp_predict_run(const char *bundle_dir, const char *data, const char *out_dir, exp_predict_summary *s, wb_error *err);
+ * fold probabilities, the decision score >= the mean fold threshold. The reference baseline
+ * (when the bundle has one) scores each image likewise from its radiomic features (the mean of
+ * the fold baselines, the mean of their thresholds). Writes out_dir/predictions.csv,
+ * metrics.json (an external validation of the source run: both ensembles' metrics and the
+ * paired DeLong test between them), report.html and report.md, and, when images had to be
+ * left out, excluded.csv. A labels CSV without the label column is an unlabeled cohort:
+ * scores and decisions only (metrics null; a warning says so). Patients are named by the
+ * pseudonym key of the directory holding out_dir (as a run's by its runs directory's).
+ * registry: NULL for the directory holding out_dir's registry.sqlite (created if needed),
+ * "none" for no record, or a database path; the predict is recorded there (kind
+ * external_validation) and linked to its source run's row when the registry has it.
+ * WB_E_DATA also when no image could be preprocessed to the bundle's input or the networks do
+ * not take it (channels, size). */
+int exp_predict_run(const char *bundle_dir, const char *data, const char *out_dir, const char *registry,
+                    exp_predict_summary *s, wb_error *err);
 
 #endif

@@ -743,7 +743,7 @@ static int run_register(run_ctx *c, wb_error *err)
     char *ctz = realloc(ctext, cn + 1);
     if (ctz) ctz[cn] = '\0';
     exp_registry_run rr = {c->dir, exp_config_str(c->cfg, "name"), chex, c->wsha, WB_GIT_REVISION, ctz ? ctz : "",
-                           o->step == EXP_RUN_PREPARE && !o->keep_registry_pid};
+                           o->step == EXP_RUN_PREPARE && !o->keep_registry_pid, NULL, NULL, NULL};
     int rc = exp_registry_start(c->reg, &rr, &c->reg_id, err);
     free(ctz ? ctz : (char *)ctext);
     return rc;
@@ -933,6 +933,15 @@ static int run_fold(run_ctx *c, int r, int f, wb_error *err)
     return 0;
 }
 
+/* The fitted baseline of repeat r, fold f as models/r<r>_f<f>_<variant>.baseline.json. */
+static int save_baseline(const char *dir, int r, int f, const char *vname, const exp_baseline_model *bm, wb_error *err)
+{
+    char mdir[4400], name[256];
+    snprintf(mdir, sizeof mdir, "%s/models", dir);
+    exp_baseline_model_name(r, f, vname, name, sizeof name);
+    return io_fs_mkdirs(mdir, err) != 0 || exp_baseline_model_write(bm, mdir, name, vname, err) != 0 ? -1 : 0;
+}
+
 /* Trains (or fits) variant v on the current fold into sval/stest; its probe and curve rows go
  * to probe_rows and curves. */
 static int run_fit(run_ctx *c, int r, int f, size_t v, part_facts *pf, wb_error *err)
@@ -943,8 +952,17 @@ static int run_fit(run_ctx *c, int r, int f, size_t v, part_facts *pf, wb_error 
     if (!strcmp(variant_str(cfg, v, "type"), "baseline")) {
         exp_baseline_cfg bc;
         exp_baseline_cfg_from_config(cfg, v, &bc);
-        if (exp_baseline_fit_predict(&c->ds, c->tr, c->ntr, c->va, c->nva, c->te, c->nte_x, &bc, c->sval, c->stest, err) != 0)
+        /* with train.save_weights the fitted model is kept too (models/, for bundles) */
+        exp_baseline_model bm;
+        exp_baseline_model_init(&bm);
+        const int keep = exp_config_bool(cfg, "train.save_weights") && bc.n_classes == 2;
+        if (exp_baseline_fit_predict_keep(&c->ds, c->tr, c->ntr, c->va, c->nva, c->te, c->nte_x, &bc, c->sval, c->stest,
+                                          keep ? &bm : NULL, err) != 0 ||
+            (keep && save_baseline(c->dir, r, f, vname, &bm, err) != 0)) {
+            exp_baseline_model_free(&bm);
             return -1;
+        }
+        exp_baseline_model_free(&bm);
         pf->trainable = (double)bc.n_features + 1;
         c->pc.done_units += 1;
         wb_log(WB_LOG_INFO, "repeat %d/%d fold %d/%d %s: logistic regression on %d features done", r + 1, c->repeats,

@@ -39,8 +39,10 @@ static int run(int argc, char **argv)
     }
     exp_bundle_info bi;
     if (exp_bundle_make(run_dir, variant, out, &bi, &err) != 0) return cli_fail(&err);
-    fprintf(stderr, "workbench: bundle: variant %s (%s) of %s: the %d fold networks of repeat 0, mean threshold %.6g\n",
+    fprintf(stderr, "workbench: bundle: variant %s (%s) of %s: the %d fold networks of repeat 0, mean threshold %.6g",
             bi.variant, bi.arch, bi.source_run, bi.folds, bi.threshold);
+    if (bi.reference[0]) fprintf(stderr, "; reference %s: its %d fitted fold baselines", bi.reference, bi.folds);
+    fprintf(stderr, "\n");
     printf("%s\n", out);
     return WB_EXIT_OK;
 usage:
@@ -58,8 +60,13 @@ const wb_command wb_cmd_bundle = {
     "  config.yaml              the run's resolved config (preprocessing, network)\n"
     "  thresholds.csv           fold, threshold: each fold's decision threshold from its\n"
     "                           validation images (predictions.csv)\n"
+    "  reference/f<F>.json      the run's reference baseline (metrics.reference, when it is a\n"
+    "                           radiomics baseline) as fitted on fold F of repeat 0:\n"
+    "                           standardisation, logistic-regression coefficients, features\n"
+    "  reference/thresholds.csv its fold thresholds\n"
     "  manifest.json            source run, variant, arch, input size and convention, folds,\n"
-    "                           the mean threshold, and every file above with its SHA-256\n"
+    "                           the mean threshold, the reference, and every file above with\n"
+    "                           its SHA-256\n"
     "\n"
     "  --variant V   a backbone variant of the run (default: the first)\n"
     "\n"

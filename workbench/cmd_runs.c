@@ -44,8 +44,8 @@ static int run(int argc, char **argv)
         wb_err(&err, WB_E_USAGE, NULL, "runs show: expected one run id");
         goto usage;
     }
-    if (!strcmp(sub, "compare") && n_ids < 2) {
-        wb_err(&err, WB_E_USAGE, NULL, "runs compare: expected two or more run ids");
+    if (!strcmp(sub, "compare") && n_ids < 1) {
+        wb_err(&err, WB_E_USAGE, NULL, "runs compare: expected one or more run ids");
         goto usage;
     }
     char path[4200];
@@ -75,14 +75,19 @@ const wb_command wb_cmd_runs = {
     "runs", run, "the run registry: list, show and compare recorded runs",
     "usage: workbench runs list [--name GLOB] [--status running|finished|failed]\n"
     "       workbench runs show ID\n"
-    "       workbench runs compare ID ID...\n"
+    "       workbench runs compare ID [ID...]\n"
     "  (each takes --out RUNS_DIR, default runs, or --registry DB)\n"
     "\n"
     "Every `workbench run` is recorded in RUNS_DIR/registry.sqlite (SQLite, WAL): id, name,\n"
     "status, start and end time, config, manifest and weights SHA-256, git revision, and the\n"
-    "pooled metrics of every variant. A run whose process ended without finishing is shown\n"
-    "as failed. ID is the number from list or a run directory name.\n"
+    "pooled metrics of every variant; every `workbench predict` too, as an external validation\n"
+    "linked to the run that made its bundle. A run whose process ended without finishing is\n"
+    "shown as failed. ID is the number from list or a run directory name.\n"
     "  list      one line per run: id, status, start, wall time, name, run, pooled image AUCs\n"
     "  show      a run's record and its pooled metrics per variant, repeat and level\n"
-    "  compare   metrics side by side (repeat 1) and the config keys whose values differ\n"
+    "  compare   metrics side by side (repeat 1) and the config keys whose values differ; with\n"
+    "            an external validation among them (or one ID: a run and all its external\n"
+    "            validations, or an external validation and its run), internal CV against\n"
+    "            external: AUC [95% CI], sensitivity, specificity, threshold, Brier, ECE, n,\n"
+    "            and the paired DeLong test against the reference\n"
     "Exit codes: 0 ok, 2 usage or unknown id, 3 no registry or not readable.\n"};

@@ -431,7 +431,14 @@ out:
 int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *cache_dir, int progress,
                      exp_dataset *ds, wb_error *err)
 {
+    return exp_dataset_load_ex(cfg, key, cache_dir, progress, 0, ds, err);
+}
+
+int exp_dataset_load_ex(const exp_config *cfg, const uint8_t key[32], const char *cache_dir, int progress, int flags,
+                        exp_dataset *ds, wb_error *err)
+{
     memset(ds, 0, sizeof *ds);
+    const int no_labels = (flags & EXP_DATASET_NO_LABELS) != 0;
     if (!strcmp(exp_config_str(cfg, "data.task"), "patch")) {
         if (exp_patch_load(cfg, key, cache_dir, progress, ds, err) != 0) return -1;
         /* how outputs show a file (data.output_paths), as for whole images */
@@ -456,7 +463,7 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
     io_csv csv;
     if (io_csv_read(labels, &csv, err) != 0) return -1;
     long c_file = io_csv_column(&csv, exp_config_str(cfg, "data.file_column"), err);
-    long c_label = c_file < 0 ? -1 : io_csv_column(&csv, exp_config_str(cfg, "data.label_column"), err);
+    long c_label = c_file < 0 ? -1 : no_labels ? c_file : io_csv_column(&csv, exp_config_str(cfg, "data.label_column"), err);
     long c_group = c_label < 0 ? -1 : io_csv_column(&csv, exp_config_str(cfg, "data.group_column"), err);
     if (c_group < 0) {
         io_csv_free(&csv);
@@ -529,7 +536,9 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
         exp_pseudonym(key, group, it->pseudonym);
         const char *lv = io_csv_cell(&csv, r, c_label);
         int bad_label = 0;
-        if (n_cls == 0) {
+        if (no_labels) {
+            it->label = 0;
+        } else if (n_cls == 0) {
             it->label = !strcmp(lv, positive);
         } else {
             it->label = -1;
@@ -636,7 +645,7 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
         if (ds->class_n[k] == 0)
             rc = wb_err(err, WB_E_DATA, labels, "no usable image of class '%s' (data.classes[%zu]); every listed class needs images",
                         exp_config_list_item(cfg, "data.classes", k), k);
-    if (rc == 0 && !n_cls && (ds->n_positive == 0 || ds->n_positive == ds->n))
+    if (rc == 0 && !n_cls && !no_labels && (ds->n_positive == 0 || ds->n_positive == ds->n))
         rc = wb_err(err, WB_E_DATA, labels, "all %zu usable images are %s: both classes are needed (data.positive is '%s')",
                     ds->n, ds->n_positive ? "positive" : "negative", positive);
     if (rc) exp_dataset_free(ds);

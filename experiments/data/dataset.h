@@ -96,6 +96,12 @@ void exp_dataset_pre_params(const exp_config *cfg, exp_pre_params *p);
  * failure *ds is empty. */
 int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *cache_dir, int progress,
                      exp_dataset *ds, wb_error *err);
+/* exp_dataset_load with flags: EXP_DATASET_NO_LABELS reads a labels CSV without a label column
+ * (an unlabeled cohort for `workbench predict`: data.label_column is not looked up, every
+ * item's label is 0 and means nothing; binary configs only). */
+enum { EXP_DATASET_NO_LABELS = 1 };
+int exp_dataset_load_ex(const exp_config *cfg, const uint8_t key[32], const char *cache_dir, int progress, int flags,
+                        exp_dataset *ds, wb_error *err);
 void exp_dataset_free(exp_dataset *ds);
 
 /* One file preprocessed as exp_dataset_load does for cfg (the preprocess section and

@@ -25,6 +25,7 @@ struct exp_registry {
     sqlite3 *db;
     char path[4096];
     int readonly; /* opened by exp_registry_open_read on a file this process cannot write */
+    int version;  /* the file's schema_version (1: before external validations) */
 };
 
 static const char *const SCHEMA =
@@ -44,6 +45,20 @@ static const char *const SCHEMA =
     " run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
     " variant TEXT NOT NULL, repeat INTEGER NOT NULL, level TEXT NOT NULL, metric TEXT NOT NULL, value REAL,"
     " PRIMARY KEY(run_id, variant, repeat, level, metric));";
+
+/* Schema 2 (external validations, `workbench predict`): what a version-1 file gets added. */
+static const char *const MIGRATE_2 =
+    "ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'cv';"
+    "ALTER TABLE runs ADD COLUMN source_id INTEGER REFERENCES runs(id) ON DELETE SET NULL;"
+    "ALTER TABLE runs ADD COLUMN source_run TEXT;"
+    "ALTER TABLE runs ADD COLUMN cohort TEXT;"
+    "UPDATE meta SET value = '2' WHERE key = 'schema_version';";
+
+/* A version-1 file read without migrating (exp_registry_open_read writes nothing): the same
+ * columns through a temporary view that shadows the table. */
+static const char *const VIEW_1 =
+    "CREATE TEMP VIEW runs AS SELECT *, 'cv' AS kind, NULL AS source_id, NULL AS source_run, NULL AS cohort "
+    "FROM main.runs;";
 
 /* A full or read-only disk is an output problem (exit 4), with the system's reason. */
 static wb_code db_code(sqlite3 *db)
@@ -80,6 +95,8 @@ static int exec(exp_registry *reg, const char *sql, wb_error *err)
     return 0;
 }
 
+static int check_version(exp_registry *reg);
+
 int exp_registry_open(const char *path, exp_registry **out, wb_error *err)
 {
     *out = NULL;
@@ -104,16 +121,16 @@ int exp_registry_open(const char *path, exp_registry **out, wb_error *err)
         exp_registry_close(reg);
         return -1;
     }
-    sqlite3_stmt *st = NULL;
-    int ok = sqlite3_prepare_v2(reg->db, "SELECT value FROM meta WHERE key='schema_version'", -1, &st, NULL) == SQLITE_OK &&
-             sqlite3_step(st) == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(st, 0), "1");
-    sqlite3_finalize(st);
+    /* a new file is made as version 1 and migrated like an old one, in the same transaction */
+    int ok = check_version(reg) == 0 && (reg->version == 2 || (reg->version == 1 && exec(reg, MIGRATE_2, err) == 0));
     if (!ok) {
         sqlite3_exec(reg->db, "ROLLBACK;", NULL, NULL, NULL);
-        wb_err(err, WB_E_DATA, path, "not a run registry of this workbench version (schema_version is not 1)");
+        if (reg->version != 1)
+            wb_err(err, WB_E_DATA, path, "not a run registry of this workbench version (schema_version is not 1 or 2)");
         exp_registry_close(reg);
         return -1;
     }
+    reg->version = 2;
     if (exec(reg, "COMMIT;", err) != 0) {
         exp_registry_close(reg);
         return -1;
@@ -140,14 +157,22 @@ static char *immutable_uri(const char *path)
     return b.s;
 }
 
-/* 0 if the registry's schema version is ours; else the sqlite3 result code (or -1: another version). */
+/* 0 if the registry's schema version is one we read (1 or 2, into reg->version); else the
+ * sqlite3 result code (or -1: another version). */
 static int check_version(exp_registry *reg)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(reg->db, "SELECT value FROM meta WHERE key='schema_version'", -1, &st, NULL);
+    reg->version = 0;
     if (rc == SQLITE_OK) {
         rc = sqlite3_step(st);
-        rc = rc == SQLITE_ROW ? (strcmp((const char *)sqlite3_column_text(st, 0), "1") ? -1 : 0) : rc == SQLITE_DONE ? -1 : rc;
+        if (rc == SQLITE_ROW) {
+            const char *v = (const char *)sqlite3_column_text(st, 0);
+            reg->version = v && !strcmp(v, "1") ? 1 : v && !strcmp(v, "2") ? 2 : 0;
+            rc = reg->version ? 0 : -1;
+        } else {
+            rc = rc == SQLITE_DONE ? -1 : rc;
+        }
     }
     sqlite3_finalize(st);
     return rc;
@@ -186,8 +211,9 @@ int exp_registry_open_read(const char *path, exp_registry **out, wb_error *err)
         free(uri);
         if (rc == SQLITE_OK) rc = check_version(reg);
     }
+    if (rc == SQLITE_OK && reg->version == 1 && sqlite3_exec(reg->db, VIEW_1, NULL, NULL, NULL) != SQLITE_OK) rc = SQLITE_ERROR;
     if (rc == -1) {
-        wb_err(err, WB_E_DATA, path, "not a run registry of this workbench version (schema_version is not 1)");
+        wb_err(err, WB_E_DATA, path, "not a run registry of this workbench version (schema_version is not 1 or 2)");
     } else if (rc != SQLITE_OK) {
         if (reg->db) {
             wb_code c = db_code(reg->db);
@@ -249,10 +275,14 @@ int exp_registry_start(exp_registry *reg, const exp_registry_run *run, long long
     while (rl > 1 && run_name[rl - 1] == '/') run_name[--rl] = '\0';
     sqlite3_stmt *st = NULL;
     /* a resumed run keeps its row (and id): running again, the old end and error cleared */
+    /* an external validation is linked to the latest run of its source run's name */
     const char *sql = "INSERT INTO runs(run, dir, name, status, started_utc, t_start, config_hash, weights_hash, "
-                      "git_revision, host, pid, config) VALUES(?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+                      "git_revision, host, pid, config, kind, source_run, cohort, source_id) "
+                      "VALUES(?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+                      "(SELECT id FROM runs WHERE ?13 IS NOT NULL AND run = ?13 AND kind = 'cv' ORDER BY id DESC LIMIT 1)) "
                       "ON CONFLICT(dir) DO UPDATE SET status='running', ended_utc=NULL, seconds=NULL, error=NULL, t_start=?5, "
-                      "host=?9, pid=?10 "
+                      "host=?9, pid=?10, kind=excluded.kind, source_run=excluded.source_run, cohort=excluded.cohort, "
+                      "source_id=excluded.source_id, name=excluded.name "
                       "RETURNING id";
     if (sqlite3_prepare_v2(reg->db, sql, -1, &st, NULL) != SQLITE_OK) return db_fail(reg, err, "cannot record the run");
     sqlite3_bind_text(st, 1, run_name, -1, SQLITE_TRANSIENT);
@@ -267,6 +297,11 @@ int exp_registry_start(exp_registry *reg, const exp_registry_run *run, long long
     if (run->detached) sqlite3_bind_null(st, 10);
     else sqlite3_bind_int64(st, 10, (sqlite3_int64)getpid());
     sqlite3_bind_text(st, 11, run->config_text ? run->config_text : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 12, run->kind ? run->kind : "cv", -1, SQLITE_TRANSIENT);
+    if (run->source_run) sqlite3_bind_text(st, 13, run->source_run, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(st, 13);
+    if (run->cohort) sqlite3_bind_text(st, 14, run->cohort, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(st, 14);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) *id = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
@@ -349,6 +384,75 @@ static int store_metrics(exp_registry *reg, long long id, const char *dir, wb_er
     return rc;
 }
 
+/* An external validation's metrics.json (`workbench predict`): the network ensemble's metrics
+ * and the paired DeLong test against the reference under its variant, the reference's under
+ * its own; repeat 0, level image, as a run's pooled repeat-1 image metrics. */
+static int store_external_metrics(exp_registry *reg, long long id, const char *dir, wb_error *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/metrics.json", dir);
+    unsigned char *text = NULL;
+    size_t n = 0, at = 0;
+    const char *why = NULL;
+    io_json_doc d = {0};
+    if (io_file_read_all(path, 64 << 20, &text, &n, err) != 0) return -1;
+    if (io_json_parse((const char *)text, n, NULL, &d, &at, &why) != 0) {
+        free(text);
+        return wb_err(err, WB_E_DATA, path, "at byte %zu: %s", at, why);
+    }
+    free(text);
+    const io_json_node *root = &d.nodes[0], *var = io_json_get(&d, root, "variant"), *m = io_json_get(&d, root, "metrics"),
+                       *ref = io_json_get(&d, root, "reference"), *vs = io_json_get(&d, root, "vs_reference");
+    int rc = 0;
+    if (root->type != IO_JSON_OBJECT || !var || var->type != IO_JSON_STRING || !m ||
+        (m->type != IO_JSON_OBJECT && m->type != IO_JSON_NULL)) {
+        io_json_free(&d);
+        return wb_err(err, WB_E_DATA, path, "not an external validation's metrics.json (variant, metrics)");
+    }
+    sqlite3_stmt *ins = NULL;
+    if (sqlite3_prepare_v2(reg->db, "INSERT OR REPLACE INTO metrics VALUES(?1, ?2, ?3, ?4, ?5, ?6)", -1, &ins, NULL) != SQLITE_OK)
+        rc = db_fail(reg, err, "cannot store the metrics");
+    if (!rc && m->type == IO_JSON_OBJECT && insert_level(reg, ins, id, var->str, 0, "image", &d, m) != 0)
+        rc = db_fail(reg, err, "cannot store the metrics");
+    if (!rc && m->type == IO_JSON_OBJECT && vs && vs->type == IO_JSON_OBJECT &&
+        insert_level(reg, ins, id, var->str, 0, "image", &d, vs) != 0)
+        rc = db_fail(reg, err, "cannot store the metrics");
+    if (!rc && ref && ref->type == IO_JSON_OBJECT) {
+        const io_json_node *rv = io_json_get(&d, ref, "variant"), *rm = io_json_get(&d, ref, "metrics");
+        if (rv && rv->type == IO_JSON_STRING && rm && rm->type == IO_JSON_OBJECT &&
+            insert_level(reg, ins, id, rv->str, 0, "image", &d, rm) != 0)
+            rc = db_fail(reg, err, "cannot store the metrics");
+    }
+    sqlite3_finalize(ins);
+    io_json_free(&d);
+    return rc;
+}
+
+/* The kind of row id ("cv" or "external_validation") into buf. */
+static void row_kind(exp_registry *reg, long long id, char *buf, size_t n)
+{
+    sqlite3_stmt *st = NULL;
+    snprintf(buf, n, "cv");
+    if (sqlite3_prepare_v2(reg->db, "SELECT kind FROM runs WHERE id = ?1", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+            snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+}
+
+long long exp_registry_source(exp_registry *reg, long long id)
+{
+    sqlite3_stmt *st = NULL;
+    long long r = -1;
+    if (sqlite3_prepare_v2(reg->db, "SELECT source_id FROM runs WHERE id = ?1", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        if (sqlite3_step(st) == SQLITE_ROW) r = sqlite3_column_type(st, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
 int exp_registry_find(exp_registry *reg, const char *dir, long long *id, wb_error *err)
 {
     char abs_dir[PATH_MAX];
@@ -371,10 +475,14 @@ int exp_registry_finish(exp_registry *reg, long long id, const char *dir, const 
     char now[32], mhash[65] = "";
     double t;
     utc_now(now, sizeof now, &t);
+    char kind[32];
+    row_kind(reg, id, kind, sizeof kind);
+    const int external = !strcmp(kind, "external_validation");
     if (!error) {
+        /* a run's manifest; an external validation's predictions */
         char mpath[4200];
         uint8_t h[32];
-        snprintf(mpath, sizeof mpath, "%s/manifest.csv", dir);
+        snprintf(mpath, sizeof mpath, "%s/%s", dir, external ? "predictions.csv" : "manifest.csv");
         if (io_sha256_file(mpath, h, err) != 0) return -1;
         io_sha256_hex(h, mhash);
     }
@@ -384,7 +492,7 @@ int exp_registry_finish(exp_registry *reg, long long id, const char *dir, const 
         char sql[96];
         snprintf(sql, sizeof sql, "DELETE FROM metrics WHERE run_id = %lld;", id);
         rc = exec(reg, sql, err);
-        if (!rc) rc = store_metrics(reg, id, dir, err);
+        if (!rc) rc = external ? store_external_metrics(reg, id, dir, err) : store_metrics(reg, id, dir, err);
     }
     sqlite3_stmt *st = NULL;
     if (!rc && sqlite3_prepare_v2(reg->db,
@@ -440,7 +548,7 @@ int exp_registry_reap(exp_registry *reg, wb_error *err)
     int reaped = 0;
     for (int i = 0; i < n; i++) {
         if (sqlite3_prepare_v2(reg->db,
-                               "UPDATE runs SET status = 'failed', ended_utc = ?3, seconds = NULL, "
+                               "UPDATE main.runs SET status = 'failed', ended_utc = ?3, seconds = NULL, "
                                "error = 'the process ended without finishing (killed or crashed)' "
                                "WHERE id = ?1 AND pid = ?2 AND status = 'running'",
                                -1, &st, NULL) != SQLITE_OK)
@@ -475,7 +583,8 @@ int exp_registry_list(exp_registry *reg, const char *name_glob, const char *stat
     if (exp_registry_reap(reg, err) < 0) return -1;
     sqlite3_stmt *st = NULL, *m = NULL;
     if (sqlite3_prepare_v2(reg->db,
-                           "SELECT id, status, started_utc, seconds, name, run FROM runs WHERE (?1 IS NULL OR name GLOB ?1) "
+                           "SELECT id, status, started_utc, seconds, name, run, kind, source_id, source_run, cohort FROM runs "
+                           "WHERE (?1 IS NULL OR name GLOB ?1) "
                            "AND (?2 IS NULL OR status = ?2) ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(reg->db,
@@ -504,7 +613,13 @@ int exp_registry_list(exp_registry *reg, const char *name_glob, const char *stat
                            EXP_FMT_METRIC);
             fprintf(out, "%s%s %s", k++ ? ", " : "", col(m, 0), v);
         }
-        fprintf(out, "%s\n", k ? "" : "-");
+        fprintf(out, "%s", k ? "" : "-");
+        if (!strcmp(col(st, 6), "external_validation")) {
+            if (sqlite3_column_type(st, 7) == SQLITE_NULL)
+                fprintf(out, "  [external validation of %s (not in this registry) on %s]", col(st, 8), col(st, 9));
+            else fprintf(out, "  [external validation of %lld on %s]", sqlite3_column_int64(st, 7), col(st, 9));
+        }
+        fprintf(out, "\n");
         rows++;
     }
     if (step != SQLITE_DONE) { /* a read error ends the listing: say so, not exit 0 */
@@ -575,6 +690,36 @@ static const struct {
              {"log_loss", "log loss", EXP_FMT_METRIC, 2}};
 enum { N_SHOWN = sizeof SHOWN / sizeof SHOWN[0] };
 
+/* show: an external validation's source run and cohort; a run's external validations. */
+static int show_links(exp_registry *reg, long long id, FILE *out, wb_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(reg->db, "SELECT kind, source_id, source_run, cohort FROM runs WHERE id = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_fail(reg, err, "cannot read the registry");
+    sqlite3_bind_int64(st, 1, id);
+    int ext = 0;
+    if (sqlite3_step(st) == SQLITE_ROW && !strcmp(col(st, 0), "external_validation")) {
+        ext = 1;
+        fprintf(out, "%-17s %s\n", "kind", "external validation (workbench predict)");
+        if (sqlite3_column_type(st, 1) == SQLITE_NULL) fprintf(out, "%-17s %s (not in this registry)\n", "source run", col(st, 2));
+        else fprintf(out, "%-17s %lld (%s)\n", "source run", sqlite3_column_int64(st, 1), col(st, 2));
+        fprintf(out, "%-17s %s\n", "cohort", col(st, 3));
+    }
+    sqlite3_finalize(st);
+    if (ext) return 0;
+    if (sqlite3_prepare_v2(reg->db, "SELECT id, status, cohort, run FROM runs WHERE source_id = ?1 ORDER BY id", -1, &st,
+                           NULL) != SQLITE_OK)
+        return db_fail(reg, err, "cannot read the registry");
+    sqlite3_bind_int64(st, 1, id);
+    int k = 0;
+    while (sqlite3_step(st) == SQLITE_ROW)
+        fprintf(out, "%-17s %lld %s (%s) on %s\n", k++ ? "" : "external", sqlite3_column_int64(st, 0), col(st, 3), col(st, 1),
+                col(st, 2));
+    sqlite3_finalize(st);
+    return 0;
+}
+
 int exp_registry_show(exp_registry *reg, const char *idstr, FILE *out, wb_error *err)
 {
     if (exp_registry_reap(reg, err) < 0) return -1;
@@ -602,6 +747,7 @@ int exp_registry_show(exp_registry *reg, const char *idstr, FILE *out, wb_error 
         fprintf(out, "%-17s %s\n", labels[i], *v ? v : "-");
     }
     sqlite3_finalize(st);
+    if (show_links(reg, id, out, err) != 0) return -1;
     sqlite3_stmt *m = NULL;
     if (sqlite3_prepare_v2(reg->db,
                            "SELECT DISTINCT variant, repeat, level FROM metrics WHERE run_id = ?1 AND level != 'model' "
@@ -664,15 +810,135 @@ static int run_config(exp_registry *reg, long long id, exp_flat *fl, wb_error *e
     return rc;
 }
 
+enum { EXT_MAXC = 16 };
+
+/* compare with an external validation among the rows: internal CV (a run's pooled
+ * out-of-fold metrics, repeat 1, image level) against external results, metric by metric, for
+ * every variant an external validation measured (the network ensemble and the reference). */
+static int compare_external(exp_registry *reg, const long long *id, int n, FILE *out, wb_error *err)
+{
+    static const struct {
+        const char *name, *label;
+        exp_fmt_kind kind;
+    } ROWS[] = {{"auc", "AUC [95% CI]", EXP_FMT_METRIC},     {"sensitivity", "sensitivity", EXP_FMT_METRIC},
+                {"specificity", "specificity", EXP_FMT_METRIC}, {"threshold", "threshold", EXP_FMT_METRIC},
+                {"brier", "Brier", EXP_FMT_METRIC},            {"ece", "ECE", EXP_FMT_METRIC},
+                {"n", "n", EXP_FMT_COUNT},                     {"n_positive", "n positive", EXP_FMT_COUNT},
+                {"delta_auc", "dAUC vs ref.", EXP_FMT_DELTA},  {"delong_p", "p DeLong", EXP_FMT_P}};
+    /* the column heads: what each row is */
+    char head[EXT_MAXC][2][96];
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(reg->db, "SELECT kind, run, cohort FROM runs WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
+        return db_fail(reg, err, "cannot read the registry");
+    for (int i = 0; i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, id[i]);
+        int ext = sqlite3_step(st) == SQLITE_ROW && !strcmp(col(st, 0), "external_validation");
+        snprintf(head[i][0], sizeof head[i][0], "%lld %s", id[i], ext ? "external" : "internal CV");
+        const char *what = ext ? col(st, 2) : col(st, 1);
+        const char *slash = strrchr(what, '/');
+        /* a cohort's labels file is named by its directory */
+        if (ext && slash && slash > what) {
+            const char *a = slash - 1;
+            while (a > what && a[-1] != '/') a--;
+            snprintf(head[i][1], sizeof head[i][1], "%.*s", (int)(slash - a), a);
+        } else {
+            snprintf(head[i][1], sizeof head[i][1], "%s", what);
+        }
+    }
+    sqlite3_finalize(st);
+    fprintf(out, "%-16s %-13s", "", "");
+    for (int i = 0; i < n; i++) fprintf(out, " %-30.30s", head[i][0]);
+    fprintf(out, "\n%-16s %-13s", "VARIANT", "METRIC");
+    for (int i = 0; i < n; i++) fprintf(out, " %-30.30s", head[i][1]);
+    fprintf(out, "\n");
+    /* the variants the external rows measured, in their order */
+    sbuf in = {0}, sql = {0};
+    for (int i = 0; i < n; i++) sb_printf(&in, "%s%lld", i ? "," : "", id[i]);
+    sb_printf(&sql, "SELECT variant, MIN(metrics.rowid) AS first FROM metrics JOIN runs ON runs.id = metrics.run_id "
+                    "WHERE runs.kind = 'external_validation' AND run_id IN (%s) AND repeat = 0 AND level = 'image' "
+                    "GROUP BY variant ORDER BY first", in.s ? in.s : "0");
+    sqlite3_stmt *v = NULL;
+    int rc = 0;
+    if (sql.oom || in.oom || sqlite3_prepare_v2(reg->db, sql.s, -1, &v, NULL) != SQLITE_OK)
+        rc = db_fail(reg, err, "cannot read the registry");
+    while (!rc && sqlite3_step(v) == SQLITE_ROW) {
+        const char *vn = col(v, 0);
+        for (size_t k = 0; k < sizeof ROWS / sizeof ROWS[0]; k++) {
+            char cell[EXT_MAXC][48];
+            int any = 0;
+            for (int i = 0; i < n; i++) {
+                double x = metric(reg, id[i], vn, 0, "image", ROWS[k].name);
+                any |= !isnan(x);
+                exp_report_fmt(cell[i], sizeof cell[i], x, ROWS[k].kind);
+                if (k == 0 && !isnan(x)) {
+                    char lo[24], hi[24];
+                    exp_report_fmt(lo, sizeof lo, metric(reg, id[i], vn, 0, "image", "auc_ci_low"), EXP_FMT_METRIC);
+                    exp_report_fmt(hi, sizeof hi, metric(reg, id[i], vn, 0, "image", "auc_ci_high"), EXP_FMT_METRIC);
+                    size_t l = strlen(cell[i]);
+                    snprintf(cell[i] + l, sizeof cell[i] - l, " [%s, %s]", lo, hi);
+                }
+            }
+            if (!any) continue;
+            fprintf(out, "%-16s %-13s", vn, ROWS[k].label);
+            for (int i = 0; i < n; i++) fprintf(out, " %-30s", cell[i]);
+            fprintf(out, "\n");
+        }
+    }
+    sqlite3_finalize(v);
+    sb_free(&in);
+    sb_free(&sql);
+    if (!rc)
+        fprintf(out, "\ninternal CV: pooled out-of-fold predictions of the run (repeat 1, image level); external: the "
+                     "bundle's fold ensemble on the cohort, at the run's thresholds\n");
+    return rc;
+}
+
+/* compare of one id: a run with its external validations, or an external validation with
+ * its source run. */
+static int compare_one(exp_registry *reg, const char *idstr, FILE *out, wb_error *err)
+{
+    long long id = resolve(reg, idstr);
+    if (!id) return wb_err(err, WB_E_USAGE, reg->path, "no run '%s' in the registry (see workbench runs list)", idstr);
+    long long ids[EXT_MAXC];
+    int n = 0;
+    char kind[32];
+    row_kind(reg, id, kind, sizeof kind);
+    long long src = !strcmp(kind, "external_validation") ? exp_registry_source(reg, id) : id;
+    if (src <= 0)
+        return wb_err(err, WB_E_USAGE, reg->path, "run %s is an external validation whose source run is not in this "
+                      "registry: nothing to compare it with", idstr);
+    ids[n++] = src;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(reg->db, "SELECT id FROM runs WHERE source_id = ?1 ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+        return db_fail(reg, err, "cannot read the registry");
+    sqlite3_bind_int64(st, 1, src);
+    while (n < EXT_MAXC && sqlite3_step(st) == SQLITE_ROW)
+        if (src == id || sqlite3_column_int64(st, 0) == id) ids[n++] = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (n < 2)
+        return wb_err(err, WB_E_USAGE, reg->path, "run %s has no external validation in this registry (workbench predict "
+                      "records them); compare takes 2 or more runs otherwise", idstr);
+    return compare_external(reg, ids, n, out, err);
+}
+
 int exp_registry_compare(exp_registry *reg, const char *const *ids, int n, FILE *out, wb_error *err)
 {
     if (exp_registry_reap(reg, err) < 0) return -1;
     enum { MAXC = 16 };
-    if (n < 2 || n > MAXC) return wb_err(err, WB_E_USAGE, reg->path, "compare takes 2 to %d runs", MAXC);
+    if (n == 1) return compare_one(reg, ids[0], out, err);
+    if (n < 2 || n > MAXC) return wb_err(err, WB_E_USAGE, reg->path, "compare takes 1 to %d runs", MAXC);
     long long id[MAXC];
     for (int i = 0; i < n; i++)
         if (!(id[i] = resolve(reg, ids[i])))
             return wb_err(err, WB_E_USAGE, reg->path, "no run '%s' in the registry (see workbench runs list)", ids[i]);
+    int any_external = 0;
+    for (int i = 0; i < n; i++) {
+        char kind[32];
+        row_kind(reg, id[i], kind, sizeof kind);
+        any_external |= !strcmp(kind, "external_validation");
+    }
+    if (any_external) return compare_external(reg, id, n, out, err);
     /* metrics: every (variant, level) of any of the runs, repeat 1 */
     fprintf(out, "%-16s %-6s %-9s", "VARIANT", "LEVEL", "METRIC");
     for (int i = 0; i < n; i++) fprintf(out, " %10s", ids[i]);

@@ -10,9 +10,9 @@
  *     // or exp_registry_finish(reg, id, dir, "cannot read labels.csv: ...", &err) -> failed
  *     exp_registry_close(reg);
  *
- * Tables (docs/runs.md): runs (id, run, dir, name, status running|finished|failed, start and
+ * Tables (docs/reports.md): runs (id, run, dir, name, status running|finished|failed, start and
  * end time UTC, config/manifest/weights hashes, git revision, host, pid, error, the resolved
- * config text) and metrics (run id, variant, repeat, level, metric, value: every number of
+ * config text; schema 2: kind cv|external_validation, source_id, source_run, cohort) and metrics (run id, variant, repeat, level, metric, value: every number of
  * metrics.json's pooled results). WAL journal, every change one transaction, a 30 s busy
  * timeout, so concurrent runs and a killed process leave a consistent database. A run whose
  * process ended without finishing (killed, power cut) stays "running" until the next list or
@@ -36,6 +36,11 @@ typedef struct exp_registry_run {
     const char *config_text;  /* the resolved config (for compare) */
     int detached;             /* no process owns the run until it finishes (a prepared run whose
                                * units run elsewhere): recorded without a pid, never reaped */
+    const char *kind;         /* NULL or "cv": a run; "external_validation": a `workbench predict`
+                               * (dir: its output directory; name: the bundle's) */
+    const char *source_run;   /* external_validation: the directory name of the run that made the
+                               * bundle; linked to that run's row (source_id) when the registry has it */
+    const char *cohort;       /* external_validation: the cohort (labels CSV or config) as given */
 } exp_registry_run;
 
 /* Opens (creating if needed) the database at path; its directory must exist. */
@@ -55,11 +60,19 @@ int exp_registry_find(exp_registry *reg, const char *dir, long long *id, wb_erro
  * and the SHA-256 of dir/manifest.csv; otherwise as failed with the error text. */
 int exp_registry_finish(exp_registry *reg, long long id, const char *dir, const char *error, wb_error *err);
 
+/* The registry id of the run an external validation id was made from (its source_id), 0 when
+ * it is not linked (the source run is not in this registry), -1 on a read error. */
+long long exp_registry_source(exp_registry *reg, long long id);
+
 /* Marks running runs of this host whose process is gone as failed; returns how many. */
 int exp_registry_reap(exp_registry *reg, wb_error *err);
 
 /* `workbench runs list|show|compare`: text to out. name_glob and status may be NULL. An id
- * is the number from list, or a run directory name. */
+ * is the number from list, or a run directory name. compare of one id: a run with all its
+ * external validations, or an external validation with its source run; when any compared
+ * row is an external validation, compare shows internal CV (pooled out-of-fold, repeat 1)
+ * against the external results, metric by metric (AUC with its 95% CI, sensitivity and
+ * specificity at the threshold, Brier, ECE, n) instead of the config differences. */
 int exp_registry_list(exp_registry *reg, const char *name_glob, const char *status, FILE *out, wb_error *err);
 int exp_registry_show(exp_registry *reg, const char *id, FILE *out, wb_error *err);
 int exp_registry_compare(exp_registry *reg, const char *const *ids, int n, FILE *out, wb_error *err);

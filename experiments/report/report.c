@@ -1273,6 +1273,8 @@ static const char *const CSS =
     "@media print{body{max-width:none;margin:0}.wide{overflow:visible}figure,table{break-inside:avoid}"
     "h2{break-after:avoid}pre{white-space:pre-wrap}}@page{size:A4 landscape;margin:12mm}";
 
+const char *exp_report_css(void) { return CSS; }
+
 static void kv(sbuf *b, const char *k, const char *v)
 {
     sb_printf(b, "<dt>");

@@ -37,4 +37,17 @@ int exp_report_write(const char *run_dir, wb_error *err);
  * config.yaml missing or malformed. */
 int exp_report_names(const char *run_dir, char *buf, size_t n, wb_error *err);
 
+/* The stylesheet of report.html (one string; the external validation's report uses it too). */
+const char *exp_report_css(void);
+
+/* The report of an external validation (`workbench predict`): reads dir/metrics.json (kind
+ * external_validation), dir/predictions.csv and dir/excluded.csv (when present) and writes
+ * dir/report.html (self-contained, the same CSP and style as a run's) and dir/report.md:
+ * "External validation of <run> on <cohort>", the model and cohort, the metric table of the
+ * network ensemble and the reference baseline with CIs and the paired DeLong test, ROC and
+ * reliability curves, and the model card of an external test. An unlabeled cohort's report
+ * says there are no metrics and counts the decisions. The same files always give the same
+ * bytes. Errors: WB_E_IO / WB_E_DATA naming the missing or malformed file, WB_E_WRITE. */
+int exp_report_external_write(const char *dir, wb_error *err);
+
 #endif

@@ -10,6 +10,21 @@
 #     the same awk function first reproduces scikit-learn's roc_auc_score on a committed fixture,
 #     tests/cli/data/auc_fixture.*, made by make_auc_fixture.py), its sensitivity and
 #     specificity the counts of the decision column; titled as an external validation of the run
+#   - the reference baseline (issue 17 §3): the run keeps each fold's fitted baseline with
+#     train.save_weights; the bundle carries them byte for byte (reference/f<F>.json) with their
+#     thresholds; predict scores the cohort with them too: the bundle applied to the training
+#     cohort gives, for every image, exactly the run's out-of-fold baseline score in the column
+#     of the fold that held it out (and the network's to 1e-6)
+#   - metrics recomputed from predictions.csv with awk: AUC, Brier, ECE of both ensembles and
+#     the paired DeLong test between them (the awk versions first reproduce scikit-learn and a
+#     numpy DeLong on a committed fixture, tests/cli/data/external_fixture.*, made by
+#     make_external_fixture.py), sensitivity and specificity from the decision columns
+#   - report.html / report.md: titled "External validation of <run> on <cohort>", the strict
+#     CSP, no script, well-formed XML, the model card saying it is an external test set, and
+#     the same bytes from a second predict
+#   - the registry: the predict is recorded (kind external_validation) and linked to the run;
+#     runs list / show / compare show the link and internal CV against external side by side
+#   - an unlabeled cohort (no label column): the same scores, no metrics, said on stderr
 #   - the same cohort given as a config's data section gives the same predictions.csv
 #   - refused: a flipped byte in a bundle file (3, naming it), a missing bundle file (3), the
 #     baseline or an unknown variant (2), a run without saved networks (3, train.save_weights),
@@ -49,28 +64,42 @@ train:
 cv:
   folds: 3
 YAML
-expect_exit 0 "$wb" -q run "$out/t.yaml" --out "$out/runs" --registry none
+expect_exit 0 "$wb" -q run "$out/t.yaml" --out "$out/runs"
 run=$(ls -d "$out"/runs/src-*)
 b=$out/bundle
 expect_exit 0 "$wb" bundle "$run" --variant probe --out "$b"
-expect_grep 'bundle: variant probe \(resnet20\) of src-.*: the 3 fold networks of repeat 0' "$out/stderr"
+expect_grep 'bundle: variant probe \(resnet20\) of src-.*: the 3 fold networks of repeat 0.*; reference baseline: its 3 fitted fold baselines' "$out/stderr"
 for f in 0 1 2; do
   expect_exit 0 cmp "$run/models/r0_f${f}_probe.safetensors" "$b/models/f$f.safetensors"
 done
 expect_eq "$(awk -F, 'NR > 1 && $1 == 0 && $3 == "probe" { t[$2] = $10 } END { for (f = 0; f < 3; f++) print f "," t[f] }' "$run/predictions.csv")" \
   "$(tail -n +2 "$b/thresholds.csv")" "thresholds.csv holds predictions.csv's fold thresholds"
 sums=$(grep -o '"path": "[^"]*", "sha256": "[0-9a-f]*"' "$b/manifest.json" | sed -E 's/"path": "([^"]*)", "sha256": "([0-9a-f]*)"/\2  \1/')
-expect_eq "$(printf '%s\n' "$sums" | wc -l)" 5 "manifest lists 3 networks, config.yaml, thresholds.csv"
+expect_eq "$(printf '%s\n' "$sums" | wc -l)" 9 "manifest lists 3 networks, config.yaml, thresholds.csv, 3 baselines, their thresholds"
+for f in 0 1 2; do
+  expect_exit 0 cmp "$run/models/r0_f${f}_baseline.baseline.json" "$b/reference/f$f.json"
+done
+expect_grep '"format": "workbench-baseline-1"' "$b/reference/f0.json"
+expect_grep '"features": \["fo_' "$b/reference/f0.json"
+expect_eq "$(awk -F, 'NR > 1 && $1 == 0 && $3 == "baseline" { t[$2] = $10 } END { for (f = 0; f < 3; f++) print f "," t[f] }' "$run/predictions.csv")" \
+  "$(tail -n +2 "$b/reference/thresholds.csv")" "reference/thresholds.csv holds the baseline's fold thresholds"
+expect_grep '"reference": \{"variant": "baseline", "type": "baseline", "folds": 3' "$b/manifest.json"
 expect_exit 0 bash -c "cd '$b' && sha256sum -c --quiet <<<'$sums'"
 expect_grep '"input_convention": "unit: \[0, 1\] \(no pretrained weights\)"|"input_convention": ".*"' "$b/manifest.json"
 expect_grep "\"source_run\": \"$(basename "$run")\"" "$b/manifest.json"
 expect_eq "$(ls "$out" | grep -c 'bundle.tmp' || true)" 0 "no temporary bundle directory left"
 
 # predict on the second cohort
-expect_exit 0 "$wb" predict "$b" "$out/ext/labels.csv" --out "$out/p"
-expect_grep 'predict: 40 image\(s\) \([0-9]+ positive, 0 excluded\), probe of src-.*, mean of 3 folds; AUC' "$out/stderr"
+# (another seed: another manufacturer mix)
+checks=$((checks + 1))
+if [ "$(cut -d, -f13 "$out/train/labels.csv" | sort | uniq -c)" = "$(cut -d, -f13 "$out/ext/labels.csv" | sort | uniq -c)" ]; then
+  fails=$((fails + 1)); echo "FAIL: the two cohorts have the same manufacturer mix" >&2
+fi
+expect_exit 0 "$wb" predict "$b" "$out/ext/labels.csv" --out "$out/p" --registry "$out/runs/registry.sqlite"
+expect_grep 'predict: 40 image\(s\) \([0-9]+ positive, 0 excluded\), probe of src-.*, mean of 3 folds; AUC .*; reference baseline AUC 0\.[0-9]+, paired DeLong dAUC [-+]0\.[0-9]+, p [0-9.e-]+$' "$out/stderr"
+expect_grep 'recorded as run 2 in the registry, linked to its source run src-' "$out/stderr"
 p=$out/p/predictions.csv
-expect_eq "$(head -1 "$p")" "file,sop_instance_uid,patient,laterality,view,label,score,score_f0,score_f1,score_f2,threshold,decision" "predictions.csv header"
+expect_eq "$(head -1 "$p")" "file,sop_instance_uid,patient,laterality,view,label,score,score_f0,score_f1,score_f2,threshold,decision,reference_score,reference_score_f0,reference_score_f1,reference_score_f2,reference_threshold,reference_decision" "predictions.csv header"
 expect_eq "$(awk 'END { print NR - 1 }' "$p")" 40 "one row per image"
 expect_eq "$(awk -F, 'NR > 1 { d = $7 - ($8 + $9 + $10) / 3; if (d < 0) d = -d; if (d > 1e-12) bad++ } END { print bad + 0 }' "$p")" 0 \
   "the ensemble score is the mean of the fold scores"
@@ -91,11 +120,125 @@ expect_eq "$(mw_auc "$fixdir/auc_fixture.csv" 1 2)" "$(awk '{ printf "%.15f", $1
 auc=$(mw_auc "$p" 6 7)
 echo "external AUC (Mann-Whitney from predictions.csv): $auc"
 m=$out/p/metrics.json
-expect_eq "$(grep -o '"auc": [-0-9.e]*' "$m" | awk '{ printf "%.15f", $2 }')" "$auc" "metrics.json's AUC = predictions.csv's"
+jv() { # KEY N: the N-th value of "KEY": in metrics.json (1: the network's, 2: the reference's)
+  grep -o "\"$1\": [-0-9.e]*" "$m" | sed -n "${2}p" | awk '{ printf "%.15f", $2 }'
+}
+expect_eq "$(jv auc 1)" "$auc" "metrics.json's AUC = predictions.csv's"
+expect_eq "$(jv auc 2)" "$(mw_auc "$p" 6 13)" "the reference's AUC = predictions.csv's reference_score's"
 sens=$(awk -F, 'NR > 1 && $6 == 1 { n++; k += $12 } END { printf "%.15f", k / n }' "$p")
 spec=$(awk -F, 'NR > 1 && $6 == 0 { n++; k += 1 - $12 } END { printf "%.15f", k / n }' "$p")
-expect_eq "$(grep -o '"sensitivity": [-0-9.e]*' "$m" | awk '{ printf "%.15f", $2 }')" "$sens" "sensitivity at the threshold"
-expect_eq "$(grep -o '"specificity": [-0-9.e]*' "$m" | awk '{ printf "%.15f", $2 }')" "$spec" "specificity at the threshold"
+expect_eq "$(jv sensitivity 1)" "$sens" "sensitivity at the threshold"
+expect_eq "$(jv specificity 1)" "$spec" "specificity at the threshold"
+expect_eq "$(jv sensitivity 2)" "$(awk -F, 'NR > 1 && $6 == 1 { n++; k += $18 } END { printf "%.15f", k / n }' "$p")" "the reference's sensitivity"
+expect_eq "$(jv specificity 2)" "$(awk -F, 'NR > 1 && $6 == 0 { n++; k += 1 - $18 } END { printf "%.15f", k / n }' "$p")" "the reference's specificity"
+thr_ref=$(awk -F, 'NR > 1 { s += $2; n++ } END { printf "%.12f", s / n }' "$b/reference/thresholds.csv")
+expect_eq "$(awk -F, -v t="$thr_ref" 'NR > 1 { d = $17 - t; if (d < 0) d = -d; r = ($14 + $15 + $16) / 3 - $13; if (r < 0) r = -r
+    if (d > 1e-12 || r > 1e-12 || $18 != ($13 >= $17 ? 1 : 0)) bad++ } END { print bad + 0 }' "$p")" 0 \
+  "reference: the mean of the fold baselines, the mean of their thresholds, decision score >= threshold"
+# Brier, ECE (10 equal-width bins) and the paired DeLong test (structural components, ties
+# half), in awk: first against scikit-learn / numpy on the fixture, then against metrics.json
+stats() { # FILE LABEL_COL SCORE_COL REF_COL -> "name value" lines
+  awk -F, -v lc="$2" -v sc="$3" -v rc="$4" 'NR > 1 { n++; y[n] = $lc; a[n] = $sc + 0; b[n] = $rc + 0 }
+    function ece(s,   i, k, e, c, ss, sy) {
+      for (k = 0; k < 10; k++) { c[k] = 0; ss[k] = 0; sy[k] = 0 }
+      for (i = 1; i <= n; i++) { k = int(s[i] * 10); if (k > 9) k = 9; c[k]++; ss[k] += s[i]; sy[k] += y[i] }
+      e = 0; for (k = 0; k < 10; k++) if (c[k]) { d = ss[k] / c[k] - sy[k] / c[k]; e += c[k] / n * (d < 0 ? -d : d) }
+      return e }
+    function psi(u, v) { return u > v ? 1 : u == v ? 0.5 : 0 }
+    END {
+      for (i = 1; i <= n; i++) if (y[i] == 1) P[++m] = i; else N[++q] = i
+      for (i = 1; i <= m; i++) for (j = 1; j <= q; j++) {
+        pa = psi(a[P[i]], a[N[j]]); pb = psi(b[P[i]], b[N[j]])
+        va[i] += pa / q; vb[i] += pb / q; wa[j] += pa / m; wb[j] += pb / m }
+      for (i = 1; i <= m; i++) { auca += va[i] / m; aucb += vb[i] / m }
+      for (i = 1; i <= n; i++) { ba += (a[i] - y[i]) ^ 2 / n; bb += (b[i] - y[i]) ^ 2 / n }
+      for (i = 1; i <= m; i++) { d = (va[i] - auca) - (vb[i] - aucb); s10 += d * d / (m - 1) }
+      for (j = 1; j <= q; j++) { d = (wa[j] - auca) - (wb[j] - aucb); s01 += d * d / (q - 1) }
+      var = s10 / m + s01 / q
+      printf "auc %.17g\nreference_auc %.17g\nbrier %.17g\nreference_brier %.17g\n", auca, aucb, ba, bb
+      printf "ece %.17g\nreference_ece %.17g\ndelta_auc %.17g\ndelta_var %.17g\ndelong_z %.17g\n", ece(a), ece(b), auca - aucb, var, (auca - aucb) / sqrt(var) }' "$1"
+}
+close() { # NAME GOT EXPECTED: equal to 1e-12 (relative to max(1, |expected|))
+  checks=$((checks + 1))
+  if ! awk -v g="$2" -v e="$3" 'BEGIN { d = g - e; if (d < 0) d = -d; s = e < 0 ? -e : e; exit !(g != "" && d <= 1e-12 * (s > 1 ? s : 1)) }'; then
+    fails=$((fails + 1)); echo "FAIL: $1: got '$2', expected '$3'" >&2
+  fi
+}
+fx=$(stats "$fixdir/external_fixture.csv" 1 2 3)
+for k in auc reference_auc brier reference_brier ece reference_ece delta_auc delta_var delong_z; do
+  close "awk $k = the fixture's (scikit-learn, numpy DeLong)" "$(awk -v k=$k '$1 == k { print $2 }' <<<"$fx")" \
+    "$(awk -v k=$k '$1 == k { print $2 }' "$fixdir/external_fixture.txt")"
+done
+st=$(stats "$p" 6 7 13)
+sv() { awk -v k="$1" '$1 == k { print $2 }' <<<"$st"; }
+close "metrics.json auc" "$(jv auc 1)" "$(sv auc)"
+close "metrics.json reference auc" "$(jv auc 2)" "$(sv reference_auc)"
+close "metrics.json brier" "$(jv brier 1)" "$(sv brier)"
+close "metrics.json reference brier" "$(jv brier 2)" "$(sv reference_brier)"
+close "metrics.json ece" "$(jv ece 1)" "$(sv ece)"
+close "metrics.json reference ece" "$(jv ece 2)" "$(sv reference_ece)"
+close "vs_reference delta_auc" "$(jv delta_auc 1)" "$(sv delta_auc)"
+close "vs_reference delong_z" "$(jv delong_z 1)" "$(sv delong_z)"
+expect_grep '"vs_reference": \{"delta_auc": [-0-9.e]+, "delta_ci_low": [-0-9.e]+, "delta_ci_high": [-0-9.e]+, "delong_z": [-0-9.e]+, "delong_p": [0-9.e-]+\}' "$m"
+expect_grep '"labeled": true' "$m"
+# the bundle applied to the training cohort: each image's fold columns hold the run's
+# out-of-fold scores of the fold that held it out (the baseline bit for bit)
+expect_exit 0 "$wb" predict "$b" "$out/train/labels.csv" --out "$out/ptrain" --registry none
+expect_eq "$(awk -F, 'NR == FNR { if (FNR > 1 && $1 == 0) { s[$3, $4] = $9; f[$4] = $2 } next }
+    FNR > 1 { n++; k = f[$2]; if (k == "" || s["baseline", $2] != $(14 + k)) bb++
+              d = s["probe", $2] - $(8 + k); if (d < 0) d = -d; if (d > 1e-6) bp++ }
+    END { print n, bb + 0, bp + 0 }' "$run/predictions.csv" "$out/ptrain/predictions.csv")" "64 0 0" \
+  "training cohort: reference_score_f<k> = the run's baseline score, score_f<k> = the run's probe score (1e-6)"
+# the report
+r=$out/p/report.html
+expect_grep "<title>External validation of $(basename "$run") on $out/ext/labels.csv - workbench report</title>" "$r"
+expect_grep "<h1>External validation of $(basename "$run") on $out/ext/labels.csv</h1>" "$r"
+expect_grep '<meta http-equiv="Content-Security-Policy" content="default-src .none.; style-src .unsafe-inline."/>' "$r"
+expect_no_grep '<script|<img|<link|<iframe|<object|(src|href)=|url\(|@import' "$r"
+expect_grep 'this IS an external test set' "$r"
+expect_grep "<th scope=\"row\">baseline \(radiomics baseline, mean of 3 folds\)</th><td>$(jv auc 2 | awk '{ printf "%.3f", $1 }') \[" "$r"
+expect_grep "<th scope=\"row\">probe \(resnet20, mean of 3 folds\)</th><td>$(jv auc 1 | awk '{ printf "%.3f", $1 }') \[" "$r"
+expect_grep '<svg' "$r"
+expect_exit 0 xmllint --noout "$r"
+expect_grep "^# External validation of $(basename "$run") on " "$out/p/report.md"
+expect_grep '^\| probe \(resnet20, mean of 3 folds\) \| 0\.[0-9]{3} \[' "$out/p/report.md"
+expect_exit 0 "$wb" predict "$b" "$out/ext/labels.csv" --out "$out/p_again" --registry none
+for f in report.html report.md metrics.json predictions.csv; do
+  expect_exit 0 cmp "$out/p/$f" "$out/p_again/$f"
+done
+# the registry: the predict, linked to its run; compare: internal CV against external
+expect_exit 0 "$wb" runs list --out "$out/runs"
+expect_grep "^2 +finished .* bundle +p +probe 0\.[0-9]{3}, baseline 0\.[0-9]{3}  \[external validation of 1 on $out/ext/labels.csv\]$" "$out/stdout"
+expect_grep "^1 +finished .* src +$(basename "$run") +baseline 0\.[0-9]{3}, probe 0\.[0-9]{3}$" "$out/stdout"
+expect_exit 0 "$wb" runs show 2 --out "$out/runs"
+expect_grep '^kind +external validation \(workbench predict\)$' "$out/stdout"
+expect_grep "^source run +1 \($(basename "$run")\)$" "$out/stdout"
+expect_grep "^manifest SHA-256 +$(sha256sum "$p" | cut -c1-64)$" "$out/stdout"
+expect_exit 0 "$wb" runs show 1 --out "$out/runs"
+expect_grep "^external +2 p \(finished\) on $out/ext/labels.csv$" "$out/stdout"
+for ids in "1 2" "1" "2"; do
+  expect_exit 0 "$wb" runs compare $ids --out "$out/runs"
+  expect_grep '^ +1 internal CV +2 external +$' "$out/stdout"
+  expect_grep "^probe +AUC \[95% CI\] +0\.[0-9]{3} \[0\.[0-9]{3}, [01]\.[0-9]{3}\] +$(jv auc 1 | awk '{ printf "%.3f", $1 }') \[$(jv auc_ci_low 1 | awk '{ printf "%.3f", $1 }'), $(jv auc_ci_high 1 | awk '{ printf "%.3f", $1 }')\] *$" "$out/stdout"
+  expect_grep '^probe +n +64 +40 *$' "$out/stdout"
+  expect_grep "^probe +p DeLong +0\.[0-9]{3} +$(jv delong_p 1 | awk '{ printf "%.3f", $1 }') *$" "$out/stdout"
+  expect_grep '^baseline +Brier +0\.[0-9]{3} +0\.[0-9]{3} *$' "$out/stdout"
+done
+# an unlabeled cohort: the label column removed; the same scores, no metrics
+mkdir -p "$out/unl" && cut -d, -f1-5,7- "$out/ext/labels.csv" >"$out/unl/labels.csv"
+for d in "$out"/ext/P*; do ln -s "$d" "$out/unl/$(basename "$d")"; done
+expect_exit 0 "$wb" predict "$b" "$out/unl/labels.csv" --out "$out/pu" --registry "$out/runs/registry.sqlite"
+expect_grep "unl/labels.csv has no label column 'label': an unlabeled cohort; writing scores and decisions only, no metrics" "$out/stderr"
+expect_grep 'predict: 40 image\(s\) \(unlabeled, 0 excluded\)' "$out/stderr"
+expect_eq "$(cut -d, -f6 "$out/pu/predictions.csv" | sort -u | paste -sd' ')" " label" "an empty label column"
+expect_eq "$(cut -d, -f7- "$out/pu/predictions.csv")" "$(cut -d, -f7- "$p")" "the same scores and decisions as with labels"
+expect_grep '"labeled": false' "$out/pu/metrics.json"
+expect_grep '"metrics": null' "$out/pu/metrics.json"
+expect_grep '"vs_reference": null' "$out/pu/metrics.json"
+expect_grep 'No metrics: the cohort has no labels. The network ensemble decided [0-9]+ of 40 images positive' "$out/pu/report.md"
+expect_exit 0 xmllint --noout "$out/pu/report.html"
+expect_exit 0 "$wb" runs list --out "$out/runs"
+expect_grep "^3 +finished .* pu +- +\[external validation of 1 on $out/unl/labels.csv\]$" "$out/stdout"
 expect_grep "\"title\": \"External validation of $(basename "$run") \(variant probe" "$m"
 expect_grep '"auc_ci_low": [0-9.]+' "$m"
 # the cohort as a config's data section: the same rows
@@ -134,6 +277,22 @@ expect_exit 1 test -e "$out/b3"
 expect_exit 4 env WB_FAULT_WRITE=3 "$wb" bundle "$run" --out "$out/b4"
 expect_grep 'b4.tmp.[0-9]+@[A-Za-z0-9._-]+/models/f0.safetensors' "$out/stderr"
 expect_eq "$(ls "$out" | grep -c '^b4' || true)" 0 "no bundle and no temporary directory after a failed write"
+# a run made before runs kept their fitted baselines: a bundle without the reference (a warning)
+cp -r "$run" "$out/oldrun" && rm "$out"/oldrun/models/*.baseline.json
+expect_exit 0 "$wb" bundle "$out/oldrun" --out "$out/b5"
+expect_grep 'r0_f0_baseline.baseline.json: No such file or directory; the bundle will not carry the reference baseline baseline' "$out/stderr"
+expect_grep '"reference": null' "$out/b5/manifest.json"
+expect_exit 0 "$wb" predict "$out/b5" "$out/ext/labels.csv" --out "$out/p5" --registry none
+expect_eq "$(head -1 "$out/p5/predictions.csv")" "file,sop_instance_uid,patient,laterality,view,label,score,score_f0,score_f1,score_f2,threshold,decision" "no reference columns"
+expect_eq "$(cut -d, -f1-12 "$p")" "$(cat "$out/p5/predictions.csv")" "the same network columns"
+expect_grep '"reference": null' "$out/p5/metrics.json"
+# a bundle whose reference file is gone, or whose manifest no longer lists it
+cp -r "$b" "$out/noref" && rm "$out/noref/reference/f2.json"
+expect_exit 3 "$wb" predict "$out/noref" "$out/ext/labels.csv" --out "$out/bad6" --registry none
+expect_grep 'noref/reference/f2.json: a file of the bundle.s manifest is missing' "$out/stderr"
+cp -r "$b" "$out/unlisted" && sed -i '/reference\/f1.json/d' "$out/unlisted/manifest.json"
+expect_exit 3 "$wb" predict "$out/unlisted" "$out/ext/labels.csv" --out "$out/bad7" --registry none
+expect_grep 'unlisted/manifest.json: files: reference/f1.json is not listed' "$out/stderr"
 mkdir -p "$out/junk" && printf 'not an image' >"$out/junk/x.dcm"
 printf 'file,patient_id,label\nx.dcm,P1,malignant\n' >"$out/junk/labels.csv"
 expect_exit 3 "$wb" predict "$b" "$out/junk/labels.csv" --out "$out/bad4"

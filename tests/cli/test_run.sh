@@ -102,7 +102,7 @@ expect_grep 'takes no config and no --set' "$out/stderr"
 expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000000Z --set variants[2].unfreeze=none --set train.epochs=1 --set train.save_weights=true
 run3=$(cat "$out/stdout")
 # train.save_weights: each fold's network as safetensors that bind strictly to the architecture
-expect_eq "$(ls "$run3/models" | paste -sd' ')" "r0_f0_frozen.safetensors r0_f0_last.safetensors r0_f1_frozen.safetensors r0_f1_last.safetensors" "saved models"
+expect_eq "$(ls "$run3/models" | paste -sd' ')" "r0_f0_baseline.baseline.json r0_f0_frozen.safetensors r0_f0_last.safetensors r0_f1_baseline.baseline.json r0_f1_frozen.safetensors r0_f1_last.safetensors" "saved models (and fitted baselines)"
 expect_exit 0 "$wb" net info --arch resnet20 --weights "$run3/models/r0_f1_last.safetensors" --in-channels 1 --classes 2
 # 97 of the network + conv1.input_offset (normalize: auto folds ImageNet's mean/std into conv1)
 expect_grep 'bound 98 tensors from .*r0_f1_last.safetensors' "$out/stderr"

@@ -1,7 +1,9 @@
 /* test_registry.c — the SQLite run registry: a run recorded and finished with the pooled
  * metrics of a real metrics.json (values exact), list/show/compare output, several processes
  * writing at once, a writer killed inside a transaction, a run whose process died reaped as
- * failed, and a file that is not a registry.
+ * failed, a file that is not a registry, and a schema-1 registry (before external
+ * validations) read as it is and migrated to schema 2 by a writer, then given an external
+ * validation linked to its run.
  * Args: FIXTURE_RUN_DIR WORK_DIR */
 #include <signal.h>
 #include <sqlite3.h>
@@ -81,7 +83,7 @@ static void test_record(const char *db)
     char dir[4300];
     snprintf(dir, sizeof dir, "%s/exp-20260101T000000Z-abcdef01", g_work);
     make_run_dir(dir);
-    exp_registry_run rr = {dir, "exp", "c0ffee", "beef", "abc123", "name: exp\ntrain:\n  epochs: 3\n", 0};
+    exp_registry_run rr = {dir, "exp", "c0ffee", "beef", "abc123", "name: exp\ntrain:\n  epochs: 3\n", 0, NULL, NULL, NULL};
     long long id = 0;
     CHECK(exp_registry_start(reg, &rr, &id, &e) == 0 && id == 1, "start: %s", e.msg);
     CHECK(exp_registry_finish(reg, id, dir, NULL, &e) == 0, "finish: %s", e.msg);
@@ -133,7 +135,7 @@ static void test_record(const char *db)
     mkdir(other, 0777);
     snprintf(other, sizeof other, "%s/elsewhere/exp-20260101T000000Z-abcdef01", g_work);
     make_run_dir(other);
-    exp_registry_run ro = {other, "exp", "other", "beef", "abc123", "name: exp\n", 0};
+    exp_registry_run ro = {other, "exp", "other", "beef", "abc123", "name: exp\n", 0, NULL, NULL, NULL};
     long long id_other = 0;
     CHECK(exp_registry_start(reg, &ro, &id_other, &e) == 0 && id_other == 2, "same name elsewhere: new id %lld", id_other);
     CHECK(exp_registry_finish(reg, id_other, other, NULL, &e) == 0, "finish other");
@@ -152,7 +154,7 @@ static void test_record(const char *db)
     /* a second, failed run of a changed config; compare shows the changed key */
     snprintf(dir, sizeof dir, "%s/exp-20260101T000001Z-abcdef02", g_work);
     make_run_dir(dir);
-    exp_registry_run r2 = {dir, "exp", "c0ffef", "beef", "abc123", "name: exp\ntrain:\n  epochs: 5\n", 0};
+    exp_registry_run r2 = {dir, "exp", "c0ffef", "beef", "abc123", "name: exp\ntrain:\n  epochs: 5\n", 0, NULL, NULL, NULL};
     CHECK(exp_registry_start(reg, &r2, &id, &e) == 0 && id == 3, "start 3");
     CHECK(exp_registry_finish(reg, id, dir, "labels.csv:3: no such file", &e) == 0, "finish failed");
     out = capture(exp_registry_show, reg, "3");
@@ -190,7 +192,7 @@ static void test_concurrent(const char *db)
                 char dir[4300];
                 snprintf(dir, sizeof dir, "%s/conc-p%d-k%d", g_work, p, k);
                 make_run_dir(dir);
-                exp_registry_run rr = {dir, "conc", "h", "w", "g", "name: conc\n", 0};
+                exp_registry_run rr = {dir, "conc", "h", "w", "g", "name: conc\n", 0, NULL, NULL, NULL};
                 long long id;
                 if (exp_registry_start(reg, &rr, &id, &e) != 0 || exp_registry_finish(reg, id, dir, NULL, &e) != 0) {
                     fprintf(stderr, "child %d: %s\n", p, e.msg);
@@ -226,7 +228,7 @@ static void test_killed(const char *db)
         char dir[4300];
         snprintf(dir, sizeof dir, "%s/killed-run", g_work);
         make_run_dir(dir);
-        exp_registry_run rr = {dir, "killed", "h", "w", "g", "name: killed\n", 0};
+        exp_registry_run rr = {dir, "killed", "h", "w", "g", "name: killed\n", 0, NULL, NULL, NULL};
         long long id;
         if (exp_registry_open(db, &reg, &e) != 0 || exp_registry_start(reg, &rr, &id, &e) != 0) _exit(10);
         sqlite3 *raw;
@@ -353,6 +355,97 @@ static void test_bad_file(void)
     CHECK_CONTAINS(e.msg, "cannot open the run registry", "says why");
 }
 
+/* The schema-1 tables, as registries made before external validations have them. */
+static const char *const SCHEMA_1 =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "INSERT INTO meta VALUES('schema_version', '1');"
+    "CREATE TABLE runs(id INTEGER PRIMARY KEY, run TEXT NOT NULL, dir TEXT NOT NULL UNIQUE, name TEXT NOT NULL,"
+    " status TEXT NOT NULL CHECK(status IN ('running','finished','failed')), started_utc TEXT NOT NULL, ended_utc TEXT,"
+    " t_start REAL, seconds REAL, config_hash TEXT, manifest_hash TEXT, weights_hash TEXT, git_revision TEXT,"
+    " host TEXT, pid INTEGER, error TEXT, config TEXT);"
+    "CREATE TABLE metrics(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, variant TEXT NOT NULL,"
+    " repeat INTEGER NOT NULL, level TEXT NOT NULL, metric TEXT NOT NULL, value REAL,"
+    " PRIMARY KEY(run_id, variant, repeat, level, metric));"
+    "INSERT INTO runs(id, run, dir, name, status, started_utc, config) VALUES(1, 'old-20250101T000000Z-00000001',"
+    " '/nowhere/old-20250101T000000Z-00000001', 'old', 'finished', '2025-01-01T00:00:00Z', 'name: old\n');"
+    "INSERT INTO metrics VALUES(1, 'probe', 0, 'image', 'auc', 0.8125);"
+    "INSERT INTO metrics VALUES(1, 'probe', 0, 'image', 'auc_ci_low', 0.7);"
+    "INSERT INTO metrics VALUES(1, 'probe', 0, 'image', 'auc_ci_high', 0.9);"
+    "INSERT INTO metrics VALUES(1, 'probe', 0, 'image', 'n', 64);";
+
+static int compare_one(exp_registry *reg, const char *id, FILE *f, wb_error *e)
+{
+    const char *ids[1] = {id};
+    return exp_registry_compare(reg, ids, 1, f, e);
+}
+
+static void test_migrate(void)
+{
+    char db[4300];
+    snprintf(db, sizeof db, "%s/v1.sqlite", g_work);
+    remove(db);
+    sqlite3 *raw;
+    CHECK(sqlite3_open(db, &raw) == SQLITE_OK && sqlite3_exec(raw, SCHEMA_1, NULL, NULL, NULL) == SQLITE_OK, "make v1");
+    sqlite3_close(raw);
+    /* read as it is: nothing written */
+    exp_registry *reg = NULL;
+    wb_error e;
+    CHECK(exp_registry_open_read(db, &reg, &e) == 0, "open_read v1: %s", e.msg);
+    if (!reg) return;
+    char *out = capture(list_all, reg, NULL);
+    CHECK(out && strstr(out, "old-20250101T000000Z-00000001") && strstr(out, "probe 0.812") && !strstr(out, "external"),
+          "list of a v1 registry: %s", out ? out : "");
+    free(out);
+    exp_registry_close(reg);
+    CHECK_EQ_INT(count(db, "SELECT value FROM meta WHERE key = 'schema_version'"), 1, "read: still schema 1");
+    /* a writer migrates it; the old run is a cv run */
+    CHECK(exp_registry_open(db, &reg, &e) == 0, "open v1 for writing: %s", e.msg);
+    if (!reg) return;
+    CHECK_EQ_INT(count(db, "SELECT value FROM meta WHERE key = 'schema_version'"), 2, "migrated to schema 2");
+    CHECK_EQ_INT(count(db, "SELECT COUNT(*) FROM runs WHERE kind = 'cv' AND source_id IS NULL"), 1, "the old run: kind cv");
+    /* an external validation of it: linked by the run's name, its metrics stored as image level */
+    char dir[4300];
+    snprintf(dir, sizeof dir, "%s/ext-p", g_work);
+    mkdir(dir, 0777);
+    sbuf b = {0};
+    sb_printf(&b, "{\"kind\": \"external_validation\", \"variant\": \"probe\", \"labeled\": true, \"metrics\": "
+                  "{\"auc\": 0.75, \"auc_ci_low\": 0.6, \"auc_ci_high\": 0.875, \"n\": 40}, \"reference\": {\"variant\": "
+                  "\"baseline\", \"metrics\": {\"auc\": 0.7}}, \"vs_reference\": {\"delta_auc\": 0.05, \"delong_p\": 0.4}}\n");
+    sb_write(&b, dir, "metrics.json", &e);
+    sb_free(&b);
+    sb_printf(&b, "file,score\nx.dcm,0.5\n");
+    sb_write(&b, dir, "predictions.csv", &e);
+    sb_free(&b);
+    exp_registry_run rr = {dir, "bundle-x", NULL, NULL, NULL, NULL, 0, "external_validation",
+                           "old-20250101T000000Z-00000001", "other/labels.csv"};
+    long long id = 0;
+    CHECK(exp_registry_start(reg, &rr, &id, &e) == 0 && id == 2, "start an external validation: %s", e.msg);
+    CHECK(exp_registry_source(reg, id) == 1, "linked to the run of its source run's name");
+    CHECK(exp_registry_finish(reg, id, dir, NULL, &e) == 0, "finish: %s", e.msg);
+    CHECK_EQ_INT(count(db, "SELECT COUNT(*) FROM metrics WHERE run_id = 2 AND repeat = 0 AND level = 'image'"), 7,
+                 "its metrics: probe's 4 and vs_reference's 2, the reference's 1");
+    out = capture(compare_one, reg, "1");
+    CHECK(out && strstr(out, "1 internal CV") && strstr(out, "2 external") &&
+              strstr(out, "AUC [95% CI]  0.812 [0.700, 0.900]           0.750 [0.600, 0.875]") &&
+              strstr(out, "n             64                             40") &&
+              strstr(out, "dAUC vs ref.  n/a                            +0.050"),
+          "compare of the run: internal CV against external: %s", out ? out : "");
+    free(out);
+    out = capture(exp_registry_show, reg, "2");
+    CHECK(out && strstr(out, "source run        1 (old-20250101T000000Z-00000001)") && strstr(out, "cohort            other/labels.csv"),
+          "show of the external validation: %s", out ? out : "");
+    free(out);
+    exp_registry_close(reg);
+    /* a later schema is refused, named */
+    CHECK(sqlite3_open(db, &raw) == SQLITE_OK &&
+              sqlite3_exec(raw, "UPDATE meta SET value = '3' WHERE key = 'schema_version'", NULL, NULL, NULL) == SQLITE_OK,
+          "set version 3");
+    sqlite3_close(raw);
+    CHECK(exp_registry_open(db, &reg, &e) != 0 && reg == NULL, "schema 3 refused");
+    CHECK_CONTAINS(e.msg, "schema_version is not 1 or 2", "says why");
+    CHECK(exp_registry_open_read(db, &reg, &e) != 0 && reg == NULL, "schema 3 refused for reading");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -375,5 +468,6 @@ int main(int argc, char **argv)
     test_read_only(db);
     test_killed(db);
     test_bad_file();
+    test_migrate();
     return wb_test_finish("registry");
 }
