@@ -203,6 +203,13 @@ static entry *find_entry(const exp_config *cfg, const char *key)
     return NULL;
 }
 
+/* The text of a scalar key while loading (before the typed view exists); NULL if absent. */
+static const char *key_text(const exp_config *cfg, const char *key)
+{
+    const entry *e = find_entry(cfg, key);
+    return e ? e->text : NULL;
+}
+
 static entry *add_entry(exp_config *cfg, const char *key, const key_def *def, wb_error *err)
 {
     if (cfg->n == cfg->cap) {
@@ -868,7 +875,7 @@ static int expand_sweeps(ctx *c, nn_net *net)
         }
         snprintf(k, sizeof k, "variants[%zu].name", v);
         char base[80];
-        snprintf(base, sizeof base, "%s", exp_config_str(cfg, k));
+        snprintf(base, sizeof base, "%s", key_text(cfg, k));
         if (strlen(base) + 1 + (ns >= 10 ? 2 : 1) > 64)
             return fail_at(c, sl, sc, k, "the sweep's variant names %s_0 .. %s_%zu would be longer than 64 characters", base,
                            base, ns);
@@ -928,7 +935,7 @@ static int expand_sweeps(ctx *c, nn_net *net)
             snprintf(k1, sizeof k1, "variants[%zu].name", v);
             snprintf(k2, sizeof k2, "variants[%zu].name", w);
             entry *a = find_entry(cfg, k1);
-            if (a && !strcmp(a->text, exp_config_str(cfg, k2)))
+            if (a && !strcmp(a->text, key_text(cfg, k2)))
                 return fail_at(c, a->line, a->col, k1, "name '%s' is used by variants[%zu] too (sweeps name their variants "
                                "<name>_0 .. <name>_K)", a->text, w);
         }
@@ -1055,9 +1062,9 @@ static int finish(ctx *c)
     if (need_net) {
         nn_net_opts o = nn_net_opts_default();
         o.num_classes = 2;
-        o.in_channels = (int)exp_config_int(cfg, "backbone.in_channels");
+        o.in_channels = (int)strtol(key_text(cfg, "backbone.in_channels"), NULL, 10);
         wb_error e2;
-        net = nn_net_create(exp_config_str(cfg, "backbone.arch"), &o, &e2);
+        net = nn_net_create(key_text(cfg, "backbone.arch"), &o, &e2);
         if (!net) {
             if (e2.code == WB_E_NOMEM) { /* not the config's fault */
                 *c->err = e2;
@@ -1165,7 +1172,7 @@ static int finish(ctx *c)
                     }
                     if (e->from_set) c->file = "--set";
                     rc = fail_at(c, e->line, e->col, k, "%s has no stage '%s' (stages: %s)",
-                                 exp_config_str(cfg, "backbone.arch"), stage, names);
+                                 key_text(cfg, "backbone.arch"), stage, names);
                     break;
                 }
             }
@@ -1181,13 +1188,13 @@ static int finish(ctx *c)
     for (size_t v = 0; v < cfg->n_variants && !found; v++) {
         char k[80];
         snprintf(k, sizeof k, "variants[%zu].name", v);
-        found = !strcmp(exp_config_str(cfg, k), ref->text);
+        found = !strcmp(key_text(cfg, k), ref->text);
     }
     if (!found) {
         if (ref->line || ref->from_set)
             return fail_at(c, ref->line, ref->col, "metrics.reference", "no variant is named '%s'", ref->text);
         free(ref->text);
-        if (!(ref->text = xstrdup(exp_config_str(cfg, "variants[0].name"))))
+        if (!(ref->text = xstrdup(key_text(cfg, "variants[0].name"))))
             return wb_err(c->err, WB_E_NOMEM, NULL, "out of memory");
     }
     return 0;
@@ -1598,46 +1605,6 @@ int exp_config_where(const exp_config *cfg, const char *key, const char **file, 
     return e && (e->line || e->from_set);
 }
 
-const char *exp_config_str(const exp_config *cfg, const char *key)
-{
-    entry *e = find_entry(cfg, key);
-    return e ? e->text : NULL;
-}
-
-long exp_config_int(const exp_config *cfg, const char *key)
-{
-    const char *s = exp_config_str(cfg, key);
-    return s ? strtol(s, NULL, 10) : 0;
-}
-
-double exp_config_double(const exp_config *cfg, const char *key)
-{
-    const char *s = exp_config_str(cfg, key);
-    return s ? strtod(s, NULL) : 0;
-}
-
-int exp_config_bool(const exp_config *cfg, const char *key)
-{
-    const char *s = exp_config_str(cfg, key);
-    return s && !strcmp(s, "true");
-}
-
-size_t exp_config_list_len(const exp_config *cfg, const char *key)
-{
-    entry *e = find_entry(cfg, key);
-    return e ? e->n_items : 0;
-}
-
-const char *exp_config_list_item(const exp_config *cfg, const char *key, size_t i)
-{
-    entry *e = find_entry(cfg, key);
-    return e && i < e->n_items ? e->items[i] : NULL;
-}
-
-size_t exp_config_num_variants(const exp_config *cfg) { return cfg->n_variants; }
-
-size_t exp_config_num_classes(const exp_config *cfg) { return exp_config_list_len(cfg, "data.classes"); }
-
 int exp_normalize_resolve(const char *normalize, const char *arch, const char *weights, float mean[3],
                           float std[3], char *desc, size_t n)
 {
@@ -1714,10 +1681,10 @@ void exp_config_write_resolved(const exp_config *cfg, FILE *f)
         /* exactly one of data.classes (multi-class) and data.positive (binary) is written, so a
          * binary config resolves as it did before data.classes existed */
         if (!strcmp(d->key, "data.classes") && e->n_items == 0) continue;
-        if (!strcmp(d->key, "data.positive") && exp_config_num_classes(cfg) > 0) continue;
+        if (!strcmp(d->key, "data.positive") && cfg->view.data.n_classes > 0) continue;
         /* the task and its patch keys only for patch runs: an image run resolves as before */
         if ((!strcmp(d->key, "data.task") || !strncmp(d->key, "data.patch.", 11)) &&
-            strcmp(exp_config_str(cfg, "data.task"), "patch"))
+            cfg->view.data.task != EXP_TASK_PATCH)
             continue;
         /* sections: "train.augment.flip" -> "train:" then "  augment:" */
         const char *dot1 = strchr(d->key, '.');
@@ -1734,8 +1701,8 @@ void exp_config_write_resolved(const exp_config *cfg, FILE *f)
         write_value(f, e);
         if (!strcmp(d->key, "preprocess.normalize") && e->text && !strcmp(e->text, "auto")) {
             char desc[256];
-            exp_normalize_resolve(e->text, exp_config_str(cfg, "backbone.arch"),
-                                  exp_config_str(cfg, "backbone.weights"), NULL, NULL, desc, sizeof desc);
+            exp_normalize_resolve(e->text, cfg->view.backbone.arch, cfg->view.backbone.weights, NULL, NULL, desc,
+                                  sizeof desc);
             fprintf(f, "  # %s", desc);
         }
         fputc('\n', f);

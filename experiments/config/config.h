@@ -206,16 +206,6 @@ const char *exp_on_error_name(exp_on_error e);
  * default). Returns 1 when the file or --set gave it. */
 int exp_config_where(const exp_config *cfg, const char *key, const char **file, int *line, int *col);
 
-/* TRANSITION (removed once every caller reads exp_settings) */
-const char *exp_config_str(const exp_config *cfg, const char *key);
-long exp_config_int(const exp_config *cfg, const char *key);
-double exp_config_double(const exp_config *cfg, const char *key);
-int exp_config_bool(const exp_config *cfg, const char *key);
-size_t exp_config_list_len(const exp_config *cfg, const char *key);
-const char *exp_config_list_item(const exp_config *cfg, const char *key, size_t i);
-size_t exp_config_num_classes(const exp_config *cfg);
-size_t exp_config_num_variants(const exp_config *cfg);
-
 /* What preprocess.normalize resolves to. auto with pretrained weights: the convention of the
  * architecture's weights (nn_arch_input_norm), applied inside the network's first convolution
  * to an image in [0, 1]: returns 1 and fills mean/std (either may be NULL). Otherwise 0: auto
