@@ -134,15 +134,10 @@ static int fold_thresholds(const io_csv *pred, const char *ppath, const char *vn
  * the one config read of the bundle's reference. */
 static const char *reference_baseline(const exp_config *cfg)
 {
-    const char *ref = exp_config_str(cfg, "metrics.reference");
-    for (size_t v = 0; ref && v < exp_config_num_variants(cfg); v++) {
-        char k[64];
-        snprintf(k, sizeof k, "variants[%zu].name", v);
-        if (strcmp(exp_config_str(cfg, k), ref)) continue;
-        snprintf(k, sizeof k, "variants[%zu].type", v);
-        return strcmp(exp_config_str(cfg, k), "baseline") ? NULL : ref;
-    }
-    return NULL;
+    const exp_settings *cs = exp_config_get(cfg);
+    const exp_settings_metrics *m = &cs->metrics;
+    if (!m->reference || m->reference_index >= cs->n_variants) return NULL;
+    return cs->variants[m->reference_index].type == EXP_VARIANT_BASELINE ? m->reference : NULL;
 }
 
 /* Whether the run kept the reference baseline's fitted models of repeat 0 (runs made before
@@ -190,23 +185,24 @@ int exp_bundle_make(const char *run_dir, const char *variant, const char *out_di
     char hex[2 * MAX_FOLDS + 3][65];
     const char *vname = NULL, *ref = reference_baseline(cfg);
     sbuf rthr = {0};
-    if (!strcmp(exp_config_str(cfg, "data.task"), "patch")) {
+    const exp_settings *cs = exp_config_get(cfg);
+    if (cs->data.task == EXP_TASK_PATCH) {
         wb_err(err, WB_E_USAGE, run_dir, "bundle: this is a patch run (data.task: patch); bundles hold whole-image "
                "networks only for now");
         goto done;
     }
-    if (exp_config_num_classes(cfg) > 2) {
+    if (cs->data.n_classes > 2) {
         wb_err(err, WB_E_USAGE, run_dir, "bundle: this is a multi-class run (data.classes); bundles hold binary "
                "networks (one decision threshold) only for now");
         goto done;
     }
     if (exp_foldnet_variant(cfg, cpath, variant, "bundle", &vname, err) != 0) goto done;
-    if (!exp_config_bool(cfg, "train.save_weights")) {
+    if (!cs->train.save_weights) {
         wb_err(err, WB_E_IO, cpath, "the run kept no fold networks (train.save_weights is false): run it again with "
                "--set train.save_weights=true to bundle it");
         goto done;
     }
-    folds = (int)exp_config_int(cfg, "cv.folds");
+    folds = cs->cv.folds;
     if (folds < 1 || folds > MAX_FOLDS) {
         wb_err(err, WB_E_CONFIG, cpath, "cv.folds %d: a bundle takes 1 to %d folds", folds, MAX_FOLDS);
         goto done;
@@ -265,10 +261,10 @@ int exp_bundle_make(const char *run_dir, const char *variant, const char *out_di
         if (sb_write(&rthr, tmp, "reference/thresholds.csv", err) != 0) goto done;
     }
     char conv[512];
-    exp_normalize_resolve(exp_config_str(cfg, "preprocess.normalize"), exp_config_str(cfg, "backbone.arch"),
-                          exp_config_str(cfg, "backbone.weights"), NULL, NULL, conv, sizeof conv);
+    exp_normalize_resolve(exp_normalize_name(cs->preprocess.normalize), cs->backbone.arch, cs->backbone.weights, NULL,
+                          NULL, conv, sizeof conv);
     snprintf(info->variant, sizeof info->variant, "%s", vname);
-    snprintf(info->arch, sizeof info->arch, "%s", exp_config_str(cfg, "backbone.arch"));
+    snprintf(info->arch, sizeof info->arch, "%s", cs->backbone.arch);
     snprintf(info->reference, sizeof info->reference, "%s", ref ? ref : "");
     char rpath[PATH_MAX];
     base_name(realpath(run_dir, rpath) ? rpath : run_dir, info->source_run, sizeof info->source_run);
@@ -281,9 +277,8 @@ int exp_bundle_make(const char *run_dir, const char *variant, const char *out_di
     sb_jstr(&man, vname);
     sb_printf(&man, ",\n  \"arch\": ");
     sb_jstr(&man, info->arch);
-    sb_printf(&man, ",\n  \"in_channels\": %ld,\n  \"input_height\": %ld,\n  \"input_width\": %ld,\n  \"input_convention\": ",
-              exp_config_int(cfg, "backbone.in_channels"), exp_config_int(cfg, "preprocess.height"),
-              exp_config_int(cfg, "preprocess.width"));
+    sb_printf(&man, ",\n  \"in_channels\": %d,\n  \"input_height\": %d,\n  \"input_width\": %d,\n  \"input_convention\": ",
+              cs->backbone.in_channels, cs->preprocess.height, cs->preprocess.width);
     sb_jstr(&man, conv);
     sb_printf(&man, ",\n  \"repeat\": 0,\n  \"folds\": %d,\n  \"ensemble\": \"mean\",\n  \"threshold\": ", folds);
     sb_num(&man, info->threshold);
@@ -485,22 +480,27 @@ static int data_overrides(const char *data, data_sets *s, wb_error *err)
         free(rp);
         return -1;
     }
-    if (!strcmp(exp_config_str(dc, "data.task"), "patch") || exp_config_num_classes(dc) > 2) {
+    const exp_settings_data *d = &exp_config_get(dc)->data;
+    if (d->task == EXP_TASK_PATCH || d->n_classes > 2) {
         wb_err(err, WB_E_USAGE, data, "predict: the cohort's data section is a patch task or multi-class (data.task, "
                "data.classes); bundles are binary whole-image models");
         goto out;
     }
-    const char *lab = exp_config_str(dc, "data.labels");
-    if (!lab || !lab[0]) {
+    if (!d->labels[0]) {
         wb_err(err, WB_E_CONFIG, data, "predict: the config has no data.labels");
         goto out;
     }
-    static const char *const keys[] = {"data.labels", "data.dicom_dir", "data.file_column", "data.label_column",
-                                       "data.positive", "data.group_column", "data.output_paths", "data.on_error"};
-    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
-        const char *v = exp_config_str(dc, keys[k]);
-        if (v && v[0] && add_set(s, keys[k], v, err) != 0) goto out;
-    }
+    /* the cohort's data section, as --set overrides of the bundle's config */
+    const char *const sets[][2] = {{"data.labels", d->labels},
+                                   {"data.dicom_dir", d->dicom_dir},
+                                   {"data.file_column", d->file_column},
+                                   {"data.label_column", d->label_column},
+                                   {"data.positive", d->positive},
+                                   {"data.group_column", d->group_column},
+                                   {"data.output_paths", exp_output_paths_name(d->output_paths)},
+                                   {"data.on_error", exp_on_error_name(d->on_error)}};
+    for (size_t k = 0; k < sizeof sets / sizeof *sets; k++)
+        if (sets[k][1][0] && add_set(s, sets[k][0], sets[k][1], err) != 0) goto out;
     rc = 0;
 out:
     exp_config_free(dc);
@@ -517,9 +517,10 @@ static void csv_num(sbuf *b, double v)
 static int cohort_labeled(const exp_config *cfg, int *labeled, wb_error *err)
 {
     io_csv csv;
-    if (io_csv_read(exp_config_str(cfg, "data.labels"), &csv, err) != 0) return -1;
+    const exp_settings_data *d = &exp_config_get(cfg)->data;
+    if (io_csv_read(d->labels, &csv, err) != 0) return -1;
     wb_error ignore;
-    *labeled = io_csv_column(&csv, exp_config_str(cfg, "data.label_column"), &ignore) >= 0;
+    *labeled = io_csv_column(&csv, d->label_column, &ignore) >= 0;
     io_csv_free(&csv);
     return 0;
 }
@@ -586,8 +587,9 @@ static int predict_work(const char *bundle_dir, const char *data, const char *ou
     if (exp_config_load(cpath, (const char *const *)sets.v, sets.n, &cfg, err) != 0) goto done;
     const char *vname = NULL;
     if (exp_foldnet_variant(cfg, cpath, s->b.variant, "predict with", &vname, err) != 0) goto done;
-    if (strcmp(exp_config_str(cfg, "backbone.arch"), s->b.arch) || exp_config_int(cfg, "backbone.in_channels") != in_ch ||
-        exp_config_int(cfg, "preprocess.height") != in_h || exp_config_int(cfg, "preprocess.width") != in_w) {
+    const exp_settings *cs = exp_config_get(cfg);
+    if (strcmp(cs->backbone.arch, s->b.arch) || cs->backbone.in_channels != in_ch || cs->preprocess.height != in_h ||
+        cs->preprocess.width != in_w) {
         wb_err(err, WB_E_DATA, cpath, "the bundle's config does not agree with its manifest (arch, in_channels, input size)");
         goto done;
     }
@@ -595,9 +597,9 @@ static int predict_work(const char *bundle_dir, const char *data, const char *ou
     s->labeled = labeled;
     if (!labeled)
         wb_warn("predict: %s has no label column '%s': an unlabeled cohort; writing scores and decisions only, no metrics",
-                exp_config_str(cfg, "data.labels"), exp_config_str(cfg, "data.label_column"));
-    nn_set_threads((int)exp_config_int(cfg, "threads"));
-    exp_pre_set_threads((int)exp_config_int(cfg, "threads"));
+                cs->data.labels, cs->data.label_column);
+    nn_set_threads(cs->threads);
+    exp_pre_set_threads(cs->threads);
     /* the fold networks, and the reference's fold baselines */
     for (int f = 0; f < F; f++) {
         char wp[PATH_MAX + 64];
@@ -714,10 +716,9 @@ static int predict_work(const char *bundle_dir, const char *data, const char *ou
         if (sb_write(&ex, out_dir, "excluded.csv", err) != 0) goto done;
     }
     /* metrics.json: an external validation of the source run */
-    const double spec = exp_config_double(cfg, "metrics.specificity");
     double m[EXP_M_COUNT], rm[EXP_M_COUNT];
     if (labeled) {
-        exp_summary_binary(y, score, ds.n, thr, spec, m);
+        exp_summary_binary(y, score, ds.n, thr, cs->metrics.specificity, m);
         s->auc = m[EXP_M_AUC];
         s->auc_lo = m[EXP_M_AUC_LO];
         s->auc_hi = m[EXP_M_AUC_HI];
@@ -754,7 +755,7 @@ static int predict_work(const char *bundle_dir, const char *data, const char *ou
         sb_jstr(&mj, s->b.reference);
         sb_printf(&mj, ",\n    \"type\": \"baseline\",\n    \"ensemble\": \"mean\",\n    \"metrics\": ");
         if (labeled) {
-            exp_summary_binary(y, rscore, ds.n, rthr, spec, rm);
+            exp_summary_binary(y, rscore, ds.n, rthr, cs->metrics.specificity, rm);
             s->ref_auc = rm[EXP_M_AUC];
             sb_printf(&mj, "{\n");
             json_metrics(&mj, rm, "      ");

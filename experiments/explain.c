@@ -183,13 +183,14 @@ static void labels_load(const exp_config *cfg, labels *l)
 {
     memset(l, 0, sizeof *l);
     wb_error e = {0}, ignore;
-    const char *path = exp_config_str(cfg, "data.labels"), *dir = exp_config_str(cfg, "data.dicom_dir");
-    if (!path || io_csv_read(path, &l->csv, &e) != 0) {
-        wb_warn("explain: %s: %s (no labels or lesion boxes shown)", path ? path : "data.labels", e.msg);
+    const exp_settings_data *sd = &exp_config_get(cfg)->data;
+    const char *path = sd->labels, *dir = sd->dicom_dir;
+    if (io_csv_read(path, &l->csv, &e) != 0) {
+        wb_warn("explain: %s: %s (no labels or lesion boxes shown)", path, e.msg);
         return;
     }
-    long c_file = io_csv_column(&l->csv, exp_config_str(cfg, "data.file_column"), &ignore);
-    l->c_label = io_csv_column(&l->csv, exp_config_str(cfg, "data.label_column"), &ignore);
+    long c_file = io_csv_column(&l->csv, sd->file_column, &ignore);
+    l->c_label = io_csv_column(&l->csv, sd->label_column, &ignore);
     l->c_lat = io_csv_column(&l->csv, "laterality", &ignore);
     l->c_bx = io_csv_column(&l->csv, "bbox_x", &ignore);
     l->c_by = io_csv_column(&l->csv, "bbox_y", &ignore);
@@ -342,14 +343,15 @@ int exp_explain_run(const exp_explain_opts *o, exp_explain_summary *sum, wb_erro
     sbuf csv = {0};
     float *x = NULL, *map = NULL, *rmap = NULL, *omap = NULL;
     int rc = -1;
-    if (!strcmp(exp_config_str(cfg, "data.task"), "patch")) {
+    const exp_settings *conf = exp_config_get(cfg);
+    if (conf->data.task == EXP_TASK_PATCH) {
         wb_err(err, WB_E_USAGE, o->run_dir, "explain shows whole-image networks; this is a patch run (data.task: patch)");
         goto done;
     }
     const char *vname = NULL;
     if (exp_foldnet_variant(cfg, cpath, o->variant, "explain", &vname, err) != 0) goto done;
     snprintf(sum->variant, sizeof sum->variant, "%s", vname);
-    const long folds = exp_config_int(cfg, "cv.folds"), repeats = exp_config_int(cfg, "cv.repeats");
+    const long folds = conf->cv.folds, repeats = conf->cv.repeats;
     if (o->fold < 0 || o->fold >= folds || o->repeat < 0 || o->repeat >= (repeats > 0 ? repeats : 1)) {
         wb_err(err, WB_E_USAGE, cpath, "fold %d of repeat %d: the run has folds 0 to %ld and repeats 0 to %ld", o->fold,
                o->repeat, folds - 1, (repeats > 0 ? repeats : 1) - 1);
@@ -364,8 +366,8 @@ int exp_explain_run(const exp_explain_opts *o, exp_explain_summary *sum, wb_erro
         goto done;
     }
     if (io_weights_read(sum->weights, &w, err) != 0) goto done;
-    nn_set_threads((int)exp_config_int(cfg, "threads"));
-    exp_pre_set_threads((int)exp_config_int(cfg, "threads"));
+    nn_set_threads(conf->threads);
+    exp_pre_set_threads(conf->threads);
     if (!(net = exp_foldnet_load(cfg, &w, sum->weights, 0, 1, err))) goto done;
     int stage = exp_saliency_stage(net, o->stage, err);
     if (stage < 0) goto done;
@@ -575,15 +577,16 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
     wb_tensor_list_init(&w);
     nn_net *net = NULL;
     int rc = -1;
-    if (!strcmp(exp_config_str(cfg, "data.task"), "patch")) {
+    const exp_settings *conf = exp_config_get(cfg);
+    if (conf->data.task == EXP_TASK_PATCH) {
         wb_err(err, WB_E_USAGE, run_dir, "the gallery shows whole-image networks; this is a patch run (data.task: patch)");
         goto done;
     }
-    if (exp_config_num_classes(cfg) > 2) {
+    if (conf->data.n_classes > 2) {
         wb_err(err, WB_E_USAGE, run_dir, "the gallery is for binary runs (true/false positives); this run has data.classes");
         goto done;
     }
-    if (!exp_config_bool(cfg, "train.save_weights")) {
+    if (!conf->train.save_weights) {
         wb_err(err, WB_E_IO, cpath, "the run kept no fold networks (train.save_weights is false): run it again with --set "
                "train.save_weights=true for a gallery");
         goto done;
@@ -600,17 +603,17 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
     if (c_thr < 0) goto done;
     labels_load(cfg, &lab);
     if (!lab.ok) {
-        wb_err(err, WB_E_IO, exp_config_str(cfg, "data.labels"), "the labels CSV is needed to find the gallery's files");
+        wb_err(err, WB_E_IO, conf->data.labels, "the labels CSV is needed to find the gallery's files");
         goto done;
     }
     snprintf(gdir, sizeof gdir, "%s/gallery", run_dir);
     if (io_fs_mkdirs(gdir, err) != 0) goto done;
-    nn_set_threads((int)exp_config_int(cfg, "threads"));
-    exp_pre_set_threads((int)exp_config_int(cfg, "threads"));
+    nn_set_threads(conf->threads);
+    exp_pre_set_threads(conf->threads);
     exp_pre_params pp;
     exp_dataset_pre_params(cfg, &pp);
     const size_t px = (size_t)pp.out_rows * pp.out_cols;
-    const int C = (int)exp_config_int(cfg, "backbone.in_channels");
+    const int C = conf->backbone.in_channels;
     x = malloc((size_t)C * px * sizeof *x);
     map = malloc(px * sizeof *map);
     cs = malloc((pred.n_rows ? pred.n_rows : 1) * sizeof *cs);
@@ -619,12 +622,9 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
         goto done;
     }
     sb_printf(&csv, "variant,kind,rank,repeat,fold,patient,score,threshold,lesion_type,stage,png\n");
-    char k[96];
-    for (size_t v = 0; v < exp_config_num_variants(cfg); v++) {
-        snprintf(k, sizeof k, "variants[%zu].type", v);
-        if (!strcmp(exp_config_str(cfg, k), "baseline")) continue;
-        snprintf(k, sizeof k, "variants[%zu].name", v);
-        const char *vname = exp_config_str(cfg, k);
+    for (size_t v = 0; v < conf->n_variants; v++) {
+        if (conf->variants[v].type == EXP_VARIANT_BASELINE) continue;
+        const char *vname = conf->variants[v].name;
         static const char *const kinds[3] = {"tp", "fp", "fn"};
         for (int kind = 0; kind < 3; kind++) {
             size_t m = 0;

@@ -64,6 +64,12 @@ static void json_formats(sbuf *b, const exp_dataset *ds)
     sb_printf(b, "}");
 }
 
+/* Variant v of the config (after sweep expansion). */
+static const exp_settings_variant *run_variant(const exp_config *cfg, size_t v)
+{
+    return &exp_config_get(cfg)->variants[v];
+}
+
 /* Writes m as JSON members ("auc": ..., ...) and as metrics.csv rows. */
 static void mc_emit(sbuf *json, sbuf *csv, int repeat, const char *fold, const char *variant, const char *level,
                     const exp_mc_metrics *m, const exp_config *cfg, int K)
@@ -75,13 +81,13 @@ static void mc_emit(sbuf *json, sbuf *csv, int repeat, const char *fold, const c
             snprintf(name, sizeof name, "auc");
             v = m->v[EXP_MC_AUC];
         } else if (q <= K) {
-            snprintf(name, sizeof name, "auc_ovr_%s", exp_config_list_item(cfg, "data.classes", (size_t)q - 1));
+            snprintf(name, sizeof name, "auc_ovr_%s", exp_config_get(cfg)->data.classes[q - 1]);
             v = m->auc_c[q - 1];
         } else if (q < K + EXP_MC_FIXED) {
             snprintf(name, sizeof name, "%s", exp_mc_fixed_names[q - K]);
             v = m->v[q - K];
         } else {
-            snprintf(name, sizeof name, "n_class_%s", exp_config_list_item(cfg, "data.classes", (size_t)(q - K - EXP_MC_FIXED)));
+            snprintf(name, sizeof name, "n_class_%s", exp_config_get(cfg)->data.classes[q - K - EXP_MC_FIXED]);
             v = m->n_c[q - K - EXP_MC_FIXED];
         }
         if (json) {
@@ -209,24 +215,11 @@ static size_t fold_auc_at(size_t v, int r, int f, int level, int repeats, int fo
     return ((v * (size_t)repeats + (size_t)r) * (size_t)folds + (size_t)f) * 2 + (size_t)level;
 }
 
-/* The index of metrics.reference among the variants (0 when no variant has that name). */
-static size_t reference_variant(const exp_config *cfg, size_t nv)
-{
-    const char *ref = exp_config_str(cfg, "metrics.reference");
-    size_t ref_v = 0;
-    for (size_t v = 0; v < nv; v++) {
-        char k[64];
-        snprintf(k, sizeof k, "variants[%zu].name", v);
-        if (!strcmp(exp_config_str(cfg, k), ref)) ref_v = v;
-    }
-    return ref_v;
-}
-
 /* Opens metrics.json ({"schema_version", "name"); the caller goes on with ",\n  \"..."). */
 static void json_metrics_open(sbuf *b, const exp_config *cfg)
 {
     sb_printf(b, "{\n  \"schema_version\": %d,\n  \"name\": ", EXP_RD_SCHEMA_VERSION);
-    sb_jstr(b, exp_config_str(cfg, "name"));
+    sb_jstr(b, exp_config_get(cfg)->name);
 }
 
 /* The "cv" and "reference" members of metrics.json, and the start of its "variants" array. */
@@ -234,7 +227,7 @@ static void json_cv_reference(sbuf *b, const exp_config *cfg, int folds, int rep
 {
     sb_printf(b, "  \"cv\": {\"folds\": %d, \"repeats\": %d, \"seed\": %llu},\n  \"reference\": ", folds, repeats,
               (unsigned long long)seed);
-    sb_jstr(b, exp_config_str(cfg, "metrics.reference"));
+    sb_jstr(b, exp_config_get(cfg)->metrics.reference);
     sb_printf(b, ",\n  \"variants\": [\n");
 }
 
@@ -258,30 +251,26 @@ static int cmp_double(const void *a, const void *b)
  * repeat and fold; then "repeats": [); returns its name (owned by cfg). */
 static const char *json_variant_open(sbuf *b, const exp_config *cfg, size_t v, const variant_facts *vf)
 {
-    char k[64];
-    snprintf(k, sizeof k, "variants[%zu].name", v);
-    const char *vname = exp_config_str(cfg, k);
-    snprintf(k, sizeof k, "variants[%zu].type", v);
+    const exp_settings_variant *vs = run_variant(cfg, v);
+    const char *vname = vs->name;
     sb_printf(b, "    {\"name\": ");
     sb_jstr(b, vname);
     sb_printf(b, ", \"type\": ");
-    sb_jstr(b, exp_config_str(cfg, k));
+    sb_jstr(b, exp_variant_type_name(vs->type));
     sb_printf(b, ", \"trainable_params\": %.0f", vf->trainable[v]);
     if (vf->stages[v] >= 0) {
         sb_printf(b, ", \"trainable_stages\": %d", vf->stages[v]);
-        snprintf(k, sizeof k, "variants[%zu].sweep_group", v);
-        const char *g = exp_config_str(cfg, k);
-        if (g && g[0]) {
+        const char *g = vs->sweep_group;
+        if (g[0]) {
             sb_printf(b, ", \"sweep_group\": ");
             sb_jstr(b, g);
         }
         int any = 0;
         for (size_t i = 0; i < (size_t)vf->repeats * (size_t)vf->folds; i++) any |= !isnan(vf->chosen_c[i * vf->nv + v]);
-        snprintf(k, sizeof k, "variants[%zu].probe_C", v);
-        size_t ng = exp_config_list_len(cfg, k);
+        size_t ng = vs->n_probe_C;
         if (any && ng <= EXP_CONFIG_MAX_NUMBERS) {
             double grid[EXP_CONFIG_MAX_NUMBERS];
-            for (size_t i = 0; i < ng; i++) grid[i] = strtod(exp_config_list_item(cfg, k, i), NULL);
+            for (size_t i = 0; i < ng; i++) grid[i] = vs->probe_C[i];
             qsort(grid, ng, sizeof *grid, cmp_double);
             sb_printf(b, ",\n     \"probe\": {\"C_grid\": [");
             for (size_t i = 0; i < ng; i++) {
@@ -347,16 +336,14 @@ static int mc_write_results(const exp_config *cfg, const exp_dataset *ds, const 
         wb_err(err, WB_E_NOMEM, NULL, "out of memory");
         goto done;
     }
-#define CLASS(c) exp_config_list_item(cfg, "data.classes", (size_t)(c))
+#define CLASS(c) exp_config_get(cfg)->data.classes[c]
     /* predictions.csv: one probability column per class, then the most probable class */
     sb_printf(&b, "repeat,fold,variant,sop_instance_uid,patient,laterality,view,label");
     for (int c = 0; c < K; c++) sb_printf(&b, ",score_%s", CLASS(c));
     sb_printf(&b, ",predicted\n");
     for (int r = 0; r < repeats; r++)
         for (size_t v = 0; v < nv; v++) {
-            char k[64];
-            snprintf(k, sizeof k, "variants[%zu].name", v);
-            const char *vname = exp_config_str(cfg, k);
+            const char *vname = run_variant(cfg, v)->name;
             const double *Pv = P + ((size_t)r * nv + v) * n * Kz;
             wb_error e2;
             if (exp_metrics_argmax(Pv, n, K, pred, &e2) != 0) {
@@ -377,7 +364,7 @@ static int mc_write_results(const exp_config *cfg, const exp_dataset *ds, const 
     if (sb_write(&b, dir, EXP_RD_PREDICTIONS, err) != 0) goto done;
     sb_free(&b);
 
-    const size_t ref_v = reference_variant(cfg, nv);
+    const size_t ref_v = exp_config_get(cfg)->metrics.reference_index;
     for (size_t i = 0; i < n; i++) {
         y[i] = ds->items[i].label;
         idx[i] = i;
@@ -531,8 +518,8 @@ static void env_json(sbuf *b, const exp_config *cfg, const exp_run_options *o, c
     sb_printf(b, ",\n  \"cpu\": ");
     sb_jstr(b, cpu);
     sb_printf(b, ",\n  \"cores_online\": %ld,\n  \"threads\": %ld,\n  \"seed\": %ld,\n  \"weights\": ",
-              sysconf(_SC_NPROCESSORS_ONLN), exp_config_int(cfg, "threads"), exp_config_int(cfg, "seed"));
-    sb_jstr(b, exp_config_str(cfg, "backbone.weights"));
+              sysconf(_SC_NPROCESSORS_ONLN), (long)exp_config_get(cfg)->threads, (long)exp_config_get(cfg)->seed);
+    sb_jstr(b, exp_config_get(cfg)->backbone.weights);
     sb_printf(b, ",\n  \"weights_sha256\": ");
     sb_jstr(b, weights_sha);
     sb_printf(b, "\n}\n");
@@ -580,13 +567,6 @@ typedef struct run_ctx {
     double t_start;
 } run_ctx;
 
-static const char *variant_str(const exp_config *cfg, size_t v, const char *field)
-{
-    char k[96];
-    snprintf(k, sizeof k, "variants[%zu].%s", v, field);
-    return exp_config_str(cfg, k);
-}
-
 /* Writes b as dir/name in the steps that lay out the run (and adds it to the run id); the unit
  * and finish steps instead check that the file on disk has these bytes: the data or the
  * program changed since prepare otherwise. */
@@ -619,7 +599,7 @@ static void run_dir_name(const exp_config *cfg, const char *runs_dir, const char
 {
     uint8_t h[32];
     io_sha256_buf(resolved, resolved_n, h);
-    snprintf(out, n, "%s/%s-%s-%02x%02x%02x%02x", runs_dir, exp_config_str(cfg, "name"), stamp, h[0], h[1], h[2], h[3]);
+    snprintf(out, n, "%s/%s-%s-%02x%02x%02x%02x", runs_dir, exp_config_get(cfg)->name, stamp, h[0], h[1], h[2], h[3]);
 }
 
 int exp_run_dir_name(const exp_config *cfg, const char *runs_dir, const char *stamp, char *out, size_t n, wb_error *err)
@@ -665,12 +645,12 @@ static int run_open(run_ctx *c, wb_error *err)
         return -1;
     }
     exp_config *cfg = c->cfg;
-    nn_set_threads(o->threads > 0 ? o->threads : (int)exp_config_int(cfg, "threads"));
-    c->nv = exp_config_num_variants(cfg);
+    nn_set_threads(o->threads > 0 ? o->threads : exp_config_get(cfg)->threads);
+    c->nv = exp_config_get(cfg)->n_variants;
     int any_backbone = 0;
-    for (size_t v = 0; v < c->nv; v++) any_backbone |= !strcmp(variant_str(cfg, v, "type"), "backbone");
-    const char *wpath = exp_config_str(cfg, "backbone.weights");
-    if (wpath && wpath[0] && any_backbone) {
+    for (size_t v = 0; v < c->nv; v++) any_backbone |= run_variant(cfg, v)->type == EXP_VARIANT_BACKBONE;
+    const char *wpath = exp_config_get(cfg)->backbone.weights;
+    if (wpath[0] && any_backbone) {
         uint8_t wd[32];
         if (io_sha256_file(wpath, wd, err) != 0 || io_weights_read(wpath, &c->weights, err) != 0) return -1;
         /* and they fit the backbone (as workbench validate checks): refused before any work */
@@ -742,7 +722,7 @@ static int run_register(run_ctx *c, wb_error *err)
     io_sha256_hex(ch, chex);
     char *ctz = realloc(ctext, cn + 1);
     if (ctz) ctz[cn] = '\0';
-    exp_registry_run rr = {c->dir, exp_config_str(c->cfg, "name"), chex, c->wsha, WB_GIT_REVISION, ctz ? ctz : "",
+    exp_registry_run rr = {c->dir, exp_config_get(c->cfg)->name, chex, c->wsha, WB_GIT_REVISION, ctz ? ctz : "",
                            o->step == EXP_RUN_PREPARE && !o->keep_registry_pid, NULL, NULL, NULL};
     int rc = exp_registry_start(c->reg, &rr, &c->reg_id, err);
     free(ctz ? ctz : (char *)ctext);
@@ -767,7 +747,7 @@ static int run_manifest(run_ctx *c, wb_error *err)
         free(shown);
         if (c->mc)
             sb_printf(&b, ",%s,%s,%s,%s,%s,%s,%s\n", it->sop_uid, it->sha256,
-                      exp_config_list_item(c->cfg, "data.classes", (size_t)it->label), it->pseudonym, it->laterality,
+                      exp_config_get(c->cfg)->data.classes[it->label], it->pseudonym, it->laterality,
                       it->view, it->format);
         else
             sb_printf(&b, ",%s,%s,%d,%s,%s,%s,%s\n", it->sop_uid, it->sha256, it->label, it->pseudonym, it->laterality,
@@ -864,9 +844,9 @@ static int run_prepare(run_ctx *c, wb_error *err)
     c->S = c->mc ? (size_t)c->K : 1;
     c->n = c->ds.n;
     c->nwin = c->ds.patch ? c->ds.patch->n_windows : 0; /* windows live past n */
-    c->folds = (int)exp_config_int(cfg, "cv.folds");
-    c->repeats = (int)exp_config_int(cfg, "cv.repeats");
-    c->seed = (uint64_t)exp_config_int(cfg, "seed");
+    c->folds = exp_config_get(cfg)->cv.folds;
+    c->repeats = exp_config_get(cfg)->cv.repeats;
+    c->seed = exp_config_get(cfg)->seed;
     io_sha256_init(&c->run_hash);
     {
         char cpath[4400];
@@ -888,7 +868,7 @@ static int run_prepare(run_ctx *c, wb_error *err)
     int rc = exp_cv_groups_from_strings(ids, n, c->group, &c->n_groups, err);
     free(ids);
     if (rc != 0) return -1;
-    if (!exp_config_bool(cfg, "cv.stratify")) /* one stratum: folds balanced by size only */
+    if (!exp_config_get(cfg)->cv.stratify) /* one stratum: folds balanced by size only */
         for (size_t i = 0; i < n; i++) c->ybuf[i] = 0;
     if (exp_wi_init(&c->wi, &c->ds, cfg, c->repeats, c->nv, err) != 0) return -1;
     if (exp_cv_split(c->group, c->ybuf, n, c->folds, c->repeats, c->seed, &c->cv, err) != 0 ||
@@ -909,10 +889,10 @@ static int run_prepare(run_ctx *c, wb_error *err)
     if (c->writes_setup &&
         (exp_wi_write_patches(&c->ds, &c->cv, c->dir, err) != 0 || exp_wi_write_contact(&c->ds, c->dir, err) != 0))
         return -1;
-    const int epochs = (int)exp_config_int(cfg, "train.epochs");
+    const int epochs = exp_config_get(cfg)->train.epochs;
     c->pc = (prog_ctx){0, c->repeats, 0, c->folds, epochs, NULL, wb_now(), 0, 0};
     for (size_t v = 0; v < c->nv; v++)
-        c->pc.total_units += (double)c->repeats * c->folds * (!strcmp(variant_str(cfg, v, "type"), "backbone") ? epochs : 1);
+        c->pc.total_units += (double)c->repeats * c->folds * (run_variant(cfg, v)->type == EXP_VARIANT_BACKBONE ? epochs : 1);
     return 0;
 }
 
@@ -920,7 +900,7 @@ static int run_prepare(run_ctx *c, wb_error *err)
  * (test followed by the windows a patch run scores on the fold's held-out images). */
 static int run_fold(run_ctx *c, int r, int f, wb_error *err)
 {
-    const double val_fraction = exp_config_double(c->cfg, "train.val_fraction");
+    const double val_fraction = exp_config_get(c->cfg)->train.val_fraction;
     if (exp_cv_roles(&c->cv, r, f, val_fraction, c->role, err) != 0 || exp_cv_check_roles(c->role, c->group, c->n, err) != 0)
         return -1;
     c->ntr = c->nva = c->nte = 0;
@@ -947,15 +927,15 @@ static int save_baseline(const char *dir, int r, int f, const char *vname, const
 static int run_fit(run_ctx *c, int r, int f, size_t v, part_facts *pf, wb_error *err)
 {
     exp_config *cfg = c->cfg;
-    const char *vname = variant_str(cfg, v, "name");
+    const char *vname = run_variant(cfg, v)->name;
     const size_t rfv = ((size_t)r * (size_t)c->folds + (size_t)f) * c->nv + v;
-    if (!strcmp(variant_str(cfg, v, "type"), "baseline")) {
+    if (run_variant(cfg, v)->type == EXP_VARIANT_BASELINE) {
         exp_baseline_cfg bc;
         exp_baseline_cfg_from_config(cfg, v, &bc);
         /* with train.save_weights the fitted model is kept too (models/, for bundles) */
         exp_baseline_model bm;
         exp_baseline_model_init(&bm);
-        const int keep = exp_config_bool(cfg, "train.save_weights") && bc.n_classes == 2;
+        const int keep = exp_config_get(cfg)->train.save_weights && bc.n_classes == 2;
         if (exp_baseline_fit_predict_keep(&c->ds, c->tr, c->ntr, c->va, c->nva, c->te, c->nte_x, &bc, c->sval, c->stest,
                                           keep ? &bm : NULL, err) != 0 ||
             (keep && save_baseline(c->dir, r, f, vname, &bm, err) != 0)) {
@@ -1036,8 +1016,8 @@ static int run_unit(run_ctx *c, int r, int f, size_t v, wb_error *err)
 {
     char ppath[4400];
     part_path(c->dir, r, f, v, ppath, sizeof ppath);
-    const char *vname = variant_str(c->cfg, v, "name");
-    const int is_base = !strcmp(variant_str(c->cfg, v, "type"), "baseline");
+    const char *vname = run_variant(c->cfg, v)->name;
+    const int is_base = run_variant(c->cfg, v)->type == EXP_VARIANT_BASELINE;
     c->pc.repeat = r;
     c->pc.fold = f;
     c->pc.variant = vname;
@@ -1098,9 +1078,10 @@ static int run_merge(run_ctx *c, wb_error *err)
 {
     exp_config *cfg = c->cfg;
     const size_t n = c->n, nv = c->nv, S = c->S;
-    const double spec = exp_config_double(cfg, "metrics.specificity");
-    const char *thr_how = exp_config_str(cfg, "metrics.threshold");
-    const int agg_max = !strcmp(exp_config_str(cfg, "metrics.breast_aggregate"), "max");
+    const exp_settings_metrics *sm = &exp_config_get(cfg)->metrics;
+    const double spec = sm->specificity;
+    const char *thr_how = exp_threshold_name(sm->threshold);
+    const int agg_max = sm->breast_aggregate == EXP_AGGREGATE_MAX;
     sbuf missing = {0}, foreign = {0};
     size_t n_missing = 0, n_foreign = 0;
     sb_printf(&c->curves, "repeat,fold,variant,epoch,train_loss,val_auc,lr,best\n");
@@ -1122,7 +1103,7 @@ static int run_merge(run_ctx *c, wb_error *err)
                 if (pr != 0) {
                     sbuf *l = pr == PART_ABSENT ? &missing : &foreign;
                     size_t *cnt = pr == PART_ABSENT ? &n_missing : &n_foreign;
-                    if (*cnt < 20) sb_printf(l, "%s%zu (repeat %d fold %d %s)", *cnt ? ", " : "", u, r, f, variant_str(cfg, v, "name"));
+                    if (*cnt < 20) sb_printf(l, "%s%zu (repeat %d fold %d %s)", *cnt ? ", " : "", u, r, f, run_variant(cfg, v)->name);
                     else if (*cnt == 20) sb_printf(l, ", ...");
                     (*cnt)++;
                     continue;
@@ -1183,17 +1164,15 @@ static int bin_write_results(run_ctx *c, wb_error *err)
 {
     const exp_config *cfg = c->cfg;
     const size_t n = c->n, nv = c->nv;
-    const double spec = exp_config_double(cfg, "metrics.specificity");
-    const int agg_max = !strcmp(exp_config_str(cfg, "metrics.breast_aggregate"), "max");
+    const double spec = exp_config_get(cfg)->metrics.specificity;
+    const int agg_max = exp_config_get(cfg)->metrics.breast_aggregate == EXP_AGGREGATE_MAX;
     const variant_facts vfacts = {c->trainable, c->stages, c->chosen_c, nv, c->repeats, c->folds};
     sbuf b = {0};
     /* predictions.csv: out-of-fold scores, patients pseudonymised */
     sb_printf(&b, "repeat,fold,variant,sop_instance_uid,patient,laterality,view,label,score,threshold\n");
     for (int r = 0; r < c->repeats; r++)
         for (size_t v = 0; v < nv; v++) {
-            char k[64];
-            snprintf(k, sizeof k, "variants[%zu].name", v);
-            const char *vname = exp_config_str(cfg, k);
+            const char *vname = run_variant(cfg, v)->name;
             for (size_t i = 0; i < n; i++) {
                 const pred *p = &c->preds[((size_t)r * nv + v) * n + i];
                 const exp_item *it = &c->ds.items[i];
@@ -1210,7 +1189,7 @@ static int bin_write_results(run_ctx *c, wb_error *err)
     memset(&b, 0, sizeof b);
 
     /* metrics: pooled out-of-fold per repeat, image and breast level; per fold; vs reference */
-    const size_t ref_v = reference_variant(cfg, nv);
+    const size_t ref_v = exp_config_get(cfg)->metrics.reference_index;
     size_t n_pos = 0;
     for (size_t i = 0; i < n; i++) n_pos += (size_t)c->ds.items[i].label;
     sbuf mcsv = {0};
@@ -1370,14 +1349,14 @@ static int run_outputs(run_ctx *c, wb_error *err)
     for (int r = 0; r < c->repeats; r++)
         for (int f = 0; f < c->folds; f++)
             for (size_t v = 0; v < c->nv; v++)
-                sb_printf(&b, "%d,%d,%s,%.3f\n", r, f, variant_str(cfg, v, "name"),
+                sb_printf(&b, "%d,%d,%s,%.3f\n", r, f, run_variant(cfg, v)->name,
                           c->secs[exp_run_unit_index(r, f, v, c->folds, c->nv)]);
     int rc = sb_write(&b, c->dir, EXP_RD_TIMING, err);
     sb_free(&b);
     if (rc != 0) return -1;
     if (c->mc) {
         const variant_facts vfacts = {c->trainable, c->stages, c->chosen_c, c->nv, c->repeats, c->folds};
-        const int agg_max = !strcmp(exp_config_str(cfg, "metrics.breast_aggregate"), "max");
+        const int agg_max = exp_config_get(cfg)->metrics.breast_aggregate == EXP_AGGREGATE_MAX;
         if (mc_write_results(cfg, &c->ds, &c->cv, c->dir, c->K, c->repeats, c->folds, c->nv, c->seed, c->mcp, c->mcpred,
                              c->fold_auc, &vfacts, c->n_groups, c->n_train_sum / (c->repeats * c->folds),
                              c->n_test_sum / (c->repeats * c->folds), agg_max, err) != 0)
@@ -1475,18 +1454,19 @@ done:
  * relative estimate exp_run_plan prints. */
 static void plan_units(const exp_config *cfg, void (*each)(size_t, int, int, size_t, double, void *), void *ctx)
 {
-    const int folds = (int)exp_config_int(cfg, "cv.folds"), repeats = (int)exp_config_int(cfg, "cv.repeats");
-    const int epochs = (int)exp_config_int(cfg, "train.epochs");
-    const size_t nv = exp_config_num_variants(cfg);
+    const exp_settings *st = exp_config_get(cfg);
+    const int folds = st->cv.folds, repeats = st->cv.repeats;
+    const int epochs = st->train.epochs;
+    const size_t nv = st->n_variants;
     for (int r = 0; r < repeats; r++)
         for (int f = 0; f < folds; f++)
             for (size_t v = 0; v < nv; v++) {
                 /* a baseline 1; a linear probe on frozen features 2 (features, then the fit);
                  * a trained variant 1 + its epochs */
-                const char *unf = variant_str(cfg, v, "unfreeze");
-                double cost = strcmp(variant_str(cfg, v, "type"), "backbone") ? 1
-                              : (unf && !strcmp(unf, "none"))                ? 2
-                                                                              : 1 + (double)epochs;
+                const exp_settings_variant *vs = run_variant(cfg, v);
+                double cost = vs->type != EXP_VARIANT_BACKBONE       ? 1
+                              : vs->unfreeze == EXP_UNFREEZE_NONE ? 2
+                                                                  : 1 + (double)epochs;
                 each(exp_run_unit_index(r, f, v, folds, nv), r, f, v, cost, ctx);
             }
 }
@@ -1511,9 +1491,9 @@ static void plan_print_one(size_t u, int r, int f, size_t v, double cost, void *
     plan_print *p = ctx;
     sbuf b = {0};
     sb_printf(&b, "{\"unit\": %zu, \"repeat\": %d, \"fold\": %d, \"variant\": ", u, r, f);
-    sb_jstr(&b, variant_str(p->cfg, v, "name"));
+    sb_jstr(&b, run_variant(p->cfg, v)->name);
     sb_printf(&b, ", \"type\": ");
-    sb_jstr(&b, variant_str(p->cfg, v, "type"));
+    sb_jstr(&b, exp_variant_type_name(run_variant(p->cfg, v)->type));
     sb_printf(&b, ", \"cost\": %g}\n", cost);
     fwrite(b.s, 1, b.n, p->out);
     sb_free(&b);
@@ -1551,8 +1531,8 @@ int exp_run_pending(const char *run_dir, exp_run_unit **units, size_t *n, wb_err
     *units = NULL;
     *n = 0;
     if (plan_config(&o, &cfg, err) != 0) return -1;
-    size_t total = (size_t)exp_config_int(cfg, "cv.folds") * (size_t)exp_config_int(cfg, "cv.repeats") *
-                   exp_config_num_variants(cfg);
+    const exp_settings *st = exp_config_get(cfg);
+    size_t total = (size_t)st->cv.folds * (size_t)st->cv.repeats * st->n_variants;
     plan_pending p = {run_dir, malloc((total ? total : 1) * sizeof *p.units), 0};
     if (!p.units) {
         exp_config_free(cfg);

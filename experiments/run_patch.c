@@ -52,7 +52,8 @@ void exp_wi_free(exp_wi *w)
 int exp_wi_init(exp_wi **out, const exp_dataset *ds, const exp_config *cfg, int repeats, size_t nv, wb_error *err)
 {
     *out = NULL;
-    if (!ds->patch || !exp_config_bool(cfg, "data.patch.whole_image")) return 0;
+    const exp_settings *s = exp_config_get(cfg);
+    if (!ds->patch || !s->data.patch.whole_image) return 0;
     exp_wi *w = calloc(1, sizeof *w);
     if (!w) return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
     const exp_patch_set *ps = ds->patch;
@@ -94,9 +95,9 @@ int exp_wi_init(exp_wi **out, const exp_dataset *ds, const exp_config *cfg, int 
         w->breast[k] = b < k ? w->breast[b] : k; /* a breast is numbered by its first image */
     }
     for (size_t k = 0; k < w->ni; k++) w->blabel[w->breast[k]] |= ps->images[k].label;
-    w->agg_max = !strcmp(exp_config_str(cfg, "metrics.breast_aggregate"), "max");
-    w->thr_how = exp_config_str(cfg, "metrics.threshold");
-    w->spec = exp_config_double(cfg, "metrics.specificity");
+    w->agg_max = s->metrics.breast_aggregate == EXP_AGGREGATE_MAX;
+    w->thr_how = exp_threshold_name(s->metrics.threshold);
+    w->spec = s->metrics.specificity;
     *out = w;
     return 0;
 }
@@ -237,20 +238,14 @@ int exp_wi_write(exp_wi *w, const exp_config *cfg, const char *dir, sbuf *json, 
     if (!w) return 0;
     const exp_patch_set *ps = w->ps;
     const size_t ni = w->ni, nv = w->nv;
-    size_t ref_v = 0;
-    for (size_t v = 0; v < nv; v++) {
-        char k[64];
-        snprintf(k, sizeof k, "variants[%zu].name", v);
-        if (!strcmp(exp_config_str(cfg, k), exp_config_str(cfg, "metrics.reference"))) ref_v = v;
-    }
+    const exp_settings *st = exp_config_get(cfg);
+    const size_t ref_v = st->metrics.reference_index;
     sbuf b = {0};
     int rc = -1;
     sb_printf(&b, "repeat,fold,variant,sop_instance_uid,patient,laterality,view,label,score,threshold,windows,max_row,max_col\n");
     for (int r = 0; r < w->repeats; r++)
         for (size_t v = 0; v < nv; v++) {
-            char k[64];
-            snprintf(k, sizeof k, "variants[%zu].name", v);
-            const char *vname = exp_config_str(cfg, k);
+            const char *vname = st->variants[v].name;
             const size_t base = ((size_t)r * nv + v) * ni;
             for (size_t i = 0; i < ni; i++) {
                 const exp_patch_image *im = &ps->images[i];
@@ -275,9 +270,7 @@ int exp_wi_write(exp_wi *w, const exp_config *cfg, const char *dir, sbuf *json, 
     /* the heat maps of the first repeat: one row per scored window */
     sb_printf(&b, "variant,sop_instance_uid,grid_rows,grid_cols,grid,row,col,side,score\n");
     for (size_t v = 0; v < nv; v++) {
-        char k[64];
-        snprintf(k, sizeof k, "variants[%zu].name", v);
-        const char *vname = exp_config_str(cfg, k);
+        const char *vname = st->variants[v].name;
         for (size_t i = 0; i < ni; i++) {
             const exp_patch_image *im = &ps->images[i];
             if (isnan(w->score[v * ni + i])) continue;
@@ -312,10 +305,8 @@ int exp_wi_write(exp_wi *w, const exp_config *cfg, const char *dir, sbuf *json, 
                     "\"breast_aggregate\": \"%s\",\n   \"variants\": [\n",
               n_img, n_scored, w->nw, w->agg_max ? "max" : "mean");
     for (size_t v = 0; v < nv; v++) {
-        char k[64];
-        snprintf(k, sizeof k, "variants[%zu].name", v);
         sb_printf(json, "    {\"name\": ");
-        sb_jstr(json, exp_config_str(cfg, k));
+        sb_jstr(json, st->variants[v].name);
         sb_printf(json, ", \"results\": [");
         for (int r = 0; r < w->repeats; r++) {
             const size_t base = ((size_t)r * nv + v) * ni, rbase = ((size_t)r * nv + ref_v) * ni;

@@ -420,8 +420,8 @@ static int run(int argc, char **argv)
             else snprintf(run_dir, sizeof run_dir, "%s", base);
             if (access(run_dir, F_OK) != 0) break;
         }
-        n_units = total = (size_t)exp_config_int(cfg, "cv.folds") * (size_t)exp_config_int(cfg, "cv.repeats") *
-                          exp_config_num_variants(cfg);
+        n_units = total = (size_t)exp_config_get(cfg)->cv.folds * (size_t)exp_config_get(cfg)->cv.repeats *
+                          exp_config_get(cfg)->n_variants;
         units = malloc((total ? total : 1) * sizeof *units);
         if (!units) {
             wb_err(&err, WB_E_NOMEM, NULL, "out of memory");
@@ -430,9 +430,9 @@ static int run(int argc, char **argv)
         for (size_t i = 0; i < total; i++) units[i] = i;
     }
     if (resume)
-        total = (size_t)exp_config_int(cfg, "cv.folds") * (size_t)exp_config_int(cfg, "cv.repeats") *
-                exp_config_num_variants(cfg);
-    if (!so.cpus) so.cpus = exp_config_int(cfg, "threads");
+        total = (size_t)exp_config_get(cfg)->cv.folds * (size_t)exp_config_get(cfg)->cv.repeats *
+                exp_config_get(cfg)->n_variants;
+    if (!so.cpus) so.cpus = exp_config_get(cfg)->threads;
     if (so.cpus < 1) so.cpus = 1;
     if (n_units && units[n_units - 1] > 1000)
         wb_warn("unit ids go up to %zu: Slurm's default MaxArraySize (1001) only takes array indices up to 1000; "
@@ -447,7 +447,7 @@ static int run(int argc, char **argv)
     so.run_dir = run_dir;
     so.runs_dir = runs_dir;
     so.base = strrchr(run_dir, '/') + 1;
-    so.name = exp_config_str(cfg, "name");
+    so.name = exp_config_get(cfg)->name;
     sbuf script = {0};
     write_script(&script, &so, resume ? NULL : config, sets, n_sets, units, n_units, total);
     char spath[PATH_N];

@@ -43,9 +43,8 @@ static int run(int argc, char **argv)
     if (print)
         exp_config_write_resolved(cfg, stdout);
     else
-        printf("%s: ok: %zu variant(s), %ld-fold CV x %ld repeat(s), backbone %s\n", path,
-               exp_config_num_variants(cfg), exp_config_int(cfg, "cv.folds"),
-               exp_config_int(cfg, "cv.repeats"), exp_config_str(cfg, "backbone.arch"));
+        printf("%s: ok: %zu variant(s), %d-fold CV x %d repeat(s), backbone %s\n", path, exp_config_get(cfg)->n_variants,
+               exp_config_get(cfg)->cv.folds, exp_config_get(cfg)->cv.repeats, exp_config_get(cfg)->backbone.arch);
     exp_config_free(cfg);
     return WB_EXIT_OK;
 usage:

@@ -124,7 +124,7 @@ static const key_def schema[] = {
     {"train.augment.intensity", T_FLOAT, "0", 0, 0.5, NULL, NULL, "random brightness/contrast jitter up to this fraction"},
     {"train.val_fraction", T_FLOAT, "0.2", 0.05, 0.5, NULL, NULL, "share of each training fold's patients held out for early stopping and the threshold"},
     {"train.patience", T_INT, "3", 0, 1000, NULL, NULL, "early stopping: epochs without validation AUC gain (0 = off)"},
-    {"train.save_weights", T_BOOL, "false", 0, 0, NULL, NULL, "save each fold's fine-tuned network (kept epoch) as models/r<R>_f<F>_<variant>.safetensors"},
+    {"train.save_weights", T_BOOL, "false", 0, 0, NULL, NULL, "save each fold's fine-tuned network (kept epoch) as models/r<R>_f<F>_<variant>.safetensors, and each fold's fitted radiomics baseline (binary runs) as models/r<R>_f<F>_<variant>.baseline.json (standardisation, logistic-regression coefficients, features; what `workbench bundle` carries as the reference)"},
     {"cv.folds", T_INT, "5", 2, 20, NULL, NULL, "folds of the stratified group k-fold"},
     {"cv.repeats", T_INT, "1", 1, 100, NULL, NULL, "repeats of the whole CV with derived seeds"},
     {"cv.stratify", T_BOOL, "true", 0, 0, NULL, NULL, "stratify folds (and each training fold's validation split) by the patient's label; false: balance sizes only, so a fold may miss a class"},
@@ -157,6 +157,8 @@ struct exp_config {
     size_t n_variants;
     char **sets;
     size_t n_sets;
+    exp_settings view;               /* the typed view, filled once at the end of exp_config_load */
+    exp_settings_variant *variants;  /* view.variants */
 };
 
 static char *xstrdup(const char *s)
@@ -178,6 +180,13 @@ static void entry_free(entry *e)
 void exp_config_free(exp_config *cfg)
 {
     if (!cfg) return;
+    for (size_t v = 0; cfg->variants && v < cfg->view.n_variants; v++) {
+        exp_settings_variant *vs = &cfg->variants[v];
+        for (size_t j = 0; j < vs->n_lr_scale; j++) free((char *)vs->lr_scale[j].stage); /* allocated by view_fill */
+        free((exp_stage_scale *)vs->lr_scale);
+        free((double *)vs->probe_C);
+    }
+    free(cfg->variants);
     for (size_t i = 0; i < cfg->n; i++) entry_free(&cfg->e[i]);
     for (size_t i = 0; i < cfg->n_sets; i++) free(cfg->sets[i]);
     free(cfg->sets);
@@ -192,6 +201,13 @@ static entry *find_entry(const exp_config *cfg, const char *key)
     for (size_t i = 0; i < cfg->n; i++)
         if (!strcmp(cfg->e[i].key, key)) return &cfg->e[i];
     return NULL;
+}
+
+/* The text of a scalar key while loading (before the typed view exists); NULL if absent. */
+static const char *key_text(const exp_config *cfg, const char *key)
+{
+    const entry *e = find_entry(cfg, key);
+    return e ? e->text : NULL;
 }
 
 static entry *add_entry(exp_config *cfg, const char *key, const key_def *def, wb_error *err)
@@ -859,7 +875,7 @@ static int expand_sweeps(ctx *c, nn_net *net)
         }
         snprintf(k, sizeof k, "variants[%zu].name", v);
         char base[80];
-        snprintf(base, sizeof base, "%s", exp_config_str(cfg, k));
+        snprintf(base, sizeof base, "%s", key_text(cfg, k));
         if (strlen(base) + 1 + (ns >= 10 ? 2 : 1) > 64)
             return fail_at(c, sl, sc, k, "the sweep's variant names %s_0 .. %s_%zu would be longer than 64 characters", base,
                            base, ns);
@@ -919,7 +935,7 @@ static int expand_sweeps(ctx *c, nn_net *net)
             snprintf(k1, sizeof k1, "variants[%zu].name", v);
             snprintf(k2, sizeof k2, "variants[%zu].name", w);
             entry *a = find_entry(cfg, k1);
-            if (a && !strcmp(a->text, exp_config_str(cfg, k2)))
+            if (a && !strcmp(a->text, key_text(cfg, k2)))
                 return fail_at(c, a->line, a->col, k1, "name '%s' is used by variants[%zu] too (sweeps name their variants "
                                "<name>_0 .. <name>_K)", a->text, w);
         }
@@ -1046,9 +1062,9 @@ static int finish(ctx *c)
     if (need_net) {
         nn_net_opts o = nn_net_opts_default();
         o.num_classes = 2;
-        o.in_channels = (int)exp_config_int(cfg, "backbone.in_channels");
+        o.in_channels = (int)strtol(key_text(cfg, "backbone.in_channels"), NULL, 10);
         wb_error e2;
-        net = nn_net_create(exp_config_str(cfg, "backbone.arch"), &o, &e2);
+        net = nn_net_create(key_text(cfg, "backbone.arch"), &o, &e2);
         if (!net) {
             if (e2.code == WB_E_NOMEM) { /* not the config's fault */
                 *c->err = e2;
@@ -1156,7 +1172,7 @@ static int finish(ctx *c)
                     }
                     if (e->from_set) c->file = "--set";
                     rc = fail_at(c, e->line, e->col, k, "%s has no stage '%s' (stages: %s)",
-                                 exp_config_str(cfg, "backbone.arch"), stage, names);
+                                 key_text(cfg, "backbone.arch"), stage, names);
                     break;
                 }
             }
@@ -1172,16 +1188,301 @@ static int finish(ctx *c)
     for (size_t v = 0; v < cfg->n_variants && !found; v++) {
         char k[80];
         snprintf(k, sizeof k, "variants[%zu].name", v);
-        found = !strcmp(exp_config_str(cfg, k), ref->text);
+        found = !strcmp(key_text(cfg, k), ref->text);
     }
     if (!found) {
         if (ref->line || ref->from_set)
             return fail_at(c, ref->line, ref->col, "metrics.reference", "no variant is named '%s'", ref->text);
         free(ref->text);
-        if (!(ref->text = xstrdup(exp_config_str(cfg, "variants[0].name"))))
+        if (!(ref->text = xstrdup(key_text(cfg, "variants[0].name"))))
             return wb_err(c->err, WB_E_NOMEM, NULL, "out of memory");
     }
     return 0;
+}
+
+/* ---- the typed view: filled once, after every check ---- */
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+static const char *const output_paths_names[] = {"pseudonymised", "none"};
+static const char *const on_error_names[] = {"skip", "fail"};
+static const char *const task_names[] = {"image", "patch"};
+static const char *const patch_unit_names[] = {"px", "mm"};
+static const char *const voi_names[] = {"apply", "ignore"};
+static const char *const intensity_names[] = {"voi", "percentile"};
+static const char *const normalize_names[] = {"auto", "unit", "zscore", "imagenet"};
+static const char *const variant_type_names[] = {"baseline", "backbone"};
+static const char *const bn_names[] = {"frozen", "train"};
+static const char *const head_init_names[] = {"probe", "random"};
+static const char *const optimizer_names[] = {"sgd", "adamw"};
+static const char *const schedule_names[] = {"constant", "cosine", "step"};
+static const char *const class_weight_names[] = {"none", "balanced"};
+static const char *const aggregate_names[] = {"mean", "max"};
+static const char *const threshold_names[] = {"youden", "specificity"};
+static const char *const features_names[] = {"first_order", "glcm", "shape"};
+static const char *const levels_names[] = {"image", "breast"};
+static const char *const formats_names[] = {"html", "md", "csv", "tex"};
+
+static const char *enum_name(const char *const *names, size_t n, int i)
+{
+    return i >= 0 && (size_t)i < n ? names[i] : "?";
+}
+
+const char *exp_variant_type_name(exp_variant_type t) { return enum_name(variant_type_names, N_OF(variant_type_names), (int)t); }
+const char *exp_normalize_name(exp_normalize n) { return enum_name(normalize_names, N_OF(normalize_names), (int)n); }
+const char *exp_threshold_name(exp_threshold t) { return enum_name(threshold_names, N_OF(threshold_names), (int)t); }
+const char *exp_output_paths_name(exp_output_paths p) { return enum_name(output_paths_names, N_OF(output_paths_names), (int)p); }
+const char *exp_on_error_name(exp_on_error e) { return enum_name(on_error_names, N_OF(on_error_names), (int)e); }
+
+typedef struct filler {
+    exp_config *cfg;
+    wb_error *err;
+    int rc;
+} filler;
+
+/* A key the schema does not have, or a value missing after the checks, is a mistake in the code
+ * below, not in the config: every load fails with it, so tests catch it at once. */
+static void view_bug(filler *f, const char *key, const char *what)
+{
+    if (f->rc == 0) f->rc = wb_err(f->err, WB_E_INTERNAL, f->cfg->path, "config.c: typed view: %s: %s", key, what);
+}
+
+static const entry *view_entry(filler *f, const char *key)
+{
+    if (!lookup(key)) {
+        view_bug(f, key, "not a key of the schema");
+        return NULL;
+    }
+    const entry *e = find_entry(f->cfg, key);
+    if (!e) view_bug(f, key, "no value after loading");
+    return e;
+}
+
+static const char *view_str(filler *f, const char *key)
+{
+    const entry *e = view_entry(f, key);
+    return e && e->text ? e->text : "";
+}
+
+static long view_long(filler *f, const char *key) { return strtol(view_str(f, key), NULL, 10); }
+static double view_dbl(filler *f, const char *key) { return strtod(view_str(f, key), NULL); }
+static int view_bool(filler *f, const char *key) { return !strcmp(view_str(f, key), "true"); }
+
+/* Do the schema's values of key read names[0]|names[1]|...? */
+static int view_vals_match(filler *f, const char *key, const char *const *names, size_t n)
+{
+    const key_def *d = lookup(key);
+    const char *p = d && d->vals ? d->vals : "";
+    for (size_t i = 0; i < n; i++) {
+        size_t m = strlen(names[i]);
+        if (strncmp(p, names[i], m) || (p[m] != '|' && p[m] != '\0') || (p[m] == '\0' && i + 1 < n)) break;
+        p += m + (p[m] == '|');
+        if (i + 1 == n && !*p) return 1;
+    }
+    view_bug(f, key, "the schema's values and the enum disagree");
+    return 0;
+}
+
+static int view_enum(filler *f, const char *key, const char *const *names, size_t n)
+{
+    if (!view_vals_match(f, key, names, n)) return 0;
+    const char *t = view_str(f, key);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(t, names[i])) return (int)i;
+    view_bug(f, key, "a value outside the enum");
+    return 0;
+}
+
+static unsigned view_bits(filler *f, const char *key, const char *const *names, size_t n)
+{
+    if (!view_vals_match(f, key, names, n)) return 0;
+    const entry *e = view_entry(f, key);
+    unsigned bits = 0;
+    for (size_t j = 0; e && j < e->n_items; j++)
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(e->items[j], names[i])) bits |= 1u << i;
+    return bits;
+}
+
+static const char *view_vkey(char *buf, size_t n, size_t v, const char *leaf)
+{
+    snprintf(buf, n, "variants[%zu].%s", v, leaf);
+    return buf;
+}
+
+static void view_variant(filler *f, size_t v, exp_settings_variant *vs)
+{
+    char k[128];
+    vs->name = view_str(f, view_vkey(k, sizeof k, v, "name"));
+    vs->type = (exp_variant_type)view_enum(f, view_vkey(k, sizeof k, v, "type"), variant_type_names, N_OF(variant_type_names));
+    vs->sweep_group = "";
+    if (vs->type == EXP_VARIANT_BASELINE) {
+        vs->features = view_bits(f, view_vkey(k, sizeof k, v, "features"), features_names, N_OF(features_names));
+        vs->C = view_dbl(f, view_vkey(k, sizeof k, v, "C"));
+        return;
+    }
+    const entry *u = view_entry(f, view_vkey(k, sizeof k, v, "unfreeze"));
+    if (u && u->text) {
+        vs->unfreeze = !strcmp(u->text, "all") ? EXP_UNFREEZE_ALL : EXP_UNFREEZE_NONE;
+    } else if (u) {
+        vs->unfreeze = EXP_UNFREEZE_LIST;
+        vs->unfreeze_stages = (const char *const *)u->items;
+        vs->n_unfreeze_stages = u->n_items;
+    }
+    vs->bn = (exp_bn)view_enum(f, view_vkey(k, sizeof k, v, "bn"), bn_names, N_OF(bn_names));
+    vs->bn_affine = view_bool(f, view_vkey(k, sizeof k, v, "bn_affine"));
+    vs->head_init = (exp_head_init)view_enum(f, view_vkey(k, sizeof k, v, "head_init"), head_init_names, N_OF(head_init_names));
+    vs->sweep_group = view_str(f, view_vkey(k, sizeof k, v, "sweep_group"));
+    const entry *ls = view_entry(f, view_vkey(k, sizeof k, v, "lr_scale"));
+    if (ls && ls->n_items) {
+        exp_stage_scale *sc = calloc(ls->n_items, sizeof *sc);
+        vs->lr_scale = sc;
+        if (!sc) {
+            f->rc = wb_err(f->err, WB_E_NOMEM, f->cfg->path, "out of memory");
+            return;
+        }
+        for (size_t j = 0; j < ls->n_items; j++) {
+            const char *eq = strchr(ls->items[j], '=');
+            char *stage = malloc((size_t)(eq - ls->items[j]) + 1);
+            if (!stage) {
+                f->rc = wb_err(f->err, WB_E_NOMEM, f->cfg->path, "out of memory");
+                return;
+            }
+            memcpy(stage, ls->items[j], (size_t)(eq - ls->items[j]));
+            stage[eq - ls->items[j]] = '\0';
+            sc[j].stage = stage;
+            sc[j].scale = strtod(eq + 1, NULL);
+            vs->n_lr_scale = j + 1;
+        }
+    }
+    const entry *pc = view_entry(f, view_vkey(k, sizeof k, v, "probe_C"));
+    if (pc && pc->n_items) {
+        double *c = malloc(pc->n_items * sizeof *c);
+        vs->probe_C = c;
+        if (!c) {
+            f->rc = wb_err(f->err, WB_E_NOMEM, f->cfg->path, "out of memory");
+            return;
+        }
+        for (size_t j = 0; j < pc->n_items; j++) c[j] = strtod(pc->items[j], NULL);
+        vs->n_probe_C = pc->n_items;
+    }
+}
+
+static int view_fill(exp_config *cfg, wb_error *err)
+{
+    filler f = {cfg, err, 0};
+    exp_settings *s = &cfg->view;
+    memset(s, 0, sizeof *s);
+    s->name = view_str(&f, "name");
+    s->seed = (uint64_t)view_long(&f, "seed");
+    s->threads = (int)view_long(&f, "threads");
+
+    exp_settings_data *d = &s->data;
+    d->dicom_dir = view_str(&f, "data.dicom_dir");
+    d->labels = view_str(&f, "data.labels");
+    d->file_column = view_str(&f, "data.file_column");
+    d->label_column = view_str(&f, "data.label_column");
+    d->group_column = view_str(&f, "data.group_column");
+    d->positive = view_str(&f, "data.positive");
+    const entry *cls = view_entry(&f, "data.classes");
+    if (cls && cls->n_items) {
+        d->classes = (const char *const *)cls->items;
+        d->n_classes = cls->n_items;
+    }
+    d->output_paths = (exp_output_paths)view_enum(&f, "data.output_paths", output_paths_names, N_OF(output_paths_names));
+    d->on_error = (exp_on_error)view_enum(&f, "data.on_error", on_error_names, N_OF(on_error_names));
+    d->task = (exp_task)view_enum(&f, "data.task", task_names, N_OF(task_names));
+    exp_settings_patch *pt = &d->patch;
+    const entry *box = view_entry(&f, "data.patch.box");
+    for (size_t j = 0; box && j < box->n_items; j++) {
+        const char *it = box->items[j], *eq = strchr(it, '=');
+        const size_t fl = (size_t)(eq - it);
+        const char *col = eq + 1;
+#define BOX_FIELD(name) (fl == strlen(name) && !strncmp(it, name, fl))
+        if (BOX_FIELD("x")) pt->box.x = col;
+        else if (BOX_FIELD("y")) pt->box.y = col;
+        else if (BOX_FIELD("w")) pt->box.w = col;
+        else if (BOX_FIELD("h")) pt->box.h = col;
+        else if (BOX_FIELD("cx")) pt->box.cx = col;
+        else if (BOX_FIELD("cy")) pt->box.cy = col;
+        else if (BOX_FIELD("r")) pt->box.r = col;
+        else if (BOX_FIELD("y_origin")) pt->box.y_bottom = !strcmp(col, "bottom");
+#undef BOX_FIELD
+    }
+    pt->box.centre = pt->box.cx != NULL;
+    pt->unit = (exp_patch_unit)view_enum(&f, "data.patch.unit", patch_unit_names, N_OF(patch_unit_names));
+    pt->size = view_dbl(&f, "data.patch.size");
+    pt->jitter = view_dbl(&f, "data.patch.jitter");
+    pt->box_margin = view_dbl(&f, "data.patch.box_margin");
+    pt->background = (int)view_long(&f, "data.patch.background");
+    pt->min_tissue = view_dbl(&f, "data.patch.min_tissue");
+    pt->stride = view_dbl(&f, "data.patch.stride");
+    pt->whole_image = view_bool(&f, "data.patch.whole_image");
+
+    exp_settings_preprocess *p = &s->preprocess;
+    p->height = (int)view_long(&f, "preprocess.height");
+    p->width = (int)view_long(&f, "preprocess.width");
+    p->keep_aspect = view_bool(&f, "preprocess.keep_aspect");
+    p->margin = (int)view_long(&f, "preprocess.margin");
+    p->flip = view_bool(&f, "preprocess.flip");
+    p->voi = (exp_voi)view_enum(&f, "preprocess.voi", voi_names, N_OF(voi_names));
+    p->intensity = (exp_intensity)view_enum(&f, "preprocess.intensity", intensity_names, N_OF(intensity_names));
+    p->percentile_low = view_dbl(&f, "preprocess.percentile_low");
+    p->percentile_high = view_dbl(&f, "preprocess.percentile_high");
+    p->normalize = (exp_normalize)view_enum(&f, "preprocess.normalize", normalize_names, N_OF(normalize_names));
+    p->clahe = view_bool(&f, "preprocess.clahe");
+    p->cache_dir = view_str(&f, "preprocess.cache_dir");
+
+    s->backbone.arch = view_str(&f, "backbone.arch");
+    s->backbone.weights = view_str(&f, "backbone.weights");
+    s->backbone.in_channels = (int)view_long(&f, "backbone.in_channels");
+
+    exp_settings_train *t = &s->train;
+    t->epochs = (int)view_long(&f, "train.epochs");
+    t->batch_size = (int)view_long(&f, "train.batch_size");
+    t->optimizer = (exp_optimizer)view_enum(&f, "train.optimizer", optimizer_names, N_OF(optimizer_names));
+    t->lr = view_dbl(&f, "train.lr");
+    t->momentum = view_dbl(&f, "train.momentum");
+    t->nesterov = view_bool(&f, "train.nesterov");
+    t->weight_decay = view_dbl(&f, "train.weight_decay");
+    t->schedule = (exp_schedule)view_enum(&f, "train.schedule", schedule_names, N_OF(schedule_names));
+    t->step_epochs = (int)view_long(&f, "train.step_epochs");
+    t->step_gamma = view_dbl(&f, "train.step_gamma");
+    t->warmup_epochs = (int)view_long(&f, "train.warmup_epochs");
+    t->grad_clip = view_dbl(&f, "train.grad_clip");
+    t->class_weight = (exp_class_weight)view_enum(&f, "train.class_weight", class_weight_names, N_OF(class_weight_names));
+    t->augment.flip = view_bool(&f, "train.augment.flip");
+    t->augment.rotate_deg = view_dbl(&f, "train.augment.rotate_deg");
+    t->augment.scale = view_dbl(&f, "train.augment.scale");
+    t->augment.intensity = view_dbl(&f, "train.augment.intensity");
+    t->val_fraction = view_dbl(&f, "train.val_fraction");
+    t->patience = (int)view_long(&f, "train.patience");
+    t->save_weights = view_bool(&f, "train.save_weights");
+
+    s->cv.folds = (int)view_long(&f, "cv.folds");
+    s->cv.repeats = (int)view_long(&f, "cv.repeats");
+    s->cv.stratify = view_bool(&f, "cv.stratify");
+
+    exp_settings_metrics *m = &s->metrics;
+    m->levels = view_bits(&f, "metrics.levels", levels_names, N_OF(levels_names));
+    m->breast_aggregate = (exp_aggregate)view_enum(&f, "metrics.breast_aggregate", aggregate_names, N_OF(aggregate_names));
+    m->specificity = view_dbl(&f, "metrics.specificity");
+    m->threshold = (exp_threshold)view_enum(&f, "metrics.threshold", threshold_names, N_OF(threshold_names));
+    m->reference = view_str(&f, "metrics.reference");
+
+    s->report.formats = view_bits(&f, "report.formats", formats_names, N_OF(formats_names));
+    s->report.title = view_str(&f, "report.title");
+
+    if (f.rc == 0 && cfg->n_variants) {
+        if (!(cfg->variants = calloc(cfg->n_variants, sizeof *cfg->variants)))
+            return wb_err(err, WB_E_NOMEM, cfg->path, "out of memory");
+        s->variants = cfg->variants;
+        s->n_variants = cfg->n_variants;
+        for (size_t v = 0; v < cfg->n_variants && f.rc == 0; v++) {
+            view_variant(&f, v, &cfg->variants[v]);
+            if (!strcmp(cfg->variants[v].name, m->reference)) m->reference_index = v;
+        }
+    }
+    return f.rc;
 }
 
 int exp_config_load(const char *path, const char *const *sets, size_t n_sets, exp_config **out,
@@ -1280,7 +1581,7 @@ int exp_config_load(const char *path, const char *const *sets, size_t n_sets, ex
         cfg->sets = s;
         cfg->n_sets++;
     }
-    if (finish(&c) != 0) goto done;
+    if (finish(&c) != 0 || view_fill(cfg, err) != 0) goto done;
     rc = 0;
 done:
     if (have_doc) yaml_document_delete(&doc);
@@ -1293,6 +1594,8 @@ done:
 
 /* ---- accessors ---- */
 
+const exp_settings *exp_config_get(const exp_config *cfg) { return &cfg->view; }
+
 int exp_config_where(const exp_config *cfg, const char *key, const char **file, int *line, int *col)
 {
     entry *e = find_entry(cfg, key);
@@ -1301,46 +1604,6 @@ int exp_config_where(const exp_config *cfg, const char *key, const char **file, 
     *col = e ? e->col : 0;
     return e && (e->line || e->from_set);
 }
-
-const char *exp_config_str(const exp_config *cfg, const char *key)
-{
-    entry *e = find_entry(cfg, key);
-    return e ? e->text : NULL;
-}
-
-long exp_config_int(const exp_config *cfg, const char *key)
-{
-    const char *s = exp_config_str(cfg, key);
-    return s ? strtol(s, NULL, 10) : 0;
-}
-
-double exp_config_double(const exp_config *cfg, const char *key)
-{
-    const char *s = exp_config_str(cfg, key);
-    return s ? strtod(s, NULL) : 0;
-}
-
-int exp_config_bool(const exp_config *cfg, const char *key)
-{
-    const char *s = exp_config_str(cfg, key);
-    return s && !strcmp(s, "true");
-}
-
-size_t exp_config_list_len(const exp_config *cfg, const char *key)
-{
-    entry *e = find_entry(cfg, key);
-    return e ? e->n_items : 0;
-}
-
-const char *exp_config_list_item(const exp_config *cfg, const char *key, size_t i)
-{
-    entry *e = find_entry(cfg, key);
-    return e && i < e->n_items ? e->items[i] : NULL;
-}
-
-size_t exp_config_num_variants(const exp_config *cfg) { return cfg->n_variants; }
-
-size_t exp_config_num_classes(const exp_config *cfg) { return exp_config_list_len(cfg, "data.classes"); }
 
 int exp_normalize_resolve(const char *normalize, const char *arch, const char *weights, float mean[3],
                           float std[3], char *desc, size_t n)
@@ -1418,10 +1681,10 @@ void exp_config_write_resolved(const exp_config *cfg, FILE *f)
         /* exactly one of data.classes (multi-class) and data.positive (binary) is written, so a
          * binary config resolves as it did before data.classes existed */
         if (!strcmp(d->key, "data.classes") && e->n_items == 0) continue;
-        if (!strcmp(d->key, "data.positive") && exp_config_num_classes(cfg) > 0) continue;
+        if (!strcmp(d->key, "data.positive") && cfg->view.data.n_classes > 0) continue;
         /* the task and its patch keys only for patch runs: an image run resolves as before */
         if ((!strcmp(d->key, "data.task") || !strncmp(d->key, "data.patch.", 11)) &&
-            strcmp(exp_config_str(cfg, "data.task"), "patch"))
+            cfg->view.data.task != EXP_TASK_PATCH)
             continue;
         /* sections: "train.augment.flip" -> "train:" then "  augment:" */
         const char *dot1 = strchr(d->key, '.');
@@ -1438,8 +1701,8 @@ void exp_config_write_resolved(const exp_config *cfg, FILE *f)
         write_value(f, e);
         if (!strcmp(d->key, "preprocess.normalize") && e->text && !strcmp(e->text, "auto")) {
             char desc[256];
-            exp_normalize_resolve(e->text, exp_config_str(cfg, "backbone.arch"),
-                                  exp_config_str(cfg, "backbone.weights"), NULL, NULL, desc, sizeof desc);
+            exp_normalize_resolve(e->text, cfg->view.backbone.arch, cfg->view.backbone.weights, NULL, NULL, desc,
+                                  sizeof desc);
             fprintf(f, "  # %s", desc);
         }
         fputc('\n', f);

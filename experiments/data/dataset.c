@@ -104,28 +104,27 @@ int exp_pseudonym_key(const char *runs_dir, uint8_t key[32], wb_error *err)
 
 void exp_dataset_pre_params(const exp_config *cfg, exp_pre_params *p)
 {
+    const exp_settings_preprocess *pp = &exp_config_get(cfg)->preprocess;
     exp_pre_params_default(p);
-    p->out_rows = (int)exp_config_int(cfg, "preprocess.height");
-    p->out_cols = (int)exp_config_int(cfg, "preprocess.width");
-    p->keep_aspect = exp_config_bool(cfg, "preprocess.keep_aspect");
-    p->crop_margin = (int)exp_config_int(cfg, "preprocess.margin");
-    p->flip = exp_config_bool(cfg, "preprocess.flip") ? EXP_PRE_FLIP_AUTO : EXP_PRE_FLIP_NONE;
-    const char *w = exp_config_str(cfg, "preprocess.intensity");
-    p->window = w && !strcmp(w, "percentile") ? EXP_PRE_WINDOW_PERCENTILE : EXP_PRE_WINDOW_VOI;
-    p->p_lo = exp_config_double(cfg, "preprocess.percentile_low");
-    p->p_hi = exp_config_double(cfg, "preprocess.percentile_high");
-    p->clahe = exp_config_bool(cfg, "preprocess.clahe");
-    const char *s = exp_config_str(cfg, "preprocess.normalize");
+    p->out_rows = pp->height;
+    p->out_cols = pp->width;
+    p->keep_aspect = pp->keep_aspect;
+    p->crop_margin = pp->margin;
+    p->flip = pp->flip ? EXP_PRE_FLIP_AUTO : EXP_PRE_FLIP_NONE;
+    p->window = pp->intensity == EXP_INTENSITY_PERCENTILE ? EXP_PRE_WINDOW_PERCENTILE : EXP_PRE_WINDOW_VOI;
+    p->p_lo = pp->percentile_low;
+    p->p_hi = pp->percentile_high;
+    p->clahe = pp->clahe;
     /* auto: [0, 1] here; the weights' convention is applied inside the network's conv1 */
-    p->scale = !s || !strcmp(s, "unit") || !strcmp(s, "auto") ? EXP_PRE_SCALE_UNIT
-               : !strcmp(s, "zscore")   ? EXP_PRE_SCALE_ZSCORE
-                                        : EXP_PRE_SCALE_IMAGENET;
+    p->scale = pp->normalize == EXP_NORMALIZE_UNIT || pp->normalize == EXP_NORMALIZE_AUTO ? EXP_PRE_SCALE_UNIT
+               : pp->normalize == EXP_NORMALIZE_ZSCORE                                  ? EXP_PRE_SCALE_ZSCORE
+                                                                                          : EXP_PRE_SCALE_IMAGENET;
 }
 
 void exp_dataset_cache_dir(const exp_config *cfg, const char *runs_dir, char *buf, size_t n)
 {
-    const char *cd = exp_config_str(cfg, "preprocess.cache_dir");
-    if (cd && cd[0]) snprintf(buf, n, "%s", cd);
+    const char *cd = exp_config_get(cfg)->preprocess.cache_dir;
+    if (cd[0]) snprintf(buf, n, "%s", cd);
     else snprintf(buf, n, "%s/cache", runs_dir);
 }
 
@@ -265,7 +264,7 @@ int exp_dataset_preprocess_file(const exp_config *cfg, const char *path, const c
     exp_pre_params p;
     exp_dataset_pre_params(cfg, &p);
     if (exp_pre_params_check(&p, err) != 0) return -1;
-    const io_voi_mode voi = !strcmp(exp_config_str(cfg, "preprocess.voi"), "ignore") ? IO_VOI_IGNORE : IO_VOI_APPLY;
+    const io_voi_mode voi = exp_config_get(cfg)->preprocess.voi == EXP_VOI_IGNORE ? IO_VOI_IGNORE : IO_VOI_APPLY;
     if (decode_one(path, voi, img, NULL, err) != 0) return -1;
     const char *lat = laterality && laterality[0] ? laterality : img->meta.laterality;
     if (exp_pre_run(img->pixels, img->rows, img->cols, lat, &p, r, err) != 0) {
@@ -439,32 +438,30 @@ int exp_dataset_load_ex(const exp_config *cfg, const uint8_t key[32], const char
 {
     memset(ds, 0, sizeof *ds);
     const int no_labels = (flags & EXP_DATASET_NO_LABELS) != 0;
-    if (!strcmp(exp_config_str(cfg, "data.task"), "patch")) {
+    const exp_settings *s = exp_config_get(cfg);
+    const exp_settings_data *sd = &s->data;
+    if (sd->task == EXP_TASK_PATCH) {
         if (exp_patch_load(cfg, key, cache_dir, progress, ds, err) != 0) return -1;
         /* how outputs show a file (data.output_paths), as for whole images */
-        ds->paths = !strcmp(exp_config_str(cfg, "data.output_paths"), "none") ? EXP_PATHS_NONE : EXP_PATHS_PSEUDONYMISED;
-        if (!(ds->dicom_dir = dup_str(exp_config_str(cfg, "data.dicom_dir")))) {
+        ds->paths = sd->output_paths == EXP_OUTPUT_PATHS_NONE ? EXP_PATHS_NONE : EXP_PATHS_PSEUDONYMISED;
+        if (!(ds->dicom_dir = dup_str(sd->dicom_dir))) {
             exp_dataset_free(ds);
-            return wb_err(err, WB_E_NOMEM, exp_config_str(cfg, "data.labels"), "out of memory");
+            return wb_err(err, WB_E_NOMEM, sd->labels, "out of memory");
         }
         return 0;
     }
-    const char *labels = exp_config_str(cfg, "data.labels");
-    const char *dir = exp_config_str(cfg, "data.dicom_dir");
-    const char *positive = exp_config_str(cfg, "data.positive");
-    const size_t n_cls = exp_config_num_classes(cfg); /* 0: binary */
+    const char *labels = sd->labels;
+    const char *dir = sd->dicom_dir;
+    const char *positive = sd->positive;
+    const size_t n_cls = sd->n_classes; /* 0: binary */
     int time_features = 0; /* a baseline's wall time includes its features */
-    for (size_t v = 0; v < exp_config_num_variants(cfg); v++) {
-        char k[64];
-        snprintf(k, sizeof k, "variants[%zu].type", v);
-        time_features |= !strcmp(exp_config_str(cfg, k), "baseline");
-    }
-    const int fail_fast = !strcmp(exp_config_str(cfg, "data.on_error"), "fail");
+    for (size_t v = 0; v < s->n_variants; v++) time_features |= s->variants[v].type == EXP_VARIANT_BASELINE;
+    const int fail_fast = sd->on_error == EXP_ON_ERROR_FAIL;
     io_csv csv;
     if (io_csv_read(labels, &csv, err) != 0) return -1;
-    long c_file = io_csv_column(&csv, exp_config_str(cfg, "data.file_column"), err);
-    long c_label = c_file < 0 ? -1 : no_labels ? c_file : io_csv_column(&csv, exp_config_str(cfg, "data.label_column"), err);
-    long c_group = c_label < 0 ? -1 : io_csv_column(&csv, exp_config_str(cfg, "data.group_column"), err);
+    long c_file = io_csv_column(&csv, sd->file_column, err);
+    long c_label = c_file < 0 ? -1 : no_labels ? c_file : io_csv_column(&csv, sd->label_column, err);
+    long c_group = c_label < 0 ? -1 : io_csv_column(&csv, sd->group_column, err);
     if (c_group < 0) {
         io_csv_free(&csv);
         return -1;
@@ -482,12 +479,12 @@ int exp_dataset_load_ex(const exp_config *cfg, const uint8_t key[32], const char
     exp_dataset_pre_params(cfg, &p);
     /* the config's threads split each image's full-size loops (the output does not depend
      * on the count: tests/preprocess checks 1, 2 and 3) */
-    exp_pre_set_threads((int)exp_config_int(cfg, "threads"));
+    exp_pre_set_threads(s->threads);
     if (exp_pre_params_check(&p, err) != 0) {
         io_csv_free(&csv);
         return -1;
     }
-    const io_voi_mode voi = !strcmp(exp_config_str(cfg, "preprocess.voi"), "ignore") ? IO_VOI_IGNORE : IO_VOI_APPLY;
+    const io_voi_mode voi = s->preprocess.voi == EXP_VOI_IGNORE ? IO_VOI_IGNORE : IO_VOI_APPLY;
     const size_t px = (size_t)p.out_rows * p.out_cols;
     exp_cache cache;
     size_t n_hits = 0;
@@ -498,7 +495,7 @@ int exp_dataset_load_ex(const exp_config *cfg, const uint8_t key[32], const char
     }
     ds->rows = p.out_rows;
     ds->cols = p.out_cols;
-    ds->paths = !strcmp(exp_config_str(cfg, "data.output_paths"), "none") ? EXP_PATHS_NONE : EXP_PATHS_PSEUDONYMISED;
+    ds->paths = sd->output_paths == EXP_OUTPUT_PATHS_NONE ? EXP_PATHS_NONE : EXP_PATHS_PSEUDONYMISED;
     ds->dicom_dir = dup_str(dir);
     ds->n_features = EXP_PRE_N_FEATURES;
     ds->items = calloc(csv.n_rows, sizeof *ds->items);
@@ -543,7 +540,7 @@ int exp_dataset_load_ex(const exp_config *cfg, const uint8_t key[32], const char
         } else {
             it->label = -1;
             for (size_t k = 0; k < n_cls && it->label < 0; k++)
-                if (!strcmp(lv, exp_config_list_item(cfg, "data.classes", k))) it->label = (int)k;
+                if (!strcmp(lv, sd->classes[k])) it->label = (int)k;
             bad_label = it->label < 0;
         }
         if (bad_label) {
@@ -551,9 +548,9 @@ int exp_dataset_load_ex(const exp_config *cfg, const uint8_t key[32], const char
             char msg[1024], list[600] = "";
             for (size_t k = 0; k < n_cls; k++) {
                 size_t l = strlen(list);
-                snprintf(list + l, sizeof list - l, "%s%s", k ? ", " : "", exp_config_list_item(cfg, "data.classes", k));
+                snprintf(list + l, sizeof list - l, "%s%s", k ? ", " : "", sd->classes[k]);
             }
-            snprintf(msg, sizeof msg, "%s '%.200s' is not one of data.classes [%s]", exp_config_str(cfg, "data.label_column"),
+            snprintf(msg, sizeof msg, "%s '%.200s' is not one of data.classes [%s]", sd->label_column,
                      lv, list);
             if (fail_fast) {
                 rc = wb_err_at(err, WB_E_DATA, labels, csv.lines[r], 0, NULL, "%s (data.on_error is fail)", msg);
@@ -644,7 +641,7 @@ int exp_dataset_load_ex(const exp_config *cfg, const uint8_t key[32], const char
     for (size_t k = 0; rc == 0 && n_cls && k < n_cls; k++)
         if (ds->class_n[k] == 0)
             rc = wb_err(err, WB_E_DATA, labels, "no usable image of class '%s' (data.classes[%zu]); every listed class needs images",
-                        exp_config_list_item(cfg, "data.classes", k), k);
+                        sd->classes[k], k);
     if (rc == 0 && !n_cls && !no_labels && (ds->n_positive == 0 || ds->n_positive == ds->n))
         rc = wb_err(err, WB_E_DATA, labels, "all %zu usable images are %s: both classes are needed (data.positive is '%s')",
                     ds->n, ds->n_positive ? "positive" : "negative", positive);

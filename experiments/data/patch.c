@@ -276,27 +276,17 @@ typedef struct box_cols {
     long c[4];         /* x, y, w, h or cx, cy, r, -1 */
 } box_cols;
 
-static const char *box_field(const exp_config *cfg, const char *f)
-{
-    size_t fl = strlen(f);
-    for (size_t i = 0; i < exp_config_list_len(cfg, "data.patch.box"); i++) {
-        const char *it = exp_config_list_item(cfg, "data.patch.box", i);
-        if (!strncmp(it, f, fl) && it[fl] == '=') return it + fl + 1;
-    }
-    return NULL;
-}
-
 static int box_columns(const exp_config *cfg, const io_csv *csv, box_cols *bc, wb_error *err)
 {
-    const char *yo = box_field(cfg, "y_origin");
-    bc->y_bottom = yo && !strcmp(yo, "bottom");
-    bc->centre = box_field(cfg, "cx") != NULL;
-    const char *const names[2][4] = {{"x", "y", "w", "h"}, {"cx", "cy", "r", NULL}};
+    const exp_settings_box *b = &exp_config_get(cfg)->data.patch.box;
+    bc->y_bottom = b->y_bottom;
+    bc->centre = b->centre;
+    const char *const names[2][4] = {{b->x, b->y, b->w, b->h}, {b->cx, b->cy, b->r, NULL}};
     for (int k = 0; k < 4; k++) {
         bc->c[k] = -1;
-        const char *f = names[bc->centre][k];
-        if (!f) continue;
-        bc->c[k] = io_csv_column(csv, box_field(cfg, f), err);
+        const char *col = names[bc->centre][k];
+        if (k == 3 && bc->centre) continue;
+        bc->c[k] = io_csv_column(csv, col, err);
         if (bc->c[k] < 0) return -1;
     }
     return 0;
@@ -542,12 +532,14 @@ static int load_image(loader *L, const io_csv *csv, const box_cols *bc, const si
 {
     const exp_config *cfg = L->cfg;
     exp_patch_image *im = &L->g.images[image];
-    const double size = exp_config_double(cfg, "data.patch.size"), jit = exp_config_double(cfg, "data.patch.jitter");
-    const double stride = exp_config_double(cfg, "data.patch.stride"), margin = exp_config_double(cfg, "data.patch.box_margin");
-    const double min_tissue = exp_config_double(cfg, "data.patch.min_tissue");
-    const int n_bg = (int)exp_config_int(cfg, "data.patch.background");
-    const int mm = !strcmp(exp_config_str(cfg, "data.patch.unit"), "mm");
-    const int windows = exp_config_bool(cfg, "data.patch.whole_image");
+    const exp_settings_data *sd = &exp_config_get(cfg)->data;
+    const exp_settings_patch *sp = &sd->patch;
+    const double size = sp->size, jit = sp->jitter;
+    const double stride = sp->stride, margin = sp->box_margin;
+    const double min_tissue = sp->min_tissue;
+    const int n_bg = sp->background;
+    const int mm = sp->unit == EXP_PATCH_UNIT_MM;
+    const int windows = sp->whole_image;
     float *img = NULL;
     uint32_t *ii = NULL;
     exp_pre_frame fr;
@@ -627,8 +619,7 @@ static int load_image(loader *L, const io_csv *csv, const box_cols *bc, const si
             }
             continue;
         }
-        const int label = !strcmp(io_csv_cell(csv, r, io_csv_column(csv, exp_config_str(cfg, "data.label_column"), &e)),
-                                  exp_config_str(cfg, "data.positive"));
+        const int label = !strcmp(io_csv_cell(csv, r, io_csv_column(csv, sd->label_column, &e)), sd->positive);
         double L_side = bh > bw ? bh : bw;
         int s = im->side;
         if (L_side > s) { /* the whole box plus its margin, resampled to the input */
@@ -726,20 +717,17 @@ int exp_patch_load(const exp_config *cfg, const uint8_t key[32], const char *cac
     loader L;
     memset(&L, 0, sizeof L);
     L.cfg = cfg;
-    L.labels = exp_config_str(cfg, "data.labels");
-    const char *dir = exp_config_str(cfg, "data.dicom_dir");
-    const char *positive = exp_config_str(cfg, "data.positive");
-    L.fail_fast = !strcmp(exp_config_str(cfg, "data.on_error"), "fail");
-    for (size_t v = 0; v < exp_config_num_variants(cfg); v++) {
-        char k[64];
-        snprintf(k, sizeof k, "variants[%zu].type", v);
-        L.time_features |= !strcmp(exp_config_str(cfg, k), "baseline");
-    }
+    const exp_settings *s = exp_config_get(cfg);
+    L.labels = s->data.labels;
+    const char *dir = s->data.dicom_dir;
+    const char *positive = s->data.positive;
+    L.fail_fast = s->data.on_error == EXP_ON_ERROR_FAIL;
+    for (size_t v = 0; v < s->n_variants; v++) L.time_features |= s->variants[v].type == EXP_VARIANT_BASELINE;
     io_csv csv;
     if (io_csv_read(L.labels, &csv, err) != 0) return -1;
-    long c_file = io_csv_column(&csv, exp_config_str(cfg, "data.file_column"), err);
-    long c_label = c_file < 0 ? -1 : io_csv_column(&csv, exp_config_str(cfg, "data.label_column"), err);
-    long c_group = c_label < 0 ? -1 : io_csv_column(&csv, exp_config_str(cfg, "data.group_column"), err);
+    long c_file = io_csv_column(&csv, s->data.file_column, err);
+    long c_label = c_file < 0 ? -1 : io_csv_column(&csv, s->data.label_column, err);
+    long c_group = c_label < 0 ? -1 : io_csv_column(&csv, s->data.group_column, err);
     box_cols bc;
     if (c_group < 0 || box_columns(cfg, &csv, &bc, err) != 0) {
         io_csv_free(&csv);
@@ -754,19 +742,19 @@ int exp_patch_load(const exp_config *cfg, const uint8_t key[32], const char *cac
         return wb_err(err, WB_E_DATA, L.labels, "no rows after the header");
     }
     exp_dataset_pre_params(cfg, &L.p);
-    exp_pre_set_threads((int)exp_config_int(cfg, "threads"));
+    exp_pre_set_threads(s->threads);
     if (exp_pre_params_check(&L.p, err) != 0) {
         io_csv_free(&csv);
         return -1;
     }
-    L.voi = !strcmp(exp_config_str(cfg, "preprocess.voi"), "ignore") ? IO_VOI_IGNORE : IO_VOI_APPLY;
+    L.voi = s->preprocess.voi == EXP_VOI_IGNORE ? IO_VOI_IGNORE : IO_VOI_APPLY;
     L.px = (size_t)L.p.out_rows * (size_t)L.p.out_cols;
     L.use_cache = cache_dir && cache_dir[0];
     if (L.use_cache && exp_cache_open(&L.cache, cache_dir, &L.p, err) != 0) {
         io_csv_free(&csv);
         return -1;
     }
-    const uint64_t seed = (uint64_t)exp_config_int(cfg, "seed");
+    const uint64_t seed = s->seed;
     /* images: the distinct files in the order they first appear; their rows */
     size_t *img_of = malloc(csv.n_rows * sizeof *img_of), *rws = malloc(csv.n_rows * sizeof *rws);
     L.g.images = calloc(csv.n_rows, sizeof *L.g.images);
@@ -789,7 +777,7 @@ int exp_patch_load(const exp_config *cfg, const uint8_t key[32], const char *cac
         if (k < L.g.n_images) { /* another box of the same image */
             if (strcmp(L.g.images[k].group, group)) {
                 rc = wb_err_at(err, WB_E_DATA, L.labels, csv.lines[r], 0, NULL,
-                               "%s is listed with two patients ('%s' here, another at line %d)", file, exp_config_str(cfg, "data.group_column"),
+                               "%s is listed with two patients ('%s' here, another at line %d)", file, s->data.group_column,
                                L.g.images[k].csv_line);
                 break;
             }

@@ -8,21 +8,20 @@
 
 void exp_backbone_opts(const exp_config *cfg, nn_net_opts *o)
 {
+    const exp_settings *s = exp_config_get(cfg);
     *o = nn_net_opts_default();
-    o->in_channels = (int)exp_config_int(cfg, "backbone.in_channels");
-    size_t K = exp_config_num_classes(cfg);
+    o->in_channels = s->backbone.in_channels;
+    size_t K = s->data.n_classes;
     o->num_classes = K > 2 ? (int)K : 2;
-    o->seed = (uint64_t)exp_config_int(cfg, "seed");
+    o->seed = s->seed;
     char desc[256];
-    o->in_norm = exp_normalize_resolve(exp_config_str(cfg, "preprocess.normalize"),
-                                       exp_config_str(cfg, "backbone.arch"),
-                                       exp_config_str(cfg, "backbone.weights"), o->in_mean, o->in_std,
-                                       desc, sizeof desc);
+    o->in_norm = exp_normalize_resolve(exp_normalize_name(s->preprocess.normalize), s->backbone.arch,
+                                       s->backbone.weights, o->in_mean, o->in_std, desc, sizeof desc);
 }
 
 int exp_backbone_check(const exp_config *cfg, const wb_tensor_list *weights, wb_error *err)
 {
-    const char *arch = exp_config_str(cfg, "backbone.arch"), *path = exp_config_str(cfg, "backbone.weights");
+    const char *arch = exp_config_get(cfg)->backbone.arch, *path = exp_config_get(cfg)->backbone.weights;
     nn_net_opts o;
     exp_backbone_opts(cfg, &o);
     int k = o.num_classes;
@@ -42,13 +41,10 @@ fail:
 
 int exp_backbone_validate(const exp_config *cfg, wb_error *err)
 {
-    const char *path = exp_config_str(cfg, "backbone.weights");
+    const exp_settings *s = exp_config_get(cfg);
+    const char *path = s->backbone.weights;
     int any = 0;
-    for (size_t v = 0; v < exp_config_num_variants(cfg); v++) {
-        char k[64];
-        snprintf(k, sizeof k, "variants[%zu].type", v);
-        any |= !strcmp(exp_config_str(cfg, k), "backbone");
-    }
+    for (size_t v = 0; v < s->n_variants; v++) any |= s->variants[v].type == EXP_VARIANT_BACKBONE;
     if (!any || !path || !path[0]) return 0;
     wb_tensor_list w;
     wb_tensor_list_init(&w);

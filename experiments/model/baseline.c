@@ -13,24 +13,20 @@
 void exp_baseline_cfg_from_config(const exp_config *cfg, size_t v, exp_baseline_cfg *bc)
 {
     memset(bc, 0, sizeof *bc);
-    char k[64];
-    snprintf(k, sizeof k, "variants[%zu].features", v);
-    for (size_t i = 0; i < exp_config_list_len(cfg, k); i++) {
-        const char *g = exp_config_list_item(cfg, k, i);
-        for (int f = 0; f < EXP_PRE_N_FEATURES; f++) {
-            const char *name = exp_pre_feature_name(f);
-            /* feature names start with their group: fo_, glcm_, shape_ */
-            if ((!strcmp(g, "first_order") && !strncmp(name, "fo_", 3)) ||
-                (!strcmp(g, "glcm") && !strncmp(name, "glcm_", 5)) ||
-                (!strcmp(g, "shape") && !strncmp(name, "shape_", 6)))
-                bc->use[f] = 1;
-        }
+    const exp_settings *s = exp_config_get(cfg);
+    const exp_settings_variant *vs = &s->variants[v];
+    for (int f = 0; f < EXP_PRE_N_FEATURES; f++) {
+        const char *name = exp_pre_feature_name(f);
+        /* feature names start with their group: fo_, glcm_, shape_ */
+        if (((vs->features & EXP_FEATURES_FIRST_ORDER) && !strncmp(name, "fo_", 3)) ||
+            ((vs->features & EXP_FEATURES_GLCM) && !strncmp(name, "glcm_", 5)) ||
+            ((vs->features & EXP_FEATURES_SHAPE) && !strncmp(name, "shape_", 6)))
+            bc->use[f] = 1;
     }
     for (int f = 0; f < EXP_PRE_N_FEATURES; f++) bc->n_features += bc->use[f];
-    snprintf(k, sizeof k, "variants[%zu].C", v);
-    bc->C = exp_config_double(cfg, k);
-    bc->balanced = !strcmp(exp_config_str(cfg, "train.class_weight"), "balanced");
-    size_t K = exp_config_num_classes(cfg);
+    bc->C = vs->C;
+    bc->balanced = s->train.class_weight == EXP_CLASS_WEIGHT_BALANCED;
+    size_t K = s->data.n_classes;
     bc->n_classes = K > 2 ? (int)K : 2;
 }
 

@@ -12,21 +12,18 @@ int exp_foldnet_variant(const exp_config *cfg, const char *cfg_path, const char 
                         const char **name, wb_error *err)
 {
     *name = NULL;
-    char k[96], names[512] = "";
-    const size_t nv = exp_config_num_variants(cfg);
+    const exp_settings *s = exp_config_get(cfg);
+    char names[512] = "";
+    const size_t nv = s->n_variants;
     for (size_t v = 0; v < nv; v++) { /* the backbone variants, for the messages */
-        snprintf(k, sizeof k, "variants[%zu].type", v);
-        if (!strcmp(exp_config_str(cfg, k), "baseline")) continue;
-        snprintf(k, sizeof k, "variants[%zu].name", v);
+        if (s->variants[v].type == EXP_VARIANT_BASELINE) continue;
         size_t l = strlen(names);
-        snprintf(names + l, sizeof names - l, "%s%s", l ? ", " : "", exp_config_str(cfg, k));
+        snprintf(names + l, sizeof names - l, "%s%s", l ? ", " : "", s->variants[v].name);
     }
     const char *found = NULL;
     for (size_t v = 0; v < nv && !found; v++) {
-        snprintf(k, sizeof k, "variants[%zu].name", v);
-        const char *nm = exp_config_str(cfg, k);
-        snprintf(k, sizeof k, "variants[%zu].type", v);
-        const int is_base = !strcmp(exp_config_str(cfg, k), "baseline");
+        const char *nm = s->variants[v].name;
+        const int is_base = s->variants[v].type == EXP_VARIANT_BASELINE;
         if (want ? strcmp(nm, want) != 0 : is_base) continue;
         if (is_base)
             return wb_err(err, WB_E_USAGE, cfg_path, "variant '%s' is the radiomics baseline, which has no network to %s "
@@ -49,15 +46,16 @@ void exp_foldnet_path(const char *run_dir, int repeat, int fold, const char *var
 nn_net *exp_foldnet_load(const exp_config *cfg, const wb_tensor_list *w, const char *wpath, uint64_t seed, int bind,
                          wb_error *err)
 {
-    const char *arch = exp_config_str(cfg, "backbone.arch");
+    const exp_settings *s = exp_config_get(cfg);
+    const char *arch = s->backbone.arch;
     nn_net_opts o;
     exp_backbone_opts(cfg, &o);
     if (nn_net_opts_from_weights(arch, w, &o, err) != 0) {
         if (!err->file[0]) snprintf(err->file, sizeof err->file, "%s", wpath);
         return NULL;
     }
-    o.in_channels = (int)exp_config_int(cfg, "backbone.in_channels");
-    size_t K = exp_config_num_classes(cfg);
+    o.in_channels = s->backbone.in_channels;
+    size_t K = s->data.n_classes;
     o.num_classes = K > 2 ? (int)K : 2;
     o.seed = seed;
     o.dropout = 0;

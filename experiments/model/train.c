@@ -10,81 +10,67 @@
 #include "experiments/model/backbone.h"
 #include "base/wb_log.h"
 
-static nn_opt_kind opt_kind(const char *s) { return s && !strcmp(s, "adamw") ? NN_OPT_ADAMW : NN_OPT_SGD; }
-
 int exp_train_cfg_from_config(const exp_config *cfg, size_t v, exp_train_cfg *tc, wb_error *err)
 {
     memset(tc, 0, sizeof *tc);
-    char k[128];
-    tc->arch = exp_config_str(cfg, "backbone.arch");
-    tc->in_channels = (int)exp_config_int(cfg, "backbone.in_channels");
+    const exp_settings *s = exp_config_get(cfg);
+    const exp_settings_variant *vs = &s->variants[v];
+    const exp_settings_train *t = &s->train;
+    tc->arch = s->backbone.arch;
+    tc->in_channels = s->backbone.in_channels;
     exp_backbone_opts(cfg, &tc->net);
-    snprintf(k, sizeof k, "variants[%zu].unfreeze", v);
-    size_t n = exp_config_list_len(cfg, k);
-    if (n == 0) {
-        const char *s = exp_config_str(cfg, k);
-        snprintf(tc->unfreeze, sizeof tc->unfreeze, "%s", s ? s : "none");
+    if (vs->unfreeze != EXP_UNFREEZE_LIST || vs->n_unfreeze_stages == 0) {
+        snprintf(tc->unfreeze, sizeof tc->unfreeze, "%s", vs->unfreeze == EXP_UNFREEZE_ALL ? "all" : "none");
     } else {
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < vs->n_unfreeze_stages; i++) {
             size_t l = strlen(tc->unfreeze);
-            snprintf(tc->unfreeze + l, sizeof tc->unfreeze - l, "%s%s", i ? "," : "", exp_config_list_item(cfg, k, i));
+            snprintf(tc->unfreeze + l, sizeof tc->unfreeze - l, "%s%s", i ? "," : "", vs->unfreeze_stages[i]);
         }
     }
-    snprintf(k, sizeof k, "variants[%zu].bn", v);
-    tc->bn = !strcmp(exp_config_str(cfg, k), "train") ? NN_BN_TRAIN : NN_BN_FROZEN;
-    snprintf(k, sizeof k, "variants[%zu].bn_affine", v);
-    tc->bn_affine = exp_config_bool(cfg, k);
-    tc->epochs = (int)exp_config_int(cfg, "train.epochs");
-    tc->batch_size = (int)exp_config_int(cfg, "train.batch_size");
-    tc->patience = (int)exp_config_int(cfg, "train.patience");
-    tc->save_weights = exp_config_bool(cfg, "train.save_weights");
-    tc->optimizer = opt_kind(exp_config_str(cfg, "train.optimizer"));
-    tc->lr = (float)exp_config_double(cfg, "train.lr");
-    tc->momentum = (float)exp_config_double(cfg, "train.momentum");
-    tc->nesterov = exp_config_bool(cfg, "train.nesterov");
-    tc->weight_decay = (float)exp_config_double(cfg, "train.weight_decay");
-    tc->grad_clip = (float)exp_config_double(cfg, "train.grad_clip");
-    const char *s = exp_config_str(cfg, "train.schedule");
-    tc->schedule = !strcmp(s, "cosine") ? NN_SCHED_COSINE : !strcmp(s, "step") ? NN_SCHED_STEP : NN_SCHED_CONSTANT;
-    tc->step_epochs = (int)exp_config_int(cfg, "train.step_epochs");
-    tc->step_gamma = (float)exp_config_double(cfg, "train.step_gamma");
-    tc->warmup_epochs = (int)exp_config_int(cfg, "train.warmup_epochs");
-    tc->balanced = !strcmp(exp_config_str(cfg, "train.class_weight"), "balanced");
-    size_t K = exp_config_num_classes(cfg);
+    tc->bn = vs->bn == EXP_BN_TRAIN ? NN_BN_TRAIN : NN_BN_FROZEN;
+    tc->bn_affine = vs->bn_affine;
+    tc->epochs = t->epochs;
+    tc->batch_size = t->batch_size;
+    tc->patience = t->patience;
+    tc->save_weights = t->save_weights;
+    tc->optimizer = t->optimizer == EXP_OPTIMIZER_ADAMW ? NN_OPT_ADAMW : NN_OPT_SGD;
+    tc->lr = (float)t->lr;
+    tc->momentum = (float)t->momentum;
+    tc->nesterov = t->nesterov;
+    tc->weight_decay = (float)t->weight_decay;
+    tc->grad_clip = (float)t->grad_clip;
+    tc->schedule = t->schedule == EXP_SCHEDULE_COSINE ? NN_SCHED_COSINE
+                   : t->schedule == EXP_SCHEDULE_STEP ? NN_SCHED_STEP
+                                                      : NN_SCHED_CONSTANT;
+    tc->step_epochs = t->step_epochs;
+    tc->step_gamma = (float)t->step_gamma;
+    tc->warmup_epochs = t->warmup_epochs;
+    tc->balanced = t->class_weight == EXP_CLASS_WEIGHT_BALANCED;
+    size_t K = s->data.n_classes;
     tc->n_classes = K > 2 ? (int)K : 2;
-    tc->aug_flip = exp_config_bool(cfg, "train.augment.flip");
-    tc->aug_rotate_deg = (float)exp_config_double(cfg, "train.augment.rotate_deg");
-    tc->aug_scale = (float)exp_config_double(cfg, "train.augment.scale");
-    tc->aug_intensity = (float)exp_config_double(cfg, "train.augment.intensity");
-    tc->seed = (uint64_t)exp_config_int(cfg, "seed");
-    snprintf(k, sizeof k, "variants[%zu].head_init", v);
-    s = exp_config_str(cfg, k);
-    tc->head_init_probe = !s || !strcmp(s, "probe");
+    tc->aug_flip = t->augment.flip;
+    tc->aug_rotate_deg = (float)t->augment.rotate_deg;
+    tc->aug_scale = (float)t->augment.scale;
+    tc->aug_intensity = (float)t->augment.intensity;
+    tc->seed = s->seed;
+    tc->head_init_probe = vs->head_init == EXP_HEAD_INIT_PROBE;
     exp_probe_cfg_default(&tc->probe);
-    snprintf(k, sizeof k, "variants[%zu].probe_C", v);
-    size_t nc = exp_config_list_len(cfg, k);
-    if (nc) {
+    if (vs->n_probe_C) {
         tc->probe.n_C = 0;
-        for (size_t i = 0; i < nc && i < EXP_PROBE_MAX_C; i++) tc->probe.C[tc->probe.n_C++] = strtod(exp_config_list_item(cfg, k, i), NULL);
+        for (size_t i = 0; i < vs->n_probe_C && i < EXP_PROBE_MAX_C; i++) tc->probe.C[tc->probe.n_C++] = vs->probe_C[i];
     }
     tc->probe.balanced = tc->balanced;
     tc->probe.n_classes = tc->n_classes;
     /* per-stage learning-rate scales: resolved to stage indices through the network */
-    snprintf(k, sizeof k, "variants[%zu].lr_scale", v);
-    size_t ns = exp_config_list_len(cfg, k);
-    if (ns) {
+    if (vs->n_lr_scale) {
         nn_net_opts o = nn_net_opts_default();
         o.num_classes = 2;
         o.in_channels = tc->in_channels;
         nn_net *net = nn_net_create(tc->arch, &o, err);
         if (!net) return -1;
-        for (size_t i = 0; i < ns; i++) {
-            const char *item = exp_config_list_item(cfg, k, i);
-            const char *eq = strchr(item, '=');
-            char stage[128];
-            snprintf(stage, sizeof stage, "%.*s", (int)(eq - item), item);
-            int si = nn_net_stage_find(net, stage);
-            if (si >= 0 && si < 16) tc->stage_lr_scale[si] = (float)strtod(eq + 1, NULL);
+        for (size_t i = 0; i < vs->n_lr_scale; i++) {
+            int si = nn_net_stage_find(net, vs->lr_scale[i].stage);
+            if (si >= 0 && si < 16) tc->stage_lr_scale[si] = (float)vs->lr_scale[i].scale;
         }
         nn_net_free(net);
     }

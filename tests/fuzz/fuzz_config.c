@@ -29,8 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             exp_config_write_resolved(cfg, f);
             fclose(f);
         }
-        (void)exp_config_num_variants(cfg);
-        (void)exp_config_list_len(cfg, "data.features");
+        const exp_settings *s = exp_config_get(cfg);
+        for (size_t v = 0; v < s->n_variants; v++) /* the view's arrays are readable */
+            if (s->variants[v].n_lr_scale) (void)s->variants[v].lr_scale[s->variants[v].n_lr_scale - 1].stage[0];
         exp_config_free(cfg);
     }
     return 0;
