@@ -42,7 +42,7 @@ typedef struct dconv {
     float *y, *dw;
     int accumulate;             /* forward: y += conv (bias ignored) instead of y = conv + b */
     const float *post_a, *post_b; /* forward: then y = y * a[o] + b[o] (eval-mode BN) */
-    int relu;                   /* and then max(y, 0) */
+    int relu;                   /* and then the activation (NN_ACT_*) */
 } dconv;
 
 typedef struct dlayout {
@@ -73,6 +73,7 @@ static void layout_of(int oh, int ow, int s, dlayout *L)
 #define VADD(a, b) ((a) + (b))
 #define VMUL(a, b) ((a) * (b))
 #define VRELU(v) ((v) > 0.0f ? (v) : 0.0f)
+#define VMIN6(v) ((v) < 6.0f ? (v) : 6.0f)
 #define VFMA(a, b, c) fmaf((a), (b), (c))
 #define VSTORE(p, v) (*(p) = (v))
 #define VLOADN(p, n) ((n) > 0 ? *(p) : 0.0f)
@@ -108,6 +109,7 @@ static inline __m256i avx2_mask(int n)
 #define VADD(a, b) _mm256_add_ps((a), (b))
 #define VMUL(a, b) _mm256_mul_ps((a), (b))
 #define VRELU(v) _mm256_max_ps((v), _mm256_setzero_ps()) /* NaN, -0: the second, +0 */
+#define VMIN6(v) _mm256_min_ps((v), _mm256_set1_ps(6.0f))
 #define VFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define VSTORE(p, v) _mm256_storeu_ps((p), (v))
 #define VLOADN(p, n) _mm256_maskload_ps((p), avx2_mask(n))
@@ -147,6 +149,7 @@ static inline __mmask16 avx512_mask(int n)
 #define VADD(a, b) _mm512_add_ps((a), (b))
 #define VMUL(a, b) _mm512_mul_ps((a), (b))
 #define VRELU(v) _mm512_max_ps((v), _mm512_setzero_ps()) /* NaN, -0: the second, +0 */
+#define VMIN6(v) _mm512_min_ps((v), _mm512_set1_ps(6.0f))
 #define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define VSTORE(p, v) _mm512_storeu_ps((p), (v))
 #define VLOADN(p, n) _mm512_maskz_loadu_ps(avx512_mask(n), (p))

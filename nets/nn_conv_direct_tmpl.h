@@ -5,7 +5,7 @@
  *   SFX(name)            the function name with the instruction set's suffix
  *   VEC, VL              the vector type and its width in floats
  *   VZERO() VSET1(s) VLOAD(p) VADD(a, b) VMUL(a, b) VFMA(a, b, c) = a * b + c fused,
- *   VSTORE(p, v), VRELU(v) = v > 0 ? v : 0 (NaN and -0 give +0)
+ *   VSTORE(p, v), VRELU(v) = v > 0 ? v : 0 (NaN and -0 give +0), VMIN6(v) = v < 6 ? v : 6
  *   VLOADN(p, n)         n (<= VL, may be <= 0) floats from p, zeros after them
  *   VKEEP(v)             keeps v in a register (an empty asm), or nothing
  *   VSTOREN(p, v, n)     the first n (1..VL) floats of v to p
@@ -74,6 +74,8 @@ static inline __attribute__((always_inline)) void SFX(fwd_tile)(const dconv *p, 
                 r = VADD(VMUL(r, VSET1(p->post_a[o0 + o])), VSET1(p->post_b[o0 + o]));
                 if (p->relu)
                     r = VRELU(r);
+                if (p->relu == NN_ACT_RELU6)
+                    r = VMIN6(r);
             }
             VSTOREN(yo + v * VL, r, n);
         }
@@ -211,6 +213,7 @@ static void SFX(dw_items)(const dconv *p, size_t i0, size_t i1)
 #undef VADD
 #undef VMUL
 #undef VRELU
+#undef VMIN6
 #undef VFMA
 #undef VSTORE
 #undef VLOADN
