@@ -481,3 +481,348 @@ void nn_conv_direct_dw(const nn_conv_geom *g, const float *x, const float *dy, f
         nn_par_run(items_slice, &j);
     }
 }
+
+/* ------------------------------------------------------------------ depthwise 3x3 */
+
+/* Depthwise convs (groups = channels, one 3x3 filter per channel), stride 1 or 2, padding
+ * 0..2. Forward: per (image, channel) plane; each output is 0 + the in-range taps' products
+ * (float multiply, then add) in (row, column) order, + bias, then the optional eval-mode BN
+ * and activation: the bits of the plain loop (an out-of-range tap adds a product of 0, which
+ * leaves a sum that is never -0 unchanged). AVX-512: 16 output pixels of a row per vector,
+ * masked loads at the borders, stride 2 by an even-lane permute of two loads.
+ *
+ * Backward, per channel (a channel's kernel gradient sums over the images): stride 1
+ * input gradient = each dx element plus its taps' dy * w in the order the plain scatter loop
+ * adds them (rows, then columns, descending), masked adds at the borders: the bits of that
+ * loop. Kernel gradient: 16 lanes (output pixel ox mod 16 of each row), each lane over image,
+ * row, 16-pixel chunk, then the lanes summed 0..15 in order and added to dW; the C path
+ * computes the same lanes. Stride 2: the plain loop on every instruction set. */
+
+typedef struct dwc_job {
+    const nn_conv_geom *g;
+    const float *x, *wt, *b, *dy, *post_a, *post_b;
+    int act;
+    float *y, *dx, *dw;
+} dwc_job;
+
+static inline float dw_post(const dwc_job *j, int c, float v)
+{
+    if (j->post_a) {
+        v = v * j->post_a[c] + j->post_b[c];
+        if (j->act)
+            v = v > 0.0f ? v : 0.0f;
+        if (j->act == NN_ACT_RELU6)
+            v = v < 6.0f ? v : 6.0f;
+    }
+    return v;
+}
+
+static void dwf_plane_c(const dwc_job *j, size_t p)
+{
+    const nn_conv_geom *g = j->g;
+    const int c = (int)(p % (size_t)g->ic);
+    const float *xc = j->x + p * g->h * g->w;
+    const float *k = j->wt + (size_t)c * 9;
+    float *yc = j->y + p * g->oh * g->ow;
+    const float bias = j->b ? j->b[c] : 0.0f;
+    for (int oy = 0; oy < g->oh; oy++)
+        for (int ox = 0; ox < g->ow; ox++) {
+            float s = 0.0f;
+            for (int ki = 0; ki < 3; ki++) {
+                int iy = oy * g->sh - g->ph + ki;
+                if (iy < 0 || iy >= g->h)
+                    continue;
+                for (int kj = 0; kj < 3; kj++) {
+                    int ix = ox * g->sw - g->pw + kj;
+                    if (ix >= 0 && ix < g->w)
+                        s += xc[(size_t)iy * g->w + ix] * k[ki * 3 + kj];
+                }
+            }
+            yc[(size_t)oy * g->ow + ox] = dw_post(j, c, s + bias);
+        }
+}
+
+/* the plain scatter loop (stride 2 on every instruction set), channel c */
+static void dwb_channel_plain(const dwc_job *j, int c)
+{
+    const nn_conv_geom *g = j->g;
+    for (int n = 0; n < g->n; n++) {
+        const float *xc = j->x ? j->x + ((size_t)n * g->ic + c) * g->h * g->w : NULL;
+        float *dxc = j->dx ? j->dx + ((size_t)n * g->ic + c) * g->h * g->w : NULL;
+        const float *k = j->wt + (size_t)c * 9;
+        float *dk = j->dw ? j->dw + (size_t)c * 9 : NULL;
+        const float *dyc = j->dy + ((size_t)n * g->oc + c) * g->oh * g->ow;
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                float d = dyc[(size_t)oy * g->ow + ox];
+                for (int ki = 0; ki < 3; ki++) {
+                    int iy = oy * g->sh - g->ph + ki;
+                    if (iy < 0 || iy >= g->h)
+                        continue;
+                    for (int kj = 0; kj < 3; kj++) {
+                        int ix = ox * g->sw - g->pw + kj;
+                        if (ix < 0 || ix >= g->w)
+                            continue;
+                        size_t xi = (size_t)iy * g->w + ix;
+                        if (dxc)
+                            dxc[xi] += d * k[ki * 3 + kj];
+                        if (dk)
+                            dk[ki * 3 + kj] += d * xc[xi];
+                    }
+                }
+            }
+    }
+}
+
+#define DWK_LANES 16
+
+/* stride 1, C: dx in the scatter loop's order per element, dW in 16 lanes */
+static void dwb_channel_c(const dwc_job *j, int c)
+{
+    const nn_conv_geom *g = j->g;
+    const float *k = j->wt + (size_t)c * 9;
+    float lanes[9][DWK_LANES];
+    memset(lanes, 0, sizeof lanes);
+    for (int n = 0; n < g->n; n++) {
+        const float *xc = j->x ? j->x + ((size_t)n * g->ic + c) * g->h * g->w : NULL;
+        const float *dyc = j->dy + ((size_t)n * g->oc + c) * g->oh * g->ow;
+        if (j->dx) {
+            float *dxc = j->dx + ((size_t)n * g->ic + c) * g->h * g->w;
+            for (int iy = 0; iy < g->h; iy++)
+                for (int ix = 0; ix < g->w; ix++) {
+                    float v = dxc[(size_t)iy * g->w + ix];
+                    for (int ki = 2; ki >= 0; ki--) {
+                        const int oy = iy + g->ph - ki;
+                        if (oy < 0 || oy >= g->oh)
+                            continue;
+                        for (int kj = 2; kj >= 0; kj--) {
+                            const int ox = ix + g->pw - kj;
+                            if (ox >= 0 && ox < g->ow)
+                                v += dyc[(size_t)oy * g->ow + ox] * k[ki * 3 + kj];
+                        }
+                    }
+                    dxc[(size_t)iy * g->w + ix] = v;
+                }
+        }
+        if (j->dw)
+            for (int oy = 0; oy < g->oh; oy++)
+                for (int ox = 0; ox < g->ow; ox++) {
+                    const float d = dyc[(size_t)oy * g->ow + ox];
+                    for (int t = 0; t < 9; t++) {
+                        const int iy = oy - g->ph + t / 3, ix = ox - g->pw + t % 3;
+                        if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w)
+                            lanes[t][ox % DWK_LANES] += d * xc[(size_t)iy * g->w + ix];
+                    }
+                }
+    }
+    if (j->dw)
+        for (int t = 0; t < 9; t++) {
+            float s = lanes[t][0];
+            for (int q = 1; q < DWK_LANES; q++)
+                s += lanes[t][q];
+            j->dw[(size_t)c * 9 + t] += s;
+        }
+}
+
+#if NN_X86
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,fma")
+#endif
+/* lanes l with 0 <= start + l < n */
+static inline __mmask16 range16(int start, int n)
+{
+    int lo = start < 0 ? -start : 0, hi = n - start;
+    hi = hi > 16 ? 16 : hi;
+    if (hi <= lo)
+        return 0;
+    return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
+static void dwf_plane_avx512(const dwc_job *j, size_t p)
+{
+    const nn_conv_geom *g = j->g;
+    const int c = (int)(p % (size_t)g->ic), s = g->sh, w = g->w;
+    const float *xc = j->x + p * g->h * g->w;
+    float *yc = j->y + p * g->oh * g->ow;
+    __m512 kv[9];
+    for (int t = 0; t < 9; t++)
+        kv[t] = _mm512_set1_ps(j->wt[(size_t)c * 9 + t]);
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const int post = j->post_a != NULL;
+    const __m512 pa = _mm512_set1_ps(post ? j->post_a[c] : 0.0f),
+                 pb = _mm512_set1_ps(post ? j->post_b[c] : 0.0f),
+                 bias = _mm512_set1_ps(j->b ? j->b[c] : 0.0f);
+    for (int oy = 0; oy < g->oh; oy++)
+        for (int x0 = 0; x0 < g->ow; x0 += 16) {
+            const int nvalid = g->ow - x0 < 16 ? g->ow - x0 : 16;
+            const __mmask16 out_m = (__mmask16)((1u << nvalid) - 1u);
+            __m512 acc = _mm512_setzero_ps();
+            for (int ki = 0; ki < 3; ki++) {
+                const int iy = oy * s - g->ph + ki;
+                if (iy < 0 || iy >= g->h)
+                    continue;
+                const float *row = xc + (size_t)iy * w;
+                for (int kj = 0; kj < 3; kj++) {
+                    const int off = x0 * s - g->pw + kj;
+                    __m512 v;
+                    if (s == 1) {
+                        v = _mm512_maskz_loadu_ps(range16(off, w) & out_m, row + off);
+                    } else {
+                        const __m512 a = _mm512_maskz_loadu_ps(range16(off, w), row + off);
+                        const __m512 b2 = _mm512_maskz_loadu_ps(range16(off + 16, w), row + off + 16);
+                        v = _mm512_maskz_mov_ps(out_m, _mm512_permutex2var_ps(a, even, b2));
+                    }
+                    acc = _mm512_add_ps(acc, _mm512_mul_ps(v, kv[ki * 3 + kj]));
+                }
+            }
+            if (j->b)
+                acc = _mm512_add_ps(acc, bias);
+            if (post) {
+                acc = _mm512_add_ps(_mm512_mul_ps(acc, pa), pb);
+                if (j->act)
+                    acc = _mm512_max_ps(acc, _mm512_setzero_ps());
+                if (j->act == NN_ACT_RELU6)
+                    acc = _mm512_min_ps(acc, _mm512_set1_ps(6.0f));
+            }
+            _mm512_mask_storeu_ps(yc + (size_t)oy * g->ow + x0, out_m, acc);
+        }
+}
+
+static void dwb_channel_avx512(const dwc_job *j, int c)
+{
+    const nn_conv_geom *g = j->g;
+    const int w = g->w, ow = g->ow;
+    __m512 kv[9], acc[9];
+    for (int t = 0; t < 9; t++) {
+        kv[t] = _mm512_set1_ps(j->wt[(size_t)c * 9 + t]);
+        acc[t] = _mm512_setzero_ps();
+    }
+    for (int n = 0; n < g->n; n++) {
+        const float *xc = j->x ? j->x + ((size_t)n * g->ic + c) * g->h * g->w : NULL;
+        const float *dyc = j->dy + ((size_t)n * g->oc + c) * g->oh * g->ow;
+        if (j->dx) {
+            float *dxc = j->dx + ((size_t)n * g->ic + c) * g->h * g->w;
+            for (int iy = 0; iy < g->h; iy++)
+                for (int x0 = 0; x0 < w; x0 += 16) {
+                    const __mmask16 in_m = range16(x0, w);
+                    float *dr = dxc + (size_t)iy * w + x0;
+                    __m512 v = _mm512_maskz_loadu_ps(in_m, dr);
+                    for (int ki = 2; ki >= 0; ki--) {
+                        const int oy = iy + g->ph - ki;
+                        if (oy < 0 || oy >= g->oh)
+                            continue;
+                        const float *row = dyc + (size_t)oy * ow;
+                        for (int kj = 2; kj >= 0; kj--) {
+                            const int o0 = x0 + g->pw - kj;
+                            const __mmask16 m = range16(o0, ow) & in_m;
+                            const __m512 d = _mm512_maskz_loadu_ps(m, row + o0);
+                            v = _mm512_mask_add_ps(v, m, v, _mm512_mul_ps(d, kv[ki * 3 + kj]));
+                        }
+                    }
+                    _mm512_mask_storeu_ps(dr, in_m, v);
+                }
+        }
+        if (j->dw)
+            for (int oy = 0; oy < g->oh; oy++)
+                for (int x0 = 0; x0 < ow; x0 += 16) {
+                    const __mmask16 om = range16(x0, ow);
+                    const __m512 d = _mm512_maskz_loadu_ps(om, dyc + (size_t)oy * ow + x0);
+                    for (int ki = 0; ki < 3; ki++) {
+                        const int iy = oy - g->ph + ki;
+                        if (iy < 0 || iy >= g->h)
+                            continue;
+                        const float *row = xc + (size_t)iy * w;
+                        for (int kj = 0; kj < 3; kj++) {
+                            const int i0 = x0 - g->pw + kj;
+                            const __mmask16 m = range16(i0, w) & om;
+                            const __m512 xv = _mm512_maskz_loadu_ps(m, row + i0);
+                            acc[ki * 3 + kj] = _mm512_mask_add_ps(acc[ki * 3 + kj], m, acc[ki * 3 + kj],
+                                                                  _mm512_mul_ps(d, xv));
+                        }
+                    }
+                }
+    }
+    if (j->dw)
+        for (int t = 0; t < 9; t++) {
+            float l[16];
+            _mm512_storeu_ps(l, acc[t]);
+            float s = l[0];
+            for (int q = 1; q < 16; q++)
+                s += l[q];
+            j->dw[(size_t)c * 9 + t] += s;
+        }
+}
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif
+
+int nn_conv_dw_use(const nn_conv_geom *g)
+{
+    return g->groups > 1 && g->groups == g->ic && g->groups == g->oc && g->kh == 3 &&
+           g->kw == 3 && g->sh == g->sw && (g->sh == 1 || g->sh == 2) && g->ph >= 0 &&
+           g->ph <= 2 && g->pw >= 0 && g->pw <= 2 && g->oh >= 1 && g->ow >= 1;
+}
+
+static void dwf_slice(void *vp, int ith, int nth)
+{
+    const dwc_job *j = vp;
+    size_t p0, p1;
+    nn_par_range((size_t)j->g->n * j->g->ic, ith, nth, 1, &p0, &p1);
+    const int avx512 = NN_X86 && nn_conv_isa() == NN_ISA_AVX512;
+    for (size_t p = p0; p < p1; p++) {
+#if NN_X86
+        if (avx512) {
+            dwf_plane_avx512(j, p);
+            continue;
+        }
+#endif
+        (void)avx512;
+        dwf_plane_c(j, p);
+    }
+}
+
+static void dwb_slice(void *vp, int ith, int nth)
+{
+    const dwc_job *j = vp;
+    size_t c0, c1;
+    nn_par_range((size_t)j->g->ic, ith, nth, 1, &c0, &c1);
+    const int avx512 = NN_X86 && nn_conv_isa() == NN_ISA_AVX512;
+    for (size_t c = c0; c < c1; c++) {
+        if (j->g->sh != 1) {
+            dwb_channel_plain(j, (int)c);
+            continue;
+        }
+#if NN_X86
+        if (avx512) {
+            dwb_channel_avx512(j, (int)c);
+            continue;
+        }
+#endif
+        (void)avx512;
+        dwb_channel_c(j, (int)c);
+    }
+}
+
+void nn_conv_dw_forward_post(const nn_conv_geom *g, const float *x, const float *wt,
+                             const float *b, const float *post_a, const float *post_b, int act,
+                             float *y)
+{
+    dwc_job j = {.g = g, .x = x, .wt = wt, .b = b, .post_a = post_a, .post_b = post_b,
+                 .act = act, .y = y};
+    nn_par_run(dwf_slice, &j);
+}
+
+void nn_conv_dw_backward(const nn_conv_geom *g, const float *x, const float *wt, const float *dy,
+                         float *dx, float *dw)
+{
+    if (!dx && !dw)
+        return;
+    dwc_job j = {.g = g, .x = x, .wt = wt, .dy = dy, .dx = dx, .dw = dw};
+    nn_par_run(dwb_slice, &j);
+}

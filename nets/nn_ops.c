@@ -368,6 +368,10 @@ void nn_conv2d_forward(const nn_conv_geom *g, const float *x, const float *wt, c
         nn_conv_direct_forward(g, x, wt, b, y, col);
         return;
     }
+    if (nn_conv_dw_use(g)) {
+        nn_conv_dw_forward_post(g, x, wt, b, NULL, NULL, NN_ACT_NONE, y);
+        return;
+    }
     if (conv_is_depthwise(g)) {
         dw_job d = {g, x, wt, b, NULL, y, NULL, NULL};
         nn_par_run(depthwise_forward_slice, &d);
@@ -409,6 +413,10 @@ void nn_conv2d_backward(const nn_conv_geom *g, const float *x, const float *wt,
     if (db) {
         conv_job j = {g, NULL, NULL, NULL, NULL, NULL, 0, g->n, dy, NULL, db};
         nn_par_run(conv_db_slice, &j);
+    }
+    if (nn_conv_dw_use(g)) {
+        nn_conv_dw_backward(g, x, wt, dy, dx, dw);
+        return;
     }
     if (conv_is_depthwise(g)) {
         dw_job d = {g, x, wt, NULL, dy, NULL, dx, dw};
