@@ -43,6 +43,8 @@ typedef struct dconv {
     int accumulate;             /* forward: y += conv (bias ignored) instead of y = conv + b */
     const float *post_a, *post_b; /* forward: then y = y * a[o] + b[o] (eval-mode BN) */
     int relu;                   /* and then the activation (NN_ACT_*) */
+    int r0, r1;                 /* weight gradient: output rows of this block */
+    float *lanes;               /* weight gradient: 16 lane sums per (oc, ic, tap) */
 } dconv;
 
 typedef struct dlayout {
@@ -460,25 +462,73 @@ void nn_conv_direct_dx(const nn_conv_geom *g, const float *wt, const float *dy, 
     }
 }
 
+/* dw += each weight's 16 lanes added in order; the lanes zeroed */
+static void dw_lanes_flush(float *lanes, size_t nw, float *dw)
+{
+    for (size_t k = 0; k < nw; k++) {
+        float *t = lanes + k * 16;
+        float s = t[0];
+        for (int q = 1; q < 16; q++)
+            s += t[q];
+        dw[k] += s;
+        memset(t, 0, sizeof(float) * 16);
+    }
+}
+
 void nn_conv_direct_dw(const nn_conv_geom *g, const float *x, const float *dy, float *dw,
                        float *scratch)
 {
     atomic_fetch_add(&g_counts[NN_PASS_DW], 1);
     dlayout L;
     layout_of(g->oh, g->ow, g->sh, &L);
+    /* The lane sums start at 0 per chunk of `chunk` images and are added to dw at its end,
+     * whatever the blocking below: the same bits either way. */
     const int chunk = chunk_images(g, NN_PASS_DW);
     int ocb;
     items_fn fn = dw_fn(&ocb);
-    for (int n0 = 0; n0 < g->n; n0 += chunk) {
-        const int nb = g->n - n0 < chunk ? g->n - n0 : chunk;
+    const size_t nw = (size_t)g->ic * g->oc * 9, nl = nw * 16, per = (size_t)g->ic * L.plane;
+    const size_t avail = nn_conv2d_col_size(g), ohw = (size_t)g->oh * g->ow;
+    /* Large maps: output rows in blocks whose padded input and dy (about 512 KB) stay in cache
+     * while every (channel, output block) item reads them, the 16 lane sums per (oc, ic, tap)
+     * carried in the scratch from block to block; the padded input after them. Otherwise
+     * (the lanes do not fit, or the maps are small) each item runs over whole images. */
+    const size_t per_row = (size_t)g->ic * g->sh * L.wrow + (size_t)g->oc * g->ow;
+    int rows = (int)(131072 / (per_row ? per_row : 1));
+    rows = rows < 1 ? 1 : rows > g->oh ? g->oh : rows;
+    const int blocked = rows < g->oh && avail >= nl + per;
+    float *lanes = blocked ? scratch : NULL;
+    float *xp = blocked ? scratch + nl : scratch;
+    const int pchunk = blocked ? (int)((avail - nl) / per) : chunk; /* images per padding */
+    if (blocked)
+        memset(lanes, 0, sizeof(float) * nl);
+    for (int n0 = 0; n0 < g->n; n0 += pchunk) {
+        const int nb = g->n - n0 < pchunk ? g->n - n0 : pchunk;
         pad_run(x + (size_t)n0 * g->ic * g->h * g->w, nb * g->ic, g->ic, g->h, g->w, g->ph,
-                g->pw, g->sh, &L, scratch);
-        dconv p = {.n = nb, .ic = g->ic, .oc = g->oc, .oh = g->oh, .ow = g->ow, .s = g->sh,
-                   .plane = L.plane, .wrow = L.wrow, .xp = scratch,
-                   .dy = dy + (size_t)n0 * g->oc * g->oh * g->ow, .dw = dw};
-        memcpy(p.coloff, L.coloff, sizeof p.coloff);
-        items_job j = {&p, fn, (size_t)g->ic * ((g->oc + ocb - 1) / ocb)};
-        nn_par_run(items_slice, &j);
+                g->pw, g->sh, &L, xp);
+        if (!blocked) {
+            dconv p = {.n = nb, .ic = g->ic, .oc = g->oc, .oh = g->oh, .ow = g->ow, .s = g->sh,
+                       .plane = L.plane, .wrow = L.wrow, .xp = xp,
+                       .dy = dy + (size_t)n0 * g->oc * ohw, .dw = dw, .r0 = 0, .r1 = g->oh};
+            memcpy(p.coloff, L.coloff, sizeof p.coloff);
+            items_job j = {&p, fn, (size_t)g->ic * ((g->oc + ocb - 1) / ocb)};
+            nn_par_run(items_slice, &j);
+            continue;
+        }
+        for (int im = 0; im < nb; im++) {
+            for (int r0 = 0; r0 < g->oh; r0 += rows) {
+                dconv p = {.n = 1, .ic = g->ic, .oc = g->oc, .oh = g->oh, .ow = g->ow,
+                           .s = g->sh, .plane = L.plane, .wrow = L.wrow,
+                           .xp = xp + (size_t)im * per,
+                           .dy = dy + (size_t)(n0 + im) * g->oc * ohw, .dw = dw, .r0 = r0,
+                           .r1 = r0 + rows < g->oh ? r0 + rows : g->oh, .lanes = lanes};
+                memcpy(p.coloff, L.coloff, sizeof p.coloff);
+                items_job j = {&p, fn, (size_t)g->ic * ((g->oc + ocb - 1) / ocb)};
+                nn_par_run(items_slice, &j);
+            }
+            const int done = n0 + im + 1;
+            if (done % chunk == 0 || done == g->n)
+                dw_lanes_flush(lanes, nw, dw);
+        }
     }
 }
 
