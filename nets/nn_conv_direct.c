@@ -541,12 +541,12 @@ void nn_conv_direct_dw(const nn_conv_geom *g, const float *x, const float *dy, f
  * leaves a sum that is never -0 unchanged). AVX-512: 16 output pixels of a row per vector,
  * masked loads at the borders, stride 2 by an even-lane permute of two loads.
  *
- * Backward, per channel (a channel's kernel gradient sums over the images): stride 1
- * input gradient = each dx element plus its taps' dy * w in the order the plain scatter loop
- * adds them (rows, then columns, descending), masked adds at the borders: the bits of that
- * loop. Kernel gradient: 16 lanes (output pixel ox mod 16 of each row), each lane over image,
- * row, 16-pixel chunk, then the lanes summed 0..15 in order and added to dW; the C path
- * computes the same lanes. Stride 2: the plain loop on every instruction set. */
+ * Backward, per channel (a channel's kernel gradient sums over the images): input gradient =
+ * each dx element plus its taps' dy * w in the order the plain scatter loop adds them (rows,
+ * then columns, descending), masked adds at the borders (stride 2: the taps of one parity,
+ * their dy expand-loaded): the bits of that loop, which the C path runs. Kernel gradient: 16
+ * lanes (output pixel ox mod 16 of each row), each lane over image, row, 16-pixel chunk, then
+ * the lanes summed 0..15 in order and added to dW; the C path computes the same lanes. */
 
 typedef struct dwc_job {
     const nn_conv_geom *g;
@@ -626,52 +626,39 @@ static void dwb_channel_plain(const dwc_job *j, int c)
 
 #define DWK_LANES 16
 
-/* stride 1, C: dx in the scatter loop's order per element, dW in 16 lanes */
+/* C: dx by the plain scatter loop (the bits of the per-element order the AVX-512 path
+ * follows), dW in 16 lanes */
 static void dwb_channel_c(const dwc_job *j, int c)
 {
     const nn_conv_geom *g = j->g;
-    const float *k = j->wt + (size_t)c * 9;
+    if (j->dx) {
+        dwc_job jx = *j;
+        jx.dw = NULL;
+        dwb_channel_plain(&jx, c);
+    }
+    if (!j->dw)
+        return;
     float lanes[9][DWK_LANES];
     memset(lanes, 0, sizeof lanes);
     for (int n = 0; n < g->n; n++) {
-        const float *xc = j->x ? j->x + ((size_t)n * g->ic + c) * g->h * g->w : NULL;
+        const float *xc = j->x + ((size_t)n * g->ic + c) * g->h * g->w;
         const float *dyc = j->dy + ((size_t)n * g->oc + c) * g->oh * g->ow;
-        if (j->dx) {
-            float *dxc = j->dx + ((size_t)n * g->ic + c) * g->h * g->w;
-            for (int iy = 0; iy < g->h; iy++)
-                for (int ix = 0; ix < g->w; ix++) {
-                    float v = dxc[(size_t)iy * g->w + ix];
-                    for (int ki = 2; ki >= 0; ki--) {
-                        const int oy = iy + g->ph - ki;
-                        if (oy < 0 || oy >= g->oh)
-                            continue;
-                        for (int kj = 2; kj >= 0; kj--) {
-                            const int ox = ix + g->pw - kj;
-                            if (ox >= 0 && ox < g->ow)
-                                v += dyc[(size_t)oy * g->ow + ox] * k[ki * 3 + kj];
-                        }
-                    }
-                    dxc[(size_t)iy * g->w + ix] = v;
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                const float d = dyc[(size_t)oy * g->ow + ox];
+                for (int t = 0; t < 9; t++) {
+                    const int iy = oy * g->sh - g->ph + t / 3, ix = ox * g->sw - g->pw + t % 3;
+                    if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w)
+                        lanes[t][ox % DWK_LANES] += d * xc[(size_t)iy * g->w + ix];
                 }
-        }
-        if (j->dw)
-            for (int oy = 0; oy < g->oh; oy++)
-                for (int ox = 0; ox < g->ow; ox++) {
-                    const float d = dyc[(size_t)oy * g->ow + ox];
-                    for (int t = 0; t < 9; t++) {
-                        const int iy = oy - g->ph + t / 3, ix = ox - g->pw + t % 3;
-                        if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w)
-                            lanes[t][ox % DWK_LANES] += d * xc[(size_t)iy * g->w + ix];
-                    }
-                }
+            }
     }
-    if (j->dw)
-        for (int t = 0; t < 9; t++) {
-            float s = lanes[t][0];
-            for (int q = 1; q < DWK_LANES; q++)
-                s += lanes[t][q];
-            j->dw[(size_t)c * 9 + t] += s;
-        }
+    for (int t = 0; t < 9; t++) {
+        float s = lanes[t][0];
+        for (int q = 1; q < DWK_LANES; q++)
+            s += lanes[t][q];
+        j->dw[(size_t)c * 9 + t] += s;
+    }
 }
 
 #if NN_X86
@@ -741,10 +728,24 @@ static void dwf_plane_avx512(const dwc_job *j, size_t p)
         }
 }
 
+/* stride-2 lanes l (0..15) of output pixels x0 + l whose input column off + 2l is in [0, w) */
+static inline __mmask16 range16_s2(int off, int w, int x0, int ow)
+{
+    int lo = off < 0 ? (-off + 1) / 2 : 0, hi = w - off > 0 ? (w - off + 1) / 2 : 0;
+    hi = hi > 16 ? 16 : hi;
+    hi = hi > ow - x0 ? ow - x0 : hi;
+    if (hi <= lo)
+        return 0;
+    return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
 static void dwb_channel_avx512(const dwc_job *j, int c)
 {
     const nn_conv_geom *g = j->g;
-    const int w = g->w, ow = g->ow;
+    const int w = g->w, ow = g->ow, s = g->sh;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    /* stride 2, dx: lanes ix = x0 + l of one parity per tap; the taps' dy are consecutive */
+    const __mmask16 par[2] = {(__mmask16)0x5555, (__mmask16)0xAAAA};
     __m512 kv[9], acc[9];
     for (int t = 0; t < 9; t++) {
         kv[t] = _mm512_set1_ps(j->wt[(size_t)c * 9 + t]);
@@ -761,14 +762,25 @@ static void dwb_channel_avx512(const dwc_job *j, int c)
                     float *dr = dxc + (size_t)iy * w + x0;
                     __m512 v = _mm512_maskz_loadu_ps(in_m, dr);
                     for (int ki = 2; ki >= 0; ki--) {
-                        const int oy = iy + g->ph - ki;
-                        if (oy < 0 || oy >= g->oh)
+                        const int oy2 = iy + g->ph - ki; /* oy * s */
+                        if (oy2 < 0 || oy2 % s || oy2 / s >= g->oh)
                             continue;
-                        const float *row = dyc + (size_t)oy * ow;
+                        const float *row = dyc + (size_t)(oy2 / s) * ow;
                         for (int kj = 2; kj >= 0; kj--) {
-                            const int o0 = x0 + g->pw - kj;
-                            const __mmask16 m = range16(o0, ow) & in_m;
-                            const __m512 d = _mm512_maskz_loadu_ps(m, row + o0);
+                            const int o0 = x0 + g->pw - kj; /* ox * s of lane 0 */
+                            __m512 d;
+                            __mmask16 m;
+                            if (s == 1) {
+                                m = range16(o0, ow) & in_m;
+                                d = _mm512_maskz_loadu_ps(m, row + o0);
+                            } else {
+                                /* lanes with o0 + l even, 0 <= (o0 + l) / 2 < ow */
+                                m = par[o0 & 1] & range16(o0, 2 * ow) & in_m;
+                                if (!m)
+                                    continue;
+                                const int l0 = __builtin_ctz((unsigned)m);
+                                d = _mm512_maskz_expandloadu_ps(m, row + (o0 + l0) / 2);
+                            }
                             v = _mm512_mask_add_ps(v, m, v, _mm512_mul_ps(d, kv[ki * 3 + kj]));
                         }
                     }
@@ -781,14 +793,24 @@ static void dwb_channel_avx512(const dwc_job *j, int c)
                     const __mmask16 om = range16(x0, ow);
                     const __m512 d = _mm512_maskz_loadu_ps(om, dyc + (size_t)oy * ow + x0);
                     for (int ki = 0; ki < 3; ki++) {
-                        const int iy = oy - g->ph + ki;
+                        const int iy = oy * s - g->ph + ki;
                         if (iy < 0 || iy >= g->h)
                             continue;
                         const float *row = xc + (size_t)iy * w;
                         for (int kj = 0; kj < 3; kj++) {
-                            const int i0 = x0 - g->pw + kj;
-                            const __mmask16 m = range16(i0, w) & om;
-                            const __m512 xv = _mm512_maskz_loadu_ps(m, row + i0);
+                            const int i0 = x0 * s - g->pw + kj;
+                            __mmask16 m;
+                            __m512 xv;
+                            if (s == 1) {
+                                m = range16(i0, w) & om;
+                                xv = _mm512_maskz_loadu_ps(m, row + i0);
+                            } else {
+                                m = range16_s2(i0, w, x0, ow);
+                                const __m512 a = _mm512_maskz_loadu_ps(range16(i0, w), row + i0);
+                                const __m512 b2 =
+                                    _mm512_maskz_loadu_ps(range16(i0 + 16, w), row + i0 + 16);
+                                xv = _mm512_permutex2var_ps(a, even, b2);
+                            }
                             acc[ki * 3 + kj] = _mm512_mask_add_ps(acc[ki * 3 + kj], m, acc[ki * 3 + kj],
                                                                   _mm512_mul_ps(d, xv));
                         }
@@ -799,10 +821,10 @@ static void dwb_channel_avx512(const dwc_job *j, int c)
         for (int t = 0; t < 9; t++) {
             float l[16];
             _mm512_storeu_ps(l, acc[t]);
-            float s = l[0];
+            float sum = l[0];
             for (int q = 1; q < 16; q++)
-                s += l[q];
-            j->dw[(size_t)c * 9 + t] += s;
+                sum += l[q];
+            j->dw[(size_t)c * 9 + t] += sum;
         }
 }
 #if defined(__clang__)
@@ -844,10 +866,6 @@ static void dwb_slice(void *vp, int ith, int nth)
     nn_par_range((size_t)j->g->ic, ith, nth, 1, &c0, &c1);
     const int avx512 = NN_X86 && nn_conv_isa() == NN_ISA_AVX512;
     for (size_t c = c0; c < c1; c++) {
-        if (j->g->sh != 1) {
-            dwb_channel_plain(j, (int)c);
-            continue;
-        }
 #if NN_X86
         if (avx512) {
             dwb_channel_avx512(j, (int)c);

@@ -12,8 +12,7 @@
  *    them, and under WB_NN_ISA=c (ctest nets.conv_direct_c) the C path is the one in effect;
  *  - the depthwise 3x3 kernels (nn_conv_dw_*): forward, forward with eval-mode BN and
  *    ReLU / ReLU6 in the store, and dx bit-identical to the plain float loops, dW against
- *    double precision (stride 2: bit-identical to the plain loop), every instruction set and
- *    1-3 threads bit-identical.
+ *    double precision, every instruction set and 1-3 threads bit-identical.
  */
 #include <string.h>
 
@@ -278,22 +277,6 @@ static void check_dw(int n, int c, int h, int w, int s, int p, int bias, int act
                     den += dwd[i] * dwd[i];
                 }
                 CHECK_LE(sqrt(num / den), 1e-6, "%s: dW against double precision", name);
-                if (s == 2) { /* stride 2: the plain loop's own order */
-                    float *dwp = calloc(nw, sizeof(float));
-                    for (int i = 0; i < n; i++)
-                        for (int ch = 0; ch < c; ch++)
-                            for (int oy = 0; oy < g.oh; oy++)
-                                for (int ox = 0; ox < g.ow; ox++)
-                                    for (int t = 0; t < 9; t++) {
-                                        int iy = oy * s - p + t / 3, ix = ox * s - p + t % 3;
-                                        if (iy >= 0 && iy < h && ix >= 0 && ix < w)
-                                            dwp[(size_t)ch * 9 + t] +=
-                                                r[((size_t)i * c + ch) * g.oh * g.ow + oy * g.ow + ox] *
-                                                x[((size_t)i * c + ch) * h * w + iy * w + ix];
-                                    }
-                    CHECK(same(dw, dwp, nw), "%s: stride-2 dW differs from the plain loop", name);
-                    free(dwp);
-                }
             } else {
                 CHECK(same(dw, dwfirst, nw), "%s %s %d threads: dW differs from %s on 1 thread",
                       name, nn_isa_name((nn_isa)isa), threads, nn_isa_name(best));
