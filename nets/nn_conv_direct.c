@@ -42,7 +42,9 @@ typedef struct dconv {
     float *y, *dw;
     int accumulate;             /* forward: y += conv (bias ignored) instead of y = conv + b */
     const float *post_a, *post_b; /* forward: then y = y * a[o] + b[o] (eval-mode BN) */
-    int relu;                   /* and then max(y, 0) */
+    int relu;                   /* and then the activation (NN_ACT_*) */
+    int r0, r1;                 /* weight gradient: output rows of this block */
+    float *lanes;               /* weight gradient: 16 lane sums per (oc, ic, tap) */
 } dconv;
 
 typedef struct dlayout {
@@ -73,6 +75,7 @@ static void layout_of(int oh, int ow, int s, dlayout *L)
 #define VADD(a, b) ((a) + (b))
 #define VMUL(a, b) ((a) * (b))
 #define VRELU(v) ((v) > 0.0f ? (v) : 0.0f)
+#define VMIN6(v) ((v) < 6.0f ? (v) : 6.0f)
 #define VFMA(a, b, c) fmaf((a), (b), (c))
 #define VSTORE(p, v) (*(p) = (v))
 #define VLOADN(p, n) ((n) > 0 ? *(p) : 0.0f)
@@ -108,6 +111,7 @@ static inline __m256i avx2_mask(int n)
 #define VADD(a, b) _mm256_add_ps((a), (b))
 #define VMUL(a, b) _mm256_mul_ps((a), (b))
 #define VRELU(v) _mm256_max_ps((v), _mm256_setzero_ps()) /* NaN, -0: the second, +0 */
+#define VMIN6(v) _mm256_min_ps((v), _mm256_set1_ps(6.0f))
 #define VFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define VSTORE(p, v) _mm256_storeu_ps((p), (v))
 #define VLOADN(p, n) _mm256_maskload_ps((p), avx2_mask(n))
@@ -147,6 +151,7 @@ static inline __mmask16 avx512_mask(int n)
 #define VADD(a, b) _mm512_add_ps((a), (b))
 #define VMUL(a, b) _mm512_mul_ps((a), (b))
 #define VRELU(v) _mm512_max_ps((v), _mm512_setzero_ps()) /* NaN, -0: the second, +0 */
+#define VMIN6(v) _mm512_min_ps((v), _mm512_set1_ps(6.0f))
 #define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define VSTORE(p, v) _mm512_storeu_ps((p), (v))
 #define VLOADN(p, n) _mm512_maskz_loadu_ps(avx512_mask(n), (p))
@@ -457,24 +462,435 @@ void nn_conv_direct_dx(const nn_conv_geom *g, const float *wt, const float *dy, 
     }
 }
 
+/* dw += each weight's 16 lanes added in order; the lanes zeroed */
+static void dw_lanes_flush(float *lanes, size_t nw, float *dw)
+{
+    for (size_t k = 0; k < nw; k++) {
+        float *t = lanes + k * 16;
+        float s = t[0];
+        for (int q = 1; q < 16; q++)
+            s += t[q];
+        dw[k] += s;
+        memset(t, 0, sizeof(float) * 16);
+    }
+}
+
 void nn_conv_direct_dw(const nn_conv_geom *g, const float *x, const float *dy, float *dw,
                        float *scratch)
 {
     atomic_fetch_add(&g_counts[NN_PASS_DW], 1);
     dlayout L;
     layout_of(g->oh, g->ow, g->sh, &L);
+    /* The lane sums start at 0 per chunk of `chunk` images and are added to dw at its end,
+     * whatever the blocking below: the same bits either way. */
     const int chunk = chunk_images(g, NN_PASS_DW);
     int ocb;
     items_fn fn = dw_fn(&ocb);
-    for (int n0 = 0; n0 < g->n; n0 += chunk) {
-        const int nb = g->n - n0 < chunk ? g->n - n0 : chunk;
+    const size_t nw = (size_t)g->ic * g->oc * 9, nl = nw * 16, per = (size_t)g->ic * L.plane;
+    const size_t avail = nn_conv2d_col_size(g), ohw = (size_t)g->oh * g->ow;
+    /* Large maps: output rows in blocks whose padded input and dy (about 512 KB) stay in cache
+     * while every (channel, output block) item reads them, the 16 lane sums per (oc, ic, tap)
+     * carried in the scratch from block to block; the padded input after them. Otherwise
+     * (the lanes do not fit, or the maps are small) each item runs over whole images. */
+    const size_t per_row = (size_t)g->ic * g->sh * L.wrow + (size_t)g->oc * g->ow;
+    int rows = (int)(131072 / (per_row ? per_row : 1));
+    rows = rows < 1 ? 1 : rows > g->oh ? g->oh : rows;
+    const int blocked = rows < g->oh && avail >= nl + per;
+    float *lanes = blocked ? scratch : NULL;
+    float *xp = blocked ? scratch + nl : scratch;
+    const int pchunk = blocked ? (int)((avail - nl) / per) : chunk; /* images per padding */
+    if (blocked)
+        memset(lanes, 0, sizeof(float) * nl);
+    for (int n0 = 0; n0 < g->n; n0 += pchunk) {
+        const int nb = g->n - n0 < pchunk ? g->n - n0 : pchunk;
         pad_run(x + (size_t)n0 * g->ic * g->h * g->w, nb * g->ic, g->ic, g->h, g->w, g->ph,
-                g->pw, g->sh, &L, scratch);
-        dconv p = {.n = nb, .ic = g->ic, .oc = g->oc, .oh = g->oh, .ow = g->ow, .s = g->sh,
-                   .plane = L.plane, .wrow = L.wrow, .xp = scratch,
-                   .dy = dy + (size_t)n0 * g->oc * g->oh * g->ow, .dw = dw};
-        memcpy(p.coloff, L.coloff, sizeof p.coloff);
-        items_job j = {&p, fn, (size_t)g->ic * ((g->oc + ocb - 1) / ocb)};
-        nn_par_run(items_slice, &j);
+                g->pw, g->sh, &L, xp);
+        if (!blocked) {
+            dconv p = {.n = nb, .ic = g->ic, .oc = g->oc, .oh = g->oh, .ow = g->ow, .s = g->sh,
+                       .plane = L.plane, .wrow = L.wrow, .xp = xp,
+                       .dy = dy + (size_t)n0 * g->oc * ohw, .dw = dw, .r0 = 0, .r1 = g->oh};
+            memcpy(p.coloff, L.coloff, sizeof p.coloff);
+            items_job j = {&p, fn, (size_t)g->ic * ((g->oc + ocb - 1) / ocb)};
+            nn_par_run(items_slice, &j);
+            continue;
+        }
+        for (int im = 0; im < nb; im++) {
+            for (int r0 = 0; r0 < g->oh; r0 += rows) {
+                dconv p = {.n = 1, .ic = g->ic, .oc = g->oc, .oh = g->oh, .ow = g->ow,
+                           .s = g->sh, .plane = L.plane, .wrow = L.wrow,
+                           .xp = xp + (size_t)im * per,
+                           .dy = dy + (size_t)(n0 + im) * g->oc * ohw, .dw = dw, .r0 = r0,
+                           .r1 = r0 + rows < g->oh ? r0 + rows : g->oh, .lanes = lanes};
+                memcpy(p.coloff, L.coloff, sizeof p.coloff);
+                items_job j = {&p, fn, (size_t)g->ic * ((g->oc + ocb - 1) / ocb)};
+                nn_par_run(items_slice, &j);
+            }
+            const int done = n0 + im + 1;
+            if (done % chunk == 0 || done == g->n)
+                dw_lanes_flush(lanes, nw, dw);
+        }
     }
+}
+
+/* ------------------------------------------------------------------ depthwise 3x3 */
+
+/* Depthwise convs (groups = channels, one 3x3 filter per channel), stride 1 or 2, padding
+ * 0..2. Forward: per (image, channel) plane; each output is 0 + the in-range taps' products
+ * (float multiply, then add) in (row, column) order, + bias, then the optional eval-mode BN
+ * and activation: the bits of the plain loop (an out-of-range tap adds a product of 0, which
+ * leaves a sum that is never -0 unchanged). AVX-512: 16 output pixels of a row per vector,
+ * masked loads at the borders, stride 2 by an even-lane permute of two loads.
+ *
+ * Backward, per channel (a channel's kernel gradient sums over the images): input gradient =
+ * each dx element plus its taps' dy * w in the order the plain scatter loop adds them (rows,
+ * then columns, descending), masked adds at the borders (stride 2: the taps of one parity,
+ * their dy expand-loaded): the bits of that loop, which the C path runs. Kernel gradient: 16
+ * lanes (output pixel ox mod 16 of each row), each lane over image, row, 16-pixel chunk, then
+ * the lanes summed 0..15 in order and added to dW; the C path computes the same lanes. */
+
+typedef struct dwc_job {
+    const nn_conv_geom *g;
+    const float *x, *wt, *b, *dy, *post_a, *post_b;
+    int act;
+    float *y, *dx, *dw;
+} dwc_job;
+
+static inline float dw_post(const dwc_job *j, int c, float v)
+{
+    if (j->post_a) {
+        v = v * j->post_a[c] + j->post_b[c];
+        if (j->act)
+            v = v > 0.0f ? v : 0.0f;
+        if (j->act == NN_ACT_RELU6)
+            v = v < 6.0f ? v : 6.0f;
+    }
+    return v;
+}
+
+static void dwf_plane_c(const dwc_job *j, size_t p)
+{
+    const nn_conv_geom *g = j->g;
+    const int c = (int)(p % (size_t)g->ic);
+    const float *xc = j->x + p * g->h * g->w;
+    const float *k = j->wt + (size_t)c * 9;
+    float *yc = j->y + p * g->oh * g->ow;
+    const float bias = j->b ? j->b[c] : 0.0f;
+    for (int oy = 0; oy < g->oh; oy++)
+        for (int ox = 0; ox < g->ow; ox++) {
+            float s = 0.0f;
+            for (int ki = 0; ki < 3; ki++) {
+                int iy = oy * g->sh - g->ph + ki;
+                if (iy < 0 || iy >= g->h)
+                    continue;
+                for (int kj = 0; kj < 3; kj++) {
+                    int ix = ox * g->sw - g->pw + kj;
+                    if (ix >= 0 && ix < g->w)
+                        s += xc[(size_t)iy * g->w + ix] * k[ki * 3 + kj];
+                }
+            }
+            yc[(size_t)oy * g->ow + ox] = dw_post(j, c, s + bias);
+        }
+}
+
+/* the plain scatter loop (stride 2 on every instruction set), channel c */
+static void dwb_channel_plain(const dwc_job *j, int c)
+{
+    const nn_conv_geom *g = j->g;
+    for (int n = 0; n < g->n; n++) {
+        const float *xc = j->x ? j->x + ((size_t)n * g->ic + c) * g->h * g->w : NULL;
+        float *dxc = j->dx ? j->dx + ((size_t)n * g->ic + c) * g->h * g->w : NULL;
+        const float *k = j->wt + (size_t)c * 9;
+        float *dk = j->dw ? j->dw + (size_t)c * 9 : NULL;
+        const float *dyc = j->dy + ((size_t)n * g->oc + c) * g->oh * g->ow;
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                float d = dyc[(size_t)oy * g->ow + ox];
+                for (int ki = 0; ki < 3; ki++) {
+                    int iy = oy * g->sh - g->ph + ki;
+                    if (iy < 0 || iy >= g->h)
+                        continue;
+                    for (int kj = 0; kj < 3; kj++) {
+                        int ix = ox * g->sw - g->pw + kj;
+                        if (ix < 0 || ix >= g->w)
+                            continue;
+                        size_t xi = (size_t)iy * g->w + ix;
+                        if (dxc)
+                            dxc[xi] += d * k[ki * 3 + kj];
+                        if (dk)
+                            dk[ki * 3 + kj] += d * xc[xi];
+                    }
+                }
+            }
+    }
+}
+
+#define DWK_LANES 16
+
+/* C: dx by the plain scatter loop (the bits of the per-element order the AVX-512 path
+ * follows), dW in 16 lanes */
+static void dwb_channel_c(const dwc_job *j, int c)
+{
+    const nn_conv_geom *g = j->g;
+    if (j->dx) {
+        dwc_job jx = *j;
+        jx.dw = NULL;
+        dwb_channel_plain(&jx, c);
+    }
+    if (!j->dw)
+        return;
+    float lanes[9][DWK_LANES];
+    memset(lanes, 0, sizeof lanes);
+    for (int n = 0; n < g->n; n++) {
+        const float *xc = j->x + ((size_t)n * g->ic + c) * g->h * g->w;
+        const float *dyc = j->dy + ((size_t)n * g->oc + c) * g->oh * g->ow;
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                const float d = dyc[(size_t)oy * g->ow + ox];
+                for (int t = 0; t < 9; t++) {
+                    const int iy = oy * g->sh - g->ph + t / 3, ix = ox * g->sw - g->pw + t % 3;
+                    if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w)
+                        lanes[t][ox % DWK_LANES] += d * xc[(size_t)iy * g->w + ix];
+                }
+            }
+    }
+    for (int t = 0; t < 9; t++) {
+        float s = lanes[t][0];
+        for (int q = 1; q < DWK_LANES; q++)
+            s += lanes[t][q];
+        j->dw[(size_t)c * 9 + t] += s;
+    }
+}
+
+#if NN_X86
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,fma")
+#endif
+/* lanes l with 0 <= start + l < n */
+static inline __mmask16 range16(int start, int n)
+{
+    int lo = start < 0 ? -start : 0, hi = n - start;
+    hi = hi > 16 ? 16 : hi;
+    if (hi <= lo)
+        return 0;
+    return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
+static void dwf_plane_avx512(const dwc_job *j, size_t p)
+{
+    const nn_conv_geom *g = j->g;
+    const int c = (int)(p % (size_t)g->ic), s = g->sh, w = g->w;
+    const float *xc = j->x + p * g->h * g->w;
+    float *yc = j->y + p * g->oh * g->ow;
+    __m512 kv[9];
+    for (int t = 0; t < 9; t++)
+        kv[t] = _mm512_set1_ps(j->wt[(size_t)c * 9 + t]);
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const int post = j->post_a != NULL;
+    const __m512 pa = _mm512_set1_ps(post ? j->post_a[c] : 0.0f),
+                 pb = _mm512_set1_ps(post ? j->post_b[c] : 0.0f),
+                 bias = _mm512_set1_ps(j->b ? j->b[c] : 0.0f);
+    for (int oy = 0; oy < g->oh; oy++)
+        for (int x0 = 0; x0 < g->ow; x0 += 16) {
+            const int nvalid = g->ow - x0 < 16 ? g->ow - x0 : 16;
+            const __mmask16 out_m = (__mmask16)((1u << nvalid) - 1u);
+            __m512 acc = _mm512_setzero_ps();
+            for (int ki = 0; ki < 3; ki++) {
+                const int iy = oy * s - g->ph + ki;
+                if (iy < 0 || iy >= g->h)
+                    continue;
+                const float *row = xc + (size_t)iy * w;
+                for (int kj = 0; kj < 3; kj++) {
+                    const int off = x0 * s - g->pw + kj;
+                    __m512 v;
+                    if (s == 1) {
+                        v = _mm512_maskz_loadu_ps(range16(off, w) & out_m, row + off);
+                    } else {
+                        const __m512 a = _mm512_maskz_loadu_ps(range16(off, w), row + off);
+                        const __m512 b2 = _mm512_maskz_loadu_ps(range16(off + 16, w), row + off + 16);
+                        v = _mm512_maskz_mov_ps(out_m, _mm512_permutex2var_ps(a, even, b2));
+                    }
+                    acc = _mm512_add_ps(acc, _mm512_mul_ps(v, kv[ki * 3 + kj]));
+                }
+            }
+            if (j->b)
+                acc = _mm512_add_ps(acc, bias);
+            if (post) {
+                acc = _mm512_add_ps(_mm512_mul_ps(acc, pa), pb);
+                if (j->act)
+                    acc = _mm512_max_ps(acc, _mm512_setzero_ps());
+                if (j->act == NN_ACT_RELU6)
+                    acc = _mm512_min_ps(acc, _mm512_set1_ps(6.0f));
+            }
+            _mm512_mask_storeu_ps(yc + (size_t)oy * g->ow + x0, out_m, acc);
+        }
+}
+
+/* stride-2 lanes l (0..15) of output pixels x0 + l whose input column off + 2l is in [0, w) */
+static inline __mmask16 range16_s2(int off, int w, int x0, int ow)
+{
+    int lo = off < 0 ? (-off + 1) / 2 : 0, hi = w - off > 0 ? (w - off + 1) / 2 : 0;
+    hi = hi > 16 ? 16 : hi;
+    hi = hi > ow - x0 ? ow - x0 : hi;
+    if (hi <= lo)
+        return 0;
+    return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
+static void dwb_channel_avx512(const dwc_job *j, int c)
+{
+    const nn_conv_geom *g = j->g;
+    const int w = g->w, ow = g->ow, s = g->sh;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    /* stride 2, dx: lanes ix = x0 + l of one parity per tap; the taps' dy are consecutive */
+    const __mmask16 par[2] = {(__mmask16)0x5555, (__mmask16)0xAAAA};
+    __m512 kv[9], acc[9];
+    for (int t = 0; t < 9; t++) {
+        kv[t] = _mm512_set1_ps(j->wt[(size_t)c * 9 + t]);
+        acc[t] = _mm512_setzero_ps();
+    }
+    for (int n = 0; n < g->n; n++) {
+        const float *xc = j->x ? j->x + ((size_t)n * g->ic + c) * g->h * g->w : NULL;
+        const float *dyc = j->dy + ((size_t)n * g->oc + c) * g->oh * g->ow;
+        if (j->dx) {
+            float *dxc = j->dx + ((size_t)n * g->ic + c) * g->h * g->w;
+            for (int iy = 0; iy < g->h; iy++)
+                for (int x0 = 0; x0 < w; x0 += 16) {
+                    const __mmask16 in_m = range16(x0, w);
+                    float *dr = dxc + (size_t)iy * w + x0;
+                    __m512 v = _mm512_maskz_loadu_ps(in_m, dr);
+                    for (int ki = 2; ki >= 0; ki--) {
+                        const int oy2 = iy + g->ph - ki; /* oy * s */
+                        if (oy2 < 0 || oy2 % s || oy2 / s >= g->oh)
+                            continue;
+                        const float *row = dyc + (size_t)(oy2 / s) * ow;
+                        for (int kj = 2; kj >= 0; kj--) {
+                            const int o0 = x0 + g->pw - kj; /* ox * s of lane 0 */
+                            __m512 d;
+                            __mmask16 m;
+                            if (s == 1) {
+                                m = range16(o0, ow) & in_m;
+                                d = _mm512_maskz_loadu_ps(m, row + o0);
+                            } else {
+                                /* lanes with o0 + l even, 0 <= (o0 + l) / 2 < ow */
+                                m = par[o0 & 1] & range16(o0, 2 * ow) & in_m;
+                                if (!m)
+                                    continue;
+                                const int l0 = __builtin_ctz((unsigned)m);
+                                d = _mm512_maskz_expandloadu_ps(m, row + (o0 + l0) / 2);
+                            }
+                            v = _mm512_mask_add_ps(v, m, v, _mm512_mul_ps(d, kv[ki * 3 + kj]));
+                        }
+                    }
+                    _mm512_mask_storeu_ps(dr, in_m, v);
+                }
+        }
+        if (j->dw)
+            for (int oy = 0; oy < g->oh; oy++)
+                for (int x0 = 0; x0 < ow; x0 += 16) {
+                    const __mmask16 om = range16(x0, ow);
+                    const __m512 d = _mm512_maskz_loadu_ps(om, dyc + (size_t)oy * ow + x0);
+                    for (int ki = 0; ki < 3; ki++) {
+                        const int iy = oy * s - g->ph + ki;
+                        if (iy < 0 || iy >= g->h)
+                            continue;
+                        const float *row = xc + (size_t)iy * w;
+                        for (int kj = 0; kj < 3; kj++) {
+                            const int i0 = x0 * s - g->pw + kj;
+                            __mmask16 m;
+                            __m512 xv;
+                            if (s == 1) {
+                                m = range16(i0, w) & om;
+                                xv = _mm512_maskz_loadu_ps(m, row + i0);
+                            } else {
+                                m = range16_s2(i0, w, x0, ow);
+                                const __m512 a = _mm512_maskz_loadu_ps(range16(i0, w), row + i0);
+                                const __m512 b2 =
+                                    _mm512_maskz_loadu_ps(range16(i0 + 16, w), row + i0 + 16);
+                                xv = _mm512_permutex2var_ps(a, even, b2);
+                            }
+                            acc[ki * 3 + kj] = _mm512_mask_add_ps(acc[ki * 3 + kj], m, acc[ki * 3 + kj],
+                                                                  _mm512_mul_ps(d, xv));
+                        }
+                    }
+                }
+    }
+    if (j->dw)
+        for (int t = 0; t < 9; t++) {
+            float l[16];
+            _mm512_storeu_ps(l, acc[t]);
+            float sum = l[0];
+            for (int q = 1; q < 16; q++)
+                sum += l[q];
+            j->dw[(size_t)c * 9 + t] += sum;
+        }
+}
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif
+
+int nn_conv_dw_use(const nn_conv_geom *g)
+{
+    return g->groups > 1 && g->groups == g->ic && g->groups == g->oc && g->kh == 3 &&
+           g->kw == 3 && g->sh == g->sw && (g->sh == 1 || g->sh == 2) && g->ph >= 0 &&
+           g->ph <= 2 && g->pw >= 0 && g->pw <= 2 && g->oh >= 1 && g->ow >= 1;
+}
+
+static void dwf_slice(void *vp, int ith, int nth)
+{
+    const dwc_job *j = vp;
+    size_t p0, p1;
+    nn_par_range((size_t)j->g->n * j->g->ic, ith, nth, 1, &p0, &p1);
+    const int avx512 = NN_X86 && nn_conv_isa() == NN_ISA_AVX512;
+    for (size_t p = p0; p < p1; p++) {
+#if NN_X86
+        if (avx512) {
+            dwf_plane_avx512(j, p);
+            continue;
+        }
+#endif
+        (void)avx512;
+        dwf_plane_c(j, p);
+    }
+}
+
+static void dwb_slice(void *vp, int ith, int nth)
+{
+    const dwc_job *j = vp;
+    size_t c0, c1;
+    nn_par_range((size_t)j->g->ic, ith, nth, 1, &c0, &c1);
+    const int avx512 = NN_X86 && nn_conv_isa() == NN_ISA_AVX512;
+    for (size_t c = c0; c < c1; c++) {
+#if NN_X86
+        if (avx512) {
+            dwb_channel_avx512(j, (int)c);
+            continue;
+        }
+#endif
+        (void)avx512;
+        dwb_channel_c(j, (int)c);
+    }
+}
+
+void nn_conv_dw_forward_post(const nn_conv_geom *g, const float *x, const float *wt,
+                             const float *b, const float *post_a, const float *post_b, int act,
+                             float *y)
+{
+    dwc_job j = {.g = g, .x = x, .wt = wt, .b = b, .post_a = post_a, .post_b = post_b,
+                 .act = act, .y = y};
+    nn_par_run(dwf_slice, &j);
+}
+
+void nn_conv_dw_backward(const nn_conv_geom *g, const float *x, const float *wt, const float *dy,
+                         float *dx, float *dw)
+{
+    if (!dx && !dw)
+        return;
+    dwc_job j = {.g = g, .x = x, .wt = wt, .dy = dy, .dx = dx, .dw = dw};
+    nn_par_run(dwb_slice, &j);
 }

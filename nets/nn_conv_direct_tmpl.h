@@ -5,7 +5,7 @@
  *   SFX(name)            the function name with the instruction set's suffix
  *   VEC, VL              the vector type and its width in floats
  *   VZERO() VSET1(s) VLOAD(p) VADD(a, b) VMUL(a, b) VFMA(a, b, c) = a * b + c fused,
- *   VSTORE(p, v), VRELU(v) = v > 0 ? v : 0 (NaN and -0 give +0)
+ *   VSTORE(p, v), VRELU(v) = v > 0 ? v : 0 (NaN and -0 give +0), VMIN6(v) = v < 6 ? v : 6
  *   VLOADN(p, n)         n (<= VL, may be <= 0) floats from p, zeros after them
  *   VKEEP(v)             keeps v in a register (an empty asm), or nothing
  *   VSTOREN(p, v, n)     the first n (1..VL) floats of v to p
@@ -74,6 +74,8 @@ static inline __attribute__((always_inline)) void SFX(fwd_tile)(const dconv *p, 
                 r = VADD(VMUL(r, VSET1(p->post_a[o0 + o])), VSET1(p->post_b[o0 + o]));
                 if (p->relu)
                     r = VRELU(r);
+                if (p->relu == NN_ACT_RELU6)
+                    r = VMIN6(r);
             }
             VSTOREN(yo + v * VL, r, n);
         }
@@ -115,24 +117,29 @@ static void SFX(fwd_items)(const dconv *p, size_t i0, size_t i1)
     }
 }
 
-/* dW of OCB output channels from o0, input channel c, kernel rows ki0 .. ki0+KIB-1, over the
- * images of the job; added to p->dw. */
+/* dW of OCB output channels from o0, input channel c, kernel rows ki0 .. ki0+KIB-1, over
+ * output rows r0 .. r1-1 of the job's images. With p->lanes ([oc][ic][9][16]) the 16 lane
+ * sums are carried there from one row block to the next (so that a block's input and dy stay
+ * in cache while every (channel, output block) item reads them) and the caller adds them up;
+ * without, they start at 0 and are added up (in lane order) into p->dw here. */
 static inline __attribute__((always_inline)) void SFX(dw_tile)(const dconv *p, int c, int o0,
                                                                int ki0, const int OCB,
                                                                const int KIB)
 {
     VEC acc[DW_OCB][DW_KIB][3][DW_NL];
+#define LANES(o, ki, kj) \
+    (p->lanes + ((((size_t)(o0 + (o)) * p->ic + c) * 9 + (size_t)(ki0 + (ki)) * 3 + (kj)) * DW_LANES))
     _Pragma("GCC unroll 4") for (int o = 0; o < OCB; o++)
         _Pragma("GCC unroll 3") for (int ki = 0; ki < KIB; ki++)
             _Pragma("GCC unroll 3") for (int kj = 0; kj < 3; kj++)
                 _Pragma("GCC unroll 16") for (int l = 0; l < DW_NL; l++)
-                    acc[o][ki][kj][l] = VZERO();
+                    acc[o][ki][kj][l] = p->lanes ? VLOAD(LANES(o, ki, kj) + l * VL) : VZERO();
     const size_t ohw = (size_t)p->oh * p->ow, wrow = p->wrow;
     const int c0 = p->coloff[0], c1 = p->coloff[1], c2 = p->coloff[2];
     for (int n = 0; n < p->n; n++) {
         const float *xc = p->xp + ((size_t)n * p->ic + c) * p->plane + (size_t)ki0 * wrow;
         const float *dyn = p->dy + ((size_t)n * p->oc + o0) * ohw;
-        for (int oy = 0; oy < p->oh; oy++) {
+        for (int oy = p->r0; oy < p->r1; oy++) {
             const float *xr = xc + (size_t)oy * p->s * wrow;
             const float *dr = dyn + (size_t)oy * p->ow;
             for (int x0 = 0; x0 < p->ow; x0 += DW_LANES) {
@@ -161,6 +168,11 @@ static inline __attribute__((always_inline)) void SFX(dw_tile)(const dconv *p, i
         _Pragma("GCC unroll 3") for (int ki = 0; ki < KIB; ki++)
             _Pragma("GCC unroll 3") for (int kj = 0; kj < 3; kj++)
     {
+                if (p->lanes) {
+                    _Pragma("GCC unroll 16") for (int l = 0; l < DW_NL; l++)
+                        VSTORE(LANES(o, ki, kj) + l * VL, acc[o][ki][kj][l]);
+                    continue;
+                }
                 float t[DW_LANES];
                 _Pragma("GCC unroll 16") for (int l = 0; l < DW_NL; l++)
                     VSTORE(t + l * VL, acc[o][ki][kj][l]);
@@ -169,6 +181,7 @@ static inline __attribute__((always_inline)) void SFX(dw_tile)(const dconv *p, i
                     s += t[q];
                 p->dw[((size_t)(o0 + o) * p->ic + c) * 9 + (size_t)(ki0 + ki) * 3 + kj] += s;
             }
+#undef LANES
 }
 
 /* items: (input channel, block of DW_OCB output channels), input channel major */
@@ -211,6 +224,7 @@ static void SFX(dw_items)(const dconv *p, size_t i0, size_t i1)
 #undef VADD
 #undef VMUL
 #undef VRELU
+#undef VMIN6
 #undef VFMA
 #undef VSTORE
 #undef VLOADN

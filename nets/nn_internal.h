@@ -84,8 +84,10 @@ typedef struct nn_node {
     int c, h, w;          /* output shape per sample */
     size_t off_out, off_grad, off_aux; /* arena offsets in floats, NN_NONE if absent */
     int conv_batch;       /* conv: images per GEMM, chosen by the plan */
-    int fuse_relu;        /* BN or residual add whose only consumer is the next node, a ReLU:
-                             one pass */
+    int fuse_relu;        /* BN or residual add whose only consumer is the next node, a ReLU
+                             (or, for BN, a ReLU6): one pass forward, and one backward (the
+                             ReLU's backward runs inside the BN's / add's) */
+    int fuse_act;         /* with fuse_relu: NN_ACT_RELU or NN_ACT_RELU6 */
     int fuse_bn;          /* conv (direct kernel) whose only consumer is the next node, a BN in
                              eval mode with no backward: the BN (and its fused ReLU) run in
                              the conv's store, straight into their output */
@@ -213,7 +215,8 @@ void nn_conv_direct_counts(long counts[3], int reset);
 void nn_conv_direct_forward(const nn_conv_geom *g, const float *x, const float *wt,
                             const float *b, float *y, float *scratch);
 /* The same, each output then v * post_a[oc] + post_b[oc] (float multiply, then add: eval-mode
- * BN's arithmetic) and ReLU'd if relu: the bits of the conv, BN and ReLU run apart. */
+ * BN's arithmetic) and then the activation relu (NN_ACT_*): the bits of the conv, BN and
+ * ReLU / ReLU6 run apart. */
 void nn_conv_direct_forward_post(const nn_conv_geom *g, const float *x, const float *wt,
                                  const float *b, const float *post_a, const float *post_b,
                                  int relu, float *y, float *scratch);
@@ -224,14 +227,29 @@ void nn_conv_direct_dx(const nn_conv_geom *g, const float *wt, const float *dy, 
 void nn_conv_direct_dw(const nn_conv_geom *g, const float *x, const float *dy, float *dw,
                        float *scratch);
 
+/* Depthwise 3x3 convs (groups = channels), stride 1 or 2, padding 0..2 (nn_conv_dw_use):
+ * vectorised kernels in nn_conv_direct.c, chosen by nn_conv_isa() like the direct kernels;
+ * every instruction set and thread count gives the same bits. nn_conv2d_forward/backward
+ * call them; forward_post adds eval-mode BN and the activation (NN_ACT_*) in the store, as
+ * nn_conv_direct_forward_post. Backward: dx and dw (either may be NULL) accumulated into. */
+int nn_conv_dw_use(const nn_conv_geom *g);
+void nn_conv_dw_forward_post(const nn_conv_geom *g, const float *x, const float *wt,
+                             const float *b, const float *post_a, const float *post_b, int act,
+                             float *y);
+void nn_conv_dw_backward(const nn_conv_geom *g, const float *x, const float *wt, const float *dy,
+                         float *dx, float *dw);
+
+/* The activation fused into a BN (or a direct conv's eval-mode BN): none, ReLU, ReLU6. */
+enum { NN_ACT_NONE = 0, NN_ACT_RELU = 1, NN_ACT_RELU6 = 2 };
+
 void nn_bn_forward_train(int n, int c, int hw, const float *x, const float *gamma,
                          const float *beta, float eps, float momentum, float *rmean,
                          float *rvar, float *y, float *save_mean, float *save_invstd);
 void nn_bn_forward_eval(int n, int c, int hw, const float *x, const float *gamma,
                         const float *beta, float eps, const float *rmean, const float *rvar,
                         float *y);
-/* The same, followed by ReLU in the same pass when relu is 1 (y is then the ReLU's output;
- * the values are those of the two layers run apart). */
+/* The same, followed by the activation relu (NN_ACT_*) in the same pass (y is then the
+ * activation's output; the values are those of the two layers run apart). */
 void nn_bn_relu_forward_train(int n, int c, int hw, const float *x, const float *gamma,
                               const float *beta, float eps, float momentum, float *rmean,
                               float *rvar, float *y, float *save_mean, float *save_invstd,
@@ -244,6 +262,14 @@ void nn_bn_relu_forward_eval(int n, int c, int hw, const float *x, const float *
 void nn_bn_backward(int n, int c, int hw, int batch_stats, const float *x,
                     const float *gamma, const float *mean, const float *invstd,
                     const float *dy, float *dx, float *dgamma, float *dbeta);
+/* The backward of BN followed by the activation act (NN_ACT_*) whose output is act_y and whose
+ * output gradient is dy: the activation's backward (dy where it passes, into a zeroed buffer)
+ * and the BN's in one pass, the bits of the two run apart. set_dx: dx is overwritten, not
+ * accumulated into (the bits of a zeroed dx). */
+void nn_bn_act_backward(int n, int c, int hw, int batch_stats, const float *x,
+                        const float *gamma, const float *mean, const float *invstd,
+                        const float *act_y, int act, const float *dy, float *dx, int set_dx,
+                        float *dgamma, float *dbeta);
 
 void nn_relu_forward(size_t n, const float *x, float *y, float cap); /* cap <= 0: none */
 void nn_relu_backward(size_t n, const float *y, const float *dy, float *dx, float cap);
@@ -269,6 +295,11 @@ void nn_add_forward(size_t n, const float *a, const float *b, float *y);
 /* y = max(a + b, 0): a residual add and the ReLU after it in one pass (the same bits). */
 void nn_add_relu_forward(size_t n, const float *a, const float *b, float *y);
 void nn_add_acc(size_t n, const float *dy, float *dx); /* dx += dy */
+/* The backward of y = max(a + b, 0) from y and dy: ReLU's backward and the add's in one pass,
+ * into dx0 and dx1 (either may be NULL; set0/set1: overwritten, else accumulated into). The
+ * bits of the two backward passes run apart into zeroed buffers. */
+void nn_add_relu_backward(size_t n, const float *y, const float *dy, float *dx0, int set0,
+                          float *dx1, int set1);
 
 void nn_pad_forward(int n, int c, int h, int w, int pt, int pb, int pl, int pr,
                     const float *x, float *y);

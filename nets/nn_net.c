@@ -822,21 +822,27 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
             if (i >= begin && i < end && cs > col)
                 col = cs;
         }
-    /* BN + ReLU (and residual add + ReLU) in one pass when the ReLU is the BN's (add's)
-     * output's only reader: backward needs neither the BN's output (BN reads its input, ReLU
-     * its own output) nor the add's. The same bits as two passes; WB_NN_NOFUSE=1 runs them
-     * apart (tests/nets/test_threads.c compares). */
+    /* BN + ReLU / ReLU6 (and residual add + ReLU) in one pass when the activation is the BN's
+     * (add's) output's only reader: backward needs neither the BN's output (BN reads its
+     * input, the activation its own output) nor the add's. Backward likewise: the
+     * activation's backward runs inside the BN's (add's), which reads the activation's
+     * output and gradient; the BN's (add's) own gradient gets no buffer. The same bits as
+     * two passes; WB_NN_NOFUSE=1 runs them apart (tests/nets/test_threads.c compares). */
     const int fuse = getenv("WB_NN_NOFUSE") == NULL;
     for (int i = 0; i < N; i++) {
         nn_node *nd = &net->nodes[i];
-        nd->fuse_relu = fuse && (nd->op == NN_OP_BATCHNORM || nd->op == NN_OP_ADD) &&
-                        i >= begin && i + 1 < end &&
-                        net->nodes[i + 1].op == NN_OP_RELU && net->nodes[i + 1].in[0] == i &&
-                        lastc[i] == i + 1;
+        const nn_op next = i + 1 < N ? net->nodes[i + 1].op : NN_OP_INPUT;
+        nd->fuse_relu = fuse && i >= begin && i + 1 < end &&
+                        ((nd->op == NN_OP_BATCHNORM && (next == NN_OP_RELU || next == NN_OP_RELU6)) ||
+                         (nd->op == NN_OP_ADD && next == NN_OP_RELU)) &&
+                        net->nodes[i + 1].in[0] == i && lastc[i] == i + 1 && i != net->grad_node;
+        nd->fuse_act = !nd->fuse_relu ? NN_ACT_NONE
+                       : next == NN_OP_RELU6 ? NN_ACT_RELU6 : NN_ACT_RELU;
     }
-    /* A direct-kernel conv followed by its only reader, an eval-mode BN that needs no
-     * backward (inference, or a frozen stage): the BN (and its fused ReLU) run in the conv's
-     * store, the same bits as apart; the conv's own output gets no arena room. */
+    /* A direct-kernel or depthwise 3x3 conv followed by its only reader, an eval-mode BN that
+     * needs no backward (inference, or a frozen stage): the BN (and its fused ReLU / ReLU6)
+     * run in the conv's store, the same bits as apart; the conv's own output gets no arena
+     * room. */
     for (int i = 0; i < N; i++) {
         nn_node *nd = &net->nodes[i];
         nd->fuse_bn = 0;
@@ -849,7 +855,7 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
             continue;
         nn_conv_geom g;
         geom_of(net, nd, n, &g);
-        nd->fuse_bn = nn_conv_direct_use(&g, NN_PASS_FWD);
+        nd->fuse_bn = nn_conv_direct_use(&g, NN_PASS_FWD) || nn_conv_dw_use(&g);
     }
 #define TB(j) (2 * N - 1 - (j))
     size_t nr = 0;
@@ -871,6 +877,11 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
             }
         if (back && needs_output(nd) && TB(i) > t1)
             t1 = TB(i);
+        /* an activation whose backward runs in the BN's (add's) before it: its output and
+         * gradient are read at that node's backward step */
+        const int fused_into = i > 0 && net->nodes[i - 1].fuse_relu;
+        if (back && fused_into && TB(i - 1) > t1)
+            t1 = TB(i - 1);
         if (i == net->grad_node && i > 0)
             t1 = tend; /* nn_net_stage_grad reads it after the backward */
         /* a ReLU fused into the BN before it is written while the BN's input is still
@@ -881,9 +892,10 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
             born--;
         /* and the fused BN's (conv's) own output is never written: no room for it */
         req[nr++] = (buf_req){nd->fuse_relu || nd->fuse_bn ? 0 : sz, 0, born, t1, &nd->off_out};
-        if (back) {
+        if (back && !nd->fuse_relu) {
             int t0 = lastc[i] >= 0 ? TB(lastc[i]) : TB(i);
-            req[nr++] = (buf_req){sz, 0, t0, i == net->grad_node && i > 0 ? tend : TB(i), &nd->off_grad};
+            int t1g = i == net->grad_node && i > 0 ? tend : fused_into ? TB(i - 1) : TB(i);
+            req[nr++] = (buf_req){sz, 0, t0, t1g, &nd->off_grad};
         }
         if (i >= begin && nd->op == NN_OP_BATCHNORM && back)
             req[nr++] = (buf_req){round16(2 * (size_t)nd->c), 0, i, TB(i), &nd->off_aux};
@@ -955,15 +967,16 @@ static void run_forward(nn_net *net, int i, int n, int train)
         geom_of(net, nd, n, &g);
         if (nd->fuse_bn) { /* conv + eval-mode BN (+ ReLU) into the last one's output */
             const nn_node *bn = &net->nodes[i + 1];
-            const int relu = bn->fuse_relu;
+            const int relu = bn->fuse_relu, act = relu ? bn->fuse_act : NN_ACT_NONE;
             y = A + net->nodes[i + 1 + relu].off_out;
             const float *gm = T(net, bn->t[0]), *bt = T(net, bn->t[1]);
             const float *rm = T(net, bn->t[2]), *rv = T(net, bn->t[3]);
-            if (!nn_conv_direct_use(&g, NN_PASS_FWD)) {
+            const int dwc = nn_conv_dw_use(&g);
+            if (!dwc && !nn_conv_direct_use(&g, NN_PASS_FWD)) {
                 /* the algorithm changed since the plan: the two passes, same bits */
                 nn_conv2d_forward(&g, x, T(net, nd->t[0]), T(net, nd->t[1]), y, A + net->off_col);
                 nn_bn_relu_forward_eval(n, bn->c, bn->h * bn->w, y, gm, bt, bn->eps, rm, rv, y,
-                                        relu);
+                                        act);
                 break;
             }
             float ab[2 * NN_FUSE_BN_MAXC]; /* on the stack: no allocation per forward */
@@ -972,8 +985,12 @@ static void run_forward(nn_net *net, int i, int n, int train)
                 ab[c] = (float)(gm[c] * invstd);
                 ab[bn->c + c] = (float)(bt[c] - gm[c] * invstd * rm[c]);
             }
-            nn_conv_direct_forward_post(&g, x, T(net, nd->t[0]), T(net, nd->t[1]), ab, ab + bn->c,
-                                        relu, y, A + net->off_col);
+            if (dwc)
+                nn_conv_dw_forward_post(&g, x, T(net, nd->t[0]), T(net, nd->t[1]), ab, ab + bn->c,
+                                        act, y);
+            else
+                nn_conv_direct_forward_post(&g, x, T(net, nd->t[0]), T(net, nd->t[1]), ab,
+                                            ab + bn->c, act, y, A + net->off_col);
             break;
         }
         nn_conv2d_forward(&g, x, T(net, nd->t[0]), T(net, nd->t[1]), y, A + net->off_col);
@@ -992,10 +1009,10 @@ static void run_forward(nn_net *net, int i, int n, int train)
         if (train && nd->bn_batch_stats) {
             nn_bn_relu_forward_train(n, nd->c, hw, x, T(net, nd->t[0]), T(net, nd->t[1]),
                                      nd->eps, nd->momentum, rm, rv, y, aux, aux + nd->c,
-                                     nd->fuse_relu);
+                                     nd->fuse_act);
         } else {
             nn_bn_relu_forward_eval(n, nd->c, hw, x, T(net, nd->t[0]), T(net, nd->t[1]), nd->eps,
-                                    rm, rv, y, nd->fuse_relu);
+                                    rm, rv, y, nd->fuse_act);
             if (aux)
                 for (int c = 0; c < nd->c; c++) {
                     aux[c] = rm[c];
@@ -1058,17 +1075,28 @@ static void run_forward(nn_net *net, int i, int n, int train)
 static void run_backward(nn_net *net, int i, int n, const int *lastc)
 {
     nn_node *nd = &net->nodes[i];
+    if (i > 0 && net->nodes[i - 1].fuse_relu)
+        return; /* an activation whose backward runs in the BN's (add's) before it */
     float *A = net->arena;
-    const float *dy = A + nd->off_grad;
+    /* a BN or add with its activation fused: the activation's gradient and output */
+    const nn_node *act = nd->fuse_relu ? &net->nodes[i + 1] : NULL;
+    const float *dy = A + (act ? act->off_grad : nd->off_grad);
+    /* BN and a fused add overwrite a gradient buffer their backward would zero first */
+    const int can_set = nd->op == NN_OP_BATCHNORM || (nd->op == NN_OP_ADD && act);
     float *dx[2] = {NULL, NULL};
+    int set[2] = {0, 0};
     for (int k = 0; k < 2; k++) {
         int j = nd->in[k];
         if (j < 0 || !net->nodes[j].dep || net->nodes[j].off_grad == NN_NONE)
             continue;
         nn_node *xn = &net->nodes[j];
         dx[k] = A + xn->off_grad;
-        if (lastc[j] == i)
-            memset(dx[k], 0, sizeof(float) * (size_t)n * xn->c * xn->h * xn->w);
+        if (lastc[j] == i) {
+            if (can_set && !(k == 1 && nd->in[0] == j))
+                set[k] = 1;
+            else if (!(k == 1 && nd->in[0] == j && set[0]))
+                memset(dx[k], 0, sizeof(float) * (size_t)n * xn->c * xn->h * xn->w);
+        }
     }
     const nn_node *xn = nd->in[0] >= 0 ? &net->nodes[nd->in[0]] : NULL;
     const float *x = xn && xn->off_out != NN_NONE ? A + xn->off_out : NULL;
@@ -1084,8 +1112,9 @@ static void run_backward(nn_net *net, int i, int n, const int *lastc)
         break;
     case NN_OP_BATCHNORM: {
         const float *aux = A + nd->off_aux;
-        nn_bn_backward(n, nd->c, nd->h * nd->w, nd->bn_batch_stats, x, T(net, nd->t[0]), aux,
-                       aux + nd->c, dy, dx[0], G(net, nd->t[0]), G(net, nd->t[1]));
+        nn_bn_act_backward(n, nd->c, nd->h * nd->w, nd->bn_batch_stats, x, T(net, nd->t[0]), aux,
+                           aux + nd->c, act ? A + act->off_out : NULL, nd->fuse_act, dy, dx[0],
+                           set[0], G(net, nd->t[0]), G(net, nd->t[1]));
         break;
     }
     case NN_OP_RELU:
@@ -1117,6 +1146,10 @@ static void run_backward(nn_net *net, int i, int n, const int *lastc)
             nn_dropout_backward(numel, A + nd->off_aux, dy, dx[0]);
         break;
     case NN_OP_ADD:
+        if (act) {
+            nn_add_relu_backward(numel, A + act->off_out, dy, dx[0], set[0], dx[1], set[1]);
+            break;
+        }
         for (int k = 0; k < 2; k++)
             if (dx[k])
                 nn_add_acc(numel, dy, dx[k]);

@@ -6,6 +6,13 @@
 
 #include "nets/nn_internal.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define NN_OPS_X86 1
+#else
+#define NN_OPS_X86 0
+#endif
+
 /* Element-wise kernels are split into ranges of whole cache lines. */
 typedef struct ew_job {
     size_t n;
@@ -361,6 +368,10 @@ void nn_conv2d_forward(const nn_conv_geom *g, const float *x, const float *wt, c
         nn_conv_direct_forward(g, x, wt, b, y, col);
         return;
     }
+    if (nn_conv_dw_use(g)) {
+        nn_conv_dw_forward_post(g, x, wt, b, NULL, NULL, NN_ACT_NONE, y);
+        return;
+    }
     if (conv_is_depthwise(g)) {
         dw_job d = {g, x, wt, b, NULL, y, NULL, NULL};
         nn_par_run(depthwise_forward_slice, &d);
@@ -402,6 +413,10 @@ void nn_conv2d_backward(const nn_conv_geom *g, const float *x, const float *wt,
     if (db) {
         conv_job j = {g, NULL, NULL, NULL, NULL, NULL, 0, g->n, dy, NULL, db};
         nn_par_run(conv_db_slice, &j);
+    }
+    if (nn_conv_dw_use(g)) {
+        nn_conv_dw_backward(g, x, wt, dy, dx, dw);
+        return;
     }
     if (conv_is_depthwise(g)) {
         dw_job d = {g, x, wt, NULL, dy, NULL, dx, dw};
@@ -461,31 +476,23 @@ void nn_conv2d_backward(const nn_conv_geom *g, const float *x, const float *wt,
 /* ------------------------------------------------------------------ batch norm */
 
 /* Every BN kernel is split over channels: a channel's statistics are summed by one thread in
- * a fixed order, so results do not depend on the thread count. */
+ * a fixed order, so results do not depend on the thread count.
+ *
+ * Channel sums in double are 8 partial sums (element k of a plane goes to lane k mod 8, the
+ * lanes carried across the planes, then added in lane order): eight independent chains
+ * instead of one long one, the same order whatever the thread count. The per-plane loops come
+ * in a portable C version and an AVX-512 one (8 double lanes = one register, float work 8 or
+ * 16 wide), chosen by nn_conv_isa() (WB_NN_ISA=c forces C): the same operations on every lane
+ * in the same order (multiply, then add; no fused multiply-add), so the same bits. */
+#define BN_LANES 8
+
 typedef struct bn_job {
     int n, c, hw, batch_stats, relu;
-    const float *x, *gamma, *beta, *rmean_c, *rvar_c, *mean, *invstd, *dy;
+    const float *x, *gamma, *beta, *rmean_c, *rvar_c, *mean, *invstd, *dy, *act_y;
     float eps, momentum;
+    int set_dx;
     float *rmean, *rvar, *y, *save_mean, *save_invstd, *dx, *dgamma, *dbeta;
 } bn_job;
-
-/* y = x * a + b, then ReLU if asked (the same float values as BN and ReLU run apart) */
-static void bn_apply(const float *x, float *y, int hw, float a, float b, int relu)
-{
-    if (relu)
-        for (int k = 0; k < hw; k++) {
-            float v = x[k] * a + b;
-            y[k] = v > 0.0f ? v : 0.0f;
-        }
-    else
-        for (int k = 0; k < hw; k++)
-            y[k] = x[k] * a + b;
-}
-
-/* Channel sums in double are 8 partial sums (element k of a plane goes to lane k mod 8, the
- * lanes carried across the planes, then added in lane order): eight independent chains
- * instead of one long one, the same order whatever the thread count. */
-#define BN_LANES 8
 
 static double lanes_total(const double *l)
 {
@@ -495,37 +502,284 @@ static double lanes_total(const double *l)
     return t;
 }
 
+/* The activation's backward as run apart: into a zeroed buffer, 0 + (passes ? dy : 0). */
+static inline float act_grad(float y, float dy, int act)
+{
+    const int pass = act == NN_ACT_RELU6 ? (y > 0.0f && y < 6.0f) : y > 0.0f;
+    return 0.0f + (pass ? dy : 0.0f);
+}
+
+/* ---- portable C */
+
+/* l[k mod 8] += x[k] */
+static void bn_sum_c(const float *x, int hw, double *l)
+{
+    const int hw8 = hw - hw % BN_LANES;
+    for (int k = 0; k < hw8; k += BN_LANES)
+        for (int q = 0; q < BN_LANES; q++)
+            l[q] += x[k + q];
+    for (int k = hw8; k < hw; k++)
+        l[k - hw8] += x[k];
+}
+
+/* l[k mod 8] += (x[k] - mean)^2 */
+static void bn_sumsq_c(const float *x, int hw, double mean, double *l)
+{
+    const int hw8 = hw - hw % BN_LANES;
+    for (int k = 0; k < hw8; k += BN_LANES)
+        for (int q = 0; q < BN_LANES; q++) {
+            double d = x[k + q] - mean;
+            l[q] += d * d;
+        }
+    for (int k = hw8; k < hw; k++) {
+        double d = x[k] - mean;
+        l[k - hw8] += d * d;
+    }
+}
+
+/* y = x * a + b, then the activation (the same float values as BN and it run apart) */
+static void bn_apply_c(const float *x, float *y, int hw, float a, float b, int act)
+{
+    if (act == NN_ACT_RELU6)
+        for (int k = 0; k < hw; k++) {
+            float v = x[k] * a + b;
+            y[k] = v > 0.0f ? (v < 6.0f ? v : 6.0f) : 0.0f;
+        }
+    else if (act)
+        for (int k = 0; k < hw; k++) {
+            float v = x[k] * a + b;
+            y[k] = v > 0.0f ? v : 0.0f;
+        }
+    else
+        for (int k = 0; k < hw; k++)
+            y[k] = x[k] * a + b;
+}
+
+/* the gradient the BN sees at element k: dy, or the activation's backward of it */
+#define BN_DY(k) (ay ? act_grad(ay[k], dy[k], act) : dy[k])
+
+/* sl[k mod 8] += dy[k]; sxl[k mod 8] += dy[k] * ((x[k] - mu) * is) if x */
+static void bn_bsum_c(const float *x, const float *dy, const float *ay, int act, int hw,
+                      double mu, double is, double *sl, double *sxl)
+{
+    const int hw8 = hw - hw % BN_LANES;
+    if (x) {
+        for (int k = 0; k < hw8; k += BN_LANES)
+            for (int q = 0; q < BN_LANES; q++) {
+                const float d = BN_DY(k + q);
+                sl[q] += d;
+                sxl[q] += d * ((x[k + q] - mu) * is);
+            }
+        for (int k = hw8; k < hw; k++) {
+            const float d = BN_DY(k);
+            sl[k - hw8] += d;
+            sxl[k - hw8] += d * ((x[k] - mu) * is);
+        }
+    } else {
+        for (int k = 0; k < hw8; k += BN_LANES)
+            for (int q = 0; q < BN_LANES; q++)
+                sl[q] += BN_DY(k + q);
+        for (int k = hw8; k < hw; k++)
+            sl[k - hw8] += BN_DY(k);
+    }
+}
+
+/* dx (+)= (float)(k * (dy - a - xh * b)), xh = (x - mu) * is (batch statistics; x != NULL),
+ * or (float)(k * dy) (constant statistics; x == NULL). set: dx = 0 + that. */
+static void bn_bdx_c(const float *x, const float *dy, const float *ay, int act, float *dx,
+                     int set, int hw, double mu, double is, double k, double a, double b)
+{
+    for (int e = 0; e < hw; e++) {
+        const float d = BN_DY(e);
+        float v;
+        if (x) {
+            double xh = (x[e] - mu) * is;
+            v = (float)(k * (d - a - xh * b));
+        } else {
+            v = (float)(k * d);
+        }
+        dx[e] = (set ? 0.0f : dx[e]) + v;
+    }
+}
+#undef BN_DY
+
+#if NN_OPS_X86
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx2,fma")
+#endif
+
+/* the first n (0..8) lanes */
+static inline __m256i m8(int n)
+{
+    n = n < 0 ? 0 : n > 8 ? 8 : n;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+static inline __mmask16 m16(int n)
+{
+    n = n < 0 ? 0 : n > 16 ? 16 : n;
+    return (__mmask16)((1u << n) - 1u);
+}
+
+static void bn_sum_avx512(const float *x, int hw, double *l)
+{
+    __m512d acc = _mm512_loadu_pd(l);
+    int k = 0;
+    for (; k + 8 <= hw; k += 8)
+        acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm256_loadu_ps(x + k)));
+    if (k < hw) /* lanes 0 .. hw-k-1 only, as the C tail */
+        acc = _mm512_mask_add_pd(acc, (__mmask8)((1u << (hw - k)) - 1u), acc,
+                                 _mm512_cvtps_pd(_mm256_maskload_ps(x + k, m8(hw - k))));
+    _mm512_storeu_pd(l, acc);
+}
+
+static void bn_sumsq_avx512(const float *x, int hw, double mean, double *l)
+{
+    __m512d acc = _mm512_loadu_pd(l);
+    const __m512d mu = _mm512_set1_pd(mean);
+    int k = 0;
+    for (; k + 8 <= hw; k += 8) {
+        __m512d d = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + k)), mu);
+        acc = _mm512_add_pd(acc, _mm512_mul_pd(d, d));
+    }
+    if (k < hw) {
+        __m512d d = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_maskload_ps(x + k, m8(hw - k))), mu);
+        acc = _mm512_mask_add_pd(acc, (__mmask8)((1u << (hw - k)) - 1u), acc, _mm512_mul_pd(d, d));
+    }
+    _mm512_storeu_pd(l, acc);
+}
+
+static inline __m512 act512(__m512 v, int act)
+{
+    if (act) /* max(v, 0): NaN and -0 give the second operand, +0, as v > 0 ? v : 0 */
+        v = _mm512_max_ps(v, _mm512_setzero_ps());
+    if (act == NN_ACT_RELU6) /* min(v, 6): v < 6 ? v : 6 */
+        v = _mm512_min_ps(v, _mm512_set1_ps(6.0f));
+    return v;
+}
+
+static void bn_apply_avx512(const float *x, float *y, int hw, float a, float b, int act)
+{
+    const __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
+    int k = 0;
+    for (; k + 16 <= hw; k += 16)
+        _mm512_storeu_ps(y + k,
+                         act512(_mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(x + k), va), vb), act));
+    if (k < hw) {
+        const __mmask16 m = m16(hw - k);
+        _mm512_mask_storeu_ps(
+            y + k, m, act512(_mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + k), va), vb), act));
+    }
+}
+
+/* 8 gradients as the BN sees them (n valid; the others 0) */
+static inline __m256 bn_dy8(const float *dy, const float *ay, int act, int n)
+{
+    const __m256i m = m8(n);
+    __m256 d = n >= 8 ? _mm256_loadu_ps(dy) : _mm256_maskload_ps(dy, m);
+    if (!ay)
+        return d;
+    const __m256 y = n >= 8 ? _mm256_loadu_ps(ay) : _mm256_maskload_ps(ay, m);
+    __m256 pass = _mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_GT_OQ);
+    if (act == NN_ACT_RELU6)
+        pass = _mm256_and_ps(pass, _mm256_cmp_ps(y, _mm256_set1_ps(6.0f), _CMP_LT_OQ));
+    return _mm256_add_ps(_mm256_setzero_ps(), _mm256_and_ps(pass, d));
+}
+
+static void bn_bsum_avx512(const float *x, const float *dy, const float *ay, int act, int hw,
+                           double mu, double is, double *sl, double *sxl)
+{
+    __m512d s = _mm512_loadu_pd(sl), sx = _mm512_loadu_pd(sxl);
+    const __m512d vmu = _mm512_set1_pd(mu), vis = _mm512_set1_pd(is);
+    for (int k = 0; k < hw; k += 8) {
+        const int n = hw - k;
+        const __mmask8 m = n >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << n) - 1u);
+        const __m512d d = _mm512_cvtps_pd(bn_dy8(dy + k, ay ? ay + k : NULL, act, n));
+        s = _mm512_mask_add_pd(s, m, s, d);
+        if (x) {
+            const __m256 xf = n >= 8 ? _mm256_loadu_ps(x + k) : _mm256_maskload_ps(x + k, m8(n));
+            const __m512d xh = _mm512_mul_pd(_mm512_sub_pd(_mm512_cvtps_pd(xf), vmu), vis);
+            sx = _mm512_mask_add_pd(sx, m, sx, _mm512_mul_pd(d, xh));
+        }
+    }
+    _mm512_storeu_pd(sl, s);
+    _mm512_storeu_pd(sxl, sx);
+}
+
+static void bn_bdx_avx512(const float *x, const float *dy, const float *ay, int act, float *dx,
+                          int set, int hw, double mu, double is, double kk, double a, double b)
+{
+    const __m512d vmu = _mm512_set1_pd(mu), vis = _mm512_set1_pd(is), vk = _mm512_set1_pd(kk),
+                  va = _mm512_set1_pd(a), vb = _mm512_set1_pd(b);
+    for (int e = 0; e < hw; e += 8) {
+        const int n = hw - e;
+        const __m256i m = m8(n);
+        const __m512d d = _mm512_cvtps_pd(bn_dy8(dy + e, ay ? ay + e : NULL, act, n));
+        __m512d t;
+        if (x) {
+            const __m256 xf = n >= 8 ? _mm256_loadu_ps(x + e) : _mm256_maskload_ps(x + e, m);
+            const __m512d xh = _mm512_mul_pd(_mm512_sub_pd(_mm512_cvtps_pd(xf), vmu), vis);
+            t = _mm512_mul_pd(vk, _mm512_sub_pd(_mm512_sub_pd(d, va), _mm512_mul_pd(xh, vb)));
+        } else {
+            t = _mm512_mul_pd(vk, d);
+        }
+        const __m256 v = _mm512_cvtpd_ps(t);
+        __m256 old = set ? _mm256_setzero_ps()
+                         : n >= 8 ? _mm256_loadu_ps(dx + e) : _mm256_maskload_ps(dx + e, m);
+        const __m256 r = _mm256_add_ps(old, v);
+        if (n >= 8)
+            _mm256_storeu_ps(dx + e, r);
+        else
+            _mm256_maskstore_ps(dx + e, m, r);
+    }
+}
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif
+
+/* the kernels of the instruction set in effect */
+typedef struct bn_kern {
+    void (*sum)(const float *, int, double *);
+    void (*sumsq)(const float *, int, double, double *);
+    void (*apply)(const float *, float *, int, float, float, int);
+    void (*bsum)(const float *, const float *, const float *, int, int, double, double, double *,
+                 double *);
+    void (*bdx)(const float *, const float *, const float *, int, float *, int, int, double,
+                double, double, double, double);
+} bn_kern;
+
+static bn_kern bn_kernels(void)
+{
+#if NN_OPS_X86
+    if (nn_conv_isa() == NN_ISA_AVX512)
+        return (bn_kern){bn_sum_avx512, bn_sumsq_avx512, bn_apply_avx512, bn_bsum_avx512,
+                         bn_bdx_avx512};
+#endif
+    return (bn_kern){bn_sum_c, bn_sumsq_c, bn_apply_c, bn_bsum_c, bn_bdx_c};
+}
+
 static void bn_train_slice(void *vp, int ith, int nth)
 {
     const bn_job *j = vp;
     const int n = j->n, c = j->c, hw = j->hw;
     const double m = (double)n * hw;
+    const bn_kern K = bn_kernels();
     size_t c0, c1;
     nn_par_range((size_t)c, ith, nth, 1, &c0, &c1);
     for (int ch = (int)c0; ch < (int)c1; ch++) {
         double sl[BN_LANES] = {0}, ssl[BN_LANES] = {0};
-        const int hw8 = hw - hw % BN_LANES;
-        for (int i = 0; i < n; i++) {
-            const float *xc = j->x + ((size_t)i * c + ch) * hw;
-            for (int k = 0; k < hw8; k += BN_LANES)
-                for (int q = 0; q < BN_LANES; q++)
-                    sl[q] += xc[k + q];
-            for (int k = hw8; k < hw; k++)
-                sl[k - hw8] += xc[k];
-        }
+        for (int i = 0; i < n; i++)
+            K.sum(j->x + ((size_t)i * c + ch) * hw, hw, sl);
         double mean = lanes_total(sl) / m;
-        for (int i = 0; i < n; i++) {
-            const float *xc = j->x + ((size_t)i * c + ch) * hw;
-            for (int k = 0; k < hw8; k += BN_LANES)
-                for (int q = 0; q < BN_LANES; q++) {
-                    double d = xc[k + q] - mean;
-                    ssl[q] += d * d;
-                }
-            for (int k = hw8; k < hw; k++) {
-                double d = xc[k] - mean;
-                ssl[k - hw8] += d * d;
-            }
-        }
+        for (int i = 0; i < n; i++)
+            K.sumsq(j->x + ((size_t)i * c + ch) * hw, hw, mean, ssl);
         const double ss = lanes_total(ssl);
         double var = ss / m;
         double invstd = 1.0 / sqrt(var + j->eps);
@@ -539,8 +793,8 @@ static void bn_train_slice(void *vp, int ith, int nth)
         float a = (float)(j->gamma[ch] * invstd);
         float b = (float)(j->beta[ch] - j->gamma[ch] * invstd * mean);
         for (int i = 0; i < n; i++)
-            bn_apply(j->x + ((size_t)i * c + ch) * hw, j->y + ((size_t)i * c + ch) * hw, hw, a,
-                     b, j->relu);
+            K.apply(j->x + ((size_t)i * c + ch) * hw, j->y + ((size_t)i * c + ch) * hw, hw, a, b,
+                    j->relu);
     }
 }
 
@@ -567,6 +821,7 @@ static void bn_eval_slice(void *vp, int ith, int nth)
 {
     const bn_job *j = vp;
     const int c = j->c, hw = j->hw;
+    const bn_kern K = bn_kernels();
     size_t p0, p1; /* (image, channel) planes */
     nn_par_range((size_t)j->n * c, ith, nth, 1, &p0, &p1);
     for (size_t p = p0; p < p1; p++) {
@@ -574,7 +829,7 @@ static void bn_eval_slice(void *vp, int ith, int nth)
         double invstd = 1.0 / sqrt((double)j->rvar_c[ch] + j->eps);
         float a = (float)(j->gamma[ch] * invstd);
         float b = (float)(j->beta[ch] - j->gamma[ch] * invstd * j->rmean_c[ch]);
-        bn_apply(j->x + p * hw, j->y + p * hw, hw, a, b, j->relu);
+        K.apply(j->x + p * hw, j->y + p * hw, hw, a, b, j->relu);
     }
 }
 
@@ -600,33 +855,18 @@ static void bn_backward_slice(void *vp, int ith, int nth)
     const int n = j->n, c = j->c, hw = j->hw;
     const double m = (double)n * hw;
     const int need_x = j->batch_stats || j->dgamma;
+    const bn_kern K = bn_kernels();
     size_t c0, c1;
     nn_par_range((size_t)c, ith, nth, 1, &c0, &c1);
     for (int ch = (int)c0; ch < (int)c1; ch++) {
         double sl[BN_LANES] = {0}, sxl[BN_LANES] = {0};
         const double mu = j->mean[ch], is = j->invstd[ch];
-        const int hw8 = hw - hw % BN_LANES;
-        for (int i = 0; i < n; i++) {
-            const float *dyc = j->dy + ((size_t)i * c + ch) * hw;
-            if (need_x) {
-                const float *xc = j->x + ((size_t)i * c + ch) * hw;
-                for (int k = 0; k < hw8; k += BN_LANES)
-                    for (int q = 0; q < BN_LANES; q++) {
-                        sl[q] += dyc[k + q];
-                        sxl[q] += dyc[k + q] * ((xc[k + q] - mu) * is);
-                    }
-                for (int k = hw8; k < hw; k++) {
-                    sl[k - hw8] += dyc[k];
-                    sxl[k - hw8] += dyc[k] * ((xc[k] - mu) * is);
-                }
-            } else {
-                for (int k = 0; k < hw8; k += BN_LANES)
-                    for (int q = 0; q < BN_LANES; q++)
-                        sl[q] += dyc[k + q];
-                for (int k = hw8; k < hw; k++)
-                    sl[k - hw8] += dyc[k];
+        if (j->dgamma || j->dbeta || (j->dx && j->batch_stats))
+            for (int i = 0; i < n; i++) {
+                const size_t o = ((size_t)i * c + ch) * hw;
+                K.bsum(need_x ? j->x + o : NULL, j->dy + o, j->act_y ? j->act_y + o : NULL,
+                       j->relu, hw, mu, is, sl, sxl);
             }
-        }
         const double sdy = lanes_total(sl), sdyx = lanes_total(sxl);
         if (j->dgamma)
             j->dgamma[ch] += (float)sdyx;
@@ -634,38 +874,166 @@ static void bn_backward_slice(void *vp, int ith, int nth)
             j->dbeta[ch] += (float)sdy;
         if (!j->dx)
             continue;
-        const double k = j->gamma[ch] * is;
-        if (!j->batch_stats) { /* statistics are constants: dx = gamma * invstd * dy */
-            for (int i = 0; i < n; i++) {
-                const float *dyc = j->dy + ((size_t)i * c + ch) * hw;
-                float *dxc = j->dx + ((size_t)i * c + ch) * hw;
-                for (int e = 0; e < hw; e++)
-                    dxc[e] += (float)(k * dyc[e]);
-            }
-            continue;
-        }
-        /* dx = gamma*invstd/m * (m*dy - sum(dy) - xhat*sum(dy*xhat)) */
-        const double a = sdy / m, b = sdyx / m;
+        /* batch statistics: dx = gamma*invstd/m * (m*dy - sum(dy) - xhat*sum(dy*xhat));
+         * constants: dx = gamma * invstd * dy */
+        const double k = j->gamma[ch] * is, a = sdy / m, b = sdyx / m;
         for (int i = 0; i < n; i++) {
-            const float *xc = j->x + ((size_t)i * c + ch) * hw;
-            const float *dyc = j->dy + ((size_t)i * c + ch) * hw;
-            float *dxc = j->dx + ((size_t)i * c + ch) * hw;
-            for (int e = 0; e < hw; e++) {
-                double xh = (xc[e] - mu) * is;
-                dxc[e] += (float)(k * (dyc[e] - a - xh * b));
-            }
+            const size_t o = ((size_t)i * c + ch) * hw;
+            K.bdx(j->batch_stats ? j->x + o : NULL, j->dy + o, j->act_y ? j->act_y + o : NULL,
+                  j->relu, j->dx + o, j->set_dx, hw, mu, is, k, a, b);
         }
     }
+}
+
+void nn_bn_act_backward(int n, int c, int hw, int batch_stats, const float *x,
+                        const float *gamma, const float *mean, const float *invstd,
+                        const float *act_y, int act, const float *dy, float *dx, int set_dx,
+                        float *dgamma, float *dbeta)
+{
+    bn_job j = {.n = n, .c = c, .hw = hw, .batch_stats = batch_stats, .x = x, .gamma = gamma,
+                .mean = mean, .invstd = invstd, .dy = dy, .dx = dx, .dgamma = dgamma,
+                .dbeta = dbeta, .act_y = act ? act_y : NULL, .relu = act, .set_dx = set_dx};
+    nn_par_run(bn_backward_slice, &j);
 }
 
 void nn_bn_backward(int n, int c, int hw, int batch_stats, const float *x,
                     const float *gamma, const float *mean, const float *invstd,
                     const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    bn_job j = {.n = n, .c = c, .hw = hw, .batch_stats = batch_stats, .x = x, .gamma = gamma,
-                .mean = mean, .invstd = invstd, .dy = dy, .dx = dx, .dgamma = dgamma,
-                .dbeta = dbeta};
-    nn_par_run(bn_backward_slice, &j);
+    nn_bn_act_backward(n, c, hw, batch_stats, x, gamma, mean, invstd, NULL, 0, dy, dx, 0, dgamma,
+                       dbeta);
+}
+
+/* ------------------------------------------------------------------ element-wise kernels */
+
+/* Ranges [i0, i1) of the element-wise kernels, C and AVX-512 (the same float operations per
+ * element, so the same bits), chosen by nn_conv_isa(). */
+typedef enum { EW_ADD, EW_ACC, EW_ADD_RELU, EW_RELU_BWD, EW_RELU6_BWD, EW_ADD_RELU_BWD } ew_kind;
+
+static void ew_c(ew_kind kind, size_t i0, size_t i1, const float *a, const float *b, float *y,
+                 float *y1, int set0, int set1)
+{
+    switch (kind) {
+    case EW_ADD:
+        for (size_t i = i0; i < i1; i++)
+            y[i] = a[i] + b[i];
+        break;
+    case EW_ACC:
+        for (size_t i = i0; i < i1; i++)
+            y[i] += a[i];
+        break;
+    case EW_ADD_RELU:
+        for (size_t i = i0; i < i1; i++) {
+            const float v = a[i] + b[i];
+            y[i] = v > 0.0f ? v : 0.0f;
+        }
+        break;
+    case EW_RELU_BWD: /* a = y, b = dy, y = dx */
+        for (size_t i = i0; i < i1; i++)
+            y[i] += a[i] > 0.0f ? b[i] : 0.0f;
+        break;
+    case EW_RELU6_BWD:
+        for (size_t i = i0; i < i1; i++)
+            y[i] += (a[i] > 0.0f && a[i] < 6.0f) ? b[i] : 0.0f;
+        break;
+    case EW_ADD_RELU_BWD: /* a = y, b = dy; y = dx0, y1 = dx1 (either NULL) */
+        for (size_t i = i0; i < i1; i++) {
+            const float g = 0.0f + (a[i] > 0.0f ? b[i] : 0.0f);
+            if (y)
+                y[i] = (set0 ? 0.0f : y[i]) + g;
+            if (y1)
+                y1[i] = (set1 ? 0.0f : y1[i]) + g;
+        }
+        break;
+    }
+}
+
+#if NN_OPS_X86
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx2,fma")
+#endif
+static void ew_avx512(ew_kind kind, size_t i0, size_t i1, const float *a, const float *b,
+                      float *y, float *y1, int set0, int set1)
+{
+    const __m512 z = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
+    for (size_t i = i0; i < i1; i += 16) {
+        const __mmask16 m = i1 - i >= 16 ? (__mmask16)0xFFFF : m16((int)(i1 - i));
+        const __m512 va = _mm512_maskz_loadu_ps(m, a + i);
+        __m512 vb, r;
+        switch (kind) {
+        case EW_ADD:
+            r = _mm512_add_ps(va, _mm512_maskz_loadu_ps(m, b + i));
+            _mm512_mask_storeu_ps(y + i, m, r);
+            break;
+        case EW_ACC:
+            r = _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + i), va);
+            _mm512_mask_storeu_ps(y + i, m, r);
+            break;
+        case EW_ADD_RELU:
+            r = _mm512_max_ps(_mm512_add_ps(va, _mm512_maskz_loadu_ps(m, b + i)), z);
+            _mm512_mask_storeu_ps(y + i, m, r);
+            break;
+        case EW_RELU_BWD:
+        case EW_RELU6_BWD: {
+            __mmask16 p = _mm512_cmp_ps_mask(va, z, _CMP_GT_OQ);
+            if (kind == EW_RELU6_BWD)
+                p &= _mm512_cmp_ps_mask(va, six, _CMP_LT_OQ);
+            vb = _mm512_maskz_mov_ps(p, _mm512_maskz_loadu_ps(m, b + i));
+            r = _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + i), vb);
+            _mm512_mask_storeu_ps(y + i, m, r);
+            break;
+        }
+        case EW_ADD_RELU_BWD: {
+            const __mmask16 p = _mm512_cmp_ps_mask(va, z, _CMP_GT_OQ);
+            const __m512 g = _mm512_add_ps(z, _mm512_maskz_mov_ps(p, _mm512_maskz_loadu_ps(m, b + i)));
+            if (y)
+                _mm512_mask_storeu_ps(y + i, m, _mm512_add_ps(set0 ? z : _mm512_maskz_loadu_ps(m, y + i), g));
+            if (y1)
+                _mm512_mask_storeu_ps(y1 + i, m, _mm512_add_ps(set1 ? z : _mm512_maskz_loadu_ps(m, y1 + i), g));
+            break;
+        }
+        }
+    }
+}
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif
+
+typedef struct ewk_job {
+    ew_kind kind;
+    size_t n;
+    const float *a, *b;
+    float *y, *y1;
+    int set0, set1;
+} ewk_job;
+
+static void ewk_slice(void *vp, int ith, int nth)
+{
+    const ewk_job *j = vp;
+    size_t i0, i1;
+    nn_par_range(j->n, ith, nth, 16, &i0, &i1);
+    if (i1 <= i0)
+        return;
+#if NN_OPS_X86
+    if (nn_conv_isa() == NN_ISA_AVX512) {
+        ew_avx512(j->kind, i0, i1, j->a, j->b, j->y, j->y1, j->set0, j->set1);
+        return;
+    }
+#endif
+    ew_c(j->kind, i0, i1, j->a, j->b, j->y, j->y1, j->set0, j->set1);
+}
+
+static void ewk_run(ew_kind kind, size_t n, const float *a, const float *b, float *y, float *y1,
+                    int set0, int set1)
+{
+    ewk_job j = {kind, n, a, b, y, y1, set0, set1};
+    nn_par_run(ewk_slice, &j);
 }
 
 /* ------------------------------------------------------------------ activations */
@@ -693,27 +1061,9 @@ void nn_relu_forward(size_t n, const float *x, float *y, float cap)
 }
 
 /* From the output: relu passes where y > 0; relu6 where 0 < y < 6 (PyTorch's hardtanh). */
-static void relu_bwd_slice(void *vp, int ith, int nth)
-{
-    const ew_job *j = vp;
-    size_t i0, i1;
-    nn_par_range(j->n, ith, nth, 16, &i0, &i1);
-    const float *y = j->a, *dy = j->b;
-    float *dx = j->y;
-    /* branch-free so that it vectorises */
-    if (j->cap > 0.0f) {
-        for (size_t i = i0; i < i1; i++)
-            dx[i] += (y[i] > 0.0f && y[i] < j->cap) ? dy[i] : 0.0f;
-    } else {
-        for (size_t i = i0; i < i1; i++)
-            dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
-    }
-}
-
 void nn_relu_backward(size_t n, const float *y, const float *dy, float *dx, float cap)
 {
-    ew_job j = {n, y, dy, dx, cap};
-    nn_par_run(relu_bwd_slice, &j);
+    ewk_run(cap > 0.0f ? EW_RELU6_BWD : EW_RELU_BWD, n, y, dy, dx, NULL, 0, 0);
 }
 
 /* ------------------------------------------------------------------ pooling */
@@ -940,46 +1290,25 @@ void nn_dropout_backward(size_t n, const float *mask, const float *dy, float *dx
         dx[i] += dy[i] * mask[i];
 }
 
-static void add_slice(void *vp, int ith, int nth)
-{
-    const ew_job *j = vp;
-    size_t i0, i1;
-    nn_par_range(j->n, ith, nth, 16, &i0, &i1);
-    if (j->b)
-        for (size_t i = i0; i < i1; i++)
-            j->y[i] = j->a[i] + j->b[i];
-    else
-        for (size_t i = i0; i < i1; i++)
-            j->y[i] += j->a[i];
-}
-
-static void add_relu_slice(void *vp, int ith, int nth)
-{
-    const ew_job *j = vp;
-    size_t i0, i1;
-    nn_par_range(j->n, ith, nth, 16, &i0, &i1);
-    for (size_t i = i0; i < i1; i++) {
-        const float v = j->a[i] + j->b[i];
-        j->y[i] = v > 0.0f ? v : 0.0f;
-    }
-}
-
 void nn_add_relu_forward(size_t n, const float *a, const float *b, float *y)
 {
-    ew_job j = {n, a, b, y, 0.0f};
-    nn_par_run(add_relu_slice, &j);
+    ewk_run(EW_ADD_RELU, n, a, b, y, NULL, 0, 0);
 }
 
 void nn_add_forward(size_t n, const float *a, const float *b, float *y)
 {
-    ew_job j = {n, a, b, y, 0.0f};
-    nn_par_run(add_slice, &j);
+    ewk_run(EW_ADD, n, a, b, y, NULL, 0, 0);
 }
 
 void nn_add_acc(size_t n, const float *dy, float *dx)
 {
-    ew_job j = {n, dy, NULL, dx, 0.0f};
-    nn_par_run(add_slice, &j);
+    ewk_run(EW_ACC, n, dy, NULL, dx, NULL, 0, 0);
+}
+
+void nn_add_relu_backward(size_t n, const float *y, const float *dy, float *dx0, int set0,
+                          float *dx1, int set1)
+{
+    ewk_run(EW_ADD_RELU_BWD, n, y, dy, dx0, dx1, set0, set1);
 }
 
 void nn_pad_forward(int n, int c, int h, int w, int pt, int pb, int pl, int pr,

@@ -102,6 +102,33 @@ nomem:
     return NULL;
 }
 
+typedef struct sgd_job {
+    const nn_opt_cfg *c;
+    nn_tensor *t;
+    opt_slot *s;
+    float a, clip;
+    long step;
+} sgd_job;
+
+static void sgd_slice(void *vp, int ith, int nth)
+{
+    const sgd_job *j = vp;
+    const nn_opt_cfg *c = j->c;
+    nn_tensor *t = j->t;
+    opt_slot *s = j->s;
+    size_t k0, k1;
+    nn_par_range(t->numel, ith, nth, 16, &k0, &k1);
+    for (size_t k = k0; k < k1; k++) {
+        float g = t->grad[k] * j->clip + c->weight_decay * t->data[k];
+        if (c->momentum > 0) {
+            float b = j->step == 1 ? g : c->momentum * s->m[k] + (1 - c->dampening) * g;
+            s->m[k] = b;
+            g = c->nesterov ? g + c->momentum * b : b;
+        }
+        t->data[k] -= j->a * g;
+    }
+}
+
 int nn_opt_step(nn_opt *opt, float lr, double *grad_norm, wb_error *err)
 {
     const nn_opt_cfg *c = &opt->cfg;
@@ -113,10 +140,25 @@ int nn_opt_step(nn_opt *opt, float lr, double *grad_norm, wb_error *err)
                           "optimizer: %s was frozen after the optimizer was created",
                           opt->slots[i].t->name);
     double ss = 0;
-    for (size_t i = 0; i < opt->n; i++) {
-        const nn_tensor *t = opt->slots[i].t;
-        for (size_t k = 0; k < t->numel; k++)
-            ss += (double)t->grad[k] * t->grad[k];
+    if (c->clip_norm > 0 || grad_norm) { /* the norm's value matters: one chain, in order */
+        for (size_t i = 0; i < opt->n; i++) {
+            const nn_tensor *t = opt->slots[i].t;
+            for (size_t k = 0; k < t->numel; k++)
+                ss += (double)t->grad[k] * t->grad[k];
+        }
+    } else { /* only whether it is finite (every gradient is): 8 independent chains */
+        double l[8] = {0};
+        for (size_t i = 0; i < opt->n; i++) {
+            const nn_tensor *t = opt->slots[i].t;
+            size_t k = 0;
+            for (; k + 8 <= t->numel; k += 8)
+                for (int q = 0; q < 8; q++)
+                    l[q] += (double)t->grad[k + q] * t->grad[k + q];
+            for (; k < t->numel; k++)
+                l[0] += (double)t->grad[k] * t->grad[k];
+        }
+        for (int q = 0; q < 8; q++)
+            ss += l[q];
     }
     double norm = sqrt(ss);
     if (grad_norm)
@@ -134,15 +176,12 @@ int nn_opt_step(nn_opt *opt, float lr, double *grad_norm, wb_error *err)
         nn_tensor *t = s->t;
         const float a = lr * s->lr_scale;
         if (c->kind == NN_OPT_SGD) {
-            for (size_t k = 0; k < t->numel; k++) {
-                float g = t->grad[k] * clip + c->weight_decay * t->data[k];
-                if (c->momentum > 0) {
-                    float b = opt->step == 1 ? g : c->momentum * s->m[k] + (1 - c->dampening) * g;
-                    s->m[k] = b;
-                    g = c->nesterov ? g + c->momentum * b : b;
-                }
-                t->data[k] -= a * g;
-            }
+            /* element-wise: split over the engine's threads, the same bits on any count */
+            sgd_job j = {c, t, s, a, clip, opt->step};
+            if (t->numel >= 65536)
+                nn_par_run(sgd_slice, &j);
+            else
+                sgd_slice(&j, 0, 1);
         } else {
             const float wd = 1.0f - a * c->weight_decay;
             const double step = a / bc1;

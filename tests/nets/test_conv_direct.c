@@ -9,7 +9,10 @@
  *  - every instruction set the CPU has (C with fmaf, AVX2+FMA, AVX-512) gives the same bits;
  *  - 1, 2 and 3 threads give the same bits;
  *  - the kernels really ran (nn_conv_direct_counts), depthwise and grouped convs never take
- *    them, and under WB_NN_ISA=c (ctest nets.conv_direct_c) the C path is the one in effect.
+ *    them, and under WB_NN_ISA=c (ctest nets.conv_direct_c) the C path is the one in effect;
+ *  - the depthwise 3x3 kernels (nn_conv_dw_*): forward, forward with eval-mode BN and
+ *    ReLU / ReLU6 in the store, and dx bit-identical to the plain float loops, dW against
+ *    double precision, every instruction set and 1-3 threads bit-identical.
  */
 #include <string.h>
 
@@ -193,6 +196,104 @@ static void check_shape(const shape *sh)
     free(x), free(wt), free(b), free(r);
 }
 
+
+/* ---- depthwise 3x3 (nn_conv_dw_*): forward (with and without eval BN + activation) and
+ * input gradient bit-identical to the plain float loops the engine had before; dW against
+ * double precision; every instruction set and 1-3 threads bit-identical. */
+static float act_f(float v, int act)
+{
+    if (act)
+        v = v > 0.0f ? v : 0.0f;
+    if (act == NN_ACT_RELU6)
+        v = v < 6.0f ? v : 6.0f;
+    return v;
+}
+
+static void check_dw(int n, int c, int h, int w, int s, int p, int bias, int act)
+{
+    nn_conv_geom g = {n, c, h, w, c, 3, 3, s, s, p, p, c, 0, 0, 1};
+    g.oh = (h + 2 * p - 3) / s + 1;
+    g.ow = (w + 2 * p - 3) / s + 1;
+    char name[96];
+    snprintf(name, sizeof name, "depthwise n%d c%d %dx%d s%d p%d%s act%d", n, c, h, w, s, p,
+             bias ? " +b" : "", act);
+    CHECK(nn_conv_dw_use(&g), "%s: not taken", name);
+    const size_t nx = (size_t)n * c * h * w, ny = (size_t)n * c * g.oh * g.ow, nw = (size_t)c * 9;
+    float *x = rnd(nx), *wt = rnd(nw), *b = bias ? rnd((size_t)c) : NULL, *r = rnd(ny);
+    float *pa = rnd((size_t)c), *pb = rnd((size_t)c);
+    for (int i = 0; i < c; i++)
+        pa[i] *= 4.0f, pb[i] *= 4.0f; /* outputs both sides of 0 and of 6 */
+    /* the plain float loops */
+    float *y0 = malloc(sizeof(float) * ny), *yp0 = malloc(sizeof(float) * ny);
+    float *dx0 = rnd(nx), *dw0 = calloc(nw, sizeof(float)), *dxin = malloc(sizeof(float) * nx);
+    memcpy(dxin, dx0, sizeof(float) * nx); /* accumulated into: start from random values */
+    double *dwd = calloc(nw, sizeof(double));
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < c; ch++) {
+            const float *xc = x + ((size_t)i * c + ch) * h * w, *k = wt + (size_t)ch * 9;
+            const float *dyc = r + ((size_t)i * c + ch) * g.oh * g.ow;
+            float *dxc = dx0 + ((size_t)i * c + ch) * h * w;
+            for (int oy = 0; oy < g.oh; oy++)
+                for (int ox = 0; ox < g.ow; ox++) {
+                    float acc = 0.0f;
+                    const float d = dyc[oy * g.ow + ox];
+                    for (int ki = 0; ki < 3; ki++)
+                        for (int kj = 0; kj < 3; kj++) {
+                            int iy = oy * s - p + ki, ix = ox * s - p + kj;
+                            if (iy < 0 || iy >= h || ix < 0 || ix >= w)
+                                continue;
+                            acc += xc[iy * w + ix] * k[ki * 3 + kj];
+                            dxc[iy * w + ix] += d * k[ki * 3 + kj];
+                            dwd[(size_t)ch * 9 + ki * 3 + kj] += (double)d * xc[iy * w + ix];
+                        }
+                    const size_t o = ((size_t)i * c + ch) * g.oh * g.ow + oy * g.ow + ox;
+                    y0[o] = acc + (b ? b[ch] : 0.0f);
+                    yp0[o] = act_f(y0[o] * pa[ch] + pb[ch], act);
+                }
+        }
+    const nn_isa best = nn_conv_set_isa(NN_ISA_AVX512);
+    float *dwfirst = NULL;
+    for (int isa = (int)best; isa >= (int)NN_ISA_C; isa--) {
+        nn_conv_set_isa((nn_isa)isa);
+        for (int threads = 1; threads <= 3; threads++) {
+            nn_set_threads(threads);
+            float *y = malloc(sizeof(float) * ny), *yp = malloc(sizeof(float) * ny);
+            float *dx = malloc(sizeof(float) * nx), *dw = calloc(nw, sizeof(float));
+            memcpy(dx, dxin, sizeof(float) * nx);
+            nn_conv2d_forward(&g, x, wt, b, y, NULL);
+            nn_conv_dw_forward_post(&g, x, wt, b, pa, pb, act, yp);
+            nn_conv2d_backward(&g, x, wt, r, dx, dw, NULL, NULL, NULL);
+            CHECK(same(y, y0, ny), "%s %s %d threads: forward differs from the plain loop", name,
+                  nn_isa_name((nn_isa)isa), threads);
+            CHECK(same(yp, yp0, ny), "%s %s %d threads: forward + BN + act differs", name,
+                  nn_isa_name((nn_isa)isa), threads);
+            CHECK(same(dx, dx0, nx), "%s %s %d threads: dx differs from the plain loop", name,
+                  nn_isa_name((nn_isa)isa), threads);
+            if (!dwfirst) {
+                dwfirst = dw;
+                double num = 0, den = 0;
+                for (size_t i = 0; i < nw; i++) {
+                    num += (dw[i] - dwd[i]) * (dw[i] - dwd[i]);
+                    den += dwd[i] * dwd[i];
+                }
+                CHECK_LE(sqrt(num / den), 1e-6, "%s: dW against double precision", name);
+            } else {
+                CHECK(same(dw, dwfirst, nw), "%s %s %d threads: dW differs from %s on 1 thread",
+                      name, nn_isa_name((nn_isa)isa), threads, nn_isa_name(best));
+                free(dw);
+            }
+            free(y), free(yp), free(dx);
+        }
+    }
+    nn_set_threads(1);
+    nn_conv_set_isa(best);
+    printf("%-40s forward, +BN+act, dx = plain loops; dW vs double ok; c..%s x 1-3 threads "
+           "bit-identical\n", name, nn_isa_name(best));
+    free(dwfirst);
+    free(x), free(wt), free(b), free(r), free(pa), free(pb), free(y0), free(yp0), free(dx0),
+        free(dw0), free(dxin), free(dwd);
+}
+
 int main(void)
 {
     const char *env = getenv("WB_NN_ISA");
@@ -209,9 +310,20 @@ int main(void)
         {1, 1, 16, 31, 37, 1, 1, 1},   /* one input channel, as conv1 of a grey network */
         {2, 9, 20, 18, 51, 2, 1, 0},   /* stride 2, width over three vectors */
         {2, 16, 16, 34, 34, 1, 1, 0},  /* a CIFAR ResNet layer */
+        {2, 16, 16, 80, 50, 1, 1, 0},  /* large maps: dW in row blocks (lane sums carried) */
+        {2, 8, 16, 130, 90, 2, 1, 1},  /* the same, stride 2 */
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         check_shape(&shapes[i]);
+
+    /* depthwise kernels: borders, widths below / above one and two vectors, both strides */
+    check_dw(2, 5, 9, 7, 1, 1, 0, NN_ACT_NONE);
+    check_dw(3, 4, 17, 33, 1, 1, 1, NN_ACT_RELU6);
+    check_dw(1, 3, 20, 40, 1, 0, 0, NN_ACT_RELU);
+    check_dw(2, 3, 12, 15, 1, 2, 1, NN_ACT_RELU6);
+    check_dw(2, 4, 17, 35, 2, 0, 1, NN_ACT_RELU6);
+    check_dw(2, 3, 16, 64, 2, 1, 0, NN_ACT_NONE);
+    check_dw(1, 2, 9, 70, 2, 2, 0, NN_ACT_RELU);
 
     /* depthwise and grouped convs never take the direct kernels, even when forced */
     nn_conv_set_algo(NN_CONV_DIRECT);

@@ -3,8 +3,9 @@
  * it agrees within 1e-5 (relative L2 per tensor: GEMM slices round differently). Covers
  * batched im2col (3x3 and 1x1 bottleneck convs), depthwise convs, BN train and frozen. BN and
  * ReLU fused into one pass, and in inference a direct-kernel conv with its eval-mode BN (and
- * ReLU) in one pass (ResNet-18's layer1 at 64x64), against WB_NN_NOFUSE=1 (separate passes):
- * bit-identical. */
+ * ReLU) in one pass (ResNet-18's layer1 at 64x64), the activation's backward inside BN's and the
+ * residual add's (ResNet-18, ResNet-20), BN + ReLU6 and depthwise conv + eval BN + ReLU6
+ * (MobileNet), against WB_NN_NOFUSE=1 (separate passes): bit-identical. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,6 +121,9 @@ int main(void)
     check_case("resnet18", NULL, "all", NN_BN_TRAIN);
     check_case("resnet18", NULL, "layer4", NN_BN_FROZEN);
     check_case("bottleneck", bottleneck, "all", NN_BN_TRAIN);
+    /* CIFAR ResNet: BN + ReLU and add + ReLU fused forward and backward, option-A shortcuts,
+     * direct 3x3 kernels */
+    check_case("resnet20", NULL, "all", NN_BN_TRAIN);
     /* MobileNet with frozen BN: with batch statistics over 4 images of 2x2 pixels at the end
      * (64x64 input), its 27 BN layers amplify any rounding difference (such as a GEMM sliced
      * differently) to ~1e-2 at conv1, a conditioning property, not a threading one. Batch
