@@ -69,6 +69,10 @@ typedef struct exp_train_cfg {
     int no_prefix_cache;    /* 1: recompute the frozen prefix at every step (the path continuous
                              * augmentation takes; tests compare it with the cache). Zeroed by
                              * exp_train_cfg_from_config. */
+    size_t prefix_max_bytes; /* 0: no limit; else the cached frozen prefixes (training images
+                              * x variants, validation and test) may take at most this much,
+                              * and beyond it are recomputed each step (data.memory_mb, set by
+                              * the run from exp_dataset.memory_budget). Zeroed likewise. */
 } exp_train_cfg;
 
 /* The train section plus variant v's keys. Stage names are checked by the config already. */
@@ -112,6 +116,8 @@ typedef struct exp_train_result {
     size_t prefix_images;   /* images the frozen prefix was run on by training and scoring
                              * (as a prefix or inside a whole forward; the probe's pooled
                              * features not counted); 0 when stage 0 trains or unfreeze none */
+    int prefix_over_budget; /* the prefix cache would have exceeded tc->prefix_max_bytes:
+                             * the prefix was recomputed at every step */
     wb_tensor_list weights; /* tc->save_weights: every parameter and buffer of the kept epoch,
                              * under the home framework's names (empty otherwise) */
 } exp_train_result;
