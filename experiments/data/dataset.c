@@ -394,6 +394,73 @@ const float *exp_dataset_image(const exp_dataset *ds, size_t i, float *buf, wb_e
     return buf;
 }
 
+/* ---- validate: the labels CSV alone ---- */
+
+static int cmp_str_ptr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int exp_dataset_check_labels(const exp_config *cfg, exp_labels_summary *s, wb_error *err)
+{
+    memset(s, 0, sizeof *s);
+    const char *labels = exp_config_str(cfg, "data.labels");
+    const char *positive = exp_config_str(cfg, "data.positive");
+    const size_t n_cls = exp_config_num_classes(cfg);
+    const int fail_fast = !strcmp(exp_config_str(cfg, "data.on_error"), "fail");
+    io_csv csv;
+    if (io_csv_read(labels, &csv, err) != 0) return -1;
+    long c_file = io_csv_column(&csv, exp_config_str(cfg, "data.file_column"), err);
+    long c_label = c_file < 0 ? -1 : io_csv_column(&csv, exp_config_str(cfg, "data.label_column"), err);
+    long c_group = c_label < 0 ? -1 : io_csv_column(&csv, exp_config_str(cfg, "data.group_column"), err);
+    if (c_group < 0) {
+        io_csv_free(&csv);
+        return -1;
+    }
+    if (csv.n_rows == 0) {
+        io_csv_free(&csv);
+        return wb_err(err, WB_E_DATA, labels, "no rows after the header");
+    }
+    const char **g = malloc(csv.n_rows * sizeof *g);
+    if (!g) {
+        io_csv_free(&csv);
+        return wb_err(err, WB_E_NOMEM, labels, "out of memory for %zu rows", csv.n_rows);
+    }
+    int rc = 0;
+    s->n_classes = n_cls ? (int)n_cls : 2;
+    for (size_t r = 0; r < csv.n_rows && rc == 0; r++) {
+        const char *file = io_csv_cell(&csv, r, c_file), *lv = io_csv_cell(&csv, r, c_label);
+        g[r] = io_csv_cell(&csv, r, c_group);
+        if (!file[0] || !g[r][0]) {
+            rc = wb_err_at(err, WB_E_DATA, labels, csv.lines[r], 0, NULL, "empty %s", !file[0] ? "file name" : "group (patient) id");
+            break;
+        }
+        if (n_cls == 0) {
+            s->class_n[!strcmp(lv, positive)]++;
+            continue;
+        }
+        size_t k = 0;
+        while (k < n_cls && strcmp(lv, exp_config_list_item(cfg, "data.classes", k))) k++;
+        if (k < n_cls) {
+            s->class_n[k]++;
+        } else if (fail_fast) {
+            rc = wb_err_at(err, WB_E_DATA, labels, csv.lines[r], 0, NULL,
+                           "%s '%.200s' is not one of data.classes (data.on_error is fail)",
+                           exp_config_str(cfg, "data.label_column"), lv);
+        } else {
+            s->unknown_label++;
+        }
+    }
+    if (rc == 0) {
+        s->rows = csv.n_rows;
+        qsort(g, csv.n_rows, sizeof *g, cmp_str_ptr);
+        for (size_t r = 0; r < csv.n_rows; r++) s->patients += r == 0 || strcmp(g[r - 1], g[r]) != 0;
+    }
+    free(g);
+    io_csv_free(&csv);
+    return rc;
+}
+
 /* ---- the same image listed twice ---- */
 
 typedef struct dup_key {

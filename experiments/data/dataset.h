@@ -93,6 +93,22 @@ char *exp_dataset_out_file(const exp_dataset *ds, const char *file, const char *
 char *exp_dataset_out_text(const exp_dataset *ds, const char *text, const char *file, const char *path, int line,
                            const char *group, const char *pseudonym);
 
+/* What exp_dataset_check_labels found in a labels CSV. */
+typedef struct exp_labels_summary {
+    size_t rows;           /* data rows */
+    size_t patients;       /* distinct values of data.group_column */
+    size_t class_n[EXP_CONFIG_MAX_CLASSES]; /* rows per class (binary: [1] = data.positive) */
+    int n_classes;         /* 2 for binary labels; the length of data.classes otherwise */
+    size_t unknown_label;  /* rows whose label is not in data.classes (excluded by the run
+                            * under data.on_error: skip) */
+} exp_labels_summary;
+
+/* Checks data.labels without opening an image (workbench validate): the configured file,
+ * label and group columns exist, no row has an empty file name or patient id, and (with
+ * data.classes and data.on_error: fail) every label is listed. WB_E_DATA naming the file and
+ * line, as the run would fail. Time O(n log n) in the rows; the CSV is held in memory. */
+int exp_dataset_check_labels(const exp_config *cfg, exp_labels_summary *s, wb_error *err);
+
 /* Preprocessing parameters from the config's preprocess section. */
 void exp_dataset_pre_params(const exp_config *cfg, exp_pre_params *p);
 
