@@ -4,10 +4,10 @@
 # synthetic cohorts of N small images.
 #
 #   bench/scale.sh [--build DIR] [--work DIR] [--sizes "1000 10000 100000"] [--max N]
-#                  [--size WxH] [--input S] [--set key=value]...
+#                  [--run-max N] [--size WxH] [--input S] [--set key=value]...
 #
 # Defaults: build/, WORK = BUILD/bench-scale, N = 1000 10000 100000 (--max N drops the larger
-# ones), `workbench synth --size 64x64 --transfer-syntax explicit_le --seed 1` (N/4 patients,
+# ones; --run-max N: run and report only up to N, validate and preprocess beyond), `workbench synth --size 64x64 --transfer-syntax explicit_le --seed 1` (N/4 patients,
 # 4 views each; a cohort is kept in WORK and reused), input S = 32 (32x32), ResNet-20 (the
 # CIFAR weights of ../shared/weights), variants baseline and frozen (unfreeze: none), 1 epoch,
 # 3 folds, 2 threads. --set passes config overrides to preprocess and run (e.g.
@@ -24,6 +24,7 @@ build="$root/build"
 work=""
 sizes="1000 10000 100000"
 max=""
+run_max=""
 size=64x64
 input=32
 sets=""
@@ -33,10 +34,11 @@ while [ $# -gt 0 ]; do
     --work) work=$2; shift ;;
     --sizes) sizes=$2; shift ;;
     --max) max=$2; shift ;;
+    --run-max) run_max=$2; shift ;;
     --size) size=$2; shift ;;
     --input) input=$2; shift ;;
     --set) sets="$sets --set $2"; shift ;;
-    *) echo "usage: $0 [--build DIR] [--work DIR] [--sizes LIST] [--max N] [--size WxH] [--input S] [--set k=v]..." >&2; exit 2 ;;
+    *) echo "usage: $0 [--build DIR] [--work DIR] [--sizes LIST] [--max N] [--run-max N] [--size WxH] [--input S] [--set k=v]..." >&2; exit 2 ;;
     esac
     shift
 done
@@ -108,6 +110,7 @@ YAML
     measure "$n" validate "$wb" validate "$work/scale-$n.yaml"
     # shellcheck disable=SC2086
     measure "$n" preprocess "$wb" preprocess "$work/scale-$n.yaml" --out "$work/runs-$n" $sets
+    [ -n "$run_max" ] && [ "$n" -gt "$run_max" ] && continue
     # shellcheck disable=SC2086
     measure "$n" run "$wb" run "$work/scale-$n.yaml" --out "$work/runs-$n" --registry none --timestamp 20260101T000000Z $sets
     rd=$(cat "$work/n$n-run.out")

@@ -285,19 +285,17 @@ static int pooled_features(nn_net *net, const exp_dataset *ds, const size_t *idx
     /* a patch run's sliding windows follow its ds->n patches in the images (patch.h) */
     const size_t nall = ds->n + (ds->patch ? ds->patch->n_windows : 0);
     if (fc && !fc->f) {
-        size_t *all = malloc((nall ? nall : 1) * sizeof *all);
-        double *f = malloc((nall ? nall : 1) * F * sizeof *f);
-        if (!all || !f) {
-            free(all);
-            free(f);
-            return wb_err(err, WB_E_NOMEM, NULL, "out of memory for the features of %zu images", nall);
-        }
-        for (size_t i = 0; i < nall; i++) all[i] = i;
-        int rc = pooled_features(net, ds, all, nall, C, B, tc, 0, xbuf, fbuf, f, err);
-        free(all);
-        if (rc) {
-            free(f);
-            return -1;
+        float *f = malloc((nall ? nall : 1) * F * sizeof *f);
+        if (!f) return wb_err(err, WB_E_NOMEM, NULL, "out of memory for the features of %zu images", nall);
+        for (size_t s = 0; s < nall; s += (size_t)B) { /* every item, in order, a batch at a time */
+            size_t all[256];
+            int b = (int)(nall - s < (size_t)B ? nall - s : (size_t)B);
+            for (int i = 0; i < b; i++) all[i] = s + (size_t)i;
+            if (gather(ds, all, (size_t)b, C, tc, NULL, NULL, xbuf, err) != 0 ||
+                nn_net_features(net, xbuf, b, ds->rows, ds->cols, f + s * F, err) != 0) {
+                free(f);
+                return -1;
+            }
         }
         fc->f = f;
         fc->n = nall;
@@ -305,7 +303,8 @@ static int pooled_features(nn_net *net, const exp_dataset *ds, const size_t *idx
     }
     if (fc) {
         if (fc->n != nall || fc->dim != F) return wb_err(err, WB_E_INTERNAL, NULL, "the feature cache is for another dataset");
-        for (size_t i = 0; i < n; i++) memcpy(out + i * F, fc->f + idx[i] * F, F * sizeof *out);
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < F; j++) out[i * F + j] = fc->f[idx[i] * F + j];
         return 0;
     }
     for (size_t s = 0; s < n; s += (size_t)B) {

@@ -32,7 +32,8 @@
 typedef struct exp_feature_cache {
     size_t n;  /* items; 0 until first use */
     size_t dim;
-    double *f; /* [n, dim] */
+    float *f;  /* [n, dim]: the network's float features (half the memory of doubles; the
+                * probe reads them as doubles, the same values) */
 } exp_feature_cache;
 
 void exp_feature_cache_free(exp_feature_cache *c);
