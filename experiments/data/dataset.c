@@ -345,18 +345,21 @@ static void load_limits_read(const exp_config *cfg, load_limits *l)
     l->memory_bytes = mb * 1048576.0 >= (double)SIZE_MAX ? SIZE_MAX : (size_t)(mb * 1048576.0);
 }
 
-/* Creates the spill file in dir (cache_dir, else $TMPDIR, else /tmp), unlinked at once so
- * that nothing is left behind however the process ends. */
+/* Creates the spill file in cache_dir (when given and writable), else $TMPDIR, else /tmp,
+ * unlinked at once so that nothing is left behind however the process ends. */
 static int spill_open(const char *cache_dir, int *fd, wb_error *err)
 {
     const char *t = getenv("TMPDIR");
-    const char *dir = cache_dir && cache_dir[0] ? cache_dir : t && t[0] ? t : "/tmp";
+    const char *tmp = t && t[0] ? t : "/tmp";
     char path[4400];
-    snprintf(path, sizeof path, "%s/.wb-spill.XXXXXX", dir);
-    int f = mkstemp(path);
+    int f = -1, e = 0;
+    for (int k = cache_dir && cache_dir[0] ? 0 : 1; k < 2 && f < 0; k++) {
+        snprintf(path, sizeof path, "%s/.wb-spill.XXXXXX", k == 0 ? cache_dir : tmp);
+        if ((f = mkstemp(path)) < 0) e = errno;
+    }
     if (f < 0)
         return wb_err(err, WB_E_WRITE, path, "cannot create the file the images beyond data.memory_mb go to: %s",
-                      strerror(errno));
+                      strerror(e));
     unlink(path);
     *fd = f;
     return 0;

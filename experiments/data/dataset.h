@@ -138,10 +138,10 @@ typedef struct exp_dataset_load_options {
  * needs at least one usable image. progress: print a line every so often on stderr. On
  * failure *ds is empty.
  * Memory: the preprocessed images are kept in memory while they fit in data.memory_mb;
- * beyond it they are spilled, as they are computed, to an unlinked file in cache_dir (else
- * $TMPDIR, else /tmp) and read back by exp_dataset_image, so the images' memory does not
- * grow with the cohort (the items, features and scores still take a few hundred bytes per
- * image). Same values either way. */
+ * beyond it they are spilled, as they are computed, to an unlinked file in cache_dir (if it
+ * cannot take it or there is none: $TMPDIR, else /tmp) and read back by exp_dataset_image,
+ * so the images' memory does not grow with the cohort (the items, features and scores still
+ * take about a kilobyte per image). Same values either way. */
 int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *cache_dir, int progress,
                      exp_dataset *ds, wb_error *err);
 /* exp_dataset_load with flags: EXP_DATASET_NO_LABELS reads a labels CSV without a label column
