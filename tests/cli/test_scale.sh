@@ -34,10 +34,10 @@ expect_grep 'max-new' "$out/stderr"
 # the same run with every image in memory and with none (data.memory_mb: 0): the images come
 # back from the spill file and the fine-tuned variant recomputes its frozen prefix each step;
 # the results are the same bytes
-expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000000Z --registry none
+expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000000Z --registry none --set train.epochs=1
 mem=$(cat "$out/stdout")
 expect_no_grep 'kept on disk' "$out/stderr"
-expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000000Z --registry none --set data.memory_mb=0
+expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000000Z --registry none --set train.epochs=1 --set data.memory_mb=0
 disk=$(cat "$out/stdout")
 expect_grep 'data: 64 images of 40x32 take more than data.memory_mb \(0 MB\): they are kept on disk' "$out/stderr"
 expect_grep 'last: the cached frozen prefixes would take more than data.memory_mb: recomputed at every step' "$out/stderr"
