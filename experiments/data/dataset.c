@@ -404,18 +404,40 @@ static int cmp_str_ptr(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* The data keys exp_dataset_check_labels reads (one place for these config reads). */
+typedef struct labels_cfg {
+    const char *labels, *positive, *file_col, *label_col, *group_col;
+    const char *classes[EXP_CONFIG_MAX_CLASSES];
+    size_t n_cls; /* 0: binary */
+    int fail_fast;
+} labels_cfg;
+
+static void labels_cfg_read(const exp_config *cfg, labels_cfg *c)
+{
+    c->labels = exp_config_str(cfg, "data.labels");
+    c->positive = exp_config_str(cfg, "data.positive");
+    c->file_col = exp_config_str(cfg, "data.file_column");
+    c->label_col = exp_config_str(cfg, "data.label_column");
+    c->group_col = exp_config_str(cfg, "data.group_column");
+    c->n_cls = exp_config_num_classes(cfg);
+    if (c->n_cls > EXP_CONFIG_MAX_CLASSES) c->n_cls = EXP_CONFIG_MAX_CLASSES; /* the schema caps it */
+    for (size_t k = 0; k < c->n_cls; k++) c->classes[k] = exp_config_list_item(cfg, "data.classes", k);
+    c->fail_fast = !strcmp(exp_config_str(cfg, "data.on_error"), "fail");
+}
+
 int exp_dataset_check_labels(const exp_config *cfg, exp_labels_summary *s, wb_error *err)
 {
     memset(s, 0, sizeof *s);
-    const char *labels = exp_config_str(cfg, "data.labels");
-    const char *positive = exp_config_str(cfg, "data.positive");
-    const size_t n_cls = exp_config_num_classes(cfg);
-    const int fail_fast = !strcmp(exp_config_str(cfg, "data.on_error"), "fail");
+    labels_cfg lc;
+    labels_cfg_read(cfg, &lc);
+    const char *labels = lc.labels, *positive = lc.positive;
+    const size_t n_cls = lc.n_cls;
+    const int fail_fast = lc.fail_fast;
     io_csv csv;
     if (io_csv_read(labels, &csv, err) != 0) return -1;
-    long c_file = io_csv_column(&csv, exp_config_str(cfg, "data.file_column"), err);
-    long c_label = c_file < 0 ? -1 : io_csv_column(&csv, exp_config_str(cfg, "data.label_column"), err);
-    long c_group = c_label < 0 ? -1 : io_csv_column(&csv, exp_config_str(cfg, "data.group_column"), err);
+    long c_file = io_csv_column(&csv, lc.file_col, err);
+    long c_label = c_file < 0 ? -1 : io_csv_column(&csv, lc.label_col, err);
+    long c_group = c_label < 0 ? -1 : io_csv_column(&csv, lc.group_col, err);
     if (c_group < 0) {
         io_csv_free(&csv);
         return -1;
@@ -443,13 +465,12 @@ int exp_dataset_check_labels(const exp_config *cfg, exp_labels_summary *s, wb_er
             continue;
         }
         size_t k = 0;
-        while (k < n_cls && strcmp(lv, exp_config_list_item(cfg, "data.classes", k))) k++;
+        while (k < n_cls && strcmp(lv, lc.classes[k])) k++;
         if (k < n_cls) {
             s->class_n[k]++;
         } else if (fail_fast) {
             rc = wb_err_at(err, WB_E_DATA, labels, csv.lines[r], 0, NULL,
-                           "%s '%.200s' is not one of data.classes (data.on_error is fail)",
-                           exp_config_str(cfg, "data.label_column"), lv);
+                           "%s '%.200s' is not one of data.classes (data.on_error is fail)", lc.label_col, lv);
         } else {
             s->unknown_label++;
         }
