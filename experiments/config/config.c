@@ -1391,6 +1391,7 @@ static int view_fill(exp_config *cfg, wb_error *err)
     }
     d->output_paths = (exp_output_paths)view_enum(&f, "data.output_paths", output_paths_names, N_OF(output_paths_names));
     d->on_error = (exp_on_error)view_enum(&f, "data.on_error", on_error_names, N_OF(on_error_names));
+    d->memory_mb = view_long(&f, "data.memory_mb");
     d->task = (exp_task)view_enum(&f, "data.task", task_names, N_OF(task_names));
     exp_settings_patch *pt = &d->patch;
     const entry *box = view_entry(&f, "data.patch.box");

@@ -341,7 +341,7 @@ typedef struct load_limits {
 
 static void load_limits_read(const exp_config *cfg, load_limits *l)
 {
-    double mb = (double)exp_config_int(cfg, "data.memory_mb");
+    double mb = (double)exp_config_get(cfg)->data.memory_mb;
     l->memory_bytes = mb * 1048576.0 >= (double)SIZE_MAX ? SIZE_MAX : (size_t)(mb * 1048576.0);
 }
 
@@ -414,15 +414,16 @@ typedef struct labels_cfg {
 
 static void labels_cfg_read(const exp_config *cfg, labels_cfg *c)
 {
-    c->labels = exp_config_str(cfg, "data.labels");
-    c->positive = exp_config_str(cfg, "data.positive");
-    c->file_col = exp_config_str(cfg, "data.file_column");
-    c->label_col = exp_config_str(cfg, "data.label_column");
-    c->group_col = exp_config_str(cfg, "data.group_column");
-    c->n_cls = exp_config_num_classes(cfg);
+    const exp_settings_data *d = &exp_config_get(cfg)->data;
+    c->labels = d->labels;
+    c->positive = d->positive;
+    c->file_col = d->file_column;
+    c->label_col = d->label_column;
+    c->group_col = d->group_column;
+    c->n_cls = d->n_classes;
     if (c->n_cls > EXP_CONFIG_MAX_CLASSES) c->n_cls = EXP_CONFIG_MAX_CLASSES; /* the schema caps it */
-    for (size_t k = 0; k < c->n_cls; k++) c->classes[k] = exp_config_list_item(cfg, "data.classes", k);
-    c->fail_fast = !strcmp(exp_config_str(cfg, "data.on_error"), "fail");
+    for (size_t k = 0; k < c->n_cls; k++) c->classes[k] = d->classes[k];
+    c->fail_fast = d->on_error == EXP_ON_ERROR_FAIL;
 }
 
 int exp_dataset_check_labels(const exp_config *cfg, exp_labels_summary *s, wb_error *err)
