@@ -647,7 +647,10 @@ static int predict_work(const char *bundle_dir, const char *data, const char *ou
         goto done;
     }
     for (size_t i = 0; i < ds.n; i++) {
-        for (long c = 0; c < in_ch; c++) memcpy(x + (size_t)c * px, ds.images + i * px, px * sizeof *x);
+        const float *im = exp_dataset_image(&ds, i, x, err); /* x itself when spilled (data.memory_mb) */
+        if (!im) goto done;
+        for (long c = 0; c < in_ch; c++)
+            if (x + (size_t)c * px != im) memcpy(x + (size_t)c * px, im, px * sizeof *x);
         double sum = 0;
         for (int f = 0; f < F; f++) {
             if (exp_foldnet_prob(net[f], x, ds.rows, ds.cols, 1, &fs[i * F + f], NULL, err) != 0) goto done;

@@ -953,12 +953,15 @@ static int run_fit(run_ctx *c, int r, int f, size_t v, part_facts *pf, wb_error 
     if (exp_train_cfg_from_config(cfg, v, &tc, err) != 0) return -1;
     if (r == 0 && f == 0) exp_train_cfg_warn(&tc, vname);
     tc.features = &c->feature_cache;
+    tc.prefix_max_bytes = c->ds.memory_budget ? c->ds.memory_budget : 1; /* 0 MB: no prefix fits (0 would be no limit) */
     tc.seed = wb_rng_derive(wb_rng_derive(c->seed, (uint64_t)r), (uint64_t)f);
     exp_split sp = {c->tr, c->va, c->te, c->ntr, c->nva, c->nte_x};
     exp_train_result res;
     if (exp_train_backbone(&c->ds, &sp, &tc, c->weights.n ? &c->weights : NULL, c->o->progress ? on_epoch : NULL,
                            &c->pc, &res, err) != 0)
         return -1;
+    if (res.prefix_over_budget && r == 0 && f == 0)
+        wb_log(WB_LOG_INFO, "%s: the cached frozen prefixes would take more than data.memory_mb: recomputed at every step", vname);
     c->pc.done_units += c->pc.epochs - res.n_epochs; /* early stop: those epochs are not coming */
     memcpy(c->sval, res.val_scores, c->nva * c->S * sizeof *c->sval);
     memcpy(c->stest, res.test_scores, c->nte_x * c->S * sizeof *c->stest);

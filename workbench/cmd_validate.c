@@ -4,6 +4,7 @@
 
 #include "workbench/cli.h"
 #include "experiments/config/config.h"
+#include "experiments/data/dataset.h"
 #include "experiments/model/backbone.h"
 
 static int run(int argc, char **argv)
@@ -40,11 +41,22 @@ static int run(int argc, char **argv)
         exp_config_free(cfg);
         return cli_fail(&err);
     }
-    if (print)
+    /* the labels CSV (columns, empty cells, unknown classes), without opening an image */
+    exp_labels_summary ls;
+    if (exp_dataset_check_labels(cfg, &ls, &err) != 0) {
+        exp_config_free(cfg);
+        return cli_fail(&err);
+    }
+    if (print) {
         exp_config_write_resolved(cfg, stdout);
-    else
+    } else {
         printf("%s: ok: %zu variant(s), %d-fold CV x %d repeat(s), backbone %s\n", path, exp_config_get(cfg)->n_variants,
                exp_config_get(cfg)->cv.folds, exp_config_get(cfg)->cv.repeats, exp_config_get(cfg)->backbone.arch);
+        printf("labels: %zu rows, %zu patients, per class", ls.rows, ls.patients);
+        for (int k = 0; k < ls.n_classes; k++) printf(" %zu", ls.class_n[k]);
+        if (ls.unknown_label) printf(", %zu with a label not in data.classes (excluded)", ls.unknown_label);
+        printf("\n");
+    }
     exp_config_free(cfg);
     return WB_EXIT_OK;
 usage:
@@ -62,11 +74,14 @@ const wb_command wb_cmd_validate = {
     "and stage names the backbone does not have are errors at FILE:LINE:COL with the key.\n"
     "Relative paths resolve against the config file's directory. backbone.weights is read and\n"
     "bound to the backbone (shapes only, nothing trains): a missing, unexpected or mis-shaped\n"
-    "tensor is an error naming the file and the tensor (exit 3).\n"
+    "tensor is an error naming the file and the tensor (exit 3). data.labels is read (no\n"
+    "image is opened): a missing column, an empty file or patient cell, or (data.on_error:\n"
+    "fail) a label not in data.classes is an error naming the line (exit 3); the rows,\n"
+    "patients and images per class (binary: other, data.positive) are printed.\n"
     "\n"
     "  --set k=v   override a key (lists as [a,b]); the run records overrides\n"
     "  --print     print the resolved config: every default filled in\n"
     "  --schema    print every key with its type, default, allowed values and meaning\n"
     "\n"
     "Exit status: 0 valid, 2 invalid (the message says where and why), 3 the weights do\n"
-    "not fit the backbone or cannot be read.\n"};
+    "not fit the backbone or cannot be read, or the labels CSV is unusable.\n"};

@@ -67,6 +67,7 @@ static const key_def schema[] = {
     {"data.group_column", T_STR, "patient_id", 0, 0, NULL, NULL, "CSV column that groups images (patient): no group spans two folds"},
     {"data.output_paths", T_ENUM, "pseudonymised", 0, 0, "pseudonymised|none", NULL, "what manifest.csv, excluded.csv and errors show of a file: its path relative to dicom_dir with the patient id replaced by the pseudonym, or none (SOP UID and SHA-256 only)"},
     {"data.on_error", T_ENUM, "skip", 0, 0, "skip|fail", NULL, "unreadable images: skip (listed as excluded) or fail the run (exit 1)"},
+    {"data.memory_mb", T_INT, "1024", 0, 16777216, NULL, NULL, "memory for the preprocessed images (and fine-tuned variants' cached frozen prefixes): beyond it images are read from a spill file next to the cache and prefixes are recomputed each step; same results, memory flat in the cohort size"},
     {"data.task", T_ENUM, "image", 0, 0, "image|patch", NULL, "image: whole mammograms; patch: lesion-centred and background patches (data.patch), then the patch classifier slid over whole images"},
     {"data.patch.box", T_BOXMAP, "", 0, 0, "x|y|w|h|cx|cy|r|y_origin", NULL, "lesion box columns: {x: bbox_x, y: bbox_y, w: bbox_w, h: bbox_h} (corner and size) or {cx: X, cy: Y, r: RADIUS} (centre and radius), pixels of the stored image; y_origin: bottom when y counts up from the last row (mini-MIAS)"},
     {"data.patch.unit", T_ENUM, "px", 0, 0, "px|mm", NULL, "unit of size, jitter and stride: stored-image pixels, or mm through the pixel spacing"},
@@ -1390,6 +1391,7 @@ static int view_fill(exp_config *cfg, wb_error *err)
     }
     d->output_paths = (exp_output_paths)view_enum(&f, "data.output_paths", output_paths_names, N_OF(output_paths_names));
     d->on_error = (exp_on_error)view_enum(&f, "data.on_error", on_error_names, N_OF(on_error_names));
+    d->memory_mb = view_long(&f, "data.memory_mb");
     d->task = (exp_task)view_enum(&f, "data.task", task_names, N_OF(task_names));
     exp_settings_patch *pt = &d->patch;
     const entry *box = view_entry(&f, "data.patch.box");
@@ -1683,6 +1685,8 @@ void exp_config_write_resolved(const exp_config *cfg, FILE *f)
         if (!strcmp(d->key, "data.classes") && e->n_items == 0) continue;
         if (!strcmp(d->key, "data.positive") && cfg->view.data.n_classes > 0) continue;
         /* the task and its patch keys only for patch runs: an image run resolves as before */
+        /* the memory budget changes no result: written when set, so a run resolves as before */
+        if (!strcmp(d->key, "data.memory_mb") && e->text && d->def && strtol(e->text, NULL, 10) == strtol(d->def, NULL, 10)) continue;
         if ((!strcmp(d->key, "data.task") || !strncmp(d->key, "data.patch.", 11)) &&
             cfg->view.data.task != EXP_TASK_PATCH)
             continue;

@@ -93,6 +93,7 @@ typedef struct exp_settings_data {
     size_t n_classes;               /* 0: binary labels; otherwise >= 2 */
     exp_output_paths output_paths;
     exp_on_error on_error;
+    long memory_mb;                 /* budget of the preprocessed images (and cached prefixes) */
     exp_task task;
     exp_settings_patch patch;
 } exp_settings_data;

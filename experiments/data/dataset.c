@@ -146,6 +146,7 @@ void exp_dataset_free(exp_dataset *ds)
     free(ds->items);
     free(ds->excluded);
     free(ds->images);
+    if (ds->spilled) close(ds->spill_fd);
     free(ds->features);
     exp_patch_set_free(ds->patch);
     free(ds->patch);
@@ -331,6 +332,160 @@ static void item_drop(exp_item *it)
     memset(it, 0, sizeof *it);
 }
 
+/* ---- images beyond data.memory_mb: an unlinked spill file ---- */
+
+/* The limits the config sets on a load (one place for these config reads). */
+typedef struct load_limits {
+    size_t memory_bytes; /* data.memory_mb */
+} load_limits;
+
+static void load_limits_read(const exp_config *cfg, load_limits *l)
+{
+    double mb = (double)exp_config_get(cfg)->data.memory_mb;
+    l->memory_bytes = mb * 1048576.0 >= (double)SIZE_MAX ? SIZE_MAX : (size_t)(mb * 1048576.0);
+}
+
+/* Creates the spill file in cache_dir (when given and writable), else $TMPDIR, else /tmp,
+ * unlinked at once so that nothing is left behind however the process ends. */
+static int spill_open(const char *cache_dir, int *fd, wb_error *err)
+{
+    const char *t = getenv("TMPDIR");
+    const char *tmp = t && t[0] ? t : "/tmp";
+    char path[4400];
+    int f = -1, e = 0;
+    for (int k = cache_dir && cache_dir[0] ? 0 : 1; k < 2 && f < 0; k++) {
+        snprintf(path, sizeof path, "%s/.wb-spill.XXXXXX", k == 0 ? cache_dir : tmp);
+        if ((f = mkstemp(path)) < 0) e = errno;
+    }
+    if (f < 0)
+        return wb_err(err, WB_E_WRITE, path, "cannot create the file the images beyond data.memory_mb go to: %s",
+                      strerror(e));
+    unlink(path);
+    *fd = f;
+    return 0;
+}
+
+/* n bytes at offset off of the spill file, written (wr) or read: 0, or errno (EIO for a short read). */
+static int spill_io(int fd, int wr, void *buf, size_t n, off_t off)
+{
+    char *p = buf;
+    while (n > 0) {
+        ssize_t k = wr ? pwrite(fd, p, n, off) : pread(fd, p, n, off);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) return errno ? errno : EIO;
+        if (k == 0) return wr ? ENOSPC : EIO;
+        p += k;
+        n -= (size_t)k;
+        off += k;
+    }
+    return 0;
+}
+
+const float *exp_dataset_image(const exp_dataset *ds, size_t i, float *buf, wb_error *err)
+{
+    const size_t px = (size_t)ds->rows * (size_t)ds->cols;
+    if (ds->images) return ds->images + i * px;
+    if (!ds->spilled) {
+        wb_err(err, WB_E_INTERNAL, NULL, "the dataset was loaded without its images");
+        return NULL;
+    }
+    int e = spill_io(ds->spill_fd, 0, buf, px * sizeof *buf, (off_t)(i * px * sizeof *buf));
+    if (e) {
+        wb_err(err, WB_E_IO, NULL, "cannot read image %zu back from the spill file (data.memory_mb): %s", i, strerror(e));
+        return NULL;
+    }
+    return buf;
+}
+
+/* ---- validate: the labels CSV alone ---- */
+
+static int cmp_str_ptr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The data keys exp_dataset_check_labels reads (one place for these config reads). */
+typedef struct labels_cfg {
+    const char *labels, *positive, *file_col, *label_col, *group_col;
+    const char *classes[EXP_CONFIG_MAX_CLASSES];
+    size_t n_cls; /* 0: binary */
+    int fail_fast;
+} labels_cfg;
+
+static void labels_cfg_read(const exp_config *cfg, labels_cfg *c)
+{
+    const exp_settings_data *d = &exp_config_get(cfg)->data;
+    c->labels = d->labels;
+    c->positive = d->positive;
+    c->file_col = d->file_column;
+    c->label_col = d->label_column;
+    c->group_col = d->group_column;
+    c->n_cls = d->n_classes;
+    if (c->n_cls > EXP_CONFIG_MAX_CLASSES) c->n_cls = EXP_CONFIG_MAX_CLASSES; /* the schema caps it */
+    for (size_t k = 0; k < c->n_cls; k++) c->classes[k] = d->classes[k];
+    c->fail_fast = d->on_error == EXP_ON_ERROR_FAIL;
+}
+
+int exp_dataset_check_labels(const exp_config *cfg, exp_labels_summary *s, wb_error *err)
+{
+    memset(s, 0, sizeof *s);
+    labels_cfg lc;
+    labels_cfg_read(cfg, &lc);
+    const char *labels = lc.labels, *positive = lc.positive;
+    const size_t n_cls = lc.n_cls;
+    const int fail_fast = lc.fail_fast;
+    io_csv csv;
+    if (io_csv_read(labels, &csv, err) != 0) return -1;
+    long c_file = io_csv_column(&csv, lc.file_col, err);
+    long c_label = c_file < 0 ? -1 : io_csv_column(&csv, lc.label_col, err);
+    long c_group = c_label < 0 ? -1 : io_csv_column(&csv, lc.group_col, err);
+    if (c_group < 0) {
+        io_csv_free(&csv);
+        return -1;
+    }
+    if (csv.n_rows == 0) {
+        io_csv_free(&csv);
+        return wb_err(err, WB_E_DATA, labels, "no rows after the header");
+    }
+    const char **g = malloc(csv.n_rows * sizeof *g);
+    if (!g) {
+        io_csv_free(&csv);
+        return wb_err(err, WB_E_NOMEM, labels, "out of memory for %zu rows", csv.n_rows);
+    }
+    int rc = 0;
+    s->n_classes = n_cls ? (int)n_cls : 2;
+    for (size_t r = 0; r < csv.n_rows && rc == 0; r++) {
+        const char *file = io_csv_cell(&csv, r, c_file), *lv = io_csv_cell(&csv, r, c_label);
+        g[r] = io_csv_cell(&csv, r, c_group);
+        if (!file[0] || !g[r][0]) {
+            rc = wb_err_at(err, WB_E_DATA, labels, csv.lines[r], 0, NULL, "empty %s", !file[0] ? "file name" : "group (patient) id");
+            break;
+        }
+        if (n_cls == 0) {
+            s->class_n[!strcmp(lv, positive)]++;
+            continue;
+        }
+        size_t k = 0;
+        while (k < n_cls && strcmp(lv, lc.classes[k])) k++;
+        if (k < n_cls) {
+            s->class_n[k]++;
+        } else if (fail_fast) {
+            rc = wb_err_at(err, WB_E_DATA, labels, csv.lines[r], 0, NULL,
+                           "%s '%.200s' is not one of data.classes (data.on_error is fail)", lc.label_col, lv);
+        } else {
+            s->unknown_label++;
+        }
+    }
+    if (rc == 0) {
+        s->rows = csv.n_rows;
+        qsort(g, csv.n_rows, sizeof *g, cmp_str_ptr);
+        for (size_t r = 0; r < csv.n_rows; r++) s->patients += r == 0 || strcmp(g[r - 1], g[r]) != 0;
+    }
+    free(g);
+    io_csv_free(&csv);
+    return rc;
+}
+
 /* ---- the same image listed twice ---- */
 
 typedef struct dup_key {
@@ -357,6 +512,7 @@ static int check_duplicates(exp_dataset *ds, const char *labels, wb_error *err)
     dup_key *k = malloc(n * sizeof *k);
     char **real = calloc(n, sizeof *real);
     unsigned char *drop = calloc(n, 1);
+    float *tmp = NULL; /* one image moved in the spill file */
     int rc = 0;
     if (!k || !real || !drop) {
         rc = wb_err(err, WB_E_NOMEM, labels, "out of memory");
@@ -398,10 +554,11 @@ static int check_duplicates(exp_dataset *ds, const char *labels, wb_error *err)
             a = b;
         }
     }
+    const size_t px = (size_t)ds->rows * (size_t)ds->cols, nf = (size_t)ds->n_features;
+    if (rc == 0 && ds->spilled && !(tmp = malloc(px * sizeof *tmp))) rc = wb_err(err, WB_E_NOMEM, labels, "out of memory");
     if (rc == 0) { /* keep the first row of each image, in order */
-        const size_t px = (size_t)ds->rows * (size_t)ds->cols, nf = (size_t)ds->n_features;
         size_t w = 0;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && rc == 0; i++) {
             exp_item *it = &ds->items[i];
             if (drop[i]) {
                 ds->n_positive -= it->label == 1;
@@ -412,7 +569,11 @@ static int check_duplicates(exp_dataset *ds, const char *labels, wb_error *err)
             if (w != i) {
                 ds->items[w] = *it;
                 memset(it, 0, sizeof *it);
-                memmove(ds->images + w * px, ds->images + i * px, px * sizeof *ds->images);
+                if (ds->images) memmove(ds->images + w * px, ds->images + i * px, px * sizeof *ds->images);
+                int e = 0;
+                if (ds->spilled && ((e = spill_io(ds->spill_fd, 0, tmp, px * sizeof *tmp, (off_t)(i * px * sizeof *tmp))) ||
+                                    (e = spill_io(ds->spill_fd, 1, tmp, px * sizeof *tmp, (off_t)(w * px * sizeof *tmp)))))
+                    rc = wb_err(err, WB_E_IO, labels, "cannot move an image in the spill file (data.memory_mb): %s", strerror(e));
                 memmove(ds->features + w * nf, ds->features + i * nf, nf * sizeof *ds->features);
             }
             w++;
@@ -420,6 +581,7 @@ static int check_duplicates(exp_dataset *ds, const char *labels, wb_error *err)
         ds->n = w;
     }
 out:
+    free(tmp);
     for (size_t i = 0; real && i < n; i++) free(real[i]);
     free(real);
     free(k);
@@ -436,6 +598,18 @@ int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *c
 int exp_dataset_load_ex(const exp_config *cfg, const uint8_t key[32], const char *cache_dir, int progress, int flags,
                         exp_dataset *ds, wb_error *err)
 {
+    exp_dataset_load_options o = {0};
+    o.progress = progress;
+    o.flags = flags;
+    return exp_dataset_load_opts(cfg, key, cache_dir, &o, ds, err);
+}
+
+int exp_dataset_load_opts(const exp_config *cfg, const uint8_t key[32], const char *cache_dir,
+                          const exp_dataset_load_options *opts, exp_dataset *ds, wb_error *err)
+{
+    static const exp_dataset_load_options no_opts = {0};
+    if (!opts) opts = &no_opts;
+    const int progress = opts->progress, flags = opts->flags;
     memset(ds, 0, sizeof *ds);
     const int no_labels = (flags & EXP_DATASET_NO_LABELS) != 0;
     const exp_settings *s = exp_config_get(cfg);
@@ -498,18 +672,38 @@ int exp_dataset_load_ex(const exp_config *cfg, const uint8_t key[32], const char
     ds->paths = sd->output_paths == EXP_OUTPUT_PATHS_NONE ? EXP_PATHS_NONE : EXP_PATHS_PSEUDONYMISED;
     ds->dicom_dir = dup_str(dir);
     ds->n_features = EXP_PRE_N_FEATURES;
+    load_limits lim;
+    load_limits_read(cfg, &lim);
+    /* the images stay in memory while they fit in data.memory_mb, else go to a spill file */
+    const int spill = !opts->no_images && (px > SIZE_MAX / sizeof(float) / csv.n_rows ||
+                                           csv.n_rows * px * sizeof(float) > lim.memory_bytes);
+    ds->memory_budget = lim.memory_bytes;
     ds->items = calloc(csv.n_rows, sizeof *ds->items);
     ds->excluded = calloc(csv.n_rows, sizeof *ds->excluded);
-    ds->images = malloc(csv.n_rows * px * sizeof *ds->images);
+    if (!opts->no_images && !spill) ds->images = malloc(csv.n_rows * px * sizeof *ds->images);
     ds->features = malloc(csv.n_rows * EXP_PRE_N_FEATURES * sizeof *ds->features);
-    if (!ds->items || !ds->excluded || !ds->images || !ds->features || !ds->dicom_dir) {
+    if (spill && spill_open(use_cache ? cache_dir : NULL, &ds->spill_fd, err) != 0) {
+        io_csv_free(&csv);
+        exp_dataset_free(ds);
+        return -1;
+    }
+    ds->spilled = spill;
+    if (spill && progress)
+        wb_log(WB_LOG_INFO, "data: %zu images of %dx%d take more than data.memory_mb (%zu MB): they are kept on disk",
+               csv.n_rows, p.out_rows, p.out_cols, lim.memory_bytes >> 20);
+    if (!ds->items || !ds->excluded || (!opts->no_images && !spill && !ds->images) || !ds->features || !ds->dicom_dir) {
         io_csv_free(&csv);
         exp_dataset_free(ds);
         return wb_err(err, WB_E_NOMEM, labels, "out of memory for %zu images of %dx%d", csv.n_rows, p.out_rows, p.out_cols);
     }
     int rc = 0;
+    size_t n_new = 0; /* images computed, not read from the cache */
     const double t0 = wb_now();
     for (size_t r = 0; r < csv.n_rows && rc == 0; r++) {
+        if (opts->max_new && n_new >= opts->max_new) {
+            ds->stopped = 1;
+            break;
+        }
         exp_item *it = &ds->items[ds->n];
         memset(it, 0, sizeof *it);
         const char *file = io_csv_cell(&csv, r, c_file);
@@ -603,6 +797,7 @@ int exp_dataset_load_ex(const exp_config *cfg, const uint8_t key[32], const char
                     }
                 }
             } else {
+                n_new++;
                 bad = load_one(it->path, &p, voi, it, &res, &e);
                 wb_error se;
                 if (!bad && use_cache && exp_cache_store(&cache, ckey, &res, &se) != 0)
@@ -624,7 +819,18 @@ int exp_dataset_load_ex(const exp_config *cfg, const uint8_t key[32], const char
             continue;
         }
         if (time_features) ds->feature_seconds += feature_time(&res, &p, status_hit);
-        memcpy(ds->images + ds->n * px, res.image, px * sizeof *ds->images);
+        if (ds->images) {
+            memcpy(ds->images + ds->n * px, res.image, px * sizeof *ds->images);
+        } else if (spill) {
+            int se = spill_io(ds->spill_fd, 1, res.image, px * sizeof *res.image, (off_t)(ds->n * px * sizeof *res.image));
+            if (se) {
+                exp_pre_result_free(&res);
+                item_drop(it);
+                rc = wb_err(err, WB_E_WRITE, cache_dir && cache_dir[0] ? cache_dir : NULL,
+                            "cannot write the images beyond data.memory_mb to disk: %s", strerror(se));
+                break;
+            }
+        }
         memcpy(ds->features + ds->n * EXP_PRE_N_FEATURES, res.features, sizeof res.features);
         exp_pre_result_free(&res);
         ds->n_positive += it->label == 1;
@@ -633,9 +839,15 @@ int exp_dataset_load_ex(const exp_config *cfg, const uint8_t key[32], const char
         if (progress) wb_progress("data: images read and preprocessed", r + 1, csv.n_rows, t0);
     }
     io_csv_free(&csv);
-    if (rc == 0) rc = check_duplicates(ds, labels, err);
+    ds->n_cached = n_hits;
+    ds->n_computed = n_new;
+    if (rc == 0 && !ds->stopped) rc = check_duplicates(ds, labels, err);
     if (use_cache && progress)
         wb_log(WB_LOG_INFO, "data: %zu of %zu images from the cache in %s", n_hits, ds->n + ds->n_excluded, cache_dir);
+    if (rc == 0 && ds->stopped) {
+        if (progress) wb_log(WB_LOG_INFO, "data: stopped after %zu images computed (the limit asked for)", n_new);
+        return 0;
+    }
     if (rc == 0 && ds->n == 0) rc = wb_err(err, WB_E_DATA, labels, "no usable image (%zu excluded)", ds->n_excluded);
     ds->n_classes = n_cls ? (int)n_cls : 2;
     for (size_t k = 0; rc == 0 && n_cls && k < n_cls; k++)

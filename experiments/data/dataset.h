@@ -4,7 +4,7 @@
  *     // given: const exp_config *cfg; uint8_t key[32]; const char *cache_dir;
  *     exp_dataset ds;
  *     if (exp_dataset_load(cfg, key, cache_dir, 1, &ds, &err) != 0) ...;   // exit 3 (bad data) or 1 (on_error: fail)
- *     ... ds.items[i].label, ds.images + i * ds.rows * ds.cols, ds.features + i * ds.n_features
+ *     ... ds.items[i].label, exp_dataset_image(&ds, i, buf, &err), ds.features + i * ds.n_features
  *     exp_dataset_free(&ds);
  *
  * Patients are named in outputs only by a pseudonym: HMAC-SHA256(key, patient id), 16 hex
@@ -56,7 +56,16 @@ typedef struct exp_dataset {
     exp_item *items;
     size_t n;
     int rows, cols;        /* preprocessed image size */
-    float *images;         /* n * rows * cols, as the network sees them */
+    float *images;         /* n * rows * cols, as the network sees them; NULL when they are
+                            * spilled to disk or not kept: read them with exp_dataset_image */
+    int spilled;           /* 1: the images are in spill_fd (data.memory_mb), not in memory */
+    int spill_fd;          /* with spilled: an unlinked file of n * rows * cols floats */
+    size_t memory_budget;  /* data.memory_mb in bytes (also bounds the fine-tuned variants'
+                            * cached frozen prefixes, exp_train_cfg.prefix_max_bytes) */
+    size_t n_cached;       /* images read from the preprocessed cache */
+    size_t n_computed;     /* images decoded and preprocessed (cache misses, damaged entries) */
+    int stopped;           /* EXP_DATASET_LOAD_MAX_NEW reached: the rows after were not read
+                            * and the dataset is incomplete (fit only for filling the cache) */
     int n_features;        /* EXP_PRE_N_FEATURES */
     double *features;      /* n * n_features */
     exp_excluded *excluded;
@@ -84,8 +93,42 @@ char *exp_dataset_out_file(const exp_dataset *ds, const char *file, const char *
 char *exp_dataset_out_text(const exp_dataset *ds, const char *text, const char *file, const char *path, int line,
                            const char *group, const char *pseudonym);
 
+/* What exp_dataset_check_labels found in a labels CSV. */
+typedef struct exp_labels_summary {
+    size_t rows;           /* data rows */
+    size_t patients;       /* distinct values of data.group_column */
+    size_t class_n[EXP_CONFIG_MAX_CLASSES]; /* rows per class (binary: [1] = data.positive) */
+    int n_classes;         /* 2 for binary labels; the length of data.classes otherwise */
+    size_t unknown_label;  /* rows whose label is not in data.classes (excluded by the run
+                            * under data.on_error: skip) */
+} exp_labels_summary;
+
+/* Checks data.labels without opening an image (workbench validate): the configured file,
+ * label and group columns exist, no row has an empty file name or patient id, and (with
+ * data.classes and data.on_error: fail) every label is listed. WB_E_DATA naming the file and
+ * line, as the run would fail. Time O(n log n) in the rows; the CSV is held in memory. */
+int exp_dataset_check_labels(const exp_config *cfg, exp_labels_summary *s, wb_error *err);
+
 /* Preprocessing parameters from the config's preprocess section. */
 void exp_dataset_pre_params(const exp_config *cfg, exp_pre_params *p);
+
+/* Image i of ds (rows x cols floats, as the network sees it): a pointer into ds->images, or,
+ * with the images spilled to disk, read into buf (rows * cols floats) and buf returned. NULL
+ * when the read fails or the images were not kept (err says which). */
+const float *exp_dataset_image(const exp_dataset *ds, size_t i, float *buf, wb_error *err);
+
+enum { EXP_DATASET_NO_LABELS = 1 }; /* flags of exp_dataset_load_ex / _opts */
+
+/* Options of exp_dataset_load_opts. */
+typedef struct exp_dataset_load_options {
+    int progress;          /* print a line every so often on stderr */
+    int flags;             /* EXP_DATASET_NO_LABELS (exp_dataset_load_ex) */
+    int no_images;         /* fill the cache and list the items, keep no image (workbench
+                            * preprocess): exp_dataset_image fails */
+    size_t max_new;        /* 0: no limit; else stop after this many images were computed
+                            * (not read from the cache): ds->stopped, and the dataset holds only
+                            * the rows before (nothing is checked across rows) */
+} exp_dataset_load_options;
 
 /* Reads data.labels, resolves each file against data.dicom_dir, decodes and preprocesses
  * it, through the preprocessed-image cache in cache_dir (NULL or "": no cache). Unusable images are listed in ds->excluded with the reason when data.on_error is skip
@@ -93,15 +136,22 @@ void exp_dataset_pre_params(const exp_config *cfg, exp_pre_params *p);
  * label is not one of the listed values is excluded likewise under skip, and is an error
  * (WB_E_DATA, naming the labels file, its line and the value) under fail; every listed class
  * needs at least one usable image. progress: print a line every so often on stderr. On
- * failure *ds is empty. */
+ * failure *ds is empty.
+ * Memory: the preprocessed images are kept in memory while they fit in data.memory_mb;
+ * beyond it they are spilled, as they are computed, to an unlinked file in cache_dir (if it
+ * cannot take it or there is none: $TMPDIR, else /tmp) and read back by exp_dataset_image,
+ * so the images' memory does not grow with the cohort (the items, features and scores still
+ * take about a kilobyte per image). Same values either way. */
 int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *cache_dir, int progress,
                      exp_dataset *ds, wb_error *err);
 /* exp_dataset_load with flags: EXP_DATASET_NO_LABELS reads a labels CSV without a label column
  * (an unlabeled cohort for `workbench predict`: data.label_column is not looked up, every
  * item's label is 0 and means nothing; binary configs only). */
-enum { EXP_DATASET_NO_LABELS = 1 };
 int exp_dataset_load_ex(const exp_config *cfg, const uint8_t key[32], const char *cache_dir, int progress, int flags,
                         exp_dataset *ds, wb_error *err);
+/* exp_dataset_load with options (o NULL: progress off, images kept, no limit, no flags). */
+int exp_dataset_load_opts(const exp_config *cfg, const uint8_t key[32], const char *cache_dir,
+                          const exp_dataset_load_options *o, exp_dataset *ds, wb_error *err);
 void exp_dataset_free(exp_dataset *ds);
 
 /* One file preprocessed as exp_dataset_load does for cfg (the preprocess section and

@@ -163,14 +163,21 @@ static void aug_warp(const float *src, float *dst, int H, int W, const aug_draw 
 
 /* Copies dataset images idx[0..n) into x [n, C, H, W], replicating grey into C channels:
  * as they are (rng and fixed NULL), augmented by draws from rng, or warped by the one fixed
- * draw (a cached augmentation variant). */
-static void gather(const exp_dataset *ds, const size_t *idx, size_t n, int C, const exp_train_cfg *tc,
-                   nn_rng *rng, const aug_draw *fixed, float *x)
+ * draw (a cached augmentation variant). Images spilled to disk (data.memory_mb) are read back
+ * here, one batch at a time; -1 (err set) when that fails. */
+static int gather(const exp_dataset *ds, const size_t *idx, size_t n, int C, const exp_train_cfg *tc,
+                  nn_rng *rng, const aug_draw *fixed, float *x, wb_error *err)
 {
     const int H = ds->rows, W = ds->cols;
     const size_t px = (size_t)H * W;
+    float *tmp = NULL; /* an image read back from the spill file */
+    if (!ds->images && !(tmp = malloc(px * sizeof *tmp))) return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
     for (size_t b = 0; b < n; b++) {
-        const float *src = ds->images + idx[b] * px;
+        const float *src = exp_dataset_image(ds, idx[b], tmp, err);
+        if (!src) {
+            free(tmp);
+            return -1;
+        }
         float *dst = x + b * C * px;
         if (rng) {
             aug_draw d = aug_sample(tc, rng);
@@ -182,6 +189,8 @@ static void gather(const exp_dataset *ds, const size_t *idx, size_t n, int C, co
         }
         for (int c = 1; c < C; c++) memcpy(dst + c * px, dst, px * sizeof *dst);
     }
+    free(tmp);
+    return 0;
 }
 
 /* Copies of every trainable parameter and BN buffer, to restore the best epoch. */
@@ -237,8 +246,8 @@ static int score(nn_net *net, const exp_dataset *ds, const size_t *idx, size_t n
             for (int i = 0; i < b; i++) memcpy(xbuf + (size_t)i * prefix_len, prefix + (s + i) * prefix_len, prefix_len * sizeof *xbuf);
             rc = nn_net_forward_from_prefix(net, xbuf, b, ds->rows, ds->cols, 0, logits, err);
         } else {
-            gather(ds, idx + s, (size_t)b, C, NULL, NULL, NULL, xbuf);
-            rc = nn_net_forward(net, xbuf, b, ds->rows, ds->cols, 0, logits, err);
+            rc = gather(ds, idx + s, (size_t)b, C, NULL, NULL, NULL, xbuf, err) ||
+                 nn_net_forward(net, xbuf, b, ds->rows, ds->cols, 0, logits, err);
             *n_full += (size_t)b;
         }
         if (rc) return -1;
@@ -276,19 +285,17 @@ static int pooled_features(nn_net *net, const exp_dataset *ds, const size_t *idx
     /* a patch run's sliding windows follow its ds->n patches in the images (patch.h) */
     const size_t nall = ds->n + (ds->patch ? ds->patch->n_windows : 0);
     if (fc && !fc->f) {
-        size_t *all = malloc((nall ? nall : 1) * sizeof *all);
-        double *f = malloc((nall ? nall : 1) * F * sizeof *f);
-        if (!all || !f) {
-            free(all);
-            free(f);
-            return wb_err(err, WB_E_NOMEM, NULL, "out of memory for the features of %zu images", nall);
-        }
-        for (size_t i = 0; i < nall; i++) all[i] = i;
-        int rc = pooled_features(net, ds, all, nall, C, B, tc, 0, xbuf, fbuf, f, err);
-        free(all);
-        if (rc) {
-            free(f);
-            return -1;
+        float *f = malloc((nall ? nall : 1) * F * sizeof *f);
+        if (!f) return wb_err(err, WB_E_NOMEM, NULL, "out of memory for the features of %zu images", nall);
+        for (size_t s = 0; s < nall; s += (size_t)B) { /* every item, in order, a batch at a time */
+            size_t all[256];
+            int b = (int)(nall - s < (size_t)B ? nall - s : (size_t)B);
+            for (int i = 0; i < b; i++) all[i] = s + (size_t)i;
+            if (gather(ds, all, (size_t)b, C, tc, NULL, NULL, xbuf, err) != 0 ||
+                nn_net_features(net, xbuf, b, ds->rows, ds->cols, f + s * F, err) != 0) {
+                free(f);
+                return -1;
+            }
         }
         fc->f = f;
         fc->n = nall;
@@ -296,13 +303,15 @@ static int pooled_features(nn_net *net, const exp_dataset *ds, const size_t *idx
     }
     if (fc) {
         if (fc->n != nall || fc->dim != F) return wb_err(err, WB_E_INTERNAL, NULL, "the feature cache is for another dataset");
-        for (size_t i = 0; i < n; i++) memcpy(out + i * F, fc->f + idx[i] * F, F * sizeof *out);
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < F; j++) out[i * F + j] = fc->f[idx[i] * F + j];
         return 0;
     }
     for (size_t s = 0; s < n; s += (size_t)B) {
         int b = (int)(n - s < (size_t)B ? n - s : (size_t)B);
-        gather(ds, idx + s, (size_t)b, C, tc, NULL, NULL, xbuf);
-        if (nn_net_features(net, xbuf, b, ds->rows, ds->cols, fbuf, err) != 0) return -1;
+        if (gather(ds, idx + s, (size_t)b, C, tc, NULL, NULL, xbuf, err) != 0 ||
+            nn_net_features(net, xbuf, b, ds->rows, ds->cols, fbuf, err) != 0)
+            return -1;
         for (size_t i = 0; i < (size_t)b * F; i++) out[s * F + i] = fbuf[i];
     }
     return 0;
@@ -424,10 +433,21 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
      * augmentation (rotation, scaling, intensity) recomputes it every step. */
     const int augment = tc->aug_flip || aug_continuous(tc);
     const int has_prefix = nn_net_first_trainable_stage(net) > 0;
-    const int use_prefix = !frozen && !aug_continuous(tc) && has_prefix && !tc->no_prefix_cache;
-    const int n_var = use_prefix && tc->aug_flip ? 2 : 1; /* cached variants of each training image */
+    int use_prefix = !frozen && !aug_continuous(tc) && has_prefix && !tc->no_prefix_cache;
     int ps[4] = {0, C, H, W};
     if (use_prefix && nn_net_prefix_shape(net, 1, H, W, ps, err) != 0) goto done;
+    if (use_prefix && tc->prefix_max_bytes) {
+        /* the cache holds every training image's prefix (twice with flips), the validation's
+         * and the test's: beyond the budget the prefix is recomputed at every step instead
+         * (the same bits, tests/experiments/test_train_cache.c) */
+        const double rows = (double)sp->n_train * (tc->aug_flip ? 2 : 1) + (double)sp->n_val + (double)sp->n_test;
+        const double bytes = rows * (double)ps[1] * ps[2] * ps[3] * sizeof(float);
+        if (bytes > (double)tc->prefix_max_bytes) {
+            use_prefix = 0;
+            out->prefix_over_budget = 1;
+        }
+    }
+    const int n_var = use_prefix && tc->aug_flip ? 2 : 1; /* cached variants of each training image */
     const size_t prefix_len = use_prefix ? (size_t)ps[1] * ps[2] * ps[3] : 0;
     const size_t in_len = (size_t)C * px;
     xbuf = malloc((size_t)B * (in_len > prefix_len ? in_len : prefix_len) * sizeof *xbuf);
@@ -489,8 +509,9 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
             }
             for (size_t s = 0; s < ns[k]; s += (size_t)B) {
                 int b = (int)(ns[k] - s < (size_t)B ? ns[k] - s : (size_t)B);
-                gather(ds, sets[k] + s, (size_t)b, C, tc, NULL, NULL, xbuf);
-                if (nn_net_forward_prefix(net, xbuf, b, H, W, *dst[k] + s * prefix_len, err) != 0) goto done;
+                if (gather(ds, sets[k] + s, (size_t)b, C, tc, NULL, NULL, xbuf, err) != 0 ||
+                    nn_net_forward_prefix(net, xbuf, b, H, W, *dst[k] + s * prefix_len, err) != 0)
+                    goto done;
                 out->prefix_images += (size_t)b;
             }
         }
@@ -545,8 +566,9 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
                     size_t mi[256];
                     for (int j = 0; j < nm; j++) mi[j] = sp->train[miss[j]];
                     aug_draw d = {v, 0, 1, 1, 0};
-                    gather(ds, mi, (size_t)nm, C, tc, NULL, tc->aug_flip ? &d : NULL, xbuf);
-                    if (nn_net_forward_prefix(net, xbuf, nm, H, W, pre_tmp, err) != 0) goto done;
+                    if (gather(ds, mi, (size_t)nm, C, tc, NULL, tc->aug_flip ? &d : NULL, xbuf, err) != 0 ||
+                        nn_net_forward_prefix(net, xbuf, nm, H, W, pre_tmp, err) != 0)
+                        goto done;
                     out->prefix_images += (size_t)nm;
                     for (int j = 0; j < nm; j++) {
                         memcpy(pre_train + (miss[j] * n_var + v) * prefix_len, pre_tmp + (size_t)j * prefix_len,
@@ -558,8 +580,8 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
                     memcpy(xbuf + (size_t)i * prefix_len, pre_train + row[i] * prefix_len, prefix_len * sizeof *xbuf);
                 r2 = nn_net_forward_from_prefix(net, xbuf, b, H, W, 1, logits, err);
             } else {
-                gather(ds, idx, (size_t)b, C, tc, augment ? &rng : NULL, NULL, xbuf);
-                r2 = nn_net_forward(net, xbuf, b, H, W, 1, logits, err);
+                r2 = gather(ds, idx, (size_t)b, C, tc, augment ? &rng : NULL, NULL, xbuf, err) ||
+                     nn_net_forward(net, xbuf, b, H, W, 1, logits, err);
                 if (has_prefix) out->prefix_images += (size_t)b;
             }
             double loss;

@@ -32,7 +32,8 @@
 typedef struct exp_feature_cache {
     size_t n;  /* items; 0 until first use */
     size_t dim;
-    double *f; /* [n, dim] */
+    float *f;  /* [n, dim]: the network's float features (half the memory of doubles; the
+                * probe reads them as doubles, the same values) */
 } exp_feature_cache;
 
 void exp_feature_cache_free(exp_feature_cache *c);
@@ -69,6 +70,10 @@ typedef struct exp_train_cfg {
     int no_prefix_cache;    /* 1: recompute the frozen prefix at every step (the path continuous
                              * augmentation takes; tests compare it with the cache). Zeroed by
                              * exp_train_cfg_from_config. */
+    size_t prefix_max_bytes; /* 0: no limit; else the cached frozen prefixes (training images
+                              * x variants, validation and test) may take at most this much,
+                              * and beyond it are recomputed each step (data.memory_mb, set by
+                              * the run from exp_dataset.memory_budget). Zeroed likewise. */
 } exp_train_cfg;
 
 /* The train section plus variant v's keys. Stage names are checked by the config already. */
@@ -112,6 +117,8 @@ typedef struct exp_train_result {
     size_t prefix_images;   /* images the frozen prefix was run on by training and scoring
                              * (as a prefix or inside a whole forward; the probe's pooled
                              * features not counted); 0 when stage 0 trains or unfreeze none */
+    int prefix_over_budget; /* the prefix cache would have exceeded tc->prefix_max_bytes:
+                             * the prefix was recomputed at every step */
     wb_tensor_list weights; /* tc->save_weights: every parameter and buffer of the kept epoch,
                              * under the home framework's names (empty otherwise) */
 } exp_train_result;

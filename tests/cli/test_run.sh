@@ -9,7 +9,7 @@ rm -rf "$out"; mkdir -p "$out"
 make_cohort
 # preprocess fills the cache that run then reads
 expect_exit 0 "$wb" preprocess "$out/t.yaml" --out "$out/runs"
-expect_grep '^64 images preprocessed into .*/runs/cache in [0-9.]+ s; 0 excluded$' "$out/stdout"
+expect_grep '^64 images preprocessed into .*/runs/cache in [0-9.]+ s; 0 excluded; 0 from the cache, 64 computed$' "$out/stdout"
 expect_grep 'data: images read and preprocessed 64/64' "$out/stderr"
 expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000000Z
 expect_grep 'data: 64 of 64 images from the cache' "$out/stderr"
