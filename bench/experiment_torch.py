@@ -11,7 +11,8 @@ The same experiment written the plain way: the run's images, taken from the work
 preprocessed cache (the export both sides read: CACHE_DIR/<params>/<xx>/<key>.wbpre, format in
 docs/preprocess.md), so both see the same input pixels; the run's outer folds (folds.csv,
 repeat 0); a CIFAR ResNet-20 (option A shortcuts, as the weights' home repository defines it)
-loaded from WEIGHTS with conv1 summed over RGB (backbone.in_channels 1); per fold an inner
+loaded from WEIGHTS, fed the grey image repeated over RGB under ImageNet mean/std (what
+backbone.in_channels 1 with preprocess.normalize auto computes); per fold an inner
 validation split of 20% of the training patients (the peer's own seeded draw: the run's inner
 split is not in the run directory); then per variant:
 
@@ -71,9 +72,19 @@ class Block(nn.Module):
         return F.relu(out + sc)
 
 
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
 class CifarResNet(nn.Module):
-    def __init__(self, n=3, in_ch=1, classes=2):
+    """Takes the grey image in [0, 1] (1 channel) and feeds the RGB network that image repeated
+    over three channels under ImageNet mean/std: the input convention of these weights, as the
+    workbench's `preprocess.normalize: auto` applies it (folded into its conv1)."""
+
+    def __init__(self, n=3, in_ch=3, classes=2):
         super().__init__()
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
         self.conv1 = nn.Conv2d(in_ch, 16, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
         chans, cin, layers = [16, 32, 64], 16, []
@@ -87,6 +98,8 @@ class CifarResNet(nn.Module):
         self.linear = nn.Linear(64, classes)
 
     def features(self, x):
+        if x.shape[1] == 1:
+            x = (x.expand(-1, 3, -1, -1) - self.mean) / self.std
         x = F.relu(self.bn1(self.conv1(x)))
         x = self.layer3(self.layer2(self.layer1(x)))
         return F.adaptive_avg_pool2d(x, 1).flatten(1)
@@ -100,11 +113,10 @@ def load_backbone(weights):
     sd = torch.load(weights, map_location="cpu")
     sd = sd.get("state_dict", sd)
     sd = {k[7:] if k.startswith("module.") else k: v for k, v in sd.items()}
-    sd["conv1.weight"] = sd["conv1.weight"].sum(1, keepdim=True)  # in_channels 1
     sd.pop("linear.weight")
     sd.pop("linear.bias")
     missing, unexpected = m.load_state_dict(sd, strict=False)
-    assert set(missing) == {"linear.weight", "linear.bias"} and not unexpected, (missing, unexpected)
+    assert set(missing) == {"linear.weight", "linear.bias", "mean", "std"} and not unexpected, (missing, unexpected)
     return m
 
 
