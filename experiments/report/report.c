@@ -1275,6 +1275,21 @@ static const char *const CSS =
 
 const char *exp_report_css(void) { return CSS; }
 
+void exp_report_excluded_html(sbuf *b, const io_csv *excluded)
+{
+    if (!excluded->n_rows) return;
+    sb_printf(b, "<details><summary>%zu excluded file(s) and why</summary>\n<table><thead><tr><th>file</th><th>reason</th>"
+                 "</tr></thead><tbody>\n", excluded->n_rows);
+    for (size_t i = 0; i < excluded->n_rows; i++) {
+        sb_printf(b, "<tr><td style=\"text-align:left\">");
+        sb_xml(b, io_csv_cell(excluded, i, 0));
+        sb_printf(b, "</td><td style=\"text-align:left;white-space:normal\">");
+        sb_xml(b, excluded->n_cols > 1 ? io_csv_cell(excluded, i, 1) : "");
+        sb_printf(b, "</td></tr>\n");
+    }
+    sb_printf(b, "</tbody></table></details>\n");
+}
+
 static void kv(sbuf *b, const char *k, const char *v)
 {
     sb_printf(b, "<dt>");
@@ -1324,18 +1339,7 @@ static int write_html(const run_files *rf, const summary *s, const table *ti, co
         kv(&b, k, line);
     }
     sb_printf(&b, "</dl>\n");
-    if (rf->have_excluded && rf->excluded.n_rows) {
-        sb_printf(&b, "<details><summary>%zu excluded file(s) and why</summary>\n<table><thead><tr><th>file</th><th>reason</th>"
-                      "</tr></thead><tbody>\n", rf->excluded.n_rows);
-        for (size_t i = 0; i < rf->excluded.n_rows; i++) {
-            sb_printf(&b, "<tr><td style=\"text-align:left\">");
-            sb_xml(&b, io_csv_cell(&rf->excluded, i, 0));
-            sb_printf(&b, "</td><td style=\"text-align:left;white-space:normal\">");
-            sb_xml(&b, rf->excluded.n_cols > 1 ? io_csv_cell(&rf->excluded, i, 1) : "");
-            sb_printf(&b, "</td></tr>\n");
-        }
-        sb_printf(&b, "</tbody></table></details>\n");
-    }
+    if (rf->have_excluded) exp_report_excluded_html(&b, &rf->excluded);
 
     sb_printf(&b, "<h2>Comparison</h2>\n<div class=\"wide\">\n");
     char cap[512];

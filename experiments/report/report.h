@@ -16,6 +16,8 @@
 #include <stddef.h>
 
 #include "base/wb_error.h"
+#include "io/io_csv.h"
+#include "io/io_sbuf.h"
 
 typedef enum {
     EXP_FMT_METRIC,  /* 0.712 */
@@ -39,6 +41,10 @@ int exp_report_names(const char *run_dir, char *buf, size_t n, wb_error *err);
 
 /* The stylesheet of report.html (one string; the external validation's report uses it too). */
 const char *exp_report_css(void);
+
+/* The collapsed "excluded file(s) and why" table of report.html (file, reason: the rows of an
+ * excluded.csv), appended to b; nothing when it has no rows. Used by both reports. */
+void exp_report_excluded_html(sbuf *b, const io_csv *excluded);
 
 /* The report of an external validation (`workbench predict`): reads dir/metrics.json (kind
  * external_validation), dir/predictions.csv and dir/excluded.csv (when present) and writes

@@ -433,18 +433,7 @@ static int write_html(const ext_files *e, wb_error *err)
     cohort_line(e, line, sizeof line);
     kv(&b, "Cohort", line);
     sb_printf(&b, "</dl>\n");
-    if (e->have_excluded && e->excluded.n_rows) {
-        sb_printf(&b, "<details><summary>%zu excluded file(s) and why</summary>\n<table><thead><tr><th>file</th><th>reason</th>"
-                      "</tr></thead><tbody>\n", e->excluded.n_rows);
-        for (size_t i = 0; i < e->excluded.n_rows; i++) {
-            sb_printf(&b, "<tr><td style=\"text-align:left\">");
-            sb_xml(&b, io_csv_cell(&e->excluded, i, 0));
-            sb_printf(&b, "</td><td style=\"text-align:left;white-space:normal\">");
-            sb_xml(&b, e->excluded.n_cols > 1 ? io_csv_cell(&e->excluded, i, 1) : "");
-            sb_printf(&b, "</td></tr>\n");
-        }
-        sb_printf(&b, "</tbody></table></details>\n");
-    }
+    if (e->have_excluded) exp_report_excluded_html(&b, &e->excluded);
     sb_printf(&b, "<h2>Results</h2>\n");
     if (e->metrics) {
         char rows[2][E_NCOL][ECELL];
