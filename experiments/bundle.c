@@ -344,17 +344,9 @@ static int manifest_check(const char *bdir, exp_bundle_info *bi, long *in_ch, lo
     struct stat st;
     if (stat(bdir, &st) != 0 || !S_ISDIR(st.st_mode))
         return wb_err(err, WB_E_IO, bdir, "not a bundle directory: %s", stat(bdir, &st) != 0 ? strerror(errno) : "not a directory");
-    unsigned char *text = NULL;
-    size_t n = 0;
-    if (io_file_read_all(mpath, 1 << 20, &text, &n, err) != 0) return -1;
     io_json_doc d;
-    size_t at;
-    const char *why;
     int rc = -1;
-    if (io_json_parse((const char *)text, n, NULL, &d, &at, &why) != 0) {
-        free(text);
-        return wb_err(err, WB_E_DATA, mpath, "at byte %zu: %s", at, why);
-    }
+    if (io_json_load(mpath, 1 << 20, &d, err) != 0) return -1;
     const io_json_node *root = &d.nodes[0], *fmt = jget(&d, root, "format", IO_JSON_STRING),
                        *src = jget(&d, root, "source_run", IO_JSON_STRING), *var = jget(&d, root, "variant", IO_JSON_STRING),
                        *arch = jget(&d, root, "arch", IO_JSON_STRING), *folds = jget(&d, root, "folds", IO_JSON_NUMBER),
@@ -442,7 +434,6 @@ static int manifest_check(const char *bdir, exp_bundle_info *bi, long *in_ch, lo
     rc = 0;
 done:
     io_json_free(&d);
-    free(text);
     return rc;
 }
 

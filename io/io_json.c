@@ -1,6 +1,8 @@
 /* io_json.c — strict JSON parser (recursive descent with an explicit depth bound). */
 #include "io/io_json.h"
 
+#include "io/io_fs.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -438,6 +440,19 @@ bad:
     *err_msg = p.why ? p.why : "bad JSON";
     io_json_free(doc);
     return -1;
+}
+
+int io_json_load(const char *path, size_t max_bytes, io_json_doc *doc, wb_error *err)
+{
+    memset(doc, 0, sizeof *doc);
+    unsigned char *text = NULL;
+    size_t n = 0, at = 0;
+    const char *why = NULL;
+    if (io_file_read_all(path, max_bytes, &text, &n, err) != 0) return -1;
+    int rc = io_json_parse((const char *)text, n, NULL, doc, &at, &why);
+    free(text);
+    if (rc != 0) return wb_err(err, WB_E_DATA, path, "at byte %zu: %s", at, why);
+    return 0;
 }
 
 void io_json_free(io_json_doc *doc)

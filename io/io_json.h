@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/wb_error.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -64,6 +66,16 @@ typedef struct io_json_limits {
  * description. lim may be NULL for the defaults. */
 int io_json_parse(const char *text, size_t len, const io_json_limits *lim, io_json_doc *doc,
                   size_t *err_at, const char **err_msg);
+
+/* Reads the file at path (at most max_bytes) and parses it as one JSON value. On failure
+ * returns -1 with *doc empty and err naming the file (and the byte of a syntax error):
+ *
+ *     io_json_doc doc;
+ *     if (io_json_load(path, 1 << 20, &doc, &err) != 0) return -1;
+ *
+ * Every JSON file the workbench reads back (metrics.json, manifests, baseline models) goes
+ * through here. */
+int io_json_load(const char *path, size_t max_bytes, io_json_doc *doc, wb_error *err);
 
 /* Frees everything in doc; safe on an empty or failed doc. */
 void io_json_free(io_json_doc *doc);

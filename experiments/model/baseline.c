@@ -202,16 +202,8 @@ static int read_array(const io_json_doc *doc, const char *path, const char *key,
 int exp_baseline_model_read(const char *path, exp_baseline_model *m, wb_error *err)
 {
     exp_baseline_model_free(m);
-    unsigned char *text = NULL;
-    size_t n = 0, at = 0;
-    const char *why = NULL;
     io_json_doc doc;
-    if (io_file_read_all(path, 1 << 20, &text, &n, err) != 0) return -1;
-    if (io_json_parse((const char *)text, n, NULL, &doc, &at, &why) != 0) {
-        free(text);
-        return wb_err(err, WB_E_DATA, path, "at byte %zu: %s", at, why);
-    }
-    free(text);
+    if (io_json_load(path, 1 << 20, &doc, err) != 0) return -1;
     int rc = -1;
     const io_json_node *root = &doc.nodes[0], *fmt = io_json_get(&doc, root, "format"),
                        *feats = io_json_get(&doc, root, "features"), *ic = io_json_get(&doc, root, "intercept");

@@ -337,16 +337,8 @@ static int store_metrics(exp_registry *reg, long long id, const char *dir, wb_er
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/" EXP_RD_METRICS_JSON, dir);
-    unsigned char *text = NULL;
-    size_t n = 0, at = 0;
-    const char *why = NULL;
-    io_json_doc d = {0};
-    if (io_file_read_all(path, 64 << 20, &text, &n, err) != 0) return -1;
-    if (io_json_parse((const char *)text, n, NULL, &d, &at, &why) != 0) {
-        free(text);
-        return wb_err(err, WB_E_DATA, path, "at byte %zu: %s", at, why);
-    }
-    free(text);
+    io_json_doc d;
+    if (io_json_load(path, EXP_RD_JSON_MAX, &d, err) != 0) return -1;
     if (exp_rundir_check_metrics(&d, path, err) != 0) {
         io_json_free(&d);
         return -1;
@@ -390,17 +382,9 @@ static int store_metrics(exp_registry *reg, long long id, const char *dir, wb_er
 static int store_external_metrics(exp_registry *reg, long long id, const char *dir, wb_error *err)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/metrics.json", dir);
-    unsigned char *text = NULL;
-    size_t n = 0, at = 0;
-    const char *why = NULL;
-    io_json_doc d = {0};
-    if (io_file_read_all(path, 64 << 20, &text, &n, err) != 0) return -1;
-    if (io_json_parse((const char *)text, n, NULL, &d, &at, &why) != 0) {
-        free(text);
-        return wb_err(err, WB_E_DATA, path, "at byte %zu: %s", at, why);
-    }
-    free(text);
+    snprintf(path, sizeof path, "%s/" EXP_RD_METRICS_JSON, dir);
+    io_json_doc d;
+    if (io_json_load(path, EXP_RD_JSON_MAX, &d, err) != 0) return -1;
     const io_json_node *root = &d.nodes[0], *var = io_json_get(&d, root, "variant"), *m = io_json_get(&d, root, "metrics"),
                        *ref = io_json_get(&d, root, "reference"), *vs = io_json_get(&d, root, "vs_reference");
     int rc = 0;

@@ -19,7 +19,7 @@
 #include "experiments/config/config.h"
 #include "experiments/config/yamlflat.h"
 
-enum { JSON_MAX = 64 << 20, CELL = 96 };
+enum { CELL = 96 };
 
 /* ---- number formatting (the one place; tests compare through it) ---- */
 
@@ -49,7 +49,6 @@ void exp_report_fmt(char *buf, size_t n, double v, exp_fmt_kind kind)
 
 typedef struct run_files {
     const char *dir;
-    char *mtext, *etext;
     io_json_doc m, e;          /* metrics.json, environment.json */
     const io_json_node *variants, *env;
     const io_json_node *classes; /* multi-class runs: metrics.json's "classes" (NULL for binary) */
@@ -63,16 +62,11 @@ typedef struct run_files {
     size_t cfg_n;
 } run_files;
 
-static int load_json(const char *dir, const char *name, char **text, io_json_doc *doc, wb_error *err)
+static int load_json(const char *dir, const char *name, io_json_doc *doc, wb_error *err)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    size_t n = 0;
-    if (io_file_read_all(path, JSON_MAX, (unsigned char **)text, &n, err) != 0) return -1;
-    size_t at = 0;
-    const char *why = NULL;
-    if (io_json_parse(*text, n, NULL, doc, &at, &why) != 0)
-        return wb_err(err, WB_E_DATA, path, "at byte %zu: %s", at, why);
+    if (io_json_load(path, EXP_RD_JSON_MAX, doc, err) != 0) return -1;
     if (doc->nodes[0].type != IO_JSON_OBJECT) return wb_err(err, WB_E_DATA, path, "expected a JSON object");
     return 0;
 }
@@ -96,8 +90,6 @@ static void run_files_free(run_files *rf)
 {
     io_json_free(&rf->m);
     io_json_free(&rf->e);
-    free(rf->mtext);
-    free(rf->etext);
     free(rf->cfg_text);
     io_csv_free(&rf->pred);
     io_csv_free(&rf->mcsv);
@@ -119,7 +111,7 @@ static int run_files_load(const char *dir, run_files *rf, wb_error *err)
 {
     memset(rf, 0, sizeof *rf);
     rf->dir = dir;
-    if (load_json(dir, EXP_RD_METRICS_JSON, &rf->mtext, &rf->m, err) != 0) return -1;
+    if (load_json(dir, EXP_RD_METRICS_JSON, &rf->m, err) != 0) return -1;
     const io_json_node *root = &rf->m.nodes[0];
     char mpath[4200];
     snprintf(mpath, sizeof mpath, "%s/" EXP_RD_METRICS_JSON, dir);
@@ -142,7 +134,7 @@ static int run_files_load(const char *dir, run_files *rf, wb_error *err)
     snprintf(epath, sizeof epath, "%s/" EXP_RD_ENVIRONMENT, dir);
     struct stat est;
     if (stat(epath, &est) == 0) {
-        if (load_json(dir, EXP_RD_ENVIRONMENT, &rf->etext, &rf->e, err) != 0) return -1;
+        if (load_json(dir, EXP_RD_ENVIRONMENT, &rf->e, err) != 0) return -1;
         rf->env = &rf->e.nodes[0];
         rf->have_env = 1;
     }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "experiments/eval/metrics.h"
+#include "experiments/report/rundir.h"
 #include "experiments/report/svg.h"
 #include "io/io_csv.h"
 #include "io/io_fs.h"
@@ -18,7 +19,6 @@
 
 typedef struct ext_files {
     const char *dir;
-    char *text;
     io_json_doc m;
     const io_json_node *root, *metrics, *ref, *ref_metrics, *vs;
     io_csv pred, excluded;
@@ -44,7 +44,6 @@ static double jnum(const io_json_doc *d, const io_json_node *o, const char *key)
 static void ext_free(ext_files *e)
 {
     io_json_free(&e->m);
-    free(e->text);
     io_csv_free(&e->pred);
     if (e->have_excluded) io_csv_free(&e->excluded);
 }
@@ -54,13 +53,8 @@ static int ext_load(const char *dir, ext_files *e, wb_error *err)
     memset(e, 0, sizeof *e);
     e->dir = dir;
     char path[4200];
-    snprintf(path, sizeof path, "%s/metrics.json", dir);
-    unsigned char *t = NULL;
-    size_t n = 0, at = 0;
-    const char *why = NULL;
-    if (io_file_read_all(path, 64 << 20, &t, &n, err) != 0) return -1;
-    e->text = (char *)t;
-    if (io_json_parse(e->text, n, NULL, &e->m, &at, &why) != 0) return wb_err(err, WB_E_DATA, path, "at byte %zu: %s", at, why);
+    snprintf(path, sizeof path, "%s/" EXP_RD_METRICS_JSON, dir);
+    if (io_json_load(path, EXP_RD_JSON_MAX, &e->m, err) != 0) return -1;
     const io_json_doc *d = &e->m;
     e->root = &d->nodes[0];
     const io_json_node *lab = e->root->type == IO_JSON_OBJECT ? io_json_get(d, e->root, "labeled") : NULL;

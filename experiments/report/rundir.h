@@ -31,6 +31,9 @@
 /* metrics.json's "schema_version". */
 #define EXP_RD_SCHEMA_VERSION 1
 
+/* The largest JSON file of a run directory a reader accepts (metrics.json, environment.json). */
+#define EXP_RD_JSON_MAX (64u << 20)
+
 /* Checks that metrics.json (d, read from path) has every member its readers use: the root's
  * schema_version (EXP_RD_SCHEMA_VERSION), name, data.images, data.patients, cv.folds,
  * cv.repeats, reference and variants; each variant's name, type, trainable_params and repeats;
