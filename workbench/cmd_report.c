@@ -19,6 +19,14 @@ static int run(int argc, char **argv)
     }
     for (int i = 1; i < argc; i++) {
         char names[128];
+        int ext = exp_report_is_external(argv[i], &err);
+        if (ext < 0) return cli_fail(&err);
+        if (ext) { /* an external validation (workbench predict): its own report */
+            if (exp_report_external_write(argv[i], &err) != 0) return cli_fail(&err);
+            printf("%s/report.html\n", argv[i]);
+            n_done++;
+            continue;
+        }
         if (exp_report_write(argv[i], &err) != 0 || exp_report_names(argv[i], names, sizeof names, &err) != 0)
             return cli_fail(&err);
         /* the main report written: report.html, else the first report.formats asked for */
@@ -47,5 +55,7 @@ const wb_command wb_cmd_report = {
     "  report.md    the same tables in Markdown\n"
     "  table.tex    a booktabs table of the comparison\n"
     "`workbench run` writes them at its end; running report again gives the same files.\n"
+    "An external validation's directory (written by `workbench predict`) gets its own\n"
+    "report.html and report.md again.\n"
     "Prints the path of each run's main report (report.html, else the first one written).\n"
     "Exit codes: 0 ok, 2 usage, 3 a run file missing or malformed, 4 cannot write.\n"};

@@ -746,38 +746,52 @@ static void plot_roc_pr(sbuf *b, const series *s, size_t nv, int kind)
                          : "ROC curves of the pooled out-of-fold predictions (image level, repeat 1); dashed: chance.");
 }
 
-static void plot_reliability(sbuf *b, const series *s, size_t nv)
+void exp_reliability_add(exp_reliability *r, double score, int label)
 {
-    enum { BINS = 10 };
+    int k = (int)(score * EXP_RELIABILITY_BINS);
+    k = k < 0 ? 0 : k >= EXP_RELIABILITY_BINS ? EXP_RELIABILITY_BINS - 1 : k;
+    r->sum[k] += score;
+    r->pos[k] += label;
+    r->cnt[k] += 1;
+}
+
+svg_plot exp_reliability_begin(sbuf *b)
+{
     svg_plot p = {.w = 400, .h = 340, .x0 = 0, .x1 = 1, .y0 = 0, .y1 = 1, .title = "Reliability",
                   .xlabel = "mean predicted probability", .ylabel = "observed fraction positive"};
-    figure_open(b, "reliability");
     svg_begin(b, &p);
     double d[2] = {0, 1};
     svg_line(b, &p, d, d, 2, "#999999", 1, "4 3");
+    return p;
+}
+
+void exp_reliability_draw(sbuf *b, const svg_plot *p, const exp_reliability *r, const char *name, const char *colour)
+{
+    double x[EXP_RELIABILITY_BINS], y[EXP_RELIABILITY_BINS];
+    size_t m = 0;
+    for (int k = 0; k < EXP_RELIABILITY_BINS; k++)
+        if (r->cnt[k] > 0) x[m] = r->sum[k] / r->cnt[k], y[m++] = r->pos[k] / r->cnt[k];
+    svg_line(b, p, x, y, m, colour, 1.5, NULL);
+    for (size_t k = 0, j = 0; k < EXP_RELIABILITY_BINS; k++) {
+        if (!(r->cnt[k] > 0)) continue;
+        char tip[160];
+        snprintf(tip, sizeof tip, "%s: %.0f images, mean score %.3f, %.3f positive", name, r->cnt[k], x[j], y[j]);
+        svg_dot(b, p, x[j], y[j], 3, colour, tip);
+        j++;
+    }
+}
+
+static void plot_reliability(sbuf *b, const series *s, size_t nv)
+{
+    figure_open(b, "reliability");
+    svg_plot p = exp_reliability_begin(b);
     const char *names[16], *colors[16];
     size_t nl = 0;
     for (size_t v = 0; v < nv; v++) {
         if (!s[v].n) continue;
-        double sum[BINS] = {0}, pos[BINS] = {0}, cnt[BINS] = {0}, x[BINS], y[BINS];
-        for (size_t i = 0; i < s[v].n; i++) {
-            int k = (int)(s[v].v[i].s * BINS);
-            k = k < 0 ? 0 : k >= BINS ? BINS - 1 : k;
-            sum[k] += s[v].v[i].s;
-            pos[k] += s[v].v[i].y;
-            cnt[k] += 1;
-        }
-        size_t m = 0;
-        for (int k = 0; k < BINS; k++)
-            if (cnt[k] > 0) x[m] = sum[k] / cnt[k], y[m++] = pos[k] / cnt[k];
-        svg_line(b, &p, x, y, m, svg_color(v), 1.5, NULL);
-        for (size_t k = 0, j = 0; k < BINS; k++) {
-            if (!(cnt[k] > 0)) continue;
-            char tip[128];
-            snprintf(tip, sizeof tip, "%s: %.0f images, mean score %.3f, %.3f positive", s[v].name, cnt[k], x[j], y[j]);
-            svg_dot(b, &p, x[j], y[j], 3, svg_color(v), tip);
-            j++;
-        }
+        exp_reliability r = {0};
+        for (size_t i = 0; i < s[v].n; i++) exp_reliability_add(&r, s[v].v[i].s, s[v].v[i].y);
+        exp_reliability_draw(b, &p, &r, s[v].name, svg_color(v));
         if (nl < 16) names[nl] = s[v].name, colors[nl++] = svg_color(v);
     }
     svg_legend(b, &p, names, colors, nl, SVG_TOP_LEFT);

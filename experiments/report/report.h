@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "base/wb_error.h"
+#include "experiments/report/svg.h"
 #include "io/io_csv.h"
 #include "io/io_sbuf.h"
 
@@ -46,6 +47,25 @@ const char *exp_report_css(void);
  * excluded.csv), appended to b; nothing when it has no rows. Used by both reports. */
 void exp_report_excluded_html(sbuf *b, const io_csv *excluded);
 
+/* The reliability diagram of both reports: scores in EXP_RELIABILITY_BINS equal-width bins of
+ * the predicted probability, each curve drawn with one dot per non-empty bin (a tooltip with
+ * the count, mean score and fraction positive).
+ *
+ *     exp_reliability r = {0};
+ *     for (size_t i = 0; i < n; i++) exp_reliability_add(&r, score[i], label[i]);
+ *     svg_plot p = exp_reliability_begin(b);      // frame and the dashed diagonal
+ *     exp_reliability_draw(b, &p, &r, "probe", svg_color(0));
+ *     svg_legend(b, &p, names, colours, k, SVG_TOP_LEFT);
+ *     svg_end(b);
+ */
+enum { EXP_RELIABILITY_BINS = 10 };
+typedef struct exp_reliability {
+    double sum[EXP_RELIABILITY_BINS], pos[EXP_RELIABILITY_BINS], cnt[EXP_RELIABILITY_BINS];
+} exp_reliability;
+void exp_reliability_add(exp_reliability *r, double score, int label);
+svg_plot exp_reliability_begin(sbuf *b);
+void exp_reliability_draw(sbuf *b, const svg_plot *p, const exp_reliability *r, const char *name, const char *colour);
+
 /* The report of an external validation (`workbench predict`): reads dir/metrics.json (kind
  * external_validation), dir/predictions.csv and dir/excluded.csv (when present) and writes
  * dir/report.html (self-contained, the same CSP and style as a run's) and dir/report.md:
@@ -55,5 +75,9 @@ void exp_report_excluded_html(sbuf *b, const io_csv *excluded);
  * says there are no metrics and counts the decisions. The same files always give the same
  * bytes. Errors: WB_E_IO / WB_E_DATA naming the missing or malformed file, WB_E_WRITE. */
 int exp_report_external_write(const char *dir, wb_error *err);
+
+/* 1 if dir/metrics.json is an external validation's (kind external_validation, written by
+ * `workbench predict`), 0 if it is a run's, -1 (err set) if it cannot be read. */
+int exp_report_is_external(const char *dir, wb_error *err);
 
 #endif

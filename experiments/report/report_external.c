@@ -233,34 +233,13 @@ static void plot_roc(sbuf *b, const ext_series *s, const char *const *names, siz
 
 static void plot_reliability(sbuf *b, const ext_series *s, const char *const *names, size_t ns)
 {
-    enum { BINS = 10 };
-    svg_plot p = {.w = 400, .h = 340, .x0 = 0, .x1 = 1, .y0 = 0, .y1 = 1, .title = "Reliability",
-                  .xlabel = "mean predicted probability", .ylabel = "observed fraction positive"};
     figure(b, "reliability", 1, NULL);
-    svg_begin(b, &p);
-    double d[2] = {0, 1};
-    svg_line(b, &p, d, d, 2, "#999999", 1, "4 3");
+    svg_plot p = exp_reliability_begin(b);
     const char *colors[2];
     for (size_t v = 0; v < ns; v++) {
-        double sum[BINS] = {0}, pos[BINS] = {0}, cnt[BINS] = {0}, x[BINS], y[BINS];
-        for (size_t i = 0; i < s[v].n; i++) {
-            int k = (int)(s[v].s[i] * BINS);
-            k = k < 0 ? 0 : k >= BINS ? BINS - 1 : k;
-            sum[k] += s[v].s[i];
-            pos[k] += s[v].y[i];
-            cnt[k] += 1;
-        }
-        size_t m = 0;
-        for (int k = 0; k < BINS; k++)
-            if (cnt[k] > 0) x[m] = sum[k] / cnt[k], y[m++] = pos[k] / cnt[k];
-        svg_line(b, &p, x, y, m, svg_color(v), 1.5, NULL);
-        for (size_t j = 0, k = 0; k < BINS; k++) {
-            if (!(cnt[k] > 0)) continue;
-            char tip[160];
-            snprintf(tip, sizeof tip, "%s: %.0f images, mean score %.3f, %.3f positive", names[v], cnt[k], x[j], y[j]);
-            svg_dot(b, &p, x[j], y[j], 3, svg_color(v), tip);
-            j++;
-        }
+        exp_reliability r = {0};
+        for (size_t i = 0; i < s[v].n; i++) exp_reliability_add(&r, s[v].s[i], s[v].y[i]);
+        exp_reliability_draw(b, &p, &r, names[v], svg_color(v));
         colors[v] = svg_color(v);
     }
     svg_legend(b, &p, names, colors, ns, SVG_TOP_LEFT);
@@ -486,4 +465,15 @@ int exp_report_external_write(const char *dir, wb_error *err)
     int rc = ext_load(dir, &e, err) != 0 || write_md(&e, err) != 0 || write_html(&e, err) != 0 ? -1 : 0;
     ext_free(&e);
     return rc;
+}
+
+int exp_report_is_external(const char *dir, wb_error *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/" EXP_RD_METRICS_JSON, dir);
+    io_json_doc d;
+    if (io_json_load(path, EXP_RD_JSON_MAX, &d, err) != 0) return -1;
+    int ext = d.nodes[0].type == IO_JSON_OBJECT && !strcmp(jstr(&d, &d.nodes[0], "kind"), "external_validation");
+    io_json_free(&d);
+    return ext;
 }

@@ -98,6 +98,12 @@ fi
 expect_exit 0 "$wb" predict "$b" "$out/ext/labels.csv" --out "$out/p" --registry "$out/runs/registry.sqlite"
 expect_grep 'predict: 40 image\(s\) \([0-9]+ positive, 0 excluded\), probe of src-.*, mean of 3 folds; AUC .*; reference baseline AUC 0\.[0-9]+, paired DeLong dAUC [-+]0\.[0-9]+, p [0-9.e-]+$' "$out/stderr"
 expect_grep 'recorded as run 2 in the registry, linked to its source run src-' "$out/stderr"
+# `workbench report` re-renders an external validation's report: the same bytes
+rm -rf "$out/p_rerender"; cp -r "$out/p" "$out/p_rerender"; rm -f "$out/p_rerender"/report.*
+expect_exit 0 "$wb" report "$out/p_rerender"
+for f in report.html report.md; do
+  cmp -s "$out/p/$f" "$out/p_rerender/$f" || { fails=$((fails + 1)); echo "FAIL: report re-rendered $f differs" >&2; }
+done
 p=$out/p/predictions.csv
 expect_eq "$(head -1 "$p")" "file,sop_instance_uid,patient,laterality,view,label,score,score_f0,score_f1,score_f2,threshold,decision,reference_score,reference_score_f0,reference_score_f1,reference_score_f2,reference_threshold,reference_decision" "predictions.csv header"
 expect_eq "$(awk 'END { print NR - 1 }' "$p")" 40 "one row per image"
