@@ -445,12 +445,22 @@ static int import_mias(const exp_import_options *o, imp_table *t, exp_import_sum
 
 /* ---- CBIS-DDSM: the four case-description sheets ---- */
 
-/* Directory name -> the one image file below it (or how many there are), over the whole
- * source tree: the case-description paths name folders that the TCIA download and the JPEG
- * copies lay out differently, but the folder of the full mammogram holds one image. */
+/* Directory name -> the image files below it, over the whole source tree: the
+ * case-description paths name folders that the TCIA download and the JPEG copies lay out
+ * differently, but the folder of the full mammogram holds one image, and the folder of a
+ * finding's ROI mask the mask (and often the cropped lesion). */
 typedef struct dir_index {
     imp_table names; /* key: directory name; row.file: first image path; row.n_findings: count */
+    size_t *off;     /* the images of names.rows[j]: files->paths[img[off[j] .. off[j + 1])] */
+    size_t *img;     /* in the order of the file list */
 } dir_index;
+
+static void dir_index_free(dir_index *x)
+{
+    table_free(&x->names);
+    free(x->off);
+    free(x->img);
+}
 
 static int image_ext(const char *p)
 {
@@ -459,28 +469,64 @@ static int image_ext(const char *p)
                  !strcasecmp(d, ".jpg") || !strcasecmp(d, ".jpeg") || !strcasecmp(d, ".pgm"));
 }
 
+/* Two passes over the images: count them per folder name (and add the names), then list
+ * them. A path naming the same folder twice lists its image once. */
 static int dir_index_build(dir_index *x, const io_path_list *files, size_t root_len, wb_error *err)
 {
-    for (size_t i = 0; i < files->n; i++) {
-        const char *rel = files->paths[i] + root_len;
-        while (*rel == '/') rel++;
-        if (!image_ext(rel)) continue;
-        char comp[512];
-        for (const char *p = rel;;) {
-            size_t k = strcspn(p, "/");
-            if (!p[k]) break; /* the file name itself */
-            if (k < sizeof comp) {
-                memcpy(comp, p, k);
-                comp[k] = '\0';
-                int added;
-                long j = table_get(&x->names, comp, &added, err);
-                if (j < 0) return -1;
-                if (added && set_file(&x->names.rows[j], rel, err)) return -1;
-                x->names.rows[j].n_findings++;
+    size_t *fill = NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < files->n; i++) {
+            const char *rel = files->paths[i] + root_len;
+            while (*rel == '/') rel++;
+            if (!image_ext(rel)) continue;
+            char comp[512];
+            for (const char *p = rel;;) {
+                size_t k = strcspn(p, "/");
+                if (!p[k]) break; /* the file name itself */
+                if (k < sizeof comp) {
+                    memcpy(comp, p, k);
+                    comp[k] = '\0';
+                    if (pass == 0) {
+                        int added;
+                        long j = table_get(&x->names, comp, &added, err);
+                        if (j < 0) return -1;
+                        if (added && set_file(&x->names.rows[j], rel, err)) return -1;
+                        x->names.rows[j].n_findings++;
+                    } else {
+                        size_t j = (size_t)table_find(&x->names, comp);
+                        if (fill[j] == x->off[j] || x->img[fill[j] - 1] != i) x->img[fill[j]++] = i;
+                    }
+                }
+                p += k + 1;
             }
-            p += k + 1;
+        }
+        if (pass == 0) {
+            size_t n = x->names.n;
+            x->off = malloc((n + 1) * sizeof *x->off);
+            fill = malloc((n + 1) * sizeof *fill);
+            if (!x->off || !fill) {
+                free(fill);
+                return wb_err(err, WB_E_NOMEM, NULL, "out of memory indexing the source's folders");
+            }
+            x->off[0] = 0;
+            for (size_t j = 0; j < n; j++) x->off[j + 1] = x->off[j] + (size_t)x->names.rows[j].n_findings;
+            memcpy(fill, x->off, (n + 1) * sizeof *fill);
+            if (!(x->img = malloc((x->off[n] ? x->off[n] : 1) * sizeof *x->img))) {
+                free(fill);
+                return wb_err(err, WB_E_NOMEM, NULL, "out of memory indexing the source's folders");
+            }
         }
     }
+    /* a folder named twice in one path counted that image twice: close the gaps */
+    size_t w = 0;
+    for (size_t j = 0; j < x->names.n; j++) {
+        size_t a = x->off[j], b = fill[j];
+        x->off[j] = w;
+        memmove(x->img + w, x->img + a, (b - a) * sizeof *x->img);
+        w += b - a;
+    }
+    x->off[x->names.n] = w;
+    free(fill);
     return 0;
 }
 
@@ -563,15 +609,6 @@ static void mask_box(const io_dicom_image *img, int box[4])
     box[0] = c0, box[1] = r0, box[2] = c1 - c0 + 1, box[3] = r1 - r0 + 1;
 }
 
-/* 1 if dir (a folder name) is a folder of rel. */
-static int has_folder(const char *rel, const char *dir)
-{
-    const size_t k = strlen(dir);
-    for (const char *p = rel; (p = strstr(p, dir)) != NULL; p++)
-        if ((p == rel || p[-1] == '/') && p[k] == '/') return 1;
-    return 0;
-}
-
 /* The box of the finding whose mask path is mpath: MASK_BOX with box[] filled, MASK_NONE when
  * no mask is there (not downloaded: no box), MASK_MISMATCH when the mask's size differs from
  * the film's (film_rows/cols, 0 when unknown); -1 with err when a candidate cannot be read. */
@@ -582,30 +619,31 @@ static int cbis_mask(const io_path_list *files, size_t root_len, const dir_index
     char full[4400];
     const char *only = NULL; /* the sheet's path itself, when it exists */
     if (path_join(full, sizeof full, source, mpath) == 0 && is_file(full)) only = full;
-    char comp[256] = "";
+    long folder = -1;
     if (!only) { /* the deepest folder of the path that the download has */
         for (const char *p = mpath; *p;) {
             size_t k = strcspn(p, "/\\");
             if (!p[k]) break;
-            if (k && k < sizeof comp) {
-                char c[256];
+            char c[256];
+            if (k && k < sizeof c) {
                 memcpy(c, p, k);
                 c[k] = '\0';
-                if (table_find(&x->names, c) >= 0) memcpy(comp, c, k + 1);
+                long j = table_find(&x->names, c);
+                if (j >= 0) folder = j;
             }
             p += k + 1;
         }
-        if (!comp[0]) return MASK_NONE;
+        if (folder < 0) return MASK_NONE;
     }
     io_dicom_options opt;
     io_dicom_options_default(&opt);
     opt.voi = IO_VOI_IGNORE;
     int found = MASK_NONE;
     size_t best_area = 0;
-    for (size_t i = 0; i < files->n; i++) {
-        const char *path = files->paths[i], *rel = path + root_len;
+    const size_t a = only ? 0 : x->off[folder], b = only ? 1 : x->off[folder + 1];
+    for (size_t q = a; q < b; q++) {
+        const char *path = only ? only : files->paths[x->img[q]], *rel = path + root_len;
         while (*rel == '/') rel++;
-        if (only ? strcmp(path, only) != 0 : (!image_ext(rel) || !has_folder(rel, comp))) continue;
         io_dicom_image img;
         if (io_image_read(path, &opt, &img, NULL, err) != 0) return -1;
         const size_t area = (size_t)img.rows * (size_t)img.cols;
@@ -776,7 +814,7 @@ static int import_cbis(const exp_import_options *o, imp_table *t, exp_import_sum
         rc = wb_err(err, WB_E_IO, o->source,
                     "none of the CBIS-DDSM case-description sheets (%s, %s, %s, %s) is under this directory", cbis_sheets[0],
                     cbis_sheets[1], cbis_sheets[2], cbis_sheets[3]);
-    table_free(&x.names);
+    dir_index_free(&x);
     io_path_list_free(&files);
     return rc;
 }
