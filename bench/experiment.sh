@@ -33,33 +33,16 @@ folds=5
 threads=2
 flip=1
 variants="frozen:none,last:layer3,full:all"
-wbin=""
+workbench=""
 py=/usr/bin/python3
-while [ $# -gt 0 ]; do
-    case "$1" in
-    --build) build=$2; shift ;;
-    --work) work=$2; shift ;;
-    --patients) patients=$2; shift ;;
-    --size) size=$2; shift ;;
-    --epochs) epochs=$2; shift ;;
-    --folds) folds=$2; shift ;;
-    --threads) threads=$2; shift ;;
-    --flip) flip=$2; shift ;;
-    --variants) variants=$2; shift ;;
-    --workbench) wbin=$2; shift ;;
-    *) echo "usage: $0 [--build DIR] [--work DIR] [--patients N] [--size S] [--epochs E] [--folds K] [--threads T] [--flip 0|1] [--variants LIST] [--workbench BIN]" >&2; exit 2 ;;
-    esac
-    shift
-done
-[ -n "$wbin" ] || wbin="$build/workbench/workbench"
+. "$here/lib.sh"
+bench_options "usage: $0 [--build DIR] [--work DIR] [--patients N] [--size S] [--epochs E] [--folds K] [--threads T] [--flip 0|1] [--variants LIST] [--workbench BIN]" \
+    "build work patients size epochs folds threads flip variants workbench" "$@"
 [ -n "$work" ] || work="$build/bench-experiment"
-[ -x "$wbin" ] || { echo "experiment.sh: $wbin: not built" >&2; exit 2; }
-weights="$root/../shared/weights/resnet20-12fca82f.th"
-[ -f "$weights" ] || { echo "experiment.sh: $weights: missing" >&2; exit 2; }
-weights=$(cd "$(dirname "$weights")" && pwd)/$(basename "$weights")
+bench_setup experiment.sh
 mkdir -p "$work"
 cohort="$work/cohort-$patients"
-[ -f "$cohort/labels.csv" ] || "$wbin" --quiet synth --out "$cohort" --patients "$patients" --seed 7 --size 256x320 >/dev/null
+[ -f "$cohort/labels.csv" ] || "$workbench" --quiet synth --out "$cohort" --patients "$patients" --seed 7 --size 256x320 >/dev/null
 aug=false
 [ "$flip" = 1 ] && aug=true
 cfg="$work/experiment.yaml"
@@ -85,10 +68,7 @@ backbone:
   in_channels: 1
 variants:
 EOF
-    echo "$variants" | tr ',' '\n' | while IFS=: read -r name unf; do
-        case "$unf" in none|all) ;; *) unf="[$unf]" ;; esac
-        echo "  - {name: $name, type: backbone, unfreeze: $unf}"
-    done
+    bench_variants_yaml "$variants"
     cat <<EOF
 train:
   epochs: $epochs
@@ -101,11 +81,10 @@ cv:
 EOF
 } > "$cfg"
 
-export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
-"$wbin" --quiet preprocess "$cfg" >/dev/null
-echo "# $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+bench_threads "$threads"
+"$workbench" --quiet preprocess "$cfg" >/dev/null
 t0=$(date +%s.%N)
-rundir=$("$wbin" --quiet run "$cfg" --out "$work/runs" --registry none)
+rundir=$("$workbench" --quiet run "$cfg" --out "$work/runs" --registry none)
 t1=$(date +%s.%N)
 torch_out="$work/torch.tsv"
 "$py" "$here/experiment_torch.py" "$rundir" "$work/cache" "$weights" "$variants" --threads "$threads" \

@@ -167,6 +167,17 @@ def inner_split(idx, y, g, rng, frac=0.2):
 
 
 # ---------------------------------------------------------------- the probe
+def splits(fold, y, g, rng):
+    """(k, train, validation, test) index arrays per outer fold k of the run's folds.csv: the
+    test rows are fold k's, the rest split by inner_split (whole patients, 20% validation)."""
+    out = []
+    for k in sorted(set(fold)):
+        te = np.where(fold == k)[0]
+        tr, va = inner_split(np.where(fold != k)[0], y, g, rng)
+        out.append((k, tr, va, te))
+    return out
+
+
 def fit_probe(Ftr, ytr, Fva, yva):
     sc = StandardScaler().fit(Ftr)
     best = None
@@ -282,19 +293,14 @@ def main():
     X, y, fold, g = load_run(a.run, a.cache, a.size, a.size)
     base = load_backbone(a.weights)
     rng = np.random.default_rng(a.seed)
-    folds = sorted(set(fold))
-    splits = []
-    for k in folds:
-        te = np.where(fold == k)[0]
-        tr, va = inner_split(np.where(fold != k)[0], y, g, rng)
-        splits.append((tr, va, te))
+    folds = splits(fold, y, g, rng)
     print(blas_line(), flush=True)
     Ffeat = None
     for spec in a.variants.split(","):
         name, unfreeze = spec.split(":")
         t0 = time.perf_counter()
         s = np.zeros(len(y))
-        for tr, va, te in splits:
+        for _, tr, va, te in folds:
             gen = torch.Generator().manual_seed(a.seed * 1000 + len(te))
             if Ffeat is None:  # the pretrained features of every image, once (the probes' input)
                 Ffeat = features(base, X, a.batch)

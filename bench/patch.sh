@@ -36,37 +36,17 @@ epochs=2
 folds=5
 threads=2
 variants="probe:none,last:layer3,full:all"
-wbin=""
+workbench=""
 py=/usr/bin/python3
-usage="usage: $0 [--build DIR] [--work DIR] [--patients N] [--size S] [--patch P] [--stride T] [--epochs E] [--folds K] [--threads N] [--variants LIST] [--workbench BIN]"
-while [ $# -gt 0 ]; do
-    [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }
-    case "$1" in
-    --build) build=$2 ;;
-    --work) work=$2 ;;
-    --patients) patients=$2 ;;
-    --size) size=$2 ;;
-    --patch) patch=$2 ;;
-    --stride) stride=$2 ;;
-    --epochs) epochs=$2 ;;
-    --folds) folds=$2 ;;
-    --threads) threads=$2 ;;
-    --variants) variants=$2 ;;
-    --workbench) wbin=$2 ;;
-    *) echo "$usage" >&2; exit 2 ;;
-    esac
-    shift 2
-done
-[ -n "$wbin" ] || wbin="$build/workbench/workbench"
+. "$here/lib.sh"
+bench_options "usage: $0 [--build DIR] [--work DIR] [--patients N] [--size S] [--patch P] [--stride T] [--epochs E] [--folds K] [--threads N] [--variants LIST] [--workbench BIN]" \
+    "build work patients size patch stride epochs folds threads variants workbench" "$@"
 [ -n "$work" ] || work="$build/bench-patch"
-[ -x "$wbin" ] || { echo "patch.sh: $wbin: not built" >&2; exit 2; }
-weights="$root/../shared/weights/resnet20-12fca82f.th"
-[ -f "$weights" ] || { echo "patch.sh: $weights: missing (see ../shared/weights/README)" >&2; exit 2; }
-weights=$(cd "$(dirname "$weights")" && pwd)/$(basename "$weights")
+bench_setup patch.sh
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
 cohort="$work/cohort-$patients"
-[ -f "$cohort/labels.csv" ] || "$wbin" --quiet synth --out "$cohort" --patients "$patients" --seed 7 \
+[ -f "$cohort/labels.csv" ] || "$workbench" --quiet synth --out "$cohort" --patients "$patients" --seed 7 \
     --size 256x320 --transfer-syntax explicit_le >/dev/null
 cfg="$work/patch.yaml"
 {
@@ -97,10 +77,7 @@ backbone:
   in_channels: 1
 variants:
 EOF
-    echo "$variants" | tr ',' '\n' | while IFS=: read -r name unf; do
-        case "$unf" in none|all) ;; *) unf="[$unf]" ;; esac
-        echo "  - {name: $name, type: backbone, unfreeze: $unf}"
-    done
+    bench_variants_yaml "$variants"
     cat <<EOF
 train:
   epochs: $epochs
@@ -111,11 +88,10 @@ cv:
 EOF
 } > "$cfg"
 
-export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
-"$wbin" --quiet preprocess "$cfg" >/dev/null
-echo "# $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+bench_threads "$threads"
+"$workbench" --quiet preprocess "$cfg" >/dev/null
 t0=$(date +%s.%N)
-rundir=$("$wbin" --quiet run "$cfg" --out "$work/runs" --registry none)
+rundir=$("$workbench" --quiet run "$cfg" --out "$work/runs" --registry none)
 t1=$(date +%s.%N)
 torch_out="$work/torch.tsv"
 "$py" "$here/patch_torch.py" "$rundir" "$work/cache" "$cohort" "$weights" "$variants" --threads "$threads" \

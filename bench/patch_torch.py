@@ -127,11 +127,7 @@ def main():
     img_y = np.array([im[2] for im in images])
     base = et.load_backbone(a.weights)
     rng = np.random.default_rng(a.seed)
-    splits = []
-    for k in sorted(set(fold)):
-        te = np.where(fold == k)[0]
-        tr, va = et.inner_split(np.where(fold != k)[0], y, g, rng)
-        splits.append((k, tr, va, te))
+    splits = et.splits(fold, y, g, rng)
     print(et.blas_line(), flush=True)
     Ffeat = None
     for spec in a.variants.split(","):

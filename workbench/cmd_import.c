@@ -33,6 +33,9 @@ static int run(int argc, char **argv)
         } else if (cli_opt(argc, argv, &i, "--views", &v, &bad, &err)) {
             if (bad) goto usage;
             o.views = v;
+        } else if (cli_opt(argc, argv, &i, "--image-types", &v, &bad, &err)) {
+            if (bad) goto usage;
+            o.image_types = v;
         } else if (cli_opt(argc, argv, &i, "--sites", &v, &bad, &err)) {
             if (bad) goto usage;
             o.sites = v;
@@ -64,11 +67,15 @@ static int run(int argc, char **argv)
     o.format = pos[0];
     o.source = pos[1];
     if (!exp_import_format_known(o.format)) {
-        wb_err(&err, WB_E_USAGE, NULL, "import: unknown format '%s' (expected mini-mias, cbis-ddsm, vindr, rsna or inbreast)", o.format);
+        wb_err(&err, WB_E_USAGE, NULL, "import: unknown format '%s' (expected %s)", o.format, exp_import_format_list());
         goto usage;
     }
     if (!o.out) {
         wb_err(&err, WB_E_USAGE, NULL, "import: --out FILE is required");
+        goto usage;
+    }
+    if (o.image_types && strcmp(o.format, "embed")) {
+        wb_err(&err, WB_E_USAGE, NULL, "import: --image-types applies to embed only");
         goto usage;
     }
     if (o.sites && strcmp(o.format, "rsna")) {
@@ -98,7 +105,7 @@ const wb_command wb_cmd_import = {
     "usage: workbench import FORMAT SOURCE --out labels.csv [--birads-min N]\n"
     "                        [--benign-without-callback benign|normal] [--views CC,MLO]\n"
     "                        [--sites 1,2] [--keep-missing] [--no-roi-boxes]\n"
-    "                        [--other-breast skip|normal]\n"
+    "                        [--other-breast skip|normal] [--image-types 2D,C-view]\n"
     "\n"
     "Reads a dataset's own annotation files under SOURCE (the directory as downloaded) and\n"
     "writes one labels CSV row per image: file (relative to SOURCE), sop_instance_uid,\n"
@@ -114,6 +121,8 @@ const wb_command wb_cmd_import = {
     "  rsna        train.csv + train_images/ (RSNA Screening Mammography 2023)\n"
     "  inbreast    INbreast.csv (semicolon-separated) + AllDICOMs/ (+ AllXML/ outlines)\n"
     "  cmmd        CMMD_clinicaldata_revision.csv (the .xlsx saved as CSV) + CMMD/<ID1>/.../*.dcm\n"
+    "  embed       EMBED_OpenData_metadata.csv + EMBED_OpenData_clinical.csv (or the _reduced\n"
+    "              tables) + cohort/patient/exam/*.dcm (EMBED, AWS Open Data release)\n"
     "\n"
     "  --out FILE                 the labels CSV (written atomically)\n"
     "  --birads-min N             vindr, inbreast: BI-RADS >= N is malignant, 1 normal, else benign (default 4)\n"
@@ -124,6 +133,7 @@ const wb_command wb_cmd_import = {
     "  --no-roi-boxes             cbis-ddsm: do not read the ROI mask images (no boxes; faster)\n"
     "  --other-breast             cmmd: images of a breast the clinical table does not list are\n"
     "                             left out (skip, default) or labelled normal\n"
+    "  --image-types LIST         embed: FinalImageType values to keep (default 2D; e.g. 2D,C-view)\n"
     "\n"
     "Exit status: 0 written, 2 bad usage, 3 unreadable or malformed annotation files (the\n"
     "message names the file, line and column), 4 the output could not be written.\n"};

@@ -28,7 +28,12 @@ void exp_import_options_default(exp_import_options *o)
     o->roi_boxes = 1;
 }
 
-static const char *const formats[] = {"mini-mias", "cbis-ddsm", "vindr", "rsna", "inbreast", "cmmd"};
+static const char *const formats[] = {"mini-mias", "cbis-ddsm", "vindr", "rsna", "inbreast", "cmmd", "embed"};
+
+const char *exp_import_format_list(void)
+{
+    return "mini-mias, cbis-ddsm, vindr, rsna, inbreast, cmmd or embed";
+}
 
 int exp_import_format_known(const char *name)
 {
@@ -1410,6 +1415,292 @@ static int import_cmmd(const exp_import_options *o, imp_table *t, exp_import_sum
     return rc;
 }
 
+/* ---- EMBED (Emory Breast Imaging Dataset, AWS Open Data release) ----
+ * tables/EMBED_OpenData_metadata.csv: one row per image file (empi_anon, acc_anon,
+ * anon_dicom_path, ImageLateralityFinal, ViewPosition, FinalImageType, spot_mag, ROI_coords);
+ * tables/EMBED_OpenData_clinical.csv: one row per finding of an exam (acc_anon, side,
+ * path_severity, asses, tissueden, massshape, calcfind). The "_reduced" tables have the same
+ * names for these columns and are used when the full ones are not there. A finding belongs
+ * to the images of its exam and side (side B or empty: both breasts), as the data descriptor
+ * says to join them. Files are at cohort/patient/exam/SOPInstanceUID.dcm; anon_dicom_path is
+ * the path on the curators' machine, resolved by its longest tail found under SOURCE. */
+
+typedef struct embed_breast { /* the findings of one exam and side ("acc|L", "acc|R", "acc|*") */
+    int min_sev;               /* the most severe path_severity (0 invasive .. 6), 99: none */
+    char asses[16];            /* the BI-RADS letters seen (A N B P S M K) */
+    int density;               /* tissueden 1-4, 0 unknown */
+    char lesion[64];
+    int n;                     /* findings: rows with a pathology result or a mass/calcification descriptor */
+} embed_breast;
+
+/* Appends the letter ch to s[n] unless it is there already. */
+static void add_letter(char *s, size_t n, char ch)
+{
+    size_t l = strlen(s);
+    if (!strchr(s, ch) && l + 1 < n) s[l] = ch, s[l + 1] = '\0';
+}
+
+/* The first file under the source whose name is one of names[] (in that order of preference). */
+static const char *find_named(const io_path_list *files, const char *const *names, size_t nn)
+{
+    for (size_t k = 0; k < nn; k++)
+        for (size_t i = 0; i < files->n; i++) {
+            const char *b = strrchr(files->paths[i], '/');
+            if (!strcasecmp(b ? b + 1 : files->paths[i], names[k])) return files->paths[i];
+        }
+    return NULL;
+}
+
+/* The longest tail of path (an absolute path on another machine) that names a file under
+ * source, into buf; NULL when none does. */
+static const char *tail_under(const char *source, const char *path, char *buf, size_t n)
+{
+    for (const char *p = path; p && *p; p = strchr(p, '/')) {
+        while (*p == '/') p++;
+        char full[4400];
+        if (*p && path_join(full, sizeof full, source, p) == 0 && is_file(full)) {
+            snprintf(buf, n, "%s", p);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+/* ROI_coords, "[[ymin, xmin, ymax, xmax], ...]" (or with parentheses): the boxes in order,
+ * into row; -1 when the text is not a list of 4-number groups of a real box. */
+static int embed_boxes(const char *s, imp_row *row)
+{
+    long v[4];
+    int k = 0, rank = 1000;
+    for (const char *p = s; *p;) {
+        if (isdigit((unsigned char)*p) || (*p == '-' && isdigit((unsigned char)p[1]))) {
+            char *end;
+            errno = 0;
+            double d = strtod(p, &end);
+            if (errno || d < 0 || d > 1e6) return -1;
+            v[k++] = (long)d;
+            p = end;
+            if (k == 4) {
+                if (v[2] <= v[0] || v[3] <= v[1]) return -1;
+                add_box(row, rank--, (int)v[1], (int)v[0], (int)(v[3] - v[1]), (int)(v[2] - v[0]));
+                k = 0;
+            }
+        } else if (strchr("[](), \t'\"", *p)) {
+            p++;
+        } else {
+            return -1;
+        }
+    }
+    return k ? -1 : 0;
+}
+
+static int import_embed(const exp_import_options *o, imp_table *t, exp_import_summary *s, wb_error *err)
+{
+    io_path_list files;
+    io_path_list_init(&files);
+    int rc = io_fs_collect(o->source, &files, err);
+    static const char *const meta_names[] = {"EMBED_OpenData_metadata.csv", "EMBED_OpenData_metadata_reduced.csv"};
+    static const char *const clin_names[] = {"EMBED_OpenData_clinical.csv", "EMBED_OpenData_clinical_reduced.csv"};
+    const char *mpath = rc ? NULL : find_named(&files, meta_names, 2), *cpath = rc ? NULL : find_named(&files, clin_names, 2);
+    if (rc == 0 && (!mpath || !cpath))
+        rc = wb_err(err, WB_E_IO, o->source, "no %s under this directory (EMBED's tables/ folder: "
+                    "EMBED_OpenData_metadata.csv and EMBED_OpenData_clinical.csv, or their _reduced versions)",
+                    !mpath ? "EMBED_OpenData_metadata.csv" : "EMBED_OpenData_clinical.csv");
+    /* the findings, per exam and side */
+    imp_table keys;
+    memset(&keys, 0, sizeof keys);
+    embed_breast *br = NULL;
+    size_t nbr = 0;
+    io_csv c, m;
+    memset(&c, 0, sizeof c);
+    memset(&m, 0, sizeof m);
+    if (rc == 0) rc = io_csv_read(cpath, &c, err);
+    static const char *const cneed[] = {"acc_anon", "side", "path_severity", "asses"};
+    long ck[4] = {-1, -1, -1, -1};
+    for (int j = 0; j < 4 && rc == 0; j++)
+        if ((ck[j] = col(&c, cneed[j], err)) < 0) rc = -1;
+    wb_error ignore;
+    const long c_den = rc ? -1 : io_csv_column(&c, "tissueden", &ignore), c_mass = rc ? -1 : io_csv_column(&c, "massshape", &ignore),
+               c_calc = rc ? -1 : io_csv_column(&c, "calcfind", &ignore);
+    for (size_t r = 0; r < c.n_rows && rc == 0; r++) {
+        const int line = c.lines[r];
+        char acc[64], side[8], sev[16], as[8];
+        trim(io_csv_cell(&c, r, ck[0]), acc, sizeof acc);
+        trim(io_csv_cell(&c, r, ck[1]), side, sizeof side);
+        trim(io_csv_cell(&c, r, ck[2]), sev, sizeof sev);
+        trim(io_csv_cell(&c, r, ck[3]), as, sizeof as);
+        long sv = 99;
+        double dsv;
+        if (!acc[0]) {
+            rc = wb_err_at(err, WB_E_DATA, cpath, line, (int)ck[0] + 1, "acc_anon", "empty exam id");
+            break;
+        }
+        if (side[0] && strcmp(side, "L") && strcmp(side, "R") && strcmp(side, "B")) {
+            rc = wb_err_at(err, WB_E_DATA, cpath, line, (int)ck[1] + 1, "side", "expected L, R, B or empty, got '%s'", side);
+            break;
+        }
+        /* pandas writes a column with empty cells as floats: "0.0" */
+        if (sev[0] && (parse_double(sev, &dsv) || dsv != (long)dsv || dsv < 0 || dsv > 6)) {
+            rc = wb_err_at(err, WB_E_DATA, cpath, line, (int)ck[2] + 1, "path_severity", "expected 0 to 6 or empty, got '%s'", sev);
+            break;
+        }
+        if (sev[0]) sv = (long)dsv;
+        if (as[0] && (as[1] || !strchr("ANBPSMK", as[0]))) {
+            rc = wb_err_at(err, WB_E_DATA, cpath, line, (int)ck[3] + 1, "asses", "expected one of A N B P S M K or empty, got '%s'", as);
+            break;
+        }
+        char key[80];
+        snprintf(key, sizeof key, "%s|%s", acc, side[0] == 'L' || side[0] == 'R' ? side : "*");
+        int added;
+        long i = table_get(&keys, key, &added, err);
+        if (i < 0) {
+            rc = -1;
+            break;
+        }
+        if ((size_t)i >= nbr) {
+            size_t nn = nbr ? nbr * 2 : 1024;
+            while (nn <= (size_t)i) nn *= 2;
+            embed_breast *g = realloc(br, nn * sizeof *g);
+            if (!g) {
+                rc = wb_err(err, WB_E_NOMEM, cpath, "out of memory");
+                break;
+            }
+            br = g, nbr = nn;
+        }
+        embed_breast *b = &br[i];
+        if (added) memset(b, 0, sizeof *b), b->min_sev = 99;
+        if (sv < b->min_sev) b->min_sev = (int)sv;
+        if (as[0]) add_letter(b->asses, sizeof b->asses, as[0]);
+        long den;
+        if (c_den >= 0 && !parse_long(io_csv_cell(&c, r, c_den), 1, 4, &den)) b->density = (int)den;
+        else if (c_den >= 0 && !parse_double(io_csv_cell(&c, r, c_den), &dsv) && dsv >= 1 && dsv <= 4 && dsv == (long)dsv)
+            b->density = (int)dsv;
+        const int mass = c_mass >= 0 && io_csv_cell(&c, r, c_mass)[0], calc = c_calc >= 0 && io_csv_cell(&c, r, c_calc)[0];
+        if (mass) add_word(b->lesion, sizeof b->lesion, "mass");
+        if (calc) add_word(b->lesion, sizeof b->lesion, "calcification");
+        b->n += sv < 99 || mass || calc;
+        s->rows_read++;
+    }
+    /* the images */
+    if (rc == 0) rc = io_csv_read(mpath, &m, err);
+    static const char *const mneed[] = {"empi_anon", "acc_anon", "anon_dicom_path", "ImageLateralityFinal", "ViewPosition",
+                                        "FinalImageType"};
+    long mk[6] = {-1, -1, -1, -1, -1, -1};
+    for (int j = 0; j < 6 && rc == 0; j++)
+        if ((mk[j] = col(&m, mneed[j], err)) < 0) rc = -1;
+    const long m_spot = rc ? -1 : io_csv_column(&m, "spot_mag", &ignore), m_roi = rc ? -1 : io_csv_column(&m, "ROI_coords", &ignore),
+               m_sop = rc ? -1 : io_csv_column(&m, "SOPInstanceUID", &ignore);
+    const char *types = o->image_types && o->image_types[0] ? o->image_types : "2D";
+    size_t no_lat = 0, no_finding = 0, uncertain = 0, not_found = 0;
+    for (size_t r = 0; r < m.n_rows && rc == 0; r++) {
+        const int line = m.lines[r];
+        s->rows_read++;
+        const char *v[6];
+        for (int j = 0; j < 6; j++) v[j] = io_csv_cell(&m, r, mk[j]);
+        const char *spot = m_spot >= 0 ? io_csv_cell(&m, r, m_spot) : "";
+        if (!in_list(types, v[5]) || !in_list(o->views, v[4]) || (spot[0] && strcmp(spot, "0") && strcmp(spot, "0.0"))) {
+            s->filtered++;
+            continue;
+        }
+        if (strcmp(v[3], "L") && strcmp(v[3], "R")) {
+            no_lat++;
+            continue;
+        }
+        /* the exam's findings of this side and of both sides */
+        char kl[80], kb[80];
+        snprintf(kl, sizeof kl, "%s|%s", v[1], v[3]);
+        snprintf(kb, sizeof kb, "%s|*", v[1]);
+        const long il = table_find(&keys, kl), ib = table_find(&keys, kb);
+        if (il < 0 && ib < 0) {
+            no_finding++;
+            continue;
+        }
+        embed_breast e = {.min_sev = 99};
+        for (int q = 0; q < 2; q++) {
+            const long i = q ? ib : il;
+            if (i < 0) continue;
+            const embed_breast *b = &br[i];
+            e.min_sev = b->min_sev < e.min_sev ? b->min_sev : e.min_sev;
+            for (const char *a = b->asses; *a; a++) add_letter(e.asses, sizeof e.asses, *a);
+            if (b->density) e.density = b->density;
+            e.n += b->n;
+            for (const char *w = b->lesion; *w;) {
+                char word[32];
+                size_t k = strcspn(w, "+");
+                snprintf(word, sizeof word, "%.*s", (int)(k < sizeof word ? k : sizeof word - 1), w);
+                add_word(e.lesion, sizeof e.lesion, word);
+                w += k + (w[k] == '+');
+            }
+        }
+        /* malignant: pathology cancer (0 invasive, 1 in situ) or BI-RADS 6 (known cancer);
+         * benign: biopsied, no cancer (2-6); normal: no pathology and only BI-RADS 1-2;
+         * anything else (a recall or BI-RADS 3-5 without a linked pathology result) is unresolved */
+        int lbl;
+        if (e.min_sev <= 1 || (e.min_sev == 99 && strchr(e.asses, 'K'))) lbl = LBL_MALIGNANT;
+        else if (e.min_sev <= 6) lbl = LBL_BENIGN;
+        else if (e.asses[0] && strspn(e.asses, "NB") == strlen(e.asses)) lbl = LBL_NORMAL;
+        else {
+            uncertain++;
+            continue;
+        }
+        char rel[1024];
+        const char *file = tail_under(o->source, v[2], rel, sizeof rel);
+        if (!file) {
+            not_found++;
+            if (!o->keep_missing) {
+                if (not_found <= 5) wb_warn("import: %s:%d: %s: not found under %s; the row is left out", mpath, line, v[2], o->source);
+                continue;
+            }
+            file = v[2];
+        }
+        int added;
+        long i = table_get(t, file, &added, err);
+        if (i < 0) {
+            rc = -1;
+            break;
+        }
+        if (!added) {
+            rc = wb_err_at(err, WB_E_DATA, mpath, line, (int)mk[2] + 1, "anon_dicom_path", "%s is listed twice", file);
+            break;
+        }
+        imp_row *row = &t->rows[i];
+        if ((rc = set_file(row, file, err))) break;
+        if (m_sop >= 0) copy(row->sop, sizeof row->sop, io_csv_cell(&m, r, m_sop));
+        copy(row->patient, sizeof row->patient, v[0]);
+        copy(row->lat, sizeof row->lat, v[3]);
+        copy(row->view, sizeof row->view, v[4]);
+        row->label = lbl;
+        copy(row->lesion, sizeof row->lesion, lbl == LBL_NORMAL ? "" : e.lesion);
+        if (e.density) snprintf(row->density, sizeof row->density, "%c", "abcd"[e.density - 1]);
+        row->n_findings = e.n;
+        if (e.min_sev < 99) snprintf(row->source_label, sizeof row->source_label, "path_severity=%d asses=%s", e.min_sev, e.asses);
+        else snprintf(row->source_label, sizeof row->source_label, "asses=%s", e.asses);
+        const char *roi = m_roi >= 0 ? io_csv_cell(&m, r, m_roi) : "";
+        if (roi[0] && embed_boxes(roi, row)) {
+            rc = wb_err_at(err, WB_E_DATA, mpath, line, (int)m_roi + 1, "ROI_coords",
+                           "expected a list of [ymin, xmin, ymax, xmax] boxes, got '%.60s'", roi);
+            break;
+        }
+    }
+    if (rc == 0) {
+        if (not_found > 5) wb_warn("import: %zu more images not found", not_found - 5);
+        s->missing += o->keep_missing ? 0 : not_found;
+        if (no_lat) wb_warn("import: %zu image(s) without ImageLateralityFinal L or R left out", no_lat);
+        if (no_finding)
+            wb_warn("import: %zu image(s) left out: %s has no row of their exam for their side (nor for both sides)",
+                    no_finding, cpath);
+        if (uncertain)
+            wb_log(WB_LOG_INFO, "import: %zu image(s) left out as unresolved: BI-RADS 0 or 3-5 without a linked pathology "
+                   "result (neither normal nor biopsy-proven)", uncertain);
+    }
+    io_csv_free(&c);
+    io_csv_free(&m);
+    table_free(&keys);
+    free(br);
+    io_path_list_free(&files);
+    return rc;
+}
+
 /* ---- writing ---- */
 
 static void csv_field(FILE *f, const char *s)
@@ -1504,8 +1795,8 @@ int exp_import_run(const exp_import_options *o, exp_import_summary *s, wb_error 
 {
     memset(s, 0, sizeof *s);
     if (!o->format || !exp_import_format_known(o->format))
-        return wb_err(err, WB_E_USAGE, NULL, "import: unknown format '%s' (expected mini-mias, cbis-ddsm, vindr, rsna, inbreast or cmmd)",
-                      o->format ? o->format : "");
+        return wb_err(err, WB_E_USAGE, NULL, "import: unknown format '%s' (expected %s)", o->format ? o->format : "",
+                      exp_import_format_list());
     if (!o->source || !is_dir(o->source))
         return wb_err(err, WB_E_IO, o->source, "not a directory (the dataset as downloaded)");
     if (!o->out || !o->out[0]) return wb_err(err, WB_E_USAGE, NULL, "import: --out FILE is required");
@@ -1519,7 +1810,8 @@ int exp_import_run(const exp_import_options *o, exp_import_summary *s, wb_error 
     else if (!strcmp(o->format, "vindr")) rc = import_vindr(o, &t, s, err);
     else if (!strcmp(o->format, "rsna")) rc = import_rsna(o, &t, s, err);
     else if (!strcmp(o->format, "inbreast")) rc = import_inbreast(o, &t, s, err);
-    else rc = import_cmmd(o, &t, s, err);
+    else if (!strcmp(o->format, "cmmd")) rc = import_cmmd(o, &t, s, err);
+    else rc = import_embed(o, &t, s, err);
     if (rc == 0) rc = write_labels(o, &t, s, err);
     table_free(&t);
     return rc;

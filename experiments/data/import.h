@@ -23,7 +23,7 @@
 #include "base/wb_error.h"
 
 typedef struct exp_import_options {
-    const char *format;  /* "mini-mias", "cbis-ddsm", "vindr", "rsna", "inbreast", "cmmd" */
+    const char *format;  /* "mini-mias", "cbis-ddsm", "vindr", "rsna", "inbreast", "cmmd", "embed" */
     const char *source;  /* the dataset's directory as downloaded */
     const char *out;     /* the labels CSV to write */
     int birads_min;      /* vindr, inbreast: BI-RADS >= this is malignant, 1 normal, else benign (4) */
@@ -33,6 +33,7 @@ typedef struct exp_import_options {
     int keep_missing;    /* write rows whose image file is missing too */
     int roi_boxes;       /* cbis-ddsm: boxes from the ROI mask images when they are there (1) */
     int other_breast_normal; /* cmmd: images of breasts the clinical table does not list are normal (1) or left out (0) */
+    const char *image_types; /* embed: comma list of FinalImageType values to keep; NULL or "": "2D" */
 } exp_import_options;
 
 typedef struct exp_import_summary {
@@ -49,6 +50,9 @@ typedef struct exp_import_summary {
 } exp_import_summary;
 
 void exp_import_options_default(exp_import_options *o);
+
+/* The formats, for messages: "mini-mias, cbis-ddsm, ... or embed". */
+const char *exp_import_format_list(void);
 
 /* True if name is one of the formats above. */
 int exp_import_format_known(const char *name);

@@ -177,6 +177,35 @@ rm "$s/CMMD_clinicaldata_revision.csv"; : >"$s/CMMD_clinicaldata_revision.xlsx"
 expect_exit 3 "$wb" import cmmd "$s" --out "$out/bad.csv"
 expect_grep 'CMMD_clinicaldata_revision.xlsx: the clinical table is an Excel file: save it as comma-separated' "$out/stderr"
 
+# ---- EMBED: image rows (metadata) joined to finding rows (clinical) by exam and side; the images
+# at the tail of anon_dicom_path (the curators' absolute path) under SOURCE
+s=$out/embed; mkdir -p "$s/tables"; cp "$fx/embed/"*.csv "$s/tables/"
+for p in $(tail -n +2 "$fx/embed/EMBED_OpenData_metadata_reduced.csv" | cut -d, -f3 | grep -v '1052.dcm$'); do
+  f=$s/${p#/mnt/NAS2/mammo/anon_dicom/}; mkdir -p "$(dirname "$f")"; : >"$f"
+done
+expect_exit 0 "$wb" import embed "$s" --out "$out/embed.csv"
+expect_eq "$(tail -n +2 "$out/embed.csv" | cut -d, -f3-12,15,16 | paste -sd' ')" "10000101,L,CC,malignant,mass,20,10,40,30,c,path_severity=0 asses=S,1 10000101,L,MLO,malignant,mass,,,,,c,path_severity=0 asses=S,1 10000101,R,CC,normal,,,,,,c,asses=N,0 10000101,R,MLO,normal,,,,,,c,asses=N,0 10000102,L,CC,normal,,,,,,b,asses=B,0 10000102,R,MLO,normal,,,,,,b,asses=B,0 10000104,R,CC,benign,calcification,5,5,20,10,a,path_severity=4 asses=S,1 10000105,L,MLO,malignant,,,,,,b,asses=K,0" \
+  "embed: cancer pathology of the side -> malignant, other pathology -> benign, BI-RADS 1/2 only -> normal, BI-RADS 6 -> malignant; ROI [ymin, xmin, ymax, xmax] -> x y w h"
+expect_eq "$(sed -n 2p "$out/embed.csv" | cut -d, -f1)" "cohort_1/10000101/20000001/1.2.826.0.1.3680043.8.498.1011.dcm" "embed: the path's tail found under SOURCE"
+expect_eq "$(sed -n 8p "$out/embed.csv" | cut -d, -f17)" "30 30 10 20" "embed: the second ROI in extra_boxes"
+expect_grep '8 images of 4 patients .* 1 not found, 2 filtered out' "$out/stderr"
+expect_grep '1 image\(s\) left out as unresolved: BI-RADS 0 or 3-5 without a linked pathology' "$out/stderr"
+expect_grep '1 image\(s\) left out: .*EMBED_OpenData_clinical_reduced.csv has no row of their exam for their side' "$out/stderr"
+expect_exit 0 "$wb" import embed "$s" --out "$out/embed2.csv" --image-types 2D,C-view --views CC
+expect_eq "$(tail -n +2 "$out/embed2.csv" | cut -d, -f1 | sed 's|.*498\.||' | paste -sd' ')" "1011.dcm 1013.dcm 1015.dcm 1021.dcm 1041.dcm" \
+  "embed: --views CC, --image-types 2D,C-view keeps the C-view (1015), not the spot view (1016)"
+sed '2s/,L,IR,/,X,IR,/' "$fx/embed/EMBED_OpenData_clinical_reduced.csv" >"$s/tables/EMBED_OpenData_clinical_reduced.csv"
+expect_exit 3 "$wb" import embed "$s" --out "$out/bad.csv"
+expect_grep 'EMBED_OpenData_clinical_reduced.csv:2:8: side: expected L, R, B or empty, got .X.' "$out/stderr"
+cp "$fx/embed/EMBED_OpenData_clinical_reduced.csv" "$s/tables/"
+sed '2s/"\[\[10, 20, 40, 60\]\]"/"[[10, 20, 5, 60]]"/' "$fx/embed/EMBED_OpenData_metadata_reduced.csv" >"$s/tables/EMBED_OpenData_metadata_reduced.csv"
+expect_exit 3 "$wb" import embed "$s" --out "$out/bad.csv"
+expect_grep 'EMBED_OpenData_metadata_reduced.csv:2:12: ROI_coords: expected a list of \[ymin, xmin, ymax, xmax\] boxes' "$out/stderr"
+rm "$s/tables/EMBED_OpenData_clinical_reduced.csv"
+expect_exit 3 "$wb" import embed "$s" --out "$out/bad.csv"
+expect_grep 'no EMBED_OpenData_clinical.csv under this directory' "$out/stderr"
+expect_exit 2 "$wb" import rsna "$s" --out "$out/x.csv" --image-types 2D
+
 # ---- usage
 expect_exit 2 "$wb" import nope "$s" --out "$out/x.csv"
 expect_grep "unknown format 'nope'" "$out/stderr"
