@@ -78,6 +78,16 @@ int io_csv_read(const char *path, io_csv *out, wb_error *err)
         return wb_err(err, WB_E_IO, path, "read %zu of %zu bytes", got, size);
     }
     src[size] = '\0';
+    int rc = io_csv_parse(src, size, path, out, err);
+    free(src);
+    return rc;
+}
+
+int io_csv_parse(const char *src, size_t size, const char *path, io_csv *out, wb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (size > CSV_MAX_BYTES)
+        return wb_err(err, WB_E_DATA, path, "too large (%zu bytes; the limit is 256 MiB)", size);
     /* Fields are unescaped into buf; each ends with a NUL, so buf needs at most size + fields. */
     char *buf = malloc(2 * size + 2);
     fields f = {0};
@@ -221,7 +231,6 @@ int io_csv_read(const char *path, io_csv *out, wb_error *err)
             }
     rc = 0;
 done:
-    free(src);
     free(buf);
     free(f.v);
     free(lines);

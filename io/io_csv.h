@@ -33,6 +33,9 @@ typedef struct io_csv {
 } io_csv;
 
 int io_csv_read(const char *path, io_csv *out, wb_error *err);
+/* The same from text in memory (src[0..size), NUL bytes inside are an error); path names it in
+ * messages. io_xlsx_read turns a worksheet into such text, one line per sheet row. */
+int io_csv_parse(const char *src, size_t size, const char *path, io_csv *out, wb_error *err);
 void io_csv_free(io_csv *csv); /* NULL and a zeroed struct are fine */
 /* Index of the column called name, or -1 with an error that lists the columns and
  * suggests the nearest. */

@@ -120,7 +120,7 @@ const wb_command wb_cmd_import = {
     "  vindr       breast-level_annotations.csv (+ finding_annotations.csv) + images/\n"
     "  rsna        train.csv + train_images/ (RSNA Screening Mammography 2023)\n"
     "  inbreast    INbreast.csv (semicolon-separated) + AllDICOMs/ (+ AllXML/ outlines)\n"
-    "  cmmd        CMMD_clinicaldata_revision.csv (the .xlsx saved as CSV) + CMMD/<ID1>/.../*.dcm\n"
+    "  cmmd        CMMD_clinicaldata_revision.xlsx (or a .csv of it) + CMMD/<ID1>/.../*.dcm\n"
     "  embed       EMBED_OpenData_metadata.csv + EMBED_OpenData_clinical.csv (or the _reduced\n"
     "              tables) + cohort/patient/exam/*.dcm (EMBED, AWS Open Data release)\n"
     "\n"

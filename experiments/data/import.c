@@ -17,6 +17,7 @@
 #include "io/io_fs.h"
 #include "io/io_image.h"
 #include "io/io_roi.h"
+#include "io/io_xlsx.h"
 
 enum { LBL_NORMAL = 0, LBL_BENIGN = 1, LBL_MALIGNANT = 2 };
 static const char *const label_names[3] = {"normal", "benign", "malignant"};
@@ -1276,18 +1277,17 @@ static int import_cmmd(const exp_import_options *o, imp_table *t, exp_import_sum
         if (!strcasecmp(b, "CMMD_clinicaldata_revision.csv")) sheet = files.paths[i];
         if (!strcasecmp(b, "CMMD_clinicaldata_revision.xlsx")) xlsx = files.paths[i];
     }
-    if (rc == 0 && !sheet)
-        rc = xlsx ? wb_err(err, WB_E_IO, xlsx,
-                           "the clinical table is an Excel file: save it as comma-separated "
-                           "CMMD_clinicaldata_revision.csv beside it (same columns) and import again")
-                  : wb_err(err, WB_E_IO, o->source, "no CMMD_clinicaldata_revision.csv under this directory (the "
-                           "clinical table, saved as comma-separated CSV)");
+    if (rc == 0 && !sheet && !xlsx)
+        rc = wb_err(err, WB_E_IO, o->source, "no CMMD_clinicaldata_revision.xlsx (or .csv) under this directory (the "
+                    "clinical table as TCIA ships it)");
     /* the clinical rows: breast "ID1|L" -> label, abnormality, classification */
     imp_table breasts;
     memset(&breasts, 0, sizeof breasts);
     io_csv c;
     memset(&c, 0, sizeof c);
-    if (rc == 0) rc = io_csv_read(sheet, &c, err);
+    /* the workbook as shipped; a CSV saved from it wins when both are there */
+    if (rc == 0) rc = sheet ? io_csv_read(sheet, &c, err) : io_xlsx_read(xlsx, &c, err);
+    if (!sheet) sheet = xlsx;
     static const char *const need[] = {"ID1", "LeftRight", "abnormality", "classification"};
     long k[4] = {-1, -1, -1, -1};
     for (int j = 0; j < 4 && rc == 0; j++)

@@ -173,9 +173,17 @@ expect_grep 'CMMD_clinicaldata_revision.csv:5:6: classification: expected Benign
 sed '5s/,R,57,2,/,L,57,2,/' "$fx/cmmd/CMMD_clinicaldata_revision.csv" >"$s/CMMD_clinicaldata_revision.csv"
 expect_exit 3 "$wb" import cmmd "$s" --out "$out/bad.csv"
 expect_grep 'CMMD_clinicaldata_revision.csv:5:1: ID1: breast D2-0001 L is listed twice' "$out/stderr"
-rm "$s/CMMD_clinicaldata_revision.csv"; : >"$s/CMMD_clinicaldata_revision.xlsx"
+# the table as TCIA ships it: the .xlsx (tests/io/make_xlsx_fixtures.py wrote it from the CSV
+# above with openpyxl) gives the same rows
+rm "$s/CMMD_clinicaldata_revision.csv"; cp "$fx/cmmd/CMMD_clinicaldata_revision.xlsx" "$s/"
+expect_exit 0 "$wb" import cmmd "$s" --out "$out/cmmd_xlsx.csv"
+expect_exit 0 cmp "$out/cmmd.csv" "$out/cmmd_xlsx.csv"
+head -c 3000 "$fx/cmmd/CMMD_clinicaldata_revision.xlsx" >"$s/CMMD_clinicaldata_revision.xlsx"
 expect_exit 3 "$wb" import cmmd "$s" --out "$out/bad.csv"
-expect_grep 'CMMD_clinicaldata_revision.xlsx: the clinical table is an Excel file: save it as comma-separated' "$out/stderr"
+expect_grep 'CMMD_clinicaldata_revision.xlsx: not an .xlsx workbook \(no ZIP end-of-directory record\)' "$out/stderr"
+rm "$s/CMMD_clinicaldata_revision.xlsx"
+expect_exit 3 "$wb" import cmmd "$s" --out "$out/bad.csv"
+expect_grep 'no CMMD_clinicaldata_revision.xlsx \(or .csv\) under this directory' "$out/stderr"
 
 # ---- EMBED: image rows (metadata) joined to finding rows (clinical) by exam and side; the images
 # at the tail of anon_dicom_path (the curators' absolute path) under SOURCE
