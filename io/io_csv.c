@@ -221,6 +221,7 @@ int io_csv_parse(const char *src, size_t size, const char *path, io_csv *out, wb
     memcpy(out->lines, lines + 1, (n_rows_total - 1) * sizeof *lines);
     out->n_cols = n_cols;
     out->n_rows = n_rows_total - 1;
+    out->header_line = lines[0];
     out->buf = buf;
     buf = NULL;
     for (size_t a = 0; a < n_cols; a++)
@@ -248,7 +249,7 @@ long io_csv_column(const io_csv *csv, const char *name, wb_error *err)
         if (l + 4 >= sizeof list) break;
         snprintf(list + l, sizeof list - l, "%s%s", c ? ", " : "", csv->header[c]);
     }
-    wb_err_at(err, WB_E_DATA, csv->path, 1, 0, NULL, "no column '%s' (the header has: %s)", name, list);
+    wb_err_at(err, WB_E_DATA, csv->path, csv->header_line ? csv->header_line : 1, 0, NULL, "no column '%s' (the header has: %s)", name, list);
     return -1;
 }
 

@@ -28,6 +28,7 @@ typedef struct io_csv {
     size_t n_cols;
     char **cells;        /* n_rows * n_cols, row-major; owned */
     int *lines;          /* source line of each row */
+    int header_line;     /* the header's line (1 unless blank lines come first) */
     size_t n_rows;
     char *buf;           /* storage of all strings */
 } io_csv;

@@ -72,6 +72,11 @@ int main(int argc, char **argv)
     if (io_xlsx_read(path_of("edge.xlsx"), &x, &err) == 0) {
         CHECK_EQ_INT(x.lines[0], 3, "first data row's line");
         CHECK_EQ_INT(x.lines[1], 5, "second data row's line (row 4 absent)");
+        CHECK_EQ_INT(x.header_line, 2, "the header's line");
+        wb_error_clear(&err);
+        CHECK(io_csv_column(&x, "abnormality", &err) < 0, "no such column");
+        CHECK_CONTAINS(err.msg, "no column 'abnormality'", "missing column");
+        CHECK_EQ_INT(err.line, 2, "a missing column is reported at the header's line");
         io_csv_free(&x);
     }
 
