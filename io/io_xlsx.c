@@ -168,7 +168,7 @@ typedef struct xstate {
     long row, last_row, col;
     size_t n_cols;     /* the header's width; 0 until the header row */
     char ctype[16];
-    int in_v, in_is;
+    int in_row, in_c, in_v, in_is;
     /* text being collected (<t> of a string, <v> or <is><t> of a cell) */
     text cur;
     int collect;
@@ -257,6 +257,8 @@ static void XMLCALL on_start(void *ud, const XML_Char *el, const XML_Char **a)
         else if (!strcmp(e, "t") && s->in_si && !s->in_rph) s->collect = 1;
     } else {
         if (!strcmp(e, "row")) {
+            if (s->in_row) { xfail(s, "%s", "a <row> inside a <row>"); return; }
+            s->in_row = 1;
             const char *r = attr(a, "r");
             long rw = s->last_row + 1;
             char *end;
@@ -268,6 +270,8 @@ static void XMLCALL on_start(void *ud, const XML_Char *el, const XML_Char **a)
             s->col = -1;
             s->n_cells = 0;
         } else if (!strcmp(e, "c")) {
+            if (!s->in_row || s->in_c) { xfail(s, "%s", "a <c> cell outside a <row>, or inside another cell"); return; }
+            s->in_c = 1;
             const char *r = attr(a, "r"), *t = attr(a, "t");
             long c = s->col + 1, rw = s->row;
             if (r && (cell_ref(r, &c, &rw) || rw != s->row)) { xfail(s, "cell reference '%s'", r); return; }
@@ -284,9 +288,9 @@ static void XMLCALL on_start(void *ud, const XML_Char *el, const XML_Char **a)
             /* columns skipped in this row keep n = 0 (empty): row_flush empties every used one */
             if ((size_t)c >= s->n_cells) s->n_cells = (size_t)c + 1;
             s->cur.n = 0;
-        } else if (!strcmp(e, "v")) {
+        } else if (!strcmp(e, "v") && s->in_c) {
             s->in_v = 1, s->collect = 1, s->cur.n = 0;
-        } else if (!strcmp(e, "is")) {
+        } else if (!strcmp(e, "is") && s->in_c) {
             s->in_is = 1, s->cur.n = 0;
         } else if (!strcmp(e, "rPh")) {
             s->in_rph = 1;
@@ -339,7 +343,7 @@ static void XMLCALL on_end(void *ud, const XML_Char *el)
             s->cur.n = 0;
         }
     } else if (s->kind == P_SHEET) {
-        if (!strcmp(e, "v")) {
+        if (!strcmp(e, "v") && s->in_v) {
             s->in_v = 0, s->collect = 0;
             const char *v = s->cur.n ? s->cur.s : "";
             if (!strcmp(s->ctype, "s")) {
@@ -356,10 +360,13 @@ static void XMLCALL on_end(void *ud, const XML_Char *el)
             s->collect = 0;
         } else if (!strcmp(e, "rPh")) {
             s->in_rph = 0;
-        } else if (!strcmp(e, "is")) {
+        } else if (!strcmp(e, "is") && s->in_is) {
             s->in_is = 0;
             cell_set(s, s->cur.n ? s->cur.s : "", s->cur.n);
+        } else if (!strcmp(e, "c")) {
+            s->in_c = 0;
         } else if (!strcmp(e, "row")) {
+            s->in_row = 0;
             row_flush(s);
             s->last_row = s->row;
         }
