@@ -181,7 +181,7 @@ void exp_rows_describe(const exp_config *cfg, const exp_rows_report *rep, char *
             rep->train_rows, rep->test_rows);
         if (rep->split_other) PUT(", %zu rows with another split value left out", rep->split_other);
         if (rep->overlap_dropped)
-            PUT(", %zu training rows of %zu patients also in test left out (cv.split_overlap: drop_train)",
+            PUT(", %zu training rows of %zu patient(s) also in test left out (cv.split_overlap: drop_train)",
                 rep->overlap_dropped, rep->overlap_patients);
     }
 #undef PUT
