@@ -1,7 +1,7 @@
 /* rows.h — which rows of the labels CSV an experiment uses: the row filters (data.filter) and
  * the sides of a fixed train/test split (cv.split_column).
  *
- *     io_csv csv;                                    // as read by io_csv_read
+ *     // given: const exp_config *cfg; io_csv csv;  // csv as io_csv_read gives it
  *     exp_rows_report rep;
  *     unsigned char *test = NULL;                    // per kept row: 1 test, 0 train (split only)
  *     if (exp_rows_select(cfg, &csv, &rep, &test, &err) != 0) ...;  // exit 2 (a column the CSV
