@@ -1494,8 +1494,14 @@ static int run_outputs(run_ctx *c, wb_error *err)
     } else if (bin_write_results(c, err) != 0) {
         return -1;
     }
-    sb_printf(&b, "run %s\nconfig %s\nimages %zu (excluded %zu), patients %zu\nwall time %.1f s\n", c->dir,
-              c->o->config ? c->o->config : "config.yaml", c->n, c->ds.n_excluded, c->n_groups, wb_now() - c->t_start);
+    sb_printf(&b, "run %s\nconfig %s\nimages %zu (excluded %zu), patients %zu\n", c->dir,
+              c->o->config ? c->o->config : "config.yaml", c->n, c->ds.n_excluded, c->n_groups);
+    if (c->ds.selected.n_filters || c->ds.selected.split) {
+        char what[512];
+        exp_rows_describe(cfg, &c->ds.selected, what, sizeof what);
+        sb_printf(&b, "rows: %s\n", what);
+    }
+    sb_printf(&b, "wall time %.1f s\n", wb_now() - c->t_start);
     rc = sb_write(&b, c->dir, EXP_RD_LOG, err);
     sb_free(&b);
     if (rc != 0) return -1;

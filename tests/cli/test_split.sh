@@ -94,6 +94,7 @@ done
 expect_grep '^- \*\*Fixed split:\*\* fixed train/test split from the labels column split instead of cross-validation' "$run/report.md"
 expect_grep "$kept of the labels' 96 rows kept \(data.filter left out 0 on view, $((96 - kept)) on manufacturer\)" "$run/report.md"
 expect_grep 'Predictions on the test rows of the fixed split' "$run/report.md"
+expect_grep "^rows: data.filter kept $kept of 96 rows" "$run/run.log"
 expect_grep 'Fixed split</dt>' "$run/report.html"
 # the test rows' labels never reach training: flipped, the test scores stay the same bits
 awk -F, -v lc="$lc" -v sc="$sc" 'BEGIN { OFS = "," } NR > 1 && $sc == "test" { $lc = $lc == "malignant" ? "normal" : "malignant" } { print }' \
