@@ -612,7 +612,7 @@ static int predict_work(const char *bundle_dir, const char *data, const char *ou
     snprintf(keydir, sizeof keydir, "%s/..", out_dir);
     uint8_t key[32];
     if (exp_pseudonym_key(keydir, key, err) != 0) goto done;
-    if (exp_dataset_load_ex(cfg, key, NULL, 0, labeled ? 0 : EXP_DATASET_NO_LABELS, &ds, err) != 0) goto done;
+    if (exp_dataset_load_ex(cfg, key, NULL, 0, (labeled ? 0 : EXP_DATASET_NO_LABELS) | EXP_DATASET_ALL_ROWS, &ds, err) != 0) goto done;
     ds_loaded = 1;
     if (ds.n == 0) {
         wb_err(err, WB_E_DATA, data, "no image of the cohort could be preprocessed to the bundle's input (%ldx%ld, %ld "

@@ -222,11 +222,76 @@ static void json_metrics_open(sbuf *b, const exp_config *cfg)
     sb_jstr(b, exp_config_get(cfg)->name);
 }
 
-/* The "cv" and "reference" members of metrics.json, and the start of its "variants" array. */
-static void json_cv_reference(sbuf *b, const exp_config *cfg, int folds, int repeats, uint64_t seed)
+/* The "row_selection" member of metrics.json's data object (nothing without data.filter or
+ * cv.split_column): the labels' rows, those kept, and those each filter left out. */
+static void json_row_selection(sbuf *b, const exp_config *cfg, const exp_dataset *ds)
 {
-    sb_printf(b, "  \"cv\": {\"folds\": %d, \"repeats\": %d, \"seed\": %llu},\n  \"reference\": ", folds, repeats,
-              (unsigned long long)seed);
+    const exp_rows_report *rr = &ds->selected;
+    if (!rr->n_filters && !rr->split) return;
+    const exp_settings_data *d = &exp_config_get(cfg)->data;
+    sb_printf(b, ", \"row_selection\": {\"labels_rows\": %zu, \"kept_rows\": %zu, \"filter_left_out\": {", rr->rows,
+              rr->kept);
+    for (size_t k = 0; k < rr->n_filters && k < d->n_filters; k++) {
+        sb_printf(b, "%s", k ? ", " : "");
+        sb_jstr(b, d->filters[k].column);
+        sb_printf(b, ": %zu", rr->dropped[k]);
+    }
+    sb_printf(b, "}");
+    if (rr->split)
+        sb_printf(b, ", \"split_other_left_out\": %zu, \"split_overlap_left_out\": %zu", rr->split_other,
+                  rr->overlap_dropped);
+    sb_printf(b, "}");
+}
+
+/* Items with a prediction in repeat r into idx (every item in cross-validation; the test items
+ * of a fixed split); returns their number. */
+static size_t tested_items(const exp_cv_folds *cv, int r, size_t n, size_t *idx)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (cv->fold[(size_t)r * n + i] >= 0) idx[k++] = i;
+    return k;
+}
+
+/* The "cv" and "reference" members of metrics.json, and the start of its "variants" array. A
+ * fixed split (cv.split_column) says so: "fixed_split" with the column, the values of each side,
+ * the images and patients on each side. */
+static void json_cv_reference(sbuf *b, const exp_config *cfg, const exp_cv_folds *cv, const exp_dataset *ds)
+{
+    const exp_settings_cv *sc = &exp_config_get(cfg)->cv;
+    sb_printf(b, "  \"cv\": {\"folds\": %d, \"repeats\": %d, \"seed\": %llu", cv->folds, cv->repeats,
+              (unsigned long long)cv->seed);
+    if (cv->fixed) {
+        size_t img[2] = {0, 0}, pat[2] = {0, 0};
+        unsigned char *seen = calloc(cv->n_groups ? cv->n_groups : 1, 1);
+        for (size_t i = 0; i < cv->n; i++) {
+            const int t = cv->fold[i] >= 0;
+            img[t]++;
+            if (seen && !seen[cv->group[i]]) {
+                seen[cv->group[i]] = 1;
+                pat[t]++;
+            }
+        }
+        free(seen);
+        sb_printf(b, ", \"fixed_split\": {\"column\": ");
+        sb_jstr(b, sc->split_column);
+        for (int side = 0; side < 2; side++) {
+            sb_printf(b, side ? ", \"test_values\": [" : ", \"train_values\": [");
+            const char *const *v = side ? sc->split_test : sc->split_train;
+            size_t nv = side ? sc->n_split_test : sc->n_split_train;
+            for (size_t k = 0; k < nv; k++) {
+                sb_printf(b, "%s", k ? ", " : "");
+                sb_jstr(b, v[k]);
+            }
+            sb_printf(b, "]");
+        }
+        sb_printf(b, ", \"train_%s\": %zu, \"train_patients\": %zu, \"test_%s\": %zu, \"test_patients\": %zu, "
+                     "\"overlap\": \"%s\", \"overlap_patients\": %zu}",
+                  ds->patch ? "patches" : "images", img[0], pat[0], ds->patch ? "patches" : "images", img[1], pat[1],
+                  sc->split_overlap == EXP_SPLIT_OVERLAP_DROP_TRAIN ? "drop_train" : "refuse",
+                  ds->selected.overlap_patients);
+    }
+    sb_printf(b, "},\n  \"reference\": ");
     sb_jstr(b, exp_config_get(cfg)->metrics.reference);
     sb_printf(b, ",\n  \"variants\": [\n");
 }
@@ -332,7 +397,9 @@ static int mc_write_results(const exp_config *cfg, const exp_dataset *ds, const 
     size_t *idx = malloc(n * sizeof *idx), *order = malloc(n * sizeof *order);
     double *fp = malloc(n * Kz * sizeof *fp), *bp = malloc(n * Kz * sizeof *bp);
     double *refb = malloc(n * Kz * sizeof *refb);
-    if (!y || !by || !idx || !order || !fp || !bp || !refb) {
+    double *cpv = malloc(n * Kz * sizeof *cpv), *cpr = malloc(n * Kz * sizeof *cpr);
+    int *cy = malloc(n * sizeof *cy);
+    if (!y || !by || !idx || !order || !fp || !bp || !refb || !cpv || !cpr || !cy) {
         wb_err(err, WB_E_NOMEM, NULL, "out of memory");
         goto done;
     }
@@ -352,6 +419,7 @@ static int mc_write_results(const exp_config *cfg, const exp_dataset *ds, const 
             }
             for (size_t i = 0; i < n; i++) {
                 const exp_item *it = &ds->items[i];
+                if (cv->fold[(size_t)r * n + i] < 0) continue; /* a fixed split's training item: no prediction */
                 sb_printf(&b, "%d,%d,%s,%s,%s,%s,%s,%s", r, cv->fold[(size_t)r * n + i], vname, it->sop_uid,
                           it->pseudonym, it->laterality, it->view, CLASS(it->label));
                 for (int c = 0; c < K; c++) {
@@ -384,8 +452,10 @@ static int mc_write_results(const exp_config *cfg, const exp_dataset *ds, const 
     }
     sb_printf(&b, "}, \"excluded\": %zu", ds->n_excluded);
     json_formats(&b, ds);
+    json_row_selection(&b, cfg, ds);
     sb_printf(&b, "},\n");
-    json_cv_reference(&b, cfg, folds, repeats, seed);
+    json_cv_reference(&b, cfg, cv, ds);
+    (void)seed;
     for (size_t v = 0; v < nv; v++) {
         const char *vname = json_variant_open(&b, cfg, v, vf);
         for (int r = 0; r < repeats; r++) {
@@ -415,14 +485,19 @@ static int mc_write_results(const exp_config *cfg, const exp_dataset *ds, const 
                     snprintf(fold_s, sizeof fold_s, "%d", f);
                     mc_emit(NULL, &mcsv, r, fold_s, vname, lname, &fm, cfg, K);
                 }
-                for (size_t i = 0; i < n; i++) idx[i] = i;
-                /* pooled out of fold */
-                size_t ne = n;
-                const int *yy = y;
-                const double *pp = Pv, *pr = Pr;
+                /* pooled out of fold (a fixed split: its test items) */
+                const size_t nt = tested_items(cv, r, n, idx);
+                for (size_t j = 0; j < nt; j++) {
+                    memcpy(cpv + j * Kz, Pv + idx[j] * Kz, Kz * sizeof *cpv);
+                    memcpy(cpr + j * Kz, Pr + idx[j] * Kz, Kz * sizeof *cpr);
+                    cy[j] = y[idx[j]];
+                }
+                size_t ne = nt;
+                const int *yy = cy;
+                const double *pp = cpv, *pr = cpr;
                 if (level) {
-                    ne = exp_summary_breasts(ds, idx, Pv, n, K, agg_max, by, bp, order);
-                    exp_summary_breasts(ds, idx, Pr, n, K, agg_max, by, refb, order);
+                    ne = exp_summary_breasts(ds, idx, cpv, nt, K, agg_max, by, bp, order);
+                    exp_summary_breasts(ds, idx, cpr, nt, K, agg_max, by, refb, order);
                     yy = by;
                     pp = bp;
                     pr = refb;
@@ -461,6 +536,9 @@ done:
     free(fp);
     free(bp);
     free(refb);
+    free(cpv);
+    free(cpr);
+    free(cy);
     return rc;
 }
 
@@ -810,6 +888,51 @@ static int run_alloc(run_ctx *c, wb_error *err)
     return 0;
 }
 
+/* The fold of a fixed split (cv.split_column): the items of the test rows form fold 0, the
+ * others are trained (and validated) on only. Each side needs an image of every class (the
+ * metrics and the threshold need both); a patient on both sides was stopped when the rows were
+ * read (exp_rows_select) and is checked again here on the items. */
+static int run_fixed_split(run_ctx *c, wb_error *err)
+{
+    const exp_settings *st = exp_config_get(c->cfg);
+    const size_t n = c->n;
+    const int K = c->K;
+    size_t cnt[2][EXP_CONFIG_MAX_CLASSES] = {{0}};
+    unsigned char *is_test = malloc(n ? n : 1);
+    if (!is_test) return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        is_test[i] = (unsigned char)(c->ds.items[i].split != 0);
+        if (c->ds.items[i].label >= 0 && c->ds.items[i].label < EXP_CONFIG_MAX_CLASSES) cnt[is_test[i]][c->ds.items[i].label]++;
+    }
+    for (int side = 1; side >= 0; side--)
+        for (int k = 0; k < K; k++)
+            if (cnt[side][k] == 0) {
+                free(is_test);
+                const char *what = c->mc || st->data.n_classes ? st->data.classes[k] : k ? "positive" : "negative";
+                return wb_err(err, WB_E_DATA, st->data.labels, "cv.split_column '%s': the %s rows have no usable %s "
+                              "of class '%s'%s; each side of a fixed split needs every class", st->cv.split_column,
+                              side ? "test" : "training", c->ds.patch ? "patch" : "image", what,
+                              c->mc || st->data.n_classes ? "" : " (data.positive)");
+            }
+    int rc = exp_cv_fixed(c->group, c->ybuf, is_test, n, c->seed, &c->cv, err) != 0 ||
+             exp_cv_check(&c->cv, c->group, n, err) != 0 ? -1 : 0;
+    free(is_test);
+    if (rc != 0) {
+        snprintf(err->file, sizeof err->file, "%s", st->data.labels);
+        snprintf(err->key, sizeof err->key, "cv.split_column");
+        return -1;
+    }
+    if (c->o->progress) {
+        size_t tot[2] = {0, 0};
+        for (int side = 0; side < 2; side++)
+            for (int k = 0; k < K; k++) tot[side] += cnt[side][k];
+        wb_log(WB_LOG_INFO, "fixed split (cv.split_column %s): %zu %s to train on (%.0f%% of their patients validate), "
+               "%zu to test once", st->cv.split_column, tot[0], c->ds.patch ? "patches" : "images",
+               100 * st->train.val_fraction, tot[1]);
+    }
+    return 0;
+}
+
 /* Step 2, prepare: environment.json, the data (filling the preprocessing cache), the manifest,
  * the folds (stratified by the patient's label, grouped by patient) and folds.csv. The unit
  * and finish steps do the same from the run's config.yaml and check the files instead of
@@ -871,8 +994,11 @@ static int run_prepare(run_ctx *c, wb_error *err)
     if (!exp_config_get(cfg)->cv.stratify) /* one stratum: folds balanced by size only */
         for (size_t i = 0; i < n; i++) c->ybuf[i] = 0;
     if (exp_wi_init(&c->wi, &c->ds, cfg, c->repeats, c->nv, err) != 0) return -1;
-    if (exp_cv_split(c->group, c->ybuf, n, c->folds, c->repeats, c->seed, &c->cv, err) != 0 ||
-        exp_cv_check(&c->cv, c->group, n, err) != 0) {
+    if (exp_config_get(cfg)->cv.split_column[0]) {
+        /* a fixed split: one fold of the same machinery, its test items given by the labels */
+        if (run_fixed_split(c, err) != 0) return -1;
+    } else if (exp_cv_split(c->group, c->ybuf, n, c->folds, c->repeats, c->seed, &c->cv, err) != 0 ||
+               exp_cv_check(&c->cv, c->group, n, err) != 0) {
         snprintf(err->file, sizeof err->file, "%s", o->config ? o->config : "config.yaml");
         snprintf(err->key, sizeof err->key, "cv.folds");
         return -1;
@@ -1179,6 +1305,7 @@ static int bin_write_results(run_ctx *c, wb_error *err)
             for (size_t i = 0; i < n; i++) {
                 const pred *p = &c->preds[((size_t)r * nv + v) * n + i];
                 const exp_item *it = &c->ds.items[i];
+                if (c->cv.fold[(size_t)r * n + i] < 0) continue; /* a fixed split's training item: no prediction */
                 sb_printf(&b, "%d,%d,%s,%s,%s,%s,%s,%d,", r, c->cv.fold[(size_t)r * n + i], vname, it->sop_uid, it->pseudonym,
                           it->laterality, it->view, it->label);
                 sb_num(&b, p->score);
@@ -1204,8 +1331,9 @@ static int bin_write_results(run_ctx *c, wb_error *err)
     if (c->ds.patch) /* a patch run: its items are patches */
         sb_printf(&b, ", \"task\": \"patch\", \"lesion_patches\": %zu, \"background_patches\": %zu, \"source_images\": %zu",
                   c->ds.patch->n_lesion, c->ds.patch->n_background, c->ds.patch->n_images);
+    json_row_selection(&b, cfg, &c->ds);
     sb_printf(&b, "},\n");
-    json_cv_reference(&b, cfg, c->folds, c->repeats, c->seed);
+    json_cv_reference(&b, cfg, &c->cv, &c->ds);
     double *ref_scores = malloc(n * sizeof *ref_scores), *scores = malloc(n * sizeof *scores);
     double *ref_b = malloc(n * sizeof *ref_b);
     int *yall = malloc(n * sizeof *yall), *ball = malloc(n * sizeof *ball);
@@ -1215,16 +1343,15 @@ static int bin_write_results(run_ctx *c, wb_error *err)
         wb_err(err, WB_E_NOMEM, NULL, "out of memory");
         goto fail;
     }
-    for (size_t i = 0; i < n; i++) {
-        all[i] = i;
-        yall[i] = c->ds.items[i].label;
-    }
     for (size_t v = 0; v < nv; v++) {
         const char *vname = json_variant_open(&b, cfg, v, &vfacts);
         for (int r = 0; r < c->repeats; r++) {
-            for (size_t i = 0; i < n; i++) {
-                scores[i] = c->preds[((size_t)r * nv + v) * n + i].score;
-                ref_scores[i] = c->preds[((size_t)r * nv + ref_v) * n + i].score;
+            /* pooled over the items with a prediction: all (cross-validation), or a fixed split's test items */
+            const size_t nt = tested_items(&c->cv, r, n, all);
+            for (size_t j = 0; j < nt; j++) {
+                yall[j] = c->ds.items[all[j]].label;
+                scores[j] = c->preds[((size_t)r * nv + v) * n + all[j]].score;
+                ref_scores[j] = c->preds[((size_t)r * nv + ref_v) * n + all[j]].score;
             }
             sb_printf(&b, "      {\"repeat\": %d", r);
             for (int level = 0; level < 2; level++) {
@@ -1233,12 +1360,12 @@ static int bin_write_results(run_ctx *c, wb_error *err)
                 /* pooled confusion: each fold's own validation threshold on its test images */
                 double thr_sum_tp = 0, tp = 0, fp = 0, tn = 0, fn = 0;
                 (void)thr_sum_tp;
-                size_t ne = n;
+                size_t ne = nt;
                 const int *yy = yall;
                 const double *ss = scores, *rs = ref_scores;
                 if (level == 1) {
-                    ne = exp_summary_breasts(&c->ds, all, scores, n, 1, agg_max, ball, c->bs, c->order);
-                    exp_summary_breasts(&c->ds, all, ref_scores, n, 1, agg_max, ball, ref_b, c->order);
+                    ne = exp_summary_breasts(&c->ds, all, scores, nt, 1, agg_max, ball, c->bs, c->order);
+                    exp_summary_breasts(&c->ds, all, ref_scores, nt, 1, agg_max, ball, ref_b, c->order);
                     yy = ball;
                     ss = c->bs;
                     rs = ref_b;
@@ -1367,8 +1494,14 @@ static int run_outputs(run_ctx *c, wb_error *err)
     } else if (bin_write_results(c, err) != 0) {
         return -1;
     }
-    sb_printf(&b, "run %s\nconfig %s\nimages %zu (excluded %zu), patients %zu\nwall time %.1f s\n", c->dir,
-              c->o->config ? c->o->config : "config.yaml", c->n, c->ds.n_excluded, c->n_groups, wb_now() - c->t_start);
+    sb_printf(&b, "run %s\nconfig %s\nimages %zu (excluded %zu), patients %zu\n", c->dir,
+              c->o->config ? c->o->config : "config.yaml", c->n, c->ds.n_excluded, c->n_groups);
+    if (c->ds.selected.n_filters || c->ds.selected.split) {
+        char what[512];
+        exp_rows_describe(cfg, &c->ds.selected, what, sizeof what);
+        sb_printf(&b, "rows: %s\n", what);
+    }
+    sb_printf(&b, "wall time %.1f s\n", wb_now() - c->t_start);
     rc = sb_write(&b, c->dir, EXP_RD_LOG, err);
     sb_free(&b);
     if (rc != 0) return -1;

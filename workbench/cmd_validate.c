@@ -50,8 +50,17 @@ static int run(int argc, char **argv)
     if (print) {
         exp_config_write_resolved(cfg, stdout);
     } else {
-        printf("%s: ok: %zu variant(s), %d-fold CV x %d repeat(s), backbone %s\n", path, exp_config_get(cfg)->n_variants,
-               exp_config_get(cfg)->cv.folds, exp_config_get(cfg)->cv.repeats, exp_config_get(cfg)->backbone.arch);
+        if (exp_config_get(cfg)->cv.split_column[0])
+            printf("%s: ok: %zu variant(s), fixed train/test split (cv.split_column %s), backbone %s\n", path,
+                   exp_config_get(cfg)->n_variants, exp_config_get(cfg)->cv.split_column, exp_config_get(cfg)->backbone.arch);
+        else
+            printf("%s: ok: %zu variant(s), %d-fold CV x %d repeat(s), backbone %s\n", path, exp_config_get(cfg)->n_variants,
+                   exp_config_get(cfg)->cv.folds, exp_config_get(cfg)->cv.repeats, exp_config_get(cfg)->backbone.arch);
+        if (ls.selected.n_filters || ls.selected.split) {
+            char what[512];
+            exp_rows_describe(cfg, &ls.selected, what, sizeof what);
+            printf("rows: %s\n", what);
+        }
         printf("labels: %zu rows, %zu patients, per class", ls.rows, ls.patients);
         for (int k = 0; k < ls.n_classes; k++) printf(" %zu", ls.class_n[k]);
         if (ls.unknown_label) printf(", %zu with a label not in data.classes (excluded)", ls.unknown_label);
@@ -77,7 +86,9 @@ const wb_command wb_cmd_validate = {
     "tensor is an error naming the file and the tensor (exit 3). data.labels is read (no\n"
     "image is opened): a missing column, an empty file or patient cell, or (data.on_error:\n"
     "fail) a label not in data.classes is an error naming the line (exit 3); the rows,\n"
-    "patients and images per class (binary: other, data.positive) are printed.\n"
+    "patients and images per class (binary: other, data.positive) are printed, after\n"
+    "data.filter and cv.split_column (the rows each left out are printed too; a column they\n"
+    "name that the CSV lacks is an error at the config's FILE:LINE:COL, exit 2).\n"
     "\n"
     "  --set k=v   override a key (lists as [a,b]); the run records overrides\n"
     "  --print     print the resolved config: every default filled in\n"

@@ -34,13 +34,14 @@ typedef enum {
     T_STAGEMAP, /* a mapping stage name -> number (lr_scale) */
     T_LABELS,  /* a list of distinct names (label values), free values */
     T_NUMBERS, /* a list of distinct numbers in [lo, hi] (a single number is a list of one) */
-    T_BOXMAP   /* a mapping of box fields (vals) -> CSV column names (data.patch.box) */
+    T_BOXMAP,  /* a mapping of box fields (vals) -> CSV column names (data.patch.box) */
+    T_FILTERMAP /* a mapping of CSV column -> list of values (data.filter) */
 } key_type;
 
 static const char *const type_names[] = {"string", "name", "integer", "number", "boolean", "enum",
                                          "file", "directory", "directory", "list", "stages",
                                          "map stage: number", "list of names", "list of numbers",
-                                         "map field: column"};
+                                         "map field: column", "map column: [values]"};
 
 typedef struct key_def {
     const char *key; /* "train.lr"; variant keys as "variants[].unfreeze" */
@@ -65,6 +66,7 @@ static const key_def schema[] = {
     {"data.positive", T_STR, "malignant", 0, 0, NULL, NULL, "label value of the positive class"},
     {"data.classes", T_LABELS, "", 0, 0, NULL, NULL, "multi-class: the label values, in class order (the class index is the position); empty: binary, data.positive against the rest"},
     {"data.group_column", T_STR, "patient_id", 0, 0, NULL, NULL, "CSV column that groups images (patient): no group spans two folds"},
+    {"data.filter", T_FILTERMAP, "", 0, 0, NULL, NULL, "keep only the labels CSV's rows whose column has one of the listed values, e.g. {view: [CC, MLO], site_id: [1]} (every listed column must match; values compared as text); the run reports the rows each filter left out"},
     {"data.output_paths", T_ENUM, "pseudonymised", 0, 0, "pseudonymised|none", NULL, "what manifest.csv, excluded.csv and errors show of a file: its path relative to dicom_dir with the patient id replaced by the pseudonym, or none (SOP UID and SHA-256 only)"},
     {"data.on_error", T_ENUM, "skip", 0, 0, "skip|fail", NULL, "unreadable images: skip (listed as excluded) or fail the run (exit 1)"},
     {"data.memory_mb", T_INT, "1024", 0, 16777216, NULL, NULL, "memory for the preprocessed images (and fine-tuned variants' cached frozen prefixes): beyond it images are read from a spill file next to the cache and prefixes are recomputed each step; same results, memory flat in the cohort size"},
@@ -128,6 +130,10 @@ static const key_def schema[] = {
     {"train.save_weights", T_BOOL, "false", 0, 0, NULL, NULL, "save each fold's fine-tuned network (kept epoch) as models/r<R>_f<F>_<variant>.safetensors, and each fold's fitted radiomics baseline (binary runs) as models/r<R>_f<F>_<variant>.baseline.json (standardisation, logistic-regression coefficients, features; what `workbench bundle` carries as the reference)"},
     {"cv.folds", T_INT, "5", 2, 20, NULL, NULL, "folds of the stratified group k-fold"},
     {"cv.repeats", T_INT, "1", 1, 100, NULL, NULL, "repeats of the whole CV with derived seeds"},
+    {"cv.split_column", T_STR, "", 0, 0, NULL, NULL, "a fixed train/test split instead of cross-validation: the labels CSV column that holds it (e.g. split, as workbench import writes it); the model is fitted on the train rows (train.val_fraction of their patients held out for early stopping and the threshold) and evaluated once on the test rows; empty: cross-validation"},
+    {"cv.split_train", T_LABELS, "train,training", 0, 0, NULL, NULL, "with split_column: the values that mark a training row"},
+    {"cv.split_test", T_LABELS, "test", 0, 0, NULL, NULL, "with split_column: the values that mark a test row (rows with any other value are left out and counted)"},
+    {"cv.split_overlap", T_ENUM, "refuse", 0, 0, "refuse|drop_train", NULL, "with split_column: a patient with rows on both sides is refused (exit 3, naming two lines), or drop_train: that patient's training rows are left out (counted)"},
     {"cv.stratify", T_BOOL, "true", 0, 0, NULL, NULL, "stratify folds (and each training fold's validation split) by the patient's label; false: balance sizes only, so a fold may miss a class"},
     {"metrics.levels", T_SUBSET, "image,breast", 0, 0, "image|breast", NULL, "levels metrics are computed at: both, always (a list without one of them is refused)"},
     {"metrics.breast_aggregate", T_ENUM, "mean", 0, 0, "mean|max", NULL, "how a breast's view scores combine"},
@@ -149,6 +155,7 @@ typedef struct entry {
     size_t n_items;
     int line, col;        /* where it was set; 0 for defaults */
     int from_set;         /* set on the command line */
+    int *item_pos;        /* T_FILTERMAP: line and column of each item's column name (2 per item) */
 } entry;
 
 struct exp_config {
@@ -176,6 +183,7 @@ static void entry_free(entry *e)
     free(e->text);
     for (size_t i = 0; i < e->n_items; i++) free(e->items[i]);
     free(e->items);
+    free(e->item_pos);
 }
 
 void exp_config_free(exp_config *cfg)
@@ -188,6 +196,10 @@ void exp_config_free(exp_config *cfg)
         free((double *)vs->probe_C);
     }
     free(cfg->variants);
+    for (size_t i = 0; i < cfg->view.data.n_filters; i++) free((const char **)cfg->view.data.filters[i].values);
+    free((exp_settings_filter *)cfg->view.data.filters);
+    free((const char **)cfg->view.cv.split_train);
+    free((const char **)cfg->view.cv.split_test);
     for (size_t i = 0; i < cfg->n; i++) entry_free(&cfg->e[i]);
     for (size_t i = 0; i < cfg->n_sets; i++) free(cfg->sets[i]);
     free(cfg->sets);
@@ -562,6 +574,70 @@ static int walk_mapping(ctx *c, const char *prefix, yaml_node_t *n)
     return 0;
 }
 
+/* Adds the pair (column, value) to a T_FILTERMAP entry, with where the column is named. */
+static int add_filter_item(ctx *c, entry *e, const char *column, const char *value, int line, int col)
+{
+    int *pos = realloc(e->item_pos, (e->n_items + 2) * 2 * sizeof *pos);
+    if (!pos) return wb_err(c->err, WB_E_NOMEM, c->file, "out of memory");
+    e->item_pos = pos;
+    for (int k = 0; k < 2; k++) {
+        pos[(e->n_items + (size_t)k) * 2] = line;
+        pos[(e->n_items + (size_t)k) * 2 + 1] = col;
+    }
+    if (add_item(e, column) != 0 || add_item(e, value) != 0) return wb_err(c->err, WB_E_NOMEM, c->file, "out of memory");
+    return 0;
+}
+
+/* data.filter: {column: [value, ...], ...} (a single value is a list of one); stored as
+ * (column, value) pairs of items, in the file's order. */
+static int walk_filter(ctx *c, entry *e, yaml_node_t *n)
+{
+    const char *path = e->key;
+    size_t n_cols = 0;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = get_node(c, p->key), *vn = get_node(c, p->value);
+        if (!kn || !vn || kn->type != YAML_SCALAR_NODE)
+            return fail_at(c, e->line, e->col, path, "expected column: [values] pairs");
+        const char *column = scalar(kn);
+        if (!column[0]) return fail_at(c, node_line(kn), node_col(kn), path, "empty column name");
+        for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++) {
+            yaml_node_t *prev = yaml_document_get_node(c->doc, q->key);
+            if (prev && prev->type == YAML_SCALAR_NODE && !strcmp(scalar(prev), column))
+                return fail_at(c, node_line(kn), node_col(kn), path, "column '%s' is listed twice (first at line %d); "
+                               "list all its values once", column, node_line(prev));
+        }
+        if (++n_cols > EXP_CONFIG_MAX_FILTERS)
+            return fail_at(c, node_line(kn), node_col(kn), path, "at most %d columns", EXP_CONFIG_MAX_FILTERS);
+        const size_t first = e->n_items;
+        size_t n_vals = 0;
+        yaml_node_item_t one = p->value, *it0 = &one, *it1 = &one + 1;
+        if (vn->type == YAML_SEQUENCE_NODE) {
+            it0 = vn->data.sequence.items.start;
+            it1 = vn->data.sequence.items.top;
+        } else if (vn->type != YAML_SCALAR_NODE) {
+            return fail_at(c, node_line(vn), node_col(vn), path, "column '%s': expected a value or a list of values", column);
+        }
+        for (yaml_node_item_t *it = it0; it < it1; it++) {
+            yaml_node_t *in = get_node(c, *it);
+            if (!in || in->type != YAML_SCALAR_NODE)
+                return fail_at(c, in ? node_line(in) : e->line, in ? node_col(in) : e->col, path,
+                               "column '%s': list items must be single values", column);
+            const char *v = scalar(in);
+            for (size_t j = first + 1; j < e->n_items; j += 2)
+                if (!strcmp(e->items[j], v))
+                    return fail_at(c, node_line(in), node_col(in), path, "column '%s': '%s' is listed twice", column, v);
+            if (++n_vals > EXP_CONFIG_MAX_FILTER_VALUES)
+                return fail_at(c, node_line(in), node_col(in), path, "column '%s': at most %d values", column,
+                               EXP_CONFIG_MAX_FILTER_VALUES);
+            if (add_filter_item(c, e, column, v, node_line(kn), node_col(kn)) != 0) return -1;
+        }
+        if (n_vals == 0)
+            return fail_at(c, node_line(vn), node_col(vn), path, "column '%s': no values (a filter with none would leave "
+                           "no row)", column);
+    }
+    return 0;
+}
+
 static int walk_value(ctx *c, const char *path, yaml_node_t *n)
 {
     const key_def *d = lookup(path);
@@ -612,12 +688,14 @@ static int walk_value(ctx *c, const char *path, yaml_node_t *n)
             return e->text ? 0 : wb_err(c->err, WB_E_NOMEM, c->file, "out of memory");
         }
         if (d->type == T_NUMBERS) return add_number(c, e, v, e->line, e->col);
-        if (d->type == T_STAGEMAP || d->type == T_SUBSET || d->type == T_LABELS || d->type == T_BOXMAP) {
-            if ((d->type == T_SUBSET || d->type == T_LABELS) && !v[0]) return 0; /* an empty list */
+        if (d->type == T_STAGEMAP || d->type == T_SUBSET || d->type == T_LABELS || d->type == T_BOXMAP ||
+            d->type == T_FILTERMAP) {
+            if ((d->type == T_SUBSET || d->type == T_LABELS || d->type == T_FILTERMAP) && !v[0]) return 0; /* empty */
             return fail_at(c, e->line, e->col, path, "expected a %s, got '%s'",
                            d->type == T_SUBSET   ? "list such as [a, b]"
                            : d->type == T_LABELS ? "list of label values such as [normal, benign, malignant]"
                            : d->type == T_BOXMAP ? "mapping such as {x: bbox_x, y: bbox_y, w: bbox_w, h: bbox_h}"
+                           : d->type == T_FILTERMAP ? "mapping such as {view: [CC, MLO], site_id: [1]}"
                                                  : "mapping such as {layer3: 0.1}",
                            v);
         }
@@ -705,6 +783,7 @@ static int walk_value(ctx *c, const char *path, yaml_node_t *n)
         }
         return 0;
     }
+    if (n->type == YAML_MAPPING_NODE && d->type == T_FILTERMAP) return walk_filter(c, e, n);
     return fail_at(c, e->line, e->col, path, "expected a %s", type_names[d->type]);
 }
 
@@ -728,10 +807,11 @@ static int apply_set(ctx *c, const char *set)
     if (!d && (is_section(ks) || !strcmp(ks, "variants[]")))
         return wb_err_at(c->err, WB_E_USAGE, "--set", 0, 0, key,
                          "is a section, not a single value: --set one of its keys (%s.KEY=VALUE; see docs/config.md)", key);
-    if (d && (d->type == T_STAGEMAP || d->type == T_BOXMAP))
+    if (d && (d->type == T_STAGEMAP || d->type == T_BOXMAP || d->type == T_FILTERMAP))
         return wb_err_at(c->err, WB_E_USAGE, "--set", 0, 0, key,
                          d->type == T_STAGEMAP ? "is a mapping (stage: factor), which --set cannot give: set it in the config file"
-                                                  : "is a mapping (field: column), which --set cannot give: set it in the config file");
+                         : d->type == T_BOXMAP ? "is a mapping (field: column), which --set cannot give: set it in the config file"
+                                               : "is a mapping (column: [values]), which --set cannot give: set it in the config file");
     if (!d) {
         char buf[128];
         const char *dot = strrchr(key, '.');
@@ -991,6 +1071,47 @@ static int check_patch(ctx *c)
     return 0;
 }
 
+/* cv.split_column: a fixed split replaces the folds (cv.folds and cv.repeats > 1 are refused
+ * rather than ignored); the other split keys only with it; the train and test values apart. */
+static int check_split(ctx *c)
+{
+    exp_config *cfg = c->cfg;
+    const entry *sc = find_entry(cfg, "cv.split_column");
+    const int fixed = sc && sc->text && sc->text[0];
+    static const char *const keys[] = {"cv.split_train", "cv.split_test", "cv.split_overlap", "cv.folds", "cv.repeats"};
+    for (int k = 0; k < 5; k++) {
+        const entry *e = find_entry(cfg, keys[k]);
+        if (!e || !(e->line || e->from_set)) continue;
+        if (e->from_set) c->file = "--set";
+        if (!fixed && k < 3) return fail_at(c, e->line, e->col, keys[k], "applies only with cv.split_column (a fixed split)");
+        if (fixed && k == 3)
+            return fail_at(c, e->line, e->col, keys[k], "not used with cv.split_column: a fixed split is one train/test "
+                           "split, not folds; remove one of the two keys");
+        if (fixed && k == 4 && e->text && strcmp(e->text, "1"))
+            return fail_at(c, e->line, e->col, keys[k], "a fixed split (cv.split_column) is fitted and evaluated once: "
+                           "repeats must be 1");
+        c->file = cfg->path;
+    }
+    if (!fixed) return 0;
+    const entry *tr = find_entry(cfg, "cv.split_train"), *te = find_entry(cfg, "cv.split_test");
+    for (int k = 0; k < 2; k++) {
+        const entry *e = k ? te : tr;
+        if (e && e->n_items == 0) {
+            if (e->from_set) c->file = "--set";
+            return fail_at(c, e->line, e->col, e->key, "needs at least one value");
+        }
+    }
+    for (size_t i = 0; tr && te && i < tr->n_items; i++)
+        for (size_t j = 0; j < te->n_items; j++)
+            if (!strcmp(tr->items[i], te->items[j])) {
+                const entry *e = te->line || te->from_set ? te : tr;
+                if (e->from_set) c->file = "--set";
+                return fail_at(c, e->line, e->col, e->key, "'%s' is both a train and a test value (cv.split_train, "
+                               "cv.split_test)", tr->items[i]);
+            }
+    return 0;
+}
+
 /* Fills defaults and checks required keys, per-variant applicability and cross-references. */
 static int finish(ctx *c)
 {
@@ -1005,7 +1126,7 @@ static int finish(ctx *c)
         }
         entry *e = add_entry(cfg, d->key, d, c->err);
         if (!e) return -1;
-        if (d->type == T_SUBSET || d->type == T_NUMBERS) {
+        if (d->type == T_SUBSET || d->type == T_NUMBERS || d->type == T_LABELS) {
             for (const char *p = d->def; *p;) {
                 char item[64];
                 size_t m = strcspn(p, ",");
@@ -1016,13 +1137,14 @@ static int finish(ctx *c)
             }
         } else if (d->type == T_FILE || d->type == T_DIR || d->type == T_OUTDIR) {
             e->text = d->def[0] ? resolve_path(cfg, d->def) : xstrdup("");
-        } else if (d->type != T_STAGEMAP && d->type != T_LABELS && d->type != T_BOXMAP) {
+        } else if (d->type != T_STAGEMAP && d->type != T_LABELS && d->type != T_BOXMAP && d->type != T_FILTERMAP) {
             e->text = xstrdup(d->def);
         }
         if ((d->type != T_SUBSET && d->type != T_NUMBERS && d->type != T_STAGEMAP && d->type != T_LABELS &&
-             d->type != T_BOXMAP) && !e->text)
+             d->type != T_BOXMAP && d->type != T_FILTERMAP) && !e->text)
             return wb_err(c->err, WB_E_NOMEM, NULL, "out of memory");
     }
+    if (check_split(c) != 0) return -1;
     /* Multi-class labels: at least two, and not together with data.positive (which only
      * means something for binary labels). */
     entry *cls = find_entry(cfg, "data.classes"), *pos = find_entry(cfg, "data.positive");
@@ -1219,6 +1341,7 @@ static const char *const schedule_names[] = {"constant", "cosine", "step"};
 static const char *const class_weight_names[] = {"none", "balanced"};
 static const char *const aggregate_names[] = {"mean", "max"};
 static const char *const threshold_names[] = {"youden", "specificity"};
+static const char *const split_overlap_names[] = {"refuse", "drop_train"};
 static const char *const features_names[] = {"first_order", "glcm", "shape"};
 static const char *const levels_names[] = {"image", "breast"};
 static const char *const formats_names[] = {"html", "md", "csv", "tex"};
@@ -1463,6 +1586,50 @@ static int view_fill(exp_config *cfg, wb_error *err)
     s->cv.folds = (int)view_long(&f, "cv.folds");
     s->cv.repeats = (int)view_long(&f, "cv.repeats");
     s->cv.stratify = view_bool(&f, "cv.stratify");
+    s->cv.split_column = view_str(&f, "cv.split_column");
+    s->cv.split_overlap = (exp_split_overlap)view_enum(&f, "cv.split_overlap", split_overlap_names, N_OF(split_overlap_names));
+    for (int k = 0; k < 2 && f.rc == 0; k++) {
+        const entry *e = view_entry(&f, k ? "cv.split_test" : "cv.split_train");
+        if (!e) break;
+        const char **v = malloc((e->n_items ? e->n_items : 1) * sizeof *v);
+        if (!v) {
+            f.rc = wb_err(err, WB_E_NOMEM, cfg->path, "out of memory");
+            break;
+        }
+        for (size_t j = 0; j < e->n_items; j++) v[j] = e->items[j];
+        if (k) s->cv.split_test = v, s->cv.n_split_test = e->n_items;
+        else s->cv.split_train = v, s->cv.n_split_train = e->n_items;
+    }
+    if (s->cv.split_column[0]) { /* a fixed split: one fold, evaluated once */
+        s->cv.folds = 1;
+        s->cv.repeats = 1;
+    }
+    /* data.filter: (column, value) item pairs, grouped by column */
+    const entry *fe = view_entry(&f, "data.filter");
+    if (fe && fe->n_items && f.rc == 0) {
+        size_t nc = 0;
+        for (size_t j = 0; j < fe->n_items; j += 2) nc += j == 0 || strcmp(fe->items[j], fe->items[j - 2]);
+        exp_settings_filter *fl = calloc(nc, sizeof *fl);
+        d->filters = fl;
+        if (!fl) f.rc = wb_err(err, WB_E_NOMEM, cfg->path, "out of memory");
+        for (size_t j = 0, k = 0; fl && j < fe->n_items && f.rc == 0; k++) {
+            size_t m = 0;
+            while (j + 2 * m < fe->n_items && !strcmp(fe->items[j + 2 * m], fe->items[j])) m++;
+            const char **vals = malloc(m * sizeof *vals);
+            if (!vals) {
+                f.rc = wb_err(err, WB_E_NOMEM, cfg->path, "out of memory");
+                break;
+            }
+            for (size_t q = 0; q < m; q++) vals[q] = fe->items[j + 2 * q + 1];
+            fl[k].column = fe->items[j];
+            fl[k].values = vals;
+            fl[k].n_values = m;
+            fl[k].line = fe->item_pos[j * 2];
+            fl[k].col = fe->item_pos[j * 2 + 1];
+            d->n_filters = k + 1;
+            j += 2 * m;
+        }
+    }
 
     exp_settings_metrics *m = &s->metrics;
     m->levels = view_bits(&f, "metrics.levels", levels_names, N_OF(levels_names));
@@ -1663,6 +1830,22 @@ static void write_value(FILE *f, const entry *e)
             fprintf(f, "%s%.*s: %s", i ? ", " : "", (int)(eq - e->items[i]), e->items[i], eq + 1);
         }
         fputc('}', f);
+    } else if (d->type == T_FILTERMAP) {
+        fputc('{', f);
+        for (size_t i = 0; i + 1 < e->n_items; i += 2) {
+            const int first = i == 0 || strcmp(e->items[i], e->items[i - 2]);
+            const int last = i + 2 >= e->n_items || strcmp(e->items[i], e->items[i + 2]);
+            if (first) {
+                if (i) fputs(", ", f);
+                yaml_quoted(f, e->items[i]);
+                fputs(": [", f);
+            } else {
+                fputs(", ", f);
+            }
+            yaml_quoted(f, e->items[i + 1]);
+            if (last) fputc(']', f);
+        }
+        fputc('}', f);
     } else if (d->type == T_STR || d->type == T_FILE || d->type == T_DIR || d->type == T_OUTDIR) {
         yaml_quoted(f, e->text ? e->text : "");
     } else {
@@ -1687,6 +1870,12 @@ void exp_config_write_resolved(const exp_config *cfg, FILE *f)
         /* the task and its patch keys only for patch runs: an image run resolves as before */
         /* the memory budget changes no result: written when set, so a run resolves as before */
         if (!strcmp(d->key, "data.memory_mb") && e->text && d->def && strtol(e->text, NULL, 10) == strtol(d->def, NULL, 10)) continue;
+        /* a filter and a fixed split only when set, so that other configs resolve as before;
+         * with a fixed split, no folds or repeats (it has one of each) */
+        if (!strcmp(d->key, "data.filter") && e->n_items == 0) continue;
+        const int fixed = cfg->view.cv.split_column[0] != '\0';
+        if (!strncmp(d->key, "cv.split_", 9) && !fixed) continue;
+        if ((!strcmp(d->key, "cv.folds") || !strcmp(d->key, "cv.repeats")) && fixed) continue;
         if ((!strcmp(d->key, "data.task") || !strncmp(d->key, "data.patch.", 11)) &&
             cfg->view.data.task != EXP_TASK_PATCH)
             continue;

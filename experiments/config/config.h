@@ -46,7 +46,8 @@ void exp_config_free(exp_config *cfg);
  * Enum values follow the order of the schema's values (exp_config_load checks that they agree).
  * Strings and arrays are owned by the exp_config and live until exp_config_free. */
 
-enum { EXP_CONFIG_MAX_CLASSES = 64, EXP_CONFIG_MAX_NUMBERS = 32 /* values of a list of numbers (probe_C) */ };
+enum { EXP_CONFIG_MAX_CLASSES = 64, EXP_CONFIG_MAX_NUMBERS = 32 /* values of a list of numbers (probe_C) */,
+       EXP_CONFIG_MAX_FILTERS = 32 /* columns of data.filter */, EXP_CONFIG_MAX_FILTER_VALUES = 1000 };
 
 typedef enum { EXP_OUTPUT_PATHS_PSEUDONYMISED, EXP_OUTPUT_PATHS_NONE } exp_output_paths;
 typedef enum { EXP_ON_ERROR_SKIP, EXP_ON_ERROR_FAIL } exp_on_error;
@@ -64,6 +65,7 @@ typedef enum { EXP_SCHEDULE_CONSTANT, EXP_SCHEDULE_COSINE, EXP_SCHEDULE_STEP } e
 typedef enum { EXP_CLASS_WEIGHT_NONE, EXP_CLASS_WEIGHT_BALANCED } exp_class_weight;
 typedef enum { EXP_AGGREGATE_MEAN, EXP_AGGREGATE_MAX } exp_aggregate;
 typedef enum { EXP_THRESHOLD_YOUDEN, EXP_THRESHOLD_SPECIFICITY } exp_threshold;
+typedef enum { EXP_SPLIT_OVERLAP_REFUSE, EXP_SPLIT_OVERLAP_DROP_TRAIN } exp_split_overlap;
 /* subsets of a fixed list, as bits */
 enum { EXP_FEATURES_FIRST_ORDER = 1, EXP_FEATURES_GLCM = 2, EXP_FEATURES_SHAPE = 4 };
 enum { EXP_LEVEL_IMAGE = 1, EXP_LEVEL_BREAST = 2 };
@@ -85,6 +87,14 @@ typedef struct exp_settings_patch { /* data.patch (data.task: patch) */
     int whole_image; /* score held-out whole images with a sliding window */
 } exp_settings_patch;
 
+/* One column of data.filter: a row is kept when its cell is one of values (compared as text). */
+typedef struct exp_settings_filter {
+    const char *column;
+    const char *const *values;
+    size_t n_values;
+    int line, col;             /* where the config file names the column (for errors found in the CSV) */
+} exp_settings_filter;
+
 typedef struct exp_settings_data {
     const char *dicom_dir, *labels; /* resolved paths */
     const char *file_column, *label_column, *group_column;
@@ -96,6 +106,8 @@ typedef struct exp_settings_data {
     long memory_mb;                 /* budget of the preprocessed images (and cached prefixes) */
     exp_task task;
     exp_settings_patch patch;
+    const exp_settings_filter *filters; /* data.filter, in the file's order (all must match) */
+    size_t n_filters;
 } exp_settings_data;
 
 typedef struct exp_settings_preprocess {
@@ -160,7 +172,11 @@ typedef struct exp_settings_train {
 } exp_settings_train;
 
 typedef struct exp_settings_cv {
-    int folds, repeats, stratify;
+    int folds, repeats, stratify;   /* with split_column: 1 fold (the fixed split), 1 repeat */
+    const char *split_column;       /* "" : cross-validation; else the labels column of a fixed split */
+    const char *const *split_train, *const *split_test; /* the values of the two sides */
+    size_t n_split_train, n_split_test;
+    exp_split_overlap split_overlap;
 } exp_settings_cv;
 
 typedef struct exp_settings_metrics {

@@ -447,6 +447,11 @@ int exp_dataset_check_labels(const exp_config *cfg, exp_labels_summary *s, wb_er
         io_csv_free(&csv);
         return wb_err(err, WB_E_DATA, labels, "no rows after the header");
     }
+    /* the rows a run would use (data.filter, cv.split_column): columns checked, counts kept */
+    if (exp_rows_select(cfg, &csv, &s->selected, NULL, err) != 0) {
+        io_csv_free(&csv);
+        return -1;
+    }
     const char **g = malloc(csv.n_rows * sizeof *g);
     if (!g) {
         io_csv_free(&csv);
@@ -648,6 +653,19 @@ int exp_dataset_load_opts(const exp_config *cfg, const uint8_t key[32], const ch
         io_csv_free(&csv);
         return wb_err(err, WB_E_DATA, labels, "no rows after the header");
     }
+    /* data.filter and cv.split_column: the rows left out are gone from csv */
+    unsigned char *test_row = NULL;
+    if (!(flags & EXP_DATASET_ALL_ROWS)) {
+        if (exp_rows_select(cfg, &csv, &ds->selected, &test_row, err) != 0) {
+            io_csv_free(&csv);
+            return -1;
+        }
+        if (progress && (ds->selected.n_filters || ds->selected.split)) {
+            char what[512];
+            exp_rows_describe(cfg, &ds->selected, what, sizeof what);
+            wb_log(WB_LOG_INFO, "data: %s", what);
+        }
+    }
 
     exp_pre_params p;
     exp_dataset_pre_params(cfg, &p);
@@ -656,6 +674,7 @@ int exp_dataset_load_opts(const exp_config *cfg, const uint8_t key[32], const ch
     exp_pre_set_threads(s->threads);
     if (exp_pre_params_check(&p, err) != 0) {
         io_csv_free(&csv);
+    free(test_row);
         return -1;
     }
     const io_voi_mode voi = s->preprocess.voi == EXP_VOI_IGNORE ? IO_VOI_IGNORE : IO_VOI_APPLY;
@@ -665,6 +684,7 @@ int exp_dataset_load_opts(const exp_config *cfg, const uint8_t key[32], const ch
     const int use_cache = cache_dir && cache_dir[0];
     if (use_cache && exp_cache_open(&cache, cache_dir, &p, err) != 0) {
         io_csv_free(&csv);
+    free(test_row);
         return -1;
     }
     ds->rows = p.out_rows;
@@ -684,6 +704,7 @@ int exp_dataset_load_opts(const exp_config *cfg, const uint8_t key[32], const ch
     ds->features = malloc(csv.n_rows * EXP_PRE_N_FEATURES * sizeof *ds->features);
     if (spill && spill_open(use_cache ? cache_dir : NULL, &ds->spill_fd, err) != 0) {
         io_csv_free(&csv);
+    free(test_row);
         exp_dataset_free(ds);
         return -1;
     }
@@ -693,6 +714,7 @@ int exp_dataset_load_opts(const exp_config *cfg, const uint8_t key[32], const ch
                csv.n_rows, p.out_rows, p.out_cols, lim.memory_bytes >> 20);
     if (!ds->items || !ds->excluded || (!opts->no_images && !spill && !ds->images) || !ds->features || !ds->dicom_dir) {
         io_csv_free(&csv);
+    free(test_row);
         exp_dataset_free(ds);
         return wb_err(err, WB_E_NOMEM, labels, "out of memory for %zu images of %dx%d", csv.n_rows, p.out_rows, p.out_cols);
     }
@@ -709,6 +731,7 @@ int exp_dataset_load_opts(const exp_config *cfg, const uint8_t key[32], const ch
         const char *file = io_csv_cell(&csv, r, c_file);
         const char *group = io_csv_cell(&csv, r, c_group);
         it->csv_line = csv.lines[r];
+        it->split = test_row ? test_row[r] : 0;
         if (!file[0] || !group[0]) {
             rc = wb_err_at(err, WB_E_DATA, labels, csv.lines[r], 0, NULL, "empty %s", !file[0] ? "file name" : "group (patient) id");
             break;
@@ -839,6 +862,7 @@ int exp_dataset_load_opts(const exp_config *cfg, const uint8_t key[32], const ch
         if (progress) wb_progress("data: images read and preprocessed", r + 1, csv.n_rows, t0);
     }
     io_csv_free(&csv);
+    free(test_row);
     ds->n_cached = n_hits;
     ds->n_computed = n_new;
     if (rc == 0 && !ds->stopped) rc = check_duplicates(ds, labels, err);

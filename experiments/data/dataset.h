@@ -18,6 +18,7 @@
 
 #include "experiments/config/config.h"
 #include "experiments/data/preprocess.h"
+#include "experiments/data/rows.h"
 #include "io/io_dicom.h"
 #include "base/wb_error.h"
 
@@ -35,6 +36,7 @@ typedef struct exp_item {
     int label;             /* binary: 1 = data.positive, 0 = anything else; with data.classes:
                             * the class index (position of the value in data.classes) */
     int csv_line;
+    int split;             /* cv.split_column: 1 a test row, 0 a training row (0 without a split) */
 } exp_item;
 
 typedef struct exp_excluded {
@@ -80,6 +82,7 @@ typedef struct exp_dataset {
     char *dicom_dir;       /* data.dicom_dir */
     struct exp_patch_set *patch; /* data.task: patch (patch.h): items are patches, and the
                                   * sliding windows follow them in images and features */
+    exp_rows_report selected; /* the labels' rows data.filter and cv.split_column kept (rows.h) */
 } exp_dataset;
 
 /* A row's file as outputs (manifest.csv, excluded.csv) show it, malloc'd (NULL: out of
@@ -101,6 +104,7 @@ typedef struct exp_labels_summary {
     int n_classes;         /* 2 for binary labels; the length of data.classes otherwise */
     size_t unknown_label;  /* rows whose label is not in data.classes (excluded by the run
                             * under data.on_error: skip) */
+    exp_rows_report selected; /* data.filter and cv.split_column (the counts above are of the kept rows) */
 } exp_labels_summary;
 
 /* Checks data.labels without opening an image (workbench validate): the configured file,
@@ -117,7 +121,9 @@ void exp_dataset_pre_params(const exp_config *cfg, exp_pre_params *p);
  * when the read fails or the images were not kept (err says which). */
 const float *exp_dataset_image(const exp_dataset *ds, size_t i, float *buf, wb_error *err);
 
-enum { EXP_DATASET_NO_LABELS = 1 }; /* flags of exp_dataset_load_ex / _opts */
+/* flags of exp_dataset_load_ex / _opts: NO_LABELS see exp_dataset_load_ex; ALL_ROWS: every row of
+ * the labels CSV, without data.filter and cv.split_column (an external cohort for predict) */
+enum { EXP_DATASET_NO_LABELS = 1, EXP_DATASET_ALL_ROWS = 2 };
 
 /* Options of exp_dataset_load_opts. */
 typedef struct exp_dataset_load_options {

@@ -446,6 +446,7 @@ static int add_patch(loader *L, const float *img, const exp_pre_frame *fr, const
     copy(it->sha256, sizeof it->sha256, sha_hex);
     it->label = label;
     it->csv_line = csv_line;
+    it->split = im->split;
     exp_patch_item *pi = &g->pitems[g->n];
     pi->kind = kind;
     pi->image = image;
@@ -741,10 +742,24 @@ int exp_patch_load(const exp_config *cfg, const uint8_t key[32], const char *cac
         io_csv_free(&csv);
         return wb_err(err, WB_E_DATA, L.labels, "no rows after the header");
     }
+    /* data.filter and cv.split_column: the rows left out are gone from csv (every box of an
+     * image has its patient, so a split keeps an image's rows on one side) */
+    exp_rows_report rows;
+    unsigned char *test_row = NULL;
+    if (exp_rows_select(cfg, &csv, &rows, &test_row, err) != 0) {
+        io_csv_free(&csv);
+        return -1;
+    }
+    if (progress && (rows.n_filters || rows.split)) {
+        char what[512];
+        exp_rows_describe(cfg, &rows, what, sizeof what);
+        wb_log(WB_LOG_INFO, "data: %s", what);
+    }
     exp_dataset_pre_params(cfg, &L.p);
     exp_pre_set_threads(s->threads);
     if (exp_pre_params_check(&L.p, err) != 0) {
         io_csv_free(&csv);
+        free(test_row);
         return -1;
     }
     L.voi = s->preprocess.voi == EXP_VOI_IGNORE ? IO_VOI_IGNORE : IO_VOI_APPLY;
@@ -752,6 +767,7 @@ int exp_patch_load(const exp_config *cfg, const uint8_t key[32], const char *cac
     L.use_cache = cache_dir && cache_dir[0];
     if (L.use_cache && exp_cache_open(&L.cache, cache_dir, &L.p, err) != 0) {
         io_csv_free(&csv);
+        free(test_row);
         return -1;
     }
     const uint64_t seed = s->seed;
@@ -793,6 +809,7 @@ int exp_patch_load(const exp_config *cfg, const uint8_t key[32], const char *cac
         }
         im->label = pos;
         im->csv_line = csv.lines[r];
+        im->split = test_row ? test_row[r] : 0;
         if (c_sop >= 0) copy(im->sop_uid, sizeof im->sop_uid, io_csv_cell(&csv, r, c_sop));
         if (c_lat >= 0) copy(im->laterality, sizeof im->laterality, io_csv_cell(&csv, r, c_lat));
         if (c_view >= 0) copy(im->view, sizeof im->view, io_csv_cell(&csv, r, c_view));
@@ -876,6 +893,7 @@ int exp_patch_load(const exp_config *cfg, const uint8_t key[32], const char *cac
         g->excl = NULL;
         g->n_excl = 0;
     }
+    ds->selected = rows;
     if (ds->n == 0) rc = wb_err(err, WB_E_DATA, L.labels, "no usable patch (%zu excluded)", ds->n_excluded);
     else if (ds->n_positive == 0 || ds->n_positive == ds->n)
         rc = wb_err(err, WB_E_DATA, L.labels, "all %zu patches are %s: both classes are needed (data.positive is '%s')", ds->n,
@@ -884,6 +902,7 @@ done:
     grow_free(&L.g);
     free(img_of);
     free(rws);
+    free(test_row);
     io_csv_free(&csv);
     if (rc) exp_dataset_free(ds);
     return rc;

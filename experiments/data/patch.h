@@ -53,6 +53,7 @@ typedef struct exp_patch_image {
     char format[8];           /* io_image_format_name of the file: "dicom", "png", ... */
     int label;                /* 1 when any of its rows is data.positive */
     int csv_line;             /* its first row */
+    int split;                /* cv.split_column: 1 its rows are test rows, 0 training rows */
     int rows, cols;           /* stored image */
     int side, stride;         /* patch side and window step in its pixels */
     double spacing_mm;        /* pixel spacing used (0 when unknown) */

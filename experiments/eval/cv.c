@@ -1,6 +1,7 @@
 /* cv.c — see cv.h. */
 #include "experiments/eval/cv.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,6 +356,76 @@ done:
     return rc;
 }
 
+int exp_cv_fixed(const size_t *group, const int *label, const unsigned char *is_test, size_t n, uint64_t seed,
+                 exp_cv_folds *out, wb_error *err)
+{
+    if (!out) return wb_err(err, WB_E_USAGE, NULL, "cv: no output");
+    exp_cv_folds_free(out);
+    if (n == 0 || !group || !label || !is_test) return wb_err(err, WB_E_DATA, NULL, "cv: no items to split");
+    if (n > SIZE_MAX / sizeof(size_t) / 4) return wb_err(err, WB_E_NOMEM, NULL, "cv: %zu items is too many", n);
+    size_t G = 0, n_test = 0;
+    int max_label = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (group[i] >= n)
+            return wb_err(err, WB_E_DATA, NULL, "cv: group index %zu of item %zu is not a dense index below %zu", group[i],
+                          i, n);
+        if (label[i] < 0 || label[i] >= EXP_CV_MAX_CLASSES)
+            return wb_err(err, WB_E_DATA, NULL, "cv: label %d of item %zu is outside 0 .. %d", label[i], i,
+                          EXP_CV_MAX_CLASSES - 1);
+        if (group[i] + 1 > G) G = group[i] + 1;
+        if (label[i] > max_label) max_label = label[i];
+        n_test += is_test[i] != 0;
+    }
+    if (n_test == 0 || n_test == n)
+        return wb_err(err, WB_E_DATA, NULL, "cv: a fixed split needs items on both sides (%zu test of %zu)", n_test, n);
+    int *glabel = malloc(G * sizeof *glabel), *side = malloc(G * sizeof *side);
+    size_t *first = malloc(G * sizeof *first);
+    out->fold = malloc(n * sizeof *out->fold);
+    out->group = malloc(n * sizeof *out->group);
+    int rc = -1;
+    if (!glabel || !side || !first || !out->fold || !out->group) {
+        wb_err(err, WB_E_NOMEM, NULL, "cv: out of memory for %zu items", n);
+        goto done;
+    }
+    for (size_t g = 0; g < G; g++) glabel[g] = -1, side[g] = -1;
+    for (size_t i = 0; i < n; i++) {
+        size_t g = group[i];
+        int t = is_test[i] != 0;
+        if (side[g] < 0) {
+            side[g] = t;
+            first[g] = i;
+        } else if (side[g] != t) {
+            wb_err(err, WB_E_DATA, NULL, "cv: patient group %zu is in %s (item %zu) and in %s (item %zu) of the fixed "
+                   "split", g, side[g] ? "test" : "train", first[g], t ? "test" : "train", i);
+            goto done;
+        }
+        if (label[i] > glabel[g]) glabel[g] = label[i];
+        out->fold[i] = t ? 0 : EXP_CV_NEVER;
+    }
+    for (size_t g = 0; g < G; g++)
+        if (side[g] < 0) {
+            wb_err(err, WB_E_DATA, NULL, "cv: group index %zu has no items (group indices must be dense 0 .. G-1)", g);
+            goto done;
+        }
+    if (max_label > 1 && rarest_strata(group, label, n, max_label + 1, glabel, err) != 0) goto done;
+    memcpy(out->group, group, n * sizeof *group);
+    out->group_label = glabel;
+    glabel = NULL;
+    out->n = n;
+    out->n_groups = G;
+    out->folds = 1;
+    out->repeats = 1;
+    out->seed = seed;
+    out->fixed = 1;
+    rc = 0;
+done:
+    free(glabel);
+    free(side);
+    free(first);
+    if (rc != 0) exp_cv_folds_free(out);
+    return rc;
+}
+
 /* ------------------------------------------------------------------------- inner split */
 
 int exp_cv_roles(const exp_cv_folds *f, int repeat, int fold, double val_fraction, int *role,
@@ -444,25 +515,34 @@ int exp_cv_check(const exp_cv_folds *f, const size_t *group, size_t n, wb_error 
     for (int r = 0; r < f->repeats; r++) {
         const int *fo = f->fold + (size_t)r * n;
         for (size_t g = 0; g < n; g++)
-            gf[g] = -1;
+            gf[g] = INT_MIN;
         memset(fsize, 0, (size_t)f->folds * sizeof *fsize);
         for (size_t i = 0; i < n; i++) {
-            if (fo[i] < 0 || fo[i] >= f->folds) {
+            if (f->fixed && fo[i] == EXP_CV_NEVER) {
+                /* a training item of a fixed split: in no test fold, but grouped like the others */
+            } else if (fo[i] < 0 || fo[i] >= f->folds) {
                 wb_err(err, WB_E_DATA, NULL,
                        "cv check: item %zu is in fold %d of repeat %d, outside 0 .. %d", i,
                        fo[i], r, f->folds - 1);
                 goto done;
             }
-            fsize[fo[i]]++;
+            if (fo[i] >= 0)
+                fsize[fo[i]]++;
             size_t g = group[i];
-            if (gf[g] < 0) {
+            if (gf[g] == INT_MIN) {
                 gf[g] = fo[i];
                 first[g] = i;
             } else if (gf[g] != fo[i]) {
-                wb_err(err, WB_E_DATA, NULL,
-                       "cv check: leak: patient group %zu is in fold %d (item %zu) and fold %d "
-                       "(item %zu) of repeat %d",
-                       g, gf[g], first[g], fo[i], i, r);
+                if (f->fixed)
+                    wb_err(err, WB_E_DATA, NULL,
+                           "cv check: leak: patient group %zu is in %s (item %zu) and %s (item %zu) of the "
+                           "fixed split",
+                           g, gf[g] == 0 ? "test" : "train", first[g], fo[i] == 0 ? "test" : "train", i);
+                else
+                    wb_err(err, WB_E_DATA, NULL,
+                           "cv check: leak: patient group %zu is in fold %d (item %zu) and fold %d "
+                           "(item %zu) of repeat %d",
+                           g, gf[g], first[g], fo[i], i, r);
                 goto done;
             }
         }

@@ -55,6 +55,8 @@ typedef struct exp_cv_folds {
     int *fold;          /* [repeats * n]: test fold of item i in repeat r is fold[r * n + i] */
     size_t *group;      /* [n]: copy of the dense group index of each item */
     int *group_label;   /* [n_groups]: the stratum of each group (max label of its items) */
+    int fixed;          /* a fixed split (exp_cv_fixed): fold 0 is the test set, and items of
+                         * fold EXP_CV_NEVER are only ever trained (or validated) on */
 } exp_cv_folds;
 
 void exp_cv_folds_init(exp_cv_folds *f);
@@ -74,6 +76,15 @@ void exp_cv_folds_free(exp_cv_folds *f); /* NULL is a no-op; leaves f initialise
 int exp_cv_split(const size_t *group, const int *label, size_t n, int folds, int repeats,
                  uint64_t seed, exp_cv_folds *out, wb_error *err);
 
+/* A fixed train/test split (an official test set, cv.split_column) as one fold of the same
+ * machinery: folds 1, repeats 1, fold[i] 0 for the items with is_test[i], EXP_CV_NEVER for
+ * the others, group_label the strata as exp_cv_split makes them, so exp_cv_roles gives the
+ * training items' inner validation split exactly as in a cross-validation fold. Fails
+ * (WB_E_DATA) when a group has items on both sides (naming the items), or a side is empty. */
+enum { EXP_CV_NEVER = -1 };
+int exp_cv_fixed(const size_t *group, const int *label, const unsigned char *is_test, size_t n, uint64_t seed,
+                 exp_cv_folds *out, wb_error *err);
+
 /* Item roles for one (repeat, test fold). */
 enum { EXP_CV_TRAIN = 0, EXP_CV_VAL = 1, EXP_CV_TEST = 2 };
 
@@ -87,7 +98,8 @@ int exp_cv_roles(const exp_cv_folds *f, int repeat, int fold, double val_fractio
                  wb_error *err);
 
 /* Refuses (WB_E_DATA, naming the group, items and folds) a split in which a group's items are
- * in two folds of one repeat, a fold value outside 0..folds-1, or an empty fold. group[] is the
+ * in two folds of one repeat (for a fixed split: in train and test), a fold value outside
+ * 0..folds-1 (a fixed split: also EXP_CV_NEVER), or an empty fold. group[] is the
  * caller's own group index per item (so a split loaded from disk is checked against the data,
  * not against its own copy); n must equal f->n. */
 int exp_cv_check(const exp_cv_folds *f, const size_t *group, size_t n, wb_error *err);

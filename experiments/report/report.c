@@ -927,7 +927,10 @@ static int plot_learning(sbuf *b, const run_files *rf, const series *s, size_t n
 /* ---- summary text shared by HTML and Markdown ---- */
 
 typedef struct summary {
-    char title[256], data[768], backbone[1024], cv[768], ref[128];
+    char title[256], data[1400], backbone[1024], cv[768], ref[128];
+    const char *cv_label;  /* "Cross-validation", or "Fixed split" (cv.split_column) */
+    const char *pooled;    /* "Pooled out-of-fold predictions", or those of the fixed split's test rows */
+    const char *limits;    /* the first words of the limitations */
     double images, patients, pos, excluded;
 } summary;
 
@@ -1015,6 +1018,60 @@ static void summarize(const run_files *rf, summary *s)
                  "predicted class is the most probable one; breast level = %s of the views' class probabilities",
                  jnum(d, cvn, "folds"), jnum(d, cvn, "repeats"), jnum(d, cvn, "seed"),
                  100 * atof(cfg(rf, "train.val_fraction")), cfg(rf, "train.patience"), cfg(rf, "metrics.breast_aggregate"));
+    s->cv_label = "Cross-validation";
+    s->pooled = "Pooled out-of-fold predictions";
+    s->limits = "internal cross-validation on one data source, no external test set; models are refitted per fold, so "
+                "the numbers describe the training procedure, not one deployable model";
+    const io_json_node *fx = io_json_get(d, cvn, "fixed_split");
+    if (fx) { /* cv.split_column: one train/test split, evaluated once */
+        const int patches = io_json_get(d, fx, "train_patches") != NULL;
+        const char *unit = patches ? "patches" : "images";
+        char vals[2][160] = {"", ""};
+        for (int side = 0; side < 2; side++) {
+            const io_json_node *vl = io_json_get(d, fx, side ? "test_values" : "train_values");
+            for (int32_t c = vl && vl->type == IO_JSON_ARRAY ? vl->first : -1; c >= 0; c = d->nodes[c].next) {
+                size_t l = strlen(vals[side]);
+                snprintf(vals[side] + l, sizeof vals[side] - l, "%s%s", l ? "/" : "", d->nodes[c].str ? d->nodes[c].str : "");
+            }
+        }
+        snprintf(s->cv, sizeof s->cv,
+                 "fixed train/test split from the labels column %s instead of cross-validation: %.0f %s of %.0f patients "
+                 "(%s) to train on, %.0f %s of %.0f patients (%s) tested once, no patient on both sides; inside the "
+                 "training rows %.0f%% of the patients (seed %.0f) form the validation set for early stopping (patience %s)%s%s%s; "
+                 "breast level = %s of the views of one breast",
+                 jstr(d, fx, "column"), jnum(d, fx, patches ? "train_patches" : "train_images"), unit,
+                 jnum(d, fx, "train_patients"), vals[0], jnum(d, fx, patches ? "test_patches" : "test_images"), unit,
+                 jnum(d, fx, "test_patients"), vals[1], 100 * atof(cfg(rf, "train.val_fraction")), jnum(d, cvn, "seed"),
+                 cfg(rf, "train.patience"), rf->classes ? "" : " and the decision threshold (",
+                 rf->classes ? "" : cfg(rf, "metrics.threshold"), rf->classes ? "" : ")", cfg(rf, "metrics.breast_aggregate"));
+        s->cv_label = "Fixed split";
+        s->pooled = "Predictions on the test rows of the fixed split";
+        s->limits = "one fixed train/test split of one data source, fitted once, so the numbers carry the variation of "
+                    "that one split (no folds to average over; no t-test across folds)";
+    }
+    /* data.filter and the split's left-out rows */
+    const io_json_node *rs = io_json_get(d, data, "row_selection");
+    if (rs) {
+        size_t l = strlen(s->data);
+        snprintf(s->data + l, sizeof s->data - l, "; %.0f of the labels' %.0f rows kept", jnum(d, rs, "kept_rows"),
+                 jnum(d, rs, "labels_rows"));
+        const io_json_node *fl = io_json_get(d, rs, "filter_left_out");
+        for (int32_t c = fl && fl->type == IO_JSON_OBJECT ? fl->first : -1; c >= 0; c = d->nodes[c].next) {
+            l = strlen(s->data);
+            snprintf(s->data + l, sizeof s->data - l, "%s%.0f on %s", c == fl->first ? " (data.filter left out " : ", ",
+                     d->nodes[c].num, d->nodes[c].key ? d->nodes[c].key : "");
+        }
+        double other = jnum(d, rs, "split_other_left_out"), ov = jnum(d, rs, "split_overlap_left_out");
+        l = strlen(s->data);
+        if (other > 0)
+            snprintf(s->data + l, sizeof s->data - l, "%s%.0f with another split value", fl && fl->first >= 0 ? ", " : " (", other);
+        l = strlen(s->data);
+        if (ov > 0)
+            snprintf(s->data + l, sizeof s->data - l, "%s%.0f training rows of patients also in test (cv.split_overlap: "
+                     "drop_train)", (fl && fl->first >= 0) || other > 0 ? ", " : " (", ov);
+        l = strlen(s->data);
+        if ((fl && fl->first >= 0) || other > 0 || ov > 0) snprintf(s->data + l, sizeof s->data - l, ")");
+    }
     snprintf(s->ref, sizeof s->ref, "%s", jstr(d, root, "reference"));
 }
 
@@ -1060,17 +1117,16 @@ static void model_card_md(sbuf *b, const summary *s, const run_files *rf)
     sb_printf(b, "- **Data:** %s. Images from `%s`, labels from `%s`.\n", s->data, cfg(rf, "data.dicom_dir"),
               cfg(rf, "data.labels"));
     if (rf->classes)
-        sb_printf(b, "- **Evaluation:** %s. Metrics on pooled out-of-fold predictions; macro AUC = mean of the one-vs-rest "
+        sb_printf(b, "- **Evaluation:** %s. Metrics on %c%s; macro AUC = mean of the one-vs-rest "
                      "AUCs; differences against `%s` by the corrected resampled t-test on the fold macro AUCs (DeLong's "
                      "test is for binary labels).\n",
-                  s->cv, s->ref);
+                  s->cv, s->pooled[0] + 'a' - 'A', s->pooled + 1, s->ref);
     else
-        sb_printf(b, "- **Evaluation:** %s. Metrics on pooled out-of-fold predictions; AUC confidence intervals by "
+        sb_printf(b, "- **Evaluation:** %s. Metrics on %c%s; AUC confidence intervals by "
                      "DeLong; differences against `%s` by the paired DeLong test and the corrected resampled t-test.\n",
-                  s->cv, s->ref);
-    sb_printf(b, "- **Limitations:** internal cross-validation on one data source, no external test set; models are "
-                 "refitted per fold, so the numbers describe the training procedure, not one deployable model; "
-                 "%s were chosen on small validation splits", rf->classes ? "the epochs kept" : "thresholds");
+                  s->cv, s->pooled[0] + 'a' - 'A', s->pooled + 1, s->ref);
+    sb_printf(b, "- **Limitations:** %s; "
+                 "%s were chosen on small validation splits", s->limits, rf->classes ? "the epochs kept" : "thresholds");
     if (s->pos < 100)
         sb_printf(b, rf->classes ? "; with %.0f images in the smallest class the estimates are uncertain"
                                  : "; with %.0f positive images the confidence intervals are wide",
@@ -1155,8 +1211,8 @@ static int write_md(const run_files *rf, const summary *s, const table *ti, cons
     sb_printf(&b, "# %s\n\nRun `%s`", s->title, dn ? dn + 1 : rf->dir);
     if (rf->have_env)
         sb_printf(&b, " · workbench %s (git %s)", jstr(&rf->e, rf->env, "workbench"), jstr(&rf->e, rf->env, "git_revision"));
-    sb_printf(&b, "\n\n## Data and scheme\n\n- **Data:** %s\n- **Backbone:** %s\n- **Cross-validation:** %s\n", s->data,
-              s->backbone, s->cv);
+    sb_printf(&b, "\n\n## Data and scheme\n\n- **Data:** %s\n- **Backbone:** %s\n- **%s:** %s\n", s->data,
+              s->backbone, s->cv_label, s->cv);
     sb_printf(&b, "- **Variants:**\n");
     const io_json_doc *d = &rf->m;
     size_t v = 0;
@@ -1166,12 +1222,13 @@ static int write_md(const run_files *rf, const summary *s, const table *ti, cons
         sb_printf(&b, "  - `%s`: %s\n", jstr(d, &d->nodes[vn], "name"), line);
     }
     if (rf->classes)
-        sb_printf(&b, "\n## Comparison, image level\n\nReference: `%s`. Pooled out-of-fold predictions of %d classes; "
+        sb_printf(&b, "\n## Comparison, image level\n\nReference: `%s`. %s of %d classes; "
                       "macro AUC = mean of the one-vs-rest AUCs; accuracy, balanced accuracy and macro F1 of the most "
-                      "probable class.\n\n", s->ref, rf->K);
+                      "probable class.\n\n", s->ref, s->pooled, rf->K);
     else
-        sb_printf(&b, "\n## Comparison, %s level\n\nReference: `%s`. Pooled out-of-fold predictions; sensitivity, "
-                      "specificity and F1 at each fold's validation-chosen threshold.\n\n", rf->patch ? "patch" : "image", s->ref);
+        sb_printf(&b, "\n## Comparison, %s level\n\nReference: `%s`. %s; sensitivity, "
+                      "specificity and F1 at each fold's validation-chosen threshold.\n\n", rf->patch ? "patch" : "image", s->ref,
+                  s->pooled);
     table_md(&b, rf, ti);
     sb_printf(&b, rf->patch ? "\n## Comparison, breast level (the patches of one breast aggregated)\n\n"
                             : "\n## Comparison, breast level\n\n");
@@ -1334,7 +1391,7 @@ static int write_html(const run_files *rf, const summary *s, const table *ti, co
     sb_printf(&b, "<h2>Data and scheme</h2>\n<dl class=\"kv\">\n");
     kv(&b, "Data", s->data);
     kv(&b, "Backbone", s->backbone);
-    kv(&b, "Cross-validation", s->cv);
+    kv(&b, s->cv_label, s->cv);
     kv(&b, "Reference", s->ref);
     const io_json_doc *d = &rf->m;
     size_t v = 0;
@@ -1420,10 +1477,9 @@ static int write_html(const run_files *rf, const summary *s, const table *ti, co
         sb_xml(&b, s->ref);
         sb_printf(&b, " by the paired DeLong test and the corrected resampled t-test.");
     }
-    sb_printf(&b, "</li>\n<li><strong>Limitations:</strong> "
-                  "internal cross-validation on one data source, no external test set; models are refitted per fold, so "
-                  "the numbers describe the training procedure, not one deployable model; %s were chosen on small "
-                  "validation splits", rf->classes ? "the epochs kept" : "thresholds");
+    sb_printf(&b, "</li>\n<li><strong>Limitations:</strong> ");
+    sb_xml(&b, s->limits);
+    sb_printf(&b, "; %s were chosen on small validation splits", rf->classes ? "the epochs kept" : "thresholds");
     if (s->pos < 100)
         sb_printf(&b, rf->classes ? "; with %.0f images in the smallest class the estimates are uncertain"
                                   : "; with %.0f positive images the confidence intervals are wide",

@@ -281,6 +281,96 @@ static void check_minimal(void)
     exp_config_free(cfg);
 }
 
+/* data.filter and a fixed split: the typed view, their defaults, and the resolved config read
+ * back to the same values (a resumed run reads it). */
+static const char split_cfg[] =
+    "name: split\n"
+    "data:\n"
+    "  dicom_dir: dicom\n"
+    "  labels: labels.csv\n"
+    "  filter:\n"
+    "    view: [CC, MLO]\n"
+    "    site_id: 1\n"
+    "    \"odd: name\": [\"a, b\", \"\"]\n"
+    "backbone:\n"
+    "  arch: resnet20\n"
+    "variants:\n"
+    "  - name: baseline\n"
+    "    type: baseline\n"
+    "cv:\n"
+    "  split_column: split\n"
+    "  split_test: [test, holdout]\n"
+    "  split_overlap: drop_train\n";
+
+static void check_split_view(const exp_settings *s, const char *what)
+{
+    fprintf(stderr, "config_view: the split config as %s\n", what); /* names the phase of a failure below */
+    CHECK_EQ_INT(s->data.n_filters, 3, "filters");
+    if (s->data.n_filters == 3) {
+        const exp_settings_filter *f = s->data.filters;
+        CHECK_STR(f[0].column, "view", "filter 0 column");
+        CHECK_EQ_INT(f[0].n_values, 2, "filter 0 values");
+        if (f[0].n_values == 2) {
+            CHECK_STR(f[0].values[0], "CC", "filter 0 value 0");
+            CHECK_STR(f[0].values[1], "MLO", "filter 0 value 1");
+        }
+        CHECK_STR(f[1].column, "site_id", "filter 1 column");
+        CHECK_EQ_INT(f[1].n_values, 1, "a single value is a list of one");
+        if (f[1].n_values == 1) CHECK_STR(f[1].values[0], "1", "filter 1 value");
+        CHECK_STR(f[2].column, "odd: name", "filter 2 column");
+        CHECK_EQ_INT(f[2].n_values, 2, "filter 2 values");
+        if (f[2].n_values == 2) {
+            CHECK_STR(f[2].values[0], "a, b", "filter 2 value 0");
+            CHECK_STR(f[2].values[1], "", "filter 2 value 1 (empty cell)");
+        }
+    }
+    CHECK_STR(s->cv.split_column, "split", "split_column");
+    CHECK_EQ_INT(s->cv.folds, 1, "a fixed split is one fold");
+    CHECK_EQ_INT(s->cv.repeats, 1, "one repeat");
+    CHECK_EQ_INT(s->cv.n_split_train, 2, "split_train default");
+    if (s->cv.n_split_train == 2) {
+        CHECK_STR(s->cv.split_train[0], "train", "split_train[0]");
+        CHECK_STR(s->cv.split_train[1], "training", "split_train[1]");
+    }
+    CHECK_EQ_INT(s->cv.n_split_test, 2, "split_test");
+    if (s->cv.n_split_test == 2) CHECK_STR(s->cv.split_test[1], "holdout", "split_test[1]");
+    CHECK_EQ_INT(s->cv.split_overlap, EXP_SPLIT_OVERLAP_DROP_TRAIN, "split_overlap");
+}
+
+static void check_split(void)
+{
+    exp_config *cfg = load("split.yaml", NULL, 0);
+    if (!cfg) return;
+    const exp_settings *s = exp_config_get(cfg);
+    check_split_view(s, "file");
+    const char *file;
+    int line, col;
+    exp_config_where(cfg, "cv.split_column", &file, &line, &col);
+    CHECK(line == 15 && col == 17, "cv.split_column at 15:17, got %d:%d", line, col);
+    CHECK(s->data.n_filters == 3 && s->data.filters[1].line == 7 && s->data.filters[1].col == 5,
+          "filter site_id at 7:5");
+    char p[4200];
+    snprintf(p, sizeof p, "%s/split-resolved.yaml", dir);
+    FILE *f = fopen(p, "w");
+    CHECK(f != NULL, "cannot write %s", p);
+    if (f) {
+        exp_config_write_resolved(cfg, f);
+        fclose(f);
+    }
+    exp_config_free(cfg);
+    cfg = load("split-resolved.yaml", NULL, 0);
+    if (cfg) check_split_view(exp_config_get(cfg), "resolved");
+    exp_config_free(cfg);
+    /* without a split column: cross-validation, no filter */
+    cfg = load("minimal.yaml", NULL, 0);
+    if (cfg) {
+        CHECK_STR(exp_config_get(cfg)->cv.split_column, "", "split_column default");
+        CHECK_EQ_INT(exp_config_get(cfg)->cv.folds, 5, "folds default");
+        CHECK_EQ_INT(exp_config_get(cfg)->data.n_filters, 0, "no filter by default");
+    }
+    exp_config_free(cfg);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -295,7 +385,9 @@ int main(int argc, char **argv)
     write_file("labels.csv", "file,grade,patient_id\n");
     write_file("full.yaml", full);
     write_file("minimal.yaml", minimal);
+    write_file("split.yaml", split_cfg);
     check_full();
     check_minimal();
+    check_split();
     return wb_test_finish("config_view");
 }

@@ -362,9 +362,74 @@ static void test_multiclass(void)
     exp_cv_folds_free(&g);
 }
 
+/* A fixed split (cv.split_column) is one fold of the same machinery: its test fold is the
+ * given test items, training items are in no fold, the inner validation split takes
+ * round(0.2 * training patients per stratum) patients, and a patient on both sides is refused. */
+static void test_fixed(void)
+{
+    wb_error err = {0};
+    exp_cv_folds f;
+    exp_cv_folds_init(&f);
+    cohort c = make_cohort(120, 4, 4, 0.25, 1);
+    unsigned char *is_test = malloc(c.n);
+    /* the last 30 patients (120 images) are the test set */
+    for (size_t i = 0; i < c.n; i++) is_test[i] = c.group[i] >= 90;
+    CHECK(exp_cv_fixed(c.group, c.label, is_test, c.n, 11, &f, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(f.folds, 1, "one fold");
+    CHECK_EQ_INT(f.repeats, 1, "one repeat");
+    CHECK_EQ_INT(f.fixed, 1, "fixed");
+    CHECK(exp_cv_check(&f, c.group, c.n, &err) == 0, "check: %s", err.msg);
+    size_t pos_train_groups = 0, train_groups = 0;
+    for (size_t g = 0; g < 90; g++) {
+        train_groups++;
+        pos_train_groups += f.group_label[g] == 1;
+    }
+    int *role = malloc(c.n * sizeof *role);
+    CHECK(exp_cv_roles(&f, 0, 0, 0.2, role, &err) == 0, "%s", err.msg);
+    CHECK(exp_cv_check_roles(role, c.group, c.n, &err) == 0, "roles: %s", err.msg);
+    size_t cnt[3] = {0, 0, 0};
+    for (size_t i = 0; i < c.n; i++) {
+        cnt[role[i]]++;
+        CHECK((role[i] == EXP_CV_TEST) == (is_test[i] != 0), "test role is the given test side (item %zu)", i);
+        CHECK(f.fold[i] == (is_test[i] ? 0 : EXP_CV_NEVER), "fold of item %zu", i);
+    }
+    CHECK_EQ_INT(cnt[EXP_CV_TEST], 120, "test images");
+    /* the 90 training patients: every 4th positive (0, 4, ..., 88: 23), 67 negative; validation
+     * round(0.2 x 23) + round(0.2 x 67) = 5 + 13 patients of 4 images */
+    CHECK_EQ_INT(train_groups, 90, "training patients");
+    CHECK_EQ_INT(pos_train_groups, 23, "positive training patients (strata)");
+    CHECK_EQ_INT(cnt[EXP_CV_VAL], 4 * 18, "validation images");
+    CHECK_EQ_INT(cnt[EXP_CV_TRAIN], 360 - 4 * 18, "training images");
+    /* the same seed, the same validation patients */
+    int *role2 = malloc(c.n * sizeof *role2);
+    CHECK(exp_cv_roles(&f, 0, 0, 0.2, role2, &err) == 0, "%s", err.msg);
+    CHECK(memcmp(role, role2, c.n * sizeof *role) == 0, "roles are deterministic");
+    /* a leak: the fold of one training image changed to the test fold */
+    size_t i0 = 0;
+    while (is_test[i0]) i0++;
+    f.fold[i0] = 0;
+    CHECK(exp_cv_check(&f, c.group, c.n, &err) == -1, "a patient on both sides is found by the check");
+    CHECK_CONTAINS(err.msg, "fixed split", "message says fixed split");
+    /* a patient with images on both sides is refused */
+    is_test[i0] = 1;
+    CHECK(exp_cv_fixed(c.group, c.label, is_test, c.n, 11, &f, &err) == -1, "overlap refused");
+    CHECK_CONTAINS(err.msg, "in train", "message names train");
+    CHECK_CONTAINS(err.msg, "in test", "message names test");
+    /* one side empty */
+    memset(is_test, 0, c.n);
+    CHECK(exp_cv_fixed(c.group, c.label, is_test, c.n, 11, &f, &err) == -1, "no test items refused");
+    CHECK_CONTAINS(err.msg, "both sides", "message");
+    free(is_test);
+    free(role);
+    free(role2);
+    exp_cv_folds_free(&f);
+    cohort_free(&c);
+}
+
 int main(void)
 {
     test_rng();
+    test_fixed();
     test_groups();
     test_split();
     test_roles();
