@@ -439,6 +439,11 @@ int exp_dataset_check_labels(const exp_config *cfg, exp_labels_summary *s, wb_er
     long c_file = io_csv_column(&csv, lc.file_col, err);
     long c_label = c_file < 0 ? -1 : io_csv_column(&csv, lc.label_col, err);
     long c_group = c_label < 0 ? -1 : io_csv_column(&csv, lc.group_col, err);
+    if (err && c_file >= 0 && c_label < 0) { /* a run needs labels; scoring an unlabeled cohort does not */
+        size_t l = strlen(err->msg);
+        snprintf(err->msg + l, sizeof err->msg - l, "; a run needs the label column (data.label_column), while an unlabeled "
+                 "cohort can be scored as it is: workbench predict BUNDLE CONFIG");
+    }
     if (c_group < 0) {
         io_csv_free(&csv);
         return -1;

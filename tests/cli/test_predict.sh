@@ -254,6 +254,12 @@ sed -e 's/^name: src/name: ext/' -e 's#train/#ext/#; s#dicom_dir: train#dicom_di
   "$out/t.yaml" >"$out/ext.yaml"
 expect_exit 0 "$wb" predict "$b" "$out/ext.yaml" --out "$out/p2"
 expect_exit 0 cmp "$p" "$out/p2/predictions.csv"
+# validate checks a config as a run; an unlabeled cohort's config says where it can go instead
+sed -e 's#ext/#unl/#; s#dicom_dir: ext#dicom_dir: unl#' "$out/ext.yaml" >"$out/unl.yaml"
+expect_exit 3 "$wb" validate "$out/unl.yaml"
+expect_grep "unl/labels.csv:1: no column 'label' .*; a run needs the label column \(data.label_column\), while an unlabeled cohort can be scored as it is: workbench predict BUNDLE CONFIG" "$out/stderr"
+expect_exit 0 "$wb" predict "$b" "$out/unl.yaml" --out "$out/pu2"
+expect_exit 0 cmp "$out/pu/predictions.csv" "$out/pu2/predictions.csv"
 
 # refusals
 cp -r "$b" "$out/tampered"
