@@ -100,9 +100,15 @@ static int run(int argc, char **argv)
     exp_explain_summary s;
     int rc = exp_explain_run(&o, &s, &err);
     if (s.n_done) {
-        fprintf(stderr, "workbench: explain: %zu image(s), variant %s, repeat %d, fold %d, stage %s", s.n_done, s.variant,
-                o.repeat, o.fold, s.stage);
-        if (s.n_box) fprintf(stderr, "; the map's peak in the lesion box in %zu of %zu", s.n_peak_in_box, s.n_box);
+        if (s.patch)
+            fprintf(stderr, "workbench: explain: %zu patch(es) of %zu image(s), variant %s, repeat %d, fold %d, stage %s",
+                    s.n_patches, s.n_done, s.variant, o.repeat, o.fold, s.stage);
+        else
+            fprintf(stderr, "workbench: explain: %zu image(s), variant %s, repeat %d, fold %d, stage %s", s.n_done,
+                    s.variant, o.repeat, o.fold, s.stage);
+        if (s.n_box)
+            fprintf(stderr, "; the map's peak in the lesion box in %zu of %zu%s", s.n_peak_in_box, s.n_box,
+                    s.patch ? " lesion patches" : "");
         fprintf(stderr, "\n");
     }
     free(files);
