@@ -960,6 +960,8 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
     memset(&lab, 0, sizeof lab);
     char **hdr_sop = NULL;
     gcase *cs = NULL;
+    patch_table pt;
+    int have_pt = 0;
     sbuf csv = {0};
     float *x = NULL, *map = NULL;
     wb_tensor_list w;
@@ -967,10 +969,6 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
     nn_net *net = NULL;
     int rc = -1;
     const exp_settings *conf = exp_config_get(cfg);
-    if (conf->data.task == EXP_TASK_PATCH) {
-        wb_err(err, WB_E_USAGE, run_dir, "the gallery shows whole-image networks; this is a patch run (data.task: patch)");
-        goto done;
-    }
     if (conf->data.n_classes > 2) {
         wb_err(err, WB_E_USAGE, run_dir, "the gallery is for binary runs (true/false positives); this run has data.classes");
         goto done;
@@ -979,6 +977,11 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
         wb_err(err, WB_E_IO, cpath, "the run kept no fold networks (train.save_weights is false): run it again with --set "
                "train.save_weights=true for a gallery");
         goto done;
+    }
+    const int patch = conf->data.task == EXP_TASK_PATCH; /* cases are patches (patches.csv) */
+    if (patch) {
+        if (patch_table_read(run_dir, &pt, err) != 0) goto done;
+        have_pt = 1;
     }
     snprintf(ppath, sizeof ppath, "%s/predictions.csv", run_dir);
     if (io_csv_read(ppath, &pred, err) != 0) goto done;
@@ -1029,7 +1032,21 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
             int rank = 0;
             for (size_t i = 0; i < m && rank < n; i++) {
                 const size_t r = cs[i].row;
-                long lr_i = labels_row_of_sop(&lab, &hdr_sop, cs[i].sop);
+                char key[96];
+                size_t prow = 0;
+                snprintf(key, sizeof key, "%s", cs[i].sop);
+                if (patch) { /* a patch: its image's SOP UID (or labels file) before the last '/' */
+                    while (prow < pt.csv.n_rows && strcmp(io_csv_cell(&pt.csv, prow, pt.c_id), cs[i].sop)) prow++;
+                    char *slash = strrchr(key, '/');
+                    if (slash) *slash = '\0';
+                    if (prow == pt.csv.n_rows) {
+                        wb_warn("gallery: patch %s is not in patches.csv: left out", cs[i].sop);
+                        continue;
+                    }
+                }
+                long lr_i = labels_row_of_sop(&lab, &hdr_sop, key);
+                for (size_t q = 0; patch && lr_i < 0 && q < lab.csv.n_rows; q++)
+                    if (!strcmp(io_csv_cell(&lab.csv, q, lab.c_file), key)) lr_i = (long)q;
                 if (lr_i < 0 || !lab.real[lr_i]) {
                     wb_warn("gallery: no file in the labels CSV for SOP Instance UID %s: left out", cs[i].sop);
                     continue;
@@ -1051,6 +1068,38 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
                 if (stage < 0) goto done;
                 label_row lr;
                 labels_find(&lab, lab.real[lr_i], &lr);
+                char vsafe0[64], pname[160];
+                safe_name(vname, vsafe0, sizeof vsafe0);
+                snprintf(pname, sizeof pname, "%s_%s_%d.png", vsafe0, kinds[kind], rank + 1);
+                if (patch) { /* the patch as the network saw it, its Grad-CAM and the boxes' parts */
+                    float *pimg = NULL;
+                    int prows = 0, pcols = 0, sq[3];
+                    exp_pre_frame fr;
+                    if (exp_patch_source(cfg, lab.real[lr_i], lr.laterality, &pimg, &prows, &pcols, &fr, err) != 0) goto done;
+                    double box[MAX_BOXES][4];
+                    const int lesion = !strcmp(io_csv_cell(&pt.csv, prow, pt.c_kind), "lesion");
+                    const int nbox = lesion ? patch_boxes(&lab, cfg, lab.real[lr_i], prows, box) : 0;
+                    const patch_ctx pc = {net, NULL, stage, C, 1, 0, 0, &pp, x, map, NULL, NULL};
+                    const char *names[4] = {pname, NULL, NULL, NULL};
+                    patch_out po;
+                    int bad = !patch_square(&pt, prow, prows, pcols, sq)
+                                  ? wb_err(err, WB_E_DATA, ppath, "patch %s: its square does not fit its %dx%d image",
+                                           cs[i].sop, pcols, prows) != 0
+                                  : patch_explain(&pc, pimg, prows, pcols, &fr, sq[0], sq[1], sq[2],
+                                                  (const double(*)[4])box, nbox, max_size, gdir, names, &po, err) != 0;
+                    free(pimg);
+                    exp_pre_frame_free(&fr);
+                    if (bad) goto done;
+                    rank++;
+                    sb_csv(&csv, vname);
+                    sb_printf(&csv, ",%s,%d,%d,%d,", kinds[kind], rank, rep, fold);
+                    sb_csv(&csv, io_csv_cell(&pred, r, c_pat));
+                    sb_printf(&csv, ",%s,%s,", io_csv_cell(&pred, r, c_score), io_csv_cell(&pred, r, c_thr));
+                    sb_csv(&csv, lesion && lab.c_lesion >= 0 ? io_csv_cell(&lab.csv, (size_t)lr_i, lab.c_lesion) : "background");
+                    sb_printf(&csv, ",%s,%s\n", nn_net_stage_name(net, stage), pname);
+                    ++*shown;
+                    continue;
+                }
                 io_dicom_image img;
                 exp_pre_result pr;
                 if (exp_dataset_preprocess_file(cfg, lab.real[lr_i], lr.laterality, &img, &pr, err) != 0) goto done;
@@ -1092,6 +1141,7 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
     if (sb_write(&csv, gdir, "gallery.csv", err) != 0 || exp_report_write(run_dir, err) != 0) goto done;
     rc = 0;
 done:
+    if (have_pt) io_csv_free(&pt.csv);
     for (size_t r = 0; hdr_sop && r < lab.csv.n_rows; r++) free(hdr_sop[r]);
     free(hdr_sop);
     free(cs);
