@@ -40,10 +40,10 @@ data:
   task: patch
   patch:
     box: {x: bbox_x, y: bbox_y, w: bbox_w, h: bbox_h}
-    size: 40
-    jitter: 4
+    size: 80
+    jitter: 16
     background: 2
-    stride: 20
+    stride: 40
 preprocess:
   height: 32
   width: 32
@@ -75,7 +75,7 @@ for f in 0 1 2; do
 done
 expect_grep '"task": "patch",' "$b/manifest.json"
 expect_grep '"unit": "patch",' "$b/manifest.json"
-expect_grep '"patch": \{"unit": "px", "size": 40, "jitter": 4, "box_margin": 0.10000000000000001, "background": 2, "min_tissue": 0.5, "stride": 20, "box": "x=bbox_x,y=bbox_y,w=bbox_w,h=bbox_h,y_origin=top", "seed": 3, ' "$b/manifest.json"
+expect_grep '"patch": \{"unit": "px", "size": 80, "jitter": 16, "box_margin": 0.10000000000000001, "background": 2, "min_tissue": 0.5, "stride": 40, "box": "x=bbox_x,y=bbox_y,w=bbox_w,h=bbox_h,y_origin=top", "seed": 3, ' "$b/manifest.json"
 expect_grep '"negatives": "background patches: ' "$b/manifest.json"
 sums=$(grep -o '"path": "[^"]*", "sha256": "[0-9a-f]*"' "$b/manifest.json" | sed -E 's/"path": "([^"]*)", "sha256": "([0-9a-f]*)"/\2  \1/')
 expect_eq "$(printf '%s\n' "$sums" | wc -l)" 9 "manifest lists 3 networks, config.yaml, thresholds.csv, 3 baselines, their thresholds"
@@ -96,8 +96,8 @@ expect_eq "$(head -1 "$p")" "file,patch,patient,laterality,view,kind,row,col,sid
 expect_eq "$(grep -c ',lesion,' "$p")" "$boxes" "one lesion patch per box row"
 expect_eq "$(grep -c ',background,' "$p")" "$((2 * negimg))" "two background patches per negative image without a box"
 expect_eq "$(awk -F, 'NR > 1 && ($6 == "background") != ($2 ~ /\/B[0-9]+$/)' "$p" | wc -l)" 0 "patch ids: /L<k> lesion, /B<k> background"
-expect_eq "$(awk -F, 'NR > 1 && ($7 < 0 || $8 < 0 || $7 + $9 > 176 || $8 + $9 > 144 || $9 < 40 || ($6 == "background" && $9 != 40))' "$p" | wc -l)" 0 \
-  "squares inside the 144x176 images, of side 40 (larger only around a larger box)"
+expect_eq "$(awk -F, 'NR > 1 && ($7 < 0 || $8 < 0 || $7 + $9 > 176 || $8 + $9 > 144 || $9 < 80 || ($6 == "background" && $9 != 80))' "$p" | wc -l)" 0 \
+  "squares inside the 144x176 images, of side 80 (larger only around a larger box)"
 expect_eq "$(awk -F, 'NR > 1 && $6 == "background" && $10 != 0' "$p" | wc -l)" 0 "background patches are negatives"
 expect_eq "$(awk -F, 'NR > 1 { d = $11 - ($12 + $13 + $14) / 3; r = $17 - ($18 + $19 + $20) / 3; if (d < 0) d = -d; if (r < 0) r = -r
     if (d > 1e-12 || r > 1e-12) bad++ } END { print bad + 0 }' "$p")" 0 "the ensemble scores are the means of the fold scores"
@@ -183,13 +183,13 @@ expect_exit 3 "$wb" predict "$out/tampered" "$out/ext/labels.csv" --out "$out/ba
 expect_grep 'tampered/models/f2.safetensors: SHA-256 [0-9a-f]{64} differs from the manifest' "$out/stderr"
 expect_exit 1 test -e "$out/bad1/predictions.csv"
 # the manifest's patch settings edited (its own hash is not listed; the config's is): refused
-cp -r "$b" "$out/edited" && sed -i 's/"size": 40,/"size": 48,/' "$out/edited/manifest.json"
+cp -r "$b" "$out/edited" && sed -i 's/"size": 80,/"size": 96,/' "$out/edited/manifest.json"
 expect_exit 3 "$wb" predict "$out/edited" "$out/ext/labels.csv" --out "$out/bad2" --registry none
 expect_grep "edited/config.yaml: the bundle's config does not agree with its manifest's patch settings \(data.patch.size\)" "$out/stderr"
 # a cohort config that would cut other patches
-sed -e 's/^name: psrc/name: ext/' -e 's#train/#ext/#; s#dicom_dir: train#dicom_dir: ext#' -e 's/size: 40/size: 48/' "$out/p.yaml" >"$out/ext48.yaml"
-expect_exit 2 "$wb" predict "$b" "$out/ext48.yaml" --out "$out/bad3" --registry none
-expect_grep 'ext48.yaml:10:11: data.patch.size: predict: the cohort config cuts patches unlike the bundle \(bundle: unit px, size 40, .*; cohort: unit px, size 48' "$out/stderr"
+sed -e 's/^name: psrc/name: ext/' -e 's#train/#ext/#; s#dicom_dir: train#dicom_dir: ext#' -e 's/size: 80/size: 96/' "$out/p.yaml" >"$out/ext96.yaml"
+expect_exit 2 "$wb" predict "$b" "$out/ext96.yaml" --out "$out/bad3" --registry none
+expect_grep 'ext96.yaml:10:11: data.patch.size: predict: the cohort config cuts patches unlike the bundle \(bundle: unit px, size 80, .*; cohort: unit px, size 96' "$out/stderr"
 # the same cohort config with the bundle's patch settings: the same rows as the labels CSV
 sed -e 's/^name: psrc/name: ext/' -e 's#train/#ext/#; s#dicom_dir: train#dicom_dir: ext#' "$out/p.yaml" >"$out/ext.yaml"
 expect_exit 0 "$wb" predict "$b" "$out/ext.yaml" --out "$out/p2" --registry none
