@@ -69,6 +69,7 @@ expect_exit 0 "$wb" -q run "$out/p.yaml" --out "$out/runs" --registry none
 run=$(ls -d "$out"/runs/psrc-*)
 b=$out/bundle
 expect_exit 0 "$wb" bundle "$run" --variant probe --out "$b"
+expect_grep 'bundle: variant probe \(resnet20\) of psrc-.*: the 3 fold patch networks of repeat 0.*; reference baseline: its 3 fitted fold baselines' "$out/stderr"
 for f in 0 1 2; do
   expect_exit 0 cmp "$run/models/r0_f${f}_probe.safetensors" "$b/models/f$f.safetensors"
   expect_exit 0 cmp "$run/models/r0_f${f}_baseline.baseline.json" "$b/reference/f$f.json"
