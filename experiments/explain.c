@@ -603,6 +603,7 @@ static int explain_patches(const exp_explain_opts *o, const exp_config *cfg, con
     for (size_t fi = 0; fi < o->n_files; fi++) {
         const char *file = o->files[fi];
         wb_error fe = {0};
+        int engine_failed = 0;
         char *real = realpath(file, NULL);
         char sop[80], cell[1024];
         float *img = NULL;
@@ -649,8 +650,10 @@ static int explain_patches(const exp_explain_opts *o, const exp_config *cfg, con
                 const int lesion = !strcmp(io_csv_cell(&t.csv, r, t.c_kind), "lesion");
                 /* a lesion patch's peak is checked against the file's boxes; a background patch has none */
                 if (patch_explain(pc, img, rows, cols, &fr, sq[0], sq[1], sq[2], (const double(*)[4])box,
-                                  lesion ? nbox : 0, o->max_size, o->out_dir, names, &po, err) != 0)
-                    goto done; /* the engine or the output failed: not the file's fault */
+                                  lesion ? nbox : 0, o->max_size, o->out_dir, names, &po, err) != 0) {
+                    engine_failed = 1; /* the engine or the output failed: not the file's fault */
+                    break;
+                }
                 n_here++;
                 if (lesion && nbox) {
                     sum->n_box++;
@@ -685,6 +688,7 @@ static int explain_patches(const exp_explain_opts *o, const exp_config *cfg, con
         free(real);
         free(img);
         exp_pre_frame_free(&fr);
+        if (engine_failed) goto done;
         if (fe.code) {
             if (!fe.file[0]) snprintf(fe.file, sizeof fe.file, "%s", file);
             wb_error_print(&fe, stderr);
