@@ -14,6 +14,7 @@
 #include "base/wb_tensor.h"
 #include "experiments/config/config.h"
 #include "experiments/data/dataset.h"
+#include "experiments/data/patch.h"
 #include "experiments/eval/metrics.h"
 #include "experiments/eval/summary.h"
 #include "experiments/model/baseline.h"
@@ -71,6 +72,48 @@ static int hash_written(const sbuf *b, char hex[65])
     io_sha256_buf(b->s ? b->s : "", b->n, d);
     io_sha256_hex(d, hex);
     return 0;
+}
+
+/* The patch settings of a config as the manifest records them. */
+static void patch_from_settings(const exp_settings_patch *sp, exp_bundle_patch *bp)
+{
+    memset(bp, 0, sizeof *bp);
+    snprintf(bp->unit, sizeof bp->unit, "%s", sp->unit == EXP_PATCH_UNIT_MM ? "mm" : "px");
+    bp->size = sp->size;
+    bp->jitter = sp->jitter;
+    bp->box_margin = sp->box_margin;
+    bp->min_tissue = sp->min_tissue;
+    bp->stride = sp->stride;
+    bp->background = sp->background;
+    const exp_settings_box *b = &sp->box;
+    const char *yo = b->y_bottom ? "bottom" : "top";
+    if (b->centre)
+        snprintf(bp->box, sizeof bp->box, "cx=%s,cy=%s,r=%s,y_origin=%s", b->cx ? b->cx : "", b->cy ? b->cy : "",
+                 b->r ? b->r : "", yo);
+    else
+        snprintf(bp->box, sizeof bp->box, "x=%s,y=%s,w=%s,h=%s,y_origin=%s", b->x ? b->x : "", b->y ? b->y : "",
+                 b->w ? b->w : "", b->h ? b->h : "", yo);
+}
+
+/* The first data.patch key whose value differs between a and b, or NULL when they agree (the
+ * stride is not compared: predict cuts no sliding windows). */
+static const char *patch_differs(const exp_bundle_patch *a, const exp_bundle_patch *b)
+{
+    if (strcmp(a->unit, b->unit)) return "data.patch.unit";
+    if (a->size != b->size) return "data.patch.size";
+    if (a->jitter != b->jitter) return "data.patch.jitter";
+    if (a->box_margin != b->box_margin) return "data.patch.box_margin";
+    if (a->background != b->background) return "data.patch.background";
+    if (a->min_tissue != b->min_tissue) return "data.patch.min_tissue";
+    if (strcmp(a->box, b->box)) return "data.patch.box";
+    return NULL;
+}
+
+/* One line for messages: "unit px, size 96, jitter 8, ..." */
+static void patch_line(const exp_bundle_patch *p, char *out, size_t n)
+{
+    snprintf(out, n, "unit %s, size %g, jitter %g, box_margin %g, background %d, min_tissue %g, box %s", p->unit, p->size,
+             p->jitter, p->box_margin, p->background, p->min_tissue, p->box);
 }
 
 /* Removes a half-made bundle directory (only the files a bundle has). */
@@ -186,11 +229,6 @@ int exp_bundle_make(const char *run_dir, const char *variant, const char *out_di
     const char *vname = NULL, *ref = reference_baseline(cfg);
     sbuf rthr = {0};
     const exp_settings *cs = exp_config_get(cfg);
-    if (cs->data.task == EXP_TASK_PATCH) {
-        wb_err(err, WB_E_USAGE, run_dir, "bundle: this is a patch run (data.task: patch); bundles hold whole-image "
-               "networks only for now");
-        goto done;
-    }
     if (cs->data.n_classes > 2) {
         wb_err(err, WB_E_USAGE, run_dir, "bundle: this is a multi-class run (data.classes); bundles hold binary "
                "networks (one decision threshold) only for now");
@@ -280,6 +318,35 @@ int exp_bundle_make(const char *run_dir, const char *variant, const char *out_di
     sb_printf(&man, ",\n  \"in_channels\": %d,\n  \"input_height\": %d,\n  \"input_width\": %d,\n  \"input_convention\": ",
               cs->backbone.in_channels, cs->preprocess.height, cs->preprocess.width);
     sb_jstr(&man, conv);
+    info->patch = cs->data.task == EXP_TASK_PATCH;
+    sb_printf(&man, ",\n  \"task\": \"%s\",\n  \"unit\": \"%s\"", info->patch ? "patch" : "image",
+              info->patch ? "patch" : "image");
+    if (info->patch) {
+        /* how the run cut its patches: predict cuts the cohort's the same way (docs/predict.md) */
+        patch_from_settings(&cs->data.patch, &info->pset);
+        const exp_bundle_patch *bp = &info->pset;
+        sb_printf(&man, ",\n  \"patch\": {\"unit\": \"%s\", \"size\": ", bp->unit);
+        sb_num(&man, bp->size);
+        sb_printf(&man, ", \"jitter\": ");
+        sb_num(&man, bp->jitter);
+        sb_printf(&man, ", \"box_margin\": ");
+        sb_num(&man, bp->box_margin);
+        sb_printf(&man, ", \"background\": %d, \"min_tissue\": ", bp->background);
+        sb_num(&man, bp->min_tissue);
+        sb_printf(&man, ", \"stride\": ");
+        sb_num(&man, bp->stride);
+        sb_printf(&man, ", \"box\": ");
+        sb_jstr(&man, bp->box);
+        sb_printf(&man, ", \"seed\": %llu, \"lesion\": ", (unsigned long long)cs->seed);
+        sb_jstr(&man, "one patch per labels row with a box, labelled by the row; centred on the box plus a seeded "
+                      "jitter, moved inside the image; a box larger than size gets a square of its longer side times "
+                      "1 + 2 box_margin");
+        sb_printf(&man, ", \"negatives\": ");
+        sb_jstr(&man, "background patches: `background` squares of side size drawn (seeded by seed and the file's "
+                      "SHA-256) among those with at least min_tissue of their pixels in the breast mask, from each "
+                      "image without a box and with a negative label");
+        sb_printf(&man, "}");
+    }
     sb_printf(&man, ",\n  \"repeat\": 0,\n  \"folds\": %d,\n  \"ensemble\": \"mean\",\n  \"threshold\": ", folds);
     sb_num(&man, info->threshold);
     sb_printf(&man, ",\n  \"reference\": ");
@@ -383,6 +450,39 @@ static int manifest_check(const char *bdir, exp_bundle_info *bi, long *in_ch, lo
         wb_err(err, WB_E_DATA, mpath, "reference: expected an object or null");
         goto done;
     }
+    /* the unit: "image" (also when absent: bundles made before patch bundles) or "patch" */
+    const io_json_node *task = io_json_get(&d, root, "task");
+    if (task && (task->type != IO_JSON_STRING || (strcmp(task->str, "image") && strcmp(task->str, "patch")))) {
+        wb_err(err, WB_E_DATA, mpath, "task: expected \"image\" or \"patch\"");
+        goto done;
+    }
+    bi->patch = task && !strcmp(task->str, "patch");
+    if (bi->patch) {
+        const io_json_node *po = jget(&d, root, "patch", IO_JSON_OBJECT);
+        const io_json_node *pu = po ? jget(&d, po, "unit", IO_JSON_STRING) : NULL, *pb = po ? jget(&d, po, "box", IO_JSON_STRING) : NULL;
+        static const char *const nk[6] = {"size", "jitter", "box_margin", "min_tissue", "stride", "background"};
+        double nv[6];
+        int ok = po && pu && pb && (!strcmp(pu->str, "px") || !strcmp(pu->str, "mm"));
+        for (int k = 0; ok && k < 6; k++) {
+            const io_json_node *x = jget(&d, po, nk[k], IO_JSON_NUMBER);
+            ok = x != NULL;
+            if (ok) nv[k] = x->num;
+        }
+        if (!ok) {
+            wb_err(err, WB_E_DATA, mpath, "patch: a patch bundle needs {\"unit\": \"px\"|\"mm\", \"size\", \"jitter\", "
+                   "\"box_margin\", \"background\", \"min_tissue\", \"stride\", \"box\"}");
+            goto done;
+        }
+        exp_bundle_patch *bp = &bi->pset;
+        snprintf(bp->unit, sizeof bp->unit, "%s", pu->str);
+        snprintf(bp->box, sizeof bp->box, "%s", pb->str);
+        bp->size = nv[0];
+        bp->jitter = nv[1];
+        bp->box_margin = nv[2];
+        bp->min_tissue = nv[3];
+        bp->stride = nv[4];
+        bp->background = (int)nv[5];
+    }
     int listed[2 * MAX_FOLDS + 3] = {0};
     for (int32_t c = files->first; c >= 0; c = d.nodes[c].next) {
         const io_json_node *e = &d.nodes[c], *p = jget(&d, e, "path", IO_JSON_STRING), *hs = jget(&d, e, "sha256", IO_JSON_STRING);
@@ -451,7 +551,7 @@ static int add_set(data_sets *s, const char *key, const char *val, wb_error *err
     return 0;
 }
 
-static int data_overrides(const char *data, data_sets *s, wb_error *err)
+static int data_overrides(const char *data, const exp_bundle_info *b, data_sets *s, wb_error *err)
 {
     char *rp = realpath(data, NULL);
     if (!rp) return wb_err(err, WB_E_IO, data, "cannot open the cohort's labels CSV or config: %s", strerror(errno));
@@ -463,6 +563,8 @@ static int data_overrides(const char *data, data_sets *s, wb_error *err)
         if (slash == dir) dir[1] = '\0';
         else if (slash) *slash = '\0';
         rc = add_set(s, "data.labels", rp, err) || add_set(s, "data.dicom_dir", dir, err) ? -1 : 0;
+        /* a patch bundle scores patches only: no sliding windows over the cohort's images */
+        if (rc == 0 && b->patch) rc = add_set(s, "data.patch.whole_image", "false", err);
         free(rp);
         return rc;
     }
@@ -472,10 +574,34 @@ static int data_overrides(const char *data, data_sets *s, wb_error *err)
         return -1;
     }
     const exp_settings_data *d = &exp_config_get(dc)->data;
-    if (d->task == EXP_TASK_PATCH || d->n_classes > 2) {
-        wb_err(err, WB_E_USAGE, data, "predict: the cohort's data section is a patch task or multi-class (data.task, "
-               "data.classes); bundles are binary whole-image models");
+    if (d->n_classes > 2) {
+        wb_err(err, WB_E_USAGE, data, "predict: the cohort's data section is multi-class (data.classes); bundles are "
+               "binary models");
         goto out;
+    }
+    if (d->task == EXP_TASK_PATCH && !b->patch) {
+        wb_err(err, WB_E_USAGE, data, "predict: the cohort's data section is a patch task (data.task: patch) but the "
+               "bundle holds whole-image networks: give a config with data.task: image, or a labels CSV");
+        goto out;
+    }
+    if (d->task == EXP_TASK_PATCH) {
+        /* the patches are cut as the bundle's run cut them: the cohort may restate, not change, that */
+        exp_bundle_patch cp;
+        patch_from_settings(&d->patch, &cp);
+        const char *key = patch_differs(&cp, &b->pset);
+        if (key) {
+            char lb[400], lc[400];
+            patch_line(&b->pset, lb, sizeof lb);
+            patch_line(&cp, lc, sizeof lc);
+            const char *cf;
+            int line, col;
+            exp_config_where(dc, key, &cf, &line, &col);
+            wb_err_at(err, WB_E_USAGE, cf && cf[0] ? cf : data, line, col, key,
+                      "predict: the cohort config cuts patches unlike the bundle (bundle: %s; cohort: %s): a patch "
+                      "bundle's networks were trained on its own patch size and sampling; remove data.patch from the "
+                      "cohort config or make it match", lb, lc);
+            goto out;
+        }
     }
     if (!d->labels[0]) {
         wb_err(err, WB_E_CONFIG, data, "predict: the config has no data.labels");
@@ -492,6 +618,7 @@ static int data_overrides(const char *data, data_sets *s, wb_error *err)
                                    {"data.on_error", exp_on_error_name(d->on_error)}};
     for (size_t k = 0; k < sizeof sets / sizeof *sets; k++)
         if (sets[k][1][0] && add_set(s, sets[k][0], sets[k][1], err) != 0) goto out;
+    if (b->patch && add_set(s, "data.patch.whole_image", "false", err) != 0) goto out;
     rc = 0;
 out:
     exp_config_free(dc);
@@ -574,7 +701,7 @@ static int predict_work(const char *bundle_dir, const char *data, const char *ou
     sbuf pc = {0}, mj = {0}, ex = {0};
     char cpath[PATH_MAX + 32];
     snprintf(cpath, sizeof cpath, "%s/config.yaml", bundle_dir);
-    if (data_overrides(data, &sets, err) != 0) goto done;
+    if (data_overrides(data, &s->b, &sets, err) != 0) goto done;
     if (exp_config_load(cpath, (const char *const *)sets.v, sets.n, &cfg, err) != 0) goto done;
     const char *vname = NULL;
     if (exp_foldnet_variant(cfg, cpath, s->b.variant, "predict with", &vname, err) != 0) goto done;
@@ -584,8 +711,29 @@ static int predict_work(const char *bundle_dir, const char *data, const char *ou
         wb_err(err, WB_E_DATA, cpath, "the bundle's config does not agree with its manifest (arch, in_channels, input size)");
         goto done;
     }
+    if ((cs->data.task == EXP_TASK_PATCH) != s->b.patch) {
+        wb_err(err, WB_E_DATA, cpath, "the bundle's config (data.task: %s) does not agree with its manifest (task %s)",
+               cs->data.task == EXP_TASK_PATCH ? "patch" : "image", s->b.patch ? "patch" : "image");
+        goto done;
+    }
+    if (s->b.patch) {
+        exp_bundle_patch cp;
+        patch_from_settings(&cs->data.patch, &cp);
+        const char *key = patch_differs(&cp, &s->b.pset);
+        if (key || cp.stride != s->b.pset.stride) {
+            wb_err(err, WB_E_DATA, cpath, "the bundle's config does not agree with its manifest's patch settings (%s)",
+                   key ? key : "data.patch.stride");
+            goto done;
+        }
+    }
     if (cohort_labeled(cfg, &labeled, err) != 0) goto done;
     s->labeled = labeled;
+    if (!labeled && s->b.patch) {
+        wb_err(err, WB_E_USAGE, cs->data.labels, "predict: no label column '%s': a patch bundle needs a labelled "
+               "cohort (lesion patches take their row's label, and background patches come only from images labelled "
+               "negative); an unlabeled cohort can be scored with an image bundle", cs->data.label_column);
+        goto done;
+    }
     if (!labeled)
         wb_warn("predict: %s has no label column '%s': an unlabeled cohort; writing scores and decisions only, no metrics",
                 cs->data.labels, cs->data.label_column);
@@ -663,7 +811,19 @@ static int predict_work(const char *bundle_dir, const char *data, const char *ou
     s->n_excluded = ds.n_excluded;
     /* predictions.csv */
     const double thr = s->b.threshold, rthr = s->b.ref_threshold;
-    sb_printf(&pc, "file,sop_instance_uid,patient,laterality,view,label,score");
+    const exp_patch_set *ps = s->b.patch ? ds.patch : NULL;
+    if (s->b.patch && !ps) {
+        wb_err(err, WB_E_INTERNAL, cpath, "a patch bundle's cohort loaded without patches");
+        goto done;
+    }
+    if (ps) {
+        s->n_lesion = ps->n_lesion;
+        s->n_background = ps->n_background;
+        for (size_t k = 0; k < ps->n_images; k++) s->n_images += ps->images[k].n_patches > 0;
+        sb_printf(&pc, "file,patch,patient,laterality,view,kind,row,col,side,label,score");
+    } else {
+        sb_printf(&pc, "file,sop_instance_uid,patient,laterality,view,label,score");
+    }
     for (int f = 0; f < F; f++) sb_printf(&pc, ",score_f%d", f);
     sb_printf(&pc, ",threshold,decision");
     if (has_ref) {
@@ -687,6 +847,10 @@ static int predict_work(const char *bundle_dir, const char *data, const char *ou
         sb_csv(&pc, it->laterality);
         sb_printf(&pc, ",");
         sb_csv(&pc, it->view);
+        if (ps) {
+            const exp_patch_item *pi = &ps->items[i];
+            sb_printf(&pc, ",%s,%d,%d,%d", pi->kind == EXP_PATCH_LESION ? "lesion" : "background", pi->r0, pi->c0, pi->side);
+        }
         if (labeled) sb_printf(&pc, ",%d", it->label);
         else sb_printf(&pc, ",");
         csv_ensemble(&pc, score[i], fs + i * F, F, thr);
@@ -720,8 +884,8 @@ static int predict_work(const char *bundle_dir, const char *data, const char *ou
     char bname[256];
     base_name(bundle_dir, bname, sizeof bname);
     char title[1024];
-    snprintf(title, sizeof title, "External validation of %s (variant %s, the mean of %d fold networks) on %s",
-             s->b.source_run, s->b.variant, F, data);
+    snprintf(title, sizeof title, "External validation of %s (variant %s, the mean of %d fold networks%s) on %s",
+             s->b.source_run, s->b.variant, F, ps ? "; unit: lesion and background patches" : "", data);
     sb_printf(&mj, "{\n  \"title\": ");
     sb_jstr(&mj, title);
     sb_printf(&mj, ",\n  \"kind\": \"external_validation\",\n  \"source_run\": ");
@@ -734,8 +898,11 @@ static int predict_work(const char *bundle_dir, const char *data, const char *ou
     sb_jstr(&mj, s->b.arch);
     sb_printf(&mj, ",\n  \"cohort\": ");
     sb_jstr(&mj, data);
+    if (ps)
+        sb_printf(&mj, ",\n  \"task\": \"patch\",\n  \"unit\": \"patch\",\n  \"n_patches\": %zu,\n  \"lesion_patches\": %zu,"
+                       "\n  \"background_patches\": %zu", ds.n, s->n_lesion, s->n_background);
     sb_printf(&mj, ",\n  \"folds\": %d,\n  \"ensemble\": \"mean\",\n  \"n_images\": %zu,\n  \"n_excluded\": %zu,\n"
-                   "  \"labeled\": %s,\n  \"metrics\": ", F, ds.n, ds.n_excluded, labeled ? "true" : "false");
+                   "  \"labeled\": %s,\n  \"metrics\": ", F, ps ? s->n_images : ds.n, ds.n_excluded, labeled ? "true" : "false");
     if (labeled) {
         sb_printf(&mj, "{\n");
         json_metrics(&mj, m, "    ");

@@ -12,7 +12,9 @@
  * threshold: each fold's decision threshold from its validation images, as predictions.csv
  * has it) and manifest.json (format, source run, variant, arch, in_channels, input size, the
  * weights' input convention, folds, the mean threshold, and every other file with its SHA-256).
- * Binary whole-image runs only.
+ * Binary runs: whole-image runs (the unit is the image) and patch runs (data.task: patch: the
+ * unit is the lesion or background patch; the manifest's "task": "patch" and "patch" object
+ * record how the run cut its patches, and predict cuts the cohort's the same way).
  */
 #ifndef EXP_BUNDLE_H
 #define EXP_BUNDLE_H
@@ -23,26 +25,38 @@
 
 #define EXP_BUNDLE_FORMAT "workbench-bundle-1"
 
+/* How a patch run cut its patches (data.patch), as the manifest records it. */
+typedef struct exp_bundle_patch {
+    char unit[4];       /* "px" or "mm" */
+    double size, jitter, box_margin, min_tissue, stride;
+    int background;     /* background patches per negative image without a box */
+    char box[256];      /* the box columns: "x=bbox_x,y=bbox_y,w=bbox_w,h=bbox_h,y_origin=top" */
+} exp_bundle_patch;
+
 typedef struct exp_bundle_info {
     char variant[64], arch[64], source_run[256];
     char reference[64]; /* the reference baseline's variant ("" when the bundle has none) */
     int folds;
     double threshold;   /* mean of the folds' thresholds */
     double ref_threshold; /* the reference's (NaN when none) */
+    int patch;          /* 1: a patch bundle (the manifest's task is "patch") */
+    exp_bundle_patch pset; /* with patch: the run's patch settings */
 } exp_bundle_info;
 
 /* Writes the bundle of variant (NULL: the run's first backbone variant) of the run in run_dir
  * into out_dir, which must not exist: everything goes into out_dir.tmp.<pid> first, which is
  * renamed into place at the end (removed on failure). Errors: WB_E_IO (no run directory, a
  * missing saved network: names the file and train.save_weights; no predictions.csv),
- * WB_E_USAGE (unknown or baseline variant, a multi-class or patch run, out_dir exists),
+ * WB_E_USAGE (unknown or baseline variant, a multi-class run, out_dir exists),
  * WB_E_DATA (predictions.csv without a fold's threshold), WB_E_WRITE. */
 int exp_bundle_make(const char *run_dir, const char *variant, const char *out_dir, exp_bundle_info *info, wb_error *err);
 
 typedef struct exp_predict_summary {
     exp_bundle_info b;
     int labeled;                    /* the cohort has labels (else no metrics) */
-    size_t n, n_excluded, n_positive;
+    size_t n, n_excluded, n_positive; /* scored units (images, or patches of a patch bundle) */
+    size_t n_images;                /* patch bundles: the images the patches were cut from */
+    size_t n_lesion, n_background;  /* patch bundles: lesion and background patches */
     double auc, auc_lo, auc_hi;     /* NaN without labels */
     double ref_auc;                 /* the reference baseline's (NaN: none or no labels) */
     double delta_auc, delong_p;     /* paired DeLong, network ensemble - reference */
@@ -69,7 +83,15 @@ typedef struct exp_predict_summary {
  * "none" for no record, or a database path; the predict is recorded there (kind
  * external_validation) and linked to its source run's row when the registry has it.
  * WB_E_DATA also when no image could be preprocessed to the bundle's input or the networks do
- * not take it (channels, size). */
+ * not take it (channels, size).
+ * A patch bundle scores patches, cut from the cohort's images exactly as the run cut its own
+ * (exp_patch_load with the bundle's config: lesion patches around the labels' boxes, seeded
+ * background patches from negative images without a box; no sliding windows): predictions.csv
+ * has one row per patch (its id, kind and square in stored-image pixels), metrics.json is
+ * patch-level. The cohort needs labels (negatives decide where background patches come from:
+ * an unlabeled cohort is WB_E_USAGE) and the bundle's box columns; a cohort config with
+ * data.task: patch whose patch settings differ from the bundle's is WB_E_USAGE naming the
+ * key; an image bundle given a patch-task config likewise. */
 int exp_predict_run(const char *bundle_dir, const char *data, const char *out_dir, const char *registry,
                     exp_predict_summary *s, wb_error *err);
 

@@ -14,6 +14,7 @@
 #include "base/wb_tensor.h"
 #include "experiments/config/config.h"
 #include "experiments/data/dataset.h"
+#include "experiments/data/patch.h"
 #include "experiments/model/foldnet.h"
 #include "experiments/model/saliency.h"
 #include "experiments/report/report.h"
@@ -94,7 +95,7 @@ static void text(canvas *c, int x, int y, int scale, const char *s, const uint8_
 /* The overlay: grey (dh x dw, 0..1) with heat (dh x dw, 0..1, < 0: not seen by the network) in
  * colour, and a colour bar panel on the right labelled 0 and top_label. */
 static int render(const char *path, const float *grey, const float *heat, int dh, int dw, const char *top_label,
-                  const double box[4], const double peak[2], wb_error *err)
+                  const double (*boxes)[4], int nbox, const double square[4], const double peak[2], wb_error *err)
 {
     const int scale = dh >= 400 ? 2 : 1, panel = 24 + 4 * scale * 7;
     canvas c = {NULL, dw + panel, dh};
@@ -121,10 +122,14 @@ static int render(const char *path, const float *grey, const float *heat, int dh
         jet((double)(y1 - y) / (y1 - y0), rgb);
         for (int x = bx; x < bx + bw; x++) put(&c, x, y, rgb);
     }
-    static const uint8_t white[3] = {255, 255, 255}, green[3] = {0, 230, 0};
+    static const uint8_t white[3] = {255, 255, 255}, green[3] = {0, 230, 0}, yellow[3] = {255, 220, 0};
     text(&c, bx, 2, scale, top_label, white);
     text(&c, bx, dh - 5 * scale - 2, scale, "0", white);
-    if (box) rect(&c, (int)lround(box[0]), (int)lround(box[1]), (int)lround(box[2]), (int)lround(box[3]), scale + 1, green);
+    if (square) /* a patch run: the square the network saw */
+        rect(&c, (int)lround(square[0]), (int)lround(square[1]), (int)lround(square[2]), (int)lround(square[3]), 1, yellow);
+    for (int k = 0; k < nbox; k++)
+        rect(&c, (int)lround(boxes[k][0]), (int)lround(boxes[k][1]), (int)lround(boxes[k][2]), (int)lround(boxes[k][3]),
+             scale + 1, green);
     if (peak) {
         int px = (int)lround(peak[1]), py = (int)lround(peak[0]), r = 4 * scale;
         for (int k = -r; k <= r; k++) {
@@ -166,7 +171,7 @@ typedef struct label_row {
 typedef struct labels {
     io_csv csv;
     char **real; /* resolved path of each row, NULL when it does not resolve */
-    long c_label, c_lat, c_bx, c_by, c_bw, c_bh, c_sop, c_lesion;
+    long c_file, c_label, c_lat, c_bx, c_by, c_bw, c_bh, c_sop, c_lesion;
     int ok;
 } labels;
 
@@ -198,6 +203,7 @@ static void labels_load(const exp_config *cfg, labels *l)
     l->c_bh = io_csv_column(&l->csv, "bbox_h", &ignore);
     l->c_sop = io_csv_column(&l->csv, "sop_instance_uid", &ignore);
     l->c_lesion = io_csv_column(&l->csv, "lesion_type", &ignore);
+    l->c_file = c_file;
     l->real = calloc(l->csv.n_rows ? l->csv.n_rows : 1, sizeof *l->real);
     if (c_file < 0 || !l->real) {
         free(l->real);
@@ -313,9 +319,394 @@ static int overlay(const char *dir, const char *name, const float *map, const ex
         box[2] = (lr->box[0] + lr->box[2]) * sx - 1;
         box[3] = (lr->box[1] + lr->box[3]) * sy - 1;
     }
-    int rc = render(path, grey, heat, dh, dw, label, lr->has_box ? box : NULL, pk, err);
+    int rc = render(path, grey, heat, dh, dw, label, (const double(*)[4])box, lr->has_box ? 1 : 0, NULL, pk, err);
     free(norm);
     free(heat);
+    return rc;
+}
+
+/* ---- patch runs: the run's own patches of a file, explained one by one ---- */
+
+enum { MAX_BOXES = 64 };
+
+/* The lesion boxes of the labels rows of the file resolved to real (data.patch.box's columns,
+ * either form), as x0, y0, w, h in stored pixels (rows: the image's, for y_origin: bottom). */
+static int patch_boxes(const labels *l, const exp_config *cfg, const char *real, int rows, double (*box)[4])
+{
+    const exp_settings_box *bc = &exp_config_get(cfg)->data.patch.box;
+    wb_error ignore;
+    const char *names[4] = {bc->centre ? bc->cx : bc->x, bc->centre ? bc->cy : bc->y, bc->centre ? bc->r : bc->w,
+                            bc->centre ? bc->r : bc->h};
+    long c[4];
+    for (int k = 0; k < 4; k++)
+        if (!names[k] || (c[k] = io_csv_column(&l->csv, names[k], &ignore)) < 0) return 0;
+    int n = 0;
+    for (size_t r = 0; l->ok && r < l->csv.n_rows && n < MAX_BOXES; r++) {
+        if (!l->real[r] || strcmp(l->real[r], real)) continue;
+        double v[4];
+        if (!num_cell(l, r, c[0], &v[0]) || !num_cell(l, r, c[1], &v[1]) || !num_cell(l, r, c[2], &v[2]) ||
+            !num_cell(l, r, c[3], &v[3]) || v[2] <= 0 || v[3] <= 0)
+            continue;
+        if (bc->centre) { /* centre and radius */
+            const double cy = bc->y_bottom ? rows - v[1] : v[1];
+            box[n][0] = v[0] - v[2];
+            box[n][1] = cy - v[2];
+            box[n][2] = box[n][3] = 2 * v[2];
+        } else {
+            box[n][0] = v[0];
+            box[n][1] = bc->y_bottom ? rows - (v[1] + v[3]) : v[1];
+            box[n][2] = v[2];
+            box[n][3] = v[3];
+        }
+        n++;
+    }
+    return n;
+}
+
+/* The patch ids' prefix of a file: its SOP Instance UID (the labels' column, else the DICOM
+ * header), else the labels' file cell (as the patch run names its patches). */
+static void patch_prefixes(const labels *l, const char *real, char sop[80], char cell[1024])
+{
+    sop[0] = cell[0] = '\0';
+    for (size_t r = 0; l->ok && r < l->csv.n_rows; r++) {
+        if (!l->real[r] || strcmp(l->real[r], real)) continue;
+        if (l->c_sop >= 0) snprintf(sop, 80, "%.64s", io_csv_cell(&l->csv, r, l->c_sop));
+        snprintf(cell, 1024, "%.64s", io_csv_cell(&l->csv, r, l->c_file));
+        break;
+    }
+    if (!sop[0]) {
+        io_dicom_meta m;
+        wb_error e;
+        if (io_dicom_read_meta(real, &m, &e) == 0) snprintf(sop, 80, "%.64s", m.sop_uid);
+    }
+}
+
+static int has_prefix(const char *id, const char *pre)
+{
+    size_t n = strlen(pre);
+    return n && !strncmp(id, pre, n) && id[n] == '/';
+}
+
+/* A canvas position (cy, cx) of a patch (R x Cc, cut at r0, c0, side, mirrored when flipped)
+ * in stored-image pixels. */
+static void patch_to_stored(double cy, double cx, int R, int Cc, int r0, int c0, int side, int flipped, double at[2])
+{
+    double u = (cy + 0.5) * side / R - 0.5, v = (cx + 0.5) * side / Cc - 0.5;
+    if (flipped) v = side - 1 - v;
+    at[0] = r0 + u;
+    at[1] = c0 + v;
+}
+
+typedef struct patch_ctx {
+    nn_net *net, *rnd;
+    int stage, C, cls;
+    int occ_patch, occ_stride;
+    const exp_pre_params *pp;
+    float *x, *map, *rmap, *omap;
+} patch_ctx;
+
+typedef struct patch_out {
+    double prob, logit, rs, peak[2], opeak[2];
+    int cls, in_box, oin_box;
+} patch_out;
+
+/* The map's argmax in stored pixels, and whether it lies in one of the boxes (-1: none). */
+static void patch_peak(const float *map, int R, int Cc, int r0, int c0, int side, int flipped, const double (*box)[4],
+                       int nbox, double at[2], size_t *am_out, int *in_box)
+{
+    size_t am = 0;
+    for (size_t i = 0; i < (size_t)R * Cc; i++)
+        if (map[i] > map[am]) am = i;
+    patch_to_stored((double)(am / (size_t)Cc), (double)(am % (size_t)Cc), R, Cc, r0, c0, side, flipped, at);
+    *am_out = am;
+    *in_box = nbox ? 0 : -1;
+    const double y = floor(at[0] + 0.5), x = floor(at[1] + 0.5);
+    for (int k = 0; k < nbox; k++)
+        if (x >= box[k][0] && x < box[k][0] + box[k][2] && y >= box[k][1] && y < box[k][1] + box[k][3]) *in_box = 1;
+}
+
+/* The two views of one patch's map: patch_png (the patch as the network saw it, enlarged to at
+ * least 128 pixels, the boxes' parts in it) and full_png (the stored image shown at most
+ * max_size, the map inside the patch's square, the square in yellow, the boxes in green); the
+ * white cross marks the map's peak. Either name may be NULL. */
+static int patch_views(const char *dir, const char *patch_png, const char *full_png, const float *map, const float *pimg,
+                       int R, int Cc, const float *img, int rows, int cols, int flipped, int r0, int c0, int side,
+                       const double (*box)[4], int nbox, size_t am, const double peak[2], int max_size, wb_error *err)
+{
+    const size_t cn = (size_t)R * Cc;
+    float mx = 0;
+    for (size_t i = 0; i < cn; i++) mx = map[i] > mx ? map[i] : mx;
+    char label[32], path[PATH_MAX + 64];
+    snprintf(label, sizeof label, "%.3g", (double)mx);
+    float *norm = malloc(cn * sizeof *norm);
+    if (!norm) return wb_err(err, WB_E_NOMEM, NULL, "out of memory for a map");
+    for (size_t i = 0; i < cn; i++) norm[i] = mx > 0 && map[i] > 0 ? map[i] / mx : 0;
+    double b[MAX_BOXES][4];
+    int rc = 0;
+    if (patch_png) {
+        const int big = R > Cc ? R : Cc, k = big >= 128 ? 1 : (128 + big - 1) / big, dh = R * k, dw = Cc * k;
+        float *g = malloc((size_t)dh * dw * sizeof *g), *h = malloc((size_t)dh * dw * sizeof *h);
+        if (!g || !h) rc = wb_err(err, WB_E_NOMEM, NULL, "out of memory for a patch view");
+        for (int i = 0; rc == 0 && i < dh; i++)
+            for (int j = 0; j < dw; j++) {
+                g[(size_t)i * dw + j] = pimg[(size_t)(i / k) * Cc + j / k];
+                h[(size_t)i * dw + j] = norm[(size_t)(i / k) * Cc + j / k];
+            }
+        for (int q = 0; q < nbox; q++) { /* the box in the patch's (possibly mirrored) canvas */
+            double u0 = box[q][0] - c0, u1 = box[q][0] + box[q][2] - c0;
+            if (flipped) {
+                double t = side - u1;
+                u1 = side - u0;
+                u0 = t;
+            }
+            b[q][0] = u0 * Cc / side * k;
+            b[q][1] = (box[q][1] - r0) * R / side * k;
+            b[q][2] = u1 * Cc / side * k - 1;
+            b[q][3] = (box[q][1] + box[q][3] - r0) * R / side * k - 1;
+        }
+        double pk[2] = {(double)(am / (size_t)Cc) * k + k / 2, (double)(am % (size_t)Cc) * k + k / 2};
+        snprintf(path, sizeof path, "%s/%s", dir, patch_png);
+        if (rc == 0) rc = render(path, g, h, dh, dw, label, (const double(*)[4])b, nbox, NULL, pk, err);
+        free(g);
+        free(h);
+    }
+    if (rc == 0 && full_png) {
+        int dh = rows, dw = cols;
+        if (dh > max_size || dw > max_size) {
+            double f = (double)(dh > dw ? dh : dw) / max_size;
+            dh = (int)lround(dh / f) > 0 ? (int)lround(dh / f) : 1;
+            dw = (int)lround(dw / f) > 0 ? (int)lround(dw / f) : 1;
+        }
+        float *g = malloc((size_t)dh * dw * sizeof *g), *h = malloc((size_t)dh * dw * sizeof *h);
+        if (!g || !h) rc = wb_err(err, WB_E_NOMEM, NULL, "out of memory for an overlay");
+        const double sy = (double)dh / rows, sx = (double)dw / cols;
+        if (rc == 0) {
+            shrink(img, rows, cols, g, dh, dw);
+            for (int i = 0; i < dh; i++)
+                for (int j = 0; j < dw; j++) {
+                    const int y = (int)floor((i + 0.5) / sy), x = (int)floor((j + 0.5) / sx);
+                    float v = -1.0f; /* outside the square: not seen by the network */
+                    if (y >= r0 && y < r0 + side && x >= c0 && x < c0 + side) {
+                        int u = y - r0, w = x - c0;
+                        if (flipped) w = side - 1 - w;
+                        int cy = (int)((u + 0.5) * R / side), cx = (int)((w + 0.5) * Cc / side);
+                        cy = cy < R ? cy : R - 1;
+                        cx = cx < Cc ? cx : Cc - 1;
+                        v = norm[(size_t)cy * Cc + cx];
+                    }
+                    h[(size_t)i * dw + j] = v;
+                }
+            for (int q = 0; q < nbox; q++) {
+                b[q][0] = box[q][0] * sx;
+                b[q][1] = box[q][1] * sy;
+                b[q][2] = (box[q][0] + box[q][2]) * sx - 1;
+                b[q][3] = (box[q][1] + box[q][3]) * sy - 1;
+            }
+            const double sq[4] = {c0 * sx, r0 * sy, (c0 + side) * sx - 1, (r0 + side) * sy - 1};
+            const double pk[2] = {(peak[0] + 0.5) * sy - 0.5, (peak[1] + 0.5) * sx - 0.5};
+            snprintf(path, sizeof path, "%s/%s", dir, full_png);
+            rc = render(path, g, h, dh, dw, label, (const double(*)[4])b, nbox, sq, pk, err);
+        }
+        free(g);
+        free(h);
+    }
+    free(norm);
+    return rc;
+}
+
+/* One patch (r0, c0, side) of the decoded img under fr: cut as the run cut it, scored, its
+ * Grad-CAM (and the sanity map, occlusion) and views. names: [0] Grad-CAM patch view, [1]
+ * Grad-CAM full view, [2] and [3] the occlusion's (NULL: not written). */
+static int patch_explain(const patch_ctx *pc, const float *img, int rows, int cols, const exp_pre_frame *fr, int r0,
+                         int c0, int side, const double (*box)[4], int nbox, int max_size, const char *dir,
+                         const char *const names[4], patch_out *po, wb_error *err)
+{
+    memset(po, 0, sizeof *po);
+    po->rs = po->logit = NAN;
+    po->opeak[0] = po->opeak[1] = NAN;
+    po->oin_box = -1;
+    exp_pre_result pr;
+    if (exp_patch_make(img, fr, pc->pp, r0, c0, side, &pr, err) != 0) return -1;
+    const int R = pr.rows, Cc = pr.cols;
+    const size_t px = (size_t)R * Cc;
+    for (int c = 0; c < pc->C; c++) memcpy(pc->x + (size_t)c * px, pr.image, px * sizeof *pc->x);
+    po->cls = pc->cls;
+    int rc = exp_foldnet_prob(pc->net, pc->x, R, Cc, pc->cls, &po->prob, &po->cls, err) != 0 ||
+                     exp_gradcam(pc->net, pc->x, R, Cc, pc->stage, po->cls, pc->map, &po->logit, NULL, err) != 0
+                 ? -1
+                 : 0;
+    if (rc == 0 && pc->rnd) {
+        rc = exp_gradcam(pc->rnd, pc->x, R, Cc, pc->stage, po->cls, pc->rmap, NULL, NULL, err);
+        if (rc == 0) po->rs = exp_saliency_spearman(pc->map, pc->rmap, px);
+    }
+    size_t am = 0;
+    if (rc == 0) {
+        patch_peak(pc->map, R, Cc, r0, c0, side, fr->flipped, box, nbox, po->peak, &am, &po->in_box);
+        rc = patch_views(dir, names[0], names[1], pc->map, pr.image, R, Cc, img, rows, cols, fr->flipped, r0, c0, side, box,
+                         nbox, am, po->peak, max_size, err);
+    }
+    if (rc == 0 && pc->occ_patch > 0) {
+        rc = exp_occlusion(pc->net, pc->x, R, Cc, pc->occ_patch, pc->occ_stride > 0 ? pc->occ_stride : pc->occ_patch, 0.0f,
+                           po->cls, pc->omap, NULL, err);
+        if (rc == 0) {
+            patch_peak(pc->omap, R, Cc, r0, c0, side, fr->flipped, box, nbox, po->opeak, &am, &po->oin_box);
+            rc = patch_views(dir, names[2], names[3], pc->omap, pr.image, R, Cc, img, rows, cols, fr->flipped, r0, c0,
+                             side, box, nbox, am, po->opeak, max_size, err);
+        }
+    }
+    exp_pre_result_free(&pr);
+    return rc;
+}
+
+/* The run's patches.csv, and its columns. */
+typedef struct patch_table {
+    io_csv csv;
+    long c_id, c_kind, c_label, c_fold, c_row, c_col, c_side;
+} patch_table;
+
+static int patch_table_read(const char *run_dir, patch_table *t, wb_error *err)
+{
+    char p[PATH_MAX + 32];
+    snprintf(p, sizeof p, "%s/patches.csv", run_dir);
+    if (io_csv_read(p, &t->csv, err) != 0) return -1;
+    const char *names[7] = {"patch", "kind", "label", "fold", "row", "col", "side"};
+    long *cols[7] = {&t->c_id, &t->c_kind, &t->c_label, &t->c_fold, &t->c_row, &t->c_col, &t->c_side};
+    for (int k = 0; k < 7; k++)
+        if ((*cols[k] = io_csv_column(&t->csv, names[k], err)) < 0) {
+            io_csv_free(&t->csv);
+            return -1;
+        }
+    return 0;
+}
+
+/* Whether patches.csv row r's square is usable in a rows x cols image: (r0, c0, side) into out. */
+static int patch_square(const patch_table *t, size_t r, int rows, int cols, int sq[3])
+{
+    sq[0] = atoi(io_csv_cell(&t->csv, r, t->c_row));
+    sq[1] = atoi(io_csv_cell(&t->csv, r, t->c_col));
+    sq[2] = atoi(io_csv_cell(&t->csv, r, t->c_side));
+    return sq[2] >= 1 && sq[0] >= 0 && sq[1] >= 0 && sq[0] + sq[2] <= rows && sq[1] + sq[2] <= cols;
+}
+
+/* explain on a patch run: every patch the run cut from each file (patches.csv), explained by
+ * the chosen fold's network. */
+static int explain_patches(const exp_explain_opts *o, const exp_config *cfg, const patch_ctx *pc, const labels *lab,
+                           const char *vname, exp_explain_summary *sum, sbuf *csv, wb_error *err)
+{
+    patch_table t;
+    if (patch_table_read(o->run_dir, &t, err) != 0) return -1;
+    int rc = -1;
+    sb_printf(csv, "file,patch,kind,label,variant,repeat,fold,patch_fold,stage,class,probability,logit,row,col,side,"
+                   "peak_row,peak_col,peak_in_box,occlusion_peak_row,occlusion_peak_col,occlusion_peak_in_box,"
+                   "random_spearman,png,patch_png\n");
+    wb_error first_bad = {0};
+    for (size_t fi = 0; fi < o->n_files; fi++) {
+        const char *file = o->files[fi];
+        wb_error fe = {0};
+        int engine_failed = 0;
+        char *real = realpath(file, NULL);
+        char sop[80], cell[1024];
+        float *img = NULL;
+        int rows = 0, cols = 0;
+        exp_pre_frame fr;
+        memset(&fr, 0, sizeof fr);
+        label_row lr;
+        labels_find(lab, file, &lr);
+        size_t n_here = 0;
+        if (!real) {
+            wb_err(&fe, WB_E_IO, file, "cannot open: %s", strerror(errno));
+        } else if (patch_prefixes(lab, real, sop, cell), exp_patch_source(cfg, real, lr.laterality, &img, &rows, &cols, &fr, &fe) == 0) {
+            double box[MAX_BOXES][4];
+            const int nbox = patch_boxes(lab, cfg, real, rows, box);
+            char stem[256];
+            stem_of(file, stem, sizeof stem);
+            for (size_t j = 0; j < fi; j++) { /* two files of one name: the later ones get their position */
+                char other[256];
+                stem_of(o->files[j], other, sizeof other);
+                if (!strcmp(other, stem)) {
+                    char tt[256];
+                    snprintf(tt, sizeof tt, "%zu_%.200s", fi + 1, stem);
+                    memcpy(stem, tt, sizeof stem);
+                    break;
+                }
+            }
+            for (size_t r = 0; r < t.csv.n_rows; r++) {
+                const char *id = io_csv_cell(&t.csv, r, t.c_id);
+                if (!has_prefix(id, sop) && !has_prefix(id, cell)) continue;
+                int sq[3];
+                if (!patch_square(&t, r, rows, cols, sq)) {
+                    wb_err(&fe, WB_E_DATA, file, "patches.csv row %zu: the square of %s does not fit the %dx%d image", r + 2,
+                           id, cols, rows);
+                    break;
+                }
+                const char *tag = strrchr(id, '/') + 1; /* L1, B2 */
+                char n0[400], n1[400], n2[400], n3[400];
+                snprintf(n0, sizeof n0, "%s_%s_gradcam_patch.png", stem, tag);
+                snprintf(n1, sizeof n1, "%s_%s_gradcam.png", stem, tag);
+                snprintf(n2, sizeof n2, "%s_%s_occlusion_patch.png", stem, tag);
+                snprintf(n3, sizeof n3, "%s_%s_occlusion.png", stem, tag);
+                const char *names[4] = {n0, n1, n2, n3};
+                patch_out po;
+                const int lesion = !strcmp(io_csv_cell(&t.csv, r, t.c_kind), "lesion");
+                /* a lesion patch's peak is checked against the file's boxes; a background patch has none */
+                if (patch_explain(pc, img, rows, cols, &fr, sq[0], sq[1], sq[2], (const double(*)[4])box,
+                                  lesion ? nbox : 0, o->max_size, o->out_dir, names, &po, err) != 0) {
+                    engine_failed = 1; /* the engine or the output failed: not the file's fault */
+                    break;
+                }
+                n_here++;
+                if (lesion && nbox) {
+                    sum->n_box++;
+                    sum->n_peak_in_box += po.in_box == 1;
+                }
+                sb_csv(csv, file);
+                sb_printf(csv, ",");
+                sb_csv(csv, id);
+                sb_printf(csv, ",%s,%s,", io_csv_cell(&t.csv, r, t.c_kind), io_csv_cell(&t.csv, r, t.c_label));
+                sb_csv(csv, vname);
+                sb_printf(csv, ",%d,%d,%s,%s,%d", o->repeat, o->fold, io_csv_cell(&t.csv, r, t.c_fold), sum->stage, po.cls);
+                csv_num(csv, po.prob, 0);
+                csv_num(csv, po.logit, 0);
+                sb_printf(csv, ",%d,%d,%d", sq[0], sq[1], sq[2]);
+                csv_num(csv, po.peak[0], 0);
+                csv_num(csv, po.peak[1], 0);
+                csv_num(csv, po.in_box >= 0 ? po.in_box : NAN, 1);
+                csv_num(csv, po.opeak[0], 0);
+                csv_num(csv, po.opeak[1], 0);
+                csv_num(csv, po.oin_box >= 0 ? po.oin_box : NAN, 1);
+                csv_num(csv, po.rs, 0);
+                sb_printf(csv, ",");
+                sb_csv(csv, n1);
+                sb_printf(csv, ",");
+                sb_csv(csv, n0);
+                sb_printf(csv, "\n");
+            }
+            if (!fe.code && n_here == 0)
+                wb_err(&fe, WB_E_DATA, file, "the run cut no patch from this file (patches.csv has no patch %s/...): "
+                       "a file of the run's labels with a box, or a negative image without one", sop[0] ? sop : cell);
+        }
+        free(real);
+        free(img);
+        exp_pre_frame_free(&fr);
+        if (engine_failed) goto done;
+        if (fe.code) {
+            if (!fe.file[0]) snprintf(fe.file, sizeof fe.file, "%s", file);
+            wb_error_print(&fe, stderr);
+            if (!sum->n_failed++) first_bad = fe;
+            continue;
+        }
+        sum->n_done++;
+        sum->n_patches += n_here;
+    }
+    if (sb_write(csv, o->out_dir, "explain.csv", err) != 0) goto done;
+    if (sum->n_failed) {
+        wb_err(err, WB_E_FAILED, first_bad.file, "%zu of %zu images could not be explained (the first: %s)", sum->n_failed,
+               o->n_files, first_bad.msg);
+        goto done;
+    }
+    rc = 0;
+done:
+    io_csv_free(&t.csv);
     return rc;
 }
 
@@ -344,10 +735,6 @@ int exp_explain_run(const exp_explain_opts *o, exp_explain_summary *sum, wb_erro
     float *x = NULL, *map = NULL, *rmap = NULL, *omap = NULL;
     int rc = -1;
     const exp_settings *conf = exp_config_get(cfg);
-    if (conf->data.task == EXP_TASK_PATCH) {
-        wb_err(err, WB_E_USAGE, o->run_dir, "explain shows whole-image networks; this is a patch run (data.task: patch)");
-        goto done;
-    }
     const char *vname = NULL;
     if (exp_foldnet_variant(cfg, cpath, o->variant, "explain", &vname, err) != 0) goto done;
     snprintf(sum->variant, sizeof sum->variant, "%s", vname);
@@ -389,6 +776,12 @@ int exp_explain_run(const exp_explain_opts *o, exp_explain_summary *sum, wb_erro
     omap = malloc(px * sizeof *omap);
     if (!x || !map || !rmap || !omap) {
         wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+        goto done;
+    }
+    if (conf->data.task == EXP_TASK_PATCH) { /* the run's own patches of each file */
+        sum->patch = 1;
+        const patch_ctx pc = {net, rnd, stage, C, o->cls, o->occ_patch, o->occ_stride, &pp, x, map, rmap, omap};
+        rc = explain_patches(o, cfg, &pc, &lab, vname, sum, &csv, err);
         goto done;
     }
     sb_printf(&csv, "file,label,variant,repeat,fold,stage,class,probability,logit,peak_row,peak_col,bbox_x,bbox_y,bbox_w,"
@@ -571,6 +964,8 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
     memset(&lab, 0, sizeof lab);
     char **hdr_sop = NULL;
     gcase *cs = NULL;
+    patch_table pt;
+    int have_pt = 0;
     sbuf csv = {0};
     float *x = NULL, *map = NULL;
     wb_tensor_list w;
@@ -578,10 +973,6 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
     nn_net *net = NULL;
     int rc = -1;
     const exp_settings *conf = exp_config_get(cfg);
-    if (conf->data.task == EXP_TASK_PATCH) {
-        wb_err(err, WB_E_USAGE, run_dir, "the gallery shows whole-image networks; this is a patch run (data.task: patch)");
-        goto done;
-    }
     if (conf->data.n_classes > 2) {
         wb_err(err, WB_E_USAGE, run_dir, "the gallery is for binary runs (true/false positives); this run has data.classes");
         goto done;
@@ -590,6 +981,11 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
         wb_err(err, WB_E_IO, cpath, "the run kept no fold networks (train.save_weights is false): run it again with --set "
                "train.save_weights=true for a gallery");
         goto done;
+    }
+    const int patch = conf->data.task == EXP_TASK_PATCH; /* cases are patches (patches.csv) */
+    if (patch) {
+        if (patch_table_read(run_dir, &pt, err) != 0) goto done;
+        have_pt = 1;
     }
     snprintf(ppath, sizeof ppath, "%s/predictions.csv", run_dir);
     if (io_csv_read(ppath, &pred, err) != 0) goto done;
@@ -640,7 +1036,21 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
             int rank = 0;
             for (size_t i = 0; i < m && rank < n; i++) {
                 const size_t r = cs[i].row;
-                long lr_i = labels_row_of_sop(&lab, &hdr_sop, cs[i].sop);
+                char key[96];
+                size_t prow = 0;
+                snprintf(key, sizeof key, "%s", cs[i].sop);
+                if (patch) { /* a patch: its image's SOP UID (or labels file) before the last '/' */
+                    while (prow < pt.csv.n_rows && strcmp(io_csv_cell(&pt.csv, prow, pt.c_id), cs[i].sop)) prow++;
+                    char *slash = strrchr(key, '/');
+                    if (slash) *slash = '\0';
+                    if (prow == pt.csv.n_rows) {
+                        wb_warn("gallery: patch %s is not in patches.csv: left out", cs[i].sop);
+                        continue;
+                    }
+                }
+                long lr_i = labels_row_of_sop(&lab, &hdr_sop, key);
+                for (size_t q = 0; patch && lr_i < 0 && q < lab.csv.n_rows; q++)
+                    if (!strcmp(io_csv_cell(&lab.csv, q, lab.c_file), key)) lr_i = (long)q;
                 if (lr_i < 0 || !lab.real[lr_i]) {
                     wb_warn("gallery: no file in the labels CSV for SOP Instance UID %s: left out", cs[i].sop);
                     continue;
@@ -662,6 +1072,38 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
                 if (stage < 0) goto done;
                 label_row lr;
                 labels_find(&lab, lab.real[lr_i], &lr);
+                char vsafe0[64], pname[160];
+                safe_name(vname, vsafe0, sizeof vsafe0);
+                snprintf(pname, sizeof pname, "%s_%s_%d.png", vsafe0, kinds[kind], rank + 1);
+                if (patch) { /* the patch as the network saw it, its Grad-CAM and the boxes' parts */
+                    float *pimg = NULL;
+                    int prows = 0, pcols = 0, sq[3];
+                    exp_pre_frame fr;
+                    if (exp_patch_source(cfg, lab.real[lr_i], lr.laterality, &pimg, &prows, &pcols, &fr, err) != 0) goto done;
+                    double box[MAX_BOXES][4];
+                    const int lesion = !strcmp(io_csv_cell(&pt.csv, prow, pt.c_kind), "lesion");
+                    const int nbox = lesion ? patch_boxes(&lab, cfg, lab.real[lr_i], prows, box) : 0;
+                    const patch_ctx pc = {net, NULL, stage, C, 1, 0, 0, &pp, x, map, NULL, NULL};
+                    const char *names[4] = {pname, NULL, NULL, NULL};
+                    patch_out po;
+                    int bad = !patch_square(&pt, prow, prows, pcols, sq)
+                                  ? wb_err(err, WB_E_DATA, ppath, "patch %s: its square does not fit its %dx%d image",
+                                           cs[i].sop, pcols, prows) != 0
+                                  : patch_explain(&pc, pimg, prows, pcols, &fr, sq[0], sq[1], sq[2],
+                                                  (const double(*)[4])box, nbox, max_size, gdir, names, &po, err) != 0;
+                    free(pimg);
+                    exp_pre_frame_free(&fr);
+                    if (bad) goto done;
+                    rank++;
+                    sb_csv(&csv, vname);
+                    sb_printf(&csv, ",%s,%d,%d,%d,", kinds[kind], rank, rep, fold);
+                    sb_csv(&csv, io_csv_cell(&pred, r, c_pat));
+                    sb_printf(&csv, ",%s,%s,", io_csv_cell(&pred, r, c_score), io_csv_cell(&pred, r, c_thr));
+                    sb_csv(&csv, lesion && lab.c_lesion >= 0 ? io_csv_cell(&lab.csv, (size_t)lr_i, lab.c_lesion) : "background");
+                    sb_printf(&csv, ",%s,%s\n", nn_net_stage_name(net, stage), pname);
+                    ++*shown;
+                    continue;
+                }
                 io_dicom_image img;
                 exp_pre_result pr;
                 if (exp_dataset_preprocess_file(cfg, lab.real[lr_i], lr.laterality, &img, &pr, err) != 0) goto done;
@@ -703,6 +1145,7 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
     if (sb_write(&csv, gdir, "gallery.csv", err) != 0 || exp_report_write(run_dir, err) != 0) goto done;
     rc = 0;
 done:
+    if (have_pt) io_csv_free(&pt.csv);
     for (size_t r = 0; hdr_sop && r < lab.csv.n_rows; r++) free(hdr_sop[r]);
     free(hdr_sop);
     free(cs);

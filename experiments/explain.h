@@ -42,7 +42,11 @@ void exp_explain_opts_default(exp_explain_opts *o);
 
 typedef struct exp_explain_summary {
     size_t n_done, n_failed;    /* images explained; images that could not be (named on stderr) */
-    size_t n_box, n_peak_in_box; /* images with a lesion box in the labels; whose map peaks in it */
+    size_t n_box, n_peak_in_box; /* images with a lesion box in the labels; whose map peaks in it
+                                  * (patch runs: lesion patches of files with a box; whose map
+                                  * peaks in one of the file's boxes) */
+    int patch;                  /* a patch run: n_patches patches of n_done images explained */
+    size_t n_patches;
     char variant[64], stage[32], weights[4200];
 } exp_explain_summary;
 

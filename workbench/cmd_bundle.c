@@ -39,8 +39,8 @@ static int run(int argc, char **argv)
     }
     exp_bundle_info bi;
     if (exp_bundle_make(run_dir, variant, out, &bi, &err) != 0) return cli_fail(&err);
-    fprintf(stderr, "workbench: bundle: variant %s (%s) of %s: the %d fold networks of repeat 0, mean threshold %.6g",
-            bi.variant, bi.arch, bi.source_run, bi.folds, bi.threshold);
+    fprintf(stderr, "workbench: bundle: variant %s (%s) of %s: the %d fold %snetworks of repeat 0, mean threshold %.6g",
+            bi.variant, bi.arch, bi.source_run, bi.folds, bi.patch ? "patch " : "", bi.threshold);
     if (bi.reference[0]) fprintf(stderr, "; reference %s: its %d fitted fold baselines", bi.reference, bi.folds);
     fprintf(stderr, "\n");
     printf("%s\n", out);
@@ -70,6 +70,9 @@ const wb_command wb_cmd_bundle = {
     "\n"
     "  --variant V   a backbone variant of the run (default: the first)\n"
     "\n"
-    "Binary whole-image runs only (multi-class and patch runs are refused). Prints BUNDLE_DIR.\n"
-    "Exit codes: 0 ok, 2 usage (unknown or baseline variant, multi-class or patch run, BUNDLE_DIR\n"
+    "Binary runs: whole-image runs, and patch runs (data.task: patch), whose manifest adds\n"
+    "task: patch and how the run cut its patches (size, unit, jitter, box columns, background\n"
+    "sampling, seed) for predict to cut the cohort's the same way. Multi-class runs are\n"
+    "refused. Prints BUNDLE_DIR.\n"
+    "Exit codes: 0 ok, 2 usage (unknown or baseline variant, multi-class run, BUNDLE_DIR\n"
     "exists), 3 no run directory or no saved networks, 4 cannot write. docs/predict.md\n"};

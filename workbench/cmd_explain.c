@@ -100,9 +100,15 @@ static int run(int argc, char **argv)
     exp_explain_summary s;
     int rc = exp_explain_run(&o, &s, &err);
     if (s.n_done) {
-        fprintf(stderr, "workbench: explain: %zu image(s), variant %s, repeat %d, fold %d, stage %s", s.n_done, s.variant,
-                o.repeat, o.fold, s.stage);
-        if (s.n_box) fprintf(stderr, "; the map's peak in the lesion box in %zu of %zu", s.n_peak_in_box, s.n_box);
+        if (s.patch)
+            fprintf(stderr, "workbench: explain: %zu patch(es) of %zu image(s), variant %s, repeat %d, fold %d, stage %s",
+                    s.n_patches, s.n_done, s.variant, o.repeat, o.fold, s.stage);
+        else
+            fprintf(stderr, "workbench: explain: %zu image(s), variant %s, repeat %d, fold %d, stage %s", s.n_done,
+                    s.variant, o.repeat, o.fold, s.stage);
+        if (s.n_box)
+            fprintf(stderr, "; the map's peak in the lesion box in %zu of %zu%s", s.n_peak_in_box, s.n_box,
+                    s.patch ? " lesion patches" : "");
         fprintf(stderr, "\n");
     }
     free(files);
@@ -136,6 +142,10 @@ const wb_command wb_cmd_explain = {
     "                        the lesion box and whether the peak lies in it, the same for\n"
     "                        occlusion, and with --sanity the Spearman correlation with the map\n"
     "                        of a network with re-initialised weights (docs/explain.md)\n"
+    "On a patch run (data.task: patch) the patches the run cut from each file (its patches.csv)\n"
+    "are explained, each cut again as the run did: <name>_<L1|B1..>_gradcam_patch.png (the patch\n"
+    "as the network saw it) and <name>_<tag>_gradcam.png (the map placed back in the patch's\n"
+    "square on the stored image, the boxes drawn); explain.csv has one row per patch.\n"
     "\n"
     "  --variant V     a backbone variant of the run (default: the first)\n"
     "  --fold F        the fold's network, 0-based (default 0); --repeat R likewise\n"
@@ -143,7 +153,8 @@ const wb_command wb_cmd_explain = {
     "  --class K       the class explained (default: the positive class; with data.classes the\n"
     "                  predicted one)\n"
     "  --max-size N    longest side of the PNGs in pixels (default 1024; 256 for --gallery)\n"
-    "  --gallery N     the case gallery of a binary run instead: for each backbone variant the N\n"
+    "  --gallery N     the case gallery of a binary run instead (of a patch run: patches): for\n"
+    "                  each backbone variant the N\n"
     "                  most confident true positives, false positives and false negatives of\n"
     "                  predictions.csv, each by its own out-of-fold network, into\n"
     "                  RUN_DIR/gallery/ (PNGs + gallery.csv); then the reports are written again\n"

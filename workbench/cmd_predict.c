@@ -41,7 +41,11 @@ static int run(int argc, char **argv)
     }
     exp_predict_summary s;
     if (exp_predict_run(bundle, data, out, registry, &s, &err) != 0) return cli_fail(&err);
-    if (s.labeled)
+    if (s.b.patch)
+        fprintf(stderr, "workbench: predict: %zu patch(es) (%zu positive; %zu lesion, %zu background) from %zu image(s), "
+                "%zu excluded, %s of %s, mean of %d folds", s.n, s.n_positive, s.n_lesion, s.n_background, s.n_images,
+                s.n_excluded, s.b.variant, s.b.source_run, s.b.folds);
+    else if (s.labeled)
         fprintf(stderr, "workbench: predict: %zu image(s) (%zu positive, %zu excluded), %s of %s, mean of %d folds",
                 s.n, s.n_positive, s.n_excluded, s.b.variant, s.b.source_run, s.b.folds);
     else
@@ -83,6 +87,10 @@ const wb_command wb_cmd_predict = {
     "  report.html, report.md  the external validation's report\n"
     "  excluded.csv     images that could not be used, with the reason (when there are any)\n"
     "\n"
+    "A patch bundle (of a data.task: patch run) scores patches cut from the cohort's images as\n"
+    "the run cut its own (lesion patches around the labels' boxes, seeded background patches\n"
+    "from negative images): one row per patch (patch id, kind, row, col, side), patch-level\n"
+    "metrics; it needs a labelled cohort with the bundle's box columns.\n"
     "A labels CSV without the label column is an unlabeled cohort: scores and decisions only,\n"
     "metrics.json says labeled: false (metrics null). The predict is recorded in the registry\n"
     "of the directory holding DIR (DIR/../registry.sqlite; --registry DB for another, none for\n"

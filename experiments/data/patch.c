@@ -370,6 +370,29 @@ static int decode(const char *path, io_voi_mode voi, float **px, int *rows, int 
     return 0;
 }
 
+int exp_patch_source(const exp_config *cfg, const char *path, const char *laterality, float **img, int *rows, int *cols,
+                     exp_pre_frame *fr, wb_error *err)
+{
+    *img = NULL;
+    *rows = *cols = 0;
+    memset(fr, 0, sizeof *fr);
+    exp_patch_image im;
+    memset(&im, 0, sizeof im);
+    if (laterality) copy(im.laterality, sizeof im.laterality, laterality);
+    exp_pre_params p;
+    exp_dataset_pre_params(cfg, &p);
+    const io_voi_mode voi = exp_config_get(cfg)->preprocess.voi == EXP_VOI_IGNORE ? IO_VOI_IGNORE : IO_VOI_APPLY;
+    double spacing;
+    if (exp_pre_params_check(&p, err) != 0 || decode(path, voi, img, rows, cols, &im, &spacing, err) != 0) return -1;
+    if (exp_pre_frame_run(*img, *rows, *cols, im.laterality, &p, fr, err) != 0) {
+        if (!err->file[0]) copy(err->file, sizeof err->file, path);
+        free(*img);
+        *img = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 /* The load's shared state. */
 typedef struct loader {
     const exp_config *cfg;

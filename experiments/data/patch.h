@@ -88,6 +88,14 @@ void exp_patch_set_free(exp_patch_set *ps);
 int exp_patch_make(const float *img, const exp_pre_frame *frame, const exp_pre_params *p, int r0, int c0,
                    int side, exp_pre_result *out, wb_error *err);
 
+/* The stored image of path decoded as a patch run decodes its images (the config's VOI mode,
+ * 0..1; DICOM, PNG, JPEG or PGM), into *img (rows x cols, malloc'd: free it), and its frame
+ * (breast mask, window, flip: exp_pre_frame_run with the config's preprocessing) into *fr
+ * (exp_pre_frame_free), for cutting its patches again with exp_patch_make. laterality: the
+ * labels' value, or NULL / "" for the file's own. Errors name path (WB_E_IO, WB_E_DATA). */
+int exp_patch_source(const exp_config *cfg, const char *path, const char *laterality, float **img, int *rows, int *cols,
+                     exp_pre_frame *fr, wb_error *err);
+
 /* Fraction of the square (r0, c0, side) inside the mask, from its summed-area table ii
  * ((rows + 1) x (cols + 1), exp_patch_integral). */
 double exp_patch_tissue(const uint32_t *ii, int cols, int r0, int c0, int side);

@@ -27,6 +27,8 @@ typedef struct ext_files {
     char title[1200];
     const char *source_run, *variant, *arch, *cohort, *bundle, *ref_name;
     double folds, n_images, n_excluded;
+    int patch;               /* a patch bundle's: the unit is the patch (metrics.json's unit) */
+    double n_patches, n_lesion, n_background;
 } ext_files;
 
 static const char *jstr(const io_json_doc *d, const io_json_node *o, const char *key)
@@ -81,6 +83,10 @@ static int ext_load(const char *dir, ext_files *e, wb_error *err)
     e->folds = jnum(d, e->root, "folds");
     e->n_images = jnum(d, e->root, "n_images");
     e->n_excluded = jnum(d, e->root, "n_excluded");
+    e->patch = !strcmp(jstr(d, e->root, "unit"), "patch");
+    e->n_patches = jnum(d, e->root, "n_patches");
+    e->n_lesion = jnum(d, e->root, "lesion_patches");
+    e->n_background = jnum(d, e->root, "background_patches");
     snprintf(e->title, sizeof e->title, "External validation of %s on %s", e->source_run, e->cohort);
     snprintf(path, sizeof path, "%s/predictions.csv", dir);
     if (io_csv_read(path, &e->pred, err) != 0) return -1;
@@ -155,10 +161,11 @@ static size_t table_rows(const ext_files *e, char rows[2][E_NCOL][ECELL])
 
 static const char *table_caption(const ext_files *e, char *buf, size_t n)
 {
-    snprintf(buf, n, "Image level, the external cohort (%s). Sensitivity, specificity and F1 at the source run's "
+    snprintf(buf, n, "%s level, the external cohort (%s). Sensitivity, specificity and F1 at the source run's "
                      "thresholds (the mean of its folds' validation-chosen thresholds), not re-tuned on this cohort%s.",
-             e->cohort, e->ref_metrics ? "; ΔAUC and p: the paired DeLong test of the network ensemble against the "
+             "Image", e->cohort, e->ref_metrics ? "; ΔAUC and p: the paired DeLong test of the network ensemble against the "
                                          "reference on these images" : "");
+    if (e->patch) memcpy(buf, "Patch", 5); /* "Image" and "Patch": the same length */
     return buf;
 }
 
@@ -208,7 +215,7 @@ static void figure(sbuf *b, const char *id, int open, const char *caption)
     sb_printf(b, "</figcaption></figure>\n");
 }
 
-static void plot_roc(sbuf *b, const ext_series *s, const char *const *names, size_t ns)
+static void plot_roc(sbuf *b, const ext_series *s, const char *const *names, size_t ns, int patch)
 {
     svg_plot p = {.w = 400, .h = 340, .x0 = 0, .x1 = 1, .y0 = 0, .y1 = 1, .title = "ROC", .xlabel = "1 - specificity",
                   .ylabel = "sensitivity"};
@@ -228,7 +235,7 @@ static void plot_roc(sbuf *b, const ext_series *s, const char *const *names, siz
     }
     svg_legend(b, &p, names, colors, ns, SVG_BOTTOM_RIGHT);
     svg_end(b);
-    figure(b, NULL, 0, "ROC curves on the external cohort (image level); dashed: chance.");
+    figure(b, NULL, 0, patch ? "ROC curves on the external cohort (patch level); dashed: chance." : "ROC curves on the external cohort (image level); dashed: chance.");
 }
 
 static void plot_reliability(sbuf *b, const ext_series *s, const char *const *names, size_t ns)
@@ -274,7 +281,17 @@ static void cohort_line(const ext_files *e, char *out, size_t n)
     if (e->labeled && e->metrics) {
         char p[24];
         exp_report_fmt(p, sizeof p, jnum(&e->m, e->metrics, "n_positive"), EXP_FMT_COUNT);
-        snprintf(out, n, "%s: %s images (%s positive), %s excluded", e->cohort, a, p, b);
+        if (e->patch) {
+            char q[24], l[24], g[24];
+            exp_report_fmt(q, sizeof q, e->n_patches, EXP_FMT_COUNT);
+            exp_report_fmt(l, sizeof l, e->n_lesion, EXP_FMT_COUNT);
+            exp_report_fmt(g, sizeof g, e->n_background, EXP_FMT_COUNT);
+            snprintf(out, n, "%s: %s patches (%s positive; %s lesion patches around the labels' boxes, %s background "
+                             "patches from negative images without a box, cut as the source run cut its own) from %s "
+                             "images, %s excluded", e->cohort, q, p, l, g, a, b);
+        } else {
+            snprintf(out, n, "%s: %s images (%s positive), %s excluded", e->cohort, a, p, b);
+        }
     } else {
         snprintf(out, n, "%s: %s images, unlabeled, %s excluded", e->cohort, a, b);
     }
@@ -305,7 +322,9 @@ static void card_limits(const ext_files *e, char *out, size_t n)
 {
     double pos = e->metrics ? jnum(&e->m, e->metrics, "n_positive") : NAN;
     char extra[160] = "";
-    if (isfinite(pos) && pos < 100) snprintf(extra, sizeof extra, "; with %.0f positive images the confidence intervals "
+    if (isfinite(pos) && pos < 100) snprintf(extra, sizeof extra, e->patch ? "; with %.0f positive patches the confidence "
+                                                                 "intervals are wide, and patches of one image are not "
+                                                                 "independent" : "; with %.0f positive images the confidence intervals "
                                                                  "are wide", pos);
     snprintf(out, n, "one external cohort; the thresholds were chosen on the source run's small validation splits and "
                      "are not re-tuned here, so sensitivity and specificity move with this cohort's score distribution%s; "
@@ -434,7 +453,7 @@ static int write_html(const ext_files *e, wb_error *err)
         size_t ns = e->ref_metrics ? 2 : 1;
         if (series_load(e, "score", &s[0], err) != 0 || (ns == 2 && series_load(e, "reference_score", &s[1], err) != 0))
             goto out;
-        plot_roc(&b, s, names, ns);
+        plot_roc(&b, s, names, ns, e->patch);
         plot_reliability(&b, s, names, ns);
         sb_printf(&b, "</div>\n");
     } else {

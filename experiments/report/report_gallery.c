@@ -37,11 +37,14 @@ static const char *const G_COLS[G_N] = {"variant", "kind",      "rank",        "
 typedef struct gallery {
     io_csv csv;
     long col[G_N];
+    int patch; /* a patch run's gallery (the run has patches.csv): the cases are patches */
 } gallery;
 
 static int gallery_load(const char *dir, gallery *g, wb_error *err)
 {
     char p[4200];
+    snprintf(p, sizeof p, "%s/patches.csv", dir);
+    g->patch = access(p, F_OK) == 0;
     snprintf(p, sizeof p, "%s/gallery/gallery.csv", dir);
     if (io_csv_read(p, &g->csv, err) != 0) return -1;
     for (int k = 0; k < G_N; k++)
@@ -91,9 +94,10 @@ int exp_report_gallery_md(sbuf *b, const char *dir, wb_error *err)
 {
     gallery g;
     if (gallery_load(dir, &g, err) != 0) return -1;
-    sb_printf(b, "## Case gallery\n\nGrad-CAM of each case's own out-of-fold network (stage %s), over the image as stored "
-                 "(gallery/; `workbench explain --gallery`). Patients by pseudonym.\n\n",
-              g.csv.n_rows ? cell(&g, 0, G_STAGE) : "-");
+    sb_printf(b, "## Case gallery\n\nGrad-CAM of each case's own out-of-fold network (stage %s), over %s (gallery/; "
+                 "`workbench explain --gallery`). Patients by pseudonym.\n\n",
+              g.csv.n_rows ? cell(&g, 0, G_STAGE) : "-",
+              g.patch ? "the patch as the network saw it (the cases are patches; enlarged)" : "the image as stored");
     for (size_t r = 0; r < g.csv.n_rows; r++) {
         if (r == 0 || !same_group(&g, r, r - 1))
             sb_printf(b, "%s### %s: %s\n\n", r ? "\n" : "", cell(&g, r, G_VARIANT), kind_title(cell(&g, r, G_KIND)));
@@ -113,8 +117,9 @@ int exp_report_gallery_html(sbuf *b, const char *dir, wb_error *err)
     if (gallery_load(dir, &g, err) != 0) return -1;
     sb_printf(b, "<h2>Case gallery</h2>\n<p>Grad-CAM of each case's own out-of-fold network (stage ");
     sb_xml(b, g.csv.n_rows ? cell(&g, 0, G_STAGE) : "-");
-    sb_printf(b, ") over the image as stored: colour from 0 to the image's own maximum, the peak as a white cross, the "
-                 "labels' lesion box in green. Patients by pseudonym.</p>\n");
+    sb_printf(b, ") over %s: colour from 0 to the %s own maximum, the peak as a white cross, the labels' lesion box "
+                 "in green. Patients by pseudonym.</p>\n", g.patch ? "the patch as the network saw it (the cases are "
+                 "patches; enlarged)" : "the image as stored", g.patch ? "patch's" : "image's");
     int rc = 0;
     for (size_t r = 0; r < g.csv.n_rows && rc == 0; r++) {
         if (r == 0 || !same_group(&g, r, r - 1)) {
