@@ -20,6 +20,7 @@
 #include "experiments/model/foldnet.h"
 #include "experiments/report/registry.h"
 #include "experiments/report/report.h"
+#include "experiments/report/rundir.h"
 #include "io/io_csv.h"
 #include "io/io_fs.h"
 #include "io/io_json.h"
@@ -532,7 +533,7 @@ static void json_metrics(sbuf *b, const double *m, const char *indent)
 {
     for (int q = 0; q < EXP_M_COUNT; q++) {
         sb_printf(b, "%s", indent);
-        sb_jstr(b, exp_metric_names[q]);
+        sb_jstr(b, exp_rd_metric_names[q]);
         sb_printf(b, ": ");
         sb_num(b, m[q]);
         sb_printf(b, "%s\n", q + 1 < EXP_M_COUNT ? "," : "");
