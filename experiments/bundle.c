@@ -105,9 +105,9 @@ static void remove_tmp(const char *tmp, int folds)
 static int fold_thresholds(const io_csv *pred, const char *ppath, const char *vname, int folds, char **thr_text,
                            double *sum, wb_error *err)
 {
-    long c_rep = io_csv_column(pred, "repeat", err), c_fold = c_rep < 0 ? -1 : io_csv_column(pred, "fold", err);
-    long c_var = c_fold < 0 ? -1 : io_csv_column(pred, "variant", err);
-    long c_thr = c_var < 0 ? -1 : io_csv_column(pred, "threshold", err);
+    long c_rep = io_csv_column(pred, EXP_RD_COL_REPEAT, err), c_fold = c_rep < 0 ? -1 : io_csv_column(pred, EXP_RD_COL_FOLD, err);
+    long c_var = c_fold < 0 ? -1 : io_csv_column(pred, EXP_RD_COL_VARIANT, err);
+    long c_thr = c_var < 0 ? -1 : io_csv_column(pred, EXP_RD_COL_THRESHOLD, err);
     if (c_thr < 0) return -1;
     for (size_t r = 0; r < pred->n_rows; r++) {
         if (strcmp(io_csv_cell(pred, r, c_rep), "0") || strcmp(io_csv_cell(pred, r, c_var), vname)) continue;
@@ -170,7 +170,7 @@ int exp_bundle_make(const char *run_dir, const char *variant, const char *out_di
     if (!run_dir || stat(run_dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return wb_err(err, WB_E_IO, run_dir, "not a run directory: %s",
                       run_dir && stat(run_dir, &st) != 0 ? strerror(errno) : "not a directory");
-    snprintf(cpath, sizeof cpath, "%s/config.yaml", run_dir);
+    snprintf(cpath, sizeof cpath, "%s/" EXP_RD_CONFIG, run_dir);
     if (stat(cpath, &st) != 0) return wb_err(err, WB_E_IO, cpath, "not a run directory (no resolved config.yaml): %s", strerror(errno));
     if (lstat(out_dir, &st) == 0)
         return wb_err(err, WB_E_USAGE, out_dir, "bundle: the output directory exists already (a bundle is written once; "
@@ -219,7 +219,7 @@ int exp_bundle_make(const char *run_dir, const char *variant, const char *out_di
         }
     }
     /* the folds' thresholds: predictions.csv, repeat 0, this variant (and the reference's) */
-    snprintf(ppath, sizeof ppath, "%s/predictions.csv", run_dir);
+    snprintf(ppath, sizeof ppath, "%s/" EXP_RD_PREDICTIONS, run_dir);
     if (io_csv_read(ppath, &pred, err) != 0) goto done;
     double tsum = 0, rsum = 0;
     if (fold_thresholds(&pred, ppath, vname, folds, thr_text, &tsum, err) != 0) goto done;
@@ -763,21 +763,21 @@ static int predict_work(const char *bundle_dir, const char *data, const char *ou
         sb_printf(&mj, "null");
     }
     /* the paired DeLong test on these images: the network ensemble against the reference */
-    sb_printf(&mj, ",\n  \"vs_reference\": ");
+    sb_printf(&mj, ",\n  \"" EXP_RD_K_VS_REFERENCE "\": ");
     exp_delong_paired dp;
     wb_error e2;
     if (has_ref && labeled && exp_metrics_delong_paired(y, score, rscore, ds.n, &dp, &e2) == 0) {
         s->delta_auc = dp.diff;
         s->delong_p = dp.p;
-        sb_printf(&mj, "{\"delta_auc\": ");
+        sb_printf(&mj, "{\"" EXP_RD_K_DELTA_AUC "\": ");
         sb_num(&mj, dp.diff);
-        sb_printf(&mj, ", \"delta_ci_low\": ");
+        sb_printf(&mj, ", \"" EXP_RD_K_DELTA_CI_LOW "\": ");
         sb_num(&mj, dp.diff_ci_lo);
-        sb_printf(&mj, ", \"delta_ci_high\": ");
+        sb_printf(&mj, ", \"" EXP_RD_K_DELTA_CI_HIGH "\": ");
         sb_num(&mj, dp.diff_ci_hi);
-        sb_printf(&mj, ", \"delong_z\": ");
+        sb_printf(&mj, ", \"" EXP_RD_K_DELONG_Z "\": ");
         sb_num(&mj, dp.z);
-        sb_printf(&mj, ", \"delong_p\": ");
+        sb_printf(&mj, ", \"" EXP_RD_K_DELONG_P "\": ");
         sb_num(&mj, dp.p);
         sb_printf(&mj, "}");
     } else {

@@ -650,7 +650,7 @@ static int run_manifest(run_ctx *c, wb_error *err)
 {
     const exp_dataset *ds = &c->ds;
     sbuf b = {0};
-    sb_printf(&b, "file,sop_instance_uid,sha256,label,patient,laterality,view,format\n");
+    sb_printf(&b, EXP_RD_MANIFEST_COLUMNS "\n");
     for (size_t i = 0; i < ds->n; i++) {
         const exp_item *it = &ds->items[i];
         /* never the raw path: directories are often named by patient id (data.output_paths) */
@@ -670,7 +670,7 @@ static int run_manifest(run_ctx *c, wb_error *err)
                       it->view, it->format);
     }
     if (setup_file(c, &b, EXP_RD_MANIFEST, err) != 0) return -1;
-    sb_printf(&b, "file,reason\n");
+    sb_printf(&b, EXP_RD_EXCLUDED_COLUMNS "\n");
     for (size_t i = 0; i < ds->n_excluded; i++) {
         const exp_excluded *x = &ds->excluded[i];
         char *shown = exp_dataset_out_file(ds, x->file, x->group, x->pseudonym);
@@ -840,7 +840,7 @@ static int run_prepare(run_ctx *c, wb_error *err)
         snprintf(err->key, sizeof err->key, "cv.folds");
         return -1;
     }
-    sb_printf(&b, "repeat,fold,sop_instance_uid,patient\n");
+    sb_printf(&b, EXP_RD_FOLDS_COLUMNS "\n");
     for (int r = 0; r < c->repeats; r++)
         for (size_t i = 0; i < n; i++)
             sb_printf(&b, "%d,%d,%s,%s\n", r, c->cv.fold[(size_t)r * n + i], c->ds.items[i].sop_uid,
@@ -1050,8 +1050,8 @@ static int run_merge(run_ctx *c, wb_error *err)
     const int agg_max = sm->breast_aggregate == EXP_AGGREGATE_MAX;
     sbuf missing = {0}, foreign = {0};
     size_t n_missing = 0, n_foreign = 0;
-    sb_printf(&c->curves, "repeat,fold,variant,epoch,train_loss,val_auc,lr,best\n");
-    sb_printf(&c->probe_rows, "repeat,fold,variant,C,val_log_loss,val_auc,chosen\n");
+    sb_printf(&c->curves, EXP_RD_CURVES_COLUMNS "\n");
+    sb_printf(&c->probe_rows, EXP_RD_PROBE_COLUMNS "\n");
     c->n_train_sum = c->n_test_sum = 0;
     for (int r = 0; r < c->repeats; r++)
         for (int f = 0; f < c->folds; f++) {
@@ -1430,7 +1430,7 @@ static int run_outputs(run_ctx *c, wb_error *err)
     /* timing.csv: wall seconds of each (repeat, fold, variant); kept apart from the metrics,
      * which must not depend on the machine's speed */
     sbuf b = {0};
-    sb_printf(&b, "repeat,fold,variant,seconds\n");
+    sb_printf(&b, EXP_RD_TIMING_COLUMNS "\n");
     for (int r = 0; r < c->repeats; r++)
         for (int f = 0; f < c->folds; f++)
             for (size_t v = 0; v < c->nv; v++)

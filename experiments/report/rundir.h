@@ -30,6 +30,10 @@
 #define EXP_RD_METRICS_CSV "metrics.csv"
 #define EXP_RD_LOG "run.log"
 #define EXP_RD_PARTS "parts"
+/* a patch run's (run_patch.c): its patches, the whole images' scores and heat-map maxima */
+#define EXP_RD_PATCHES "patches.csv"
+#define EXP_RD_PREDICTIONS_IMAGE "predictions_image.csv"
+#define EXP_RD_HEATMAPS "heatmaps.csv"
 
 /* metrics.json's "schema_version". */
 #define EXP_RD_SCHEMA_VERSION 1
@@ -55,6 +59,19 @@
 #define EXP_RD_COL_THRESHOLD "threshold"
 #define EXP_RD_COL_SCORE_PREFIX "score_"
 #define EXP_RD_COL_PREDICTED "predicted"
+
+/* ---- the other tables' columns ---- */
+
+#define EXP_RD_MANIFEST_COLUMNS "file,sop_instance_uid,sha256,label,patient,laterality,view,format"
+#define EXP_RD_EXCLUDED_COLUMNS "file,reason"
+#define EXP_RD_FOLDS_COLUMNS "repeat,fold,sop_instance_uid,patient"
+#define EXP_RD_CURVES_COLUMNS "repeat,fold,variant,epoch,train_loss,val_auc,lr,best"
+#define EXP_RD_PROBE_COLUMNS "repeat,fold,variant,C,val_log_loss,val_auc,chosen"
+#define EXP_RD_TIMING_COLUMNS "repeat,fold,variant,seconds"
+#define EXP_RD_COL_EPOCH "epoch"
+#define EXP_RD_COL_TRAIN_LOSS "train_loss"
+#define EXP_RD_COL_VAL_AUC "val_auc"
+#define EXP_RD_COL_SECONDS "seconds"
 
 /* ---- metrics.csv: one row per (repeat, fold or "pooled", variant, level, metric) ---- */
 
