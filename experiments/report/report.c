@@ -1043,7 +1043,7 @@ static void summarize(const run_files *rf, summary *s)
                  "breast level = %s of the views of one breast",
                  jstr(d, fx, "column"), jnum(d, fx, patches ? "train_patches" : "train_images"), unit,
                  jnum(d, fx, "train_patients"), vals[0], jnum(d, fx, patches ? "test_patches" : "test_images"), unit,
-                 jnum(d, fx, "test_patients"), vals[1], 100 * atof(cfg(rf, "train.val_fraction")), jnum(d, cvn, "seed"),
+                 jnum(d, fx, "test_patients"), vals[1], 100 * atof(cfg(rf, "train.val_fraction")), jnum(d, cvn, EXP_RD_K_SEED),
                  cfg(rf, "train.patience"), rf->classes ? "" : " and the decision threshold (",
                  rf->classes ? "" : cfg(rf, "metrics.threshold"), rf->classes ? "" : ")", cfg(rf, "metrics.breast_aggregate"));
         s->cv_label = "Fixed split";
