@@ -1,4 +1,15 @@
-/* wb_log.h — progress and diagnostics on stderr. Results go to stdout or files, never here. */
+/* wb_log.h — progress and diagnostics on stderr. Results go to stdout or files, never here.
+ *
+ *     // given: size_t n;
+ *     wb_log_set_level(WB_LOG_INFO);                       // WB_LOG_QUIET: warnings only
+ *     double t0 = wb_now();
+ *     for (size_t i = 0; i < n; i++) {
+ *         ...one image...
+ *         wb_progress("preprocess", i + 1, n, t0);         // a bar on a terminal, else every 10%
+ *     }
+ *     wb_log(WB_LOG_INFO, "%zu images in %.1f s", n, wb_now() - t0);
+ *     wb_warn("%s: no laterality; the breast's mass decides", "P0001/L_CC.dcm");
+ */
 #ifndef WB_LOG_H
 #define WB_LOG_H
 

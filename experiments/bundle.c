@@ -21,6 +21,7 @@
 #include "experiments/model/foldnet.h"
 #include "experiments/report/registry.h"
 #include "experiments/report/report.h"
+#include "experiments/report/rundir.h"
 #include "io/io_csv.h"
 #include "io/io_fs.h"
 #include "io/io_json.h"
@@ -147,9 +148,9 @@ static void remove_tmp(const char *tmp, int folds)
 static int fold_thresholds(const io_csv *pred, const char *ppath, const char *vname, int folds, char **thr_text,
                            double *sum, wb_error *err)
 {
-    long c_rep = io_csv_column(pred, "repeat", err), c_fold = c_rep < 0 ? -1 : io_csv_column(pred, "fold", err);
-    long c_var = c_fold < 0 ? -1 : io_csv_column(pred, "variant", err);
-    long c_thr = c_var < 0 ? -1 : io_csv_column(pred, "threshold", err);
+    long c_rep = io_csv_column(pred, EXP_RD_COL_REPEAT, err), c_fold = c_rep < 0 ? -1 : io_csv_column(pred, EXP_RD_COL_FOLD, err);
+    long c_var = c_fold < 0 ? -1 : io_csv_column(pred, EXP_RD_COL_VARIANT, err);
+    long c_thr = c_var < 0 ? -1 : io_csv_column(pred, EXP_RD_COL_THRESHOLD, err);
     if (c_thr < 0) return -1;
     for (size_t r = 0; r < pred->n_rows; r++) {
         if (strcmp(io_csv_cell(pred, r, c_rep), "0") || strcmp(io_csv_cell(pred, r, c_var), vname)) continue;
@@ -212,7 +213,7 @@ int exp_bundle_make(const char *run_dir, const char *variant, const char *out_di
     if (!run_dir || stat(run_dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return wb_err(err, WB_E_IO, run_dir, "not a run directory: %s",
                       run_dir && stat(run_dir, &st) != 0 ? strerror(errno) : "not a directory");
-    snprintf(cpath, sizeof cpath, "%s/config.yaml", run_dir);
+    snprintf(cpath, sizeof cpath, "%s/" EXP_RD_CONFIG, run_dir);
     if (stat(cpath, &st) != 0) return wb_err(err, WB_E_IO, cpath, "not a run directory (no resolved config.yaml): %s", strerror(errno));
     if (lstat(out_dir, &st) == 0)
         return wb_err(err, WB_E_USAGE, out_dir, "bundle: the output directory exists already (a bundle is written once; "
@@ -256,7 +257,7 @@ int exp_bundle_make(const char *run_dir, const char *variant, const char *out_di
         }
     }
     /* the folds' thresholds: predictions.csv, repeat 0, this variant (and the reference's) */
-    snprintf(ppath, sizeof ppath, "%s/predictions.csv", run_dir);
+    snprintf(ppath, sizeof ppath, "%s/" EXP_RD_PREDICTIONS, run_dir);
     if (io_csv_read(ppath, &pred, err) != 0) goto done;
     double tsum = 0, rsum = 0;
     if (fold_thresholds(&pred, ppath, vname, folds, thr_text, &tsum, err) != 0) goto done;
@@ -659,7 +660,7 @@ static void json_metrics(sbuf *b, const double *m, const char *indent)
 {
     for (int q = 0; q < EXP_M_COUNT; q++) {
         sb_printf(b, "%s", indent);
-        sb_jstr(b, exp_metric_names[q]);
+        sb_jstr(b, exp_rd_metric_names[q]);
         sb_printf(b, ": ");
         sb_num(b, m[q]);
         sb_printf(b, "%s\n", q + 1 < EXP_M_COUNT ? "," : "");
@@ -857,7 +858,7 @@ static int predict_work(const char *bundle_dir, const char *data, const char *ou
         if (has_ref) csv_ensemble(&pc, rscore[i], rfs + i * F, F, rthr);
         sb_printf(&pc, "\n");
     }
-    if (sb_write(&pc, out_dir, "predictions.csv", err) != 0) goto done;
+    if (sb_write(&pc, out_dir, EXP_RD_PREDICTIONS, err) != 0) goto done;
     if (ds.n_excluded) {
         sb_printf(&ex, "file,reason\n");
         for (size_t i = 0; i < ds.n_excluded; i++) {
@@ -929,28 +930,28 @@ static int predict_work(const char *bundle_dir, const char *data, const char *ou
         sb_printf(&mj, "null");
     }
     /* the paired DeLong test on these images: the network ensemble against the reference */
-    sb_printf(&mj, ",\n  \"vs_reference\": ");
+    sb_printf(&mj, ",\n  \"" EXP_RD_K_VS_REFERENCE "\": ");
     exp_delong_paired dp;
     wb_error e2;
     if (has_ref && labeled && exp_metrics_delong_paired(y, score, rscore, ds.n, &dp, &e2) == 0) {
         s->delta_auc = dp.diff;
         s->delong_p = dp.p;
-        sb_printf(&mj, "{\"delta_auc\": ");
+        sb_printf(&mj, "{\"" EXP_RD_K_DELTA_AUC "\": ");
         sb_num(&mj, dp.diff);
-        sb_printf(&mj, ", \"delta_ci_low\": ");
+        sb_printf(&mj, ", \"" EXP_RD_K_DELTA_CI_LOW "\": ");
         sb_num(&mj, dp.diff_ci_lo);
-        sb_printf(&mj, ", \"delta_ci_high\": ");
+        sb_printf(&mj, ", \"" EXP_RD_K_DELTA_CI_HIGH "\": ");
         sb_num(&mj, dp.diff_ci_hi);
-        sb_printf(&mj, ", \"delong_z\": ");
+        sb_printf(&mj, ", \"" EXP_RD_K_DELONG_Z "\": ");
         sb_num(&mj, dp.z);
-        sb_printf(&mj, ", \"delong_p\": ");
+        sb_printf(&mj, ", \"" EXP_RD_K_DELONG_P "\": ");
         sb_num(&mj, dp.p);
         sb_printf(&mj, "}");
     } else {
         sb_printf(&mj, "null");
     }
     sb_printf(&mj, "\n}\n");
-    if (sb_write(&mj, out_dir, "metrics.json", err) != 0) goto done;
+    if (sb_write(&mj, out_dir, EXP_RD_METRICS_JSON, err) != 0) goto done;
     if (exp_report_external_write(out_dir, err) != 0) goto done;
     rc = 0;
 done:

@@ -18,6 +18,7 @@
 #include "experiments/model/foldnet.h"
 #include "experiments/model/saliency.h"
 #include "experiments/report/report.h"
+#include "experiments/report/rundir.h"
 #include "io/io_dicom.h"
 #include "io/io_csv.h"
 #include "io/io_fs.h"
@@ -717,7 +718,7 @@ int exp_explain_run(const exp_explain_opts *o, exp_explain_summary *sum, wb_erro
     char cpath[PATH_MAX + 32];
     if (!o->run_dir || stat(o->run_dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return wb_err(err, WB_E_IO, o->run_dir, "not a run directory: %s", o->run_dir && stat(o->run_dir, &st) != 0 ? strerror(errno) : "not a directory");
-    snprintf(cpath, sizeof cpath, "%s/config.yaml", o->run_dir);
+    snprintf(cpath, sizeof cpath, "%s/" EXP_RD_CONFIG, o->run_dir);
     if (stat(cpath, &st) != 0)
         return wb_err(err, WB_E_IO, cpath, "not a run directory (no resolved config.yaml): %s", strerror(errno));
     if (!o->out_dir || !o->out_dir[0]) return wb_err(err, WB_E_USAGE, NULL, "explain: no output directory (--out DIR)");
@@ -954,7 +955,7 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
     if (max_size < 64 || max_size > 16384) return wb_err(err, WB_E_USAGE, NULL, "explain: --max-size %d: expected 64 to 16384", max_size);
     if (!run_dir || stat(run_dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return wb_err(err, WB_E_IO, run_dir, "not a run directory: %s", run_dir && stat(run_dir, &st) != 0 ? strerror(errno) : "not a directory");
-    snprintf(cpath, sizeof cpath, "%s/config.yaml", run_dir);
+    snprintf(cpath, sizeof cpath, "%s/" EXP_RD_CONFIG, run_dir);
     if (stat(cpath, &st) != 0) return wb_err(err, WB_E_IO, cpath, "not a run directory (no resolved config.yaml): %s", strerror(errno));
     exp_config *cfg = NULL;
     if (exp_config_load(cpath, NULL, 0, &cfg, err) != 0) return -1;
@@ -987,15 +988,15 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
         if (patch_table_read(run_dir, &pt, err) != 0) goto done;
         have_pt = 1;
     }
-    snprintf(ppath, sizeof ppath, "%s/predictions.csv", run_dir);
+    snprintf(ppath, sizeof ppath, "%s/" EXP_RD_PREDICTIONS, run_dir);
     if (io_csv_read(ppath, &pred, err) != 0) goto done;
-    long c_rep = io_csv_column(&pred, "repeat", err), c_fold = c_rep < 0 ? -1 : io_csv_column(&pred, "fold", err);
-    long c_var = c_fold < 0 ? -1 : io_csv_column(&pred, "variant", err);
-    long c_sop = c_var < 0 ? -1 : io_csv_column(&pred, "sop_instance_uid", err);
-    long c_pat = c_sop < 0 ? -1 : io_csv_column(&pred, "patient", err);
-    long c_lab = c_pat < 0 ? -1 : io_csv_column(&pred, "label", err);
-    long c_score = c_lab < 0 ? -1 : io_csv_column(&pred, "score", err);
-    long c_thr = c_score < 0 ? -1 : io_csv_column(&pred, "threshold", err);
+    long c_rep = io_csv_column(&pred, EXP_RD_COL_REPEAT, err), c_fold = c_rep < 0 ? -1 : io_csv_column(&pred, EXP_RD_COL_FOLD, err);
+    long c_var = c_fold < 0 ? -1 : io_csv_column(&pred, EXP_RD_COL_VARIANT, err);
+    long c_sop = c_var < 0 ? -1 : io_csv_column(&pred, EXP_RD_COL_SOP_UID, err);
+    long c_pat = c_sop < 0 ? -1 : io_csv_column(&pred, EXP_RD_COL_PATIENT, err);
+    long c_lab = c_pat < 0 ? -1 : io_csv_column(&pred, EXP_RD_COL_LABEL, err);
+    long c_score = c_lab < 0 ? -1 : io_csv_column(&pred, EXP_RD_COL_SCORE, err);
+    long c_thr = c_score < 0 ? -1 : io_csv_column(&pred, EXP_RD_COL_THRESHOLD, err);
     if (c_thr < 0) goto done;
     labels_load(cfg, &lab);
     if (!lab.ok) {

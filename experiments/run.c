@@ -53,7 +53,7 @@ static void json_formats(sbuf *b, const exp_dataset *ds)
         if (k < 4) cnt[k]++;
         else other++;
     }
-    sb_printf(b, ", \"non_dicom_images\": %zu, \"formats\": {", ds->n - cnt[0]);
+    sb_printf(b, ", \"" EXP_RD_K_NON_DICOM "\": %zu, \"" EXP_RD_K_FORMATS "\": {", ds->n - cnt[0]);
     int first = 1;
     for (size_t k = 0; k < 4; k++)
         if (cnt[k]) {
@@ -78,16 +78,16 @@ static void mc_emit(sbuf *json, sbuf *csv, int repeat, const char *fold, const c
         char name[128];
         double v;
         if (q == 0) {
-            snprintf(name, sizeof name, "auc");
+            snprintf(name, sizeof name, "%s", exp_rd_mc_fixed_names[EXP_MC_AUC]);
             v = m->v[EXP_MC_AUC];
         } else if (q <= K) {
-            snprintf(name, sizeof name, "auc_ovr_%s", exp_config_get(cfg)->data.classes[q - 1]);
+            snprintf(name, sizeof name, EXP_RD_M_AUC_OVR_PREFIX "%s", exp_config_get(cfg)->data.classes[q - 1]);
             v = m->auc_c[q - 1];
         } else if (q < K + EXP_MC_FIXED) {
-            snprintf(name, sizeof name, "%s", exp_mc_fixed_names[q - K]);
+            snprintf(name, sizeof name, "%s", exp_rd_mc_fixed_names[q - K]);
             v = m->v[q - K];
         } else {
-            snprintf(name, sizeof name, "n_class_%s", exp_config_get(cfg)->data.classes[q - K - EXP_MC_FIXED]);
+            snprintf(name, sizeof name, EXP_RD_M_N_CLASS_PREFIX "%s", exp_config_get(cfg)->data.classes[q - K - EXP_MC_FIXED]);
             v = m->n_c[q - K - EXP_MC_FIXED];
         }
         if (json) {
@@ -109,7 +109,7 @@ static void csv_metric(sbuf *b, int repeat, const char *fold, const char *varian
                        const double m[EXP_M_COUNT])
 {
     if (q == EXP_M_AUC_LO || q == EXP_M_AUC_HI) return;
-    sb_printf(b, "%d,%s,%s,%s,%s,", repeat, fold, variant, level, exp_metric_names[q]);
+    sb_printf(b, "%d,%s,%s,%s,%s,", repeat, fold, variant, level, exp_rd_metric_names[q]);
     sb_num(b, m[q]);
     sb_printf(b, ",");
     if (q == EXP_M_AUC) {
@@ -218,7 +218,7 @@ static size_t fold_auc_at(size_t v, int r, int f, int level, int repeats, int fo
 /* Opens metrics.json ({"schema_version", "name"); the caller goes on with ",\n  \"..."). */
 static void json_metrics_open(sbuf *b, const exp_config *cfg)
 {
-    sb_printf(b, "{\n  \"schema_version\": %d,\n  \"name\": ", EXP_RD_SCHEMA_VERSION);
+    sb_printf(b, "{\n  \"" EXP_RD_K_SCHEMA_VERSION "\": %d,\n  \"" EXP_RD_K_NAME "\": ", EXP_RD_SCHEMA_VERSION);
     sb_jstr(b, exp_config_get(cfg)->name);
 }
 
@@ -293,7 +293,7 @@ static void json_cv_reference(sbuf *b, const exp_config *cfg, const exp_cv_folds
     }
     sb_printf(b, "},\n  \"reference\": ");
     sb_jstr(b, exp_config_get(cfg)->metrics.reference);
-    sb_printf(b, ",\n  \"variants\": [\n");
+    sb_printf(b, ",\n  \"" EXP_RD_K_VARIANTS "\": [\n");
 }
 
 /* What metrics.json says of each variant besides its metrics. */
@@ -318,16 +318,16 @@ static const char *json_variant_open(sbuf *b, const exp_config *cfg, size_t v, c
 {
     const exp_settings_variant *vs = run_variant(cfg, v);
     const char *vname = vs->name;
-    sb_printf(b, "    {\"name\": ");
+    sb_printf(b, "    {\"" EXP_RD_K_NAME "\": ");
     sb_jstr(b, vname);
-    sb_printf(b, ", \"type\": ");
+    sb_printf(b, ", \"" EXP_RD_K_TYPE "\": ");
     sb_jstr(b, exp_variant_type_name(vs->type));
-    sb_printf(b, ", \"trainable_params\": %.0f", vf->trainable[v]);
+    sb_printf(b, ", \"" EXP_RD_K_TRAINABLE_PARAMS "\": %.0f", vf->trainable[v]);
     if (vf->stages[v] >= 0) {
-        sb_printf(b, ", \"trainable_stages\": %d", vf->stages[v]);
+        sb_printf(b, ", \"" EXP_RD_K_TRAINABLE_STAGES "\": %d", vf->stages[v]);
         const char *g = vs->sweep_group;
         if (g[0]) {
-            sb_printf(b, ", \"sweep_group\": ");
+            sb_printf(b, ", \"" EXP_RD_K_SWEEP_GROUP "\": ");
             sb_jstr(b, g);
         }
         int any = 0;
@@ -337,12 +337,12 @@ static const char *json_variant_open(sbuf *b, const exp_config *cfg, size_t v, c
             double grid[EXP_CONFIG_MAX_NUMBERS];
             for (size_t i = 0; i < ng; i++) grid[i] = vs->probe_C[i];
             qsort(grid, ng, sizeof *grid, cmp_double);
-            sb_printf(b, ",\n     \"probe\": {\"C_grid\": [");
+            sb_printf(b, ",\n     \"" EXP_RD_K_PROBE "\": {\"" EXP_RD_K_C_GRID "\": [");
             for (size_t i = 0; i < ng; i++) {
                 sb_printf(b, "%s", i ? ", " : "");
                 sb_num(b, grid[i]);
             }
-            sb_printf(b, "], \"chosen_C\": [");
+            sb_printf(b, "], \"" EXP_RD_K_CHOSEN_C "\": [");
             for (int r = 0; r < vf->repeats; r++) {
                 sb_printf(b, "%s[", r ? ", " : "");
                 for (int f = 0; f < vf->folds; f++) {
@@ -354,7 +354,7 @@ static const char *json_variant_open(sbuf *b, const exp_config *cfg, size_t v, c
             sb_printf(b, "]}");
         }
     }
-    sb_printf(b, ",\n     \"repeats\": [\n");
+    sb_printf(b, ",\n     \"" EXP_RD_K_REPEATS "\": [\n");
     return vname;
 }
 
@@ -372,174 +372,13 @@ static void json_ttest(sbuf *b, const double *fold_auc, size_t v, size_t ref_v, 
     exp_ttest tt;
     wb_error e;
     if (exp_metrics_ttest_corrected(fa, fb, (size_t)folds, n_train, n_test, &tt, &e) == 0) {
-        sb_printf(b, ", \"ttest_mean_diff\": ");
+        sb_printf(b, ", \"" EXP_RD_K_TTEST_MEAN_DIFF "\": ");
         sb_num(b, tt.mean_diff);
-        sb_printf(b, ", \"ttest_t\": ");
+        sb_printf(b, ", \"" EXP_RD_K_TTEST_T "\": ");
         sb_num(b, tt.t);
-        sb_printf(b, ", \"ttest_p\": ");
+        sb_printf(b, ", \"" EXP_RD_K_TTEST_P "\": ");
         sb_num(b, tt.p);
     }
-}
-
-/* ---- multi-class results: predictions.csv, metrics.json, metrics.csv ---- */
-
-/* P: [repeat][variant][item][class] out-of-fold probabilities; fold_auc as in exp_run (macro
- * AUC per variant, repeat, fold and level). */
-static int mc_write_results(const exp_config *cfg, const exp_dataset *ds, const exp_cv_folds *cv, const char *dir,
-                            int K, int repeats, int folds, size_t nv, uint64_t seed, const double *P, int *pred,
-                            const double *fold_auc, const variant_facts *vf, size_t n_groups, double n_train,
-                            double n_test, int agg_max, wb_error *err)
-{
-    const size_t n = ds->n, Kz = (size_t)K;
-    sbuf b = {0}, mcsv = {0};
-    int rc = -1;
-    int *y = malloc(n * sizeof *y), *by = malloc(n * sizeof *by);
-    size_t *idx = malloc(n * sizeof *idx), *order = malloc(n * sizeof *order);
-    double *fp = malloc(n * Kz * sizeof *fp), *bp = malloc(n * Kz * sizeof *bp);
-    double *refb = malloc(n * Kz * sizeof *refb);
-    double *cpv = malloc(n * Kz * sizeof *cpv), *cpr = malloc(n * Kz * sizeof *cpr);
-    int *cy = malloc(n * sizeof *cy);
-    if (!y || !by || !idx || !order || !fp || !bp || !refb || !cpv || !cpr || !cy) {
-        wb_err(err, WB_E_NOMEM, NULL, "out of memory");
-        goto done;
-    }
-#define CLASS(c) exp_config_get(cfg)->data.classes[c]
-    /* predictions.csv: one probability column per class, then the most probable class */
-    sb_printf(&b, "repeat,fold,variant,sop_instance_uid,patient,laterality,view,label");
-    for (int c = 0; c < K; c++) sb_printf(&b, ",score_%s", CLASS(c));
-    sb_printf(&b, ",predicted\n");
-    for (int r = 0; r < repeats; r++)
-        for (size_t v = 0; v < nv; v++) {
-            const char *vname = run_variant(cfg, v)->name;
-            const double *Pv = P + ((size_t)r * nv + v) * n * Kz;
-            wb_error e2;
-            if (exp_metrics_argmax(Pv, n, K, pred, &e2) != 0) {
-                wb_err(err, WB_E_INTERNAL, NULL, "%s: %s", vname, e2.msg);
-                goto done;
-            }
-            for (size_t i = 0; i < n; i++) {
-                const exp_item *it = &ds->items[i];
-                if (cv->fold[(size_t)r * n + i] < 0) continue; /* a fixed split's training item: no prediction */
-                sb_printf(&b, "%d,%d,%s,%s,%s,%s,%s,%s", r, cv->fold[(size_t)r * n + i], vname, it->sop_uid,
-                          it->pseudonym, it->laterality, it->view, CLASS(it->label));
-                for (int c = 0; c < K; c++) {
-                    sb_printf(&b, ",");
-                    sb_num(&b, Pv[i * Kz + (size_t)c]);
-                }
-                sb_printf(&b, ",%s\n", CLASS(pred[i]));
-            }
-        }
-    if (sb_write(&b, dir, EXP_RD_PREDICTIONS, err) != 0) goto done;
-    sb_free(&b);
-
-    const size_t ref_v = exp_config_get(cfg)->metrics.reference_index;
-    for (size_t i = 0; i < n; i++) {
-        y[i] = ds->items[i].label;
-        idx[i] = i;
-    }
-    sb_printf(&mcsv, "repeat,fold,variant,level,metric,value,ci_low,ci_high\n");
-    json_metrics_open(&b, cfg);
-    sb_printf(&b, ",\n  \"classes\": [");
-    for (int c = 0; c < K; c++) {
-        sb_printf(&b, "%s", c ? ", " : "");
-        sb_jstr(&b, CLASS(c));
-    }
-    sb_printf(&b, "],\n  \"data\": {\"images\": %zu, \"patients\": %zu, \"class_images\": {", n, n_groups);
-    for (int c = 0; c < K; c++) {
-        sb_printf(&b, "%s", c ? ", " : "");
-        sb_jstr(&b, CLASS(c));
-        sb_printf(&b, ": %zu", ds->class_n[c]);
-    }
-    sb_printf(&b, "}, \"excluded\": %zu", ds->n_excluded);
-    json_formats(&b, ds);
-    json_row_selection(&b, cfg, ds);
-    sb_printf(&b, "},\n");
-    json_cv_reference(&b, cfg, cv, ds);
-    (void)seed;
-    for (size_t v = 0; v < nv; v++) {
-        const char *vname = json_variant_open(&b, cfg, v, vf);
-        for (int r = 0; r < repeats; r++) {
-            const double *Pv = P + ((size_t)r * nv + v) * n * Kz, *Pr = P + ((size_t)r * nv + ref_v) * n * Kz;
-            sb_printf(&b, "      {\"repeat\": %d", r);
-            for (int level = 0; level < 2; level++) {
-                const char *lname = level ? "breast" : "image";
-                /* per fold */
-                for (int f = 0; f < folds; f++) {
-                    size_t nf = 0;
-                    for (size_t i = 0; i < n; i++)
-                        if (cv->fold[(size_t)r * n + i] == f) idx[nf++] = i;
-                    if (!nf) continue;
-                    for (size_t j = 0; j < nf; j++) {
-                        memcpy(fp + j * Kz, Pv + idx[j] * Kz, Kz * sizeof *fp);
-                        by[j] = y[idx[j]];
-                    }
-                    size_t nn = nf;
-                    const double *pp = fp;
-                    if (level) {
-                        nn = exp_summary_breasts(ds, idx, fp, nf, K, agg_max, by, bp, order);
-                        pp = bp;
-                    }
-                    exp_mc_metrics fm;
-                    exp_summary_multiclass(by, pp, nn, K, pred, &fm);
-                    char fold_s[16];
-                    snprintf(fold_s, sizeof fold_s, "%d", f);
-                    mc_emit(NULL, &mcsv, r, fold_s, vname, lname, &fm, cfg, K);
-                }
-                /* pooled out of fold (a fixed split: its test items) */
-                const size_t nt = tested_items(cv, r, n, idx);
-                for (size_t j = 0; j < nt; j++) {
-                    memcpy(cpv + j * Kz, Pv + idx[j] * Kz, Kz * sizeof *cpv);
-                    memcpy(cpr + j * Kz, Pr + idx[j] * Kz, Kz * sizeof *cpr);
-                    cy[j] = y[idx[j]];
-                }
-                size_t ne = nt;
-                const int *yy = cy;
-                const double *pp = cpv, *pr = cpr;
-                if (level) {
-                    ne = exp_summary_breasts(ds, idx, cpv, nt, K, agg_max, by, bp, order);
-                    exp_summary_breasts(ds, idx, cpr, nt, K, agg_max, by, refb, order);
-                    yy = by;
-                    pp = bp;
-                    pr = refb;
-                }
-                exp_mc_metrics m;
-                exp_summary_multiclass(yy, pp, ne, K, pred, &m);
-                sb_printf(&b, ",\n       \"%s\": {", lname);
-                mc_emit(&b, &mcsv, r, "pooled", vname, lname, &m, cfg, K);
-                if (v != ref_v) {
-                    /* macro AUC against the reference: the pooled difference, and the corrected
-                     * resampled t-test on the fold macro AUCs (DeLong's test is for binary labels) */
-                    exp_mc_metrics mr;
-                    exp_summary_multiclass(yy, pr, ne, K, pred, &mr);
-                    sb_printf(&b, ",\n         \"vs_reference\": {\"delta_auc\": ");
-                    sb_num(&b, m.v[EXP_MC_AUC] - mr.v[EXP_MC_AUC]);
-                    json_ttest(&b, fold_auc, v, ref_v, r, level, repeats, folds, n_train, n_test);
-                    sb_printf(&b, "}");
-                }
-                sb_printf(&b, "}");
-            }
-            sb_printf(&b, "}%s\n", r + 1 < repeats ? "," : "");
-        }
-        sb_printf(&b, "     ]}%s\n", v + 1 < nv ? "," : "");
-    }
-    sb_printf(&b, "  ]\n}\n");
-#undef CLASS
-    if (sb_write(&b, dir, EXP_RD_METRICS_JSON, err) != 0 || sb_write(&mcsv, dir, EXP_RD_METRICS_CSV, err) != 0) goto done;
-    rc = 0;
-done:
-    free(b.s);
-    free(mcsv.s);
-    free(y);
-    free(by);
-    free(idx);
-    free(order);
-    free(fp);
-    free(bp);
-    free(refb);
-    free(cpv);
-    free(cpr);
-    free(cy);
-    return rc;
 }
 
 /* ---- the run ---- */
@@ -635,7 +474,6 @@ typedef struct run_ctx {
     /* the merged results */
     pred *preds;
     double *mcp;       /* multi-class: out-of-fold probabilities [repeat][variant][item][class] */
-    int *mcpred;
     double *trainable, *fold_auc, *secs, *chosen_c;
     int *stages;
     double n_train_sum, n_test_sum;
@@ -812,7 +650,7 @@ static int run_manifest(run_ctx *c, wb_error *err)
 {
     const exp_dataset *ds = &c->ds;
     sbuf b = {0};
-    sb_printf(&b, "file,sop_instance_uid,sha256,label,patient,laterality,view,format\n");
+    sb_printf(&b, EXP_RD_MANIFEST_COLUMNS "\n");
     for (size_t i = 0; i < ds->n; i++) {
         const exp_item *it = &ds->items[i];
         /* never the raw path: directories are often named by patient id (data.output_paths) */
@@ -832,7 +670,7 @@ static int run_manifest(run_ctx *c, wb_error *err)
                       it->view, it->format);
     }
     if (setup_file(c, &b, EXP_RD_MANIFEST, err) != 0) return -1;
-    sb_printf(&b, "file,reason\n");
+    sb_printf(&b, EXP_RD_EXCLUDED_COLUMNS "\n");
     for (size_t i = 0; i < ds->n_excluded; i++) {
         const exp_excluded *x = &ds->excluded[i];
         char *shown = exp_dataset_out_file(ds, x->file, x->group, x->pseudonym);
@@ -871,8 +709,7 @@ static int run_alloc(run_ctx *c, wb_error *err)
     c->bs = malloc(n * S * sizeof *c->bs);
     if (c->mc) {
         c->mcp = calloc(n * (size_t)c->repeats * nv * S, sizeof *c->mcp);
-        c->mcpred = malloc(n * sizeof *c->mcpred);
-        if (!c->mcp || !c->mcpred) return wb_err(err, WB_E_NOMEM, c->o->config, "out of memory");
+        if (!c->mcp) return wb_err(err, WB_E_NOMEM, c->o->config, "out of memory");
     }
     c->preds = calloc(n * (size_t)c->repeats * nv, sizeof *c->preds);
     c->trainable = calloc(nv, sizeof *c->trainable);
@@ -1003,7 +840,7 @@ static int run_prepare(run_ctx *c, wb_error *err)
         snprintf(err->key, sizeof err->key, "cv.folds");
         return -1;
     }
-    sb_printf(&b, "repeat,fold,sop_instance_uid,patient\n");
+    sb_printf(&b, EXP_RD_FOLDS_COLUMNS "\n");
     for (int r = 0; r < c->repeats; r++)
         for (size_t i = 0; i < n; i++)
             sb_printf(&b, "%d,%d,%s,%s\n", r, c->cv.fold[(size_t)r * n + i], c->ds.items[i].sop_uid,
@@ -1213,8 +1050,8 @@ static int run_merge(run_ctx *c, wb_error *err)
     const int agg_max = sm->breast_aggregate == EXP_AGGREGATE_MAX;
     sbuf missing = {0}, foreign = {0};
     size_t n_missing = 0, n_foreign = 0;
-    sb_printf(&c->curves, "repeat,fold,variant,epoch,train_loss,val_auc,lr,best\n");
-    sb_printf(&c->probe_rows, "repeat,fold,variant,C,val_log_loss,val_auc,chosen\n");
+    sb_printf(&c->curves, EXP_RD_CURVES_COLUMNS "\n");
+    sb_printf(&c->probe_rows, EXP_RD_PROBE_COLUMNS "\n");
     c->n_train_sum = c->n_test_sum = 0;
     for (int r = 0; r < c->repeats; r++)
         for (int f = 0; f < c->folds; f++) {
@@ -1287,183 +1124,301 @@ fail:
     return -1;
 }
 
-/* predictions.csv and metrics.json / metrics.csv of a binary run: pooled out-of-fold per
- * repeat, image and breast level, per fold, and against the reference variant. */
-static int bin_write_results(run_ctx *c, wb_error *err)
+/* ---- the results: predictions.csv, metrics.json, metrics.csv (docs/runs.md) ----
+ *
+ * One writer whatever the number of classes: a binary run has one score per item (S = 1) and
+ * the binary metric table with thresholds chosen on validation data; a multi-class run has K
+ * probabilities per item and the multi-class table (the most probable class decides). Names
+ * come from the run directory's schema (experiments/report/rundir.h). */
+
+#define JK(k) "\"" k "\": " /* a metrics.json member's key */
+
+/* The scratch of the results writer: labels, indices and n x S score buffers. */
+typedef struct res_buf {
+    int *y, *by, *pred;
+    size_t *idx, *order;
+    int *cy;
+    double *s, *rs, *fs, *bs, *rbs, *cs, *cr; /* cy, cs, cr: the items with a prediction, compacted */
+} res_buf;
+
+static void res_buf_free(res_buf *rb)
 {
-    const exp_config *cfg = c->cfg;
-    const size_t n = c->n, nv = c->nv;
-    const double spec = exp_config_get(cfg)->metrics.specificity;
-    const int agg_max = exp_config_get(cfg)->metrics.breast_aggregate == EXP_AGGREGATE_MAX;
-    const variant_facts vfacts = {c->trainable, c->stages, c->chosen_c, nv, c->repeats, c->folds};
+    free(rb->y), free(rb->by), free(rb->pred), free(rb->idx), free(rb->order);
+    free(rb->s), free(rb->rs), free(rb->fs), free(rb->bs), free(rb->rbs);
+    free(rb->cy), free(rb->cs), free(rb->cr);
+}
+
+static int res_buf_alloc(res_buf *rb, size_t n, size_t S)
+{
+    memset(rb, 0, sizeof *rb);
+    rb->y = malloc(n * sizeof *rb->y), rb->by = malloc(n * sizeof *rb->by), rb->pred = malloc(n * sizeof *rb->pred);
+    rb->idx = malloc(n * sizeof *rb->idx), rb->order = malloc(n * sizeof *rb->order);
+    rb->s = malloc(n * S * sizeof *rb->s), rb->rs = malloc(n * S * sizeof *rb->rs);
+    rb->fs = malloc(n * S * sizeof *rb->fs), rb->bs = malloc(n * S * sizeof *rb->bs);
+    rb->rbs = malloc(n * S * sizeof *rb->rbs);
+    rb->cy = malloc(n * sizeof *rb->cy);
+    rb->cs = malloc(n * S * sizeof *rb->cs), rb->cr = malloc(n * S * sizeof *rb->cr);
+    return rb->y && rb->by && rb->pred && rb->idx && rb->order && rb->s && rb->rs && rb->fs && rb->bs && rb->rbs &&
+                   rb->cy && rb->cs && rb->cr
+               ? 0
+               : -1;
+}
+
+/* The out-of-fold scores of variant v in repeat r into s (n x S). */
+static void res_scores(const run_ctx *c, int r, size_t v, double *s)
+{
+    const size_t n = c->n, at = ((size_t)r * c->nv + v) * n;
+    if (c->mc) memcpy(s, c->mcp + at * c->S, n * c->S * sizeof *s);
+    else
+        for (size_t i = 0; i < n; i++) s[i] = c->preds[at + i].score;
+}
+
+/* predictions.csv: the out-of-fold scores of every repeat and variant, patients pseudonymised;
+ * a binary run's fold threshold, a multi-class run's most probable class. */
+static int res_predictions(run_ctx *c, res_buf *rb, wb_error *err)
+{
+    const exp_settings *st = exp_config_get(c->cfg);
+    const size_t n = c->n, nv = c->nv, S = c->S;
     sbuf b = {0};
-    /* predictions.csv: out-of-fold scores, patients pseudonymised */
-    sb_printf(&b, "repeat,fold,variant,sop_instance_uid,patient,laterality,view,label,score,threshold\n");
+    sb_printf(&b, EXP_RD_PRED_ITEM_COLUMNS);
+    if (c->mc)
+        for (int k = 0; k < c->K; k++) sb_printf(&b, "," EXP_RD_COL_SCORE_PREFIX "%s", st->data.classes[k]);
+    sb_printf(&b, c->mc ? "," EXP_RD_COL_PREDICTED "\n" : "," EXP_RD_COL_SCORE "," EXP_RD_COL_THRESHOLD "\n");
     for (int r = 0; r < c->repeats; r++)
         for (size_t v = 0; v < nv; v++) {
-            const char *vname = run_variant(cfg, v)->name;
+            const char *vname = run_variant(c->cfg, v)->name;
+            res_scores(c, r, v, rb->s);
+            wb_error e2;
+            if (c->mc && exp_metrics_argmax(rb->s, n, c->K, rb->pred, &e2) != 0) {
+                sb_free(&b);
+                return wb_err(err, WB_E_INTERNAL, NULL, "%s: %s", vname, e2.msg);
+            }
             for (size_t i = 0; i < n; i++) {
-                const pred *p = &c->preds[((size_t)r * nv + v) * n + i];
                 const exp_item *it = &c->ds.items[i];
                 if (c->cv.fold[(size_t)r * n + i] < 0) continue; /* a fixed split's training item: no prediction */
-                sb_printf(&b, "%d,%d,%s,%s,%s,%s,%s,%d,", r, c->cv.fold[(size_t)r * n + i], vname, it->sop_uid, it->pseudonym,
-                          it->laterality, it->view, it->label);
-                sb_num(&b, p->score);
-                sb_printf(&b, ",");
-                sb_num(&b, p->thr);
-                sb_printf(&b, "\n");
+                sb_printf(&b, "%d,%d,%s,%s,%s,%s,%s,", r, c->cv.fold[(size_t)r * n + i], vname, it->sop_uid,
+                          it->pseudonym, it->laterality, it->view);
+                if (c->mc) sb_printf(&b, "%s", st->data.classes[it->label]);
+                else sb_printf(&b, "%d", it->label);
+                for (size_t k = 0; k < S; k++) {
+                    sb_printf(&b, ",");
+                    sb_num(&b, rb->s[i * S + k]);
+                }
+                if (c->mc) {
+                    sb_printf(&b, ",%s\n", st->data.classes[rb->pred[i]]);
+                } else {
+                    sb_printf(&b, ",");
+                    sb_num(&b, c->preds[((size_t)r * nv + v) * n + i].thr);
+                    sb_printf(&b, "\n");
+                }
             }
         }
-    if (sb_write(&b, c->dir, EXP_RD_PREDICTIONS, err) != 0) goto fail;
-    free(b.s);
-    memset(&b, 0, sizeof b);
+    int rc = sb_write(&b, c->dir, EXP_RD_PREDICTIONS, err);
+    sb_free(&b);
+    return rc;
+}
 
-    /* metrics: pooled out-of-fold per repeat, image and breast level; per fold; vs reference */
-    const size_t ref_v = exp_config_get(cfg)->metrics.reference_index;
-    size_t n_pos = 0;
-    for (size_t i = 0; i < n; i++) n_pos += (size_t)c->ds.items[i].label;
-    sbuf mcsv = {0};
-    sb_printf(&mcsv, "repeat,fold,variant,level,metric,value,ci_low,ci_high\n");
-    json_metrics_open(&b, cfg);
-    sb_printf(&b, ",\n  \"data\": {\"images\": %zu, \"patients\": %zu, \"positive_images\": %zu, \"excluded\": %zu", n,
-              c->n_groups, n_pos, c->ds.n_excluded);
-    json_formats(&b, &c->ds);
-    if (c->ds.patch) /* a patch run: its items are patches */
-        sb_printf(&b, ", \"task\": \"patch\", \"lesion_patches\": %zu, \"background_patches\": %zu, \"source_images\": %zu",
-                  c->ds.patch->n_lesion, c->ds.patch->n_background, c->ds.patch->n_images);
-    json_row_selection(&b, cfg, &c->ds);
-    sb_printf(&b, "},\n");
-    json_cv_reference(&b, cfg, &c->cv, &c->ds);
-    double *ref_scores = malloc(n * sizeof *ref_scores), *scores = malloc(n * sizeof *scores);
-    double *ref_b = malloc(n * sizeof *ref_b);
-    int *yall = malloc(n * sizeof *yall), *ball = malloc(n * sizeof *ball);
-    size_t *all = malloc(n * sizeof *all);
-    if (!ref_scores || !scores || !ref_b || !yall || !ball || !all) {
-        free(ref_scores), free(scores), free(ref_b), free(yall), free(ball), free(all), free(mcsv.s);
-        wb_err(err, WB_E_NOMEM, NULL, "out of memory");
-        goto fail;
+/* metrics.json from its opening to the start of "variants": the name, a multi-class run's
+ * classes, the data (images, patients, images per class or positive images, excluded, formats,
+ * a patch run's patches), the folds and the reference. */
+static void res_json_head(const run_ctx *c, sbuf *b)
+{
+    const exp_settings *st = exp_config_get(c->cfg);
+    json_metrics_open(b, c->cfg);
+    if (c->mc) {
+        sb_printf(b, ",\n  " JK(EXP_RD_K_CLASSES) "[");
+        for (int k = 0; k < c->K; k++) {
+            sb_printf(b, "%s", k ? ", " : "");
+            sb_jstr(b, st->data.classes[k]);
+        }
+        sb_printf(b, "]");
     }
+    sb_printf(b, ",\n  " JK(EXP_RD_K_DATA) "{" JK(EXP_RD_K_IMAGES) "%zu, " JK(EXP_RD_K_PATIENTS) "%zu", c->n, c->n_groups);
+    if (c->mc) {
+        sb_printf(b, ", " JK(EXP_RD_K_CLASS_IMAGES) "{");
+        for (int k = 0; k < c->K; k++) {
+            sb_printf(b, "%s", k ? ", " : "");
+            sb_jstr(b, st->data.classes[k]);
+            sb_printf(b, ": %zu", c->ds.class_n[k]);
+        }
+        sb_printf(b, "}");
+    } else {
+        size_t n_pos = 0;
+        for (size_t i = 0; i < c->n; i++) n_pos += (size_t)c->ds.items[i].label;
+        sb_printf(b, ", " JK(EXP_RD_K_POSITIVE_IMAGES) "%zu", n_pos);
+    }
+    sb_printf(b, ", " JK(EXP_RD_K_EXCLUDED) "%zu", c->ds.n_excluded);
+    json_formats(b, &c->ds);
+    if (c->ds.patch) /* a patch run (binary only): its items are patches */
+        sb_printf(b, ", " JK(EXP_RD_K_TASK) "\"patch\", " JK(EXP_RD_K_LESION_PATCHES) "%zu, " JK(EXP_RD_K_BACKGROUND_PATCHES)
+                  "%zu, " JK(EXP_RD_K_SOURCE_IMAGES) "%zu", c->ds.patch->n_lesion, c->ds.patch->n_background,
+                  c->ds.patch->n_images);
+    json_row_selection(b, c->cfg, &c->ds);
+    sb_printf(b, "},\n");
+    json_cv_reference(b, c->cfg, &c->cv, &c->ds);
+}
+
+/* One level (0 image, 1 breast) of variant v in repeat r, scores s and the reference's rs:
+ * each fold's metrics as metrics.csv rows, then the pooled out-of-fold metrics as the level's
+ * metrics.json object and rows, then the comparison with the reference. A binary run's pooled
+ * thresholded metrics count each fold's test items at that fold's validation threshold. */
+static void res_level(run_ctx *c, res_buf *rb, sbuf *b, sbuf *mcsv, int r, size_t v, int level, const double *s,
+                      const double *rs)
+{
+    const exp_settings *st = exp_config_get(c->cfg);
+    const size_t n = c->n, nv = c->nv, S = c->S, ref_v = st->metrics.reference_index;
+    const int agg_max = st->metrics.breast_aggregate == EXP_AGGREGATE_MAX, K = c->K;
+    const double spec = st->metrics.specificity;
+    const char *vname = run_variant(c->cfg, v)->name, *lname = level ? EXP_RD_LEVEL_BREAST : EXP_RD_LEVEL_IMAGE;
+    double m[EXP_M_COUNT], tp = 0, fp = 0, tn = 0, fn = 0;
+    exp_mc_metrics mm;
+    for (int f = 0; f < c->folds; f++) {
+        size_t nf = 0;
+        for (size_t i = 0; i < n; i++)
+            if (c->cv.fold[(size_t)r * n + i] == f) rb->idx[nf++] = i;
+        if (!nf) continue;
+        for (size_t j = 0; j < nf; j++) {
+            memcpy(rb->fs + j * S, s + rb->idx[j] * S, S * sizeof *s);
+            rb->by[j] = rb->y[rb->idx[j]];
+        }
+        size_t nn = nf;
+        const double *pp = rb->fs;
+        if (level) {
+            nn = exp_summary_breasts(&c->ds, rb->idx, rb->fs, nf, (int)S, agg_max, rb->by, rb->bs, rb->order);
+            pp = rb->bs;
+        }
+        char fold_s[16];
+        snprintf(fold_s, sizeof fold_s, "%d", f);
+        if (c->mc) {
+            exp_summary_multiclass(rb->by, pp, nn, K, rb->pred, &mm);
+            mc_emit(NULL, mcsv, r, fold_s, vname, lname, &mm, c->cfg, K);
+            continue;
+        }
+        const pred *p0 = &c->preds[((size_t)r * nv + v) * n + rb->idx[0]];
+        const double t = level ? p0->bthr : p0->thr;
+        exp_summary_binary(rb->by, pp, nn, t, spec, m);
+        for (size_t j = 0; j < nn; j++) {
+            int pos = pp[j] >= t;
+            tp += pos && rb->by[j];
+            fp += pos && !rb->by[j];
+            tn += !pos && !rb->by[j];
+            fn += !pos && rb->by[j];
+        }
+        for (int q = 0; q < EXP_M_COUNT; q++) csv_metric(mcsv, r, fold_s, vname, lname, q, m);
+    }
+    /* pooled out of fold: over the items with a prediction (all in cross-validation, a fixed
+     * split's test items) */
+    const size_t nt = tested_items(&c->cv, r, n, rb->idx);
+    for (size_t j = 0; j < nt; j++) {
+        memcpy(rb->cs + j * S, s + rb->idx[j] * S, S * sizeof *s);
+        memcpy(rb->cr + j * S, rs + rb->idx[j] * S, S * sizeof *rs);
+        rb->cy[j] = rb->y[rb->idx[j]];
+    }
+    size_t ne = nt;
+    const int *yy = rb->cy;
+    const double *ss = rb->cs, *sr = rb->cr;
+    if (level) {
+        ne = exp_summary_breasts(&c->ds, rb->idx, rb->cs, nt, (int)S, agg_max, rb->by, rb->bs, rb->order);
+        exp_summary_breasts(&c->ds, rb->idx, rb->cr, nt, (int)S, agg_max, rb->by, rb->rbs, rb->order);
+        yy = rb->by;
+        ss = rb->bs;
+        sr = rb->rbs;
+    }
+    sb_printf(b, ",\n       \"%s\": {", lname);
+    if (c->mc) {
+        exp_summary_multiclass(yy, ss, ne, K, rb->pred, &mm);
+        mc_emit(b, mcsv, r, EXP_RD_POOLED, vname, lname, &mm, c->cfg, K);
+    } else {
+        exp_summary_binary(yy, ss, ne, 0.5, spec, m);
+        exp_confusion cf = {tp, fp, tn, fn};
+        m[EXP_M_ACC] = exp_confusion_accuracy(&cf);
+        m[EXP_M_BACC] = exp_confusion_balanced_accuracy(&cf);
+        m[EXP_M_SENS] = exp_confusion_sensitivity(&cf);
+        m[EXP_M_SPEC] = exp_confusion_specificity(&cf);
+        m[EXP_M_F1] = exp_confusion_f1(&cf);
+        m[EXP_M_THRESH] = NAN; /* one per fold, in predictions.csv */
+        for (int q = 0; q < EXP_M_COUNT; q++) {
+            if (q == EXP_M_THRESH) continue;
+            sb_printf(b, "%s\"%s\": ", q ? ", " : "", exp_rd_metric_names[q]);
+            sb_num(b, m[q]);
+            csv_metric(mcsv, r, EXP_RD_POOLED, vname, lname, q, m);
+        }
+    }
+    if (v != ref_v) {
+        /* binary: paired DeLong on the pooled scores; multi-class: the macro AUC's difference
+         * (DeLong's test is for binary labels); both: the corrected resampled t-test on the
+         * fold AUCs */
+        sb_printf(b, ",\n         " JK(EXP_RD_K_VS_REFERENCE) "{");
+        if (c->mc) {
+            exp_mc_metrics mr;
+            exp_summary_multiclass(yy, sr, ne, K, rb->pred, &mr);
+            sb_printf(b, JK(EXP_RD_K_DELTA_AUC));
+            sb_num(b, mm.v[EXP_MC_AUC] - mr.v[EXP_MC_AUC]);
+        } else {
+            exp_delong_paired dp;
+            wb_error e2;
+            if (exp_metrics_delong_paired(yy, ss, sr, ne, &dp, &e2) == 0) {
+                sb_printf(b, JK(EXP_RD_K_DELTA_AUC));
+                sb_num(b, dp.diff);
+                sb_printf(b, ", " JK(EXP_RD_K_DELTA_CI_LOW));
+                sb_num(b, dp.diff_ci_lo);
+                sb_printf(b, ", " JK(EXP_RD_K_DELTA_CI_HIGH));
+                sb_num(b, dp.diff_ci_hi);
+                sb_printf(b, ", " JK(EXP_RD_K_DELONG_Z));
+                sb_num(b, dp.z);
+                sb_printf(b, ", " JK(EXP_RD_K_DELONG_P));
+                sb_num(b, dp.p);
+            } else {
+                sb_printf(b, JK(EXP_RD_K_DELTA_AUC) "null");
+            }
+        }
+        json_ttest(b, c->fold_auc, v, ref_v, r, level, c->repeats, c->folds, c->n_train_sum / (c->repeats * c->folds),
+                   c->n_test_sum / (c->repeats * c->folds));
+        sb_printf(b, "}");
+    }
+    sb_printf(b, "}");
+}
+
+/* predictions.csv, metrics.json and metrics.csv: per variant and repeat, the pooled
+ * out-of-fold metrics at image and breast level, per fold, and against the reference variant;
+ * a patch run's whole-image scoring (run_patch.c) closes metrics.json. */
+static int run_results(run_ctx *c, wb_error *err)
+{
+    const size_t n = c->n, nv = c->nv, ref_v = exp_config_get(c->cfg)->metrics.reference_index;
+    const variant_facts vf = {c->trainable, c->stages, c->chosen_c, nv, c->repeats, c->folds};
+    res_buf rb;
+    sbuf b = {0}, mcsv = {0};
+    int rc = -1;
+    if (res_buf_alloc(&rb, n, c->S) != 0) {
+        wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+        goto done;
+    }
+    if (res_predictions(c, &rb, err) != 0) goto done;
+    for (size_t i = 0; i < n; i++) rb.y[i] = c->ds.items[i].label;
+    sb_printf(&mcsv, EXP_RD_METRICS_CSV_COLUMNS "\n");
+    res_json_head(c, &b);
     for (size_t v = 0; v < nv; v++) {
-        const char *vname = json_variant_open(&b, cfg, v, &vfacts);
+        json_variant_open(&b, c->cfg, v, &vf);
         for (int r = 0; r < c->repeats; r++) {
-            /* pooled over the items with a prediction: all (cross-validation), or a fixed split's test items */
-            const size_t nt = tested_items(&c->cv, r, n, all);
-            for (size_t j = 0; j < nt; j++) {
-                yall[j] = c->ds.items[all[j]].label;
-                scores[j] = c->preds[((size_t)r * nv + v) * n + all[j]].score;
-                ref_scores[j] = c->preds[((size_t)r * nv + ref_v) * n + all[j]].score;
-            }
-            sb_printf(&b, "      {\"repeat\": %d", r);
-            for (int level = 0; level < 2; level++) {
-                const char *lname = level ? "breast" : "image";
-                double m[EXP_M_COUNT];
-                /* pooled confusion: each fold's own validation threshold on its test images */
-                double thr_sum_tp = 0, tp = 0, fp = 0, tn = 0, fn = 0;
-                (void)thr_sum_tp;
-                size_t ne = nt;
-                const int *yy = yall;
-                const double *ss = scores, *rs = ref_scores;
-                if (level == 1) {
-                    ne = exp_summary_breasts(&c->ds, all, scores, nt, 1, agg_max, ball, c->bs, c->order);
-                    exp_summary_breasts(&c->ds, all, ref_scores, nt, 1, agg_max, ball, ref_b, c->order);
-                    yy = ball;
-                    ss = c->bs;
-                    rs = ref_b;
-                }
-                exp_summary_binary(yy, ss, ne, 0.5, spec, m);
-                for (int f = 0; f < c->folds; f++) {
-                    size_t nf = 0;
-                    for (size_t i = 0; i < n; i++)
-                        if (c->cv.fold[(size_t)r * n + i] == f) c->te[nf++] = i;
-                    if (!nf) continue;
-                    const pred *p0 = &c->preds[((size_t)r * nv + v) * n + c->te[0]];
-                    double t = level ? p0->bthr : p0->thr;
-                    for (size_t j = 0; j < nf; j++) c->stest[j] = c->preds[((size_t)r * nv + v) * n + c->te[j]].score;
-                    size_t nn = nf;
-                    const int *fy;
-                    const double *fs = c->stest;
-                    if (level == 1) {
-                        nn = exp_summary_breasts(&c->ds, c->te, c->stest, nf, 1, agg_max, c->by, c->sval, c->order);
-                        fy = c->by;
-                        fs = c->sval;
-                    } else {
-                        for (size_t j = 0; j < nf; j++) c->by[j] = c->ds.items[c->te[j]].label;
-                        fy = c->by;
-                    }
-                    double fm[EXP_M_COUNT];
-                    exp_summary_binary(fy, fs, nn, t, spec, fm);
-                    for (size_t j = 0; j < nn; j++) {
-                        int pos = fs[j] >= t;
-                        tp += pos && fy[j];
-                        fp += pos && !fy[j];
-                        tn += !pos && !fy[j];
-                        fn += !pos && fy[j];
-                    }
-                    char fold_s[16];
-                    snprintf(fold_s, sizeof fold_s, "%d", f);
-                    for (int q = 0; q < EXP_M_COUNT; q++) csv_metric(&mcsv, r, fold_s, vname, lname, q, fm);
-                }
-                exp_confusion cf = {tp, fp, tn, fn};
-                m[EXP_M_ACC] = exp_confusion_accuracy(&cf);
-                m[EXP_M_BACC] = exp_confusion_balanced_accuracy(&cf);
-                m[EXP_M_SENS] = exp_confusion_sensitivity(&cf);
-                m[EXP_M_SPEC] = exp_confusion_specificity(&cf);
-                m[EXP_M_F1] = exp_confusion_f1(&cf);
-                m[EXP_M_THRESH] = NAN; /* one per fold, in predictions.csv */
-                sb_printf(&b, ",\n       \"%s\": {", lname);
-                for (int q = 0; q < EXP_M_COUNT; q++) {
-                    if (q == EXP_M_THRESH) continue;
-                    sb_printf(&b, "%s\"%s\": ", q ? ", " : "", exp_metric_names[q]);
-                    sb_num(&b, m[q]);
-                    csv_metric(&mcsv, r, "pooled", vname, lname, q, m);
-                }
-                /* against the reference: paired DeLong on pooled scores, corrected t-test on fold AUCs */
-                if (v != ref_v) {
-                    exp_delong_paired dp;
-                    wb_error e2;
-                    sb_printf(&b, ",\n         \"vs_reference\": {");
-                    if (exp_metrics_delong_paired(yy, ss, rs, ne, &dp, &e2) == 0) {
-                        sb_printf(&b, "\"delta_auc\": ");
-                        sb_num(&b, dp.diff);
-                        sb_printf(&b, ", \"delta_ci_low\": ");
-                        sb_num(&b, dp.diff_ci_lo);
-                        sb_printf(&b, ", \"delta_ci_high\": ");
-                        sb_num(&b, dp.diff_ci_hi);
-                        sb_printf(&b, ", \"delong_z\": ");
-                        sb_num(&b, dp.z);
-                        sb_printf(&b, ", \"delong_p\": ");
-                        sb_num(&b, dp.p);
-                    } else {
-                        sb_printf(&b, "\"delta_auc\": null");
-                    }
-                    json_ttest(&b, c->fold_auc, v, ref_v, r, level, c->repeats, c->folds, c->n_train_sum / (c->repeats * c->folds),
-                               c->n_test_sum / (c->repeats * c->folds));
-                    sb_printf(&b, "}");
-                }
-                sb_printf(&b, "}");
-            }
+            res_scores(c, r, v, rb.s);
+            res_scores(c, r, ref_v, rb.rs);
+            sb_printf(&b, "      {" JK(EXP_RD_K_REPEAT) "%d", r);
+            for (int level = 0; level < 2; level++) res_level(c, &rb, &b, &mcsv, r, v, level, rb.s, rb.rs);
             sb_printf(&b, "}%s\n", r + 1 < c->repeats ? "," : "");
         }
         sb_printf(&b, "     ]}%s\n", v + 1 < nv ? "," : "");
     }
     sb_printf(&b, "  ]");
-    if (exp_wi_write(c->wi, cfg, c->dir, &b, err) != 0) {
-        free(ref_scores), free(scores), free(ref_b), free(yall), free(ball), free(all), free(mcsv.s);
-        goto fail;
-    }
+    if (exp_wi_write(c->wi, c->cfg, c->dir, &b, err) != 0) goto done;
     sb_printf(&b, "\n}\n");
-    free(ref_scores), free(scores), free(ref_b), free(yall), free(ball), free(all);
-    if (sb_write(&b, c->dir, EXP_RD_METRICS_JSON, err) != 0 || sb_write(&mcsv, c->dir, EXP_RD_METRICS_CSV, err) != 0) {
-        free(mcsv.s);
-        goto fail;
-    }
-
-    free(mcsv.s);
-    free(b.s);
-    return 0;
-fail:
-    free(b.s);
-    return -1;
+    if (sb_write(&b, c->dir, EXP_RD_METRICS_JSON, err) != 0 || sb_write(&mcsv, c->dir, EXP_RD_METRICS_CSV, err) != 0)
+        goto done;
+    rc = 0;
+done:
+    sb_free(&b);
+    sb_free(&mcsv);
+    res_buf_free(&rb);
+    return rc;
 }
 
 /* Step 6, outputs: curves.csv, probe.csv, timing.csv, the results, run.log, the reports. */
@@ -1475,7 +1430,7 @@ static int run_outputs(run_ctx *c, wb_error *err)
     /* timing.csv: wall seconds of each (repeat, fold, variant); kept apart from the metrics,
      * which must not depend on the machine's speed */
     sbuf b = {0};
-    sb_printf(&b, "repeat,fold,variant,seconds\n");
+    sb_printf(&b, EXP_RD_TIMING_COLUMNS "\n");
     for (int r = 0; r < c->repeats; r++)
         for (int f = 0; f < c->folds; f++)
             for (size_t v = 0; v < c->nv; v++)
@@ -1484,16 +1439,7 @@ static int run_outputs(run_ctx *c, wb_error *err)
     int rc = sb_write(&b, c->dir, EXP_RD_TIMING, err);
     sb_free(&b);
     if (rc != 0) return -1;
-    if (c->mc) {
-        const variant_facts vfacts = {c->trainable, c->stages, c->chosen_c, c->nv, c->repeats, c->folds};
-        const int agg_max = exp_config_get(cfg)->metrics.breast_aggregate == EXP_AGGREGATE_MAX;
-        if (mc_write_results(cfg, &c->ds, &c->cv, c->dir, c->K, c->repeats, c->folds, c->nv, c->seed, c->mcp, c->mcpred,
-                             c->fold_auc, &vfacts, c->n_groups, c->n_train_sum / (c->repeats * c->folds),
-                             c->n_test_sum / (c->repeats * c->folds), agg_max, err) != 0)
-            return -1;
-    } else if (bin_write_results(c, err) != 0) {
-        return -1;
-    }
+    if (run_results(c, err) != 0) return -1;
     sb_printf(&b, "run %s\nconfig %s\nimages %zu (excluded %zu), patients %zu\n", c->dir,
               c->o->config ? c->o->config : "config.yaml", c->n, c->ds.n_excluded, c->n_groups);
     if (c->ds.selected.n_filters || c->ds.selected.split) {
@@ -1544,7 +1490,6 @@ static void run_close(run_ctx *c, int rc, wb_error *err)
     free(c->fold_auc);
     free(c->secs);
     free(c->mcp);
-    free(c->mcpred);
     exp_cv_folds_free(&c->cv);
     exp_wi_free(c->wi);
     wb_tensor_list_free(&c->weights);

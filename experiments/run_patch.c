@@ -8,6 +8,7 @@
 #include "experiments/data/patch.h"
 #include "experiments/eval/cv.h"
 #include "experiments/eval/metrics.h"
+#include "experiments/report/rundir.h"
 #include "io/io_png.h"
 
 struct exp_wi {
@@ -208,25 +209,25 @@ static void json_level(sbuf *b, const char *name, const int *y, const double *s,
     size_t npos = 0;
     for (size_t i = 0; i < n; i++) npos += (size_t)y[i];
     exp_confusion c = {tp, fp, tn, fn};
-    const char *names[] = {"auc", "auc_ci_low", "auc_ci_high", "average_precision", "sensitivity", "specificity",
-                           "balanced_accuracy"};
+    const char *names[] = {EXP_RD_M_AUC,         EXP_RD_M_AUC_CI_LOW,  EXP_RD_M_AUC_CI_HIGH,      EXP_RD_M_AP,
+                           EXP_RD_M_SENSITIVITY, EXP_RD_M_SPECIFICITY, EXP_RD_M_BALANCED_ACCURACY};
     double vals[] = {d.auc, d.ci_lo, d.ci_hi, ap, exp_confusion_sensitivity(&c), exp_confusion_specificity(&c),
                      exp_confusion_balanced_accuracy(&c)};
     for (int q = 0; q < 7; q++) {
         sb_printf(b, "%s\"%s\": ", q ? ", " : "", names[q]);
         sb_num(b, vals[q]);
     }
-    sb_printf(b, ", \"n\": %zu, \"n_positive\": %zu", n, npos);
+    sb_printf(b, ", \"" EXP_RD_M_N "\": %zu, \"" EXP_RD_M_N_POSITIVE "\": %zu", n, npos);
     if (with_ref) {
         exp_delong_paired dp;
-        sb_printf(b, ", \"vs_reference\": {");
+        sb_printf(b, ", \"" EXP_RD_K_VS_REFERENCE "\": {");
         if (exp_metrics_delong_paired(y, s, ref, n, &dp, &e) == 0) {
-            sb_printf(b, "\"delta_auc\": ");
+            sb_printf(b, "\"" EXP_RD_K_DELTA_AUC "\": ");
             sb_num(b, dp.diff);
-            sb_printf(b, ", \"delong_p\": ");
+            sb_printf(b, ", \"" EXP_RD_K_DELONG_P "\": ");
             sb_num(b, dp.p);
         } else {
-            sb_printf(b, "\"delta_auc\": null");
+            sb_printf(b, "\"" EXP_RD_K_DELTA_AUC "\": null");
         }
         sb_printf(b, "}");
     }
@@ -265,7 +266,7 @@ int exp_wi_write(exp_wi *w, const exp_config *cfg, const char *dir, sbuf *json, 
                 sb_printf(&b, ",%zu,%d,%d\n", im->nw, bw->r0 + bw->side / 2, bw->c0 + bw->side / 2);
             }
         }
-    if (sb_write(&b, dir, "predictions_image.csv", err) != 0) goto done;
+    if (sb_write(&b, dir, EXP_RD_PREDICTIONS_IMAGE, err) != 0) goto done;
     sb_free(&b);
     /* the heat maps of the first repeat: one row per scored window */
     sb_printf(&b, "variant,sop_instance_uid,grid_rows,grid_cols,grid,row,col,side,score\n");
@@ -284,7 +285,7 @@ int exp_wi_write(exp_wi *w, const exp_config *cfg, const char *dir, sbuf *json, 
             }
         }
     }
-    if (sb_write(&b, dir, "heatmaps.csv", err) != 0) goto done;
+    if (sb_write(&b, dir, EXP_RD_HEATMAPS, err) != 0) goto done;
     sb_free(&b);
 
     /* metrics: pooled over the held-out folds, per repeat, image and breast level */
@@ -301,11 +302,11 @@ int exp_wi_write(exp_wi *w, const exp_config *cfg, const char *dir, sbuf *json, 
         wb_err(err, WB_E_NOMEM, NULL, "out of memory");
         goto done;
     }
-    sb_printf(json, ",\n  \"whole_image\": {\"images\": %zu, \"scored\": %zu, \"windows\": %zu, \"score\": \"max\", "
-                    "\"breast_aggregate\": \"%s\",\n   \"variants\": [\n",
+    sb_printf(json, ",\n  \"" EXP_RD_K_WHOLE_IMAGE "\": {\"" EXP_RD_K_IMAGES "\": %zu, \"scored\": %zu, \"windows\": %zu, \"score\": \"max\", "
+                    "\"breast_aggregate\": \"%s\",\n   \"" EXP_RD_K_VARIANTS "\": [\n",
               n_img, n_scored, w->nw, w->agg_max ? "max" : "mean");
     for (size_t v = 0; v < nv; v++) {
-        sb_printf(json, "    {\"name\": ");
+        sb_printf(json, "    {\"" EXP_RD_K_NAME "\": ");
         sb_jstr(json, st->variants[v].name);
         sb_printf(json, ", \"results\": [");
         for (int r = 0; r < w->repeats; r++) {
@@ -346,10 +347,10 @@ int exp_wi_write(exp_wi *w, const exp_config *cfg, const char *dir, sbuf *json, 
                     c[1][3] += !pos && by[j];
                 }
             }
-            sb_printf(json, "%s\n      {\"repeat\": %d, ", r ? "," : "", r);
-            json_level(json, "image", y, s, rs, n, c[0][0], c[0][1], c[0][2], c[0][3], v != ref_v);
+            sb_printf(json, "%s\n      {\"" EXP_RD_K_REPEAT "\": %d, ", r ? "," : "", r);
+            json_level(json, EXP_RD_LEVEL_IMAGE, y, s, rs, n, c[0][0], c[0][1], c[0][2], c[0][3], v != ref_v);
             sb_printf(json, ", ");
-            json_level(json, "breast", by, bs, rbs, nb, c[1][0], c[1][1], c[1][2], c[1][3], v != ref_v);
+            json_level(json, EXP_RD_LEVEL_BREAST, by, bs, rbs, nb, c[1][0], c[1][1], c[1][2], c[1][3], v != ref_v);
             sb_printf(json, "}");
             free(bscore);
             free(bthr);
@@ -380,7 +381,7 @@ int exp_wi_write_patches(const exp_dataset *ds, const exp_cv_folds *cv, const ch
         sb_printf(&b, ",%s,%d,%s,%d,%d,%d,%d,%d,%d\n", kinds[it->kind], ds->items[i].label, im->pseudonym, cv->fold[i],
                   it->r0, it->c0, it->side, im->rows, im->cols);
     }
-    int rc = sb_write(&b, dir, "patches.csv", err);
+    int rc = sb_write(&b, dir, EXP_RD_PATCHES, err);
     sb_free(&b);
     return rc;
 }

@@ -1,6 +1,12 @@
 /* io_dicom_scan.h — a bounded, iterative pre-scan of a DICOM file's structure, run before
  * DCMTK parses it (io_dicom_shim.cpp).
  *
+ *     // given: io_dicom_is_sq_fn is_sq;      // the data dictionary's SQ tags (DCMTK's, in the shim)
+ *     uint64_t size;
+ *     int fd = io_fs_open_input("a.dcm", 0, &size, &err);
+ *     if (fd >= 0 && io_dicom_scan(fd, size, IO_DICOM_MAX_DEPTH, is_sq, "a.dcm", &err) != 0)
+ *         ...;    // err: too deeply nested sequences, at which byte offset
+ *
  * DCMTK parses sequences recursively (item -> sequence -> item ...): a file of 20,000 nested
  * sequences, 700 kB uncompressed and a few kB deflated, overflows the stack. This scan walks
  * the same elements with an explicit stack of at most max_depth + 2 open containers and

@@ -1,4 +1,18 @@
-/* io_fs.h — small file-system helpers: recursive file listing, atomic writes, directories. */
+/* io_fs.h — small file-system helpers: recursive file listing, atomic writes, directories.
+ *
+ *     io_path_list files; io_path_list_init(&files);
+ *     if (io_fs_collect("data/demo", &files, &err) != 0) ...;    // every regular file, sorted
+ *     io_path_list_free(&files);
+ *
+ *     unsigned char *text; size_t n;                              // an input file, bounded
+ *     if (io_fs_read_all("data/demo/labels.csv", 1 << 20, &text, &n, &err) != 0) ...;
+ *     free(text);
+ *
+ *     io_atomic_file af;                                          // all or nothing
+ *     if (io_fs_mkdirs("runs/x", &err) != 0 || io_atomic_open(&af, "runs/x/a.csv", &err) != 0) ...;
+ *     fprintf(af.f, "a,b\n1,2\n");
+ *     if (io_atomic_commit(&af, &err) != 0) ...;                  // a.csv complete, or as it was
+ */
 #ifndef IO_FS_H
 #define IO_FS_H
 

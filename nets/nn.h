@@ -69,6 +69,17 @@ typedef struct nn_net nn_net;
 int nn_set_threads(int n);
 int nn_get_threads(void);
 
+/* A parallel loop on the engine's threads, for code outside the engine too (preprocessing):
+ * splits [0, n) into nth = min(max_threads, nn_get_threads(), n) contiguous pieces (at least
+ * one; max_threads < 1: no limit of its own), piece ith = [n*ith/nth, n*(ith+1)/nth), and
+ * runs fn(ctx, ith, lo, hi) for each, piece 0 on the caller; returns when all are done. The
+ * pieces depend only on n and nth, never on timing; when the pool is busy (another caller) or
+ * its threads could not be started, the caller runs every piece itself, in order. A loop
+ * whose pieces write disjoint outputs (or per-piece partial results combined in piece order)
+ * gives the same bits for any thread count. */
+typedef void (*nn_par_for_fn)(void *ctx, int ith, size_t lo, size_t hi);
+void nn_par_for(size_t n, int max_threads, nn_par_for_fn fn, void *ctx);
+
 /* ---------------------------------------------------------------- networks */
 
 typedef struct nn_net_opts {

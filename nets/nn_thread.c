@@ -225,3 +225,34 @@ void nn_par_range(size_t n, int ith, int nth, size_t align, size_t *begin, size_
     *begin = b0 * align < n ? b0 * align : n;
     *end = b1 * align < n ? b1 * align : n;
 }
+
+/* nn_par_for over nn_par_run: the pool's slices beyond nth do nothing. */
+typedef struct par_for_job {
+    nn_par_for_fn fn;
+    void *ctx;
+    size_t n;
+    int nth;
+} par_for_job;
+
+static void par_for_slice(void *ctx, int ith, int pool_nth)
+{
+    (void)pool_nth;
+    const par_for_job *j = ctx;
+    if (ith < j->nth)
+        j->fn(j->ctx, ith, j->n * (size_t)ith / (size_t)j->nth, j->n * (size_t)(ith + 1) / (size_t)j->nth);
+}
+
+void nn_par_for(size_t n, int max_threads, nn_par_for_fn fn, void *ctx)
+{
+    int nth = nn_get_threads();
+    if (max_threads >= 1 && max_threads < nth)
+        nth = max_threads;
+    if ((size_t)nth > n)
+        nth = n > 0 ? (int)n : 1;
+    if (nth <= 1) {
+        fn(ctx, 0, 0, n);
+        return;
+    }
+    par_for_job j = {fn, ctx, n, nth};
+    nn_par_run(par_for_slice, &j);
+}

@@ -6,6 +6,7 @@
 #include "experiments/config/config.h"
 #include "experiments/data/dataset.h"
 #include "base/wb_log.h"
+#include "nets/nn.h"
 
 static int run(int argc, char **argv)
 {
@@ -40,6 +41,8 @@ static int run(int argc, char **argv)
     }
     exp_config *cfg;
     if (exp_config_load(path, sets, n_sets, &cfg, &err) != 0) return cli_fail(&err);
+    /* the config's threads split each image's rows (preprocessing runs on the engine's pool) */
+    nn_set_threads(exp_config_get(cfg)->threads);
     char cache_dir[4200];
     exp_dataset_cache_dir(cfg, runs_dir, cache_dir, sizeof cache_dir);
     /* Pseudonyms are not written anywhere here: any key will do. */

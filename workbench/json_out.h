@@ -1,4 +1,12 @@
-/* json_out.h — writing one JSON object per line (JSON Lines) to a FILE. */
+/* json_out.h — writing one JSON object per line (JSON Lines) to a FILE.
+ *
+ *     json_out j;
+ *     json_begin(&j, stdout);
+ *     json_str(&j, "file", "P0001/L_CC.dcm");
+ *     json_int(&j, "rows", 4096);
+ *     json_num(&j, "mean", NAN);                 // null
+ *     json_end(&j);                              // {"file": "P0001/L_CC.dcm", "rows": 4096, "mean": null}
+ */
 #ifndef WB_JSON_OUT_H
 #define WB_JSON_OUT_H
 

@@ -21,6 +21,7 @@
 #include "io/io_dicom.h"
 #include "experiments/data/preprocess.h"
 #include "base/wb_error.h"
+#include "nets/nn.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -108,6 +109,7 @@ int main(int argc, char **argv) {
     }
     int nfiles = argc - first, workers = split_rows ? 1 : threads;
     exp_pre_set_threads(split_rows ? threads : 1);
+    nn_set_threads(split_rows ? threads : 1); /* the rows are split over the engine's pool */
     double *t_dec = calloc((size_t)nfiles, sizeof *t_dec), *t_pre = calloc((size_t)nfiles, sizeof *t_pre);
     double *sum = calloc((size_t)nfiles, sizeof *sum);
     double *c_dec = calloc((size_t)nfiles, sizeof *c_dec), *c_pre = calloc((size_t)nfiles, sizeof *c_pre);

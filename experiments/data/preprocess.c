@@ -1,13 +1,12 @@
 /* preprocess.c — the preprocessing pipeline of preprocess.h. The full-resolution steps (triangle
  * threshold, mask components and holes on runs, window/crop/flip, anti-aliased resampling) are
- * C, with rows split over exp_pre_set_threads threads; Otsu's threshold, CLAHE and the GLCM
+ * C, with rows split over the engine's thread pool (nn_par_for; at most exp_pre_set_threads); Otsu's threshold, CLAHE and the GLCM
  * features are ITK's through io_itk.h. docs/preprocess.md says why. */
 #include "experiments/data/preprocess.h"
 #include "io/io_fs.h"
 
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "io/io_image.h"
 #include "io/io_itk.h"
 #include "io/io_sha256.h"
+#include "nets/nn.h"
 #include "base/wb_log.h"
 
 static const char *const feature_names[EXP_PRE_N_FEATURES] = {
@@ -249,8 +249,9 @@ int exp_pre_first_order(const float *img, const uint8_t *mask, size_t n, int bin
 
 /* ---- threads ---- */
 
-/* Threads the hot loops of one exp_pre_run split their rows over (process-wide, default 1).
- * Every output value is computed by the same code whatever the split, so the result does not
+/* The most threads the hot loops of one exp_pre_run split their rows over (process-wide,
+ * default 1); the threads are the engine's (nn_set_threads), so fewer run when its pool is
+ * smaller. Every output value is computed by the same code whatever the split, so the result does not
  * depend on it (tests/preprocess checks 1 against 2 threads byte for byte). */
 static int g_threads = 1;
 
@@ -264,48 +265,13 @@ int exp_pre_threads(void)
     return g_threads;
 }
 
-typedef void (*par_fn)(void *ctx, int ith, size_t lo, size_t hi);
-
-typedef struct {
-    par_fn fn;
-    void *ctx;
-    int ith;
-    size_t lo, hi;
-} par_job;
-
-static void *par_main(void *arg)
+/* Runs fn over [0, n) in at most nth contiguous pieces on the engine's thread pool (nets/:
+ * nn_par_for, also capped by nn_set_threads), piece ith on thread ith, piece 0 on the caller.
+ * Fewer pieces than nth may run (a smaller pool, fewer rows than threads): every caller sizes
+ * its per-piece slots for nth and starts them empty. */
+static void par_for(int nth, size_t n, nn_par_for_fn fn, void *ctx)
 {
-    par_job *j = arg;
-    j->fn(j->ctx, j->ith, j->lo, j->hi);
-    return NULL;
-}
-
-/* Runs fn over [0, n) in nth contiguous pieces, piece ith on thread ith (piece 0 on the
- * caller). A thread that cannot be started runs its piece on the caller instead. */
-static void par_for(int nth, size_t n, par_fn fn, void *ctx)
-{
-    if (nth > (int)n)
-        nth = n > 0 ? (int)n : 1;
-    if (nth <= 1) {
-        fn(ctx, 0, 0, n);
-        return;
-    }
-    par_job job[EXP_PRE_MAX_THREADS];
-    pthread_t tid[EXP_PRE_MAX_THREADS];
-    int started[EXP_PRE_MAX_THREADS] = {0};
-    for (int t = 0; t < nth; t++) {
-        job[t] = (par_job){fn, ctx, t, n * (size_t)t / (size_t)nth,
-                           n * (size_t)(t + 1) / (size_t)nth};
-        if (t > 0)
-            started[t] = pthread_create(&tid[t], NULL, par_main, &job[t]) == 0;
-    }
-    fn(ctx, 0, job[0].lo, job[0].hi);
-    for (int t = 1; t < nth; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
-        else
-            fn(ctx, t, job[t].lo, job[t].hi);
-    }
+    nn_par_for(n, nth, fn, ctx);
 }
 
 /* ---- triangle threshold ---- */

@@ -152,9 +152,10 @@ int exp_pre_features(const float *img, const uint8_t *mask, int rows, int cols, 
 int exp_pre_file(const char *path, const exp_pre_params *p, exp_pre_result *out,
                  wb_error *err);
 
-/* Threads the hot loops of exp_pre_run (and of the functions below) split rows over: a
- * process-wide setting, 1..EXP_PRE_MAX_THREADS (clamped), default 1. The output does not depend
- * on it. Run one image per core instead (threads 1) when several images are processed at once,
+/* The most threads the hot loops of exp_pre_run (and of the functions below) split rows over:
+ * a process-wide setting, 1..EXP_PRE_MAX_THREADS (clamped), default 1. The threads are the
+ * engine's pool (nets/nn.h: nn_par_for), so min(this, nn_set_threads's count) run. The output
+ * does not depend on either. Run one image per core instead (threads 1) when several images are processed at once,
  * so that the cores are not oversubscribed. */
 #define EXP_PRE_MAX_THREADS 16
 void exp_pre_set_threads(int n);

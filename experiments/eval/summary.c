@@ -59,7 +59,6 @@ size_t exp_summary_breasts(const exp_dataset *ds, const size_t *idx, const doubl
 /* The multi-class metrics of one set of predictions (y, P n x K), in output order:
  * auc (one-vs-rest macro), auc_ovr_<class> per class, accuracy, balanced_accuracy, f1_macro,
  * log_loss (argmax decides the predicted class), n, n_class_<class>. NaN where undefined. */
-const char *const exp_mc_fixed_names[EXP_MC_FIXED] = {"auc", "accuracy", "balanced_accuracy", "f1_macro", "log_loss", "n"};
 
 void exp_summary_multiclass(const int *y, const double *P, size_t n, int K, int *pred, exp_mc_metrics *m)
 {
@@ -91,9 +90,6 @@ void exp_summary_multiclass(const int *y, const double *P, size_t n, int K, int 
     }
     exp_metrics_log_loss(y, P, n, K, &m->v[EXP_MC_LOGLOSS], &e);
 }
-const char *const exp_metric_names[EXP_M_COUNT] = {"auc", "auc_ci_low", "auc_ci_high", "average_precision", "accuracy",
-                                                  "balanced_accuracy", "sensitivity", "specificity",
-                                                  "sensitivity_at_specificity", "f1", "brier", "ece", "threshold", "n", "n_positive"};
 
 /* y, score, n; thr: the decision threshold (chosen on validation data). */
 void exp_summary_binary(const int *y, const double *score, size_t n, double thr, double spec, double m[EXP_M_COUNT])

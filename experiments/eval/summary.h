@@ -7,7 +7,7 @@
  *     double m[EXP_M_COUNT];
  *     double t = exp_summary_threshold(yval, sval, nval, "youden", 0.9);
  *     exp_summary_binary(ytest, stest, ntest, t, 0.9, m);      // m[EXP_M_AUC], m[EXP_M_F1], ...
- *     printf("%s = %g\n", exp_metric_names[EXP_M_AUC], m[EXP_M_AUC]);
+ *     printf("AUC %g, F1 %g\n", m[EXP_M_AUC], m[EXP_M_F1]);
  *
  *     // given: const exp_dataset *ds; const size_t *idx; const double *scores; size_t n;
  *     // given: int *by; double *bs; size_t *order;
@@ -21,9 +21,9 @@
 #include "experiments/config/config.h"
 #include "experiments/data/dataset.h"
 
-/* The binary metric table, in metrics.csv order; exp_metric_names[q] names entry q. */
+/* The binary metric table, in metrics.csv order; the run directory's schema names entry q
+ * (experiments/report/rundir.h: exp_rd_metric_names[q]). */
 enum { EXP_M_AUC, EXP_M_AUC_LO, EXP_M_AUC_HI, EXP_M_AP, EXP_M_ACC, EXP_M_BACC, EXP_M_SENS, EXP_M_SPEC, EXP_M_SENS_AT_SPEC, EXP_M_F1, EXP_M_BRIER, EXP_M_ECE, EXP_M_THRESH, EXP_M_N, EXP_M_NPOS, EXP_M_COUNT };
-extern const char *const exp_metric_names[EXP_M_COUNT];
 
 /* y, score, n; thr: the decision threshold (chosen on validation data); spec: the target
  * specificity of sensitivity_at_specificity. Entries undefined on these data are NaN. */
@@ -35,9 +35,9 @@ double exp_summary_threshold(const int *y, const double *s, size_t n, const char
 
 /* The multi-class table: auc (one-vs-rest macro), per-class one-vs-rest AUCs, accuracy,
  * balanced_accuracy, f1_macro, log_loss (argmax decides the class; pred gets it, n entries),
- * n, per-class counts. NaN where undefined. */
+ * n, per-class counts (the fixed entries named by rundir.h's exp_rd_mc_fixed_names). NaN where
+ * undefined. */
 enum { EXP_MC_AUC = 0, EXP_MC_ACC = 1, EXP_MC_BACC = 2, EXP_MC_F1 = 3, EXP_MC_LOGLOSS = 4, EXP_MC_N = 5, EXP_MC_FIXED = 6 };
-extern const char *const exp_mc_fixed_names[EXP_MC_FIXED];
 typedef struct exp_mc_metrics {
     double v[EXP_MC_FIXED];
     double auc_c[EXP_CONFIG_MAX_CLASSES];

@@ -31,6 +31,8 @@ int exp_baseline_fit_predict(const exp_dataset *ds, const size_t *train, size_t 
 
 /* ---- a fitted binary baseline as a file (a run's models/ with train.save_weights; bundles) ----
  *
+ *     // given: const exp_dataset *ds; const size_t *tr, *va, *te, *idx; size_t ntr, nva, nte, n;
+ *     // given: exp_baseline_cfg bc; double *sval, *stest, *p;
  *     exp_baseline_model bm;  exp_baseline_model_init(&bm);
  *     exp_baseline_fit_predict_keep(ds, tr, ntr, va, nva, te, nte, &bc, sval, stest, &bm, &err);
  *     exp_baseline_model_write(&bm, "runs/x/models", "r0_f0_baseline.baseline.json", "baseline", &err);

@@ -315,7 +315,7 @@ static int insert_level(exp_registry *reg, sqlite3_stmt *ins, long long id, cons
 {
     for (int32_t c = obj->first; c >= 0; c = d->nodes[c].next) {
         const io_json_node *n = &d->nodes[c];
-        if (n->type == IO_JSON_OBJECT && !strcmp(n->key, "vs_reference")) {
+        if (n->type == IO_JSON_OBJECT && !strcmp(n->key, EXP_RD_K_VS_REFERENCE)) {
             if (insert_level(reg, ins, id, variant, repeat, level, d, n) != 0) return -1;
             continue;
         }
@@ -343,14 +343,14 @@ static int store_metrics(exp_registry *reg, long long id, const char *dir, wb_er
         io_json_free(&d);
         return -1;
     }
-    const io_json_node *vars = io_json_get(&d, &d.nodes[0], "variants");
+    const io_json_node *vars = io_json_get(&d, &d.nodes[0], EXP_RD_K_VARIANTS);
     sqlite3_stmt *ins = NULL;
     int rc = 0;
     if (sqlite3_prepare_v2(reg->db, "INSERT OR REPLACE INTO metrics VALUES(?1, ?2, ?3, ?4, ?5, ?6)", -1, &ins, NULL) != SQLITE_OK)
         rc = db_fail(reg, err, "cannot store the metrics");
     for (int32_t v = vars && vars->type == IO_JSON_ARRAY ? vars->first : -1; !rc && v >= 0; v = d.nodes[v].next) {
-        const io_json_node *vn = &d.nodes[v], *name = io_json_get(&d, vn, "name"), *reps = io_json_get(&d, vn, "repeats");
-        const io_json_node *tp = io_json_get(&d, vn, "trainable_params");
+        const io_json_node *vn = &d.nodes[v], *name = io_json_get(&d, vn, EXP_RD_K_NAME), *reps = io_json_get(&d, vn, EXP_RD_K_REPEATS);
+        const io_json_node *tp = io_json_get(&d, vn, EXP_RD_K_TRAINABLE_PARAMS);
         if (!name || name->type != IO_JSON_STRING || !reps || reps->type != IO_JSON_ARRAY) continue;
         if (tp && tp->type == IO_JSON_NUMBER) {
             sqlite3_reset(ins);
@@ -363,7 +363,7 @@ static int store_metrics(exp_registry *reg, long long id, const char *dir, wb_er
             if (sqlite3_step(ins) != SQLITE_DONE) rc = db_fail(reg, err, "cannot store the metrics");
         }
         for (int32_t r = reps->first; !rc && r >= 0; r = d.nodes[r].next) {
-            const io_json_node *rn = &d.nodes[r], *rep = io_json_get(&d, rn, "repeat");
+            const io_json_node *rn = &d.nodes[r], *rep = io_json_get(&d, rn, EXP_RD_K_REPEAT);
             long repeat = rep && rep->type == IO_JSON_NUMBER ? (long)rep->num : 0;
             for (int32_t c = rn->first; !rc && c >= 0; c = d.nodes[c].next)
                 if (d.nodes[c].type == IO_JSON_OBJECT &&
@@ -386,7 +386,7 @@ static int store_external_metrics(exp_registry *reg, long long id, const char *d
     io_json_doc d;
     if (io_json_load(path, EXP_RD_JSON_MAX, &d, err) != 0) return -1;
     const io_json_node *root = &d.nodes[0], *var = io_json_get(&d, root, "variant"), *m = io_json_get(&d, root, "metrics"),
-                       *ref = io_json_get(&d, root, "reference"), *vs = io_json_get(&d, root, "vs_reference");
+                       *ref = io_json_get(&d, root, EXP_RD_K_REFERENCE), *vs = io_json_get(&d, root, EXP_RD_K_VS_REFERENCE);
     int rc = 0;
     if (root->type != IO_JSON_OBJECT || !var || var->type != IO_JSON_STRING || !m ||
         (m->type != IO_JSON_OBJECT && m->type != IO_JSON_NULL)) {
@@ -396,15 +396,15 @@ static int store_external_metrics(exp_registry *reg, long long id, const char *d
     sqlite3_stmt *ins = NULL;
     if (sqlite3_prepare_v2(reg->db, "INSERT OR REPLACE INTO metrics VALUES(?1, ?2, ?3, ?4, ?5, ?6)", -1, &ins, NULL) != SQLITE_OK)
         rc = db_fail(reg, err, "cannot store the metrics");
-    if (!rc && m->type == IO_JSON_OBJECT && insert_level(reg, ins, id, var->str, 0, "image", &d, m) != 0)
+    if (!rc && m->type == IO_JSON_OBJECT && insert_level(reg, ins, id, var->str, 0, EXP_RD_LEVEL_IMAGE, &d, m) != 0)
         rc = db_fail(reg, err, "cannot store the metrics");
     if (!rc && m->type == IO_JSON_OBJECT && vs && vs->type == IO_JSON_OBJECT &&
-        insert_level(reg, ins, id, var->str, 0, "image", &d, vs) != 0)
+        insert_level(reg, ins, id, var->str, 0, EXP_RD_LEVEL_IMAGE, &d, vs) != 0)
         rc = db_fail(reg, err, "cannot store the metrics");
     if (!rc && ref && ref->type == IO_JSON_OBJECT) {
         const io_json_node *rv = io_json_get(&d, ref, "variant"), *rm = io_json_get(&d, ref, "metrics");
         if (rv && rv->type == IO_JSON_STRING && rm && rm->type == IO_JSON_OBJECT &&
-            insert_level(reg, ins, id, rv->str, 0, "image", &d, rm) != 0)
+            insert_level(reg, ins, id, rv->str, 0, EXP_RD_LEVEL_IMAGE, &d, rm) != 0)
             rc = db_fail(reg, err, "cannot store the metrics");
     }
     sqlite3_finalize(ins);
@@ -466,7 +466,7 @@ int exp_registry_finish(exp_registry *reg, long long id, const char *dir, const 
         /* a run's manifest; an external validation's predictions */
         char mpath[4200];
         uint8_t h[32];
-        snprintf(mpath, sizeof mpath, "%s/%s", dir, external ? "predictions.csv" : "manifest.csv");
+        snprintf(mpath, sizeof mpath, "%s/%s", dir, external ? EXP_RD_PREDICTIONS : EXP_RD_MANIFEST);
         if (io_sha256_file(mpath, h, err) != 0) return -1;
         io_sha256_hex(h, mhash);
     }
@@ -659,19 +659,19 @@ static const struct {
     const char *name, *label;
     exp_fmt_kind kind;
     int which;
-} SHOWN[] = {{"auc", "AUC", EXP_FMT_METRIC, 1},
-             {"average_precision", "AP", EXP_FMT_METRIC, 0},
-             {"sensitivity", "sens", EXP_FMT_METRIC, 0},
-             {"specificity", "spec", EXP_FMT_METRIC, 0},
-             {"brier", "Brier", EXP_FMT_METRIC, 0},
-             {"ece", "ECE", EXP_FMT_METRIC, 0},
-             {"delta_auc", "dAUC", EXP_FMT_DELTA, 1},
-             {"delong_p", "p DeLong", EXP_FMT_P, 0},
-             {"ttest_p", "p t-test", EXP_FMT_P, 1},
-             {"accuracy", "acc", EXP_FMT_METRIC, 2},
-             {"balanced_accuracy", "bal. acc", EXP_FMT_METRIC, 2},
-             {"f1_macro", "macro F1", EXP_FMT_METRIC, 2},
-             {"log_loss", "log loss", EXP_FMT_METRIC, 2}};
+} SHOWN[] = {{EXP_RD_M_AUC, "AUC", EXP_FMT_METRIC, 1},
+             {EXP_RD_M_AP, "AP", EXP_FMT_METRIC, 0},
+             {EXP_RD_M_SENSITIVITY, "sens", EXP_FMT_METRIC, 0},
+             {EXP_RD_M_SPECIFICITY, "spec", EXP_FMT_METRIC, 0},
+             {EXP_RD_M_BRIER, "Brier", EXP_FMT_METRIC, 0},
+             {EXP_RD_M_ECE, "ECE", EXP_FMT_METRIC, 0},
+             {EXP_RD_K_DELTA_AUC, "dAUC", EXP_FMT_DELTA, 1},
+             {EXP_RD_K_DELONG_P, "p DeLong", EXP_FMT_P, 0},
+             {EXP_RD_K_TTEST_P, "p t-test", EXP_FMT_P, 1},
+             {EXP_RD_M_ACCURACY, "acc", EXP_FMT_METRIC, 2},
+             {EXP_RD_M_BALANCED_ACCURACY, "bal. acc", EXP_FMT_METRIC, 2},
+             {EXP_RD_M_F1_MACRO, "macro F1", EXP_FMT_METRIC, 2},
+             {EXP_RD_M_LOG_LOSS, "log loss", EXP_FMT_METRIC, 2}};
 enum { N_SHOWN = sizeof SHOWN / sizeof SHOWN[0] };
 
 /* show: an external validation's source run and cohort; a run's external validations. */
@@ -804,11 +804,11 @@ static int compare_external(exp_registry *reg, const long long *id, int n, FILE 
     static const struct {
         const char *name, *label;
         exp_fmt_kind kind;
-    } ROWS[] = {{"auc", "AUC [95% CI]", EXP_FMT_METRIC},     {"sensitivity", "sensitivity", EXP_FMT_METRIC},
-                {"specificity", "specificity", EXP_FMT_METRIC}, {"threshold", "threshold", EXP_FMT_METRIC},
-                {"brier", "Brier", EXP_FMT_METRIC},            {"ece", "ECE", EXP_FMT_METRIC},
-                {"n", "n", EXP_FMT_COUNT},                     {"n_positive", "n positive", EXP_FMT_COUNT},
-                {"delta_auc", "dAUC vs ref.", EXP_FMT_DELTA},  {"delong_p", "p DeLong", EXP_FMT_P}};
+    } ROWS[] = {{EXP_RD_M_AUC, "AUC [95% CI]", EXP_FMT_METRIC},     {EXP_RD_M_SENSITIVITY, "sensitivity", EXP_FMT_METRIC},
+                {EXP_RD_M_SPECIFICITY, "specificity", EXP_FMT_METRIC}, {EXP_RD_M_THRESHOLD, "threshold", EXP_FMT_METRIC},
+                {EXP_RD_M_BRIER, "Brier", EXP_FMT_METRIC},            {EXP_RD_M_ECE, "ECE", EXP_FMT_METRIC},
+                {EXP_RD_M_N, "n", EXP_FMT_COUNT},                     {EXP_RD_M_N_POSITIVE, "n positive", EXP_FMT_COUNT},
+                {EXP_RD_K_DELTA_AUC, "dAUC vs ref.", EXP_FMT_DELTA},  {EXP_RD_K_DELONG_P, "p DeLong", EXP_FMT_P}};
     /* the column heads: what each row is */
     char head[EXT_MAXC][2][96];
     sqlite3_stmt *st = NULL;
@@ -852,13 +852,13 @@ static int compare_external(exp_registry *reg, const long long *id, int n, FILE 
             char cell[EXT_MAXC][48];
             int any = 0;
             for (int i = 0; i < n; i++) {
-                double x = metric(reg, id[i], vn, 0, "image", ROWS[k].name);
+                double x = metric(reg, id[i], vn, 0, EXP_RD_LEVEL_IMAGE, ROWS[k].name);
                 any |= !isnan(x);
                 exp_report_fmt(cell[i], sizeof cell[i], x, ROWS[k].kind);
                 if (k == 0 && !isnan(x)) {
                     char lo[24], hi[24];
-                    exp_report_fmt(lo, sizeof lo, metric(reg, id[i], vn, 0, "image", "auc_ci_low"), EXP_FMT_METRIC);
-                    exp_report_fmt(hi, sizeof hi, metric(reg, id[i], vn, 0, "image", "auc_ci_high"), EXP_FMT_METRIC);
+                    exp_report_fmt(lo, sizeof lo, metric(reg, id[i], vn, 0, EXP_RD_LEVEL_IMAGE, EXP_RD_M_AUC_CI_LOW), EXP_FMT_METRIC);
+                    exp_report_fmt(hi, sizeof hi, metric(reg, id[i], vn, 0, EXP_RD_LEVEL_IMAGE, EXP_RD_M_AUC_CI_HIGH), EXP_FMT_METRIC);
                     size_t l = strlen(cell[i]);
                     snprintf(cell[i] + l, sizeof cell[i] - l, " [%s, %s]", lo, hi);
                 }

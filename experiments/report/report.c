@@ -116,8 +116,8 @@ static int run_files_load(const char *dir, run_files *rf, wb_error *err)
     char mpath[4200];
     snprintf(mpath, sizeof mpath, "%s/" EXP_RD_METRICS_JSON, dir);
     if (exp_rundir_check_metrics(&rf->m, mpath, err) != 0) return -1;
-    rf->variants = io_json_get(&rf->m, root, "variants");
-    rf->classes = io_json_get(&rf->m, root, "classes");
+    rf->variants = io_json_get(&rf->m, root, EXP_RD_K_VARIANTS);
+    rf->classes = io_json_get(&rf->m, root, EXP_RD_K_CLASSES);
     if (rf->classes) {
         if (rf->classes->type != IO_JSON_ARRAY || rf->classes->count < 3 || rf->classes->count > 64)
             return wb_err(err, WB_E_DATA, mpath, "classes: expected an array of 3 to 64 class names");
@@ -200,7 +200,7 @@ static void ci_cell(char *out, double v, double lo, double hi, exp_fmt_kind k)
 /* The "repeat" of a repeat object in metrics.json; 0 when missing or out of range. */
 static long json_repeat(const io_json_doc *d, const io_json_node *rn)
 {
-    double rep_num = jnum(d, rn, "repeat");
+    double rep_num = jnum(d, rn, EXP_RD_K_REPEAT);
     return isfinite(rep_num) && fabs(rep_num) < 1e6 ? (long)rep_num : 0;
 }
 
@@ -216,7 +216,7 @@ static void row_label(char *out, size_t n, const char *name, long repeat, int ma
 static double variant_seconds(const run_files *rf, const char *variant, long repeat)
 {
     if (!rf->have_timing) return NAN;
-    static const char *const names[] = {"repeat", "variant", "seconds"};
+    static const char *const names[] = {EXP_RD_COL_REPEAT, EXP_RD_COL_VARIANT, EXP_RD_COL_SECONDS};
     long c[3];
     wb_error e;
     if (columns(&rf->timing, names, c, 3, &e) != 0) return NAN;
@@ -233,10 +233,10 @@ static double variant_seconds(const run_files *rf, const char *variant, long rep
 static int table_build(const run_files *rf, const char *level, table *t)
 {
     const io_json_doc *d = &rf->m;
-    const char *ref = jstr(d, &d->nodes[0], "reference");
+    const char *ref = jstr(d, &d->nodes[0], EXP_RD_K_REFERENCE);
     size_t rows = 0;
     for (int32_t v = rf->variants->first; v >= 0; v = d->nodes[v].next) {
-        const io_json_node *reps = io_json_get(d, &d->nodes[v], "repeats");
+        const io_json_node *reps = io_json_get(d, &d->nodes[v], EXP_RD_K_REPEATS);
         rows += reps && reps->type == IO_JSON_ARRAY ? reps->count : 0;
     }
     t->rows = 0;
@@ -244,41 +244,41 @@ static int table_build(const run_files *rf, const char *level, table *t)
     t->is_ref = calloc(rows ? rows : 1, sizeof *t->is_ref);
     if (!t->cell || !t->is_ref) return -1;
     for (int32_t v = rf->variants->first; v >= 0; v = d->nodes[v].next) {
-        const io_json_node *vn = &d->nodes[v], *reps = io_json_get(d, vn, "repeats");
+        const io_json_node *vn = &d->nodes[v], *reps = io_json_get(d, vn, EXP_RD_K_REPEATS);
         if (!reps || reps->type != IO_JSON_ARRAY) continue;
-        const char *name = jstr(d, vn, "name");
+        const char *name = jstr(d, vn, EXP_RD_K_NAME);
         for (int32_t r = reps->first; r >= 0; r = d->nodes[r].next) {
             const io_json_node *rn = &d->nodes[r], *m = io_json_get(d, rn, level);
             if (m && m->type != IO_JSON_OBJECT) m = NULL;
-            const io_json_node *vs = m ? io_json_get(d, m, "vs_reference") : NULL;
+            const io_json_node *vs = m ? io_json_get(d, m, EXP_RD_K_VS_REFERENCE) : NULL;
             char(*c)[CELL] = t->cell[t->rows];
             long repeat = json_repeat(d, rn);
             int is_ref = !strcmp(name, ref);
             t->is_ref[t->rows] = is_ref;
             row_label(c[C_VARIANT], CELL, name, repeat, reps->count > 1);
-            exp_report_fmt(c[C_PARAMS], CELL, jnum(d, vn, "trainable_params"), EXP_FMT_COUNT);
-            if (rf->classes) exp_report_fmt(c[C_AUC], CELL, jnum(d, m, "auc"), EXP_FMT_METRIC);
-            else ci_cell(c[C_AUC], jnum(d, m, "auc"), jnum(d, m, "auc_ci_low"), jnum(d, m, "auc_ci_high"), EXP_FMT_METRIC);
+            exp_report_fmt(c[C_PARAMS], CELL, jnum(d, vn, EXP_RD_K_TRAINABLE_PARAMS), EXP_FMT_COUNT);
+            if (rf->classes) exp_report_fmt(c[C_AUC], CELL, jnum(d, m, EXP_RD_M_AUC), EXP_FMT_METRIC);
+            else ci_cell(c[C_AUC], jnum(d, m, EXP_RD_M_AUC), jnum(d, m, EXP_RD_M_AUC_CI_LOW), jnum(d, m, EXP_RD_M_AUC_CI_HIGH), EXP_FMT_METRIC);
             if (is_ref) {
                 snprintf(c[C_DELTA], CELL, "reference");
                 snprintf(c[C_PDL], CELL, "-");
                 snprintf(c[C_PT], CELL, "-");
             } else if (rf->classes) {
-                exp_report_fmt(c[C_DELTA], CELL, jnum(d, vs, "delta_auc"), EXP_FMT_DELTA);
-                exp_report_fmt(c[C_PT], CELL, jnum(d, vs, "ttest_p"), EXP_FMT_P);
+                exp_report_fmt(c[C_DELTA], CELL, jnum(d, vs, EXP_RD_K_DELTA_AUC), EXP_FMT_DELTA);
+                exp_report_fmt(c[C_PT], CELL, jnum(d, vs, EXP_RD_K_TTEST_P), EXP_FMT_P);
             } else {
-                ci_cell(c[C_DELTA], jnum(d, vs, "delta_auc"), jnum(d, vs, "delta_ci_low"), jnum(d, vs, "delta_ci_high"),
+                ci_cell(c[C_DELTA], jnum(d, vs, EXP_RD_K_DELTA_AUC), jnum(d, vs, EXP_RD_K_DELTA_CI_LOW), jnum(d, vs, EXP_RD_K_DELTA_CI_HIGH),
                         EXP_FMT_DELTA);
-                exp_report_fmt(c[C_PDL], CELL, jnum(d, vs, "delong_p"), EXP_FMT_P);
-                exp_report_fmt(c[C_PT], CELL, jnum(d, vs, "ttest_p"), EXP_FMT_P);
+                exp_report_fmt(c[C_PDL], CELL, jnum(d, vs, EXP_RD_K_DELONG_P), EXP_FMT_P);
+                exp_report_fmt(c[C_PT], CELL, jnum(d, vs, EXP_RD_K_TTEST_P), EXP_FMT_P);
             }
             static const struct {
                 int col;
                 const char *key;
-            } plain[] = {{C_AP, "average_precision"}, {C_SENS, "sensitivity"}, {C_SPEC, "specificity"},
-                         {C_SAS, "sensitivity_at_specificity"}, {C_F1, "f1"}, {C_BRIER, "brier"}, {C_ECE, "ece"},
-                         {C_ACC, "accuracy"}, {C_BACC, "balanced_accuracy"}, {C_F1M, "f1_macro"},
-                         {C_LOGLOSS, "log_loss"}};
+            } plain[] = {{C_AP, EXP_RD_M_AP}, {C_SENS, EXP_RD_M_SENSITIVITY}, {C_SPEC, EXP_RD_M_SPECIFICITY},
+                         {C_SAS, EXP_RD_M_SENS_AT_SPEC}, {C_F1, EXP_RD_M_F1}, {C_BRIER, EXP_RD_M_BRIER}, {C_ECE, EXP_RD_M_ECE},
+                         {C_ACC, EXP_RD_M_ACCURACY}, {C_BACC, EXP_RD_M_BALANCED_ACCURACY}, {C_F1M, EXP_RD_M_F1_MACRO},
+                         {C_LOGLOSS, EXP_RD_M_LOG_LOSS}};
             for (size_t k = 0; k < sizeof plain / sizeof plain[0]; k++)
                 exp_report_fmt(c[plain[k].col], CELL, jnum(d, m, plain[k].key), EXP_FMT_METRIC);
             exp_report_fmt(c[C_TIME], CELL, variant_seconds(rf, name, repeat), EXP_FMT_SECONDS);
@@ -420,7 +420,7 @@ static size_t sweep_groups(const run_files *rf, const char **g)
     const io_json_doc *d = &rf->m;
     size_t n = 0;
     for (int32_t v = rf->variants->first; v >= 0; v = d->nodes[v].next) {
-        const char *s = jstr(d, &d->nodes[v], "sweep_group");
+        const char *s = jstr(d, &d->nodes[v], EXP_RD_K_SWEEP_GROUP);
         if (!s[0]) continue;
         size_t k = 0;
         while (k < n && strcmp(g[k], s)) k++;
@@ -435,9 +435,9 @@ static size_t sweep_members(const run_files *rf, const char *g, const io_json_no
     const io_json_doc *d = &rf->m;
     size_t n = 0;
     for (int32_t v = rf->variants->first; v >= 0 && n < MAX_DEPTH; v = d->nodes[v].next)
-        if (!strcmp(jstr(d, &d->nodes[v], "sweep_group"), g)) out[n++] = &d->nodes[v];
+        if (!strcmp(jstr(d, &d->nodes[v], EXP_RD_K_SWEEP_GROUP), g)) out[n++] = &d->nodes[v];
     for (size_t i = 1; i < n; i++) /* insertion sort: a handful of variants */
-        for (size_t j = i; j > 0 && jnum(d, out[j - 1], "trainable_stages") > jnum(d, out[j], "trainable_stages"); j--) {
+        for (size_t j = i; j > 0 && jnum(d, out[j - 1], EXP_RD_K_TRAINABLE_STAGES) > jnum(d, out[j], EXP_RD_K_TRAINABLE_STAGES); j--) {
             const io_json_node *t = out[j];
             out[j] = out[j - 1];
             out[j - 1] = t;
@@ -448,7 +448,7 @@ static size_t sweep_members(const run_files *rf, const char *g, const io_json_no
 /* A level's metrics object of a variant's first repeat (NULL if missing). */
 static const io_json_node *first_repeat_level(const io_json_doc *d, const io_json_node *vn, const char *level)
 {
-    const io_json_node *reps = io_json_get(d, vn, "repeats");
+    const io_json_node *reps = io_json_get(d, vn, EXP_RD_K_REPEATS);
     const io_json_node *r0 = reps && reps->type == IO_JSON_ARRAY && reps->first >= 0 ? &d->nodes[reps->first] : NULL;
     const io_json_node *m = r0 ? io_json_get(d, r0, level) : NULL;
     return m && m->type == IO_JSON_OBJECT ? m : NULL;
@@ -459,13 +459,13 @@ static const io_json_node *first_repeat_level(const io_json_doc *d, const io_jso
 static const io_json_node *depth_baseline(const run_files *rf, const char *g)
 {
     const io_json_doc *d = &rf->m;
-    const char *ref = jstr(d, &d->nodes[0], "reference");
+    const char *ref = jstr(d, &d->nodes[0], EXP_RD_K_REFERENCE);
     const io_json_node *refn = NULL;
     for (int32_t v = rf->variants->first; v >= 0; v = d->nodes[v].next) {
         const io_json_node *vn = &d->nodes[v];
-        if (!strcmp(jstr(d, vn, "sweep_group"), g)) continue;
-        if (!strcmp(jstr(d, vn, "type"), "baseline")) return vn;
-        if (!strcmp(jstr(d, vn, "name"), ref)) refn = vn;
+        if (!strcmp(jstr(d, vn, EXP_RD_K_SWEEP_GROUP), g)) continue;
+        if (!strcmp(jstr(d, vn, EXP_RD_K_TYPE), "baseline")) return vn;
+        if (!strcmp(jstr(d, vn, EXP_RD_K_NAME), ref)) refn = vn;
     }
     return refn;
 }
@@ -487,19 +487,19 @@ static void plot_depth(sbuf *b, const run_files *rf, const char *g)
     const io_json_node *mem[MAX_DEPTH];
     size_t n = sweep_members(rf, g, mem);
     if (!n) return;
-    const io_json_node *base = depth_baseline(rf, g), *bm = base ? first_repeat_level(d, base, "image") : NULL;
+    const io_json_node *base = depth_baseline(rf, g), *bm = base ? first_repeat_level(d, base, EXP_RD_LEVEL_IMAGE) : NULL;
     double x[MAX_DEPTH], y[MAX_DEPTH], lo = 0.5, hi = 0.5, xmax = 1;
     for (size_t i = 0; i < n; i++) {
-        const io_json_node *m = first_repeat_level(d, mem[i], "image");
-        x[i] = jnum(d, mem[i], "trainable_stages");
-        y[i] = jnum(d, m, "auc");
-        double a = rf->classes ? y[i] : jnum(d, m, "auc_ci_low"), c = rf->classes ? y[i] : jnum(d, m, "auc_ci_high");
+        const io_json_node *m = first_repeat_level(d, mem[i], EXP_RD_LEVEL_IMAGE);
+        x[i] = jnum(d, mem[i], EXP_RD_K_TRAINABLE_STAGES);
+        y[i] = jnum(d, m, EXP_RD_M_AUC);
+        double a = rf->classes ? y[i] : jnum(d, m, EXP_RD_M_AUC_CI_LOW), c = rf->classes ? y[i] : jnum(d, m, EXP_RD_M_AUC_CI_HIGH);
         if (isfinite(a)) lo = fmin(lo, a);
         if (isfinite(c)) hi = fmax(hi, c);
         if (isfinite(y[i])) lo = fmin(lo, y[i]), hi = fmax(hi, y[i]);
         if (isfinite(x[i]) && x[i] < 1e6) xmax = fmax(xmax, x[i]);
     }
-    double bauc = jnum(d, bm, "auc");
+    double bauc = jnum(d, bm, EXP_RD_M_AUC);
     if (isfinite(bauc)) lo = fmin(lo, bauc), hi = fmax(hi, bauc);
     char title[160], id[160];
     snprintf(title, sizeof title, "Unfreezing depth: %s", g);
@@ -517,16 +517,16 @@ static void plot_depth(sbuf *b, const run_files *rf, const char *g)
     if (isfinite(bauc)) {
         double bx[2] = {p.x0, p.x1}, by[2] = {bauc, bauc};
         svg_line(b, &p, bx, by, 2, "#999999", 1.5, "5 3");
-        names[nl] = jstr(d, base, "name"), colors[nl++] = "#999999";
+        names[nl] = jstr(d, base, EXP_RD_K_NAME), colors[nl++] = "#999999";
     }
     svg_line(b, &p, x, y, n, svg_color(2), 2, NULL);
     names[nl] = g, colors[nl++] = svg_color(2);
     for (size_t i = 0; i < n; i++) {
-        const io_json_node *m = first_repeat_level(d, mem[i], "image");
+        const io_json_node *m = first_repeat_level(d, mem[i], EXP_RD_LEVEL_IMAGE);
         char tip[256], cnt[32];
-        fmt_params(cnt, sizeof cnt, jnum(d, mem[i], "trainable_params"));
-        if (!rf->classes) svg_vbar(b, &p, x[i], jnum(d, m, "auc_ci_low"), jnum(d, m, "auc_ci_high"), svg_color(2));
-        snprintf(tip, sizeof tip, "%s: %.0f trainable stage(s), %s trainable parameters, AUC %.3f", jstr(d, mem[i], "name"),
+        fmt_params(cnt, sizeof cnt, jnum(d, mem[i], EXP_RD_K_TRAINABLE_PARAMS));
+        if (!rf->classes) svg_vbar(b, &p, x[i], jnum(d, m, EXP_RD_M_AUC_CI_LOW), jnum(d, m, EXP_RD_M_AUC_CI_HIGH), svg_color(2));
+        snprintf(tip, sizeof tip, "%s: %.0f trainable stage(s), %s trainable parameters, AUC %.3f", jstr(d, mem[i], EXP_RD_K_NAME),
                  x[i], cnt, y[i]);
         svg_dot(b, &p, x[i], y[i], 4, svg_color(2), tip);
         svg_text(b, &p, x[i], p.y0, -6, cnt);
@@ -538,7 +538,7 @@ static void plot_depth(sbuf *b, const run_files *rf, const char *g)
                               "against the number of backbone stages they train (0: the linear probe on frozen features); "
                               "labels: trainable parameters%s%s%s.",
              rf->classes ? "Macro AUC (one-vs-rest; no confidence interval for multi-class labels)" : "ROC AUC with its DeLong 95% CI",
-             g, isfinite(bauc) ? "; dashed: " : "", isfinite(bauc) ? jstr(d, base, "name") : "", isfinite(bauc) ? "" : "");
+             g, isfinite(bauc) ? "; dashed: " : "", isfinite(bauc) ? jstr(d, base, EXP_RD_K_NAME) : "", isfinite(bauc) ? "" : "");
     figure_close(b, cap);
 }
 
@@ -547,7 +547,7 @@ static void plot_depth(sbuf *b, const run_files *rf, const char *g)
 static void depth_table(sbuf *b, const run_files *rf, const char *g, int fmt)
 {
     const io_json_doc *d = &rf->m;
-    const char *ref = jstr(d, &d->nodes[0], "reference");
+    const char *ref = jstr(d, &d->nodes[0], EXP_RD_K_REFERENCE);
     const io_json_node *mem[MAX_DEPTH];
     size_t n = sweep_members(rf, g, mem);
     const char *head[6] = {"Variant", "Trainable stages", "Trainable params", rf->classes ? "Macro AUC" : "AUC [95% CI]",
@@ -571,28 +571,28 @@ static void depth_table(sbuf *b, const run_files *rf, const char *g, int fmt)
         sb_printf(b, "\n|---|--:|--:|--:|--:|--:|\n");
     }
     for (size_t i = 0; i < n; i++) {
-        const io_json_node *reps = io_json_get(d, mem[i], "repeats");
+        const io_json_node *reps = io_json_get(d, mem[i], EXP_RD_K_REPEATS);
         if (!reps || reps->type != IO_JSON_ARRAY) continue;
-        const char *name = jstr(d, mem[i], "name");
+        const char *name = jstr(d, mem[i], EXP_RD_K_NAME);
         for (int32_t r = reps->first; r >= 0; r = d->nodes[r].next) {
-            const io_json_node *m = io_json_get(d, &d->nodes[r], "image");
+            const io_json_node *m = io_json_get(d, &d->nodes[r], EXP_RD_LEVEL_IMAGE);
             if (m && m->type != IO_JSON_OBJECT) m = NULL;
-            const io_json_node *vs = m ? io_json_get(d, m, "vs_reference") : NULL;
+            const io_json_node *vs = m ? io_json_get(d, m, EXP_RD_K_VS_REFERENCE) : NULL;
             char c[6][CELL];
             row_label(c[0], CELL, name, json_repeat(d, &d->nodes[r]), reps->count > 1);
-            exp_report_fmt(c[1], CELL, jnum(d, mem[i], "trainable_stages"), EXP_FMT_COUNT);
-            exp_report_fmt(c[2], CELL, jnum(d, mem[i], "trainable_params"), EXP_FMT_COUNT);
-            if (rf->classes) exp_report_fmt(c[3], CELL, jnum(d, m, "auc"), EXP_FMT_METRIC);
-            else ci_cell(c[3], jnum(d, m, "auc"), jnum(d, m, "auc_ci_low"), jnum(d, m, "auc_ci_high"), EXP_FMT_METRIC);
+            exp_report_fmt(c[1], CELL, jnum(d, mem[i], EXP_RD_K_TRAINABLE_STAGES), EXP_FMT_COUNT);
+            exp_report_fmt(c[2], CELL, jnum(d, mem[i], EXP_RD_K_TRAINABLE_PARAMS), EXP_FMT_COUNT);
+            if (rf->classes) exp_report_fmt(c[3], CELL, jnum(d, m, EXP_RD_M_AUC), EXP_FMT_METRIC);
+            else ci_cell(c[3], jnum(d, m, EXP_RD_M_AUC), jnum(d, m, EXP_RD_M_AUC_CI_LOW), jnum(d, m, EXP_RD_M_AUC_CI_HIGH), EXP_FMT_METRIC);
             if (!strcmp(name, ref)) {
                 snprintf(c[4], CELL, "reference");
                 snprintf(c[5], CELL, "-");
             } else if (rf->classes) {
-                exp_report_fmt(c[4], CELL, jnum(d, vs, "delta_auc"), EXP_FMT_DELTA);
-                exp_report_fmt(c[5], CELL, jnum(d, vs, "ttest_p"), EXP_FMT_P);
+                exp_report_fmt(c[4], CELL, jnum(d, vs, EXP_RD_K_DELTA_AUC), EXP_FMT_DELTA);
+                exp_report_fmt(c[5], CELL, jnum(d, vs, EXP_RD_K_TTEST_P), EXP_FMT_P);
             } else {
-                ci_cell(c[4], jnum(d, vs, "delta_auc"), jnum(d, vs, "delta_ci_low"), jnum(d, vs, "delta_ci_high"), EXP_FMT_DELTA);
-                exp_report_fmt(c[5], CELL, jnum(d, vs, "delong_p"), EXP_FMT_P);
+                ci_cell(c[4], jnum(d, vs, EXP_RD_K_DELTA_AUC), jnum(d, vs, EXP_RD_K_DELTA_CI_LOW), jnum(d, vs, EXP_RD_K_DELTA_CI_HIGH), EXP_FMT_DELTA);
+                exp_report_fmt(c[5], CELL, jnum(d, vs, EXP_RD_K_DELONG_P), EXP_FMT_P);
             }
             if (fmt == 0) sb_printf(b, "<tr>");
             else if (fmt == 1) sb_printf(b, "|");
@@ -649,8 +649,8 @@ static int load_series(const run_files *rf, series **out, size_t *n_out, wb_erro
     if (!s) return wb_err(err, WB_E_NOMEM, rf->dir, "out of memory");
     size_t k = 0;
     for (int32_t v = rf->variants->first; v >= 0; v = d->nodes[v].next, k++)
-        s[k].name = jstr(d, &d->nodes[v], "name");
-    static const char *const names[] = {"repeat", "variant", "label", "score"};
+        s[k].name = jstr(d, &d->nodes[v], EXP_RD_K_NAME);
+    static const char *const names[] = {EXP_RD_COL_REPEAT, EXP_RD_COL_VARIANT, EXP_RD_COL_LABEL, EXP_RD_COL_SCORE};
     long c[4];
     if (columns(&rf->pred, names, c, 4, err) != 0) {
         series_free(s, nv);
@@ -803,7 +803,8 @@ static void plot_reliability(sbuf *b, const series *s, size_t nv)
 /* Per-fold AUCs (image level, every repeat) as dots, the pooled AUC as a bar. */
 static int plot_strip(sbuf *b, const run_files *rf, const series *s, size_t nv, wb_error *err)
 {
-    static const char *const names[] = {"repeat", "fold", "variant", "level", "metric", "value"};
+    static const char *const names[] = {EXP_RD_COL_REPEAT, EXP_RD_COL_FOLD,   EXP_RD_COL_VARIANT,
+                                        EXP_RD_COL_LEVEL,  EXP_RD_COL_METRIC, EXP_RD_COL_VALUE};
     long c[6];
     if (columns(&rf->mcsv, names, c, 6, err) != 0) return -1;
     const char **cats = calloc(nv ? nv : 1, sizeof *cats);
@@ -811,8 +812,8 @@ static int plot_strip(sbuf *b, const run_files *rf, const series *s, size_t nv, 
     for (size_t v = 0; v < nv; v++) cats[v] = s[v].name;
     double lo = 1, hi = 0;
     for (size_t i = 0; i < rf->mcsv.n_rows; i++) {
-        if (strcmp(io_csv_cell(&rf->mcsv, i, c[3]), "image") || strcmp(io_csv_cell(&rf->mcsv, i, c[4]), "auc") ||
-            !strcmp(io_csv_cell(&rf->mcsv, i, c[1]), "pooled") || !strcmp(io_csv_cell(&rf->mcsv, i, c[5]), "null"))
+        if (strcmp(io_csv_cell(&rf->mcsv, i, c[3]), EXP_RD_LEVEL_IMAGE) || strcmp(io_csv_cell(&rf->mcsv, i, c[4]), EXP_RD_M_AUC) ||
+            !strcmp(io_csv_cell(&rf->mcsv, i, c[1]), EXP_RD_POOLED) || !strcmp(io_csv_cell(&rf->mcsv, i, c[5]), "null"))
             continue;
         double a = atof(io_csv_cell(&rf->mcsv, i, c[5]));
         lo = a < lo ? a : lo;
@@ -830,14 +831,14 @@ static int plot_strip(sbuf *b, const run_files *rf, const series *s, size_t nv, 
     const io_json_doc *d = &rf->m;
     size_t v = 0;
     for (int32_t vn = rf->variants->first; vn >= 0; vn = d->nodes[vn].next, v++) {
-        const io_json_node *reps = io_json_get(d, &d->nodes[vn], "repeats");
+        const io_json_node *reps = io_json_get(d, &d->nodes[vn], EXP_RD_K_REPEATS);
         const io_json_node *r0 = reps && reps->type == IO_JSON_ARRAY && reps->first >= 0 ? &d->nodes[reps->first] : NULL;
-        const io_json_node *im = r0 ? io_json_get(d, r0, "image") : NULL;
-        svg_hbar(b, &p, (double)v, jnum(d, im, "auc"), 0.3, svg_color(v));
+        const io_json_node *im = r0 ? io_json_get(d, r0, EXP_RD_LEVEL_IMAGE) : NULL;
+        svg_hbar(b, &p, (double)v, jnum(d, im, EXP_RD_M_AUC), 0.3, svg_color(v));
     }
     for (size_t i = 0; i < rf->mcsv.n_rows; i++) {
-        if (strcmp(io_csv_cell(&rf->mcsv, i, c[3]), "image") || strcmp(io_csv_cell(&rf->mcsv, i, c[4]), "auc") ||
-            !strcmp(io_csv_cell(&rf->mcsv, i, c[1]), "pooled") || !strcmp(io_csv_cell(&rf->mcsv, i, c[5]), "null"))
+        if (strcmp(io_csv_cell(&rf->mcsv, i, c[3]), EXP_RD_LEVEL_IMAGE) || strcmp(io_csv_cell(&rf->mcsv, i, c[4]), EXP_RD_M_AUC) ||
+            !strcmp(io_csv_cell(&rf->mcsv, i, c[1]), EXP_RD_POOLED) || !strcmp(io_csv_cell(&rf->mcsv, i, c[5]), "null"))
             continue;
         for (size_t j = 0; j < nv; j++) {
             if (strcmp(io_csv_cell(&rf->mcsv, i, c[2]), s[j].name)) continue;
@@ -862,7 +863,8 @@ static int plot_strip(sbuf *b, const run_files *rf, const series *s, size_t nv, 
 static int plot_learning(sbuf *b, const run_files *rf, const series *s, size_t nv, wb_error *err)
 {
     if (!rf->have_curves || rf->curves.n_rows == 0) return 0;
-    static const char *const names[] = {"repeat", "fold", "variant", "epoch", "train_loss", "val_auc"};
+    static const char *const names[] = {EXP_RD_COL_REPEAT, EXP_RD_COL_FOLD,       EXP_RD_COL_VARIANT,
+                                        EXP_RD_COL_EPOCH,  EXP_RD_COL_TRAIN_LOSS, EXP_RD_COL_VAL_AUC};
     long c[6];
     if (columns(&rf->curves, names, c, 6, err) != 0) return -1;
     const io_csv *cv = &rf->curves;
@@ -937,17 +939,17 @@ typedef struct summary {
 static void summarize(const run_files *rf, summary *s)
 {
     const io_json_doc *d = &rf->m;
-    const io_json_node *root = &d->nodes[0], *data = io_json_get(d, root, "data"), *cvn = io_json_get(d, root, "cv");
+    const io_json_node *root = &d->nodes[0], *data = io_json_get(d, root, EXP_RD_K_DATA), *cvn = io_json_get(d, root, EXP_RD_K_CV);
     const char *t = cfg(rf, "report.title");
-    snprintf(s->title, sizeof s->title, "%s", t[0] ? t : jstr(d, root, "name"));
-    s->images = jnum(d, data, "images");
-    s->patients = jnum(d, data, "patients");
-    s->pos = jnum(d, data, "positive_images");
-    s->excluded = jnum(d, data, "excluded");
+    snprintf(s->title, sizeof s->title, "%s", t[0] ? t : jstr(d, root, EXP_RD_K_NAME));
+    s->images = jnum(d, data, EXP_RD_K_IMAGES);
+    s->patients = jnum(d, data, EXP_RD_K_PATIENTS);
+    s->pos = jnum(d, data, EXP_RD_K_POSITIVE_IMAGES);
+    s->excluded = jnum(d, data, EXP_RD_K_EXCLUDED);
     if (rf->classes) {
         /* multi-class: images per class; the smallest class stands in for "positives" in the
          * limitations' note on wide intervals */
-        const io_json_node *ci = io_json_get(d, data, "class_images");
+        const io_json_node *ci = io_json_get(d, data, EXP_RD_K_CLASS_IMAGES);
         char per[300] = "";
         s->pos = INFINITY;
         for (int32_t c = rf->classes->first; c >= 0; c = d->nodes[c].next) {
@@ -971,8 +973,8 @@ static void summarize(const run_files *rf, summary *s)
             snprintf(s->data, sizeof s->data,
                      "patch level: %.0f patches (%.0f lesion-centred, %.0f background) from %.0f images of %.0f patients; "
                      "%.0f positive patches (%s = %s); %.0f files or boxes excluded",
-                     s->images, jnum(d, data, "lesion_patches"), jnum(d, data, "background_patches"),
-                     jnum(d, data, "source_images"), s->patients, s->pos, cfg(rf, "data.label_column"), pos, s->excluded);
+                     s->images, jnum(d, data, EXP_RD_K_LESION_PATCHES), jnum(d, data, EXP_RD_K_BACKGROUND_PATCHES),
+                     jnum(d, data, EXP_RD_K_SOURCE_IMAGES), s->patients, s->pos, cfg(rf, "data.label_column"), pos, s->excluded);
         else
             snprintf(s->data, sizeof s->data,
                      "%.0f images of %.0f patients; %.0f positive images (%s = %s; prevalence %.1f%%); %.0f files excluded",
@@ -980,9 +982,9 @@ static void summarize(const run_files *rf, summary *s)
                      s->images > 0 ? 100 * s->pos / s->images : 0, s->excluded);
     }
     /* PNG, JPEG and PGM inputs carry no DICOM header: say so (absent in older runs) */
-    double non_dicom = jnum(d, data, "non_dicom_images");
+    double non_dicom = jnum(d, data, EXP_RD_K_NON_DICOM);
     if (non_dicom > 0) {
-        const io_json_node *fm = io_json_get(d, data, "formats");
+        const io_json_node *fm = io_json_get(d, data, EXP_RD_K_FORMATS);
         char per[160] = "";
         for (int32_t c = fm && fm->type == IO_JSON_OBJECT ? fm->first : -1; c >= 0; c = d->nodes[c].next) {
             const io_json_node *k = &d->nodes[c];
@@ -1009,14 +1011,14 @@ static void summarize(const run_files *rf, summary *s)
              "%.0f-fold stratified group k-fold by patient, %.0f repeat(s), seed %.0f; inside each training fold %.0f%% of "
              "the patients form the validation set for early stopping (patience %s) and the decision threshold (%s); "
              "breast level = %s of the views of one breast",
-             jnum(d, cvn, "folds"), jnum(d, cvn, "repeats"), jnum(d, cvn, "seed"), 100 * atof(cfg(rf, "train.val_fraction")),
+             jnum(d, cvn, EXP_RD_K_FOLDS), jnum(d, cvn, EXP_RD_K_REPEATS), jnum(d, cvn, EXP_RD_K_SEED), 100 * atof(cfg(rf, "train.val_fraction")),
              cfg(rf, "train.patience"), cfg(rf, "metrics.threshold"), cfg(rf, "metrics.breast_aggregate"));
     if (rf->classes)
         snprintf(s->cv, sizeof s->cv,
                  "%.0f-fold stratified group k-fold by patient, %.0f repeat(s), seed %.0f; inside each training fold %.0f%% of "
                  "the patients form the validation set for early stopping on the one-vs-rest macro AUC (patience %s); the "
                  "predicted class is the most probable one; breast level = %s of the views' class probabilities",
-                 jnum(d, cvn, "folds"), jnum(d, cvn, "repeats"), jnum(d, cvn, "seed"),
+                 jnum(d, cvn, EXP_RD_K_FOLDS), jnum(d, cvn, EXP_RD_K_REPEATS), jnum(d, cvn, EXP_RD_K_SEED),
                  100 * atof(cfg(rf, "train.val_fraction")), cfg(rf, "train.patience"), cfg(rf, "metrics.breast_aggregate"));
     s->cv_label = "Cross-validation";
     s->pooled = "Pooled out-of-fold predictions";
@@ -1041,7 +1043,7 @@ static void summarize(const run_files *rf, summary *s)
                  "breast level = %s of the views of one breast",
                  jstr(d, fx, "column"), jnum(d, fx, patches ? "train_patches" : "train_images"), unit,
                  jnum(d, fx, "train_patients"), vals[0], jnum(d, fx, patches ? "test_patches" : "test_images"), unit,
-                 jnum(d, fx, "test_patients"), vals[1], 100 * atof(cfg(rf, "train.val_fraction")), jnum(d, cvn, "seed"),
+                 jnum(d, fx, "test_patients"), vals[1], 100 * atof(cfg(rf, "train.val_fraction")), jnum(d, cvn, EXP_RD_K_SEED),
                  cfg(rf, "train.patience"), rf->classes ? "" : " and the decision threshold (",
                  rf->classes ? "" : cfg(rf, "metrics.threshold"), rf->classes ? "" : ")", cfg(rf, "metrics.breast_aggregate"));
         s->cv_label = "Fixed split";
@@ -1072,7 +1074,7 @@ static void summarize(const run_files *rf, summary *s)
         l = strlen(s->data);
         if ((fl && fl->first >= 0) || other > 0 || ov > 0) snprintf(s->data + l, sizeof s->data - l, ")");
     }
-    snprintf(s->ref, sizeof s->ref, "%s", jstr(d, root, "reference"));
+    snprintf(s->ref, sizeof s->ref, "%s", jstr(d, root, EXP_RD_K_REFERENCE));
 }
 
 /* What each variant trains, from the resolved config. */
@@ -1141,7 +1143,7 @@ static void model_card_md(sbuf *b, const summary *s, const run_files *rf)
 static void per_class_table(sbuf *b, const run_files *rf, const char *level, int html, const char *caption)
 {
     const io_json_doc *d = &rf->m;
-    const char *ref = jstr(d, &d->nodes[0], "reference");
+    const char *ref = jstr(d, &d->nodes[0], EXP_RD_K_REFERENCE);
     if (html) {
         sb_printf(b, "<table class=\"cmp\"><caption>");
         sb_xml(b, caption);
@@ -1168,9 +1170,9 @@ static void per_class_table(sbuf *b, const run_files *rf, const char *level, int
         sb_printf(b, "\n");
     }
     for (int32_t v = rf->variants->first; v >= 0; v = d->nodes[v].next) {
-        const io_json_node *vn = &d->nodes[v], *reps = io_json_get(d, vn, "repeats");
+        const io_json_node *vn = &d->nodes[v], *reps = io_json_get(d, vn, EXP_RD_K_REPEATS);
         if (!reps || reps->type != IO_JSON_ARRAY) continue;
-        const char *name = jstr(d, vn, "name");
+        const char *name = jstr(d, vn, EXP_RD_K_NAME);
         for (int32_t r = reps->first; r >= 0; r = d->nodes[r].next) {
             const io_json_node *rn = &d->nodes[r], *m = io_json_get(d, rn, level);
             if (m && m->type != IO_JSON_OBJECT) m = NULL;
@@ -1219,7 +1221,7 @@ static int write_md(const run_files *rf, const summary *s, const table *ti, cons
     for (int32_t vn = rf->variants->first; vn >= 0; vn = d->nodes[vn].next, v++) {
         char line[600];
         variant_line(rf, v, line, sizeof line);
-        sb_printf(&b, "  - `%s`: %s\n", jstr(d, &d->nodes[vn], "name"), line);
+        sb_printf(&b, "  - `%s`: %s\n", jstr(d, &d->nodes[vn], EXP_RD_K_NAME), line);
     }
     if (rf->classes)
         sb_printf(&b, "\n## Comparison, image level\n\nReference: `%s`. %s of %d classes; "
@@ -1241,9 +1243,9 @@ static int write_md(const run_files *rf, const summary *s, const table *ti, cons
     }
     if (rf->classes) {
         sb_printf(&b, "## One-vs-rest AUC per class, image level\n\n");
-        per_class_table(&b, rf, "image", 0, NULL);
+        per_class_table(&b, rf, EXP_RD_LEVEL_IMAGE, 0, NULL);
         sb_printf(&b, "\n## One-vs-rest AUC per class, breast level\n\n");
-        per_class_table(&b, rf, "breast", 0, NULL);
+        per_class_table(&b, rf, EXP_RD_LEVEL_BREAST, 0, NULL);
         sb_printf(&b, "\n");
     }
     const char *groups[MAX_GROUPS];
@@ -1398,7 +1400,7 @@ static int write_html(const run_files *rf, const summary *s, const table *ti, co
     for (int32_t vn = rf->variants->first; vn >= 0; vn = d->nodes[vn].next, v++) {
         char line[600], k[96];
         variant_line(rf, v, line, sizeof line);
-        snprintf(k, sizeof k, "Variant %s", jstr(d, &d->nodes[vn], "name"));
+        snprintf(k, sizeof k, "Variant %s", jstr(d, &d->nodes[vn], EXP_RD_K_NAME));
         kv(&b, k, line);
     }
     sb_printf(&b, "</dl>\n");
@@ -1416,8 +1418,8 @@ static int write_html(const run_files *rf, const summary *s, const table *ti, co
     table_html(&b, rf, tb, rf->patch ? "Breast level (the patches of one breast aggregated)."
                                      : "Breast level (the views of one breast aggregated).");
     if (rf->classes) {
-        per_class_table(&b, rf, "image", 1, "One-vs-rest AUC of each class, image level.");
-        per_class_table(&b, rf, "breast", 1, "One-vs-rest AUC of each class, breast level.");
+        per_class_table(&b, rf, EXP_RD_LEVEL_IMAGE, 1, "One-vs-rest AUC of each class, image level.");
+        per_class_table(&b, rf, EXP_RD_LEVEL_BREAST, 1, "One-vs-rest AUC of each class, breast level.");
     }
     sb_printf(&b, "</div>\n");
     const char *groups[MAX_GROUPS];
@@ -1443,7 +1445,7 @@ static int write_html(const run_files *rf, const summary *s, const table *ti, co
             goto out;
         }
         size_t k = 0;
-        for (int32_t vv = rf->variants->first; vv >= 0; vv = d->nodes[vv].next, k++) se[k].name = jstr(d, &d->nodes[vv], "name");
+        for (int32_t vv = rf->variants->first; vv >= 0; vv = d->nodes[vv].next, k++) se[k].name = jstr(d, &d->nodes[vv], EXP_RD_K_NAME);
         sb_printf(&b, "<p class=\"sub\">ROC, precision-recall and reliability plots are drawn for binary labels only; "
                       "the one-vs-rest AUC of each class is in the tables above.</p>\n");
     } else {
@@ -1537,7 +1539,7 @@ static const char *const report_files[][2] = {{"html", "report.html"}, {"md", "r
 int exp_report_names(const char *run_dir, char *buf, size_t n, wb_error *err)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/config.yaml", run_dir);
+    snprintf(path, sizeof path, "%s/" EXP_RD_CONFIG, run_dir);
     exp_flat cfg;
     if (n) buf[0] = '\0';
     if (exp_flat_read(path, &cfg, err) != 0) return -1;
@@ -1560,7 +1562,7 @@ int exp_report_write(const char *run_dir_in, wb_error *err)
     table ti = {0}, tb = {0};
     int rc = -1;
     if (run_files_load(run_dir, &rf, err) != 0) goto out;
-    if (table_build(&rf, "image", &ti) != 0 || table_build(&rf, "breast", &tb) != 0) {
+    if (table_build(&rf, EXP_RD_LEVEL_IMAGE, &ti) != 0 || table_build(&rf, EXP_RD_LEVEL_BREAST, &tb) != 0) {
         wb_err(err, WB_E_NOMEM, run_dir, "out of memory");
         goto out;
     }

@@ -51,6 +51,8 @@ void exp_report_excluded_html(sbuf *b, const io_csv *excluded);
  * the predicted probability, each curve drawn with one dot per non-empty bin (a tooltip with
  * the count, mean score and fraction positive).
  *
+ *     // given: sbuf *b; const double *score; const int *label; size_t n, k;
+ *     // given: const char *const *names; const char *const *colours;
  *     exp_reliability r = {0};
  *     for (size_t i = 0; i < n; i++) exp_reliability_add(&r, score[i], label[i]);
  *     svg_plot p = exp_reliability_begin(b);      // frame and the dashed diagonal

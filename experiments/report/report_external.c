@@ -12,6 +12,7 @@
 #include "experiments/eval/metrics.h"
 #include "experiments/report/rundir.h"
 #include "experiments/report/svg.h"
+#include "experiments/report/rundir.h"
 #include "io/io_csv.h"
 #include "io/io_fs.h"
 #include "io/io_json.h"
@@ -72,7 +73,7 @@ static int ext_load(const char *dir, ext_files *e, wb_error *err)
     if (e->ref && e->ref->type != IO_JSON_OBJECT) e->ref = NULL;
     e->ref_metrics = e->ref ? io_json_get(d, e->ref, "metrics") : NULL;
     if (e->ref_metrics && e->ref_metrics->type != IO_JSON_OBJECT) e->ref_metrics = NULL;
-    e->vs = io_json_get(d, e->root, "vs_reference");
+    e->vs = io_json_get(d, e->root, EXP_RD_K_VS_REFERENCE);
     if (e->vs && e->vs->type != IO_JSON_OBJECT) e->vs = NULL;
     e->source_run = jstr(d, e->root, "source_run");
     e->variant = jstr(d, e->root, "variant");
@@ -122,11 +123,11 @@ static void row_fill(const ext_files *e, const io_json_node *m, const io_json_no
 {
     const io_json_doc *d = &e->m;
     snprintf(row[E_MODEL], ECELL, "%s", name);
-    ci_cell(row[E_AUC], jnum(d, m, "auc"), jnum(d, m, "auc_ci_low"), jnum(d, m, "auc_ci_high"), EXP_FMT_METRIC);
+    ci_cell(row[E_AUC], jnum(d, m, EXP_RD_M_AUC), jnum(d, m, EXP_RD_M_AUC_CI_LOW), jnum(d, m, EXP_RD_M_AUC_CI_HIGH), EXP_FMT_METRIC);
     if (vs) {
-        ci_cell(row[E_DELTA], jnum(d, vs, "delta_auc"), jnum(d, vs, "delta_ci_low"), jnum(d, vs, "delta_ci_high"),
+        ci_cell(row[E_DELTA], jnum(d, vs, EXP_RD_K_DELTA_AUC), jnum(d, vs, EXP_RD_K_DELTA_CI_LOW), jnum(d, vs, EXP_RD_K_DELTA_CI_HIGH),
                 EXP_FMT_DELTA);
-        exp_report_fmt(row[E_PDL], ECELL, jnum(d, vs, "delong_p"), EXP_FMT_P);
+        exp_report_fmt(row[E_PDL], ECELL, jnum(d, vs, EXP_RD_K_DELONG_P), EXP_FMT_P);
     } else {
         snprintf(row[E_DELTA], ECELL, "%s", e->ref ? "(reference)" : "");
         snprintf(row[E_PDL], ECELL, "%s", "");
@@ -135,15 +136,15 @@ static void row_fill(const ext_files *e, const io_json_node *m, const io_json_no
         int col;
         const char *key;
         exp_fmt_kind k;
-    } plain[] = {{E_AP, "average_precision", EXP_FMT_METRIC}, {E_SENS, "sensitivity", EXP_FMT_METRIC},
-                 {E_SPEC, "specificity", EXP_FMT_METRIC},     {E_SAS, "sensitivity_at_specificity", EXP_FMT_METRIC},
-                 {E_F1, "f1", EXP_FMT_METRIC},                {E_BRIER, "brier", EXP_FMT_METRIC},
-                 {E_ECE, "ece", EXP_FMT_METRIC},              {E_THR, "threshold", EXP_FMT_METRIC}};
+    } plain[] = {{E_AP, EXP_RD_M_AP, EXP_FMT_METRIC}, {E_SENS, EXP_RD_M_SENSITIVITY, EXP_FMT_METRIC},
+                 {E_SPEC, EXP_RD_M_SPECIFICITY, EXP_FMT_METRIC},     {E_SAS, EXP_RD_M_SENS_AT_SPEC, EXP_FMT_METRIC},
+                 {E_F1, EXP_RD_M_F1, EXP_FMT_METRIC},                {E_BRIER, EXP_RD_M_BRIER, EXP_FMT_METRIC},
+                 {E_ECE, EXP_RD_M_ECE, EXP_FMT_METRIC},              {E_THR, EXP_RD_M_THRESHOLD, EXP_FMT_METRIC}};
     for (size_t k = 0; k < sizeof plain / sizeof plain[0]; k++)
         exp_report_fmt(row[plain[k].col], ECELL, jnum(d, m, plain[k].key), plain[k].k);
     char a[24], b[24];
-    exp_report_fmt(a, sizeof a, jnum(d, m, "n"), EXP_FMT_COUNT);
-    exp_report_fmt(b, sizeof b, jnum(d, m, "n_positive"), EXP_FMT_COUNT);
+    exp_report_fmt(a, sizeof a, jnum(d, m, EXP_RD_M_N), EXP_FMT_COUNT);
+    exp_report_fmt(b, sizeof b, jnum(d, m, EXP_RD_M_N_POSITIVE), EXP_FMT_COUNT);
     snprintf(row[E_N], ECELL, "%s (%s)", a, b);
 }
 
@@ -180,7 +181,7 @@ typedef struct ext_series {
 static int series_load(const ext_files *e, const char *column, ext_series *out, wb_error *err)
 {
     memset(out, 0, sizeof *out);
-    long cl = io_csv_column(&e->pred, "label", err), cs = cl < 0 ? -1 : io_csv_column(&e->pred, column, err);
+    long cl = io_csv_column(&e->pred, EXP_RD_COL_LABEL, err), cs = cl < 0 ? -1 : io_csv_column(&e->pred, column, err);
     if (cs < 0) return -1;
     out->y = malloc((e->pred.n_rows ? e->pred.n_rows : 1) * sizeof *out->y);
     out->s = malloc((e->pred.n_rows ? e->pred.n_rows : 1) * sizeof *out->s);
@@ -280,7 +281,7 @@ static void cohort_line(const ext_files *e, char *out, size_t n)
     exp_report_fmt(b, sizeof b, e->n_excluded, EXP_FMT_COUNT);
     if (e->labeled && e->metrics) {
         char p[24];
-        exp_report_fmt(p, sizeof p, jnum(&e->m, e->metrics, "n_positive"), EXP_FMT_COUNT);
+        exp_report_fmt(p, sizeof p, jnum(&e->m, e->metrics, EXP_RD_M_N_POSITIVE), EXP_FMT_COUNT);
         if (e->patch) {
             char q[24], l[24], g[24];
             exp_report_fmt(q, sizeof q, e->n_patches, EXP_FMT_COUNT);
@@ -320,7 +321,7 @@ static void card_eval(const ext_files *e, char *out, size_t n)
 
 static void card_limits(const ext_files *e, char *out, size_t n)
 {
-    double pos = e->metrics ? jnum(&e->m, e->metrics, "n_positive") : NAN;
+    double pos = e->metrics ? jnum(&e->m, e->metrics, EXP_RD_M_N_POSITIVE) : NAN;
     char extra[160] = "";
     if (isfinite(pos) && pos < 100) snprintf(extra, sizeof extra, e->patch ? "; with %.0f positive patches the confidence "
                                                                  "intervals are wide, and patches of one image are not "

@@ -7,6 +7,11 @@
  *
  * gallery.csv: variant, kind (tp, fp, fn), rank (1..), repeat, fold, patient (pseudonym), score,
  * threshold, lesion_type, stage, png (a file name inside gallery/).
+ *
+ *     // given: sbuf *md, *html;
+ *     if (exp_report_gallery_has("runs/x") &&
+ *         (exp_report_gallery_md(md, "runs/x", &err) != 0 || exp_report_gallery_html(html, "runs/x", &err) != 0))
+ *         ...;    // err names gallery.csv or the PNG
  */
 #ifndef EXP_REPORT_GALLERY_H
 #define EXP_REPORT_GALLERY_H

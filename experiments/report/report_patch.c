@@ -3,6 +3,7 @@
  * report_patch.h. */
 #include "experiments/report/report_patch.h"
 #include "experiments/report/report_gallery.h"
+#include "experiments/report/rundir.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -16,8 +17,8 @@ static int io_fs_exists(const char *p) { return access(p, F_OK) == 0; }
 
 int exp_report_is_patch(const io_json_doc *m)
 {
-    const io_json_node *data = io_json_get(m, &m->nodes[0], "data");
-    const io_json_node *t = data ? io_json_get(m, data, "task") : NULL;
+    const io_json_node *data = io_json_get(m, &m->nodes[0], EXP_RD_K_DATA);
+    const io_json_node *t = data ? io_json_get(m, data, EXP_RD_K_TASK) : NULL;
     return t && t->type == IO_JSON_STRING && !strcmp(t->str, "patch");
 }
 
@@ -37,24 +38,24 @@ static void fmt(char *out, size_t n, double v, const char *f)
 static void cells(const io_json_doc *d, const io_json_node *lv, char c[6][128])
 {
     char a[32], lo[32], hi[32];
-    fmt(a, sizeof a, num(d, lv, "auc"), "%.3f");
-    fmt(lo, sizeof lo, num(d, lv, "auc_ci_low"), "%.3f");
-    fmt(hi, sizeof hi, num(d, lv, "auc_ci_high"), "%.3f");
+    fmt(a, sizeof a, num(d, lv, EXP_RD_M_AUC), "%.3f");
+    fmt(lo, sizeof lo, num(d, lv, EXP_RD_M_AUC_CI_LOW), "%.3f");
+    fmt(hi, sizeof hi, num(d, lv, EXP_RD_M_AUC_CI_HIGH), "%.3f");
     snprintf(c[0], 128, "%s [%s, %s]", a, lo, hi);
-    const io_json_node *vr = io_json_get(d, lv, "vs_reference");
-    fmt(c[1], 128, num(d, vr, "delta_auc"), "%+.3f");
-    fmt(c[2], 128, num(d, vr, "delong_p"), "%.3g");
+    const io_json_node *vr = io_json_get(d, lv, EXP_RD_K_VS_REFERENCE);
+    fmt(c[1], 128, num(d, vr, EXP_RD_K_DELTA_AUC), "%+.3f");
+    fmt(c[2], 128, num(d, vr, EXP_RD_K_DELONG_P), "%.3g");
     if (!vr) snprintf(c[1], 128, "(reference)"), snprintf(c[2], 128, " ");
-    fmt(c[3], 128, num(d, lv, "average_precision"), "%.3f");
-    fmt(c[4], 128, num(d, lv, "sensitivity"), "%.3f");
-    fmt(c[5], 128, num(d, lv, "specificity"), "%.3f");
+    fmt(c[3], 128, num(d, lv, EXP_RD_M_AP), "%.3f");
+    fmt(c[4], 128, num(d, lv, EXP_RD_M_SENSITIVITY), "%.3f");
+    fmt(c[5], 128, num(d, lv, EXP_RD_M_SPECIFICITY), "%.3f");
 }
 
 static const char *const heads[] = {"variant", "AUC [95% CI]", "ΔAUC", "p (DeLong)", "AP", "sensitivity", "specificity"};
 
 static void table(sbuf *b, const io_json_doc *d, const io_json_node *wi, const char *level, int html, const char *caption)
 {
-    const io_json_node *vs = io_json_get(d, wi, "variants");
+    const io_json_node *vs = io_json_get(d, wi, EXP_RD_K_VARIANTS);
     if (!vs || vs->type != IO_JSON_ARRAY) return;
     if (html) {
         sb_printf(b, "<table><caption>");
@@ -72,13 +73,13 @@ static void table(sbuf *b, const io_json_doc *d, const io_json_node *wi, const c
         sb_printf(b, "|---|---:|---:|---:|---:|---:|---:|\n");
     }
     for (int32_t v = vs->first; v >= 0; v = d->nodes[v].next) {
-        const io_json_node *vn = &d->nodes[v], *name = io_json_get(d, vn, "name"), *res = io_json_get(d, vn, "results");
+        const io_json_node *vn = &d->nodes[v], *name = io_json_get(d, vn, EXP_RD_K_NAME), *res = io_json_get(d, vn, "results");
         if (!res || res->type != IO_JSON_ARRAY) continue;
         for (int32_t r = res->first; r >= 0; r = d->nodes[r].next) {
             const io_json_node *rn = &d->nodes[r], *lv = io_json_get(d, rn, level);
             char c[6][128], label[160];
             cells(d, lv, c);
-            if (res->count > 1) snprintf(label, sizeof label, "%s (repeat %.0f)", name ? name->str : "?", num(d, rn, "repeat"));
+            if (res->count > 1) snprintf(label, sizeof label, "%s (repeat %.0f)", name ? name->str : "?", num(d, rn, EXP_RD_K_REPEAT));
             else snprintf(label, sizeof label, "%s", name ? name->str : "?");
             if (html) {
                 sb_printf(b, "<tr><th>");
@@ -106,20 +107,20 @@ static void intro(char *out, size_t n, const io_json_doc *d, const io_json_node 
              "windows with enough breast tissue); an image's score is the maximum of its heat map (heatmaps.csv), "
              "thresholds from the fold's validation images. %.0f of %.0f images scored, %.0f windows; breast level = %s "
              "of the views.",
-             num(d, wi, "scored"), num(d, wi, "images"), num(d, wi, "windows"),
+             num(d, wi, "scored"), num(d, wi, EXP_RD_K_IMAGES), num(d, wi, "windows"),
              agg && agg->type == IO_JSON_STRING ? agg->str : "mean");
 }
 
 void exp_report_patch_md(sbuf *b, const io_json_doc *m, const char *dir)
 {
-    const io_json_node *wi = io_json_get(m, &m->nodes[0], "whole_image");
+    const io_json_node *wi = io_json_get(m, &m->nodes[0], EXP_RD_K_WHOLE_IMAGE);
     if (wi) {
         char t[800];
         intro(t, sizeof t, m, wi);
         sb_printf(b, "## Whole images (patch classifier as a sliding window)\n\n%s\n\n### Image level\n\n", t);
-        table(b, m, wi, "image", 0, NULL);
+        table(b, m, wi, EXP_RD_LEVEL_IMAGE, 0, NULL);
         sb_printf(b, "\n### Breast level\n\n");
-        table(b, m, wi, "breast", 0, NULL);
+        table(b, m, wi, EXP_RD_LEVEL_BREAST, 0, NULL);
         sb_printf(b, "\n");
     }
     char p[4200];
@@ -138,15 +139,15 @@ int exp_report_patch_has_sheet(const char *dir)
 
 int exp_report_patch_html(sbuf *b, const io_json_doc *m, const char *dir, wb_error *err)
 {
-    const io_json_node *wi = io_json_get(m, &m->nodes[0], "whole_image");
+    const io_json_node *wi = io_json_get(m, &m->nodes[0], EXP_RD_K_WHOLE_IMAGE);
     if (wi) {
         char t[800];
         intro(t, sizeof t, m, wi);
         sb_printf(b, "<h2>Whole images</h2>\n<p>");
         sb_xml(b, t);
         sb_printf(b, "</p>\n<div class=\"wide\">\n");
-        table(b, m, wi, "image", 1, "Whole images, image level: the patch classifier as a sliding window, max of the heat map.");
-        table(b, m, wi, "breast", 1, "Whole images, breast level.");
+        table(b, m, wi, EXP_RD_LEVEL_IMAGE, 1, "Whole images, image level: the patch classifier as a sliding window, max of the heat map.");
+        table(b, m, wi, EXP_RD_LEVEL_BREAST, 1, "Whole images, breast level.");
         sb_printf(b, "</div>\n");
     }
     if (!exp_report_patch_has_sheet(dir)) return 0;

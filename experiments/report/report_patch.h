@@ -1,4 +1,11 @@
-/* report_patch.h — report sections of a patch run (data.task: patch), used by report.c. */
+/* report_patch.h — report sections of a patch run (data.task: patch), used by report.c.
+ *
+ *     // given: const io_json_doc *m; sbuf *md, *html;   // m: the run's metrics.json
+ *     if (exp_report_is_patch(m)) {
+ *         exp_report_patch_md(md, m, "runs/x");
+ *         if (exp_report_patch_html(html, m, "runs/x", &err) != 0) ...;   // patches.png unreadable
+ *     }
+ */
 #ifndef EXP_REPORT_PATCH_H
 #define EXP_REPORT_PATCH_H
 

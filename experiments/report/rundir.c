@@ -4,7 +4,16 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "experiments/eval/summary.h"
+
+const char *const exp_rd_metric_names[EXP_M_COUNT] = {
+    EXP_RD_M_AUC,         EXP_RD_M_AUC_CI_LOW, EXP_RD_M_AUC_CI_HIGH,    EXP_RD_M_AP,      EXP_RD_M_ACCURACY,
+    EXP_RD_M_BALANCED_ACCURACY, EXP_RD_M_SENSITIVITY, EXP_RD_M_SPECIFICITY, EXP_RD_M_SENS_AT_SPEC, EXP_RD_M_F1,
+    EXP_RD_M_BRIER,       EXP_RD_M_ECE,        EXP_RD_M_THRESHOLD,      EXP_RD_M_N,       EXP_RD_M_N_POSITIVE};
+_Static_assert(EXP_M_COUNT == 15, "exp_rd_metric_names: one name per EXP_M_* entry");
+
+const char *const exp_rd_mc_fixed_names[EXP_MC_FIXED] = {EXP_RD_M_AUC, EXP_RD_M_ACCURACY, EXP_RD_M_BALANCED_ACCURACY,
+                                                         EXP_RD_M_F1_MACRO, EXP_RD_M_LOG_LOSS, EXP_RD_M_N};
+_Static_assert(EXP_MC_FIXED == 6, "exp_rd_mc_fixed_names: one name per EXP_MC_* entry");
 
 /* member key of obj with one of the types in the mask (1 << IO_JSON_*); err names key. */
 static const io_json_node *need(const io_json_doc *d, const io_json_node *obj, const char *where, const char *key,
@@ -33,37 +42,37 @@ int exp_rundir_check_metrics(const io_json_doc *d, const char *path, wb_error *e
     if (!d->n || d->nodes[0].type != IO_JSON_OBJECT)
         return wb_err(err, WB_E_DATA, path, "expected a JSON object");
     const io_json_node *root = &d->nodes[0], *sv, *data, *cv, *vars;
-    if (!(sv = need(d, root, "", "schema_version", T_NUM, path, err))) return -1;
+    if (!(sv = need(d, root, "", EXP_RD_K_SCHEMA_VERSION, T_NUM, path, err))) return -1;
     if (sv->num != EXP_RD_SCHEMA_VERSION)
         return wb_err(err, WB_E_DATA, path, "schema_version: expected %d, found %g (a run of another workbench "
                       "version?)", EXP_RD_SCHEMA_VERSION, sv->num);
-    if (!need(d, root, "", "name", T_STR, path, err) || !(data = need(d, root, "", "data", T_OBJ, path, err)) ||
-        !need(d, data, "data", "images", T_NUM, path, err) || !need(d, data, "data", "patients", T_NUM, path, err) ||
-        !(cv = need(d, root, "", "cv", T_OBJ, path, err)) || !need(d, cv, "cv", "folds", T_NUM, path, err) ||
-        !need(d, cv, "cv", "repeats", T_NUM, path, err) || !need(d, root, "", "reference", T_STR, path, err) ||
-        !(vars = need(d, root, "", "variants", T_ARR, path, err)))
+    if (!need(d, root, "", EXP_RD_K_NAME, T_STR, path, err) || !(data = need(d, root, "", EXP_RD_K_DATA, T_OBJ, path, err)) ||
+        !need(d, data, EXP_RD_K_DATA, EXP_RD_K_IMAGES, T_NUM, path, err) || !need(d, data, EXP_RD_K_DATA, EXP_RD_K_PATIENTS, T_NUM, path, err) ||
+        !(cv = need(d, root, "", EXP_RD_K_CV, T_OBJ, path, err)) || !need(d, cv, EXP_RD_K_CV, EXP_RD_K_FOLDS, T_NUM, path, err) ||
+        !need(d, cv, EXP_RD_K_CV, EXP_RD_K_REPEATS, T_NUM, path, err) || !need(d, root, "", EXP_RD_K_REFERENCE, T_STR, path, err) ||
+        !(vars = need(d, root, "", EXP_RD_K_VARIANTS, T_ARR, path, err)))
         return -1;
-    const int mc = io_json_get(d, root, "classes") != NULL;
+    const int mc = io_json_get(d, root, EXP_RD_K_CLASSES) != NULL;
     int vi = 0;
     for (int32_t v = vars->first; v >= 0; v = d->nodes[v].next, vi++) {
         char where[96];
-        snprintf(where, sizeof where, "variants[%d]", vi);
+        snprintf(where, sizeof where, EXP_RD_K_VARIANTS "[%d]", vi);
         const io_json_node *vn = &d->nodes[v], *reps;
         if (vn->type != IO_JSON_OBJECT) {
             wb_err(err, WB_E_DATA, path, "expected an object");
             snprintf(err->key, sizeof err->key, "%s", where);
             return -1;
         }
-        if (!need(d, vn, where, "name", T_STR, path, err) || !need(d, vn, where, "type", T_STR, path, err) ||
-            !need(d, vn, where, "trainable_params", T_NUM, path, err) ||
-            !(reps = need(d, vn, where, "repeats", T_ARR, path, err)))
+        if (!need(d, vn, where, EXP_RD_K_NAME, T_STR, path, err) || !need(d, vn, where, EXP_RD_K_TYPE, T_STR, path, err) ||
+            !need(d, vn, where, EXP_RD_K_TRAINABLE_PARAMS, T_NUM, path, err) ||
+            !(reps = need(d, vn, where, EXP_RD_K_REPEATS, T_ARR, path, err)))
             return -1;
         int ri = 0;
         for (int32_t r = reps->first; r >= 0; r = d->nodes[r].next, ri++) {
             char rw[128];
-            snprintf(rw, sizeof rw, "%s.repeats[%d]", where, ri);
+            snprintf(rw, sizeof rw, "%s." EXP_RD_K_REPEATS "[%d]", where, ri);
             const io_json_node *rn = &d->nodes[r];
-            if (rn->type != IO_JSON_OBJECT || !need(d, rn, rw, "repeat", T_NUM, path, err)) {
+            if (rn->type != IO_JSON_OBJECT || !need(d, rn, rw, EXP_RD_K_REPEAT, T_NUM, path, err)) {
                 if (rn->type != IO_JSON_OBJECT) {
                     wb_err(err, WB_E_DATA, path, "expected an object");
                     snprintf(err->key, sizeof err->key, "%s", rw);
@@ -71,17 +80,17 @@ int exp_rundir_check_metrics(const io_json_doc *d, const char *path, wb_error *e
                 return -1;
             }
             for (int level = 0; level < 2; level++) {
-                const char *lname = level ? "breast" : "image";
+                const char *lname = level ? EXP_RD_LEVEL_BREAST : EXP_RD_LEVEL_IMAGE;
                 const io_json_node *m = need(d, rn, rw, lname, T_OBJ, path, err);
                 if (!m) return -1;
                 char lw[160];
                 snprintf(lw, sizeof lw, "%s.%s", rw, lname);
                 if (mc) {
                     for (int q = 0; q < EXP_MC_FIXED; q++)
-                        if (!need(d, m, lw, exp_mc_fixed_names[q], T_NUMNULL, path, err)) return -1;
+                        if (!need(d, m, lw, exp_rd_mc_fixed_names[q], T_NUMNULL, path, err)) return -1;
                 } else {
                     for (int q = 0; q < EXP_M_COUNT; q++)
-                        if (q != EXP_M_THRESH && !need(d, m, lw, exp_metric_names[q], T_NUMNULL, path, err)) return -1;
+                        if (q != EXP_M_THRESH && !need(d, m, lw, exp_rd_metric_names[q], T_NUMNULL, path, err)) return -1;
                 }
             }
         }

@@ -5,7 +5,8 @@
 #
 #   extract_examples.sh ROOT HEADER NAME OUT.c [INCLUDED_HEADER...]
 #
-# The examples are the code lines of the header's opening comment: lines indented by four
+# The examples are the code lines of the header's block comments (the opening one and every
+# other comment that starts a line with "/*", e.g. a section's): lines indented by four
 # spaces or more after " * " that follow a blank comment line or another code line (an
 # indented line right after prose continues the prose, as in Markdown). Consecutive code lines (blank comment lines between them
 # included) form one example, which becomes the body of `int example_NAME_K(void)` with every
@@ -35,11 +36,15 @@ shift 4
         printf "    return 0;\n}\n"
         nlines = 0
     }
-    NR == 1 && !/^\/\*/ { exit }
+    !incomment && !/^\/\*/ { next }   # code, or a comment after code on its line
     {
         line = $0
+        if (!incomment) { # a block comment starts: its first line is prose
+            incomment = 1
+            prev = "prose"
+            sub(/^\/\*/, " *", line)
+        }
         end = index(line, "*/") > 0
-        if (NR == 1) sub(/^\/\*/, " *", line)
         if (end) sub(/\*\/.*/, "", line)
         if (line ~ /^ \*     / && prev != "prose") {
             prev = "code"
@@ -50,7 +55,7 @@ shift 4
                 printf "#line %d \"%s\"\n", NR, path
                 nd = split(code, decl, ";")
                 for (i = 1; i <= nd; i++) if (decl[i] ~ /[^ \t]/) printf "static %s;\n", decl[i]
-                if (end) { flush(); exit }
+                if (end) { flush(); incomment = 0 }
                 next
             }
             c = index(code, "//")
@@ -69,7 +74,7 @@ shift 4
             prev = "prose"
             flush()
         }
-        if (end) { flush(); exit }
+        if (end) { flush(); incomment = 0 }
     }
     END { flush() }
     ' "$root/$hdr"

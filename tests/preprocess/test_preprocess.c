@@ -12,6 +12,7 @@
 #include "io/io_png.h"
 #include "io/io_sha256.h"
 #include "experiments/data/preprocess.h"
+#include "nets/nn.h"
 #include "wb_test.h"
 
 static const char *data_dir;
@@ -559,14 +560,18 @@ static float *make_noisy_breast(int rows, int cols, uint32_t seed)
     return img;
 }
 
-/* Preprocesses img with 2 and 3 threads and checks every output equals r1 (made with 1). */
+/* Preprocesses img with 2 and 3 threads, and with 3 asked of a pool of 2 (preprocessing runs
+ * on the engine's pool: nn_par_for), and checks every output equals r1 (made with 1). */
 static void same_with_threads(const float *img, int R, int C, const char *lat, const exp_pre_params *p,
                               const exp_pre_result *r1, const char *what)
 {
     wb_error err;
     exp_pre_result r2;
-    for (int t = 2; t <= 3; t++) {
+    static const int asked[] = {2, 3, 3}, pool[] = {2, 3, 2};
+    for (int k = 0; k < 3; k++) {
+        const int t = asked[k];
         exp_pre_set_threads(t);
+        CHECK_EQ_INT(nn_set_threads(pool[k]), pool[k], "the engine's pool");
         CHECK(exp_pre_run(img, R, C, lat, p, &r2, &err) == 0, "%s, %d threads: %s", what, t, err.msg);
         if (r1->image && r2.image) {
             size_t on = (size_t)r1->rows * r1->cols;
@@ -637,6 +642,7 @@ static void test_pipeline_threads(void)
           "no crop, flipped");
     same_with_threads(img, R, C, "R", &p, &r1, "variant");
     exp_pre_set_threads(old);
+    nn_set_threads(1);
     exp_pre_result_free(&r1);
     free(img);
 }

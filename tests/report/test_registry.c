@@ -3,7 +3,8 @@
  * writing at once, a writer killed inside a transaction, a run whose process died reaped as
  * failed, a file that is not a registry, and a schema-1 registry (before external
  * validations) read as it is and migrated to schema 2 by a writer, then given an external
- * validation linked to its run.
+ * validation linked to its run; a run whose metrics.json lacks a key the registry relies on
+ * refused at finish, naming the file and the key (experiments/report/rundir.h).
  * Args: FIXTURE_RUN_DIR WORK_DIR */
 #include <signal.h>
 #include <sqlite3.h>
@@ -446,6 +447,45 @@ static void test_migrate(void)
     CHECK(exp_registry_open_read(db, &reg, &e) != 0 && reg == NULL, "schema 3 refused for reading");
 }
 
+/* A metrics.json without one metric of the first variant's first repeat: finish fails naming
+ * the file and the key's full path, and the run's metrics are not half stored. */
+static void test_missing_key(const char *db)
+{
+    char dir[4300], mp[4400];
+    snprintf(dir, sizeof dir, "%s/exp-20260101T000000Z-missing1", g_work);
+    make_run_dir(dir);
+    snprintf(mp, sizeof mp, "%s/metrics.json", dir);
+    unsigned char *t = NULL;
+    size_t n = 0;
+    wb_error e;
+    CHECK(io_file_read_all(mp, 1 << 24, &t, &n, &e) == 0, "read %s: %s", mp, e.msg);
+    if (!t) return;
+    char *k = strstr((char *)t, "\"n_positive\": ");
+    CHECK(k != NULL, "the fixture has n_positive");
+    if (k) k[3] = 'X'; /* "n_XositiveX": the key the registry stores is gone */
+    sbuf b = {0};
+    sb_printf(&b, "%.*s", (int)n, (const char *)t);
+    free(t);
+    CHECK(sb_write(&b, dir, "metrics.json", &e) == 0, "write: %s", e.msg);
+    sb_free(&b);
+    exp_registry *reg;
+    CHECK(exp_registry_open(db, &reg, &e) == 0, "open: %s", e.msg);
+    if (!reg) return;
+    exp_registry_run rr = {dir, "exp", "c0ffee", "beef", "abc123", "name: exp\n", 0, NULL, NULL, NULL};
+    long long id = 0;
+    CHECK(exp_registry_start(reg, &rr, &id, &e) == 0, "start: %s", e.msg);
+    wb_error_clear(&e);
+    CHECK(exp_registry_finish(reg, id, dir, NULL, &e) != 0, "a metrics.json without n_positive is refused");
+    CHECK_CONTAINS(e.file, "missing1/metrics.json", "names the file");
+    CHECK_STR(e.key, "variants[0].repeats[0].image.n_positive", "names the key");
+    CHECK_CONTAINS(e.msg, "missing", "says why");
+    CHECK_EQ_INT(e.code, WB_E_DATA, "bad input data");
+    exp_registry_close(reg);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM metrics WHERE run_id = %lld", id);
+    CHECK_EQ_INT(count(db, sql), 0, "no metrics stored for the refused run");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -468,6 +508,7 @@ int main(int argc, char **argv)
     test_read_only(db);
     test_killed(db);
     test_bad_file();
+    test_missing_key(db);
     test_migrate();
     return wb_test_finish("registry");
 }
