@@ -9,6 +9,8 @@
  *   VLOADN(p, n)         n (<= VL, may be <= 0) floats from p, zeros after them
  *   VKEEP(v)             keeps v in a register (an empty asm), or nothing
  *   VSTOREN(p, v, n)     the first n (1..VL) floats of v to p
+ *   MASKT, VMASK(lo, hi) a lane mask type, the mask of lanes lo <= l < hi (lo >= 0)
+ *   VLOADM(old, p, m)    old with lanes in m loaded from p + lane; VSTOREM(p, v, m) the inverse
  *   FWD_OCB, FWD_NV      forward tile: output channels x vectors of pixels (compile time)
  *   FWD_CASES            one FT(ocb, nv) per tile the dispatcher may ask for
  *   DW_OCB, DW_KIB       weight-gradient tile: output channels x kernel rows per pass
@@ -29,7 +31,8 @@
 static inline __attribute__((always_inline)) void SFX(fwd_tile)(const dconv *p, const float *xpn,
                                                                 const float *w, float *y,
                                                                 const float *bias, int o0, int oy,
-                                                                int x0, const int OCB, const int NV)
+                                                                int x0, const int OCB, const int NV,
+                                                                const int FLAT)
 {
     VEC acc[FWD_OCB][FWD_NV];
     _Pragma("GCC unroll 8") for (int o = 0; o < OCB; o++)
@@ -54,8 +57,53 @@ static inline __attribute__((always_inline)) void SFX(fwd_tile)(const dconv *p, 
             }
         }
     }
-    const int nvalid = p->ow - x0;
     const size_t ohw = (size_t)p->oh * p->ow;
+    if (FLAT) { /* x0 is the flat position q = oy * wrow + ox; oy == 0 */
+        const int wf = (int)wrow;
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)
+        {
+            const int qv = x0 + v * VL;
+            int r0 = qv / wf, r1 = (qv + VL - 1) / wf;
+            r1 = r1 > p->oh - 1 ? p->oh - 1 : r1;
+            /* at most two rows (VL <= wf - 2 + 1): their lanes and destinations */
+            int lo0 = 0, hi0 = r0 * wf + p->ow - qv, lo1 = 0, hi1 = 0;
+            hi0 = hi0 > VL ? VL : hi0;
+            if (r1 > r0) {
+                lo1 = r1 * wf - qv;
+                hi1 = r1 * wf + p->ow - qv;
+                hi1 = hi1 > VL ? VL : hi1;
+            }
+            const MASKT m0 = VMASK(lo0, hi0), m1 = VMASK(lo1, hi1);
+            const ptrdiff_t d0 = (ptrdiff_t)r0 * p->ow + qv - (ptrdiff_t)r0 * wf;
+            const ptrdiff_t d1 = (ptrdiff_t)r1 * p->ow + qv - (ptrdiff_t)r1 * wf;
+            _Pragma("GCC unroll 8") for (int o = 0; o < OCB; o++)
+            {
+                float *yo = y + (size_t)o * ohw;
+                VEC r = acc[o][v];
+                if (p->accumulate) {
+                    VEC old = VZERO();
+                    old = VLOADM(old, yo + d0, m0);
+                    if (hi1 > lo1)
+                        old = VLOADM(old, yo + d1, m1);
+                    r = VADD(old, r);
+                } else if (bias)
+                    r = VADD(r, VSET1(bias[o]));
+                if (p->post_a) {
+                    r = VADD(VMUL(r, VSET1(p->post_a[o0 + o])), VSET1(p->post_b[o0 + o]));
+                    if (p->relu)
+                        r = VRELU(r);
+                    if (p->relu == NN_ACT_RELU6)
+                        r = VMIN6(r);
+                }
+                if (hi0 > lo0)
+                    VSTOREM(yo + d0, r, m0);
+                if (hi1 > lo1)
+                    VSTOREM(yo + d1, r, m1);
+            }
+        }
+        return;
+    }
+    const int nvalid = p->ow - x0;
     _Pragma("GCC unroll 8") for (int o = 0; o < OCB; o++)
     {
         float *yo = y + (size_t)o * ohw + (size_t)oy * p->ow + x0;
@@ -82,8 +130,48 @@ static inline __attribute__((always_inline)) void SFX(fwd_tile)(const dconv *p, 
     }
 }
 
+/* the flat layout (stride 1, p->flat): items (image, channel block, tile of FWD_NV vectors
+ * of flat positions q = oy * wrow + ox, the columns ox >= ow computed and dropped) */
+static void SFX(fwdf_items)(const dconv *p, size_t i0, size_t i1)
+{
+    const int nob = (p->oc + FWD_OCB - 1) / FWD_OCB, T = FWD_NV * VL;
+    const int Q = (p->oh - 1) * (int)p->wrow + p->ow, nt = (Q + T - 1) / T;
+    const size_t K = (size_t)p->ic * 9, ohw = (size_t)p->oh * p->ow;
+    for (size_t it = i0; it < i1; it++) {
+        const int q0 = (int)(it % (size_t)nt) * T;
+        const size_t r = it / (size_t)nt;
+        const int ob = (int)(r % (size_t)nob), n = (int)(r / (size_t)nob);
+        const float *xpn = p->xp + (size_t)n * p->ic * p->plane;
+        float *yn = p->y + (size_t)n * p->oc * ohw;
+        int o = ob * FWD_OCB, left = p->oc - o < FWD_OCB ? p->oc - o : FWD_OCB;
+        int nv = (Q - q0 + VL - 1) / VL;
+        nv = nv > FWD_NV ? FWD_NV : nv;
+        while (left > 0) {
+            const int b = left >= FWD_OCB ? FWD_OCB : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+            const float *w = p->w + (size_t)o * K, *bias = p->b ? p->b + o : NULL;
+            float *y = yn + (size_t)o * ohw;
+#define FT(B, N)                                                                           \
+    case (B) * 16 + (N):                                                                   \
+        SFX(fwd_tile)(p, xpn, w, y, bias, o, 0, q0, B, N, 1);                              \
+        break;
+            switch (b * 16 + nv) {
+                FWD_CASES
+            default:
+                break;
+            }
+#undef FT
+            o += b;
+            left -= b;
+        }
+    }
+}
+
 static void SFX(fwd_items)(const dconv *p, size_t i0, size_t i1)
 {
+    if (p->flat) {
+        SFX(fwdf_items)(p, i0, i1);
+        return;
+    }
     const int nob = (p->oc + FWD_OCB - 1) / FWD_OCB;
     const size_t K = (size_t)p->ic * 9, ohw = (size_t)p->oh * p->ow;
     for (size_t it = i0; it < i1; it++) {
@@ -102,7 +190,7 @@ static void SFX(fwd_items)(const dconv *p, size_t i0, size_t i1)
                 float *y = yn + (size_t)o * ohw;
 #define FT(B, N)                                                                           \
     case (B) * 16 + (N):                                                                   \
-        SFX(fwd_tile)(p, xpn, w, y, bias, o, oy, x0, B, N);                                   \
+        SFX(fwd_tile)(p, xpn, w, y, bias, o, oy, x0, B, N, 0);                                \
         break;
                 switch (b * 16 + nv) {
                     FWD_CASES
@@ -230,6 +318,10 @@ static void SFX(dw_items)(const dconv *p, size_t i0, size_t i1)
 #undef VLOADN
 #undef VSTOREN
 #undef VKEEP
+#undef MASKT
+#undef VMASK
+#undef VLOADM
+#undef VSTOREM
 #undef FWD_OCB
 #undef FWD_NV
 #undef FWD_CASES

@@ -312,6 +312,11 @@ int main(void)
         {2, 16, 16, 34, 34, 1, 1, 0},  /* a CIFAR ResNet layer */
         {2, 16, 16, 80, 50, 1, 1, 0},  /* large maps: dW in row blocks (lane sums carried) */
         {2, 8, 16, 130, 90, 2, 1, 1},  /* the same, stride 2 */
+        {2, 9, 12, 12, 18, 1, 1, 1},   /* flat layout: two rows per vector, bias */
+        {2, 6, 10, 7, 36, 1, 0, 0},    /* flat, no padding (34 wide) */
+        {1, 5, 7, 6, 15, 1, 2, 0},     /* flat, padding 2 (17 wide) */
+        {2, 17, 9, 9, 16, 1, 1, 0},    /* 16 wide: the row layout */
+        {2, 16, 16, 24, 18, 1, 1, 1},  /* ResNet-20 layer3 at 96x72 */
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         check_shape(&shapes[i]);
