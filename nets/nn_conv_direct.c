@@ -41,6 +41,7 @@ typedef struct dconv {
     const float *xp, *w, *b, *dy;
     float *y, *dw;
     int accumulate;             /* forward: y += conv (bias ignored) instead of y = conv + b */
+    int setz;                   /* with accumulate: y = 0 + conv, y not read */
     const float *post_a, *post_b; /* forward: then y = y * a[o] + b[o] (eval-mode BN) */
     int relu;                   /* and then the activation (NN_ACT_*) */
     int r0, r1;                 /* weight gradient: output rows of this block */
@@ -519,6 +520,12 @@ void nn_conv_direct_forward_post(const nn_conv_geom *g, const float *x, const fl
 void nn_conv_direct_dx(const nn_conv_geom *g, const float *wt, const float *dy, float *dx,
                        float *scratch)
 {
+    nn_conv_direct_dx_set(g, wt, dy, dx, 0, scratch);
+}
+
+void nn_conv_direct_dx_set(const nn_conv_geom *g, const float *wt, const float *dy, float *dx,
+                           int set, float *scratch)
+{
     atomic_fetch_add(&g_counts[NN_PASS_DX], 1);
     /* dx = conv(dy padded by 2 - p, W'), W'[i][o][ki][kj] = W[o][i][2-ki][2-kj], stride 1 */
     float *wf = scratch;
@@ -539,7 +546,7 @@ void nn_conv_direct_dx(const nn_conv_geom *g, const float *wt, const float *dy, 
             memset(dyp + (size_t)nb * g->oc * L.plane, 0, sizeof(float) * FLAT_TAIL);
         dconv p = {.n = nb, .ic = g->oc, .oc = g->ic, .oh = g->h, .ow = g->w, .s = 1,
                    .plane = L.plane, .wrow = L.wrow, .xp = dyp, .w = wf, .accumulate = 1,
-                   .y = dx + (size_t)n0 * g->ic * g->h * g->w, .flat = L.flat};
+                   .setz = set, .y = dx + (size_t)n0 * g->ic * g->h * g->w, .flat = L.flat};
         memcpy(p.coloff, L.coloff, sizeof p.coloff);
         fwd_run(&p);
     }

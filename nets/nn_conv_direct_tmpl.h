@@ -82,9 +82,11 @@ static inline __attribute__((always_inline)) void SFX(fwd_tile)(const dconv *p, 
                 VEC r = acc[o][v];
                 if (p->accumulate) {
                     VEC old = VZERO();
-                    old = VLOADM(old, yo + d0, m0);
-                    if (hi1 > lo1)
-                        old = VLOADM(old, yo + d1, m1);
+                    if (!p->setz) {
+                        old = VLOADM(old, yo + d0, m0);
+                        if (hi1 > lo1)
+                            old = VLOADM(old, yo + d1, m1);
+                    }
                     r = VADD(old, r);
                 } else if (bias)
                     r = VADD(r, VSET1(bias[o]));
@@ -115,7 +117,7 @@ static inline __attribute__((always_inline)) void SFX(fwd_tile)(const dconv *p, 
             n = n > VL ? VL : n;
             VEC r = acc[o][v];
             if (p->accumulate)
-                r = VADD(VLOADN(yo + v * VL, n), r);
+                r = VADD(p->setz ? VZERO() : VLOADN(yo + v * VL, n), r);
             else if (bias)
                 r = VADD(r, VSET1(bias[o]));
             if (p->post_a) { /* eval-mode BN (+ ReLU) of this channel */

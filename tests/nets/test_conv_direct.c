@@ -298,6 +298,30 @@ static void check_dw(int n, int c, int h, int w, int s, int p, int bias, int act
         free(dw0), free(dxin), free(dwd);
 }
 
+/* nn_conv2d_backward_set with set_dx on a dx full of NaN: the bits of a zeroed dx accumulated
+ * into, direct kernel (flat and row layouts) and GEMM (stride 2) alike */
+static void check_set(const shape *sh)
+{
+    nn_conv_geom g = {sh->n, sh->ic, sh->h, sh->w, sh->oc, 3, 3, sh->s, sh->s, sh->p, sh->p, 1,
+                      0, 0, 0};
+    g.oh = (sh->h + 2 * sh->p - 3) / sh->s + 1;
+    g.ow = (sh->w + 2 * sh->p - 3) / sh->s + 1;
+    g.batch = nn_conv2d_batch_wanted(&g);
+    const size_t nx = (size_t)g.n * g.ic * g.h * g.w, ny = (size_t)g.n * g.oc * g.oh * g.ow;
+    float *x = rnd(nx), *wt = rnd((size_t)g.oc * g.ic * 9), *r = rnd(ny);
+    float *dx = malloc(sizeof(float) * nx), *col = malloc(sizeof(float) * nn_conv2d_col_size(&g));
+    float *dcol = malloc(sizeof(float) * nn_conv2d_col_size(&g));
+    for (size_t i = 0; i < nx; i++)
+        dx[i] = NAN;
+    out3 ref = {0};
+    run(&g, x, wt, NULL, r, &ref);
+    nn_conv2d_backward_set(&g, x, wt, r, dx, 1, NULL, NULL, col, dcol);
+    CHECK(same(dx, ref.dx, nx), "n%d %d->%d %dx%d s%d: set dx differs from a zeroed dx", sh->n,
+          sh->ic, sh->oc, sh->h, sh->w, sh->s);
+    out3_free(&ref);
+    free(x), free(wt), free(r), free(dx), free(col), free(dcol);
+}
+
 /* BN (batch statistics, 8 double lanes per channel) forward with ReLU and backward with the
  * activation's backward inside: every instruction set the CPU has gives the bits of the
  * portable C loops; the statistics agree with a double-precision two-pass reference. */
@@ -393,6 +417,13 @@ int main(void)
     check_dw(2, 4, 17, 35, 2, 0, 1, NN_ACT_RELU6);
     check_dw(2, 3, 16, 64, 2, 1, 0, NN_ACT_NONE);
     check_dw(1, 2, 9, 70, 2, 2, 0, NN_ACT_RELU);
+
+    {
+        static const shape set_shapes[] = {
+            {2, 9, 12, 12, 18, 1, 1, 0}, {2, 16, 16, 34, 32, 1, 1, 0}, {2, 8, 16, 20, 30, 2, 1, 0}};
+        for (int k = 0; k < 3; k++)
+            check_set(&set_shapes[k]);
+    }
 
     /* BN: planes shorter than 8, a tail of every length class, long planes */
     check_bn(3, 4, 5, NN_ACT_NONE);
