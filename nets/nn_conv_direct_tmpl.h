@@ -9,8 +9,9 @@
  *   VLOADN(p, n)         n (<= VL, may be <= 0) floats from p, zeros after them
  *   VKEEP(v)             keeps v in a register (an empty asm), or nothing
  *   VSTOREN(p, v, n)     the first n (1..VL) floats of v to p
- *   MASKT, VMASK(lo, hi) a lane mask type, the mask of lanes lo <= l < hi (lo >= 0)
- *   VLOADM(old, p, m)    old with lanes in m loaded from p + lane; VSTOREM(p, v, m) the inverse
+ *   VLOADR(old, p, lo, hi)  old with lanes lo..hi-1 loaded from p[0 .. hi-lo) (0 <= lo < hi
+ *                        <= VL; p - lo may be read-masked, it stays inside the plane)
+ *   VSTORER(p, v, lo, hi)   lanes lo..hi-1 of v to p[0 .. hi-lo)
  *   FWD_OCB, FWD_NV      forward tile: output channels x vectors of pixels (compile time)
  *   FWD_CASES            one FT(ocb, nv) per tile the dispatcher may ask for
  *   DW_OCB, DW_KIB       weight-gradient tile: output channels x kernel rows per pass
@@ -63,30 +64,31 @@ static inline __attribute__((always_inline)) void SFX(fwd_tile)(const dconv *p, 
         _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)
         {
             const int qv = x0 + v * VL;
-            int r0 = qv / wf, r1 = (qv + VL - 1) / wf;
-            r1 = r1 > p->oh - 1 ? p->oh - 1 : r1;
-            /* at most two rows (VL <= wf - 2 + 1): their lanes and destinations */
-            int lo0 = 0, hi0 = r0 * wf + p->ow - qv, lo1 = 0, hi1 = 0;
-            hi0 = hi0 > VL ? VL : hi0;
-            if (r1 > r0) {
-                lo1 = r1 * wf - qv;
-                hi1 = r1 * wf + p->ow - qv;
-                hi1 = hi1 > VL ? VL : hi1;
+            const int r0 = qv / wf, r1 = (qv + VL - 1) / wf;
+            /* the output rows this vector holds pixels of (at most 3 with wf >= 10 and
+             * VL <= 16): lanes lo .. hi-1 go to dd, dd + 1, ... (dd: the column of lane lo) */
+            int lo[3] = {0, 0, 0}, hi[3] = {0, 0, 0}, nr = 0;
+            ptrdiff_t dd[3] = {0, 0, 0};
+            for (int rr = r0; rr <= r1 && rr < p->oh && nr < 3; rr++) {
+                int l = rr * wf - qv, h = rr * wf + p->ow - qv;
+                l = l < 0 ? 0 : l;
+                h = h > VL ? VL : h;
+                if (h > l) {
+                    lo[nr] = l;
+                    hi[nr] = h;
+                    dd[nr] = (ptrdiff_t)rr * p->ow + (qv + l - (ptrdiff_t)rr * wf);
+                    nr++;
+                }
             }
-            const MASKT m0 = VMASK(lo0, hi0), m1 = VMASK(lo1, hi1);
-            const ptrdiff_t d0 = (ptrdiff_t)r0 * p->ow + qv - (ptrdiff_t)r0 * wf;
-            const ptrdiff_t d1 = (ptrdiff_t)r1 * p->ow + qv - (ptrdiff_t)r1 * wf;
             _Pragma("GCC unroll 8") for (int o = 0; o < OCB; o++)
             {
                 float *yo = y + (size_t)o * ohw;
                 VEC r = acc[o][v];
                 if (p->accumulate) {
                     VEC old = VZERO();
-                    if (!p->setz) {
-                        old = VLOADM(old, yo + d0, m0);
-                        if (hi1 > lo1)
-                            old = VLOADM(old, yo + d1, m1);
-                    }
+                    if (!p->setz)
+                        for (int k = 0; k < nr; k++)
+                            old = VLOADR(old, yo + dd[k], lo[k], hi[k]);
                     r = VADD(old, r);
                 } else if (bias)
                     r = VADD(r, VSET1(bias[o]));
@@ -97,10 +99,8 @@ static inline __attribute__((always_inline)) void SFX(fwd_tile)(const dconv *p, 
                     if (p->relu == NN_ACT_RELU6)
                         r = VMIN6(r);
                 }
-                if (hi0 > lo0)
-                    VSTOREM(yo + d0, r, m0);
-                if (hi1 > lo1)
-                    VSTOREM(yo + d1, r, m1);
+                for (int k = 0; k < nr; k++)
+                    VSTORER(yo + dd[k], r, lo[k], hi[k]);
             }
         }
         return;
@@ -320,10 +320,8 @@ static void SFX(dw_items)(const dconv *p, size_t i0, size_t i1)
 #undef VLOADN
 #undef VSTOREN
 #undef VKEEP
-#undef MASKT
-#undef VMASK
-#undef VLOADM
-#undef VSTOREM
+#undef VLOADR
+#undef VSTORER
 #undef FWD_OCB
 #undef FWD_NV
 #undef FWD_CASES

@@ -405,6 +405,9 @@ int main(void)
         {1, 5, 7, 6, 15, 1, 2, 0},     /* flat, padding 2 (17 wide) */
         {2, 17, 9, 9, 16, 1, 1, 0},    /* 16 wide: the row layout */
         {2, 16, 16, 24, 18, 1, 1, 1},  /* ResNet-20 layer3 at 96x72 */
+        {2, 12, 9, 8, 8, 1, 1, 0},     /* flat, 8 wide: three rows per AVX-512 vector */
+        {3, 7, 10, 9, 11, 1, 0, 1},    /* flat, 9 wide, no padding (9 x 9 output) */
+        {2, 5, 6, 7, 13, 1, 1, 0},     /* flat, 13 wide */
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         check_shape(&shapes[i]);
@@ -420,8 +423,9 @@ int main(void)
 
     {
         static const shape set_shapes[] = {
-            {2, 9, 12, 12, 18, 1, 1, 0}, {2, 16, 16, 34, 32, 1, 1, 0}, {2, 8, 16, 20, 30, 2, 1, 0}};
-        for (int k = 0; k < 3; k++)
+            {2, 9, 12, 12, 18, 1, 1, 0}, {2, 16, 16, 34, 32, 1, 1, 0}, {2, 8, 16, 20, 30, 2, 1, 0},
+            {2, 12, 9, 8, 8, 1, 1, 0}};
+        for (int k = 0; k < 4; k++)
             check_set(&set_shapes[k]);
     }
 
