@@ -9,6 +9,9 @@
  *   VLOADN(p, n)         n (<= VL, may be <= 0) floats from p, zeros after them
  *   VKEEP(v)             keeps v in a register (an empty asm), or nothing
  *   VSTOREN(p, v, n)     the first n (1..VL) floats of v to p
+ *   VLOADR(old, p, lo, hi)  old with lanes lo..hi-1 loaded from p[0 .. hi-lo) (0 <= lo < hi
+ *                        <= VL; p - lo may be read-masked, it stays inside the plane)
+ *   VSTORER(p, v, lo, hi)   lanes lo..hi-1 of v to p[0 .. hi-lo)
  *   FWD_OCB, FWD_NV      forward tile: output channels x vectors of pixels (compile time)
  *   FWD_CASES            one FT(ocb, nv) per tile the dispatcher may ask for
  *   DW_OCB, DW_KIB       weight-gradient tile: output channels x kernel rows per pass
@@ -29,7 +32,8 @@
 static inline __attribute__((always_inline)) void SFX(fwd_tile)(const dconv *p, const float *xpn,
                                                                 const float *w, float *y,
                                                                 const float *bias, int o0, int oy,
-                                                                int x0, const int OCB, const int NV)
+                                                                int x0, const int OCB, const int NV,
+                                                                const int FLAT)
 {
     VEC acc[FWD_OCB][FWD_NV];
     _Pragma("GCC unroll 8") for (int o = 0; o < OCB; o++)
@@ -54,8 +58,54 @@ static inline __attribute__((always_inline)) void SFX(fwd_tile)(const dconv *p, 
             }
         }
     }
-    const int nvalid = p->ow - x0;
     const size_t ohw = (size_t)p->oh * p->ow;
+    if (FLAT) { /* x0 is the flat position q = oy * wrow + ox; oy == 0 */
+        const int wf = (int)wrow;
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)
+        {
+            const int qv = x0 + v * VL;
+            const int r0 = qv / wf, r1 = (qv + VL - 1) / wf;
+            /* the output rows this vector holds pixels of (at most 3 with wf >= 10 and
+             * VL <= 16): lanes lo .. hi-1 go to dd, dd + 1, ... (dd: the column of lane lo) */
+            int lo[3] = {0, 0, 0}, hi[3] = {0, 0, 0}, nr = 0;
+            ptrdiff_t dd[3] = {0, 0, 0};
+            for (int rr = r0; rr <= r1 && rr < p->oh && nr < 3; rr++) {
+                int l = rr * wf - qv, h = rr * wf + p->ow - qv;
+                l = l < 0 ? 0 : l;
+                h = h > VL ? VL : h;
+                if (h > l) {
+                    lo[nr] = l;
+                    hi[nr] = h;
+                    dd[nr] = (ptrdiff_t)rr * p->ow + (qv + l - (ptrdiff_t)rr * wf);
+                    nr++;
+                }
+            }
+            _Pragma("GCC unroll 8") for (int o = 0; o < OCB; o++)
+            {
+                float *yo = y + (size_t)o * ohw;
+                VEC r = acc[o][v];
+                if (p->accumulate) {
+                    VEC old = VZERO();
+                    if (!p->setz)
+                        for (int k = 0; k < nr; k++)
+                            old = VLOADR(old, yo + dd[k], lo[k], hi[k]);
+                    r = VADD(old, r);
+                } else if (bias)
+                    r = VADD(r, VSET1(bias[o]));
+                if (p->post_a) {
+                    r = VADD(VMUL(r, VSET1(p->post_a[o0 + o])), VSET1(p->post_b[o0 + o]));
+                    if (p->relu)
+                        r = VRELU(r);
+                    if (p->relu == NN_ACT_RELU6)
+                        r = VMIN6(r);
+                }
+                for (int k = 0; k < nr; k++)
+                    VSTORER(yo + dd[k], r, lo[k], hi[k]);
+            }
+        }
+        return;
+    }
+    const int nvalid = p->ow - x0;
     _Pragma("GCC unroll 8") for (int o = 0; o < OCB; o++)
     {
         float *yo = y + (size_t)o * ohw + (size_t)oy * p->ow + x0;
@@ -67,7 +117,7 @@ static inline __attribute__((always_inline)) void SFX(fwd_tile)(const dconv *p, 
             n = n > VL ? VL : n;
             VEC r = acc[o][v];
             if (p->accumulate)
-                r = VADD(VLOADN(yo + v * VL, n), r);
+                r = VADD(p->setz ? VZERO() : VLOADN(yo + v * VL, n), r);
             else if (bias)
                 r = VADD(r, VSET1(bias[o]));
             if (p->post_a) { /* eval-mode BN (+ ReLU) of this channel */
@@ -82,8 +132,48 @@ static inline __attribute__((always_inline)) void SFX(fwd_tile)(const dconv *p, 
     }
 }
 
+/* the flat layout (stride 1, p->flat): items (image, channel block, tile of FWD_NV vectors
+ * of flat positions q = oy * wrow + ox, the columns ox >= ow computed and dropped) */
+static void SFX(fwdf_items)(const dconv *p, size_t i0, size_t i1)
+{
+    const int nob = (p->oc + FWD_OCB - 1) / FWD_OCB, T = FWD_NV * VL;
+    const int Q = (p->oh - 1) * (int)p->wrow + p->ow, nt = (Q + T - 1) / T;
+    const size_t K = (size_t)p->ic * 9, ohw = (size_t)p->oh * p->ow;
+    for (size_t it = i0; it < i1; it++) {
+        const int q0 = (int)(it % (size_t)nt) * T;
+        const size_t r = it / (size_t)nt;
+        const int ob = (int)(r % (size_t)nob), n = (int)(r / (size_t)nob);
+        const float *xpn = p->xp + (size_t)n * p->ic * p->plane;
+        float *yn = p->y + (size_t)n * p->oc * ohw;
+        int o = ob * FWD_OCB, left = p->oc - o < FWD_OCB ? p->oc - o : FWD_OCB;
+        int nv = (Q - q0 + VL - 1) / VL;
+        nv = nv > FWD_NV ? FWD_NV : nv;
+        while (left > 0) {
+            const int b = left >= FWD_OCB ? FWD_OCB : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+            const float *w = p->w + (size_t)o * K, *bias = p->b ? p->b + o : NULL;
+            float *y = yn + (size_t)o * ohw;
+#define FT(B, N)                                                                           \
+    case (B) * 16 + (N):                                                                   \
+        SFX(fwd_tile)(p, xpn, w, y, bias, o, 0, q0, B, N, 1);                              \
+        break;
+            switch (b * 16 + nv) {
+                FWD_CASES
+            default:
+                break;
+            }
+#undef FT
+            o += b;
+            left -= b;
+        }
+    }
+}
+
 static void SFX(fwd_items)(const dconv *p, size_t i0, size_t i1)
 {
+    if (p->flat) {
+        SFX(fwdf_items)(p, i0, i1);
+        return;
+    }
     const int nob = (p->oc + FWD_OCB - 1) / FWD_OCB;
     const size_t K = (size_t)p->ic * 9, ohw = (size_t)p->oh * p->ow;
     for (size_t it = i0; it < i1; it++) {
@@ -102,7 +192,7 @@ static void SFX(fwd_items)(const dconv *p, size_t i0, size_t i1)
                 float *y = yn + (size_t)o * ohw;
 #define FT(B, N)                                                                           \
     case (B) * 16 + (N):                                                                   \
-        SFX(fwd_tile)(p, xpn, w, y, bias, o, oy, x0, B, N);                                   \
+        SFX(fwd_tile)(p, xpn, w, y, bias, o, oy, x0, B, N, 0);                                \
         break;
                 switch (b * 16 + nv) {
                     FWD_CASES
@@ -230,6 +320,8 @@ static void SFX(dw_items)(const dconv *p, size_t i0, size_t i1)
 #undef VLOADN
 #undef VSTOREN
 #undef VKEEP
+#undef VLOADR
+#undef VSTORER
 #undef FWD_OCB
 #undef FWD_NV
 #undef FWD_CASES

@@ -91,6 +91,8 @@ typedef struct nn_node {
     int fuse_bn;          /* conv (direct kernel) whose only consumer is the next node, a BN in
                              eval mode with no backward: the BN (and its fused ReLU) run in
                              the conv's store, straight into their output */
+    int set_dx;           /* conv: its backward overwrites its input's gradient (which it
+                             would otherwise zero first); off under WB_NN_NOFUSE */
     int dep;              /* output depends on a trainable parameter */
     int keep;             /* the run keeps this node's backward inputs */
     double flops;
@@ -189,6 +191,12 @@ void nn_conv2d_forward(const nn_conv_geom *g, const float *x, const float *wt, c
 void nn_conv2d_backward(const nn_conv_geom *g, const float *x, const float *wt,
                         const float *dy, float *dx, float *dw, float *db, float *col,
                         float *dcol);
+/* The same; set_dx: dx is overwritten, not accumulated into (the bits of a zeroed dx; the
+ * direct kernel stores 0 + its value without reading dx, the others zero it first, in
+ * parallel). */
+void nn_conv2d_backward_set(const nn_conv_geom *g, const float *x, const float *wt,
+                            const float *dy, float *dx, int set_dx, float *dw, float *db,
+                            float *col, float *dcol);
 
 /* ---- direct 3x3 convolutions (nn_conv_direct.c): stride 1 and 2, groups 1, padding <= 2,
  * for the layers where im2col + GEMM is slow (few channels, large images). nn_conv2d_forward
@@ -220,9 +228,11 @@ void nn_conv_direct_forward(const nn_conv_geom *g, const float *x, const float *
 void nn_conv_direct_forward_post(const nn_conv_geom *g, const float *x, const float *wt,
                                  const float *b, const float *post_a, const float *post_b,
                                  int relu, float *y, float *scratch);
-/* dx += input gradient (stride 1 only) */
+/* dx += input gradient (stride 1 only); set: dx = 0 + input gradient, dx not read */
 void nn_conv_direct_dx(const nn_conv_geom *g, const float *wt, const float *dy, float *dx,
                        float *scratch);
+void nn_conv_direct_dx_set(const nn_conv_geom *g, const float *wt, const float *dy, float *dx,
+                           int set, float *scratch);
 /* dw += weight gradient */
 void nn_conv_direct_dw(const nn_conv_geom *g, const float *x, const float *dy, float *dw,
                        float *scratch);

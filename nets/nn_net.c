@@ -836,6 +836,7 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
                         ((nd->op == NN_OP_BATCHNORM && (next == NN_OP_RELU || next == NN_OP_RELU6)) ||
                          (nd->op == NN_OP_ADD && next == NN_OP_RELU)) &&
                         net->nodes[i + 1].in[0] == i && lastc[i] == i + 1 && i != net->grad_node;
+        nd->set_dx = fuse && nd->op == NN_OP_CONV2D;
         nd->fuse_act = !nd->fuse_relu ? NN_ACT_NONE
                        : next == NN_OP_RELU6 ? NN_ACT_RELU6 : NN_ACT_RELU;
     }
@@ -1081,8 +1082,9 @@ static void run_backward(nn_net *net, int i, int n, const int *lastc)
     /* a BN or add with its activation fused: the activation's gradient and output */
     const nn_node *act = nd->fuse_relu ? &net->nodes[i + 1] : NULL;
     const float *dy = A + (act ? act->off_grad : nd->off_grad);
-    /* BN and a fused add overwrite a gradient buffer their backward would zero first */
-    const int can_set = nd->op == NN_OP_BATCHNORM || (nd->op == NN_OP_ADD && act);
+    /* BN, a conv and a fused add overwrite a gradient buffer their backward would zero first */
+    const int can_set = nd->op == NN_OP_BATCHNORM || nd->set_dx ||
+                        (nd->op == NN_OP_ADD && act);
     float *dx[2] = {NULL, NULL};
     int set[2] = {0, 0};
     for (int k = 0; k < 2; k++) {
@@ -1107,8 +1109,9 @@ static void run_backward(nn_net *net, int i, int n, const int *lastc)
         break;
     case NN_OP_CONV2D:
         geom_of(net, nd, n, &g);
-        nn_conv2d_backward(&g, x, T(net, nd->t[0]), dy, dx[0], G(net, nd->t[0]),
-                           G(net, nd->t[1]), A + net->off_col, A + net->off_col + net->col_size);
+        nn_conv2d_backward_set(&g, x, T(net, nd->t[0]), dy, dx[0], set[0], G(net, nd->t[0]),
+                               G(net, nd->t[1]), A + net->off_col,
+                               A + net->off_col + net->col_size);
         break;
     case NN_OP_BATCHNORM: {
         const float *aux = A + nd->off_aux;

@@ -405,11 +405,33 @@ void nn_conv2d_forward(const nn_conv_geom *g, const float *x, const float *wt, c
     }
 }
 
+static void zero_slice(void *vp, int ith, int nth)
+{
+    const ew_job *j = vp;
+    size_t i0, i1;
+    nn_par_range(j->n, ith, nth, 16, &i0, &i1);
+    if (i1 > i0)
+        memset(j->y + i0, 0, sizeof(float) * (i1 - i0));
+}
+
 void nn_conv2d_backward(const nn_conv_geom *g, const float *x, const float *wt,
                         const float *dy, float *dx, float *dw, float *db, float *col,
                         float *dcol)
 {
+    nn_conv2d_backward_set(g, x, wt, dy, dx, 0, dw, db, col, dcol);
+}
+
+void nn_conv2d_backward_set(const nn_conv_geom *g, const float *x, const float *wt,
+                            const float *dy, float *dx, int set_dx, float *dw, float *db,
+                            float *col, float *dcol)
+{
     const int ohw = g->oh * g->ow;
+    if (dx && set_dx && !(nn_conv_direct_use(g, NN_PASS_DX) && !nn_conv_dw_use(g) &&
+                          !conv_is_depthwise(g))) {
+        ew_job z = {(size_t)g->n * g->ic * g->h * g->w, NULL, NULL, dx, 0.0f};
+        nn_par_run(zero_slice, &z);
+        set_dx = 0;
+    }
     if (db) {
         conv_job j = {g, NULL, NULL, NULL, NULL, NULL, 0, g->n, dy, NULL, db};
         nn_par_run(conv_db_slice, &j);
@@ -429,7 +451,7 @@ void nn_conv2d_backward(const nn_conv_geom *g, const float *x, const float *wt,
         dw = NULL;
     }
     if (dx && nn_conv_direct_use(g, NN_PASS_DX)) {
-        nn_conv_direct_dx(g, wt, dy, dx, dcol);
+        nn_conv_direct_dx_set(g, wt, dy, dx, set_dx, dcol);
         dx = NULL;
     }
     if (!dw && !dx)

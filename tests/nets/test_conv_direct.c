@@ -12,8 +12,12 @@
  *    them, and under WB_NN_ISA=c (ctest nets.conv_direct_c) the C path is the one in effect;
  *  - the depthwise 3x3 kernels (nn_conv_dw_*): forward, forward with eval-mode BN and
  *    ReLU / ReLU6 in the store, and dx bit-identical to the plain float loops, dW against
- *    double precision, every instruction set and 1-3 threads bit-identical.
+ *    double precision, every instruction set and 1-3 threads bit-identical;
+ *  - batch norm with batch statistics (forward + ReLU / ReLU6, backward with the activation's
+ *    backward inside): every instruction set gives the C loops' bits; statistics against a
+ *    double-precision two-pass reference.
  */
+#include <math.h>
 #include <string.h>
 
 #include "nets/nn_internal.h"
@@ -294,6 +298,90 @@ static void check_dw(int n, int c, int h, int w, int s, int p, int bias, int act
         free(dw0), free(dxin), free(dwd);
 }
 
+/* nn_conv2d_backward_set with set_dx on a dx full of NaN: the bits of a zeroed dx accumulated
+ * into, direct kernel (flat and row layouts) and GEMM (stride 2) alike */
+static void check_set(const shape *sh)
+{
+    nn_conv_geom g = {sh->n, sh->ic, sh->h, sh->w, sh->oc, 3, 3, sh->s, sh->s, sh->p, sh->p, 1,
+                      0, 0, 0};
+    g.oh = (sh->h + 2 * sh->p - 3) / sh->s + 1;
+    g.ow = (sh->w + 2 * sh->p - 3) / sh->s + 1;
+    g.batch = nn_conv2d_batch_wanted(&g);
+    const size_t nx = (size_t)g.n * g.ic * g.h * g.w, ny = (size_t)g.n * g.oc * g.oh * g.ow;
+    float *x = rnd(nx), *wt = rnd((size_t)g.oc * g.ic * 9), *r = rnd(ny);
+    float *dx = malloc(sizeof(float) * nx), *col = malloc(sizeof(float) * nn_conv2d_col_size(&g));
+    float *dcol = malloc(sizeof(float) * nn_conv2d_col_size(&g));
+    for (size_t i = 0; i < nx; i++)
+        dx[i] = NAN;
+    out3 ref = {0};
+    run(&g, x, wt, NULL, r, &ref);
+    nn_conv2d_backward_set(&g, x, wt, r, dx, 1, NULL, NULL, col, dcol);
+    CHECK(same(dx, ref.dx, nx), "n%d %d->%d %dx%d s%d: set dx differs from a zeroed dx", sh->n,
+          sh->ic, sh->oc, sh->h, sh->w, sh->s);
+    out3_free(&ref);
+    free(x), free(wt), free(r), free(dx), free(col), free(dcol);
+}
+
+/* BN (batch statistics, 8 double lanes per channel) forward with ReLU and backward with the
+ * activation's backward inside: every instruction set the CPU has gives the bits of the
+ * portable C loops; the statistics agree with a double-precision two-pass reference. */
+static void check_bn(int n, int c, int hw, int act)
+{
+    char name[64];
+    snprintf(name, sizeof name, "bn n%d c%d hw%d act%d", n, c, hw, act);
+    const size_t nx = (size_t)n * c * hw;
+    float *x = rnd(nx), *dy = rnd(nx), *gm = rnd((size_t)c), *bt = rnd((size_t)c);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = 3.0f * x[i] + 1.5f; /* a mean away from 0 */
+    float *y[3], *dx[3], *st[3];
+    int have[3] = {0, 0, 0};
+    const nn_isa was = nn_conv_isa();
+    for (int isa = 0; isa < 3; isa++) {
+        y[isa] = malloc(sizeof(float) * nx);
+        dx[isa] = malloc(sizeof(float) * nx);
+        st[isa] = calloc((size_t)c * 6, sizeof(float)); /* rm rv mean invstd dgamma dbeta */
+        if ((int)nn_conv_set_isa((nn_isa)isa) != isa)
+            continue;
+        have[isa] = 1;
+        float *rm = st[isa], *rv = rm + c, *mean = rv + c, *is = mean + c, *dg = is + c,
+              *db = dg + c;
+        for (int ch = 0; ch < c; ch++)
+            rv[ch] = 1.0f;
+        nn_bn_relu_forward_train(n, c, hw, x, gm, bt, 1e-5f, 0.1f, rm, rv, y[isa], mean, is,
+                                 act);
+        nn_bn_act_backward(n, c, hw, 1, x, gm, mean, is, act ? y[isa] : NULL, act, dy, dx[isa],
+                           1, dg, db);
+    }
+    nn_conv_set_isa(was);
+    for (int isa = 1; isa < 3; isa++)
+        if (have[isa])
+            CHECK(same(y[0], y[isa], nx) && same(dx[0], dx[isa], nx) &&
+                      same(st[0], st[isa], (size_t)c * 6),
+                  "%s: %s differs from C", name, nn_isa_name((nn_isa)isa));
+    double emax = 0;
+    for (int ch = 0; ch < c; ch++) {
+        double m = 0, v = 0;
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < hw; k++)
+                m += x[((size_t)i * c + ch) * hw + k];
+        m /= (double)n * hw;
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < hw; k++) {
+                double d = x[((size_t)i * c + ch) * hw + k] - m;
+                v += d * d;
+            }
+        v /= (double)n * hw;
+        double em = fabs(st[0][2 * c + ch] - m) / (fabs(m) + 1e-3);
+        double ei = fabs(st[0][3 * c + ch] - 1.0 / sqrt(v + 1e-5)) * sqrt(v + 1e-5);
+        emax = em > emax ? em : emax;
+        emax = ei > emax ? ei : emax;
+    }
+    CHECK_LE(emax, 1e-6, "%s: batch statistics against double precision", name);
+    free(x), free(dy), free(gm), free(bt);
+    for (int isa = 0; isa < 3; isa++)
+        free(y[isa]), free(dx[isa]), free(st[isa]);
+}
+
 int main(void)
 {
     const char *env = getenv("WB_NN_ISA");
@@ -312,6 +400,14 @@ int main(void)
         {2, 16, 16, 34, 34, 1, 1, 0},  /* a CIFAR ResNet layer */
         {2, 16, 16, 80, 50, 1, 1, 0},  /* large maps: dW in row blocks (lane sums carried) */
         {2, 8, 16, 130, 90, 2, 1, 1},  /* the same, stride 2 */
+        {2, 9, 12, 12, 18, 1, 1, 1},   /* flat layout: two rows per vector, bias */
+        {2, 6, 10, 7, 36, 1, 0, 0},    /* flat, no padding (34 wide) */
+        {1, 5, 7, 6, 15, 1, 2, 0},     /* flat, padding 2 (17 wide) */
+        {2, 17, 9, 9, 16, 1, 1, 0},    /* 16 wide: the row layout */
+        {2, 16, 16, 24, 18, 1, 1, 1},  /* ResNet-20 layer3 at 96x72 */
+        {2, 12, 9, 8, 8, 1, 1, 0},     /* flat, 8 wide: three rows per AVX-512 vector */
+        {3, 7, 10, 9, 11, 1, 0, 1},    /* flat, 9 wide, no padding (9 x 9 output) */
+        {2, 5, 6, 7, 13, 1, 1, 0},     /* flat, 13 wide */
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         check_shape(&shapes[i]);
@@ -324,6 +420,21 @@ int main(void)
     check_dw(2, 4, 17, 35, 2, 0, 1, NN_ACT_RELU6);
     check_dw(2, 3, 16, 64, 2, 1, 0, NN_ACT_NONE);
     check_dw(1, 2, 9, 70, 2, 2, 0, NN_ACT_RELU);
+
+    {
+        static const shape set_shapes[] = {
+            {2, 9, 12, 12, 18, 1, 1, 0}, {2, 16, 16, 34, 32, 1, 1, 0}, {2, 8, 16, 20, 30, 2, 1, 0},
+            {2, 12, 9, 8, 8, 1, 1, 0}};
+        for (int k = 0; k < 4; k++)
+            check_set(&set_shapes[k]);
+    }
+
+    /* BN: planes shorter than 8, a tail of every length class, long planes */
+    check_bn(3, 4, 5, NN_ACT_NONE);
+    check_bn(2, 5, 37, NN_ACT_RELU);
+    check_bn(2, 3, 32 * 9 + 23, NN_ACT_RELU6);
+    check_bn(4, 2, 96 * 72, NN_ACT_RELU);
+    check_bn(1, 3, 64 + 15, NN_ACT_NONE);
 
     /* depthwise and grouped convs never take the direct kernels, even when forced */
     nn_conv_set_algo(NN_CONV_DIRECT);

@@ -4,7 +4,7 @@
  * batched im2col (3x3 and 1x1 bottleneck convs), depthwise convs, BN train and frozen. BN and
  * ReLU fused into one pass, and in inference a direct-kernel conv with its eval-mode BN (and
  * ReLU) in one pass (ResNet-18's layer1 at 64x64), the activation's backward inside BN's and the
- * residual add's (ResNet-18, ResNet-20), BN + ReLU6 and depthwise conv + eval BN + ReLU6
+ * residual add's (ResNet-18, ResNet-20 at 64x64 and 40x72), BN + ReLU6 and depthwise conv + eval BN + ReLU6
  * (MobileNet), against WB_NN_NOFUSE=1 (separate passes): bit-identical. */
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +12,8 @@
 #include "nets/nn.h"
 #include "test_util.h"
 
-enum { N = 4, H = 64, W = 64, K = 3 };
+enum { N = 4, K = 3 };
+static int H = 64, W = 64; /* the input size of the case */
 
 typedef struct result {
     float logits[N * K], infer[N * K];
@@ -124,6 +125,11 @@ int main(void)
     /* CIFAR ResNet: BN + ReLU and add + ReLU fused forward and backward, option-A shortcuts,
      * direct 3x3 kernels */
     check_case("resnet20", NULL, "all", NN_BN_TRAIN);
+    /* widths 72, 36, 18 (not multiples of 16): the direct kernels' flat layout, forward, dx
+     * and the inference conv + BN + ReLU store */
+    H = 40, W = 72;
+    check_case("resnet20", NULL, "all", NN_BN_TRAIN);
+    H = 64, W = 64;
     /* MobileNet with frozen BN: with batch statistics over 4 images of 2x2 pixels at the end
      * (64x64 input), its 27 BN layers amplify any rounding difference (such as a GEMM sliced
      * differently) to ~1e-2 at conv1, a conditioning property, not a threading one. Batch
