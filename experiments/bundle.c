@@ -1,6 +1,7 @@
 /* bundle.c — `workbench bundle` and `workbench predict`. See bundle.h and docs/predict.md. */
 #include "experiments/bundle.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -135,6 +136,16 @@ static void remove_tmp(const char *tmp, int folds)
     unlink(p);
     snprintf(p, sizeof p, "%s/reference", tmp);
     rmdir(p);
+    snprintf(p, sizeof p, "%s/pretrained", tmp); /* the one copied weights file */
+    DIR *d = opendir(p);
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            char q[PATH_MAX + 400];
+            snprintf(q, sizeof q, "%s/%s", p, e->d_name);
+            unlink(q);
+        }
+    if (d) closedir(d);
+    rmdir(p);
     static const char *const names[] = {"config.yaml", "thresholds.csv", "manifest.json"};
     for (int i = 0; i < 3; i++) {
         snprintf(p, sizeof p, "%s/%s", tmp, names[i]);
@@ -226,7 +237,7 @@ int exp_bundle_make(const char *run_dir, const char *variant, const char *out_di
     char tmp[PATH_MAX + 96] = "", dir[PATH_MAX + 160];
     int rc = -1, folds = 0;
     char *thr_text[MAX_FOLDS] = {0}, *ref_thr[MAX_FOLDS] = {0};
-    char hex[2 * MAX_FOLDS + 3][65];
+    char hex[2 * MAX_FOLDS + 4][65];
     const char *vname = NULL, *ref = reference_baseline(cfg);
     sbuf rthr = {0};
     const exp_settings *cs = exp_config_get(cfg);
@@ -279,6 +290,16 @@ int exp_bundle_make(const char *run_dir, const char *variant, const char *out_di
     char dst[PATH_MAX + 160];
     snprintf(dst, sizeof dst, "%s/config.yaml", tmp);
     if (copy_file(cpath, dst, hex[folds], err) != 0) goto done;
+    /* the pretrained weights the run started from: predict reads this copy, not the path */
+    info->pretrained[0] = '\0';
+    if (cs->backbone.weights[0]) {
+        char wname[256];
+        base_name(cs->backbone.weights, wname, sizeof wname);
+        snprintf(info->pretrained, sizeof info->pretrained, "pretrained/%s", wname);
+        snprintf(dir, sizeof dir, "%s/pretrained", tmp);
+        snprintf(dst, sizeof dst, "%s/%s", tmp, info->pretrained);
+        if (io_fs_mkdirs(dir, err) != 0 || copy_file(cs->backbone.weights, dst, hex[2 * folds + 3], err) != 0) goto done;
+    }
     sb_printf(&thr, "fold,threshold\n");
     for (int f = 0; f < folds; f++) sb_printf(&thr, "%d,%s\n", f, thr_text[f]);
     hash_written(&thr, hex[folds + 1]);
@@ -360,15 +381,22 @@ int exp_bundle_make(const char *run_dir, const char *variant, const char *out_di
     } else {
         sb_printf(&man, "null");
     }
+    sb_printf(&man, ",\n  \"pretrained\": ");
+    if (info->pretrained[0]) sb_jstr(&man, info->pretrained);
+    else sb_printf(&man, "null");
     sb_printf(&man, ",\n  \"files\": [\n");
-    const int nfiles = ref ? 2 * folds + 3 : folds + 2;
-    for (int f = 0; f < nfiles; f++) {
-        char name[64];
+    const int nfiles = ref ? 2 * folds + 3 : folds + 2, last = info->pretrained[0] ? 2 * folds + 3 : nfiles - 1;
+    for (int f = 0; f <= last; f++) {
+        char name[400];
+        if (f >= nfiles && f != 2 * folds + 3) continue; /* no reference: the pretrained copy comes next */
         if (f < folds) snprintf(name, sizeof name, "models/f%d.safetensors", f);
         else if (f < folds + 2) snprintf(name, sizeof name, "%s", f == folds ? "config.yaml" : "thresholds.csv");
         else if (f < 2 * folds + 2) snprintf(name, sizeof name, "reference/f%d.json", f - folds - 2);
-        else snprintf(name, sizeof name, "reference/thresholds.csv");
-        sb_printf(&man, "    {\"path\": \"%s\", \"sha256\": \"%s\"}%s\n", name, hex[f], f + 1 < nfiles ? "," : "");
+        else if (f == 2 * folds + 2) snprintf(name, sizeof name, "reference/thresholds.csv");
+        else snprintf(name, sizeof name, "%s", info->pretrained);
+        sb_printf(&man, "    {\"path\": ");
+        sb_jstr(&man, name);
+        sb_printf(&man, ", \"sha256\": \"%s\"}%s\n", hex[f], f < last ? "," : "");
     }
     sb_printf(&man, "  ]\n}\n");
     if (sb_write(&man, tmp, "manifest.json", err) != 0) goto done;
@@ -484,7 +512,21 @@ static int manifest_check(const char *bdir, exp_bundle_info *bi, long *in_ch, lo
         bp->stride = nv[4];
         bp->background = (int)nv[5];
     }
-    int listed[2 * MAX_FOLDS + 3] = {0};
+    /* the copy of the pretrained weights: absent or null in bundles made before it */
+    const io_json_node *pre = io_json_get(&d, root, "pretrained");
+    bi->pretrained[0] = '\0';
+    if (pre && pre->type == IO_JSON_STRING) {
+        if (strncmp(pre->str, "pretrained/", 11) || strchr(pre->str + 11, '/') || strstr(pre->str, "..") ||
+            !pre->str[11] || pre->str_len >= sizeof bi->pretrained) {
+            wb_err(err, WB_E_DATA, mpath, "pretrained: expected \"pretrained/<file name>\" or null");
+            goto done;
+        }
+        snprintf(bi->pretrained, sizeof bi->pretrained, "%s", pre->str);
+    } else if (pre && pre->type != IO_JSON_NULL) {
+        wb_err(err, WB_E_DATA, mpath, "pretrained: expected a path inside the bundle or null");
+        goto done;
+    }
+    int listed[2 * MAX_FOLDS + 4] = {0};
     for (int32_t c = files->first; c >= 0; c = d.nodes[c].next) {
         const io_json_node *e = &d.nodes[c], *p = jget(&d, e, "path", IO_JSON_STRING), *hs = jget(&d, e, "sha256", IO_JSON_STRING);
         if (e->type != IO_JSON_OBJECT || !p || !hs || p->str[0] == '/' || strstr(p->str, "..")) {
@@ -513,6 +555,11 @@ static int manifest_check(const char *bdir, exp_bundle_info *bi, long *in_ch, lo
         if (sscanf(p->str, "reference/f%d.jso%c", &f, &tail) == 2 && tail == 'n' && f >= 0 && f < bi->folds)
             listed[MAX_FOLDS + 2 + f] = 1;
         if (!strcmp(p->str, "reference/thresholds.csv")) listed[2 * MAX_FOLDS + 2] = 1;
+        if (bi->pretrained[0] && !strcmp(p->str, bi->pretrained)) listed[2 * MAX_FOLDS + 3] = 1;
+    }
+    if (bi->pretrained[0] && !listed[2 * MAX_FOLDS + 3]) {
+        wb_err(err, WB_E_DATA, mpath, "files: %s is not listed (the manifest names it as the pretrained weights)", bi->pretrained);
+        goto done;
     }
     for (int f = 0; bi->reference[0] && f < bi->folds; f++)
         if (!listed[MAX_FOLDS + 2 + f]) {
@@ -546,6 +593,7 @@ typedef struct data_sets {
 
 static int add_set(data_sets *s, const char *key, const char *val, wb_error *err)
 {
+    if (s->n == sizeof s->v / sizeof *s->v) return wb_err(err, WB_E_INTERNAL, NULL, "predict: too many overrides");
     size_t l = strlen(key) + strlen(val) + 2;
     if (!(s->v[s->n] = malloc(l))) return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
     snprintf(s->v[s->n++], l, "%s=%s", key, val);
@@ -703,6 +751,9 @@ static int predict_work(const char *bundle_dir, const char *data, const char *ou
     char cpath[PATH_MAX + 32];
     snprintf(cpath, sizeof cpath, "%s/config.yaml", bundle_dir);
     if (data_overrides(data, &s->b, &sets, err) != 0) goto done;
+    char wpath[PATH_MAX + 400];
+    snprintf(wpath, sizeof wpath, "%s/%s", bundle_dir, s->b.pretrained);
+    if (s->b.pretrained[0] && add_set(&sets, "backbone.weights", wpath, err) != 0) goto done;
     if (exp_config_load(cpath, (const char *const *)sets.v, sets.n, &cfg, err) != 0) goto done;
     const char *vname = NULL;
     if (exp_foldnet_variant(cfg, cpath, s->b.variant, "predict with", &vname, err) != 0) goto done;

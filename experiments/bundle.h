@@ -11,7 +11,9 @@
  * run's resolved config: preprocessing, network, data.positive), thresholds.csv (fold,
  * threshold: each fold's decision threshold from its validation images, as predictions.csv
  * has it) and manifest.json (format, source run, variant, arch, in_channels, input size, the
- * weights' input convention, folds, the mean threshold, and every other file with its SHA-256).
+ * weights' input convention, folds, the mean threshold, and every other file with its SHA-256),
+ * and pretrained/<name>: a copy of the pretrained weights the run started from (backbone.weights),
+ * which predict uses instead of that path, so that a bundle works on another machine.
  * Binary runs: whole-image runs (the unit is the image) and patch runs (data.task: patch: the
  * unit is the lesion or background patch; the manifest's "task": "patch" and "patch" object
  * record how the run cut its patches, and predict cuts the cohort's the same way).
@@ -41,6 +43,7 @@ typedef struct exp_bundle_info {
     double ref_threshold; /* the reference's (NaN when none) */
     int patch;          /* 1: a patch bundle (the manifest's task is "patch") */
     exp_bundle_patch pset; /* with patch: the run's patch settings */
+    char pretrained[320]; /* "pretrained/<name>": the copy of backbone.weights in the bundle ("" in older bundles) */
 } exp_bundle_info;
 
 /* Writes the bundle of variant (NULL: the run's first backbone variant) of the run in run_dir

@@ -39,6 +39,9 @@ rm -rf "$out" && mkdir -p "$out"
 "$wb" -q synth --out "$out/train" --patients 16 --seed 11 --size 96x120 --difficulty 0 --lesion disk --prevalence 0.5 --benign-rate 0
 "$wb" -q synth --out "$out/ext" --patients 10 --seed 29 --size 112x128 --difficulty 0 --lesion disk --prevalence 0.5 \
   --benign-rate 0.2 --transfer-syntax rle,jpeg_ls
+# the run starts from a copy of the pretrained weights, which is taken away before a predict
+# below: the bundle carries its own copy
+mkdir -p "$out/w" && cp "$weights/resnet20-12fca82f.th" "$out/w/"
 cat >"$out/t.yaml" <<YAML
 name: src
 seed: 3
@@ -51,7 +54,7 @@ preprocess:
   width: 32
 backbone:
   arch: resnet20
-  weights: $weights/resnet20-12fca82f.th
+  weights: $out/w/resnet20-12fca82f.th
   in_channels: 1
 variants:
   - name: baseline
@@ -75,7 +78,9 @@ done
 expect_eq "$(awk -F, 'NR > 1 && $1 == 0 && $3 == "probe" { t[$2] = $10 } END { for (f = 0; f < 3; f++) print f "," t[f] }' "$run/predictions.csv")" \
   "$(tail -n +2 "$b/thresholds.csv")" "thresholds.csv holds predictions.csv's fold thresholds"
 sums=$(grep -o '"path": "[^"]*", "sha256": "[0-9a-f]*"' "$b/manifest.json" | sed -E 's/"path": "([^"]*)", "sha256": "([0-9a-f]*)"/\2  \1/')
-expect_eq "$(printf '%s\n' "$sums" | wc -l)" 9 "manifest lists 3 networks, config.yaml, thresholds.csv, 3 baselines, their thresholds"
+expect_eq "$(printf '%s\n' "$sums" | wc -l)" 10 "manifest lists 3 networks, config.yaml, thresholds.csv, 3 baselines, their thresholds, the pretrained weights"
+expect_grep '"pretrained": "pretrained/resnet20-12fca82f.th"' "$b/manifest.json"
+expect_exit 0 cmp "$weights/resnet20-12fca82f.th" "$b/pretrained/resnet20-12fca82f.th"
 for f in 0 1 2; do
   expect_exit 0 cmp "$run/models/r0_f${f}_baseline.baseline.json" "$b/reference/f$f.json"
 done
@@ -254,6 +259,11 @@ sed -e 's/^name: src/name: ext/' -e 's#train/#ext/#; s#dicom_dir: train#dicom_di
   "$out/t.yaml" >"$out/ext.yaml"
 expect_exit 0 "$wb" predict "$b" "$out/ext.yaml" --out "$out/p2"
 expect_exit 0 cmp "$p" "$out/p2/predictions.csv"
+# the bundle on its own: the pretrained weights the run started from are gone, its copy serves
+mv "$out/w" "$out/w.away"
+expect_exit 0 "$wb" predict "$b" "$out/ext/labels.csv" --out "$out/p_moved" --registry none
+expect_exit 0 cmp "$p" "$out/p_moved/predictions.csv"
+mv "$out/w.away" "$out/w"
 # validate checks a config as a run; an unlabeled cohort's config says where it can go instead
 sed -e 's#ext/#unl/#; s#dicom_dir: ext#dicom_dir: unl#' "$out/ext.yaml" >"$out/unl.yaml"
 expect_exit 3 "$wb" validate "$out/unl.yaml"

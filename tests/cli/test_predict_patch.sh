@@ -79,7 +79,7 @@ expect_grep '"unit": "patch",' "$b/manifest.json"
 expect_grep '"patch": \{"unit": "px", "size": 80, "jitter": 16, "box_margin": 0.10000000000000001, "background": 2, "min_tissue": 0.5, "stride": 40, "box": "x=bbox_x,y=bbox_y,w=bbox_w,h=bbox_h,y_origin=top", "seed": 3, ' "$b/manifest.json"
 expect_grep '"negatives": "background patches: ' "$b/manifest.json"
 sums=$(grep -o '"path": "[^"]*", "sha256": "[0-9a-f]*"' "$b/manifest.json" | sed -E 's/"path": "([^"]*)", "sha256": "([0-9a-f]*)"/\2  \1/')
-expect_eq "$(printf '%s\n' "$sums" | wc -l)" 9 "manifest lists 3 networks, config.yaml, thresholds.csv, 3 baselines, their thresholds"
+expect_eq "$(printf '%s\n' "$sums" | wc -l)" 10 "manifest lists 3 networks, config.yaml, thresholds.csv, 3 baselines, their thresholds, the pretrained weights"
 expect_exit 0 bash -c "cd '$b' && sha256sum -c --quiet <<<'$sums'"
 
 # --- predict on the second cohort ---
