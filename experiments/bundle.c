@@ -287,7 +287,7 @@ int exp_bundle_make(const char *run_dir, const char *variant, const char *out_di
         snprintf(dst, sizeof dst, "%s/models/f%d.safetensors", tmp, f);
         if (copy_file(wp, dst, hex[f], err) != 0) goto done;
     }
-    char dst[PATH_MAX + 160];
+    char dst[PATH_MAX + 480];
     snprintf(dst, sizeof dst, "%s/config.yaml", tmp);
     if (copy_file(cpath, dst, hex[folds], err) != 0) goto done;
     /* the pretrained weights the run started from: predict reads this copy, not the path */
