@@ -269,6 +269,23 @@ static void stem_of(const char *file, char *out, size_t n)
     if (!out[0]) snprintf(out, n, "image");
 }
 
+/* The output name stem of files[fi]: its file name without the extension, prefixed with its
+ * position (1-based) when an earlier file has the same stem. */
+static void out_stem(const char *const *files, size_t fi, char stem[256])
+{
+    stem_of(files[fi], stem, 256);
+    for (size_t j = 0; j < fi; j++) {
+        char other[256];
+        stem_of(files[j], other, sizeof other);
+        if (!strcmp(other, stem)) {
+            char t[256];
+            snprintf(t, sizeof t, "%zu_%.200s", fi + 1, stem);
+            memcpy(stem, t, 256);
+            return;
+        }
+    }
+}
+
 /* Canvas argmax, mapped back to the input; in_box: 1 inside the labels' box, 0 outside, -1 no box. */
 static void peak_of(const float *map, const exp_pre_params *p, const exp_pre_result *r, const label_row *lr,
                     double at[2], int *in_box)
@@ -620,17 +637,7 @@ static int explain_patches(const exp_explain_opts *o, const exp_config *cfg, con
             double box[MAX_BOXES][4];
             const int nbox = patch_boxes(lab, cfg, real, rows, box);
             char stem[256];
-            stem_of(file, stem, sizeof stem);
-            for (size_t j = 0; j < fi; j++) { /* two files of one name: the later ones get their position */
-                char other[256];
-                stem_of(o->files[j], other, sizeof other);
-                if (!strcmp(other, stem)) {
-                    char tt[256];
-                    snprintf(tt, sizeof tt, "%zu_%.200s", fi + 1, stem);
-                    memcpy(stem, tt, sizeof stem);
-                    break;
-                }
-            }
+            out_stem(o->files, fi, stem);
             for (size_t r = 0; r < t.csv.n_rows; r++) {
                 const char *id = io_csv_cell(&t.csv, r, t.c_id);
                 if (!has_prefix(id, sop) && !has_prefix(id, cell)) continue;
@@ -814,17 +821,7 @@ int exp_explain_run(const exp_explain_opts *o, exp_explain_summary *sum, wb_erro
             bad = exp_occlusion(net, x, r.rows, r.cols, o->occ_patch, o->occ_stride > 0 ? o->occ_stride : o->occ_patch,
                                 0.0f, cls, omap, NULL, err) != 0;
         char stem[256], name[300];
-        stem_of(file, stem, sizeof stem);
-        for (size_t j = 0; j < fi; j++) { /* two files of one name: the later ones get their position */
-            char other[256];
-            stem_of(o->files[j], other, sizeof other);
-            if (!strcmp(other, stem)) {
-                char t[256];
-                snprintf(t, sizeof t, "%zu_%.200s", fi + 1, stem);
-                memcpy(stem, t, sizeof stem);
-                break;
-            }
-        }
+        out_stem(o->files, fi, stem);
         double peak[2] = {NAN, NAN}, opeak[2] = {NAN, NAN};
         int in_box = -1, oin_box = -1;
         int dh = img.rows, dw = img.cols;
