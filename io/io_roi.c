@@ -1,12 +1,12 @@
 /* io_roi.c — OsiriX ROI property lists through expat. See io_roi.h. */
 #include "io/io_roi.h"
 
-#include <expat.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "io/io_fs.h"
+#include "io/io_xml.h"
 
 enum { K_OTHER = 0, K_DICT, K_ARRAY };
 
@@ -18,10 +18,7 @@ typedef struct frame {
 } frame;
 
 typedef struct parse_state {
-    XML_Parser p;
-    const char *name;
-    wb_error *err;
-    int failed;
+    io_xml x; /* first: the handlers' user data */
     frame st[IO_ROI_MAX_DEPTH + 1];
     int depth; /* frames in st */
     int capture;
@@ -32,15 +29,6 @@ typedef struct parse_state {
     size_t cap;
 } parse_state;
 
-static void fail(parse_state *s, const char *key, const char *fmt, const char *what)
-{
-    if (s->failed) return;
-    s->failed = 1;
-    wb_err_at(s->err, WB_E_DATA, s->name, (int)XML_GetCurrentLineNumber(s->p),
-              (int)XML_GetCurrentColumnNumber(s->p) + 1, key, fmt, what);
-    XML_StopParser(s->p, XML_FALSE);
-}
-
 static int kind_of(const char *el)
 {
     return !strcmp(el, "dict") ? K_DICT : !strcmp(el, "array") ? K_ARRAY : K_OTHER;
@@ -50,9 +38,9 @@ static void XMLCALL on_start(void *ud, const XML_Char *el, const XML_Char **attr
 {
     (void)attr;
     parse_state *s = ud;
-    if (s->failed) return;
+    if (s->x.failed) return;
     if (s->depth >= IO_ROI_MAX_DEPTH) {
-        fail(s, NULL, "%s", "elements nested deeper than 64");
+        io_xml_fail(&s->x, NULL, "%s", "elements nested deeper than 64");
         return;
     }
     frame *parent = s->depth ? &s->st[s->depth - 1] : NULL;
@@ -67,14 +55,14 @@ static void XMLCALL on_start(void *ud, const XML_Char *el, const XML_Char **attr
     }
     if (f->kind == K_DICT && parent && parent->kind == K_ARRAY && !strcmp(parent->key, "ROIs")) {
         if (s->out->n >= IO_ROI_MAX_ROIS) {
-            fail(s, NULL, "more than %s ROIs", "100000");
+            io_xml_fail(&s->x, NULL, "more than %s ROIs", "100000");
             return;
         }
         if (s->out->n == s->cap) {
             size_t nc = s->cap ? 2 * s->cap : 16;
             io_roi *r = realloc(s->out->rois, nc * sizeof *r);
             if (!r) {
-                fail(s, NULL, "%s", "out of memory");
+                io_xml_fail(&s->x, NULL, "%s", "out of memory");
                 return;
             }
             s->out->rois = r;
@@ -93,7 +81,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *el, const XML_Char **attr
 static void XMLCALL on_text(void *ud, const XML_Char *t, int len)
 {
     parse_state *s = ud;
-    if (!s->capture || s->failed || len <= 0) return;
+    if (!s->capture || s->x.failed || len <= 0) return;
     size_t room = sizeof s->text - 1 - s->tlen, k = (size_t)len;
     if (k > room) {
         k = room;
@@ -136,7 +124,7 @@ static void copy_cut(char *dst, size_t n, const char *src)
 static void XMLCALL on_end(void *ud, const XML_Char *el)
 {
     parse_state *s = ud;
-    if (s->failed || !s->depth) return;
+    if (s->x.failed || !s->depth) return;
     frame *f = &s->st[s->depth - 1];
     frame *parent = s->depth >= 2 ? &s->st[s->depth - 2] : NULL;
     frame *grand = s->depth >= 3 ? &s->st[s->depth - 3] : NULL;
@@ -148,7 +136,7 @@ static void XMLCALL on_end(void *ud, const XML_Char *el)
         } else if (parent->kind == K_ARRAY && !strcmp(parent->key, "Point_px") && grand && grand->roi >= 0) {
             double x, y;
             if (s->truncated || parse_point(s->text, &x, &y) != 0) {
-                fail(s, "Point_px", "expected \"(x, y)\" (two numbers), got '%s'", s->text);
+                io_xml_fail(&s->x, "Point_px", "expected \"(x, y)\" (two numbers), got '%s'", s->text);
                 return;
             }
             io_roi *r = &s->out->rois[grand->roi];
@@ -168,22 +156,6 @@ static void XMLCALL on_end(void *ud, const XML_Char *el)
     s->depth--;
 }
 
-/* No DTDs or external entities: a property list needs neither. */
-static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid, const XML_Char *pubid,
-                               int has_internal)
-{
-    (void)name, (void)sysid, (void)pubid;
-    if (has_internal) fail(ud, NULL, "%s", "an internal DTD subset (entity declarations are not accepted)");
-}
-
-static void XMLCALL on_entity_decl(void *ud, const XML_Char *name, int is_param, const XML_Char *value, int vlen,
-                                   const XML_Char *base, const XML_Char *sysid, const XML_Char *pubid,
-                                   const XML_Char *notation)
-{
-    (void)name, (void)is_param, (void)value, (void)vlen, (void)base, (void)sysid, (void)pubid, (void)notation;
-    fail(ud, NULL, "%s", "an entity declaration (not accepted)");
-}
-
 void io_roi_list_free(io_roi_list *l)
 {
     if (!l) return;
@@ -198,28 +170,8 @@ int io_roi_parse(const char *buf, size_t n, const char *name, io_roi_list *out, 
         return wb_err(err, WB_E_DATA, name, "larger than %zu bytes: not a ROI file", IO_ROI_MAX_BYTES);
     parse_state *s = calloc(1, sizeof *s);
     if (!s) return wb_err(err, WB_E_NOMEM, name, "out of memory");
-    s->p = XML_ParserCreate(NULL);
-    if (!s->p) {
-        free(s);
-        return wb_err(err, WB_E_NOMEM, name, "out of memory");
-    }
-    s->name = name;
-    s->err = err;
     s->out = out;
-    XML_SetUserData(s->p, s);
-    XML_SetElementHandler(s->p, on_start, on_end);
-    XML_SetCharacterDataHandler(s->p, on_text);
-    XML_SetStartDoctypeDeclHandler(s->p, on_doctype);
-    XML_SetEntityDeclHandler(s->p, on_entity_decl);
-    XML_SetParamEntityParsing(s->p, XML_PARAM_ENTITY_PARSING_NEVER);
-    int rc = 0;
-    if (XML_Parse(s->p, buf, (int)n, XML_TRUE) == XML_STATUS_ERROR && !s->failed) {
-        wb_err_at(err, WB_E_DATA, name, (int)XML_GetCurrentLineNumber(s->p), (int)XML_GetCurrentColumnNumber(s->p) + 1,
-                  NULL, "not well-formed XML: %s", XML_ErrorString(XML_GetErrorCode(s->p)));
-        rc = -1;
-    }
-    if (s->failed) rc = -1;
-    XML_ParserFree(s->p);
+    int rc = io_xml_parse(&s->x, buf, n, name, 0, on_start, on_end, on_text, err);
     free(s);
     if (rc) io_roi_list_free(out);
     return rc;

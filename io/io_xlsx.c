@@ -4,7 +4,6 @@
  * sheet) are read with expat. */
 #include "io/io_xlsx.h"
 
-#include <expat.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include <zlib.h>
 
 #include "io/io_fs.h"
+#include "io/io_xml.h"
 
 enum { MAX_COLS = 4096, MAX_ROWS = 1048576, MAX_CELL = 1 << 20, MAX_STRINGS = 10000000 };
 
@@ -150,10 +150,10 @@ static int text_add(text *t, const char *s, size_t n)
 }
 
 typedef struct xstate {
-    XML_Parser p;
+    io_xml x;        /* first: the handlers' user data */
     char where[600]; /* "book.xlsx[xl/worksheets/sheet1.xml]" */
     wb_error *err;
-    int failed, kind;
+    int kind;
     /* workbook and relationships */
     char rid[256], target[512];
     int have_sheet;
@@ -176,11 +176,7 @@ typedef struct xstate {
 
 static void xfail(xstate *s, const char *fmt, const char *what)
 {
-    if (s->failed) return;
-    s->failed = 1;
-    wb_err_at(s->err, WB_E_DATA, s->where, (int)XML_GetCurrentLineNumber(s->p), (int)XML_GetCurrentColumnNumber(s->p) + 1,
-              NULL, fmt, what);
-    XML_StopParser(s->p, XML_FALSE);
+    io_xml_fail(&s->x, NULL, fmt, what);
 }
 
 static const char *local(const char *el)
@@ -240,7 +236,7 @@ static void row_flush(xstate *s)
 static void XMLCALL on_start(void *ud, const XML_Char *el, const XML_Char **a)
 {
     xstate *s = ud;
-    if (s->failed) return;
+    if (s->x.failed) return;
     const char *e = local(el);
     if (s->kind == P_WORKBOOK) {
         if (!strcmp(e, "sheet") && !s->have_sheet) {
@@ -303,7 +299,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *el, const XML_Char **a)
 static void XMLCALL on_text(void *ud, const XML_Char *t, int len)
 {
     xstate *s = ud;
-    if (s->failed || !s->collect) return;
+    if (s->x.failed || !s->collect) return;
     if (s->cur.n + (size_t)len > MAX_CELL) { xfail(s, "%s", "a cell longer than 1 MiB"); return; }
     if (text_add(&s->cur, t, (size_t)len)) xfail(s, "%s", "out of memory");
 }
@@ -322,7 +318,7 @@ static void cell_set(xstate *s, const char *v, size_t n)
 static void XMLCALL on_end(void *ud, const XML_Char *el)
 {
     xstate *s = ud;
-    if (s->failed) return;
+    if (s->x.failed) return;
     const char *e = local(el);
     if (s->kind == P_STRINGS) {
         if (!strcmp(e, "t")) s->collect = 0;
@@ -373,45 +369,13 @@ static void XMLCALL on_end(void *ud, const XML_Char *el)
     }
 }
 
-/* No DTDs or entity declarations: Office Open XML parts have none. */
-static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid, const XML_Char *pubid, int has_internal)
-{
-    (void)name, (void)sysid, (void)pubid, (void)has_internal;
-    xfail(ud, "%s", "a DTD (not accepted in a workbook part)");
-}
-
-static void XMLCALL on_entity_decl(void *ud, const XML_Char *name, int is_param, const XML_Char *value, int vlen,
-                                   const XML_Char *base, const XML_Char *sysid, const XML_Char *pubid, const XML_Char *notation)
-{
-    (void)name, (void)is_param, (void)value, (void)vlen, (void)base, (void)sysid, (void)pubid, (void)notation;
-    xfail(ud, "%s", "an entity declaration (not accepted)");
-}
-
 static int xml_run(xstate *s, int kind, const char *name, const char *part, const char *buf, size_t n)
 {
     s->kind = kind;
-    s->failed = 0;
     s->collect = 0;
-    snprintf(s->where, sizeof s->where, "%s[%s]", name, part);
-    if (n > (size_t)INT32_MAX) return wb_err(s->err, WB_E_DATA, s->where, "too large");
-    s->p = XML_ParserCreateNS(NULL, '|');
-    if (!s->p) return wb_err(s->err, WB_E_NOMEM, name, "out of memory");
-    XML_SetUserData(s->p, s);
-    XML_SetElementHandler(s->p, on_start, on_end);
-    XML_SetCharacterDataHandler(s->p, on_text);
-    XML_SetStartDoctypeDeclHandler(s->p, on_doctype);
-    XML_SetEntityDeclHandler(s->p, on_entity_decl);
-    XML_SetParamEntityParsing(s->p, XML_PARAM_ENTITY_PARSING_NEVER);
-    int rc = 0;
-    if (XML_Parse(s->p, buf, (int)n, XML_TRUE) == XML_STATUS_ERROR && !s->failed) {
-        wb_err_at(s->err, WB_E_DATA, s->where, (int)XML_GetCurrentLineNumber(s->p), (int)XML_GetCurrentColumnNumber(s->p) + 1,
-                  NULL, "not well-formed XML: %s", XML_ErrorString(XML_GetErrorCode(s->p)));
-        rc = -1;
-    }
-    if (s->failed) rc = -1;
-    XML_ParserFree(s->p);
-    s->p = NULL;
-    return rc;
+    if (snprintf(s->where, sizeof s->where, "%s[%s]", name, part) >= (int)sizeof s->where)
+        memcpy(s->where + sizeof s->where - 4, "...", 4); /* a long path: its part cut, said so */
+    return io_xml_parse(&s->x, buf, n, s->where, 1, on_start, on_end, on_text, s->err);
 }
 
 int io_xlsx_parse(const unsigned char *b, size_t n, const char *name, io_csv *out, wb_error *err)

@@ -23,33 +23,8 @@ source "$(dirname "$0")/lib.sh"
 rm -rf "$out" && mkdir -p "$out"
 "$wb" -q synth --out "$out/data" --patients 24 --seed 11 --size 160x200 --difficulty 0 \
   --lesion disk --prevalence 0.5 --benign-rate 0
-cat >"$out/known.yaml" <<YAML
-name: known
-seed: 3
-threads: 2
-data:
-  dicom_dir: data
-  labels: data/labels.csv
-preprocess:
-  height: 64
-  width: 64
-backbone:
-  arch: resnet20
-  weights: $weights/resnet20-12fca82f.th
-  in_channels: 1
-variants:
-  - name: baseline
-    type: baseline
-  - name: probe
-    type: backbone
-    unfreeze: none
-train:
-  save_weights: true
-cv:
-  folds: 4
-metrics:
-  reference: baseline
-YAML
+write_config "$out/known.yaml" name known size 64x64 backbone "in_channels: 1" train "save_weights: true" \
+  cv "folds: 4" tail "metrics:;   reference: baseline"
 expect_exit 0 "$wb" -q run "$out/known.yaml" --out "$out/runs" --registry none
 run=$(ls -d "$out"/runs/known-*)
 # each fold's malignant test images (the ones with a lesion box): folds.csv (sop uid) -> labels.csv (file),

@@ -19,32 +19,8 @@ expect_grep '^mdb249.pgm,,mias125,R,MLO,malignant,calcification,496,468,96,96,de
 # inspect on a PGM says what it knows and that there is no DICOM header
 expect_exit 0 "$wb" inspect "$mias/mdb001.pgm"
 expect_grep '"format":"pgm","dicom_metadata":false,"patient_id":null,.*"laterality":null,.*"rows":1024,"columns":1024,"bits_allocated":8,"bits_stored":8' "$out/stdout"
-cat >"$out/mias.yaml" <<YAML
-name: mias
-seed: 3
-threads: 2
-data:
-  dicom_dir: $mias
-  labels: $out/labels.csv
-  group_column: patient_id
-  positive: malignant
-preprocess:
-  height: 40
-  width: 32
-backbone:
-  arch: resnet20
-  weights: $weights/resnet20-12fca82f.th
-variants:
-  - name: baseline
-    type: baseline
-  - name: frozen
-    type: backbone
-train:
-  epochs: 2
-  batch_size: 8
-cv:
-  folds: 2
-YAML
+write_config "$out/mias.yaml" name mias dir "$mias" labels "$out/labels.csv" size 40x32 variants "baseline frozen" \
+  data "group_column: patient_id; positive: malignant" train "epochs: 2; batch_size: 8"
 expect_exit 0 "$wb" validate "$out/mias.yaml"
 expect_exit 0 "$wb" run "$out/mias.yaml" --out "$out/runs" --timestamp 20260101T000000Z
 run=$(cat "$out/stdout")

@@ -26,31 +26,8 @@ awk -F, -v OFS=, '
 for name in known perm; do
   labels=data/labels.csv
   [ $name = perm ] && labels=perm/labels.csv
-  cat >"$out/$name.yaml" <<YAML
-name: $name
-seed: 3
-threads: 2
-data:
-  dicom_dir: data
-  labels: $labels
-preprocess:
-  height: 64
-  width: 64
-backbone:
-  arch: resnet20
-  weights: $weights/resnet20-12fca82f.th
-  in_channels: 1
-variants:
-  - name: baseline
-    type: baseline
-  - name: probe
-    type: backbone
-    unfreeze: none
-cv:
-  folds: 4
-metrics:
-  reference: baseline
-YAML
+  write_config "$out/$name.yaml" name "$name" labels "$labels" size 64x64 backbone "in_channels: 1" \
+    cv "folds: 4" tail "metrics:;   reference: baseline"
   expect_exit 0 "$wb" -q run "$out/$name.yaml" --out "$out/runs" --registry none
 done
 pooled() { # RUN_PREFIX VARIANT -> "auc ci_low ci_high" (pooled, image level)

@@ -11,45 +11,13 @@ rm -rf "$out" && mkdir -p "$out"
 [ -f "$weights/resnet20-12fca82f.th" ] || { echo "missing $weights/resnet20-12fca82f.th" >&2; exit 1; }
 
 "$wb" -q synth --out "$out/data" --patients 12 --seed 4 --size 160x200 --prevalence 0.5 --benign-rate 0.5
-# config: $1 file, $2 extra data keys (indented 2), $3 patch keys (indented 4), $4 labels
+# config: $1 file, $2 extra data lines (indented 2), $3 patch lines (indented 4), $4 labels
 config() {
-  cat >"$out/$1" <<YAML
-name: patch
-seed: 3
-threads: 1
-data:
-  dicom_dir: data
-  labels: ${4:-data/labels.csv}
-  on_error: skip
-$2
-preprocess:
-  height: 32
-  width: 32
-  keep_aspect: false
-backbone:
-  arch: resnet20
-  weights: $weights/resnet20-12fca82f.th
-  in_channels: 1
-variants:
-  - name: baseline
-    type: baseline
-  - name: frozen
-    type: backbone
-    unfreeze: none
-train:
-  epochs: 2
-  batch_size: 16
-cv:
-  folds: 2
-YAML
-  if [ -n "$3" ]; then
-    python_free_insert "$out/$1" "$3"
-  fi
-}
-# inserts the patch keys after the "data:" section's last key (before preprocess:)
-python_free_insert() {
-  local f=$1 keys=$2
-  awk -v keys="$keys" '/^preprocess:/ { printf "  patch:\n%s\n", keys } { print }' "$f" >"$f.tmp" && mv "$f.tmp" "$f"
+  local data="  on_error: skip"$'\n'"$2"
+  [ -z "$3" ] || data+=$'\n'"  patch:"$'\n'"$3"
+  write_config "$out/$1" name patch threads 1 labels "${4:-data/labels.csv}" data "$data" \
+    preprocess "keep_aspect: false" backbone "in_channels: 1" variants "baseline frozen:none" \
+    train "epochs: 2; batch_size: 16"
 }
 BOX='    box: {x: bbox_x, y: bbox_y, w: bbox_w, h: bbox_h}'
 

@@ -42,31 +42,8 @@ rm -rf "$out" && mkdir -p "$out"
 # the run starts from a copy of the pretrained weights, which is taken away before a predict
 # below: the bundle carries its own copy
 mkdir -p "$out/w" && cp "$weights/resnet20-12fca82f.th" "$out/w/"
-cat >"$out/t.yaml" <<YAML
-name: src
-seed: 3
-threads: 2
-data:
-  dicom_dir: train
-  labels: train/labels.csv
-preprocess:
-  height: 32
-  width: 32
-backbone:
-  arch: resnet20
-  weights: $out/w/resnet20-12fca82f.th
-  in_channels: 1
-variants:
-  - name: baseline
-    type: baseline
-  - name: probe
-    type: backbone
-    unfreeze: none
-train:
-  save_weights: true
-cv:
-  folds: 3
-YAML
+write_config "$out/t.yaml" name src dir train weights "$out/w/resnet20-12fca82f.th" backbone "in_channels: 1" \
+  train "save_weights: true" cv "folds: 3"
 expect_exit 0 "$wb" -q run "$out/t.yaml" --out "$out/runs"
 run=$(ls -d "$out"/runs/src-*)
 b=$out/bundle

@@ -30,41 +30,9 @@ rm -rf "$out" && mkdir -p "$out"
 "$wb" -q synth --out "$out/train" --patients 16 --seed 11 --size 160x200 --difficulty 0 --lesion disk --prevalence 0.5 --benign-rate 0.3
 "$wb" -q synth --out "$out/ext" --patients 8 --seed 29 --size 144x176 --difficulty 0.8 --lesion disk --prevalence 0.5 \
   --benign-rate 0.4 --transfer-syntax rle,jpeg_ls
-cat >"$out/p.yaml" <<YAML
-name: psrc
-seed: 3
-threads: 2
-data:
-  dicom_dir: train
-  labels: train/labels.csv
-  task: patch
-  patch:
-    box: {x: bbox_x, y: bbox_y, w: bbox_w, h: bbox_h}
-    size: 80
-    jitter: 16
-    background: 2
-    stride: 40
-preprocess:
-  height: 32
-  width: 32
-  keep_aspect: false
-backbone:
-  arch: resnet20
-  weights: $weights/resnet20-12fca82f.th
-  in_channels: 1
-variants:
-  - name: baseline
-    type: baseline
-  - name: probe
-    type: backbone
-    unfreeze: none
-train:
-  save_weights: true
-cv:
-  folds: 3
-metrics:
-  reference: baseline
-YAML
+write_config "$out/p.yaml" name psrc dir train preprocess "keep_aspect: false" backbone "in_channels: 1" \
+  data "task: patch; patch:;   box: {x: bbox_x, y: bbox_y, w: bbox_w, h: bbox_h};   size: 80;   jitter: 16;   background: 2;   stride: 40" \
+  train "save_weights: true" cv "folds: 3" tail "metrics:;   reference: baseline"
 expect_exit 0 "$wb" -q run "$out/p.yaml" --out "$out/runs" --registry none
 run=$(ls -d "$out"/runs/psrc-*)
 b=$out/bundle

@@ -27,31 +27,9 @@ kept=$(awk -F, "NR > 1 && ($keep)" data/split.csv | wc -l)
 ntr=$(awk -F, "NR > 1 && ($keep) && \$$sc == \"train\"" data/split.csv | wc -l)
 nte=$(awk -F, "NR > 1 && ($keep) && \$$sc == \"test\"" data/split.csv | wc -l)
 [ "$kept" -gt 0 ] && [ "$kept" -lt 96 ] && [ "$nte" -gt 0 ] || { echo "the synthetic cohort does not exercise the filter" >&2; exit 1; }
-cat >s.yaml <<YAML
-name: fixed
-seed: 3
-threads: 2
-data:
-  dicom_dir: data
-  labels: data/split.csv
-  filter: {view: [CC, MLO], manufacturer: [Synthetic Imaging Gamma, Synthetic Imaging Alpha]}
-preprocess:
-  height: 40
-  width: 32
-backbone:
-  arch: resnet20
-  weights: $weights/resnet20-12fca82f.th
-variants:
-  - name: baseline
-    type: baseline
-  - name: frozen
-    type: backbone
-train:
-  epochs: 2
-  batch_size: 8
-cv:
-  split_column: split
-YAML
+write_config s.yaml name fixed labels data/split.csv size 40x32 variants "baseline frozen" \
+  data "filter: {view: [CC, MLO], manufacturer: [Synthetic Imaging Gamma, Synthetic Imaging Alpha]}" \
+  train "epochs: 2; batch_size: 8" cv "split_column: split"
 expect_exit 0 "$wb" validate s.yaml
 expect_grep "^s.yaml: ok: 2 variant\(s\), fixed train/test split \(cv.split_column split\)" "$out/stdout"
 expect_grep "^rows: data.filter kept $kept of 96 rows \(view: 0 left out, manufacturer: $((96 - kept)) left out\); fixed split \(cv.split_column split\): $ntr train rows, $nte test rows$" "$out/stdout"
@@ -195,35 +173,9 @@ for v in baseline frozen; do
 done
 
 # ---- patch: a fixed split over lesion and background patches, whole images of the test side ----
-cat >p.yaml <<YAML
-name: pfixed
-seed: 3
-threads: 2
-data:
-  dicom_dir: data
-  labels: data/split.csv
-  task: patch
-  patch:
-    box: {x: bbox_x, y: bbox_y, w: bbox_w, h: bbox_h}
-    size: 32
-  filter: {view: [CC]}
-preprocess:
-  height: 32
-  width: 32
-backbone:
-  arch: resnet20
-  weights: $weights/resnet20-12fca82f.th
-variants:
-  - name: baseline
-    type: baseline
-  - name: frozen
-    type: backbone
-train:
-  epochs: 2
-  batch_size: 8
-cv:
-  split_column: split
-YAML
+write_config p.yaml name pfixed labels data/split.csv variants "baseline frozen" \
+  data "task: patch; patch:;   box: {x: bbox_x, y: bbox_y, w: bbox_w, h: bbox_h};   size: 32; filter: {view: [CC]}" \
+  train "epochs: 2; batch_size: 8" cv "split_column: split"
 pte=$(awk -F, -v sc="$sc" -v vc="$vc" 'NR > 1 && $vc == "CC" && $sc == "test"' data/split.csv | wc -l)
 expect_exit 0 "$wb" run p.yaml --out runs --timestamp 20260101T000000Z
 prun=$(cat "$out/stdout")

@@ -21,31 +21,8 @@ need mobilenet_v1_0.25_224.h5 "Keras applications' MobileNet v1 0.25 224, as red
 "$wb" -q synth --out "$out/data" --patients 8 --seed 4 --size 64x80 --prevalence 0.5
 # config ARCH FILE [STAGE]: frozen backbone + the last stage fine-tuned, one epoch
 config() {
-  cat >"$out/$1.yaml" <<YAML
-name: w-$1
-seed: 1
-threads: 2
-data:
-  dicom_dir: data
-  labels: data/labels.csv
-preprocess:
-  height: 32
-  width: 32
-backbone:
-  arch: $1
-  weights: $weights/$2
-variants:
-  - name: frozen
-    type: backbone
-  - name: last
-    type: backbone
-    unfreeze: [$3]
-train:
-  epochs: 1
-  batch_size: 8
-cv:
-  folds: 2
-YAML
+  write_config "$out/$1.yaml" name "w-$1" seed 1 arch "$1" weights "$weights/$2" variants "frozen last:[$3]" \
+    train "epochs: 1; batch_size: 8"
 }
 config resnet20 resnet20-12fca82f.th layer3
 config resnet56 resnet56-4bfd9763.th layer3
