@@ -36,6 +36,9 @@ static int run(int argc, char **argv)
         } else if (cli_opt(argc, argv, &i, "--image-types", &v, &bad, &err)) {
             if (bad) goto usage;
             o.image_types = v;
+        } else if (cli_opt(argc, argv, &i, "--follow-up", &v, &bad, &err)) {
+            if (bad || cli_parse_int("--follow-up", v, 1, 3650, &n, &err)) goto usage;
+            o.follow_up_days = (int)n;
         } else if (cli_opt(argc, argv, &i, "--sites", &v, &bad, &err)) {
             if (bad) goto usage;
             o.sites = v;
@@ -78,6 +81,10 @@ static int run(int argc, char **argv)
         wb_err(&err, WB_E_USAGE, NULL, "import: --image-types applies to embed only");
         goto usage;
     }
+    if (o.follow_up_days && strcmp(o.format, "embed")) {
+        wb_err(&err, WB_E_USAGE, NULL, "import: --follow-up applies to embed only");
+        goto usage;
+    }
     if (o.sites && strcmp(o.format, "rsna")) {
         wb_err(&err, WB_E_USAGE, NULL, "import: --sites applies to rsna only");
         goto usage;
@@ -106,6 +113,7 @@ const wb_command wb_cmd_import = {
     "                        [--benign-without-callback benign|normal] [--views CC,MLO]\n"
     "                        [--sites 1,2] [--keep-missing] [--no-roi-boxes]\n"
     "                        [--other-breast skip|normal] [--image-types 2D,C-view]\n"
+    "                        [--follow-up DAYS]\n"
     "\n"
     "Reads a dataset's own annotation files under SOURCE (the directory as downloaded) and\n"
     "writes one labels CSV row per image: file (relative to SOURCE), sop_instance_uid,\n"
@@ -134,6 +142,9 @@ const wb_command wb_cmd_import = {
     "  --other-breast             cmmd: images of a breast the clinical table does not list are\n"
     "                             left out (skip, default) or labelled normal\n"
     "  --image-types LIST         embed: FinalImageType values to keep (default 2D; e.g. 2D,C-view)\n"
+    "  --follow-up DAYS           embed: an exam without a pathology result of its own takes one from a later\n"
+    "                             exam of the patient, same side, within DAYS (e.g. 365): cancer -> malignant\n"
+    "                             (a recalled or an interval cancer), other pathology -> benign for a recall\n"
     "\n"
     "Exit status: 0 written, 2 bad usage, 3 unreadable or malformed annotation files (the\n"
     "message names the file, line and column), 4 the output could not be written.\n"};

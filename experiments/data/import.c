@@ -1431,7 +1431,41 @@ typedef struct embed_breast { /* the findings of one exam and side ("acc|L", "ac
     int density;               /* tissueden 1-4, 0 unknown */
     char lesion[64];
     int n;                     /* findings: rows with a pathology result or a mass/calcification descriptor */
+    long day;                  /* the exam's study_date_anon in days (with --follow-up) */
 } embed_breast;
+
+/* A pathology result of an exam, for --follow-up: the patient's later exams credited back. */
+typedef struct embed_event {
+    char patient[64], acc[64];
+    long day;
+    char side;                 /* 'L', 'R' or '*' (both) */
+    int sev;                   /* path_severity 0-6 */
+} embed_event;
+
+static int event_cmp(const void *a, const void *b)
+{
+    const embed_event *x = a, *y = b;
+    int c = strcmp(x->patient, y->patient);
+    return c ? c : (x->day > y->day) - (x->day < y->day);
+}
+
+/* A date as pandas writes it ("2017-03-02", optionally with a time after a space or 'T') or
+ * as "3/2/2017", in days since 1970-01-01; -1 when it is neither. */
+static int parse_day(const char *s, long *day)
+{
+    int y, m, d, k = 0;
+    if (sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &k) == 3 && (!s[k] || s[k] == ' ' || s[k] == 'T')) {
+    } else if (sscanf(s, "%2d/%2d/%4d%n", &m, &d, &y, &k) == 3 && !s[k]) {
+    } else {
+        return -1;
+    }
+    if (y < 1900 || y > 2200 || m < 1 || m > 12 || d < 1 || d > 31) return -1;
+    /* days from the civil date (the proleptic Gregorian calendar; Howard Hinnant's algorithm) */
+    const long yy = y - (m <= 2), era = yy / 400, yoe = yy - era * 400;
+    const long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1, doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    *day = era * 146097 + doe - 719468;
+    return 0;
+}
 
 /* Appends the letter ch to s[n] unless it is there already. */
 static void add_letter(char *s, size_t n, char ch)
@@ -1522,6 +1556,12 @@ static int import_embed(const exp_import_options *o, imp_table *t, exp_import_su
     wb_error ignore;
     const long c_den = rc ? -1 : io_csv_column(&c, "tissueden", &ignore), c_mass = rc ? -1 : io_csv_column(&c, "massshape", &ignore),
                c_calc = rc ? -1 : io_csv_column(&c, "calcfind", &ignore);
+    /* --follow-up: the patient and the date of every finding row, the pathology results as events */
+    const int follow = o->follow_up_days > 0;
+    long c_pat = -1, c_date = -1;
+    if (rc == 0 && follow && ((c_pat = col(&c, "empi_anon", err)) < 0 || (c_date = col(&c, "study_date_anon", err)) < 0)) rc = -1;
+    embed_event *ev = NULL;
+    size_t nev = 0, cap_ev = 0, credited[3] = {0, 0, 0};
     for (size_t r = 0; r < c.n_rows && rc == 0; r++) {
         const int line = c.lines[r];
         char acc[64], side[8], sev[16], as[8];
@@ -1571,6 +1611,32 @@ static int import_embed(const exp_import_options *o, imp_table *t, exp_import_su
         if (added) memset(b, 0, sizeof *b), b->min_sev = 99;
         if (sv < b->min_sev) b->min_sev = (int)sv;
         if (as[0]) add_letter(b->asses, sizeof b->asses, as[0]);
+        if (follow) {
+            long day;
+            if (parse_day(io_csv_cell(&c, r, c_date), &day)) {
+                rc = wb_err_at(err, WB_E_DATA, cpath, line, (int)c_date + 1, "study_date_anon",
+                               "expected a date such as 2017-03-02 (needed by --follow-up), got '%.40s'", io_csv_cell(&c, r, c_date));
+                break;
+            }
+            b->day = day;
+            if (sv < 99) {
+                if (nev == cap_ev) {
+                    size_t nn = cap_ev ? cap_ev * 2 : 256;
+                    embed_event *g = realloc(ev, nn * sizeof *g);
+                    if (!g) {
+                        rc = wb_err(err, WB_E_NOMEM, cpath, "out of memory");
+                        break;
+                    }
+                    ev = g, cap_ev = nn;
+                }
+                embed_event *e = &ev[nev++];
+                trim(io_csv_cell(&c, r, c_pat), e->patient, sizeof e->patient);
+                copy(e->acc, sizeof e->acc, acc);
+                e->day = day;
+                e->side = side[0] == 'L' || side[0] == 'R' ? side[0] : '*';
+                e->sev = (int)sv;
+            }
+        }
         long den;
         if (c_den >= 0 && !parse_long(io_csv_cell(&c, r, c_den), 1, 4, &den)) b->density = (int)den;
         else if (c_den >= 0 && !parse_double(io_csv_cell(&c, r, c_den), &dsv) && dsv >= 1 && dsv <= 4 && dsv == (long)dsv)
@@ -1581,6 +1647,7 @@ static int import_embed(const exp_import_options *o, imp_table *t, exp_import_su
         b->n += sv < 99 || mass || calc;
         s->rows_read++;
     }
+    if (rc == 0 && nev) qsort(ev, nev, sizeof *ev, event_cmp);
     /* the images */
     if (rc == 0) rc = io_csv_read(mpath, &m, err);
     static const char *const mneed[] = {"empi_anon", "acc_anon", "anon_dicom_path", "ImageLateralityFinal", "ViewPosition",
@@ -1639,7 +1706,33 @@ static int import_embed(const exp_import_options *o, imp_table *t, exp_import_su
         if (e.min_sev <= 1 || (e.min_sev == 99 && strchr(e.asses, 'K'))) lbl = LBL_MALIGNANT;
         else if (e.min_sev <= 6) lbl = LBL_BENIGN;
         else if (e.asses[0] && strspn(e.asses, "NB") == strlen(e.asses)) lbl = LBL_NORMAL;
-        else {
+        else lbl = -1;
+        /* --follow-up (descriptor section IX): a pathology result of a later exam of the patient,
+         * on this side, within the window; cancer makes a normal or unresolved exam malignant
+         * (an interval or recalled cancer), another result makes an unresolved one benign */
+        const embed_event *fu = NULL;
+        if (follow && lbl != LBL_MALIGNANT && lbl != LBL_BENIGN) {
+            const long day = il >= 0 ? br[il].day : br[ib].day;
+            embed_event probe;
+            copy(probe.patient, sizeof probe.patient, v[0]);
+            size_t lo = 0, hi = nev;
+            while (lo < hi) { /* the patient's first event */
+                const size_t mid = lo + (hi - lo) / 2;
+                if (strcmp(ev[mid].patient, probe.patient) < 0) lo = mid + 1;
+                else hi = mid;
+            }
+            for (size_t k = lo; k < nev && !strcmp(ev[k].patient, probe.patient); k++) {
+                const embed_event *x = &ev[k];
+                if (x->day < day || x->day - day > o->follow_up_days || !strcmp(x->acc, v[1]) ||
+                    (x->side != '*' && x->side != v[3][0]))
+                    continue;
+                if (!fu || (x->sev <= 1) > (fu->sev <= 1)) fu = x;
+            }
+            if (fu && fu->sev <= 1) lbl = LBL_MALIGNANT;
+            else if (fu && lbl < 0) lbl = LBL_BENIGN;
+            else fu = NULL;
+        }
+        if (lbl < 0) {
             uncertain++;
             continue;
         }
@@ -1674,7 +1767,12 @@ static int import_embed(const exp_import_options *o, imp_table *t, exp_import_su
         if (e.density) snprintf(row->density, sizeof row->density, "%c", "abcd"[e.density - 1]);
         row->n_findings = e.n;
         if (e.min_sev < 99) snprintf(row->source_label, sizeof row->source_label, "path_severity=%d asses=%s", e.min_sev, e.asses);
-        else snprintf(row->source_label, sizeof row->source_label, "asses=%s", e.asses);
+        else if (fu) {
+            const long d = fu->day - (il >= 0 ? br[il].day : br[ib].day);
+            snprintf(row->source_label, sizeof row->source_label, "asses=%s follow-up path_severity=%d at +%ld d",
+                     e.asses, fu->sev, d);
+            credited[lbl]++;
+        } else snprintf(row->source_label, sizeof row->source_label, "asses=%s", e.asses);
         const char *roi = m_roi >= 0 ? io_csv_cell(&m, r, m_roi) : "";
         if (roi[0] && embed_boxes(roi, row)) {
             rc = wb_err_at(err, WB_E_DATA, mpath, line, (int)m_roi + 1, "ROI_coords",
@@ -1691,8 +1789,14 @@ static int import_embed(const exp_import_options *o, imp_table *t, exp_import_su
                     no_finding, cpath);
         if (uncertain)
             wb_log(WB_LOG_INFO, "import: %zu image(s) left out as unresolved: BI-RADS 0 or 3-5 without a linked pathology "
-                   "result (neither normal nor biopsy-proven)", uncertain);
+                   "result%s (neither normal nor biopsy-proven)", uncertain,
+                   follow ? ", nor one of a later exam within --follow-up" : "");
+        if (follow)
+            wb_log(WB_LOG_INFO, "import: --follow-up %d: %zu image(s) labelled by a later exam's pathology within %d days "
+                   "(%zu malignant, %zu benign)", o->follow_up_days, credited[LBL_MALIGNANT] + credited[LBL_BENIGN],
+                   o->follow_up_days, credited[LBL_MALIGNANT], credited[LBL_BENIGN]);
     }
+    free(ev);
     io_csv_free(&c);
     io_csv_free(&m);
     table_free(&keys);

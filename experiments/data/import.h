@@ -34,6 +34,7 @@ typedef struct exp_import_options {
     int roi_boxes;       /* cbis-ddsm: boxes from the ROI mask images when they are there (1) */
     int other_breast_normal; /* cmmd: images of breasts the clinical table does not list are normal (1) or left out (0) */
     const char *image_types; /* embed: comma list of FinalImageType values to keep; NULL or "": "2D" */
+    int follow_up_days;  /* embed: > 0: an exam without its own pathology takes a later exam's result within this many days (0) */
 } exp_import_options;
 
 typedef struct exp_import_summary {

@@ -197,8 +197,27 @@ expect_eq "$(tail -n +2 "$out/embed.csv" | cut -d, -f3-12,15,16 | paste -sd' ')"
 expect_eq "$(sed -n 2p "$out/embed.csv" | cut -d, -f1)" "cohort_1/10000101/20000001/1.2.826.0.1.3680043.8.498.1011.dcm" "embed: the path's tail found under SOURCE"
 expect_eq "$(sed -n 8p "$out/embed.csv" | cut -d, -f17)" "30 30 10 20" "embed: the second ROI in extra_boxes"
 expect_grep '8 images of 4 patients .* 1 not found, 2 filtered out' "$out/stderr"
-expect_grep '1 image\(s\) left out as unresolved: BI-RADS 0 or 3-5 without a linked pathology' "$out/stderr"
+expect_grep '2 image\(s\) left out as unresolved: BI-RADS 0 or 3-5 without a linked pathology' "$out/stderr"
 expect_grep '1 image\(s\) left out: .*EMBED_OpenData_clinical_reduced.csv has no row of their exam for their side' "$out/stderr"
+# --follow-up (descriptor section IX): an exam without its own pathology takes a later exam's
+# result, same patient and side, within the window: a recall (A) followed 23 days later by
+# cancer -> malignant, a recall followed by a benign biopsy -> benign, a normal screening (B)
+# followed by cancer 285 days later -> malignant at 365 days, still normal at 180
+expect_exit 0 "$wb" import embed "$s" --out "$out/embed_fu.csv" --follow-up 365
+expect_eq "$(diff <(tail -n +2 "$out/embed.csv" | cut -d, -f3-6,15) <(tail -n +2 "$out/embed_fu.csv" | cut -d, -f3-6,15) | grep '^[<>]' | paste -sd' ')" \
+  "< 10000102,L,CC,normal,asses=B > 10000102,L,CC,malignant,asses=B follow-up path_severity=1 at +285 d > 10000103,R,CC,malignant,asses=A follow-up path_severity=0 at +23 d > 10000106,L,CC,benign,asses=A follow-up path_severity=4 at +20 d" \
+  "embed --follow-up 365: three images credited with a later exam's pathology"
+expect_grep '--follow-up 365: 3 image\(s\) labelled by a later exam.s pathology within 365 days \(2 malignant, 1 benign\)' "$out/stderr"
+expect_exit 0 "$wb" import embed "$s" --out "$out/embed_fu.csv" --follow-up 180
+expect_eq "$(grep -c 'follow-up' "$out/embed_fu.csv"),$(grep '/1.2.826.0.1.3680043.8.498.1021.dcm,' "$out/embed_fu.csv" | cut -d, -f6)" "2,normal" \
+  "embed --follow-up 180: the cancer 285 days later is outside the window"
+expect_exit 2 "$wb" import rsna "$s" --out "$out/bad.csv" --follow-up 365
+expect_grep 'import: --follow-up applies to embed only' "$out/stderr"
+sed '3s/,2017-03-02,/,March 2017,/' "$fx/embed/EMBED_OpenData_clinical_reduced.csv" >"$s/tables/EMBED_OpenData_clinical_reduced.csv"
+expect_exit 3 "$wb" import embed "$s" --out "$out/bad.csv" --follow-up 365
+expect_grep 'EMBED_OpenData_clinical_reduced.csv:3:3: study_date_anon: expected a date such as 2017-03-02 \(needed by --follow-up\), got .March 2017.' "$out/stderr"
+expect_exit 0 "$wb" import embed "$s" --out "$out/embed_nofu.csv"
+cp "$fx/embed/EMBED_OpenData_clinical_reduced.csv" "$s/tables/"
 expect_exit 0 "$wb" import embed "$s" --out "$out/embed2.csv" --image-types 2D,C-view --views CC
 expect_eq "$(tail -n +2 "$out/embed2.csv" | cut -d, -f1 | sed 's|.*498\.||' | paste -sd' ')" "1011.dcm 1013.dcm 1015.dcm 1021.dcm 1041.dcm" \
   "embed: --views CC, --image-types 2D,C-view keeps the C-view (1015), not the spot view (1016)"
