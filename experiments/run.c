@@ -751,7 +751,7 @@ static int run_fixed_split(run_ctx *c, wb_error *err)
                               side ? "test" : "training", c->ds.patch ? "patch" : "image", what,
                               c->mc || st->data.n_classes ? "" : " (data.positive)");
             }
-    int rc = exp_cv_fixed(c->group, c->ybuf, is_test, n, c->seed, &c->cv, err) != 0 ||
+    int rc = exp_cv_fixed(c->group, c->ybuf, is_test, n, c->repeats, c->seed, &c->cv, err) != 0 ||
              exp_cv_check(&c->cv, c->group, n, err) != 0 ? -1 : 0;
     free(is_test);
     if (rc != 0) {

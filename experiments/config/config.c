@@ -1071,15 +1071,16 @@ static int check_patch(ctx *c)
     return 0;
 }
 
-/* cv.split_column: a fixed split replaces the folds (cv.folds and cv.repeats > 1 are refused
- * rather than ignored); the other split keys only with it; the train and test values apart. */
+/* cv.split_column: a fixed split replaces the folds (cv.folds is refused rather than ignored;
+ * cv.repeats refits on the same split); the other split keys only with it; the train and test
+ * values apart. */
 static int check_split(ctx *c)
 {
     exp_config *cfg = c->cfg;
     const entry *sc = find_entry(cfg, "cv.split_column");
     const int fixed = sc && sc->text && sc->text[0];
-    static const char *const keys[] = {"cv.split_train", "cv.split_test", "cv.split_overlap", "cv.folds", "cv.repeats"};
-    for (int k = 0; k < 5; k++) {
+    static const char *const keys[] = {"cv.split_train", "cv.split_test", "cv.split_overlap", "cv.folds"};
+    for (int k = 0; k < 4; k++) {
         const entry *e = find_entry(cfg, keys[k]);
         if (!e || !(e->line || e->from_set)) continue;
         if (e->from_set) c->file = "--set";
@@ -1087,9 +1088,6 @@ static int check_split(ctx *c)
         if (fixed && k == 3)
             return fail_at(c, e->line, e->col, keys[k], "not used with cv.split_column: a fixed split is one train/test "
                            "split, not folds; remove one of the two keys");
-        if (fixed && k == 4 && e->text && strcmp(e->text, "1"))
-            return fail_at(c, e->line, e->col, keys[k], "a fixed split (cv.split_column) is fitted and evaluated once: "
-                           "repeats must be 1");
         c->file = cfg->path;
     }
     if (!fixed) return 0;
@@ -1600,10 +1598,8 @@ static int view_fill(exp_config *cfg, wb_error *err)
         if (k) s->cv.split_test = v, s->cv.n_split_test = e->n_items;
         else s->cv.split_train = v, s->cv.n_split_train = e->n_items;
     }
-    if (s->cv.split_column[0]) { /* a fixed split: one fold, evaluated once */
+    if (s->cv.split_column[0]) /* a fixed split: one fold (fitted cv.repeats times) */
         s->cv.folds = 1;
-        s->cv.repeats = 1;
-    }
     /* data.filter: (column, value) item pairs, grouped by column */
     const entry *fe = view_entry(&f, "data.filter");
     if (fe && fe->n_items && f.rc == 0) {
@@ -1871,11 +1867,11 @@ void exp_config_write_resolved(const exp_config *cfg, FILE *f)
         /* the memory budget changes no result: written when set, so a run resolves as before */
         if (!strcmp(d->key, "data.memory_mb") && e->text && d->def && strtol(e->text, NULL, 10) == strtol(d->def, NULL, 10)) continue;
         /* a filter and a fixed split only when set, so that other configs resolve as before;
-         * with a fixed split, no folds or repeats (it has one of each) */
+         * with a fixed split, no folds (it has one) */
         if (!strcmp(d->key, "data.filter") && e->n_items == 0) continue;
         const int fixed = cfg->view.cv.split_column[0] != '\0';
         if (!strncmp(d->key, "cv.split_", 9) && !fixed) continue;
-        if ((!strcmp(d->key, "cv.folds") || !strcmp(d->key, "cv.repeats")) && fixed) continue;
+        if (!strcmp(d->key, "cv.folds") && fixed) continue;
         if ((!strcmp(d->key, "data.task") || !strncmp(d->key, "data.patch.", 11)) &&
             cfg->view.data.task != EXP_TASK_PATCH)
             continue;

@@ -356,13 +356,15 @@ done:
     return rc;
 }
 
-int exp_cv_fixed(const size_t *group, const int *label, const unsigned char *is_test, size_t n, uint64_t seed,
+int exp_cv_fixed(const size_t *group, const int *label, const unsigned char *is_test, size_t n, int repeats, uint64_t seed,
                  exp_cv_folds *out, wb_error *err)
 {
     if (!out) return wb_err(err, WB_E_USAGE, NULL, "cv: no output");
     exp_cv_folds_free(out);
+    if (repeats < 1 || repeats > EXP_CV_MAX_REPEATS)
+        return wb_err(err, WB_E_USAGE, NULL, "cv: repeats must be 1..%d, got %d", EXP_CV_MAX_REPEATS, repeats);
     if (n == 0 || !group || !label || !is_test) return wb_err(err, WB_E_DATA, NULL, "cv: no items to split");
-    if (n > SIZE_MAX / sizeof(size_t) / 4) return wb_err(err, WB_E_NOMEM, NULL, "cv: %zu items is too many", n);
+    if (n > SIZE_MAX / sizeof(size_t) / 4 / (size_t)repeats) return wb_err(err, WB_E_NOMEM, NULL, "cv: %zu items is too many", n);
     size_t G = 0, n_test = 0;
     int max_label = 0;
     for (size_t i = 0; i < n; i++) {
@@ -380,7 +382,7 @@ int exp_cv_fixed(const size_t *group, const int *label, const unsigned char *is_
         return wb_err(err, WB_E_DATA, NULL, "cv: a fixed split needs items on both sides (%zu test of %zu)", n_test, n);
     int *glabel = malloc(G * sizeof *glabel), *side = malloc(G * sizeof *side);
     size_t *first = malloc(G * sizeof *first);
-    out->fold = malloc(n * sizeof *out->fold);
+    out->fold = malloc((size_t)repeats * n * sizeof *out->fold);
     out->group = malloc(n * sizeof *out->group);
     int rc = -1;
     if (!glabel || !side || !first || !out->fold || !out->group) {
@@ -408,13 +410,14 @@ int exp_cv_fixed(const size_t *group, const int *label, const unsigned char *is_
             goto done;
         }
     if (max_label > 1 && rarest_strata(group, label, n, max_label + 1, glabel, err) != 0) goto done;
+    for (int r = 1; r < repeats; r++) memcpy(out->fold + (size_t)r * n, out->fold, n * sizeof *out->fold);
     memcpy(out->group, group, n * sizeof *group);
     out->group_label = glabel;
     glabel = NULL;
     out->n = n;
     out->n_groups = G;
     out->folds = 1;
-    out->repeats = 1;
+    out->repeats = repeats;
     out->seed = seed;
     out->fixed = 1;
     rc = 0;

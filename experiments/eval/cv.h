@@ -77,12 +77,14 @@ int exp_cv_split(const size_t *group, const int *label, size_t n, int folds, int
                  uint64_t seed, exp_cv_folds *out, wb_error *err);
 
 /* A fixed train/test split (an official test set, cv.split_column) as one fold of the same
- * machinery: folds 1, repeats 1, fold[i] 0 for the items with is_test[i], EXP_CV_NEVER for
- * the others, group_label the strata as exp_cv_split makes them, so exp_cv_roles gives the
- * training items' inner validation split exactly as in a cross-validation fold. Fails
- * (WB_E_DATA) when a group has items on both sides (naming the items), or a side is empty. */
+ * machinery: folds 1, fold[r * n + i] 0 for the items with is_test[i] and EXP_CV_NEVER for
+ * the others in every one of the repeats (1..1000: the same sides each time; what a repeat
+ * changes is the inner validation split and the training seed, both derived from the repeat),
+ * group_label the strata as exp_cv_split makes them, so exp_cv_roles gives the training items'
+ * inner validation split exactly as in a cross-validation fold. Fails (WB_E_DATA) when a group
+ * has items on both sides (naming the items), or a side is empty. */
 enum { EXP_CV_NEVER = -1 };
-int exp_cv_fixed(const size_t *group, const int *label, const unsigned char *is_test, size_t n, uint64_t seed,
+int exp_cv_fixed(const size_t *group, const int *label, const unsigned char *is_test, size_t n, int repeats, uint64_t seed,
                  exp_cv_folds *out, wb_error *err);
 
 /* Item roles for one (repeat, test fold). */

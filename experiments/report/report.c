@@ -929,7 +929,7 @@ static int plot_learning(sbuf *b, const run_files *rf, const series *s, size_t n
 /* ---- summary text shared by HTML and Markdown ---- */
 
 typedef struct summary {
-    char title[256], data[1400], backbone[1024], cv[768], ref[128];
+    char title[256], data[1400], backbone[1024], cv[1024], ref[128];
     const char *cv_label;  /* "Cross-validation", or "Fixed split" (cv.split_column) */
     const char *pooled;    /* "Pooled out-of-fold predictions", or those of the fixed split's test rows */
     const char *limits;    /* the first words of the limitations */
@@ -1036,20 +1036,29 @@ static void summarize(const run_files *rf, summary *s)
                 snprintf(vals[side] + l, sizeof vals[side] - l, "%s%s", l ? "/" : "", d->nodes[c].str ? d->nodes[c].str : "");
             }
         }
+        const double reps = jnum(d, cvn, "repeats");
+        char refit[200] = "";
+        if (reps > 1)
+            snprintf(refit, sizeof refit, "; fitted %.0f times on the same split (a repeat draws its own validation "
+                     "patients and training seed; one table row per repeat)", reps);
         snprintf(s->cv, sizeof s->cv,
                  "fixed train/test split from the labels column %s instead of cross-validation: %.0f %s of %.0f patients "
-                 "(%s) to train on, %.0f %s of %.0f patients (%s) tested once, no patient on both sides; inside the "
-                 "training rows %.0f%% of the patients (seed %.0f) form the validation set for early stopping (patience %s)%s%s%s; "
+                 "(%s) to train on, %.0f %s of %.0f patients (%s) tested %s, no patient on both sides; inside the "
+                 "training rows %.0f%% of the patients (seed %.0f) form the validation set for early stopping (patience %s)%s%s%s%s; "
                  "breast level = %s of the views of one breast",
                  jstr(d, fx, "column"), jnum(d, fx, patches ? "train_patches" : "train_images"), unit,
                  jnum(d, fx, "train_patients"), vals[0], jnum(d, fx, patches ? "test_patches" : "test_images"), unit,
-                 jnum(d, fx, "test_patients"), vals[1], 100 * atof(cfg(rf, "train.val_fraction")), jnum(d, cvn, EXP_RD_K_SEED),
+                 jnum(d, fx, "test_patients"), vals[1], reps > 1 ? "by each fit" : "once",
+                 100 * atof(cfg(rf, "train.val_fraction")), jnum(d, cvn, EXP_RD_K_SEED),
                  cfg(rf, "train.patience"), rf->classes ? "" : " and the decision threshold (",
-                 rf->classes ? "" : cfg(rf, "metrics.threshold"), rf->classes ? "" : ")", cfg(rf, "metrics.breast_aggregate"));
+                 rf->classes ? "" : cfg(rf, "metrics.threshold"), rf->classes ? "" : ")", refit, cfg(rf, "metrics.breast_aggregate"));
         s->cv_label = "Fixed split";
         s->pooled = "Predictions on the test rows of the fixed split";
-        s->limits = "one fixed train/test split of one data source, fitted once, so the numbers carry the variation of "
-                    "that one split (no folds to average over; no t-test across folds)";
+        s->limits = reps > 1 ? "one fixed train/test split of one data source: the repeats differ only in the validation "
+                               "patients and the training seed, so their spread is the variation of training, not of the "
+                               "split (no folds to average over; no t-test across folds)"
+                             : "one fixed train/test split of one data source, fitted once, so the numbers carry the variation of "
+                               "that one split (no folds to average over; no t-test across folds)";
     }
     /* data.filter and the split's left-out rows */
     const io_json_node *rs = io_json_get(d, data, "row_selection");

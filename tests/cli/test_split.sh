@@ -51,6 +51,18 @@ expect_eq "$(tail -n +2 "$run/folds.csv" | cut -d, -f2 | sort | uniq -c | awk '{
 # predictions.csv: the test rows only, each once per variant, fold 0
 expect_eq "$(tail -n +2 "$run/predictions.csv" | wc -l)" $((2 * nte)) "predictions: test rows x variants"
 expect_eq "$(tail -n +2 "$run/predictions.csv" | cut -d, -f2 | sort -u)" 0 "predictions: fold 0 only"
+# ---- the same split fitted twice (cv.repeats: 2): repeat 0 is the single fit, bit for bit;
+# repeat 1 tests the same rows with its own validation patients and training seed ----
+{ cat s.yaml; echo "  repeats: 2"; } >s2.yaml
+expect_exit 0 "$wb" run s2.yaml --out runs --timestamp 20260101T000000Z
+run2=$(cat "$out/stdout")
+expect_grep '"cv": \{"folds": 1, "repeats": 2, "seed": 3, "fixed_split": \{"column": "split", ' "$run2/metrics.json"
+expect_eq "$(grep '^0,' "$run2/predictions.csv" | md5sum)" "$(grep '^0,' "$run/predictions.csv" | md5sum)" "repeat 0 of two = the single fit"
+expect_eq "$(grep '^1,' "$run2/predictions.csv" | cut -d, -f2-4 | sort | md5sum)" "$(grep '^0,' "$run/predictions.csv" | cut -d, -f2-4 | sort | md5sum)" \
+  "repeat 1: the same fold, variants and test rows"
+expect_eq "$(paste -d, <(grep '^0,[0-9]*,frozen,' "$run2/predictions.csv" | cut -d, -f9) <(grep '^1,[0-9]*,frozen,' "$run2/predictions.csv" | cut -d, -f9) | awk -F, '$1 != $2' | wc -l | awk '{ print ($1 > 0) }')" 1 \
+  "repeat 1: the probe refitted on other training patients scores differently"
+expect_grep "tested by each fit, .*fitted 2 times on the same split \(a repeat draws its own validation patients and training seed" "$run2/report.md"
 expect_eq "$(grep ',baseline,' "$run/predictions.csv" | cut -d, -f4 | sort | md5sum)" \
   "$(awk -F, "NR > 1 && ($keep) && \$$sc == \"test\" { print \$$uc }" data/split.csv | sort | md5sum)" "predictions: exactly the test rows' images"
 # the metrics, recomputed from predictions.csv on the test rows: AUC (Mann-Whitney, ties 1/2),
@@ -131,9 +143,9 @@ expect_grep "e2.yaml:23:17: cv.split_column: .*no column 'fold'" "$out/stderr"
 { cat s.yaml; echo "  folds: 3"; } >e3.yaml
 expect_exit 2 "$wb" validate e3.yaml
 expect_grep "e3.yaml:24:10: cv.folds: not used with cv.split_column" "$out/stderr"
-{ cat s.yaml; echo "  repeats: 2"; } >e4.yaml
+{ cat s.yaml; echo "  repeats: 0"; } >e4.yaml
 expect_exit 2 "$wb" validate e4.yaml
-expect_grep "e4.yaml:24:12: cv.repeats: a fixed split \(cv.split_column\) is fitted and evaluated once: repeats must be 1" "$out/stderr"
+expect_grep "e4.yaml:24:12: cv.repeats: " "$out/stderr"
 sed 's#split_column: split#split_test: [test]#' s.yaml >e5.yaml
 expect_exit 2 "$wb" validate e5.yaml
 expect_grep "e5.yaml:23:15: cv.split_test: applies only with cv.split_column" "$out/stderr"

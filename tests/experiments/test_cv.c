@@ -374,7 +374,7 @@ static void test_fixed(void)
     unsigned char *is_test = malloc(c.n);
     /* the last 30 patients (120 images) are the test set */
     for (size_t i = 0; i < c.n; i++) is_test[i] = c.group[i] >= 90;
-    CHECK(exp_cv_fixed(c.group, c.label, is_test, c.n, 11, &f, &err) == 0, "%s", err.msg);
+    CHECK(exp_cv_fixed(c.group, c.label, is_test, c.n, 1, 11, &f, &err) == 0, "%s", err.msg);
     CHECK_EQ_INT(f.folds, 1, "one fold");
     CHECK_EQ_INT(f.repeats, 1, "one repeat");
     CHECK_EQ_INT(f.fixed, 1, "fixed");
@@ -404,6 +404,30 @@ static void test_fixed(void)
     int *role2 = malloc(c.n * sizeof *role2);
     CHECK(exp_cv_roles(&f, 0, 0, 0.2, role2, &err) == 0, "%s", err.msg);
     CHECK(memcmp(role, role2, c.n * sizeof *role) == 0, "roles are deterministic");
+    /* three repeats: the same sides in each, and another inner validation split per repeat */
+    exp_cv_folds r3;
+    exp_cv_folds_init(&r3);
+    CHECK(exp_cv_fixed(c.group, c.label, is_test, c.n, 3, 11, &r3, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(r3.repeats, 3, "three repeats");
+    CHECK(exp_cv_check(&r3, c.group, c.n, &err) == 0, "check: %s", err.msg);
+    int *role3 = malloc(c.n * sizeof *role3);
+    int differs = 0;
+    for (int r = 0; r < 3; r++) {
+        CHECK(memcmp(r3.fold + (size_t)r * c.n, f.fold, c.n * sizeof *f.fold) == 0, "repeat %d: the same sides", r);
+        CHECK(exp_cv_roles(&r3, r, 0, 0.2, role3, &err) == 0, "%s", err.msg);
+        size_t nval = 0;
+        for (size_t i = 0; i < c.n; i++) {
+            CHECK((role3[i] == EXP_CV_TEST) == (is_test[i] != 0), "repeat %d: test role is the given side (item %zu)", r, i);
+            nval += role3[i] == EXP_CV_VAL;
+        }
+        CHECK_EQ_INT(nval, 4 * 18, "repeat's validation images");
+        if (r == 0) CHECK(memcmp(role3, role, c.n * sizeof *role) == 0, "repeat 0 as the single-repeat split");
+        else differs += memcmp(role3, role, c.n * sizeof *role) != 0;
+    }
+    CHECK_EQ_INT(differs, 2, "repeats 1 and 2 validate on other patients than repeat 0");
+    CHECK(exp_cv_fixed(c.group, c.label, is_test, c.n, 0, 11, &r3, &err) == -1, "0 repeats refused");
+    free(role3);
+    exp_cv_folds_free(&r3);
     /* a leak: the fold of one training image changed to the test fold */
     size_t i0 = 0;
     while (is_test[i0]) i0++;
@@ -412,12 +436,12 @@ static void test_fixed(void)
     CHECK_CONTAINS(err.msg, "fixed split", "message says fixed split");
     /* a patient with images on both sides is refused */
     is_test[i0] = 1;
-    CHECK(exp_cv_fixed(c.group, c.label, is_test, c.n, 11, &f, &err) == -1, "overlap refused");
+    CHECK(exp_cv_fixed(c.group, c.label, is_test, c.n, 1, 11, &f, &err) == -1, "overlap refused");
     CHECK_CONTAINS(err.msg, "in train", "message names train");
     CHECK_CONTAINS(err.msg, "in test", "message names test");
     /* one side empty */
     memset(is_test, 0, c.n);
-    CHECK(exp_cv_fixed(c.group, c.label, is_test, c.n, 11, &f, &err) == -1, "no test items refused");
+    CHECK(exp_cv_fixed(c.group, c.label, is_test, c.n, 1, 11, &f, &err) == -1, "no test items refused");
     CHECK_CONTAINS(err.msg, "both sides", "message");
     free(is_test);
     free(role);
