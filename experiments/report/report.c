@@ -230,6 +230,60 @@ static double variant_seconds(const run_files *rf, const char *variant, long rep
     return any ? s : NAN;
 }
 
+/* The table's cells that are one metric each, with its metrics.json key. */
+static const struct {
+    int col;
+    const char *key;
+} plain_cols[] = {{C_AP, EXP_RD_M_AP}, {C_SENS, EXP_RD_M_SENSITIVITY}, {C_SPEC, EXP_RD_M_SPECIFICITY},
+                  {C_SAS, EXP_RD_M_SENS_AT_SPEC}, {C_F1, EXP_RD_M_F1}, {C_BRIER, EXP_RD_M_BRIER}, {C_ECE, EXP_RD_M_ECE},
+                  {C_ACC, EXP_RD_M_ACCURACY}, {C_BACC, EXP_RD_M_BALANCED_ACCURACY}, {C_F1M, EXP_RD_M_F1_MACRO},
+                  {C_LOGLOSS, EXP_RD_M_LOG_LOSS}};
+
+/* "mean ± SD" over the repeats of key in each repeat's level object (or in its vs_reference
+ * object when vs), the SD with n - 1; "n/a" when no repeat has a finite value. */
+static void repeats_cell(char *out, const io_json_doc *d, const io_json_node *reps, const char *level, int vs,
+                         const char *key, exp_fmt_kind k)
+{
+    double sum = 0, sq = 0;
+    int n = 0;
+    for (int32_t r = reps->first; r >= 0; r = d->nodes[r].next) {
+        const io_json_node *m = io_json_get(d, &d->nodes[r], level);
+        if (m && vs) m = io_json_get(d, m, EXP_RD_K_VS_REFERENCE);
+        const double x = m && m->type == IO_JSON_OBJECT ? jnum(d, m, key) : NAN;
+        if (isfinite(x)) sum += x, sq += x * x, n++;
+    }
+    if (n == 0) {
+        snprintf(out, CELL, "n/a");
+        return;
+    }
+    const double mean = sum / n, var = n > 1 ? (sq - n * mean * mean) / (n - 1) : 0;
+    char a[24], b[24];
+    exp_report_fmt(a, sizeof a, mean, k);
+    exp_report_fmt(b, sizeof b, var > 0 ? sqrt(var) : 0, EXP_FMT_METRIC);
+    snprintf(out, CELL, "%s \xc2\xb1 %s", a, b);
+}
+
+/* The row after a variant's repeats: each metric's mean ± SD over them (no p-values: the
+ * repeats are not independent samples of one test). */
+static void repeats_row(const run_files *rf, const char *level, const io_json_node *vn, const io_json_node *reps,
+                        int is_ref, table *t)
+{
+    const io_json_doc *d = &rf->m;
+    char(*c)[CELL] = t->cell[t->rows];
+    t->is_ref[t->rows] = is_ref;
+    snprintf(c[C_VARIANT], CELL, "%s (mean \xc2\xb1 SD of %zu repeats)", jstr(d, vn, EXP_RD_K_NAME), (size_t)reps->count);
+    exp_report_fmt(c[C_PARAMS], CELL, jnum(d, vn, EXP_RD_K_TRAINABLE_PARAMS), EXP_FMT_COUNT);
+    repeats_cell(c[C_AUC], d, reps, level, 0, EXP_RD_M_AUC, EXP_FMT_METRIC);
+    if (is_ref) snprintf(c[C_DELTA], CELL, "reference");
+    else repeats_cell(c[C_DELTA], d, reps, level, 1, EXP_RD_K_DELTA_AUC, EXP_FMT_DELTA);
+    snprintf(c[C_PDL], CELL, "-");
+    snprintf(c[C_PT], CELL, "-");
+    for (size_t k = 0; k < sizeof plain_cols / sizeof plain_cols[0]; k++)
+        repeats_cell(c[plain_cols[k].col], d, reps, level, 0, plain_cols[k].key, EXP_FMT_METRIC);
+    snprintf(c[C_TIME], CELL, "-");
+    t->rows++;
+}
+
 static int table_build(const run_files *rf, const char *level, table *t)
 {
     const io_json_doc *d = &rf->m;
@@ -237,7 +291,7 @@ static int table_build(const run_files *rf, const char *level, table *t)
     size_t rows = 0;
     for (int32_t v = rf->variants->first; v >= 0; v = d->nodes[v].next) {
         const io_json_node *reps = io_json_get(d, &d->nodes[v], EXP_RD_K_REPEATS);
-        rows += reps && reps->type == IO_JSON_ARRAY ? reps->count : 0;
+        rows += reps && reps->type == IO_JSON_ARRAY ? reps->count + (reps->count > 1) : 0; /* + mean ± SD */
     }
     t->rows = 0;
     t->cell = calloc(rows ? rows : 1, sizeof *t->cell);
@@ -272,18 +326,12 @@ static int table_build(const run_files *rf, const char *level, table *t)
                 exp_report_fmt(c[C_PDL], CELL, jnum(d, vs, EXP_RD_K_DELONG_P), EXP_FMT_P);
                 exp_report_fmt(c[C_PT], CELL, jnum(d, vs, EXP_RD_K_TTEST_P), EXP_FMT_P);
             }
-            static const struct {
-                int col;
-                const char *key;
-            } plain[] = {{C_AP, EXP_RD_M_AP}, {C_SENS, EXP_RD_M_SENSITIVITY}, {C_SPEC, EXP_RD_M_SPECIFICITY},
-                         {C_SAS, EXP_RD_M_SENS_AT_SPEC}, {C_F1, EXP_RD_M_F1}, {C_BRIER, EXP_RD_M_BRIER}, {C_ECE, EXP_RD_M_ECE},
-                         {C_ACC, EXP_RD_M_ACCURACY}, {C_BACC, EXP_RD_M_BALANCED_ACCURACY}, {C_F1M, EXP_RD_M_F1_MACRO},
-                         {C_LOGLOSS, EXP_RD_M_LOG_LOSS}};
-            for (size_t k = 0; k < sizeof plain / sizeof plain[0]; k++)
-                exp_report_fmt(c[plain[k].col], CELL, jnum(d, m, plain[k].key), EXP_FMT_METRIC);
+            for (size_t k = 0; k < sizeof plain_cols / sizeof plain_cols[0]; k++)
+                exp_report_fmt(c[plain_cols[k].col], CELL, jnum(d, m, plain_cols[k].key), EXP_FMT_METRIC);
             exp_report_fmt(c[C_TIME], CELL, variant_seconds(rf, name, repeat), EXP_FMT_SECONDS);
             t->rows++;
         }
+        if (reps->count > 1) repeats_row(rf, level, vn, reps, !strcmp(name, ref), t);
     }
     return 0;
 }
@@ -378,6 +426,14 @@ static void tex_text(sbuf *b, const char *s)
         case '~': sb_printf(b, "\\textasciitilde{}"); break;
         case '^': sb_printf(b, "\\textasciicircum{}"); break;
         case '\\': sb_printf(b, "\\textbackslash{}"); break;
+        case '\xc2':
+            if (s[1] == '\xb1') { /* ± */
+                sb_printf(b, "$\\pm$");
+                s++;
+                break;
+            }
+            sb_printf(b, "%c", *s);
+            break;
         default: sb_printf(b, "%c", *s);
         }
     }

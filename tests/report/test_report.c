@@ -110,6 +110,25 @@ static void check_tables(const char *dir)
         }
     }
     CHECK_EQ_INT(rows, 3 * 2 * 2, "table rows checked (3 variants x 2 repeats x 2 levels)");
+    /* after each variant's repeats, a row of mean ± sample SD over them (here from the two AUCs:
+     * mean (a + b) / 2, SD |a - b| / sqrt(2)) */
+    for (int32_t v = vars->first; v >= 0; v = d.nodes[v].next) {
+        const io_json_node *vn = &d.nodes[v], *reps = io_json_get(&d, vn, "repeats");
+        const char *name = io_json_get(&d, vn, "name")->str;
+        for (int l = 0; l < 2; l++) {
+            double a = num(&d, io_json_get(&d, &d.nodes[reps->first], levels[l]), "auc");
+            double b = num(&d, io_json_get(&d, &d.nodes[d.nodes[reps->first].next], levels[l]), "auc");
+            char mean[24], sd[24], params[24], want[256];
+            exp_report_fmt(mean, sizeof mean, (a + b) / 2, EXP_FMT_METRIC);
+            exp_report_fmt(sd, sizeof sd, fabs(a - b) / sqrt(2.0), EXP_FMT_METRIC);
+            exp_report_fmt(params, sizeof params, num(&d, vn, "trainable_params"), EXP_FMT_COUNT);
+            snprintf(want, sizeof want, "\n| %s (mean \xc2\xb1 SD of 2 repeats) | %s | %s \xc2\xb1 %s | %s", name, params, mean,
+                     sd, strcmp(name, ref) ? "" : "reference |");
+            CHECK(strstr(md_sec[l], want) != NULL, "report.md %s table lacks the repeats' row %s", levels[l], want);
+            snprintf(want, sizeof want, "%s (mean $\\pm$ SD of 2 repeats) & %s & %s $\\pm$ %s &", name, params, mean, sd);
+            CHECK(strstr(tex, want) != NULL, "table.tex lacks the repeats' row %s", want);
+        }
+    }
     /* the summary's counts */
     const io_json_node *data = io_json_get(&d, root, "data");
     char line[256];
