@@ -542,7 +542,7 @@ struct Stored {
 // The encapsulated frame of a single-frame image: its fragments (after the Basic Offset
 // Table item); one fragment is used in place, several are joined into *joined. DCMTK has
 // parsed the items; their lengths are bounded by the file.
-int frame_bytes(const char *path, DcmDataset *ds, const Uint8 **data, size_t *size,
+int frame_bytes(const char *path, DcmDataset *ds, const char *codec, const Uint8 **data, size_t *size,
                 std::vector<Uint8> *joined, wb_error *err)
 {
     DcmElement *el = nullptr;
@@ -560,11 +560,11 @@ int frame_bytes(const char *path, DcmDataset *ds, const Uint8 **data, size_t *si
     c = pd->getEncapsulatedRepresentation(rep, param, seq);
     if (c.bad() || !seq)
         return err_tag(err, path, DCM_PixelData,
-                       "the transfer syntax is JPEG 2000 but the pixel data is not encapsulated "
-                       "(no sequence of fragments)");
+                       "the transfer syntax is %s but the pixel data is not encapsulated "
+                       "(no sequence of fragments)", codec);
     const unsigned long items = seq->card();
     if (items < 2)
-        return err_tag(err, path, DCM_PixelData, "no JPEG 2000 fragment after the offset table");
+        return err_tag(err, path, DCM_PixelData, "no %s fragment after the offset table", codec);
     *data = nullptr;
     *size = 0;
     for (unsigned long k = 1; k < items; k++) {
@@ -589,6 +589,73 @@ int frame_bytes(const char *path, DcmDataset *ds, const Uint8 **data, size_t *si
     return 0;
 }
 
+// The JPEG (ITU-T T.81) transfer syntaxes DCMTK decodes: baseline, extended, lossless.
+bool jpeg_itu(const char *uid)
+{
+    static const char *const uids[] = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51",
+                                       "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70"};
+    for (const char *u : uids)
+        if (strcmp(uid, u) == 0) return true;
+    return false;
+}
+
+// DCMTK decodes a JPEG frame into a buffer of the header's size and leaves what the stream
+// does not fill at zero, so a frame header that disagrees with Rows or Columns gave an image
+// that was mostly zeros, accepted. The frame header (SOFn) is found by walking the marker
+// segments, each length checked against the frame, and compared with the DICOM header.
+int check_jpeg_frame(const char *path, DcmDataset *ds, const io_dicom_meta *m, wb_error *err)
+{
+    const Uint8 *b = nullptr;
+    size_t n = 0;
+    std::vector<Uint8> joined;
+    if (frame_bytes(path, ds, "JPEG", &b, &n, &joined, err) != 0) return -1;
+    if (!b || n < 4 || b[0] != 0xFF || b[1] != 0xD8)
+        return err_tag(err, path, DCM_PixelData,
+                       "the JPEG frame does not start with an SOI marker (FF D8): not a JPEG stream");
+    size_t i = 2;
+    while (i + 4 <= n) {
+        if (b[i] != 0xFF)
+            return err_tag(err, path, DCM_PixelData, "JPEG stream: no marker at byte %zu of the frame", i);
+        const unsigned mk = b[i + 1];
+        if (mk == 0xFF) { // fill byte
+            i++;
+            continue;
+        }
+        if (mk == 0xD9 || mk == 0xDA) break; // EOI or a scan before any frame header
+        if (mk == 0x01 || (mk >= 0xD0 && mk <= 0xD7)) { // markers without a length
+            i += 2;
+            continue;
+        }
+        const size_t len = (size_t)b[i + 2] << 8 | b[i + 3];
+        if (len < 2 || len > n - i - 2)
+            return err_tag(err, path, DCM_PixelData,
+                           "JPEG stream: the marker segment FF %02X at byte %zu of the frame runs past its end "
+                           "(%zu bytes)", mk, i, n);
+        const bool sof = mk >= 0xC0 && mk <= 0xCF && mk != 0xC4 && mk != 0xC8 && mk != 0xCC;
+        if (!sof) {
+            i += 2 + len;
+            continue;
+        }
+        if (len < 8)
+            return err_tag(err, path, DCM_PixelData, "JPEG stream: frame header (FF %02X) of %zu bytes is too short",
+                           mk, len);
+        const unsigned prec = b[i + 4], y = (unsigned)b[i + 5] << 8 | b[i + 6];
+        const unsigned x = (unsigned)b[i + 7] << 8 | b[i + 8], nf = b[i + 9];
+        if (nf != 1)
+            return err_tag(err, path, DCM_SamplesPerPixel, "is 1 but the JPEG frame has %u components", nf);
+        // y 0: the height comes in a DNL marker after the first scan (DCMTK checks the size then)
+        if ((y != 0 && y != (unsigned)m->rows) || x != (unsigned)m->cols)
+            return err_tag(err, path, y != 0 && y != (unsigned)m->rows ? DCM_Rows : DCM_Columns,
+                           "the header says %d x %d (columns x rows) but the JPEG frame is %u x %u", m->cols,
+                           m->rows, x, y);
+        if (prec > (unsigned)m->bits_allocated)
+            return err_tag(err, path, DCM_BitsAllocated, "is %d but the JPEG frame has %u-bit samples",
+                           m->bits_allocated, prec);
+        return 0;
+    }
+    return err_tag(err, path, DCM_PixelData, "JPEG stream: no frame header (SOF marker) before the first scan");
+}
+
 // JPEG 2000 (io_j2k.h): the codestream is checked against Rows, Columns, Samples per Pixel and
 // Bits Allocated before decoding; every decoded value must then be a stored value that Bits
 // Stored and Pixel Representation allow. Unsigned JPEG 2000 data in a file that says Pixel
@@ -601,7 +668,7 @@ int read_j2k(const char *path, DcmDataset *ds, const io_dicom_meta *m, Stored *s
     std::vector<Uint8> joined;
     const Uint8 *cs = nullptr;
     size_t cs_len = 0;
-    if (frame_bytes(path, ds, &cs, &cs_len, &joined, err) != 0) return -1;
+    if (frame_bytes(path, ds, "JPEG 2000", &cs, &cs_len, &joined, err) != 0) return -1;
     if (!cs) return err_tag(err, path, DCM_PixelData, "the JPEG 2000 fragments are empty");
     io_j2k_expect want = {m->cols, m->rows, 1, m->bits_allocated};
     io_j2k_image j;
@@ -649,6 +716,7 @@ int read_j2k(const char *path, DcmDataset *ds, const io_dicom_meta *m, Stored *s
 int read_native(const char *path, DcmDataset *ds, const io_dicom_meta *m, Stored *st,
                 wb_error *err)
 {
+    if (jpeg_itu(m->transfer_syntax) && check_jpeg_frame(path, ds, m, err) != 0) return -1;
     OFCondition c = ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
     if (c.bad() || !ds->canWriteXfer(EXS_LittleEndianExplicit))
         return wb_err(err, WB_E_DATA, path, "cannot decode pixel data in transfer syntax %s (%s): %s",
