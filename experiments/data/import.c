@@ -197,6 +197,24 @@ static int path_join(char *buf, size_t n, const char *dir, const char *name)
     return snprintf(buf, n, "%s/%s", dir, name) < (int)n ? 0 : -1;
 }
 
+/* 1 when a path taken from an annotation file has a ".." component (it could name a file
+ * outside SOURCE: "../../etc/passwd"); "/" and "\\" both separate components. */
+static int has_dotdot(const char *p)
+{
+    for (const char *q = p; *q;) {
+        size_t k = strcspn(q, "/\\");
+        if (k == 2 && q[0] == '.' && q[1] == '.') return 1;
+        q += k + (q[k] != '\0');
+    }
+    return 0;
+}
+
+/* 1 when an annotation's path could leave SOURCE: absolute, or with a ".." component. */
+static int path_leaves(const char *p)
+{
+    return p[0] == '/' || p[0] == '\\' || has_dotdot(p);
+}
+
 static int is_file(const char *p)
 {
     struct stat st;
@@ -746,6 +764,12 @@ static int import_cbis(const exp_import_options *o, imp_table *t, exp_import_sum
                 rc = wb_err_at(err, WB_E_DATA, sheet, line, (int)c_img + 1, "image file path", "empty");
                 break;
             }
+            if (path_leaves(img)) {
+                rc = wb_err_at(err, WB_E_DATA, sheet, line, (int)c_img + 1, "image file path",
+                               "'%s' is absolute or has a '..' component: the sheet's paths must stay under %s", img,
+                               o->source);
+                break;
+            }
             long dv = 0;
             if (den[0] && parse_long(den, 0, 4, &dv)) {
                 rc = wb_err_at(err, WB_E_DATA, sheet, line, (int)c_den + 1, c.header[c_den],
@@ -786,6 +810,12 @@ static int import_cbis(const exp_import_options *o, imp_table *t, exp_import_sum
             char roi[1024];
             trim(c_roi >= 0 ? io_csv_cell(&c, r, c_roi) : "", roi, sizeof roi);
             if (!o->roi_boxes || !roi[0]) continue;
+            if (path_leaves(roi)) {
+                rc = wb_err_at(err, WB_E_DATA, sheet, line, (int)c_roi + 1, "ROI mask file path",
+                               "'%s' is absolute or has a '..' component: the sheet's paths must stay under %s", roi,
+                               o->source);
+                break;
+            }
             /* the film's size, to check the mask against (DICOM header; 0 when unknown) */
             int fr = 0, fc = 0;
             char fpath[4400];
@@ -873,6 +903,13 @@ static int import_vindr(const exp_import_options *o, imp_table *t, exp_import_su
         if (!study[0] || !img[0]) {
             rc = wb_err_at(err, WB_E_DATA, bpath, line, (int)(study[0] ? c_img : c_study) + 1,
                            study[0] ? "image_id" : "study_id", "empty");
+            break;
+        }
+        if (strpbrk(study, "/\\") || strpbrk(img, "/\\") || !strcmp(study, "..") || !strcmp(img, "..")) {
+            const int bad_study = strpbrk(study, "/\\") || !strcmp(study, "..");
+            rc = wb_err_at(err, WB_E_DATA, bpath, line, (int)(bad_study ? c_study : c_img) + 1,
+                           bad_study ? "study_id" : "image_id",
+                           "expected an id (a file or folder name under images/), got '%s'", bad_study ? study : img);
             break;
         }
         if (strcmp(lat, "L") && strcmp(lat, "R")) {
@@ -1736,6 +1773,11 @@ static int import_embed(const exp_import_options *o, imp_table *t, exp_import_su
             uncertain++;
             continue;
         }
+        if (has_dotdot(v[2])) {
+            rc = wb_err_at(err, WB_E_DATA, mpath, line, (int)mk[2] + 1, "anon_dicom_path",
+                           "'%s' has a '..' component: refused (it could name a file outside %s)", v[2], o->source);
+            break;
+        }
         char rel[1024];
         const char *file = tail_under(o->source, v[2], rel, sizeof rel);
         if (!file) {
@@ -1829,7 +1871,9 @@ static int write_labels(const exp_import_options *o, imp_table *t, exp_import_su
     size_t shown = 0;
     for (size_t i = 0; i < t->n; i++) {
         char full[4400];
-        int found = !t->rows[i].unresolved && path_join(full, sizeof full, o->source, t->rows[i].file) == 0 && is_file(full);
+        /* a path that could leave the source is never looked up (each format refuses one first) */
+        int found = !t->rows[i].unresolved && !path_leaves(t->rows[i].file) &&
+                    path_join(full, sizeof full, o->source, t->rows[i].file) == 0 && is_file(full);
         if (!found) {
             s->missing++;
             if (shown++ < 5)

@@ -233,6 +233,27 @@ expect_exit 3 "$wb" import embed "$s" --out "$out/bad.csv"
 expect_grep 'no EMBED_OpenData_clinical.csv under this directory' "$out/stderr"
 expect_exit 2 "$wb" import rsna "$s" --out "$out/x.csv" --image-types 2D
 
+# ---- paths in the annotations that leave SOURCE ("../"): refused at their line and column, and
+# never looked up (each of these names a file that exists outside SOURCE: it was imported)
+mkdir -p "$out/outside/x"; : >"$out/outside/x/secret.dicom"; : >"$out/outside/x/secret.dcm"
+s=$out/vindr; cp "$fx/vindr/"*.csv "$s/"
+sed -i '2s#^a1f0c2d3e4b5a6978d0e1f2a3b4c5d6e,b2a1c3d4e5f6a7b8c9d0e1f2a3b4c5d6,c0ffee00112233445566778899aabb01,#../../outside/x,b2a1c3d4e5f6a7b8c9d0e1f2a3b4c5d6,secret,#' "$s/breast-level_annotations.csv"
+expect_exit 3 "$wb" import vindr "$s" --out "$out/bad.csv"
+expect_grep "breast-level_annotations.csv:2:1: study_id: expected an id \(a file or folder name under images/\), got '../../outside/x'" "$out/stderr"
+s=$out/cbis
+awk -F, 'BEGIN{OFS=","} NR==2 {$12="../outside/x/secret.dcm"} {print}' "$fx/cbis/mass_case_description_train_set.csv" >"$s/csv/mass_case_description_train_set.csv"
+expect_exit 3 "$wb" import cbis-ddsm "$s" --out "$out/bad.csv"
+expect_grep "mass_case_description_train_set.csv:2:12: image file path: '../outside/x/secret.dcm' is absolute or has a '..' component: the sheet's paths must stay under" "$out/stderr"
+awk -F, 'BEGIN{OFS=","} NR==2 {$14="/etc/passwd"} {print}' "$fx/cbis/mass_case_description_train_set.csv" >"$s/csv/mass_case_description_train_set.csv"
+expect_exit 3 "$wb" import cbis-ddsm "$s" --out "$out/bad.csv"
+expect_grep "mass_case_description_train_set.csv:2:14: ROI mask file path: '/etc/passwd' is absolute" "$out/stderr"
+cp "$fx/cbis/mass_case_description_train_set.csv" "$s/csv/"
+s=$out/embed; cp "$fx/embed/"*.csv "$s/tables/"
+sed -i '2s#,/mnt/NAS2/mammo/anon_dicom/cohort_1/10000101/20000001/1.2.826.0.1.3680043.8.498.1011.dcm,#,/mnt/../../../outside/x/secret.dcm,#' "$s/tables/EMBED_OpenData_metadata_reduced.csv"
+expect_exit 3 "$wb" import embed "$s" --out "$out/bad.csv" --keep-missing
+expect_grep "EMBED_OpenData_metadata_reduced.csv:2:3: anon_dicom_path: '/mnt/../../../outside/x/secret.dcm' has a '..' component" "$out/stderr"
+checks=$((checks + 1)); [ ! -e "$out/bad.csv" ] || { fails=$((fails + 1)); echo "FAIL: bad.csv written after a path that leaves SOURCE" >&2; }
+
 # ---- usage
 expect_exit 2 "$wb" import nope "$s" --out "$out/x.csv"
 expect_grep "unknown format 'nope'" "$out/stderr"
