@@ -1,5 +1,6 @@
 /* nn_bind.c — weights in and out by name (wb_tensor_list), with a report. */
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "base/wb_tensor.h"
@@ -295,6 +296,33 @@ int nn_net_bind(nn_net *net, const wb_tensor_list *list, const nn_bind_opts *opt
             if (!first[0])
                 snprintf(first, sizeof first, "mis-shaped tensor %s", line);
             match[i] = -1;
+        }
+    }
+    /* values: a NaN or infinity in a pretrained tensor (a damaged or diverged checkpoint) would
+     * make every score NaN far from its cause, and a negative running variance NaN after the
+     * batch norm's square root; both are refused here, naming the tensor and the element */
+    for (size_t i = 0; i < NT && rc == 0; i++) {
+        if (match[i] < 0)
+            continue;
+        const wb_tensor *f = &list->items[match[i]];
+        const nn_tensor *t = &net->tensors[i];
+        const size_t n = wb_tensor_numel(f);
+        for (size_t e = 0; e < n; e++) {
+            const float v = f->data[e];
+            if (!isfinite(v)) {
+                rc = wb_err(err, WB_E_DATA, NULL,
+                            "%s: tensor '%s' element %zu is %s: every weight must be finite (a damaged "
+                            "checkpoint, or one saved after training diverged)",
+                            net->arch, f->name, e, isnan(v) ? "NaN" : v > 0 ? "+inf" : "-inf");
+                break;
+            }
+            if (t->kind == NN_T_BN_VAR && v < 0) {
+                rc = wb_err(err, WB_E_DATA, NULL,
+                            "%s: tensor '%s' element %zu is %g: a batch norm's running variance cannot be "
+                            "negative (a damaged checkpoint?)",
+                            net->arch, f->name, e, (double)v);
+                break;
+            }
         }
     }
     if (rc == 0 && opts->strict && first[0]) {

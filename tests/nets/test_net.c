@@ -1,6 +1,7 @@
 /* test_net.c — the network API around the numerics: freezing and trainable counts, binding
  * reports and errors, export round trip, the cached prefix, the arena, optimizers against
  * PyTorch's update rules, schedules, clipping, and errors on bad input. */
+#include <math.h>
 #include <string.h>
 
 #include "base/wb_tensor.h"
@@ -147,6 +148,26 @@ static void test_bind_export(void)
     nn_net_forward(b, x, 1, 16, 16, 0, lb, &err);
     CHECK(memcmp(la, lb, sizeof la) == 0, "a failed strict bind copies nothing");
     nn_bind_report_free(&rep);
+    /* values that cannot be weights: NaN, infinity, a negative running variance; nothing copied */
+    static const struct { const char *name; size_t at; float v; const char *want; } bad[] = {
+        {"layer1.0.conv1.weight", 5, NAN, "tensor 'layer1.0.conv1.weight' element 5 is NaN: every weight must be finite"},
+        {"linear.bias", 2, -INFINITY, "tensor 'linear.bias' element 2 is -inf"},
+        {"bn1.running_var", 3, -0.5f, "tensor 'bn1.running_var' element 3 is -0.5: a batch norm's running variance cannot be negative"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        wb_tensor *t = NULL;
+        for (size_t i = 0; i < l.n; i++)
+            if (strcmp(l.items[i].name, bad[k].name) == 0) t = &l.items[i];
+        CHECK(t != NULL && wb_tensor_numel(t) > bad[k].at, "tensor %s", bad[k].name);
+        if (!t) continue;
+        const float keep = t->data[bad[k].at];
+        t->data[bad[k].at] = bad[k].v;
+        CHECK(nn_net_bind(b, &l, NULL, NULL, &err) == -1 && err.code == WB_E_DATA, "%s refused", bad[k].name);
+        CHECK(strstr(err.msg, bad[k].want) != NULL, "message: %s", err.msg);
+        t->data[bad[k].at] = keep;
+        nn_net_forward(b, x, 1, 16, 16, 0, lb, &err);
+        CHECK(memcmp(la, lb, sizeof la) == 0, "a refused bind (%s) copies nothing", bad[k].name);
+    }
     nn_bind_opts lax = {0, 1};
     nn_bind_report_init(&rep);
     CHECK(nn_net_bind(b, &m, &lax, &rep, &err) == 0, "non-strict: %s", err.msg);
