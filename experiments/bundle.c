@@ -751,9 +751,9 @@ static int predict_work(const char *bundle_dir, const char *data, const char *ou
     char cpath[PATH_MAX + 32];
     snprintf(cpath, sizeof cpath, "%s/config.yaml", bundle_dir);
     if (data_overrides(data, &s->b, &sets, err) != 0) goto done;
-    char wpath[PATH_MAX + 400];
-    snprintf(wpath, sizeof wpath, "%s/%s", bundle_dir, s->b.pretrained);
-    if (s->b.pretrained[0] && add_set(&sets, "backbone.weights", wpath, err) != 0) goto done;
+    /* relative to the bundle's config.yaml, which is how the config resolves a relative path (the
+     * bundle directory joined in front was joined twice when BUNDLE_DIR was relative) */
+    if (s->b.pretrained[0] && add_set(&sets, "backbone.weights", s->b.pretrained, err) != 0) goto done;
     if (exp_config_load(cpath, (const char *const *)sets.v, sets.n, &cfg, err) != 0) goto done;
     const char *vname = NULL;
     if (exp_foldnet_variant(cfg, cpath, s->b.variant, "predict with", &vname, err) != 0) goto done;

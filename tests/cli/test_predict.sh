@@ -240,6 +240,9 @@ expect_exit 0 cmp "$p" "$out/p2/predictions.csv"
 mv "$out/w" "$out/w.away"
 expect_exit 0 "$wb" predict "$b" "$out/ext/labels.csv" --out "$out/p_moved" --registry none
 expect_exit 0 cmp "$p" "$out/p_moved/predictions.csv"
+# ... named by a relative path (the copy's path was joined to BUNDLE_DIR twice: exit 2)
+expect_exit 0 sh -c 'cd "$(dirname "$1")" && "$0" predict "$(basename "$1")" "$2" --out "$3" --registry none' "$wb" "$b" "$out/ext/labels.csv" "$out/p_rel"
+expect_exit 0 cmp "$p" "$out/p_rel/predictions.csv"
 mv "$out/w.away" "$out/w"
 # validate checks a config as a run; an unlabeled cohort's config says where it can go instead
 sed -e 's#ext/#unl/#; s#dicom_dir: ext#dicom_dir: unl#' "$out/ext.yaml" >"$out/unl.yaml"
