@@ -995,6 +995,32 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
     long c_score = c_lab < 0 ? -1 : io_csv_column(&pred, EXP_RD_COL_SCORE, err);
     long c_thr = c_score < 0 ? -1 : io_csv_column(&pred, EXP_RD_COL_THRESHOLD, err);
     if (c_thr < 0) goto done;
+    /* the run wrote these; an edited or damaged file is named at its line, not read as zeros
+     * (atoi, strtod) that pick other cases or a fold that wraps */
+    for (size_t r = 0; r < pred.n_rows; r++) {
+        const long ic[2] = {c_rep, c_fold}, dc[2] = {c_score, c_thr};
+        for (int k = 0; k < 2; k++) {
+            const char *t = io_csv_cell(&pred, r, ic[k]);
+            char *end;
+            errno = 0;
+            const long v = strtol(t, &end, 10);
+            if (!t[0] || *end || errno || v < 0 || v > 1000000) {
+                wb_err_at(err, WB_E_DATA, ppath, pred.lines[r], (int)ic[k] + 1, pred.header[ic[k]],
+                          "expected a whole number from 0 to 1000000, got '%s' (an edited or damaged run directory?)", t);
+                goto done;
+            }
+        }
+        for (int k = 0; k < 2; k++) {
+            const char *t = io_csv_cell(&pred, r, dc[k]);
+            char *end;
+            const double v = strtod(t, &end);
+            if (strcmp(t, "null") && (!t[0] || *end || !isfinite(v))) {
+                wb_err_at(err, WB_E_DATA, ppath, pred.lines[r], (int)dc[k] + 1, pred.header[dc[k]],
+                          "expected a number or null, got '%s' (an edited or damaged run directory?)", t);
+                goto done;
+            }
+        }
+    }
     labels_load(cfg, &lab);
     if (!lab.ok) {
         wb_err(err, WB_E_IO, conf->data.labels, "the labels CSV is needed to find the gallery's files");
@@ -1024,6 +1050,8 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
             size_t m = 0;
             for (size_t r = 0; r < pred.n_rows; r++) {
                 if (strcmp(io_csv_cell(&pred, r, c_var), vname)) continue;
+                if (!strcmp(io_csv_cell(&pred, r, c_score), "null") || !strcmp(io_csv_cell(&pred, r, c_thr), "null"))
+                    continue; /* no score (the run could not compute one) */
                 const int pos = !strcmp(io_csv_cell(&pred, r, c_lab), "1");
                 const double sc = strtod(io_csv_cell(&pred, r, c_score), NULL), th = strtod(io_csv_cell(&pred, r, c_thr), NULL);
                 const int above = sc >= th;

@@ -102,6 +102,15 @@ expect_exit 2 "$wb" explain "$run" --gallery 2 "$first"
 expect_exit 3 "$wb" explain "$out/noweights" --gallery 1
 expect_grep 'models/r[0-9]_f[0-9]_probe.safetensors' "$out/stderr"
 rm -rf "$out/gallery-run" && cp -r "$run" "$out/gallery-run" # for report.browser_gallery
+# an edited predictions.csv: a score that is not a number, a fold that wraps an int (atoi), named
+# at its line and column (they were read as 0 and picked other cases, or a fold of -727379969)
+rm -rf "$out/edited" && cp -r "$run" "$out/edited"
+awk -F, 'BEGIN{OFS=","} NR==3{$9="abc"} {print}' "$run/predictions.csv" >"$out/edited/predictions.csv"
+expect_exit 3 "$wb" explain "$out/edited" --gallery 1
+expect_grep "edited/predictions.csv:3:9: score: expected a number or null, got 'abc'" "$out/stderr"
+awk -F, 'BEGIN{OFS=","} NR==4{$2="999999999999"} {print}' "$run/predictions.csv" >"$out/edited/predictions.csv"
+expect_exit 3 "$wb" explain "$out/edited" --gallery 1
+expect_grep "edited/predictions.csv:4:2: fold: expected a whole number from 0 to 1000000, got '999999999999'" "$out/stderr"
 
 # bad inputs
 expect_exit 3 "$wb" explain "$out/no-such-run" "$first" --out "$out/bad"
