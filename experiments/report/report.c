@@ -3,6 +3,7 @@
 #include "experiments/report/rundir.h"
 
 #include <sys/stat.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,68 @@ static int load_csv(const char *dir, const char *name, io_csv *csv, int *have, w
     return 0;
 }
 
+/* What a run-file column holds; check_cells refuses anything else at its line and column. */
+enum { CELL_INT, CELL_INT_OR_POOLED, CELL_NUM_OR_NULL, CELL_NUM_NULL_OR_EMPTY };
+typedef struct {
+    const char *col;
+    int kind;
+} cell_spec;
+
+/* The run wrote these files; an edited or damaged one is an error naming the cell, not zeros
+ * from atof/atoi (or a fold number that overflows an int). Columns absent from the file are
+ * left to the code that needs them. curves.csv is not checked: its values are only plotted,
+ * and the plots already skip what is not finite (a diverged loss). */
+static int check_cells(const char *dir, const char *name, const io_csv *csv, const cell_spec *spec, size_t n,
+                       wb_error *err)
+{
+    for (size_t k = 0; k < n; k++) {
+        wb_error ignore;
+        const long c = io_csv_column(csv, spec[k].col, &ignore);
+        if (c < 0) continue;
+        for (size_t r = 0; r < csv->n_rows; r++) {
+            const char *t = io_csv_cell(csv, r, c);
+            char *end;
+            int ok;
+            if (spec[k].kind == CELL_INT || spec[k].kind == CELL_INT_OR_POOLED) {
+                errno = 0;
+                const long v = strtol(t, &end, 10);
+                ok = (t[0] && !*end && !errno && v >= 0 && v <= 1000000) ||
+                     (spec[k].kind == CELL_INT_OR_POOLED && !strcmp(t, EXP_RD_POOLED));
+            } else {
+                const double v = strtod(t, &end);
+                ok = (t[0] && !*end && isfinite(v)) || !strcmp(t, "null") ||
+                     (spec[k].kind == CELL_NUM_NULL_OR_EMPTY && !t[0]);
+            }
+            if (!ok) {
+                char path[4200];
+                snprintf(path, sizeof path, "%s/%s", dir, name);
+                return wb_err_at(err, WB_E_DATA, path, csv->lines[r], (int)c + 1, spec[k].col,
+                                 "expected %s, got '%s' (an edited or damaged run directory?)",
+                                 spec[k].kind == CELL_INT ? "a whole number from 0 to 1000000"
+                                 : spec[k].kind == CELL_INT_OR_POOLED ? "a whole number from 0 to 1000000 or pooled"
+                                                                      : "a number or null",
+                                 t);
+            }
+        }
+    }
+    return 0;
+}
+
+static int run_files_check(const char *dir, const run_files *rf, wb_error *err)
+{
+    static const cell_spec pred[] = {{EXP_RD_COL_REPEAT, CELL_INT}, {EXP_RD_COL_FOLD, CELL_INT},
+                                     {EXP_RD_COL_SCORE, CELL_NUM_OR_NULL}, {EXP_RD_COL_THRESHOLD, CELL_NUM_OR_NULL}};
+    static const cell_spec met[] = {{EXP_RD_COL_REPEAT, CELL_INT}, {EXP_RD_COL_FOLD, CELL_INT_OR_POOLED},
+                                    {EXP_RD_COL_VALUE, CELL_NUM_OR_NULL}, {"ci_low", CELL_NUM_NULL_OR_EMPTY},
+                                    {"ci_high", CELL_NUM_NULL_OR_EMPTY}};
+    static const cell_spec tim[] = {{EXP_RD_COL_REPEAT, CELL_INT}, {EXP_RD_COL_SECONDS, CELL_NUM_OR_NULL}};
+    return check_cells(dir, EXP_RD_PREDICTIONS, &rf->pred, pred, sizeof pred / sizeof *pred, err) ||
+                   check_cells(dir, EXP_RD_METRICS_CSV, &rf->mcsv, met, sizeof met / sizeof *met, err) ||
+                   (rf->have_timing && check_cells(dir, EXP_RD_TIMING, &rf->timing, tim, sizeof tim / sizeof *tim, err))
+               ? -1
+               : 0;
+}
+
 static void run_files_free(run_files *rf)
 {
     io_json_free(&rf->m);
@@ -141,7 +204,8 @@ static int run_files_load(const char *dir, run_files *rf, wb_error *err)
     return load_csv(dir, EXP_RD_PREDICTIONS, &rf->pred, NULL, err) || load_csv(dir, EXP_RD_METRICS_CSV, &rf->mcsv, NULL, err) ||
                    load_csv(dir, EXP_RD_CURVES, &rf->curves, &rf->have_curves, err) ||
                    load_csv(dir, EXP_RD_TIMING, &rf->timing, &rf->have_timing, err) ||
-                   load_csv(dir, EXP_RD_EXCLUDED, &rf->excluded, &rf->have_excluded, err)
+                   load_csv(dir, EXP_RD_EXCLUDED, &rf->excluded, &rf->have_excluded, err) ||
+                   run_files_check(dir, rf, err)
                ? -1
                : 0;
 }

@@ -38,5 +38,20 @@ rc=$?
 check '[ $rc -eq 3 ] && grep -q "schema_version: expected 1, found 2" "$work/version.err"' \
     "schema version named: $(cat "$work/version.err")"
 
+# the CSVs: a fold that overflows an int (UBSan: signed overflow in the fold plot's jitter;
+# otherwise a wrapped fold), a score that is not a number (read as 0 by atof)
+cp -r "$fixture" "$work/csvfold"
+awk -F, 'BEGIN{OFS=","} NR==2{$2="999999999999"} {print}' "$fixture/metrics.csv" >"$work/csvfold/metrics.csv"
+"$wb" report "$work/csvfold" >/dev/null 2>"$work/csvfold.err"
+rc=$?
+check '[ $rc -eq 3 ] && grep -q "csvfold/metrics.csv:2:2: fold: expected a whole number from 0 to 1000000 or pooled, got .999999999999." "$work/csvfold.err"' \
+    "metrics.csv fold named: $(cat "$work/csvfold.err")"
+cp -r "$fixture" "$work/csvscore"
+awk -F, 'BEGIN{OFS=","} NR==3{$9="abc"} {print}' "$fixture/predictions.csv" >"$work/csvscore/predictions.csv"
+"$wb" report "$work/csvscore" >/dev/null 2>"$work/csvscore.err"
+rc=$?
+check '[ $rc -eq 3 ] && grep -q "csvscore/predictions.csv:3:9: score: expected a number or null, got .abc." "$work/csvscore.err"' \
+    "predictions.csv score named: $(cat "$work/csvscore.err")"
+
 echo "test_rundir_schema.sh: $checks checks, $fails failed"
 [ $fails -eq 0 ]
