@@ -191,9 +191,11 @@ static int part_read(const char *path, const char *run_id, size_t nva, size_t nt
              fscanf(f, "trainable %lf\nstages %d\nchosen_C %lf\nseconds %lf\nval %zu\n", &pf->trainable, &pf->stages,
                     &pf->chosen_c, &pf->seconds, &a) == 5 &&
              a == nva;
-    for (size_t j = 0; ok && j < nva * S; j++) ok = fscanf(f, "%lf\n", &sval[j]) == 1;
+    /* a unit that diverges fails and writes no part, so every score of a part is finite: a NaN
+     * or infinity (fscanf reads both) is a damaged part, not a score that moves the threshold */
+    for (size_t j = 0; ok && j < nva * S; j++) ok = fscanf(f, "%lf\n", &sval[j]) == 1 && isfinite(sval[j]);
     ok = ok && fscanf(f, "test %zu\n", &b) == 1 && b == nte;
-    for (size_t j = 0; ok && j < nte * S; j++) ok = fscanf(f, "%lf\n", &stest[j]) == 1;
+    for (size_t j = 0; ok && j < nte * S; j++) ok = fscanf(f, "%lf\n", &stest[j]) == 1 && isfinite(stest[j]);
     ok = ok && fscanf(f, "probe %zu\n", &np) == 1 && np <= 1000;
     size_t pmark = probe->n, mark = curves->n;
     for (size_t j = 0; ok && j < np; j++) {

@@ -145,6 +145,15 @@ checks=$((checks + 1))
 expect_exit 0 "$wb" -q run --unit 0 "$d"
 expect_exit 0 "$wb" -q run --finish "$d"
 same_as "$d" "$ref" "after the foreign part was replaced"
+# a damaged part of this run: a score that is NaN (fscanf reads it; it moved the threshold)
+rm "$d/metrics.json"
+awk 'p { print "nan"; p = 0; next } /^val / { p = 1 } { print }' "$d/parts/r0_f0_v0.txt" >"$d/parts/nan.tmp"
+mv "$d/parts/nan.tmp" "$d/parts/r0_f0_v0.txt"
+expect_exit 3 "$wb" -q run --finish "$d"
+expect_grep "$d: 1 unit part in parts/ was not made by this run \(another config, manifest or version, or damaged\): 0 \(repeat 0 fold 0 baseline\)" "$out/stderr"
+expect_exit 0 "$wb" -q run --unit 0 "$d"
+expect_exit 0 "$wb" -q run --finish "$d"
+same_as "$d" "$ref" "after the damaged part was replaced"
 
 # 8 processes of 8 different units (2 repeats: 12 units) filling one empty cache at once
 expect_exit 0 "$wb" -q run "$out/c.yaml" --out "$runs" --timestamp 20260104T000000Z --set cv.repeats=2
