@@ -106,7 +106,15 @@ int exp_yaml_check(const char *text, size_t n, const char *name, int max_depth, 
         }
         const int line = (int)ev.start_mark.line + 1, col = (int)ev.start_mark.column + 1;
         const yaml_event_type_t t = ev.type;
+        /* "\0" or "\x00" in a quoted scalar: the text would end there when used as a C string
+         * (a name or a path silently cut) */
+        const int nul = t == YAML_SCALAR_EVENT && memchr(ev.data.scalar.value, 0, ev.data.scalar.length) != NULL;
         yaml_event_delete(&ev);
+        if (nul) {
+            rc = wb_err_at(err, (wb_code)code, name, line, col, NULL,
+                           "a NUL character (\\0) in a value or key: refused (the text would end there)");
+            break;
+        }
         if (t == YAML_STREAM_END_EVENT) break;
         if (t == YAML_DOCUMENT_START_EVENT && ++docs > 1) {
             rc = wb_err_at(err, (wb_code)code, name, line, col, NULL,

@@ -111,6 +111,9 @@ expect_grep 'deep64.yaml:3:10: report.title: expected a string' "$out/stderr"
 { good; printf -- '---\nfoo: [\n'; } | case_ multidoc 'multidoc.yaml:13:1: a second YAML document'
 { good; printf -- '---\n'; } | case_ multidoc2 'multidoc2.yaml:13:1: a second YAML document'
 { printf -- '---\n'; good; printf -- '...\n'; } >"$out/onedoc.yaml"; expect_exit 0 "$wb" validate "$out/onedoc.yaml"
+# a NUL escape in a quoted value ("\0", "\x00") cut the text there: name "a\0/../x" was 'a'
+good | sed 's/^name: t/name: "t\\0..\/..\/x"/' | case_ nulname 'nulname.yaml:1:7: a NUL character \(\\0\) in a value or key: refused'
+good | sed 's#^  labels: data/labels.csv#  labels: "data/labels.csv\\x00.bak"#' | case_ nulpath 'nulpath.yaml:4:11: a NUL character'
 # metrics.levels without one of the levels used to be ignored: refused
 good | sed 's/^name: t/name: t\nmetrics:\n  levels: [breast]/' | case_ levels "levels.yaml:3:11: metrics.levels: only \[image, breast\] is supported"
 good | sed 's/^name: t/name: t\nmetrics:\n  levels: [breast, image]/' >"$out/levels2.yaml"; expect_exit 0 "$wb" validate "$out/levels2.yaml"
