@@ -121,7 +121,7 @@ static void patch_line(const exp_bundle_patch *p, char *out, size_t n)
 /* Removes a half-made bundle directory (only the files a bundle has). */
 static void remove_tmp(const char *tmp, int folds)
 {
-    char p[PATH_MAX + 64];
+    char p[PATH_MAX + 256]; /* tmp (PATH_MAX + 96 at most) and the longest name below it */
     for (int f = 0; f < folds; f++) {
         snprintf(p, sizeof p, "%s/models/f%d.safetensors", tmp, f);
         unlink(p);
@@ -140,7 +140,7 @@ static void remove_tmp(const char *tmp, int folds)
     DIR *d = opendir(p);
     for (struct dirent *e; d && (e = readdir(d)) != NULL;)
         if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            char q[PATH_MAX + 400];
+            char q[PATH_MAX + 512];
             snprintf(q, sizeof q, "%s/%s", p, e->d_name);
             unlink(q);
         }
