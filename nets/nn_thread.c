@@ -3,10 +3,13 @@
  * ith/nth over nn_get_threads() threads, so OpenBLAS threads and ours never compete.
  *
  * Work is split by fixed index ranges that depend only on the thread count, never on timing,
- * so the same thread count gives bit-identical results.
+ * so the same thread count gives bit-identical results. Which thread runs a slice does depend
+ * on timing: the caller runs slice 0, then claims every slice no worker has started yet, so a
+ * worker the scheduler has not run (a loaded machine) delays nothing.
  */
 #include <cblas.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
@@ -14,8 +17,8 @@
 #include "nets/nn_internal.h"
 
 #define NN_MAX_THREADS 64
-/* Busy-wait this long (wall time) for the next job, or for the workers to finish, before
- * sleeping on a condition variable. A ResNet-50 forward at batch 1 is ~160 jobs of a few
+/* Busy-wait this long (wall time, yielding the core every ~10 us) for the next job, or for
+ * the slices to finish, before sleeping on a condition variable. A ResNet-50 forward at batch 1 is ~160 jobs of a few
  * hundred microseconds; waking a sleeping thread costs tens of microseconds on a VM (an
  * inter-processor interrupt), and with a spin of a fixed 20000 loads (~20 us) the worker slept
  * before nearly every job: 17.4 img/s against 21.0 with this spin (2 threads, interleaved
@@ -36,42 +39,18 @@ static long long mono_ns(void)
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Spins while *v == old, for at most SPIN_NS; returns the last value read. */
-static unsigned spin_while_equal(atomic_uint *v, unsigned old)
+/* How the spins below give way: every 256 rounds of `pause` (~10 us) the spinning thread
+ * reads the clock, and calls sched_yield() so that a runnable thread on its core (the other
+ * half of the job, or another process when the machine is loaded) runs instead of the spin. */
+static int spin_expired(long long *t0)
 {
-    long long t0 = 0;
-    for (unsigned i = 1;; i++) {
-        unsigned g = atomic_load(v);
-        if (g != old)
-            return g;
-        cpu_relax();
-        if ((i & 255) == 0) { /* the clock costs ~20 ns: read it every 256 rounds */
-            long long t = mono_ns();
-            if (t0 == 0)
-                t0 = t;
-            else if (t - t0 > SPIN_NS)
-                return g;
-        }
-    }
-}
-
-/* Spins while *v > 0, for at most SPIN_NS; returns the last value read. */
-static int spin_while_positive(atomic_int *v)
-{
-    long long t0 = 0;
-    for (unsigned i = 1;; i++) {
-        int g = atomic_load(v);
-        if (g <= 0)
-            return g;
-        cpu_relax();
-        if ((i & 255) == 0) {
-            long long t = mono_ns();
-            if (t0 == 0)
-                t0 = t;
-            else if (t - t0 > SPIN_NS)
-                return g;
-        }
-    }
+    long long t = mono_ns();
+    if (*t0 == 0)
+        *t0 = t;
+    else if (t - *t0 > SPIN_NS)
+        return 1;
+    sched_yield();
+    return 0;
 }
 
 typedef struct pool {
@@ -80,8 +59,10 @@ typedef struct pool {
     pthread_t tid[NN_MAX_THREADS];
     int n_workers;             /* started worker threads (nth - 1) */
     int nth;                   /* threads in effect, including the caller */
-    atomic_uint gen;           /* bumped per job */
-    atomic_int pending;        /* workers still running the job */
+    /* the job: generation in the high 32 bits (bumped per job; workers wait for it to
+     * change), the next unclaimed slice in the low 32 bits */
+    _Atomic unsigned long long state;
+    atomic_int remaining;      /* slices 1..nth-1 not yet finished */
     atomic_int quit;
     nn_par_fn fn;
     void *ctx;
@@ -96,8 +77,63 @@ static pool g_pool = {
     .nth = 1,
 };
 
+static unsigned state_gen(unsigned long long s)
+{
+    return (unsigned)(s >> 32);
+}
+
+/* Spins while the job generation is `old`, for at most SPIN_NS; returns the last one read. */
+static unsigned spin_while_gen(pool *p, unsigned old)
+{
+    long long t0 = 0;
+    for (unsigned i = 1;; i++) {
+        unsigned g = state_gen(atomic_load(&p->state));
+        if (g != old || atomic_load(&p->quit))
+            return g;
+        cpu_relax();
+        if ((i & 255) == 0 && spin_expired(&t0))
+            return g;
+    }
+}
+
+/* Spins while slices of the job are running, for at most SPIN_NS; returns the last count. */
+static int spin_while_running(pool *p)
+{
+    long long t0 = 0;
+    for (unsigned i = 1;; i++) {
+        int r = atomic_load(&p->remaining);
+        if (r <= 0)
+            return r;
+        cpu_relax();
+        if ((i & 255) == 0 && spin_expired(&t0))
+            return r;
+    }
+}
+
+/* Claims and runs the unclaimed slices 1..nth-1 of job `gen`, whichever thread calls it (the
+ * caller after its slice 0, or a worker). A slice computes the same whatever thread runs it,
+ * so who claims what changes the timing, never the bits. The claim is a compare-and-swap of
+ * (generation, next slice): it succeeds only while job `gen` still has unclaimed slices, so the
+ * job (fn, ctx, nth) cannot be replaced before the claimed slice is counted as finished. */
+static void pool_claim(pool *p, unsigned gen)
+{
+    for (;;) {
+        unsigned long long s = atomic_load(&p->state);
+        unsigned k = (unsigned)(s & 0xffffffffu);
+        if (state_gen(s) != gen || k >= (unsigned)p->nth)
+            return;
+        if (!atomic_compare_exchange_weak(&p->state, &s, s + 1))
+            continue;
+        p->fn(p->ctx, (int)k, p->nth);
+        if (atomic_fetch_sub(&p->remaining, 1) == 1) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
+}
+
 typedef struct worker_arg {
-    int ith;
     unsigned gen0; /* the pool's generation when the worker was started */
 } worker_arg;
 
@@ -105,29 +141,22 @@ static worker_arg g_args[NN_MAX_THREADS];
 
 static void *worker(void *arg)
 {
-    const int ith = ((worker_arg *)arg)->ith;
     pool *p = &g_pool;
-    /* not atomic_load(&p->gen) here: a job posted between pthread_create and this line
-     * would look old, and the caller would wait for this worker forever */
+    /* not the pool's generation read here: a job posted between pthread_create and this line
+     * would look old, and nobody would claim its slices but the caller (correct, but slower) */
     unsigned seen = ((worker_arg *)arg)->gen0;
     for (;;) {
-        unsigned g = spin_while_equal(&p->gen, seen);
-        if (g == seen) {
+        unsigned g = spin_while_gen(p, seen);
+        if (g == seen && !atomic_load(&p->quit)) {
             pthread_mutex_lock(&p->mu);
-            while ((g = atomic_load(&p->gen)) == seen && !p->quit)
+            while ((g = state_gen(atomic_load(&p->state))) == seen && !atomic_load(&p->quit))
                 pthread_cond_wait(&p->wake, &p->mu);
             pthread_mutex_unlock(&p->mu);
         }
-        if (p->quit)
+        if (atomic_load(&p->quit))
             return NULL;
         seen = g;
-        if (ith < p->nth)
-            p->fn(p->ctx, ith, p->nth);
-        if (atomic_fetch_sub(&p->pending, 1) == 1) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
-        }
+        pool_claim(p, g);
     }
 }
 
@@ -136,14 +165,14 @@ static void pool_stop(pool *p)
     if (p->n_workers == 0)
         return;
     pthread_mutex_lock(&p->mu);
-    p->quit = 1;
-    atomic_fetch_add(&p->gen, 1);
+    atomic_store(&p->quit, 1);
+    atomic_fetch_add(&p->state, 1ull << 32);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     for (int i = 0; i < p->n_workers; i++)
         pthread_join(p->tid[i], NULL);
     p->n_workers = 0;
-    p->quit = 0;
+    atomic_store(&p->quit, 0);
 }
 
 int nn_set_threads(int n)
@@ -160,8 +189,7 @@ int nn_set_threads(int n)
         p->nth = 1;
         int started = 0;
         for (int i = 1; i < n; i++) {
-            g_args[i].ith = i;
-            g_args[i].gen0 = atomic_load(&p->gen);
+            g_args[i].gen0 = state_gen(atomic_load(&p->state));
             if (pthread_create(&p->tid[i - 1], NULL, worker, &g_args[i]) != 0)
                 break;
             started++;
@@ -201,15 +229,19 @@ void nn_par_run(nn_par_fn fn, void *ctx)
     }
     p->fn = fn;
     p->ctx = ctx;
-    atomic_store(&p->pending, nth - 1);
+    atomic_store(&p->remaining, nth - 1);
+    unsigned gen = state_gen(atomic_load(&p->state)) + 1;
     pthread_mutex_lock(&p->mu);
-    atomic_fetch_add(&p->gen, 1);
+    atomic_store(&p->state, (unsigned long long)gen << 32 | 1u); /* slice 0 is the caller's */
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     fn(ctx, 0, nth);
-    if (spin_while_positive(&p->pending) > 0) {
+    /* the slices no worker has started yet: run them here instead of waiting for a worker
+     * that is still waking up or that the scheduler has not run (a loaded machine) */
+    pool_claim(p, gen);
+    if (spin_while_running(p) > 0) {
         pthread_mutex_lock(&p->mu);
-        while (atomic_load(&p->pending) > 0)
+        while (atomic_load(&p->remaining) > 0)
             pthread_cond_wait(&p->done, &p->mu);
         pthread_mutex_unlock(&p->mu);
     }
