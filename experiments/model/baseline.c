@@ -57,7 +57,8 @@ int exp_baseline_fit_predict_keep(const exp_dataset *ds, const size_t *train, si
     if (d == 0) return wb_err(err, WB_E_CONFIG, NULL, "the baseline has no features");
     size_t nmax = n_train > n_val ? n_train : n_val;
     nmax = nmax > n_test ? nmax : n_test;
-    double *X = malloc((nmax ? nmax : 1) * d * sizeof *X), *Z = malloc((nmax ? nmax : 1) * d * sizeof *Z);
+    /* X is standardised in place (each element read before it is written): no second copy */
+    double *X = malloc((nmax ? nmax : 1) * d * sizeof *X), *Z = X;
     int *y = malloc((n_train ? n_train : 1) * sizeof *y);
     exp_scaler sc;
     exp_logreg m;
@@ -67,7 +68,7 @@ int exp_baseline_fit_predict_keep(const exp_dataset *ds, const size_t *train, si
     exp_logreg_init(&m);
     exp_logreg_mn_init(&mm);
     int rc = -1;
-    if (!X || !Z || !y) {
+    if (!X || !y) {
         wb_err(err, WB_E_NOMEM, NULL, "out of memory");
         goto done;
     }
@@ -108,7 +109,6 @@ done:
     exp_logreg_free(&m);
     exp_logreg_mn_free(&mm);
     free(X);
-    free(Z);
     free(y);
     return rc;
 }

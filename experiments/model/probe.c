@@ -2,6 +2,7 @@
 #include "experiments/model/probe.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,8 +59,45 @@ static double val_log_loss(const double *P, const int *y, size_t n, int K, int b
     return wsum > 0 ? sum / wsum : NAN;
 }
 
-int exp_probe_fit(exp_probe *p, const double *Xtr, const int *ytr, size_t ntr, const double *Xva, const int *yva,
-                  size_t nva, size_t d, const exp_probe_cfg *c, wb_error *err)
+/* Rows the validation and prediction paths standardise at a time (their standardised copy is
+ * this many rows, not the whole matrix); every row is computed alone, so the chunking does not
+ * change a bit. */
+#define PROBE_CHUNK 512
+
+/* The scaler's check of a whole matrix before it is standardised a chunk at a time, with the
+ * message exp_scaler_transform gives (the row index counts from the matrix's first row). */
+static int check_finite(const double *X, size_t n, size_t d, wb_error *err)
+{
+    if (!X && n > 0) return wb_err(err, WB_E_USAGE, NULL, "scaler: no data");
+    if (n > 0 && d > SIZE_MAX / sizeof(double) / n) return wb_err(err, WB_E_NOMEM, NULL, "scaler: %zu x %zu is too large", n, d);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            if (!isfinite(X[i * d + j]))
+                return wb_err(err, WB_E_DATA, NULL, "scaler: feature %zu of row %zu is not finite", j, i);
+    return 0;
+}
+
+/* Probabilities of the raw rows X [n, d] under the scaler sc and model bin/mn (K classes)
+ * into out, standardising PROBE_CHUNK rows at a time into Z [PROBE_CHUNK, d]. */
+static int predict_chunked(const exp_scaler *sc, const exp_logreg *bin, const exp_logreg_mn *mn, int K, const double *X,
+                           size_t n, size_t d, double *Z, double *out, wb_error *err)
+{
+    if (check_finite(X, n, d, err) != 0) return -1;
+    const size_t S = K > 2 ? (size_t)K : 1;
+    for (size_t s = 0; s < n; s += PROBE_CHUNK) {
+        size_t m = n - s < PROBE_CHUNK ? n - s : PROBE_CHUNK;
+        if (exp_scaler_transform(sc, X + s * d, m, d, Z, err) != 0 ||
+            (K > 2 ? exp_logreg_mn_predict_proba(mn, Z, m, d, out + s * S, err)
+                   : exp_logreg_predict_proba(bin, Z, m, d, out + s * S, err)) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* exp_probe_fit and exp_probe_fit_inplace: Xown is Xtr when the caller gave its rows up (they
+ * are standardised in place), else NULL (a standardised copy is made). */
+static int probe_fit(exp_probe *p, const double *Xtr, double *Xown, const int *ytr, size_t ntr, const double *Xva,
+                     const int *yva, size_t nva, size_t d, const exp_probe_cfg *c, wb_error *err)
 {
     if (!p) return wb_err(err, WB_E_USAGE, NULL, "probe: no output");
     exp_probe_free(p);
@@ -76,8 +114,13 @@ int exp_probe_fit(exp_probe *p, const double *Xtr, const int *ytr, size_t ntr, c
     memcpy(p->C, c->C, c->n_C * sizeof *p->C);
     qsort(p->C, p->n_C, sizeof *p->C, cmp_dbl);
     for (size_t k = 0; k < p->n_C; k++) p->val_loss[k] = p->val_auc[k] = NAN;
-    const size_t S = K > 2 ? (size_t)K : 1, nz = ntr > nva ? ntr : nva;
-    double *Z = malloc((nz ? nz : 1) * d * sizeof *Z), *Zv = malloc((nva ? nva : 1) * d * sizeof *Zv);
+    const size_t S = K > 2 ? (size_t)K : 1, nv = nva < PROBE_CHUNK ? nva : PROBE_CHUNK;
+    if (d == 0 || ntr > SIZE_MAX / sizeof(double) / d || nva > SIZE_MAX / sizeof(double) / S)
+        return wb_err(err, WB_E_NOMEM, NULL, "probe: %zu x %zu features is too large", ntr, d);
+    /* the training rows standardised: in the caller's matrix, or a copy; the validation rows
+     * a chunk at a time */
+    double *Zcopy = Xown ? NULL : malloc((ntr ? ntr : 1) * d * sizeof *Zcopy), *Z = Xown ? Xown : Zcopy;
+    double *Zv = malloc((nv ? nv : 1) * d * sizeof *Zv);
     double *Pv = malloc((nva ? nva : 1) * S * sizeof *Pv);
     exp_logreg tb;
     exp_logreg_mn tm;
@@ -87,11 +130,12 @@ int exp_probe_fit(exp_probe *p, const double *Xtr, const int *ytr, size_t ntr, c
     wb_error last;
     memset(&last, 0, sizeof last);
     if (!Z || !Zv || !Pv) {
-        wb_err(err, WB_E_NOMEM, NULL, "probe: out of memory for %zu x %zu features", nz, d);
+        wb_err(err, WB_E_NOMEM, NULL, "probe: out of memory for %zu x %zu features", ntr, d);
         goto done;
     }
+    /* (in place: each element is read before it is written, so Z aliasing Xtr is the same) */
     if (exp_scaler_fit(&p->sc, Xtr, ntr, d, err) || exp_scaler_transform(&p->sc, Xtr, ntr, d, Z, err) ||
-        (nva && exp_scaler_transform(&p->sc, Xva, nva, d, Zv, err)))
+        (nva && check_finite(Xva, nva, d, err)))
         goto done;
     /* without validation rows: only the grid value nearest to C = 1 */
     size_t only = 0;
@@ -117,9 +161,7 @@ int exp_probe_fit(exp_probe *p, const double *Xtr, const int *ytr, size_t ntr, c
         }
         double loss = -INFINITY;
         if (nva) {
-            if ((K > 2 ? exp_logreg_mn_predict_proba(&tm, Zv, nva, d, Pv, err)
-                       : exp_logreg_predict_proba(&tb, Zv, nva, d, Pv, err)) != 0)
-                goto done;
+            if (predict_chunked(&p->sc, &tb, &tm, K, Xva, nva, d, Zv, Pv, err) != 0) goto done;
             loss = p->val_loss[k] = val_log_loss(Pv, yva, nva, K, c->balanced);
             double auc;
             if ((K > 2 ? exp_metrics_auc_ovr(yva, Pv, NULL, nva, K, &auc, NULL, &e2)
@@ -146,23 +188,33 @@ int exp_probe_fit(exp_probe *p, const double *Xtr, const int *ytr, size_t ntr, c
 done:
     exp_logreg_free(&tb);
     exp_logreg_mn_free(&tm);
-    free(Z);
+    free(Zcopy);
     free(Zv);
     free(Pv);
     if (rc) exp_probe_free(p);
     return rc;
 }
 
+int exp_probe_fit(exp_probe *p, const double *Xtr, const int *ytr, size_t ntr, const double *Xva, const int *yva,
+                  size_t nva, size_t d, const exp_probe_cfg *c, wb_error *err)
+{
+    return probe_fit(p, Xtr, NULL, ytr, ntr, Xva, yva, nva, d, c, err);
+}
+
+int exp_probe_fit_inplace(exp_probe *p, double *Xtr, const int *ytr, size_t ntr, const double *Xva, const int *yva,
+                          size_t nva, size_t d, const exp_probe_cfg *c, wb_error *err)
+{
+    return probe_fit(p, Xtr, Xtr, ytr, ntr, Xva, yva, nva, d, c, err);
+}
+
 int exp_probe_predict(const exp_probe *p, const double *X, size_t n, size_t d, double *out, wb_error *err)
 {
     if (!p || !p->sc.mean) return wb_err(err, WB_E_USAGE, NULL, "probe: not fitted");
     if (n == 0) return 0;
-    double *Z = malloc(n * d * sizeof *Z);
+    if (d != p->sc.d) return wb_err(err, WB_E_DATA, NULL, "scaler: fitted on %zu features, given %zu", p->sc.d, d);
+    double *Z = malloc((n < PROBE_CHUNK ? n : PROBE_CHUNK) * d * sizeof *Z);
     if (!Z) return wb_err(err, WB_E_NOMEM, NULL, "probe: out of memory");
-    int rc = exp_scaler_transform(&p->sc, X, n, d, Z, err);
-    if (rc == 0)
-        rc = p->K > 2 ? exp_logreg_mn_predict_proba(&p->mn, Z, n, d, out, err)
-                      : exp_logreg_predict_proba(&p->bin, Z, n, d, out, err);
+    int rc = predict_chunked(&p->sc, &p->bin, &p->mn, p->K, X, n, d, Z, out, err);
     free(Z);
     return rc;
 }

@@ -66,7 +66,15 @@ void exp_probe_free(exp_probe *p); /* NULL is a no-op; leaves p initialised */
 int exp_probe_fit(exp_probe *p, const double *Xtr, const int *ytr, size_t ntr, const double *Xva, const int *yva,
                   size_t nva, size_t d, const exp_probe_cfg *c, wb_error *err);
 
-/* Probabilities of raw rows X [n, d]: K == 2: out[i] = P(y = 1); K > 2: out[i*K + c]. */
+/* exp_probe_fit without a standardised copy of the training rows: Xtr [ntr, d] is
+ * standardised in place (on return it holds the standardised rows, whatever the outcome once
+ * the scaler is fitted; the caller's raw values are gone), which saves ntr x d doubles. The
+ * same model to the bit. */
+int exp_probe_fit_inplace(exp_probe *p, double *Xtr, const int *ytr, size_t ntr, const double *Xva, const int *yva,
+                          size_t nva, size_t d, const exp_probe_cfg *c, wb_error *err);
+
+/* Probabilities of raw rows X [n, d]: K == 2: out[i] = P(y = 1); K > 2: out[i*K + c].
+ * Memory: X is standardised 512 rows at a time (the validation rows in exp_probe_fit too). */
 int exp_probe_predict(const exp_probe *p, const double *X, size_t n, size_t d, double *out, wb_error *err);
 
 /* The kept model as a linear layer on raw features: logits = W x + b, W [Kout, d] row-major,

@@ -340,8 +340,10 @@ static int probe_into_head(nn_net *net, const exp_dataset *ds, const exp_split *
                            int pretrained, float *xbuf, exp_train_result *out, wb_error *err)
 {
     const int C = tc->in_channels, B = tc->batch_size, K = tc->n_classes >= 2 ? tc->n_classes : 2;
-    const size_t F = (size_t)nn_net_feature_dim(net), nmax = sp->n_train > sp->n_val ? sp->n_train : sp->n_val;
-    const size_t nx = frozen && sp->n_test > nmax ? sp->n_test : nmax;
+    /* X holds the validation rows, then (frozen) the test rows: Xtr is standardised in place
+     * by the probe, X is read raw */
+    const size_t F = (size_t)nn_net_feature_dim(net);
+    const size_t nx = frozen && sp->n_test > sp->n_val ? sp->n_test : sp->n_val;
     float *fbuf = malloc((size_t)B * F * sizeof *fbuf);
     double *Xtr = malloc((sp->n_train ? sp->n_train : 1) * F * sizeof *Xtr);
     double *X = malloc((nx ? nx : 1) * F * sizeof *X), *W = malloc((size_t)K * F * sizeof *W), bias[EXP_CONFIG_MAX_CLASSES];
@@ -357,8 +359,10 @@ static int probe_into_head(nn_net *net, const exp_dataset *ds, const exp_split *
     for (size_t i = 0; i < sp->n_val; i++) yva[i] = ds->items[sp->val[i]].label;
     if (pooled_features(net, ds, sp->train, sp->n_train, C, B, tc, pretrained, xbuf, fbuf, Xtr, err) != 0 ||
         pooled_features(net, ds, sp->val, sp->n_val, C, B, tc, pretrained, xbuf, fbuf, X, err) != 0 ||
-        exp_probe_fit(&pr, Xtr, ytr, sp->n_train, X, yva, sp->n_val, F, &tc->probe, err) != 0)
+        exp_probe_fit_inplace(&pr, Xtr, ytr, sp->n_train, X, yva, sp->n_val, F, &tc->probe, err) != 0)
         goto done;
+    free(Xtr); /* the training rows are no longer needed */
+    Xtr = NULL;
     exp_probe_log *lg = &out->probe;
     lg->n_C = pr.n_C;
     memcpy(lg->C, pr.C, sizeof lg->C);

@@ -7,7 +7,9 @@
  * Usage: test_exp_probe FIXTURE_DIR
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../wb_test.h"
 #include "fixture.h"
@@ -73,6 +75,25 @@ static void test_case(const fx_case *c)
     printf("%s: chosen C = %g, max |p - sklearn| = %.2e, through the raw-feature head %.2e\n", cn, p.C[p.chosen], worst,
            worst_head);
 
+    /* in place: the same model, losses and probabilities to the bit; Xtr's copy standardised */
+    {
+        double *Xc = malloc(ntr * d * sizeof *Xc), *P2 = malloc(nte * S * sizeof *P2);
+        memcpy(Xc, Xtr, ntr * d * sizeof *Xc);
+        exp_probe q;
+        exp_probe_init(&q);
+        CHECK(exp_probe_fit_inplace(&q, Xc, ytr, ntr, Xva, yva, nva, d, &pc, &err) == 0, "%s (in place): %s", cn, err.msg);
+        CHECK(q.chosen == p.chosen, "%s: in place: chosen C %d, expected %d", cn, q.chosen, p.chosen);
+        for (size_t k = 0; k < q.n_C; k++)
+            CHECK(memcmp(&q.val_loss[k], &p.val_loss[k], sizeof(double)) == 0, "%s: in place: loss %zu differs", cn, k);
+        CHECK(exp_probe_predict(&q, Xte, nte, d, P2, &err) == 0, "%s: %s", cn, err.msg);
+        CHECK(memcmp(P, P2, nte * S * sizeof *P) == 0, "%s: in place: test probabilities differ", cn);
+        double z0 = (Xtr[0] - q.sc.mean[0]) / q.sc.scale[0];
+        CHECK(memcmp(&Xc[0], &z0, sizeof z0) == 0, "%s: in place: Xtr[0] is %g, expected the standardised %g", cn, Xc[0], z0);
+        exp_probe_free(&q);
+        free(Xc);
+        free(P2);
+    }
+
     /* no validation rows: the grid value nearest to C = 1 is fitted and kept, no losses */
     CHECK(exp_probe_fit(&p, Xtr, ytr, ntr, NULL, NULL, 0, d, &pc, &err) == 0, "%s (no validation): %s", cn, err.msg);
     CHECK_CLOSE(p.C[p.chosen], 1.0, 0, "%s: C without validation rows", cn);
@@ -82,6 +103,57 @@ static void test_case(const fx_case *c)
     free(Wh);
     free(ytr);
     free(yva);
+}
+
+/* More rows than the probe standardises at a time (512): exp_probe_predict equals the
+ * whole-matrix scaler + logistic regression to the bit, binary and multinomial, and a
+ * non-finite value past the first chunk is reported at its row. */
+static void test_chunks(void)
+{
+    const size_t n = 1300, d = 5;
+    double *X = malloc(n * d * sizeof *X), *Z = malloc(n * d * sizeof *Z), *P = malloc(n * 3 * sizeof *P),
+           *R = malloc(n * 3 * sizeof *R);
+    int *y2 = malloc(n * sizeof *y2), *y3 = malloc(n * sizeof *y3);
+    uint32_t st = 12345;
+    for (size_t i = 0; i < n; i++) {
+        double s = 0;
+        for (size_t j = 0; j < d; j++) {
+            st = st * 1664525u + 1013904223u;
+            X[i * d + j] = (double)(st >> 8) / (double)(1u << 24) * 4.0 - 2.0 + (double)j;
+            s += X[i * d + j] * (j % 2 ? 1 : -1);
+        }
+        y2[i] = s > -2.0;
+        y3[i] = s < -3.0 ? 0 : s < -1.0 ? 1 : 2;
+    }
+    exp_probe_cfg pc;
+    exp_probe_cfg_default(&pc);
+    pc.n_C = 3;
+    wb_error err = {0};
+    for (int K = 2; K <= 3; K++) {
+        pc.n_classes = K;
+        exp_probe p;
+        exp_probe_init(&p);
+        /* 700 training rows, 600 validation rows: the validation loss crosses a chunk too */
+        CHECK(exp_probe_fit(&p, X, K > 2 ? y3 : y2, 700, X + 700 * d, (K > 2 ? y3 : y2) + 700, 600, d, &pc, &err) == 0,
+              "chunks K=%d: %s", K, err.msg);
+        CHECK(exp_probe_predict(&p, X, n, d, P, &err) == 0, "chunks K=%d: %s", K, err.msg);
+        CHECK(exp_scaler_transform(&p.sc, X, n, d, Z, &err) == 0, "chunks: %s", err.msg);
+        CHECK((K > 2 ? exp_logreg_mn_predict_proba(&p.mn, Z, n, d, R, &err) : exp_logreg_predict_proba(&p.bin, Z, n, d, R, &err)) == 0,
+              "chunks: %s", err.msg);
+        CHECK(memcmp(P, R, n * (K > 2 ? 3 : 1) * sizeof *P) == 0, "chunks K=%d: probabilities differ from the whole matrix", K);
+        X[1000 * d + 2] = NAN;
+        CHECK(exp_probe_predict(&p, X, n, d, P, &err) != 0, "chunks: NaN accepted");
+        CHECK_EQ_INT(err.code, WB_E_DATA, "chunks: NaN code");
+        CHECK_CONTAINS(err.msg, "feature 2 of row 1000 is not finite", "chunks: NaN message");
+        X[1000 * d + 2] = 0.5;
+        exp_probe_free(&p);
+    }
+    free(X);
+    free(Z);
+    free(P);
+    free(R);
+    free(y2);
+    free(y3);
 }
 
 static void test_errors(void)
@@ -117,6 +189,7 @@ int main(int argc, char **argv)
     fx_file F = fx_load(argv[1], "probe.txt");
     CHECK(F.n == 3, "fixture cases: %zu", F.n);
     for (size_t i = 0; i < F.n; i++) test_case(&F.c[i]);
+    test_chunks();
     fx_free(&F);
     test_errors();
     return wb_test_finish("exp_probe");
