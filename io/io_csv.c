@@ -2,6 +2,7 @@
 #include "io/io_fs.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +23,11 @@ void io_csv_free(io_csv *csv)
     memset(csv, 0, sizeof *csv);
 }
 
-/* A growing array of field pointers (into buf) for the whole file. */
+/* A growing array of field offsets (into buf) for the whole file: offsets, not pointers, so
+ * that buf can shrink to what it holds once the file is read (and 4 bytes a cell, not 8: the
+ * 256 MiB cap keeps every offset below 2^32). */
 typedef struct fields {
-    char **v;
+    uint32_t *v;
     size_t n, cap;
 } fields;
 
@@ -38,16 +41,16 @@ static int nul_byte(const char *src, size_t i, int line, const char *path, wb_er
                      "NUL byte in a field (is this a text CSV file?)");
 }
 
-static int push_field(fields *f, char *s)
+static int push_field(fields *f, size_t off)
 {
     if (f->n == f->cap) {
         size_t cap = f->cap ? f->cap * 2 : 256;
-        char **v = realloc(f->v, cap * sizeof *v);
+        uint32_t *v = realloc(f->v, cap * sizeof *v);
         if (!v) return -1;
         f->v = v;
         f->cap = cap;
     }
-    f->v[f->n++] = s;
+    f->v[f->n++] = (uint32_t)off;
     return 0;
 }
 
@@ -111,7 +114,7 @@ int io_csv_parse(const char *src, size_t size, const char *path, io_csv *out, wb
             continue;
         }
         for (;;) {
-            char *start = buf + o;
+            const size_t start = o;
             size_t flen = 0;
             if (i < size && src[i] == '"') {
                 size_t qcol = i - line_start + 1;
@@ -207,27 +210,43 @@ int io_csv_parse(const char *src, size_t size, const char *path, io_csv *out, wb
         wb_err(err, WB_E_DATA, path, "empty file: expected a header row");
         goto done;
     }
+    /* buf, the cells and the lines shrink to what they hold (a shrinking realloc that fails
+     * leaves the block as it was) */
+    {
+        char *b = realloc(buf, o ? o : 1);
+        if (b) buf = b;
+    }
     out->path = malloc(strlen(path) + 1);
     out->header = malloc(n_cols * sizeof *out->header);
-    out->cells = malloc((f.n - n_cols + 1) * sizeof *out->cells);
-    out->lines = malloc(n_rows_total * sizeof *out->lines);
-    if (!out->path || !out->header || !out->cells || !out->lines) {
+    if (!out->path || !out->header) {
         wb_err(err, WB_E_NOMEM, path, "out of memory");
         goto done;
     }
     strcpy(out->path, path);
-    memcpy(out->header, f.v, n_cols * sizeof *f.v);
-    memcpy(out->cells, f.v + n_cols, (f.n - n_cols) * sizeof *f.v);
-    memcpy(out->lines, lines + 1, (n_rows_total - 1) * sizeof *lines);
+    for (size_t c = 0; c < n_cols; c++) out->header[c] = buf + f.v[c];
+    memmove(f.v, f.v + n_cols, (f.n - n_cols) * sizeof *f.v);
+    {
+        uint32_t *v = realloc(f.v, (f.n - n_cols + 1) * sizeof *v);
+        if (v) f.v = v;
+    }
+    out->cells = f.v;
+    f.v = NULL;
+    out->header_line = lines[0];
+    memmove(lines, lines + 1, (n_rows_total - 1) * sizeof *lines);
+    {
+        int *l = realloc(lines, (n_rows_total - 1 + 1) * sizeof *l);
+        if (l) lines = l;
+    }
+    out->lines = lines;
+    lines = NULL;
     out->n_cols = n_cols;
     out->n_rows = n_rows_total - 1;
-    out->header_line = lines[0];
     out->buf = buf;
     buf = NULL;
     for (size_t a = 0; a < n_cols; a++)
         for (size_t b = 0; b < a; b++)
             if (!strcmp(out->header[a], out->header[b])) {
-                wb_err_at(err, WB_E_DATA, path, lines[0], 0, NULL, "column '%s' appears twice in the header", out->header[a]);
+                wb_err_at(err, WB_E_DATA, path, out->header_line, 0, NULL, "column '%s' appears twice in the header", out->header[a]);
                 goto done;
             }
     rc = 0;
@@ -256,5 +275,5 @@ long io_csv_column(const io_csv *csv, const char *name, wb_error *err)
 const char *io_csv_cell(const io_csv *csv, size_t row, long col)
 {
     if (row >= csv->n_rows || col < 0 || (size_t)col >= csv->n_cols) return NULL;
-    return csv->cells[row * csv->n_cols + (size_t)col];
+    return csv->buf + csv->cells[row * csv->n_cols + (size_t)col];
 }

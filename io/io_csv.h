@@ -10,11 +10,14 @@
  * The first row is the header. Every row must have as many fields as the header; blank
  * lines are skipped; a UTF-8 byte-order mark is skipped. Caps: 256 MiB per file, 4096
  * columns, 1 MiB per field. Errors name the file, the line and the column (1-based).
+ * Memory: the text of the cells once (NUL-terminated) and 4 bytes per cell; the file itself
+ * (io_csv_read) only while it is parsed.
  */
 #ifndef IO_CSV_H
 #define IO_CSV_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/wb_error.h"
 
@@ -26,7 +29,7 @@ typedef struct io_csv {
     char *path;          /* owned copy, for messages */
     char **header;       /* n_cols names */
     size_t n_cols;
-    char **cells;        /* n_rows * n_cols, row-major; owned */
+    uint32_t *cells;     /* n_rows * n_cols offsets into buf, row-major (io_csv_cell); owned */
     int *lines;          /* source line of each row */
     int header_line;     /* the header's line (1 unless blank lines come first) */
     size_t n_rows;

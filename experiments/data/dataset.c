@@ -300,9 +300,15 @@ static double feature_time(const exp_pre_result *r, const exp_pre_params *p, int
 }
 
 /* Lists file as excluded for reason, with a warning; -1 (err set, labels named) only when out
- * of memory. ds->excluded has room for every row. */
+ * of memory. ds->excluded grows as rows are excluded (most cohorts exclude few). */
 static int exclude_file(exp_dataset *ds, const exp_item *it, const char *reason, const char *labels, wb_error *err)
 {
+    if ((ds->n_excluded & (ds->n_excluded - 1)) == 0) { /* 0, 1, 2, 4, ...: double the room */
+        size_t cap = ds->n_excluded ? 2 * ds->n_excluded : 1;
+        exp_excluded *g = realloc(ds->excluded, cap * sizeof *g);
+        if (!g) return wb_err(err, WB_E_NOMEM, labels, "out of memory");
+        ds->excluded = g;
+    }
     exp_excluded *x = &ds->excluded[ds->n_excluded];
     memset(x, 0, sizeof *x);
     x->file = dup_str(it->file);
@@ -584,7 +590,7 @@ static int check_duplicates(exp_dataset *ds, const char *labels, wb_error *err)
                 if (ds->spilled && ((e = spill_io(ds->spill_fd, 0, tmp, px * sizeof *tmp, (off_t)(i * px * sizeof *tmp))) ||
                                     (e = spill_io(ds->spill_fd, 1, tmp, px * sizeof *tmp, (off_t)(w * px * sizeof *tmp)))))
                     rc = wb_err(err, WB_E_IO, labels, "cannot move an image in the spill file (data.memory_mb): %s", strerror(e));
-                memmove(ds->features + w * nf, ds->features + i * nf, nf * sizeof *ds->features);
+                if (ds->features) memmove(ds->features + w * nf, ds->features + i * nf, nf * sizeof *ds->features);
             }
             w++;
         }
@@ -704,9 +710,9 @@ int exp_dataset_load_opts(const exp_config *cfg, const uint8_t key[32], const ch
                                            csv.n_rows * px * sizeof(float) > lim.memory_bytes);
     ds->memory_budget = lim.memory_bytes;
     ds->items = calloc(csv.n_rows, sizeof *ds->items);
-    ds->excluded = calloc(csv.n_rows, sizeof *ds->excluded);
     if (!opts->no_images && !spill) ds->images = malloc(csv.n_rows * px * sizeof *ds->images);
-    ds->features = malloc(csv.n_rows * EXP_PRE_N_FEATURES * sizeof *ds->features);
+    /* without images (workbench preprocess) nothing reads the features either */
+    if (!opts->no_images) ds->features = malloc(csv.n_rows * EXP_PRE_N_FEATURES * sizeof *ds->features);
     if (spill && spill_open(use_cache ? cache_dir : NULL, &ds->spill_fd, err) != 0) {
         io_csv_free(&csv);
     free(test_row);
@@ -717,7 +723,7 @@ int exp_dataset_load_opts(const exp_config *cfg, const uint8_t key[32], const ch
     if (spill && progress)
         wb_log(WB_LOG_INFO, "data: %zu images of %dx%d take more than data.memory_mb (%zu MB): they are kept on disk",
                csv.n_rows, p.out_rows, p.out_cols, lim.memory_bytes >> 20);
-    if (!ds->items || !ds->excluded || (!opts->no_images && !spill && !ds->images) || !ds->features || !ds->dicom_dir) {
+    if (!ds->items || (!opts->no_images && !spill && !ds->images) || (!opts->no_images && !ds->features) || !ds->dicom_dir) {
         io_csv_free(&csv);
     free(test_row);
         exp_dataset_free(ds);
@@ -859,7 +865,7 @@ int exp_dataset_load_opts(const exp_config *cfg, const uint8_t key[32], const ch
                 break;
             }
         }
-        memcpy(ds->features + ds->n * EXP_PRE_N_FEATURES, res.features, sizeof res.features);
+        if (ds->features) memcpy(ds->features + ds->n * EXP_PRE_N_FEATURES, res.features, sizeof res.features);
         exp_pre_result_free(&res);
         ds->n_positive += it->label == 1;
         ds->class_n[it->label]++;

@@ -130,7 +130,7 @@ typedef struct exp_dataset_load_options {
     int progress;          /* print a line every so often on stderr */
     int flags;             /* EXP_DATASET_NO_LABELS (exp_dataset_load_ex) */
     int no_images;         /* fill the cache and list the items, keep no image (workbench
-                            * preprocess): exp_dataset_image fails */
+                            * preprocess): exp_dataset_image fails, ds->features is NULL */
     size_t max_new;        /* 0: no limit; else stop after this many images were computed
                             * (not read from the cache): ds->stopped, and the dataset holds only
                             * the rows before (nothing is checked across rows) */
