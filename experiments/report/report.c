@@ -228,6 +228,22 @@ static const char *cfg(const run_files *rf, const char *key)
     return v ? v : "";
 }
 
+/* 1 when the run used a fixed train/test split (cv.split_column) instead of cross-validation:
+ * its metrics are of the split's test rows, not pooled out-of-fold predictions. */
+static int fixed_split(const run_files *rf)
+{
+    const io_json_doc *d = &rf->m;
+    const io_json_node *cvn = io_json_get(d, &d->nodes[0], EXP_RD_K_CV);
+    return cvn && io_json_get(d, cvn, "fixed_split") != NULL;
+}
+
+/* What the pooled metrics are of, for captions: "the pooled out-of-fold predictions", or
+ * "the predictions on the test rows of the fixed split". */
+static const char *pooled_what(const run_files *rf)
+{
+    return fixed_split(rf) ? "the predictions on the test rows of the fixed split" : "the pooled out-of-fold predictions";
+}
+
 /* ---- the comparison table: cells once, rendered as HTML, Markdown and LaTeX ---- */
 
 enum { C_VARIANT, C_PARAMS, C_AUC, C_DELTA, C_PDL, C_PT, C_AP, C_SENS, C_SPEC, C_SAS, C_F1, C_BRIER, C_ECE, C_TIME,
@@ -627,7 +643,9 @@ static void plot_depth(sbuf *b, const run_files *rf, const char *g)
     for (size_t k = 0; g[k] && k + 7 < sizeof id; k++) id[6 + k] = (char)((g[k] >= 'a' && g[k] <= 'z') || (g[k] >= '0' && g[k] <= '9') ? g[k] : '-'), id[7 + k] = '\0';
     svg_plot p = {.w = 400, .h = 320, .x0 = -0.5, .x1 = xmax + 0.5, .x_integer = 1, .title = title,
                   .xlabel = "trainable backbone stages (labels: trainable parameters)",
-                  .ylabel = rf->classes ? "macro AUC (pooled, image level)" : "ROC AUC (pooled, image level)"};
+                  .ylabel = fixed_split(rf) ? (rf->classes ? "macro AUC (test rows, image level)" : "ROC AUC (test rows, image level)")
+                            : rf->classes     ? "macro AUC (pooled, image level)"
+                                              : "ROC AUC (pooled, image level)"};
     svg_nice_range(lo, hi, &p.y0, &p.y1);
     if (p.y1 > 1) p.y1 = 1;
     figure_open(b, id);
@@ -653,12 +671,12 @@ static void plot_depth(sbuf *b, const run_files *rf, const char *g)
     }
     svg_legend(b, &p, names, colors, nl, SVG_BOTTOM_RIGHT);
     svg_end(b);
-    char cap[512];
-    snprintf(cap, sizeof cap, "%s of the pooled out-of-fold predictions (image level, repeat 1) of the variants of sweep %s "
+    char cap[640];
+    snprintf(cap, sizeof cap, "%s of %s (image level, repeat 1) of the variants of sweep %s "
                               "against the number of backbone stages they train (0: the linear probe on frozen features); "
                               "labels: trainable parameters%s%s%s.",
              rf->classes ? "Macro AUC (one-vs-rest; no confidence interval for multi-class labels)" : "ROC AUC with its DeLong 95% CI",
-             g, isfinite(bauc) ? "; dashed: " : "", isfinite(bauc) ? jstr(d, base, EXP_RD_K_NAME) : "", isfinite(bauc) ? "" : "");
+             pooled_what(rf), g, isfinite(bauc) ? "; dashed: " : "", isfinite(bauc) ? jstr(d, base, EXP_RD_K_NAME) : "", isfinite(bauc) ? "" : "");
     figure_close(b, cap);
 }
 
@@ -832,7 +850,7 @@ static size_t curve_points(const series *s, int kind, double *x, double *y)
     return k;
 }
 
-static void plot_roc_pr(sbuf *b, const series *s, size_t nv, int kind)
+static void plot_roc_pr(sbuf *b, const run_files *rf, const series *s, size_t nv, int kind)
 {
     svg_plot p = {.w = 400, .h = 340, .x0 = 0, .x1 = 1, .y0 = 0, .y1 = 1};
     p.title = kind ? "Precision-recall" : "ROC";
@@ -861,9 +879,10 @@ static void plot_roc_pr(sbuf *b, const series *s, size_t nv, int kind)
     }
     svg_legend(b, &p, names, colors, nl, kind ? SVG_TOP_RIGHT : SVG_BOTTOM_RIGHT);
     svg_end(b);
-    figure_close(b, kind ? "Precision-recall curves of the pooled out-of-fold predictions (image level, repeat 1); "
-                           "dashed: the prevalence."
-                         : "ROC curves of the pooled out-of-fold predictions (image level, repeat 1); dashed: chance.");
+    char cap[256];
+    snprintf(cap, sizeof cap, "%s curves of %s (image level, repeat 1); dashed: %s.", kind ? "Precision-recall" : "ROC",
+             pooled_what(rf), kind ? "the prevalence" : "chance");
+    figure_close(b, cap);
 }
 
 void exp_reliability_add(exp_reliability *r, double score, int label)
@@ -972,10 +991,16 @@ static int plot_strip(sbuf *b, const run_files *rf, const series *s, size_t nv, 
     }
     svg_end(b);
     free(cats);
-    figure_close(b, rf->classes ? "One-vs-rest macro AUC of each test fold (dots; all repeats) and of the pooled out-of-fold "
-                                  "predictions (bar), image level; dashed: chance." :
-                    "ROC AUC of each test fold (dots; all repeats) and of the pooled out-of-fold predictions (bar), "
-                    "image level; dashed: chance.");
+    if (fixed_split(rf))
+        figure_close(b, rf->classes ? "One-vs-rest macro AUC on the test rows of the fixed split (one split, no folds: the dot "
+                                      "and the bar are the same predictions), image level; dashed: chance."
+                                    : "ROC AUC on the test rows of the fixed split (one split, no folds: the dot and the bar "
+                                      "are the same predictions), image level; dashed: chance.");
+    else
+        figure_close(b, rf->classes ? "One-vs-rest macro AUC of each test fold (dots; all repeats) and of the pooled out-of-fold "
+                                      "predictions (bar), image level; dashed: chance."
+                                    : "ROC AUC of each test fold (dots; all repeats) and of the pooled out-of-fold predictions "
+                                      "(bar), image level; dashed: chance.");
     return 0;
 }
 
@@ -1400,13 +1425,27 @@ static int write_tex(const run_files *rf, const summary *s, const table *ti, con
     sb_printf(&b, "%% Made by `workbench report` from metrics.json; needs \\usepackage{booktabs}.\n");
     sb_printf(&b, "\\begin{table}[tbp]\n\\centering\n\\small\n\\caption{");
     tex_text(&b, s->title);
-    sb_printf(&b, ": pooled out-of-fold results (%.0f images, %.0f patients). $\\Delta$AUC against ", s->images, s->patients);
+    const int fixed = fixed_split(rf);
+    if (fixed) { /* the metrics are of the test rows only */
+        const io_json_node *fx = io_json_get(&rf->m, io_json_get(&rf->m, &rf->m.nodes[0], EXP_RD_K_CV), "fixed_split");
+        const int patches = io_json_get(&rf->m, fx, "train_patches") != NULL;
+        sb_printf(&b, ": results on the test rows of the fixed split (column ");
+        tex_text(&b, jstr(&rf->m, fx, "column"));
+        sb_printf(&b, "; tested on %.0f %s of %.0f patients, trained on %.0f %s of %.0f patients). $\\Delta$AUC against ",
+                  jnum(&rf->m, fx, patches ? "test_patches" : "test_images"), patches ? "patches" : "images",
+                  jnum(&rf->m, fx, "test_patients"), jnum(&rf->m, fx, patches ? "train_patches" : "train_images"),
+                  patches ? "patches" : "images", jnum(&rf->m, fx, "train_patients"));
+    } else {
+        sb_printf(&b, ": pooled out-of-fold results (%.0f images, %.0f patients). $\\Delta$AUC against ", s->images, s->patients);
+    }
     tex_text(&b, s->ref);
     if (rf->classes)
-        sb_printf(&b, " (one-vs-rest macro AUC over %d classes); $p$: corrected resampled $t$-test on the fold macro AUCs.}\n\\label{tab:",
+        sb_printf(&b, fixed ? " (one-vs-rest macro AUC over %d classes); no $p$: one split, no folds for the $t$-test.}\n\\label{tab:"
+                            : " (one-vs-rest macro AUC over %d classes); $p$: corrected resampled $t$-test on the fold macro AUCs.}\n\\label{tab:",
                   rf->K);
     else
-        sb_printf(&b, " with 95\\%% CI; $p$: paired DeLong test and corrected resampled $t$-test.}\n\\label{tab:");
+        sb_printf(&b, fixed ? " with 95\\%% CI; $p$: paired DeLong test (one split, no folds for the $t$-test).}\n\\label{tab:"
+                            : " with 95\\%% CI; $p$: paired DeLong test and corrected resampled $t$-test.}\n\\label{tab:");
     for (const char *p = s->title; *p; p++) sb_printf(&b, "%c", (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ? *p : '-');
     const int *tex_cols = rf->classes ? tex_mc_cols : tex_bin_cols;
     const int TEX_NCOL = rf->classes ? TEX_MC_NCOL : TEX_BIN_NCOL;
@@ -1432,7 +1471,8 @@ static int write_tex(const run_files *rf, const summary *s, const table *ti, con
         tex_text(&b, s->title);
         sb_printf(&b, ": unfreezing depth, sweep ");
         tex_text(&b, groups[g]);
-        sb_printf(&b, " (pooled out-of-fold, image level; 0 trainable stages: the linear probe). $\\Delta$ against ");
+        sb_printf(&b, fixed ? " (test rows of the fixed split, image level; 0 trainable stages: the linear probe). $\\Delta$ against "
+                            : " (pooled out-of-fold, image level; 0 trainable stages: the linear probe). $\\Delta$ against ");
         tex_text(&b, s->ref);
         sb_printf(&b, ".}\n\\label{tab:");
         for (const char *p = s->title; *p; p++) sb_printf(&b, "%c", (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ? *p : '-');
@@ -1579,8 +1619,8 @@ static int write_html(const run_files *rf, const summary *s, const table *ti, co
                       "the one-vs-rest AUC of each class is in the tables above.</p>\n");
     } else {
         if (load_series(rf, &se, &nv, err) != 0) goto out;
-        plot_roc_pr(&b, se, nv, 0);
-        plot_roc_pr(&b, se, nv, 1);
+        plot_roc_pr(&b, rf, se, nv, 0);
+        plot_roc_pr(&b, rf, se, nv, 1);
         plot_reliability(&b, se, nv);
     }
     if (plot_strip(&b, rf, se, nv, err) != 0) goto out;

@@ -86,6 +86,11 @@ expect_grep "$kept of the labels' 96 rows kept \(data.filter left out 0 on view,
 expect_grep 'Predictions on the test rows of the fixed split' "$run/report.md"
 expect_grep "^rows: data.filter kept $kept of 96 rows" "$run/run.log"
 expect_grep 'Fixed split</dt>' "$run/report.html"
+# table.tex and the figures say what was evaluated: the split's test rows, not out-of-fold predictions
+expect_grep "^\\\\caption\{fixed: results on the test rows of the fixed split \(column split; tested on $nte images of [0-9]+ patients, trained on $ntr images of [0-9]+ patients\)\. .*paired DeLong test \(one split, no folds for the .t.-test\)" "$run/table.tex"
+expect_no_grep 'out-of-fold' "$run/table.tex"
+expect_grep 'ROC curves of the predictions on the test rows of the fixed split' "$run/report.html"
+expect_no_grep 'out-of-fold' "$run/report.html"
 # the test rows' labels never reach training: flipped, the test scores stay the same bits
 awk -F, -v lc="$lc" -v sc="$sc" 'BEGIN { OFS = "," } NR > 1 && $sc == "test" { $lc = $lc == "malignant" ? "normal" : "malignant" } { print }' \
   data/split.csv >data/flipped.csv
@@ -178,6 +183,7 @@ expect_exit 0 "$wb" run mc.yaml --out runs --timestamp 20260101T000000Z
 mrun=$(cat "$out/stdout")
 expect_grep "\"fixed_split\": \{\"column\": \"split\", \"train_values\": \[\"train\", \"training\"\], \"test_values\": \[\"test\"\], \"train_images\": $((120 - mte)), \"train_patients\": 18, \"test_images\": $mte, \"test_patients\": 12" "$mrun/metrics.json"
 expect_eq "$(tail -n +2 "$mrun/predictions.csv" | wc -l)" $((2 * mte)) "multi-class predictions: test rows x variants"
+expect_grep "results on the test rows of the fixed split \(column split; tested on $mte images of 12 patients.*no .p.: one split, no folds for the .t.-test" "$mrun/table.tex"
 for v in baseline frozen; do
   got=$(grep "^0,pooled,$v,image,accuracy," "$mrun/metrics.csv" | cut -d, -f6)
   want=$(awk -F, -v v="$v" '$3 == v { n++; k += $8 == $12 } END { printf "%.12f", k / n }' "$mrun/predictions.csv")
