@@ -1181,6 +1181,12 @@ static int res_predictions(run_ctx *c, res_buf *rb, wb_error *err)
 {
     const exp_settings *st = exp_config_get(c->cfg);
     const size_t n = c->n, nv = c->nv, S = c->S;
+    /* written as the rows are formatted, a megabyte at a time (100,000 images and two
+     * variants are ~20 MB of rows), atomically: complete or not there */
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", c->dir, EXP_RD_PREDICTIONS);
+    io_atomic_file af;
+    if (io_atomic_open(&af, path, err) != 0) return -1;
     sbuf b = {0};
     sb_printf(&b, EXP_RD_PRED_ITEM_COLUMNS);
     if (c->mc)
@@ -1193,9 +1199,15 @@ static int res_predictions(run_ctx *c, res_buf *rb, wb_error *err)
             wb_error e2;
             if (c->mc && exp_metrics_argmax(rb->s, n, c->K, rb->pred, &e2) != 0) {
                 sb_free(&b);
+                io_atomic_abort(&af);
                 return wb_err(err, WB_E_INTERNAL, NULL, "%s: %s", vname, e2.msg);
             }
             for (size_t i = 0; i < n; i++) {
+                if (b.n >= ((size_t)1 << 20) && sb_drain(&b, af.f, path, err) != 0) {
+                    sb_free(&b);
+                    io_atomic_abort(&af);
+                    return -1;
+                }
                 const exp_item *it = &c->ds.items[i];
                 if (c->cv.fold[(size_t)r * n + i] < 0) continue; /* a fixed split's training item: no prediction */
                 sb_printf(&b, "%d,%d,%s,%s,%s,%s,%s,", r, c->cv.fold[(size_t)r * n + i], vname, it->sop_uid,
@@ -1215,9 +1227,13 @@ static int res_predictions(run_ctx *c, res_buf *rb, wb_error *err)
                 }
             }
         }
-    int rc = sb_write(&b, c->dir, EXP_RD_PREDICTIONS, err);
+    int rc = sb_drain(&b, af.f, path, err);
     sb_free(&b);
-    return rc;
+    if (rc != 0) {
+        io_atomic_abort(&af);
+        return -1;
+    }
+    return io_atomic_commit(&af, err);
 }
 
 /* metrics.json from its opening to the start of "variants": the name, a multi-class run's

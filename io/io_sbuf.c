@@ -123,6 +123,18 @@ int sb_write(const sbuf *b, const char *dir, const char *name, wb_error *err)
     return io_atomic_commit(&af, err);
 }
 
+int sb_drain(sbuf *b, FILE *f, const char *path, wb_error *err)
+{
+    if (b->oom) return wb_err(err, WB_E_NOMEM, path, "out of memory");
+    if (b->n && fwrite(b->s, 1, b->n, f) != b->n) {
+        int e = errno;
+        return wb_err(err, WB_E_WRITE, path, "write failed: %s", strerror(e ? e : EIO));
+    }
+    b->n = 0;
+    if (b->s) b->s[0] = '\0';
+    return 0;
+}
+
 void sb_free(sbuf *b)
 {
     free(b->s);

@@ -14,6 +14,7 @@
 #define EXP_SBUF_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "base/wb_error.h"
 
@@ -39,6 +40,10 @@ void sb_csv(sbuf *b, const char *s);
 void sb_xml(sbuf *b, const char *s);
 /* Writes the buffer to dir/name atomically (dir may be NULL: name is the path). */
 int sb_write(const sbuf *b, const char *dir, const char *name, wb_error *err);
+/* Appends the buffer's text to f and empties it (the capacity stays), for a file written as
+ * it is produced (through io_atomic_open) instead of held whole. 0, or -1 with err naming
+ * path: WB_E_NOMEM when a format before ran out of memory, WB_E_WRITE when f refuses. */
+int sb_drain(sbuf *b, FILE *f, const char *path, wb_error *err);
 void sb_free(sbuf *b);
 
 #endif
