@@ -146,8 +146,9 @@ typedef struct exp_dataset_load_options {
  * Memory: the preprocessed images are kept in memory while they fit in data.memory_mb;
  * beyond it they are spilled, as they are computed, to an unlinked file in cache_dir (if it
  * cannot take it or there is none: $TMPDIR, else /tmp) and read back by exp_dataset_image,
- * so the images' memory does not grow with the cohort (the items, features and scores still
- * take about a kilobyte per image). Same values either way. */
+ * so the images' memory does not grow with the cohort (the items and features still take
+ * about 0.55 kB per image, the labels CSV ~0.2 kB more while it is read: docs/performance.md).
+ * Same values either way. */
 int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *cache_dir, int progress,
                      exp_dataset *ds, wb_error *err);
 /* exp_dataset_load with flags: EXP_DATASET_NO_LABELS reads a labels CSV without a label column
