@@ -873,8 +873,9 @@ static int compare_external(exp_registry *reg, const long long *id, int n, FILE 
     sb_free(&in);
     sb_free(&sql);
     if (!rc)
-        fprintf(out, "\ninternal CV: pooled out-of-fold predictions of the run (repeat 1, image level); external: the "
-                     "bundle's fold ensemble on the cohort, at the run's thresholds\n");
+        fprintf(out, "\ninternal: the run's own held-out predictions (pooled out-of-fold, or the test rows of a fixed "
+                     "split; repeat 1, image level); external: the bundle's fold ensemble on the cohort, at the run's "
+                     "thresholds\n");
     return rc;
 }
 
