@@ -24,34 +24,28 @@ check 'grep -q "missing/metrics.json" "$work/missing.err"' "the message names th
 check 'grep -q "variants\[0\]\.repeats\[0\]\.breast\.average_precision" "$work/missing.err"' \
     "the message names the key: $(cat "$work/missing.err")"
 
+# refused NAME PATTERN FILE CMD...: the fixture copied to NAME, FILE in it rewritten by
+# CMD (reading the fixture's FILE on stdin), then report must exit 3 with PATTERN in its message
+refused() {
+  local name=$1 pattern=$2 file=$3; shift 3
+  cp -r "$fixture" "$work/$name"
+  "$@" <"$fixture/$file" >"$work/$name/$file"
+  "$wb" report "$work/$name" >/dev/null 2>"$work/$name.err"
+  local rc=$?
+  check '[ $rc -eq 3 ] && grep -q "$pattern" "$work/$name.err"' "$name: exit $rc, expected 3 with /$pattern/: $(cat "$work/$name.err")"
+}
+
 # a wrong type and another schema version
-cp -r "$fixture" "$work/type"
-sed -i '0,/"trainable_params": [0-9]*/s//"trainable_params": "many"/' "$work/type/metrics.json"
-"$wb" report "$work/type" >/dev/null 2>"$work/type.err"
-rc=$?
-check '[ $rc -eq 3 ] && grep -q "variants\[0\]\.trainable_params: has the wrong type" "$work/type.err"' \
-    "wrong type named: $(cat "$work/type.err")"
-cp -r "$fixture" "$work/version"
-sed -i 's/"schema_version": 1/"schema_version": 2/' "$work/version/metrics.json"
-"$wb" report "$work/version" >/dev/null 2>"$work/version.err"
-rc=$?
-check '[ $rc -eq 3 ] && grep -q "schema_version: expected 1, found 2" "$work/version.err"' \
-    "schema version named: $(cat "$work/version.err")"
+refused type 'variants\[0\]\.trainable_params: has the wrong type' metrics.json \
+  sed '0,/"trainable_params": [0-9]*/s//"trainable_params": "many"/'
+refused version 'schema_version: expected 1, found 2' metrics.json sed 's/"schema_version": 1/"schema_version": 2/'
 
 # the CSVs: a fold that overflows an int (UBSan: signed overflow in the fold plot's jitter;
 # otherwise a wrapped fold), a score that is not a number (read as 0 by atof)
-cp -r "$fixture" "$work/csvfold"
-awk -F, 'BEGIN{OFS=","} NR==2{$2="999999999999"} {print}' "$fixture/metrics.csv" >"$work/csvfold/metrics.csv"
-"$wb" report "$work/csvfold" >/dev/null 2>"$work/csvfold.err"
-rc=$?
-check '[ $rc -eq 3 ] && grep -q "csvfold/metrics.csv:2:2: fold: expected a whole number from 0 to 1000000 or pooled, got .999999999999." "$work/csvfold.err"' \
-    "metrics.csv fold named: $(cat "$work/csvfold.err")"
-cp -r "$fixture" "$work/csvscore"
-awk -F, 'BEGIN{OFS=","} NR==3{$9="abc"} {print}' "$fixture/predictions.csv" >"$work/csvscore/predictions.csv"
-"$wb" report "$work/csvscore" >/dev/null 2>"$work/csvscore.err"
-rc=$?
-check '[ $rc -eq 3 ] && grep -q "csvscore/predictions.csv:3:9: score: expected a number or null, got .abc." "$work/csvscore.err"' \
-    "predictions.csv score named: $(cat "$work/csvscore.err")"
+refused csvfold 'csvfold/metrics.csv:2:2: fold: expected a whole number from 0 to 1000000 or pooled, got .999999999999.' \
+  metrics.csv awk -F, 'BEGIN{OFS=","} NR==2{$2="999999999999"} {print}'
+refused csvscore 'csvscore/predictions.csv:3:9: score: expected a number or null, got .abc.' \
+  predictions.csv awk -F, 'BEGIN{OFS=","} NR==3{$9="abc"} {print}'
 
 echo "test_rundir_schema.sh: $checks checks, $fails failed"
 [ $fails -eq 0 ]
