@@ -608,6 +608,18 @@ static int patch_square(const patch_table *t, size_t r, int rows, int cols, int 
 
 /* explain on a patch run: every patch the run cut from each file (patches.csv), explained by
  * the chosen fold's network. */
+/* The end of an explain run: explain.csv written, then the images that failed (each already
+ * printed) as one error naming the first. */
+static int explain_finish(const sbuf *csv, const exp_explain_opts *o, const exp_explain_summary *sum,
+                          const wb_error *first_bad, wb_error *err)
+{
+    if (sb_write(csv, o->out_dir, "explain.csv", err) != 0) return -1;
+    if (sum->n_failed)
+        return wb_err(err, WB_E_FAILED, first_bad->file, "%zu of %zu images could not be explained (the first: %s)",
+                      sum->n_failed, o->n_files, first_bad->msg);
+    return 0;
+}
+
 static int explain_patches(const exp_explain_opts *o, const exp_config *cfg, const patch_ctx *pc, const labels *lab,
                            const char *vname, exp_explain_summary *sum, sbuf *csv, wb_error *err)
 {
@@ -706,13 +718,7 @@ static int explain_patches(const exp_explain_opts *o, const exp_config *cfg, con
         sum->n_done++;
         sum->n_patches += n_here;
     }
-    if (sb_write(csv, o->out_dir, "explain.csv", err) != 0) goto done;
-    if (sum->n_failed) {
-        wb_err(err, WB_E_FAILED, first_bad.file, "%zu of %zu images could not be explained (the first: %s)", sum->n_failed,
-               o->n_files, first_bad.msg);
-        goto done;
-    }
-    rc = 0;
+    rc = explain_finish(csv, o, sum, &first_bad, err);
 done:
     io_csv_free(&t.csv);
     return rc;
@@ -875,13 +881,7 @@ int exp_explain_run(const exp_explain_opts *o, exp_explain_summary *sum, wb_erro
         sb_csv(&csv, name);
         sb_printf(&csv, "\n");
     }
-    if (sb_write(&csv, o->out_dir, "explain.csv", err) != 0) goto done;
-    if (sum->n_failed) {
-        wb_err(err, WB_E_FAILED, first_bad.file, "%zu of %zu images could not be explained (the first: %s)", sum->n_failed,
-               o->n_files, first_bad.msg);
-        goto done;
-    }
-    rc = 0;
+    rc = explain_finish(&csv, o, sum, &first_bad, err);
 done:
     sb_free(&csv);
     labels_free(&lab);

@@ -104,3 +104,47 @@ write_config() {
     block "" "$tail"
   } >"$file"
 }
+
+# stats FILE LABEL_COL SCORE_COL REF_COL [DECISION_COL REF_DECISION_COL]: a binary cohort's
+# metrics recomputed from a predictions CSV by awk, one "name value" line each: AUC, Brier and
+# ECE of the scores and of the reference's, the paired DeLong test (delta, variance, z), and
+# with the decision columns (0/1) sensitivity and specificity of both
+stats() {
+  awk -F, -v lc="$2" -v sc="$3" -v rc="$4" -v dc="${5:-0}" -v rd="${6:-0}" 'NR > 1 { n++; y[n] = $lc; a[n] = $sc + 0; b[n] = $rc + 0; da[n] = dc ? $dc : 0; db[n] = rd ? $rd : 0 }
+    function ece(s,   i, k, e, c, ss, sy) {
+      for (k = 0; k < 10; k++) { c[k] = 0; ss[k] = 0; sy[k] = 0 }
+      for (i = 1; i <= n; i++) { k = int(s[i] * 10); if (k > 9) k = 9; c[k]++; ss[k] += s[i]; sy[k] += y[i] }
+      e = 0; for (k = 0; k < 10; k++) if (c[k]) { d = ss[k] / c[k] - sy[k] / c[k]; e += c[k] / n * (d < 0 ? -d : d) }
+      return e }
+    function psi(u, v) { return u > v ? 1 : u == v ? 0.5 : 0 }
+    END {
+      for (i = 1; i <= n; i++) if (y[i] == 1) P[++m] = i; else N[++q] = i
+      for (i = 1; i <= m; i++) for (j = 1; j <= q; j++) {
+        pa = psi(a[P[i]], a[N[j]]); pb = psi(b[P[i]], b[N[j]])
+        va[i] += pa / q; vb[i] += pb / q; wa[j] += pa / m; wb[j] += pb / m }
+      for (i = 1; i <= m; i++) { auca += va[i] / m; aucb += vb[i] / m; sa += da[P[i]] / m; sb += db[P[i]] / m }
+      for (j = 1; j <= q; j++) { pa_ += (1 - da[N[j]]) / q; pb_ += (1 - db[N[j]]) / q }
+      for (i = 1; i <= n; i++) { ba += (a[i] - y[i]) ^ 2 / n; bb += (b[i] - y[i]) ^ 2 / n }
+      for (i = 1; i <= m; i++) { d = (va[i] - auca) - (vb[i] - aucb); s10 += d * d / (m - 1) }
+      for (j = 1; j <= q; j++) { d = (wa[j] - auca) - (wb[j] - aucb); s01 += d * d / (q - 1) }
+      var = s10 / m + s01 / q
+      printf "auc %.17g\nreference_auc %.17g\nbrier %.17g\nreference_brier %.17g\n", auca, aucb, ba, bb
+      printf "ece %.17g\nreference_ece %.17g\ndelta_auc %.17g\ndelta_var %.17g\ndelong_z %.17g\n", ece(a), ece(b), auca - aucb, var, (auca - aucb) / sqrt(var)
+      printf "sensitivity %.17g\nspecificity %.17g\nreference_sensitivity %.17g\nreference_specificity %.17g\nn %d\nn_positive %d\n", sa, pa_, sb, pb_, n, m }' "$1"
+}
+close() { # NAME GOT EXPECTED: equal to 1e-12 (relative to max(1, |expected|))
+  checks=$((checks + 1))
+  if ! awk -v g="$2" -v e="$3" 'BEGIN { d = g - e; if (d < 0) d = -d; s = e < 0 ? -e : e; exit !(g != "" && d <= 1e-12 * (s > 1 ? s : 1)) }'; then
+    fails=$((fails + 1)); echo "FAIL: $1: got '$2', expected '$3'" >&2
+  fi
+}
+# stats_match_fixture DIR: stats reproduces DIR/external_fixture.txt (scikit-learn, numpy's
+# DeLong; tests/cli/make_external_fixture.py) from DIR/external_fixture.csv, to 1e-12
+stats_match_fixture() {
+  local fx k
+  fx=$(stats "$1/external_fixture.csv" 1 2 3)
+  for k in auc reference_auc brier reference_brier ece reference_ece delta_auc delta_var delong_z; do
+    close "awk $k = the fixture's (scikit-learn, numpy DeLong)" "$(awk -v k=$k '$1 == k { print $2 }' <<<"$fx")" \
+      "$(awk -v k=$k '$1 == k { print $2 }' "$1/external_fixture.txt")"
+  done
+}
