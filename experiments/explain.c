@@ -997,30 +997,7 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
     if (c_thr < 0) goto done;
     /* the run wrote these; an edited or damaged file is named at its line, not read as zeros
      * (atoi, strtod) that pick other cases or a fold that wraps */
-    for (size_t r = 0; r < pred.n_rows; r++) {
-        const long ic[2] = {c_rep, c_fold}, dc[2] = {c_score, c_thr};
-        for (int k = 0; k < 2; k++) {
-            const char *t = io_csv_cell(&pred, r, ic[k]);
-            char *end;
-            errno = 0;
-            const long v = strtol(t, &end, 10);
-            if (!t[0] || *end || errno || v < 0 || v > 1000000) {
-                wb_err_at(err, WB_E_DATA, ppath, pred.lines[r], (int)ic[k] + 1, pred.header[ic[k]],
-                          "expected a whole number from 0 to 1000000, got '%s' (an edited or damaged run directory?)", t);
-                goto done;
-            }
-        }
-        for (int k = 0; k < 2; k++) {
-            const char *t = io_csv_cell(&pred, r, dc[k]);
-            char *end;
-            const double v = strtod(t, &end);
-            if (strcmp(t, "null") && (!t[0] || *end || !isfinite(v))) {
-                wb_err_at(err, WB_E_DATA, ppath, pred.lines[r], (int)dc[k] + 1, pred.header[dc[k]],
-                          "expected a number or null, got '%s' (an edited or damaged run directory?)", t);
-                goto done;
-            }
-        }
-    }
+    if (exp_report_check_predictions(ppath, &pred, err) != 0) goto done;
     labels_load(cfg, &lab);
     if (!lab.ok) {
         wb_err(err, WB_E_IO, conf->data.labels, "the labels CSV is needed to find the gallery's files");

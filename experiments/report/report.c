@@ -98,8 +98,7 @@ typedef struct {
  * from atof/atoi (or a fold number that overflows an int). Columns absent from the file are
  * left to the code that needs them. curves.csv is not checked: its values are only plotted,
  * and the plots already skip what is not finite (a diverged loss). */
-static int check_cells(const char *dir, const char *name, const io_csv *csv, const cell_spec *spec, size_t n,
-                       wb_error *err)
+static int check_cells(const char *path, const io_csv *csv, const cell_spec *spec, size_t n, wb_error *err)
 {
     for (size_t k = 0; k < n; k++) {
         wb_error ignore;
@@ -119,32 +118,39 @@ static int check_cells(const char *dir, const char *name, const io_csv *csv, con
                 ok = (t[0] && !*end && isfinite(v)) || !strcmp(t, "null") ||
                      (spec[k].kind == CELL_NUM_NULL_OR_EMPTY && !t[0]);
             }
-            if (!ok) {
-                char path[4200];
-                snprintf(path, sizeof path, "%s/%s", dir, name);
+            if (!ok)
                 return wb_err_at(err, WB_E_DATA, path, csv->lines[r], (int)c + 1, spec[k].col,
                                  "expected %s, got '%s' (an edited or damaged run directory?)",
                                  spec[k].kind == CELL_INT ? "a whole number from 0 to 1000000"
                                  : spec[k].kind == CELL_INT_OR_POOLED ? "a whole number from 0 to 1000000 or pooled"
                                                                       : "a number or null",
                                  t);
-            }
         }
     }
     return 0;
 }
 
+static const cell_spec pred_cells[] = {{EXP_RD_COL_REPEAT, CELL_INT}, {EXP_RD_COL_FOLD, CELL_INT},
+                                       {EXP_RD_COL_SCORE, CELL_NUM_OR_NULL}, {EXP_RD_COL_THRESHOLD, CELL_NUM_OR_NULL}};
+
+int exp_report_check_predictions(const char *path, const io_csv *pred, wb_error *err)
+{
+    return check_cells(path, pred, pred_cells, sizeof pred_cells / sizeof *pred_cells, err);
+}
+
 static int run_files_check(const char *dir, const run_files *rf, wb_error *err)
 {
-    static const cell_spec pred[] = {{EXP_RD_COL_REPEAT, CELL_INT}, {EXP_RD_COL_FOLD, CELL_INT},
-                                     {EXP_RD_COL_SCORE, CELL_NUM_OR_NULL}, {EXP_RD_COL_THRESHOLD, CELL_NUM_OR_NULL}};
+    char path[3][4200];
+    snprintf(path[0], sizeof path[0], "%s/" EXP_RD_PREDICTIONS, dir);
+    snprintf(path[1], sizeof path[1], "%s/" EXP_RD_METRICS_CSV, dir);
+    snprintf(path[2], sizeof path[2], "%s/" EXP_RD_TIMING, dir);
     static const cell_spec met[] = {{EXP_RD_COL_REPEAT, CELL_INT}, {EXP_RD_COL_FOLD, CELL_INT_OR_POOLED},
                                     {EXP_RD_COL_VALUE, CELL_NUM_OR_NULL}, {"ci_low", CELL_NUM_NULL_OR_EMPTY},
                                     {"ci_high", CELL_NUM_NULL_OR_EMPTY}};
     static const cell_spec tim[] = {{EXP_RD_COL_REPEAT, CELL_INT}, {EXP_RD_COL_SECONDS, CELL_NUM_OR_NULL}};
-    return check_cells(dir, EXP_RD_PREDICTIONS, &rf->pred, pred, sizeof pred / sizeof *pred, err) ||
-                   check_cells(dir, EXP_RD_METRICS_CSV, &rf->mcsv, met, sizeof met / sizeof *met, err) ||
-                   (rf->have_timing && check_cells(dir, EXP_RD_TIMING, &rf->timing, tim, sizeof tim / sizeof *tim, err))
+    return exp_report_check_predictions(path[0], &rf->pred, err) ||
+                   check_cells(path[1], &rf->mcsv, met, sizeof met / sizeof *met, err) ||
+                   (rf->have_timing && check_cells(path[2], &rf->timing, tim, sizeof tim / sizeof *tim, err))
                ? -1
                : 0;
 }

@@ -33,6 +33,11 @@ void exp_report_fmt(char *buf, size_t n, double v, exp_fmt_kind kind);
 
 /* Writes the reports into run_dir. Errors: WB_E_IO / WB_E_DATA naming the run file that is
  * missing or malformed, WB_E_WRITE. */
+/* Checks a run's predictions.csv as read (repeat and fold whole numbers 0..1000000, score and
+ * threshold numbers or null): an edited or damaged file is an error at PATH:line:col naming the
+ * column, not zeros from atof. Columns the file lacks are left to the code that needs them. */
+int exp_report_check_predictions(const char *path, const io_csv *pred, wb_error *err);
+
 int exp_report_write(const char *run_dir, wb_error *err);
 
 /* The report files run_dir's config (report.formats) asks for, as "report.html, report.md,
