@@ -588,9 +588,18 @@ static int load_image(loader *L, const io_csv *csv, const box_cols *bc, const si
     io_sha256_hex(digest, sha_hex);
     im->rows = rows;
     im->cols = cols;
+    /* the file's own spacing wins; the labels' pixel_spacing_mm fills in where the file has none
+     * (PGM, most PNG/JPEG; what `import mini-mias` writes) */
+    if (!(spacing > 0)) spacing = im->csv_spacing_mm;
+    else if (im->csv_spacing_mm > 0 && fabs(im->csv_spacing_mm - spacing) > 0.01 * spacing)
+        wb_warn("%s:%d: pixel_spacing_mm %g differs from the %g mm of %s; the file's is used", L->labels,
+               im->csv_line, im->csv_spacing_mm, spacing, path);
     im->spacing_mm = spacing;
     if (mm && !(spacing > 0)) {
-        snprintf(msg, sizeof msg, "%s: no pixel spacing, so data.patch.unit: mm cannot size its patches (use px)", path);
+        snprintf(msg, sizeof msg,
+                 "%s: no pixel spacing in the file and no pixel_spacing_mm in the labels, so data.patch.unit: mm "
+                 "cannot size its patches (use px)",
+                 path);
         goto bad_image;
     }
     {
@@ -761,6 +770,7 @@ int exp_patch_load(const exp_config *cfg, const uint8_t key[32], const char *cac
     long c_sop = io_csv_column(&csv, "sop_instance_uid", &ignore);
     long c_lat = io_csv_column(&csv, "laterality", &ignore);
     long c_view = io_csv_column(&csv, "view", &ignore);
+    long c_spacing = io_csv_column(&csv, "pixel_spacing_mm", &ignore);
     if (csv.n_rows == 0) {
         io_csv_free(&csv);
         return wb_err(err, WB_E_DATA, L.labels, "no rows after the header");
@@ -836,6 +846,14 @@ int exp_patch_load(const exp_config *cfg, const uint8_t key[32], const char *cac
         if (c_sop >= 0) copy(im->sop_uid, sizeof im->sop_uid, io_csv_cell(&csv, r, c_sop));
         if (c_lat >= 0) copy(im->laterality, sizeof im->laterality, io_csv_cell(&csv, r, c_lat));
         if (c_view >= 0) copy(im->view, sizeof im->view, io_csv_cell(&csv, r, c_view));
+        if (c_spacing >= 0 && io_csv_cell(&csv, r, c_spacing)[0]) {
+            const char *cell = io_csv_cell(&csv, r, c_spacing);
+            if (!parse_num(cell, &im->csv_spacing_mm) || !(im->csv_spacing_mm > 0) || im->csv_spacing_mm > 100) {
+                rc = wb_err_at(err, WB_E_DATA, L.labels, csv.lines[r], (int)c_spacing + 1, "pixel_spacing_mm",
+                               "expected a pixel spacing in mm (0 < value <= 100), got '%.60s'", cell);
+                break;
+            }
+        }
         exp_pseudonym(key, group, im->pseudonym);
     }
     const double t0 = wb_now();

@@ -57,6 +57,7 @@ typedef struct exp_patch_image {
     int rows, cols;           /* stored image */
     int side, stride;         /* patch side and window step in its pixels */
     double spacing_mm;        /* pixel spacing used (0 when unknown) */
+    double csv_spacing_mm;    /* the labels' pixel_spacing_mm cell (0 when absent or empty) */
     size_t w0, nw;            /* its windows: dataset items w0 .. w0 + nw - 1 (>= ds->n) */
     int grid_rows, grid_cols; /* the window grid (heat map) */
     size_t n_patches;         /* lesion and background patches taken from it */

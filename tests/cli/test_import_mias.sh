@@ -30,4 +30,25 @@ expect_eq "$(tail -n +2 "$run/manifest.csv" | cut -d, -f6-8 | sort | uniq -c | a
 expect_grep '16 of the images are not DICOM \(16 pgm\): no DICOM metadata was available for them' "$run/report.md"
 expect_grep 'no DICOM metadata was available' "$run/report.html"
 expect_grep '^0,pooled,frozen,image,auc,[0-9.]+,' "$run/metrics.csv"
+# lesion patches sized in mm: a PGM has no pixel spacing, so the labels' pixel_spacing_mm (0.2,
+# written by the import) sizes them: 19.2 mm = 96 px background squares
+write_config "$out/mm.yaml" name mm dir "$mias" labels "$out/labels.csv" size 32x32 variants baseline \
+  data "  group_column: patient_id
+  positive: malignant
+  task: patch
+  patch:
+    box: {x: bbox_x, y: bbox_y, w: bbox_w, h: bbox_h}
+    unit: mm
+    size: 19.2
+    background: 1
+    whole_image: false"
+expect_exit 0 "$wb" run "$out/mm.yaml" --out "$out/runs" --timestamp 20260101T000000Z
+run=$(cat "$out/stdout")
+expect_eq "$(grep -c ',background,' "$run/patches.csv")" 8 "one background patch per normal film"
+expect_eq "$(grep ',background,' "$run/patches.csv" | cut -d, -f9 | sort -u)" 96 "19.2 mm at the labels' 0.2 mm per pixel"
+# a bad spacing cell is an error at its line and column
+sed '3s/,0\.2,/,-1,/' "$out/labels.csv" > "$out/bad_spacing.csv"
+sed "s#labels: $out/labels.csv#labels: $out/bad_spacing.csv#" "$out/mm.yaml" > "$out/bad_spacing.yaml"
+expect_exit 3 "$wb" run "$out/bad_spacing.yaml" --out "$out/runs"
+expect_grep "bad_spacing.csv:3:13: pixel_spacing_mm: expected a pixel spacing in mm \(0 < value <= 100\), got '-1'" "$out/stderr"
 finish
