@@ -292,6 +292,33 @@ static int box_columns(const exp_config *cfg, const io_csv *csv, box_cols *bc, w
     return 0;
 }
 
+/* A row's file name and index, sorted by name then row. */
+typedef struct file_row {
+    const char *file;
+    size_t row;
+} file_row;
+
+static int cmp_file_row(const void *a, const void *b)
+{
+    const file_row *x = a, *y = b;
+    const int c = strcmp(x->file, y->file);
+    return c ? c : (x->row > y->row) - (x->row < y->row);
+}
+
+/* first[r] = the first row of csv whose column c names the same file as row r. 0 or -1 (out of
+ * memory). O(n log n): a cohort of 100,000 patch rows is not a scan per row. */
+static int first_rows(const io_csv *csv, long c, size_t *first)
+{
+    file_row *fr = malloc((csv->n_rows ? csv->n_rows : 1) * sizeof *fr);
+    if (!fr) return -1;
+    for (size_t r = 0; r < csv->n_rows; r++) fr[r] = (file_row){io_csv_cell(csv, r, c), r};
+    qsort(fr, csv->n_rows, sizeof *fr, cmp_file_row);
+    for (size_t i = 0; i < csv->n_rows; i++)
+        first[fr[i].row] = i > 0 && !strcmp(fr[i - 1].file, fr[i].file) ? first[fr[i - 1].row] : fr[i].row;
+    free(fr);
+    return 0;
+}
+
 static int parse_num(const char *s, double *v)
 {
     char *end;
@@ -806,21 +833,26 @@ int exp_patch_load(const exp_config *cfg, const uint8_t key[32], const char *cac
     const uint64_t seed = s->seed;
     /* images: the distinct files in the order they first appear; their rows */
     size_t *img_of = malloc(csv.n_rows * sizeof *img_of), *rws = malloc(csv.n_rows * sizeof *rws);
+    size_t *first = malloc(csv.n_rows * sizeof *first), *row0 = NULL;
     L.g.images = calloc(csv.n_rows, sizeof *L.g.images);
     int rc = 0;
-    if (!img_of || !rws || !L.g.images) {
+    if (!img_of || !rws || !first || !L.g.images) {
         rc = wb_err(err, WB_E_NOMEM, L.labels, "out of memory");
         goto done;
     }
     L.g.images_cap = csv.n_rows;
+    /* first[r]: the first row naming row r's file (sorted once, not a scan per row) */
+    if (first_rows(&csv, c_file, first) != 0) {
+        rc = wb_err(err, WB_E_NOMEM, L.labels, "out of memory");
+        goto done;
+    }
     for (size_t r = 0; r < csv.n_rows && rc == 0; r++) {
         const char *file = io_csv_cell(&csv, r, c_file), *group = io_csv_cell(&csv, r, c_group);
         if (!file[0] || !group[0]) {
             rc = wb_err_at(err, WB_E_DATA, L.labels, csv.lines[r], 0, NULL, "empty %s", !file[0] ? "file name" : "group (patient) id");
             break;
         }
-        size_t k = 0;
-        while (k < L.g.n_images && strcmp(L.g.images[k].file, file)) k++;
+        const size_t k = first[r] < r ? img_of[first[r]] : L.g.n_images;
         img_of[r] = k;
         const int pos = !strcmp(io_csv_cell(&csv, r, c_label), positive);
         if (k < L.g.n_images) { /* another box of the same image */
@@ -856,11 +888,17 @@ int exp_patch_load(const exp_config *cfg, const uint8_t key[32], const char *cac
         }
         exp_pseudonym(key, group, im->pseudonym);
     }
+    /* rws[row0[k] .. row0[k + 1]): image k's rows in file order */
+    if (rc == 0 && !(row0 = calloc(L.g.n_images + 1, sizeof *row0))) rc = wb_err(err, WB_E_NOMEM, L.labels, "out of memory");
+    if (rc == 0) {
+        for (size_t r = 0; r < csv.n_rows; r++) row0[img_of[r] + 1]++;
+        for (size_t k = 0; k < L.g.n_images; k++) row0[k + 1] += row0[k];
+        memset(first, 0, L.g.n_images * sizeof *first); /* now each image's fill count */
+        for (size_t r = 0; r < csv.n_rows; r++) rws[row0[img_of[r]] + first[img_of[r]]++] = r;
+    }
     const double t0 = wb_now();
     for (size_t k = 0; k < L.g.n_images && rc == 0; k++) {
-        size_t nr = 0;
-        for (size_t r = 0; r < csv.n_rows; r++)
-            if (img_of[r] == k) rws[nr++] = r;
+        const size_t nr = row0[k + 1] - row0[k];
         const char *file = L.g.images[k].file;
         size_t need = strlen(dir) + strlen(file) + 2;
         char *path = malloc(need);
@@ -870,7 +908,7 @@ int exp_patch_load(const exp_config *cfg, const uint8_t key[32], const char *cac
         }
         if (file[0] == '/') snprintf(path, need, "%s", file);
         else snprintf(path, need, "%s/%s", dir, file);
-        rc = load_image(&L, &csv, &bc, rws, nr, path, k, seed, err);
+        rc = load_image(&L, &csv, &bc, rws + row0[k], nr, path, k, seed, err);
         free(path);
         if (progress) wb_progress("data: images read, patches and windows made", k + 1, L.g.n_images, t0);
     }
@@ -943,6 +981,8 @@ done:
     grow_free(&L.g);
     free(img_of);
     free(rws);
+    free(first);
+    free(row0);
     free(test_row);
     io_csv_free(&csv);
     if (rc) exp_dataset_free(ds);
