@@ -50,6 +50,47 @@ void exp_wi_free(exp_wi *w)
     free(w);
 }
 
+/* A name pair and an index, sorted by (a, b, index). */
+typedef struct keyed {
+    const char *a, *b;
+    size_t i;
+} keyed;
+
+static int cmp_keyed(const void *x, const void *y)
+{
+    const keyed *p = x, *q = y;
+    int c = strcmp(p->a, q->a);
+    if (!c) c = strcmp(p->b, q->b);
+    return c ? c : (p->i > q->i) - (p->i < q->i);
+}
+
+/* item_of[k]: the first patch item of image k's patient (-1: none); breast[k]: the first image
+ * of its patient and laterality. By sorting: O((n + ni) log) where a scan per image would be
+ * quadratic at 100,000 images. 0, or -1 out of memory. */
+static int link_images(exp_wi *w, const exp_dataset *ds, const exp_patch_set *ps)
+{
+    const size_t m = ds->n > w->ni ? ds->n : w->ni;
+    keyed *t = malloc((m ? m : 1) * sizeof *t);
+    if (!t) return -1;
+    for (size_t i = 0; i < ds->n; i++) t[i] = (keyed){ds->items[i].group, "", i};
+    qsort(t, ds->n, sizeof *t, cmp_keyed);
+    for (size_t k = 0; k < w->ni; k++) { /* the lowest-indexed item of the group: first of its run */
+        size_t lo = 0, hi = ds->n;
+        while (lo < hi) {
+            const size_t mid = lo + (hi - lo) / 2;
+            if (strcmp(t[mid].a, ps->images[k].group) < 0) lo = mid + 1;
+            else hi = mid;
+        }
+        w->item_of[k] = lo < ds->n && !strcmp(t[lo].a, ps->images[k].group) ? (long)t[lo].i : -1;
+    }
+    for (size_t k = 0; k < w->ni; k++) t[k] = (keyed){ps->images[k].group, ps->images[k].laterality, k};
+    qsort(t, w->ni, sizeof *t, cmp_keyed);
+    for (size_t j = 0; j < w->ni; j++) /* a breast is numbered by its first image */
+        w->breast[t[j].i] = j > 0 && !strcmp(t[j - 1].a, t[j].a) && !strcmp(t[j - 1].b, t[j].b) ? w->breast[t[j - 1].i] : t[j].i;
+    free(t);
+    return 0;
+}
+
 int exp_wi_init(exp_wi **out, const exp_dataset *ds, const exp_config *cfg, int repeats, size_t nv, wb_error *err)
 {
     *out = NULL;
@@ -85,15 +126,9 @@ int exp_wi_init(exp_wi **out, const exp_dataset *ds, const exp_config *cfg, int 
     for (size_t i = 0; i < rvn; i++) w->score[i] = w->thr[i] = w->bthr[i] = NAN;
     for (size_t i = 0; i < (size_t)repeats * ni; i++) w->fold[i] = -1;
     for (size_t i = 0; i < (size_t)repeats * nv * w->nw; i++) w->heat[i] = NAN;
-    for (size_t k = 0; k < w->ni; k++) {
-        const exp_patch_image *im = &ps->images[k];
-        w->item_of[k] = -1;
-        for (size_t i = 0; i < ds->n && w->item_of[k] < 0; i++)
-            if (!strcmp(ds->items[i].group, im->group)) w->item_of[k] = (long)i;
-        size_t b = 0;
-        for (; b < k; b++)
-            if (!strcmp(ps->images[b].group, im->group) && !strcmp(ps->images[b].laterality, im->laterality)) break;
-        w->breast[k] = b < k ? w->breast[b] : k; /* a breast is numbered by its first image */
+    if (link_images(w, ds, ps) != 0) {
+        exp_wi_free(w);
+        return wb_err(err, WB_E_NOMEM, NULL, "out of memory for whole-image scoring");
     }
     for (size_t k = 0; k < w->ni; k++) w->blabel[w->breast[k]] |= ps->images[k].label;
     w->agg_max = s->metrics.breast_aggregate == EXP_AGGREGATE_MAX;
@@ -402,11 +437,21 @@ int exp_wi_write_contact(const exp_dataset *ds, const char *dir, wb_error *err)
     const int sc = big >= 64 ? 1 : (64 + big - 1) / big; /* tiles at least 64 pixels */
     const int tw = C * sc, th = R * sc, W = PER_ROW * (tw + GAP) + GAP, H = 3 * (th + GAP) + GAP;
     uint8_t *px = malloc((size_t)W * (size_t)H);
-    if (!px) return wb_err(err, WB_E_NOMEM, dir, "out of memory for the contact sheet");
+    float *buf = malloc((size_t)R * (size_t)C * sizeof *buf);
+    if (!px || !buf) {
+        free(px);
+        free(buf);
+        return wb_err(err, WB_E_NOMEM, dir, "out of memory for the contact sheet");
+    }
     memset(px, 255, (size_t)W * (size_t)H);
     for (int row = 0; row < 3; row++)
         for (size_t k = 0; k < np[row]; k++) {
-            const float *im = ds->images + pick[row][k] * (size_t)R * (size_t)C;
+            const float *im = exp_dataset_image(ds, pick[row][k], buf, err); /* buf when spilled */
+            if (!im) {
+                free(px);
+                free(buf);
+                return -1;
+            }
             float lo = im[0], hi = im[0];
             for (size_t i = 1; i < (size_t)R * (size_t)C; i++) {
                 lo = im[i] < lo ? im[i] : lo;
@@ -424,5 +469,6 @@ int exp_wi_write_contact(const exp_dataset *ds, const char *dir, wb_error *err)
     snprintf(path, sizeof path, "%s/patches.png", dir);
     int rc = io_png_write(path, px, W, H, 1, err);
     free(px);
+    free(buf);
     return rc;
 }

@@ -146,6 +146,7 @@ void exp_dataset_free(exp_dataset *ds)
     free(ds->items);
     free(ds->excluded);
     free(ds->images);
+    free(ds->slot);
     if (ds->spilled) close(ds->spill_fd);
     free(ds->features);
     exp_patch_set_free(ds->patch);
@@ -351,9 +352,7 @@ static void load_limits_read(const exp_config *cfg, load_limits *l)
     l->memory_bytes = mb * 1048576.0 >= (double)SIZE_MAX ? SIZE_MAX : (size_t)(mb * 1048576.0);
 }
 
-/* Creates the spill file in cache_dir (when given and writable), else $TMPDIR, else /tmp,
- * unlinked at once so that nothing is left behind however the process ends. */
-static int spill_open(const char *cache_dir, int *fd, wb_error *err)
+int exp_spill_open(const char *cache_dir, int *fd, wb_error *err)
 {
     const char *t = getenv("TMPDIR");
     const char *tmp = t && t[0] ? t : "/tmp";
@@ -371,8 +370,7 @@ static int spill_open(const char *cache_dir, int *fd, wb_error *err)
     return 0;
 }
 
-/* n bytes at offset off of the spill file, written (wr) or read: 0, or errno (EIO for a short read). */
-static int spill_io(int fd, int wr, void *buf, size_t n, off_t off)
+int exp_spill_io(int fd, int wr, void *buf, size_t n, uint64_t off)
 {
     char *p = buf;
     while (n > 0) {
@@ -390,12 +388,13 @@ static int spill_io(int fd, int wr, void *buf, size_t n, off_t off)
 const float *exp_dataset_image(const exp_dataset *ds, size_t i, float *buf, wb_error *err)
 {
     const size_t px = (size_t)ds->rows * (size_t)ds->cols;
+    if (ds->slot) i = ds->slot[i];
     if (ds->images) return ds->images + i * px;
     if (!ds->spilled) {
         wb_err(err, WB_E_INTERNAL, NULL, "the dataset was loaded without its images");
         return NULL;
     }
-    int e = spill_io(ds->spill_fd, 0, buf, px * sizeof *buf, (off_t)(i * px * sizeof *buf));
+    int e = exp_spill_io(ds->spill_fd, 0, buf, px * sizeof *buf, (uint64_t)(i * px * sizeof *buf));
     if (e) {
         wb_err(err, WB_E_IO, NULL, "cannot read image %zu back from the spill file (data.memory_mb): %s", i, strerror(e));
         return NULL;
@@ -587,8 +586,8 @@ static int check_duplicates(exp_dataset *ds, const char *labels, wb_error *err)
                 memset(it, 0, sizeof *it);
                 if (ds->images) memmove(ds->images + w * px, ds->images + i * px, px * sizeof *ds->images);
                 int e = 0;
-                if (ds->spilled && ((e = spill_io(ds->spill_fd, 0, tmp, px * sizeof *tmp, (off_t)(i * px * sizeof *tmp))) ||
-                                    (e = spill_io(ds->spill_fd, 1, tmp, px * sizeof *tmp, (off_t)(w * px * sizeof *tmp)))))
+                if (ds->spilled && ((e = exp_spill_io(ds->spill_fd, 0, tmp, px * sizeof *tmp, (uint64_t)(i * px * sizeof *tmp))) ||
+                                    (e = exp_spill_io(ds->spill_fd, 1, tmp, px * sizeof *tmp, (uint64_t)(w * px * sizeof *tmp)))))
                     rc = wb_err(err, WB_E_IO, labels, "cannot move an image in the spill file (data.memory_mb): %s", strerror(e));
                 if (ds->features) memmove(ds->features + w * nf, ds->features + i * nf, nf * sizeof *ds->features);
             }
@@ -713,7 +712,7 @@ int exp_dataset_load_opts(const exp_config *cfg, const uint8_t key[32], const ch
     if (!opts->no_images && !spill) ds->images = malloc(csv.n_rows * px * sizeof *ds->images);
     /* without images (workbench preprocess) nothing reads the features either */
     if (!opts->no_images) ds->features = malloc(csv.n_rows * EXP_PRE_N_FEATURES * sizeof *ds->features);
-    if (spill && spill_open(use_cache ? cache_dir : NULL, &ds->spill_fd, err) != 0) {
+    if (spill && exp_spill_open(use_cache ? cache_dir : NULL, &ds->spill_fd, err) != 0) {
         io_csv_free(&csv);
     free(test_row);
         exp_dataset_free(ds);
@@ -856,7 +855,7 @@ int exp_dataset_load_opts(const exp_config *cfg, const uint8_t key[32], const ch
         if (ds->images) {
             memcpy(ds->images + ds->n * px, res.image, px * sizeof *ds->images);
         } else if (spill) {
-            int se = spill_io(ds->spill_fd, 1, res.image, px * sizeof *res.image, (off_t)(ds->n * px * sizeof *res.image));
+            int se = exp_spill_io(ds->spill_fd, 1, res.image, px * sizeof *res.image, (uint64_t)(ds->n * px * sizeof *res.image));
             if (se) {
                 exp_pre_result_free(&res);
                 item_drop(it);

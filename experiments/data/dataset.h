@@ -62,6 +62,8 @@ typedef struct exp_dataset {
                             * spilled to disk or not kept: read them with exp_dataset_image */
     int spilled;           /* 1: the images are in spill_fd (data.memory_mb), not in memory */
     int spill_fd;          /* with spilled: an unlinked file of n * rows * cols floats */
+    size_t *slot;          /* patch sets: item i's pixels are image slot[i] of images or the
+                            * spill file (the order they were cut in); NULL: image i */
     size_t memory_budget;  /* data.memory_mb in bytes (also bounds the fine-tuned variants'
                             * cached frozen prefixes, exp_train_cfg.prefix_max_bytes) */
     size_t n_cached;       /* images read from the preprocessed cache */
@@ -120,6 +122,14 @@ void exp_dataset_pre_params(const exp_config *cfg, exp_pre_params *p);
  * with the images spilled to disk, read into buf (rows * cols floats) and buf returned. NULL
  * when the read fails or the images were not kept (err says which). */
 const float *exp_dataset_image(const exp_dataset *ds, size_t i, float *buf, wb_error *err);
+
+/* The spill file of images beyond data.memory_mb: created in cache_dir (when given and
+ * writable), else $TMPDIR, else /tmp, and unlinked at once so that nothing is left behind
+ * however the process ends. 0, or -1 with err naming the path. */
+int exp_spill_open(const char *cache_dir, int *fd, wb_error *err);
+/* n bytes at byte offset off of a spill file, written (wr) or read: 0, or errno (EIO for a
+ * short read, ENOSPC for a write that makes no progress). */
+int exp_spill_io(int fd, int wr, void *buf, size_t n, uint64_t off);
 
 /* flags of exp_dataset_load_ex / _opts: NO_LABELS see exp_dataset_load_ex; ALL_ROWS: every row of
  * the labels CSV, without data.filter and cv.split_column (an external cohort for predict) */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "experiments/data/cache.h"
 #include "experiments/data/dataset.h"
@@ -191,7 +192,7 @@ static void copy(char *dst, size_t n, const char *src)
 typedef struct grow {
     exp_item *items;
     exp_patch_item *pitems, *witems;
-    float *img, *wimg;
+    size_t *pslot, *wslot; /* each patch's and window's slot in the pixel store */
     double *feat, *wfeat;
     size_t n, cap, nw, wcap;
     exp_excluded *excl;
@@ -199,6 +200,47 @@ typedef struct grow {
     exp_patch_image *images;
     size_t n_images, images_cap;
 } grow;
+
+/* The pixels of patches and windows in the order they are cut (a slot each): in memory while
+ * they fit in data.memory_mb, then all of them in an unlinked spill file (exp_spill_open), as
+ * whole-image runs keep theirs. The dataset reads them through ds->slot. */
+typedef struct px_store {
+    float *mem;          /* cap slots, NULL once spilled */
+    size_t cap, n, px;   /* slots allocated and used; floats per slot */
+    size_t budget;       /* data.memory_mb in bytes */
+    int fd;              /* the spill file, -1 while in memory */
+    const char *dir;     /* where the spill file goes (the cache directory, or NULL) */
+} px_store;
+
+/* Stores v (st->px floats) in the next slot, *slot its number. 0 or -1 (err set). */
+static int store_put(px_store *st, const float *v, size_t *slot, wb_error *err)
+{
+    const size_t bytes = st->px * sizeof *v;
+    if (st->fd < 0 && (st->n + 1 > st->budget / bytes)) { /* over the budget: everything to disk */
+        if (exp_spill_open(st->dir, &st->fd, err) != 0) return -1;
+        int e = st->n ? exp_spill_io(st->fd, 1, st->mem, st->n * bytes, 0) : 0;
+        if (e) return wb_err(err, WB_E_WRITE, NULL, "cannot write the patches beyond data.memory_mb to disk: %s", strerror(e));
+        free(st->mem);
+        st->mem = NULL;
+        st->cap = 0;
+        wb_log(WB_LOG_INFO, "data: the patches and windows take more than data.memory_mb (%zu MB): they are kept on disk",
+               st->budget >> 20);
+    }
+    if (st->fd >= 0) {
+        int e = exp_spill_io(st->fd, 1, (void *)v, bytes, (uint64_t)st->n * bytes);
+        if (e) return wb_err(err, WB_E_WRITE, NULL, "cannot write the patches beyond data.memory_mb to disk: %s", strerror(e));
+    } else if (st->n == st->cap) {
+        size_t c = st->cap ? st->cap * 2 : 64, most = st->budget / bytes;
+        if (c > most) c = most;
+        float *q = realloc(st->mem, c * bytes);
+        if (!q) return wb_err(err, WB_E_NOMEM, NULL, "out of memory for %zu patches and windows", st->n + 1);
+        st->mem = q;
+        st->cap = c;
+    }
+    if (st->fd < 0) memcpy(st->mem + st->n * st->px, v, bytes);
+    *slot = st->n++;
+    return 0;
+}
 
 static int grow_to(void **p, size_t *cap, size_t need, size_t elem)
 {
@@ -232,8 +274,8 @@ static void grow_free(grow *g)
     free(g->items);
     free(g->pitems);
     free(g->witems);
-    free(g->img);
-    free(g->wimg);
+    free(g->pslot);
+    free(g->wslot);
     free(g->feat);
     free(g->wfeat);
     free(g->excl);
@@ -429,6 +471,7 @@ typedef struct loader {
     int use_cache;
     size_t px, hits;
     grow g;
+    px_store st;
     const char *labels;
     int fail_fast;
     int time_features;
@@ -444,7 +487,7 @@ static int add_patch(loader *L, const float *img, const exp_pre_frame *fr, const
     size_t cap = g->cap, c2 = g->cap, c3 = g->cap, c4 = g->cap;
     if (grow_to((void **)&g->items, &cap, g->n + 1, sizeof *g->items) ||
         grow_to((void **)&g->pitems, &c2, g->n + 1, sizeof *g->pitems) ||
-        grow_to((void **)&g->img, &c3, g->n + 1, L->px * sizeof *g->img) ||
+        grow_to((void **)&g->pslot, &c3, g->n + 1, sizeof *g->pslot) ||
         grow_to((void **)&g->feat, &c4, g->n + 1, EXP_PRE_N_FEATURES * sizeof *g->feat))
         return wb_err(err, WB_E_NOMEM, L->labels, "out of memory for %zu patches", g->n + 1);
     /* all four grew alike from the same capacity */
@@ -504,9 +547,15 @@ static int add_patch(loader *L, const float *img, const exp_pre_frame *fr, const
     pi->c0 = c0;
     pi->side = side;
     pi->grid = -1;
-    memcpy(g->img + g->n * L->px, res.image, L->px * sizeof *g->img);
     memcpy(g->feat + g->n * EXP_PRE_N_FEATURES, res.features, sizeof res.features);
+    const int rc = store_put(&L->st, res.image, &g->pslot[g->n], err);
     exp_pre_result_free(&res);
+    if (rc) {
+        free(it->file);
+        free(it->path);
+        free(it->group);
+        return -1;
+    }
     g->n++;
     return 0;
 }
@@ -536,7 +585,7 @@ static int add_windows(loader *L, const float *img, const exp_pre_frame *fr, con
             if (exp_patch_tissue(ii, fr->cols, py[a], pxs[b], s) < min_tissue) continue;
             size_t c1 = g->wcap, c2 = g->wcap, c3 = g->wcap;
             if (grow_to((void **)&g->witems, &c1, g->nw + 1, sizeof *g->witems) ||
-                grow_to((void **)&g->wimg, &c2, g->nw + 1, L->px * sizeof *g->wimg) ||
+                grow_to((void **)&g->wslot, &c2, g->nw + 1, sizeof *g->wslot) ||
                 grow_to((void **)&g->wfeat, &c3, g->nw + 1, EXP_PRE_N_FEATURES * sizeof *g->wfeat)) {
                 rc = wb_err(err, WB_E_NOMEM, L->labels, "out of memory for %zu windows", g->nw + 1);
                 break;
@@ -554,9 +603,10 @@ static int add_windows(loader *L, const float *img, const exp_pre_frame *fr, con
             w->c0 = pxs[b];
             w->side = s;
             w->grid = a * nx + b;
-            memcpy(g->wimg + g->nw * L->px, res.image, L->px * sizeof *g->wimg);
             memcpy(g->wfeat + g->nw * EXP_PRE_N_FEATURES, res.features, sizeof res.features);
+            rc = store_put(&L->st, res.image, &g->wslot[g->nw], err);
             exp_pre_result_free(&res);
+            if (rc) break;
             g->nw++;
             im->nw++;
         }
@@ -824,6 +874,13 @@ int exp_patch_load(const exp_config *cfg, const uint8_t key[32], const char *cac
     }
     L.voi = s->preprocess.voi == EXP_VOI_IGNORE ? IO_VOI_IGNORE : IO_VOI_APPLY;
     L.px = (size_t)L.p.out_rows * (size_t)L.p.out_cols;
+    L.st.px = L.px;
+    L.st.fd = -1;
+    L.st.dir = cache_dir && cache_dir[0] ? cache_dir : NULL;
+    {
+        const double mb = (double)s->data.memory_mb * 1048576.0;
+        L.st.budget = mb >= (double)SIZE_MAX ? SIZE_MAX : (size_t)mb;
+    }
     L.use_cache = cache_dir && cache_dir[0];
     if (L.use_cache && exp_cache_open(&L.cache, cache_dir, &L.p, err) != 0) {
         io_csv_free(&csv);
@@ -921,23 +978,23 @@ int exp_patch_load(const exp_config *cfg, const uint8_t key[32], const char *cac
         const size_t nt = g->n + g->nw;
         ds->patch = calloc(1, sizeof *ds->patch);
         exp_patch_item *pit = malloc((nt ? nt : 1) * sizeof *pit);
-        float *im = malloc((nt ? nt : 1) * L.px * sizeof *im);
+        size_t *slot = malloc((nt ? nt : 1) * sizeof *slot);
         double *ft = malloc((nt ? nt : 1) * EXP_PRE_N_FEATURES * sizeof *ft);
-        if (!ds->patch || !pit || !im || !ft) {
+        if (!ds->patch || !pit || !slot || !ft) {
             free(pit);
-            free(im);
+            free(slot);
             free(ft);
             rc = wb_err(err, WB_E_NOMEM, L.labels, "out of memory for %zu patches and windows", nt);
             goto done;
         }
         if (g->n) {
             memcpy(pit, g->pitems, g->n * sizeof *pit);
-            memcpy(im, g->img, g->n * L.px * sizeof *im);
+            memcpy(slot, g->pslot, g->n * sizeof *slot);
             memcpy(ft, g->feat, g->n * EXP_PRE_N_FEATURES * sizeof *ft);
         }
         if (g->nw) {
             memcpy(pit + g->n, g->witems, g->nw * sizeof *pit);
-            memcpy(im + g->n * L.px, g->wimg, g->nw * L.px * sizeof *im);
+            memcpy(slot + g->n, g->wslot, g->nw * sizeof *slot);
             memcpy(ft + g->n * EXP_PRE_N_FEATURES, g->wfeat, g->nw * EXP_PRE_N_FEATURES * sizeof *ft);
         }
         for (size_t k = 0; k < g->n_images; k++) g->images[k].w0 += g->n;
@@ -952,7 +1009,13 @@ int exp_patch_load(const exp_config *cfg, const uint8_t key[32], const char *cac
         }
         ds->items = g->items;
         ds->n = g->n;
-        ds->images = im;
+        ds->images = L.st.mem; /* NULL when spilled */
+        ds->slot = slot;
+        ds->spilled = L.st.fd >= 0;
+        ds->spill_fd = L.st.fd;
+        ds->memory_budget = L.st.budget;
+        L.st.mem = NULL;
+        L.st.fd = -1;
         ds->features = ft;
         ds->rows = L.p.out_rows;
         ds->cols = L.p.out_cols;
@@ -979,6 +1042,8 @@ int exp_patch_load(const exp_config *cfg, const uint8_t key[32], const char *cac
                     ds->n_positive ? "positive" : "negative", positive);
 done:
     grow_free(&L.g);
+    free(L.st.mem);
+    if (L.st.fd >= 0) close(L.st.fd);
     free(img_of);
     free(rws);
     free(first);

@@ -83,10 +83,13 @@ bad=$(awk -F, 'FNR == 1 { next } FILENAME ~ /heatmaps/ { k = $1 "|" $2; if (!(k 
                { k = $3 "|" $4; n++; if (!(k in m) || m[k] != $9 + 0) bad++ } END { print n + 0, bad + 0 }' \
        "$run/heatmaps.csv" "$run/predictions_image.csv")
 expect_eq "$bad" "96 0" "image scores = heat-map maxima (images x variants, mismatches)"
-# the same bits again (the same runs directory: the same pseudonym key; the report names its run)
-expect_exit 0 "$wb" -q run "$out/p.yaml" --out "$out/runs" --timestamp T
-run2=$(ls -d "$out"/runs/patch-T-*-2)
-for f in metrics.json predictions.csv predictions_image.csv heatmaps.csv patches.csv patches.png folds.csv; do
+# the same bits again (the same runs directory: the same pseudonym key; the report names its
+# run), with every patch and window read back from the spill file (data.memory_mb: 0)
+expect_exit 0 "$wb" run "$out/p.yaml" --out "$out/runs" --timestamp T --set data.memory_mb=0
+run2=$(cat "$out/stdout")
+expect_grep 'data: the patches and windows take more than data.memory_mb \(0 MB\): they are kept on disk' "$out/stderr"
+expect_eq "$(ls -a "$out/runs/cache" | grep -c wb-spill || true)" 0 "the spill file is unlinked"
+for f in predictions.csv predictions_image.csv heatmaps.csv patches.csv patches.png folds.csv metrics.csv; do
   checks=$((checks + 1))
   cmp -s "$run/$f" "$run2/$f" || { fails=$((fails + 1)); echo "FAIL: $f differs between two runs" >&2; }
 done
