@@ -75,7 +75,7 @@ int exp_baseline_fit_predict_keep(const exp_dataset *ds, const size_t *train, si
     /* standardise with the training images' statistics only */
     gather(ds, bc, train, n_train, X);
     for (size_t i = 0; i < n_train; i++) y[i] = ds->items[train[i]].label;
-    if (exp_scaler_fit(&sc, X, n_train, d, err) || exp_scaler_transform(&sc, X, n_train, d, Z, err)) goto done;
+    if (exp_scaler_fit(&sc, X, n_train, d, err) || exp_scaler_transform(&sc, X, n_train, d, 0, Z, err)) goto done;
     exp_logreg_options lo;
     exp_logreg_options_default(&lo);
     lo.C = bc->C;
@@ -88,7 +88,7 @@ int exp_baseline_fit_predict_keep(const exp_dataset *ds, const size_t *train, si
     for (int s = 0; s < 2; s++) {
         if (!ns[s]) continue;
         gather(ds, bc, sets[s], ns[s], X);
-        if (exp_scaler_transform(&sc, X, ns[s], d, Z, err) ||
+        if (exp_scaler_transform(&sc, X, ns[s], d, 0, Z, err) ||
             (K > 2 ? exp_logreg_mn_predict_proba(&mm, Z, ns[s], d, outs[s], err)
                    : exp_logreg_predict_proba(&m, Z, ns[s], d, outs[s], err)))
             goto done;
@@ -139,7 +139,7 @@ int exp_baseline_model_predict(const exp_baseline_model *m, const exp_dataset *d
     double *X = malloc(n * d * sizeof *X);
     if (!X) return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
     gather(ds, &m->bc, idx, n, X);
-    int rc = exp_scaler_transform(&m->sc, X, n, d, X, err) || exp_logreg_predict_proba(&m->lr, X, n, d, out, err) ? -1 : 0;
+    int rc = exp_scaler_transform(&m->sc, X, n, d, 0, X, err) || exp_logreg_predict_proba(&m->lr, X, n, d, out, err) ? -1 : 0;
     free(X);
     return rc;
 }

@@ -24,7 +24,8 @@ void exp_scaler_free(exp_scaler *s)
     memset(s, 0, sizeof *s);
 }
 
-static int check_matrix(const double *X, size_t n, size_t d, const char *who, wb_error *err)
+/* row0: the index of X's first row in the caller's whole matrix (the message counts from it). */
+static int check_matrix(const double *X, size_t n, size_t d, size_t row0, const char *who, wb_error *err)
 {
     if (!X && n > 0)
         return wb_err(err, WB_E_USAGE, NULL, "%s: no data", who);
@@ -36,7 +37,7 @@ static int check_matrix(const double *X, size_t n, size_t d, const char *who, wb
         for (size_t j = 0; j < d; j++)
             if (!isfinite(X[i * d + j]))
                 return wb_err(err, WB_E_DATA, NULL,
-                              "%s: feature %zu of row %zu is not finite", who, j, i);
+                              "%s: feature %zu of row %zu is not finite", who, j, row0 + i);
     return 0;
 }
 
@@ -47,7 +48,7 @@ int exp_scaler_fit(exp_scaler *s, const double *X, size_t n, size_t d, wb_error 
     exp_scaler_free(s);
     if (n == 0)
         return wb_err(err, WB_E_DATA, NULL, "scaler: no training rows");
-    if (check_matrix(X, n, d, "scaler", err) != 0)
+    if (check_matrix(X, n, d, 0, "scaler", err) != 0)
         return -1;
     s->mean = calloc(d, sizeof *s->mean);
     s->scale = calloc(d, sizeof *s->scale);
@@ -80,7 +81,7 @@ int exp_scaler_fit(exp_scaler *s, const double *X, size_t n, size_t d, wb_error 
     return 0;
 }
 
-int exp_scaler_transform(const exp_scaler *s, const double *X, size_t n, size_t d, double *out,
+int exp_scaler_transform(const exp_scaler *s, const double *X, size_t n, size_t d, size_t row0, double *out,
                          wb_error *err)
 {
     if (!s || !s->mean)
@@ -90,7 +91,7 @@ int exp_scaler_transform(const exp_scaler *s, const double *X, size_t n, size_t 
                       d);
     if (!out && n > 0)
         return wb_err(err, WB_E_USAGE, NULL, "scaler: no output");
-    if (check_matrix(X, n, d, "scaler", err) != 0)
+    if (check_matrix(X, n, d, row0, "scaler", err) != 0)
         return -1;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < d; j++)
@@ -319,7 +320,7 @@ int exp_logreg_fit(exp_logreg *m, const double *X, const int *y, const double *w
                       EXP_LOGREG_MAX_FEATURES);
     if (n == 0 || !y)
         return wb_err(err, WB_E_DATA, NULL, "logistic regression: no training samples");
-    if (check_matrix(X, n, d, "logistic regression", err) != 0)
+    if (check_matrix(X, n, d, 0, "logistic regression", err) != 0)
         return -1;
     size_t cnt[2] = {0, 0};
     for (size_t i = 0; i < n; i++) {
@@ -433,7 +434,7 @@ static int check_predict(const double *coef, size_t fitted_d, const double *X, s
                       "logistic regression: fitted on %zu features, given %zu", fitted_d, d);
     if (!out && n > 0)
         return wb_err(err, WB_E_USAGE, NULL, "logistic regression: no output");
-    return check_matrix(X, n, d, "logistic regression", err) != 0 ? -1 : 0;
+    return check_matrix(X, n, d, 0, "logistic regression", err) != 0 ? -1 : 0;
 }
 
 int exp_logreg_decision(const exp_logreg *m, const double *X, size_t n, size_t d, double *out,
@@ -547,7 +548,7 @@ int exp_logreg_mn_fit(exp_logreg_mn *m, const double *X, const int *y, const dou
                       d, K, EXP_LOGREG_MN_MAX_PARAMS);
     if (n == 0 || !y)
         return wb_err(err, WB_E_DATA, NULL, "logistic regression: no training samples");
-    if (check_matrix(X, n, d, "logistic regression", err) != 0)
+    if (check_matrix(X, n, d, 0, "logistic regression", err) != 0)
         return -1;
     size_t cnt[EXP_LOGREG_MAX_CLASSES] = {0};
     for (size_t i = 0; i < n; i++) {

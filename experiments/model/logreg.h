@@ -4,12 +4,12 @@
  *     // given: const double *Xtrain, *Xtest; double *Ztrain, *Ztest, *ptest; const int *ytrain; size_t ntrain, ntest, d;
  *     exp_scaler sc;  exp_scaler_init(&sc);
  *     exp_scaler_fit(&sc, Xtrain, ntrain, d, &err);            // training fold only
- *     exp_scaler_transform(&sc, Xtrain, ntrain, d, Ztrain, &err);
+ *     exp_scaler_transform(&sc, Xtrain, ntrain, d, 0, Ztrain, &err);
  *     exp_logreg_options o;  exp_logreg_options_default(&o);   // C = 1, no class weights
  *     o.class_weight = EXP_LOGREG_CW_BALANCED;
  *     exp_logreg m;  exp_logreg_init(&m);
  *     if (exp_logreg_fit(&m, Ztrain, ytrain, NULL, ntrain, d, &o, &err) != 0) ...;
- *     exp_scaler_transform(&sc, Xtest, ntest, d, Ztest, &err); // same statistics
+ *     exp_scaler_transform(&sc, Xtest, ntest, d, 0, Ztest, &err); // same statistics
  *     exp_logreg_predict_proba(&m, Ztest, ntest, d, ptest, &err);
  *     exp_logreg_free(&m);  exp_scaler_free(&sc);
  *
@@ -49,8 +49,11 @@ void exp_scaler_free(exp_scaler *s); /* NULL is a no-op; leaves s initialised */
 /* Fits on X (n x d). Fails on n == 0, a non-finite value (naming row and column), or d = 0. */
 int exp_scaler_fit(exp_scaler *s, const double *X, size_t n, size_t d, wb_error *err);
 
-/* out = (X - mean) / scale, n x d; out may be X itself. d must equal the fitted d. */
-int exp_scaler_transform(const exp_scaler *s, const double *X, size_t n, size_t d, double *out,
+/* out = (X - mean) / scale, n x d; out may be X itself. d must equal the fitted d. A
+ * non-finite value is an error naming its feature and row; row0 is the index of X's first row
+ * in the caller's whole matrix (a caller that standardises a matrix a chunk at a time passes
+ * the chunk's offset, so the message names the row of the whole matrix), else 0. */
+int exp_scaler_transform(const exp_scaler *s, const double *X, size_t n, size_t d, size_t row0, double *out,
                          wb_error *err);
 
 /* ------------------------------------------------------------------- logistic regression */

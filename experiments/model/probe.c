@@ -64,29 +64,15 @@ static double val_log_loss(const double *P, const int *y, size_t n, int K, int b
  * change a bit. */
 #define PROBE_CHUNK 512
 
-/* The scaler's check of a whole matrix before it is standardised a chunk at a time, with the
- * message exp_scaler_transform gives (the row index counts from the matrix's first row). */
-static int check_finite(const double *X, size_t n, size_t d, wb_error *err)
-{
-    if (!X && n > 0) return wb_err(err, WB_E_USAGE, NULL, "scaler: no data");
-    if (n > 0 && d > SIZE_MAX / sizeof(double) / n) return wb_err(err, WB_E_NOMEM, NULL, "scaler: %zu x %zu is too large", n, d);
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < d; j++)
-            if (!isfinite(X[i * d + j]))
-                return wb_err(err, WB_E_DATA, NULL, "scaler: feature %zu of row %zu is not finite", j, i);
-    return 0;
-}
-
 /* Probabilities of the raw rows X [n, d] under the scaler sc and model bin/mn (K classes)
  * into out, standardising PROBE_CHUNK rows at a time into Z [PROBE_CHUNK, d]. */
 static int predict_chunked(const exp_scaler *sc, const exp_logreg *bin, const exp_logreg_mn *mn, int K, const double *X,
                            size_t n, size_t d, double *Z, double *out, wb_error *err)
 {
-    if (check_finite(X, n, d, err) != 0) return -1;
     const size_t S = K > 2 ? (size_t)K : 1;
     for (size_t s = 0; s < n; s += PROBE_CHUNK) {
         size_t m = n - s < PROBE_CHUNK ? n - s : PROBE_CHUNK;
-        if (exp_scaler_transform(sc, X + s * d, m, d, Z, err) != 0 ||
+        if (exp_scaler_transform(sc, X + s * d, m, d, s, Z, err) != 0 ||
             (K > 2 ? exp_logreg_mn_predict_proba(mn, Z, m, d, out + s * S, err)
                    : exp_logreg_predict_proba(bin, Z, m, d, out + s * S, err)) != 0)
             return -1;
@@ -134,8 +120,7 @@ static int probe_fit(exp_probe *p, const double *Xtr, double *Xown, const int *y
         goto done;
     }
     /* (in place: each element is read before it is written, so Z aliasing Xtr is the same) */
-    if (exp_scaler_fit(&p->sc, Xtr, ntr, d, err) || exp_scaler_transform(&p->sc, Xtr, ntr, d, Z, err) ||
-        (nva && check_finite(Xva, nva, d, err)))
+    if (exp_scaler_fit(&p->sc, Xtr, ntr, d, err) || exp_scaler_transform(&p->sc, Xtr, ntr, d, 0, Z, err))
         goto done;
     /* without validation rows: only the grid value nearest to C = 1 */
     size_t only = 0;

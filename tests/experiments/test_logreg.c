@@ -52,7 +52,7 @@ static void test_case(const fx_case *c)
         CHECK_CLOSE(sc.scale[j], scale[j], 1e-12 * scale[j], "%s: scale[%zu]", cn, j);
     }
     double *Z = malloc(n * d * sizeof *Z);
-    CHECK(exp_scaler_transform(&sc, X, n, d, Z, &err) == 0, "%s", err.msg);
+    CHECK(exp_scaler_transform(&sc, X, n, d, 0, Z, &err) == 0, "%s", err.msg);
 
     for (size_t e = 0; e < c->n; e++) {
         if (strcmp(c->e[e].key, "fit") != 0)
@@ -159,13 +159,13 @@ static void test_weights_and_errors(void)
     exp_scaler sc;
     exp_scaler_init(&sc);
     double out[12];
-    CHECK(exp_scaler_transform(&sc, X, 6, 2, out, &err) == -1, "unfitted scaler");
+    CHECK(exp_scaler_transform(&sc, X, 6, 2, 0, out, &err) == -1, "unfitted scaler");
     CHECK(exp_scaler_fit(&sc, X, 0, 2, &err) == -1, "no rows");
     CHECK(exp_scaler_fit(&sc, Xn, 6, 2, &err) == -1, "NaN");
     CHECK(exp_scaler_fit(&sc, X, 6, 2, &err) == 0, "%s", err.msg);
-    CHECK(exp_scaler_transform(&sc, X, 6, 3, out, &err) == -1, "wrong d");
+    CHECK(exp_scaler_transform(&sc, X, 6, 3, 0, out, &err) == -1, "wrong d");
     memcpy(out, X, sizeof X);
-    CHECK(exp_scaler_transform(&sc, out, 6, 2, out, &err) == 0, "in place");
+    CHECK(exp_scaler_transform(&sc, out, 6, 2, 0, out, &err) == 0, "in place");
     double m0 = 0, v0 = 0;
     for (int i = 0; i < 6; i++)
         m0 += out[2 * i] / 6;

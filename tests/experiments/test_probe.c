@@ -137,7 +137,7 @@ static void test_chunks(void)
         CHECK(exp_probe_fit(&p, X, K > 2 ? y3 : y2, 700, X + 700 * d, (K > 2 ? y3 : y2) + 700, 600, d, &pc, &err) == 0,
               "chunks K=%d: %s", K, err.msg);
         CHECK(exp_probe_predict(&p, X, n, d, P, &err) == 0, "chunks K=%d: %s", K, err.msg);
-        CHECK(exp_scaler_transform(&p.sc, X, n, d, Z, &err) == 0, "chunks: %s", err.msg);
+        CHECK(exp_scaler_transform(&p.sc, X, n, d, 0, Z, &err) == 0, "chunks: %s", err.msg);
         CHECK((K > 2 ? exp_logreg_mn_predict_proba(&p.mn, Z, n, d, R, &err) : exp_logreg_predict_proba(&p.bin, Z, n, d, R, &err)) == 0,
               "chunks: %s", err.msg);
         CHECK(memcmp(P, R, n * (K > 2 ? 3 : 1) * sizeof *P) == 0, "chunks K=%d: probabilities differ from the whole matrix", K);
@@ -146,6 +146,17 @@ static void test_chunks(void)
         CHECK_EQ_INT(err.code, WB_E_DATA, "chunks: NaN code");
         CHECK_CONTAINS(err.msg, "feature 2 of row 1000 is not finite", "chunks: NaN message");
         X[1000 * d + 2] = 0.5;
+        /* a validation row past the first chunk: named by its index among the validation rows */
+        const double keep = X[(700 + 550) * d + 1];
+        X[(700 + 550) * d + 1] = INFINITY;
+        exp_probe q;
+        exp_probe_init(&q);
+        CHECK(exp_probe_fit(&q, X, K > 2 ? y3 : y2, 700, X + 700 * d, (K > 2 ? y3 : y2) + 700, 600, d, &pc, &err) != 0,
+              "chunks: an infinite validation feature accepted");
+        CHECK_EQ_INT(err.code, WB_E_DATA, "chunks: validation Inf code");
+        CHECK_CONTAINS(err.msg, "scaler: feature 1 of row 550 is not finite", "chunks: validation Inf message");
+        X[(700 + 550) * d + 1] = keep;
+        exp_probe_free(&q);
         exp_probe_free(&p);
     }
     free(X);
