@@ -516,7 +516,7 @@ static int manifest_check(const char *bdir, exp_bundle_info *bi, long *in_ch, lo
     const io_json_node *pre = io_json_get(&d, root, "pretrained");
     bi->pretrained[0] = '\0';
     if (pre && pre->type == IO_JSON_STRING) {
-        if (strncmp(pre->str, "pretrained/", 11) || strchr(pre->str + 11, '/') || strstr(pre->str, "..") ||
+        if (strncmp(pre->str, "pretrained/", 11) || strchr(pre->str + 11, '/') || io_path_leaves(pre->str) ||
             !pre->str[11] || pre->str_len >= sizeof bi->pretrained) {
             wb_err(err, WB_E_DATA, mpath, "pretrained: expected \"pretrained/<file name>\" or null");
             goto done;
@@ -529,7 +529,7 @@ static int manifest_check(const char *bdir, exp_bundle_info *bi, long *in_ch, lo
     int listed[2 * MAX_FOLDS + 4] = {0};
     for (int32_t c = files->first; c >= 0; c = d.nodes[c].next) {
         const io_json_node *e = &d.nodes[c], *p = jget(&d, e, "path", IO_JSON_STRING), *hs = jget(&d, e, "sha256", IO_JSON_STRING);
-        if (e->type != IO_JSON_OBJECT || !p || !hs || p->str[0] == '/' || strstr(p->str, "..")) {
+        if (e->type != IO_JSON_OBJECT || !p || !hs || !p->str[0] || io_path_leaves(p->str)) {
             wb_err(err, WB_E_DATA, mpath, "files: each entry needs a relative path inside the bundle and a sha256");
             goto done;
         }

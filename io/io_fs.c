@@ -226,6 +226,21 @@ int io_fs_collect(const char *path, io_path_list *out, wb_error *err)
     return 0;
 }
 
+int io_path_has_dotdot(const char *p)
+{
+    for (const char *q = p; *q;) {
+        size_t k = strcspn(q, "/\\");
+        if (k == 2 && q[0] == '.' && q[1] == '.') return 1;
+        q += k + (q[k] != '\0');
+    }
+    return 0;
+}
+
+int io_path_leaves(const char *p)
+{
+    return p[0] == '/' || p[0] == '\\' || io_path_has_dotdot(p);
+}
+
 int io_fs_mkdirs(const char *dir, wb_error *err)
 {
     char buf[4096];

@@ -69,6 +69,13 @@ long long io_fs_read_full(int fd, void *buf, size_t n);
  * else path itself. Returns buf or path. */
 const char *io_fs_fd_name(int fd, const char *path, char *buf, size_t n);
 
+/* For a path read from an input file (an annotation sheet, a bundle's manifest) that must
+ * stay inside the directory it is relative to: io_path_has_dotdot is 1 when it has a ".."
+ * component, io_path_leaves when it has one or is absolute. Both '/' and '\\'
+ * separate components ("a..b" and "..x" are names, not ".."). */
+int io_path_has_dotdot(const char *p);
+int io_path_leaves(const char *p);
+
 /* Creates dir and its parents (mode 0777 & ~umask). Existing directories are fine. */
 int io_fs_mkdirs(const char *dir, wb_error *err);
 

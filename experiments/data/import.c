@@ -197,24 +197,6 @@ static int path_join(char *buf, size_t n, const char *dir, const char *name)
     return snprintf(buf, n, "%s/%s", dir, name) < (int)n ? 0 : -1;
 }
 
-/* 1 when a path taken from an annotation file has a ".." component (it could name a file
- * outside SOURCE: "../../etc/passwd"); "/" and "\\" both separate components. */
-static int has_dotdot(const char *p)
-{
-    for (const char *q = p; *q;) {
-        size_t k = strcspn(q, "/\\");
-        if (k == 2 && q[0] == '.' && q[1] == '.') return 1;
-        q += k + (q[k] != '\0');
-    }
-    return 0;
-}
-
-/* 1 when an annotation's path could leave SOURCE: absolute, or with a ".." component. */
-static int path_leaves(const char *p)
-{
-    return p[0] == '/' || p[0] == '\\' || has_dotdot(p);
-}
-
 static int is_file(const char *p)
 {
     struct stat st;
@@ -764,7 +746,7 @@ static int import_cbis(const exp_import_options *o, imp_table *t, exp_import_sum
                 rc = wb_err_at(err, WB_E_DATA, sheet, line, (int)c_img + 1, "image file path", "empty");
                 break;
             }
-            if (path_leaves(img)) {
+            if (io_path_leaves(img)) {
                 rc = wb_err_at(err, WB_E_DATA, sheet, line, (int)c_img + 1, "image file path",
                                "'%s' is absolute or has a '..' component: the sheet's paths must stay under %s", img,
                                o->source);
@@ -810,7 +792,7 @@ static int import_cbis(const exp_import_options *o, imp_table *t, exp_import_sum
             char roi[1024];
             trim(c_roi >= 0 ? io_csv_cell(&c, r, c_roi) : "", roi, sizeof roi);
             if (!o->roi_boxes || !roi[0]) continue;
-            if (path_leaves(roi)) {
+            if (io_path_leaves(roi)) {
                 rc = wb_err_at(err, WB_E_DATA, sheet, line, (int)c_roi + 1, "ROI mask file path",
                                "'%s' is absolute or has a '..' component: the sheet's paths must stay under %s", roi,
                                o->source);
@@ -1773,7 +1755,7 @@ static int import_embed(const exp_import_options *o, imp_table *t, exp_import_su
             uncertain++;
             continue;
         }
-        if (has_dotdot(v[2])) {
+        if (io_path_has_dotdot(v[2])) {
             rc = wb_err_at(err, WB_E_DATA, mpath, line, (int)mk[2] + 1, "anon_dicom_path",
                            "'%s' has a '..' component: refused (it could name a file outside %s)", v[2], o->source);
             break;
@@ -1872,7 +1854,7 @@ static int write_labels(const exp_import_options *o, imp_table *t, exp_import_su
     for (size_t i = 0; i < t->n; i++) {
         char full[4400];
         /* a path that could leave the source is never looked up (each format refuses one first) */
-        int found = !t->rows[i].unresolved && !path_leaves(t->rows[i].file) &&
+        int found = !t->rows[i].unresolved && !io_path_leaves(t->rows[i].file) &&
                     path_join(full, sizeof full, o->source, t->rows[i].file) == 0 && is_file(full);
         if (!found) {
             s->missing++;

@@ -1,6 +1,7 @@
 /* test_io_fs.c — io_fs helpers for faults: the stale temporary files of killed writers are
  * removed (those of live processes and other files kept), and io_atomic_chmod's mode reaches
- * the final file. Args: SCRATCH_DIR */
+ * the final file; io_path_leaves / io_path_has_dotdot tell which paths could leave their
+ * directory. Args: SCRATCH_DIR */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -33,6 +34,16 @@ int main(int argc, char **argv)
     if (argc != 2) {
         fprintf(stderr, "usage: test_io_fs SCRATCH_DIR\n");
         return 2;
+    }
+    /* paths from input files that must stay inside their directory (import, bundles) */
+    static const struct { const char *p; int dotdot, leaves; } paths[] = {
+        {"a/b.dcm", 0, 0},   {"a..b/c..", 0, 0},   {"..x/.y/...", 0, 0}, {"./a", 0, 0},      {"", 0, 0},
+        {"..", 1, 1},        {"a/../b", 1, 1},     {"a/..", 1, 1},       {"a\\..\\b", 1, 1}, {"../", 1, 1},
+        {"/etc/passwd", 0, 1}, {"\\x", 0, 1},      {"//a", 0, 1},        {"a//..//b", 1, 1},
+    };
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        CHECK(io_path_has_dotdot(paths[i].p) == paths[i].dotdot, "io_path_has_dotdot('%s')", paths[i].p);
+        CHECK(io_path_leaves(paths[i].p) == paths[i].leaves, "io_path_leaves('%s')", paths[i].p);
     }
     char dir[4000]; /* a new directory each time: earlier runs' files stay out of the counts */
     snprintf(dir, sizeof dir, "%s/%ld", argv[1], (long)getpid());
