@@ -459,6 +459,8 @@ typedef struct run_ctx {
     char wsha[65];
     exp_registry *reg;
     long long reg_id;
+    int made_dir;      /* this step created c->dir (holding only config.yaml until registered) */
+    int registered;    /* reg_id names this run's row (started or found) */
     exp_dataset ds;
     exp_cv_folds cv;
     exp_wi *wi;        /* a patch run's whole-image scoring (NULL otherwise) */
@@ -533,8 +535,23 @@ int exp_run_dir_name(const exp_config *cfg, const char *runs_dir, const char *st
     return 0;
 }
 
+/* Opens the run registry (RUNS_DIR/registry.sqlite or --registry) into c->reg, unless this step
+ * does not write it (units, --registry none). A registry that cannot be written (not an SQLite
+ * file, read-only, a newer schema) is refused here, before the run directory is made, so a
+ * run that could not be recorded leaves nothing behind. */
+static int run_registry_open(run_ctx *c, wb_error *err)
+{
+    const exp_run_options *o = c->o;
+    if (c->reg || o->step == EXP_RUN_UNITS || (o->registry && !strcmp(o->registry, "none"))) return 0;
+    char rpath[4400];
+    if (o->registry) snprintf(rpath, sizeof rpath, "%s", o->registry);
+    else snprintf(rpath, sizeof rpath, "%s/registry.sqlite", c->runs_dir);
+    return exp_registry_open_first(rpath, "the run", &c->reg, err);
+}
+
 /* Step 1, open: the config (a prepared or resumed run's own config.yaml), the weights (a
- * missing or damaged file stops the run before it has a directory), the run directory. */
+ * missing or damaged file stops the run before it has a directory), the registry (likewise),
+ * the run directory. */
 static int run_open(run_ctx *c, wb_error *err)
 {
     const exp_run_options *o = c->o;
@@ -579,7 +596,7 @@ static int run_open(run_ctx *c, wb_error *err)
         snprintf(c->dir, c->dir_n, "%s", existing);
         return 0;
     }
-    if (io_fs_mkdirs(c->runs_dir, err) != 0) return -1;
+    if (io_fs_mkdirs(c->runs_dir, err) != 0 || run_registry_open(c, err) != 0) return -1;
     /* run directory: <name>-<UTC time>-<hash of the resolved config>, or the one asked for */
     sbuf b = {0};
     char *resolved = NULL;
@@ -615,9 +632,21 @@ static int run_open(run_ctx *c, wb_error *err)
             }
         }
     }
+    c->made_dir = 1;
     int rc = sb_write(&b, c->dir, EXP_RD_CONFIG, err);
     sb_free(&b);
     return rc;
+}
+
+/* A run directory this step made whose run did not get into the registry: removed (it holds
+ * config.yaml at most), so that no directory is left that no run owns. */
+static void run_unmake_dir(run_ctx *c)
+{
+    if (!c->made_dir) return;
+    char p[4400];
+    snprintf(p, sizeof p, "%s/" EXP_RD_CONFIG, c->dir);
+    unlink(p);
+    if (rmdir(c->dir) != 0) wb_warn("%s: the run directory of the run that was not started stays: %s", c->dir, strerror(errno));
 }
 
 /* The registry: the run is "running" from here (a prepared run: without a process of its own,
@@ -626,11 +655,13 @@ static int run_register(run_ctx *c, wb_error *err)
 {
     const exp_run_options *o = c->o;
     if (o->step == EXP_RUN_UNITS || (o->registry && !strcmp(o->registry, "none"))) return 0;
-    char rpath[4400], cpath[4400], chex[65];
-    if (o->registry) snprintf(rpath, sizeof rpath, "%s", o->registry);
-    else snprintf(rpath, sizeof rpath, "%s/registry.sqlite", c->runs_dir);
-    if (exp_registry_open(rpath, &c->reg, err) != 0) return -1;
-    if (o->step == EXP_RUN_FINISH) return exp_registry_find(c->reg, c->dir, &c->reg_id, err);
+    char cpath[4400], chex[65];
+    if (run_registry_open(c, err) != 0) return -1;
+    if (o->step == EXP_RUN_FINISH) {
+        if (exp_registry_find(c->reg, c->dir, &c->reg_id, err) != 0) return -1;
+        c->registered = 1;
+        return 0;
+    }
     snprintf(cpath, sizeof cpath, "%s/" EXP_RD_CONFIG, c->dir);
     unsigned char *ctext = NULL;
     size_t cn = 0;
@@ -644,6 +675,7 @@ static int run_register(run_ctx *c, wb_error *err)
                            o->step == EXP_RUN_PREPARE && !o->keep_registry_pid, NULL, NULL, NULL};
     int rc = exp_registry_start(c->reg, &rr, &c->reg_id, err);
     free(ctz ? ctz : (char *)ctext);
+    c->registered = rc == 0;
     return rc;
 }
 
@@ -1482,7 +1514,7 @@ static void run_close(run_ctx *c, int rc, wb_error *err)
         wb_error e2;
         wb_error_clear(&e2);
         /* a prepared run stays "running" until its finish step; a failed prepare is failed */
-        if ((c->o->step != EXP_RUN_PREPARE || rc != 0) &&
+        if (c->registered && (c->o->step != EXP_RUN_PREPARE || rc != 0) &&
             exp_registry_finish(c->reg, c->reg_id, c->dir, rc == 0 ? NULL : msg, &e2) != 0)
             wb_warn("the run registry was not updated: %s: %s", e2.file, e2.msg);
         exp_registry_close(c->reg);
@@ -1539,7 +1571,12 @@ int exp_run(const exp_run_options *o, char *dir, size_t dir_n, wb_error *err)
     wb_tensor_list_init(&c.weights);
     exp_cv_folds_init(&c.cv);
     int rc = -1;
-    if (run_open(&c, err) != 0 || run_register(&c, err) != 0 || run_prepare(&c, err) != 0) goto done;
+    if (run_open(&c, err) != 0) goto done;
+    if (run_register(&c, err) != 0) {
+        run_unmake_dir(&c);
+        goto done;
+    }
+    if (run_prepare(&c, err) != 0) goto done;
     if (o->step != EXP_RUN_PREPARE && o->step != EXP_RUN_FINISH && run_units(&c, err) != 0) goto done;
     if ((o->step == EXP_RUN_ALL || o->step == EXP_RUN_FINISH) && (run_merge(&c, err) != 0 || run_outputs(&c, err) != 0))
         goto done;

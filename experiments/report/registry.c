@@ -178,6 +178,17 @@ static int check_version(exp_registry *reg)
     return rc;
 }
 
+int exp_registry_open_first(const char *path, const char *what, exp_registry **out, wb_error *err)
+{
+    if (exp_registry_open(path, out, err) == 0) return 0;
+    char why[sizeof err->msg];
+    snprintf(why, sizeof why, "%s", err->msg);
+    snprintf(err->msg, sizeof err->msg, "the run registry cannot be written (%.600s); %.40s was not started and nothing was "
+             "written: move the file away, or record it elsewhere with --registry DB or not at all with --registry none",
+             why, what);
+    return -1;
+}
+
 int exp_registry_open_read(const char *path, exp_registry **out, wb_error *err)
 {
     *out = NULL;

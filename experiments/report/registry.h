@@ -45,6 +45,10 @@ typedef struct exp_registry_run {
 
 /* Opens (creating if needed) the database at path; its directory must exist. */
 int exp_registry_open(const char *path, exp_registry **out, wb_error *err);
+/* exp_registry_open for a command that writes the registry before it writes anything else
+ * (run, predict): the same, with what it says on failure told that `what` ("the run") was not
+ * started and how to go on (--registry DB, --registry none). */
+int exp_registry_open_first(const char *path, const char *what, exp_registry **out, wb_error *err);
 /* Opens an existing registry for list/show/compare: nothing is created and no schema is
  * written, so it works on a read-only file system or in another user's runs directory (then
  * read-only, and exp_registry_reap does nothing). Errors: WB_E_IO (cannot read), WB_E_DATA

@@ -64,6 +64,26 @@ expect_grep '^P0002/L_CC.dcm,.*is a FIFO \(named pipe\), not a regular file' "$r
 expect_grep '^P0003/L_CC.dcm,.*is a character device, not a regular file' "$run/excluded.csv"
 expect_grep '"excluded": 3' "$run/metrics.json"
 
+# 3b. a registry that cannot be written (not an SQLite file; read-only to the user) stops the
+# run before its directory is made: nothing is left in the runs directory but the registry
+mkdir -p "$out/runs-garbage"
+head -c 4096 /dev/urandom >"$out/runs-garbage/registry.sqlite"
+expect_exit 3 t "$wb" run "$out/b.yaml" --out "$out/runs-garbage"
+expect_grep 'runs-garbage/registry.sqlite: the run registry cannot be written \(file is not a database\); the run was not started and nothing was written: .*--registry none' "$out/stderr"
+expect_eq "$(ls "$out/runs-garbage")" "registry.sqlite" "the runs directory after a garbage registry"
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+  # root is not stopped by file modes: the run is made as nobody, in a runs directory nobody
+  # may write, on a registry nobody may not
+  mkdir -p "$out/runs-ro"
+  cp "$out/runs/registry.sqlite" "$out/runs-ro/registry.sqlite"
+  chmod 0444 "$out/runs-ro/registry.sqlite"; chmod 0777 "$out/runs-ro"
+  expect_exit 4 t setpriv --reuid=nobody --regid=nogroup --clear-groups "$wb" run "$out/b.yaml" --out "$out/runs-ro"
+  expect_grep 'runs-ro/registry.sqlite: the run registry cannot be written \(attempt to write a readonly database.*\); the run was not started' "$out/stderr"
+  expect_eq "$(ls "$out/runs-ro" | grep -v '^registry.sqlite' || true)" "" "the runs directory after a read-only registry"
+else
+  echo "note: not root or no setpriv/nobody: the read-only registry case is skipped" >&2
+fi
+
 # 4. text that is not UTF-8 (Latin-1 with and without (0008,0005), Latin-2, Cyrillic ISO_IR 144)
 # and a file name with the Latin-1 byte 0xE9: inspect's JSON stays valid UTF-8
 mkdir -p "$out/text"
