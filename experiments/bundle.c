@@ -431,8 +431,57 @@ static const io_json_node *jget(const io_json_doc *d, const io_json_node *o, con
     return n && n->type == t ? n : NULL;
 }
 
-/* Reads and checks the manifest: every listed file's SHA-256, and that the files the bundle
- * uses are listed. */
+/* The folds' thresholds file of a bundle (name: "thresholds.csv" or "reference/thresholds.csv",
+ * whose SHA-256 the manifest has checked) is the source of the decision threshold; the
+ * manifest's key (threshold or reference.threshold) repeats their mean, as make_bundle
+ * computed it (summed in fold order, divided by folds). Both must agree to the bit: a manifest
+ * edited by hand (it has no hash of its own) is refused rather than used. */
+static int thresholds_agree(const char *bdir, const char *name, int folds, double manifest_thr, const char *mpath,
+                            const char *key, wb_error *err)
+{
+    char tpath[PATH_MAX + 64];
+    snprintf(tpath, sizeof tpath, "%s/%s", bdir, name);
+    io_csv t;
+    if (io_csv_read(tpath, &t, err) != 0) return -1;
+    int rc = -1;
+    long cf = io_csv_column(&t, "fold", err), ct = cf < 0 ? -1 : io_csv_column(&t, "threshold", err);
+    if (ct < 0) goto done;
+    if (t.n_rows != (size_t)folds) {
+        wb_err(err, WB_E_DATA, tpath, "%zu folds' thresholds, the manifest says %d folds: the bundle was changed; "
+               "refusing to use the bundle", t.n_rows, folds);
+        goto done;
+    }
+    double sum = 0;
+    for (size_t r = 0; r < t.n_rows; r++) {
+        const char *f = io_csv_cell(&t, r, cf), *v = io_csv_cell(&t, r, ct);
+        char *fe, *ve;
+        long fv = strtol(f, &fe, 10);
+        double tv = strtod(v, &ve);
+        if (!f[0] || *fe || fv != (long)r) {
+            wb_err_at(err, WB_E_DATA, tpath, t.lines[r], (int)cf + 1, "fold", "expected fold %zu, got '%s'", r, f);
+            goto done;
+        }
+        if (!v[0] || *ve || !isfinite(tv)) {
+            wb_err_at(err, WB_E_DATA, tpath, t.lines[r], (int)ct + 1, "threshold", "expected a number, got '%s'", v);
+            goto done;
+        }
+        sum += tv;
+    }
+    const double mean = sum / folds;
+    if (!(mean == manifest_thr)) {
+        wb_err(err, WB_E_DATA, mpath, "%.17g, but the mean of %s's fold thresholds is %.17g: the manifest was "
+               "edited; refusing to use the bundle (make it again with workbench bundle)", manifest_thr, name, mean);
+        snprintf(err->key, sizeof err->key, "%s", key);
+        goto done;
+    }
+    rc = 0;
+done:
+    io_csv_free(&t);
+    return rc;
+}
+
+/* Reads and checks the manifest: every listed file's SHA-256, that the files the bundle uses
+ * are listed, and that its thresholds are the thresholds files' (thresholds_agree). */
 static int manifest_check(const char *bdir, exp_bundle_info *bi, long *in_ch, long *h, long *w, wb_error *err)
 {
     char mpath[PATH_MAX + 32];
@@ -579,6 +628,10 @@ static int manifest_check(const char *bdir, exp_bundle_info *bi, long *in_ch, lo
         wb_err(err, WB_E_DATA, mpath, "files: config.yaml and thresholds.csv must be listed");
         goto done;
     }
+    if (thresholds_agree(bdir, "thresholds.csv", bi->folds, bi->threshold, mpath, "threshold", err) != 0 ||
+        (bi->reference[0] && thresholds_agree(bdir, "reference/thresholds.csv", bi->folds, bi->ref_threshold, mpath,
+                                              "reference.threshold", err) != 0))
+        goto done;
     rc = 0;
 done:
     io_json_free(&d);
@@ -1037,8 +1090,11 @@ int exp_predict_run(const char *bundle_dir, const char *data, const char *out_di
         if (!bundle_dir) wb_err(err, WB_E_USAGE, NULL, "predict: no bundle directory");
         return -1;
     }
+    struct stat ost;
+    const int made_out = stat(out_dir, &ost) != 0;
     if (io_fs_mkdirs(out_dir, err) != 0) return -1;
-    /* the registry: the directory holding out_dir's (as a run's is its runs directory's) */
+    /* the registry: the directory holding out_dir's (as a run's is its runs directory's); one
+     * that cannot be written stops predict before anything is, and out_dir goes again if new */
     exp_registry *reg = NULL;
     long long id = -1;
     if (!registry || strcmp(registry, "none")) {
@@ -1052,8 +1108,9 @@ int exp_predict_run(const char *bundle_dir, const char *data, const char *out_di
         rr.kind = "external_validation";
         rr.source_run = s->b.source_run;
         rr.cohort = data;
-        if (exp_registry_open(rpath, &reg, err) != 0 || exp_registry_start(reg, &rr, &id, err) != 0) {
+        if (exp_registry_open_first(rpath, "predict", &reg, err) != 0 || exp_registry_start(reg, &rr, &id, err) != 0) {
             exp_registry_close(reg);
+            if (made_out) rmdir(out_dir);
             return -1;
         }
         s->registry_id = id;
