@@ -138,6 +138,32 @@ int exp_report_check_predictions(const char *path, const io_csv *pred, wb_error 
     return check_cells(path, pred, pred_cells, sizeof pred_cells / sizeof *pred_cells, err);
 }
 
+/* metrics.csv's value, ci_low and ci_high cells (numbers or null by check_cells) in the range
+ * of the row's metric (exp_rd_metric_range), at the cell's line:column. */
+static int check_metric_ranges(const char *path, const io_csv *csv, wb_error *err)
+{
+    static const char *const cols[] = {EXP_RD_COL_VALUE, "ci_low", "ci_high"};
+    wb_error ignore;
+    const long cm = io_csv_column(csv, EXP_RD_COL_METRIC, &ignore);
+    if (cm < 0) return 0;
+    for (size_t k = 0; k < sizeof cols / sizeof *cols; k++) {
+        const long c = io_csv_column(csv, cols[k], &ignore);
+        if (c < 0) continue;
+        for (size_t r = 0; r < csv->n_rows; r++) {
+            const char *name = io_csv_cell(csv, r, cm), *t = io_csv_cell(csv, r, c);
+            double lo, hi;
+            int whole;
+            if (!t[0] || !strcmp(t, "null") || !exp_rd_metric_range(name, &lo, &hi, &whole)) continue;
+            const double v = strtod(t, NULL);
+            if (!(v >= lo && v <= hi) || (whole && v != floor(v)))
+                return wb_err_at(err, WB_E_DATA, path, csv->lines[r], (int)c + 1, cols[k],
+                                 "%s %s is out of range: expected %s from %g to %g (an edited or damaged run "
+                                 "directory?)", name, t, whole ? "a whole number" : "a value", lo, hi);
+        }
+    }
+    return 0;
+}
+
 static int run_files_check(const char *dir, const run_files *rf, wb_error *err)
 {
     char path[3][4200];
@@ -150,6 +176,7 @@ static int run_files_check(const char *dir, const run_files *rf, wb_error *err)
     static const cell_spec tim[] = {{EXP_RD_COL_REPEAT, CELL_INT}, {EXP_RD_COL_SECONDS, CELL_NUM_OR_NULL}};
     return exp_report_check_predictions(path[0], &rf->pred, err) ||
                    check_cells(path[1], &rf->mcsv, met, sizeof met / sizeof *met, err) ||
+                   check_metric_ranges(path[1], &rf->mcsv, err) ||
                    (rf->have_timing && check_cells(path[2], &rf->timing, tim, sizeof tim / sizeof *tim, err))
                ? -1
                : 0;

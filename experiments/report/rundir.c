@@ -1,6 +1,7 @@
 /* rundir.c — the run directory's schema check. See rundir.h. */
 #include "experiments/report/rundir.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +15,70 @@ _Static_assert(EXP_M_COUNT == 15, "exp_rd_metric_names: one name per EXP_M_* ent
 const char *const exp_rd_mc_fixed_names[EXP_MC_FIXED] = {EXP_RD_M_AUC, EXP_RD_M_ACCURACY, EXP_RD_M_BALANCED_ACCURACY,
                                                          EXP_RD_M_F1_MACRO, EXP_RD_M_LOG_LOSS, EXP_RD_M_N};
 _Static_assert(EXP_MC_FIXED == 6, "exp_rd_mc_fixed_names: one name per EXP_MC_* entry");
+
+int exp_rd_metric_range(const char *name, double *lo, double *hi, int *whole)
+{
+    static const char *const unit[] = {EXP_RD_M_AUC, EXP_RD_M_AUC_CI_LOW, EXP_RD_M_AUC_CI_HIGH, EXP_RD_M_AP,
+                                       EXP_RD_M_ACCURACY, EXP_RD_M_BALANCED_ACCURACY, EXP_RD_M_SENSITIVITY,
+                                       EXP_RD_M_SPECIFICITY, EXP_RD_M_SENS_AT_SPEC, EXP_RD_M_F1, EXP_RD_M_BRIER,
+                                       EXP_RD_M_ECE, EXP_RD_M_F1_MACRO, EXP_RD_K_DELONG_P, EXP_RD_K_TTEST_P};
+    static const char *const signed_unit[] = {EXP_RD_K_DELTA_AUC, EXP_RD_K_DELTA_CI_LOW, EXP_RD_K_DELTA_CI_HIGH};
+    *whole = 0;
+    *lo = 0;
+    *hi = 1;
+    for (size_t k = 0; k < sizeof unit / sizeof *unit; k++)
+        if (!strcmp(name, unit[k])) return 1;
+    if (!strncmp(name, EXP_RD_M_AUC_OVR_PREFIX, strlen(EXP_RD_M_AUC_OVR_PREFIX))) return 1;
+    *lo = -1;
+    for (size_t k = 0; k < sizeof signed_unit / sizeof *signed_unit; k++)
+        if (!strcmp(name, signed_unit[k])) return 1;
+    *lo = 0;
+    *hi = INFINITY;
+    if (!strcmp(name, EXP_RD_M_LOG_LOSS)) return 1;
+    *whole = 1;
+    return !strcmp(name, EXP_RD_M_N) || !strcmp(name, EXP_RD_M_N_POSITIVE) ||
+           !strncmp(name, EXP_RD_M_N_CLASS_PREFIX, strlen(EXP_RD_M_N_CLASS_PREFIX));
+}
+
+/* Every number under a metric's name in the subtree at node i (whose key path is where[0..len))
+ * in its range, and an object's n_positive at most its n. */
+static int check_ranges(const io_json_doc *d, int32_t i, char *where, size_t len, size_t cap, const char *path,
+                        wb_error *err)
+{
+    const io_json_node *o = &d->nodes[i];
+    if (o->type != IO_JSON_OBJECT && o->type != IO_JSON_ARRAY) return 0;
+    const io_json_node *n = NULL, *npos = NULL;
+    size_t idx = 0;
+    for (int32_t c = o->first; c >= 0; c = d->nodes[c].next, idx++) {
+        const io_json_node *m = &d->nodes[c];
+        int k;
+        if (o->type == IO_JSON_OBJECT) k = snprintf(where + len, cap - len, "%s%s", len ? "." : "", m->key);
+        else k = snprintf(where + len, cap - len, "[%zu]", idx);
+        const size_t sub = k < 0 ? len : len + (size_t)k < cap ? len + (size_t)k : cap - 1;
+        double lo, hi;
+        int whole;
+        if (m->type == IO_JSON_NUMBER && o->type == IO_JSON_OBJECT && exp_rd_metric_range(m->key, &lo, &hi, &whole)) {
+            if (!(m->num >= lo && m->num <= hi) || (whole && m->num != floor(m->num))) {
+                wb_err(err, WB_E_DATA, path, "%.17g (at byte %zu) is out of range: expected %s from %g to %g (an "
+                       "edited or damaged run directory?)", m->num, m->offset, whole ? "a whole number" : "a value",
+                       lo, hi);
+                snprintf(err->key, sizeof err->key, "%s", where);
+                return -1;
+            }
+            if (!strcmp(m->key, EXP_RD_M_N)) n = m;
+            if (!strcmp(m->key, EXP_RD_M_N_POSITIVE)) npos = m;
+        }
+        if (check_ranges(d, c, where, sub, cap, path, err) != 0) return -1;
+        where[len] = '\0';
+    }
+    if (n && npos && npos->num > n->num) {
+        wb_err(err, WB_E_DATA, path, "%.17g (at byte %zu) is more than n, %.17g (an edited or damaged run directory?)",
+               npos->num, npos->offset, n->num);
+        snprintf(err->key, sizeof err->key, "%s%s" EXP_RD_M_N_POSITIVE, where, len ? "." : "");
+        return -1;
+    }
+    return 0;
+}
 
 /* member key of obj with one of the types in the mask (1 << IO_JSON_*); err names key. */
 static const io_json_node *need(const io_json_doc *d, const io_json_node *obj, const char *where, const char *key,
@@ -95,5 +160,7 @@ int exp_rundir_check_metrics(const io_json_doc *d, const char *path, wb_error *e
             }
         }
     }
-    return 0;
+    char where[sizeof err->key];
+    where[0] = '\0';
+    return check_ranges(d, 0, where, 0, sizeof where, path, err);
 }

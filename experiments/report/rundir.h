@@ -162,13 +162,22 @@ extern const char *const exp_rd_metric_names[EXP_M_COUNT];
 #define EXP_RD_M_N_CLASS_PREFIX "n_class_"
 extern const char *const exp_rd_mc_fixed_names[EXP_MC_FIXED];
 
+/* The values metric name can take, for readers of run files: [*lo, *hi], *whole when it is a
+ * count. AUCs, rates, AP, F1, Brier, ECE and p-values lie in [0, 1], ΔAUC and its CI in
+ * [-1, 1], a log loss in [0, inf), n, n_positive and n_class_<class> are whole numbers from 0.
+ * Returns 0 for a name with no range of its own (threshold, delong_z, the t statistics, names
+ * that are not metrics): those need only be finite. */
+int exp_rd_metric_range(const char *name, double *lo, double *hi, int *whole);
+
 /* Checks that metrics.json (d, read from path) has every member its readers use: the root's
  * schema_version (EXP_RD_SCHEMA_VERSION), name, data.images, data.patients, cv.folds,
  * cv.repeats, reference and variants; each variant's name, type, trainable_params and repeats;
  * each repeat's number and its "image" (and, for binary runs, "breast") object with every
  * metric of the run's table (exp_rd_metric_names without the threshold for
  * binary runs, exp_rd_mc_fixed_names for multi-class runs, those with "classes"), each a number
- * or null. WB_E_DATA naming path and the key's full path otherwise. */
+ * or null; and that every number anywhere in the file under a metric's name is in that
+ * metric's range (exp_rd_metric_range), n_positive at most n. WB_E_DATA naming path and the
+ * key's full path otherwise. */
 int exp_rundir_check_metrics(const io_json_doc *d, const char *path, wb_error *err);
 
 #endif

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The run directory's schema (experiments/report/rundir.h): a report of a run directory whose
 # metrics.json lacks a key the report relies on fails naming the file and the key's full path,
-# instead of printing "n/a". usage: test_rundir_schema.sh WORKBENCH FIXTURE_RUN WORKDIR
+# instead of printing "n/a"; a metric out of its range (an AUC of 7.5, a negative count) is refused
+# likewise. usage: test_rundir_schema.sh WORKBENCH FIXTURE_RUN WORKDIR
 set -u
 wb=$1 fixture=$2 work=$3
 fails=0 checks=0
@@ -46,6 +47,23 @@ refused csvfold 'csvfold/metrics.csv:2:2: fold: expected a whole number from 0 t
   metrics.csv awk -F, 'BEGIN{OFS=","} NR==2{$2="999999999999"} {print}'
 refused csvscore 'csvscore/predictions.csv:3:9: score: expected a number or null, got .abc.' \
   predictions.csv awk -F, 'BEGIN{OFS=","} NR==3{$9="abc"} {print}'
+
+# values out of their metric's range: refused naming the key (metrics.json) or line:col
+# (metrics.csv), never drawn or tabled
+refused auc75 'auc75/metrics.json: variants\[0\]\.repeats\[0\]\.image\.auc: 7.5 (at byte [0-9]*) is out of range: expected a value from 0 to 1' \
+  metrics.json sed '0,/"auc": [0-9.]*/s//"auc": 7.5/'
+refused negn 'negn/metrics.json: variants\[0\]\.repeats\[0\]\.image\.n: -63 (at byte [0-9]*) is out of range: expected a whole number from 0 to inf' \
+  metrics.json sed '0,/"n": 63/s//"n": -63/'
+refused npos 'npos/metrics.json: variants\[0\]\.repeats\[0\]\.image\.n_positive: 64 (at byte [0-9]*) is more than n, 63' \
+  metrics.json sed '0,/"n_positive": 24/s//"n_positive": 64/'
+refused delta 'delta/metrics.json: variants\[[0-9]\]\.repeats\[0\]\.image\.vs_reference\.delta_auc: -1.5 .*expected a value from -1 to 1' \
+  metrics.json sed '0,/"delta_auc": [-0-9.e]*/s//"delta_auc": -1.5/'
+refused csvsens 'csvsens/metrics.csv:6:6: value: sensitivity 1.25 is out of range: expected a value from 0 to 1' \
+  metrics.csv awk -F, 'BEGIN{OFS=","} NR==6{$6="1.25"} {print}'
+refused csvci 'csvci/metrics.csv:2:7: ci_low: auc -0.1 is out of range' \
+  metrics.csv awk -F, 'BEGIN{OFS=","} NR==2{$7="-0.1"} {print}'
+refused csvcount 'csvcount/metrics.csv:[0-9]*:6: value: n 2.5 is out of range: expected a whole number from 0 to inf' \
+  metrics.csv awk -F, 'BEGIN{OFS=","} $5=="n" && !done{$6="2.5"; done=1} {print}'
 
 echo "test_rundir_schema.sh: $checks checks, $fails failed"
 [ $fails -eq 0 ]
