@@ -6,6 +6,7 @@
 #include "io/io_fs.h"
 #include "io/io_j2k.h"
 #include "io/io_dicom_scan.h"
+#include "base/wb_log.h"
 
 #include <sys/mman.h>
 
@@ -656,6 +657,59 @@ int check_jpeg_frame(const char *path, DcmDataset *ds, const io_dicom_meta *m, w
     return err_tag(err, path, DCM_PixelData, "JPEG stream: no frame header (SOF marker) before the first scan");
 }
 
+// RLE (PS3.5 Annex G): a 64-byte header (the number of segments, then 15 offsets), then one
+// PackBits segment per byte of a sample, each decoding to Rows x Columns bytes (one more is a
+// pad byte some encoders write). DCMTK said "Pixel representation cannot be changed" for a
+// header or an offset that does not fit, and read a segment that decodes to more or fewer bytes
+// than the header's pixels (a wrong Rows, a cut frame) as a shifted or zero-filled image. The
+// header and every segment are walked here first, without decoding into memory.
+int check_rle_frame(const char *path, DcmDataset *ds, const io_dicom_meta *m, wb_error *err)
+{
+    const Uint8 *b = nullptr;
+    size_t n = 0;
+    std::vector<Uint8> joined;
+    if (frame_bytes(path, ds, "RLE", &b, &n, &joined, err) != 0) return -1;
+    if (!b || n < 64)
+        return err_tag(err, path, DCM_PixelData, "the RLE frame has %zu bytes, less than its 64-byte header", b ? n : 0);
+    auto u32 = [b](size_t at) {
+        return (size_t)b[at] | (size_t)b[at + 1] << 8 | (size_t)b[at + 2] << 16 | (size_t)b[at + 3] << 24;
+    };
+    const size_t nseg = u32(0), want = (size_t)m->bits_allocated / 8;
+    if (nseg != want)
+        return err_tag(err, path, DCM_BitsAllocated,
+                       "is %d, so the RLE frame needs %zu segment%s (one per byte of a sample), but its header gives %zu",
+                       m->bits_allocated, want, want == 1 ? "" : "s", nseg);
+    const size_t need = (size_t)m->rows * (size_t)m->cols;
+    for (size_t k = 0; k < nseg; k++) {
+        const size_t start = u32(4 + 4 * k), end = k + 1 < nseg ? u32(8 + 4 * k) : n;
+        if (start < 64 || start >= n || (k == 0 && start != 64))
+            return err_tag(err, path, DCM_PixelData, "RLE segment %zu starts at byte %zu, %s", k + 1, start,
+                           start >= n ? "past the end of the frame" : "inside the 64-byte header");
+        if (end <= start || end > n)
+            return err_tag(err, path, DCM_PixelData, "RLE segment %zu starts at byte %zu, past the end of the %zu-byte frame",
+                           k + 2, end, n);
+        // PackBits: c < 128 copies c + 1 bytes, c > 128 repeats the next byte 257 - c times,
+        // 128 does nothing. Input left over once the pixels are complete is padding.
+        size_t out = 0, i = start;
+        while (i < end) {
+            const unsigned c = b[i++];
+            const size_t take = c < 128 ? c + 1 : c > 128 ? 1 : 0, put = c < 128 ? c + 1 : c > 128 ? 257 - c : 0;
+            if (take > end - i) {
+                if (out >= need) break;
+                return err_tag(err, path, DCM_PixelData,
+                               "RLE segment %zu is cut short: a run at byte %zu of the frame needs %zu bytes, %zu are left "
+                               "(%zu of the %zu bytes decoded)", k + 1, i - 1, take, end - i, out, need);
+            }
+            i += take;
+            out += put;
+        }
+        if (out < need || out > need + 1)
+            return err_tag(err, path, DCM_PixelData, "RLE segment %zu decodes to %zu bytes, the header's %d x %d pixels need %zu",
+                           k + 1, out, m->cols, m->rows, need);
+    }
+    return 0;
+}
+
 // JPEG 2000 (io_j2k.h): the codestream is checked against Rows, Columns, Samples per Pixel and
 // Bits Allocated before decoding; every decoded value must then be a stored value that Bits
 // Stored and Pixel Representation allow. Unsigned JPEG 2000 data in a file that says Pixel
@@ -717,6 +771,7 @@ int read_native(const char *path, DcmDataset *ds, const io_dicom_meta *m, Stored
                 wb_error *err)
 {
     if (jpeg_itu(m->transfer_syntax) && check_jpeg_frame(path, ds, m, err) != 0) return -1;
+    if (!strcmp(m->transfer_syntax, "1.2.840.10008.1.2.5") && check_rle_frame(path, ds, m, err) != 0) return -1;
     OFCondition c = ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
     if (c.bad() || !ds->canWriteXfer(EXS_LittleEndianExplicit))
         return wb_err(err, WB_E_DATA, path, "cannot decode pixel data in transfer syntax %s (%s): %s",
@@ -731,10 +786,24 @@ int read_native(const char *path, DcmDataset *ds, const io_dicom_meta *m, Stored
     const size_t n = (size_t)m->rows * (size_t)m->cols;
     const size_t bytes_per = m->bits_allocated / 8;
     const Uint32 len = el->getLength();
-    if ((size_t)len < n * bytes_per)
+    const size_t need = n * bytes_per;
+    if ((size_t)len < need)
         return err_tag(err, path, DCM_PixelData,
                        "pixel data too short: %lu bytes for %d x %d pixels of %d bits",
                        (unsigned long)len, m->rows, m->cols, m->bits_allocated);
+    // Longer: a pad byte to an even length is the standard's; other trailing bytes (some
+    // writers leave them) are ignored with a warning; a whole frame more or longer is refused,
+    // as the header says one frame (docs/dicom.md, "Pixel Data longer than the image").
+    const size_t extra = (size_t)len - need;
+    if (extra >= need)
+        return err_tag(err, path, DCM_PixelData,
+                       "%lu bytes where %d x %d pixels of %d bits need %zu: %zu frames' worth, but the file says it "
+                       "has one frame (a multi-frame image with a wrong Number of Frames, or a wrong Rows/Columns?)",
+                       (unsigned long)len, m->cols, m->rows, m->bits_allocated, need, (size_t)len / need);
+    if (extra > 1 || (extra == 1 && need % 2 == 0))
+        wb_warn("%s: (7FE0,0010) Pixel Data has %lu bytes, %zu more than the %d x %d pixels of %d bits need (%zu): "
+                "the trailing bytes are ignored", path, (unsigned long)len, extra, m->cols, m->rows,
+                m->bits_allocated, need);
     st->n = n;
     st->shift = m->high_bit + 1 - m->bits_stored;
     st->mask = m->bits_stored >= 16 ? 0xFFFFu : ((1u << m->bits_stored) - 1u);

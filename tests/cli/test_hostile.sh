@@ -84,6 +84,19 @@ else
   echo "note: not root or no setpriv/nobody: the read-only registry case is skipped" >&2
 fi
 
+# 3c. Pixel Data longer than the image: under a frame more is read with a warning naming the
+# file and the byte counts; a whole frame more is refused (exit 3); an RLE frame whose segments
+# do not fit the header is refused naming the segment
+expect_exit 0 t "$wb" inspect "$data/raw_trailing.dcm"
+expect_grep '^workbench: warning: .*/raw_trailing.dcm: \(7FE0,0010\) Pixel Data has 884 bytes, 10 more than the 19 x 23 pixels of 16 bits need \(874\): the trailing bytes are ignored$' "$out/stderr"
+expect_grep '"ok":true' "$out/stdout"
+expect_exit 0 t "$wb" inspect "$data/u8.dcm"
+expect_no_grep 'warning' "$out/stderr"
+expect_exit 3 t "$wb" inspect "$data/raw_two_frames.dcm"
+expect_grep 'raw_two_frames.dcm: \(7FE0,0010\) Pixel Data: 1748 bytes where 19 x 23 pixels of 16 bits need 874: 2 frames' "$out/stdout"
+expect_exit 3 t "$wb" inspect "$data/rle_rows_fewer.dcm"
+expect_grep 'rle_rows_fewer.dcm: \(7FE0,0010\) Pixel Data: RLE segment 1 decodes to 437 bytes, the header.s 19 x 20 pixels need 380' "$out/stdout"
+
 # 4. text that is not UTF-8 (Latin-1 with and without (0008,0005), Latin-2, Cyrillic ISO_IR 144)
 # and a file name with the Latin-1 byte 0xE9: inspect's JSON stays valid UTF-8
 mkdir -p "$out/text"
