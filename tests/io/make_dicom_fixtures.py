@@ -182,6 +182,38 @@ def save(ds, fname):
     return path
 
 
+# ---- for the scripts that make mismatched variants of these fixtures
+# (make_jpeg_mismatch_fixtures.py, make_rle_length_fixtures.py)
+
+def first_frame(fname):
+    """The dataset of fixture fname and the bytes of its first encapsulated frame."""
+    from pydicom.encaps import generate_pixel_data_frame
+    ds = pydicom.dcmread(os.path.join(OUT, fname))
+    return ds, next(generate_pixel_data_frame(ds.PixelData))
+
+
+def frame_variant(src, fname, codestream=None, **changes):
+    """Fixture src saved as fname with its frame replaced by codestream (if given) and the
+    header attributes changes set."""
+    ds, _ = first_frame(src)
+    if codestream is not None:
+        ds.PixelData = encapsulate([codestream])
+        ds["PixelData"].is_undefined_length = True
+    for k, v in changes.items():
+        setattr(ds, k, v)
+    save(ds, fname)
+
+
+def merge_bad(bad):
+    """Rewrites bad.txt's lines for the files of bad ((file, expected substring) pairs), keeping
+    the other lines."""
+    path = os.path.join(OUT, "bad.txt")
+    mine = {f for f, _ in bad}
+    keep = [l for l in open(path).read().splitlines() if l.split(" ", 1)[0] not in mine]
+    with open(path, "w") as f:
+        f.write("\n".join(keep + ["%s %s" % b for b in bad]) + "\n")
+
+
 def set_window(ds, centers, widths, func=None):
     ds.WindowCenter = [str(c) for c in centers] if len(centers) > 1 else str(centers[0])
     ds.WindowWidth = [str(w) for w in widths] if len(widths) > 1 else str(widths[0])

@@ -14,28 +14,11 @@ substring its bad.txt line gives (the lines are rewritten, the others kept).
 import importlib.util
 import os
 
-import pydicom
-from pydicom.encaps import encapsulate, generate_pixel_data_frame
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 spec = importlib.util.spec_from_file_location("fx", os.path.join(HERE, "make_dicom_fixtures.py"))
 fx = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(fx)
-
-
-def frame(fname):
-    ds = pydicom.dcmread(os.path.join(fx.OUT, fname))
-    return ds, next(generate_pixel_data_frame(ds.PixelData))
-
-
-def variant(src, fname, codestream=None, **changes):
-    ds, cs = frame(src)
-    if codestream is not None:
-        ds.PixelData = encapsulate([codestream])
-        ds["PixelData"].is_undefined_length = True
-    for k, v in changes.items():
-        setattr(ds, k, v)
-    ds.save_as(os.path.join(fx.OUT, fname), write_like_original=False)
+frame, variant = fx.first_frame, fx.frame_variant
 
 
 def main():
@@ -59,12 +42,7 @@ def main():
     variant("mg12_rescale_jpll.dcm", "jpll_three_components.dcm", codestream=three)
     bad.append(("jpll_three_components.dcm", "(0028,0002) Samples per Pixel: is 1 but the JPEG frame has 3 components"))
 
-    path = os.path.join(fx.OUT, "bad.txt")
-    mine = {f for f, _ in bad}
-    keep = [l for l in open(path).read().splitlines() if l.split(" ", 1)[0] not in mine]
-    with open(path, "w") as f:
-        f.write("\n".join(keep + ["%s %s" % b for b in bad]) + "\n")
-
+    fx.merge_bad(bad)
 
 if __name__ == "__main__":
     main()

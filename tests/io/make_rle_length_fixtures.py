@@ -23,31 +23,12 @@ import os
 import struct
 
 import pydicom
-from pydicom.encaps import encapsulate, generate_pixel_data_frame
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 spec = importlib.util.spec_from_file_location("fx", os.path.join(HERE, "make_dicom_fixtures.py"))
 fx = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(fx)
-
-
-def frame(fname):
-    ds = pydicom.dcmread(os.path.join(fx.OUT, fname))
-    return ds, next(generate_pixel_data_frame(ds.PixelData))
-
-
-def save(ds, fname):
-    ds.save_as(os.path.join(fx.OUT, fname), write_like_original=False)
-
-
-def variant(src, fname, codestream=None, **changes):
-    ds, cs = frame(src)
-    if codestream is not None:
-        ds.PixelData = encapsulate([codestream])
-        ds["PixelData"].is_undefined_length = True
-    for k, v in changes.items():
-        setattr(ds, k, v)
-    save(ds, fname)
+frame, variant, save = fx.first_frame, fx.frame_variant, fx.save
 
 
 def rle_header(frame_bytes):
@@ -104,12 +85,7 @@ def main():
     ds.PixelData = ds.PixelData + bytes(10)
     save(ds, "raw_trailing.dcm")
 
-    path = os.path.join(fx.OUT, "bad.txt")
-    mine = {f for f, _ in bad}
-    keep = [l for l in open(path).read().splitlines() if l.split(" ", 1)[0] not in mine]
-    with open(path, "w") as f:
-        f.write("\n".join(keep + ["%s %s" % b for b in bad]) + "\n")
-
+    fx.merge_bad(bad)
 
 if __name__ == "__main__":
     main()
