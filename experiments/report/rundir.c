@@ -22,16 +22,14 @@ int exp_rd_metric_range(const char *name, double *lo, double *hi, int *whole)
                                        EXP_RD_M_ACCURACY, EXP_RD_M_BALANCED_ACCURACY, EXP_RD_M_SENSITIVITY,
                                        EXP_RD_M_SPECIFICITY, EXP_RD_M_SENS_AT_SPEC, EXP_RD_M_F1, EXP_RD_M_BRIER,
                                        EXP_RD_M_ECE, EXP_RD_M_F1_MACRO, EXP_RD_K_DELONG_P, EXP_RD_K_TTEST_P};
-    static const char *const signed_unit[] = {EXP_RD_K_DELTA_AUC, EXP_RD_K_DELTA_CI_LOW, EXP_RD_K_DELTA_CI_HIGH};
     *whole = 0;
     *lo = 0;
     *hi = 1;
     for (size_t k = 0; k < sizeof unit / sizeof *unit; k++)
         if (!strcmp(name, unit[k])) return 1;
     if (!strncmp(name, EXP_RD_M_AUC_OVR_PREFIX, strlen(EXP_RD_M_AUC_OVR_PREFIX))) return 1;
-    *lo = -1;
-    for (size_t k = 0; k < sizeof signed_unit / sizeof *signed_unit; k++)
-        if (!strcmp(name, signed_unit[k])) return 1;
+    *lo = -1; /* ΔAUC's CI is not clipped (a difference near 1 with a wide interval passes it) */
+    if (!strcmp(name, EXP_RD_K_DELTA_AUC)) return 1;
     *lo = 0;
     *hi = INFINITY;
     if (!strcmp(name, EXP_RD_M_LOG_LOSS)) return 1;

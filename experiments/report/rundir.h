@@ -163,10 +163,10 @@ extern const char *const exp_rd_metric_names[EXP_M_COUNT];
 extern const char *const exp_rd_mc_fixed_names[EXP_MC_FIXED];
 
 /* The values metric name can take, for readers of run files: [*lo, *hi], *whole when it is a
- * count. AUCs, rates, AP, F1, Brier, ECE and p-values lie in [0, 1], ΔAUC and its CI in
- * [-1, 1], a log loss in [0, inf), n, n_positive and n_class_<class> are whole numbers from 0.
- * Returns 0 for a name with no range of its own (threshold, delong_z, the t statistics, names
- * that are not metrics): those need only be finite. */
+ * count. AUCs (and their CIs, clipped), rates, AP, F1, Brier, ECE and p-values lie in [0, 1],
+ * ΔAUC in [-1, 1], a log loss in [0, inf), n, n_positive and n_class_<class> are whole numbers
+ * from 0. Returns 0 for a name with no range of its own (threshold, ΔAUC's CI, delong_z, the t
+ * statistics, names that are not metrics): those need only be finite. */
 int exp_rd_metric_range(const char *name, double *lo, double *hi, int *whole);
 
 /* Checks that metrics.json (d, read from path) has every member its readers use: the root's
