@@ -795,12 +795,13 @@ int read_native(const char *path, DcmDataset *ds, const io_dicom_meta *m, Stored
     // writers leave them) are ignored with a warning; a whole frame more or longer is refused,
     // as the header says one frame (docs/dicom.md, "Pixel Data longer than the image").
     const size_t extra = (size_t)len - need;
-    if (extra >= need)
+    const bool pad = extra == 1 && need % 2 == 1; // also for a 1-pixel image
+    if (!pad && extra >= need)
         return err_tag(err, path, DCM_PixelData,
                        "%lu bytes where %d x %d pixels of %d bits need %zu: %zu frames' worth, but the file says it "
                        "has one frame (a multi-frame image with a wrong Number of Frames, or a wrong Rows/Columns?)",
                        (unsigned long)len, m->cols, m->rows, m->bits_allocated, need, (size_t)len / need);
-    if (extra > 1 || (extra == 1 && need % 2 == 0))
+    if (!pad && extra > 0)
         wb_warn("%s: (7FE0,0010) Pixel Data has %lu bytes, %zu more than the %d x %d pixels of %d bits need (%zu): "
                 "the trailing bytes are ignored", path, (unsigned long)len, extra, m->cols, m->rows,
                 m->bits_allocated, need);

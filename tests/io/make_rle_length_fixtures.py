@@ -15,8 +15,9 @@ u8_rle.dcm, 8-bit) and must be refused with the substring its bad.txt line gives
 Uncompressed: Pixel Data longer than Rows x Columns x bytes is accepted up to less than one
 frame more (a trailing pad byte to an even length is normal; other trailing bytes give a
 warning naming the byte counts); one whole frame more or longer is refused, as a multi-frame
-image whose header says one frame would be. raw_trailing.dcm (accepted, with a warning) is
-listed in trailing.txt with its pixel count; raw_two_frames.dcm is in bad.txt.
+image whose header says one frame would be. raw_trailing.dcm (accepted, with a warning) and
+raw_one_pixel.dcm (one 8-bit pixel and its pad byte) are read by test_dicom.c;
+raw_two_frames.dcm is in bad.txt.
 """
 import importlib.util
 import os
@@ -84,6 +85,12 @@ def main():
     ds = pydicom.dcmread(os.path.join(fx.OUT, "mg12_rescale.dcm"))
     ds.PixelData = ds.PixelData + bytes(10)
     save(ds, "raw_trailing.dcm")
+
+    # one 8-bit pixel and its pad byte: two bytes, one frame more by count, still only padding
+    ds = pydicom.dcmread(os.path.join(fx.OUT, "u8.dcm"))
+    ds.Rows, ds.Columns = 1, 1
+    ds.PixelData = ds.PixelData[:2]
+    save(ds, "raw_one_pixel.dcm")
 
     fx.merge_bad(bad)
 

@@ -335,6 +335,10 @@ static void check_bad_files(void)
         }
         io_dicom_image_free(&a);
         io_dicom_image_free(&b);
+        /* one 8-bit pixel and its pad byte: the pad is not a second frame */
+        snprintf(pa, sizeof pa, "%s/raw_one_pixel.dcm", g_data);
+        CHECK(io_dicom_read(pa, NULL, &a, &e1) == 0 && a.rows == 1 && a.cols == 1, "raw_one_pixel.dcm: %s", e1.msg);
+        io_dicom_image_free(&a);
     }
 
     /* A file that is not there, a directory, an empty directory. */
