@@ -323,6 +323,18 @@ void nn_conv_direct_counts(long counts[3], int reset)
         counts[i] = reset ? atomic_exchange(&g_counts[i], 0) : atomic_load(&g_counts[i]);
 }
 
+/* The largest FWD_OCB of the instruction sets: the packed weights' room in the scratch is
+ * reserved for it whatever set runs, so that the chunks (and the rule) do not depend on it. */
+#define FWD_OCB_MAX 8
+
+/* Floats of the forward kernel's packed weights for `no` output channels of `ni` inputs,
+ * rounded up to 16 so that what follows stays aligned as the scratch is. */
+static size_t fwd_pack_size(int no, int ni)
+{
+    const size_t nob = (size_t)(no + FWD_OCB_MAX - 1) / FWD_OCB_MAX;
+    return (nob * FWD_OCB_MAX * (size_t)ni * 9 + 15) & ~(size_t)15;
+}
+
 /* Images of a chunk that fit the scratch (0: not even one). */
 static int chunk_images(const nn_conv_geom *g, int pass)
 {
@@ -332,10 +344,11 @@ static int chunk_images(const nn_conv_geom *g, int pass)
     if (pass == NN_PASS_DX) {
         layout_pick(g->h, g->w, 1, &L);
         per = (size_t)g->oc * L.plane;
-        fixed = ((size_t)g->ic * g->oc * 9 + 15) & ~(size_t)15;
+        fixed = fwd_pack_size(g->ic, g->oc);
     } else if (pass == NN_PASS_FWD) {
         layout_pick(g->oh, g->ow, g->sh, &L);
         per = (size_t)g->ic * L.plane;
+        fixed = fwd_pack_size(g->oc, g->ic);
     } else {
         layout_of(g->oh, g->ow, g->sh, &L);
         per = (size_t)g->ic * L.plane;
@@ -488,11 +501,29 @@ static items_fn dw_fn(int *ocb)
     }
 }
 
-/* the forward kernel over p (xp padded, n images), items (image, channel block, row) */
-static void fwd_run(dconv *p)
+/* The forward kernel's weights: wp[((ob * ni + c) * 9 + k) * ocb + j] = weight of output
+ * channel o = ob * ocb + j (0 for o >= no), input channel c, tap k; from OIHW wt (flip = 0:
+ * wt[o][c][k]) or, for the input gradient's transposed conv, from wt[c][o][8 - k] (flip = 1).
+ * The same values in the same FMA order as reading wt itself: the same bits. */
+static void fwd_pack(const float *wt, int no, int ni, int ocb, int flip, float *wp)
 {
-    int ocb, T;
-    items_fn fn = fwd_fn(&ocb, &T);
+    const int nob = (no + ocb - 1) / ocb;
+    for (int ob = 0; ob < nob; ob++)
+        for (int c = 0; c < ni; c++)
+            for (int k = 0; k < 9; k++) {
+                float *d = wp + (((size_t)ob * ni + c) * 9 + k) * ocb;
+                for (int j = 0; j < ocb; j++) {
+                    const int o = ob * ocb + j;
+                    d[j] = o >= no  ? 0.0f
+                           : !flip ? wt[((size_t)o * ni + c) * 9 + k]
+                                   : wt[((size_t)c * no + o) * 9 + (8 - k)];
+                }
+            }
+}
+
+/* the forward kernel over p (xp padded, n images), items (image, channel block, row) */
+static void fwd_run(dconv *p, items_fn fn, int ocb, int T)
+{
     size_t per = (size_t)p->oh; /* rows, or flat tiles */
     if (p->flat)
         per = (size_t)(((p->oh - 1) * (int)p->wrow + p->ow + T - 1) / T);
@@ -516,18 +547,22 @@ void nn_conv_direct_forward_post(const nn_conv_geom *g, const float *x, const fl
     dlayout L;
     layout_pick(g->oh, g->ow, g->sh, &L);
     const int chunk = chunk_images(g, NN_PASS_FWD);
+    int ocb, T;
+    items_fn fn = fwd_fn(&ocb, &T); /* read once: the packing and the kernel agree */
+    float *wp = scratch, *xp = scratch + fwd_pack_size(g->oc, g->ic);
+    fwd_pack(wt, g->oc, g->ic, ocb, 0, wp);
     for (int n0 = 0; n0 < g->n; n0 += chunk) {
         const int nb = g->n - n0 < chunk ? g->n - n0 : chunk;
         pad_run(x + (size_t)n0 * g->ic * g->h * g->w, nb * g->ic, g->ic, g->h, g->w, g->ph,
-                g->pw, g->sh, &L, scratch);
+                g->pw, g->sh, &L, xp);
         if (L.flat)
-            memset(scratch + (size_t)nb * g->ic * L.plane, 0, sizeof(float) * FLAT_TAIL);
+            memset(xp + (size_t)nb * g->ic * L.plane, 0, sizeof(float) * FLAT_TAIL);
         dconv p = {.n = nb, .ic = g->ic, .oc = g->oc, .oh = g->oh, .ow = g->ow, .s = g->sh,
-                   .plane = L.plane, .wrow = L.wrow, .xp = scratch, .w = wt, .b = b,
+                   .plane = L.plane, .wrow = L.wrow, .xp = xp, .w = wp, .b = b,
                    .y = y + (size_t)n0 * g->oc * g->oh * g->ow, .post_a = post_a,
                    .post_b = post_b, .relu = relu, .flat = L.flat};
         memcpy(p.coloff, L.coloff, sizeof p.coloff);
-        fwd_run(&p);
+        fwd_run(&p, fn, ocb, T);
     }
 }
 
@@ -543,11 +578,10 @@ void nn_conv_direct_dx_set(const nn_conv_geom *g, const float *wt, const float *
     atomic_fetch_add(&g_counts[NN_PASS_DX], 1);
     /* dx = conv(dy padded by 2 - p, W'), W'[i][o][ki][kj] = W[o][i][2-ki][2-kj], stride 1 */
     float *wf = scratch;
-    const size_t ws = ((size_t)g->ic * g->oc * 9 + 15) & ~(size_t)15;
-    for (int o = 0; o < g->oc; o++)
-        for (int i = 0; i < g->ic; i++)
-            for (int k = 0; k < 9; k++)
-                wf[((size_t)i * g->oc + o) * 9 + k] = wt[((size_t)o * g->ic + i) * 9 + (8 - k)];
+    const size_t ws = fwd_pack_size(g->ic, g->oc);
+    int ocb, T;
+    items_fn fn = fwd_fn(&ocb, &T); /* read once: the packing and the kernel agree */
+    fwd_pack(wt, g->ic, g->oc, ocb, 1, wf);
     dlayout L;
     layout_pick(g->h, g->w, 1, &L);
     const int chunk = chunk_images(g, NN_PASS_DX);
@@ -562,7 +596,7 @@ void nn_conv_direct_dx_set(const nn_conv_geom *g, const float *wt, const float *
                    .plane = L.plane, .wrow = L.wrow, .xp = dyp, .w = wf, .accumulate = 1,
                    .setz = set, .y = dx + (size_t)n0 * g->ic * g->h * g->w, .flat = L.flat};
         memcpy(p.coloff, L.coloff, sizeof p.coloff);
-        fwd_run(&p);
+        fwd_run(&p, fn, ocb, T);
     }
 }
 

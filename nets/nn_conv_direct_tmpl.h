@@ -27,8 +27,9 @@
 #define DW_LANES 16
 #define DW_NL (DW_LANES / VL)
 
-/* Output row oy of OCB channels (y and w point at the block's first channel), NV vectors of
- * pixels from x0. */
+/* Output row oy of OCB channels (y points at the tile's first channel), NV vectors of pixels
+ * from x0. w: the block's weights as fwd_pack packs them ([input channel][tap][FWD_OCB]),
+ * from the tile's first channel: every broadcast from one pointer at a constant offset. */
 static inline __attribute__((always_inline)) void SFX(fwd_tile)(const dconv *p, const float *xpn,
                                                                 const float *w, float *y,
                                                                 const float *bias, int o0, int oy,
@@ -38,12 +39,12 @@ static inline __attribute__((always_inline)) void SFX(fwd_tile)(const dconv *p, 
     VEC acc[FWD_OCB][FWD_NV];
     _Pragma("GCC unroll 8") for (int o = 0; o < OCB; o++)
         _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[o][v] = VZERO();
-    const size_t K = (size_t)p->ic * 9, wrow = p->wrow;
+    const size_t wrow = p->wrow;
     const float *xr0 = xpn + (size_t)oy * p->s * wrow + x0;
     const int c0 = p->coloff[0], c1 = p->coloff[1], c2 = p->coloff[2];
     for (int c = 0; c < p->ic; c++) {
         const float *xc = xr0 + (size_t)c * p->plane;
-        const float *wc = w + (size_t)c * 9;
+        const float *wc = w + (size_t)c * 9 * FWD_OCB; /* packed: [tap][FWD_OCB] */
         _Pragma("GCC unroll 3") for (int ki = 0; ki < 3; ki++)
             _Pragma("GCC unroll 3") for (int kj = 0; kj < 3; kj++)
         {
@@ -52,7 +53,7 @@ static inline __attribute__((always_inline)) void SFX(fwd_tile)(const dconv *p, 
             _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) xv[v] = VLOAD(xs + v * VL);
             _Pragma("GCC unroll 8") for (int o = 0; o < OCB; o++)
             {
-                const VEC wv = VSET1(wc[(size_t)o * K + ki * 3 + kj]);
+                const VEC wv = VSET1(wc[(ki * 3 + kj) * FWD_OCB + o]);
                 _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)
                     acc[o][v] = VFMA(xv[v], wv, acc[o][v]);
             }
@@ -150,7 +151,8 @@ static void SFX(fwdf_items)(const dconv *p, size_t i0, size_t i1)
         nv = nv > FWD_NV ? FWD_NV : nv;
         while (left > 0) {
             const int b = left >= FWD_OCB ? FWD_OCB : left >= 4 ? 4 : left >= 2 ? 2 : 1;
-            const float *w = p->w + (size_t)o * K, *bias = p->b ? p->b + o : NULL;
+            const float *w = p->w + (size_t)ob * FWD_OCB * K + (o - ob * FWD_OCB);
+            const float *bias = p->b ? p->b + o : NULL;
             float *y = yn + (size_t)o * ohw;
 #define FT(B, N)                                                                           \
     case (B) * 16 + (N):                                                                   \
@@ -188,7 +190,8 @@ static void SFX(fwd_items)(const dconv *p, size_t i0, size_t i1)
             for (int x0 = 0; x0 < p->ow; x0 += FWD_NV * VL) {
                 int nv = (p->ow - x0 + VL - 1) / VL;
                 nv = nv > FWD_NV ? FWD_NV : nv;
-                const float *w = p->w + (size_t)o * K, *bias = p->b ? p->b + o : NULL;
+                const float *w = p->w + (size_t)ob * FWD_OCB * K + (o - ob * FWD_OCB);
+                const float *bias = p->b ? p->b + o : NULL;
                 float *y = yn + (size_t)o * ohw;
 #define FT(B, N)                                                                           \
     case (B) * 16 + (N):                                                                   \
