@@ -240,7 +240,9 @@ static inline __attribute__((always_inline)) void SFX(dw_tile)(const dconv *p, i
                 VEC d[DW_OCB][DW_NL];
                 _Pragma("GCC unroll 4") for (int o = 0; o < OCB; o++)
                     _Pragma("GCC unroll 16") for (int l = 0; l < DW_NL; l++)
-                        d[o][l] = VLOADN(dr + (size_t)o * ohw + x0 + l * VL, nvalid - l * VL);
+                        d[o][l] = nvalid >= DW_LANES
+                                      ? VLOAD(dr + (size_t)o * ohw + x0 + l * VL)
+                                      : VLOADN(dr + (size_t)o * ohw + x0 + l * VL, nvalid - l * VL);
                 _Pragma("GCC unroll 3") for (int ki = 0; ki < KIB; ki++)
                     _Pragma("GCC unroll 3") for (int kj = 0; kj < 3; kj++)
                 {
