@@ -18,7 +18,9 @@
  * run time (__builtin_cpu_supports); the portable path is C with fmaf. All paths and all thread counts give the same bits (see the template).
  *
  * Scratch: the caller's conv scratch (nn_conv2d_col_size floats, what the GEMM path would
- * use for im2col); images are processed in chunks that fit it.
+ * use for im2col); the forward and input gradient first pack their weights there per block
+ * of output channels (fwd_pack: one broadcast pointer per tile), then images are processed
+ * in chunks that fit the rest.
  */
 #include <math.h>
 #include <stdatomic.h>
