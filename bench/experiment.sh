@@ -41,6 +41,7 @@ bench_options "usage: $0 [--build DIR] [--work DIR] [--patients N] [--size S] [-
 [ -n "$work" ] || work="$build/bench-experiment"
 bench_setup experiment.sh
 mkdir -p "$work"
+work=$(cd "$work" && pwd) # absolute: the config's paths are read relative to its own directory
 cohort="$work/cohort-$patients"
 [ -f "$cohort/labels.csv" ] || "$workbench" --quiet synth --out "$cohort" --patients "$patients" --seed 7 --size 256x320 >/dev/null
 aug=false
