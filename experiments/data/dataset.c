@@ -143,6 +143,7 @@ void exp_dataset_free(exp_dataset *ds)
         free(ds->excluded[i].group);
     }
     free(ds->dicom_dir);
+    free(ds->spill_dir);
     free(ds->items);
     free(ds->excluded);
     free(ds->images);
@@ -701,6 +702,7 @@ int exp_dataset_load_opts(const exp_config *cfg, const uint8_t key[32], const ch
     ds->cols = p.out_cols;
     ds->paths = sd->output_paths == EXP_OUTPUT_PATHS_NONE ? EXP_PATHS_NONE : EXP_PATHS_PSEUDONYMISED;
     ds->dicom_dir = dup_str(dir);
+    ds->spill_dir = use_cache ? dup_str(cache_dir) : NULL;
     ds->n_features = EXP_PRE_N_FEATURES;
     load_limits lim;
     load_limits_read(cfg, &lim);
@@ -722,7 +724,8 @@ int exp_dataset_load_opts(const exp_config *cfg, const uint8_t key[32], const ch
     if (spill && progress)
         wb_log(WB_LOG_INFO, "data: %zu images of %dx%d take more than data.memory_mb (%zu MB): they are kept on disk",
                csv.n_rows, p.out_rows, p.out_cols, lim.memory_bytes >> 20);
-    if (!ds->items || (!opts->no_images && !spill && !ds->images) || (!opts->no_images && !ds->features) || !ds->dicom_dir) {
+    if (!ds->items || (!opts->no_images && !spill && !ds->images) || (!opts->no_images && !ds->features) || !ds->dicom_dir ||
+        (use_cache && !ds->spill_dir)) {
         io_csv_free(&csv);
     free(test_row);
         exp_dataset_free(ds);

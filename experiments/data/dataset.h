@@ -64,6 +64,8 @@ typedef struct exp_dataset {
     int spill_fd;          /* with spilled: an unlinked file of n * rows * cols floats */
     size_t *slot;          /* patch sets: item i's pixels are image slot[i] of images or the
                             * spill file (the order they were cut in); NULL: image i */
+    char *spill_dir;       /* where spill files go (the preprocessed cache; NULL: $TMPDIR or
+                            * /tmp): the images' and the frozen features' (exp_spill_open) */
     size_t memory_budget;  /* data.memory_mb in bytes (also bounds the fine-tuned variants'
                             * cached frozen prefixes, exp_train_cfg.prefix_max_bytes) */
     size_t n_cached;       /* images read from the preprocessed cache */

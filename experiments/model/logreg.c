@@ -41,44 +41,131 @@ static int check_matrix(const double *X, size_t n, size_t d, size_t row0, const 
     return 0;
 }
 
+exp_rows exp_rows_of(const double *X, size_t n, size_t d)
+{
+    exp_rows r = {n, d, X, NULL, NULL};
+    return r;
+}
+
+/* Rows [s, s + m) of R: where they are in memory, or read into buf. */
+static const double *rows_at(const exp_rows *R, size_t s, size_t m, double *buf, wb_error *err)
+{
+    if (R->X)
+        return R->X + s * R->d;
+    return R->read(R->ctx, s, m, buf, err);
+}
+
+/* check_matrix's checks of the shape alone (the values are checked a chunk at a time). */
+static int check_shape(const exp_rows *R, const char *who, wb_error *err)
+{
+    if (!R->X && !R->read && R->n > 0)
+        return wb_err(err, WB_E_USAGE, NULL, "%s: no data", who);
+    if (R->d == 0)
+        return wb_err(err, WB_E_USAGE, NULL, "%s: no features", who);
+    if (R->n > SIZE_MAX / sizeof(double) / R->d)
+        return wb_err(err, WB_E_NOMEM, NULL, "%s: %zu x %zu is too large", who, R->n, R->d);
+    return 0;
+}
+
+/* check_matrix's check of the values of m rows X starting at row s of the matrix. */
+static int check_finite_rows(const double *X, size_t s, size_t m, size_t d, const char *who, wb_error *err)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < d; j++)
+            if (!isfinite(X[i * d + j]))
+                return wb_err(err, WB_E_DATA, NULL,
+                              "%s: feature %zu of row %zu is not finite", who, j, s + i);
+    return 0;
+}
+
+/* The whole of check_matrix on R: its shape, then every value, a chunk at a time. */
+static int check_rows(const exp_rows *R, const char *who, wb_error *err)
+{
+    if (check_shape(R, who, err) != 0)
+        return -1;
+    double *buf = R->X ? NULL : malloc(EXP_ROWS_CHUNK * R->d * sizeof *buf);
+    if (!R->X && !buf)
+        return wb_err(err, WB_E_NOMEM, NULL, "%s: out of memory for %zu features", who, R->d);
+    int rc = 0;
+    for (size_t s = 0; s < R->n && rc == 0; s += EXP_ROWS_CHUNK) {
+        size_t m = R->n - s < EXP_ROWS_CHUNK ? R->n - s : EXP_ROWS_CHUNK;
+        const double *X = rows_at(R, s, m, buf, err);
+        if (!X || check_finite_rows(X, s, m, R->d, who, err) != 0)
+            rc = -1;
+    }
+    free(buf);
+    return rc;
+}
+
 int exp_scaler_fit(exp_scaler *s, const double *X, size_t n, size_t d, wb_error *err)
+{
+    exp_rows R = exp_rows_of(X, n, d);
+    return exp_scaler_fit_rows(s, &R, err);
+}
+
+int exp_scaler_fit_rows(exp_scaler *s, const exp_rows *R, wb_error *err)
 {
     if (!s)
         return wb_err(err, WB_E_USAGE, NULL, "scaler: no output");
     exp_scaler_free(s);
+    const size_t n = R->n, d = R->d;
     if (n == 0)
         return wb_err(err, WB_E_DATA, NULL, "scaler: no training rows");
-    if (check_matrix(X, n, d, 0, "scaler", err) != 0)
+    if (check_shape(R, "scaler", err) != 0)
         return -1;
     s->mean = calloc(d, sizeof *s->mean);
     s->scale = calloc(d, sizeof *s->scale);
-    if (!s->mean || !s->scale) {
-        exp_scaler_free(s);
-        return wb_err(err, WB_E_NOMEM, NULL, "scaler: out of memory for %zu features", d);
+    double *ss = calloc(d, sizeof *ss), *corr = calloc(d, sizeof *corr);
+    double *buf = R->X ? NULL : malloc(EXP_ROWS_CHUNK * d * sizeof *buf);
+    int rc = -1;
+    if (!s->mean || !s->scale || !ss || !corr || (!R->X && !buf)) {
+        wb_err(err, WB_E_NOMEM, NULL, "scaler: out of memory for %zu features", d);
+        goto done;
     }
     s->d = d;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < d; j++)
-            s->mean[j] += X[i * d + j];
+    /* every value is checked before it is summed (a chunk at a time) */
+    for (size_t c = 0; c < n; c += EXP_ROWS_CHUNK) {
+        size_t m = n - c < EXP_ROWS_CHUNK ? n - c : EXP_ROWS_CHUNK;
+        const double *X = rows_at(R, c, m, buf, err);
+        if (!X || check_finite_rows(X, c, m, d, "scaler", err) != 0)
+            goto done;
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < d; j++)
+                s->mean[j] += X[i * d + j];
+    }
     for (size_t j = 0; j < d; j++)
         s->mean[j] /= (double)n;
     /* two passes: the variance of centred values, with the compensation term of
-     * Chan, Golub & LeVeque for the rounding in the mean */
+     * Chan, Golub & LeVeque for the rounding in the mean (each feature's sums over the rows
+     * in order, as one column at a time would add them) */
+    for (size_t c = 0; c < n; c += EXP_ROWS_CHUNK) {
+        size_t m = n - c < EXP_ROWS_CHUNK ? n - c : EXP_ROWS_CHUNK;
+        const double *X = rows_at(R, c, m, buf, err);
+        if (!X)
+            goto done;
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < d; j++) {
+                double e = X[i * d + j] - s->mean[j];
+                ss[j] += e * e;
+                corr[j] += e;
+            }
+    }
     for (size_t j = 0; j < d; j++) {
-        double ss = 0.0, corr = 0.0;
-        for (size_t i = 0; i < n; i++) {
-            double e = X[i * d + j] - s->mean[j];
-            ss += e * e;
-            corr += e;
-        }
-        double var = (ss - corr * corr / (double)n) / (double)n;
+        double var = (ss[j] - corr[j] * corr[j] / (double)n) / (double)n;
         if (var < 0.0)
             var = 0.0;
         double nn = (double)n, m = s->mean[j];
         int constant = var <= nn * DBL_EPSILON * var + (nn * m * DBL_EPSILON) * (nn * m * DBL_EPSILON);
         s->scale[j] = constant ? 1.0 : sqrt(var);
     }
-    return 0;
+    rc = 0;
+done:
+    free(ss);
+    free(corr);
+    free(buf);
+    if (rc)
+        exp_scaler_free(s);
+    return rc;
 }
 
 int exp_scaler_transform(const exp_scaler *s, const double *X, size_t n, size_t d, size_t row0, double *out,
@@ -146,18 +233,6 @@ static double margin(const double *x, const double *theta, size_t d)
     return z;
 }
 
-static double objective(const double *X, const int *y, const double *s, size_t n, size_t d,
-                        double C, const double *theta)
-{
-    double reg = 0.0, loss = 0.0;
-    for (size_t j = 0; j < d; j++)
-        reg += theta[j] * theta[j];
-    for (size_t i = 0; i < n; i++) {
-        double z = margin(X + i * d, theta, d);
-        loss += s[i] * log1pexp_neg(y[i] ? z : -z);
-    }
-    return 0.5 * reg + C * loss;
-}
 
 /* In-place Cholesky of the k x k matrix A (lower triangle used); 0 on success. */
 static int cholesky(double *A, size_t k)
@@ -212,6 +287,7 @@ static int check_options(const exp_logreg_options *o, wb_error *err)
  * theta (P, zeros), g, step, trial (P) and H (P x P). */
 typedef struct fit_scratch {
     double *s, *theta, *g, *step, *trial, *H;
+    double *buf; /* EXP_ROWS_CHUNK rows read from a matrix not in memory */
 } fit_scratch;
 
 static void fit_scratch_free(fit_scratch *w)
@@ -222,18 +298,21 @@ static void fit_scratch_free(fit_scratch *w)
     free(w->step);
     free(w->trial);
     free(w->H);
+    free(w->buf);
 }
 
 /* 0, or -1 with err set (d, the feature count, named) and nothing left allocated. */
-static int fit_scratch_alloc(fit_scratch *w, size_t n, size_t P, size_t d, wb_error *err)
+static int fit_scratch_alloc(fit_scratch *w, const exp_rows *R, size_t P, wb_error *err)
 {
+    const size_t n = R->n, d = R->d;
     w->s = malloc(n * sizeof *w->s);
     w->theta = calloc(P, sizeof *w->theta);
     w->g = malloc(P * sizeof *w->g);
     w->step = malloc(P * sizeof *w->step);
     w->trial = malloc(P * sizeof *w->trial);
     w->H = malloc(P * P * sizeof *w->H);
-    if (!w->s || !w->theta || !w->g || !w->step || !w->trial || !w->H) {
+    w->buf = R->X ? NULL : malloc(EXP_ROWS_CHUNK * d * sizeof *w->buf);
+    if (!w->s || !w->theta || !w->g || !w->step || !w->trial || !w->H || (!R->X && !w->buf)) {
         fit_scratch_free(w);
         return wb_err(err, WB_E_NOMEM, NULL, "logistic regression: out of memory for %zu features", d);
     }
@@ -242,14 +321,16 @@ static int fit_scratch_alloc(fit_scratch *w, size_t n, size_t P, size_t d, wb_er
 
 /* What the Newton iterations of a fit need to evaluate its objective at a trial theta. */
 typedef struct fit_problem {
-    const double *X;
+    const exp_rows *X;
+    double *buf;     /* scratch of EXP_ROWS_CHUNK rows (X not in memory) */
     const int *y;
     const double *s; /* sample weights times class weights */
     size_t n, d;
     int K;           /* classes (multinomial) */
     double C;
     double *z, *p;   /* scratch of K (multinomial) */
-    double (*objective)(const struct fit_problem *fp, const double *theta);
+    /* the objective at theta into *f; -1 with err set when the rows cannot be read */
+    int (*objective)(const struct fit_problem *fp, const double *theta, double *f, wb_error *err);
 } fit_problem;
 
 /* One damped Newton step on the P parameters theta: factors the Hessian H (lower triangle,
@@ -276,13 +357,15 @@ static int newton_step(const fit_problem *fp, double *H, const double *g, size_t
     if (-slope <= 1e-13 * (1.0 + fabs(*f))) {
         for (size_t j = 0; j < P; j++)
             trial[j] = theta[j] + step[j];
-        ft = fp->objective(fp, trial);
+        if (fp->objective(fp, trial, &ft, err) != 0)
+            return -1;
         accepted = 1;
     }
     for (int ls = 0; ls < 60 && !accepted; ls++) {
         for (size_t j = 0; j < P; j++)
             trial[j] = theta[j] + t * step[j];
-        ft = fp->objective(fp, trial);
+        if (fp->objective(fp, trial, &ft, err) != 0)
+            return -1;
         if (ft <= *f + 1e-4 * t * slope) {
             accepted = 1;
             break;
@@ -296,14 +379,37 @@ static int newton_step(const fit_problem *fp, double *H, const double *g, size_t
     return 0;
 }
 
-static double bin_objective(const fit_problem *fp, const double *theta)
+static int bin_objective(const fit_problem *fp, const double *theta, double *f, wb_error *err)
 {
-    return objective(fp->X, fp->y, fp->s, fp->n, fp->d, fp->C, theta);
+    const size_t n = fp->n, d = fp->d;
+    double reg = 0.0, loss = 0.0;
+    for (size_t j = 0; j < d; j++)
+        reg += theta[j] * theta[j];
+    for (size_t c = 0; c < n; c += EXP_ROWS_CHUNK) {
+        size_t m = n - c < EXP_ROWS_CHUNK ? n - c : EXP_ROWS_CHUNK;
+        const double *X = rows_at(fp->X, c, m, fp->buf, err);
+        if (!X)
+            return -1;
+        for (size_t i = 0; i < m; i++) {
+            double z = margin(X + i * d, theta, d);
+            loss += fp->s[c + i] * log1pexp_neg(fp->y[c + i] ? z : -z);
+        }
+    }
+    *f = 0.5 * reg + fp->C * loss;
+    return 0;
 }
 
 int exp_logreg_fit(exp_logreg *m, const double *X, const int *y, const double *w, size_t n,
                    size_t d, const exp_logreg_options *o, wb_error *err)
 {
+    exp_rows R = exp_rows_of(X, n, d);
+    return exp_logreg_fit_rows(m, &R, y, w, o, err);
+}
+
+int exp_logreg_fit_rows(exp_logreg *m, const exp_rows *R, const int *y, const double *w,
+                        const exp_logreg_options *o, wb_error *err)
+{
+    const size_t n = R->n, d = R->d;
     exp_logreg_options def;
     if (!o) {
         exp_logreg_options_default(&def);
@@ -320,7 +426,7 @@ int exp_logreg_fit(exp_logreg *m, const double *X, const int *y, const double *w
                       EXP_LOGREG_MAX_FEATURES);
     if (n == 0 || !y)
         return wb_err(err, WB_E_DATA, NULL, "logistic regression: no training samples");
-    if (check_matrix(X, n, d, 0, "logistic regression", err) != 0)
+    if (check_rows(R, "logistic regression", err) != 0)
         return -1;
     size_t cnt[2] = {0, 0};
     for (size_t i = 0; i < n; i++) {
@@ -342,7 +448,7 @@ int exp_logreg_fit(exp_logreg *m, const double *X, const int *y, const double *w
 
     size_t k = d + 1;
     fit_scratch ws;
-    if (fit_scratch_alloc(&ws, n, k, d, err) != 0)
+    if (fit_scratch_alloc(&ws, R, k, err) != 0)
         return -1;
     double *s = ws.s, *theta = ws.theta, *g = ws.g, *step = ws.step, *trial = ws.trial, *H = ws.H;
     int rc = -1;
@@ -364,8 +470,10 @@ int exp_logreg_fit(exp_logreg *m, const double *X, const int *y, const double *w
     const double C = o->C, gtol = o->tol * (1.0 + C * (sw[0] + sw[1]));
     /* start from the prior log-odds: the optimum's intercept for coef = 0 */
     theta[d] = log(sw[1] / sw[0]);
-    const fit_problem fp = {X, y, s, n, d, 0, C, NULL, NULL, bin_objective};
-    double f = fp.objective(&fp, theta), gmax = INFINITY;
+    const fit_problem fp = {R, ws.buf, y, s, n, d, 0, C, NULL, NULL, bin_objective};
+    double f, gmax = INFINITY;
+    if (fp.objective(&fp, theta, &f, err) != 0)
+        goto done;
     int it;
     for (it = 0; it < o->max_iter; it++) {
         /* gradient and Hessian (lower triangle) */
@@ -375,20 +483,26 @@ int exp_logreg_fit(exp_logreg *m, const double *X, const int *y, const double *w
         memset(H, 0, k * k * sizeof *H);
         for (size_t j = 0; j < d; j++)
             H[j * k + j] = 1.0;
-        for (size_t i = 0; i < n; i++) {
-            const double *x = X + i * d;
-            double pi = sigmoid(margin(x, theta, d));
-            double r = C * s[i] * (pi - y[i]), h = C * s[i] * pi * (1.0 - pi);
-            for (size_t a = 0; a < d; a++) {
-                g[a] += r * x[a];
-                double hx = h * x[a];
-                double *row = H + a * k;
-                for (size_t b = 0; b <= a; b++)
-                    row[b] += hx * x[b];
-                H[d * k + a] += hx;
+        for (size_t c = 0; c < n; c += EXP_ROWS_CHUNK) {
+            size_t mc = n - c < EXP_ROWS_CHUNK ? n - c : EXP_ROWS_CHUNK;
+            const double *X = rows_at(R, c, mc, ws.buf, err);
+            if (!X)
+                goto done;
+            for (size_t i = c; i < c + mc; i++) {
+                const double *x = X + (i - c) * d;
+                double pi = sigmoid(margin(x, theta, d));
+                double r = C * s[i] * (pi - y[i]), h = C * s[i] * pi * (1.0 - pi);
+                for (size_t a = 0; a < d; a++) {
+                    g[a] += r * x[a];
+                    double hx = h * x[a];
+                    double *row = H + a * k;
+                    for (size_t b = 0; b <= a; b++)
+                        row[b] += hx * x[b];
+                    H[d * k + a] += hx;
+                }
+                g[d] += r;
+                H[d * k + d] += h;
             }
-            g[d] += r;
-            H[d * k + d] += h;
         }
         gmax = 0.0;
         for (size_t j = 0; j < k; j++)
@@ -504,31 +618,43 @@ static double mn_softmax(const double *x, const double *theta, size_t d, int K, 
  * from zeros, reaches; it also makes the Hessian positive definite. */
 #define MN_SHIFT 1.0
 
-static double mn_objective(const double *X, const int *y, const double *s, size_t n, size_t d, int K,
-                           double C, const double *theta, double *z, double *p)
+static int mn_fit_objective(const fit_problem *fp, const double *theta, double *f, wb_error *err)
 {
-    size_t k = d + 1;
+    const size_t n = fp->n, d = fp->d, k = d + 1;
+    const int K = fp->K, *y = fp->y;
+    const double *s = fp->s;
+    double *z = fp->z, *p = fp->p;
     double reg = 0.0, loss = 0.0, bsum = 0.0;
     for (int c = 0; c < K; c++) {
         for (size_t j = 0; j < d; j++)
             reg += theta[(size_t)c * k + j] * theta[(size_t)c * k + j];
         bsum += theta[(size_t)c * k + d];
     }
-    for (size_t i = 0; i < n; i++) {
-        double lse = mn_softmax(X + i * d, theta, d, K, z, p);
-        loss += s[i] * (lse - z[y[i]]);
+    for (size_t c = 0; c < n; c += EXP_ROWS_CHUNK) {
+        size_t mc = n - c < EXP_ROWS_CHUNK ? n - c : EXP_ROWS_CHUNK;
+        const double *X = rows_at(fp->X, c, mc, fp->buf, err);
+        if (!X)
+            return -1;
+        for (size_t i = c; i < c + mc; i++) {
+            double lse = mn_softmax(X + (i - c) * d, theta, d, K, z, p);
+            loss += s[i] * (lse - z[y[i]]);
+        }
     }
-    return 0.5 * reg + C * loss + MN_SHIFT * bsum * bsum;
-}
-
-static double mn_fit_objective(const fit_problem *fp, const double *theta)
-{
-    return mn_objective(fp->X, fp->y, fp->s, fp->n, fp->d, fp->K, fp->C, theta, fp->z, fp->p);
+    *f = 0.5 * reg + fp->C * loss + MN_SHIFT * bsum * bsum;
+    return 0;
 }
 
 int exp_logreg_mn_fit(exp_logreg_mn *m, const double *X, const int *y, const double *w, size_t n,
                       size_t d, int K, const exp_logreg_options *o, wb_error *err)
 {
+    exp_rows R = exp_rows_of(X, n, d);
+    return exp_logreg_mn_fit_rows(m, &R, y, w, K, o, err);
+}
+
+int exp_logreg_mn_fit_rows(exp_logreg_mn *m, const exp_rows *R, const int *y, const double *w, int K,
+                           const exp_logreg_options *o, wb_error *err)
+{
+    const size_t n = R->n, d = R->d;
     exp_logreg_options def;
     if (!o) {
         exp_logreg_options_default(&def);
@@ -548,7 +674,7 @@ int exp_logreg_mn_fit(exp_logreg_mn *m, const double *X, const int *y, const dou
                       d, K, EXP_LOGREG_MN_MAX_PARAMS);
     if (n == 0 || !y)
         return wb_err(err, WB_E_DATA, NULL, "logistic regression: no training samples");
-    if (check_matrix(X, n, d, 0, "logistic regression", err) != 0)
+    if (check_rows(R, "logistic regression", err) != 0)
         return -1;
     size_t cnt[EXP_LOGREG_MAX_CLASSES] = {0};
     for (size_t i = 0; i < n; i++) {
@@ -567,7 +693,7 @@ int exp_logreg_mn_fit(exp_logreg_mn *m, const double *X, const int *y, const dou
 
     const size_t k = d + 1, P = (size_t)K * k;
     fit_scratch ws;
-    if (fit_scratch_alloc(&ws, n, P, d, err) != 0)
+    if (fit_scratch_alloc(&ws, R, P, err) != 0)
         return -1;
     double *s = ws.s, *theta = ws.theta, *g = ws.g, *step = ws.step, *trial = ws.trial, *H = ws.H;
     double z[EXP_LOGREG_MAX_CLASSES], p[EXP_LOGREG_MAX_CLASSES], sw[EXP_LOGREG_MAX_CLASSES] = {0};
@@ -591,8 +717,10 @@ int exp_logreg_mn_fit(exp_logreg_mn *m, const double *X, const int *y, const dou
         lmean += log(sw[c]) / K;
     for (int c = 0; c < K; c++)
         theta[(size_t)c * k + d] = log(sw[c]) - lmean;
-    const fit_problem fp = {X, y, s, n, d, K, C, z, p, mn_fit_objective};
-    double f = fp.objective(&fp, theta), gmax = INFINITY;
+    const fit_problem fp = {R, ws.buf, y, s, n, d, K, C, z, p, mn_fit_objective};
+    double f, gmax = INFINITY;
+    if (fp.objective(&fp, theta, &f, err) != 0)
+        goto done;
     int it;
     for (it = 0; it < o->max_iter; it++) {
         /* gradient and Hessian (lower triangle); parameter (c, a) is at c * k + a */
@@ -604,6 +732,7 @@ int exp_logreg_mn_fit(exp_logreg_mn *m, const double *X, const int *y, const dou
             bsum += theta[(size_t)c * k + d];
         }
         memset(H, 0, P * P * sizeof *H);
+        const double *X = NULL; /* the chunk of rows i is in */
         for (int c = 0; c < K; c++) {
             for (size_t a = 0; a < d; a++)
                 H[((size_t)c * k + a) * P + (size_t)c * k + a] = 1.0;
@@ -612,7 +741,10 @@ int exp_logreg_mn_fit(exp_logreg_mn *m, const double *X, const int *y, const dou
                 H[((size_t)c * k + d) * P + (size_t)c2 * k + d] += 2.0 * MN_SHIFT;
         }
         for (size_t i = 0; i < n; i++) {
-            const double *x = X + i * d;
+            if (i % EXP_ROWS_CHUNK == 0 &&
+                !(X = rows_at(R, i, n - i < EXP_ROWS_CHUNK ? n - i : EXP_ROWS_CHUNK, ws.buf, err)))
+                goto done;
+            const double *x = X + (i % EXP_ROWS_CHUNK) * d;
             mn_softmax(x, theta, d, K, z, p);
             for (int c = 0; c < K; c++) {
                 double r = C * s[i] * (p[c] - (y[i] == c));

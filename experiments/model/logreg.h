@@ -30,6 +30,25 @@
 
 enum { EXP_LOGREG_MAX_FEATURES = 8192 };
 
+/* -------------------------------------------------------------- rows a chunk at a time */
+
+/* An n x d matrix of doubles (row-major) that the functions below read EXP_ROWS_CHUNK rows at
+ * a time, in order: in memory (X), or, with X NULL, through read, which puts rows
+ * [s, s + m) into buf (m x d doubles, m the caller's chunk) and returns buf, or NULL with err
+ * set. Every sum runs over the rows in the same order either way, so a matrix read from disk
+ * gives the same bits as the same matrix in memory. */
+enum { EXP_ROWS_CHUNK = 256 };
+
+typedef struct exp_rows {
+    size_t n, d;
+    const double *X; /* the whole matrix, or NULL: read */
+    const double *(*read)(void *ctx, size_t s, size_t m, double *buf, wb_error *err);
+    void *ctx;
+} exp_rows;
+
+/* The n x d matrix X as exp_rows. */
+exp_rows exp_rows_of(const double *X, size_t n, size_t d);
+
 /* ------------------------------------------------------------------------------ scaler */
 
 /* Per-feature mean and scale, like sklearn.preprocessing.StandardScaler: the mean and the
@@ -49,6 +68,8 @@ void exp_scaler_free(exp_scaler *s); /* NULL is a no-op; leaves s initialised */
 /* Fits on X (n x d). Fails on n == 0, a non-finite value (naming row and column), or d = 0. */
 int exp_scaler_fit(exp_scaler *s, const double *X, size_t n, size_t d, wb_error *err);
 
+/* exp_scaler_fit on rows read a chunk at a time (two passes), the same bits. */
+int exp_scaler_fit_rows(exp_scaler *s, const exp_rows *X, wb_error *err);
 /* out = (X - mean) / scale, n x d; out may be X itself. d must equal the fitted d. A
  * non-finite value is an error naming its feature and row; row0 is the index of X's first row
  * in the caller's whole matrix (a caller that standardises a matrix a chunk at a time passes
@@ -93,6 +114,10 @@ void exp_logreg_free(exp_logreg *m); /* NULL is a no-op; leaves m initialised */
 int exp_logreg_fit(exp_logreg *m, const double *X, const int *y, const double *w, size_t n,
                    size_t d, const exp_logreg_options *o, wb_error *err);
 
+/* exp_logreg_fit on rows read a chunk at a time (every Newton iteration and line-search step
+ * reads them all once), the same bits as the matrix in memory. */
+int exp_logreg_fit_rows(exp_logreg *m, const exp_rows *X, const int *y, const double *w,
+                        const exp_logreg_options *o, wb_error *err);
 /* out[i] = x_i . coef + intercept for the n rows of X (n x d). */
 int exp_logreg_decision(const exp_logreg *m, const double *X, size_t n, size_t d, double *out,
                         wb_error *err);
@@ -130,6 +155,9 @@ void exp_logreg_mn_free(exp_logreg_mn *m); /* NULL is a no-op; leaves m initiali
 int exp_logreg_mn_fit(exp_logreg_mn *m, const double *X, const int *y, const double *w, size_t n,
                       size_t d, int K, const exp_logreg_options *o, wb_error *err);
 
+/* exp_logreg_mn_fit on rows read a chunk at a time, the same bits. */
+int exp_logreg_mn_fit_rows(exp_logreg_mn *m, const exp_rows *X, const int *y, const double *w, int K,
+                           const exp_logreg_options *o, wb_error *err);
 /* P[i*K + c] = P(y = c | x_i) for the n rows of X (n x d). */
 int exp_logreg_mn_predict_proba(const exp_logreg_mn *m, const double *X, size_t n, size_t d, double *P,
                                 wb_error *err);

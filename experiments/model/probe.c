@@ -64,15 +64,18 @@ static double val_log_loss(const double *P, const int *y, size_t n, int K, int b
  * change a bit. */
 #define PROBE_CHUNK 512
 
-/* Probabilities of the raw rows X [n, d] under the scaler sc and model bin/mn (K classes)
- * into out, standardising PROBE_CHUNK rows at a time into Z [PROBE_CHUNK, d]. */
-static int predict_chunked(const exp_scaler *sc, const exp_logreg *bin, const exp_logreg_mn *mn, int K, const double *X,
-                           size_t n, size_t d, double *Z, double *out, wb_error *err)
+/* Probabilities of the raw rows R under the scaler sc and model bin/mn (K classes) into out,
+ * standardising PROBE_CHUNK rows at a time into Z [PROBE_CHUNK, d] (rows not in memory are
+ * read into Z and standardised there). */
+static int predict_chunked(const exp_scaler *sc, const exp_logreg *bin, const exp_logreg_mn *mn, int K, const exp_rows *R,
+                           double *Z, double *out, wb_error *err)
 {
-    const size_t S = K > 2 ? (size_t)K : 1;
+    const size_t n = R->n, d = R->d, S = K > 2 ? (size_t)K : 1;
+    if (!R->X && !R->read && n > 0) return wb_err(err, WB_E_USAGE, NULL, "scaler: no data");
     for (size_t s = 0; s < n; s += PROBE_CHUNK) {
         size_t m = n - s < PROBE_CHUNK ? n - s : PROBE_CHUNK;
-        if (exp_scaler_transform(sc, X + s * d, m, d, s, Z, err) != 0 ||
+        const double *X = R->X ? R->X + s * d : R->read(R->ctx, s, m, Z, err);
+        if (!X || exp_scaler_transform(sc, X, m, d, s, Z, err) != 0 ||
             (K > 2 ? exp_logreg_mn_predict_proba(mn, Z, m, d, out + s * S, err)
                    : exp_logreg_predict_proba(bin, Z, m, d, out + s * S, err)) != 0)
             return -1;
@@ -80,13 +83,30 @@ static int predict_chunked(const exp_scaler *sc, const exp_logreg *bin, const ex
     return 0;
 }
 
-/* exp_probe_fit and exp_probe_fit_inplace: Xown is Xtr when the caller gave its rows up (they
- * are standardised in place), else NULL (a standardised copy is made). */
-static int probe_fit(exp_probe *p, const double *Xtr, double *Xown, const int *ytr, size_t ntr, const double *Xva,
-                     const int *yva, size_t nva, size_t d, const exp_probe_cfg *c, wb_error *err)
+/* The training rows standardised as they are read (a matrix not in memory): raw rows from
+ * raw, then (x - mean) / scale in place, the values exp_scaler_transform gives once. */
+typedef struct std_rows {
+    const exp_rows *raw;
+    const exp_scaler *sc;
+} std_rows;
+
+static const double *std_read(void *ctx, size_t s, size_t m, double *buf, wb_error *err)
+{
+    const std_rows *t = ctx;
+    const double *X = t->raw->read(t->raw->ctx, s, m, buf, err);
+    if (!X || exp_scaler_transform(t->sc, X, m, t->raw->d, s, buf, err) != 0) return NULL;
+    return buf;
+}
+
+/* exp_probe_fit, _fit_inplace and _fit_rows: Xown is Rtr->X when the caller gave its rows up
+ * (they are standardised in place); with Rtr in memory and Xown NULL a standardised copy is
+ * made; with Rtr not in memory its rows are read and standardised at every pass. */
+static int probe_fit(exp_probe *p, const exp_rows *Rtr, double *Xown, const int *ytr, const exp_rows *Rva,
+                     const int *yva, const exp_probe_cfg *c, wb_error *err)
 {
     if (!p) return wb_err(err, WB_E_USAGE, NULL, "probe: no output");
     exp_probe_free(p);
+    const size_t ntr = Rtr->n, nva = Rva ? Rva->n : 0, d = Rtr->d;
     if (c->n_C == 0 || c->n_C > EXP_PROBE_MAX_C)
         return wb_err(err, WB_E_USAGE, NULL, "probe: %zu values of C, expected 1 to %d", c->n_C, EXP_PROBE_MAX_C);
     const int K = c->n_classes > 2 ? c->n_classes : 2;
@@ -94,6 +114,8 @@ static int probe_fit(exp_probe *p, const double *Xtr, double *Xown, const int *y
     for (size_t i = 0; i < nva; i++)
         if (yva[i] < 0 || yva[i] >= K)
             return wb_err(err, WB_E_DATA, NULL, "probe: validation label %d at index %zu, expected 0 .. %d", yva[i], i, K - 1);
+    if (nva && Rva->d != d)
+        return wb_err(err, WB_E_DATA, NULL, "probe: %zu training features, %zu validation features", d, Rva->d);
     p->d = d;
     p->K = K;
     p->n_C = c->n_C;
@@ -103,9 +125,10 @@ static int probe_fit(exp_probe *p, const double *Xtr, double *Xown, const int *y
     const size_t S = K > 2 ? (size_t)K : 1, nv = nva < PROBE_CHUNK ? nva : PROBE_CHUNK;
     if (d == 0 || ntr > SIZE_MAX / sizeof(double) / d || nva > SIZE_MAX / sizeof(double) / S)
         return wb_err(err, WB_E_NOMEM, NULL, "probe: %zu x %zu features is too large", ntr, d);
-    /* the training rows standardised: in the caller's matrix, or a copy; the validation rows
-     * a chunk at a time */
-    double *Zcopy = Xown ? NULL : malloc((ntr ? ntr : 1) * d * sizeof *Zcopy), *Z = Xown ? Xown : Zcopy;
+    /* the training rows standardised: in the caller's matrix, a copy, or as they are read;
+     * the validation rows a chunk at a time */
+    const int stream = !Rtr->X;
+    double *Zcopy = Xown || stream ? NULL : malloc((ntr ? ntr : 1) * d * sizeof *Zcopy), *Z = Xown ? Xown : Zcopy;
     double *Zv = malloc((nv ? nv : 1) * d * sizeof *Zv);
     double *Pv = malloc((nva ? nva : 1) * S * sizeof *Pv);
     exp_logreg tb;
@@ -115,13 +138,16 @@ static int probe_fit(exp_probe *p, const double *Xtr, double *Xown, const int *y
     int rc = -1, kept = -1;
     wb_error last;
     memset(&last, 0, sizeof last);
-    if (!Z || !Zv || !Pv) {
+    if ((!stream && !Z) || !Zv || !Pv) {
         wb_err(err, WB_E_NOMEM, NULL, "probe: out of memory for %zu x %zu features", ntr, d);
         goto done;
     }
     /* (in place: each element is read before it is written, so Z aliasing Xtr is the same) */
-    if (exp_scaler_fit(&p->sc, Xtr, ntr, d, err) || exp_scaler_transform(&p->sc, Xtr, ntr, d, 0, Z, err))
+    if (exp_scaler_fit_rows(&p->sc, Rtr, err) || (!stream && exp_scaler_transform(&p->sc, Rtr->X, ntr, d, 0, Z, err)))
         goto done;
+    std_rows sr = {Rtr, &p->sc};
+    exp_rows Rz = exp_rows_of(Z, ntr, d);
+    if (stream) Rz.read = std_read, Rz.ctx = &sr;
     /* without validation rows: only the grid value nearest to C = 1 */
     size_t only = 0;
     for (size_t k = 1; k < p->n_C; k++)
@@ -134,8 +160,8 @@ static int probe_fit(exp_probe *p, const double *Xtr, double *Xown, const int *y
         if (!nva && k != only) continue;
         lo.C = p->C[k];
         wb_error e2;
-        int frc = K > 2 ? exp_logreg_mn_fit(&tm, Z, ytr, NULL, ntr, d, K, &lo, &e2)
-                        : exp_logreg_fit(&tb, Z, ytr, NULL, ntr, d, &lo, &e2);
+        int frc = K > 2 ? exp_logreg_mn_fit_rows(&tm, &Rz, ytr, NULL, K, &lo, &e2)
+                        : exp_logreg_fit_rows(&tb, &Rz, ytr, NULL, &lo, &e2);
         if (frc != 0) {
             if (e2.code != WB_E_FAILED) { /* bad data, not this C's convergence */
                 *err = e2;
@@ -146,7 +172,7 @@ static int probe_fit(exp_probe *p, const double *Xtr, double *Xown, const int *y
         }
         double loss = -INFINITY;
         if (nva) {
-            if (predict_chunked(&p->sc, &tb, &tm, K, Xva, nva, d, Zv, Pv, err) != 0) goto done;
+            if (predict_chunked(&p->sc, &tb, &tm, K, Rva, Zv, Pv, err) != 0) goto done;
             loss = p->val_loss[k] = val_log_loss(Pv, yva, nva, K, c->balanced);
             double auc;
             if ((K > 2 ? exp_metrics_auc_ovr(yva, Pv, NULL, nva, K, &auc, NULL, &e2)
@@ -183,23 +209,38 @@ done:
 int exp_probe_fit(exp_probe *p, const double *Xtr, const int *ytr, size_t ntr, const double *Xva, const int *yva,
                   size_t nva, size_t d, const exp_probe_cfg *c, wb_error *err)
 {
-    return probe_fit(p, Xtr, NULL, ytr, ntr, Xva, yva, nva, d, c, err);
+    exp_rows tr = exp_rows_of(Xtr, ntr, d), va = exp_rows_of(Xva, nva, d);
+    return probe_fit(p, &tr, NULL, ytr, &va, yva, c, err);
 }
 
 int exp_probe_fit_inplace(exp_probe *p, double *Xtr, const int *ytr, size_t ntr, const double *Xva, const int *yva,
                           size_t nva, size_t d, const exp_probe_cfg *c, wb_error *err)
 {
-    return probe_fit(p, Xtr, Xtr, ytr, ntr, Xva, yva, nva, d, c, err);
+    exp_rows tr = exp_rows_of(Xtr, ntr, d), va = exp_rows_of(Xva, nva, d);
+    return probe_fit(p, &tr, Xtr, ytr, &va, yva, c, err);
+}
+
+int exp_probe_fit_rows(exp_probe *p, const exp_rows *Xtr, const int *ytr, const exp_rows *Xva, const int *yva,
+                       const exp_probe_cfg *c, wb_error *err)
+{
+    return probe_fit(p, Xtr, NULL, ytr, Xva, yva, c, err);
 }
 
 int exp_probe_predict(const exp_probe *p, const double *X, size_t n, size_t d, double *out, wb_error *err)
 {
+    exp_rows R = exp_rows_of(X, n, d);
+    return exp_probe_predict_rows(p, &R, out, err);
+}
+
+int exp_probe_predict_rows(const exp_probe *p, const exp_rows *X, double *out, wb_error *err)
+{
+    const size_t n = X->n, d = X->d;
     if (!p || !p->sc.mean) return wb_err(err, WB_E_USAGE, NULL, "probe: not fitted");
     if (n == 0) return 0;
     if (d != p->sc.d) return wb_err(err, WB_E_DATA, NULL, "scaler: fitted on %zu features, given %zu", p->sc.d, d);
     double *Z = malloc((n < PROBE_CHUNK ? n : PROBE_CHUNK) * d * sizeof *Z);
     if (!Z) return wb_err(err, WB_E_NOMEM, NULL, "probe: out of memory");
-    int rc = predict_chunked(&p->sc, &p->bin, &p->mn, p->K, X, n, d, Z, out, err);
+    int rc = predict_chunked(&p->sc, &p->bin, &p->mn, p->K, X, Z, out, err);
     free(Z);
     return rc;
 }

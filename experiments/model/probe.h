@@ -73,9 +73,21 @@ int exp_probe_fit(exp_probe *p, const double *Xtr, const int *ytr, size_t ntr, c
 int exp_probe_fit_inplace(exp_probe *p, double *Xtr, const int *ytr, size_t ntr, const double *Xva, const int *yva,
                           size_t nva, size_t d, const exp_probe_cfg *c, wb_error *err);
 
+/* exp_probe_fit on raw rows read a chunk at a time (exp_rows, logreg.h: e.g. from a file),
+ * so that no n x d matrix is held: the training rows are read (and standardised again, the
+ * same values as standardised once) at every pass of the scaler and of each Newton iteration
+ * and line-search step, in the same order, so the model, losses and AUCs are the same bits
+ * as exp_probe_fit's on the same rows in memory. Xva may be NULL (no validation rows). The
+ * cost: the solver's passes read ntr x d values each time instead of once. */
+int exp_probe_fit_rows(exp_probe *p, const exp_rows *Xtr, const int *ytr, const exp_rows *Xva, const int *yva,
+                       const exp_probe_cfg *c, wb_error *err);
+
 /* Probabilities of raw rows X [n, d]: K == 2: out[i] = P(y = 1); K > 2: out[i*K + c].
  * Memory: X is standardised 512 rows at a time (the validation rows in exp_probe_fit too). */
 int exp_probe_predict(const exp_probe *p, const double *X, size_t n, size_t d, double *out, wb_error *err);
+
+/* exp_probe_predict on rows read a chunk at a time. */
+int exp_probe_predict_rows(const exp_probe *p, const exp_rows *X, double *out, wb_error *err);
 
 /* The kept model as a linear layer on raw features: logits = W x + b, W [Kout, d] row-major,
  * b [Kout], Kout = max(K, 2), with softmax(logits) equal to exp_probe_predict's probabilities.

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "experiments/data/patch.h"
 #include "experiments/eval/metrics.h"
@@ -271,7 +273,80 @@ void exp_feature_cache_free(exp_feature_cache *c)
 {
     if (!c) return;
     free(c->f);
+    if (c->spilled) close(c->fd);
     memset(c, 0, sizeof *c);
+}
+
+/* Fills the frozen-feature cache fc with every item's features (items 0..nall-1 in order, B
+ * at a time; xbuf holds B input images, fbuf B x F floats): in memory, or beyond
+ * tc->features_max_bytes in a spill file, written a batch at a time. */
+static int feature_cache_fill(nn_net *net, const exp_dataset *ds, exp_feature_cache *fc, size_t nall, size_t F, int C,
+                              int B, const exp_train_cfg *tc, float *xbuf, float *fbuf, wb_error *err)
+{
+    const int spill = tc->features_max_bytes && (F > SIZE_MAX / sizeof(float) / (nall ? nall : 1) ||
+                                                 nall * F * sizeof(float) > tc->features_max_bytes);
+    float *f = spill ? NULL : malloc((nall ? nall : 1) * F * sizeof *f);
+    int fd = -1;
+    if (!spill && !f) return wb_err(err, WB_E_NOMEM, NULL, "out of memory for the features of %zu images", nall);
+    if (spill && exp_spill_open(ds->spill_dir, &fd, err) != 0) return -1;
+    for (size_t s = 0; s < nall; s += (size_t)B) { /* every item, in order, a batch at a time */
+        size_t all[256];
+        int b = (int)(nall - s < (size_t)B ? nall - s : (size_t)B), e = 0;
+        for (int i = 0; i < b; i++) all[i] = s + (size_t)i;
+        if (gather(ds, all, (size_t)b, C, tc, NULL, NULL, xbuf, err) != 0 ||
+            nn_net_features(net, xbuf, b, ds->rows, ds->cols, spill ? fbuf : f + s * F, err) != 0 ||
+            (spill && (e = exp_spill_io(fd, 1, fbuf, (size_t)b * F * sizeof *fbuf, (uint64_t)(s * F * sizeof *fbuf))) != 0)) {
+            if (e) wb_err(err, WB_E_IO, NULL, "cannot write the frozen features beyond data.memory_mb to disk: %s", strerror(e));
+            free(f);
+            if (spill) close(fd);
+            return -1;
+        }
+    }
+    if (spill)
+        wb_log(WB_LOG_INFO, "the frozen features of %zu images (%zu each) take more than data.memory_mb (%zu MB): they are kept on disk",
+               nall, F, tc->features_max_bytes >> 20);
+    fc->f = f;
+    fc->spilled = spill;
+    fc->fd = fd;
+    fc->n = nall;
+    fc->dim = F;
+    return 0;
+}
+
+/* The cache rows idx[s..s+m) of a probe's rows, as doubles, read from the cache in memory or
+ * from its spill file; ascending indices close together are read in one pread of up to
+ * FEAT_SPAN rows into tmp. */
+#define FEAT_SPAN 512
+typedef struct feat_rows {
+    const exp_feature_cache *fc;
+    const size_t *idx;
+    float *tmp; /* FEAT_SPAN x dim floats (spilled cache) */
+} feat_rows;
+
+static const double *feat_read(void *ctx, size_t s, size_t m, double *buf, wb_error *err)
+{
+    const feat_rows *t = ctx;
+    const exp_feature_cache *fc = t->fc;
+    const size_t F = fc->dim, *idx = t->idx + s;
+    for (size_t a = 0; a < m;) {
+        if (!fc->spilled) {
+            for (size_t j = 0; j < F; j++) buf[a * F + j] = fc->f[idx[a] * F + j];
+            a++;
+            continue;
+        }
+        size_t b = a + 1; /* rows a..b-1 lie in items idx[a] .. idx[a] + FEAT_SPAN - 1, ascending */
+        while (b < m && idx[b] > idx[b - 1] && idx[b] - idx[a] < FEAT_SPAN) b++;
+        size_t span = idx[b - 1] - idx[a] + 1;
+        int e = exp_spill_io(fc->fd, 0, t->tmp, span * F * sizeof *t->tmp, (uint64_t)(idx[a] * F * sizeof *t->tmp));
+        if (e) {
+            wb_err(err, WB_E_IO, NULL, "cannot read the frozen features back from the spill file (data.memory_mb): %s", strerror(e));
+            return NULL;
+        }
+        for (size_t r = a; r < b; r++)
+            for (size_t j = 0; j < F; j++) buf[r * F + j] = t->tmp[(idx[r] - idx[a]) * F + j];
+        a = b;
+    }
+    return buf;
 }
 
 /* Pooled backbone features (inference mode) of items idx[0..n) as rows of out [n, F]; xbuf
@@ -284,28 +359,18 @@ static int pooled_features(nn_net *net, const exp_dataset *ds, const size_t *idx
     exp_feature_cache *fc = pretrained ? tc->features : NULL;
     /* a patch run's sliding windows follow its ds->n patches in the images (patch.h) */
     const size_t nall = ds->n + (ds->patch ? ds->patch->n_windows : 0);
-    if (fc && !fc->f) {
-        float *f = malloc((nall ? nall : 1) * F * sizeof *f);
-        if (!f) return wb_err(err, WB_E_NOMEM, NULL, "out of memory for the features of %zu images", nall);
-        for (size_t s = 0; s < nall; s += (size_t)B) { /* every item, in order, a batch at a time */
-            size_t all[256];
-            int b = (int)(nall - s < (size_t)B ? nall - s : (size_t)B);
-            for (int i = 0; i < b; i++) all[i] = s + (size_t)i;
-            if (gather(ds, all, (size_t)b, C, tc, NULL, NULL, xbuf, err) != 0 ||
-                nn_net_features(net, xbuf, b, ds->rows, ds->cols, f + s * F, err) != 0) {
-                free(f);
-                return -1;
-            }
-        }
-        fc->f = f;
-        fc->n = nall;
-        fc->dim = F;
-    }
+    if (fc && !fc->f && !fc->spilled && feature_cache_fill(net, ds, fc, nall, F, C, B, tc, xbuf, fbuf, err) != 0)
+        return -1;
     if (fc) {
         if (fc->n != nall || fc->dim != F) return wb_err(err, WB_E_INTERNAL, NULL, "the feature cache is for another dataset");
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < F; j++) out[i * F + j] = fc->f[idx[i] * F + j];
-        return 0;
+        float *tmp = fc->spilled ? malloc(FEAT_SPAN * F * sizeof *tmp) : NULL;
+        if (fc->spilled && !tmp) return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+        feat_rows fr = {fc, idx, tmp};
+        int rc = 0;
+        for (size_t s = 0; s < n && rc == 0; s += FEAT_SPAN)
+            if (!feat_read(&fr, s, n - s < FEAT_SPAN ? n - s : FEAT_SPAN, out + s * F, err)) rc = -1;
+        free(tmp);
+        return rc;
     }
     for (size_t s = 0; s < n; s += (size_t)B) {
         int b = (int)(n - s < (size_t)B ? n - s : (size_t)B);
@@ -335,7 +400,10 @@ static int head_tensors(nn_net *net, int K, size_t F, nn_param_view *w, nn_param
 
 /* Fits the linear probe on the training items' frozen features (C chosen on the validation
  * items) and loads it into the network's head. frozen (unfreeze none): the probe is the model,
- * and its probabilities of the validation and test items go into out's scores. */
+ * and its probabilities of the validation and test items go into out's scores. With the
+ * feature cache spilled, or its rows as doubles (training plus validation or test) beyond
+ * tc->features_max_bytes, the rows are read from the cache a chunk at a time
+ * (exp_probe_fit_rows), not copied: the same bits. */
 static int probe_into_head(nn_net *net, const exp_dataset *ds, const exp_split *sp, const exp_train_cfg *tc, int frozen,
                            int pretrained, float *xbuf, exp_train_result *out, wb_error *err)
 {
@@ -344,22 +412,39 @@ static int probe_into_head(nn_net *net, const exp_dataset *ds, const exp_split *
      * by the probe, X is read raw */
     const size_t F = (size_t)nn_net_feature_dim(net);
     const size_t nx = frozen && sp->n_test > sp->n_val ? sp->n_test : sp->n_val;
-    float *fbuf = malloc((size_t)B * F * sizeof *fbuf);
-    double *Xtr = malloc((sp->n_train ? sp->n_train : 1) * F * sizeof *Xtr);
-    double *X = malloc((nx ? nx : 1) * F * sizeof *X), *W = malloc((size_t)K * F * sizeof *W), bias[EXP_CONFIG_MAX_CLASSES];
+    exp_feature_cache *fc = pretrained ? tc->features : NULL;
+    const size_t nall = ds->n + (ds->patch ? ds->patch->n_windows : 0);
+    float *fbuf = malloc((size_t)B * F * sizeof *fbuf), *tmp = NULL;
+    double *Xtr = NULL, *X = NULL, *W = malloc((size_t)K * F * sizeof *W), bias[EXP_CONFIG_MAX_CLASSES];
     int *ytr = malloc((sp->n_train ? sp->n_train : 1) * sizeof *ytr), *yva = malloc((sp->n_val ? sp->n_val : 1) * sizeof *yva);
     exp_probe pr;
     exp_probe_init(&pr);
-    int rc = -1;
-    if (!fbuf || !Xtr || !X || !W || !ytr || !yva) {
+    int rc = -1, stream = 0;
+    if (!fbuf || !W || !ytr || !yva) {
+        wb_err(err, WB_E_NOMEM, NULL, "out of memory for the probe's features");
+        goto done;
+    }
+    if (fc && !fc->f && !fc->spilled && feature_cache_fill(net, ds, fc, nall, F, C, B, tc, xbuf, fbuf, err) != 0) goto done;
+    if (fc && (fc->n != nall || fc->dim != F)) {
+        wb_err(err, WB_E_INTERNAL, NULL, "the feature cache is for another dataset");
+        goto done;
+    }
+    const double rows_bytes = (double)(sp->n_train + nx) * (double)F * sizeof(double);
+    stream = fc && (fc->spilled || (tc->features_max_bytes && rows_bytes > (double)tc->features_max_bytes));
+    if (stream ? fc->spilled && !(tmp = malloc(FEAT_SPAN * F * sizeof *tmp))
+               : !(Xtr = malloc((sp->n_train ? sp->n_train : 1) * F * sizeof *Xtr)) || !(X = malloc((nx ? nx : 1) * F * sizeof *X))) {
         wb_err(err, WB_E_NOMEM, NULL, "out of memory for the probe's features");
         goto done;
     }
     for (size_t i = 0; i < sp->n_train; i++) ytr[i] = ds->items[sp->train[i]].label;
     for (size_t i = 0; i < sp->n_val; i++) yva[i] = ds->items[sp->val[i]].label;
-    if (pooled_features(net, ds, sp->train, sp->n_train, C, B, tc, pretrained, xbuf, fbuf, Xtr, err) != 0 ||
-        pooled_features(net, ds, sp->val, sp->n_val, C, B, tc, pretrained, xbuf, fbuf, X, err) != 0 ||
-        exp_probe_fit_inplace(&pr, Xtr, ytr, sp->n_train, X, yva, sp->n_val, F, &tc->probe, err) != 0)
+    feat_rows ftr = {fc, sp->train, tmp}, fva = {fc, sp->val, tmp}, fte = {fc, sp->test, tmp};
+    exp_rows Rtr = {sp->n_train, F, NULL, feat_read, &ftr}, Rva = {sp->n_val, F, NULL, feat_read, &fva};
+    exp_rows Rte = {sp->n_test, F, NULL, feat_read, &fte};
+    if (stream ? exp_probe_fit_rows(&pr, &Rtr, ytr, &Rva, yva, &tc->probe, err) != 0
+               : pooled_features(net, ds, sp->train, sp->n_train, C, B, tc, pretrained, xbuf, fbuf, Xtr, err) != 0 ||
+                     pooled_features(net, ds, sp->val, sp->n_val, C, B, tc, pretrained, xbuf, fbuf, X, err) != 0 ||
+                     exp_probe_fit_inplace(&pr, Xtr, ytr, sp->n_train, X, yva, sp->n_val, F, &tc->probe, err) != 0)
         goto done;
     free(Xtr); /* the training rows are no longer needed */
     Xtr = NULL;
@@ -374,7 +459,11 @@ static int probe_into_head(nn_net *net, const exp_dataset *ds, const exp_split *
     exp_probe_head(&pr, W, bias);
     for (size_t i = 0; i < (size_t)K * F; i++) hw.data[i] = (float)W[i];
     for (int c = 0; c < K; c++) hb.data[c] = (float)bias[c];
-    if (frozen) {
+    if (frozen && stream) {
+        if (exp_probe_predict_rows(&pr, &Rva, out->val_scores, err) != 0 ||
+            exp_probe_predict_rows(&pr, &Rte, out->test_scores, err) != 0)
+            goto done;
+    } else if (frozen) {
         if (exp_probe_predict(&pr, X, sp->n_val, F, out->val_scores, err) != 0 ||
             pooled_features(net, ds, sp->test, sp->n_test, C, B, tc, pretrained, xbuf, fbuf, X, err) != 0 ||
             exp_probe_predict(&pr, X, sp->n_test, F, out->test_scores, err) != 0)
@@ -384,6 +473,7 @@ static int probe_into_head(nn_net *net, const exp_dataset *ds, const exp_split *
 done:
     exp_probe_free(&pr);
     free(fbuf);
+    free(tmp);
     free(Xtr);
     free(X);
     free(W);

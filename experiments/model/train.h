@@ -27,13 +27,17 @@
  * unaugmented), computed once on first use in a fixed order (items 0..n-1 in batches) and
  * shared by every fold and variant of a run: the linear probe's input. Valid only for one
  * dataset, architecture, input channel count and set of pretrained weights; not used without
- * pretrained weights (a random backbone differs per fold). Caller-owned: zero it, then
- * exp_feature_cache_free. */
+ * pretrained weights (a random backbone differs per fold). Beyond exp_train_cfg's
+ * features_max_bytes (data.memory_mb) the features go to an unlinked spill file next to the
+ * preprocessed cache instead of memory, and the probe reads its rows from there a chunk at a
+ * time (exp_probe_fit_rows: the same bits). Caller-owned: zero it, then exp_feature_cache_free. */
 typedef struct exp_feature_cache {
     size_t n;  /* items; 0 until first use */
     size_t dim;
     float *f;  /* [n, dim]: the network's float features (half the memory of doubles; the
-                * probe reads them as doubles, the same values) */
+                * probe reads them as doubles, the same values); NULL when spilled */
+    int spilled; /* 1: the features are in fd, an unlinked file of n x dim floats */
+    int fd;
 } exp_feature_cache;
 
 void exp_feature_cache_free(exp_feature_cache *c);
@@ -74,6 +78,11 @@ typedef struct exp_train_cfg {
                               * x variants, validation and test) may take at most this much,
                               * and beyond it are recomputed each step (data.memory_mb, set by
                               * the run from exp_dataset.memory_budget). Zeroed likewise. */
+    size_t features_max_bytes; /* 0: no limit; else the frozen-feature cache (items x width
+                                * floats) beyond it is spilled to disk, and the probe's
+                                * training, validation and test rows (as doubles) beyond it are
+                                * read a chunk at a time instead of held (data.memory_mb, set
+                                * by the run). Zeroed likewise. */
 } exp_train_cfg;
 
 /* The train section plus variant v's keys. Stage names are checked by the config already. */

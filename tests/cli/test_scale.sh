@@ -32,8 +32,9 @@ expect_exit 2 "$wb" preprocess "$out/t.yaml" --out "$out/runs" --max-new 0
 expect_grep 'max-new' "$out/stderr"
 
 # the same run with every image in memory and with none (data.memory_mb: 0): the images come
-# back from the spill file and the fine-tuned variant recomputes its frozen prefix each step;
-# the results are the same bytes
+# back from the spill file, the fine-tuned variant recomputes its frozen prefix each step, and
+# the frozen features go to a spill file from which the probe reads its rows a chunk at a
+# time; the results are the same bytes
 expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000000Z --registry none --set train.epochs=1
 mem=$(cat "$out/stdout")
 expect_no_grep 'kept on disk' "$out/stderr"
@@ -41,6 +42,7 @@ expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000
 disk=$(cat "$out/stdout")
 expect_grep 'data: 64 images of 40x32 take more than data.memory_mb \(0 MB\): they are kept on disk' "$out/stderr"
 expect_grep 'last: the cached frozen prefixes would take more than data.memory_mb: recomputed at every step' "$out/stderr"
+expect_grep 'the frozen features of 64 images \(64 each\) take more than data.memory_mb \(0 MB\): they are kept on disk' "$out/stderr"
 expect_grep '^  memory_mb: 0$' "$disk/config.yaml"
 expect_no_grep 'memory_mb' "$mem/config.yaml"
 for f in manifest.csv folds.csv predictions.csv probe.csv curves.csv metrics.csv; do

@@ -167,6 +167,106 @@ static void test_chunks(void)
     free(y3);
 }
 
+/* A matrix read through exp_rows' reader (as the run reads a spilled feature cache): rows
+ * copied from X; counts the reads and fails (WB_E_IO) at read number fail_at (0: never). */
+typedef struct rows_src {
+    const double *X;
+    size_t d, reads, fail_at;
+} rows_src;
+
+static const double *src_read(void *ctx, size_t s, size_t m, double *buf, wb_error *err)
+{
+    rows_src *t = ctx;
+    if (++t->reads == t->fail_at) {
+        wb_err(err, WB_E_IO, NULL, "test: read %zu refused", t->reads);
+        return NULL;
+    }
+    memcpy(buf, t->X + s * t->d, m * t->d * sizeof *buf);
+    return buf;
+}
+
+/* exp_probe_fit_rows / exp_probe_predict_rows on rows that are not in memory: the same model,
+ * grid losses and AUCs and probabilities to the bit as exp_probe_fit_inplace on the matrix,
+ * binary and multinomial, more rows than a chunk; the rows are read many times (every pass);
+ * a reader's failure and a non-finite streamed value are errors that leave the probe empty. */
+static void test_rows(void)
+{
+    const size_t n = 1300, ntr = 700, nva = 600, d = 5;
+    double *X = malloc(n * d * sizeof *X), *Xc = malloc(ntr * d * sizeof *Xc), *P = malloc(n * 3 * sizeof *P),
+           *R = malloc(n * 3 * sizeof *R);
+    int *y2 = malloc(n * sizeof *y2), *y3 = malloc(n * sizeof *y3);
+    uint32_t st = 777;
+    for (size_t i = 0; i < n; i++) {
+        double s = 0;
+        for (size_t j = 0; j < d; j++) {
+            st = st * 1664525u + 1013904223u;
+            X[i * d + j] = (double)(st >> 8) / (double)(1u << 24) * 3.0 - 1.5 + 0.3 * (double)j;
+            s += X[i * d + j] * (j % 2 ? 1 : -1);
+        }
+        y2[i] = s > -0.5;
+        y3[i] = s < -1.5 ? 0 : s < 0.0 ? 1 : 2;
+    }
+    exp_probe_cfg pc;
+    exp_probe_cfg_default(&pc);
+    pc.n_C = 4;
+    wb_error err = {0};
+    for (int K = 2; K <= 3; K++) {
+        const int *y = K > 2 ? y3 : y2;
+        const size_t S = K > 2 ? 3 : 1;
+        pc.n_classes = K;
+        exp_probe a, b;
+        exp_probe_init(&a);
+        exp_probe_init(&b);
+        memcpy(Xc, X, ntr * d * sizeof *Xc);
+        CHECK(exp_probe_fit_inplace(&a, Xc, y, ntr, X + ntr * d, y + ntr, nva, d, &pc, &err) == 0, "rows K=%d: %s", K, err.msg);
+        rows_src ts = {X, d, 0, 0}, vs = {X + ntr * d, d, 0, 0};
+        exp_rows tr = {ntr, d, NULL, src_read, &ts}, va = {nva, d, NULL, src_read, &vs};
+        CHECK(exp_probe_fit_rows(&b, &tr, y, &va, y + ntr, &pc, &err) == 0, "rows K=%d (read): %s", K, err.msg);
+        CHECK(ts.reads > 4 * ((ntr + EXP_ROWS_CHUNK - 1) / EXP_ROWS_CHUNK), "rows K=%d: the training rows were read %zu times", K, ts.reads);
+        CHECK(b.chosen == a.chosen, "rows K=%d: chosen %d, in memory %d", K, b.chosen, a.chosen);
+        CHECK(memcmp(a.sc.mean, b.sc.mean, d * sizeof(double)) == 0 && memcmp(a.sc.scale, b.sc.scale, d * sizeof(double)) == 0,
+              "rows K=%d: the scaler differs", K);
+        CHECK(memcmp(a.val_loss, b.val_loss, sizeof a.val_loss) == 0 && memcmp(a.val_auc, b.val_auc, sizeof a.val_auc) == 0,
+              "rows K=%d: the grid's losses differ", K);
+        if (K > 2)
+            CHECK(memcmp(a.mn.coef, b.mn.coef, K * d * sizeof(double)) == 0 && memcmp(a.mn.intercept, b.mn.intercept, K * sizeof(double)) == 0,
+                  "rows K=3: the model differs");
+        else
+            CHECK(memcmp(a.bin.coef, b.bin.coef, d * sizeof(double)) == 0 && memcmp(&a.bin.intercept, &b.bin.intercept, sizeof(double)) == 0,
+                  "rows K=2: the model differs");
+        rows_src ps = {X, d, 0, 0};
+        exp_rows all = {n, d, NULL, src_read, &ps};
+        CHECK(exp_probe_predict(&a, X, n, d, P, &err) == 0 && exp_probe_predict_rows(&b, &all, R, &err) == 0, "rows: %s", err.msg);
+        CHECK(memcmp(P, R, n * S * sizeof *P) == 0, "rows K=%d: probabilities differ", K);
+        /* a read that fails part-way through the fit: its error, the probe left empty */
+        rows_src fs = {X, d, 0, 9};
+        exp_rows ftr = {ntr, d, NULL, src_read, &fs};
+        CHECK(exp_probe_fit_rows(&b, &ftr, y, &va, y + ntr, &pc, &err) != 0, "rows K=%d: a failed read accepted", K);
+        CHECK_EQ_INT(err.code, WB_E_IO, "rows: failed read code");
+        CHECK_CONTAINS(err.msg, "read 9 refused", "rows: failed read message");
+        CHECK(b.sc.mean == NULL && b.bin.coef == NULL && b.mn.coef == NULL, "rows: probe left empty after a failed read");
+        exp_probe_free(&a);
+        exp_probe_free(&b);
+    }
+    /* a non-finite value in a streamed training row, past the first chunk, named at its row */
+    X[600 * d + 3] = INFINITY;
+    rows_src ts = {X, d, 0, 0};
+    exp_rows tr = {ntr, d, NULL, src_read, &ts};
+    exp_probe p;
+    exp_probe_init(&p);
+    pc.n_classes = 2;
+    CHECK(exp_probe_fit_rows(&p, &tr, y2, NULL, NULL, &pc, &err) != 0, "rows: infinity accepted");
+    CHECK_EQ_INT(err.code, WB_E_DATA, "rows: infinity code");
+    CHECK_CONTAINS(err.msg, "feature 3 of row 600 is not finite", "rows: infinity message");
+    exp_probe_free(&p);
+    free(X);
+    free(Xc);
+    free(P);
+    free(R);
+    free(y2);
+    free(y3);
+}
+
 static void test_errors(void)
 {
     double X[8] = {0, 1, 2, 3, 4, 5, 6, 7};
@@ -201,6 +301,7 @@ int main(int argc, char **argv)
     CHECK(F.n == 3, "fixture cases: %zu", F.n);
     for (size_t i = 0; i < F.n; i++) test_case(&F.c[i]);
     test_chunks();
+    test_rows();
     fx_free(&F);
     test_errors();
     return wb_test_finish("exp_probe");
