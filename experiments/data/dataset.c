@@ -504,17 +504,6 @@ int exp_dataset_check_labels(const exp_config *cfg, exp_labels_summary *s, wb_er
 
 /* ---- the same image listed twice ---- */
 
-typedef struct dup_key {
-    const char *key;
-    size_t i;
-} dup_key;
-
-static int cmp_dup_key(const void *a, const void *b)
-{
-    const dup_key *x = a, *y = b;
-    int c = strcmp(x->key, y->key);
-    return c ? c : (x->i > y->i) - (x->i < y->i);
-}
 
 /* Rows that name one image, by the file (its path, symbolic links and "./" resolved), its
  * content (SHA-256) or its SOP Instance UID: when they agree on everything else (patient,
@@ -525,7 +514,7 @@ static int check_duplicates(exp_dataset *ds, const char *labels, wb_error *err)
 {
     const size_t n = ds->n;
     if (n < 2) return 0;
-    dup_key *k = malloc(n * sizeof *k);
+    exp_named_row *k = malloc(n * sizeof *k);
     char **real = calloc(n, sizeof *real);
     unsigned char *drop = calloc(n, 1);
     float *tmp = NULL; /* one image moved in the spill file */
@@ -542,13 +531,13 @@ static int check_duplicates(exp_dataset *ds, const char *labels, wb_error *err)
         for (size_t i = 0; i < n; i++) {
             const exp_item *it = &ds->items[i];
             const char *key = kind == 0 ? (real[i] ? real[i] : it->path) : kind == 1 ? it->sha256 : it->sop_uid;
-            if (key[0]) k[m++] = (dup_key){key, i};
+            if (key[0]) k[m++] = (exp_named_row){key, i};
         }
-        qsort(k, m, sizeof *k, cmp_dup_key);
+        qsort(k, m, sizeof *k, exp_named_row_cmp);
         for (size_t a = 0; a < m && rc == 0;) {
             size_t b = a + 1;
-            for (; b < m && !strcmp(k[a].key, k[b].key); b++) {
-                const exp_item *x = &ds->items[k[a].i], *y = &ds->items[k[b].i];
+            for (; b < m && !strcmp(k[a].name, k[b].name); b++) {
+                const exp_item *x = &ds->items[k[a].row], *y = &ds->items[k[b].row];
                 const char *diff = strcmp(x->group, y->group) ? "under another patient (the image would be in two folds)"
                                    : x->label != y->label      ? "with another label"
                                    : strcmp(x->laterality, y->laterality) || strcmp(x->view, y->view)
@@ -562,10 +551,10 @@ static int check_duplicates(exp_dataset *ds, const char *labels, wb_error *err)
                     err_out_text(ds, err, x);
                     break;
                 }
-                if (!drop[k[b].i])
+                if (!drop[k[b].row])
                     wb_warn("%s:%d: %s %s line %d with the same patient and label: the row is used once", labels,
                             y->csv_line, y->file, what[kind], x->csv_line);
-                drop[k[b].i] = 1;
+                drop[k[b].row] = 1;
             }
             a = b;
         }

@@ -334,29 +334,16 @@ static int box_columns(const exp_config *cfg, const io_csv *csv, box_cols *bc, w
     return 0;
 }
 
-/* A row's file name and index, sorted by name then row. */
-typedef struct file_row {
-    const char *file;
-    size_t row;
-} file_row;
-
-static int cmp_file_row(const void *a, const void *b)
-{
-    const file_row *x = a, *y = b;
-    const int c = strcmp(x->file, y->file);
-    return c ? c : (x->row > y->row) - (x->row < y->row);
-}
-
 /* first[r] = the first row of csv whose column c names the same file as row r. 0 or -1 (out of
  * memory). O(n log n): a cohort of 100,000 patch rows is not a scan per row. */
 static int first_rows(const io_csv *csv, long c, size_t *first)
 {
-    file_row *fr = malloc((csv->n_rows ? csv->n_rows : 1) * sizeof *fr);
+    exp_named_row *fr = malloc((csv->n_rows ? csv->n_rows : 1) * sizeof *fr);
     if (!fr) return -1;
-    for (size_t r = 0; r < csv->n_rows; r++) fr[r] = (file_row){io_csv_cell(csv, r, c), r};
-    qsort(fr, csv->n_rows, sizeof *fr, cmp_file_row);
+    for (size_t r = 0; r < csv->n_rows; r++) fr[r] = (exp_named_row){io_csv_cell(csv, r, c), r};
+    qsort(fr, csv->n_rows, sizeof *fr, exp_named_row_cmp);
     for (size_t i = 0; i < csv->n_rows; i++)
-        first[fr[i].row] = i > 0 && !strcmp(fr[i - 1].file, fr[i].file) ? first[fr[i - 1].row] : fr[i].row;
+        first[fr[i].row] = i > 0 && !strcmp(fr[i - 1].name, fr[i].name) ? first[fr[i - 1].row] : fr[i].row;
     free(fr);
     return 0;
 }

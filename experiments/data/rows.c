@@ -28,15 +28,10 @@ static int in_list(const char *v, const char *const *list, size_t n)
     return 0;
 }
 
-typedef struct side_row {
-    const char *group;
-    size_t row;
-} side_row;
-
-static int cmp_side_row(const void *a, const void *b)
+int exp_named_row_cmp(const void *a, const void *b)
 {
-    const side_row *x = a, *y = b;
-    int c = strcmp(x->group, y->group);
+    const exp_named_row *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
     return c ? c : (x->row > y->row) - (x->row < y->row);
 }
 
@@ -48,16 +43,16 @@ static int check_overlap(const exp_config *cfg, const io_csv *csv, long c_group,
     const exp_settings *s = exp_config_get(cfg);
     size_t n = 0;
     for (size_t r = 0; r < csv->n_rows; r++) n += keep[r];
-    side_row *k = malloc((n ? n : 1) * sizeof *k);
+    exp_named_row *k = malloc((n ? n : 1) * sizeof *k);
     if (!k) return wb_err(err, WB_E_NOMEM, csv->path, "out of memory for %zu rows", n);
     n = 0;
     for (size_t r = 0; r < csv->n_rows; r++)
-        if (keep[r]) k[n++] = (side_row){io_csv_cell(csv, r, c_group), r};
-    qsort(k, n, sizeof *k, cmp_side_row);
+        if (keep[r]) k[n++] = (exp_named_row){io_csv_cell(csv, r, c_group), r};
+    qsort(k, n, sizeof *k, exp_named_row_cmp);
     int first_tr = 0, first_te = 0;
     for (size_t a = 0, b; a < n; a = b) {
         size_t tr = SIZE_MAX, te = SIZE_MAX;
-        for (b = a; b < n && !strcmp(k[b].group, k[a].group); b++) {
+        for (b = a; b < n && !strcmp(k[b].name, k[a].name); b++) {
             if (test[k[b].row] && te == SIZE_MAX) te = k[b].row;
             if (!test[k[b].row] && tr == SIZE_MAX) tr = k[b].row;
         }

@@ -49,4 +49,15 @@ int exp_rows_select(const exp_config *cfg, io_csv *csv, exp_rows_report *rep, un
  * is neither a filter nor a split. */
 void exp_rows_describe(const exp_config *cfg, const exp_rows_report *rep, char *buf, size_t n);
 
+/* A name (a file, a patient, a duplicate key) and the row or item it came from; qsort with
+ * exp_named_row_cmp orders by name, then row, so the first of a run of equal names is its
+ * earliest row:
+ *     qsort(k, n, sizeof *k, exp_named_row_cmp);
+ */
+typedef struct exp_named_row {
+    const char *name;
+    size_t row;
+} exp_named_row;
+int exp_named_row_cmp(const void *a, const void *b);
+
 #endif
