@@ -105,6 +105,24 @@ static void test_case(const fx_case *c)
     free(yva);
 }
 
+/* n rows of d columns, column j uniform on [-w/2, w/2) + slope * j (an LCG from seed), and
+ * their labels from the alternating sum s: binary s > c, three classes cut at lo and hi. */
+static void make_rows(double *X, int *y2, int *y3, size_t n, size_t d, uint32_t seed, double w, double slope, double c,
+                      double lo, double hi)
+{
+    uint32_t st = seed;
+    for (size_t i = 0; i < n; i++) {
+        double s = 0;
+        for (size_t j = 0; j < d; j++) {
+            st = st * 1664525u + 1013904223u;
+            X[i * d + j] = (double)(st >> 8) / (double)(1u << 24) * w - w / 2 + slope * (double)j;
+            s += X[i * d + j] * (j % 2 ? 1 : -1);
+        }
+        y2[i] = s > c;
+        y3[i] = s < lo ? 0 : s < hi ? 1 : 2;
+    }
+}
+
 /* More rows than the probe standardises at a time (512): exp_probe_predict equals the
  * whole-matrix scaler + logistic regression to the bit, binary and multinomial, and a
  * non-finite value past the first chunk is reported at its row. */
@@ -114,17 +132,7 @@ static void test_chunks(void)
     double *X = malloc(n * d * sizeof *X), *Z = malloc(n * d * sizeof *Z), *P = malloc(n * 3 * sizeof *P),
            *R = malloc(n * 3 * sizeof *R);
     int *y2 = malloc(n * sizeof *y2), *y3 = malloc(n * sizeof *y3);
-    uint32_t st = 12345;
-    for (size_t i = 0; i < n; i++) {
-        double s = 0;
-        for (size_t j = 0; j < d; j++) {
-            st = st * 1664525u + 1013904223u;
-            X[i * d + j] = (double)(st >> 8) / (double)(1u << 24) * 4.0 - 2.0 + (double)j;
-            s += X[i * d + j] * (j % 2 ? 1 : -1);
-        }
-        y2[i] = s > -2.0;
-        y3[i] = s < -3.0 ? 0 : s < -1.0 ? 1 : 2;
-    }
+    make_rows(X, y2, y3, n, d, 12345, 4.0, 1.0, -2.0, -3.0, -1.0);
     exp_probe_cfg pc;
     exp_probe_cfg_default(&pc);
     pc.n_C = 3;
@@ -195,17 +203,7 @@ static void test_rows(void)
     double *X = malloc(n * d * sizeof *X), *Xc = malloc(ntr * d * sizeof *Xc), *P = malloc(n * 3 * sizeof *P),
            *R = malloc(n * 3 * sizeof *R);
     int *y2 = malloc(n * sizeof *y2), *y3 = malloc(n * sizeof *y3);
-    uint32_t st = 777;
-    for (size_t i = 0; i < n; i++) {
-        double s = 0;
-        for (size_t j = 0; j < d; j++) {
-            st = st * 1664525u + 1013904223u;
-            X[i * d + j] = (double)(st >> 8) / (double)(1u << 24) * 3.0 - 1.5 + 0.3 * (double)j;
-            s += X[i * d + j] * (j % 2 ? 1 : -1);
-        }
-        y2[i] = s > -0.5;
-        y3[i] = s < -1.5 ? 0 : s < 0.0 ? 1 : 2;
-    }
+    make_rows(X, y2, y3, n, d, 777, 3.0, 0.3, -0.5, -1.5, 0.0);
     exp_probe_cfg pc;
     exp_probe_cfg_default(&pc);
     pc.n_C = 4;
