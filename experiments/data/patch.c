@@ -899,7 +899,18 @@ int exp_patch_load(const exp_config *cfg, const uint8_t key[32], const char *cac
         const size_t k = first[r] < r ? img_of[first[r]] : L.g.n_images;
         img_of[r] = k;
         const int pos = !strcmp(io_csv_cell(&csv, r, c_label), positive);
+        /* every row's pixel_spacing_mm cell is checked; an image takes its first non-empty one */
+        double spacing_mm = 0;
+        if (c_spacing >= 0 && io_csv_cell(&csv, r, c_spacing)[0]) {
+            const char *cell = io_csv_cell(&csv, r, c_spacing);
+            if (!parse_num(cell, &spacing_mm) || !(spacing_mm > 0) || spacing_mm > 100) {
+                rc = wb_err_at(err, WB_E_DATA, L.labels, csv.lines[r], (int)c_spacing + 1, "pixel_spacing_mm",
+                               "expected a pixel spacing in mm (0 < value <= 100), got '%.60s'", cell);
+                break;
+            }
+        }
         if (k < L.g.n_images) { /* another box of the same image */
+            if (!(L.g.images[k].csv_spacing_mm > 0)) L.g.images[k].csv_spacing_mm = spacing_mm;
             if (strcmp(L.g.images[k].group, group)) {
                 rc = wb_err_at(err, WB_E_DATA, L.labels, csv.lines[r], 0, NULL,
                                "%s is listed with two patients ('%s' here, another at line %d)", file, s->data.group_column,
@@ -922,14 +933,7 @@ int exp_patch_load(const exp_config *cfg, const uint8_t key[32], const char *cac
         if (c_sop >= 0) copy(im->sop_uid, sizeof im->sop_uid, io_csv_cell(&csv, r, c_sop));
         if (c_lat >= 0) copy(im->laterality, sizeof im->laterality, io_csv_cell(&csv, r, c_lat));
         if (c_view >= 0) copy(im->view, sizeof im->view, io_csv_cell(&csv, r, c_view));
-        if (c_spacing >= 0 && io_csv_cell(&csv, r, c_spacing)[0]) {
-            const char *cell = io_csv_cell(&csv, r, c_spacing);
-            if (!parse_num(cell, &im->csv_spacing_mm) || !(im->csv_spacing_mm > 0) || im->csv_spacing_mm > 100) {
-                rc = wb_err_at(err, WB_E_DATA, L.labels, csv.lines[r], (int)c_spacing + 1, "pixel_spacing_mm",
-                               "expected a pixel spacing in mm (0 < value <= 100), got '%.60s'", cell);
-                break;
-            }
-        }
+        im->csv_spacing_mm = spacing_mm;
         exp_pseudonym(key, group, im->pseudonym);
     }
     /* rws[row0[k] .. row0[k + 1]): image k's rows in file order */

@@ -51,4 +51,16 @@ sed '3s/,0\.2,/,-1,/' "$out/labels.csv" > "$out/bad_spacing.csv"
 sed "s#labels: $out/labels.csv#labels: $out/bad_spacing.csv#" "$out/mm.yaml" > "$out/bad_spacing.yaml"
 expect_exit 3 "$wb" run "$out/bad_spacing.yaml" --out "$out/runs"
 expect_grep "bad_spacing.csv:3:13: pixel_spacing_mm: expected a pixel spacing in mm \(0 < value <= 100\), got '-1'" "$out/stderr"
+# every row's cell counts, not only an image's first row: a bad cell on a second box row of
+# mdb001 is an error at its line, and an image whose first row has none takes a later row's
+awk -F, -v OFS=, 'NR == 2 { print; $13 = "-1"; $8 = 100; print; next } { print }' "$out/labels.csv" > "$out/bad_later.csv"
+sed "s#labels: $out/labels.csv#labels: $out/bad_later.csv#" "$out/mm.yaml" > "$out/bad_later.yaml"
+expect_exit 3 "$wb" run "$out/bad_later.yaml" --out "$out/runs"
+expect_grep "bad_later.csv:3:13: pixel_spacing_mm: expected a pixel spacing in mm \(0 < value <= 100\), got '-1'" "$out/stderr"
+awk -F, -v OFS=, 'NR == 2 { $13 = ""; print; $13 = "0.2"; $8 = 100; print; next } { print }' "$out/labels.csv" > "$out/later.csv"
+sed "s#labels: $out/labels.csv#labels: $out/later.csv#" "$out/mm.yaml" > "$out/later.yaml"
+expect_exit 0 "$wb" run "$out/later.yaml" --out "$out/runs" --timestamp 20260101T000001Z
+run=$(cat "$out/stdout")
+expect_no_grep 'mdb001' "$run/excluded.csv"
+expect_eq "$(grep -c '^[^,]*,mdb001.pgm,lesion,' "$run/patches.csv")" 2 "both boxes of mdb001 cut at the later row's spacing"
 finish
