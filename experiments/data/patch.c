@@ -212,6 +212,16 @@ typedef struct px_store {
     const char *dir;     /* where the spill file goes (the cache directory, or NULL) */
 } px_store;
 
+/* A write to the spill file failed (errno e): WB_E_WRITE naming where the file is. */
+static int spill_failed(const px_store *st, int e, wb_error *err)
+{
+    const char *t = getenv("TMPDIR");
+    return wb_err(err, WB_E_WRITE, st->dir ? st->dir : t && t[0] ? t : "/tmp",
+                  "cannot write the patches beyond data.memory_mb to the spill file in this directory "
+                  "(or in $TMPDIR, else /tmp, when it could not be made here): %s",
+                  strerror(e));
+}
+
 /* Stores v (st->px floats) in the next slot, *slot its number. 0 or -1 (err set). */
 static int store_put(px_store *st, const float *v, size_t *slot, wb_error *err)
 {
@@ -219,7 +229,7 @@ static int store_put(px_store *st, const float *v, size_t *slot, wb_error *err)
     if (st->fd < 0 && (st->n + 1 > st->budget / bytes)) { /* over the budget: everything to disk */
         if (exp_spill_open(st->dir, &st->fd, err) != 0) return -1;
         int e = st->n ? exp_spill_io(st->fd, 1, st->mem, st->n * bytes, 0) : 0;
-        if (e) return wb_err(err, WB_E_WRITE, NULL, "cannot write the patches beyond data.memory_mb to disk: %s", strerror(e));
+        if (e) return spill_failed(st, e, err);
         free(st->mem);
         st->mem = NULL;
         st->cap = 0;
@@ -228,7 +238,7 @@ static int store_put(px_store *st, const float *v, size_t *slot, wb_error *err)
     }
     if (st->fd >= 0) {
         int e = exp_spill_io(st->fd, 1, (void *)v, bytes, (uint64_t)st->n * bytes);
-        if (e) return wb_err(err, WB_E_WRITE, NULL, "cannot write the patches beyond data.memory_mb to disk: %s", strerror(e));
+        if (e) return spill_failed(st, e, err);
     } else if (st->n == st->cap) {
         size_t c = st->cap ? st->cap * 2 : 64, most = st->budget / bytes;
         if (c > most) c = most;

@@ -6,7 +6,8 @@
  *     if (exp_dataset_load(cfg, key, cache, 1, &ds, &err) != 0) ...;
  *     const exp_patch_set *ps = ds.patch;               // NULL for data.task: image
  *     // ds.items[0 .. ds.n): lesion and background patches
- *     // ds.images + (ds.n + w) * px: window w of ps->n_windows (past ds.n)
+ *     // exp_dataset_image(&ds, ds.n + w, buf, &err): window w of ps->n_windows (past ds.n;
+    //   in memory or in the spill file, through ds.slot)
  *     // ps->images[k].w0 .. w0 + nw: image k's windows (dataset indices)
  *
  * A patch is a square of side s stored-image pixels (data.patch.size, in pixels or in mm
