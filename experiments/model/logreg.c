@@ -24,23 +24,6 @@ void exp_scaler_free(exp_scaler *s)
     memset(s, 0, sizeof *s);
 }
 
-/* row0: the index of X's first row in the caller's whole matrix (the message counts from it). */
-static int check_matrix(const double *X, size_t n, size_t d, size_t row0, const char *who, wb_error *err)
-{
-    if (!X && n > 0)
-        return wb_err(err, WB_E_USAGE, NULL, "%s: no data", who);
-    if (d == 0)
-        return wb_err(err, WB_E_USAGE, NULL, "%s: no features", who);
-    if (n > SIZE_MAX / sizeof(double) / d)
-        return wb_err(err, WB_E_NOMEM, NULL, "%s: %zu x %zu is too large", who, n, d);
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < d; j++)
-            if (!isfinite(X[i * d + j]))
-                return wb_err(err, WB_E_DATA, NULL,
-                              "%s: feature %zu of row %zu is not finite", who, j, row0 + i);
-    return 0;
-}
-
 exp_rows exp_rows_of(const double *X, size_t n, size_t d)
 {
     exp_rows r = {n, d, X, NULL, NULL};
@@ -76,6 +59,16 @@ static int check_finite_rows(const double *X, size_t s, size_t m, size_t d, cons
                 return wb_err(err, WB_E_DATA, NULL,
                               "%s: feature %zu of row %zu is not finite", who, j, s + i);
     return 0;
+}
+
+/* X's shape and values; row0: the index of X's first row in the caller's whole matrix (the
+ * message counts from it). */
+static int check_matrix(const double *X, size_t n, size_t d, size_t row0, const char *who, wb_error *err)
+{
+    const exp_rows R = exp_rows_of(X, n, d);
+    if (check_shape(&R, who, err) != 0)
+        return -1;
+    return check_finite_rows(X, row0, n, d, who, err);
 }
 
 /* The whole of check_matrix on R: its shape, then every value, a chunk at a time. */
@@ -232,7 +225,6 @@ static double margin(const double *x, const double *theta, size_t d)
         z += x[j] * theta[j];
     return z;
 }
-
 
 /* In-place Cholesky of the k x k matrix A (lower triangle used); 0 on success. */
 static int cholesky(double *A, size_t k)
