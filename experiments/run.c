@@ -596,6 +596,9 @@ static int run_open(run_ctx *c, wb_error *err)
         snprintf(c->dir, c->dir_n, "%s", existing);
         return 0;
     }
+    /* a registry elsewhere (--registry DB) is opened before RUNS_DIR is made, so a refused one
+     * leaves no empty runs directory behind; the default one lives in RUNS_DIR */
+    if (o->registry && run_registry_open(c, err) != 0) return -1;
     if (io_fs_mkdirs(c->runs_dir, err) != 0 || run_registry_open(c, err) != 0) return -1;
     /* run directory: <name>-<UTC time>-<hash of the resolved config>, or the one asked for */
     sbuf b = {0};

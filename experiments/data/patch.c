@@ -920,7 +920,14 @@ int exp_patch_load(const exp_config *cfg, const uint8_t key[32], const char *cac
             }
         }
         if (k < L.g.n_images) { /* another box of the same image */
-            if (!(L.g.images[k].csv_spacing_mm > 0)) L.g.images[k].csv_spacing_mm = spacing_mm;
+            if (!(L.g.images[k].csv_spacing_mm > 0)) {
+                L.g.images[k].csv_spacing_mm = spacing_mm;
+            } else if (spacing_mm > 0 && spacing_mm != L.g.images[k].csv_spacing_mm) {
+                rc = wb_err_at(err, WB_E_DATA, L.labels, csv.lines[r], (int)c_spacing + 1, "pixel_spacing_mm",
+                               "%s has pixel_spacing_mm %g here and %g on an earlier row of it (its first row: line %d); one image "
+                               "has one spacing", file, spacing_mm, L.g.images[k].csv_spacing_mm, L.g.images[k].csv_line);
+                break;
+            }
             if (strcmp(L.g.images[k].group, group)) {
                 rc = wb_err_at(err, WB_E_DATA, L.labels, csv.lines[r], 0, NULL,
                                "%s is listed with two patients ('%s' here, another at line %d)", file, s->data.group_column,

@@ -71,6 +71,10 @@ head -c 4096 /dev/urandom >"$out/runs-garbage/registry.sqlite"
 expect_exit 3 t "$wb" run "$out/b.yaml" --out "$out/runs-garbage"
 expect_grep 'runs-garbage/registry.sqlite: the run registry cannot be written \(file is not a database\); the run was not started and nothing was written: .*--registry none' "$out/stderr"
 expect_eq "$(ls "$out/runs-garbage")" "registry.sqlite" "the runs directory after a garbage registry"
+# a registry elsewhere (--registry DB) that is refused leaves no runs directory behind either
+expect_exit 3 t "$wb" run "$out/b.yaml" --out "$out/runs-never" --registry "$out/runs-garbage/registry.sqlite"
+expect_grep 'the run registry cannot be written \(file is not a database\)' "$out/stderr"
+expect_eq "$(test -e "$out/runs-never" && echo made || echo none)" none "the runs directory after a refused --registry"
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
   # root is not stopped by file modes: the run is made as nobody, in a runs directory nobody
   # may write, on a registry nobody may not

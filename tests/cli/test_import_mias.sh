@@ -63,4 +63,9 @@ expect_exit 0 "$wb" run "$out/later.yaml" --out "$out/runs" --timestamp 20260101
 run=$(cat "$out/stdout")
 expect_no_grep 'mdb001' "$run/excluded.csv"
 expect_eq "$(grep -c '^[^,]*,mdb001.pgm,lesion,' "$run/patches.csv")" 2 "both boxes of mdb001 cut at the later row's spacing"
+# two rows of one image with different spacings contradict each other: an error at the second
+awk -F, -v OFS=, 'NR == 2 { print; $13 = "0.1"; $8 = 100; print; next } { print }' "$out/labels.csv" > "$out/two_spacings.csv"
+sed "s#labels: $out/labels.csv#labels: $out/two_spacings.csv#" "$out/mm.yaml" > "$out/two_spacings.yaml"
+expect_exit 3 "$wb" run "$out/two_spacings.yaml" --out "$out/runs"
+expect_grep "two_spacings.csv:3:13: pixel_spacing_mm: mdb001.pgm has pixel_spacing_mm 0.1 here and 0.2 on an earlier row of it \(its first row: line 2\)" "$out/stderr"
 finish
