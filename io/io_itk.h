@@ -93,7 +93,9 @@ enum {
     IO_ITK_GLCM_COUNT
 };
 
-/* Texture features of img inside mask (itk::Statistics::ScalarImageToTextureFeaturesFilter).
+/* Texture features of img inside mask (as itk::Statistics::ScalarImageToTextureFeaturesFilter
+ * computes them: the co-occurrence counts are made in the shim, the features by ITK's
+ * HistogramToTextureFeaturesFilter).
  * Values are quantised to `levels` grey levels (2..1024): level = floor(v * levels) for v in
  * [0,1], clamped to 0..levels-1 (values outside [0,1] are clamped). The co-occurrence matrix is
  * symmetric, counts pairs whose two pixels are both inside the mask, at ITK's default offsets
@@ -103,6 +105,12 @@ enum {
 int io_itk_glcm_features(const float *img, const uint8_t *mask, int rows, int cols, int levels,
                          double out[IO_ITK_GLCM_COUNT], double sd[IO_ITK_GLCM_COUNT],
                          wb_error *err);
+/* The same features through ITK's ScalarImageToTextureFeaturesFilter end to end (its own
+ * co-occurrence filter: a histogram lookup per pixel pair, several times slower). The tests
+ * check io_itk_glcm_features against it to the bit; nothing else calls it. */
+int io_itk_glcm_features_reference(const float *img, const uint8_t *mask, int rows, int cols,
+                                   int levels, double out[IO_ITK_GLCM_COUNT],
+                                   double sd[IO_ITK_GLCM_COUNT], wb_error *err);
 
 /* The ITK version, "5.2.1". */
 const char *io_itk_version(void);

@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <exception>
 #include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -339,31 +341,158 @@ extern "C" int io_itk_clahe(float *img, int rows, int cols, int radius, double a
     });
 }
 
-extern "C" int io_itk_glcm_features(const float *img, const uint8_t *mask, int rows, int cols,
-                                    int levels, double out[IO_ITK_GLCM_COUNT],
-                                    double sd[IO_ITK_GLCM_COUNT], wb_error *err)
+namespace {
+
+using Tex = itk::Statistics::ScalarImageToTextureFeaturesFilter<FloatImage>;
+using TexFeature = itk::Statistics::HistogramToTextureFeaturesFilterEnums::TextureFeature;
+// The order of out[] (io_itk.h's IO_ITK_GLCM_*).
+const TexFeature glcm_order[IO_ITK_GLCM_COUNT] = {
+    TexFeature::Energy,  TexFeature::Entropy,      TexFeature::Correlation,       TexFeature::InverseDifferenceMoment,
+    TexFeature::Inertia, TexFeature::ClusterShade, TexFeature::ClusterProminence, TexFeature::HaralickCorrelation};
+// ITK's default offsets (ScalarImageToTextureFeaturesFilter: the "previous" neighbours of a
+// radius-1 neighbourhood, in its order), as (row, column) steps.
+const int glcm_offsets[4][2] = {{-1, -1}, {-1, 0}, {-1, 1}, {0, -1}};
+
+// The arguments checked and the image quantised: level = floor(v * levels), clamped to
+// 0..levels-1 (NaN: 0).
+int glcm_prepare(const float *img, const uint8_t *mask, int rows, int cols, int levels,
+                 wb_error *err)
 {
     if (check_size(rows, cols, err, "GLCM features"))
         return -1;
     if (levels < 2 || levels > 1024)
         return wb_err(err, WB_E_USAGE, NULL, "GLCM features: levels must be 2..1024, got %d",
                       levels);
+    (void)img;
     // Is there any pair of 8-neighbours inside the mask? (Else ITK divides by zero.)
-    int has_pair = 0;
-    for (int r = 0; r < rows && !has_pair; r++)
-        for (int c = 0; c < cols && !has_pair; c++) {
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) {
             if (!mask[(size_t)r * cols + c])
                 continue;
-            static const int off[4][2] = {{-1, -1}, {-1, 0}, {-1, 1}, {0, -1}};
             for (int k = 0; k < 4; k++) {
-                int rr = r + off[k][0], cc = c + off[k][1];
+                int rr = r + glcm_offsets[k][0], cc = c + glcm_offsets[k][1];
                 if (rr >= 0 && cc >= 0 && cc < cols && mask[(size_t)rr * cols + cc])
-                    has_pair = 1;
+                    return 0;
             }
         }
-    if (!has_pair)
-        return wb_err(err, WB_E_DATA, NULL, "GLCM features: the mask has no two neighbouring "
-                      "pixels");
+    return wb_err(err, WB_E_DATA, NULL, "GLCM features: the mask has no two neighbouring "
+                  "pixels");
+}
+
+inline int glcm_level(float v, int levels)
+{
+    int l = v > 0 ? (int)std::floor((double)v * levels) : 0; // NaN -> 0
+    return std::min(l, levels - 1);
+}
+
+// ScalarImageToTextureFeaturesFilter's mean and population SD over the offsets, the same
+// recurrence in the same order (Knuth's, as ITK 5.2 writes it), so the same bits.
+void glcm_mean_sd(const double feat[4][IO_ITK_GLCM_COUNT], double out[IO_ITK_GLCM_COUNT],
+                  double sd[IO_ITK_GLCM_COUNT])
+{
+    const size_t n_off = 4;
+    for (int f = 0; f < IO_ITK_GLCM_COUNT; f++) {
+        double m = feat[0][f], s = 0;
+        for (size_t o = 1; o < n_off; o++) {
+            size_t k = o + 1;
+            double x = feat[o][f], m1 = m + (x - m) / k;
+            s = s + (x - m) * (x - m1);
+            m = m1;
+        }
+        out[f] = m;
+        if (sd)
+            sd[f] = std::sqrt(s / n_off);
+    }
+}
+
+} // namespace
+
+// The co-occurrence counts are made here, one offset at a time, and handed to ITK's
+// HistogramToTextureFeaturesFilter in the histogram ScalarImageToCooccurrenceMatrixFilter
+// would have filled (same bins, bounds and integer frequencies): the features are ITK's to the
+// bit (tests/preprocess checks them against io_itk_glcm_features_reference), without the
+// filter's histogram lookup and neighbourhood iterator per pixel pair (most of its time).
+extern "C" int io_itk_glcm_features(const float *img, const uint8_t *mask, int rows, int cols,
+                                    int levels, double out[IO_ITK_GLCM_COUNT],
+                                    double sd[IO_ITK_GLCM_COUNT], wb_error *err)
+{
+    if (glcm_prepare(img, mask, rows, cols, levels, err))
+        return -1;
+    return guarded(err, "GLCM features", [&]() {
+        const size_t n = (size_t)rows * (size_t)cols, L = (size_t)levels;
+        std::vector<uint16_t> q(n);
+        for (size_t i = 0; i < n; i++)
+            q[i] = (uint16_t)glcm_level(img[i], levels);
+        using Hist = Tex::HistogramType;
+        using Calc = Tex::TextureFeaturesFilterType;
+        // the histogram as ScalarImageToCooccurrenceMatrixFilter sets it up with
+        // SetPixelValueMinMax(0, levels - 1): levels bins per axis over [0, levels]
+        auto h = Hist::New();
+        h->SetMeasurementVectorSize(2);
+        Hist::SizeType size(2);
+        size.Fill((Hist::SizeValueType)levels);
+        Hist::MeasurementVectorType lo(2), hi(2);
+        const float fmin = 0.0f, fmax = (float)(levels - 1);
+        lo.Fill(fmin);
+        hi.Fill(fmax + 1);
+        // each level's bin, by ITK's own lookup (once per level, not once per pair)
+        std::vector<Hist::IndexValueType> bin(L);
+        {
+            h->Initialize(size, lo, hi);
+            Hist::MeasurementVectorType mv(2);
+            Hist::IndexType idx(2);
+            for (size_t l = 0; l < L; l++) {
+                mv.Fill((double)(float)l);
+                if (!h->GetIndex(mv, idx))
+                    throw std::runtime_error("GLCM level " + std::to_string(l) + " has no histogram bin");
+                bin[l] = idx[0];
+            }
+        }
+        std::vector<uint32_t> cnt(L * L);
+        double feat[4][IO_ITK_GLCM_COUNT];
+        for (int o = 0; o < 4; o++) {
+            std::fill(cnt.begin(), cnt.end(), 0u);
+            const int dr = glcm_offsets[o][0], dc = glcm_offsets[o][1];
+            for (int r = std::max(0, -dr); r < rows; r++) {
+                const int rr = r + dr;
+                if (rr >= rows)
+                    break;
+                const size_t row = (size_t)r * cols, nrow = (size_t)rr * cols;
+                for (int c = std::max(0, -dc); c < cols && c + dc < cols; c++) {
+                    if (!mask[row + c] || !mask[nrow + c + dc])
+                        continue;
+                    const size_t a = q[row + c], b = q[nrow + c + dc];
+                    cnt[a * L + b]++;
+                    cnt[b * L + a]++;
+                }
+            }
+            h->Initialize(size, lo, hi);
+            Hist::IndexType idx(2);
+            for (size_t a = 0; a < L; a++)
+                for (size_t b = 0; b < L; b++) {
+                    if (!cnt[a * L + b])
+                        continue;
+                    idx[0] = bin[a];
+                    idx[1] = bin[b];
+                    h->IncreaseFrequencyOfIndex(idx, (double)cnt[a * L + b]);
+                }
+            auto calc = Calc::New();
+            calc->SetInput(h);
+            calc->Update();
+            for (int f = 0; f < IO_ITK_GLCM_COUNT; f++)
+                feat[o][f] = calc->GetFeature(glcm_order[f]);
+        }
+        glcm_mean_sd(feat, out, sd);
+        return 0;
+    });
+}
+
+extern "C" int io_itk_glcm_features_reference(const float *img, const uint8_t *mask, int rows,
+                                              int cols, int levels, double out[IO_ITK_GLCM_COUNT],
+                                              double sd[IO_ITK_GLCM_COUNT], wb_error *err)
+{
+    if (glcm_prepare(img, mask, rows, cols, levels, err))
+        return -1;
     return guarded(err, "GLCM features", [&]() {
         // Quantise here, so that ITK's histogram (bins of width (max + 1 - min) / levels over
         // [min, max + 1]) gets integer levels 0..levels-1 and one bin per level.
@@ -372,13 +501,9 @@ extern "C" int io_itk_glcm_features(const float *img, const uint8_t *mask, int r
         float *q = im->GetBufferPointer(), *m = mk->GetBufferPointer();
         size_t n = (size_t)rows * (size_t)cols;
         for (size_t i = 0; i < n; i++) {
-            float v = img[i];
-            int l = v > 0 ? (int)std::floor((double)v * levels) : 0; // NaN -> 0
-            q[i] = (float)std::min(l, levels - 1);
+            q[i] = (float)glcm_level(img[i], levels);
             m[i] = mask[i] ? 1.0f : 0.0f;
         }
-        using Tex = itk::Statistics::ScalarImageToTextureFeaturesFilter<FloatImage>;
-        using Feat = itk::Statistics::HistogramToTextureFeaturesFilterEnums::TextureFeature;
         auto f = Tex::New();
         f->SetInput(im);
         f->SetMaskImage(mk);
@@ -386,11 +511,8 @@ extern "C" int io_itk_glcm_features(const float *img, const uint8_t *mask, int r
         f->SetNumberOfBinsPerAxis((unsigned)levels);
         f->SetPixelValueMinMax(0.0f, (float)(levels - 1));
         auto req = Tex::FeatureNameVector::New();
-        const Feat order[IO_ITK_GLCM_COUNT] = {
-            Feat::Energy,  Feat::Entropy,      Feat::Correlation,       Feat::InverseDifferenceMoment,
-            Feat::Inertia, Feat::ClusterShade, Feat::ClusterProminence, Feat::HaralickCorrelation};
         for (int k = 0; k < IO_ITK_GLCM_COUNT; k++)
-            req->push_back(static_cast<uint8_t>(order[k]));
+            req->push_back(static_cast<uint8_t>(glcm_order[k]));
         f->SetRequestedFeatures(req);
         f->SetFastCalculations(false);
         f->Update();

@@ -296,6 +296,46 @@ static void test_mask_c_vs_itk(void)
     CHECK_EQ_INT(same_fill, cases, "fill holes: C equal to ITK on every random mask");
 }
 
+/* The GLCM features with the co-occurrence counts made in the shim are ITK's own
+ * ScalarImageToTextureFeaturesFilter's, to the bit (means and SDs), on random masks and images
+ * (values outside [0,1] and NaN included) at every level count from 2 to 1024. */
+static void test_glcm_vs_itk(void)
+{
+    wb_error err;
+    const int sizes[5][2] = {{2, 2}, {1, 9}, {9, 1}, {61, 47}, {130, 97}};
+    const int levels[6] = {2, 3, 16, 64, 255, 1024};
+    int same = 0, cases = 0, refused = 0;
+    for (int z = 0; z < 5; z++)
+        for (uint32_t seed = 1; seed <= 6; seed++) {
+            int R = sizes[z][0], C = sizes[z][1];
+            size_t n = (size_t)R * C;
+            uint8_t *m = malloc(n);
+            float *img = malloc(n * sizeof *img);
+            uint32_t st = seed * 2654435761u + (uint32_t)z;
+            if (R >= 20 && C >= 20) random_mask(m, R, C, seed * 31u + (uint32_t)z, 0);
+            else memset(m, 1, n);
+            for (size_t i = 0; i < n; i++) {
+                uint32_t u = rng_next(&st);
+                img[i] = (float)((u % 10007) / 10006.0 * 1.2 - 0.1); /* a little outside [0,1] */
+                if (u % 997 == 0) img[i] = NAN;
+                if (seed == 6) img[i] = (float)(i % 7) / 7.0f; /* a few levels only */
+            }
+            for (int l = 0; l < 6; l++) {
+                double a[IO_ITK_GLCM_COUNT], sa[IO_ITK_GLCM_COUNT], b[IO_ITK_GLCM_COUNT], sb[IO_ITK_GLCM_COUNT];
+                int ra = io_itk_glcm_features(img, m, R, C, levels[l], a, sa, &err);
+                int rb = io_itk_glcm_features_reference(img, m, R, C, levels[l], b, sb, &err);
+                CHECK(ra == rb, "GLCM %dx%d seed %u L%d: same outcome (%d, %d)", R, C, seed, levels[l], ra, rb);
+                refused += ra != 0;
+                same += ra == rb && (ra != 0 || (memcmp(a, b, sizeof a) == 0 && memcmp(sa, sb, sizeof sa) == 0));
+                cases++;
+            }
+            free(m);
+            free(img);
+        }
+    CHECK_EQ_INT(same, cases, "GLCM features equal to ITK's filter's, bit for bit");
+    CHECK_EQ_INT(refused, 0, "no case refused (every mask has a pair)");
+}
+
 static void test_resize_c(void)
 {
     wb_error err;
@@ -660,6 +700,7 @@ int main(int argc, char **argv)
     test_clahe();
     test_features();
     test_mask_c_vs_itk();
+    test_glcm_vs_itk();
     test_resize_c();
     test_pipeline();
     test_pipeline_threads();
