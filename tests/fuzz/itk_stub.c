@@ -67,4 +67,11 @@ int io_itk_glcm_features(const float *img, const uint8_t *mask, int rows, int co
     return ITK_ABSENT(err);
 }
 
+int io_itk_glcm_features_reference(const float *img, const uint8_t *mask, int rows, int cols,
+                                   int levels, double out[IO_ITK_GLCM_COUNT],
+                                   double sd[IO_ITK_GLCM_COUNT], wb_error *err)
+{
+    return io_itk_glcm_features(img, mask, rows, cols, levels, out, sd, err);
+}
+
 const char *io_itk_version(void) { return "none (fuzz build)"; }
