@@ -269,9 +269,64 @@ static int score(nn_net *net, const exp_dataset *ds, const size_t *idx, size_t n
     return 0;
 }
 
+/* The last probe fitted on a feature cache: its inputs (the items, the probe settings) and
+ * what a fine-tuned variant takes from it (the head, the log). The fit is a function of these
+ * inputs alone (the cached features are fixed), so a variant with the same ones gets the same
+ * bits without fitting again: the sweeps' variants of one fold all start from one probe. */
+typedef struct exp_probe_memo {
+    size_t n_train, n_val, F;
+    int K;
+    exp_probe_cfg cfg;
+    size_t *idx;  /* the training items, then the validation items */
+    double *W;    /* K x F */
+    double bias[EXP_CONFIG_MAX_CLASSES];
+    exp_probe_log log;
+} exp_probe_memo;
+
+static void probe_memo_free(exp_probe_memo *m)
+{
+    if (!m) return;
+    free(m->idx);
+    free(m->W);
+    free(m);
+}
+
+static int probe_memo_match(const exp_probe_memo *m, const exp_split *sp, size_t F, int K, const exp_probe_cfg *c)
+{
+    return m && m->n_train == sp->n_train && m->n_val == sp->n_val && m->F == F && m->K == K &&
+           m->cfg.n_C == c->n_C && m->cfg.balanced == c->balanced && m->cfg.n_classes == c->n_classes &&
+           !memcmp(m->cfg.C, c->C, c->n_C * sizeof *c->C) && !memcmp(m->idx, sp->train, sp->n_train * sizeof *sp->train) &&
+           !memcmp(m->idx + sp->n_train, sp->val, sp->n_val * sizeof *sp->val);
+}
+
+/* Keeps the probe just fitted in fc's memo (replacing the last one). Out of memory: no memo. */
+static void probe_memo_keep(exp_feature_cache *fc, const exp_split *sp, size_t F, int K, const exp_probe_cfg *c,
+                            const double *W, const double *bias, const exp_probe_log *lg)
+{
+    probe_memo_free(fc->memo);
+    fc->memo = NULL;
+    exp_probe_memo *m = calloc(1, sizeof *m);
+    if (!m || !(m->idx = malloc((sp->n_train + sp->n_val + 1) * sizeof *m->idx)) || !(m->W = malloc((size_t)K * F * sizeof *m->W))) {
+        probe_memo_free(m);
+        return;
+    }
+    m->n_train = sp->n_train;
+    m->n_val = sp->n_val;
+    m->F = F;
+    m->K = K;
+    m->cfg = *c;
+    memcpy(m->idx, sp->train, sp->n_train * sizeof *sp->train);
+    memcpy(m->idx + sp->n_train, sp->val, sp->n_val * sizeof *sp->val);
+    memcpy(m->W, W, (size_t)K * F * sizeof *W);
+    memcpy(m->bias, bias, (size_t)K * sizeof *bias);
+    m->log = *lg;
+    fc->memo = m;
+}
+
 void exp_feature_cache_free(exp_feature_cache *c)
 {
     if (!c) return;
+    probe_memo_free(c->memo);
     free(c->f);
     if (c->spilled) close(c->fd);
     memset(c, 0, sizeof *c);
@@ -424,6 +479,16 @@ static int probe_into_head(nn_net *net, const exp_dataset *ds, const exp_split *
         wb_err(err, WB_E_NOMEM, NULL, "out of memory for the probe's features");
         goto done;
     }
+    nn_param_view hw = {0}, hb = {0};
+    if (!frozen && fc && probe_memo_match(fc->memo, sp, F, K, &tc->probe)) { /* fitted already */
+        if (head_tensors(net, K, F, &hw, &hb, err) != 0) goto done;
+        for (size_t i = 0; i < (size_t)K * F; i++) hw.data[i] = (float)fc->memo->W[i];
+        for (int c = 0; c < K; c++) hb.data[c] = (float)fc->memo->bias[c];
+        out->probe = fc->memo->log;
+        out->probe_reused = 1;
+        rc = 0;
+        goto done;
+    }
     if (fc && !fc->f && !fc->spilled && feature_cache_fill(net, ds, fc, nall, F, C, B, tc, xbuf, fbuf, err) != 0) goto done;
     if (fc && (fc->n != nall || fc->dim != F)) {
         wb_err(err, WB_E_INTERNAL, NULL, "the feature cache is for another dataset");
@@ -454,11 +519,11 @@ static int probe_into_head(nn_net *net, const exp_dataset *ds, const exp_split *
     memcpy(lg->val_loss, pr.val_loss, sizeof lg->val_loss);
     memcpy(lg->val_auc, pr.val_auc, sizeof lg->val_auc);
     lg->chosen = pr.chosen;
-    nn_param_view hw = {0}, hb = {0};
     if (head_tensors(net, K, F, &hw, &hb, err) != 0) goto done;
     exp_probe_head(&pr, W, bias);
     for (size_t i = 0; i < (size_t)K * F; i++) hw.data[i] = (float)W[i];
     for (int c = 0; c < K; c++) hb.data[c] = (float)bias[c];
+    if (fc) probe_memo_keep(fc, sp, F, K, &tc->probe, W, bias, lg);
     if (frozen && stream) {
         if (exp_probe_predict_rows(&pr, &Rva, out->val_scores, err) != 0 ||
             exp_probe_predict_rows(&pr, &Rte, out->test_scores, err) != 0)

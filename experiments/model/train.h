@@ -38,6 +38,10 @@ typedef struct exp_feature_cache {
                 * probe reads them as doubles, the same values); NULL when spilled */
     int spilled; /* 1: the features are in fd, an unlinked file of n x dim floats */
     int fd;
+    struct exp_probe_memo *memo; /* the last probe fitted on these features, with its head: a
+                                  * fine-tuned variant whose head starts from the probe of the
+                                  * same training and validation items and probe settings takes
+                                  * it instead of fitting it again (the same bits; train.c) */
 } exp_feature_cache;
 
 void exp_feature_cache_free(exp_feature_cache *c);
@@ -123,6 +127,8 @@ typedef struct exp_train_result {
     size_t trainable_params;
     int trainable_stages;   /* backbone stages (the head not counted) with trainable parameters */
     exp_probe_log probe;
+    int probe_reused;       /* 1: the head started from a probe fitted earlier on the same
+                             * features, items and settings (exp_feature_cache's memo) */
     size_t prefix_images;   /* images the frozen prefix was run on by training and scoring
                              * (as a prefix or inside a whole forward; the probe's pooled
                              * features not counted); 0 when stage 0 trains or unfreeze none */

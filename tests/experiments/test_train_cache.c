@@ -170,6 +170,55 @@ int main(void)
     tc.aug_rotate_deg = 10;
     run_pair("flip + rotation", &ds, &sp, &tc, uncached, uncached);
 
+    { /* the probe memo: a fine-tuned variant whose head starts from the probe of the items a
+       * probe was just fitted on (the frozen variant's, same fold) takes that probe instead of
+       * fitting it again, and ends with the same bits as with its own fit; another split fits */
+        wb_tensor_list w0;
+        exp_train_result r0, rf, ra, rb, rs;
+        wb_error ew = {0};
+        base_cfg(&tc); /* weights to start from: one epoch of everything from the seeded init */
+        snprintf(tc.unfreeze, sizeof tc.unfreeze, "all");
+        tc.epochs = 1;
+        tc.save_weights = 1;
+        CHECK(exp_train_backbone(&ds, &sp, &tc, NULL, NULL, NULL, &r0, &ew) == 0, "weights: %s", ew.msg);
+        w0 = r0.weights;
+        wb_tensor_list_init(&r0.weights);
+        exp_train_result_free(&r0);
+        exp_feature_cache fc = {0}, fc2 = {0};
+        base_cfg(&tc);
+        snprintf(tc.unfreeze, sizeof tc.unfreeze, "none");
+        tc.features = &fc;
+        CHECK(exp_train_backbone(&ds, &sp, &tc, &w0, NULL, NULL, &rf, &ew) == 0, "probe: %s", ew.msg);
+        CHECK(fc.memo != NULL && !rf.probe_reused, "the frozen variant fits its probe and keeps it");
+        base_cfg(&tc);
+        tc.head_init_probe = 1;
+        tc.features = &fc;
+        CHECK(exp_train_backbone(&ds, &sp, &tc, &w0, NULL, NULL, &ra, &ew) == 0, "memo: %s", ew.msg);
+        tc.features = &fc2;
+        CHECK(exp_train_backbone(&ds, &sp, &tc, &w0, NULL, NULL, &rb, &ew) == 0, "own fit: %s", ew.msg);
+        CHECK_EQ_INT(ra.probe_reused, 1, "the fine-tuned variant took the kept probe");
+        CHECK_EQ_INT(rb.probe_reused, 0, "with a fresh feature cache it fits its own");
+        CHECK(rf.probe.n_C > 1 && same_bits(&ra.probe, &rb.probe, sizeof ra.probe) && same_bits(&ra.probe, &rf.probe, sizeof ra.probe),
+              "the probe log: the same bits kept, fitted again, and the frozen variant's");
+        CHECK(same_bits(ra.test_scores, rb.test_scores, sp.n_test * sizeof(double)) &&
+                  same_bits(ra.val_scores, rb.val_scores, sp.n_val * sizeof(double)),
+              "fine-tuned from the kept probe: the same scores as from its own fit");
+        for (int e = 0; e < EPOCHS; e++)
+            CHECK(same_bits(&ra.curve[e].train_loss, &rb.curve[e].train_loss, sizeof(double)), "epoch %d loss", e + 1);
+        size_t va2[8] = {24, 25, 26, 27, 28, 29, 30, 32}; /* another validation set: fitted anew */
+        exp_split sp2 = {tr, va2, te, 24, 8, 8};
+        tc.features = &fc;
+        CHECK(exp_train_backbone(&ds, &sp2, &tc, &w0, NULL, NULL, &rs, &ew) == 0, "other split: %s", ew.msg);
+        CHECK_EQ_INT(rs.probe_reused, 0, "another validation set does not take the kept probe");
+        exp_train_result_free(&rf);
+        exp_train_result_free(&ra);
+        exp_train_result_free(&rb);
+        exp_train_result_free(&rs);
+        exp_feature_cache_free(&fc);
+        exp_feature_cache_free(&fc2);
+        wb_tensor_list_free(&w0);
+    }
+
     /* unfreeze all: no prefix, nothing counted */
     base_cfg(&tc);
     snprintf(tc.unfreeze, sizeof tc.unfreeze, "all");
