@@ -868,6 +868,55 @@ static void dwf_plane_avx512(const dwc_job *j, size_t p)
         }
 }
 
+/* Stride 1, padding 1 (the output plane is the input's shape) on a small plane whose width
+ * is not a multiple of 16: the plane taken flat, 16 consecutive output pixels per vector
+ * across rows (a 6 x 6 plane: 3 vectors instead of 6 two-thirds empty ones). A tap's 16
+ * inputs are then contiguous too (flat index + (ki - 1) * w + kj - 1); lanes whose column
+ * falls off the row (mL: the left tap of column 0, mR: the right tap of column w - 1) or whose
+ * index falls off the plane load 0, whose product leaves the sum as the row path's skipped
+ * tap does. The same taps in the same order: the same bits. */
+enum { DWF_FLAT_MAX = 1024 }; /* plane pixels (64 vectors) */
+
+static int dwf_flat_use(const nn_conv_geom *g)
+{
+    return g->sh == 1 && g->ph == 1 && g->pw == 1 && g->w % 16 != 0 && (size_t)g->h * g->w <= DWF_FLAT_MAX;
+}
+
+static void dwf_plane_flat_avx512(const dwc_job *j, size_t p, const __mmask16 *mL, const __mmask16 *mR)
+{
+    const nn_conv_geom *g = j->g;
+    const int c = (int)(p % (size_t)g->ic), w = g->w, hw = g->h * g->w;
+    const float *xc = j->x + p * (size_t)hw;
+    float *yc = j->y + p * (size_t)hw;
+    __m512 kv[9];
+    for (int t = 0; t < 9; t++)
+        kv[t] = _mm512_set1_ps(j->wt[(size_t)c * 9 + t]);
+    const int post = j->post_a != NULL;
+    const __m512 pa = _mm512_set1_ps(post ? j->post_a[c] : 0.0f),
+                 pb = _mm512_set1_ps(post ? j->post_b[c] : 0.0f),
+                 bias = _mm512_set1_ps(j->b ? j->b[c] : 0.0f);
+    for (int v = 0, o = 0; o < hw; v++, o += 16) {
+        const __mmask16 out_m = range16(o, hw);
+        __m512 acc = _mm512_setzero_ps();
+        for (int ki = 0; ki < 3; ki++)
+            for (int kj = 0; kj < 3; kj++) {
+                const int off = o + (ki - 1) * w + kj - 1;
+                const __mmask16 m = range16(off, hw) & out_m & (kj == 0 ? mL[v] : kj == 2 ? mR[v] : (__mmask16)0xFFFF);
+                acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, xc + off), kv[ki * 3 + kj]));
+            }
+        if (j->b)
+            acc = _mm512_add_ps(acc, bias);
+        if (post) {
+            acc = _mm512_add_ps(_mm512_mul_ps(acc, pa), pb);
+            if (j->act)
+                acc = _mm512_max_ps(acc, _mm512_setzero_ps());
+            if (j->act == NN_ACT_RELU6)
+                acc = _mm512_min_ps(acc, _mm512_set1_ps(6.0f));
+        }
+        _mm512_mask_storeu_ps(yc + o, out_m, acc);
+    }
+}
+
 /* stride-2 lanes l (0..15) of output pixels x0 + l whose input column off + 2l is in [0, w) */
 static inline __mmask16 range16_s2(int off, int w, int x0, int ow)
 {
@@ -987,6 +1036,26 @@ static void dwf_slice(void *vp, int ith, int nth)
     size_t p0, p1;
     nn_par_range((size_t)j->g->n * j->g->ic, ith, nth, 1, &p0, &p1);
     const int avx512 = NN_X86 && nn_conv_isa() == NN_ISA_AVX512;
+#if NN_X86
+    if (avx512 && dwf_flat_use(j->g)) {
+        /* the column masks of each vector of the flat plane: lane l is column (o + l) % w */
+        __mmask16 mL[DWF_FLAT_MAX / 16], mR[DWF_FLAT_MAX / 16];
+        const int w = j->g->w, hw = j->g->h * j->g->w;
+        for (int v = 0; v * 16 < hw; v++) {
+            unsigned l = 0xFFFFu, r = 0xFFFFu;
+            for (int q = 0; q < 16; q++) {
+                const int col = (v * 16 + q) % w;
+                if (col == 0) l &= ~(1u << q);
+                if (col == w - 1) r &= ~(1u << q);
+            }
+            mL[v] = (__mmask16)l;
+            mR[v] = (__mmask16)r;
+        }
+        for (size_t p = p0; p < p1; p++)
+            dwf_plane_flat_avx512(j, p, mL, mR);
+        return;
+    }
+#endif
     for (size_t p = p0; p < p1; p++) {
 #if NN_X86
         if (avx512) {

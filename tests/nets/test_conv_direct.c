@@ -420,6 +420,18 @@ int main(void)
     check_dw(2, 4, 17, 35, 2, 0, 1, NN_ACT_RELU6);
     check_dw(2, 3, 16, 64, 2, 1, 0, NN_ACT_NONE);
     check_dw(1, 2, 9, 70, 2, 2, 0, NN_ACT_RELU);
+    /* small stride-1 planes taken flat (16 pixels per vector across rows): MobileNet's 6 x 6
+     * and 3 x 3, a single pixel and a single row or column, non-square, the 1024-pixel limit
+     * either side (32 x 32 is a multiple of 16 wide: rows; 31 x 33 flat; 33 x 33 rows) */
+    check_dw(2, 5, 6, 6, 1, 1, 1, NN_ACT_RELU);
+    check_dw(3, 7, 3, 3, 1, 1, 0, NN_ACT_RELU6);
+    check_dw(2, 3, 1, 1, 1, 1, 1, NN_ACT_NONE);
+    check_dw(2, 3, 1, 11, 1, 1, 0, NN_ACT_RELU);
+    check_dw(2, 3, 11, 1, 1, 1, 0, NN_ACT_RELU);
+    check_dw(1, 4, 12, 12, 1, 1, 1, NN_ACT_RELU6);
+    check_dw(2, 2, 5, 13, 1, 1, 1, NN_ACT_NONE);
+    check_dw(1, 2, 31, 33, 1, 1, 0, NN_ACT_RELU);
+    check_dw(1, 2, 33, 33, 1, 1, 0, NN_ACT_RELU);
 
     {
         static const shape set_shapes[] = {
