@@ -302,7 +302,7 @@ static void test_mask_c_vs_itk(void)
 static void test_glcm_vs_itk(void)
 {
     wb_error err;
-    const int sizes[5][2] = {{2, 2}, {1, 9}, {9, 1}, {61, 47}, {130, 97}};
+    const int sizes[5][2] = {{2, 2}, {1, 9}, {9, 1}, {23, 31}, {61, 47}};
     const int levels[6] = {2, 3, 16, 64, 255, 1024};
     int same = 0, cases = 0, refused = 0;
     for (int z = 0; z < 5; z++)
@@ -321,6 +321,7 @@ static void test_glcm_vs_itk(void)
                 if (seed == 6) img[i] = (float)(i % 7) / 7.0f; /* a few levels only */
             }
             for (int l = 0; l < 6; l++) {
+                if (levels[l] > 64 && (seed > 1 || (levels[l] > 255 && z != 3))) continue; /* 255 and 1024 levels (1M bins a matrix): a few images */
                 double a[IO_ITK_GLCM_COUNT], sa[IO_ITK_GLCM_COUNT], b[IO_ITK_GLCM_COUNT], sb[IO_ITK_GLCM_COUNT];
                 int ra = io_itk_glcm_features(img, m, R, C, levels[l], a, sa, &err);
                 int rb = io_itk_glcm_features_reference(img, m, R, C, levels[l], b, sb, &err);
