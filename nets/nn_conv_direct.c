@@ -638,7 +638,9 @@ void nn_conv_direct_dw(const nn_conv_geom *g, const float *x, const float *dy, f
     const int blocked = rows < g->oh && avail >= nl + per;
     float *lanes = blocked ? scratch : NULL;
     float *xp = blocked ? scratch + nl : scratch;
-    const int pchunk = blocked ? (int)((avail - nl) / per) : chunk; /* images per padding */
+    /* images per padding: blocked, one (its padded planes stay in L2 for its row blocks;
+     * the lanes are flushed every `chunk` images whatever this is: the same bits) */
+    const int pchunk = blocked ? 1 : chunk;
     if (blocked)
         memset(lanes, 0, sizeof(float) * nl);
     for (int n0 = 0; n0 < g->n; n0 += pchunk) {

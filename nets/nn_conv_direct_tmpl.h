@@ -210,6 +210,36 @@ static void SFX(fwd_items)(const dconv *p, size_t i0, size_t i1)
     }
 }
 
+/* dW, one chunk of DW_LANES output pixels of one row (nvalid of them; dy past them read as
+ * 0): S (the stride) and the tile are compile-time constants, so that the nine x taps are
+ * loads at constant offsets from one row pointer plus the row stride (GCC then keeps the
+ * loop's pointers in registers, where it spilled the nine tap pointers of a run-time
+ * coloff before) */
+static inline __attribute__((always_inline)) void SFX(dw_chunk)(VEC acc[DW_OCB][DW_KIB][3][DW_NL],
+                                                                const float *xs, const float *dr,
+                                                                size_t wrow, size_t ohw, int c1,
+                                                                const int nvalid, const int OCB,
+                                                                const int KIB, const int S)
+{
+    VEC d[DW_OCB][DW_NL];
+    _Pragma("GCC unroll 4") for (int o = 0; o < OCB; o++)
+        _Pragma("GCC unroll 16") for (int l = 0; l < DW_NL; l++)
+            d[o][l] = nvalid >= DW_LANES ? VLOAD(dr + (size_t)o * ohw + l * VL)
+                                         : VLOADN(dr + (size_t)o * ohw + l * VL, nvalid - l * VL);
+    _Pragma("GCC unroll 3") for (int ki = 0; ki < KIB; ki++)
+        _Pragma("GCC unroll 3") for (int kj = 0; kj < 3; kj++)
+    {
+        const float *xk = xs + ki * wrow + (S == 1 ? kj : kj == 1 ? c1 : kj / 2);
+        _Pragma("GCC unroll 16") for (int l = 0; l < DW_NL; l++)
+        {
+            VEC xv = VLOAD(xk + l * VL);
+            VKEEP(xv); /* one load for OCB FMAs, not one folded into each */
+            _Pragma("GCC unroll 4") for (int o = 0; o < OCB; o++)
+                acc[o][ki][kj][l] = VFMA(d[o][l], xv, acc[o][ki][kj][l]);
+        }
+    }
+}
+
 /* dW of OCB output channels from o0, input channel c, kernel rows ki0 .. ki0+KIB-1, over
  * output rows r0 .. r1-1 of the job's images. With p->lanes ([oc][ic][9][16]) the 16 lane
  * sums are carried there from one row block to the next (so that a block's input and dy stay
@@ -217,7 +247,7 @@ static void SFX(fwd_items)(const dconv *p, size_t i0, size_t i1)
  * without, they start at 0 and are added up (in lane order) into p->dw here. */
 static inline __attribute__((always_inline)) void SFX(dw_tile)(const dconv *p, int c, int o0,
                                                                int ki0, const int OCB,
-                                                               const int KIB)
+                                                               const int KIB, const int S)
 {
     VEC acc[DW_OCB][DW_KIB][3][DW_NL];
 #define LANES(o, ki, kj) \
@@ -228,34 +258,21 @@ static inline __attribute__((always_inline)) void SFX(dw_tile)(const dconv *p, i
                 _Pragma("GCC unroll 16") for (int l = 0; l < DW_NL; l++)
                     acc[o][ki][kj][l] = p->lanes ? VLOAD(LANES(o, ki, kj) + l * VL) : VZERO();
     const size_t ohw = (size_t)p->oh * p->ow, wrow = p->wrow;
-    const int c0 = p->coloff[0], c1 = p->coloff[1], c2 = p->coloff[2];
+    const int c1 = p->coloff[1];
     for (int n = 0; n < p->n; n++) {
         const float *xc = p->xp + ((size_t)n * p->ic + c) * p->plane + (size_t)ki0 * wrow;
         const float *dyn = p->dy + ((size_t)n * p->oc + o0) * ohw;
         for (int oy = p->r0; oy < p->r1; oy++) {
             const float *xr = xc + (size_t)oy * p->s * wrow;
             const float *dr = dyn + (size_t)oy * p->ow;
-            for (int x0 = 0; x0 < p->ow; x0 += DW_LANES) {
-                const int nvalid = p->ow - x0;
-                VEC d[DW_OCB][DW_NL];
-                _Pragma("GCC unroll 4") for (int o = 0; o < OCB; o++)
-                    _Pragma("GCC unroll 16") for (int l = 0; l < DW_NL; l++)
-                        d[o][l] = nvalid >= DW_LANES
-                                      ? VLOAD(dr + (size_t)o * ohw + x0 + l * VL)
-                                      : VLOADN(dr + (size_t)o * ohw + x0 + l * VL, nvalid - l * VL);
-                _Pragma("GCC unroll 3") for (int ki = 0; ki < KIB; ki++)
-                    _Pragma("GCC unroll 3") for (int kj = 0; kj < 3; kj++)
-                {
-                    const float *xs = xr + ki * wrow + (kj == 0 ? c0 : kj == 1 ? c1 : c2) + x0;
-                    _Pragma("GCC unroll 16") for (int l = 0; l < DW_NL; l++)
-                    {
-                        VEC xv = VLOAD(xs + l * VL);
-                        VKEEP(xv); /* one load for OCB FMAs, not one folded into each */
-                        _Pragma("GCC unroll 4") for (int o = 0; o < OCB; o++)
-                            acc[o][ki][kj][l] = VFMA(d[o][l], xv, acc[o][ki][kj][l]);
-                    }
-                }
-            }
+            /* the full chunks without a test, then the last one masked; the x taps at
+             * constant offsets from one row pointer (stride 1: kj; stride 2: phase 0 at 0
+             * and 1, phase 1 at c1) */
+            int x0 = 0;
+            for (; x0 + DW_LANES <= p->ow; x0 += DW_LANES)
+                SFX(dw_chunk)(acc, xr + x0, dr + x0, wrow, ohw, c1, DW_LANES, OCB, KIB, S);
+            if (x0 < p->ow)
+                SFX(dw_chunk)(acc, xr + x0, dr + x0, wrow, ohw, c1, p->ow - x0, OCB, KIB, S);
         }
     }
     /* unrolled, so that acc stays in registers (an indexed acc lives in memory) */
@@ -291,7 +308,10 @@ static void SFX(dw_items)(const dconv *p, size_t i0, size_t i1)
             for (int ki0 = 0; ki0 < 3; ki0 += DW_KIB) {
 #define DT(B, KB)                                                                          \
     case (B) * 16 + (KB):                                                                  \
-        SFX(dw_tile)(p, c, o, ki0, B, KB);                                                 \
+        if (p->s == 1)                                                                     \
+            SFX(dw_tile)(p, c, o, ki0, B, KB, 1);                                          \
+        else                                                                               \
+            SFX(dw_tile)(p, c, o, ki0, B, KB, 2);                                          \
         break;
                 switch (b * 16 + DW_KIB) {
                     DW_CASES
