@@ -26,6 +26,7 @@
 
 #define DW_LANES 16
 #define DW_NL (DW_LANES / VL)
+#define DW_PF 2 /* dW: rows ahead to prefetch (dy and input); 0: none */
 
 /* Output row oy of OCB channels (y points at the tile's first channel), NV vectors of pixels
  * from x0. w: the block's weights as fwd_pack packs them ([input channel][tap][FWD_OCB]),
@@ -217,11 +218,17 @@ static void SFX(fwd_items)(const dconv *p, size_t i0, size_t i1)
  * coloff before) */
 static inline __attribute__((always_inline)) void SFX(dw_chunk)(VEC acc[DW_OCB][DW_KIB][3][DW_NL],
                                                                 const float *xs, const float *dr,
-                                                                size_t wrow, size_t ohw, int c1,
-                                                                const int nvalid, const int OCB,
+                                                                size_t wrow, size_t ohw, int ow,
+                                                                int c1, const int nvalid, const int OCB,
                                                                 const int KIB, const int S)
 {
     VEC d[DW_OCB][DW_NL];
+#if DW_PF
+    /* the same chunk DW_PF rows down: dy of each channel and the new input row */
+    _Pragma("GCC unroll 4") for (int o = 0; o < OCB; o++)
+        __builtin_prefetch(dr + (size_t)o * ohw + DW_PF * ow, 0, 3);
+    __builtin_prefetch(xs + (size_t)(KIB - 1 + DW_PF * S) * wrow, 0, 3);
+#endif
     _Pragma("GCC unroll 4") for (int o = 0; o < OCB; o++)
         _Pragma("GCC unroll 16") for (int l = 0; l < DW_NL; l++)
             d[o][l] = nvalid >= DW_LANES ? VLOAD(dr + (size_t)o * ohw + l * VL)
@@ -270,9 +277,9 @@ static inline __attribute__((always_inline)) void SFX(dw_tile)(const dconv *p, i
              * and 1, phase 1 at c1) */
             int x0 = 0;
             for (; x0 + DW_LANES <= p->ow; x0 += DW_LANES)
-                SFX(dw_chunk)(acc, xr + x0, dr + x0, wrow, ohw, c1, DW_LANES, OCB, KIB, S);
+                SFX(dw_chunk)(acc, xr + x0, dr + x0, wrow, ohw, p->ow, c1, DW_LANES, OCB, KIB, S);
             if (x0 < p->ow)
-                SFX(dw_chunk)(acc, xr + x0, dr + x0, wrow, ohw, c1, p->ow - x0, OCB, KIB, S);
+                SFX(dw_chunk)(acc, xr + x0, dr + x0, wrow, ohw, p->ow, c1, p->ow - x0, OCB, KIB, S);
         }
     }
     /* unrolled, so that acc stays in registers (an indexed acc lives in memory) */
@@ -327,6 +334,7 @@ static void SFX(dw_items)(const dconv *p, size_t i0, size_t i1)
 }
 
 #undef DW_NL
+#undef DW_PF
 #undef DW_LANES
 
 /* the parameters, for the next instruction set */
