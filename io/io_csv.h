@@ -12,6 +12,25 @@
  * columns, 1 MiB per field. Errors name the file, the line and the column (1-based).
  * Memory: the text of the cells once (NUL-terminated) and 4 bytes per cell; the file itself
  * (io_csv_read) only while it is parsed.
+ *
+ * The same file a row at a time (io_csv_stream), for files read once from top to bottom
+ * (a run's predictions.csv): memory is a 64 KiB chunk of the file, the header and the longest
+ * row, whatever the number of rows.
+ *
+ *     io_csv_stream s;
+ *     if (io_csv_stream_open("predictions.csv", &s, &err) != 0) ...;
+ *     long col = io_csv_column(&s.head, "score", &err);     // the header as an io_csv
+ *     int r;
+ *     while ((r = io_csv_stream_next(&s, &err)) == 1) use(s.line, io_csv_stream_cell(&s, col));
+ *     io_csv_stream_close(&s);
+ *     if (r < 0) ...;                                        // the error io_csv_read gives
+ *
+ * Both readers run the one parser, so a file io_csv_read refuses makes the stream fail with
+ * the same error (and the rows before it are those io_csv_read would have given); a file it
+ * accepts gives the same rows, lines and cells. Errors a whole-file read finds only at the end
+ * (a header naming a column twice) come at the end of the stream. One difference: a file that
+ * shrinks after it is opened is "read N of M bytes" for io_csv_read at once, for the stream
+ * when it reaches the missing bytes (a malformed row before them is reported first).
  */
 #ifndef IO_CSV_H
 #define IO_CSV_H
@@ -45,6 +64,26 @@ void io_csv_free(io_csv *csv); /* NULL and a zeroed struct are fine */
  * suggests the nearest. */
 long io_csv_column(const io_csv *csv, const char *name, wb_error *err);
 const char *io_csv_cell(const io_csv *csv, size_t row, long col);
+
+typedef struct io_csv_stream {
+    io_csv head;  /* path, header, n_cols, header_line (n_rows 0): for io_csv_column; owned */
+    size_t n_rows; /* rows returned so far */
+    int line;      /* the source line of the current row */
+    struct io_csv_stream_state *st; /* private */
+} io_csv_stream;
+
+/* Opens path (a regular file, at most 256 MiB, as io_csv_read) and reads its header. On
+ * failure s is zeroed (io_csv_stream_close is still fine). io_csv_stream_close frees it. */
+int io_csv_stream_open(const char *path, io_csv_stream *s, wb_error *err);
+/* The same with a chunk of the given size in bytes (at least 4): for tests of rows, quotes,
+ * CRLF and UTF-8 sequences that cross a chunk's end. */
+int io_csv_stream_open_chunk(const char *path, size_t chunk, io_csv_stream *s, wb_error *err);
+/* The next row: 1 (io_csv_stream_cell and s->line give it), 0 at the end of a file that
+ * io_csv_read would accept, -1 with err set (then, and after 0, call it no more). */
+int io_csv_stream_next(io_csv_stream *s, wb_error *err);
+/* The current row's cell (valid until the next call), NULL for a column out of range. */
+const char *io_csv_stream_cell(const io_csv_stream *s, long col);
+void io_csv_stream_close(io_csv_stream *s); /* NULL and a zeroed struct are fine */
 
 #ifdef __cplusplus
 }
