@@ -48,13 +48,51 @@ void exp_report_fmt(char *buf, size_t n, double v, exp_fmt_kind kind)
 
 /* ---- the run's files ---- */
 
+static int wants_fmt(const exp_flat *cfg, const char *fmt);
+static const char *jstr(const io_json_doc *d, const io_json_node *obj, const char *key);
+
+/* ---- the scores of the plots (repeat 0, image level, out-of-fold predictions) ---- */
+
+typedef struct ys {
+    double s;
+    int y;
+} ys;
+
+static int cmp_ys_desc(const void *a, const void *b)
+{
+    double x = ((const ys *)a)->s, y = ((const ys *)b)->s;
+    return (x < y) - (x > y);
+}
+
+typedef struct series {
+    const char *name; /* in metrics.json's doc, which outlives the series */
+    ys *v;
+    size_t n, cap;
+} series;
+
+static void series_free(series *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(s[i].v);
+    free(s);
+}
+
 typedef struct run_files {
     const char *dir;
     io_json_doc m, e;          /* metrics.json, environment.json */
     const io_json_node *variants, *env;
     const io_json_node *classes; /* multi-class runs: metrics.json's "classes" (NULL for binary) */
     int K;                     /* number of classes when classes is set */
-    io_csv pred, mcsv, curves, timing, excluded;
+    io_csv mcsv, curves, timing, excluded;
+    /* predictions.csv is read once, a row at a time (pred_scan), never held: what the report
+     * needs of it is the first malformed cell of each checked column (reported in
+     * run_files_check's turn, as when the file was read whole) and, for report.html of a
+     * binary run, repeat 0's scores and labels per variant (the ROC, PR and reliability plots) */
+    wb_error pred_bad[4];
+    int pred_nbad[4];
+    series *se;        /* nv series, sorted by score (highest first); NULL when not collected */
+    size_t nv;
+    wb_error se_err;   /* load_series' error (a missing column) when se_failed */
+    int se_failed;
     int have_curves, have_timing, have_excluded, have_env;
     int patch;                 /* a patch run (data.task: patch): its items are patches */
     exp_flat cfg;              /* config.yaml */
@@ -94,10 +132,34 @@ typedef struct {
     int kind;
 } cell_spec;
 
+/* 1 if t is what a column of this kind holds. */
+static int cell_ok(int kind, const char *t)
+{
+    char *end;
+    if (kind == CELL_INT || kind == CELL_INT_OR_POOLED) {
+        errno = 0;
+        const long v = strtol(t, &end, 10);
+        return (t[0] && !*end && !errno && v >= 0 && v <= 1000000) || (kind == CELL_INT_OR_POOLED && !strcmp(t, EXP_RD_POOLED));
+    }
+    const double v = strtod(t, &end);
+    return (t[0] && !*end && isfinite(v)) || !strcmp(t, "null") || (kind == CELL_NUM_NULL_OR_EMPTY && !t[0]);
+}
+
+/* The error of a cell that is not what its column holds, at its line and column. */
+static int cell_fail(wb_error *err, const char *path, int line, long c, const cell_spec *spec, const char *t)
+{
+    return wb_err_at(err, WB_E_DATA, path, line, (int)c + 1, spec->col, "expected %s, got '%s' (an edited or damaged run directory?)",
+                     spec->kind == CELL_INT ? "a whole number from 0 to 1000000"
+                     : spec->kind == CELL_INT_OR_POOLED ? "a whole number from 0 to 1000000 or pooled"
+                                                        : "a number or null",
+                     t);
+}
+
 /* The run wrote these files; an edited or damaged one is an error naming the cell, not zeros
  * from atof/atoi (or a fold number that overflows an int). Columns absent from the file are
- * left to the code that needs them. curves.csv is not checked: its values are only plotted,
- * and the plots already skip what is not finite (a diverged loss). */
+ * left to the code that needs them. The first column of spec with a bad cell is reported, at
+ * its first bad row (pred_scan finds the same one a row at a time). curves.csv is not checked:
+ * its values are only plotted, and the plots already skip what is not finite (a diverged loss). */
 static int check_cells(const char *path, const io_csv *csv, const cell_spec *spec, size_t n, wb_error *err)
 {
     for (size_t k = 0; k < n; k++) {
@@ -106,25 +168,7 @@ static int check_cells(const char *path, const io_csv *csv, const cell_spec *spe
         if (c < 0) continue;
         for (size_t r = 0; r < csv->n_rows; r++) {
             const char *t = io_csv_cell(csv, r, c);
-            char *end;
-            int ok;
-            if (spec[k].kind == CELL_INT || spec[k].kind == CELL_INT_OR_POOLED) {
-                errno = 0;
-                const long v = strtol(t, &end, 10);
-                ok = (t[0] && !*end && !errno && v >= 0 && v <= 1000000) ||
-                     (spec[k].kind == CELL_INT_OR_POOLED && !strcmp(t, EXP_RD_POOLED));
-            } else {
-                const double v = strtod(t, &end);
-                ok = (t[0] && !*end && isfinite(v)) || !strcmp(t, "null") ||
-                     (spec[k].kind == CELL_NUM_NULL_OR_EMPTY && !t[0]);
-            }
-            if (!ok)
-                return wb_err_at(err, WB_E_DATA, path, csv->lines[r], (int)c + 1, spec[k].col,
-                                 "expected %s, got '%s' (an edited or damaged run directory?)",
-                                 spec[k].kind == CELL_INT ? "a whole number from 0 to 1000000"
-                                 : spec[k].kind == CELL_INT_OR_POOLED ? "a whole number from 0 to 1000000 or pooled"
-                                                                      : "a number or null",
-                                 t);
+            if (!cell_ok(spec[k].kind, t)) return cell_fail(err, path, csv->lines[r], c, &spec[k], t);
         }
     }
     return 0;
@@ -174,8 +218,12 @@ static int run_files_check(const char *dir, const run_files *rf, wb_error *err)
                                     {EXP_RD_COL_VALUE, CELL_NUM_OR_NULL}, {"ci_low", CELL_NUM_NULL_OR_EMPTY},
                                     {"ci_high", CELL_NUM_NULL_OR_EMPTY}};
     static const cell_spec tim[] = {{EXP_RD_COL_REPEAT, CELL_INT}, {EXP_RD_COL_SECONDS, CELL_NUM_OR_NULL}};
-    return exp_report_check_predictions(path[0], &rf->pred, err) ||
-                   check_cells(path[1], &rf->mcsv, met, sizeof met / sizeof *met, err) ||
+    for (size_t k = 0; k < sizeof rf->pred_nbad / sizeof *rf->pred_nbad; k++)
+        if (rf->pred_nbad[k]) {
+            *err = rf->pred_bad[k];
+            return -1;
+        }
+    return check_cells(path[1], &rf->mcsv, met, sizeof met / sizeof *met, err) ||
                    check_metric_ranges(path[1], &rf->mcsv, err) ||
                    (rf->have_timing && check_cells(path[2], &rf->timing, tim, sizeof tim / sizeof *tim, err))
                ? -1
@@ -187,7 +235,7 @@ static void run_files_free(run_files *rf)
     io_json_free(&rf->m);
     io_json_free(&rf->e);
     free(rf->cfg_text);
-    io_csv_free(&rf->pred);
+    if (rf->se) series_free(rf->se, rf->nv);
     io_csv_free(&rf->mcsv);
     io_csv_free(&rf->curves);
     io_csv_free(&rf->timing);
@@ -200,6 +248,84 @@ static int columns(const io_csv *csv, const char *const *names, long *idx, size_
 {
     for (size_t i = 0; i < n; i++)
         if ((idx[i] = io_csv_column(csv, names[i], err)) < 0) return -1;
+    return 0;
+}
+
+/* Appends (score, label) to series sj. */
+static int series_push(series *sj, double sc, int y)
+{
+    if (sj->n == sj->cap) {
+        size_t cap = sj->cap ? 2 * sj->cap : 256;
+        ys *p = realloc(sj->v, cap * sizeof *p);
+        if (!p) return -1;
+        sj->v = p;
+        sj->cap = cap;
+    }
+    sj->v[sj->n].s = sc;
+    sj->v[sj->n].y = y;
+    sj->n++;
+    return 0;
+}
+
+/* Reads predictions.csv once, a row at a time (io_csv_stream: io_csv_read's errors, which are
+ * reported at once), and keeps what the report needs of it: the first bad cell of each
+ * checked column (pred_bad, reported by run_files_check) and, when plots is set, the series of
+ * the plots (repeat 0's finite scores and labels of each variant of metrics.json; rows of
+ * other variants are skipped). Memory: a chunk of the file, one row, and 16 bytes per plotted
+ * prediction. */
+static int pred_scan(run_files *rf, int plots, wb_error *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/" EXP_RD_PREDICTIONS, rf->dir);
+    io_csv_stream st;
+    if (io_csv_stream_open(path, &st, err) != 0) return -1;
+    enum { NCHECK = sizeof pred_cells / sizeof *pred_cells };
+    long cc[NCHECK], c[4] = {-1, -1, -1, -1};
+    for (size_t k = 0; k < NCHECK; k++) {
+        wb_error ignore;
+        cc[k] = io_csv_column(&st.head, pred_cells[k].col, &ignore);
+    }
+    if (plots) {
+        const io_json_doc *d = &rf->m;
+        rf->nv = rf->variants->count;
+        if (!(rf->se = calloc(rf->nv ? rf->nv : 1, sizeof *rf->se))) {
+            io_csv_stream_close(&st);
+            return wb_err(err, WB_E_NOMEM, rf->dir, "out of memory");
+        }
+        size_t k = 0;
+        for (int32_t v = rf->variants->first; v >= 0; v = d->nodes[v].next, k++)
+            rf->se[k].name = jstr(d, &d->nodes[v], EXP_RD_K_NAME);
+        static const char *const names[] = {EXP_RD_COL_REPEAT, EXP_RD_COL_VARIANT, EXP_RD_COL_LABEL, EXP_RD_COL_SCORE};
+        rf->se_failed = columns(&st.head, names, c, 4, &rf->se_err) != 0;
+        if (rf->se_failed) plots = 0;
+    }
+    int r;
+    while ((r = io_csv_stream_next(&st, err)) == 1) {
+        for (size_t k = 0; k < NCHECK; k++) {
+            if (cc[k] < 0 || rf->pred_nbad[k]) continue;
+            const char *t = io_csv_stream_cell(&st, cc[k]);
+            if (!cell_ok(pred_cells[k].kind, t)) {
+                cell_fail(&rf->pred_bad[k], path, st.line, cc[k], &pred_cells[k], t);
+                rf->pred_nbad[k] = 1;
+            }
+        }
+        if (!plots || strcmp(io_csv_stream_cell(&st, c[0]), "0")) continue;
+        const char *vn = io_csv_stream_cell(&st, c[1]), *t = io_csv_stream_cell(&st, c[3]);
+        double sc = atof(t);
+        if (!strcmp(t, "null") || !isfinite(sc)) continue;
+        for (size_t j = 0; j < rf->nv; j++) {
+            if (strcmp(rf->se[j].name, vn)) continue;
+            if (series_push(&rf->se[j], sc, atoi(io_csv_stream_cell(&st, c[2])) > 0) != 0) {
+                io_csv_stream_close(&st);
+                return wb_err(err, WB_E_NOMEM, rf->dir, "out of memory");
+            }
+            break;
+        }
+    }
+    io_csv_stream_close(&st);
+    if (r < 0) return -1;
+    for (size_t j = 0; plots && j < rf->nv; j++)
+        if (rf->se[j].n) qsort(rf->se[j].v, rf->se[j].n, sizeof *rf->se[j].v, cmp_ys_desc);
     return 0;
 }
 
@@ -234,7 +360,8 @@ static int run_files_load(const char *dir, run_files *rf, wb_error *err)
         rf->env = &rf->e.nodes[0];
         rf->have_env = 1;
     }
-    return load_csv(dir, EXP_RD_PREDICTIONS, &rf->pred, NULL, err) || load_csv(dir, EXP_RD_METRICS_CSV, &rf->mcsv, NULL, err) ||
+    /* the plots' scores only for report.html of a binary run */
+    return pred_scan(rf, !rf->classes && wants_fmt(&rf->cfg, "html"), err) || load_csv(dir, EXP_RD_METRICS_CSV, &rf->mcsv, NULL, err) ||
                    load_csv(dir, EXP_RD_CURVES, &rf->curves, &rf->have_curves, err) ||
                    load_csv(dir, EXP_RD_TIMING, &rf->timing, &rf->have_timing, err) ||
                    load_csv(dir, EXP_RD_EXCLUDED, &rf->excluded, &rf->have_excluded, err) ||
@@ -787,73 +914,17 @@ static void depth_table(sbuf *b, const run_files *rf, const char *g, int fmt)
 
 /* ---- plots (repeat 0, image level, out-of-fold predictions) ---- */
 
-typedef struct ys {
-    double s;
-    int y;
-} ys;
-
-static int cmp_ys_desc(const void *a, const void *b)
-{
-    double x = ((const ys *)a)->s, y = ((const ys *)b)->s;
-    return (x < y) - (x > y);
-}
-
-typedef struct series {
-    const char *name; /* in metrics.json's doc, which outlives the series */
-    ys *v;
-    size_t n, cap;
-} series;
-
-static void series_free(series *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) free(s[i].v);
-    free(s);
-}
-
-/* One series per variant (in metrics.json's order) from predictions.csv, repeat 0, sorted
- * by score, highest first. */
+/* The series of the plots, read by pred_scan (rf owns them): one per variant (in metrics.json's
+ * order), repeat 0, sorted by score, highest first. A missing column is an error only here, when
+ * report.html asks for the plots. */
 static int load_series(const run_files *rf, series **out, size_t *n_out, wb_error *err)
 {
-    const io_json_doc *d = &rf->m;
-    size_t nv = rf->variants->count;
-    series *s = calloc(nv ? nv : 1, sizeof *s);
-    if (!s) return wb_err(err, WB_E_NOMEM, rf->dir, "out of memory");
-    size_t k = 0;
-    for (int32_t v = rf->variants->first; v >= 0; v = d->nodes[v].next, k++)
-        s[k].name = jstr(d, &d->nodes[v], EXP_RD_K_NAME);
-    static const char *const names[] = {EXP_RD_COL_REPEAT, EXP_RD_COL_VARIANT, EXP_RD_COL_LABEL, EXP_RD_COL_SCORE};
-    long c[4];
-    if (columns(&rf->pred, names, c, 4, err) != 0) {
-        series_free(s, nv);
+    if (rf->se_failed) {
+        *err = rf->se_err;
         return -1;
     }
-    for (size_t i = 0; i < rf->pred.n_rows; i++) {
-        if (strcmp(io_csv_cell(&rf->pred, i, c[0]), "0")) continue;
-        const char *vn = io_csv_cell(&rf->pred, i, c[1]);
-        double sc = atof(io_csv_cell(&rf->pred, i, c[3]));
-        if (!strcmp(io_csv_cell(&rf->pred, i, c[3]), "null") || !isfinite(sc)) continue;
-        for (size_t j = 0; j < nv; j++) {
-            if (strcmp(s[j].name, vn)) continue;
-            if (s[j].n == s[j].cap) {
-                size_t cap = s[j].cap ? 2 * s[j].cap : 256;
-                ys *p = realloc(s[j].v, cap * sizeof *p);
-                if (!p) {
-                    series_free(s, nv);
-                    return wb_err(err, WB_E_NOMEM, rf->dir, "out of memory");
-                }
-                s[j].v = p;
-                s[j].cap = cap;
-            }
-            s[j].v[s[j].n].s = sc;
-            s[j].v[s[j].n].y = atoi(io_csv_cell(&rf->pred, i, c[2])) > 0;
-            s[j].n++;
-            break;
-        }
-    }
-    for (size_t j = 0; j < nv; j++)
-        if (s[j].n) qsort(s[j].v, s[j].n, sizeof *s[j].v, cmp_ys_desc);
-    *out = s;
-    *n_out = nv;
+    *out = rf->se;
+    *n_out = rf->nv;
     return 0;
 }
 
@@ -1717,7 +1788,7 @@ static int write_html(const run_files *rf, const summary *s, const table *ti, co
                   "number in the tables is metrics.json's.</p>\n</body>\n</html>\n");
     rc = sb_write(&b, rf->dir, "report.html", err);
 out:
-    if (se) series_free(se, nv);
+    if (se && se != rf->se) series_free(se, nv); /* the multi-class names; rf owns the series */
     sb_free(&b);
     return rc;
 }
