@@ -18,11 +18,25 @@
 #include "io/io_json.h"
 #include "io/io_sbuf.h"
 
+/* The labels and one score column of predictions.csv, in its order. */
+typedef struct ext_series {
+    int *y;
+    double *s;
+    size_t n, cap;
+} ext_series;
+
 typedef struct ext_files {
     const char *dir;
     io_json_doc m;
     const io_json_node *root, *metrics, *ref, *ref_metrics, *vs;
-    io_csv pred, excluded;
+    io_csv excluded;
+    /* predictions.csv is read once, a row at a time (ext_scan), never held: its row count, the
+     * positive decisions, and for a labeled cohort's plots the score series (score, and
+     * reference_score when there is a reference) or the error that series_load reports */
+    size_t pred_rows, pred_decided;
+    ext_series ser[2];
+    wb_error ser_err[2];
+    int ser_bad[2];
     int have_excluded;
     int labeled;
     char title[1200];
@@ -47,8 +61,70 @@ static double jnum(const io_json_doc *d, const io_json_node *o, const char *key)
 static void ext_free(ext_files *e)
 {
     io_json_free(&e->m);
-    io_csv_free(&e->pred);
+    for (int k = 0; k < 2; k++) {
+        free(e->ser[k].y);
+        free(e->ser[k].s);
+    }
     if (e->have_excluded) io_csv_free(&e->excluded);
+}
+
+static int ser_push(ext_series *s, int y, double v)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 256;
+        int *py = realloc(s->y, cap * sizeof *py);
+        if (py) s->y = py;
+        double *ps = realloc(s->s, cap * sizeof *ps);
+        if (ps) s->s = ps;
+        if (!py || !ps) return -1;
+        s->cap = cap;
+    }
+    s->y[s->n] = y;
+    s->s[s->n++] = v;
+    return 0;
+}
+
+/* Reads predictions.csv (path) once, a row at a time (io_csv_stream: io_csv_read's errors, at
+ * once): the rows, the positive decisions, and when the cohort has metrics the series of the
+ * plots (score; reference_score with a reference), each with the first error series_load finds
+ * (a missing column, a row that is not a 0/1 label and a number, named by its row number + 1
+ * as before), reported when report.html draws them. Memory: a chunk of the file, one row, and
+ * 12 bytes per prediction and series. */
+static int ext_scan(ext_files *e, const char *path, wb_error *err)
+{
+    io_csv_stream st;
+    if (io_csv_stream_open(path, &st, err) != 0) return -1;
+    wb_error ignore;
+    const long cd = io_csv_column(&st.head, "decision", &ignore);
+    const size_t ns = !e->metrics ? 0 : e->ref_metrics ? 2 : 1;
+    static const char *const column[2] = {"score", "reference_score"};
+    long cl[2] = {-1, -1}, cs[2] = {-1, -1};
+    for (size_t k = 0; k < ns; k++) {
+        cl[k] = io_csv_column(&st.head, EXP_RD_COL_LABEL, &e->ser_err[k]);
+        cs[k] = cl[k] < 0 ? -1 : io_csv_column(&st.head, column[k], &e->ser_err[k]);
+        e->ser_bad[k] = cs[k] < 0;
+    }
+    int r;
+    while ((r = io_csv_stream_next(&st, err)) == 1) {
+        if (cd >= 0) e->pred_decided += !strcmp(io_csv_stream_cell(&st, cd), "1");
+        for (size_t k = 0; k < ns; k++) {
+            if (e->ser_bad[k]) continue;
+            const char *l = io_csv_stream_cell(&st, cl[k]), *sc = io_csv_stream_cell(&st, cs[k]);
+            char *end;
+            double v = strtod(sc, &end);
+            if (!sc[0] || *end || !isfinite(v) || (strcmp(l, "0") && strcmp(l, "1"))) {
+                wb_err_at(&e->ser_err[k], WB_E_DATA, st.head.path, (int)(st.n_rows - 1) + 2, 0, NULL,
+                          "label '%s', %s '%s': expected 0 or 1 and a number", l, column[k], sc);
+                e->ser_bad[k] = 1;
+            } else if (ser_push(&e->ser[k], l[0] == '1', v) != 0) {
+                io_csv_stream_close(&st);
+                return wb_err(err, WB_E_NOMEM, e->dir, "out of memory");
+            }
+        }
+    }
+    e->pred_rows = st.n_rows;
+    io_csv_stream_close(&st);
+    return r < 0 ? -1 : 0;
 }
 
 static int ext_load(const char *dir, ext_files *e, wb_error *err)
@@ -90,7 +166,7 @@ static int ext_load(const char *dir, ext_files *e, wb_error *err)
     e->n_background = jnum(d, e->root, "background_patches");
     snprintf(e->title, sizeof e->title, "External validation of %s on %s", e->source_run, e->cohort);
     snprintf(path, sizeof path, "%s/predictions.csv", dir);
-    if (io_csv_read(path, &e->pred, err) != 0) return -1;
+    if (ext_scan(e, path, err) != 0) return -1;
     snprintf(path, sizeof path, "%s/excluded.csv", dir);
     FILE *f = fopen(path, "rb");
     if (f) {
@@ -171,39 +247,6 @@ static const char *table_caption(const ext_files *e, char *buf, size_t n)
 }
 
 /* ---- the score series of predictions.csv (label, score column) ---- */
-
-typedef struct ext_series {
-    int *y;
-    double *s;
-    size_t n;
-} ext_series;
-
-static int series_load(const ext_files *e, const char *column, ext_series *out, wb_error *err)
-{
-    memset(out, 0, sizeof *out);
-    long cl = io_csv_column(&e->pred, EXP_RD_COL_LABEL, err), cs = cl < 0 ? -1 : io_csv_column(&e->pred, column, err);
-    if (cs < 0) return -1;
-    out->y = malloc((e->pred.n_rows ? e->pred.n_rows : 1) * sizeof *out->y);
-    out->s = malloc((e->pred.n_rows ? e->pred.n_rows : 1) * sizeof *out->s);
-    if (!out->y || !out->s) return wb_err(err, WB_E_NOMEM, e->dir, "out of memory");
-    for (size_t i = 0; i < e->pred.n_rows; i++) {
-        const char *l = io_csv_cell(&e->pred, i, cl), *sc = io_csv_cell(&e->pred, i, cs);
-        char *end;
-        double v = strtod(sc, &end);
-        if (!sc[0] || *end || !isfinite(v) || (strcmp(l, "0") && strcmp(l, "1")))
-            return wb_err_at(err, WB_E_DATA, e->pred.path, (int)i + 2, 0, NULL, "label '%s', %s '%s': expected 0 or 1 and "
-                             "a number", l, column, sc);
-        out->y[out->n] = l[0] == '1';
-        out->s[out->n++] = v;
-    }
-    return 0;
-}
-
-static void series_free(ext_series *s)
-{
-    free(s->y);
-    free(s->s);
-}
 
 static void figure(sbuf *b, const char *id, int open, const char *caption)
 {
@@ -298,16 +341,6 @@ static void cohort_line(const ext_files *e, char *out, size_t n)
     }
 }
 
-/* Decisions of the network ensemble (unlabeled cohorts): how many positive. */
-static size_t positives_decided(const ext_files *e)
-{
-    wb_error ignore;
-    long c = io_csv_column(&e->pred, "decision", &ignore);
-    size_t k = 0;
-    for (size_t i = 0; c >= 0 && i < e->pred.n_rows; i++) k += !strcmp(io_csv_cell(&e->pred, i, c), "1");
-    return k;
-}
-
 static void card_eval(const ext_files *e, char *out, size_t n)
 {
     snprintf(out, n, "this IS an external test set: images of another cohort, used neither for training nor for "
@@ -367,7 +400,7 @@ static int write_md(const ext_files *e, wb_error *err)
         }
     } else {
         sb_printf(&b, "No metrics: the cohort has no labels. The network ensemble decided %zu of %zu images positive "
-                      "(predictions.csv).\n", positives_decided(e), e->pred.n_rows);
+                      "(predictions.csv).\n", e->pred_decided, e->pred_rows);
     }
     sb_printf(&b, "\n## Model card\n\n- **Intended use:** research only: measuring how a model trained on one cohort "
                   "transfers to another. Not a medical device; not for screening, diagnosis or any decision about a "
@@ -408,8 +441,7 @@ static int write_html(const ext_files *e, wb_error *err)
     sbuf b = {0};
     char line[1600];
     int rc = -1;
-    ext_series s[2];
-    memset(s, 0, sizeof s);
+    const ext_series *s = e->ser; /* e's, read by ext_scan */
     sb_printf(&b, "<!DOCTYPE html>\n<html lang=\"en\" xmlns=\"http://www.w3.org/1999/xhtml\">\n<head>\n<meta charset=\"utf-8\"/>\n"
                   "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\"/>\n"
                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n<title>");
@@ -452,14 +484,17 @@ static int write_html(const ext_files *e, wb_error *err)
         sb_printf(&b, "</tbody></table>\n</div>\n<h2>Curves</h2>\n<div class=\"figs\">\n");
         const char *names[2] = {e->variant, e->ref_name};
         size_t ns = e->ref_metrics ? 2 : 1;
-        if (series_load(e, "score", &s[0], err) != 0 || (ns == 2 && series_load(e, "reference_score", &s[1], err) != 0))
-            goto out;
+        for (size_t k = 0; k < ns; k++)
+            if (e->ser_bad[k]) {
+                *err = e->ser_err[k];
+                goto out;
+            }
         plot_roc(&b, s, names, ns, e->patch);
         plot_reliability(&b, s, names, ns);
         sb_printf(&b, "</div>\n");
     } else {
         sb_printf(&b, "<p class=\"sub\">No metrics: the cohort has no labels. The network ensemble decided %zu of %zu "
-                      "images positive (predictions.csv).</p>\n", positives_decided(e), e->pred.n_rows);
+                      "images positive (predictions.csv).</p>\n", e->pred_decided, e->pred_rows);
     }
     sb_printf(&b, "<h2>Model card</h2>\n<ul class=\"card\">\n<li><strong>Intended use:</strong> research only: measuring "
                   "how a model trained on one cohort transfers to another. Not a medical device; not for screening, "
@@ -473,8 +508,6 @@ static int write_html(const ext_files *e, wb_error *err)
                   "predictions.csv; every number in the table is metrics.json's.</p>\n</body>\n</html>\n");
     rc = sb_write(&b, e->dir, "report.html", err);
 out:
-    series_free(&s[0]);
-    series_free(&s[1]);
     sb_free(&b);
     return rc;
 }
