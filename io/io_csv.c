@@ -121,6 +121,36 @@ static int push_field(csv_out *f, size_t off)
     return 0;
 }
 
+/* The fast path of both field loops: copies the bytes from the window's next one up to (not
+ * including) the first that needs a look (a quote, a line break, NUL; in an unquoted field also
+ * a comma and a CR) or the window's end; at most
+ * CSV_MAX_FIELD + 1 - *flen of them, so that the byte over the cap is still the first seen.
+ * None of them is a line break: positions and lines are unchanged. Returns -1 out of memory. */
+static int csv_span(csv_in *in, csv_out *out, int quoted, size_t *flen)
+{
+    const char *p = in->s + in->i, *end = in->s + in->n;
+    size_t max = CSV_MAX_FIELD + 1 - *flen, k = 0;
+    while (p + k < end && k < max) {
+        const char c = p[k];
+        if (c == '"' || c == '\n' || c == '\0' || (!quoted && (c == ',' || c == '\r'))) break;
+        k++;
+    }
+    if (!k) return 0;
+    if (out->cap - out->o < k) {
+        size_t cap = out->cap ? out->cap : 256;
+        while (cap - out->o < k) cap *= 2;
+        char *b = realloc(out->buf, cap);
+        if (!b) return -1;
+        out->buf = b;
+        out->cap = cap;
+    }
+    memcpy(out->buf + out->o, p, k);
+    out->o += k;
+    in->i += k;
+    *flen += k;
+    return 0;
+}
+
 /* A NUL byte would cut the cell short when it is read as a C string: refused at its line and
  * column (counted from the last line break, also inside a quoted field). */
 static int nul_byte(const csv_in *in, wb_error *err)
@@ -168,6 +198,9 @@ static int csv_record(csv_in *in, csv_out *out, size_t want, int *rec_line, size
             int qline = in->line;
             csv_take(in);
             for (;;) {
+                if (csv_span(in, out, 1, &flen)) goto nomem;
+                if (flen > CSV_MAX_FIELD)
+                    return wb_err_at(err, WB_E_DATA, path, qline, (int)qcol, NULL, "field longer than 1 MiB");
                 c = csv_at(in, 0);
                 if (c < 0) return wb_err_at(err, WB_E_DATA, path, qline, (int)qcol, NULL, "unterminated quoted field");
                 if (c == '"') {
@@ -194,6 +227,9 @@ static int csv_record(csv_in *in, csv_out *out, size_t want, int *rec_line, size
         } else {
             const size_t fcol = csv_pos(in) - line_start + 1; /* where this field starts */
             for (;;) {
+                if (csv_span(in, out, 0, &flen)) goto nomem;
+                if (flen > CSV_MAX_FIELD)
+                    return wb_err_at(err, WB_E_DATA, path, in->line, (int)fcol, NULL, "field longer than 1 MiB");
                 c = csv_at(in, 0);
                 if (c < 0 || c == ',' || c == '\n') break;
                 if (c == '\r') {
