@@ -21,7 +21,7 @@
  *     if (io_csv_stream_open("predictions.csv", &s, &err) != 0) ...;
  *     long col = io_csv_column(&s.head, "score", &err);     // the header as an io_csv
  *     int r;
- *     while ((r = io_csv_stream_next(&s, &err)) == 1) use(s.line, io_csv_stream_cell(&s, col));
+ *     while ((r = io_csv_stream_next(&s, &err)) == 1) printf("%d %s\n", s.line, io_csv_stream_cell(&s, col));
  *     io_csv_stream_close(&s);
  *     if (r < 0) ...;                                        // the error io_csv_read gives
  *
