@@ -820,6 +820,21 @@ static inline __mmask16 range16(int start, int n)
     return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
 }
 
+/* + bias, then the eval-mode BN and activation (dw_post), on 16 outputs */
+static inline __m512 dwf_post16(const dwc_job *j, __m512 acc, __m512 bias, __m512 pa, __m512 pb)
+{
+    if (j->b)
+        acc = _mm512_add_ps(acc, bias);
+    if (j->post_a) {
+        acc = _mm512_add_ps(_mm512_mul_ps(acc, pa), pb);
+        if (j->act)
+            acc = _mm512_max_ps(acc, _mm512_setzero_ps());
+        if (j->act == NN_ACT_RELU6)
+            acc = _mm512_min_ps(acc, _mm512_set1_ps(6.0f));
+    }
+    return acc;
+}
+
 static void dwf_plane_avx512(const dwc_job *j, size_t p)
 {
     const nn_conv_geom *g = j->g;
@@ -857,16 +872,7 @@ static void dwf_plane_avx512(const dwc_job *j, size_t p)
                     acc = _mm512_add_ps(acc, _mm512_mul_ps(v, kv[ki * 3 + kj]));
                 }
             }
-            if (j->b)
-                acc = _mm512_add_ps(acc, bias);
-            if (post) {
-                acc = _mm512_add_ps(_mm512_mul_ps(acc, pa), pb);
-                if (j->act)
-                    acc = _mm512_max_ps(acc, _mm512_setzero_ps());
-                if (j->act == NN_ACT_RELU6)
-                    acc = _mm512_min_ps(acc, _mm512_set1_ps(6.0f));
-            }
-            _mm512_mask_storeu_ps(yc + (size_t)oy * g->ow + x0, out_m, acc);
+            _mm512_mask_storeu_ps(yc + (size_t)oy * g->ow + x0, out_m, dwf_post16(j, acc, bias, pa, pb));
         }
 }
 
@@ -906,16 +912,7 @@ static void dwf_plane_flat_avx512(const dwc_job *j, size_t p, const __mmask16 *m
                 const __mmask16 m = range16(off, hw) & out_m & (kj == 0 ? mL[v] : kj == 2 ? mR[v] : (__mmask16)0xFFFF);
                 acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, xc + off), kv[ki * 3 + kj]));
             }
-        if (j->b)
-            acc = _mm512_add_ps(acc, bias);
-        if (post) {
-            acc = _mm512_add_ps(_mm512_mul_ps(acc, pa), pb);
-            if (j->act)
-                acc = _mm512_max_ps(acc, _mm512_setzero_ps());
-            if (j->act == NN_ACT_RELU6)
-                acc = _mm512_min_ps(acc, _mm512_set1_ps(6.0f));
-        }
-        _mm512_mask_storeu_ps(yc + o, out_m, acc);
+        _mm512_mask_storeu_ps(yc + o, out_m, dwf_post16(j, acc, bias, pa, pb));
     }
 }
 
