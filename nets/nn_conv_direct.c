@@ -17,7 +17,7 @@
  * target attributes (GCC: #pragma GCC target; clang: #pragma clang attribute) and chosen at
  * run time (__builtin_cpu_supports); the portable path is C with fmaf. All paths and all thread counts give the same bits (see the template).
  *
- * Scratch: the caller's conv scratch (nn_conv2d_col_size floats, what the GEMM path would
+ * Scratch: the caller's conv scratch (nn_conv2d_col_size_base floats, what the GEMM path would
  * use for im2col); the forward and input gradient first pack their weights there per block
  * of output channels (fwd_pack: one broadcast pointer per tile), then images are processed
  * in chunks that fit the rest.
@@ -340,7 +340,7 @@ static size_t fwd_pack_size(int no, int ni)
 /* Images of a chunk that fit the scratch (0: not even one). */
 static int chunk_images(const nn_conv_geom *g, int pass)
 {
-    const size_t avail = nn_conv2d_col_size(g);
+    const size_t avail = nn_conv2d_col_size_base(g);
     dlayout L;
     size_t per, fixed = 0;
     if (pass == NN_PASS_DX) {
@@ -627,7 +627,7 @@ void nn_conv_direct_dw(const nn_conv_geom *g, const float *x, const float *dy, f
     int ocb;
     items_fn fn = dw_fn(&ocb);
     const size_t nw = (size_t)g->ic * g->oc * 9, nl = nw * 16, per = (size_t)g->ic * L.plane;
-    const size_t avail = nn_conv2d_col_size(g), ohw = (size_t)g->oh * g->ow;
+    const size_t avail = nn_conv2d_col_size_base(g), ohw = (size_t)g->oh * g->ow;
     /* Large maps: output rows in blocks whose padded input and dy (about 512 KB) stay in cache
      * while every (channel, output block) item reads them, the 16 lane sums per (oc, ic, tap)
      * carried in the scratch from block to block; the padded input after them. Otherwise

@@ -184,6 +184,10 @@ int nn_conv2d_batch_wanted(const nn_conv_geom *g);
 /* Floats of scratch one conv needs (0 when it goes straight to GEMM or depthwise): im2col of
  * a few images side by side and their GEMM output. Backward takes two such buffers. */
 size_t nn_conv2d_col_size(const nn_conv_geom *g);
+/* What the backward and the direct kernels use of it (their chunks of images, and the plan's
+ * choice of images per GEMM, are sized by this); the forward of a conv on a map under 1024
+ * pixels may need more (its images padded to 16 columns, col and output side by side). */
+size_t nn_conv2d_col_size_base(const nn_conv_geom *g);
 /* y [n, oc, oh, ow] = conv(x [n, ic, h, w], w [oc, ic/g, kh, kw]) + b; col: scratch. */
 void nn_conv2d_forward(const nn_conv_geom *g, const float *x, const float *wt, const float *b,
                        float *y, float *col);

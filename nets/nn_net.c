@@ -802,7 +802,7 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
             nn_conv_geom g;
             net->nodes[i].conv_batch = 1;
             geom_of(net, &net->nodes[i], n, &g);
-            size_t cs = nn_conv2d_col_size(&g);
+            size_t cs = nn_conv2d_col_size_base(&g);
             cap = cs > cap ? cs : cap;
         }
     for (int i = 1; i < N; i++)
@@ -813,7 +813,7 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
             int b = nn_conv2d_batch_wanted(&g);
             for (; b > 1; b--) {
                 g.batch = b;
-                if (nn_conv2d_col_size(&g) <= cap)
+                if (nn_conv2d_col_size_base(&g) <= cap)
                     break;
             }
             nd->conv_batch = b;

@@ -64,6 +64,61 @@ static void gemm_par(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K
     nn_par_run(gemm_slice, &j);
 }
 
+/* C [M, N] = A [M, K] B [K, N], row-major, every element the same bits whatever else shares
+ * the call, provided N, ldc and the column offset of each caller's block are multiples of
+ * 16 (and M's slices are too: nn_par_range below aligns them).
+ *
+ * OpenBLAS 0.3.21 (Debian's DYNAMIC_ARCH build, SkylakeX kernels here) chooses by shape
+ * between three sgemm paths that order a sum differently (measured by calling it on the
+ * same columns in calls of other widths): a "small matrix" kernel when M*N*K <= 100^3, whose
+ * tails of 1-8 columns round differently from full 16-column tiles and which sums K in one
+ * chain where the blocked kernel adds K blocks of at most ~448 into C one after the other;
+ * a row-major-only "direct" kernel below ~7M multiply-adds (beta 0, alpha 1) with its own
+ * K order; and the blocked kernel. A batched conv's GEMM has N = images x pixels, so the
+ * choice, hence an image's bits, depended on the batch. Here: column-major calls (C^T = B^T
+ * A^T, what a row-major call becomes inside OpenBLAS, minus the direct path), K in chunks of
+ * NN_GEMM_KC added into C by the callee (beta 1), so both remaining paths run each element as
+ * the same chains, and whole 16-column tiles only. tests/nets/test_batch_bits.c checks the
+ * networks' outputs for batches of 1, 3, 16 and 32. */
+#define NN_GEMM_KC 384
+
+static void gemm_inv_call(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                          float *C, int ldc)
+{
+    for (int k0 = 0; k0 < K; k0 += NN_GEMM_KC) {
+        const int kc = K - k0 < NN_GEMM_KC ? K - k0 : NN_GEMM_KC;
+        cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, N, M, kc, 1.0f,
+                    B + (size_t)k0 * ldb, ldb, A + k0, lda, k0 ? 1.0f : 0.0f, C, ldc);
+    }
+}
+
+static void gemm_inv_slice(void *vp, int ith, int nth)
+{
+    const gemm_job *j = vp;
+    size_t b, e;
+    if (j->N >= j->M) {
+        nn_par_range((size_t)j->N, ith, nth, 16, &b, &e);
+        if (e > b)
+            gemm_inv_call(j->M, (int)(e - b), j->K, j->A, j->lda, j->B + b, j->ldb, j->C + b,
+                          j->ldc);
+    } else {
+        nn_par_range((size_t)j->M, ith, nth, 16, &b, &e);
+        if (e > b)
+            gemm_inv_call((int)(e - b), j->N, j->K, j->A + b * (size_t)j->lda, j->lda, j->B,
+                          j->ldb, j->C + b * (size_t)j->ldc, j->ldc);
+    }
+}
+
+/* C [M, N] = A [M, K] B [K, N], row-major, over the engine's threads (see gemm_inv_call). */
+static void gemm_inv(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                     float *C, int ldc)
+{
+    gemm_job j = {CblasNoTrans, CblasNoTrans, M, N, K, lda, ldb, ldc, A, B, 0.0f, C};
+    if (M <= 0 || N <= 0)
+        return;
+    nn_par_run(gemm_inv_slice, &j);
+}
+
 /* ------------------------------------------------------------------ conv2d */
 
 /* GEMM columns to aim for: late layers have few pixels per image (7x7 at 224), so several
@@ -99,7 +154,7 @@ static int conv_batch(const nn_conv_geom *g)
     return b > g->n ? g->n : b;
 }
 
-size_t nn_conv2d_col_size(const nn_conv_geom *g)
+size_t nn_conv2d_col_size_base(const nn_conv_geom *g)
 {
     if (conv_is_depthwise(g))
         return 0;
@@ -107,9 +162,35 @@ size_t nn_conv2d_col_size(const nn_conv_geom *g)
     const int b = conv_batch(g);
     if (b == 1)
         return conv_is_gemm(g) ? 0 : kk * ohw;
-    /* im2col [K, B*OHW]; forward reuses it to reorder the GEMM output [OC, B*OHW], backward
-     * needs a second one for dy [OC, B*OHW] while the first holds col, then dcol */
+    /* im2col [K, B*OHW], backward needs a second one for dy [OC, B*OHW] while the first holds
+     * col, then dcol */
     return (kk > (size_t)g->oc ? kk : (size_t)g->oc) * ohw * (size_t)b;
+}
+
+/* Columns of one image in the forward GEMM: its OH*OW pixels, rounded up to a multiple of 16
+ * where images are batched (maps under NN_CONV_COLS pixels), so that every image's columns
+ * start and end on OpenBLAS's 16-column tiles whatever the batch (conv_gemm_inv). */
+static size_t conv_fwd_stride(const nn_conv_geom *g)
+{
+    const size_t ohw = (size_t)g->oh * g->ow;
+    return ohw < NN_CONV_COLS ? (ohw + 15) & ~(size_t)15 : ohw;
+}
+
+/* The forward of a batched-map conv (conv_fwd_stride above the pixels, or more than one image
+ * per GEMM) needs im2col [K, B*S] and the GEMM output [OC, B*S] side by side. */
+static int conv_fwd_padded(const nn_conv_geom *g)
+{
+    return (size_t)g->oh * g->ow < NN_CONV_COLS;
+}
+
+size_t nn_conv2d_col_size(const nn_conv_geom *g)
+{
+    const size_t base = nn_conv2d_col_size_base(g);
+    if (conv_is_depthwise(g) || g->groups > 1 || !conv_fwd_padded(g))
+        return base;
+    const size_t kk = (size_t)g->ic * g->kh * g->kw;
+    const size_t fwd = (kk + (size_t)g->oc) * conv_fwd_stride(g) * (size_t)conv_batch(g);
+    return fwd > base ? fwd : base;
 }
 
 typedef struct conv_job {
@@ -119,13 +200,14 @@ typedef struct conv_job {
     int n0, nb;
     const float *dy;
     float *dx, *db;
+    size_t S; /* columns per image in col / out (0: OH*OW; the forward pads, conv_fwd_stride) */
 } conv_job;
 
 /* Fills col rows [r0, r1) of images n0 .. n0+nb-1: col [IC*KH*KW, nb*OH*OW] */
-static void im2col_rows(const nn_conv_geom *g, const float *x, int n0, int nb, float *col,
-                        size_t r0, size_t r1)
+static void im2col_rows(const nn_conv_geom *g, const float *x, int n0, int nb, size_t S,
+                        float *col, size_t r0, size_t r1)
 {
-    const size_t ohw = (size_t)g->oh * g->ow, cols = ohw * (size_t)nb;
+    const size_t ohw = (size_t)g->oh * g->ow, cols = S * (size_t)nb;
     for (size_t r = r0; r < r1; r++) {
         const int c = (int)(r / ((size_t)g->kh * g->kw)), kk = (int)(r % ((size_t)g->kh * g->kw));
         const int ki = kk / g->kw, kj = kk % g->kw;
@@ -137,7 +219,9 @@ static void im2col_rows(const nn_conv_geom *g, const float *x, int n0, int nb, f
             hi--;
         for (int j = 0; j < nb; j++) {
             const float *xc = x + ((size_t)(n0 + j) * g->ic + c) * g->h * g->w;
-            float *row = col + r * cols + (size_t)j * ohw;
+            float *row = col + r * cols + (size_t)j * S;
+            if (S > ohw)
+                memset(row + ohw, 0, sizeof(float) * (S - ohw));
             for (int oy = 0; oy < g->oh; oy++) {
                 const int iy = oy * g->sh - g->ph + ki;
                 float *o = row + (size_t)oy * g->ow;
@@ -166,7 +250,8 @@ static void im2col_slice(void *vp, int ith, int nth)
     const conv_job *j = vp;
     size_t r0, r1;
     nn_par_range((size_t)j->g->ic * j->g->kh * j->g->kw, ith, nth, 1, &r0, &r1);
-    im2col_rows(j->g, j->x, j->n0, j->nb, j->col, r0, r1);
+    const size_t S = j->S ? j->S : (size_t)j->g->oh * j->g->ow;
+    im2col_rows(j->g, j->x, j->n0, j->nb, S, j->col, r0, r1);
 }
 
 /* dx [images n0.., IC, H, W] += col2im(dcol [IC*KH*KW, nb*OH*OW]), channels [c0, c1) */
@@ -217,18 +302,18 @@ static void copy_slice(void *vp, int ith, int nth)
         memcpy(j->y + i0, j->a + i0, sizeof(float) * (i1 - i0));
 }
 
-/* y [images n0.., OC, OHW] = out [OC, nb*OHW] (+ b), channels sliced */
+/* y [images n0.., OC, OHW] = out [OC, nb*S] (+ b), channels sliced */
 static void scatter_slice(void *vp, int ith, int nth)
 {
     const conv_job *j = vp;
     const nn_conv_geom *g = j->g;
-    const size_t ohw = (size_t)g->oh * g->ow, cols = ohw * (size_t)j->nb;
+    const size_t ohw = (size_t)g->oh * g->ow, S = j->S ? j->S : ohw, cols = S * (size_t)j->nb;
     size_t o0, o1;
     nn_par_range((size_t)g->oc, ith, nth, 1, &o0, &o1);
     for (int im = 0; im < j->nb; im++)
         for (size_t o = o0; o < o1; o++) {
             float *yo = j->y + ((size_t)(j->n0 + im) * g->oc + o) * ohw;
-            const float *src = j->out ? j->out + o * cols + (size_t)im * ohw : yo;
+            const float *src = j->out ? j->out + o * cols + (size_t)im * S : yo;
             const float bias = j->b ? j->b[o] : 0.0f;
             if (j->b)
                 for (size_t i = 0; i < ohw; i++)
@@ -380,9 +465,31 @@ void nn_conv2d_forward(const nn_conv_geom *g, const float *x, const float *wt, c
     const int G = g->groups, ocg = g->oc / G, icg = g->ic / G;
     const int K = icg * g->kh * g->kw, ohw = g->oh * g->ow, B = conv_batch(g);
     const int gemm = conv_is_gemm(g);
+    if (G == 1 && conv_fwd_padded(g)) {
+        /* maps under NN_CONV_COLS pixels, images batched: each image's columns padded to 16
+         * (S) and a batch-invariant GEMM (gemm_inv), into col's second part, then reordered */
+        const size_t S = conv_fwd_stride(g);
+        for (int n0 = 0; n0 < g->n; n0 += B) {
+            const int nb = g->n - n0 < B ? g->n - n0 : B, cols = nb * (int)S;
+            conv_job j = {g, x, b, y, col, NULL, n0, nb, NULL, NULL, NULL, S};
+            const int alone = nb == 1 && S == (size_t)ohw; /* neither batched nor padded */
+            const float *cn = x + (size_t)n0 * g->ic * g->h * g->w;
+            if (!gemm || !alone) {
+                nn_par_run(im2col_slice, &j); /* [IC*KH*KW, nb*S] */
+                cn = col;
+            }
+            float *out = alone ? y + (size_t)n0 * g->oc * ohw : col + (size_t)K * cols;
+            gemm_inv(g->oc, cols, K, wt, K, cn, cols, out, cols);
+            if (!alone)
+                j.out = out;
+            if (!alone || b)
+                nn_par_run(scatter_slice, &j);
+        }
+        return;
+    }
     for (int n0 = 0; n0 < g->n; n0 += B) {
         const int nb = g->n - n0 < B ? g->n - n0 : B, cols = nb * ohw;
-        conv_job j = {g, x, b, y, col, NULL, n0, nb, NULL, NULL, NULL};
+        conv_job j = {g, x, b, y, col, NULL, n0, nb, NULL, NULL, NULL, 0};
         const float *cn = x + (size_t)n0 * g->ic * g->h * g->w; /* 1x1 stride 1, one image */
         if (!gemm || nb > 1) {
             nn_par_run(im2col_slice, &j); /* [IC*KH*KW, nb*OH*OW] */
@@ -433,7 +540,7 @@ void nn_conv2d_backward_set(const nn_conv_geom *g, const float *x, const float *
         set_dx = 0;
     }
     if (db) {
-        conv_job j = {g, NULL, NULL, NULL, NULL, NULL, 0, g->n, dy, NULL, db};
+        conv_job j = {g, NULL, NULL, NULL, NULL, NULL, 0, g->n, dy, NULL, db, 0};
         nn_par_run(conv_db_slice, &j);
     }
     if (nn_conv_dw_use(g)) {
@@ -461,7 +568,7 @@ void nn_conv2d_backward_set(const nn_conv_geom *g, const float *x, const float *
     const int gemm = conv_is_gemm(g);
     for (int n0 = 0; n0 < g->n; n0 += B) {
         const int nb = g->n - n0 < B ? g->n - n0 : B, cols = nb * ohw;
-        conv_job j = {g, x, NULL, NULL, col, NULL, n0, nb, dy, dx, NULL};
+        conv_job j = {g, x, NULL, NULL, col, NULL, n0, nb, dy, dx, NULL, 0};
         const float *dyn = dy + (size_t)n0 * g->oc * ohw;
         if (nb > 1) { /* dy of the images side by side in dcol: [OC, nb*OH*OW] */
             j.out = dcol;
@@ -1268,13 +1375,25 @@ void nn_gap_backward(int n, int c, int hw, const float *dy, float *dx)
 void nn_linear_forward(int n, int in, int out, const float *x, const float *wt, const float *b,
                        float *y)
 {
-    /* y [N, OUT] = x [N, IN] x W^T [IN, OUT] */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, wt, in, 0.0f,
-                y, out);
-    if (b)
-        for (int i = 0; i < n; i++)
-            for (int o = 0; o < out; o++)
-                y[(size_t)i * out + o] += b[o];
+    /* y [N, OUT] = x [N, IN] x W^T [IN, OUT], one image at a time: a GEMM over the batch
+     * rounds an image's row differently by batch size (see gemm_inv_call). Products of two
+     * floats are exact in double, so the 4 lanes (element k to lane k mod 4, added in lane
+     * order) give the same bits with or without fused multiply-adds. */
+    for (int i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * in;
+        for (int o = 0; o < out; o++) {
+            const float *wo = wt + (size_t)o * in;
+            double l[4] = {0.0, 0.0, 0.0, 0.0};
+            int k = 0;
+            for (; k + 4 <= in; k += 4)
+                for (int q = 0; q < 4; q++)
+                    l[q] += (double)xi[k + q] * (double)wo[k + q];
+            for (int q = 0; k < in; k++, q++)
+                l[q] += (double)xi[k] * (double)wo[k];
+            const float s = (float)((l[0] + l[1]) + (l[2] + l[3]));
+            y[(size_t)i * out + o] = b ? s + b[o] : s;
+        }
+    }
 }
 
 void nn_linear_backward(int n, int in, int out, const float *x, const float *wt,

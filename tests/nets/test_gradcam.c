@@ -113,7 +113,11 @@ static void check_net(const char *dir, const char *fx, const char *arch, float w
                 CHECK(mx > 0, "%s %s image %d: a non-zero reference", fx, stages[s], i);
                 CHECK(worst <= 1e-4 * mx, "%s %s image %d (pass %d): max |map - PyTorch| %.3g of max %.3g", fx,
                       stages[s], i, pass, worst, mx);
-                CHECK_EQ_INT(arg, arg_ref, "argmax of the map");
+                /* where the reference peaks: upsampled coarse grids (2x1 at block13) have plateaus
+                 * of equal values, so the index of the first maximum is not the point */
+                CHECK(ref[arg] == ref[arg_ref], "%s %s image %d: argmax of the map at %zu, where PyTorch's "
+                      "map is %.9g, not its maximum %.9g (at %zu)", fx, stages[s], i, arg, ref[arg], ref[arg_ref],
+                      arg_ref);
                 CHECK_CLOSE(score, lg->v[(size_t)i * K + cls], 1e-4 * fmax(1, fabs(lg->v[(size_t)i * K + cls])),
                             "%s logit of class %d", fx, cls);
                 if (pass == 0 && i == 0)
