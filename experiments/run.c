@@ -954,8 +954,8 @@ static int run_fit(run_ctx *c, int r, int f, size_t v, part_facts *pf, wb_error 
     if (r == 0 && f == 0) exp_train_cfg_warn(&tc, vname);
     tc.features = &c->feature_cache;
     tc.prefix_max_bytes = c->ds.memory_budget ? c->ds.memory_budget : 1; /* 0 MB: no prefix fits (0 would be no limit) */
-    /* the frozen features' budget from the config itself: a patch run keeps ds.memory_budget
-     * at 0 (no prefix cache there) but its features are bounded like anyone's; 0 MB: none fit */
+    /* the frozen features' budget from the config itself (the same as ds.memory_budget);
+     * 0 MB: none fit */
     const double fmb = (double)exp_config_get(cfg)->data.memory_mb * 1048576.0;
     tc.features_max_bytes = fmb >= (double)SIZE_MAX ? SIZE_MAX : fmb >= 1.0 ? (size_t)fmb : 1;
     tc.seed = wb_rng_derive(wb_rng_derive(c->seed, (uint64_t)r), (uint64_t)f);

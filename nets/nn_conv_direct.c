@@ -337,10 +337,36 @@ static size_t fwd_pack_size(int no, int ni)
     return (nob * FWD_OCB_MAX * (size_t)ni * 9 + 15) & ~(size_t)15;
 }
 
-/* Images of a chunk that fit the scratch (0: not even one). */
-static int chunk_images(const nn_conv_geom *g, int pass)
+/* Floats of scratch one image of a pass needs (packed weights, one image's padded planes):
+ * fixed + per of chunk_images. */
+static size_t pass_need(const nn_conv_geom *g, int pass, size_t *fixed_out, size_t *per_out);
+
+/* What the direct kernels may use: the GEMM path's scratch, and at least one image of each
+ * pass the shape allows (nn_conv_direct_min_scratch), so that whether a layer runs direct
+ * depends on its shape, never on the batch (a batch of 1 has a smaller im2col). */
+static size_t direct_avail(const nn_conv_geom *g)
 {
-    const size_t avail = nn_conv2d_col_size_base(g);
+    const size_t a = nn_conv2d_col_size_base(g), m = nn_conv_direct_min_scratch(g);
+    return a > m ? a : m;
+}
+
+size_t nn_conv_direct_min_scratch(const nn_conv_geom *g)
+{
+    if (g->groups != 1 || g->kh != 3 || g->kw != 3 || g->sh != g->sw || (g->sh != 1 && g->sh != 2) ||
+        g->ph < 0 || g->ph > 2 || g->pw < 0 || g->pw > 2 || g->oh < 1 || g->ow < 1 || g->n < 1)
+        return 0;
+    size_t m = 0, f, p;
+    for (int pass = NN_PASS_FWD; pass <= NN_PASS_DW; pass++) {
+        if (pass == NN_PASS_DX && g->sh != 1)
+            continue;
+        const size_t need = pass_need(g, pass, &f, &p);
+        m = need > m ? need : m;
+    }
+    return m;
+}
+
+static size_t pass_need(const nn_conv_geom *g, int pass, size_t *fixed_out, size_t *per_out)
+{
     dlayout L;
     size_t per, fixed = 0;
     if (pass == NN_PASS_DX) {
@@ -357,7 +383,17 @@ static int chunk_images(const nn_conv_geom *g, int pass)
     }
     if (L.flat)
         fixed += FLAT_TAIL;
-    if (avail < fixed + per)
+    *fixed_out = fixed;
+    *per_out = per;
+    return fixed + per;
+}
+
+/* Images of a chunk that fit the scratch (0: not even one). */
+static int chunk_images(const nn_conv_geom *g, int pass)
+{
+    const size_t avail = direct_avail(g);
+    size_t fixed, per;
+    if (avail < pass_need(g, pass, &fixed, &per))
         return 0;
     size_t c = (avail - fixed) / per;
     return c > (size_t)g->n ? g->n : (int)c;
@@ -627,7 +663,7 @@ void nn_conv_direct_dw(const nn_conv_geom *g, const float *x, const float *dy, f
     int ocb;
     items_fn fn = dw_fn(&ocb);
     const size_t nw = (size_t)g->ic * g->oc * 9, nl = nw * 16, per = (size_t)g->ic * L.plane;
-    const size_t avail = nn_conv2d_col_size_base(g), ohw = (size_t)g->oh * g->ow;
+    const size_t avail = direct_avail(g), ohw = (size_t)g->oh * g->ow;
     /* Large maps: output rows in blocks whose padded input and dy (about 512 KB) stay in cache
      * while every (channel, output block) item reads them, the 16 lane sums per (oc, ic, tap)
      * carried in the scratch from block to block; the padded input after them. Otherwise

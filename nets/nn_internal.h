@@ -188,6 +188,10 @@ size_t nn_conv2d_col_size(const nn_conv_geom *g);
  * choice of images per GEMM, are sized by this); the forward of a conv on a map under 1024
  * pixels may need more (its images padded to 16 columns, col and output side by side). */
 size_t nn_conv2d_col_size_base(const nn_conv_geom *g);
+/* Floats of scratch the direct 3x3 kernels need for one image of any pass the shape allows
+ * (0: not a shape they take). nn_conv2d_col_size is at least this: whether a layer runs
+ * direct then depends on its shape only, not on the batch. */
+size_t nn_conv_direct_min_scratch(const nn_conv_geom *g);
 /* y [n, oc, oh, ow] = conv(x [n, ic, h, w], w [oc, ic/g, kh, kw]) + b; col: scratch. */
 void nn_conv2d_forward(const nn_conv_geom *g, const float *x, const float *wt, const float *b,
                        float *y, float *col);

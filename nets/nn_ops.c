@@ -185,7 +185,9 @@ static int conv_fwd_padded(const nn_conv_geom *g)
 
 size_t nn_conv2d_col_size(const nn_conv_geom *g)
 {
-    const size_t base = nn_conv2d_col_size_base(g);
+    size_t base = nn_conv2d_col_size_base(g);
+    const size_t dmin = nn_conv_direct_min_scratch(g);
+    base = dmin > base ? dmin : base;
     if (conv_is_depthwise(g) || g->groups > 1 || !conv_fwd_padded(g))
         return base;
     const size_t kk = (size_t)g->ic * g->kh * g->kw;

@@ -1021,10 +1021,10 @@ int exp_patch_load(const exp_config *cfg, const uint8_t key[32], const char *cac
         ds->slot = slot;
         ds->spilled = L.st.fd >= 0;
         ds->spill_fd = L.st.fd;
-        /* ds->memory_budget stays 0: fine-tuned variants of a patch run recompute their frozen
-         * prefix at every step. Caching it there changed window and patch scores in the 8th
-         * digit on the demo cohort (some folds; not on small cohorts), so it stays off until
-         * that is understood (docs/performance.md, "What is left"). */
+        /* data.memory_mb also bounds the fine-tuned variants' cached frozen prefixes, as in
+         * whole-image runs (the same bits as recomputing them: an image's output does not
+         * depend on its batch, tests/nets/test_batch_bits.c) */
+        ds->memory_budget = L.st.budget;
         L.st.mem = NULL;
         L.st.fd = -1;
         ds->features = ft;

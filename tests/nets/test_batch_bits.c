@@ -3,7 +3,8 @@
  * experiments' unfreeze sweeps use are the same bits for a batch of 32 images and for the
  * same images run alone, in threes and in sixteens (any batch composition), on 1 and 2
  * threads, for the architectures the experiments ship: MobileNet v1 at widths 0.25 and 1.0
- * (96x96 and 224x224), the CIFAR ResNet-20 (96x72, 128x128) and ResNet-18 (96x72).
+ * (96x96 and 224x224), the CIFAR ResNet-20 (32x32, 64x64, 96x72, 128x128) and ResNet-18
+ * (96x72).
  * Experiments compute a frozen prefix once, in other batch sizes than the training step's
  * (experiments/model/train.c), and score images in whatever batches are left: both must give
  * what a plain forward gives.
@@ -33,6 +34,8 @@ static const tcase cases[] = {
     {"mobilenet_v1", 0.25f, 3, 224, 224, {"block11", "block12", "block13"}},
     {"mobilenet_v1", 1.0f, 1, 96, 96, {"block11", "block12", "block13"}},
     {"mobilenet_v1", 1.0f, 3, 224, 224, {"block12", "block13", NULL}},
+    {"resnet20", 1.0f, 1, 32, 32, {"layer2", "layer3", NULL}},
+    {"resnet20", 1.0f, 1, 64, 64, {"layer2", "layer3", NULL}},
     {"resnet20", 1.0f, 1, 96, 72, {"layer2", "layer3", NULL}},
     {"resnet20", 1.0f, 1, 128, 128, {"layer3", NULL, NULL}},
     {"resnet18", 1.0f, 1, 96, 72, {"layer3", "layer4", NULL}},
