@@ -93,6 +93,13 @@ int exp_foldnet_prob(nn_net *net, const float *x, int rows, int cols, int cls, d
             for (int j = 0; j < K; j++)
                 if (logits[j] > logits[cls]) cls = j;
     }
+    if (K == 2) { /* the run's formula (experiments/model/train.c, score): the same bits */
+        const double z0 = logits[0], z1 = logits[1];
+        *prob = cls == 1 ? 1.0 / (1.0 + exp(z0 - z1)) : 1.0 / (1.0 + exp(z1 - z0));
+        if (cls_out) *cls_out = cls;
+        free(logits);
+        return 0;
+    }
     double mx = -INFINITY, s = 0;
     for (int j = 0; j < K; j++) mx = fmax(mx, logits[j]);
     for (int j = 0; j < K; j++) s += exp(logits[j] - mx);

@@ -39,7 +39,10 @@ nn_net *exp_foldnet_load(const exp_config *cfg, const wb_tensor_list *w, const c
                          wb_error *err);
 
 /* The softmax probability of class cls (-1: binary: class 1, multi-class: the argmax) of one
- * image x (in_channels x rows x cols) into *prob, the class into *cls_out (may be NULL). */
+ * image x (in_channels x rows x cols) into *prob, the class into *cls_out (may be NULL). Two
+ * classes: 1 / (1 + exp(z_other - z_cls)) in double, as a run scores (the same bits as the
+ * run's predictions.csv for the network the run ended with: an image's logits do not depend
+ * on its batch). */
 int exp_foldnet_prob(nn_net *net, const float *x, int rows, int cols, int cls, double *prob, int *cls_out,
                      wb_error *err);
 
