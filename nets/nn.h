@@ -216,6 +216,12 @@ int nn_net_forward(nn_net *net, const float *x, int n, int h, int w, int train,
 int nn_net_features(nn_net *net, const float *x, int n, int h, int w, float *features,
                     wb_error *err);
 
+/* Logits [n, num_classes] of pooled features [n, nn_net_feature_dim] (as nn_net_features
+ * gives them): the head alone, inference mode, the same nodes and bits as the head of an
+ * nn_net_forward whose features these are; (h, w) is the original input's size. */
+int nn_net_forward_from_features(nn_net *net, const float *features, int n, int h, int w,
+                                 float *logits, wb_error *err);
+
 /* Shape of the frozen prefix's output for input [n, in_channels, h, w] (the output of the
  * last frozen stage; the input itself if stage 0 trains). Fills shape[4] (NCHW). */
 int nn_net_prefix_shape(nn_net *net, int n, int h, int w, int shape[4], wb_error *err);

@@ -1279,6 +1279,19 @@ int nn_net_features(nn_net *net, const float *x, int n, int h, int w, float *fea
     return 0;
 }
 
+int nn_net_forward_from_features(nn_net *net, const float *features, int n, int h, int w,
+                                 float *logits, wb_error *err)
+{
+    if (net->feature_node < 0)
+        return wb_err(err, WB_E_INTERNAL, NULL, "%s has no feature node", net->arch);
+    if (check_input(net, n, h, w, err) != 0 ||
+        run(net, features, n, h, w, 0, net->feature_node + 1, head_end(net), err) != 0)
+        return -1;
+    const nn_node *o = &net->nodes[net->n_nodes - 1];
+    memcpy(logits, net->arena + o->off_out, sizeof(float) * (size_t)n * o->c);
+    return 0;
+}
+
 int nn_net_prefix_shape(nn_net *net, int n, int h, int w, int shape[4], wb_error *err)
 {
     if (check_input(net, n, h, w, err) != 0 || infer_shapes(net, h, w, err) != 0)

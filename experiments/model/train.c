@@ -234,6 +234,25 @@ static void snapshot_free(snapshot *s)
     free(s->data);
 }
 
+/* Probabilities of b images from their logits [b, K] (K == 2: P(class 1) = 1 / (1 + exp(z0 -
+ * z1)), one per image; K > 2: the softmax, K per image), in double: what predict computes
+ * from the same logits (exp_foldnet_prob, foldnet.c). */
+static void probs_of_logits(const float *logits, int b, int K, double *out)
+{
+    for (int i = 0; i < b; i++) {
+        if (K == 2) {
+            double z0 = logits[2 * i], z1 = logits[2 * i + 1];
+            out[i] = 1.0 / (1.0 + exp(z0 - z1));
+            continue;
+        }
+        const float *z = logits + (size_t)i * K;
+        double *p = out + (size_t)i * K, zmax = -INFINITY, sum = 0;
+        for (int c = 0; c < K; c++) zmax = fmax(zmax, (double)z[c]);
+        for (int c = 0; c < K; c++) sum += p[c] = exp((double)z[c] - zmax);
+        for (int c = 0; c < K; c++) p[c] /= sum;
+    }
+}
+
 /* Positive-class probabilities of items idx[0..n) in inference mode (K > 2: the K softmax
  * probabilities of each, row-major), from the prefix cache (prefix != NULL, rows of
  * prefix_len floats indexed like idx) or from the images. logits is scratch of B x K. */
@@ -253,18 +272,7 @@ static int score(nn_net *net, const exp_dataset *ds, const size_t *idx, size_t n
             *n_full += (size_t)b;
         }
         if (rc) return -1;
-        for (int i = 0; i < b; i++) {
-            if (K == 2) {
-                double z0 = logits[2 * i], z1 = logits[2 * i + 1];
-                out[s + i] = 1.0 / (1.0 + exp(z0 - z1));
-                continue;
-            }
-            const float *z = logits + (size_t)i * K;
-            double *p = out + (s + i) * (size_t)K, zmax = -INFINITY, sum = 0;
-            for (int c = 0; c < K; c++) zmax = fmax(zmax, (double)z[c]);
-            for (int c = 0; c < K; c++) sum += p[c] = exp((double)z[c] - zmax);
-            for (int c = 0; c < K; c++) p[c] /= sum;
-        }
+        probs_of_logits(logits, b, K, out + s * (K == 2 ? 1 : (size_t)K));
     }
     return 0;
 }
@@ -453,6 +461,32 @@ static int head_tensors(nn_net *net, int K, size_t F, nn_param_view *w, nn_param
     return 0;
 }
 
+/* Probabilities (probs_of_logits) of pooled feature rows R (raw, as the feature cache holds
+ * them) through the network's head: EXP_ROWS_CHUNK rows at a time, fbuf holding that many
+ * rows of floats (the rows are floats held as doubles: exact). */
+static int head_scores(nn_net *net, const exp_dataset *ds, const exp_rows *R, int K, float *fbuf, double *out,
+                       wb_error *err)
+{
+    const size_t F = R->d;
+    double *buf = R->X ? NULL : malloc((size_t)EXP_ROWS_CHUNK * F * sizeof *buf);
+    float *logits = malloc((size_t)EXP_ROWS_CHUNK * K * sizeof *logits);
+    int rc = (!R->X && !buf) || !logits ? wb_err(err, WB_E_NOMEM, NULL, "out of memory") : 0;
+    for (size_t s = 0; rc == 0 && s < R->n; s += EXP_ROWS_CHUNK) {
+        const size_t m = R->n - s < EXP_ROWS_CHUNK ? R->n - s : EXP_ROWS_CHUNK;
+        const double *x = R->X ? R->X + s * F : R->read(R->ctx, s, m, buf, err);
+        if (!x) {
+            rc = -1;
+            break;
+        }
+        for (size_t i = 0; i < m * F; i++) fbuf[i] = (float)x[i];
+        rc = nn_net_forward_from_features(net, fbuf, (int)m, ds->rows, ds->cols, logits, err);
+        if (rc == 0) probs_of_logits(logits, (int)m, K, out + s * (K == 2 ? 1 : (size_t)K));
+    }
+    free(buf);
+    free(logits);
+    return rc;
+}
+
 /* Fits the linear probe on the training items' frozen features (C chosen on the validation
  * items) and loads it into the network's head. frozen (unfreeze none): the probe is the model,
  * and its probabilities of the validation and test items go into out's scores. With the
@@ -469,7 +503,8 @@ static int probe_into_head(nn_net *net, const exp_dataset *ds, const exp_split *
     const size_t nx = frozen && sp->n_test > sp->n_val ? sp->n_test : sp->n_val;
     exp_feature_cache *fc = pretrained ? tc->features : NULL;
     const size_t nall = ds->n + (ds->patch ? ds->patch->n_windows : 0);
-    float *fbuf = malloc((size_t)B * F * sizeof *fbuf), *tmp = NULL;
+    /* fbuf: a batch of features, or (frozen) a chunk of rows for head_scores */
+    float *fbuf = malloc((size_t)(frozen && B < EXP_ROWS_CHUNK ? EXP_ROWS_CHUNK : B) * F * sizeof *fbuf), *tmp = NULL;
     double *Xtr = NULL, *X = NULL, *W = malloc((size_t)K * F * sizeof *W), bias[EXP_CONFIG_MAX_CLASSES];
     int *ytr = malloc((sp->n_train ? sp->n_train : 1) * sizeof *ytr), *yva = malloc((sp->n_val ? sp->n_val : 1) * sizeof *yva);
     exp_probe pr;
@@ -524,14 +559,17 @@ static int probe_into_head(nn_net *net, const exp_dataset *ds, const exp_split *
     for (size_t i = 0; i < (size_t)K * F; i++) hw.data[i] = (float)W[i];
     for (int c = 0; c < K; c++) hb.data[c] = (float)bias[c];
     if (fc) probe_memo_keep(fc, sp, F, K, &tc->probe, W, bias, lg);
+    /* frozen: the scores are the network's with the probe as its head (float weights), as
+     * the saved network and predict compute them, not the double model's: the same bits */
     if (frozen && stream) {
-        if (exp_probe_predict_rows(&pr, &Rva, out->val_scores, err) != 0 ||
-            exp_probe_predict_rows(&pr, &Rte, out->test_scores, err) != 0)
+        if (head_scores(net, ds, &Rva, K, fbuf, out->val_scores, err) != 0 ||
+            head_scores(net, ds, &Rte, K, fbuf, out->test_scores, err) != 0)
             goto done;
     } else if (frozen) {
-        if (exp_probe_predict(&pr, X, sp->n_val, F, out->val_scores, err) != 0 ||
+        exp_rows va = exp_rows_of(X, sp->n_val, F), te = exp_rows_of(X, sp->n_test, F);
+        if (head_scores(net, ds, &va, K, fbuf, out->val_scores, err) != 0 ||
             pooled_features(net, ds, sp->test, sp->n_test, C, B, tc, pretrained, xbuf, fbuf, X, err) != 0 ||
-            exp_probe_predict(&pr, X, sp->n_test, F, out->test_scores, err) != 0)
+            head_scores(net, ds, &te, K, fbuf, out->test_scores, err) != 0)
             goto done;
     }
     rc = 0;

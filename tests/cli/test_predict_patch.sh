@@ -12,7 +12,7 @@
 #     mean of thresholds.csv, decision score >= threshold; the same for the reference
 #   - "cut exactly as the run did": applied to the training cohort, every patch has the run's
 #     patch id and square (patches.csv), and the fold column of the fold that held it out holds
-#     the run's out-of-fold score (the baseline bit for bit, the network to 1e-6)
+#     the run's out-of-fold score (the baseline bit for bit, the network too)
 #   - metrics.json (patch level) against predictions.csv: AUC (Mann-Whitney), Brier, ECE of
 #     both ensembles and the paired DeLong test recomputed with awk, whose functions first
 #     reproduce scikit-learn / numpy on the committed fixture (tests/cli/data/external_fixture.*);
@@ -108,9 +108,9 @@ expect_eq "$(awk -F, 'NR > 1 { print $2, $7, $8, $9 }' "$out/ptrain/predictions.
   "$(awk -F, 'NR > 1 { print $1, $7, $8, $9 }' "$run/patches.csv" | sort)" "the same patch ids and squares as the run's patches.csv"
 expect_eq "$(awk -F, 'NR == FNR { if (FNR > 1 && $1 == 0) { s[$3, $4] = $9; f[$4] = $2 } next }
     FNR > 1 { n++; k = f[$2]; if (k == "" || s["baseline", $2] != $(18 + k)) bb++
-              d = s["probe", $2] - $(12 + k); if (d < 0) d = -d; if (d > 1e-6) bp++ }
+              if (s["probe", $2] != $(12 + k)) bp++ }
     END { print n, bb + 0, bp + 0 }' "$run/predictions.csv" "$out/ptrain/predictions.csv")" "$(($(wc -l <"$run/patches.csv") - 1)) 0 0" \
-  "training cohort: reference_score_f<k> = the run's baseline score (bits), score_f<k> = the run's probe score (1e-6)"
+  "training cohort: reference_score_f<k> = the run's baseline score (bits), score_f<k> = the run's probe score (bits)"
 
 # --- refusals ---
 cp -r "$b" "$out/tampered"
