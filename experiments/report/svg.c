@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { ML = 52, MR = 12, MT = 28, MB = 44 }; /* margins: left, right, top, bottom */
@@ -104,6 +105,20 @@ void svg_begin(sbuf *b, const svg_plot *p)
     }
 }
 
+/* v as %.1f prints it (so that vertices compare as drawn). */
+static double tenths(double v)
+{
+    char t[64];
+    snprintf(t, sizeof t, "%.1f", v);
+    return strtod(t, NULL);
+}
+
+/* b lies between a and c (either order, ends included). */
+static int between(double a, double b, double c)
+{
+    return (a <= b && b <= c) || (c <= b && b <= a);
+}
+
 void svg_line(sbuf *b, const svg_plot *p, const double *x, const double *y, size_t n, const char *color,
               double width, const char *dash)
 {
@@ -115,7 +130,24 @@ void svg_line(sbuf *b, const svg_plot *p, const double *x, const double *y, size
         if (i == start) break;
         sb_printf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%.1f\"%s%s%s points=\"", color, width,
                   dash ? " stroke-dasharray=\"" : "", dash ? dash : "", dash ? "\"" : "");
-        for (size_t j = start; j < i; j++) sb_printf(b, "%s%.1f,%.1f", j > start ? " " : "", px(p, x[j]), py(p, y[j]));
+        /* Each vertex as printed (0.1 px); a vertex is left out where the drawn line does not
+         * change: the same as the last one written, or inside a horizontal or vertical run
+         * between the last one written and the next (an ROC curve of 100,000 distinct scores
+         * is a staircase of that many steps on a 400-pixel plot). */
+        double lx = 0, ly = 0; /* the last vertex written */
+        for (size_t j = start; j < i; j++) {
+            double cx = tenths(px(p, x[j])), cy = tenths(py(p, y[j]));
+            if (j > start && j + 1 < i) {
+                double nx = tenths(px(p, x[j + 1])), ny = tenths(py(p, y[j + 1]));
+                if ((cx == lx && cy == ly) || (cx == lx && nx == cx && between(ly, cy, ny)) ||
+                    (cy == ly && ny == cy && between(lx, cx, nx)))
+                    continue;
+            } else if (j > start && cx == lx && cy == ly) {
+                continue;
+            }
+            sb_printf(b, "%s%.1f,%.1f", j > start ? " " : "", cx, cy);
+            lx = cx, ly = cy;
+        }
         sb_printf(b, "\"/>");
     }
 }
