@@ -154,33 +154,67 @@ static void remove_tmp(const char *tmp, int folds)
     rmdir(tmp);
 }
 
-/* Each fold's threshold of variant vname (repeat 0) from the run's predictions.csv, as text,
- * into thr_text[folds] (malloc'd), and their sum. */
-static int fold_thresholds(const io_csv *pred, const char *ppath, const char *vname, int folds, char **thr_text,
-                           double *sum, wb_error *err)
+/* What fold_thresholds keeps of one variant: each fold's first threshold (text) and the first
+ * row that is not a fold and a number. */
+typedef struct fold_thr {
+    const char *vname;
+    char **text; /* [folds], malloc'd */
+    wb_error bad;
+    int nbad;
+} fold_thr;
+
+/* Each fold's threshold of the variants v[0..nv) (repeat 0) from the run's predictions.csv,
+ * read once, a row at a time: as text into v[i].text, their sum into sum[i]. The errors, in the
+ * order of a whole-file read checked variant by variant: the file's (io_csv_read's), a missing
+ * column, then per variant a bad row (at its row number) or a fold without a threshold. */
+static int fold_thresholds(const char *ppath, fold_thr *v, int nv, int folds, double *sum, wb_error *err)
 {
-    long c_rep = io_csv_column(pred, EXP_RD_COL_REPEAT, err), c_fold = c_rep < 0 ? -1 : io_csv_column(pred, EXP_RD_COL_FOLD, err);
-    long c_var = c_fold < 0 ? -1 : io_csv_column(pred, EXP_RD_COL_VARIANT, err);
-    long c_thr = c_var < 0 ? -1 : io_csv_column(pred, EXP_RD_COL_THRESHOLD, err);
-    if (c_thr < 0) return -1;
-    for (size_t r = 0; r < pred->n_rows; r++) {
-        if (strcmp(io_csv_cell(pred, r, c_rep), "0") || strcmp(io_csv_cell(pred, r, c_var), vname)) continue;
+    io_csv_stream s;
+    if (io_csv_stream_open(ppath, &s, err) != 0) return -1;
+    wb_error col_err;
+    long c_rep = io_csv_column(&s.head, EXP_RD_COL_REPEAT, &col_err);
+    long c_fold = c_rep < 0 ? -1 : io_csv_column(&s.head, EXP_RD_COL_FOLD, &col_err);
+    long c_var = c_fold < 0 ? -1 : io_csv_column(&s.head, EXP_RD_COL_VARIANT, &col_err);
+    long c_thr = c_var < 0 ? -1 : io_csv_column(&s.head, EXP_RD_COL_THRESHOLD, &col_err);
+    int r;
+    while ((r = io_csv_stream_next(&s, err)) == 1) {
+        if (c_thr < 0 || strcmp(io_csv_stream_cell(&s, c_rep), "0")) continue;
+        fold_thr *ft = NULL;
+        for (int i = 0; i < nv && !ft; i++)
+            if (!strcmp(io_csv_stream_cell(&s, c_var), v[i].vname)) ft = &v[i];
+        if (!ft || ft->nbad) continue;
         char *end;
-        long f = strtol(io_csv_cell(pred, r, c_fold), &end, 10);
-        const char *t = io_csv_cell(pred, r, c_thr);
+        long f = strtol(io_csv_stream_cell(&s, c_fold), &end, 10);
+        const char *t = io_csv_stream_cell(&s, c_thr);
         char *tend;
         double tv = strtod(t, &tend);
-        if (*end || f < 0 || f >= folds || !t[0] || *tend || !isfinite(tv))
-            return wb_err(err, WB_E_DATA, ppath, "row %zu: fold '%s', threshold '%s': expected a fold 0 to %d and a number",
-                          r + 2, io_csv_cell(pred, r, c_fold), t, folds - 1);
-        if (!thr_text[f] && !(thr_text[f] = strdup(t))) return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+        if (*end || f < 0 || f >= folds || !t[0] || *tend || !isfinite(tv)) {
+            wb_err(&ft->bad, WB_E_DATA, ppath, "row %zu: fold '%s', threshold '%s': expected a fold 0 to %d and a number",
+                   s.n_rows + 1, io_csv_stream_cell(&s, c_fold), t, folds - 1);
+            ft->nbad = 1;
+        } else if (!ft->text[f] && !(ft->text[f] = strdup(t))) {
+            wb_err(&ft->bad, WB_E_NOMEM, NULL, "out of memory");
+            ft->nbad = 1;
+        }
     }
-    *sum = 0;
-    for (int f = 0; f < folds; f++) {
-        if (!thr_text[f])
-            return wb_err(err, WB_E_DATA, ppath, "no prediction of variant %s in repeat 0, fold %d: no threshold for it",
-                          vname, f);
-        *sum += strtod(thr_text[f], NULL);
+    io_csv_stream_close(&s);
+    if (r < 0) return -1;
+    if (c_thr < 0) {
+        *err = col_err;
+        return -1;
+    }
+    for (int i = 0; i < nv; i++) {
+        if (v[i].nbad) {
+            *err = v[i].bad;
+            return -1;
+        }
+        sum[i] = 0;
+        for (int f = 0; f < folds; f++) {
+            if (!v[i].text[f])
+                return wb_err(err, WB_E_DATA, ppath, "no prediction of variant %s in repeat 0, fold %d: no threshold for it",
+                              v[i].vname, f);
+            sum[i] += strtod(v[i].text[f], NULL);
+        }
     }
     return 0;
 }
@@ -231,8 +265,6 @@ int exp_bundle_make(const char *run_dir, const char *variant, const char *out_di
                       "choose another --out or remove it)");
     exp_config *cfg = NULL;
     if (exp_config_load(cpath, NULL, 0, &cfg, err) != 0) return -1;
-    io_csv pred;
-    memset(&pred, 0, sizeof pred);
     sbuf thr = {0}, man = {0};
     char tmp[PATH_MAX + 96] = "", dir[PATH_MAX + 160];
     int rc = -1, folds = 0;
@@ -269,11 +301,11 @@ int exp_bundle_make(const char *run_dir, const char *variant, const char *out_di
     }
     /* the folds' thresholds: predictions.csv, repeat 0, this variant (and the reference's) */
     snprintf(ppath, sizeof ppath, "%s/" EXP_RD_PREDICTIONS, run_dir);
-    if (io_csv_read(ppath, &pred, err) != 0) goto done;
-    double tsum = 0, rsum = 0;
-    if (fold_thresholds(&pred, ppath, vname, folds, thr_text, &tsum, err) != 0) goto done;
-    if (ref && (fold_thresholds(&pred, ppath, ref, folds, ref_thr, &rsum, err) != 0 || ref_models(run_dir, ref, folds, &ref) != 0))
-        goto done;
+    fold_thr ft[2] = {{.vname = vname, .text = thr_text}, {.vname = ref, .text = ref_thr}};
+    double sum[2] = {0, 0};
+    if (fold_thresholds(ppath, ft, ref ? 2 : 1, folds, sum, err) != 0) goto done;
+    const double tsum = sum[0], rsum = sum[1];
+    if (ref && ref_models(run_dir, ref, folds, &ref) != 0) goto done;
     /* write into the temporary directory, then rename */
     if (!io_fs_tmp_name(out_dir, tmp, sizeof tmp)) {
         wb_err(err, WB_E_USAGE, out_dir, "path too long");
@@ -412,7 +444,6 @@ done:
     sb_free(&thr);
     sb_free(&rthr);
     sb_free(&man);
-    io_csv_free(&pred);
     exp_config_free(cfg);
     return rc;
 }
@@ -733,16 +764,20 @@ static void csv_num(sbuf *b, double v)
     if (isfinite(v)) sb_num(b, v);
 }
 
-/* Whether the cohort's labels CSV has the label column (an unlabeled cohort has none). */
+/* Whether the cohort's labels CSV has the label column (an unlabeled cohort has none). The file
+ * is read to its end, a row at a time, so that a damaged one is io_csv_read's error. */
 static int cohort_labeled(const exp_config *cfg, int *labeled, wb_error *err)
 {
-    io_csv csv;
+    io_csv_stream s;
     const exp_settings_data *d = &exp_config_get(cfg)->data;
-    if (io_csv_read(d->labels, &csv, err) != 0) return -1;
+    if (io_csv_stream_open(d->labels, &s, err) != 0) return -1;
     wb_error ignore;
-    *labeled = io_csv_column(&csv, d->label_column, &ignore) >= 0;
-    io_csv_free(&csv);
-    return 0;
+    *labeled = io_csv_column(&s.head, d->label_column, &ignore) >= 0;
+    int r;
+    while ((r = io_csv_stream_next(&s, err)) == 1) {
+    }
+    io_csv_stream_close(&s);
+    return r < 0 ? -1 : 0;
 }
 
 /* The fold models of the bundle's reference baseline. */

@@ -184,14 +184,80 @@ static void labels_free(labels *l)
     memset(l, 0, sizeof *l);
 }
 
-/* Reads data.labels; a labels file that cannot be read only costs the boxes (a warning). */
-static void labels_load(const exp_config *cfg, labels *l)
+/* The resolved path of a labels file cell (NULL when it does not resolve): malloc'd. */
+static char *row_real(const char *dir, const char *f)
+{
+    char p[PATH_MAX + 8];
+    if (f[0] == '/') snprintf(p, sizeof p, "%s", f);
+    else snprintf(p, sizeof p, "%s/%s", dir ? dir : ".", f);
+    return realpath(p, NULL);
+}
+
+/* A sorted set of strings (not owned), for the rows a pass keeps. */
+typedef struct strset {
+    const char **s;
+    size_t n;
+} strset;
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+static void strset_sort(strset *k) { qsort(k->s, k->n, sizeof *k->s, cmp_str); }
+
+static int strset_has(const strset *k, const char *x)
+{
+    return x && k && k->n && bsearch(&x, k->s, k->n, sizeof *k->s, cmp_str) != NULL;
+}
+
+/* Which labels rows labels_load keeps (the file is a cohort's: read a row at a time, the rows
+ * of the images explain needs kept): rows whose file resolves to one of reals, whose
+ * sop_instance_uid cell is one of sops, whose file cell is one of cells, and with hdr, rows with
+ * an empty (or no) sop_instance_uid cell whose DICOM header's SOP Instance UID is one of sops. */
+typedef struct labels_want {
+    const strset *reals, *sops, *cells;
+    int hdr;
+    const char *dir;
+    const char *file_column;
+    long c_file, c_sop;
+    int looked; /* c_file and c_sop looked up */
+} labels_want;
+
+static int labels_keep(void *ctx, const io_csv_stream *s, wb_error *err)
+{
+    (void)err;
+    labels_want *w = ctx;
+    wb_error ignore;
+    if (!w->looked) {
+        w->c_file = io_csv_column(&s->head, w->file_column, &ignore);
+        w->c_sop = io_csv_column(&s->head, "sop_instance_uid", &ignore);
+        w->looked = 1;
+    }
+    if (w->c_file < 0) return 0; /* labels_load gives up on such a file */
+    const char *f = io_csv_stream_cell(s, w->c_file), *sop = w->c_sop >= 0 ? io_csv_stream_cell(s, w->c_sop) : "";
+    if (strset_has(w->sops, sop) || strset_has(w->cells, f)) return 1;
+    if (!w->reals && !w->hdr) return 0;
+    char *real = row_real(w->dir, f);
+    int keep = real && strset_has(w->reals, real);
+    if (real && !keep && w->hdr && !sop[0]) {
+        io_dicom_meta m;
+        wb_error e;
+        keep = io_dicom_read_meta(real, &m, &e) == 0 && strset_has(w->sops, m.sop_uid);
+    }
+    free(real);
+    return keep;
+}
+
+/* Reads data.labels, keeping the rows want asks for (in the file's order); a labels file that
+ * cannot be read only costs the boxes (a warning). */
+static void labels_load(const exp_config *cfg, labels *l, labels_want *want)
 {
     memset(l, 0, sizeof *l);
     wb_error e = {0}, ignore;
     const exp_settings_data *sd = &exp_config_get(cfg)->data;
     const char *path = sd->labels, *dir = sd->dicom_dir;
-    if (io_csv_read(path, &l->csv, &e) != 0) {
+    want->dir = dir;
+    want->file_column = sd->file_column;
+    want->looked = 0;
+    if (io_csv_read_rows(path, labels_keep, want, &l->csv, &e) != 0) {
         wb_warn("explain: %s: %s (no labels or lesion boxes shown)", path, e.msg);
         return;
     }
@@ -213,13 +279,7 @@ static void labels_load(const exp_config *cfg, labels *l)
         return;
     }
     l->ok = 1;
-    for (size_t r = 0; r < l->csv.n_rows; r++) {
-        const char *f = io_csv_cell(&l->csv, r, c_file);
-        char p[PATH_MAX + 8];
-        if (f[0] == '/') snprintf(p, sizeof p, "%s", f);
-        else snprintf(p, sizeof p, "%s/%s", dir ? dir : ".", f);
-        l->real[r] = realpath(p, NULL);
-    }
+    for (size_t r = 0; r < l->csv.n_rows; r++) l->real[r] = row_real(dir, io_csv_cell(&l->csv, r, c_file));
 }
 
 static int num_cell(const labels *l, size_t r, long c, double *v)
@@ -576,17 +636,17 @@ static int patch_explain(const patch_ctx *pc, const float *img, int rows, int co
     return rc;
 }
 
-/* The run's patches.csv, and its columns. */
+/* The run's patches.csv (the rows keep asks for, in the file's order), and its columns. */
 typedef struct patch_table {
     io_csv csv;
     long c_id, c_kind, c_label, c_fold, c_row, c_col, c_side;
 } patch_table;
 
-static int patch_table_read(const char *run_dir, patch_table *t, wb_error *err)
+static int patch_table_read(const char *run_dir, io_csv_keep_fn keep, void *ctx, patch_table *t, wb_error *err)
 {
     char p[PATH_MAX + 32];
     snprintf(p, sizeof p, "%s/patches.csv", run_dir);
-    if (io_csv_read(p, &t->csv, err) != 0) return -1;
+    if (io_csv_read_rows(p, keep, ctx, &t->csv, err) != 0) return -1;
     const char *names[7] = {"patch", "kind", "label", "fold", "row", "col", "side"};
     long *cols[7] = {&t->c_id, &t->c_kind, &t->c_label, &t->c_fold, &t->c_row, &t->c_col, &t->c_side};
     for (int k = 0; k < 7; k++)
@@ -620,12 +680,59 @@ static int explain_finish(const sbuf *csv, const exp_explain_opts *o, const exp_
     return 0;
 }
 
+/* The patches.csv rows explain_patches keeps: those of the files explained (their ids start
+ * with a file's SOP UID or labels cell), and each one's row number in the file. */
+typedef struct patch_want {
+    const char (*sop)[80];
+    const char (*cell)[1024];
+    size_t n;
+    long c_id;
+    size_t *row, nrow, cap;
+} patch_want;
+
+static int patch_keep(void *ctx, const io_csv_stream *s, wb_error *err)
+{
+    patch_want *w = ctx;
+    wb_error ignore;
+    if (w->c_id == -2) w->c_id = io_csv_column(&s->head, "patch", &ignore);
+    if (w->c_id < 0) return 0; /* patch_table_read names the missing column */
+    const char *id = io_csv_stream_cell(s, w->c_id);
+    size_t k = 0;
+    while (k < w->n && !has_prefix(id, w->sop[k]) && !has_prefix(id, w->cell[k])) k++;
+    if (k == w->n) return 0;
+    if (w->nrow == w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 64, *p = realloc(w->row, cap * sizeof *p);
+        if (!p) return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+        w->row = p;
+        w->cap = cap;
+    }
+    w->row[w->nrow++] = s->n_rows - 1;
+    return 1;
+}
+
 static int explain_patches(const exp_explain_opts *o, const exp_config *cfg, const patch_ctx *pc, const labels *lab,
                            const char *vname, exp_explain_summary *sum, sbuf *csv, wb_error *err)
 {
+    /* the patch ids' prefixes of each file first: patches.csv (a cohort's) is then read a row at
+     * a time, keeping the rows of these files */
+    char(*sops)[80] = calloc(o->n_files, sizeof *sops);
+    char(*cells)[1024] = calloc(o->n_files, sizeof *cells);
+    patch_want want = {NULL, NULL, o->n_files, -2, NULL, 0, 0};
     patch_table t;
-    if (patch_table_read(o->run_dir, &t, err) != 0) return -1;
+    memset(&t, 0, sizeof t);
     int rc = -1;
+    if (!sops || !cells) {
+        wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+        goto done;
+    }
+    for (size_t fi = 0; fi < o->n_files; fi++) {
+        char *real = realpath(o->files[fi], NULL);
+        if (real) patch_prefixes(lab, real, sops[fi], cells[fi]);
+        free(real);
+    }
+    want.sop = (const char(*)[80])sops;
+    want.cell = (const char(*)[1024])cells;
+    if (patch_table_read(o->run_dir, patch_keep, &want, &t, err) != 0) goto done;
     sb_printf(csv, "file,patch,kind,label,variant,repeat,fold,patch_fold,stage,class,probability,logit,row,col,side,"
                    "peak_row,peak_col,peak_in_box,occlusion_peak_row,occlusion_peak_col,occlusion_peak_in_box,"
                    "random_spearman,png,patch_png\n");
@@ -645,7 +752,8 @@ static int explain_patches(const exp_explain_opts *o, const exp_config *cfg, con
         size_t n_here = 0;
         if (!real) {
             wb_err(&fe, WB_E_IO, file, "cannot open: %s", strerror(errno));
-        } else if (patch_prefixes(lab, real, sop, cell), exp_patch_source(cfg, real, lr.laterality, &img, &rows, &cols, &fr, &fe) == 0) {
+        } else if (memcpy(sop, sops[fi], sizeof sop), memcpy(cell, cells[fi], sizeof cell),
+                   exp_patch_source(cfg, real, lr.laterality, &img, &rows, &cols, &fr, &fe) == 0) {
             double box[MAX_BOXES][4];
             const int nbox = patch_boxes(lab, cfg, real, rows, box);
             char stem[256];
@@ -655,8 +763,8 @@ static int explain_patches(const exp_explain_opts *o, const exp_config *cfg, con
                 if (!has_prefix(id, sop) && !has_prefix(id, cell)) continue;
                 int sq[3];
                 if (!patch_square(&t, r, rows, cols, sq)) {
-                    wb_err(&fe, WB_E_DATA, file, "patches.csv row %zu: the square of %s does not fit the %dx%d image", r + 2,
-                           id, cols, rows);
+                    wb_err(&fe, WB_E_DATA, file, "patches.csv row %zu: the square of %s does not fit the %dx%d image",
+                           want.row[r] + 2, id, cols, rows);
                     break;
                 }
                 const char *tag = strrchr(id, '/') + 1; /* L1, B2 */
@@ -721,6 +829,9 @@ static int explain_patches(const exp_explain_opts *o, const exp_config *cfg, con
     rc = explain_finish(csv, o, sum, &first_bad, err);
 done:
     io_csv_free(&t.csv);
+    free(want.row);
+    free(sops);
+    free(cells);
     return rc;
 }
 
@@ -782,7 +893,18 @@ int exp_explain_run(const exp_explain_opts *o, exp_explain_summary *sum, wb_erro
     exp_pre_params pp;
     exp_dataset_pre_params(cfg, &pp);
     if (io_fs_mkdirs(o->out_dir, err) != 0) goto done;
-    labels_load(cfg, &lab);
+    {
+        /* the labels rows of the files explained (the file is a cohort's: read a row at a time) */
+        char **fr = calloc(o->n_files, sizeof *fr);
+        strset reals = {(const char **)fr, 0};
+        for (size_t fi = 0; fr && fi < o->n_files; fi++)
+            if ((fr[reals.n] = realpath(o->files[fi], NULL)) != NULL) reals.n++;
+        strset_sort(&reals);
+        labels_want want = {.reals = &reals};
+        labels_load(cfg, &lab, &want);
+        for (size_t k = 0; fr && k < reals.n; k++) free(fr[k]);
+        free(fr);
+    }
     const size_t px = (size_t)pp.out_rows * pp.out_cols;
     x = malloc((size_t)C * px * sizeof *x);
     map = malloc(px * sizeof *map);
@@ -898,22 +1020,214 @@ done:
 
 /* ---- the case gallery ---- */
 
+/* A case: a predictions.csv row of a variant that is a true positive, false positive or false
+ * negative, and what the gallery needs of it. */
 typedef struct gcase {
-    size_t row;   /* predictions.csv row */
+    size_t row; /* predictions.csv row: the last tie-break, the order a stable sort of the rows kept */
     double score;
-    const char *sop;
+    char *sop, *patient, *score_t, *thr_t; /* the row's cells */
+    int rep, fold;
+    char key[96]; /* its image's key in the labels: the SOP UID (a patch's: before the last '/') */
 } gcase;
 
 static int cmp_desc(const void *a, const void *b)
 {
     const gcase *x = a, *y = b;
-    return x->score > y->score ? -1 : x->score < y->score ? 1 : strcmp(x->sop, y->sop);
+    const int c = x->score > y->score ? -1 : x->score < y->score ? 1 : strcmp(x->sop, y->sop);
+    return c ? c : (x->row > y->row) - (x->row < y->row);
 }
 
 static int cmp_asc(const void *a, const void *b)
 {
     const gcase *x = a, *y = b;
-    return x->score < y->score ? -1 : x->score > y->score ? 1 : strcmp(x->sop, y->sop);
+    const int c = x->score < y->score ? -1 : x->score > y->score ? 1 : strcmp(x->sop, y->sop);
+    return c ? c : (x->row > y->row) - (x->row < y->row);
+}
+
+/* One variant's cases of one kind (0 tp, 1 fp, 2 fn), best first (highest score; fn: lowest):
+ * the first keep of the total the file has. */
+typedef struct glist {
+    const char *vname;
+    int kind;
+    gcase *c; /* m of them, room for 2 keep */
+    size_t m, keep, total;
+} glist;
+
+static void glist_clear(glist *l)
+{
+    for (size_t i = 0; i < l->m; i++) {
+        free(l->c[i].sop);
+        free(l->c[i].patient);
+        free(l->c[i].score_t);
+        free(l->c[i].thr_t);
+    }
+    l->m = l->total = 0;
+}
+
+/* Sorted, the first keep kept. */
+static void glist_trim(glist *l)
+{
+    if (l->m) qsort(l->c, l->m, sizeof *l->c, l->kind == 2 ? cmp_asc : cmp_desc);
+    const size_t m = l->m;
+    l->m = l->keep < m ? l->keep : m;
+    for (size_t i = l->m; i < m; i++) {
+        free(l->c[i].sop);
+        free(l->c[i].patient);
+        free(l->c[i].score_t);
+        free(l->c[i].thr_t);
+    }
+}
+
+/* The columns gallery_scan reads, in the order their absence is reported. */
+enum { G_REP, G_FOLD, G_VAR, G_SOP, G_PAT, G_LAB, G_SCORE, G_THR, G_NCOL };
+
+static int glist_push(glist *l, const io_csv_stream *s, const long *c, double sc, int patch)
+{
+    if (l->m == 2 * l->keep) glist_trim(l);
+    if (!l->c && !(l->c = calloc(2 * l->keep, sizeof *l->c))) return -1;
+    gcase *g = &l->c[l->m];
+    g->row = s->n_rows - 1;
+    g->score = sc;
+    g->sop = strdup(io_csv_stream_cell(s, c[G_SOP]));
+    g->patient = strdup(io_csv_stream_cell(s, c[G_PAT]));
+    g->score_t = strdup(io_csv_stream_cell(s, c[G_SCORE]));
+    g->thr_t = strdup(io_csv_stream_cell(s, c[G_THR]));
+    g->rep = atoi(io_csv_stream_cell(s, c[G_REP]));
+    g->fold = atoi(io_csv_stream_cell(s, c[G_FOLD]));
+    l->m++;
+    l->total++;
+    if (!g->sop || !g->patient || !g->score_t || !g->thr_t) return -1;
+    snprintf(g->key, sizeof g->key, "%s", g->sop);
+    char *slash = patch ? strrchr(g->key, '/') : NULL;
+    if (slash) *slash = '\0';
+    return 0;
+}
+
+/* Reads predictions.csv once, a row at a time: checks it (chk; NULL on a later read) and keeps
+ * the best cases of the lists ls[0..nl) (only: the one list to fill, -1 all). The errors of a
+ * whole-file read, in its order: the file's, a missing column, then a bad cell. */
+static int gallery_scan(const char *ppath, int patch, glist *ls, size_t nl, long only, exp_pred_check *chk, wb_error *err)
+{
+    io_csv_stream s;
+    if (io_csv_stream_open(ppath, &s, err) != 0) return -1;
+    static const char *const names[G_NCOL] = {EXP_RD_COL_REPEAT, EXP_RD_COL_FOLD,  EXP_RD_COL_VARIANT, EXP_RD_COL_SOP_UID,
+                                              EXP_RD_COL_PATIENT, EXP_RD_COL_LABEL, EXP_RD_COL_SCORE,   EXP_RD_COL_THRESHOLD};
+    long c[G_NCOL];
+    wb_error col_err;
+    int cols_ok = 1, r;
+    for (int k = 0; k < G_NCOL && cols_ok; k++) cols_ok = (c[k] = io_csv_column(&s.head, names[k], &col_err)) >= 0;
+    if (chk) exp_pred_check_init(chk, &s.head);
+    while ((r = io_csv_stream_next(&s, err)) == 1) {
+        if (chk) exp_pred_check_row(chk, &s);
+        const char *sc_t = cols_ok ? io_csv_stream_cell(&s, c[G_SCORE]) : NULL;
+        const char *th_t = cols_ok ? io_csv_stream_cell(&s, c[G_THR]) : NULL;
+        if (!cols_ok || !strcmp(sc_t, "null") || !strcmp(th_t, "null")) continue; /* no score (the run could not compute one) */
+        const int pos = !strcmp(io_csv_stream_cell(&s, c[G_LAB]), "1");
+        const double sc = strtod(sc_t, NULL), th = strtod(th_t, NULL);
+        const int above = sc >= th, kind = pos && above ? 0 : !pos && above ? 1 : pos && !above ? 2 : -1;
+        for (size_t i = 0; kind >= 0 && i < nl; i++) {
+            if ((only >= 0 && (size_t)only != i) || ls[i].kind != kind || strcmp(ls[i].vname, io_csv_stream_cell(&s, c[G_VAR])))
+                continue;
+            if (glist_push(&ls[i], &s, c, sc, patch) != 0) {
+                io_csv_stream_close(&s);
+                return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+            }
+        }
+    }
+    io_csv_stream_close(&s);
+    if (r < 0) return -1;
+    if (!cols_ok) {
+        *err = col_err;
+        return -1;
+    }
+    /* the run wrote these; an edited or damaged file is named at its line, not read as zeros
+     * (atoi, strtod) that pick other cases or a fold that wraps */
+    if (chk && exp_pred_check_result(chk, err) != 0) return -1;
+    for (size_t i = 0; i < nl; i++)
+        if (only < 0 || (size_t)only == i) glist_trim(&ls[i]);
+    return 0;
+}
+
+/* The rows of a CSV whose column col holds one of set. */
+typedef struct cell_want {
+    const char *col;
+    const strset *set;
+    long c;
+    int looked;
+} cell_want;
+
+static int cell_keep(void *ctx, const io_csv_stream *s, wb_error *err)
+{
+    (void)err;
+    cell_want *w = ctx;
+    wb_error ignore;
+    if (!w->looked) w->c = io_csv_column(&s->head, w->col, &ignore), w->looked = 1;
+    return w->c >= 0 && strset_has(w->set, io_csv_stream_cell(s, w->c));
+}
+
+/* The keys (field: 0 the labels key, 1 the SOP UID or patch id) of every case kept, as a set. */
+static int gallery_set(const glist *ls, size_t nl, int field, strset *k)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < nl; i++) n += ls[i].m;
+    k->s = malloc((n ? n : 1) * sizeof *k->s);
+    k->n = 0;
+    if (!k->s) return -1;
+    for (size_t i = 0; i < nl; i++)
+        for (size_t j = 0; j < ls[i].m; j++) k->s[k->n++] = field ? ls[i].c[j].sop : ls[i].c[j].key;
+    strset_sort(k);
+    return 0;
+}
+
+static void hdr_sop_free(char ***hdr_sop, const labels *l)
+{
+    for (size_t r = 0; *hdr_sop && r < l->csv.n_rows; r++) free((*hdr_sop)[r]);
+    free(*hdr_sop);
+    *hdr_sop = NULL;
+}
+
+/* The labels rows and patches.csv rows the kept cases need (the files are a cohort's: each is
+ * read a row at a time). The labels first keep the rows of the cases' keys (the CSV's
+ * sop_instance_uid, else the DICOM header's, a patch run's file cell), then also every row of
+ * the files these resolve to (labels_find and patch_boxes match by the file); patches.csv the
+ * rows of the patch ids. lab->ok 0: the labels could not be read (a warning). */
+static int gallery_rows(const exp_config *cfg, const char *run_dir, const glist *ls, size_t nl, int patch, labels *lab,
+                        char ***hdr_sop, patch_table *pt, wb_error *err)
+{
+    hdr_sop_free(hdr_sop, lab);
+    labels_free(lab);
+    if (patch) io_csv_free(&pt->csv);
+    strset keys = {0}, ids = {0}, reals = {0};
+    labels first;
+    memset(&first, 0, sizeof first);
+    int rc = -1;
+    if (gallery_set(ls, nl, 0, &keys) != 0 || gallery_set(ls, nl, 1, &ids) != 0) {
+        wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+        goto done;
+    }
+    labels_want wa = {.sops = &keys, .cells = patch ? &keys : NULL, .hdr = 1};
+    labels_load(cfg, &first, &wa);
+    if (!first.ok) {
+        rc = 0;
+        goto done;
+    }
+    if (!(reals.s = malloc((first.csv.n_rows ? first.csv.n_rows : 1) * sizeof *reals.s))) {
+        wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+        goto done;
+    }
+    for (size_t r = 0; r < first.csv.n_rows; r++)
+        if (first.real[r]) reals.s[reals.n++] = first.real[r];
+    strset_sort(&reals);
+    labels_want wb = {.sops = &keys, .cells = patch ? &keys : NULL, .reals = &reals};
+    labels_load(cfg, lab, &wb);
+    cell_want cw = {"patch", &ids, -1, 0};
+    rc = patch && lab->ok ? patch_table_read(run_dir, cell_keep, &cw, pt, err) : 0;
+done:
+    labels_free(&first);
+    free(keys.s);
+    free(ids.s);
+    free(reals.s);
+    return rc;
 }
 
 /* The labels row of a SOP Instance UID: the CSV's column, else the DICOM header (read once). */
@@ -956,14 +1270,13 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
     if (stat(cpath, &st) != 0) return wb_err(err, WB_E_IO, cpath, "not a run directory (no resolved config.yaml): %s", strerror(errno));
     exp_config *cfg = NULL;
     if (exp_config_load(cpath, NULL, 0, &cfg, err) != 0) return -1;
-    io_csv pred;
-    memset(&pred, 0, sizeof pred);
     labels lab;
     memset(&lab, 0, sizeof lab);
     char **hdr_sop = NULL;
-    gcase *cs = NULL;
+    glist *ls = NULL;
+    size_t nl = 0;
     patch_table pt;
-    int have_pt = 0;
+    memset(&pt, 0, sizeof pt);
     sbuf csv = {0};
     float *x = NULL, *map = NULL;
     wb_tensor_list w;
@@ -981,24 +1294,25 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
         goto done;
     }
     const int patch = conf->data.task == EXP_TASK_PATCH; /* cases are patches (patches.csv) */
-    if (patch) {
-        if (patch_table_read(run_dir, &pt, err) != 0) goto done;
-        have_pt = 1;
+    if (patch) { /* patches.csv checked first (read to its end, no row kept); its rows come with the cases' */
+        strset none = {NULL, 0};
+        cell_want cw = {"patch", &none, -1, 0};
+        if (patch_table_read(run_dir, cell_keep, &cw, &pt, err) != 0) goto done;
     }
+    /* predictions.csv is read a row at a time (a cohort's): each variant's best n cases of each
+     * kind are kept, more if some are left out below */
+    if (!(ls = calloc(3 * conf->n_variants + 1, sizeof *ls))) {
+        wb_err(err, WB_E_NOMEM, NULL, "out of memory");
+        goto done;
+    }
+    for (size_t v = 0; v < conf->n_variants; v++)
+        for (int kind = 0; kind < 3 && conf->variants[v].type != EXP_VARIANT_BASELINE; kind++)
+            ls[nl++] = (glist){conf->variants[v].name, kind, NULL, 0, (size_t)n, 0};
     snprintf(ppath, sizeof ppath, "%s/" EXP_RD_PREDICTIONS, run_dir);
-    if (io_csv_read(ppath, &pred, err) != 0) goto done;
-    long c_rep = io_csv_column(&pred, EXP_RD_COL_REPEAT, err), c_fold = c_rep < 0 ? -1 : io_csv_column(&pred, EXP_RD_COL_FOLD, err);
-    long c_var = c_fold < 0 ? -1 : io_csv_column(&pred, EXP_RD_COL_VARIANT, err);
-    long c_sop = c_var < 0 ? -1 : io_csv_column(&pred, EXP_RD_COL_SOP_UID, err);
-    long c_pat = c_sop < 0 ? -1 : io_csv_column(&pred, EXP_RD_COL_PATIENT, err);
-    long c_lab = c_pat < 0 ? -1 : io_csv_column(&pred, EXP_RD_COL_LABEL, err);
-    long c_score = c_lab < 0 ? -1 : io_csv_column(&pred, EXP_RD_COL_SCORE, err);
-    long c_thr = c_score < 0 ? -1 : io_csv_column(&pred, EXP_RD_COL_THRESHOLD, err);
-    if (c_thr < 0) goto done;
-    /* the run wrote these; an edited or damaged file is named at its line, not read as zeros
-     * (atoi, strtod) that pick other cases or a fold that wraps */
-    if (exp_report_check_predictions(ppath, &pred, err) != 0) goto done;
-    labels_load(cfg, &lab);
+    exp_pred_check chk;
+    if (gallery_scan(ppath, patch, ls, nl, -1, &chk, err) != 0 ||
+        gallery_rows(cfg, run_dir, ls, nl, patch, &lab, &hdr_sop, &pt, err) != 0)
+        goto done;
     if (!lab.ok) {
         wb_err(err, WB_E_IO, conf->data.labels, "the labels CSV is needed to find the gallery's files");
         goto done;
@@ -1013,41 +1327,37 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
     const int C = conf->backbone.in_channels;
     x = malloc((size_t)C * px * sizeof *x);
     map = malloc(px * sizeof *map);
-    cs = malloc((pred.n_rows ? pred.n_rows : 1) * sizeof *cs);
-    if (!x || !map || !cs) {
+    if (!x || !map) {
         wb_err(err, WB_E_NOMEM, NULL, "out of memory");
         goto done;
     }
     sb_printf(&csv, "variant,kind,rank,repeat,fold,patient,score,threshold,lesion_type,stage,png\n");
-    for (size_t v = 0; v < conf->n_variants; v++) {
-        if (conf->variants[v].type == EXP_VARIANT_BASELINE) continue;
-        const char *vname = conf->variants[v].name;
+    for (size_t li = 0; li < nl; li++) {
+        glist *l = &ls[li];
+        const char *vname = l->vname;
+        const int kind = l->kind;
         static const char *const kinds[3] = {"tp", "fp", "fn"};
-        for (int kind = 0; kind < 3; kind++) {
-            size_t m = 0;
-            for (size_t r = 0; r < pred.n_rows; r++) {
-                if (strcmp(io_csv_cell(&pred, r, c_var), vname)) continue;
-                if (!strcmp(io_csv_cell(&pred, r, c_score), "null") || !strcmp(io_csv_cell(&pred, r, c_thr), "null"))
-                    continue; /* no score (the run could not compute one) */
-                const int pos = !strcmp(io_csv_cell(&pred, r, c_lab), "1");
-                const double sc = strtod(io_csv_cell(&pred, r, c_score), NULL), th = strtod(io_csv_cell(&pred, r, c_thr), NULL);
-                const int above = sc >= th;
-                if ((kind == 0 && pos && above) || (kind == 1 && !pos && above) || (kind == 2 && pos && !above))
-                    cs[m++] = (gcase){r, sc, io_csv_cell(&pred, r, c_sop)};
-            }
-            qsort(cs, m, sizeof *cs, kind == 2 ? cmp_asc : cmp_desc);
+        {
             int rank = 0;
-            for (size_t i = 0; i < m && rank < n; i++) {
-                const size_t r = cs[i].row;
-                char key[96];
+            for (size_t i = 0; rank < n; i++) {
+                if (i == l->m) { /* all kept cases seen: the next ones, if the file has more */
+                    if (l->total <= l->m) break;
+                    glist_clear(l);
+                    free(l->c);
+                    l->c = NULL;
+                    l->keep *= 2;
+                    if (gallery_scan(ppath, patch, ls, nl, (long)li, NULL, err) != 0 ||
+                        gallery_rows(cfg, run_dir, ls, nl, patch, &lab, &hdr_sop, &pt, err) != 0)
+                        goto done;
+                    if (i >= l->m) break;
+                }
+                const gcase *g = &l->c[i];
+                const char *key = g->key;
                 size_t prow = 0;
-                snprintf(key, sizeof key, "%s", cs[i].sop);
                 if (patch) { /* a patch: its image's SOP UID (or labels file) before the last '/' */
-                    while (prow < pt.csv.n_rows && strcmp(io_csv_cell(&pt.csv, prow, pt.c_id), cs[i].sop)) prow++;
-                    char *slash = strrchr(key, '/');
-                    if (slash) *slash = '\0';
+                    while (prow < pt.csv.n_rows && strcmp(io_csv_cell(&pt.csv, prow, pt.c_id), g->sop)) prow++;
                     if (prow == pt.csv.n_rows) {
-                        wb_warn("gallery: patch %s is not in patches.csv: left out", cs[i].sop);
+                        wb_warn("gallery: patch %s is not in patches.csv: left out", g->sop);
                         continue;
                     }
                 }
@@ -1055,10 +1365,10 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
                 for (size_t q = 0; patch && lr_i < 0 && q < lab.csv.n_rows; q++)
                     if (!strcmp(io_csv_cell(&lab.csv, q, lab.c_file), key)) lr_i = (long)q;
                 if (lr_i < 0 || !lab.real[lr_i]) {
-                    wb_warn("gallery: no file in the labels CSV for SOP Instance UID %s: left out", cs[i].sop);
+                    wb_warn("gallery: no file in the labels CSV for SOP Instance UID %s: left out", g->sop);
                     continue;
                 }
-                const int rep = atoi(io_csv_cell(&pred, r, c_rep)), fold = atoi(io_csv_cell(&pred, r, c_fold));
+                const int rep = g->rep, fold = g->fold;
                 char wpath[PATH_MAX + 64];
                 exp_foldnet_path(run_dir, rep, fold, vname, wpath, sizeof wpath);
                 wb_tensor_list_free(&w);
@@ -1091,7 +1401,7 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
                     patch_out po;
                     int bad = !patch_square(&pt, prow, prows, pcols, sq)
                                   ? wb_err(err, WB_E_DATA, ppath, "patch %s: its square does not fit its %dx%d image",
-                                           cs[i].sop, pcols, prows) != 0
+                                           g->sop, pcols, prows) != 0
                                   : patch_explain(&pc, pimg, prows, pcols, &fr, sq[0], sq[1], sq[2],
                                                   (const double(*)[4])box, nbox, max_size, gdir, names, &po, err) != 0;
                     free(pimg);
@@ -1100,8 +1410,8 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
                     rank++;
                     sb_csv(&csv, vname);
                     sb_printf(&csv, ",%s,%d,%d,%d,", kinds[kind], rank, rep, fold);
-                    sb_csv(&csv, io_csv_cell(&pred, r, c_pat));
-                    sb_printf(&csv, ",%s,%s,", io_csv_cell(&pred, r, c_score), io_csv_cell(&pred, r, c_thr));
+                    sb_csv(&csv, g->patient);
+                    sb_printf(&csv, ",%s,%s,", g->score_t, g->thr_t);
                     sb_csv(&csv, lesion && lab.c_lesion >= 0 ? io_csv_cell(&lab.csv, (size_t)lr_i, lab.c_lesion) : "background");
                     sb_printf(&csv, ",%s,%s\n", nn_net_stage_name(net, stage), pname);
                     ++*shown;
@@ -1137,8 +1447,8 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
                 rank++;
                 sb_csv(&csv, vname);
                 sb_printf(&csv, ",%s,%d,%d,%d,", kinds[kind], rank, rep, fold);
-                sb_csv(&csv, io_csv_cell(&pred, r, c_pat));
-                sb_printf(&csv, ",%s,%s,", io_csv_cell(&pred, r, c_score), io_csv_cell(&pred, r, c_thr));
+                sb_csv(&csv, g->patient);
+                sb_printf(&csv, ",%s,%s,", g->score_t, g->thr_t);
                 sb_csv(&csv, lab.c_lesion >= 0 ? io_csv_cell(&lab.csv, (size_t)lr_i, lab.c_lesion) : "");
                 sb_printf(&csv, ",%s,%s\n", nn_net_stage_name(net, stage), name);
                 ++*shown;
@@ -1148,17 +1458,19 @@ int exp_explain_gallery(const char *run_dir, int n, const char *stage_name, int 
     if (sb_write(&csv, gdir, "gallery.csv", err) != 0 || exp_report_write(run_dir, err) != 0) goto done;
     rc = 0;
 done:
-    if (have_pt) io_csv_free(&pt.csv);
-    for (size_t r = 0; hdr_sop && r < lab.csv.n_rows; r++) free(hdr_sop[r]);
-    free(hdr_sop);
-    free(cs);
+    io_csv_free(&pt.csv);
+    hdr_sop_free(&hdr_sop, &lab);
+    for (size_t i = 0; i < nl; i++) {
+        glist_clear(&ls[i]);
+        free(ls[i].c);
+    }
+    free(ls);
     free(x);
     free(map);
     sb_free(&csv);
     nn_net_free(net);
     wb_tensor_list_free(&w);
     labels_free(&lab);
-    io_csv_free(&pred);
     exp_config_free(cfg);
     return rc;
 }

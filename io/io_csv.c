@@ -529,3 +529,80 @@ void io_csv_stream_close(io_csv_stream *s)
     io_csv_free(&s->head);
     memset(s, 0, sizeof *s);
 }
+
+/* ---- a file's rows, some of them kept ---- */
+
+/* Appends s and its NUL to out->buf. */
+static int csv_put_str(csv_out *out, const char *s)
+{
+    const size_t n = strlen(s) + 1;
+    if (out->o + n > out->cap) {
+        size_t cap = out->cap ? out->cap : 256;
+        while (out->o + n > cap) cap *= 2;
+        char *b = realloc(out->buf, cap);
+        if (!b) return -1;
+        out->buf = b;
+        out->cap = cap;
+    }
+    memcpy(out->buf + out->o, s, n);
+    out->o += n;
+    return 0;
+}
+
+int io_csv_read_rows(const char *path, io_csv_keep_fn keep, void *ctx, io_csv *out, wb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    io_csv_stream s;
+    if (io_csv_stream_open(path, &s, err) != 0) return -1;
+    const size_t nc = s.head.n_cols;
+    csv_out f = {0}; /* the header's names, then the kept rows' cells (offsets in f.v) */
+    int *lines = NULL, r = 0, rc = -1;
+    size_t nr = 0, lcap = 0;
+    for (size_t c = 0; c < nc && r == 0; c++) r = csv_put_str(&f, s.head.header[c]);
+    if (r != 0) goto nomem;
+    while ((r = io_csv_stream_next(&s, err)) == 1) {
+        const int k = keep ? keep(ctx, &s, err) : 1;
+        if (k < 0) goto done;
+        if (!k) continue;
+        if (nr == lcap) {
+            lcap = lcap ? 2 * lcap : 64;
+            int *l = realloc(lines, lcap * sizeof *l);
+            if (!l) goto nomem;
+            lines = l;
+        }
+        for (size_t c = 0; c < nc; c++) {
+            const size_t off = f.o;
+            if (csv_put_str(&f, io_csv_stream_cell(&s, (long)c)) != 0 || push_field(&f, off) != 0) goto nomem;
+        }
+        lines[nr++] = s.line;
+    }
+    if (r < 0) goto done;
+    out->path = malloc(strlen(path) + 1);
+    out->header = malloc((nc ? nc : 1) * sizeof *out->header);
+    if (!out->path || !out->header) goto nomem;
+    strcpy(out->path, path);
+    for (size_t c = 0, o = 0; c < nc; c++) {
+        out->header[c] = f.buf + o;
+        o += strlen(out->header[c]) + 1;
+    }
+    out->n_cols = nc;
+    out->header_line = s.head.header_line;
+    out->buf = f.buf;
+    out->cells = f.v;
+    out->lines = lines;
+    out->n_rows = nr;
+    f.buf = NULL;
+    f.v = NULL;
+    lines = NULL;
+    rc = 0;
+    goto done;
+nomem:
+    wb_err(err, WB_E_NOMEM, path, "out of memory");
+done:
+    io_csv_stream_close(&s);
+    free(f.buf);
+    free(f.v);
+    free(lines);
+    if (rc) io_csv_free(out);
+    return rc;
+}

@@ -85,6 +85,15 @@ int io_csv_stream_next(io_csv_stream *s, wb_error *err);
 const char *io_csv_stream_cell(const io_csv_stream *s, long col);
 void io_csv_stream_close(io_csv_stream *s); /* NULL and a zeroed struct are fine */
 
+/* path read a row at a time (io_csv_stream, io_csv_read's errors) into an io_csv that holds
+ * only the rows keep accepts (all of them when keep is NULL), with their source lines and the
+ * file's header and header_line, so io_csv_column and io_csv_cell work as on the whole file.
+ * keep gives 1 (keep the row), 0 (skip it) or -1 (stop: the error is err). Memory: the kept
+ * rows and a chunk of the file. For a cohort-sized file of which a command needs a few rows
+ * (explain: the rows of the images it explains). */
+typedef int (*io_csv_keep_fn)(void *ctx, const io_csv_stream *s, wb_error *err);
+int io_csv_read_rows(const char *path, io_csv_keep_fn keep, void *ctx, io_csv *out, wb_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -87,8 +87,7 @@ typedef struct run_files {
      * needs of it is the first malformed cell of each checked column (reported in
      * run_files_check's turn, as when the file was read whole) and, for report.html of a
      * binary run, repeat 0's scores and labels per variant (the ROC, PR and reliability plots) */
-    wb_error pred_bad[4];
-    int pred_nbad[4];
+    exp_pred_check pred_check;
     series *se;        /* nv series, sorted by score (highest first); NULL when not collected */
     size_t nv;
     wb_error se_err;   /* load_series' error (a missing column) when se_failed */
@@ -177,9 +176,37 @@ static int check_cells(const char *path, const io_csv *csv, const cell_spec *spe
 static const cell_spec pred_cells[] = {{EXP_RD_COL_REPEAT, CELL_INT}, {EXP_RD_COL_FOLD, CELL_INT},
                                        {EXP_RD_COL_SCORE, CELL_NUM_OR_NULL}, {EXP_RD_COL_THRESHOLD, CELL_NUM_OR_NULL}};
 
-int exp_report_check_predictions(const char *path, const io_csv *pred, wb_error *err)
+enum { NCHECK = sizeof pred_cells / sizeof *pred_cells };
+
+void exp_pred_check_init(exp_pred_check *k, const io_csv *head)
 {
-    return check_cells(path, pred, pred_cells, sizeof pred_cells / sizeof *pred_cells, err);
+    memset(k, 0, sizeof *k);
+    for (size_t j = 0; j < NCHECK; j++) {
+        wb_error ignore;
+        k->col[j] = io_csv_column(head, pred_cells[j].col, &ignore);
+    }
+}
+
+void exp_pred_check_row(exp_pred_check *k, const io_csv_stream *s)
+{
+    for (size_t j = 0; j < NCHECK; j++) {
+        if (k->col[j] < 0 || k->nbad[j]) continue;
+        const char *t = io_csv_stream_cell(s, k->col[j]);
+        if (!cell_ok(pred_cells[j].kind, t)) {
+            cell_fail(&k->bad[j], s->head.path, s->line, k->col[j], &pred_cells[j], t);
+            k->nbad[j] = 1;
+        }
+    }
+}
+
+int exp_pred_check_result(const exp_pred_check *k, wb_error *err)
+{
+    for (size_t j = 0; j < NCHECK; j++)
+        if (k->nbad[j]) {
+            *err = k->bad[j];
+            return -1;
+        }
+    return 0;
 }
 
 /* metrics.csv's value, ci_low and ci_high cells (numbers or null by check_cells) in the range
@@ -218,11 +245,7 @@ static int run_files_check(const char *dir, const run_files *rf, wb_error *err)
                                     {EXP_RD_COL_VALUE, CELL_NUM_OR_NULL}, {"ci_low", CELL_NUM_NULL_OR_EMPTY},
                                     {"ci_high", CELL_NUM_NULL_OR_EMPTY}};
     static const cell_spec tim[] = {{EXP_RD_COL_REPEAT, CELL_INT}, {EXP_RD_COL_SECONDS, CELL_NUM_OR_NULL}};
-    for (size_t k = 0; k < sizeof rf->pred_nbad / sizeof *rf->pred_nbad; k++)
-        if (rf->pred_nbad[k]) {
-            *err = rf->pred_bad[k];
-            return -1;
-        }
+    if (exp_pred_check_result(&rf->pred_check, err) != 0) return -1;
     return check_cells(path[1], &rf->mcsv, met, sizeof met / sizeof *met, err) ||
                    check_metric_ranges(path[1], &rf->mcsv, err) ||
                    (rf->have_timing && check_cells(path[2], &rf->timing, tim, sizeof tim / sizeof *tim, err))
@@ -279,12 +302,8 @@ static int pred_scan(run_files *rf, int plots, wb_error *err)
     snprintf(path, sizeof path, "%s/" EXP_RD_PREDICTIONS, rf->dir);
     io_csv_stream st;
     if (io_csv_stream_open(path, &st, err) != 0) return -1;
-    enum { NCHECK = sizeof pred_cells / sizeof *pred_cells };
-    long cc[NCHECK], c[4] = {-1, -1, -1, -1};
-    for (size_t k = 0; k < NCHECK; k++) {
-        wb_error ignore;
-        cc[k] = io_csv_column(&st.head, pred_cells[k].col, &ignore);
-    }
+    long c[4] = {-1, -1, -1, -1};
+    exp_pred_check_init(&rf->pred_check, &st.head);
     if (plots) {
         const io_json_doc *d = &rf->m;
         rf->nv = rf->variants->count;
@@ -301,14 +320,7 @@ static int pred_scan(run_files *rf, int plots, wb_error *err)
     }
     int r;
     while ((r = io_csv_stream_next(&st, err)) == 1) {
-        for (size_t k = 0; k < NCHECK; k++) {
-            if (cc[k] < 0 || rf->pred_nbad[k]) continue;
-            const char *t = io_csv_stream_cell(&st, cc[k]);
-            if (!cell_ok(pred_cells[k].kind, t)) {
-                cell_fail(&rf->pred_bad[k], path, st.line, cc[k], &pred_cells[k], t);
-                rf->pred_nbad[k] = 1;
-            }
-        }
+        exp_pred_check_row(&rf->pred_check, &st);
         if (!plots || strcmp(io_csv_stream_cell(&st, c[0]), "0")) continue;
         const char *vn = io_csv_stream_cell(&st, c[1]), *t = io_csv_stream_cell(&st, c[3]);
         double sc = atof(t);
