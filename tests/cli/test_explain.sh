@@ -111,6 +111,35 @@ expect_grep "edited/predictions.csv:3:9: score: expected a number or null, got '
 awk -F, 'BEGIN{OFS=","} NR==4{$2="999999999999"} {print}' "$run/predictions.csv" >"$out/edited/predictions.csv"
 expect_exit 3 "$wb" explain "$out/edited" --gallery 1
 expect_grep "edited/predictions.csv:4:2: fold: expected a whole number from 0 to 1000000, got '999999999999'" "$out/stderr"
+# predictions.csv is read a row at a time (docs/performance.md): a damaged file still gives the
+# whole-file read's first error: the file's own (an unterminated quote at its end, a ragged row)
+# before a bad cell above it or a missing column; of two bad columns, the first checked (fold
+# before score), whatever the rows' order
+awk -F, 'BEGIN{OFS=","} NR==3{$9="abc"} {print}' "$run/predictions.csv" >"$out/edited/predictions.csv"
+printf '0,1,"probe\n' >>"$out/edited/predictions.csv"
+expect_exit 3 "$wb" explain "$out/edited" --gallery 1
+expect_grep "edited/predictions.csv:$(( $(wc -l <"$run/predictions.csv") + 1 )):5: unterminated quoted field" "$out/stderr"
+sed '1s/,score,/,scr,/' "$run/predictions.csv" | awk 'NR==40{print $0 ",extra"; next} 1' >"$out/edited/predictions.csv"
+expect_exit 3 "$wb" explain "$out/edited" --gallery 1
+expect_grep "edited/predictions.csv:40: row has 11 field\(s\), the header has 10" "$out/stderr"
+sed '1s/,score,/,scr,/' "$run/predictions.csv" >"$out/edited/predictions.csv"
+expect_exit 3 "$wb" explain "$out/edited" --gallery 1
+expect_grep "edited/predictions.csv:1: no column 'score'" "$out/stderr"
+awk -F, 'BEGIN{OFS=","} NR==3{$9="abc"} NR==50{$2="x"} {print}' "$run/predictions.csv" >"$out/edited/predictions.csv"
+expect_exit 3 "$wb" explain "$out/edited" --gallery 1
+expect_grep "edited/predictions.csv:50:2: fold: expected a whole number" "$out/stderr"
+# the best true positive's image missing from the labels CSV: left out (a warning) and the next
+# best in its place (the gallery keeps each kind's best n cases as it reads predictions.csv, and
+# reads it again for more when some are left out)
+rm -rf "$out/lefttop" && cp -r "$run" "$out/lefttop"
+tps=$(awk -F, 'NR > 1 && $3 == "probe" && $8 == 1 && $9 + 0 >= $10 + 0 { print $9, $4 }' "$run/predictions.csv" | LC_ALL=C sort -k1,1gr -k2,2)
+t1=$(echo "$tps" | sed -n '1s/.* //p') s2=$(echo "$tps" | sed -n '2s/ .*//p')
+grep -v ",$t1," "$out/data/labels.csv" >"$out/lefttop/labels.csv"
+sed -i "s#^\(  labels: \).*#\1\"$out/lefttop/labels.csv\"#" "$out/lefttop/config.yaml"
+expect_exit 0 "$wb" explain "$out/lefttop" --gallery 1
+expect_grep "gallery: no file in the labels CSV for SOP Instance UID $t1: left out" "$out/stderr"
+expect_eq "$(awk -F, '$1 == "probe" && $2 == "tp" { print $3 "," $7 }' "$out/lefttop/gallery/gallery.csv")" "1,$s2" \
+  "the next best true positive in the left-out one's place"
 
 # bad inputs
 expect_exit 3 "$wb" explain "$out/no-such-run" "$first" --out "$out/bad"

@@ -273,6 +273,24 @@ expect_eq "$(ls "$out" | grep -c '^b4' || true)" 0 "no bundle and no temporary d
 cp -r "$run" "$out/oldrun" && rm "$out"/oldrun/models/*.baseline.json
 expect_exit 0 "$wb" bundle "$out/oldrun" --out "$out/b5"
 expect_grep 'r0_f0_baseline.baseline.json: No such file or directory; the bundle will not carry the reference baseline baseline' "$out/stderr"
+# predictions.csv is read once, a row at a time: a damaged file gives the whole-file read's first
+# error in its order: the file's own (a ragged last row) before a bad threshold above it; the
+# network variant's bad row before the reference baseline's, even below it; then the
+# reference's (its row number)
+rm -rf "$out/thrbad" && cp -r "$run" "$out/thrbad"
+pl=$(awk -F, '$1 == 0 && $3 == "probe" { n = NR } END { print n }' "$run/predictions.csv")
+bl=$(awk -F, '$1 == 0 && $3 == "baseline" { print NR; exit }' "$run/predictions.csv")
+awk -F, 'BEGIN{OFS=","} NR == '"$pl"' {$10="abc"} {print}' "$run/predictions.csv" >"$out/thrbad/predictions.csv"
+echo "$(tail -1 "$run/predictions.csv"),extra" >>"$out/thrbad/predictions.csv"
+expect_exit 3 "$wb" bundle "$out/thrbad" --out "$out/b6"
+expect_grep "thrbad/predictions.csv:$(( $(wc -l <"$run/predictions.csv") + 1 )): row has 11 field\(s\), the header has 10" "$out/stderr"
+awk -F, 'BEGIN{OFS=","} NR == '"$bl"' {$10="x"} NR == '"$pl"' {$2="9"} {print}' "$run/predictions.csv" >"$out/thrbad/predictions.csv"
+expect_exit 3 "$wb" bundle "$out/thrbad" --out "$out/b6"
+expect_grep "thrbad/predictions.csv: row $pl: fold '9', threshold '[0-9.]+': expected a fold 0 to 2 and a number" "$out/stderr"
+awk -F, 'BEGIN{OFS=","} NR == '"$bl"' {$10="x"} {print}' "$run/predictions.csv" >"$out/thrbad/predictions.csv"
+expect_exit 3 "$wb" bundle "$out/thrbad" --out "$out/b6"
+expect_grep "thrbad/predictions.csv: row $bl: fold '[0-2]', threshold 'x': expected a fold 0 to 2 and a number" "$out/stderr"
+expect_exit 1 test -e "$out/b6"
 expect_grep '"reference": null' "$out/b5/manifest.json"
 expect_exit 0 "$wb" predict "$out/b5" "$out/ext/labels.csv" --out "$out/p5" --registry none
 expect_eq "$(head -1 "$out/p5/predictions.csv")" "file,sop_instance_uid,patient,laterality,view,label,score,score_f0,score_f1,score_f2,threshold,decision" "no reference columns"

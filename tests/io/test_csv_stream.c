@@ -1,6 +1,6 @@
 /* The streaming CSV reader (io_csv_stream) against the whole-file reader (io_csv_read): the
  * same header, rows, lines and cells for every file io_csv_read accepts, the same error text
- * and code for every file it refuses; at chunk sizes from 4 bytes (so that a chunk ends inside
+ * and code for every file it refuses (io_csv_read_rows too, keeping all rows or every other one); at chunk sizes from 4 bytes (so that a chunk ends inside
  * a quoted field, between a CR and its LF, inside a "" escape, a BOM or a UTF-8 sequence, at
  * every position of the small inputs) to the default 64 KiB.
  *
@@ -27,7 +27,15 @@ static const char *write_tmp(const char *name, const char *text, size_t n)
     return path;
 }
 
-/* path read both ways at every chunk size; returns io_csv_read's status. */
+/* io_csv_read_rows' keep: the rows 2, 4, 6... (odd index from 0) */
+static int keep_odd(void *ctx, const io_csv_stream *s, wb_error *err)
+{
+    (void)ctx;
+    (void)err;
+    return s->n_rows % 2 == 0;
+}
+
+/* path read both ways at every chunk size, and by io_csv_read_rows; returns io_csv_read's status. */
 static int same(const char *path)
 {
     io_csv c;
@@ -75,6 +83,34 @@ static int same(const char *path)
             }
         }
         io_csv_stream_close(&s);
+    }
+    /* io_csv_read_rows: every row (keep NULL), then every other one, as io_csv_read has them */
+    for (int odd = 0; odd < 2; odd++) {
+        io_csv k;
+        wb_error_clear(&e2);
+        const int r = io_csv_read_rows(path, odd ? keep_odd : NULL, NULL, &k, &e2);
+        if (rc != 0) {
+            wb_error_format(&e2, m2, sizeof m2);
+            CHECK(r == -1, "%s: io_csv_read refuses it (%s), io_csv_read_rows accepts it", path, m1);
+            if (r == -1) CHECK_STR(m2, m1, path);
+            continue;
+        }
+        CHECK(r == 0, "%s: io_csv_read accepts it, io_csv_read_rows says %s", path, e2.msg);
+        if (r != 0) continue;
+        CHECK(k.n_cols == c.n_cols && k.header_line == c.header_line && !strcmp(k.path, c.path), "%s: header shape", path);
+        for (size_t j = 0; j < c.n_cols && j < k.n_cols; j++) CHECK_STR(k.header[j], c.header[j], path);
+        size_t kr = 0;
+        int bad = 0;
+        for (size_t row = odd; row < c.n_rows; row += 1 + (size_t)odd, kr++) {
+            if (kr >= k.n_rows || k.lines[kr] != c.lines[row]) {
+                bad++;
+                continue;
+            }
+            for (size_t j = 0; j < c.n_cols; j++) bad += strcmp(io_csv_cell(&k, kr, (long)j), io_csv_cell(&c, row, (long)j)) != 0;
+        }
+        CHECK(bad == 0 && kr == k.n_rows, "%s: io_csv_read_rows (%s): %d row(s) differ, %zu of %zu rows", path,
+              odd ? "every other row" : "all rows", bad, k.n_rows, kr);
+        io_csv_free(&k);
     }
     io_csv_free(&c);
     return rc;
