@@ -1053,14 +1053,17 @@ typedef struct glist {
     size_t m, keep, total;
 } glist;
 
+static void gcase_free(gcase *g)
+{
+    free(g->sop);
+    free(g->patient);
+    free(g->score_t);
+    free(g->thr_t);
+}
+
 static void glist_clear(glist *l)
 {
-    for (size_t i = 0; i < l->m; i++) {
-        free(l->c[i].sop);
-        free(l->c[i].patient);
-        free(l->c[i].score_t);
-        free(l->c[i].thr_t);
-    }
+    for (size_t i = 0; i < l->m; i++) gcase_free(&l->c[i]);
     l->m = l->total = 0;
 }
 
@@ -1070,12 +1073,7 @@ static void glist_trim(glist *l)
     if (l->m) qsort(l->c, l->m, sizeof *l->c, l->kind == 2 ? cmp_asc : cmp_desc);
     const size_t m = l->m;
     l->m = l->keep < m ? l->keep : m;
-    for (size_t i = l->m; i < m; i++) {
-        free(l->c[i].sop);
-        free(l->c[i].patient);
-        free(l->c[i].score_t);
-        free(l->c[i].thr_t);
-    }
+    for (size_t i = l->m; i < m; i++) gcase_free(&l->c[i]);
 }
 
 /* The columns gallery_scan reads, in the order their absence is reported. */
