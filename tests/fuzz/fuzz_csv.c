@@ -1,6 +1,7 @@
 /* fuzz_csv.c — io_csv_read on arbitrary bytes (through a scratch file), then the column
  * lookup (with its nearest-name suggestion) and every cell; then io_csv_stream on the same
- * file at a 5-byte chunk, which must give the same rows or the same error (abort otherwise). */
+ * file at a 5-byte chunk, and io_csv_read_rows keeping every row, which must give the same rows
+ * or the same error (abort otherwise). */
 #include <stdlib.h>
 
 #include "fuzz_common.h"
@@ -27,6 +28,23 @@ static void stream_same(const char *path, int rc, const io_csv *csv, const wb_er
     if (rc != 0 && (r != -1 || e2.code != e1->code || e2.line != e1->line || e2.col != e1->col ||
                     strcmp(e2.msg, e1->msg) || strcmp(e2.file, e1->file)))
         abort();
+    /* io_csv_read_rows keeping every row: the same rows, lines and cells, or the same error */
+    io_csv k;
+    wb_error e3;
+    r = io_csv_read_rows(path, NULL, NULL, &k, &e3);
+    if (r != rc || (rc != 0 && (e3.code != e1->code || e3.line != e1->line || e3.col != e1->col || strcmp(e3.msg, e1->msg))))
+        abort();
+    if (rc == 0) {
+        if (k.n_rows != csv->n_rows || k.n_cols != csv->n_cols || k.header_line != csv->header_line) abort();
+        for (size_t c = 0; c < csv->n_cols; c++)
+            if (strcmp(k.header[c], csv->header[c])) abort();
+        for (size_t row2 = 0; row2 < csv->n_rows; row2++) {
+            if (k.lines[row2] != csv->lines[row2]) abort();
+            for (size_t c = 0; c < csv->n_cols; c++)
+                if (strcmp(io_csv_cell(&k, row2, (long)c), io_csv_cell(csv, row2, (long)c))) abort();
+        }
+        io_csv_free(&k);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
