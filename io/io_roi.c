@@ -139,6 +139,11 @@ static void XMLCALL on_end(void *ud, const XML_Char *el)
                 io_xml_fail(&s->x, "Point_px", "expected \"(x, y)\" (two numbers), got '%s'", s->text);
                 return;
             }
+            if (fabs(x) > IO_ROI_MAX_COORD || fabs(y) > IO_ROI_MAX_COORD) {
+                io_xml_fail(&s->x, "Point_px", "'%s' is not a pixel position: each coordinate must lie within "
+                            "-1000000 to 1000000 pixels", s->text);
+                return;
+            }
             io_roi *r = &s->out->rois[grand->roi];
             if (!r->n_points) {
                 r->x0 = r->x1 = x;

@@ -15,7 +15,8 @@
  *
  * The file is untrusted: at most IO_ROI_MAX_BYTES, IO_ROI_MAX_ROIS ROIs, elements nested at
  * most IO_ROI_MAX_DEPTH deep; no external entities or DTDs are loaded; a point that is not two
- * finite numbers in parentheses is an error at its line and column. Names longer than the field
+ * finite numbers in parentheses, or lies beyond IO_ROI_MAX_COORD on an axis, is an error at its
+ * line and column. Names longer than the field
  * are cut. A ROI without points has n_points 0 (its box is not meaningful).
  */
 #ifndef IO_ROI_H
@@ -28,6 +29,9 @@
 #define IO_ROI_MAX_BYTES ((size_t)64 << 20)
 #define IO_ROI_MAX_ROIS 100000
 #define IO_ROI_MAX_DEPTH 64
+/* A point farther than this from the origin on either axis is refused (images are at most
+ * 16384 pixels a side; the importers' box arithmetic is in int). */
+#define IO_ROI_MAX_COORD 1e6
 
 typedef struct io_roi {
     char name[64];        /* "Mass", "Calcification", "Cluster", ... ("" when the ROI has none) */

@@ -133,6 +133,12 @@ expect_grep '\(normal 2, benign 1, malignant 2; 2 with a box\)' "$out/stderr"
 sed 's/(1560.000000, 1990.100000)/(1560.000000, x)/' "$fx/inbreast/AllXML/22678670.xml" >"$s/AllXML/22678670.xml"
 expect_exit 3 "$wb" import inbreast "$s" --out "$out/bad.csv"
 expect_grep 'AllXML/22678670.xml:46:[0-9]+: Point_px: expected "\(x, y\)" \(two numbers\), got .\(1560.000000, x\).' "$out/stderr"
+# a coordinate no image has (fuzz_import found it): it became bbox_x -2147483648 (a double
+# cast to int, undefined behaviour); now an error at the point, and no labels CSV
+sed 's/(1560.000000, 1990.100000)/(15101000000, 1990.100000)/' "$fx/inbreast/AllXML/22678670.xml" >"$s/AllXML/22678670.xml"
+expect_exit 3 "$wb" import inbreast "$s" --out "$out/bad.csv"
+expect_grep 'AllXML/22678670.xml:46:[0-9]+: Point_px: .\(15101000000, 1990.100000\). is not a pixel position: each coordinate must lie within -1000000 to 1000000 pixels' "$out/stderr"
+checks=$((checks + 1)); [ ! -e "$out/bad.csv" ] || { fails=$((fails + 1)); echo "FAIL: bad.csv written after an error" >&2; }
 printf '<?xml version="1.0"?>\n<!DOCTYPE plist [<!ENTITY a "aaaaaaaaaa">]>\n<plist><dict/></plist>\n' >"$s/AllXML/22678670.xml"
 expect_exit 3 "$wb" import inbreast "$s" --out "$out/bad.csv"
 expect_grep 'AllXML/22678670.xml:2:[0-9]+: .*not accepted' "$out/stderr"
