@@ -15,13 +15,16 @@
  * (H, W, C, 1), dense kernels (in, out); binding them to a PyTorch-layout network (OIHW,
  * (out, in)) is the caller's job. Data is converted to float32 by libhdf5.
  *
- * libhdf5 parses the file; its own robustness against hostile files is what it is (it has
- * had CVEs), so only load .h5 files from sources you trust. Sizes are still checked here:
+ * libhdf5 parses the file, in a forked child process: it is not memory-safe on hostile files
+ * (it has had CVEs; fuzzing found a wild free in 1.10.8), so the child sends the tensors back
+ * through a pipe and a crash in libhdf5 is an error naming the file (WB_E_DATA), not a crash
+ * of the caller. Sizes are still checked here:
  * at most 8 dimensions, WB_TENSOR_MAX_NUMEL elements, and uncompressed datasets must have
  * their bytes in the file.
  *
- * Not thread-safe: Debian's libhdf5 is the serial build, and io_h5_read silences libhdf5's
- * error printing (process-wide) while it runs.
+ * libhdf5 runs only in the child, so the caller's process never initialises it. The child
+ * uses only libhdf5, malloc (fork-safe in glibc) and write, so other threads of the caller
+ * (OpenBLAS's, the engine's pool) do not matter.
  *
  * Built without libhdf5 (CMake did not find it), io_h5_read fails with a message saying so.
  */
