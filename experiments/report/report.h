@@ -33,16 +33,20 @@ void exp_report_fmt(char *buf, size_t n, double v, exp_fmt_kind kind);
 
 /* Writes the reports into run_dir. Errors: WB_E_IO / WB_E_DATA naming the run file that is
  * missing or malformed, WB_E_WRITE. */
+int exp_report_write(const char *run_dir, wb_error *err);
+
 /* Checks a run's predictions.csv a row at a time, as it is streamed (io_csv_stream): repeat and
  * fold whole numbers 0..1000000, score and threshold numbers or null. An edited or damaged file
  * is an error at PATH:line:col naming the column, not zeros from atof; the error is the first
  * bad cell of the first bad column (in that order), whatever the rows' order. Columns the file
  * lacks are left to the code that needs them. Shared by report, explain --gallery and bundle.
  *
+ *     // given: io_csv_stream s;
  *     exp_pred_check k;
  *     exp_pred_check_init(&k, &s.head);
- *     while ((r = io_csv_stream_next(&s, err)) == 1) exp_pred_check_row(&k, &s), ...;
- *     if (r < 0 || exp_pred_check_result(&k, err) != 0) ...;
+ *     int r;
+ *     while ((r = io_csv_stream_next(&s, &err)) == 1) exp_pred_check_row(&k, &s);
+ *     if (r < 0 || exp_pred_check_result(&k, &err) != 0) ...;
  */
 typedef struct exp_pred_check {
     long col[4];
@@ -52,8 +56,6 @@ typedef struct exp_pred_check {
 void exp_pred_check_init(exp_pred_check *k, const io_csv *head);
 void exp_pred_check_row(exp_pred_check *k, const io_csv_stream *s);
 int exp_pred_check_result(const exp_pred_check *k, wb_error *err);
-
-int exp_report_write(const char *run_dir, wb_error *err);
 
 /* The report files run_dir's config (report.formats) asks for, as "report.html, report.md,
  * table.tex" into buf[n] ("" when it asks for none; metrics.csv is always written). Errors:
