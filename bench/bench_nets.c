@@ -5,6 +5,7 @@
  *     bench_nets --threads 2 --config mobilenet_v1@0.25:1x224   (ARCH[@WIDTH]:C x H [x W])
  *     bench_nets --threads 2 --peak
  *     bench_nets --threads 2 --conv IC,OC,H,W,S [--batch B]
+ *     bench_nets --threads 2 --config resnet20:1x96x72 --infer [--from STAGE] [--images N]
  *
  * Prints one tab-separated line per row on stdout (the fields of bench_torch.py's ROW_FIELDS:
  * who model input mode batch img_s gflops mem_mb maxrss_mb reps). Rows: fwd1 = inference at
@@ -22,6 +23,15 @@
  * through the direct kernels, each pass apart (forward, dx, dW; best of 5 after a warm-up),
  * and prints "conv IC OC HxW sS pass gemm_ms direct_ms GFLOP/s-direct" lines: the data
  * behind nn_conv_direct_use's rule.
+ *
+ * --infer times the inference passes of the experiments (experiments/model/train.c) over N
+ * images (default 128) in batches of 1, 2, 4, 8, 16, 32 and 64: "feat" the pooled features (the
+ * frozen-feature cache), "fwd" the whole network (scoring), and with --from STAGE (the first
+ * stage that trains) "pre" the frozen prefix and "post" the rest from the prefix (a fine-tuned
+ * variant's cached scoring). Lines "infer MODEL INPUT PASS BATCH img/s" (best of 3 after a
+ * warm-up; --quick: one), then "rule MODEL INPUT B P" with nn_net_infer_batch's choice for the
+ * whole network (feat, fwd, pre) and from the prefix (post), before the experiments cap it by
+ * train.batch_size: the data behind that rule.
  */
 #include <cblas.h>
 #include <stdio.h>
@@ -167,11 +177,90 @@ static int step(row_ctx *c, wb_error *err)
     return 0;
 }
 
+/* Inference of n images in batches of b through one pass (see --infer); seconds. */
+static double infer_time(nn_net *net, int pass, const float *x, size_t in_len, const float *pre,
+                         size_t pre_len, int n, int b, int h, int w, float *out, wb_error *err)
+{
+    double t0 = now();
+    for (int s = 0; s < n; s += b) {
+        const int m = n - s < b ? n - s : b;
+        int rc = pass == 0   ? nn_net_features(net, x + (size_t)s * in_len, m, h, w, out, err)
+                 : pass == 1 ? nn_net_forward(net, x + (size_t)s * in_len, m, h, w, 0, out, err)
+                 : pass == 2 ? nn_net_forward_prefix(net, x + (size_t)s * in_len, m, h, w, out, err)
+                             : nn_net_forward_from_prefix(net, pre + (size_t)s * pre_len, m, h, w, 0, out, err);
+        if (rc)
+            return -1.0;
+    }
+    return now() - t0;
+}
+
+static int infer_bench(const char *arch, float width, const char *model, int in_ch, int h, int w,
+                       const char *from, int n, int quick, wb_error *err)
+{
+    nn_net_opts o = nn_net_opts_default();
+    o.in_channels = in_ch;
+    o.num_classes = 2;
+    o.seed = 1;
+    if (width > 0.0f)
+        o.width = width;
+    nn_net *net = nn_net_create(arch, &o, err);
+    if (!net)
+        return -1;
+    float *x = NULL, *pre = NULL, *out = NULL;
+    int rc = -1, ps[4] = {1, 0, 0, 0};
+    if (from && (nn_net_unfreeze(net, from, NN_BN_FROZEN, 1, err) || nn_net_prefix_shape(net, 1, h, w, ps, err)))
+        goto done;
+    const size_t in_len = (size_t)in_ch * h * w, pre_len = (size_t)ps[1] * ps[2] * ps[3];
+    const size_t big = in_len > pre_len ? in_len : pre_len;
+    x = malloc(sizeof(float) * in_len * (size_t)n);
+    pre = from ? malloc(sizeof(float) * (pre_len ? pre_len : 1) * (size_t)n) : NULL;
+    out = malloc(sizeof(float) * big * 64);
+    if (!x || !out || (from && !pre)) {
+        wb_err(err, WB_E_NOMEM, NULL, "out of memory for %d images", n);
+        goto done;
+    }
+    unsigned long long s = 7;
+    for (size_t i = 0; i < in_len * (size_t)n; i++)
+        x[i] = frand(&s);
+    static const char *names[4] = {"feat", "fwd", "pre", "post"};
+    for (int pass = 0; pass < (from ? 4 : 2); pass++) {
+        if (pass == 3) /* the prefixes "post" starts from */
+            for (int i = 0; i < n; i += 16)
+                if (nn_net_forward_prefix(net, x + (size_t)i * in_len, n - i < 16 ? n - i : 16, h, w,
+                                          pre + (size_t)i * pre_len, err))
+                    goto done;
+        for (int b = 1; b <= 64; b *= 2) {
+            double best = 1e30;
+            for (int r = 0; r < (quick ? 2 : 4); r++) {
+                double t = infer_time(net, pass, x, in_len, pre, pre_len, n, b, h, w, out, err);
+                if (t < 0.0)
+                    goto done;
+                if (r > 0 && t < best)
+                    best = t;
+            }
+            printf("infer\t%s\t%dx%dx%d\t%s\t%d\t%.1f\n", model, in_ch, h, w, names[pass], b, n / best);
+            fflush(stdout);
+        }
+    }
+    int rb = nn_net_infer_batch(net, h, w, 0, 256, err), rp = from ? nn_net_infer_batch(net, h, w, 1, 256, err) : 0;
+    if (rb < 0 || rp < 0)
+        goto done;
+    printf("rule\t%s\t%dx%dx%d\t%d\t%d\n", model, in_ch, h, w, rb, rp); /* feat/fwd/pre, post */
+    rc = 0;
+done:
+    nn_net_free(net);
+    free(x);
+    free(pre);
+    free(out);
+    return rc;
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_nets --threads N (--peak | --config ARCH[@WIDTH]:CxH[xW]) [--quick] "
                     "[--batch B] [--classes K] [--rows fwd1,fwd,head,layer4,all]\n"
-                    "       bench_nets --threads N --conv IC,OC,H,W,S [--batch B]\n");
+                    "       bench_nets --threads N --conv IC,OC,H,W,S [--batch B]\n"
+                    "       bench_nets --threads N --config ARCH[@WIDTH]:CxH[xW] --infer [--from STAGE] [--images N] [--quick]\n");
 }
 
 static int run_row(const char *arch, float width, const char *model, int in_ch, int h, int w,
@@ -269,8 +358,8 @@ out:
 
 int main(int argc, char **argv)
 {
-    int threads = 1, quick = 0, peak = 0, batch = 16, classes = 2;
-    const char *config = NULL, *rows = "fwd1,fwd,head,layer4,all", *conv = NULL;
+    int threads = 1, quick = 0, peak = 0, batch = 16, classes = 2, infer = 0, images = 128;
+    const char *config = NULL, *rows = "fwd1,fwd,head,layer4,all", *conv = NULL, *from = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
@@ -284,6 +373,12 @@ int main(int argc, char **argv)
             classes = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--conv") && i + 1 < argc)
             conv = argv[++i];
+        else if (!strcmp(argv[i], "--infer"))
+            infer = 1;
+        else if (!strcmp(argv[i], "--from") && i + 1 < argc)
+            from = argv[++i];
+        else if (!strcmp(argv[i], "--images") && i + 1 < argc)
+            images = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--quick"))
             quick = 1;
         else if (!strcmp(argv[i], "--peak"))
@@ -293,7 +388,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (threads < 1 || batch < 1 || classes < 1 || (!peak && !config && !conv)) {
+    if (threads < 1 || batch < 1 || classes < 1 || images < 1 || (!peak && !config && !conv)) {
         usage();
         return 2;
     }
@@ -334,6 +429,15 @@ int main(int argc, char **argv)
     if (at) {
         *at = '\0';
         width = strtof(at + 1, NULL);
+    }
+    if (infer) {
+        wb_error err;
+        memset(&err, 0, sizeof err);
+        if (infer_bench(arch, width, model, in_ch, h, w, from, images, quick, &err)) {
+            fprintf(stderr, "bench_nets: %s --infer: %s\n", config, err.msg);
+            return 1;
+        }
+        return 0;
     }
     char list[128];
     snprintf(list, sizeof list, "%s", rows);

@@ -256,6 +256,17 @@ int nn_net_stage_grad(nn_net *net, const float *x, int n, int h, int w, int stag
 /* Bytes of the arena for the last planned shape (activations + scratch). */
 size_t nn_net_arena_bytes(const nn_net *net);
 
+/* The batch to run inference in (scoring, features, prefixes) on inputs of h x w: the largest
+ * power of two, from 2 up to max, whose largest activation (one node's output, over the nodes
+ * the pass runs: the whole network, or with from_prefix those after the frozen prefix) takes
+ * at most NN_INFER_BYTES for the batch; max itself when it is 1. Depends on the network, its
+ * freezing (from_prefix) and the input shape only, never on threads or load: an image's output
+ * does not depend on its batch (tests/nets/test_batch_bits.c), so any batch gives the same
+ * bits, and this one keeps each layer's output in a core's L2 as the next layer reads it
+ * (docs/performance.md, "Inference in cache-sized batches"). -1 (err set): bad shape. */
+#define NN_INFER_BYTES ((size_t)2 << 20)
+int nn_net_infer_batch(nn_net *net, int h, int w, int from_prefix, int max, wb_error *err);
+
 /* ---------------------------------------------------------------- loss */
 
 /* Softmax cross-entropy, mean over the batch with PyTorch's weighting:

@@ -1292,6 +1292,25 @@ int nn_net_forward_from_features(nn_net *net, const float *features, int n, int 
     return 0;
 }
 
+int nn_net_infer_batch(nn_net *net, int h, int w, int from_prefix, int max, wb_error *err)
+{
+    if (check_input(net, 1, h, w, err) != 0 || infer_shapes(net, h, w, err) != 0)
+        return -1;
+    net->planned = 0; /* as nn_net_prefix_shape: the next run plans again */
+    size_t big = 1;
+    for (int i = from_prefix ? prefix_begin(net) - 1 : 0; i < net->n_nodes; i++) {
+        const nn_node *nd = &net->nodes[i];
+        const size_t m = (size_t)nd->c * nd->h * nd->w * sizeof(float);
+        big = m > big ? m : big;
+    }
+    if (max <= 1)
+        return max < 1 ? 1 : max;
+    int b = 2;
+    while (b * 2 <= max && (size_t)b * 2 * big <= NN_INFER_BYTES)
+        b *= 2;
+    return b;
+}
+
 int nn_net_prefix_shape(nn_net *net, int n, int h, int w, int shape[4], wb_error *err)
 {
     if (check_input(net, n, h, w, err) != 0 || infer_shapes(net, h, w, err) != 0)

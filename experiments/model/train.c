@@ -492,11 +492,12 @@ static int head_scores(nn_net *net, const exp_dataset *ds, const exp_rows *R, in
  * and its probabilities of the validation and test items go into out's scores. With the
  * feature cache spilled, or its rows as doubles (training plus validation or test) beyond
  * tc->features_max_bytes, the rows are read from the cache a chunk at a time
- * (exp_probe_fit_rows), not copied: the same bits. */
+ * (exp_probe_fit_rows), not copied: the same bits. Features are computed B images at a time
+ * (the inference batch; xbuf holds B images). */
 static int probe_into_head(nn_net *net, const exp_dataset *ds, const exp_split *sp, const exp_train_cfg *tc, int frozen,
-                           int pretrained, float *xbuf, exp_train_result *out, wb_error *err)
+                           int pretrained, int B, float *xbuf, exp_train_result *out, wb_error *err)
 {
-    const int C = tc->in_channels, B = tc->batch_size, K = tc->n_classes >= 2 ? tc->n_classes : 2;
+    const int C = tc->in_channels, K = tc->n_classes >= 2 ? tc->n_classes : 2;
     /* X holds the validation rows, then (frozen) the test rows: Xtr is standardised in place
      * by the probe, X is read raw */
     const size_t F = (size_t)nn_net_feature_dim(net);
@@ -623,6 +624,15 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
         if (strcmp(nn_net_stage_name(net, st), "head") && nn_net_num_params(net, st, 1) > 0) out->trainable_stages++;
     /* nothing of the backbone trains: the linear probe is the model */
     const int frozen = out->trainable_stages == 0;
+    /* Inference (scoring, the feature and prefix caches) runs in batches of Bi through the
+     * whole network or its prefix, of Bp from a cached prefix: sizes chosen by the network and
+     * the input shape (nn_net_infer_batch), at most B so that the training buffers hold them.
+     * An image's output does not depend on its batch: the same bits as batches of B. */
+    int Bi = tc->infer_batch > 0 ? tc->infer_batch : nn_net_infer_batch(net, H, W, 0, B, err);
+    int Bp = tc->infer_batch > 0 ? tc->infer_batch : nn_net_infer_batch(net, H, W, 1, B, err);
+    if (Bi < 0 || Bp < 0) goto done;
+    Bi = Bi < B ? Bi : B;
+    Bp = Bp < B ? Bp : B;
 
     /* A frozen prefix is computed once per image and augmentation variant when the
      * augmentation is a finite set (none, or flips: the image and its flipped copy); each step
@@ -663,7 +673,7 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
         goto done;
     }
     /* linear probing, then (not frozen) fine-tuning from the probe's head (Kumar et al. 2022) */
-    if ((frozen || tc->head_init_probe) && probe_into_head(net, ds, sp, tc, frozen, weights != NULL, xbuf, out, err) != 0) goto done;
+    if ((frozen || tc->head_init_probe) && probe_into_head(net, ds, sp, tc, frozen, weights != NULL, Bi, xbuf, out, err) != 0) goto done;
     if (frozen) {
         if (tc->save_weights && nn_net_export(net, &out->weights, err) != 0) goto done;
         rc = 0;
@@ -704,8 +714,8 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
                 wb_err(err, WB_E_NOMEM, NULL, "out of memory for the cached prefix");
                 goto done;
             }
-            for (size_t s = 0; s < ns[k]; s += (size_t)B) {
-                int b = (int)(ns[k] - s < (size_t)B ? ns[k] - s : (size_t)B);
+            for (size_t s = 0; s < ns[k]; s += (size_t)Bi) {
+                int b = (int)(ns[k] - s < (size_t)Bi ? ns[k] - s : (size_t)Bi);
                 if (gather(ds, sets[k] + s, (size_t)b, C, tc, NULL, NULL, xbuf, err) != 0 ||
                     nn_net_forward_prefix(net, xbuf, b, H, W, *dst[k] + s * prefix_len, err) != 0)
                     goto done;
@@ -725,6 +735,7 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
     }
     for (size_t i = 0; i < sp->n_val; i++) yval[i] = ds->items[sp->val[i]].label;
     const int spe = (int)((sp->n_train + (size_t)B - 1) / (size_t)B);
+    const int Bs = use_prefix ? Bp : Bi; /* scoring: from the cached prefix, or whole images */
     nn_sched sched = {.kind = tc->schedule, .lr = tc->lr, .lr_min = 0, .warmup = tc->warmup_epochs * spe,
                       .warmup_start = 0.1f, .total = tc->epochs * spe, .step_size = tc->step_epochs * spe,
                       .gamma = tc->step_gamma};
@@ -763,9 +774,12 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
                     size_t mi[256];
                     for (int j = 0; j < nm; j++) mi[j] = sp->train[miss[j]];
                     aug_draw d = {v, 0, 1, 1, 0};
-                    if (gather(ds, mi, (size_t)nm, C, tc, NULL, tc->aug_flip ? &d : NULL, xbuf, err) != 0 ||
-                        nn_net_forward_prefix(net, xbuf, nm, H, W, pre_tmp, err) != 0)
-                        goto done;
+                    for (int j0 = 0; j0 < nm; j0 += Bi) { /* Bi at a time, as inference */
+                        const int m = nm - j0 < Bi ? nm - j0 : Bi;
+                        if (gather(ds, mi + j0, (size_t)m, C, tc, NULL, tc->aug_flip ? &d : NULL, xbuf, err) != 0 ||
+                            nn_net_forward_prefix(net, xbuf, m, H, W, pre_tmp + (size_t)j0 * prefix_len, err) != 0)
+                            goto done;
+                    }
                     out->prefix_images += (size_t)nm;
                     for (int j = 0; j < nm; j++) {
                         memcpy(pre_train + (miss[j] * n_var + v) * prefix_len, pre_tmp + (size_t)j * prefix_len,
@@ -806,7 +820,7 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
         lg->lr = lr;
         lg->val_auc = NAN;
         if (sp->n_val) {
-            if (score(net, ds, sp->val, sp->n_val, C, B, K, pre_val, prefix_len, xbuf, logits, out->val_scores, &n_scored, err)) goto done;
+            if (score(net, ds, sp->val, sp->n_val, C, Bs, K, pre_val, prefix_len, xbuf, logits, out->val_scores, &n_scored, err)) goto done;
             double auc;
             wb_error e2;
             if ((K > 2 ? exp_metrics_auc_ovr(yval, out->val_scores, NULL, sp->n_val, K, &auc, NULL, &e2)
@@ -831,8 +845,8 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
     }
     if (tc->patience > 0 && snap.data) snapshot_restore(net, &snap);
     else out->best_epoch = out->n_epochs - 1;
-    if (sp->n_val && score(net, ds, sp->val, sp->n_val, C, B, K, pre_val, prefix_len, xbuf, logits, out->val_scores, &n_scored, err)) goto done;
-    if (score(net, ds, sp->test, sp->n_test, C, B, K, pre_test, prefix_len, xbuf, logits, out->test_scores, &n_scored, err)) goto done;
+    if (sp->n_val && score(net, ds, sp->val, sp->n_val, C, Bs, K, pre_val, prefix_len, xbuf, logits, out->val_scores, &n_scored, err)) goto done;
+    if (score(net, ds, sp->test, sp->n_test, C, Bs, K, pre_test, prefix_len, xbuf, logits, out->test_scores, &n_scored, err)) goto done;
     if (tc->save_weights && nn_net_export(net, &out->weights, err) != 0) goto done;
     if (has_prefix) out->prefix_images += n_scored;
     rc = 0;

@@ -82,6 +82,10 @@ typedef struct exp_train_cfg {
                               * x variants, validation and test) may take at most this much,
                               * and beyond it are recomputed each step (data.memory_mb, set by
                               * the run from exp_dataset.memory_budget). Zeroed likewise. */
+    int infer_batch;        /* 0: inference passes (scoring, the feature and prefix caches) run
+                             * in batches of nn_net_infer_batch (capped by batch_size); else in
+                             * batches of min(this, batch_size) (tests compare). The bits do not
+                             * depend on it. Zeroed by exp_train_cfg_from_config. */
     size_t features_max_bytes; /* 0: no limit; else the frozen-feature cache (items x width
                                 * floats) beyond it is spilled to disk, and the probe's
                                 * training, validation and test rows (as doubles) beyond it are

@@ -128,6 +128,47 @@ static void run_pair(const char *name, const exp_dataset *ds, const exp_split *s
     exp_train_result_free(&ru);
 }
 
+/* The inference passes (scoring, the prefix and feature caches) in batches of 1, 3 and the
+ * rule's choice against batches of train.batch_size (tc->infer_batch): every validation and
+ * test score, epoch and probe log the same bits. */
+static void infer_batches(const char *name, const exp_dataset *ds, const exp_split *sp, exp_train_cfg *tc,
+                          const wb_tensor_list *w, exp_feature_cache *fcs)
+{
+    static const int sizes[4] = {0, 1, 3, 0}; /* [0]: train.batch_size; [3]: 0, the rule */
+    exp_train_result r[4];
+    for (int k = 0; k < 4; k++) {
+        wb_error e = {0};
+        tc->infer_batch = k == 0 ? tc->batch_size : sizes[k];
+        if (fcs) { /* a fresh feature cache per run: each fills it at its own batch */
+            exp_feature_cache_free(fcs);
+            tc->features = fcs;
+        }
+        int rc = exp_train_backbone(ds, sp, tc, w, NULL, NULL, &r[k], &e);
+        CHECK(rc == 0, "%s, inference batch %d: %s", name, tc->infer_batch, e.msg);
+        if (rc) {
+            for (int j = 0; j < k; j++) exp_train_result_free(&r[j]);
+            return;
+        }
+    }
+    for (int k = 1; k < 4; k++) {
+        const char *what = k == 3 ? "the rule's batch" : k == 1 ? "batch 1" : "batch 3";
+        CHECK(same_bits(r[k].val_scores, r[0].val_scores, sp->n_val * sizeof(double)), "%s, %s: validation scores differ", name, what);
+        CHECK(same_bits(r[k].test_scores, r[0].test_scores, sp->n_test * sizeof(double)), "%s, %s: test scores differ", name, what);
+        CHECK_EQ_INT(r[k].n_epochs, r[0].n_epochs, "epochs");
+        for (int e = 0; e < r[0].n_epochs && e < r[k].n_epochs; e++)
+            CHECK(same_bits(&r[k].curve[e], &r[0].curve[e], sizeof r[0].curve[e]), "%s, %s: epoch %d differs", name, what, e + 1);
+        CHECK(same_bits(&r[k].probe, &r[0].probe, sizeof r[0].probe), "%s, %s: the probe log differs", name, what);
+        CHECK_EQ_INT(r[k].prefix_images, r[0].prefix_images, "prefix images");
+    }
+    double lo = 1, hi = 0;
+    for (size_t i = 0; i < sp->n_test; i++) lo = fmin(lo, r[0].test_scores[i]), hi = fmax(hi, r[0].test_scores[i]);
+    CHECK(hi - lo > 1e-4, "%s: test scores all about %g", name, lo);
+    printf("%s: inference in batches of %d, 1, 3 and the rule's: test score[0] %.17g\n", name, tc->batch_size,
+           r[0].test_scores[0]);
+    for (int k = 0; k < 4; k++) exp_train_result_free(&r[k]);
+    tc->infer_batch = 0;
+}
+
 int main(void)
 {
     static exp_item items[N];
@@ -216,6 +257,37 @@ int main(void)
         exp_train_result_free(&rs);
         exp_feature_cache_free(&fc);
         exp_feature_cache_free(&fc2);
+        wb_tensor_list_free(&w0);
+    }
+
+    { /* inference batches: the cached prefix (flips), the uncached path, the probe's features
+       * from a feature cache (frozen) and per call (a fine-tuned variant's head, no cache) */
+        base_cfg(&tc);
+        infer_batches("flip, layer3, cached", &ds, &sp, &tc, NULL, NULL);
+        base_cfg(&tc);
+        tc.no_prefix_cache = 1;
+        infer_batches("flip, layer3, uncached", &ds, &sp, &tc, NULL, NULL);
+        base_cfg(&tc);
+        tc.aug_flip = 0;
+        tc.head_init_probe = 1;
+        snprintf(tc.unfreeze, sizeof tc.unfreeze, "layer2,layer3");
+        infer_batches("layer2+3, probe head", &ds, &sp, &tc, NULL, NULL);
+        wb_tensor_list w0;
+        exp_train_result r0;
+        wb_error ew = {0};
+        base_cfg(&tc); /* weights: one epoch of everything from the seeded init */
+        snprintf(tc.unfreeze, sizeof tc.unfreeze, "all");
+        tc.epochs = 1;
+        tc.save_weights = 1;
+        CHECK(exp_train_backbone(&ds, &sp, &tc, NULL, NULL, NULL, &r0, &ew) == 0, "weights: %s", ew.msg);
+        w0 = r0.weights;
+        wb_tensor_list_init(&r0.weights);
+        exp_train_result_free(&r0);
+        exp_feature_cache fc = {0};
+        base_cfg(&tc);
+        snprintf(tc.unfreeze, sizeof tc.unfreeze, "none");
+        infer_batches("frozen, feature cache", &ds, &sp, &tc, &w0, &fc);
+        exp_feature_cache_free(&fc);
         wb_tensor_list_free(&w0);
     }
 

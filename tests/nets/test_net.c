@@ -285,6 +285,57 @@ static void test_schedules(void)
     CHECK_LE(fabs(nn_sched_lr(&st, 65) - 0.01), 1e-8, "step 65");
 }
 
+/* nn_net_infer_batch: the largest power of two from 2 whose largest activation (bytes of one
+ * node's output) fits NN_INFER_BYTES (2 MiB), capped by max; from the prefix, over the nodes
+ * after it. The shapes the experiments run (docs/performance.md measured these choices). */
+static void test_infer_batch(void)
+{
+    static const struct {
+        const char *arch;
+        float width;
+        int h, w;
+        const char *from;
+        int max, whole, post;
+    } cases[] = {
+        /* block1's output, 16 x 48 x 48 floats = 144 KiB: 8; block10's 128 x 6 x 6 = 18 KiB: 64 */
+        {"mobilenet_v1", 0.25f, 96, 96, "block11", 256, 8, 64},
+        {"mobilenet_v1", 0.25f, 96, 96, "block11", 32, 8, 32},
+        /* 16 x 96 x 72 = 432 KiB: 4; layer2's 32 x 48 x 36 = 216 KiB: 8 */
+        {"resnet20", 0.0f, 96, 72, "layer3", 256, 4, 8},
+        /* 16 x 128 x 128 = 1 MiB: exactly 2 fit; 32 x 64 x 64 = 512 KiB: 4 */
+        {"resnet20", 0.0f, 128, 128, "layer3", 16, 2, 4},
+        /* 16 x 32 x 32 = 64 KiB: 32 */
+        {"resnet20", 0.0f, 32, 32, "layer3", 256, 32, 64},
+        /* ResNet-18's conv1, 64 x 112 x 112 = 3 MiB: none fits, the floor of 2 */
+        {"resnet18", 0.0f, 224, 224, "layer4", 256, 2, 8},
+        {"resnet20", 0.0f, 32, 32, "layer3", 1, 1, 1},
+        {"resnet20", 0.0f, 32, 32, "layer3", 6, 4, 4},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        wb_error err = {0};
+        nn_net_opts o = nn_net_opts_default();
+        o.in_channels = 1;
+        o.num_classes = 2;
+        if (cases[i].width > 0.0f)
+            o.width = cases[i].width;
+        nn_net *net = nn_net_create(cases[i].arch, &o, &err);
+        CHECK(net != NULL && nn_net_unfreeze(net, cases[i].from, NN_BN_FROZEN, 1, &err) == 0, "%s", err.msg);
+        if (!net)
+            continue;
+        int whole = nn_net_infer_batch(net, cases[i].h, cases[i].w, 0, cases[i].max, &err);
+        int post = nn_net_infer_batch(net, cases[i].h, cases[i].w, 1, cases[i].max, &err);
+        CHECK(whole == cases[i].whole && post == cases[i].post, "%s %dx%d from %s, max %d: %d / %d, expected %d / %d",
+              cases[i].arch, cases[i].h, cases[i].w, cases[i].from, cases[i].max, whole, post, cases[i].whole,
+              cases[i].post);
+        if (i == 0) { /* a bad shape is an error, and the network still runs after the query */
+            CHECK(nn_net_infer_batch(net, 0, 96, 0, 8, &err) == -1 && err.code == WB_E_USAGE, "bad shape: %s", err.msg);
+            float x[96 * 96] = {0}, z[2];
+            CHECK(nn_net_forward(net, x, 1, 96, 96, 0, z, &err) == 0, "%s", err.msg);
+        }
+        nn_net_free(net);
+    }
+}
+
 static void test_errors(void)
 {
     wb_error err = {0};
@@ -312,6 +363,7 @@ int main(void)
     test_bind_export();
     test_optimizers();
     test_schedules();
+    test_infer_batch();
     test_errors();
     TEST_END();
 }
