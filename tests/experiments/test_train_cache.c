@@ -9,7 +9,8 @@
  * (at most n_train x 2; counted here by replaying train.c's seeded shuffle and draws), the
  * uncached one on epochs x n_train + (epochs + 1) x n_val + n_test. Without augmentation the
  * cache holds one variant (n_train + n_val + n_test); with a rotation (continuous) nothing is
- * cached.
+ * cached. The inference passes (scoring, the prefix and feature caches) in batches of 1, 3 and
+ * nn_net_infer_batch's give the bits of batches of train.batch_size (tc->infer_batch).
  */
 #include <stdlib.h>
 #include <string.h>
