@@ -132,6 +132,22 @@ static void run_pair(const char *name, const exp_dataset *ds, const exp_split *s
 /* The inference passes (scoring, the prefix and feature caches) in batches of 1, 3 and the
  * rule's choice against batches of train.batch_size (tc->infer_batch): every validation and
  * test score, epoch and probe log the same bits. */
+/* Weights to start from: one epoch of everything from the seeded init (tc is reset). */
+static wb_tensor_list one_epoch_weights(const exp_dataset *ds, const exp_split *sp, exp_train_cfg *tc)
+{
+    exp_train_result r0;
+    wb_error ew = {0};
+    base_cfg(tc);
+    snprintf(tc->unfreeze, sizeof tc->unfreeze, "all");
+    tc->epochs = 1;
+    tc->save_weights = 1;
+    CHECK(exp_train_backbone(ds, sp, tc, NULL, NULL, NULL, &r0, &ew) == 0, "weights: %s", ew.msg);
+    wb_tensor_list w0 = r0.weights;
+    wb_tensor_list_init(&r0.weights);
+    exp_train_result_free(&r0);
+    return w0;
+}
+
 static void infer_batches(const char *name, const exp_dataset *ds, const exp_split *sp, exp_train_cfg *tc,
                           const wb_tensor_list *w, exp_feature_cache *fcs)
 {
@@ -215,17 +231,9 @@ int main(void)
     { /* the probe memo: a fine-tuned variant whose head starts from the probe of the items a
        * probe was just fitted on (the frozen variant's, same fold) takes that probe instead of
        * fitting it again, and ends with the same bits as with its own fit; another split fits */
-        wb_tensor_list w0;
-        exp_train_result r0, rf, ra, rb, rs;
+        exp_train_result rf, ra, rb, rs;
         wb_error ew = {0};
-        base_cfg(&tc); /* weights to start from: one epoch of everything from the seeded init */
-        snprintf(tc.unfreeze, sizeof tc.unfreeze, "all");
-        tc.epochs = 1;
-        tc.save_weights = 1;
-        CHECK(exp_train_backbone(&ds, &sp, &tc, NULL, NULL, NULL, &r0, &ew) == 0, "weights: %s", ew.msg);
-        w0 = r0.weights;
-        wb_tensor_list_init(&r0.weights);
-        exp_train_result_free(&r0);
+        wb_tensor_list w0 = one_epoch_weights(&ds, &sp, &tc); /* weights to start from */
         exp_feature_cache fc = {0}, fc2 = {0};
         base_cfg(&tc);
         snprintf(tc.unfreeze, sizeof tc.unfreeze, "none");
@@ -273,17 +281,7 @@ int main(void)
         tc.head_init_probe = 1;
         snprintf(tc.unfreeze, sizeof tc.unfreeze, "layer2,layer3");
         infer_batches("layer2+3, probe head", &ds, &sp, &tc, NULL, NULL);
-        wb_tensor_list w0;
-        exp_train_result r0;
-        wb_error ew = {0};
-        base_cfg(&tc); /* weights: one epoch of everything from the seeded init */
-        snprintf(tc.unfreeze, sizeof tc.unfreeze, "all");
-        tc.epochs = 1;
-        tc.save_weights = 1;
-        CHECK(exp_train_backbone(&ds, &sp, &tc, NULL, NULL, NULL, &r0, &ew) == 0, "weights: %s", ew.msg);
-        w0 = r0.weights;
-        wb_tensor_list_init(&r0.weights);
-        exp_train_result_free(&r0);
+        wb_tensor_list w0 = one_epoch_weights(&ds, &sp, &tc);
         exp_feature_cache fc = {0};
         base_cfg(&tc);
         snprintf(tc.unfreeze, sizeof tc.unfreeze, "none");
