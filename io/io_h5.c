@@ -22,6 +22,7 @@ int io_h5_read(const char *path, wb_tensor_list *out, wb_error *err)
 #else
 
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/wait.h>
@@ -558,8 +559,11 @@ static int read_all(int fd, void *p, size_t n)
     return 1;
 }
 
+enum { H5_CHILD_SECONDS = 600 }; /* a real weights file takes seconds; a hostile one may loop */
+
 static void h5_child(const char *path, int fd)
 {
+    alarm(H5_CHILD_SECONDS); /* SIGALRM ends a libhdf5 that never returns */
     wb_tensor_list l;
     wb_tensor_list_init(&l);
     wb_error e;
@@ -638,7 +642,10 @@ int io_h5_read(const char *path, wb_tensor_list *out, wb_error *err)
     if (rc != 0) {
         while (out->n > n0) wb_tensor_list_pop(out);
         if (!reported || (st == 0 && !(WIFEXITED(ws) && WEXITSTATUS(ws) == 0))) {
-            if (WIFSIGNALED(ws))
+            if (WIFSIGNALED(ws) && WTERMSIG(ws) == SIGALRM)
+                wb_err(err, WB_E_DATA, path, "libhdf5 did not finish reading this file in %d s: not a readable Keras .h5 file",
+                       H5_CHILD_SECONDS);
+            else if (WIFSIGNALED(ws))
                 wb_err(err, WB_E_DATA, path, "libhdf5 crashed reading this file (signal %d): not a readable Keras .h5 file",
                        WTERMSIG(ws));
             else
