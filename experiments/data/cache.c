@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,36 @@ static int damaged(int *status, char *why, size_t why_n, const char *fmt, const 
     return 0;
 }
 
+/* The checksum proves an entry whole, not that whoever wrote it was this program: an entry
+ * forged with a valid checksum must not carry values the pipeline never produces (a crop box
+ * whose width overflows int, a NaN pixel that would become every score). NULL when they are
+ * as exp_pre_run makes them, else why not. */
+static const char *entry_values_bad(const exp_pre_result *r)
+{
+    static const char *const sources[] = {"laterality", "mass", "none", "patch"};
+    const int *b = r->crop_box;
+    /* the crop lies in an input image; no reader accepts a side above 65535 */
+    if (b[0] < 0 || b[1] < 0 || b[0] >= b[2] || b[1] >= b[3] || b[2] > 65535 || b[3] > 65535)
+        return "crop box out of range";
+    if (r->flipped != 0 && r->flipped != 1)
+        return "flip flag neither 0 nor 1";
+    if (!isfinite(r->threshold))
+        return "mask threshold not finite";
+    int known = 0;
+    for (size_t i = 0; i < sizeof sources / sizeof *sources; i++)
+        known |= strcmp(r->chest_wall_source, sources[i]) == 0;
+    if (!known)
+        return "unknown chest-wall source";
+    for (int k = 0; k < EXP_PRE_N_FEATURES; k++)
+        if (!isfinite(r->features[k]))
+            return "a radiomic feature not finite";
+    const size_t np = (size_t)r->rows * (size_t)r->cols;
+    for (size_t i = 0; i < np; i++)
+        if (!isfinite(r->image[i]) || r->mask[i] > 1)
+            return "a pixel not finite or a mask value other than 0 and 1";
+    return NULL;
+}
+
 int exp_cache_load(exp_cache *c, const uint8_t key[32], exp_pre_result *out, int *status,
                    char *why, size_t why_n, wb_error *err)
 {
@@ -230,6 +261,12 @@ int exp_cache_load(exp_cache *c, const uint8_t key[32], exp_pre_result *out, int
         memcpy(&out->image[i], &u, 4);
     }
     memcpy(out->mask, p, np);
+    const char *bad = entry_values_bad(out);
+    if (bad) {
+        exp_pre_result_free(out);
+        damaged(status, why, why_n, "%s", bad);
+        goto done;
+    }
     *status = EXP_CACHE_HIT;
 done:
     free(b);

@@ -87,7 +87,7 @@ int main(int argc, char **argv)
     CHECK(exp_cache_open(&c, dir, &p, &err) == 0, "open: %s", err.msg);
 
     /* miss, then hit with identical content */
-    exp_pre_result r0, r1, r2;
+    exp_pre_result r0, r1;
     CHECK_EQ_INT(get(&c, a, &r0), EXP_CACHE_MISS, "first read");
     CHECK_EQ_INT(get(&c, a, &r1), EXP_CACHE_HIT, "second read");
     CHECK(same_result(&r0, &r1), "hit returns what was computed");
@@ -150,6 +150,45 @@ int main(int argc, char **argv)
     CHECK(same_result(&r0, &r1), "recomputed after a foreign entry");
     exp_pre_result_free(&r1);
 
+    /* entries forged with a valid checksum: values exp_pre_run never makes are damage too */
+    {
+        const uint32_t nan_bits = 0x7fc00000u, big = 0xfffffffbu; /* NaN, -5 */
+        const size_t px0 = 132 + 8 * (size_t)EXP_PRE_N_FEATURES; /* docs/preprocess.md's layout */
+        const struct { size_t off; uint32_t v; const char *what; } forged[] = {
+            {96 + 8, 0, "crop r1 = 0 (not after r0)"},
+            {96 + 4, big, "crop c0 negative"},
+            {96 + 12, 70000, "crop c1 beyond any image"},
+            {92, 2, "flip flag 2"},
+            {112, nan_bits, "threshold NaN"},
+            {116, 0x6c697665u, "chest-wall source unknown"},
+            {132 + 8 * 3 + 4, 0x7ff00000u, "a feature +inf"},
+            {px0 + 4 * 100, nan_bits, "a pixel NaN"},
+            {px0 + 4 * 48 * 48 + 7, 7, "a mask byte 7"},
+        };
+        for (size_t k = 0; k < sizeof forged / sizeof *forged; k++) {
+            long sz = file_size(ep);
+            uint8_t *buf = malloc((size_t)sz);
+            FILE *f = fopen(ep, "rb");
+            CHECK(buf && f && fread(buf, 1, (size_t)sz, f) == (size_t)sz, "read entry");
+            fclose(f);
+            if (forged[k].off >= px0 + 4 * 48 * 48) /* the mask: one byte */
+                buf[forged[k].off] = (uint8_t)forged[k].v;
+            else
+                for (int i = 0; i < 4; i++) /* little-endian u32 */
+                    buf[forged[k].off + i] = (uint8_t)(forged[k].v >> (8 * i));
+            io_sha256_buf(buf, (size_t)sz - 32, buf + sz - 32);
+            f = fopen(ep, "wb");
+            CHECK(f && fwrite(buf, 1, (size_t)sz, f) == (size_t)sz, "write entry");
+            fclose(f);
+            free(buf);
+            CHECK_EQ_INT(get(&c, a, &r1), EXP_CACHE_DAMAGED, forged[k].what);
+            CHECK(same_result(&r0, &r1), "recomputed after a forged entry: %s", forged[k].what);
+            exp_pre_result_free(&r1);
+            CHECK_EQ_INT(get(&c, a, &r1), EXP_CACHE_HIT, forged[k].what);
+            exp_pre_result_free(&r1);
+        }
+    }
+
     /* two processes filling a fresh cache at once: no damage, all hits afterwards */
     char dir2[2300];
     snprintf(dir2, sizeof dir2, "%s/cache2", work);
@@ -204,7 +243,6 @@ int main(int argc, char **argv)
           "open on a non-empty non-cache dir refused");
 
     exp_pre_result_free(&r0);
-    exp_pre_result_free(&r2);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", work);
