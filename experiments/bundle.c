@@ -467,6 +467,12 @@ static const io_json_node *jget(const io_json_doc *d, const io_json_node *o, con
  * manifest's key (threshold or reference.threshold) repeats their mean, as make_bundle
  * computed it (summed in fold order, divided by folds). Both must agree to the bit: a manifest
  * edited by hand (it has no hash of its own) is refused rather than used. */
+/* A JSON number written as an integer within lo..hi (a cast of any other double is undefined). */
+static int int_in(const io_json_node *x, int64_t lo, int64_t hi)
+{
+    return x->is_int && x->i >= lo && x->i <= hi;
+}
+
 static int thresholds_agree(const char *bdir, const char *name, int folds, double manifest_thr, const char *mpath,
                             const char *key, wb_error *err)
 {
@@ -530,9 +536,10 @@ static int manifest_check(const char *bdir, exp_bundle_info *bi, long *in_ch, lo
                        *ih = jget(&d, root, "input_height", IO_JSON_NUMBER), *iw = jget(&d, root, "input_width", IO_JSON_NUMBER),
                        *files = jget(&d, root, "files", IO_JSON_ARRAY);
     if (root->type != IO_JSON_OBJECT || !fmt || strcmp(fmt->str, EXP_BUNDLE_FORMAT) || !src || !var || !arch || !folds ||
-        !folds->is_int || folds->i < 1 || folds->i > MAX_FOLDS || !thr || !ic || !ih || !iw || !files) {
+        !folds->is_int || folds->i < 1 || folds->i > MAX_FOLDS || !thr || !ic || !ih || !iw || !files ||
+        !int_in(ic, 1, 1 << 16) || !int_in(ih, 1, 1 << 16) || !int_in(iw, 1, 1 << 16)) {
         wb_err(err, WB_E_DATA, mpath, "not a bundle manifest of format %s (format, source_run, variant, arch, folds, "
-               "threshold, in_channels, input_height, input_width, files)", EXP_BUNDLE_FORMAT);
+               "threshold, in_channels, input_height, input_width as integers 1..65536, files)", EXP_BUNDLE_FORMAT);
         goto done;
     }
     snprintf(bi->source_run, sizeof bi->source_run, "%s", src->str);
@@ -540,9 +547,9 @@ static int manifest_check(const char *bdir, exp_bundle_info *bi, long *in_ch, lo
     snprintf(bi->arch, sizeof bi->arch, "%s", arch->str);
     bi->folds = (int)folds->i;
     bi->threshold = thr->num;
-    *in_ch = (long)ic->num;
-    *h = (long)ih->num;
-    *w = (long)iw->num;
+    *in_ch = (long)ic->i;
+    *h = (long)ih->i;
+    *w = (long)iw->i;
     /* the reference baseline: absent or null in bundles without one */
     const io_json_node *ref = io_json_get(&d, root, "reference");
     bi->ref_threshold = NAN;
@@ -574,7 +581,7 @@ static int manifest_check(const char *bdir, exp_bundle_info *bi, long *in_ch, lo
         int ok = po && pu && pb && (!strcmp(pu->str, "px") || !strcmp(pu->str, "mm"));
         for (int k = 0; ok && k < 6; k++) {
             const io_json_node *x = jget(&d, po, nk[k], IO_JSON_NUMBER);
-            ok = x != NULL;
+            ok = x != NULL && (k < 5 || int_in(x, 0, 1000)); /* background: data.patch.background's range */
             if (ok) nv[k] = x->num;
         }
         if (!ok) {

@@ -246,6 +246,16 @@ cp -r "$b" "$out/refedit" && sed -i -E 's/("type": "baseline", "folds": 3, "ense
 expect_exit 1 cmp -s "$b/manifest.json" "$out/refedit/manifest.json"
 expect_exit 3 "$wb" predict "$out/refedit" "$out/ext/labels.csv" --out "$out/bad5"
 expect_grep 'refedit/manifest.json: reference.threshold: 0.25, but the mean of reference/thresholds.csv.s' "$out/stderr"
+# an input size that is not an integer in range (a cast of 1e300 to long is undefined
+# behaviour; the ASan build's float-cast-overflow check would abort on it)
+for v in 1e300 -4 2.5; do
+  cp -r "$b" "$out/insize" && sed -i -E "s/(\"input_height\": )[0-9]+/\1$v/" "$out/insize/manifest.json"
+  expect_exit 1 cmp -s "$b/manifest.json" "$out/insize/manifest.json"
+  expect_exit 3 "$wb" predict "$out/insize" "$out/ext/labels.csv" --out "$out/bad7"
+  expect_grep 'insize/manifest.json: not a bundle manifest of format .*input_width as integers 1\.\.65536' "$out/stderr"
+  expect_exit 1 test -e "$out/bad7"
+  rm -rf "$out/insize"
+done
 # thresholds.csv changed and its SHA-256 in the manifest updated to match: still refused
 cp -r "$b" "$out/csvedit" && sed -i -E '2s/,.*/,0.999/' "$out/csvedit/thresholds.csv"
 sed -i "s/$(sha256sum "$b/thresholds.csv" | cut -c1-64)/$(sha256sum "$out/csvedit/thresholds.csv" | cut -c1-64)/" "$out/csvedit/manifest.json"
