@@ -375,7 +375,7 @@ static int store_metrics(exp_registry *reg, long long id, const char *dir, wb_er
         }
         for (int32_t r = reps->first; !rc && r >= 0; r = d.nodes[r].next) {
             const io_json_node *rn = &d.nodes[r], *rep = io_json_get(&d, rn, EXP_RD_K_REPEAT);
-            long repeat = rep && rep->type == IO_JSON_NUMBER ? (long)rep->num : 0;
+            long repeat = rep && rep->type == IO_JSON_NUMBER && rep->is_int ? (long)rep->i : 0; /* not a cast of any double */
             for (int32_t c = rn->first; !rc && c >= 0; c = d.nodes[c].next)
                 if (d.nodes[c].type == IO_JSON_OBJECT &&
                     insert_level(reg, ins, id, name->str, repeat, d.nodes[c].key, &d, &d.nodes[c]) != 0)
