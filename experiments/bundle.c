@@ -676,6 +676,12 @@ done:
     return rc;
 }
 
+int exp_bundle_check(const char *bundle_dir, exp_bundle_info *info, long *in_ch, long *in_h, long *in_w, wb_error *err)
+{
+    memset(info, 0, sizeof *info);
+    return manifest_check(bundle_dir, info, in_ch, in_h, in_w, err);
+}
+
 /* The --set overrides that point the bundle's config at the new cohort. */
 typedef struct data_sets {
     char *v[12];

@@ -54,6 +54,12 @@ typedef struct exp_bundle_info {
  * WB_E_DATA (predictions.csv without a fold's threshold), WB_E_WRITE. */
 int exp_bundle_make(const char *run_dir, const char *variant, const char *out_dir, exp_bundle_info *info, wb_error *err);
 
+/* Reads and checks bundle_dir's manifest.json as predict does before it loads anything: the
+ * format and keys, every listed file against its SHA-256, the files a bundle must list, and
+ * thresholds.csv against the manifest's threshold. Fills info and the network's input
+ * (channels, height, width). WB_E_IO / WB_E_DATA naming the file and the key. */
+int exp_bundle_check(const char *bundle_dir, exp_bundle_info *info, long *in_ch, long *in_h, long *in_w, wb_error *err);
+
 typedef struct exp_predict_summary {
     exp_bundle_info b;
     int labeled;                    /* the cohort has labels (else no metrics) */

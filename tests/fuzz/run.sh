@@ -15,7 +15,7 @@ case $secs in
   ''|*[!0-9]*) echo "fuzz: SECONDS must be a whole number, got '$secs'" >&2; exit 2 ;;
 esac
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(dicom config safetensors pth npy csv image roi xlsx import)
+[ ${#targets[@]} -gt 0 ] || targets=(dicom config safetensors pth npy csv image roi xlsx import bundle)
 build=$(cd "${BUILD:-build-fuzz}" 2>/dev/null && pwd) || {
   echo "fuzz: no ${BUILD:-build-fuzz}/ (./setup.sh --fuzz makes it)" >&2; exit 2; }
 src=$root/tests/fuzz
