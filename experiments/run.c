@@ -1552,6 +1552,7 @@ static void run_close(run_ctx *c, int rc, wb_error *err)
     wb_tensor_list_free(&c->weights);
     exp_dataset_free(&c->ds);
     exp_config_free(c->cfg);
+    nn_arena_spare_free(); /* the last fold's activation memory, kept for a next network */
 }
 
 void exp_run_stamp(const char *fixed, char out[32])

@@ -256,6 +256,14 @@ int nn_net_stage_grad(nn_net *net, const float *x, int n, int h, int w, int stag
 /* Bytes of the arena for the last planned shape (activations + scratch). */
 size_t nn_net_arena_bytes(const nn_net *net);
 
+/* A freed network's arena (its activation memory) is kept for the next network the process
+ * plans, when it is large enough: a run's folds and variants then reuse one block instead of
+ * allocating (and the kernel zeroing) fresh pages each time. One block is kept, the larger.
+ * The bits do not depend on it. nn_arena_spare_free releases it (a run does when it ends);
+ * nn_arena_spare_bytes: its size, 0 when none is kept. */
+void nn_arena_spare_free(void);
+size_t nn_arena_spare_bytes(void);
+
 /* The batch to run inference in (scoring, features, prefixes) on inputs of h x w: the largest
  * power of two, from 2 up to max, whose largest activation (one node's output, over the nodes
  * the pass runs: the whole network, or with from_prefix those after the frozen prefix) takes

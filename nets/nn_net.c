@@ -1,6 +1,7 @@
 /* nn_net.c — the graph: building, shapes, the memory plan, forward and backward, freezing. */
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,6 +111,68 @@ nn_net *nn_net_alloc(const char *arch, const nn_net_opts *opts, wb_error *err)
     return net;
 }
 
+/* The spare arena: a freed network's activation memory, kept for the next network the
+ * process plans (a run builds one network per fold and variant, of the same architecture and
+ * input shape). Taking it skips the allocation and the kernel's zeroing of fresh pages on
+ * first touch; no kernel reads arena memory it has not written (tests/nets/test_net_reuse.c
+ * and test_train_cache's reuse case compare with a fresh arena). One slot: the larger of the
+ * two kept. */
+static pthread_mutex_t g_spare_mu = PTHREAD_MUTEX_INITIALIZER;
+static float *g_spare;
+static size_t g_spare_cap; /* floats */
+
+/* The spare if it holds at least want floats (its size into *cap); else NULL, and a spare
+ * too small for this network is freed (its own arena will be the spare when it is freed). */
+static float *spare_take(size_t want, size_t *cap)
+{
+    float *p = NULL, *drop = NULL;
+    pthread_mutex_lock(&g_spare_mu);
+    if (g_spare && g_spare_cap >= want) {
+        p = g_spare;
+        *cap = g_spare_cap;
+    } else {
+        drop = g_spare;
+    }
+    g_spare = NULL;
+    g_spare_cap = 0;
+    pthread_mutex_unlock(&g_spare_mu);
+    free(drop);
+    return p;
+}
+
+static void spare_give(float *p, size_t cap)
+{
+    if (!p)
+        return;
+    float *drop = p;
+    pthread_mutex_lock(&g_spare_mu);
+    if (!g_spare || cap > g_spare_cap) {
+        drop = g_spare;
+        g_spare = p;
+        g_spare_cap = cap;
+    }
+    pthread_mutex_unlock(&g_spare_mu);
+    free(drop);
+}
+
+void nn_arena_spare_free(void)
+{
+    pthread_mutex_lock(&g_spare_mu);
+    float *p = g_spare;
+    g_spare = NULL;
+    g_spare_cap = 0;
+    pthread_mutex_unlock(&g_spare_mu);
+    free(p);
+}
+
+size_t nn_arena_spare_bytes(void)
+{
+    pthread_mutex_lock(&g_spare_mu);
+    size_t n = g_spare ? g_spare_cap * sizeof(float) : 0;
+    pthread_mutex_unlock(&g_spare_mu);
+    return n;
+}
+
 void nn_net_free(nn_net *net)
 {
     if (!net)
@@ -120,7 +183,7 @@ void nn_net_free(nn_net *net)
     }
     free(net->tensors);
     free(net->nodes);
-    free(net->arena);
+    spare_give(net->arena, net->arena_cap);
     free(net->in_map);
     free(net);
 }
@@ -915,14 +978,19 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
     total += net->col_size * (train ? 2 : 1);
     if (total > net->arena_cap) {
         free(net->arena);
-        net->arena = nn_malloc(sizeof(float) * (total ? total : 1));
+        size_t got = 0;
+        net->arena = spare_take(total ? total : 1, &got);
+        if (!net->arena) {
+            net->arena = nn_malloc(sizeof(float) * (total ? total : 1));
+            got = total;
+        }
         if (!net->arena) {
             net->arena_cap = 0;
             return wb_err(err, WB_E_NOMEM, NULL,
                           "%s: out of memory for %zu MB of activations (batch %d, %dx%d)",
                           net->arch, total * sizeof(float) >> 20, n, h, w);
         }
-        net->arena_cap = total;
+        net->arena_cap = got;
     }
     net->arena_used = total;
     net->plan_n = n;

@@ -843,9 +843,13 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
             break;
         }
     }
-    if (tc->patience > 0 && snap.data) snapshot_restore(net, &snap);
+    /* the kept epoch's weights: the last epoch's are the network's already (restoring them
+     * would copy the same values), and its validation scores are out->val_scores already:
+     * scoring them again would give the same bits */
+    const int kept_last = !(tc->patience > 0 && snap.data) || out->best_epoch == out->n_epochs - 1;
+    if (!kept_last) snapshot_restore(net, &snap);
     else out->best_epoch = out->n_epochs - 1;
-    if (sp->n_val && score(net, ds, sp->val, sp->n_val, C, Bs, K, pre_val, prefix_len, xbuf, logits, out->val_scores, &n_scored, err)) goto done;
+    if (sp->n_val && !(kept_last && out->n_epochs > 0) && score(net, ds, sp->val, sp->n_val, C, Bs, K, pre_val, prefix_len, xbuf, logits, out->val_scores, &n_scored, err)) goto done;
     if (score(net, ds, sp->test, sp->n_test, C, Bs, K, pre_test, prefix_len, xbuf, logits, out->test_scores, &n_scored, err)) goto done;
     if (tc->save_weights && nn_net_export(net, &out->weights, err) != 0) goto done;
     if (has_prefix) out->prefix_images += n_scored;
