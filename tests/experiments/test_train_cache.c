@@ -7,7 +7,8 @@
  * epoch's loss and validation AUC must agree bit for bit. The cached run must run the prefix
  * on n_val + n_test images plus each (training image, flip) pair the draws asked for once
  * (at most n_train x 2; counted here by replaying train.c's seeded shuffle and draws), the
- * uncached one on epochs x n_train + (epochs + 1) x n_val + n_test. Without augmentation the
+ * uncached one on epochs x n_train + epochs x n_val + n_test (the last epoch's validation
+ * scores are kept, not computed again). Without augmentation the
  * cache holds one variant (n_train + n_val + n_test); with a rotation (continuous) nothing is
  * cached. The inference passes (scoring, the prefix and feature caches) in batches of 1, 3 and
  * nn_net_infer_batch's give the bits of batches of train.batch_size (tc->infer_batch).
@@ -186,6 +187,98 @@ static void infer_batches(const char *name, const exp_dataset *ds, const exp_spl
     tc->infer_batch = 0;
 }
 
+/* Every tensor of two exported weight lists the same bits. */
+static int same_weights(const wb_tensor_list *a, const wb_tensor_list *b)
+{
+    if (a->n != b->n || a->n == 0) return 0;
+    for (size_t t = 0; t < a->n; t++) {
+        size_t n = 1;
+        for (int d = 0; d < a->items[t].ndim; d++) n *= (size_t)a->items[t].shape[d];
+        if (strcmp(a->items[t].name, b->items[t].name) || !same_bits(a->items[t].data, b->items[t].data, n * sizeof(float)))
+            return 0;
+    }
+    return 1;
+}
+
+/* Two results of one fold: the same scores, epochs, probe log and exported weights, bit for bit. */
+static void same_result(const char *name, const exp_split *sp, const exp_train_result *a, const exp_train_result *b)
+{
+    CHECK(same_bits(a->val_scores, b->val_scores, sp->n_val * sizeof(double)), "%s: validation scores differ", name);
+    CHECK(same_bits(a->test_scores, b->test_scores, sp->n_test * sizeof(double)), "%s: test scores differ", name);
+    CHECK_EQ_INT(a->best_epoch, b->best_epoch, "best epoch");
+    for (int e = 0; e <= a->best_epoch && e < a->n_epochs && e < b->n_epochs; e++)
+        CHECK(same_bits(&a->curve[e], &b->curve[e], sizeof a->curve[e]), "%s: epoch %d differs", name, e + 1);
+    CHECK(same_bits(&a->probe, &b->probe, sizeof a->probe), "%s: the probe log differs", name);
+    CHECK(same_weights(&a->weights, &b->weights), "%s: the exported weights differ", name);
+}
+
+/* The spare arena (nets/nn_net.c: a freed network's activation memory is taken by the next):
+ * a fold trained after other folds and variants, on the arena they left behind, gives the
+ * bits of the same fold trained first on a fresh one (scores, epochs, exported weights). */
+static void reuse_case(const char *name, const exp_dataset *ds, const exp_split *sp, const exp_split *other,
+                       exp_train_cfg *tc, const wb_tensor_list *w)
+{
+    exp_train_result alone, mid, reused;
+    wb_error e = {0};
+    const int save = tc->save_weights;
+    char unfreeze[sizeof tc->unfreeze];
+    memcpy(unfreeze, tc->unfreeze, sizeof unfreeze);
+    tc->save_weights = 1;
+    nn_arena_spare_free();
+    CHECK(nn_arena_spare_bytes() == 0, "%s: no spare arena after nn_arena_spare_free", name);
+    CHECK(exp_train_backbone(ds, sp, tc, w, NULL, NULL, &alone, &e) == 0, "%s, alone: %s", name, e.msg);
+    const size_t kept = nn_arena_spare_bytes();
+    CHECK(kept > 0, "%s: the freed network's arena is kept", name);
+    /* other folds and variants write their activations into it */
+    static const char *const others[3] = {"all", "layer3", "layer2,layer3"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(tc->unfreeze, sizeof tc->unfreeze, "%s", others[k]);
+        CHECK(exp_train_backbone(ds, k == 1 ? sp : other, tc, w, NULL, NULL, &mid, &e) == 0, "%s, other %d: %s", name, k, e.msg);
+        exp_train_result_free(&mid);
+    }
+    memcpy(tc->unfreeze, unfreeze, sizeof unfreeze);
+    CHECK(nn_arena_spare_bytes() >= kept, "%s: a spare arena of at least %zu bytes (%zu)", name, kept, nn_arena_spare_bytes());
+    CHECK(exp_train_backbone(ds, sp, tc, w, NULL, NULL, &reused, &e) == 0, "%s, reused: %s", name, e.msg);
+    same_result(name, sp, &alone, &reused);
+    printf("%s: %zu-byte spare arena; test score[0] %.17g alone and after other folds\n", name, kept, alone.test_scores[0]);
+    exp_train_result_free(&alone);
+    exp_train_result_free(&reused);
+    tc->save_weights = save;
+}
+
+/* Early stopping: a run stopped by patience keeps its best epoch (the weights restored, the
+ * validation and test scored again); the same run cut at that epoch, with patience (the best
+ * is the last: nothing restored, the last epoch's validation scores kept) and without, gives
+ * the same bits (constant learning rate: the first epochs are the same). */
+static void patience_case(const exp_dataset *ds, const exp_split *sp, exp_train_cfg *tc)
+{
+    exp_train_result stopped, cut, cut0;
+    wb_error e = {0};
+    base_cfg(tc);
+    snprintf(tc->unfreeze, sizeof tc->unfreeze, "all");
+    tc->save_weights = 1;
+    tc->epochs = 10;
+    tc->patience = 1;
+    if (exp_train_backbone(ds, sp, tc, NULL, NULL, NULL, &stopped, &e) != 0) {
+        CHECK(0, "patience: %s", e.msg);
+        return;
+    }
+    CHECK(stopped.best_epoch < stopped.n_epochs - 1 && stopped.n_epochs < 10, "stopped early at epoch %d, best %d",
+          stopped.n_epochs, stopped.best_epoch + 1);
+    tc->epochs = stopped.best_epoch + 1;
+    CHECK(exp_train_backbone(ds, sp, tc, NULL, NULL, NULL, &cut, &e) == 0, "cut: %s", e.msg);
+    CHECK_EQ_INT(cut.n_epochs, tc->epochs, "epochs (cut)");
+    tc->patience = 0;
+    CHECK(exp_train_backbone(ds, sp, tc, NULL, NULL, NULL, &cut0, &e) == 0, "cut, no patience: %s", e.msg);
+    same_result("early stop, restored vs cut", sp, &stopped, &cut);
+    same_result("early stop, cut vs cut without patience", sp, &cut, &cut0);
+    printf("early stopping: %d epochs, best %d; test score[0] %.17g\n", stopped.n_epochs, stopped.best_epoch + 1,
+           stopped.test_scores[0]);
+    exp_train_result_free(&stopped);
+    exp_train_result_free(&cut);
+    exp_train_result_free(&cut0);
+}
+
 int main(void)
 {
     static exp_item items[N];
@@ -196,7 +289,7 @@ int main(void)
     for (size_t i = 0; i < 24; i++) tr[i] = i;
     for (size_t i = 0; i < 8; i++) va[i] = 24 + i, te[i] = 32 + i;
     exp_split sp = {tr, va, te, 24, 8, 8};
-    const size_t uncached = EPOCHS * 24 + (EPOCHS + 1) * 8 + 8;
+    const size_t uncached = EPOCHS * 24 + EPOCHS * 8 + 8;
     exp_train_cfg tc;
 
     base_cfg(&tc); /* flips, layer3 trains, random head */
@@ -288,6 +381,27 @@ int main(void)
         infer_batches("frozen, feature cache", &ds, &sp, &tc, &w0, &fc);
         exp_feature_cache_free(&fc);
         wb_tensor_list_free(&w0);
+    }
+
+    { /* the spare arena across folds and variants; early stopping */
+        size_t tr2[24], va2[8], te2[8];
+        for (size_t i = 0; i < 24; i++) tr2[i] = 16 + i;
+        for (size_t i = 0; i < 8; i++) va2[i] = i, te2[i] = 8 + i;
+        exp_split other = {tr2, va2, te2, 24, 8, 8};
+        base_cfg(&tc);
+        snprintf(tc.unfreeze, sizeof tc.unfreeze, "all");
+        reuse_case("reuse, all", &ds, &sp, &other, &tc, NULL);
+        base_cfg(&tc);
+        reuse_case("reuse, layer3, flips", &ds, &sp, &other, &tc, NULL);
+        wb_tensor_list w0 = one_epoch_weights(&ds, &sp, &tc);
+        exp_feature_cache fc = {0};
+        base_cfg(&tc);
+        snprintf(tc.unfreeze, sizeof tc.unfreeze, "none");
+        tc.features = &fc;
+        reuse_case("reuse, frozen", &ds, &sp, &other, &tc, &w0);
+        exp_feature_cache_free(&fc);
+        wb_tensor_list_free(&w0);
+        patience_case(&ds, &sp, &tc);
     }
 
     /* unfreeze all: no prefix, nothing counted */
