@@ -257,14 +257,17 @@ static void probs_of_logits(const float *logits, int b, int K, double *out)
  * probabilities of each, row-major), from the prefix cache (prefix != NULL, rows of
  * prefix_len floats indexed like idx) or from the images. logits is scratch of B x K. */
 static int score(nn_net *net, const exp_dataset *ds, const size_t *idx, size_t n, int C, int B, int K,
-                 const float *prefix, size_t prefix_len, float *xbuf, float *logits, double *out, size_t *n_full,
-                 wb_error *err)
+                 const float *prefix, size_t prefix_len, size_t kinds, float *xbuf, float *logits, double *out,
+                 size_t *n_full, wb_error *err)
 {
     for (size_t s = 0; s < n; s += (size_t)B) {
         int b = (int)(n - s < (size_t)B ? n - s : (size_t)B);
         int rc;
         if (prefix) {
-            for (int i = 0; i < b; i++) memcpy(xbuf + (size_t)i * prefix_len, prefix + (s + i) * prefix_len, prefix_len * sizeof *xbuf);
+            /* kinds 0: the set's rows in order; else the shared store's unaugmented row of each item */
+            for (int i = 0; i < b; i++)
+                memcpy(xbuf + (size_t)i * prefix_len, prefix + (kinds ? idx[s + i] * kinds : s + i) * prefix_len,
+                       prefix_len * sizeof *xbuf);
             rc = nn_net_forward_from_prefix(net, xbuf, b, ds->rows, ds->cols, 0, logits, err);
         } else {
             rc = gather(ds, idx + s, (size_t)b, C, NULL, NULL, NULL, xbuf, err) ||
@@ -329,6 +332,14 @@ static void probe_memo_keep(exp_feature_cache *fc, const exp_split *sp, size_t F
     memcpy(m->bias, bias, (size_t)K * sizeof *bias);
     m->log = *lg;
     fc->memo = m;
+}
+
+void exp_prefix_cache_free(exp_prefix_cache *c)
+{
+    if (!c) return;
+    free(c->data);
+    free(c->have);
+    memset(c, 0, sizeof *c);
 }
 
 void exp_feature_cache_free(exp_feature_cache *c)
@@ -608,6 +619,7 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
     nn_opt *opt = NULL;
     float *xbuf = NULL, *dlogits = NULL, *logits = NULL, *pre_train = NULL, *pre_val = NULL, *pre_test = NULL;
     float *pre_tmp = NULL;
+    exp_prefix_cache *shared = NULL; /* the run's prefixes, when this call uses them */
     unsigned char *have = NULL; /* which training prefixes pre_train holds */
     int *labels = NULL, *yval = NULL;
     size_t *order = NULL;
@@ -656,6 +668,37 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
     }
     const int n_var = use_prefix && tc->aug_flip ? 2 : 1; /* cached variants of each training image */
     const size_t prefix_len = use_prefix ? (size_t)ps[1] * ps[2] * ps[3] : 0;
+    /* the run's shared store when it may hold every item's rows: the unaugmented image, and
+     * with flips the two warps of the training draws (the warp of an identity draw need not
+     * be the unaugmented pixels' bits) */
+    const int kinds = tc->aug_flip ? 3 : 1;
+    if (use_prefix && tc->prefixes && weights) {
+        const double bytes = (double)ds->n * kinds * (double)prefix_len * sizeof(float);
+        if (!tc->prefix_max_bytes || bytes <= (double)tc->prefix_max_bytes) {
+            shared = tc->prefixes;
+            const int stage = nn_net_first_trainable_stage(net);
+            if (shared->data && (shared->ds != (const void *)ds || shared->weights != (const void *)weights ||
+                                 shared->stage != stage || shared->kinds != kinds || shared->n != ds->n ||
+                                 shared->len != prefix_len))
+                exp_prefix_cache_free(shared);
+            if (!shared->data) {
+                const size_t rows = ds->n * (size_t)kinds;
+                if (rows > SIZE_MAX / sizeof(float) / prefix_len || !(shared->data = malloc(rows * prefix_len * sizeof(float))) ||
+                    !(shared->have = calloc(rows, 1))) {
+                    exp_prefix_cache_free(shared);
+                    wb_err(err, WB_E_NOMEM, NULL, "out of memory for the cached prefix (%zu rows of %zu floats)", rows, prefix_len);
+                    goto done;
+                }
+                shared->ds = ds;
+                shared->weights = weights;
+                shared->stage = stage;
+                shared->kinds = kinds;
+                shared->n = ds->n;
+                shared->len = prefix_len;
+            }
+        }
+    }
+    const size_t skinds = shared ? (size_t)kinds : 0; /* score(): rows by item */
     const size_t in_len = (size_t)C * px;
     xbuf = malloc((size_t)B * (in_len > prefix_len ? in_len : prefix_len) * sizeof *xbuf);
     dlogits = malloc((size_t)B * (size_t)K * sizeof *dlogits);
@@ -704,12 +747,38 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
         size_t ns[2] = {sp->n_val, sp->n_test};
         float **dst[2] = {&pre_val, &pre_test};
         size_t rows = (sp->n_train ? sp->n_train : 1) * (size_t)n_var;
-        if (rows > SIZE_MAX / sizeof(float) / prefix_len || !(pre_train = malloc(rows * prefix_len * sizeof(float))) ||
-            !(have = calloc(rows, 1)) || !(pre_tmp = malloc((size_t)B * prefix_len * sizeof *pre_tmp))) {
+        if (!(pre_tmp = malloc((size_t)B * prefix_len * sizeof *pre_tmp)) ||
+            (!shared && (rows > SIZE_MAX / sizeof(float) / prefix_len ||
+                         !(pre_train = malloc(rows * prefix_len * sizeof(float))) || !(have = calloc(rows, 1))))) {
             wb_err(err, WB_E_NOMEM, NULL, "out of memory for the cached prefix (%zu images of %zu floats)", rows, prefix_len);
             goto done;
         }
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; shared && k < 2; k++) {
+            /* the set's items whose unaugmented row no fold has computed yet, Bi at a time */
+            size_t miss[256];
+            int nm = 0;
+            for (size_t i = 0; i <= ns[k]; i++) {
+                if (i < ns[k] && !shared->have[sets[k][i] * (size_t)kinds]) {
+                    size_t it = sets[k][i], j;
+                    for (j = 0; j < (size_t)nm && miss[j] != it; j++) {}
+                    if (j == (size_t)nm) miss[nm++] = it; /* an item listed twice: computed once */
+                }
+                if (nm == Bi || (i == ns[k] && nm)) {
+                    if (gather(ds, miss, (size_t)nm, C, tc, NULL, NULL, xbuf, err) != 0 ||
+                        nn_net_forward_prefix(net, xbuf, nm, H, W, pre_tmp, err) != 0)
+                        goto done;
+                    out->prefix_images += (size_t)nm;
+                    for (int j = 0; j < nm; j++) {
+                        memcpy(shared->data + miss[j] * (size_t)kinds * prefix_len, pre_tmp + (size_t)j * prefix_len,
+                               prefix_len * sizeof *pre_tmp);
+                        shared->have[miss[j] * (size_t)kinds] = 1;
+                    }
+                    nm = 0;
+                }
+            }
+            *dst[k] = shared->data; /* score() reads row idx * kinds */
+        }
+        for (int k = 0; !shared && k < 2; k++) {
             if (!(*dst[k] = malloc((ns[k] ? ns[k] : 1) * prefix_len * sizeof(float)))) {
                 wb_err(err, WB_E_NOMEM, NULL, "out of memory for the cached prefix");
                 goto done;
@@ -765,11 +834,18 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
                  * not cached yet, as one batch per variant */
                 size_t row[256];
                 for (int i = 0; i < b; i++) row[i] = order[s + i] * n_var + (augment ? aug_sample(tc, &rng).flip : 0);
+                /* the shared store's rows: item x kinds + (flips: 1 + flip; else 0, the
+                 * unaugmented row, which is what the uncached path then reads) */
+                float *ptr = shared ? shared->data : pre_train;
+                unsigned char *phave = shared ? shared->have : have;
+                size_t srow[256];
+                for (int i = 0; i < b; i++)
+                    srow[i] = shared ? sp->train[order[s + i]] * (size_t)kinds + (tc->aug_flip ? 1 + row[i] % n_var : 0) : row[i];
                 for (int v = 0; v < n_var; v++) {
-                    size_t miss[256];
+                    size_t miss[256], mrow[256];
                     int nm = 0;
                     for (int i = 0; i < b; i++)
-                        if (row[i] % n_var == (size_t)v && !have[row[i]]) miss[nm++] = order[s + i]; /* a batch holds each image once */
+                        if (row[i] % n_var == (size_t)v && !phave[srow[i]]) mrow[nm] = srow[i], miss[nm++] = order[s + i]; /* a batch holds each image once */
                     if (!nm) continue;
                     size_t mi[256];
                     for (int j = 0; j < nm; j++) mi[j] = sp->train[miss[j]];
@@ -782,13 +858,12 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
                     }
                     out->prefix_images += (size_t)nm;
                     for (int j = 0; j < nm; j++) {
-                        memcpy(pre_train + (miss[j] * n_var + v) * prefix_len, pre_tmp + (size_t)j * prefix_len,
-                               prefix_len * sizeof *pre_tmp);
-                        have[miss[j] * n_var + v] = 1;
+                        memcpy(ptr + mrow[j] * prefix_len, pre_tmp + (size_t)j * prefix_len, prefix_len * sizeof *pre_tmp);
+                        phave[mrow[j]] = 1;
                     }
                 }
                 for (int i = 0; i < b; i++)
-                    memcpy(xbuf + (size_t)i * prefix_len, pre_train + row[i] * prefix_len, prefix_len * sizeof *xbuf);
+                    memcpy(xbuf + (size_t)i * prefix_len, ptr + srow[i] * prefix_len, prefix_len * sizeof *xbuf);
                 r2 = nn_net_forward_from_prefix(net, xbuf, b, H, W, 1, logits, err);
             } else {
                 r2 = gather(ds, idx, (size_t)b, C, tc, augment ? &rng : NULL, NULL, xbuf, err) ||
@@ -820,7 +895,7 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
         lg->lr = lr;
         lg->val_auc = NAN;
         if (sp->n_val) {
-            if (score(net, ds, sp->val, sp->n_val, C, Bs, K, pre_val, prefix_len, xbuf, logits, out->val_scores, &n_scored, err)) goto done;
+            if (score(net, ds, sp->val, sp->n_val, C, Bs, K, pre_val, prefix_len, skinds, xbuf, logits, out->val_scores, &n_scored, err)) goto done;
             double auc;
             wb_error e2;
             if ((K > 2 ? exp_metrics_auc_ovr(yval, out->val_scores, NULL, sp->n_val, K, &auc, NULL, &e2)
@@ -849,8 +924,8 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
     const int kept_last = !(tc->patience > 0 && snap.data) || out->best_epoch == out->n_epochs - 1;
     if (!kept_last) snapshot_restore(net, &snap);
     else out->best_epoch = out->n_epochs - 1;
-    if (sp->n_val && !(kept_last && out->n_epochs > 0) && score(net, ds, sp->val, sp->n_val, C, Bs, K, pre_val, prefix_len, xbuf, logits, out->val_scores, &n_scored, err)) goto done;
-    if (score(net, ds, sp->test, sp->n_test, C, Bs, K, pre_test, prefix_len, xbuf, logits, out->test_scores, &n_scored, err)) goto done;
+    if (sp->n_val && !(kept_last && out->n_epochs > 0) && score(net, ds, sp->val, sp->n_val, C, Bs, K, pre_val, prefix_len, skinds, xbuf, logits, out->val_scores, &n_scored, err)) goto done;
+    if (score(net, ds, sp->test, sp->n_test, C, Bs, K, pre_test, prefix_len, skinds, xbuf, logits, out->test_scores, &n_scored, err)) goto done;
     if (tc->save_weights && nn_net_export(net, &out->weights, err) != 0) goto done;
     if (has_prefix) out->prefix_images += n_scored;
     rc = 0;
@@ -867,8 +942,10 @@ done:
     free(pre_train);
     free(pre_tmp);
     free(have);
-    free(pre_val);
-    free(pre_test);
+    if (!shared) {
+        free(pre_val);
+        free(pre_test);
+    }
     if (rc) exp_train_result_free(out);
     return rc;
 }

@@ -46,6 +46,25 @@ typedef struct exp_feature_cache {
 
 void exp_feature_cache_free(exp_feature_cache *c);
 
+/* The frozen prefixes (the output of the stages before the first that trains) of a run's
+ * items, shared by its folds and by the variants with the same first trainable stage: the
+ * prefix of an image is a function of the image, its flip and the pretrained weights alone,
+ * so a fold reads the rows an earlier fold computed (the same bits: an image's output does not
+ * depend on its batch). Rows per item: the unaugmented image (validation and test; training
+ * without flips), and with flips the training draws' two warps (flip 0 and 1), each computed
+ * the first time a fold asks for it. Used only with pretrained weights and when all rows fit
+ * exp_train_cfg's prefix_max_bytes; otherwise each call keeps its own (as without this).
+ * Caller-owned: zero it, then exp_prefix_cache_free (also when the key changes). */
+typedef struct exp_prefix_cache {
+    const void *ds, *weights; /* the key: dataset, weights, first trainable stage, rows per */
+    int stage, kinds;         /* item, floats per row */
+    size_t n, len;            /* items; floats per row */
+    float *data;              /* [n x kinds, len] */
+    unsigned char *have;      /* [n x kinds]: computed */
+} exp_prefix_cache;
+
+void exp_prefix_cache_free(exp_prefix_cache *c);
+
 /* The global gradient-norm clip of a fine-tuned variant whose head starts from the probe,
  * when train.grad_clip is 0 (off). */
 #define EXP_PROBE_HEAD_CLIP 1.0f
@@ -75,6 +94,8 @@ typedef struct exp_train_cfg {
     int head_init_probe;    /* fine-tuned variants: start the head from the linear probe (else random) */
     exp_probe_cfg probe;    /* the probe's C grid, class weighting and class count */
     exp_feature_cache *features; /* shared frozen features (NULL: computed per call) */
+    exp_prefix_cache *prefixes;  /* shared frozen prefixes (NULL: per call). Zeroed by
+                                  * exp_train_cfg_from_config. */
     int no_prefix_cache;    /* 1: recompute the frozen prefix at every step (the path continuous
                              * augmentation takes; tests compare it with the cache). Zeroed by
                              * exp_train_cfg_from_config. */

@@ -246,6 +246,56 @@ static void reuse_case(const char *name, const exp_dataset *ds, const exp_split 
     tc->save_weights = save;
 }
 
+/* The run's shared prefix store (exp_prefix_cache): folds and variants trained one after the
+ * other on one store give the bits of each trained with its own per-call cache; a fold whose
+ * rows an earlier one computed computes none; a variant with another first trainable stage
+ * or without flips starts the store again. */
+static void shared_prefix_case(const exp_dataset *ds, const exp_split *sp, const exp_split *other,
+                               exp_train_cfg *tc, const wb_tensor_list *w)
+{
+    exp_prefix_cache store = {0};
+    static const struct { const char *unfreeze; int flip, fold; } steps[6] = {
+        {"layer3", 1, 0}, {"layer3", 1, 1}, {"layer3", 1, 0}, {"layer2,layer3", 1, 0}, {"layer3", 0, 1}, {"layer3", 0, 0}};
+    size_t computed[6] = {0}, own[6] = {0};
+    for (int k = 0; k < 6; k++) {
+        exp_train_result ref, got;
+        wb_error e = {0};
+        base_cfg(tc);
+        snprintf(tc->unfreeze, sizeof tc->unfreeze, "%s", steps[k].unfreeze);
+        tc->aug_flip = steps[k].flip;
+        tc->save_weights = 1;
+        tc->head_init_probe = k == 1;
+        const exp_split *f = steps[k].fold ? other : sp;
+        if (exp_train_backbone(ds, f, tc, w, NULL, NULL, &ref, &e) != 0) {
+            CHECK(0, "shared prefixes, step %d, own cache: %s", k, e.msg);
+            break;
+        }
+        tc->prefixes = &store;
+        if (exp_train_backbone(ds, f, tc, w, NULL, NULL, &got, &e) != 0) {
+            CHECK(0, "shared prefixes, step %d, shared: %s", k, e.msg);
+            exp_train_result_free(&ref);
+            break;
+        }
+        char name[64];
+        snprintf(name, sizeof name, "shared prefixes, step %d", k);
+        same_result(name, f, &ref, &got);
+        computed[k] = got.prefix_images;
+        own[k] = ref.prefix_images;
+        exp_train_result_free(&ref);
+        exp_train_result_free(&got);
+    }
+    /* the first fold and each new key compute what their own cache would; the same fold
+     * again computes nothing; the other fold only the rows the first did not ask for */
+    CHECK(computed[0] == own[0] && computed[3] == own[3] && computed[4] == own[4], "shared prefixes: new keys compute "
+          "all their rows (%zu %zu %zu of %zu %zu %zu)", computed[0], computed[3], computed[4], own[0], own[3], own[4]);
+    CHECK(computed[1] > 0 && computed[1] < own[1], "shared prefixes: the other fold computes %zu of %zu", computed[1], own[1]);
+    CHECK(computed[2] == 0 && computed[5] == 0, "shared prefixes: a fold again computes %zu, %zu", computed[2], computed[5]);
+    printf("shared prefixes: computed %zu %zu %zu %zu %zu %zu (own caches %zu %zu %zu %zu %zu %zu)\n", computed[0], computed[1],
+           computed[2], computed[3], computed[4], computed[5], own[0], own[1], own[2], own[3], own[4], own[5]);
+    exp_prefix_cache_free(&store);
+    tc->prefixes = NULL;
+}
+
 /* Early stopping: a run stopped by patience keeps its best epoch (the weights restored, the
  * validation and test scored again); the same run cut at that epoch, with patience (the best
  * is the last: nothing restored, the last epoch's validation scores kept) and without, gives
@@ -400,6 +450,9 @@ int main(void)
         tc.features = &fc;
         reuse_case("reuse, frozen", &ds, &sp, &other, &tc, &w0);
         exp_feature_cache_free(&fc);
+        wb_tensor_list_free(&w0);
+        w0 = one_epoch_weights(&ds, &sp, &tc);
+        shared_prefix_case(&ds, &sp, &other, &tc, &w0);
         wb_tensor_list_free(&w0);
         patience_case(&ds, &sp, &tc);
     }
