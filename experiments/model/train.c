@@ -672,17 +672,19 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
      * with flips the two warps of the training draws (the warp of an identity draw need not
      * be the unaugmented pixels' bits) */
     const int kinds = tc->aug_flip ? 3 : 1;
+    /* items: a patch run's sliding windows follow its patches (test items past ds->n) */
+    const size_t n_items = ds->n + (ds->patch ? ds->patch->n_windows : 0);
     if (use_prefix && tc->prefixes && weights) {
-        const double bytes = (double)ds->n * kinds * (double)prefix_len * sizeof(float);
+        const double bytes = (double)n_items * kinds * (double)prefix_len * sizeof(float);
         if (!tc->prefix_max_bytes || bytes <= (double)tc->prefix_max_bytes) {
             shared = tc->prefixes;
             const int stage = nn_net_first_trainable_stage(net);
             if (shared->data && (shared->ds != (const void *)ds || shared->weights != (const void *)weights ||
-                                 shared->stage != stage || shared->kinds != kinds || shared->n != ds->n ||
+                                 shared->stage != stage || shared->kinds != kinds || shared->n != n_items ||
                                  shared->len != prefix_len))
                 exp_prefix_cache_free(shared);
             if (!shared->data) {
-                const size_t rows = ds->n * (size_t)kinds;
+                const size_t rows = n_items * (size_t)kinds;
                 if (rows > SIZE_MAX / sizeof(float) / prefix_len || !(shared->data = malloc(rows * prefix_len * sizeof(float))) ||
                     !(shared->have = calloc(rows, 1))) {
                     exp_prefix_cache_free(shared);
@@ -693,7 +695,7 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
                 shared->weights = weights;
                 shared->stage = stage;
                 shared->kinds = kinds;
-                shared->n = ds->n;
+                shared->n = n_items;
                 shared->len = prefix_len;
             }
         }
