@@ -12,6 +12,10 @@
  * cache holds one variant (n_train + n_val + n_test); with a rotation (continuous) nothing is
  * cached. The inference passes (scoring, the prefix and feature caches) in batches of 1, 3 and
  * nn_net_infer_batch's give the bits of batches of train.batch_size (tc->infer_batch).
+ * Across calls: a fold trained on the spare arena other trainings left (nets/nn_net.c) gives
+ * the bits of the fold trained first; folds and variants on one shared prefix store
+ * (exp_prefix_cache) give the bits of their own caches and compute only the rows no earlier
+ * call did; a run stopped early gives the bits of the same run cut at its best epoch.
  */
 #include <stdlib.h>
 #include <string.h>
