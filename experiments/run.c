@@ -34,9 +34,9 @@
 #include "io/io_sbuf.h"
 #include "base/wb_log.h"
 
-#ifndef WB_GIT_REVISION
-#define WB_GIT_REVISION "unknown"
-#endif
+/* `git describe --always --dirty` of the source tree when the binary was built (generated:
+ * experiments/git_revision.cmake) */
+extern const char wb_git_revision[];
 
 /* ---- breast-level aggregation ---- */
 
@@ -427,7 +427,7 @@ static void env_json(sbuf *b, const exp_config *cfg, const exp_run_options *o, c
     sb_printf(b, "{\n  \"workbench\": ");
     sb_jstr(b, o->version ? o->version : "unknown");
     sb_printf(b, ",\n  \"git_revision\": ");
-    sb_jstr(b, WB_GIT_REVISION);
+    sb_jstr(b, wb_git_revision);
     sb_printf(b, ",\n  \"dcmtk\": ");
     sb_jstr(b, io_dicom_dcmtk_version());
     sb_printf(b, ",\n  \"openblas\": ");
@@ -675,7 +675,7 @@ static int run_register(run_ctx *c, wb_error *err)
     io_sha256_hex(ch, chex);
     char *ctz = realloc(ctext, cn + 1);
     if (ctz) ctz[cn] = '\0';
-    exp_registry_run rr = {c->dir, exp_config_get(c->cfg)->name, chex, c->wsha, WB_GIT_REVISION, ctz ? ctz : "",
+    exp_registry_run rr = {c->dir, exp_config_get(c->cfg)->name, chex, c->wsha, wb_git_revision, ctz ? ctz : "",
                            o->step == EXP_RUN_PREPARE && !o->keep_registry_pid, NULL, NULL, NULL};
     int rc = exp_registry_start(c->reg, &rr, &c->reg_id, err);
     free(ctz ? ctz : (char *)ctext);

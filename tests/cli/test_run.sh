@@ -19,6 +19,11 @@ for f in config.yaml environment.json manifest.csv excluded.csv folds.csv curves
   checks=$((checks + 1)); [ -s "$run/$f" ] || { fails=$((fails + 1)); echo "FAIL: $f missing or empty" >&2; }
 done
 expect_grep 'repeat 1/1 fold 2/2 last: epoch 2/2 loss [0-9.]+ val AUC' "$out/stderr"
+# the revision the binary was built from (at build time, not when CMake was configured)
+src=$(cd "$(dirname "$0")/../.." && pwd)
+if rev=$(git -C "$src" describe --always --dirty 2>/dev/null); then
+  expect_grep "^  \"git_revision\": \"$rev\",\$" "$run/environment.json"
+fi
 expect_eq "$(tail -n +2 "$run/predictions.csv" | wc -l)" $((64 * 3)) "one prediction per image and variant"
 expect_eq "$(tail -n +2 "$run/manifest.csv" | wc -l)" 64 "manifest rows"
 expect_grep '"data": \{"images": 64, "patients": 16, "positive_images": [0-9]+, "excluded": 0, "non_dicom_images": 0, "formats": \{"dicom": 64\}\}' "$run/metrics.json"
