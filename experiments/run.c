@@ -45,11 +45,12 @@ extern const char wb_git_revision[];
  * had no DICOM metadata: the report says so. */
 static void json_formats(sbuf *b, const exp_dataset *ds)
 {
+    static const io_image_format fmts[] = {IO_IMAGE_DICOM, IO_IMAGE_PNG, IO_IMAGE_JPEG, IO_IMAGE_PGM};
     static const char *const names[] = {"dicom", "png", "jpeg", "pgm"};
     size_t cnt[4] = {0}, other = 0;
     for (size_t i = 0; i < ds->n; i++) {
         size_t k = 0;
-        while (k < 4 && strcmp(ds->items[i].format, names[k])) k++;
+        while (k < 4 && ds->items[i].format != fmts[k]) k++;
         if (k < 4) cnt[k]++;
         else other++;
     }
@@ -699,13 +700,15 @@ static int run_manifest(run_ctx *c, wb_error *err)
         }
         sb_csv(&b, shown);
         free(shown);
+        char sha[65];
+        exp_item_sha256_hex(it, sha);
+        const char *fmt = io_image_format_name((io_image_format)it->format);
         if (c->mc)
-            sb_printf(&b, ",%s,%s,%s,%s,%s,%s,%s\n", it->sop_uid, it->sha256,
-                      exp_config_get(c->cfg)->data.classes[it->label], it->pseudonym, it->laterality,
-                      it->view, it->format);
+            sb_printf(&b, ",%s,%s,%s,%s,%s,%s,%s\n", it->sop_uid, sha, exp_config_get(c->cfg)->data.classes[it->label],
+                      it->pseudonym, it->laterality, it->view, fmt);
         else
-            sb_printf(&b, ",%s,%s,%d,%s,%s,%s,%s\n", it->sop_uid, it->sha256, it->label, it->pseudonym, it->laterality,
-                      it->view, it->format);
+            sb_printf(&b, ",%s,%s,%d,%s,%s,%s,%s\n", it->sop_uid, sha, it->label, it->pseudonym, it->laterality, it->view,
+                      fmt);
     }
     if (setup_file(c, &b, EXP_RD_MANIFEST, err) != 0) return -1;
     sb_printf(&b, EXP_RD_EXCLUDED_COLUMNS "\n");

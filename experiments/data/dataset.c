@@ -131,11 +131,7 @@ void exp_dataset_cache_dir(const exp_config *cfg, const char *runs_dir, char *bu
 void exp_dataset_free(exp_dataset *ds)
 {
     if (!ds) return;
-    for (size_t i = 0; i < ds->n; i++) {
-        free(ds->items[i].file);
-        free(ds->items[i].path);
-        free(ds->items[i].group);
-    }
+    exp_strpool_free(&ds->strings);
     for (size_t i = 0; i < ds->n_excluded; i++) {
         free(ds->excluded[i].file);
         free(ds->excluded[i].reason);
@@ -170,6 +166,66 @@ static void copy(char *dst, size_t n, const char *src)
     if (l >= n) l = n - 1;
     if (l) memcpy(dst, src, l);
     dst[l] = '\0';
+}
+
+/* ---- the items' strings ---- */
+
+struct exp_strpool_block {
+    struct exp_strpool_block *prev;
+    size_t used, cap;
+    char data[];
+};
+
+enum { STRPOOL_BLOCK = 65536 };
+
+const char *exp_strpool_add(exp_strpool *p, const char *s, size_t max)
+{
+    size_t l = strlen(s);
+    if (l > max) l = max;
+    struct exp_strpool_block *b = p->last;
+    if (!b || b->cap - b->used < l + 1) {
+        size_t cap = l + 1 > STRPOOL_BLOCK ? l + 1 : STRPOOL_BLOCK;
+        if (!(b = malloc(sizeof *b + cap))) return NULL;
+        b->prev = p->last;
+        b->used = 0;
+        b->cap = cap;
+        p->last = b;
+    }
+    char *d = b->data + b->used;
+    memcpy(d, s, l);
+    d[l] = '\0';
+    b->used += l + 1;
+    return d;
+}
+
+void exp_strpool_free(exp_strpool *p)
+{
+    for (struct exp_strpool_block *b = p->last, *prev; b; b = prev) {
+        prev = b->prev;
+        free(b);
+    }
+    p->last = NULL;
+}
+
+void exp_item_sha256_hex(const exp_item *it, char out[65])
+{
+    io_sha256_hex(it->sha256, out);
+}
+
+/* file resolved against dir (an absolute file as it is), malloc'd; NULL when out of memory. */
+static char *resolve(const char *dir, const char *file)
+{
+    size_t need = strlen(dir) + strlen(file) + 2;
+    char *path = malloc(need);
+    if (!path) return NULL;
+    if (file[0] == '/') snprintf(path, need, "%s", file);
+    else snprintf(path, need, "%s/%s", dir, file);
+    return path;
+}
+
+char *exp_dataset_item_path(const exp_dataset *ds, const exp_item *it)
+{
+    return resolve(ds->dicom_dir, it->file);
 }
 
 /* text with every occurrence of needle (ASCII case ignored) replaced by repl; malloc'd, NULL
@@ -220,9 +276,11 @@ char *exp_dataset_out_text(const exp_dataset *ds, const char *text, const char *
  * error ends up in the run registry); left as it is when out of memory. */
 static void err_out_text(const exp_dataset *ds, wb_error *err, const exp_item *it)
 {
-    char *t = exp_dataset_out_text(ds, err->msg, it->file, it->path, it->csv_line, it->group, it->pseudonym);
+    char *path = exp_dataset_item_path(ds, it);
+    char *t = path ? exp_dataset_out_text(ds, err->msg, it->file, path, it->csv_line, it->group, it->pseudonym) : NULL;
     if (t) snprintf(err->msg, sizeof err->msg, "%s", t);
     free(t);
+    free(path);
 }
 
 /* Decodes one file (DICOM, or PNG/JPEG/PGM for film data: io_image_read) into values 0..1 as
@@ -242,18 +300,36 @@ static int decode_one(const char *path, io_voi_mode voi, io_dicom_image *img, io
     return 0;
 }
 
+/* A string of the item: s cut to max bytes in ds->strings ("" costs nothing). 0, or -1 when out of memory. */
+static int item_str(exp_dataset *ds, const char **dst, const char *s, size_t max)
+{
+    *dst = s[0] ? exp_strpool_add(&ds->strings, s, max) : "";
+    return *dst ? 0 : -1;
+}
+
+/* What the CSV left empty of the item's SOP UID, laterality and view, from the DICOM header m.
+ * 0, or -1 when out of memory. */
+static int item_fill_meta(exp_dataset *ds, exp_item *it, const io_dicom_meta *m)
+{
+    if (!it->sop_uid[0] && item_str(ds, &it->sop_uid, m->sop_uid, EXP_ITEM_UID_MAX) != 0) return -1;
+    if (!it->laterality[0] && item_str(ds, &it->laterality, m->laterality, EXP_ITEM_LATERALITY_MAX) != 0) return -1;
+    if (!it->view[0] && item_str(ds, &it->view, m->view_position, EXP_ITEM_VIEW_MAX) != 0) return -1;
+    return 0;
+}
+
 /* Decodes one file and preprocesses it.
  * The CSV's laterality/view/SOP UID win; a DICOM header fills what the CSV leaves empty. */
-static int load_one(const char *path, const exp_pre_params *p, io_voi_mode voi, exp_item *it,
+static int load_one(exp_dataset *ds, const char *path, const exp_pre_params *p, io_voi_mode voi, exp_item *it,
                     exp_pre_result *r, wb_error *err)
 {
     io_dicom_image img;
     io_image_format fmt;
     if (decode_one(path, voi, &img, &fmt, err) != 0) return -1;
-    copy(it->format, sizeof it->format, io_image_format_name(fmt));
-    if (!it->sop_uid[0]) copy(it->sop_uid, sizeof it->sop_uid, img.meta.sop_uid);
-    if (!it->laterality[0]) copy(it->laterality, sizeof it->laterality, img.meta.laterality);
-    if (!it->view[0]) copy(it->view, sizeof it->view, img.meta.view_position);
+    it->format = (uint8_t)fmt;
+    if (item_fill_meta(ds, it, &img.meta) != 0) {
+        io_dicom_image_free(&img);
+        return wb_err(err, WB_E_NOMEM, path, "out of memory");
+    }
     int rc = exp_pre_run(img.pixels, img.rows, img.cols, it->laterality, p, r, err);
     if (rc && !err->file[0]) copy(err->file, sizeof err->file, path);
     io_dicom_image_free(&img);
@@ -315,7 +391,7 @@ static int exclude_file(exp_dataset *ds, const exp_item *it, const char *reason,
     memset(x, 0, sizeof *x);
     x->file = dup_str(it->file);
     x->reason = dup_str(reason);
-    x->path = dup_str(it->path);
+    x->path = exp_dataset_item_path(ds, it);
     x->group = dup_str(it->group);
     if (!x->file || !x->reason || !x->path || !x->group) {
         free(x->file);
@@ -331,12 +407,9 @@ static int exclude_file(exp_dataset *ds, const exp_item *it, const char *reason,
     return 0;
 }
 
-/* Frees what a row that is not kept holds and clears its item for the next row. */
+/* Clears the item of a row that is not kept for the next row (its strings stay in the pool until the dataset is freed). */
 static void item_drop(exp_item *it)
 {
-    free(it->file);
-    free(it->group);
-    free(it->path);
     memset(it, 0, sizeof *it);
 }
 
@@ -505,6 +578,14 @@ int exp_dataset_check_labels(const exp_config *cfg, exp_labels_summary *s, wb_er
 /* ---- the same image listed twice ---- */
 
 
+/* exp_named_row_cmp for rows named by their SHA-256 (32 bytes, not a string). */
+static int sha_row_cmp(const void *a, const void *b)
+{
+    const exp_named_row *x = a, *y = b;
+    int c = memcmp(x->name, y->name, IO_SHA256_SIZE);
+    return c ? c : (x->row > y->row) - (x->row < y->row);
+}
+
 /* Rows that name one image, by the file (its path, symbolic links and "./" resolved), its
  * content (SHA-256) or its SOP Instance UID: when they agree on everything else (patient,
  * label, laterality, view) the later ones are dropped with a warning; otherwise the image
@@ -523,20 +604,28 @@ static int check_duplicates(exp_dataset *ds, const char *labels, wb_error *err)
         rc = wb_err(err, WB_E_NOMEM, labels, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < n; i++) real[i] = realpath(ds->items[i].path, NULL);
+    for (size_t i = 0; i < n && rc == 0; i++) { /* the resolved path, else the path as the load opened it */
+        char *path = exp_dataset_item_path(ds, &ds->items[i]);
+        if (!path) {
+            rc = wb_err(err, WB_E_NOMEM, labels, "out of memory");
+            break;
+        }
+        if (!(real[i] = realpath(path, NULL))) real[i] = path;
+        else free(path);
+    }
     static const char *const what[3] = {"names the same file as", "has the same content (SHA-256) as",
                                         "has the same SOP Instance UID as"};
     for (int kind = 0; kind < 3 && rc == 0; kind++) {
         size_t m = 0;
         for (size_t i = 0; i < n; i++) {
             const exp_item *it = &ds->items[i];
-            const char *key = kind == 0 ? (real[i] ? real[i] : it->path) : kind == 1 ? it->sha256 : it->sop_uid;
-            if (key[0]) k[m++] = (exp_named_row){key, i};
+            const char *key = kind == 0 ? real[i] : kind == 1 ? (const char *)it->sha256 : it->sop_uid;
+            if (kind == 1 || key[0]) k[m++] = (exp_named_row){key, i};
         }
-        qsort(k, m, sizeof *k, exp_named_row_cmp);
+        qsort(k, m, sizeof *k, kind == 1 ? sha_row_cmp : exp_named_row_cmp);
         for (size_t a = 0; a < m && rc == 0;) {
             size_t b = a + 1;
-            for (; b < m && !strcmp(k[a].name, k[b].name); b++) {
+            for (; b < m && (kind == 1 ? !memcmp(k[a].name, k[b].name, IO_SHA256_SIZE) : !strcmp(k[a].name, k[b].name)); b++) {
                 const exp_item *x = &ds->items[k[a].row], *y = &ds->items[k[b].row];
                 const char *diff = strcmp(x->group, y->group) ? "under another patient (the image would be in two folds)"
                                    : x->label != y->label      ? "with another label"
@@ -723,7 +812,10 @@ int exp_dataset_load_opts(const exp_config *cfg, const uint8_t key[32], const ch
     int rc = 0;
     size_t n_new = 0; /* images computed, not read from the cache */
     const double t0 = wb_now();
+    char *path = NULL; /* the row's file resolved against dicom_dir */
     for (size_t r = 0; r < csv.n_rows && rc == 0; r++) {
+        free(path);
+        path = NULL;
         if (opts->max_new && n_new >= opts->max_new) {
             ds->stopped = 1;
             break;
@@ -738,17 +830,16 @@ int exp_dataset_load_opts(const exp_config *cfg, const uint8_t key[32], const ch
             rc = wb_err_at(err, WB_E_DATA, labels, csv.lines[r], 0, NULL, "empty %s", !file[0] ? "file name" : "group (patient) id");
             break;
         }
-        size_t need = strlen(dir) + strlen(file) + 2;
-        it->file = dup_str(file);
-        it->group = dup_str(group);
-        it->path = malloc(need);
-        if (!it->file || !it->group || !it->path) {
+        /* the CSV's SOP UID, laterality and view win; a DICOM header fills what they leave empty */
+        if (item_str(ds, &it->file, file, SIZE_MAX) || item_str(ds, &it->group, group, SIZE_MAX) ||
+            item_str(ds, &it->sop_uid, c_sop >= 0 ? io_csv_cell(&csv, r, c_sop) : "", EXP_ITEM_UID_MAX) ||
+            item_str(ds, &it->laterality, c_lat >= 0 ? io_csv_cell(&csv, r, c_lat) : "", EXP_ITEM_LATERALITY_MAX) ||
+            item_str(ds, &it->view, c_view >= 0 ? io_csv_cell(&csv, r, c_view) : "", EXP_ITEM_VIEW_MAX) ||
+            !(path = resolve(dir, file))) {
             item_drop(it);
             rc = wb_err(err, WB_E_NOMEM, labels, "out of memory");
             break;
         }
-        if (file[0] == '/') snprintf(it->path, need, "%s", file);
-        else snprintf(it->path, need, "%s/%s", dir, file);
         exp_pseudonym(key, group, it->pseudonym);
         const char *lv = io_csv_cell(&csv, r, c_label);
         int bad_label = 0;
@@ -782,19 +873,15 @@ int exp_dataset_load_opts(const exp_config *cfg, const uint8_t key[32], const ch
             if (progress) wb_progress("data: images read and preprocessed", r + 1, csv.n_rows, t0);
             continue;
         }
-        if (c_sop >= 0) copy(it->sop_uid, sizeof it->sop_uid, io_csv_cell(&csv, r, c_sop));
-        if (c_lat >= 0) copy(it->laterality, sizeof it->laterality, io_csv_cell(&csv, r, c_lat));
-        if (c_view >= 0) copy(it->view, sizeof it->view, io_csv_cell(&csv, r, c_view));
-
         wb_error e;
         wb_error_clear(&e);
         uint8_t digest[IO_SHA256_SIZE];
         exp_pre_result res;
         memset(&res, 0, sizeof res);
         int status_hit = 0;
-        int bad = io_sha256_file(it->path, digest, &e);
+        int bad = io_sha256_file(path, digest, &e);
         if (!bad) {
-            io_sha256_hex(digest, it->sha256);
+            memcpy(it->sha256, digest, sizeof it->sha256);
             int status = EXP_CACHE_MISS;
             uint8_t ckey[IO_SHA256_SIZE];
             if (use_cache) { /* key: the file's bytes, and the VOI mode (not in exp_pre_params) */
@@ -811,19 +898,18 @@ int exp_dataset_load_opts(const exp_config *cfg, const uint8_t key[32], const ch
                 n_hits++;
                 status_hit = 1;
                 io_image_format fmt = IO_IMAGE_DICOM;
-                if (io_image_sniff(it->path, &fmt, &e) != 0) fmt = IO_IMAGE_DICOM;
-                copy(it->format, sizeof it->format, io_image_format_name(fmt));
+                if (io_image_sniff(path, &fmt, &e) != 0) fmt = IO_IMAGE_DICOM;
+                it->format = (uint8_t)fmt;
                 if (fmt == IO_IMAGE_DICOM && (!it->sop_uid[0] || !it->laterality[0] || !it->view[0])) { /* header only */
                     io_dicom_meta m;
-                    if (io_dicom_read_meta(it->path, &m, &e) == 0) {
-                        if (!it->sop_uid[0]) copy(it->sop_uid, sizeof it->sop_uid, m.sop_uid);
-                        if (!it->laterality[0]) copy(it->laterality, sizeof it->laterality, m.laterality);
-                        if (!it->view[0]) copy(it->view, sizeof it->view, m.view_position);
+                    if (io_dicom_read_meta(path, &m, &e) == 0 && item_fill_meta(ds, it, &m) != 0) {
+                        bad = 1;
+                        wb_err(&e, WB_E_NOMEM, path, "out of memory");
                     }
                 }
             } else {
                 n_new++;
-                bad = load_one(it->path, &p, voi, it, &res, &e);
+                bad = load_one(ds, path, &p, voi, it, &res, &e);
                 wb_error se;
                 if (!bad && use_cache && exp_cache_store(&cache, ckey, &res, &se) != 0)
                     wb_warn("cannot store %s in the cache: %s", file, se.msg);
@@ -863,6 +949,7 @@ int exp_dataset_load_opts(const exp_config *cfg, const uint8_t key[32], const ch
         ds->n++;
         if (progress) wb_progress("data: images read and preprocessed", r + 1, csv.n_rows, t0);
     }
+    free(path);
     io_csv_free(&csv);
     free(test_row);
     ds->n_cached = n_hits;

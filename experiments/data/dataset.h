@@ -20,24 +20,44 @@
 #include "experiments/data/preprocess.h"
 #include "experiments/data/rows.h"
 #include "io/io_dicom.h"
+#include "io/io_image.h"
 #include "base/wb_error.h"
 
+/* Strings that live as long as a dataset, packed into blocks of 64 kB (no malloc, and none of
+ * malloc's per-allocation overhead, per string): the items' file names, patient ids, SOP UIDs,
+ * lateralities and views. Zeroed is empty; exp_strpool_free frees every string at once. */
+typedef struct exp_strpool {
+    struct exp_strpool_block *last; /* the newest block; each links to the one before */
+} exp_strpool;
+
+/* A copy of s cut to at most max bytes, NUL-terminated, in p; NULL when out of memory. */
+const char *exp_strpool_add(exp_strpool *p, const char *s, size_t max);
+void exp_strpool_free(exp_strpool *p);
+
+/* The longest SOP UID, laterality and view an item keeps (longer values are cut, as they always were). */
+enum { EXP_ITEM_UID_MAX = 79, EXP_ITEM_LATERALITY_MAX = 7, EXP_ITEM_VIEW_MAX = 15 };
+
+/* One image (or patch) of a dataset: ~100 bytes plus its strings (in the dataset's pool, ds->strings),
+ * the part of a dataset that grows with the cohort whatever data.memory_mb says. The file's
+ * resolved path is not kept: exp_dataset_item_path. */
 typedef struct exp_item {
-    char *file;            /* as written in the labels CSV */
-    char *path;            /* resolved against data.dicom_dir */
-    char *group;           /* patient id (raw; never written out) */
+    const char *file;      /* as written in the labels CSV */
+    const char *group;     /* patient id (raw; never written out) */
+    const char *sop_uid;   /* from the CSV's sop_instance_uid column, else the DICOM header ("" if neither) */
+    const char *laterality; /* from the CSV's laterality column, else the DICOM header */
+    const char *view;      /* from the CSV's view column, else ViewPosition */
+    uint8_t sha256[32];    /* of the file's bytes (exp_item_sha256_hex for the 64 hex digits) */
     char pseudonym[17];    /* HMAC-SHA256(key, group), 16 hex digits */
-    char sop_uid[80];      /* from the CSV's sop_instance_uid column, else the DICOM header */
-    char laterality[8];    /* from the CSV's laterality column, else the DICOM header */
-    char view[16];         /* from the CSV's view column, else ViewPosition */
-    char sha256[65];       /* of the file's bytes */
-    char format[8];        /* io_image_format_name: "dicom", "png", "jpeg", "pgm" (no DICOM
-                            * metadata for the last three: laterality/view from the CSV only) */
+    uint8_t format;        /* io_image_format: DICOM, PNG, JPEG, PGM (no DICOM metadata for the last
+                            * three: laterality/view from the CSV only) */
+    uint8_t split;         /* cv.split_column: 1 a test row, 0 a training row (0 without a split) */
     int label;             /* binary: 1 = data.positive, 0 = anything else; with data.classes:
                             * the class index (position of the value in data.classes) */
     int csv_line;
-    int split;             /* cv.split_column: 1 a test row, 0 a training row (0 without a split) */
 } exp_item;
+
+/* The item's SHA-256 as 64 hex digits into out[65]. */
+void exp_item_sha256_hex(const exp_item *it, char out[65]);
 
 typedef struct exp_excluded {
     char *file;            /* as written in the labels CSV */
@@ -57,6 +77,7 @@ typedef enum {
 typedef struct exp_dataset {
     exp_item *items;
     size_t n;
+    exp_strpool strings;   /* the items' strings */
     int rows, cols;        /* preprocessed image size */
     float *images;         /* n * rows * cols, as the network sees them; NULL when they are
                             * spilled to disk or not kept: read them with exp_dataset_image */
@@ -99,6 +120,10 @@ char *exp_dataset_out_file(const exp_dataset *ds, const char *file, const char *
  * pseudonym; malloc'd, NULL when out of memory. */
 char *exp_dataset_out_text(const exp_dataset *ds, const char *text, const char *file, const char *path, int line,
                            const char *group, const char *pseudonym);
+
+/* Item it's file resolved against data.dicom_dir (as the load opened it), malloc'd; NULL when
+ * out of memory. */
+char *exp_dataset_item_path(const exp_dataset *ds, const exp_item *it);
 
 /* What exp_dataset_check_labels found in a labels CSV. */
 typedef struct exp_labels_summary {

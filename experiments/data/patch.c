@@ -191,6 +191,7 @@ static void copy(char *dst, size_t n, const char *src)
  * windows (images and features only), appended to the dataset at the end. */
 typedef struct grow {
     exp_item *items;
+    exp_strpool strings; /* the items' strings */
     exp_patch_item *pitems, *witems;
     size_t *pslot, *wslot; /* each patch's and window's slot in the pixel store */
     double *feat, *wfeat;
@@ -266,11 +267,7 @@ static int grow_to(void **p, size_t *cap, size_t need, size_t elem)
 
 static void grow_free(grow *g)
 {
-    for (size_t i = 0; i < g->n; i++) {
-        free(g->items[i].file);
-        free(g->items[i].path);
-        free(g->items[i].group);
-    }
+    exp_strpool_free(&g->strings);
     for (size_t i = 0; i < g->n_excl; i++) {
         free(g->excl[i].file);
         free(g->excl[i].reason);
@@ -418,7 +415,7 @@ static int decode(const char *path, io_voi_mode voi, float **px, int *rows, int 
     io_dicom_image img;
     io_image_format fmt;
     if (io_image_read(path, &o, &img, &fmt, err) != 0) return -1;
-    copy(im->format, sizeof im->format, io_image_format_name(fmt));
+    im->format = fmt;
     if (!im->sop_uid[0]) copy(im->sop_uid, sizeof im->sop_uid, img.meta.sop_uid);
     if (!im->laterality[0]) copy(im->laterality, sizeof im->laterality, img.meta.laterality);
     if (!im->view[0]) copy(im->view, sizeof im->view, img.meta.view_position);
@@ -477,8 +474,8 @@ typedef struct loader {
 
 /* Adds a patch item (lesion or background) for image im at (r0, c0, side), through the cache. */
 static int add_patch(loader *L, const float *img, const exp_pre_frame *fr, const uint8_t digest[32], size_t image,
-                     const exp_patch_image *im, const char *path, int kind, int label, int csv_line, int k, int r0,
-                     int c0, int side, const char *sha_hex, wb_error *err)
+                     const exp_patch_image *im, int kind, int label, int csv_line, int k, int r0,
+                     int c0, int side, wb_error *err)
 {
     grow *g = &L->g;
     size_t cap = g->cap, c2 = g->cap, c3 = g->cap, c4 = g->cap;
@@ -517,23 +514,20 @@ static int add_patch(loader *L, const float *img, const exp_pre_frame *fr, const
     if (L->time_features) L->feature_seconds += res.feature_seconds;
     exp_item *it = &g->items[g->n];
     memset(it, 0, sizeof *it);
-    it->file = dup_str(im->file);
-    it->path = dup_str(path);
-    it->group = dup_str(im->group);
-    if (!it->file || !it->path || !it->group) {
-        free(it->file);
-        free(it->path);
-        free(it->group);
+    char uid[EXP_ITEM_UID_MAX + 1];
+    snprintf(uid, sizeof uid, "%.64s/%c%d", im->sop_uid[0] ? im->sop_uid : im->file, kind == EXP_PATCH_LESION ? 'L' : 'B',
+             k + 1);
+    if (!(it->file = exp_strpool_add(&g->strings, im->file, SIZE_MAX)) ||
+        !(it->group = exp_strpool_add(&g->strings, im->group, SIZE_MAX)) ||
+        !(it->sop_uid = exp_strpool_add(&g->strings, uid, SIZE_MAX)) ||
+        !(it->laterality = exp_strpool_add(&g->strings, im->laterality, EXP_ITEM_LATERALITY_MAX)) ||
+        !(it->view = exp_strpool_add(&g->strings, im->view, EXP_ITEM_VIEW_MAX))) {
         exp_pre_result_free(&res);
         return wb_err(err, WB_E_NOMEM, L->labels, "out of memory");
     }
     memcpy(it->pseudonym, im->pseudonym, sizeof it->pseudonym);
-    snprintf(it->sop_uid, sizeof it->sop_uid, "%.64s/%c%d", im->sop_uid[0] ? im->sop_uid : im->file,
-             kind == EXP_PATCH_LESION ? 'L' : 'B', k + 1);
-    copy(it->laterality, sizeof it->laterality, im->laterality);
-    copy(it->view, sizeof it->view, im->view);
-    copy(it->format, sizeof it->format, im->format); /* the file it was cut from */
-    copy(it->sha256, sizeof it->sha256, sha_hex);
+    it->format = (uint8_t)im->format; /* the file it was cut from */
+    memcpy(it->sha256, digest, sizeof it->sha256);
     it->label = label;
     it->csv_line = csv_line;
     it->split = im->split;
@@ -547,12 +541,7 @@ static int add_patch(loader *L, const float *img, const exp_pre_frame *fr, const
     memcpy(g->feat + g->n * EXP_PRE_N_FEATURES, res.features, sizeof res.features);
     const int rc = store_put(&L->st, res.image, &g->pslot[g->n], err);
     exp_pre_result_free(&res);
-    if (rc) {
-        free(it->file);
-        free(it->path);
-        free(it->group);
-        return -1;
-    }
+    if (rc) return -1;
     g->n++;
     return 0;
 }
@@ -645,7 +634,7 @@ static int load_image(loader *L, const io_csv *csv, const box_cols *bc, const si
     wb_error e;
     wb_error_clear(&e);
     uint8_t digest[IO_SHA256_SIZE];
-    char sha_hex[65], msg[2400];
+    char msg[2400];
     int rows = 0, cols = 0, rc = 0;
     double spacing = 0;
     if (io_sha256_file(path, digest, &e) != 0 || decode(path, L->voi, &img, &rows, &cols, im, &spacing, &e) != 0 ||
@@ -659,7 +648,6 @@ static int load_image(loader *L, const io_csv *csv, const box_cols *bc, const si
         wb_error_format(&e, msg, sizeof msg);
         goto bad_image;
     }
-    io_sha256_hex(digest, sha_hex);
     im->rows = rows;
     im->cols = cols;
     /* the file's own spacing wins; the labels' pixel_spacing_mm fills in where the file has none
@@ -739,8 +727,7 @@ static int load_image(loader *L, const io_csv *csv, const box_cols *bc, const si
         double dy = j > 0 ? j * (2 * wb_rng_uniform(&rng) - 1) : 0, dx = j > 0 ? j * (2 * wb_rng_uniform(&rng) - 1) : 0;
         int r0, c0;
         place(cy + dy, cx + dx, s, rows, cols, &r0, &c0);
-        if (add_patch(L, img, &fr, digest, image, im, path, EXP_PATCH_LESION, label, csv->lines[r], n_boxes - 1, r0, c0, s,
-                      sha_hex, err) != 0) {
+        if (add_patch(L, img, &fr, digest, image, im, EXP_PATCH_LESION, label, csv->lines[r], n_boxes - 1, r0, c0, s, err) != 0) {
             rc = -1;
             goto done;
         }
@@ -787,8 +774,7 @@ static int load_image(loader *L, const io_csv *csv, const box_cols *bc, const si
                         c0 = b;
                         break;
                     }
-            if (add_patch(L, img, &fr, digest, image, im, path, EXP_PATCH_BACKGROUND, 0, im->csv_line, t, r0, c0, s,
-                          sha_hex, err) != 0) {
+            if (add_patch(L, img, &fr, digest, image, im, EXP_PATCH_BACKGROUND, 0, im->csv_line, t, r0, c0, s, err) != 0) {
                 rc = -1;
                 goto done;
             }
@@ -1017,6 +1003,8 @@ int exp_patch_load(const exp_config *cfg, const uint8_t key[32], const char *cac
         }
         ds->items = g->items;
         ds->n = g->n;
+        ds->strings = g->strings;
+        g->strings.last = NULL;
         ds->images = L.st.mem; /* NULL when spilled */
         ds->slot = slot;
         ds->spilled = L.st.fd >= 0;

@@ -32,6 +32,7 @@
 #include "experiments/config/config.h"
 #include "experiments/data/preprocess.h"
 #include "base/wb_error.h"
+#include "io/io_image.h"
 
 typedef enum {
     EXP_PATCH_LESION = 0,     /* around a box of the labels CSV; the label is the row's */
@@ -51,7 +52,7 @@ typedef struct exp_patch_image {
     char *group;              /* patient id (raw; never written) */
     char pseudonym[17];
     char sop_uid[80], laterality[8], view[16];
-    char format[8];           /* io_image_format_name of the file: "dicom", "png", ... */
+    io_image_format format;   /* of the file: DICOM, PNG, JPEG, PGM */
     int label;                /* 1 when any of its rows is data.positive */
     int csv_line;             /* its first row */
     int split;                /* cv.split_column: 1 its rows are test rows, 0 training rows */
