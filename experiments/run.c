@@ -386,12 +386,6 @@ static void json_ttest(sbuf *b, const double *fold_auc, size_t v, size_t ref_v, 
 
 /* ---- the run ---- */
 
-typedef struct pred {
-    double score;   /* positive-class probability, out of fold */
-    double thr;     /* the fold's validation threshold (image level) */
-    double bthr;    /* breast level */
-} pred;
-
 typedef struct prog_ctx {
     int repeat, repeats, fold, folds, epochs;
     const char *variant;
@@ -474,10 +468,13 @@ typedef struct run_ctx {
     size_t *group;
     /* one fold's split and scratch */
     int *role, *ybuf, *by;
+    size_t *idx;       /* n + nwin: the fold's train, validation and test lists, one after the other */
     size_t *tr, *va, *te, *order, ntr, nva, nte, nte_x;
     double *sval, *stest, *bs;
     /* the merged results */
-    pred *preds;
+    double *score;     /* binary: out-of-fold positive-class probabilities [repeat][variant][item] */
+    double *thr, *bthr; /* binary: each unit's threshold from its validation data, image and breast
+                         * level [exp_run_unit_index] (every test item of the unit has it) */
     double *mcp;       /* multi-class: out-of-fold probabilities [repeat][variant][item][class] */
     double *trainable, *fold_auc, *secs, *chosen_c;
     int *stages;
@@ -740,9 +737,7 @@ static int run_alloc(run_ctx *c, wb_error *err)
     c->group = malloc(n * sizeof *c->group);
     c->ybuf = malloc(n * sizeof *c->ybuf);
     c->role = malloc(n * sizeof *c->role);
-    c->tr = malloc(n * sizeof *c->tr);
-    c->va = malloc(n * sizeof *c->va);
-    c->te = malloc((n + c->nwin) * sizeof *c->te);
+    c->idx = malloc((n + c->nwin) * sizeof *c->idx);
     c->order = malloc(n * sizeof *c->order);
     c->sval = malloc(n * S * sizeof *c->sval);
     c->stest = malloc((n + c->nwin) * S * sizeof *c->stest);
@@ -752,14 +747,19 @@ static int run_alloc(run_ctx *c, wb_error *err)
         c->mcp = calloc(n * (size_t)c->repeats * nv * S, sizeof *c->mcp);
         if (!c->mcp) return wb_err(err, WB_E_NOMEM, c->o->config, "out of memory");
     }
-    c->preds = calloc(n * (size_t)c->repeats * nv, sizeof *c->preds);
+    if (!c->mc) {
+        c->score = calloc(n * (size_t)c->repeats * nv, sizeof *c->score);
+        c->thr = calloc(rfv, sizeof *c->thr);
+        c->bthr = calloc(rfv, sizeof *c->bthr);
+        if (!c->score || !c->thr || !c->bthr) return wb_err(err, WB_E_NOMEM, c->o->config, "out of memory");
+    }
     c->trainable = calloc(nv, sizeof *c->trainable);
     c->stages = malloc(nv * sizeof *c->stages);
     c->chosen_c = malloc(rfv * sizeof *c->chosen_c);
     c->fold_auc = calloc(rfv * 2, sizeof *c->fold_auc);
     c->secs = calloc(rfv, sizeof *c->secs);
-    if (!c->group || !c->ybuf || !c->role || !c->tr || !c->va || !c->te || !c->order || !c->sval || !c->stest ||
-        !c->by || !c->bs || !c->preds || !c->trainable || !c->fold_auc || !c->secs || !c->stages || !c->chosen_c)
+    if (!c->group || !c->ybuf || !c->role || !c->idx || !c->order || !c->sval || !c->stest ||
+        !c->by || !c->bs || !c->trainable || !c->fold_auc || !c->secs || !c->stages || !c->chosen_c)
         return wb_err(err, WB_E_NOMEM, c->o->config, "out of memory");
     for (size_t v = 0; v < nv; v++) c->stages[v] = -1;
     for (size_t i = 0; i < rfv; i++) c->chosen_c[i] = NAN;
@@ -908,6 +908,15 @@ static int run_fold(run_ctx *c, int r, int f, wb_error *err)
     if (exp_cv_roles(&c->cv, r, f, val_fraction, c->role, err) != 0 || exp_cv_check_roles(c->role, c->group, c->n, err) != 0)
         return -1;
     c->ntr = c->nva = c->nte = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        c->ntr += c->role[i] == EXP_CV_TRAIN;
+        c->nva += c->role[i] == EXP_CV_VAL;
+    }
+    /* the test list last: the windows follow it (n + nwin in all) */
+    c->tr = c->idx;
+    c->va = c->idx + c->ntr;
+    c->te = c->idx + c->ntr + c->nva;
+    c->ntr = c->nva = 0;
     for (size_t i = 0; i < c->n; i++) {
         if (c->role[i] == EXP_CV_TRAIN) c->tr[c->ntr++] = i;
         else if (c->role[i] == EXP_CV_VAL) c->va[c->nva++] = i;
@@ -1132,15 +1141,10 @@ static int run_merge(run_ctx *c, wb_error *err)
                     /* thresholds on validation data only, image and breast level */
                     int *yv = c->by; /* scratch: labels of val items */
                     for (size_t j = 0; j < nva; j++) yv[j] = c->ds.items[va[j]].label;
-                    double thr = exp_summary_threshold(yv, c->sval, nva, thr_how, spec);
+                    c->thr[u] = exp_summary_threshold(yv, c->sval, nva, thr_how, spec);
                     size_t nbv = exp_summary_breasts(&c->ds, va, c->sval, nva, 1, agg_max, c->by, c->bs, c->order);
-                    double bthr = exp_summary_threshold(c->by, c->bs, nbv, thr_how, spec);
-                    for (size_t j = 0; j < nte; j++) {
-                        pred *p = &c->preds[((size_t)r * nv + v) * n + te[j]];
-                        p->score = c->stest[j];
-                        p->thr = thr;
-                        p->bthr = bthr;
-                    }
+                    c->bthr[u] = exp_summary_threshold(c->by, c->bs, nbv, thr_how, spec);
+                    for (size_t j = 0; j < nte; j++) c->score[((size_t)r * nv + v) * n + te[j]] = c->stest[j];
                 }
                 exp_wi_fold_scores(c->wi, r, f, v, c->role, te + nte, c->stest + nte, nte_x - nte);
                 /* per-fold AUCs (macro AUCs for multi-class) for the corrected t-test */
@@ -1216,7 +1220,7 @@ static void res_scores(const run_ctx *c, int r, size_t v, double *s)
     const size_t n = c->n, at = ((size_t)r * c->nv + v) * n;
     if (c->mc) memcpy(s, c->mcp + at * c->S, n * c->S * sizeof *s);
     else
-        for (size_t i = 0; i < n; i++) s[i] = c->preds[at + i].score;
+        memcpy(s, c->score + at, n * sizeof *s);
 }
 
 /* predictions.csv: the out-of-fold scores of every repeat and variant, patients pseudonymised;
@@ -1266,7 +1270,7 @@ static int res_predictions(run_ctx *c, res_buf *rb, wb_error *err)
                     sb_printf(&b, ",%s\n", st->data.classes[rb->pred[i]]);
                 } else {
                     sb_printf(&b, ",");
-                    sb_num(&b, c->preds[((size_t)r * nv + v) * n + i].thr);
+                    sb_num(&b, c->thr[exp_run_unit_index(r, c->cv.fold[(size_t)r * n + i], v, c->folds, nv)]);
                     sb_printf(&b, "\n");
                 }
             }
@@ -1356,8 +1360,8 @@ static void res_level(run_ctx *c, res_buf *rb, sbuf *b, sbuf *mcsv, int r, size_
             mc_emit(NULL, mcsv, r, fold_s, vname, lname, &mm, c->cfg, K);
             continue;
         }
-        const pred *p0 = &c->preds[((size_t)r * nv + v) * n + rb->idx[0]];
-        const double t = level ? p0->bthr : p0->thr;
+        const size_t u = exp_run_unit_index(r, f, v, c->folds, nv);
+        const double t = level ? c->bthr[u] : c->thr[u];
         exp_summary_binary(rb->by, pp, nn, t, spec, m);
         for (size_t j = 0; j < nn; j++) {
             int pos = pp[j] >= t;
@@ -1537,14 +1541,14 @@ static void run_close(run_ctx *c, int rc, wb_error *err)
     free(c->chosen_c);
     exp_feature_cache_free(&c->feature_cache);
     exp_prefix_cache_free(&c->prefix_cache);
-    free(c->preds);
+    free(c->score);
+    free(c->thr);
+    free(c->bthr);
     free(c->role);
     free(c->ybuf);
     free(c->by);
     free(c->group);
-    free(c->tr);
-    free(c->va);
-    free(c->te);
+    free(c->idx);
     free(c->order);
     free(c->sval);
     free(c->stest);
