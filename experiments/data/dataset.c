@@ -514,7 +514,7 @@ int exp_dataset_check_labels(const exp_config *cfg, exp_labels_summary *s, wb_er
     const size_t n_cls = lc.n_cls;
     const int fail_fast = lc.fail_fast;
     io_csv csv;
-    if (io_csv_read(labels, &csv, err) != 0) return -1;
+    if (io_csv_read_rows(labels, NULL, NULL, &csv, err) != 0) return -1; /* the file a chunk at a time, its rows kept */
     long c_file = io_csv_column(&csv, lc.file_col, err);
     long c_label = c_file < 0 ? -1 : io_csv_column(&csv, lc.label_col, err);
     long c_group = c_label < 0 ? -1 : io_csv_column(&csv, lc.group_col, err);
@@ -726,7 +726,7 @@ int exp_dataset_load_opts(const exp_config *cfg, const uint8_t key[32], const ch
     for (size_t v = 0; v < s->n_variants; v++) time_features |= s->variants[v].type == EXP_VARIANT_BASELINE;
     const int fail_fast = sd->on_error == EXP_ON_ERROR_FAIL;
     io_csv csv;
-    if (io_csv_read(labels, &csv, err) != 0) return -1;
+    if (io_csv_read_rows(labels, NULL, NULL, &csv, err) != 0) return -1; /* the file a chunk at a time, its rows kept */
     long c_file = io_csv_column(&csv, sd->file_column, err);
     long c_label = c_file < 0 ? -1 : no_labels ? c_file : io_csv_column(&csv, sd->label_column, err);
     long c_group = c_label < 0 ? -1 : io_csv_column(&csv, sd->group_column, err);

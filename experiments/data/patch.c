@@ -817,7 +817,7 @@ int exp_patch_load(const exp_config *cfg, const uint8_t key[32], const char *cac
     L.fail_fast = s->data.on_error == EXP_ON_ERROR_FAIL;
     for (size_t v = 0; v < s->n_variants; v++) L.time_features |= s->variants[v].type == EXP_VARIANT_BASELINE;
     io_csv csv;
-    if (io_csv_read(L.labels, &csv, err) != 0) return -1;
+    if (io_csv_read_rows(L.labels, NULL, NULL, &csv, err) != 0) return -1; /* the file a chunk at a time, its rows kept */
     long c_file = io_csv_column(&csv, s->data.file_column, err);
     long c_label = c_file < 0 ? -1 : io_csv_column(&csv, s->data.label_column, err);
     long c_group = c_label < 0 ? -1 : io_csv_column(&csv, s->data.group_column, err);
