@@ -139,7 +139,8 @@ typedef struct exp_labels_summary {
 /* Checks data.labels without opening an image (workbench validate): the configured file,
  * label and group columns exist, no row has an empty file name or patient id, and (with
  * data.classes and data.on_error: fail) every label is listed. WB_E_DATA naming the file and
- * line, as the run would fail. Time O(n log n) in the rows; the CSV is held in memory. */
+ * line, as the run would fail. Time O(n log n) in the rows; the CSV's rows are held in memory
+ * (the file itself is read a chunk at a time). */
 int exp_dataset_check_labels(const exp_config *cfg, exp_labels_summary *s, wb_error *err);
 
 /* Preprocessing parameters from the config's preprocess section. */
@@ -183,8 +184,9 @@ typedef struct exp_dataset_load_options {
  * Memory: the preprocessed images are kept in memory while they fit in data.memory_mb;
  * beyond it they are spilled, as they are computed, to an unlinked file in cache_dir (if it
  * cannot take it or there is none: $TMPDIR, else /tmp) and read back by exp_dataset_image,
- * so the images' memory does not grow with the cohort (the items and features still take
- * about 0.55 kB per image, the labels CSV ~0.2 kB more while it is read: docs/performance.md).
+ * so the images' memory does not grow with the cohort (an item and its strings still take
+ * about 0.16 kB per image and the radiomic features 0.16 kB; the labels CSV's rows, read a
+ * chunk of the file at a time, ~0.2 kB more while they are walked: docs/performance.md).
  * Same values either way. */
 int exp_dataset_load(const exp_config *cfg, const uint8_t key[32], const char *cache_dir, int progress,
                      exp_dataset *ds, wb_error *err);
