@@ -1,7 +1,8 @@
 /* test_strpool.c — the string pool that holds a dataset's item strings (exp_strpool) and the
  * item's SHA-256 as hex: many strings across 64 kB blocks keep their bytes, a string longer
  * than a block gets a block of its own, max cuts a string (the SOP UID, laterality and view
- * an item keeps), the empty string is a string, and free leaves a pool that can be used again. */
+ * an item keeps), the empty string is a string, a string that fits a block's room only without
+ * its NUL goes to the next block, and free leaves a pool that can be used again. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,16 @@ int main(void)
     CHECK(e && e[0] == '\0', "the empty string");
     exp_strpool_free(&p);
     CHECK(p.last == NULL, "free empties the pool");
+    /* a string that fits a block's room but not with its NUL goes to the next block (the ASan
+     * build sees a byte written past the block otherwise): 65525 bytes + NUL leave 10 */
+    char *fill = malloc(65526), ten[] = "0123456789";
+    memset(fill, 'f', 65525);
+    fill[65525] = '\0';
+    const char *f1 = exp_strpool_add(&p, fill, (size_t)-1), *t1 = exp_strpool_add(&p, ten, (size_t)-1);
+    const char *t2 = exp_strpool_add(&p, ten, (size_t)-1);
+    CHECK(f1 && strlen(f1) == 65525 && t1 && !strcmp(t1, ten) && t2 && !strcmp(t2, ten), "a string at a block's end");
+    exp_strpool_free(&p);
+    free(fill);
     const char *again = exp_strpool_add(&p, "again", 3);
     CHECK_STR(again ? again : "(null)", "aga", "a freed pool used again");
     exp_strpool_free(&p);
