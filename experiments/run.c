@@ -481,7 +481,8 @@ typedef struct run_ctx {
     double n_train_sum, n_test_sum;
     sbuf curves, probe_rows;
     exp_feature_cache feature_cache; /* the pretrained backbone's features, shared by the probes */
-    exp_prefix_cache prefix_cache;   /* its frozen prefixes, shared by the folds and variants */
+    exp_prefix_cache prefix_cache[4]; /* its frozen prefixes, shared by the folds and the variants
+                                       * (a store per first trainable stage: a sweep's variants) */
     prog_ctx pc;
     double t_start;
 } run_ctx;
@@ -966,7 +967,8 @@ static int run_fit(run_ctx *c, int r, int f, size_t v, part_facts *pf, wb_error 
     if (exp_train_cfg_from_config(cfg, v, &tc, err) != 0) return -1;
     if (r == 0 && f == 0) exp_train_cfg_warn(&tc, vname);
     tc.features = &c->feature_cache;
-    tc.prefixes = &c->prefix_cache;
+    tc.prefixes = c->prefix_cache;
+    tc.n_prefixes = sizeof c->prefix_cache / sizeof *c->prefix_cache;
     tc.prefix_max_bytes = c->ds.memory_budget ? c->ds.memory_budget : 1; /* 0 MB: no prefix fits (0 would be no limit) */
     /* the frozen features' budget from the config itself (the same as ds.memory_budget);
      * 0 MB: none fit */
@@ -1540,7 +1542,7 @@ static void run_close(run_ctx *c, int rc, wb_error *err)
     free(c->stages);
     free(c->chosen_c);
     exp_feature_cache_free(&c->feature_cache);
-    exp_prefix_cache_free(&c->prefix_cache);
+    for (size_t i = 0; i < sizeof c->prefix_cache / sizeof *c->prefix_cache; i++) exp_prefix_cache_free(&c->prefix_cache[i]);
     free(c->score);
     free(c->thr);
     free(c->bthr);

@@ -334,6 +334,53 @@ static void probe_memo_keep(exp_feature_cache *fc, const exp_split *sp, size_t F
     fc->memo = m;
 }
 
+static double prefix_bytes(const exp_prefix_cache *c)
+{
+    return c->data ? (double)c->n * c->kinds * (double)c->len * sizeof(float) : 0;
+}
+
+/* The slot of tc->prefixes for this key: the one that holds it, else an empty one (or the
+ * least recently used, freed). Other stores are freed, least recent first, until all of them
+ * and this one (bytes) fit tc->prefix_max_bytes. A slot returned empty is for the caller to
+ * fill under the key. */
+static exp_prefix_cache *prefix_slot(const exp_train_cfg *tc, const exp_dataset *ds, const wb_tensor_list *weights,
+                                     int stage, int kinds, size_t n_items, size_t len, double bytes)
+{
+    const size_t n = tc->n_prefixes ? tc->n_prefixes : 1;
+    exp_prefix_cache *slot = NULL;
+    unsigned long long now = 0;
+    for (size_t i = 0; i < n; i++) {
+        exp_prefix_cache *c = &tc->prefixes[i];
+        now = c->used > now ? c->used : now;
+        if (c->data && c->ds == (const void *)ds && c->weights == (const void *)weights && c->stage == stage &&
+            c->kinds == kinds && c->n == n_items && c->len == len)
+            slot = c;
+    }
+    if (!slot) {
+        for (size_t i = 0; i < n && !slot; i++)
+            if (!tc->prefixes[i].data) slot = &tc->prefixes[i];
+        for (size_t i = 0; i < n && !slot; i++) /* none empty: the least recently used */
+            if (!slot || tc->prefixes[i].used < slot->used) slot = &tc->prefixes[i];
+        if (!slot)
+            slot = &tc->prefixes[0];
+        exp_prefix_cache_free(slot);
+    }
+    slot->used = now + 1;
+    for (;;) { /* the others and this one within the budget */
+        double total = slot->data ? 0 : bytes;
+        exp_prefix_cache *lru = NULL;
+        for (size_t i = 0; i < n; i++) {
+            exp_prefix_cache *c = &tc->prefixes[i];
+            total += prefix_bytes(c);
+            if (c != slot && c->data && (!lru || c->used < lru->used)) lru = c;
+        }
+        if (!tc->prefix_max_bytes || total <= (double)tc->prefix_max_bytes || !lru)
+            break;
+        exp_prefix_cache_free(lru);
+    }
+    return slot;
+}
+
 void exp_prefix_cache_free(exp_prefix_cache *c)
 {
     if (!c) return;
@@ -677,12 +724,8 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
     if (use_prefix && tc->prefixes && weights) {
         const double bytes = (double)n_items * kinds * (double)prefix_len * sizeof(float);
         if (!tc->prefix_max_bytes || bytes <= (double)tc->prefix_max_bytes) {
-            shared = tc->prefixes;
+            shared = prefix_slot(tc, ds, weights, nn_net_first_trainable_stage(net), kinds, n_items, prefix_len, bytes);
             const int stage = nn_net_first_trainable_stage(net);
-            if (shared->data && (shared->ds != (const void *)ds || shared->weights != (const void *)weights ||
-                                 shared->stage != stage || shared->kinds != kinds || shared->n != n_items ||
-                                 shared->len != prefix_len))
-                exp_prefix_cache_free(shared);
             if (!shared->data) {
                 const size_t rows = n_items * (size_t)kinds;
                 if (rows > SIZE_MAX / sizeof(float) / prefix_len || !(shared->data = malloc(rows * prefix_len * sizeof(float))) ||

@@ -61,6 +61,7 @@ typedef struct exp_prefix_cache {
     size_t n, len;            /* items; floats per row */
     float *data;              /* [n x kinds, len] */
     unsigned char *have;      /* [n x kinds]: computed */
+    unsigned long long used;  /* when a call last took it (slots: the least recent goes first) */
 } exp_prefix_cache;
 
 void exp_prefix_cache_free(exp_prefix_cache *c);
@@ -94,8 +95,12 @@ typedef struct exp_train_cfg {
     int head_init_probe;    /* fine-tuned variants: start the head from the linear probe (else random) */
     exp_probe_cfg probe;    /* the probe's C grid, class weighting and class count */
     exp_feature_cache *features; /* shared frozen features (NULL: computed per call) */
-    exp_prefix_cache *prefixes;  /* shared frozen prefixes (NULL: per call). Zeroed by
-                                  * exp_train_cfg_from_config. */
+    exp_prefix_cache *prefixes;  /* shared frozen prefixes (NULL: per call): n_prefixes slots,
+                                  * one store per key (a sweep's variants that train from
+                                  * different stages each keep theirs); together within
+                                  * prefix_max_bytes, the least recently used freed first.
+                                  * Zeroed by exp_train_cfg_from_config. */
+    size_t n_prefixes;           /* slots in prefixes (0 is taken as 1) */
     int no_prefix_cache;    /* 1: recompute the frozen prefix at every step (the path continuous
                              * augmentation takes; tests compare it with the cache). Zeroed by
                              * exp_train_cfg_from_config. */

@@ -300,6 +300,63 @@ static void shared_prefix_case(const exp_dataset *ds, const exp_split *sp, const
     tc->prefixes = NULL;
 }
 
+/* Slots (a run keeps a store per key): a sweep's variants that train from different stages,
+ * interleaved as a run does (A, B, A, B), each keep their store, so A and B again compute
+ * nothing with two slots and everything with one; within a prefix_max_bytes that holds one
+ * store but not both, the one in use is kept and the other freed, so A again computes nothing
+ * and B again everything. The bits are those of each one's own cache every time. */
+static void prefix_slots_case(const exp_dataset *ds, const exp_split *sp, exp_train_cfg *tc, const wb_tensor_list *w)
+{
+    static const char *const unfreeze[4] = {"layer3", "layer2,layer3", "layer3", "layer2,layer3"};
+    for (int mode = 0; mode < 3; mode++) { /* 0: two slots; 1: one slot; 2: two slots, budget for one */
+        exp_prefix_cache store[2] = {{0}};
+        size_t computed[4] = {0}, budget = 0;
+        for (int k = 0; k < 4; k++) {
+            exp_train_result ref, got;
+            wb_error e = {0};
+            base_cfg(tc);
+            snprintf(tc->unfreeze, sizeof tc->unfreeze, "%s", unfreeze[k]);
+            tc->aug_flip = 1;
+            tc->save_weights = 1;
+            if (exp_train_backbone(ds, sp, tc, w, NULL, NULL, &ref, &e) != 0) {
+                CHECK(0, "prefix slots %d, step %d, own cache: %s", mode, k, e.msg);
+                break;
+            }
+            tc->prefixes = store;
+            tc->n_prefixes = mode == 1 ? 1 : 2;
+            tc->prefix_max_bytes = budget;
+            if (exp_train_backbone(ds, sp, tc, w, NULL, NULL, &got, &e) != 0) {
+                CHECK(0, "prefix slots %d, step %d, shared: %s", mode, k, e.msg);
+                exp_train_result_free(&ref);
+                break;
+            }
+            char name[64];
+            snprintf(name, sizeof name, "prefix slots %d, step %d", mode, k);
+            same_result(name, sp, &ref, &got);
+            computed[k] = got.prefix_images;
+            exp_train_result_free(&ref);
+            exp_train_result_free(&got);
+            if (mode == 2 && k == 1) { /* from now on: room for the larger store, not for both */
+                size_t b0 = store[0].n * (size_t)store[0].kinds * store[0].len * sizeof(float);
+                size_t b1 = store[1].n * (size_t)store[1].kinds * store[1].len * sizeof(float);
+                CHECK(b0 && b1, "prefix slots: both stores filled (%zu, %zu bytes)", b0, b1);
+                budget = (b0 > b1 ? b0 : b1) + 1;
+            }
+            if (mode == 2 && k == 2)
+                CHECK(store[0].data && !store[1].data, "prefix slots: over the budget, A kept and B freed");
+        }
+        CHECK(computed[0] > 0 && computed[1] > 0, "prefix slots %d: new keys compute (%zu, %zu)", mode, computed[0], computed[1]);
+        const size_t want2 = mode == 1 ? computed[0] : 0, want3 = mode == 0 ? 0 : computed[1];
+        CHECK(computed[2] == want2 && computed[3] == want3, "prefix slots %d: A and B again compute %zu, %zu (expected %zu, %zu)",
+              mode, computed[2], computed[3], want2, want3);
+        printf("prefix slots %d: computed %zu %zu %zu %zu\n", mode, computed[0], computed[1], computed[2], computed[3]);
+        for (int i = 0; i < 2; i++) exp_prefix_cache_free(&store[i]);
+        tc->prefixes = NULL;
+        tc->n_prefixes = 0;
+        tc->prefix_max_bytes = 0;
+    }
+}
+
 /* Early stopping: a run stopped by patience keeps its best epoch (the weights restored, the
  * validation and test scored again); the same run cut at that epoch, with patience (the best
  * is the last: nothing restored, the last epoch's validation scores kept) and without, gives
@@ -457,6 +514,7 @@ int main(void)
         wb_tensor_list_free(&w0);
         w0 = one_epoch_weights(&ds, &sp, &tc);
         shared_prefix_case(&ds, &sp, &other, &tc, &w0);
+        prefix_slots_case(&ds, &sp, &tc, &w0);
         wb_tensor_list_free(&w0);
         patience_case(&ds, &sp, &tc);
     }
