@@ -359,10 +359,11 @@ static exp_prefix_cache *prefix_slot(const exp_train_cfg *tc, const exp_dataset 
     if (!slot) {
         for (size_t i = 0; i < n && !slot; i++)
             if (!tc->prefixes[i].data) slot = &tc->prefixes[i];
-        for (size_t i = 0; i < n && !slot; i++) /* none empty: the least recently used */
-            if (!slot || tc->prefixes[i].used < slot->used) slot = &tc->prefixes[i];
-        if (!slot)
+        if (!slot) { /* none empty: the least recently used */
             slot = &tc->prefixes[0];
+            for (size_t i = 1; i < n; i++)
+                if (tc->prefixes[i].used < slot->used) slot = &tc->prefixes[i];
+        }
         exp_prefix_cache_free(slot);
     }
     slot->used = now + 1;
@@ -724,8 +725,8 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
     if (use_prefix && tc->prefixes && weights) {
         const double bytes = (double)n_items * kinds * (double)prefix_len * sizeof(float);
         if (!tc->prefix_max_bytes || bytes <= (double)tc->prefix_max_bytes) {
-            shared = prefix_slot(tc, ds, weights, nn_net_first_trainable_stage(net), kinds, n_items, prefix_len, bytes);
             const int stage = nn_net_first_trainable_stage(net);
+            shared = prefix_slot(tc, ds, weights, stage, kinds, n_items, prefix_len, bytes);
             if (!shared->data) {
                 const size_t rows = n_items * (size_t)kinds;
                 if (rows > SIZE_MAX / sizeof(float) / prefix_len || !(shared->data = malloc(rows * prefix_len * sizeof(float))) ||

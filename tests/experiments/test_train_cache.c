@@ -357,6 +357,38 @@ static void prefix_slots_case(const exp_dataset *ds, const exp_split *sp, exp_tr
     }
 }
 
+/* All slots full and a new key: the least recently used store goes. Two slots, keys A (layer3,
+ * flips), B (layer2 and layer3, flips), C (layer3, no flips): A, B, A, C, A; C takes B's slot,
+ * so the last A computes nothing (taking slot 0 instead would drop A). */
+static void prefix_lru_case(const exp_dataset *ds, const exp_split *sp, exp_train_cfg *tc, const wb_tensor_list *w)
+{
+    static const struct { const char *unfreeze; int flip; } steps[5] = {
+        {"layer3", 1}, {"layer2,layer3", 1}, {"layer3", 1}, {"layer3", 0}, {"layer3", 1}};
+    exp_prefix_cache store[2] = {{0}};
+    size_t computed[5] = {0};
+    for (int k = 0; k < 5; k++) {
+        exp_train_result got;
+        wb_error e = {0};
+        base_cfg(tc);
+        snprintf(tc->unfreeze, sizeof tc->unfreeze, "%s", steps[k].unfreeze);
+        tc->aug_flip = steps[k].flip;
+        tc->prefixes = store;
+        tc->n_prefixes = 2;
+        if (exp_train_backbone(ds, sp, tc, w, NULL, NULL, &got, &e) != 0) {
+            CHECK(0, "prefix LRU, step %d: %s", k, e.msg);
+            break;
+        }
+        computed[k] = got.prefix_images;
+        exp_train_result_free(&got);
+    }
+    CHECK(computed[3] > 0 && computed[4] == 0, "prefix LRU: C computes %zu, A after C %zu (expected 0)", computed[3],
+          computed[4]);
+    printf("prefix LRU: computed %zu %zu %zu %zu %zu\n", computed[0], computed[1], computed[2], computed[3], computed[4]);
+    for (int i = 0; i < 2; i++) exp_prefix_cache_free(&store[i]);
+    tc->prefixes = NULL;
+    tc->n_prefixes = 0;
+}
+
 /* Early stopping: a run stopped by patience keeps its best epoch (the weights restored, the
  * validation and test scored again); the same run cut at that epoch, with patience (the best
  * is the last: nothing restored, the last epoch's validation scores kept) and without, gives
@@ -515,6 +547,7 @@ int main(void)
         w0 = one_epoch_weights(&ds, &sp, &tc);
         shared_prefix_case(&ds, &sp, &other, &tc, &w0);
         prefix_slots_case(&ds, &sp, &tc, &w0);
+        prefix_lru_case(&ds, &sp, &tc, &w0);
         wb_tensor_list_free(&w0);
         patience_case(&ds, &sp, &tc);
     }
