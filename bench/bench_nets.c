@@ -20,7 +20,8 @@
  * one). Not a test: nothing here asserts on time.
  *
  * --conv times one 3x3 convolution (padding 1, stride S, batch B) through im2col + GEMM and
- * through the direct kernels, each pass apart (forward, dx, dW; best of 5 after a warm-up),
+ * through the direct kernels, each pass apart (forward, dx, dW; best of 5 after a warm-up;
+ * all passes first run for ~0.3 s so that the first one timed is not read cold),
  * and prints "conv IC OC HxW sS pass gemm_ms direct_ms GFLOP/s-direct" lines: the data
  * behind nn_conv_direct_use's rule.
  *
@@ -138,6 +139,12 @@ static int conv_bench(const char *spec, int batch)
         wt[i] = frand(&r), dw[i] = 0.0f;
     static const char *names[3] = {"fwd", "dx", "dw"};
     const double flops = 2.0 * (double)ny * ic * 9;
+    /* Warm-up of ~0.3 s before the first timed pass: on this VM an idle second core and the
+     * pool's sleeping worker take tens of milliseconds to come up to speed, and without it the
+     * first pass timed (the GEMM forward) read up to twice its steady time. */
+    for (double t0 = now(); now() - t0 < 0.3;)
+        for (int pass = 0; pass < 3; pass++)
+            conv_time(&g, pass, x, wt, y, dy, dx, dw, col, dcol);
     for (int pass = 0; pass < 3; pass++) {
         nn_conv_set_algo(NN_CONV_GEMM);
         double tg = conv_time(&g, pass, x, wt, y, dy, dx, dw, col, dcol);
