@@ -16,8 +16,8 @@
  * linear layers (forward, plus dW of trained layers and dx where it is needed). mem_mb is the
  * engine's own memory: arena + parameters and buffers (+ gradients and momentum of what
  * trains); maxrss_mb is the process's peak RSS so far (rows run in order of growing memory).
- * Each row: one warm-up, then the best of up to 3 repetitions (stopping after 2 s; --quick:
- * one). Not a test: nothing here asserts on time.
+ * Each row: a warm-up of at least WARM_S (0.3 s), then the best of up to 3 repetitions
+ * (stopping after 2 s; --quick: one step of each). Not a test: nothing here asserts on time.
  *
  * --conv times one 3x3 convolution (padding 1, stride S, batch B) through im2col + GEMM and
  * through the direct kernels, each pass apart (forward, dx, dW; best of 5 after a warm-up;
@@ -43,6 +43,8 @@
 
 #include "nets/nn.h"
 #include "nets/nn_internal.h"
+
+#define WARM_S 0.3 /* seconds of warm-up per row (run_row) */
 
 static double now(void)
 {
@@ -324,8 +326,15 @@ static int run_row(const char *arch, float width, const char *model, int in_ch, 
         if (!c.opt)
             goto out;
     }
+    const double w0 = now();
     if (step(&c, err)) /* warm-up: plans the arena */
         goto out;
+    /* and runs for WARM_S: a process's first ~0.1 s runs beside the spin of OpenBLAS's own idle
+     * thread (its THREAD_TIMEOUT), which took the second core from the small rows (ResNet-20
+     * at 32x32: 2 threads timed as fast as 1); bench_torch.py warms up the same way */
+    while (!quick && now() - w0 < WARM_S)
+        if (step(&c, err))
+            goto out;
     const double min_time = quick ? 0.0 : 2.0;
     const int max_reps = quick ? 1 : 3;
     double best = 1e30, total = 0.0;

@@ -27,9 +27,19 @@ def maxrss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
+# Warm-up time of each row (both sides, bench_nets.c's WARM_S): a process's first ~0.1 s runs
+# beside the spin of OpenBLAS's own idle thread (its THREAD_TIMEOUT), which took the second
+# core from the small rows (ResNet-20 at 32x32: 2 threads timed as fast as 1).
+WARM_S = 0.3
+
+
 def timed(fn, min_time, max_reps):
-    """Warm up once, then repeat until min_time seconds or max_reps; best time and reps."""
+    """Warm up (once, and for at least WARM_S unless quick), then repeat until min_time seconds
+    or max_reps; best time and reps."""
+    t0 = time.perf_counter()
     fn()
+    while min_time > 0 and time.perf_counter() - t0 < WARM_S:
+        fn()
     best, total, reps = float("inf"), 0.0, 0
     while reps < max_reps and (reps == 0 or total < min_time):
         t0 = time.perf_counter()
