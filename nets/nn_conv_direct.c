@@ -885,31 +885,42 @@ static void dwf_plane_avx512(const dwc_job *j, size_t p)
     const __m512 pa = _mm512_set1_ps(post ? j->post_a[c] : 0.0f),
                  pb = _mm512_set1_ps(post ? j->post_b[c] : 0.0f),
                  bias = _mm512_set1_ps(j->b ? j->b[c] : 0.0f);
-    for (int oy = 0; oy < g->oh; oy++)
-        for (int x0 = 0; x0 < g->ow; x0 += 16) {
-            const int nvalid = g->ow - x0 < 16 ? g->ow - x0 : 16;
-            const __mmask16 out_m = (__mmask16)((1u << nvalid) - 1u);
+    /* A strip of 16 output columns at a time, down every row: the column masks of its taps
+     * depend on the strip only, so they are computed once per strip rather than per tap of
+     * every vector. Rows outside the input are skipped as before. */
+    for (int x0 = 0; x0 < g->ow; x0 += 16) {
+        const int nvalid = g->ow - x0 < 16 ? g->ow - x0 : 16;
+        const __mmask16 out_m = (__mmask16)((1u << nvalid) - 1u);
+        __mmask16 ma[3], mb[3];
+        int off[3];
+        for (int kj = 0; kj < 3; kj++) {
+            off[kj] = x0 * s - g->pw + kj;
+            ma[kj] = s == 1 ? range16(off[kj], w) & out_m : range16(off[kj], w);
+            mb[kj] = s == 1 ? 0 : range16(off[kj] + 16, w);
+        }
+        for (int oy = 0; oy < g->oh; oy++) {
             __m512 acc = _mm512_setzero_ps();
             for (int ki = 0; ki < 3; ki++) {
                 const int iy = oy * s - g->ph + ki;
                 if (iy < 0 || iy >= g->h)
                     continue;
                 const float *row = xc + (size_t)iy * w;
-                for (int kj = 0; kj < 3; kj++) {
-                    const int off = x0 * s - g->pw + kj;
-                    __m512 v;
-                    if (s == 1) {
-                        v = _mm512_maskz_loadu_ps(range16(off, w) & out_m, row + off);
-                    } else {
-                        const __m512 a = _mm512_maskz_loadu_ps(range16(off, w), row + off);
-                        const __m512 b2 = _mm512_maskz_loadu_ps(range16(off + 16, w), row + off + 16);
-                        v = _mm512_maskz_mov_ps(out_m, _mm512_permutex2var_ps(a, even, b2));
+                if (s == 1) {
+                    for (int kj = 0; kj < 3; kj++)
+                        acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_maskz_loadu_ps(ma[kj], row + off[kj]),
+                                                               kv[ki * 3 + kj]));
+                } else {
+                    for (int kj = 0; kj < 3; kj++) {
+                        const __m512 a = _mm512_maskz_loadu_ps(ma[kj], row + off[kj]);
+                        const __m512 b2 = _mm512_maskz_loadu_ps(mb[kj], row + off[kj] + 16);
+                        const __m512 v = _mm512_maskz_mov_ps(out_m, _mm512_permutex2var_ps(a, even, b2));
+                        acc = _mm512_add_ps(acc, _mm512_mul_ps(v, kv[ki * 3 + kj]));
                     }
-                    acc = _mm512_add_ps(acc, _mm512_mul_ps(v, kv[ki * 3 + kj]));
                 }
             }
             _mm512_mask_storeu_ps(yc + (size_t)oy * g->ow + x0, out_m, dwf_post16(j, acc, bias, pa, pb));
         }
+    }
 }
 
 /* Stride 1, padding 1 (the output plane is the input's shape) on a small plane whose width
@@ -926,7 +937,7 @@ static int dwf_flat_use(const nn_conv_geom *g)
     return g->sh == 1 && g->ph == 1 && g->pw == 1 && g->w % 16 != 0 && (size_t)g->h * g->w <= DWF_FLAT_MAX;
 }
 
-static void dwf_plane_flat_avx512(const dwc_job *j, size_t p, const __mmask16 *mL, const __mmask16 *mR)
+static void dwf_plane_flat_avx512(const dwc_job *j, size_t p, const __mmask16 (*mt)[9])
 {
     const nn_conv_geom *g = j->g;
     const int c = (int)(p % (size_t)g->ic), w = g->w, hw = g->h * g->w;
@@ -945,8 +956,8 @@ static void dwf_plane_flat_avx512(const dwc_job *j, size_t p, const __mmask16 *m
         for (int ki = 0; ki < 3; ki++)
             for (int kj = 0; kj < 3; kj++) {
                 const int off = o + (ki - 1) * w + kj - 1;
-                const __mmask16 m = range16(off, hw) & out_m & (kj == 0 ? mL[v] : kj == 2 ? mR[v] : (__mmask16)0xFFFF);
-                acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, xc + off), kv[ki * 3 + kj]));
+                acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_maskz_loadu_ps(mt[v][ki * 3 + kj], xc + off),
+                                                       kv[ki * 3 + kj]));
             }
         _mm512_mask_storeu_ps(yc + o, out_m, dwf_post16(j, acc, bias, pa, pb));
     }
@@ -1073,8 +1084,10 @@ static void dwf_slice(void *vp, int ith, int nth)
     const int avx512 = NN_X86 && nn_conv_isa() == NN_ISA_AVX512;
 #if NN_X86
     if (avx512 && dwf_flat_use(j->g)) {
-        /* the column masks of each vector of the flat plane: lane l is column (o + l) % w */
-        __mmask16 mL[DWF_FLAT_MAX / 16], mR[DWF_FLAT_MAX / 16];
+        /* the masks of each tap of each vector of the flat plane, the same for every plane:
+         * lane l is column (o + l) % w, and loads 0 where the tap falls off the plane, off the
+         * row's left (kj 0 of column 0) or right (kj 2 of column w - 1) */
+        __mmask16 mt[DWF_FLAT_MAX / 16][9];
         const int w = j->g->w, hw = j->g->h * j->g->w;
         for (int v = 0; v * 16 < hw; v++) {
             unsigned l = 0xFFFFu, r = 0xFFFFu;
@@ -1083,11 +1096,14 @@ static void dwf_slice(void *vp, int ith, int nth)
                 if (col == 0) l &= ~(1u << q);
                 if (col == w - 1) r &= ~(1u << q);
             }
-            mL[v] = (__mmask16)l;
-            mR[v] = (__mmask16)r;
+            const int o = v * 16;
+            for (int ki = 0; ki < 3; ki++)
+                for (int kj = 0; kj < 3; kj++)
+                    mt[v][ki * 3 + kj] = range16(o + (ki - 1) * w + kj - 1, hw) & range16(o, hw) &
+                                         (kj == 0 ? (__mmask16)l : kj == 2 ? (__mmask16)r : (__mmask16)0xFFFF);
         }
         for (size_t p = p0; p < p1; p++)
-            dwf_plane_flat_avx512(j, p, mL, mR);
+            dwf_plane_flat_avx512(j, p, (const __mmask16(*)[9])mt);
         return;
     }
 #endif
