@@ -991,9 +991,25 @@ static void dwb_channel_avx512(const dwc_job *j, int c)
         const float *dyc = j->dy + ((size_t)n * g->oc + c) * g->oh * g->ow;
         if (j->dx) {
             float *dxc = j->dx + ((size_t)n * g->ic + c) * g->h * g->w;
-            for (int iy = 0; iy < g->h; iy++)
-                for (int x0 = 0; x0 < w; x0 += 16) {
-                    const __mmask16 in_m = range16(x0, w);
+            /* a strip of 16 input columns at a time, down every row: the masks and dy offsets
+             * of its taps depend on the strip only (each dx element still adds its taps in the
+             * same order) */
+            for (int x0 = 0; x0 < w; x0 += 16) {
+                const __mmask16 in_m = range16(x0, w);
+                __mmask16 mk[3];
+                int dof[3];
+                for (int kj = 0; kj < 3; kj++) {
+                    const int o0 = x0 + g->pw - kj; /* ox * s of lane 0 */
+                    if (s == 1) {
+                        mk[kj] = range16(o0, ow) & in_m;
+                        dof[kj] = o0;
+                    } else {
+                        /* lanes with o0 + l even, 0 <= (o0 + l) / 2 < ow */
+                        mk[kj] = par[o0 & 1] & range16(o0, 2 * ow) & in_m;
+                        dof[kj] = mk[kj] ? (o0 + __builtin_ctz((unsigned)mk[kj])) / 2 : 0;
+                    }
+                }
+                for (int iy = 0; iy < g->h; iy++) {
                     float *dr = dxc + (size_t)iy * w + x0;
                     __m512 v = _mm512_maskz_loadu_ps(in_m, dr);
                     for (int ki = 2; ki >= 0; ki--) {
@@ -1002,31 +1018,35 @@ static void dwb_channel_avx512(const dwc_job *j, int c)
                             continue;
                         const float *row = dyc + (size_t)(oy2 / s) * ow;
                         for (int kj = 2; kj >= 0; kj--) {
-                            const int o0 = x0 + g->pw - kj; /* ox * s of lane 0 */
+                            const __mmask16 m = mk[kj];
                             __m512 d;
-                            __mmask16 m;
                             if (s == 1) {
-                                m = range16(o0, ow) & in_m;
-                                d = _mm512_maskz_loadu_ps(m, row + o0);
+                                d = _mm512_maskz_loadu_ps(m, row + dof[kj]);
                             } else {
-                                /* lanes with o0 + l even, 0 <= (o0 + l) / 2 < ow */
-                                m = par[o0 & 1] & range16(o0, 2 * ow) & in_m;
                                 if (!m)
                                     continue;
-                                const int l0 = __builtin_ctz((unsigned)m);
-                                d = _mm512_maskz_expandloadu_ps(m, row + (o0 + l0) / 2);
+                                d = _mm512_maskz_expandloadu_ps(m, row + dof[kj]);
                             }
                             v = _mm512_mask_add_ps(v, m, v, _mm512_mul_ps(d, kv[ki * 3 + kj]));
                         }
                     }
                     _mm512_mask_storeu_ps(dr, in_m, v);
                 }
+            }
         }
         if (j->dw)
             for (int oy = 0; oy < g->oh; oy++)
                 for (int x0 = 0; x0 < ow; x0 += 16) {
                     const __mmask16 om = range16(x0, ow);
                     const __m512 d = _mm512_maskz_loadu_ps(om, dyc + (size_t)oy * ow + x0);
+                    /* the taps' masks depend on the column only: once for the three rows */
+                    __mmask16 mk[3], ma[3], mb[3];
+                    for (int kj = 0; kj < 3; kj++) {
+                        const int i0 = x0 * s - g->pw + kj;
+                        mk[kj] = s == 1 ? range16(i0, w) & om : range16_s2(i0, w, x0, ow);
+                        ma[kj] = range16(i0, w);
+                        mb[kj] = range16(i0 + 16, w);
+                    }
                     for (int ki = 0; ki < 3; ki++) {
                         const int iy = oy * s - g->ph + ki;
                         if (iy < 0 || iy >= g->h)
@@ -1034,16 +1054,13 @@ static void dwb_channel_avx512(const dwc_job *j, int c)
                         const float *row = xc + (size_t)iy * w;
                         for (int kj = 0; kj < 3; kj++) {
                             const int i0 = x0 * s - g->pw + kj;
-                            __mmask16 m;
+                            const __mmask16 m = mk[kj];
                             __m512 xv;
                             if (s == 1) {
-                                m = range16(i0, w) & om;
                                 xv = _mm512_maskz_loadu_ps(m, row + i0);
                             } else {
-                                m = range16_s2(i0, w, x0, ow);
-                                const __m512 a = _mm512_maskz_loadu_ps(range16(i0, w), row + i0);
-                                const __m512 b2 =
-                                    _mm512_maskz_loadu_ps(range16(i0 + 16, w), row + i0 + 16);
+                                const __m512 a = _mm512_maskz_loadu_ps(ma[kj], row + i0);
+                                const __m512 b2 = _mm512_maskz_loadu_ps(mb[kj], row + i0 + 16);
                                 xv = _mm512_permutex2var_ps(a, even, b2);
                             }
                             acc[ki * 3 + kj] = _mm512_mask_add_ps(acc[ki * 3 + kj], m, acc[ki * 3 + kj],
