@@ -17,7 +17,7 @@
  * engine's own memory: arena + parameters and buffers (+ gradients and momentum of what
  * trains); maxrss_mb is the process's peak RSS so far (rows run in order of growing memory).
  * Each row: a warm-up of at least WARM_S (0.3 s), then the best of up to 3 repetitions
- * (stopping after 2 s; --quick: one step of each). Not a test: nothing here asserts on time.
+ * (stopping after 2 s; --quick: one). Not a test: nothing here asserts on time.
  *
  * --conv times one 3x3 convolution (padding 1, stride S, batch B) through im2col + GEMM and
  * through the direct kernels, each pass apart (forward, dx, dW; best of 5 after a warm-up;
@@ -332,7 +332,7 @@ static int run_row(const char *arch, float width, const char *model, int in_ch, 
     /* and runs for WARM_S: a process's first ~0.1 s runs beside the spin of OpenBLAS's own idle
      * thread (its THREAD_TIMEOUT), which took the second core from the small rows (ResNet-20
      * at 32x32: 2 threads timed as fast as 1); bench_torch.py warms up the same way */
-    while (!quick && now() - w0 < WARM_S)
+    while (now() - w0 < WARM_S)
         if (step(&c, err))
             goto out;
     const double min_time = quick ? 0.0 : 2.0;

@@ -34,11 +34,11 @@ WARM_S = 0.3
 
 
 def timed(fn, min_time, max_reps):
-    """Warm up (once, and for at least WARM_S unless quick), then repeat until min_time seconds
-    or max_reps; best time and reps."""
+    """Warm up (once, and for at least WARM_S), then repeat until min_time seconds or max_reps;
+    best time and reps."""
     t0 = time.perf_counter()
     fn()
-    while min_time > 0 and time.perf_counter() - t0 < WARM_S:
+    while time.perf_counter() - t0 < WARM_S:
         fn()
     best, total, reps = float("inf"), 0.0, 0
     while reps < max_reps and (reps == 0 or total < min_time):
