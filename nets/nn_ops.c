@@ -81,6 +81,10 @@ static void gemm_par(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K
  * the same chains, and whole 16-column tiles only. tests/nets/test_batch_bits.c checks the
  * networks' outputs for batches of 1, 3, 16 and 32. */
 #define NN_GEMM_KC 384
+/* gemm_inv_t slices N (columns) when N >= this times M, else M */
+#ifndef NN_GEMM_T_NSPLIT
+#define NN_GEMM_T_NSPLIT 1
+#endif
 
 static void gemm_inv_call(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                           float *C, int ldc)
@@ -117,6 +121,53 @@ static void gemm_inv(int M, int N, int K, const float *A, int lda, const float *
     if (M <= 0 || N <= 0)
         return;
     nn_par_run(gemm_inv_slice, &j);
+}
+
+/* Ct [N, M] = (A [M, K] B [K, N])^T, A and B row-major, M a multiple of 16: every element the
+ * same bits whatever N, the element's column and the thread slices, with no padding.
+ *
+ * One column-major call per K chunk of NN_GEMM_KC (beta 1 after the first), both operands
+ * transposed: C (M x N, ldc = M) = op(A) op(B) with A's rows on OpenBLAS's M dimension. In
+ * 0.3.21 a transposed-transposed call never takes the small-matrix kernel (its permit
+ * function refuses TT) nor the direct one (row-major NN only): it is always the blocked
+ * driver and sgemm_kernel_16x4_skylakex_3.c. That kernel runs M in tiles of 16 rows (also
+ * 8, 4, 2, 1, never used here: M and its slices are multiples of 16) by N in tiles of 24, 20,
+ * 16, 12, 8, 4, 2 or 1 columns; each tile keeps one accumulator lane per element, zeroed, then
+ * one vfmadd231ps per k in order, and stores alpha * acc + C with one more FMA. So an element
+ * is fma(chain over the call's k of A * B, 1, C) whichever N tile it falls in, and the driver's
+ * own K blocks depend on K only. That is also what gemm_inv computes per element (the same
+ * products, commutative, and the same chunks): this path gives gemm_inv's bits, without the
+ * columns gemm_inv pads each image to. Threads slice N (any boundary) or M (16 rows). */
+typedef struct gemm_t_job {
+    int M, N, K;
+    const float *A, *B;
+    float *C;
+} gemm_t_job;
+
+static void gemm_inv_t_slice(void *vp, int ith, int nth)
+{
+    const gemm_t_job *j = vp;
+    size_t m0 = 0, m1 = (size_t)j->M, n0 = 0, n1 = (size_t)j->N;
+    if ((size_t)j->N >= NN_GEMM_T_NSPLIT * (size_t)j->M)
+        nn_par_range((size_t)j->N, ith, nth, 16, &n0, &n1);
+    else
+        nn_par_range((size_t)j->M, ith, nth, 16, &m0, &m1);
+    if (m1 <= m0 || n1 <= n0)
+        return;
+    for (int k0 = 0; k0 < j->K; k0 += NN_GEMM_KC) {
+        const int kc = j->K - k0 < NN_GEMM_KC ? j->K - k0 : NN_GEMM_KC;
+        cblas_sgemm(CblasColMajor, CblasTrans, CblasTrans, (int)(m1 - m0), (int)(n1 - n0), kc,
+                    1.0f, j->A + m0 * (size_t)j->K + k0, j->K, j->B + (size_t)k0 * j->N + n0,
+                    j->N, k0 ? 1.0f : 0.0f, j->C + n0 * (size_t)j->M + m0, j->M);
+    }
+}
+
+static void gemm_inv_t(int M, int N, int K, const float *A, const float *B, float *C)
+{
+    gemm_t_job j = {M, N, K, A, B, C};
+    if (M <= 0 || N <= 0)
+        return;
+    nn_par_run(gemm_inv_t_slice, &j);
 }
 
 /* ------------------------------------------------------------------ conv2d */
@@ -170,10 +221,12 @@ size_t nn_conv2d_col_size_base(const nn_conv_geom *g)
 /* Columns of one image in the forward GEMM: its OH*OW pixels, rounded up to a multiple of 16
  * where images are batched (maps under NN_CONV_COLS pixels), so that every image's columns
  * start and end on OpenBLAS's 16-column tiles whatever the batch (conv_gemm_inv). */
+static int conv_fwd_t(const nn_conv_geom *g);
+
 static size_t conv_fwd_stride(const nn_conv_geom *g)
 {
     const size_t ohw = (size_t)g->oh * g->ow;
-    return ohw < NN_CONV_COLS ? (ohw + 15) & ~(size_t)15 : ohw;
+    return ohw < NN_CONV_COLS && !conv_fwd_t(g) ? (ohw + 15) & ~(size_t)15 : ohw;
 }
 
 /* The forward of a batched-map conv (conv_fwd_stride above the pixels, or more than one image
@@ -181,6 +234,17 @@ static size_t conv_fwd_stride(const nn_conv_geom *g)
 static int conv_fwd_padded(const nn_conv_geom *g)
 {
     return (size_t)g->oh * g->ow < NN_CONV_COLS;
+}
+
+/* ... of which those with a multiple of 16 output channels (groups 1) take gemm_inv_t: no
+ * padding, the output transposed ([pixels, OC]) and reordered by scatter_t_slice. */
+static int conv_fwd_t(const nn_conv_geom *g)
+{
+#ifdef NN_NO_GEMM_T
+    return 0;
+#else
+    return conv_fwd_padded(g) && g->groups == 1 && g->oc % 16 == 0;
+#endif
 }
 
 size_t nn_conv2d_col_size(const nn_conv_geom *g)
@@ -325,6 +389,29 @@ static void scatter_slice(void *vp, int ith, int nth)
         }
 }
 
+/* y [images n0.., OC, OHW] = out [nb*OHW, OC] (+ b), images and channel blocks sliced */
+static void scatter_t_slice(void *vp, int ith, int nth)
+{
+    const conv_job *j = vp;
+    const nn_conv_geom *g = j->g;
+    const size_t ohw = (size_t)g->oh * g->ow, oc = (size_t)g->oc, ob = 16;
+    const size_t items = (size_t)j->nb * ((oc + ob - 1) / ob);
+    size_t i0, i1;
+    nn_par_range(items, ith, nth, 1, &i0, &i1);
+    for (size_t it = i0; it < i1; it++) {
+        const size_t im = it / ((oc + ob - 1) / ob), o0 = it % ((oc + ob - 1) / ob) * ob;
+        const size_t o1 = o0 + ob < oc ? o0 + ob : oc;
+        const float *src = j->out + im * ohw * oc;
+        float *yi = j->y + (size_t)(j->n0 + (int)im) * oc * ohw;
+        for (size_t o = o0; o < o1; o++) {
+            const float bias = j->b ? j->b[o] : 0.0f;
+            float *yo = yi + o * ohw;
+            for (size_t p = 0; p < ohw; p++)
+                yo[p] = src[p * oc + o] + bias;
+        }
+    }
+}
+
 /* out [OC, nb*OHW] = dy of images n0.. (gather), channels sliced */
 static void gather_dy_slice(void *vp, int ith, int nth)
 {
@@ -467,6 +554,23 @@ void nn_conv2d_forward(const nn_conv_geom *g, const float *x, const float *wt, c
     const int G = g->groups, ocg = g->oc / G, icg = g->ic / G;
     const int K = icg * g->kh * g->kw, ohw = g->oh * g->ow, B = conv_batch(g);
     const int gemm = conv_is_gemm(g);
+    if (conv_fwd_t(g)) {
+        /* maps under NN_CONV_COLS pixels, OC a multiple of 16: im2col [K, nb*OHW] unpadded,
+         * gemm_inv_t into col's second part as [nb*OHW, OC], then reordered into y */
+        for (int n0 = 0; n0 < g->n; n0 += B) {
+            const int nb = g->n - n0 < B ? g->n - n0 : B, cols = nb * ohw;
+            conv_job j = {g, x, b, y, col, NULL, n0, nb, NULL, NULL, NULL, (size_t)ohw};
+            const float *cn = x + (size_t)n0 * g->ic * g->h * g->w;
+            if (!gemm || nb > 1) {
+                nn_par_run(im2col_slice, &j); /* [IC*KH*KW, nb*OHW] */
+                cn = col;
+            }
+            j.out = col + (size_t)K * cols;
+            gemm_inv_t(g->oc, cols, K, wt, cn, j.out);
+            nn_par_run(scatter_t_slice, &j);
+        }
+        return;
+    }
     if (G == 1 && conv_fwd_padded(g)) {
         /* maps under NN_CONV_COLS pixels, images batched: each image's columns padded to 16
          * (S) and a batch-invariant GEMM (gemm_inv), into col's second part, then reordered */
