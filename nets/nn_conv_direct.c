@@ -420,8 +420,11 @@ int nn_conv_direct_use(const nn_conv_geom *g, int pass)
      * OpenBLAS wins. The weight gradient kernel is the weakest of the three. */
     const int c = g->ic > g->oc ? g->ic : g->oc;
     switch (pass) {
-    case NN_PASS_FWD: /* the flat layout: 64 -> 64 at 8x8 0.3 against 0.5-0.6 ms (2 threads) */
-        return c <= 32 || (c <= 64 && (g->ow >= 16 || flat_ok(g->sh, g->ow)));
+    case NN_PASS_FWD: /* the flat layout: 64 -> 64 at 8x8 0.3 against 0.5-0.6 ms (2 threads);
+                       * 128 -> 128 stride 1 from 8 columns: 1.2-1.3x gemm_inv_t's speed, at 7x7
+                       * 0.67x (docs/performance.md, "Seventh pass") */
+        return c <= 32 || (c <= 64 && (g->ow >= 16 || flat_ok(g->sh, g->ow))) ||
+               (c <= 128 && g->sh == 1 && g->ow >= 8);
     case NN_PASS_DX:
         return c <= 32 || (c <= 128 && g->ow >= 16) || (c <= 64 && flat_ok(1, g->w));
     default:

@@ -11,13 +11,22 @@
  *
  * When a case differs, the output of every stage is compared too and the first stage that
  * differs is named (the place to look). Usage: test_nets_batch_bits [ARCH[@WIDTH]:HxW ...]
- * (default: every case above; under ASan one per architecture, on 2 threads). */
+ * (default: every case above; under ASan one per architecture, on 2 threads).
+ *
+ * Then single convolutions on maps under 1024 pixels (nn_conv2d_forward, the shapes of
+ * ResNet-18's layer2-layer4 at 96x72 and a few odd ones; most have 16k output channels and
+ * take gemm_inv_t, which does not pad an image's columns): 17 images in batches of 1, 3, 16
+ * and 17, with 1, 3 and 17 images per GEMM, on 1, 2 and 3 threads, each image's output the
+ * same bits as the image alone on 1 thread, and within 1e-5 of a double-precision conv.
+ * Usage for those alone: test_nets_batch_bits conv. */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nets/nn.h"
+#include "nets/nn_internal.h"
 #include "test_util.h"
 
 enum { NB = 32, K = 2 };
@@ -199,10 +208,144 @@ static void run_case(const tcase *tc, int threads)
     nn_net_free(net);
 }
 
+/* ------------------------------------------------------------------ single convolutions */
+
+typedef struct ccase {
+    int ic, oc, h, w, k, s; /* k x k kernel, padding k / 2, stride s */
+} ccase;
+
+static const ccase ccases[] = {
+    {512, 512, 3, 3, 3, 1},  /* ResNet-18 layer4 at 96x72: 9 pixels (16 before, padded) */
+    {256, 512, 6, 5, 3, 2},  /* layer4's first conv, 30 -> 9 pixels */
+    {256, 512, 6, 5, 1, 2},  /* its 1x1 stride-2 shortcut */
+    {256, 256, 6, 5, 3, 1},  /* layer3: 30 pixels */
+    {128, 256, 12, 9, 3, 2}, /* layer3's first conv */
+    {128, 128, 6, 5, 3, 1},  /* 128 channels on a 5-wide map: GEMM (direct from 8 columns) */
+    {64, 128, 5, 7, 1, 1},   /* 1x1 stride 1: one image goes to the GEMM without im2col */
+    {48, 32, 7, 7, 3, 1},    /* K = 432: two K chunks; 49 pixels */
+    {40, 24, 5, 5, 3, 1},    /* 24 channels: the padded gemm_inv path */
+};
+
+enum { CN = 17 };
+
+/* y [n, oc, oh, ow] of images n0.. of x: naive conv in double, to 1e-5 relative */
+static double conv_ref_err(const nn_conv_geom *g, const float *x, const float *wt,
+                           const float *b, const float *y, int im)
+{
+    double num = 0, den = 0;
+    for (int o = 0; o < g->oc; o++)
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                double acc = b[o];
+                for (int c = 0; c < g->ic; c++)
+                    for (int ki = 0; ki < g->kh; ki++)
+                        for (int kj = 0; kj < g->kw; kj++) {
+                            const int iy = oy * g->sh - g->ph + ki, ix = ox * g->sw - g->pw + kj;
+                            if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
+                                continue;
+                            acc += (double)wt[((size_t)(o * g->ic + c) * g->kh + ki) * g->kw + kj] *
+                                   x[(((size_t)im * g->ic + c) * g->h + iy) * g->w + ix];
+                        }
+                const double d =
+                    y[(((size_t)im * g->oc + o) * g->oh + oy) * g->ow + ox] - acc;
+                num += d * d;
+                den += acc * acc;
+            }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+/* Runs images [0, CN) in batches of bs, per_gemm images per GEMM, into y. */
+static int conv_batches(nn_conv_geom g, const float *x, const float *wt, const float *b, int bs,
+                        int per_gemm, float *y)
+{
+    const size_t in = (size_t)g.ic * g.h * g.w, out = (size_t)g.oc * g.oh * g.ow;
+    for (int i0 = 0; i0 < CN; i0 += bs) {
+        g.n = CN - i0 < bs ? CN - i0 : bs;
+        g.batch = per_gemm < g.n ? per_gemm : g.n;
+        float *col = malloc(sizeof(float) * (nn_conv2d_col_size(&g) + 1));
+        if (!col)
+            return -1;
+        nn_conv2d_forward(&g, x + i0 * in, wt, b, y + i0 * out, col);
+        free(col);
+    }
+    return 0;
+}
+
+static void conv_case(const ccase *cc, const int *threads, int nthreads)
+{
+    nn_conv_geom g = {CN, cc->ic, cc->h, cc->w, cc->oc, cc->k, cc->k, cc->s, cc->s,
+                      cc->k / 2, cc->k / 2, 1, 0, 0, 0};
+    g.oh = (g.h + 2 * g.ph - g.kh) / g.sh + 1;
+    g.ow = (g.w + 2 * g.pw - g.kw) / g.sw + 1;
+    const size_t in = (size_t)g.ic * g.h * g.w, out = (size_t)g.oc * g.oh * g.ow;
+    const size_t nw = (size_t)g.oc * g.ic * g.kh * g.kw;
+    float *x = malloc(sizeof(float) * in * CN), *wt = malloc(sizeof(float) * nw);
+    float *b = malloc(sizeof(float) * g.oc), *ref = malloc(sizeof(float) * out * CN);
+    float *got = malloc(sizeof(float) * out * CN);
+    CHECK(x && wt && b && ref && got, "out of memory");
+    if (!x || !wt || !b || !ref || !got)
+        goto done;
+    nn_rng r;
+    nn_rng_seed(&r, 37);
+    for (size_t i = 0; i < in * CN; i++)
+        x[i] = 2 * nn_rng_uniform(&r) - 1;
+    for (size_t i = 0; i < nw; i++)
+        wt[i] = (2 * nn_rng_uniform(&r) - 1) / sqrtf((float)(g.ic * g.kh * g.kw));
+    for (int o = 0; o < g.oc; o++)
+        b[o] = 0.1f * (2 * nn_rng_uniform(&r) - 1);
+    char label[96];
+    snprintf(label, sizeof label, "conv %d->%d %dx%d on %dx%d stride %d", g.ic, g.oc, g.kh, g.kw,
+             g.h, g.w, g.sh);
+    const int before = g_failures;
+    nn_set_threads(1);
+    CHECK(conv_batches(g, x, wt, b, 1, 1, ref) == 0, "%s: out of memory", label);
+    for (int im = 0; im < CN; im += CN - 1) {
+        const double e = conv_ref_err(&g, x, wt, b, ref, im);
+        CHECK(e <= 1e-5, "%s: image %d alone is %.3g (relative) from a double-precision conv",
+              label, im, e);
+    }
+    static const int bss[] = {1, 3, 16, 17}, pgs[] = {1, 3, CN};
+    for (int t = 0; t < nthreads; t++) {
+        nn_set_threads(threads[t]);
+        for (size_t bi = 0; bi < sizeof bss / sizeof *bss; bi++)
+            for (size_t pi = 0; pi < sizeof pgs / sizeof *pgs; pi++) {
+                const int bs = bss[bi], pg = pgs[pi];
+                if (pg > bs || (bs == 1 && threads[t] == 1))
+                    continue;
+                memset(got, 0xff, sizeof(float) * out * CN);
+                CHECK(conv_batches(g, x, wt, b, bs, pg, got) == 0, "%s: out of memory", label);
+                size_t fd, d = count_diff(ref, got, out * CN, &fd);
+                CHECK(d == 0, "%s, %d thread(s), batches of %d, %d per GEMM: %zu of %zu values "
+                              "differ from each image alone (first: image %zu, %.9g against %.9g)",
+                      label, threads[t], bs, pg, d, out * CN, fd / out,
+                      (double)got[d ? fd : 0], (double)ref[d ? fd : 0]);
+            }
+    }
+    printf("%s: %s\n", label, g_failures == before ? "same bits" : "DIFFERENT");
+done:
+    free(x), free(wt), free(b), free(ref), free(got);
+}
+
+static void conv_cases(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    static const int threads[] = {2};
+    conv_case(&ccases[1], threads, 1);
+    conv_case(&ccases[6], threads, 1);
+#else
+    static const int threads[] = {1, 2, 3};
+    for (size_t c = 0; c < sizeof ccases / sizeof *ccases; c++)
+        conv_case(&ccases[c], threads, 3);
+#endif
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
-    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+    const int conv_only = argc == 2 && strcmp(argv[1], "conv") == 0;
+    if (argc == 1 || conv_only)
+        conv_cases();
+    for (size_t c = 0; c < sizeof cases / sizeof *cases && !conv_only; c++) {
         const tcase *tc = &cases[c];
 #if defined(__SANITIZE_ADDRESS__)
         /* under ASan (build-asan, -O1: the memory checks; the bits are the normal build's to
