@@ -584,6 +584,12 @@ int nn_net_unfreeze(nn_net *net, const char *spec, nn_bn_policy bn, int bn_affin
 
 /* ------------------------------------------------------------------ shapes */
 
+/* The forward of a conv on small maps may batch images into an im2col of up to this many
+ * times the conv's weights (plan). */
+#ifndef NN_FWD_COL_W
+#define NN_FWD_COL_W 2
+#endif
+
 static void geom_of(const nn_net *net, const nn_node *nd, int n, nn_conv_geom *g)
 {
     const nn_node *x = &net->nodes[nd->in[0]];
@@ -863,7 +869,7 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
     for (int i = 1; i < N; i++)
         if (net->nodes[i].op == NN_OP_CONV2D) {
             nn_conv_geom g;
-            net->nodes[i].conv_batch = 1;
+            net->nodes[i].conv_batch = net->nodes[i].conv_fbatch = 1;
             geom_of(net, &net->nodes[i], n, &g);
             size_t cs = nn_conv2d_col_size_base(&g);
             cap = cs > cap ? cs : cap;
@@ -881,7 +887,25 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
             }
             nd->conv_batch = b;
             g.batch = b;
+            /* The forward on maps under 1024 pixels gives every image the same bits whatever
+             * shares its GEMM (nets/nn_ops.c, gemm_inv_t and gemm_inv), so it batches further,
+             * with an im2col of up to NN_FWD_COL_W times the conv's weights: each GEMM reads
+             * and packs all of them (ResNet-18's layer4 at 96x72: 9.4 MB per conv, once per 6
+             * images under the cap above, once per 16 here). The backward keeps b (its GEMMs
+             * sum over the images: its bits follow b). */
+            const size_t wfl = (size_t)g.oc * (g.ic / g.groups) * g.kh * g.kw;
+            const size_t fcap = NN_FWD_COL_W * wfl > cap ? NN_FWD_COL_W * wfl : cap;
+            int fb = (size_t)g.oh * g.ow < 1024 ? nn_conv2d_batch_wanted(&g) : b;
+            for (; fb > b; fb--) {
+                g.batch = fb;
+                if (nn_conv2d_col_size_base(&g) <= fcap)
+                    break;
+            }
+            nd->conv_fbatch = fb;
+            g.batch = fb;
             size_t cs = nn_conv2d_col_size(&g);
+            g.batch = b;
+            cs = nn_conv2d_col_size(&g) > cs ? nn_conv2d_col_size(&g) : cs;
             if (i >= begin && i < end && cs > col)
                 col = cs;
         }
@@ -1034,6 +1058,8 @@ static void run_forward(nn_net *net, int i, int n, int train)
         break;
     case NN_OP_CONV2D:
         geom_of(net, nd, n, &g);
+        if (nd->conv_fbatch > 0)
+            g.batch = nd->conv_fbatch; /* the forward's images per GEMM (plan) */
         if (nd->fuse_bn) { /* conv + eval-mode BN (+ ReLU) into the last one's output */
             const nn_node *bn = &net->nodes[i + 1];
             const int relu = bn->fuse_relu, act = relu ? bn->fuse_act : NN_ACT_NONE;

@@ -299,8 +299,11 @@ static void im2col_rows(const nn_conv_geom *g, const float *x, int n0, int nb, s
                 const int off = kj - g->pw; /* ix = ox * sw + off */
                 for (int ox = 0; ox < lo; ox++)
                     o[ox] = 0.0f;
-                if (g->sw == 1)
+                if (g->sw == 1 && hi - lo > 16)
                     memcpy(o + lo, xr + lo + off, sizeof(float) * (size_t)(hi - lo));
+                else if (g->sw == 1) /* narrow maps (3, 5, 9 columns): no call per row */
+                    for (int ox = lo; ox < hi; ox++)
+                        o[ox] = xr[ox + off];
                 else
                     for (int ox = lo; ox < hi; ox++)
                         o[ox] = xr[ox * g->sw + off];
