@@ -15,7 +15,7 @@
  *
  * Then single convolutions on maps under 1024 pixels (nn_conv2d_forward, the shapes of
  * ResNet-18's layer2-layer4 at 96x72 and a few odd ones; most have 16k output channels and
- * take gemm_inv_t, which does not pad an image's columns): 17 images in batches of 1, 3, 16
+ * pixels not a multiple of 16, and take gemm_inv_t, which does not pad an image's columns): 17 images in batches of 1, 3, 16
  * and 17, with 1, 3 and 17 images per GEMM, on 1, 2 and 3 threads, each image's output the
  * same bits as the image alone on 1 thread, and within 1e-5 of a double-precision conv.
  * Usage for those alone: test_nets_batch_bits conv. */
@@ -224,6 +224,7 @@ static const ccase ccases[] = {
     {64, 128, 5, 7, 1, 1},   /* 1x1 stride 1: one image goes to the GEMM without im2col */
     {48, 32, 7, 7, 3, 1},    /* K = 432: two K chunks; 49 pixels */
     {40, 24, 5, 5, 3, 1},    /* 24 channels: the padded gemm_inv path */
+    {64, 128, 8, 8, 3, 2},   /* 16 pixels: gemm_inv, which pads nothing there */
 };
 
 enum { CN = 17 };
