@@ -296,6 +296,8 @@ void nn_relu_forward(size_t n, const float *x, float *y, float cap); /* cap <= 0
 void nn_relu_backward(size_t n, const float *y, const float *dy, float *dx, float cap);
 
 void nn_maxpool_forward(const nn_conv_geom *g, const float *x, float *y);
+/* 1: every maxpool window through the generic loop (tests compare the 3x3 stride-2 path). */
+void nn_maxpool_set_generic(int on);
 void nn_maxpool_backward(const nn_conv_geom *g, const float *x, const float *dy, float *dx);
 void nn_avgpool_forward(const nn_conv_geom *g, const float *x, float *y);
 void nn_avgpool_backward(const nn_conv_geom *g, const float *dy, float *dx);

@@ -1364,6 +1364,54 @@ typedef struct pool_job {
     float *y, *dx;
 } pool_job;
 
+/* Tests: nn_maxpool_set_generic(1) runs every window through pool_max. */
+static int maxpool_generic;
+void nn_maxpool_set_generic(int on)
+{
+    maxpool_generic = on;
+}
+
+#define MAX_STEP(m, v) ((v) > (m) ? (v) : (m))
+
+/* 3x3 windows, stride 2, padding 1 (ResNet's stem): the windows that lie inside the plane
+ * without a test per element. Each output is pool_max's: the window's values in the same
+ * order, each kept only if greater (the first maximum, the first of +0 and -0); a window whose
+ * sum is NaN (a NaN in it, or infinities of both signs) goes to pool_max (its last NaN). */
+static void maxpool_plane_3s2(const nn_conv_geom *g, const float *xc, float *yc)
+{
+    const int w = g->w, ow = g->ow;
+    int oy1 = (g->h - 2) / 2 + 1, ox1 = (w - 2) / 2 + 1; /* interior: [1, oy1) x [1, ox1) */
+    oy1 = oy1 < g->oh ? oy1 : g->oh;
+    ox1 = ox1 < ow ? ox1 : ow;
+    for (int oy = 0; oy < g->oh; oy++) {
+        float *yr = yc + (size_t)oy * ow;
+        if (oy < 1 || oy >= oy1 || ox1 <= 1) {
+            for (int ox = 0; ox < ow; ox++)
+                yr[ox] = pool_max(g, xc, oy, ox);
+            continue;
+        }
+        yr[0] = pool_max(g, xc, oy, 0);
+        const float *r0 = xc + (size_t)(2 * oy - 1) * w, *r1 = r0 + w, *r2 = r1 + w;
+        for (int ox = 1; ox < ox1; ox++) {
+            const int c = 2 * ox - 1;
+            float m = r0[c];
+            m = MAX_STEP(m, r0[c + 1]);
+            m = MAX_STEP(m, r0[c + 2]);
+            m = MAX_STEP(m, r1[c]);
+            m = MAX_STEP(m, r1[c + 1]);
+            m = MAX_STEP(m, r1[c + 2]);
+            m = MAX_STEP(m, r2[c]);
+            m = MAX_STEP(m, r2[c + 1]);
+            m = MAX_STEP(m, r2[c + 2]);
+            const float sum = ((r0[c] + r0[c + 1]) + (r0[c + 2] + r1[c])) +
+                              ((r1[c + 1] + r1[c + 2]) + (r2[c] + r2[c + 1])) + r2[c + 2];
+            yr[ox] = sum == sum ? m : pool_max(g, xc, oy, ox);
+        }
+        for (int ox = ox1; ox < ow; ox++)
+            yr[ox] = pool_max(g, xc, oy, ox);
+    }
+}
+
 static void maxpool_fwd_slice(void *vp, int ith, int nth)
 {
     const pool_job *j = vp;
@@ -1372,9 +1420,15 @@ static void maxpool_fwd_slice(void *vp, int ith, int nth)
     float *y = j->y;
     size_t p0, p1;
     nn_par_range((size_t)g->n * g->ic, ith, nth, 1, &p0, &p1);
+    const int s3 = g->kh == 3 && g->kw == 3 && g->sh == 2 && g->sw == 2 && g->ph == 1 &&
+                   g->pw == 1 && !maxpool_generic;
     for (size_t p = p0; p < p1; p++) {
         const float *xc = x + (size_t)p * g->h * g->w;
         float *yc = y + (size_t)p * g->oh * g->ow;
+        if (s3) {
+            maxpool_plane_3s2(g, xc, yc);
+            continue;
+        }
         for (int oy = 0; oy < g->oh; oy++)
             for (int ox = 0; ox < g->ow; ox++)
                 yc[oy * g->ow + ox] = pool_max(g, xc, oy, ox);

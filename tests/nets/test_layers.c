@@ -609,6 +609,56 @@ static void test_loss(void)
     free(z);
 }
 
+/* The 3x3 stride-2 maxpool's interior windows (maxpool_plane_3s2) against the generic loop,
+ * bit for bit, on planes of odd and even sizes with ties, +0 and -0, infinities and NaNs. */
+static void test_maxpool_3s2(void)
+{
+    static const int hw[][2] = {{1, 1}, {2, 2}, {3, 3}, {4, 5}, {5, 4}, {7, 9}, {48, 36}, {13, 13}};
+    int fails = 0;
+    for (size_t c = 0; c < sizeof hw / sizeof *hw; c++) {
+        const int n = 2, ch = 3, h = hw[c][0], w = hw[c][1];
+        nn_conv_geom g = {n, ch, h, w, ch, 3, 3, 2, 2, 1, 1, 1, 0, 0, 0};
+        g.oh = (h + 2 - 3) / 2 + 1;
+        g.ow = (w + 2 - 3) / 2 + 1;
+        const size_t nx = (size_t)n * ch * h * w, ny = (size_t)n * ch * g.oh * g.ow;
+        float *x = malloc(sizeof(float) * nx), *a = malloc(sizeof(float) * ny),
+              *b = malloc(sizeof(float) * ny);
+        for (int round = 0; round < 4; round++) {
+            for (size_t i = 0; i < nx; i++) {
+                const float u = nn_rng_uniform(&g_rng);
+                /* few distinct values (ties), zeros of both signs; from round 1 infinities,
+                 * from round 2 NaNs of two payloads */
+                float v = (float)((int)(u * 5) - 2);
+                if (v == 0.0f && nn_rng_uniform(&g_rng) < 0.5f)
+                    v = -0.0f;
+                const float r = nn_rng_uniform(&g_rng);
+                if (round >= 1 && r < 0.05f)
+                    v = r < 0.025f ? INFINITY : -INFINITY;
+                if (round >= 2 && r > 0.95f)
+                    v = r > 0.975f ? NAN : -NAN;
+                if (round == 3 && r > 0.5f && r < 0.6f)
+                    v = -0.0f;
+                x[i] = v;
+            }
+            nn_maxpool_set_generic(1);
+            nn_maxpool_forward(&g, x, a);
+            nn_maxpool_set_generic(0);
+            nn_maxpool_forward(&g, x, b);
+            if (memcmp(a, b, sizeof(float) * ny) != 0) {
+                size_t k = 0;
+                while (memcmp(a + k, b + k, sizeof(float)) == 0)
+                    k++;
+                fprintf(stderr, "maxpool 3x3 s2 %dx%d round %d: output %zu is %g, the generic "
+                                "loop's %g\n", h, w, round, k, (double)b[k], (double)a[k]);
+                fails++;
+            }
+        }
+        free(x), free(a), free(b);
+    }
+    CHECK(fails == 0, "maxpool 3x3 stride 2: %d case(s) differ from the generic loop", fails);
+    printf("maxpool 3x3 s2 fast path: %s\n", fails ? "DIFFERENT" : "same bits as the generic loop");
+}
+
 int main(void)
 {
     nn_rng_seed(&g_rng, 12345);
@@ -629,6 +679,7 @@ int main(void)
     test_pool("maxpool 3x3 s2 p1", 1, 3, 2, 1);
     test_pool("maxpool 2x2 s2 p0", 1, 2, 2, 0);
     test_pool("avgpool 3x3 s2 p1", 0, 3, 2, 1);
+    test_maxpool_3s2();
     test_gap();
     test_linear();
     test_dropout();
