@@ -422,7 +422,7 @@ int nn_conv_direct_use(const nn_conv_geom *g, int pass)
     switch (pass) {
     case NN_PASS_FWD: /* the flat layout: 64 -> 64 at 8x8 0.3 against 0.5-0.6 ms (2 threads);
                        * 128 -> 128 stride 1 from 8 columns: 1.2-1.3x gemm_inv_t's speed, at 7x7
-                       * 0.67x (docs/performance.md, "Seventh pass") */
+                       * 0.67x (docs/performance.md, "Eighth pass") */
         return c <= 32 || (c <= 64 && (g->ow >= 16 || flat_ok(g->sh, g->ow))) ||
                (c <= 128 && g->sh == 1 && g->ow >= 8);
     case NN_PASS_DX:
