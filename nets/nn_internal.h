@@ -198,11 +198,6 @@ size_t nn_conv_direct_min_scratch(const nn_conv_geom *g);
 /* y [n, oc, oh, ow] = conv(x [n, ic, h, w], w [oc, ic/g, kh, kw]) + b; col: scratch. */
 void nn_conv2d_forward(const nn_conv_geom *g, const float *x, const float *wt, const float *b,
                        float *y, float *col);
-/* The same, then y = act(y * post_a[c] + post_b[c]) per output channel (an eval-mode BN and its
- * ReLU / ReLU6) where the output is written: the bits of nn_bn_relu_forward_eval after it. */
-void nn_conv2d_forward_post(const nn_conv_geom *g, const float *x, const float *wt,
-                            const float *b, const float *post_a, const float *post_b, int act,
-                            float *y, float *col);
 /* dx (may be NULL), dw (may be NULL, then x may be NULL), db (may be NULL). */
 void nn_conv2d_backward(const nn_conv_geom *g, const float *x, const float *wt,
                         const float *dy, float *dx, float *dw, float *db, float *col,

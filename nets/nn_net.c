@@ -927,10 +927,10 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
         nd->fuse_act = !nd->fuse_relu ? NN_ACT_NONE
                        : next == NN_OP_RELU6 ? NN_ACT_RELU6 : NN_ACT_RELU;
     }
-    /* A conv (direct kernel, depthwise 3x3, or an ungrouped GEMM conv) followed by its only
-     * reader, an eval-mode BN that needs no backward (inference, or a frozen stage): the BN
-     * (and its fused ReLU / ReLU6) run in the conv's store or reordering pass, the same bits
-     * as apart; the conv's own output gets no arena room. */
+    /* A direct-kernel or depthwise 3x3 conv followed by its only reader, an eval-mode BN that
+     * needs no backward (inference, or a frozen stage): the BN (and its fused ReLU / ReLU6)
+     * run in the conv's store, the same bits as apart; the conv's own output gets no arena
+     * room. */
     for (int i = 0; i < N; i++) {
         nn_node *nd = &net->nodes[i];
         nd->fuse_bn = 0;
@@ -943,9 +943,7 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
             continue;
         nn_conv_geom g;
         geom_of(net, nd, n, &g);
-        /* direct and depthwise kernels in their store, the GEMM paths in their reordering
-         * pass (nn_conv2d_forward_post), while the plane is in cache */
-        nd->fuse_bn = nn_conv_direct_use(&g, NN_PASS_FWD) || nn_conv_dw_use(&g) || g.groups == 1;
+        nd->fuse_bn = nn_conv_direct_use(&g, NN_PASS_FWD) || nn_conv_dw_use(&g);
     }
 #define TB(j) (2 * N - 1 - (j))
     size_t nr = 0;
@@ -1069,7 +1067,7 @@ static void run_forward(nn_net *net, int i, int n, int train)
             const float *gm = T(net, bn->t[0]), *bt = T(net, bn->t[1]);
             const float *rm = T(net, bn->t[2]), *rv = T(net, bn->t[3]);
             const int dwc = nn_conv_dw_use(&g);
-            if (!dwc && !nn_conv_direct_use(&g, NN_PASS_FWD) && g.groups != 1) {
+            if (!dwc && !nn_conv_direct_use(&g, NN_PASS_FWD)) {
                 /* the algorithm changed since the plan: the two passes, same bits */
                 nn_conv2d_forward(&g, x, T(net, nd->t[0]), T(net, nd->t[1]), y, A + net->off_col);
                 nn_bn_relu_forward_eval(n, bn->c, bn->h * bn->w, y, gm, bt, bn->eps, rm, rv, y,
@@ -1086,8 +1084,8 @@ static void run_forward(nn_net *net, int i, int n, int train)
                 nn_conv_dw_forward_post(&g, x, T(net, nd->t[0]), T(net, nd->t[1]), ab, ab + bn->c,
                                         act, y);
             else
-                nn_conv2d_forward_post(&g, x, T(net, nd->t[0]), T(net, nd->t[1]), ab, ab + bn->c,
-                                       act, y, A + net->off_col);
+                nn_conv_direct_forward_post(&g, x, T(net, nd->t[0]), T(net, nd->t[1]), ab,
+                                            ab + bn->c, act, y, A + net->off_col);
             break;
         }
         nn_conv2d_forward(&g, x, T(net, nd->t[0]), T(net, nd->t[1]), y, A + net->off_col);

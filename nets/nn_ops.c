@@ -267,13 +267,7 @@ typedef struct conv_job {
     const float *dy;
     float *dx, *db;
     size_t S; /* columns per image in col / out (0: OH*OW; the forward pads, conv_fwd_stride) */
-    const float *post_a, *post_b; /* forward: an eval-mode BN per output channel, applied by
-                                   * the scatter (then `act`), or NULL */
-    int act;
 } conv_job;
-
-/* y[0..n) = act(y * a + b) in place: nn_bn_relu_forward_eval's kernel on one plane */
-static void conv_post_plane(float *y, size_t n, float a, float b, int act);
 
 /* Fills col rows [r0, r1) of images n0 .. n0+nb-1: col [IC*KH*KW, nb*OH*OW] */
 static void im2col_rows(const nn_conv_geom *g, const float *x, int n0, int nb, size_t S,
@@ -395,8 +389,6 @@ static void scatter_slice(void *vp, int ith, int nth)
                     yo[i] = src[i] + bias;
             else if (src != yo)
                 memcpy(yo, src, sizeof(float) * ohw);
-            if (j->post_a) /* while the plane is in cache */
-                conv_post_plane(yo, ohw, j->post_a[o], j->post_b[o], j->act);
         }
 }
 
@@ -423,9 +415,6 @@ static void scatter_t_slice(void *vp, int ith, int nth)
                     yo[p] = src[p * oc + o] + bias;
             }
         }
-        if (j->post_a) /* the 16 planes just written, while in cache */
-            for (size_t o = o0; o < o1; o++)
-                conv_post_plane(yi + o * ohw, ohw, j->post_a[o], j->post_b[o], j->act);
     }
 }
 
@@ -552,43 +541,20 @@ static void depthwise_backward_slice(void *vp, int ith, int nth)
         }
 }
 
-/* act(y * pa[c] + pb[c]) in place over every (image, channel) plane */
-static void post_slice(void *vp, int ith, int nth)
-{
-    const conv_job *j = vp;
-    const nn_conv_geom *g = j->g;
-    const size_t ohw = (size_t)g->oh * g->ow;
-    size_t p0, p1;
-    nn_par_range((size_t)g->n * g->oc, ith, nth, 1, &p0, &p1);
-    for (size_t p = p0; p < p1; p++)
-        conv_post_plane(j->y + p * ohw, ohw, j->post_a[p % (size_t)g->oc],
-                        j->post_b[p % (size_t)g->oc], j->act);
-}
-
-/* The forward, with an eval-mode BN (pa, pb per output channel, then act) applied where the
- * output is written (or, on the generic grouped path, after it): the same kernel and values
- * as nn_bn_relu_forward_eval on the conv's output, the same bits. pa NULL: the plain conv. */
-static void conv_forward(const nn_conv_geom *g, const float *x, const float *wt, const float *b,
-                         const float *pa, const float *pb, int act, float *y, float *col)
+void nn_conv2d_forward(const nn_conv_geom *g, const float *x, const float *wt, const float *b,
+                       float *y, float *col)
 {
     if (nn_conv_direct_use(g, NN_PASS_FWD)) {
-        if (pa)
-            nn_conv_direct_forward_post(g, x, wt, b, pa, pb, act, y, col);
-        else
-            nn_conv_direct_forward(g, x, wt, b, y, col);
+        nn_conv_direct_forward(g, x, wt, b, y, col);
         return;
     }
     if (nn_conv_dw_use(g)) {
-        nn_conv_dw_forward_post(g, x, wt, b, pa, pb, pa ? act : NN_ACT_NONE, y);
+        nn_conv_dw_forward_post(g, x, wt, b, NULL, NULL, NN_ACT_NONE, y);
         return;
     }
     if (conv_is_depthwise(g)) {
         dw_job d = {g, x, wt, b, NULL, y, NULL, NULL};
         nn_par_run(depthwise_forward_slice, &d);
-        if (pa) {
-            conv_job j = {.g = g, .y = y, .post_a = pa, .post_b = pb, .act = act};
-            nn_par_run(post_slice, &j);
-        }
         return;
     }
     const int G = g->groups, ocg = g->oc / G, icg = g->ic / G;
@@ -599,7 +565,7 @@ static void conv_forward(const nn_conv_geom *g, const float *x, const float *wt,
          * gemm_inv_t into col's second part as [nb*OHW, OC], then reordered into y */
         for (int n0 = 0; n0 < g->n; n0 += B) {
             const int nb = g->n - n0 < B ? g->n - n0 : B, cols = nb * ohw;
-            conv_job j = {g, x, b, y, col, NULL, n0, nb, NULL, NULL, NULL, (size_t)ohw, pa, pb, act};
+            conv_job j = {g, x, b, y, col, NULL, n0, nb, NULL, NULL, NULL, (size_t)ohw};
             const float *cn = x + (size_t)n0 * g->ic * g->h * g->w;
             if (!gemm || nb > 1) {
                 nn_par_run(im2col_slice, &j); /* [IC*KH*KW, nb*OHW] */
@@ -617,7 +583,7 @@ static void conv_forward(const nn_conv_geom *g, const float *x, const float *wt,
         const size_t S = conv_fwd_stride(g);
         for (int n0 = 0; n0 < g->n; n0 += B) {
             const int nb = g->n - n0 < B ? g->n - n0 : B, cols = nb * (int)S;
-            conv_job j = {g, x, b, y, col, NULL, n0, nb, NULL, NULL, NULL, S, pa, pb, act};
+            conv_job j = {g, x, b, y, col, NULL, n0, nb, NULL, NULL, NULL, S};
             const int alone = nb == 1 && S == (size_t)ohw; /* neither batched nor padded */
             const float *cn = x + (size_t)n0 * g->ic * g->h * g->w;
             if (!gemm || !alone) {
@@ -628,14 +594,14 @@ static void conv_forward(const nn_conv_geom *g, const float *x, const float *wt,
             gemm_inv(g->oc, cols, K, wt, K, cn, cols, out, cols);
             if (!alone)
                 j.out = out;
-            if (!alone || b || pa)
+            if (!alone || b)
                 nn_par_run(scatter_slice, &j);
         }
         return;
     }
     for (int n0 = 0; n0 < g->n; n0 += B) {
         const int nb = g->n - n0 < B ? g->n - n0 : B, cols = nb * ohw;
-        conv_job j = {g, x, b, y, col, NULL, n0, nb, NULL, NULL, NULL, 0, pa, pb, act};
+        conv_job j = {g, x, b, y, col, NULL, n0, nb, NULL, NULL, NULL, 0};
         const float *cn = x + (size_t)n0 * g->ic * g->h * g->w; /* 1x1 stride 1, one image */
         if (!gemm || nb > 1) {
             nn_par_run(im2col_slice, &j); /* [IC*KH*KW, nb*OH*OW] */
@@ -653,22 +619,9 @@ static void conv_forward(const nn_conv_geom *g, const float *x, const float *wt,
             nn_par_run(copy_slice, &cp);
             j.out = col;
         }
-        if (nb > 1 || b || pa)
+        if (nb > 1 || b)
             nn_par_run(scatter_slice, &j);
     }
-}
-
-void nn_conv2d_forward(const nn_conv_geom *g, const float *x, const float *wt, const float *b,
-                       float *y, float *col)
-{
-    conv_forward(g, x, wt, b, NULL, NULL, NN_ACT_NONE, y, col);
-}
-
-void nn_conv2d_forward_post(const nn_conv_geom *g, const float *x, const float *wt,
-                            const float *b, const float *post_a, const float *post_b, int act,
-                            float *y, float *col)
-{
-    conv_forward(g, x, wt, b, post_a, post_b, act, y, col);
 }
 
 static void zero_slice(void *vp, int ith, int nth)
@@ -699,7 +652,7 @@ void nn_conv2d_backward_set(const nn_conv_geom *g, const float *x, const float *
         set_dx = 0;
     }
     if (db) {
-        conv_job j = {g, NULL, NULL, NULL, NULL, NULL, 0, g->n, dy, NULL, db, 0, NULL, NULL, 0};
+        conv_job j = {g, NULL, NULL, NULL, NULL, NULL, 0, g->n, dy, NULL, db, 0};
         nn_par_run(conv_db_slice, &j);
     }
     if (nn_conv_dw_use(g)) {
@@ -727,7 +680,7 @@ void nn_conv2d_backward_set(const nn_conv_geom *g, const float *x, const float *
     const int gemm = conv_is_gemm(g);
     for (int n0 = 0; n0 < g->n; n0 += B) {
         const int nb = g->n - n0 < B ? g->n - n0 : B, cols = nb * ohw;
-        conv_job j = {g, x, NULL, NULL, col, NULL, n0, nb, dy, dx, NULL, 0, NULL, NULL, 0};
+        conv_job j = {g, x, NULL, NULL, col, NULL, n0, nb, dy, dx, NULL, 0};
         const float *dyn = dy + (size_t)n0 * g->oc * ohw;
         if (nb > 1) { /* dy of the images side by side in dcol: [OC, nb*OH*OW] */
             j.out = dcol;
@@ -1051,11 +1004,6 @@ static bn_kern bn_kernels(void)
                          bn_bdx_avx512};
 #endif
     return (bn_kern){bn_sum_c, bn_sumsq_c, bn_apply_c, bn_bsum_c, bn_bdx_c};
-}
-
-static void conv_post_plane(float *y, size_t n, float a, float b, int act)
-{
-    bn_kernels().apply(y, y, (int)n, a, b, act);
 }
 
 static void bn_train_slice(void *vp, int ith, int nth)
