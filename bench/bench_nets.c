@@ -21,7 +21,7 @@
  *
  * --conv times one 3x3 convolution (padding 1, stride S, batch B) through im2col + GEMM and
  * through the direct kernels, each pass apart (forward, dx, dW; best of 5 after a warm-up;
- * all passes first run for ~0.3 s so that the first one timed is not read cold),
+ * all passes first run for WARM_S so that the first one timed is not read cold),
  * and prints "conv IC OC HxW sS pass gemm_ms direct_ms GFLOP/s-direct" lines: the data
  * behind nn_conv_direct_use's rule.
  *
@@ -44,7 +44,7 @@
 #include "nets/nn.h"
 #include "nets/nn_internal.h"
 
-#define WARM_S 0.3 /* seconds of warm-up per row (run_row) */
+#define WARM_S 0.3 /* seconds of warm-up per row (run_row) and before --conv's passes */
 
 static double now(void)
 {
@@ -141,10 +141,10 @@ static int conv_bench(const char *spec, int batch)
         wt[i] = frand(&r), dw[i] = 0.0f;
     static const char *names[3] = {"fwd", "dx", "dw"};
     const double flops = 2.0 * (double)ny * ic * 9;
-    /* Warm-up of ~0.3 s before the first timed pass: on this VM an idle second core and the
-     * pool's sleeping worker take tens of milliseconds to come up to speed, and without it the
-     * first pass timed (the GEMM forward) read up to twice its steady time. */
-    for (double t0 = now(); now() - t0 < 0.3;)
+    /* Warm-up of WARM_S before the first timed pass, as in run_row (OpenBLAS's idle thread
+     * spins for the process's first ~0.1 s): without it the first pass timed (the GEMM
+     * forward) read up to twice its steady time. */
+    for (double t0 = now(); now() - t0 < WARM_S;)
         for (int pass = 0; pass < 3; pass++)
             conv_time(&g, pass, x, wt, y, dy, dx, dw, col, dcol);
     for (int pass = 0; pass < 3; pass++) {

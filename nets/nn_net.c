@@ -586,9 +586,7 @@ int nn_net_unfreeze(nn_net *net, const char *spec, nn_bn_policy bn, int bn_affin
 
 /* The forward of a conv on small maps may batch images into an im2col of up to this many
  * times the conv's weights (plan). */
-#ifndef NN_FWD_COL_W
 #define NN_FWD_COL_W 2
-#endif
 
 static void geom_of(const nn_net *net, const nn_node *nd, int n, nn_conv_geom *g)
 {

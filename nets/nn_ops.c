@@ -81,10 +81,6 @@ static void gemm_par(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K
  * the same chains, and whole 16-column tiles only. tests/nets/test_batch_bits.c checks the
  * networks' outputs for batches of 1, 3, 16 and 32. */
 #define NN_GEMM_KC 384
-/* gemm_inv_t slices N (columns) when N >= this times M, else M */
-#ifndef NN_GEMM_T_NSPLIT
-#define NN_GEMM_T_NSPLIT 1
-#endif
 
 static void gemm_inv_call(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                           float *C, int ldc)
@@ -148,7 +144,7 @@ static void gemm_inv_t_slice(void *vp, int ith, int nth)
 {
     const gemm_t_job *j = vp;
     size_t m0 = 0, m1 = (size_t)j->M, n0 = 0, n1 = (size_t)j->N;
-    if ((size_t)j->N >= NN_GEMM_T_NSPLIT * (size_t)j->M)
+    if (j->N >= j->M) /* slice the larger dimension */
         nn_par_range((size_t)j->N, ith, nth, 16, &n0, &n1);
     else
         nn_par_range((size_t)j->M, ith, nth, 16, &m0, &m1);
