@@ -355,7 +355,7 @@ size_t nn_conv_direct_min_scratch(const nn_conv_geom *g)
     if (g->groups != 1 || g->kh != 3 || g->kw != 3 || g->sh != g->sw || (g->sh != 1 && g->sh != 2) ||
         g->ph < 0 || g->ph > 2 || g->pw < 0 || g->pw > 2 || g->oh < 1 || g->ow < 1 || g->n < 1)
         return 0;
-    size_t m = 0, f, p;
+    size_t m = nn_conv_wino_min_scratch(g), f, p;
     for (int pass = NN_PASS_FWD; pass <= NN_PASS_DW; pass++) {
         if (pass == NN_PASS_DX && g->sh != 1)
             continue;
@@ -487,6 +487,13 @@ static void pad_run(const float *x, int planes, int c, int h, int w, int ph, int
     nn_par_run(pad_slice, &j);
 }
 
+void nn_conv_pad_planes(const float *x, int planes, int h, int w, int ph, int pw, int hp,
+                        size_t wrow, float *xp)
+{
+    dlayout L = {.owv = w, .wph = (int)wrow, .hp = hp, .wrow = wrow, .plane = (size_t)hp * wrow};
+    pad_run(x, planes, planes, h, w, ph, pw, 1, &L, xp);
+}
+
 typedef void (*items_fn)(const dconv *p, size_t i0, size_t i1);
 
 typedef struct items_job {
@@ -585,6 +592,11 @@ void nn_conv_direct_forward_post(const nn_conv_geom *g, const float *x, const fl
                                  int relu, float *y, float *scratch)
 {
     atomic_fetch_add(&g_counts[NN_PASS_FWD], 1);
+    if (nn_conv_wino_use(g, NN_PASS_FWD)) {
+        nn_conv_wino_forward_post(g, x, wt, b, post_a, post_b, relu, y, scratch,
+                                  direct_avail(g));
+        return;
+    }
     dlayout L;
     layout_pick(g->oh, g->ow, g->sh, &L);
     const int chunk = chunk_images(g, NN_PASS_FWD);
@@ -617,6 +629,10 @@ void nn_conv_direct_dx_set(const nn_conv_geom *g, const float *wt, const float *
                            int set, float *scratch)
 {
     atomic_fetch_add(&g_counts[NN_PASS_DX], 1);
+    if (nn_conv_wino_use(g, NN_PASS_DX)) {
+        nn_conv_wino_dx_set(g, wt, dy, dx, set, scratch, direct_avail(g));
+        return;
+    }
     /* dx = conv(dy padded by 2 - p, W'), W'[i][o][ki][kj] = W[o][i][2-ki][2-kj], stride 1 */
     float *wf = scratch;
     const size_t ws = fwd_pack_size(g->ic, g->oc);

@@ -248,6 +248,36 @@ void nn_conv_direct_dx_set(const nn_conv_geom *g, const float *wt, const float *
 void nn_conv_direct_dw(const nn_conv_geom *g, const float *x, const float *dy, float *dw,
                        float *scratch);
 
+/* Copies planes h x w of x into zero-padded planes of hp rows of wrow floats (ph rows and pw
+ * columns of zeros before each), in parallel. */
+void nn_conv_pad_planes(const float *x, int planes, int h, int w, int ph, int pw, int hp,
+                        size_t wrow, float *xp);
+
+/* ---- Winograd F(2x2, 3x3) (nn_conv_wino.c) for 3x3 convs of stride 1 and padding 1 with at
+ * least 8 channels in and out: the forward and the input gradient, called by the direct
+ * passes (nn_conv_direct_forward_post, nn_conv_direct_dx_set) where nn_conv_wino_use says so.
+ * Every thread count, batch and instruction set gives the same bits; other bits than the
+ * direct kernel's. On by default; WB_NN_WINO=0 (read at first use) or nn_conv_set_wino(0)
+ * turns it off. */
+void nn_conv_set_wino(int on);
+int nn_conv_wino_get(void);
+/* 1 if the shape is one it computes; nn_conv_wino_use: and it runs for pass (the rule) */
+int nn_conv_wino_shape(const nn_conv_geom *g);
+int nn_conv_wino_use(const nn_conv_geom *g, int pass);
+/* Calls so far (forward and input gradient); reset to 0 if reset. */
+long nn_conv_wino_calls(int reset);
+/* Floats of scratch it needs at least for any shape it computes (0 for others), and for the
+ * shapes the rule gives it (0 for others: what the conv's scratch is sized with, whether it
+ * is on or off, so that turning it on never finds the scratch short). */
+size_t nn_conv_wino_scratch(const nn_conv_geom *g);
+size_t nn_conv_wino_min_scratch(const nn_conv_geom *g);
+/* avail: floats at scratch */
+void nn_conv_wino_forward_post(const nn_conv_geom *g, const float *x, const float *wt,
+                               const float *b, const float *post_a, const float *post_b,
+                               int act, float *y, float *scratch, size_t avail);
+void nn_conv_wino_dx_set(const nn_conv_geom *g, const float *wt, const float *dy, float *dx,
+                         int set, float *scratch, size_t avail);
+
 /* Depthwise 3x3 convs (groups = channels), stride 1 or 2, padding 0..2 (nn_conv_dw_use):
  * vectorised kernels in nn_conv_direct.c, chosen by nn_conv_isa() like the direct kernels;
  * every instruction set and thread count gives the same bits. nn_conv2d_forward/backward

@@ -74,21 +74,21 @@ done
 # the same config in the same second: a new directory with -2
 expect_exit 0 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260101T000001Z
 expect_eq "$(cat "$out/stdout")" "$run2-2" "second run in the same second"
-# kill a run in the middle (after some parts, at several points), resume it: the same files
+# kill a run in the middle (after some parts, at several points), resume it: the same files.
+# The kill is exact: the process sends itself SIGKILL just before it creates the part after
+# the first kill_after (WB_FAULT_KILL, numbered from a traced run of the same config in the
+# same runs directory). Polling for parts and killing from outside raced a fast machine: the
+# whole run could finish between two polls.
+expect_exit 0 env WB_FAULT_TRACE=1 "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 20260109T000000Z
+grep 'fault point' "$out/stderr" >"$out/trace" || true
 for kill_after in 2 4; do
-  "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 2026010${kill_after}T000000Z >"$out/k.out" 2>"$out/k.err" &
-  pid=$!
-  part_dir=""
-  for _ in $(seq 1 600); do
-    part_dir=$(ls -d "$out/runs/small-2026010${kill_after}T000000Z-"*/parts 2>/dev/null | head -1 || true)
-    n_parts=$( (ls "$part_dir" 2>/dev/null || true) | grep -c '^r0' || true)
-    [ -n "$part_dir" ] && [ "$n_parts" -ge "$kill_after" ] && break
-    sleep 0.1
-  done
-  kill -9 "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  killed=$(dirname "$part_dir")
+  kill_n=$(grep -E 'fault point [0-9]+: create .*/parts/r0_' "$out/trace" | sed -n "$((kill_after + 1))p" |
+    sed -E 's/.*fault point ([0-9]+):.*/\1/')
+  expect_eq "${kill_n:+found}" found "the fault point of part $((kill_after + 1)) in the trace"
+  expect_exit 137 env WB_FAULT_KILL="${kill_n:-0}" "$wb" run "$out/t.yaml" --out "$out/runs" --timestamp 2026010${kill_after}T000000Z
+  killed=$(ls -d "$out/runs/small-2026010${kill_after}T000000Z-"* 2>/dev/null | head -1 || true)
   checks=$((checks + 1)); [ ! -f "$killed/metrics.json" ] || { fails=$((fails + 1)); echo "FAIL: the run finished before the kill" >&2; }
+  expect_eq "$( (ls "$killed/parts" 2>/dev/null || true) | grep -c '\.txt$' || true)" "$kill_after" "parts left by the kill"
   # the killed run's process is gone: the registry lists it as failed
   expect_exit 0 "$wb" runs list --out "$out/runs" --status failed
   expect_grep " failed .* $(basename "$killed") " "$out/stdout"

@@ -389,6 +389,7 @@ int main(void)
     if (env && strcmp(env, "c") == 0)
         CHECK(nn_conv_isa() == NN_ISA_C, "WB_NN_ISA=c: %s in effect", nn_isa_name(nn_conv_isa()));
     printf("instruction set in effect: %s\n", nn_isa_name(nn_conv_isa()));
+    nn_conv_set_wino(0); /* the direct kernels themselves (test_wino checks Winograd) */
     nn_rng_seed(&g_rng, 77);
     static const shape shapes[] = {
         {2, 3, 5, 9, 7, 1, 1, 0},      /* tiny: one vector, most of it masked */
