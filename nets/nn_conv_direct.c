@@ -487,13 +487,6 @@ static void pad_run(const float *x, int planes, int c, int h, int w, int ph, int
     nn_par_run(pad_slice, &j);
 }
 
-void nn_conv_pad_planes(const float *x, int planes, int h, int w, int ph, int pw, int hp,
-                        size_t wrow, float *xp)
-{
-    dlayout L = {.owv = w, .wph = (int)wrow, .hp = hp, .wrow = wrow, .plane = (size_t)hp * wrow};
-    pad_run(x, planes, planes, h, w, ph, pw, 1, &L, xp);
-}
-
 typedef void (*items_fn)(const dconv *p, size_t i0, size_t i1);
 
 typedef struct items_job {

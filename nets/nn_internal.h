@@ -248,11 +248,6 @@ void nn_conv_direct_dx_set(const nn_conv_geom *g, const float *wt, const float *
 void nn_conv_direct_dw(const nn_conv_geom *g, const float *x, const float *dy, float *dw,
                        float *scratch);
 
-/* Copies planes h x w of x into zero-padded planes of hp rows of wrow floats (ph rows and pw
- * columns of zeros before each), in parallel. */
-void nn_conv_pad_planes(const float *x, int planes, int h, int w, int ph, int pw, int hp,
-                        size_t wrow, float *xp);
-
 /* ---- Winograd F(2x2, 3x3) (nn_conv_wino.c) for 3x3 convs of stride 1 and padding 1 with at
  * least 8 channels in and out: the forward and the input gradient, called by the direct
  * passes (nn_conv_direct_forward_post, nn_conv_direct_dx_set) where nn_conv_wino_use says so.
