@@ -350,6 +350,11 @@ static size_t direct_avail(const nn_conv_geom *g)
     return a > m ? a : m;
 }
 
+size_t nn_conv_direct_avail(const nn_conv_geom *g)
+{
+    return direct_avail(g);
+}
+
 size_t nn_conv_direct_min_scratch(const nn_conv_geom *g)
 {
     if (g->groups != 1 || g->kh != 3 || g->kw != 3 || g->sh != g->sw || (g->sh != 1 && g->sh != 2) ||

@@ -98,10 +98,22 @@ static int wino_rule(const nn_conv_geom *g)
     return (c >= 64 && px >= 400) || (c >= 32 && px >= 1500);
 }
 
+/* The weight gradient's rule: its GEMM phase reads V and D from L2 (each loaded vector feeds
+ * 4 or 6 FMAs) and runs at about half the peak, so it only beats what it replaces where that
+ * is slower still: the im2col + GEMM dW up to 64 channels (32 -> 32 at 48x36: 3.3 against
+ * 4.1 ms; 64 -> 64 at 24x18: 2.7 against 3.1; 128 -> 128 at 24x18: 9.9 against 8.8), not the
+ * direct dW where it runs (32 -> 32 at 64x64: 8.7 against 8.4). */
+static int wino_dw_rule(const nn_conv_geom *g)
+{
+    return wino_rule(g) && g->ic <= 64 && g->oc <= 64;
+}
+
 int nn_conv_wino_use(const nn_conv_geom *g, int pass)
 {
-    (void)pass;
-    return nn_conv_wino_get() && nn_conv_isa() == NN_ISA_AVX512 && wino_rule(g);
+    if (!nn_conv_wino_get() || nn_conv_algo_get() == NN_CONV_GEMM ||
+        nn_conv_isa() != NN_ISA_AVX512 || !wino_rule(g))
+        return 0;
+    return pass != NN_PASS_DW || (wino_dw_rule(g) && !nn_conv_direct_use(g, NN_PASS_DW));
 }
 
 typedef struct wino_geom {
@@ -156,12 +168,35 @@ static size_t wino_need(const wino_geom *G, size_t *fixed, size_t *per, size_t *
     return *fixed + *per + WINO_SLOTS * *slot;
 }
 
+static size_t wino_scratch_of(const nn_conv_geom *g, int with_dw);
+
 size_t nn_conv_wino_min_scratch(const nn_conv_geom *g)
 {
-    return wino_rule(g) ? nn_conv_wino_scratch(g) : 0;
+    return wino_rule(g) ? wino_scratch_of(g, wino_dw_rule(g)) : 0;
 }
 
 size_t nn_conv_wino_scratch(const nn_conv_geom *g)
+{
+    return wino_scratch_of(g, 1);
+}
+
+static size_t wino_dw_need(const wino_geom *G, int nb);
+
+/* Images a weight gradient's chunk should hold: a work item sums its tiles in registers, then
+ * adds its 24 lane sums to M once per chunk; below ~500 tiles a chunk those sums cost as much
+ * as the multiplies. At most 4 images, and V and D within about 4 MB. */
+static int wino_dw_images(const wino_geom *G, int n)
+{
+    const size_t tiles = (size_t)G->th * G->tw, per = 16 * ((size_t)G->ni + G->no + 10) * tiles;
+    int k = (int)((512 + tiles - 1) / tiles);
+    k = k > 4 ? 4 : k;
+    while (k > 1 && (size_t)k * per > (1u << 20))
+        k--;
+    return k > n ? n : k;
+}
+
+/* forward, input gradient and (with_dw) weight gradient: the most any of them needs */
+static size_t wino_scratch_of(const nn_conv_geom *g, int with_dw)
 {
     if (!nn_conv_wino_shape(g))
         return 0;
@@ -171,7 +206,12 @@ size_t nn_conv_wino_scratch(const nn_conv_geom *g)
     m = wino_need(&G, &f, &p, &s);
     wino_geom_of(g->oc, g->ic, g->h, g->w, &G); /* input gradient */
     const size_t d = wino_need(&G, &f, &p, &s);
-    return d > m ? d : m;
+    m = d > m ? d : m;
+    if (!with_dw)
+        return m;
+    wino_geom_of(g->ic, g->oc, g->h, g->w, &G); /* weight gradient */
+    const size_t w = wino_dw_need(&G, wino_dw_images(&G, g->n));
+    return w > m ? w : m;
 }
 
 /* U[pos][ob][c][j] = (G g G^T)[pos] of output channel o = ob * 8 + j (0 beyond no) and input
@@ -232,16 +272,16 @@ static inline float wino_post_c(const wino_job *j, int o, float r, const float *
 
 /* ------------------------------------------------------------------ portable C */
 
-static void wino_block_c(const wino_job *j, int u0, int u1, float *V, float *M)
+/* V[pos][c][t] (position stride G->vps, channel stride G->ntv) of tile rows u0 .. u1-1 of
+ * the padded planes xp, t = (u - u0) * tw + tx: the input transform, lanes of the tiles only */
+static void wino_in_c(const wino_geom *G, const float *xp, int u0, int u1, float *V)
 {
-    const wino_geom *G = j->G;
-    const int ni = G->ni, tw = G->tw, nob = (int)(G->nop / WINO_OCB);
-    const size_t ntv = G->ntv, vps = G->vps, mos = G->mos;
-    const int nt = (u1 - u0) * tw;
+    const int ni = G->ni, tw = G->tw;
+    const size_t ntv = G->ntv, vps = G->vps;
     for (int c = 0; c < ni; c++)
         for (int u = u0; u < u1; u++) {
             const int n = u / G->th, ty = u % G->th;
-            const float *row = j->xp + ((size_t)n * ni + c) * G->plane + (size_t)2 * ty * G->wrow;
+            const float *row = xp + ((size_t)n * ni + c) * G->plane + (size_t)2 * ty * G->wrow;
             for (int tx = 0; tx < tw; tx++) {
                 float cc[4][4];
                 for (int i = 0; i < 4; i++) {
@@ -261,6 +301,15 @@ static void wino_block_c(const wino_job *j, int u0, int u1, float *V, float *M)
                 }
             }
         }
+}
+
+static void wino_block_c(const wino_job *j, int u0, int u1, float *V, float *M)
+{
+    const wino_geom *G = j->G;
+    const int ni = G->ni, tw = G->tw, nob = (int)(G->nop / WINO_OCB);
+    const size_t ntv = G->ntv, vps = G->vps, mos = G->mos;
+    const int nt = (u1 - u0) * tw;
+    wino_in_c(G, j->xp, u0, u1, V);
     for (int pos = 0; pos < 16; pos++)
         for (int o = 0; o < G->no; o++) {
             const float *w = j->U + (((size_t)pos * nob + o / WINO_OCB) * ni) * WINO_OCB + o % WINO_OCB;
@@ -300,6 +349,85 @@ static void wino_block_c(const wino_job *j, int u0, int u1, float *V, float *M)
             }
         }
 }
+
+/* ------------------------------------------------------------------ weight gradient */
+
+/* dW of a conv through the same tiles (the transpose of the forward's computation):
+ *   D = A dy A^T (the tile's 2x2 of dy; A = [1 0; 1 1; 1 -1; 0 -1]),  V = B^T d B as above,
+ *   M[pos][o][c] = sum over the tiles of every image of D[pos][o] * V[pos][c],
+ *   dW[o][c] += G^T M G.
+ * The sums over tiles run in 16 lanes (tile t in lane t mod 16, in order), the lanes added
+ * 0..15 in order per chunk of images, the chunks' sums added to M in order: the same bits for
+ * any thread count (a work item is one (position, 4 output, 6 input channels) over a chunk's
+ * tiles) and instruction set; the chunk (images whose V and D fit the scratch) depends on the
+ * shape and the scratch only. */
+#define WINO_DOB 4 /* output channels of the weight gradient's register tile */
+#define WINO_DCB 6 /* input channels */
+
+typedef struct wino_dwj {
+    wino_geom G;          /* ntv, vps: of this chunk's V */
+    const float *xp, *dy; /* padded input, dy of the chunk's first image */
+    float *V, *D, *M;
+    size_t dps;           /* D's position stride */
+    int icp, ocp;         /* channels rounded up to the tile (rows past ic / oc are zero) */
+    int units, nvt;       /* tile rows of the chunk; vectors of 16 tiles */
+} wino_dwj;
+
+/* the 16 lanes' sum, as a tree: l + (l + 8), then + 4, + 2, + 1 (the AVX-512 path's shuffles) */
+static float wino_lanes_sum(const float t[16])
+{
+    float a[8], b[4], c[2];
+    for (int l = 0; l < 8; l++)
+        a[l] = t[l] + t[l + 8];
+    for (int l = 0; l < 4; l++)
+        b[l] = a[l] + a[l + 4];
+    for (int l = 0; l < 2; l++)
+        c[l] = b[l] + b[l + 2];
+    return c[0] + c[1];
+}
+
+static void wino_dy_c(const wino_dwj *j, int u0, int u1)
+{
+    const wino_geom *G = &j->G;
+    for (int o = 0; o < G->no; o++)
+        for (int u = u0; u < u1; u++) {
+            const int n = u / G->th, ty = u % G->th, has1 = 2 * ty + 1 < G->h;
+            const float *r0 = j->dy + (((size_t)n * G->no + o) * G->h + 2 * ty) * G->w;
+            for (int tx = 0; tx < G->tw; tx++) {
+                const int x0 = 2 * tx, hasb = x0 + 1 < G->w;
+                const float a = r0[x0], b = hasb ? r0[x0 + 1] : 0.0f;
+                const float c = has1 ? r0[G->w + x0] : 0.0f;
+                const float d = has1 && hasb ? r0[G->w + x0 + 1] : 0.0f;
+                const float rows[4][2] = {{a, b}, {a + c, b + d}, {a - c, b - d}, {0.0f - c, 0.0f - d}};
+                float *dp = j->D + (size_t)o * G->ntv + (size_t)u * G->tw + tx;
+                for (int i = 0; i < 4; i++) {
+                    const float p = rows[i][0], q = rows[i][1];
+                    dp[(size_t)(4 * i + 0) * j->dps] = p;
+                    dp[(size_t)(4 * i + 1) * j->dps] = p + q;
+                    dp[(size_t)(4 * i + 2) * j->dps] = p - q;
+                    dp[(size_t)(4 * i + 3) * j->dps] = 0.0f - q;
+                }
+            }
+        }
+}
+
+/* M[pos][o0 ..][c0 ..] += the chunk's sums, lane by lane as the AVX-512 path */
+static void wino_dwg_c(const wino_dwj *j, int pos, int o0, int c0)
+{
+    const size_t ntv = j->G.ntv;
+    for (int i = 0; i < WINO_DOB; i++)
+        for (int k = 0; k < WINO_DCB; k++) {
+            const float *dp = j->D + (size_t)pos * j->dps + (size_t)(o0 + i) * ntv;
+            const float *vp = j->V + (size_t)pos * j->G.vps + (size_t)(c0 + k) * ntv;
+            float lane[16] = {0};
+            for (int v = 0; v < j->nvt; v++)
+                for (int l = 0; l < 16; l++)
+                    lane[l] = fmaf(dp[16 * v + l], vp[16 * v + l], lane[l]);
+            float *m = j->M + ((size_t)pos * j->ocp + o0 + i) * j->icp + c0 + k;
+            *m = *m + wino_lanes_sum(lane);
+        }
+}
+
 
 /* ------------------------------------------------------------------ padding */
 
@@ -359,21 +487,19 @@ static inline __attribute__((always_inline)) void wino_gemm_tile(const float *Vp
             _mm512_storeu_ps(Mo + (size_t)o * mos + t0 + 16 * v, acc[o][v]);
 }
 
-static void wino_block_avx512(const wino_job *j, int u0, int u1, float *V, float *M)
+/* wino_in_c's V: 16 tiles of a tile row per vector, stored masked to the row's tiles (a
+ * load past them reads the next row's or the tail's zeros: finite, dropped) */
+static void wino_in_avx512(const wino_geom *G, const float *xp, int u0, int u1, float *V)
 {
-    const wino_geom *G = j->G;
-    const int ni = G->ni, tw = G->tw, nob = (int)(G->nop / WINO_OCB);
-    const size_t ntv = G->ntv, vps = G->vps, mos = G->mos, wrow = G->wrow, wph = G->wph;
-    const int nt = (u1 - u0) * tw;
-    /* input transform: 16 tiles of a tile row per vector; lanes past the row's tw tiles hold
-     * values of the next row's columns (finite: the planes and the tail are zero-padded), and
-     * the next tile row (or nothing, the last) overwrites them */
+    const int ni = G->ni, tw = G->tw;
+    const size_t ntv = G->ntv, vps = G->vps, wrow = G->wrow, wph = G->wph;
     for (int c = 0; c < ni; c++)
         for (int u = u0; u < u1; u++) {
             const int n = u / G->th, ty = u % G->th;
-            const float *row = j->xp + ((size_t)n * ni + c) * G->plane + (size_t)2 * ty * wrow;
+            const float *row = xp + ((size_t)n * ni + c) * G->plane + (size_t)2 * ty * wrow;
             float *vt = V + (size_t)c * ntv + (size_t)(u - u0) * tw;
             for (int tx = 0; tx < tw; tx += 16) {
+                const __mmask16 mk = wmask(tw - tx);
                 __m512 cc[4][4];
                 _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++)
                 {
@@ -388,13 +514,22 @@ static void wino_block_avx512(const wino_job *j, int u0, int u1, float *V, float
                 const size_t ps = vps; /* one position */
                 _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++)
                 {
-                    _mm512_storeu_ps(vt + (0 * 4 + q) * ps + tx, _mm512_sub_ps(cc[0][q], cc[2][q]));
-                    _mm512_storeu_ps(vt + (1 * 4 + q) * ps + tx, _mm512_add_ps(cc[1][q], cc[2][q]));
-                    _mm512_storeu_ps(vt + (2 * 4 + q) * ps + tx, _mm512_sub_ps(cc[2][q], cc[1][q]));
-                    _mm512_storeu_ps(vt + (3 * 4 + q) * ps + tx, _mm512_sub_ps(cc[1][q], cc[3][q]));
+                    _mm512_mask_storeu_ps(vt + (0 * 4 + q) * ps + tx, mk, _mm512_sub_ps(cc[0][q], cc[2][q]));
+                    _mm512_mask_storeu_ps(vt + (1 * 4 + q) * ps + tx, mk, _mm512_add_ps(cc[1][q], cc[2][q]));
+                    _mm512_mask_storeu_ps(vt + (2 * 4 + q) * ps + tx, mk, _mm512_sub_ps(cc[2][q], cc[1][q]));
+                    _mm512_mask_storeu_ps(vt + (3 * 4 + q) * ps + tx, mk, _mm512_sub_ps(cc[1][q], cc[3][q]));
                 }
             }
         }
+}
+
+static void wino_block_avx512(const wino_job *j, int u0, int u1, float *V, float *M)
+{
+    const wino_geom *G = j->G;
+    const int ni = G->ni, tw = G->tw, nob = (int)(G->nop / WINO_OCB);
+    const size_t ntv = G->ntv, vps = G->vps, mos = G->mos;
+    const int nt = (u1 - u0) * tw;
+    wino_in_avx512(G, j->xp, u0, u1, V);
     /* the 16 GEMMs: M[o][pos][t] = sum over c of U[pos][o][c] * V[pos][c][t] */
     const int nvt = (nt + 15) / 16;
     for (int pos = 0; pos < 16; pos++) {
@@ -489,6 +624,82 @@ static void wino_pad_row_avx512(const float *xr, int w, size_t wph, float *orow)
     }
 }
 
+/* wino_dy_c's D: 16 tiles of a tile row per vector (their even and odd columns split from
+ * two masked loads), stored masked to the row's tiles */
+static void wino_dy_avx512(const wino_dwj *j, int u0, int u1)
+{
+    const wino_geom *G = &j->G;
+    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    const __m512 z = _mm512_setzero_ps();
+    for (int o = 0; o < G->no; o++)
+        for (int u = u0; u < u1; u++) {
+            const int n = u / G->th, ty = u % G->th, has1 = 2 * ty + 1 < G->h;
+            const float *r0 = j->dy + (((size_t)n * G->no + o) * G->h + 2 * ty) * G->w;
+            float *dp = j->D + (size_t)o * G->ntv + (size_t)u * G->tw;
+            for (int tx = 0; tx < G->tw; tx += 16) {
+                const int x0 = 2 * tx, nr = G->w - x0;
+                const __m512 l0 = _mm512_maskz_loadu_ps(wmask(nr), r0 + x0);
+                const __m512 h0 = _mm512_maskz_loadu_ps(wmask(nr - 16), r0 + (nr > 16 ? x0 + 16 : 0));
+                const __m512 a = _mm512_permutex2var_ps(l0, ev, h0), b = _mm512_permutex2var_ps(l0, od, h0);
+                __m512 c = z, d = z;
+                if (has1) {
+                    const float *r1 = r0 + G->w;
+                    const __m512 l1 = _mm512_maskz_loadu_ps(wmask(nr), r1 + x0);
+                    const __m512 h1 = _mm512_maskz_loadu_ps(wmask(nr - 16), r1 + (nr > 16 ? x0 + 16 : 0));
+                    c = _mm512_permutex2var_ps(l1, ev, h1);
+                    d = _mm512_permutex2var_ps(l1, od, h1);
+                }
+                const __m512 p[4] = {a, _mm512_add_ps(a, c), _mm512_sub_ps(a, c), _mm512_sub_ps(z, c)};
+                const __m512 q[4] = {b, _mm512_add_ps(b, d), _mm512_sub_ps(b, d), _mm512_sub_ps(z, d)};
+                const __mmask16 mk = wmask(G->tw - tx);
+                _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++)
+                {
+                    float *di = dp + (size_t)(4 * i) * j->dps + tx;
+                    _mm512_mask_storeu_ps(di, mk, p[i]);
+                    _mm512_mask_storeu_ps(di + j->dps, mk, _mm512_add_ps(p[i], q[i]));
+                    _mm512_mask_storeu_ps(di + 2 * j->dps, mk, _mm512_sub_ps(p[i], q[i]));
+                    _mm512_mask_storeu_ps(di + 3 * j->dps, mk, _mm512_sub_ps(z, q[i]));
+                }
+            }
+        }
+}
+
+/* wino_dwg_c with the 24 lane sums in registers */
+static void wino_dwg_avx512(const wino_dwj *j, int pos, int o0, int c0)
+{
+    const size_t ntv = j->G.ntv;
+    const float *dp = j->D + (size_t)pos * j->dps + (size_t)o0 * ntv;
+    const float *vp = j->V + (size_t)pos * j->G.vps + (size_t)c0 * ntv;
+    __m512 acc[WINO_DOB][WINO_DCB];
+    _Pragma("GCC unroll 4") for (int i = 0; i < WINO_DOB; i++)
+        _Pragma("GCC unroll 6") for (int k = 0; k < WINO_DCB; k++) acc[i][k] = _mm512_setzero_ps();
+    for (int v = 0; v < j->nvt; v++) {
+        __m512 d[WINO_DOB];
+        _Pragma("GCC unroll 4") for (int i = 0; i < WINO_DOB; i++)
+            d[i] = _mm512_loadu_ps(dp + (size_t)i * ntv + 16 * v);
+        _Pragma("GCC unroll 6") for (int k = 0; k < WINO_DCB; k++)
+        {
+            const __m512 x = _mm512_loadu_ps(vp + (size_t)k * ntv + 16 * v);
+            _Pragma("GCC unroll 4") for (int i = 0; i < WINO_DOB; i++)
+                acc[i][k] = _mm512_fmadd_ps(d[i], x, acc[i][k]);
+        }
+    }
+    _Pragma("GCC unroll 4") for (int i = 0; i < WINO_DOB; i++)
+        _Pragma("GCC unroll 6") for (int k = 0; k < WINO_DCB; k++)
+    {
+        /* wino_lanes_sum's tree: lanes l and l + 8 (256-bit halves swapped), l + 4 (128-bit
+         * blocks), l + 2 (64-bit pairs), l + 1 */
+        __m512 a = acc[i][k];
+        a = _mm512_add_ps(a, _mm512_shuffle_f32x4(a, a, 0x4E));
+        a = _mm512_add_ps(a, _mm512_shuffle_f32x4(a, a, 0xB1));
+        a = _mm512_add_ps(a, _mm512_permute_ps(a, 0x4E));
+        a = _mm512_add_ps(a, _mm512_permute_ps(a, 0xB1));
+        float *m = j->M + ((size_t)pos * j->ocp + o0 + i) * j->icp + c0 + k;
+        *m = *m + _mm512_cvtss_f32(a);
+    }
+}
+
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
@@ -545,8 +756,8 @@ static void wino_piece(void *ctx, int ith, size_t lo, size_t hi)
     const wino_geom *G = j->G;
     float *V = j->slots + (size_t)ith * wino_slot_size(G);
     float *M = V + 16 * G->vps;
-    /* V's lanes past a block's tiles are read by the GEMM (and dropped): finite values, not
-     * whatever the arena held */
+    /* V's lanes past a block's tiles (never stored) are read by the GEMM and dropped: finite
+     * values (this zero, or an earlier block's), not whatever the arena held */
     memset(V, 0, sizeof(float) * 16 * G->vps);
     for (size_t b = lo; b < hi; b++) {
         const int u0 = (int)b * G->rows;
@@ -610,4 +821,130 @@ void nn_conv_wino_dx_set(const nn_conv_geom *g, const float *wt, const float *dy
     wino_geom_of(g->oc, g->ic, g->h, g->w, &G);
     wino_weights(wt, &G, 1, scratch);
     wino_run(&G, g->n, dy, scratch, NULL, NULL, NULL, NN_ACT_NONE, 1, set, dx, scratch, avail);
+}
+
+/* ---- weight gradient driver */
+
+static int wino_round(int v, int m)
+{
+    return (v + m - 1) / m * m;
+}
+
+/* Floats the weight gradient needs for nb images a chunk (M, the padded images, V, D). */
+static size_t wino_dw_need(const wino_geom *G, int nb)
+{
+    const size_t icp = (size_t)wino_round(G->ni, WINO_DCB), ocp = (size_t)wino_round(G->no, WINO_DOB);
+    const size_t ntv = ((size_t)nb * G->th * G->tw + 15) & ~(size_t)15;
+    return ((16 * ocp * icp + 15) & ~(size_t)15) + (size_t)nb * G->ni * G->plane + WINO_TAIL +
+           16 * (icp * ntv + 16) + 16 * (ocp * ntv + 16);
+}
+
+typedef struct wino_dwpar {
+    const wino_dwj *j;
+    int avx512;
+} wino_dwpar;
+
+/* tile rows lo .. hi-1: V and D */
+static void wino_dw_tr_piece(void *ctx, int ith, size_t lo, size_t hi)
+{
+    (void)ith;
+    const wino_dwpar *w = ctx;
+    const wino_dwj *j = w->j;
+    float *V = j->V + lo * (size_t)j->G.tw; /* wino_in_* number their tiles from u0 */
+#if WINO_X86
+    if (w->avx512) {
+        wino_in_avx512(&j->G, j->xp, (int)lo, (int)hi, V);
+        wino_dy_avx512(j, (int)lo, (int)hi);
+        return;
+    }
+#endif
+    wino_in_c(&j->G, j->xp, (int)lo, (int)hi, V);
+    wino_dy_c(j, (int)lo, (int)hi);
+}
+
+/* items lo .. hi-1 of (position, output block, input block) */
+static void wino_dw_gemm_piece(void *ctx, int ith, size_t lo, size_t hi)
+{
+    (void)ith;
+    const wino_dwpar *w = ctx;
+    const wino_dwj *j = w->j;
+    const size_t nob = (size_t)j->ocp / WINO_DOB, ncb = (size_t)j->icp / WINO_DCB;
+    for (size_t it = lo; it < hi; it++) {
+        const int pos = (int)(it / (nob * ncb)), ob = (int)(it / ncb % nob), cb = (int)(it % ncb);
+#if WINO_X86
+        if (w->avx512) {
+            wino_dwg_avx512(j, pos, ob * WINO_DOB, cb * WINO_DCB);
+            continue;
+        }
+#endif
+        wino_dwg_c(j, pos, ob * WINO_DOB, cb * WINO_DCB);
+    }
+}
+
+void nn_conv_wino_dw(const nn_conv_geom *g, const float *x, const float *dy, float *dw,
+                     float *scratch, size_t avail)
+{
+    atomic_fetch_add(&g_wino_calls, 1);
+    wino_dwj j = {.icp = wino_round(g->ic, WINO_DCB), .ocp = wino_round(g->oc, WINO_DOB)};
+    wino_geom_of(g->ic, g->oc, g->h, g->w, &j.G);
+    const wino_geom *G = &j.G;
+    int chunk = g->n;
+    while (chunk > 1 && wino_dw_need(G, chunk) > avail)
+        chunk--;
+    const size_t msize = ((size_t)16 * j.ocp * j.icp + 15) & ~(size_t)15;
+    j.M = scratch;
+    memset(j.M, 0, sizeof(float) * msize);
+    const int avx512 = WINO_X86 && nn_conv_isa() == NN_ISA_AVX512;
+    wino_dwpar w = {&j, avx512};
+    for (int n0 = 0; n0 < g->n; n0 += chunk) {
+        const int nb = g->n - n0 < chunk ? g->n - n0 : chunk;
+        float *xp = scratch + msize;
+        j.units = nb * G->th;
+        const size_t nt = (size_t)j.units * G->tw;
+        j.G.ntv = (nt + 15) & ~(size_t)15;
+        j.G.vps = (size_t)j.icp * j.G.ntv + 16;
+        j.dps = (size_t)j.ocp * j.G.ntv + 16;
+        j.nvt = (int)(j.G.ntv / 16);
+        j.xp = xp;
+        j.dy = dy + (size_t)n0 * g->oc * g->h * g->w;
+        j.V = xp + (size_t)nb * g->ic * G->plane + WINO_TAIL;
+        j.D = j.V + 16 * j.G.vps;
+        wino_pad pj = {G, x + (size_t)n0 * g->ic * g->h * g->w, xp, avx512};
+        nn_par_for((size_t)nb * g->ic, 0, wino_pad_piece, &pj);
+        memset(xp + (size_t)nb * g->ic * G->plane, 0, sizeof(float) * WINO_TAIL);
+        /* what the transforms do not store: the lanes past the chunk's tiles and the channels
+         * past ic / oc, read by the GEMMs as zeros */
+        for (int pos = 0; pos < 16; pos++) {
+            for (int c = 0; c < j.icp; c++) {
+                float *r = j.V + (size_t)pos * j.G.vps + (size_t)c * j.G.ntv;
+                const size_t from = c < g->ic ? nt : 0;
+                memset(r + from, 0, sizeof(float) * (j.G.ntv - from));
+            }
+            for (int o = 0; o < j.ocp; o++) {
+                float *r = j.D + (size_t)pos * j.dps + (size_t)o * j.G.ntv;
+                const size_t from = o < g->oc ? nt : 0;
+                memset(r + from, 0, sizeof(float) * (j.G.ntv - from));
+            }
+        }
+        nn_par_for((size_t)j.units, 0, wino_dw_tr_piece, &w);
+        nn_par_for((size_t)16 * (j.ocp / WINO_DOB) * (j.icp / WINO_DCB), 0, wino_dw_gemm_piece, &w);
+    }
+    /* dW[o][c] += G^T M G */
+    for (int o = 0; o < g->oc; o++)
+        for (int c = 0; c < g->ic; c++) {
+            float m[4][4], t[3][4];
+            for (int pos = 0; pos < 16; pos++)
+                m[pos / 4][pos % 4] = j.M[((size_t)pos * j.ocp + o) * j.icp + c];
+            for (int q = 0; q < 4; q++) {
+                t[0][q] = m[0][q] + (m[1][q] + m[2][q]) * 0.5f;
+                t[1][q] = (m[1][q] - m[2][q]) * 0.5f;
+                t[2][q] = (m[1][q] + m[2][q]) * 0.5f + m[3][q];
+            }
+            float *d = dw + ((size_t)o * g->ic + c) * 9;
+            for (int i = 0; i < 3; i++) {
+                d[3 * i + 0] += t[i][0] + (t[i][1] + t[i][2]) * 0.5f;
+                d[3 * i + 1] += (t[i][1] - t[i][2]) * 0.5f;
+                d[3 * i + 2] += (t[i][1] + t[i][2]) * 0.5f + t[i][3];
+            }
+        }
 }

@@ -261,9 +261,9 @@ int nn_conv_wino_shape(const nn_conv_geom *g);
 int nn_conv_wino_use(const nn_conv_geom *g, int pass);
 /* Calls so far (forward and input gradient); reset to 0 if reset. */
 long nn_conv_wino_calls(int reset);
-/* Floats of scratch it needs at least for any shape it computes (0 for others), and for the
- * shapes the rule gives it (0 for others: what the conv's scratch is sized with, whether it
- * is on or off, so that turning it on never finds the scratch short). */
+/* Floats of scratch it needs at least for any shape it computes, every pass (0 for others),
+ * and for the shapes and passes the rule gives it (0 for others: what the conv's scratch is
+ * sized with, whether it is on or off, so that turning it on never finds the scratch short). */
 size_t nn_conv_wino_scratch(const nn_conv_geom *g);
 size_t nn_conv_wino_min_scratch(const nn_conv_geom *g);
 /* avail: floats at scratch */
@@ -272,6 +272,11 @@ void nn_conv_wino_forward_post(const nn_conv_geom *g, const float *x, const floa
                                int act, float *y, float *scratch, size_t avail);
 void nn_conv_wino_dx_set(const nn_conv_geom *g, const float *wt, const float *dy, float *dx,
                          int set, float *scratch, size_t avail);
+/* dw += weight gradient (nn_conv2d_backward calls it where nn_conv_wino_use(g, NN_PASS_DW)) */
+void nn_conv_wino_dw(const nn_conv_geom *g, const float *x, const float *dy, float *dw,
+                     float *scratch, size_t avail);
+/* Floats of scratch the direct kernels and Winograd may use of a conv's scratch. */
+size_t nn_conv_direct_avail(const nn_conv_geom *g);
 
 /* Depthwise 3x3 convs (groups = channels), stride 1 or 2, padding 0..2 (nn_conv_dw_use):
  * vectorised kernels in nn_conv_direct.c, chosen by nn_conv_isa() like the direct kernels;

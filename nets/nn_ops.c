@@ -661,6 +661,10 @@ void nn_conv2d_backward_set(const nn_conv_geom *g, const float *x, const float *
         return;
     }
     /* the direct kernels first: they leave col and dcol free for the GEMM passes */
+    if (dw && nn_conv_wino_use(g, NN_PASS_DW)) {
+        nn_conv_wino_dw(g, x, dy, dw, col, nn_conv_direct_avail(g));
+        dw = NULL;
+    }
     if (dw && nn_conv_direct_use(g, NN_PASS_DW)) {
         nn_conv_direct_dw(g, x, dy, dw, col);
         dw = NULL;

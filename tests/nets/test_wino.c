@@ -76,6 +76,31 @@ static void ref_dx(const nn_conv_geom *g, const float *dy, const float *w, doubl
                 }
 }
 
+/* dw = the weight gradient (double) and its magnitudes */
+static void ref_dw(const nn_conv_geom *g, const float *x, const float *dy, double *dw, double *mag)
+{
+    const size_t nw = (size_t)g->oc * g->ic * 9;
+    memset(dw, 0, sizeof(double) * nw);
+    memset(mag, 0, sizeof(double) * nw);
+    for (int n = 0; n < g->n; n++)
+        for (int o = 0; o < g->oc; o++)
+            for (int oy = 0; oy < g->h; oy++)
+                for (int ox = 0; ox < g->w; ox++) {
+                    const double d = dy[(((size_t)n * g->oc + o) * g->h + oy) * g->w + ox];
+                    for (int c = 0; c < g->ic; c++)
+                        for (int ki = 0; ki < 3; ki++)
+                            for (int kj = 0; kj < 3; kj++) {
+                                const int iy = oy + ki - 1, ix = ox + kj - 1;
+                                if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
+                                    continue;
+                                const double p = d * x[(((size_t)n * g->ic + c) * g->h + iy) * g->w + ix];
+                                const size_t k = (((size_t)o * g->ic + c) * 3 + ki) * 3 + kj;
+                                dw[k] += p;
+                                mag[k] += fabs(p);
+                            }
+                }
+}
+
 /* max over elements of |got - want| / (mag + 1e-30), want and mag as the reference gives */
 static double worst(const float *got, const double *want, const double *mag, size_t n)
 {
@@ -150,20 +175,41 @@ static void check_values(int n, int ic, int oc, int h, int w)
         mx[i] += fabs(dx0[i]);
     }
     CHECK_LE(worst(dx, rx, mx, nx), TOL, "dx (accumulated) %dx%d->%d %dx%d", n, ic, oc, h, w);
-    CHECK(nn_conv_wino_calls(0) == calls + 4, "4 calls counted, %ld", nn_conv_wino_calls(0) - calls);
+
+    /* weight gradient, added to a dw that holds values: with the conv's scratch (all images a
+     * chunk, or as many as fit) and with the least (one image a chunk) */
+    double *rw = malloc(sizeof(double) * nw), *mw = malloc(sizeof(double) * nw);
+    float *dw = malloc(sizeof(float) * nw), *dw0 = rnd(nw, 1.0f);
+    ref_dw(&g, x, dy, rw, mw);
+    for (size_t i = 0; i < nw; i++) {
+        rw[i] += dw0[i];
+        mw[i] += fabs(dw0[i]);
+    }
+    const size_t least = nn_conv_wino_scratch(&g);
+    for (int k = 0; k < 2; k++) {
+        memcpy(dw, dw0, sizeof(float) * nw);
+        nn_conv_wino_dw(&g, x, dy, dw, scratch, k ? least : avail);
+        CHECK_LE(worst(dw, rw, mw, nw), TOL, "dW (%s scratch) %dx%d->%d %dx%d", k ? "least" : "the conv's",
+                 n, ic, oc, h, w);
+    }
+    CHECK(nn_conv_wino_calls(0) == calls + 6, "6 calls counted, %ld", nn_conv_wino_calls(0) - calls);
 
     free(x), free(wt), free(b), free(dy), free(pa), free(pb), free(y), free(dx), free(dx0);
-    free(ry), free(my), free(rx), free(mx), free(scratch);
+    free(ry), free(my), free(rx), free(mx), free(scratch), free(rw), free(mw), free(dw), free(dw0);
 }
 
 /* forward (with BN + ReLU) and dx of the batch, as the bytes of y and dx */
 static void run_both(const nn_conv_geom *g, const float *x, const float *wt, const float *b,
                      const float *pa, const float *pb, const float *dy, float *y, float *dx,
-                     size_t avail)
+                     float *dw, size_t avail)
 {
     float *scratch = malloc(sizeof(float) * avail);
     nn_conv_wino_forward_post(g, x, wt, b, pa, pb, NN_ACT_RELU, y, scratch, avail);
     nn_conv_wino_dx_set(g, wt, dy, dx, 1, scratch, avail);
+    if (dw) {
+        memset(dw, 0, sizeof(float) * (size_t)g->oc * g->ic * 9);
+        nn_conv_wino_dw(g, x, dy, dw, scratch, avail);
+    }
     free(scratch);
 }
 
@@ -179,9 +225,10 @@ static void check_bits(int n, int ic, int oc, int h, int w)
     const size_t nx = n * per_x, ny = n * per_y, nw = (size_t)oc * ic * 9;
     float *x = rnd(nx, 1.0f), *wt = rnd(nw, 0.5f), *b = rnd((size_t)oc, 1.0f), *dy = rnd(ny, 1.0f);
     float *pa = rnd((size_t)oc, 1.5f), *pb = rnd((size_t)oc, 1.0f);
-    float *y[6], *dx[6];
+    float *y[6], *dx[6], *dw[6];
     for (int k = 0; k < 6; k++)
-        y[k] = malloc(sizeof(float) * ny), dx[k] = malloc(sizeof(float) * nx);
+        y[k] = malloc(sizeof(float) * ny), dx[k] = malloc(sizeof(float) * nx),
+        dw[k] = malloc(sizeof(float) * nw);
     const int threads = nn_get_threads();
     const nn_isa isa = nn_conv_isa();
 
@@ -189,9 +236,13 @@ static void check_bits(int n, int ic, int oc, int h, int w)
      * WINO_SLOTS pieces, one image at a time) on 3 threads */
     for (int t = 1; t <= 3; t++) {
         nn_set_threads(t);
-        run_both(&g, x, wt, b, pa, pb, dy, y[t - 1], dx[t - 1], scratch_of(&g));
+        run_both(&g, x, wt, b, pa, pb, dy, y[t - 1], dx[t - 1], dw[t - 1], scratch_of(&g));
     }
-    run_both(&g, x, wt, b, pa, pb, dy, y[3], dx[3], nn_conv_wino_scratch(&g));
+    /* the least scratch: the weight gradient then sums other chunks (other bits) */
+    run_both(&g, x, wt, b, pa, pb, dy, y[3], dx[3], NULL, nn_conv_wino_scratch(&g));
+    for (int k = 1; k < 3; k++)
+        CHECK(same(dw[k], dw[0], nw), "%dx%d->%d %dx%d: dW on %d threads differs from 1 thread",
+              n, ic, oc, h, w, k + 1);
     for (int k = 1; k < 4; k++)
         CHECK(same(y[k], y[0], ny) && same(dx[k], dx[0], nx),
               "%dx%d->%d %dx%d: case %d (2, 3 threads, least scratch) differs from 1 thread", n,
@@ -202,21 +253,23 @@ static void check_bits(int n, int ic, int oc, int h, int w)
     nn_conv_geom g1 = geom(1, ic, oc, h, w);
     for (int i = 0; i < n; i++)
         run_both(&g1, x + i * per_x, wt, b, pa, pb, dy + i * per_y, y[4] + i * per_y,
-                 dx[4] + i * per_x, scratch_of(&g1));
+                 dx[4] + i * per_x, NULL, scratch_of(&g1));
     CHECK(same(y[4], y[0], ny) && same(dx[4], dx[0], nx),
           "%dx%d->%d %dx%d: an image alone differs from it in the batch", n, ic, oc, h, w);
 
     /* 5: the portable C path */
     nn_conv_set_isa(NN_ISA_C);
-    run_both(&g, x, wt, b, pa, pb, dy, y[5], dx[5], scratch_of(&g));
+    run_both(&g, x, wt, b, pa, pb, dy, y[5], dx[5], dw[5], scratch_of(&g));
     nn_conv_set_isa(isa);
+    CHECK(same(dw[5], dw[0], nw), "%dx%d->%d %dx%d: dW of the C path differs from %s", n, ic, oc, h,
+          w, nn_isa_name(isa));
     CHECK(same(y[5], y[0], ny) && same(dx[5], dx[0], nx),
           "%dx%d->%d %dx%d: the C path differs from %s", n, ic, oc, h, w, nn_isa_name(isa));
     nn_set_threads(threads);
 
     free(x), free(wt), free(b), free(dy), free(pa), free(pb);
     for (int k = 0; k < 6; k++)
-        free(y[k]), free(dx[k]);
+        free(y[k]), free(dx[k]), free(dw[k]);
 }
 
 /* Which convs take it through nn_conv2d_forward / backward (the rule), and that those give
@@ -241,20 +294,26 @@ static void check_rule(void)
     float *x = rnd(nx, 1.0f), *wt = rnd((size_t)g->oc * g->ic * 9, 0.5f), *dy = rnd(ny, 1.0f);
     float *y = malloc(sizeof(float) * ny), *yg = malloc(sizeof(float) * ny);
     float *dx = calloc(nx, sizeof(float)), *dxg = calloc(nx, sizeof(float));
+    const size_t nw = (size_t)g->oc * g->ic * 9;
+    float *dw = calloc(nw, sizeof(float)), *dwg = calloc(nw, sizeof(float));
     const size_t cs = nn_conv2d_col_size(g);
     float *col = malloc(sizeof(float) * cs), *dcol = malloc(sizeof(float) * cs);
     const long c0 = nn_conv_wino_calls(0);
     nn_conv2d_forward(g, x, wt, NULL, y, col);
-    nn_conv2d_backward(g, x, wt, dy, dx, NULL, NULL, col, dcol);
-    CHECK(!avx512 || nn_conv_wino_calls(0) - c0 == 2,
-          "forward and dx of 64 -> 64 at 24x18 ran it (%ld calls)", nn_conv_wino_calls(0) - c0);
+    nn_conv2d_backward(g, x, wt, dy, dx, dw, NULL, col, dcol);
+    CHECK(!avx512 || nn_conv_wino_calls(0) - c0 == 3,
+          "forward, dx and dW of 64 -> 64 at 24x18 ran it (%ld calls)", nn_conv_wino_calls(0) - c0);
     nn_conv_set_algo(NN_CONV_GEMM);
+    const long c1 = nn_conv_wino_calls(0);
     nn_conv2d_forward(g, x, wt, NULL, yg, col);
-    nn_conv2d_backward(g, x, wt, dy, dxg, NULL, NULL, col, dcol);
+    nn_conv2d_backward(g, x, wt, dy, dxg, dwg, NULL, col, dcol);
+    CHECK(nn_conv_wino_calls(0) == c1, "WB_NN_CONV=gemm: not run");
     nn_conv_set_algo(NN_CONV_AUTO);
     CHECK_LE(rel_l2(y, yg, ny), 1e-6, "forward against the GEMM path");
     CHECK_LE(rel_l2(dx, dxg, nx), 1e-6, "dx against the GEMM path");
+    CHECK_LE(rel_l2(dw, dwg, nw), 1e-6, "dW against the GEMM path");
     free(x), free(wt), free(dy), free(y), free(yg), free(dx), free(dxg), free(col), free(dcol);
+    free(dw), free(dwg);
 }
 
 int main(void)
