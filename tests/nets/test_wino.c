@@ -126,6 +126,14 @@ static size_t scratch_of(const nn_conv_geom *g)
     return a > m ? a : m;
 }
 
+/* scratch that holds NaN: a kernel that reads what it did not write shows */
+static float *poisoned(float *scratch, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        scratch[i] = NAN;
+    return scratch;
+}
+
 /* 1e-5 of the products' magnitude: F(2x2, 3x3) adds up at most 16 transformed products per
  * channel, each with a few roundings (the direct kernel is within ~1e-7) */
 #define TOL 1e-5
@@ -145,11 +153,11 @@ static void check_values(int n, int ic, int oc, int h, int w)
     const long calls = nn_conv_wino_calls(0);
 
     ref_fwd(&g, x, wt, b, ry, my);
-    nn_conv_wino_forward_post(&g, x, wt, b, NULL, NULL, NN_ACT_NONE, y, scratch, avail);
+    nn_conv_wino_forward_post(&g, x, wt, b, NULL, NULL, NN_ACT_NONE, y, poisoned(scratch, avail), avail);
     CHECK_LE(worst(y, ry, my, ny), TOL, "forward %dx%d->%d %dx%d", n, ic, oc, h, w);
 
     /* eval-mode BN then ReLU6 in the store: y = min(max(v * a + b, 0), 6), float arithmetic */
-    nn_conv_wino_forward_post(&g, x, wt, b, pa, pb, NN_ACT_RELU6, y, scratch, avail);
+    nn_conv_wino_forward_post(&g, x, wt, b, pa, pb, NN_ACT_RELU6, y, poisoned(scratch, avail), avail);
     double e = 0.0;
     for (size_t i = 0; i < ny; i++) {
         const int o = (int)(i / ((size_t)h * w) % (size_t)oc);
@@ -166,10 +174,10 @@ static void check_values(int n, int ic, int oc, int h, int w)
     ref_dx(&g, dy, wt, rx, mx);
     for (size_t i = 0; i < nx; i++)
         dx[i] = NAN;
-    nn_conv_wino_dx_set(&g, wt, dy, dx, 1, scratch, avail);
+    nn_conv_wino_dx_set(&g, wt, dy, dx, 1, poisoned(scratch, avail), avail);
     CHECK_LE(worst(dx, rx, mx, nx), TOL, "dx (set) %dx%d->%d %dx%d", n, ic, oc, h, w);
     memcpy(dx, dx0, sizeof(float) * nx);
-    nn_conv_wino_dx_set(&g, wt, dy, dx, 0, scratch, avail);
+    nn_conv_wino_dx_set(&g, wt, dy, dx, 0, poisoned(scratch, avail), avail);
     for (size_t i = 0; i < nx; i++) {
         rx[i] += dx0[i];
         mx[i] += fabs(dx0[i]);
@@ -188,7 +196,7 @@ static void check_values(int n, int ic, int oc, int h, int w)
     const size_t least = nn_conv_wino_scratch(&g);
     for (int k = 0; k < 2; k++) {
         memcpy(dw, dw0, sizeof(float) * nw);
-        nn_conv_wino_dw(&g, x, dy, dw, scratch, k ? least : avail);
+        nn_conv_wino_dw(&g, x, dy, dw, poisoned(scratch, avail), k ? least : avail);
         CHECK_LE(worst(dw, rw, mw, nw), TOL, "dW (%s scratch) %dx%d->%d %dx%d", k ? "least" : "the conv's",
                  n, ic, oc, h, w);
     }
@@ -203,7 +211,7 @@ static void run_both(const nn_conv_geom *g, const float *x, const float *wt, con
                      const float *pa, const float *pb, const float *dy, float *y, float *dx,
                      float *dw, size_t avail)
 {
-    float *scratch = malloc(sizeof(float) * avail);
+    float *scratch = poisoned(malloc(sizeof(float) * avail), avail);
     nn_conv_wino_forward_post(g, x, wt, b, pa, pb, NN_ACT_RELU, y, scratch, avail);
     nn_conv_wino_dx_set(g, wt, dy, dx, 1, scratch, avail);
     if (dw) {
@@ -331,6 +339,7 @@ int main(void)
     check_values(1, 64, 64, 24, 18); /* layer3 */
     check_values(1, 64, 70, 9, 9);
     check_values(1, 8, 8, 64, 130);  /* a block holds less than one tile row */
+    check_values(5, 8, 9, 32, 32);   /* dW with the least scratch: chunks of 2, 2, 1 images */
 
     check_bits(3, 17, 24, 13, 11);
     check_bits(5, 32, 32, 19, 21);
