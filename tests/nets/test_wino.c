@@ -25,80 +25,51 @@ static float *rnd(size_t n, float scale)
     return p;
 }
 
-/* y = conv(x, w) + b (double), and the sum of |products| per output (the rounding scale) */
-static void ref_fwd(const nn_conv_geom *g, const float *x, const float *w, const float *b,
-                    double *y, double *mag)
-{
-    for (int n = 0; n < g->n; n++)
-        for (int o = 0; o < g->oc; o++)
-            for (int oy = 0; oy < g->h; oy++)
-                for (int ox = 0; ox < g->w; ox++) {
-                    double s = b ? b[o] : 0.0, m = b ? fabs(b[o]) : 0.0;
-                    for (int c = 0; c < g->ic; c++)
-                        for (int ki = 0; ki < 3; ki++)
-                            for (int kj = 0; kj < 3; kj++) {
-                                const int iy = oy + ki - 1, ix = ox + kj - 1;
-                                if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
-                                    continue;
-                                const double p = (double)x[(((size_t)n * g->ic + c) * g->h + iy) * g->w + ix] *
-                                                 w[(((size_t)o * g->ic + c) * 3 + ki) * 3 + kj];
-                                s += p;
-                                m += fabs(p);
-                            }
-                    const size_t k = (((size_t)n * g->oc + o) * g->h + oy) * g->w + ox;
-                    y[k] = s;
-                    mag[k] = m;
-                }
-}
+/* The conv's three passes in double precision, each value with the sum of its products'
+ * magnitudes (the rounding scale): y = conv(x, w) + b, dx = conv^T(dy, w), dw = sum of dy * x.
+ * One loop over every (image, output, pixel, input, tap) product. */
+typedef struct ref {
+    double *y, *my, *dx, *mx, *dw, *mw;
+} ref;
 
-/* dx = conv^T(dy, w) (double) and its magnitudes */
-static void ref_dx(const nn_conv_geom *g, const float *dy, const float *w, double *dx, double *mag)
+static ref ref_conv(const nn_conv_geom *g, const float *x, const float *w, const float *b,
+                    const float *dy)
 {
-    const size_t nx = (size_t)g->n * g->ic * g->h * g->w;
-    memset(dx, 0, sizeof(double) * nx);
-    memset(mag, 0, sizeof(double) * nx);
-    for (int n = 0; n < g->n; n++)
-        for (int o = 0; o < g->oc; o++)
-            for (int oy = 0; oy < g->h; oy++)
-                for (int ox = 0; ox < g->w; ox++) {
-                    const double d = dy[(((size_t)n * g->oc + o) * g->h + oy) * g->w + ox];
-                    for (int c = 0; c < g->ic; c++)
-                        for (int ki = 0; ki < 3; ki++)
-                            for (int kj = 0; kj < 3; kj++) {
-                                const int iy = oy + ki - 1, ix = ox + kj - 1;
-                                if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
-                                    continue;
-                                const double p = d * w[(((size_t)o * g->ic + c) * 3 + ki) * 3 + kj];
-                                const size_t k = (((size_t)n * g->ic + c) * g->h + iy) * g->w + ix;
-                                dx[k] += p;
-                                mag[k] += fabs(p);
-                            }
-                }
-}
-
-/* dw = the weight gradient (double) and its magnitudes */
-static void ref_dw(const nn_conv_geom *g, const float *x, const float *dy, double *dw, double *mag)
-{
+    const size_t nx = (size_t)g->n * g->ic * g->h * g->w, ny = (size_t)g->n * g->oc * g->h * g->w;
     const size_t nw = (size_t)g->oc * g->ic * 9;
-    memset(dw, 0, sizeof(double) * nw);
-    memset(mag, 0, sizeof(double) * nw);
+    ref r = {calloc(ny, sizeof(double)), calloc(ny, sizeof(double)), calloc(nx, sizeof(double)),
+             calloc(nx, sizeof(double)), calloc(nw, sizeof(double)), calloc(nw, sizeof(double))};
     for (int n = 0; n < g->n; n++)
         for (int o = 0; o < g->oc; o++)
             for (int oy = 0; oy < g->h; oy++)
                 for (int ox = 0; ox < g->w; ox++) {
-                    const double d = dy[(((size_t)n * g->oc + o) * g->h + oy) * g->w + ox];
+                    const size_t ky = (((size_t)n * g->oc + o) * g->h + oy) * g->w + ox;
+                    const double d = dy[ky];
+                    r.y[ky] = b ? b[o] : 0.0;
+                    r.my[ky] = b ? fabs(b[o]) : 0.0;
                     for (int c = 0; c < g->ic; c++)
                         for (int ki = 0; ki < 3; ki++)
                             for (int kj = 0; kj < 3; kj++) {
                                 const int iy = oy + ki - 1, ix = ox + kj - 1;
                                 if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
                                     continue;
-                                const double p = d * x[(((size_t)n * g->ic + c) * g->h + iy) * g->w + ix];
-                                const size_t k = (((size_t)o * g->ic + c) * 3 + ki) * 3 + kj;
-                                dw[k] += p;
-                                mag[k] += fabs(p);
+                                const size_t kx = (((size_t)n * g->ic + c) * g->h + iy) * g->w + ix;
+                                const size_t kw = (((size_t)o * g->ic + c) * 3 + ki) * 3 + kj;
+                                const double py = (double)x[kx] * w[kw], px = d * w[kw], pw = d * x[kx];
+                                r.y[ky] += py;
+                                r.my[ky] += fabs(py);
+                                r.dx[kx] += px;
+                                r.mx[kx] += fabs(px);
+                                r.dw[kw] += pw;
+                                r.mw[kw] += fabs(pw);
                             }
                 }
+    return r;
+}
+
+static void ref_free(ref *r)
+{
+    free(r->y), free(r->my), free(r->dx), free(r->mx), free(r->dw), free(r->mw);
 }
 
 /* max over elements of |got - want| / (mag + 1e-30), want and mag as the reference gives */
@@ -146,13 +117,12 @@ static void check_values(int n, int ic, int oc, int h, int w)
     float *pa = rnd((size_t)oc, 1.5f), *pb = rnd((size_t)oc, 1.0f);
     float *y = malloc(sizeof(float) * ny), *dx = malloc(sizeof(float) * nx);
     float *dx0 = rnd(nx, 1.0f);
-    double *ry = malloc(sizeof(double) * ny), *my = malloc(sizeof(double) * ny);
-    double *rx = malloc(sizeof(double) * nx), *mx = malloc(sizeof(double) * nx);
+    ref r = ref_conv(&g, x, wt, b, dy);
+    double *ry = r.y, *my = r.my, *rx = r.dx, *mx = r.mx, *rw = r.dw, *mw = r.mw;
     const size_t avail = scratch_of(&g);
     float *scratch = malloc(sizeof(float) * avail);
     const long calls = nn_conv_wino_calls(0);
 
-    ref_fwd(&g, x, wt, b, ry, my);
     nn_conv_wino_forward_post(&g, x, wt, b, NULL, NULL, NN_ACT_NONE, y, poisoned(scratch, avail), avail);
     CHECK_LE(worst(y, ry, my, ny), TOL, "forward %dx%d->%d %dx%d", n, ic, oc, h, w);
 
@@ -171,7 +141,6 @@ static void check_values(int n, int ic, int oc, int h, int w)
 
     /* input gradient: overwritten (dx not read: NaN before it must not show), then added to
      * a dx that holds values */
-    ref_dx(&g, dy, wt, rx, mx);
     for (size_t i = 0; i < nx; i++)
         dx[i] = NAN;
     nn_conv_wino_dx_set(&g, wt, dy, dx, 1, poisoned(scratch, avail), avail);
@@ -186,9 +155,7 @@ static void check_values(int n, int ic, int oc, int h, int w)
 
     /* weight gradient, added to a dw that holds values: with the conv's scratch (all images a
      * chunk, or as many as fit) and with the least (one image a chunk) */
-    double *rw = malloc(sizeof(double) * nw), *mw = malloc(sizeof(double) * nw);
     float *dw = malloc(sizeof(float) * nw), *dw0 = rnd(nw, 1.0f);
-    ref_dw(&g, x, dy, rw, mw);
     for (size_t i = 0; i < nw; i++) {
         rw[i] += dw0[i];
         mw[i] += fabs(dw0[i]);
@@ -203,7 +170,8 @@ static void check_values(int n, int ic, int oc, int h, int w)
     CHECK(nn_conv_wino_calls(0) == calls + 6, "6 calls counted, %ld", nn_conv_wino_calls(0) - calls);
 
     free(x), free(wt), free(b), free(dy), free(pa), free(pb), free(y), free(dx), free(dx0);
-    free(ry), free(my), free(rx), free(mx), free(scratch), free(rw), free(mw), free(dw), free(dw0);
+    free(scratch), free(dw), free(dw0);
+    ref_free(&r);
 }
 
 /* forward (with BN + ReLU) and dx of the batch, as the bytes of y and dx */
