@@ -1,7 +1,10 @@
 /* nn_conv_wino.c — Winograd F(2x2, 3x3) for the 3x3 convolutions of stride 1 and padding 1
- * (the forward and the input gradient of every such conv of the CIFAR ResNets, where the
- * direct kernel already runs near the sgemm peak: the way left to go faster is fewer
- * multiplies, 16 per 2x2 outputs and input channel instead of 36).
+ * with 32-128 channels (the CIFAR ResNets' layer2 / layer3, ResNet-18's layer1), where the
+ * direct kernel already runs the forward and input gradient near the sgemm peak: the way left
+ * to go faster is fewer multiplies, 16 per 2x2 outputs and input channel instead of 36. The
+ * forward and the input gradient (below), and the weight gradient through the same tiles
+ * (its section further down). The rule (nn_conv_wino_use) is measured; the scratch is the
+ * conv's.
  *
  * Per 2x2 output tile, input channel c and output channel o (Lavin & Gray 2015):
  *   V = B^T d B   (d: the tile's 4x4 padded input of channel c)
@@ -15,9 +18,9 @@
  * rows (th x tw tiles, the last row / column of an odd map computed and dropped), each row
  * split into its even and odd padded columns (wino_pad_row_*), so that the 4 columns of 16
  * tiles are 4 plain vector loads. A block is a run of consecutive tile rows of the chunk
- * (crossing images) whose V and M take about WINO_SLOT floats; its tiles are numbered flat (tile row by tile row), V and M hold them
- * [position][channel][tile], so that the GEMMs run over full vectors of tiles whatever the
- * map's width. Each block is one work item: input transform (V, in the item's own buffer),
+ * (crossing images) whose V and M take about WINO_SLOT floats; its tiles are numbered flat
+ * (tile row by tile row), V and M hold them [position][channel][tile], so that the GEMMs run
+ * over full vectors of tiles whatever the map's width. Each block is one work item: input transform (V, in the item's own buffer),
  * the 16 GEMMs (a register tile of 8 output channels x 3 vectors of tiles, input channel by
  * input channel), the output transform and the store (bias or accumulate, eval-mode BN,
  * activation: the direct kernel's epilogue).
