@@ -344,15 +344,10 @@ static size_t pass_need(const nn_conv_geom *g, int pass, size_t *fixed_out, size
 /* What the direct kernels may use: the GEMM path's scratch, and at least one image of each
  * pass the shape allows (nn_conv_direct_min_scratch), so that whether a layer runs direct
  * depends on its shape, never on the batch (a batch of 1 has a smaller im2col). */
-static size_t direct_avail(const nn_conv_geom *g)
+size_t nn_conv_direct_avail(const nn_conv_geom *g)
 {
     const size_t a = nn_conv2d_col_size_base(g), m = nn_conv_direct_min_scratch(g);
     return a > m ? a : m;
-}
-
-size_t nn_conv_direct_avail(const nn_conv_geom *g)
-{
-    return direct_avail(g);
 }
 
 size_t nn_conv_direct_min_scratch(const nn_conv_geom *g)
@@ -396,7 +391,7 @@ static size_t pass_need(const nn_conv_geom *g, int pass, size_t *fixed_out, size
 /* Images of a chunk that fit the scratch (0: not even one). */
 static int chunk_images(const nn_conv_geom *g, int pass)
 {
-    const size_t avail = direct_avail(g);
+    const size_t avail = nn_conv_direct_avail(g);
     size_t fixed, per;
     if (avail < pass_need(g, pass, &fixed, &per))
         return 0;
@@ -592,7 +587,7 @@ void nn_conv_direct_forward_post(const nn_conv_geom *g, const float *x, const fl
     atomic_fetch_add(&g_counts[NN_PASS_FWD], 1);
     if (nn_conv_wino_use(g, NN_PASS_FWD)) {
         nn_conv_wino_forward_post(g, x, wt, b, post_a, post_b, relu, y, scratch,
-                                  direct_avail(g));
+                                  nn_conv_direct_avail(g));
         return;
     }
     dlayout L;
@@ -628,7 +623,7 @@ void nn_conv_direct_dx_set(const nn_conv_geom *g, const float *wt, const float *
 {
     atomic_fetch_add(&g_counts[NN_PASS_DX], 1);
     if (nn_conv_wino_use(g, NN_PASS_DX)) {
-        nn_conv_wino_dx_set(g, wt, dy, dx, set, scratch, direct_avail(g));
+        nn_conv_wino_dx_set(g, wt, dy, dx, set, scratch, nn_conv_direct_avail(g));
         return;
     }
     /* dx = conv(dy padded by 2 - p, W'), W'[i][o][ki][kj] = W[o][i][2-ki][2-kj], stride 1 */
@@ -680,7 +675,7 @@ void nn_conv_direct_dw(const nn_conv_geom *g, const float *x, const float *dy, f
     int ocb;
     items_fn fn = dw_fn(&ocb);
     const size_t nw = (size_t)g->ic * g->oc * 9, nl = nw * 16, per = (size_t)g->ic * L.plane;
-    const size_t avail = direct_avail(g), ohw = (size_t)g->oh * g->ow;
+    const size_t avail = nn_conv_direct_avail(g), ohw = (size_t)g->oh * g->ow;
     /* Large maps: output rows in blocks whose padded input and dy (about 512 KB) stay in cache
      * while every (channel, output block) item reads them, the 16 lane sums per (oc, ic, tap)
      * carried in the scratch from block to block; the padded input after them. Otherwise

@@ -190,6 +190,8 @@ static size_t wino_dw_need(const wino_geom *G, int nb);
  * as the multiplies. At most 4 images, and V and D within about 4 MB. */
 static int wino_dw_images(const wino_geom *G, int n)
 {
+    /* V and D per image: 16 positions x channels (+ 10: at most 5 + 3 more, rounded up to the
+     * register tile, and slack) x tiles */
     const size_t tiles = (size_t)G->th * G->tw, per = 16 * ((size_t)G->ni + G->no + 10) * tiles;
     int k = (int)((512 + tiles - 1) / tiles);
     k = k > 4 ? 4 : k;
@@ -360,10 +362,10 @@ static void wino_block_c(const wino_job *j, int u0, int u1, float *V, float *M)
  *   M[pos][o][c] = sum over the tiles of every image of D[pos][o] * V[pos][c],
  *   dW[o][c] += G^T M G.
  * The sums over tiles run in 16 lanes (tile t in lane t mod 16, in order), the lanes added
- * 0..15 in order per chunk of images, the chunks' sums added to M in order: the same bits for
- * any thread count (a work item is one (position, 4 output, 6 input channels) over a chunk's
- * tiles) and instruction set; the chunk (images whose V and D fit the scratch) depends on the
- * shape and the scratch only. */
+ * as a fixed tree per chunk of images (wino_lanes_sum), the chunks' sums added to M in order:
+ * the same bits for any thread count (a work item is one (position, 4 output, 6 input
+ * channels) over a chunk's tiles) and instruction set; the chunk (images whose V and D fit the
+ * scratch) depends on the shape, the batch and the scratch only. */
 #define WINO_DOB 4 /* output channels of the weight gradient's register tile */
 #define WINO_DCB 6 /* input channels */
 
@@ -430,7 +432,6 @@ static void wino_dwg_c(const wino_dwj *j, int pos, int o0, int c0)
             *m = *m + wino_lanes_sum(lane);
         }
 }
-
 
 /* ------------------------------------------------------------------ padding */
 
@@ -610,20 +611,30 @@ static void wino_block_avx512(const wino_job *j, int u0, int u1, float *V, float
     }
 }
 
-/* the same row: 32 columns per step, split into their even and odd ones */
-static void wino_pad_row_avx512(const float *xr, int w, size_t wph, float *orow)
+/* floats r[k .. k+31] of a row of w floats (zeros past w), split: even[i] = r[k + 2i],
+ * odd[i] = r[k + 2i + 1] */
+static inline void wino_split_avx512(const float *r, int w, int k, __m512 *even, __m512 *odd)
 {
     const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    const int n = w - k;
+    const __m512 a = _mm512_maskz_loadu_ps(wmask(n), r + (n > 0 ? k : 0));
+    const __m512 b = _mm512_maskz_loadu_ps(wmask(n - 16), r + (n > 16 ? k + 16 : 0));
+    *even = _mm512_permutex2var_ps(a, ev, b);
+    *odd = _mm512_permutex2var_ps(a, od, b);
+}
+
+/* the same row: 32 columns per step, split into their even and odd ones */
+static void wino_pad_row_avx512(const float *xr, int w, size_t wph, float *orow)
+{
     float *e = orow, *o = orow + wph;
     e[0] = 0.0f;
     for (size_t t = 0; t < wph; t += 16) { /* x[2t ..]: its even columns to o[t], odd to e[1 + t] */
-        const int k = 2 * (int)t, n = w - k;
-        const __m512 a = _mm512_maskz_loadu_ps(wmask(n), xr + (n > 0 ? k : 0));
-        const __m512 b = _mm512_maskz_loadu_ps(wmask(n - 16), xr + (n > 16 ? k + 16 : 0));
+        __m512 xe, xo;
+        wino_split_avx512(xr, w, 2 * (int)t, &xe, &xo);
         const int left = (int)(wph - t);
-        _mm512_mask_storeu_ps(o + t, wmask(left), _mm512_permutex2var_ps(a, ev, b));
-        _mm512_mask_storeu_ps(e + 1 + t, wmask(left - 1), _mm512_permutex2var_ps(a, od, b));
+        _mm512_mask_storeu_ps(o + t, wmask(left), xe);
+        _mm512_mask_storeu_ps(e + 1 + t, wmask(left - 1), xo);
     }
 }
 
@@ -632,8 +643,6 @@ static void wino_pad_row_avx512(const float *xr, int w, size_t wph, float *orow)
 static void wino_dy_avx512(const wino_dwj *j, int u0, int u1)
 {
     const wino_geom *G = &j->G;
-    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
     const __m512 z = _mm512_setzero_ps();
     for (int o = 0; o < G->no; o++)
         for (int u = u0; u < u1; u++) {
@@ -641,18 +650,10 @@ static void wino_dy_avx512(const wino_dwj *j, int u0, int u1)
             const float *r0 = j->dy + (((size_t)n * G->no + o) * G->h + 2 * ty) * G->w;
             float *dp = j->D + (size_t)o * G->ntv + (size_t)u * G->tw;
             for (int tx = 0; tx < G->tw; tx += 16) {
-                const int x0 = 2 * tx, nr = G->w - x0;
-                const __m512 l0 = _mm512_maskz_loadu_ps(wmask(nr), r0 + x0);
-                const __m512 h0 = _mm512_maskz_loadu_ps(wmask(nr - 16), r0 + (nr > 16 ? x0 + 16 : 0));
-                const __m512 a = _mm512_permutex2var_ps(l0, ev, h0), b = _mm512_permutex2var_ps(l0, od, h0);
-                __m512 c = z, d = z;
-                if (has1) {
-                    const float *r1 = r0 + G->w;
-                    const __m512 l1 = _mm512_maskz_loadu_ps(wmask(nr), r1 + x0);
-                    const __m512 h1 = _mm512_maskz_loadu_ps(wmask(nr - 16), r1 + (nr > 16 ? x0 + 16 : 0));
-                    c = _mm512_permutex2var_ps(l1, ev, h1);
-                    d = _mm512_permutex2var_ps(l1, od, h1);
-                }
+                __m512 a, b, c = z, d = z;
+                wino_split_avx512(r0, G->w, 2 * tx, &a, &b);
+                if (has1)
+                    wino_split_avx512(r0 + G->w, G->w, 2 * tx, &c, &d);
                 const __m512 p[4] = {a, _mm512_add_ps(a, c), _mm512_sub_ps(a, c), _mm512_sub_ps(z, c)};
                 const __m512 q[4] = {b, _mm512_add_ps(b, d), _mm512_sub_ps(b, d), _mm512_sub_ps(z, d)};
                 const __mmask16 mk = wmask(G->tw - tx);
@@ -744,6 +745,14 @@ static void wino_pad_piece(void *ctx, int ith, size_t lo, size_t hi)
     }
 }
 
+/* The nb images from x into the padded planes at xp, and WINO_TAIL zeros after them. */
+static void wino_pad_chunk(const wino_geom *G, const float *x, int nb, float *xp, int avx512)
+{
+    wino_pad pj = {G, x, xp, avx512};
+    nn_par_for((size_t)nb * G->ni, 0, wino_pad_piece, &pj);
+    memset(xp + (size_t)nb * G->ni * G->plane, 0, sizeof(float) * WINO_TAIL);
+}
+
 typedef void (*wino_block_fn)(const wino_job *j, int u0, int u1, float *V, float *M);
 
 typedef struct wino_par {
@@ -787,17 +796,15 @@ static void wino_run(const wino_geom *G, int n, const float *x, const float *U, 
     const int chunk = room > (size_t)n ? n : (int)room;
     float *slotbuf = scratch + wino_u_size(G); /* U is at scratch */
     float *xp = slotbuf + slots * slot;
+    const int avx512 = WINO_X86 && nn_conv_isa() == NN_ISA_AVX512;
     wino_block_fn fn = wino_block_c;
 #if WINO_X86
-    if (nn_conv_isa() == NN_ISA_AVX512)
+    if (avx512)
         fn = wino_block_avx512;
 #endif
     for (int n0 = 0; n0 < n; n0 += chunk) {
         const int nb = n - n0 < chunk ? n - n0 : chunk;
-        wino_pad pj = {G, x + (size_t)n0 * G->ni * G->h * G->w, xp,
-                       nn_conv_isa() == NN_ISA_AVX512};
-        nn_par_for((size_t)nb * G->ni, 0, wino_pad_piece, &pj);
-        memset(xp + (size_t)nb * per, 0, sizeof(float) * WINO_TAIL);
+        wino_pad_chunk(G, x + (size_t)n0 * G->ni * G->h * G->w, nb, xp, avx512);
         wino_job j = {.G = G, .xp = xp, .U = U, .b = b, .post_a = post_a, .post_b = post_b,
                       .y = y + (size_t)n0 * G->no * G->h * G->w, .slots = slotbuf, .act = act,
                       .accumulate = accumulate, .setz = setz, .units = nb * G->th};
@@ -912,9 +919,7 @@ void nn_conv_wino_dw(const nn_conv_geom *g, const float *x, const float *dy, flo
         j.dy = dy + (size_t)n0 * g->oc * g->h * g->w;
         j.V = xp + (size_t)nb * g->ic * G->plane + WINO_TAIL;
         j.D = j.V + 16 * j.G.vps;
-        wino_pad pj = {G, x + (size_t)n0 * g->ic * g->h * g->w, xp, avx512};
-        nn_par_for((size_t)nb * g->ic, 0, wino_pad_piece, &pj);
-        memset(xp + (size_t)nb * g->ic * G->plane, 0, sizeof(float) * WINO_TAIL);
+        wino_pad_chunk(G, x + (size_t)n0 * g->ic * g->h * g->w, nb, xp, avx512);
         /* what the transforms do not store: the lanes past the chunk's tiles and the channels
          * past ic / oc, read by the GEMMs as zeros */
         for (int pos = 0; pos < 16; pos++) {

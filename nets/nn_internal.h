@@ -249,17 +249,19 @@ void nn_conv_direct_dw(const nn_conv_geom *g, const float *x, const float *dy, f
                        float *scratch);
 
 /* ---- Winograd F(2x2, 3x3) (nn_conv_wino.c) for 3x3 convs of stride 1 and padding 1 with at
- * least 8 channels in and out: the forward and the input gradient, called by the direct
- * passes (nn_conv_direct_forward_post, nn_conv_direct_dx_set) where nn_conv_wino_use says so.
- * Every thread count, batch and instruction set gives the same bits; other bits than the
- * direct kernel's. On by default; WB_NN_WINO=0 (read at first use) or nn_conv_set_wino(0)
- * turns it off. */
+ * least 8 channels in and out, where nn_conv_wino_use says so: the forward and the input
+ * gradient, called by the direct passes (nn_conv_direct_forward_post, nn_conv_direct_dx_set;
+ * their nn_conv_direct_counts include these calls), and the weight gradient, called by
+ * nn_conv2d_backward. Every thread count and instruction set gives the same bits (forward and
+ * input gradient: also every batch); other bits than the direct kernel's. On by default;
+ * WB_NN_WINO=0 (read at first use) or nn_conv_set_wino(0) turns it off; WB_NN_CONV=gemm
+ * too. */
 void nn_conv_set_wino(int on);
 int nn_conv_wino_get(void);
 /* 1 if the shape is one it computes; nn_conv_wino_use: and it runs for pass (the rule) */
 int nn_conv_wino_shape(const nn_conv_geom *g);
 int nn_conv_wino_use(const nn_conv_geom *g, int pass);
-/* Calls so far (forward and input gradient); reset to 0 if reset. */
+/* Calls so far (all three passes); reset to 0 if reset. */
 long nn_conv_wino_calls(int reset);
 /* Floats of scratch it needs at least for any shape it computes, every pass (0 for others),
  * and for the shapes and passes the rule gives it (0 for others: what the conv's scratch is

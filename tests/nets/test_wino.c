@@ -174,7 +174,7 @@ static void check_values(int n, int ic, int oc, int h, int w)
     ref_free(&r);
 }
 
-/* forward (with BN + ReLU) and dx of the batch, as the bytes of y and dx */
+/* forward (with BN + ReLU), dx and (dw not NULL) dW of the batch, into y, dx and dw */
 static void run_both(const nn_conv_geom *g, const float *x, const float *wt, const float *b,
                      const float *pa, const float *pb, const float *dy, float *y, float *dx,
                      float *dw, size_t avail)
