@@ -257,9 +257,39 @@ static void png_read_mem(png_structp png, png_bytep out, size_t len)
     c->pos += len;
 }
 
+/* Walks the chunk list before libpng sees it: every chunk's length must fit in the bytes that
+ * follow it, up to IEND. libpng allocates a chunk's claimed length before reading it (a 4 KB
+ * file claiming a 1.7 GB sPLT chunk made it ask for 1.7 GB), so with this check nothing it
+ * allocates for a chunk is larger than the file. */
+static int png_check_chunks(const unsigned char *b, size_t n, const char *path, wb_error *err)
+{
+    size_t pos = 8; /* after the signature, which the sniffer matched */
+    for (;;) {
+        if (n - pos < 8)
+            return wb_err(err, WB_E_DATA, path, "PNG data: truncated: the file ends at byte %zu, inside a chunk header "
+                          "or before the IEND chunk", n);
+        uint32_t len = (uint32_t)b[pos] << 24 | (uint32_t)b[pos + 1] << 16 | (uint32_t)b[pos + 2] << 8 | b[pos + 3];
+        char type[5];
+        for (int i = 0; i < 4; i++) {
+            unsigned char c = b[pos + 4 + i];
+            type[i] = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ? (char)c : '?';
+        }
+        type[4] = '\0';
+        if (len > 0x7fffffffu)
+            return wb_err(err, WB_E_DATA, path, "PNG data: chunk '%s' at offset %zu has length %u, above 2^31-1", type,
+                          pos, (unsigned)len);
+        if ((size_t)len + 4 > n - pos - 8)
+            return wb_err(err, WB_E_DATA, path, "PNG data: truncated: chunk '%s' at offset %zu claims %u bytes of data "
+                          "and a CRC, the file has %zu bytes after its header", type, pos, (unsigned)len, n - pos - 8);
+        if (!memcmp(b + pos + 4, "IEND", 4)) return 0;
+        pos += (size_t)len + 12;
+    }
+}
+
 static int decode_png(const unsigned char *b, size_t n, const char *path, const io_dicom_options *opt,
                       io_dicom_image *img, wb_error *err)
 {
+    if (png_check_chunks(b, n, path, err)) return -1;
     png_ctx ctx = {b, n, 0, ""};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, png_fail, png_warn);
     png_infop info = png ? png_create_info_struct(png) : NULL;
@@ -282,6 +312,9 @@ static int decode_png(const unsigned char *b, size_t n, const char *path, const 
     png_set_read_fn(png, &ctx, png_read_mem);
     /* libpng's own limit (1,000,000 per side) stays; check_dims applies ours with a clear message */
     png_set_chunk_malloc_max(png, (png_alloc_size_t)64 << 20);
+    /* Chunks that never change the pixels are skipped unread (text is decompressed otherwise). */
+    static const png_byte skip[] = "tEXt\0zTXt\0iTXt\0sPLT\0eXIf\0hIST\0tIME\0";
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, skip, (int)(sizeof skip / 5));
     png_read_info(png, info);
     png_uint_32 w, h;
     int depth, ctype, interlace;

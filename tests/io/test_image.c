@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "io/io_fs.h"
 #include "io/io_image.h"
 #include "io/io_sha256.h"
 #include "wb_test.h"
@@ -109,6 +110,71 @@ static void check_refused(const char *name, const char *needle, const io_dicom_o
     if (rc == 0) io_dicom_image_free(&img);
 }
 
+/* gray8.png with 12 + len bytes inserted after IHDR: a chunk header claiming 'claim' bytes
+ * of type 'type', then len bytes of data (the CRC is not right). */
+static int png_with_chunk(const char *type, uint32_t claim, const char *data, size_t len, unsigned char **out,
+                          size_t *n)
+{
+    unsigned char *png;
+    size_t m;
+    wb_error err;
+    if (io_file_read_all(fx("gray8.png"), 1 << 20, &png, &m, &err)) return -1;
+    const size_t at = 8 + 25; /* signature, IHDR */
+    *n = m + 12 + len;
+    *out = malloc(*n);
+    unsigned char *p = *out;
+    memcpy(p, png, at);
+    unsigned char hdr[8] = {claim >> 24, claim >> 16 & 255, claim >> 8 & 255, claim & 255};
+    memcpy(hdr + 4, type, 4);
+    memcpy(p + at, hdr, 8);
+    memcpy(p + at + 8, data, len);
+    memset(p + at + 8 + len, 0x55, 4);
+    memcpy(p + at + 12 + len, png + at, m - at);
+    free(png);
+    return 0;
+}
+
+/* A chunk claiming more bytes than the file has is refused before libpng allocates it (a
+ * fuzzer's 4 KB file claimed a 1.7 GB sPLT); text chunks are skipped unread. */
+static void check_png_chunks(const io_dicom_options *opt)
+{
+    unsigned char *b;
+    size_t n;
+    io_dicom_image img, ref;
+    wb_error err;
+    if (png_with_chunk("sPLT", 0x68686868u, "", 0, &b, &n)) {
+        CHECK(0, "gray8.png unreadable");
+        return;
+    }
+    CHECK(io_image_decode(b, n, "big.png", opt, &img, NULL, &err) != 0 && err.code == WB_E_DATA &&
+              !strcmp(err.file, "big.png") && strstr(err.msg, "chunk 'sPLT' at offset 33 claims 1751672936 bytes"),
+          "a chunk longer than the file is refused: %s", err.msg);
+    free(b);
+    if (png_with_chunk("IDAT", 0x80000000u, "", 0, &b, &n) == 0) {
+        CHECK(io_image_decode(b, n, "big.png", opt, &img, NULL, &err) != 0 && strstr(err.msg, "above 2^31-1"),
+              "a length above 2^31-1 is refused: %s", err.msg);
+        free(b);
+    }
+    /* cut inside a chunk header */
+    if (png_with_chunk("tEXt", 5, "a\0bcd", 5, &b, &n) == 0) {
+        CHECK(io_image_decode(b, 37, "cut.png", opt, &img, NULL, &err) != 0 && strstr(err.msg, "truncated"),
+              "cut in a chunk header: %s", err.msg);
+        /* a tEXt chunk with a bad CRC is skipped: the pixels are gray8.png's */
+        if (io_image_decode(b, n, "text.png", opt, &img, NULL, &err) == 0) {
+            if (io_image_read(fx("gray8.png"), opt, &ref, NULL, &err) == 0) {
+                CHECK(img.rows == ref.rows && img.cols == ref.cols &&
+                          !memcmp(img.pixels, ref.pixels, (size_t)img.rows * img.cols * sizeof *img.pixels),
+                      "tEXt skipped: same pixels as gray8.png");
+                io_dicom_image_free(&ref);
+            }
+            io_dicom_image_free(&img);
+        } else {
+            CHECK(0, "tEXt chunk: %s", err.msg);
+        }
+        free(b);
+    }
+}
+
 static int run_fixtures(void)
 {
     check_decode("gray8.png", "png", 0);
@@ -182,6 +248,7 @@ static int run_fixtures(void)
     } else {
         CHECK(0, "mem: %s", err.msg);
     }
+    check_png_chunks(&opt);
     return wb_test_finish("io.image");
 }
 
