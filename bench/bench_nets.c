@@ -22,8 +22,11 @@
  * --conv times one 3x3 convolution (padding 1, stride S, batch B) through im2col + GEMM and
  * through the direct kernels, each pass apart (forward, dx, dW; best of 5 after a warm-up;
  * all passes first run for WARM_S so that the first one timed is not read cold),
- * and prints "conv IC OC HxW sS pass gemm_ms direct_ms GFLOP/s-direct" lines: the data
- * behind nn_conv_direct_use's rule.
+ * and prints "conv IC OC HxW sS pass gemm_ms direct_ms GFLOP/s-direct auto:KERNEL auto_ms
+ * GFLOP/s-auto" lines: the data behind nn_conv_direct_use's rule, then what the engine's rules
+ * run (KERNEL wino, direct or gemm; "direct" above includes Winograd for fwd and dx, as forcing
+ * the direct algorithm keeps it, and excludes it for dW). GFLOP/s count the direct conv's
+ * multiply-adds (Winograd's are "effective").
  *
  * --infer times the inference passes of the experiments (experiments/model/train.c) over N
  * images (default 128) in batches of 1, 2, 4, 8, 16, 32 and 64: "feat" the pooled features (the
@@ -154,9 +157,13 @@ static int conv_bench(const char *spec, int batch)
         int used = nn_conv_direct_use(&g, pass);
         double td = used ? conv_time(&g, pass, x, wt, y, dy, dx, dw, col, dcol) : 0.0;
         nn_conv_set_algo(NN_CONV_AUTO);
-        printf("conv\t%d\t%d\t%dx%d\ts%d\t%s\t%.3f\t%s\t%.1f\t%.1f\t%s\n", ic, oc, h, w, s,
+        /* what the engine runs (the rules): Winograd where nn_conv_wino_use says so (forced
+         * DIRECT above keeps dW's Winograd off), else direct or GEMM */
+        const char *kind = nn_conv_wino_use(&g, pass) ? "wino" : nn_conv_direct_use(&g, pass) ? "direct" : "gemm";
+        double ta = conv_time(&g, pass, x, wt, y, dy, dx, dw, col, dcol);
+        printf("conv\t%d\t%d\t%dx%d\ts%d\t%s\t%.3f\t%s\t%.1f\t%.1f\tauto:%s\t%.3f\t%.1f\n", ic, oc, h, w, s,
                names[pass], 1e3 * tg, used ? "" : "-", used ? 1e3 * td : 0.0,
-               used ? flops / td / 1e9 : 0.0, nn_conv_direct_use(&g, pass) ? "auto:direct" : "auto:gemm");
+               used ? flops / td / 1e9 : 0.0, kind, 1e3 * ta, flops / ta / 1e9);
     }
     fflush(stdout);
     rc = 0;
