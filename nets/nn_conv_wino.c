@@ -222,32 +222,54 @@ static size_t wino_scratch_of(const nn_conv_geom *g, int with_dw)
 /* U[pos][ob][c][j] = (G g G^T)[pos] of output channel o = ob * 8 + j (0 beyond no) and input
  * channel c; g from OIHW wt[o][c] (flip = 0) or, for the input gradient, wt[c][o] turned
  * by 180 degrees (flip = 1) */
+typedef struct wino_w_job {
+    const float *wt;
+    const wino_geom *G;
+    int flip;
+    float *U;
+} wino_w_job;
+
+/* U of output channel blocks [lo, hi): each (block, input channel) writes WINO_OCB
+ * consecutive floats per position. Every value is computed alone: any split, the same bits. */
+static void wino_weights_piece(void *vp, int ith, size_t lo, size_t hi)
+{
+    (void)ith;
+    const wino_w_job *J = vp;
+    const wino_geom *G = J->G;
+    const int ni = G->ni, no = G->no, nob = (int)(G->nop / WINO_OCB), flip = J->flip;
+    const float *wt = J->wt;
+    for (int ob = (int)lo; ob < (int)hi; ob++)
+        for (int c = 0; c < ni; c++)
+            for (int j = 0; j < WINO_OCB; j++) {
+                const int o = ob * WINO_OCB + j;
+                float k[9], gg[4][3], u[4][4];
+                for (int t = 0; t < 9; t++)
+                    k[t] = o >= no  ? 0.0f
+                           : !flip ? wt[((size_t)o * ni + c) * 9 + t]
+                                   : wt[((size_t)c * no + o) * 9 + (8 - t)];
+                for (int q = 0; q < 3; q++) {
+                    gg[0][q] = k[q];
+                    gg[1][q] = (k[q] + k[3 + q] + k[6 + q]) * 0.5f;
+                    gg[2][q] = (k[q] - k[3 + q] + k[6 + q]) * 0.5f;
+                    gg[3][q] = k[6 + q];
+                }
+                for (int i = 0; i < 4; i++) {
+                    u[i][0] = gg[i][0];
+                    u[i][1] = (gg[i][0] + gg[i][1] + gg[i][2]) * 0.5f;
+                    u[i][2] = (gg[i][0] - gg[i][1] + gg[i][2]) * 0.5f;
+                    u[i][3] = gg[i][2];
+                }
+                for (int pos = 0; pos < 16; pos++)
+                    J->U[(((size_t)pos * nob + ob) * ni + c) * WINO_OCB + j] = u[pos / 4][pos % 4];
+            }
+}
+
+/* U for every channel pair, on the engine's threads: at batch 1 it cost as much as the conv
+ * itself when it ran on one (ResNet-56 at 96x72, forward b1: 19% of the samples). */
 static void wino_weights(const float *wt, const wino_geom *G, int flip, float *U)
 {
-    const int ni = G->ni, no = G->no, nob = (int)(G->nop / WINO_OCB);
-    for (int o = 0; o < (int)G->nop; o++)
-        for (int c = 0; c < ni; c++) {
-            float k[9], gg[4][3], u[4][4];
-            for (int t = 0; t < 9; t++)
-                k[t] = o >= no  ? 0.0f
-                       : !flip ? wt[((size_t)o * ni + c) * 9 + t]
-                               : wt[((size_t)c * no + o) * 9 + (8 - t)];
-            for (int j = 0; j < 3; j++) {
-                gg[0][j] = k[j];
-                gg[1][j] = (k[j] + k[3 + j] + k[6 + j]) * 0.5f;
-                gg[2][j] = (k[j] - k[3 + j] + k[6 + j]) * 0.5f;
-                gg[3][j] = k[6 + j];
-            }
-            for (int i = 0; i < 4; i++) {
-                u[i][0] = gg[i][0];
-                u[i][1] = (gg[i][0] + gg[i][1] + gg[i][2]) * 0.5f;
-                u[i][2] = (gg[i][0] - gg[i][1] + gg[i][2]) * 0.5f;
-                u[i][3] = gg[i][2];
-            }
-            const int ob = o / WINO_OCB, j = o % WINO_OCB;
-            for (int pos = 0; pos < 16; pos++)
-                U[(((size_t)pos * nob + ob) * ni + c) * WINO_OCB + j] = u[pos / 4][pos % 4];
-        }
+    wino_w_job J = {wt, G, flip, U};
+    nn_par_for(G->nop / WINO_OCB, 0, wino_weights_piece, &J);
 }
 
 typedef struct wino_job {
