@@ -16,6 +16,7 @@
 #define NN_NAME_MAX 96
 #define NN_MAX_STAGES 16
 #define NN_NONE ((size_t)-1)
+#define NN_MAX_THREADS 64 /* nn_set_threads caps the count here */
 
 typedef enum {
     NN_OP_INPUT = 0,

@@ -129,6 +129,37 @@ static void sgd_slice(void *vp, int ith, int nth)
     }
 }
 
+/* the sum of the squared gradients of elements [lo, hi) of the slots' tensors, end to end */
+typedef struct sumsq_job {
+    const nn_opt *opt;
+    double part[NN_MAX_THREADS];
+} sumsq_job;
+
+static void sumsq_piece(void *vp, int ith, size_t lo, size_t hi)
+{
+    sumsq_job *j = vp;
+    double l[8] = {0};
+    size_t base = 0;
+    for (size_t i = 0; i < j->opt->n && base < hi; i++) {
+        const nn_tensor *t = j->opt->slots[i].t;
+        const size_t k0 = lo > base ? lo - base : 0, k1 = hi - base < t->numel ? hi - base : t->numel;
+        base += t->numel;
+        if (k0 >= k1)
+            continue;
+        const float *g = t->grad;
+        size_t k = k0;
+        for (; k + 8 <= k1; k += 8)
+            for (int q = 0; q < 8; q++)
+                l[q] += (double)g[k + q] * g[k + q];
+        for (; k < k1; k++)
+            l[0] += (double)g[k] * g[k];
+    }
+    double s = 0;
+    for (int q = 0; q < 8; q++)
+        s += l[q];
+    j->part[ith] = s;
+}
+
 int nn_opt_step(nn_opt *opt, float lr, double *grad_norm, wb_error *err)
 {
     const nn_opt_cfg *c = &opt->cfg;
@@ -146,19 +177,15 @@ int nn_opt_step(nn_opt *opt, float lr, double *grad_norm, wb_error *err)
             for (size_t k = 0; k < t->numel; k++)
                 ss += (double)t->grad[k] * t->grad[k];
         }
-    } else { /* only whether it is finite (every gradient is): 8 independent chains */
-        double l[8] = {0};
-        for (size_t i = 0; i < opt->n; i++) {
-            const nn_tensor *t = opt->slots[i].t;
-            size_t k = 0;
-            for (; k + 8 <= t->numel; k += 8)
-                for (int q = 0; q < 8; q++)
-                    l[q] += (double)t->grad[k + q] * t->grad[k + q];
-            for (; k < t->numel; k++)
-                l[0] += (double)t->grad[k] * t->grad[k];
-        }
-        for (int q = 0; q < 8; q++)
-            ss += l[q];
+    } else { /* only whether it is finite (every gradient is): any order, on the engine's
+              * threads (one thread over ResNet-18's 11M gradients was 2% of its step) */
+        sumsq_job j = {opt, {0}};
+        size_t total = 0;
+        for (size_t i = 0; i < opt->n; i++)
+            total += opt->slots[i].t->numel;
+        nn_par_for(total, total >= 65536 ? 0 : 1, sumsq_piece, &j);
+        for (int q = 0; q < NN_MAX_THREADS; q++)
+            ss += j.part[q];
     }
     double norm = sqrt(ss);
     if (grad_norm)

@@ -16,7 +16,6 @@
 
 #include "nets/nn_internal.h"
 
-#define NN_MAX_THREADS 64
 /* Busy-wait this long (wall time, yielding the core every ~10 us) for the next job, or for
  * the slices to finish, before sleeping on a condition variable. A ResNet-50 forward at batch 1 is ~160 jobs of a few
  * hundred microseconds; waking a sleeping thread costs tens of microseconds on a VM (an

@@ -269,6 +269,56 @@ static void test_optimizers(void)
     CHECK_LE(fabs(sqrt(d2) - 0.5), 1e-5, "clipped step norm %g", sqrt(d2));
     nn_opt_free(opt);
     nn_net_free(net);
+
+    /* a non-finite gradient anywhere (checked on the engine's threads over all 270k
+     * gradients end to end) is refused before any weight moves, on 1 and 2 threads */
+    const int threads = nn_get_threads();
+    for (int nth = 1; nth <= 2; nth++)
+        for (int bad = 0; bad < 3; bad++) {
+            nn_set_threads(nth);
+            net = small_net(2, 3);
+            nn_net_unfreeze(net, "all", NN_BN_TRAIN, 1, &err);
+            c = nn_opt_cfg_default(NN_OPT_SGD);
+            opt = nn_opt_create(net, &c, &err);
+            const char *where[3] = {"conv1.weight", "layer3.2.conv2.weight", "linear.bias"};
+            size_t sum_before = 0, moved = 0;
+            for (size_t t = 0; t < nn_net_num_tensors(net); t++) {
+                nn_param_view v;
+                nn_net_tensor(net, t, &v);
+                if (!v.trainable)
+                    continue;
+                for (size_t i = 0; i < v.numel; i++)
+                    ((float *)v.grad)[i] = 1e-3f;
+                if (!strcmp(v.name, where[bad]))
+                    ((float *)v.grad)[v.numel / 2] = bad == 1 ? INFINITY : NAN;
+                sum_before += v.numel;
+            }
+            float *copy = malloc(sizeof(float) * sum_before);
+            k = 0;
+            for (size_t t = 0; t < nn_net_num_tensors(net); t++) {
+                nn_param_view v;
+                nn_net_tensor(net, t, &v);
+                if (v.trainable)
+                    for (size_t i = 0; i < v.numel; i++)
+                        copy[k++] = v.data[i];
+            }
+            CHECK(nn_opt_step(opt, -1, NULL, &err) != 0 && strstr(err.msg, "gradient norm is"),
+                  "%d threads: a bad gradient in %s is refused: %s", nth, where[bad], err.msg);
+            k = 0;
+            for (size_t t = 0; t < nn_net_num_tensors(net); t++) {
+                nn_param_view v;
+                nn_net_tensor(net, t, &v);
+                if (v.trainable)
+                    for (size_t i = 0; i < v.numel; i++)
+                        moved += copy[k++] != v.data[i];
+            }
+            CHECK(sum_before > 65536 && moved == 0, "%d threads: %zu of %zu weights moved", nth, moved,
+                  sum_before);
+            free(copy);
+            nn_opt_free(opt);
+            nn_net_free(net);
+        }
+    nn_set_threads(threads);
 }
 
 static void test_schedules(void)
