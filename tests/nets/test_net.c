@@ -180,6 +180,24 @@ static void test_bind_export(void)
 }
 
 /* PyTorch's SGD and AdamW on one parameter, in double, for comparison. */
+/* save: buf = the trainable weights, end to end; else: how many differ from buf */
+static size_t trainable_weights(const nn_net *net, float *buf, int save)
+{
+    size_t k = 0, differ = 0;
+    for (size_t t = 0; t < nn_net_num_tensors(net); t++) {
+        nn_param_view v;
+        nn_net_tensor(net, t, &v);
+        if (v.trainable)
+            for (size_t i = 0; i < v.numel; i++, k++) {
+                if (save)
+                    buf[k] = v.data[i];
+                else
+                    differ += buf[k] != v.data[i];
+            }
+    }
+    return differ;
+}
+
 static void test_optimizers(void)
 {
     wb_error err = {0};
@@ -294,24 +312,10 @@ static void test_optimizers(void)
                 sum_before += v.numel;
             }
             float *copy = malloc(sizeof(float) * sum_before);
-            k = 0;
-            for (size_t t = 0; t < nn_net_num_tensors(net); t++) {
-                nn_param_view v;
-                nn_net_tensor(net, t, &v);
-                if (v.trainable)
-                    for (size_t i = 0; i < v.numel; i++)
-                        copy[k++] = v.data[i];
-            }
+            trainable_weights(net, copy, 1);
             CHECK(nn_opt_step(opt, -1, NULL, &err) != 0 && strstr(err.msg, "gradient norm is"),
                   "%d threads: a bad gradient in %s is refused: %s", nth, where[bad], err.msg);
-            k = 0;
-            for (size_t t = 0; t < nn_net_num_tensors(net); t++) {
-                nn_param_view v;
-                nn_net_tensor(net, t, &v);
-                if (v.trainable)
-                    for (size_t i = 0; i < v.numel; i++)
-                        moved += copy[k++] != v.data[i];
-            }
+            moved = trainable_weights(net, copy, 0);
             CHECK(sum_before > 65536 && moved == 0, "%d threads: %zu of %zu weights moved", nth, moved,
                   sum_before);
             free(copy);
