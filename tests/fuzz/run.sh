@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target for a bounded time on a copy of its corpus (the committed tree
 # is never written). Exit 1 if any target crashed, leaked, hit UB or timed out; the crashing
-# inputs are listed (copy them to tests/fuzz/regressions/<target>/ to keep them).
+# inputs are listed, and printed in hex when small (copy them to
+# tests/fuzz/regressions/<target>/ to keep them).
 #   tests/fuzz/run.sh [SECONDS] [TARGET...]    default 30 s each, every target
 # Environment: BUILD (default build-fuzz, made by ./setup.sh --fuzz); OUT (default
 # $TMPDIR/wb-fuzz-crashes) receives the crashing inputs and logs; KEEP=1 keeps the work
@@ -52,6 +53,14 @@ run_one() {
     echo "fuzz: $t FAILED (exit $rc) after $((SECONDS - start)) s; inputs and log in $out/$t/:" >&2
     ls "$out/$t" | sed 's/^/    /' >&2
     grep -m1 -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error)' "$d/log" | sed 's/^/    /' >&2
+    # the inputs themselves, when small: a CI log is then enough to reproduce a finding
+    local f
+    for f in "$d/artifacts/"*; do
+      [ -f "$f" ] && [ "$(wc -c <"$f")" -le 4096 ] || continue
+      echo "    $(basename "$f") ($(wc -c <"$f") bytes, hex; xxd -r -p turns it back):" >&2
+      od -An -v -tx1 "$f" | tr -d ' \n' | fold -w 64 | sed 's/^/      /' >&2
+      echo >&2
+    done
     return 1
   fi
   echo "fuzz: $t ok, ${stats:-?} runs in $((SECONDS - start)) s, corpus $(ls "$d/corpus" | wc -l) inputs"
