@@ -219,9 +219,6 @@ static size_t wino_scratch_of(const nn_conv_geom *g, int with_dw)
     return w > m ? w : m;
 }
 
-/* U[pos][ob][c][j] = (G g G^T)[pos] of output channel o = ob * 8 + j (0 beyond no) and input
- * channel c; g from OIHW wt[o][c] (flip = 0) or, for the input gradient, wt[c][o] turned
- * by 180 degrees (flip = 1) */
 typedef struct wino_w_job {
     const float *wt;
     const wino_geom *G;
@@ -264,7 +261,9 @@ static void wino_weights_piece(void *vp, int ith, size_t lo, size_t hi)
             }
 }
 
-/* U for every channel pair, on the engine's threads: at batch 1 it cost as much as the conv
+/* U[pos][ob][c][j] = (G g G^T)[pos] of output channel o = ob * 8 + j (0 beyond no) and input
+ * channel c; g from OIHW wt[o][c] (flip = 0) or, for the input gradient, wt[c][o] turned
+ * by 180 degrees (flip = 1). On the engine's threads: at batch 1 it cost as much as the conv
  * itself when it ran on one (ResNet-56 at 96x72, forward b1: 19% of the samples). */
 static void wino_weights(const float *wt, const wino_geom *G, int flip, float *U)
 {
