@@ -1,7 +1,11 @@
 /* nn_alloc.c — every heap allocation of the engine goes through here, so that a test can make
  * the N-th one fail (WB_FAULT_ALLOC=N in the environment, or nn_fault_alloc_set). */
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "nets/nn_internal.h"
 
@@ -47,4 +51,20 @@ void *nn_calloc(size_t n, size_t size)
 void *nn_realloc(void *p, size_t n)
 {
     return alloc_fails() ? NULL : realloc(p, n);
+}
+
+void *nn_malloc_large(size_t n)
+{
+    void *p = nn_malloc(n);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    if (p && n >= 2 * huge && !getenv("WB_NN_NOTHP")) {
+        /* the whole huge pages inside [p, p + n); advice only: a refusal changes nothing */
+        const uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+        const uintptr_t e = ((uintptr_t)p + n) & ~(huge - 1);
+        if (e > a)
+            (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+    }
+#endif
+    return p;
 }

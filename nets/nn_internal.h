@@ -141,6 +141,12 @@ struct nn_net {
 void *nn_malloc(size_t n);
 void *nn_calloc(size_t n, size_t size);
 void *nn_realloc(void *p, size_t n);
+/* n bytes from malloc for a large buffer that kernels stream through (the activation arena):
+ * on Linux its whole 2 MB pages are advised MADV_HUGEPAGE, so that with transparent huge
+ * pages in `madvise` mode (Debian's default) they are backed by huge pages (fewer TLB misses:
+ * ResNet-20 128x128 training +3%, its forward +5%; docs/performance.md, "Eleventh pass").
+ * WB_NN_NOTHP=1 in the environment skips the advice (to compare). */
+void *nn_malloc_large(size_t n);
 /* Test-only: from now on the n-th engine allocation (counted from 1, n <= 0: none) returns NULL;
  * set from WB_FAULT_ALLOC=n at the first allocation otherwise. nn_fault_alloc_count: how many
  * allocations were counted since (counting runs only while a failure point is set). */

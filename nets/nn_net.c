@@ -1003,7 +1003,7 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
         size_t got = 0;
         net->arena = spare_take(total ? total : 1, &got);
         if (!net->arena) {
-            net->arena = nn_malloc(sizeof(float) * (total ? total : 1));
+            net->arena = nn_malloc_large(sizeof(float) * (total ? total : 1));
             got = total;
         }
         if (!net->arena) {

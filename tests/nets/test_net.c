@@ -2,10 +2,13 @@
  * reports and errors, export round trip, the cached prefix, the arena, optimizers against
  * PyTorch's update rules, schedules, clipping, and errors on bad input. */
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/wb_tensor.h"
 #include "nets/nn.h"
+#include "nets/nn_internal.h"
 #include "test_util.h"
 
 static nn_net *small_net(int classes, int in_channels)
@@ -409,11 +412,83 @@ static void test_errors(void)
     CHECK(nn_set_threads(1) == 1, "threads");
 }
 
+/* The VmFlags of the mapping that holds addr, from /proc/self/smaps ("" if not found) */
+static void vma_flags(const void *addr, char *out, size_t cap)
+{
+    out[0] = '\0';
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f)
+        return;
+    char line[512];
+    int inside = 0;
+    const uintptr_t a = (uintptr_t)addr;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            inside = a >= lo && a < hi;
+            continue;
+        }
+        if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+            snprintf(out, cap, "%s", line + 8);
+            break;
+        }
+    }
+    fclose(f);
+}
+
+/* The activation arena's whole 2 MB pages carry MADV_HUGEPAGE (VmFlags "hg"), unless
+ * WB_NN_NOTHP is set; a small arena is left alone. Linux only. */
+static void test_arena_hugepages(void)
+{
+#if defined(__linux__)
+    char fl[512];
+    const size_t huge = (size_t)2 << 20;
+    vma_flags(&fl, fl, sizeof fl);
+    FILE *thp = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (!fl[0] || !thp) {
+        printf("arena huge pages: no /proc/self/smaps or no transparent huge pages in this "
+               "kernel, not checked\n");
+        if (thp)
+            fclose(thp);
+        return;
+    }
+    fclose(thp);
+    wb_error err = {0};
+    nn_net *net = small_net(3, 1);
+    enum { N = 4, H = 96, W = 96 };
+    float *x = calloc((size_t)N * H * W, sizeof(float)), l[N * 3];
+    nn_net_unfreeze(net, "all", NN_BN_TRAIN, 1, &err);
+    CHECK(nn_net_forward(net, x, N, H, W, 1, l, &err) == 0, "%s", err.msg);
+    CHECK(net->arena_cap * sizeof(float) >= 4 * huge, "arena %zu bytes", net->arena_cap * sizeof(float));
+    const float *in = (const float *)(((uintptr_t)net->arena + huge - 1) & ~(uintptr_t)(huge - 1));
+    vma_flags(in, fl, sizeof fl);
+    CHECK(strstr(fl, " hg") != NULL, "the arena's huge pages are advised: VmFlags%s", fl);
+    nn_net_free(net);
+    nn_arena_spare_free();
+    setenv("WB_NN_NOTHP", "1", 1);
+    float *p = nn_malloc_large(4 * huge);
+    vma_flags(p + huge / sizeof(float), fl, sizeof fl);
+    CHECK(p && strstr(fl, " hg") == NULL, "WB_NN_NOTHP: no advice: VmFlags%s", fl);
+    free(p);
+    unsetenv("WB_NN_NOTHP");
+    p = nn_malloc_large(4 * huge);
+    vma_flags(p + huge / sizeof(float), fl, sizeof fl);
+    CHECK(p && strstr(fl, " hg") != NULL, "nn_malloc_large: VmFlags%s", fl);
+    free(p);
+    p = nn_malloc_large(huge);
+    vma_flags(p, fl, sizeof fl);
+    CHECK(p && strstr(fl, " hg") == NULL, "under two huge pages: no advice: VmFlags%s", fl);
+    free(p);
+    free(x);
+#endif
+}
+
 int main(void)
 {
     nn_set_threads(1);
     test_freezing();
     test_prefix_and_arena();
+    test_arena_hugepages();
     test_bind_export();
     test_optimizers();
     test_schedules();
