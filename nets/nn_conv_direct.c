@@ -337,6 +337,10 @@ static size_t fwd_pack_size(int no, int ni)
     return (nob * FWD_OCB_MAX * (size_t)ni * 9 + 15) & ~(size_t)15;
 }
 
+/* The weight gradient of maps under 16 columns (dwo_*, below): its scratch per image */
+static int dwo_shape(const nn_conv_geom *g);
+static size_t dwo_per_image(const nn_conv_geom *g);
+
 /* Floats of scratch one image of a pass needs (packed weights, one image's padded planes):
  * fixed + per of chunk_images. */
 static size_t pass_need(const nn_conv_geom *g, int pass, size_t *fixed_out, size_t *per_out);
@@ -377,6 +381,10 @@ static size_t pass_need(const nn_conv_geom *g, int pass, size_t *fixed_out, size
         layout_pick(g->oh, g->ow, g->sh, &L);
         per = (size_t)g->ic * L.plane;
         fixed = fwd_pack_size(g->oc, g->ic);
+    } else if (dwo_shape(g)) {
+        L.flat = 0;
+        per = dwo_per_image(g);
+        fixed = 16; /* dy's transposed copy starts on a 64-byte boundary */
     } else {
         layout_of(g->oh, g->ow, g->sh, &L);
         per = (size_t)g->ic * L.plane;
@@ -431,6 +439,11 @@ int nn_conv_direct_use(const nn_conv_geom *g, int pass)
         /* 2 threads, batch 16: the lanes run over 16-pixel chunks of a row, so it loses to
          * the GEMM where rows are not a multiple of 16 wide (from 32 channels) and on
          * stride 2 below 64 output columns (32 -> 64 at 48x36: 3.4 against 1.7 ms) */
+        if (dwo_shape(g)) /* lanes over output channels: 64 -> 64 at 8x8 184-195 against
+                           * 126 GFLOP/s, 128 -> 128 at 12x9 200-236 against 179-193; from
+                           * 256 channels and at stride 2 a tie or GEMM's (docs/performance.md,
+                           * "Eleventh pass") */
+            return g->sh == 1 && c <= 128;
         return g->ic <= 32 && g->oc <= 64 && g->ow >= 16 &&
                ((g->ic <= 16 && g->sh == 1) || g->ow % 16 == 0) && (g->sh == 1 || g->ow >= 64);
     }
@@ -650,6 +663,261 @@ void nn_conv_direct_dx_set(const nn_conv_geom *g, const float *wt, const float *
     }
 }
 
+/* ------------------------------------------------------------------ dW of small maps */
+
+/* The weight gradient of maps under 16 columns (CIFAR ResNets' 8x8 layers at 32x32, ResNet-18's
+ * 12x9 .. 3x3): the kernel above puts 16 pixels of a row in its lanes and wastes most of them
+ * there, and the im2col + GEMM runs at a third of the peak (M = output channels, K = 9 * input
+ * channels, N = a few pixels per image). Here the lanes run over 16 output channels instead:
+ * dy is transposed pixel-major (dyt[n][pixel][ocp], ocp = oc rounded up to 16, zeros after oc),
+ * the input is copied into zero-padded planes (xq[n][c][hq][wq], hq = (oh-1)*s + 3), and per
+ * pixel one vector load of dy feeds 9 * DWO_CB fused multiply-adds, each with its input value
+ * broadcast from memory. Each weight's gradient is one chain over (image, row, column) from 0,
+ * added to dw at the end of each chunk of images: every instruction set (16 or 8 lanes, or the
+ * C loop), tile and thread count gives the same bits. Items are (16 output channels, DWO_CB
+ * input channels): no two threads write one weight. */
+#define DWO_CB 3
+
+static int dwo_shape(const nn_conv_geom *g)
+{
+    return g->ow < 16;
+}
+
+static void dwo_dims(const nn_conv_geom *g, int *hq, int *wq, int *ocp)
+{
+    *hq = (g->oh - 1) * g->sh + 3;
+    *wq = (g->ow - 1) * g->sw + 3;
+    *ocp = (g->oc + 15) & ~15;
+}
+
+static size_t dwo_per_image(const nn_conv_geom *g)
+{
+    int hq, wq, ocp;
+    dwo_dims(g, &hq, &wq, &ocp);
+    return (size_t)g->ic * hq * wq + (size_t)g->oh * g->ow * ocp;
+}
+
+typedef struct dwo_job {
+    int n, ic, oc, h, w, ph, pw, oh, ow, s, hq, wq, ocp;
+    const float *x, *dy; /* the chunk's first image */
+    float *xq, *dyt, *dw;
+} dwo_job;
+
+/* the padded input planes (one per (image, channel)), then dy transposed (one per image) */
+static void dwo_prep_slice(void *vp, int ith, int nth)
+{
+    const dwo_job *j = vp;
+    const size_t nxp = (size_t)j->n * j->ic, ohw = (size_t)j->oh * j->ow;
+    const size_t plane = (size_t)j->hq * j->wq;
+    size_t p0, p1;
+    nn_par_range(nxp + (size_t)j->n, ith, nth, 1, &p0, &p1);
+    for (size_t p = p0; p < p1; p++) {
+        if (p < nxp) {
+            const float *xc = j->x + p * (size_t)j->h * j->w;
+            float *o = j->xq + p * plane;
+            for (int r = 0; r < j->hq; r++) {
+                const int iy = r - j->ph;
+                for (int q = 0; q < j->wq; q++) {
+                    const int ix = q - j->pw;
+                    o[(size_t)r * j->wq + q] = iy >= 0 && iy < j->h && ix >= 0 && ix < j->w
+                                                   ? xc[(size_t)iy * j->w + ix]
+                                                   : 0.0f;
+                }
+            }
+            continue;
+        }
+        const size_t n = p - nxp;
+        const float *d = j->dy + n * (size_t)j->oc * ohw;
+        float *t = j->dyt + n * ohw * (size_t)j->ocp;
+        for (size_t q = 0; q < ohw; q++) {
+            for (int o = 0; o < j->oc; o++)
+                t[q * j->ocp + o] = d[(size_t)o * ohw + q];
+            for (int o = j->oc; o < j->ocp; o++)
+                t[q * j->ocp + o] = 0.0f;
+        }
+    }
+}
+
+/* dw += the chains of output channels o0 .. o0+no-1 (no <= 16), input channels c0 .. c0+nc-1 */
+static void dwo_add(const dwo_job *j, int o0, int no, int c0, int nc, const float *acc)
+{
+    for (int c = 0; c < nc; c++)
+        for (int k = 0; k < 9; k++)
+            for (int l = 0; l < no; l++)
+                j->dw[((size_t)(o0 + l) * j->ic + c0 + c) * 9 + k] += acc[(c * 9 + k) * 16 + l];
+}
+
+/* the portable loop: the same chain per weight as the vector paths */
+static void dwo_item_c(const dwo_job *j, int ob, int c0, int nc)
+{
+    float acc[DWO_CB * 9 * 16] = {0};
+    const size_t plane = (size_t)j->hq * j->wq, ohw = (size_t)j->oh * j->ow;
+    for (int n = 0; n < j->n; n++)
+        for (int oy = 0; oy < j->oh; oy++)
+            for (int ox = 0; ox < j->ow; ox++) {
+                const float *d = j->dyt + ((size_t)n * ohw + (size_t)oy * j->ow + ox) * j->ocp + ob * 16;
+                const float *xb = j->xq + ((size_t)n * j->ic + c0) * plane +
+                                  (size_t)oy * j->s * j->wq + (size_t)ox * j->s;
+                for (int c = 0; c < nc; c++)
+                    for (int ki = 0; ki < 3; ki++)
+                        for (int kj = 0; kj < 3; kj++) {
+                            const float xv = xb[c * plane + (size_t)ki * j->wq + kj];
+                            float *a = acc + (c * 9 + ki * 3 + kj) * 16;
+                            for (int l = 0; l < 16; l++)
+                                a[l] = fmaf(d[l], xv, a[l]);
+                        }
+            }
+    const int no = j->oc - ob * 16 < 16 ? j->oc - ob * 16 : 16;
+    dwo_add(j, ob * 16, no, c0, nc, acc);
+}
+
+#if NN_X86
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,fma")
+#endif
+/* NC input channels at once: 9 * NC accumulators of 16 output channels */
+static inline __attribute__((always_inline)) void dwo_tile_avx512(const dwo_job *j, int ob, int c0,
+                                                                  const int NC)
+{
+    __m512 acc[DWO_CB][9];
+    for (int c = 0; c < NC; c++)
+        for (int k = 0; k < 9; k++)
+            acc[c][k] = _mm512_setzero_ps();
+    const size_t plane = (size_t)j->hq * j->wq, ohw = (size_t)j->oh * j->ow;
+    for (int n = 0; n < j->n; n++)
+        for (int oy = 0; oy < j->oh; oy++) {
+            const float *d = j->dyt + ((size_t)n * ohw + (size_t)oy * j->ow) * j->ocp + ob * 16;
+            const float *xb = j->xq + ((size_t)n * j->ic + c0) * plane + (size_t)oy * j->s * j->wq;
+            for (int ox = 0; ox < j->ow; ox++) {
+                const __m512 dv = _mm512_loadu_ps(d + (size_t)ox * j->ocp);
+                const float *xp = xb + (size_t)ox * j->s;
+                _Pragma("GCC unroll 3") for (int c = 0; c < NC; c++)
+                    _Pragma("GCC unroll 3") for (int ki = 0; ki < 3; ki++)
+                        _Pragma("GCC unroll 3") for (int kj = 0; kj < 3; kj++)
+                            acc[c][ki * 3 + kj] = _mm512_fmadd_ps(
+                                dv, _mm512_set1_ps(xp[c * plane + (size_t)ki * j->wq + kj]),
+                                acc[c][ki * 3 + kj]);
+            }
+        }
+    float t[DWO_CB * 9 * 16];
+    for (int c = 0; c < NC; c++)
+        for (int k = 0; k < 9; k++)
+            _mm512_storeu_ps(t + (c * 9 + k) * 16, acc[c][k]);
+    const int no = j->oc - ob * 16 < 16 ? j->oc - ob * 16 : 16;
+    dwo_add(j, ob * 16, no, c0, NC, t);
+}
+
+static void dwo_item_avx512(const dwo_job *j, int ob, int c0, int nc)
+{
+    if (nc == 3)
+        dwo_tile_avx512(j, ob, c0, 3);
+    else if (nc == 2)
+        dwo_tile_avx512(j, ob, c0, 2);
+    else
+        dwo_tile_avx512(j, ob, c0, 1);
+}
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+/* 16 registers: one input channel, 8 output channels (half) at a time; 9 accumulators */
+static void dwo_item_avx2(const dwo_job *j, int ob, int c0, int nc)
+{
+    const size_t plane = (size_t)j->hq * j->wq, ohw = (size_t)j->oh * j->ow;
+    float t[DWO_CB * 9 * 16];
+    for (int c = 0; c < nc; c++)
+        for (int half = 0; half < 2; half++) {
+            __m256 acc[9];
+            for (int k = 0; k < 9; k++)
+                acc[k] = _mm256_setzero_ps();
+            for (int n = 0; n < j->n; n++)
+                for (int oy = 0; oy < j->oh; oy++) {
+                    const float *d = j->dyt + ((size_t)n * ohw + (size_t)oy * j->ow) * j->ocp +
+                                     ob * 16 + half * 8;
+                    const float *xb = j->xq + ((size_t)n * j->ic + c0 + c) * plane +
+                                      (size_t)oy * j->s * j->wq;
+                    for (int ox = 0; ox < j->ow; ox++) {
+                        const __m256 dv = _mm256_loadu_ps(d + (size_t)ox * j->ocp);
+                        const float *xp = xb + (size_t)ox * j->s;
+                        _Pragma("GCC unroll 3") for (int ki = 0; ki < 3; ki++)
+                            _Pragma("GCC unroll 3") for (int kj = 0; kj < 3; kj++)
+                                acc[ki * 3 + kj] = _mm256_fmadd_ps(
+                                    dv, _mm256_set1_ps(xp[(size_t)ki * j->wq + kj]), acc[ki * 3 + kj]);
+                    }
+                }
+            for (int k = 0; k < 9; k++)
+                _mm256_storeu_ps(t + (c * 9 + k) * 16 + half * 8, acc[k]);
+        }
+    const int no = j->oc - ob * 16 < 16 ? j->oc - ob * 16 : 16;
+    dwo_add(j, ob * 16, no, c0, nc, t);
+}
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif
+
+typedef void (*dwo_item_fn)(const dwo_job *j, int ob, int c0, int nc);
+
+typedef struct dwo_items_job {
+    const dwo_job *j;
+    dwo_item_fn fn;
+} dwo_items_job;
+
+/* items (output block, input block), output block major; halves of the list per thread */
+static void dwo_items_slice(void *vp, int ith, int nth)
+{
+    const dwo_items_job *ij = vp;
+    const dwo_job *j = ij->j;
+    const int ncb = (j->ic + DWO_CB - 1) / DWO_CB, nob = j->ocp / 16;
+    size_t i0, i1;
+    nn_par_range((size_t)nob * ncb, ith, nth, 1, &i0, &i1);
+    for (size_t it = i0; it < i1; it++) {
+        const int ob = (int)(it / (size_t)ncb), c0 = (int)(it % (size_t)ncb) * DWO_CB;
+        ij->fn(j, ob, c0, j->ic - c0 < DWO_CB ? j->ic - c0 : DWO_CB);
+    }
+}
+
+static void dwo_run(const nn_conv_geom *g, const float *x, const float *dy, float *dw,
+                    float *scratch)
+{
+    int hq, wq, ocp;
+    dwo_dims(g, &hq, &wq, &ocp);
+    const int chunk = chunk_images(g, NN_PASS_DW);
+    dwo_item_fn fn = dwo_item_c;
+#if NN_X86
+    if (nn_conv_isa() == NN_ISA_AVX512)
+        fn = dwo_item_avx512;
+    else if (nn_conv_isa() == NN_ISA_AVX2)
+        fn = dwo_item_avx2;
+#endif
+    const size_t ohw = (size_t)g->oh * g->ow;
+    for (int n0 = 0; n0 < g->n; n0 += chunk) {
+        const int nb = g->n - n0 < chunk ? g->n - n0 : chunk;
+        dwo_job j = {.n = nb, .ic = g->ic, .oc = g->oc, .h = g->h, .w = g->w, .ph = g->ph,
+                     .pw = g->pw, .oh = g->oh, .ow = g->ow, .s = g->sh, .hq = hq, .wq = wq,
+                     .ocp = ocp, .x = x + (size_t)n0 * g->ic * g->h * g->w,
+                     .dy = dy + (size_t)n0 * g->oc * ohw, .xq = scratch,
+                     .dyt = scratch + (((size_t)nb * g->ic * hq * wq + 15) & ~(size_t)15),
+                     .dw = dw};
+        nn_par_run(dwo_prep_slice, &j);
+        dwo_items_job ij = {&j, fn};
+        nn_par_run(dwo_items_slice, &ij);
+    }
+}
+
 /* dw += each weight's 16 lanes added in order; the lanes zeroed */
 static void dw_lanes_flush(float *lanes, size_t nw, float *dw)
 {
@@ -667,6 +935,10 @@ void nn_conv_direct_dw(const nn_conv_geom *g, const float *x, const float *dy, f
                        float *scratch)
 {
     atomic_fetch_add(&g_counts[NN_PASS_DW], 1);
+    if (dwo_shape(g)) {
+        dwo_run(g, x, dy, dw, scratch);
+        return;
+    }
     dlayout L;
     layout_of(g->oh, g->ow, g->sh, &L);
     /* The lane sums start at 0 per chunk of `chunk` images and are added to dw at its end,

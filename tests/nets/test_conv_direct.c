@@ -410,6 +410,8 @@ int main(void)
         {2, 12, 9, 8, 8, 1, 1, 0},     /* flat, 8 wide: three rows per AVX-512 vector */
         {3, 7, 10, 9, 11, 1, 0, 1},    /* flat, 9 wide, no padding (9 x 9 output) */
         {2, 5, 6, 7, 13, 1, 1, 0},     /* flat, 13 wide */
+        {2, 20, 37, 10, 9, 1, 1, 1},   /* dW over output-channel lanes: 3 blocks, the last of 5 */
+        {1, 4, 18, 9, 12, 2, 2, 0},    /* the same at stride 2, padding 2 (7 wide) */
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         check_shape(&shapes[i]);
