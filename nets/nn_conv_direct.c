@@ -134,12 +134,7 @@ static void layout_pick(int oh, int ow, int s, dlayout *L)
 #include "nets/nn_conv_direct_tmpl.h" /* which #undefs its parameters */
 
 #if NN_X86
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+NN_TARGET_PUSH("avx2,fma")
 static inline __m256i avx2_mask(int n)
 {
     n = n < 0 ? 0 : n > 8 ? 8 : n;
@@ -183,18 +178,9 @@ static inline __m256 avx2_loadr(__m256 old, const float *p, int lo, int hi)
 #define DW_KIB 1
 #define DW_CASES DT(2, 1) DT(1, 1)
 #include "nets/nn_conv_direct_tmpl.h" /* which #undefs its parameters */
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+NN_TARGET_POP()
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,fma")
-#endif
+NN_TARGET_PUSH("avx512f,fma")
 static inline __mmask16 avx512_mask(int n)
 {
     n = n < 0 ? 0 : n > 16 ? 16 : n;
@@ -245,11 +231,7 @@ static inline void avx512_storer(float *p, __m512 v, int lo, int hi)
 #define DW_KIB 3
 #define DW_CASES DT(3, 3) DT(2, 3) DT(1, 3)
 #include "nets/nn_conv_direct_tmpl.h" /* which #undefs its parameters */
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+NN_TARGET_POP()
 #endif
 
 /* ------------------------------------------------------------------ choice */
@@ -772,12 +754,7 @@ static void dwo_item_c(const dwo_job *j, int ob, int c0, int nc)
 }
 
 #if NN_X86
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,fma")
-#endif
+NN_TARGET_PUSH("avx512f,fma")
 /* NC input channels at once: 9 * NC accumulators of 16 output channels */
 static inline __attribute__((always_inline)) void dwo_tile_avx512(const dwo_job *j, int ob, int c0,
                                                                   const int NC)
@@ -819,18 +796,9 @@ static void dwo_item_avx512(const dwo_job *j, int ob, int c0, int nc)
     else
         dwo_tile_avx512(j, ob, c0, 1);
 }
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+NN_TARGET_POP()
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+NN_TARGET_PUSH("avx2,fma")
 /* 16 registers: one input channel, 8 output channels (half) at a time; 9 accumulators */
 static void dwo_item_avx2(const dwo_job *j, int ob, int c0, int nc)
 {
@@ -862,11 +830,7 @@ static void dwo_item_avx2(const dwo_job *j, int ob, int c0, int nc)
     const int no = j->oc - ob * 16 < 16 ? j->oc - ob * 16 : 16;
     dwo_add(j, ob * 16, no, c0, nc, t);
 }
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+NN_TARGET_POP()
 #endif
 
 typedef void (*dwo_item_fn)(const dwo_job *j, int ob, int c0, int nc);
@@ -1124,12 +1088,7 @@ static void dwb_channel_c(const dwc_job *j, int c)
 }
 
 #if NN_X86
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,fma")
-#endif
+NN_TARGET_PUSH("avx512f,fma")
 /* lanes l with 0 <= start + l < n */
 static inline __mmask16 range16(int start, int n)
 {
@@ -1363,11 +1322,7 @@ static void dwb_channel_avx512(const dwc_job *j, int c)
             j->dw[(size_t)c * 9 + t] += sum;
         }
 }
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+NN_TARGET_POP()
 #endif
 
 int nn_conv_dw_use(const nn_conv_geom *g)

@@ -473,12 +473,7 @@ static void wino_pad_row_c(const float *xr, int w, size_t wph, float *orow)
 /* ------------------------------------------------------------------ AVX-512 */
 
 #if WINO_X86
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,fma")
-#endif
+NN_TARGET_PUSH("avx512f,fma")
 
 static inline __mmask16 wmask(int n)
 {
@@ -725,11 +720,7 @@ static void wino_dwg_avx512(const wino_dwj *j, int pos, int o0, int c0)
     }
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+NN_TARGET_POP()
 #endif
 
 /* ------------------------------------------------------------------ driver */

@@ -136,6 +136,19 @@ struct nn_net {
                            * keeps to the end (0: none) */
 };
 
+/* ---- per-function instruction sets: the functions between NN_TARGET_PUSH("avx512f,fma") and
+ * NN_TARGET_POP() are compiled for that set (GCC: #pragma GCC target; clang: #pragma clang
+ * attribute) and called only when the CPU has it (nn_conv_isa). */
+#define NN_PRAGMA(x) _Pragma(#x)
+#if defined(__clang__)
+#define NN_TARGET_PUSH(t)                                                                  \
+    NN_PRAGMA(clang attribute push(__attribute__((target(t))), apply_to = function))
+#define NN_TARGET_POP() NN_PRAGMA(clang attribute pop)
+#else
+#define NN_TARGET_PUSH(t) NN_PRAGMA(GCC push_options) NN_PRAGMA(GCC target(t))
+#define NN_TARGET_POP() NN_PRAGMA(GCC pop_options)
+#endif
+
 /* ---- allocation (nn_alloc.c): every malloc/calloc/realloc of the engine, so that a test can
  * fail the N-th one. Memory is released with free(). */
 void *nn_malloc(size_t n);

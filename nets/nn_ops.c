@@ -845,12 +845,7 @@ static void bn_bdx_c(const float *x, const float *dy, const float *ay, int act, 
 #undef BN_DY
 
 #if NN_OPS_X86
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx2,fma")
-#endif
+NN_TARGET_PUSH("avx512f,avx2,fma")
 
 /* the first n (0..8) lanes */
 static inline __m256i m8(int n)
@@ -978,11 +973,7 @@ static void bn_bdx_avx512(const float *x, const float *dy, const float *ay, int 
     }
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+NN_TARGET_POP()
 #endif
 
 /* the kernels of the instruction set in effect */
@@ -1190,12 +1181,7 @@ static void ew_c(ew_kind kind, size_t i0, size_t i1, const float *a, const float
 }
 
 #if NN_OPS_X86
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx2,fma")
-#endif
+NN_TARGET_PUSH("avx512f,avx2,fma")
 static void ew_avx512(ew_kind kind, size_t i0, size_t i1, const float *a, const float *b,
                       float *y, float *y1, int set0, int set1)
 {
@@ -1239,11 +1225,7 @@ static void ew_avx512(ew_kind kind, size_t i0, size_t i1, const float *a, const 
         }
     }
 }
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+NN_TARGET_POP()
 #endif
 
 typedef struct ewk_job {
