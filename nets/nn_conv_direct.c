@@ -424,8 +424,9 @@ int nn_conv_direct_use(const nn_conv_geom *g, int pass)
         if (dwo_shape(g)) /* lanes over output channels: 64 -> 64 at 8x8 184-195 against
                            * 126 GFLOP/s, 128 -> 128 at 12x9 200-236 against 179-193; from
                            * 256 channels and at stride 2 a tie or GEMM's (docs/performance.md,
-                           * "Eleventh pass") */
-            return g->sh == 1 && c <= 128;
+                           * "Eleventh pass"); not measured with under 16 output channels (lanes
+                           * of zeros) nor from 400 pixels (Winograd's dW may take those) */
+            return g->sh == 1 && c <= 128 && g->oc >= 16 && (long)g->h * g->w < 400;
         return g->ic <= 32 && g->oc <= 64 && g->ow >= 16 &&
                ((g->ic <= 16 && g->sh == 1) || g->ow % 16 == 0) && (g->sh == 1 || g->ow >= 64);
     }

@@ -154,12 +154,15 @@ struct nn_net {
 void *nn_malloc(size_t n);
 void *nn_calloc(size_t n, size_t size);
 void *nn_realloc(void *p, size_t n);
-/* n bytes from malloc for a large buffer that kernels stream through (the activation arena):
- * on Linux its whole 2 MB pages are advised MADV_HUGEPAGE, so that with transparent huge
- * pages in `madvise` mode (Debian's default) they are backed by huge pages (fewer TLB misses:
- * ResNet-20 128x128 training +3%, its forward +5%; docs/performance.md, "Eleventh pass").
- * WB_NN_NOTHP=1 in the environment skips the advice (to compare). */
+/* n bytes for a large buffer that kernels stream through (the activation arena), released
+ * with nn_free_large (not free). On Linux the block is a mapping of its own whose whole 2 MB
+ * pages are advised MADV_HUGEPAGE, so that with transparent huge pages in `madvise` mode
+ * (Debian's default) they are backed by huge pages (fewer TLB misses: training rows +1-5%,
+ * docs/performance.md, "Eleventh pass"); WB_NN_NOTHP=1 in the environment skips the advice.
+ * Under AddressSanitizer (and off Linux) it is nn_malloc / free, and nn_large_advised() is 0. */
 void *nn_malloc_large(size_t n);
+void nn_free_large(void *p);
+int nn_large_advised(void);
 /* Test-only: from now on the n-th engine allocation (counted from 1, n <= 0: none) returns NULL;
  * set from WB_FAULT_ALLOC=n at the first allocation otherwise. nn_fault_alloc_count: how many
  * allocations were counted since (counting runs only while a failure point is set). */

@@ -136,7 +136,7 @@ static float *spare_take(size_t want, size_t *cap)
     g_spare = NULL;
     g_spare_cap = 0;
     pthread_mutex_unlock(&g_spare_mu);
-    free(drop);
+    nn_free_large(drop);
     return p;
 }
 
@@ -152,7 +152,7 @@ static void spare_give(float *p, size_t cap)
         g_spare_cap = cap;
     }
     pthread_mutex_unlock(&g_spare_mu);
-    free(drop);
+    nn_free_large(drop);
 }
 
 void nn_arena_spare_free(void)
@@ -162,7 +162,7 @@ void nn_arena_spare_free(void)
     g_spare = NULL;
     g_spare_cap = 0;
     pthread_mutex_unlock(&g_spare_mu);
-    free(p);
+    nn_free_large(p);
 }
 
 size_t nn_arena_spare_bytes(void)
@@ -999,7 +999,7 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
     net->col_size = round16(col);
     total += net->col_size * (train ? 2 : 1);
     if (total > net->arena_cap) {
-        free(net->arena);
+        nn_free_large(net->arena);
         size_t got = 0;
         net->arena = spare_take(total ? total : 1, &got);
         if (!net->arena) {

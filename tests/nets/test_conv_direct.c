@@ -412,6 +412,7 @@ int main(void)
         {2, 5, 6, 7, 13, 1, 1, 0},     /* flat, 13 wide */
         {2, 20, 37, 10, 9, 1, 1, 1},   /* dW over output-channel lanes: 3 blocks, the last of 5 */
         {1, 4, 18, 9, 12, 2, 2, 0},    /* the same at stride 2, padding 2 (7 wide) */
+        {3, 1, 40, 5, 5, 2, 1, 0},     /* the same in two chunks (dW added per chunk) */
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         check_shape(&shapes[i]);

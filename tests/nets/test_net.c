@@ -437,7 +437,8 @@ static void vma_flags(const void *addr, char *out, size_t cap)
 }
 
 /* The activation arena's whole 2 MB pages carry MADV_HUGEPAGE (VmFlags "hg"), unless
- * WB_NN_NOTHP is set; a small arena is left alone. Linux only. */
+ * WB_NN_NOTHP is set; a block under two huge pages is left alone, and the advice goes with the
+ * block (a mapping of its own). Linux without AddressSanitizer only (nn_large_advised). */
 static void test_arena_hugepages(void)
 {
 #if defined(__linux__)
@@ -445,9 +446,11 @@ static void test_arena_hugepages(void)
     const size_t huge = (size_t)2 << 20;
     vma_flags(&fl, fl, sizeof fl);
     FILE *thp = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-    if (!fl[0] || !thp) {
-        printf("arena huge pages: no /proc/self/smaps or no transparent huge pages in this "
-               "kernel, not checked\n");
+    if (!fl[0] || !thp || !nn_large_advised() || getenv("WB_NN_NOTHP")) {
+        printf("arena huge pages: not checked (%s)\n",
+               !fl[0] ? "no /proc/self/smaps" : !thp ? "no transparent huge pages"
+               : !nn_large_advised() ? "AddressSanitizer build: the arena is a malloc block"
+                                     : "WB_NN_NOTHP is set");
         if (thp)
             fclose(thp);
         return;
@@ -465,20 +468,29 @@ static void test_arena_hugepages(void)
     CHECK(strstr(fl, " hg") != NULL, "the arena's huge pages are advised: VmFlags%s", fl);
     nn_net_free(net);
     nn_arena_spare_free();
+    /* the advice went with the arena: what malloc maps there now is not advised */
+    float *q = malloc(4 * huge);
+    vma_flags(q + huge / sizeof(float), fl, sizeof fl);
+    CHECK(q && strstr(fl, " hg") == NULL, "a malloc block after the arena: VmFlags%s", fl);
+    free(q);
     setenv("WB_NN_NOTHP", "1", 1);
     float *p = nn_malloc_large(4 * huge);
     vma_flags(p + huge / sizeof(float), fl, sizeof fl);
     CHECK(p && strstr(fl, " hg") == NULL, "WB_NN_NOTHP: no advice: VmFlags%s", fl);
-    free(p);
+    nn_free_large(p);
     unsetenv("WB_NN_NOTHP");
     p = nn_malloc_large(4 * huge);
     vma_flags(p + huge / sizeof(float), fl, sizeof fl);
     CHECK(p && strstr(fl, " hg") != NULL, "nn_malloc_large: VmFlags%s", fl);
-    free(p);
-    p = nn_malloc_large(huge);
-    vma_flags(p, fl, sizeof fl);
-    CHECK(p && strstr(fl, " hg") == NULL, "under two huge pages: no advice: VmFlags%s", fl);
-    free(p);
+    nn_free_large(p);
+    /* under two huge pages: no advice, though a whole huge page lies inside the block */
+    const size_t n = 2 * huge - 1; /* the block starts 64 bytes into a page */
+    char *c = nn_malloc_large(n);
+    const char *first = (const char *)(((uintptr_t)c + huge - 1) & ~(uintptr_t)(huge - 1));
+    CHECK(c && first + huge <= c + n, "a whole huge page inside %zu bytes", n);
+    vma_flags(first, fl, sizeof fl);
+    CHECK(strstr(fl, " hg") == NULL, "under two huge pages: no advice: VmFlags%s", fl);
+    nn_free_large(c);
     free(x);
 #endif
 }
