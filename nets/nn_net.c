@@ -889,8 +889,12 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
              * shares its GEMM (nets/nn_ops.c, gemm_inv_t and gemm_inv), so it batches further,
              * with an im2col of up to NN_FWD_COL_W times the conv's weights: each GEMM reads
              * and packs all of them (ResNet-18's layer4 at 96x72: 9.4 MB per conv, once per 6
-             * images under the cap above, once per 16 here). The backward keeps b (its GEMMs
-             * sum over the images: its bits follow b). */
+             * images under the cap above, once per 16 here). The backward batches as far
+             * (its GEMMs sum over the images, so its bits follow this count, which depends on
+             * the network and the input shape only): with 6 images per GEMM ResNet-18's
+             * layer4 dW was a GEMM of K = 54 that read and wrote all 2.4 M weight gradients
+             * three times per step; one GEMM of K = 144 made training everything at 96x72
+             * 7-10% faster (docs/performance.md, "Eleventh pass"). */
             const size_t wfl = (size_t)g.oc * (g.ic / g.groups) * g.kh * g.kw;
             const size_t fcap = NN_FWD_COL_W * wfl > cap ? NN_FWD_COL_W * wfl : cap;
             int fb = (size_t)g.oh * g.ow < 1024 ? nn_conv2d_batch_wanted(&g) : b;
@@ -900,6 +904,7 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
                     break;
             }
             nd->conv_fbatch = fb;
+            nd->conv_batch = b = fb;
             g.batch = fb;
             size_t cs = nn_conv2d_col_size(&g);
             g.batch = b;
