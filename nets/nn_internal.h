@@ -84,10 +84,7 @@ typedef struct nn_node {
     /* per input shape */
     int c, h, w;          /* output shape per sample */
     size_t off_out, off_grad, off_aux; /* arena offsets in floats, NN_NONE if absent */
-    int conv_batch;       /* conv: images per GEMM, chosen by the plan */
-    int conv_fbatch;      /* conv: images per GEMM of the forward, chosen by the plan (maps
-                             under 1024 pixels: every image the same bits whatever shares its
-                             GEMM, so it may batch more than the backward) */
+    int conv_batch;       /* conv: images per GEMM (forward and backward), chosen by the plan */
     int fuse_relu;        /* BN or residual add whose only consumer is the next node, a ReLU
                              (or, for BN, a ReLU6): one pass forward, and one backward (the
                              ReLU's backward runs inside the BN's / add's) */

@@ -867,7 +867,7 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
     for (int i = 1; i < N; i++)
         if (net->nodes[i].op == NN_OP_CONV2D) {
             nn_conv_geom g;
-            net->nodes[i].conv_batch = net->nodes[i].conv_fbatch = 1;
+            net->nodes[i].conv_batch = 1;
             geom_of(net, &net->nodes[i], n, &g);
             size_t cs = nn_conv2d_col_size_base(&g);
             cap = cs > cap ? cs : cap;
@@ -883,7 +883,6 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
                 if (nn_conv2d_col_size_base(&g) <= cap)
                     break;
             }
-            nd->conv_batch = b;
             g.batch = b;
             /* The forward on maps under 1024 pixels gives every image the same bits whatever
              * shares its GEMM (nets/nn_ops.c, gemm_inv_t and gemm_inv), so it batches further,
@@ -903,12 +902,8 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
                 if (nn_conv2d_col_size_base(&g) <= fcap)
                     break;
             }
-            nd->conv_fbatch = fb;
-            nd->conv_batch = b = fb;
-            g.batch = fb;
-            size_t cs = nn_conv2d_col_size(&g);
-            g.batch = b;
-            cs = nn_conv2d_col_size(&g) > cs ? nn_conv2d_col_size(&g) : cs;
+            nd->conv_batch = g.batch = fb;
+            const size_t cs = nn_conv2d_col_size(&g);
             if (i >= begin && i < end && cs > col)
                 col = cs;
         }
@@ -1061,8 +1056,6 @@ static void run_forward(nn_net *net, int i, int n, int train)
         break;
     case NN_OP_CONV2D:
         geom_of(net, nd, n, &g);
-        if (nd->conv_fbatch > 0)
-            g.batch = nd->conv_fbatch; /* the forward's images per GEMM (plan) */
         if (nd->fuse_bn) { /* conv + eval-mode BN (+ ReLU) into the last one's output */
             const nn_node *bn = &net->nodes[i + 1];
             const int relu = bn->fuse_relu, act = relu ? bn->fuse_act : NN_ACT_NONE;
