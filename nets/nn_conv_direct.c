@@ -1178,7 +1178,8 @@ enum { DWF_FLAT_MAX = 1024 }; /* plane pixels (64 vectors) */
 
 static int dwf_flat_use(const nn_conv_geom *g)
 {
-    return g->sh == 1 && g->ph == 1 && g->pw == 1 && g->w % 16 != 0 && (size_t)g->h * g->w <= DWF_FLAT_MAX;
+    return g->sh == 1 && g->ph == 1 && g->pw == 1 && g->oh == g->h && g->ow == g->w &&
+           g->w % 16 != 0 && (size_t)g->h * g->w <= DWF_FLAT_MAX;
 }
 
 static void dwf_plane_flat_avx512(const dwc_job *j, size_t p, const __mmask16 (*mt)[9])

@@ -76,7 +76,8 @@ typedef struct nn_node {
     /* conv / pool geometry */
     int oc, kh, kw, sh, sw, ph, pw, groups;
     /* pad: top, bottom, left, right (kh/sh > 0: TF "same" for a kh x kh stride-sh layer,
-     * computed per input size); shortcut A: pt = channels before, pb = after */
+     * computed per input size); shortcut A: pt = channels before, pb = after; conv: pb, pr =
+     * zero rows below and columns right of the input beyond ph, pw (depthwise 3x3 only) */
     int pt, pb, pl, pr;
     float eps, momentum, p;
     int bn_batch_stats;   /* set by nn_net_unfreeze */

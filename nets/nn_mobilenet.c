@@ -78,15 +78,14 @@ nn_net *nn_net_create_mobilenet_v1(const nn_net_opts *opts, wb_error *err)
         if (nn_net_begin_stage(net, name, err) != 0)
             goto fail;
         int s = st[b - 1], oc = (int)(pw[b - 1] * a);
-        if (s == 2) { /* ZeroPadding2D(((0, 1), (0, 1))) then "valid" */
-            snprintf(name, sizeof name, "conv_pad_%d", b);
-            if ((x = nn_add_simple(net, NN_OP_PAD, x, name, err)) < 0)
-                goto fail;
-            net->nodes[x].pb = net->nodes[x].pr = 1;
-        }
         snprintf(name, sizeof name, "conv_dw_%d", b);
         if ((x = conv_keras(net, x, name, c, c, 3, s, s == 1 ? 1 : 0, 1, err)) < 0)
             goto fail;
+        /* stride 2: Keras's ZeroPadding2D(((0, 1), (0, 1))) then "valid", as the conv's own
+         * bottom row and right column of zeros (the depthwise kernels test every tap against
+         * the input, so no padded copy of the map is made; the same bits) */
+        if (s == 2)
+            net->nodes[x].pb = net->nodes[x].pr = 1;
         snprintf(name, sizeof name, "conv_dw_%d_bn", b);
         if ((x = bn_keras(net, x, name, c, err)) < 0)
             goto fail;

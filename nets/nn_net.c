@@ -624,7 +624,9 @@ static int infer_shapes(nn_net *net, int h, int w, wb_error *err)
         case NN_OP_CONV2D:
         case NN_OP_MAXPOOL:
         case NN_OP_AVGPOOL: {
-            int ih = x->h + 2 * nd->ph, iw = x->w + 2 * nd->pw;
+            const int conv = nd->op == NN_OP_CONV2D;
+            int ih = x->h + 2 * nd->ph + (conv ? nd->pb : 0);
+            int iw = x->w + 2 * nd->pw + (conv ? nd->pr : 0);
             if (ih < nd->kh || iw < nd->kw)
                 return wb_err(err, WB_E_USAGE, NULL,
                               "%s: input %dx%d is too small: %s '%s' sees %dx%d (padded), "
@@ -640,6 +642,13 @@ static int infer_shapes(nn_net *net, int h, int w, wb_error *err)
                                   net->arch, nd->name, wt->shape[1] * nd->groups, x->c);
                 nd->c = nd->oc;
                 nd->flops = 2.0 * nd->h * nd->w * (double)wt->numel;
+                nn_conv_geom g;
+                geom_of(net, nd, 1, &g);
+                if ((nd->pb || nd->pr) && !nn_conv_dw_use(&g))
+                    return wb_err(err, WB_E_INTERNAL, NULL,
+                                  "%s: %s pads below or right, which only a depthwise 3x3 "
+                                  "conv can",
+                                  net->arch, nd->name);
             } else {
                 nd->c = x->c;
                 nd->flops = (double)nd->h * nd->w * nd->c * nd->kh * nd->kw;
