@@ -90,9 +90,9 @@ typedef struct nn_node {
                              (or, for BN, a ReLU6): one pass forward, and one backward (the
                              ReLU's backward runs inside the BN's / add's) */
     int fuse_act;         /* with fuse_relu: NN_ACT_RELU or NN_ACT_RELU6 */
-    int fuse_bn;          /* conv (direct kernel) whose only consumer is the next node, a BN in
-                             eval mode with no backward: the BN (and its fused ReLU) run in
-                             the conv's store, straight into their output */
+    int fuse_bn;          /* conv whose only consumer is the next node, a BN in eval mode with
+                             no backward: the BN (and its fused ReLU) run in the conv's pass
+                             (nn_conv2d_forward_post), straight into their output */
     int set_dx;           /* conv: its backward overwrites its input's gradient (which it
                              would otherwise zero first); off under WB_NN_NOFUSE */
     int dep;              /* output depends on a trainable parameter */
@@ -219,6 +219,12 @@ size_t nn_conv_direct_min_scratch(const nn_conv_geom *g);
 /* y [n, oc, oh, ow] = conv(x [n, ic, h, w], w [oc, ic/g, kh, kw]) + b; col: scratch. */
 void nn_conv2d_forward(const nn_conv_geom *g, const float *x, const float *wt, const float *b,
                        float *y, float *col);
+/* The same, each output then v * post_a[oc] + post_b[oc] and the activation act (NN_ACT_*),
+ * as nn_conv_direct_forward_post: the bits of the conv and an eval-mode BN (and its ReLU /
+ * ReLU6) run apart, in the conv's pass (post_a NULL: none). */
+void nn_conv2d_forward_post(const nn_conv_geom *g, const float *x, const float *wt,
+                            const float *b, const float *post_a, const float *post_b, int act,
+                            float *y, float *col);
 /* dx (may be NULL), dw (may be NULL, then x may be NULL), db (may be NULL). */
 void nn_conv2d_backward(const nn_conv_geom *g, const float *x, const float *wt,
                         const float *dy, float *dx, float *dw, float *db, float *col,

@@ -835,7 +835,7 @@ static size_t round16(size_t n)
 }
 
 /* Channels of a BN run inside the conv before it (its scale and shift live on the stack). */
-#define NN_FUSE_BN_MAXC 1024
+#define NN_FUSE_BN_MAXC 2048
 
 /* Plans the arena for running nodes [begin, end) on n images of h x w, the input of the
  * run being node begin-1's output. train keeps what backward needs. */
@@ -934,10 +934,10 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
         nd->fuse_act = !nd->fuse_relu ? NN_ACT_NONE
                        : next == NN_OP_RELU6 ? NN_ACT_RELU6 : NN_ACT_RELU;
     }
-    /* A direct-kernel or depthwise 3x3 conv followed by its only reader, an eval-mode BN that
-     * needs no backward (inference, or a frozen stage): the BN (and its fused ReLU / ReLU6)
-     * run in the conv's store, the same bits as apart; the conv's own output gets no arena
-     * room. */
+    /* A conv followed by its only reader, an eval-mode BN that needs no backward (inference,
+     * or a frozen stage): the BN (and its fused ReLU / ReLU6) run in the conv's pass
+     * (nn_conv2d_forward_post: the direct and depthwise kernels' store, the GEMM paths' reorder
+     * or column blocks), the same bits as apart; the conv's own output gets no arena room. */
     for (int i = 0; i < N; i++) {
         nn_node *nd = &net->nodes[i];
         nd->fuse_bn = 0;
@@ -948,9 +948,7 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
         if (bn->op != NN_OP_BATCHNORM || bn->in[0] != i || (train && bn->dep) ||
             bn->c > NN_FUSE_BN_MAXC)
             continue;
-        nn_conv_geom g;
-        geom_of(net, nd, n, &g);
-        nd->fuse_bn = nn_conv_direct_use(&g, NN_PASS_FWD) || nn_conv_dw_use(&g);
+        nd->fuse_bn = 1;
     }
 #define TB(j) (2 * N - 1 - (j))
     size_t nr = 0;
@@ -1071,26 +1069,14 @@ static void run_forward(nn_net *net, int i, int n, int train)
             y = A + net->nodes[i + 1 + relu].off_out;
             const float *gm = T(net, bn->t[0]), *bt = T(net, bn->t[1]);
             const float *rm = T(net, bn->t[2]), *rv = T(net, bn->t[3]);
-            const int dwc = nn_conv_dw_use(&g);
-            if (!dwc && !nn_conv_direct_use(&g, NN_PASS_FWD)) {
-                /* the algorithm changed since the plan: the two passes, same bits */
-                nn_conv2d_forward(&g, x, T(net, nd->t[0]), T(net, nd->t[1]), y, A + net->off_col);
-                nn_bn_relu_forward_eval(n, bn->c, bn->h * bn->w, y, gm, bt, bn->eps, rm, rv, y,
-                                        act);
-                break;
-            }
             float ab[2 * NN_FUSE_BN_MAXC]; /* on the stack: no allocation per forward */
             for (int c = 0; c < bn->c; c++) { /* as nn_bn_relu_forward_eval computes them */
                 double invstd = 1.0 / sqrt((double)rv[c] + bn->eps);
                 ab[c] = (float)(gm[c] * invstd);
                 ab[bn->c + c] = (float)(bt[c] - gm[c] * invstd * rm[c]);
             }
-            if (dwc)
-                nn_conv_dw_forward_post(&g, x, T(net, nd->t[0]), T(net, nd->t[1]), ab, ab + bn->c,
-                                        act, y);
-            else
-                nn_conv_direct_forward_post(&g, x, T(net, nd->t[0]), T(net, nd->t[1]), ab,
-                                            ab + bn->c, act, y, A + net->off_col);
+            nn_conv2d_forward_post(&g, x, T(net, nd->t[0]), T(net, nd->t[1]), ab, ab + bn->c, act,
+                                   y, A + net->off_col);
             break;
         }
         nn_conv2d_forward(&g, x, T(net, nd->t[0]), T(net, nd->t[1]), y, A + net->off_col);

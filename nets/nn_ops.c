@@ -263,7 +263,21 @@ typedef struct conv_job {
     const float *dy;
     float *dx, *db;
     size_t S; /* columns per image in col / out (0: OH*OW; the forward pads, conv_fwd_stride) */
+    /* the forward's post-op (NULL pa: none): each output v (bias added) becomes v * pa[oc] +
+     * pb[oc], then the activation act (NN_ACT_*): eval-mode BN's arithmetic, bn_apply_row */
+    const float *pa, *pb;
+    int act;
+    const float *wt; /* conv_blocks_slice: the weights [OC, K] */
 } conv_job;
+
+static void bn_apply_row(const float *x, float *y, size_t n, float a, float b, int act);
+
+/* The post-op on channel o's row of n outputs (in place) */
+static inline void post_row(const conv_job *j, size_t o, float *row, size_t n)
+{
+    if (j->pa)
+        bn_apply_row(row, row, n, j->pa[o], j->pb[o], j->act);
+}
 
 /* Fills col rows [r0, r1) of images n0 .. n0+nb-1: col [IC*KH*KW, nb*OH*OW] */
 static void im2col_rows(const nn_conv_geom *g, const float *x, int n0, int nb, size_t S,
@@ -385,6 +399,7 @@ static void scatter_slice(void *vp, int ith, int nth)
                     yo[i] = src[i] + bias;
             else if (src != yo)
                 memcpy(yo, src, sizeof(float) * ohw);
+            post_row(j, o, yo, ohw);
         }
 }
 
@@ -409,6 +424,7 @@ static void scatter_t_slice(void *vp, int ith, int nth)
                 float *yo = yi + o * ohw;
                 for (size_t p = p0; p < p1; p++)
                     yo[p] = src[p * oc + o] + bias;
+                post_row(j, o, yo + p0, p1 - p0);
             }
         }
     }
@@ -537,20 +553,83 @@ static void depthwise_backward_slice(void *vp, int ith, int nth)
         }
 }
 
+/* Columns per GEMM block of a map of NN_CONV_COLS pixels or more: the image in equal blocks,
+ * a multiple of 16 (whole OpenBLAS tiles), whose input block [K, cols] and output block
+ * [OC, cols] take about 1 MB, so that the bias and the post-op run on the block while it is
+ * in cache. It depends on the shape only: every image's blocks, hence its bits, are the same
+ * whatever the thread count. */
+static size_t conv_cols_block(const nn_conv_geom *g)
+{
+    const size_t kk = (size_t)g->ic / g->groups * g->kh * g->kw, ohw = (size_t)g->oh * g->ow;
+    size_t want = (size_t)262144 / (kk + (size_t)g->oc);
+    want = want < 256 ? 256 : want;
+    const size_t nblk = (ohw + want - 1) / want, c = (ohw + nblk - 1) / nblk;
+    return (c + 15) & ~(size_t)15;
+}
+
+/* y [images n0.., OC, OHW] = wt [OC, K] x B (+ b, then the post-op), in blocks of j->S columns
+ * of each image: B = the images' own planes (1x1 stride 1, j->col NULL) or col [K, OHW] (one
+ * image); items (image, block), sliced */
+static void conv_blocks_slice(void *vp, int ith, int nth)
+{
+    const conv_job *j = vp;
+    const nn_conv_geom *g = j->g;
+    const size_t ohw = (size_t)g->oh * g->ow, kk = (size_t)g->ic * g->kh * g->kw, W = j->S;
+    const size_t nblk = (ohw + W - 1) / W;
+    size_t i0, i1;
+    nn_par_range((size_t)j->nb * nblk, ith, nth, 1, &i0, &i1);
+    for (size_t it = i0; it < i1; it++) {
+        const size_t im = it / nblk, c0 = it % nblk * W, w = ohw - c0 < W ? ohw - c0 : W;
+        const float *B = (j->col ? j->col : j->x + (j->n0 + im) * kk * ohw) + c0;
+        float *C = j->y + (j->n0 + im) * (size_t)g->oc * ohw + c0;
+        gemm_inv_call(g->oc, (int)w, (int)kk, j->wt, (int)kk, B, (int)ohw, C, (int)ohw);
+        for (size_t o = 0; o < (size_t)g->oc; o++) {
+            float *row = C + o * ohw;
+            if (j->b) {
+                const float bias = j->b[o];
+                for (size_t i = 0; i < w; i++)
+                    row[i] += bias;
+            }
+            post_row(j, o, row, w);
+        }
+    }
+}
+
+/* the post-op on every output plane, in place */
+static void post_slice(void *vp, int ith, int nth)
+{
+    const conv_job *j = vp;
+    const size_t ohw = (size_t)j->g->oh * j->g->ow, oc = (size_t)j->g->oc;
+    size_t p0, p1;
+    nn_par_range((size_t)j->g->n * oc, ith, nth, 1, &p0, &p1);
+    for (size_t p = p0; p < p1; p++)
+        post_row(j, p % oc, j->y + p * ohw, ohw);
+}
+
 void nn_conv2d_forward(const nn_conv_geom *g, const float *x, const float *wt, const float *b,
                        float *y, float *col)
 {
+    nn_conv2d_forward_post(g, x, wt, b, NULL, NULL, NN_ACT_NONE, y, col);
+}
+
+void nn_conv2d_forward_post(const nn_conv_geom *g, const float *x, const float *wt,
+                            const float *b, const float *post_a, const float *post_b, int act,
+                            float *y, float *col)
+{
     if (nn_conv_direct_use(g, NN_PASS_FWD)) {
-        nn_conv_direct_forward(g, x, wt, b, y, col);
+        nn_conv_direct_forward_post(g, x, wt, b, post_a, post_b, act, y, col);
         return;
     }
     if (nn_conv_dw_use(g)) {
-        nn_conv_dw_forward_post(g, x, wt, b, NULL, NULL, NN_ACT_NONE, y);
+        nn_conv_dw_forward_post(g, x, wt, b, post_a, post_b, act, y);
         return;
     }
+    conv_job pj = {.g = g, .y = y, .nb = g->n, .pa = post_a, .pb = post_b, .act = act};
     if (conv_is_depthwise(g)) {
         dw_job d = {g, x, wt, b, NULL, y, NULL, NULL};
         nn_par_run(depthwise_forward_slice, &d);
+        if (post_a)
+            nn_par_run(post_slice, &pj);
         return;
     }
     const int G = g->groups, ocg = g->oc / G, icg = g->ic / G;
@@ -561,7 +640,8 @@ void nn_conv2d_forward(const nn_conv_geom *g, const float *x, const float *wt, c
          * gemm_inv_t into col's second part as [nb*OHW, OC], then reordered into y */
         for (int n0 = 0; n0 < g->n; n0 += B) {
             const int nb = g->n - n0 < B ? g->n - n0 : B, cols = nb * ohw;
-            conv_job j = {g, x, b, y, col, NULL, n0, nb, NULL, NULL, NULL, (size_t)ohw};
+            conv_job j = {.g = g, .x = x, .b = b, .y = y, .col = col, .n0 = n0, .nb = nb,
+                          .S = (size_t)ohw, .pa = post_a, .pb = post_b, .act = act};
             const float *cn = x + (size_t)n0 * g->ic * g->h * g->w;
             if (!gemm || nb > 1) {
                 nn_par_run(im2col_slice, &j); /* [IC*KH*KW, nb*OHW] */
@@ -579,7 +659,8 @@ void nn_conv2d_forward(const nn_conv_geom *g, const float *x, const float *wt, c
         const size_t S = conv_fwd_stride(g);
         for (int n0 = 0; n0 < g->n; n0 += B) {
             const int nb = g->n - n0 < B ? g->n - n0 : B, cols = nb * (int)S;
-            conv_job j = {g, x, b, y, col, NULL, n0, nb, NULL, NULL, NULL, S};
+            conv_job j = {.g = g, .x = x, .b = b, .y = y, .col = col, .n0 = n0, .nb = nb,
+                          .S = S, .pa = post_a, .pb = post_b, .act = act};
             const int alone = nb == 1 && S == (size_t)ohw; /* neither batched nor padded */
             const float *cn = x + (size_t)n0 * g->ic * g->h * g->w;
             if (!gemm || !alone) {
@@ -590,14 +671,34 @@ void nn_conv2d_forward(const nn_conv_geom *g, const float *x, const float *wt, c
             gemm_inv(g->oc, cols, K, wt, K, cn, cols, out, cols);
             if (!alone)
                 j.out = out;
-            if (!alone || b)
+            if (!alone || b || post_a)
                 nn_par_run(scatter_slice, &j);
+        }
+        return;
+    }
+    if (G == 1 && B == 1) {
+        /* maps of NN_CONV_COLS pixels or more, one image per GEMM: blocks of columns, each
+         * with its bias and post-op while in cache (conv_cols_block); a 1x1 stride-1 conv
+         * reads the images' planes, every image in one job */
+        conv_job j = {.g = g, .x = x, .b = b, .y = y, .col = gemm ? NULL : col,
+                      .nb = gemm ? g->n : 1, .S = conv_cols_block(g), .pa = post_a,
+                      .pb = post_b, .act = act, .wt = wt};
+        if (gemm) {
+            nn_par_run(conv_blocks_slice, &j);
+            return;
+        }
+        for (int n0 = 0; n0 < g->n; n0++) {
+            conv_job c = {.g = g, .x = x, .col = col, .n0 = n0, .nb = 1};
+            nn_par_run(im2col_slice, &c); /* [IC*KH*KW, OHW] */
+            j.n0 = n0;
+            nn_par_run(conv_blocks_slice, &j);
         }
         return;
     }
     for (int n0 = 0; n0 < g->n; n0 += B) {
         const int nb = g->n - n0 < B ? g->n - n0 : B, cols = nb * ohw;
-        conv_job j = {g, x, b, y, col, NULL, n0, nb, NULL, NULL, NULL, 0};
+        conv_job j = {.g = g, .x = x, .b = b, .y = y, .col = col, .n0 = n0, .nb = nb,
+                      .pa = post_a, .pb = post_b, .act = act};
         const float *cn = x + (size_t)n0 * g->ic * g->h * g->w; /* 1x1 stride 1, one image */
         if (!gemm || nb > 1) {
             nn_par_run(im2col_slice, &j); /* [IC*KH*KW, nb*OH*OW] */
@@ -615,7 +716,7 @@ void nn_conv2d_forward(const nn_conv_geom *g, const float *x, const float *wt, c
             nn_par_run(copy_slice, &cp);
             j.out = col;
         }
-        if (nb > 1 || b)
+        if (nb > 1 || b || post_a)
             nn_par_run(scatter_slice, &j);
     }
 }
@@ -648,7 +749,7 @@ void nn_conv2d_backward_set(const nn_conv_geom *g, const float *x, const float *
         set_dx = 0;
     }
     if (db) {
-        conv_job j = {g, NULL, NULL, NULL, NULL, NULL, 0, g->n, dy, NULL, db, 0};
+        conv_job j = {.g = g, .nb = g->n, .dy = dy, .db = db};
         nn_par_run(conv_db_slice, &j);
     }
     if (nn_conv_dw_use(g)) {
@@ -680,7 +781,7 @@ void nn_conv2d_backward_set(const nn_conv_geom *g, const float *x, const float *
     const int gemm = conv_is_gemm(g);
     for (int n0 = 0; n0 < g->n; n0 += B) {
         const int nb = g->n - n0 < B ? g->n - n0 : B, cols = nb * ohw;
-        conv_job j = {g, x, NULL, NULL, col, NULL, n0, nb, dy, dx, NULL, 0};
+        conv_job j = {.g = g, .x = x, .col = col, .n0 = n0, .nb = nb, .dy = dy, .dx = dx};
         const float *dyn = dy + (size_t)n0 * g->oc * ohw;
         if (nb > 1) { /* dy of the images side by side in dcol: [OC, nb*OH*OW] */
             j.out = dcol;
@@ -995,6 +1096,12 @@ static bn_kern bn_kernels(void)
                          bn_bdx_avx512};
 #endif
     return (bn_kern){bn_sum_c, bn_sumsq_c, bn_apply_c, bn_bsum_c, bn_bdx_c};
+}
+
+/* y = x * a + b, then the activation: what the eval-mode BN computes per element */
+static void bn_apply_row(const float *x, float *y, size_t n, float a, float b, int act)
+{
+    bn_kernels().apply(x, y, (int)n, a, b, act);
 }
 
 static void bn_train_slice(void *vp, int ith, int nth)

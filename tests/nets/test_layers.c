@@ -149,15 +149,17 @@ static void conv_bwd(lt *t)
                        t->nin > 2 ? t->grad[2] : NULL, t->col, t->dcol);
 }
 
-static void test_conv(const char *name, int n, int ic, int h, int w, int oc, int kh, int kw,
-                      int s, int p, int groups, int bias)
+/* extra: zero rows below and columns right of the input beyond p (MobileNet's stride-2
+ * depthwise convs: padding (0, 1)) */
+static void test_conv_x(const char *name, int n, int ic, int h, int w, int oc, int kh, int kw,
+                        int s, int p, int groups, int bias, int extra)
 {
     lt t = {0};
     t.name = name;
     nn_conv_geom *g = &t.g;
     *g = (nn_conv_geom){n, ic, h, w, oc, kh, kw, s, s, p, p, groups, 0, 0, 0};
-    g->oh = (h + 2 * p - kh) / s + 1;
-    g->ow = (w + 2 * p - kw) / s + 1;
+    g->oh = (h + 2 * p + extra - kh) / s + 1;
+    g->ow = (w + 2 * p + extra - kw) / s + 1;
     t.nin = bias ? 3 : 2;
     t.len[0] = (size_t)n * ic * h * w;
     t.len[1] = (size_t)oc * (ic / groups) * kh * kw;
@@ -173,6 +175,69 @@ static void test_conv(const char *name, int n, int ic, int h, int w, int oc, int
     t.ref = conv_ref;
     t.bwd = conv_bwd;
     check_op(&t, 1e-2, 2e-3);
+}
+
+static void test_conv(const char *name, int n, int ic, int h, int w, int oc, int kh, int kw,
+                      int s, int p, int groups, int bias)
+{
+    test_conv_x(name, n, ic, h, w, oc, kh, kw, s, p, groups, bias, 0);
+}
+
+/* nn_conv2d_forward_post (conv + bias, then an eval-mode BN and the activation, in the conv's
+ * pass) against the conv and nn_bn_relu_forward_eval run apart: the same bits, on every GEMM
+ * path (maps under 1024 pixels transposed or padded, maps of 1024 or more in column blocks,
+ * 1x1 and im2col, grouped); the conv itself against the double reference; groups 1: the same
+ * bits on 1 and 2 threads. */
+static void test_conv_post(const char *name, int n, int ic, int h, int w, int oc, int k, int p,
+                           int groups, int act)
+{
+    lt t = {0};
+    t.name = name;
+    nn_conv_geom *g = &t.g;
+    *g = (nn_conv_geom){n, ic, h, w, oc, k, k, 1, 1, p, p, groups, 0, 0, 0};
+    g->oh = h + 2 * p - k + 1;
+    g->ow = w + 2 * p - k + 1;
+    t.nin = 3;
+    t.len[0] = (size_t)n * ic * h * w;
+    t.len[1] = (size_t)oc * (ic / groups) * k * k;
+    t.len[2] = (size_t)oc;
+    for (int i = 0; i < 3; i++)
+        t.in[i] = rnd(t.len[i], -1, 1);
+    const size_t ny = (size_t)n * oc * g->oh * g->ow, cs = nn_conv2d_col_size(g);
+    t.ny = ny;
+    t.y = malloc(sizeof(float) * ny);
+    t.yref = malloc(sizeof(double) * ny);
+    t.col = malloc(sizeof(float) * (cs ? cs : 1));
+    const float eps = 1e-3f;
+    float *gm = rnd((size_t)oc, 0.5f, 1.5f), *bt = rnd((size_t)oc, -1, 1);
+    float *rm = rnd((size_t)oc, -1, 1), *rv = rnd((size_t)oc, 0.1f, 2);
+    float *pa = malloc(sizeof(float) * 2 * (size_t)oc), *pb = pa + oc;
+    for (int c = 0; c < oc; c++) { /* as nn_net folds them */
+        double invstd = 1.0 / sqrt((double)rv[c] + eps);
+        pa[c] = (float)(gm[c] * invstd);
+        pb[c] = (float)(bt[c] - gm[c] * invstd * rm[c]);
+    }
+    float *apart = malloc(sizeof(float) * ny), *fused = malloc(sizeof(float) * ny);
+    float *fused1 = malloc(sizeof(float) * ny);
+    nn_set_threads(2);
+    conv_fwd(&t);
+    conv_ref(&t);
+    const double e = nmse_fd(t.y, t.yref, ny);
+    CHECK_LE(e, 1e-11, "%s: conv forward NMSE", name);
+    nn_bn_relu_forward_eval(n, oc, g->oh * g->ow, t.y, gm, bt, eps, rm, rv, apart, act);
+    nn_conv2d_forward_post(g, t.in[0], t.in[1], t.in[2], pa, pb, act, fused, t.col);
+    nn_set_threads(1);
+    nn_conv2d_forward_post(g, t.in[0], t.in[1], t.in[2], pa, pb, act, fused1, t.col);
+    const int same = memcmp(apart, fused, sizeof(float) * ny) == 0;
+    const int same1 = groups > 1 || memcmp(fused, fused1, sizeof(float) * ny) == 0;
+    CHECK(same, "%s: conv + BN in one pass differs from the two passes", name);
+    CHECK(same1, "%s: conv + BN in one pass, 1 and 2 threads differ", name);
+    printf("%-36s fwd NMSE %.2e, with BN in its pass: %s\n", name, e,
+           same && same1 ? "the same bits as apart" : "DIFFERENT");
+    for (int i = 0; i < 3; i++)
+        free(t.in[i]);
+    free(t.y), free(t.yref), free(t.col), free(gm), free(bt), free(rm), free(rv), free(pa);
+    free(apart), free(fused), free(fused1);
 }
 
 /* ------------------------------------------------------------------ batch norm */
@@ -672,6 +737,17 @@ int main(void)
     test_conv("conv 3x2 s(2) p0", 2, 3, 8, 7, 2, 3, 2, 2, 0, 1, 0);
     test_conv("depthwise 3x3 s1 p1", 2, 5, 6, 7, 5, 3, 3, 1, 1, 5, 0);
     test_conv("depthwise 3x3 s2 p0", 2, 4, 9, 8, 4, 3, 3, 2, 0, 4, 1);
+    test_conv_x("depthwise 3x3 s2 p(0,1)", 2, 4, 8, 9, 4, 3, 3, 2, 0, 4, 1, 1);
+    test_conv_x("depthwise 3x3 s2 p(1,2)", 2, 3, 7, 6, 3, 3, 3, 2, 1, 3, 0, 1);
+    test_conv_post("post 1x1 14x14 (transposed GEMM)", 3, 24, 14, 14, 32, 1, 0, 1, NN_ACT_RELU6);
+    test_conv_post("post 5x5 9x7 (padded GEMM)", 3, 5, 9, 7, 6, 5, 2, 1, NN_ACT_RELU);
+    test_conv_post("post 1x1 8x8 (one image alone)", 1, 16, 8, 8, 20, 1, 0, 1, NN_ACT_RELU);
+    test_conv_post("post 1x1 40x37 (column blocks)", 2, 160, 40, 37, 48, 1, 0, 1, NN_ACT_NONE);
+    test_conv_post("post 1x1 32x32 K 400 (column blocks)", 2, 400, 32, 32, 32, 1, 0, 1,
+                   NN_ACT_RELU6);
+    test_conv_post("post 5x5 36x30 (im2col, blocks)", 2, 12, 36, 30, 20, 5, 2, 1, NN_ACT_RELU);
+    test_conv_post("post 3x3 groups=2 34x32", 2, 8, 34, 32, 6, 3, 1, 2, NN_ACT_RELU6);
+    nn_set_threads(1);
     test_bn("batchnorm train", 1);
     test_bn("batchnorm eval/frozen", 0);
     test_relu("relu", 0);
