@@ -978,7 +978,7 @@ void nn_conv_direct_dw(const nn_conv_geom *g, const float *x, const float *dy, f
 typedef struct dwc_job {
     const nn_conv_geom *g;
     const float *x, *wt, *b, *dy, *post_a, *post_b;
-    int act;
+    int act, set_dx; /* set_dx: dx = 0 + its taps, not read (the bits of a zeroed dx) */
     float *y, *dx, *dw;
 } dwc_job;
 
@@ -1029,6 +1029,8 @@ static void dwb_channel_plain(const dwc_job *j, int c)
         const float *k = j->wt + (size_t)c * 9;
         float *dk = j->dw ? j->dw + (size_t)c * 9 : NULL;
         const float *dyc = j->dy + ((size_t)n * g->oc + c) * g->oh * g->ow;
+        if (dxc && j->set_dx)
+            memset(dxc, 0, sizeof(float) * g->h * g->w);
         for (int oy = 0; oy < g->oh; oy++)
             for (int ox = 0; ox < g->ow; ox++) {
                 float d = dyc[(size_t)oy * g->ow + ox];
@@ -1256,7 +1258,7 @@ static void dwb_channel_avx512(const dwc_job *j, int c)
                 }
                 for (int iy = 0; iy < g->h; iy++) {
                     float *dr = dxc + (size_t)iy * w + x0;
-                    __m512 v = _mm512_maskz_loadu_ps(in_m, dr);
+                    __m512 v = j->set_dx ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(in_m, dr);
                     for (int ki = 2; ki >= 0; ki--) {
                         const int oy2 = iy + g->ph - ki; /* oy * s */
                         if (oy2 < 0 || oy2 % s || oy2 / s >= g->oh)
@@ -1405,10 +1407,10 @@ void nn_conv_dw_forward_post(const nn_conv_geom *g, const float *x, const float 
 }
 
 void nn_conv_dw_backward(const nn_conv_geom *g, const float *x, const float *wt, const float *dy,
-                         float *dx, float *dw)
+                         float *dx, int set_dx, float *dw)
 {
     if (!dx && !dw)
         return;
-    dwc_job j = {.g = g, .x = x, .wt = wt, .dy = dy, .dx = dx, .dw = dw};
+    dwc_job j = {.g = g, .x = x, .wt = wt, .dy = dy, .dx = dx, .dw = dw, .set_dx = set_dx};
     nn_par_run(dwb_slice, &j);
 }

@@ -311,13 +311,14 @@ size_t nn_conv_direct_avail(const nn_conv_geom *g);
  * vectorised kernels in nn_conv_direct.c, chosen by nn_conv_isa() like the direct kernels;
  * every instruction set and thread count gives the same bits. nn_conv2d_forward/backward
  * call them; forward_post adds eval-mode BN and the activation (NN_ACT_*) in the store, as
- * nn_conv_direct_forward_post. Backward: dx and dw (either may be NULL) accumulated into. */
+ * nn_conv_direct_forward_post. Backward: dx and dw (either may be NULL) accumulated into;
+ * set_dx: dx overwritten instead (0 + its taps: the bits of a zeroed dx), not read. */
 int nn_conv_dw_use(const nn_conv_geom *g);
 void nn_conv_dw_forward_post(const nn_conv_geom *g, const float *x, const float *wt,
                              const float *b, const float *post_a, const float *post_b, int act,
                              float *y);
 void nn_conv_dw_backward(const nn_conv_geom *g, const float *x, const float *wt, const float *dy,
-                         float *dx, float *dw);
+                         float *dx, int set_dx, float *dw);
 
 /* The activation fused into a BN (or a direct conv's eval-mode BN): none, ReLU, ReLU6. */
 enum { NN_ACT_NONE = 0, NN_ACT_RELU = 1, NN_ACT_RELU6 = 2 };

@@ -742,8 +742,9 @@ void nn_conv2d_backward_set(const nn_conv_geom *g, const float *x, const float *
                             float *col, float *dcol)
 {
     const int ohw = g->oh * g->ow;
-    if (dx && set_dx && !(nn_conv_direct_use(g, NN_PASS_DX) && !nn_conv_dw_use(g) &&
-                          !conv_is_depthwise(g))) {
+    /* the kernels that overwrite dx themselves: the depthwise and direct 3x3 ones */
+    const int sets = nn_conv_dw_use(g) || (nn_conv_direct_use(g, NN_PASS_DX) && !conv_is_depthwise(g));
+    if (dx && set_dx && !sets) {
         ew_job z = {(size_t)g->n * g->ic * g->h * g->w, NULL, NULL, dx, 0.0f};
         nn_par_run(zero_slice, &z);
         set_dx = 0;
@@ -753,7 +754,7 @@ void nn_conv2d_backward_set(const nn_conv_geom *g, const float *x, const float *
         nn_par_run(conv_db_slice, &j);
     }
     if (nn_conv_dw_use(g)) {
-        nn_conv_dw_backward(g, x, wt, dy, dx, dw);
+        nn_conv_dw_backward(g, x, wt, dy, dx, set_dx, dw);
         return;
     }
     if (conv_is_depthwise(g)) {

@@ -214,14 +214,16 @@ static float act_f(float v, int act)
     return v;
 }
 
-static void check_dw(int n, int c, int h, int w, int s, int p, int bias, int act)
+/* extra: zero rows below and columns right of the input beyond p (MobileNet's stride-2
+ * convs: padding (0, 1)) */
+static void check_dw_x(int n, int c, int h, int w, int s, int p, int bias, int act, int extra)
 {
     nn_conv_geom g = {n, c, h, w, c, 3, 3, s, s, p, p, c, 0, 0, 1};
-    g.oh = (h + 2 * p - 3) / s + 1;
-    g.ow = (w + 2 * p - 3) / s + 1;
+    g.oh = (h + 2 * p + extra - 3) / s + 1;
+    g.ow = (w + 2 * p + extra - 3) / s + 1;
     char name[96];
-    snprintf(name, sizeof name, "depthwise n%d c%d %dx%d s%d p%d%s act%d", n, c, h, w, s, p,
-             bias ? " +b" : "", act);
+    snprintf(name, sizeof name, "depthwise n%d c%d %dx%d s%d p%d%s%s act%d", n, c, h, w, s, p,
+             extra ? "+1" : "", bias ? " +b" : "", act);
     CHECK(nn_conv_dw_use(&g), "%s: not taken", name);
     const size_t nx = (size_t)n * c * h * w, ny = (size_t)n * c * g.oh * g.ow, nw = (size_t)c * 9;
     float *x = rnd(nx), *wt = rnd(nw), *b = bias ? rnd((size_t)c) : NULL, *r = rnd(ny);
@@ -232,12 +234,14 @@ static void check_dw(int n, int c, int h, int w, int s, int p, int bias, int act
     float *y0 = malloc(sizeof(float) * ny), *yp0 = malloc(sizeof(float) * ny);
     float *dx0 = rnd(nx), *dw0 = calloc(nw, sizeof(float)), *dxin = malloc(sizeof(float) * nx);
     memcpy(dxin, dx0, sizeof(float) * nx); /* accumulated into: start from random values */
+    float *dxz0 = calloc(nx, sizeof(float)); /* and from a zeroed dx */
     double *dwd = calloc(nw, sizeof(double));
     for (int i = 0; i < n; i++)
         for (int ch = 0; ch < c; ch++) {
             const float *xc = x + ((size_t)i * c + ch) * h * w, *k = wt + (size_t)ch * 9;
             const float *dyc = r + ((size_t)i * c + ch) * g.oh * g.ow;
             float *dxc = dx0 + ((size_t)i * c + ch) * h * w;
+            float *dzc = dxz0 + ((size_t)i * c + ch) * h * w;
             for (int oy = 0; oy < g.oh; oy++)
                 for (int ox = 0; ox < g.ow; ox++) {
                     float acc = 0.0f;
@@ -249,6 +253,7 @@ static void check_dw(int n, int c, int h, int w, int s, int p, int bias, int act
                                 continue;
                             acc += xc[iy * w + ix] * k[ki * 3 + kj];
                             dxc[iy * w + ix] += d * k[ki * 3 + kj];
+                            dzc[iy * w + ix] += d * k[ki * 3 + kj];
                             dwd[(size_t)ch * 9 + ki * 3 + kj] += (double)d * xc[iy * w + ix];
                         }
                     const size_t o = ((size_t)i * c + ch) * g.oh * g.ow + oy * g.ow + ox;
@@ -274,6 +279,11 @@ static void check_dw(int n, int c, int h, int w, int s, int p, int bias, int act
                   nn_isa_name((nn_isa)isa), threads);
             CHECK(same(dx, dx0, nx), "%s %s %d threads: dx differs from the plain loop", name,
                   nn_isa_name((nn_isa)isa), threads);
+            /* dx overwritten (the input's first gradient): never read, the bits of a zeroed dx */
+            memset(dx, 0xff, sizeof(float) * nx); /* NaN */
+            nn_conv2d_backward_set(&g, x, wt, r, dx, 1, NULL, NULL, NULL, NULL);
+            CHECK(same(dx, dxz0, nx), "%s %s %d threads: dx set differs from the plain loop "
+                  "on a zeroed dx", name, nn_isa_name((nn_isa)isa), threads);
             if (!dwfirst) {
                 dwfirst = dw;
                 double num = 0, den = 0;
@@ -292,11 +302,16 @@ static void check_dw(int n, int c, int h, int w, int s, int p, int bias, int act
     }
     nn_set_threads(1);
     nn_conv_set_isa(best);
-    printf("%-40s forward, +BN+act, dx = plain loops; dW vs double ok; c..%s x 1-3 threads "
+    printf("%-40s forward, +BN+act, dx (added, set) = plain loops; dW vs double ok; c..%s x 1-3 threads "
            "bit-identical\n", name, nn_isa_name(best));
     free(dwfirst);
     free(x), free(wt), free(b), free(r), free(pa), free(pb), free(y0), free(yp0), free(dx0),
-        free(dw0), free(dxin), free(dwd);
+        free(dw0), free(dxin), free(dwd), free(dxz0);
+}
+
+static void check_dw(int n, int c, int h, int w, int s, int p, int bias, int act)
+{
+    check_dw_x(n, c, h, w, s, p, bias, act, 0);
 }
 
 /* nn_conv2d_backward_set with set_dx on a dx full of NaN: the bits of a zeroed dx accumulated
@@ -425,6 +440,11 @@ int main(void)
     check_dw(2, 4, 17, 35, 2, 0, 1, NN_ACT_RELU6);
     check_dw(2, 3, 16, 64, 2, 1, 0, NN_ACT_NONE);
     check_dw(1, 2, 9, 70, 2, 2, 0, NN_ACT_RELU);
+    /* stride 2 with a zero row below and column right beyond the padding (MobileNet's
+     * ZeroPadding2D((0, 1), (0, 1)) as the conv's own), even and odd sizes */
+    check_dw_x(2, 4, 16, 16, 2, 0, 0, NN_ACT_RELU6, 1);
+    check_dw_x(2, 3, 17, 35, 2, 0, 1, NN_ACT_NONE, 1);
+    check_dw_x(1, 3, 12, 9, 2, 1, 0, NN_ACT_RELU, 1);
     /* small stride-1 planes taken flat (16 pixels per vector across rows): MobileNet's 6 x 6
      * and 3 x 3, a single pixel and a single row or column, non-square, the 1024-pixel limit
      * either side (32 x 32 is a multiple of 16 wide: rows; 31 x 33 flat; 33 x 33 rows) */
