@@ -445,6 +445,9 @@ int main(void)
     check_dw_x(2, 4, 16, 16, 2, 0, 0, NN_ACT_RELU6, 1);
     check_dw_x(2, 3, 17, 35, 2, 0, 1, NN_ACT_NONE, 1);
     check_dw_x(1, 3, 12, 9, 2, 1, 0, NN_ACT_RELU, 1);
+    /* over 64 strips of 16 columns (their masks computed per row), both strides */
+    check_dw(1, 2, 3, 1100, 1, 1, 1, NN_ACT_RELU);
+    check_dw_x(2, 2, 4, 2100, 2, 0, 0, NN_ACT_RELU6, 1);
     /* small stride-1 planes taken flat (16 pixels per vector across rows): MobileNet's 6 x 6
      * and 3 x 3, a single pixel and a single row or column, non-square, the 1024-pixel limit
      * either side (32 x 32 is a multiple of 16 wide: rows; 31 x 33 flat; 33 x 33 rows) */
