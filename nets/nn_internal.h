@@ -393,5 +393,8 @@ void nn_shortcut_a_forward(int n, int c, int h, int w, int s, int cb, int ca, co
                            float *y);
 void nn_shortcut_a_backward(int n, int c, int h, int w, int s, int cb, int ca,
                             const float *dy, float *dx);
+/* set: dx overwritten (each plane zeroed, then added into: the same bits), not accumulated */
+void nn_shortcut_a_backward_set(int n, int c, int h, int w, int s, int cb, int ca,
+                                const float *dy, float *dx, int set);
 
 #endif

@@ -1167,9 +1167,10 @@ static void run_backward(nn_net *net, int i, int n, const int *lastc)
     /* a BN or add with its activation fused: the activation's gradient and output */
     const nn_node *act = nd->fuse_relu ? &net->nodes[i + 1] : NULL;
     const float *dy = A + (act ? act->off_grad : nd->off_grad);
-    /* BN, a conv and a fused add overwrite a gradient buffer their backward would zero first */
+    /* BN, a conv, a fused add and an option-A shortcut overwrite a gradient buffer their
+     * backward would zero first */
     const int can_set = nd->op == NN_OP_BATCHNORM || nd->set_dx ||
-                        (nd->op == NN_OP_ADD && act);
+                        (nd->op == NN_OP_ADD && act) || nd->op == NN_OP_SHORTCUT_A;
     float *dx[2] = {NULL, NULL};
     int set[2] = {0, 0};
     for (int k = 0; k < 2; k++) {
@@ -1248,7 +1249,8 @@ static void run_backward(nn_net *net, int i, int n, const int *lastc)
         break;
     case NN_OP_SHORTCUT_A:
         if (dx[0])
-            nn_shortcut_a_backward(n, xn->c, xn->h, xn->w, nd->sh, nd->pt, nd->pb, dy, dx[0]);
+            nn_shortcut_a_backward_set(n, xn->c, xn->h, xn->w, nd->sh, nd->pt, nd->pb, dy, dx[0],
+                                       set[0]);
         break;
     case NN_OP_COUNT:
         break;

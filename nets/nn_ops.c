@@ -1735,33 +1735,72 @@ void nn_pad_backward(int n, int c, int h, int w, int pt, int pb, int pl, int pr,
 }
 
 /* y [n, cb+c+ca, ceil(h/s), ceil(w/s)] = x[:, :, ::s, ::s] with zero channels around */
+/* Option-A shortcut: y = x subsampled by s, zero channels before (cb) and after (ca). Planes
+ * of images sliced over the engine's threads. */
+typedef struct sca_job {
+    int n, c, h, w, s, cb, ca, set;
+    const float *x; /* forward: x; backward: dy */
+    float *y;       /* forward: y; backward: dx */
+} sca_job;
+
+static void sca_forward_slice(void *vp, int ith, int nth)
+{
+    const sca_job *j = vp;
+    const int oh = (j->h + j->s - 1) / j->s, ow = (j->w + j->s - 1) / j->s;
+    const int oc = j->cb + j->c + j->ca;
+    size_t p0, p1; /* output planes (image, channel) */
+    nn_par_range((size_t)j->n * oc, ith, nth, 1, &p0, &p1);
+    for (size_t p = p0; p < p1; p++) {
+        const int i = (int)(p / (size_t)oc), ch = (int)(p % (size_t)oc) - j->cb;
+        float *yc = j->y + p * oh * ow;
+        if (ch < 0 || ch >= j->c) {
+            memset(yc, 0, sizeof(float) * (size_t)oh * ow);
+            continue;
+        }
+        const float *xc = j->x + ((size_t)i * j->c + ch) * j->h * j->w;
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++)
+                yc[(size_t)oy * ow + ox] = xc[(size_t)oy * j->s * j->w + (size_t)ox * j->s];
+    }
+}
+
 void nn_shortcut_a_forward(int n, int c, int h, int w, int s, int cb, int ca, const float *x,
                            float *y)
 {
-    const int oh = (h + s - 1) / s, ow = (w + s - 1) / s, oc = cb + c + ca;
-    memset(y, 0, sizeof(float) * (size_t)n * oc * oh * ow);
-    for (int i = 0; i < n; i++)
-        for (int ch = 0; ch < c; ch++) {
-            const float *xc = x + ((size_t)i * c + ch) * h * w;
-            float *yc = y + ((size_t)i * oc + cb + ch) * oh * ow;
-            for (int oy = 0; oy < oh; oy++)
-                for (int ox = 0; ox < ow; ox++)
-                    yc[(size_t)oy * ow + ox] = xc[(size_t)oy * s * w + (size_t)ox * s];
-        }
+    sca_job j = {n, c, h, w, s, cb, ca, 0, x, y};
+    nn_par_run(sca_forward_slice, &j);
+}
+
+static void sca_backward_slice(void *vp, int ith, int nth)
+{
+    const sca_job *j = vp;
+    const int oh = (j->h + j->s - 1) / j->s, ow = (j->w + j->s - 1) / j->s;
+    const int oc = j->cb + j->c + j->ca;
+    size_t p0, p1; /* input planes (image, channel) */
+    nn_par_range((size_t)j->n * j->c, ith, nth, 1, &p0, &p1);
+    for (size_t p = p0; p < p1; p++) {
+        const int i = (int)(p / (size_t)j->c), ch = (int)(p % (size_t)j->c);
+        float *dxc = j->y + p * j->h * j->w;
+        const float *dyc = j->x + ((size_t)i * oc + j->cb + ch) * oh * ow;
+        if (j->set) /* the bits of adding into a zeroed dx */
+            memset(dxc, 0, sizeof(float) * (size_t)j->h * j->w);
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++)
+                dxc[(size_t)oy * j->s * j->w + (size_t)ox * j->s] += dyc[(size_t)oy * ow + ox];
+    }
 }
 
 void nn_shortcut_a_backward(int n, int c, int h, int w, int s, int cb, int ca,
                             const float *dy, float *dx)
 {
-    const int oh = (h + s - 1) / s, ow = (w + s - 1) / s, oc = cb + c + ca;
-    for (int i = 0; i < n; i++)
-        for (int ch = 0; ch < c; ch++) {
-            float *dxc = dx + ((size_t)i * c + ch) * h * w;
-            const float *dyc = dy + ((size_t)i * oc + cb + ch) * oh * ow;
-            for (int oy = 0; oy < oh; oy++)
-                for (int ox = 0; ox < ow; ox++)
-                    dxc[(size_t)oy * s * w + (size_t)ox * s] += dyc[(size_t)oy * ow + ox];
-        }
+    nn_shortcut_a_backward_set(n, c, h, w, s, cb, ca, dy, dx, 0);
+}
+
+void nn_shortcut_a_backward_set(int n, int c, int h, int w, int s, int cb, int ca,
+                                const float *dy, float *dx, int set)
+{
+    sca_job j = {n, c, h, w, s, cb, ca, set, dy, dx};
+    nn_par_run(sca_backward_slice, &j);
 }
 
 /* ------------------------------------------------------------------ loss */

@@ -626,6 +626,21 @@ static void test_shortcut(void)
     t.ref = sc_ref;
     t.bwd = sc_bwd;
     check_op(&t, 1e-2, 2e-3);
+    /* the backward that overwrites dx (never reading it) gives the bits of adding into zeros,
+     * on 1 and 2 threads */
+    enum { NX = 2 * 16 * 7 * 6, NY = 2 * 32 * 4 * 3 };
+    float *dy = rnd(NY, -1, 1), *add = calloc(NX, sizeof(float)), *set = malloc(sizeof(float) * NX);
+    nn_shortcut_a_backward(2, 16, 7, 6, 2, 8, 8, dy, add);
+    int same = 1;
+    for (int th = 1; th <= 2; th++) {
+        nn_set_threads(th);
+        memset(set, 0xff, sizeof(float) * NX); /* NaN */
+        nn_shortcut_a_backward_set(2, 16, 7, 6, 2, 8, 8, dy, set, 1);
+        same = same && memcmp(add, set, sizeof(float) * NX) == 0;
+    }
+    nn_set_threads(1);
+    CHECK(same, "shortcut A: the overwriting backward differs from adding into zeros");
+    free(dy), free(add), free(set);
 }
 
 /* ------------------------------------------------------------------ loss */
