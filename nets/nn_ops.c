@@ -556,14 +556,17 @@ static void depthwise_backward_slice(void *vp, int ith, int nth)
 /* Columns per GEMM block of a map of NN_CONV_COLS pixels or more: the image in equal blocks,
  * a multiple of 16 (whole OpenBLAS tiles), whose input block [K, cols] and output block
  * [OC, cols] take about 1 MB, so that the bias and the post-op run on the block while it is
- * in cache. It depends on the shape only: every image's blocks, hence its bits, are the same
- * whatever the thread count. */
+ * in cache; at least 4 blocks, so that the threads share an image that runs alone (im2col).
+ * It depends on the shape only: every image's blocks, hence its bits, are the same whatever
+ * the thread count. */
 static size_t conv_cols_block(const nn_conv_geom *g)
 {
     const size_t kk = (size_t)g->ic / g->groups * g->kh * g->kw, ohw = (size_t)g->oh * g->ow;
     size_t want = (size_t)262144 / (kk + (size_t)g->oc);
     want = want < 256 ? 256 : want;
-    const size_t nblk = (ohw + want - 1) / want, c = (ohw + nblk - 1) / nblk;
+    size_t nblk = (ohw + want - 1) / want;
+    nblk = nblk < 4 ? 4 : nblk;
+    const size_t c = (ohw + nblk - 1) / nblk;
     return (c + 15) & ~(size_t)15;
 }
 
