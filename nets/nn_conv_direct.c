@@ -570,12 +570,6 @@ static void fwd_run(dconv *p, items_fn fn, int ocb, int T)
 
 /* ------------------------------------------------------------------ passes */
 
-void nn_conv_direct_forward(const nn_conv_geom *g, const float *x, const float *wt,
-                            const float *b, float *y, float *scratch)
-{
-    nn_conv_direct_forward_post(g, x, wt, b, NULL, NULL, 0, y, scratch);
-}
-
 void nn_conv_direct_forward_post(const nn_conv_geom *g, const float *x, const float *wt,
                                  const float *b, const float *post_a, const float *post_b,
                                  int relu, float *y, float *scratch)

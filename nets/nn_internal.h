@@ -258,11 +258,9 @@ const char *nn_isa_name(nn_isa isa);
 int nn_conv_direct_use(const nn_conv_geom *g, int pass);
 /* Calls of each direct pass so far (forward, dx, dw); reset to 0 if reset. */
 void nn_conv_direct_counts(long counts[3], int reset);
-void nn_conv_direct_forward(const nn_conv_geom *g, const float *x, const float *wt,
-                            const float *b, float *y, float *scratch);
-/* The same, each output then v * post_a[oc] + post_b[oc] (float multiply, then add: eval-mode
- * BN's arithmetic) and then the activation relu (NN_ACT_*): the bits of the conv, BN and
- * ReLU / ReLU6 run apart. */
+/* The direct forward (post_a NULL: y = conv + b), each output then v * post_a[oc] + post_b[oc]
+ * (float multiply, then add: eval-mode BN's arithmetic) and then the activation relu
+ * (NN_ACT_*): the bits of the conv, BN and ReLU / ReLU6 run apart. */
 void nn_conv_direct_forward_post(const nn_conv_geom *g, const float *x, const float *wt,
                                  const float *b, const float *post_a, const float *post_b,
                                  int relu, float *y, float *scratch);
@@ -391,9 +389,8 @@ void nn_pad_backward(int n, int c, int h, int w, int pt, int pb, int pl, int pr,
 
 void nn_shortcut_a_forward(int n, int c, int h, int w, int s, int cb, int ca, const float *x,
                            float *y);
-void nn_shortcut_a_backward(int n, int c, int h, int w, int s, int cb, int ca,
-                            const float *dy, float *dx);
-/* set: dx overwritten (each plane zeroed, then added into: the same bits), not accumulated */
+/* dx += the gradient; set: dx overwritten instead (each plane zeroed, then added into: the
+ * same bits) */
 void nn_shortcut_a_backward_set(int n, int c, int h, int w, int s, int cb, int ca,
                                 const float *dy, float *dx, int set);
 

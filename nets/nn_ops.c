@@ -1793,12 +1793,6 @@ static void sca_backward_slice(void *vp, int ith, int nth)
     }
 }
 
-void nn_shortcut_a_backward(int n, int c, int h, int w, int s, int cb, int ca,
-                            const float *dy, float *dx)
-{
-    nn_shortcut_a_backward_set(n, c, h, w, s, cb, ca, dy, dx, 0);
-}
-
 void nn_shortcut_a_backward_set(int n, int c, int h, int w, int s, int cb, int ca,
                                 const float *dy, float *dx, int set)
 {

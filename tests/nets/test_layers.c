@@ -596,7 +596,7 @@ static void sc_fwd(lt *t)
 }
 static void sc_bwd(lt *t)
 {
-    nn_shortcut_a_backward(t->n, t->c, t->h, t->w, t->s, t->cb, t->ca, t->r, t->grad[0]);
+    nn_shortcut_a_backward_set(t->n, t->c, t->h, t->w, t->s, t->cb, t->ca, t->r, t->grad[0], 0);
 }
 static void sc_ref(lt *t)
 {
@@ -630,7 +630,7 @@ static void test_shortcut(void)
      * on 1 and 2 threads */
     enum { NX = 2 * 16 * 7 * 6, NY = 2 * 32 * 4 * 3 };
     float *dy = rnd(NY, -1, 1), *add = calloc(NX, sizeof(float)), *set = malloc(sizeof(float) * NX);
-    nn_shortcut_a_backward(2, 16, 7, 6, 2, 8, 8, dy, add);
+    nn_shortcut_a_backward_set(2, 16, 7, 6, 2, 8, 8, dy, add, 0);
     int same = 1;
     for (int th = 1; th <= 2; th++) {
         nn_set_threads(th);
