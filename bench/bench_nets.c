@@ -4,7 +4,7 @@
  *     bench_nets --threads 2 --config resnet18:3x224 [--quick] [--rows fwd1,fwd,head,layer4,all]
  *     bench_nets --threads 2 --config mobilenet_v1@0.25:1x224   (ARCH[@WIDTH]:C x H [x W])
  *     bench_nets --threads 2 --peak
- *     bench_nets --threads 2 --conv IC,OC,H,W,S [--batch B]
+ *     bench_nets --threads 2 --conv IC,OC,H,W,S[,K] [--batch B]
  *     bench_nets --threads 2 --config resnet20:1x96x72 --infer [--from STAGE] [--images N]
  *
  * Prints one tab-separated line per row on stdout (the fields of bench_torch.py's ROW_FIELDS:
@@ -19,12 +19,13 @@
  * Each row: a warm-up of at least WARM_S (0.3 s), then the best of up to 3 repetitions
  * (stopping after 2 s; --quick: one). Not a test: nothing here asserts on time.
  *
- * --conv times one 3x3 convolution (padding 1, stride S, batch B) through im2col + GEMM and
+ * --conv times one 3x3 convolution (padding 1, stride S, batch B; or with a sixth field K = 1 a
+ * 1x1 stride-1 one, whose direct forward is nn_conv_pw_*) through im2col + GEMM and
  * through the direct kernels, each pass apart (forward, dx, dW; best of 5 after a warm-up;
  * all passes first run for WARM_S so that the first one timed is not read cold),
  * and prints "conv IC OC HxW sS pass gemm_ms direct_ms GFLOP/s-direct auto:KERNEL auto_ms
  * GFLOP/s-auto" lines: the data behind nn_conv_direct_use's rule, then what the engine's rules
- * run (KERNEL wino, direct or gemm; "direct" above includes Winograd for fwd and dx, as forcing
+ * run (KERNEL wino, direct, pw or gemm; "direct" above includes Winograd for fwd and dx, as forcing
  * the direct algorithm keeps it, and excludes it for dW). GFLOP/s count the direct conv's
  * multiply-adds (Winograd's are "effective").
  *
@@ -118,16 +119,18 @@ static double conv_time(const nn_conv_geom *g, int pass, const float *x, const f
 
 static int conv_bench(const char *spec, int batch)
 {
-    int ic, oc, h, w, s;
-    if (sscanf(spec, "%d,%d,%d,%d,%d", &ic, &oc, &h, &w, &s) != 5 || ic < 1 || oc < 1 ||
-        h < 3 || w < 3 || s < 1 || s > 2)
+    int ic, oc, h, w, s, k = 3;
+    const int got = sscanf(spec, "%d,%d,%d,%d,%d,%d", &ic, &oc, &h, &w, &s, &k);
+    if ((got != 5 && got != 6) || ic < 1 || oc < 1 || h < 3 || w < 3 || s < 1 || s > 2 ||
+        (k != 1 && k != 3) || (k == 1 && s != 1))
         return -1;
-    nn_conv_geom g = {batch, ic, h, w, oc, 3, 3, s, s, 1, 1, 1, 0, 0, 0};
-    g.oh = (h + 2 - 3) / s + 1;
-    g.ow = (w + 2 - 3) / s + 1;
+    const int pad = k / 2; /* 3x3: padding 1; 1x1 (stride 1): none */
+    nn_conv_geom g = {batch, ic, h, w, oc, k, k, s, s, pad, pad, 1, 0, 0, 0};
+    g.oh = (h + 2 * pad - k) / s + 1;
+    g.ow = (w + 2 * pad - k) / s + 1;
     g.batch = nn_conv2d_batch_wanted(&g);
     const size_t nx = (size_t)batch * ic * h * w, ny = (size_t)batch * oc * g.oh * g.ow;
-    const size_t nw = (size_t)oc * ic * 9, cs = nn_conv2d_col_size(&g);
+    const size_t nw = (size_t)oc * ic * k * k, cs = nn_conv2d_col_size(&g);
     float *x = malloc(sizeof(float) * nx), *dx = malloc(sizeof(float) * nx);
     float *y = malloc(sizeof(float) * ny), *dy = malloc(sizeof(float) * ny);
     float *wt = malloc(sizeof(float) * nw), *dw = malloc(sizeof(float) * nw);
@@ -143,7 +146,7 @@ static int conv_bench(const char *spec, int batch)
     for (size_t i = 0; i < nw; i++)
         wt[i] = frand(&r), dw[i] = 0.0f;
     static const char *names[3] = {"fwd", "dx", "dw"};
-    const double flops = 2.0 * (double)ny * ic * 9;
+    const double flops = 2.0 * (double)ny * ic * k * k;
     /* Warm-up of WARM_S before the first timed pass, as in run_row (OpenBLAS's idle thread
      * spins for the process's first ~0.1 s): without it the first pass timed (the GEMM
      * forward) read up to twice its steady time. */
@@ -154,14 +157,17 @@ static int conv_bench(const char *spec, int batch)
         nn_conv_set_algo(NN_CONV_GEMM);
         double tg = conv_time(&g, pass, x, wt, y, dy, dx, dw, col, dcol);
         nn_conv_set_algo(NN_CONV_DIRECT);
-        int used = nn_conv_direct_use(&g, pass);
+        int used = k == 1 ? pass == NN_PASS_FWD && nn_conv_pw_use(&g) : nn_conv_direct_use(&g, pass);
         double td = used ? conv_time(&g, pass, x, wt, y, dy, dx, dw, col, dcol) : 0.0;
         nn_conv_set_algo(NN_CONV_AUTO);
         /* what the engine runs (the rules): Winograd where nn_conv_wino_use says so (forced
          * DIRECT above keeps dW's Winograd off), else direct or GEMM */
-        const char *kind = nn_conv_wino_use(&g, pass) ? "wino" : nn_conv_direct_use(&g, pass) ? "direct" : "gemm";
+        const char *kind = nn_conv_wino_use(&g, pass)                 ? "wino"
+                           : nn_conv_direct_use(&g, pass)             ? "direct"
+                           : pass == NN_PASS_FWD && nn_conv_pw_use(&g) ? "pw"
+                                                                      : "gemm";
         double ta = conv_time(&g, pass, x, wt, y, dy, dx, dw, col, dcol);
-        printf("conv\t%d\t%d\t%dx%d\ts%d\t%s\t%.3f\t%s\t%.1f\t%.1f\tauto:%s\t%.3f\t%.1f\n", ic, oc, h, w, s,
+        printf("conv\t%d\t%d\t%dx%d\ts%d\t%s\t%.3f\t%s\t%.3f\t%.1f\tauto:%s\t%.3f\t%.1f\n", ic, oc, h, w, s,
                names[pass], 1e3 * tg, used ? "" : "-", used ? 1e3 * td : 0.0,
                used ? flops / td / 1e9 : 0.0, kind, 1e3 * ta, flops / ta / 1e9);
     }
@@ -275,7 +281,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bench_nets --threads N (--peak | --config ARCH[@WIDTH]:CxH[xW]) [--quick] "
                     "[--batch B] [--classes K] [--rows fwd1,fwd,head,layer4,all]\n"
-                    "       bench_nets --threads N --conv IC,OC,H,W,S [--batch B]\n"
+                    "       bench_nets --threads N --conv IC,OC,H,W,S[,K] [--batch B]\n"
                     "       bench_nets --threads N --config ARCH[@WIDTH]:CxH[xW] --infer [--from STAGE] [--images N] [--quick]\n");
 }
 

@@ -51,6 +51,20 @@ typedef struct dconv {
     int flat;                   /* forward, stride 1: the flat layout (layout_flat) */
 } dconv;
 
+/* A 1x1 stride-1 convolution (nn_conv_pw_*): x [n][ic][plane] -> y [n][oc][plane], w [oc][ic] */
+typedef struct pwconv {
+    int n, ic, oc;
+    size_t plane;                 /* pixels of a channel's plane (h * w) */
+    const float *x, *w, *b;
+    const float *post_a, *post_b; /* then y = y * a[o] + b[o] (eval-mode BN) */
+    int act;                      /* and then the activation (NN_ACT_*) */
+    float *y;
+} pwconv;
+
+/* nn_conv_pw's chunks of tiles: input columns of about this many bytes, at most this many */
+#define PW_CHUNK_BYTES (128 * 1024)
+#define PW_CHUNK_MAX 64
+
 typedef struct dlayout {
     int owv, wph, hp;
     size_t wrow, plane;
@@ -638,6 +652,87 @@ void nn_conv_direct_dx_set(const nn_conv_geom *g, const float *wt, const float *
         memcpy(p.coloff, L.coloff, sizeof p.coloff);
         fwd_run(&p, fn, ocb, T);
     }
+}
+
+/* ------------------------------------------------------------------ 1x1 convolutions */
+
+/* The pointwise convolutions of MobileNet (1x1, stride 1, no padding, groups 1): a GEMM of
+ * M = output channels, K = input channels, N = pixels, where OpenBLAS packs both operands and
+ * the engine reorders the images around it on small maps; with few input channels (K = 8..128)
+ * the packing and the reorder cost as much as the multiplies. Here a register tile of output
+ * channels x vectors of pixels reads the images' planes and the weights where they are (no
+ * scratch) and applies the bias, eval-mode BN and activation in its store. Each output is one
+ * chain of fused multiply-adds over the input channels in order: every instruction set, tile,
+ * batch and thread count gives the same bits (not the GEMM's). */
+
+int nn_conv_pw_shape(const nn_conv_geom *g)
+{
+    return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0 &&
+           g->groups == 1 && g->oh == g->h && g->ow == g->w && g->n >= 1 && g->ic >= 1 &&
+           g->oc >= 1 && g->h >= 1 && g->w >= 1;
+}
+
+int nn_conv_pw_use(const nn_conv_geom *g)
+{
+    if (!nn_conv_pw_shape(g))
+        return 0;
+    const nn_conv_algo a = nn_conv_algo_get();
+    if (a == NN_CONV_GEMM)
+        return 0;
+    if (a == NN_CONV_DIRECT)
+        return 1;
+    if (nn_conv_isa() == NN_ISA_C)
+        return 0; /* the portable path is the GEMM's */
+    return g->ic <= 512 && (long)g->h * g->w >= 100;
+}
+
+typedef void (*pw_fn)(const pwconv *p, size_t t0, size_t t1);
+
+typedef struct pw_job {
+    const pwconv *p;
+    pw_fn fn;
+    size_t n;
+} pw_job;
+
+static void pw_slice(void *vp, int ith, int nth)
+{
+    const pw_job *j = vp;
+    size_t t0, t1;
+    nn_par_range(j->n, ith, nth, 1, &t0, &t1);
+    if (t1 > t0)
+        j->fn(j->p, t0, t1);
+}
+
+void nn_conv_pw_forward_post(const nn_conv_geom *g, const float *x, const float *wt,
+                             const float *b, const float *post_a, const float *post_b, int act,
+                             float *y)
+{
+    pwconv p = {.n = g->n, .ic = g->ic, .oc = g->oc, .plane = (size_t)g->h * g->w, .x = x,
+                .w = wt, .b = b, .post_a = post_a, .post_b = post_b, .act = act, .y = y};
+    pw_fn fn;
+    int vl, nv;
+    switch (nn_conv_isa()) {
+#if NN_X86
+    case NN_ISA_AVX512:
+        fn = pw_items_avx512;
+        vl = 16;
+        nv = 3;
+        break;
+    case NN_ISA_AVX2:
+        fn = pw_items_avx2;
+        vl = 8;
+        nv = 3;
+        break;
+#endif
+    default:
+        fn = pw_items_c;
+        vl = 1;
+        nv = 4;
+        break;
+    }
+    const size_t vecs = (size_t)g->n * ((p.plane + (size_t)vl - 1) / (size_t)vl);
+    pw_job j = {&p, fn, (vecs + (size_t)nv - 1) / (size_t)nv};
+    nn_par_run(pw_slice, &j);
 }
 
 /* ------------------------------------------------------------------ dW of small maps */

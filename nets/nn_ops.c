@@ -627,6 +627,10 @@ void nn_conv2d_forward_post(const nn_conv_geom *g, const float *x, const float *
         nn_conv_dw_forward_post(g, x, wt, b, post_a, post_b, act, y);
         return;
     }
+    if (nn_conv_pw_use(g)) {
+        nn_conv_pw_forward_post(g, x, wt, b, post_a, post_b, act, y);
+        return;
+    }
     conv_job pj = {.g = g, .y = y, .nb = g->n, .pa = post_a, .pb = post_b, .act = act};
     if (conv_is_depthwise(g)) {
         dw_job d = {g, x, wt, b, NULL, y, NULL, NULL};

@@ -13,6 +13,10 @@
  *  - the depthwise 3x3 kernels (nn_conv_dw_*): forward, forward with eval-mode BN and
  *    ReLU / ReLU6 in the store, and dx bit-identical to the plain float loops, dW against
  *    double precision, every instruction set and 1-3 threads bit-identical;
+ *  - the 1x1 stride-1 kernel (nn_conv_pw_*): forward, with and without eval-mode BN and the
+ *    activation in the store, bit-identical to a plain fmaf loop over the input channels on
+ *    every instruction set and 1-3 threads, against the GEMM path and double precision, one
+ *    image alone bit-identical to its place in the batch;
  *  - batch norm with batch statistics (forward + ReLU / ReLU6, backward with the activation's
  *    backward inside): every instruction set gives the C loops' bits; statistics against a
  *    double-precision two-pass reference.
@@ -314,6 +318,88 @@ static void check_dw(int n, int c, int h, int w, int s, int p, int bias, int act
     check_dw_x(n, c, h, w, s, p, bias, act, 0);
 }
 
+/* ---- 1x1 stride-1 convs (nn_conv_pw_*): the forward, with and without bias and eval BN +
+ * activation, bit-identical to a plain loop of fmaf over the input channels in order (then
+ * + bias, * a + b, the activation), on every instruction set and 1-3 threads; through
+ * nn_conv2d_forward_post when forced; against the GEMM path (relative L2) and double precision;
+ * an image alone gives its bits in the batch. */
+static void check_pw(int n, int ic, int oc, int h, int w, int bias, int act)
+{
+    nn_conv_geom g = {n, ic, h, w, oc, 1, 1, 1, 1, 0, 0, 1, h, w, 0};
+    g.batch = nn_conv2d_batch_wanted(&g);
+    char name[96];
+    snprintf(name, sizeof name, "1x1 n%d %d->%d %dx%d%s act%d", n, ic, oc, h, w,
+             bias ? " +b" : "", act);
+    const size_t P = (size_t)h * w, nx = (size_t)n * ic * P, ny = (size_t)n * oc * P;
+    const size_t nw = (size_t)oc * ic;
+    float *x = rnd(nx), *wt = rnd(nw), *b = bias ? rnd((size_t)oc) : NULL;
+    float *pa = rnd((size_t)oc), *pb = rnd((size_t)oc);
+    for (int i = 0; i < oc; i++)
+        pa[i] *= 4.0f, pb[i] *= 4.0f; /* outputs both sides of 0 and of 6 */
+    float *y0 = malloc(sizeof(float) * ny), *yp0 = malloc(sizeof(float) * ny);
+    double num = 0, den = 0;
+    for (int i = 0; i < n; i++)
+        for (int o = 0; o < oc; o++)
+            for (size_t q = 0; q < P; q++) {
+                float acc = 0.0f;
+                double d = b ? b[o] : 0.0;
+                for (int c = 0; c < ic; c++) {
+                    const float xv = x[((size_t)i * ic + c) * P + q], wv = wt[(size_t)o * ic + c];
+                    acc = fmaf(xv, wv, acc);
+                    d += (double)xv * wv;
+                }
+                const size_t k = ((size_t)i * oc + o) * P + q;
+                y0[k] = b ? acc + b[o] : acc;
+                yp0[k] = act_f(y0[k] * pa[o] + pb[o], act);
+                num += (y0[k] - d) * (y0[k] - d);
+                den += d * d;
+            }
+    CHECK_LE(num / den, 1e-10, "%s: NMSE against double precision", name);
+    nn_conv_set_algo(NN_CONV_DIRECT);
+    CHECK(nn_conv_pw_use(&g), "%s: not taken when forced", name);
+    const nn_isa best = nn_conv_set_isa(NN_ISA_AVX512);
+    float *y = malloc(sizeof(float) * ny), *yp = malloc(sizeof(float) * ny);
+    for (int isa = (int)best; isa >= (int)NN_ISA_C; isa--) {
+        nn_conv_set_isa((nn_isa)isa);
+        for (int threads = 1; threads <= 3; threads++) {
+            nn_set_threads(threads);
+            memset(y, 0xff, sizeof(float) * ny); /* NaN: every output written */
+            memset(yp, 0xff, sizeof(float) * ny);
+            nn_conv_pw_forward_post(&g, x, wt, b, NULL, NULL, NN_ACT_NONE, y);
+            nn_conv_pw_forward_post(&g, x, wt, b, pa, pb, act, yp);
+            CHECK(same(y, y0, ny), "%s %s %d threads: forward differs from the fmaf loop", name,
+                  nn_isa_name((nn_isa)isa), threads);
+            CHECK(same(yp, yp0, ny), "%s %s %d threads: forward + BN + act differs", name,
+                  nn_isa_name((nn_isa)isa), threads);
+        }
+    }
+    nn_set_threads(2);
+    nn_conv_set_isa(best);
+    /* the engine's entry point takes it when forced; one image alone: its bits in the batch */
+    float *col = malloc(sizeof(float) * (nn_conv2d_col_size(&g) + 1));
+    memset(yp, 0xff, sizeof(float) * ny);
+    nn_conv2d_forward_post(&g, x, wt, b, pa, pb, act, yp, col);
+    CHECK(same(yp, yp0, ny), "%s: nn_conv2d_forward_post (forced) differs", name);
+    nn_conv_geom g1 = g;
+    g1.n = 1;
+    g1.batch = nn_conv2d_batch_wanted(&g1);
+    const int last = n - 1;
+    nn_conv2d_forward_post(&g1, x + (size_t)last * ic * P, wt, b, pa, pb, act, yp, col);
+    CHECK(same(yp, yp0 + (size_t)last * oc * P, (size_t)oc * P),
+          "%s: the last image alone differs from its bits in the batch", name);
+    /* the GEMM path */
+    nn_conv_set_algo(NN_CONV_GEMM);
+    CHECK(!nn_conv_pw_use(&g), "%s: taken under GEMM", name);
+    nn_conv2d_forward_post(&g, x, wt, b, NULL, NULL, NN_ACT_NONE, y, col);
+    CHECK_LE(rel_l2(y, y0, ny), 1e-5, "%s: against the GEMM path", name);
+    nn_conv_set_algo(NN_CONV_AUTO);
+    nn_set_threads(1);
+    printf("%-40s = fmaf loop (+BN+act); c..%s x 1-3 threads, alone/batch bit-identical\n", name,
+           nn_isa_name(best));
+    free(x), free(wt), free(b), free(pa), free(pb), free(y0), free(yp0), free(y), free(yp),
+        free(col);
+}
+
 /* nn_conv2d_backward_set with set_dx on a dx full of NaN: the bits of a zeroed dx accumulated
  * into, direct kernel (flat and row layouts) and GEMM (stride 2) alike */
 static void check_set(const shape *sh)
@@ -460,6 +546,18 @@ int main(void)
     check_dw(2, 2, 5, 13, 1, 1, 1, NN_ACT_NONE);
     check_dw(1, 2, 31, 33, 1, 1, 0, NN_ACT_RELU);
     check_dw(1, 2, 33, 33, 1, 1, 0, NN_ACT_RELU);
+
+    /* 1x1 convs: a plane under one vector, a single pixel, planes not a multiple of 16
+     * (tiles across two images), output channels not a multiple of the tile (70 = 8 * 8 + 4 +
+     * 2), 200 input channels, MobileNet's 14 x 14, a large plane in several chunks of tiles */
+    check_pw(2, 3, 5, 3, 3, 0, NN_ACT_NONE);
+    check_pw(3, 13, 11, 1, 1, 1, NN_ACT_RELU);
+    check_pw(2, 17, 9, 7, 7, 1, NN_ACT_RELU6);
+    check_pw(1, 32, 24, 20, 33, 0, NN_ACT_RELU6);
+    check_pw(2, 5, 70, 6, 6, 1, NN_ACT_RELU);
+    check_pw(2, 200, 12, 5, 13, 1, NN_ACT_NONE);
+    check_pw(3, 8, 16, 14, 14, 0, NN_ACT_RELU6);
+    check_pw(2, 4, 10, 112, 112, 1, NN_ACT_RELU6);
 
     {
         static const shape set_shapes[] = {
