@@ -1,6 +1,7 @@
 /* nn_conv_direct.c — direct 3x3 convolutions (stride 1 and 2, groups 1) for the layers where
  * im2col + GEMM is slow: few channels on large images (CIFAR ResNets at 96-256 pixels), where
- * the GEMM has M = 16..64 rows and im2col copies every input nine times.
+ * the GEMM has M = 16..64 rows and im2col copies every input nine times. Also the depthwise
+ * 3x3 kernels and the 1x1 stride-1 forward (MobileNet's pointwise convs, nn_conv_pw_*).
  *
  * Layout. The input of a chunk of images is copied once into a zero-padded buffer: per
  * (image, channel) a plane of hp = (oh-1)*s + 3 rows; each row holds the s column phases of
@@ -60,6 +61,13 @@ typedef struct pwconv {
     int act;                      /* and then the activation (NN_ACT_*) */
     float *y;
 } pwconv;
+
+/* one vector of a pwconv tile: n pixels from x / y, then up to hi - n from the next image */
+typedef struct pwvec {
+    const float *x, *xb;
+    float *y, *yb;
+    int n, hi;
+} pwvec;
 
 /* nn_conv_pw's chunks of tiles: input columns of about this many bytes, at most this many */
 #define PW_CHUNK_BYTES (128 * 1024)
@@ -138,6 +146,8 @@ static void layout_pick(int oh, int ow, int s, dlayout *L)
 #define VKEEP(v) ((void)0)
 #define VLOADR(old, p, lo, hi) ((void)(old), (void)(lo), (void)(hi), *(p))
 #define VSTORER(p, v, lo, hi) ((void)(lo), (void)(hi), *(p) = (v))
+#define VLOADS VLOADR
+#define VSTORES VSTORER
 #define FWD_OCB 4
 #define FWD_NV 4
 #define FWD_CASES FT(4, 1) FT(4, 2) FT(4, 3) FT(4, 4) FT(2, 1) FT(2, 2) FT(2, 3) FT(2, 4) \
@@ -184,6 +194,8 @@ static inline __m256 avx2_loadr(__m256 old, const float *p, int lo, int hi)
 }
 #define VLOADR(old, p, lo, hi) avx2_loadr((old), (p), (lo), (hi))
 #define VSTORER(p, v, lo, hi) _mm256_maskstore_ps((p) - (lo), avx2_range((lo), (hi)), (v))
+#define VLOADS VLOADR
+#define VSTORES VSTORER
 #define FWD_OCB 4
 #define FWD_NV 3
 #define FWD_CASES FT(4, 1) FT(4, 2) FT(4, 3) FT(2, 1) FT(2, 2) FT(2, 3) FT(1, 1) FT(1, 2) \
@@ -237,6 +249,8 @@ static inline void avx512_storer(float *p, __m512 v, int lo, int hi)
 }
 #define VLOADR(old, p, lo, hi) avx512_loadr((old), (p), (lo), (hi))
 #define VSTORER(p, v, lo, hi) avx512_storer((p), (v), (lo), (hi))
+#define VLOADS(old, p, lo, hi) _mm512_mask_loadu_ps((old), avx512_range((lo), (hi)), (p) - (lo))
+#define VSTORES(p, v, lo, hi) _mm512_mask_storeu_ps((p) - (lo), avx512_range((lo), (hi)), (v))
 #define FWD_OCB 8
 #define FWD_NV 3
 #define FWD_CASES FT(8, 1) FT(8, 2) FT(8, 3) FT(4, 1) FT(4, 2) FT(4, 3) FT(2, 1) FT(2, 2) \
@@ -683,7 +697,13 @@ int nn_conv_pw_use(const nn_conv_geom *g)
         return 1;
     if (nn_conv_isa() == NN_ISA_C)
         return 0; /* the portable path is the GEMM's */
-    return g->ic <= 512 && (long)g->h * g->w >= 100;
+    /* bench_nets --conv IC,OC,H,W,1,1, batch 16, 2 threads (docs/performance.md, "Thirteenth
+     * pass"): 1.1-2.4x GEMM's speed from 28 x 28 down to 14 x 14 up to 512 channels in, a tie
+     * on the largest maps; on 6 x 6 and 7 x 7 planes 1.05-1.6x up to 256 channels, slower
+     * from 512 (its weights no longer stay in cache between tiles); under 16 pixels (each
+     * image's plane starts a vector) not measured */
+    const long plane = (long)g->h * g->w;
+    return plane >= 16 && g->ic <= (plane >= 100 ? 512 : 256);
 }
 
 typedef void (*pw_fn)(const pwconv *p, size_t t0, size_t t1);
@@ -730,7 +750,8 @@ void nn_conv_pw_forward_post(const nn_conv_geom *g, const float *x, const float 
         nv = 4;
         break;
     }
-    const size_t vecs = (size_t)g->n * ((p.plane + (size_t)vl - 1) / (size_t)vl);
+    const size_t vecs = p.plane >= (size_t)vl ? ((size_t)g->n * p.plane + vl - 1) / (size_t)vl
+                                              : (size_t)g->n * ((p.plane + vl - 1) / (size_t)vl);
     pw_job j = {&p, fn, (vecs + (size_t)nv - 1) / (size_t)nv};
     nn_par_run(pw_slice, &j);
 }

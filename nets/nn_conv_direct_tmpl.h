@@ -12,6 +12,7 @@
  *   VLOADR(old, p, lo, hi)  old with lanes lo..hi-1 loaded from p[0 .. hi-lo) (0 <= lo < hi
  *                        <= VL; p - lo may be read-masked, it stays inside the plane)
  *   VSTORER(p, v, lo, hi)   lanes lo..hi-1 of v to p[0 .. hi-lo)
+ *   VLOADS, VSTORES      the same where p - lo is inside the array (a plain masked access)
  *   FWD_OCB, FWD_NV      forward tile: output channels x vectors of pixels (compile time)
  *   FWD_CASES            one FT(ocb, nv) per tile the dispatcher may ask for
  *   DW_OCB, DW_KIB       weight-gradient tile: output channels x kernel rows per pass
@@ -212,14 +213,15 @@ static void SFX(fwd_items)(const dconv *p, size_t i0, size_t i1)
 }
 
 /* 1x1 stride-1 convolution (nn_conv_pw_forward_post): OCB output channels from o0 x NV
- * vectors of pixels. Vector v reads xs[v] + c * plane (c: input channel) and writes
- * ys[v] + o * plane, cnt[v] pixels (all VL when FULL); the weights are read in place, output
- * channel o's row w + o * ic broadcast one input channel at a time. */
+ * vectors of pixels. Vector v's lanes 0 .. n-1 are pixels x + c * plane (c: the input
+ * channel) of one image, lanes n .. hi-1 (when hi > n) the first pixels xb + c * plane of the
+ * next; outputs to y / yb + o * plane (FULL: every vector is VL pixels of one image). The
+ * weights are read in place, output channel o's row w + o * ic broadcast one input channel at
+ * a time. */
 static inline __attribute__((always_inline)) void SFX(pw_tile)(const pwconv *p,
-                                                               const float *const *xs,
-                                                               float *const *ys, const int *cnt,
-                                                               int o0, const int OCB,
-                                                               const int NV, const int FULL)
+                                                               const pwvec *vs, int o0,
+                                                               const int OCB, const int NV,
+                                                               const int FULL)
 {
     VEC acc[FWD_OCB][FWD_NV];
     const float *wr[FWD_OCB];
@@ -231,8 +233,17 @@ static inline __attribute__((always_inline)) void SFX(pw_tile)(const pwconv *p,
     const size_t plane = p->plane;
     for (int c = 0; c < p->ic; c++) {
         VEC xv[FWD_NV];
+        const size_t off = (size_t)c * plane;
         _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)
-            xv[v] = FULL ? VLOAD(xs[v] + (size_t)c * plane) : VLOADN(xs[v] + (size_t)c * plane, cnt[v]);
+        {
+            if (FULL)
+                xv[v] = VLOAD(vs[v].x + off);
+            else {
+                xv[v] = VLOADN(vs[v].x + off, vs[v].n);
+                if (vs[v].hi > vs[v].n)
+                    xv[v] = VLOADS(xv[v], vs[v].xb + off, vs[v].n, vs[v].hi);
+            }
+        }
         _Pragma("GCC unroll 8") for (int o = 0; o < OCB; o++)
         {
             const VEC wv = VSET1(wr[o][c]);
@@ -243,6 +254,7 @@ static inline __attribute__((always_inline)) void SFX(pw_tile)(const pwconv *p,
     _Pragma("GCC unroll 8") for (int o = 0; o < OCB; o++)
     {
         const int oc = o0 + o;
+        const size_t off = (size_t)oc * plane;
         _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)
         {
             VEC r = acc[o][v];
@@ -256,28 +268,34 @@ static inline __attribute__((always_inline)) void SFX(pw_tile)(const pwconv *p,
                     r = VMIN6(r);
             }
             if (FULL)
-                VSTORE(ys[v] + (size_t)oc * plane, r);
-            else
-                VSTOREN(ys[v] + (size_t)oc * plane, r, cnt[v]);
+                VSTORE(vs[v].y + off, r);
+            else {
+                VSTOREN(vs[v].y + off, r, vs[v].n);
+                if (vs[v].hi > vs[v].n)
+                    VSTORES(vs[v].yb + off, r, vs[v].n, vs[v].hi);
+            }
         }
     }
 }
 
-/* items: tiles of FWD_NV vectors of VL pixels, counted over the images' planes one after the
- * other (a plane's last vector may be partial; a tile may span two images). A thread's tiles
- * go in chunks of about PW_CHUNK_BYTES of input columns: per block of output channels, every
- * tile of the chunk, so that the columns stay in cache and each output row is written in runs
- * of the chunk's width (tile by tile through every channel kept up to 3 * 64 rows in flight
- * and lost the hardware prefetchers on large maps: 32 -> 64 at 112 x 112, 8.4 against 4.7 ms) */
+/* items: tiles of FWD_NV vectors of VL pixels. On planes of at least VL pixels the vectors run
+ * over the batch's pixels (image by image) without a gap, so that a vector may hold the end of
+ * one image and the start of the next (a 7 x 7 plane: 49 vectors for 16 images, not 64); on
+ * smaller planes each image's plane starts a vector. A thread's tiles go in chunks of about
+ * PW_CHUNK_BYTES of input columns: per block of output channels, every tile of the chunk, so
+ * that the columns stay in cache and each output row is written in runs of the chunk's width
+ * (tile by tile through every channel kept up to 3 * 64 rows in flight and lost the hardware
+ * prefetchers on large maps: 32 -> 64 at 112 x 112, 8.4 against 4.7 ms) */
 static void SFX(pw_items)(const pwconv *p, size_t t0, size_t t1)
 {
-    const size_t nvec = (p->plane + VL - 1) / VL, total = (size_t)p->n * nvec;
-    const size_t xim = (size_t)p->ic * p->plane, yim = (size_t)p->oc * p->plane;
+    const size_t P = p->plane, xim = (size_t)p->ic * P, yim = (size_t)p->oc * P;
+    const int joined = P >= VL;
+    const size_t nvec = (P + VL - 1) / VL;
+    const size_t total = joined ? ((size_t)p->n * P + VL - 1) / VL : (size_t)p->n * nvec;
     size_t per = PW_CHUNK_BYTES / ((size_t)p->ic * FWD_NV * VL * sizeof(float));
     per = per < 1 ? 1 : per > PW_CHUNK_MAX ? PW_CHUNK_MAX : per;
-    const float *xs[PW_CHUNK_MAX][FWD_NV];
-    float *ys[PW_CHUNK_MAX][FWD_NV];
-    int cnt[PW_CHUNK_MAX][FWD_NV], nv[PW_CHUNK_MAX], full[PW_CHUNK_MAX];
+    pwvec vs[PW_CHUNK_MAX][FWD_NV];
+    int nv[PW_CHUNK_MAX], full[PW_CHUNK_MAX];
     for (size_t c0 = t0; c0 < t1; c0 += per) {
         const int nt = (int)(t1 - c0 < per ? t1 - c0 : per);
         for (int i = 0; i < nt; i++) {
@@ -287,11 +305,25 @@ static void SFX(pw_items)(const pwconv *p, size_t t0, size_t t1)
                 const size_t q = (c0 + (size_t)i) * FWD_NV + v;
                 if (q >= total)
                     break;
-                const size_t img = q / nvec, k = (q % nvec) * VL;
-                xs[i][v] = p->x + img * xim + k;
-                ys[i][v] = p->y + img * yim + k;
-                cnt[i][v] = p->plane - k < VL ? (int)(p->plane - k) : VL;
-                full[i] &= cnt[i][v] == VL;
+                size_t img, k;
+                if (joined) {
+                    img = q * VL / P;
+                    k = q * VL % P;
+                } else {
+                    img = q / nvec;
+                    k = (q % nvec) * VL;
+                }
+                pwvec *e = &vs[i][v];
+                e->x = p->x + img * xim + k;
+                e->y = p->y + img * yim + k;
+                e->n = P - k < VL ? (int)(P - k) : VL;
+                e->hi = e->n;
+                if (joined && e->n < VL && img + 1 < (size_t)p->n) {
+                    e->xb = p->x + (img + 1) * xim;
+                    e->yb = p->y + (img + 1) * yim;
+                    e->hi = VL;
+                }
+                full[i] &= e->n == VL;
                 nv[i]++;
             }
         }
@@ -302,9 +334,9 @@ static void SFX(pw_items)(const pwconv *p, size_t t0, size_t t1)
 #define FT(B, N)                                                                           \
     case (B) * 16 + (N):                                                                   \
         if (full[i])                                                                       \
-            SFX(pw_tile)(p, xs[i], ys[i], cnt[i], o, B, N, 1);                             \
+            SFX(pw_tile)(p, vs[i], o, B, N, 1);                                            \
         else                                                                               \
-            SFX(pw_tile)(p, xs[i], ys[i], cnt[i], o, B, N, 0);                             \
+            SFX(pw_tile)(p, vs[i], o, B, N, 0);                                            \
         break;
                 switch (b * 16 + nv[i]) {
                     FWD_CASES
@@ -462,6 +494,8 @@ static void SFX(dw_items)(const dconv *p, size_t i0, size_t i1)
 #undef VKEEP
 #undef VLOADR
 #undef VSTORER
+#undef VLOADS
+#undef VSTORES
 #undef FWD_OCB
 #undef FWD_NV
 #undef FWD_CASES

@@ -552,7 +552,7 @@ int main(void)
      * 2), 200 input channels, MobileNet's 14 x 14, a large plane in several chunks of tiles */
     check_pw(2, 3, 5, 3, 3, 0, NN_ACT_NONE);
     check_pw(3, 13, 11, 1, 1, 1, NN_ACT_RELU);
-    check_pw(2, 17, 9, 7, 7, 1, NN_ACT_RELU6);
+    check_pw(5, 17, 9, 7, 7, 1, NN_ACT_RELU6);
     check_pw(1, 32, 24, 20, 33, 0, NN_ACT_RELU6);
     check_pw(2, 5, 70, 6, 6, 1, NN_ACT_RELU);
     check_pw(2, 200, 12, 5, 13, 1, NN_ACT_NONE);
