@@ -14,6 +14,7 @@
 #include "io/io_image.h"
 #include "io/io_itk.h"
 #include "io/io_sha256.h"
+#include "nets/nn.h"
 #include "base/wb_log.h"
 #include "base/wb_rng.h"
 
@@ -546,7 +547,35 @@ static int add_patch(loader *L, const float *img, const exp_pre_frame *fr, const
     return 0;
 }
 
-/* The sliding windows of image im (index image): every grid square with enough tissue. */
+/* Windows made at once (their results held together: WIN_BATCH x ~46 KB at 96 x 96). */
+#define WIN_BATCH 64
+
+/* A batch of windows, made on the engine's thread pool: window i of [lo, hi) into res[i];
+ * each piece stops at its first failure (its index in fail[ith], its error in err[ith]). */
+typedef struct win_job {
+    const loader *L;
+    const float *img;
+    const exp_pre_frame *fr;
+    int side;
+    const int *wy, *wx;
+    exp_pre_result *res;
+    size_t fail[EXP_PRE_MAX_THREADS];
+    wb_error err[EXP_PRE_MAX_THREADS];
+} win_job;
+
+static void win_make(void *vc, int ith, size_t lo, size_t hi)
+{
+    win_job *j = vc;
+    for (size_t i = lo; i < hi; i++)
+        if (exp_patch_make(j->img, j->fr, &j->L->p, j->wy[i], j->wx[i], j->side, &j->res[i], &j->err[ith]) != 0) {
+            j->fail[ith] = i;
+            return;
+        }
+}
+
+/* The sliding windows of image im (index image): every grid square with enough tissue, made in
+ * batches of WIN_BATCH over the threads of preprocessing (exp_pre_threads; a window's result
+ * does not depend on the thread that made it) and appended in grid order. */
 static int add_windows(loader *L, const float *img, const exp_pre_frame *fr, const uint32_t *ii, size_t image,
                        exp_patch_image *im, double min_tissue, wb_error *err)
 {
@@ -554,9 +583,11 @@ static int add_windows(loader *L, const float *img, const exp_pre_frame *fr, con
     const int s = im->side;
     int ny = exp_patch_grid(fr->rows, s, im->stride, NULL), nx = exp_patch_grid(fr->cols, s, im->stride, NULL);
     int *py = malloc((size_t)(ny ? ny : 1) * sizeof *py), *pxs = malloc((size_t)(nx ? nx : 1) * sizeof *pxs);
-    if (!py || !pxs) {
-        free(py);
-        free(pxs);
+    int *wy = malloc(WIN_BATCH * sizeof *wy), *wx = malloc(WIN_BATCH * sizeof *wx), *wg = malloc(WIN_BATCH * sizeof *wg);
+    win_job *j = calloc(1, sizeof *j);
+    exp_pre_result *res = calloc(WIN_BATCH, sizeof *res);
+    if (!py || !pxs || !wy || !wx || !wg || !j || !res) {
+        free(py), free(pxs), free(wy), free(wx), free(wg), free(j), free(res);
         return wb_err(err, WB_E_NOMEM, NULL, "out of memory");
     }
     exp_patch_grid(fr->rows, s, im->stride, py);
@@ -566,38 +597,61 @@ static int add_windows(loader *L, const float *img, const exp_pre_frame *fr, con
     im->w0 = g->nw; /* relative to the windows for now; made a dataset index at the end */
     im->nw = 0;
     int rc = 0;
-    for (int a = 0; a < ny && rc == 0; a++)
-        for (int b = 0; b < nx && rc == 0; b++) {
+    long cell = 0;
+    const long cells = (long)ny * nx;
+    while (rc == 0 && cell < cells) {
+        /* the next batch of squares with enough tissue, in grid order */
+        size_t m = 0;
+        for (; cell < cells && m < WIN_BATCH; cell++) {
+            const int a = (int)(cell / nx), b = (int)(cell % nx);
             if (exp_patch_tissue(ii, fr->cols, py[a], pxs[b], s) < min_tissue) continue;
-            size_t c1 = g->wcap, c2 = g->wcap, c3 = g->wcap;
-            if (grow_to((void **)&g->witems, &c1, g->nw + 1, sizeof *g->witems) ||
-                grow_to((void **)&g->wslot, &c2, g->nw + 1, sizeof *g->wslot) ||
-                grow_to((void **)&g->wfeat, &c3, g->nw + 1, EXP_PRE_N_FEATURES * sizeof *g->wfeat)) {
-                rc = wb_err(err, WB_E_NOMEM, L->labels, "out of memory for %zu windows", g->nw + 1);
-                break;
-            }
-            g->wcap = c1;
-            exp_pre_result res;
-            if (exp_patch_make(img, fr, &L->p, py[a], pxs[b], s, &res, err) != 0) {
-                rc = -1;
-                break;
-            }
-            exp_patch_item *w = &g->witems[g->nw];
-            w->kind = EXP_PATCH_WINDOW;
-            w->image = image;
-            w->r0 = py[a];
-            w->c0 = pxs[b];
-            w->side = s;
-            w->grid = a * nx + b;
-            memcpy(g->wfeat + g->nw * EXP_PRE_N_FEATURES, res.features, sizeof res.features);
-            rc = store_put(&L->st, res.image, &g->wslot[g->nw], err);
-            exp_pre_result_free(&res);
-            if (rc) break;
-            g->nw++;
-            im->nw++;
+            wy[m] = py[a];
+            wx[m] = pxs[b];
+            wg[m] = (int)cell;
+            m++;
         }
-    free(py);
-    free(pxs);
+        if (!m) break;
+        memset(res, 0, m * sizeof *res); /* a window a failed piece did not make frees nothing */
+        *j = (win_job){.L = L, .img = img, .fr = fr, .side = s, .wy = wy, .wx = wx, .res = res};
+        for (int t = 0; t < EXP_PRE_MAX_THREADS; t++) j->fail[t] = SIZE_MAX;
+        nn_par_for(m, exp_pre_threads(), win_make, j);
+        size_t fail = SIZE_MAX;
+        int ft = -1;
+        for (int t = 0; t < EXP_PRE_MAX_THREADS; t++)
+            if (j->fail[t] < fail) {
+                fail = j->fail[t];
+                ft = t;
+            }
+        for (size_t i = 0; i < m; i++) {
+            if (rc == 0 && i == fail) {
+                *err = j->err[ft];
+                rc = -1;
+            }
+            size_t c1 = g->wcap, c2 = g->wcap, c3 = g->wcap;
+            if (rc == 0 && (grow_to((void **)&g->witems, &c1, g->nw + 1, sizeof *g->witems) ||
+                            grow_to((void **)&g->wslot, &c2, g->nw + 1, sizeof *g->wslot) ||
+                            grow_to((void **)&g->wfeat, &c3, g->nw + 1, EXP_PRE_N_FEATURES * sizeof *g->wfeat)))
+                rc = wb_err(err, WB_E_NOMEM, L->labels, "out of memory for %zu windows", g->nw + 1);
+            if (rc == 0) {
+                g->wcap = c1;
+                exp_patch_item *w = &g->witems[g->nw];
+                w->kind = EXP_PATCH_WINDOW;
+                w->image = image;
+                w->r0 = wy[i];
+                w->c0 = wx[i];
+                w->side = s;
+                w->grid = wg[i];
+                memcpy(g->wfeat + g->nw * EXP_PRE_N_FEATURES, res[i].features, sizeof res[i].features);
+                rc = store_put(&L->st, res[i].image, &g->wslot[g->nw], err);
+                if (rc == 0) {
+                    g->nw++;
+                    im->nw++;
+                }
+            }
+            exp_pre_result_free(&res[i]); /* zeroed when it was not made */
+        }
+    }
+    free(py), free(pxs), free(wy), free(wx), free(wg), free(j), free(res);
     return rc;
 }
 

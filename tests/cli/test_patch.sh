@@ -2,7 +2,7 @@
 # cli.patch: data.task: patch end to end on a small synthetic cohort — config errors at
 # file:line:col (exit 2), lesion and background patches (edges, large boxes, boxes outside the
 # image, centre-and-radius boxes with repeated rows), whole-image scores as the maximum of each
-# image's heat map, and the same bits on a second run.
+# image's heat map, and the same bits on a second run and on two threads.
 # Usage: test_patch.sh WORKBENCH WEIGHTS_DIR OUT_DIR
 set -euo pipefail
 wb=$1 weights=$2 out=$3
@@ -92,6 +92,13 @@ expect_eq "$(ls -a "$out/runs/cache" | grep -c wb-spill || true)" 0 "the spill f
 for f in predictions.csv predictions_image.csv heatmaps.csv patches.csv patches.png folds.csv metrics.csv; do
   checks=$((checks + 1))
   cmp -s "$run/$f" "$run2/$f" || { fails=$((fails + 1)); echo "FAIL: $f differs between two runs" >&2; }
+done
+# two threads (the windows made in batches over both): the same bits as one
+expect_exit 0 "$wb" -q run "$out/p.yaml" --out "$out/runs" --timestamp T2 --set threads=2
+run3=$(ls -d "$out"/runs/patch-T2-????????)
+for f in predictions.csv predictions_image.csv heatmaps.csv patches.csv patches.png folds.csv metrics.csv; do
+  checks=$((checks + 1))
+  cmp -s "$run/$f" "$run3/$f" || { fails=$((fails + 1)); echo "FAIL: $f differs between 1 and 2 threads" >&2; }
 done
 # the report (with its embedded contact sheet) comes out the same when made again from the files
 cp "$run/report.html" "$out/report1.html"
