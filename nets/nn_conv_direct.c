@@ -52,10 +52,14 @@ typedef struct dconv {
     int flat;                   /* forward, stride 1: the flat layout (layout_flat) */
 } dconv;
 
-/* A 1x1 stride-1 convolution (nn_conv_pw_*): x [n][ic][plane] -> y [n][oc][plane], w [oc][ic] */
+/* A 1x1 stride-1 convolution (nn_conv_pw_*): x [n][ic][plane] -> y [n][oc][plane], the weight
+ * of output o, input c at w[o * wso + c * wsc] (forward: [oc][ic]; input gradient: the
+ * forward's weights transposed in place) */
 typedef struct pwconv {
     int n, ic, oc;
     size_t plane;                 /* pixels of a channel's plane (h * w) */
+    size_t wso, wsc;
+    int accumulate;               /* y += conv (b, post_a NULL) instead of y = conv + b */
     const float *x, *w, *b;
     const float *post_a, *post_b; /* then y = y * a[o] + b[o] (eval-mode BN) */
     int act;                      /* and then the activation (NN_ACT_*) */
@@ -686,7 +690,7 @@ int nn_conv_pw_shape(const nn_conv_geom *g)
            g->oc >= 1 && g->h >= 1 && g->w >= 1;
 }
 
-int nn_conv_pw_use(const nn_conv_geom *g)
+static int pw_rule(const nn_conv_geom *g, int k)
 {
     if (!nn_conv_pw_shape(g))
         return 0;
@@ -703,7 +707,18 @@ int nn_conv_pw_use(const nn_conv_geom *g)
      * from 512 (its weights no longer stay in cache between tiles); under 16 pixels (each
      * image's plane starts a vector) not measured */
     const long plane = (long)g->h * g->w;
-    return plane >= 16 && g->ic <= (plane >= 100 ? 512 : 256);
+    return plane >= 16 && k <= (plane >= 100 ? 512 : 256);
+}
+
+int nn_conv_pw_use(const nn_conv_geom *g)
+{
+    return pw_rule(g, g->ic);
+}
+
+/* the input gradient sums over the output channels: the same rule with K = oc */
+int nn_conv_pw_use_dx(const nn_conv_geom *g)
+{
+    return pw_rule(g, g->oc);
 }
 
 typedef void (*pw_fn)(const pwconv *p, size_t t0, size_t t1);
@@ -723,12 +738,9 @@ static void pw_slice(void *vp, int ith, int nth)
         j->fn(j->p, t0, t1);
 }
 
-void nn_conv_pw_forward_post(const nn_conv_geom *g, const float *x, const float *wt,
-                             const float *b, const float *post_a, const float *post_b, int act,
-                             float *y)
+static void pw_run(const pwconv *pp)
 {
-    pwconv p = {.n = g->n, .ic = g->ic, .oc = g->oc, .plane = (size_t)g->h * g->w, .x = x,
-                .w = wt, .b = b, .post_a = post_a, .post_b = post_b, .act = act, .y = y};
+    pwconv p = *pp;
     pw_fn fn;
     int vl, nv;
     switch (nn_conv_isa()) {
@@ -750,10 +762,31 @@ void nn_conv_pw_forward_post(const nn_conv_geom *g, const float *x, const float 
         nv = 4;
         break;
     }
-    const size_t vecs = p.plane >= (size_t)vl ? ((size_t)g->n * p.plane + vl - 1) / (size_t)vl
-                                              : (size_t)g->n * ((p.plane + vl - 1) / (size_t)vl);
+    const size_t n = (size_t)p.n;
+    const size_t vecs = p.plane >= (size_t)vl ? (n * p.plane + vl - 1) / (size_t)vl
+                                              : n * ((p.plane + vl - 1) / (size_t)vl);
     pw_job j = {&p, fn, (vecs + (size_t)nv - 1) / (size_t)nv};
     nn_par_run(pw_slice, &j);
+}
+
+void nn_conv_pw_forward_post(const nn_conv_geom *g, const float *x, const float *wt,
+                             const float *b, const float *post_a, const float *post_b, int act,
+                             float *y)
+{
+    pwconv p = {.n = g->n, .ic = g->ic, .oc = g->oc, .plane = (size_t)g->h * g->w,
+                .wso = (size_t)g->ic, .wsc = 1, .x = x, .w = wt, .b = b, .post_a = post_a,
+                .post_b = post_b, .act = act, .y = y};
+    pw_run(&p);
+}
+
+void nn_conv_pw_dx_set(const nn_conv_geom *g, const float *wt, const float *dy, float *dx,
+                       int set)
+{
+    /* dx [n][ic][plane] (+)= W^T dy: a 1x1 conv from oc channels to ic, weight (i, o) at
+     * wt[o * ic + i] */
+    pwconv p = {.n = g->n, .ic = g->oc, .oc = g->ic, .plane = (size_t)g->h * g->w, .wso = 1,
+                .wsc = (size_t)g->ic, .accumulate = !set, .x = dy, .w = wt, .y = dx};
+    pw_run(&p);
 }
 
 /* ------------------------------------------------------------------ dW of small maps */

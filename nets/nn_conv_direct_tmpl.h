@@ -215,9 +215,9 @@ static void SFX(fwd_items)(const dconv *p, size_t i0, size_t i1)
 /* 1x1 stride-1 convolution (nn_conv_pw_forward_post): OCB output channels from o0 x NV
  * vectors of pixels. Vector v's lanes 0 .. n-1 are pixels x + c * plane (c: the input
  * channel) of one image, lanes n .. hi-1 (when hi > n) the first pixels xb + c * plane of the
- * next; outputs to y / yb + o * plane (FULL: every vector is VL pixels of one image). The
- * weights are read in place, output channel o's row w + o * ic broadcast one input channel at
- * a time. */
+ * next; outputs to y / yb + o * plane (FULL: every vector is VL pixels of one image), added to
+ * what is there when p->accumulate. The weights are read in place, output channel o's weight
+ * of input channel c at w[o * wso + c * wsc], broadcast one input channel at a time. */
 static inline __attribute__((always_inline)) void SFX(pw_tile)(const pwconv *p,
                                                                const pwvec *vs, int o0,
                                                                const int OCB, const int NV,
@@ -227,11 +227,12 @@ static inline __attribute__((always_inline)) void SFX(pw_tile)(const pwconv *p,
     const float *wr[FWD_OCB];
     _Pragma("GCC unroll 8") for (int o = 0; o < OCB; o++)
     {
-        wr[o] = p->w + (size_t)(o0 + o) * p->ic;
+        wr[o] = p->w + (size_t)(o0 + o) * p->wso;
         _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[o][v] = VZERO();
     }
-    const size_t plane = p->plane;
-    for (int c = 0; c < p->ic; c++) {
+    const size_t plane = p->plane, wsc = p->wsc;
+    size_t wo = 0;
+    for (int c = 0; c < p->ic; c++, wo += wsc) {
         VEC xv[FWD_NV];
         const size_t off = (size_t)c * plane;
         _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)
@@ -246,7 +247,7 @@ static inline __attribute__((always_inline)) void SFX(pw_tile)(const pwconv *p,
         }
         _Pragma("GCC unroll 8") for (int o = 0; o < OCB; o++)
         {
-            const VEC wv = VSET1(wr[o][c]);
+            const VEC wv = VSET1(wr[o][wo]);
             _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)
                 acc[o][v] = VFMA(xv[v], wv, acc[o][v]);
         }
@@ -258,6 +259,17 @@ static inline __attribute__((always_inline)) void SFX(pw_tile)(const pwconv *p,
         _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)
         {
             VEC r = acc[o][v];
+            if (p->accumulate) {
+                VEC old;
+                if (FULL)
+                    old = VLOAD(vs[v].y + off);
+                else {
+                    old = VLOADN(vs[v].y + off, vs[v].n);
+                    if (vs[v].hi > vs[v].n)
+                        old = VLOADS(old, vs[v].yb + off, vs[v].n, vs[v].hi);
+                }
+                r = VADD(old, r);
+            }
             if (p->b)
                 r = VADD(r, VSET1(p->b[oc]));
             if (p->post_a) { /* eval-mode BN (+ ReLU) of this channel */

@@ -306,7 +306,8 @@ void nn_conv_wino_dw(const nn_conv_geom *g, const float *x, const float *dy, flo
 size_t nn_conv_direct_avail(const nn_conv_geom *g);
 
 /* 1x1 stride-1 convs without padding, groups 1 (MobileNet's pointwise convs; nn_conv_pw_use:
- * and the rule gives it the layer): the forward as a register tile over the images' planes,
+ * and the rule gives it the layer): the forward and input gradient as a register tile over the
+ * images' planes,
  * in nn_conv_direct.c, chosen by nn_conv_isa() like the direct kernels; every instruction
  * set, batch and thread count gives the same bits. post_a / post_b / act as
  * nn_conv_direct_forward_post. */
@@ -315,6 +316,11 @@ int nn_conv_pw_use(const nn_conv_geom *g);
 void nn_conv_pw_forward_post(const nn_conv_geom *g, const float *x, const float *wt,
                              const float *b, const float *post_a, const float *post_b, int act,
                              float *y);
+/* The input gradient by the same kernel (the weights read transposed in place): dx += W^T dy,
+ * or with set dx = W^T dy (dx not read); nn_conv_pw_use_dx: the rule for this pass. */
+int nn_conv_pw_use_dx(const nn_conv_geom *g);
+void nn_conv_pw_dx_set(const nn_conv_geom *g, const float *wt, const float *dy, float *dx,
+                       int set);
 
 /* Depthwise 3x3 convs (groups = channels), stride 1 or 2, padding 0..2 (nn_conv_dw_use):
  * vectorised kernels in nn_conv_direct.c, chosen by nn_conv_isa() like the direct kernels;

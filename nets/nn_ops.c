@@ -749,8 +749,10 @@ void nn_conv2d_backward_set(const nn_conv_geom *g, const float *x, const float *
                             float *col, float *dcol)
 {
     const int ohw = g->oh * g->ow;
-    /* the kernels that overwrite dx themselves: the depthwise and direct 3x3 ones */
-    const int sets = nn_conv_dw_use(g) || (nn_conv_direct_use(g, NN_PASS_DX) && !conv_is_depthwise(g));
+    /* the kernels that overwrite dx themselves: the depthwise, direct 3x3 and 1x1 ones */
+    const int pw_dx = dx && nn_conv_pw_use_dx(g);
+    const int sets = nn_conv_dw_use(g) || pw_dx ||
+                     (nn_conv_direct_use(g, NN_PASS_DX) && !conv_is_depthwise(g));
     if (dx && set_dx && !sets) {
         ew_job z = {(size_t)g->n * g->ic * g->h * g->w, NULL, NULL, dx, 0.0f};
         nn_par_run(zero_slice, &z);
@@ -780,6 +782,10 @@ void nn_conv2d_backward_set(const nn_conv_geom *g, const float *x, const float *
     }
     if (dx && nn_conv_direct_use(g, NN_PASS_DX)) {
         nn_conv_direct_dx_set(g, wt, dy, dx, set_dx, dcol);
+        dx = NULL;
+    }
+    if (pw_dx) {
+        nn_conv_pw_dx_set(g, wt, dy, dx, set_dx);
         dx = NULL;
     }
     if (!dw && !dx)

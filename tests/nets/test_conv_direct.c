@@ -16,7 +16,8 @@
  *  - the 1x1 stride-1 kernel (nn_conv_pw_*): forward, with and without eval-mode BN and the
  *    activation in the store, bit-identical to a plain fmaf loop over the input channels on
  *    every instruction set and 1-3 threads, against the GEMM path and double precision, one
- *    image alone bit-identical to its place in the batch;
+ *    image alone bit-identical to its place in the batch; the input gradient (set and added)
+ *    bit-identical to a plain fmaf loop over the output channels;
  *  - batch norm with batch statistics (forward + ReLU / ReLU6, backward with the activation's
  *    backward inside): every instruction set gives the C loops' bits; statistics against a
  *    double-precision two-pass reference.
@@ -322,7 +323,8 @@ static void check_dw(int n, int c, int h, int w, int s, int p, int bias, int act
  * activation, bit-identical to a plain loop of fmaf over the input channels in order (then
  * + bias, * a + b, the activation), on every instruction set and 1-3 threads; through
  * nn_conv2d_forward_post when forced; against the GEMM path (relative L2) and double precision;
- * an image alone gives its bits in the batch. */
+ * an image alone gives its bits in the batch. The input gradient (set and added) bit-identical
+ * to a plain fmaf loop over the output channels, directly and through the engine's backward. */
 static void check_pw(int n, int ic, int oc, int h, int w, int bias, int act)
 {
     nn_conv_geom g = {n, ic, h, w, oc, 1, 1, 1, 1, 0, 0, 1, h, w, 0};
@@ -389,15 +391,58 @@ static void check_pw(int n, int ic, int oc, int h, int w, int bias, int act)
           "%s: the last image alone differs from its bits in the batch", name);
     /* the GEMM path */
     nn_conv_set_algo(NN_CONV_GEMM);
-    CHECK(!nn_conv_pw_use(&g), "%s: taken under GEMM", name);
+    CHECK(!nn_conv_pw_use(&g) && !nn_conv_pw_use_dx(&g), "%s: taken under GEMM", name);
     nn_conv2d_forward_post(&g, x, wt, b, NULL, NULL, NN_ACT_NONE, y, col);
     CHECK_LE(rel_l2(y, y0, ny), 1e-5, "%s: against the GEMM path", name);
+
+    /* the input gradient: dx = W^T dy, a chain of fmaf over the output channels in order,
+     * added to dx (from random values) or overwriting it (from NaN) */
+    float *dy = rnd(ny), *dxin = rnd(nx), *dxa0 = malloc(sizeof(float) * nx);
+    float *dxs0 = malloc(sizeof(float) * nx), *dx = malloc(sizeof(float) * nx);
+    float *dcol = malloc(sizeof(float) * (nn_conv2d_col_size(&g) + 1));
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < ic; c++)
+            for (size_t q = 0; q < P; q++) {
+                float acc = 0.0f;
+                for (int o = 0; o < oc; o++)
+                    acc = fmaf(dy[((size_t)i * oc + o) * P + q], wt[(size_t)o * ic + c], acc);
+                const size_t k = ((size_t)i * ic + c) * P + q;
+                dxs0[k] = acc;
+                dxa0[k] = dxin[k] + acc;
+            }
+    nn_conv2d_backward_set(&g, x, wt, dy, dx, 1, NULL, NULL, col, dcol); /* GEMM, set */
+    CHECK_LE(rel_l2(dx, dxs0, nx), 1e-5, "%s: dx against the GEMM path", name);
+    nn_conv_set_algo(NN_CONV_DIRECT);
+    CHECK(nn_conv_pw_use_dx(&g), "%s: dx not taken when forced", name);
+    for (int isa = (int)best; isa >= (int)NN_ISA_C; isa--) {
+        nn_conv_set_isa((nn_isa)isa);
+        for (int threads = 1; threads <= 3; threads++) {
+            nn_set_threads(threads);
+            memset(dx, 0xff, sizeof(float) * nx);
+            nn_conv_pw_dx_set(&g, wt, dy, dx, 1);
+            CHECK(same(dx, dxs0, nx), "%s %s %d threads: dx set differs from the fmaf loop",
+                  name, nn_isa_name((nn_isa)isa), threads);
+            memcpy(dx, dxin, sizeof(float) * nx);
+            nn_conv_pw_dx_set(&g, wt, dy, dx, 0);
+            CHECK(same(dx, dxa0, nx), "%s %s %d threads: dx added differs from the fmaf loop",
+                  name, nn_isa_name((nn_isa)isa), threads);
+        }
+    }
+    nn_conv_set_isa(best);
+    nn_set_threads(2);
+    /* through the engine's backward (dx only; set and added) */
+    memset(dx, 0xff, sizeof(float) * nx);
+    nn_conv2d_backward_set(&g, x, wt, dy, dx, 1, NULL, NULL, col, dcol);
+    CHECK(same(dx, dxs0, nx), "%s: nn_conv2d_backward_set (forced, set) differs", name);
+    memcpy(dx, dxin, sizeof(float) * nx);
+    nn_conv2d_backward(&g, x, wt, dy, dx, NULL, NULL, col, dcol);
+    CHECK(same(dx, dxa0, nx), "%s: nn_conv2d_backward (forced, added) differs", name);
     nn_conv_set_algo(NN_CONV_AUTO);
     nn_set_threads(1);
-    printf("%-40s = fmaf loop (+BN+act); c..%s x 1-3 threads, alone/batch bit-identical\n", name,
-           nn_isa_name(best));
+    printf("%-40s fwd = fmaf loop (+BN+act), dx (set, added) = fmaf loop; c..%s x 1-3 threads, "
+           "alone/batch bit-identical\n", name, nn_isa_name(best));
     free(x), free(wt), free(b), free(pa), free(pb), free(y0), free(yp0), free(y), free(yp),
-        free(col);
+        free(col), free(dy), free(dxin), free(dxa0), free(dxs0), free(dx), free(dcol);
 }
 
 /* nn_conv2d_backward_set with set_dx on a dx full of NaN: the bits of a zeroed dx accumulated
