@@ -405,13 +405,85 @@ void glcm_mean_sd(const double feat[4][IO_ITK_GLCM_COUNT], double out[IO_ITK_GLC
     }
 }
 
+// HistogramToTextureFeaturesFilter<Histogram<double>>::GenerateData of ITK 5.2 (with its
+// ComputeMeansAndVariances) on the frequencies f[i0 + i1 * L] of an L x L histogram: the same
+// operations on the same types, in the same order over the bins (the histogram's instance
+// order, axis 0 fastest), with itk::Math's own tests, so the same bits. What it leaves out is
+// the filter's itk::Index (a heap-allocated vnl vector) per bin in each of its three passes:
+// 3 x 4096 allocations per offset at 64 levels, most of a patch's feature time. out[] in the
+// filter's TextureFeature order (Energy .. HaralickCorrelation).
+void glcm_texture(const std::vector<double> &f, size_t L, double out[8])
+{
+    const size_t nb = L * L;
+    double total = 0; // the histogram's total frequency (integer counts: exact in any order)
+    for (size_t k = 0; k < nb; k++)
+        total += f[k];
+    std::vector<double> rf(nb);
+    for (size_t k = 0; k < nb; k++)
+        rf[k] = f[k] / total;
+    // ComputeMeansAndVariances
+    std::vector<double> marginal(L, 0.0);
+    double pixelMean = 0;
+    for (size_t k = 0; k < nb; k++) {
+        const itk::IndexValueType i0 = (itk::IndexValueType)(k % L);
+        pixelMean += i0 * rf[k];
+        marginal[(size_t)i0] += rf[k];
+    }
+    double marginalMean = marginal[0], marginalDevSquared = 0;
+    for (unsigned int a = 1; a < L; a++) {
+        int k = a + 1;
+        double M_k_minus_1 = marginalMean;
+        double S_k_minus_1 = marginalDevSquared;
+        double x_k = marginal[a];
+        double M_k = M_k_minus_1 + (x_k - M_k_minus_1) / k;
+        double S_k = S_k_minus_1 + (x_k - M_k_minus_1) * (x_k - M_k);
+        marginalMean = M_k;
+        marginalDevSquared = S_k;
+    }
+    marginalDevSquared = marginalDevSquared / L;
+    double pixelVariance = 0;
+    for (size_t k = 0; k < nb; k++) {
+        const itk::IndexValueType i0 = (itk::IndexValueType)(k % L);
+        pixelVariance += (i0 - pixelMean) * (i0 - pixelMean) * rf[k];
+    }
+    // GenerateData's features
+    double energy = 0, entropy = 0, correlation = 0, inverseDifferenceMoment = 0, inertia = 0,
+           clusterShade = 0, clusterProminence = 0, haralickCorrelation = 0;
+    double pixelVarianceSquared = pixelVariance * pixelVariance;
+    if (itk::Math::FloatAlmostEqual(pixelVarianceSquared, 0.0, 4,
+                                    2 * itk::NumericTraits<double>::epsilon()))
+        pixelVarianceSquared = 1.;
+    const double log2 = std::log(2.0);
+    for (size_t k = 0; k < nb; k++) {
+        const double frequency = rf[k];
+        if (itk::Math::AlmostEquals(frequency, itk::NumericTraits<double>::ZeroValue()))
+            continue;
+        const itk::IndexValueType i0 = (itk::IndexValueType)(k % L), i1 = (itk::IndexValueType)(k / L);
+        energy += frequency * frequency;
+        entropy -= (frequency > 0.0001) ? frequency * std::log(frequency) / log2 : 0;
+        correlation += ((i0 - pixelMean) * (i1 - pixelMean) * frequency) / pixelVarianceSquared;
+        inverseDifferenceMoment += frequency / (1.0 + (i0 - i1) * (i0 - i1));
+        inertia += (i0 - i1) * (i0 - i1) * frequency;
+        clusterShade += std::pow((i0 - pixelMean) + (i1 - pixelMean), 3) * frequency;
+        clusterProminence += std::pow((i0 - pixelMean) + (i1 - pixelMean), 4) * frequency;
+        haralickCorrelation += i0 * i1 * frequency;
+    }
+    haralickCorrelation = (haralickCorrelation - marginalMean * marginalMean) / marginalDevSquared;
+    const double v[8] = {energy,       entropy,           correlation,        inverseDifferenceMoment,
+                         inertia,      clusterShade,      clusterProminence,  haralickCorrelation};
+    for (int i = 0; i < 8; i++)
+        out[i] = v[i];
+}
+
 } // namespace
 
-// The co-occurrence counts are made here, one offset at a time, and handed to ITK's
-// HistogramToTextureFeaturesFilter in the histogram ScalarImageToCooccurrenceMatrixFilter
-// would have filled (same bins, bounds and integer frequencies): the features are ITK's to the
-// bit (tests/preprocess checks them against io_itk_glcm_features_reference), without the
-// filter's histogram lookup and neighbourhood iterator per pixel pair (most of its time).
+// The co-occurrence counts are made here, one offset at a time, put in the bins of the
+// histogram ScalarImageToCooccurrenceMatrixFilter would have filled (same bins, bounds and
+// integer frequencies, the bins found by ITK's own lookup), and the features computed from it
+// as ITK's HistogramToTextureFeaturesFilter computes them (glcm_texture): ITK's to the bit
+// (tests/preprocess checks them against io_itk_glcm_features_reference, the whole ITK
+// filter), without the filter's histogram lookup and neighbourhood iterator per pixel pair,
+// nor its index allocation per bin.
 extern "C" int io_itk_glcm_features(const float *img, const uint8_t *mask, int rows, int cols,
                                     int levels, double out[IO_ITK_GLCM_COUNT],
                                     double sd[IO_ITK_GLCM_COUNT], wb_error *err)
@@ -424,7 +496,6 @@ extern "C" int io_itk_glcm_features(const float *img, const uint8_t *mask, int r
         for (size_t i = 0; i < n; i++)
             q[i] = (uint16_t)glcm_level(img[i], levels);
         using Hist = Tex::HistogramType;
-        using Calc = Tex::TextureFeaturesFilterType;
         // the histogram as ScalarImageToCooccurrenceMatrixFilter sets it up with
         // SetPixelValueMinMax(0, levels - 1): levels bins per axis over [0, levels]
         auto h = Hist::New();
@@ -449,6 +520,7 @@ extern "C" int io_itk_glcm_features(const float *img, const uint8_t *mask, int r
             }
         }
         std::vector<uint32_t> cnt(L * L);
+        std::vector<double> freq(L * L);
         double feat[4][IO_ITK_GLCM_COUNT];
         for (int o = 0; o < 4; o++) {
             std::fill(cnt.begin(), cnt.end(), 0u);
@@ -466,21 +538,15 @@ extern "C" int io_itk_glcm_features(const float *img, const uint8_t *mask, int r
                     cnt[b * L + a]++;
                 }
             }
-            h->Initialize(size, lo, hi);
-            Hist::IndexType idx(2);
+            std::fill(freq.begin(), freq.end(), 0.0);
             for (size_t a = 0; a < L; a++)
-                for (size_t b = 0; b < L; b++) {
-                    if (!cnt[a * L + b])
-                        continue;
-                    idx[0] = bin[a];
-                    idx[1] = bin[b];
-                    h->IncreaseFrequencyOfIndex(idx, (double)cnt[a * L + b]);
-                }
-            auto calc = Calc::New();
-            calc->SetInput(h);
-            calc->Update();
+                for (size_t b = 0; b < L; b++)
+                    if (cnt[a * L + b]) // the bin (bin[a], bin[b]), axis 0 fastest
+                        freq[(size_t)bin[a] + (size_t)bin[b] * L] += (double)cnt[a * L + b];
+            double t[8];
+            glcm_texture(freq, L, t);
             for (int f = 0; f < IO_ITK_GLCM_COUNT; f++)
-                feat[o][f] = calc->GetFeature(glcm_order[f]);
+                feat[o][f] = t[(int)glcm_order[f]];
         }
         glcm_mean_sd(feat, out, sd);
         return 0;
