@@ -515,10 +515,11 @@ static void pad_run(const float *x, int planes, int c, int h, int w, int ph, int
     nn_par_run(pad_slice, &j);
 }
 
-typedef void (*items_fn)(const dconv *p, size_t i0, size_t i1);
+/* a kernel over items i0 .. i1-1 of its job (a dconv or a pwconv) */
+typedef void (*items_fn)(const void *p, size_t i0, size_t i1);
 
 typedef struct items_job {
-    const dconv *p;
+    const void *p;
     items_fn fn;
     size_t n;
 } items_job;
@@ -721,27 +722,10 @@ int nn_conv_pw_use_dx(const nn_conv_geom *g)
     return pw_rule(g, g->oc);
 }
 
-typedef void (*pw_fn)(const pwconv *p, size_t t0, size_t t1);
-
-typedef struct pw_job {
-    const pwconv *p;
-    pw_fn fn;
-    size_t n;
-} pw_job;
-
-static void pw_slice(void *vp, int ith, int nth)
-{
-    const pw_job *j = vp;
-    size_t t0, t1;
-    nn_par_range(j->n, ith, nth, 1, &t0, &t1);
-    if (t1 > t0)
-        j->fn(j->p, t0, t1);
-}
-
 static void pw_run(const pwconv *pp)
 {
     pwconv p = *pp;
-    pw_fn fn;
+    items_fn fn;
     int vl, nv;
     switch (nn_conv_isa()) {
 #if NN_X86
@@ -765,8 +749,8 @@ static void pw_run(const pwconv *pp)
     const size_t n = (size_t)p.n;
     const size_t vecs = p.plane >= (size_t)vl ? (n * p.plane + vl - 1) / (size_t)vl
                                               : n * ((p.plane + vl - 1) / (size_t)vl);
-    pw_job j = {&p, fn, (vecs + (size_t)nv - 1) / (size_t)nv};
-    nn_par_run(pw_slice, &j);
+    items_job j = {&p, fn, (vecs + (size_t)nv - 1) / (size_t)nv};
+    nn_par_run(items_slice, &j);
 }
 
 void nn_conv_pw_forward_post(const nn_conv_geom *g, const float *x, const float *wt,

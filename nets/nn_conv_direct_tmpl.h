@@ -172,8 +172,9 @@ static void SFX(fwdf_items)(const dconv *p, size_t i0, size_t i1)
     }
 }
 
-static void SFX(fwd_items)(const dconv *p, size_t i0, size_t i1)
+static void SFX(fwd_items)(const void *vp, size_t i0, size_t i1)
 {
+    const dconv *p = vp;
     if (p->flat) {
         SFX(fwdf_items)(p, i0, i1);
         return;
@@ -298,8 +299,9 @@ static inline __attribute__((always_inline)) void SFX(pw_tile)(const pwconv *p,
  * that the columns stay in cache and each output row is written in runs of the chunk's width
  * (tile by tile through every channel kept up to 3 * 64 rows in flight and lost the hardware
  * prefetchers on large maps: 32 -> 64 at 112 x 112, 8.4 against 4.7 ms) */
-static void SFX(pw_items)(const pwconv *p, size_t t0, size_t t1)
+static void SFX(pw_items)(const void *vp, size_t t0, size_t t1)
 {
+    const pwconv *p = vp;
     const size_t P = p->plane, xim = (size_t)p->ic * P, yim = (size_t)p->oc * P;
     const int joined = P >= VL;
     const size_t nvec = (P + VL - 1) / VL;
@@ -455,8 +457,9 @@ static inline __attribute__((always_inline)) void SFX(dw_tile)(const dconv *p, i
 }
 
 /* items: (input channel, block of DW_OCB output channels), input channel major */
-static void SFX(dw_items)(const dconv *p, size_t i0, size_t i1)
+static void SFX(dw_items)(const void *vp, size_t i0, size_t i1)
 {
+    const dconv *p = vp;
     const int nob = (p->oc + DW_OCB - 1) / DW_OCB;
     for (size_t it = i0; it < i1; it++) {
         const int c = (int)(it / (size_t)nob), ob = (int)(it % (size_t)nob);
