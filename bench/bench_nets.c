@@ -20,7 +20,7 @@
  * (stopping after 2 s; --quick: one). Not a test: nothing here asserts on time.
  *
  * --conv times one 3x3 convolution (padding 1, stride S, batch B; or with a sixth field K = 1 a
- * 1x1 stride-1 one, whose direct forward is nn_conv_pw_*) through im2col + GEMM and
+ * 1x1 stride-1 one, whose direct forward and dx are nn_conv_pw_*) through im2col + GEMM and
  * through the direct kernels, each pass apart (forward, dx, dW; best of 5 after a warm-up;
  * all passes first run for WARM_S so that the first one timed is not read cold),
  * and prints "conv IC OC HxW sS pass gemm_ms direct_ms GFLOP/s-direct auto:KERNEL auto_ms
@@ -157,15 +157,19 @@ static int conv_bench(const char *spec, int batch)
         nn_conv_set_algo(NN_CONV_GEMM);
         double tg = conv_time(&g, pass, x, wt, y, dy, dx, dw, col, dcol);
         nn_conv_set_algo(NN_CONV_DIRECT);
-        int used = k == 1 ? pass == NN_PASS_FWD && nn_conv_pw_use(&g) : nn_conv_direct_use(&g, pass);
+        const int pw = k == 1 && ((pass == NN_PASS_FWD && nn_conv_pw_use(&g)) ||
+                                  (pass == NN_PASS_DX && nn_conv_pw_use_dx(&g)));
+        int used = k == 1 ? pw : nn_conv_direct_use(&g, pass);
         double td = used ? conv_time(&g, pass, x, wt, y, dy, dx, dw, col, dcol) : 0.0;
         nn_conv_set_algo(NN_CONV_AUTO);
         /* what the engine runs (the rules): Winograd where nn_conv_wino_use says so (forced
          * DIRECT above keeps dW's Winograd off), else direct or GEMM */
         const char *kind = nn_conv_wino_use(&g, pass)                 ? "wino"
                            : nn_conv_direct_use(&g, pass)             ? "direct"
-                           : pass == NN_PASS_FWD && nn_conv_pw_use(&g) ? "pw"
-                                                                      : "gemm";
+                           : k == 1 && ((pass == NN_PASS_FWD && nn_conv_pw_use(&g)) ||
+                                        (pass == NN_PASS_DX && nn_conv_pw_use_dx(&g)))
+                               ? "pw"
+                               : "gemm";
         double ta = conv_time(&g, pass, x, wt, y, dy, dx, dw, col, dcol);
         printf("conv\t%d\t%d\t%dx%d\ts%d\t%s\t%.3f\t%s\t%.3f\t%.1f\tauto:%s\t%.3f\t%.1f\n", ic, oc, h, w, s,
                names[pass], 1e3 * tg, used ? "" : "-", used ? 1e3 * td : 0.0,

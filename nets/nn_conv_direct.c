@@ -1,7 +1,8 @@
 /* nn_conv_direct.c — direct 3x3 convolutions (stride 1 and 2, groups 1) for the layers where
  * im2col + GEMM is slow: few channels on large images (CIFAR ResNets at 96-256 pixels), where
  * the GEMM has M = 16..64 rows and im2col copies every input nine times. Also the depthwise
- * 3x3 kernels and the 1x1 stride-1 forward (MobileNet's pointwise convs, nn_conv_pw_*).
+ * 3x3 kernels and the 1x1 stride-1 forward and input gradient (MobileNet's pointwise convs,
+ * nn_conv_pw_*).
  *
  * Layout. The input of a chunk of images is copied once into a zero-padded buffer: per
  * (image, channel) a plane of hp = (oh-1)*s + 3 rows; each row holds the s column phases of
@@ -682,7 +683,7 @@ void nn_conv_direct_dx_set(const nn_conv_geom *g, const float *wt, const float *
  * channels x vectors of pixels reads the images' planes and the weights where they are (no
  * scratch) and applies the bias, eval-mode BN and activation in its store. Each output is one
  * chain of fused multiply-adds over the input channels in order: every instruction set, tile,
- * batch and thread count gives the same bits (not the GEMM's). */
+ * batch and thread count gives the same bits (not always the GEMM's). */
 
 int nn_conv_pw_shape(const nn_conv_geom *g)
 {
@@ -691,7 +692,8 @@ int nn_conv_pw_shape(const nn_conv_geom *g)
            g->oc >= 1 && g->h >= 1 && g->w >= 1;
 }
 
-static int pw_rule(const nn_conv_geom *g, int k)
+/* k: the channels the pass sums over, m: the channels it writes */
+static int pw_rule(const nn_conv_geom *g, int k, int m, int dx)
 {
     if (!nn_conv_pw_shape(g))
         return 0;
@@ -703,23 +705,30 @@ static int pw_rule(const nn_conv_geom *g, int k)
     if (nn_conv_isa() == NN_ISA_C)
         return 0; /* the portable path is the GEMM's */
     /* bench_nets --conv IC,OC,H,W,1,1, batch 16, 2 threads (docs/performance.md, "Thirteenth
-     * pass"): 1.1-2.4x GEMM's speed from 28 x 28 down to 14 x 14 up to 512 channels in, a tie
-     * on the largest maps; on 6 x 6 and 7 x 7 planes 1.05-1.6x up to 256 channels, slower
-     * from 512 (its weights no longer stay in cache between tiles); under 16 pixels (each
-     * image's plane starts a vector) not measured */
+     * pass"). Forward: 1.1-2.4x GEMM's speed from 28 x 28 down to 14 x 14 up to 512 channels
+     * in; on 6 x 6 and 7 x 7 planes 1.05-1.6x up to 256, slower from 512 (its weights no longer
+     * stay in cache between tiles); on planes of 2048 pixels and more (memory-bound) a win
+     * with up to 64 channels in (32 -> 64 at 112 x 112 4.7 against 6.3 ms), a tie or a loss
+     * from 128 (ResNet-50's 256 -> 64 at 128 x 128: 62 against 43 ms). The input gradient
+     * loses there unless both sides have at most 64 channels, and from 512 on 14 x 14. Under
+     * 16 pixels (each image's plane starts a vector): not measured, GEMM. */
     const long plane = (long)g->h * g->w;
-    return plane >= 16 && k <= (plane >= 100 ? 512 : 256);
+    if (plane < 16)
+        return 0;
+    if (plane >= 2048)
+        return k <= 64 && (!dx || m <= 64);
+    return k <= (plane >= 100 && !dx ? 512 : 256);
 }
 
 int nn_conv_pw_use(const nn_conv_geom *g)
 {
-    return pw_rule(g, g->ic);
+    return pw_rule(g, g->ic, g->oc, 0);
 }
 
-/* the input gradient sums over the output channels: the same rule with K = oc */
+/* the input gradient sums over the output channels into the input's */
 int nn_conv_pw_use_dx(const nn_conv_geom *g)
 {
-    return pw_rule(g, g->oc);
+    return pw_rule(g, g->oc, g->ic, 1);
 }
 
 static void pw_run(const pwconv *pp)
