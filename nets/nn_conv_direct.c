@@ -685,7 +685,7 @@ void nn_conv_direct_dx_set(const nn_conv_geom *g, const float *wt, const float *
  * chain of fused multiply-adds over the input channels in order: every instruction set, tile,
  * batch and thread count gives the same bits (not always the GEMM's). */
 
-int nn_conv_pw_shape(const nn_conv_geom *g)
+static int pw_shape(const nn_conv_geom *g)
 {
     return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0 &&
            g->groups == 1 && g->oh == g->h && g->ow == g->w && g->n >= 1 && g->ic >= 1 &&
@@ -695,7 +695,7 @@ int nn_conv_pw_shape(const nn_conv_geom *g)
 /* k: the channels the pass sums over, m: the channels it writes */
 static int pw_rule(const nn_conv_geom *g, int k, int m, int dx)
 {
-    if (!nn_conv_pw_shape(g))
+    if (!pw_shape(g))
         return 0;
     const nn_conv_algo a = nn_conv_algo_get();
     if (a == NN_CONV_GEMM)
@@ -731,9 +731,8 @@ int nn_conv_pw_use_dx(const nn_conv_geom *g)
     return pw_rule(g, g->oc, g->ic, 1);
 }
 
-static void pw_run(const pwconv *pp)
+static void pw_run(const pwconv *p)
 {
-    pwconv p = *pp;
     items_fn fn;
     int vl, nv;
     switch (nn_conv_isa()) {
@@ -755,10 +754,11 @@ static void pw_run(const pwconv *pp)
         nv = 4;
         break;
     }
-    const size_t n = (size_t)p.n;
-    const size_t vecs = p.plane >= (size_t)vl ? (n * p.plane + vl - 1) / (size_t)vl
-                                              : n * ((p.plane + vl - 1) / (size_t)vl);
-    items_job j = {&p, fn, (vecs + (size_t)nv - 1) / (size_t)nv};
+    /* the tiles pw_items counts (its `total` vectors, FWD_NV = nv a tile) */
+    const size_t n = (size_t)p->n;
+    const size_t vecs = p->plane >= (size_t)vl ? (n * p->plane + vl - 1) / (size_t)vl
+                                               : n * ((p->plane + vl - 1) / (size_t)vl);
+    items_job j = {p, fn, (vecs + (size_t)nv - 1) / (size_t)nv};
     nn_par_run(items_slice, &j);
 }
 

@@ -305,13 +305,11 @@ void nn_conv_wino_dw(const nn_conv_geom *g, const float *x, const float *dy, flo
 /* Floats of scratch the direct kernels and Winograd may use of a conv's scratch. */
 size_t nn_conv_direct_avail(const nn_conv_geom *g);
 
-/* 1x1 stride-1 convs without padding, groups 1 (MobileNet's pointwise convs; nn_conv_pw_use:
- * and the rule gives it the layer): the forward and input gradient as a register tile over the
- * images' planes,
- * in nn_conv_direct.c, chosen by nn_conv_isa() like the direct kernels; every instruction
- * set, batch and thread count gives the same bits. post_a / post_b / act as
- * nn_conv_direct_forward_post. */
-int nn_conv_pw_shape(const nn_conv_geom *g);
+/* 1x1 stride-1 convs without padding, groups 1 (MobileNet's pointwise convs, ResNet-50's
+ * bottleneck convs; nn_conv_pw_use: the shape, and the rule gives it the layer): the forward
+ * and input gradient as a register tile over the images' planes, in nn_conv_direct.c, chosen
+ * by nn_conv_isa() like the direct kernels; every instruction set, batch and thread count
+ * gives the same bits. post_a / post_b / act as nn_conv_direct_forward_post. */
 int nn_conv_pw_use(const nn_conv_geom *g);
 void nn_conv_pw_forward_post(const nn_conv_geom *g, const float *x, const float *wt,
                              const float *b, const float *post_a, const float *post_b, int act,
