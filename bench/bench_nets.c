@@ -4,7 +4,7 @@
  *     bench_nets --threads 2 --config resnet18:3x224 [--quick] [--rows fwd1,fwd,head,layer4,all]
  *     bench_nets --threads 2 --config mobilenet_v1@0.25:1x224   (ARCH[@WIDTH]:C x H [x W])
  *     bench_nets --threads 2 --peak
- *     bench_nets --threads 2 --conv IC,OC,H,W,S[,K] [--batch B]
+ *     bench_nets --threads 2 --conv IC,OC,H,W,S[,K[,dw]] [--batch B]
  *     bench_nets --threads 2 --config resnet20:1x96x72 --infer [--from STAGE] [--images N]
  *
  * Prints one tab-separated line per row on stdout (the fields of bench_torch.py's ROW_FIELDS:
@@ -20,7 +20,8 @@
  * (stopping after 2 s; --quick: one). Not a test: nothing here asserts on time.
  *
  * --conv times one 3x3 convolution (padding 1, stride S, batch B; or with a sixth field K = 1 a
- * 1x1 stride-1 one, whose direct forward and dx are nn_conv_pw_*) through im2col + GEMM and
+ * 1x1 stride-1 one, whose direct forward and dx are nn_conv_pw_*; or with a seventh field "dw",
+ * IC = OC, a depthwise one, nn_conv_dw_*) through im2col + GEMM and
  * through the direct kernels, each pass apart (forward, dx, dW; best of 5 after a warm-up;
  * all passes first run for WARM_S so that the first one timed is not read cold),
  * and prints "conv IC OC HxW sS pass gemm_ms direct_ms GFLOP/s-direct auto:KERNEL auto_ms
@@ -119,18 +120,21 @@ static double conv_time(const nn_conv_geom *g, int pass, const float *x, const f
 
 static int conv_bench(const char *spec, int batch)
 {
-    int ic, oc, h, w, s, k = 3;
-    const int got = sscanf(spec, "%d,%d,%d,%d,%d,%d", &ic, &oc, &h, &w, &s, &k);
-    if ((got != 5 && got != 6) || ic < 1 || oc < 1 || h < 3 || w < 3 || s < 1 || s > 2 ||
-        (k != 1 && k != 3) || (k == 1 && s != 1))
+    int ic, oc, h, w, s, k = 3, used_chars = 0;
+    const int got = sscanf(spec, "%d,%d,%d,%d,%d,%d%n", &ic, &oc, &h, &w, &s, &k, &used_chars);
+    /* a seventh field "dw": a depthwise 3x3 conv (groups = channels, IC = OC) */
+    const int dw_conv = got == 6 && !strcmp(spec + used_chars, ",dw");
+    if ((got != 5 && got != 6) || (got == 6 && spec[used_chars] && !dw_conv) || ic < 1 ||
+        oc < 1 || h < 3 || w < 3 || s < 1 || s > 2 || (k != 1 && k != 3) ||
+        (k == 1 && s != 1) || (dw_conv && (k != 3 || ic != oc)))
         return -1;
     const int pad = k / 2; /* 3x3: padding 1; 1x1 (stride 1): none */
-    nn_conv_geom g = {batch, ic, h, w, oc, k, k, s, s, pad, pad, 1, 0, 0, 0};
+    nn_conv_geom g = {batch, ic, h, w, oc, k, k, s, s, pad, pad, dw_conv ? ic : 1, 0, 0, 0};
     g.oh = (h + 2 * pad - k) / s + 1;
     g.ow = (w + 2 * pad - k) / s + 1;
     g.batch = nn_conv2d_batch_wanted(&g);
     const size_t nx = (size_t)batch * ic * h * w, ny = (size_t)batch * oc * g.oh * g.ow;
-    const size_t nw = (size_t)oc * ic * k * k, cs = nn_conv2d_col_size(&g);
+    const size_t nw = (size_t)oc * (ic / g.groups) * k * k, cs = nn_conv2d_col_size(&g) + 1;
     float *x = malloc(sizeof(float) * nx), *dx = malloc(sizeof(float) * nx);
     float *y = malloc(sizeof(float) * ny), *dy = malloc(sizeof(float) * ny);
     float *wt = malloc(sizeof(float) * nw), *dw = malloc(sizeof(float) * nw);
@@ -146,7 +150,7 @@ static int conv_bench(const char *spec, int batch)
     for (size_t i = 0; i < nw; i++)
         wt[i] = frand(&r), dw[i] = 0.0f;
     static const char *names[3] = {"fwd", "dx", "dw"};
-    const double flops = 2.0 * (double)ny * ic * k * k;
+    const double flops = 2.0 * (double)ny * (ic / g.groups) * k * k;
     /* Warm-up of WARM_S before the first timed pass, as in run_row (OpenBLAS's idle thread
      * spins for the process's first ~0.1 s): without it the first pass timed (the GEMM
      * forward) read up to twice its steady time. */
@@ -159,12 +163,13 @@ static int conv_bench(const char *spec, int batch)
         nn_conv_set_algo(NN_CONV_DIRECT);
         const int pw = k == 1 && ((pass == NN_PASS_FWD && nn_conv_pw_use(&g)) ||
                                   (pass == NN_PASS_DX && nn_conv_pw_use_dx(&g)));
-        int used = k == 1 ? pw : nn_conv_direct_use(&g, pass);
+        int used = dw_conv ? nn_conv_dw_use(&g) : k == 1 ? pw : nn_conv_direct_use(&g, pass);
         double td = used ? conv_time(&g, pass, x, wt, y, dy, dx, dw, col, dcol) : 0.0;
         nn_conv_set_algo(NN_CONV_AUTO);
         /* what the engine runs (the rules): Winograd where nn_conv_wino_use says so (forced
          * DIRECT above keeps dW's Winograd off), else direct or GEMM */
-        const char *kind = nn_conv_wino_use(&g, pass)                 ? "wino"
+        const char *kind = dw_conv && nn_conv_dw_use(&g)              ? "dw"
+                           : nn_conv_wino_use(&g, pass)               ? "wino"
                            : nn_conv_direct_use(&g, pass)             ? "direct"
                            : k == 1 && ((pass == NN_PASS_FWD && nn_conv_pw_use(&g)) ||
                                         (pass == NN_PASS_DX && nn_conv_pw_use_dx(&g)))
@@ -285,7 +290,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bench_nets --threads N (--peak | --config ARCH[@WIDTH]:CxH[xW]) [--quick] "
                     "[--batch B] [--classes K] [--rows fwd1,fwd,head,layer4,all]\n"
-                    "       bench_nets --threads N --conv IC,OC,H,W,S[,K] [--batch B]\n"
+                    "       bench_nets --threads N --conv IC,OC,H,W,S[,K[,dw]] [--batch B]\n"
                     "       bench_nets --threads N --config ARCH[@WIDTH]:CxH[xW] --infer [--from STAGE] [--images N] [--quick]\n");
 }
 

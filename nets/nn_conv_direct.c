@@ -1366,6 +1366,147 @@ static void dwf_plane_flat_avx512(const dwc_job *j, size_t p, const __mmask16 (*
     }
 }
 
+/* Stride 1 on planes at least DWF_BAND_MIN_OW wide (MobileNet's 112- and 56-wide ones): the
+ * plane in bands of output rows. A band's input rows are first copied into a buffer on the
+ * thread's stack with their zero padding written out (rows above and below the input, columns
+ * left and right of it), rows WP = max(ow + 2, pw + w) floats apart, so that every tap is a
+ * plain load: no masks, no skipped rows, and eight vectors' chains of products in flight at
+ * once. The vectors run over the band's flat positions q = oy * WP + ox, whose tap (ki, kj)
+ * is at q + ki * WP + kj; a vector may end one row and start the next, and the columns
+ * ox >= ow are computed and not stored. A padding zero adds a product of 0 to a sum that is
+ * never -0 (it starts at +0), which leaves it as the plain loop's skipped tap does: the same
+ * bits. Against the row kernel above (bench_nets --threads 1 --batch 16 --conv
+ * C,C,H,H,1,3,dw): 8 x 112 x 112 1.41 -> 0.87 ms, 32 x 56 x 56 1.63 -> 1.11 ms; from 28
+ * wide down it was slower (0.52 -> 0.54 ms at 64 x 28 x 28; 0.28 -> 0.35 ms at 128 x 14 x 14,
+ * where a plane is a few vectors and the copy costs more than the masks save), and so was
+ * the same scheme at stride 2 (even and odd columns apart) from 56 wide down. */
+enum {
+    DWF_BAND_MIN_OW = 32,
+    DWF_BUF = 2048, /* floats of a band: 8 KB, in L1 (64 KB bands were 20% slower at 112 wide) */
+    DWF_TAIL = 48   /* floats past a band's rows that its last vectors read */
+};
+
+static int dwf_band_use(const nn_conv_geom *g)
+{
+    const int wp = g->ow + 2 > g->pw + g->w ? g->ow + 2 : g->pw + g->w;
+    return g->sh == 1 && g->ow >= DWF_BAND_MIN_OW && 3 * wp + DWF_TAIL <= DWF_BUF;
+}
+
+/* input row iy of the plane xc into dst as padded columns 0..width-1 (column pc holds input
+ * column pc - pw, 0 outside the input; width - pw - w <= 16), in whole vectors: up to 16
+ * floats past width are written too (the next row, or the band's tail, written after it) */
+static void dwf_pad_row(const nn_conv_geom *g, const float *xc, int iy, float *dst, int width)
+{
+    const __m512 z = _mm512_setzero_ps();
+    if (iy < 0 || iy >= g->h) {
+        for (int x0 = 0; x0 < width; x0 += 16)
+            _mm512_storeu_ps(dst + x0, z);
+        return;
+    }
+    const float *row = xc + (size_t)iy * g->w;
+    const int w = g->w;
+    float *d = dst + g->pw;
+    _mm512_storeu_ps(dst, z); /* the left padding */
+    int x = 0;
+    for (; x + 16 <= w; x += 16)
+        _mm512_storeu_ps(d + x, _mm512_loadu_ps(row + x));
+    if (x < w) {
+        _mm512_storeu_ps(d + x, _mm512_maskz_loadu_ps((__mmask16)((1u << (w - x)) - 1u), row + x));
+        x += 16;
+    }
+    if (g->pw + x < width)
+        _mm512_storeu_ps(d + x, z); /* the right padding */
+}
+
+/* Eight vectors from b: aU = 0 + the nine taps' products (from b + 16 U + off[t]) in tap
+ * order. Written out, not as arrays over U: GCC 12 at -O2 kept such arrays in memory. */
+#define DWF_TAPS8(b)                                                                            \
+    do {                                                                                        \
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = _mm512_setzero_ps();                            \
+        for (int t = 0; t < 9; t++) {                                                           \
+            const __m512 k_ = kv[t];                                                            \
+            const float *p_ = (b) + off[t];                                                     \
+            a0 = _mm512_add_ps(a0, _mm512_mul_ps(_mm512_loadu_ps(p_), k_));                     \
+            a1 = _mm512_add_ps(a1, _mm512_mul_ps(_mm512_loadu_ps(p_ + 16), k_));                \
+            a2 = _mm512_add_ps(a2, _mm512_mul_ps(_mm512_loadu_ps(p_ + 32), k_));                \
+            a3 = _mm512_add_ps(a3, _mm512_mul_ps(_mm512_loadu_ps(p_ + 48), k_));                \
+            a4 = _mm512_add_ps(a4, _mm512_mul_ps(_mm512_loadu_ps(p_ + 64), k_));                \
+            a5 = _mm512_add_ps(a5, _mm512_mul_ps(_mm512_loadu_ps(p_ + 80), k_));                \
+            a6 = _mm512_add_ps(a6, _mm512_mul_ps(_mm512_loadu_ps(p_ + 96), k_));                \
+            a7 = _mm512_add_ps(a7, _mm512_mul_ps(_mm512_loadu_ps(p_ + 112), k_));               \
+        }                                                                                       \
+    } while (0)
+
+/* The 16 outputs from column c of the band's row r (flat position r * wp + c) into their rows
+ * of y (the band's first output row oy0, nr rows): one store when they are all in row r's
+ * first ow columns, else a masked store per row the vector touches; then (r, c) moves on 16 */
+static inline void dwf_band_store(const nn_conv_geom *g, float *yc, int oy0, int nr, int wp,
+                                  int *rp, int *cp, __m512 v)
+{
+    int r = *rp, c = *cp;
+    if (c + 16 <= g->ow) {
+        _mm512_storeu_ps(yc + (size_t)(oy0 + r) * g->ow + c, v);
+    } else {
+        for (int l = 0; l < 16 && r < nr; l += wp - c, r++, c = 0) {
+            const int nvalid = g->ow - c;
+            if (nvalid > 0) {
+                const int m = nvalid < 16 - l ? nvalid : 16 - l;
+                const __mmask16 mask = (__mmask16)(((1u << m) - 1u) << l);
+                _mm512_mask_storeu_ps(yc + (size_t)(oy0 + r) * g->ow + c - l, mask, v);
+            }
+        }
+    }
+    for (*cp += 16; *cp >= wp; *cp -= wp)
+        (*rp)++;
+}
+
+static void dwf_plane_band_avx512(const dwc_job *j, size_t p, float *buf)
+{
+    const nn_conv_geom *g = j->g;
+    const int c = (int)(p % (size_t)g->ic);
+    const float *xc = j->x + p * g->h * g->w;
+    float *yc = j->y + p * g->oh * g->ow;
+    __m512 kv[9];
+    for (int t = 0; t < 9; t++)
+        kv[t] = _mm512_set1_ps(j->wt[(size_t)c * 9 + t]);
+    const int post = j->post_a != NULL;
+    const __m512 pa = _mm512_set1_ps(post ? j->post_a[c] : 0.0f),
+                 pb = _mm512_set1_ps(post ? j->post_b[c] : 0.0f),
+                 bias = _mm512_set1_ps(j->b ? j->b[c] : 0.0f);
+    const int wp = g->ow + 2 > g->pw + g->w ? g->ow + 2 : g->pw + g->w;
+    const int R = (DWF_BUF - DWF_TAIL) / wp - 2; /* output rows per band (dwf_band_use: >= 1) */
+    int off[9];
+    for (int t = 0; t < 9; t++)
+        off[t] = (t / 3) * wp + t % 3;
+    for (int oy0 = 0; oy0 < g->oh; oy0 += R) {
+        const int nr = g->oh - oy0 < R ? g->oh - oy0 : R, nq = nr * wp;
+        for (int pr = 0; pr < nr + 2; pr++)
+            dwf_pad_row(g, xc, oy0 + pr - g->ph, buf + (size_t)pr * wp, wp);
+        for (int t = 0; t < DWF_TAIL; t += 16)
+            _mm512_storeu_ps(buf + (size_t)(nr + 2) * wp + t, _mm512_setzero_ps());
+        int q = 0, r = 0, c0 = 0; /* the flat position q = r * wp + c0 */
+        for (; q + 16 * 7 < nq; q += 16 * 8) {
+            __m512 a0, a1, a2, a3, a4, a5, a6, a7;
+            DWF_TAPS8(buf + q);
+            dwf_band_store(g, yc, oy0, nr, wp, &r, &c0, dwf_post16(j, a0, bias, pa, pb));
+            dwf_band_store(g, yc, oy0, nr, wp, &r, &c0, dwf_post16(j, a1, bias, pa, pb));
+            dwf_band_store(g, yc, oy0, nr, wp, &r, &c0, dwf_post16(j, a2, bias, pa, pb));
+            dwf_band_store(g, yc, oy0, nr, wp, &r, &c0, dwf_post16(j, a3, bias, pa, pb));
+            dwf_band_store(g, yc, oy0, nr, wp, &r, &c0, dwf_post16(j, a4, bias, pa, pb));
+            dwf_band_store(g, yc, oy0, nr, wp, &r, &c0, dwf_post16(j, a5, bias, pa, pb));
+            dwf_band_store(g, yc, oy0, nr, wp, &r, &c0, dwf_post16(j, a6, bias, pa, pb));
+            dwf_band_store(g, yc, oy0, nr, wp, &r, &c0, dwf_post16(j, a7, bias, pa, pb));
+        }
+        for (; q < nq; q += 16) {
+            __m512 acc = _mm512_setzero_ps();
+            for (int t = 0; t < 9; t++)
+                acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_loadu_ps(buf + q + off[t]), kv[t]));
+            dwf_band_store(g, yc, oy0, nr, wp, &r, &c0, dwf_post16(j, acc, bias, pa, pb));
+        }
+    }
+}
+#undef DWF_TAPS8
+
 /* stride-2 lanes l (0..15) of output pixels x0 + l whose input column off + 2l is in [0, w) */
 static inline __mmask16 range16_s2(int off, int w, int x0, int ow)
 {
@@ -1538,6 +1679,14 @@ static void dwf_slice(void *vp, int ith, int nth)
         }
         for (size_t p = p0; p < p1; p++)
             dwf_plane_flat_avx512(j, p, (const __mmask16(*)[9])mt);
+        return;
+    }
+#endif
+#if NN_X86
+    if (avx512 && dwf_band_use(j->g) && p0 < p1) {
+        _Alignas(64) float buf[DWF_BUF];
+        for (size_t p = p0; p < p1; p++)
+            dwf_plane_band_avx512(j, p, buf);
         return;
     }
 #endif

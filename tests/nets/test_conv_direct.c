@@ -579,6 +579,13 @@ int main(void)
     /* over 64 strips of 16 columns (their masks computed per row), both strides */
     check_dw(1, 2, 3, 1100, 1, 1, 1, NN_ACT_RELU);
     check_dw_x(2, 2, 4, 2100, 2, 0, 0, NN_ACT_RELU6, 1);
+    /* stride-1 planes at least 32 wide in bands of rows (dwf_plane_band_avx512): several
+     * bands (40 rows of 102 floats: 17 rows a band), one row a band (the widest taken),
+     * padding 2, a row over the last vector of a band */
+    check_dw(2, 3, 40, 100, 1, 1, 1, NN_ACT_RELU6);
+    check_dw(1, 2, 5, 664, 1, 1, 0, NN_ACT_NONE);
+    check_dw(1, 2, 23, 50, 1, 2, 1, NN_ACT_RELU);
+    check_dw(2, 2, 37, 45, 1, 1, 0, NN_ACT_RELU);
     /* small stride-1 planes taken flat (16 pixels per vector across rows): MobileNet's 6 x 6
      * and 3 x 3, a single pixel and a single row or column, non-square, the 1024-pixel limit
      * either side (32 x 32 is a multiple of 16 wide: rows; 31 x 33 flat; 33 x 33 rows) */
