@@ -483,6 +483,7 @@ typedef struct run_ctx {
     exp_feature_cache feature_cache; /* the pretrained backbone's features, shared by the probes */
     exp_prefix_cache prefix_cache[4]; /* its frozen prefixes, shared by the folds and the variants
                                        * (a store per first trainable stage: a sweep's variants) */
+    char trunk_stages[1024]; /* the fine-tuned variants' unfreeze specs (exp_train_cfg.trunk_stages) */
     prog_ctx pc;
     double t_start;
 } run_ctx;
@@ -898,6 +899,22 @@ static int run_prepare(run_ctx *c, wb_error *err)
     c->pc = (prog_ctx){0, c->repeats, 0, c->folds, epochs, NULL, wb_now(), 0, 0};
     for (size_t v = 0; v < c->nv; v++)
         c->pc.total_units += (double)c->repeats * c->folds * (run_variant(cfg, v)->type == EXP_VARIANT_BACKBONE ? epochs : 1);
+    /* the run's trunk: every fine-tuned variant that caches its frozen prefix (finite
+     * augmentation) names its stages, the earliest first one is where the store is kept */
+    c->trunk_stages[0] = 0;
+    for (size_t v = 0; v < c->nv; v++) {
+        exp_train_cfg tv;
+        if (run_variant(cfg, v)->type != EXP_VARIANT_BACKBONE) continue;
+        if (exp_train_cfg_from_config(cfg, v, &tv, err) != 0) return -1;
+        if (exp_train_cfg_caches_prefix(&tv)) {
+            const size_t l = strlen(c->trunk_stages);
+            if (l + strlen(tv.unfreeze) + 2 > sizeof c->trunk_stages) { /* (more than the config allows) */
+                c->trunk_stages[0] = 0;
+                break;
+            }
+            snprintf(c->trunk_stages + l, sizeof c->trunk_stages - l, "%s%s", l ? ";" : "", tv.unfreeze);
+        }
+    }
     return 0;
 }
 
@@ -969,6 +986,7 @@ static int run_fit(run_ctx *c, int r, int f, size_t v, part_facts *pf, wb_error 
     tc.features = &c->feature_cache;
     tc.prefixes = c->prefix_cache;
     tc.n_prefixes = sizeof c->prefix_cache / sizeof *c->prefix_cache;
+    snprintf(tc.trunk_stages, sizeof tc.trunk_stages, "%s", c->trunk_stages);
     tc.prefix_max_bytes = c->ds.memory_budget ? c->ds.memory_budget : 1; /* 0 MB: no prefix fits (0 would be no limit) */
     /* the frozen features' budget from the config itself (the same as ds.memory_budget);
      * 0 MB: none fit */

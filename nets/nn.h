@@ -236,6 +236,19 @@ int nn_net_forward_prefix(nn_net *net, const float *x, int n, int h, int w, floa
 int nn_net_forward_from_prefix(nn_net *net, const float *prefix, int n, int h, int w,
                                int train, float *logits, wb_error *err);
 
+/* Runs stages [from, to) in inference mode, keeping no activations: x is the input of stage
+ * `from` (the images [n, in_channels, h, w] when from is 0; else the output of stage from - 1,
+ * shape from nn_net_stage_shape), out receives the input of stage `to` (0 <= from <= to <
+ * nn_net_num_stages; to = nn_net_first_trainable_stage gives nn_net_forward_prefix's output,
+ * with its bits). (h, w) is the images' size. A run's frozen trunk is cached at an early stage
+ * and taken on from there to each variant's own first trainable stage. */
+int nn_net_forward_stages(nn_net *net, const float *x, int from, int to, int n, int h, int w,
+                          float *out, wb_error *err);
+
+/* nn_net_features from the input of stage `from` (as nn_net_forward_stages): the same bits. */
+int nn_net_features_from_stage(nn_net *net, const float *x, int from, int n, int h, int w,
+                               float *features, wb_error *err);
+
 /* After a training forward: back-propagates dlogits [n, num_classes] and overwrites the
  * gradient of every trainable parameter (nn_param_view.grad). */
 int nn_net_backward(nn_net *net, const float *dlogits, wb_error *err);

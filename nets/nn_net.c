@@ -1442,6 +1442,50 @@ int nn_net_forward_from_prefix(nn_net *net, const float *prefix, int n, int h, i
     return 0;
 }
 
+static int check_stages(const nn_net *net, int from, int to, wb_error *err)
+{
+    if (from < 0 || to < from || to >= net->n_stages)
+        return wb_err(err, WB_E_USAGE, NULL, "%s: stages %d to %d: expected 0 <= from <= to < %d", net->arch, from,
+                      to, net->n_stages);
+    return 0;
+}
+
+int nn_net_forward_stages(nn_net *net, const float *x, int from, int to, int n, int h, int w,
+                          float *out, wb_error *err)
+{
+    if (check_stages(net, from, to, err) != 0 || check_input(net, n, h, w, err) != 0)
+        return -1;
+    const int b = net->stages[from].begin, e = net->stages[to].begin;
+    const nn_node *o = &net->nodes[e - 1];
+    if (e > b) {
+        if (run(net, x, n, h, w, 0, b, e, err) != 0)
+            return -1;
+        memcpy(out, net->arena + o->off_out, sizeof(float) * (size_t)n * o->c * o->h * o->w);
+        return 0;
+    }
+    if (infer_shapes(net, h, w, err) != 0)
+        return -1;
+    net->planned = 0;
+    memcpy(out, x, sizeof(float) * (size_t)n * o->c * o->h * o->w);
+    return 0;
+}
+
+int nn_net_features_from_stage(nn_net *net, const float *x, int from, int n, int h, int w,
+                               float *features, wb_error *err)
+{
+    if (net->feature_node < 0)
+        return wb_err(err, WB_E_INTERNAL, NULL, "%s has no feature node", net->arch);
+    if (check_stages(net, from, from, err) != 0 || check_input(net, n, h, w, err) != 0)
+        return -1;
+    if (net->stages[from].begin > net->feature_node)
+        return wb_err(err, WB_E_USAGE, NULL, "%s: stage %d starts after the features", net->arch, from);
+    if (run(net, x, n, h, w, 0, net->stages[from].begin, net->feature_node + 1, err) != 0)
+        return -1;
+    const nn_node *o = &net->nodes[net->feature_node];
+    memcpy(features, net->arena + o->off_out, sizeof(float) * (size_t)n * o->c * o->h * o->w);
+    return 0;
+}
+
 int nn_net_backward(nn_net *net, const float *dlogits, wb_error *err)
 {
     if (!net->fwd_train_done || !net->planned)

@@ -138,6 +138,11 @@ static int aug_continuous(const exp_train_cfg *tc)
     return tc->aug_rotate_deg > 0 || tc->aug_scale > 0 || tc->aug_intensity > 0;
 }
 
+int exp_train_cfg_caches_prefix(const exp_train_cfg *tc)
+{
+    return !unfreeze_is_none(tc->unfreeze) && strcmp(tc->unfreeze, "all") && !aug_continuous(tc);
+}
+
 /* src [H, W] warped by d into dst [H, W]: rotation and scaling about the centre, the flip
  * (rows reversed), then gain and bias. With only a flip drawn (angle and bias 0 or -0, scale
  * and gain 1) every output is a source pixel exactly (a zero comes out as +0). */
@@ -253,22 +258,70 @@ static void probs_of_logits(const float *logits, int b, int K, double *out)
     }
 }
 
+/* The run's trunk (exp_train_cfg.trunk_stages) in use: the shared store's rows are the input
+ * of stage `stage` (len floats each), and a batch of them is taken on through the frozen
+ * stages [stage, to) (to: the network's first trainable stage) in buf, B x len floats. */
+typedef struct trunk_use {
+    int stage, to;
+    size_t len;
+    float *buf;
+} trunk_use;
+
+/* The trunk's stage for this network: the earliest first trainable stage (above 0) of the
+ * specs in tc->trunk_stages; -1 if none. */
+static int trunk_stage(nn_net *net, const exp_train_cfg *tc)
+{
+    int t = -1;
+    for (const char *p = tc->trunk_stages; *p;) {
+        const size_t l = strcspn(p, ";");
+        int first = -1; /* this spec's first stage */
+        for (size_t a = 0; a < l;) {
+            const size_t m = strcspn(p + a, ",;");
+            char name[128];
+            snprintf(name, sizeof name, "%.*s", (int)(m < sizeof name ? m : sizeof name - 1), p + a);
+            const int si = !strcmp(name, "all") ? 0 : nn_net_stage_find(net, name);
+            if (si >= 0 && (first < 0 || si < first)) first = si;
+            a += m + (p[a + m] == ',');
+        }
+        if (first > 0 && (t < 0 || first < t)) t = first;
+        p += l + (p[l] == ';');
+    }
+    return t;
+}
+
+/* Store rows of m images in xbuf: their frozen prefix, or (tr) the trunk */
+static int store_rows(nn_net *net, const trunk_use *tr, const float *xbuf, int m, int H, int W, float *dst,
+                      wb_error *err)
+{
+    return tr ? nn_net_forward_stages(net, xbuf, 0, tr->stage, m, H, W, dst, err)
+              : nn_net_forward_prefix(net, xbuf, m, H, W, dst, err);
+}
+
+/* The b store rows gathered at (tr ? tr->buf : xbuf) as the prefix rows the trainable part
+ * reads, in xbuf: taken on from the trunk, or already there */
+static int rows_on(nn_net *net, const trunk_use *tr, int b, int H, int W, float *xbuf, wb_error *err)
+{
+    return tr ? nn_net_forward_stages(net, tr->buf, tr->stage, tr->to, b, H, W, xbuf, err) : 0;
+}
+
 /* Positive-class probabilities of items idx[0..n) in inference mode (K > 2: the K softmax
  * probabilities of each, row-major), from the prefix cache (prefix != NULL, rows of
  * prefix_len floats indexed like idx) or from the images. logits is scratch of B x K. */
 static int score(nn_net *net, const exp_dataset *ds, const size_t *idx, size_t n, int C, int B, int K,
-                 const float *prefix, size_t prefix_len, size_t kinds, float *xbuf, float *logits, double *out,
-                 size_t *n_full, wb_error *err)
+                 const float *prefix, size_t prefix_len, size_t kinds, const trunk_use *tr, float *xbuf, float *logits,
+                 double *out, size_t *n_full, wb_error *err)
 {
+    float *rows = tr ? tr->buf : xbuf; /* prefix_len: the store's row length (tr: the trunk's) */
     for (size_t s = 0; s < n; s += (size_t)B) {
         int b = (int)(n - s < (size_t)B ? n - s : (size_t)B);
         int rc;
         if (prefix) {
             /* kinds 0: the set's rows in order; else the shared store's unaugmented row of each item */
             for (int i = 0; i < b; i++)
-                memcpy(xbuf + (size_t)i * prefix_len, prefix + (kinds ? idx[s + i] * kinds : s + i) * prefix_len,
-                       prefix_len * sizeof *xbuf);
-            rc = nn_net_forward_from_prefix(net, xbuf, b, ds->rows, ds->cols, 0, logits, err);
+                memcpy(rows + (size_t)i * prefix_len, prefix + (kinds ? idx[s + i] * kinds : s + i) * prefix_len,
+                       prefix_len * sizeof *rows);
+            rc = rows_on(net, tr, b, ds->rows, ds->cols, xbuf, err) ||
+                 nn_net_forward_from_prefix(net, xbuf, b, ds->rows, ds->cols, 0, logits, err);
         } else {
             rc = gather(ds, idx + s, (size_t)b, C, NULL, NULL, NULL, xbuf, err) ||
                  nn_net_forward(net, xbuf, b, ds->rows, ds->cols, 0, logits, err);
@@ -382,6 +435,33 @@ static exp_prefix_cache *prefix_slot(const exp_train_cfg *tc, const exp_dataset 
     return slot;
 }
 
+/* The run's store under this key (prefix_slot), allocated empty when new; NULL when it would
+ * not fit tc->prefix_max_bytes, and NULL with *oom set (and err) when out of memory. */
+static exp_prefix_cache *store_take(const exp_train_cfg *tc, const exp_dataset *ds, const wb_tensor_list *weights,
+                                    int stage, int kinds, size_t n_items, size_t len, int *oom, wb_error *err)
+{
+    *oom = 0;
+    const double bytes = (double)n_items * kinds * (double)len * sizeof(float);
+    if (tc->prefix_max_bytes && bytes > (double)tc->prefix_max_bytes) return NULL;
+    exp_prefix_cache *c = prefix_slot(tc, ds, weights, stage, kinds, n_items, len, bytes);
+    if (c->data) return c;
+    const size_t rows = n_items * (size_t)kinds;
+    if (rows > SIZE_MAX / sizeof(float) / len || !(c->data = malloc(rows * len * sizeof(float))) ||
+        !(c->have = calloc(rows ? rows : 1, 1))) {
+        exp_prefix_cache_free(c);
+        *oom = 1;
+        wb_err(err, WB_E_NOMEM, NULL, "out of memory for the cached prefix (%zu rows of %zu floats)", rows, len);
+        return NULL;
+    }
+    c->ds = ds;
+    c->weights = weights;
+    c->stage = stage;
+    c->kinds = kinds;
+    c->n = n_items;
+    c->len = len;
+    return c;
+}
+
 void exp_prefix_cache_free(exp_prefix_cache *c)
 {
     if (!c) return;
@@ -402,28 +482,78 @@ void exp_feature_cache_free(exp_feature_cache *c)
 /* Fills the frozen-feature cache fc with every item's features (items 0..nall-1 in order, B
  * at a time; xbuf holds B input images, fbuf B x F floats): in memory, or beyond
  * tc->features_max_bytes in a spill file, written a batch at a time. */
+/* The features of b items all[] from the run's trunk store tc (stage t, rows of tlen floats):
+ * the rows no variant has computed yet from their images first (in the store), then every row
+ * taken on to the features. tbuf: B x tlen floats. */
+static int trunk_features(nn_net *net, const exp_dataset *ds, exp_prefix_cache *st, const size_t *all, int b, int C,
+                          const exp_train_cfg *tc, float *xbuf, float *tbuf, float *out, wb_error *err)
+{
+    const int H = ds->rows, W = ds->cols, t = st->stage;
+    const size_t len = st->len, kinds = (size_t)st->kinds;
+    size_t miss[256];
+    int nm = 0;
+    for (int i = 0; i < b; i++)
+        if (!st->have[all[i] * kinds]) miss[nm++] = all[i];
+    if (nm) {
+        if (gather(ds, miss, (size_t)nm, C, tc, NULL, NULL, xbuf, err) != 0 ||
+            nn_net_forward_stages(net, xbuf, 0, t, nm, H, W, tbuf, err) != 0)
+            return -1;
+        for (int j = 0; j < nm; j++) {
+            memcpy(st->data + miss[j] * kinds * len, tbuf + (size_t)j * len, len * sizeof *tbuf);
+            st->have[miss[j] * kinds] = 1;
+        }
+    }
+    for (int i = 0; i < b; i++) memcpy(tbuf + (size_t)i * len, st->data + all[i] * kinds * len, len * sizeof *tbuf);
+    return nn_net_features_from_stage(net, tbuf, t, b, H, W, out, err);
+}
+
 static int feature_cache_fill(nn_net *net, const exp_dataset *ds, exp_feature_cache *fc, size_t nall, size_t F, int C,
-                              int B, const exp_train_cfg *tc, float *xbuf, float *fbuf, wb_error *err)
+                              int B, const exp_train_cfg *tc, const wb_tensor_list *weights, float *xbuf, float *fbuf,
+                              wb_error *err)
 {
     const int spill = tc->features_max_bytes && (F > SIZE_MAX / sizeof(float) / (nall ? nall : 1) ||
                                                  nall * F * sizeof(float) > tc->features_max_bytes);
+    /* through the run's trunk when there is one and it fits: the fine-tuned variants then find
+     * every item's rows there */
+    exp_prefix_cache *st = NULL;
+    float *tbuf = NULL;
+    const int t = tc->prefixes && weights ? trunk_stage(net, tc) : -1;
+    if (t > 0 && t < nn_net_num_stages(net) - 1) {
+        int ts[4], oom;
+        if (nn_net_stage_shape(net, t - 1, 1, ds->rows, ds->cols, ts, err) != 0) return -1;
+        const size_t tlen = (size_t)ts[1] * ts[2] * ts[3];
+        st = store_take(tc, ds, weights, t, tc->aug_flip ? 3 : 1, nall, tlen, &oom, err);
+        if (oom) return -1;
+        if (st && !(tbuf = malloc((size_t)B * tlen * sizeof *tbuf)))
+            return wb_err(err, WB_E_NOMEM, NULL, "out of memory for the trunk's rows");
+    }
     float *f = spill ? NULL : malloc((nall ? nall : 1) * F * sizeof *f);
     int fd = -1;
-    if (!spill && !f) return wb_err(err, WB_E_NOMEM, NULL, "out of memory for the features of %zu images", nall);
-    if (spill && exp_spill_open(ds->spill_dir, &fd, err) != 0) return -1;
+    if (!spill && !f) {
+        free(tbuf);
+        return wb_err(err, WB_E_NOMEM, NULL, "out of memory for the features of %zu images", nall);
+    }
+    if (spill && exp_spill_open(ds->spill_dir, &fd, err) != 0) {
+        free(tbuf);
+        return -1;
+    }
     for (size_t s = 0; s < nall; s += (size_t)B) { /* every item, in order, a batch at a time */
         size_t all[256];
         int b = (int)(nall - s < (size_t)B ? nall - s : (size_t)B), e = 0;
         for (int i = 0; i < b; i++) all[i] = s + (size_t)i;
-        if (gather(ds, all, (size_t)b, C, tc, NULL, NULL, xbuf, err) != 0 ||
-            nn_net_features(net, xbuf, b, ds->rows, ds->cols, spill ? fbuf : f + s * F, err) != 0 ||
+        float *dst = spill ? fbuf : f + s * F;
+        if ((st ? trunk_features(net, ds, st, all, b, C, tc, xbuf, tbuf, dst, err)
+                : gather(ds, all, (size_t)b, C, tc, NULL, NULL, xbuf, err) != 0 ||
+                      nn_net_features(net, xbuf, b, ds->rows, ds->cols, dst, err) != 0) ||
             (spill && (e = exp_spill_io(fd, 1, fbuf, (size_t)b * F * sizeof *fbuf, (uint64_t)(s * F * sizeof *fbuf))) != 0)) {
             if (e) wb_err(err, WB_E_IO, NULL, "cannot write the frozen features beyond data.memory_mb to disk: %s", strerror(e));
             free(f);
+            free(tbuf);
             if (spill) close(fd);
             return -1;
         }
     }
+    free(tbuf);
     if (spill)
         wb_log(WB_LOG_INFO, "the frozen features of %zu images (%zu each) take more than data.memory_mb (%zu MB): they are kept on disk",
                nall, F, tc->features_max_bytes >> 20);
@@ -475,13 +605,14 @@ static const double *feat_read(void *ctx, size_t s, size_t m, double *buf, wb_er
  * holds B input images, fbuf B x F floats. With a cache (tc->features, pretrained weights),
  * from it, filling it first with every item's features. */
 static int pooled_features(nn_net *net, const exp_dataset *ds, const size_t *idx, size_t n, int C, int B,
-                           const exp_train_cfg *tc, int pretrained, float *xbuf, float *fbuf, double *out, wb_error *err)
+                           const exp_train_cfg *tc, const wb_tensor_list *weights, float *xbuf, float *fbuf, double *out,
+                           wb_error *err)
 {
     const size_t F = (size_t)nn_net_feature_dim(net);
-    exp_feature_cache *fc = pretrained ? tc->features : NULL;
+    exp_feature_cache *fc = weights ? tc->features : NULL;
     /* a patch run's sliding windows follow its ds->n patches in the images (patch.h) */
     const size_t nall = ds->n + (ds->patch ? ds->patch->n_windows : 0);
-    if (fc && !fc->f && !fc->spilled && feature_cache_fill(net, ds, fc, nall, F, C, B, tc, xbuf, fbuf, err) != 0)
+    if (fc && !fc->f && !fc->spilled && feature_cache_fill(net, ds, fc, nall, F, C, B, tc, weights, xbuf, fbuf, err) != 0)
         return -1;
     if (fc) {
         if (fc->n != nall || fc->dim != F) return wb_err(err, WB_E_INTERNAL, NULL, "the feature cache is for another dataset");
@@ -554,14 +685,14 @@ static int head_scores(nn_net *net, const exp_dataset *ds, const exp_rows *R, in
  * (exp_probe_fit_rows), not copied: the same bits. Features are computed B images at a time
  * (the inference batch; xbuf holds B images). */
 static int probe_into_head(nn_net *net, const exp_dataset *ds, const exp_split *sp, const exp_train_cfg *tc, int frozen,
-                           int pretrained, int B, float *xbuf, exp_train_result *out, wb_error *err)
+                           const wb_tensor_list *weights, int B, float *xbuf, exp_train_result *out, wb_error *err)
 {
     const int C = tc->in_channels, K = tc->n_classes >= 2 ? tc->n_classes : 2;
     /* X holds the validation rows, then (frozen) the test rows: Xtr is standardised in place
      * by the probe, X is read raw */
     const size_t F = (size_t)nn_net_feature_dim(net);
     const size_t nx = frozen && sp->n_test > sp->n_val ? sp->n_test : sp->n_val;
-    exp_feature_cache *fc = pretrained ? tc->features : NULL;
+    exp_feature_cache *fc = weights ? tc->features : NULL;
     const size_t nall = ds->n + (ds->patch ? ds->patch->n_windows : 0);
     /* fbuf: a batch of features, or (frozen) a chunk of rows for head_scores */
     float *fbuf = malloc((size_t)(frozen && B < EXP_ROWS_CHUNK ? EXP_ROWS_CHUNK : B) * F * sizeof *fbuf), *tmp = NULL;
@@ -584,7 +715,7 @@ static int probe_into_head(nn_net *net, const exp_dataset *ds, const exp_split *
         rc = 0;
         goto done;
     }
-    if (fc && !fc->f && !fc->spilled && feature_cache_fill(net, ds, fc, nall, F, C, B, tc, xbuf, fbuf, err) != 0) goto done;
+    if (fc && !fc->f && !fc->spilled && feature_cache_fill(net, ds, fc, nall, F, C, B, tc, weights, xbuf, fbuf, err) != 0) goto done;
     if (fc && (fc->n != nall || fc->dim != F)) {
         wb_err(err, WB_E_INTERNAL, NULL, "the feature cache is for another dataset");
         goto done;
@@ -602,8 +733,8 @@ static int probe_into_head(nn_net *net, const exp_dataset *ds, const exp_split *
     exp_rows Rtr = {sp->n_train, F, NULL, feat_read, &ftr}, Rva = {sp->n_val, F, NULL, feat_read, &fva};
     exp_rows Rte = {sp->n_test, F, NULL, feat_read, &fte};
     if (stream ? exp_probe_fit_rows(&pr, &Rtr, ytr, &Rva, yva, &tc->probe, err) != 0
-               : pooled_features(net, ds, sp->train, sp->n_train, C, B, tc, pretrained, xbuf, fbuf, Xtr, err) != 0 ||
-                     pooled_features(net, ds, sp->val, sp->n_val, C, B, tc, pretrained, xbuf, fbuf, X, err) != 0 ||
+               : pooled_features(net, ds, sp->train, sp->n_train, C, B, tc, weights, xbuf, fbuf, Xtr, err) != 0 ||
+                     pooled_features(net, ds, sp->val, sp->n_val, C, B, tc, weights, xbuf, fbuf, X, err) != 0 ||
                      exp_probe_fit_inplace(&pr, Xtr, ytr, sp->n_train, X, yva, sp->n_val, F, &tc->probe, err) != 0)
         goto done;
     free(Xtr); /* the training rows are no longer needed */
@@ -628,7 +759,7 @@ static int probe_into_head(nn_net *net, const exp_dataset *ds, const exp_split *
     } else if (frozen) {
         exp_rows va = exp_rows_of(X, sp->n_val, F), te = exp_rows_of(X, sp->n_test, F);
         if (head_scores(net, ds, &va, K, fbuf, out->val_scores, err) != 0 ||
-            pooled_features(net, ds, sp->test, sp->n_test, C, B, tc, pretrained, xbuf, fbuf, X, err) != 0 ||
+            pooled_features(net, ds, sp->test, sp->n_test, C, B, tc, weights, xbuf, fbuf, X, err) != 0 ||
             head_scores(net, ds, &te, K, fbuf, out->test_scores, err) != 0)
             goto done;
     }
@@ -668,6 +799,7 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
     float *xbuf = NULL, *dlogits = NULL, *logits = NULL, *pre_train = NULL, *pre_val = NULL, *pre_test = NULL;
     float *pre_tmp = NULL;
     exp_prefix_cache *shared = NULL; /* the run's prefixes, when this call uses them */
+    trunk_use tru = {0, 0, 0, NULL}, *tr = NULL; /* the run's trunk, when the store holds it */
     unsigned char *have = NULL; /* which training prefixes pre_train holds */
     int *labels = NULL, *yval = NULL;
     size_t *order = NULL;
@@ -722,27 +854,38 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
     const int kinds = tc->aug_flip ? 3 : 1;
     /* items: a patch run's sliding windows follow its patches (test items past ds->n) */
     const size_t n_items = ds->n + (ds->patch ? ds->patch->n_windows : 0);
+    /* the shared store's rows: this variant's prefix, or the run's trunk when it is earlier
+     * and fits the budget (tr: rows of row_len floats at the trunk's stage, each batch taken on
+     * to this variant's first trainable stage) */
+    size_t row_len = prefix_len;
+    int store_stage = nn_net_first_trainable_stage(net);
     if (use_prefix && tc->prefixes && weights) {
-        const double bytes = (double)n_items * kinds * (double)prefix_len * sizeof(float);
-        if (!tc->prefix_max_bytes || bytes <= (double)tc->prefix_max_bytes) {
-            const int stage = nn_net_first_trainable_stage(net);
-            shared = prefix_slot(tc, ds, weights, stage, kinds, n_items, prefix_len, bytes);
-            if (!shared->data) {
-                const size_t rows = n_items * (size_t)kinds;
-                if (rows > SIZE_MAX / sizeof(float) / prefix_len || !(shared->data = malloc(rows * prefix_len * sizeof(float))) ||
-                    !(shared->have = calloc(rows, 1))) {
-                    exp_prefix_cache_free(shared);
-                    wb_err(err, WB_E_NOMEM, NULL, "out of memory for the cached prefix (%zu rows of %zu floats)", rows, prefix_len);
+        const int t = trunk_stage(net, tc);
+        int ts[4];
+        if (t > 0 && t < store_stage) {
+            if (nn_net_stage_shape(net, t - 1, 1, H, W, ts, err) != 0) goto done;
+            const size_t tlen = (size_t)ts[1] * ts[2] * ts[3];
+            const double tbytes = (double)n_items * kinds * (double)tlen * sizeof(float);
+            if (!tc->prefix_max_bytes || tbytes <= (double)tc->prefix_max_bytes) {
+                tru = (trunk_use){t, store_stage, tlen, NULL};
+                if (!(tru.buf = malloc((size_t)B * tlen * sizeof *tru.buf))) {
+                    wb_err(err, WB_E_NOMEM, NULL, "out of memory for the trunk's rows");
                     goto done;
                 }
-                shared->ds = ds;
-                shared->weights = weights;
-                shared->stage = stage;
-                shared->kinds = kinds;
-                shared->n = n_items;
-                shared->len = prefix_len;
+                tr = &tru;
+                row_len = tlen;
+                store_stage = t;
             }
         }
+    }
+    if (use_prefix && tc->prefixes && weights) {
+        int oom;
+        shared = store_take(tc, ds, weights, store_stage, kinds, n_items, row_len, &oom, err);
+        if (oom) goto done;
+    }
+    if (!shared && tr) { /* (not reached: the trunk fitted the budget) */
+        tr = NULL;
+        row_len = prefix_len;
     }
     const size_t skinds = shared ? (size_t)kinds : 0; /* score(): rows by item */
     const size_t in_len = (size_t)C * px;
@@ -762,7 +905,7 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
         goto done;
     }
     /* linear probing, then (not frozen) fine-tuning from the probe's head (Kumar et al. 2022) */
-    if ((frozen || tc->head_init_probe) && probe_into_head(net, ds, sp, tc, frozen, weights != NULL, Bi, xbuf, out, err) != 0) goto done;
+    if ((frozen || tc->head_init_probe) && probe_into_head(net, ds, sp, tc, frozen, weights, Bi, xbuf, out, err) != 0) goto done;
     if (frozen) {
         if (tc->save_weights && nn_net_export(net, &out->weights, err) != 0) goto done;
         rc = 0;
@@ -793,7 +936,7 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
         size_t ns[2] = {sp->n_val, sp->n_test};
         float **dst[2] = {&pre_val, &pre_test};
         size_t rows = (sp->n_train ? sp->n_train : 1) * (size_t)n_var;
-        if (!(pre_tmp = malloc((size_t)B * prefix_len * sizeof *pre_tmp)) ||
+        if (!(pre_tmp = malloc((size_t)B * row_len * sizeof *pre_tmp)) ||
             (!shared && (rows > SIZE_MAX / sizeof(float) / prefix_len ||
                          !(pre_train = malloc(rows * prefix_len * sizeof(float))) || !(have = calloc(rows, 1))))) {
             wb_err(err, WB_E_NOMEM, NULL, "out of memory for the cached prefix (%zu images of %zu floats)", rows, prefix_len);
@@ -811,12 +954,12 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
                 }
                 if (nm == Bi || (i == ns[k] && nm)) {
                     if (gather(ds, miss, (size_t)nm, C, tc, NULL, NULL, xbuf, err) != 0 ||
-                        nn_net_forward_prefix(net, xbuf, nm, H, W, pre_tmp, err) != 0)
+                        store_rows(net, tr, xbuf, nm, H, W, pre_tmp, err) != 0)
                         goto done;
                     out->prefix_images += (size_t)nm;
                     for (int j = 0; j < nm; j++) {
-                        memcpy(shared->data + miss[j] * (size_t)kinds * prefix_len, pre_tmp + (size_t)j * prefix_len,
-                               prefix_len * sizeof *pre_tmp);
+                        memcpy(shared->data + miss[j] * (size_t)kinds * row_len, pre_tmp + (size_t)j * row_len,
+                               row_len * sizeof *pre_tmp);
                         shared->have[miss[j] * (size_t)kinds] = 1;
                     }
                     nm = 0;
@@ -899,18 +1042,19 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
                     for (int j0 = 0; j0 < nm; j0 += Bi) { /* Bi at a time, as inference */
                         const int m = nm - j0 < Bi ? nm - j0 : Bi;
                         if (gather(ds, mi + j0, (size_t)m, C, tc, NULL, tc->aug_flip ? &d : NULL, xbuf, err) != 0 ||
-                            nn_net_forward_prefix(net, xbuf, m, H, W, pre_tmp + (size_t)j0 * prefix_len, err) != 0)
+                            store_rows(net, tr, xbuf, m, H, W, pre_tmp + (size_t)j0 * row_len, err) != 0)
                             goto done;
                     }
                     out->prefix_images += (size_t)nm;
                     for (int j = 0; j < nm; j++) {
-                        memcpy(ptr + mrow[j] * prefix_len, pre_tmp + (size_t)j * prefix_len, prefix_len * sizeof *pre_tmp);
+                        memcpy(ptr + mrow[j] * row_len, pre_tmp + (size_t)j * row_len, row_len * sizeof *pre_tmp);
                         phave[mrow[j]] = 1;
                     }
                 }
+                float *rows = tr ? tr->buf : xbuf;
                 for (int i = 0; i < b; i++)
-                    memcpy(xbuf + (size_t)i * prefix_len, ptr + srow[i] * prefix_len, prefix_len * sizeof *xbuf);
-                r2 = nn_net_forward_from_prefix(net, xbuf, b, H, W, 1, logits, err);
+                    memcpy(rows + (size_t)i * row_len, ptr + srow[i] * row_len, row_len * sizeof *rows);
+                r2 = rows_on(net, tr, b, H, W, xbuf, err) || nn_net_forward_from_prefix(net, xbuf, b, H, W, 1, logits, err);
             } else {
                 r2 = gather(ds, idx, (size_t)b, C, tc, augment ? &rng : NULL, NULL, xbuf, err) ||
                      nn_net_forward(net, xbuf, b, H, W, 1, logits, err);
@@ -941,7 +1085,7 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
         lg->lr = lr;
         lg->val_auc = NAN;
         if (sp->n_val) {
-            if (score(net, ds, sp->val, sp->n_val, C, Bs, K, pre_val, prefix_len, skinds, xbuf, logits, out->val_scores, &n_scored, err)) goto done;
+            if (score(net, ds, sp->val, sp->n_val, C, Bs, K, pre_val, row_len, skinds, tr, xbuf, logits, out->val_scores, &n_scored, err)) goto done;
             double auc;
             wb_error e2;
             if ((K > 2 ? exp_metrics_auc_ovr(yval, out->val_scores, NULL, sp->n_val, K, &auc, NULL, &e2)
@@ -970,8 +1114,8 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
     const int kept_last = !(tc->patience > 0 && snap.data) || out->best_epoch == out->n_epochs - 1;
     if (!kept_last) snapshot_restore(net, &snap);
     else out->best_epoch = out->n_epochs - 1;
-    if (sp->n_val && !(kept_last && out->n_epochs > 0) && score(net, ds, sp->val, sp->n_val, C, Bs, K, pre_val, prefix_len, skinds, xbuf, logits, out->val_scores, &n_scored, err)) goto done;
-    if (score(net, ds, sp->test, sp->n_test, C, Bs, K, pre_test, prefix_len, skinds, xbuf, logits, out->test_scores, &n_scored, err)) goto done;
+    if (sp->n_val && !(kept_last && out->n_epochs > 0) && score(net, ds, sp->val, sp->n_val, C, Bs, K, pre_val, row_len, skinds, tr, xbuf, logits, out->val_scores, &n_scored, err)) goto done;
+    if (score(net, ds, sp->test, sp->n_test, C, Bs, K, pre_test, row_len, skinds, tr, xbuf, logits, out->test_scores, &n_scored, err)) goto done;
     if (tc->save_weights && nn_net_export(net, &out->weights, err) != 0) goto done;
     if (has_prefix) out->prefix_images += n_scored;
     rc = 0;
@@ -987,6 +1131,7 @@ done:
     free(yval);
     free(pre_train);
     free(pre_tmp);
+    free(tru.buf);
     free(have);
     if (!shared) {
         free(pre_val);

@@ -101,6 +101,15 @@ typedef struct exp_train_cfg {
                                   * prefix_max_bytes, the least recently used freed first.
                                   * Zeroed by exp_train_cfg_from_config. */
     size_t n_prefixes;           /* slots in prefixes (0 is taken as 1) */
+    char trunk_stages[1024];     /* the run's trunk: the unfreeze specs of its fine-tuned variants
+                                  * that cache their frozen prefix, ';'-separated ("" none). With
+                                  * shared prefixes, a variant (and the linear probe's features)
+                                  * keeps its store at the earliest first trainable stage among
+                                  * them when that store fits prefix_max_bytes, and takes each
+                                  * batch on from there to its own first trainable stage: every
+                                  * variant of a sweep reads one store, and each image goes
+                                  * through the stages before it once per run. The same bits.
+                                  * Zeroed by exp_train_cfg_from_config. */
     int no_prefix_cache;    /* 1: recompute the frozen prefix at every step (the path continuous
                              * augmentation takes; tests compare it with the cache). Zeroed by
                              * exp_train_cfg_from_config. */
@@ -121,6 +130,10 @@ typedef struct exp_train_cfg {
 
 /* The train section plus variant v's keys. Stage names are checked by the config already. */
 int exp_train_cfg_from_config(const exp_config *cfg, size_t v, exp_train_cfg *tc, wb_error *err);
+
+/* Does this variant fine-tune part of the backbone from a cached frozen prefix (some stage
+ * trains, the augmentation is finite)? Its unfreeze spec then joins a run's trunk_stages. */
+int exp_train_cfg_caches_prefix(const exp_train_cfg *tc);
 
 /* Says once per variant what train.augment does to it: a warning when the variant is the
  * linear probe (unfreeze none: augmentation does not apply), an info line when continuous
