@@ -87,6 +87,32 @@ static void test_prefix_and_arena(void)
     float feat[N * 64];
     CHECK(nn_net_features(net, x, N, H, W, feat, &err) == 0, "%s", err.msg);
     CHECK(nn_net_feature_dim(net) == 64, "feature dim %d", nn_net_feature_dim(net));
+    { /* stage by stage (a run's trunk): the stem and layer1, then layer2, give the prefix's
+       * bits; features from layer2's input and from layer1's give nn_net_features' bits */
+        const int l2s = nn_net_stage_find(net, "layer2"), l3s = nn_net_stage_find(net, "layer3");
+        int t[4];
+        CHECK(l2s > 0 && l3s == l2s + 1, "stages layer2 %d, layer3 %d", l2s, l3s);
+        CHECK(nn_net_stage_shape(net, l2s - 1, N, H, W, t, &err) == 0, "%s", err.msg);
+        const size_t tl = (size_t)t[0] * t[1] * t[2] * t[3], pl = (size_t)s[0] * s[1] * s[2] * s[3];
+        float *trunk = malloc(sizeof(float) * tl), *pre = malloc(sizeof(float) * pl), *same = malloc(sizeof(float) * tl);
+        float feat2[N * 64], feat3[N * 64];
+        CHECK(nn_net_forward_stages(net, x, 0, l2s, N, H, W, trunk, &err) == 0, "%s", err.msg);
+        CHECK(nn_net_forward_stages(net, trunk, l2s, l3s, N, H, W, pre, &err) == 0, "%s", err.msg);
+        CHECK(memcmp(pre, cache, sizeof(float) * pl) == 0, "stages 0..layer2, then layer2: the prefix's bits");
+        CHECK(nn_net_forward_stages(net, trunk, l2s, l2s, N, H, W, same, &err) == 0 &&
+                  memcmp(same, trunk, sizeof(float) * tl) == 0, "no stage: the input as it is");
+        CHECK(nn_net_features_from_stage(net, trunk, l2s, N, H, W, feat2, &err) == 0, "%s", err.msg);
+        CHECK(nn_net_features_from_stage(net, pre, l3s, N, H, W, feat3, &err) == 0, "%s", err.msg);
+        CHECK(memcmp(feat2, feat, sizeof feat) == 0 && memcmp(feat3, feat, sizeof feat) == 0,
+              "features from layer2's and layer3's inputs: nn_net_features' bits");
+        CHECK(nn_net_forward_stages(net, x, l3s, l2s, N, H, W, pre, &err) == -1 && err.code == WB_E_USAGE,
+              "stages backwards: an error");
+        CHECK(nn_net_forward_stages(net, x, 0, nn_net_num_stages(net), N, H, W, pre, &err) == -1,
+              "a stage past the last: an error");
+        CHECK(nn_net_features_from_stage(net, x, nn_net_num_stages(net), N, H, W, feat2, &err) == -1,
+              "features from a stage past the last: an error");
+        free(trunk), free(pre), free(same);
+    }
     CHECK(nn_net_backward(net, l1, &err) == -1, "backward after an inference run is an error");
     /* too small an input is an error, not a crash */
     CHECK(nn_net_forward(net, x, 1, 0, 5, 0, l1, &err) == -1, "empty input");
