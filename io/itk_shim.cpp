@@ -412,22 +412,25 @@ void glcm_mean_sd(const double feat[4][IO_ITK_GLCM_COUNT], double out[IO_ITK_GLC
 // the filter's itk::Index (a heap-allocated vnl vector) per bin in each of its three passes:
 // 3 x 4096 allocations per offset at 64 levels, most of a patch's feature time. out[] in the
 // filter's TextureFeature order (Energy .. HaralickCorrelation).
-void glcm_texture(const std::vector<double> &f, size_t L, double out[8])
+void glcm_texture(const std::vector<double> &f, const std::vector<size_t> &nz, size_t L, double out[8])
 {
-    const size_t nb = L * L;
+    // Only the bins with a frequency (nz, ascending; every bin when none has one) are visited:
+    // every sum below starts at +0 and a bin of frequency 0 adds a term of +0 to it (or is
+    // skipped, in the features' loop), which leaves it as it was, so the bits are those of the
+    // pass over every bin.
     double total = 0; // the histogram's total frequency (integer counts: exact in any order)
-    for (size_t k = 0; k < nb; k++)
+    for (size_t k : nz)
         total += f[k];
-    std::vector<double> rf(nb);
-    for (size_t k = 0; k < nb; k++)
-        rf[k] = f[k] / total;
+    std::vector<double> rf(nz.size());
+    for (size_t j = 0; j < nz.size(); j++)
+        rf[j] = f[nz[j]] / total;
     // ComputeMeansAndVariances
     std::vector<double> marginal(L, 0.0);
     double pixelMean = 0;
-    for (size_t k = 0; k < nb; k++) {
-        const itk::IndexValueType i0 = (itk::IndexValueType)(k % L);
-        pixelMean += i0 * rf[k];
-        marginal[(size_t)i0] += rf[k];
+    for (size_t j = 0; j < nz.size(); j++) {
+        const itk::IndexValueType i0 = (itk::IndexValueType)(nz[j] % L);
+        pixelMean += i0 * rf[j];
+        marginal[(size_t)i0] += rf[j];
     }
     double marginalMean = marginal[0], marginalDevSquared = 0;
     for (unsigned int a = 1; a < L; a++) {
@@ -442,9 +445,9 @@ void glcm_texture(const std::vector<double> &f, size_t L, double out[8])
     }
     marginalDevSquared = marginalDevSquared / L;
     double pixelVariance = 0;
-    for (size_t k = 0; k < nb; k++) {
-        const itk::IndexValueType i0 = (itk::IndexValueType)(k % L);
-        pixelVariance += (i0 - pixelMean) * (i0 - pixelMean) * rf[k];
+    for (size_t j = 0; j < nz.size(); j++) {
+        const itk::IndexValueType i0 = (itk::IndexValueType)(nz[j] % L);
+        pixelVariance += (i0 - pixelMean) * (i0 - pixelMean) * rf[j];
     }
     // GenerateData's features
     double energy = 0, entropy = 0, correlation = 0, inverseDifferenceMoment = 0, inertia = 0,
@@ -454,10 +457,11 @@ void glcm_texture(const std::vector<double> &f, size_t L, double out[8])
                                     2 * itk::NumericTraits<double>::epsilon()))
         pixelVarianceSquared = 1.;
     const double log2 = std::log(2.0);
-    for (size_t k = 0; k < nb; k++) {
-        const double frequency = rf[k];
+    for (size_t j = 0; j < nz.size(); j++) {
+        const double frequency = rf[j];
         if (itk::Math::AlmostEquals(frequency, itk::NumericTraits<double>::ZeroValue()))
             continue;
+        const size_t k = nz[j];
         const itk::IndexValueType i0 = (itk::IndexValueType)(k % L), i1 = (itk::IndexValueType)(k / L);
         energy += frequency * frequency;
         entropy -= (frequency > 0.0001) ? frequency * std::log(frequency) / log2 : 0;
@@ -521,6 +525,8 @@ extern "C" int io_itk_glcm_features(const float *img, const uint8_t *mask, int r
         }
         std::vector<uint32_t> cnt(L * L);
         std::vector<double> freq(L * L);
+        std::vector<size_t> nz; // the bins with a frequency, ascending
+        nz.reserve(std::min(L * L, 2 * n));
         double feat[4][IO_ITK_GLCM_COUNT];
         for (int o = 0; o < 4; o++) {
             std::fill(cnt.begin(), cnt.end(), 0u);
@@ -543,8 +549,15 @@ extern "C" int io_itk_glcm_features(const float *img, const uint8_t *mask, int r
                 for (size_t b = 0; b < L; b++)
                     if (cnt[a * L + b]) // the bin (bin[a], bin[b]), axis 0 fastest
                         freq[(size_t)bin[a] + (size_t)bin[b] * L] += (double)cnt[a * L + b];
+            nz.clear();
+            for (size_t k = 0; k < L * L; k++)
+                if (freq[k] != 0)
+                    nz.push_back(k);
+            if (nz.empty()) // no pair at this offset: every frequency is 0 / 0, as in ITK
+                for (size_t k = 0; k < L * L; k++)
+                    nz.push_back(k);
             double t[8];
-            glcm_texture(freq, L, t);
+            glcm_texture(freq, nz, L, t);
             for (int f = 0; f < IO_ITK_GLCM_COUNT; f++)
                 feat[o][f] = t[(int)glcm_order[f]];
         }

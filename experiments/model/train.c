@@ -479,10 +479,7 @@ void exp_feature_cache_free(exp_feature_cache *c)
     memset(c, 0, sizeof *c);
 }
 
-/* Fills the frozen-feature cache fc with every item's features (items 0..nall-1 in order, B
- * at a time; xbuf holds B input images, fbuf B x F floats): in memory, or beyond
- * tc->features_max_bytes in a spill file, written a batch at a time. */
-/* The features of b items all[] from the run's trunk store tc (stage t, rows of tlen floats):
+/* The features of b items all[] from the run's trunk store st (its stage, rows of len floats):
  * the rows no variant has computed yet from their images first (in the store), then every row
  * taken on to the features. tbuf: B x tlen floats. */
 static int trunk_features(nn_net *net, const exp_dataset *ds, exp_prefix_cache *st, const size_t *all, int b, int C,
@@ -507,6 +504,10 @@ static int trunk_features(nn_net *net, const exp_dataset *ds, exp_prefix_cache *
     return nn_net_features_from_stage(net, tbuf, t, b, H, W, out, err);
 }
 
+/* Fills the frozen-feature cache fc with every item's features (items 0..nall-1 in order, B
+ * at a time; xbuf holds B input images, fbuf B x F floats): in memory, or beyond
+ * tc->features_max_bytes in a spill file, written a batch at a time; through the run's trunk
+ * (tc->trunk_stages) when there is one and it fits. */
 static int feature_cache_fill(nn_net *net, const exp_dataset *ds, exp_feature_cache *fc, size_t nall, size_t F, int C,
                               int B, const exp_train_cfg *tc, const wb_tensor_list *weights, float *xbuf, float *fbuf,
                               wb_error *err)
