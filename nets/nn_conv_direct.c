@@ -1253,6 +1253,17 @@ static inline __m512 dwf_post16(const dwc_job *j, __m512 acc, __m512 bias, __m51
     return acc;
 }
 
+/* Channel c's nine taps, and its bias and post-op (eval-mode BN) factors, as vectors */
+static inline void dwf_consts(const dwc_job *j, int c, __m512 kv[9], __m512 *pa, __m512 *pb, __m512 *bias)
+{
+    for (int t = 0; t < 9; t++)
+        kv[t] = _mm512_set1_ps(j->wt[(size_t)c * 9 + t]);
+    const int post = j->post_a != NULL;
+    *pa = _mm512_set1_ps(post ? j->post_a[c] : 0.0f);
+    *pb = _mm512_set1_ps(post ? j->post_b[c] : 0.0f);
+    *bias = _mm512_set1_ps(j->b ? j->b[c] : 0.0f);
+}
+
 /* A strip of 16 output columns from x0: its lanes (out), and per kernel column kj the input
  * offset of lane 0 and the lanes whose input is inside the row (stride 2: of the two loads
  * whose even lanes the strip takes) */
@@ -1278,14 +1289,9 @@ static void dwf_plane_avx512(const dwc_job *j, size_t p)
     const int c = (int)(p % (size_t)g->ic), s = g->sh, w = g->w;
     const float *xc = j->x + p * g->h * g->w;
     float *yc = j->y + p * g->oh * g->ow;
-    __m512 kv[9];
-    for (int t = 0; t < 9; t++)
-        kv[t] = _mm512_set1_ps(j->wt[(size_t)c * 9 + t]);
+    __m512 kv[9], pa, pb, bias;
+    dwf_consts(j, c, kv, &pa, &pb, &bias);
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const int post = j->post_a != NULL;
-    const __m512 pa = _mm512_set1_ps(post ? j->post_a[c] : 0.0f),
-                 pb = _mm512_set1_ps(post ? j->post_b[c] : 0.0f),
-                 bias = _mm512_set1_ps(j->b ? j->b[c] : 0.0f);
     /* Rows in order (the planes read and written in address order: walking a strip of 16
      * columns down the rows, as before, made the 112- and 56-wide planes of MobileNet's first
      * blocks 10-25% slower), each in strips of 16 output columns whose taps' column masks
@@ -1346,13 +1352,8 @@ static void dwf_plane_flat_avx512(const dwc_job *j, size_t p, const __mmask16 (*
     const int c = (int)(p % (size_t)g->ic), w = g->w, hw = g->h * g->w;
     const float *xc = j->x + p * (size_t)hw;
     float *yc = j->y + p * (size_t)hw;
-    __m512 kv[9];
-    for (int t = 0; t < 9; t++)
-        kv[t] = _mm512_set1_ps(j->wt[(size_t)c * 9 + t]);
-    const int post = j->post_a != NULL;
-    const __m512 pa = _mm512_set1_ps(post ? j->post_a[c] : 0.0f),
-                 pb = _mm512_set1_ps(post ? j->post_b[c] : 0.0f),
-                 bias = _mm512_set1_ps(j->b ? j->b[c] : 0.0f);
+    __m512 kv[9], pa, pb, bias;
+    dwf_consts(j, c, kv, &pa, &pb, &bias);
     for (int v = 0, o = 0; o < hw; v++, o += 16) {
         const __mmask16 out_m = range16(o, hw);
         __m512 acc = _mm512_setzero_ps();
@@ -1466,13 +1467,8 @@ static void dwf_plane_band_avx512(const dwc_job *j, size_t p, float *buf)
     const int c = (int)(p % (size_t)g->ic);
     const float *xc = j->x + p * g->h * g->w;
     float *yc = j->y + p * g->oh * g->ow;
-    __m512 kv[9];
-    for (int t = 0; t < 9; t++)
-        kv[t] = _mm512_set1_ps(j->wt[(size_t)c * 9 + t]);
-    const int post = j->post_a != NULL;
-    const __m512 pa = _mm512_set1_ps(post ? j->post_a[c] : 0.0f),
-                 pb = _mm512_set1_ps(post ? j->post_b[c] : 0.0f),
-                 bias = _mm512_set1_ps(j->b ? j->b[c] : 0.0f);
+    __m512 kv[9], pa, pb, bias;
+    dwf_consts(j, c, kv, &pa, &pb, &bias);
     const int wp = g->ow + 2 > g->pw + g->w ? g->ow + 2 : g->pw + g->w;
     const int R = (DWF_BUF - DWF_TAIL) / wp - 2; /* output rows per band (dwf_band_use: >= 1) */
     int off[9];
