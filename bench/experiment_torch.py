@@ -4,8 +4,9 @@
     /usr/bin/python3 bench/experiment_torch.py RUN_DIR CACHE_DIR WEIGHTS VARIANTS
         [--threads N] [--epochs E] [--batch B] [--lr LR] [--flip 0|1] [--seed S]
 
-VARIANTS is "name:unfreeze,..." with unfreeze none, all or one stage of the CIFAR ResNet
-(layer1|layer2|layer3), e.g. "frozen:none,last:layer3,full:all".
+VARIANTS is "name:unfreeze,..." with unfreeze none, all, one stage of the CIFAR ResNet
+(layer1|layer2|layer3) or the last stages joined by "+" (layer2+layer3: a depth sweep's
+variant), e.g. "frozen:none,last:layer3,full:all".
 
 The same experiment written the plain way: the run's images, taken from the workbench's
 preprocessed cache (the export both sides read: CACHE_DIR/<params>/<xx>/<key>.wbpre, format in
@@ -218,7 +219,10 @@ def finetune(base, Ffeat, unfreeze, X, y, tr, va, a, gen):
     """The fine-tuned network (its best epoch by validation AUC)."""
     model = copy.deepcopy(base)
     stages = ["conv1", "layer1", "layer2", "layer3"]
-    train_from = 0 if unfreeze == "all" else stages.index(unfreeze)
+    listed = unfreeze.split("+")
+    train_from = 0 if unfreeze == "all" else stages.index(listed[0])
+    if unfreeze != "all" and listed != stages[train_from:]:
+        sys.exit("unfreeze %s: expected one stage or the last ones in order (layer2+layer3)" % unfreeze)
     sc, m = fit_probe(Ffeat[tr], y[tr], Ffeat[va], y[va])
     W, b = probe_head(sc, m)
     model.linear.weight.data.copy_(W)

@@ -26,10 +26,10 @@ bench_setup() {
 }
 
 # bench_variants_yaml "name:unfreeze,...": the config's variant lines (unfreeze none, all, or
-# a stage list such as layer3).
+# a stage list such as layer3, or layer2+layer3 for several).
 bench_variants_yaml() {
     echo "$1" | tr ',' '\n' | while IFS=: read -r name unf; do
-        case "$unf" in none|all) ;; *) unf="[$unf]" ;; esac
+        case "$unf" in none|all) ;; *) unf="[$(echo "$unf" | sed 's/+/, /g')]" ;; esac
         echo "  - {name: $name, type: backbone, unfreeze: $unf}"
     done
 }

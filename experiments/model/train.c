@@ -304,6 +304,34 @@ static int rows_on(nn_net *net, const trunk_use *tr, int b, int H, int W, float 
     return tr ? nn_net_forward_stages(net, tr->buf, tr->stage, tr->to, b, H, W, xbuf, err) : 0;
 }
 
+/* The prefix rows (at tu->to) of m items into dst, made from their rows trow[] of the run's
+ * trunk store: the trunk rows no variant has made yet first, from the items' pixels (gathered
+ * under the draw d, or none; counted in *from_pixels), then all m taken on from the trunk's
+ * stage. m <= 256 and at most the batch tu->buf holds. */
+static int rows_from_trunk(nn_net *net, const exp_dataset *ds, const exp_train_cfg *tc, exp_prefix_cache *trunk,
+                           const trunk_use *tu, const size_t *items, const size_t *trow, int m, const aug_draw *d,
+                           float *xbuf, float *dst, size_t *from_pixels, wb_error *err)
+{
+    const int H = ds->rows, W = ds->cols;
+    const size_t len = trunk->len;
+    size_t mi[256], mr[256];
+    int nm = 0;
+    for (int j = 0; j < m; j++)
+        if (!trunk->have[trow[j]]) mi[nm] = items[j], mr[nm++] = trow[j];
+    if (nm) {
+        if (gather(ds, mi, (size_t)nm, tc->in_channels, tc, NULL, d, xbuf, err) != 0 ||
+            nn_net_forward_stages(net, xbuf, 0, tu->stage, nm, H, W, tu->buf, err) != 0)
+            return -1;
+        for (int j = 0; j < nm; j++) {
+            memcpy(trunk->data + mr[j] * len, tu->buf + (size_t)j * len, len * sizeof *tu->buf);
+            trunk->have[mr[j]] = 1;
+        }
+        *from_pixels += (size_t)nm;
+    }
+    for (int j = 0; j < m; j++) memcpy(tu->buf + (size_t)j * len, trunk->data + trow[j] * len, len * sizeof *tu->buf);
+    return nn_net_forward_stages(net, tu->buf, tu->stage, tu->to, m, H, W, dst, err);
+}
+
 /* Positive-class probabilities of items idx[0..n) in inference mode (K > 2: the K softmax
  * probabilities of each, row-major), from the prefix cache (prefix != NULL, rows of
  * prefix_len floats indexed like idx) or from the images. logits is scratch of B x K. */
@@ -860,6 +888,7 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
      * to this variant's first trainable stage) */
     size_t row_len = prefix_len;
     int store_stage = nn_net_first_trainable_stage(net);
+    exp_prefix_cache *trunk = NULL; /* the trunk the own store's rows are made from (below) */
     if (use_prefix && tc->prefixes && weights) {
         const int t = trunk_stage(net, tc);
         int ts[4];
@@ -867,15 +896,25 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
             if (nn_net_stage_shape(net, t - 1, 1, H, W, ts, err) != 0) goto done;
             const size_t tlen = (size_t)ts[1] * ts[2] * ts[3];
             const double tbytes = (double)n_items * kinds * (double)tlen * sizeof(float);
+            const double own = (double)n_items * kinds * (double)prefix_len * sizeof(float);
             if (!tc->prefix_max_bytes || tbytes <= (double)tc->prefix_max_bytes) {
                 tru = (trunk_use){t, store_stage, tlen, NULL};
                 if (!(tru.buf = malloc((size_t)B * tlen * sizeof *tru.buf))) {
                     wb_err(err, WB_E_NOMEM, NULL, "out of memory for the trunk's rows");
                     goto done;
                 }
-                tr = &tru;
-                row_len = tlen;
-                store_stage = t;
+                int oom;
+                if (!tc->prefix_max_bytes || tbytes + own <= (double)tc->prefix_max_bytes) {
+                    /* both fit: this variant's own store, its rows made from the trunk's
+                     * (the steps then read them as without a trunk) */
+                    trunk = store_take(tc, ds, weights, t, kinds, n_items, tlen, &oom, err);
+                    if (oom) goto done;
+                } else {
+                    /* only the trunk: each batch taken on from its rows */
+                    tr = &tru;
+                    row_len = tlen;
+                    store_stage = t;
+                }
             }
         }
     }
@@ -884,8 +923,9 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
         shared = store_take(tc, ds, weights, store_stage, kinds, n_items, row_len, &oom, err);
         if (oom) goto done;
     }
-    if (!shared && tr) { /* (not reached: the trunk fitted the budget) */
+    if (!shared && (tr || trunk)) { /* (not reached: the trunk fitted the budget) */
         tr = NULL;
+        trunk = NULL;
         row_len = prefix_len;
     }
     const size_t skinds = shared ? (size_t)kinds : 0; /* score(): rows by item */
@@ -954,10 +994,18 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
                     if (j == (size_t)nm) miss[nm++] = it; /* an item listed twice: computed once */
                 }
                 if (nm == Bi || (i == ns[k] && nm)) {
-                    if (gather(ds, miss, (size_t)nm, C, tc, NULL, NULL, xbuf, err) != 0 ||
-                        store_rows(net, tr, xbuf, nm, H, W, pre_tmp, err) != 0)
-                        goto done;
-                    out->prefix_images += (size_t)nm;
+                    if (trunk) {
+                        size_t trow[256];
+                        for (int j = 0; j < nm; j++) trow[j] = miss[j] * (size_t)kinds;
+                        if (rows_from_trunk(net, ds, tc, trunk, &tru, miss, trow, nm, NULL, xbuf, pre_tmp,
+                                            &out->prefix_images, err) != 0)
+                            goto done;
+                    } else {
+                        if (gather(ds, miss, (size_t)nm, C, tc, NULL, NULL, xbuf, err) != 0 ||
+                            store_rows(net, tr, xbuf, nm, H, W, pre_tmp, err) != 0)
+                            goto done;
+                        out->prefix_images += (size_t)nm;
+                    }
                     for (int j = 0; j < nm; j++) {
                         memcpy(shared->data + miss[j] * (size_t)kinds * row_len, pre_tmp + (size_t)j * row_len,
                                row_len * sizeof *pre_tmp);
@@ -1042,11 +1090,19 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
                     aug_draw d = {v, 0, 1, 1, 0};
                     for (int j0 = 0; j0 < nm; j0 += Bi) { /* Bi at a time, as inference */
                         const int m = nm - j0 < Bi ? nm - j0 : Bi;
+                        if (trunk) {
+                            size_t trow[256];
+                            for (int j = 0; j < m; j++) trow[j] = mrow[j0 + j]; /* the same row of the trunk */
+                            if (rows_from_trunk(net, ds, tc, trunk, &tru, mi + j0, trow, m, tc->aug_flip ? &d : NULL,
+                                                xbuf, pre_tmp + (size_t)j0 * row_len, &out->prefix_images, err) != 0)
+                                goto done;
+                            continue;
+                        }
                         if (gather(ds, mi + j0, (size_t)m, C, tc, NULL, tc->aug_flip ? &d : NULL, xbuf, err) != 0 ||
                             store_rows(net, tr, xbuf, m, H, W, pre_tmp + (size_t)j0 * row_len, err) != 0)
                             goto done;
+                        out->prefix_images += (size_t)m;
                     }
-                    out->prefix_images += (size_t)nm;
                     for (int j = 0; j < nm; j++) {
                         memcpy(ptr + mrow[j] * row_len, pre_tmp + (size_t)j * row_len, row_len * sizeof *pre_tmp);
                         phave[mrow[j]] = 1;

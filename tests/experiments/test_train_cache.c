@@ -392,66 +392,77 @@ static void prefix_lru_case(const exp_dataset *ds, const exp_split *sp, exp_trai
 }
 
 /* The run's trunk (exp_train_cfg.trunk_stages "layer3;layer2,layer3": kept at layer2): the
- * frozen variant's features made through it, then layer3 (taken on from layer2 each batch),
- * layer2 + layer3 (its own stage: the trunk is its store), and layer3 on the other fold; each
- * gives the bits of its own cache (and feature cache). The features fill every item's
- * unaugmented row; the first fine-tuned variant then computes only the flipped training pairs
- * its draws ask for, the second (same draws) nothing, from pixels. */
+ * frozen variant's features made through it, then layer3, layer2 + layer3 (its own stage: the
+ * trunk is its store), and layer3 on the other fold; each gives the bits of its own cache (and
+ * feature cache). The features fill every item's unflipped row at layer2; the first fine-tuned
+ * variant then computes only the flipped training pairs its draws ask for from pixels, the
+ * second (same draws) nothing. Without a budget layer3 keeps a store of its own, made from the
+ * trunk's rows; with a budget that holds the trunk alone, it takes each batch on from the
+ * trunk instead: the same bits and counts either way. */
 static void trunk_case(const exp_dataset *ds, const exp_split *sp, const exp_split *other, exp_train_cfg *tc,
                        const wb_tensor_list *w)
 {
-    exp_prefix_cache store[4] = {{0}};
-    exp_feature_cache fc_own = {0}, fc_trunk = {0};
-    static const struct { const char *unfreeze; int fold; } steps[4] = {
-        {"none", 0}, {"layer3", 0}, {"layer2,layer3", 0}, {"layer3", 1}};
-    size_t computed[4] = {0};
-    for (int k = 0; k < 4; k++) {
-        exp_train_result ref, got;
-        wb_error e = {0};
-        const exp_split *f = steps[k].fold ? other : sp;
-        base_cfg(tc);
-        snprintf(tc->unfreeze, sizeof tc->unfreeze, "%s", steps[k].unfreeze);
-        tc->save_weights = 1;
-        tc->features = &fc_own;
-        if (exp_train_backbone(ds, f, tc, w, NULL, NULL, &ref, &e) != 0) {
-            CHECK(0, "trunk, step %d, own caches: %s", k, e.msg);
-            break;
-        }
-        tc->features = &fc_trunk;
-        tc->prefixes = store;
-        tc->n_prefixes = 4;
-        snprintf(tc->trunk_stages, sizeof tc->trunk_stages, "layer3;layer2,layer3");
-        if (exp_train_backbone(ds, f, tc, w, NULL, NULL, &got, &e) != 0) {
-            CHECK(0, "trunk, step %d: %s", k, e.msg);
+    size_t trunk_bytes = 0;
+    for (int mode = 0; mode < 2; mode++) { /* 0: no budget; 1: room for the trunk alone */
+        exp_prefix_cache store[4] = {{0}};
+        exp_feature_cache fc_own = {0}, fc_trunk = {0};
+        static const struct { const char *unfreeze; int fold; } steps[4] = {
+            {"none", 0}, {"layer3", 0}, {"layer2,layer3", 0}, {"layer3", 1}};
+        size_t computed[4] = {0};
+        for (int k = 0; k < 4; k++) {
+            exp_train_result ref, got;
+            wb_error e = {0};
+            const exp_split *f = steps[k].fold ? other : sp;
+            base_cfg(tc);
+            snprintf(tc->unfreeze, sizeof tc->unfreeze, "%s", steps[k].unfreeze);
+            tc->save_weights = 1;
+            tc->prefix_max_bytes = mode ? trunk_bytes + 1 : 0;
+            tc->features = &fc_own;
+            if (exp_train_backbone(ds, f, tc, w, NULL, NULL, &ref, &e) != 0) {
+                CHECK(0, "trunk %d, step %d, own caches: %s", mode, k, e.msg);
+                break;
+            }
+            tc->features = &fc_trunk;
+            tc->prefixes = store;
+            tc->n_prefixes = 4;
+            snprintf(tc->trunk_stages, sizeof tc->trunk_stages, "layer3;layer2,layer3");
+            if (exp_train_backbone(ds, f, tc, w, NULL, NULL, &got, &e) != 0) {
+                CHECK(0, "trunk %d, step %d: %s", mode, k, e.msg);
+                exp_train_result_free(&ref);
+                break;
+            }
+            char name[64];
+            snprintf(name, sizeof name, "trunk %d, step %d (%s)", mode, k, steps[k].unfreeze);
+            same_result(name, f, &ref, &got);
+            computed[k] = got.prefix_images;
             exp_train_result_free(&ref);
-            break;
+            exp_train_result_free(&got);
+            if (k == 0) {
+                const exp_prefix_cache *t = &store[0];
+                size_t rows = 0;
+                for (size_t i = 0; t->data && i < t->n; i++) rows += t->have[i * (size_t)t->kinds];
+                CHECK(t->data && t->stage == 2 && t->kinds == 3 && rows == N,
+                      "trunk %d: the features filled the layer2 store (stage %d, kinds %d, %zu of %d rows)", mode,
+                      t->stage, t->kinds, rows, N);
+                trunk_bytes = t->n * (size_t)t->kinds * t->len * sizeof(float);
+            }
+            if (k == 1)
+                CHECK(mode ? !store[1].data : store[1].data && store[1].stage == 3,
+                      "trunk %d: layer3 %s", mode, mode ? "reads the trunk alone" : "keeps its own store too");
         }
-        char name[64];
-        snprintf(name, sizeof name, "trunk, step %d (%s)", k, steps[k].unfreeze);
-        same_result(name, f, &ref, &got);
-        computed[k] = got.prefix_images;
-        exp_train_result_free(&ref);
-        exp_train_result_free(&got);
-        if (k == 0) {
-            const exp_prefix_cache *t = &store[0];
-            size_t rows = 0;
-            for (size_t i = 0; t->data && i < t->n; i++) rows += t->have[i * (size_t)t->kinds];
-            CHECK(t->data && t->stage == 2 && t->kinds == 3 && rows == N,
-                  "trunk: the features filled the layer2 store (stage %d, kinds %d, %zu of %d rows)", t->stage, t->kinds,
-                  rows, N);
-        }
+        CHECK_EQ_INT(computed[1], replay_pairs(tc, 24), "trunk: layer3 computes its flipped pairs");
+        CHECK_EQ_INT(computed[2], 0, "trunk: layer2 + layer3 computes nothing");
+        CHECK(computed[3] > 0, "trunk: the other fold computes its new pairs (%zu)", computed[3]);
+        CHECK(store[0].data && store[0].stage == 2, "trunk %d: the trunk kept to the end", mode);
+        printf("trunk %d: computed %zu %zu %zu %zu\n", mode, computed[0], computed[1], computed[2], computed[3]);
+        for (int i = 0; i < 4; i++) exp_prefix_cache_free(&store[i]);
+        exp_feature_cache_free(&fc_own);
+        exp_feature_cache_free(&fc_trunk);
+        tc->prefixes = NULL;
+        tc->n_prefixes = 0;
+        tc->features = NULL;
+        tc->prefix_max_bytes = 0;
     }
-    CHECK_EQ_INT(computed[1], replay_pairs(tc, 24), "trunk: layer3 computes its flipped pairs");
-    CHECK_EQ_INT(computed[2], 0, "trunk: layer2 + layer3 computes nothing");
-    CHECK(computed[3] > 0, "trunk: the other fold computes its new pairs (%zu)", computed[3]);
-    CHECK(!store[1].data && !store[2].data && !store[3].data, "trunk: one store for all the variants");
-    printf("trunk: computed %zu %zu %zu %zu\n", computed[0], computed[1], computed[2], computed[3]);
-    for (int i = 0; i < 4; i++) exp_prefix_cache_free(&store[i]);
-    exp_feature_cache_free(&fc_own);
-    exp_feature_cache_free(&fc_trunk);
-    tc->prefixes = NULL;
-    tc->n_prefixes = 0;
-    tc->features = NULL;
 }
 
 /* Early stopping: a run stopped by patience keeps its best epoch (the weights restored, the
