@@ -103,13 +103,14 @@ typedef struct exp_train_cfg {
     size_t n_prefixes;           /* slots in prefixes (0 is taken as 1) */
     char trunk_stages[1024];     /* the run's trunk: the unfreeze specs of its fine-tuned variants
                                   * that cache their frozen prefix, ';'-separated ("" none). With
-                                  * shared prefixes, a variant (and the linear probe's features)
-                                  * keeps its store at the earliest first trainable stage among
-                                  * them when that store fits prefix_max_bytes, and takes each
-                                  * batch on from there to its own first trainable stage: every
-                                  * variant of a sweep reads one store, and each image goes
-                                  * through the stages before it once per run. The same bits.
-                                  * Zeroed by exp_train_cfg_from_config. */
+                                  * shared prefixes, the rows at the earliest first trainable
+                                  * stage among them (the trunk, when it fits prefix_max_bytes)
+                                  * are made once per image and run: the linear probe's features
+                                  * are made through it, and a variant that trains later makes
+                                  * its own store's rows from the trunk's (when both fit), or
+                                  * takes each batch on from the trunk's rows (when only the
+                                  * trunk fits). The same bits. Zeroed by
+                                  * exp_train_cfg_from_config. */
     int no_prefix_cache;    /* 1: recompute the frozen prefix at every step (the path continuous
                              * augmentation takes; tests compare it with the cache). Zeroed by
                              * exp_train_cfg_from_config. */
