@@ -234,7 +234,38 @@ static double margin(const double *x, const double *theta, size_t d)
  * every element gets its samples' terms added one after another in sample order, as a loop
  * over the samples one at a time adds them (the same bits), but H, 250 KB at 256 features,
  * is read and written once per block instead of once per sample, two elements at a time. */
-#define HESS_BLOCK 4 /* (the unrolled loop below takes 4) */
+#define HESS_BLOCK 4 /* (hess_row_add's unrolled loop takes 4) */
+
+/* row[b] += hx[j] * x[j][b] for b < n, the nb samples j added in order to each element */
+static void hess_row_add(double *row, size_t n, const double *hx, const double *const *x, size_t nb)
+{
+    size_t b = 0;
+#if defined(__SSE2__)
+    if (nb == 4) {
+        const __m128d h0 = _mm_set1_pd(hx[0]), h1 = _mm_set1_pd(hx[1]), h2 = _mm_set1_pd(hx[2]),
+                      h3 = _mm_set1_pd(hx[3]);
+        const double *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+        for (; b + 2 <= n; b += 2) {
+            __m128d v = _mm_loadu_pd(row + b);
+            v = _mm_add_pd(v, _mm_mul_pd(h0, _mm_loadu_pd(x0 + b)));
+            v = _mm_add_pd(v, _mm_mul_pd(h1, _mm_loadu_pd(x1 + b)));
+            v = _mm_add_pd(v, _mm_mul_pd(h2, _mm_loadu_pd(x2 + b)));
+            v = _mm_add_pd(v, _mm_mul_pd(h3, _mm_loadu_pd(x3 + b)));
+            _mm_storeu_pd(row + b, v);
+        }
+    }
+    for (; b + 2 <= n; b += 2) {
+        __m128d v = _mm_loadu_pd(row + b);
+        for (size_t j = 0; j < nb; j++)
+            v = _mm_add_pd(v, _mm_mul_pd(_mm_set1_pd(hx[j]), _mm_loadu_pd(x[j] + b)));
+        _mm_storeu_pd(row + b, v);
+    }
+#endif
+    for (; b < n; b++)
+        for (size_t j = 0; j < nb; j++)
+            row[b] += hx[j] * x[j][b];
+}
+
 static void hess_block(const double *X, size_t nb, const int *y, const double *s, double C,
                        const double *theta, size_t d, double *g, double *H)
 {
@@ -253,31 +284,7 @@ static void hess_block(const double *X, size_t nb, const int *y, const double *s
             g[a] += r[j] * x[j][a];
             hx[j] = h[j] * x[j][a];
         }
-        size_t b = 0;
-#if defined(__SSE2__)
-        if (nb == 4) {
-            const __m128d h0 = _mm_set1_pd(hx[0]), h1 = _mm_set1_pd(hx[1]), h2 = _mm_set1_pd(hx[2]),
-                          h3 = _mm_set1_pd(hx[3]);
-            const double *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
-            for (; b + 1 <= a; b += 2) {
-                __m128d v = _mm_loadu_pd(row + b);
-                v = _mm_add_pd(v, _mm_mul_pd(h0, _mm_loadu_pd(x0 + b)));
-                v = _mm_add_pd(v, _mm_mul_pd(h1, _mm_loadu_pd(x1 + b)));
-                v = _mm_add_pd(v, _mm_mul_pd(h2, _mm_loadu_pd(x2 + b)));
-                v = _mm_add_pd(v, _mm_mul_pd(h3, _mm_loadu_pd(x3 + b)));
-                _mm_storeu_pd(row + b, v);
-            }
-        }
-        for (; b + 1 <= a; b += 2) {
-            __m128d v = _mm_loadu_pd(row + b);
-            for (size_t j = 0; j < nb; j++)
-                v = _mm_add_pd(v, _mm_mul_pd(_mm_set1_pd(hx[j]), _mm_loadu_pd(x[j] + b)));
-            _mm_storeu_pd(row + b, v);
-        }
-#endif
-        for (; b <= a; b++)
-            for (size_t j = 0; j < nb; j++)
-                row[b] += hx[j] * x[j][b];
+        hess_row_add(row, a + 1, hx, x, nb);
         for (size_t j = 0; j < nb; j++)
             H[d * k + a] += hx[j];
     }
@@ -653,6 +660,45 @@ static double mn_softmax(const double *x, const double *theta, size_t d, int K, 
     return zmax + log(sum);
 }
 
+/* The multinomial problem's gradient g and Hessian lower triangle H (P = K (d + 1) columns;
+ * parameter (c, a) at c (d + 1) + a, a = d the intercept) plus the terms of nb <= HESS_BLOCK
+ * samples, each element's added in sample order (the bits of one sample at a time), the
+ * Hessian's rows read and written once per block. z is scratch of K. */
+static void mn_hess_block(const double *X, size_t nb, const int *y, const double *s, double C,
+                          const double *theta, size_t d, int K, double *z, double *g, double *H)
+{
+    const size_t k = d + 1, P = (size_t)K * k;
+    double p[HESS_BLOCK][EXP_LOGREG_MAX_CLASSES], r[HESS_BLOCK], h[HESS_BLOCK], ha[HESS_BLOCK];
+    const double *x[HESS_BLOCK];
+    for (size_t j = 0; j < nb; j++) {
+        x[j] = X + j * d;
+        mn_softmax(x[j], theta, d, K, z, p[j]);
+    }
+    for (int c = 0; c < K; c++) {
+        for (size_t j = 0; j < nb; j++)
+            r[j] = C * s[j] * (p[j][c] - (y[j] == c));
+        for (size_t a = 0; a < d; a++)
+            for (size_t j = 0; j < nb; j++)
+                g[(size_t)c * k + a] += r[j] * x[j][a];
+        for (size_t j = 0; j < nb; j++)
+            g[(size_t)c * k + d] += r[j];
+        for (int c2 = 0; c2 <= c; c2++) {
+            for (size_t j = 0; j < nb; j++)
+                h[j] = C * s[j] * ((c == c2 ? p[j][c] : 0.0) - p[j][c] * p[j][c2]);
+            for (size_t a = 0; a < k; a++) {
+                for (size_t j = 0; j < nb; j++)
+                    ha[j] = h[j] * (a < d ? x[j][a] : 1.0);
+                double *row = H + ((size_t)c * k + a) * P + (size_t)c2 * k;
+                const size_t bmax = c2 == c ? a : d; /* lower triangle only */
+                hess_row_add(row, bmax < d ? bmax + 1 : d, ha, x, nb);
+                if (bmax == d) /* the intercept's column: x = 1 */
+                    for (size_t j = 0; j < nb; j++)
+                        row[d] += ha[j] * 1.0;
+            }
+        }
+    }
+}
+
 /* The objective plus MN_SHIFT * (sum of intercepts)^2: the data term and the penalty do not
  * change when every intercept moves by the same amount, so the extra term only picks the
  * optimum whose intercepts sum to 0 (where it is 0), the one scikit-learn's lbfgs, started
@@ -781,28 +827,13 @@ int exp_logreg_mn_fit_rows(exp_logreg_mn *m, const exp_rows *R, const int *y, co
             for (int c2 = 0; c2 <= c; c2++)
                 H[((size_t)c * k + d) * P + (size_t)c2 * k + d] += 2.0 * MN_SHIFT;
         }
-        for (size_t i = 0; i < n; i++) {
-            if (i % EXP_ROWS_CHUNK == 0 &&
-                !(X = rows_at(R, i, n - i < EXP_ROWS_CHUNK ? n - i : EXP_ROWS_CHUNK, ws.buf, err)))
+        for (size_t c0 = 0; c0 < n; c0 += EXP_ROWS_CHUNK) {
+            const size_t mc = n - c0 < EXP_ROWS_CHUNK ? n - c0 : EXP_ROWS_CHUNK;
+            if (!(X = rows_at(R, c0, mc, ws.buf, err)))
                 goto done;
-            const double *x = X + (i % EXP_ROWS_CHUNK) * d;
-            mn_softmax(x, theta, d, K, z, p);
-            for (int c = 0; c < K; c++) {
-                double r = C * s[i] * (p[c] - (y[i] == c));
-                for (size_t a = 0; a < d; a++)
-                    g[(size_t)c * k + a] += r * x[a];
-                g[(size_t)c * k + d] += r;
-                for (int c2 = 0; c2 <= c; c2++) {
-                    double h = C * s[i] * ((c == c2 ? p[c] : 0.0) - p[c] * p[c2]);
-                    for (size_t a = 0; a < k; a++) {
-                        double ha = h * (a < d ? x[a] : 1.0);
-                        double *row = H + ((size_t)c * k + a) * P + (size_t)c2 * k;
-                        size_t bmax = c2 == c ? a : d; /* lower triangle only */
-                        for (size_t b = 0; b <= bmax; b++)
-                            row[b] += ha * (b < d ? x[b] : 1.0);
-                    }
-                }
-            }
+            for (size_t i0 = c0; i0 < c0 + mc; i0 += HESS_BLOCK)
+                mn_hess_block(X + (i0 - c0) * d, c0 + mc - i0 < HESS_BLOCK ? c0 + mc - i0 : HESS_BLOCK, y + i0,
+                              s + i0, C, theta, d, K, z, g, H);
         }
         gmax = 0.0;
         for (size_t j = 0; j < P; j++)
