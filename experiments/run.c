@@ -482,7 +482,8 @@ typedef struct run_ctx {
     sbuf curves, probe_rows;
     exp_feature_cache feature_cache; /* the pretrained backbone's features, shared by the probes */
     exp_prefix_cache prefix_cache[4]; /* its frozen prefixes, shared by the folds and the variants
-                                       * (a store per first trainable stage: a sweep's variants) */
+                                       * (a store per stage: the run's trunk, and a sweep's
+                                       * variants' own stores made from it) */
     char trunk_stages[1024]; /* the fine-tuned variants' unfreeze specs (exp_train_cfg.trunk_stages) */
     prog_ctx pc;
     double t_start;
