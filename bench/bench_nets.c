@@ -21,7 +21,8 @@
  *
  * --conv times one 3x3 convolution (padding 1, stride S, batch B; or with a sixth field K = 1 a
  * 1x1 stride-1 one, whose direct forward and dx are nn_conv_pw_*; or with a seventh field "dw",
- * IC = OC, a depthwise one, nn_conv_dw_*) through im2col + GEMM and
+ * IC = OC, a depthwise one, nn_conv_dw_*, which has no GEMM path: both columns time its
+ * kernel) through im2col + GEMM and
  * through the direct kernels, each pass apart (forward, dx, dW; best of 5 after a warm-up;
  * all passes first run for WARM_S so that the first one timed is not read cold),
  * and prints "conv IC OC HxW sS pass gemm_ms direct_ms GFLOP/s-direct auto:KERNEL auto_ms

@@ -1387,10 +1387,16 @@ enum {
     DWF_TAIL = 48   /* floats past a band's rows that its last vectors read */
 };
 
+/* A band's row pitch: the output row and its two padding columns, at least the input row
+ * after its left padding */
+static int dwf_band_wp(const nn_conv_geom *g)
+{
+    return g->ow + 2 > g->pw + g->w ? g->ow + 2 : g->pw + g->w;
+}
+
 static int dwf_band_use(const nn_conv_geom *g)
 {
-    const int wp = g->ow + 2 > g->pw + g->w ? g->ow + 2 : g->pw + g->w;
-    return g->sh == 1 && g->ow >= DWF_BAND_MIN_OW && 3 * wp + DWF_TAIL <= DWF_BUF;
+    return g->sh == 1 && g->ow >= DWF_BAND_MIN_OW && 3 * dwf_band_wp(g) + DWF_TAIL <= DWF_BUF;
 }
 
 /* input row iy of the plane xc into dst as padded columns 0..width-1 (column pc holds input
@@ -1469,7 +1475,7 @@ static void dwf_plane_band_avx512(const dwc_job *j, size_t p, float *buf)
     float *yc = j->y + p * g->oh * g->ow;
     __m512 kv[9], pa, pb, bias;
     dwf_consts(j, c, kv, &pa, &pb, &bias);
-    const int wp = g->ow + 2 > g->pw + g->w ? g->ow + 2 : g->pw + g->w;
+    const int wp = dwf_band_wp(g);
     const int R = (DWF_BUF - DWF_TAIL) / wp - 2; /* output rows per band (dwf_band_use: >= 1) */
     int off[9];
     for (int t = 0; t < 9; t++)

@@ -304,15 +304,13 @@ static int rows_on(nn_net *net, const trunk_use *tr, int b, int H, int W, float 
     return tr ? nn_net_forward_stages(net, tr->buf, tr->stage, tr->to, b, H, W, xbuf, err) : 0;
 }
 
-/* The prefix rows (at tu->to) of m items into dst, made from their rows trow[] of the run's
- * trunk store: the trunk rows no variant has made yet first, from the items' pixels (gathered
- * under the draw d, or none; counted in *from_pixels), then all m taken on from the trunk's
- * stage. m <= 256 and at most the batch tu->buf holds. */
-static int rows_from_trunk(nn_net *net, const exp_dataset *ds, const exp_train_cfg *tc, exp_prefix_cache *trunk,
-                           const trunk_use *tu, const size_t *items, const size_t *trow, int m, const aug_draw *d,
-                           float *xbuf, float *dst, size_t *from_pixels, wb_error *err)
+/* The rows trow[] of the run's trunk store (its stage) of m items, gathered into buf (m x
+ * len floats): the rows no variant has made yet first, from the items' pixels (under the draw
+ * d, or none; counted in *from_pixels). m <= 256 and at most what buf holds. */
+static int trunk_rows(nn_net *net, const exp_dataset *ds, const exp_train_cfg *tc, exp_prefix_cache *trunk,
+                      const size_t *items, const size_t *trow, int m, const aug_draw *d, float *xbuf, float *buf,
+                      size_t *from_pixels, wb_error *err)
 {
-    const int H = ds->rows, W = ds->cols;
     const size_t len = trunk->len;
     size_t mi[256], mr[256];
     int nm = 0;
@@ -320,16 +318,25 @@ static int rows_from_trunk(nn_net *net, const exp_dataset *ds, const exp_train_c
         if (!trunk->have[trow[j]]) mi[nm] = items[j], mr[nm++] = trow[j];
     if (nm) {
         if (gather(ds, mi, (size_t)nm, tc->in_channels, tc, NULL, d, xbuf, err) != 0 ||
-            nn_net_forward_stages(net, xbuf, 0, tu->stage, nm, H, W, tu->buf, err) != 0)
+            nn_net_forward_stages(net, xbuf, 0, trunk->stage, nm, ds->rows, ds->cols, buf, err) != 0)
             return -1;
         for (int j = 0; j < nm; j++) {
-            memcpy(trunk->data + mr[j] * len, tu->buf + (size_t)j * len, len * sizeof *tu->buf);
+            memcpy(trunk->data + mr[j] * len, buf + (size_t)j * len, len * sizeof *buf);
             trunk->have[mr[j]] = 1;
         }
-        *from_pixels += (size_t)nm;
+        if (from_pixels) *from_pixels += (size_t)nm;
     }
-    for (int j = 0; j < m; j++) memcpy(tu->buf + (size_t)j * len, trunk->data + trow[j] * len, len * sizeof *tu->buf);
-    return nn_net_forward_stages(net, tu->buf, tu->stage, tu->to, m, H, W, dst, err);
+    for (int j = 0; j < m; j++) memcpy(buf + (size_t)j * len, trunk->data + trow[j] * len, len * sizeof *buf);
+    return 0;
+}
+
+/* The prefix rows (at tu->to) of m items into dst, taken on from their trunk rows trow[] */
+static int rows_from_trunk(nn_net *net, const exp_dataset *ds, const exp_train_cfg *tc, exp_prefix_cache *trunk,
+                           const trunk_use *tu, const size_t *items, const size_t *trow, int m, const aug_draw *d,
+                           float *xbuf, float *dst, size_t *from_pixels, wb_error *err)
+{
+    return trunk_rows(net, ds, tc, trunk, items, trow, m, d, xbuf, tu->buf, from_pixels, err) ||
+           nn_net_forward_stages(net, tu->buf, tu->stage, tu->to, m, ds->rows, ds->cols, dst, err);
 }
 
 /* Positive-class probabilities of items idx[0..n) in inference mode (K > 2: the K softmax
@@ -507,29 +514,15 @@ void exp_feature_cache_free(exp_feature_cache *c)
     memset(c, 0, sizeof *c);
 }
 
-/* The features of b items all[] from the run's trunk store st (its stage, rows of len floats):
- * the rows no variant has computed yet from their images first (in the store), then every row
- * taken on to the features. tbuf: B x tlen floats. */
-static int trunk_features(nn_net *net, const exp_dataset *ds, exp_prefix_cache *st, const size_t *all, int b, int C,
+/* The features of b items all[] through the run's trunk store st (their unaugmented rows,
+ * made from pixels where no variant has made them yet). tbuf: B x st->len floats. */
+static int trunk_features(nn_net *net, const exp_dataset *ds, exp_prefix_cache *st, const size_t *all, int b,
                           const exp_train_cfg *tc, float *xbuf, float *tbuf, float *out, wb_error *err)
 {
-    const int H = ds->rows, W = ds->cols, t = st->stage;
-    const size_t len = st->len, kinds = (size_t)st->kinds;
-    size_t miss[256];
-    int nm = 0;
-    for (int i = 0; i < b; i++)
-        if (!st->have[all[i] * kinds]) miss[nm++] = all[i];
-    if (nm) {
-        if (gather(ds, miss, (size_t)nm, C, tc, NULL, NULL, xbuf, err) != 0 ||
-            nn_net_forward_stages(net, xbuf, 0, t, nm, H, W, tbuf, err) != 0)
-            return -1;
-        for (int j = 0; j < nm; j++) {
-            memcpy(st->data + miss[j] * kinds * len, tbuf + (size_t)j * len, len * sizeof *tbuf);
-            st->have[miss[j] * kinds] = 1;
-        }
-    }
-    for (int i = 0; i < b; i++) memcpy(tbuf + (size_t)i * len, st->data + all[i] * kinds * len, len * sizeof *tbuf);
-    return nn_net_features_from_stage(net, tbuf, t, b, H, W, out, err);
+    size_t trow[256];
+    for (int i = 0; i < b; i++) trow[i] = all[i] * (size_t)st->kinds;
+    return trunk_rows(net, ds, tc, st, all, trow, b, NULL, xbuf, tbuf, NULL, err) ||
+           nn_net_features_from_stage(net, tbuf, st->stage, b, ds->rows, ds->cols, out, err);
 }
 
 /* Fills the frozen-feature cache fc with every item's features (items 0..nall-1 in order, B
@@ -571,7 +564,7 @@ static int feature_cache_fill(nn_net *net, const exp_dataset *ds, exp_feature_ca
         int b = (int)(nall - s < (size_t)B ? nall - s : (size_t)B), e = 0;
         for (int i = 0; i < b; i++) all[i] = s + (size_t)i;
         float *dst = spill ? fbuf : f + s * F;
-        if ((st ? trunk_features(net, ds, st, all, b, C, tc, xbuf, tbuf, dst, err)
+        if ((st ? trunk_features(net, ds, st, all, b, tc, xbuf, tbuf, dst, err)
                 : gather(ds, all, (size_t)b, C, tc, NULL, NULL, xbuf, err) != 0 ||
                       nn_net_features(net, xbuf, b, ds->rows, ds->cols, dst, err) != 0) ||
             (spill && (e = exp_spill_io(fd, 1, fbuf, (size_t)b * F * sizeof *fbuf, (uint64_t)(s * F * sizeof *fbuf))) != 0)) {
@@ -922,11 +915,6 @@ int exp_train_backbone(const exp_dataset *ds, const exp_split *sp, const exp_tra
         int oom;
         shared = store_take(tc, ds, weights, store_stage, kinds, n_items, row_len, &oom, err);
         if (oom) goto done;
-    }
-    if (!shared && (tr || trunk)) { /* (not reached: the trunk fitted the budget) */
-        tr = NULL;
-        trunk = NULL;
-        row_len = prefix_len;
     }
     const size_t skinds = shared ? (size_t)kinds : 0; /* score(): rows by item */
     const size_t in_len = (size_t)C * px;
