@@ -85,6 +85,9 @@ typedef struct nn_node {
     /* per input shape */
     int c, h, w;          /* output shape per sample */
     size_t off_out, off_grad, off_aux; /* arena offsets in floats, NN_NONE if absent */
+    size_t off_pout;      /* image-parallel inference (par_plan): offset of its output in a
+                             thread's own buffers */
+    int par_copy;         /* ... whose output later nodes read: copied into the arena */
     int conv_batch;       /* conv: images per GEMM (forward and backward), chosen by the plan */
     int fuse_relu;        /* BN or residual add whose only consumer is the next node, a ReLU
                              (or, for BN, a ReLU6): one pass forward, and one backward (the
@@ -132,7 +135,16 @@ struct nn_net {
     int run_begin, run_end, run_n;
     int grad_node;        /* nn_net_stage_grad: the node whose output and gradient the plan
                            * keeps to the end (0: none) */
+    /* image-parallel inference (par_plan): an inference plan for plan_threads > 1 threads
+     * runs nodes [plan_begin, par_end) per thread on its own images, par_chunk at a time; thread
+     * ith's buffers (par_bufs floats, then par_col of conv scratch) start at off_par + ith *
+     * (par_bufs + par_col); par_end = plan_begin: not used */
+    int plan_threads, par_end, par_chunk;
+    size_t off_par, par_bufs, par_col;
 };
+
+/* Runs that took nodes image-parallel (par_plan) since the last reset; reset != 0 resets */
+long nn_net_par_runs(int reset);
 
 /* ---- per-function instruction sets: the functions between NN_TARGET_PUSH("avx512f,fma") and
  * NN_TARGET_POP() are compiled for that set (GCC: #pragma GCC target; clang: #pragma clang
@@ -192,6 +204,11 @@ typedef void (*nn_par_fn)(void *ctx, int ith, int nth);
 /* Runs fn(ctx, ith, nth) for ith = 0 .. nth-1 (in parallel when the pool is free; the caller
  * runs slice 0) and returns when all are done. */
 void nn_par_run(nn_par_fn fn, void *ctx);
+/* nn_par_for whose pieces each run alone on their thread: inside fn, nn_get_threads() is 1
+ * and every nn_par_run / nn_par_for runs inline (one slice), so each piece runs the engine's
+ * kernels single-threaded, side by side with the others (image-parallel inference, nn_net.c).
+ * Called from inside such a piece, it runs the pieces one after another. */
+void nn_par_for_alone(size_t n, nn_par_for_fn fn, void *ctx);
 /* Slice ith of nth of [0, n) in blocks of align elements: [*begin, *end). */
 void nn_par_range(size_t n, int ith, int nth, size_t align, size_t *begin, size_t *end);
 

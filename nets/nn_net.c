@@ -2,6 +2,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -837,12 +838,122 @@ static size_t round16(size_t n)
 /* Channels of a BN run inside the conv before it (its scale and shift live on the stack). */
 #define NN_FUSE_BN_MAXC 2048
 
+static int group_end(const nn_net *net, int i);
+
+/* The step from which node i's output buffer is written */
+static int born_at(const nn_net *net, int i)
+{
+    /* a ReLU fused into the BN before it is written while the BN's input is still read: its
+     * buffer lives from the BN's step on, so the two never share memory */
+    int born = i > 0 && net->nodes[i - 1].fuse_relu ? i - 1 : i;
+    /* likewise a BN (or its ReLU) run in the conv before it, from the conv's step on */
+    if (born > 0 && net->nodes[born - 1].fuse_bn)
+        born--;
+    return born;
+}
+
+/* par_plan: image-parallel only for nodes that do at most this many FLOPs per float they
+ * write. About what a core of this Xeon computes (~170 GFLOP/s) while a float crosses from
+ * L3 (~5 G/s): MobileNet 0.25's first blocks (7-12 at 96 and 224 pixels) gain 3-11%,
+ * ResNet-20's and ResNet-56's layers at 128 x 128 (96-135), whose direct and Winograd
+ * kernels do better on batches, lose 5-9%, ResNet-18's conv1 at 96 x 72 (34) ties. */
+#define NN_PAR_FLOPS_PER_FLOAT 32.0
+
+/* Image-parallel inference. On the engine's threads an inference step runs each node on the
+ * whole batch, every thread a slice of it: maps of MobileNet 0.25 at 224 x 224 take 6-13 MB
+ * for 16 images, pass through L3 from one node to the next, and each node ends in a hand-off
+ * between the threads. Where the batch's maps are larger than NN_INFER_BYTES but one image's
+ * fit in it, each thread instead takes its own images, a few at a time, through the nodes up
+ * to the last whose batch map is that large: an image's maps stay in the core's L2 from one
+ * node to the next, and the threads meet once. (docs/performance.md, "Fifteenth pass").
+ * Decides plan_threads, par_end, par_chunk and par_col for a plan of n images; the fused
+ * groups (fuse_bn, fuse_relu) must be set. WB_NN_IMGPAR=0 in the environment turns it off. */
+static void par_plan(nn_net *net, int n, int begin, int end, int train, const int *lastc,
+                     buf_req *req, buf_req **tmp)
+{
+    const int T = nn_get_threads();
+    net->plan_threads = T;
+    net->par_end = begin;
+    net->par_chunk = 1;
+    net->par_bufs = net->par_col = 0;
+    for (int i = 0; i < net->n_nodes; i++)
+        net->nodes[i].par_copy = 0;
+    const char *env = getenv("WB_NN_IMGPAR");
+    if (train || T < 2 || n < T || (n % T != 0 && n < 4 * T) || (env && strcmp(env, "0") == 0))
+        return;
+    size_t big = 0; /* floats: the largest per-image output in [begin - 1, par_end) */
+    {
+        const nn_node *in = &net->nodes[begin - 1];
+        big = (size_t)in->c * in->h * in->w;
+    }
+    int k = begin;
+    for (int i = begin; i < end;) {
+        const int e = group_end(net, i);
+        size_t m = 0;
+        for (int q = i; q < e; q++) {
+            const nn_node *nd = &net->nodes[q];
+            const size_t f = (size_t)nd->c * nd->h * nd->w;
+            m = f > m ? f : m;
+        }
+        if (m * sizeof(float) > NN_INFER_BYTES)
+            break; /* one image's map alone leaves L2: no gain in going on image by image */
+        if ((size_t)n * m * sizeof(float) > NN_INFER_BYTES) {
+            k = e;
+            big = m > big ? m : big;
+        }
+        i = e;
+    }
+    if (k == begin || big * sizeof(float) > NN_INFER_BYTES)
+        return;
+    /* only nodes bound by moving their maps: at most NN_PAR_FLOPS_PER_FLOAT FLOPs per float
+     * of their outputs (every node's, fused or not) */
+    double fl = 0.0, wr = 0.0;
+    for (int i = begin; i < k; i++) {
+        const nn_node *nd = &net->nodes[i];
+        fl += nd->flops;
+        wr += (double)nd->c * nd->h * nd->w;
+    }
+    if (fl > NN_PAR_FLOPS_PER_FLOAT * wr)
+        return;
+    int s = 1; /* images a thread takes at a time: their largest map within half of L2 */
+    while (2 * s <= n / T && (size_t)2 * s * big * sizeof(float) <= NN_INFER_BYTES / 2)
+        s *= 2;
+    size_t col = 0;
+    for (int i = begin; i < k; i++)
+        if (net->nodes[i].op == NN_OP_CONV2D)
+            for (int nb = 1; nb <= s; nb++) { /* the last chunk may be smaller */
+                nn_conv_geom g;
+                geom_of(net, &net->nodes[i], nb, &g);
+                const size_t cs = nn_conv2d_col_size(&g);
+                col = cs > col ? cs : col;
+            }
+    /* a thread's buffers: nodes [begin - 1, k) for s images, planned as a run of them is;
+     * an output read from node k on (or the run's) lives to the end, to be copied out */
+    size_t nr = 0;
+    for (int i = begin - 1; i < k; i++) {
+        nn_node *nd = &net->nodes[i];
+        const int written = !nd->fuse_relu && !nd->fuse_bn;
+        nd->par_copy = written && (lastc[i] >= k || i == end - 1);
+        const int t1 = nd->par_copy ? k : lastc[i] > i ? lastc[i] : i;
+        req[nr++] = (buf_req){written ? round16((size_t)s * nd->c * nd->h * nd->w) : 0, 0,
+                              born_at(net, i), t1, &nd->off_pout};
+    }
+    const size_t bufs = place_buffers(req, nr, tmp);
+    for (size_t i = 0; i < nr; i++)
+        *req[i].dst = req[i].off;
+    net->par_end = k;
+    net->par_chunk = s;
+    net->par_bufs = round16(bufs);
+    net->par_col = round16(col);
+}
+
 /* Plans the arena for running nodes [begin, end) on n images of h x w, the input of the
  * run being node begin-1's output. train keeps what backward needs. */
 static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end, wb_error *err)
 {
     if (net->planned && net->plan_n == n && net->plan_h == h && net->plan_w == w &&
-        net->plan_train == train && net->plan_begin == begin && net->plan_end == end)
+        net->plan_train == train && net->plan_begin == begin && net->plan_end == end &&
+        net->plan_threads == nn_get_threads())
         return 0;
     net->planned = 0;
     net->fwd_train_done = 0;
@@ -977,14 +1088,9 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
             t1 = TB(i - 1);
         if (i == net->grad_node && i > 0)
             t1 = tend; /* nn_net_stage_grad reads it after the backward */
-        /* a ReLU fused into the BN before it is written while the BN's input is still
-         * read: its buffer lives from the BN's step on, so the two never share memory */
-        int born = i > 0 && net->nodes[i - 1].fuse_relu ? i - 1 : i;
-        /* likewise a BN (or its ReLU) run in the conv before it, from the conv's step on */
-        if (born > 0 && net->nodes[born - 1].fuse_bn)
-            born--;
-        /* and the fused BN's (conv's) own output is never written: no room for it */
-        req[nr++] = (buf_req){nd->fuse_relu || nd->fuse_bn ? 0 : sz, 0, born, t1, &nd->off_out};
+        /* the fused BN's (conv's) own output is never written: no room for it */
+        req[nr++] = (buf_req){nd->fuse_relu || nd->fuse_bn ? 0 : sz, 0, born_at(net, i), t1,
+                              &nd->off_out};
         if (back && !nd->fuse_relu) {
             int t0 = lastc[i] >= 0 ? TB(lastc[i]) : TB(i);
             int t1g = i == net->grad_node && i > 0 ? tend : fused_into ? TB(i - 1) : TB(i);
@@ -999,12 +1105,16 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
     size_t total = place_buffers(req, nr, tmp);
     for (size_t i = 0; i < nr; i++)
         *req[i].dst = req[i].off;
-    free(lastc);
-    free(req);
-    free(tmp);
     net->off_col = total;
     net->col_size = round16(col);
     total += net->col_size * (train ? 2 : 1);
+    par_plan(net, n, begin, end, train, lastc, req, tmp);
+    free(lastc);
+    free(req);
+    free(tmp);
+    net->off_par = total;
+    if (net->par_end > begin)
+        total += (net->par_bufs + net->par_col) * (size_t)net->plan_threads;
     if (total > net->arena_cap) {
         nn_free_large(net->arena);
         size_t got = 0;
@@ -1049,13 +1159,36 @@ static float *G(const nn_net *net, int idx)
     return idx >= 0 ? net->tensors[idx].grad : NULL;
 }
 
-static void run_forward(nn_net *net, int i, int n, int train)
+/* Node k's output: for images n0.. of the planned batch in the arena (images are the
+ * outermost dimension), or with a thread's image-parallel buffers (priv, par_piece) there */
+static float *out_of(const nn_net *net, int k, int n0, float *priv)
+{
+    const nn_node *nd = &net->nodes[k];
+    if (priv)
+        return priv + nd->off_pout;
+    return net->arena + nd->off_out + (size_t)n0 * nd->c * nd->h * nd->w;
+}
+
+/* The node after node i's group: a conv with the BN it runs (fuse_bn), a BN or add with the
+ * ReLU it runs (fuse_relu) */
+static int group_end(const nn_net *net, int i)
+{
+    if (net->nodes[i].fuse_bn)
+        i++; /* the BN runs inside the conv (and its ReLU, skipped below) */
+    if (net->nodes[i].fuse_relu)
+        i++; /* the ReLU runs inside the BN */
+    return i + 1;
+}
+
+/* Node i's forward on images [n0, n0 + n) of the planned batch, with conv scratch col; priv:
+ * on a thread's own buffers instead (par_piece) */
+static void run_forward(nn_net *net, int i, int n0, int n, int train, float *col, float *priv)
 {
     nn_node *nd = &net->nodes[i];
     float *A = net->arena;
-    float *y = A + nd->off_out;
+    float *y = out_of(net, i, n0, priv);
     const nn_node *xn = nd->in[0] >= 0 ? &net->nodes[nd->in[0]] : NULL;
-    const float *x = xn ? A + xn->off_out : NULL;
+    const float *x = xn ? out_of(net, nd->in[0], n0, priv) : NULL;
     const size_t numel = (size_t)n * nd->c * nd->h * nd->w;
     nn_conv_geom g;
     switch (nd->op) {
@@ -1066,7 +1199,7 @@ static void run_forward(nn_net *net, int i, int n, int train)
         if (nd->fuse_bn) { /* conv + eval-mode BN (+ ReLU) into the last one's output */
             const nn_node *bn = &net->nodes[i + 1];
             const int relu = bn->fuse_relu, act = relu ? bn->fuse_act : NN_ACT_NONE;
-            y = A + net->nodes[i + 1 + relu].off_out;
+            y = out_of(net, i + 1 + relu, n0, priv);
             const float *gm = T(net, bn->t[0]), *bt = T(net, bn->t[1]);
             const float *rm = T(net, bn->t[2]), *rv = T(net, bn->t[3]);
             float ab[2 * NN_FUSE_BN_MAXC]; /* on the stack: no allocation per forward */
@@ -1076,10 +1209,10 @@ static void run_forward(nn_net *net, int i, int n, int train)
                 ab[bn->c + c] = (float)(bt[c] - gm[c] * invstd * rm[c]);
             }
             nn_conv2d_forward_post(&g, x, T(net, nd->t[0]), T(net, nd->t[1]), ab, ab + bn->c, act,
-                                   y, A + net->off_col);
+                                   y, col);
             break;
         }
-        nn_conv2d_forward(&g, x, T(net, nd->t[0]), T(net, nd->t[1]), y, A + net->off_col);
+        nn_conv2d_forward(&g, x, T(net, nd->t[0]), T(net, nd->t[1]), y, col);
         if (i == net->in_node) { /* the folded input normalisation: a bias per position */
             const size_t m = (size_t)nd->c * nd->h * nd->w;
             for (int b = 0; b < n; b++)
@@ -1091,7 +1224,7 @@ static void run_forward(nn_net *net, int i, int n, int train)
         float *aux = nd->off_aux != NN_NONE ? A + nd->off_aux : NULL;
         float *rm = T(net, nd->t[2]), *rv = T(net, nd->t[3]);
         if (nd->fuse_relu) /* straight into the ReLU's output; run() skips the ReLU */
-            y = A + net->nodes[i + 1].off_out;
+            y = out_of(net, i + 1, n0, priv);
         if (train && nd->bn_batch_stats) {
             nn_bn_relu_forward_train(n, nd->c, hw, x, T(net, nd->t[0]), T(net, nd->t[1]),
                                      nd->eps, nd->momentum, rm, rv, y, aux, aux + nd->c,
@@ -1140,10 +1273,9 @@ static void run_forward(nn_net *net, int i, int n, int train)
         break;
     case NN_OP_ADD:
         if (nd->fuse_relu) /* straight into the ReLU's output; run() skips the ReLU */
-            nn_add_relu_forward(numel, x, A + net->nodes[nd->in[1]].off_out,
-                                A + net->nodes[i + 1].off_out);
+            nn_add_relu_forward(numel, x, out_of(net, nd->in[1], n0, priv), out_of(net, i + 1, n0, priv));
         else
-            nn_add_forward(numel, x, A + net->nodes[nd->in[1]].off_out, y);
+            nn_add_forward(numel, x, out_of(net, nd->in[1], n0, priv), y);
         break;
     case NN_OP_PAD:
         nn_pad_forward(n, xn->c, xn->h, xn->w, nd->pt, nd->pb, nd->pl, nd->pr, x, y);
@@ -1308,6 +1440,49 @@ static int make_in_map(nn_net *net, int h, int w, wb_error *err)
     return 0;
 }
 
+/* Image-parallel inference: a piece of the thread pool takes chunks [lo, hi) of par_chunk
+ * images each and runs them alone on its thread (nn_par_for_alone) through nodes [begin,
+ * par_end) on its own buffers (the nodes' off_pout from its base, then its conv scratch):
+ * their input copied in, the outputs that later nodes read (par_copy) copied out into the
+ * arena. An image's output does not depend on its batch, so the bits are those of the whole
+ * batch. (The arena's own buffers could not be sliced by image: its plan lets a node's buffer
+ * reuse a dead one's, and with images at different nodes none is dead.) */
+typedef struct par_job {
+    nn_net *net;
+    const float *src;
+    int n, begin;
+} par_job;
+
+static atomic_long g_par_runs;
+
+long nn_net_par_runs(int reset)
+{
+    return reset ? atomic_exchange(&g_par_runs, 0) : atomic_load(&g_par_runs);
+}
+
+static void par_piece(void *ctx, int ith, size_t lo, size_t hi)
+{
+    const par_job *j = ctx;
+    nn_net *net = j->net;
+    float *priv = net->arena + net->off_par + (size_t)ith * (net->par_bufs + net->par_col);
+    float *col = priv + net->par_bufs;
+    for (size_t c = lo; c < hi; c++) {
+        const int n0 = (int)c * net->par_chunk;
+        const int nb = j->n - n0 < net->par_chunk ? j->n - n0 : net->par_chunk;
+        const nn_node *in = &net->nodes[j->begin - 1];
+        const size_t per = (size_t)in->c * in->h * in->w;
+        memcpy(out_of(net, j->begin - 1, 0, priv), j->src + (size_t)n0 * per, sizeof(float) * nb * per);
+        for (int i = j->begin; i < net->par_end; i = group_end(net, i))
+            run_forward(net, i, 0, nb, 0, col, priv);
+        for (int i = j->begin - 1; i < net->par_end; i++)
+            if (net->nodes[i].par_copy) {
+                const nn_node *nd = &net->nodes[i];
+                memcpy(out_of(net, i, n0, NULL), out_of(net, i, 0, priv),
+                       sizeof(float) * nb * nd->c * nd->h * nd->w);
+            }
+    }
+}
+
 /* Runs nodes [begin, end) with node begin-1's output set from src. */
 static int run(nn_net *net, const float *src, int n, int h, int w, int train, int begin, int end,
                wb_error *err)
@@ -1316,15 +1491,18 @@ static int run(nn_net *net, const float *src, int n, int h, int w, int train, in
         return -1;
     if (net->in_node >= begin && net->in_node < end && make_in_map(net, h, w, err) != 0)
         return -1;
-    const nn_node *in = &net->nodes[begin - 1];
-    memcpy(net->arena + in->off_out, src, sizeof(float) * (size_t)n * in->c * in->h * in->w);
-    for (int i = begin; i < end; i++) {
-        run_forward(net, i, n, train && net->nodes[i].dep);
-        if (net->nodes[i].fuse_bn)
-            i++; /* the BN ran inside the conv (and its ReLU, skipped below) */
-        if (net->nodes[i].fuse_relu)
-            i++; /* the ReLU ran inside the BN */
+    int from = begin;
+    if (net->par_end > begin) { /* the first nodes image-parallel (plan, par_plan) */
+        par_job j = {net, src, n, begin};
+        atomic_fetch_add(&g_par_runs, 1);
+        nn_par_for_alone((size_t)(n + net->par_chunk - 1) / net->par_chunk, par_piece, &j);
+        from = net->par_end;
+    } else {
+        const nn_node *in = &net->nodes[begin - 1];
+        memcpy(net->arena + in->off_out, src, sizeof(float) * (size_t)n * in->c * in->h * in->w);
     }
+    for (int i = from; i < end; i = group_end(net, i))
+        run_forward(net, i, 0, n, train && net->nodes[i].dep, net->arena + net->off_col, NULL);
     net->fwd_train_done = train;
     net->run_begin = begin;
     net->run_end = end;

@@ -201,15 +201,19 @@ int nn_set_threads(int n)
     return n;
 }
 
+/* > 0 while this thread runs a piece of nn_par_for_alone: the engine's parallel parts run
+ * inline here, as on one thread */
+static _Thread_local int tl_alone;
+
 int nn_get_threads(void)
 {
-    return g_pool.nth;
+    return tl_alone ? 1 : g_pool.nth;
 }
 
 void nn_par_run(nn_par_fn fn, void *ctx)
 {
     pool *p = &g_pool;
-    const int nth = p->nth;
+    const int nth = tl_alone ? 1 : p->nth;
     if (nth == 1) {
         fn(ctx, 0, 1);
         return;
@@ -286,4 +290,23 @@ void nn_par_for(size_t n, int max_threads, nn_par_for_fn fn, void *ctx)
     }
     par_for_job j = {fn, ctx, n, nth};
     nn_par_run(par_for_slice, &j);
+}
+
+typedef struct alone_job {
+    nn_par_for_fn fn;
+    void *ctx;
+} alone_job;
+
+static void alone_piece(void *ctx, int ith, size_t lo, size_t hi)
+{
+    const alone_job *j = ctx;
+    tl_alone++;
+    j->fn(j->ctx, ith, lo, hi);
+    tl_alone--;
+}
+
+void nn_par_for_alone(size_t n, nn_par_for_fn fn, void *ctx)
+{
+    alone_job j = {fn, ctx};
+    nn_par_for(n, 0, alone_piece, &j);
 }

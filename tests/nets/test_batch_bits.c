@@ -4,7 +4,9 @@
  * same images run alone, in threes and in sixteens (any batch composition), on 1 and 2
  * threads, for the architectures the experiments ship: MobileNet v1 at widths 0.25 and 1.0
  * (96x96 and 224x224), the CIFAR ResNet-20 (32x32, 64x64, 96x72, 128x128) and ResNet-18
- * (96x72).
+ * (96x72). On 2 threads the batches of 10 to 32 take MobileNet's first blocks image-parallel
+ * (each thread its own images, a few at a time, on its own buffers: nn_net.c, par_plan), and
+ * the batches of 1 and 3 do not: each case checks that the rule took them where it should.
  * Experiments compute a frozen prefix once, in other batch sizes than the training step's
  * (experiments/model/train.c), and score images in whatever batches are left: both must give
  * what a plain forward gives.
@@ -37,21 +39,22 @@ typedef struct tcase {
     int c, h, w;
     const char *sweep[3]; /* first trained stages of the sweep: prefixes end before them */
     int asan;             /* run under ASan too (one case per architecture and GEMM path) */
+    int par;              /* on 2 threads, batches of 10 and more take its first nodes image-parallel */
 } tcase;
 
 static const tcase cases[] = {
-    {"mobilenet_v1", 0.25f, 1, 96, 96, {"block11", "block12", "block13"}, 1},
-    {"mobilenet_v1", 0.25f, 3, 224, 224, {"block11", "block12", "block13"}, 0},
-    {"mobilenet_v1", 1.0f, 1, 96, 96, {"block11", "block12", "block13"}, 0},
-    {"mobilenet_v1", 1.0f, 3, 224, 224, {"block12", "block13", NULL}, 0},
-    {"resnet20", 1.0f, 1, 32, 32, {"layer2", "layer3", NULL}, 1},
-    {"resnet20", 1.0f, 1, 64, 64, {"layer2", "layer3", NULL}, 0},
-    {"resnet20", 1.0f, 1, 96, 72, {"layer2", "layer3", NULL}, 0},
-    {"resnet20", 1.0f, 1, 128, 128, {"layer3", NULL, NULL}, 0},
-    {"resnet18", 1.0f, 1, 96, 72, {"layer3", "layer4", NULL}, 1},
+    {"mobilenet_v1", 0.25f, 1, 96, 96, {"block11", "block12", "block13"}, 1, 1},
+    {"mobilenet_v1", 0.25f, 3, 224, 224, {"block11", "block12", "block13"}, 0, 1},
+    {"mobilenet_v1", 1.0f, 1, 96, 96, {"block11", "block12", "block13"}, 0, 1},
+    {"mobilenet_v1", 1.0f, 3, 224, 224, {"block12", "block13", NULL}, 0, 1},
+    {"resnet20", 1.0f, 1, 32, 32, {"layer2", "layer3", NULL}, 1, 0},
+    {"resnet20", 1.0f, 1, 64, 64, {"layer2", "layer3", NULL}, 0, 0},
+    {"resnet20", 1.0f, 1, 96, 72, {"layer2", "layer3", NULL}, 0, 0},
+    {"resnet20", 1.0f, 1, 128, 128, {"layer3", NULL, NULL}, 0, 0},
+    {"resnet18", 1.0f, 1, 96, 72, {"layer3", "layer4", NULL}, 1, 0},
 };
 
-static const int sizes[] = {1, 3, 16};
+static const int sizes[] = {1, 3, 10, 16};
 
 /* Random weights from the seed and BN running statistics that are not the identity, so every
  * BN scales and shifts. */
@@ -200,9 +203,15 @@ static void run_case(const tcase *tc, int threads)
     snprintf(label, sizeof label, "%s@%g %dx%dx%d, %d thread%s", tc->arch, (double)tc->width, tc->c,
              tc->h, tc->w, threads, threads > 1 ? "s" : "");
     const int before = g_failures;
+    nn_net_par_runs(1);
     compare(net, tc, x, 0, label);
     for (int p = 0; p < 3 && tc->sweep[p]; p++)
         compare(net, tc, x, p + 1, label);
+    /* the image-parallel runs (nets/nn_net.c, par_plan) were compared above: the rule took
+     * them where the case says, so the comparison covered them */
+    const long par = nn_net_par_runs(1);
+    CHECK((par > 0) == (threads > 1 && tc->par), "%s: %ld runs image-parallel, expected %s", label,
+          par, threads > 1 && tc->par ? "some" : "none");
     printf("%s: %s\n", label, g_failures == before ? "same bits" : "DIFFERENT");
     free(x);
     nn_net_free(net);
