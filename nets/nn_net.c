@@ -886,6 +886,9 @@ static void par_plan(nn_net *net, int n, int begin, int end, int train, const in
         const nn_node *in = &net->nodes[begin - 1];
         big = (size_t)in->c * in->h * in->w;
     }
+    /* tests: "all" takes every node image-parallel, "half" the groups before the middle node
+     * (a ResNet's block input is then read on both sides), whatever the sizes */
+    const int all = env && strcmp(env, "all") == 0, half = env && strcmp(env, "half") == 0;
     int k = begin;
     for (int i = begin; i < end;) {
         const int e = group_end(net, i);
@@ -895,15 +898,18 @@ static void par_plan(nn_net *net, int n, int begin, int end, int train, const in
             const size_t f = (size_t)nd->c * nd->h * nd->w;
             m = f > m ? f : m;
         }
-        if (m * sizeof(float) > NN_INFER_BYTES)
+        if (all || (half && e <= (begin + end) / 2)) {
+            k = e;
+            big = m > big ? m : big;
+        } else if (half || m * sizeof(float) > NN_INFER_BYTES) {
             break; /* one image's map alone leaves L2: no gain in going on image by image */
-        if ((size_t)n * m * sizeof(float) > NN_INFER_BYTES) {
+        } else if ((size_t)n * m * sizeof(float) > NN_INFER_BYTES) {
             k = e;
             big = m > big ? m : big;
         }
         i = e;
     }
-    if (k == begin || big * sizeof(float) > NN_INFER_BYTES)
+    if (k == begin || (!all && !half && big * sizeof(float) > NN_INFER_BYTES))
         return;
     /* only nodes bound by moving their maps: at most NN_PAR_FLOPS_PER_FLOAT FLOPs per float
      * of their outputs (every node's, fused or not) */
@@ -913,7 +919,7 @@ static void par_plan(nn_net *net, int n, int begin, int end, int train, const in
         fl += nd->flops;
         wr += (double)nd->c * nd->h * nd->w;
     }
-    if (fl > NN_PAR_FLOPS_PER_FLOAT * wr)
+    if (fl > NN_PAR_FLOPS_PER_FLOAT * wr && !all && !half)
         return;
     int s = 1; /* images a thread takes at a time: their largest map within half of L2 */
     while (2 * s <= n / T && (size_t)2 * s * big * sizeof(float) <= NN_INFER_BYTES / 2)

@@ -7,6 +7,9 @@
  * (96x72). On 2 threads the batches of 10 to 32 take MobileNet's first blocks image-parallel
  * (each thread its own images, a few at a time, on its own buffers: nn_net.c, par_plan), and
  * the batches of 1 and 3 do not: each case checks that the rule took them where it should.
+ * Then the ASan cases on 2 threads with every node image-parallel and with the first half
+ * (WB_NN_IMGPAR=all / half: the paths the rule does not take on these shapes, residual blocks
+ * and the head included).
  * Experiments compute a frozen prefix once, in other batch sizes than the training step's
  * (experiments/model/train.c), and score images in whatever batches are left: both must give
  * what a plain forward gives.
@@ -185,7 +188,9 @@ static void compare(nn_net *net, const tcase *tc, const float *x, int prefix, co
     free(got);
 }
 
-static void run_case(const tcase *tc, int threads)
+/* forced: WB_NN_IMGPAR's test modes ("all", "half") are set, batches of 2 and more on 2
+ * threads take nodes image-parallel whatever the rule says */
+static void run_case(const tcase *tc, int threads, const char *forced)
 {
     wb_error err = {0};
     nn_set_threads(threads);
@@ -200,8 +205,9 @@ static void run_case(const tcase *tc, int threads)
     for (size_t i = 0; i < in * NB; i++)
         x[i] = nn_rng_uniform(&g);
     char label[96];
-    snprintf(label, sizeof label, "%s@%g %dx%dx%d, %d thread%s", tc->arch, (double)tc->width, tc->c,
-             tc->h, tc->w, threads, threads > 1 ? "s" : "");
+    snprintf(label, sizeof label, "%s@%g %dx%dx%d, %d thread%s%s%s", tc->arch, (double)tc->width,
+             tc->c, tc->h, tc->w, threads, threads > 1 ? "s" : "", forced ? ", image-parallel " : "",
+             forced ? forced : "");
     const int before = g_failures;
     nn_net_par_runs(1);
     compare(net, tc, x, 0, label);
@@ -210,8 +216,9 @@ static void run_case(const tcase *tc, int threads)
     /* the image-parallel runs (nets/nn_net.c, par_plan) were compared above: the rule took
      * them where the case says, so the comparison covered them */
     const long par = nn_net_par_runs(1);
-    CHECK((par > 0) == (threads > 1 && tc->par), "%s: %ld runs image-parallel, expected %s", label,
-          par, threads > 1 && tc->par ? "some" : "none");
+    const int want = threads > 1 && (tc->par || forced);
+    CHECK((par > 0) == want, "%s: %ld runs image-parallel, expected %s", label, par,
+          want ? "some" : "none");
     printf("%s: %s\n", label, g_failures == before ? "same bits" : "DIFFERENT");
     free(x);
     nn_net_free(net);
@@ -377,12 +384,22 @@ int main(int argc, char **argv)
         }
 #if defined(__SANITIZE_ADDRESS__)
         if (argc == 1) {
-            run_case(tc, 2);
+            run_case(tc, 2, NULL);
             continue;
         }
 #endif
         for (int t = 1; t <= 2; t++)
-            run_case(tc, t);
+            run_case(tc, t, NULL);
+    }
+    /* every node image-parallel, and the first half (a ResNet block's input then crosses from
+     * a thread's buffers to the arena), on one case per architecture */
+    static const char *const modes[] = {"all", "half"};
+    for (size_t m = 0; m < 2 && !conv_only && argc == 1; m++) {
+        setenv("WB_NN_IMGPAR", modes[m], 1);
+        for (size_t c = 0; c < sizeof cases / sizeof *cases; c++)
+            if (cases[c].asan)
+                run_case(&cases[c], 2, modes[m]);
+        unsetenv("WB_NN_IMGPAR");
     }
     if (g_failures) {
         fprintf(stderr, "%d failure(s)\n", g_failures);
