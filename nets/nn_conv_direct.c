@@ -1292,6 +1292,7 @@ static void dwf_plane_avx512(const dwc_job *j, size_t p)
     __m512 kv[9], pa, pb, bias;
     dwf_consts(j, c, kv, &pa, &pb, &bias);
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     /* Rows in order (the planes read and written in address order: walking a strip of 16
      * columns down the rows, as before, made the 112- and 56-wide planes of MobileNet's first
      * blocks 10-25% slower), each in strips of 16 output columns whose taps' column masks
@@ -1319,12 +1320,17 @@ static void dwf_plane_avx512(const dwc_job *j, size_t p)
                         acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_maskz_loadu_ps(k->ma[kj], row + k->off[kj]),
                                                                kv[ki * 3 + kj]));
                 } else {
-                    for (int kj = 0; kj < 3; kj++) {
-                        const __m512 a = _mm512_maskz_loadu_ps(k->ma[kj], row + k->off[kj]);
-                        const __m512 b2 = _mm512_maskz_loadu_ps(k->mb[kj], row + k->off[kj] + 16);
-                        const __m512 v = _mm512_maskz_mov_ps(k->out, _mm512_permutex2var_ps(a, even, b2));
-                        acc = _mm512_add_ps(acc, _mm512_mul_ps(v, kv[ki * 3 + kj]));
-                    }
+                    /* the even and odd columns of 32 from off[0] are taps 0 and 1, the even ones
+                     * of 32 from off[2] tap 2: four loads and three permutes for the three taps
+                     * (a load pair and a permute per tap took a third more; lanes past ow are
+                     * computed and not stored) */
+                    const __m512 a = _mm512_maskz_loadu_ps(k->ma[0], row + k->off[0]);
+                    const __m512 b = _mm512_maskz_loadu_ps(k->mb[0], row + k->off[0] + 16);
+                    const __m512 a2 = _mm512_maskz_loadu_ps(k->ma[2], row + k->off[2]);
+                    const __m512 b2 = _mm512_maskz_loadu_ps(k->mb[2], row + k->off[2] + 16);
+                    acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_permutex2var_ps(a, even, b), kv[ki * 3]));
+                    acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_permutex2var_ps(a, odd, b), kv[ki * 3 + 1]));
+                    acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_permutex2var_ps(a2, even, b2), kv[ki * 3 + 2]));
                 }
             }
             _mm512_mask_storeu_ps(yc + (size_t)oy * g->ow + x0, k->out, dwf_post16(j, acc, bias, pa, pb));
