@@ -77,6 +77,8 @@ typedef struct pwvec {
 /* nn_conv_pw's chunks of tiles: input columns of about this many bytes, at most this many */
 #define PW_CHUNK_BYTES (128 * 1024)
 #define PW_CHUNK_MAX 64
+/* ... and a chunk's tiles that span two images, packed (pw_items): floats on the stack */
+#define PW_PACK_FLOATS (PW_CHUNK_BYTES / sizeof(float))
 
 typedef struct dlayout {
     int owv, wph, hp;
@@ -711,13 +713,19 @@ static int pw_rule(const nn_conv_geom *g, int k, int m, int dx)
      * with up to 64 channels in (32 -> 64 at 112 x 112 4.7 against 6.3 ms), a tie or a loss
      * from 128 (ResNet-50's 256 -> 64 at 128 x 128: 62 against 43 ms). The input gradient
      * loses there unless both sides have at most 64 channels, and from 512 on 14 x 14. Under
-     * 16 pixels (each image's plane starts a vector): not measured, GEMM. */
+     * 16 pixels (each image's plane starts a vector): not measured, GEMM. With the tiles that
+     * span two images packed (pw_items; docs/performance.md, "Fifteenth pass"), 16-99 pixels
+     * take up to 512 channels both ways (7 x 7, batch 16, 2 threads: 512 -> 512 forward 1.22
+     * against GEMM's 1.53 ms, dx 1.45 against 1.61; 1024 channels do not fit the packing and
+     * lose, 8.1 against 5.8 ms). */
     const long plane = (long)g->h * g->w;
     if (plane < 16)
         return 0;
     if (plane >= 2048)
         return k <= 64 && (!dx || m <= 64);
-    return k <= (plane >= 100 && !dx ? 512 : 256);
+    if (plane < 100)
+        return k <= 512;
+    return k <= (dx ? 256 : 512);
 }
 
 int nn_conv_pw_use(const nn_conv_geom *g)

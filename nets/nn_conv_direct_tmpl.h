@@ -222,7 +222,8 @@ static void SFX(fwd_items)(const void *vp, size_t i0, size_t i1)
 static inline __attribute__((always_inline)) void SFX(pw_tile)(const pwconv *p,
                                                                const pwvec *vs, int o0,
                                                                const int OCB, const int NV,
-                                                               const int FULL)
+                                                               const int FULLX, const int FULL,
+                                                               size_t xs)
 {
     VEC acc[FWD_OCB][FWD_NV];
     const float *wr[FWD_OCB];
@@ -235,10 +236,10 @@ static inline __attribute__((always_inline)) void SFX(pw_tile)(const pwconv *p,
     size_t wo = 0;
     for (int c = 0; c < p->ic; c++, wo += wsc) {
         VEC xv[FWD_NV];
-        const size_t off = (size_t)c * plane;
+        const size_t off = (size_t)c * (FULLX ? xs : plane);
         _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)
         {
-            if (FULL)
+            if (FULLX)
                 xv[v] = VLOAD(vs[v].x + off);
             else {
                 xv[v] = VLOADN(vs[v].x + off, vs[v].n);
@@ -308,8 +309,13 @@ static void SFX(pw_items)(const void *vp, size_t t0, size_t t1)
     const size_t total = joined ? ((size_t)p->n * P + VL - 1) / VL : (size_t)p->n * nvec;
     size_t per = PW_CHUNK_BYTES / ((size_t)p->ic * FWD_NV * VL * sizeof(float));
     per = per < 1 ? 1 : per > PW_CHUNK_MAX ? PW_CHUNK_MAX : per;
-    pwvec vs[PW_CHUNK_MAX][FWD_NV];
-    int nv[PW_CHUNK_MAX], full[PW_CHUNK_MAX];
+    pwvec vs[PW_CHUNK_MAX][FWD_NV], pv[PW_CHUNK_MAX][FWD_NV];
+    int nv[PW_CHUNK_MAX], full[PW_CHUNK_MAX], packed[PW_CHUNK_MAX];
+    /* the input vectors of a chunk's tiles that span two images (or end one) copied whole,
+     * [tile][channel][vector], once for all the blocks of output channels: the tile's loop then
+     * reads them with plain loads (pw_tile FULLX) instead of one or two masked loads a vector
+     * and channel (MobileNet's 14 x 14 and 7 x 7 planes, where most vectors span two images) */
+    _Alignas(64) float pk[PW_PACK_FLOATS];
     for (size_t c0 = t0; c0 < t1; c0 += per) {
         const int nt = (int)(t1 - c0 < per ? t1 - c0 : per);
         for (int i = 0; i < nt; i++) {
@@ -341,6 +347,25 @@ static void SFX(pw_items)(const void *vp, size_t t0, size_t t1)
                 nv[i]++;
             }
         }
+        const size_t tpk = (size_t)p->ic * FWD_NV * VL; /* floats of a packed tile */
+        for (int i = 0; i < nt; i++) {
+            packed[i] = !full[i] && (size_t)nt * tpk <= PW_PACK_FLOATS;
+            if (!packed[i])
+                continue;
+            float *d = pk + (size_t)i * tpk;
+            for (int v = 0; v < nv[i]; v++) {
+                const pwvec *e = &vs[i][v];
+                pv[i][v] = *e;
+                pv[i][v].x = d + (size_t)v * VL;
+                for (int c = 0; c < p->ic; c++) {
+                    const size_t off = (size_t)c * P;
+                    VEC xv = VLOADN(e->x + off, e->n);
+                    if (e->hi > e->n)
+                        xv = VLOADS(xv, e->xb + off, e->n, e->hi);
+                    VSTORE(d + ((size_t)c * FWD_NV + v) * VL, xv);
+                }
+            }
+        }
         for (int o = 0; o < p->oc;) {
             const int left = p->oc - o;
             const int b = left >= FWD_OCB ? FWD_OCB : left >= 4 ? 4 : left >= 2 ? 2 : 1;
@@ -348,9 +373,11 @@ static void SFX(pw_items)(const void *vp, size_t t0, size_t t1)
 #define FT(B, N)                                                                           \
     case (B) * 16 + (N):                                                                   \
         if (full[i])                                                                       \
-            SFX(pw_tile)(p, vs[i], o, B, N, 1);                                            \
+            SFX(pw_tile)(p, vs[i], o, B, N, 1, 1, P);                                      \
+        else if (packed[i])                                                                \
+            SFX(pw_tile)(p, pv[i], o, B, N, 1, 0, (size_t)FWD_NV * VL);                    \
         else                                                                               \
-            SFX(pw_tile)(p, vs[i], o, B, N, 0);                                            \
+            SFX(pw_tile)(p, vs[i], o, B, N, 0, 0, P);                                      \
         break;
                 switch (b * 16 + nv[i]) {
                     FWD_CASES
