@@ -476,12 +476,41 @@ typedef struct pad_job {
     float *xp;
 } pad_job;
 
+#if NN_X86
+NN_TARGET_PUSH("avx512f")
+/* lanes [lo, lo + 16) of a row of n floats that fall in it */
+static inline __mmask16 pad_lanes(int lo, int n)
+{
+    const int a = lo < 0 ? -lo : 0, b = n - lo < 16 ? n - lo : 16;
+    return b <= a ? 0 : (__mmask16)(((1u << b) - 1u) & ~((1u << a) - 1u));
+}
+
+/* A stride-2 padded row: q[i] = xr[2i - pw], q[wph + i] = xr[2i + 1 - pw] (0 outside
+ * [0, w)), 32 inputs at a time (the scalar loop took 4% of MobileNet 0.25's forward: its
+ * conv1 reads a 225 x 225 plane) */
+static void pad_row_s2_avx512(const float *xr, int w, int pw, int wph, float *q)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    for (int i = 0; i < wph; i += 16) {
+        const int b = 2 * i - pw;
+        const __m512 lo = _mm512_maskz_loadu_ps(pad_lanes(b, w), xr + b);
+        const __m512 hi = _mm512_maskz_loadu_ps(pad_lanes(b + 16, w), xr + b + 16);
+        const __mmask16 m = pad_lanes(i, wph);
+        _mm512_mask_storeu_ps(q + i, m, _mm512_permutex2var_ps(lo, even, hi));
+        _mm512_mask_storeu_ps(q + wph + i, m, _mm512_permutex2var_ps(lo, odd, hi));
+    }
+}
+NN_TARGET_POP()
+#endif
+
 static void pad_slice(void *vp, int ith, int nth)
 {
     const pad_job *j = vp;
     const dlayout *L = &j->L;
     size_t p0, p1;
     nn_par_range((size_t)j->planes, ith, nth, 1, &p0, &p1);
+    const int avx512 = NN_X86 && nn_conv_isa() == NN_ISA_AVX512;
     for (size_t p = p0; p < p1; p++) {
         const float *xc = j->x + p * (size_t)j->h * j->w;
         float *o = j->xp + p * L->plane;
@@ -499,6 +528,13 @@ static void pad_slice(void *vp, int ith, int nth)
                 memcpy(orow + j->pw, xr, sizeof(float) * (size_t)j->w);
                 memset(orow + j->pw + j->w, 0, sizeof(float) * (L->wrow - j->pw - j->w));
             } else {
+#if NN_X86
+                if (avx512 && j->s == 2) {
+                    pad_row_s2_avx512(xr, j->w, j->pw, L->wph, orow);
+                    continue;
+                }
+#endif
+                (void)avx512;
                 for (int ph = 0; ph < j->s; ph++) {
                     float *q = orow + (size_t)ph * L->wph;
                     for (int i = 0; i < L->wph; i++) {
