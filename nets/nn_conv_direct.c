@@ -1327,9 +1327,10 @@ static void dwf_cols_of(const nn_conv_geom *g, int x0, dwf_cols *k)
     }
 }
 
-static void dwf_plane_avx512(const dwc_job *j, size_t p)
+static void dwf_plane_avx512(const dwc_job *jp, size_t p)
 {
-    const nn_conv_geom *g = j->g;
+    const nn_conv_geom gl = *jp->g, *g = &gl; /* local copies, as in dwf_plane_band_avx512 */
+    const dwc_job jl = *jp, *j = &jl;
     const int c = (int)(p % (size_t)g->ic), s = g->sh, w = g->w;
     const float *xc = j->x + p * g->h * g->w;
     float *yc = j->y + p * g->oh * g->ow;
@@ -1396,9 +1397,10 @@ static int dwf_flat_use(const nn_conv_geom *g)
            g->w % 16 != 0 && (size_t)g->h * g->w <= DWF_FLAT_MAX;
 }
 
-static void dwf_plane_flat_avx512(const dwc_job *j, size_t p, const __mmask16 (*mt)[9])
+static void dwf_plane_flat_avx512(const dwc_job *jp, size_t p, const __mmask16 (*mt)[9])
 {
-    const nn_conv_geom *g = j->g;
+    const nn_conv_geom gl = *jp->g, *g = &gl; /* local copies, as in dwf_plane_band_avx512 */
+    const dwc_job jl = *jp, *j = &jl;
     const int c = (int)(p % (size_t)g->ic), w = g->w, hw = g->h * g->w;
     const float *xc = j->x + p * (size_t)hw;
     float *yc = j->y + p * (size_t)hw;
@@ -1503,9 +1505,9 @@ static void dwf_pad_row(const nn_conv_geom *g, const float *xc, int iy, float *d
 #define DWF_TAPS8(b)                                                                            \
     do {                                                                                        \
         a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = _mm512_setzero_ps();                            \
-        for (int t = 0; t < 9; t++) {                                                           \
+        _Pragma("GCC unroll 9") for (int t = 0; t < 9; t++) {                                   \
             const __m512 k_ = kv[t];                                                            \
-            const float *p_ = (b) + off[t];                                                     \
+            const float *p_ = (b) + (t / 3) * wp + t % 3;                                       \
             a0 = _mm512_add_ps(a0, _mm512_mul_ps(_mm512_loadu_ps(p_), k_));                     \
             a1 = _mm512_add_ps(a1, _mm512_mul_ps(_mm512_loadu_ps(p_ + 16), k_));                \
             a2 = _mm512_add_ps(a2, _mm512_mul_ps(_mm512_loadu_ps(p_ + 32), k_));                \
@@ -1540,9 +1542,12 @@ static inline void dwf_band_store(const nn_conv_geom *g, float *yc, int oy0, int
         (*rp)++;
 }
 
-static void dwf_plane_band_avx512(const dwc_job *j, size_t p, float *buf)
+static void dwf_plane_band_avx512(const dwc_job *jp, size_t p, float *buf)
 {
-    const nn_conv_geom *g = j->g;
+    /* local copies: GCC then keeps the fields the stores read (bias, BN, activation, ow) in
+     * registers, where through the pointers it reloaded them after every store */
+    const nn_conv_geom gl = *jp->g, *g = &gl;
+    const dwc_job jl = *jp, *j = &jl;
     const int c = (int)(p % (size_t)g->ic);
     const float *xc = j->x + p * g->h * g->w;
     float *yc = j->y + p * g->oh * g->ow;
