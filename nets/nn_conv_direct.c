@@ -1347,6 +1347,54 @@ static void dwf_plane_avx512(const dwc_job *jp, size_t p)
     dwf_cols cols[STRIPS];
     for (int st = 0; st < nst && st < STRIPS; st++)
         dwf_cols_of(g, st * 16, &cols[st]);
+    if (s == 2) {
+        /* two output rows at a time: their chains of adds side by side, and the input row they
+         * share (the second's first, the first's last) split into columns once; each output
+         * still adds its taps in (row, column) order */
+        for (int oy = 0; oy < g->oh; oy += 2) {
+            const int two = oy + 1 < g->oh;
+            for (int st = 0; st < nst; st++) {
+                const int x0 = st * 16;
+                dwf_cols wide;
+                if (st >= STRIPS)
+                    dwf_cols_of(g, x0, &wide);
+                const dwf_cols *k = st < STRIPS ? &cols[st] : &wide;
+                __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+                for (int r = 0; r < (two ? 5 : 3); r++) {
+                    const int iy = oy * 2 - g->ph + r;
+                    if (iy < 0 || iy >= g->h)
+                        continue;
+                    const float *row = xc + (size_t)iy * w;
+                    /* the even and odd columns of 32 from off[0] are taps 0 and 1, the even
+                     * ones of 32 from off[2] tap 2: four loads and three permutes for the
+                     * three taps (a load pair and a permute per tap took a third more; lanes
+                     * past ow are computed and not stored) */
+                    const __m512 a = _mm512_maskz_loadu_ps(k->ma[0], row + k->off[0]);
+                    const __m512 b = _mm512_maskz_loadu_ps(k->mb[0], row + k->off[0] + 16);
+                    const __m512 a2 = _mm512_maskz_loadu_ps(k->ma[2], row + k->off[2]);
+                    const __m512 b2 = _mm512_maskz_loadu_ps(k->mb[2], row + k->off[2] + 16);
+                    const __m512 e0 = _mm512_permutex2var_ps(a, even, b);
+                    const __m512 o1 = _mm512_permutex2var_ps(a, odd, b);
+                    const __m512 e2 = _mm512_permutex2var_ps(a2, even, b2);
+                    if (r < 3) {
+                        acc0 = _mm512_add_ps(acc0, _mm512_mul_ps(e0, kv[r * 3]));
+                        acc0 = _mm512_add_ps(acc0, _mm512_mul_ps(o1, kv[r * 3 + 1]));
+                        acc0 = _mm512_add_ps(acc0, _mm512_mul_ps(e2, kv[r * 3 + 2]));
+                    }
+                    if (r >= 2) {
+                        acc1 = _mm512_add_ps(acc1, _mm512_mul_ps(e0, kv[(r - 2) * 3]));
+                        acc1 = _mm512_add_ps(acc1, _mm512_mul_ps(o1, kv[(r - 2) * 3 + 1]));
+                        acc1 = _mm512_add_ps(acc1, _mm512_mul_ps(e2, kv[(r - 2) * 3 + 2]));
+                    }
+                }
+                _mm512_mask_storeu_ps(yc + (size_t)oy * g->ow + x0, k->out, dwf_post16(j, acc0, bias, pa, pb));
+                if (two)
+                    _mm512_mask_storeu_ps(yc + (size_t)(oy + 1) * g->ow + x0, k->out,
+                                          dwf_post16(j, acc1, bias, pa, pb));
+            }
+        }
+        return;
+    }
     for (int oy = 0; oy < g->oh; oy++)
         for (int st = 0; st < nst; st++) {
             const int x0 = st * 16;
@@ -1360,23 +1408,9 @@ static void dwf_plane_avx512(const dwc_job *jp, size_t p)
                 if (iy < 0 || iy >= g->h)
                     continue;
                 const float *row = xc + (size_t)iy * w;
-                if (s == 1) {
-                    for (int kj = 0; kj < 3; kj++)
-                        acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_maskz_loadu_ps(k->ma[kj], row + k->off[kj]),
-                                                               kv[ki * 3 + kj]));
-                } else {
-                    /* the even and odd columns of 32 from off[0] are taps 0 and 1, the even ones
-                     * of 32 from off[2] tap 2: four loads and three permutes for the three taps
-                     * (a load pair and a permute per tap took a third more; lanes past ow are
-                     * computed and not stored) */
-                    const __m512 a = _mm512_maskz_loadu_ps(k->ma[0], row + k->off[0]);
-                    const __m512 b = _mm512_maskz_loadu_ps(k->mb[0], row + k->off[0] + 16);
-                    const __m512 a2 = _mm512_maskz_loadu_ps(k->ma[2], row + k->off[2]);
-                    const __m512 b2 = _mm512_maskz_loadu_ps(k->mb[2], row + k->off[2] + 16);
-                    acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_permutex2var_ps(a, even, b), kv[ki * 3]));
-                    acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_permutex2var_ps(a, odd, b), kv[ki * 3 + 1]));
-                    acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_permutex2var_ps(a2, even, b2), kv[ki * 3 + 2]));
-                }
+                for (int kj = 0; kj < 3; kj++)
+                    acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_maskz_loadu_ps(k->ma[kj], row + k->off[kj]),
+                                                           kv[ki * 3 + kj]));
             }
             _mm512_mask_storeu_ps(yc + (size_t)oy * g->ow + x0, k->out, dwf_post16(j, acc, bias, pa, pb));
         }
