@@ -1454,8 +1454,8 @@ static int make_in_map(nn_net *net, int h, int w, wb_error *err)
     return 0;
 }
 
-/* Image-parallel inference: a piece of the thread pool takes chunks [lo, hi) of par_chunk
- * images each and runs them alone on its thread (nn_par_for_alone) through nodes [begin,
+/* Image-parallel inference: each thread of the pool takes chunks of par_chunk images in turn
+ * and runs them alone on its thread (nn_par_for_alone) through nodes [begin,
  * par_end) on its own buffers (the nodes' off_pout from its base, then its conv scratch):
  * their input copied in, the outputs that later nodes read (par_copy) copied out into the
  * arena. An image's output does not depend on its batch, so the bits are those of the whole
@@ -1464,7 +1464,8 @@ static int make_in_map(nn_net *net, int h, int w, wb_error *err)
 typedef struct par_job {
     nn_net *net;
     const float *src;
-    int n, begin;
+    int n, begin, chunks;
+    atomic_int next; /* the next chunk no thread has taken */
 } par_job;
 
 static atomic_long g_par_runs;
@@ -1476,12 +1477,16 @@ long nn_net_par_runs(int reset)
 
 static void par_piece(void *ctx, int ith, size_t lo, size_t hi)
 {
-    const par_job *j = ctx;
+    (void)lo;
+    (void)hi;
+    par_job *j = ctx;
     nn_net *net = j->net;
     float *priv = net->arena + net->off_par + (size_t)ith * (net->par_bufs + net->par_col);
     float *col = priv + net->par_bufs;
-    for (size_t c = lo; c < hi; c++) {
-        const int n0 = (int)c * net->par_chunk;
+    /* each thread takes the next chunk when it is done with one: a thread slowed by another
+     * process leaves its chunks to the other (which thread runs a chunk never changes its bits) */
+    for (int c; (c = atomic_fetch_add(&j->next, 1)) < j->chunks;) {
+        const int n0 = c * net->par_chunk;
         const int nb = j->n - n0 < net->par_chunk ? j->n - n0 : net->par_chunk;
         const nn_node *in = &net->nodes[j->begin - 1];
         const size_t per = (size_t)in->c * in->h * in->w;
@@ -1507,9 +1512,9 @@ static int run(nn_net *net, const float *src, int n, int h, int w, int train, in
         return -1;
     int from = begin;
     if (net->par_end > begin) { /* the first nodes image-parallel (plan, par_plan) */
-        par_job j = {net, src, n, begin};
+        par_job j = {net, src, n, begin, (n + net->par_chunk - 1) / net->par_chunk, 0};
         atomic_fetch_add(&g_par_runs, 1);
-        nn_par_for_alone((size_t)(n + net->par_chunk - 1) / net->par_chunk, par_piece, &j);
+        nn_par_for_alone((size_t)net->plan_threads, par_piece, &j);
         from = net->par_end;
     } else {
         const nn_node *in = &net->nodes[begin - 1];
