@@ -753,14 +753,15 @@ static int pw_rule(const nn_conv_geom *g, int k, int m, int dx)
      * span two images packed (pw_items; docs/performance.md, "Fifteenth pass"), 16-99 pixels
      * take up to 512 channels both ways (7 x 7, batch 16, 2 threads: 512 -> 512 forward 1.22
      * against GEMM's 1.53 ms, dx 1.45 against 1.61; 1024 channels do not fit the packing and
-     * lose, 8.1 against 5.8 ms). */
+     * lose, 8.1 against 5.8 ms), an input gradient only into at most 512 (ResNet-50's 2048 ->
+     * 512 at 7 x 7: 9.8 against 6.0 ms). */
     const long plane = (long)g->h * g->w;
     if (plane < 16)
         return 0;
     if (plane >= 2048)
         return k <= 64 && (!dx || m <= 64);
     if (plane < 100)
-        return k <= 512;
+        return k <= 512 && (!dx || m <= 512);
     return k <= (dx ? 256 : 512);
 }
 
