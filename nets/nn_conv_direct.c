@@ -1328,6 +1328,24 @@ static void dwf_cols_of(const nn_conv_geom *g, int x0, dwf_cols *k)
     }
 }
 
+/* Strip st's masks: precomputed in cols (n of them), else computed into *wide */
+static inline const dwf_cols *dwf_strip(const nn_conv_geom *g, const dwf_cols *cols, int n, int st,
+                                        dwf_cols *wide)
+{
+    if (st < n)
+        return &cols[st];
+    dwf_cols_of(g, st * 16, wide);
+    return wide;
+}
+
+/* acc + the products of one input row's three taps (columns split: e0, o1, e2), in order */
+static inline __m512 dwf_taps3(__m512 acc, __m512 e0, __m512 o1, __m512 e2, const __m512 *k)
+{
+    acc = _mm512_add_ps(acc, _mm512_mul_ps(e0, k[0]));
+    acc = _mm512_add_ps(acc, _mm512_mul_ps(o1, k[1]));
+    return _mm512_add_ps(acc, _mm512_mul_ps(e2, k[2]));
+}
+
 static void dwf_plane_avx512(const dwc_job *jp, size_t p)
 {
     const nn_conv_geom gl = *jp->g, *g = &gl; /* local copies, as in dwf_plane_band_avx512 */
@@ -1357,9 +1375,7 @@ static void dwf_plane_avx512(const dwc_job *jp, size_t p)
             for (int st = 0; st < nst; st++) {
                 const int x0 = st * 16;
                 dwf_cols wide;
-                if (st >= STRIPS)
-                    dwf_cols_of(g, x0, &wide);
-                const dwf_cols *k = st < STRIPS ? &cols[st] : &wide;
+                const dwf_cols *k = dwf_strip(g, cols, STRIPS, st, &wide);
                 __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
                 for (int r = 0; r < (two ? 5 : 3); r++) {
                     const int iy = oy * 2 - g->ph + r;
@@ -1377,16 +1393,10 @@ static void dwf_plane_avx512(const dwc_job *jp, size_t p)
                     const __m512 e0 = _mm512_permutex2var_ps(a, even, b);
                     const __m512 o1 = _mm512_permutex2var_ps(a, odd, b);
                     const __m512 e2 = _mm512_permutex2var_ps(a2, even, b2);
-                    if (r < 3) {
-                        acc0 = _mm512_add_ps(acc0, _mm512_mul_ps(e0, kv[r * 3]));
-                        acc0 = _mm512_add_ps(acc0, _mm512_mul_ps(o1, kv[r * 3 + 1]));
-                        acc0 = _mm512_add_ps(acc0, _mm512_mul_ps(e2, kv[r * 3 + 2]));
-                    }
-                    if (r >= 2) {
-                        acc1 = _mm512_add_ps(acc1, _mm512_mul_ps(e0, kv[(r - 2) * 3]));
-                        acc1 = _mm512_add_ps(acc1, _mm512_mul_ps(o1, kv[(r - 2) * 3 + 1]));
-                        acc1 = _mm512_add_ps(acc1, _mm512_mul_ps(e2, kv[(r - 2) * 3 + 2]));
-                    }
+                    if (r < 3)
+                        acc0 = dwf_taps3(acc0, e0, o1, e2, kv + r * 3);
+                    if (r >= 2)
+                        acc1 = dwf_taps3(acc1, e0, o1, e2, kv + (r - 2) * 3);
                 }
                 _mm512_mask_storeu_ps(yc + (size_t)oy * g->ow + x0, k->out, dwf_post16(j, acc0, bias, pa, pb));
                 if (two)
@@ -1400,9 +1410,7 @@ static void dwf_plane_avx512(const dwc_job *jp, size_t p)
         for (int st = 0; st < nst; st++) {
             const int x0 = st * 16;
             dwf_cols wide;
-            if (st >= STRIPS)
-                dwf_cols_of(g, x0, &wide);
-            const dwf_cols *k = st < STRIPS ? &cols[st] : &wide;
+            const dwf_cols *k = dwf_strip(g, cols, STRIPS, st, &wide);
             __m512 acc = _mm512_setzero_ps();
             for (int ki = 0; ki < 3; ki++) {
                 const int iy = oy * s - g->ph + ki;
