@@ -866,8 +866,9 @@ static int born_at(const nn_net *net, int i)
  * fit in it, each thread instead takes its own images, a few at a time, through the nodes up
  * to the last whose batch map is that large: an image's maps stay in the core's L2 from one
  * node to the next, and the threads meet once. (docs/performance.md, "Fifteenth pass").
- * Decides plan_threads, par_end, par_chunk and par_col for a plan of n images; the fused
- * groups (fuse_bn, fuse_relu) must be set. WB_NN_IMGPAR=0 in the environment turns it off. */
+ * Decides plan_threads, par_end, par_chunk, par_bufs, par_col and the nodes' off_pout and
+ * par_copy for a plan of n images; the fused groups (fuse_bn, fuse_relu) must be set.
+ * WB_NN_IMGPAR=0 in the environment turns it off. */
 static void par_plan(nn_net *net, int n, int begin, int end, int train, const int *lastc,
                      buf_req *req, buf_req **tmp)
 {
@@ -881,11 +882,8 @@ static void par_plan(nn_net *net, int n, int begin, int end, int train, const in
     const char *env = getenv("WB_NN_IMGPAR");
     if (train || T < 2 || n < T || (n % T != 0 && n < 4 * T) || (env && strcmp(env, "0") == 0))
         return;
-    size_t big = 0; /* floats: the largest per-image output in [begin - 1, par_end) */
-    {
-        const nn_node *in = &net->nodes[begin - 1];
-        big = (size_t)in->c * in->h * in->w;
-    }
+    const nn_node *in = &net->nodes[begin - 1];
+    size_t big = (size_t)in->c * in->h * in->w; /* floats: the largest per-image map taken */
     /* tests: "all" takes every node image-parallel, "half" the groups before the middle node
      * (a ResNet's block input is then read on both sides), whatever the sizes */
     const int all = env && strcmp(env, "all") == 0, half = env && strcmp(env, "half") == 0;
