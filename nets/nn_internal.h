@@ -86,7 +86,8 @@ typedef struct nn_node {
     int c, h, w;          /* output shape per sample */
     size_t off_out, off_grad, off_aux; /* arena offsets in floats, NN_NONE if absent */
     size_t off_pout;      /* image-parallel inference (par_plan): offset of its output in a
-                             thread's own buffers */
+                             thread's own buffers, in phase par_phase (1, 2; 0: none) */
+    int par_phase;
     int par_copy;         /* ... whose output later nodes read: copied into the arena */
     int conv_batch;       /* conv: images per GEMM (forward and backward), chosen by the plan */
     int fuse_relu;        /* BN or residual add whose only consumer is the next node, a ReLU
@@ -136,11 +137,15 @@ struct nn_net {
     int grad_node;        /* nn_net_stage_grad: the node whose output and gradient the plan
                            * keeps to the end (0: none) */
     /* image-parallel inference (par_plan): an inference plan for plan_threads > 1 threads
-     * runs nodes [plan_begin, par_end) per thread on its own images, par_chunk at a time; thread
-     * ith's buffers (par_bufs floats, then par_col of conv scratch) start at off_par + ith *
-     * (par_bufs + par_col); par_end = plan_begin: not used */
-    int plan_threads, par_end, par_chunk;
-    size_t off_par, par_bufs, par_col;
+     * runs n_par phases of nodes [begin, end) in turn, each per thread on its own images,
+     * chunk at a time, on buffers (bufs floats, then col of conv scratch) of its own; thread
+     * ith's start at off_par + ith * par_room; par_cur: the phase running (1, 2) */
+    int plan_threads, n_par, par_cur;
+    struct {
+        int begin, end, chunk;
+        size_t bufs, col;
+    } par[2];
+    size_t off_par, par_room;
 };
 
 /* Runs that took nodes image-parallel (par_plan) since the last reset; reset != 0 resets */

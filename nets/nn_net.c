@@ -859,33 +859,73 @@ static int born_at(const nn_net *net, int i)
  * kernels do better on batches, lose 5-9%, ResNet-18's conv1 at 96 x 72 (34) ties. */
 #define NN_PAR_FLOPS_PER_FLOAT 32.0
 
+/* Phase net->n_par (par_plan): nodes [b, e) for chunks of s images. The first phase holds the
+ * run's input (node b - 1) in its buffers, a later one reads what the phase before it copied
+ * out. A thread's buffers are planned as a run of the phase is; an output read after the phase
+ * (or the run's, end - 1) lives to its end, to be copied out (par_copy). */
+static void par_phase_plan(nn_net *net, int b, int e, int s, int end, const int *lastc,
+                           buf_req *req, buf_req **tmp)
+{
+    const int ph = net->n_par + 1;
+    size_t col = 0;
+    for (int i = b; i < e; i++)
+        if (net->nodes[i].op == NN_OP_CONV2D)
+            for (int nb = 1; nb <= s; nb++) { /* the last chunk may be smaller */
+                nn_conv_geom g;
+                geom_of(net, &net->nodes[i], nb, &g);
+                const size_t cs = nn_conv2d_col_size(&g);
+                col = cs > col ? cs : col;
+            }
+    size_t nr = 0;
+    for (int i = ph == 1 ? b - 1 : b; i < e; i++) {
+        nn_node *nd = &net->nodes[i];
+        const int written = !nd->fuse_relu && !nd->fuse_bn;
+        nd->par_phase = ph;
+        nd->par_copy = written && (lastc[i] >= e || i == end - 1);
+        const int t1 = nd->par_copy ? e : lastc[i] > i ? lastc[i] : i;
+        req[nr++] = (buf_req){written ? round16((size_t)s * nd->c * nd->h * nd->w) : 0, 0,
+                              born_at(net, i), t1, &nd->off_pout};
+    }
+    const size_t bufs = place_buffers(req, nr, tmp);
+    for (size_t i = 0; i < nr; i++)
+        *req[i].dst = req[i].off;
+    net->par[ph - 1].begin = b;
+    net->par[ph - 1].end = e;
+    net->par[ph - 1].chunk = s;
+    net->par[ph - 1].bufs = round16(bufs);
+    net->par[ph - 1].col = round16(col);
+    const size_t room = net->par[ph - 1].bufs + net->par[ph - 1].col;
+    net->par_room = room > net->par_room ? room : net->par_room;
+    net->n_par = ph;
+}
+
 /* Image-parallel inference. On the engine's threads an inference step runs each node on the
  * whole batch, every thread a slice of it: maps of MobileNet 0.25 at 224 x 224 take 6-13 MB
  * for 16 images, pass through L3 from one node to the next, and each node ends in a hand-off
  * between the threads. Where the batch's maps are larger than NN_INFER_BYTES but one image's
  * fit in it, each thread instead takes its own images, a few at a time, through the nodes up
  * to the last whose batch map is that large: an image's maps stay in the core's L2 from one
- * node to the next, and the threads meet once. (docs/performance.md, "Fifteenth pass").
- * Decides plan_threads, par_end, par_chunk, par_bufs, par_col and the nodes' off_pout and
- * par_copy for a plan of n images; the fused groups (fuse_bn, fuse_relu) must be set.
- * WB_NN_IMGPAR=0 in the environment turns it off. */
+ * node to the next. The rest then runs the same way, several images a chunk, so that the
+ * threads meet twice per step instead of at every node (docs/performance.md, "Fifteenth
+ * pass"). Decides plan_threads, the phases (n_par, par, par_room) and the nodes' off_pout,
+ * par_phase and par_copy for a plan of n images; the fused groups (fuse_bn, fuse_relu) must be
+ * set. WB_NN_IMGPAR=0 in the environment turns it off. */
 static void par_plan(nn_net *net, int n, int begin, int end, int train, const int *lastc,
                      buf_req *req, buf_req **tmp)
 {
     const int T = nn_get_threads();
     net->plan_threads = T;
-    net->par_end = begin;
-    net->par_chunk = 1;
-    net->par_bufs = net->par_col = 0;
+    net->n_par = 0;
+    net->par_room = 0;
     for (int i = 0; i < net->n_nodes; i++)
-        net->nodes[i].par_copy = 0;
+        net->nodes[i].par_copy = net->nodes[i].par_phase = 0;
     const char *env = getenv("WB_NN_IMGPAR");
     if (train || T < 2 || n < T || (n % T != 0 && n < 4 * T) || (env && strcmp(env, "0") == 0))
         return;
     const nn_node *in = &net->nodes[begin - 1];
     size_t big = (size_t)in->c * in->h * in->w; /* floats: the largest per-image map taken */
-    /* tests: "all" takes every node image-parallel, "half" the groups before the middle node
-     * (a ResNet's block input is then read on both sides), whatever the sizes */
+    /* tests: "all" takes every node image-parallel in one phase, "half" in two split at the
+     * middle node (a ResNet's block input is then read on both sides), whatever the sizes */
     const int all = env && strcmp(env, "all") == 0, half = env && strcmp(env, "half") == 0;
     int k = begin;
     for (int i = begin; i < end;) {
@@ -930,33 +970,23 @@ static void par_plan(nn_net *net, int n, int begin, int end, int train, const in
     int s = 1; /* images a thread takes at a time: their largest map within half of L2 */
     while (2 * s <= n / T && (size_t)2 * s * big * sizeof(float) <= NN_INFER_BYTES / 2)
         s *= 2;
-    size_t col = 0;
-    for (int i = begin; i < k; i++)
-        if (net->nodes[i].op == NN_OP_CONV2D)
-            for (int nb = 1; nb <= s; nb++) { /* the last chunk may be smaller */
-                nn_conv_geom g;
-                geom_of(net, &net->nodes[i], nb, &g);
-                const size_t cs = nn_conv2d_col_size(&g);
-                col = cs > col ? cs : col;
-            }
-    /* a thread's buffers: nodes [begin - 1, k) for s images, planned as a run of them is;
-     * an output read from node k on (or the run's) lives to the end, to be copied out */
-    size_t nr = 0;
-    for (int i = begin - 1; i < k; i++) {
-        nn_node *nd = &net->nodes[i];
-        const int written = !nd->fuse_relu && !nd->fuse_bn;
-        nd->par_copy = written && (lastc[i] >= k || i == end - 1);
-        const int t1 = nd->par_copy ? k : lastc[i] > i ? lastc[i] : i;
-        req[nr++] = (buf_req){written ? round16((size_t)s * nd->c * nd->h * nd->w) : 0, 0,
-                              born_at(net, i), t1, &nd->off_pout};
+    par_phase_plan(net, begin, k, s, end, lastc, req, tmp);
+    if (k == end || all)
+        return;
+    /* then the rest, each thread its share of the images, a few at a time: the small maps'
+     * nodes batch their images (MobileNet's 14 x 14 and 7 x 7 1x1 convs join them into
+     * vectors) and no node ends in a hand-off between the threads */
+    size_t big2 = 0;
+    for (int i = k; i < end; i++) {
+        const nn_node *nd = &net->nodes[i];
+        const size_t f = (size_t)nd->c * nd->h * nd->w;
+        big2 = f > big2 ? f : big2;
     }
-    const size_t bufs = place_buffers(req, nr, tmp);
-    for (size_t i = 0; i < nr; i++)
-        *req[i].dst = req[i].off;
-    net->par_end = k;
-    net->par_chunk = s;
-    net->par_bufs = round16(bufs);
-    net->par_col = round16(col);
+    int s2 = 1;
+    while (2 * s2 <= n / T && (size_t)2 * s2 * big2 * sizeof(float) <= NN_INFER_BYTES / 2)
+        s2 *= 2;
+    if (s2 >= 2)
+        par_phase_plan(net, k, end, s2, end, lastc, req, tmp);
 }
 
 /* Plans the arena for running nodes [begin, end) on n images of h x w, the input of the
@@ -1073,6 +1103,10 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
             continue;
         nd->fuse_bn = 1;
     }
+    /* image-parallel phases first: an earlier phase's outputs that a later phase reads from
+     * the arena live to that phase's end, since its threads copy their own outputs out into
+     * the arena while another thread may still read them */
+    par_plan(net, n, begin, end, train, lastc, req, tmp);
 #define TB(j) (2 * N - 1 - (j))
     size_t nr = 0;
     for (int i = begin - 1; i < end; i++) {
@@ -1082,6 +1116,10 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
         int t1 = i;
         if (lastc[i] > t1)
             t1 = lastc[i];
+        for (int p = 1; p < net->n_par; p++)
+            if (nd->par_phase && nd->par_phase < p + 1 && lastc[i] >= net->par[p].begin &&
+                t1 < net->par[p].end)
+                t1 = net->par[p].end;
         if (i == end - 1)
             t1 = tend;
         if (train)
@@ -1120,13 +1158,12 @@ static int plan(nn_net *net, int n, int h, int w, int train, int begin, int end,
     net->off_col = total;
     net->col_size = round16(col);
     total += net->col_size * (train ? 2 : 1);
-    par_plan(net, n, begin, end, train, lastc, req, tmp);
     free(lastc);
     free(req);
     free(tmp);
     net->off_par = total;
-    if (net->par_end > begin)
-        total += (net->par_bufs + net->par_col) * (size_t)net->plan_threads;
+    if (net->n_par)
+        total += net->par_room * (size_t)net->plan_threads;
     if (total > net->arena_cap) {
         nn_free_large(net->arena);
         size_t got = 0;
@@ -1176,7 +1213,7 @@ static float *G(const nn_net *net, int idx)
 static float *out_of(const nn_net *net, int k, int n0, float *priv)
 {
     const nn_node *nd = &net->nodes[k];
-    if (priv)
+    if (priv && nd->par_phase == net->par_cur) /* else an earlier phase's, copied out */
         return priv + nd->off_pout;
     return net->arena + nd->off_out + (size_t)n0 * nd->c * nd->h * nd->w;
 }
@@ -1452,17 +1489,17 @@ static int make_in_map(nn_net *net, int h, int w, wb_error *err)
     return 0;
 }
 
-/* Image-parallel inference: each thread of the pool takes chunks of par_chunk images in turn
- * and runs them alone on its thread (nn_par_for_alone) through nodes [begin,
- * par_end) on its own buffers (the nodes' off_pout from its base, then its conv scratch):
- * their input copied in, the outputs that later nodes read (par_copy) copied out into the
- * arena. An image's output does not depend on its batch, so the bits are those of the whole
+/* Image-parallel inference, one phase: each thread of the pool takes chunks of the phase's
+ * images in turn and runs them alone on its thread (nn_par_for_alone) through the phase's
+ * nodes on its own buffers (the nodes' off_pout from its base, then its conv scratch): the
+ * run's input copied in (first phase), the outputs that later nodes read (par_copy) copied out
+ * into the arena, where a later phase reads them. An image's output does not depend on its batch, so the bits are those of the whole
  * batch. (The arena's own buffers could not be sliced by image: its plan lets a node's buffer
  * reuse a dead one's, and with images at different nodes none is dead.) */
 typedef struct par_job {
     nn_net *net;
     const float *src;
-    int n, begin, chunks;
+    int n, phase, chunks;
     atomic_int next; /* the next chunk no thread has taken */
 } par_job;
 
@@ -1479,22 +1516,24 @@ static void par_piece(void *ctx, int ith, size_t lo, size_t hi)
     (void)hi;
     par_job *j = ctx;
     nn_net *net = j->net;
-    float *priv = net->arena + net->off_par + (size_t)ith * (net->par_bufs + net->par_col);
-    float *col = priv + net->par_bufs;
+    const int b = net->par[j->phase].begin, e = net->par[j->phase].end, s = net->par[j->phase].chunk;
+    float *priv = net->arena + net->off_par + (size_t)ith * net->par_room;
+    float *col = priv + net->par[j->phase].bufs;
     /* each thread takes the next chunk when it is done with one: a thread slowed by another
      * process leaves its chunks to the other (which thread runs a chunk never changes its bits) */
     for (int c; (c = atomic_fetch_add(&j->next, 1)) < j->chunks;) {
-        const int n0 = c * net->par_chunk;
-        const int nb = j->n - n0 < net->par_chunk ? j->n - n0 : net->par_chunk;
-        const nn_node *in = &net->nodes[j->begin - 1];
-        const size_t per = (size_t)in->c * in->h * in->w;
-        memcpy(out_of(net, j->begin - 1, 0, priv), j->src + (size_t)n0 * per, sizeof(float) * nb * per);
-        for (int i = j->begin; i < net->par_end; i = group_end(net, i))
-            run_forward(net, i, 0, nb, 0, col, priv);
-        for (int i = j->begin - 1; i < net->par_end; i++)
-            if (net->nodes[i].par_copy) {
+        const int n0 = c * s, nb = j->n - n0 < s ? j->n - n0 : s;
+        if (j->phase == 0) { /* the run's input */
+            const nn_node *in = &net->nodes[b - 1];
+            const size_t per = (size_t)in->c * in->h * in->w;
+            memcpy(out_of(net, b - 1, n0, priv), j->src + (size_t)n0 * per, sizeof(float) * nb * per);
+        }
+        for (int i = b; i < e; i = group_end(net, i))
+            run_forward(net, i, n0, nb, 0, col, priv);
+        for (int i = b - 1; i < e; i++)
+            if (net->nodes[i].par_copy && net->nodes[i].par_phase == j->phase + 1) {
                 const nn_node *nd = &net->nodes[i];
-                memcpy(out_of(net, i, n0, NULL), out_of(net, i, 0, priv),
+                memcpy(out_of(net, i, n0, NULL), out_of(net, i, n0, priv),
                        sizeof(float) * nb * nd->c * nd->h * nd->w);
             }
     }
@@ -1509,15 +1548,19 @@ static int run(nn_net *net, const float *src, int n, int h, int w, int train, in
     if (net->in_node >= begin && net->in_node < end && make_in_map(net, h, w, err) != 0)
         return -1;
     int from = begin;
-    if (net->par_end > begin) { /* the first nodes image-parallel (plan, par_plan) */
-        par_job j = {net, src, n, begin, (n + net->par_chunk - 1) / net->par_chunk, 0};
+    if (net->n_par) /* the nodes taken image-parallel (plan, par_plan) */
         atomic_fetch_add(&g_par_runs, 1);
-        nn_par_for_alone((size_t)net->plan_threads, par_piece, &j);
-        from = net->par_end;
-    } else {
+    else {
         const nn_node *in = &net->nodes[begin - 1];
         memcpy(net->arena + in->off_out, src, sizeof(float) * (size_t)n * in->c * in->h * in->w);
     }
+    for (int p = 0; p < net->n_par; p++) {
+        par_job j = {net, src, n, p, (n + net->par[p].chunk - 1) / net->par[p].chunk, 0};
+        net->par_cur = p + 1;
+        nn_par_for_alone((size_t)net->plan_threads, par_piece, &j);
+        from = net->par[p].end;
+    }
+    net->par_cur = 0;
     for (int i = from; i < end; i = group_end(net, i))
         run_forward(net, i, 0, n, train && net->nodes[i].dep, net->arena + net->off_col, NULL);
     net->fwd_train_done = train;

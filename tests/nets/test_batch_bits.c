@@ -7,9 +7,9 @@
  * (96x72). On 2 threads the batches of 10 to 32 take MobileNet's first blocks image-parallel
  * (each thread its own images, a few at a time, on its own buffers: nn_net.c, par_plan), and
  * the batches of 1 and 3 do not: each case checks that the rule took them where it should.
- * Then the ASan cases on 2 threads with every node image-parallel and with the first half
- * (WB_NN_IMGPAR=all / half: the paths the rule does not take on these shapes, residual blocks
- * and the head included).
+ * Then the ASan cases on 2 threads with every node image-parallel in one phase, and in two
+ * phases split at the middle node (WB_NN_IMGPAR=all / half: the paths the rule does not take
+ * on these shapes, residual blocks read across the phases and the head included).
  * Experiments compute a frozen prefix once, in other batch sizes than the training step's
  * (experiments/model/train.c), and score images in whatever batches are left: both must give
  * what a plain forward gives.
@@ -391,8 +391,9 @@ int main(int argc, char **argv)
         for (int t = 1; t <= 2; t++)
             run_case(tc, t, NULL);
     }
-    /* every node image-parallel, and the first half (a ResNet block's input then crosses from
-     * a thread's buffers to the arena), on one case per architecture */
+    /* every node image-parallel in one phase, and in two split at the middle (a ResNet block's
+     * input then crosses from the first phase to the second through the arena), on one case
+     * per architecture */
     static const char *const modes[] = {"all", "half"};
     for (size_t m = 0; m < 2 && !conv_only && argc == 1; m++) {
         setenv("WB_NN_IMGPAR", modes[m], 1);
