@@ -478,11 +478,14 @@ typedef struct pad_job {
 
 #if NN_X86
 NN_TARGET_PUSH("avx512f")
-/* lanes [lo, lo + 16) of a row of n floats that fall in it */
-static inline __mmask16 pad_lanes(int lo, int n)
+/* lanes l with 0 <= start + l < n */
+static inline __mmask16 range16(int start, int n)
 {
-    const int a = lo < 0 ? -lo : 0, b = n - lo < 16 ? n - lo : 16;
-    return b <= a ? 0 : (__mmask16)(((1u << b) - 1u) & ~((1u << a) - 1u));
+    int lo = start < 0 ? -start : 0, hi = n - start;
+    hi = hi > 16 ? 16 : hi;
+    if (hi <= lo)
+        return 0;
+    return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
 }
 
 /* A stride-2 padded row: q[i] = xr[2i - pw], q[wph + i] = xr[2i + 1 - pw] (0 outside
@@ -494,9 +497,9 @@ static void pad_row_s2_avx512(const float *xr, int w, int pw, int wph, float *q)
     const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     for (int i = 0; i < wph; i += 16) {
         const int b = 2 * i - pw;
-        const __m512 lo = _mm512_maskz_loadu_ps(pad_lanes(b, w), xr + b);
-        const __m512 hi = _mm512_maskz_loadu_ps(pad_lanes(b + 16, w), xr + b + 16);
-        const __mmask16 m = pad_lanes(i, wph);
+        const __m512 lo = _mm512_maskz_loadu_ps(range16(b, w), xr + b);
+        const __m512 hi = _mm512_maskz_loadu_ps(range16(b + 16, w), xr + b + 16);
+        const __mmask16 m = range16(i, wph);
         _mm512_mask_storeu_ps(q + i, m, _mm512_permutex2var_ps(lo, even, hi));
         _mm512_mask_storeu_ps(q + wph + i, m, _mm512_permutex2var_ps(lo, odd, hi));
     }
@@ -1273,15 +1276,6 @@ static void dwb_channel_c(const dwc_job *j, int c)
 
 #if NN_X86
 NN_TARGET_PUSH("avx512f,fma")
-/* lanes l with 0 <= start + l < n */
-static inline __mmask16 range16(int start, int n)
-{
-    int lo = start < 0 ? -start : 0, hi = n - start;
-    hi = hi > 16 ? 16 : hi;
-    if (hi <= lo)
-        return 0;
-    return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
-}
 
 /* + bias, then the eval-mode BN and activation (dw_post), on 16 outputs */
 static inline __m512 dwf_post16(const dwc_job *j, __m512 acc, __m512 bias, __m512 pa, __m512 pb)

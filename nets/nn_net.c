@@ -862,7 +862,8 @@ static int born_at(const nn_net *net, int i)
 /* Phase net->n_par (par_plan): nodes [b, e) for chunks of s images. The first phase holds the
  * run's input (node b - 1) in its buffers, a later one reads what the phase before it copied
  * out. A thread's buffers are planned as a run of the phase is; an output read after the phase
- * (or the run's, end - 1) lives to its end, to be copied out (par_copy). */
+ * (or the run's, end - 1) is copied out at the chunk's end (par_copy): its last reader comes
+ * after the phase, or it is the phase's last node, so nothing has reused its room by then. */
 static void par_phase_plan(nn_net *net, int b, int e, int s, int end, const int *lastc,
                            buf_req *req, buf_req **tmp)
 {
@@ -882,7 +883,7 @@ static void par_phase_plan(nn_net *net, int b, int e, int s, int end, const int 
         const int written = !nd->fuse_relu && !nd->fuse_bn;
         nd->par_phase = ph;
         nd->par_copy = written && (lastc[i] >= e || i == end - 1);
-        const int t1 = nd->par_copy ? e : lastc[i] > i ? lastc[i] : i;
+        const int t1 = lastc[i] > i ? lastc[i] : i;
         req[nr++] = (buf_req){written ? round16((size_t)s * nd->c * nd->h * nd->w) : 0, 0,
                               born_at(net, i), t1, &nd->off_pout};
     }
@@ -897,6 +898,16 @@ static void par_phase_plan(nn_net *net, int b, int e, int s, int end, const int 
     const size_t room = net->par[ph - 1].bufs + net->par[ph - 1].col;
     net->par_room = room > net->par_room ? room : net->par_room;
     net->n_par = ph;
+}
+
+/* Images a thread takes at a time (of n on T threads): the largest power of two whose largest
+ * map (big floats an image) takes at most half of NN_INFER_BYTES, about half of a core's L2 */
+static int par_chunk_of(int n, int T, size_t big)
+{
+    int s = 1;
+    while (2 * s <= n / T && (size_t)2 * s * big * sizeof(float) <= NN_INFER_BYTES / 2)
+        s *= 2;
+    return s;
 }
 
 /* Image-parallel inference. On the engine's threads an inference step runs each node on the
@@ -967,10 +978,7 @@ static void par_plan(nn_net *net, int n, int begin, int end, int train, const in
     }
     if (fl > NN_PAR_FLOPS_PER_FLOAT * wr && !all && !half)
         return;
-    int s = 1; /* images a thread takes at a time: their largest map within half of L2 */
-    while (2 * s <= n / T && (size_t)2 * s * big * sizeof(float) <= NN_INFER_BYTES / 2)
-        s *= 2;
-    par_phase_plan(net, begin, k, s, end, lastc, req, tmp);
+    par_phase_plan(net, begin, k, par_chunk_of(n, T, big), end, lastc, req, tmp);
     if (k == end || all)
         return;
     /* then the rest, each thread its share of the images, a few at a time: the small maps'
@@ -982,9 +990,7 @@ static void par_plan(nn_net *net, int n, int begin, int end, int train, const in
         const size_t f = (size_t)nd->c * nd->h * nd->w;
         big2 = f > big2 ? f : big2;
     }
-    int s2 = 1;
-    while (2 * s2 <= n / T && (size_t)2 * s2 * big2 * sizeof(float) <= NN_INFER_BYTES / 2)
-        s2 *= 2;
+    const int s2 = par_chunk_of(n, T, big2);
     if (s2 >= 2)
         par_phase_plan(net, k, end, s2, end, lastc, req, tmp);
 }
